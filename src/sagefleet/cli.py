@@ -1,0 +1,220 @@
+"""The ``sagefleet`` command line: simulator, demo and settings tools."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sagefleet import __version__
+from sagefleet.errors import SagefleetError
+
+
+def _state_dir_for(inventory: Path) -> Path:
+    folder = inventory if inventory.is_dir() else inventory.parent
+    return folder / ".sim"
+
+
+def _fleet_args(args: argparse.Namespace) -> tuple[list[str], Path]:
+    """Arguments for `sim serve` and the state folder, from `sim up` options."""
+    if args.inventory:
+        inventory = Path(args.inventory).resolve()
+        state_dir = Path(args.state_dir) if args.state_dir else _state_dir_for(inventory)
+        return ["--inventory", str(inventory)], state_dir.resolve()
+    out = Path(args.out).resolve()
+    state_dir = Path(args.state_dir).resolve() if args.state_dir else out / ".sim"
+    serve = [
+        "--hosts", str(args.hosts), "--inventory-out", str(out / "hosts.yml"),
+        "--first-address", args.first_address, "--port", str(args.port),
+        "--scheme", args.scheme,
+    ]
+    for profile in args.profile or []:
+        serve += ["--profile", profile]
+    return serve, state_dir
+
+
+def _specs(args: argparse.Namespace) -> list[Any]:
+    from sagefleet.sim.fleet import generate_specs, specs_from_inventory
+
+    if args.inventory:
+        return specs_from_inventory(Path(args.inventory))
+    return generate_specs(
+        args.hosts,
+        profiles=args.profile or ["healthy-onprem"],
+        first_address=args.first_address,
+        port=args.port,
+        scheme=args.scheme,
+    )
+
+
+def cmd_sim_up(args: argparse.Namespace) -> int:
+    from sagefleet.sim.fleet import up
+
+    serve_args, state_dir = _fleet_args(args)
+    state = up(serve_args, state_dir)
+    hosts = state["hosts"]
+    print(f"simulated fleet up: {len(hosts)} host(s), pid {state['pid']}, state in {state_dir}")
+    for host in hosts[:10]:
+        print(f"  {host['name']:<12} {host['scheme']}://{host['address']}:{host['port']}/wsman"
+              f"  profile={host['profile']}")
+    if len(hosts) > 10:
+        print(f"  ... and {len(hosts) - 10} more")
+    if not args.inventory:
+        print(f"inventory: {Path(args.out).resolve() / 'hosts.yml'}")
+    return 0
+
+
+def cmd_sim_down(args: argparse.Namespace) -> int:
+    from sagefleet.sim.fleet import down
+
+    if args.state_dir:
+        state_dir = Path(args.state_dir)
+    elif args.inventory:
+        state_dir = _state_dir_for(Path(args.inventory))
+    else:
+        state_dir = Path(args.out) / ".sim"
+    if down(state_dir.resolve()):
+        print(f"simulated fleet from {state_dir} stopped")
+    else:
+        print(f"no simulated fleet running from {state_dir}")
+    return 0
+
+
+def cmd_sim_serve(args: argparse.Namespace) -> int:
+    from sagefleet.sim.fleet import serve
+
+    specs = _specs(args)
+    out = Path(args.inventory_out) if args.inventory_out else None
+    return serve(specs, Path(args.state_dir), out)
+
+
+def cmd_sim_profiles(args: argparse.Namespace) -> int:
+    from sagefleet.sim.model import load_profile, profile_names
+
+    for name in profile_names():
+        print(f"{name:<24} {load_profile(name).get('description', '')}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Serve the demo fleet, run the real playbook against it, stop the fleet."""
+    from sagefleet.sim.fleet import Fleet, specs_from_inventory
+
+    root = Path(args.project).resolve()
+    inventory = (root / args.inventory).resolve()
+    fleet = Fleet(specs_from_inventory(inventory), _state_dir_for(inventory))
+    playbook_bin = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent))
+    if playbook_bin is None:
+        raise SagefleetError("ansible-playbook not found next to this Python: run `make demo`")
+    process: subprocess.Popen[bytes] | None = None
+    print(f"starting the simulated fleet from {args.inventory} ...", flush=True)
+    fleet.start()
+    try:
+        print(f"{len(fleet.specs)} simulated hosts listening; running ansible-playbook", flush=True)
+        rc = 0
+        for playbook in args.playbook:
+            command = [playbook_bin, "-i", str(inventory), str(root / playbook)]
+            process = subprocess.Popen(command, cwd=root)
+            rc = process.wait()
+            process = None
+            if rc != 0:
+                break
+        return rc
+    except KeyboardInterrupt:
+        if process is not None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        return 130
+    finally:
+        fleet.stop()
+        print("simulated fleet stopped", flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sagefleet",
+        description="Fleet automation for the Spendesk agent on Sage 100 Windows servers.",
+    )
+    parser.add_argument("--version", action="version", version=f"sagefleet {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sim = sub.add_parser("sim", help="the simulated Windows/Sage fleet")
+    sim_sub = sim.add_subparsers(dest="sim_command", required=True)
+
+    def fleet_options(p: argparse.ArgumentParser, serve: bool = False) -> None:
+        source = p.add_mutually_exclusive_group(required=True)
+        source.add_argument("--hosts", type=int, help="number of hosts to generate")
+        source.add_argument("-i", "--inventory", help="serve the winrm hosts of this inventory")
+        p.add_argument("--profile", action="append",
+                       help="profile(s) to cycle through (see `sagefleet sim profiles`)")
+        p.add_argument("--first-address", default="127.0.1.1",
+                       help="first loopback address (default 127.0.1.1)")
+        p.add_argument("--port", type=int, default=5986, help="WinRM port (0 = any free port)")
+        p.add_argument("--scheme", choices=["https", "http"], default="https")
+        if serve:
+            p.add_argument("--state-dir", required=True)
+            p.add_argument("--inventory-out")
+        else:
+            p.add_argument("--out", default=".sagefleet/sim",
+                           help="folder for the generated inventory (with --hosts)")
+            p.add_argument("--state-dir", help="where the state file goes (default: <out>/.sim)")
+
+    p_up = sim_sub.add_parser("up", help="start a simulated fleet in the background")
+    fleet_options(p_up)
+    p_up.set_defaults(func=cmd_sim_up)
+
+    p_down = sim_sub.add_parser("down", help="stop a fleet started with `sim up`")
+    p_down.add_argument("-i", "--inventory")
+    p_down.add_argument("--out", default=".sagefleet/sim")
+    p_down.add_argument("--state-dir")
+    p_down.set_defaults(func=cmd_sim_down)
+
+    p_serve = sim_sub.add_parser("serve", help="run a simulated fleet in the foreground")
+    fleet_options(p_serve, serve=True)
+    p_serve.set_defaults(func=cmd_sim_serve)
+
+    p_prof = sim_sub.add_parser("profiles", help="list the host profiles")
+    p_prof.set_defaults(func=cmd_sim_profiles)
+
+    p_demo = sub.add_parser("demo", help="run the playbooks against the simulated demo fleet")
+    p_demo.add_argument("--project", default=".", help="project root (holds ansible.cfg)")
+    p_demo.add_argument("--inventory", default="inventory/demo/hosts.yml")
+    p_demo.add_argument("--playbook", action="append", default=None)
+    p_demo.set_defaults(func=cmd_demo)
+
+    try:
+        from sagefleet.settings.cli import add_subparser
+    except ImportError:
+        pass
+    else:
+        add_subparser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "command", None) == "demo" and args.playbook is None:
+        args.playbook = ["playbooks/site.yml"]
+    try:
+        return int(args.func(args))
+    except SagefleetError as exc:
+        print(f"sagefleet: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,380 @@
+"""One data model for a host's findings, shared by every front door.
+
+Ansible action plugins, the CLI and the report renderers all exchange these
+frozen dataclasses. ``to_dict()`` gives plain JSON-safe data and ``from_dict()``
+reads it back, so a report written to disk by one front door can be re-rendered
+or gated on by another without loss.
+
+Status of a host, in order of what an operator must look at first:
+
+- ``blocked``: at least one error-severity check failed, or could not be
+  evaluated (``unknown``): a blocking prerequisite we cannot confirm is treated
+  as unmet, so deploy stays gated.
+- ``unreachable``: the host could not be diagnosed at all (``reachable`` is
+  false, or ``error`` says why diagnosis stopped).
+- ``warnings``: a warning-severity check failed or is unknown.
+- ``ready``: nothing above; info findings and waived findings never demote a host.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sagefleet import __version__
+from sagefleet.errors import InputError
+
+#: Version of the dictionary layout produced by ``FleetReport.to_dict()``.
+SCHEMA_VERSION = 1
+
+#: Host statuses, most urgent first (the order reports sort by).
+HOST_STATUSES: tuple[str, ...] = ("blocked", "unreachable", "warnings", "ready")
+
+LANGS: tuple[str, ...] = ("en", "fr")
+
+_CHECK_ID = re.compile(r"^SF[1-9]\d{2}$")
+
+JsonValue = Any  # JSON-safe: None, bool, int, float, str, list, dict[str, ...]
+
+
+class Severity(StrEnum):
+    """How much a failed check matters: only ``error`` blocks a deploy."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class Status(StrEnum):
+    """Outcome of one check on one host."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    WAIVED = "waived"
+    UNKNOWN = "unknown"
+
+
+def utc_now_iso() -> str:
+    """Return the current time as a UTC ISO 8601 string, so reports sort and diff cleanly."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def _check_json_safe(value: object, where: str) -> None:
+    """Reject values that would not survive a JSON round trip unchanged."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{where}: {value!r} is not representable in JSON")
+        return
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_json_safe(item, f"{where}[{index}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{where}: key {key!r} is not a string")
+            _check_json_safe(item, f"{where}.{key}")
+        return
+    raise ValueError(f"{where}: {type(value).__name__} is not JSON-safe (use list/dict/str/...)")
+
+
+def _optional_str(value: object, where: str) -> None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{where} must be a string or None, got {type(value).__name__}")
+
+
+def _require(data: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in data:
+        raise InputError(f"missing key {key!r}", field=where, fix="regenerate the report")
+    return data[key]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The result of one check on one host (and optionally one entity)."""
+
+    check_id: str
+    status: Status
+    severity: Severity
+    title: str
+    message: str
+    remediation: str = ""
+    entity: str | None = None
+    observed: JsonValue = None
+    waiver_reason: str | None = None
+    waiver_expires: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.check_id, str) or not _CHECK_ID.match(self.check_id):
+            raise ValueError(f"check_id {self.check_id!r} is not of the form SF123")
+        # Accept the plain strings too, so callers building findings by hand stay terse.
+        object.__setattr__(self, "status", Status(self.status))
+        object.__setattr__(self, "severity", Severity(self.severity))
+        for name in ("title", "message", "remediation"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"{self.check_id}: {name} must be a string")
+        for name in ("entity", "waiver_reason", "waiver_expires"):
+            _optional_str(getattr(self, name), f"{self.check_id}: {name}")
+        if self.waiver_expires is not None:
+            try:
+                date.fromisoformat(self.waiver_expires)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{self.check_id}: waiver_expires {self.waiver_expires!r} is not YYYY-MM-DD"
+                ) from exc
+        if self.status is Status.WAIVED and not self.waiver_reason:
+            raise ValueError(f"{self.check_id}: a waived finding needs a waiver_reason")
+        _check_json_safe(self.observed, f"{self.check_id}: observed")
+
+    @property
+    def is_failure(self) -> bool:
+        """True when the check ran and the host does not meet it (waived failures excluded)."""
+        return self.status is Status.FAIL
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return plain JSON-safe data (enums as their string values)."""
+        return {
+            "check_id": self.check_id,
+            "status": str(self.status),
+            "severity": str(self.severity),
+            "title": self.title,
+            "message": self.message,
+            "remediation": self.remediation,
+            "entity": self.entity,
+            "observed": self.observed,
+            "waiver_reason": self.waiver_reason,
+            "waiver_expires": self.waiver_expires,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        """Rebuild a finding from ``to_dict()`` output; bad data raises InputError."""
+        where = f"finding {data.get('check_id', '?')}"
+        try:
+            return cls(
+                check_id=_require(data, "check_id", where),
+                status=Status(_require(data, "status", where)),
+                severity=Severity(_require(data, "severity", where)),
+                title=_require(data, "title", where),
+                message=_require(data, "message", where),
+                remediation=data.get("remediation", ""),
+                entity=data.get("entity"),
+                observed=data.get("observed"),
+                waiver_reason=data.get("waiver_reason"),
+                waiver_expires=data.get("waiver_expires"),
+            )
+        except (ValueError, TypeError) as exc:
+            raise InputError(str(exc), field=where, fix="regenerate the report") from exc
+
+
+@dataclass(frozen=True)
+class HostReport:
+    """Everything diagnosed on one host, plus why diagnosis stopped if it did."""
+
+    host: str
+    reachable: bool
+    findings: tuple[Finding, ...] = ()
+    address: str | None = None
+    error: str | None = None
+    summary: Mapping[str, str] = field(default_factory=dict)
+    duration_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.host, str) or not self.host:
+            raise ValueError("host must be a non-empty string")
+        object.__setattr__(self, "findings", tuple(self.findings))
+        for item in self.findings:
+            if not isinstance(item, Finding):
+                raise ValueError(f"{self.host}: findings must be Finding objects")
+        _optional_str(self.address, f"{self.host}: address")
+        _optional_str(self.error, f"{self.host}: error")
+        summary = dict(self.summary)
+        for key, value in summary.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise ValueError(f"{self.host}: summary must map strings to strings")
+        object.__setattr__(self, "summary", summary)
+        duration = float(self.duration_s)
+        if not math.isfinite(duration) or duration < 0:
+            raise ValueError(f"{self.host}: duration_s must be a finite number >= 0")
+        object.__setattr__(self, "duration_s", duration)
+
+    @property
+    def status(self) -> str:
+        """One word a fleet table can sort on; see the module docstring for the rules."""
+        if any(
+            f.severity is Severity.ERROR and f.status in (Status.FAIL, Status.UNKNOWN)
+            for f in self.findings
+        ):
+            return "blocked"
+        if not self.reachable or self.error is not None:
+            return "unreachable"
+        if any(
+            f.severity is Severity.WARNING and f.status in (Status.FAIL, Status.UNKNOWN)
+            for f in self.findings
+        ):
+            return "warnings"
+        return "ready"
+
+    @property
+    def status_counts(self) -> dict[str, int]:
+        """Number of findings per status, every status present (zeros included)."""
+        counts = {str(s): 0 for s in Status}
+        for item in self.findings:
+            counts[str(item.status)] += 1
+        return counts
+
+    @property
+    def severity_counts(self) -> dict[str, int]:
+        """Number of failed findings per severity (what "2 errors, 1 warning" means)."""
+        counts = {str(s): 0 for s in Severity}
+        for item in self.findings:
+            if item.status is Status.FAIL:
+                counts[str(item.severity)] += 1
+        return counts
+
+    @property
+    def failed_check_ids(self) -> tuple[str, ...]:
+        """Distinct ids of failed checks, sorted, for one-line display."""
+        return tuple(sorted({f.check_id for f in self.findings if f.status is Status.FAIL}))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return plain JSON-safe data; ``status`` and counts are included for readers."""
+        return {
+            "host": self.host,
+            "address": self.address,
+            "reachable": self.reachable,
+            "error": self.error,
+            "status": self.status,
+            "status_counts": self.status_counts,
+            "severity_counts": self.severity_counts,
+            "summary": dict(self.summary),
+            "duration_s": self.duration_s,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> HostReport:
+        """Rebuild a host report; derived keys (status, counts) are recomputed, not trusted."""
+        where = f"host {data.get('host', '?')}"
+        findings = _require(data, "findings", where)
+        if not isinstance(findings, list):
+            raise InputError("findings must be a list", field=where)
+        try:
+            return cls(
+                host=_require(data, "host", where),
+                address=data.get("address"),
+                reachable=bool(_require(data, "reachable", where)),
+                error=data.get("error"),
+                findings=tuple(Finding.from_dict(item) for item in findings),
+                summary=data.get("summary") or {},
+                duration_s=data.get("duration_s", 0.0),
+            )
+        except (ValueError, TypeError) as exc:
+            raise InputError(str(exc), field=where, fix="regenerate the report") from exc
+
+
+def _status_rank(host: HostReport) -> int:
+    return HOST_STATUSES.index(host.status)
+
+
+@dataclass(frozen=True)
+class FleetReport:
+    """A fleet run: what every renderer takes as input."""
+
+    title: str
+    hosts: tuple[HostReport, ...]
+    generated_at: str = field(default_factory=utc_now_iso)
+    tool_version: str = __version__
+    lang: str = "en"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hosts", tuple(self.hosts))
+        if self.lang not in LANGS:
+            raise ValueError(f"lang {self.lang!r} is not one of {', '.join(LANGS)}")
+        try:
+            stamp = datetime.fromisoformat(self.generated_at)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"generated_at {self.generated_at!r} is not ISO 8601") from exc
+        if stamp.utcoffset() != timedelta(0):
+            raise ValueError(f"generated_at {self.generated_at!r} must be in UTC")
+        names = [h.host for h in self.hosts]
+        if len(set(names)) != len(names):
+            raise ValueError("host names must be unique within a report")
+
+    @property
+    def host_status_counts(self) -> dict[str, int]:
+        """Number of hosts per status, every status present, most urgent first."""
+        counts = dict.fromkeys(HOST_STATUSES, 0)
+        for host in self.hosts:
+            counts[host.status] += 1
+        return counts
+
+    @property
+    def failures_by_check(self) -> dict[str, int]:
+        """Number of hosts failing each check id, most frequent first (ties by id)."""
+        counts: dict[str, int] = {}
+        for host in self.hosts:
+            for check_id in host.failed_check_ids:
+                counts[check_id] = counts.get(check_id, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def check_titles(self) -> dict[str, tuple[str, str]]:
+        """Title and severity of each failed check id, for "counts by check" tables."""
+        titles: dict[str, tuple[str, str]] = {}
+        for host in self.hosts:
+            for item in host.findings:
+                if item.status is Status.FAIL and item.check_id not in titles:
+                    titles[item.check_id] = (item.title, str(item.severity))
+        return titles
+
+    def sorted_hosts(self) -> list[HostReport]:
+        """Hosts most urgent first (blocked, unreachable, warnings, ready), then by name.
+
+        At hundreds of hosts the reader must see what stops a deploy without scrolling.
+        """
+        return sorted(self.hosts, key=lambda h: (_status_rank(h), h.host))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the documented report document (see schemas/report.schema.json)."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "title": self.title,
+            "generated_at": self.generated_at,
+            "tool_version": self.tool_version,
+            "lang": self.lang,
+            "host_status_counts": self.host_status_counts,
+            "failures_by_check": self.failures_by_check,
+            "hosts": [h.to_dict() for h in self.hosts],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FleetReport:
+        """Read back a report document, refusing a schema version this code does not know."""
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise InputError(
+                "unsupported report schema version",
+                field="schema_version",
+                value=str(version),
+                fix=f"use a report written with schema_version {SCHEMA_VERSION}",
+            )
+        hosts = _require(data, "hosts", "report")
+        if not isinstance(hosts, list):
+            raise InputError("hosts must be a list", field="report")
+        try:
+            return cls(
+                title=_require(data, "title", "report"),
+                generated_at=_require(data, "generated_at", "report"),
+                tool_version=_require(data, "tool_version", "report"),
+                lang=data.get("lang", "en"),
+                hosts=tuple(HostReport.from_dict(h) for h in hosts),
+            )
+        except (ValueError, TypeError) as exc:
+            raise InputError(str(exc), field="report", fix="regenerate the report") from exc

@@ -1,0 +1,730 @@
+"""Bastion-side network probes: DNS (dnspython), TCP connect and TLS handshake.
+
+The bastion is not the Windows host, so these probes answer a different question
+than the host-side checks: "is the endpoint itself healthy and what does it look
+like from here?". Comparing both views explains the classic failures: a private
+endpoint only one side resolves, a proxy re-signing TLS (interception), TLS 1.2
+missing, a port filtered on the way out.
+
+Every result is a frozen dataclass with ``to_dict()`` so front doors can return
+it as JSON. Probes never raise for network conditions: a failure is a result.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import re
+import socket
+import ssl
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC
+from enum import StrEnum
+from typing import Any
+
+import dns.exception
+import dns.flags
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.resolver
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import ExtensionOID, NameOID
+
+from sagefleet.errors import InputError
+
+PRIVATELINK_SUFFIX = ".privatelink.database.windows.net"
+
+
+def _elapsed_ms(start: float) -> float:
+    return round((time.monotonic() - start) * 1000.0, 1)
+
+
+def _plain(value: Any) -> Any:
+    """Make a result JSON-safe: tuples become lists, nested results become dicts."""
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    return value
+
+
+def _as_dict(obj: Any, names: Sequence[str]) -> dict[str, Any]:
+    return {name: _plain(getattr(obj, name)) for name in names}
+
+
+# --------------------------------------------------------------------------- DNS
+
+
+class DnsStatus(StrEnum):
+    """Outcome of a name resolution, coarse enough to act on."""
+
+    OK = "ok"
+    NXDOMAIN = "nxdomain"
+    SERVFAIL = "servfail"
+    TIMEOUT = "timeout"
+    NO_ANSWER = "no_answer"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class DnsResult:
+    """What the bastion resolved for a name (A and AAAA), following CNAMEs."""
+
+    name: str
+    status: DnsStatus
+    addresses: tuple[str, ...] = ()
+    cname_chain: tuple[str, ...] = ()
+    message: str | None = None
+    nameservers: tuple[str, ...] = ()
+    elapsed_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when the name resolved to at least one address."""
+        return self.status is DnsStatus.OK
+
+    @property
+    def privatelink(self) -> bool:
+        """True when the name goes through an Azure SQL private endpoint (privatelink zone).
+
+        Logins by IP or by the privatelink name fail by design there, and only hosts
+        using the private DNS zone reach the server.
+        """
+        return any(n.endswith(PRIVATELINK_SUFFIX) for n in (self.name, *self.cname_chain))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return plain JSON-safe data, ``privatelink`` included."""
+        data = _as_dict(
+            self,
+            ("name", "status", "addresses", "cname_chain", "message", "nameservers", "elapsed_ms"),
+        )
+        data["status"] = str(self.status)
+        data["privatelink"] = self.privatelink
+        return data
+
+
+def _norm_name(name: dns.name.Name | str) -> str:
+    return str(name).rstrip(".").lower()
+
+
+def _servfail_in(exc: dns.resolver.NoNameservers) -> bool:
+    errors = exc.kwargs.get("errors") or []
+    for entry in errors:
+        response = entry[4] if len(entry) > 4 else None
+        if response is not None and response.rcode() == dns.rcode.SERVFAIL:
+            return True
+        if len(entry) > 3 and entry[3] == "SERVFAIL":
+            return True
+    return False
+
+
+def resolve(
+    name: str,
+    *,
+    nameservers: list[str] | None = None,
+    port: int = 53,
+    timeout: float = 2.0,
+) -> DnsResult:
+    """Resolve ``name`` (A then AAAA) the way the bastion sees it, never raising.
+
+    With ``nameservers`` the query goes only to them (on ``port``), which is how a
+    check compares the client's DNS with public DNS; otherwise the system resolver
+    configuration is used. ``timeout`` bounds the whole resolution, both queries.
+    """
+    start = time.monotonic()
+    qname = name.strip().rstrip(".")
+    try:
+        resolver = dns.resolver.Resolver(configure=nameservers is None)
+    except dns.exception.DNSException as exc:
+        return DnsResult(qname, DnsStatus.ERROR, message=f"no resolver configuration: {exc}")
+    if nameservers is not None:
+        resolver.nameservers = list(nameservers)
+        resolver.port = port
+    resolver.timeout = timeout
+    resolver.lifetime = timeout
+    resolver.cache = None
+    servers = tuple(str(s) for s in resolver.nameservers)
+    deadline = start + timeout
+
+    addresses: list[str] = []
+    chain: list[str] = []
+    notes: list[str] = []
+    for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            if addresses:
+                notes.append(f"{rdtype.name} not queried: time budget spent")
+                break
+            return DnsResult(
+                qname, DnsStatus.TIMEOUT, (), tuple(chain),
+                f"no answer within {timeout:g}s", servers, _elapsed_ms(start),
+            )  # fmt: skip
+        try:
+            answer = resolver.resolve(
+                qname, rdtype, raise_on_no_answer=False, search=False, lifetime=remaining
+            )
+        except dns.resolver.NXDOMAIN as exc:
+            return DnsResult(
+                qname, DnsStatus.NXDOMAIN, (), tuple(chain), str(exc), servers, _elapsed_ms(start)
+            )
+        except dns.resolver.LifetimeTimeout as exc:
+            if addresses:
+                notes.append(f"{rdtype.name} query timed out")
+                continue
+            return DnsResult(
+                qname, DnsStatus.TIMEOUT, (), tuple(chain), str(exc), servers, _elapsed_ms(start)
+            )
+        except dns.resolver.NoNameservers as exc:
+            if addresses:
+                notes.append(f"{rdtype.name} query failed: {exc}")
+                continue
+            status = DnsStatus.SERVFAIL if _servfail_in(exc) else DnsStatus.ERROR
+            return DnsResult(qname, status, (), tuple(chain), str(exc), servers, _elapsed_ms(start))
+        except dns.exception.DNSException as exc:
+            if addresses:
+                notes.append(f"{rdtype.name} query failed: {exc}")
+                continue
+            return DnsResult(
+                qname, DnsStatus.ERROR, (), tuple(chain), str(exc), servers, _elapsed_ms(start)
+            )
+        for rrset in answer.chaining_result.cnames:
+            for rdata in rrset:
+                target = _norm_name(rdata.target)
+                if target not in chain:
+                    chain.append(target)
+        if answer.rrset is not None:
+            for rdata in answer.rrset:
+                if rdata.address not in addresses:
+                    addresses.append(rdata.address)
+    message = "; ".join(notes) if notes else None
+    status = DnsStatus.OK if addresses else DnsStatus.NO_ANSWER
+    if status is DnsStatus.NO_ANSWER and message is None:
+        message = "the name exists but has no A or AAAA record"
+    return DnsResult(
+        qname, status, tuple(addresses), tuple(chain), message, servers, _elapsed_ms(start)
+    )
+
+
+_COMPARE_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "bastion_only": (
+            "{name}: the bastion resolves {bastion} but the host resolves nothing; check the "
+            "host's DNS servers and that outbound DNS is allowed from it."
+        ),
+        "host_only": (
+            "{name}: the host resolves {host} but the bastion cannot ({status}); the host "
+            "probably uses a private DNS zone, so test this endpoint from the host itself."
+        ),
+        "host_private": (
+            "{name}: the host resolves private addresses {host} while the bastion sees "
+            "public {bastion}; the host uses a private endpoint (private DNS zone). Test "
+            "connectivity from the host, and connect by the normal name, not the IP."
+        ),
+        "host_public": (
+            "{name}: the bastion resolves the private endpoint {bastion} but the host "
+            "resolves public {host}; the host does not use the private DNS zone and will be "
+            "refused if public access is disabled. Point the host's DNS at the private zone."
+        ),
+        "differ": (
+            "{name}: the host resolves {host} and the bastion {bastion}; usual for "
+            "load-balanced names (S3, CDNs) and harmless unless connections fail."
+        ),
+    },
+    "fr": {
+        "bastion_only": (
+            "{name} : le bastion résout {bastion} mais le serveur ne résout rien ; vérifiez "
+            "les serveurs DNS du serveur et que le DNS sortant y est autorisé."
+        ),
+        "host_only": (
+            "{name} : le serveur résout {host} mais pas le bastion ({status}) ; le serveur "
+            "utilise sans doute une zone DNS privée : testez ce point d'accès depuis le serveur."
+        ),
+        "host_private": (
+            "{name} : le serveur résout des adresses privées {host} alors que le bastion voit "
+            "des adresses publiques {bastion} ; le serveur passe par un point de terminaison "
+            "privé. Testez depuis le serveur et connectez-vous par le nom, pas par l'IP."
+        ),
+        "host_public": (
+            "{name} : le bastion résout le point de terminaison privé {bastion} mais le serveur "
+            "résout l'adresse publique {host} ; le serveur n'utilise pas la zone DNS privée et "
+            "sera refusé si l'accès public est désactivé. Faites pointer son DNS vers la zone "
+            "privée."
+        ),
+        "differ": (
+            "{name} : le serveur résout {host} et le bastion {bastion} ; courant pour les noms "
+            "répartis (S3, CDN), sans conséquence sauf si les connexions échouent."
+        ),
+    },
+}
+
+
+def _norm_address(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        return text.strip()
+
+
+def _is_private(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text).is_private
+    except ValueError:
+        return False
+
+
+def compare_dns(bastion: DnsResult, host_addresses: list[str], *, lang: str = "en") -> str | None:
+    """Explain why the Windows host and the bastion disagree on a name, or None if they agree.
+
+    The explanation names the likely cause (private endpoint, missing private zone,
+    host DNS broken, load balancing) because that is what the integrator must fix.
+    """
+    text = _COMPARE_TEXT[lang] if lang in _COMPARE_TEXT else _COMPARE_TEXT["en"]
+    ours = sorted({_norm_address(a) for a in bastion.addresses})
+    theirs = sorted({_norm_address(a) for a in host_addresses if a.strip()})
+    if ours == theirs:
+        return None
+    fields = {
+        "name": bastion.name,
+        "bastion": ", ".join(ours),
+        "host": ", ".join(theirs),
+        "status": str(bastion.status),
+    }
+    if not theirs:
+        return text["bastion_only"].format(**fields)
+    if not ours:
+        return text["host_only"].format(**fields)
+    host_private = all(_is_private(a) for a in theirs)
+    bastion_private = all(_is_private(a) for a in ours)
+    if host_private and not bastion_private:
+        return text["host_private"].format(**fields)
+    if bastion_private and not host_private:
+        return text["host_public"].format(**fields)
+    return text["differ"].format(**fields)
+
+
+# --------------------------------------------------------------------------- TCP
+
+
+class TcpError(StrEnum):
+    """Why a TCP connection failed, in the terms a firewall ticket needs."""
+
+    REFUSED = "refused"
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
+    DNS = "dns"
+
+
+@dataclass(frozen=True)
+class TcpResult:
+    """Outcome of one TCP connect from the bastion."""
+
+    host: str
+    port: int
+    ok: bool
+    elapsed_ms: float
+    error: TcpError | None = None
+    message: str | None = None
+    address: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return plain JSON-safe data."""
+        data = _as_dict(self, ("host", "port", "ok", "elapsed_ms", "error", "message", "address"))
+        data["error"] = None if self.error is None else str(self.error)
+        return data
+
+
+_UNREACHABLE_ERRNOS = {
+    errno.ENETUNREACH,
+    errno.EHOSTUNREACH,
+    errno.EHOSTDOWN,
+    errno.ENETDOWN,
+    errno.EADDRNOTAVAIL,
+}
+
+
+def classify_socket_error(exc: BaseException) -> TcpError:
+    """Map a socket exception to a TcpError (refused, timeout, unreachable or dns).
+
+    Anything else (for example a permission error from a local firewall) is
+    reported as unreachable: the destination cannot be reached from here.
+    """
+    if isinstance(exc, socket.gaierror):
+        return TcpError.DNS
+    if isinstance(exc, ConnectionRefusedError):
+        return TcpError.REFUSED
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return TcpError.TIMEOUT
+    if isinstance(exc, OSError) and exc.errno == errno.ECONNREFUSED:
+        return TcpError.REFUSED
+    if isinstance(exc, OSError) and exc.errno == errno.ETIMEDOUT:
+        return TcpError.TIMEOUT
+    return TcpError.UNREACHABLE
+
+
+def _connect(host: str, port: int, timeout: float) -> tuple[socket.socket, str]:
+    """Connect to the first address of ``host`` that accepts, within ``timeout`` overall."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    deadline = time.monotonic() + timeout
+    last: OSError | None = None
+    for family, kind, proto, _canon, sockaddr in infos:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"timed out after {timeout:g}s")
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(remaining)
+            sock.connect(sockaddr)
+        except OSError as exc:
+            sock.close()
+            last = exc
+            continue
+        return sock, str(sockaddr[0])
+    raise last if last is not None else OSError(f"no address for {host}")
+
+
+def tcp_connect(host: str, port: int, timeout: float = 3.0) -> TcpResult:
+    """Open (and close) a TCP connection, telling refused from filtered from unroutable.
+
+    Refused means something answered (a host or a firewall sending RST); timeout
+    usually means a firewall dropping packets; the difference decides who to call.
+    """
+    start = time.monotonic()
+    try:
+        sock, address = _connect(host, port, timeout)
+    except OSError as exc:
+        kind = classify_socket_error(exc)
+        detail = str(exc) or kind.value
+        return TcpResult(host, port, False, _elapsed_ms(start), kind, detail)
+    elapsed = _elapsed_ms(start)
+    sock.close()
+    return TcpResult(host, port, True, elapsed, None, None, address)
+
+
+# --------------------------------------------------------------------------- TLS
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    """The parts of a peer certificate that explain a TLS failure."""
+
+    subject_cn: str | None
+    issuer_cn: str | None
+    issuer_o: str | None
+    issuer: str
+    not_before: str
+    not_after: str
+    sans: tuple[str, ...]
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return plain JSON-safe data."""
+        return _as_dict(
+            self,
+            (
+                "subject_cn",
+                "issuer_cn",
+                "issuer_o",
+                "issuer",
+                "not_before",
+                "not_after",
+                "sans",
+                "sha256",
+            ),
+        )
+
+
+def _name_attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
+    attrs = name.get_attributes_for_oid(oid)
+    if not attrs:
+        return None
+    value = attrs[0].value
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
+def parse_certificate(der: bytes) -> CertInfo:
+    """Extract subject, issuer, validity and SANs from a DER certificate."""
+    cert = x509.load_der_x509_certificate(der)
+    sans: list[str] = []
+    try:
+        ext = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+    except x509.ExtensionNotFound:
+        pass
+    else:
+        san = ext.value
+        if isinstance(san, x509.SubjectAlternativeName):
+            sans.extend(san.get_values_for_type(x509.DNSName))
+            sans.extend(str(ip) for ip in san.get_values_for_type(x509.IPAddress))
+    return CertInfo(
+        subject_cn=_name_attr(cert.subject, NameOID.COMMON_NAME),
+        issuer_cn=_name_attr(cert.issuer, NameOID.COMMON_NAME),
+        issuer_o=_name_attr(cert.issuer, NameOID.ORGANIZATION_NAME),
+        issuer=cert.issuer.rfc4514_string(),
+        not_before=cert.not_valid_before_utc.astimezone(UTC).isoformat(),
+        not_after=cert.not_valid_after_utc.astimezone(UTC).isoformat(),
+        sans=tuple(sans),
+        sha256=cert.fingerprint(hashes.SHA256()).hex(),
+    )
+
+
+@dataclass(frozen=True)
+class TlsResult:
+    """Outcome of a TLS handshake: negotiated parameters, peer certificate, trust verdict.
+
+    ``handshake`` is true when some handshake completed (possibly only the
+    non-validating second attempt); ``validated`` when the certificate chain and
+    name checked out against ``trust_store`` ("system" or the given CA file).
+    """
+
+    host: str
+    port: int
+    server_name: str
+    handshake: bool
+    validated: bool
+    trust_store: str
+    elapsed_ms: float
+    protocol: str | None = None
+    cipher: str | None = None
+    certificate: CertInfo | None = None
+    verify_error: str | None = None
+    error: str | None = None
+    error_kind: str | None = None
+
+    def intercepted(self, expected_issuers: Iterable[str]) -> bool | None:
+        """Flag TLS interception: True when the issuer matches none of ``expected_issuers``.
+
+        Patterns are case-insensitive regular expressions searched in the issuer CN, O
+        and full RFC 4514 string (e.g. ``"Amazon"``, ``"DigiCert"``). A proxy that
+        re-signs traffic shows its own CA here. None when no certificate was seen.
+        """
+        if self.certificate is None:
+            return None
+        cert = self.certificate
+        fields = [v for v in (cert.issuer_cn, cert.issuer_o, cert.issuer) if v]
+        for pattern in expected_issuers:
+            regex = re.compile(pattern, re.IGNORECASE)
+            if any(regex.search(value) for value in fields):
+                return False
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return plain JSON-safe data."""
+        return _as_dict(
+            self,
+            (
+                "host",
+                "port",
+                "server_name",
+                "handshake",
+                "validated",
+                "trust_store",
+                "elapsed_ms",
+                "protocol",
+                "cipher",
+                "certificate",
+                "verify_error",
+                "error",
+                "error_kind",
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class _Handshake:
+    protocol: str | None
+    cipher: str | None
+    der: bytes | None
+
+
+def _handshake(
+    host: str, port: int, server_name: str, context: ssl.SSLContext, timeout: float
+) -> _Handshake:
+    sock, _address = _connect(host, port, timeout)
+    try:
+        with context.wrap_socket(sock, server_hostname=server_name) as tls:
+            cipher = tls.cipher()
+            return _Handshake(
+                protocol=tls.version(),
+                cipher=cipher[0] if cipher else None,
+                der=tls.getpeercert(binary_form=True),
+            )
+    finally:
+        sock.close()
+
+
+def _tls_error_kind(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLError):
+        return "tls"
+    return str(classify_socket_error(exc))
+
+
+def tls_probe(
+    host: str,
+    port: int = 443,
+    *,
+    server_name: str | None = None,
+    ca_file: str | None = None,
+    timeout: float = 5.0,
+) -> TlsResult:
+    """Handshake with ``host:port`` and report protocol, cipher, certificate and trust.
+
+    Validates against the system store, or only ``ca_file`` when given. When
+    validation fails the certificate is still fetched with a second, non-validating
+    handshake, because the certificate (expired, wrong name, a proxy's CA) is the
+    explanation the integrator needs. No data is sent beyond the handshake.
+    """
+    sni = server_name or host
+    store = ca_file or "system"
+    start = time.monotonic()
+    try:
+        verifying = ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise InputError(
+            "cannot load the CA file", field="ca_file", value=ca_file, fix="give a PEM CA bundle"
+        ) from exc
+    verify_error: str | None = None
+    try:
+        shake = _handshake(host, port, sni, verifying, timeout)
+    except ssl.SSLCertVerificationError as exc:
+        verify_error = exc.verify_message or str(exc)
+    except (OSError, ssl.SSLError) as exc:
+        return TlsResult(
+            host, port, sni, False, False, store, _elapsed_ms(start),
+            error=str(exc) or type(exc).__name__, error_kind=_tls_error_kind(exc),
+        )  # fmt: skip
+    else:
+        cert = parse_certificate(shake.der) if shake.der else None
+        return TlsResult(
+            host, port, sni, True, True, store, _elapsed_ms(start),
+            protocol=shake.protocol, cipher=shake.cipher, certificate=cert,
+        )  # fmt: skip
+
+    lenient = ssl.create_default_context()
+    lenient.check_hostname = False
+    lenient.verify_mode = ssl.CERT_NONE
+    try:
+        shake = _handshake(host, port, sni, lenient, timeout)
+    except (OSError, ssl.SSLError) as exc:
+        return TlsResult(
+            host, port, sni, False, False, store, _elapsed_ms(start),
+            verify_error=verify_error, error=str(exc) or type(exc).__name__,
+            error_kind=_tls_error_kind(exc),
+        )  # fmt: skip
+    cert = parse_certificate(shake.der) if shake.der else None
+    return TlsResult(
+        host, port, sni, True, False, store, _elapsed_ms(start),
+        protocol=shake.protocol, cipher=shake.cipher, certificate=cert,
+        verify_error=verify_error,
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- fleet of probes
+
+
+@dataclass(frozen=True)
+class EndpointResult:
+    """DNS, TCP and (for TLS ports) TLS results for one endpoint, as seen from the bastion."""
+
+    host: str
+    port: int
+    dns: DnsResult | None
+    tcp: TcpResult
+    tls: TlsResult | None
+
+    @property
+    def ok(self) -> bool:
+        """True when the endpoint is reachable and, if probed, its TLS certificate validated."""
+        return self.tcp.ok and (self.tls is None or self.tls.validated)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return plain JSON-safe data."""
+        data = _as_dict(self, ("host", "port", "dns", "tcp", "tls"))
+        data["ok"] = self.ok
+        return data
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def probe_endpoint(
+    host: str,
+    port: int,
+    *,
+    timeout: float = 3.0,
+    tls_ports: frozenset[int] = frozenset({443}),
+    nameservers: list[str] | None = None,
+    dns_port: int = 53,
+    ca_file: str | None = None,
+) -> EndpointResult:
+    """Resolve, connect and (on TLS ports) handshake with one endpoint.
+
+    The TCP and TLS probes go to the address dnspython resolved, so a custom
+    ``nameservers`` list really decides where traffic goes; TLS still uses the
+    name for SNI and certificate checks.
+    """
+    dns_result: DnsResult | None = None
+    target = host
+    if not _is_ip(host):
+        dns_result = resolve(host, nameservers=nameservers, port=dns_port, timeout=timeout)
+        if not dns_result.ok:
+            tcp = TcpResult(
+                host, port, False, 0.0, TcpError.DNS,
+                f"not resolved ({dns_result.status}): {dns_result.message}",
+            )  # fmt: skip
+            return EndpointResult(host, port, dns_result, tcp, None)
+        target = dns_result.addresses[0]
+    tcp = tcp_connect(target, port, timeout)
+    tcp = TcpResult(host, port, tcp.ok, tcp.elapsed_ms, tcp.error, tcp.message, tcp.address)
+    tls: TlsResult | None = None
+    if tcp.ok and port in tls_ports:
+        tls = tls_probe(target, port, server_name=host, ca_file=ca_file, timeout=timeout)
+    return EndpointResult(host, port, dns_result, tcp, tls)
+
+
+def probe_endpoints(
+    endpoints: Iterable[tuple[str, int]],
+    *,
+    timeout: float = 3.0,
+    max_workers: int = 16,
+    tls_ports: frozenset[int] = frozenset({443}),
+    nameservers: list[str] | None = None,
+    dns_port: int = 53,
+    ca_file: str | None = None,
+) -> list[EndpointResult]:
+    """Probe many endpoints concurrently, results in input order.
+
+    The pool is bounded (``max_workers``) so a long endpoint list cannot open
+    hundreds of sockets at once from the bastion; total time is about
+    ``ceil(n / max_workers)`` probe timeouts in the worst case.
+    """
+    if max_workers < 1:
+        raise ValueError("max_workers must be at least 1")
+    items = [(str(h), int(p)) for h, p in endpoints]
+    if not items:
+        return []
+    with ThreadPoolExecutor(
+        max_workers=min(max_workers, len(items)), thread_name_prefix="sagefleet-probe"
+    ) as pool:
+        futures = [
+            pool.submit(
+                probe_endpoint,
+                host,
+                port,
+                timeout=timeout,
+                tls_ports=tls_ports,
+                nameservers=nameservers,
+                dns_port=dns_port,
+                ca_file=ca_file,
+            )
+            for host, port in items
+        ]
+        return [f.result() for f in futures]

@@ -1,0 +1,23 @@
+"""Remote layer: run sagefleet snippets on Windows hosts over WinRM."""
+
+from __future__ import annotations
+
+from sagefleet.remote.errors import (
+    AuthenticationFailed,
+    HostUnreachable,
+    RemoteError,
+    RemoteTimeout,
+    SnippetFailed,
+    TransportError,
+)
+from sagefleet.remote.session import HostSession
+
+__all__ = [
+    "AuthenticationFailed",
+    "HostSession",
+    "HostUnreachable",
+    "RemoteError",
+    "RemoteTimeout",
+    "SnippetFailed",
+    "TransportError",
+]

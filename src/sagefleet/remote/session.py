@@ -1,0 +1,40 @@
+"""HostSession: run a named snippet on one host and get its JSON result."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from typing import Any
+
+from sagefleet.remote.command import parse_result, snippet_command
+
+
+class HostSession(ABC):
+    """One host, reached over some transport; subclasses only move bytes."""
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+
+    def run_snippet(
+        self,
+        name: str,
+        params: dict[str, Any] | None = None,
+        stdin: Iterable[bytes] | None = None,
+    ) -> Any:
+        """Run snippet ``name`` with ``params`` (JSON data) and return its document."""
+        command = snippet_command(name, params)
+        rc, stdout, stderr = self.execute(command, stdin)
+        return parse_result(self.host, name, rc, stdout, stderr)
+
+    @abstractmethod
+    def execute(self, command: str, stdin: Iterable[bytes] | None = None) -> tuple[int, bytes, bytes]:
+        """Run one command line; map transport failures to RemoteError subclasses."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the transport; the default has nothing to release."""
+
+    def __enter__(self) -> HostSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,147 @@
+"""Direct pywinrm implementation of HostSession (CLI, tests, fast path)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from winrm.exceptions import InvalidCredentialsError, WinRMError, WinRMTransportError
+from winrm.protocol import Protocol
+
+from sagefleet.remote.errors import (
+    AuthenticationFailed,
+    HostUnreachable,
+    RemoteError,
+    RemoteTimeout,
+    TransportError,
+)
+from sagefleet.remote.session import HostSession
+
+
+@dataclass(frozen=True)
+class WinRMTarget:
+    """How to reach one host: the same settings Ansible's winrm connection takes."""
+
+    host: str
+    address: str
+    username: str
+    password: str
+    port: int = 5986
+    scheme: str = "https"
+    transport: str = "ntlm"
+    server_cert_validation: str = "validate"
+    ca_trust_path: str | None = None
+    message_encryption: str = "auto"
+    operation_timeout: int = 20
+    read_timeout: int = 30
+
+    @property
+    def endpoint(self) -> str:
+        address = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{self.scheme}://{address}:{self.port}/wsman"
+
+    def __repr__(self) -> str:  # never show the password
+        return (
+            f"WinRMTarget(host={self.host!r}, endpoint={self.endpoint!r}, "
+            f"transport={self.transport!r}, username={self.username!r})"
+        )
+
+
+def _last_flag(chunks: Iterable[bytes]) -> Iterator[tuple[bytes, bool]]:
+    iterator = iter(chunks)
+    try:
+        current = next(iterator)
+    except StopIteration:
+        yield b"", True
+        return
+    for following in iterator:
+        yield current, False
+        current = following
+    yield current, True
+
+
+class WinRMSession(HostSession):
+    """A HostSession over pywinrm, keeping one remote shell for all its runs."""
+
+    def __init__(self, target: WinRMTarget) -> None:
+        super().__init__(target.host)
+        self.target = target
+        self._protocol: Protocol | None = None
+        self._shell_id: str | None = None
+
+    def _connect(self) -> tuple[Protocol, str]:
+        if self._protocol is None or self._shell_id is None:
+            t = self.target
+            kwargs: dict[str, Any] = {
+                "endpoint": t.endpoint,
+                "transport": t.transport,
+                "username": t.username,
+                "password": t.password,
+                "server_cert_validation": t.server_cert_validation,
+                "message_encryption": t.message_encryption,
+                "operation_timeout_sec": t.operation_timeout,
+                "read_timeout_sec": t.read_timeout,
+            }
+            if t.ca_trust_path:
+                kwargs["ca_trust_path"] = t.ca_trust_path
+            protocol = Protocol(**kwargs)
+            self._shell_id = self._guard(lambda: protocol.open_shell(codepage=65001))
+            self._protocol = protocol
+        return self._protocol, self._shell_id
+
+    def _guard(self, call: Any) -> Any:
+        try:
+            return call()
+        except InvalidCredentialsError as exc:
+            raise AuthenticationFailed(self.host, f"credentials rejected: {exc}") from None
+        except requests.exceptions.SSLError as exc:
+            raise HostUnreachable(self.host, f"TLS handshake failed: {_short(exc)}") from None
+        except requests.exceptions.ConnectTimeout as exc:
+            raise HostUnreachable(self.host, f"connection timed out: {_short(exc)}") from None
+        except requests.exceptions.ConnectionError as exc:
+            raise HostUnreachable(self.host, f"cannot connect: {_short(exc)}") from None
+        except requests.exceptions.Timeout as exc:
+            raise RemoteTimeout(self.host, f"no answer in time: {_short(exc)}") from None
+        except WinRMTransportError as exc:
+            raise TransportError(self.host, f"WinRM error: {_short(exc)}") from None
+        except WinRMError as exc:
+            raise TransportError(self.host, f"WinRM error: {_short(exc)}") from None
+
+    def execute(self, command: str, stdin: Iterable[bytes] | None = None) -> tuple[int, bytes, bytes]:
+        protocol, shell_id = self._connect()
+        command_id: str = self._guard(
+            lambda: protocol.run_command(shell_id, command, console_mode_stdin=stdin is None)
+        )
+        try:
+            if stdin is not None:
+                for chunk, last in _last_flag(stdin):
+                    self._guard(
+                        lambda c=chunk, e=last: protocol.send_command_input(
+                            shell_id, command_id, c, end=e
+                        )
+                    )
+            stdout, stderr, rc = self._guard(
+                lambda: protocol.get_command_output(shell_id, command_id)
+            )
+        finally:
+            try:
+                protocol.cleanup_command(shell_id, command_id)
+            except Exception:  # noqa: BLE001 - best effort; the result is already known
+                pass
+        return int(rc), stdout, stderr
+
+    def close(self) -> None:
+        protocol, shell_id = self._protocol, self._shell_id
+        self._protocol = self._shell_id = None
+        if protocol is not None and shell_id is not None:
+            try:
+                protocol.close_shell(shell_id)
+            except (RemoteError, WinRMError, requests.exceptions.RequestException):
+                pass
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."

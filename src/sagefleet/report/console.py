@@ -1,0 +1,143 @@
+"""Plain-text fleet table for a terminal or a CI log.
+
+Fixed-width columns so that 500 hosts stay scannable, most urgent hosts first,
+and colour only when a human is watching a terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+from sagefleet.findings import HOST_STATUSES, FleetReport, HostReport
+from sagefleet.report.labels import labels_for
+
+MIN_WIDTH = 60
+
+_ANSI = {"blocked": "31", "unreachable": "35", "warnings": "33", "ready": "32"}
+
+
+def colour_wanted(stream: object = None) -> bool:
+    """Decide colour like most CLIs do: only on a TTY, and never when NO_COLOR is set."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    target = sys.stdout if stream is None else stream
+    isatty = getattr(target, "isatty", None)
+    return bool(isatty()) if callable(isatty) else False
+
+
+def _fit(text: str, width: int) -> str:
+    """Cut ``text`` to ``width`` characters, marking the cut so it is never mistaken."""
+    text = " ".join(text.split())  # newlines or tabs would break the columns
+    if len(text) <= width:
+        return text
+    return text[: max(width - 1, 0)] + "…"
+
+
+def _table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    widths: Sequence[int],
+    right: Sequence[bool],
+    colour_col: int | None = None,
+    colours: Sequence[str | None] = (),
+) -> list[str]:
+    lines = []
+    for index, row in enumerate([list(headers), *rows]):
+        cells = []
+        for col, value in enumerate(row):
+            text = _fit(value, widths[col])
+            text = text.rjust(widths[col]) if right[col] else text.ljust(widths[col])
+            code = colours[index - 1] if index and col == colour_col and colours else None
+            if code:
+                text = f"\x1b[{code}m{text}\x1b[0m"
+            cells.append(text)
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def _host_row(host: HostReport, status_label: str) -> list[str]:
+    status = host.status_counts
+    severity = host.severity_counts
+    detail = " ".join(host.failed_check_ids)
+    if host.error is not None or not host.reachable:
+        reason = host.error or "unreachable"
+        detail = f"{reason} {detail}".strip() if detail else reason
+    return [
+        host.host,
+        status_label,
+        str(severity["error"]),
+        str(severity["warning"]),
+        str(status["unknown"]),
+        str(status["waived"]),
+        detail,
+    ]
+
+
+def render_console(report: FleetReport, width: int = 100, *, colour: bool | None = None) -> str:
+    """Render the fleet as a fixed-width text table, blocked hosts first.
+
+    ``colour=None`` colours only when stdout is a terminal, so logs and files stay clean.
+    """
+    if width < MIN_WIDTH:
+        raise ValueError(f"width must be at least {MIN_WIDTH} columns, got {width}")
+    use_colour = colour_wanted() if colour is None else colour
+    labels = labels_for(report.lang)
+    status_label: Mapping[str, str] = {s: labels[f"status.{s}"] for s in HOST_STATUSES}
+
+    lines = [_fit(report.title, width)]
+    lines.append(
+        _fit(
+            f"{labels['generated_at']}: {report.generated_at} · "
+            f"{labels['tool_version']}: {report.tool_version}",
+            width,
+        )
+    )
+    counts = report.host_status_counts
+    totals = ", ".join(f"{status_label[s]} {counts[s]}" for s in HOST_STATUSES)
+    total_line = f"{labels['totals']}: {labels['hosts']} {len(report.hosts)} ({totals})"
+    lines.append(_fit(total_line, width))
+    lines.append("")
+
+    hosts = report.sorted_hosts()
+    headers = [
+        labels["host"].upper(),
+        labels["status"].upper(),
+        labels["col.errors"],
+        labels["col.warnings"],
+        labels["col.unknown"],
+        labels["col.waived"],
+        labels["failed_checks"].upper(),
+    ]
+    rows = [_host_row(h, status_label[h.status]) for h in hosts]
+    widths = [max([len(headers[c])] + [len(r[c]) for r in rows]) for c in range(len(headers))]
+    fixed = sum(widths[1:-1]) + 2 * (len(headers) - 1)
+    # The host name gives way first, then the detail column; numbers never do.
+    widths[0] = min(widths[0], max(8, width - fixed - 20))
+    widths[-1] = max(width - fixed - widths[0], 1)
+    right = [False, False, True, True, True, True, False]
+    colours = [_ANSI[h.status] if use_colour else None for h in hosts]
+    lines.extend(_table(headers, rows, widths, right, colour_col=1, colours=colours))
+
+    lines.append("")
+    lines.append(labels["by_check"])
+    failures = report.failures_by_check
+    if not failures:
+        lines.append(labels["no_failures"])
+    else:
+        titles = report.check_titles()
+        check_headers = [
+            labels["check"].upper(),
+            labels["severity"].upper(),
+            labels["hosts_failing"].upper(),
+            labels["check_title"].upper(),
+        ]
+        check_rows = [
+            [cid, labels[f"severity.{titles[cid][1]}"], str(n), titles[cid][0]]
+            for cid, n in failures.items()
+        ]
+        cw = [max([len(check_headers[c])] + [len(r[c]) for r in check_rows]) for c in range(3)]
+        cw.append(max(width - sum(cw) - 6, 1))
+        lines.extend(_table(check_headers, check_rows, cw, [False, False, True, False]))
+    return "\n".join(lines) + "\n"

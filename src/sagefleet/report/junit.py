@@ -1,0 +1,108 @@
+"""JUnit XML: one testsuite per host, one testcase per host x check.
+
+CI servers (GitLab, Jenkins, GitHub test reporters) already know how to show
+JUnit, so a fleet preflight becomes a test run an integrator can read in the
+pipeline UI. Mapping: fail -> <failure>, waived -> <skipped>, unknown (the check
+could not be evaluated) -> <error>, unreachable host -> one testcase with <error>.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+from sagefleet.findings import Finding, FleetReport, HostReport, Status
+
+#: Characters XML 1.0 cannot carry even escaped (control characters from raw command output).
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+REACHABILITY_CASE = "reachability"
+
+
+def _clean(text: str) -> str:
+    """Drop characters XML 1.0 forbids, which would make the whole file unparsable."""
+    return _XML_ILLEGAL.sub("", text)
+
+
+def _case_name(item: Finding) -> str:
+    name = f"{item.check_id} {item.title}"
+    return f"{name} [{item.entity}]" if item.entity else name
+
+
+def _finding_case(suite: ET.Element, host: HostReport, item: Finding) -> str | None:
+    case = ET.SubElement(
+        suite,
+        "testcase",
+        {"classname": _clean(host.host), "name": _clean(_case_name(item)), "time": "0"},
+    )
+    if item.status is Status.FAIL:
+        node = ET.SubElement(
+            case,
+            "failure",
+            {"message": _clean(item.message), "type": f"{item.check_id}:{item.severity}"},
+        )
+        node.text = _clean(f"{item.message}\n\nRemediation: {item.remediation}")
+        return "failure"
+    if item.status is Status.WAIVED:
+        reason = item.waiver_reason or ""
+        if item.waiver_expires:
+            reason += f" (until {item.waiver_expires})"
+        ET.SubElement(case, "skipped", {"message": _clean(f"waived: {reason}")})
+        return "skipped"
+    if item.status is Status.UNKNOWN:
+        node = ET.SubElement(
+            case,
+            "error",
+            {"message": _clean(f"unknown: {item.message}"), "type": f"{item.check_id}:unknown"},
+        )
+        node.text = _clean(f"{item.message}\n\nRemediation: {item.remediation}")
+        return "error"
+    return None
+
+
+def render_junit(report: FleetReport) -> str:
+    """Render the fleet as JUnit XML text (UTF-8, with an XML declaration)."""
+    root = ET.Element("testsuites", {"name": _clean(report.title)})
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for host in report.sorted_hosts():
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            {
+                "name": _clean(host.host),
+                "timestamp": report.generated_at,
+                "time": f"{host.duration_s:.3f}",
+            },
+        )
+        if host.address:
+            props = ET.SubElement(suite, "properties")
+            ET.SubElement(props, "property", {"name": "address", "value": _clean(host.address)})
+        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+        if not host.reachable or host.error is not None:
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                {"classname": _clean(host.host), "name": REACHABILITY_CASE, "time": "0"},
+            )
+            reason = host.error or "host not reachable"
+            node = ET.SubElement(case, "error", {"message": _clean(reason), "type": "unreachable"})
+            node.text = _clean(reason)
+            counts["tests"] += 1
+            counts["errors"] += 1
+        for item in host.findings:
+            outcome = _finding_case(suite, host, item)
+            counts["tests"] += 1
+            if outcome == "failure":
+                counts["failures"] += 1
+            elif outcome == "error":
+                counts["errors"] += 1
+            elif outcome == "skipped":
+                counts["skipped"] += 1
+        for key, value in counts.items():
+            suite.set(key, str(value))
+            totals[key] += value
+    for key, value in totals.items():
+        root.set(key, str(value))
+    ET.indent(root)
+    body = ET.tostring(root, encoding="unicode")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"

@@ -1,0 +1,177 @@
+"""Render entities into settings documents with a Jinja2 template, then merge them per host."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from sagefleet.errors import InputError
+from sagefleet.settings.errors import ValidationFailed
+from sagefleet.settings.jsonio import loads_strict
+from sagefleet.settings.merge import merge_settings
+from sagefleet.settings.model import Entity
+from sagefleet.settings.redact import DEFAULT_SECRET_KEYS
+from sagefleet.settings.schemas import settings_schema_problems
+
+DEFAULT_TEMPLATE_NAME = "settings_entity.json.j2"
+#: Value of ``schemaVersion`` written by the default template (assumed layout, version 1).
+SETTINGS_SCHEMA_VERSION = 1
+
+TemplatePath = str | os.PathLike[str] | None
+
+
+def _json_filter(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _environment() -> SandboxedEnvironment:
+    # Sandboxed: an overriding template is data from the inventory, not code.
+    env = SandboxedEnvironment(
+        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+    )
+    env.filters["json"] = _json_filter
+    return env
+
+
+@cache
+def _default_template_text() -> str:
+    return (
+        resources.files("sagefleet")
+        .joinpath("templates", DEFAULT_TEMPLATE_NAME)
+        .read_text(encoding="utf-8")
+    )
+
+
+def template_label(template: TemplatePath) -> str:
+    """How a template is named in messages."""
+    return f"template {template}" if template is not None else f"template {DEFAULT_TEMPLATE_NAME}"
+
+
+def load_template(template: TemplatePath = None) -> jinja2.Template:
+    """Compile the shipped template, or the one at ``template`` to adapt the assumed layout."""
+    label = template_label(template)
+    try:
+        text = _default_template_text() if template is None else Path(template).read_text("utf-8")
+    except OSError as exc:
+        raise InputError(
+            f"cannot read {label}: {exc.strerror or exc}",
+            field="template",
+            value=str(template),
+            fix="point to an existing, readable Jinja2 template",
+        ) from None
+    try:
+        return _environment().from_string(text)
+    except jinja2.TemplateSyntaxError as exc:
+        raise InputError(
+            f"{label} has a syntax error at line {exc.lineno}: {exc.message}",
+            field="template",
+            value=str(template),
+            fix="fix the Jinja2 syntax; start from the shipped template",
+        ) from None
+
+
+def render_entity(
+    entity: Entity,
+    *,
+    template: TemplatePath = None,
+    host: str | None = None,
+    compiled: jinja2.Template | None = None,
+) -> dict[str, Any]:
+    """Render one entity into a settings document and check it against the settings schema.
+
+    The output is parsed strictly and validated, so that a broken override
+    template is caught on the controller, not by the agent on a server.
+    """
+    label = template_label(template)
+    tmpl = compiled or load_template(template)
+    try:
+        text = tmpl.render(
+            entity=entity.template_context(),
+            schema_version=SETTINGS_SCHEMA_VERSION,
+            host=host,
+        )
+    except jinja2.TemplateError as exc:
+        raise InputError(
+            f"{label} failed: {exc.message or type(exc).__name__}",
+            host=host,
+            entity=entity.name,
+            field="template",
+            fix="use only the variables listed at the top of the shipped template",
+        ) from None
+    try:
+        document = loads_strict(text, source=f"{label} output")
+    except InputError as exc:
+        raise InputError(
+            f"{label} did not produce valid JSON: {exc.message}",
+            host=host,
+            entity=entity.name,
+            field="template",
+            fix="pipe every value through the `json` filter and check commas",
+        ) from None
+    problems = settings_schema_problems(document)
+    if problems:
+        raise ValidationFailed(
+            [
+                InputError(
+                    f"{label} output breaks the settings schema {problem}",
+                    host=host,
+                    entity=entity.name,
+                    field="template",
+                    fix="align the template with settings.schema.json",
+                )
+                for problem in problems
+            ],
+            title="rendered settings are invalid",
+        )
+    if not isinstance(document, dict):  # pragma: no cover - the schema requires an object
+        raise TypeError("settings document must be an object")
+    return document
+
+
+def render_host_settings(
+    entities: Sequence[Entity],
+    *,
+    template: TemplatePath = None,
+    host: str | None = None,
+    secret_keys: Iterable[str] = DEFAULT_SECRET_KEYS,
+) -> dict[str, Any]:
+    """Render every entity of a host and merge them, with their vendor files, into one document.
+
+    Raises :class:`~sagefleet.settings.errors.MergeFailed` when two sources
+    disagree on a value (never last-one-wins) and :class:`ValidationFailed`
+    when the merged document breaks the settings schema.
+    """
+    compiled = load_template(template)
+    label = template_label(template)
+    documents: list[dict[str, Any]] = []
+    sources: list[str] = []
+    for entity in entities:
+        documents.append(render_entity(entity, template=template, host=host, compiled=compiled))
+        sources.append(f"entity {entity.name} ({label})")
+        if entity.vendor_settings is not None:
+            documents.append(dict(entity.vendor_settings))
+            sources.append(f"entity {entity.name} vendor_settings ({entity.vendor_source})")
+    merged = merge_settings(documents, sources, secret_keys=secret_keys, host=host)
+    problems = settings_schema_problems(merged, secret_keys)
+    if problems:
+        raise ValidationFailed(
+            [
+                InputError(
+                    f"merged settings break the settings schema {problem}",
+                    host=host,
+                    field="settings",
+                    fix="check the vendor settings files merged into this host",
+                )
+                for problem in problems
+            ],
+            title="merged settings are invalid",
+        )
+    return merged

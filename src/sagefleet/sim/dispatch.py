@@ -1,0 +1,180 @@
+"""What a simulated host does with a command line it is asked to run.
+
+Understood: sagefleet snippets (by marker; the script text must be exactly
+what our loader produces), the cmd probes testinfra sends to detect Windows,
+and a few plain commands. Anything else fails loudly: rc 1 and a message
+naming what was not understood, never a silent success.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import shlex
+from collections.abc import Callable
+from typing import Any
+
+from sagefleet import snippets
+from sagefleet.sim.model import WindowsHost
+
+Result = tuple[int, bytes, bytes]
+
+_ENCODED = re.compile(
+    r"^\s*powershell(?:\.exe)?\s+(?P<flags>(?:-\w+(?:\s+(?!-)\S+)?\s+)*?)"
+    r"-(?:encodedcommand|enc|e|ec)\s+(?P<b64>[A-Za-z0-9+/=]+)\s*$",
+    re.I,
+)
+_PS_COMMAND = re.compile(r"^\s*powershell(?:\.exe)?\s+(?:-\w+\s+)*?-command\s+(?P<cmd>.+)$", re.I)
+
+
+class NotUnderstood(Exception):
+    """The simulator cannot model this command; reported to the client as rc 1."""
+
+
+def clixml_error(message: str) -> bytes:
+    """The stderr a PowerShell host writes for an uncaught error."""
+    escaped = (
+        message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        .replace("\r", "").replace("\n", "_x000D__x000A_")
+    )
+    return (
+        "#< CLIXML\r\n"
+        '<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+        f'<S S="Error">{escaped}_x000D__x000A_</S></Objs>'
+    ).encode("utf-8")
+
+
+def _not_understood(what: str, text: str, powershell: bool) -> Result:
+    preview = text if len(text) <= 200 else text[:200] + "..."
+    message = f"sagefleet simulator: {what} not understood: {preview}"
+    stderr = clixml_error(message) if powershell else (message + "\r\n").encode("utf-8")
+    return 1, b"", stderr
+
+
+def run_command(host: WindowsHost, command_line: str, stdin: bytes) -> Result:
+    """Entry point used by the WS-Management layer for every Command."""
+    match = _ENCODED.match(command_line)
+    if match:
+        try:
+            script = base64.b64decode(match.group("b64"), validate=True).decode("utf-16-le")
+        except (binascii.Error, UnicodeDecodeError):
+            return _not_understood("encoded command (bad base64/UTF-16)", command_line, True)
+        return run_powershell(host, script, stdin)
+    match = _PS_COMMAND.match(command_line)
+    if match:
+        return run_powershell(host, _unquote(match.group("cmd")), stdin)
+    return run_cmd(host, command_line)
+
+
+def _unquote(text: str) -> str:
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        return text[1:-1]
+    return text
+
+
+def run_powershell(host: WindowsHost, script: str, stdin: bytes) -> Result:
+    stripped = script.strip()
+    # ansible-core 2.18 encodes an already encoded command a second time.
+    nested = _ENCODED.match(stripped)
+    if nested:
+        return run_command(host, stripped, stdin)
+    try:
+        parsed = snippets.parse(script)
+    except snippets.SnippetError as exc:
+        host.record({"kind": "rejected", "error": str(exc)})
+        return 1, b"", clixml_error(f"sagefleet simulator: {exc}")
+    if parsed is not None:
+        return run_snippet(host, parsed.name, parsed.params, stdin)
+    return run_ps_line(host, stripped)
+
+
+SnippetImpl = Callable[[WindowsHost, dict[str, Any], bytes], Any]
+SNIPPETS: dict[str, SnippetImpl] = {}
+
+
+def simulates(name: str) -> Callable[[SnippetImpl], SnippetImpl]:
+    """Register the model-side behaviour of a snippet."""
+
+    def register(func: SnippetImpl) -> SnippetImpl:
+        SNIPPETS[name] = func
+        return func
+
+    return register
+
+
+class SnippetAbort(Exception):
+    """Raised by a snippet model the way a PowerShell `throw` ends the script."""
+
+
+def run_snippet(host: WindowsHost, name: str, params: dict[str, Any], stdin: bytes) -> Result:
+    host.record({"kind": "snippet", "name": name, "params": params, "stdin_bytes": len(stdin)})
+    impl = SNIPPETS.get(name)
+    if impl is None:
+        return _not_understood(f"snippet {name!r} (no model in the simulator)", name, True)
+    try:
+        result = impl(host, params, stdin)
+    except SnippetAbort as exc:
+        return 1, b"", clixml_error(str(exc))
+    return 0, json.dumps(result, ensure_ascii=True, separators=(",", ":")).encode("ascii"), b""
+
+
+def run_ps_line(host: WindowsHost, line: str) -> Result:
+    """The few plain PowerShell one-liners the real clients send on their own."""
+    host.record({"kind": "powershell", "script": line})
+    if re.fullmatch(r"hostname|\[System\.Net\.Dns\]::GetHostName\(\)|\$env:COMPUTERNAME", line, re.I):
+        return 0, f"{host.hostname}\r\n".encode(), b""
+    match = re.fullmatch(r"(?:Write-Output|echo)\s+'([^']*)'", line, re.I)
+    if match:
+        return 0, f"{match.group(1)}\r\n".encode(), b""
+    match = re.fullmatch(r"exit\s+(\d+)", line, re.I)
+    if match:
+        return int(match.group(1)), b"", b""
+    if re.fullmatch(r"\$PSVersionTable\.PSVersion\.ToString\(\)", line, re.I):
+        return 0, f"{host.powershell_version}\r\n".encode(), b""
+    return _not_understood("PowerShell script", line, True)
+
+
+def run_cmd(host: WindowsHost, line: str) -> Result:
+    """cmd.exe command lines, as testinfra and pywinrm's run_cmd send them."""
+    host.record({"kind": "cmd", "command": line})
+    stripped = line.strip()
+    try:
+        words = shlex.split(stripped, posix=False)
+    except ValueError:
+        words = stripped.split()
+    first = words[0].lower() if words else ""
+    if first in {"uname", "ls", "cat", "sh", "bash", "id"}:
+        message = (
+            f"'{words[0]}' is not recognized as an internal or external command,\r\n"
+            "operable program or batch file.\r\n"
+        )
+        return 1, b"", message.encode()
+    if re.fullmatch(r'systeminfo\s*\|\s*findstr\s+/B\s+/C:"OS"', stripped, re.I):
+        text = (
+            f"OS Name:                   {host.os_caption}\r\n"
+            f"OS Version:                {host.os_version} N/A Build {host.os_build}\r\n"
+            "OS Manufacturer:           Microsoft Corporation\r\n"
+            "OS Configuration:          Member Server\r\n"
+            "OS Build Type:             Multiprocessor Free\r\n"
+        )
+        return 0, text.encode(), b""
+    if re.fullmatch(r"echo\s+%PROCESSOR_ARCHITECTURE%", stripped, re.I):
+        return 0, b"AMD64\r\n", b""
+    if re.fullmatch(r"echo\s+%COMPUTERNAME%|hostname", stripped, re.I):
+        return 0, f"{host.hostname}\r\n".encode(), b""
+    if re.fullmatch(r"whoami", stripped, re.I):
+        return 0, f"{host.hostname.lower()}\\{host.username.lower()}\r\n".encode(), b""
+    match = re.fullmatch(r"echo\s+([^%&|<>^]*)", stripped, re.I)
+    if match:
+        return 0, f"{match.group(1)}\r\n".encode(), b""
+    match = re.fullmatch(r"exit\s+/b\s+(\d+)", stripped, re.I)
+    if match:
+        return int(match.group(1)), b"", b""
+    return _not_understood("cmd command", stripped, False)
+
+
+# Snippet models register themselves on import.
+from sagefleet.sim import snippet_models  # noqa: E402,F401

@@ -1,0 +1,348 @@
+"""A simulated fleet: N hosts on loopback addresses, an inventory, a state file.
+
+``Fleet`` runs in the calling process (tests, the demo). ``up``/``down`` run
+it as a background process that ``down`` stops exactly, via the state file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sagefleet.errors import SagefleetError
+from sagefleet.sim import certs
+from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile
+from sagefleet.sim.server import NTLM_USERS, Acceptor, Listener, tls_context
+
+STATE_FILE = "state.json"
+
+
+class FleetError(SagefleetError):
+    """The simulated fleet could not be started or stopped."""
+
+
+@dataclass
+class HostSpec:
+    """Where one simulated host listens and who it is."""
+
+    name: str
+    address: str
+    port: int = 5986
+    scheme: str = "https"
+    username: str = "sagefleet"
+    password: str = ""
+    profile: str = "healthy-onprem"
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def loopback_addresses(count: int, first: str = "127.0.1.1") -> list[str]:
+    """``count`` loopback addresses from ``first``, skipping .0 and .255."""
+    start = ipaddress.IPv4Address(first)
+    if not start.is_loopback:
+        raise FleetError(f"simulated hosts only listen on loopback (127.0.0.0/8), not {first}")
+    result: list[str] = []
+    current = int(start)
+    while len(result) < count:
+        address = ipaddress.IPv4Address(current)
+        if not address.is_loopback:
+            raise FleetError(f"not enough loopback addresses after {first} for {count} hosts")
+        if current & 0xFF not in (0, 255):
+            result.append(str(address))
+        current += 1
+    return result
+
+
+def generate_specs(
+    count: int,
+    profiles: Sequence[str] = ("healthy-onprem",),
+    first_address: str = "127.0.1.1",
+    port: int = 5986,
+    scheme: str = "https",
+    username: str = "sagefleet",
+    password: str | None = None,
+    prefix: str = "sage",
+) -> list[HostSpec]:
+    """Specs for ``count`` hosts cycling through ``profiles``."""
+    if count < 1:
+        raise FleetError(f"--hosts must be at least 1 (got {count})")
+    password = password or "Sim-" + secrets.token_urlsafe(12)
+    width = max(2, len(str(count)))
+    return [
+        HostSpec(
+            name=f"{prefix}{index + 1:0{width}d}",
+            address=address,
+            port=port,
+            scheme=scheme,
+            username=username,
+            password=password,
+            profile=profiles[index % len(profiles)],
+        )
+        for index, address in enumerate(loopback_addresses(count, first_address))
+    ]
+
+
+class Fleet:
+    """Simulated hosts served from this process until ``stop``."""
+
+    def __init__(self, specs: Iterable[HostSpec], state_dir: Path) -> None:
+        self.specs = list(specs)
+        if not self.specs:
+            raise FleetError("a fleet needs at least one host")
+        names = [s.name for s in self.specs]
+        if len(set(names)) != len(names):
+            raise FleetError("host names in a fleet must be unique")
+        self.state_dir = Path(state_dir)
+        self.hosts: dict[str, WindowsHost] = {}
+        self.listeners: dict[str, Listener] = {}
+        self._acceptor: Acceptor | None = None
+        self.ca_file = self.state_dir / "ca.pem"
+
+    def start(self) -> Fleet:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        hosts = []
+        for spec in self.specs:
+            profile = {**load_profile(spec.profile), **spec.overrides}
+            host = host_from_profile(spec.name, spec.address, spec.username, spec.password, profile)
+            hosts.append(host)
+            NTLM_USERS.add(spec.username, spec.password)
+        context = None
+        if any(s.scheme == "https" for s in self.specs):
+            bundle = certs.generate(
+                sorted({s.address for s in self.specs}),
+                [h.hostname.lower() for h in hosts] + ["localhost"],
+            )
+            _, cert_file, key_file = bundle.write(self.state_dir)
+            context = tls_context(str(cert_file), str(key_file))
+        acceptor = Acceptor()
+        try:
+            for spec, host in zip(self.specs, hosts, strict=True):
+                try:
+                    listener = Listener(
+                        host, spec.port, spec.scheme, context if spec.scheme == "https" else None
+                    )
+                except OSError as exc:
+                    raise FleetError(
+                        f"host {spec.name}: cannot listen on {spec.address}:{spec.port}: {exc}"
+                    ) from exc
+                spec.port = listener.port
+                self.hosts[spec.name] = host
+                self.listeners[spec.name] = listener
+                acceptor.add(listener)
+        except BaseException:
+            acceptor.stop()
+            raise
+        acceptor.start()
+        self._acceptor = acceptor
+        return self
+
+    def stop(self) -> None:
+        if self._acceptor is not None:
+            self._acceptor.stop()
+            self._acceptor = None
+
+    def __enter__(self) -> Fleet:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def host(self, name: str) -> WindowsHost:
+        return self.hosts[name]
+
+    def endpoint(self, name: str) -> str:
+        spec = self.spec(name)
+        return f"{spec.scheme}://{spec.address}:{spec.port}/wsman"
+
+    def spec(self, name: str) -> HostSpec:
+        return next(s for s in self.specs if s.name == name)
+
+    def inventory(self, ca_path: str | None = None) -> dict[str, Any]:
+        """An Ansible YAML inventory for this fleet (credentials in plain vars)."""
+        hosts: dict[str, Any] = {}
+        for spec in self.specs:
+            hosts[spec.name] = {
+                "ansible_host": spec.address,
+                "ansible_port": spec.port,
+                "ansible_winrm_scheme": spec.scheme,
+                "ansible_user": spec.username,
+                "ansible_password": spec.password,
+                "sagefleet_sim_profile": spec.profile,
+            }
+        return {
+            "all": {
+                "vars": {
+                    "ansible_connection": "winrm",
+                    "ansible_winrm_transport": "ntlm",
+                    "ansible_winrm_server_cert_validation": "validate",
+                    "ansible_winrm_ca_trust_path": ca_path or str(self.ca_file),
+                },
+                "children": {"sage_servers": {"hosts": hosts}},
+            }
+        }
+
+    def write_inventory(self, path: Path, ca_path: str | None = None) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = "# Generated by `sagefleet sim up`: a simulated fleet on loopback.\n"
+        text += yaml.safe_dump(self.inventory(ca_path), sort_keys=False)
+        path.write_text(text, encoding="utf-8")
+        path.chmod(0o600)
+        return path
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "ready": True,
+            "ca_file": str(self.ca_file),
+            "hosts": [
+                {k: v for k, v in asdict(s).items() if k != "password"} for s in self.specs
+            ],
+        }
+
+
+def specs_from_inventory(inventory: Path) -> list[HostSpec]:
+    """Read the hosts to simulate from an Ansible inventory (the inventory is the truth)."""
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.vars.manager import VariableManager
+
+    loader = DataLoader()
+    manager = InventoryManager(loader=loader, sources=[str(inventory)])
+    variables = VariableManager(loader=loader, inventory=manager)
+    specs = []
+    for host in manager.get_hosts():
+        hv = variables.get_vars(host=host)
+        if hv.get("ansible_connection") != "winrm":
+            continue
+        address = str(hv.get("ansible_host", host.name))
+        specs.append(
+            HostSpec(
+                name=host.name,
+                address=address,
+                port=int(hv.get("ansible_port", 5986)),
+                scheme=str(hv.get("ansible_winrm_scheme", "https")),
+                username=str(hv["ansible_user"]),
+                password=str(hv["ansible_password"]),
+                profile=str(hv.get("sagefleet_sim_profile", "healthy-onprem")),
+            )
+        )
+    if not specs:
+        raise FleetError(f"inventory {inventory} has no host with ansible_connection=winrm")
+    for spec in specs:
+        loopback_addresses(1, spec.address)  # refuses anything outside 127.0.0.0/8
+    return specs
+
+
+# -- background process -------------------------------------------------------
+
+
+def serve(specs: list[HostSpec], state_dir: Path, inventory_out: Path | None) -> int:
+    """Run a fleet in the foreground until SIGTERM/SIGINT; used by ``sim up``."""
+    fleet = Fleet(specs, state_dir)
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    state_path = state_dir / STATE_FILE
+    try:
+        fleet.start()
+        if inventory_out is not None:
+            fleet.write_inventory(inventory_out)
+        _atomic_json(state_path, fleet.state())
+        while not stop.wait(0.5):
+            pass
+    finally:
+        fleet.stop()
+        state_path.unlink(missing_ok=True)
+    return 0
+
+
+def _atomic_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def up(serve_args: list[str], state_dir: Path, timeout: float = 60.0) -> dict[str, Any]:
+    """Start ``sagefleet sim serve`` in the background and wait until it is ready."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    state_path = state_dir / STATE_FILE
+    if state_path.exists():
+        existing = json.loads(state_path.read_text(encoding="utf-8"))
+        if _alive(int(existing.get("pid", 0))):
+            raise FleetError(
+                f"a simulated fleet is already running from {state_dir} (pid {existing['pid']}); "
+                "run `sagefleet sim down` first"
+            )
+        state_path.unlink()
+    log = open(state_dir / "sim.log", "ab")  # noqa: SIM115 - handed to the child
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sagefleet", "sim", "serve", "--state-dir", str(state_dir),
+         *serve_args],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    log.close()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = (state_dir / "sim.log").read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise FleetError(f"the simulator exited with code {process.returncode}:\n{tail}")
+        if state_path.exists():
+            state: dict[str, Any] = json.loads(state_path.read_text(encoding="utf-8"))
+            if state.get("pid") == process.pid:
+                return state
+        time.sleep(0.1)
+    process.terminate()
+    raise FleetError(f"the simulator did not become ready within {timeout:.0f} s")
+
+
+def down(state_dir: Path, timeout: float = 20.0) -> bool:
+    """Stop the fleet started from ``state_dir``; False when none was running."""
+    state_path = state_dir / STATE_FILE
+    if not state_path.exists():
+        return False
+    state = json.loads(state_path.read_text(encoding="utf-8"))
+    pid = int(state.get("pid", 0))
+    if pid and _alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    state_path.unlink(missing_ok=True)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours is not alive
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().split(") ")[-1].split()[0] != "Z"
+    except OSError:
+        return True

@@ -1,0 +1,139 @@
+"""PowerShell snippets and the one way they are turned into script text.
+
+A snippet is a file ``<name>.ps1`` in this folder whose first line is the
+marker ``# sagefleet:<name>/<version>``. The script sent to a host is the
+marker, a parameter block holding the parameters as JSON data, a shared
+prelude, then the body. Values never enter the script as code: the JSON sits
+in a single-quoted here-string on one line, so no quote, ``'@``, ``$(...)`` or
+newline inside a value can end it (newlines are escaped by JSON, non-ASCII is
+escaped as ``\\uXXXX``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from sagefleet.errors import SagefleetError
+
+MARKER_RE = re.compile(r"^# sagefleet:(?P<name>[a-z][a-z0-9_]*)/(?P<version>[0-9]+)$")
+PRELUDE_NAME = "_prelude"
+PARAM_OPEN = "$P = ConvertFrom-Json @'"
+PARAM_CLOSE = "'@"
+
+
+class SnippetError(SagefleetError):
+    """A snippet is missing or malformed (a packaging bug, not a host problem)."""
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """One snippet file: its marker name and version and its body text."""
+
+    name: str
+    version: int
+    body: str
+
+    @property
+    def marker(self) -> str:
+        return f"# sagefleet:{self.name}/{self.version}"
+
+
+def _read(name: str) -> str:
+    try:
+        return resources.files(__name__).joinpath(f"{name}.ps1").read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise SnippetError(f"unknown snippet {name!r}: no file {name}.ps1 in the package") from exc
+
+
+@cache
+def load(name: str) -> Snippet:
+    """Load a snippet and check its marker, so a mislabelled file fails at once."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise SnippetError(f"invalid snippet name {name!r}")
+    text = _read(name).replace("\r\n", "\n")
+    first, _, body = text.partition("\n")
+    match = MARKER_RE.match(first.strip())
+    if not match or match.group("name") != name:
+        raise SnippetError(f"snippet {name}.ps1 must start with '# sagefleet:{name}/<version>'")
+    return Snippet(name=name, version=int(match.group("version")), body=body.strip("\n") + "\n")
+
+
+@cache
+def prelude() -> str:
+    """Shared helpers every snippet may use (JSON output, error handling)."""
+    return _read(PRELUDE_NAME).replace("\r\n", "\n").strip("\n") + "\n"
+
+
+def available() -> list[str]:
+    """Names of every shipped snippet (the prelude excluded)."""
+    names = []
+    for entry in resources.files(__name__).iterdir():
+        if entry.name.endswith(".ps1") and not entry.name.startswith("_"):
+            names.append(entry.name[: -len(".ps1")])
+    return sorted(names)
+
+
+def params_json(params: dict[str, Any] | None) -> str:
+    """Serialise parameters as one line of ASCII JSON (the only form a script carries)."""
+    text = json.dumps(params or {}, ensure_ascii=True, separators=(",", ":"), sort_keys=True)
+    if "\n" in text or "\r" in text:  # impossible with json.dumps, kept as a guard
+        raise SnippetError("parameter JSON must be a single line")
+    return text
+
+
+def render(name: str, params: dict[str, Any] | None = None) -> str:
+    """Build the full script text for one run of snippet ``name``."""
+    snippet = load(name)
+    return "\n".join(
+        [
+            snippet.marker,
+            PARAM_OPEN,
+            params_json(params),
+            PARAM_CLOSE,
+            prelude().rstrip("\n"),
+            snippet.body.rstrip("\n"),
+            "",
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class ParsedScript:
+    """What a host (or the simulator) can read back from a script text."""
+
+    name: str
+    version: int
+    params: dict[str, Any]
+
+
+def parse(script: str) -> ParsedScript | None:
+    """Read back name, version and parameters from a rendered script.
+
+    Returns None when the text is not a sagefleet snippet. Raises SnippetError
+    when it claims to be one but its body differs from the shipped snippet:
+    the simulator must never run a script our loader did not produce.
+    """
+    lines = script.replace("\r\n", "\n").split("\n")
+    match = MARKER_RE.match(lines[0].strip()) if lines else None
+    if not match:
+        return None
+    if len(lines) < 4 or lines[1] != PARAM_OPEN or lines[3] != PARAM_CLOSE:
+        raise SnippetError("sagefleet script without a well-formed parameter block")
+    try:
+        params = json.loads(lines[2])
+    except json.JSONDecodeError as exc:
+        raise SnippetError(f"sagefleet script parameter block is not JSON: {exc}") from exc
+    if not isinstance(params, dict):
+        raise SnippetError("sagefleet script parameters must be a JSON object")
+    name = match.group("name")
+    expected = render(name, params)
+    if script.replace("\r\n", "\n") != expected:
+        raise SnippetError(f"script text for snippet {name!r} differs from the shipped snippet")
+    if int(match.group("version")) != load(name).version:
+        raise SnippetError(f"snippet {name!r} version mismatch")
+    return ParsedScript(name=name, version=int(match.group("version")), params=params)
