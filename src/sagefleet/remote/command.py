@@ -65,7 +65,7 @@ def decode_clixml(data: bytes) -> str:
         for node in root.iter():
             if node.tag.endswith("}S") and node.get("S") == "Error" and node.text:
                 lines.append(_CLIXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), node.text))
-    return "".join(lines).strip()
+    return "".join(lines).replace("\r\n", "\n").strip()
 
 
 def parse_result(host: str, name: str, rc: int, stdout: bytes, stderr: bytes) -> Any:

@@ -111,6 +111,9 @@ class SnippetAbort(Exception):
 
 def run_snippet(host: WindowsHost, name: str, params: dict[str, Any], stdin: bytes) -> Result:
     host.record({"kind": "snippet", "name": name, "params": params, "stdin_bytes": len(stdin)})
+    failure = host.snippet_failures.get(name)
+    if failure is not None:
+        return 1, b"", clixml_error(failure)
     impl = SNIPPETS.get(name)
     if impl is None:
         return _not_understood(f"snippet {name!r} (no model in the simulator)", name, True)

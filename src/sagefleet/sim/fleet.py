@@ -71,13 +71,19 @@ def generate_specs(
     first_address: str = "127.0.1.1",
     port: int = 5986,
     scheme: str = "https",
-    username: str = "sagefleet",
+    username: str | None = None,
     password: str | None = None,
     prefix: str = "sage",
 ) -> list[HostSpec]:
-    """Specs for ``count`` hosts cycling through ``profiles``."""
+    """Specs for ``count`` hosts cycling through ``profiles``.
+
+    Each generated fleet gets its own user name and random password: NTLM
+    credentials are process-wide in the simulator, so two fleets in one
+    process must not share a user name with different passwords.
+    """
     if count < 1:
         raise FleetError(f"--hosts must be at least 1 (got {count})")
+    username = username or f"sfadmin-{secrets.token_hex(3)}"
     password = password or "Sim-" + secrets.token_urlsafe(12)
     width = max(2, len(str(count)))
     return [

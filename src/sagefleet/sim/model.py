@@ -49,6 +49,8 @@ class WindowsHost:
     winrm: WinRMService = field(default_factory=WinRMService)
     # Every script the host was asked to run, for tests (name, params).
     journal: list[dict[str, Any]] = field(default_factory=list)
+    # Snippet name -> error text: that snippet fails as a PowerShell `throw` would.
+    snippet_failures: dict[str, str] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _initial: dict[str, Any] = field(default_factory=dict, repr=False)
 

@@ -1,0 +1,62 @@
+"""Shared fixtures: simulated fleets on loopback, started and stopped by the tests."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from sagefleet.remote.winrm import WinRMSession, WinRMTarget
+from sagefleet.sim.fleet import Fleet, HostSpec, generate_specs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Each fleet of a test run gets its own /24 on loopback; ports are ephemeral.
+_SUBNETS = itertools.count(20)
+
+
+def next_first_address() -> str:
+    return f"127.0.{next(_SUBNETS)}.1"
+
+
+FleetFactory = Callable[..., Fleet]
+
+
+@pytest.fixture
+def make_fleet(tmp_path: Path) -> Iterator[FleetFactory]:
+    """Start fleets for one test; every one is stopped when the test ends."""
+    started: list[Fleet] = []
+
+    def factory(
+        count: int = 1,
+        profiles: tuple[str, ...] = ("healthy-onprem",),
+        scheme: str = "https",
+        specs: list[HostSpec] | None = None,
+    ) -> Fleet:
+        specs = specs or generate_specs(
+            count, profiles=profiles, first_address=next_first_address(), port=0, scheme=scheme
+        )
+        fleet = Fleet(specs, tmp_path / f"fleet{len(started)}").start()
+        started.append(fleet)
+        return fleet
+
+    yield factory
+    for fleet in started:
+        fleet.stop()
+
+
+def session_for(fleet: Fleet, name: str, **overrides: object) -> WinRMSession:
+    spec = fleet.spec(name)
+    settings: dict[str, object] = {
+        "host": spec.name,
+        "address": spec.address,
+        "port": spec.port,
+        "scheme": spec.scheme,
+        "username": spec.username,
+        "password": spec.password,
+        "ca_trust_path": str(fleet.ca_file),
+    }
+    settings.update(overrides)
+    return WinRMSession(WinRMTarget(**settings))  # type: ignore[arg-type]

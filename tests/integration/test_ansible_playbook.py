@@ -1,0 +1,76 @@
+"""ansible-playbook, unmodified, runs the real playbook over WinRM against the simulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sagefleet.sim.fleet import Fleet
+from tests.conftest import ROOT, FleetFactory
+
+ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
+
+
+def run_playbook(fleet: Fleet, tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    inventory = fleet.write_inventory(tmp_path / "inventory" / "hosts.yml")
+    reports = tmp_path / "reports"
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+    process = subprocess.run(
+        [ANSIBLE_PLAYBOOK, "-i", str(inventory), "playbooks/site.yml",
+         "-e", f"sagefleet_report_dir={reports}", *extra],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+    )
+    return process, reports / "host_info.json"
+
+
+def test_site_playbook_gathers_every_host_over_winrm_ntlm_https(
+    make_fleet: FleetFactory, tmp_path: Path
+) -> None:
+    fleet = make_fleet(3, profiles=("healthy-onprem", "healthy-spc", "clock-skew"))
+    process, summary_file = run_playbook(fleet, tmp_path)
+    assert process.returncode == 0, process.stdout + process.stderr
+    summary = json.loads(summary_file.read_text())
+    assert {name: r["host_info"]["hostname"] for name, r in summary.items()} == {
+        "sage01": "SAGE-ONPREM", "sage02": "SPC-VM", "sage03": "SAGE-SKEW",
+    }
+    assert abs(summary["sage03"]["host_info"]["clock_skew_s"] - 1200) < 30
+    assert abs(summary["sage01"]["host_info"]["clock_skew_s"]) < 30
+    for name in ("sage01", "sage02", "sage03"):
+        journal = fleet.host(name).journal
+        assert [e["name"] for e in journal if e["kind"] == "snippet"] == ["host_info"]
+        assert fleet.listeners[name].stats.requests > 0
+    assert "sage01 " in process.stdout and "SAGE-ONPREM" in process.stdout
+
+
+def test_site_playbook_in_check_mode_still_reads(make_fleet: FleetFactory, tmp_path: Path) -> None:
+    fleet = make_fleet(1)
+    process, summary_file = run_playbook(fleet, tmp_path, "--check")
+    assert process.returncode == 0, process.stdout + process.stderr
+    assert json.loads(summary_file.read_text())["sage01"]["host_info"]["os_build"] == 17763
+
+
+def test_wrong_password_marks_the_host_unreachable_with_the_normal_error(
+    make_fleet: FleetFactory, tmp_path: Path
+) -> None:
+    fleet = make_fleet(2)
+    fleet.spec("sage02").password = "wrong-password"
+    process, summary_file = run_playbook(fleet, tmp_path)
+    assert process.returncode != 0
+    assert "credentials were rejected" in process.stdout
+    assert "wrong-password" not in process.stdout + process.stderr
+    summary = json.loads(summary_file.read_text())
+    assert summary["sage01"]["host_info"]["hostname"] == "SAGE-ONPREM"
+    assert "host_info" not in summary["sage02"]
+
+
+def test_snippet_failure_fails_the_task_with_the_powershell_error(
+    make_fleet: FleetFactory, tmp_path: Path
+) -> None:
+    fleet = make_fleet(1)
+    fleet.host("sage01").snippet_failures["host_info"] = "Get-CimInstance : Access denied"
+    process, _ = run_playbook(fleet, tmp_path)
+    assert process.returncode != 0
+    assert "snippet host_info failed (rc 1): Get-CimInstance : Access denied" in process.stdout

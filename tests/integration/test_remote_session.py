@@ -1,0 +1,74 @@
+"""HostSession over direct pywinrm: results and typed errors, against the simulator."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from sagefleet.remote import (
+    AuthenticationFailed,
+    HostUnreachable,
+    SnippetFailed,
+)
+from tests.conftest import FleetFactory, session_for
+
+
+def test_run_snippet_returns_the_parsed_document(make_fleet: FleetFactory) -> None:
+    fleet = make_fleet(2, profiles=("healthy-onprem", "healthy-spc"))
+    with session_for(fleet, "sage02") as session:
+        first = session.run_snippet("host_info")
+        second = session.run_snippet("host_info", {"ignored": "Comptabilité"})
+    assert first["os_caption"] == "Microsoft Windows Server 2022 Datacenter"
+    assert second["hostname"] == "SPC-VM"
+    assert [e["params"] for e in fleet.host("sage02").journal] == [{}, {"ignored": "Comptabilité"}]
+
+
+def test_one_shell_serves_every_run_of_a_session(make_fleet: FleetFactory) -> None:
+    fleet = make_fleet()
+    with session_for(fleet, "sage01") as session:
+        for _ in range(3):
+            session.run_snippet("host_info")
+        assert len(fleet.listeners["sage01"].shells.shells) == 1
+    assert fleet.listeners["sage01"].shells.shells == {}
+
+
+def test_wrong_password_is_authentication_failed(make_fleet: FleetFactory) -> None:
+    fleet = make_fleet()
+    with pytest.raises(AuthenticationFailed) as caught, session_for(
+        fleet, "sage01", password="bad-secret-value"
+    ) as session:
+        session.run_snippet("host_info")
+    assert caught.value.host == "sage01"
+    assert "bad-secret-value" not in str(caught.value)
+    assert fleet.listeners["sage01"].stats.auth_failures >= 1
+
+
+def test_closed_port_is_host_unreachable(make_fleet: FleetFactory) -> None:
+    fleet = make_fleet()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free_port = probe.getsockname()[1]
+    with pytest.raises(HostUnreachable, match="^sage01: cannot connect"), session_for(
+        fleet, "sage01", port=free_port
+    ) as session:
+        session.run_snippet("host_info")
+
+
+def test_untrusted_certificate_is_host_unreachable(make_fleet: FleetFactory) -> None:
+    fleet = make_fleet()
+    import requests
+
+    with pytest.raises(HostUnreachable, match="TLS handshake failed"), session_for(
+        fleet, "sage01", ca_trust_path=requests.certs.where()
+    ) as session:
+        session.run_snippet("host_info")
+
+
+def test_failing_snippet_raises_with_host_name_rc_and_error_text(make_fleet: FleetFactory) -> None:
+    fleet = make_fleet()
+    fleet.host("sage01").snippet_failures["host_info"] = "Le chemin d'accès est introuvable."
+    with pytest.raises(SnippetFailed) as caught, session_for(fleet, "sage01") as session:
+        session.run_snippet("host_info")
+    assert (caught.value.host, caught.value.snippet, caught.value.rc) == ("sage01", "host_info", 1)
+    assert caught.value.error == "Le chemin d'accès est introuvable."

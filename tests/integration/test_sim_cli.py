@@ -1,0 +1,152 @@
+"""`sagefleet sim up/down` and `sagefleet demo`: processes start, serve and stop exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from sagefleet.remote.winrm import WinRMSession, WinRMTarget
+from tests.conftest import ROOT, next_first_address
+
+SAGEFLEET = [sys.executable, "-m", "sagefleet"]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(") ")[-1].split()[0] != "Z"
+
+
+def port_open(address: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((address, port)) == 0
+
+
+def test_sim_up_serves_the_inventory_it_writes_and_down_stops_it(tmp_path: Path) -> None:
+    out = tmp_path / "fleet"
+    up = subprocess.run(
+        [*SAGEFLEET, "sim", "up", "--hosts", "3", "--out", str(out), "--port", "0",
+         "--first-address", next_first_address(), "--profile", "healthy-spc"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert up.returncode == 0, up.stderr
+    state = json.loads((out / ".sim" / "state.json").read_text())
+    pid = state["pid"]
+    try:
+        assert alive(pid) and len(state["hosts"]) == 3
+        assert "password" not in json.dumps(state)
+        inventory = yaml.safe_load((out / "hosts.yml").read_text())
+        hosts = inventory["all"]["children"]["sage_servers"]["hosts"]
+        settings = inventory["all"]["vars"]
+        assert settings["ansible_connection"] == "winrm"
+        name, hv = sorted(hosts.items())[1]
+        target = WinRMTarget(
+            host=name, address=hv["ansible_host"], port=hv["ansible_port"],
+            username=hv["ansible_user"], password=hv["ansible_password"],
+            ca_trust_path=settings["ansible_winrm_ca_trust_path"],
+        )
+        with WinRMSession(target) as session:
+            assert session.run_snippet("host_info")["hostname"] == "SPC-VM"
+    finally:
+        down = subprocess.run([*SAGEFLEET, "sim", "down", "--out", str(out)],
+                              capture_output=True, text=True, timeout=60)
+    assert down.returncode == 0, down.stderr
+    assert "stopped" in down.stdout
+    assert not alive(pid)
+    assert not (out / ".sim" / "state.json").exists()
+    assert not port_open(hv["ansible_host"], hv["ansible_port"])
+
+
+def test_sim_up_refuses_an_address_outside_loopback(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*SAGEFLEET, "sim", "up", "--hosts", "1", "--out", str(tmp_path), "--first-address",
+         "10.0.0.1"], capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0
+    assert "only listen on loopback" in result.stdout + result.stderr
+    assert not (tmp_path / ".sim" / "state.json").exists()
+
+
+def test_sim_down_without_a_fleet_says_so(tmp_path: Path) -> None:
+    result = subprocess.run([*SAGEFLEET, "sim", "down", "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0
+    assert "no simulated fleet running" in result.stdout
+
+
+def demo_inventory(tmp_path: Path) -> Path:
+    """The demo inventory with addresses moved so the test cannot collide with a user's demo."""
+    source = yaml.safe_load((ROOT / "inventory/demo/hosts.yml").read_text())
+    hosts = source["all"]["children"]["sage_servers"]["hosts"]
+    first = next_first_address().rsplit(".", 1)[0]
+    for index, hv in enumerate(hosts.values(), start=1):
+        hv["ansible_host"] = f"{first}.{index}"
+    folder = tmp_path / "demo"
+    (folder / "group_vars").mkdir(parents=True)
+    (folder / "hosts.yml").write_text(yaml.safe_dump(source))
+    group_vars = (ROOT / "inventory/demo/group_vars/sage_servers.yml").read_text()
+    (folder / "group_vars/sage_servers.yml").write_text(group_vars)
+    return folder / "hosts.yml"
+
+
+def test_demo_runs_the_playbook_on_every_demo_host_and_leaves_nothing(tmp_path: Path) -> None:
+    inventory = demo_inventory(tmp_path)
+    result = subprocess.run(
+        [*SAGEFLEET, "demo", "--project", str(ROOT), "--inventory", str(inventory)],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name, hostname in [("bijou-onprem", "SAGE-ONPREM"), ("atelier-spc", "SPC-VM"),
+                           ("garage-skew", "SAGE-SKEW")]:
+        assert any(line.strip().startswith(f"- {name}") and " OK " in line and hostname in line
+                   for line in result.stdout.splitlines()), result.stdout
+    assert result.stdout.rstrip().endswith("simulated fleet stopped")
+    hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["sage_servers"]["hosts"]
+    assert not any(port_open(hv["ansible_host"], 5986) for hv in hosts.values())
+
+
+def test_demo_interrupted_stops_the_fleet_and_the_playbook(tmp_path: Path) -> None:
+    inventory = demo_inventory(tmp_path)
+    hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["sage_servers"]["hosts"]
+    address = next(iter(hosts.values()))["ansible_host"]
+    process = subprocess.Popen(
+        [*SAGEFLEET, "demo", "--project", str(ROOT), "--inventory", str(inventory)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not port_open(address, 5986):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does to the foreground group
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode != 0
+    assert "simulated fleet stopped" in output
+    assert not port_open(address, 5986)
+    assert group_members(process.pid) == []
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live processes of a process group, read from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(") ", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(entry.name))
+    return members
