@@ -31,7 +31,9 @@ class ActionModule(ActionBase):
             return result
         skew = None
         try:
-            remote = dt.datetime.fromisoformat(str(info["utc_now"]).replace("Z", "+00:00")[:26] + "+00:00")
+            remote = dt.datetime.fromisoformat(
+                str(info["utc_now"]).replace("Z", "+00:00")[:26] + "+00:00"
+            )
             skew = round((remote - dt.datetime.now(dt.UTC)).total_seconds(), 1)
         except (KeyError, ValueError):
             pass

@@ -29,9 +29,16 @@ def _fleet_args(args: argparse.Namespace) -> tuple[list[str], Path]:
     out = Path(args.out).resolve()
     state_dir = Path(args.state_dir).resolve() if args.state_dir else out / ".sim"
     serve = [
-        "--hosts", str(args.hosts), "--inventory-out", str(out / "hosts.yml"),
-        "--first-address", args.first_address, "--port", str(args.port),
-        "--scheme", args.scheme,
+        "--hosts",
+        str(args.hosts),
+        "--inventory-out",
+        str(out / "hosts.yml"),
+        "--first-address",
+        args.first_address,
+        "--port",
+        str(args.port),
+        "--scheme",
+        args.scheme,
     ]
     for profile in args.profile or []:
         serve += ["--profile", profile]
@@ -60,8 +67,10 @@ def cmd_sim_up(args: argparse.Namespace) -> int:
     hosts = state["hosts"]
     print(f"simulated fleet up: {len(hosts)} host(s), pid {state['pid']}, state in {state_dir}")
     for host in hosts[:10]:
-        print(f"  {host['name']:<12} {host['scheme']}://{host['address']}:{host['port']}/wsman"
-              f"  profile={host['profile']}")
+        print(
+            f"  {host['name']:<12} {host['scheme']}://{host['address']}:{host['port']}/wsman"
+            f"  profile={host['profile']}"
+        )
     if len(hosts) > 10:
         print(f"  ... and {len(hosts) - 10} more")
     if not args.inventory:
@@ -154,18 +163,27 @@ def build_parser() -> argparse.ArgumentParser:
         source = p.add_mutually_exclusive_group(required=True)
         source.add_argument("--hosts", type=int, help="number of hosts to generate")
         source.add_argument("-i", "--inventory", help="serve the winrm hosts of this inventory")
-        p.add_argument("--profile", action="append",
-                       help="profile(s) to cycle through (see `sagefleet sim profiles`)")
-        p.add_argument("--first-address", default="127.0.1.1",
-                       help="first loopback address (default 127.0.1.1)")
+        p.add_argument(
+            "--profile",
+            action="append",
+            help="profile(s) to cycle through (see `sagefleet sim profiles`)",
+        )
+        p.add_argument(
+            "--first-address",
+            default="127.0.1.1",
+            help="first loopback address (default 127.0.1.1)",
+        )
         p.add_argument("--port", type=int, default=5986, help="WinRM port (0 = any free port)")
         p.add_argument("--scheme", choices=["https", "http"], default="https")
         if serve:
             p.add_argument("--state-dir", required=True)
             p.add_argument("--inventory-out")
         else:
-            p.add_argument("--out", default=".sagefleet/sim",
-                           help="folder for the generated inventory (with --hosts)")
+            p.add_argument(
+                "--out",
+                default=".sagefleet/sim",
+                help="folder for the generated inventory (with --hosts)",
+            )
             p.add_argument("--state-dir", help="where the state file goes (default: <out>/.sim)")
 
     p_up = sim_sub.add_parser("up", help="start a simulated fleet in the background")

@@ -130,7 +130,10 @@ def resolve(
     port: int = 53,
     timeout: float = 2.0,
 ) -> DnsResult:
-    """Resolve ``name`` (A then AAAA) the way the bastion sees it, never raising.
+    """Resolve ``name`` (A then AAAA) the way the bastion sees it.
+
+    DNS outcomes are results, never exceptions; only an invalid ``nameservers``
+    entry (not an IP address) raises InputError, since that is the caller's mistake.
 
     With ``nameservers`` the query goes only to them (on ``port``), which is how a
     check compares the client's DNS with public DNS; otherwise the system resolver
@@ -143,7 +146,15 @@ def resolve(
     except dns.exception.DNSException as exc:
         return DnsResult(qname, DnsStatus.ERROR, message=f"no resolver configuration: {exc}")
     if nameservers is not None:
-        resolver.nameservers = list(nameservers)
+        try:
+            resolver.nameservers = list(nameservers)
+        except ValueError as exc:
+            raise InputError(
+                "a DNS server must be an IP address",
+                field="nameservers",
+                value=", ".join(nameservers),
+                fix="give IP addresses, e.g. 10.0.0.53",
+            ) from exc
         resolver.port = port
     resolver.timeout = timeout
     resolver.lifetime = timeout
@@ -161,9 +172,14 @@ def resolve(
                 notes.append(f"{rdtype.name} not queried: time budget spent")
                 break
             return DnsResult(
-                qname, DnsStatus.TIMEOUT, (), tuple(chain),
-                f"no answer within {timeout:g}s", servers, _elapsed_ms(start),
-            )  # fmt: skip
+                qname,
+                DnsStatus.TIMEOUT,
+                (),
+                tuple(chain),
+                f"no answer within {timeout:g}s",
+                servers,
+                _elapsed_ms(start),
+            )
         try:
             answer = resolver.resolve(
                 qname, rdtype, raise_on_no_answer=False, search=False, lifetime=remaining
@@ -593,15 +609,30 @@ def tls_probe(
         verify_error = exc.verify_message or str(exc)
     except (OSError, ssl.SSLError) as exc:
         return TlsResult(
-            host, port, sni, False, False, store, _elapsed_ms(start),
-            error=str(exc) or type(exc).__name__, error_kind=_tls_error_kind(exc),
-        )  # fmt: skip
+            host,
+            port,
+            sni,
+            False,
+            False,
+            store,
+            _elapsed_ms(start),
+            error=str(exc) or type(exc).__name__,
+            error_kind=_tls_error_kind(exc),
+        )
     else:
         cert = parse_certificate(shake.der) if shake.der else None
         return TlsResult(
-            host, port, sni, True, True, store, _elapsed_ms(start),
-            protocol=shake.protocol, cipher=shake.cipher, certificate=cert,
-        )  # fmt: skip
+            host,
+            port,
+            sni,
+            True,
+            True,
+            store,
+            _elapsed_ms(start),
+            protocol=shake.protocol,
+            cipher=shake.cipher,
+            certificate=cert,
+        )
 
     lenient = ssl.create_default_context()
     lenient.check_hostname = False
@@ -610,16 +641,31 @@ def tls_probe(
         shake = _handshake(host, port, sni, lenient, timeout)
     except (OSError, ssl.SSLError) as exc:
         return TlsResult(
-            host, port, sni, False, False, store, _elapsed_ms(start),
-            verify_error=verify_error, error=str(exc) or type(exc).__name__,
+            host,
+            port,
+            sni,
+            False,
+            False,
+            store,
+            _elapsed_ms(start),
+            verify_error=verify_error,
+            error=str(exc) or type(exc).__name__,
             error_kind=_tls_error_kind(exc),
-        )  # fmt: skip
+        )
     cert = parse_certificate(shake.der) if shake.der else None
     return TlsResult(
-        host, port, sni, True, False, store, _elapsed_ms(start),
-        protocol=shake.protocol, cipher=shake.cipher, certificate=cert,
+        host,
+        port,
+        sni,
+        True,
+        False,
+        store,
+        _elapsed_ms(start),
+        protocol=shake.protocol,
+        cipher=shake.cipher,
+        certificate=cert,
         verify_error=verify_error,
-    )  # fmt: skip
+    )
 
 
 # --------------------------------------------------------------------------- fleet of probes
@@ -677,9 +723,13 @@ def probe_endpoint(
         dns_result = resolve(host, nameservers=nameservers, port=dns_port, timeout=timeout)
         if not dns_result.ok:
             tcp = TcpResult(
-                host, port, False, 0.0, TcpError.DNS,
+                host,
+                port,
+                False,
+                0.0,
+                TcpError.DNS,
                 f"not resolved ({dns_result.status}): {dns_result.message}",
-            )  # fmt: skip
+            )
             return EndpointResult(host, port, dns_result, tcp, None)
         target = dns_result.addresses[0]
     tcp = tcp_connect(target, port, timeout)

@@ -14,14 +14,27 @@ from tests.conftest import ROOT, FleetFactory
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 
 
-def run_playbook(fleet: Fleet, tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+def run_playbook(
+    fleet: Fleet, tmp_path: Path, *extra: str
+) -> tuple[subprocess.CompletedProcess[str], Path]:
     inventory = fleet.write_inventory(tmp_path / "inventory" / "hosts.yml")
     reports = tmp_path / "reports"
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
     process = subprocess.run(
-        [ANSIBLE_PLAYBOOK, "-i", str(inventory), "playbooks/site.yml",
-         "-e", f"sagefleet_report_dir={reports}", *extra],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+        [
+            ANSIBLE_PLAYBOOK,
+            "-i",
+            str(inventory),
+            "playbooks/site.yml",
+            "-e",
+            f"sagefleet_report_dir={reports}",
+            *extra,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     return process, reports / "host_info.json"
 
@@ -34,7 +47,9 @@ def test_site_playbook_gathers_every_host_over_winrm_ntlm_https(
     assert process.returncode == 0, process.stdout + process.stderr
     summary = json.loads(summary_file.read_text())
     assert {name: r["host_info"]["hostname"] for name, r in summary.items()} == {
-        "sage01": "SAGE-ONPREM", "sage02": "SPC-VM", "sage03": "SAGE-SKEW",
+        "sage01": "SAGE-ONPREM",
+        "sage02": "SPC-VM",
+        "sage03": "SAGE-SKEW",
     }
     assert abs(summary["sage03"]["host_info"]["clock_skew_s"] - 1200) < 30
     assert abs(summary["sage01"]["host_info"]["clock_skew_s"]) < 30

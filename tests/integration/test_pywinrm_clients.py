@@ -84,8 +84,9 @@ def test_ntlm_over_http_with_wrong_password_is_invalid_credentials(
 
 def test_ntlm_over_https_validates_the_generated_ca(make_fleet: FleetFactory) -> None:
     fleet = make_fleet()
-    s = session(fleet, "sage01", "ntlm", server_cert_validation="validate",
-                ca_trust_path=str(fleet.ca_file))
+    s = session(
+        fleet, "sage01", "ntlm", server_cert_validation="validate", ca_trust_path=str(fleet.ca_file)
+    )
     result = s.run_ps(snippets.render("host_info", {}))
     assert result.status_code == 0
     assert json.loads(result.std_out)["powershell_version"].startswith("5.1")
@@ -94,8 +95,13 @@ def test_ntlm_over_https_validates_the_generated_ca(make_fleet: FleetFactory) ->
 
 def test_https_without_the_ca_fails_certificate_validation(make_fleet: FleetFactory) -> None:
     fleet = make_fleet()
-    s = session(fleet, "sage01", "ntlm", server_cert_validation="validate",
-                ca_trust_path=requests.certs.where())
+    s = session(
+        fleet,
+        "sage01",
+        "ntlm",
+        server_cert_validation="validate",
+        ca_trust_path=requests.certs.where(),
+    )
     with pytest.raises(requests.exceptions.SSLError):
         s.run_cmd("hostname")
 
@@ -105,14 +111,21 @@ def test_ntlm_over_https_with_wrong_password_is_invalid_credentials(
 ) -> None:
     fleet = make_fleet()
     with pytest.raises(InvalidCredentialsError):
-        session(fleet, "sage01", "ntlm", password="wrong", ca_trust_path=str(fleet.ca_file),
-                server_cert_validation="validate").run_cmd("hostname")
+        session(
+            fleet,
+            "sage01",
+            "ntlm",
+            password="wrong",
+            ca_trust_path=str(fleet.ca_file),
+            server_cert_validation="validate",
+        ).run_cmd("hostname")
 
 
 def test_stdin_through_protocol_send_reaches_the_command(make_fleet: FleetFactory) -> None:
     fleet = make_fleet()
-    s = session(fleet, "sage01", "ntlm", ca_trust_path=str(fleet.ca_file),
-                server_cert_validation="validate")
+    s = session(
+        fleet, "sage01", "ntlm", ca_trust_path=str(fleet.ca_file), server_cert_validation="validate"
+    )
     protocol = s.protocol
     shell_id = protocol.open_shell()
     script = base64.b64encode(snippets.render("host_info", {}).encode("utf-16-le")).decode()

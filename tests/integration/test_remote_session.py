@@ -35,9 +35,10 @@ def test_one_shell_serves_every_run_of_a_session(make_fleet: FleetFactory) -> No
 
 def test_wrong_password_is_authentication_failed(make_fleet: FleetFactory) -> None:
     fleet = make_fleet()
-    with pytest.raises(AuthenticationFailed) as caught, session_for(
-        fleet, "sage01", password="bad-secret-value"
-    ) as session:
+    with (
+        pytest.raises(AuthenticationFailed) as caught,
+        session_for(fleet, "sage01", password="bad-secret-value") as session,
+    ):
         session.run_snippet("host_info")
     assert caught.value.host == "sage01"
     assert "bad-secret-value" not in str(caught.value)
@@ -49,9 +50,10 @@ def test_closed_port_is_host_unreachable(make_fleet: FleetFactory) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         free_port = probe.getsockname()[1]
-    with pytest.raises(HostUnreachable, match="^sage01: cannot connect"), session_for(
-        fleet, "sage01", port=free_port
-    ) as session:
+    with (
+        pytest.raises(HostUnreachable, match="^sage01: cannot connect"),
+        session_for(fleet, "sage01", port=free_port) as session,
+    ):
         session.run_snippet("host_info")
 
 
@@ -59,9 +61,10 @@ def test_untrusted_certificate_is_host_unreachable(make_fleet: FleetFactory) -> 
     fleet = make_fleet()
     import requests
 
-    with pytest.raises(HostUnreachable, match="TLS handshake failed"), session_for(
-        fleet, "sage01", ca_trust_path=requests.certs.where()
-    ) as session:
+    with (
+        pytest.raises(HostUnreachable, match="TLS handshake failed"),
+        session_for(fleet, "sage01", ca_trust_path=requests.certs.where()) as session,
+    ):
         session.run_snippet("host_info")
 
 

@@ -37,9 +37,24 @@ def port_open(address: str, port: int) -> bool:
 def test_sim_up_serves_the_inventory_it_writes_and_down_stops_it(tmp_path: Path) -> None:
     out = tmp_path / "fleet"
     up = subprocess.run(
-        [*SAGEFLEET, "sim", "up", "--hosts", "3", "--out", str(out), "--port", "0",
-         "--first-address", next_first_address(), "--profile", "healthy-spc"],
-        capture_output=True, text=True, timeout=60,
+        [
+            *SAGEFLEET,
+            "sim",
+            "up",
+            "--hosts",
+            "3",
+            "--out",
+            str(out),
+            "--port",
+            "0",
+            "--first-address",
+            next_first_address(),
+            "--profile",
+            "healthy-spc",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert up.returncode == 0, up.stderr
     state = json.loads((out / ".sim" / "state.json").read_text())
@@ -53,15 +68,22 @@ def test_sim_up_serves_the_inventory_it_writes_and_down_stops_it(tmp_path: Path)
         assert settings["ansible_connection"] == "winrm"
         name, hv = sorted(hosts.items())[1]
         target = WinRMTarget(
-            host=name, address=hv["ansible_host"], port=hv["ansible_port"],
-            username=hv["ansible_user"], password=hv["ansible_password"],
+            host=name,
+            address=hv["ansible_host"],
+            port=hv["ansible_port"],
+            username=hv["ansible_user"],
+            password=hv["ansible_password"],
             ca_trust_path=settings["ansible_winrm_ca_trust_path"],
         )
         with WinRMSession(target) as session:
             assert session.run_snippet("host_info")["hostname"] == "SPC-VM"
     finally:
-        down = subprocess.run([*SAGEFLEET, "sim", "down", "--out", str(out)],
-                              capture_output=True, text=True, timeout=60)
+        down = subprocess.run(
+            [*SAGEFLEET, "sim", "down", "--out", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert down.returncode == 0, down.stderr
     assert "stopped" in down.stdout
     assert not alive(pid)
@@ -71,8 +93,20 @@ def test_sim_up_serves_the_inventory_it_writes_and_down_stops_it(tmp_path: Path)
 
 def test_sim_up_refuses_an_address_outside_loopback(tmp_path: Path) -> None:
     result = subprocess.run(
-        [*SAGEFLEET, "sim", "up", "--hosts", "1", "--out", str(tmp_path), "--first-address",
-         "10.0.0.1"], capture_output=True, text=True, timeout=60,
+        [
+            *SAGEFLEET,
+            "sim",
+            "up",
+            "--hosts",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--first-address",
+            "10.0.0.1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "only listen on loopback" in result.stdout + result.stderr
@@ -80,8 +114,12 @@ def test_sim_up_refuses_an_address_outside_loopback(tmp_path: Path) -> None:
 
 
 def test_sim_down_without_a_fleet_says_so(tmp_path: Path) -> None:
-    result = subprocess.run([*SAGEFLEET, "sim", "down", "--out", str(tmp_path)],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [*SAGEFLEET, "sim", "down", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 0
     assert "no simulated fleet running" in result.stdout
 
@@ -105,14 +143,21 @@ def test_demo_runs_the_playbook_on_every_demo_host_and_leaves_nothing(tmp_path: 
     inventory = demo_inventory(tmp_path)
     result = subprocess.run(
         [*SAGEFLEET, "demo", "--project", str(ROOT), "--inventory", str(inventory)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    for name, hostname in [("bijou-onprem", "SAGE-ONPREM"), ("atelier-spc", "SPC-VM"),
-                           ("garage-skew", "SAGE-SKEW")]:
-        assert any(line.strip().startswith(f"- {name}") and " OK " in line and hostname in line
-                   for line in result.stdout.splitlines()), result.stdout
+    for name, hostname in [
+        ("bijou-onprem", "SAGE-ONPREM"),
+        ("atelier-spc", "SPC-VM"),
+        ("garage-skew", "SAGE-SKEW"),
+    ]:
+        assert any(
+            line.strip().startswith(f"- {name}") and " OK " in line and hostname in line
+            for line in result.stdout.splitlines()
+        ), result.stdout
     assert result.stdout.rstrip().endswith("simulated fleet stopped")
     hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["sage_servers"]["hosts"]
     assert not any(port_open(hv["ansible_host"], 5986) for hv in hosts.values())
@@ -124,7 +169,10 @@ def test_demo_interrupted_stops_the_fleet_and_the_playbook(tmp_path: Path) -> No
     address = next(iter(hosts.values()))["ansible_host"]
     process = subprocess.Popen(
         [*SAGEFLEET, "demo", "--project", str(ROOT), "--inventory", str(inventory)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 60
     while not port_open(address, 5986):

@@ -26,7 +26,7 @@ CLIXML = (
 def test_command_uses_the_prefix_ansible_passes_through() -> None:
     line = snippet_command("host_info", {"a": 1})
     assert line.startswith(POWERSHELL_PREFIX)
-    assert decode_script(line[len(POWERSHELL_PREFIX):]) == snippets.render("host_info", {"a": 1})
+    assert decode_script(line[len(POWERSHELL_PREFIX) :]) == snippets.render("host_info", {"a": 1})
 
 
 def test_command_line_over_the_windows_limit_is_refused() -> None:

@@ -48,7 +48,10 @@ def test_snippet_params_are_recorded_byte_identical(host: WindowsHost) -> None:
     params = {"value": "x'@\n$(y)`;Comptabilité"}
     run_command(host, snippet_command("host_info", params), b"")
     assert host.journal[-1] == {
-        "kind": "snippet", "name": "host_info", "params": params, "stdin_bytes": 0,
+        "kind": "snippet",
+        "name": "host_info",
+        "params": params,
+        "stdin_bytes": 0,
     }
 
 

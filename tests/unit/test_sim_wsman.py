@@ -15,7 +15,9 @@ from sagefleet.sim import wsman
 PROTOCOL = Protocol("http://127.0.0.1:5985/wsman", username="u", password="p")
 
 
-def request(action: str, shell_id: str | None = None, body: dict | None = None) -> tuple[bytes, str]:
+def request(
+    action: str, shell_id: str | None = None, body: dict | None = None
+) -> tuple[bytes, str]:
     message_id = uuid.uuid4()
     envelope = {
         "env:Envelope": PROTOCOL.build_wsman_header(
@@ -49,19 +51,34 @@ def test_create_returns_shell_id_in_selector_and_shell(service: wsman.ShellServi
 def test_command_send_receive_round_trip(service: wsman.ShellService) -> None:
     shell_id = open_shell(service)
     data, _ = request(
-        wsman.ACTION_COMMAND, shell_id,
+        wsman.ACTION_COMMAND,
+        shell_id,
         {"rsp:CommandLine": {"rsp:Command": "echo", "rsp:Arguments": "hi"}},
     )
     command_id = find(ET.fromstring(service.handle(data, "u", "c")), "CommandId").text
     data, _ = request(
-        wsman.ACTION_SEND, shell_id,
-        {"rsp:Send": {"rsp:Stream": {"@Name": "stdin", "@CommandId": command_id, "@End": "true",
-                                     "#text": base64.b64encode(b"+in").decode()}}},
+        wsman.ACTION_SEND,
+        shell_id,
+        {
+            "rsp:Send": {
+                "rsp:Stream": {
+                    "@Name": "stdin",
+                    "@CommandId": command_id,
+                    "@End": "true",
+                    "#text": base64.b64encode(b"+in").decode(),
+                }
+            }
+        },
     )
     service.handle(data, "u", "c")
     data, _ = request(
-        wsman.ACTION_RECEIVE, shell_id,
-        {"rsp:Receive": {"rsp:DesiredStream": {"@CommandId": command_id, "#text": "stdout stderr"}}},
+        wsman.ACTION_RECEIVE,
+        shell_id,
+        {
+            "rsp:Receive": {
+                "rsp:DesiredStream": {"@CommandId": command_id, "#text": "stdout stderr"}
+            }
+        },
     )
     root = ET.fromstring(service.handle(data, "u", "c"))
     streams = [n for n in root.iter() if n.tag.endswith("Stream") and n.get("Name") == "stdout"]
@@ -109,7 +126,8 @@ def test_slow_command_answers_receive_with_operation_timeout() -> None:
     data, _ = request(wsman.ACTION_COMMAND, shell_id, {"rsp:CommandLine": {"rsp:Command": "x"}})
     command_id = find(ET.fromstring(service.handle(data, "u", "c")), "CommandId").text
     receive, _ = request(
-        wsman.ACTION_RECEIVE, shell_id,
+        wsman.ACTION_RECEIVE,
+        shell_id,
         {"rsp:Receive": {"rsp:DesiredStream": {"@CommandId": command_id, "#text": "stdout"}}},
     )
     with pytest.raises(wsman.WSManFault) as caught:

@@ -106,8 +106,10 @@ def test_spliced_value_would_be_caught_by_the_same_proof() -> None:
         '{"value":"x"}', '{"value":"\n\'@\nWrite-Output pwned\n@\'\n"}'
     )
     root = parse(script)
-    assert len(here_strings(root)) != 1 or root.has_error or any(
-        n.text == b"Write-Output" for n in descendants(root)
+    assert (
+        len(here_strings(root)) != 1
+        or root.has_error
+        or any(n.text == b"Write-Output" for n in descendants(root))
     )
 
 

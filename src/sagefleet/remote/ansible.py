@@ -30,7 +30,9 @@ class AnsibleSession(HostSession):
         super().__init__(host)
         self.connection = connection
 
-    def execute(self, command: str, stdin: Iterable[bytes] | None = None) -> tuple[int, bytes, bytes]:
+    def execute(
+        self, command: str, stdin: Iterable[bytes] | None = None
+    ) -> tuple[int, bytes, bytes]:
         from ansible.errors import AnsibleConnectionFailure, AnsibleError
 
         in_data = b"".join(stdin) if stdin is not None else None

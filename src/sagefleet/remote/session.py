@@ -27,7 +27,9 @@ class HostSession(ABC):
         return parse_result(self.host, name, rc, stdout, stderr)
 
     @abstractmethod
-    def execute(self, command: str, stdin: Iterable[bytes] | None = None) -> tuple[int, bytes, bytes]:
+    def execute(
+        self, command: str, stdin: Iterable[bytes] | None = None
+    ) -> tuple[int, bytes, bytes]:
         """Run one command line; map transport failures to RemoteError subclasses."""
 
     def close(self) -> None:  # noqa: B027 - optional hook

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -109,7 +110,9 @@ class WinRMSession(HostSession):
         except WinRMError as exc:
             raise TransportError(self.host, f"WinRM error: {_short(exc)}") from None
 
-    def execute(self, command: str, stdin: Iterable[bytes] | None = None) -> tuple[int, bytes, bytes]:
+    def execute(
+        self, command: str, stdin: Iterable[bytes] | None = None
+    ) -> tuple[int, bytes, bytes]:
         protocol, shell_id = self._connect()
         command_id: str = self._guard(
             lambda: protocol.run_command(shell_id, command, console_mode_stdin=stdin is None)
@@ -126,20 +129,17 @@ class WinRMSession(HostSession):
                 lambda: protocol.get_command_output(shell_id, command_id)
             )
         finally:
-            try:
+            # Best effort: the result is already known.
+            with contextlib.suppress(WinRMError, requests.exceptions.RequestException):
                 protocol.cleanup_command(shell_id, command_id)
-            except Exception:  # noqa: BLE001 - best effort; the result is already known
-                pass
         return int(rc), stdout, stderr
 
     def close(self) -> None:
         protocol, shell_id = self._protocol, self._shell_id
         self._protocol = self._shell_id = None
         if protocol is not None and shell_id is not None:
-            try:
+            with contextlib.suppress(RemoteError, WinRMError, requests.exceptions.RequestException):
                 protocol.close_shell(shell_id)
-            except (RemoteError, WinRMError, requests.exceptions.RequestException):
-                pass
 
 
 def _short(exc: BaseException) -> str:

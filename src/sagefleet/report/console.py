@@ -7,6 +7,7 @@ and colour only when a human is watching a terminal.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 
@@ -27,9 +28,14 @@ def colour_wanted(stream: object = None) -> bool:
     return bool(isatty()) if callable(isatty) else False
 
 
+#: Control characters (C0, DEL, C1): a host name or message carrying an escape sequence
+#: must not be able to drive the operator's terminal.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def _fit(text: str, width: int) -> str:
     """Cut ``text`` to ``width`` characters, marking the cut so it is never mistaken."""
-    text = " ".join(text.split())  # newlines or tabs would break the columns
+    text = " ".join(_CONTROL.sub("?", text).split())  # newlines or tabs would break the columns
     if len(text) <= width:
         return text
     return text[: max(width - 1, 0)] + "…"

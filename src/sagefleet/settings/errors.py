@@ -14,7 +14,7 @@ def _summary(title: str, errors: Sequence[InputError]) -> str:
 
 
 class ValidationFailed(SagefleetError):
-    """Inventory or settings input is invalid; ``errors`` lists every problem found, not just the first."""
+    """Input is invalid; ``errors`` lists every problem found, not just the first."""
 
     def __init__(self, errors: Sequence[InputError], title: str = "invalid input") -> None:
         self.errors: list[InputError] = list(errors)

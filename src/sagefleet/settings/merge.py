@@ -96,7 +96,9 @@ class _Merger:
         if _is_keyed_list(value):
             return self.merge_keyed([], value, path, source)
         if isinstance(value, list):
-            return [self.adopt((*path, str(index)), item, source) for index, item in enumerate(value)]
+            return [
+                self.adopt((*path, str(index)), item, source) for index, item in enumerate(value)
+            ]
         return value
 
     def merge(self, old: Any, new: Any, path: Path, source: str) -> Any:

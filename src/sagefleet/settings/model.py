@@ -18,7 +18,7 @@ AZURE_SQL_SUFFIX = ".database.windows.net"
 
 @dataclass(frozen=True)
 class Entity:
-    """A validated entity. Secrets are left out of ``repr`` so that a stray log line cannot leak them."""
+    """A validated entity; secrets stay out of ``repr`` so a stray log line cannot leak them."""
 
     name: str
     company_code: str

@@ -29,6 +29,8 @@ TemplatePath = str | os.PathLike[str] | None
 
 
 def _json_filter(value: Any) -> str:
+    if isinstance(value, jinja2.Undefined):
+        str(value)  # StrictUndefined raises UndefinedError naming the missing variable
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -98,9 +100,9 @@ def render_entity(
             schema_version=SETTINGS_SCHEMA_VERSION,
             host=host,
         )
-    except jinja2.TemplateError as exc:
+    except (jinja2.TemplateError, TypeError) as exc:
         raise InputError(
-            f"{label} failed: {exc.message or type(exc).__name__}",
+            f"{label} failed: {exc}",
             host=host,
             entity=entity.name,
             field="template",

@@ -36,14 +36,17 @@ class NotUnderstood(Exception):
 def clixml_error(message: str) -> bytes:
     """The stderr a PowerShell host writes for an uncaught error."""
     escaped = (
-        message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        .replace("\r", "").replace("\n", "_x000D__x000A_")
+        message.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("\r", "")
+        .replace("\n", "_x000D__x000A_")
     )
     return (
         "#< CLIXML\r\n"
         '<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
         f'<S S="Error">{escaped}_x000D__x000A_</S></Objs>'
-    ).encode("utf-8")
+    ).encode()
 
 
 def _not_understood(what: str, text: str, powershell: bool) -> Result:
@@ -127,7 +130,9 @@ def run_snippet(host: WindowsHost, name: str, params: dict[str, Any], stdin: byt
 def run_ps_line(host: WindowsHost, line: str) -> Result:
     """The few plain PowerShell one-liners the real clients send on their own."""
     host.record({"kind": "powershell", "script": line})
-    if re.fullmatch(r"hostname|\[System\.Net\.Dns\]::GetHostName\(\)|\$env:COMPUTERNAME", line, re.I):
+    if re.fullmatch(
+        r"hostname|\[System\.Net\.Dns\]::GetHostName\(\)|\$env:COMPUTERNAME", line, re.I
+    ):
         return 0, f"{host.hostname}\r\n".encode(), b""
     match = re.fullmatch(r"(?:Write-Output|echo)\s+'([^']*)'", line, re.I)
     if match:

@@ -212,9 +212,7 @@ class Fleet:
             "pid": os.getpid(),
             "ready": True,
             "ca_file": str(self.ca_file),
-            "hosts": [
-                {k: v for k, v in asdict(s).items() if k != "password"} for s in self.specs
-            ],
+            "hosts": [{k: v for k, v in asdict(s).items() if k != "password"} for s in self.specs],
         }
 
 
@@ -298,8 +296,16 @@ def up(serve_args: list[str], state_dir: Path, timeout: float = 60.0) -> dict[st
         state_path.unlink()
     log = open(state_dir / "sim.log", "ab")  # noqa: SIM115 - handed to the child
     process = subprocess.Popen(
-        [sys.executable, "-m", "sagefleet", "sim", "serve", "--state-dir", str(state_dir),
-         *serve_args],
+        [
+            sys.executable,
+            "-m",
+            "sagefleet",
+            "sim",
+            "serve",
+            "--state-dir",
+            str(state_dir),
+            *serve_args,
+        ],
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=log,

@@ -73,7 +73,12 @@ class WindowsHost:
 
 
 _FIELDS = {
-    "hostname", "os_caption", "os_version", "os_build", "powershell_version", "clock_skew_s",
+    "hostname",
+    "os_caption",
+    "os_version",
+    "os_build",
+    "powershell_version",
+    "clock_skew_s",
 }
 
 

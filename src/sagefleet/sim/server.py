@@ -8,6 +8,7 @@ one thread per client connection. NTLM authentication is connection-bound
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.server
 import os
 import selectors
@@ -29,7 +30,9 @@ from sagefleet.sim.model import ProfileError, WindowsHost
 
 BOUNDARY = b"--Encrypted Boundary"
 ENCRYPTED_PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
-ENCRYPTED_TYPE = f'multipart/encrypted;protocol="{ENCRYPTED_PROTOCOL}";boundary="Encrypted Boundary"'
+ENCRYPTED_TYPE = (
+    f'multipart/encrypted;protocol="{ENCRYPTED_PROTOCOL}";boundary="Encrypted Boundary"'
+)
 
 
 class _NtlmUsers:
@@ -137,10 +140,8 @@ class Listener(socketserver.ThreadingMixIn, http.server.HTTPServer):
     def close_connections(self) -> None:
         with self.conn_lock:
             for conn in list(self.connections):
-                try:
+                with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -209,15 +210,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not body:
             self._reply(200)  # message-encryption set-up: authenticate only
             return
-        if self.server.scheme == "http" and not encrypted and not self.server.host.winrm.allow_unencrypted:
+        if (
+            self.server.scheme == "http"
+            and not encrypted
+            and not self.server.host.winrm.allow_unencrypted
+        ):
             fault = wsman.WSManFault(
                 5,
                 "Access is denied: unencrypted traffic is disabled in the WinRM service "
                 "configuration (AllowUnencrypted=false).",
                 "w:AccessDenied",
             )
-            self._reply(500, self.server.shells.fault_reply(body, fault),
-                        {"Content-Type": "application/soap+xml;charset=UTF-8"})
+            self._reply(
+                500,
+                self.server.shells.fault_reply(body, fault),
+                {"Content-Type": "application/soap+xml;charset=UTF-8"},
+            )
             return
         self.server.stats.count(encrypted)
         status = 200
@@ -327,15 +335,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _wrap(self, message: bytes) -> bytes:
         wrapped = self.ntlm.wrap_winrm(message)
+        header: bytes = wrapped.header
+        data: bytes = wrapped.data
         return (
             BOUNDARY + b"\r\n"
             b"\tContent-Type: " + ENCRYPTED_PROTOCOL.encode() + b"\r\n"
             b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
-            + str(len(message)).encode() + b"\r\n"
-            + BOUNDARY + b"\r\n"
+            + str(len(message)).encode()
+            + b"\r\n"
+            + BOUNDARY
+            + b"\r\n"
             b"\tContent-Type: application/octet-stream\r\n"
-            + struct.pack("<i", len(wrapped.header)) + wrapped.header + wrapped.data
-            + BOUNDARY + b"--\r\n"
+            + struct.pack("<i", len(header))
+            + header
+            + data
+            + BOUNDARY
+            + b"--\r\n"
         )
 
 
@@ -372,7 +387,7 @@ class Acceptor:
             for key, _ in events:
                 listener: Listener = key.data
                 try:
-                    listener._handle_request_noblock()
+                    listener._handle_request_noblock()  # type: ignore[attr-defined]
                 except OSError:
                     continue
 
@@ -382,10 +397,8 @@ class Acceptor:
             self._thread.join(timeout=5)
         with self._lock:
             for listener in self._listeners:
-                try:
+                with contextlib.suppress(KeyError, ValueError):
                     self._selector.unregister(listener.socket)
-                except (KeyError, ValueError):
-                    pass
                 listener.close_connections()
                 listener.server_close()
             self._listeners.clear()

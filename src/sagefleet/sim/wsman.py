@@ -117,7 +117,7 @@ def envelope(action: str, relates_to: str, body: str) -> bytes:
         "</s:Header>"
         f"<s:Body>{body}</s:Body>"
         "</s:Envelope>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def fault_envelope(fault: WSManFault, relates_to: str, machine: str) -> bytes:
@@ -262,7 +262,7 @@ class ShellService:
             command_id = str(uuid.uuid4()).upper()
             shell.commands[command_id] = Command(command_id=command_id, command_line=full)
         body = (
-            f'<rsp:CommandResponse><rsp:CommandId>{command_id}</rsp:CommandId>'
+            f"<rsp:CommandResponse><rsp:CommandId>{command_id}</rsp:CommandId>"
             "</rsp:CommandResponse>"
         )
         return envelope(
@@ -314,7 +314,9 @@ class ShellService:
     def _receive(self, request: Request, user: str, client: str) -> bytes:
         shell = self._shell(request)
         desired = request.body.find("rsp:Receive/rsp:DesiredStream", NS)
-        command = self._find_command(shell, desired.get("CommandId") if desired is not None else None)
+        command = self._find_command(
+            shell, desired.get("CommandId") if desired is not None else None
+        )
         with self._lock:
             if command.thread is None:
                 self._start(command)

@@ -1,0 +1,58 @@
+"""Entities and the agent's settings.json: validate, render, merge, redact and diff.
+
+The vendor says settings.json must not be edited by hand and that several
+entities are connected by merging their JSON documents for real. This package
+does that on the controller, before any host is touched.
+"""
+
+from __future__ import annotations
+
+from sagefleet.settings.errors import MergeConflict, MergeFailed, ValidationFailed
+from sagefleet.settings.jsonio import (
+    dumps,
+    load_json_file,
+    loads_strict,
+    settings_sha256,
+    write_atomic,
+)
+from sagefleet.settings.merge import merge_settings
+from sagefleet.settings.model import ENTITIES_VAR, SECRET_FIELDS, Entity
+from sagefleet.settings.redact import DEFAULT_SECRET_KEYS, MASK, diff, is_secret_key, redact
+from sagefleet.settings.render import load_template, render_entity, render_host_settings
+from sagefleet.settings.validate import (
+    HostEntities,
+    HostValidation,
+    check_fleet,
+    entities_for_host,
+    validate_fleet,
+    validate_host,
+)
+
+__all__ = [
+    "DEFAULT_SECRET_KEYS",
+    "ENTITIES_VAR",
+    "MASK",
+    "SECRET_FIELDS",
+    "Entity",
+    "HostEntities",
+    "HostValidation",
+    "MergeConflict",
+    "MergeFailed",
+    "ValidationFailed",
+    "check_fleet",
+    "diff",
+    "dumps",
+    "entities_for_host",
+    "is_secret_key",
+    "load_json_file",
+    "load_template",
+    "loads_strict",
+    "merge_settings",
+    "redact",
+    "render_entity",
+    "render_host_settings",
+    "settings_sha256",
+    "validate_fleet",
+    "validate_host",
+    "write_atomic",
+]

@@ -1,0 +1,193 @@
+"""``sagefleet settings ...``: validate entities, render and merge settings.json from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sagefleet.errors import InputError
+from sagefleet.settings.errors import ValidationFailed
+from sagefleet.settings.jsonio import dumps, load_json_file, settings_sha256, write_atomic
+from sagefleet.settings.merge import merge_settings
+from sagefleet.settings.render import render_host_settings
+from sagefleet.settings.schemas import settings_schema_problems
+from sagefleet.settings.validate import check_fleet, validate_host
+from sagefleet.settings.varsfile import load_hosts_file
+
+EXIT_OK = 0
+#: Bad input: invalid entities, merge conflicts, unreadable files.
+EXIT_INPUT = 1
+
+
+def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Register ``settings merge|render|validate`` on the main CLI's sub-parsers."""
+    settings = subparsers.add_parser(
+        "settings",
+        help="validate entities, render and merge the agent's settings.json",
+        description="Validate entities, render and merge the agent's settings.json. "
+        "Exit codes: 0 success, 1 invalid input or conflict, 2 usage error.",
+    )
+    actions = settings.add_subparsers(dest="settings_command", metavar="COMMAND", required=True)
+
+    merge = actions.add_parser(
+        "merge",
+        help="merge settings.json files structurally into one",
+        description="Merge settings.json files: connections keyed by name, identical "
+        "duplicates collapse, any conflicting value is an error naming both files.",
+    )
+    merge.add_argument("files", nargs="+", type=Path, metavar="FILE.json")
+    merge.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
+    merge.add_argument(
+        "--no-schema",
+        action="store_true",
+        help="do not check inputs and result against the assumed settings schema",
+    )
+    merge.set_defaults(func=run_merge)
+
+    render = actions.add_parser(
+        "render",
+        help="render one host's entities into settings.json",
+        description="Validate one host's sagefleet_entities and render its merged settings.json.",
+    )
+    render.add_argument("--entities", type=Path, required=True, metavar="FILE.yml")
+    render.add_argument("--host", help="host to render when the file holds several")
+    render.add_argument("--template", type=Path, help="Jinja2 template replacing the shipped one")
+    render.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
+    render.set_defaults(func=run_render)
+
+    validate = actions.add_parser(
+        "validate",
+        help="check sagefleet_entities and report every problem",
+        description="Check one host's variables, or a mapping host -> variables.",
+    )
+    validate.add_argument("file", type=Path, metavar="FILE.yml")
+    validate.add_argument("--template", type=Path, help="Jinja2 template replacing the shipped one")
+    validate.set_defaults(func=run_validate)
+
+
+def _report(errors: Sequence[InputError]) -> int:
+    for error in errors:
+        print(f"error: {error.render()}", file=sys.stderr)
+    return EXIT_INPUT
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    changed = write_atomic(output, text)
+    state = "written" if changed else "unchanged"
+    print(f"{output}: {state} (sha256 {settings_sha256(text)})", file=sys.stderr)
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    """Merge vendor settings.json files, refusing conflicts instead of letting the last one win."""
+    try:
+        documents = [load_json_file(path) for path in args.files]
+    except InputError as exc:
+        return _report([exc])
+    sources = [str(path) for path in args.files]
+    if not args.no_schema:
+        errors = [
+            InputError(
+                f"breaks the settings schema {problem}",
+                value=source,
+                fix="pass --no-schema to merge files of another layout",
+            )
+            for document, source in zip(documents, sources, strict=True)
+            for problem in settings_schema_problems(document)
+        ]
+        if errors:
+            return _report(errors)
+    not_objects = [
+        source
+        for document, source in zip(documents, sources, strict=True)
+        if not isinstance(document, dict)
+    ]
+    if not_objects:
+        return _report(
+            [
+                InputError(
+                    "top level is not a JSON object",
+                    value=source,
+                    fix="merge settings.json files only",
+                )
+                for source in not_objects
+            ]
+        )
+    try:
+        merged = merge_settings(documents, sources)
+    except ValidationFailed as failed:
+        return _report(failed.errors)
+    _emit(dumps(merged), args.output)
+    return EXIT_OK
+
+
+def _pick_host(hosts: dict[str, dict[str, Any]], wanted: str | None, source: Path) -> str:
+    if wanted is not None:
+        if wanted not in hosts:
+            raise InputError(
+                "host not found in the file",
+                host=wanted,
+                value=str(source),
+                fix=f"choose one of: {', '.join(sorted(hosts))}",
+            )
+        return wanted
+    if len(hosts) != 1:
+        raise InputError(
+            f"the file holds {len(hosts)} hosts",
+            value=str(source),
+            fix=f"choose one with --host ({', '.join(sorted(hosts))})",
+        )
+    return next(iter(hosts))
+
+
+def run_render(args: argparse.Namespace) -> int:
+    """Render one host's settings.json exactly as a deployment would, after full validation."""
+    try:
+        hosts = load_hosts_file(args.entities, host=args.host)
+        host = _pick_host(hosts, args.host, args.entities)
+        base_dir = args.entities.resolve().parent
+        fleet = check_fleet({host: hosts[host]}, base_dir=base_dir, template=args.template)
+        if host not in fleet:
+            raise InputError(
+                "sagefleet_entities is not defined",
+                host=host,
+                field="sagefleet_entities",
+                fix="define the host's entities in the file",
+            )
+        for note in fleet[host].notes:
+            print(f"note: {note}", file=sys.stderr)
+        settings = render_host_settings(fleet[host].entities, template=args.template, host=host)
+    except ValidationFailed as failed:
+        return _report(failed.errors)
+    except InputError as exc:
+        return _report([exc])
+    _emit(dumps(settings), args.output)
+    return EXIT_OK
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    """Report every problem of every host in the file, and the values sagefleet normalised."""
+    try:
+        hosts = load_hosts_file(args.file)
+    except InputError as exc:
+        return _report([exc])
+    base_dir = args.file.resolve().parent
+    errors: list[InputError] = []
+    entity_count = 0
+    for host in sorted(hosts):
+        result = validate_host(host, hosts[host], base_dir=base_dir, template=args.template)
+        errors.extend(result.errors)
+        entity_count += len(result.entities)
+        for note in result.notes:
+            print(f"note: {note}", file=sys.stderr)
+    if errors:
+        _report(errors)
+        print(f"{len(errors)} problem(s) found", file=sys.stderr)
+        return EXIT_INPUT
+    print(f"OK: {len(hosts)} host(s), {entity_count} entity(ies)")
+    return EXIT_OK

@@ -1,0 +1,387 @@
+"""Report renderers: console, JSON (schema-validated), JUnit XML and standalone HTML."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from sagefleet.errors import InputError
+from sagefleet.findings import Finding, FleetReport, HostReport, Severity, Status
+from sagefleet.report import (
+    FILE_NAMES,
+    FORMATS,
+    LABELS,
+    load_schema,
+    render_console,
+    render_html,
+    render_json,
+    render_junit,
+    write_reports,
+)
+
+HOSTILE = "<script>alert(1)</script>"
+DOTNET_FIX = "Install .NET Framework 4.8 (offline installer) and reboot."
+
+
+def _finding(check_id: str, status: Status, severity: Severity, **extra: str) -> Finding:
+    return Finding(
+        check_id=check_id,
+        status=status,
+        severity=severity,
+        title=f"title of {check_id}",
+        message=f"observed for {check_id}",
+        remediation=DOTNET_FIX if check_id == "SF101" else f"fix {check_id}",
+        **extra,
+    )
+
+
+def sample(lang: str = "en") -> FleetReport:
+    """Five hosts: blocked, warnings, ready (with a waiver), unreachable, hostile name."""
+    return FleetReport(
+        title="ACME preflight",
+        generated_at="2025-01-02T03:04:05+00:00",
+        tool_version="0.1.0",
+        lang=lang,
+        hosts=(
+            HostReport(
+                host="sage-ready",
+                reachable=True,
+                address="10.0.0.3",
+                summary={"os": "Windows Server 2022", "sage_version": "12.0"},
+                findings=(
+                    _finding("SF101", Status.PASS, Severity.ERROR),
+                    _finding(
+                        "SF301",
+                        Status.WAIVED,
+                        Severity.WARNING,
+                        waiver_reason="port 80 closed by policy",
+                        waiver_expires="2030-01-01",
+                    ),
+                ),
+            ),
+            HostReport(
+                host="sage-blocked",
+                reachable=True,
+                address="10.0.0.1",
+                summary={"os": "Windows Server 2016", "dotnet": "4.7.2"},
+                duration_s=4.2,
+                findings=(
+                    _finding("SF101", Status.FAIL, Severity.ERROR),
+                    _finding("SF201", Status.PASS, Severity.ERROR),
+                    _finding("SF302", Status.FAIL, Severity.WARNING),
+                    _finding("SF401", Status.UNKNOWN, Severity.WARNING),
+                ),
+            ),
+            HostReport(
+                host="sage-warn",
+                reachable=True,
+                findings=(_finding("SF302", Status.FAIL, Severity.WARNING),),
+            ),
+            HostReport(host="sage-down", reachable=False, error="WinRM: connection refused"),
+            HostReport(
+                host=HOSTILE,
+                reachable=True,
+                summary={"os": HOSTILE},
+                findings=(_finding("SF101", Status.FAIL, Severity.ERROR, entity=HOSTILE),),
+            ),
+        ),
+    )
+
+
+def big_fleet(count: int = 500) -> FleetReport:
+    hosts = []
+    for index in range(count):
+        status = (Status.FAIL, Status.PASS, Status.PASS, Status.PASS)[index % 4]
+        hosts.append(
+            HostReport(
+                host=f"client{index:03d}-sage-server.very-long-domain-name.example.test",
+                reachable=index % 50 != 7,
+                findings=(_finding("SF101", status, Severity.ERROR),),
+            )
+        )
+    return FleetReport(title="big", hosts=tuple(hosts), generated_at="2025-01-02T03:04:05+00:00")
+
+
+# ----------------------------------------------------------------------------- labels
+
+
+def test_labels_exist_in_english_and_french_with_the_same_keys() -> None:
+    assert set(LABELS) == {"en", "fr"}
+    assert set(LABELS["en"]) == set(LABELS["fr"])
+
+
+def test_labels_are_never_empty() -> None:
+    assert all(text.strip() for table in LABELS.values() for text in table.values())
+
+
+# ----------------------------------------------------------------------------- console
+
+
+def test_console_lists_every_host_with_its_status() -> None:
+    text = render_console(sample(), colour=False)
+    for name, status in [
+        ("sage-blocked", "blocked"),
+        ("sage-warn", "warnings"),
+        ("sage-ready", "ready"),
+        ("sage-down", "unreachable"),
+    ]:
+        line = next(line for line in text.splitlines() if line.startswith(name + " "))
+        assert status in line
+
+
+def test_console_puts_blocked_hosts_before_warnings_and_ready() -> None:
+    text = render_console(sample(), colour=False)
+    order = [text.index(name + " ") for name in ("sage-blocked", "sage-warn", "sage-ready")]
+    assert order == sorted(order)
+
+
+def test_console_shows_failed_check_ids_per_host() -> None:
+    text = render_console(sample(), colour=False)
+    line = next(line for line in text.splitlines() if line.startswith("sage-blocked "))
+    assert "SF101 SF302" in line
+
+
+def test_console_shows_why_a_host_is_unreachable() -> None:
+    text = render_console(sample(), colour=False)
+    assert "WinRM: connection refused" in text
+
+
+def test_console_counts_failing_hosts_per_check() -> None:
+    text = render_console(sample(), colour=False)
+    section = text.split("Failures by check", 1)[1]
+    row = next(line for line in section.splitlines() if line.startswith("SF101"))
+    assert row.split()[:3] == ["SF101", "error", "2"]
+
+
+def test_console_lines_fit_the_width_at_500_hosts() -> None:
+    text = render_console(big_fleet(), width=100, colour=False)
+    assert len(text.splitlines()) > 500
+    assert max(len(line) for line in text.splitlines()) <= 100
+
+
+def test_console_columns_are_aligned() -> None:
+    text = render_console(big_fleet(20), width=100, colour=False)
+    rows = [line for line in text.splitlines() if line.startswith("client")]
+    status_columns = {re.search(r"  (blocked|ready|unreachable)", r).start() for r in rows}  # type: ignore[union-attr]
+    assert len(status_columns) == 1
+
+
+def test_console_has_no_colour_codes_when_colour_is_off() -> None:
+    assert "\x1b[" not in render_console(sample(), colour=False)
+
+
+def test_console_colours_status_when_asked() -> None:
+    assert "\x1b[31m" in render_console(sample(), colour=True)
+
+
+def test_console_has_no_colour_when_stdout_is_not_a_tty(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "\x1b[" not in render_console(sample())
+
+
+def test_console_neutralises_escape_sequences_in_host_data() -> None:
+    report = FleetReport(
+        title="t", hosts=(HostReport(host="evil\x1b]0;pwned\x07", reachable=False, error="x"),)
+    )
+    text = render_console(report, colour=False)
+    assert "\x1b" not in text and "\x07" not in text
+    assert "evil?]0;pwned?" in text
+
+
+def test_console_speaks_french() -> None:
+    text = render_console(sample("fr"), colour=False)
+    assert "bloqué" in text and "Échecs par contrôle" in text
+
+
+def test_console_refuses_unreadably_narrow_width() -> None:
+    with pytest.raises(ValueError, match="width"):
+        render_console(sample(), width=20)
+
+
+# ----------------------------------------------------------------------------- JSON
+
+
+def test_json_schema_is_itself_valid() -> None:
+    jsonschema.Draft202012Validator.check_schema(load_schema())
+
+
+def test_json_report_validates_against_shipped_schema() -> None:
+    document = json.loads(render_json(sample()))
+    jsonschema.Draft202012Validator(load_schema()).validate(document)
+
+
+def test_json_schema_rejects_undocumented_fields() -> None:
+    document = json.loads(render_json(sample()))
+    document["hosts"][0]["password"] = "hunter2"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(load_schema()).validate(document)
+
+
+def test_json_report_reads_back_into_the_same_model() -> None:
+    report = sample()
+    assert FleetReport.from_dict(json.loads(render_json(report))) == report
+
+
+def test_json_report_has_schema_version() -> None:
+    assert json.loads(render_json(sample()))["schema_version"] == 1
+
+
+# ----------------------------------------------------------------------------- JUnit
+
+
+def _junit(report: FleetReport) -> ET.Element:
+    return ET.fromstring(render_junit(report).encode("utf-8"))
+
+
+def test_junit_has_one_testcase_per_host_and_check() -> None:
+    # 2 + 4 + 1 findings, 1 unreachable host, 1 finding on the hostile host.
+    assert len(_junit(sample()).findall(".//testcase")) == 9
+
+
+def test_junit_counts_failures_skips_and_errors() -> None:
+    root = _junit(sample())
+    assert len(root.findall(".//failure")) == 4
+    assert len(root.findall(".//skipped")) == 1
+    assert len(root.findall(".//error")) == 2  # one unknown finding, one unreachable host
+    assert (root.get("tests"), root.get("failures"), root.get("skipped"), root.get("errors")) == (
+        "9",
+        "4",
+        "1",
+        "2",
+    )
+
+
+def test_junit_failure_carries_message_and_remediation() -> None:
+    root = _junit(sample())
+    case = root.find(".//testsuite[@name='sage-blocked']/testcase[failure]")
+    assert case is not None
+    failure = case.find("failure")
+    assert failure is not None
+    assert failure.get("message") == "observed for SF101"
+    assert DOTNET_FIX in (failure.text or "")
+
+
+def test_junit_waived_finding_is_skipped_with_reason() -> None:
+    skipped = _junit(sample()).find(".//testsuite[@name='sage-ready']//skipped")
+    assert skipped is not None
+    assert skipped.get("message", "").startswith("waived: port 80 closed by policy")
+
+
+def test_junit_unreachable_host_is_one_errored_testcase() -> None:
+    suite = _junit(sample()).find(".//testsuite[@name='sage-down']")
+    assert suite is not None
+    cases = suite.findall("testcase")
+    assert len(cases) == 1
+    error = cases[0].find("error")
+    assert error is not None and error.get("message") == "WinRM: connection refused"
+
+
+def test_junit_suite_counts_match_its_testcases() -> None:
+    for suite in _junit(sample()).iter("testsuite"):
+        assert int(suite.get("tests", "-1")) == len(suite.findall("testcase"))
+        assert int(suite.get("failures", "-1")) == len(suite.findall("testcase/failure"))
+
+
+def test_junit_keeps_hostile_host_name_as_text() -> None:
+    names = [s.get("name") for s in _junit(sample()).iter("testsuite")]
+    assert HOSTILE in names
+
+
+def test_junit_drops_control_characters_that_break_xml() -> None:
+    bad = FleetReport(
+        title="t",
+        hosts=(HostReport(host="h", reachable=False, error="boom\x1b[0m\x00 here"),),
+    )
+    error = _junit(bad).find(".//error")
+    assert error is not None and error.get("message") == "boom[0m here"
+
+
+# ----------------------------------------------------------------------------- HTML
+
+
+def test_html_has_no_external_assets() -> None:
+    page = render_html(sample())
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.IGNORECASE)
+    assert not re.search(r"<link[^>]*stylesheet", page, re.IGNORECASE)
+    assert "<style>" in page and "<script>" in page
+
+
+def test_html_escapes_hostile_host_name() -> None:
+    page = render_html(sample())
+    assert HOSTILE not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_html_has_exactly_one_script_element() -> None:
+    assert render_html(sample()).count("<script") == 1
+
+
+def test_html_contains_remediation_text() -> None:
+    assert DOTNET_FIX in render_html(sample())
+
+
+def test_html_marks_findings_with_their_severity_colour_class() -> None:
+    page = render_html(sample())
+    assert 'class="sev-error fs-fail"' in page
+    assert 'class="sev-warning fs-fail"' in page
+
+
+def test_html_csp_allows_only_the_inline_script_shipped() -> None:
+    page = render_html(sample())
+    script = page.split("<script>", 1)[1].split("</script>", 1)[0]
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in page
+
+
+def test_html_host_table_is_sortable_by_header_click() -> None:
+    page = render_html(sample())
+    assert '<table id="hosts">' in page
+    assert 'addEventListener("click"' in page
+
+
+def test_html_shows_why_a_host_is_unreachable_in_host_table() -> None:
+    table = render_html(sample()).split('<table id="hosts">', 1)[1].split("</table>", 1)[0]
+    assert "WinRM: connection refused" in table
+
+
+def test_html_speaks_french() -> None:
+    page = render_html(sample("fr"))
+    assert '<html lang="fr">' in page and "Correction" in page
+
+
+# ----------------------------------------------------------------------------- write_reports
+
+
+def test_write_reports_writes_every_requested_format(tmp_path: Path) -> None:
+    written = write_reports(sample(), tmp_path / "out", FORMATS)
+    assert set(written) == set(FORMATS)
+    assert all(path.read_text(encoding="utf-8") for path in written.values())
+    assert {p.name for p in written.values()} == set(FILE_NAMES.values())
+
+
+def test_write_reports_leaves_no_temporary_files(tmp_path: Path) -> None:
+    write_reports(sample(), tmp_path, ["json", "html"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.json"]
+
+
+def test_write_reports_replaces_previous_report(tmp_path: Path) -> None:
+    (tmp_path / "report.json").write_text("old", encoding="utf-8")
+    write_reports(sample(), tmp_path, ["json"])
+    assert json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["title"]
+
+
+def test_write_reports_console_file_has_no_colour(tmp_path: Path) -> None:
+    path = write_reports(sample(), tmp_path, ["console"])["console"]
+    assert "\x1b[" not in path.read_text(encoding="utf-8")
+
+
+def test_write_reports_rejects_unknown_format_before_writing(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="pdf"):
+        write_reports(sample(), tmp_path, ["json", "pdf"])
+    assert list(tmp_path.iterdir()) == []

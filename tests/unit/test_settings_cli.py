@@ -1,0 +1,191 @@
+"""Specification of ``sagefleet settings merge|render|validate``, called in-process via argparse."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sagefleet.settings import MASK, dumps, redact
+from sagefleet.settings.cli import add_subparser
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "inventory" / "example"
+EXAMPLE_HOST = "sage-bijou-01.bijou.lan"
+
+
+def run(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="sagefleet")
+    add_subparser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["settings", *argv])
+    code: int = args.func(args)
+    return code
+
+
+def write_json(path: Path, document: object) -> Path:
+    path.write_text(json.dumps(document))
+    return path
+
+
+def entity_yaml(**changes: object) -> dict[str, object]:
+    entity: dict[str, object] = {
+        "name": "Bijou SAS",
+        "company_code": "BIJOU",
+        "analytic_plan": 1,
+        "edition": "spc",
+        "azure_sql_server": "xiyxu8z271",
+        "database": "xim9mokrk4q_AS274AY1ZH",
+        "sage_user": "<administrateur>",
+        "sage_password": "",
+        "sql_user": "spendesk",
+        "sql_password": "{{ vault_sql }}",
+        "mae_path": "C:\\Sage\\BIJOU.MAE",
+        "pdf_storage": "filestream",
+    }
+    entity.update(changes)
+    return entity
+
+
+def vars_file(tmp_path: Path, **changes: object) -> Path:
+    path = tmp_path / "srv1.yml"
+    path.write_text(
+        yaml.safe_dump(
+            {"vault_sql": "cli-secret-123", "sagefleet_entities": [entity_yaml(**changes)]}
+        )
+    )
+    return path
+
+
+def test_merge_writes_the_merged_file(tmp_path: Path) -> None:
+    a = write_json(tmp_path / "a.json", {"schemaVersion": 1, "connections": [{"name": "B"}]})
+    b = write_json(tmp_path / "b.json", {"schemaVersion": 1, "connections": [{"name": "A"}]})
+    out = tmp_path / "merged.json"
+    assert run("merge", str(a), str(b), "-o", str(out)) == 0
+    assert json.loads(out.read_text())["connections"] == [{"name": "A"}, {"name": "B"}]
+
+
+def test_merge_conflict_exits_1_naming_both_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = write_json(
+        tmp_path / "a.json", {"schemaVersion": 1, "connections": [{"name": "A", "x": 1}]}
+    )
+    b = write_json(
+        tmp_path / "b.json", {"schemaVersion": 1, "connections": [{"name": "A", "x": 2}]}
+    )
+    out = tmp_path / "merged.json"
+    assert run("merge", str(a), str(b), "-o", str(out)) == 1
+    err = capsys.readouterr().err
+    assert "connections[name=A].x" in err and str(a) in err and str(b) in err
+    assert not out.exists()
+
+
+def test_merge_rejects_files_off_the_settings_schema(tmp_path: Path) -> None:
+    a = write_json(tmp_path / "a.json", {"other": 1})
+    assert run("merge", str(a)) == 1
+
+
+def test_merge_without_schema_accepts_any_object(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = write_json(tmp_path / "a.json", {"other": 1})
+    assert run("merge", "--no-schema", str(a)) == 0
+    assert json.loads(capsys.readouterr().out) == {"other": 1}
+
+
+def test_merge_of_missing_file_exits_1(tmp_path: Path) -> None:
+    assert run("merge", str(tmp_path / "nope.json")) == 1
+
+
+def test_render_writes_settings_with_references_resolved(tmp_path: Path) -> None:
+    out = tmp_path / "settings.json"
+    assert run("render", "--entities", str(vars_file(tmp_path)), "-o", str(out)) == 0
+    settings = json.loads(out.read_text())
+    assert settings["connections"][0]["sql"]["password"] == "cli-secret-123"
+    assert out.read_text() == dumps(settings)
+
+
+def test_render_of_invalid_entities_exits_1_without_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = vars_file(tmp_path, analytic_plan=0, sql_password="cli-secret-456")
+    assert run("render", "--entities", str(path)) == 1
+    err = capsys.readouterr().err
+    assert "analytic_plan" in err and "cli-secret-456" not in err
+
+
+def test_render_needs_host_when_file_holds_several(tmp_path: Path) -> None:
+    path = tmp_path / "fleet.yml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "h1": {"sagefleet_entities": [entity_yaml(sql_password="p1")]},
+                "h2": {"sagefleet_entities": [entity_yaml(sql_password="p2")]},
+            }
+        )
+    )
+    assert run("render", "--entities", str(path)) == 1
+    assert (
+        run("render", "--entities", str(path), "--host", "h2", "-o", str(tmp_path / "o.json")) == 0
+    )
+
+
+def test_validate_reports_every_problem_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = vars_file(tmp_path, analytic_plan="abc", edition="cloud")
+    assert run("validate", str(path)) == 1
+    err = capsys.readouterr().err
+    assert "field analytic_plan" in err and "field edition" in err
+    assert "2 problem(s) found" in err and "cli-secret-123" not in err
+
+
+def test_validate_valid_file_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("validate", str(vars_file(tmp_path))) == 0
+    assert capsys.readouterr().out == "OK: 1 host(s), 1 entity(ies)\n"
+
+
+def test_validate_flags_an_undefined_reference(tmp_path: Path) -> None:
+    path = vars_file(tmp_path, sql_password="{{ not_defined }}")
+    assert run("validate", str(path)) == 1
+
+
+def test_validate_rejects_duplicate_yaml_keys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "dup.yml"
+    path.write_text("sagefleet_entities: []\nsagefleet_entities: []\n")
+    assert run("validate", str(path)) == 1
+    assert "duplicate key" in capsys.readouterr().err
+
+
+def test_example_inventory_validates_and_renders_two_connections(tmp_path: Path) -> None:
+    host_vars: dict[str, object] = {}
+    for part in [
+        EXAMPLE / "group_vars" / "bijou" / "vars.yml",
+        EXAMPLE / "group_vars" / "bijou" / "vault.yml",
+        EXAMPLE / "host_vars" / f"{EXAMPLE_HOST}.yml",
+    ]:
+        host_vars.update(yaml.safe_load(part.read_text()))
+    combined = tmp_path / "combined.yml"
+    combined.write_text(yaml.safe_dump({EXAMPLE_HOST: host_vars}))
+    out = tmp_path / "settings.json"
+    assert run("render", "--entities", str(combined), "-o", str(out)) == 0
+    names = [c["name"] for c in json.loads(out.read_text())["connections"]]
+    assert names == ["Bijou Immobilier", "Bijou SAS"]
+
+
+def test_example_inventory_uses_winrm_over_https() -> None:
+    group = yaml.safe_load((EXAMPLE / "group_vars" / "bijou" / "vars.yml").read_text())
+    assert group["ansible_connection"] == "winrm"
+    assert (group["ansible_port"], group["ansible_winrm_scheme"]) == (5986, "https")
+    assert group["ansible_winrm_transport"] == "ntlm"
+    assert "ansible_winrm_ca_trust_path" in group
+
+
+def test_render_output_is_redactable(tmp_path: Path) -> None:
+    out = tmp_path / "settings.json"
+    run("render", "--entities", str(vars_file(tmp_path)), "-o", str(out))
+    assert redact(json.loads(out.read_text()))["connections"][0]["sql"]["password"] == MASK
