@@ -8,6 +8,7 @@ from typing import Any
 from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 
+from sagefleet.facts import parse_utc
 from sagefleet.remote import AuthenticationFailed, HostUnreachable, RemoteError
 from sagefleet.remote.ansible import AnsibleSession
 
@@ -29,14 +30,10 @@ class ActionModule(ActionBase):
         except RemoteError as exc:
             result.update(failed=True, msg=str(exc))
             return result
+        remote = parse_utc(str(info.get("utc_now") or ""))
         skew = None
-        try:
-            remote = dt.datetime.fromisoformat(
-                str(info["utc_now"]).replace("Z", "+00:00")[:26] + "+00:00"
-            )
+        if remote is not None:
             skew = round((remote - dt.datetime.now(dt.UTC)).total_seconds(), 1)
-        except (KeyError, ValueError):
-            pass
         info["clock_skew_s"] = skew
         result.update(changed=False, host_info=info)
         return result

@@ -1,0 +1,66 @@
+"""Action plugin: validate the inventory of every host of the play before any is touched."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible.plugins.action import ActionBase
+
+from sagefleet import preflight
+from sagefleet.errors import InputError, SagefleetError
+from sagefleet.settings import ValidationFailed
+
+ARGUMENT_SPEC: dict[str, Any] = {
+    "hosts": {"type": "list", "elements": "str", "required": True},
+}
+
+READ_VARS = (
+    "sagefleet_entities",
+    "sagefleet_lang",
+    "sagefleet_endpoints",
+    "sagefleet_expected_issuers",
+    "sagefleet_sage_catalog",
+    "sagefleet_waivers",
+    "sagefleet_agent_service_name",
+    "sagefleet_agent_service_account",
+    "sagefleet_agent_version",
+    "sagefleet_edition",
+    "sagefleet_preflight_min_free_mb",
+    "sagefleet_preflight_max_clock_skew_s",
+    "sagefleet_preflight_timeout_ms",
+    "sagefleet_preflight_bastion_probes",
+    "sagefleet_dns_servers",
+    "sagefleet_allow_insecure_transport",
+)
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _requires_connection = False
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        result = super().run(tmp, task_vars)
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        hostvars = (task_vars or {}).get("hostvars", {})
+        errors: list[InputError | SagefleetError] = []
+        for host in args["hosts"]:
+            source = hostvars[host]
+            variables = {name: source[name] for name in READ_VARS if name in source}
+            try:
+                preflight.prepare(host, variables)
+            except ValidationFailed as exc:
+                errors.extend(exc.errors)
+            except SagefleetError as exc:
+                errors.append(exc)
+        result["changed"] = False
+        result["hosts_checked"] = len(args["hosts"])
+        if errors:
+            result["failed"] = True
+            result["errors"] = [str(e) for e in errors]
+            result["msg"] = f"{len(errors)} input error(s); no host was contacted:\n" + "\n".join(
+                f"- {e}" for e in errors
+            )
+        else:
+            result["msg"] = f"inventory valid for {len(args['hosts'])} host(s)"
+        return result

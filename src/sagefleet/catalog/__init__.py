@@ -1,0 +1,197 @@
+"""Data files behind the checks: .NET releases, Sage versions, endpoints, agent.
+
+Every file can be overridden from the inventory (same shape); loading validates
+the shape so a typo in an override fails before any host is touched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from sagefleet.errors import InputError
+
+
+@cache
+def load(name: str) -> dict[str, Any]:
+    """A shipped catalog file, parsed."""
+    text = resources.files(__name__).joinpath(f"{name}.yml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise InputError(f"catalog {name}.yml must be a mapping")
+    return data
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One outbound endpoint the agent needs."""
+
+    name: str
+    port: int
+    tls: bool
+    required: bool = True
+
+    def to_param(self) -> dict[str, Any]:
+        return {"name": self.name, "port": self.port, "tls": self.tls}
+
+
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+    r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
+)
+
+
+def endpoints(override: Any = None, *, host: str | None = None) -> list[Endpoint]:
+    """The endpoint list: the shipped default, or ``sagefleet_endpoints`` from the inventory."""
+    raw = load("endpoints")["endpoints"] if override is None else override
+    field = "sagefleet_endpoints"
+    if not isinstance(raw, list) or not raw:
+        raise InputError(
+            "must be a non-empty list of {name, port, tls}",
+            host=host,
+            field=field,
+            value=repr(raw)[:80],
+            fix="see roles/sagefleet_preflight/defaults",
+        )
+    result = []
+    for index, item in enumerate(raw):
+        where = f"{field}[{index}]"
+        if not isinstance(item, Mapping):
+            raise InputError("must be a mapping", host=host, field=where, value=repr(item)[:80])
+        name, port = item.get("name"), item.get("port")
+        if not isinstance(name, str) or not _HOSTNAME.match(name):
+            raise InputError(
+                "name must be a DNS host name",
+                host=host,
+                field=f"{where}.name",
+                value=repr(name),
+                fix="e.g. s3.eu-west-3.amazonaws.com",
+            )
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise InputError(
+                "port must be an integer 1-65535",
+                host=host,
+                field=f"{where}.port",
+                value=repr(port),
+            )
+        tls = item.get("tls", port == 443)
+        required = item.get("required", True)
+        if not isinstance(tls, bool) or not isinstance(required, bool):
+            raise InputError(
+                "tls and required must be true or false",
+                host=host,
+                field=where,
+                value=repr(item)[:80],
+            )
+        result.append(Endpoint(name=name.lower(), port=port, tls=tls, required=required))
+    return result
+
+
+def expected_issuers(override: Any = None, *, host: str | None = None) -> list[str]:
+    raw = load("endpoints")["expected_issuers"] if override is None else override
+    if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
+        raise InputError(
+            "must be a list of regular expressions",
+            host=host,
+            field="sagefleet_expected_issuers",
+            value=repr(raw)[:80],
+        )
+    for pattern in raw:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise InputError(
+                f"invalid regular expression: {exc}",
+                host=host,
+                field="sagefleet_expected_issuers",
+                value=repr(pattern),
+            ) from exc
+    return list(raw)
+
+
+@dataclass(frozen=True)
+class SageVersion:
+    major: int
+    installer: str
+    objets_metiers: str
+
+
+@dataclass(frozen=True)
+class SageCatalog:
+    minimum_major: int
+    versions: tuple[SageVersion, ...]
+    product_pattern: str
+    objets_metiers_pattern: str
+
+    def for_major(self, major: int) -> SageVersion | None:
+        return next((v for v in self.versions if v.major == major), None)
+
+
+def sage(override: Any = None, *, host: str | None = None) -> SageCatalog:
+    raw = load("sage") if override is None else override
+    field = "sagefleet_sage_catalog"
+    try:
+        versions = tuple(
+            SageVersion(int(v["major"]), str(v["installer"]), str(v["objets_metiers"]))
+            for v in raw["versions"]
+        )
+        catalog = SageCatalog(
+            minimum_major=int(raw["minimum_major"]),
+            versions=versions,
+            product_pattern=str(raw.get("product_pattern", load("sage")["product_pattern"])),
+            objets_metiers_pattern=str(
+                raw.get("objets_metiers_pattern", load("sage")["objets_metiers_pattern"])
+            ),
+        )
+        re.compile(catalog.product_pattern)
+        re.compile(catalog.objets_metiers_pattern)
+    except (KeyError, TypeError, ValueError, re.error) as exc:
+        raise InputError(
+            f"malformed Sage catalog: {exc}",
+            host=host,
+            field=field,
+            fix="copy src/sagefleet/catalog/sage.yml and edit it",
+        ) from exc
+    return catalog
+
+
+@dataclass(frozen=True)
+class DotnetCatalog:
+    minimum_release: int
+    releases: tuple[tuple[int, str], ...]
+    remediation_by_build: tuple[tuple[int, str, str], ...]
+
+    def version_of(self, release: int) -> str:
+        for number, version in self.releases:
+            if release >= number:
+                return version if release == number else f"{version} or later"
+        return "older than 4.5"
+
+    def remediation(self, build: int | None, lang: str) -> str:
+        for min_build, en, fr in self.remediation_by_build:
+            if (build or 0) >= min_build:
+                return fr if lang == "fr" else en
+        return ""
+
+
+def dotnet() -> DotnetCatalog:
+    raw = load("dotnet")
+    return DotnetCatalog(
+        minimum_release=int(raw["minimum_release"]),
+        releases=tuple(
+            sorted(((int(r["release"]), str(r["version"])) for r in raw["releases"]), reverse=True)
+        ),
+        remediation_by_build=tuple(
+            (int(r["min_build"]), str(r["en"]), str(r["fr"])) for r in raw["remediation_by_build"]
+        ),
+    )
+
+
+def agent() -> dict[str, Any]:
+    return dict(load("agent"))

@@ -1,0 +1,201 @@
+"""SF4xx: the agent, its entities' .MAE files and its service account."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from sagefleet.checks import Context, Outcome, check, failed, passed, unknown
+from sagefleet.facts import MaeFile
+from sagefleet.findings import Severity
+
+LOCAL_ACCOUNTS = re.compile(
+    r"^(localsystem|\.?\\?localsystem|nt authority\\(system|localservice|networkservice|"
+    r"local service|network service))$",
+    re.I,
+)
+
+
+def _mae(ctx: Context, path: str) -> MaeFile | None:
+    wanted = path.lower()
+    return next((m for m in ctx.facts.mae_files if m.path.lower() == wanted), None)
+
+
+def is_domain_account(account: str | None) -> bool:
+    """DOMAIN\\user or user@domain.tld, and not a built-in or local (.\\user) account."""
+    if not account or LOCAL_ACCOUNTS.match(account.strip()):
+        return False
+    if "@" in account:
+        return True
+    domain, sep, _ = account.partition("\\")
+    return bool(sep) and domain not in (".", "") and domain.upper() != "NT AUTHORITY"
+
+
+@check(
+    "SF401",
+    Severity.ERROR,
+    "Each entity's .MAE file exists",
+    "Le fichier .MAE de chaque entité existe",
+)
+def mae_exists(ctx: Context) -> Iterator[Outcome]:
+    for entity in ctx.entities:
+        if not entity.mae_path:
+            continue
+        mae = _mae(ctx, entity.mae_path)
+        if mae is None:
+            yield unknown(
+                ctx.t(f"{entity.mae_path} not examined", f"{entity.mae_path} non examiné"),
+                entity=entity.name,
+            )
+        elif mae.exists:
+            yield passed(
+                ctx.t(f"{mae.path} ({mae.size} bytes)", f"{mae.path} ({mae.size} octets)"),
+                entity=entity.name,
+                observed=mae.path,
+            )
+        else:
+            yield failed(
+                ctx.t(
+                    f"{mae.path} does not exist on the server",
+                    f"{mae.path} n'existe pas sur le serveur",
+                ),
+                ctx.t(
+                    "correct mae_path for this entity in the inventory (open the company in "
+                    "Sage: File > Properties shows the path)",
+                    "corrigez mae_path pour cette entité dans l'inventaire (dans Sage, "
+                    "Fichier > Propriétés indique le chemin)",
+                ),
+                entity=entity.name,
+                observed=mae.path,
+            )
+
+
+@check(
+    "SF402",
+    Severity.ERROR,
+    "Domain service account for .MAE files on the network",
+    "Compte de service de domaine pour les .MAE sur le réseau",
+)
+def network_mae_account(ctx: Context) -> Iterator[Outcome]:
+    account = ctx.service_account or ctx.facts.agent.account
+    for entity in ctx.entities:
+        mae = _mae(ctx, entity.mae_path) if entity.mae_path else None
+        if mae is None or not (mae.unc or mae.mapped_drive or mae.drive_type == "network"):
+            continue
+        if is_domain_account(account):
+            yield passed(
+                ctx.t(
+                    f"{mae.path} is on the network; the service runs as {account}",
+                    f"{mae.path} est sur le réseau ; le service tourne sous {account}",
+                ),
+                entity=entity.name,
+                observed=account,
+            )
+        else:
+            yield failed(
+                ctx.t(
+                    f"{mae.path} is on a network drive or share, and the service account is "
+                    f"{account or 'not set'}: LocalSystem and local accounts cannot reach "
+                    "network shares or mapped drives",
+                    f"{mae.path} est sur un lecteur réseau ou un partage, et le compte de "
+                    f"service est {account or 'non défini'} : LocalSystem et les comptes "
+                    "locaux n'accèdent pas aux partages ni aux lecteurs mappés",
+                ),
+                ctx.t(
+                    "set sagefleet_agent_service_account to a domain account (DOMAIN\\user, "
+                    "password in ansible-vault) with read/write on the share, and use the UNC "
+                    "path (\\\\server\\share\\...) instead of a mapped letter",
+                    "définissez sagefleet_agent_service_account avec un compte de domaine "
+                    "(DOMAINE\\utilisateur, mot de passe dans ansible-vault) ayant lecture/"
+                    "écriture sur le partage, et utilisez le chemin UNC plutôt qu'une lettre",
+                ),
+                entity=entity.name,
+                observed={"path": mae.path, "account": account},
+            )
+
+
+@check("SF403", Severity.INFO, "Agent service state", "État du service de l'agent")
+def agent_state(ctx: Context) -> Iterator[Outcome]:
+    agent = ctx.facts.agent
+    if not agent.installed:
+        yield passed(
+            ctx.t("agent not installed yet", "agent pas encore installé"),
+            observed={"installed": False},
+        )
+        return
+    observed = {
+        "installed": True,
+        "version": agent.version,
+        "state": agent.state,
+        "start_mode": agent.start_mode,
+        "account": agent.account,
+    }
+    if (agent.state or "").lower() != "running":
+        yield failed(
+            ctx.t(
+                f"agent {agent.version} installed but {agent.state}",
+                f"agent {agent.version} installé mais {agent.state}",
+            ),
+            ctx.t(
+                f"start it (Start-Service {agent.service_name}) and read its log if it stops",
+                f"démarrez-le (Start-Service {agent.service_name}) et lisez son journal s'il "
+                "s'arrête",
+            ),
+            observed=observed,
+            severity=Severity.WARNING,
+        )
+        return
+    target = ctx.target_agent_version
+    if target and agent.version and agent.version != target:
+        message = ctx.t(
+            f"agent {agent.version} running; will be upgraded to {target}",
+            f"agent {agent.version} en marche ; sera mis à jour en {target}",
+        )
+    else:
+        message = ctx.t(
+            f"agent {agent.version} running ({agent.account})",
+            f"agent {agent.version} en marche ({agent.account})",
+        )
+    yield passed(message, observed=observed)
+
+
+@check(
+    "SF404",
+    Severity.WARNING,
+    ".MAE file points at the entity's database",
+    "Le fichier .MAE pointe vers la base de l'entité",
+)
+def mae_matches_entity(ctx: Context) -> Iterator[Outcome]:
+    for entity in ctx.entities:
+        mae = _mae(ctx, entity.mae_path) if entity.mae_path else None
+        if mae is None or not mae.exists:
+            continue
+        expected_server = entity.sql_fqdn if entity.edition == "spc" else entity.sql_instance
+        mismatches = []
+        if entity.database and mae.database and entity.database.lower() != mae.database.lower():
+            mismatches.append(f"database {mae.database} ≠ {entity.database}")
+        if expected_server and mae.serveur_sql:
+            short = mae.serveur_sql.lower().split(",")[0].removeprefix("tcp:")
+            if short not in (expected_server.lower(), expected_server.lower().split(".")[0]):
+                mismatches.append(f"ServeurSQL {mae.serveur_sql} ≠ {expected_server}")
+        if mismatches:
+            yield failed(
+                ctx.t(
+                    f"{mae.path}: {'; '.join(mismatches)}", f"{mae.path} : {'; '.join(mismatches)}"
+                ),
+                ctx.t(
+                    "check the entity's server and database in the inventory against the .MAE file",
+                    "vérifiez le serveur et la base de l'entité dans "
+                    "l'inventaire par rapport au fichier .MAE",
+                ),
+                entity=entity.name,
+                observed={"serveur_sql": mae.serveur_sql, "database": mae.database},
+            )
+        else:
+            yield passed(
+                ctx.t(
+                    f"{mae.path} → {mae.serveur_sql} / {mae.database}",
+                    f"{mae.path} → {mae.serveur_sql} / {mae.database}",
+                ),
+                entity=entity.name,
+            )

@@ -1,0 +1,291 @@
+"""Preflight of one host: validate inputs, gather facts in one round trip, run checks.
+
+Shared by every front door (the Ansible action plugin, the CLI). Input
+problems raise before the host is touched; connection problems become an
+"unreachable" HostReport; everything else is a finding.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sagefleet import catalog
+from sagefleet.checks import Context, EntityView, Waiver, parse_waivers, run_checks
+from sagefleet.errors import InputError
+from sagefleet.facts import HostFacts, parse_facts
+from sagefleet.findings import FleetReport, HostReport
+from sagefleet.network import DnsResult, resolve
+from sagefleet.remote import HostSession, RemoteError, SnippetFailed
+from sagefleet.settings import ValidationFailed, validate_host
+
+LANGS = ("en", "fr")
+
+
+@dataclass
+class PreparedHost:
+    """One host's validated inputs: what to ask the host and how to judge the answer."""
+
+    host: str
+    entities: list[EntityView]
+    waivers: list[Waiver]
+    endpoints: list[catalog.Endpoint]
+    expected_issuers: list[str]
+    sage: catalog.SageCatalog
+    lang: str = "en"
+    agent_service: str = "SpendeskSageAgent"
+    service_account: str | None = None
+    target_agent_version: str | None = None
+    min_free_mb: int = 500
+    max_clock_skew_s: int = 300
+    timeout_ms: int = 3000
+    bastion_probes: bool = False
+    nameservers: list[str] | None = None
+    edition: str | None = None
+    transport: dict[str, Any] = field(default_factory=dict)
+    allow_insecure_transport: bool = False
+
+    def probe_targets(self) -> list[dict[str, Any]]:
+        """Endpoints, then each SPC entity's Azure SQL server on 1433 (no duplicates)."""
+        targets = [e.to_param() for e in self.endpoints]
+        seen = {(t["name"], t["port"]) for t in targets}
+        for entity in self.entities:
+            fqdn = entity.sql_fqdn
+            if fqdn and (fqdn, 1433) not in seen:
+                seen.add((fqdn, 1433))
+                targets.append({"name": fqdn, "port": 1433, "tls": False})
+        return targets
+
+    def facts_params(self) -> dict[str, Any]:
+        return {
+            "agent_service": self.agent_service,
+            "endpoints": self.probe_targets(),
+            "mae_files": sorted({e.mae_path for e in self.entities if e.mae_path}),
+            "timeout_ms": self.timeout_ms,
+        }
+
+
+def _int(host: str, name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InputError(
+            f"must be an integer >= {minimum}", host=host, field=name, value=repr(value)
+        )
+    return value
+
+
+def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
+    """Validate everything preflight reads from the inventory, or raise (nothing touched)."""
+    validation = validate_host(host, hostvars, check_render=False)
+    if validation.errors:
+        raise ValidationFailed(validation.errors, title=f"{host}: sagefleet_entities are invalid")
+    entities = [
+        EntityView(
+            name=e.name,
+            edition=e.edition,
+            mae_path=e.mae_path,
+            azure_sql_server=e.azure_sql_server,
+            sql_instance=e.sql_instance,
+            database=e.database,
+        )
+        for e in validation.entities
+    ]
+    lang = hostvars.get("sagefleet_lang", "en")
+    if lang not in LANGS:
+        raise InputError("must be en or fr", host=host, field="sagefleet_lang", value=repr(lang))
+    agent_defaults = catalog.agent()
+    service = hostvars.get("sagefleet_agent_service_name", agent_defaults["service_name"])
+    if not isinstance(service, str) or not service.strip() or len(service) > 256:
+        raise InputError(
+            "must be a Windows service name",
+            host=host,
+            field="sagefleet_agent_service_name",
+            value=repr(service),
+        )
+    account = hostvars.get("sagefleet_agent_service_account")
+    if account is not None and not isinstance(account, str):
+        raise InputError(
+            "must be DOMAIN\\user or user@domain",
+            host=host,
+            field="sagefleet_agent_service_account",
+            value=repr(account),
+        )
+    edition = hostvars.get("sagefleet_edition")
+    if edition is not None and edition not in ("spc", "onpremise"):
+        raise InputError(
+            "must be spc or onpremise", host=host, field="sagefleet_edition", value=repr(edition)
+        )
+    nameservers = hostvars.get("sagefleet_dns_servers")
+    if nameservers is not None and (
+        not isinstance(nameservers, list) or not all(isinstance(n, str) for n in nameservers)
+    ):
+        raise InputError(
+            "must be a list of IP addresses",
+            host=host,
+            field="sagefleet_dns_servers",
+            value=repr(nameservers),
+        )
+    allow_insecure = hostvars.get("sagefleet_allow_insecure_transport", False)
+    if not isinstance(allow_insecure, bool):
+        raise InputError(
+            "must be true or false",
+            host=host,
+            field="sagefleet_allow_insecure_transport",
+            value=repr(allow_insecure),
+        )
+    bastion = hostvars.get("sagefleet_preflight_bastion_probes", False)
+    if not isinstance(bastion, bool):
+        raise InputError(
+            "must be true or false",
+            host=host,
+            field="sagefleet_preflight_bastion_probes",
+            value=repr(bastion),
+        )
+    target = hostvars.get("sagefleet_agent_version")
+    return PreparedHost(
+        host=host,
+        entities=entities,
+        waivers=parse_waivers(host, hostvars.get("sagefleet_waivers")),
+        endpoints=catalog.endpoints(hostvars.get("sagefleet_endpoints"), host=host),
+        expected_issuers=catalog.expected_issuers(
+            hostvars.get("sagefleet_expected_issuers"), host=host
+        ),
+        sage=catalog.sage(hostvars.get("sagefleet_sage_catalog"), host=host),
+        lang=lang,
+        agent_service=service,
+        service_account=account,
+        target_agent_version=str(target) if target is not None else None,
+        min_free_mb=_int(
+            host,
+            "sagefleet_preflight_min_free_mb",
+            hostvars.get("sagefleet_preflight_min_free_mb", agent_defaults["min_free_mb"]),
+            1,
+        ),
+        max_clock_skew_s=_int(
+            host,
+            "sagefleet_preflight_max_clock_skew_s",
+            hostvars.get("sagefleet_preflight_max_clock_skew_s", 300),
+            1,
+        ),
+        timeout_ms=_int(
+            host,
+            "sagefleet_preflight_timeout_ms",
+            hostvars.get("sagefleet_preflight_timeout_ms", 3000),
+            100,
+        ),
+        bastion_probes=bastion,
+        nameservers=nameservers,
+        edition=edition,
+        transport={
+            "scheme": hostvars.get("ansible_winrm_scheme"),
+            "transport": hostvars.get("ansible_winrm_transport"),
+            "server_cert_validation": hostvars.get("ansible_winrm_server_cert_validation"),
+            "message_encryption": hostvars.get("ansible_winrm_message_encryption"),
+        }
+        if hostvars.get("ansible_connection") == "winrm"
+        else {},
+        allow_insecure_transport=allow_insecure,
+    )
+
+
+def bastion_dns(prepared: PreparedHost) -> dict[str, DnsResult]:
+    """Resolve every probed name from the bastion (dnspython), for SF306/SF307."""
+    results: dict[str, DnsResult] = {}
+    for name in sorted({t["name"] for t in prepared.probe_targets()}):
+        results[name] = resolve(name, nameservers=prepared.nameservers, timeout=2.0)
+    return results
+
+
+def evaluate(
+    prepared: PreparedHost,
+    facts: HostFacts,
+    *,
+    dns: Mapping[str, DnsResult] | None = None,
+    controller_utc: dt.datetime | None = None,
+    address: str | None = None,
+    duration_s: float = 0.0,
+) -> HostReport:
+    """Checks over facts: the pure part, identical for every front door."""
+    context = Context(
+        host=prepared.host,
+        facts=facts,
+        entities=prepared.entities,
+        lang=prepared.lang,
+        controller_utc=controller_utc or dt.datetime.now(dt.UTC),
+        endpoints=prepared.endpoints,
+        expected_issuers=prepared.expected_issuers,
+        sage=prepared.sage,
+        min_free_mb=prepared.min_free_mb,
+        max_clock_skew_s=prepared.max_clock_skew_s,
+        service_account=prepared.service_account,
+        target_agent_version=prepared.target_agent_version,
+        bastion_dns=dns,
+        edition=prepared.edition,
+        transport=prepared.transport or None,
+        allow_insecure_transport=prepared.allow_insecure_transport,
+    )
+    findings = run_checks(context, prepared.waivers)
+    return HostReport(
+        host=prepared.host,
+        reachable=True,
+        findings=tuple(findings),
+        address=address,
+        summary=summarise(facts),
+        duration_s=round(duration_s, 3),
+    )
+
+
+def summarise(facts: HostFacts) -> dict[str, str]:
+    """Short facts for the report's host table."""
+    from sagefleet.checks.sage import sage_version  # local: avoids a cycle at import
+
+    context = Context(host="", facts=facts)
+    found = sage_version(context)
+    summary = {
+        "os": facts.identity.os_caption or "?",
+        "sage": found[0] if found else "-",
+        "dotnet_release": str(facts.dotnet_release) if facts.dotnet_release else "-",
+        "agent": (facts.agent.version or "?") if facts.agent.installed else "-",
+    }
+    return summary
+
+
+def run(
+    session: HostSession,
+    prepared: PreparedHost,
+    *,
+    address: str | None = None,
+) -> tuple[HostReport, dict[str, Any] | None]:
+    """Gather facts over ``session`` and evaluate; connection problems become a report."""
+    started = time.monotonic()
+    try:
+        document = session.run_snippet("facts", prepared.facts_params())
+    except SnippetFailed as exc:
+        report = HostReport(host=prepared.host, reachable=True, address=address,
+                            error=f"facts could not be gathered: {exc.message}",
+                            duration_s=round(time.monotonic() - started, 3))
+        return report, None
+    except RemoteError as exc:
+        return unreachable(prepared.host, exc.message, address, time.monotonic() - started), None
+    facts = parse_facts(document)
+    dns = bastion_dns(prepared) if prepared.bastion_probes else None
+    report = evaluate(
+        prepared, facts, dns=dns, address=address, duration_s=time.monotonic() - started
+    )
+    return report, document
+
+
+def unreachable(
+    host: str, error: str, address: str | None = None, duration_s: float = 0.0
+) -> HostReport:
+    return HostReport(
+        host=host, reachable=False, error=error, address=address, duration_s=round(duration_s, 3)
+    )
+
+
+def fleet_report(
+    hosts: Sequence[HostReport], lang: str = "en", title: str = "sagefleet preflight"
+) -> FleetReport:
+    return FleetReport(title=title, hosts=tuple(sorted(hosts, key=lambda h: h.host)), lang=lang)

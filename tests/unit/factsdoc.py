@@ -1,0 +1,135 @@
+"""A complete facts document of a healthy on-premise server, for check tests to mutate."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from typing import Any
+
+ENDPOINTS = [
+    ("s3.eu-west-3.amazonaws.com", 443, True, "Amazon RSA 2048 M02"),
+    ("s3.eu-west-3.amazonaws.com", 80, False, None),
+    ("sqs.eu-west-3.amazonaws.com", 443, True, "Amazon RSA 2048 M03"),
+    ("sqs.eu-west-3.amazonaws.com", 80, False, None),
+    ("api.chift.eu", 443, True, "Sectigo RSA Domain Validation Secure Server CA"),
+    ("api.chift.eu", 80, False, None),
+]
+
+
+def probe(
+    name: str, port: int, tls: bool, issuer: str | None = None, address: str = "52.95.155.1"
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "port": port,
+        "tls": tls,
+        "dns": {"status": "ok", "addresses": [address], "error": None},
+        "tcp": {"ok": True, "elapsed_ms": 12, "error": None},
+        "tls_result": {
+            "ok": True,
+            "protocol": "Tls12",
+            "issuer": issuer,
+            "subject": name,
+            "not_after": "2027-06-01T00:00:00Z",
+            "error": None,
+        }
+        if tls
+        else None,
+    }
+
+
+def healthy(now: dt.datetime | None = None) -> dict[str, Any]:
+    now = now or dt.datetime.now(dt.UTC)
+    return copy.deepcopy(
+        {
+            "schema": 1,
+            "host": {
+                "hostname": "SAGE-ONPREM",
+                "os_caption": "Microsoft Windows Server 2019 Standard",
+                "os_version": "10.0.17763",
+                "os_build": 17763,
+                "powershell_version": "5.1.17763.5576",
+                "utc_now": now.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z",
+                "domain": "BIJOU.LAN",
+                "part_of_domain": True,
+            },
+            "drives": [
+                {
+                    "name": "C:",
+                    "drive_type": "fixed",
+                    "free_bytes": 40 * 2**30,
+                    "size_bytes": 100 * 2**30,
+                    "provider": None,
+                }
+            ],
+            "dotnet": {"release": 528049},
+            "tls": {
+                "netfx_x64": {"SchUseStrongCrypto": 1, "SystemDefaultTlsVersions": 1},
+                "netfx_x86": {"SchUseStrongCrypto": 1, "SystemDefaultTlsVersions": 1},
+                "schannel_tls12_client": {"Enabled": None, "DisabledByDefault": None},
+            },
+            "proxy": {"winhttp_proxy": None, "winhttp_bypass": None},
+            "sage": {
+                "uninstall": [
+                    {
+                        "display_name": "Sage 100 Comptabilité",
+                        "display_version": "11.02",
+                        "install_location": "C:\\Program Files (x86)\\Sage\\iComptabilité",
+                        "publisher": "Sage",
+                        "view": "32",
+                    }
+                ],
+                "products": [
+                    {
+                        "product": "Comptabilité 100c",
+                        "path": "C:\\Program Files (x86)\\Sage\\iComptabilité",
+                    }
+                ],
+                "executables": [
+                    {
+                        "name": "Maestria.exe",
+                        "path": "C:\\Program Files (x86)\\Sage\\iComptabilité\\Maestria.exe",
+                        "product_version": "11.02",
+                    }
+                ],
+            },
+            "objets_metiers": {
+                "files": [
+                    {
+                        "path": "C:\\Program Files (x86)\\Common Files\\Sage\\Objets métiers\\"
+                        "objets100c.dll",
+                        "file_version": "11.0.0.1337",
+                    }
+                ],
+                "uninstall": [],
+            },
+            "azure": {
+                "guest_agent_service": False,
+                "azure_registry_key": False,
+                "spc_marker": False,
+            },
+            "agent": {
+                "service_name": "SpendeskSageAgent",
+                "installed": False,
+                "state": None,
+                "start_mode": None,
+                "account": None,
+                "version": None,
+                "path": None,
+            },
+            "mae_files": [
+                {
+                    "path": "C:\\Sage\\Societes\\BIJOU.MAE",
+                    "exists": True,
+                    "size": 312,
+                    "drive_type": "fixed",
+                    "unc": False,
+                    "mapped_drive": False,
+                    "serveur_sql": "SRV-SQL\\SAGE",
+                    "type": "SQL",
+                    "database": "BIJOU",
+                }
+            ],
+            "probes": [probe(n, p, t, i) for n, p, t, i in ENDPOINTS],
+        }
+    )
