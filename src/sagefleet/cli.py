@@ -148,6 +148,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("simulated fleet stopped", flush=True)
 
 
+def cmd_checks_list(args: argparse.Namespace) -> int:
+    from sagefleet.checks import markdown_table
+
+    print(markdown_table(args.lang))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sagefleet",
@@ -208,6 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_demo.add_argument("--inventory", default="inventory/demo/hosts.yml")
     p_demo.add_argument("--playbook", action="append", default=None)
     p_demo.set_defaults(func=cmd_demo)
+
+    p_checks = sub.add_parser("checks", help="the preflight check catalog")
+    checks_sub = p_checks.add_subparsers(dest="checks_command", required=True)
+    p_list = checks_sub.add_parser("list", help="print every check id as a Markdown table")
+    p_list.add_argument("--lang", choices=["en", "fr"], default="en")
+    p_list.set_defaults(func=cmd_checks_list)
 
     try:
         from sagefleet.settings.cli import add_subparser

@@ -325,9 +325,11 @@ def test_sf304_reachable_passes_and_onprem_has_no_finding() -> None:
     assert of(findings(healthy(NOW)), "SF304") == []
 
 
-def test_sf305_redirect_ports_are_a_warning_on_spc() -> None:
+def test_sf305_redirect_ports_are_flagged_as_unverifiable_on_spc() -> None:
     found = one(findings(healthy(NOW), entities=[SPC]), "SF305")
-    assert found.status is Status.UNKNOWN and found.severity is Severity.WARNING
+    assert found.status is Status.UNKNOWN and found.severity is Severity.INFO
+    assert "11000-11999" in found.message
+    assert of(findings(healthy(NOW)), "SF305") == []
 
 
 def test_sf306_private_address_is_noticed() -> None:

@@ -300,3 +300,12 @@ def major_minor(text: str | None) -> tuple[int, int] | None:
     """(11, 2) from "11.02" or "11.02.0.1234"; None when unreadable."""
     match = VERSION_RE.match(text or "")
     return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def markdown_table(lang: str = "en") -> str:
+    """The check reference as a Markdown table (README and docs are generated from it)."""
+    header = ("| Id | Severity | Check |", "|---|---|---|")
+    if lang == "fr":
+        header = ("| Id | Gravité | Contrôle |", "|---|---|---|")
+    rows = [f"| {c.check_id} | {c.severity} | {c.title(lang)} |" for c in all_checks()]
+    return "\n".join([*header, *rows])

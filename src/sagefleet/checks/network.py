@@ -192,7 +192,7 @@ def azure_sql(ctx: Context) -> Iterator[Outcome]:
 
 @check(
     "SF305",
-    Severity.WARNING,
+    Severity.INFO,
     "Azure SQL redirect ports 11000-11999",
     "Ports de redirection Azure SQL 11000-11999",
 )

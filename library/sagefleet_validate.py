@@ -1,0 +1,49 @@
+# Documentation of the action plugin of the same name (action_plugins/sagefleet_validate.py).
+
+DOCUMENTATION = r"""
+module: sagefleet_validate
+short_description: Validate the sagefleet inventory of every host before any is contacted
+description:
+  - Checks entities, waivers, endpoints and options of every listed host on the
+    controller and fails with every error at once (host, entity, field, value,
+    fix), so a bad input never leaves a fleet half-processed.
+  - Secrets are masked in every message.
+version_added: "0.1.0"
+options:
+  hosts:
+    description: Inventory names of the hosts to validate.
+    type: list
+    elements: str
+    required: true
+attributes:
+  check_mode:
+    support: full
+    description: Read-only.
+  diff_mode:
+    support: none
+    description: Nothing to diff.
+  platform:
+    platforms: posix
+author:
+  - sagefleet developers
+"""
+
+EXAMPLES = r"""
+- name: Validate the inventory of every host before contacting any
+  sagefleet_validate:
+    hosts: "{{ ansible_play_hosts_all }}"
+  run_once: true
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+hosts_checked:
+  description: Number of hosts validated.
+  returned: always
+  type: int
+errors:
+  description: One line per input error.
+  returned: failure
+  type: list
+  elements: str
+"""
