@@ -1,0 +1,151 @@
+"""Read an Ansible inventory (and its vault) through Ansible's own Python API.
+
+The fast path (`sagefleet doctor`) and the testinfra plugin reach hosts with
+the same variables ansible-playbook uses: one inventory, one vault, never a
+second credential file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sagefleet.errors import InputError
+from sagefleet.remote.winrm import WinRMTarget
+
+CONNECTION_VARS = (
+    "ansible_host",
+    "ansible_port",
+    "ansible_user",
+    "ansible_password",
+    "ansible_winrm_password",
+    "ansible_connection",
+    "ansible_winrm_scheme",
+    "ansible_winrm_transport",
+    "ansible_winrm_server_cert_validation",
+    "ansible_winrm_ca_trust_path",
+    "ansible_winrm_message_encryption",
+    "ansible_winrm_read_timeout_sec",
+    "ansible_winrm_operation_timeout_sec",
+    "ansible_winrm_path",
+)
+
+
+@dataclass(frozen=True)
+class InventoryHost:
+    """One host of the inventory: its templated variables and how to reach it."""
+
+    name: str
+    variables: Mapping[str, Any] = field(repr=False)
+    target: WinRMTarget | None = None
+
+
+def _vault_secrets(loader: Any, password_file: str | None) -> None:
+    """Give Ansible the vault password, as ansible-playbook --vault-password-file does."""
+    from ansible.parsing import vault
+
+    secrets: list[tuple[str, Any]] = []
+    if password_file:
+        secret = vault.FileVaultSecret(filename=password_file, loader=loader)
+        secret.load()
+        secrets.append(("default", secret))
+        loader.set_vault_secrets(secrets)
+    context_class = getattr(vault, "VaultSecretsContext", None)  # ansible-core 2.19+
+    if context_class is None:
+        return
+    current = context_class.current(optional=True)
+    if current is None:
+        context_class.initialize(context_class(list(secrets)))
+    else:  # process-wide in Ansible: add ours to what is there
+        current.secrets.extend(s for s in secrets if s not in current.secrets)
+
+
+def load(
+    sources: Sequence[str | Path],
+    *,
+    vault_password_file: str | None = None,
+    pattern: str = "all",
+    names: Sequence[str] | None = None,
+) -> list[InventoryHost]:
+    """Every host matching ``pattern`` with its variables templated (vault values decrypted)."""
+    from ansible.errors import AnsibleError
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+    from ansible.vars.manager import VariableManager
+
+    loader = DataLoader()
+    try:
+        _vault_secrets(loader, vault_password_file)
+        manager = InventoryManager(loader=loader, sources=[str(s) for s in sources])
+        variables = VariableManager(loader=loader, inventory=manager)
+        hosts = manager.get_hosts(pattern=pattern)
+    except AnsibleError as exc:
+        raise InputError(
+            f"cannot read the inventory: {exc}",
+            field="inventory",
+            value=", ".join(str(s) for s in sources),
+        ) from exc
+    if names is not None:
+        wanted = set(names)
+        hosts = [h for h in hosts if h.name in wanted]
+    result = []
+    for host in hosts:
+        raw = variables.get_vars(host=host)
+        templar = Templar(loader=loader, variables=raw)
+        try:
+            resolved = {
+                key: templar.template(value)
+                for key, value in raw.items()
+                if key in CONNECTION_VARS
+                or key.startswith("sagefleet_")
+                or key in ("inventory_hostname", "inventory_dir", "group_names")
+            }
+        except AnsibleError as exc:
+            raise InputError(
+                f"cannot template the host's variables: {exc}", host=host.name, field="inventory"
+            ) from exc
+        resolved.setdefault("inventory_hostname", host.name)
+        target = (
+            winrm_target(host.name, resolved)
+            if resolved.get("ansible_connection") == "winrm"
+            else None
+        )
+        result.append(InventoryHost(host.name, resolved, target))
+    return result
+
+
+def winrm_target(name: str, hv: Mapping[str, Any]) -> WinRMTarget:
+    """A WinRMTarget from the variables of ansible-core's winrm connection, same defaults."""
+    port = int(hv.get("ansible_port") or 5986)
+    scheme = str(hv.get("ansible_winrm_scheme") or ("http" if port == 5985 else "https"))
+    user = hv.get("ansible_user")
+    password = hv.get("ansible_password", hv.get("ansible_winrm_password"))
+    if not user or password is None:
+        raise InputError(
+            "WinRM needs ansible_user and ansible_password",
+            host=name,
+            field="ansible_user" if not user else "ansible_password",
+            fix="set them in the inventory (the password in ansible-vault)",
+        )
+    transport = hv.get("ansible_winrm_transport") or "ntlm"
+    if isinstance(transport, list):
+        transport = transport[0]
+    return WinRMTarget(
+        host=name,
+        address=str(hv.get("ansible_host") or name),
+        username=str(user),
+        password=str(password),
+        port=port,
+        scheme=scheme,
+        transport=str(transport),
+        server_cert_validation=str(hv.get("ansible_winrm_server_cert_validation") or "validate"),
+        ca_trust_path=str(hv["ansible_winrm_ca_trust_path"])
+        if hv.get("ansible_winrm_ca_trust_path")
+        else None,
+        message_encryption=str(hv.get("ansible_winrm_message_encryption") or "auto"),
+        read_timeout=int(hv.get("ansible_winrm_read_timeout_sec") or 30),
+        operation_timeout=int(hv.get("ansible_winrm_operation_timeout_sec") or 20),
+    )
