@@ -148,6 +148,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("simulated fleet stopped", flush=True)
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Preflight over direct WinRM sessions: same checks and reports as preflight.yml."""
+    from sagefleet import doctor
+    from sagefleet.inventory import load
+    from sagefleet.report import render_console, write_reports
+
+    if args.forks < 1:
+        raise SagefleetError(f"--forks must be at least 1 (got {args.forks})")
+    hosts = [
+        h
+        for h in load(
+            args.inventory, vault_password_file=args.vault_password_file, pattern=args.limit
+        )
+        if h.target is not None
+    ]
+    if not hosts:
+        raise SagefleetError(f"no WinRM host matches {args.limit!r} in {', '.join(args.inventory)}")
+    report = doctor.run(hosts, forks=args.forks, progress=doctor.Progress(total=len(hosts)))
+    written = write_reports(report, Path(args.out), args.format)
+    print(render_console(report))
+    print("reports: " + ", ".join(str(p) for p in written.values()))
+    counts = report.host_status_counts
+    if args.fail_on_blocked and (counts.get("blocked") or counts.get("unreachable")):
+        return 1
+    return 0
+
+
 def cmd_checks_list(args: argparse.Namespace) -> int:
     from sagefleet.checks import markdown_table
 
@@ -216,6 +243,31 @@ def build_parser() -> argparse.ArgumentParser:
     p_demo.add_argument("--playbook", action="append", default=None)
     p_demo.set_defaults(func=cmd_demo)
 
+    p_doctor = sub.add_parser(
+        "doctor", help="preflight a fleet over direct WinRM (no Ansible worker per host)"
+    )
+    p_doctor.add_argument(
+        "-i", "--inventory", action="append", required=True, help="Ansible inventory (repeatable)"
+    )
+    p_doctor.add_argument("--vault-password-file", help="as ansible-playbook's")
+    p_doctor.add_argument("-l", "--limit", default="all", help="host pattern (default all)")
+    p_doctor.add_argument(
+        "-f", "--forks", type=int, default=50, help="hosts diagnosed at once (default 50)"
+    )
+    p_doctor.add_argument("--out", default="reports/doctor", help="report folder")
+    p_doctor.add_argument(
+        "--format",
+        action="append",
+        choices=["console", "json", "junit", "html"],
+        help="report formats (default all)",
+    )
+    p_doctor.add_argument(
+        "--fail-on-blocked",
+        action="store_true",
+        help="exit 1 when a host is blocked or unreachable",
+    )
+    p_doctor.set_defaults(func=cmd_doctor)
+
     p_checks = sub.add_parser("checks", help="the preflight check catalog")
     checks_sub = p_checks.add_subparsers(dest="checks_command", required=True)
     p_list = checks_sub.add_parser("list", help="print every check id as a Markdown table")
@@ -236,6 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "command", None) == "demo" and args.playbook is None:
         args.playbook = ["playbooks/site.yml"]
+    if getattr(args, "command", None) == "doctor" and args.format is None:
+        args.format = ["console", "json", "junit", "html"]
     try:
         return int(args.func(args))
     except SagefleetError as exc:
