@@ -40,8 +40,36 @@ def command_line(script: str) -> str:
     return line
 
 
+# A script too long for the command line travels on stdin: this fixed bootstrap
+# reads its first line (base64 of the UTF-8 script) and runs it; the rest of
+# stdin is left for the script itself (file transfers).
+STDIN_BOOTSTRAP = (
+    "# sagefleet:stdin/1\n"
+    "$ErrorActionPreference = 'Stop'\n"
+    "$sagefleetScript = [Console]::In.ReadLine()\n"
+    "& ([ScriptBlock]::Create([Text.Encoding]::UTF8.GetString("
+    "[Convert]::FromBase64String($sagefleetScript))))\n"
+)
+
+
 def snippet_command(name: str, params: dict[str, Any] | None) -> str:
+    """The command line of a snippet that fits on it (raises ValueError otherwise)."""
     return command_line(snippets.render(name, params))
+
+
+def snippet_invocation(name: str, params: dict[str, Any] | None) -> tuple[str, bytes | None]:
+    """Command line and stdin prefix for a snippet run.
+
+    The script goes in -EncodedCommand when it fits under the Windows limit,
+    otherwise on the first stdin line behind STDIN_BOOTSTRAP. Either way the
+    script text is the same: marker, JSON parameter block, prelude, body.
+    """
+    script = snippets.render(name, params)
+    line = POWERSHELL_PREFIX + encode_script(script)
+    if len(line) <= MAX_COMMAND_LINE:
+        return line, None
+    payload = base64.b64encode(script.encode("utf-8")) + b"\r\n"
+    return command_line(STDIN_BOOTSTRAP), payload
 
 
 _CLIXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sagefleet.remote.command import parse_result, snippet_command
+from sagefleet.remote.command import parse_result, snippet_invocation
 
 
 class HostSession(ABC):
@@ -22,7 +22,9 @@ class HostSession(ABC):
         stdin: Iterable[bytes] | None = None,
     ) -> Any:
         """Run snippet ``name`` with ``params`` (JSON data) and return its document."""
-        command = snippet_command(name, params)
+        command, prefix = snippet_invocation(name, params)
+        if prefix is not None:
+            stdin = _prepend(prefix, stdin)
         rc, stdout, stderr = self.execute(command, stdin)
         return parse_result(self.host, name, rc, stdout, stderr)
 
@@ -40,3 +42,9 @@ class HostSession(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _prepend(first: bytes, rest: Iterable[bytes] | None) -> Iterator[bytes]:
+    yield first
+    if rest is not None:
+        yield from rest

@@ -1,0 +1,229 @@
+"""Preflight end to end: every simulator scenario through ansible-playbook and doctor."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sagefleet import doctor
+from sagefleet.inventory import load
+from sagefleet.sim.fleet import Fleet, generate_specs
+from tests.conftest import ROOT, next_first_address
+from tests.scenarios import write_inventory
+
+ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
+
+# scenario -> (expected host status, check ids that must fail, check ids that must not)
+EXPECTED: dict[str, tuple[str, set[str], set[str]]] = {
+    "healthy-onprem": ("ready", set(), {"SF101", "SF302", "SF404"}),
+    "healthy-spc": ("ready", set(), {"SF203", "SF304", "SF205"}),
+    "sage-v6": ("blocked", {"SF202"}, {"SF101"}),
+    "dotnet-472": ("blocked", {"SF101"}, {"SF202"}),
+    "spc-with-onprem-om": ("blocked", {"SF203"}, {"SF101"}),
+    "om-mismatch": ("blocked", {"SF204"}, {"SF203"}),
+    "s3-blocked": ("blocked", {"SF302"}, {"SF301", "SF101"}),
+    "tls-intercepted": ("blocked", {"SF303"}, {"SF302"}),
+    "dns-fail-one": ("blocked", {"SF301"}, {"SF101"}),
+    "schannel-tls12-disabled": ("blocked", {"SF103"}, {"SF101"}),
+    "mae-network-drive-localsystem": ("blocked", {"SF402"}, {"SF401"}),
+    "clock-skew": ("blocked", {"SF104"}, {"SF101"}),
+    "disk-almost-full": ("blocked", {"SF105"}, {"SF101"}),
+    "agent-old": ("ready", set(), {"SF403"}),
+    "two-entities": ("ready", set(), {"SF401", "SF404"}),
+}
+SCENARIOS = sorted(EXPECTED)
+
+
+@pytest.fixture(scope="module")
+def scenario_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet, Path]]:
+    folder = tmp_path_factory.mktemp("preflight")
+    specs = generate_specs(
+        len(SCENARIOS), profiles=SCENARIOS, first_address=next_first_address(), port=0, prefix="pf"
+    )
+    for spec in specs:
+        spec.name = spec.profile
+    fleet = Fleet(specs, folder / "fleet").start()
+    inventory = write_inventory(
+        fleet, folder / "inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+    )
+    yield fleet, inventory
+    fleet.stop()
+
+
+@pytest.fixture(scope="module")
+def playbook_report(
+    scenario_fleet: tuple[Fleet, Path], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    fleet, inventory = scenario_fleet
+    out = tmp_path_factory.mktemp("reports")
+    process = subprocess.run(
+        [
+            ANSIBLE_PLAYBOOK,
+            "-i",
+            str(inventory),
+            "playbooks/preflight.yml",
+            "-e",
+            f"sagefleet_preflight_report_dir={out}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+    )
+    assert process.returncode == 0, process.stdout[-4000:] + process.stderr[-2000:]
+    report = json.loads((out / "report.json").read_text())
+    report["_stdout"] = process.stdout
+    report["_junit"] = (out / "report.junit.xml").read_text()
+    report["_html"] = (out / "report.html").read_text()
+    return report
+
+
+def host_entry(report: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(h for h in report["hosts"] if h["host"] == name)
+
+
+def failing(entry: dict[str, Any]) -> set[str]:
+    return {
+        f["check_id"]
+        for f in entry["findings"]
+        if f["status"] == "fail" and f["severity"] != "info"
+    }
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_playbook_finds_what_makes_each_scenario(
+    playbook_report: dict[str, Any], scenario: str
+) -> None:
+    status, must_fail, must_pass = EXPECTED[scenario]
+    entry = host_entry(playbook_report, scenario)
+    assert entry["status"] == status, (scenario, sorted(failing(entry)))
+    assert must_fail <= failing(entry), (scenario, sorted(failing(entry)))
+    assert not (must_pass & failing(entry)), (scenario, sorted(failing(entry)))
+
+
+def test_every_scenario_was_gathered_in_one_round_trip(
+    scenario_fleet: tuple[Fleet, Path], playbook_report: dict[str, Any]
+) -> None:
+    fleet, _ = scenario_fleet
+    for name in SCENARIOS:
+        snippets_run = [e["name"] for e in fleet.host(name).journal if e["kind"] == "snippet"]
+        assert snippets_run.count("facts") >= 1
+        assert set(snippets_run) == {"facts"}
+
+
+def test_report_formats_agree(playbook_report: dict[str, Any]) -> None:
+    suite = ET.fromstring(playbook_report["_junit"])
+    cases = suite.findall(".//testcase")
+    failures = suite.findall(".//testcase/failure")
+    assert len(cases) >= len(SCENARIOS) * 20
+    assert failures, "blocked hosts must show as JUnit failures"
+    html = playbook_report["_html"]
+    assert "dotnet-472" in html and "ndp48" in html
+    stdout = playbook_report["_stdout"]
+    assert "Failures by check" in stdout
+
+
+def test_doctor_gives_the_same_findings_as_the_playbook(
+    scenario_fleet: tuple[Fleet, Path], playbook_report: dict[str, Any]
+) -> None:
+    _, inventory = scenario_fleet
+    report = doctor.run(load([inventory]), forks=8)
+    assert {h.host for h in report.hosts} == set(SCENARIOS)
+    for host in report.hosts:
+        entry = host_entry(playbook_report, host.host)
+        assert host.status == entry["status"], host.host
+        ours = {
+            (f.check_id, f.status.value, f.entity) for f in host.findings if f.check_id != "SF104"
+        }
+        theirs = {
+            (f["check_id"], f["status"], f["entity"])
+            for f in entry["findings"]
+            if f["check_id"] != "SF104"
+        }
+        assert ours == theirs, host.host
+
+
+def test_bad_input_stops_the_play_before_any_host_is_contacted(tmp_path: Path) -> None:
+    specs = generate_specs(2, first_address=next_first_address(), port=0)
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
+        text = inventory.read_text().replace("analytic_plan: 1", "analytic_plan: 0", 1)
+        inventory.write_text(text)
+        process = subprocess.run(
+            [
+                ANSIBLE_PLAYBOOK,
+                "-i",
+                str(inventory),
+                "playbooks/preflight.yml",
+                "-e",
+                f"sagefleet_preflight_report_dir={tmp_path / 'out'}",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert process.returncode != 0
+        assert "no host was contacted" in process.stdout
+        assert "analytic_plan" in process.stdout and "sage01" in process.stdout
+        assert "Sql-Canary-Passw0rd!" not in process.stdout + process.stderr
+        for name in ("sage01", "sage02"):
+            assert fleet.host(name).journal == []
+
+
+def test_waiver_turns_the_block_into_waived(tmp_path: Path) -> None:
+    specs = generate_specs(1, profiles=("dotnet-472",), first_address=next_first_address(), port=0)
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        inventory = write_inventory(
+            fleet,
+            tmp_path / "inventory" / "hosts.yml",
+            {
+                "sagefleet_waivers": [
+                    {"id": "SF101", "reason": "upgrade booked", "expires": "2099-01-01"}
+                ],
+                "sagefleet_lang": "fr",
+            },
+        )
+        report = doctor.run(load([inventory]), forks=1)
+    (host,) = report.hosts
+    waived = [f for f in host.findings if f.check_id == "SF101"]
+    assert waived[0].status.value == "waived" and waived[0].waiver_reason == "upgrade booked"
+    assert host.status == "ready"
+    assert report.lang == "fr"
+
+
+def test_unreachable_host_is_reported_with_its_cause(tmp_path: Path) -> None:
+    specs = generate_specs(2, first_address=next_first_address(), port=0)
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        fleet.spec("sage02").password = "wrong-password"
+        inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
+        out = tmp_path / "out"
+        process = subprocess.run(
+            [
+                ANSIBLE_PLAYBOOK,
+                "-i",
+                str(inventory),
+                "playbooks/preflight.yml",
+                "-e",
+                f"sagefleet_preflight_report_dir={out}",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert process.returncode != 0  # unreachable hosts make ansible-playbook exit non-zero
+    report = json.loads((out / "report.json").read_text())
+    entry = host_entry(report, "sage02")
+    assert entry["status"] == "unreachable"
+    assert "credentials" in (entry["error"] or "")
+    assert host_entry(report, "sage01")["status"] == "ready"

@@ -1,0 +1,57 @@
+"""Inventories for simulated fleets: entities derived from each host's profile.
+
+A profile describes a server (its .MAE files, its edition); the inventory an
+integrator would write for it lists one entity per .MAE file. Building it from
+the profile keeps the tests and the simulator in agreement.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sagefleet.sim.fleet import Fleet
+from sagefleet.sim.model import load_profile
+
+
+def entities_for(profile_name: str) -> list[dict[str, Any]]:
+    profile = load_profile(profile_name)
+    edition = profile.get("edition", "onpremise")
+    entities = []
+    for mae in profile.get("mae", []):
+        path = mae["path"]
+        base = path.replace("/", "\\").rsplit("\\", 1)[-1].rsplit(".", 1)[0]
+        entity: dict[str, Any] = {
+            "name": base,
+            "company_code": base,
+            "analytic_plan": 1,
+            "edition": edition,
+            "database": base,
+            "sage_user": "<administrateur>",
+            "sage_password": "",
+            "sql_user": "sagefleet_sql",
+            "sql_password": "Sql-Canary-Passw0rd!",
+            "mae_path": path,
+            "pdf_storage": "filestream",
+        }
+        server = str(mae["server"])
+        if edition == "spc":
+            entity["azure_sql_server"] = server.split(".")[0]
+        else:
+            entity["sql_instance"] = server
+        entities.append(entity)
+    return entities
+
+
+def write_inventory(fleet: Fleet, path: Path, extra: dict[str, Any] | None = None) -> Path:
+    """The fleet's inventory with each host's entities (and extra vars for all hosts)."""
+    inventory = fleet.inventory()
+    hosts = inventory["all"]["children"]["sage_servers"]["hosts"]
+    for name, hv in hosts.items():
+        hv["sagefleet_entities"] = entities_for(fleet.spec(name).profile)
+    inventory["all"]["vars"].update(extra or {})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(inventory, sort_keys=False), encoding="utf-8")
+    return path
