@@ -287,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "command", None) == "demo" and args.playbook is None:
-        args.playbook = ["playbooks/site.yml"]
+        args.playbook = ["playbooks/site.yml", "playbooks/preflight.yml"]
     if getattr(args, "command", None) == "doctor" and args.format is None:
         args.format = ["console", "json", "junit", "html"]
     try:

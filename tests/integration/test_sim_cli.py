@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -126,16 +127,14 @@ def test_sim_down_without_a_fleet_says_so(tmp_path: Path) -> None:
 
 def demo_inventory(tmp_path: Path) -> Path:
     """The demo inventory with addresses moved so the test cannot collide with a user's demo."""
-    source = yaml.safe_load((ROOT / "inventory/demo/hosts.yml").read_text())
+    folder = tmp_path / "demo"
+    shutil.copytree(ROOT / "inventory/demo", folder, ignore=shutil.ignore_patterns(".sim"))
+    source = yaml.safe_load((folder / "hosts.yml").read_text())
     hosts = source["all"]["children"]["sage_servers"]["hosts"]
     first = next_first_address().rsplit(".", 1)[0]
     for index, hv in enumerate(hosts.values(), start=1):
         hv["ansible_host"] = f"{first}.{index}"
-    folder = tmp_path / "demo"
-    (folder / "group_vars").mkdir(parents=True)
     (folder / "hosts.yml").write_text(yaml.safe_dump(source))
-    group_vars = (ROOT / "inventory/demo/group_vars/sage_servers.yml").read_text()
-    (folder / "group_vars/sage_servers.yml").write_text(group_vars)
     return folder / "hosts.yml"
 
 
@@ -158,6 +157,7 @@ def test_demo_runs_the_playbook_on_every_demo_host_and_leaves_nothing(tmp_path: 
             line.strip().startswith(f"- {name}") and " OK " in line and hostname in line
             for line in result.stdout.splitlines()
         ), result.stdout
+    assert "Totals: Hosts 8 (blocked 4, unreachable 0, warnings 0, ready 4)" in result.stdout
     assert result.stdout.rstrip().endswith("simulated fleet stopped")
     hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["sage_servers"]["hosts"]
     assert not any(port_open(hv["ansible_host"], 5986) for hv in hosts.values())
