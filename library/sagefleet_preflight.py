@@ -19,7 +19,7 @@ options:
     choices: [en, fr]
     default: en
   endpoints:
-    description: Outbound endpoints to probe (name, port, tls, required); default is the shipped list.
+    description: Outbound endpoints to probe (name, port, tls, required); default the shipped list.
     type: list
     elements: dict
   expected_issuers:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from sagefleet.sim.fleet import Fleet, HostSpec, generate_specs
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Each fleet of a test run gets its own /24 on loopback; ports are ephemeral.
-_SUBNETS = itertools.count(20)
+# Each fleet of a test run gets its own /24 on loopback; ports are ephemeral. Parallel
+# workers (pytest-xdist) take disjoint ranges, since the demo tests use fixed ports.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+_SUBNETS = itertools.count(20 + 115 * (_WORKER % 2))
 
 
 def next_first_address() -> str:

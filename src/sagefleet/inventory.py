@@ -107,14 +107,32 @@ def load(
             raise InputError(
                 f"cannot template the host's variables: {exc}", host=host.name, field="inventory"
             ) from exc
-        resolved.setdefault("inventory_hostname", host.name)
+        name = plain(host.name)
+        resolved = plain(resolved)
+        resolved.setdefault("inventory_hostname", name)
         target = (
-            winrm_target(host.name, resolved)
-            if resolved.get("ansible_connection") == "winrm"
-            else None
+            winrm_target(name, resolved) if resolved.get("ansible_connection") == "winrm" else None
         )
-        result.append(InventoryHost(host.name, resolved, target))
+        result.append(InventoryHost(name, resolved, target))
     return result
+
+
+def plain(value: Any) -> Any:
+    """Exact built-in types: Ansible tags its strings and containers (2.19+), pickle and
+    execnet cannot carry those, and nothing downstream needs the tags."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {plain(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [plain(v) for v in value]
+    return value
 
 
 def winrm_target(name: str, hv: Mapping[str, Any]) -> WinRMTarget:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from sagefleet.checks import all_checks, markdown_table
 from tests.conftest import ROOT
+
+from sagefleet.checks import all_checks, markdown_table
 
 
 def test_readme_lists_every_check_id_as_the_catalog_does() -> None:

@@ -30,6 +30,30 @@ class AnsibleSession(HostSession):
         super().__init__(host)
         self.connection = connection
 
+    def run_snippet(
+        self,
+        name: str,
+        params: dict[str, Any] | None = None,
+        stdin: Iterable[bytes] | None = None,
+        *,
+        sensitive: bool = False,
+    ) -> Any:
+        """Run a snippet; when ``sensitive``, with the play context's no_log set.
+
+        ansible-core's winrm plugin logs the raw stdout of every command at
+        -vvvvv unless ``no_log`` is set on the play context: a snippet whose
+        output may hold a secret sets it for its own run and restores it after.
+        """
+        context = getattr(self.connection, "_play_context", None)
+        if not sensitive or context is None:
+            return super().run_snippet(name, params, stdin)
+        previous = context.no_log
+        context.no_log = True
+        try:
+            return super().run_snippet(name, params, stdin)
+        finally:
+            context.no_log = previous
+
     def execute(
         self, command: str, stdin: Iterable[bytes] | None = None
     ) -> tuple[int, bytes, bytes]:

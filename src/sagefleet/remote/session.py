@@ -20,8 +20,14 @@ class HostSession(ABC):
         name: str,
         params: dict[str, Any] | None = None,
         stdin: Iterable[bytes] | None = None,
+        *,
+        sensitive: bool = False,
     ) -> Any:
-        """Run snippet ``name`` with ``params`` (JSON data) and return its document."""
+        """Run snippet ``name`` with ``params`` (JSON data) and return its document.
+
+        ``sensitive`` says the output may hold secrets: a transport that logs
+        command output must not log this run's (see AnsibleSession).
+        """
         command, prefix = snippet_invocation(name, params)
         if prefix is not None:
             stdin = _prepend(prefix, stdin)

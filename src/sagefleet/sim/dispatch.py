@@ -17,6 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from sagefleet import snippets
+from sagefleet.remote.command import STDIN_BOOTSTRAP
+from sagefleet.sim import ansible_compat
 from sagefleet.sim.model import WindowsHost
 
 Result = tuple[int, bytes, bytes]
@@ -84,6 +86,13 @@ def run_powershell(host: WindowsHost, script: str, stdin: bytes) -> Result:
     nested = _ENCODED.match(stripped)
     if nested:
         return run_command(host, stripped, stdin)
+    if script.replace("\r\n", "\n") == STDIN_BOOTSTRAP:
+        first, _, rest = stdin.partition(b"\n")
+        try:
+            inner = base64.b64decode(first.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return 1, b"", clixml_error("sagefleet simulator: stdin script is not base64 UTF-8")
+        return run_powershell(host, inner, rest)
     try:
         parsed = snippets.parse(script)
     except snippets.SnippetError as exc:
@@ -91,7 +100,8 @@ def run_powershell(host: WindowsHost, script: str, stdin: bytes) -> Result:
         return 1, b"", clixml_error(f"sagefleet simulator: {exc}")
     if parsed is not None:
         return run_snippet(host, parsed.name, parsed.params, stdin)
-    return run_ps_line(host, stripped)
+    # Not a snippet: ansible-core's own put/fetch scripts, or raw one-liners.
+    return ansible_compat.run_script(host, script, stdin)
 
 
 SnippetImpl = Callable[[WindowsHost, dict[str, Any], bytes], Any]
@@ -185,4 +195,8 @@ def run_cmd(host: WindowsHost, line: str) -> Result:
 
 
 # Snippet models register themselves on import.
-from sagefleet.sim import snippet_models  # noqa: E402,F401
+from sagefleet.sim import (  # noqa: E402,F401
+    query_models,
+    settings_models,
+    snippet_models,
+)

@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -24,8 +25,9 @@ import yaml
 
 from sagefleet.errors import SagefleetError
 from sagefleet.sim import certs
+from sagefleet.sim.faults import FaultError, FaultPlan
 from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile
-from sagefleet.sim.server import NTLM_USERS, Acceptor, Listener, tls_context
+from sagefleet.sim.server import NTLM_USERS, Acceptor, Listener, Stats, tls_context
 
 STATE_FILE = "state.json"
 
@@ -46,6 +48,9 @@ class HostSpec:
     password: str = ""
     profile: str = "healthy-onprem"
     overrides: dict[str, Any] = field(default_factory=dict)
+    # What the host does wrong from the start (see sim/faults.py); the key
+    # ``down: true`` starts it with its listener closed.
+    faults: dict[str, Any] = field(default_factory=dict)
 
 
 def loopback_addresses(count: int, first: str = "127.0.1.1") -> list[str]:
@@ -113,14 +118,31 @@ class Fleet:
         self.state_dir = Path(state_dir)
         self.hosts: dict[str, WindowsHost] = {}
         self.listeners: dict[str, Listener] = {}
+        self._faults: dict[str, FaultPlan] = {}
+        self._stats: dict[str, Stats] = {}
+        self._down: set[str] = set()
+        self._context: ssl.SSLContext | None = None
         self._acceptor: Acceptor | None = None
+        self._lock = threading.Lock()
         self.ca_file = self.state_dir / "ca.pem"
 
     def start(self) -> Fleet:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         hosts = []
+        start_down = set()
+        profiles: dict[str, dict[str, Any]] = {}  # parsed once per name, not per host
         for spec in self.specs:
-            profile = {**load_profile(spec.profile), **spec.overrides}
+            settings = dict(spec.faults)
+            if settings.pop("down", False):
+                start_down.add(spec.name)
+            try:
+                self._faults[spec.name] = FaultPlan.from_mapping(settings)
+            except FaultError as exc:
+                raise FleetError(f"host {spec.name}: {exc}") from exc
+            self._stats[spec.name] = Stats()
+            if spec.profile not in profiles:
+                profiles[spec.profile] = load_profile(spec.profile)
+            profile = {**profiles[spec.profile], **spec.overrides}
             host = host_from_profile(spec.name, spec.address, spec.username, spec.password, profile)
             hosts.append(host)
             NTLM_USERS.add(spec.username, spec.password)
@@ -132,19 +154,13 @@ class Fleet:
             )
             _, cert_file, key_file = bundle.write(self.state_dir)
             context = tls_context(str(cert_file), str(key_file))
+        self._context = context
         acceptor = Acceptor()
         try:
             for spec, host in zip(self.specs, hosts, strict=True):
-                try:
-                    listener = Listener(
-                        host, spec.port, spec.scheme, context if spec.scheme == "https" else None
-                    )
-                except OSError as exc:
-                    raise FleetError(
-                        f"host {spec.name}: cannot listen on {spec.address}:{spec.port}: {exc}"
-                    ) from exc
-                spec.port = listener.port
                 self.hosts[spec.name] = host
+                listener = self._listen(spec)
+                spec.port = listener.port
                 self.listeners[spec.name] = listener
                 acceptor.add(listener)
         except BaseException:
@@ -152,7 +168,62 @@ class Fleet:
             raise
         acceptor.start()
         self._acceptor = acceptor
+        for name in sorted(start_down):
+            self.host_down(name)
         return self
+
+    def _listen(self, spec: HostSpec) -> Listener:
+        try:
+            return Listener(
+                self.hosts[spec.name],
+                spec.port,
+                spec.scheme,
+                self._context if spec.scheme == "https" else None,
+                faults=self._faults[spec.name],
+                stats=self._stats[spec.name],
+            )
+        except OSError as exc:
+            raise FleetError(
+                f"host {spec.name}: cannot listen on {spec.address}:{spec.port}: {exc}"
+            ) from exc
+
+    # -- faults at run time ---------------------------------------------------
+    def faults(self, name: str) -> FaultPlan:
+        """The fault plan of one host: ``.set(latency=0.02)``, ``.clear()``, ``.reset()``."""
+        try:
+            return self._faults[name]
+        except KeyError:
+            raise FleetError(f"no host {name!r} in this fleet") from None
+
+    def host_down(self, name: str) -> None:
+        """Close the host's listener: its port refuses connections, open ones are cut.
+
+        The host's state (model, faults, statistics) is kept; open shells are
+        lost, as when the WinRM service stops.
+        """
+        with self._lock:
+            if name in self._down:
+                return
+            listener = self.listeners[name]
+            if self._acceptor is None:
+                raise FleetError("the fleet is not running")
+            self._acceptor.remove(listener)
+            self._down.add(name)
+
+    def host_up(self, name: str) -> None:
+        """Listen again on the same address and port, with fresh shells."""
+        with self._lock:
+            if name not in self._down:
+                return
+            if self._acceptor is None:
+                raise FleetError("the fleet is not running")
+            listener = self._listen(self.spec(name))
+            self.listeners[name] = listener
+            self._acceptor.add(listener)
+            self._down.discard(name)
+
+    def is_down(self, name: str) -> bool:
+        return name in self._down
 
     def stop(self) -> None:
         if self._acceptor is not None:
@@ -187,6 +258,8 @@ class Fleet:
                 "ansible_password": spec.password,
                 "sagefleet_sim_profile": spec.profile,
             }
+            if spec.faults:
+                hosts[spec.name]["sagefleet_sim_faults"] = dict(spec.faults)
         return {
             "all": {
                 "vars": {
@@ -231,6 +304,9 @@ def specs_from_inventory(inventory: Path) -> list[HostSpec]:
         if hv.get("ansible_connection") != "winrm":
             continue
         address = str(hv.get("ansible_host", host.name))
+        faults = hv.get("sagefleet_sim_faults") or {}
+        if not isinstance(faults, dict):
+            raise FleetError(f"host {host.name}: sagefleet_sim_faults must be a mapping")
         specs.append(
             HostSpec(
                 name=host.name,
@@ -240,6 +316,7 @@ def specs_from_inventory(inventory: Path) -> list[HostSpec]:
                 username=str(hv["ansible_user"]),
                 password=str(hv["ansible_password"]),
                 profile=str(hv.get("sagefleet_sim_profile", "healthy-onprem")),
+                faults={str(k): v for k, v in faults.items()},
             )
         )
     if not specs:

@@ -3,13 +3,29 @@
 A WindowsHost is built from a YAML profile and can be reset to it. The WinRM
 protocol layer (wsman.py, server.py) asks it to run commands through
 dispatch.py; nothing here knows about HTTP or SOAP.
+
+The model answers what Windows would answer: registry values (both views),
+files and drives, services, installed products, and what the network looks
+like from the host (DNS, firewall, TLS, proxy). It never opens a real
+connection: a network probe is answered from the host's network policy.
+
+Profiles stay short because they describe a server at a high level
+(``dotnet_release``, ``sage: {version, products}``, ``agent``, ``mae``...)
+and the model derives the registry keys and files Windows would hold; the
+low-level ``registry:`` and ``files:`` sections override or add to that.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
+import json
+import re
 import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -21,6 +37,736 @@ from sagefleet.errors import SagefleetError
 
 class ProfileError(SagefleetError):
     """A simulator profile is missing or malformed."""
+
+
+class ModelError(SagefleetError):
+    """A Windows operation failed the way Windows fails it.
+
+    Snippet models turn it into a PowerShell-style error (rc 1, the message on
+    stderr), so the message is the text Windows would print.
+    """
+
+
+class PathNotFound(ModelError):
+    """No such file, folder, drive or reachable network share."""
+
+
+class DiskFull(ModelError):
+    """The volume has not enough free space for the write (disk full)."""
+
+
+class AccessDenied(ModelError):
+    """The file's ACL does not let this account read it."""
+
+
+class ServiceError(ModelError):
+    """A service could not be found, started or stopped."""
+
+
+# -- registry -----------------------------------------------------------------
+
+REG_KINDS = ("REG_SZ", "REG_EXPAND_SZ", "REG_DWORD", "REG_QWORD", "REG_MULTI_SZ")
+RegistryData = str | int | tuple[str, ...]
+
+_HIVES = {
+    "hklm": "HKLM",
+    "hkey_local_machine": "HKLM",
+    "hku": "HKU",
+    "hkey_users": "HKU",
+    "hkcu": "HKCU",
+    "hkey_current_user": "HKCU",
+}
+
+
+@dataclass(frozen=True)
+class RegistryValue:
+    """One typed registry value, as RegistryKey.GetValue/GetValueKind see it."""
+
+    kind: str
+    data: RegistryData
+
+
+def registry_value(data: Any, kind: str | None = None) -> RegistryValue:
+    """Check and type a value: int -> REG_DWORD (or QWORD), list -> REG_MULTI_SZ."""
+    if kind is None:
+        if isinstance(data, bool):
+            raise ProfileError(f"registry value {data!r}: use 0/1, not a boolean")
+        if isinstance(data, int):
+            kind = "REG_DWORD" if 0 <= data < 2**32 else "REG_QWORD"
+        elif isinstance(data, list | tuple):
+            kind = "REG_MULTI_SZ"
+        else:
+            kind = "REG_SZ"
+    kind = kind.upper()
+    if kind not in REG_KINDS:
+        raise ProfileError(f"unknown registry value type {kind!r} (known: {', '.join(REG_KINDS)})")
+    if kind in ("REG_DWORD", "REG_QWORD"):
+        limit = 2**32 if kind == "REG_DWORD" else 2**64
+        if isinstance(data, bool) or not isinstance(data, int) or not 0 <= data < limit:
+            raise ProfileError(f"{kind} value must be an integer in [0, {limit}), got {data!r}")
+        return RegistryValue(kind, data)
+    if kind == "REG_MULTI_SZ":
+        if not isinstance(data, list | tuple):
+            raise ProfileError(f"REG_MULTI_SZ value must be a list of strings, got {data!r}")
+        return RegistryValue(kind, tuple(str(item) for item in data))
+    return RegistryValue(kind, str(data))
+
+
+@dataclass
+class _RegistryKey:
+    path: str
+    values: dict[str, tuple[str, RegistryValue]] = field(default_factory=dict)
+
+
+class Registry:
+    """HKLM and friends, case-insensitive, with the 64-bit and 32-bit views.
+
+    One physical tree, as on Windows: the 32-bit view of ``HKLM\\SOFTWARE\\X``
+    is ``HKLM\\SOFTWARE\\WOW6432Node\\X``; ``HKLM\\SYSTEM`` is shared.
+    """
+
+    def __init__(self) -> None:
+        self._keys: dict[str, _RegistryKey] = {}
+
+    @staticmethod
+    def physical(path: str, view: str = "64") -> str:
+        """The key a view opens, in canonical form (``HKLM\\...``)."""
+        if view not in ("64", "32"):
+            raise ValueError(f"registry view must be '64' or '32', not {view!r}")
+        parts = [p for p in path.replace("/", "\\").split("\\") if p]
+        if not parts:
+            raise ModelError("empty registry path")
+        hive = _HIVES.get(parts[0].rstrip(":").lower())
+        if hive is None:
+            raise ModelError(f"unknown registry hive in {path!r}")
+        parts[0] = hive
+        if (
+            view == "32"
+            and hive == "HKLM"
+            and len(parts) >= 2
+            and parts[1].lower() == "software"
+            and (len(parts) == 2 or parts[2].lower() != "wow6432node")
+        ):
+            parts.insert(2, "WOW6432Node")
+        return "\\".join(parts)
+
+    def _find(self, path: str, view: str) -> _RegistryKey | None:
+        return self._keys.get(self.physical(path, view).lower())
+
+    def create_key(self, path: str, view: str = "64") -> None:
+        parts = self.physical(path, view).split("\\")
+        for end in range(1, len(parts) + 1):
+            sub = "\\".join(parts[:end])
+            self._keys.setdefault(sub.lower(), _RegistryKey(sub))
+
+    def set(
+        self, path: str, name: str, data: Any, kind: str | None = None, view: str = "64"
+    ) -> None:
+        """Write a value (creating the key), typed from ``data`` unless ``kind`` says."""
+        value = registry_value(data, kind)
+        self.create_key(path, view)
+        key = self._keys[self.physical(path, view).lower()]
+        key.values[name.lower()] = (name, value)
+
+    def get_value(self, path: str, name: str, view: str = "64") -> RegistryValue | None:
+        key = self._find(path, view)
+        if key is None:
+            return None
+        found = key.values.get(name.lower())
+        return found[1] if found else None
+
+    def get(self, path: str, name: str, view: str = "64") -> RegistryData | None:
+        """The value's data, or None when the key or value does not exist."""
+        value = self.get_value(path, name, view)
+        return None if value is None else value.data
+
+    def key_exists(self, path: str, view: str = "64") -> bool:
+        return self._find(path, view) is not None
+
+    def values(self, path: str, view: str = "64") -> dict[str, RegistryValue]:
+        key = self._find(path, view)
+        return {} if key is None else {name: value for name, value in key.values.values()}
+
+    def subkeys(self, path: str, view: str = "64") -> list[str]:
+        """Names of the direct subkeys, in the case they were created with."""
+        prefix = self.physical(path, view).lower() + "\\"
+        found = {
+            key.path.split("\\")[prefix.count("\\")]
+            for lower, key in self._keys.items()
+            if lower.startswith(prefix)
+        }
+        return sorted(found, key=str.lower)
+
+    def delete_value(self, path: str, name: str, view: str = "64") -> None:
+        key = self._find(path, view)
+        if key is not None:
+            key.values.pop(name.lower(), None)
+
+    def delete_key(self, path: str, view: str = "64") -> None:
+        """Remove a key and its subkeys (Remove-Item -Recurse)."""
+        lower = self.physical(path, view).lower()
+        for candidate in [k for k in self._keys if k == lower or k.startswith(lower + "\\")]:
+            del self._keys[candidate]
+
+
+# -- file system ---------------------------------------------------------------
+
+DRIVE_TYPES = ("fixed", "network", "removable", "cdrom")
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB)?\s*$", re.I)
+_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+
+
+def parse_size(value: Any, where: str) -> int:
+    """Bytes from ``123``, ``"50 MB"`` or ``"127 GB"`` (binary units, as Explorer shows)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    match = _SIZE_RE.match(str(value))
+    if not match:
+        raise ProfileError(f"{where}: size {value!r} is not a number of bytes or '<n> MB|GB|TB'")
+    return int(float(match.group(1)) * _UNITS[(match.group(2) or "B").upper()])
+
+
+@dataclass
+class Volume:
+    """Capacity of a local drive or a network share."""
+
+    size_bytes: int
+    free_bytes: int
+
+
+@dataclass
+class Drive:
+    """A drive letter as Win32_LogicalDisk lists it."""
+
+    letter: str  # "C:"
+    drive_type: str = "fixed"
+    volume: Volume = field(default_factory=lambda: Volume(127 * 1024**3, 80 * 1024**3))
+    provider: str | None = None  # UNC root of a mapped network drive
+
+
+@dataclass
+class Share:
+    """A network share the host can (or cannot) reach by its UNC path."""
+
+    unc: str  # \\server\share
+    volume: Volume = field(default_factory=lambda: Volume(500 * 1024**3, 200 * 1024**3))
+    reachable: bool = True
+
+
+@dataclass
+class Acl:
+    """Who owns a file and which accounts may read it (the part our code sets)."""
+
+    owner: str
+    readers: list[str] = field(default_factory=list)
+
+    def allows(self, account: str) -> bool:
+        wanted = account.lower()
+        return wanted == self.owner.lower() or wanted in (r.lower() for r in self.readers)
+
+
+@dataclass
+class FileEntry:
+    """A file or folder; a big file may carry a size and no bytes."""
+
+    path: str
+    is_dir: bool = False
+    data: bytes | None = None
+    size: int = 0
+    product_version: str | None = None
+    file_version: str | None = None
+    acl: Acl | None = None
+    modified: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+
+def _win_path(path: str) -> str:
+    text = path.replace("/", "\\")
+    if text.startswith("\\\\"):
+        return "\\\\" + "\\".join(p for p in text[2:].split("\\") if p)
+    parts = [p for p in text.split("\\") if p]
+    if not parts or not re.fullmatch(r"[A-Za-z]:", parts[0]):
+        raise PathNotFound(f"Cannot find path '{path}' because it is not an absolute path.")
+    parts[0] = parts[0].upper()
+    return "\\".join(parts) if len(parts) > 1 else parts[0] + "\\"
+
+
+def _is_root(path: str) -> bool:
+    """A drive root (``C:\\``) or a share root (``\\\\server\\share``)."""
+    if re.fullmatch(r"[A-Za-z]:\\", path):
+        return True
+    return path.startswith("\\\\") and path[2:].count("\\") <= 1
+
+
+def _parent(path: str) -> str | None:
+    if _is_root(path):
+        return None
+    head = path.rpartition("\\")[0]
+    return head + "\\" if re.fullmatch(r"[A-Za-z]:", head) else head
+
+
+class FileSystem:
+    """Drives, network shares, folders and files of one host.
+
+    Paths are Windows paths, case-insensitive. A mapped drive letter resolves
+    to its share, so ``S:\\x`` and ``\\\\fs01\\sage\\x`` are the same file.
+    Writes respect the volume's free space.
+    """
+
+    def __init__(self) -> None:
+        self.drives: dict[str, Drive] = {}
+        self.shares: dict[str, Share] = {}
+        self.entries: dict[str, FileEntry] = {}
+
+    # resolution
+    def resolve(self, path: str) -> str:
+        """The physical path: mapped drive letters replaced by their UNC root."""
+        text = _win_path(path)
+        drive = self.drives.get(text[:2].upper())
+        if drive is not None and drive.provider:
+            rest = text[3:]
+            return _win_path(drive.provider + ("\\" + rest if rest else ""))
+        return text
+
+    def _share_of(self, physical: str) -> Share | None:
+        parts = physical[2:].split("\\")
+        if len(parts) < 2:
+            return None
+        return self.shares.get(f"\\\\{parts[0]}\\{parts[1]}".lower())
+
+    def volume(self, path: str) -> Volume:
+        """The volume holding ``path``; PathNotFound when the drive or share is not there."""
+        physical = self.resolve(path)
+        if physical.startswith("\\\\"):
+            share = self._share_of(physical)
+            if share is None or not share.reachable:
+                raise PathNotFound("The network path was not found.")
+            return share.volume
+        drive = self.drives.get(physical[:2])
+        if drive is None:
+            raise PathNotFound(
+                f"Cannot find drive. A drive with the name '{physical[0]}' does not exist."
+            )
+        return drive.volume
+
+    # queries
+    def exists(self, path: str) -> bool:
+        try:
+            physical = self.resolve(path)
+            self.volume(physical)
+        except PathNotFound:
+            return False
+        return _is_root(physical) or physical.lower() in self.entries
+
+    def is_dir(self, path: str) -> bool:
+        try:
+            physical = self.resolve(path)
+            self.volume(physical)
+        except PathNotFound:
+            return False
+        entry = self.entries.get(physical.lower())
+        return _is_root(physical) or (entry is not None and entry.is_dir)
+
+    def is_file(self, path: str) -> bool:
+        return self.exists(path) and not self.is_dir(path)
+
+    def stat(self, path: str) -> FileEntry:
+        physical = self.resolve(path)
+        self.volume(physical)
+        entry = self.entries.get(physical.lower())
+        if entry is None:
+            raise PathNotFound(f"Could not find file '{path}'.")
+        return entry
+
+    def listdir(self, path: str) -> list[str]:
+        if not self.is_dir(path):
+            raise PathNotFound(f"Could not find a part of the path '{path}'.")
+        folder = self.resolve(path).lower()
+        names = [
+            e.path.rsplit("\\", 1)[-1]
+            for e in self.entries.values()
+            if (_parent(e.path) or "").lower() == folder
+        ]
+        return sorted(names, key=str.lower)
+
+    def read(self, path: str, account: str | None = None) -> bytes:
+        """The file's bytes; AccessDenied when its ACL does not list ``account``."""
+        entry = self.stat(path)
+        if entry.is_dir:
+            raise AccessDenied(f"Access to the path '{path}' is denied.")
+        if account is not None and entry.acl is not None and not entry.acl.allows(account):
+            raise AccessDenied(f"Access to the path '{path}' is denied.")
+        if entry.data is None:
+            raise ModelError(f"the simulator holds only the size of '{path}', not its content")
+        return entry.data
+
+    def read_text(self, path: str, encoding: str = "utf-8") -> str:
+        return self.read(path).decode(encoding, errors="replace")
+
+    def sha256(self, path: str) -> str:
+        return hashlib.sha256(self.read(path)).hexdigest().upper()
+
+    def free_bytes(self, path: str) -> int:
+        return self.volume(path).free_bytes
+
+    # changes
+    def mkdir(self, path: str) -> None:
+        """Create a folder and its parents (New-Item -ItemType Directory -Force)."""
+        physical = self.resolve(path)
+        self.volume(physical)
+        chain: list[str] = []
+        current: str | None = physical
+        while current is not None and not _is_root(current):
+            chain.append(current)
+            current = _parent(current)
+        for folder in reversed(chain):
+            entry = self.entries.get(folder.lower())
+            if entry is None:
+                self.entries[folder.lower()] = FileEntry(folder, is_dir=True)
+            elif not entry.is_dir:
+                raise ModelError(f"An item with the specified name {folder} already exists.")
+
+    def write(
+        self,
+        path: str,
+        data: bytes | None = None,
+        *,
+        size: int | None = None,
+        acl: Acl | None = None,
+        product_version: str | None = None,
+        file_version: str | None = None,
+        reserve_space: bool = True,
+    ) -> FileEntry:
+        """Create or replace a file; the folder must exist, the volume must have room."""
+        physical = self.resolve(path)
+        volume = self.volume(physical)
+        parent = _parent(physical)
+        if parent is not None and not self.is_dir(parent):
+            raise PathNotFound(f"Could not find a part of the path '{path}'.")
+        new_size = len(data) if data is not None else int(size or 0)
+        old = self.entries.get(physical.lower())
+        if old is not None and old.is_dir:
+            raise AccessDenied(f"Access to the path '{path}' is denied.")
+        if reserve_space:
+            delta = new_size - (old.size if old else 0)
+            if delta > volume.free_bytes:
+                raise DiskFull(
+                    f"There is not enough space on the disk (disk full): writing '{path}' "
+                    f"needs {delta} bytes, {volume.free_bytes} bytes free."
+                )
+            volume.free_bytes -= delta
+        entry = FileEntry(
+            physical,
+            data=data,
+            size=new_size,
+            product_version=product_version,
+            file_version=file_version,
+            acl=acl if acl is not None else (old.acl if old else None),
+        )
+        self.entries[physical.lower()] = entry
+        return entry
+
+    def delete(self, path: str) -> None:
+        """Remove a file, or a folder with everything in it (Remove-Item -Recurse)."""
+        entry = self.stat(path)
+        volume = self.volume(entry.path)
+        prefix = entry.path.lower() + "\\"
+        for key in [k for k in self.entries if k == entry.path.lower() or k.startswith(prefix)]:
+            removed = self.entries.pop(key)
+            if not removed.is_dir:
+                volume.free_bytes += removed.size
+
+    def rename(self, source: str, target: str, replace: bool = True) -> None:
+        """Move a file in one step ([IO.File]::Replace / Move-Item -Force): no half state."""
+        entry = self.stat(source)
+        if entry.is_dir:
+            raise ModelError("the simulator only renames files")
+        target_physical = self.resolve(target)
+        existing = self.entries.get(target_physical.lower())
+        if existing is not None and not replace:
+            raise ModelError(f"Cannot create a file when that file already exists: '{target}'")
+        source_volume = self.volume(entry.path)
+        target_volume = self.volume(target_physical)
+        parent = _parent(target_physical)
+        if parent is not None and not self.is_dir(parent):
+            raise PathNotFound(f"Could not find a part of the path '{target}'.")
+        if target_volume is not source_volume:
+            if entry.size > target_volume.free_bytes:
+                raise DiskFull(f"There is not enough space on the disk (disk full): '{target}'")
+            target_volume.free_bytes -= entry.size
+            source_volume.free_bytes += entry.size
+        if existing is not None:
+            target_volume.free_bytes += existing.size
+        del self.entries[entry.path.lower()]
+        entry.path = target_physical
+        entry.modified = dt.datetime.now(dt.UTC)
+        self.entries[target_physical.lower()] = entry
+
+    def set_acl(self, path: str, acl: Acl) -> None:
+        self.stat(path).acl = acl
+
+
+# -- services -----------------------------------------------------------------
+
+SERVICE_STATES = ("Running", "Stopped", "StartPending", "StopPending")
+START_MODES = ("Auto", "Manual", "Disabled")
+# Win32_Service.State spells the pending states with a space.
+WMI_STATES = {"StartPending": "Start Pending", "StopPending": "Stop Pending"}
+
+
+@dataclass
+class Service:
+    """A Windows service as the Service Control Manager holds it."""
+
+    name: str
+    display_name: str = ""
+    state: str = "Stopped"
+    start_mode: str = "Auto"
+    account: str = "LocalSystem"
+    binary_path: str = ""
+    version: str | None = None
+    start_seconds: float = 0.0
+    stop_seconds: float = 0.0
+    # When set, start (or stop) fails with this message, as `Start-Service` would.
+    start_failure: str | None = None
+    stop_failure: str | None = None
+
+    @property
+    def wmi_state(self) -> str:
+        return WMI_STATES.get(self.state, self.state)
+
+    @property
+    def executable(self) -> str:
+        """The program of ``binary_path`` (PathName without quotes and arguments)."""
+        text = self.binary_path.strip()
+        if text.startswith('"'):
+            return text[1:].split('"', 1)[0]
+        match = re.match(r"(?i)^(.*?\.exe)(?:\s|$)", text)
+        return match.group(1) if match else text
+
+
+# -- network policy -------------------------------------------------------------
+
+#: The agent's outbound endpoints (Chift local-agent documentation), 80 and 443.
+DEFAULT_ENDPOINTS = ("s3.eu-west-3.amazonaws.com", "sqs.eu-west-3.amazonaws.com", "api.chift.eu")
+TLS_PROTOCOLS = ("TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+TCP_RESULTS = ("ok", "refused", "timeout", "unreachable")
+DNS_STATUSES = ("ok", "nxdomain", "servfail", "timeout")
+
+# Addresses are only strings in answers (documentation ranges): nothing is ever dialled.
+_DEFAULT_DNS = {
+    "s3.eu-west-3.amazonaws.com": ("198.51.100.10",),
+    "sqs.eu-west-3.amazonaws.com": ("198.51.100.20",),
+    "api.chift.eu": ("203.0.113.30",),
+}
+_DEFAULT_ISSUERS = {
+    "s3.eu-west-3.amazonaws.com": "Amazon RSA 2048 M02",
+    "sqs.eu-west-3.amazonaws.com": "Amazon RSA 2048 M02",
+    "api.chift.eu": "Sectigo RSA Domain Validation Secure Server CA",
+}
+_DNS_ERRORS = {
+    "nxdomain": "No such host is known",
+    "servfail": (
+        "This is usually a temporary error during hostname resolution and means that the "
+        "local server did not receive a response from an authoritative server"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class DnsRule:
+    status: str = "ok"
+    addresses: tuple[str, ...] = ()
+    cname: str | None = None
+
+
+@dataclass(frozen=True)
+class TlsRule:
+    """What a TLS server (or an intercepting proxy) presents."""
+
+    issuer: str
+    subject: str | None = None
+    protocols: tuple[str, ...] = ("TLSv1.2", "TLSv1.3")
+    not_after: str = "2027-06-30T23:59:59.0000000Z"
+
+
+@dataclass(frozen=True)
+class DnsAnswer:
+    status: str
+    addresses: tuple[str, ...] = ()
+    cname_chain: tuple[str, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class TcpAnswer:
+    ok: bool
+    elapsed_ms: int | None
+    error: str | None  # refused / timeout / unreachable / dns
+
+
+@dataclass(frozen=True)
+class TlsAnswer:
+    ok: bool
+    protocol: str | None = None
+    issuer: str | None = None
+    subject: str | None = None
+    not_after: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class NetworkPolicy:
+    """The network as the host sees it: DNS answers, firewall verdicts, TLS servers."""
+
+    dns: dict[str, DnsRule] = field(default_factory=dict)
+    tcp: dict[str, str] = field(default_factory=dict)  # "name:port" -> ok/refused/...
+    default_tcp: str = "timeout"  # a default-deny firewall drops silently
+    tls: dict[str, TlsRule] = field(default_factory=dict)  # "name" (port 443) or "name:port"
+    intercept: TlsRule | None = None
+    intercept_except: set[str] = field(default_factory=set)
+    latency_ms: dict[str, int] = field(default_factory=dict)  # "name" or "name:port"
+    default_latency_ms: int = 20
+    winhttp_proxy: str | None = None
+    winhttp_bypass: str | None = None
+
+    def resolve(self, name: str, timeout_ms: int = 2000) -> DnsAnswer:
+        """What [System.Net.Dns]::GetHostAddresses would return, following CNAMEs."""
+        chain: list[str] = []
+        current = name.lower().rstrip(".")
+        for _ in range(10):
+            rule = self.dns.get(current)
+            if rule is None:
+                return DnsAnswer(
+                    "nxdomain", cname_chain=tuple(chain), error=_DNS_ERRORS["nxdomain"]
+                )
+            if rule.cname:
+                chain.append(rule.cname)
+                current = rule.cname.lower()
+                continue
+            if rule.status == "ok":
+                return DnsAnswer("ok", rule.addresses, tuple(chain))
+            if rule.status == "timeout":
+                error = f"timed out after {timeout_ms} ms"
+                return DnsAnswer("timeout", cname_chain=tuple(chain), error=error)
+            return DnsAnswer(rule.status, cname_chain=tuple(chain), error=_DNS_ERRORS[rule.status])
+        return DnsAnswer("servfail", tuple(), tuple(chain), _DNS_ERRORS["servfail"])
+
+    def latency(self, name: str, port: int) -> int:
+        key = name.lower()
+        return self.latency_ms.get(
+            f"{key}:{port}", self.latency_ms.get(key, self.default_latency_ms)
+        )
+
+    def connect(self, name: str, port: int, timeout_ms: int = 2000) -> TcpAnswer:
+        """A TCP connect from the host: the firewall's verdict and how long it took."""
+        if self.resolve(name, timeout_ms).status != "ok":
+            return TcpAnswer(False, None, "dns")
+        verdict = self.tcp.get(f"{name.lower()}:{port}", self.default_tcp)
+        latency = self.latency(name, port)
+        if verdict == "ok":
+            if latency > timeout_ms:
+                return TcpAnswer(False, timeout_ms, "timeout")
+            return TcpAnswer(True, latency, None)
+        if verdict == "timeout":
+            return TcpAnswer(False, timeout_ms, "timeout")
+        return TcpAnswer(False, min(latency, timeout_ms), verdict)
+
+    def handshake(
+        self, name: str, port: int, client_protocols: Iterable[str] = ("TLSv1.2",)
+    ) -> TlsAnswer:
+        """A TLS handshake after a successful connect, accepting any certificate."""
+        offered = [p for p in client_protocols if p in TLS_PROTOCOLS]
+        lower = name.lower()
+        rule: TlsRule | None
+        if port == 443 and self.intercept is not None and lower not in self.intercept_except:
+            rule = TlsRule(
+                issuer=self.intercept.issuer,
+                subject=self.intercept.subject or name,
+                protocols=self.intercept.protocols,
+                not_after=self.intercept.not_after,
+            )
+        else:
+            rule = self.tls.get(f"{lower}:{port}") or (self.tls.get(lower) if port == 443 else None)
+        if rule is None:
+            return TlsAnswer(
+                False,
+                error=(
+                    "Authentication failed because the remote party has closed the "
+                    "transport stream."
+                ),
+            )
+        common = [p for p in TLS_PROTOCOLS if p in offered and p in rule.protocols]
+        if not common:
+            return TlsAnswer(
+                False,
+                error=(
+                    "The client and server cannot communicate, because they do not possess "
+                    "a common algorithm"
+                ),
+            )
+        return TlsAnswer(True, common[-1], rule.issuer, rule.subject or name, rule.not_after)
+
+
+# -- Sage catalogue (what an installation leaves on disk and in the registry) --------
+
+SAGE_PRODUCTS: dict[str, dict[str, str]] = {
+    "comptabilite": {
+        "key": "Comptabilité 100c",
+        "folder": "iComptabilité",
+        "exe": "Maestria.exe",
+        "display": "Comptabilité",
+    },
+    "gestion_commerciale": {
+        "key": "Gestion Commerciale 100c",
+        "folder": "iGestion commerciale",
+        "exe": "GecoMaes.exe",
+        "display": "Gestion commerciale",
+    },
+    "moyens_de_paiement": {
+        "key": "Moyens de paiement 100c",
+        "folder": "iMoyens de paiement",
+        "exe": "MopaMaes.exe",
+        "display": "Moyens de paiement",
+    },
+}
+#: Objets Métiers version that matches a Sage major version (Chift help).
+MATCHING_OM = {7: "7.20", 8: "8.05", 9: "9.02", 10: "10.05", 11: "11.0", 12: "12.0"}
+SAGE_ROOT = "C:\\Program Files (x86)\\Sage"
+OM_FOLDER = "C:\\Program Files (x86)\\Common Files\\Sage\\Objets métiers"
+OM_DLL = OM_FOLDER + "\\objets100c.dll"
+UNINSTALL = "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall"
+NDP_V4 = "HKLM\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v4\\Full"
+NETFX = "HKLM\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319"
+SCHANNEL_TLS12 = (
+    "HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL"
+    "\\Protocols\\TLS 1.2\\Client"
+)
+AZURE_KEY = "HKLM\\SOFTWARE\\Microsoft\\Windows Azure"
+#: Marker of a Sage Partner Cloud VM (a guess: overridable in the facts snippet params).
+SPC_MARKER_KEY = "HKLM\\SOFTWARE\\WOW6432Node\\Sage\\SPC"
+#: Interactive user whose persistent drive mappings live under HKU (for mapped drives).
+USER_SID = "S-1-5-21-1004336348-1177238915-682003330-1001"
+
+#: ASSUMPTION: the agent's service name, display name and folder are not documented.
+AGENT_SERVICE = "SpendeskSageAgent"
+AGENT_DISPLAY_NAME = "Spendesk Sage Agent"
+AGENT_FOLDER = "C:\\Program Files (x86)\\Spendesk\\Sage Agent"
+AGENT_EXE = "SpendeskSageAgent.exe"
+#: ASSUMPTION: disk space an agent installation takes.
+AGENT_INSTALL_BYTES = 60 * 1024**2
+
+
+def _uninstall_key(name: str) -> str:
+    return "{" + str(uuid.uuid5(uuid.NAMESPACE_URL, "sagefleet:" + name)).upper() + "}"
+
+
+def mae_text(server: str, creator: str = "<Administrateur>", kind: str = "SQL") -> bytes:
+    """A .MAE pointer file as Sage writes it (INI-like, ANSI)."""
+    text = f"[CBASE]\r\nServeurSQL={server}\r\nCreateur={creator}\r\nType={kind}\r\n"
+    return text.encode("cp1252")
+
+
+# -- the host -------------------------------------------------------------------
 
 
 @dataclass
@@ -46,7 +792,18 @@ class WindowsHost:
     os_build: int = 17763
     powershell_version: str = "5.1.17763.5576"
     clock_skew_s: float = 0.0
+    edition: str = "onpremise"  # or "spc" (Sage Partner Cloud VM on Azure)
+    domain: str | None = None  # None: WORKGROUP
     winrm: WinRMService = field(default_factory=WinRMService)
+    registry: Registry = field(default_factory=Registry)
+    fs: FileSystem = field(default_factory=FileSystem)
+    services: dict[str, Service] = field(default_factory=dict)  # lower-case name -> service
+    network: NetworkPolicy = field(default_factory=NetworkPolicy)
+    # Real seconds slept per simulated second (service start/stop); 0 keeps tests fast.
+    time_scale: float = 0.0
+    # When set, the agent installer exits with this code and changes nothing.
+    installer_failure: int | None = None
+    installer_runs: list[dict[str, Any]] = field(default_factory=list)
     # Every script the host was asked to run, for tests (name, params).
     journal: list[dict[str, Any]] = field(default_factory=list)
     # Snippet name -> error text: that snippet fails as a PowerShell `throw` would.
@@ -71,6 +828,203 @@ class WindowsHost:
                 if key != "lock":
                     setattr(self, key, value)
 
+    def sleep(self, seconds: float) -> None:
+        """Let simulated time pass (scaled by ``time_scale``; instant by default)."""
+        if seconds > 0 and self.time_scale > 0:
+            time.sleep(seconds * self.time_scale)
+
+    # services
+    def service(self, name: str) -> Service | None:
+        return self.services.get(name.lower())
+
+    def _require_service(self, name: str) -> Service:
+        found = self.service(name)
+        if found is None:
+            raise ServiceError(f"Cannot find any service with service name '{name}'.")
+        return found
+
+    def install_service(self, service: Service) -> Service:
+        with self.lock:
+            if service.state not in SERVICE_STATES or service.start_mode not in START_MODES:
+                raise ServiceError(f"invalid service state/start mode for {service.name!r}")
+            self.services[service.name.lower()] = service
+            return service
+
+    def remove_service(self, name: str) -> None:
+        with self.lock:
+            self.services.pop(self._require_service(name).name.lower())
+
+    def start_service(self, name: str) -> Service:
+        """Start-Service: StartPending for ``start_seconds``, then Running (or the failure)."""
+        with self.lock:
+            service = self._require_service(name)
+            if service.state == "Running":
+                return service
+            if service.start_mode == "Disabled":
+                raise ServiceError(
+                    f"Service '{service.display_name or service.name} ({service.name})' cannot be "
+                    "started due to the following error: The service cannot be started, either "
+                    "because it is disabled or because it has no enabled devices associated "
+                    "with it."
+                )
+            service.state = "StartPending"
+        self.sleep(service.start_seconds)
+        with self.lock:
+            if service.start_failure:
+                service.state = "Stopped"
+                raise ServiceError(
+                    f"Service '{service.display_name or service.name} ({service.name})' cannot be "
+                    f"started due to the following error: {service.start_failure}"
+                )
+            service.state = "Running"
+            return service
+
+    def stop_service(self, name: str) -> Service:
+        """Stop-Service: StopPending for ``stop_seconds``, then Stopped (or the failure)."""
+        with self.lock:
+            service = self._require_service(name)
+            if service.state == "Stopped":
+                return service
+            service.state = "StopPending"
+        self.sleep(service.stop_seconds)
+        with self.lock:
+            if service.stop_failure:
+                service.state = "Running"
+                raise ServiceError(
+                    f"Service '{service.display_name or service.name} ({service.name})' cannot be "
+                    f"stopped due to the following error: {service.stop_failure}"
+                )
+            service.state = "Stopped"
+            return service
+
+    # products
+    def uninstall_entries(self) -> list[tuple[str, str, dict[str, RegistryValue]]]:
+        """(view, key name, values) of every Uninstall entry, 64-bit view first."""
+        found = []
+        for view in ("64", "32"):
+            for sub in self.registry.subkeys(UNINSTALL, view):
+                found.append((view, sub, self.registry.values(f"{UNINSTALL}\\{sub}", view)))
+        return found
+
+    def run_installer(self, installer_path: str, args: list[str] | None = None) -> tuple[int, str]:
+        """Run the agent installer: install or upgrade the service from the package beside it.
+
+        The package is described by ``<installer>.sagefleet.json`` (agent_version,
+        service_name, install_folder, account, exit_code, fail_service_start,
+        install_bytes) and configured by the settings.json beside the installer.
+        Returns (exit code, log text); the log is also written where ``/LOG=``
+        says (default under C:\\Windows\\Temp).
+        """
+        args = list(args or [])
+        with self.lock:
+            if not self.fs.is_file(installer_path):
+                raise PathNotFound(
+                    f"This command cannot be run because the file '{installer_path}' "
+                    "does not exist."
+                )
+            log: list[str] = [f"Setup started: {installer_path} {' '.join(args)}".rstrip()]
+            folder = installer_path.replace("/", "\\").rsplit("\\", 1)[0]
+            run: dict[str, Any] = {"installer": installer_path, "args": args, "settings": None}
+            self.installer_runs.append(run)
+            code = self._install(installer_path, folder, args, run, log)
+            run["exit_code"] = code
+            log.append(f"Setup exit code: {code}")
+            text = "\r\n".join(log) + "\r\n"
+            log_path = next(
+                (a.split("=", 1)[1].strip('"') for a in args if a.upper().startswith("/LOG=")),
+                f"C:\\Windows\\Temp\\Setup Log {self.utc_now():%Y-%m-%d} #001.txt",
+            )
+            try:
+                self.fs.mkdir(log_path.replace("/", "\\").rsplit("\\", 1)[0])
+                self.fs.write(log_path, text.encode("utf-8"))
+            except ModelError:
+                pass  # as Inno Setup: a log that cannot be written does not stop setup
+            run["log_path"] = log_path
+            return code, text
+
+    def _install(
+        self, installer: str, folder: str, args: list[str], run: dict[str, Any], log: list[str]
+    ) -> int:
+        if self.installer_failure is not None:
+            log.append(f"Setup failed (simulated failure {self.installer_failure}).")
+            return self.installer_failure
+        try:
+            meta = json.loads(self.fs.read_text(installer + ".sagefleet.json"))
+        except (ModelError, json.JSONDecodeError) as exc:
+            log.append(f"Cannot read the package metadata: {exc}")
+            return 1
+        try:
+            settings_bytes = self.fs.read(folder + "\\settings.json")
+            run["settings"] = json.loads(settings_bytes.decode("utf-8-sig"))
+        except (ModelError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            log.append(f"settings.json not found or invalid beside the installer: {exc}")
+            return 1
+        log.append(f"Settings read from {folder}\\settings.json")
+        name = str(meta.get("service_name") or AGENT_SERVICE)
+        version = str(meta["agent_version"])
+        existing = self.service(name)
+        install_folder = str(meta.get("install_folder") or AGENT_FOLDER)
+        if existing is not None:
+            install_folder = existing.executable.rsplit("\\", 1)[0]
+            log.append(f"Previous version {existing.version} found: stopping {name}")
+            try:
+                self.stop_service(name)
+            except ServiceError as exc:
+                log.append(str(exc))
+                return 1
+        exe = f"{install_folder}\\{AGENT_EXE}"
+        try:
+            self.fs.mkdir(install_folder)
+            old = self.fs.entries.get(self.fs.resolve(exe).lower())
+            self.fs.write(
+                exe,
+                size=int(meta.get("install_bytes", AGENT_INSTALL_BYTES)),
+                product_version=version,
+                file_version=version,
+                acl=old.acl if old else None,
+            )
+            self.fs.write(f"{install_folder}\\settings.json", settings_bytes)
+        except ModelError as exc:
+            log.append(f"Error writing files: {exc}")
+            return 112 if isinstance(exc, DiskFull) else 1
+        if existing is None:
+            self.install_service(
+                Service(
+                    name=name,
+                    display_name=AGENT_DISPLAY_NAME,
+                    start_mode="Auto",
+                    account=str(meta.get("account") or "LocalSystem"),
+                    binary_path=f'"{exe}"',
+                    version=version,
+                )
+            )
+            log.append(f"Service {name} installed")
+        else:
+            existing.version = version
+            log.append(f"Service {name} updated to {version}")
+        key = f"{UNINSTALL}\\{AGENT_DISPLAY_NAME}_is1"
+        for value_name, value in (
+            ("DisplayName", AGENT_DISPLAY_NAME),
+            ("DisplayVersion", version),
+            ("InstallLocation", install_folder + "\\"),
+            ("Publisher", "Spendesk"),
+        ):
+            self.registry.set(key, value_name, value, view="32")
+        service = self._require_service(name)
+        service.start_failure = (
+            "The service did not respond to the start or control request in a timely fashion."
+            if meta.get("fail_service_start")
+            else None
+        )
+        try:
+            self.start_service(name)
+            log.append(f"Service {name} started")
+        except ServiceError as exc:
+            log.append(str(exc))
+        return int(meta.get("exit_code", 0))
+
+
+# -- profiles ---------------------------------------------------------------------
 
 _FIELDS = {
     "hostname",
@@ -79,6 +1033,24 @@ _FIELDS = {
     "os_build",
     "powershell_version",
     "clock_skew_s",
+    "edition",
+    "domain",
+    "time_scale",
+    "installer_failure",
+}
+_SECTIONS = {
+    "dotnet_release",
+    "tls",
+    "sage",
+    "agent",
+    "mae",
+    "drives",
+    "shares",
+    "services",
+    "network",
+    "registry",
+    "files",
+    "folders",
 }
 
 
@@ -102,18 +1074,37 @@ def profile_names() -> list[str]:
     return sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".yml"))
 
 
+def _section(data: Any, allowed: set[str], where: str) -> dict[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ProfileError(f"{where} must be a mapping, got {type(data).__name__}")
+    unknown = set(data) - allowed
+    if unknown:
+        raise ProfileError(f"{where}: unknown keys {sorted(unknown)}")
+    return dict(data)
+
+
+def _choice(value: Any, allowed: Iterable[str], where: str) -> str:
+    options = list(allowed)
+    if value not in options:
+        raise ProfileError(f"{where}: {value!r} is not one of {options}")
+    return str(value)
+
+
 def host_from_profile(
     name: str, address: str, username: str, password: str, profile: dict[str, Any]
 ) -> WindowsHost:
     """Build a host from profile data; unknown keys are an error, never ignored."""
     data = copy.deepcopy(profile)
-    unknown = set(data) - _FIELDS - {"profile", "description", "winrm"}
+    where = f"profile {data.get('profile')!r}"
+    unknown = set(data) - _FIELDS - _SECTIONS - {"profile", "description", "winrm"}
     if unknown:
-        raise ProfileError(f"profile {data.get('profile')!r}: unknown keys {sorted(unknown)}")
+        raise ProfileError(f"{where}: unknown keys {sorted(unknown)}")
     winrm = data.pop("winrm", {}) or {}
     bad = set(winrm) - {"allow_basic", "allow_unencrypted"}
     if bad:
-        raise ProfileError(f"profile {data.get('profile')!r}: unknown winrm keys {sorted(bad)}")
+        raise ProfileError(f"{where}: unknown winrm keys {sorted(bad)}")
     host = WindowsHost(
         name=name,
         address=address,
@@ -123,5 +1114,365 @@ def host_from_profile(
         winrm=WinRMService(**winrm),
         **{k: v for k, v in data.items() if k in _FIELDS},
     )
+    _choice(host.edition, ("onpremise", "spc"), f"{where}: edition")
+    _Builder(host, data, where).build()
     host._initial = copy.deepcopy(profile)
     return host
+
+
+class _Builder:
+    """Derives registry keys, files, services and network rules from a profile."""
+
+    def __init__(self, host: WindowsHost, data: dict[str, Any], where: str) -> None:
+        self.host = host
+        self.data = data
+        self.where = where
+        self.unreachable: list[str] = []
+
+    def build(self) -> None:
+        self._drives()
+        self._windows()
+        self._sage()
+        self._mae()
+        self._agent()
+        self._services()
+        self._network()
+        self._low_level()
+        # Seeded files exist on the share; the host just cannot reach it.
+        for unc in self.unreachable:
+            self.host.fs.shares[unc].reachable = False
+
+    # drives and shares
+    def _drives(self) -> None:
+        fs = self.host.fs
+        for item in self.data.get("shares") or []:
+            spec = _section(item, {"unc", "size", "free", "reachable"}, f"{self.where}: shares[]")
+            unc = _win_path(str(spec["unc"]))
+            fs.shares[unc.lower()] = Share(
+                unc,
+                Volume(
+                    parse_size(spec.get("size", "500 GB"), self.where),
+                    parse_size(spec.get("free", "200 GB"), self.where),
+                ),
+            )
+            if not spec.get("reachable", True):
+                self.unreachable.append(unc.lower())
+        drives = self.data.get("drives") or [{"letter": "C"}]
+        for item in drives:
+            spec = _section(
+                item, {"letter", "type", "size", "free", "provider"}, f"{self.where}: drives[]"
+            )
+            letter = str(spec["letter"]).rstrip(":\\").upper() + ":"
+            kind = _choice(spec.get("type", "fixed"), DRIVE_TYPES, f"{self.where}: drive {letter}")
+            provider = spec.get("provider")
+            if kind == "network":
+                if not provider:
+                    raise ProfileError(f"{self.where}: network drive {letter} needs a provider")
+                unc = _win_path(str(provider))
+                share = fs.shares.setdefault(unc.lower(), Share(unc))
+                fs.drives[letter] = Drive(letter, kind, share.volume, unc)
+                # Persistent mapping of the interactive user, as Windows stores it.
+                self.host.registry.set(f"HKU\\{USER_SID}\\Network\\{letter[0]}", "RemotePath", unc)
+                continue
+            volume = Volume(
+                parse_size(spec.get("size", "127 GB"), self.where),
+                parse_size(spec.get("free", "80 GB"), self.where),
+            )
+            fs.drives[letter] = Drive(letter, kind, volume, None)
+        if "C:" not in fs.drives:
+            raise ProfileError(f"{self.where}: a Windows server needs a C: drive")
+        for folder in ("C:\\Windows\\Temp", "C:\\Program Files", "C:\\Program Files (x86)"):
+            fs.mkdir(folder)
+
+    # .NET, TLS, Azure
+    def _windows(self) -> None:
+        reg = self.host.registry
+        release = self.data.get("dotnet_release", 528049)
+        if release is not None:
+            reg.set(NDP_V4, "Release", int(release))
+            reg.set(NDP_V4, "Version", "4.8.03761")
+        tls = _section(
+            self.data.get("tls"),
+            {"strong_crypto", "system_default_tls", "schannel_tls12_client"},
+            f"{self.where}: tls",
+        )
+        for view in ("64", "32"):
+            for value_name, key in (
+                ("SchUseStrongCrypto", "strong_crypto"),
+                ("SystemDefaultTlsVersions", "system_default_tls"),
+            ):
+                value = tls.get(key, 1)
+                if value is not None:
+                    reg.set(NETFX, value_name, int(value), view=view)
+        schannel = _section(
+            tls.get("schannel_tls12_client"),
+            {"Enabled", "DisabledByDefault"},
+            f"{self.where}: tls.schannel_tls12_client",
+        )
+        for value_name, value in schannel.items():
+            if value is not None:
+                reg.set(SCHANNEL_TLS12, value_name, int(value))
+        if self.host.edition == "spc":
+            reg.set(AZURE_KEY, "VmId", str(uuid.uuid5(uuid.NAMESPACE_DNS, self.host.hostname)))
+            self.host.install_service(
+                Service(
+                    "WindowsAzureGuestAgent",
+                    "Windows Azure Guest Agent",
+                    "Running",
+                    binary_path="C:\\WindowsAzure\\GuestAgent\\WindowsAzureGuestAgent.exe",
+                )
+            )
+
+    # Sage and Objets Métiers
+    def _sage(self) -> None:
+        sage = _section(
+            self.data.get("sage"),
+            {"version", "products", "objets_metiers", "spc_marker"},
+            f"{self.where}: sage",
+        )
+        if not sage:
+            return
+        reg, fs = self.host.registry, self.host.fs
+        version = str(sage["version"])
+        major = int(version.split(".")[0])
+        brand = "Sage 100c" if major < 7 else ("Sage 100cloud" if major < 10 else "Sage 100")
+        for product in sage.get("products") or ["comptabilite"]:
+            info = SAGE_PRODUCTS.get(product)
+            if info is None:
+                raise ProfileError(
+                    f"{self.where}: unknown Sage product {product!r} "
+                    f"(known: {sorted(SAGE_PRODUCTS)})"
+                )
+            folder = f"{SAGE_ROOT}\\{info['folder']}"
+            fs.mkdir(folder)
+            fs.write(
+                f"{folder}\\{info['exe']}",
+                size=40 * 1024**2,
+                product_version=version,
+                file_version=version,
+                reserve_space=False,
+            )
+            reg.set(f"HKLM\\SOFTWARE\\Sage\\{info['key']}", "Path", folder + "\\", view="32")
+            self._uninstall(f"{brand} {info['display']}", version, folder + "\\", "Sage", view="32")
+        # Objets Métiers: installed at the matching version unless the profile says
+        # otherwise (a version string, a mapping, or null for "not installed").
+        om_spec = sage.get("objets_metiers", {})
+        if om_spec is not None:
+            om = _section(
+                {"version": om_spec} if isinstance(om_spec, str) else om_spec,
+                {"version", "uninstall_entry"},
+                f"{self.where}: sage.objets_metiers",
+            )
+            om_version = str(om.get("version") or MATCHING_OM.get(major, version))
+            fs.mkdir(OM_FOLDER)
+            fs.write(
+                OM_DLL,
+                size=9 * 1024**2,
+                product_version=om_version,
+                file_version=om_version,
+                reserve_space=False,
+            )
+            if om.get("uninstall_entry", self.host.edition == "onpremise"):
+                self._uninstall(
+                    f"Sage 100 Objets Métiers {om_version}",
+                    om_version,
+                    OM_FOLDER + "\\",
+                    "Sage",
+                    view="32",
+                )
+        if sage.get("spc_marker", self.host.edition == "spc"):
+            reg.set(SPC_MARKER_KEY, "Version", version)
+
+    def _uninstall(
+        self, display: str, version: str, location: str, publisher: str, view: str
+    ) -> None:
+        key = f"{UNINSTALL}\\{_uninstall_key(display)}"
+        reg = self.host.registry
+        reg.set(key, "DisplayName", display, view=view)
+        reg.set(key, "DisplayVersion", version, view=view)
+        reg.set(key, "InstallLocation", location, view=view)
+        reg.set(key, "Publisher", publisher, view=view)
+
+    # .MAE pointer files
+    def _mae(self) -> None:
+        for item in self.data.get("mae") or []:
+            spec = _section(item, {"path", "server", "creator", "type"}, f"{self.where}: mae[]")
+            path = str(spec["path"])
+            self.host.fs.mkdir(path.replace("/", "\\").rsplit("\\", 1)[0])
+            self.host.fs.write(
+                path,
+                mae_text(
+                    str(spec["server"]),
+                    str(spec.get("creator", "<Administrateur>")),
+                    str(spec.get("type", "SQL")),
+                ),
+                reserve_space=False,
+            )
+
+    # the Spendesk agent
+    def _agent(self) -> None:
+        agent = _section(
+            self.data.get("agent"),
+            {"version", "state", "start_mode", "account", "service_name", "folder"},
+            f"{self.where}: agent",
+        )
+        if not agent:
+            return
+        name = str(agent.get("service_name", AGENT_SERVICE))
+        folder = str(agent.get("folder", AGENT_FOLDER))
+        version = str(agent["version"])
+        exe = f"{folder}\\{AGENT_EXE}"
+        self.host.fs.mkdir(folder)
+        self.host.fs.write(
+            exe,
+            size=AGENT_INSTALL_BYTES,
+            product_version=version,
+            file_version=version,
+            reserve_space=False,
+        )
+        self.host.install_service(
+            Service(
+                name=name,
+                display_name=AGENT_DISPLAY_NAME,
+                state=_choice(agent.get("state", "Running"), SERVICE_STATES, self.where),
+                start_mode=_choice(agent.get("start_mode", "Auto"), START_MODES, self.where),
+                account=str(agent.get("account", "LocalSystem")),
+                binary_path=f'"{exe}"',
+                version=version,
+            )
+        )
+        self._uninstall(AGENT_DISPLAY_NAME, version, folder + "\\", "Spendesk", view="32")
+
+    def _services(self) -> None:
+        allowed = {
+            "name",
+            "display_name",
+            "state",
+            "start_mode",
+            "account",
+            "binary_path",
+            "version",
+            "start_seconds",
+            "stop_seconds",
+            "start_failure",
+            "stop_failure",
+        }
+        for item in self.data.get("services") or []:
+            spec = _section(item, allowed, f"{self.where}: services[]")
+            service = self.host.service(str(spec["name"]))
+            if service is None:
+                service = Service(name=str(spec["name"]))
+                self.host.install_service(service)
+            for key, value in spec.items():
+                setattr(service, key, value)
+            _choice(service.state, SERVICE_STATES, f"{self.where}: service {service.name}")
+            _choice(service.start_mode, START_MODES, f"{self.where}: service {service.name}")
+
+    # network
+    def _network(self) -> None:
+        net = _section(
+            self.data.get("network"),
+            {"dns", "tcp", "default_tcp", "tls", "intercept_tls", "latency_ms", "winhttp_proxy"},
+            f"{self.where}: network",
+        )
+        policy = self.host.network
+        for endpoint in DEFAULT_ENDPOINTS:
+            policy.dns[endpoint] = DnsRule("ok", _DEFAULT_DNS[endpoint])
+            policy.tls[endpoint] = TlsRule(_DEFAULT_ISSUERS[endpoint], endpoint)
+            for port in (80, 443):
+                policy.tcp[f"{endpoint}:{port}"] = "ok"
+        for mae in self.data.get("mae") or []:
+            server = str(mae.get("server", "")).split("\\")[0].split(",")[0].lower()
+            if server.endswith(".database.windows.net"):
+                policy.dns.setdefault(server, DnsRule("ok", ("198.51.100.140",)))
+                policy.tcp[f"{server}:1433"] = "ok"
+        for dns_name, rule in (net.get("dns") or {}).items():
+            policy.dns[str(dns_name).lower()] = self._dns_rule(rule)
+        for target, verdict in (net.get("tcp") or {}).items():
+            if ":" not in str(target):
+                raise ProfileError(f"{self.where}: network.tcp key {target!r} must be name:port")
+            policy.tcp[str(target).lower()] = _choice(verdict, TCP_RESULTS, self.where)
+        policy.default_tcp = _choice(net.get("default_tcp", "timeout"), TCP_RESULTS, self.where)
+        for target, spec in (net.get("tls") or {}).items():
+            policy.tls[str(target).lower()] = self._tls_rule(spec)
+        intercept = net.get("intercept_tls")
+        if intercept is not None:
+            spec = _section(intercept, {"issuer", "protocols", "not_after", "except"}, self.where)
+            policy.intercept_except = {str(n).lower() for n in spec.pop("except", []) or []}
+            policy.intercept = self._tls_rule(spec)
+        latency = net.get("latency_ms", 20)
+        if isinstance(latency, Mapping):
+            policy.latency_ms = {str(k).lower(): int(v) for k, v in latency.items()}
+        else:
+            policy.default_latency_ms = int(latency)
+        proxy = _section(net.get("winhttp_proxy"), {"server", "bypass"}, self.where)
+        policy.winhttp_proxy = proxy.get("server")
+        policy.winhttp_bypass = proxy.get("bypass")
+
+    def _dns_rule(self, rule: Any) -> DnsRule:
+        if isinstance(rule, str):
+            return DnsRule(_choice(rule, DNS_STATUSES, f"{self.where}: network.dns"))
+        if isinstance(rule, list):
+            return DnsRule("ok", tuple(str(a) for a in rule))
+        spec = _section(rule, {"status", "addresses", "cname"}, f"{self.where}: network.dns")
+        return DnsRule(
+            _choice(spec.get("status", "ok"), DNS_STATUSES, f"{self.where}: network.dns"),
+            tuple(str(a) for a in spec.get("addresses") or []),
+            spec.get("cname"),
+        )
+
+    def _tls_rule(self, spec: Any) -> TlsRule:
+        spec = _section(spec, {"issuer", "subject", "protocols", "not_after"}, self.where)
+        protocols = tuple(spec.get("protocols") or ("TLSv1.2", "TLSv1.3"))
+        for protocol in protocols:
+            _choice(protocol, TLS_PROTOCOLS, f"{self.where}: tls protocols")
+        return TlsRule(
+            issuer=str(spec["issuer"]),
+            subject=spec.get("subject"),
+            protocols=protocols,
+            not_after=str(spec.get("not_after", "2027-06-30T23:59:59.0000000Z")),
+        )
+
+    # low-level overrides
+    def _low_level(self) -> None:
+        reg, fs = self.host.registry, self.host.fs
+        for key, values in (self.data.get("registry") or {}).items():
+            if values is None:
+                reg.delete_key(str(key))
+                continue
+            if not isinstance(values, Mapping):
+                raise ProfileError(f"{self.where}: registry[{key!r}] must map value names")
+            reg.create_key(str(key))
+            for value_name, value in values.items():
+                if value is None:
+                    reg.delete_value(str(key), str(value_name))
+                elif isinstance(value, Mapping):
+                    spec = _section(value, {"type", "data"}, f"{self.where}: registry value")
+                    reg.set(str(key), str(value_name), spec["data"], str(spec["type"]))
+                else:
+                    reg.set(str(key), str(value_name), value)
+        for folder in self.data.get("folders") or []:
+            fs.mkdir(str(folder))
+        for path, spec in (self.data.get("files") or {}).items():
+            if spec is None:
+                if fs.exists(str(path)):
+                    fs.delete(str(path))
+                continue
+            spec = _section(
+                spec,
+                {"text", "size", "product_version", "file_version", "owner", "readers"},
+                f"{self.where}: files[{path!r}]",
+            )
+            fs.mkdir(str(path).replace("/", "\\").rsplit("\\", 1)[0])
+            text = spec.get("text")
+            fs.write(
+                str(path),
+                None if text is None else str(text).encode("utf-8"),
+                size=None if text is not None else parse_size(spec.get("size", 0), self.where),
+                product_version=spec.get("product_version"),
+                file_version=spec.get("file_version"),
+                acl=Acl(str(spec["owner"]), [str(r) for r in spec.get("readers") or []])
+                if spec.get("owner")
+                else None,
+                reserve_space=False,
+            )

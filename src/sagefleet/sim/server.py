@@ -26,6 +26,7 @@ import spnego
 
 from sagefleet.sim import wsman
 from sagefleet.sim.dispatch import run_command
+from sagefleet.sim.faults import DropConnection, FaultPlan
 from sagefleet.sim.model import ProfileError, WindowsHost
 
 BOUNDARY = b"--Encrypted Boundary"
@@ -78,6 +79,11 @@ class Stats:
     encrypted: int = 0
     unencrypted: int = 0
     auth_failures: int = 0
+    # Bytes of stdin the host received through Send (decoded), for benchmarks.
+    stdin_bytes: int = 0
+    # Bytes of HTTP request bodies received, as on the wire.
+    body_bytes: int = 0
+    operations: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, encrypted: bool) -> None:
@@ -87,6 +93,29 @@ class Stats:
                 self.encrypted += 1
             else:
                 self.unencrypted += 1
+
+
+class _ListenerHooks:
+    """Counts each shell operation and stdin byte, then lets the fault plan act."""
+
+    def __init__(self, stats: Stats, faults: FaultPlan) -> None:
+        self.stats = stats
+        self.faults = faults
+
+    def on_operation(self, operation: str) -> None:
+        with self.stats.lock:
+            self.stats.operations[operation] = self.stats.operations.get(operation, 0) + 1
+        self.faults.on_operation(operation)
+
+    def on_stdin(self, count: int) -> None:
+        with self.stats.lock:
+            self.stats.stdin_bytes += count
+        self.faults.on_stdin(count)
+
+
+def _starts_powershell(command_line: str) -> bool:
+    first = command_line.lstrip().split(" ", 1)[0].lower()
+    return first in {"powershell", "powershell.exe", "pwsh", "pwsh.exe"}
 
 
 class Listener(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -102,17 +131,33 @@ class Listener(socketserver.ThreadingMixIn, http.server.HTTPServer):
         port: int,
         scheme: str,
         ssl_context: ssl.SSLContext | None,
+        faults: FaultPlan | None = None,
+        stats: Stats | None = None,
     ) -> None:
         self.host = host
         self.scheme = scheme
         self.ssl_context = ssl_context
-        self.stats = Stats()
+        self.stats = stats if stats is not None else Stats()
+        self.faults = faults if faults is not None else FaultPlan()
         self.shells = wsman.ShellService(
-            host.hostname, lambda line, stdin: run_command(host, line, stdin)
+            host.hostname, self._run, hooks=_ListenerHooks(self.stats, self.faults)
         )
         self.connections: set[socket.socket] = set()
         self.conn_lock = threading.Lock()
         super().__init__((host.address, port), Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the address back to a name (getfqdn):
+        # a reverse DNS query per host, 75 ms each, for a name nobody reads.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+    def _run(self, command_line: str, stdin: bytes) -> tuple[int, bytes, bytes]:
+        if _starts_powershell(command_line):
+            self.faults.powershell_delay()
+        return run_command(self.host, command_line, stdin)
 
     @property
     def port(self) -> int:
@@ -190,6 +235,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        self.server.faults.on_request()
+        with self.server.stats.lock:
+            self.server.stats.body_bytes += len(body)
         if self.path.rstrip("/").lower() != "/wsman":
             self._reply(404)
             return
@@ -234,10 +282,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except wsman.WSManFault as fault:
             status = 500
             reply = self.server.shells.fault_reply(body, fault)
+        except DropConnection:
+            self._drop()
+            return
         if encrypted:
             self._reply(status, self._wrap(reply), {"Content-Type": ENCRYPTED_TYPE})
         else:
             self._reply(status, reply, {"Content-Type": "application/soap+xml;charset=UTF-8"})
+
+    def _drop(self) -> None:
+        """Close the TCP connection without a reply, as a cut link or crashed proxy does."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     # -- authentication ------------------------------------------------
     def _authenticate(self) -> str | None:
@@ -256,7 +313,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except (ValueError, UnicodeDecodeError):
                 self._fail_auth()
                 return None
-            if _same_user(user, host.username) and password == host.password:
+            injected = self.server.faults.auth_should_fail()
+            if not injected and _same_user(user, host.username) and password == host.password:
                 return host.username
             self._fail_auth()
             return None
@@ -294,7 +352,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self._fail_auth()
                 return None
             principal = str(self.ntlm.client_principal or "")
-            if not self.ntlm.complete or not _same_user(principal, host.username):
+            injected = self.server.faults.auth_should_fail()
+            if injected or not self.ntlm.complete or not _same_user(principal, host.username):
                 self.ntlm = None
                 self._fail_auth()
                 return None
@@ -373,6 +432,16 @@ class Acceptor:
         with self._lock:
             self._listeners.append(listener)
             self._selector.register(listener.socket, selectors.EVENT_READ, listener)
+
+    def remove(self, listener: Listener) -> None:
+        """Stop accepting for one listener and close it: its port refuses connections."""
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(listener.socket)
+        listener.close_connections()
+        listener.server_close()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="sim-acceptor", daemon=True)

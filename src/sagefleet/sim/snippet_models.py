@@ -6,10 +6,33 @@ same name would print on a real Windows host in the same state.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sagefleet.sim.dispatch import simulates
-from sagefleet.sim.model import WindowsHost
+from sagefleet.sim.dispatch import SnippetAbort, simulates
+from sagefleet.sim.model import (
+    AGENT_SERVICE,
+    AZURE_KEY,
+    NDP_V4,
+    NETFX,
+    OM_DLL,
+    SCHANNEL_TLS12,
+    SPC_MARKER_KEY,
+    ModelError,
+    RegistryValue,
+    WindowsHost,
+)
+
+
+@contextmanager
+def powershell_errors() -> Iterator[None]:
+    """Report a model error (disk full, path not found...) as PowerShell would: rc 1, its text."""
+    try:
+        yield
+    except ModelError as exc:
+        raise SnippetAbort(str(exc)) from exc
 
 
 @simulates("host_info")
@@ -24,3 +47,265 @@ def host_info(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[s
         # Same shape as [DateTime]::UtcNow.ToString('o'): 7 fractional digits, Z.
         "utc_now": now.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z",
     }
+
+
+# -- facts ------------------------------------------------------------------------
+
+#: Programs of Sage 100 whose ProductVersion the facts snippet reports.
+SAGE_EXECUTABLES = ("Maestria.exe", "GecoMaes.exe", "MopaMaes.exe")
+_SAGE_NAME = re.compile(r"^Sage 100", re.I)
+_OM_NAME = re.compile(r"Objets m[ée]tiers", re.I)
+_MAE_LINE = re.compile(r"^\s*(ServeurSQL|Type)\s*=\s*(.*?)\s*$", re.I)
+DEFAULT_SPC_MARKERS = ("HKLM:\\" + SPC_MARKER_KEY.split("\\", 1)[1],)
+
+
+def _param(params: dict[str, Any], name: str, default: Any) -> Any:
+    value = params.get(name)
+    return default if value is None else value
+
+
+def _text(value: RegistryValue | None) -> str | None:
+    if value is None:
+        return None
+    text = value.data if isinstance(value.data, str) else str(value.data)
+    return text or None
+
+
+def _uninstall(host: WindowsHost) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    sage: list[dict[str, Any]] = []
+    om: list[dict[str, Any]] = []
+    for view, _, values in host.uninstall_entries():
+        name = _text(values.get("DisplayName"))
+        if name is None:
+            continue
+        publisher = _text(values.get("Publisher"))
+        version = _text(values.get("DisplayVersion"))
+        if _OM_NAME.search(name):
+            om.append({"display_name": name, "display_version": version, "view": view})
+        elif _SAGE_NAME.search(name) and (
+            "comptabilit" in name.lower() or re.search(r"sage", publisher or "", re.I)
+        ):
+            sage.append(
+                {
+                    "display_name": name,
+                    "display_version": version,
+                    "install_location": _text(values.get("InstallLocation")),
+                    "publisher": publisher,
+                    "view": view,
+                }
+            )
+    return sage, om
+
+
+def _sage_products(host: WindowsHost) -> list[dict[str, Any]]:
+    products = []
+    for sub in host.registry.subkeys("HKLM\\SOFTWARE\\Sage", view="32"):
+        path = host.registry.get(f"HKLM\\SOFTWARE\\Sage\\{sub}", "Path", view="32")
+        if isinstance(path, str) and path:
+            products.append({"product": sub, "path": path})
+    return products
+
+
+def _executables(host: WindowsHost, products: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for product in products:
+        folder = str(product["path"]).rstrip("\\")
+        for exe in SAGE_EXECUTABLES:
+            path = f"{folder}\\{exe}"
+            if not host.fs.is_file(path):
+                continue
+            entry = host.fs.stat(path)
+            found.append({"name": exe, "path": path, "product_version": entry.product_version})
+    return found
+
+
+def _agent(host: WindowsHost, name: str) -> dict[str, Any]:
+    service = host.service(name)
+    if service is None:
+        return {
+            "service_name": name,
+            "installed": False,
+            "state": None,
+            "start_mode": None,
+            "account": None,
+            "version": None,
+            "path": None,
+        }
+    exe = service.executable or None
+    version = host.fs.stat(exe).product_version if exe and host.fs.is_file(exe) else None
+    return {
+        "service_name": service.name,
+        "installed": True,
+        "state": service.wmi_state,
+        "start_mode": service.start_mode,
+        "account": service.account,
+        "version": version,
+        "path": exe,
+    }
+
+
+def _mapped_unc(host: WindowsHost, letter: str) -> str | None:
+    """Persistent mapping of a drive letter in any user's profile (HKU\\<sid>\\Network)."""
+    for sid in host.registry.subkeys("HKU"):
+        remote = host.registry.get(f"HKU\\{sid}\\Network\\{letter}", "RemotePath")
+        if isinstance(remote, str) and remote:
+            return remote
+    return None
+
+
+def _mae_file(host: WindowsHost, path: str) -> dict[str, Any]:
+    unc = path.startswith("\\\\")
+    letter = path[0].upper() if re.match(r"^[A-Za-z]:", path) else None
+    drive = host.fs.drives.get(f"{letter}:") if letter else None
+    mapping = _mapped_unc(host, letter) if letter and drive is None else None
+    if unc:
+        drive_type: str | None = "network"
+    elif drive is not None:
+        drive_type = drive.drive_type
+    else:
+        drive_type = "network" if mapping else None
+    mapped = bool(letter) and drive_type == "network"
+    candidate = path
+    if not host.fs.is_file(candidate) and mapping:
+        candidate = mapping.rstrip("\\") + path[2:]
+    doc: dict[str, Any] = {
+        "path": path,
+        "exists": False,
+        "size": None,
+        "drive_type": drive_type,
+        "unc": unc,
+        "mapped_drive": mapped,
+        "serveur_sql": None,
+        "type": None,
+        "database": None,
+    }
+    if not host.fs.is_file(candidate):
+        return doc
+    entry = host.fs.stat(candidate)
+    doc.update(exists=True, size=entry.size)
+    doc["database"] = re.split(r"[\\/]", path)[-1].rsplit(".", 1)[0]
+    if entry.data is not None and entry.size <= 1024 * 1024:
+        for line in entry.data.decode("cp1252", errors="replace").splitlines():
+            match = _MAE_LINE.match(line)
+            if match:
+                key = "serveur_sql" if match.group(1).lower() == "serveursql" else "type"
+                if doc[key] is None:
+                    doc[key] = match.group(2) or None
+    return doc
+
+
+def _client_tls_protocols(host: WindowsHost) -> tuple[str, ...]:
+    """The snippet asks for TLS 1.2 only; Schannel can forbid it (Enabled=0)."""
+    enabled = host.registry.get(SCHANNEL_TLS12, "Enabled")
+    return () if enabled == 0 else ("TLSv1.2",)
+
+
+def _probe(host: WindowsHost, endpoint: dict[str, Any], timeout_ms: int) -> dict[str, Any]:
+    name = str(endpoint.get("name") or "")
+    port = int(endpoint.get("port") or 0)
+    want_tls = bool(endpoint.get("tls"))
+    dns = host.network.resolve(name, timeout_ms)
+    tcp = host.network.connect(name, port, timeout_ms)
+    tls_result = None
+    if want_tls and tcp.ok:
+        tls = host.network.handshake(name, port, _client_tls_protocols(host))
+        tls_result = {
+            "ok": tls.ok,
+            "protocol": tls.protocol,
+            "issuer": tls.issuer,
+            "subject": tls.subject,
+            "not_after": tls.not_after,
+            "error": tls.error,
+        }
+    return {
+        "name": name,
+        "port": port,
+        "tls": want_tls,
+        "dns": {"status": dns.status, "addresses": list(dns.addresses), "error": dns.error},
+        "tcp": {"ok": tcp.ok, "elapsed_ms": tcp.elapsed_ms, "error": tcp.error},
+        "tls_result": tls_result,
+    }
+
+
+def _spc_marker(host: WindowsHost, paths: list[str]) -> bool:
+    for path in paths:
+        text = str(path)
+        if re.match(r"^(HKLM|HKEY_LOCAL_MACHINE):?\\", text, re.I):
+            if host.registry.key_exists(text.replace(":", "", 1)):
+                return True
+        elif host.fs.exists(text):
+            return True
+    return False
+
+
+@simulates("facts")
+def facts(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
+    """Every fact the checks need, in one document (the contract of sagefleet.facts)."""
+    timeout_ms = int(_param(params, "timeout_ms", 3000))
+    agent_service = str(_param(params, "agent_service", AGENT_SERVICE))
+    markers = [str(p) for p in _param(params, "spc_marker_paths", list(DEFAULT_SPC_MARKERS))]
+    with host.lock, powershell_errors():
+        identity = host_info(host, params, stdin)
+        sage_uninstall, om_uninstall = _uninstall(host)
+        products = _sage_products(host)
+        reg = host.registry
+        return {
+            "schema": 1,
+            "host": {
+                **identity,
+                "domain": host.domain or "WORKGROUP",
+                "part_of_domain": host.domain is not None,
+            },
+            "drives": [
+                {
+                    "name": drive.letter,
+                    "drive_type": drive.drive_type,
+                    "free_bytes": drive.volume.free_bytes,
+                    "size_bytes": drive.volume.size_bytes,
+                    "provider": drive.provider,
+                }
+                for drive in sorted(host.fs.drives.values(), key=lambda d: d.letter)
+            ],
+            "dotnet": {"release": reg.get(NDP_V4, "Release")},
+            "tls": {
+                "netfx_x64": {
+                    "SchUseStrongCrypto": reg.get(NETFX, "SchUseStrongCrypto", view="64"),
+                    "SystemDefaultTlsVersions": reg.get(NETFX, "SystemDefaultTlsVersions", "64"),
+                },
+                "netfx_x86": {
+                    "SchUseStrongCrypto": reg.get(NETFX, "SchUseStrongCrypto", view="32"),
+                    "SystemDefaultTlsVersions": reg.get(NETFX, "SystemDefaultTlsVersions", "32"),
+                },
+                "schannel_tls12_client": {
+                    "Enabled": reg.get(SCHANNEL_TLS12, "Enabled"),
+                    "DisabledByDefault": reg.get(SCHANNEL_TLS12, "DisabledByDefault"),
+                },
+            },
+            "proxy": {
+                "winhttp_proxy": host.network.winhttp_proxy,
+                "winhttp_bypass": host.network.winhttp_bypass,
+            },
+            "sage": {
+                "uninstall": sage_uninstall,
+                "products": products,
+                "executables": _executables(host, products),
+            },
+            "objets_metiers": {
+                "files": [{"path": OM_DLL, "file_version": host.fs.stat(OM_DLL).file_version}]
+                if host.fs.is_file(OM_DLL)
+                else [],
+                "uninstall": om_uninstall,
+            },
+            "azure": {
+                "guest_agent_service": host.service("WindowsAzureGuestAgent") is not None,
+                "azure_registry_key": reg.key_exists(AZURE_KEY),
+                "spc_marker": _spc_marker(host, markers),
+            },
+            "agent": _agent(host, agent_service),
+            "mae_files": [_mae_file(host, str(p)) for p in _param(params, "mae_files", [])],
+            "probes": [
+                _probe(host, endpoint, timeout_ms)
+                for endpoint in _param(params, "endpoints", [])
+                if isinstance(endpoint, dict)
+            ],
+        }

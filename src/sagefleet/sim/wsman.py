@@ -13,6 +13,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 from xml.sax.saxutils import escape
 
 NS = {
@@ -39,8 +40,22 @@ FAULT_OPERATION_TIMEOUT = 2150858793
 FAULT_INVALID_SELECTORS = 2150858843
 FAULT_QUOTA_MAX_OPERATIONS = 0x803381A6
 FAULT_UNSUPPORTED = 2150858853
+FAULT_INTERNAL = 1359  # ERROR_INTERNAL_ERROR
+WMI_ERROR_NS = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/MSFT_WmiError"
 
 Runner = Callable[[str, bytes], tuple[int, bytes, bytes]]
+
+
+class ShellHooks(Protocol):
+    """What the layer above (listener: statistics, injected faults) sees of each request.
+
+    Either hook may raise: ``WSManFault`` becomes a fault reply, anything else
+    is the server's business (e.g. dropping the connection).
+    """
+
+    def on_operation(self, operation: str) -> None: ...
+
+    def on_stdin(self, count: int) -> None: ...
 
 
 class WSManFault(Exception):
@@ -126,12 +141,49 @@ def fault_envelope(fault: WSManFault, relates_to: str, machine: str) -> bytes:
         "<s:Code><s:Value>s:Receiver</s:Value>"
         f"<s:Subcode><s:Value>{escape(fault.subcode)}</s:Value></s:Subcode></s:Code>"
         f'<s:Reason><s:Text xml:lang="en-US">{escape(fault.reason)}</s:Text></s:Reason>'
-        "<s:Detail>"
-        f'<f:WSManFault xmlns:f="{NS["f"]}" Code="{fault.code}" Machine="{escape(machine)}">'
-        f"<f:Message>{escape(fault.reason)}</f:Message></f:WSManFault>"
-        "</s:Detail></s:Fault>"
+        f"<s:Detail>{_fault_detail(fault, machine)}</s:Detail></s:Fault>"
     )
     return envelope("http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", relates_to, body)
+
+
+def _fault_detail(fault: WSManFault, machine: str) -> str:
+    """The Detail element: WSManFault, or MSFT_WmiError for a quota fault as Windows sends.
+
+    ansible-core recognises the operation quota only through
+    ``MSFT_WmiError/error_Code`` (pywinrm's ``wmierror_code``), then re-creates
+    the shell.
+    """
+    if fault.code == FAULT_QUOTA_MAX_OPERATIONS:
+        return (
+            f'<p:MSFT_WmiError b:IsCIM_Error="true" xmlns:p="{WMI_ERROR_NS}"'
+            ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+            ' xmlns:b="http://schemas.dmtf.org/wbem/wsman/1/cimbinding.xsd"'
+            ' xmlns:cim="http://schemas.dmtf.org/wbem/wscim/1/common"'
+            ' xsi:type="p:MSFT_WmiError_Type">'
+            '<p:CIMStatusCode xsi:type="cim:cimUnsignedInt">27</p:CIMStatusCode>'
+            '<p:CIMStatusCodeDescription xsi:type="cim:cimString" xsi:nil="true"/>'
+            '<p:ErrorSource xsi:type="cim:cimString" xsi:nil="true"/>'
+            '<p:ErrorSourceFormat xsi:type="cim:cimUnsignedShort">0</p:ErrorSourceFormat>'
+            '<p:ErrorType xsi:type="cim:cimUnsignedShort">0</p:ErrorType>'
+            f'<p:Message xsi:type="cim:cimString">{escape(fault.reason)}</p:Message>'
+            f'<p:MessageID xsi:type="cim:cimString">HRESULT 0x{fault.code:08x}</p:MessageID>'
+            '<p:OtherErrorSourceFormat xsi:type="cim:cimString" xsi:nil="true"/>'
+            '<p:OtherErrorType xsi:type="cim:cimString" xsi:nil="true"/>'
+            '<p:OwningEntity xsi:type="cim:cimString" xsi:nil="true"/>'
+            '<p:PerceivedSeverity xsi:type="cim:cimUnsignedShort">0</p:PerceivedSeverity>'
+            '<p:ProbableCause xsi:type="cim:cimUnsignedShort">0</p:ProbableCause>'
+            '<p:ProbableCauseDescription xsi:type="cim:cimString" xsi:nil="true"/>'
+            '<p:error_Category xsi:type="cim:cimUnsignedInt">30</p:error_Category>'
+            f'<p:error_Code xsi:type="cim:cimUnsignedInt">{fault.code}</p:error_Code>'
+            '<p:error_Type xsi:type="cim:cimString">HRESULT</p:error_Type>'
+            '<p:error_WindowsErrorMessage xsi:type="cim:cimString">'
+            f"{escape(fault.reason)}</p:error_WindowsErrorMessage>"
+            "</p:MSFT_WmiError>"
+        )
+    return (
+        f'<f:WSManFault xmlns:f="{NS["f"]}" Code="{fault.code}" Machine="{escape(machine)}">'
+        f"<f:Message>{escape(fault.reason)}</f:Message></f:WSManFault>"
+    )
 
 
 @dataclass
@@ -158,10 +210,17 @@ class Shell:
 class ShellService:
     """The shells of one host; thread-safe, one instance per simulated host."""
 
-    def __init__(self, machine: str, runner: Runner, max_operations: int = 1500) -> None:
+    def __init__(
+        self,
+        machine: str,
+        runner: Runner,
+        max_operations: int = 1500,
+        hooks: ShellHooks | None = None,
+    ) -> None:
         self.machine = machine
         self.runner = runner
         self.max_operations = max_operations
+        self.hooks = hooks
         self.shells: dict[str, Shell] = {}
         self._lock = threading.Lock()
 
@@ -183,6 +242,8 @@ class ShellService:
                 f"the simulator does not implement the action {request.action!r}",
                 "w:ActionNotSupported",
             )
+        if self.hooks is not None:
+            self.hooks.on_operation(request.action.rsplit("/", 1)[-1])
         return handler(request, user, client)
 
     def fault_reply(self, data: bytes, fault: WSManFault) -> bytes:
@@ -257,7 +318,7 @@ class ShellService:
                     FAULT_QUOTA_MAX_OPERATIONS,
                     "The WS-Management service cannot process the request. This user is "
                     "allowed a maximum number of operations for this shell.",
-                    "w:QuotaLimit",
+                    "w:InternalError",
                 )
             command_id = str(uuid.uuid4()).upper()
             shell.commands[command_id] = Command(command_id=command_id, command_line=full)
@@ -287,8 +348,10 @@ class ShellService:
         command = self._find_command(shell, stream.get("CommandId"))
         if command.stdin_closed or command.thread is not None:
             raise WSManFault(170, "The requested resource is in use.", "w:InternalError")
-        if stream.text:
-            command.stdin.extend(base64.b64decode(stream.text))
+        data = base64.b64decode(stream.text) if stream.text else b""
+        if self.hooks is not None:
+            self.hooks.on_stdin(len(data))
+        command.stdin.extend(data)
         if (stream.get("End") or "").lower() == "true":
             command.stdin_closed = True
         return envelope(

@@ -1,0 +1,74 @@
+"""Action plugin: write the host's merged settings.json, or roll it back (settings_host)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible.errors import AnsibleConnectionFailure
+from ansible.plugins.action import ActionBase
+
+from sagefleet import settings_host
+from sagefleet.errors import SagefleetError
+from sagefleet.remote import AuthenticationFailed, HostUnreachable
+from sagefleet.remote.ansible import AnsibleSession
+from sagefleet.settings import ENTITIES_VAR
+
+ARGUMENT_SPEC: dict[str, Any] = {
+    "state": {"type": "str", "choices": list(settings_host.STATES), "default": "present"},
+    "path": {"type": "str"},
+    "install_dir": {"type": "str"},
+    "service_account": {"type": "str"},
+    "keep_backups": {"type": "int", "default": settings_host.DEFAULT_KEEP_BACKUPS},
+    "backup": {"type": "str"},
+}
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _supports_check_mode = True  # compares hashes and reports, writes nothing
+    _supports_async = False
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        result = super().run(tmp, task_vars)
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        task_vars = task_vars or {}
+        host = str(task_vars.get("inventory_hostname"))
+        check, want_diff = bool(self._task.check_mode), bool(self._task.diff)
+        try:
+            target = settings_host.settings_target(
+                host,
+                path=args["path"],
+                install_dir=args["install_dir"],
+                service_account=args["service_account"],
+                keep_backups=args["keep_backups"],
+            )
+            text = None
+            if args["state"] == "present":
+                # The entities (secrets included) are read from the inventory here,
+                # never passed through task arguments that Ansible may log.
+                host_vars = {}
+                if ENTITIES_VAR in task_vars:
+                    host_vars[ENTITIES_VAR] = self._templar.template(task_vars[ENTITIES_VAR])
+                text = settings_host.render_settings(host, host_vars)
+            else:
+                settings_host.check_backup_name(host, target, args["backup"])
+        except SagefleetError as exc:
+            result.update(failed=True, msg=f"invalid input, host not contacted: {exc}")
+            return result
+        session = AnsibleSession(host, self._connection)
+        try:
+            if text is not None:
+                outcome = settings_host.write_settings(
+                    session, target, text, check=check, want_diff=want_diff
+                )
+            else:
+                outcome = settings_host.rollback_settings(
+                    session, target, backup=args["backup"], check=check, want_diff=want_diff
+                )
+        except (HostUnreachable, AuthenticationFailed) as exc:
+            raise AnsibleConnectionFailure(str(exc)) from None
+        except SagefleetError as exc:
+            result.update(failed=True, changed=False, msg=str(exc))
+            return result
+        result.update(outcome.to_result())
+        return result

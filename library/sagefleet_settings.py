@@ -1,0 +1,127 @@
+# Documentation of the action plugin of the same name (action_plugins/sagefleet_settings.py):
+# the content is rendered on the controller; the host only runs the settings_write snippet.
+
+DOCUMENTATION = r"""
+module: sagefleet_settings
+short_description: Write the Spendesk agent's settings.json on a Sage 100 server, or roll it back
+description:
+  - Renders the host's merged C(settings.json) from its C(sagefleet_entities) on the
+    controller and compares its SHA-256 with the file on the host; an identical file is
+    left untouched.
+  - Writes atomically through the C(settings_write) PowerShell snippet, in one round
+    trip. A temporary file in the same folder gets its ACL first (protected, no
+    inheritance; BUILTIN\Administrators and NT AUTHORITY\SYSTEM full control, the
+    agent's service account read), then replaces the file in one step with
+    C([System.IO.File]::Replace). The previous file is kept next to it as
+    C(settings.json.<yyyyMMddTHHmmssZ>.bak); only the I(keep_backups) newest are kept.
+  - The content holds SQL and Sage passwords. It travels on stdin only, never on the
+    command line, in task arguments or in the snippet's parameters; the diff is redacted;
+    when the previous content comes back for the diff, the connection's output logging is
+    suppressed for that command.
+  - With I(state=rollback), restores the newest backup (or I(backup)) the same atomic way.
+    The file being replaced is not backed up: the write play renders it again.
+  - The folder must exist (it is the agent's installation folder); a missing folder, a
+    full disk or a refused access fails the task naming host and path, and leaves the
+    previous file as it was.
+version_added: "0.1.0"
+options:
+  state:
+    description: C(present) writes the rendered settings; C(rollback) restores a backup.
+    type: str
+    choices: [present, rollback]
+    default: present
+  path:
+    description:
+      - Full Windows path of settings.json on the host.
+      - Default C(<install_dir>\settings.json).
+    type: str
+  install_dir:
+    description:
+      - Agent folder holding settings.json when I(path) is not given.
+      - Default C(C:\Program Files\Spendesk\Sage Agent) (catalog/agent.yml, an assumption).
+    type: str
+  service_account:
+    description:
+      - Account the agent service runs as, given read access (DOMAIN\user, .\user,
+        NT SERVICE\name or LocalSystem).
+      - Default C(LocalSystem), which is granted as NT AUTHORITY\SYSTEM.
+    type: str
+  keep_backups:
+    description: How many backups of previous files to keep next to settings.json (0 to 100).
+    type: int
+    default: 5
+  backup:
+    description:
+      - With I(state=rollback), the name of the backup to restore
+        (e.g. C(settings.json.20250131T142500Z.bak)); default the newest.
+    type: str
+attributes:
+  check_mode:
+    support: full
+    description: Compares hashes and reports what would change; sends no content, writes nothing.
+  diff_mode:
+    support: full
+    description: Shows a unified diff of the redacted documents (passwords as ********).
+  platform:
+    platforms: windows
+notes:
+  - Reads C(sagefleet_entities) from the inventory itself; entity secrets never travel in
+    task arguments.
+author:
+  - sagefleet developers
+"""
+
+EXAMPLES = r"""
+- name: Write settings.json
+  sagefleet_settings:
+    state: present
+    service_account: CORP\svc-spendesk
+    keep_backups: 5
+
+- name: Restore the newest backup of settings.json
+  sagefleet_settings:
+    state: rollback
+"""
+
+RETURN = r"""
+path:
+  description: Full path of settings.json on the host.
+  returned: always
+  type: str
+  sample: C:\Program Files\Spendesk\Sage Agent\settings.json
+state:
+  description: present or rollback.
+  returned: success
+  type: str
+sha256:
+  description: SHA-256 of the file as it is (or would be) after the task.
+  returned: success
+  type: str
+previous_sha256:
+  description: SHA-256 of the file before the task; null when there was none.
+  returned: success
+  type: str
+backup:
+  description: Name of the backup of the previous file made by this write; null otherwise.
+  returned: success
+  type: str
+  sample: settings.json.20250131T142500Z.bak
+restored:
+  description: Name of the backup a rollback restored (or would restore).
+  returned: success
+  type: str
+backups:
+  description: Backups next to settings.json after the task, newest first.
+  returned: success
+  type: list
+  elements: str
+pruned:
+  description: Backups deleted because more than keep_backups were kept.
+  returned: success
+  type: list
+  elements: str
+msg:
+  description: What happened, or the error naming host and path.
+  returned: always
+  type: str
+"""

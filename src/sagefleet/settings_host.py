@@ -1,0 +1,367 @@
+"""Write the agent's settings.json to one host, or roll it back: the controller side.
+
+Everything that is decided is decided here: which file, which content, who may
+read it, how many backups to keep, what counts as a change. The host runs the
+``settings_write`` snippet, which only compares hashes, swaps files atomically
+and prunes backups as told.
+
+The content holds SQL and Sage passwords, so it never goes where Ansible logs:
+not in the command line, not in the snippet's JSON parameters (both visible at
+-vvvvv), only on stdin as one base64 line. When the previous content must come
+back for a diff, the run is marked sensitive so that the transport hides its
+output. What this module returns (results, messages, diffs) is redacted.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sagefleet import catalog
+from sagefleet.errors import InputError, SagefleetError
+from sagefleet.remote import AuthenticationFailed, HostUnreachable, RemoteError, SnippetFailed
+from sagefleet.remote.session import HostSession
+from sagefleet.settings import diff, dumps, entities_for_host, render_host_settings, settings_sha256
+
+SNIPPET = "settings_write"
+SETTINGS_FILE = "settings.json"
+DEFAULT_SERVICE_ACCOUNT = "LocalSystem"
+DEFAULT_KEEP_BACKUPS = 5
+MAX_KEEP_BACKUPS = 100
+ACL_OWNER = "BUILTIN\\Administrators"
+FULL_CONTROL = ("BUILTIN\\Administrators", "NT AUTHORITY\\SYSTEM")
+STATES = ("present", "rollback")
+
+# Names services run as (Win32_Service.StartName) that NTAccount cannot translate.
+_WELL_KNOWN_ACCOUNTS = {
+    "localsystem": "NT AUTHORITY\\SYSTEM",
+    ".\\localsystem": "NT AUTHORITY\\SYSTEM",
+    "nt authority\\localsystem": "NT AUTHORITY\\SYSTEM",
+    "system": "NT AUTHORITY\\SYSTEM",
+    "localservice": "NT AUTHORITY\\LOCAL SERVICE",
+    "nt authority\\localservice": "NT AUTHORITY\\LOCAL SERVICE",
+    "networkservice": "NT AUTHORITY\\NETWORK SERVICE",
+    "nt authority\\networkservice": "NT AUTHORITY\\NETWORK SERVICE",
+}
+_ABSOLUTE = re.compile(r"^(?:[A-Za-z]:\\|\\\\[^\\]+\\[^\\]+\\)")
+_BAD_PATH_CHARS = re.compile(r'[<>"|?*\x00-\x1f]')
+# Long base64 runs in a transport error could only be file content echoed back.
+_BLOB = re.compile(r"[A-Za-z0-9+/=]{64,}")
+
+
+class SettingsWriteFailed(SagefleetError):
+    """settings.json could not be written (or restored) on a host.
+
+    The swap on the host is a single step, so the file is the previous one
+    (the snippet says so) or, after a lost answer, possibly the new one.
+    """
+
+    def __init__(self, host: str, path: str, detail: str) -> None:
+        self.host = host
+        self.path = path
+        self.detail = detail
+        super().__init__(f"{host}: writing {path} failed: {detail}")
+
+
+@dataclass(frozen=True)
+class SettingsTarget:
+    """Where settings.json lives on a host and how it is protected."""
+
+    path: str
+    service_account: str = DEFAULT_SERVICE_ACCOUNT
+    keep_backups: int = DEFAULT_KEEP_BACKUPS
+
+    @property
+    def leaf(self) -> str:
+        return self.path.rsplit("\\", 1)[-1]
+
+    def acl(self) -> dict[str, Any]:
+        """The only accounts that may open the file: it holds database passwords."""
+        reader = grant_account(self.service_account)
+        read = [] if reader.lower() in (a.lower() for a in FULL_CONTROL) else [reader]
+        return {"owner": ACL_OWNER, "full_control": list(FULL_CONTROL), "read": read}
+
+
+def grant_account(account: str) -> str:
+    """The name to grant on Windows for a service's StartName (LocalSystem and friends)."""
+    return _WELL_KNOWN_ACCOUNTS.get(account.strip().lower(), account.strip())
+
+
+def default_path(install_dir: str | None = None) -> str:
+    """settings.json in the agent's folder (catalog/agent.yml install_dir unless given)."""
+    folder = install_dir or str(catalog.agent()["install_dir"])
+    return folder.replace("/", "\\").rstrip("\\") + "\\" + SETTINGS_FILE
+
+
+def settings_target(
+    host: str,
+    *,
+    path: str | None = None,
+    install_dir: str | None = None,
+    service_account: str | None = None,
+    keep_backups: int = DEFAULT_KEEP_BACKUPS,
+) -> SettingsTarget:
+    """Check the options before the host is contacted; an InputError names what to fix."""
+    resolved = path.replace("/", "\\") if path else default_path(install_dir)
+    if not _ABSOLUTE.match(resolved) or resolved.endswith("\\") or _BAD_PATH_CHARS.search(resolved):
+        raise InputError(
+            "must be the absolute Windows path of a file",
+            host=host,
+            field="path" if path else "install_dir",
+            value=repr(path or install_dir),
+            fix="write it as C:\\Program Files\\Spendesk\\Sage Agent\\settings.json",
+        )
+    account = (service_account or DEFAULT_SERVICE_ACCOUNT).strip()
+    if not account or len(account) > 256 or not account.isprintable():
+        raise InputError(
+            "must be the account the agent service runs as",
+            host=host,
+            field="service_account",
+            value=repr(service_account),
+            fix="write DOMAIN\\user, .\\user, NT SERVICE\\name or LocalSystem",
+        )
+    if isinstance(keep_backups, bool) or not 0 <= keep_backups <= MAX_KEEP_BACKUPS:
+        raise InputError(
+            f"must be a whole number from 0 to {MAX_KEEP_BACKUPS}",
+            host=host,
+            field="keep_backups",
+            value=repr(keep_backups),
+        )
+    return SettingsTarget(resolved, account, keep_backups)
+
+
+def check_backup_name(host: str, target: SettingsTarget, backup: str | None) -> str | None:
+    """A named backup must be one of ours, in the settings folder: never another path."""
+    if not backup:
+        return None
+    pattern = rf"{re.escape(target.leaf)}\.\d{{8}}T\d{{6}}Z\.bak"
+    if not re.fullmatch(pattern, backup, re.I):
+        raise InputError(
+            "must be the name of a backup next to settings.json",
+            host=host,
+            field="backup",
+            value=repr(backup),
+            fix=f"give a name such as {target.leaf}.20250131T142500Z.bak, or none for the newest",
+        )
+    return backup
+
+
+def render_settings(host: str, host_vars: Mapping[str, Any]) -> str:
+    """The host's merged settings.json text, exactly the bytes that will be written."""
+    entities = entities_for_host(host, host_vars)
+    return dumps(render_host_settings(entities.entities, host=host))
+
+
+def write_params(
+    target: SettingsTarget, sha256: str, *, check: bool, return_content: bool
+) -> dict[str, Any]:
+    """Parameters of a write: the content's hash, never the content."""
+    return {
+        "action": "write",
+        "path": target.path,
+        "sha256": sha256,
+        "backup": None,
+        "check": check,
+        "return_content": return_content,
+        "keep_backups": target.keep_backups,
+        "acl": target.acl(),
+    }
+
+
+def rollback_params(
+    target: SettingsTarget, backup: str | None, *, check: bool, return_content: bool
+) -> dict[str, Any]:
+    """Parameters of a rollback to ``backup`` (None: the newest)."""
+    return {
+        "action": "rollback",
+        "path": target.path,
+        "sha256": None,
+        "backup": backup,
+        "check": check,
+        "return_content": return_content,
+        "keep_backups": target.keep_backups,
+        "acl": target.acl(),
+    }
+
+
+def content_stdin(text: str) -> list[bytes]:
+    """The content as the snippet reads it: one base64 line of the UTF-8 bytes."""
+    return [base64.b64encode(text.encode("utf-8")) + b"\r\n"]
+
+
+@dataclass
+class SettingsOutcome:
+    """What happened on one host, safe to return to Ansible (no secret inside)."""
+
+    host: str
+    path: str
+    action: str
+    changed: bool
+    sha256: str | None
+    previous_sha256: str | None
+    existed: bool
+    backup: str | None = None
+    restored: str | None = None
+    backups: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+    diff: str | None = None
+    check: bool = False
+
+    @property
+    def msg(self) -> str:
+        if not self.changed:
+            return f"{self.path} already up to date"
+        verb = "would be" if self.check else "was"
+        if self.action == "rollback":
+            return f"{self.path} {verb} restored from {self.restored}"
+        done = "created" if not self.existed else "updated"
+        text = f"{self.path} {verb} {done}"
+        if self.backup:
+            text += f", previous file kept as {self.backup}"
+        return text
+
+    def to_result(self) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "changed": self.changed,
+            "path": self.path,
+            "state": "rollback" if self.action == "rollback" else "present",
+            "sha256": self.sha256,
+            "previous_sha256": self.previous_sha256,
+            "backup": self.backup,
+            "restored": self.restored,
+            "backups": list(self.backups),
+            "pruned": list(self.pruned),
+            "msg": self.msg,
+        }
+        if self.diff is not None:
+            result["diff"] = {"prepared": self.diff}
+        return result
+
+
+def _decoded(host: str, path: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        return base64.b64decode(str(value), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise SettingsWriteFailed(
+            host, path, "the host returned content that is not UTF-8 base64"
+        ) from None
+
+
+def _names(value: Any) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
+def interpret(
+    host: str,
+    target: SettingsTarget,
+    result: Any,
+    *,
+    action: str,
+    after_text: str | None = None,
+    check: bool = False,
+    want_diff: bool = False,
+) -> SettingsOutcome:
+    """Turn the snippet's document into an outcome; the diff is redacted here."""
+    if not isinstance(result, dict) or result.get("action") != action:
+        raise SettingsWriteFailed(host, target.path, "unexpected answer from the host")
+    expected = settings_sha256(after_text) if after_text is not None else None
+    if expected is not None and str(result.get("sha256") or "").lower() != expected:
+        raise SettingsWriteFailed(host, target.path, "the host reports another SHA-256")
+    path = str(result.get("path") or target.path)
+    outcome = SettingsOutcome(
+        host=host,
+        path=path,
+        action=action,
+        changed=bool(result.get("changed")),
+        sha256=result.get("sha256"),
+        previous_sha256=result.get("previous_sha256"),
+        existed=bool(result.get("existed")),
+        backup=result.get("backup"),
+        restored=result.get("restored"),
+        backups=_names(result.get("backups")),
+        pruned=_names(result.get("pruned")),
+        check=check,
+    )
+    if want_diff and outcome.changed:
+        before = _decoded(host, path, result.get("previous"))
+        after = (
+            after_text if after_text is not None else _decoded(host, path, result.get("content"))
+        )
+        outcome.diff = diff(before, after)
+    return outcome
+
+
+def _failure(host: str, target: SettingsTarget, exc: RemoteError) -> SettingsWriteFailed:
+    detail = exc.error if isinstance(exc, SnippetFailed) else exc.message
+    return SettingsWriteFailed(host, target.path, _BLOB.sub("<data>", detail.strip()))
+
+
+def write_settings(
+    session: HostSession,
+    target: SettingsTarget,
+    text: str,
+    *,
+    check: bool = False,
+    want_diff: bool = False,
+) -> SettingsOutcome:
+    """Make the host's settings.json equal to ``text``; unchanged when the hashes match.
+
+    In check mode the content is not even sent. Raises SettingsWriteFailed
+    (host and path named) when the host refuses; the previous file is intact.
+    Unreachable or authentication errors propagate as they are.
+    """
+    sha256 = settings_sha256(text)
+    params = write_params(target, sha256, check=check, return_content=want_diff)
+    try:
+        result = session.run_snippet(
+            SNIPPET,
+            params,
+            stdin=None if check else content_stdin(text),
+            sensitive=want_diff,
+        )
+    except (HostUnreachable, AuthenticationFailed):
+        raise
+    except RemoteError as exc:
+        raise _failure(session.host, target, exc) from None
+    return interpret(
+        session.host,
+        target,
+        result,
+        action="write",
+        after_text=text,
+        check=check,
+        want_diff=want_diff,
+    )
+
+
+def rollback_settings(
+    session: HostSession,
+    target: SettingsTarget,
+    *,
+    backup: str | None = None,
+    check: bool = False,
+    want_diff: bool = False,
+) -> SettingsOutcome:
+    """Restore the newest backup (or ``backup``) in one step; unchanged when already equal.
+
+    The file being replaced is not backed up: it is what the inventory renders
+    (the write play recreates it), and backing it up would make the next
+    rollback swap back to it.
+    """
+    backup = check_backup_name(session.host, target, backup)
+    params = rollback_params(target, backup, check=check, return_content=want_diff)
+    try:
+        result = session.run_snippet(SNIPPET, params, sensitive=want_diff)
+    except (HostUnreachable, AuthenticationFailed):
+        raise
+    except RemoteError as exc:
+        raise _failure(session.host, target, exc) from None
+    return interpret(
+        session.host, target, result, action="rollback", check=check, want_diff=want_diff
+    )

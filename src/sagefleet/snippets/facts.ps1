@@ -1,0 +1,171 @@
+# sagefleet:facts/1
+# All facts in one round trip (schema 1, sagefleet/facts.py); gathers, never decides.
+# Terse on purpose: the script rides on the command line (32767 characters).
+function Get-SfParam($Name, $Default) {
+  $p = $P.PSObject.Properties[$Name]
+  if ($null -eq $p -or $null -eq $p.Value) { return $Default }
+  $p.Value
+}
+function Get-SfText($Value) { if ($null -ne $Value -and "$Value" -ne '') { "$Value" } }
+function Test-SfFile($Path) { $Path -and (Test-Path -LiteralPath $Path -PathType Leaf) }
+function Open-SfKey($Path, $View = 64, $Hive = 'LocalMachine') { [Microsoft.Win32.RegistryKey]::OpenBaseKey($Hive, "Registry$View").OpenSubKey($Path) }
+function Get-SfValue($Path, $Name, $View = 64, $Hive = 'LocalMachine') { $k = Open-SfKey $Path $View $Hive; if ($k) { $k.GetValue($Name); $k.Close() } }
+function Get-SfVersion($Path, $Field) { if (Test-SfFile $Path) { Get-SfText (Get-Item -LiteralPath $Path).VersionInfo.$Field } }
+$svcName = "$(Get-SfParam agent_service SpendeskSageAgent)"
+$endpoints = @(Get-SfParam endpoints @())
+$timeout = [int](Get-SfParam timeout_ms 3000)
+# GUESS: how an SPC VM marks itself (overridable).
+$markers = @(Get-SfParam spc_marker_paths @('HKLM:\SOFTWARE\WOW6432Node\Sage\SPC'))
+
+$os = Get-CimInstance Win32_OperatingSystem
+$cs = Get-CimInstance Win32_ComputerSystem
+$drives = @(foreach ($d in @(Get-CimInstance Win32_LogicalDisk)) {
+  $t = @{ 2 = 'removable'; 3 = 'fixed'; 4 = 'network'; 5 = 'cdrom' }[[int]$d.DriveType]; if (-not $t) { $t = 'unknown' }
+  @{ name = $d.DeviceID; drive_type = $t; free_bytes = $d.FreeSpace; size_bytes = $d.Size; provider = Get-SfText $d.ProviderName }
+})
+$nx = 'SOFTWARE\Microsoft\.NETFramework\v4.0.30319'
+$sc = 'SYSTEM\CurrentControlSet\Control\SecurityProviders\SCHANNEL\Protocols\TLS 1.2\Client'
+$tls = @{ schannel_tls12_client = @{ Enabled = Get-SfValue $sc Enabled; DisabledByDefault = Get-SfValue $sc DisabledByDefault } }
+foreach ($v in 64, 32) { $tls["netfx_x$($v -replace 32, 86)"] = @{ SchUseStrongCrypto = Get-SfValue $nx SchUseStrongCrypto $v; SystemDefaultTlsVersions = Get-SfValue $nx SystemDefaultTlsVersions $v } }
+# netsh "label : value" lines, in any display language.
+$proxy = @(foreach ($l in @(& netsh.exe winhttp show proxy)) { if ("$l" -match '^\s*\S[^:]*\s:\s+(\S.*?)\s*$') { $Matches[1] } })
+
+$om = 'Objets m[e' + [char]0xE9 + ']tiers'
+$sageUn = $omUn = $products = $exes = @()
+foreach ($v in 64, 32) {
+  $root = Open-SfKey 'SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall' $v
+  foreach ($n in @(if ($root) { $root.GetSubKeyNames() })) {
+    $k = $root.OpenSubKey($n)
+    if (-not $k) { continue }
+    $e = @{ view = "$v" }
+    foreach ($f in 'DisplayName', 'DisplayVersion', 'InstallLocation', 'Publisher') { $e[($f -creplace '(.)([A-Z])', '$1_$2').ToLower()] = Get-SfText $k.GetValue($f) }
+    $dn = "$($e.display_name)"
+    if ($dn -match $om) { $omUn += @{ display_name = $dn; display_version = $e.display_version; view = "$v" } }
+    elseif ($dn -match '^Sage 100' -and ($dn -match 'Comptabilit' -or "$($e.publisher)" -match 'Sage')) { $sageUn += $e }
+  }
+}
+$root = Open-SfKey SOFTWARE\Sage 32
+foreach ($n in @(if ($root) { $root.GetSubKeyNames() })) {
+  $path = Get-SfValue "SOFTWARE\Sage\$n" Path 32
+  if (-not $path) { continue }
+  $products += @{ product = $n; path = $path }
+  foreach ($x in 'Maestria.exe', 'GecoMaes.exe', 'MopaMaes.exe') {
+    $f = "$path".TrimEnd('\') + '\' + $x
+    if (Test-SfFile $f) { $exes += @{ name = $x; path = $f; product_version = Get-SfVersion $f ProductVersion } }
+  }
+}
+$dll = ${env:CommonProgramFiles(x86)} + '\Sage\Objets m' + [char]0xE9 + 'tiers\objets100c.dll'
+$omFiles = @(if (Test-SfFile $dll) { @{ path = $dll; file_version = Get-SfVersion $dll FileVersion } })
+
+# Names compared here: nothing from the caller becomes WQL.
+$s = @(Get-CimInstance Win32_Service | Where-Object { $_.Name -eq $svcName })[0]
+$path = $null
+if ($s -and "$($s.PathName)" -match '^\s*"([^"]+)"|^\s*(.*?\.exe)') { $path = "$($Matches[1])$($Matches[2])" }
+$agent = @{ service_name = $svcName; installed = $false; state = $null; start_mode = $null; account = $null; version = Get-SfVersion $path ProductVersion; path = $path }
+if ($s) { $agent.service_name = $s.Name; $agent.installed = $true; $agent.state = $s.State; $agent.start_mode = $s.StartMode; $agent.account = Get-SfText $s.StartName }
+
+# A drive letter this session does not see may be a user's persistent mapping (HKU).
+$mae = @(foreach ($m in @(Get-SfParam mae_files @())) {
+  $m = "$m"; $letter = $map = $type = $null
+  if ($m -match '^([A-Za-z]):') { $letter = $Matches[1].ToUpper() }
+  $disk = @($drives | Where-Object { $_.name -eq "${letter}:" })
+  if ($letter -and -not $disk) { $map = @(foreach ($u in (Open-SfKey '' 64 Users).GetSubKeyNames()) { Get-SfValue "$u\Network\$letter" RemotePath 64 Users })[0] }
+  if ($m.StartsWith('\\') -or $map) { $type = 'network' } elseif ($disk) { $type = $disk[0].drive_type }
+  $file = $m
+  if ($map -and -not (Test-SfFile $m)) { $file = $map.TrimEnd('\') + $m.Substring(2) }
+  $doc = @{ path = $m; exists = $false; size = $null; drive_type = $type; unc = $m.StartsWith('\\'); mapped_drive = $letter -and $type -eq 'network'; serveur_sql = $null; type = $null; database = $null }
+  if (Test-SfFile $file) {
+    $len = (Get-Item -LiteralPath $file).Length
+    $doc.exists = $true; $doc.size = $len; $doc.database = [IO.Path]::GetFileNameWithoutExtension($m)
+    foreach ($l in @(if ($len -le 1048576) { [IO.File]::ReadAllLines($file, [Text.Encoding]::Default) })) {
+      if ($l -match '^\s*(ServeurSQL|Type)\s*=\s*(.*?)\s*$') {
+        $f = @('type', 'serveur_sql')[[int]($Matches[1] -eq 'ServeurSQL')]
+        if ($null -eq $doc[$f]) { $doc[$f] = Get-SfText $Matches[2] }
+      }
+    }
+  }
+  $doc
+})
+
+# Concurrent probes, each step bounded by timeout_ms: a dead endpoint cannot stall us.
+$probe = {
+  param($Name, $Port, $Tls, $Ms)
+  $dns = @{ status = $null; addresses = @(); error = $null }
+  $tcp = @{ ok = $false; elapsed_ms = $null; error = 'dns' }
+  $tr = $ip = $null
+  try {
+    $q = [Net.Dns]::GetHostAddressesAsync($Name)
+    if ($q.Wait($Ms)) {
+      $dns.status = 'ok'; $dns.addresses = @($q.Result | ForEach-Object { "$_" })
+      $ip = @($q.Result | Sort-Object { $_.AddressFamily -ne 'InterNetwork' })[0]
+    } else { $dns.status = 'timeout'; $dns.error = "timed out after $Ms ms" }
+  } catch {
+    $x = $_.Exception.GetBaseException(); $dns.error = $x.Message
+    $dns.status = @{ HostNotFound = 'nxdomain'; NoData = 'nxdomain'; TryAgain = 'servfail'; NoRecovery = 'servfail' }["$($x.SocketErrorCode)"]
+    if (-not $dns.status) { $dns.status = 'error' }
+  }
+  if ($ip) {
+    $c = New-Object Net.Sockets.TcpClient($ip.AddressFamily)
+    $w = [Diagnostics.Stopwatch]::StartNew()
+    try {
+      $tcp.error = 'timeout'
+      if ($c.ConnectAsync($ip, $Port).Wait($Ms)) { $tcp.ok = $true; $tcp.error = $null }
+    } catch {
+      $tcp.error = @{ ConnectionRefused = 'refused'; TimedOut = 'timeout' }["$($_.Exception.GetBaseException().SocketErrorCode)"]
+      if (-not $tcp.error) { $tcp.error = 'unreachable' }
+    }
+    $tcp.elapsed_ms = [int]$w.ElapsedMilliseconds
+    if ($Tls -and $tcp.ok) {
+      $tr = @{ ok = $false; protocol = $null; issuer = $null; subject = $null; not_after = $null; error = $null }
+      try {
+        $st = $c.GetStream(); $st.ReadTimeout = $st.WriteTimeout = $Ms
+        # Accept any certificate, to report who issued it.
+        $ssl = New-Object Net.Security.SslStream($st, $false, [Net.Security.RemoteCertificateValidationCallback] { $true })
+        $ssl.AuthenticateAsClient($Name, $null, [Security.Authentication.SslProtocols]::Tls12, $false)
+        $cert = New-Object Security.Cryptography.X509Certificates.X509Certificate2($ssl.RemoteCertificate)
+        $tr.ok = $true; $tr.protocol = "$($ssl.SslProtocol)" -replace '^Tls$', 'TLSv1.0' -replace '^Tls1(\d)$', 'TLSv1.$1'
+        $tr.issuer = $cert.GetNameInfo('SimpleName', $true); $tr.subject = $cert.GetNameInfo('SimpleName', $false)
+        $tr.not_after = $cert.NotAfter.ToUniversalTime().ToString('o')
+      } catch { $tr.error = $_.Exception.GetBaseException().Message }
+    }
+    $c.Close()
+  }
+  @{ name = $Name; port = $Port; tls = $Tls; dns = $dns; tcp = $tcp; tls_result = $tr }
+}
+$probes = @()
+if ($endpoints.Count) {
+  $pool = [RunspaceFactory]::CreateRunspacePool(1, [Math]::Min(16, $endpoints.Count))
+  $pool.Open()
+  $jobs = @(foreach ($ep in $endpoints) {
+    $ps = [PowerShell]::Create(); $ps.RunspacePool = $pool
+    [void]$ps.AddScript($probe).AddArgument("$($ep.name)").AddArgument([int]$ep.port).AddArgument([bool]$ep.tls).AddArgument($timeout)
+    @{ ep = $ep; ps = $ps; h = $ps.BeginInvoke() }
+  })
+  $deadline = [DateTime]::UtcNow.AddMilliseconds(4 * $timeout + 2000)
+  $probes = @(foreach ($j in $jobs) {
+    $out = $null
+    if ($j.h.AsyncWaitHandle.WaitOne([int][Math]::Max(0, ($deadline - [DateTime]::UtcNow).TotalMilliseconds))) {
+      try { $out = @($j.ps.EndInvoke($j.h))[0] } catch { }
+    }
+    if (-not $out) { $out = @{ name = $j.ep.name; port = $j.ep.port; tls = $j.ep.tls; dns = $null; tcp = $null; tls_result = $null } }
+    $out
+  })
+}
+
+Complete-SageFleet -Result @{
+  schema = 1; drives = $drives; tls = $tls; agent = $agent; mae_files = $mae; probes = $probes
+  host = @{
+    hostname = [Net.Dns]::GetHostName(); os_caption = $os.Caption; os_version = $os.Version; os_build = [int]$os.BuildNumber
+    powershell_version = "$($PSVersionTable.PSVersion)"; utc_now = [DateTime]::UtcNow.ToString('o')
+    domain = Get-SfText $cs.Domain; part_of_domain = $cs.PartOfDomain
+  }
+  dotnet = @{ release = Get-SfValue 'SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full' 'Release' }
+  proxy = @{ winhttp_proxy = $proxy[0]; winhttp_bypass = $proxy[1] }
+  sage = @{ uninstall = $sageUn; products = $products; executables = $exes }
+  objets_metiers = @{ files = $omFiles; uninstall = $omUn }
+  azure = @{
+    guest_agent_service = $null -ne (Get-Service 'WindowsAzureGuestAgent' -ErrorAction SilentlyContinue)
+    azure_registry_key = $null -ne (Open-SfKey 'SOFTWARE\Microsoft\Windows Azure')
+    spc_marker = @($markers | Where-Object { Test-Path -LiteralPath "$_" }).Count -gt 0
+  }
+}

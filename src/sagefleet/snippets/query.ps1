@@ -1,0 +1,162 @@
+# sagefleet:query/1
+# Read-only answers to a list of questions about the host, in order:
+# service, registry, file, json_file, tcp, product, dir. No policy here.
+
+function Get-SfService([string]$Name) {
+    $svc = Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -eq $Name } |
+        Select-Object -First 1
+    if ($null -eq $svc) { return [ordered]@{ exists = $false } }
+    $exe = [string]$svc.PathName
+    if ($exe -match '^"([^"]+)"') { $exe = $Matches[1] }
+    elseif ($exe -match '^(.*?\.exe)(\s|$)') { $exe = $Matches[1] }
+    $version = $null
+    if ($exe -and (Test-Path -LiteralPath $exe -PathType Leaf)) {
+        $version = (Get-Item -LiteralPath $exe).VersionInfo.ProductVersion
+    }
+    [ordered]@{
+        exists     = $true
+        name       = [string]$svc.Name
+        state      = [string]$svc.State
+        start_mode = [string]$svc.StartMode
+        account    = [string]$svc.StartName
+        path       = $exe
+        version    = $version
+    }
+}
+
+function Get-SfRegistry([string]$Path, [string]$Name, [string]$View) {
+    $registryView = [Microsoft.Win32.RegistryView]::Registry64
+    if ($View -eq '32') { $registryView = [Microsoft.Win32.RegistryView]::Registry32 }
+    $parts = $Path -split '\\', 2
+    if ($parts[0] -notin @('HKLM', 'HKEY_LOCAL_MACHINE')) {
+        throw "sagefleet query: only HKLM is supported, not $($parts[0])"
+    }
+    $base = [Microsoft.Win32.RegistryKey]::OpenBaseKey('LocalMachine', $registryView)
+    $key = $base.OpenSubKey($parts[1])
+    if ($null -eq $key) { return [ordered]@{ exists = $false; value = $null; type = $null } }
+    try {
+        $value = $key.GetValue($Name, $null, 'DoNotExpandEnvironmentNames')
+        if ($null -eq $value) { return [ordered]@{ exists = $false; value = $null; type = $null } }
+        [ordered]@{ exists = $true; value = $value; type = $key.GetValueKind($Name).ToString() }
+    } finally {
+        $key.Close()
+    }
+}
+
+function Get-SfFile([string]$Path, [bool]$Hash, [bool]$Acl) {
+    if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { return [ordered]@{ exists = $false } }
+    $item = Get-Item -LiteralPath $Path
+    $result = [ordered]@{
+        exists   = $true
+        size     = [long]$item.Length
+        modified = $item.LastWriteTimeUtc.ToString('o')
+        sha256   = $null
+        acl      = $null
+    }
+    if ($Hash) {
+        $result.sha256 = (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash.ToLowerInvariant()
+    }
+    if ($Acl) {
+        $security = Get-Acl -LiteralPath $Path
+        $rules = @($security.Access | ForEach-Object {
+            [ordered]@{
+                identity = $_.IdentityReference.Value
+                rights   = $_.FileSystemRights.ToString()
+                type     = $_.AccessControlType.ToString()
+            }
+        })
+        $result.acl = [ordered]@{
+            owner     = $security.Owner
+            protected = $security.AreAccessRulesProtected
+            rules     = $rules
+        }
+    }
+    $result
+}
+
+function Get-SfJsonFile([string]$Path) {
+    if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { return [ordered]@{ exists = $false } }
+    $text = [System.IO.File]::ReadAllText($Path, [System.Text.Encoding]::UTF8)
+    [ordered]@{ exists = $true; text = $text }
+}
+
+function Test-SfTcp([string]$Name, [int]$Port, [int]$TimeoutMs) {
+    $client = New-Object -TypeName System.Net.Sockets.TcpClient
+    $watch = [System.Diagnostics.Stopwatch]::StartNew()
+    try {
+        $task = $client.ConnectAsync($Name, $Port)
+        if (-not $task.Wait($TimeoutMs)) {
+            return [ordered]@{ ok = $false; error = 'timeout'; elapsed_ms = [int]$watch.ElapsedMilliseconds }
+        }
+        [ordered]@{ ok = $true; error = $null; elapsed_ms = [int]$watch.ElapsedMilliseconds }
+    } catch {
+        $kind = 'unreachable'
+        $inner = $_.Exception
+        while ($null -ne $inner.InnerException) { $inner = $inner.InnerException }
+        if ($inner -is [System.Net.Sockets.SocketException]) {
+            switch ($inner.ErrorCode) {
+                10061 { $kind = 'refused' }
+                10060 { $kind = 'timeout' }
+                11001 { $kind = 'dns' }
+                11004 { $kind = 'dns' }
+            }
+        }
+        [ordered]@{ ok = $false; error = $kind; elapsed_ms = [int]$watch.ElapsedMilliseconds }
+    } finally {
+        $client.Dispose()
+    }
+}
+
+function Get-SfProduct([string]$Pattern) {
+    $found = @()
+    foreach ($view in @('64', '32')) {
+        $registryView = [Microsoft.Win32.RegistryView]::Registry64
+        if ($view -eq '32') { $registryView = [Microsoft.Win32.RegistryView]::Registry32 }
+        $base = [Microsoft.Win32.RegistryKey]::OpenBaseKey('LocalMachine', $registryView)
+        $uninstall = $base.OpenSubKey('SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall')
+        if ($null -eq $uninstall) { continue }
+        foreach ($sub in $uninstall.GetSubKeyNames()) {
+            $key = $uninstall.OpenSubKey($sub)
+            $display = [string]$key.GetValue('DisplayName')
+            if ($display -and $display -match $Pattern) {
+                $found += [ordered]@{
+                    display_name    = $display
+                    display_version = [string]$key.GetValue('DisplayVersion')
+                    view            = $view
+                }
+            }
+            $key.Close()
+        }
+    }
+    [ordered]@{ entries = @($found) }
+}
+
+function Get-SfDir([string]$Path) {
+    if (-not (Test-Path -LiteralPath $Path -PathType Container)) {
+        return [ordered]@{ exists = $false; entries = @() }
+    }
+    $entries = @(Get-ChildItem -LiteralPath $Path -Force | ForEach-Object {
+        [ordered]@{
+            name     = $_.Name
+            is_dir   = $_.PSIsContainer
+            size     = $(if ($_.PSIsContainer) { 0 } else { [long]$_.Length })
+            modified = $_.LastWriteTimeUtc.ToString('o')
+        }
+    })
+    [ordered]@{ exists = $true; entries = $entries }
+}
+
+$answers = @()
+foreach ($question in @($P.questions)) {
+    switch ([string]$question.kind) {
+        'service' { $answers += , (Get-SfService -Name $question.name) }
+        'registry' { $answers += , (Get-SfRegistry -Path $question.path -Name $question.name -View ([string]$question.view)) }
+        'file' { $answers += , (Get-SfFile -Path $question.path -Hash ([bool]$question.hash) -Acl ([bool]$question.acl)) }
+        'json_file' { $answers += , (Get-SfJsonFile -Path $question.path) }
+        'tcp' { $answers += , (Test-SfTcp -Name $question.host -Port ([int]$question.port) -TimeoutMs ([int]$question.timeout_ms)) }
+        'product' { $answers += , (Get-SfProduct -Pattern $question.pattern) }
+        'dir' { $answers += , (Get-SfDir -Path $question.path) }
+        default { throw "sagefleet query: unknown question kind '$($question.kind)'" }
+    }
+}
+Complete-SageFleet -Result ([ordered]@{ answers = $answers })

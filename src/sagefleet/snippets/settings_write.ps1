@@ -1,0 +1,155 @@
+# sagefleet:settings_write/1
+# Write or roll back the agent's settings.json atomically; the controller decides what.
+# $P: action (write|rollback), path, sha256 (write), backup (rollback, null: newest),
+#     check, return_content, keep_backups, acl {owner, full_control[], read[]}.
+# stdin (write, not check): the content as one base64 line. It is always the LAST line
+# read here: when this script itself came on stdin, the bootstrap consumed the line before.
+# The content holds passwords: it never travels in $P, and is echoed back (base64) only
+# when return_content asks for it (diff mode), for a caller that hides its logs.
+
+function Get-SfSha256([byte[]] $Bytes) {
+    $sha = [System.Security.Cryptography.SHA256]::Create()
+    try { ([System.BitConverter]::ToString($sha.ComputeHash($Bytes))).Replace('-', '').ToLowerInvariant() }
+    finally { $sha.Dispose() }
+}
+
+function Get-SfAccount([string] $Name) {
+    # '.\user' is a local account: NTAccount only translates it with the computer name.
+    if ($Name.StartsWith('.\')) { $Name = $env:COMPUTERNAME + $Name.Substring(1) }
+    $account = New-Object -TypeName System.Security.Principal.NTAccount -ArgumentList $Name
+    try { [void]$account.Translate([System.Security.Principal.SecurityIdentifier]) }
+    catch { throw "account '$Name' is not known on this host or its domain: $($_.Exception.Message)" }
+    $account
+}
+
+function Set-SfAcl([string] $Path) {
+    # Protected (no inheritance): only the accounts listed by the controller may open the file.
+    $security = New-Object -TypeName System.Security.AccessControl.FileSecurity
+    $security.SetAccessRuleProtection($true, $false)
+    foreach ($name in @($P.acl.full_control)) {
+        $security.AddAccessRule((New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList (Get-SfAccount $name), 'FullControl', 'Allow'))
+    }
+    foreach ($name in @($P.acl.read)) {
+        $security.AddAccessRule((New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList (Get-SfAccount $name), 'Read', 'Allow'))
+    }
+    $security.SetOwner((Get-SfAccount ([string]$P.acl.owner)))
+    [System.IO.File]::SetAccessControl($Path, $security)
+}
+
+function Get-SfBackups {
+    # Newest first: the UTC timestamp in the name sorts like the time it stands for.
+    $pattern = '^' + [regex]::Escape($leaf) + '\.\d{8}T\d{6}Z\.bak$'
+    [System.IO.Directory]::GetFiles($folder) | ForEach-Object { [System.IO.Path]::GetFileName($_) } |
+        Where-Object { $_ -match $pattern } | Sort-Object -Descending
+}
+
+function Set-SfContent([byte[]] $Bytes, [bool] $KeepBackup) {
+    # Temporary file in the same folder, restricted while still empty, then filled and
+    # swapped in one step: readers see the old file or the new one, never half of one.
+    $tmp = Join-Path $folder ('.' + $leaf + '.' + [guid]::NewGuid().ToString('N') + '.tmp')
+    $backup = $null
+    try {
+        [System.IO.File]::Open($tmp, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::Write, [System.IO.FileShare]::None).Dispose()
+        Set-SfAcl $tmp
+        $stream = New-Object -TypeName System.IO.FileStream -ArgumentList $tmp, ([System.IO.FileMode]::Truncate), ([System.IO.FileAccess]::Write), ([System.IO.FileShare]::None)
+        try { $stream.Write($Bytes, 0, $Bytes.Length); $stream.Flush($true) } finally { $stream.Dispose() }
+        if ([System.IO.File]::Exists($target) -and $KeepBackup) {
+            # A new backup must sort after every kept one, even within the same second.
+            $format = "yyyyMMdd'T'HHmmss'Z'"
+            $invariant = [Globalization.CultureInfo]::InvariantCulture
+            $backup = $leaf + '.' + [DateTime]::UtcNow.ToString($format, $invariant) + '.bak'
+            $newest = @(Get-SfBackups) | Select-Object -First 1
+            if ($newest -and [string]::CompareOrdinal($newest, $backup) -ge 0) {
+                $last = [DateTime]::ParseExact($newest.Substring($leaf.Length + 1, 16), $format, $invariant)
+                $backup = $leaf + '.' + $last.AddSeconds(1).ToString($format, $invariant) + '.bak'
+            }
+            [System.IO.File]::Replace($tmp, $target, (Join-Path $folder $backup))
+        } elseif ([System.IO.File]::Exists($target)) {
+            # [NullString]: a plain $null would reach .NET as '' and be refused.
+            [System.IO.File]::Replace($tmp, $target, [NullString]::Value)
+        } else {
+            [System.IO.File]::Move($tmp, $target)
+        }
+    } catch {
+        if ([System.IO.File]::Exists($tmp)) { [System.IO.File]::Delete($tmp) }
+        throw "settings not written to '$target' (the previous file is unchanged): $($_.Exception.Message)"
+    }
+    # File.Replace keeps the replaced file's DACL: set ours again on the result.
+    Set-SfAcl $target
+    $backup
+}
+
+$target = [System.IO.Path]::GetFullPath([string]$P.path)
+$folder = [System.IO.Path]::GetDirectoryName($target)
+$leaf = [System.IO.Path]::GetFileName($target)
+if (-not [System.IO.Directory]::Exists($folder)) {
+    throw "the folder '$folder' of '$target' does not exist (is the agent installed there?)"
+}
+$current = $null
+if ([System.IO.File]::Exists($target)) { $current = [System.IO.File]::ReadAllBytes($target) }
+$result = [ordered]@{
+    action          = [string]$P.action
+    path            = $target
+    existed         = ($null -ne $current)
+    changed         = $false
+    previous_sha256 = $null
+    sha256          = $null
+    backup          = $null
+    restored        = $null
+    pruned          = @()
+    backups         = @()
+    previous        = $null
+    content         = $null
+}
+if ($null -ne $current) { $result.previous_sha256 = Get-SfSha256 $current }
+
+if ($P.action -eq 'write') {
+    $result.sha256 = ([string]$P.sha256).ToLowerInvariant()
+    $bytes = $null
+    if (-not $P.check) {
+        $line = $null
+        while ($null -ne ($next = [Console]::In.ReadLine())) { if ($next.Trim()) { $line = $next.Trim() } }
+        if ($null -eq $line) { throw "settings not written to '${target}': no content line on stdin" }
+        $bytes = [Convert]::FromBase64String($line)
+        if ((Get-SfSha256 $bytes) -ne $result.sha256) {
+            throw "settings not written to '${target}': the content received does not match its SHA-256"
+        }
+    }
+} elseif ($P.action -eq 'rollback') {
+    $available = @(Get-SfBackups)
+    if ($available.Count -eq 0) {
+        throw "no backup of '$target' to roll back to ($leaf.<yyyyMMddTHHmmssZ>.bak in '$folder')"
+    }
+    $name = $available[0]
+    if ($P.backup) {
+        $name = @($available | Where-Object { $_ -eq [string]$P.backup })
+        if ($name.Count -eq 0) {
+            throw "backup '$($P.backup)' of '$target' not found; available: $($available -join ', ')"
+        }
+        $name = $name[0]
+    }
+    $bytes = [System.IO.File]::ReadAllBytes((Join-Path $folder $name))
+    $result.restored = $name
+    $result.sha256 = Get-SfSha256 $bytes
+    if ($P.return_content) { $result.content = [Convert]::ToBase64String($bytes) }
+} else {
+    throw "unknown settings_write action '$($P.action)'"
+}
+
+$result.changed = ($result.previous_sha256 -ne $result.sha256)
+if ($result.changed -and $P.return_content -and $null -ne $current) {
+    $result.previous = [Convert]::ToBase64String($current)
+}
+if ($result.changed -and -not $P.check) {
+    # A rollback does not back up the file it replaces: that file is what the inventory
+    # renders, and keeping it would make the next rollback swap back to it.
+    $result.backup = Set-SfContent $bytes ($P.action -eq 'write')
+    if ($P.action -eq 'write') {
+        $old = @(Get-SfBackups)
+        $keep = [int]$P.keep_backups
+        $result.pruned = @(if ($old.Count -gt $keep) { $old[$keep..($old.Count - 1)] })
+        foreach ($name in $result.pruned) { [System.IO.File]::Delete((Join-Path $folder $name)) }
+    }
+}
+$result.backups = @(Get-SfBackups)
+Complete-SageFleet -Result $result

@@ -1,0 +1,93 @@
+"""What a deployed host should look like, computed from its inventory variables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sagefleet import catalog
+from sagefleet.settings import entities_for_host, render_host_settings
+
+SECRET_MASK = "********"
+
+
+@dataclass(frozen=True)
+class Expectations:
+    host: str
+    service_name: str
+    service_account: str
+    agent_version: str | None
+    settings_path: str
+    settings: Mapping[str, Any] | None = field(repr=False)
+    entity_names: tuple[str, ...]
+    edition: str | None
+    endpoints: tuple[catalog.Endpoint, ...]
+    staging_dir: str
+    staging_keep: int
+
+
+def for_host(host: str, variables: Mapping[str, Any]) -> Expectations:
+    """Expectations of one host; raises InputError/ValidationFailed on a bad inventory."""
+    defaults = catalog.agent()
+    install_dir = str(variables.get("sagefleet_agent_install_dir", defaults["install_dir"]))
+    entities: tuple[Any, ...] = ()
+    settings = None
+    if "sagefleet_entities" in variables:
+        entities = entities_for_host(host, variables).entities
+        settings = render_host_settings(entities, host=host)
+    editions = {e.edition for e in entities}
+    version = variables.get("sagefleet_agent_version")
+    return Expectations(
+        host=host,
+        service_name=str(variables.get("sagefleet_agent_service_name", defaults["service_name"])),
+        service_account=str(variables.get("sagefleet_agent_service_account", "LocalSystem")),
+        agent_version=str(version) if version is not None else None,
+        settings_path=str(
+            variables.get("sagefleet_settings_path", install_dir.rstrip("\\") + "\\settings.json")
+        ),
+        settings=settings,
+        entity_names=tuple(sorted(e.name for e in entities)),
+        edition=editions.pop() if len(editions) == 1 else variables.get("sagefleet_edition"),
+        endpoints=tuple(catalog.endpoints(variables.get("sagefleet_endpoints"), host=host)),
+        staging_dir=str(
+            variables.get("sagefleet_agent_staging_dir", "C:\\ProgramData\\sagefleet\\staging")
+        ),
+        staging_keep=int(variables.get("sagefleet_agent_staging_keep", 2)),
+    )
+
+
+def _is_secret(key: str) -> bool:
+    normalised = key.replace("_", "").replace("-", "").lower()
+    return normalised.endswith(("password", "passwd", "pwd", "secret", "token"))
+
+
+def differences(actual: Any, expected: Any, path: str = "$") -> list[str]:
+    """Every path where ``actual`` differs from ``expected``; secret values never shown."""
+    secret = _is_secret(path.rsplit(".", 1)[-1])
+
+    def show(value: Any) -> str:
+        return SECRET_MASK if secret else repr(value)
+
+    if isinstance(expected, Mapping) and isinstance(actual, Mapping):
+        found = []
+        for key in sorted(set(expected) | set(actual)):
+            child = f"{path}.{key}"
+            if key not in actual:
+                found.append(f"{child}: missing")
+            elif key not in expected:
+                found.append(f"{child}: unexpected field")
+            else:
+                found.extend(differences(actual[key], expected[key], child))
+        return found
+    if isinstance(expected, list) and isinstance(actual, list):
+        if len(expected) != len(actual):
+            return [f"{path}: {len(actual)} items, expected {len(expected)}"]
+        found = []
+        for index, (a, e) in enumerate(zip(actual, expected, strict=True)):
+            label = e.get("name") if isinstance(e, Mapping) and "name" in e else index
+            found.extend(differences(a, e, f"{path}[{label}]"))
+        return found
+    if actual != expected:
+        return [f"{path}: {show(actual)}, expected {show(expected)}"]
+    return []

@@ -1,0 +1,177 @@
+"""pytest plugin: one testinfra host per inventory host, and the fleet report.
+
+Enable with ``-p sagefleet.verify.plugin`` and point it at an inventory:
+
+    pytest -p sagefleet.verify.plugin tests/infra --sagefleet-inventory inventory/client \\
+        --vault-password-file ~/.vault --sagefleet-report reports/verify -n 8
+
+Tests ask for ``sagefleet_host`` (they then run once per host), ``windows``
+(questions about that host over WinRM) and ``expected`` (what the inventory
+says the host should look like). Mark a test with
+``@pytest.mark.sagefleet_check("SF501", "Agent service installed")`` to give
+it a stable id in the report.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Generator
+from pathlib import Path
+
+import pytest
+
+from sagefleet.findings import Finding, HostReport, Severity, Status
+from sagefleet.inventory import InventoryHost, load
+from sagefleet.verify.expectations import Expectations, for_host
+from sagefleet.verify.windows import Windows, testinfra_host
+
+_HOSTS_KEY = pytest.StashKey[dict[str, InventoryHost]]()
+_CACHE_KEY = pytest.StashKey[dict[str, Windows]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sagefleet", "sagefleet verification")
+    group.addoption(
+        "--sagefleet-inventory",
+        action="append",
+        default=[],
+        help="Ansible inventory to verify (repeatable)",
+    )
+    group.addoption(
+        "--vault-password-file",
+        dest="sagefleet_vault_password_file",
+        help="vault password file, as ansible-playbook's",
+    )
+    group.addoption("--sagefleet-limit", default="all", help="host pattern (default all)")
+    group.addoption("--sagefleet-report", help="write the fleet report (all formats) here")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sagefleet_check(id, title): stable check id of a verification test"
+    )
+    config.stash[_CACHE_KEY] = {}
+    config.pluginmanager.register(_Collector(config), "sagefleet-verify-collector")
+    inventories = config.getoption("sagefleet_inventory")
+    hosts: dict[str, InventoryHost] = {}
+    if inventories:
+        for host in load(
+            inventories,
+            vault_password_file=config.getoption("sagefleet_vault_password_file"),
+            pattern=config.getoption("sagefleet_limit"),
+        ):
+            if host.target is not None:
+                hosts[host.name] = host
+    config.stash[_HOSTS_KEY] = hosts
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "sagefleet_host" not in metafunc.fixturenames:
+        return
+    hosts = metafunc.config.stash[_HOSTS_KEY]
+    if not metafunc.config.getoption("sagefleet_inventory"):
+        raise pytest.UsageError("these tests need --sagefleet-inventory <inventory>")
+    if not hosts:
+        raise pytest.UsageError("no WinRM host matches --sagefleet-limit in the inventory")
+    names = sorted(hosts)
+    metafunc.parametrize("sagefleet_host", names, ids=names, indirect=True)
+
+
+@pytest.fixture
+def sagefleet_host(request: pytest.FixtureRequest) -> InventoryHost:
+    """The inventory host this test runs for."""
+    return request.config.stash[_HOSTS_KEY][request.param]
+
+
+@pytest.fixture
+def windows(request: pytest.FixtureRequest, sagefleet_host: InventoryHost) -> Windows:
+    """Questions about the host, over testinfra's winrm backend."""
+    cache = request.config.stash[_CACHE_KEY]
+    if sagefleet_host.name not in cache:
+        assert sagefleet_host.target is not None
+        cache[sagefleet_host.name] = Windows(
+            testinfra_host(sagefleet_host.target), sagefleet_host.name
+        )
+    return cache[sagefleet_host.name]
+
+
+@pytest.fixture
+def expected(sagefleet_host: InventoryHost) -> Expectations:
+    """What the inventory says this host should look like once deployed."""
+    return for_host(sagefleet_host.name, sagefleet_host.variables)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    marker = item.get_closest_marker("sagefleet_check")
+    callspec = getattr(item, "callspec", None)
+    host = callspec.params.get("sagefleet_host") if callspec else None
+    if marker is not None and host is not None:
+        check_id, title = (list(marker.args) + ["", ""])[:2]
+        report.user_properties.extend(
+            [
+                ("sagefleet_host", host),
+                ("sagefleet_check", check_id),
+                ("sagefleet_title", title or item.name),
+            ]
+        )
+    return report
+
+
+class _Collector:
+    """Gathers per-host results where reports arrive (the xdist controller, or the only process)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.results: dict[str, list[Finding]] = defaultdict(list)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        if "sagefleet_host" not in props:
+            return
+        if report.when != "call" and not (report.failed or report.skipped):
+            return
+        if report.passed:
+            status, message = Status.PASS, "ok"
+        elif report.skipped:
+            status, message = Status.UNKNOWN, _short(report)
+        else:
+            status, message = Status.FAIL, _short(report)
+        self.results[str(props["sagefleet_host"])].append(
+            Finding(
+                check_id=str(props["sagefleet_check"]),
+                status=status,
+                severity=Severity.ERROR,
+                title=str(props["sagefleet_title"]),
+                message=message,
+            )
+        )
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if hasattr(self.config, "workerinput"):  # xdist worker: the controller reports
+            return
+        destination = self.config.getoption("sagefleet_report")
+        if not destination or not self.results:
+            return
+        from sagefleet.preflight import fleet_report
+        from sagefleet.report import write_reports
+
+        hosts = [
+            HostReport(host=name, reachable=True, findings=tuple(findings))
+            for name, findings in sorted(self.results.items())
+        ]
+        write_reports(
+            fleet_report(hosts, title="sagefleet verify"),
+            Path(destination),
+            ["console", "json", "junit", "html"],
+        )
+
+
+def _short(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longrepr)
+    first = text.strip().splitlines()
+    return (first[0] if first else "failed")[:500]

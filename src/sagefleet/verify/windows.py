@@ -1,0 +1,161 @@
+"""Windows helpers on top of testinfra's ``host.run``, using the ``query`` snippet."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sagefleet.remote.command import parse_result, snippet_command
+from sagefleet.remote.winrm import WinRMTarget
+
+
+def testinfra_host(target: WinRMTarget) -> Any:
+    """A testinfra Host over testinfra's own winrm backend, with the inventory's settings.
+
+    testinfra's backend only takes ``no_ssl``/``no_verify_ssl``; the transport,
+    CA bundle and message encryption of the inventory are set on its pywinrm
+    arguments so verification reaches hosts exactly as ansible-playbook does.
+    """
+    from testinfra.backend.winrm import WinRMBackend
+    from testinfra.host import Host
+
+    address = f"[{target.address}]" if ":" in target.address else target.address
+    backend = WinRMBackend(
+        f"sagefleet@{address}:{target.port}",
+        no_ssl=target.scheme == "http",
+        no_verify_ssl=target.server_cert_validation == "ignore",
+        read_timeout_sec=target.read_timeout,
+        operation_timeout_sec=target.operation_timeout,
+    )
+    backend.conn_args.update(
+        username=target.username,
+        password=target.password,
+        transport=target.transport,
+        message_encryption=target.message_encryption,
+    )
+    if target.ca_trust_path and target.server_cert_validation != "ignore":
+        backend.conn_args["ca_trust_path"] = target.ca_trust_path
+    return Host(backend)
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    exists: bool
+    name: str | None = None
+    state: str | None = None
+    start_mode: str | None = None
+    account: str | None = None
+    path: str | None = None
+    version: str | None = None
+
+    @property
+    def is_running(self) -> bool:
+        return self.state == "Running"
+
+
+@dataclass(frozen=True)
+class RegistryValue:
+    exists: bool
+    value: Any = None
+    type: str | None = None
+
+
+@dataclass(frozen=True)
+class AclRule:
+    identity: str
+    rights: str
+    type: str
+
+
+@dataclass(frozen=True)
+class FileState:
+    exists: bool
+    size: int | None = None
+    modified: str | None = None
+    sha256: str | None = None
+    owner: str | None = None
+    protected: bool | None = None
+    rules: tuple[AclRule, ...] = ()
+
+    @property
+    def identities(self) -> set[str]:
+        return {r.identity for r in self.rules if r.type == "Allow"}
+
+
+@dataclass(frozen=True)
+class TcpState:
+    ok: bool
+    error: str | None = None
+    elapsed_ms: int | None = None
+
+
+class Windows:
+    """Questions about one Windows host, answered over testinfra's ``host.run``."""
+
+    def __init__(self, host: Any, name: str) -> None:
+        self.host = host
+        self.name = name
+
+    def ask(self, *questions: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run the query snippet once for all ``questions``; answers in the same order."""
+        command = snippet_command("query", {"questions": list(questions)})
+        result = self.host.run(command)
+        document = parse_result(
+            self.name, "query", result.rc, result.stdout_bytes, result.stderr_bytes
+        )
+        answers = document["answers"]
+        if isinstance(answers, dict):  # PowerShell 5.1 unwraps one-element arrays
+            answers = [answers]
+        return list(answers)
+
+    def service(self, name: str) -> ServiceState:
+        (answer,) = self.ask({"kind": "service", "name": name})
+        return ServiceState(**answer)
+
+    def registry_value(self, path: str, name: str, view: str = "64") -> RegistryValue:
+        (answer,) = self.ask({"kind": "registry", "path": path, "name": name, "view": view})
+        return RegistryValue(**answer)
+
+    def file(self, path: str, *, hash: bool = True, acl: bool = True) -> FileState:
+        (answer,) = self.ask({"kind": "file", "path": path, "hash": hash, "acl": acl})
+        if not answer.get("exists"):
+            return FileState(exists=False)
+        acl_data = answer.get("acl") or {}
+        rules = acl_data.get("rules") or []
+        if isinstance(rules, dict):
+            rules = [rules]
+        return FileState(
+            exists=True,
+            size=answer.get("size"),
+            modified=answer.get("modified"),
+            sha256=answer.get("sha256"),
+            owner=acl_data.get("owner"),
+            protected=acl_data.get("protected"),
+            rules=tuple(
+                AclRule(str(r["identity"]), str(r["rights"]), str(r["type"])) for r in rules
+            ),
+        )
+
+    def json_file(self, path: str) -> Any:
+        """The parsed document, or None when the file does not exist."""
+        (answer,) = self.ask({"kind": "json_file", "path": path})
+        if not answer.get("exists"):
+            return None
+        return json.loads(answer["text"])
+
+    def tcp(self, host: str, port: int, timeout_ms: int = 3000) -> TcpState:
+        (answer,) = self.ask({"kind": "tcp", "host": host, "port": port, "timeout_ms": timeout_ms})
+        return TcpState(**answer)
+
+    def products(self, pattern: str) -> list[dict[str, str]]:
+        (answer,) = self.ask({"kind": "product", "pattern": pattern})
+        entries = answer.get("entries") or []
+        return [entries] if isinstance(entries, dict) else list(entries)
+
+    def listdir(self, path: str) -> list[dict[str, Any]] | None:
+        (answer,) = self.ask({"kind": "dir", "path": path})
+        if not answer.get("exists"):
+            return None
+        entries = answer.get("entries") or []
+        return [entries] if isinstance(entries, dict) else list(entries)

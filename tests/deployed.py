@@ -1,0 +1,39 @@
+"""Put a simulated host in the state a successful deploy leaves (for verification tests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sagefleet import catalog
+from sagefleet.settings import dumps, entities_for_host, render_host_settings
+from sagefleet.sim.model import Acl, Service, WindowsHost
+
+
+def make_deployed(
+    host: WindowsHost, name: str, variables: dict[str, Any], version: str = "3.2.0"
+) -> None:
+    install_dir = catalog.agent()["install_dir"]
+    exe = install_dir + "\\SpendeskSageAgent.exe"
+    with host.lock:
+        host.fs.mkdir(install_dir)
+        host.fs.write(exe, b"MZ" + b"\0" * 64, product_version=version, file_version=version)
+        host.install_service(
+            Service(
+                name="SpendeskSageAgent",
+                display_name="Spendesk Sage Agent",
+                state="Running",
+                start_mode="Auto",
+                account="LocalSystem",
+                binary_path=f'"{exe}"',
+                version=version,
+            )
+        )
+        entities = entities_for_host(name, variables).entities
+        text = dumps(render_host_settings(entities, host=name))
+        host.fs.write(
+            install_dir + "\\settings.json",
+            text.encode("utf-8"),
+            acl=Acl(
+                owner="BUILTIN\\Administrators", readers=["NT AUTHORITY\\SYSTEM", "LocalSystem"]
+            ),
+        )

@@ -1,0 +1,43 @@
+"""settings.json on every host: the host's entities exactly, as rendered, not readable by all."""
+
+from __future__ import annotations
+
+import pytest
+
+from sagefleet.verify import Windows
+from sagefleet.verify.expectations import Expectations, differences
+
+ALLOWED = {"builtin\\administrators", "nt authority\\system"}
+
+
+@pytest.mark.sagefleet_check("SF506", "settings.json lists exactly the host's entities")
+def test_settings_lists_exactly_the_entities(windows: Windows, expected: Expectations) -> None:
+    document = windows.json_file(expected.settings_path)
+    assert document is not None, f"{windows.name} SF506: {expected.settings_path} not found"
+    names = sorted(c.get("name") for c in document.get("connections", []))
+    assert names == list(expected.entity_names), (
+        f"{windows.name} SF506: settings.json has entities {names}, "
+        f"expected {list(expected.entity_names)}"
+    )
+
+
+@pytest.mark.sagefleet_check("SF507", "settings.json matches the rendered expectation")
+def test_settings_match_the_rendered_expectation(windows: Windows, expected: Expectations) -> None:
+    document = windows.json_file(expected.settings_path)
+    assert document is not None, f"{windows.name} SF507: {expected.settings_path} not found"
+    found = differences(document, expected.settings)
+    assert not found, f"{windows.name} SF507: settings.json differs: " + "; ".join(found[:10])
+
+
+@pytest.mark.sagefleet_check("SF508", "settings.json readable only by the agent and admins")
+def test_settings_acl_is_restricted(windows: Windows, expected: Expectations) -> None:
+    state = windows.file(expected.settings_path, hash=False, acl=True)
+    assert state.exists, f"{windows.name} SF508: {expected.settings_path} not found"
+    allowed = ALLOWED | {expected.service_account.lower()}
+    if expected.service_account.lower() == "localsystem":
+        allowed.add("nt authority\\system")
+    extra = sorted(i for i in state.identities if i.lower() not in allowed)
+    assert state.protected and not extra, (
+        f"{windows.name} SF508: ACL of {expected.settings_path} too open "
+        f"(inheritance {'off' if state.protected else 'on'}, extra: {extra})"
+    )

@@ -1,0 +1,236 @@
+"""settings.json end to end: playbooks/settings.yml through ansible-playbook, over WinRM.
+
+The agent folder is created on the simulated host by each test (as the agent
+installer would): the write never creates it, a missing folder is an error.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sagefleet.sim.fleet import Fleet
+from sagefleet.sim.model import WindowsHost
+from tests.conftest import ROOT, FleetFactory
+from tests.scenarios import write_inventory
+
+ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
+CANARY = "Sql-Canary-Passw0rd!"
+FOLDER = "C:\\Program Files\\Spendesk\\Sage Agent"
+PATH = FOLDER + "\\settings.json"
+SERVICE_ACCOUNT = "CORP\\svc-spendesk"
+
+
+class Play:
+    """One simulated host, its inventory, and ansible-playbook runs against it."""
+
+    def __init__(self, fleet: Fleet, inventory: Path, mkdir: bool = True) -> None:
+        self.fleet = fleet
+        self.inventory = inventory
+        self.host: WindowsHost = fleet.host("sage01")
+        if mkdir:
+            self.host.fs.mkdir(FOLDER)
+
+    def entity(self, **changes: Any) -> None:
+        """Change the host's (only) entity in the inventory."""
+        data = yaml.safe_load(self.inventory.read_text())
+        hosts = data["all"]["children"]["sage_servers"]["hosts"]
+        hosts["sage01"]["sagefleet_entities"][0].update(changes)
+        self.inventory.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    def run(self, *extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [ANSIBLE_PLAYBOOK, "-i", str(self.inventory), "playbooks/settings.yml", *extra],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
+        )
+
+    def files(self) -> dict[str, tuple[bytes, Any, Any]]:
+        """Every file of the agent folder: bytes, modified time and ACL."""
+        fs = self.host.fs
+        return {
+            name: (fs.read(f"{FOLDER}\\{name}"), entry.modified, entry.acl)
+            for name in fs.listdir(FOLDER)
+            for entry in [fs.stat(f"{FOLDER}\\{name}")]
+        }
+
+    def backups(self) -> list[str]:
+        return sorted((n for n in self.host.fs.listdir(FOLDER) if n.endswith(".bak")), reverse=True)
+
+
+@pytest.fixture
+def play(make_fleet: FleetFactory, tmp_path: Path) -> Play:
+    fleet = make_fleet(1)
+    extra = {"sagefleet_agent_service_account": SERVICE_ACCOUNT}
+    return Play(fleet, write_inventory(fleet, tmp_path / "inventory" / "hosts.yml", extra))
+
+
+def recap(process: subprocess.CompletedProcess[str]) -> dict[str, int]:
+    match = re.search(
+        r"^sage01\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
+        process.stdout,
+        re.M,
+    )
+    assert match, process.stdout + process.stderr
+    return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, match.groups())))
+
+
+def ok(process: subprocess.CompletedProcess[str]) -> dict[str, int]:
+    assert process.returncode == 0, process.stdout[-4000:] + process.stderr[-2000:]
+    return recap(process)
+
+
+def revealed(text: str) -> str:
+    """The text plus every base64 run in it decoded (UTF-8 and UTF-16), twice over.
+
+    A secret in the snippet's parameters would show at -vvvvv only inside the
+    base64 of the UTF-16 command line, and file content only as base64: both
+    must count as leaks.
+    """
+    found = [text]
+    for _ in range(2):
+        decoded = []
+        for blob in re.findall(r"[A-Za-z0-9+/]{16,}={0,2}", found[-1]):
+            try:
+                raw = base64.b64decode(blob + "=" * (-len(blob) % 4))
+            except (binascii.Error, ValueError):
+                continue
+            decoded += [raw.decode("utf-8", "ignore"), raw.decode("utf-16-le", "ignore")]
+        found.append("\n".join(decoded))
+    return "\n".join(found)
+
+
+def test_revealed_finds_a_secret_hidden_in_base64() -> None:
+    hidden = base64.b64encode(f'{{"sql": "{CANARY}"}}'.encode("utf-16-le")).decode()
+    assert CANARY in revealed(f"WINRM EXEC ['-EncodedCommand', '{hidden}']")
+    assert CANARY in revealed(base64.b64encode(f"x {CANARY} y".encode()).decode())
+
+
+def test_first_write_creates_the_file_readable_only_by_admins_system_and_the_agent(
+    play: Play,
+) -> None:
+    assert ok(play.run())["changed"] == 1
+    entry = play.host.fs.stat(PATH)
+    assert entry.data is not None and b'"companyCode": "BIJOU"' in entry.data
+    assert entry.acl is not None and entry.acl.owner == "BUILTIN\\Administrators"
+    assert sorted(entry.acl.readers) == [SERVICE_ACCOUNT, "NT AUTHORITY\\SYSTEM"]
+    assert not entry.acl.allows("BUILTIN\\Users")
+    assert play.backups() == []
+
+
+def test_second_run_changes_nothing_and_leaves_the_file_untouched(play: Play) -> None:
+    ok(play.run())
+    before = play.files()
+    assert ok(play.run())["changed"] == 0
+    assert play.files() == before  # same bytes, same modified time, no backup
+    writes = [e for e in play.host.journal if e["kind"] == "settings_write"]
+    assert len(writes) == 1
+
+
+def test_changed_entity_is_written_with_one_backup_and_a_redacted_diff(play: Play) -> None:
+    ok(play.run())
+    first = play.host.fs.read(PATH)
+    play.entity(sql_user="spendesk_rw", sql_password=CANARY + "-rotated")
+    process = play.run("--diff")
+    assert ok(process)["changed"] == 1
+    assert '-        "user": "sagefleet_sql"' in process.stdout
+    assert '+        "user": "spendesk_rw"' in process.stdout
+    assert "******** (changed)" in process.stdout
+    assert CANARY not in process.stdout + process.stderr
+    (backup,) = play.backups()
+    assert re.fullmatch(r"settings\.json\.\d{8}T\d{6}Z\.bak", backup)
+    assert play.host.fs.read(f"{FOLDER}\\{backup}") == first
+    assert b"spendesk_rw" in play.host.fs.read(PATH)
+
+
+def test_check_mode_reports_the_change_and_touches_nothing(play: Play) -> None:
+    process = play.run("--check", "--diff")
+    assert ok(process)["changed"] == 1
+    assert play.host.fs.listdir(FOLDER) == []
+    ok(play.run())
+    play.entity(analytic_plan=2)
+    before = play.files()
+    process = play.run("--check", "--diff")
+    assert ok(process)["changed"] == 1
+    assert '+      "analyticPlan": 2,' in process.stdout
+    assert play.files() == before
+
+
+def test_rollback_restores_the_previous_content_once(play: Play) -> None:
+    ok(play.run())
+    first = play.host.fs.read(PATH)
+    play.entity(analytic_plan=2)
+    ok(play.run())
+    rollback = ("-e", "sagefleet_settings_state=rollback")
+    process = play.run(*rollback, "--diff")
+    assert ok(process)["changed"] == 1
+    assert play.host.fs.read(PATH) == first
+    assert '+      "analyticPlan": 1,' in process.stdout
+    acl = play.host.fs.stat(PATH).acl
+    assert acl is not None and sorted(acl.readers) == [SERVICE_ACCOUNT, "NT AUTHORITY\\SYSTEM"]
+    assert ok(play.run(*rollback))["changed"] == 0
+
+
+def test_only_the_configured_number_of_backups_is_kept(play: Play) -> None:
+    contents = []
+    for plan in (1, 2, 3, 4):
+        play.entity(analytic_plan=plan)
+        ok(play.run("-e", "sagefleet_settings_keep_backups=2"))
+        contents.append(play.host.fs.read(PATH))
+    backups = play.backups()
+    assert len(backups) == 2
+    assert [play.host.fs.read(f"{FOLDER}\\{b}") for b in backups] == [contents[2], contents[1]]
+
+
+def test_disk_full_fails_naming_host_and_path_and_keeps_the_previous_file(play: Play) -> None:
+    ok(play.run())
+    before = play.files()
+    play.host.fs.volume("C:").free_bytes = 0
+    play.entity(analytic_plan=2)
+    process = play.run()
+    assert process.returncode != 0
+    assert recap(process)["failed"] == 1
+    assert (
+        "sage01: writing C:\\\\Program Files\\\\Spendesk\\\\Sage Agent\\\\settings.json"
+        in (process.stdout)
+        or f"sage01: writing {PATH}" in process.stdout
+    )
+    assert "not enough space on the disk" in process.stdout
+    assert play.files() == before  # byte-identical, no temporary file left
+
+
+def test_missing_agent_folder_fails_naming_host_and_path(
+    make_fleet: FleetFactory, tmp_path: Path
+) -> None:
+    fleet = make_fleet(1)
+    play = Play(fleet, write_inventory(fleet, tmp_path / "inv" / "hosts.yml"), mkdir=False)
+    process = play.run()
+    assert process.returncode != 0 and recap(process)["failed"] == 1
+    assert "sage01: writing" in process.stdout and "does not exist" in process.stdout
+    assert not play.host.fs.exists(FOLDER)
+
+
+@pytest.mark.parametrize("verbosity", ["-vvvv", "-vvvvv"])
+def test_the_secret_never_appears_even_at_the_highest_verbosity(play: Play, verbosity: str) -> None:
+    outputs = [play.run(verbosity, "--diff")]
+    play.entity(sql_password=CANARY + "-2", analytic_plan=2)
+    outputs.append(play.run(verbosity, "--check", "--diff"))
+    outputs.append(play.run(verbosity, "--diff"))
+    outputs.append(play.run(verbosity, "--diff", "-e", "sagefleet_settings_state=rollback"))
+    for process in outputs:
+        assert recap(process)["changed"] == 1
+        assert CANARY not in revealed(process.stdout + process.stderr)
+    if verbosity == "-vvvvv":
+        assert any("censored due to no log" in p.stdout for p in outputs)

@@ -1,0 +1,181 @@
+"""The facts snippet's simulator model: the document of sagefleet.facts, for every profile."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from sagefleet import snippets
+from sagefleet.facts import parse_facts
+from sagefleet.remote.command import MAX_COMMAND_LINE, snippet_command
+from sagefleet.sim.dispatch import run_command
+from sagefleet.sim.model import (
+    DEFAULT_ENDPOINTS,
+    WindowsHost,
+    host_from_profile,
+    load_profile,
+    profile_names,
+)
+
+# The key sets sagefleet/facts.py documents (schema 1): every key always present.
+TOP_KEYS = {
+    "schema",
+    "host",
+    "drives",
+    "dotnet",
+    "tls",
+    "proxy",
+    "sage",
+    "objets_metiers",
+    "azure",
+    "agent",
+    "mae_files",
+    "probes",
+}
+HOST_KEYS = {
+    "hostname",
+    "os_caption",
+    "os_version",
+    "os_build",
+    "powershell_version",
+    "utc_now",
+    "domain",
+    "part_of_domain",
+}
+DRIVE_KEYS = {"name", "drive_type", "free_bytes", "size_bytes", "provider"}
+AGENT_KEYS = {"service_name", "installed", "state", "start_mode", "account", "version", "path"}
+MAE_KEYS = {
+    "path",
+    "exists",
+    "size",
+    "drive_type",
+    "unc",
+    "mapped_drive",
+    "serveur_sql",
+    "type",
+    "database",
+}
+PROBE_KEYS = {"name", "port", "tls", "dns", "tcp", "tls_result"}
+TLS_RESULT_KEYS = {"ok", "protocol", "issuer", "subject", "not_after", "error"}
+
+
+def facts_params(profile: dict[str, Any]) -> dict[str, Any]:
+    """What the controller sends: the agent's endpoints, SQL servers and MAE files."""
+    endpoints = [
+        {"name": name, "port": port, "tls": port == 443}
+        for name in DEFAULT_ENDPOINTS
+        for port in (443, 80)
+    ]
+    for mae in profile.get("mae") or []:
+        if str(mae["server"]).endswith(".database.windows.net"):
+            endpoints.append({"name": mae["server"], "port": 1433, "tls": False})
+    return {
+        "agent_service": "SpendeskSageAgent",
+        "endpoints": endpoints,
+        "mae_files": [m["path"] for m in profile.get("mae") or []],
+        "timeout_ms": 2000,
+    }
+
+
+def run_facts(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
+    rc, out, err = run_command(host, snippet_command("facts", params), b"")
+    assert rc == 0, err
+    document: dict[str, Any] = json.loads(out)
+    return document
+
+
+def host_for(name: str) -> tuple[WindowsHost, dict[str, Any]]:
+    profile = load_profile(name)
+    return host_from_profile("h1", "127.0.0.2", "u", "p", profile), facts_params(profile)
+
+
+@pytest.mark.parametrize("name", profile_names())
+def test_facts_document_of_every_profile_follows_the_contract(name: str) -> None:
+    host, params = host_for(name)
+    doc = run_facts(host, params)
+    assert set(doc) == TOP_KEYS and doc["schema"] == 1
+    assert set(doc["host"]) == HOST_KEYS
+    assert all(set(d) == DRIVE_KEYS for d in doc["drives"])
+    assert set(doc["agent"]) == AGENT_KEYS
+    assert [set(m) for m in doc["mae_files"]] == [MAE_KEYS] * len(params["mae_files"])
+    assert all(set(p) == PROBE_KEYS for p in doc["probes"])
+    assert all(set(p["tls_result"]) == TLS_RESULT_KEYS for p in doc["probes"] if p["tls_result"])
+    facts = parse_facts(doc)
+    assert facts.identity.hostname == host.hostname
+    assert len(facts.probes) == len(params["endpoints"])
+
+
+@pytest.mark.parametrize("name", profile_names())
+def test_facts_command_fits_the_windows_command_line(name: str) -> None:
+    _, params = host_for(name)
+    params["endpoints"] += [
+        {"name": f"srv{i:02d}abcdef.database.windows.net", "port": 1433, "tls": False}
+        for i in range(3)
+    ]
+    params["mae_files"] += [rf"\\fs01\sage\Societes\ENTITY{i}.MAE" for i in range(3)]
+    params["spc_marker_paths"] = ["HKLM:\\SOFTWARE\\WOW6432Node\\Sage\\SPC"]
+    assert len(snippet_command("facts", params)) <= MAX_COMMAND_LINE
+
+
+def test_facts_script_is_ascii_so_no_code_page_can_alter_it() -> None:
+    assert snippets.load("facts").body.isascii()
+
+
+def test_workgroup_server_is_not_part_of_a_domain() -> None:
+    host, params = host_for("clock-skew")
+    facts = parse_facts(run_facts(host, params))
+    assert (facts.identity.domain, facts.identity.part_of_domain) == ("WORKGROUP", False)
+
+
+def test_mapped_drive_unseen_by_the_session_is_found_through_the_user_mapping() -> None:
+    host, params = host_for("mae-network-drive-localsystem")
+    del host.fs.drives["S:"]  # as over WinRM: the interactive user's S: is not visible
+    (mae,) = parse_facts(run_facts(host, params)).mae_files
+    assert (mae.exists, mae.drive_type, mae.mapped_drive, mae.database) == (
+        True,
+        "network",
+        True,
+        "BIJOU",
+    )
+
+
+def test_missing_mae_file_is_reported_without_guessing() -> None:
+    host, params = host_for("healthy-onprem")
+    params["mae_files"] = [r"C:\Sage\Societes\ABSENT.MAE"]
+    (mae,) = parse_facts(run_facts(host, params)).mae_files
+    assert (mae.exists, mae.database, mae.serveur_sql, mae.drive_type) == (
+        False,
+        None,
+        None,
+        "fixed",
+    )
+
+
+def test_agent_not_installed_is_reported_under_the_asked_name() -> None:
+    host, params = host_for("healthy-onprem")
+    params["agent_service"] = "OtherAgent"
+    agent = parse_facts(run_facts(host, params)).agent
+    assert (agent.service_name, agent.installed, agent.state) == ("OtherAgent", False, None)
+
+
+def test_parameters_have_defaults() -> None:
+    host, _ = host_for("agent-old")
+    doc = run_facts(host, {})
+    assert doc["agent"]["installed"] is True
+    assert (doc["mae_files"], doc["probes"]) == ([], [])
+
+
+def test_tls_probe_fails_when_schannel_disables_tls12() -> None:
+    host, params = host_for("schannel-tls12-disabled")
+    probe = parse_facts(run_facts(host, params)).probe("api.chift.eu", 443)
+    assert probe is not None and probe.tcp.ok and probe.tls_result is not None
+    assert probe.tls_result.ok is False
+    assert "common algorithm" in (probe.tls_result.error or "")
+
+
+def test_spc_marker_location_is_a_parameter() -> None:
+    host, params = host_for("healthy-onprem")
+    params["spc_marker_paths"] = [r"C:\Sage\Societes\BIJOU.MAE"]
+    assert parse_facts(run_facts(host, params)).spc_marker is True

@@ -1,0 +1,369 @@
+"""Writing settings.json to a host: parameters, stdin, results, diff, and secrets kept out."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+from tests.scenarios import entities_for
+
+from sagefleet import settings_host
+from sagefleet.errors import InputError
+from sagefleet.remote.ansible import AnsibleSession
+from sagefleet.remote.command import STDIN_BOOTSTRAP, command_line, snippet_invocation
+from sagefleet.remote.session import HostSession
+from sagefleet.settings import settings_sha256
+from sagefleet.settings_host import SettingsTarget, SettingsWriteFailed
+from sagefleet.sim.dispatch import run_command
+from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile
+
+CANARY = "Sql-Canary-Passw0rd!"
+FOLDER = "C:\\Program Files\\Spendesk\\Sage Agent"
+PATH = FOLDER + "\\settings.json"
+
+
+class SimSession(HostSession):
+    """A HostSession straight onto a simulated host: the wire form without the network."""
+
+    def __init__(self, host: WindowsHost, force_stdin_script: bool = False) -> None:
+        super().__init__(host.name)
+        self.sim = host
+        self.force_stdin_script = force_stdin_script
+        self.commands: list[tuple[str, bytes]] = []
+        self.sensitive: list[bool] = []
+
+    def run_snippet(
+        self,
+        name: str,
+        params: dict[str, Any] | None = None,
+        stdin: Iterable[bytes] | None = None,
+        *,
+        sensitive: bool = False,
+    ) -> Any:
+        self.sensitive.append(sensitive)
+        return super().run_snippet(name, params, stdin, sensitive=sensitive)
+
+    def execute(
+        self, command: str, stdin: Iterable[bytes] | None = None
+    ) -> tuple[int, bytes, bytes]:
+        data = b"".join(stdin) if stdin is not None else b""
+        if self.force_stdin_script and not command.endswith(
+            command_line(STDIN_BOOTSTRAP).split()[-1]
+        ):
+            # Send the script the long way, as a script over the command-line limit goes.
+            script = base64.b64decode(command.split()[-1]).decode("utf-16-le")
+            data = base64.b64encode(script.encode("utf-8")) + b"\r\n" + data
+            command = command_line(STDIN_BOOTSTRAP)
+        self.commands.append((command, data))
+        return run_command(self.sim, command, data)
+
+
+def text_for(**changes: Any) -> str:
+    entity = {**entities_for("healthy-onprem")[0], **changes}
+    return settings_host.render_settings("sage01", {"sagefleet_entities": [entity]})
+
+
+@pytest.fixture
+def sim() -> WindowsHost:
+    host = host_from_profile("sage01", "127.0.0.2", "admin", "pw", load_profile("healthy-onprem"))
+    host.fs.mkdir(FOLDER)
+    return host
+
+
+@pytest.fixture
+def target() -> SettingsTarget:
+    return settings_host.settings_target("sage01", service_account="CORP\\svc-spendesk")
+
+
+def files(host: WindowsHost) -> dict[str, tuple[bytes, Any, Any]]:
+    return {
+        name: (host.fs.read(f"{FOLDER}\\{name}"), e.modified, e.acl)
+        for name in host.fs.listdir(FOLDER)
+        for e in [host.fs.stat(f"{FOLDER}\\{name}")]
+    }
+
+
+# -- options ---------------------------------------------------------------------
+
+
+def test_default_path_is_settings_json_in_the_catalog_install_folder() -> None:
+    assert settings_host.settings_target("h").path == PATH
+    assert settings_host.settings_target("h", install_dir="D:/Agent/").path == (
+        "D:\\Agent\\settings.json"
+    )
+
+
+@pytest.mark.parametrize("path", ["settings.json", "C:\\Agent\\", "C:\\a\\set*.json", "\\\\srv"])
+def test_a_path_that_is_not_an_absolute_windows_file_is_refused(path: str) -> None:
+    with pytest.raises(InputError, match="host h, field path: must be the absolute"):
+        settings_host.settings_target("h", path=path)
+
+
+def test_keep_backups_out_of_range_is_refused() -> None:
+    with pytest.raises(InputError, match="keep_backups"):
+        settings_host.settings_target("h", keep_backups=-1)
+
+
+@pytest.mark.parametrize(
+    ("account", "granted"),
+    [
+        ("LocalSystem", None),
+        ("NT AUTHORITY\\LocalService", "NT AUTHORITY\\LOCAL SERVICE"),
+        ("CORP\\svc-spendesk", "CORP\\svc-spendesk"),
+        (".\\spendesk", ".\\spendesk"),
+    ],
+)
+def test_acl_grants_admins_and_system_full_control_and_the_service_account_read(
+    account: str, granted: str | None
+) -> None:
+    acl = SettingsTarget(PATH, account).acl()
+    assert acl["owner"] == "BUILTIN\\Administrators"
+    assert acl["full_control"] == ["BUILTIN\\Administrators", "NT AUTHORITY\\SYSTEM"]
+    assert acl["read"] == ([] if granted is None else [granted])
+
+
+def test_a_backup_name_must_be_one_of_ours(target: SettingsTarget) -> None:
+    good = "settings.json.20250131T142500Z.bak"
+    assert settings_host.check_backup_name("sage01", target, good) == good
+    assert settings_host.check_backup_name("sage01", target, None) is None
+    for bad in ("..\\..\\Windows\\win.ini", "settings.json", "other.json.20250131T142500Z.bak"):
+        with pytest.raises(InputError, match="field backup"):
+            settings_host.check_backup_name("sage01", target, bad)
+
+
+# -- what goes on the wire -------------------------------------------------------
+
+
+def test_write_params_carry_the_hash_and_never_the_content(target: SettingsTarget) -> None:
+    text = text_for()
+    params = settings_host.write_params(
+        target, settings_sha256(text), check=False, return_content=True
+    )
+    assert params["sha256"] == settings_sha256(text)
+    assert params["action"] == "write" and params["keep_backups"] == 5
+    assert CANARY not in json.dumps(params)
+    assert set(params) == set(
+        settings_host.rollback_params(target, None, check=True, return_content=False)
+    )
+
+
+def test_content_travels_as_one_base64_line_of_utf8() -> None:
+    text = text_for(name="Société Générale")
+    (line,) = settings_host.content_stdin(text)
+    assert line.endswith(b"\r\n") and b"\n" not in line[:-1]
+    assert base64.b64decode(line).decode("utf-8") == text
+
+
+def test_the_command_line_never_holds_a_secret(sim: WindowsHost, target: SettingsTarget) -> None:
+    session = SimSession(sim)
+    settings_host.write_settings(session, target, text_for(), want_diff=True)
+    ((command, stdin),) = session.commands
+    script = base64.b64decode(command.split()[-1]).decode("utf-16-le")
+    assert CANARY not in command and CANARY not in script
+    assert CANARY.encode() not in stdin  # base64 only
+    assert CANARY in base64.b64decode(stdin.strip()).decode()
+
+
+def test_content_is_the_last_stdin_line_also_when_the_script_comes_on_stdin(
+    sim: WindowsHost, target: SettingsTarget
+) -> None:
+    session = SimSession(sim, force_stdin_script=True)
+    text = text_for()
+    outcome = settings_host.write_settings(session, target, text)
+    assert outcome.changed
+    ((command, stdin),) = session.commands
+    assert command == command_line(STDIN_BOOTSTRAP) and len(stdin.splitlines()) == 2
+    assert sim.fs.read(PATH) == text.encode("utf-8")
+
+
+def test_the_snippet_fits_on_the_command_line(target: SettingsTarget) -> None:
+    params = settings_host.write_params(target, "0" * 64, check=False, return_content=True)
+    _, prefix = snippet_invocation("settings_write", params)
+    assert prefix is None
+
+
+def test_check_mode_sends_no_content(sim: WindowsHost, target: SettingsTarget) -> None:
+    session = SimSession(sim)
+    outcome = settings_host.write_settings(session, target, text_for(), check=True)
+    assert outcome.changed and outcome.check
+    assert session.commands[0][1] == b""
+    assert not sim.fs.exists(PATH)
+    assert "would be created" in outcome.msg
+
+
+def test_output_is_marked_sensitive_only_when_content_comes_back(
+    sim: WindowsHost, target: SettingsTarget
+) -> None:
+    session = SimSession(sim)
+    settings_host.write_settings(session, target, text_for())
+    settings_host.write_settings(session, target, text_for(analytic_plan=2), want_diff=True)
+    assert session.sensitive == [False, True]
+
+
+# -- results ----------------------------------------------------------------------
+
+
+def test_first_write_creates_the_file_with_the_restricted_acl(
+    sim: WindowsHost, target: SettingsTarget
+) -> None:
+    text = text_for()
+    outcome = settings_host.write_settings(SimSession(sim), target, text)
+    assert (outcome.changed, outcome.existed, outcome.backup) == (True, False, None)
+    assert outcome.sha256 == settings_sha256(text)
+    entry = sim.fs.stat(PATH)
+    assert entry.data == text.encode("utf-8")
+    assert entry.acl is not None and entry.acl.owner == "BUILTIN\\Administrators"
+    assert sorted(entry.acl.readers) == ["CORP\\svc-spendesk", "NT AUTHORITY\\SYSTEM"]
+    assert not entry.acl.allows("BUILTIN\\Users")
+
+
+def test_same_content_is_not_written_again(sim: WindowsHost, target: SettingsTarget) -> None:
+    session = SimSession(sim)
+    settings_host.write_settings(session, target, text_for())
+    before = files(sim)
+    outcome = settings_host.write_settings(session, target, text_for())
+    assert not outcome.changed and outcome.msg.endswith("already up to date")
+    assert files(sim) == before
+
+
+def test_new_content_keeps_the_previous_file_as_a_timestamped_backup(
+    sim: WindowsHost, target: SettingsTarget
+) -> None:
+    session = SimSession(sim)
+    first = text_for()
+    settings_host.write_settings(session, target, first)
+    outcome = settings_host.write_settings(session, target, text_for(analytic_plan=2))
+    assert outcome.changed and outcome.backup is not None
+    assert outcome.backup.startswith("settings.json.") and outcome.backup.endswith("Z.bak")
+    assert sim.fs.read(f"{FOLDER}\\{outcome.backup}") == first.encode("utf-8")
+    assert outcome.backups == [outcome.backup]
+
+
+def test_only_the_newest_backups_are_kept(sim: WindowsHost) -> None:
+    target = settings_host.settings_target("sage01", keep_backups=2)
+    session = SimSession(sim)
+    written = [text_for(analytic_plan=n) for n in range(1, 6)]
+    outcomes = [settings_host.write_settings(session, target, t) for t in written]
+    backups = outcomes[-1].backups
+    assert len(backups) == 2 and backups == sorted(backups, reverse=True)
+    assert [sim.fs.read(f"{FOLDER}\\{b}") for b in backups] == [
+        written[3].encode(),
+        written[2].encode(),
+    ]
+    assert sum(len(o.pruned) for o in outcomes) == 2
+
+
+def test_diff_is_redacted_and_shows_a_changed_password_as_changed(
+    sim: WindowsHost, target: SettingsTarget
+) -> None:
+    session = SimSession(sim)
+    settings_host.write_settings(session, target, text_for())
+    outcome = settings_host.write_settings(
+        session, target, text_for(sql_password=CANARY + "-new", sql_user="sf2"), want_diff=True
+    )
+    assert outcome.diff is not None
+    assert '-        "user": "sagefleet_sql"' in outcome.diff
+    assert "******** (changed)" in outcome.diff
+    assert CANARY not in json.dumps(outcome.to_result())
+    assert outcome.to_result()["diff"] == {"prepared": outcome.diff}
+
+
+def test_rollback_restores_the_newest_backup_once(sim: WindowsHost, target: SettingsTarget) -> None:
+    session = SimSession(sim)
+    first, second = text_for(), text_for(analytic_plan=2)
+    settings_host.write_settings(session, target, first)
+    settings_host.write_settings(session, target, second)
+    outcome = settings_host.rollback_settings(session, target, want_diff=True)
+    assert outcome.changed and sim.fs.read(PATH) == first.encode("utf-8")
+    assert outcome.diff is not None and '"analyticPlan": 1' in outcome.diff
+    again = settings_host.rollback_settings(session, target)
+    assert not again.changed
+
+
+def test_rollback_to_a_named_backup(sim: WindowsHost, target: SettingsTarget) -> None:
+    session = SimSession(sim)
+    texts = [text_for(analytic_plan=n) for n in (1, 2, 3)]
+    outcomes = [settings_host.write_settings(session, target, t) for t in texts]
+    oldest = outcomes[1].backup
+    outcome = settings_host.rollback_settings(session, target, backup=oldest)
+    assert outcome.restored == oldest and sim.fs.read(PATH) == texts[0].encode()
+
+
+def test_rollback_without_backup_names_host_and_path(
+    sim: WindowsHost, target: SettingsTarget
+) -> None:
+    with pytest.raises(SettingsWriteFailed, match=r"^sage01: writing .*settings\.json failed"):
+        settings_host.rollback_settings(SimSession(sim), target)
+
+
+def test_disk_full_fails_naming_host_and_path_and_keeps_the_old_file(
+    sim: WindowsHost, target: SettingsTarget
+) -> None:
+    session = SimSession(sim)
+    settings_host.write_settings(session, target, text_for())
+    before = files(sim)
+    sim.fs.volume("C:").free_bytes = 0
+    with pytest.raises(SettingsWriteFailed) as caught:
+        settings_host.write_settings(session, target, text_for(analytic_plan=2))
+    message = str(caught.value)
+    assert message.startswith("sage01: ") and PATH in message and "disk" in message
+    assert "previous file is unchanged" in message
+    assert files(sim) == before  # no temporary file left either
+
+
+def test_missing_folder_is_a_clear_error(target: SettingsTarget) -> None:
+    host = host_from_profile("sage01", "127.0.0.2", "a", "p", load_profile("healthy-onprem"))
+    with pytest.raises(SettingsWriteFailed, match="does not exist"):
+        settings_host.write_settings(SimSession(host), target, text_for())
+
+
+def test_an_answer_for_other_content_is_refused(target: SettingsTarget) -> None:
+    answer = {"action": "write", "changed": True, "sha256": "0" * 64}
+    with pytest.raises(SettingsWriteFailed, match="another SHA-256"):
+        settings_host.interpret("sage01", target, answer, action="write", after_text="{}\n")
+
+
+def test_transport_error_text_never_carries_echoed_content(target: SettingsTarget) -> None:
+    from sagefleet.remote.errors import TransportError
+
+    blob = base64.b64encode(text_for().encode()).decode()
+    failed = settings_host._failure("sage01", target, TransportError("sage01", f"stdout: {blob}"))
+    assert blob not in str(failed) and "<data>" in str(failed)
+
+
+# -- the Ansible transport hides sensitive output ----------------------------------
+
+
+class FakePlayContext:
+    no_log = False
+
+
+class FakeConnection:
+    def __init__(self) -> None:
+        self._play_context = FakePlayContext()
+        self.no_log_seen: list[bool] = []
+
+    def exec_command(self, cmd: str, in_data: bytes | None = None) -> tuple[int, bytes, bytes]:
+        self.no_log_seen.append(self._play_context.no_log)
+        return 0, b'{"ok": true}', b""
+
+
+def test_ansible_session_sets_no_log_for_a_sensitive_run_and_restores_it() -> None:
+    connection = FakeConnection()
+    session = AnsibleSession("sage01", connection)
+    session.run_snippet("host_info")
+    session.run_snippet("host_info", sensitive=True)
+    assert connection.no_log_seen == [False, True]
+    assert connection._play_context.no_log is False
+
+
+def test_ansible_session_restores_no_log_after_a_failure() -> None:
+    connection = FakeConnection()
+    connection.exec_command = lambda cmd, in_data=None: (_ for _ in ()).throw(OSError("boom"))  # type: ignore[method-assign]
+    session = AnsibleSession("sage01", connection)
+    with pytest.raises(OSError):
+        session.run_snippet("host_info", sensitive=True)
+    assert connection._play_context.no_log is False
