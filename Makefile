@@ -39,17 +39,30 @@ test-ansible218: $(STAMP) $(STAMP218)
 bench-sim: $(STAMP)
 	$(BIN)/python bench/sim_scale.py --hosts 500 --output .sagefleet/bench-sim.json
 
+## make bench: fleet preflight benchmark (naive raw tasks, preflight.yml, doctor at
+## 10/100/500 hosts); results in .sagefleet/bench, table and plot in docs/performance.md
+BENCH_STAMP := $(VENV)/.installed-bench
+.PHONY: bench
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python bench/fleet_perf.py --output .sagefleet/bench --docs docs
+
 ## make demo: start the simulated demo fleet, run the playbooks, stop the fleet
 demo: $(STAMP)
 	$(BIN)/sagefleet demo
 
-## make lint: ruff, mypy on src/, ansible-playbook --syntax-check
+## make lint: ruff, mypy on src/, ansible-playbook --syntax-check, ansible-lint (production)
 lint: $(STAMP)
-	$(BIN)/ruff check src tests action_plugins library
+	$(BIN)/ruff check src tests action_plugins library callback_plugins
 	$(BIN)/mypy
 	cd . && for playbook in playbooks/*.yml; do \
 		$(BIN)/ansible-playbook --syntax-check "$$playbook" || exit 1; \
 	done
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint --offline
 
 clean:
 	rm -rf $(VENV) $(VENV218) .pytest_cache .mypy_cache .ruff_cache .sagefleet

@@ -19,7 +19,7 @@ description:
     when the previous content comes back for the diff, the connection's output logging is
     suppressed for that command.
   - With I(state=rollback), restores the newest backup (or I(backup)) the same atomic way.
-    The file being replaced is not backed up: the write play renders it again.
+    The file being replaced is not backed up, since the write play renders it again.
   - The folder must exist (it is the agent's installation folder); a missing folder, a
     full disk or a refused access fails the task naming host and path, and leaves the
     previous file as it was.

@@ -280,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_subparser(sub)
+    from sagefleet.ops_cli import add_subparser as add_ops_subparser  # offline, docs, jump
+
+    add_ops_subparser(sub)
     return parser
 
 

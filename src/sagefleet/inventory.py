@@ -68,8 +68,13 @@ def load(
     vault_password_file: str | None = None,
     pattern: str = "all",
     names: Sequence[str] | None = None,
+    connect: bool = True,
 ) -> list[InventoryHost]:
-    """Every host matching ``pattern`` with its variables templated (vault values decrypted)."""
+    """Every host matching ``pattern`` with its variables templated (vault values decrypted).
+
+    ``connect=False`` reads variables only (no WinRM target, so no credentials are
+    required): the offline path evaluates hosts that WinRM cannot reach.
+    """
     from ansible.errors import AnsibleError
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
@@ -111,7 +116,9 @@ def load(
         resolved = plain(resolved)
         resolved.setdefault("inventory_hostname", name)
         target = (
-            winrm_target(name, resolved) if resolved.get("ansible_connection") == "winrm" else None
+            winrm_target(name, resolved)
+            if connect and resolved.get("ansible_connection") == "winrm"
+            else None
         )
         result.append(InventoryHost(name, resolved, target))
     return result

@@ -321,3 +321,37 @@ def build_test_package(
             }
             archive.writestr(name + ".sagefleet.json", json.dumps(meta, indent=2) + "\n")
     return target
+
+
+def info_to_dict(info: PackageInfo) -> dict[str, object]:
+    """JSON-safe form, computed once per run and shared by every host's task."""
+    return {
+        "path": info.path,
+        "sha256": info.sha256,
+        "size": info.size,
+        "has_settings": info.has_settings,
+        "agent_version": info.agent_version,
+        "installers": [
+            {"path": i.path, "label": i.label, "major": i.major, "minor": i.minor,
+             "size": i.size, "agent_version": i.agent_version}
+            for i in info.installers
+        ],
+    }
+
+
+def info_from_dict(data: dict[str, object]) -> PackageInfo:
+    """Rebuild a PackageInfo without re-hashing; the file must still be the same size."""
+    path = str(data["path"])
+    size = int(str(data["size"]))
+    if not Path(path).is_file() or Path(path).stat().st_size != size:
+        raise InputError("the package changed since it was inspected", field="package",
+                         value=path, fix="run the play again")
+    raw = data.get("installers")
+    installers = tuple(
+        Installer(path=str(i["path"]), label=str(i["label"]), major=int(i["major"]),
+                  minor=int(i["minor"]), size=int(i["size"]),
+                  agent_version=str(i["agent_version"]) if i.get("agent_version") else None)
+        for i in (raw if isinstance(raw, list) else [])
+    )
+    return PackageInfo(path=path, sha256=str(data["sha256"]), size=size,
+                       installers=installers, has_settings=bool(data.get("has_settings")))

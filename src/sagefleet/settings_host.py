@@ -64,7 +64,11 @@ class SettingsWriteFailed(SagefleetError):
         self.host = host
         self.path = path
         self.detail = detail
-        super().__init__(f"{host}: writing {path} failed: {detail}")
+        # The snippet's own messages already name the file: say it once.
+        named = path.lower() in detail.lower()
+        super().__init__(
+            f"{host}: {detail}" if named else f"{host}: writing {path} failed: {detail}"
+        )
 
 
 @dataclass(frozen=True)

@@ -75,8 +75,9 @@ def test_without_the_vault_password_the_error_is_clear(inventory: Path) -> None:
         "except InputError as exc:\n"
         "    print(exc); sys.exit(3)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 3, result.stderr
     assert "host sage01" in result.stdout and "vault" in result.stdout.lower()
     assert "S3cret" not in result.stdout + result.stderr

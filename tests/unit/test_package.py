@@ -51,8 +51,12 @@ def test_unsupported_sage_version_is_refused(package: Path) -> None:
 
 
 def test_catalog_override_changes_the_rule(package: Path) -> None:
-    rules = catalog.sage({"minimum_major": 7, "versions": [
-        {"major": 11, "installer": "v12.0", "objets_metiers": "11.0"}]})
+    rules = catalog.sage(
+        {
+            "minimum_major": 7,
+            "versions": [{"major": 11, "installer": "v12.0", "objets_metiers": "11.0"}],
+        }
+    )
     assert choose_installer(inspect(package), "11.02", sage_catalog=rules).label == "v12.0"
 
 
@@ -77,8 +81,10 @@ def test_crc_error_is_refused(package: Path, tmp_path: Path) -> None:
         inspect(broken)
 
 
-@pytest.mark.parametrize("name", ["../../x.exe", "/etc/passwd", "C:\\Windows\\x.exe",
-                                  "a/../../b", "..\\..\\evil v11.0.exe"])
+@pytest.mark.parametrize(
+    "name",
+    ["../../x.exe", "/etc/passwd", "C:\\Windows\\x.exe", "a/../../b", "..\\..\\evil v11.0.exe"],
+)
 def test_zip_slip_paths_are_refused(tmp_path: Path, name: str) -> None:
     path = zip_with(tmp_path, {"settings.json": b"{}", name: b"MZ"})
     with pytest.raises(InputError, match="escapes|absolute|not a valid Windows"):

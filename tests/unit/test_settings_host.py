@@ -50,9 +50,7 @@ class SimSession(HostSession):
         self, command: str, stdin: Iterable[bytes] | None = None
     ) -> tuple[int, bytes, bytes]:
         data = b"".join(stdin) if stdin is not None else b""
-        if self.force_stdin_script and not command.endswith(
-            command_line(STDIN_BOOTSTRAP).split()[-1]
-        ):
+        if self.force_stdin_script and command != command_line(STDIN_BOOTSTRAP):
             # Send the script the long way, as a script over the command-line limit goes.
             script = base64.b64decode(command.split()[-1]).decode("utf-16-le")
             data = base64.b64encode(script.encode("utf-8")) + b"\r\n" + data
@@ -295,7 +293,9 @@ def test_rollback_to_a_named_backup(sim: WindowsHost, target: SettingsTarget) ->
 def test_rollback_without_backup_names_host_and_path(
     sim: WindowsHost, target: SettingsTarget
 ) -> None:
-    with pytest.raises(SettingsWriteFailed, match=r"^sage01: writing .*settings\.json failed"):
+    with pytest.raises(
+        SettingsWriteFailed, match=r"^sage01: no backup of '.*settings\.json' to roll back to"
+    ):
         settings_host.rollback_settings(SimSession(sim), target)
 
 
@@ -360,9 +360,13 @@ def test_ansible_session_sets_no_log_for_a_sensitive_run_and_restores_it() -> No
     assert connection._play_context.no_log is False
 
 
+class FailingConnection(FakeConnection):
+    def exec_command(self, cmd: str, in_data: bytes | None = None) -> tuple[int, bytes, bytes]:
+        raise OSError("connection lost")
+
+
 def test_ansible_session_restores_no_log_after_a_failure() -> None:
-    connection = FakeConnection()
-    connection.exec_command = lambda cmd, in_data=None: (_ for _ in ()).throw(OSError("boom"))  # type: ignore[method-assign]
+    connection = FailingConnection()
     session = AnsibleSession("sage01", connection)
     with pytest.raises(OSError):
         session.run_snippet("host_info", sensitive=True)

@@ -152,7 +152,7 @@ def run_ps_line(host: WindowsHost, line: str) -> Result:
         return int(match.group(1)), b"", b""
     if re.fullmatch(r"\$PSVersionTable\.PSVersion\.ToString\(\)", line, re.I):
         return 0, f"{host.powershell_version}\r\n".encode(), b""
-    return _not_understood("PowerShell script", line, True)
+    return baseline_models.run_line(host, line) or _not_understood("PowerShell script", line, True)
 
 
 def run_cmd(host: WindowsHost, line: str) -> Result:
@@ -196,7 +196,12 @@ def run_cmd(host: WindowsHost, line: str) -> Result:
 
 # Snippet models register themselves on import.
 from sagefleet.sim import (  # noqa: E402,F401
+    agent_models,
+    baseline_models,
+    diagnose_models,
+    lock_models,
     query_models,
     settings_models,
     snippet_models,
+    stage_models,
 )

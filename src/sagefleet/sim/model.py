@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from sagefleet import catalog
 from sagefleet.errors import SagefleetError
 
 
@@ -729,8 +730,8 @@ SAGE_PRODUCTS: dict[str, dict[str, str]] = {
         "display": "Moyens de paiement",
     },
 }
-#: Objets Métiers version that matches a Sage major version (Chift help).
-MATCHING_OM = {7: "7.20", 8: "8.05", 9: "9.02", 10: "10.05", 11: "11.0", 12: "12.0"}
+#: Objets Métiers version that matches a Sage major version (the shipped catalog).
+MATCHING_OM = {int(v["major"]): str(v["objets_metiers"]) for v in catalog.load("sage")["versions"]}
 SAGE_ROOT = "C:\\Program Files (x86)\\Sage"
 OM_FOLDER = "C:\\Program Files (x86)\\Common Files\\Sage\\Objets métiers"
 OM_DLL = OM_FOLDER + "\\objets100c.dll"
@@ -747,17 +748,31 @@ SPC_MARKER_KEY = "HKLM\\SOFTWARE\\WOW6432Node\\Sage\\SPC"
 #: Interactive user whose persistent drive mappings live under HKU (for mapped drives).
 USER_SID = "S-1-5-21-1004336348-1177238915-682003330-1001"
 
-#: ASSUMPTION: the agent's service name, display name and folder are not documented.
-AGENT_SERVICE = "SpendeskSageAgent"
+#: ASSUMPTION: the agent's service name, display name and folder are not documented;
+#: the name and folder come from the shipped catalog so every front door agrees.
+AGENT_SERVICE = str(catalog.load("agent")["service_name"])
+AGENT_FOLDER = str(catalog.load("agent")["install_dir"])
 AGENT_DISPLAY_NAME = "Spendesk Sage Agent"
-AGENT_FOLDER = "C:\\Program Files (x86)\\Spendesk\\Sage Agent"
 AGENT_EXE = "SpendeskSageAgent.exe"
+#: Inno Setup names its uninstall key ``<AppId>_is1`` (the installer type is a guess).
+AGENT_UNINSTALL_KEY = f"{AGENT_DISPLAY_NAME}_is1"
 #: ASSUMPTION: disk space an agent installation takes.
 AGENT_INSTALL_BYTES = 60 * 1024**2
 
 
 def _uninstall_key(name: str) -> str:
     return "{" + str(uuid.uuid5(uuid.NAMESPACE_URL, "sagefleet:" + name)).upper() + "}"
+
+
+def _agent_uninstall_entry(registry: Registry, version: str, folder: str) -> None:
+    key = f"{UNINSTALL}\\{AGENT_UNINSTALL_KEY}"
+    for name, value in (
+        ("DisplayName", AGENT_DISPLAY_NAME),
+        ("DisplayVersion", version),
+        ("InstallLocation", folder + "\\"),
+        ("Publisher", "Spendesk"),
+    ):
+        registry.set(key, name, value, view="32")
 
 
 def mae_text(server: str, creator: str = "<Administrateur>", kind: str = "SQL") -> bytes:
@@ -960,6 +975,9 @@ class WindowsHost:
             log.append(f"settings.json not found or invalid beside the installer: {exc}")
             return 1
         log.append(f"Settings read from {folder}\\settings.json")
+        if not meta.get("agent_version"):
+            log.append("The package metadata has no agent_version.")
+            return 1
         name = str(meta.get("service_name") or AGENT_SERVICE)
         version = str(meta["agent_version"])
         existing = self.service(name)
@@ -1002,14 +1020,7 @@ class WindowsHost:
         else:
             existing.version = version
             log.append(f"Service {name} updated to {version}")
-        key = f"{UNINSTALL}\\{AGENT_DISPLAY_NAME}_is1"
-        for value_name, value in (
-            ("DisplayName", AGENT_DISPLAY_NAME),
-            ("DisplayVersion", version),
-            ("InstallLocation", install_folder + "\\"),
-            ("Publisher", "Spendesk"),
-        ):
-            self.registry.set(key, value_name, value, view="32")
+        _agent_uninstall_entry(self.registry, version, install_folder)
         service = self._require_service(name)
         service.start_failure = (
             "The service did not respond to the start or control request in a timely fashion."
@@ -1341,7 +1352,7 @@ class _Builder:
                 version=version,
             )
         )
-        self._uninstall(AGENT_DISPLAY_NAME, version, folder + "\\", "Spendesk", view="32")
+        _agent_uninstall_entry(self.host.registry, version, folder)
 
     def _services(self) -> None:
         allowed = {

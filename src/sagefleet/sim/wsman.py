@@ -8,6 +8,7 @@ knows the host model. Replies follow the structure of real Windows answers
 from __future__ import annotations
 
 import base64
+import contextvars
 import threading
 import uuid
 import xml.etree.ElementTree as ET
@@ -44,6 +45,29 @@ FAULT_INTERNAL = 1359  # ERROR_INTERNAL_ERROR
 WMI_ERROR_NS = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/MSFT_WmiError"
 
 Runner = Callable[[str, bytes], tuple[int, bytes, bytes]]
+
+# How long an interrupted command may take to act on the stdin it received
+# before the request that interrupted it is answered (or its connection cut).
+ABORT_WAIT_SECONDS = 30.0
+
+_STDIN_ABRUPT: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "sagefleet_stdin_abrupt", default=False
+)
+
+
+def stdin_ended_abruptly() -> bool:
+    """Whether the command running in this thread lost its client before stdin ended.
+
+    On Windows the process of a WinRM command starts at Command time and reads
+    stdin as Sends arrive: when the connection carrying its input dies, or the
+    client deletes the shell or signals the command before sending the end of
+    stdin, the process has already consumed (and acted on) every line it
+    received, then it never sees the end of its input and is killed. The
+    simulator runs a command's model once, with the stdin it received; a model
+    that writes as it reads asks this to keep only what a killed process would
+    have done (complete lines, no end-of-input step).
+    """
+    return _STDIN_ABRUPT.get()
 
 
 class ShellHooks(Protocol):
@@ -196,6 +220,8 @@ class Command:
     done: threading.Event = field(default_factory=threading.Event)
     result: tuple[int, bytes, bytes] | None = None
     delivered: bool = False
+    # The client went away before the end of stdin (see stdin_ended_abruptly).
+    stdin_abrupt: bool = False
 
 
 @dataclass
@@ -296,9 +322,12 @@ class ShellService:
         )
 
     def _delete(self, request: Request, user: str, client: str) -> bytes:
-        self._shell(request)
+        shell = self._shell(request)
         with self._lock:
             self.shells.pop(request.shell_id or "", None)
+        # Deleting a shell kills its processes: each one has acted on its stdin so far.
+        for command in list(shell.commands.values()):
+            self._interrupt(command)
         return envelope(
             "http://schemas.xmlsoap.org/ws/2004/09/transfer/DeleteResponse", request.message_id, ""
         )
@@ -360,8 +389,48 @@ class ShellService:
             "<rsp:SendResponse/>",
         )
 
+    def connection_lost(self, data: bytes) -> None:
+        """The connection carrying request ``data`` was cut before any reply.
+
+        Called by the server when it drops a connection. A Send that never
+        arrived leaves its command with the stdin received before it: the
+        process has read those lines already, so it runs now on them (see
+        ``stdin_ended_abruptly``) and the host shows what Windows would show
+        when the client comes back. Other requests change nothing here.
+        """
+        try:
+            request = parse_request(data)
+        except WSManFault:
+            return
+        if request.action != ACTION_SEND:
+            return
+        stream = request.body.find("rsp:Send/rsp:Stream", NS)
+        with self._lock:
+            shell = self.shells.get(request.shell_id or "")
+            command = None
+            if shell is not None and stream is not None:
+                command = shell.commands.get(stream.get("CommandId") or "")
+        if command is not None:
+            self._interrupt(command)
+
+    def _interrupt(self, command: Command) -> None:
+        """Run a command that received stdin but was never started, as its process would have.
+
+        A command whose stdin is complete ran to its end on Windows whatever the
+        client did next; one whose stdin was cut acted on what it had read.
+        Waits (bounded) for the model, so that the client's next request sees
+        the effects, as it would on Windows where they happened as data arrived.
+        """
+        with self._lock:
+            if command.thread is not None or not command.stdin:
+                return
+            command.stdin_abrupt = not command.stdin_closed
+            self._start(command)
+        command.done.wait(timeout=ABORT_WAIT_SECONDS)
+
     def _start(self, command: Command) -> None:
         def work() -> None:
+            _STDIN_ABRUPT.set(command.stdin_abrupt)
             try:
                 command.result = self.runner(command.command_line, bytes(command.stdin))
             except Exception as exc:  # noqa: BLE001 - surfaced to the client as rc 1
@@ -424,7 +493,10 @@ class ShellService:
         signal = request.body.find("rsp:Signal", NS)
         command_id = signal.get("CommandId") if signal is not None else None
         with self._lock:
-            shell.commands.pop(command_id or "", None)
+            command = shell.commands.pop(command_id or "", None)
+        if command is not None:
+            # Terminate: the process is killed, after acting on the stdin it read.
+            self._interrupt(command)
         return envelope(
             "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/SignalResponse",
             request.message_id,

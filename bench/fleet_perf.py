@@ -1,0 +1,812 @@
+"""Fleet preflight benchmark: naive Ansible vs preflight.yml vs `sagefleet doctor`.
+
+Starts a simulated fleet in its own process (`sagefleet sim serve`), every
+host with the same per-request latency (default 20 ms) and PowerShell
+start-up delay (default 300 ms), and measures, side by side in one run, for
+each fleet size (default 10, 100 and 500 hosts):
+
+- the lower bound of the model: the fewest WinRM round trips of one preflight
+  per host (MIN_ROUND_TRIPS) x latency + one PowerShell start-up, times
+  ceil(hosts / concurrency), at the concurrency of each approach;
+- naive: bench/naive_preflight.yml, one ansible.builtin.raw task per check;
+- preflight: playbooks/preflight.yml;
+- doctor: `sagefleet doctor`.
+
+For every run: wall time, controller CPU seconds (the command and all its
+children, from wait4), the simulator's own CPU seconds (its process, to show
+it is not the bottleneck), the controller's peak memory (sum of the resident
+sizes of its process tree, sampled; and the largest single process). Each
+point is repeated and the medians are reported. Results go to JSON, a
+Markdown table and a PNG plot; --docs also refreshes docs/performance.md.
+
+    python bench/fleet_perf.py --output .sagefleet/bench --docs docs
+    python bench/fleet_perf.py --hosts 10 --repeats 1      # a quick look
+
+The naive baseline is slow by design: at the largest size it runs once, and
+is skipped (with a note in the report) when its projected time, from the
+previous size, exceeds --naive-budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+NAIVE_PLAYBOOK = ROOT / "bench" / "naive_preflight.yml"
+PREFLIGHT_PLAYBOOK = ROOT / "playbooks" / "preflight.yml"
+
+#: Fewest HTTP round trips one preflight of one host can take over WinRM with
+#: NTLM and message encryption: NTLM negotiate and authenticate (2), then
+#: Create shell, Command, Receive (the output comes back in one Receive when
+#: the command ends within the OperationTimeout) and Delete shell. Signal
+#: (terminate the command) is skippable: deleting the shell ends it.
+MIN_ROUND_TRIPS = 6
+#: PowerShell processes one preflight must start: one (all facts in one script).
+MIN_POWERSHELL_STARTS = 1
+
+APPROACHES = ("naive", "preflight", "doctor")
+LABELS = {
+    "lower_bound": "lower bound (model)",
+    "naive": "naive raw tasks (bench/naive_preflight.yml)",
+    "preflight": "playbooks/preflight.yml",
+    "doctor": "sagefleet doctor",
+}
+
+#: Benchmarks of the issue that depend on work not merged yet.
+PENDING = (
+    {
+        "name": "transfer",
+        "what": "50 MB package over a simulated bandwidth limit vs ansible's put_file",
+        "status": "not yet measured: needs sagefleet.transfer / deploy",
+    },
+    {
+        "name": "upgrade",
+        "what": "100-host agent upgrade in waves",
+        "status": "not yet measured: needs sagefleet.transfer / deploy",
+    },
+)
+
+TARGETS = {
+    "preflight_vs_naive_at_100": 5.0,  # preflight.yml at least 5x faster than naive
+    "preflight_vs_lower_at_100": 2.0,  # within 2x of the lower bound at its forks
+    "doctor_vs_lower_at_500": 1.3,  # within 1.3x of the lower bound
+    "preflight_cpu_per_host_s": 0.25,  # controller CPU per host, at most
+}
+
+
+# -- the model ------------------------------------------------------------------
+
+
+def rounds(hosts: int, concurrency: int) -> int:
+    """How many waves of ``concurrency`` hosts a fleet of ``hosts`` takes."""
+    if hosts < 1 or concurrency < 1:
+        raise ValueError("hosts and concurrency must be at least 1")
+    return math.ceil(hosts / concurrency)
+
+
+def lower_bound_s(
+    hosts: int,
+    concurrency: int,
+    latency_s: float,
+    startup_s: float,
+    round_trips: int = MIN_ROUND_TRIPS,
+    powershell_starts: int = MIN_POWERSHELL_STARTS,
+) -> float:
+    """Fastest possible preflight of the fleet in the simulator's cost model."""
+    per_host = round_trips * latency_s + powershell_starts * startup_s
+    return per_host * rounds(hosts, concurrency)
+
+
+# -- measuring one command ------------------------------------------------------
+
+
+def _tree_rss(pid: int) -> int:
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for process in processes:
+        try:
+            total += process.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+def _cpu_of(pid: int) -> float:
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def measure(
+    command: Sequence[str], *, log: Path, simulator_pid: int, env: Mapping[str, str]
+) -> dict[str, Any]:
+    """Run ``command`` to the end; wall, CPU (it and its children), memory, simulator CPU."""
+    sim_cpu_before = _cpu_of(simulator_pid)
+    load_before = os.getloadavg()[0]
+    with open(log, "wb") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            list(command), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=dict(env)
+        )
+        peak_tree = 0
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            peak_tree = max(peak_tree, _tree_rss(process.pid))
+            time.sleep(0.2)
+        wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return {
+        "rc": process.returncode,
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_tree_rss_mib": peak_tree / 2**20,
+        "max_process_rss_mib": usage.ru_maxrss / 1024,
+        "simulator_cpu_s": _cpu_of(simulator_pid) - sim_cpu_before,
+        # Other work on the machine skews every figure: kept to judge a run.
+        "load_1m_before": load_before,
+        "load_1m_after": os.getloadavg()[0],
+    }
+
+
+# -- the fleet --------------------------------------------------------------------
+
+
+def write_inventory(
+    path: Path,
+    hosts: int,
+    *,
+    first_address: str,
+    port: int,
+    ca_file: Path,
+    latency_s: float,
+    startup_s: float,
+) -> Path:
+    """An inventory of ``hosts`` healthy on-premise servers with their entities and faults."""
+    import yaml
+
+    sys.path.insert(0, str(ROOT))
+    from tests.scenarios import entities_for
+
+    from sagefleet.sim.fleet import generate_specs
+
+    specs = generate_specs(hosts, first_address=first_address, port=port, prefix="bench")
+    entities = entities_for("healthy-onprem")
+    inventory = {
+        "all": {
+            "vars": {
+                "ansible_connection": "winrm",
+                "ansible_winrm_transport": "ntlm",
+                "ansible_winrm_server_cert_validation": "validate",
+                "ansible_winrm_ca_trust_path": str(ca_file),
+                "sagefleet_agent_version": "3.2.0",
+                "sagefleet_entities": entities,
+                "sagefleet_sim_faults": {
+                    "latency": latency_s,
+                    "powershell_startup": startup_s,
+                },
+            },
+            "children": {
+                "sage_servers": {
+                    "hosts": {
+                        s.name: {
+                            "ansible_host": s.address,
+                            "ansible_port": s.port,
+                            "ansible_winrm_scheme": s.scheme,
+                            "ansible_user": s.username,
+                            "ansible_password": s.password,
+                            "sagefleet_sim_profile": s.profile,
+                        }
+                        for s in specs
+                    }
+                }
+            },
+        }
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(inventory, sort_keys=False), encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def _check_report(folder: Path, hosts: int) -> str | None:
+    """None when the JSON report covers every host, reachable; else what is wrong."""
+    reports = sorted(folder.glob("*.json"))
+    if not reports:
+        return "no JSON report written"
+    data = json.loads(reports[0].read_text(encoding="utf-8"))
+    found = data.get("hosts", [])
+    if len(found) != hosts:
+        return f"report has {len(found)} hosts, expected {hosts}"
+    bad = [h.get("host") for h in found if not h.get("reachable", False) or h.get("error")]
+    if bad:
+        return f"{len(bad)} host(s) unreachable or without facts, e.g. {bad[0]}"
+    return None
+
+
+def _check_recap(log: Path, hosts: int) -> str | None:
+    """None when the PLAY RECAP lists every host with no failure or unreachable."""
+    text = log.read_text(encoding="utf-8", errors="replace")
+    recap = text.split("PLAY RECAP", 1)[-1]
+    lines = [line for line in recap.splitlines() if "ok=" in line]
+    if len(lines) != hosts:
+        return f"recap lists {len(lines)} hosts, expected {hosts}"
+    bad = [
+        line.split()[0]
+        for line in lines
+        if "unreachable=0" not in line or "failed=0" not in line
+    ]
+    if bad:
+        return f"{len(bad)} host(s) failed or unreachable, e.g. {bad[0]}"
+    return None
+
+
+def run_approach(
+    approach: str,
+    *,
+    inventory: Path,
+    hosts: int,
+    forks: int,
+    doctor_forks: int,
+    work: Path,
+    simulator_pid: int,
+) -> dict[str, Any]:
+    bin_dir = Path(sys.executable).parent
+    out = Path(tempfile.mkdtemp(prefix=f"{approach}-", dir=work))
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "PYTHONUNBUFFERED": "1"}
+    if approach == "doctor":
+        command = [
+            str(bin_dir / "sagefleet"),
+            "doctor",
+            "-i",
+            str(inventory),
+            "--forks",
+            str(doctor_forks),
+            "--out",
+            str(out),
+        ]
+    else:
+        playbook = NAIVE_PLAYBOOK if approach == "naive" else PREFLIGHT_PLAYBOOK
+        command = [
+            str(bin_dir / "ansible-playbook"),
+            "-i",
+            str(inventory),
+            str(playbook),
+            "-f",
+            str(forks),
+            "-e",
+            f"sagefleet_preflight_report_dir={out}",
+        ]
+    log = out / "run.log"
+    result = measure(command, log=log, simulator_pid=simulator_pid, env=env)
+    if result["rc"] != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace")[-1500:]
+        result["error"] = f"exit code {result['rc']}: {tail}"
+    else:
+        check = _check_recap(log, hosts) if approach == "naive" else _check_report(out, hosts)
+        if check:
+            result["error"] = check
+    if "error" not in result:
+        shutil.rmtree(out, ignore_errors=True)
+    return result
+
+
+# -- summarising and writing --------------------------------------------------------
+
+
+def summarise(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Medians of the measured figures over the repetitions of one point."""
+    keys = ("wall_s", "cpu_s", "peak_tree_rss_mib", "max_process_rss_mib", "simulator_cpu_s")
+    summary: dict[str, Any] = {"runs": len(runs)}
+    for key in keys:
+        values = [float(r[key]) for r in runs if key in r]
+        summary[key] = round(statistics.median(values), 3) if values else None
+    summary["errors"] = [r["error"] for r in runs if r.get("error")]
+    return summary
+
+
+def build_points(
+    measured: Mapping[str, Mapping[int, Sequence[Mapping[str, Any]]]],
+    *,
+    hosts: Sequence[int],
+    concurrency: Mapping[str, int],
+    latency_s: float,
+    startup_s: float,
+    skipped: Mapping[str, Mapping[int, str]] | None = None,
+) -> list[dict[str, Any]]:
+    """One row per (approach, hosts): medians, the lower bound at its concurrency, ratios."""
+    points: list[dict[str, Any]] = []
+    for approach in APPROACHES:
+        c = concurrency[approach]
+        for n in hosts:
+            bound = lower_bound_s(n, c, latency_s, startup_s)
+            point: dict[str, Any] = {
+                "approach": approach,
+                "hosts": n,
+                "concurrency": c,
+                "rounds": rounds(n, c),
+                "lower_bound_s": round(bound, 3),
+            }
+            runs = measured.get(approach, {}).get(n)
+            note = (skipped or {}).get(approach, {}).get(n)
+            if runs:
+                point.update(summarise(runs))
+                wall = point["wall_s"]
+                point["vs_lower_bound"] = round(wall / bound, 2) if bound else None
+                point["cpu_per_host_s"] = (
+                    round(point["cpu_s"] / n, 4) if point["cpu_s"] is not None else None
+                )
+                point["s_per_round"] = round(wall / rounds(n, c), 3)
+            elif note:
+                point["skipped"] = note
+            else:
+                continue
+            points.append(point)
+    return points
+
+
+def _point(points: Sequence[Mapping[str, Any]], approach: str, hosts: int) -> Mapping[str, Any]:
+    for p in points:
+        if p["approach"] == approach and p["hosts"] == hosts and p.get("wall_s") is not None:
+            return p
+    return {}
+
+
+def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> dict[str, float] | None:
+    """Least squares y = a + b x, with R^2 (None with fewer than 2 distinct x)."""
+    if len(set(xs)) < 2:
+        return None
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    a = my - b * mx
+    ss_tot = sum((y - my) ** 2 for y in ys)
+    ss_res = sum((y - (a + b * x)) ** 2 for x, y in zip(xs, ys, strict=True))
+    r2 = 1.0 - ss_res / ss_tot if ss_tot else 1.0
+    return {"intercept_s": round(a, 3), "s_per_round": round(b, 3), "r2": round(r2, 4)}
+
+
+def evaluate_targets(points: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Each target of the issue: the measured ratio, the limit, met or not (None: no data)."""
+    verdicts: list[dict[str, Any]] = []
+    pre100, naive100 = _point(points, "preflight", 100), _point(points, "naive", 100)
+    doc500 = _point(points, "doctor", 500)
+
+    def verdict(name: str, text: str, value: float | None, limit: float, higher: bool) -> None:
+        met = None if value is None else (value >= limit if higher else value <= limit)
+        verdicts.append(
+            {
+                "target": name,
+                "text": text,
+                "value": None if value is None else round(value, 3),
+                "limit": limit,
+                "met": met,
+            }
+        )
+
+    speedup = naive100["wall_s"] / pre100["wall_s"] if pre100 and naive100 else None
+    verdict(
+        "preflight_vs_naive_at_100",
+        "preflight.yml at 100 hosts: speed-up over the naive baseline (at least)",
+        speedup,
+        TARGETS["preflight_vs_naive_at_100"],
+        True,
+    )
+    verdict(
+        "preflight_vs_lower_at_100",
+        "preflight.yml at 100 hosts: wall time / lower bound (at most)",
+        pre100.get("vs_lower_bound") if pre100 else None,
+        TARGETS["preflight_vs_lower_at_100"],
+        False,
+    )
+    verdict(
+        "doctor_vs_lower_at_500",
+        "sagefleet doctor at 500 hosts: wall time / lower bound (at most)",
+        doc500.get("vs_lower_bound") if doc500 else None,
+        TARGETS["doctor_vs_lower_at_500"],
+        False,
+    )
+    cpu = [p["cpu_per_host_s"] for p in points if p["approach"] == "preflight" and p.get("cpu_s")]
+    verdict(
+        "preflight_cpu_per_host_s",
+        "preflight.yml: controller CPU seconds per host, largest over the sizes (at most)",
+        max(cpu) if cpu else None,
+        TARGETS["preflight_cpu_per_host_s"],
+        False,
+    )
+    return verdicts
+
+
+def linearity(points: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Per approach: wall time fitted against the number of rounds ceil(N / concurrency)."""
+    fits: dict[str, Any] = {}
+    for approach in APPROACHES:
+        rows = [p for p in points if p["approach"] == approach and p.get("wall_s") is not None]
+        fit = linear_fit([p["rounds"] for p in rows], [p["wall_s"] for p in rows])
+        if fit is not None:
+            fits[approach] = fit
+    return fits
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def markdown_table(results: Mapping[str, Any]) -> str:
+    """The results as Markdown: the measured table, targets, linearity, pending benchmarks."""
+    params = results["parameters"]
+    lines = [
+        f"Latency {params['latency_s'] * 1000:.0f} ms per WinRM request, PowerShell start-up "
+        f"{params['startup_s'] * 1000:.0f} ms, lower bound = {MIN_ROUND_TRIPS} round trips x "
+        "latency + 1 start-up per host, x ceil(N / concurrency). Medians over the runs; "
+        "CPU is the controller's (the command and all its children); memory is the peak sum "
+        "of resident sizes over the controller's process tree (shared pages counted once "
+        "per process) and, in brackets, its largest single process.",
+        "",
+        "| Approach | Forks | Hosts | Runs | Wall s | Lower bound s | x bound | "
+        "CPU s | CPU s/host | Simulator CPU s | Peak memory MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in results["points"]:
+        label = LABELS[p["approach"]]
+        if p.get("skipped"):
+            lines.append(
+                f"| {label} | {p['concurrency']} | {p['hosts']} | 0 | skipped | "
+                f"{_fmt(p['lower_bound_s'])} | - | - | - | - | - |"
+            )
+            continue
+        memory = f"{p['peak_tree_rss_mib']:.0f} ({p['max_process_rss_mib']:.0f})"
+        flag = " (errors)" if p.get("errors") else ""
+        lines.append(
+            f"| {label} | {p['concurrency']} | {p['hosts']} | {p['runs']}{flag} | "
+            f"{_fmt(p['wall_s'])} | {_fmt(p['lower_bound_s'])} | {_fmt(p['vs_lower_bound'])} | "
+            f"{_fmt(p['cpu_s'], 1)} | {_fmt(p['cpu_per_host_s'], 3)} | "
+            f"{_fmt(p['simulator_cpu_s'], 1)} | {memory} |"
+        )
+    skipped = [p for p in results["points"] if p.get("skipped")]
+    for p in skipped:
+        lines += ["", f"Skipped: {LABELS[p['approach']]} at {p['hosts']} hosts: {p['skipped']}"]
+    lines += ["", "| Target | Measured | Limit | Met |", "|---|---:|---:|---|"]
+    for t in results["targets"]:
+        met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
+        lines.append(f"| {t['text']} | {_fmt(t['value'])} | {_fmt(t['limit'])} | {met} |")
+    if results.get("linearity"):
+        lines += [
+            "",
+            "Linearity: wall time fitted as a + b x ceil(N / forks).",
+            "",
+            "| Approach | a (s) | b (s per round) | R² |",
+            "|---|---:|---:|---:|",
+        ]
+        for approach, fit in results["linearity"].items():
+            lines.append(
+                f"| {LABELS[approach]} | {_fmt(fit['intercept_s'])} | "
+                f"{_fmt(fit['s_per_round'])} | {_fmt(fit['r2'], 3)} |"
+            )
+    lines += ["", "| Benchmark | Status |", "|---|---|"]
+    for pending in results.get("pending", PENDING):
+        lines.append(f"| {pending['what']} | {pending['status']} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(results: Mapping[str, Any], folder: Path) -> dict[str, Path]:
+    """fleet_perf.json and fleet_perf.md in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    json_path = folder / "fleet_perf.json"
+    md_path = folder / "fleet_perf.md"
+    json_path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    md_path.write_text(markdown_table(results), encoding="utf-8")
+    return {"json": json_path, "markdown": md_path}
+
+
+def plot(results: Mapping[str, Any], path: Path) -> Path:
+    """Wall time against hosts, one line per approach, its lower bound dashed (log-log)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7.5, 4.8), dpi=110)
+    colours = {"naive": "tab:red", "preflight": "tab:blue", "doctor": "tab:green"}
+    for approach in APPROACHES:
+        rows = [
+            p
+            for p in results["points"]
+            if p["approach"] == approach and p.get("wall_s") is not None
+        ]
+        if not rows:
+            continue
+        c = rows[0]["concurrency"]
+        xs = [p["hosts"] for p in rows]
+        axes.plot(
+            xs, [p["wall_s"] for p in rows], "o-", color=colours[approach],
+            label=f"{LABELS[approach]} (forks {c})",
+        )
+        every = [p["hosts"] for p in results["points"] if p["approach"] == approach]
+        bounds = [p["lower_bound_s"] for p in results["points"] if p["approach"] == approach]
+        axes.plot(every, bounds, "--", color=colours[approach], alpha=0.6,
+                  label=f"lower bound at forks {c}")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("hosts")
+    axes.set_ylabel("wall time (s), median")
+    params = results["parameters"]
+    axes.set_title(
+        f"Fleet preflight: {params['latency_s'] * 1000:.0f} ms per request, "
+        f"{params['startup_s'] * 1000:.0f} ms PowerShell start-up"
+    )
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=7, loc="upper left")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def machine() -> dict[str, Any]:
+    """What the benchmark ran on (no paths, no host names)."""
+    memory = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    model = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        from ansible.release import __version__ as ansible_version
+    except ImportError:
+        ansible_version = None
+    try:
+        from importlib.metadata import version
+
+        pywinrm = version("pywinrm")
+    except Exception:  # noqa: BLE001 - informative only
+        pywinrm = None
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": memory,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "ansible_core": ansible_version,
+        "pywinrm": pywinrm,
+    }
+
+
+def publish(results: Mapping[str, Any], png: Path, docs: Path) -> None:
+    """Copy the plot under docs/ and replace the generated block of docs/performance.md."""
+    target_png = docs / "performance-fleet.png"
+    shutil.copyfile(png, target_png)
+    page = docs / "performance.md"
+    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+    text = f"# Performance\n\n{begin}\n{end}\n"
+    if page.exists():
+        text = page.read_text(encoding="utf-8")
+    if begin not in text or end not in text:
+        text = text.rstrip("\n") + f"\n\n{begin}\n{end}\n"
+    m = results["machine"]
+    header = (
+        f"Measured {results['date']} on {m['cpus']} cores ({m['cpu_model'] or 'unknown CPU'}), "
+        f"{m['memory_gib']} GiB memory, {m['os']}, Python {m['python']}, "
+        f"ansible-core {m['ansible_core']}, pywinrm {m['pywinrm']}; "
+        f"the benchmark took {results['duration_s'] / 60:.1f} min; highest 1-minute load "
+        f"average after a run: {_fmt(results.get('max_load_1m'), 1)}"
+        + (
+            " (above the core count: other work shared the machine)"
+            if (results.get("max_load_1m") or 0) > (m["cpus"] or 1)
+            else ""
+        )
+        + ".\n\n"
+        f"![Wall time against hosts]({target_png.name})\n\n"
+    )
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    page.write_text(
+        head + begin + "\n" + header + markdown_table(results) + end + tail, encoding="utf-8"
+    )
+
+
+# -- main -------------------------------------------------------------------------
+
+
+def _sizes(text: str) -> list[int]:
+    sizes = sorted({int(s) for s in text.split(",") if s.strip()})
+    if not sizes or sizes[0] < 1:
+        raise argparse.ArgumentTypeError("host counts must be positive integers")
+    return sizes
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from sagefleet.sim.fleet import down, up
+
+    concurrency = {"naive": args.forks, "preflight": args.forks, "doctor": args.doctor_forks}
+    measured: dict[str, dict[int, list[dict[str, Any]]]] = {a: {} for a in APPROACHES}
+    skipped: dict[str, dict[int, str]] = {a: {} for a in APPROACHES}
+    wanted = [a for a in APPROACHES if a in args.approaches]
+    started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="fleet-perf-"))
+    try:
+        for n in args.hosts:
+            state_dir = work / f"sim-{n}"
+            inventory = write_inventory(
+                work / f"inventory-{n}" / "hosts.yml",
+                n,
+                first_address=args.first_address,
+                port=args.port,
+                ca_file=state_dir / "ca.pem",
+                latency_s=args.latency,
+                startup_s=args.startup,
+            )
+            t0 = time.monotonic()
+            state = up(["--inventory", str(inventory)], state_dir, timeout=180)
+            print(f"[{n} hosts] simulator pid {state['pid']} up in {time.monotonic() - t0:.1f} s",
+                  flush=True)
+            try:
+                plan: list[tuple[int, str]] = []
+                for approach in wanted:
+                    repeats = args.repeats
+                    if approach == "naive":
+                        note = _naive_skip(args, measured["naive"], n)
+                        if note:
+                            skipped["naive"][n] = note
+                            print(f"[{n} hosts] naive skipped: {note}", flush=True)
+                            continue
+                        if n >= args.naive_single_from:
+                            repeats = 1
+                    plan += [(r, approach) for r in range(repeats)]
+                # Interleave the repetitions so a slow minute hits every approach alike.
+                for _, approach in sorted(plan, key=lambda item: item[0]):
+                    result = run_approach(
+                        approach,
+                        inventory=inventory,
+                        hosts=n,
+                        forks=args.forks,
+                        doctor_forks=args.doctor_forks,
+                        work=work,
+                        simulator_pid=int(state["pid"]),
+                    )
+                    measured[approach].setdefault(n, []).append(result)
+                    print(
+                        f"[{n} hosts] {approach:<9} wall {result['wall_s']:7.2f} s  "
+                        f"cpu {result['cpu_s']:7.1f} s  sim cpu {result['simulator_cpu_s']:6.1f} s"
+                        f"  mem {result['peak_tree_rss_mib']:6.0f} MiB"
+                        + (f"  ERROR {result['error'][:300]}" if result.get("error") else ""),
+                        flush=True,
+                    )
+            finally:
+                down(state_dir)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    points = build_points(
+        measured,
+        hosts=args.hosts,
+        concurrency=concurrency,
+        latency_s=args.latency,
+        startup_s=args.startup,
+        skipped=skipped,
+    )
+    return {
+        "date": dt.date.today().isoformat(),
+        "duration_s": round(time.monotonic() - started, 1),
+        "machine": machine(),
+        "parameters": {
+            "hosts": args.hosts,
+            "latency_s": args.latency,
+            "startup_s": args.startup,
+            "repeats": args.repeats,
+            "ansible_forks": args.forks,
+            "doctor_forks": args.doctor_forks,
+            "min_round_trips": MIN_ROUND_TRIPS,
+            "profile": "healthy-onprem",
+        },
+        "points": points,
+        "targets": evaluate_targets(points),
+        "linearity": linearity(points),
+        "pending": list(PENDING),
+        "max_load_1m": max(
+            (r["load_1m_after"] for runs in measured.values() for rs in runs.values() for r in rs),
+            default=None,
+        ),
+        "raw": measured,
+    }
+
+
+def _naive_skip(
+    args: argparse.Namespace, naive: Mapping[int, Sequence[Mapping[str, Any]]], n: int
+) -> str | None:
+    """Why the naive baseline is not run at ``n`` hosts (None: run it)."""
+    if n > args.naive_max_hosts:
+        return f"above --naive-max-hosts {args.naive_max_hosts}"
+    smaller = [m for m in naive if m < n and naive[m]]
+    if not smaller:
+        return None
+    m = max(smaller)
+    wall = statistics.median(r["wall_s"] for r in naive[m])
+    projected = wall * rounds(n, args.forks) / rounds(m, args.forks)
+    if projected > args.naive_budget:
+        return (
+            f"projected {projected:.0f} s from {m} hosts ({wall:.0f} s), over the "
+            f"{args.naive_budget:.0f} s budget of one run"
+        )
+    return None
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=_sizes, default=[10, 100, 500], help="e.g. 10,100,500")
+    parser.add_argument("--latency", type=float, default=0.020, help="s per WinRM request")
+    parser.add_argument("--startup", type=float, default=0.300, help="s per PowerShell start")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--forks", type=int, default=25, help="ansible-playbook -f (default 25)")
+    parser.add_argument("--doctor-forks", type=int, default=50, help="doctor --forks (default 50)")
+    parser.add_argument(
+        "--approaches", type=lambda s: s.split(","), default=list(APPROACHES),
+        help="comma-separated subset of naive,preflight,doctor",
+    )
+    parser.add_argument("--naive-max-hosts", type=int, default=500)
+    parser.add_argument(
+        "--naive-single-from", type=int, default=500, help="run naive once from this size on"
+    )
+    parser.add_argument(
+        "--naive-budget", type=float, default=420.0,
+        help="skip naive at a size when its projected time exceeds this many seconds",
+    )
+    parser.add_argument("--first-address", default="127.0.240.1")
+    parser.add_argument("--port", type=int, default=45986)
+    parser.add_argument("--output", type=Path, default=ROOT / ".sagefleet" / "bench")
+    parser.add_argument("--docs", type=Path, default=None, help="refresh <docs>/performance.md")
+    parser.add_argument(
+        "--from-json", type=Path, default=None, help="re-render a previous fleet_perf.json"
+    )
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    if args.from_json is not None:
+        results = json.loads(args.from_json.read_text(encoding="utf-8"))
+    else:
+        results = run(args)
+    written = write_results(results, args.output)
+    png = plot(results, args.output / "fleet_perf.png")
+    if args.docs is not None:
+        publish(results, png, args.docs)
+    print(markdown_table(results))
+    print("written: " + ", ".join(str(p) for p in [*written.values(), png]))
+    errors = [p for p in results["points"] if p.get("errors")]
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

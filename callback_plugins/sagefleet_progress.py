@@ -1,0 +1,154 @@
+"""Callback plugin: one progress line per update, readable at hundreds of hosts."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ansible.plugins.callback import CallbackBase
+
+DOCUMENTATION = r"""
+name: sagefleet_progress
+type: aggregate
+short_description: Fleet progress, one line per update
+description:
+  - Prints, for each task of a play, how many hosts of the current batch are done,
+    and how many hosts failed or were unreachable so far in the play.
+  - Lines are throttled so a task over 500 hosts prints a bounded number of lines
+    (at most one per O(sagefleet_progress_step) percent, plus the last one),
+    whatever the stdout callback prints.
+  - Enabled in the project's ansible.cfg (callbacks_enabled). To see only the
+    progress and the failures on a large fleet, also set
+    C(ANSIBLE_DISPLAY_OK_HOSTS=false) and C(ANSIBLE_DISPLAY_SKIPPED_HOSTS=false).
+requirements:
+  - enabled in callbacks_enabled
+options:
+  step:
+    description: Percentage of the batch between two progress lines of a task.
+    type: int
+    default: 10
+    env:
+      - name: SAGEFLEET_PROGRESS_STEP
+    ini:
+      - section: sagefleet_progress
+        key: step
+"""
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "sagefleet_progress"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._play_name = ""
+        self._play_key: tuple[str, str] | None = None
+        self._batch = 0
+        self._batch_total = 0
+        self._task_total = 0
+        self._task_name = ""
+        self._done: set[str] = set()
+        self._failed: set[str] = set()
+        self._unreachable: set[str] = set()
+        self._last_bucket = -1
+        self._started = time.monotonic()
+
+    # -- bookkeeping -----------------------------------------------------------
+
+    def _step(self) -> int:
+        try:
+            step = int(self.get_option("step"))
+        except (KeyError, TypeError, ValueError):
+            step = 10
+        return min(max(step, 1), 100)
+
+    def _finished(self) -> int:
+        # A host that failed earlier in the play no longer runs tasks: it counts as done.
+        return len(self._done | self._failed | self._unreachable)
+
+    def _line(self) -> str:
+        total = self._task_total or self._finished()
+        return (
+            f"[sagefleet] {self._play_name}{self._batch_label()} | {self._task_name}: "
+            f"{min(self._finished(), total)}/{total} hosts done, {len(self._failed)} failed, "
+            f"{len(self._unreachable)} unreachable so far, "
+            f"{time.monotonic() - self._started:.0f} s"
+        )
+
+    def _record(self, result: Any, outcome: str) -> None:
+        host = result._host.get_name()
+        self._done.add(host)
+        if outcome == "failed":
+            self._failed.add(host)
+        elif outcome == "unreachable":
+            self._unreachable.add(host)
+        total = self._task_total
+        if total <= 1:
+            return
+        finished = self._finished()
+        bucket = finished * 100 // total // self._step()
+        if finished >= total or bucket > self._last_bucket:
+            self._last_bucket = bucket
+            self._display.display(self._line())
+
+    # -- events ----------------------------------------------------------------
+
+    def _batch_label(self) -> str:
+        return f" (batch {self._batch})" if self._batch > 1 else ""
+
+    def v2_playbook_on_play_start(self, play: Any) -> None:
+        # With `serial`, ansible-playbook starts the play once per batch, the inventory
+        # restricted to that batch: the hosts matched now are the batch.
+        key = (play.get_name(), str(play.hosts))
+        if key == self._play_key:
+            self._batch += 1
+        else:
+            self._play_key = key
+            self._batch = 1
+            self._failed = set()
+            self._unreachable = set()
+            self._started = time.monotonic()
+        self._play_name = play.get_name().strip() or "play"
+        self._batch_total = 0
+        manager = play.get_variable_manager()
+        inventory = getattr(manager, "_inventory", None)
+        if inventory is not None:
+            try:
+                self._batch_total = len(inventory.get_hosts(play.hosts, order=play.order))
+            except Exception:  # noqa: BLE001 - progress must never break a run
+                self._batch_total = 0
+
+    def _start_task(self, task: Any) -> None:
+        self._task_name = task.get_name().strip() or task.action
+        self._done = set()
+        self._last_bucket = 0
+        self._task_total = 1 if task.run_once else self._batch_total
+
+    def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
+        self._start_task(task)
+
+    def v2_playbook_on_handler_task_start(self, task: Any) -> None:
+        self._start_task(task)
+
+    def v2_runner_on_ok(self, result: Any) -> None:
+        self._record(result, "ok")
+
+    def v2_runner_on_skipped(self, result: Any) -> None:
+        self._record(result, "ok")
+
+    def v2_runner_on_failed(self, result: Any, ignore_errors: bool = False) -> None:
+        self._record(result, "ok" if ignore_errors else "failed")
+
+    def v2_runner_on_unreachable(self, result: Any) -> None:
+        self._record(result, "unreachable")
+
+    def v2_playbook_on_stats(self, stats: Any) -> None:
+        hosts = sorted(stats.processed)
+        failed = [h for h in hosts if stats.summarize(h)["failures"]]
+        unreachable = [h for h in hosts if stats.summarize(h)["unreachable"]]
+        self._display.display(
+            f"[sagefleet] run complete: {len(hosts)} hosts, {len(failed)} failed, "
+            f"{len(unreachable)} unreachable"
+        )

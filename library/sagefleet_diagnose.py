@@ -1,0 +1,102 @@
+# Documentation of the action plugin of the same name (action_plugins/sagefleet_diagnose.py):
+# the bundle is assembled and written on the controller.
+
+DOCUMENTATION = r"""
+module: sagefleet_diagnose
+short_description: Collect a support bundle of a Sage 100 server running the Spendesk agent
+description:
+  - Runs the troubleshooting sequence for a disconnected agent on one host, and
+    writes one zip per host on the controller with a C(manifest.json) (files, sizes,
+    SHA-256, collected_at, sagefleet version).
+  - "Collects: the facts and the findings (service, connectivity to the endpoints
+    from the host, TLS), the service state, the agent's and the installer's log tails,
+    the service's Windows event log entries, and settings.json with every secret redacted."
+  - Every secret the inventory knows for the host (entity passwords, the WinRM
+    password) is masked in every collected file; the bundle is refused if one remains.
+  - The host sends settings.json on stdout in a run Ansible does not log (no_log).
+  - The service is restarted only when O(restart=true) (not in check mode).
+version_added: "0.1.0"
+options:
+  dest:
+    description: Folder of the bundles on the controller.
+    type: path
+    required: true
+  restart:
+    description: Restart the agent service after collecting, and report its state.
+    type: bool
+    default: false
+  restart_timeout_s:
+    description: Seconds to wait for the service to run again after a restart.
+    type: int
+    default: 60
+  tail_kib:
+    description: Last KiB kept of each log file.
+    type: int
+    default: 256
+  max_log_files:
+    description: Newest files kept per log folder.
+    type: int
+    default: 3
+  event_days:
+    description: Days of event log entries collected.
+    type: int
+    default: 7
+  agent_log_dirs:
+    description:
+      - Folders of the agent's logs (C(*.log)); empty for the assumed
+        C(<install dir>\logs) and C(<install dir>).
+    type: list
+    elements: str
+    default: []
+  installer_log_dirs:
+    description:
+      - Folders of installer logs (C(*.log)); empty for sagefleet's staging folder
+        and C(C:\Windows\Temp\Setup Log *.txt).
+    type: list
+    elements: str
+    default: []
+attributes:
+  check_mode:
+    support: full
+    description: Collects the same; never restarts the service in check mode.
+  diff_mode:
+    support: none
+    description: Nothing to diff.
+  platform:
+    platforms: windows
+author:
+  - sagefleet developers
+"""
+
+EXAMPLES = r"""
+- name: Collect the support bundle and restart the agent
+  sagefleet_diagnose:
+    dest: "{{ playbook_dir }}/../reports/diagnose"
+    restart: true
+  register: sagefleet_diagnose_result
+"""
+
+RETURN = r"""
+bundle:
+  description: Path of the zip written on the controller.
+  returned: success
+  type: str
+  sample: reports/diagnose/sage-01-20250301T101500Z.zip
+status:
+  description: Preflight status of the host (ready, warnings, blocked, unreachable).
+  returned: success
+  type: str
+service:
+  description: The agent service as found (name, installed, state, start_mode, account).
+  returned: success
+  type: dict
+restart:
+  description: Restart outcome (requested, done, state_before, state_after, error), or null.
+  returned: success
+  type: dict
+files:
+  description: Names of the files in the bundle (manifest.json excluded).
+  returned: success
+  type: list
+  elements: str
+"""

@@ -1,0 +1,639 @@
+"""Install or upgrade the agent on one host, never leaving it worse than it was.
+
+Order of a deploy: validate everything on the controller (inventory, package,
+installer for the host's Sage version, service account) → preflight (one
+round trip; a blocked host is skipped) → plan (install, upgrade X→Y, settings
+only, nothing) → in check mode, stop there → stage and extract the package →
+write settings.json beside the installer → stop, back up, install, start (one
+snippet) → health gate (service running, automatic, target version, settings
+as rendered) → on any failure, roll back to the backup and prove the previous
+version runs again.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import secrets
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sagefleet import catalog, preflight, transfer
+from sagefleet.checks import Context
+from sagefleet.checks.agent import is_domain_account
+from sagefleet.checks.sage import sage_version
+from sagefleet.errors import InputError, SagefleetError
+from sagefleet.facts import HostFacts, parse_facts
+from sagefleet.findings import Finding, HostReport, Severity, Status
+from sagefleet.package import PackageInfo, choose_installer
+from sagefleet.remote import HostSession, RemoteError, SnippetFailed
+from sagefleet.settings import (
+    diff as settings_diff,
+)
+from sagefleet.settings import (
+    dumps,
+    entities_for_host,
+    render_host_settings,
+    settings_sha256,
+)
+from sagefleet.settings_host import SettingsWriteFailed, settings_target, write_settings
+
+DEFAULT_ARGUMENTS = ("/VERYSILENT", "/SUPPRESSMSGBOXES", "/NORESTART", "/LOG={log}")
+LOCAL_SYSTEM = "LocalSystem"
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    """How to install, from the role's variables (defaults documented as assumptions)."""
+
+    service_name: str = "SpendeskSageAgent"
+    install_dir: str = "C:\\Program Files\\Spendesk\\Sage Agent"
+    staging_root: str = "C:\\ProgramData\\sagefleet\\staging"
+    backup_root: str = "C:\\ProgramData\\sagefleet\\backup"
+    arguments: tuple[str, ...] = DEFAULT_ARGUMENTS
+    success_codes: tuple[int, ...] = (0, 3010, 1641)
+    reboot_codes: tuple[int, ...] = (3010, 1641)
+    stop_timeout_s: int = 60
+    start_timeout_s: int = 60
+    service_account: str | None = None
+    service_password: str | None = field(default=None, repr=False)
+    keep_staged: int = 2
+    keep_settings_backups: int = 5
+    target_version: str | None = None
+    lock_path: str = "C:\\ProgramData\\sagefleet\\deploy.lock"
+    lock_ttl_s: int = 3600
+    lock_wait_s: int = 0
+
+
+def run_owner() -> str:
+    """Who holds a host's deploy lock: bastion, process and a random run id."""
+    return f"{socket.gethostname()}:{os.getpid()}:{RUN_ID}"
+
+
+RUN_ID = secrets.token_hex(4)
+
+
+@dataclass
+class DeployResult:
+    """What happened on one host, in the words of the fleet summary."""
+
+    host: str
+    outcome: str  # installed upgraded settings unchanged rolled-back failed skipped unreachable
+    changed: bool = False
+    plan: str = ""
+    previous_version: str | None = None
+    version: str | None = None
+    reboot_required: bool = False
+    reason: str | None = None
+    duration_s: float = 0.0
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    diff: str | None = None
+    report: HostReport | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome in ("rolled-back", "failed")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "outcome": self.outcome,
+            "changed": self.changed,
+            "plan": self.plan,
+            "previous_version": self.previous_version,
+            "version": self.version,
+            "reboot_required": self.reboot_required,
+            "reason": self.reason,
+            "duration_s": round(self.duration_s, 3),
+            "steps": self.steps,
+        }
+
+
+class DeployLocked(SagefleetError):
+    """Another run holds the host's deploy lock."""
+
+
+def options_from(host: str, variables: Mapping[str, Any]) -> DeployOptions:
+    """Options from inventory variables, checked before any host is touched."""
+    defaults = catalog.agent()
+    arguments = variables.get("sagefleet_agent_installer_arguments", list(DEFAULT_ARGUMENTS))
+    if not isinstance(arguments, list) or not all(isinstance(a, str) for a in arguments):
+        raise InputError(
+            "must be a list of strings",
+            host=host,
+            field="sagefleet_agent_installer_arguments",
+            value=repr(arguments),
+        )
+    codes = variables.get("sagefleet_agent_success_codes", [0, 3010, 1641])
+    if (
+        not isinstance(codes, list)
+        or not all(isinstance(c, int) and not isinstance(c, bool) for c in codes)
+        or 0 not in codes
+    ):
+        raise InputError(
+            "must be a list of integers including 0",
+            host=host,
+            field="sagefleet_agent_success_codes",
+            value=repr(codes),
+        )
+    account = variables.get("sagefleet_agent_service_account")
+    password = variables.get("sagefleet_agent_service_password")
+    if account is not None and not isinstance(account, str):
+        raise InputError(
+            "must be DOMAIN\\user",
+            host=host,
+            field="sagefleet_agent_service_account",
+            value=repr(account),
+        )
+    if account and account.lower() not in ("localsystem", "nt authority\\system") and not password:
+        raise InputError(
+            "a service account needs its password",
+            host=host,
+            field="sagefleet_agent_service_password",
+            value="(missing)",
+            fix="put it in ansible-vault as sagefleet_agent_service_password",
+        )
+    timeouts = {}
+    for name, default in (("stop", 60), ("start", 60)):
+        value = variables.get(f"sagefleet_agent_{name}_timeout_s", default)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3600:
+            raise InputError(
+                "must be a number of seconds from 1 to 3600",
+                host=host,
+                field=f"sagefleet_agent_{name}_timeout_s",
+                value=repr(value),
+            )
+        timeouts[name] = value
+    version = variables.get("sagefleet_agent_version")
+    return DeployOptions(
+        service_name=str(variables.get("sagefleet_agent_service_name", defaults["service_name"])),
+        install_dir=str(variables.get("sagefleet_agent_install_dir", defaults["install_dir"])),
+        staging_root=str(variables.get("sagefleet_agent_staging_dir", DeployOptions.staging_root)),
+        backup_root=str(variables.get("sagefleet_agent_backup_dir", DeployOptions.backup_root)),
+        arguments=tuple(arguments),
+        success_codes=tuple(codes),
+        reboot_codes=tuple(c for c in (3010, 1641) if c in codes),
+        stop_timeout_s=timeouts["stop"],
+        start_timeout_s=timeouts["start"],
+        service_account=account or None,
+        service_password=str(password) if password else None,
+        keep_staged=int(variables.get("sagefleet_agent_staging_keep", 2)),
+        keep_settings_backups=int(variables.get("sagefleet_settings_keep_backups", 5)),
+        target_version=str(version) if version is not None else None,
+        lock_ttl_s=_seconds(host, variables, "sagefleet_deploy_lock_ttl_s", 3600, 60, 86400),
+        lock_wait_s=_seconds(host, variables, "sagefleet_deploy_lock_wait_s", 0, 0, 3600),
+    )
+
+
+def _seconds(
+    host: str, variables: Mapping[str, Any], name: str, default: int, low: int, high: int
+) -> int:
+    value = variables.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InputError(
+            f"must be a number of seconds from {low} to {high}",
+            host=host,
+            field=name,
+            value=repr(value),
+        )
+    return value
+
+
+def _finding(
+    check_id: str,
+    ok: bool,
+    title: str,
+    message: str,
+    remediation: str = "",
+    severity: Severity = Severity.ERROR,
+) -> Finding:
+    return Finding(
+        check_id=check_id,
+        status=Status.PASS if ok else Status.FAIL,
+        severity=severity,
+        title=title,
+        message=message,
+        remediation=remediation,
+    )
+
+
+def _network_mae(facts: HostFacts) -> list[str]:
+    return [m.path for m in facts.mae_files if m.unc or m.mapped_drive or m.drive_type == "network"]
+
+
+class Deployer:
+    """One host's deploy over one HostSession (Ansible connection or direct WinRM)."""
+
+    def __init__(
+        self,
+        session: HostSession,
+        host: str,
+        variables: Mapping[str, Any],
+        package: PackageInfo,
+        *,
+        check_mode: bool = False,
+        diff: bool = False,
+    ) -> None:
+        self.session = session
+        self.host = host
+        self.variables = variables
+        self.package = package
+        self.check_mode = check_mode
+        self.want_diff = diff
+        self.started = time.monotonic()
+        # Everything below is validated before the host is contacted.
+        self.prepared = preflight.prepare(host, variables)
+        self.options = options_from(host, variables)
+        self.entities = entities_for_host(host, variables).entities
+        self.settings_text = dumps(render_host_settings(self.entities, host=host))
+        self.target = self.options.target_version or package.agent_version
+        if not self.target:
+            raise InputError(
+                "the target agent version is unknown",
+                host=host,
+                field="sagefleet_agent_version",
+                value="(unset)",
+                fix="set sagefleet_agent_version to the package's agent version",
+            )
+        self.result = DeployResult(host=host, outcome="unchanged")
+
+    # -- helpers -----------------------------------------------------------
+    def step(self, name: str, **details: Any) -> None:
+        self.result.steps.append(
+            {"step": name, "t": round(time.monotonic() - self.started, 3), **details}
+        )
+
+    def done(
+        self,
+        outcome: str,
+        *,
+        reason: str | None = None,
+        changed: bool = False,
+        findings: list[Finding] | None = None,
+    ) -> DeployResult:
+        result = self.result
+        result.outcome, result.reason, result.changed = outcome, reason, changed
+        result.duration_s = time.monotonic() - self.started
+        base = result.report
+        extra = tuple(findings or ())
+        summary = dict(base.summary) if base else {}
+        summary["deploy"] = outcome
+        result.report = HostReport(
+            host=self.host,
+            reachable=outcome != "unreachable",
+            findings=(tuple(base.findings) if base else ()) + extra,
+            address=base.address if base else None,
+            error=base.error if base and outcome == "unreachable" else None,
+            summary=summary,
+            duration_s=round(result.duration_s, 3),
+        )
+        return result
+
+    # -- the deploy ----------------------------------------------------------
+    def run(self) -> DeployResult:
+        report, document = preflight.run(self.session, self.prepared)
+        self.result.report = report
+        if not report.reachable:
+            return self.done("unreachable", reason=report.error)
+        if document is None or report.error:
+            return self.done("failed", reason=report.error)
+        if report.status == "blocked":
+            blocking = sorted(
+                {
+                    f.check_id
+                    for f in report.findings
+                    if f.is_failure and f.severity is Severity.ERROR
+                }
+                | {
+                    f.check_id
+                    for f in report.findings
+                    if f.status is Status.UNKNOWN and f.severity is Severity.ERROR
+                }
+            )
+            return self.done("skipped", reason="preflight: " + ", ".join(blocking))
+        facts = parse_facts(document)
+        found = sage_version(Context(host=self.host, facts=facts))
+        installer = choose_installer(self.package, found[0] if found else "", host=self.host)
+        network = _network_mae(facts)
+        account = self.options.service_account or facts.agent.account or LOCAL_SYSTEM
+        if network and not is_domain_account(account):
+            return self.done(
+                "skipped",
+                reason=(
+                    f".MAE files on the network ({', '.join(network)}) need a domain service "
+                    f"account, not {account}: set sagefleet_agent_service_account"
+                ),
+            )
+        current = facts.agent.version if facts.agent.installed else None
+        self.result.previous_version = current
+        settings = settings_target(
+            self.host,
+            install_dir=self.options.install_dir,
+            service_account=account,
+            keep_backups=self.options.keep_settings_backups,
+        )
+        if current is None:
+            action = "install"
+        elif current != self.target:
+            action = "upgrade"
+        else:
+            check = write_settings(
+                self.session, settings, self.settings_text, check=True, want_diff=self.want_diff
+            )
+            self.result.diff = check.diff
+            running = (facts.agent.state or "").lower() == "running"
+            if not check.changed and running:
+                self.result.plan = f"nothing: agent {current} running, settings up to date"
+                self.result.version = current
+                return self.done("unchanged")
+            action = "settings" if check.changed else "start"
+        self.result.plan = {
+            "install": f"install {self.target} ({installer.label})",
+            "upgrade": f"upgrade {current} → {self.target} ({installer.label})",
+            "settings": f"update settings.json and restart agent {current}",
+            "start": f"start agent {current}",
+        }[action]
+        if self.check_mode:
+            if action in ("install", "upgrade") and self.want_diff:
+                self.result.diff = self._planned_diff(settings, action)
+            self.result.version = current
+            return self.done("planned", changed=True)
+        self._acquire_lock()
+        try:
+            if action in ("settings", "start"):
+                return self._settings_only(settings, action)
+            return self._install(installer.path, action, settings)
+        finally:
+            self._release_lock()
+
+    def _lock(self, action: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.session.run_snippet(
+            "deploy_lock",
+            {
+                "action": action,
+                "path": self.options.lock_path,
+                "owner": run_owner(),
+                "ttl_s": self.options.lock_ttl_s,
+            },
+        )
+        return result
+
+    def _acquire_lock(self) -> None:
+        deadline = time.monotonic() + self.options.lock_wait_s
+        while True:
+            answer = self._lock("acquire")
+            if answer.get("acquired"):
+                if answer.get("recovered"):
+                    stale = answer["recovered"] or {}
+                    self.step(
+                        "lock", recovered_from=stale.get("owner"), expired=stale.get("expires")
+                    )
+                else:
+                    self.step("lock")
+                return
+            holder = answer.get("holder") or {}
+            if time.monotonic() >= deadline:
+                raise DeployLocked(
+                    f"{self.host}: another deploy holds the lock {self.options.lock_path} "
+                    f"(owner {holder.get('owner')}, since {holder.get('acquired')}, expires "
+                    f"{holder.get('expires')}); wait for it, or set sagefleet_deploy_lock_wait_s"
+                )
+            time.sleep(min(5.0, max(0.1, deadline - time.monotonic())))
+
+    def _release_lock(self) -> None:
+        # An unreleased lock expires after its ttl and is recovered then.
+        with contextlib.suppress(RemoteError):
+            self._lock("release")
+
+    def _planned_diff(self, settings: Any, action: str) -> str | None:
+        """Redacted settings diff for check mode; a new install diffs against nothing."""
+        if action == "upgrade":
+            try:
+                return write_settings(
+                    self.session, settings, self.settings_text, check=True, want_diff=True
+                ).diff
+            except SettingsWriteFailed:
+                pass
+        return settings_diff(None, self.settings_text)
+
+    def _settings_only(self, settings: Any, action: str) -> DeployResult:
+        if action == "settings":
+            outcome = write_settings(
+                self.session, settings, self.settings_text, want_diff=self.want_diff
+            )
+            self.result.diff = outcome.diff
+            self.step("settings", backup=outcome.backup)
+        answer = self._query({"kind": "service", "name": self.options.service_name})[0]
+        restart = self.session.run_snippet(
+            "agent_restart",
+            {
+                "service_name": self.options.service_name,
+                "stop_timeout_s": self.options.stop_timeout_s,
+                "start_timeout_s": self.options.start_timeout_s,
+            },
+        )
+        self.step("restart", state=restart.get("state"), before=answer.get("state"))
+        self.result.version = self.result.previous_version
+        if restart.get("state") != "Running":
+            return self.done(
+                "failed",
+                changed=True,
+                reason=f"agent does not start after the settings change: {restart.get('error')}",
+                findings=[
+                    _finding(
+                        "SF603", False, "Agent running at target", f"service {restart.get('state')}"
+                    )
+                ],
+            )
+        return self.done(
+            "settings",
+            changed=True,
+            findings=[
+                _finding("SF603", True, "Agent running at target", "settings updated, restarted")
+            ],
+        )
+
+    def _query(self, *questions: dict[str, Any]) -> list[dict[str, Any]]:
+        answers = self.session.run_snippet("query", {"questions": list(questions)})["answers"]
+        return [answers] if isinstance(answers, dict) else list(answers)
+
+    def _install(self, installer_member: str, action: str, settings: Any) -> DeployResult:
+        staged = transfer.stage(self.session, self.package, staging_root=self.options.staging_root)
+        self.step(
+            "stage",
+            bytes_sent=staged.bytes_sent,
+            skipped=staged.skipped,
+            resumed_from=staged.resumed_from,
+        )
+        folder = staged.path.rsplit("\\", 1)[0] + "\\package"
+        transfer.extract(self.session, staged.path, folder)
+        installer = folder + "\\" + installer_member.replace("/", "\\")
+        self.step("extract", folder=folder)
+        staged_settings = folder + "\\settings.json"
+        write_settings(
+            self.session,
+            settings_target(
+                self.host,
+                path=staged_settings,
+                service_account=settings.service_account,
+                keep_backups=0,
+            ),
+            self.settings_text,
+        )
+        self.step("settings-staged")
+        log = f"{self.options.staging_root}\\install-{self.target}.log"
+        params = {
+            "service_name": self.options.service_name,
+            "installer": installer,
+            "arguments": [a.replace("{log}", log) for a in self.options.arguments],
+            "success_codes": list(self.options.success_codes),
+            "reboot_codes": list(self.options.reboot_codes),
+            "stop_timeout_s": self.options.stop_timeout_s,
+            "start_timeout_s": self.options.start_timeout_s,
+            "backup_root": self.options.backup_root,
+            "account": self.options.service_account,
+            "log_path": log,
+            "staged_settings": staged_settings,
+        }
+        password = self.options.service_password or ""
+        stdin = [base64.b64encode(password.encode()) + b"\r\n"]
+        try:
+            outcome = self.session.run_snippet("agent_install", params, stdin=stdin, sensitive=True)
+        except SnippetFailed as exc:
+            outcome = {"failed_step": "installer", "error": exc.error}
+        self.step(
+            "install",
+            exit_code=outcome.get("exit_code"),
+            failed_step=outcome.get("failed_step"),
+            state=outcome.get("state"),
+            version=outcome.get("version"),
+        )
+        self.result.reboot_required = bool(outcome.get("reboot_required"))
+        problem = self._gate(outcome)
+        if problem is None:
+            self.result.version = self.target
+            transfer.cleanup(
+                self.session,
+                self.options.staging_root,
+                keep=self.options.keep_staged,
+                current=staged.path,
+            )
+            verb = "installed" if action == "install" else "upgraded"
+            return self.done(
+                verb,
+                changed=True,
+                findings=[
+                    _finding(
+                        "SF601",
+                        True,
+                        "Agent installed or upgraded",
+                        f"{self.result.plan} (exit code {outcome.get('exit_code')})",
+                    ),
+                    _finding(
+                        "SF603",
+                        True,
+                        "Agent running at target",
+                        f"{self.options.service_name} running {self.target}",
+                    ),
+                ],
+            )
+        return self._rollback(outcome, problem)
+
+    def _gate(self, outcome: Mapping[str, Any]) -> str | None:
+        """Why the new agent is not acceptable, or None: running, automatic, target version."""
+        if outcome.get("failed_step"):
+            return f"{outcome['failed_step']} failed: {outcome.get('error')}"
+        state, version = outcome.get("state"), outcome.get("version")
+        if state != "Running":
+            return f"service {self.options.service_name} is {state} after install"
+        if version != self.target:
+            return f"version reads {version} after install, expected {self.target}"
+        answer = self._query(
+            {
+                "kind": "file",
+                "path": self.options.install_dir + "\\settings.json",
+                "hash": True,
+                "acl": False,
+            }
+        )[0]
+        if answer.get("sha256") != settings_sha256(self.settings_text):
+            return "settings.json in the agent folder differs from the rendered settings"
+        return None
+
+    def _rollback(self, outcome: Mapping[str, Any], problem: str) -> DeployResult:
+        backup = outcome.get("backup_path")
+        title = "Agent installed or upgraded"
+        failure = _finding(
+            "SF601",
+            False,
+            title,
+            problem,
+            "read the installer log in the support bundle (playbooks/diagnose.yml)",
+        )
+        if not backup:
+            self.result.version = outcome.get("version")
+            return self.done("failed", changed=True, reason=problem, findings=[failure])
+        restored = self.session.run_snippet(
+            "agent_rollback",
+            {
+                "service_name": self.options.service_name,
+                "install_dir": outcome.get("install_dir") or self.options.install_dir,
+                "backup_path": backup,
+                "stop_timeout_s": self.options.stop_timeout_s,
+                "start_timeout_s": self.options.start_timeout_s,
+            },
+        )
+        self.step(
+            "rollback",
+            state=restored.get("state"),
+            version=restored.get("version"),
+            error=restored.get("error"),
+        )
+        self.result.version = restored.get("version")
+        ok = (
+            restored.get("state") == "Running"
+            and restored.get("version") == self.result.previous_version
+        )
+        rollback = _finding(
+            "SF604",
+            ok,
+            "Rollback to the previous version",
+            f"previous version {restored.get('version')} "
+            f"{restored.get('state')}"
+            + (f": {restored['error']}" if restored.get("error") else ""),
+        )
+        if ok:
+            return self.done(
+                "rolled-back", changed=True, reason=problem, findings=[failure, rollback]
+            )
+        return self.done(
+            "failed",
+            changed=True,
+            findings=[failure, rollback],
+            reason=f"{problem}; rollback failed: {restored.get('error')}",
+        )
+
+
+def deploy_host(
+    session: HostSession,
+    host: str,
+    variables: Mapping[str, Any],
+    package: PackageInfo,
+    *,
+    check_mode: bool = False,
+    diff: bool = False,
+) -> DeployResult:
+    """Deploy one host; input errors raise before the host is touched."""
+    deployer = Deployer(session, host, variables, package, check_mode=check_mode, diff=diff)
+    try:
+        return deployer.run()
+    except (SettingsWriteFailed, transfer.TransferError, DeployLocked) as exc:
+        return deployer.done("failed", reason=str(exc))
+    except RemoteError as exc:
+        if exc.kind in ("unreachable", "authentication", "timeout"):
+            return deployer.done("unreachable", reason=str(exc))
+        return deployer.done("failed", reason=str(exc))

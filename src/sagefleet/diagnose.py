@@ -1,0 +1,351 @@
+"""Support bundle of one host: the troubleshooting sequence of a disconnected agent.
+
+Per host, in order: facts and findings (one facts round trip: service, endpoints
+reachability from the host, TLS), then the ``diagnose`` snippet (service state,
+agent and installer log tails, event log entries, settings.json, and the
+service restart only when asked). Everything is written into one zip on the
+bastion with a manifest (files, sizes, SHA-256, collected_at, sagefleet version).
+
+Secrets never reach the bundle: settings.json is redacted on the controller
+(sagefleet.settings.redact), every secret the inventory knows for the host
+(entity passwords, the WinRM password) is masked in every collected file, and
+the bundle is refused if one of them still appears in any byte.
+
+Assumptions (not public, overridable): the agent logs to ``<install dir>\\logs``
+and ``<install dir>`` (``*.log``); its installer (Inno Setup) logs where
+``/LOG=`` says (sagefleet's deploy: ``C:\\ProgramData\\sagefleet\\staging``) or to
+``%WINDIR%\\Temp\\Setup Log <date> #NNN.txt``; it writes Windows events to the
+Application log under its service name.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sagefleet import __version__, catalog, preflight
+from sagefleet.errors import InputError, SagefleetError
+from sagefleet.remote import HostSession, RemoteError
+from sagefleet.settings import redact
+
+MASK = "********"
+DEFAULT_STAGING = "C:\\ProgramData\\sagefleet\\staging"
+DEFAULT_INSTALLER_LOGS: tuple[tuple[str, str], ...] = (
+    (DEFAULT_STAGING, "install-*.log"),
+    ("C:\\Windows\\Temp", "Setup Log *.txt"),
+)
+#: Service Control Manager events about a service: start failed, timeout, crash, stopped.
+SCM_EVENT_IDS = (7000, 7009, 7011, 7022, 7023, 7024, 7031, 7034)
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class DiagnoseError(SagefleetError):
+    """The bundle could not be produced safely (a secret would have leaked)."""
+
+
+@dataclass
+class DiagnoseOptions:
+    """What to collect on a host; every default is a documented assumption."""
+
+    service_name: str
+    install_dir: str
+    settings_path: str
+    agent_log_dirs: list[str]
+    installer_logs: list[tuple[str, str]]
+    tail_bytes: int = 256 * 1024
+    max_files: int = 3
+    event_days: int = 7
+    event_max: int = 100
+    restart: bool = False
+    restart_timeout_s: int = 60
+
+    def params(self) -> dict[str, Any]:
+        logs = [
+            {"kind": "agent", "folder": folder, "filter": "*.log", "max_files": self.max_files}
+            for folder in self.agent_log_dirs
+        ] + [
+            {"kind": "installer", "folder": folder, "filter": pattern,
+             "max_files": self.max_files}
+            for folder, pattern in self.installer_logs
+        ]
+        return {
+            "service_name": self.service_name,
+            "logs": logs,
+            "tail_bytes": self.tail_bytes,
+            "settings_path": self.settings_path,
+            "events": {
+                "providers": [self.service_name],
+                "scm_ids": list(SCM_EVENT_IDS),
+                "days": self.event_days,
+                "max": self.event_max,
+            },
+            "restart": self.restart,
+            "restart_timeout_s": self.restart_timeout_s,
+        }
+
+
+def _int(host: str, name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InputError(f"must be an integer from {low} to {high}", host=host, field=name,
+                         value=repr(value))
+    return value
+
+
+def _paths(host: str, name: str, value: Any) -> list[str]:
+    if value is None or value == []:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise InputError("must be a list of Windows folders", host=host, field=name,
+                         value=repr(value)[:80])
+    return [v.replace("/", "\\").rstrip("\\") for v in value]
+
+
+def options_from(host: str, variables: Mapping[str, Any]) -> DiagnoseOptions:
+    """Validate the diagnose variables of one host (nothing is contacted on error)."""
+    agent = catalog.agent()
+    service = variables.get("sagefleet_agent_service_name") or agent["service_name"]
+    install_dir = str(variables.get("sagefleet_agent_install_dir") or agent["install_dir"])
+    install_dir = install_dir.replace("/", "\\").rstrip("\\")
+    restart = variables.get("sagefleet_diagnose_restart", False)
+    if not isinstance(restart, bool):
+        raise InputError("must be true or false", host=host, field="sagefleet_diagnose_restart",
+                         value=repr(restart))
+    agent_dirs = _paths(host, "sagefleet_diagnose_agent_log_dirs",
+                        variables.get("sagefleet_diagnose_agent_log_dirs"))
+    installer_dirs = _paths(host, "sagefleet_diagnose_installer_log_dirs",
+                            variables.get("sagefleet_diagnose_installer_log_dirs"))
+    staging = str(variables.get("sagefleet_agent_staging_dir") or DEFAULT_STAGING)
+    installer_logs = [(d, "*.log") for d in installer_dirs] or [
+        (staging if folder == DEFAULT_STAGING else folder, pattern)
+        for folder, pattern in DEFAULT_INSTALLER_LOGS
+    ]
+    return DiagnoseOptions(
+        service_name=str(service),
+        install_dir=install_dir,
+        settings_path=str(variables.get("sagefleet_settings_path") or "")
+        or install_dir + "\\settings.json",
+        agent_log_dirs=agent_dirs or [install_dir + "\\logs", install_dir],
+        installer_logs=installer_logs,
+        tail_bytes=_int(host, "sagefleet_diagnose_tail_kib",
+                        variables.get("sagefleet_diagnose_tail_kib", 256), 1, 8192) * 1024,
+        max_files=_int(host, "sagefleet_diagnose_max_log_files",
+                       variables.get("sagefleet_diagnose_max_log_files", 3), 1, 50),
+        event_days=_int(host, "sagefleet_diagnose_event_days",
+                        variables.get("sagefleet_diagnose_event_days", 7), 1, 365),
+        restart=restart,
+        restart_timeout_s=_int(host, "sagefleet_diagnose_restart_timeout_s",
+                               variables.get("sagefleet_diagnose_restart_timeout_s", 60), 1, 3600),
+    )
+
+
+def known_secrets(variables: Mapping[str, Any]) -> list[str]:
+    """Every secret the inventory holds for the host: masked wherever it shows up."""
+    found: set[str] = set()
+    for entity in variables.get("sagefleet_entities") or []:
+        if isinstance(entity, Mapping):
+            for key, value in entity.items():
+                if "password" in str(key).lower() and isinstance(value, str) and value:
+                    found.add(value)
+    for key in ("ansible_password", "ansible_winrm_password", "sagefleet_agent_service_password"):
+        value = variables.get(key)
+        if isinstance(value, str) and value:
+            found.add(value)
+    return sorted(found, key=len, reverse=True)
+
+
+def _secret_forms(secret: str) -> list[tuple[bytes, bytes]]:
+    """(form, mask) of the secret as a file may hold it: UTF-8, UTF-16LE, JSON-escaped."""
+    forms = {
+        (secret.encode("utf-8"), MASK.encode()),
+        (secret.encode("utf-16-le"), MASK.encode("utf-16-le")),
+        (json.dumps(secret, ensure_ascii=False)[1:-1].encode("utf-8"), MASK.encode()),
+        (json.dumps(secret, ensure_ascii=True)[1:-1].encode("ascii"), MASK.encode()),
+    }
+    return sorted(forms, key=lambda f: len(f[0]), reverse=True)
+
+
+def mask(data: bytes, secrets: Iterable[str]) -> bytes:
+    """``data`` with every known secret replaced by ********, whatever its encoding."""
+    for secret in secrets:
+        for form, replacement in _secret_forms(secret):
+            data = data.replace(form, replacement)
+    return data
+
+
+def _json(value: Any) -> bytes:
+    return (json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode()
+
+
+def _file_name(path: str) -> str:
+    return _SAFE_NAME.sub("_", path.replace("\\", "/").rsplit("/", 1)[-1]) or "log"
+
+
+@dataclass
+class Bundle:
+    """What goes into one host's zip, before it is written."""
+
+    host: str
+    collected_at: str
+    files: dict[str, bytes] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    status: str = "unknown"
+    restart: dict[str, Any] | None = None
+    service: dict[str, Any] | None = None
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "collected_at": self.collected_at,
+            "sagefleet_version": __version__,
+            "status": self.status,
+            "files": [
+                {"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+                for name, data in sorted(self.files.items())
+            ],
+            "notes": self.notes,
+        }
+
+
+def _settings_file(doc: Mapping[str, Any] | None, bundle: Bundle) -> None:
+    if not doc:
+        return
+    if not doc.get("exists"):
+        bundle.notes.append(f"settings: {doc.get('path')} does not exist on the host")
+        return
+    if doc.get("error") or doc.get("content") is None:
+        bundle.notes.append(f"settings: {doc.get('path')} could not be read: {doc.get('error')}")
+        return
+    raw = base64.b64decode(str(doc["content"]))
+    try:
+        parsed = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # Not JSON: its secrets cannot be found by name, so it is left out entirely.
+        bundle.notes.append(f"settings: {doc.get('path')} is not valid JSON ({exc}); not included")
+        return
+    bundle.files["settings.redacted.json"] = _json(redact(parsed))
+
+
+def _troubleshooting(report: Any, result: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The sequence for a disconnected agent, with what each step found."""
+    steps: list[dict[str, Any]] = []
+    service = (result or {}).get("service") or {}
+    steps.append({
+        "step": "service state",
+        "ok": bool(service.get("installed")) and service.get("state") == "Running",
+        "detail": f"{service.get('name')}: "
+        + (f"{service.get('state')} ({service.get('start_mode')}, {service.get('account')})"
+           if service.get("installed") else "not installed"),
+    })
+    network = [f for f in (report.findings if report else ()) if f.check_id in
+               ("SF301", "SF302", "SF303", "SF304", "SF308")]
+    steps.append({
+        "step": "connectivity to the endpoints",
+        "ok": all(f.status.value in ("pass", "waived") or f.severity.value == "info"
+                  for f in network) if network else None,
+        "detail": [f"{f.check_id} {f.status.value}: {f.message}" for f in network],
+    })
+    logs = (result or {}).get("logs") or []
+    steps.append({
+        "step": "logs",
+        "ok": None,
+        "detail": f"{sum(1 for x in logs if x.get('kind') == 'agent')} agent log(s), "
+        f"{sum(1 for x in logs if x.get('kind') == 'installer')} installer log(s), "
+        f"{len((result or {}).get('events') or [])} event(s)",
+    })
+    restart = (result or {}).get("restart")
+    steps.append({
+        "step": "service restart",
+        "ok": None if not restart else bool(restart.get("done"))
+        and restart.get("state_after") == "Running",
+        "detail": "not requested (sagefleet_diagnose_restart: true to restart)" if not restart
+        else f"{restart.get('state_before')} -> {restart.get('state_after')}"
+        + (f": {restart['error']}" if restart.get("error") else ""),
+    })
+    return steps
+
+
+def collect(
+    session: HostSession,
+    prepared: preflight.PreparedHost,
+    options: DiagnoseOptions,
+    secrets: Sequence[str],
+    *,
+    address: str | None = None,
+) -> Bundle:
+    """Run the troubleshooting sequence on one host and gather the bundle's files."""
+    bundle = Bundle(host=prepared.host, collected_at=dt.datetime.now(dt.UTC).isoformat())
+    report, document = preflight.run(session, prepared, address=address)
+    bundle.status = report.status
+    bundle.files["findings.json"] = _json(report.to_dict())
+    if document is not None:
+        bundle.files["facts.json"] = _json(document)
+    else:
+        bundle.notes.append(f"facts: not gathered ({report.error})")
+    result: dict[str, Any] | None = None
+    if report.reachable:
+        try:
+            result = session.run_snippet("diagnose", options.params(), sensitive=True)
+        except RemoteError as exc:
+            bundle.notes.append(f"diagnose: {exc.message}")
+    if result is not None:
+        bundle.service = dict(result.get("service") or {})
+        bundle.restart = result.get("restart")
+        bundle.files["service.json"] = _json({"service": bundle.service,
+                                              "restart": bundle.restart})
+        events = result.get("events") or []
+        bundle.files["events.json"] = _json({"events": events,
+                                             "error": result.get("events_error")})
+        for item in result.get("logs") or []:
+            name = f"logs/{item['kind']}/{_file_name(str(item['path']))}"
+            if item.get("content") is None:
+                bundle.notes.append(f"{item['path']}: not read ({item.get('error')})")
+                continue
+            bundle.files[name] = base64.b64decode(str(item["content"]))
+            if item.get("truncated"):
+                bundle.notes.append(f"{name}: last {options.tail_bytes} bytes of "
+                                    f"{item['size']} ({item['path']})")
+        _settings_file(result.get("settings"), bundle)
+    bundle.files["troubleshooting.json"] = _json(_troubleshooting(report, result))
+    bundle.files = {name: mask(data, secrets) for name, data in bundle.files.items()}
+    return bundle
+
+
+def write_zip(bundle: Bundle, dest: Path, secrets: Sequence[str]) -> Path:
+    """One zip per host, written atomically; refused if any secret survived masking."""
+    manifest = _json(bundle.manifest())
+    for name, data in [*bundle.files.items(), ("manifest.json", manifest)]:
+        for secret in secrets:
+            if any(form in data for form, _ in _secret_forms(secret)):
+                raise DiagnoseError(
+                    f"{bundle.host}: a secret remains in {name}; bundle not written"
+                )
+    dest.mkdir(parents=True, exist_ok=True)
+    stamp = bundle.collected_at[:19].replace("-", "").replace(":", "") + "Z"
+    target = dest / f"{_SAFE_NAME.sub('_', bundle.host)}-{stamp}.zip"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in sorted(bundle.files.items()):
+            archive.writestr(name, data)
+        archive.writestr("manifest.json", manifest)
+    handle, tmp = tempfile.mkstemp(dir=dest, prefix=".bundle-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(buffer.getvalue())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return target

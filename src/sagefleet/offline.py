@@ -1,0 +1,138 @@
+"""The offline path: a facts script run by hand on a server, its JSON evaluated on the bastion.
+
+Sage Partner Cloud VMs are often reached only through Azure Virtual Desktop or
+RDP, with WinRM closed. ``facts_script`` wraps the very script sagefleet sends
+over WinRM (``snippets.render("facts", params)``: marker, JSON parameters,
+prelude, body, unchanged) in a collector that runs it in a child Windows
+PowerShell process, as WinRM would, and saves its one JSON document to
+``sagefleet-facts-<COMPUTERNAME>.json``. ``evaluate_file`` reads that file back
+and runs the same checks as the online path (``preflight.evaluate``).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import textwrap
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sagefleet import __version__, catalog, snippets
+from sagefleet.errors import InputError
+from sagefleet.facts import FactsError, parse_facts, parse_utc
+from sagefleet.findings import HostReport
+from sagefleet.preflight import PreparedHost, evaluate, prepare
+
+OUTPUT_PATTERN = "sagefleet-facts-<COMPUTERNAME>.json"
+
+def _template() -> str:
+    text = resources.files("sagefleet").joinpath("templates/facts_collector.ps1").read_text("utf-8")
+    return text.split("\n", 1)[1]  # the first line documents the template itself
+
+
+def facts_script(params: Mapping[str, Any], *, host: str | None = None) -> str:
+    """The self-contained collector script for ``params`` (the facts snippet's parameters)."""
+    rendered = snippets.render("facts", dict(params))
+    encoded = base64.b64encode(rendered.encode("utf-8")).decode("ascii")
+    chunks = ",\n".join(f"    '{line}'" for line in textwrap.wrap(encoded, 96))
+    text = _template().format(
+        version=__version__,
+        for_host=f" for host {_comment_safe(host)}" if host else "",
+        pattern=OUTPUT_PATTERN,
+        checks_args=f" -i <inventory> --host {_comment_safe(host)}" if host else "",
+        chunks=chunks,
+    )
+    return text.lstrip("\n").replace("\n", "\r\n")
+
+
+def _comment_safe(text: str) -> str:
+    """A host name in a comment line: printable ASCII only, one line."""
+    return "".join(c if " " < c < "\x7f" and c not in "#<>" else "_" for c in text)
+
+
+def embedded_script(collector: str) -> str:
+    """The snippet text a collector carries (tests prove it is the WinRM one, unchanged)."""
+    start = collector.index("$sagefleetFacts = @(")
+    end = collector.index(") -join ''", start)
+    encoded = "".join(
+        part.strip().strip(",").strip("'") for part in collector[start:end].splitlines()[1:]
+    )
+    return base64.b64decode(encoded).decode("utf-8")
+
+
+def default_params(
+    *,
+    mae_files: list[str] | None = None,
+    agent_service: str | None = None,
+    timeout_ms: int = 3000,
+) -> dict[str, Any]:
+    """Facts parameters without an inventory: shipped endpoints, the given MAE paths."""
+    return {
+        "agent_service": agent_service or catalog.agent()["service_name"],
+        "endpoints": [e.to_param() for e in catalog.endpoints()],
+        "mae_files": sorted(set(mae_files or [])),
+        "timeout_ms": timeout_ms,
+    }
+
+
+def offline_prepared(name: str, variables: Mapping[str, Any] | None = None) -> PreparedHost:
+    """The host's validated inputs; without entities (no inventory), the shipped defaults."""
+    variables = dict(variables or {})
+    if variables.get("sagefleet_entities"):
+        return prepare(name, variables)
+    lang = variables.get("sagefleet_lang", "en")
+    if lang not in ("en", "fr"):
+        raise InputError("must be en or fr", host=name, field="sagefleet_lang", value=repr(lang))
+    return PreparedHost(
+        host=name,
+        entities=[],
+        waivers=[],
+        endpoints=catalog.endpoints(),
+        expected_issuers=catalog.expected_issuers(),
+        sage=catalog.sage(),
+        lang=lang,
+        agent_service=catalog.agent()["service_name"],
+    )
+
+
+def read_facts(path: Path) -> dict[str, Any]:
+    """The collector's JSON document (UTF-8, a BOM tolerated)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(
+            f"cannot read the facts file: {exc}",
+            field="--facts",
+            value=str(path),
+            fix="copy the file written by the collector script unchanged",
+        ) from exc
+    if not isinstance(data, dict) or "schema" not in data:
+        raise InputError(
+            "not a sagefleet facts document (no 'schema' key)",
+            field="--facts",
+            value=str(path),
+            fix="run the script from `sagefleet facts-script` on the server",
+        )
+    return data
+
+
+def evaluate_file(
+    path: Path, prepared: PreparedHost, *, controller_utc: dt.datetime | None = None
+) -> HostReport:
+    """Checks over a collected facts file, exactly as preflight.run evaluates live facts.
+
+    The clock check compares the host's clock with the bastion's: offline, the
+    bastion's "now" is when the file was written (its ``host.utc_now``) unless
+    the caller gives one, so a file evaluated a day later does not fail SF104.
+    """
+    document = read_facts(path)
+    try:
+        facts = parse_facts(document)
+    except FactsError as exc:
+        raise InputError(str(exc), field="--facts", value=str(path)) from exc
+    if controller_utc is None:
+        controller_utc = parse_utc(facts.identity.utc_now) or dt.datetime.now(dt.UTC)
+    return evaluate(prepared, facts, controller_utc=controller_utc, address="offline")

@@ -1,0 +1,203 @@
+"""Model side of ``agent_install`` and ``agent_rollback``: the host's own behaviour.
+
+Stopping, backing up, running the installer (WindowsHost.run_installer reads
+the package metadata and settings.json beside it), starting and restoring
+happen in the host model exactly as the PowerShell snippets drive Windows.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+from sagefleet.sim.dispatch import SnippetAbort, simulates
+from sagefleet.sim.model import ModelError, ServiceError, WindowsHost
+
+
+def _parent(path: str) -> str:
+    return path.replace("/", "\\").rsplit("\\", 1)[0]
+
+
+def version_of(host: WindowsHost, exe: str) -> str | None:
+    try:
+        return host.fs.stat(exe).product_version
+    except ModelError:
+        return None
+
+
+def copy_tree(host: WindowsHost, source: str, target: str) -> None:
+    """Copy-Item -Recurse: every folder and file under ``source`` into ``target``."""
+    src = host.fs.resolve(source).rstrip("\\")
+    host.fs.mkdir(target)
+    prefix = src.lower() + "\\"
+    for key in sorted(k for k in list(host.fs.entries) if k.startswith(prefix)):
+        entry = host.fs.entries[key]
+        relative = entry.path[len(src) + 1 :]
+        destination = target.rstrip("\\") + "\\" + relative
+        if entry.is_dir:
+            host.fs.mkdir(destination)
+        else:
+            host.fs.write(
+                destination,
+                entry.data,
+                size=None if entry.data is not None else entry.size,
+                acl=entry.acl,
+                product_version=entry.product_version,
+                file_version=entry.file_version,
+            )
+
+
+def empty_folder(host: WindowsHost, folder: str) -> None:
+    for name in host.fs.listdir(folder):
+        host.fs.delete(folder.rstrip("\\") + "\\" + name)
+
+
+def _quote(argument: str) -> str:
+    return f'"{argument}"' if re.search(r"\s", argument) else argument
+
+
+@simulates("agent_install")
+def agent_install(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
+    name = str(params["service_name"])
+    password_line = stdin.split(b"\n", 1)[0].strip()
+    password = base64.b64decode(password_line).decode() if password_line else None
+    result: dict[str, Any] = {
+        "previous_version": None,
+        "install_dir": None,
+        "backup_path": None,
+        "exit_code": None,
+        "reboot_required": False,
+        "log_tail": None,
+        "state": None,
+        "version": None,
+        "account": None,
+        "failed_step": None,
+        "error": None,
+    }
+    staged = params.get("staged_settings")
+    with host.lock:
+        try:
+            _install(host, name, params, password, result)
+        finally:
+            if staged and host.fs.exists(str(staged)):
+                host.fs.delete(str(staged))
+        after = host.service(name)
+        if after is not None:
+            result["state"] = after.wmi_state
+            result["account"] = after.account
+            result["version"] = version_of(host, after.executable)
+    return result
+
+
+def _install(
+    host: WindowsHost,
+    name: str,
+    params: dict[str, Any],
+    password: str | None,
+    result: dict[str, Any],
+) -> None:
+    existing = host.service(name)
+    if existing is not None:
+        exe = existing.executable
+        result["previous_version"] = version_of(host, exe)
+        result["install_dir"] = _parent(exe)
+        if existing.state != "Stopped":
+            try:
+                host.stop_service(name)
+            except ServiceError as exc:
+                result.update(failed_step="stop", error=str(exc))
+                return
+        stamp = host.utc_now().strftime("%Y%m%dT%H%M%SZ")
+        backup = f"{params['backup_root']}\\{result['previous_version']}-{stamp}"
+        try:
+            copy_tree(host, result["install_dir"], backup)
+        except ModelError as exc:
+            result.update(failed_step="backup", error=str(exc))
+            return
+        result["backup_path"] = backup
+    installer = str(params["installer"])
+    arguments = [_quote(str(a)) for a in params.get("arguments") or []]
+    if not host.fs.is_file(installer):
+        result.update(
+            failed_step="installer",
+            error=f"This command cannot be run because the file '{installer}' does not exist.",
+        )
+        return
+    code, _log = host.run_installer(installer, [a.strip('"') for a in arguments])
+    result["exit_code"] = code
+    log_path = params.get("log_path")
+    if log_path and host.fs.is_file(str(log_path)):
+        lines = host.fs.read(str(log_path)).decode("utf-8", "replace").splitlines()
+        result["log_tail"] = "\n".join(lines[-40:])
+    if code not in [int(c) for c in params.get("success_codes") or [0]]:
+        result.update(failed_step="installer", error=f"installer exit code {code}")
+        return
+    result["reboot_required"] = code in [int(c) for c in params.get("reboot_codes") or []]
+    service = host.service(name)
+    if service is None:
+        result.update(
+            failed_step="start", error=f"Cannot find any service with service name '{name}'."
+        )
+        return
+    account = params.get("account")
+    if account:
+        if str(account).lower() not in ("localsystem", "nt authority\\system") and not password:
+            result.update(failed_step="account", error="Win32_Service.Change returned 22")
+            return
+        service.account = str(account)
+    if service.state != "Running":
+        try:
+            host.start_service(name)
+        except ServiceError as exc:
+            result.update(failed_step="start", error=str(exc))
+
+
+@simulates("agent_rollback")
+def agent_rollback(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
+    name = str(params["service_name"])
+    install_dir = str(params["install_dir"])
+    backup = str(params["backup_path"])
+    result: dict[str, Any] = {"restored": False, "state": None, "version": None, "error": None}
+    with host.lock:
+        service = host.service(name)
+        try:
+            if service is not None and service.state != "Stopped":
+                host.stop_service(name)
+            if not host.fs.is_dir(backup):
+                raise SnippetAbort(f"backup folder {backup} not found")
+            if host.fs.is_dir(install_dir):
+                empty_folder(host, install_dir)
+            copy_tree(host, backup, install_dir)
+            result["restored"] = True
+            if service is not None:
+                service.start_failure = None  # the old binaries start as before
+                service.version = version_of(host, service.executable)
+            host.start_service(name)
+        except (ModelError, SnippetAbort) as exc:
+            result["error"] = str(exc)
+        after = host.service(name)
+        if after is not None:
+            result["state"] = after.wmi_state
+            result["version"] = version_of(host, after.executable)
+    return result
+
+
+@simulates("agent_restart")
+def agent_restart(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
+    name = str(params["service_name"])
+    result: dict[str, Any] = {"state": None, "error": None}
+    with host.lock:
+        try:
+            service = host.service(name)
+            if service is None:
+                raise ServiceError(f"Cannot find any service with service name '{name}'.")
+            if service.state != "Stopped":
+                host.stop_service(name)
+            host.start_service(name)
+        except ServiceError as exc:
+            result["error"] = str(exc)
+        after = host.service(name)
+        if after is not None:
+            result["state"] = after.state
+    return result

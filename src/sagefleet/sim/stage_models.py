@@ -1,0 +1,480 @@
+"""Model side of the package transfer snippets (stage_*), against the host model.
+
+Each function follows its snippet in snippets/stage_*.ps1 step for step, so
+that a failure in the middle leaves the host as Windows would leave it:
+
+- ``stage_push`` appends each complete base64 line to the ``.part`` file as
+  it reads it. When the command lost its client before the end of stdin
+  (``wsman.stdin_ended_abruptly``), the lines that arrived stay in the
+  ``.part`` and nothing else happens, as for a PowerShell process killed
+  while waiting for its next line. A write or verification failure removes
+  the ``.part``; the final file only appears complete and verified.
+- ``stage_pull`` really downloads: the simulated host fetches the URL the way
+  a Windows box fetches from the bastion. Only loopback URLs (127.0.0.0/8,
+  ``localhost``) are fetched; anything else is refused loudly, so no test
+  can reach outside the machine.
+- ``stage_extract`` expands the zip into the model's file system (what
+  ``Expand-Archive`` does), refusing entries that would land outside the
+  folder and a volume without room for the expanded size.
+- ``stage_cleanup`` lists and removes by name, as the snippet does.
+
+Windows updates a folder's LastWriteTime when an entry is created, renamed or
+deleted in it; the model's folders keep their creation time, so these models
+update it themselves (cleanup orders staged versions by it).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import io
+import ipaddress
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from typing import Any
+
+from sagefleet.sim.dispatch import SnippetAbort, simulates
+from sagefleet.sim.model import DiskFull, FileSystem, ModelError, WindowsHost
+from sagefleet.sim.wsman import stdin_ended_abruptly
+
+DOWNLOAD_TIMEOUT_SECONDS = 30.0
+_INVALID_NAME_CHARS = set('/:*?"<>|')
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _iso(moment: dt.datetime) -> str:
+    """DateTime.ToString('o') of a UTC time: fixed width, so it sorts as it reads."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+
+
+def _parent(path: str) -> str:
+    return path.rpartition("\\")[0]
+
+
+def _touch(fs: FileSystem, folder: str) -> None:
+    """Windows bumps a folder's LastWriteTime when its entries change."""
+    if fs.is_dir(folder) and folder.lower() in fs.entries:
+        fs.stat(folder).modified = dt.datetime.now(dt.UTC)
+
+
+def _resolve(fs: FileSystem, path: Any) -> str:
+    try:
+        return fs.resolve(str(path or ""))
+    except ModelError as exc:
+        raise SnippetAbort(str(exc)) from None
+
+
+def _remove_part(fs: FileSystem, part: str, message: str) -> SnippetAbort:
+    if fs.is_file(part):
+        fs.delete(part)
+        _touch(fs, _parent(part))
+    return SnippetAbort(f"{message} (the partial file '{part}' was removed)")
+
+
+def _write_error(exc: ModelError, method: str = "Write", count: int = 3) -> str:
+    """The text PowerShell prints for a .NET call that failed."""
+    text = "There is not enough space on the disk." if isinstance(exc, DiskFull) else str(exc)
+    return f'Exception calling "{method}" with "{count}" argument(s): "{text}"'
+
+
+def _put_in_place(fs: FileSystem, part: str, target: str) -> None:
+    """[IO.File]::Replace or ::Move: the final name appears in one step."""
+    fs.rename(part, target, replace=True)
+    _touch(fs, _parent(target))
+
+
+# -- stage_status ------------------------------------------------------------------------
+
+
+@simulates("stage_status")
+def stage_status(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
+    with host.lock:
+        try:
+            return _stage_status(host.fs, params)
+        except ModelError as exc:
+            raise SnippetAbort(str(exc)) from None
+
+
+def _stage_status(fs: FileSystem, params: dict[str, Any]) -> dict[str, Any]:
+    target = _resolve(fs, params.get("path"))
+    part = _resolve(fs, params.get("part"))
+    result: dict[str, Any] = {
+        "path": target,
+        "exists": False,
+        "size": None,
+        "sha256": None,
+        "part": part,
+        "part_exists": False,
+        "part_size": 0,
+        "volume": None,
+        "free_bytes": None,
+    }
+    if fs.is_file(target):
+        result["exists"] = True
+        result["size"] = fs.stat(target).size
+        if params.get("hash"):
+            result["sha256"] = _sha256(fs.read(target))
+    if fs.is_file(part):
+        result["part_exists"] = True
+        result["part_size"] = fs.stat(part).size
+    result["volume"] = target[:3] if target[1:2] == ":" else target
+    result["free_bytes"] = fs.free_bytes(target)
+    return result
+
+
+# -- stage_push --------------------------------------------------------------------------
+
+
+@simulates("stage_push")
+def stage_push(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
+    abrupt = stdin_ended_abruptly()
+    with host.lock:
+        try:
+            result = _stage_push(host, params, stdin, abrupt)
+        except ModelError as exc:
+            raise SnippetAbort(str(exc)) from None
+    return result
+
+
+def _stage_push(
+    host: WindowsHost, params: dict[str, Any], stdin: bytes, abrupt: bool
+) -> dict[str, Any]:
+    fs = host.fs
+    target = _resolve(fs, params.get("path"))
+    part = _resolve(fs, params.get("part"))
+    offset = int(params.get("offset") or 0)
+    size = int(params.get("size") or 0)
+    expected = str(params.get("sha256") or "").lower()
+    fs.mkdir(_parent(part))
+    existing = fs.read(part) if fs.is_file(part) else b""
+    if len(existing) < offset:
+        raise SnippetAbort(
+            f"package not staged at '{target}': cannot resume '{part}' at offset {offset}, "
+            f"it holds {len(existing)} bytes"
+        )
+    content = bytearray(existing[:offset])
+    fs.write(part, bytes(content))  # SetLength(offset)
+    _touch(fs, _parent(part))
+    segments = stdin.split(b"\n")
+    if abrupt:
+        # ReadLine was still waiting for the end of the last line when the process died.
+        segments = segments[:-1]
+    received = 0
+    for segment in segments:
+        line = segment.strip()
+        if not line:
+            continue
+        try:
+            chunk = base64.b64decode(line, validate=True)
+        except binascii.Error:
+            raise _remove_part(
+                fs,
+                part,
+                f"package not staged at '{target}': writing failed after {received} bytes: "
+                'Exception calling "FromBase64String" with "1" argument(s): "The input is not '
+                'a valid Base-64 string as it contains a non-base 64 character."',
+            ) from None
+        content.extend(chunk)
+        try:
+            fs.write(part, bytes(content))
+        except ModelError as exc:
+            raise _remove_part(
+                fs,
+                part,
+                f"package not staged at '{target}': writing failed after {received} bytes: "
+                + _write_error(exc),
+            ) from None
+        received += len(chunk)
+    if abrupt:
+        host.record({"kind": "stage_push_interrupted", "part": part, "size": len(content)})
+        raise SnippetAbort(
+            f"stage_push stopped before the end of its input: '{part}' holds {len(content)} bytes"
+        )
+    if len(content) != size:
+        raise _remove_part(
+            fs,
+            part,
+            f"package not staged at '{target}': received {len(content)} bytes in all, "
+            f"expected {size}",
+        )
+    actual = _sha256(bytes(content))
+    if actual != expected:
+        raise _remove_part(
+            fs,
+            part,
+            f"package not staged at '{target}': the content does not match the expected "
+            f"SHA-256 ({actual}, expected {expected})",
+        )
+    _put_in_place(fs, part, target)
+    host.record({"kind": "stage_push", "path": target, "offset": offset, "received": received})
+    return {
+        "path": target,
+        "sha256": actual,
+        "size": len(content),
+        "offset": offset,
+        "received_bytes": received,
+    }
+
+
+# -- stage_pull --------------------------------------------------------------------------
+
+
+def _loopback_url(url: str) -> str:
+    """The URL when it points at this machine; a loud refusal otherwise."""
+    parts = urllib.parse.urlsplit(url)
+    name = (parts.hostname or "").lower()
+    loopback = name == "localhost"
+    if not loopback:
+        try:
+            loopback = ipaddress.ip_address(name) in ipaddress.ip_network("127.0.0.0/8")
+        except ValueError:
+            loopback = False
+    if parts.scheme not in ("http", "https") or not loopback:
+        raise SnippetAbort(
+            f"sagefleet simulator: refusing to download {url!r}: a simulated host only fetches "
+            "http(s) URLs on loopback (127.0.0.0/8 or localhost)"
+        )
+    return url
+
+
+def _download(url: str) -> bytes:
+    """What WebClient.DownloadFile gets, with its error texts; never through a proxy."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
+            return bytes(response.read())
+    except urllib.error.HTTPError as exc:
+        raise SnippetAbort(
+            f"The remote server returned an error: ({exc.code}) {exc.reason}."
+        ) from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise SnippetAbort(f"Unable to connect to the remote server ({exc})") from None
+
+
+@simulates("stage_pull")
+def stage_pull(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
+    url = _loopback_url(str(params.get("url") or ""))
+    fs = host.fs
+    with host.lock:
+        target = _resolve(fs, params.get("path"))
+        part = _resolve(fs, params.get("part"))
+        try:
+            fs.mkdir(_parent(part))
+        except ModelError as exc:
+            raise SnippetAbort(str(exc)) from None
+    prefix = f"package not staged at '{target}' from '{url}'"
+    try:
+        data = _download(url)  # outside the host lock: other commands go on meanwhile
+    except SnippetAbort as exc:
+        with host.lock:
+            raise _remove_part(fs, part, f"{prefix}: download failed: {exc}") from None
+    with host.lock:
+        try:
+            fs.write(part, data)
+        except ModelError as exc:
+            raise _remove_part(
+                fs, part, f"{prefix}: download failed: {_write_error(exc)}"
+            ) from None
+        actual = _sha256(data)
+        expected = str(params.get("sha256") or "").lower()
+        if actual != expected:
+            raise _remove_part(
+                fs,
+                part,
+                f"{prefix}: the content does not match the expected SHA-256 "
+                f"({actual}, expected {expected})",
+            )
+        try:
+            _put_in_place(fs, part, target)
+        except ModelError as exc:
+            raise SnippetAbort(str(exc)) from None
+        host.record({"kind": "stage_pull", "path": target, "url": url, "size": len(data)})
+    return {"path": target, "sha256": actual, "size": len(data), "url": url}
+
+
+# -- stage_extract -----------------------------------------------------------------------
+
+
+def _inside(dest: str, name: str) -> str | None:
+    """Path.GetFullPath(Path.Combine(dest + '\\', name)) when it stays under dest, else None."""
+    text = name.replace("/", "\\")
+    if text.startswith("\\") or (len(text) > 1 and text[1] == ":"):
+        return None
+    stack: list[str] = []
+    for piece in text.split("\\"):
+        if piece in ("", "."):
+            continue
+        if piece == "..":
+            if not stack:
+                return None
+            stack.pop()
+            continue
+        stack.append(piece)
+    return "\\".join(stack)
+
+
+@simulates("stage_extract")
+def stage_extract(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
+    with host.lock:
+        try:
+            return _stage_extract(host, params)
+        except ModelError as exc:
+            raise SnippetAbort(str(exc)) from None
+
+
+def _stage_extract(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
+    fs = host.fs
+    zip_path = _resolve(fs, params.get("path"))
+    dest = _resolve(fs, params.get("dest")).rstrip("\\")
+    marker = f"{dest}\\{params.get('marker')}"
+    if not fs.is_file(zip_path):
+        raise SnippetAbort(
+            f"cannot extract '{zip_path}' into '{dest}': the staged package is not there"
+        )
+    data = fs.read(zip_path)
+    sha256 = _sha256(data)
+    expected = params.get("sha256")
+    if expected and sha256 != str(expected).lower():
+        raise SnippetAbort(
+            f"cannot extract '{zip_path}' into '{dest}': its SHA-256 is {sha256}, "
+            f"expected {expected}"
+        )
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise SnippetAbort(
+            'Exception calling "OpenRead" with "1" argument(s): "End of Central Directory '
+            'record could not be found."'
+        ) from None
+    names: list[str] = []
+    members: list[tuple[str, zipfile.ZipInfo]] = []
+    total = 0
+    with archive:
+        for info in archive.infolist():
+            relative = _inside(dest, info.filename)
+            if relative is None or any(c in _INVALID_NAME_CHARS for c in relative):
+                raise SnippetAbort(
+                    f"cannot extract '{zip_path}': the entry '{info.filename}' would land "
+                    f"outside '{dest}' (zip-slip)"
+                )
+            if info.filename.endswith(("/", "\\")):
+                continue
+            names.append(relative)
+            members.append((relative, info))
+            total += info.file_size
+        names.sort(key=str.lower)
+        files = [f"{dest}\\{n}" for n in names]
+        present = False
+        if fs.is_file(marker):
+            try:
+                known = json.loads(fs.read_text(marker)).get("sha256")
+            except (ValueError, AttributeError, ModelError):
+                known = None
+            present = known == sha256 and all(fs.is_file(f) for f in files)
+        result: dict[str, Any] = {
+            "path": zip_path,
+            "dest": dest,
+            "sha256": sha256,
+            "files": files,
+            "bytes": total,
+            "skipped": present,
+            "changed": not present,
+        }
+        if present or params.get("check"):
+            return result
+        free = fs.free_bytes(dest)
+        if free < total:
+            raise SnippetAbort(
+                f"cannot extract '{zip_path}' into '{dest}': it expands to {total} bytes, "
+                f"{free} bytes free on {dest[:3]}"
+            )
+        fs.mkdir(dest)
+        if fs.is_file(marker):
+            fs.delete(marker)
+        for relative, info in members:
+            path = f"{dest}\\{relative}"
+            fs.mkdir(_parent(path))
+            try:
+                fs.write(path, archive.read(info))
+            except ModelError as exc:
+                raise SnippetAbort(f"Expand-Archive : {_write_error(exc)}") from None
+            _touch(fs, _parent(path))
+    text = json.dumps({"sha256": sha256, "files": names}, separators=(",", ":"))
+    fs.write(marker, text.encode("utf-8"))
+    host.record({"kind": "stage_extract", "path": zip_path, "dest": dest, "files": len(files)})
+    return result
+
+
+# -- stage_cleanup -----------------------------------------------------------------------
+
+
+def _child(root: str, name: Any, depth: int) -> str:
+    text = str(name)
+    parts = text.split("\\")
+    if len(parts) != depth or any(
+        p in ("", ".", "..") or any(c in _INVALID_NAME_CHARS for c in p) for p in parts
+    ):
+        raise SnippetAbort(f"refusing to remove '{text}' under '{root}': not a staged version name")
+    return f"{root}\\{text}"
+
+
+@simulates("stage_cleanup")
+def stage_cleanup(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
+    with host.lock:
+        try:
+            return _stage_cleanup(host, params)
+        except ModelError as exc:
+            raise SnippetAbort(str(exc)) from None
+
+
+def _stage_cleanup(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
+    fs = host.fs
+    root = _resolve(fs, params.get("root")).rstrip("\\")
+    removed: list[str] = []
+    for name in params.get("remove") or []:
+        folder = _child(root, name, 1)
+        if fs.is_dir(folder):
+            fs.delete(folder)
+            _touch(fs, root)
+            removed.append(str(name))
+    removed_parts: list[str] = []
+    for name in params.get("remove_parts") or []:
+        file = _child(root, name, 2)
+        if not file.lower().endswith(".part"):
+            raise SnippetAbort(
+                f"refusing to remove '{file}': only .part files are removed one by one"
+            )
+        if fs.is_file(file):
+            fs.delete(file)
+            _touch(fs, _parent(file))
+            removed_parts.append(str(name))
+    folders: list[dict[str, Any]] = []
+    exists = fs.is_dir(root)
+    if exists:
+        for name in fs.listdir(root):
+            path = f"{root}\\{name}"
+            if not fs.is_dir(path):
+                continue
+            files = [
+                {"name": n, "size": fs.stat(f"{path}\\{n}").size}
+                for n in fs.listdir(path)
+                if fs.is_file(f"{path}\\{n}")
+            ]
+            folders.append({"name": name, "modified": _iso(fs.stat(path).modified), "files": files})
+    if removed or removed_parts:
+        host.record({"kind": "stage_cleanup", "removed": removed, "removed_parts": removed_parts})
+    return {
+        "root": root,
+        "exists": exists,
+        "folders": folders,
+        "removed": removed,
+        "removed_parts": removed_parts,
+    }

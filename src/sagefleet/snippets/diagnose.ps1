@@ -1,0 +1,91 @@
+# sagefleet:diagnose/1
+# Support bundle material of one host; gathers, never decides (sagefleet/diagnose.py).
+# $P: service_name, logs [{kind, folder, filter, max_files}], tail_bytes,
+#     settings_path, events {providers[], scm_ids[], days, max}, restart, restart_timeout_s.
+# The settings file holds passwords: it is returned base64 for a caller that hides its
+# logs (sensitive run) and redacts it on the controller before anything is written.
+
+function Get-SfService([string] $Name) {
+    # Names compared here: nothing from the caller becomes WQL.
+    $s = @(Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -eq $Name })
+    if ($s.Count -eq 0) {
+        return [ordered]@{ name = $Name; installed = $false; state = $null; start_mode = $null; account = $null; path = $null }
+    }
+    [ordered]@{ name = $s[0].Name; installed = $true; state = $s[0].State; start_mode = $s[0].StartMode; account = "$($s[0].StartName)"; path = "$($s[0].PathName)" }
+}
+
+function Get-SfTail([string] $Path, [int] $Bytes) {
+    # Shared read: the agent keeps its log open while it runs.
+    $stream = New-Object -TypeName System.IO.FileStream -ArgumentList $Path, ([System.IO.FileMode]::Open), ([System.IO.FileAccess]::Read), ([System.IO.FileShare]::ReadWrite)
+    try {
+        $start = [Math]::Max([long]0, $stream.Length - $Bytes)
+        [void]$stream.Seek($start, [System.IO.SeekOrigin]::Begin)
+        $buffer = New-Object -TypeName byte[] -ArgumentList ([int]($stream.Length - $start))
+        $read = 0
+        while ($read -lt $buffer.Length) {
+            $n = $stream.Read($buffer, $read, $buffer.Length - $read)
+            if ($n -le 0) { break }
+            $read += $n
+        }
+        [ordered]@{ size = $stream.Length; truncated = ($start -gt 0); content = [Convert]::ToBase64String($buffer, 0, $read) }
+    } finally { $stream.Dispose() }
+}
+
+$result = [ordered]@{ service = Get-SfService ([string]$P.service_name); logs = @(); events = @(); events_error = $null; settings = $null; restart = $null }
+
+$logs = @()
+foreach ($spec in @($P.logs)) {
+    if (-not [System.IO.Directory]::Exists([string]$spec.folder)) { continue }
+    $files = @(Get-ChildItem -LiteralPath ([string]$spec.folder) -File -Filter ([string]$spec.filter) -ErrorAction SilentlyContinue | Sort-Object -Property LastWriteTimeUtc -Descending | Select-Object -First ([int]$spec.max_files))
+    foreach ($file in $files) {
+        $entry = [ordered]@{ kind = [string]$spec.kind; path = $file.FullName; modified = $file.LastWriteTimeUtc.ToString('o'); size = $file.Length; truncated = $false; content = $null; error = $null }
+        try {
+            $tail = Get-SfTail $file.FullName ([int]$P.tail_bytes)
+            $entry.size = $tail.size; $entry.truncated = $tail.truncated; $entry.content = $tail.content
+        } catch { $entry.error = $_.Exception.Message }
+        $logs += $entry
+    }
+}
+$result.logs = $logs
+
+# The agent's Application log entries (provider = service name, an assumption) and the
+# Service Control Manager's entries about the service (crash, start failure, timeout).
+$since = (Get-Date).AddDays(-[int]$P.events.days)
+$events = @()
+try {
+    $providers = @($P.events.providers)
+    if ($providers.Count -gt 0) {
+        $events += @(Get-WinEvent -FilterHashtable @{ LogName = 'Application'; ProviderName = $providers; StartTime = $since } -MaxEvents ([int]$P.events.max) -ErrorAction SilentlyContinue)
+    }
+    $scm = @(Get-WinEvent -FilterHashtable @{ LogName = 'System'; ProviderName = 'Service Control Manager'; Id = @($P.events.scm_ids); StartTime = $since } -MaxEvents ([int]$P.events.max) -ErrorAction SilentlyContinue)
+    $events += @($scm | Where-Object { "$($_.Message)" -match [regex]::Escape([string]$P.service_name) -or "$($_.Properties | ForEach-Object { $_.Value })" -match [regex]::Escape([string]$P.service_name) })
+} catch { $result.events_error = $_.Exception.Message }
+$result.events = @(foreach ($e in ($events | Sort-Object -Property TimeCreated -Descending | Select-Object -First ([int]$P.events.max))) {
+    [ordered]@{ time = $e.TimeCreated.ToUniversalTime().ToString('o'); log = $e.LogName; provider = $e.ProviderName; id = $e.Id; level = "$($e.LevelDisplayName)"; message = "$($e.Message)" }
+})
+
+if ($P.settings_path) {
+    $path = [string]$P.settings_path
+    $result.settings = [ordered]@{ path = $path; exists = [System.IO.File]::Exists($path); content = $null; error = $null }
+    if ($result.settings.exists) {
+        try { $result.settings.content = [Convert]::ToBase64String([System.IO.File]::ReadAllBytes($path)) }
+        catch { $result.settings.error = $_.Exception.Message }
+    }
+}
+
+if ($P.restart) {
+    $restart = [ordered]@{ requested = $true; done = $false; state_before = $result.service.state; state_after = $null; error = $null }
+    if (-not $result.service.installed) {
+        $restart.error = "service '$($P.service_name)' is not installed"
+    } else {
+        try {
+            Restart-Service -Name ([string]$P.service_name) -Force -ErrorAction Stop
+            $deadline = (Get-Date).AddSeconds([int]$P.restart_timeout_s)
+            while ((Get-Service -Name ([string]$P.service_name)).Status -ne 'Running' -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 500 }
+            $restart.done = $true
+        } catch { $restart.error = $_.Exception.Message }
+        $restart.state_after = (Get-SfService ([string]$P.service_name)).state
+    }
+    $result.restart = $restart
+}
+Complete-SageFleet -Result $result

@@ -1,0 +1,55 @@
+# sagefleet:stage_cleanup/1
+# List the staged versions under the staging root and remove the ones the controller names.
+# The retention policy (how many to keep, which is current) is decided on the controller
+# from the listing; this only removes direct children of the root, by name.
+# $P: root, remove (folder names), remove_parts (names '<folder>\<file>.part').
+
+$root = [System.IO.Path]::GetFullPath([string]$P.root).TrimEnd('\')
+
+function Resolve-SfChild([string] $Name, [int] $Depth) {
+    # A plain name (or folder\file for a .part): nothing that climbs out of the root.
+    $parts = @($Name -split '\\')
+    if ($parts.Count -ne $Depth -or @($parts | Where-Object { $_ -in @('', '.', '..') -or $_.IndexOfAny([char[]]'/:*?"<>|') -ge 0 }).Count -gt 0) {
+        throw "refusing to remove '$Name' under '${root}': not a staged version name"
+    }
+    Join-Path $root $Name
+}
+
+$removed = @()
+foreach ($name in @($P.remove)) {
+    if ($null -eq $name) { continue }
+    $folder = Resolve-SfChild ([string]$name) 1
+    if ([System.IO.Directory]::Exists($folder)) {
+        [System.IO.Directory]::Delete($folder, $true)
+        $removed += [string]$name
+    }
+}
+$removedParts = @()
+foreach ($name in @($P.remove_parts)) {
+    if ($null -eq $name) { continue }
+    $file = Resolve-SfChild ([string]$name) 2
+    if (-not $file.EndsWith('.part', [System.StringComparison]::OrdinalIgnoreCase)) {
+        throw "refusing to remove '$file': only .part files are removed one by one"
+    }
+    if ([System.IO.File]::Exists($file)) {
+        [System.IO.File]::Delete($file)
+        $removedParts += [string]$name
+    }
+}
+
+$folders = @()
+if ([System.IO.Directory]::Exists($root)) {
+    foreach ($dir in @(Get-ChildItem -LiteralPath $root -Directory -Force)) {
+        $files = @(Get-ChildItem -LiteralPath $dir.FullName -File -Force | ForEach-Object {
+            [ordered]@{ name = $_.Name; size = [long]$_.Length }
+        })
+        $folders += [ordered]@{ name = $dir.Name; modified = $dir.LastWriteTimeUtc.ToString('o'); files = $files }
+    }
+}
+Complete-SageFleet -Result ([ordered]@{
+    root          = $root
+    exists        = [System.IO.Directory]::Exists($root)
+    folders       = $folders
+    removed       = $removed
+    removed_parts = $removedParts
+})

@@ -1,0 +1,66 @@
+# sagefleet:stage_extract/1
+# Expand the staged package into one folder, so the installers find settings.json beside
+# them. Idempotent: a marker file records which package the folder holds, and a folder
+# that already holds it with every file present is left alone.
+# $P: path (the staged zip), dest (the folder), sha256 (expected, or null), marker (file
+#     name of the marker inside dest), check (bool: report only).
+# Every entry is checked before anything is written: a name escaping the folder (zip-slip)
+# or a volume without room for the expanded size refuses the whole extraction.
+
+function Get-SfFileSha256([string] $Path) {
+    $sha = [System.Security.Cryptography.SHA256]::Create()
+    $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Read)
+    try { ([System.BitConverter]::ToString($sha.ComputeHash($stream))).Replace('-', '').ToLowerInvariant() }
+    finally { $stream.Dispose(); $sha.Dispose() }
+}
+
+$zip = [System.IO.Path]::GetFullPath([string]$P.path)
+$dest = [System.IO.Path]::GetFullPath([string]$P.dest).TrimEnd('\')
+$marker = Join-Path $dest ([string]$P.marker)
+if (-not [System.IO.File]::Exists($zip)) { throw "cannot extract '$zip' into '$dest': the staged package is not there" }
+$sha256 = Get-SfFileSha256 $zip
+if ($P.sha256 -and $sha256 -ne ([string]$P.sha256).ToLowerInvariant()) {
+    throw "cannot extract '$zip' into '${dest}': its SHA-256 is $sha256, expected $($P.sha256)"
+}
+
+Add-Type -AssemblyName System.IO.Compression.FileSystem
+$names = @()
+$total = [long]0
+$archive = [System.IO.Compression.ZipFile]::OpenRead($zip)
+try {
+    foreach ($entry in $archive.Entries) {
+        $full = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($dest + '\', $entry.FullName))
+        if (-not $full.StartsWith($dest + '\', [System.StringComparison]::OrdinalIgnoreCase)) {
+            throw "cannot extract '$zip': the entry '$($entry.FullName)' would land outside '$dest' (zip-slip)"
+        }
+        if ($entry.FullName.EndsWith('/') -or $entry.FullName.EndsWith('\')) { continue }
+        $names += $full.Substring($dest.Length + 1)
+        $total += $entry.Length
+    }
+} finally {
+    $archive.Dispose()
+}
+$files = @($names | Sort-Object | ForEach-Object { Join-Path $dest $_ })
+
+$present = $false
+if ([System.IO.File]::Exists($marker)) {
+    $known = $null
+    try { $known = [string](ConvertFrom-Json ([System.IO.File]::ReadAllText($marker, [System.Text.Encoding]::UTF8))).sha256 }
+    catch { $known = $null }  # an unreadable marker proves nothing: extract again
+    $missing = @($files | Where-Object { -not [System.IO.File]::Exists($_) })
+    $present = ($known -eq $sha256) -and $missing.Count -eq 0
+}
+$result = [ordered]@{ path = $zip; dest = $dest; sha256 = $sha256; files = $files; bytes = $total; skipped = $present; changed = (-not $present) }
+if ($present -or $P.check) { Complete-SageFleet -Result $result }
+
+$drive = New-Object -TypeName System.IO.DriveInfo -ArgumentList ([System.IO.Path]::GetPathRoot($dest))
+if ($drive.AvailableFreeSpace -lt $total) {
+    throw "cannot extract '$zip' into '${dest}': it expands to $total bytes, $($drive.AvailableFreeSpace) bytes free on $($drive.Name)"
+}
+[void][System.IO.Directory]::CreateDirectory($dest)
+# The marker goes first, stale: an extraction cut short is never taken for a complete one.
+if ([System.IO.File]::Exists($marker)) { [System.IO.File]::Delete($marker) }
+Expand-Archive -LiteralPath $zip -DestinationPath $dest -Force
+$utf8 = New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false
+[System.IO.File]::WriteAllText($marker, (ConvertTo-SageFleetJson -InputObject ([ordered]@{ sha256 = $sha256; files = $names })), $utf8)
+Complete-SageFleet -Result $result

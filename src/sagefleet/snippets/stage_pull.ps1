@@ -1,0 +1,53 @@
+# sagefleet:stage_pull/1
+# The host downloads the package itself (from an HTTP server on the bastion or an internal
+# repository) into the .part file, then verifies its SHA-256 and renames it into place in
+# one step. Used when the host reaches the repository faster than WinRM carries stdin.
+# $P: url, path (the staged file), part (its .part file), sha256, use_default_credentials.
+# Any failure removes the .part: a download is not resumed, it starts again.
+
+function Get-SfFileSha256([string] $Path) {
+    $sha = [System.Security.Cryptography.SHA256]::Create()
+    $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Read)
+    try { ([System.BitConverter]::ToString($sha.ComputeHash($stream))).Replace('-', '').ToLowerInvariant() }
+    finally { $stream.Dispose(); $sha.Dispose() }
+}
+
+function Remove-SfPart([string] $Reason) {
+    if ([System.IO.File]::Exists($part)) { [System.IO.File]::Delete($part) }
+    throw "package not staged at '$target' from '$url': $Reason (the partial file '$part' was removed)"
+}
+
+$url = [string]$P.url
+$target = [System.IO.Path]::GetFullPath([string]$P.path)
+$part = [System.IO.Path]::GetFullPath([string]$P.part)
+$expected = ([string]$P.sha256).ToLowerInvariant()
+[void][System.IO.Directory]::CreateDirectory([System.IO.Path]::GetDirectoryName($part))
+
+# Windows PowerShell 5.1 on .NET 4.x may not offer TLS 1.2 by default to an HTTPS repository.
+[System.Net.ServicePointManager]::SecurityProtocol = [System.Net.ServicePointManager]::SecurityProtocol -bor [System.Net.SecurityProtocolType]::Tls12
+$client = New-Object -TypeName System.Net.WebClient
+$client.UseDefaultCredentials = [bool]$P.use_default_credentials
+$failure = $null
+try {
+    $client.DownloadFile($url, $part)
+} catch {
+    $failure = $_.Exception.GetBaseException().Message
+} finally {
+    $client.Dispose()
+}
+if ($null -ne $failure) { Remove-SfPart "download failed: $failure" }
+
+$length = [long](New-Object -TypeName System.IO.FileInfo -ArgumentList $part).Length
+$actual = Get-SfFileSha256 $part
+if ($actual -ne $expected) { Remove-SfPart "the content does not match the expected SHA-256 ($actual, expected $expected)" }
+if ([System.IO.File]::Exists($target)) {
+    [System.IO.File]::Replace($part, $target, [NullString]::Value)
+} else {
+    [System.IO.File]::Move($part, $target)
+}
+Complete-SageFleet -Result ([ordered]@{
+    path   = $target
+    sha256 = $actual
+    size   = $length
+    url    = $url
+})

@@ -1,0 +1,74 @@
+# sagefleet:stage_push/1
+# Receive the package on stdin and put it in place only once its SHA-256 is verified.
+# $P: path (the staged file), part (its .part file), offset, size, sha256.
+# stdin: base64 lines. Each line is appended to the .part at once and flushed, so a
+# transfer cut halfway leaves every line that arrived on disk and the next run resumes at
+# offset = the size of the .part. When this script itself came on stdin, the bootstrap read
+# that first line already: the data lines are whatever lines remain, until the end (null).
+# A failed write or check removes the .part (a disk-full volume gets its space back); the
+# final file only ever appears complete and verified, renamed in one step.
+
+function Get-SfFileSha256([string] $Path) {
+    $sha = [System.Security.Cryptography.SHA256]::Create()
+    $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Read)
+    try { ([System.BitConverter]::ToString($sha.ComputeHash($stream))).Replace('-', '').ToLowerInvariant() }
+    finally { $stream.Dispose(); $sha.Dispose() }
+}
+
+function Remove-SfPart([string] $Reason) {
+    if ([System.IO.File]::Exists($part)) { [System.IO.File]::Delete($part) }
+    throw "package not staged at '$target': $Reason (the partial file '$part' was removed)"
+}
+
+$target = [System.IO.Path]::GetFullPath([string]$P.path)
+$part = [System.IO.Path]::GetFullPath([string]$P.part)
+$offset = [long]$P.offset
+$size = [long]$P.size
+$expected = ([string]$P.sha256).ToLowerInvariant()
+[void][System.IO.Directory]::CreateDirectory([System.IO.Path]::GetDirectoryName($part))
+
+# FileShare.Read: a second transfer of the same file fails at once instead of interleaving.
+$stream = New-Object -TypeName System.IO.FileStream -ArgumentList $part, ([System.IO.FileMode]::OpenOrCreate), ([System.IO.FileAccess]::Write), ([System.IO.FileShare]::Read)
+if ($stream.Length -lt $offset) {
+    $have = $stream.Length
+    $stream.Dispose()
+    throw "package not staged at '${target}': cannot resume '$part' at offset $offset, it holds $have bytes"
+}
+$received = [long]0
+$failure = $null
+try {
+    # Bytes past the offset were not acknowledged by the controller: drop them.
+    $stream.SetLength($offset)
+    [void]$stream.Seek(0, [System.IO.SeekOrigin]::End)
+    while ($null -ne ($line = [Console]::In.ReadLine())) {
+        $line = $line.Trim()
+        if (-not $line) { continue }
+        $bytes = [Convert]::FromBase64String($line)
+        $stream.Write($bytes, 0, $bytes.Length)
+        $stream.Flush()
+        $received += $bytes.Length
+    }
+} catch {
+    $failure = $_.Exception.Message
+} finally {
+    $stream.Dispose()
+}
+if ($null -ne $failure) { Remove-SfPart "writing failed after $received bytes: $failure" }
+
+$length = [long](New-Object -TypeName System.IO.FileInfo -ArgumentList $part).Length
+if ($length -ne $size) { Remove-SfPart "received $length bytes in all, expected $size" }
+$actual = Get-SfFileSha256 $part
+if ($actual -ne $expected) { Remove-SfPart "the content does not match the expected SHA-256 ($actual, expected $expected)" }
+if ([System.IO.File]::Exists($target)) {
+    # [NullString]: a plain $null would reach .NET as '' and be refused.
+    [System.IO.File]::Replace($part, $target, [NullString]::Value)
+} else {
+    [System.IO.File]::Move($part, $target)
+}
+Complete-SageFleet -Result ([ordered]@{
+    path           = $target
+    sha256         = $actual
+    size           = $length
+    offset         = $offset
+    received_bytes = $received
+})

@@ -1,0 +1,40 @@
+# sagefleet:stage_status/1
+# What is already staged for one package, in one round trip: the SHA-256 of the complete
+# file, the size of the .part an interrupted transfer left, the free space of the volume.
+# Gathers only: whether to skip, resume or refuse is the controller's decision.
+# $P: path (the staged file), part (its .part file), hash (bool: hash a complete file).
+
+function Get-SfFileSha256([string] $Path) {
+    $sha = [System.Security.Cryptography.SHA256]::Create()
+    $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Read)
+    try { ([System.BitConverter]::ToString($sha.ComputeHash($stream))).Replace('-', '').ToLowerInvariant() }
+    finally { $stream.Dispose(); $sha.Dispose() }
+}
+
+$target = [System.IO.Path]::GetFullPath([string]$P.path)
+$part = [System.IO.Path]::GetFullPath([string]$P.part)
+$result = [ordered]@{
+    path        = $target
+    exists      = $false
+    size        = $null
+    sha256      = $null
+    part        = $part
+    part_exists = $false
+    part_size   = 0
+    volume      = $null
+    free_bytes  = $null
+}
+if ([System.IO.File]::Exists($target)) {
+    $result.exists = $true
+    $result.size = [long](New-Object -TypeName System.IO.FileInfo -ArgumentList $target).Length
+    if ($P.hash) { $result.sha256 = Get-SfFileSha256 $target }
+}
+if ([System.IO.File]::Exists($part)) {
+    $result.part_exists = $true
+    $result.part_size = [long](New-Object -TypeName System.IO.FileInfo -ArgumentList $part).Length
+}
+# The drive of the staging folder: DriveInfo answers even when the folder does not exist yet.
+$drive = New-Object -TypeName System.IO.DriveInfo -ArgumentList ([System.IO.Path]::GetPathRoot($target))
+$result.volume = $drive.Name
+$result.free_bytes = [long]$drive.AvailableFreeSpace
+Complete-SageFleet -Result $result

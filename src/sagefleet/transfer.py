@@ -1,0 +1,680 @@
+"""Get the agent package onto a host: stage, pull, extract, clean up.
+
+WinRM has no file copy: a file travels on the stdin of one PowerShell command.
+``stage`` sends the package as base64 lines to the ``stage_push`` snippet,
+which appends each line to ``<file>.part`` as it arrives and renames the
+``.part`` into place only after checking the SHA-256 of the whole file. So:
+
+- a host that already holds the package (same SHA-256) gets nothing: one
+  ``stage_status`` round trip, zero bytes sent;
+- a transfer cut halfway leaves the lines that arrived in the ``.part``: the
+  next attempt asks ``stage_status`` for its size and sends only the rest;
+- a host without room for the package is refused before a byte is sent;
+- the final file is complete and verified, or absent.
+
+``stage_pull`` has the host download the package itself (an HTTP server on
+the bastion, an internal repository) when that is faster than WinRM.
+``extract`` expands the staged zip into one folder (the installers find
+``settings.json`` beside them), ``cleanup`` keeps the newest staged versions.
+
+Every decision (skip, resume offset, free-space margin, what to remove) is
+taken here; the snippets only report and perform (docs/transfer.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sagefleet.errors import InputError
+from sagefleet.package import PackageInfo
+from sagefleet.remote import (
+    AuthenticationFailed,
+    HostSession,
+    HostUnreachable,
+    RemoteError,
+    RemoteTimeout,
+    SnippetFailed,
+    TransportError,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STAGING_ROOT = r"C:\ProgramData\sagefleet\staging"
+STAGED_NAME = "Setup.zip"
+PART_SUFFIX = ".part"
+EXTRACT_MARKER = ".sagefleet-package.json"
+# Raw bytes per stdin line: a multiple of 3 (no base64 padding inside the stream), and a
+# Send envelope of about 350 KB, under what Windows' default MaxEnvelopeSizekb accepts
+# from ansible-core (which sends ~450 KB envelopes).
+DEFAULT_CHUNK_BYTES = 192 * 1024
+# Room left on the volume once the package is there: the server keeps running.
+DEFAULT_FREE_MARGIN_BYTES = 64 * 1024 * 1024
+# The message stage_push and stage_pull give when the content does not verify.
+_MISMATCH_TEXT = "does not match the expected SHA-256"
+_FOLDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_LOCAL_PATH = re.compile(r"^[A-Za-z]:\\")
+_RETRIED = (HostUnreachable, TransportError, RemoteTimeout)
+
+
+class TransferError(RemoteError):
+    """The package could not be staged, extracted or cleaned up on one host."""
+
+    kind = "transfer"
+
+    def __init__(self, host: str, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(host, message)
+
+
+class InsufficientSpace(TransferError):
+    """The volume lacks room for the package plus the margin; nothing was sent."""
+
+    def __init__(self, host: str, path: str, volume: str, needed: int, free: int) -> None:
+        self.volume = volume
+        self.needed = needed
+        self.free = free
+        super().__init__(
+            host,
+            path,
+            f"not enough free space to stage '{path}': {needed} bytes needed (package and "
+            f"margin), {free} bytes free on {volume}; free some space on {volume} or choose "
+            "another staging root",
+        )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Attempts and backoff for transport failures in the middle of a transfer.
+
+    Only failures that a new connection may cure are retried (unreachable,
+    WinRM fault, timeout); rejected credentials never are, since each retry
+    counts towards the account lockout threshold.
+    """
+
+    attempts: int = 3
+    backoff_s: float = 1.0
+    max_backoff_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError(f"RetryPolicy.attempts must be at least 1, not {self.attempts}")
+
+    def delay(self, failed_attempts: int) -> float:
+        """Seconds to wait after ``failed_attempts`` failures (1, 2, ...): doubling, capped."""
+        return float(min(self.max_backoff_s, self.backoff_s * 2 ** (failed_attempts - 1)))
+
+
+@dataclass(frozen=True)
+class StageStatus:
+    """What ``stage_status`` saw on the host."""
+
+    path: str
+    exists: bool
+    size: int | None
+    sha256: str | None
+    part: str
+    part_size: int
+    volume: str
+    free_bytes: int
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """The outcome of staging one package on one host."""
+
+    host: str
+    path: str
+    sha256: str
+    size: int
+    bytes_sent: int
+    skipped: bool
+    resumed_from: int
+    duration_s: float
+    attempts: int = 1
+    method: str = "push"
+    check_mode: bool = False
+
+    @property
+    def changed(self) -> bool:
+        """Whether the host got (or, in check mode, would get) the file."""
+        return not self.skipped
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    """The package's files in the extraction folder."""
+
+    host: str
+    folder: str
+    files: tuple[str, ...]
+    skipped: bool
+    check_mode: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return not self.skipped
+
+
+@dataclass(frozen=True)
+class CleanupResult:
+    """Staged versions kept and removed under the staging root."""
+
+    host: str
+    root: str
+    kept: tuple[str, ...]
+    removed: tuple[str, ...]
+    removed_parts: tuple[str, ...]
+    check_mode: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.removed or self.removed_parts)
+
+
+# -- paths -------------------------------------------------------------------------------
+
+
+def _check_root(root: str) -> str:
+    """The staging root must be a local absolute path: free space is read from its drive."""
+    text = root.rstrip("\\")
+    if not _LOCAL_PATH.match(text + "\\") or ".." in text.split("\\"):
+        raise InputError(
+            "the staging root must be an absolute path on a local drive",
+            field="staging_root",
+            value=root,
+            fix=r"use a folder such as C:\ProgramData\sagefleet\staging",
+        )
+    return text
+
+
+def version_folder(sha256: str, version: str | None = None) -> str:
+    """Folder name of one staged package: its agent version, else the start of its SHA-256."""
+    name = version if version else sha256.lower()[:12]
+    if not _FOLDER_NAME.match(name):
+        raise InputError(
+            "unusable staging folder name",
+            field="version",
+            value=repr(name),
+            fix="use letters, digits, dots, dashes or underscores",
+        )
+    return name
+
+
+def staged_path(
+    sha256: str, version: str | None = None, staging_root: str = DEFAULT_STAGING_ROOT
+) -> str:
+    r"""Where a package is staged on the host: ``<root>\<version or sha[:12]>\Setup.zip``."""
+    return f"{_check_root(staging_root)}\\{version_folder(sha256, version)}\\{STAGED_NAME}"
+
+
+def part_path(path: str) -> str:
+    return path + PART_SUFFIX
+
+
+# -- wire pieces -------------------------------------------------------------------------
+
+
+def encode_lines(stream: BinaryIO, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[bytes]:
+    """Base64 lines of ``chunk_bytes`` raw bytes each, from the stream's current position.
+
+    One line per stdin Send: the host appends and flushes each line as it
+    arrives, so what a cut connection delivered is whole lines on disk.
+    """
+    if chunk_bytes <= 0 or chunk_bytes % 3:
+        raise ValueError(f"chunk_bytes must be a positive multiple of 3, not {chunk_bytes}")
+    while True:
+        block = stream.read(chunk_bytes)
+        if not block:
+            return
+        yield base64.b64encode(block) + b"\r\n"
+
+
+def wire_bytes(raw: int, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> int:
+    """Stdin bytes that ``raw`` package bytes take on the wire (base64 and line ends)."""
+    full, rest = divmod(raw, chunk_bytes)
+    size = full * (4 * chunk_bytes // 3 + 2)
+    if rest:
+        size += 4 * ((rest + 2) // 3) + 2
+    return size
+
+
+def status_params(path: str, *, hash_file: bool = True) -> dict[str, Any]:
+    return {"path": path, "part": part_path(path), "hash": hash_file}
+
+
+def push_params(path: str, package: PackageInfo, offset: int) -> dict[str, Any]:
+    return {
+        "path": path,
+        "part": part_path(path),
+        "offset": offset,
+        "size": package.size,
+        "sha256": package.sha256.lower(),
+    }
+
+
+def _int(doc: dict[str, Any], key: str, default: int = 0) -> int:
+    value = doc.get(key)
+    return default if value is None else int(value)
+
+
+def parse_status(host: str, doc: Any) -> StageStatus:
+    """Read a ``stage_status`` document; a malformed one is a clear error, not a guess."""
+    if not isinstance(doc, dict) or "path" not in doc or "free_bytes" not in doc:
+        raise TransferError(host, "?", f"unexpected stage_status answer: {doc!r:.200}")
+    sha = doc.get("sha256")
+    size = doc.get("size")
+    return StageStatus(
+        path=str(doc["path"]),
+        exists=bool(doc.get("exists")),
+        size=None if size is None else int(size),
+        sha256=str(sha).lower() if sha else None,
+        part=str(doc.get("part") or part_path(str(doc["path"]))),
+        part_size=_int(doc, "part_size") if doc.get("part_exists") else 0,
+        volume=str(doc.get("volume") or str(doc["path"])[:3]),
+        free_bytes=_int(doc, "free_bytes"),
+    )
+
+
+def resume_offset(status: StageStatus, size: int, *, resume: bool = True) -> int:
+    """Where to start sending: the .part's size when it can be a prefix of the package."""
+    if not resume or status.part_size <= 0 or status.part_size > size:
+        return 0
+    return status.part_size
+
+
+def check_space(
+    host: str, status: StageStatus, needed: int, margin: int = DEFAULT_FREE_MARGIN_BYTES
+) -> None:
+    """Refuse before sending when the bytes still to write plus the margin do not fit."""
+    if needed + margin > status.free_bytes:
+        raise InsufficientSpace(
+            host, status.path, status.volume, needed + margin, status.free_bytes
+        )
+
+
+# -- stage (push) ------------------------------------------------------------------------
+
+
+def _with_retries(
+    session: HostSession,
+    retry: RetryPolicy,
+    sleep: Callable[[float], None],
+    what: str,
+    attempt_once: Callable[[int], StageResult],
+) -> StageResult:
+    for attempt in range(1, retry.attempts + 1):
+        try:
+            return attempt_once(attempt)
+        except AuthenticationFailed:
+            raise
+        except _RETRIED as exc:
+            if attempt >= retry.attempts:
+                raise
+            delay = retry.delay(attempt)
+            log.info(
+                "%s: %s attempt %d/%d failed (%s); retrying in %.1f s",
+                session.host,
+                what,
+                attempt,
+                retry.attempts,
+                exc.message,
+                delay,
+            )
+            # A new shell: on Windows, deleting the old one ends the interrupted
+            # command, which would otherwise keep the .part open.
+            session.close()
+            sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def stage(
+    session: HostSession,
+    package: PackageInfo,
+    *,
+    staging_root: str = DEFAULT_STAGING_ROOT,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    check_mode: bool = False,
+    resume: bool = True,
+    version: str | None = None,
+    free_margin_bytes: int = DEFAULT_FREE_MARGIN_BYTES,
+    retry: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> StageResult:
+    r"""Put ``package`` at ``<staging_root>\<version>\Setup.zip`` on the host, verified.
+
+    Skipped (nothing sent) when the host already holds the same SHA-256;
+    resumed from the ``.part`` an interrupted transfer left unless ``resume``
+    is False; refused before sending when the volume lacks room; retried
+    with backoff after transport failures (``retry``, default 3 attempts).
+    ``version`` names the folder (default: the package's agent version, else
+    the start of its SHA-256). In check mode only the status is read.
+    """
+    if free_margin_bytes < 0:
+        raise ValueError("free_margin_bytes must be >= 0")
+    if chunk_bytes <= 0 or chunk_bytes % 3:
+        raise ValueError(f"chunk_bytes must be a positive multiple of 3, not {chunk_bytes}")
+    path = staged_path(package.sha256, version or package.agent_version, staging_root)
+    source = Path(package.path)
+    policy = retry or RetryPolicy()
+    started = time.monotonic()
+
+    def attempt_once(attempt: int) -> StageResult:
+        return _stage_once(
+            session,
+            package,
+            source,
+            path,
+            chunk_bytes=chunk_bytes,
+            check_mode=check_mode,
+            resume=resume,
+            margin=free_margin_bytes,
+            attempt=attempt,
+            started=started,
+        )
+
+    return _with_retries(session, policy, sleep, f"staging {path}", attempt_once)
+
+
+def _stage_once(
+    session: HostSession,
+    package: PackageInfo,
+    source: Path,
+    path: str,
+    *,
+    chunk_bytes: int,
+    check_mode: bool,
+    resume: bool,
+    margin: int,
+    attempt: int,
+    started: float,
+) -> StageResult:
+    host = session.host
+    expected = package.sha256.lower()
+    status = parse_status(host, session.run_snippet("stage_status", status_params(path)))
+
+    def result(sent: int, skipped: bool, offset: int) -> StageResult:
+        return StageResult(
+            host=host,
+            path=status.path,
+            sha256=expected,
+            size=package.size,
+            bytes_sent=sent,
+            skipped=skipped,
+            resumed_from=offset,
+            duration_s=time.monotonic() - started,
+            attempts=attempt,
+            check_mode=check_mode,
+        )
+
+    if status.exists and status.sha256 == expected:
+        return result(0, True, 0)
+    offset = resume_offset(status, package.size, resume=resume)
+    # The .part is truncated to the offset: what lies past it is space we get back.
+    check_space(host, status, package.size - status.part_size, margin)
+    if check_mode:
+        return result(0, False, offset)
+    try:
+        return result(_push(session, package, source, path, offset, chunk_bytes), False, offset)
+    except SnippetFailed as exc:
+        if offset == 0 or _MISMATCH_TEXT not in exc.error:
+            raise
+        # The kept .part may hold another package's bytes (same folder name, new
+        # build); the snippet removed it, so one fresh transfer settles it.
+        log.info("%s: resumed transfer of %s did not verify; sending it whole", host, path)
+        return result(_push(session, package, source, path, 0, chunk_bytes), False, 0)
+
+
+def _push(
+    session: HostSession,
+    package: PackageInfo,
+    source: Path,
+    path: str,
+    offset: int,
+    chunk_bytes: int,
+) -> int:
+    """Send the package from ``offset``; the raw bytes sent."""
+    try:
+        stream = source.open("rb")
+    except OSError as exc:
+        raise InputError(
+            f"cannot read the package ({exc})",
+            field="sagefleet_agent_package",
+            value=str(source),
+        ) from exc
+    with stream:
+        stream.seek(offset)
+        doc = session.run_snippet(
+            "stage_push",
+            push_params(path, package, offset),
+            stdin=encode_lines(stream, chunk_bytes),
+        )
+    if not isinstance(doc, dict) or str(doc.get("sha256", "")).lower() != package.sha256.lower():
+        raise TransferError(
+            session.host, path, f"stage_push did not confirm the SHA-256: {doc!r:.200}"
+        )
+    return int(doc.get("received_bytes", package.size - offset))
+
+
+# -- pull ---------------------------------------------------------------------------------
+
+
+def stage_pull(
+    session: HostSession,
+    url: str,
+    sha256: str,
+    *,
+    size: int | None = None,
+    version: str | None = None,
+    staging_root: str = DEFAULT_STAGING_ROOT,
+    check_mode: bool = False,
+    use_default_credentials: bool = False,
+    free_margin_bytes: int = DEFAULT_FREE_MARGIN_BYTES,
+    retry: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> StageResult:
+    """Have the host download the package from ``url`` and verify it against ``sha256``.
+
+    Same folder, skip rule and result as ``stage``; nothing goes over stdin.
+    With ``size`` known, a volume without room is refused before the
+    download. ``use_default_credentials`` lets an internal repository that
+    wants Windows authentication see the WinRM account.
+    """
+    if not re.fullmatch(r"[0-9A-Fa-f]{64}", sha256 or ""):
+        raise InputError("not a SHA-256 (64 hex digits)", field="sha256", value=repr(sha256))
+    if not re.match(r"^https?://", url, re.I):
+        raise InputError(
+            "the package URL must be http:// or https://",
+            field="url",
+            value=url,
+            fix="serve the package over HTTP(S) from the bastion or the internal repository",
+        )
+    expected = sha256.lower()
+    path = staged_path(expected, version, staging_root)
+    policy = retry or RetryPolicy()
+    started = time.monotonic()
+    host = session.host
+
+    def attempt_once(attempt: int) -> StageResult:
+        status = parse_status(host, session.run_snippet("stage_status", status_params(path)))
+
+        def result(skipped: bool) -> StageResult:
+            return StageResult(
+                host=host,
+                path=status.path,
+                sha256=expected,
+                size=size if size is not None else (status.size or 0),
+                bytes_sent=0,
+                skipped=skipped,
+                resumed_from=0,
+                duration_s=time.monotonic() - started,
+                attempts=attempt,
+                method="pull",
+                check_mode=check_mode,
+            )
+
+        if status.exists and status.sha256 == expected:
+            return result(True)
+        if size is not None:
+            check_space(host, status, size - status.part_size, free_margin_bytes)
+        if check_mode:
+            return result(False)
+        doc = session.run_snippet(
+            "stage_pull",
+            {
+                "url": url,
+                "path": path,
+                "part": part_path(path),
+                "sha256": expected,
+                "use_default_credentials": use_default_credentials,
+            },
+        )
+        if not isinstance(doc, dict) or str(doc.get("sha256", "")).lower() != expected:
+            raise TransferError(host, path, f"stage_pull did not confirm the SHA-256: {doc!r:.200}")
+        if size is None:
+            return replace(result(False), size=int(doc.get("size") or 0))
+        return result(False)
+
+    return _with_retries(session, policy, sleep, f"downloading {url} to {path}", attempt_once)
+
+
+# -- extract -------------------------------------------------------------------------------
+
+
+def extract(
+    session: HostSession,
+    staged_zip: str,
+    dest_folder: str,
+    *,
+    sha256: str | None = None,
+    check_mode: bool = False,
+) -> ExtractResult:
+    """Expand the staged zip into ``dest_folder``, keeping the package's files together.
+
+    The installers look for ``settings.json`` beside them, so the package is
+    expanded as is into one folder. Skipped when the folder's marker names
+    the same package and every file is there; ``sha256`` re-checks the staged
+    zip first. Files already in the folder that the package does not hold
+    are left alone (the folder is never emptied).
+    """
+    doc = session.run_snippet(
+        "stage_extract",
+        {
+            "path": staged_zip,
+            "dest": dest_folder,
+            "sha256": sha256.lower() if sha256 else None,
+            "marker": EXTRACT_MARKER,
+            "check": check_mode,
+        },
+    )
+    if not isinstance(doc, dict) or not isinstance(doc.get("files"), list):
+        raise TransferError(
+            session.host, staged_zip, f"unexpected stage_extract answer: {doc!r:.200}"
+        )
+    return ExtractResult(
+        host=session.host,
+        folder=str(doc.get("dest") or dest_folder),
+        files=tuple(str(f) for f in doc["files"]),
+        skipped=bool(doc.get("skipped")),
+        check_mode=check_mode,
+    )
+
+
+# -- cleanup -------------------------------------------------------------------------------
+
+
+def _current_folder(root: str, current: str | None) -> str | None:
+    r"""The version folder name from a name, a folder path or a staged file path under root."""
+    if not current:
+        return None
+    text = current.rstrip("\\")
+    prefix = root.lower() + "\\"
+    if text.lower().startswith(prefix):
+        return text[len(prefix) :].split("\\", 1)[0]
+    if "\\" not in text:
+        return text
+    raise InputError(
+        "the current staged version is not under the staging root",
+        field="current",
+        value=current,
+        fix=f"give a folder name or a path under {root}",
+    )
+
+
+def plan_cleanup(
+    folders: list[dict[str, Any]], keep: int, current: str | None
+) -> tuple[list[str], list[str], list[str]]:
+    """(kept, folders to remove, .part files to remove) from a stage_cleanup listing.
+
+    Newest first by the folder's modified time; the current version is always
+    kept and counts towards ``keep``. Every ``.part`` outside the current
+    version is stray (its transfer is over or abandoned) and goes.
+    """
+    if keep < 1:
+        raise ValueError(f"keep must be at least 1 (the current version), not {keep}")
+    ordered = sorted(folders, key=lambda f: str(f.get("modified") or ""), reverse=True)
+    names = [str(f["name"]) for f in ordered]
+    current_key = current.lower() if current else None
+    kept: list[str] = [n for n in names if n.lower() == current_key]
+    for name in names:
+        if len(kept) >= keep:
+            break
+        if name not in kept:
+            kept.append(name)
+    kept_keys = {n.lower() for n in kept}
+    remove = [n for n in names if n.lower() not in kept_keys]
+    parts = [
+        f"{f['name']}\\{file['name']}"
+        for f in ordered
+        if str(f["name"]).lower() in kept_keys and str(f["name"]).lower() != current_key
+        for file in f.get("files") or []
+        if str(file.get("name", "")).lower().endswith(PART_SUFFIX)
+    ]
+    return kept, remove, parts
+
+
+def cleanup(
+    session: HostSession,
+    staging_root: str = DEFAULT_STAGING_ROOT,
+    keep: int = 2,
+    current: str | None = None,
+    *,
+    check_mode: bool = False,
+) -> CleanupResult:
+    """Remove staged versions beyond the newest ``keep``, never the ``current`` one.
+
+    ``current`` is a version folder name, or any path inside it (the staged
+    zip). Two round trips: the host lists, the controller decides, the host
+    removes exactly the names given. Stray ``.part`` files of the other kept
+    versions go too.
+    """
+    root = _check_root(staging_root)
+    current_name = _current_folder(root, current)
+    listing = session.run_snippet("stage_cleanup", {"root": root, "remove": [], "remove_parts": []})
+    if not isinstance(listing, dict) or not isinstance(listing.get("folders"), list):
+        raise TransferError(
+            session.host, root, f"unexpected stage_cleanup answer: {listing!r:.200}"
+        )
+    kept, remove, parts = plan_cleanup(listing["folders"], keep, current_name)
+    removed: list[str] = remove
+    removed_parts: list[str] = parts
+    if not check_mode and (remove or parts):
+        done = session.run_snippet(
+            "stage_cleanup", {"root": root, "remove": remove, "remove_parts": parts}
+        )
+        removed = [str(n) for n in done.get("removed") or []]
+        removed_parts = [str(n) for n in done.get("removed_parts") or []]
+    return CleanupResult(
+        host=session.host,
+        root=root,
+        kept=tuple(kept),
+        removed=tuple(removed),
+        removed_parts=tuple(removed_parts),
+        check_mode=check_mode,
+    )

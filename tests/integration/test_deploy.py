@@ -1,0 +1,281 @@
+"""Deploy end to end: ansible-playbook playbooks/deploy.yml against simulated fleets."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sagefleet.package import build_test_package
+from sagefleet.settings import dumps, entities_for_host, render_host_settings
+from sagefleet.sim.fleet import Fleet, generate_specs
+from tests.conftest import ROOT, next_first_address
+from tests.scenarios import entities_for, write_inventory
+
+ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
+SERVICE = "SpendeskSageAgent"
+INSTALL_DIR = "C:\\Program Files\\Spendesk\\Sage Agent"
+CANARY = "Sql-Canary-Passw0rd!"
+
+
+def start(tmp: Path, profiles: list[str], names: list[str] | None = None) -> Fleet:
+    specs = generate_specs(
+        len(profiles), profiles=profiles, first_address=next_first_address(), port=0
+    )
+    for spec, name in zip(specs, names or [], strict=False):
+        spec.name = name
+    return Fleet(specs, tmp / "fleet").start()
+
+
+def deploy(
+    fleet: Fleet,
+    tmp: Path,
+    package: Path,
+    *extra: str,
+    inventory_vars: dict[str, Any] | None = None,
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    inventory = write_inventory(
+        fleet,
+        tmp / "inventory" / "hosts.yml",
+        {"sagefleet_agent_version": "3.2.0", **(inventory_vars or {})},
+    )
+    out = tmp / "out"
+    process = subprocess.run(
+        [
+            ANSIBLE_PLAYBOOK,
+            "-i",
+            str(inventory),
+            "playbooks/deploy.yml",
+            "-e",
+            f"sagefleet_agent_package={package}",
+            "-e",
+            f"sagefleet_deploy_report_dir={out}",
+            *extra,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+    )
+    report = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else {}
+    return process, report
+
+
+def outcomes(process: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    """Host → outcome, read from the summary table the playbook prints."""
+    found = {}
+    table = process.stdout.split("HOST", 2)[-1]
+    for line in table.splitlines():
+        match = re.match(
+            r"^(\S+)\s+(installed|upgraded|settings|unchanged|planned|rolled-back|"
+            r"failed|skipped|unreachable|not run)\s",
+            line,
+        )
+        if match and match.group(1) != "Deploy:":
+            found[match.group(1)] = match.group(2)
+    return found
+
+
+def recap_changed(process: subprocess.CompletedProcess[str]) -> dict[str, int]:
+    return {
+        m.group(1): int(m.group(2))
+        for m in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", process.stdout, re.M)
+    }
+
+
+def agent(fleet: Fleet, name: str) -> tuple[str | None, str | None]:
+    host = fleet.host(name)
+    service = host.service(SERVICE)
+    if service is None:
+        return None, None
+    version = host.fs.stat(service.executable).product_version
+    return service.state, version
+
+
+def snapshot(fleet: Fleet, name: str) -> Any:
+    host = fleet.host(name)
+    files = {
+        k: (e.size, e.data, e.product_version, repr(e.acl)) for k, e in host.fs.entries.items()
+    }
+    services = {k: (s.state, s.version, s.account) for k, s in host.services.items()}
+    return files, services
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_test_package(
+        tmp_path_factory.mktemp("pkg") / "Setup.zip",
+        agent_version="3.2.0",
+        installer_bytes=512 * 1024,
+    )
+
+
+def test_fresh_install_then_idempotent_rerun(tmp_path: Path, package: Path) -> None:
+    fleet = start(
+        tmp_path, ["healthy-onprem", "healthy-spc", "two-entities"], ["onprem", "spc", "multi"]
+    )
+    try:
+        first, report = deploy(fleet, tmp_path, package)
+        assert first.returncode == 0, first.stdout[-5000:]
+        assert outcomes(first) == {"onprem": "installed", "spc": "installed", "multi": "installed"}
+        for name, profile in (
+            ("onprem", "healthy-onprem"),
+            ("spc", "healthy-spc"),
+            ("multi", "two-entities"),
+        ):
+            assert agent(fleet, name) == ("Running", "3.2.0")
+            host = fleet.host(name)
+            variables = {"sagefleet_entities": entities_for(profile)}
+            expected = dumps(
+                render_host_settings(entities_for_host(name, variables).entities, host=name)
+            )
+            assert host.fs.read(INSTALL_DIR + "\\settings.json").decode() == expected
+            staged = [e for k, e in host.fs.entries.items() if "staging" in k and not e.is_dir]
+            assert all(CANARY.encode() not in (e.data or b"") for e in staged)
+        assert CANARY not in first.stdout + first.stderr
+        second, _ = deploy(fleet, tmp_path, package)
+        assert second.returncode == 0, second.stdout[-3000:]
+        assert set(outcomes(second).values()) == {"unchanged"}
+        assert set(recap_changed(second).values()) == {0}
+    finally:
+        fleet.stop()
+
+
+def test_upgrade_keeps_a_backup_and_reports_versions(tmp_path: Path, package: Path) -> None:
+    fleet = start(tmp_path, ["agent-old"], ["old"])
+    try:
+        before = agent(fleet, "old")
+        process, _ = deploy(fleet, tmp_path, package)
+        assert process.returncode == 0, process.stdout[-4000:]
+        assert outcomes(process) == {"old": "upgraded"}
+        assert agent(fleet, "old") == ("Running", "3.2.0")
+        assert re.search(
+            rf"old\s+upgraded\s+{re.escape(before[1] or '')}\s+3\.2\.0", process.stdout
+        )
+        backups = [k for k in fleet.host("old").fs.entries if "\\backup\\" in k]
+        assert backups
+    finally:
+        fleet.stop()
+
+
+def test_check_mode_plans_and_touches_nothing(tmp_path: Path, package: Path) -> None:
+    fleet = start(tmp_path, ["healthy-onprem", "agent-old"], ["fresh", "old"])
+    try:
+        before = {n: snapshot(fleet, n) for n in ("fresh", "old")}
+        process, _ = deploy(fleet, tmp_path, package, "--check", "--diff")
+        assert process.returncode == 0, process.stdout[-4000:]
+        assert outcomes(process) == {"fresh": "planned", "old": "planned"}
+        assert "install 3.2.0 (v11.0)" in process.stdout
+        assert re.search(r"upgrade \S+ → 3\.2\.0 \(v11\.0\)", process.stdout)
+        assert {n: snapshot(fleet, n) for n in ("fresh", "old")} == before
+        assert CANARY not in process.stdout
+    finally:
+        fleet.stop()
+
+
+def test_installer_failure_rolls_back_to_the_running_previous_version(
+    tmp_path: Path, package: Path
+) -> None:
+    fleet = start(tmp_path, ["agent-old"], ["old"])
+    try:
+        _, previous = agent(fleet, "old")
+        fleet.host("old").installer_failure = 1603
+        process, report = deploy(fleet, tmp_path, package)
+        assert process.returncode != 0
+        assert outcomes(process) == {"old": "rolled-back"}
+        assert agent(fleet, "old") == ("Running", previous)
+        assert "installer exit code 1603" in process.stdout
+        entry = next(h for h in report["hosts"] if h["host"] == "old")
+        assert {f["check_id"]: f["status"] for f in entry["findings"]}["SF604"] == "pass"
+    finally:
+        fleet.stop()
+
+
+def test_service_that_will_not_start_rolls_back(tmp_path: Path) -> None:
+    broken = build_test_package(
+        tmp_path / "broken.zip", agent_version="3.2.0", fail_service_start=True
+    )
+    fleet = start(tmp_path, ["agent-old", "healthy-onprem"], ["old", "fresh"])
+    try:
+        _, previous = agent(fleet, "old")
+        process, _ = deploy(
+            fleet,
+            tmp_path,
+            broken,
+            "-e",
+            '{"sagefleet_deploy_waves": ["100%"]}',
+            "-e",
+            "sagefleet_deploy_max_fail_percentage=100",
+        )
+        assert process.returncode != 0
+        assert outcomes(process) == {"old": "rolled-back", "fresh": "failed"}
+        assert agent(fleet, "old") == ("Running", previous)
+    finally:
+        fleet.stop()
+
+
+def test_failed_canary_stops_the_rollout(tmp_path: Path, package: Path) -> None:
+    fleet = start(
+        tmp_path,
+        ["agent-old", "healthy-onprem", "healthy-onprem", "healthy-onprem"],
+        ["a-canary", "b", "c", "d"],
+    )
+    try:
+        fleet.host("a-canary").installer_failure = 1
+        process, _ = deploy(fleet, tmp_path, package)
+        assert process.returncode != 0
+        found = outcomes(process)
+        assert found["a-canary"] == "rolled-back"
+        assert {found[n] for n in ("b", "c", "d")} == {"not run"}
+        assert all(agent(fleet, n) == (None, None) for n in ("b", "c", "d"))
+    finally:
+        fleet.stop()
+
+
+def test_unreachable_host_does_not_stop_the_others_and_next_run_converges(
+    tmp_path: Path, package: Path
+) -> None:
+    fleet = start(tmp_path, ["healthy-onprem"] * 3, ["a", "b", "c"])
+    try:
+        fleet.host_down("b")
+        first, _ = deploy(fleet, tmp_path, package)
+        assert outcomes(first) == {"a": "installed", "b": "unreachable", "c": "installed"}
+        fleet.host_up("b")
+        second, _ = deploy(fleet, tmp_path, package)
+        assert second.returncode == 0, second.stdout[-3000:]
+        assert outcomes(second) == {"a": "unchanged", "b": "installed", "c": "unchanged"}
+    finally:
+        fleet.stop()
+
+
+def test_blocked_host_is_skipped_and_never_deployed(tmp_path: Path, package: Path) -> None:
+    fleet = start(tmp_path, ["dotnet-472", "healthy-onprem"], ["net472", "ok"])
+    try:
+        process, _ = deploy(fleet, tmp_path, package)
+        assert process.returncode == 0, process.stdout[-3000:]
+        assert outcomes(process) == {"net472": "skipped", "ok": "installed"}
+        assert "preflight: SF101" in process.stdout
+        assert agent(fleet, "net472") == (None, None)
+        assert fleet.host("net472").installer_runs == []
+    finally:
+        fleet.stop()
+
+
+def test_bad_package_stops_before_any_host_is_touched(tmp_path: Path) -> None:
+    fleet = start(tmp_path, ["healthy-onprem"], ["a"])
+    try:
+        bad = tmp_path / "Setup.zip"
+        bad.write_bytes(b"not a zip")
+        process, _ = deploy(fleet, tmp_path, bad)
+        assert process.returncode != 0
+        assert "package refused, no host was contacted" in process.stdout
+        assert fleet.host("a").journal == []
+    finally:
+        fleet.stop()

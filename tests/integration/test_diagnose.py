@@ -1,0 +1,160 @@
+"""Support bundles end to end: playbooks/diagnose.yml against a simulated fleet."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sagefleet import settings_host
+from sagefleet.sim.fleet import Fleet, generate_specs
+from tests.conftest import ROOT, next_first_address
+from tests.scenarios import entities_for, write_inventory
+
+ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
+CANARY = "Sql-Canary-Passw0rd!"
+AGENT_DIR = "C:\\Program Files\\Spendesk\\Sage Agent"
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet, Path]]:
+    folder = tmp_path_factory.mktemp("diagnose")
+    specs = generate_specs(
+        2, profiles=["agent-old", "healthy-onprem"], first_address=next_first_address(),
+        port=0, prefix="dg",
+    )
+    specs[0].name, specs[1].name = "with-agent", "without-agent"
+    fleet = Fleet(specs, folder / "fleet").start()
+    host = fleet.host("with-agent")
+    settings = settings_host.render_settings(
+        "with-agent", {"sagefleet_entities": entities_for("agent-old")}
+    )
+    assert CANARY in settings
+    host.fs.mkdir(AGENT_DIR + "\\logs")
+    host.fs.write(AGENT_DIR + "\\settings.json", settings.encode("utf-8"))
+    host.fs.write(
+        AGENT_DIR + "\\logs\\agent.log",
+        b"2025-03-01 10:00:00 INFO started\r\n"
+        b"2025-03-01 10:00:01 ERROR login failed for sagefleet_sql with password "
+        + CANARY.encode() + b"\r\n2025-03-01 10:00:02 WARN heartbeat lost\r\n",
+    )
+    host.fs.mkdir("C:\\Windows\\Temp")
+    host.fs.write("C:\\Windows\\Temp\\Setup Log 2025-03-01 #001.txt",
+                  b"Setup started\r\nSetup exit code: 0\r\n")
+    yield fleet, write_inventory(fleet, folder / "inventory" / "hosts.yml")
+    fleet.stop()
+
+
+def run_playbook(inventory: Path, dest: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    process = subprocess.run(
+        [ANSIBLE_PLAYBOOK, "-i", str(inventory), "playbooks/diagnose.yml",
+         "-e", f"sagefleet_diagnose_dest={dest}", *extra],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+    )
+    assert process.returncode == 0, process.stdout[-4000:] + process.stderr[-2000:]
+    return process
+
+
+def bundles(dest: Path) -> dict[str, Path]:
+    return {p.name.rsplit("-", 1)[0]: p for p in dest.glob("*.zip")}
+
+
+@pytest.fixture(scope="module")
+def first_run(
+    fleet: tuple[Fleet, Path], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict[str, Path], str]:
+    _, inventory = fleet
+    dest = tmp_path_factory.mktemp("bundles")
+    process = run_playbook(inventory, dest)
+    return bundles(dest), process.stdout
+
+
+def read_zip(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_one_bundle_per_host(first_run: tuple[dict[str, Path], str]) -> None:
+    found, _ = first_run
+    assert set(found) == {"with-agent", "without-agent"}
+
+
+def test_manifest_lists_every_file_with_size_and_sha256(
+    first_run: tuple[dict[str, Path], str],
+) -> None:
+    found, _ = first_run
+    for host, path in found.items():
+        files = read_zip(path)
+        manifest: dict[str, Any] = json.loads(files.pop("manifest.json"))
+        assert manifest["host"] == host
+        assert manifest["sagefleet_version"] and manifest["collected_at"]
+        listed = {f["name"]: f for f in manifest["files"]}
+        assert set(listed) == set(files)
+        for name, data in files.items():
+            assert listed[name]["size"] == len(data)
+            assert listed[name]["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_bundle_holds_the_troubleshooting_material(
+    first_run: tuple[dict[str, Path], str],
+) -> None:
+    found, _ = first_run
+    files = read_zip(found["with-agent"])
+    assert {"facts.json", "findings.json", "service.json", "events.json",
+            "troubleshooting.json", "settings.redacted.json", "logs/agent/agent.log",
+            "logs/installer/Setup_Log_2025-03-01_001.txt"} <= set(files)
+    service = json.loads(files["service.json"])
+    assert service["service"]["state"] == "Running" and service["restart"] is None
+    steps = [s["step"] for s in json.loads(files["troubleshooting.json"])]
+    assert steps == ["service state", "connectivity to the endpoints", "logs", "service restart"]
+    assert b"heartbeat lost" in files["logs/agent/agent.log"]
+    plain = read_zip(found["without-agent"])
+    assert json.loads(plain["service.json"])["service"]["installed"] is False
+
+
+def test_canary_password_appears_in_no_byte_of_any_bundle(
+    first_run: tuple[dict[str, Path], str],
+) -> None:
+    found, stdout = first_run
+    for path in found.values():
+        raw = path.read_bytes()
+        assert CANARY.encode() not in raw
+        for name, data in read_zip(path).items():
+            assert CANARY.encode() not in data, name
+            assert CANARY.encode("utf-16-le") not in data, name
+    assert CANARY not in stdout
+    settings = read_zip(found["with-agent"])["settings.redacted.json"].decode()
+    assert "********" in settings
+
+
+def test_service_is_not_restarted_unless_asked(
+    fleet: tuple[Fleet, Path], first_run: tuple[dict[str, Path], str]
+) -> None:
+    sim, _ = fleet
+    runs = [e for e in sim.host("with-agent").journal
+            if e["kind"] == "snippet" and e["name"] == "diagnose"]
+    assert runs and all(r["params"]["restart"] is False for r in runs)
+
+
+def test_restart_when_asked(
+    fleet: tuple[Fleet, Path], first_run: tuple[dict[str, Path], str], tmp_path: Path
+) -> None:
+    sim, inventory = fleet
+    run_playbook(inventory, tmp_path, "-e", "sagefleet_diagnose_restart=true",
+                 "-l", "with-agent")
+    files = read_zip(bundles(tmp_path)["with-agent"])
+    restart = json.loads(files["service.json"])["restart"]
+    assert restart["requested"] and restart["done"]
+    assert restart["state_before"] == "Running" and restart["state_after"] == "Running"
+    last = [e for e in sim.host("with-agent").journal
+            if e["kind"] == "snippet" and e["name"] == "diagnose"][-1]
+    assert last["params"]["restart"] is True

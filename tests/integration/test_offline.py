@@ -1,0 +1,123 @@
+"""The offline path: collector script by hand on the server, its JSON evaluated on the bastion."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import tree_sitter_powershell
+from tree_sitter import Language, Node, Parser
+
+from sagefleet import offline, preflight, snippets
+from sagefleet.cli import main
+from sagefleet.inventory import load
+from sagefleet.sim.fleet import Fleet, generate_specs
+from tests.conftest import next_first_address, session_for
+from tests.scenarios import write_inventory
+
+PARSER = Parser(Language(tree_sitter_powershell.language()))
+SCENARIOS = ["healthy-onprem", "two-entities", "s3-blocked", "mae-network-drive-localsystem"]
+
+
+def errors_in(node: Node) -> list[str]:
+    found = []
+    if node.type == "ERROR" or node.is_missing:
+        found.append(f"{node.type} at {node.start_point}")
+    for child in node.children:
+        found.extend(errors_in(child))
+    return found
+
+
+@pytest.fixture(scope="module")
+def fleet_inventory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet, Path]]:
+    folder = tmp_path_factory.mktemp("offline")
+    specs = generate_specs(
+        len(SCENARIOS), profiles=SCENARIOS, first_address=next_first_address(), port=0, prefix="of"
+    )
+    for spec in specs:
+        spec.name = spec.profile
+    fleet = Fleet(specs, folder / "fleet").start()
+    yield fleet, write_inventory(fleet, folder / "inventory" / "hosts.yml")
+    fleet.stop()
+
+
+def test_collector_parses_as_powershell_without_error() -> None:
+    script = offline.facts_script(offline.default_params(mae_files=["C:\\Sage\\B'@IJOU.MAE"]))
+    tree = PARSER.parse(script.encode("utf-8"))
+    assert errors_in(tree.root_node) == []
+
+
+def test_collector_carries_the_winrm_script_unchanged() -> None:
+    params = offline.default_params(mae_files=["C:\\Sage\\BIJOU.MAE"], timeout_ms=1500)
+    script = offline.facts_script(params, host="sage-01")
+    assert offline.embedded_script(script) == snippets.render("facts", params)
+    assert "sage-01" in script and "sagefleet-facts-" in script
+
+
+def test_facts_script_command_uses_the_hosts_entities(
+    fleet_inventory: tuple[Fleet, Path], tmp_path: Path
+) -> None:
+    _, inventory = fleet_inventory
+    out = tmp_path / "collect.ps1"
+    rc = main(["facts-script", "-i", str(inventory), "--host", "two-entities", "-o", str(out)])
+    assert rc == 0
+    text = out.read_text(encoding="utf-8")
+    assert errors_in(PARSER.parse(text.encode()).root_node) == []
+    embedded = snippets.parse(offline.embedded_script(text))
+    assert embedded is not None and embedded.name == "facts"
+    assert embedded.params["mae_files"] == [
+        "C:\\Sage\\Societes\\BIJOU.MAE",
+        "C:\\Sage\\Societes\\CHOCO.MAE",
+    ]
+    assert "Sql-Canary-Passw0rd!" not in text
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_offline_findings_equal_the_online_ones(
+    fleet_inventory: tuple[Fleet, Path], tmp_path: Path, scenario: str
+) -> None:
+    fleet, inventory = fleet_inventory
+    host = load([inventory], names=[scenario])[0]
+    prepared = preflight.prepare(scenario, dict(host.variables))
+    with session_for(fleet, scenario) as session:
+        online, _ = preflight.run(session, prepared)
+        document = session.run_snippet("facts", prepared.facts_params())
+    facts_file = tmp_path / f"sagefleet-facts-{scenario}.json"
+    facts_file.write_text(json.dumps(document), encoding="utf-8")
+    out = tmp_path / "reports"
+    now = dt.datetime.now(dt.UTC).isoformat()
+    rc = main(
+        ["checks", "--facts", str(facts_file), "-i", str(inventory), "--host", scenario,
+         "--out", str(out), "--collected-at", now]
+    )
+    assert rc == 0
+    report = json.loads((out / "report.json").read_text())
+    (entry,) = report["hosts"]
+    assert entry["status"] == online.status
+    offline_findings = {(f["check_id"], f["status"], f["entity"]) for f in entry["findings"]}
+    online_findings = {(f.check_id, f.status.value, f.entity) for f in online.findings}
+    assert offline_findings == online_findings
+    assert (out / "report.html").exists() and (out / "report.junit.xml").exists()
+
+
+def test_checks_refuses_a_file_that_is_not_facts(tmp_path: Path) -> None:
+    bogus = tmp_path / "x.json"
+    bogus.write_text('{"hello": 1}')
+    assert main(["checks", "--facts", str(bogus), "--out", str(tmp_path / "r")]) == 2
+
+
+def test_checks_without_inventory_evaluates_with_no_entities(
+    fleet_inventory: tuple[Fleet, Path], tmp_path: Path
+) -> None:
+    fleet, _ = fleet_inventory
+    params = offline.default_params()
+    with session_for(fleet, "healthy-onprem") as session:
+        document = session.run_snippet("facts", params)
+    facts_file = tmp_path / "facts.json"
+    facts_file.write_text(json.dumps(document), encoding="utf-8")
+    assert main(["checks", "--facts", str(facts_file), "--out", str(tmp_path / "r")]) == 0
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["hosts"][0]["status"] in ("ready", "warnings")

@@ -1,0 +1,367 @@
+"""Staging the agent package on a simulated host over the real pywinrm client."""
+
+from __future__ import annotations
+
+import dataclasses
+import http.server
+import random
+import threading
+import zipfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+
+from sagefleet import transfer
+from sagefleet.package import PackageInfo, build_test_package, inspect
+from sagefleet.remote import AuthenticationFailed, HostSession, HostUnreachable, SnippetFailed
+from sagefleet.sim.fleet import Fleet
+from sagefleet.sim.model import WindowsHost
+from tests.conftest import FleetFactory, session_for
+
+HOST = "sage01"
+PAYLOAD_BYTES = 2 * 1024 * 1024
+NO_WAIT = transfer.RetryPolicy(attempts=3, backoff_s=0.0)
+
+
+def make_package(
+    folder: Path, agent_version: str = "3.2.0", payload: int = PAYLOAD_BYTES
+) -> PackageInfo:
+    """A test package of a few MB: the usual files plus an incompressible entry."""
+    path = build_test_package(
+        folder / f"Setup-{agent_version}-{payload}.zip",
+        agent_version=agent_version,
+        labels=("v11.0", "v12.0"),
+        installer_bytes=64 * 1024,
+    )
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("payload.bin", random.Random(agent_version).randbytes(payload))
+    return inspect(path)
+
+
+@pytest.fixture
+def package(tmp_path: Path) -> PackageInfo:
+    """Big enough for a transfer of a dozen lines, cut halfway."""
+    return make_package(tmp_path)
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> PackageInfo:
+    """For behaviour that does not depend on the size."""
+    return make_package(tmp_path, payload=64 * 1024)
+
+
+@pytest.fixture
+def fleet(make_fleet: FleetFactory) -> Fleet:
+    return make_fleet()
+
+
+def host_of(fleet: Fleet) -> WindowsHost:
+    return fleet.host(HOST)
+
+
+def stdin_bytes(fleet: Fleet) -> int:
+    return fleet.listeners[HOST].stats.stdin_bytes
+
+
+def set_free_space(host: WindowsHost, free: int) -> None:
+    host.fs.drives["C:"].volume.free_bytes = free
+
+
+# -- push ---------------------------------------------------------------------------------
+
+
+def test_first_push_puts_the_exact_package_on_the_host(fleet: Fleet, package: PackageInfo) -> None:
+    with session_for(fleet, HOST) as session:
+        result = transfer.stage(session, package)
+    expected_path = r"C:\ProgramData\sagefleet\staging\3.2.0\Setup.zip"
+    assert result.path == expected_path
+    assert (result.bytes_sent, result.skipped, result.resumed_from) == (package.size, False, 0)
+    assert host_of(fleet).fs.read(expected_path) == Path(package.path).read_bytes()
+    assert host_of(fleet).fs.sha256(expected_path).lower() == package.sha256
+    assert not host_of(fleet).fs.exists(expected_path + ".part")
+    assert stdin_bytes(fleet) == transfer.wire_bytes(package.size)
+
+
+def test_second_push_of_the_same_package_sends_nothing(fleet: Fleet, package: PackageInfo) -> None:
+    with session_for(fleet, HOST) as session:
+        transfer.stage(session, package)
+        before = stdin_bytes(fleet)
+        again = transfer.stage(session, package)
+    assert again.skipped and again.bytes_sent == 0 and not again.changed
+    assert stdin_bytes(fleet) == before
+
+
+def test_check_mode_reports_the_transfer_without_sending(
+    fleet: Fleet, package: PackageInfo
+) -> None:
+    with session_for(fleet, HOST) as session:
+        result = transfer.stage(session, package, check_mode=True)
+    assert result.changed and result.bytes_sent == 0
+    assert stdin_bytes(fleet) == 0
+    assert not host_of(fleet).fs.exists(result.path)
+
+
+def test_interrupted_transfer_resumes_from_what_reached_the_host(
+    fleet: Fleet, package: PackageInfo
+) -> None:
+    fleet.faults(HOST).set(drop_after_stdin_bytes=transfer.wire_bytes(package.size) // 2)
+    original = Path(package.path).read_bytes()
+    with session_for(fleet, HOST) as session:
+        with pytest.raises(HostUnreachable):
+            transfer.stage(session, package, retry=transfer.RetryPolicy(attempts=1))
+        host = host_of(fleet)
+        path = r"C:\ProgramData\sagefleet\staging\3.2.0\Setup.zip"
+        assert not host.fs.exists(path)
+        kept = host.fs.read(path + ".part")
+        assert 0 < len(kept) < package.size
+        assert len(kept) % transfer.DEFAULT_CHUNK_BYTES == 0  # whole lines only
+        assert kept == original[: len(kept)]
+
+        before = stdin_bytes(fleet)
+        result = transfer.stage(session, package)
+    assert result.resumed_from == len(kept)
+    assert result.bytes_sent == package.size - len(kept)
+    assert stdin_bytes(fleet) - before == transfer.wire_bytes(package.size - len(kept))
+    assert host.fs.read(path) == original
+    assert not host.fs.exists(path + ".part")
+
+
+def test_stage_retries_a_dropped_transfer_and_resumes_on_its_own(
+    fleet: Fleet, package: PackageInfo
+) -> None:
+    fleet.faults(HOST).set(drop_after_stdin_bytes=transfer.wire_bytes(package.size) // 2)
+    waits: list[float] = []
+    with session_for(fleet, HOST) as session:
+        result = transfer.stage(session, package, retry=NO_WAIT, sleep=waits.append)
+    assert result.attempts == 2 and waits == [0.0]
+    assert 0 < result.resumed_from < package.size
+    assert host_of(fleet).fs.read(result.path) == Path(package.path).read_bytes()
+
+
+def test_rejected_credentials_are_never_retried(fleet: Fleet, small: PackageInfo) -> None:
+    waits: list[float] = []
+    with session_for(fleet, HOST, password="wrong") as session, pytest.raises(AuthenticationFailed):
+        transfer.stage(session, small, retry=NO_WAIT, sleep=waits.append)
+    assert waits == []
+    assert stdin_bytes(fleet) == 0
+
+
+def test_content_that_does_not_verify_fails_and_leaves_no_file(
+    fleet: Fleet, small: PackageInfo
+) -> None:
+    wrong = dataclasses.replace(small, sha256="0" * 64)
+    with (
+        session_for(fleet, HOST) as session,
+        pytest.raises(SnippetFailed, match="does not match the expected SHA-256") as caught,
+    ):
+        transfer.stage(session, wrong, version="3.2.0")
+    assert caught.value.host == HOST
+    folder = r"C:\ProgramData\sagefleet\staging\3.2.0"
+    assert host_of(fleet).fs.listdir(folder) == []
+
+
+def test_volume_without_room_is_refused_before_sending(fleet: Fleet, package: PackageInfo) -> None:
+    set_free_space(host_of(fleet), package.size)  # the package fits, the margin does not
+    with session_for(fleet, HOST) as session, pytest.raises(transfer.InsufficientSpace) as caught:
+        transfer.stage(session, package)
+    message = str(caught.value)
+    assert HOST in message and r"staging\3.2.0\Setup.zip" in message
+    assert str(package.size + transfer.DEFAULT_FREE_MARGIN_BYTES) in message
+    assert str(package.size) in message and "C:\\" in message
+    assert stdin_bytes(fleet) == 0
+    assert not host_of(fleet).fs.exists(r"C:\ProgramData\sagefleet\staging\3.2.0")
+
+
+class DiskFillsUp(HostSession):
+    """Another process fills the volume between the status check and the transfer."""
+
+    def __init__(self, inner: HostSession, host: WindowsHost, free: int) -> None:
+        super().__init__(inner.host)
+        self.inner = inner
+        self.model = host
+        self.free = free
+
+    def execute(
+        self, command: str, stdin: Iterable[bytes] | None = None
+    ) -> tuple[int, bytes, bytes]:
+        if stdin is not None:
+            set_free_space(self.model, self.free)
+        return self.inner.execute(command, stdin)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_disk_full_during_transfer_removes_the_part_and_leaves_no_file(
+    fleet: Fleet, package: PackageInfo
+) -> None:
+    host = host_of(fleet)
+    half = package.size // 2
+    with session_for(fleet, HOST) as inner:
+        session = DiskFillsUp(inner, host, free=half)
+        with pytest.raises(SnippetFailed, match="not enough space on the disk"):
+            transfer.stage(session, package, free_margin_bytes=0)
+    path = r"C:\ProgramData\sagefleet\staging\3.2.0\Setup.zip"
+    assert not host.fs.exists(path)
+    assert not host.fs.exists(path + ".part")
+    assert host.fs.free_bytes("C:\\") == half  # the space the .part took is given back
+
+
+# -- pull ---------------------------------------------------------------------------------
+
+
+class _PackageServer(http.server.ThreadingHTTPServer):
+    def __init__(self, folder: Path) -> None:
+        folder_text = str(folder)
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args: object, **kwargs: object) -> None:
+                super().__init__(*args, directory=folder_text, **kwargs)  # type: ignore[arg-type]
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                return
+
+            def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+                server.hits += 1
+                super().do_GET()
+
+        server = self
+        self.hits = 0
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+@pytest.fixture
+def http_server(tmp_path: Path, small: PackageInfo) -> Iterator[_PackageServer]:
+    """An HTTP server on the bastion's loopback serving the package folder."""
+    server = _PackageServer(Path(small.path).parent)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def url_of(server: _PackageServer, package: PackageInfo) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}/{Path(package.path).name}"
+
+
+def test_pull_has_the_host_download_and_verify_the_package(
+    fleet: Fleet, small: PackageInfo, http_server: _PackageServer
+) -> None:
+    with session_for(fleet, HOST) as session:
+        result = transfer.stage_pull(
+            session,
+            url_of(http_server, small),
+            small.sha256,
+            size=small.size,
+            version="3.2.0",
+        )
+    assert result.method == "pull" and result.changed and result.bytes_sent == 0
+    assert host_of(fleet).fs.read(result.path) == Path(small.path).read_bytes()
+    assert http_server.hits == 1
+    assert stdin_bytes(fleet) == 0
+
+
+def test_pull_is_skipped_when_the_package_is_already_there(
+    fleet: Fleet, small: PackageInfo, http_server: _PackageServer
+) -> None:
+    with session_for(fleet, HOST) as session:
+        transfer.stage(session, small)
+        result = transfer.stage_pull(
+            session, url_of(http_server, small), small.sha256, version="3.2.0"
+        )
+    assert result.skipped
+    assert http_server.hits == 0
+
+
+def test_pull_of_content_that_does_not_verify_leaves_no_file(
+    fleet: Fleet, small: PackageInfo, http_server: _PackageServer
+) -> None:
+    with (
+        session_for(fleet, HOST) as session,
+        pytest.raises(SnippetFailed, match="does not match the expected SHA-256"),
+    ):
+        transfer.stage_pull(session, url_of(http_server, small), "1" * 64, version="x")
+    assert host_of(fleet).fs.listdir(r"C:\ProgramData\sagefleet\staging\x") == []
+
+
+def test_simulated_host_refuses_to_download_outside_loopback(
+    fleet: Fleet, small: PackageInfo
+) -> None:
+    with (
+        session_for(fleet, HOST) as session,
+        pytest.raises(SnippetFailed, match="only fetches http\\(s\\) URLs on loopback"),
+    ):
+        transfer.stage_pull(session, "http://192.0.2.10/Setup.zip", small.sha256)
+
+
+# -- extract ------------------------------------------------------------------------------
+
+
+def test_extraction_keeps_settings_json_beside_the_installers(
+    fleet: Fleet, small: PackageInfo
+) -> None:
+    with session_for(fleet, HOST) as session:
+        staged = transfer.stage(session, small)
+        folder = staged.path.rsplit("\\", 1)[0] + "\\package"
+        result = transfer.extract(session, staged.path, folder, sha256=small.sha256)
+        again = transfer.extract(session, staged.path, folder)
+    names = {f.rsplit("\\", 1)[1] for f in result.files}
+    assert {"settings.json", "Spendesk Sage Agent Setup v11.0.exe"} <= names
+    assert all(f.rsplit("\\", 1)[0] == folder for f in result.files)
+    assert host_of(fleet).fs.read(folder + "\\settings.json").startswith(b"{")
+    assert result.changed and again.skipped and again.files == result.files
+
+
+def test_extraction_refuses_an_entry_escaping_the_folder(fleet: Fleet, tmp_path: Path) -> None:
+    path = tmp_path / "evil.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("settings.json", "{}")
+        archive.writestr("../../evil.txt", "pwned")
+    from sagefleet.package import sha256_file
+
+    evil = PackageInfo(str(path), sha256_file(path), path.stat().st_size, (), True)
+    with session_for(fleet, HOST) as session:
+        staged = transfer.stage(session, evil)
+        with pytest.raises(SnippetFailed, match="zip-slip"):
+            transfer.extract(session, staged.path, r"C:\ProgramData\sagefleet\out\pkg")
+    assert not host_of(fleet).fs.exists(r"C:\ProgramData\sagefleet\out")
+    assert not host_of(fleet).fs.exists(r"C:\ProgramData\sagefleet\evil.txt")
+
+
+# -- cleanup ------------------------------------------------------------------------------
+
+
+def test_cleanup_keeps_the_newest_versions_and_the_current_one(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    host = host_of(fleet)
+    root = transfer.DEFAULT_STAGING_ROOT
+    packages = [make_package(tmp_path, v, payload=1024) for v in ("1.0.0", "2.0.0", "3.0.0")]
+    with session_for(fleet, HOST) as session:
+        staged = [transfer.stage(session, p) for p in packages]
+        host.fs.write(root + r"\2.0.0\Setup.zip.part", b"stray")
+        host.fs.write(root + r"\1.0.0\Setup.zip.part", b"resumable")
+        # The current version is the oldest one (a rollback): it stays, with its .part.
+        result = transfer.cleanup(session, root, keep=2, current=staged[0].path)
+    assert result.kept == ("1.0.0", "3.0.0")
+    assert result.removed == ("2.0.0",)
+    assert sorted(host.fs.listdir(root)) == ["1.0.0", "3.0.0"]
+    assert host.fs.exists(root + r"\1.0.0\Setup.zip.part")
+
+
+def test_cleanup_removes_stray_parts_of_kept_versions(fleet: Fleet, tmp_path: Path) -> None:
+    host = host_of(fleet)
+    root = transfer.DEFAULT_STAGING_ROOT
+    packages = [make_package(tmp_path, v, payload=1024) for v in ("1.0.0", "2.0.0")]
+    with session_for(fleet, HOST) as session:
+        staged = [transfer.stage(session, p) for p in packages]
+        host.fs.write(root + r"\1.0.0\Setup.zip.part", b"stray")
+        preview = transfer.cleanup(session, root, keep=2, current=staged[1].path, check_mode=True)
+        assert host.fs.exists(root + r"\1.0.0\Setup.zip.part")
+        result = transfer.cleanup(session, root, keep=2, current=staged[1].path)
+    assert preview.removed_parts == result.removed_parts == (r"1.0.0\Setup.zip.part",)
+    assert result.removed == ()
+    assert host.fs.listdir(root + r"\1.0.0") == ["Setup.zip"]

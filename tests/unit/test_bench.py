@@ -1,0 +1,240 @@
+"""The fleet benchmark's model and writers, and the naive baseline's one-liners (no timing)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+from tests.conftest import ROOT
+
+from sagefleet.remote.command import decode_clixml
+from sagefleet.sim import baseline_models
+from sagefleet.sim.dispatch import run_ps_line
+from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile
+
+
+def _load_bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("fleet_perf", ROOT / "bench" / "fleet_perf.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["fleet_perf"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+fp = _load_bench()
+
+
+def run(wall: float, cpu: float = 1.0) -> dict[str, Any]:
+    return {
+        "rc": 0,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "peak_tree_rss_mib": 100.0,
+        "max_process_rss_mib": 50.0,
+        "simulator_cpu_s": 0.5,
+    }
+
+
+# -- the model --------------------------------------------------------------------
+
+
+def test_rounds_are_waves_of_the_concurrency() -> None:
+    assert fp.rounds(10, 25) == 1
+    assert fp.rounds(100, 25) == 4
+    assert fp.rounds(101, 25) == 5
+    assert fp.rounds(500, 50) == 10
+    with pytest.raises(ValueError):
+        fp.rounds(0, 25)
+
+
+def test_lower_bound_is_round_trips_times_latency_plus_startup_per_wave() -> None:
+    per_host = fp.MIN_ROUND_TRIPS * 0.020 + 0.300
+    assert fp.lower_bound_s(100, 25, 0.020, 0.300) == pytest.approx(4 * per_host)
+    assert fp.lower_bound_s(500, 50, 0.020, 0.300) == pytest.approx(10 * per_host)
+    assert fp.lower_bound_s(1, 50, 0.0, 0.0) == 0.0
+    # Explicit round trips and PowerShell starts (the naive one-task-per-check shape).
+    assert fp.lower_bound_s(25, 25, 0.01, 0.1, round_trips=3, powershell_starts=2) == (
+        pytest.approx(0.23)
+    )
+
+
+def test_linear_fit_recovers_a_line() -> None:
+    fit = fp.linear_fit([1, 4, 20], [1.5, 3.0, 11.0])
+    assert fit == {"intercept_s": 1.0, "s_per_round": 0.5, "r2": 1.0}
+    assert fp.linear_fit([4, 4], [1.0, 2.0]) is None
+
+
+def test_summarise_takes_medians_and_keeps_errors() -> None:
+    runs = [run(3.0), run(1.0), {**run(2.0), "error": "exit code 2"}]
+    summary = fp.summarise(runs)
+    assert summary["runs"] == 3
+    assert summary["wall_s"] == 2.0
+    assert summary["errors"] == ["exit code 2"]
+
+
+# -- points, targets and writers ------------------------------------------------------
+
+
+def results() -> dict[str, Any]:
+    measured = {
+        "naive": {10: [run(12.0, 9.0)], 100: [run(60.0, 80.0)]},
+        "preflight": {10: [run(2.0), run(2.2), run(2.1)], 100: [run(8.0, 14.0)] * 3},
+        "doctor": {10: [run(1.0)], 100: [run(2.0)], 500: [run(6.0, 8.0)]},
+    }
+    skipped = {"naive": {500: "projected 400 s from 100 hosts"}}
+    points = fp.build_points(
+        measured,
+        hosts=[10, 100, 500],
+        concurrency={"naive": 25, "preflight": 25, "doctor": 50},
+        latency_s=0.02,
+        startup_s=0.3,
+        skipped=skipped,
+    )
+    return {
+        "date": "2025-01-01",
+        "duration_s": 60.0,
+        "machine": {"cpus": 2, "cpu_model": None, "memory_gib": 4.0, "os": "Linux",
+                    "python": "3.11", "ansible_core": "2.19", "pywinrm": "0.5"},
+        "parameters": {"latency_s": 0.02, "startup_s": 0.3, "hosts": [10, 100, 500]},
+        "points": points,
+        "targets": fp.evaluate_targets(points),
+        "linearity": fp.linearity(points),
+        "pending": list(fp.PENDING),
+    }
+
+
+def test_points_carry_the_lower_bound_at_each_approach_concurrency() -> None:
+    points = {(p["approach"], p["hosts"]): p for p in results()["points"]}
+    assert points[("preflight", 100)]["lower_bound_s"] == pytest.approx(4 * 0.42)
+    assert points[("doctor", 500)]["lower_bound_s"] == pytest.approx(10 * 0.42)
+    assert points[("preflight", 100)]["vs_lower_bound"] == pytest.approx(8.0 / 1.68, abs=0.01)
+    assert points[("preflight", 100)]["cpu_per_host_s"] == pytest.approx(0.14)
+    assert points[("naive", 500)]["skipped"].startswith("projected")
+    assert ("preflight", 500) not in points  # neither measured nor skipped: no row
+
+
+def test_targets_are_judged_from_the_points() -> None:
+    targets = {t["target"]: t for t in results()["targets"]}
+    assert targets["preflight_vs_naive_at_100"]["value"] == pytest.approx(7.5)
+    assert targets["preflight_vs_naive_at_100"]["met"] is True
+    assert targets["preflight_vs_lower_at_100"]["met"] is False  # 4.76x the bound
+    assert targets["doctor_vs_lower_at_500"]["value"] == pytest.approx(1.43)
+    assert targets["doctor_vs_lower_at_500"]["met"] is False
+    assert targets["preflight_cpu_per_host_s"]["met"] is True
+
+
+def test_writers_produce_json_and_markdown(tmp_path: Path) -> None:
+    data = results()
+    written = fp.write_results(data, tmp_path)
+    loaded = json.loads(written["json"].read_text(encoding="utf-8"))
+    assert loaded["points"] == json.loads(json.dumps(data["points"]))
+    text = written["markdown"].read_text(encoding="utf-8")
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert any(re.match(r"\| playbooks/preflight.yml \| 25 \| 100 \| 3 \| 8\.00 \| 1\.68 ", r)
+               for r in rows)
+    assert any("| 500 | 0 | skipped |" in r for r in rows)
+    assert "not yet measured: needs sagefleet.transfer / deploy" in text
+    assert "| **no** |" in text and "| yes |" in text
+
+
+def test_publish_replaces_only_the_generated_block(tmp_path: Path) -> None:
+    png = tmp_path / "plot.png"
+    png.write_bytes(b"\x89PNG")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    page = docs / "performance.md"
+    page.write_text("# Perf\n\nintro\n<!-- bench:begin -->\nold\n<!-- bench:end -->\noutro\n")
+    fp.publish(results(), png, docs)
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("# Perf\n\nintro\n<!-- bench:begin -->\nMeasured 2025-01-01 on 2 cores")
+    assert "old" not in text and text.endswith("<!-- bench:end -->\noutro\n")
+    assert (docs / "performance-fleet.png").read_bytes() == b"\x89PNG"
+
+
+# -- the naive baseline's PowerShell, answered by the simulator ---------------------
+
+
+@pytest.fixture
+def host() -> WindowsHost:
+    return host_from_profile("h1", "127.0.0.2", "admin", "pw", load_profile("healthy-onprem"))
+
+
+@pytest.fixture
+def agent_host() -> WindowsHost:
+    return host_from_profile("h2", "127.0.0.3", "admin", "pw", load_profile("agent-old"))
+
+
+def naive_lines() -> list[tuple[str, str]]:
+    """(task name, PowerShell line) of every raw task, its few variables filled in."""
+    play = yaml.safe_load((ROOT / "bench" / "naive_preflight.yml").read_text(encoding="utf-8"))[0]
+    values = {
+        **play["vars"],
+        "item": play["vars"]["naive_endpoints"][0],
+        "item.mae_path": "C:\\Sage\\Societes\\BIJOU.MAE",
+    }
+    lines = []
+    for task in play["tasks"]:
+        text = task.get("ansible.builtin.raw")
+        if text is None:
+            continue
+        lines.append(
+            (task["name"], re.sub(r"\{\{ ([\w.]+) \}\}", lambda m: str(values[m.group(1)]), text))
+        )
+    return lines
+
+
+def test_every_raw_task_of_the_naive_baseline_is_understood(host: WindowsHost) -> None:
+    lines = naive_lines()
+    assert len(lines) >= 10
+    for name, line in lines:
+        rc, out, err = run_ps_line(host, line)
+        if name.startswith("SF403"):  # no agent on this profile: Get-Service fails
+            assert rc == 1 and "Cannot find any service" in decode_clixml(err), err
+            continue
+        assert rc == 0, f"{name}: {decode_clixml(err)}"
+        # Unset registry values print nothing (the keys are absent on a default server).
+        assert out.strip() or name.startswith(("SF102", "SF103")), name
+
+
+def test_baseline_answers_come_from_the_model(host: WindowsHost, agent_host: WindowsHost) -> None:
+    answers = {
+        name[:5]: run_ps_line(host, line)[1].decode().strip() for name, line in naive_lines()
+    }
+    assert answers["SF101"] == "528049"
+    assert answers["SF201"] == "True"
+    assert answers["SF202"] == "11.02"
+    assert answers["SF203"] == "False"
+    assert answers["SF302"] == "True"
+    assert answers["SF401"] == "True"
+    assert "Direct access" in answers["SF308"]
+    rc, out, _ = run_ps_line(agent_host, "Get-Service SpendeskSageAgent")
+    assert rc == 0 and "SpendeskSageAgent" in out.decode()
+    rc, out, _ = run_ps_line(
+        agent_host, "(Get-Service SpendeskSageAgent -ErrorAction SilentlyContinue).Status"
+    )
+    assert (rc, out) == (0, b"Running\r\n")
+    rc, out, _ = run_ps_line(host, "(Get-Service Nope -ErrorAction SilentlyContinue).Status")
+    assert (rc, out) == (0, b"")
+
+
+def test_missing_key_fails_like_powershell_unless_silenced(host: WindowsHost) -> None:
+    line = "(Get-ItemProperty 'HKLM:\\SOFTWARE\\Nope').Release"
+    rc, _, err = run_ps_line(host, line)
+    assert rc == 1 and "does not exist" in decode_clixml(err)
+    rc, out, _ = run_ps_line(host, line.replace(")", " -ErrorAction SilentlyContinue)", 1))
+    assert (rc, out) == (0, b"")
+
+
+def test_anything_else_stays_not_understood(host: WindowsHost) -> None:
+    assert baseline_models.run_line(host, "Get-ChildItem C:\\") is None
+    assert baseline_models.run_line(host, "Test-NetConnection x -Port 443") is None
+    rc, _, err = run_ps_line(host, "Remove-Item C:\\Sage -Recurse")
+    assert rc == 1 and "not understood" in decode_clixml(err)
