@@ -260,6 +260,8 @@ class Deployer:
                 fix="set sagefleet_agent_version to the package's agent version",
             )
         self.result = DeployResult(host=host, outcome="unchanged")
+        # Unique per deploy of a host, so two runs (even in one process) never share a lock.
+        self.owner = f"{run_owner()}:{secrets.token_hex(3)}"
 
     # -- helpers -----------------------------------------------------------
     def step(self, name: str, **details: Any) -> None:
@@ -376,7 +378,7 @@ class Deployer:
             {
                 "action": action,
                 "path": self.options.lock_path,
-                "owner": run_owner(),
+                "owner": self.owner,
                 "ttl_s": self.options.lock_ttl_s,
             },
         )

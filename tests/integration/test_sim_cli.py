@@ -158,6 +158,7 @@ def test_demo_runs_the_playbook_on_every_demo_host_and_leaves_nothing(tmp_path: 
             for line in result.stdout.splitlines()
         ), result.stdout
     assert "Totals: Hosts 8 (blocked 4, unreachable 0, warnings 0, ready 4)" in result.stdout
+    assert "Deploy: installed 3, upgraded 1, skipped 4" in result.stdout
     assert result.stdout.rstrip().endswith("simulated fleet stopped")
     hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["sage_servers"]["hosts"]
     assert not any(port_open(hv["ansible_host"], 5986) for hv in hosts.values())
