@@ -83,6 +83,7 @@ def test_put_file_then_fetch_file_round_trips_with_the_same_sha1(
     python: str, make_fleet: FleetFactory, tmp_path: Path
 ) -> None:
     fleet = make_fleet()
+    fleet.host("sage01").fs.mkdir("C:\\temp")  # put_file needs the folder, as on Windows
     files = [
         ("C:\\temp\\small.txt", 100),
         ("C:\\temp\\it's ‘quoted’ big.bin", 600_000),  # 3 put chunks, 2 fetch chunks

@@ -17,8 +17,8 @@ Scripts are recognised by the statements that do the work, and their values
 are parsed strictly; anything else is refused with rc 1 and a message, so a
 change in ansible shows up as a failure, never as a silent success.
 
-Files land in the host model's ``files`` mapping when it has one; until then
-in a side store per host object (``files_of``).
+Files land in the host model's file system (``host.fs``): a put into a
+missing folder or a full disk fails as on Windows.
 """
 
 from __future__ import annotations
@@ -28,12 +28,9 @@ import binascii
 import hashlib
 import json
 import re
-import threading
-import weakref
-from collections.abc import MutableMapping
-from typing import Any, cast
+from typing import Any
 
-from sagefleet.sim.model import WindowsHost
+from sagefleet.sim.model import ModelError, WindowsHost
 
 Result = tuple[int, bytes, bytes]
 
@@ -43,40 +40,9 @@ _QUOTES = "'\u2018\u2019\u201a\u201b"
 _SINGLE_QUOTED = rf"'((?:[^{_QUOTES}]|([{_QUOTES}])\2)*)'"
 
 # Directories every Windows Server has; files put by ansible create their own.
-_STANDARD_DIRS = (
-    "c:",
-    "c:\\windows",
-    "c:\\windows\\temp",
-    "c:\\users",
-    "c:\\programdata",
-    "c:\\program files",
-    "c:\\program files (x86)",
-    "c:\\temp",
-)
 
 
 # -- the host's files ---------------------------------------------------------
-
-_SIDE_STORES: dict[int, dict[str, bytes]] = {}
-_SIDE_LOCK = threading.Lock()
-
-
-def files_of(host: WindowsHost) -> MutableMapping[str, bytes]:
-    """The host's files, keyed by normalised Windows path.
-
-    Uses the model's ``files`` mapping when the model has one; otherwise a
-    store kept here for the lifetime of the host object.
-    """
-    model_files = getattr(host, "files", None)
-    if isinstance(model_files, MutableMapping):
-        return cast(MutableMapping[str, bytes], model_files)
-    key = id(host)
-    with _SIDE_LOCK:
-        store = _SIDE_STORES.get(key)
-        if store is None:
-            store = _SIDE_STORES[key] = {}
-            weakref.finalize(host, _SIDE_STORES.pop, key, None)
-        return store
 
 
 def normalise_path(path: str) -> str:
@@ -87,32 +53,29 @@ def normalise_path(path: str) -> str:
     return text.rstrip("\\").lower()
 
 
-def _is_dir(files: MutableMapping[str, bytes], path: str) -> bool:
-    if path in _STANDARD_DIRS:
-        return True
-    prefix = path + "\\"
-    return any(name.startswith(prefix) for name in list(files))
+def put(host: WindowsHost, path: str, data: bytes) -> tuple[str | None, str | None]:
+    """Write a file into the host's file system as ansible's put_file does.
 
-
-def put(host: WindowsHost, path: str, data: bytes) -> str:
-    """Write a file as ansible's put_file does; returns the SHA-1 the client checks."""
-    files = files_of(host)
-    key = normalise_path(path)
-    with host.lock:
-        files[key] = data
+    Returns (SHA-1 the client compares, None) or (None, the Windows error), e.g.
+    when the folder does not exist or the disk is full.
+    """
     host.record({"kind": "ansible", "action": "put_file", "path": path, "bytes": len(data)})
-    return hashlib.sha1(data).hexdigest()  # noqa: S324 - the digest ansible compares
+    try:
+        with host.lock:
+            host.fs.write(path, data)
+    except ModelError as exc:
+        return None, str(exc)
+    return hashlib.sha1(data).hexdigest(), None  # noqa: S324 - the digest ansible compares
 
 
 def _fetch(host: WindowsHost, path: str, buffer_size: int, offset: int, version: str) -> Result:
-    files = files_of(host)
-    key = normalise_path(path)
     host.record(
         {"kind": "ansible", "action": "fetch_file", "path": path, "offset": offset, "via": version}
     )
     with host.lock:
-        data = files.get(key)
-        is_dir = data is None and _is_dir(files, key)
+        is_file = host.fs.is_file(path)
+        is_dir = not is_file and host.fs.is_dir(path)
+        data = host.fs.read(path) if is_file else None
     if data is not None:
         chunk = data[offset : offset + buffer_size] if offset >= 0 else b""
         if not chunk:
@@ -241,7 +204,9 @@ def _run_bootstrap(host: WindowsHost, stdin: bytes) -> Result:
             content = _decode_lines(rest)
         except (binascii.Error, ValueError) as exc:
             raise _Refused(f"put_file input that is not base64 lines ({exc})") from None
-        sha1 = put(host, path, content)
+        sha1, error = put(host, path, content)
+        if error is not None:
+            return 1, b"", (error + "\r\n").encode("utf-8")
         return 0, json.dumps({"sha1": sha1}).encode() + b"\r\n", b""
     if name == "winrm_fetch_file.ps1":
         path = _text_param(params, "Path", name)
@@ -323,7 +288,11 @@ def _put_218(host: WindowsHost, lines: list[str], stdin: bytes) -> Result:
         content = _decode_lines(stdin)
     except (binascii.Error, ValueError) as exc:
         raise _Refused(f"put_file input that is not base64 lines ({exc})") from None
-    sha1 = put(host, path, content)
+    sha1, error = put(host, path, content)
+    if error is not None:
+        from sagefleet.sim.dispatch import clixml_error
+
+        return 1, b"", clixml_error(error)
     return 0, f'{{"sha1":"{sha1}"}}\r\n'.encode(), b""
 
 
