@@ -45,6 +45,8 @@ READ_VARS = (
     "sagefleet_preflight_timeout_ms",
     "sagefleet_dns_servers",
     "sagefleet_allow_insecure_transport",
+    "sagefleet_winrm_retries",
+    "sagefleet_winrm_retry_backoff_s",
     "ansible_connection",
     "ansible_winrm_scheme",
     "ansible_winrm_transport",

@@ -92,6 +92,9 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg=str(exc))
             return result
         restart = bundle.restart or {}
+        restarted = (
+            f", service restarted ({restart.get('state_after')})" if restart.get("done") else ""
+        )
         result.update(
             changed=bool(restart.get("done")),
             bundle=str(path),
@@ -99,9 +102,10 @@ class ActionModule(ActionBase):
             service=bundle.service,
             restart=bundle.restart,
             files=sorted(bundle.files),
-            msg=f"{bundle.status}: bundle {path.name}"
-            + (f", service restarted ({restart.get('state_after')})" if restart.get("done") else ""),
+            msg=f"{bundle.status}: bundle {path.name}{restarted}",
         )
         if restart.get("requested") and not restart.get("done"):
-            result.update(failed=True, msg=f"restart failed: {restart.get('error')}; bundle {path}")
+            result.update(
+                failed=True, msg=f"restart failed: {restart.get('error')}; bundle {path}"
+            )
         return result

@@ -13,7 +13,7 @@ from ansible.plugins.action import ActionBase
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "hosts": {"type": "list", "elements": "str", "required": True},
-    "result_var": {"type": "str", "default": "sagefleet_deploy_result"},
+    "result_var": {"type": "str", "default": "sagefleet_agent_result"},
     "max_fail_percentage": {"type": "float", "default": 20.0},
 }
 

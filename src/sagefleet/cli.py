@@ -121,13 +121,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if playbook_bin is None:
         raise SagefleetError("ansible-playbook not found next to this Python: run `make demo`")
     process: subprocess.Popen[bytes] | None = None
+    from sagefleet.package import build_test_package
+
+    state_dir = _state_dir_for(inventory)
+    package = build_test_package(state_dir / "Setup.zip", agent_version="3.2.0")
     print(f"starting the simulated fleet from {args.inventory} ...", flush=True)
     fleet.start()
     try:
         print(f"{len(fleet.specs)} simulated hosts listening; running ansible-playbook", flush=True)
         rc = 0
         for playbook in args.playbook:
-            command = [playbook_bin, "-i", str(inventory), str(root / playbook)]
+            command = [
+                playbook_bin,
+                "-i",
+                str(inventory),
+                str(root / playbook),
+                "-e",
+                f"sagefleet_agent_package={package}",
+            ]
             process = subprocess.Popen(command, cwd=root)
             rc = process.wait()
             process = None
@@ -165,7 +176,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     ]
     if not hosts:
         raise SagefleetError(f"no WinRM host matches {args.limit!r} in {', '.join(args.inventory)}")
-    report = doctor.run(hosts, forks=args.forks, progress=doctor.Progress(total=len(hosts)))
+    from sagefleet.jump import forwarded  # hosts behind an SSH jump host (sagefleet_ssh_jump)
+
+    with forwarded(hosts) as reachable:
+        report = doctor.run(
+            reachable, forks=args.forks, progress=doctor.Progress(total=len(hosts))
+        )
     written = write_reports(report, Path(args.out), args.format)
     print(render_console(report))
     print("reports: " + ", ".join(str(p) for p in written.values()))
@@ -290,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "command", None) == "demo" and args.playbook is None:
-        args.playbook = ["playbooks/site.yml", "playbooks/preflight.yml"]
+        args.playbook = ["playbooks/site.yml", "playbooks/preflight.yml", "playbooks/deploy.yml"]
     if getattr(args, "command", None) == "doctor" and args.format is None:
         args.format = ["console", "json", "junit", "html"]
     try:

@@ -30,7 +30,14 @@ from sagefleet.errors import InputError, SagefleetError
 from sagefleet.facts import HostFacts, parse_facts
 from sagefleet.findings import Finding, HostReport, Severity, Status
 from sagefleet.package import PackageInfo, choose_installer
-from sagefleet.remote import HostSession, RemoteError, SnippetFailed
+from sagefleet.remote import (
+    HostSession,
+    RemoteError,
+    RemoteTimeout,
+    SnippetFailed,
+    TransportError,
+)
+from sagefleet.remote.retry import RetryingSession, retry_from
 from sagefleet.settings import (
     diff as settings_diff,
 )
@@ -507,6 +514,9 @@ class Deployer:
             outcome = self.session.run_snippet("agent_install", params, stdin=stdin, sensitive=True)
         except SnippetFailed as exc:
             outcome = {"failed_step": "installer", "error": exc.error}
+        except (TransportError, RemoteTimeout):
+            self._discard_staged(staged.path)
+            raise
         self.step(
             "install",
             exit_code=outcome.get("exit_code"),
@@ -544,6 +554,18 @@ class Deployer:
                 ],
             )
         return self._rollback(outcome, problem)
+
+    def _discard_staged(self, staged_path: str) -> None:
+        """The install snippet never answered: its cleanup of the staged settings.json
+        (it holds secrets) may not have run, so the staged version folder goes (best
+        effort; the next run stages the package again)."""
+        version = staged_path.rsplit("\\", 2)[-2]
+        with contextlib.suppress(RemoteError):
+            self.session.run_snippet(
+                "stage_cleanup",
+                {"root": self.options.staging_root, "remove": [version], "remove_parts": []},
+            )
+            self.step("discard-staged", folder=version)
 
     def _gate(self, outcome: Mapping[str, Any]) -> str | None:
         """Why the new agent is not acceptable, or None: running, automatic, target version."""
@@ -629,8 +651,13 @@ def deploy_host(
     check_mode: bool = False,
     diff: bool = False,
 ) -> DeployResult:
-    """Deploy one host; input errors raise before the host is touched."""
-    deployer = Deployer(session, host, variables, package, check_mode=check_mode, diff=diff)
+    """Deploy one host; input errors raise before the host is touched.
+
+    Snippet runs go through a RetryingSession (``sagefleet_winrm_retries``):
+    transient WinRM faults and timeouts are retried, rejected credentials never.
+    """
+    retrying = RetryingSession(session, retry_from(host, variables))
+    deployer = Deployer(retrying, host, variables, package, check_mode=check_mode, diff=diff)
     try:
         return deployer.run()
     except (SettingsWriteFailed, transfer.TransferError, DeployLocked) as exc:

@@ -19,6 +19,7 @@ from sagefleet import preflight
 from sagefleet.errors import SagefleetError
 from sagefleet.findings import FleetReport, HostReport
 from sagefleet.inventory import InventoryHost
+from sagefleet.remote.retry import RetryingSession, WinRMRetry, retry_from
 from sagefleet.remote.winrm import WinRMSession
 from sagefleet.settings import ValidationFailed
 
@@ -76,6 +77,7 @@ def prepare_all(hosts: Sequence[InventoryHost]) -> dict[str, preflight.PreparedH
             continue
         try:
             prepared[host.name] = preflight.prepare(host.name, dict(host.variables))
+            retry_from(host.name, host.variables)
         except ValidationFailed as exc:
             errors.extend(exc.errors)
         except SagefleetError as exc:
@@ -102,7 +104,8 @@ def run(
 
     def one(host: InventoryHost) -> HostReport:
         assert host.target is not None
-        with factory(host) as session:
+        policy: WinRMRetry = retry_from(host.name, host.variables)
+        with RetryingSession(factory(host), policy) as session:
             report, _ = preflight.run(session, prepared[host.name], address=host.target.address)
         return report
 

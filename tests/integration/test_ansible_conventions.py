@@ -101,3 +101,8 @@ def test_progress_callback_stays_readable_on_a_50_host_fleet(tmp_path: Path) -> 
     assert len(task) <= 11, task
     assert "1 failed" in task[-1]
     assert lines[-1] == "[sagefleet] run complete: 51 hosts, 1 failed, 0 unreachable"
+
+
+def test_check_reference_matches_the_catalog() -> None:
+    current, wanted = roledocs.checks_doc(ROOT / "docs" / "checks.md")
+    assert current == wanted, "run `sagefleet docs checks`"

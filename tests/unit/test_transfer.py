@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.unit.test_sim_wsman import find, open_shell, request
 
 from sagefleet import transfer
 from sagefleet.errors import InputError
@@ -23,7 +24,6 @@ from sagefleet.remote import (
     TransportError,
 )
 from sagefleet.sim import wsman
-from tests.unit.test_sim_wsman import find, open_shell, request
 
 ROOT = transfer.DEFAULT_STAGING_ROOT
 
@@ -135,7 +135,7 @@ def test_staged_path_is_versioned_by_agent_version_else_by_hash() -> None:
     assert transfer.staged_path(sha, None, "D:\\stage\\") == r"D:\stage\abababababab\Setup.zip"
 
 
-@pytest.mark.parametrize("root", [r"\\fs01\share\stage", "stage", r"C:\a\..\b", "/tmp/x"])
+@pytest.mark.parametrize("root", [r"\\fs01\share\stage", "stage", r"C:\a\..\b", "/srv/stage"])
 def test_staging_root_must_be_a_local_absolute_path(root: str) -> None:
     with pytest.raises(InputError, match="local drive"):
         transfer.staged_path("a" * 64, "1.0", root)

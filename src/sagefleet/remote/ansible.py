@@ -69,7 +69,36 @@ class AnsibleSession(HostSession):
             if _TIMEOUT.search(text):
                 raise RemoteTimeout(self.host, text) from None
             raise TransportError(self.host, text) from None
+        except Exception as exc:
+            # ansible-core's winrm plugin lets pywinrm's own errors through (a WS-Management
+            # fault on a command of an open shell, an operation timeout): typed like the rest.
+            mapped = _from_pywinrm(self.host, exc)
+            if mapped is None:
+                raise
+            raise mapped from None
         return int(rc), _as_bytes(stdout), _as_bytes(stderr)
+
+
+def _from_pywinrm(host: str, exc: Exception) -> Exception | None:
+    import requests
+    from winrm.exceptions import (
+        InvalidCredentialsError,
+        WinRMError,
+        WinRMOperationTimeoutError,
+    )
+
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, InvalidCredentialsError):
+        return AuthenticationFailed(host, f"credentials rejected: {text}")
+    if isinstance(exc, WinRMOperationTimeoutError):
+        return RemoteTimeout(host, "the WinRM service did not complete the operation in time")
+    if isinstance(exc, WinRMError):
+        return TransportError(host, f"WinRM error: {text}")
+    if isinstance(exc, requests.exceptions.Timeout):
+        return RemoteTimeout(host, f"no answer in time: {text}")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return HostUnreachable(host, f"cannot connect: {text}")
+    return None
 
 
 def _classify(host: str, text: str) -> Exception:

@@ -8,7 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from winrm.exceptions import InvalidCredentialsError, WinRMError, WinRMTransportError
+from winrm.exceptions import (
+    InvalidCredentialsError,
+    WinRMError,
+    WinRMOperationTimeoutError,
+    WinRMTransportError,
+)
 from winrm.protocol import Protocol
 
 from sagefleet.remote.errors import (
@@ -105,6 +110,12 @@ class WinRMSession(HostSession):
             raise HostUnreachable(self.host, f"cannot connect: {_short(exc)}") from None
         except requests.exceptions.Timeout as exc:
             raise RemoteTimeout(self.host, f"no answer in time: {_short(exc)}") from None
+        except WinRMOperationTimeoutError:
+            # Not a WinRMError subclass in pywinrm: the service's OperationTimeout fault
+            # outside the Receive loop (e.g. at Command).
+            raise RemoteTimeout(
+                self.host, "the WinRM service did not complete the operation in time"
+            ) from None
         except WinRMTransportError as exc:
             raise TransportError(self.host, f"WinRM error: {_short(exc)}") from None
         except WinRMError as exc:

@@ -199,6 +199,7 @@ from sagefleet.sim import (  # noqa: E402,F401
     agent_models,
     baseline_models,
     diagnose_models,
+    discover_models,
     lock_models,
     query_models,
     settings_models,

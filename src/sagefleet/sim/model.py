@@ -912,6 +912,19 @@ class WindowsHost:
             service.state = "Stopped"
             return service
 
+    def reboot(self) -> None:
+        """Windows restarted: every service back to its boot state, files and registry kept.
+
+        A service that starts automatically is Running again (Stopped when its
+        start fails), any other one is Stopped. The listener side of a restart
+        (open shells lost, port closed meanwhile) is ``Fleet.host_down``/``host_up``.
+        """
+        with self.lock:
+            for service in self.services.values():
+                auto = service.start_mode == "Auto" and not service.start_failure
+                service.state = "Running" if auto else "Stopped"
+            self.record({"kind": "reboot"})
+
     # products
     def uninstall_entries(self) -> list[tuple[str, str, dict[str, RegistryValue]]]:
         """(view, key name, values) of every Uninstall entry, 64-bit view first."""

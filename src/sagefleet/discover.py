@@ -1,0 +1,183 @@
+"""Discovery: a draft inventory of a server's Sage entities, for the integrator to complete.
+
+The ``discover`` snippet lists Sage products and versions and the .MAE files
+under the usual folders; here, on the controller, each .MAE file becomes one
+draft entity (its database is the file's base name, its server the file's
+``ServeurSQL=`` line), secrets become vault placeholders, and a commented
+vault skeleton lists what to fill in. Existing files are never overwritten
+unless asked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sagefleet import __version__
+from sagefleet.errors import InputError
+
+SPC_MARKERS = ("HKLM:\\SOFTWARE\\WOW6432Node\\Sage\\SPC",)
+_AZURE = re.compile(r"^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\.database\.windows\.net$", re.I)
+
+
+def params(
+    roots: Sequence[str] = (), *, max_depth: int = 4, max_files: int = 200
+) -> dict[str, Any]:
+    return {
+        "roots": [str(r) for r in roots],
+        "spc_marker_paths": list(SPC_MARKERS),
+        "max_depth": max_depth,
+        "max_files": max_files,
+    }
+
+
+class _IndentedDumper(yaml.SafeDumper):
+    """Lists indented under their key, as yamllint (ansible-lint) wants them."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def var_suffix(name: str) -> str:
+    """The entity's part of a vault variable name: lower case, [a-z0-9_]."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "entity"
+
+
+def _entity_name(database: str, taken: set[str]) -> str:
+    base = re.sub(r"[^A-Za-z0-9_.-]+", "_", database).strip("._-") or "ENTITY"
+    name, n = base, 2
+    while name.lower() in taken:
+        name, n = f"{base}_{n}", n + 1
+    taken.add(name.lower())
+    return name
+
+
+@dataclass(frozen=True)
+class Draft:
+    host: str
+    entities: list[dict[str, Any]]
+    host_vars: str
+    vault: str
+
+
+def draft(host: str, document: Mapping[str, Any]) -> Draft:
+    """The draft host_vars text and its vault skeleton from a discover document."""
+    edition = "spc" if document.get("spc_marker") else "onpremise"
+    taken: set[str] = set()
+    entities: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for mae in sorted(document.get("mae_files") or [], key=lambda m: str(m.get("path")).lower()):
+        database = str(mae.get("database") or "")
+        name = _entity_name(database, taken)
+        suffix = var_suffix(name)
+        entity: dict[str, Any] = {
+            "name": name,
+            "company_code": name,
+            "analytic_plan": 1,
+            "edition": edition,
+            "database": database,
+            "sage_user": "<administrateur>",
+            "sage_password": f"{{{{ vault_sage_password_{suffix} }}}}",
+            "sql_user": f"{{{{ vault_sql_user_{suffix} }}}}",
+            "sql_password": f"{{{{ vault_sql_password_{suffix} }}}}",
+            "mae_path": str(mae.get("path")),
+            "pdf_storage": "filestream",
+        }
+        server = str(mae.get("serveur_sql") or "")
+        if edition == "spc":
+            match = _AZURE.match(server)
+            entity["azure_sql_server"] = match.group(1).lower() if match else server.lower()
+            if not match:
+                notes.append(f"{name}: ServeurSQL {server!r} is not an Azure SQL name: check it")
+        else:
+            entity["sql_instance"] = server
+        if not server:
+            notes.append(f"{name}: no ServeurSQL= line in {mae.get('path')}: fill the server in")
+        if str(mae.get("type") or "").upper() not in ("SQL", ""):
+            notes.append(f"{name}: Type={mae.get('type')} in {mae.get('path')} (not SQL)")
+        entities.append(entity)
+    products = [
+        f"#   {p.get('product')}: {p.get('version') or 'version unknown'} ({p.get('path')})"
+        for p in document.get("products") or []
+    ] or ["#   (no Sage 100 product found in the registry)"]
+    header = [
+        "---",
+        f"# Draft written by `playbooks/discover.yml` (sagefleet {__version__}) for {host}",
+        f"# (Windows name {document.get('hostname')}). Review every value, then fill the",
+        "# vault variables (see the vault skeleton beside this file) and run preflight.",
+        "# To check: analytic_plan (Structure > Plan analytique, 1-based), sage_user,",
+        "# pdf_storage (filestream, or the server folder of the PDF receipts).",
+        f"# Edition detected: {edition}. Sage products found:",
+        *products,
+        f"# Folders searched: {', '.join(document.get('searched') or []) or 'none'}.",
+    ]
+    if document.get("truncated"):
+        header.append("# The search stopped at the file limit: some .MAE files may be missing.")
+    header += [f"# NOTE: {n}" for n in notes]
+    if not entities:
+        header.append("# No .MAE file found: add the entities by hand, or set")
+        header.append("# sagefleet_discover_roots to the folders holding the company files.")
+    body = yaml.dump(
+        {"sagefleet_entities": entities},
+        Dumper=_IndentedDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+    )
+    vault = [
+        "---",
+        f"# Vault skeleton for {host}: move these variables into the inventory's vault file,",
+        "# fill them in, then encrypt it:",
+        "#   ansible-vault encrypt <inventory>/group_vars/<client>/vault.yml",
+        "# Every line is a comment until you fill it in.",
+    ]
+    for entity in entities:
+        suffix = var_suffix(entity["name"])
+        vault += [
+            f"# {entity['name']} ({entity['mae_path']})",
+            f"# vault_sage_password_{suffix}: ''       # Sage user's password (may be empty)",
+            f"# vault_sql_user_{suffix}: ''            # SQL login, read/write on the database",
+            f"# vault_sql_password_{suffix}: ''",
+        ]
+    return Draft(host, entities, "\n".join(header) + "\n" + body, "\n".join(vault) + "\n")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(tmp, 0o640)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_draft(result: Draft, dest: Path, *, force: bool = False) -> dict[str, str]:
+    """Write ``<dest>/<host>.yml`` and ``<dest>/<host>.vault.yml``; existing ones are kept.
+
+    Returns each file with what happened to it: written, overwritten, kept.
+    """
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", result.host) or result.host.startswith("."):
+        raise InputError(
+            "cannot be used as a file name", host=result.host, field="inventory_hostname"
+        )
+    dest.mkdir(parents=True, exist_ok=True)
+    outcome: dict[str, str] = {}
+    for path, text in ((dest / f"{result.host}.yml", result.host_vars),
+                       (dest / f"{result.host}.vault.yml", result.vault)):
+        if path.exists() and not force:
+            outcome[str(path)] = "kept"
+            continue
+        outcome[str(path)] = "overwritten" if path.exists() else "written"
+        _atomic_write(path, text)
+    return outcome

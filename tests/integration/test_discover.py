@@ -1,0 +1,105 @@
+"""Discovery end to end: playbooks/discover.yml drafts host_vars that validate once filled."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pytest
+import yaml
+
+from sagefleet.settings import validate_host
+from sagefleet.sim.fleet import Fleet, generate_specs
+from tests.conftest import ROOT, next_first_address
+from tests.scenarios import entities_for
+
+ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
+SCENARIOS = ["two-entities", "healthy-spc"]
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet, Path]]:
+    folder = tmp_path_factory.mktemp("discover")
+    specs = generate_specs(
+        len(SCENARIOS), profiles=SCENARIOS, first_address=next_first_address(), port=0,
+        prefix="ds",
+    )
+    for spec in specs:
+        spec.name = spec.profile
+    fleet = Fleet(specs, folder / "fleet").start()
+    inventory = folder / "hosts.yml"
+    inventory.write_text(yaml.safe_dump(fleet.inventory(), sort_keys=False))
+    yield fleet, inventory
+    fleet.stop()
+
+
+def discover(inventory: Path, dest: Path, *extra: str) -> str:
+    process = subprocess.run(
+        [ANSIBLE_PLAYBOOK, "-i", str(inventory), "playbooks/discover.yml",
+         "-e", f"sagefleet_discover_dest={dest}", *extra],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+    )
+    assert process.returncode == 0, process.stdout[-4000:] + process.stderr[-2000:]
+    return process.stdout
+
+
+def filled(text: str, secrets: dict[str, str]) -> dict[str, Any]:
+    """The draft with its vault placeholders filled, as Ansible would template them."""
+    rendered = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(text).render(
+        secrets
+    )
+    return dict(yaml.safe_load(rendered))
+
+
+@pytest.fixture(scope="module")
+def drafts(fleet: tuple[Fleet, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    _, inventory = fleet
+    dest = tmp_path_factory.mktemp("host_vars")
+    discover(inventory, dest)
+    return dest
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_draft_lists_one_entity_per_mae_file(drafts: Path, scenario: str) -> None:
+    draft = yaml.safe_load((drafts / f"{scenario}.yml").read_text())
+    expected = entities_for(scenario)
+    found = draft["sagefleet_entities"]
+    assert [e["mae_path"] for e in found] == sorted(e["mae_path"] for e in expected)
+    for entity, wanted in zip(found, sorted(expected, key=lambda e: e["mae_path"]), strict=True):
+        assert entity["edition"] == wanted["edition"]
+        assert entity["database"] == wanted["database"]
+        for key in ("sql_instance", "azure_sql_server"):
+            assert entity.get(key) == wanted.get(key)
+        assert entity["sql_password"].startswith("{{ vault_sql_password_")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_draft_validates_once_the_vault_placeholders_are_filled(
+    drafts: Path, scenario: str
+) -> None:
+    text = (drafts / f"{scenario}.yml").read_text()
+    vault = (drafts / f"{scenario}.vault.yml").read_text()
+    names = [line.split(":")[0].lstrip("# ") for line in vault.splitlines()
+             if line.startswith("# vault_")]
+    assert names and all(line.startswith(("#", "---")) for line in vault.splitlines() if line)
+    secrets = {name: "filled-in" for name in names}
+    result = validate_host(scenario, filled(text, secrets))
+    assert result.errors == [], result.errors
+    assert len(result.entities) == len(entities_for(scenario))
+
+
+def test_existing_draft_is_kept_unless_forced(fleet: tuple[Fleet, Path], tmp_path: Path) -> None:
+    _, inventory = fleet
+    mine = tmp_path / "two-entities.yml"
+    mine.write_text("---\n# the integrator's own file\n")
+    out = discover(inventory, tmp_path, "-l", "two-entities")
+    assert mine.read_text() == "---\n# the integrator's own file\n"
+    assert "kept" in out
+    discover(inventory, tmp_path, "-l", "two-entities", "-e", "sagefleet_discover_force=true")
+    assert "sagefleet_entities" in mine.read_text()
