@@ -38,6 +38,7 @@ READ_VARS = (
     "sagefleet_agent_stop_timeout_s",
     "sagefleet_agent_start_timeout_s",
     "sagefleet_settings_keep_backups",
+    "sagefleet_agent_package_url",
     "sagefleet_deploy_lock_ttl_s",
     "sagefleet_deploy_lock_wait_s",
     "sagefleet_preflight_min_free_mb",
@@ -77,7 +78,9 @@ class ActionModule(ActionBase):
                 diff=bool(self._task.diff),
             )
         except SagefleetError as exc:
-            result.update(failed=True, msg=f"invalid input, host not touched: {exc}")
+            # An outcome, so the fleet summary counts the host as failed (and the run fails).
+            reason = f"invalid input, host not touched: {exc}"
+            result.update(failed=True, host=host, outcome="failed", reason=reason, msg=reason)
             return result
         result.update(outcome.to_dict())
         result["host_report"] = outcome.report.to_dict() if outcome.report else None

@@ -71,6 +71,8 @@ class DeployOptions:
     keep_staged: int = 2
     keep_settings_backups: int = 5
     target_version: str | None = None
+    # Pull mode: the host downloads the package from this URL (bastion or internal repository).
+    package_url: str | None = None
     lock_path: str = "C:\\ProgramData\\sagefleet\\deploy.lock"
     lock_ttl_s: int = 3600
     lock_wait_s: int = 0
@@ -191,9 +193,24 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DeployOptions:
         keep_staged=int(variables.get("sagefleet_agent_staging_keep", 2)),
         keep_settings_backups=int(variables.get("sagefleet_settings_keep_backups", 5)),
         target_version=str(version) if version is not None else None,
+        package_url=_url(host, variables.get("sagefleet_agent_package_url")),
         lock_ttl_s=_seconds(host, variables, "sagefleet_deploy_lock_ttl_s", 3600, 60, 86400),
         lock_wait_s=_seconds(host, variables, "sagefleet_deploy_lock_wait_s", 0, 0, 3600),
     )
+
+
+def _url(host: str, value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not value.lower().startswith(("http://", "https://")):
+        raise InputError(
+            "must be an http:// or https:// URL",
+            host=host,
+            field="sagefleet_agent_package_url",
+            value=repr(value),
+            fix="serve Setup.zip from the bastion or the internal repository",
+        )
+    return value
 
 
 def _seconds(
@@ -471,9 +488,22 @@ class Deployer:
         return [answers] if isinstance(answers, dict) else list(answers)
 
     def _install(self, installer_member: str, action: str, settings: Any) -> DeployResult:
-        staged = transfer.stage(self.session, self.package, staging_root=self.options.staging_root)
+        if self.options.package_url:
+            staged = transfer.stage_pull(
+                self.session,
+                self.options.package_url,
+                self.package.sha256,
+                size=self.package.size,
+                version=self.package.agent_version,
+                staging_root=self.options.staging_root,
+            )
+        else:
+            staged = transfer.stage(
+                self.session, self.package, staging_root=self.options.staging_root
+            )
         self.step(
             "stage",
+            method=staged.method,
             bytes_sent=staged.bytes_sent,
             skipped=staged.skipped,
             resumed_from=staged.resumed_from,
@@ -507,6 +537,8 @@ class Deployer:
             "account": self.options.service_account,
             "log_path": log,
             "staged_settings": staged_settings,
+            "installed_settings": settings.path,
+            "settings_acl": settings.acl(),
         }
         password = self.options.service_password or ""
         stdin = [base64.b64encode(password.encode()) + b"\r\n"]
@@ -535,6 +567,8 @@ class Deployer:
                 current=staged.path,
             )
             verb = "installed" if action == "install" else "upgraded"
+            if self.result.reboot_required:
+                self.result.plan += " — reboot required (not done: plan it with the client)"
             return self.done(
                 verb,
                 changed=True,

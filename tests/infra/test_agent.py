@@ -34,6 +34,9 @@ def test_agent_service_starts_automatically(windows: Windows, expected: Expectat
 @pytest.mark.sagefleet_check("SF504", "Agent service runs as the expected account")
 def test_agent_service_account(windows: Windows, expected: Expectations) -> None:
     service = windows.service(expected.service_name)
+    if expected.service_account is None:  # not set: any account, but one must be set
+        assert service.account, f"{windows.name} SF504: service has no logon account"
+        return
     assert (service.account or "").lower() == expected.service_account.lower(), (
         f"{windows.name} SF504: service runs as {service.account}, "
         f"expected {expected.service_account}"

@@ -33,9 +33,8 @@ def test_settings_match_the_rendered_expectation(windows: Windows, expected: Exp
 def test_settings_acl_is_restricted(windows: Windows, expected: Expectations) -> None:
     state = windows.file(expected.settings_path, hash=False, acl=True)
     assert state.exists, f"{windows.name} SF508: {expected.settings_path} not found"
-    allowed = ALLOWED | {expected.service_account.lower()}
-    if expected.service_account.lower() == "localsystem":
-        allowed.add("nt authority\\system")
+    account = expected.service_account or windows.service(expected.service_name).account or ""
+    allowed = ALLOWED | {account.lower()}
     extra = sorted(i for i in state.identities if i.lower() not in allowed)
     assert state.protected and not extra, (
         f"{windows.name} SF508: ACL of {expected.settings_path} too open "

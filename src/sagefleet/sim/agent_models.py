@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from sagefleet.sim.dispatch import SnippetAbort, simulates
-from sagefleet.sim.model import ModelError, ServiceError, WindowsHost
+from sagefleet.sim.model import Acl, ModelError, ServiceError, WindowsHost
 
 
 def _parent(path: str) -> str:
@@ -151,6 +151,14 @@ def _install(
             host.start_service(name)
         except ServiceError as exc:
             result.update(failed_step="start", error=str(exc))
+            return
+    installed = params.get("installed_settings")
+    if installed and host.fs.is_file(str(installed)):
+        spec = params.get("settings_acl") or {}
+        owner = str(spec.get("owner") or "BUILTIN\\Administrators")
+        granted = [str(a) for a in [*spec.get("full_control", []), *spec.get("read", [])]]
+        host.fs.set_acl(str(installed), Acl(owner=owner, readers=[
+            a for a in granted if a.lower() != owner.lower()]))
 
 
 @simulates("agent_rollback")

@@ -128,6 +128,27 @@ try {
             $result.error = $_.Exception.Message
         }
     }
+    if ($null -eq $result.failed_step -and $P.installed_settings -and
+        (Test-Path -LiteralPath ([string]$P.installed_settings) -PathType Leaf)) {
+        # The installer's copy of settings.json holds passwords: only admins, SYSTEM
+        # and the service account may open it, inheritance off.
+        try {
+            $security = New-Object -TypeName System.Security.AccessControl.FileSecurity
+            $security.SetAccessRuleProtection($true, $false)
+            foreach ($who in @($P.settings_acl.full_control)) {
+                $rule = New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList ([string]$who), 'FullControl', 'Allow'
+                $security.AddAccessRule($rule)
+            }
+            foreach ($who in @($P.settings_acl.read)) {
+                $rule = New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList ([string]$who), 'Read', 'Allow'
+                $security.AddAccessRule($rule)
+            }
+            Set-Acl -LiteralPath ([string]$P.installed_settings) -AclObject $security
+        } catch {
+            $result.failed_step = 'acl'
+            $result.error = $_.Exception.Message
+        }
+    }
 } finally {
     if ($P.staged_settings -and (Test-Path -LiteralPath ([string]$P.staged_settings))) {
         Remove-Item -LiteralPath ([string]$P.staged_settings) -Force

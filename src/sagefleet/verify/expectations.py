@@ -16,7 +16,7 @@ SECRET_MASK = "********"
 class Expectations:
     host: str
     service_name: str
-    service_account: str
+    service_account: str | None
     agent_version: str | None
     settings_path: str
     settings: Mapping[str, Any] | None = field(repr=False)
@@ -41,7 +41,12 @@ def for_host(host: str, variables: Mapping[str, Any]) -> Expectations:
     return Expectations(
         host=host,
         service_name=str(variables.get("sagefleet_agent_service_name", defaults["service_name"])),
-        service_account=str(variables.get("sagefleet_agent_service_account", "LocalSystem")),
+        # Unset: an upgrade keeps whatever account the service already runs as.
+        service_account=(
+            str(variables["sagefleet_agent_service_account"])
+            if variables.get("sagefleet_agent_service_account")
+            else None
+        ),
         agent_version=str(version) if version is not None else None,
         settings_path=str(
             variables.get("sagefleet_settings_path", install_dir.rstrip("\\") + "\\settings.json")

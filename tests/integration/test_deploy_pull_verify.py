@@ -1,0 +1,98 @@
+"""Deploy in pull mode from an HTTP server on the bastion, then the testinfra suites pass."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sagefleet.deploy import deploy_host
+from sagefleet.inventory import load
+from sagefleet.package import build_test_package, inspect
+from sagefleet.sim.fleet import Fleet, generate_specs
+from tests.conftest import ROOT, next_first_address, session_for
+from tests.scenarios import write_inventory
+
+
+@pytest.fixture
+def http_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    folder = tmp_path / "www"
+    folder.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", folder
+    server.shutdown()
+    server.server_close()
+
+
+def test_pull_mode_deploy_downloads_from_the_bastion_and_verifies(
+    tmp_path: Path, http_server: tuple[str, Path]
+) -> None:
+    base, www = http_server
+    package_path = build_test_package(www / "Setup.zip", agent_version="3.2.0")
+    package = inspect(package_path)
+    specs = generate_specs(
+        2, profiles=("healthy-onprem", "agent-old"), first_address=next_first_address(), port=0
+    )
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        inventory = write_inventory(
+            fleet,
+            tmp_path / "inventory" / "hosts.yml",
+            {
+                "sagefleet_agent_version": "3.2.0",
+                "sagefleet_agent_package_url": f"{base}/Setup.zip",
+            },
+        )
+        hosts = {h.name: h for h in load([inventory])}
+        results = {}
+        for name in ("sage01", "sage02"):
+            with session_for(fleet, name) as session:
+                results[name] = deploy_host(session, name, hosts[name].variables, package)
+        assert {n: r.outcome for n, r in results.items()} == {
+            "sage01": "installed",
+            "sage02": "upgraded",
+        }
+        for result in results.values():
+            stage = next(s for s in result.steps if s["step"] == "stage")
+            assert stage["method"] == "pull" and stage["bytes_sent"] == 0
+        for name in ("sage01", "sage02"):
+            assert fleet.listeners[name].stats.stdin_bytes < 4096  # no package on stdin
+        out = tmp_path / "verify"
+        process = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-p",
+                "sagefleet.verify.plugin",
+                "-p",
+                "no:cacheprovider",
+                "-q",
+                "tests/infra",
+                "--sagefleet-inventory",
+                str(inventory),
+                "--sagefleet-report",
+                str(out),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert process.returncode == 0, process.stdout[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert {h["host"]: h["status"] for h in report["hosts"]} == {
+        "sage01": "ready",
+        "sage02": "ready",
+    }
+    assert all(len(h["findings"]) == 12 for h in report["hosts"])
