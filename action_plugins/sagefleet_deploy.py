@@ -45,6 +45,7 @@ READ_VARS = (
     "sagefleet_preflight_max_clock_skew_s",
     "sagefleet_preflight_timeout_ms",
     "sagefleet_dns_servers",
+    "sagefleet_dns_port",
     "sagefleet_allow_insecure_transport",
     "sagefleet_winrm_retries",
     "sagefleet_winrm_retry_backoff_s",

@@ -38,6 +38,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "timeout_ms": {"type": "int", "default": 3000},
     "bastion_probes": {"type": "bool", "default": False},
     "dns_servers": {"type": "list", "elements": "str"},
+    "dns_port": {"type": "int", "default": 53},
     "allow_insecure_transport": {"type": "bool", "default": False},
 }
 
@@ -56,6 +57,7 @@ ARG_TO_VAR = {
     "timeout_ms": "sagefleet_preflight_timeout_ms",
     "bastion_probes": "sagefleet_preflight_bastion_probes",
     "dns_servers": "sagefleet_dns_servers",
+    "dns_port": "sagefleet_dns_port",
     "allow_insecure_transport": "sagefleet_allow_insecure_transport",
 }
 

@@ -78,6 +78,11 @@ class ActionModule(ActionBase):
         hostvars = (task_vars or {}).get("hostvars", {})
         reports = []
         outcomes: list[dict[str, Any]] = []
+        any_outcome = any(
+            isinstance(hostvars.get(h, {}).get(args["result_var"]), dict)
+            and hostvars[h][args["result_var"]].get("outcome")
+            for h in args["hosts"]
+        )
         for host in args["hosts"]:
             registered = hostvars[host].get(args["result_var"]) if host in hostvars else None
             data = registered.get("host_report") if isinstance(registered, dict) else None
@@ -90,7 +95,7 @@ class ActionModule(ActionBase):
                 if isinstance(registered, dict) and registered.get("msg"):
                     reason = str(registered["msg"])
                 reports.append(unreachable(host, reason))
-                if outcomes and not (isinstance(registered, dict) and registered.get("outcome")):
+                if any_outcome and not (isinstance(registered, dict) and registered.get("outcome")):
                     outcomes.append({"host": host, "outcome": "not run", "reason": reason})
         report = fleet_report(reports, lang=args["lang"], title=args["title"])
         written = write_reports(report, Path(args["dest"]), args["formats"])

@@ -30,6 +30,7 @@ READ_VARS = (
     "sagefleet_preflight_timeout_ms",
     "sagefleet_preflight_bastion_probes",
     "sagefleet_dns_servers",
+    "sagefleet_dns_port",
     "sagefleet_allow_insecure_transport",
 )
 

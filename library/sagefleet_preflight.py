@@ -63,6 +63,10 @@ options:
     description: Also resolve each probed name from the controller with dnspython.
     type: bool
     default: false
+  dns_port:
+    description: Port of the DNS servers the controller asks.
+    type: int
+    default: 53
   dns_servers:
     description: DNS servers the controller asks (default the system resolver).
     type: list

@@ -44,6 +44,7 @@ class PreparedHost:
     timeout_ms: int = 3000
     bastion_probes: bool = False
     nameservers: list[str] | None = None
+    dns_port: int = 53
     edition: str | None = None
     transport: dict[str, Any] = field(default_factory=dict)
     allow_insecure_transport: bool = False
@@ -177,6 +178,7 @@ def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
         ),
         bastion_probes=bastion,
         nameservers=nameservers,
+        dns_port=_int(host, "sagefleet_dns_port", hostvars.get("sagefleet_dns_port", 53), 1),
         edition=edition,
         transport={
             "scheme": hostvars.get("ansible_winrm_scheme"),
@@ -194,7 +196,8 @@ def bastion_dns(prepared: PreparedHost) -> dict[str, DnsResult]:
     """Resolve every probed name from the bastion (dnspython), for SF306/SF307."""
     results: dict[str, DnsResult] = {}
     for name in sorted({t["name"] for t in prepared.probe_targets()}):
-        results[name] = resolve(name, nameservers=prepared.nameservers, timeout=2.0)
+        results[name] = resolve(name, nameservers=prepared.nameservers, port=prepared.dns_port,
+                                timeout=2.0)
     return results
 
 
