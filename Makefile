@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 VENV218  := .venv-ansible218
 STAMP218 := $(VENV218)/.installed
 
-.PHONY: venv test test-ansible218 demo lint clean bench-sim
+.PHONY: venv test test-ansible218 demo lint clean bench-sim browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,11 +19,22 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## make test: every test (unit + integration against the simulated fleet),
-## then the ansible-core 2.18 conformance leg
-test: $(STAMP)
-	$(BIN)/python -m pytest
+## make test: every test (unit + integration against the simulated fleet, two
+## workers), then the ansible-core 2.18 conformance leg
+test: $(STAMP) browser
+	$(BIN)/python -m pytest -n 2
 	$(MAKE) test-ansible218
+
+## make browser: headless Chromium (Debian's package) for the HTML report test
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || \
+			{ apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium; }; \
+		else \
+			echo "make test needs headless Chromium: install Debian's chromium package" >&2; \
+			exit 1; \
+		fi; }
 
 $(STAMP218):
 	test -x $(VENV218)/bin/python || $(PYTHON) -m venv $(VENV218)
