@@ -10,35 +10,9 @@ from ansible.plugins.action import ActionBase
 
 from sagefleet import diagnose, preflight
 from sagefleet.errors import SagefleetError
+from sagefleet.inventory import sagefleet_var_names
 from sagefleet.remote import AuthenticationFailed, HostUnreachable
 from sagefleet.remote.ansible import AnsibleSession
-
-# Inventory variables read here (templated, never passed through task arguments: entity
-# secrets stay out of task arguments and logs, and are used only to mask them).
-READ_VARS = (
-    "sagefleet_entities",
-    "sagefleet_lang",
-    "sagefleet_endpoints",
-    "sagefleet_expected_issuers",
-    "sagefleet_sage_catalog",
-    "sagefleet_waivers",
-    "sagefleet_agent_service_name",
-    "sagefleet_agent_service_account",
-    "sagefleet_agent_version",
-    "sagefleet_agent_install_dir",
-    "sagefleet_agent_staging_dir",
-    "sagefleet_settings_path",
-    "sagefleet_edition",
-    "sagefleet_dns_servers",
-    "sagefleet_allow_insecure_transport",
-    "ansible_connection",
-    "ansible_password",
-    "ansible_winrm_password",
-    "ansible_winrm_scheme",
-    "ansible_winrm_transport",
-    "ansible_winrm_server_cert_validation",
-    "ansible_winrm_message_encryption",
-)
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "dest": {"type": "path", "required": True},
@@ -63,7 +37,7 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         host = str(task_vars.get("inventory_hostname"))
         variables = {
-            name: self._templar.template(task_vars[name]) for name in READ_VARS if name in task_vars
+            name: self._templar.template(task_vars[name]) for name in sagefleet_var_names(task_vars)
         }
         variables.update(
             sagefleet_diagnose_restart=bool(args["restart"]) and not self._task.check_mode,
@@ -105,7 +79,5 @@ class ActionModule(ActionBase):
             msg=f"{bundle.status}: bundle {path.name}{restarted}",
         )
         if restart.get("requested") and not restart.get("done"):
-            result.update(
-                failed=True, msg=f"restart failed: {restart.get('error')}; bundle {path}"
-            )
+            result.update(failed=True, msg=f"restart failed: {restart.get('error')}; bundle {path}")
         return result

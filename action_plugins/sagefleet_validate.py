@@ -8,31 +8,12 @@ from ansible.plugins.action import ActionBase
 
 from sagefleet import preflight
 from sagefleet.errors import InputError, SagefleetError
+from sagefleet.inventory import sagefleet_var_names
 from sagefleet.settings import ValidationFailed
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "hosts": {"type": "list", "elements": "str", "required": True},
 }
-
-READ_VARS = (
-    "sagefleet_entities",
-    "sagefleet_lang",
-    "sagefleet_endpoints",
-    "sagefleet_expected_issuers",
-    "sagefleet_sage_catalog",
-    "sagefleet_waivers",
-    "sagefleet_agent_service_name",
-    "sagefleet_agent_service_account",
-    "sagefleet_agent_version",
-    "sagefleet_edition",
-    "sagefleet_preflight_min_free_mb",
-    "sagefleet_preflight_max_clock_skew_s",
-    "sagefleet_preflight_timeout_ms",
-    "sagefleet_preflight_bastion_probes",
-    "sagefleet_dns_servers",
-    "sagefleet_dns_port",
-    "sagefleet_allow_insecure_transport",
-)
 
 
 class ActionModule(ActionBase):
@@ -47,7 +28,7 @@ class ActionModule(ActionBase):
         errors: list[InputError | SagefleetError] = []
         for host in args["hosts"]:
             source = hostvars[host]
-            variables = {name: source[name] for name in READ_VARS if name in source}
+            variables = {name: source[name] for name in sagefleet_var_names(source)}
             try:
                 preflight.prepare(host, variables)
             except ValidationFailed as exc:

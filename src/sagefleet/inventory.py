@@ -7,7 +7,7 @@ second credential file.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,15 @@ CONNECTION_VARS = (
     "ansible_winrm_operation_timeout_sec",
     "ansible_winrm_path",
 )
+
+
+def sagefleet_var_names(variables: Iterable[str]) -> list[str]:
+    """The variables sagefleet reads: its own (``sagefleet_*``) and the WinRM connection's.
+
+    Action plugins template exactly these from the task's variables, so entity and
+    account secrets never have to travel through task arguments.
+    """
+    return [name for name in variables if name.startswith("sagefleet_") or name in CONNECTION_VARS]
 
 
 @dataclass(frozen=True)
