@@ -35,8 +35,9 @@ class ActionModule(ActionBase):
         try:
             document = session.run_snippet(
                 "discover",
-                discover.params(args["roots"], max_depth=args["max_depth"],
-                                max_files=args["max_files"]),
+                discover.params(
+                    args["roots"], max_depth=args["max_depth"], max_files=args["max_files"]
+                ),
             )
         except (HostUnreachable, AuthenticationFailed) as exc:
             raise AnsibleConnectionFailure(str(exc)) from None
@@ -45,8 +46,11 @@ class ActionModule(ActionBase):
             return result
         try:
             draft = discover.draft(host, document)
-            files = {} if self._task.check_mode else discover.write_draft(
-                draft, Path(args["dest"]), force=args["force"])
+            files = (
+                {}
+                if self._task.check_mode
+                else discover.write_draft(draft, Path(args["dest"]), force=args["force"])
+            )
         except (SagefleetError, OSError) as exc:
             result.update(failed=True, msg=str(exc))
             return result
@@ -59,7 +63,10 @@ class ActionModule(ActionBase):
             products=document.get("products") or [],
             msg=f"{len(draft.entities)} entit{'y' if len(draft.entities) == 1 else 'ies'} found; "
             + (f"written: {', '.join(written)}" if written else "nothing written")
-            + (f"; kept (existing, sagefleet_discover_force to overwrite): {', '.join(kept)}"
-               if kept else ""),
+            + (
+                f"; kept (existing, sagefleet_discover_force to overwrite): {', '.join(kept)}"
+                if kept
+                else ""
+            ),
         )
         return result

@@ -7,12 +7,14 @@ from typing import Any
 from ansible.plugins.action import ActionBase
 
 from sagefleet import preflight
+from sagefleet.deploy import check_inputs
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.inventory import sagefleet_var_names
 from sagefleet.settings import ValidationFailed
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "hosts": {"type": "list", "elements": "str", "required": True},
+    "deploy": {"type": "bool", "default": False},
 }
 
 
@@ -31,6 +33,8 @@ class ActionModule(ActionBase):
             variables = {name: source[name] for name in sagefleet_var_names(source)}
             try:
                 preflight.prepare(host, variables)
+                if args["deploy"]:
+                    check_inputs(host, variables)
             except ValidationFailed as exc:
                 errors.extend(exc.errors)
             except SagefleetError as exc:

@@ -15,6 +15,11 @@ options:
     type: list
     elements: str
     required: true
+  deploy:
+    description: Also validate the deploy options (install and staging folders, service
+      account and password, installer arguments and exit codes, timeouts, retries, lock).
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full

@@ -227,6 +227,41 @@ def _seconds(
     return value
 
 
+def check_paths(host: str, o: DeployOptions) -> None:
+    """Install folder, staging folder and account checked before the host is contacted,
+    named by their inventory variable (they are otherwise checked only when used)."""
+    try:
+        settings_target(
+            host,
+            install_dir=o.install_dir,
+            service_account=o.service_account,
+            keep_backups=o.keep_settings_backups,
+        )
+        settings_target(host, path=o.staging_root + "\\0\\package\\settings.json", keep_backups=0)
+    except InputError as exc:
+        names = {
+            "install_dir": "sagefleet_agent_install_dir",
+            "service_account": "sagefleet_agent_service_account",
+            "path": "sagefleet_agent_staging_dir",
+            "keep_backups": "sagefleet_settings_keep_backups",
+        }
+        raise InputError(
+            exc.message,
+            host=host,
+            field=names.get(exc.field or "", exc.field),
+            value=exc.value,
+            fix=exc.fix,
+        ) from None
+
+
+def check_inputs(host: str, variables: Mapping[str, Any]) -> DeployOptions:
+    """Every deploy input of one host, validated on the controller (raises InputError)."""
+    options = options_from(host, variables)
+    check_paths(host, options)
+    retry_from(host, variables)
+    return options
+
+
 def _finding(
     check_id: str,
     ok: bool,
@@ -271,7 +306,7 @@ class Deployer:
         self.started = time.monotonic()
         # Everything below is validated before the host is contacted.
         self.prepared = preflight.prepare(host, variables)
-        self.options = options_from(host, variables)
+        self.options = check_inputs(host, variables)
         self.entities = entities_for_host(host, variables).entities
         self.settings_text = dumps(render_host_settings(self.entities, host=host))
         self.target = self.options.target_version or package.agent_version

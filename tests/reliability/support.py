@@ -76,7 +76,12 @@ def before(host: WindowsHost) -> Before:
 
 
 def assert_invariants(
-    host: WindowsHost, was: Before, new_settings: bytes, *, report: Any = None, names: Iterable[str] = ()
+    host: WindowsHost,
+    was: Before,
+    new_settings: bytes,
+    *,
+    report: Any = None,
+    names: Iterable[str] = (),
 ) -> None:
     """After any case: settings.json old or new (never partial), a running agent kept,
     no secret left under C:\\ProgramData\\sagefleet, and the report naming host and cause."""

@@ -50,16 +50,16 @@ EXTRA = {
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory) -> PackageInfo:
     """A package of about 700 KB that does not compress: several stdin lines to cut."""
-    path = build_test_package(
-        tmp_path_factory.mktemp("pkg") / "Setup.zip", agent_version="3.2.0"
-    )
+    path = build_test_package(tmp_path_factory.mktemp("pkg") / "Setup.zip", agent_version="3.2.0")
     with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_STORED) as archive:
         archive.writestr("redist/filler.bin", os.urandom(600 * 1024))
     return inspect(path)
 
 
 @pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet, dict[str, dict[str, Any]]]]:
+def sim(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Fleet, dict[str, dict[str, Any]]]]:
     tmp = tmp_path_factory.mktemp("faults")
     specs = generate_specs(
         len(HOSTS), profiles=list(HOSTS.values()), first_address=next_first_address(), port=0
@@ -169,15 +169,21 @@ def test_retries_are_configurable_bounded_and_back_off() -> None:
             "facts", {}
         )
     assert stub.calls == 4 and waits == [0.5, 1.0, 2.0]
-    for error, snippet in ((AuthenticationFailed, "facts"), (HostUnreachable, "facts"),
-                           (TransportError, "agent_install")):
+    for error, snippet in (
+        (AuthenticationFailed, "facts"),
+        (HostUnreachable, "facts"),
+        (TransportError, "agent_install"),
+    ):
         stub = _Stub(error)
         with pytest.raises(error):
             RetryingSession(stub, WinRMRetry(retries=3), waits.append).run_snippet(snippet, {})
         assert stub.calls == 1, (error, snippet)
     assert retry_from("h", {"sagefleet_winrm_retries": 5}).retries == 5
-    for bad in ({"sagefleet_winrm_retries": -1}, {"sagefleet_winrm_retries": "3"},
-                {"sagefleet_winrm_retry_backoff_s": 999}):
+    for bad in (
+        {"sagefleet_winrm_retries": -1},
+        {"sagefleet_winrm_retries": "3"},
+        {"sagefleet_winrm_retry_backoff_s": 999},
+    ):
         with pytest.raises(InputError, match="sagefleet_winrm_retr"):
             retry_from("h", bad)
 
@@ -228,12 +234,17 @@ def test_disk_full_before_the_transfer_is_refused_before_a_byte_is_sent(
     sim: Case, package: PackageInfo, name: str
 ) -> None:
     result = run_case(
-        sim, package, name, arrange=_fill_disk(10 * 1024 * 1024),
+        sim,
+        package,
+        name,
+        arrange=_fill_disk(10 * 1024 * 1024),
         sagefleet_preflight_min_free_mb=1,
     )
     assert result.outcome == "failed"
-    assert "free" in (result.reason or "") and "needed" in (result.reason or "").lower() or (
-        "space" in (result.reason or "").lower()
+    assert (
+        "free" in (result.reason or "")
+        and "needed" in (result.reason or "").lower()
+        or ("space" in (result.reason or "").lower())
     ), result.reason
     assert not [e for e in sim[0].host(name).journal if e.get("name") == "stage_push"]
 
@@ -325,8 +336,7 @@ def test_host_restarted_mid_upgrade_then_a_rerun_converges(
         second = deploy_host(session, name, hv, package)
     assert second.outcome == "upgraded", second.reason
     assert next(s for s in second.steps if s["step"] == "lock").get("recovered_from")
-    assert_invariants(host, was, expected_settings(name, hv), report=second.to_dict(),
-                      names=[name])
+    assert_invariants(host, was, expected_settings(name, hv), report=second.to_dict(), names=[name])
     assert host.service(SERVICE).version == "3.2.0"  # type: ignore[union-attr]
     assert host.fs.is_file(INSTALL_DIR + "\\settings.json")
 
@@ -377,10 +387,16 @@ def test_host_down_between_waves_then_verify_then_a_rerun_converges(
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         out = tmp_path / "out"
-        args = ("-e", f"sagefleet_agent_package={package.path}",
-                "-e", f"sagefleet_deploy_report_dir={out}",
-                "-e", '{"sagefleet_deploy_waves": [1, "100%"]}',
-                "-e", "sagefleet_deploy_max_fail_percentage=50")
+        args = (
+            "-e",
+            f"sagefleet_agent_package={package.path}",
+            "-e",
+            f"sagefleet_deploy_report_dir={out}",
+            "-e",
+            '{"sagefleet_deploy_waves": [1, "100%"]}',
+            "-e",
+            "sagefleet_deploy_max_fail_percentage=50",
+        )
         first = playbook("deploy.yml", inventory, *args)
         stop.set()
         assert outcomes(first) == {"a": "installed", "b": "installed", "c": "unreachable"}, (
@@ -389,14 +405,18 @@ def test_host_down_between_waves_then_verify_then_a_rerun_converges(
         assert fleet.faults("b").counters.faults == 1
         report = json.loads((out / "report.json").read_text())
         c_entry = next(h for h in report["hosts"] if h["host"] == "c")
-        assert "c" == c_entry["host"] and (c_entry.get("error") or c_entry.get("summary"))
+        assert c_entry["host"] == "c" and (c_entry.get("error") or c_entry.get("summary"))
         for name in names:
-            assert_invariants(fleet.host(name), was[name],
-                              expected_settings(name, variables[name]))
+            assert_invariants(fleet.host(name), was[name], expected_settings(name, variables[name]))
         verify_out = tmp_path / "verify"
-        verify = playbook("verify.yml", inventory,
-                          "-e", f"sagefleet_verify_report_dir={verify_out}",
-                          "-e", "sagefleet_verify_workers=1")
+        verify = playbook(
+            "verify.yml",
+            inventory,
+            "-e",
+            f"sagefleet_verify_report_dir={verify_out}",
+            "-e",
+            "sagefleet_verify_workers=1",
+        )
         assert verify.returncode != 0
         verify_report = (verify_out / "report.json").read_text()
         assert '"c"' in verify_report
@@ -405,5 +425,4 @@ def test_host_down_between_waves_then_verify_then_a_rerun_converges(
         assert second.returncode == 0, second.stdout[-3000:]
         assert outcomes(second) == {"a": "unchanged", "b": "unchanged", "c": "installed"}
         for name in names:
-            assert_invariants(fleet.host(name), was[name],
-                              expected_settings(name, variables[name]))
+            assert_invariants(fleet.host(name), was[name], expected_settings(name, variables[name]))
