@@ -16,6 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import ansible_runner
 import pytest
 import yaml
 
@@ -23,12 +24,21 @@ from sagefleet.sim.fleet import Fleet, generate_specs
 from tests.conftest import ROOT, next_first_address
 from tests.scenarios import write_inventory
 
-ansible_runner = pytest.importorskip("ansible_runner")
-
 # What a project sync brings that a job does not need (and local state that is not in git).
 NOT_IN_PROJECT = shutil.ignore_patterns(
-    ".git", ".venv*", ".sagefleet", "reports", "__pycache__", ".*_cache", ".hypothesis",
-    ".ansible", "context", "*.egg-info",
+    ".git",
+    ".venv*",
+    ".sagefleet",
+    "reports",
+    "__pycache__",
+    ".*_cache",
+    ".hypothesis",
+    ".ansible",
+    "context",
+    "*.egg-info",
+)
+BASTION_PATH = re.compile(
+    r"""(?m)(?:^|[\s"'=])(/(?:home|root|tmp|opt|srv|var|etc|usr|work)/\S*|~/\S*)"""
 )
 SCENARIOS = {"awx-ready": "healthy-onprem", "awx-spc": "healthy-spc", "awx-blocked": "dotnet-472"}
 
@@ -40,8 +50,10 @@ def project_copy(dest: Path) -> Path:
 
 def requirement_names(requirements: list[str]) -> dict[str, str]:
     """name (normalised) -> full requirement line."""
-    return {re.split(r"[<>=!~\[ ;]", r, maxsplit=1)[0].lower().replace("_", "-"): r
-            for r in requirements}
+    return {
+        re.split(r"[<>=!~\[ ;]", r, maxsplit=1)[0].lower().replace("_", "-"): r
+        for r in requirements
+    }
 
 
 def pyproject() -> dict[str, Any]:
@@ -53,8 +65,10 @@ def runner_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("awx")
     names = sorted(SCENARIOS)
     specs = generate_specs(
-        len(names), profiles=[SCENARIOS[n] for n in names],
-        first_address=next_first_address(), port=0,
+        len(names),
+        profiles=[SCENARIOS[n] for n in names],
+        first_address=next_first_address(),
+        port=0,
     )
     for spec, name in zip(specs, names, strict=True):
         spec.name = name
@@ -80,8 +94,15 @@ def runner_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         )
         events = list(run.events)
         stdout = run.stdout.read()
-        result = {"status": run.status, "rc": run.rc, "stats": run.stats, "events": events,
-                  "stdout": stdout, "project": project, "fleet": fleet}
+        result = {
+            "status": run.status,
+            "rc": run.rc,
+            "stats": run.stats,
+            "events": events,
+            "stdout": stdout,
+            "project": project,
+            "fleet": fleet,
+        }
         result["journal"] = {n: list(fleet.host(n).journal) for n in names}
     return result
 
@@ -131,8 +152,7 @@ def test_playbooks_and_roles_use_no_bastion_path() -> None:
     texts = [p for d in ("playbooks", "roles") for p in (ROOT / d).rglob("*.yml")]
     for path in texts:
         text = path.read_text(encoding="utf-8")
-        for match in re.finditer(r"""(?m)(?:^|[\s"'=])(/(?:home|root|tmp|opt|srv|var|etc|usr)/\S*|~/\S*)""",
-                                 text):
+        for match in re.finditer(BASTION_PATH, text):
             pytest.fail(f"{path.relative_to(ROOT)}: bastion-local path {match.group(1)!r}")
 
 
@@ -159,8 +179,13 @@ def test_execution_environment_matches_pyproject() -> None:
     ee = yaml.safe_load((ROOT / "execution-environment.yml").read_text())
     assert ee["version"] == 3
     assert set(ee) <= {
-        "version", "images", "dependencies", "options", "additional_build_files",
-        "additional_build_steps", "build_arg_defaults",
+        "version",
+        "images",
+        "dependencies",
+        "options",
+        "additional_build_files",
+        "additional_build_steps",
+        "build_arg_defaults",
     }
     assert ee["images"]["base_image"]["name"]
     deps = ee["dependencies"]
@@ -178,15 +203,19 @@ def test_execution_environment_matches_pyproject() -> None:
     assert interpreter["python_path"].endswith("python" + minimum)
     # sagefleet itself is built from the checkout's sources in the final stage.
     sources = {(f["src"], f["dest"]) for f in ee["additional_build_files"]}
-    assert {("pyproject.toml", "sagefleet"), ("README.md", "sagefleet"),
-            ("src", "sagefleet/src")} <= sources
+    assert {
+        ("pyproject.toml", "sagefleet"),
+        ("README.md", "sagefleet"),
+        ("src", "sagefleet/src"),
+    } <= sources
     for src, _ in sources:
         assert (ROOT / src).exists(), src
     steps = " ".join(ee["additional_build_steps"]["append_final"])
     assert "COPY _build/sagefleet" in steps and "pip install" in steps and "--no-deps" in steps
 
 
-def test_execution_environment_validates_with_ansible_builder_when_installed() -> None:
-    schema = pytest.importorskip("ansible_builder.ee_schema")
+def test_execution_environment_validates_with_ansible_builder() -> None:
+    from ansible_builder import ee_schema as schema
+
     ee = yaml.safe_load((ROOT / "execution-environment.yml").read_text())
     schema.validate_schema(ee)
