@@ -279,3 +279,37 @@ def test_bad_package_stops_before_any_host_is_touched(tmp_path: Path) -> None:
         assert fleet.host("a").journal == []
     finally:
         fleet.stop()
+
+
+def test_testinfra_wave_gate_passes_then_stops_a_rollout_it_fails(
+    tmp_path: Path, package: Path
+) -> None:
+    fleet = start(tmp_path, ["healthy-onprem"] * 3, ["a", "b", "c"])
+    try:
+        waves = [
+            "-e",
+            '{"sagefleet_deploy_waves": [1, 1, 1]}',
+            "-e",
+            "sagefleet_agent_verify_waves=true",
+        ]
+        suites = tmp_path / "suites"
+        suites.mkdir()
+        (suites / "test_version.py").write_text(
+            "import pytest\n\n\n"
+            "@pytest.mark.sagefleet_check('SF590', 'Agent is the expected build')\n"
+            "def test_agent_is_the_expected_build(windows, expected):\n"
+            "    service = windows.service(expected.service_name)\n"
+            "    assert service.version == '9.9.9', f'{windows.name}: {service.version}'\n"
+        )
+        failing, _ = deploy(
+            fleet, tmp_path, package, *waves, "-e", f"sagefleet_agent_verify_suites={suites}"
+        )
+        assert failing.returncode != 0
+        found = outcomes(failing)
+        assert found["a"] == "installed" and found["b"] == "not run"
+        assert agent(fleet, "b") == (None, None)
+        passing, _ = deploy(fleet, tmp_path, package, *waves)
+        assert passing.returncode == 0, passing.stdout[-3000:]
+        assert outcomes(passing) == {"a": "unchanged", "b": "installed", "c": "installed"}
+    finally:
+        fleet.stop()
