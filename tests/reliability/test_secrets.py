@@ -5,7 +5,8 @@ One simulated fleet (an agent-less host, a host running agent 2.3.0, a host that
 preflight blocks) and one vault-encrypted inventory: the WinRM password, the
 agent service account's password and each entity's SQL and Sage passwords are
 canaries, one per field, so a hit names the field that leaked. The runs, in
-sequence, all at -vvvv with ANSIBLE_LOG_PATH: preflight.yml; deploy.yml
+sequence, at -vvvv (the two real --diff runs at -vvvvv) with ANSIBLE_LOG_PATH:
+preflight.yml; deploy.yml
 --check, --check --diff, normal, and --diff after an entity changed; settings.yml
 normal and --diff after another change; verify.yml; diagnose.yml; discover.yml;
 ``sagefleet doctor``, ``facts-script`` and ``checks --facts``. Then every file
@@ -40,8 +41,10 @@ from sagefleet.inventory import load
 from sagefleet.package import build_test_package
 from sagefleet.sim.fleet import Fleet, generate_specs
 from tests.conftest import ROOT, next_first_address, session_for
+from tests.integration.test_deploy import outcomes
 from tests.reliability.support import (
     ANSIBLE_PLAYBOOK,
+    INSTALL_DIR,
     SAGEFLEET,
     SERVICE,
     SETTINGS,
@@ -232,6 +235,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
             "ANSIBLE_LOG_PATH": str(root / "ansible.log"),
             "ANSIBLE_LOCAL_TEMP": str(tmp / "ansible-local"),
             "ANSIBLE_KEEP_REMOTE_FILES": "1",  # localhost module payloads stay, to be searched
+            "ANSIBLE_REMOTE_TMP": str(tmp / "ansible-remote"),
             "TMPDIR": str(tmp),
         }
 
@@ -245,11 +249,19 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
             result.rcs[name] = process.returncode
             result.texts[name] = process.stdout.decode("utf-8", "replace")
 
-        def play(name: str, playbook: str, *extra: str) -> None:
+        def play(name: str, playbook: str, *extra: str, verbosity: str = "-vvvv") -> None:
             run(
                 name,
-                [ANSIBLE_PLAYBOOK, "-vvvv", "-i", str(inventory), f"playbooks/{playbook}",
-                 "--vault-password-file", str(vault_file), *extra],
+                [
+                    ANSIBLE_PLAYBOOK,
+                    verbosity,
+                    "-i",
+                    str(inventory),
+                    f"playbooks/{playbook}",
+                    "--vault-password-file",
+                    str(vault_file),
+                    *extra,
+                ],
             )
 
         reports = root / "reports"
@@ -260,16 +272,34 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         play("deploy-check-diff", "deploy.yml", "--check", "--diff", *deploy)
         play("deploy", "deploy.yml", *deploy)
         change_entities(inventory, sql_password="{{ vault_sql_password_rotated }}", analytic_plan=2)
-        play("deploy-diff", "deploy.yml", "--diff", *deploy)
+        # One run at -vvvvv too: ansible-core's winrm plugin then logs every command and its output.
+        play("deploy-diff", "deploy.yml", "--diff", *deploy, verbosity="-vvvvv")
         change_entities(inventory, sage_password="{{ vault_sage_password_rotated }}")
         play("settings", "settings.yml")
         change_entities(inventory, sage_password="{{ vault_sage_password }}", analytic_plan=3)
-        play("settings-diff", "settings.yml", "--diff")
+        play("settings-diff", "settings.yml", "--diff", verbosity="-vvvvv")
         play(
-            "verify", "verify.yml",
-            "-e", f"sagefleet_verify_report_dir={reports / 'verify'}",
-            "-e", f"sagefleet_verify_vault_password_file={vault_file}",
-            "-e", "sagefleet_verify_workers=2",
+            "verify",
+            "verify.yml",
+            "-e",
+            f"sagefleet_verify_report_dir={reports / 'verify'}",
+            "-e",
+            f"sagefleet_verify_vault_password_file={vault_file}",
+            "-e",
+            "sagefleet_verify_workers=1",
+            "--limit",
+            "old",  # one host is enough to read the vault; the suites take time
+        )
+        # An agent that logs a secret (as some do on a failed login): the bundle masks it.
+        agent = fleet.host("old")
+        agent.fs.mkdir(INSTALL_DIR + "\\logs")
+        agent.fs.write(
+            INSTALL_DIR + "\\logs\\agent.log",
+            b"2025-03-01 10:00:01 ERROR login failed for sagefleet_sql with password "
+            + CANARIES["entity sql_password (rotated)"].encode()
+            + b"\r\n2025-03-01 10:00:02 ERROR service logon as CORP\\svc-spendesk / "
+            + CANARIES["sagefleet_agent_service_password"].encode("utf-16-le")
+            + b"\r\n",
         )
         play("diagnose", "diagnose.yml", "-e", f"sagefleet_diagnose_dest={reports / 'bundles'}")
         play("discover", "discover.yml", "-e", f"sagefleet_discover_dest={reports / 'drafts'}")
@@ -280,8 +310,17 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         )
         run(
             "facts-script",
-            [SAGEFLEET, "facts-script", "-i", str(inventory), "--host", "old", *vault,
-             "-o", str(reports / "collect-old.ps1")],
+            [
+                SAGEFLEET,
+                "facts-script",
+                "-i",
+                str(inventory),
+                "--host",
+                "old",
+                *vault,
+                "-o",
+                str(reports / "collect-old.ps1"),
+            ],
         )
         (host,) = load([inventory], vault_password_file=str(vault_file), names=["old"])
         prepared = offline.offline_prepared("old", dict(host.variables))
@@ -291,8 +330,19 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         facts_file.write_text(json.dumps(facts), encoding="utf-8")
         run(
             "checks-facts",
-            [SAGEFLEET, "checks", "--facts", str(facts_file), "-i", str(inventory),
-             "--host", "old", *vault, "--out", str(reports / "offline")],
+            [
+                SAGEFLEET,
+                "checks",
+                "--facts",
+                str(facts_file),
+                "-i",
+                str(inventory),
+                "--host",
+                "old",
+                *vault,
+                "--out",
+                str(reports / "offline"),
+            ],
         )
         yield result
 
@@ -300,36 +350,37 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
 def test_the_runs_carried_every_secret_to_the_hosts(runs: Runs) -> None:
     """The search below means something only if the secrets really flowed: vault
     decrypted, WinRM authenticated, settings.json and the service account written."""
-    from tests.integration.test_deploy import outcomes
-
     texts = runs.texts
-    assert outcomes_of(texts["deploy-check"]) == {"fresh": "planned", "old": "planned"}, (
-        texts["deploy-check"][-3000:]
-    )
-    assert outcomes_of(texts["deploy"]) == {"fresh": "installed", "old": "upgraded"}, (
-        texts["deploy"][-3000:]
-    )
-    assert outcomes_of(texts["deploy-diff"]) == {"fresh": "settings", "old": "settings"}
-    assert outcomes is not None
-    for name in ("preflight", "settings-diff", "verify", "diagnose", "discover", "doctor"):
-        assert "UNREACHABLE" not in texts[name] and "unreachable" not in texts[name].split(
-            "PLAY RECAP"
-        )[-1].replace("unreachable=0", ""), (name, texts[name][-3000:])
+    for name, wanted in (
+        ("deploy-check", {"fresh": "planned", "old": "planned"}),
+        ("deploy", {"fresh": "installed", "old": "upgraded"}),
+        ("deploy-diff", {"fresh": "settings", "old": "settings"}),
+    ):
+        assert outcomes_of(texts[name]) == wanted, (name, texts[name][-3000:])
+    for name in ("preflight", "settings-diff", "verify", "diagnose", "discover"):
+        assert not re.search(r"unreachable=[1-9]", texts[name]), (name, texts[name][-3000:])
+    for name in ("settings", "settings-diff"):
+        for host in ("fresh", "old"):
+            assert re.search(rf"^{host}\s+:.* changed=1 ", texts[name], re.M), (name, host)
     for name in ("verify", "diagnose", "discover", "doctor", "facts-script", "checks-facts"):
         assert runs.rcs[name] == 0, (name, texts[name][-3000:])
-    assert len(list((runs.root / "reports" / "bundles").glob("*.zip"))) == len(HOSTS)
+    bundles = {p.name.split("-")[0]: p for p in (runs.root / "reports" / "bundles").glob("*.zip")}
+    assert sorted(bundles) == sorted(HOSTS)
+    with zipfile.ZipFile(bundles["old"]) as bundle:  # the agent's log is in, masked
+        assert "ERROR login failed" in next(
+            bundle.read(n).decode() for n in bundle.namelist() if n.endswith("agent.log")
+        )
     for name in ("fresh", "old"):
         host = runs.fleet.host(name)
         settings = host.fs.read(SETTINGS)
         assert CANARIES["entity sql_password (rotated)"].encode() in settings
         assert CANARIES["entity sage_password"].encode() in settings
-        assert host.service(SERVICE).account == SERVICE_ACCOUNT  # type: ignore[union-attr]
+        service = host.service(SERVICE)
+        assert service is not None and service.account == SERVICE_ACCOUNT
     assert not runs.fleet.host("blocked").fs.exists(SETTINGS)
 
 
 def outcomes_of(stdout: str) -> dict[str, str]:
-    from tests.integration.test_deploy import outcomes
-
     found = outcomes(subprocess.CompletedProcess([], 0, stdout, ""))
     return {k: v for k, v in found.items() if k in ("fresh", "old")}
 
@@ -342,7 +393,5 @@ def test_no_canary_in_any_byte_written_on_the_bastion(runs: Runs) -> None:
 
 
 def test_no_canary_left_in_the_hosts_staging_folders(runs: Runs) -> None:
-    leaks = {
-        name: staging_leaks(runs.fleet.host(name), CANARIES.values()) for name in HOSTS
-    }
+    leaks = {name: staging_leaks(runs.fleet.host(name), CANARIES.values()) for name in HOSTS}
     assert leaks == {name: [] for name in HOSTS}
