@@ -51,7 +51,8 @@ bench-sim: $(STAMP)
 	$(BIN)/python bench/sim_scale.py --hosts 500 --output .sagefleet/bench-sim.json
 
 ## make bench: fleet preflight benchmark (naive raw tasks, preflight.yml, doctor at
-## 10/100/500 hosts); results in .sagefleet/bench, table and plot in docs/performance.md
+## 10/100/500 hosts), 50 MiB package transfer vs ansible put_file, 100-host upgrade;
+## results in .sagefleet/bench, table and plot in docs/performance.md
 BENCH_STAMP := $(VENV)/.installed-bench
 .PHONY: bench
 

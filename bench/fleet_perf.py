@@ -12,6 +12,12 @@ each fleet size (default 10, 100 and 500 hosts):
 - preflight: playbooks/preflight.yml;
 - doctor: `sagefleet doctor`.
 
+Two more benchmarks run in the same invocation (bench/transfer_perf.py,
+bench/upgrade_perf.py): a 50 MiB package pushed over a simulated bandwidth
+limit, sagefleet's transfer against ansible-core's put_file, then again with
+the package already there; and an upgrade of 100 hosts running an old agent
+with playbooks/deploy.yml in its default waves, against its lower bound.
+
 For every run: wall time, controller CPU seconds (the command and all its
 children, from wait4), the simulator's own CPU seconds (its process, to show
 it is not the bottleneck), the controller's peak memory (sum of the resident
@@ -46,6 +52,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import transfer_perf  # noqa: E402 - a sibling module of this script
+import upgrade_perf  # noqa: E402
+
 NAIVE_PLAYBOOK = ROOT / "bench" / "naive_preflight.yml"
 PREFLIGHT_PLAYBOOK = ROOT / "playbooks" / "preflight.yml"
 
@@ -66,19 +77,7 @@ LABELS = {
     "doctor": "sagefleet doctor",
 }
 
-#: Benchmarks of the issue that depend on work not merged yet.
-PENDING = (
-    {
-        "name": "transfer",
-        "what": "50 MB package over a simulated bandwidth limit vs ansible's put_file",
-        "status": "not yet measured: needs sagefleet.transfer / deploy",
-    },
-    {
-        "name": "upgrade",
-        "what": "100-host agent upgrade in waves",
-        "status": "not yet measured: needs sagefleet.transfer / deploy",
-    },
-)
+BENCHMARKS = ("preflight", "transfer", "upgrade")
 
 TARGETS = {
     "preflight_vs_naive_at_100": 5.0,  # preflight.yml at least 5x faster than naive
@@ -183,8 +182,9 @@ def write_inventory(
     ca_file: Path,
     latency_s: float,
     startup_s: float,
+    profile: str = "healthy-onprem",
 ) -> Path:
-    """An inventory of ``hosts`` healthy on-premise servers with their entities and faults."""
+    """An inventory of ``hosts`` servers of one profile with their entities and faults."""
     import yaml
 
     sys.path.insert(0, str(ROOT))
@@ -192,8 +192,10 @@ def write_inventory(
 
     from sagefleet.sim.fleet import generate_specs
 
-    specs = generate_specs(hosts, first_address=first_address, port=port, prefix="bench")
-    entities = entities_for("healthy-onprem")
+    specs = generate_specs(
+        hosts, profiles=[profile], first_address=first_address, port=port, prefix="bench"
+    )
+    entities = entities_for(profile)
     inventory = {
         "all": {
             "vars": {
@@ -509,10 +511,110 @@ def markdown_table(results: Mapping[str, Any]) -> str:
                 f"| {LABELS[approach]} | {_fmt(fit['intercept_s'])} | "
                 f"{_fmt(fit['s_per_round'])} | {_fmt(fit['r2'], 3)} |"
             )
-    lines += ["", "| Benchmark | Status |", "|---|---|"]
-    for pending in results.get("pending", PENDING):
-        lines.append(f"| {pending['what']} | {pending['status']} |")
+    lines += transfer_table(results.get("transfer"))
+    lines += upgrade_table(results.get("upgrade"))
     return "\n".join(lines) + "\n"
+
+
+def _mb(value: float | None) -> str:
+    return "-" if value is None else f"{value / 1e6:.1f}"
+
+
+def transfer_table(t: Mapping[str, Any] | None) -> list[str]:
+    """Markdown lines for the transfer benchmark (none when it did not run)."""
+    if not t or not t.get("clients"):
+        return []
+    lines = [
+        "",
+        f"Transfer: a {t['package_bytes'] / 2**20:.1f} MiB package (incompressible) to one "
+        f"host whose link carries {_mb(t['bandwidth_bytes_s'])} MB/s of stdin "
+        f"(bandwidth fault; latency {t['latency_s'] * 1000:.0f} ms per request), from a fresh "
+        "connection each time; medians. Share of the link = payload MB/s / link MB/s (both "
+        "clients send base64 lines, so at most "
+        f"{transfer_perf.best_share(transfer_perf.CHUNK_BYTES) * 100:.0f} %); stdin phase = "
+        "first Send to last Send answered; payload MB/s to the last Send = the package over "
+        "the time from the start to the last Send answered; after stdin = the rest (the "
+        "host's work on the complete input, then closing).",
+        "",
+        "| Client | Runs | Wall s | Payload MB/s | Share of link | Stdin phase s | "
+        "Stdin MB/s in it | Payload MB/s to the last Send | After stdin s | Sends | "
+        "Client CPU s | Simulator CPU s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    labels = {
+        "sagefleet": "sagefleet transfer.stage",
+        "ansible": "ansible-core winrm put_file",
+    }
+    for kind, c in t["clients"].items():
+        rate = (
+            f"{c['stdin_bytes'] / c['stdin_phase_s'] / 1e6:.1f}" if c.get("stdin_phase_s") else "-"
+        )
+        early = (
+            f"{t['package_bytes'] / c['to_last_send_s'] / 1e6:.2f}"
+            if c.get("to_last_send_s") else "-"
+        )
+        lines.append(
+            f"| {labels.get(kind, kind)} | {c['runs']} | {_fmt(c['wall_s'])} | "
+            f"{_fmt(c['throughput_mb_s'])} | {c['link_share'] * 100:.1f} % | "
+            f"{_fmt(c.get('stdin_phase_s'))} | {rate} | {early} | "
+            f"{_fmt(c.get('after_stdin_s'))} | "
+            f"{c['sends']} | {_fmt(c['client_cpu_s'])} | {_fmt(c['simulator_cpu_s'])} |"
+        )
+    present = t.get("present") or {}
+    if present:
+        lines += [
+            "",
+            f"Package already present: sagefleet sent {present['bytes_sent']} bytes "
+            f"(StageResult.bytes_sent), the host's listener counted {present['stdin_bytes']} "
+            f"bytes of stdin, in {present['wall_s']:.2f} s.",
+        ]
+    model = t.get("model_cost") or {}
+    if model:
+        lines += [
+            "",
+            f"The simulator's stage_push model alone, on the same stdin in one process: "
+            f"{model['stage_push_s']:.2f} s; decoding and hashing that input takes "
+            f"{model['linear_s']:.2f} s.",
+        ]
+    return lines
+
+
+def upgrade_table(u: Mapping[str, Any] | None) -> list[str]:
+    """Markdown lines for the upgrade benchmark (none when it did not run)."""
+    if not u:
+        return []
+    per = u["per_host"]
+    waves = ", ".join(str(w) for w in u["waves"])
+    sizes = " + ".join(str(w) for w in u["wave_sizes"])
+    rounds = " + ".join(str(w) for w in u["wave_rounds"])
+    lines = [
+        "",
+        f"Upgrade: {u['hosts']} hosts (profile {upgrade_perf.PROFILE}, agent 2.3.0 to "
+        f"{upgrade_perf.AGENT_VERSION}) with playbooks/deploy.yml, waves [{waves}] = "
+        f"{sizes} hosts, forks {u['forks']}: {rounds} = {sum(u['wave_rounds'])} rounds. "
+        f"One host's upgrade, counted by the simulator's listener in a one-host run: "
+        f"{per['commands']} commands (each a PowerShell start-up), {per['sends']} Sends, "
+        f"{per['operations'].get('Signal', 0)} Signals; lower bound per host = "
+        f"{u['min_round_trips_per_host']} round trips (NTLM 2, Create, Delete, 2 per command, "
+        f"1 per Send) x latency + {per['commands']} start-ups = {u['per_host_bound_s']:.2f} s.",
+        "",
+        "| Benchmark | Forks | Hosts | Runs | Wall s | Lower bound s | x bound | CPU s | "
+        "CPU s/host | Simulator CPU s | Peak memory MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    memory = (
+        f"{u['peak_tree_rss_mib']:.0f} ({u['max_process_rss_mib']:.0f})"
+        if u.get("peak_tree_rss_mib") is not None
+        else "-"
+    )
+    flag = " (errors)" if u.get("errors") else ""
+    lines.append(
+        f"| agent upgrade (playbooks/deploy.yml) | {u['forks']} | {u['hosts']} | "
+        f"{u['runs']}{flag} | {_fmt(u['wall_s'])} | {_fmt(u['lower_bound_s'])} | "
+        f"{_fmt(u['vs_lower_bound'])} | {_fmt(u['cpu_s'], 1)} | "
+        f"{_fmt(u['cpu_per_host_s'], 3)} | {_fmt(u['simulator_cpu_s'], 1)} | {memory} |"
+    )
+    return lines
 
 
 def write_results(results: Mapping[str, Any], folder: Path) -> dict[str, Path]:
@@ -526,13 +628,23 @@ def write_results(results: Mapping[str, Any], folder: Path) -> dict[str, Path]:
 
 
 def plot(results: Mapping[str, Any], path: Path) -> Path:
-    """Wall time against hosts, one line per approach, its lower bound dashed (log-log)."""
+    """Wall time against hosts (log-log, lower bounds dashed); below it, when measured,
+    the transfer's throughput against the link and the upgrade's wall time against its bound."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(7.5, 4.8), dpi=110)
+    transfer, upgrade = results.get("transfer"), results.get("upgrade")
+    extra = bool(transfer and transfer.get("clients")) or bool(upgrade)
+    if extra:
+        figure = plt.figure(figsize=(9.5, 8.4), dpi=110)
+        grid = figure.add_gridspec(2, 2, height_ratios=[1.5, 1])
+        axes = figure.add_subplot(grid[0, :])
+        bottom = [figure.add_subplot(grid[1, 0]), figure.add_subplot(grid[1, 1])]
+    else:
+        figure, axes = plt.subplots(figsize=(7.5, 4.8), dpi=110)
+        bottom = []
     colours = {"naive": "tab:red", "preflight": "tab:blue", "doctor": "tab:green"}
     for approach in APPROACHES:
         rows = [
@@ -562,12 +674,57 @@ def plot(results: Mapping[str, Any], path: Path) -> Path:
         f"{params['startup_s'] * 1000:.0f} ms PowerShell start-up"
     )
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=7, loc="upper left")
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(fontsize=7, loc="upper left")
+    if bottom:
+        _plot_transfer(bottom[0], transfer)
+        _plot_upgrade(bottom[1], upgrade)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
     plt.close(figure)
     return path
+
+
+def _plot_transfer(axes: Any, transfer: Mapping[str, Any] | None) -> None:
+    if not transfer or not transfer.get("clients"):
+        axes.set_axis_off()
+        return
+    link = transfer["bandwidth_bytes_s"] / 1e6
+    names = {"sagefleet": "sagefleet\ntransfer.stage", "ansible": "ansible-core\nput_file"}
+    kinds = list(transfer["clients"])
+    values = [transfer["clients"][k]["throughput_mb_s"] for k in kinds]
+    bars = axes.bar([names.get(k, k) for k in kinds], values,
+                    color=["tab:green" if k == "sagefleet" else "tab:gray" for k in kinds])
+    for bar, value in zip(bars, values, strict=True):
+        axes.annotate(f"{value:.1f}", (bar.get_x() + bar.get_width() / 2, value),
+                      ha="center", va="bottom", fontsize=8)
+    axes.axhline(link, color="black", linestyle="--", linewidth=1, label=f"link {link:.0f} MB/s")
+    axes.axhline(link * transfer_perf.TARGETS["transfer_link_share"], color="tab:orange",
+                 linestyle=":", linewidth=1, label="target: 70 % of the link")
+    axes.set_ylabel("payload MB/s, median")
+    axes.set_ylim(0, link * 1.15)
+    axes.set_title(f"Push of {transfer['package_bytes'] / 2**20:.0f} MiB", fontsize=10)
+    axes.legend(fontsize=7, loc="upper right")
+
+
+def _plot_upgrade(axes: Any, upgrade: Mapping[str, Any] | None) -> None:
+    if not upgrade or upgrade.get("wall_s") is None:
+        axes.set_axis_off()
+        return
+    labels = ["lower bound", "deploy.yml"]
+    values = [upgrade["lower_bound_s"], upgrade["wall_s"]]
+    bars = axes.bar(labels, values, color=["tab:gray", "tab:blue"])
+    for bar, value in zip(bars, values, strict=True):
+        axes.annotate(f"{value:.1f} s", (bar.get_x() + bar.get_width() / 2, value),
+                      ha="center", va="bottom", fontsize=8)
+    axes.set_ylabel("wall time (s)")
+    axes.set_ylim(0, max(values) * 1.2)
+    axes.set_title(
+        f"Upgrade of {upgrade['hosts']} hosts, waves "
+        f"{'+'.join(str(w) for w in upgrade['wave_sizes'])}, forks {upgrade['forks']}",
+        fontsize=10,
+    )
 
 
 def machine() -> dict[str, Any]:
@@ -661,7 +818,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="fleet-perf-"))
     try:
-        for n in args.hosts:
+        for n in args.hosts if "preflight" in args.benchmarks else []:
             state_dir = work / f"sim-{n}"
             inventory = write_inventory(
                 work / f"inventory-{n}" / "hosts.yml",
@@ -712,6 +869,32 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 down(state_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    transfer = None
+    if "transfer" in args.benchmarks:
+        transfer = transfer_perf.measure(
+            payload_bytes=int(args.transfer_payload_mib * 2**20),
+            bandwidth=args.transfer_bandwidth_mb * transfer_perf.MB,
+            latency=args.transfer_latency,
+            repeats=args.transfer_repeats,
+            first_address=args.transfer_address,
+            port=args.port + 1,
+            log=lambda text: print(text, flush=True),
+        )
+    upgrade = None
+    if "upgrade" in args.benchmarks:
+        upgrade = upgrade_perf.run(
+            hosts=args.upgrade_hosts,
+            forks=args.forks,
+            latency_s=args.latency,
+            startup_s=args.startup,
+            repeats=args.upgrade_repeats,
+            first_address=args.first_address,
+            port=args.port,
+            count_address=args.transfer_address,
+            write_inventory=write_inventory,
+            measure=measure,
+            log=lambda text: print(text, flush=True),
+        )
     points = build_points(
         measured,
         hosts=args.hosts,
@@ -733,13 +916,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "doctor_forks": args.doctor_forks,
             "min_round_trips": MIN_ROUND_TRIPS,
             "profile": "healthy-onprem",
+            "benchmarks": list(args.benchmarks),
+            "transfer_payload_mib": args.transfer_payload_mib,
+            "transfer_bandwidth_mb_s": args.transfer_bandwidth_mb,
+            "transfer_latency_s": args.transfer_latency,
+            "transfer_repeats": args.transfer_repeats,
+            "upgrade_hosts": args.upgrade_hosts,
+            "upgrade_repeats": args.upgrade_repeats,
         },
         "points": points,
-        "targets": evaluate_targets(points),
+        "targets": evaluate_targets(points)
+        + (transfer["targets"] if transfer else []),
         "linearity": linearity(points),
-        "pending": list(PENDING),
+        "transfer": transfer,
+        "upgrade": upgrade,
         "max_load_1m": max(
-            (r["load_1m_after"] for runs in measured.values() for rs in runs.values() for r in rs),
+            [r["load_1m_after"] for runs in measured.values() for rs in runs.values() for r in rs]
+            + [r["load_1m_after"] for r in (upgrade or {}).get("raw", [])],
             default=None,
         ),
         "raw": measured,
@@ -786,6 +979,23 @@ def main(argv: Iterable[str] | None = None) -> int:
         "--naive-budget", type=float, default=420.0,
         help="skip naive at a size when its projected time exceeds this many seconds",
     )
+    parser.add_argument(
+        "--benchmarks", type=lambda s: s.split(","), default=list(BENCHMARKS),
+        help="comma-separated subset of preflight,transfer,upgrade",
+    )
+    parser.add_argument("--transfer-payload-mib", type=float, default=50.0)
+    parser.add_argument(
+        "--transfer-bandwidth-mb", type=float, default=10.0,
+        help="the simulated link, MB/s of stdin (default 10)",
+    )
+    parser.add_argument("--transfer-latency", type=float, default=0.0, help="s per request")
+    parser.add_argument("--transfer-repeats", type=int, default=3)
+    parser.add_argument("--upgrade-hosts", type=int, default=100)
+    parser.add_argument(
+        "--upgrade-repeats", type=int, default=1,
+        help="upgrades of the fleet, each on a fresh simulator (default 1: the slowest point)",
+    )
+    parser.add_argument("--transfer-address", default="127.0.241.1")
     parser.add_argument("--first-address", default="127.0.240.1")
     parser.add_argument("--port", type=int, default=45986)
     parser.add_argument("--output", type=Path, default=ROOT / ".sagefleet" / "bench")

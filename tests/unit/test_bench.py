@@ -30,6 +30,8 @@ def _load_bench() -> ModuleType:
 
 
 fp = _load_bench()
+tp = sys.modules["transfer_perf"]
+up = sys.modules["upgrade_perf"]
 
 
 def run(wall: float, cpu: float = 1.0) -> dict[str, Any]:
@@ -107,8 +109,31 @@ def results() -> dict[str, Any]:
         "points": points,
         "targets": fp.evaluate_targets(points),
         "linearity": fp.linearity(points),
-        "pending": list(fp.PENDING),
+        "transfer": transfer_results(),
+        "upgrade": upgrade_results(),
     }
+
+
+def transfer_results() -> dict[str, Any]:
+    size = 50 * 10**6
+
+    def push(wall: float, sends: int) -> dict[str, Any]:
+        return {"wall_s": wall, "cpu_s": 1.0, "simulator_cpu_s": 0.5, "sends": sends,
+                "requests": sends + 8, "stdin_bytes": tp.base64_line_bytes(size, 196608),
+                "stdin_s": wall - 1.0, "to_last_send_s": wall - 0.5, "after_stdin_s": 0.5}
+
+    runs = {"sagefleet": [push(7.0, 255), push(7.2, 255), push(8.0, 255)],
+            "ansible": [push(10.0, 200)] * 3}
+    present = {"wall_s": 0.05, "bytes_sent": 0, "stdin_bytes": 0, "skipped": True}
+    return tp.summarise(runs, present, size=size, payload_bytes=size, bandwidth=10e6,
+                        latency=0.0)
+
+
+def upgrade_results() -> dict[str, Any]:
+    count = {"commands": 10, "sends": 3, "powershell_starts": 10, "requests": 35,
+             "operations": {"Command": 10, "Receive": 10, "Signal": 10, "Send": 3}}
+    runs = [{**run(45.0, 23.0), "load_1m_after": 1.0}]
+    return up.summarise(runs, count, hosts=100, forks=25, latency_s=0.02, startup_s=0.3)
 
 
 def test_points_carry_the_lower_bound_at_each_approach_concurrency() -> None:
@@ -141,7 +166,12 @@ def test_writers_produce_json_and_markdown(tmp_path: Path) -> None:
     assert any(re.match(r"\| playbooks/preflight.yml \| 25 \| 100 \| 3 \| 8\.00 \| 1\.68 ", r)
                for r in rows)
     assert any("| 500 | 0 | skipped |" in r for r in rows)
-    assert "not yet measured: needs sagefleet.transfer / deploy" in text
+    assert "not yet measured" not in text
+    transfer_row = "| sagefleet transfer.stage | 3 | 7.20 | 6.94 | 69.4 % |"
+    assert any(r.startswith(transfer_row) for r in rows)
+    upgrade_row = "| agent upgrade (playbooks/deploy.yml) | 25 | 100 | 1 | 45.00 | 21.24 | 2.12 |"
+    assert upgrade_row in text
+    assert "sagefleet sent 0 bytes" in text
     assert "| **no** |" in text and "| yes |" in text
 
 
@@ -151,12 +181,110 @@ def test_publish_replaces_only_the_generated_block(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
     page = docs / "performance.md"
-    page.write_text("# Perf\n\nintro\n<!-- bench:begin -->\nold\n<!-- bench:end -->\noutro\n")
+    page.write_text(
+        "# Perf\n\nintro\n<!-- bench:begin -->\nstale block\n<!-- bench:end -->\noutro\n"
+    )
     fp.publish(results(), png, docs)
     text = page.read_text(encoding="utf-8")
     assert text.startswith("# Perf\n\nintro\n<!-- bench:begin -->\nMeasured 2025-01-01 on 2 cores")
-    assert "old" not in text and text.endswith("<!-- bench:end -->\noutro\n")
+    assert "stale block" not in text and text.endswith("<!-- bench:end -->\noutro\n")
     assert (docs / "performance-fleet.png").read_bytes() == b"\x89PNG"
+
+
+# -- transfer: throughput and share of the link ---------------------------------------
+
+
+def test_throughput_is_payload_megabytes_per_second() -> None:
+    assert tp.throughput_mb_s(50_000_000, 5.0) == pytest.approx(10.0)
+    assert tp.throughput_mb_s(52_428_800, 10.0) == pytest.approx(5.24288)
+    with pytest.raises(ValueError):
+        tp.throughput_mb_s(1, 0.0)
+
+
+def test_link_share_is_payload_rate_over_link_rate() -> None:
+    assert tp.link_share(50_000_000, 10.0, 10e6) == pytest.approx(0.5)
+    assert tp.link_share(70_000_000, 10.0, 10e6) == pytest.approx(0.7)
+    with pytest.raises(ValueError):
+        tp.link_share(1, 1.0, 0.0)
+
+
+def test_base64_lines_cap_the_payload_share_at_three_quarters() -> None:
+    chunk = 196608
+    assert tp.base64_line_bytes(chunk, chunk) == 262144 + 2
+    assert tp.base64_line_bytes(2 * chunk + 1, chunk) == 2 * (262144 + 2) + 4 + 2
+    assert tp.base64_line_bytes(0, chunk) == 0
+    assert tp.best_share(chunk) == pytest.approx(chunk / 262146)
+    assert 0.7499 < tp.best_share(chunk) < 0.75
+    # the same arithmetic as sagefleet.transfer.wire_bytes
+    from sagefleet import transfer
+
+    for raw in (0, 1, chunk - 1, chunk, 5 * chunk + 7):
+        assert tp.base64_line_bytes(raw, chunk) == transfer.wire_bytes(raw, chunk)
+
+
+def test_transfer_summary_takes_medians_and_judges_the_targets() -> None:
+    t = transfer_results()
+    ours, theirs = t["clients"]["sagefleet"], t["clients"]["ansible"]
+    assert ours["wall_s"] == 7.2 and ours["runs"] == 3
+    assert ours["throughput_mb_s"] == pytest.approx(6.94, abs=0.01)
+    assert ours["link_share"] == pytest.approx(0.694, abs=0.001)
+    assert theirs["throughput_mb_s"] == pytest.approx(5.0)
+    targets = {x["target"]: x for x in t["targets"]}
+    assert targets["transfer_link_share"]["met"] is False  # 69.4 % < 70 %
+    assert targets["transfer_vs_put_file"]["value"] == pytest.approx(1.39, abs=0.01)
+    assert targets["transfer_vs_put_file"]["met"] is False
+    assert targets["transfer_present_bytes"] == {**targets["transfer_present_bytes"],
+                                                 "value": 0, "met": True}
+
+
+def test_bytes_on_the_host_count_even_when_the_result_says_zero() -> None:
+    clients = transfer_results()["clients"]
+    verdict = tp.evaluate(clients, {"bytes_sent": 0, "stdin_bytes": 12})
+    assert verdict[2]["value"] == 12 and verdict[2]["met"] is False
+    assert [v["met"] for v in tp.evaluate({}, {})] == [None, None, None]
+
+
+# -- upgrade: waves and the lower bound --------------------------------------------------
+
+
+def test_waves_follow_ansible_serial() -> None:
+    assert up.wave_sizes(100) == [1, 10, 25, 64]
+    assert up.wave_sizes(10) == [1, 1, 2, 6]  # 10 % of 10 is 1, 25 % is 2 (rounded down)
+    assert up.wave_sizes(3) == [1, 1, 1]  # a percentage under one host is one host
+    assert up.wave_sizes(7, [2]) == [2, 2, 2, 1]  # the last entry repeats
+    assert up.wave_sizes(5, []) == [5]
+    assert up.wave_rounds(100, 25) == [1, 1, 1, 3]
+    assert up.wave_rounds(500, 25) == [1, 2, 5, 13]  # 1, 50, 125, 324 hosts
+    with pytest.raises(ValueError):
+        up.wave_rounds(10, 0)
+
+
+def test_upgrade_lower_bound_sums_rounds_of_the_per_host_bound() -> None:
+    assert up.min_round_trips(10, 3) == 4 + 20 + 3
+    assert up.per_host_bound_s(10, 3, 0.02, 0.3) == pytest.approx(27 * 0.02 + 10 * 0.3)
+    bound = up.lower_bound_s(100, 25, 0.02, 0.3, commands=10, sends=3)
+    assert bound == pytest.approx(6 * 3.54)
+    # one wave of everything: rounds of the forks only
+    assert up.lower_bound_s(100, 25, 0.02, 0.3, commands=10, sends=3, waves=["100%"]) == (
+        pytest.approx(4 * 3.54)
+    )
+    assert up.lower_bound_s(1, 25, 0.0, 0.0, commands=10, sends=3) == 0.0
+
+
+def test_upgrade_summary_reports_the_ratio_to_the_bound() -> None:
+    u = upgrade_results()
+    assert u["wave_sizes"] == [1, 10, 25, 64] and sum(u["wave_rounds"]) == 6
+    assert u["lower_bound_s"] == pytest.approx(21.24)
+    assert u["vs_lower_bound"] == pytest.approx(45.0 / 21.24, abs=0.01)
+    assert u["cpu_per_host_s"] == pytest.approx(0.23)
+    assert u["errors"] == []
+
+
+def test_a_failed_upgrade_run_is_kept_apart() -> None:
+    count = {"commands": 10, "sends": 3, "operations": {}}
+    runs = [{**run(40.0), "error": "3 host(s) not upgraded"}, run(50.0)]
+    u = up.summarise(runs, count, hosts=100, forks=25, latency_s=0.02, startup_s=0.3)
+    assert u["wall_s"] == 50.0 and u["errors"] == ["3 host(s) not upgraded"]
 
 
 # -- the naive baseline's PowerShell, answered by the simulator ---------------------
