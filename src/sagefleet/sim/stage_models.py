@@ -163,6 +163,7 @@ def _stage_push(
     content = bytearray(existing[:offset])
     fs.write(part, bytes(content))  # SetLength(offset)
     _touch(fs, _parent(part))
+    budget = fs.free_bytes(part)  # what the appends may use
     segments = stdin.split(b"\n")
     if abrupt:
         # ReadLine was still waiting for the end of the last line when the process died.
@@ -182,17 +183,22 @@ def _stage_push(
                 'Exception calling "FromBase64String" with "1" argument(s): "The input is not '
                 'a valid Base-64 string as it contains a non-base 64 character."',
             ) from None
+        if received + len(chunk) > budget:
+            # The append of this line is where Windows reports the disk full.
+            try:
+                fs.write(part, bytes(content) + chunk)
+            except ModelError as exc:
+                raise _remove_part(
+                    fs,
+                    part,
+                    f"package not staged at '{target}': writing failed after {received} bytes: "
+                    + _write_error(exc),
+                ) from None
         content.extend(chunk)
-        try:
-            fs.write(part, bytes(content))
-        except ModelError as exc:
-            raise _remove_part(
-                fs,
-                part,
-                f"package not staged at '{target}': writing failed after {received} bytes: "
-                + _write_error(exc),
-            ) from None
         received += len(chunk)
+    # Each line is appended as it arrives on Windows; the model writes the lines once at
+    # the end (rewriting the file per line would make a transfer quadratic in its size).
+    fs.write(part, bytes(content))
     if abrupt:
         host.record({"kind": "stage_push_interrupted", "part": part, "size": len(content)})
         raise SnippetAbort(
