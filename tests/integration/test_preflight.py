@@ -227,3 +227,40 @@ def test_unreachable_host_is_reported_with_its_cause(tmp_path: Path) -> None:
     assert entry["status"] == "unreachable"
     assert "credentials" in (entry["error"] or "")
     assert host_entry(report, "sage01")["status"] == "ready"
+
+
+def test_preflight_in_check_mode_gives_the_same_report(tmp_path: Path) -> None:
+    specs = generate_specs(
+        2, profiles=("healthy-onprem", "dotnet-472"), first_address=next_first_address(), port=0
+    )
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
+        out = tmp_path / "out"
+        process = subprocess.run(
+            [
+                ANSIBLE_PLAYBOOK,
+                "-i",
+                str(inventory),
+                "playbooks/preflight.yml",
+                "--check",
+                "-e",
+                f"sagefleet_preflight_report_dir={out}",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        snippets_run = {
+            e["name"]
+            for h in ("sage01", "sage02")
+            for e in fleet.host(h).journal
+            if e["kind"] == "snippet"
+        }
+    assert process.returncode == 0, process.stdout[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert {h["host"]: h["status"] for h in report["hosts"]} == {
+        "sage01": "ready",
+        "sage02": "blocked",
+    }
+    assert snippets_run == {"facts"}  # read-only: nothing but the facts snippet ran
