@@ -77,6 +77,13 @@ def _int(host: str, name: str, value: Any, minimum: int) -> int:
     return value
 
 
+def _flag(host: str, hostvars: Mapping[str, Any], name: str) -> bool:
+    value = hostvars.get(name, False)
+    if not isinstance(value, bool):
+        raise InputError("must be true or false", host=host, field=name, value=repr(value))
+    return value
+
+
 def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
     """Validate everything preflight reads from the inventory, or raise (nothing touched)."""
     validation = validate_host(host, hostvars, check_render=False)
@@ -128,22 +135,8 @@ def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
             field="sagefleet_dns_servers",
             value=repr(nameservers),
         )
-    allow_insecure = hostvars.get("sagefleet_allow_insecure_transport", False)
-    if not isinstance(allow_insecure, bool):
-        raise InputError(
-            "must be true or false",
-            host=host,
-            field="sagefleet_allow_insecure_transport",
-            value=repr(allow_insecure),
-        )
-    bastion = hostvars.get("sagefleet_preflight_bastion_probes", False)
-    if not isinstance(bastion, bool):
-        raise InputError(
-            "must be true or false",
-            host=host,
-            field="sagefleet_preflight_bastion_probes",
-            value=repr(bastion),
-        )
+    allow_insecure = _flag(host, hostvars, "sagefleet_allow_insecure_transport")
+    bastion = _flag(host, hostvars, "sagefleet_preflight_bastion_probes")
     target = hostvars.get("sagefleet_agent_version")
     return PreparedHost(
         host=host,
@@ -196,8 +189,9 @@ def bastion_dns(prepared: PreparedHost) -> dict[str, DnsResult]:
     """Resolve every probed name from the bastion (dnspython), for SF306/SF307."""
     results: dict[str, DnsResult] = {}
     for name in sorted({t["name"] for t in prepared.probe_targets()}):
-        results[name] = resolve(name, nameservers=prepared.nameservers, port=prepared.dns_port,
-                                timeout=2.0)
+        results[name] = resolve(
+            name, nameservers=prepared.nameservers, port=prepared.dns_port, timeout=2.0
+        )
     return results
 
 
@@ -266,9 +260,13 @@ def run(
     try:
         document = session.run_snippet("facts", prepared.facts_params())
     except SnippetFailed as exc:
-        report = HostReport(host=prepared.host, reachable=True, address=address,
-                            error=f"facts could not be gathered: {exc.message}",
-                            duration_s=round(time.monotonic() - started, 3))
+        report = HostReport(
+            host=prepared.host,
+            reachable=True,
+            address=address,
+            error=f"facts could not be gathered: {exc.message}",
+            duration_s=round(time.monotonic() - started, 3),
+        )
         return report, None
     except RemoteError as exc:
         return unreachable(prepared.host, exc.message, address, time.monotonic() - started), None

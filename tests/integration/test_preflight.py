@@ -42,6 +42,26 @@ EXPECTED: dict[str, tuple[str, set[str], set[str]]] = {
 SCENARIOS = sorted(EXPECTED)
 
 
+def run_preflight(inventory: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """ansible-playbook playbooks/preflight.yml with the report written to ``out``."""
+    return subprocess.run(
+        [
+            ANSIBLE_PLAYBOOK,
+            "-i",
+            str(inventory),
+            "playbooks/preflight.yml",
+            *extra,
+            "-e",
+            f"sagefleet_preflight_report_dir={out}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+    )
+
+
 @pytest.fixture(scope="module")
 def scenario_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet, Path]]:
     folder = tmp_path_factory.mktemp("preflight")
@@ -64,21 +84,7 @@ def playbook_report(
 ) -> dict[str, Any]:
     fleet, inventory = scenario_fleet
     out = tmp_path_factory.mktemp("reports")
-    process = subprocess.run(
-        [
-            ANSIBLE_PLAYBOOK,
-            "-i",
-            str(inventory),
-            "playbooks/preflight.yml",
-            "-e",
-            f"sagefleet_preflight_report_dir={out}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
-    )
+    process = run_preflight(inventory, out)
     assert process.returncode == 0, process.stdout[-4000:] + process.stderr[-2000:]
     report = json.loads((out / "report.json").read_text())
     report["_stdout"] = process.stdout
@@ -158,20 +164,7 @@ def test_bad_input_stops_the_play_before_any_host_is_contacted(tmp_path: Path) -
         inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
         text = inventory.read_text().replace("analytic_plan: 1", "analytic_plan: 0", 1)
         inventory.write_text(text)
-        process = subprocess.run(
-            [
-                ANSIBLE_PLAYBOOK,
-                "-i",
-                str(inventory),
-                "playbooks/preflight.yml",
-                "-e",
-                f"sagefleet_preflight_report_dir={tmp_path / 'out'}",
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        process = run_preflight(inventory, tmp_path / "out")
         assert process.returncode != 0
         assert "no host was contacted" in process.stdout
         assert "analytic_plan" in process.stdout and "sage01" in process.stdout
@@ -207,20 +200,7 @@ def test_unreachable_host_is_reported_with_its_cause(tmp_path: Path) -> None:
         fleet.spec("sage02").password = "wrong-password"
         inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
         out = tmp_path / "out"
-        process = subprocess.run(
-            [
-                ANSIBLE_PLAYBOOK,
-                "-i",
-                str(inventory),
-                "playbooks/preflight.yml",
-                "-e",
-                f"sagefleet_preflight_report_dir={out}",
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        process = run_preflight(inventory, out)
     assert process.returncode != 0  # unreachable hosts make ansible-playbook exit non-zero
     report = json.loads((out / "report.json").read_text())
     entry = host_entry(report, "sage02")
@@ -236,21 +216,7 @@ def test_preflight_in_check_mode_gives_the_same_report(tmp_path: Path) -> None:
     with Fleet(specs, tmp_path / "fleet") as fleet:
         inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
         out = tmp_path / "out"
-        process = subprocess.run(
-            [
-                ANSIBLE_PLAYBOOK,
-                "-i",
-                str(inventory),
-                "playbooks/preflight.yml",
-                "--check",
-                "-e",
-                f"sagefleet_preflight_report_dir={out}",
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        process = run_preflight(inventory, out, "--check")
         snippets_run = {
             e["name"]
             for h in ("sage01", "sage02")
