@@ -14,6 +14,7 @@ from typing import Any
 
 from sagefleet.errors import InputError
 from sagefleet.remote.winrm import WinRMTarget
+from sagefleet.settings.validate import to_plain
 
 CONNECTION_VARS = (
     "ansible_host",
@@ -121,8 +122,8 @@ def load(
             raise InputError(
                 f"cannot template the host's variables: {exc}", host=host.name, field="inventory"
             ) from exc
-        name = plain(host.name)
-        resolved = plain(resolved)
+        name = to_plain(host.name)
+        resolved = to_plain(resolved)
         resolved.setdefault("inventory_hostname", name)
         target = (
             winrm_target(name, resolved)
@@ -131,24 +132,6 @@ def load(
         )
         result.append(InventoryHost(name, resolved, target))
     return result
-
-
-def plain(value: Any) -> Any:
-    """Exact built-in types: Ansible tags its strings and containers (2.19+), pickle and
-    execnet cannot carry those, and nothing downstream needs the tags."""
-    if isinstance(value, str):
-        return value.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, Mapping):
-        return {plain(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [plain(v) for v in value]
-    return value
 
 
 def winrm_target(name: str, hv: Mapping[str, Any]) -> WinRMTarget:

@@ -142,16 +142,22 @@ def show_value(field_name: str | None, value: Any) -> str:
 
 
 def to_plain(value: Any) -> Any:
-    """Copy Ansible's wrapped values (tagged strings, lazy mappings) into plain Python."""
-    if isinstance(value, bool | int | float) or value is None:
+    """Copy Ansible's wrapped values (tagged strings and numbers, lazy mappings) into
+    exact built-in types: pickle and execnet cannot carry the tags, and nothing
+    downstream needs them."""
+    if isinstance(value, bool) or value is None:
         return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
     if isinstance(value, str):
         return str(value)
     if type(value).__name__ == "AnsibleVaultEncryptedUnicode":
         return str(value)
     if isinstance(value, Mapping):
         return {str(key): to_plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, list | tuple | set):
         return [to_plain(item) for item in value]
     return value
 
