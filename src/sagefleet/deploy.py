@@ -281,7 +281,7 @@ def _finding(
 
 
 def _network_mae(facts: HostFacts) -> list[str]:
-    return [m.path for m in facts.mae_files if m.unc or m.mapped_drive or m.drive_type == "network"]
+    return [m.path for m in facts.mae_files if m.on_network]
 
 
 class Deployer:

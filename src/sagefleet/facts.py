@@ -52,9 +52,7 @@ from sagefleet.errors import SagefleetError
 SCHEMA = 1
 
 
-_UTC = re.compile(
-    r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$"
-)
+_UTC = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$")
 
 
 def parse_utc(text: str | None) -> dt.datetime | None:
@@ -195,6 +193,11 @@ class MaeFile:
     serveur_sql: str | None = None
     type: str | None = None
     database: str | None = None
+
+    @property
+    def on_network(self) -> bool:
+        """On a share or a mapped drive: a service needs a domain account to reach it."""
+        return self.unc or self.mapped_drive or self.drive_type == "network"
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ def network_mae_account(ctx: Context) -> Iterator[Outcome]:
     account = ctx.service_account or ctx.facts.agent.account
     for entity in ctx.entities:
         mae = _mae(ctx, entity.mae_path) if entity.mae_path else None
-        if mae is None or not (mae.unc or mae.mapped_drive or mae.drive_type == "network"):
+        if mae is None or not mae.on_network:
             continue
         if is_domain_account(account):
             yield passed(

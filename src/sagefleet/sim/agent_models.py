@@ -12,7 +12,8 @@ import re
 from typing import Any
 
 from sagefleet.sim.dispatch import SnippetAbort, simulates
-from sagefleet.sim.model import Acl, ModelError, ServiceError, WindowsHost
+from sagefleet.sim.model import ModelError, ServiceError, WindowsHost
+from sagefleet.sim.settings_models import acl_from_spec
 
 
 def _parent(path: str) -> str:
@@ -154,11 +155,7 @@ def _install(
             return
     installed = params.get("installed_settings")
     if installed and host.fs.is_file(str(installed)):
-        spec = params.get("settings_acl") or {}
-        owner = str(spec.get("owner") or "BUILTIN\\Administrators")
-        granted = [str(a) for a in [*spec.get("full_control", []), *spec.get("read", [])]]
-        host.fs.set_acl(str(installed), Acl(owner=owner, readers=[
-            a for a in granted if a.lower() != owner.lower()]))
+        host.fs.set_acl(str(installed), acl_from_spec(params.get("settings_acl") or {}))
 
 
 @simulates("agent_rollback")

@@ -101,7 +101,11 @@ class _Folder:
 
 
 def _acl(params: dict[str, Any]) -> Acl:
-    spec = params.get("acl") or {}
+    return acl_from_spec(params.get("acl") or {})
+
+
+def acl_from_spec(spec: dict[str, Any]) -> Acl:
+    """The model's Acl for an ACL spec ({owner, full_control, read}) as snippets receive it."""
     owner = str(spec.get("owner") or "")
     granted = [str(a) for a in [*spec.get("full_control", []), *spec.get("read", [])]]
     return Acl(owner=owner, readers=[a for a in granted if a.lower() != owner.lower()])

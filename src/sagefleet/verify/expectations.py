@@ -8,6 +8,7 @@ from typing import Any
 
 from sagefleet import catalog
 from sagefleet.settings import entities_for_host, render_host_settings
+from sagefleet.settings.redact import is_secret_key
 
 SECRET_MASK = "********"
 
@@ -62,14 +63,9 @@ def for_host(host: str, variables: Mapping[str, Any]) -> Expectations:
     )
 
 
-def _is_secret(key: str) -> bool:
-    normalised = key.replace("_", "").replace("-", "").lower()
-    return normalised.endswith(("password", "passwd", "pwd", "secret", "token"))
-
-
 def differences(actual: Any, expected: Any, path: str = "$") -> list[str]:
     """Every path where ``actual`` differs from ``expected``; secret values never shown."""
-    secret = _is_secret(path.rsplit(".", 1)[-1])
+    secret = is_secret_key(path.rsplit(".", 1)[-1])
 
     def show(value: Any) -> str:
         return SECRET_MASK if secret else repr(value)
