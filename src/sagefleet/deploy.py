@@ -73,6 +73,8 @@ class DeployOptions:
     target_version: str | None = None
     # Pull mode: the host downloads the package from this URL (bastion or internal repository).
     package_url: str | None = None
+    # Push mode: how the package travels on stdin, raw bytes or base64 lines (the fallback).
+    transfer_encoding: str = transfer.DEFAULT_ENCODING
     lock_path: str = "C:\\ProgramData\\sagefleet\\deploy.lock"
     lock_ttl_s: int = 3600
     lock_wait_s: int = 0
@@ -194,6 +196,7 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DeployOptions:
         keep_settings_backups=int(variables.get("sagefleet_settings_keep_backups", 5)),
         target_version=str(version) if version is not None else None,
         package_url=_url(host, variables.get("sagefleet_agent_package_url")),
+        transfer_encoding=_encoding(host, variables.get("sagefleet_agent_transfer_encoding")),
         lock_ttl_s=_seconds(host, variables, "sagefleet_deploy_lock_ttl_s", 3600, 60, 86400),
         lock_wait_s=_seconds(host, variables, "sagefleet_deploy_lock_wait_s", 0, 0, 3600),
     )
@@ -209,6 +212,22 @@ def _url(host: str, value: Any) -> str | None:
             field="sagefleet_agent_package_url",
             value=repr(value),
             fix="serve Setup.zip from the bastion or the internal repository",
+        )
+    return value
+
+
+def _encoding(host: str, value: Any) -> str:
+    if value is None:
+        return transfer.DEFAULT_ENCODING
+    if not isinstance(value, str) or value not in transfer.ENCODINGS:
+        allowed = " or ".join(repr(e) for e in transfer.ENCODINGS)
+        raise InputError(
+            f"must be {allowed}",
+            host=host,
+            field="sagefleet_agent_transfer_encoding",
+            value=repr(value),
+            fix="leave it unset for 'binary' (raw bytes on stdin); set 'base64' (text lines) "
+            "only for a host where the binary transfer fails",
         )
     return value
 
@@ -238,11 +257,13 @@ def check_paths(host: str, o: DeployOptions) -> None:
             keep_backups=o.keep_settings_backups,
         )
         settings_target(host, path=o.staging_root + "\\0\\package\\settings.json", keep_backups=0)
+        transfer.check_staging_root(o.staging_root)
     except InputError as exc:
         names = {
             "install_dir": "sagefleet_agent_install_dir",
             "service_account": "sagefleet_agent_service_account",
             "path": "sagefleet_agent_staging_dir",
+            "staging_root": "sagefleet_agent_staging_dir",
             "keep_backups": "sagefleet_settings_keep_backups",
         }
         raise InputError(
@@ -534,11 +555,15 @@ class Deployer:
             )
         else:
             staged = transfer.stage(
-                self.session, self.package, staging_root=self.options.staging_root
+                self.session,
+                self.package,
+                staging_root=self.options.staging_root,
+                encoding=self.options.transfer_encoding,
             )
         self.step(
             "stage",
             method=staged.method,
+            encoding=staged.encoding,
             bytes_sent=staged.bytes_sent,
             skipped=staged.skipped,
             resumed_from=staged.resumed_from,

@@ -1,14 +1,28 @@
 """Get the agent package onto a host: stage, pull, extract, clean up.
 
 WinRM has no file copy: a file travels on the stdin of one PowerShell command.
-``stage`` sends the package as base64 lines to the ``stage_push`` snippet,
-which appends each line to ``<file>.part`` as it arrives and renames the
-``.part`` into place only after checking the SHA-256 of the whole file. So:
+``stage`` sends the package to the ``stage_push`` snippet, which appends what
+arrives to ``<file>.part`` at once and renames the ``.part`` into place only
+after checking the SHA-256 of the whole file. Two stdin encodings:
+
+- ``binary`` (the default): the raw bytes, in blocks of 256 KiB (one Send
+  each over WinRMSession; ansible's winrm connection cuts its own Sends of
+  200,000 bytes). WinRM already carries stdin as base64 inside its SOAP
+  messages, so stdin costs exactly the package's size. The snippet reads them through
+  ``[Console]::OpenStandardInput()``; it must therefore come on the command
+  line, never behind the stdin bootstrap (whose ``[Console]::In`` buffers past
+  its first line): ``stage`` checks this before sending.
+- ``base64``: base64 text lines (4/3 of the payload, one line per Send), read
+  with ``[Console]::In.ReadLine()``: the fallback, should the binary read not
+  behave on some host (it has not been confirmed on a real Windows host).
+
+Either way:
 
 - a host that already holds the package (same SHA-256) gets nothing: one
   ``stage_status`` round trip, zero bytes sent;
-- a transfer cut halfway leaves the lines that arrived in the ``.part``: the
-  next attempt asks ``stage_status`` for its size and sends only the rest;
+- a transfer cut halfway leaves a prefix of the package in the ``.part``
+  (every byte that arrived, or every whole line): the next attempt asks
+  ``stage_status`` for its size and sends only the rest;
 - a host without room for the package is refused before a byte is sent;
 - the final file is complete and verified, or absent.
 
@@ -43,6 +57,7 @@ from sagefleet.remote import (
     SnippetFailed,
     TransportError,
 )
+from sagefleet.remote.command import MAX_COMMAND_LINE, snippet_invocation
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +65,22 @@ DEFAULT_STAGING_ROOT = r"C:\ProgramData\sagefleet\staging"
 STAGED_NAME = "Setup.zip"
 PART_SUFFIX = ".part"
 EXTRACT_MARKER = ".sagefleet-package.json"
-# Raw bytes per stdin line: a multiple of 3 (no base64 padding inside the stream), and a
-# Send envelope of about 350 KB, under what Windows' default MaxEnvelopeSizekb accepts
-# from ansible-core (which sends ~450 KB envelopes).
-DEFAULT_CHUNK_BYTES = 192 * 1024
+# How the package travels on stdin: raw bytes (the default) or base64 text lines.
+BINARY = "binary"
+BASE64 = "base64"
+ENCODINGS = (BINARY, BASE64)
+DEFAULT_ENCODING = BINARY
+# Raw bytes per Send. Either way a Send envelope is about 350 KB (stdin is base64 inside
+# the SOAP body), under what Windows' default MaxEnvelopeSizekb accepts from ansible-core
+# (which sends ~450 KB envelopes). 256 KiB raw: 349,528 base64 characters in the envelope.
+DEFAULT_BINARY_CHUNK_BYTES = 256 * 1024
+# A base64 line: a multiple of 3 (no padding inside the stream); 192 KiB raw make a line
+# of 262,146 bytes (CRLF included), the same envelope.
+DEFAULT_BASE64_CHUNK_BYTES = 192 * 1024
+# The longest staging root: the deepest file under it, <root>\<version: up to 64>\package\
+# <a file of the package>, must stay under Windows' 260-character path limit (MAX_PATH,
+# which Windows PowerShell 5.1 keeps unless long paths are enabled).
+MAX_STAGING_ROOT_CHARS = 120
 # Room left on the volume once the package is there: the server keeps running.
 DEFAULT_FREE_MARGIN_BYTES = 64 * 1024 * 1024
 # The message stage_push and stage_pull give when the content does not verify.
@@ -140,6 +167,8 @@ class StageResult:
     attempts: int = 1
     method: str = "push"
     check_mode: bool = False
+    # The stdin encoding of a push (None for a pull).
+    encoding: str | None = None
 
     @property
     def changed(self) -> bool:
@@ -181,8 +210,9 @@ class CleanupResult:
 # -- paths -------------------------------------------------------------------------------
 
 
-def _check_root(root: str) -> str:
-    """The staging root must be a local absolute path: free space is read from its drive."""
+def check_staging_root(root: str) -> str:
+    """The staging root must be a local absolute path (free space is read from its drive)
+    of at most MAX_STAGING_ROOT_CHARS characters; returned without a trailing backslash."""
     text = root.rstrip("\\")
     if not _LOCAL_PATH.match(text + "\\") or ".." in text.split("\\"):
         raise InputError(
@@ -191,7 +221,49 @@ def _check_root(root: str) -> str:
             value=root,
             fix=r"use a folder such as C:\ProgramData\sagefleet\staging",
         )
+    # Windows counts UTF-16 code units: a character outside the BMP takes two.
+    length = len(text.encode("utf-16-le", "surrogatepass")) // 2
+    if length > MAX_STAGING_ROOT_CHARS:
+        raise InputError(
+            f"the staging root is {length} characters long, more than the "
+            f"{MAX_STAGING_ROOT_CHARS} that keep every staged file under Windows' "
+            "260-character path limit",
+            field="staging_root",
+            value=text[:40] + "...",
+            fix=r"use a shorter folder such as C:\ProgramData\sagefleet\staging",
+        )
     return text
+
+
+def check_encoding(encoding: str) -> str:
+    """The stdin encoding of a push: 'binary' or 'base64'."""
+    if not isinstance(encoding, str) or encoding not in ENCODINGS:
+        raise InputError(
+            "unknown transfer encoding",
+            field="encoding",
+            value=repr(encoding),
+            fix="use 'binary' (raw bytes on stdin, the default) or 'base64' (text lines, "
+            "the fallback)",
+        )
+    return encoding
+
+
+def default_chunk_bytes(encoding: str = DEFAULT_ENCODING) -> int:
+    """Raw bytes per Send for ``encoding``."""
+    if check_encoding(encoding) == BASE64:
+        return DEFAULT_BASE64_CHUNK_BYTES
+    return DEFAULT_BINARY_CHUNK_BYTES
+
+
+def _check_chunk(chunk_bytes: int, encoding: str) -> int:
+    """Raw bytes per Send: positive; for base64 lines, a multiple of 3 (no inner padding)."""
+    positive = not isinstance(chunk_bytes, bool) and isinstance(chunk_bytes, int)
+    positive = positive and chunk_bytes > 0
+    if encoding == BASE64 and (not positive or chunk_bytes % 3):
+        raise ValueError(f"chunk_bytes must be a positive multiple of 3, not {chunk_bytes}")
+    if not positive:
+        raise ValueError(f"chunk_bytes must be a positive number of bytes, not {chunk_bytes}")
+    return chunk_bytes
 
 
 def version_folder(sha256: str, version: str | None = None) -> str:
@@ -211,7 +283,7 @@ def staged_path(
     sha256: str, version: str | None = None, staging_root: str = DEFAULT_STAGING_ROOT
 ) -> str:
     r"""Where a package is staged on the host: ``<root>\<version or sha[:12]>\Setup.zip``."""
-    return f"{_check_root(staging_root)}\\{version_folder(sha256, version)}\\{STAGED_NAME}"
+    return f"{check_staging_root(staging_root)}\\{version_folder(sha256, version)}\\{STAGED_NAME}"
 
 
 def part_path(path: str) -> str:
@@ -221,14 +293,31 @@ def part_path(path: str) -> str:
 # -- wire pieces -------------------------------------------------------------------------
 
 
-def encode_lines(stream: BinaryIO, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[bytes]:
+def encode_blocks(
+    stream: BinaryIO, chunk_bytes: int = DEFAULT_BINARY_CHUNK_BYTES
+) -> Iterator[bytes]:
+    """Raw blocks of ``chunk_bytes`` bytes each, from the stream's current position.
+
+    One block per stdin Send; the host appends and flushes every byte as it
+    reads it, so what a cut connection delivered is a prefix of the package.
+    """
+    _check_chunk(chunk_bytes, BINARY)
+    while True:
+        block = stream.read(chunk_bytes)
+        if not block:
+            return
+        yield block
+
+
+def encode_lines(
+    stream: BinaryIO, chunk_bytes: int = DEFAULT_BASE64_CHUNK_BYTES
+) -> Iterator[bytes]:
     """Base64 lines of ``chunk_bytes`` raw bytes each, from the stream's current position.
 
     One line per stdin Send: the host appends and flushes each line as it
     arrives, so what a cut connection delivered is whole lines on disk.
     """
-    if chunk_bytes <= 0 or chunk_bytes % 3:
-        raise ValueError(f"chunk_bytes must be a positive multiple of 3, not {chunk_bytes}")
+    _check_chunk(chunk_bytes, BASE64)
     while True:
         block = stream.read(chunk_bytes)
         if not block:
@@ -236,10 +325,33 @@ def encode_lines(stream: BinaryIO, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> It
         yield base64.b64encode(block) + b"\r\n"
 
 
-def wire_bytes(raw: int, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> int:
-    """Stdin bytes that ``raw`` package bytes take on the wire (base64 and line ends)."""
-    full, rest = divmod(raw, chunk_bytes)
-    size = full * (4 * chunk_bytes // 3 + 2)
+def encode(
+    stream: BinaryIO, encoding: str = DEFAULT_ENCODING, chunk_bytes: int | None = None
+) -> Iterator[bytes]:
+    """The stdin of a push in ``encoding``: raw blocks or base64 lines."""
+    check_encoding(encoding)
+    chunk = default_chunk_bytes(encoding) if chunk_bytes is None else chunk_bytes
+    if encoding == BINARY:
+        return encode_blocks(stream, chunk)
+    return encode_lines(stream, chunk)
+
+
+def wire_bytes(
+    raw: int, chunk_bytes: int | None = None, encoding: str = DEFAULT_ENCODING
+) -> int:
+    """Stdin bytes that ``raw`` package bytes take on the wire in ``encoding``.
+
+    Binary: exactly ``raw``. Base64: 4 characters per 3 bytes (padded per
+    line) and a CRLF per line of ``chunk_bytes`` raw bytes.
+    """
+    check_encoding(encoding)
+    chunk = _check_chunk(
+        default_chunk_bytes(encoding) if chunk_bytes is None else chunk_bytes, encoding
+    )
+    if encoding == BINARY:
+        return raw
+    full, rest = divmod(raw, chunk)
+    size = full * (4 * chunk // 3 + 2)
     if rest:
         size += 4 * ((rest + 2) // 3) + 2
     return size
@@ -249,14 +361,42 @@ def status_params(path: str, *, hash_file: bool = True) -> dict[str, Any]:
     return {"path": path, "part": part_path(path), "hash": hash_file}
 
 
-def push_params(path: str, package: PackageInfo, offset: int) -> dict[str, Any]:
+def push_params(
+    path: str, package: PackageInfo, offset: int, encoding: str = DEFAULT_ENCODING
+) -> dict[str, Any]:
     return {
         "path": path,
         "part": part_path(path),
         "offset": offset,
         "size": package.size,
         "sha256": package.sha256.lower(),
+        "encoding": encoding,
     }
+
+
+def push_command_length(params: dict[str, Any]) -> int | None:
+    """Characters of the stage_push command line, or None when the script does not fit
+    on it (it would then travel on stdin behind the bootstrap)."""
+    line, prefix = snippet_invocation("stage_push", params)
+    return None if prefix is not None else len(line)
+
+
+def check_binary_push(host: str, path: str, package: PackageInfo) -> None:
+    """Refuse a binary push whose script would not travel on the command line.
+
+    Binary stdin is read raw by the script; behind the stdin bootstrap, the
+    bootstrap's ``[Console]::In`` would have buffered the first bytes of the
+    package. The longest offset (the package size) gives the longest line.
+    """
+    if push_command_length(push_params(path, package, package.size, BINARY)) is None:
+        raise TransferError(
+            host,
+            path,
+            f"the stage_push command for '{path}' does not fit on the Windows command line "
+            f"({MAX_COMMAND_LINE} characters), and a binary transfer needs it there: use a "
+            "shorter staging root or version, or the base64 encoding "
+            "(sagefleet_agent_transfer_encoding: base64)",
+        )
 
 
 def _int(doc: dict[str, Any], key: str, default: int = 0) -> int:
@@ -339,7 +479,8 @@ def stage(
     package: PackageInfo,
     *,
     staging_root: str = DEFAULT_STAGING_ROOT,
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    encoding: str = DEFAULT_ENCODING,
+    chunk_bytes: int | None = None,
     check_mode: bool = False,
     resume: bool = True,
     version: str | None = None,
@@ -355,12 +496,19 @@ def stage(
     with backoff after transport failures (``retry``, default 3 attempts).
     ``version`` names the folder (default: the package's agent version, else
     the start of its SHA-256). In check mode only the status is read.
+    ``encoding`` is how the package travels on stdin: ``binary`` (raw bytes,
+    the default) or ``base64`` (text lines, the fallback); ``chunk_bytes`` the
+    raw bytes per Send (default: 256 KiB binary, 192 KiB base64).
     """
     if free_margin_bytes < 0:
         raise ValueError("free_margin_bytes must be >= 0")
-    if chunk_bytes <= 0 or chunk_bytes % 3:
-        raise ValueError(f"chunk_bytes must be a positive multiple of 3, not {chunk_bytes}")
+    check_encoding(encoding)
+    chunk = _check_chunk(
+        default_chunk_bytes(encoding) if chunk_bytes is None else chunk_bytes, encoding
+    )
     path = staged_path(package.sha256, version or package.agent_version, staging_root)
+    if encoding == BINARY:
+        check_binary_push(session.host, path, package)
     source = Path(package.path)
     policy = retry or RetryPolicy()
     started = time.monotonic()
@@ -371,7 +519,8 @@ def stage(
             package,
             source,
             path,
-            chunk_bytes=chunk_bytes,
+            encoding=encoding,
+            chunk_bytes=chunk,
             check_mode=check_mode,
             resume=resume,
             margin=free_margin_bytes,
@@ -388,6 +537,7 @@ def _stage_once(
     source: Path,
     path: str,
     *,
+    encoding: str,
     chunk_bytes: int,
     check_mode: bool,
     resume: bool,
@@ -411,6 +561,7 @@ def _stage_once(
             duration_s=time.monotonic() - started,
             attempts=attempt,
             check_mode=check_mode,
+            encoding=encoding,
         )
 
     if status.exists and status.sha256 == expected:
@@ -421,14 +572,15 @@ def _stage_once(
     if check_mode:
         return result(0, False, offset)
     try:
-        return result(_push(session, package, source, path, offset, chunk_bytes), False, offset)
+        sent = _push(session, package, source, path, offset, encoding, chunk_bytes)
+        return result(sent, False, offset)
     except SnippetFailed as exc:
         if offset == 0 or _MISMATCH_TEXT not in exc.error:
             raise
         # The kept .part may hold another package's bytes (same folder name, new
         # build); the snippet removed it, so one fresh transfer settles it.
         log.info("%s: resumed transfer of %s did not verify; sending it whole", host, path)
-        return result(_push(session, package, source, path, 0, chunk_bytes), False, 0)
+        return result(_push(session, package, source, path, 0, encoding, chunk_bytes), False, 0)
 
 
 def _push(
@@ -437,9 +589,10 @@ def _push(
     source: Path,
     path: str,
     offset: int,
+    encoding: str,
     chunk_bytes: int,
 ) -> int:
-    """Send the package from ``offset``; the raw bytes sent."""
+    """Send the package from ``offset`` in ``encoding``; the raw bytes sent."""
     try:
         stream = source.open("rb")
     except OSError as exc:
@@ -448,12 +601,20 @@ def _push(
             field="sagefleet_agent_package",
             value=str(source),
         ) from exc
+    log.debug(
+        "%s: sending %d bytes of %s from offset %d (%s stdin)",
+        session.host,
+        package.size - offset,
+        path,
+        offset,
+        encoding,
+    )
     with stream:
         stream.seek(offset)
         doc = session.run_snippet(
             "stage_push",
-            push_params(path, package, offset),
-            stdin=encode_lines(stream, chunk_bytes),
+            push_params(path, package, offset, encoding),
+            stdin=encode(stream, encoding, chunk_bytes),
         )
     if not isinstance(doc, dict) or str(doc.get("sha256", "")).lower() != package.sha256.lower():
         raise TransferError(
@@ -654,7 +815,7 @@ def cleanup(
     removes exactly the names given. Stray ``.part`` files of the other kept
     versions go too.
     """
-    root = _check_root(staging_root)
+    root = check_staging_root(staging_root)
     current_name = _current_folder(root, current)
     listing = session.run_snippet("stage_cleanup", {"root": root, "remove": [], "remove_parts": []})
     if not isinstance(listing, dict) or not isinstance(listing.get("folders"), list):

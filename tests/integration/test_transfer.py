@@ -1,4 +1,5 @@
-"""Staging the agent package on a simulated host over the real pywinrm client."""
+"""Staging the agent package on a simulated host over the real clients (pywinrm, and
+ansible-core's winrm connection through AnsibleSession), in both stdin encodings."""
 
 from __future__ import annotations
 
@@ -14,7 +15,14 @@ import pytest
 
 from sagefleet import transfer
 from sagefleet.package import PackageInfo, build_test_package, inspect
-from sagefleet.remote import AuthenticationFailed, HostSession, HostUnreachable, SnippetFailed
+from sagefleet.remote import (
+    AuthenticationFailed,
+    HostSession,
+    HostUnreachable,
+    SnippetFailed,
+    TransportError,
+)
+from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.sim.fleet import Fleet
 from sagefleet.sim.model import WindowsHost
 from tests.conftest import FleetFactory, session_for
@@ -22,6 +30,8 @@ from tests.conftest import FleetFactory, session_for
 HOST = "sage01"
 PAYLOAD_BYTES = 2 * 1024 * 1024
 NO_WAIT = transfer.RetryPolicy(attempts=3, backoff_s=0.0)
+STAGED = r"C:\ProgramData\sagefleet\staging\3.2.0\Setup.zip"
+ENCODINGS = pytest.mark.parametrize("encoding", transfer.ENCODINGS)
 
 
 def make_package(
@@ -71,23 +81,40 @@ def set_free_space(host: WindowsHost, free: int) -> None:
 # -- push ---------------------------------------------------------------------------------
 
 
-def test_first_push_puts_the_exact_package_on_the_host(fleet: Fleet, package: PackageInfo) -> None:
+@ENCODINGS
+def test_first_push_puts_the_exact_package_on_the_host(
+    fleet: Fleet, package: PackageInfo, encoding: str
+) -> None:
+    with session_for(fleet, HOST) as session:
+        result = transfer.stage(session, package, encoding=encoding)
+    assert result.path == STAGED and result.encoding == encoding
+    assert (result.bytes_sent, result.skipped, result.resumed_from) == (package.size, False, 0)
+    assert host_of(fleet).fs.read(STAGED) == Path(package.path).read_bytes()
+    assert host_of(fleet).fs.sha256(STAGED).lower() == package.sha256
+    assert not host_of(fleet).fs.exists(STAGED + ".part")
+    assert stdin_bytes(fleet) == transfer.wire_bytes(package.size, encoding=encoding)
+    pushes = [e for e in host_of(fleet).journal if e.get("name") == "stage_push"]
+    assert [e["params"]["encoding"] for e in pushes] == [encoding]
+
+
+def test_binary_is_the_default_and_sends_the_package_size_on_stdin(
+    fleet: Fleet, package: PackageInfo
+) -> None:
     with session_for(fleet, HOST) as session:
         result = transfer.stage(session, package)
-    expected_path = r"C:\ProgramData\sagefleet\staging\3.2.0\Setup.zip"
-    assert result.path == expected_path
-    assert (result.bytes_sent, result.skipped, result.resumed_from) == (package.size, False, 0)
-    assert host_of(fleet).fs.read(expected_path) == Path(package.path).read_bytes()
-    assert host_of(fleet).fs.sha256(expected_path).lower() == package.sha256
-    assert not host_of(fleet).fs.exists(expected_path + ".part")
-    assert stdin_bytes(fleet) == transfer.wire_bytes(package.size)
+    assert result.encoding == "binary"
+    assert stdin_bytes(fleet) == package.size  # not 4/3 of it
+    assert host_of(fleet).fs.read(STAGED) == Path(package.path).read_bytes()
 
 
-def test_second_push_of_the_same_package_sends_nothing(fleet: Fleet, package: PackageInfo) -> None:
+@ENCODINGS
+def test_second_push_of_the_same_package_sends_nothing(
+    fleet: Fleet, package: PackageInfo, encoding: str
+) -> None:
     with session_for(fleet, HOST) as session:
-        transfer.stage(session, package)
+        transfer.stage(session, package, encoding=encoding)
         before = stdin_bytes(fleet)
-        again = transfer.stage(session, package)
+        again = transfer.stage(session, package, encoding=encoding)
     assert again.skipped and again.bytes_sent == 0 and not again.changed
     assert stdin_bytes(fleet) == before
 
@@ -102,39 +129,57 @@ def test_check_mode_reports_the_transfer_without_sending(
     assert not host_of(fleet).fs.exists(result.path)
 
 
+def sends_before_the_drop(threshold: int, encoding: str) -> int:
+    """Raw bytes of the Sends answered before the one that reached ``threshold`` stdin
+    bytes (the simulator drops that Send's connection: its data never arrives)."""
+    chunk = transfer.default_chunk_bytes(encoding)
+    per_send = transfer.wire_bytes(chunk, chunk, encoding)
+    return (threshold - 1) // per_send * chunk
+
+
+@ENCODINGS
 def test_interrupted_transfer_resumes_from_what_reached_the_host(
-    fleet: Fleet, package: PackageInfo
+    fleet: Fleet, package: PackageInfo, encoding: str
 ) -> None:
-    fleet.faults(HOST).set(drop_after_stdin_bytes=transfer.wire_bytes(package.size) // 2)
+    threshold = transfer.wire_bytes(package.size, encoding=encoding) // 2
+    fleet.faults(HOST).set(drop_after_stdin_bytes=threshold)
     original = Path(package.path).read_bytes()
     with session_for(fleet, HOST) as session:
         with pytest.raises(HostUnreachable):
-            transfer.stage(session, package, retry=transfer.RetryPolicy(attempts=1))
+            transfer.stage(
+                session, package, encoding=encoding, retry=transfer.RetryPolicy(attempts=1)
+            )
         host = host_of(fleet)
-        path = r"C:\ProgramData\sagefleet\staging\3.2.0\Setup.zip"
-        assert not host.fs.exists(path)
-        kept = host.fs.read(path + ".part")
+        assert not host.fs.exists(STAGED)
+        kept = host.fs.read(STAGED + ".part")
+        # Every byte of the Sends that arrived, and nothing of the one cut.
+        assert len(kept) == sends_before_the_drop(threshold, encoding)
         assert 0 < len(kept) < package.size
-        assert len(kept) % transfer.DEFAULT_CHUNK_BYTES == 0  # whole lines only
         assert kept == original[: len(kept)]
 
         before = stdin_bytes(fleet)
-        result = transfer.stage(session, package)
+        result = transfer.stage(session, package, encoding=encoding)
     assert result.resumed_from == len(kept)
     assert result.bytes_sent == package.size - len(kept)
-    assert stdin_bytes(fleet) - before == transfer.wire_bytes(package.size - len(kept))
-    assert host.fs.read(path) == original
-    assert not host.fs.exists(path + ".part")
+    rest = package.size - len(kept)
+    assert stdin_bytes(fleet) - before == transfer.wire_bytes(rest, encoding=encoding)
+    assert host.fs.read(STAGED) == original
+    assert not host.fs.exists(STAGED + ".part")
 
 
+@ENCODINGS
 def test_stage_retries_a_dropped_transfer_and_resumes_on_its_own(
-    fleet: Fleet, package: PackageInfo
+    fleet: Fleet, package: PackageInfo, encoding: str
 ) -> None:
-    fleet.faults(HOST).set(drop_after_stdin_bytes=transfer.wire_bytes(package.size) // 2)
+    threshold = transfer.wire_bytes(package.size, encoding=encoding) // 2
+    fleet.faults(HOST).set(drop_after_stdin_bytes=threshold)
     waits: list[float] = []
     with session_for(fleet, HOST) as session:
-        result = transfer.stage(session, package, retry=NO_WAIT, sleep=waits.append)
+        result = transfer.stage(
+            session, package, encoding=encoding, retry=NO_WAIT, sleep=waits.append
+        )
     assert result.attempts == 2 and waits == [0.0]
+    assert result.resumed_from == sends_before_the_drop(threshold, encoding)
     assert 0 < result.resumed_from < package.size
     assert host_of(fleet).fs.read(result.path) == Path(package.path).read_bytes()
 
@@ -193,19 +238,81 @@ class DiskFillsUp(HostSession):
         self.inner.close()
 
 
+@ENCODINGS
 def test_disk_full_during_transfer_removes_the_part_and_leaves_no_file(
-    fleet: Fleet, package: PackageInfo
+    fleet: Fleet, package: PackageInfo, encoding: str
 ) -> None:
     host = host_of(fleet)
     half = package.size // 2
     with session_for(fleet, HOST) as inner:
         session = DiskFillsUp(inner, host, free=half)
         with pytest.raises(SnippetFailed, match="not enough space on the disk"):
-            transfer.stage(session, package, free_margin_bytes=0)
+            transfer.stage(session, package, free_margin_bytes=0, encoding=encoding)
     path = r"C:\ProgramData\sagefleet\staging\3.2.0\Setup.zip"
     assert not host.fs.exists(path)
     assert not host.fs.exists(path + ".part")
     assert host.fs.free_bytes("C:\\") == half  # the space the .part took is given back
+
+
+# -- through ansible-core's winrm connection (the action plugins' transport) -------------
+
+
+@pytest.fixture
+def ansible_session(fleet: Fleet) -> Iterator[AnsibleSession]:
+    """AnsibleSession over ansible-core's winrm connection plugin, set up as the
+    inventory sets it up: exec_command(in_data=...) chunks the stdin itself (200,000
+    bytes per Send) and base64s it inside the SOAP body, whatever the bytes are."""
+    from tests.integration.ansible_leg import connect
+
+    spec = fleet.spec(HOST)
+    connection = connect(
+        {
+            "address": spec.address,
+            "port": spec.port,
+            "username": spec.username,
+            "password": spec.password,
+            "scheme": spec.scheme,
+            "ca_file": str(fleet.ca_file),
+        }
+    )
+    yield AnsibleSession(HOST, connection)
+    connection.close()
+
+
+@ENCODINGS
+def test_push_through_ansible_winrm_connection_is_byte_exact(
+    fleet: Fleet, package: PackageInfo, ansible_session: AnsibleSession, encoding: str
+) -> None:
+    result = transfer.stage(ansible_session, package, encoding=encoding)
+    assert (result.bytes_sent, result.skipped, result.encoding) == (package.size, False, encoding)
+    assert host_of(fleet).fs.read(STAGED) == Path(package.path).read_bytes()
+    assert stdin_bytes(fleet) == transfer.wire_bytes(package.size, encoding=encoding)
+    before = stdin_bytes(fleet)
+    again = transfer.stage(ansible_session, package, encoding=encoding)
+    assert again.skipped and again.bytes_sent == 0 and stdin_bytes(fleet) == before
+
+
+@ENCODINGS
+def test_push_through_ansible_winrm_connection_resumes_after_a_cut(
+    fleet: Fleet, package: PackageInfo, ansible_session: AnsibleSession, encoding: str
+) -> None:
+    fleet.faults(HOST).set(
+        drop_after_stdin_bytes=transfer.wire_bytes(package.size, encoding=encoding) // 2
+    )
+    # ansible's plugin reports the cut Send as "winrm send_input failed": a TransportError.
+    with pytest.raises((HostUnreachable, TransportError)):
+        transfer.stage(
+            ansible_session, package, encoding=encoding, retry=transfer.RetryPolicy(attempts=1)
+        )
+    kept = host_of(fleet).fs.read(STAGED + ".part")
+    original = Path(package.path).read_bytes()
+    assert 0 < len(kept) < package.size and kept == original[: len(kept)]
+    before = stdin_bytes(fleet)
+    result = transfer.stage(ansible_session, package, encoding=encoding)
+    assert result.resumed_from == len(kept)
+    rest = package.size - len(kept)
+    assert stdin_bytes(fleet) - before == transfer.wire_bytes(rest, encoding=encoding)
+    assert host_of(fleet).fs.read(STAGED) == original
 
 
 # -- pull ---------------------------------------------------------------------------------

@@ -173,6 +173,14 @@ DEPLOY_CASES: dict[str, tuple[Mutation, list[str]]] = {
         var("sagefleet_winrm_retry_backoff_s", 600),
         ["sagefleet_winrm_retry_backoff_s"],
     ),
+    "encoding-unknown": (
+        var("sagefleet_agent_transfer_encoding", "gzip"),
+        ["sagefleet_agent_transfer_encoding", "gzip", "'binary'", "'base64'"],
+    ),
+    "staging-too-long": (
+        var("sagefleet_agent_staging_dir", "C:\\" + "s" * 200),
+        ["sagefleet_agent_staging_dir", "characters long"],
+    ),
 }
 
 

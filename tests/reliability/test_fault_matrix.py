@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from sagefleet import transfer
 from sagefleet.deploy import DeployResult, deploy_host
 from sagefleet.inventory import load
 from sagefleet.package import PackageInfo, build_test_package, inspect
@@ -209,16 +210,27 @@ def test_rejected_credentials_are_reported_at_once_and_never_retried(
 # -- transfer ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("encoding", transfer.ENCODINGS)
 @pytest.mark.parametrize("name", list(HOSTS))
 def test_connection_dropped_mid_transfer_is_resumed(
-    sim: Case, package: PackageInfo, name: str
+    sim: Case, package: PackageInfo, name: str, encoding: str
 ) -> None:
+    drop = 300_000
     result = run_case(
-        sim, package, name, trigger="stage_push", action=fault(drop_after_stdin_bytes=300_000)
+        sim,
+        package,
+        name,
+        trigger="stage_push",
+        action=fault(drop_after_stdin_bytes=drop),
+        sagefleet_agent_transfer_encoding=encoding,
     )
     assert result.outcome in ("installed", "upgraded"), result.reason
     stage = next(s for s in result.steps if s["step"] == "stage")
-    assert stage["resumed_from"] and stage["resumed_from"] > 0
+    assert stage["encoding"] == encoding
+    # The Sends answered before the cut one reached the .part; the resume sent the rest.
+    chunk = transfer.default_chunk_bytes(encoding)
+    per_send = transfer.wire_bytes(chunk, chunk, encoding)
+    assert stage["resumed_from"] == (drop - 1) // per_send * chunk > 0
     assert sim[0].faults(name).counters.dropped == 1
 
 
@@ -249,13 +261,19 @@ def test_disk_full_before_the_transfer_is_refused_before_a_byte_is_sent(
     assert not [e for e in sim[0].host(name).journal if e.get("name") == "stage_push"]
 
 
+@pytest.mark.parametrize("encoding", transfer.ENCODINGS)
 @pytest.mark.parametrize("name", list(HOSTS))
 def test_disk_full_during_the_transfer_fails_cleanly(
-    sim: Case, package: PackageInfo, name: str
+    sim: Case, package: PackageInfo, name: str, encoding: str
 ) -> None:
     # stage_status saw room; the volume fills up while the package travels.
     result = run_case(
-        sim, package, name, trigger="stage_push", action=_fill_disk(package.size // 2)
+        sim,
+        package,
+        name,
+        trigger="stage_push",
+        action=_fill_disk(package.size // 2),
+        sagefleet_agent_transfer_encoding=encoding,
     )
     assert result.outcome == "failed"
     assert "stage_push" in (result.reason or "") or "disk" in (result.reason or "").lower()

@@ -1,9 +1,13 @@
-"""Controller side of the package transfer: lines, parameters, decisions, retries."""
+"""Controller side of the package transfer: blocks and lines, parameters, decisions,
+retries; and the simulator's stage_push model in both encodings."""
 
 from __future__ import annotations
 
 import base64
+import contextvars
+import hashlib
 import io
+import json
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
@@ -13,7 +17,7 @@ from typing import Any
 import pytest
 from tests.unit.test_sim_wsman import find, open_shell, request
 
-from sagefleet import transfer
+from sagefleet import snippets, transfer
 from sagefleet.errors import InputError
 from sagefleet.package import PackageInfo, sha256_file
 from sagefleet.remote import (
@@ -23,9 +27,20 @@ from sagefleet.remote import (
     SnippetFailed,
     TransportError,
 )
+from sagefleet.remote.command import (
+    MAX_COMMAND_LINE,
+    STDIN_BOOTSTRAP,
+    command_line,
+    decode_clixml,
+    snippet_command,
+    snippet_invocation,
+)
 from sagefleet.sim import wsman
+from sagefleet.sim.dispatch import run_command
+from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile
 
 ROOT = transfer.DEFAULT_STAGING_ROOT
+ENCODINGS = pytest.mark.parametrize("encoding", transfer.ENCODINGS)
 
 
 def package_at(tmp_path: Path, size: int = 1000) -> PackageInfo:
@@ -96,7 +111,25 @@ def pushed(package: PackageInfo) -> Any:
     return reply
 
 
-# -- lines and sizes ------------------------------------------------------------------
+# -- blocks, lines and sizes ----------------------------------------------------------
+
+
+def test_default_is_binary_in_blocks_of_256_kib_and_base64_lines_of_192_kib() -> None:
+    assert transfer.DEFAULT_ENCODING == "binary"
+    assert transfer.default_chunk_bytes() == 256 * 1024
+    assert transfer.default_chunk_bytes("base64") == 192 * 1024
+    # Either way one Send carries about 350 KB of base64 in its SOAP envelope.
+    binary_soap = len(base64.b64encode(b"\0" * transfer.default_chunk_bytes("binary")))
+    line = next(transfer.encode_lines(io.BytesIO(b"\0" * (192 * 1024))))
+    assert binary_soap == 349_528 and len(base64.b64encode(line)) == 349_528
+
+
+def test_blocks_are_the_raw_bytes_in_whole_chunks() -> None:
+    data = bytes(range(256)) * 40
+    blocks = list(transfer.encode_blocks(io.BytesIO(data), chunk_bytes=1000))
+    assert [len(b) for b in blocks] == [1000] * 10 + [240]
+    assert b"".join(blocks) == data
+    assert list(transfer.encode(io.BytesIO(data), "binary", 1000)) == blocks
 
 
 def test_lines_are_base64_of_whole_chunks_that_decode_back_to_the_data() -> None:
@@ -105,24 +138,60 @@ def test_lines_are_base64_of_whole_chunks_that_decode_back_to_the_data() -> None
     assert all(line.endswith(b"\r\n") for line in lines)
     assert [len(base64.b64decode(line)) for line in lines] == [999] * 10 + [250]
     assert b"".join(base64.b64decode(line) for line in lines) == data
+    assert list(transfer.encode(io.BytesIO(data), "base64", 999)) == lines
 
 
-def test_lines_start_at_the_stream_position_for_a_resume() -> None:
+def test_blocks_and_lines_start_at_the_stream_position_for_a_resume() -> None:
     stream = io.BytesIO(b"abcdefghij")
     stream.seek(6)
     assert [base64.b64decode(x) for x in transfer.encode_lines(stream, 3)] == [b"ghi", b"j"]
+    stream.seek(6)
+    assert list(transfer.encode_blocks(stream, 3)) == [b"ghi", b"j"]
 
 
 @pytest.mark.parametrize("chunk", [0, -3, 1000])
-def test_chunk_size_must_be_a_positive_multiple_of_three(chunk: int) -> None:
+def test_line_chunk_size_must_be_a_positive_multiple_of_three(chunk: int) -> None:
     with pytest.raises(ValueError, match="multiple of 3"):
         list(transfer.encode_lines(io.BytesIO(b"x"), chunk))
 
 
+@pytest.mark.parametrize("chunk", [0, -1, True])
+def test_block_size_must_be_positive(chunk: int) -> None:
+    with pytest.raises(ValueError, match="positive number of bytes"):
+        list(transfer.encode_blocks(io.BytesIO(b"x"), chunk))
+    assert list(transfer.encode_blocks(io.BytesIO(b"xyz"), 1000)) == [b"xyz"]  # any size
+
+
+@ENCODINGS
 @pytest.mark.parametrize("raw", [0, 1, 2, 3, 998, 999, 1000, 5000])
-def test_wire_bytes_counts_exactly_what_the_lines_take(raw: int) -> None:
-    lines = transfer.encode_lines(io.BytesIO(b"\x01" * raw), 999)
-    assert transfer.wire_bytes(raw, 999) == sum(len(line) for line in lines)
+def test_wire_bytes_counts_exactly_what_the_stdin_takes(raw: int, encoding: str) -> None:
+    stdin = transfer.encode(io.BytesIO(b"\x01" * raw), encoding, 999)
+    assert transfer.wire_bytes(raw, 999, encoding) == sum(len(part) for part in stdin)
+
+
+@ENCODINGS
+def test_wire_bytes_with_the_default_chunk(encoding: str) -> None:
+    raw = 3 * transfer.default_chunk_bytes(encoding) + 12345
+    stdin = transfer.encode(io.BytesIO(b"\x02" * raw), encoding)
+    assert transfer.wire_bytes(raw, encoding=encoding) == sum(len(part) for part in stdin)
+
+
+def test_binary_stdin_is_the_payload_and_base64_a_third_more() -> None:
+    raw = 50 * 2**20
+    assert transfer.wire_bytes(raw) == raw
+    # 266 whole lines of 192 KiB and one of 128 KiB (padded), each with its CRLF.
+    lines = 266 * (262_144 + 2) + (4 * 43_691 + 2)
+    assert transfer.wire_bytes(raw, encoding="base64") == lines == 69_905_602
+    assert 4 / 3 < lines / raw < 4 / 3 + 0.0001
+
+
+@pytest.mark.parametrize("encoding", ["Binary", "base-64", "", None, 1])
+def test_an_unknown_encoding_is_refused(encoding: Any) -> None:
+    with pytest.raises(InputError, match="unknown transfer encoding") as caught:
+        transfer.check_encoding(encoding)
+    assert caught.value.field == "encoding" and "'binary'" in (caught.value.fix or "")
+    with pytest.raises(InputError):
+        transfer.wire_bytes(10, encoding=encoding)
 
 
 # -- paths and parameters -------------------------------------------------------------
@@ -141,21 +210,71 @@ def test_staging_root_must_be_a_local_absolute_path(root: str) -> None:
         transfer.staged_path("a" * 64, "1.0", root)
 
 
+def longest_roots() -> dict[str, str]:
+    """Staging roots of the greatest length accepted, in the characters that take the
+    most room in the JSON parameters (backslashes double, the rest become \\uXXXX)."""
+    room = transfer.MAX_STAGING_ROOT_CHARS - len("C:\\")
+    return {
+        "ascii": "C:\\" + "a" * room,
+        "backslashes": "C:\\" + ("a\\" * room)[: room - 1] + "a",
+        "accents": "C:\\" + "é" * room,
+        "outside the BMP": "C:\\" + "\U0001f600" * (room // 2) + "a" * (room % 2),
+        "quotes and dollars": "C:\\" + "'$`" * (room // 3) + "a" * (room % 3),
+    }
+
+
+@pytest.mark.parametrize("kind", list(longest_roots()))
+def test_binary_push_of_the_longest_staging_root_fits_on_the_command_line(kind: str) -> None:
+    root = longest_roots()[kind]
+    assert transfer.check_staging_root(root) == root  # accepted, at the limit
+    with pytest.raises(InputError, match="characters long"):
+        transfer.check_staging_root(root + "x")
+    # The longest folder name and a package size (and offset) of 2 GiB, ten digits.
+    path = transfer.staged_path("a" * 64, "v" * 64, root)
+    package = PackageInfo("Setup.zip", "a" * 64, 2**31, (), True)
+    params = transfer.push_params(path, package, package.size, "binary")
+    line, prefix = snippet_invocation("stage_push", params)
+    assert prefix is None and len(line) <= MAX_COMMAND_LINE
+    assert transfer.push_command_length(params) == len(line)
+    transfer.check_binary_push("h", path, package)  # does not raise
+
+
+def test_binary_push_that_would_not_fit_on_the_command_line_is_refused_before_sending(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = package_at(tmp_path)
+    monkeypatch.setattr(transfer, "MAX_STAGING_ROOT_CHARS", 20_000)
+    root = "C:\\" + "x" * 12_000
+    session = FakeSession([])
+    with pytest.raises(transfer.TransferError, match="does not fit on the Windows command line"):
+        transfer.stage(session, package, staging_root=root)
+    assert session.calls == []
+    # base64 lines may follow the stdin bootstrap: the same root goes through.
+    path = transfer.staged_path(package.sha256, None, root)
+    session = FakeSession([status(path), pushed(package)])
+    transfer.stage(session, package, staging_root=root, encoding="base64")
+    assert [c[0] for c in session.calls] == ["stage_status", "stage_push"]
+
+
 @pytest.mark.parametrize("version", ["..", "a\\b", "x y", "-rf", "é"])
 def test_folder_name_refuses_what_could_leave_the_root(version: str) -> None:
     with pytest.raises(InputError, match="folder name"):
         transfer.version_folder("a" * 64, version)
 
 
-def test_push_parameters_carry_offset_size_and_lowercase_hash(tmp_path: Path) -> None:
+@ENCODINGS
+def test_push_parameters_carry_offset_size_lowercase_hash_and_encoding(
+    tmp_path: Path, encoding: str
+) -> None:
     package = package_at(tmp_path)
-    params = transfer.push_params(ROOT + r"\1\Setup.zip", package, 300)
+    params = transfer.push_params(ROOT + r"\1\Setup.zip", package, 300, encoding)
     assert params == {
         "path": ROOT + r"\1\Setup.zip",
         "part": ROOT + r"\1\Setup.zip.part",
         "offset": 300,
         "size": 1000,
         "sha256": package.sha256.lower(),
+        "encoding": encoding,
     }
 
 
@@ -208,17 +327,49 @@ def test_same_hash_on_the_host_skips_without_pushing(tmp_path: Path) -> None:
     assert [c[0] for c in session.calls] == ["stage_status"]
 
 
-def test_push_resumes_at_the_part_size_and_sends_only_the_rest(tmp_path: Path) -> None:
+@ENCODINGS
+def test_push_resumes_at_the_part_size_and_sends_only_the_rest(
+    tmp_path: Path, encoding: str
+) -> None:
     package = package_at(tmp_path)
     path = transfer.staged_path(package.sha256)
     session = FakeSession([status(path, part_exists=True, part_size=600), pushed(package)])
-    result = transfer.stage(session, package, chunk_bytes=300)
+    result = transfer.stage(session, package, chunk_bytes=300, encoding=encoding)
     name, params, data = session.calls[1]
     assert name == "stage_push" and params["offset"] == 600
-    assert data == b"".join(
-        transfer.encode_lines(io.BytesIO(Path(package.path).read_bytes()[600:]), 300)
-    )
-    assert (result.resumed_from, result.bytes_sent) == (600, 400)
+    assert params["encoding"] == encoding
+    rest = Path(package.path).read_bytes()[600:]
+    if encoding == "binary":
+        assert data == rest
+    else:
+        assert data == b"".join(transfer.encode_lines(io.BytesIO(rest), 300))
+    assert len(data) == transfer.wire_bytes(400, 300, encoding)
+    assert (result.resumed_from, result.bytes_sent, result.encoding) == (600, 400, encoding)
+
+
+def test_push_is_binary_by_default(tmp_path: Path) -> None:
+    package = package_at(tmp_path)
+    session = FakeSession([status(transfer.staged_path(package.sha256)), pushed(package)])
+    result = transfer.stage(session, package)
+    assert session.calls[1][1]["encoding"] == "binary" and result.encoding == "binary"
+    assert session.calls[1][2] == Path(package.path).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"encoding": "gzip"}, InputError),
+        ({"encoding": "base64", "chunk_bytes": 1000}, ValueError),
+        ({"encoding": "binary", "chunk_bytes": 0}, ValueError),
+    ],
+)
+def test_bad_encoding_or_chunk_is_refused_before_touching_the_host(
+    tmp_path: Path, options: dict[str, Any], error: type[Exception]
+) -> None:
+    session = FakeSession([])
+    with pytest.raises(error):
+        transfer.stage(session, package_at(tmp_path), **options)
+    assert session.calls == []
 
 
 def test_check_mode_reads_the_status_only(tmp_path: Path) -> None:
@@ -391,3 +542,116 @@ def test_interrupted_command_runs_on_the_stdin_it_received(how: str) -> None:
 
 def test_command_with_complete_stdin_runs_normally_when_its_shell_is_deleted() -> None:
     assert run_interrupted("delete", end=True) == (b"line1\nline2\npart", False)
+
+
+# -- simulator: the stage_push model in both encodings ------------------------------
+
+
+@pytest.fixture
+def model() -> WindowsHost:
+    return host_from_profile("sage01", "127.0.0.2", "admin", "pw", load_profile("healthy-onprem"))
+
+
+DATA = bytes((i * 7) % 256 for i in range(5000))
+STAGED = ROOT + r"\9.9.9\Setup.zip"
+
+
+def model_params(offset: int = 0, encoding: str | None = "binary") -> dict[str, Any]:
+    package = PackageInfo("Setup.zip", hashlib.sha256(DATA).hexdigest(), len(DATA), (), True)
+    params = transfer.push_params(STAGED, package, offset, encoding or "binary")
+    if encoding is None:
+        del params["encoding"]
+    return params
+
+
+def run_push(
+    host: WindowsHost, params: dict[str, Any], stdin: bytes, *, abrupt: bool = False
+) -> tuple[int, str]:
+    """Run stage_push as the simulated host runs a command; ``abrupt``: stdin was cut."""
+
+    def go() -> tuple[int, bytes, bytes]:
+        if abrupt:
+            wsman._STDIN_ABRUPT.set(True)
+        return run_command(host, snippet_command("stage_push", params), stdin)
+
+    rc, stdout, stderr = contextvars.copy_context().run(go)
+    return rc, stdout.decode() if rc == 0 else decode_clixml(stderr)
+
+
+@ENCODINGS
+def test_model_stages_the_exact_bytes_in_either_encoding(
+    model: WindowsHost, encoding: str
+) -> None:
+    stdin = b"".join(transfer.encode(io.BytesIO(DATA), encoding, 999))
+    rc, out = run_push(model, model_params(0, encoding), stdin)
+    assert rc == 0, out
+    assert model.fs.read(STAGED) == DATA and not model.fs.exists(STAGED + ".part")
+    assert json.loads(out)["received_bytes"] == len(DATA)
+
+
+def test_model_reads_binary_when_the_encoding_is_not_given(model: WindowsHost) -> None:
+    rc, out = run_push(model, model_params(0, None), DATA)
+    assert rc == 0, out
+    assert model.fs.read(STAGED) == DATA
+
+
+@ENCODINGS
+def test_model_cut_mid_transfer_keeps_a_prefix_then_resumes(
+    model: WindowsHost, encoding: str
+) -> None:
+    stdin = b"".join(transfer.encode(io.BytesIO(DATA), encoding, 999))
+    cut = len(stdin) // 2 + 7  # in the middle of a block or line
+    rc, out = run_push(model, model_params(0, encoding), stdin[:cut], abrupt=True)
+    assert rc == 1 and "stopped before the end of its input" in out
+    kept = model.fs.read(STAGED + ".part")
+    if encoding == "binary":
+        assert kept == DATA[:cut]  # every byte that arrived
+    else:
+        whole_lines = stdin[:cut].count(b"\n")
+        assert kept == DATA[: whole_lines * 999]  # whole lines only
+    assert not model.fs.exists(STAGED)
+    rest = b"".join(transfer.encode(io.BytesIO(DATA[len(kept) :]), encoding, 999))
+    rc, out = run_push(model, model_params(len(kept), encoding), rest)
+    assert rc == 0, out
+    assert json.loads(out)["received_bytes"] == len(DATA) - len(kept)
+    assert model.fs.read(STAGED) == DATA
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "Binary", "BASE64"])
+def test_model_refuses_an_unknown_encoding_before_touching_the_part(
+    model: WindowsHost, encoding: str
+) -> None:
+    params = {**model_params(), "encoding": encoding}
+    rc, out = run_push(model, params, DATA)
+    assert rc == 1 and f"unknown stdin encoding '{encoding}'" in out
+    assert not model.fs.exists(STAGED + ".part")
+
+
+@ENCODINGS
+def test_model_behind_the_stdin_bootstrap_reads_lines_but_refuses_binary(
+    model: WindowsHost, encoding: str
+) -> None:
+    params = model_params(0, encoding)
+    script = snippets.render("stage_push", params)
+    first = base64.b64encode(script.encode("utf-8")) + b"\r\n"
+    data = b"".join(transfer.encode(io.BytesIO(DATA), encoding, 999))
+    rc, stdout, stderr = run_command(model, command_line(STDIN_BOOTSTRAP), first + data)
+    if encoding == "base64":
+        assert rc == 0 and model.fs.read(STAGED) == DATA
+    else:
+        assert rc == 1 and "cannot follow the stdin bootstrap" in decode_clixml(stderr)
+        assert not model.fs.exists(STAGED + ".part")
+
+
+@ENCODINGS
+def test_model_disk_full_during_the_push_removes_the_part(
+    model: WindowsHost, encoding: str
+) -> None:
+    big = bytes(300_000)
+    package = PackageInfo("Setup.zip", hashlib.sha256(big).hexdigest(), len(big), (), True)
+    model.fs.drives["C:"].volume.free_bytes = 100_000
+    stdin = b"".join(transfer.encode(io.BytesIO(big), encoding))
+    rc, out = run_push(model, transfer.push_params(STAGED, package, 0, encoding), stdin)
+    assert rc == 1 and "not enough space on the disk" in out
+    assert not model.fs.exists(STAGED + ".part")
+    assert model.fs.free_bytes("C:\\") == 100_000

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextvars
 import json
 import re
 import shlex
@@ -29,6 +30,22 @@ _ENCODED = re.compile(
     re.I,
 )
 _PS_COMMAND = re.compile(r"^\s*powershell(?:\.exe)?\s+(?:-\w+\s+)*?-command\s+(?P<cmd>.+)$", re.I)
+
+
+_SCRIPT_FROM_STDIN: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "sagefleet_script_from_stdin", default=False
+)
+
+
+def script_from_stdin() -> bool:
+    """Whether the script running in this thread came on stdin behind STDIN_BOOTSTRAP.
+
+    On Windows the bootstrap read that first line through ``[Console]::In``, a
+    StreamReader that buffers past the line: a script that then reads raw
+    stdin (``[Console]::OpenStandardInput()``) would miss what was buffered.
+    A model of such a script asks this to refuse, as the snippet does.
+    """
+    return _SCRIPT_FROM_STDIN.get()
 
 
 class NotUnderstood(Exception):
@@ -92,7 +109,11 @@ def run_powershell(host: WindowsHost, script: str, stdin: bytes) -> Result:
             inner = base64.b64decode(first.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             return 1, b"", clixml_error("sagefleet simulator: stdin script is not base64 UTF-8")
-        return run_powershell(host, inner, rest)
+        token = _SCRIPT_FROM_STDIN.set(True)
+        try:
+            return run_powershell(host, inner, rest)
+        finally:
+            _SCRIPT_FROM_STDIN.reset(token)
     try:
         parsed = snippets.parse(script)
     except snippets.SnippetError as exc:

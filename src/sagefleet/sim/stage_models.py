@@ -3,12 +3,16 @@
 Each function follows its snippet in snippets/stage_*.ps1 step for step, so
 that a failure in the middle leaves the host as Windows would leave it:
 
-- ``stage_push`` appends each complete base64 line to the ``.part`` file as
-  it reads it. When the command lost its client before the end of stdin
-  (``wsman.stdin_ended_abruptly``), the lines that arrived stay in the
-  ``.part`` and nothing else happens, as for a PowerShell process killed
-  while waiting for its next line. A write or verification failure removes
-  the ``.part``; the final file only appears complete and verified.
+- ``stage_push`` appends what it reads to the ``.part`` file: every byte in
+  the ``binary`` encoding (raw stdin, read in blocks of 64 KiB), each
+  complete line in ``base64``. When the command lost its client before the
+  end of stdin (``wsman.stdin_ended_abruptly``), what arrived stays in the
+  ``.part`` (all of it in binary, the whole lines in base64) and nothing else
+  happens, as for a PowerShell process killed while waiting for more input.
+  A write or verification failure removes the ``.part``; the final file only
+  appears complete and verified. An unknown encoding fails loudly, and so
+  does a binary push whose script came behind the stdin bootstrap (whose
+  ``[Console]::In`` would have buffered part of the package on Windows).
 - ``stage_pull`` really downloads: the simulated host fetches the URL the way
   a Windows box fetches from the bastion. Only loopback URLs (127.0.0.0/8,
   ``localhost``) are fetched; anything else is refused loudly, so no test
@@ -36,13 +40,17 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from typing import Any
 
-from sagefleet.sim.dispatch import SnippetAbort, simulates
+from sagefleet.sim.dispatch import SnippetAbort, script_from_stdin, simulates
 from sagefleet.sim.model import DiskFull, FileSystem, ModelError, WindowsHost
 from sagefleet.sim.wsman import stdin_ended_abruptly
 
 DOWNLOAD_TIMEOUT_SECONDS = 30.0
+# The buffer stage_push reads raw stdin into ($buffer): a disk that fills up fails the
+# write of the block that does not fit.
+PUSH_READ_BYTES = 65536
 _INVALID_NAME_CHARS = set('/:*?"<>|')
 
 
@@ -136,34 +144,19 @@ def _stage_status(fs: FileSystem, params: dict[str, Any]) -> dict[str, Any]:
 @simulates("stage_push")
 def stage_push(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
     abrupt = stdin_ended_abruptly()
+    via_bootstrap = script_from_stdin()
     with host.lock:
         try:
-            result = _stage_push(host, params, stdin, abrupt)
+            result = _stage_push(host, params, stdin, abrupt, via_bootstrap)
         except ModelError as exc:
             raise SnippetAbort(str(exc)) from None
     return result
 
 
-def _stage_push(
-    host: WindowsHost, params: dict[str, Any], stdin: bytes, abrupt: bool
-) -> dict[str, Any]:
-    fs = host.fs
-    target = _resolve(fs, params.get("path"))
-    part = _resolve(fs, params.get("part"))
-    offset = int(params.get("offset") or 0)
-    size = int(params.get("size") or 0)
-    expected = str(params.get("sha256") or "").lower()
-    fs.mkdir(_parent(part))
-    existing = fs.read(part) if fs.is_file(part) else b""
-    if len(existing) < offset:
-        raise SnippetAbort(
-            f"package not staged at '{target}': cannot resume '{part}' at offset {offset}, "
-            f"it holds {len(existing)} bytes"
-        )
-    content = bytearray(existing[:offset])
-    fs.write(part, bytes(content))  # SetLength(offset)
-    _touch(fs, _parent(part))
-    budget = fs.free_bytes(part)  # what the appends may use
+def _base64_blocks(
+    fs: FileSystem, part: str, target: str, stdin: bytes, abrupt: bool
+) -> Iterator[bytes]:
+    """[Console]::In.ReadLine() and FromBase64String, line by line: the decoded lines."""
     segments = stdin.split(b"\n")
     if abrupt:
         # ReadLine was still waiting for the end of the last line when the process died.
@@ -183,8 +176,63 @@ def _stage_push(
                 'Exception calling "FromBase64String" with "1" argument(s): "The input is not '
                 'a valid Base-64 string as it contains a non-base 64 character."',
             ) from None
+        received += len(chunk)
+        yield chunk
+
+
+def _binary_blocks(stdin: bytes) -> Iterator[bytes]:
+    """[Console]::OpenStandardInput().Read into a 64 KiB buffer: every byte, in order.
+
+    A cut stdin changes nothing here: every byte that arrived was read and
+    written before the process waited for more.
+    """
+    view = memoryview(stdin)
+    for start in range(0, len(stdin), PUSH_READ_BYTES):
+        yield bytes(view[start : start + PUSH_READ_BYTES])
+
+
+def _stage_push(
+    host: WindowsHost, params: dict[str, Any], stdin: bytes, abrupt: bool, via_bootstrap: bool
+) -> dict[str, Any]:
+    fs = host.fs
+    target = _resolve(fs, params.get("path"))
+    part = _resolve(fs, params.get("part"))
+    offset = int(params.get("offset") or 0)
+    size = int(params.get("size") or 0)
+    expected = str(params.get("sha256") or "").lower()
+    encoding = params.get("encoding")
+    if encoding is None:
+        encoding = "binary"  # the snippet's default
+    if encoding not in ("binary", "base64"):
+        raise SnippetAbort(
+            f"package not staged at '{target}': unknown stdin encoding '{encoding}' "
+            "(binary or base64)"
+        )
+    if encoding == "binary" and via_bootstrap:
+        raise SnippetAbort(
+            f"package not staged at '{target}': binary stdin cannot follow the stdin "
+            "bootstrap; the script must fit on the command line"
+        )
+    fs.mkdir(_parent(part))
+    existing = fs.read(part) if fs.is_file(part) else b""
+    if len(existing) < offset:
+        raise SnippetAbort(
+            f"package not staged at '{target}': cannot resume '{part}' at offset {offset}, "
+            f"it holds {len(existing)} bytes"
+        )
+    content = bytearray(existing[:offset])
+    fs.write(part, bytes(content))  # SetLength(offset)
+    _touch(fs, _parent(part))
+    budget = fs.free_bytes(part)  # what the appends may use
+    blocks = (
+        _binary_blocks(stdin)
+        if encoding == "binary"
+        else _base64_blocks(fs, part, target, stdin, abrupt)
+    )
+    received = 0
+    for chunk in blocks:
         if received + len(chunk) > budget:
-            # The append of this line is where Windows reports the disk full.
+            # The append of this block or line is where Windows reports the disk full.
             try:
                 fs.write(part, bytes(content) + chunk)
             except ModelError as exc:
@@ -196,8 +244,8 @@ def _stage_push(
                 ) from None
         content.extend(chunk)
         received += len(chunk)
-    # Each line is appended as it arrives on Windows; the model writes the lines once at
-    # the end (rewriting the file per line would make a transfer quadratic in its size).
+    # Each block or line is appended as it arrives on Windows; the model writes them once
+    # at the end (rewriting the file per block would make a transfer quadratic in its size).
     fs.write(part, bytes(content))
     if abrupt:
         host.record({"kind": "stage_push_interrupted", "part": part, "size": len(content)})

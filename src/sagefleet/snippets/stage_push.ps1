@@ -1,10 +1,18 @@
-# sagefleet:stage_push/1
+# sagefleet:stage_push/2
 # Receive the package on stdin and put it in place only once its SHA-256 is verified.
-# $P: path (the staged file), part (its .part file), offset, size, sha256.
-# stdin: base64 lines. Each line is appended to the .part at once and flushed, so a
-# transfer cut halfway leaves every line that arrived on disk and the next run resumes at
-# offset = the size of the .part. When this script itself came on stdin, the bootstrap read
-# that first line already: the data lines are whatever lines remain, until the end (null).
+# $P: path (the staged file), part (its .part file), offset, size, sha256, encoding.
+# stdin, by encoding:
+# - 'binary' (the default): the raw bytes of the package from the offset, to the end of
+#   stdin. Read through [Console]::OpenStandardInput(), a raw Stream: each Read returns
+#   what has arrived. Never [Console]::In, a StreamReader that decodes and reads ahead,
+#   and never $input (a script that names it has the PowerShell host read stdin itself).
+#   This script must have come on the command line: the stdin bootstrap reads its first
+#   line through [Console]::In, which buffers past that line, so it refuses to run after it.
+# - 'base64': base64 lines. When this script itself came on stdin, the bootstrap read that
+#   first line already: the data lines are whatever lines remain, until the end (null).
+# Each block or line is appended to the .part at once and flushed, so a transfer cut
+# halfway leaves a prefix of the package on disk and the next run resumes at
+# offset = the size of the .part.
 # A failed write or check removes the .part (a disk-full volume gets its space back); the
 # final file only ever appears complete and verified, renamed in one step.
 
@@ -25,6 +33,15 @@ $part = [System.IO.Path]::GetFullPath([string]$P.part)
 $offset = [long]$P.offset
 $size = [long]$P.size
 $expected = ([string]$P.sha256).ToLowerInvariant()
+$encoding = 'binary'
+if ($null -ne $P.PSObject.Properties['encoding'] -and $null -ne $P.encoding) { $encoding = [string]$P.encoding }
+if ($encoding -cne 'binary' -and $encoding -cne 'base64') {
+    throw "package not staged at '${target}': unknown stdin encoding '$encoding' (binary or base64)"
+}
+if ($encoding -eq 'binary' -and (Test-Path -LiteralPath 'variable:sagefleetScript')) {
+    # Set by the stdin bootstrap, whose [Console]::In has buffered part of the package.
+    throw "package not staged at '${target}': binary stdin cannot follow the stdin bootstrap; the script must fit on the command line"
+}
 [void][System.IO.Directory]::CreateDirectory([System.IO.Path]::GetDirectoryName($part))
 
 # FileShare.Read: a second transfer of the same file fails at once instead of interleaving.
@@ -36,22 +53,36 @@ if ($stream.Length -lt $offset) {
 }
 $received = [long]0
 $failure = $null
+$in = $null
 try {
     # Bytes past the offset were not acknowledged by the controller: drop them.
     $stream.SetLength($offset)
     [void]$stream.Seek(0, [System.IO.SeekOrigin]::End)
-    while ($null -ne ($line = [Console]::In.ReadLine())) {
-        $line = $line.Trim()
-        if (-not $line) { continue }
-        $bytes = [Convert]::FromBase64String($line)
-        $stream.Write($bytes, 0, $bytes.Length)
-        $stream.Flush()
-        $received += $bytes.Length
+    if ($encoding -eq 'binary') {
+        $in = [Console]::OpenStandardInput()
+        $buffer = New-Object -TypeName byte[] -ArgumentList 65536
+        $n = $in.Read($buffer, 0, $buffer.Length)
+        while ($n -gt 0) {
+            $stream.Write($buffer, 0, $n)
+            $stream.Flush()
+            $received += $n
+            $n = $in.Read($buffer, 0, $buffer.Length)
+        }
+    } else {
+        while ($null -ne ($line = [Console]::In.ReadLine())) {
+            $line = $line.Trim()
+            if (-not $line) { continue }
+            $bytes = [Convert]::FromBase64String($line)
+            $stream.Write($bytes, 0, $bytes.Length)
+            $stream.Flush()
+            $received += $bytes.Length
+        }
     }
 } catch {
     $failure = $_.Exception.Message
 } finally {
     $stream.Dispose()
+    if ($null -ne $in) { $in.Dispose() }
 }
 if ($null -ne $failure) { Remove-SfPart "writing failed after $received bytes: $failure" }
 

@@ -1,0 +1,54 @@
+"""Deploy options read from host variables: the transfer encoding and the staging root,
+refused on the controller with the host, the variable, the value and what is allowed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sagefleet import transfer
+from sagefleet.deploy import check_inputs, options_from
+from sagefleet.errors import InputError
+
+HOST = "sage01"
+
+
+def test_transfer_encoding_defaults_to_binary() -> None:
+    assert options_from(HOST, {}).transfer_encoding == "binary"
+    assert check_inputs(HOST, {}).transfer_encoding == transfer.DEFAULT_ENCODING
+
+
+@pytest.mark.parametrize("value", ["binary", "base64"])
+def test_transfer_encoding_takes_binary_or_base64(value: str) -> None:
+    variables = {"sagefleet_agent_transfer_encoding": value}
+    assert options_from(HOST, variables).transfer_encoding == value
+
+
+@pytest.mark.parametrize("value", ["gzip", "Base64", "BINARY", "", 64, True, ["base64"]])
+def test_a_bad_transfer_encoding_names_host_field_value_and_the_allowed_values(
+    value: Any,
+) -> None:
+    with pytest.raises(InputError) as caught:
+        check_inputs(HOST, {"sagefleet_agent_transfer_encoding": value})
+    error = caught.value
+    assert (error.host, error.field) == (HOST, "sagefleet_agent_transfer_encoding")
+    assert error.value == repr(value)
+    text = str(error)
+    assert text.startswith(f"host {HOST}, field sagefleet_agent_transfer_encoding: ")
+    assert "'binary'" in text and "'base64'" in text and repr(value) in text
+
+
+def test_the_longest_staging_root_is_accepted_and_one_more_character_refused() -> None:
+    root = "C:\\" + "s" * (transfer.MAX_STAGING_ROOT_CHARS - 3)
+    assert check_inputs(HOST, {"sagefleet_agent_staging_dir": root}).staging_root == root
+    with pytest.raises(InputError, match="characters long") as caught:
+        check_inputs(HOST, {"sagefleet_agent_staging_dir": root + "s"})
+    assert (caught.value.host, caught.value.field) == (HOST, "sagefleet_agent_staging_dir")
+
+
+@pytest.mark.parametrize("root", [r"\\fs01\share\staging", r"C:\ProgramData\..\staging"])
+def test_a_staging_root_off_the_local_drives_is_refused_before_any_host(root: str) -> None:
+    with pytest.raises(InputError, match="local drive") as caught:
+        check_inputs(HOST, {"sagefleet_agent_staging_dir": root})
+    assert (caught.value.host, caught.value.field) == (HOST, "sagefleet_agent_staging_dir")
