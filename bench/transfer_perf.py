@@ -8,9 +8,13 @@ the simulated link. Both clients push the same package, from a fresh
 connection each time:
 
 - sagefleet: ``transfer.stage(WinRMSession, package)`` (stage_status, then
-  one stage_push command with the package as base64 lines on stdin);
+  one stage_push command with the package on stdin: raw bytes by default,
+  ``--encoding base64`` for the base64 lines of the fallback);
 - ansible: ansible-core's winrm connection plugin ``put_file`` (its own
-  script and base64 stdin), driven through its Python API.
+  script and base64 text lines on stdin), driven through its Python API.
+
+The link is measured in stdin bytes, so each client's ceiling is the payload
+share of its stdin: 100 % for raw bytes, about 75 % for base64 text.
 
 Then sagefleet stages the same package again: it is already there, so the
 bytes sent (StageResult.bytes_sent and the listener's stdin counter) must be 0.
@@ -40,7 +44,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from sagefleet.transfer import DEFAULT_CHUNK_BYTES as CHUNK_BYTES  # noqa: E402
+from sagefleet.transfer import DEFAULT_ENCODING as ENCODING  # noqa: E402
+from sagefleet.transfer import default_chunk_bytes  # noqa: E402
+
+# sagefleet's raw bytes per Send in its default encoding.
+CHUNK_BYTES = default_chunk_bytes(ENCODING)
+# ansible-core's put_file: base64 lines of 250,000 raw bytes, one per Send.
+ANSIBLE_CHUNK_BYTES = 250_000
 
 MB = 1_000_000  # throughput is in MB/s (10^6 bytes), as link speeds are quoted
 HOST = "xfer01"
@@ -75,15 +85,37 @@ def link_share(payload_bytes: int, seconds: float, bandwidth_bytes_s: float) -> 
 def base64_line_bytes(raw: int, chunk_bytes: int) -> int:
     """Stdin bytes of ``raw`` bytes sent as base64 lines of ``chunk_bytes`` raw bytes + CRLF."""
     full, rest = divmod(raw, chunk_bytes)
-    size = full * (4 * chunk_bytes // 3 + 2)
+    size = full * (4 * ((chunk_bytes + 2) // 3) + 2)
     if rest:
         size += 4 * ((rest + 2) // 3) + 2
     return size
 
 
-def best_share(chunk_bytes: int) -> float:
-    """The most payload a link that carries base64 lines can deliver: 3/4 less line ends."""
-    return chunk_bytes / (4 * chunk_bytes // 3 + 2)
+def stdin_bytes(raw: int, chunk_bytes: int, encoding: str) -> int:
+    """Stdin bytes of ``raw`` payload bytes: the same bytes in binary, base64 lines else."""
+    if encoding == "binary":
+        return raw
+    if encoding != "base64":
+        raise ValueError(f"unknown encoding {encoding!r}")
+    return base64_line_bytes(raw, chunk_bytes)
+
+
+def best_share(chunk_bytes: int, encoding: str = "base64") -> float:
+    """The most payload a link measured in stdin bytes can deliver with ``encoding``:
+    all of it for raw bytes, 3/4 less padding and line ends for base64 lines."""
+    return chunk_bytes / stdin_bytes(chunk_bytes, chunk_bytes, encoding)
+
+
+def client_ceiling(kind: str, encoding: str = ENCODING) -> dict[str, Any]:
+    """How a client puts the payload on stdin and the share of the link it can reach."""
+    if kind == "sagefleet":
+        chunk = default_chunk_bytes(encoding)
+        return {"encoding": encoding, "chunk_bytes": chunk, "ceiling": best_share(chunk, encoding)}
+    return {
+        "encoding": "base64",
+        "chunk_bytes": ANSIBLE_CHUNK_BYTES,
+        "ceiling": best_share(ANSIBLE_CHUNK_BYTES, "base64"),
+    }
 
 
 # -- the package ---------------------------------------------------------------------
@@ -109,6 +141,7 @@ def build_package(folder: Path, payload_bytes: int, agent_version: str = "3.2.0"
 
 
 def _client_sagefleet(target: Mapping[str, Any]) -> dict[str, Any]:
+    """sagefleet's push, in the default encoding unless the target names one."""
     from sagefleet import transfer
     from sagefleet.package import inspect
     from sagefleet.remote.winrm import WinRMSession, WinRMTarget
@@ -126,7 +159,12 @@ def _client_sagefleet(target: Mapping[str, Any]) -> dict[str, Any]:
     )
     cpu0, t0 = time.process_time(), time.perf_counter()
     try:
-        result = transfer.stage(session, package, version=target.get("version"))
+        result = transfer.stage(
+            session,
+            package,
+            version=target.get("version"),
+            encoding=target.get("encoding") or transfer.DEFAULT_ENCODING,
+        )
     finally:
         session.close()
     t1 = time.perf_counter()
@@ -140,6 +178,7 @@ def _client_sagefleet(target: Mapping[str, Any]) -> dict[str, Any]:
         "stage_duration_s": result.duration_s,
         "path": result.path,
         "size": result.size,
+        "encoding": result.encoding,
     }
 
 
@@ -287,8 +326,12 @@ def measure(
     clients: Sequence[str] = ("sagefleet", "ansible"),
     profile_dir: Path | None = None,
     log: Any = print,
+    encoding: str = ENCODING,
 ) -> dict[str, Any]:
-    """Push the package ``repeats`` times with each client, interleaved; then once more present."""
+    """Push the package ``repeats`` times with each client, interleaved; then once more present.
+
+    ``encoding``: sagefleet's stdin encoding (its default unless told otherwise).
+    """
     sys.path.insert(0, str(ROOT / "src"))
     from sagefleet.sim.fleet import Fleet, generate_specs
 
@@ -305,6 +348,7 @@ def measure(
         model.fs.mkdir(ANSIBLE_FOLDER)  # put_file needs the folder, as on Windows
         fleet.faults(HOST).set(bandwidth=bandwidth, latency=latency)
         base = {
+            "encoding": encoding,
             "name": HOST,
             "address": spec.address,
             "port": spec.port,
@@ -359,7 +403,7 @@ def measure(
     finally:
         fleet.stop()
     try:
-        cost = model_cost(package)
+        cost = model_cost(package, encoding)
         log(
             f"[transfer] stage_push model alone: {cost['stage_push_s']:.2f} s "
             f"(decode and hash: {cost['linear_s']:.2f} s)"
@@ -367,7 +411,13 @@ def measure(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result = summarise(
-        runs, present, size=size, payload_bytes=payload_bytes, bandwidth=bandwidth, latency=latency
+        runs,
+        present,
+        size=size,
+        payload_bytes=payload_bytes,
+        bandwidth=bandwidth,
+        latency=latency,
+        encoding=encoding,
     )
     result["model_cost"] = cost
     return result
@@ -381,14 +431,16 @@ def summarise(
     payload_bytes: int,
     bandwidth: float,
     latency: float,
+    encoding: str = ENCODING,
 ) -> dict[str, Any]:
-    """Medians per client, the targets, and the raw runs."""
+    """Medians per client (with the encoding and ceiling of each), the targets, the raw runs."""
     clients: dict[str, Any] = {}
     for kind, rs in runs.items():
         if not rs:
             continue
         wall = statistics.median(r["wall_s"] for r in rs)
         clients[kind] = {
+            **client_ceiling(kind, encoding),
             "runs": len(rs),
             "wall_s": round(wall, 3),
             "throughput_mb_s": round(throughput_mb_s(size, wall), 2),
@@ -422,12 +474,12 @@ def _median(runs: Sequence[Mapping[str, Any]], key: str) -> float | None:
     return round(statistics.median(values), 3) if values else None
 
 
-def model_cost(package: Path, chunk_bytes: int = CHUNK_BYTES) -> dict[str, float]:
+def model_cost(package: Path, encoding: str = ENCODING) -> dict[str, float]:
     """Seconds the simulator's stage_push model takes on a whole package's stdin, alone.
 
     No network: the model is called as the simulated host calls it once the
     input has ended; beside it, the linear part of that work (decode every
-    line, hash the whole) for comparison.
+    line in base64, then hash the whole) for comparison.
     """
     import base64
     import hashlib
@@ -439,18 +491,21 @@ def model_cost(package: Path, chunk_bytes: int = CHUNK_BYTES) -> dict[str, float
 
     info = inspect(package)
     with package.open("rb") as stream:
-        stdin = b"".join(transfer.encode_lines(stream, chunk_bytes))
+        stdin = b"".join(transfer.encode(stream, encoding))
     host = host_from_profile("m1", "127.0.0.2", "admin", "pw", load_profile("healthy-onprem"))
     path = transfer.staged_path(info.sha256, "model")
-    params = transfer.push_params(path, info, 0)
+    params = transfer.push_params(path, info, 0, encoding)
     t0 = time.perf_counter()
     stage_models.stage_push(host, params, stdin)
     model_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     data = bytearray()
-    for line in stdin.split(b"\n"):
-        if line.strip():
-            data.extend(base64.b64decode(line.strip(), validate=True))
+    if encoding == "binary":
+        data.extend(stdin)
+    else:
+        for line in stdin.split(b"\n"):
+            if line.strip():
+                data.extend(base64.b64decode(line.strip(), validate=True))
     hashlib.sha256(bytes(data)).hexdigest()
     linear_s = time.perf_counter() - t0
     return {"stage_push_s": round(model_s, 3), "linear_s": round(linear_s, 3)}
@@ -499,6 +554,12 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.0, help="s per WinRM request")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--clients", default="sagefleet,ansible")
+    parser.add_argument(
+        "--encoding",
+        choices=("binary", "base64"),
+        default=ENCODING,
+        help="sagefleet's stdin encoding (default: %(default)s)",
+    )
     parser.add_argument("--first-address", default="127.0.241.1")
     parser.add_argument("--port", type=int, default=45987)
     parser.add_argument(
@@ -520,6 +581,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         port=args.port,
         clients=args.clients.split(","),
         profile_dir=args.profile_dir,
+        encoding=args.encoding,
     )
     text = json.dumps({k: v for k, v in result.items() if k != "raw"}, indent=2)
     print(text)

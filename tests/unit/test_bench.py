@@ -117,13 +117,15 @@ def results() -> dict[str, Any]:
 def transfer_results() -> dict[str, Any]:
     size = 50 * 10**6
 
-    def push(wall: float, sends: int) -> dict[str, Any]:
+    def push(wall: float, sends: int, stdin: int) -> dict[str, Any]:
         return {"wall_s": wall, "cpu_s": 1.0, "simulator_cpu_s": 0.5, "sends": sends,
-                "requests": sends + 8, "stdin_bytes": tp.base64_line_bytes(size, 196608),
+                "requests": sends + 8, "stdin_bytes": stdin,
                 "stdin_s": wall - 1.0, "to_last_send_s": wall - 0.5, "after_stdin_s": 0.5}
 
-    runs = {"sagefleet": [push(7.0, 255), push(7.2, 255), push(8.0, 255)],
-            "ansible": [push(10.0, 200)] * 3}
+    ours = tp.stdin_bytes(size, tp.CHUNK_BYTES, "binary")
+    theirs = tp.stdin_bytes(size, tp.ANSIBLE_CHUNK_BYTES, "base64")
+    runs = {"sagefleet": [push(7.0, 191, ours), push(7.2, 191, ours), push(8.0, 191, ours)],
+            "ansible": [push(10.0, 200, theirs)] * 3}
     present = {"wall_s": 0.05, "bytes_sent": 0, "stdin_bytes": 0, "skipped": True}
     return tp.summarise(runs, present, size=size, payload_bytes=size, bandwidth=10e6,
                         latency=0.0)
@@ -215,11 +217,45 @@ def test_base64_lines_cap_the_payload_share_at_three_quarters() -> None:
     assert tp.base64_line_bytes(0, chunk) == 0
     assert tp.best_share(chunk) == pytest.approx(chunk / 262146)
     assert 0.7499 < tp.best_share(chunk) < 0.75
+    # ansible's lines of 250,000 bytes (not a multiple of 3): each line is padded
+    assert tp.base64_line_bytes(250_000, 250_000) == 333_336 + 2
+    assert tp.best_share(250_000) == pytest.approx(250_000 / 333_338)
     # the same arithmetic as sagefleet.transfer.wire_bytes
     from sagefleet import transfer
 
     for raw in (0, 1, chunk - 1, chunk, 5 * chunk + 7):
-        assert tp.base64_line_bytes(raw, chunk) == transfer.wire_bytes(raw, chunk)
+        assert tp.base64_line_bytes(raw, chunk) == transfer.wire_bytes(raw, chunk, "base64")
+
+
+def test_binary_stdin_can_fill_the_whole_link() -> None:
+    from sagefleet import transfer
+
+    assert tp.ENCODING == transfer.DEFAULT_ENCODING == "binary"
+    assert tp.CHUNK_BYTES == 256 * 1024
+    assert tp.best_share(tp.CHUNK_BYTES, "binary") == 1.0
+    for encoding in transfer.ENCODINGS:
+        chunk = transfer.default_chunk_bytes(encoding)
+        for raw in (0, 1, chunk - 1, chunk, 5 * chunk + 7):
+            assert tp.stdin_bytes(raw, chunk, encoding) == transfer.wire_bytes(
+                raw, chunk, encoding
+            )
+    with pytest.raises(ValueError):
+        tp.stdin_bytes(1, 3, "gzip")
+
+
+def test_each_client_is_reported_with_its_own_ceiling() -> None:
+    clients = transfer_results()["clients"]
+    assert clients["sagefleet"]["encoding"] == "binary"
+    assert clients["sagefleet"]["ceiling"] == 1.0
+    assert clients["ansible"]["encoding"] == "base64"
+    assert 0.7499 < clients["ansible"]["ceiling"] < 0.75
+    # the stdin the link carried: the payload itself for binary, a third more for base64
+    assert clients["sagefleet"]["stdin_bytes"] == 50 * 10**6
+    assert clients["ansible"]["wire_share"] == pytest.approx(
+        clients["ansible"]["link_share"] * 4 / 3, abs=0.001
+    )
+    fallback = tp.client_ceiling("sagefleet", "base64")
+    assert fallback["chunk_bytes"] == 196608 and 0.7499 < fallback["ceiling"] < 0.75
 
 
 def test_transfer_summary_takes_medians_and_judges_the_targets() -> None:
