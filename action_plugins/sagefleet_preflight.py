@@ -12,6 +12,10 @@ from sagefleet.errors import SagefleetError
 from sagefleet.remote import AuthenticationFailed, HostUnreachable
 from sagefleet.remote.ansible import AnsibleSession
 
+# Ansible imports this module in its controller process before forking a worker per
+# host: load the checks and catalogs here, once, instead of in every worker.
+preflight.warm_up()
+
 # Inventory variables preflight reads (templated here, never passed through task args,
 # so entity secrets stay out of task arguments and logs).
 READ_VARS = (

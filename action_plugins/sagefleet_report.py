@@ -78,13 +78,13 @@ class ActionModule(ActionBase):
         hostvars = (task_vars or {}).get("hostvars", {})
         reports = []
         outcomes: list[dict[str, Any]] = []
-        any_outcome = any(
-            isinstance(hostvars.get(h, {}).get(args["result_var"]), dict)
-            and hostvars[h][args["result_var"]].get("outcome")
+        # One read per host: each read through hostvars computes the host's variables.
+        results = {
+            h: hostvars[h].get(args["result_var"]) if h in hostvars else None
             for h in args["hosts"]
-        )
-        for host in args["hosts"]:
-            registered = hostvars[host].get(args["result_var"]) if host in hostvars else None
+        }
+        any_outcome = any(isinstance(r, dict) and r.get("outcome") for r in results.values())
+        for host, registered in results.items():
             data = registered.get("host_report") if isinstance(registered, dict) else None
             if isinstance(registered, dict) and registered.get("outcome"):
                 outcomes.append(dict(registered))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ansible.plugins.action import ActionBase
 
-from sagefleet import preflight
+from sagefleet import preflight, rolespec
 from sagefleet.deploy import check_inputs
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.inventory import sagefleet_var_names
@@ -15,6 +16,9 @@ from sagefleet.settings import ValidationFailed
 ARGUMENT_SPEC: dict[str, Any] = {
     "hosts": {"type": "list", "elements": "str", "required": True},
     "deploy": {"type": "bool", "default": False},
+    # A role's folder: also check every host's values against its meta/argument_specs.yml
+    # (for a role imported with rolespec_validate: false, see sagefleet.rolespec).
+    "role": {"type": "path"},
 }
 
 
@@ -28,17 +32,26 @@ class ActionModule(ActionBase):
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         hostvars = (task_vars or {}).get("hostvars", {})
         errors: list[InputError | SagefleetError] = []
+        role = args["role"]
+        spec = rolespec.options(role) if role else {}
         for host in args["hosts"]:
             source = hostvars[host]
             variables = {name: source[name] for name in sagefleet_var_names(source)}
+            found: list[InputError | SagefleetError] = []
             try:
                 preflight.prepare(host, variables)
                 if args["deploy"]:
                     check_inputs(host, variables)
             except ValidationFailed as exc:
-                errors.extend(exc.errors)
+                found.extend(exc.errors)
             except SagefleetError as exc:
-                errors.append(exc)
+                found.append(exc)
+            if role:
+                # sagefleet's own message for a variable wins over the spec's generic one.
+                named = {getattr(e, "field", None) for e in found}
+                spec_errors = rolespec.check(host, variables, spec, role=Path(role).name)
+                found = [e for e in spec_errors if e.field not in named] + found
+            errors.extend(found)
         result["changed"] = False
         result["hosts_checked"] = len(args["hosts"])
         if errors:

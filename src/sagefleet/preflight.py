@@ -13,16 +13,32 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagefleet import catalog
-from sagefleet.checks import Context, EntityView, Waiver, parse_waivers, run_checks
+from sagefleet import catalog, snippets
+from sagefleet.checks import Context, EntityView, Waiver, all_checks, parse_waivers, run_checks
 from sagefleet.errors import InputError
 from sagefleet.facts import HostFacts, parse_facts
 from sagefleet.findings import FleetReport, HostReport
 from sagefleet.network import DnsResult, resolve
 from sagefleet.remote import HostSession, RemoteError, SnippetFailed
 from sagefleet.settings import ValidationFailed, validate_host
+from sagefleet.settings.schemas import ENTITIES_SCHEMA, validator
 
 LANGS = ("en", "fr")
+
+
+def warm_up() -> None:
+    """Load now what every host's preflight needs: checks, catalogs, schema, snippets.
+
+    Ansible imports action plugins in its controller process, then forks one
+    worker per host and task: what is loaded before the fork is inherited by
+    every worker, what is loaded after it is loaded again in each of them.
+    """
+    all_checks()
+    for name in catalog.SHIPPED:
+        catalog.load(name)
+    validator(ENTITIES_SCHEMA)
+    snippets.load("facts")
+    snippets.prelude()
 
 
 @dataclass

@@ -230,3 +230,48 @@ def test_preflight_in_check_mode_gives_the_same_report(tmp_path: Path) -> None:
         "sage02": "blocked",
     }
     assert snippets_run == {"facts"}  # read-only: nothing but the facts snippet ran
+
+
+WARM_UP_PROBE = """
+import json, sys
+from sagefleet import catalog, preflight
+from sagefleet.inventory import load
+from sagefleet.remote.winrm import WinRMSession
+from sagefleet.settings import schemas
+
+hosts = load([sys.argv[1]], names=sys.argv[2:])
+preflight.warm_up()
+before = set(sys.modules)
+loads = (catalog.load.cache_info().misses, schemas.validator.cache_info().misses)
+statuses = []
+for host in hosts:
+    prepared = preflight.prepare(host.name, dict(host.variables))
+    with WinRMSession(host.target) as session:
+        report, _ = preflight.run(session, prepared, address=host.target.address)
+    statuses.append(report.status)
+print(json.dumps({
+    "imported": sorted(m for m in set(sys.modules) - before if m.startswith("sagefleet")),
+    "loads": [catalog.load.cache_info().misses - loads[0],
+              schemas.validator.cache_info().misses - loads[1]],
+    "statuses": statuses,
+}))
+"""
+
+
+def test_warm_up_leaves_nothing_for_a_host_run_to_load(
+    scenario_fleet: tuple[Fleet, Path],
+) -> None:
+    # The action plugin calls warm_up() in Ansible's controller process: a worker forked
+    # after it must find every check module, catalog and schema already loaded.
+    _, inventory = scenario_fleet
+    process = subprocess.run(
+        [sys.executable, "-c", WARM_UP_PROBE, str(inventory), "two-entities", "sage-v6"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert process.returncode == 0, process.stderr[-3000:]
+    seen = json.loads(process.stdout.strip().splitlines()[-1])
+    assert sorted(seen["statuses"]) == ["blocked", "ready"]
+    assert seen["imported"] == [] and seen["loads"] == [0, 0], seen

@@ -139,6 +139,15 @@ PREFLIGHT_CASES: dict[str, tuple[Mutation, list[str]]] = {
         var("sagefleet_preflight_max_clock_skew_s", -5),
         ["sagefleet_preflight_max_clock_skew_s"],
     ),
+    # Caught by the role's argument spec, checked for every host in the first task.
+    "role-lang-de": (
+        var("sagefleet_preflight_lang", "de"),
+        ["sagefleet_preflight_lang", "argument spec of role sagefleet_preflight", "en, fr"],
+    ),
+    "role-fail-maybe": (
+        var("sagefleet_preflight_fail_on_blocked", "maybe"),
+        ["sagefleet_preflight_fail_on_blocked", "argument spec of role sagefleet_preflight"],
+    ),
     "waiver-no-reason": (
         var("sagefleet_waivers", [{"id": "SF308", "expires": "2027-03-31"}]),
         ["sagefleet_waivers"],

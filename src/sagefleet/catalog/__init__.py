@@ -17,6 +17,9 @@ import yaml
 
 from sagefleet.errors import InputError
 
+# The catalog files shipped in this package.
+SHIPPED = ("agent", "dotnet", "endpoints", "sage")
+
 
 @cache
 def load(name: str) -> dict[str, Any]:

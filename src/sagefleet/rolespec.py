@@ -1,0 +1,54 @@
+"""A role's argument spec, checked for every host of the play at once.
+
+Ansible checks a role's ``meta/argument_specs.yml`` itself, in one worker
+process per host, before the role's first task. preflight.yml turns that off
+(``rolespec_validate: false``) and the role's first task (sagefleet_validate)
+checks the same spec with Ansible's own validator, in the controller, for
+every host before any is contacted: the same rules, one error per host and
+variable, and no process per host (docs/performance.md).
+
+Only the values the inventory or the command line give are checked: the
+role's defaults are templates over variables that sagefleet_validate checks
+by their own names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from sagefleet.errors import InputError
+from sagefleet.roledocs import load_spec
+from sagefleet.settings.redact import MASK, is_secret_key
+
+
+def options(role: Path | str) -> dict[str, Any]:
+    """The options of a role's ``main`` entry point."""
+    return dict(load_spec(Path(role))["main"].get("options") or {})
+
+
+def check(
+    host: str, variables: Mapping[str, Any], spec: Mapping[str, Any], *, role: str
+) -> list[InputError]:
+    """One error per variable of ``variables`` that the role's ``spec`` refuses."""
+    errors: list[InputError] = []
+    for name in sorted(set(spec) & set(variables)):
+        value = variables[name]
+        result = ArgumentSpecValidator({name: spec[name]}).validate({name: value})
+        secret = is_secret_key(name)
+        for message in result.error_messages:
+            errors.append(
+                InputError(
+                    # Ansible's messages may quote the value: not for a secret.
+                    f"refused by the argument spec of role {role}"
+                    + ("" if secret else f": {message}"),
+                    host=host,
+                    field=name,
+                    value=MASK if secret else repr(value),
+                    fix=f"see the variables of role {role} in its README",
+                )
+            )
+    return errors
