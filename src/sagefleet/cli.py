@@ -179,8 +179,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from sagefleet.jump import forwarded  # hosts behind an SSH jump host (sagefleet_ssh_jump)
 
     with forwarded(hosts) as reachable:
+        # Forwards through a jump host are served by threads of this process: never fork it.
+        jumped = any(r is not h for r, h in zip(reachable, hosts, strict=True))
         report = doctor.run(
-            reachable, forks=args.forks, progress=doctor.Progress(total=len(hosts))
+            reachable,
+            forks=args.forks,
+            processes=1 if jumped else args.processes,
+            progress=doctor.Progress(total=len(hosts)),
         )
     written = write_reports(report, Path(args.out), args.format)
     print(render_console(report))
@@ -269,6 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_doctor.add_argument("-l", "--limit", default="all", help="host pattern (default all)")
     p_doctor.add_argument(
         "-f", "--forks", type=int, default=50, help="hosts diagnosed at once (default 50)"
+    )
+    p_doctor.add_argument(
+        "--processes",
+        type=int,
+        help="processes sharing the hosts (default: one per 50 hosts, at most one per core)",
     )
     p_doctor.add_argument("--out", default="reports/doctor", help="report folder")
     p_doctor.add_argument(

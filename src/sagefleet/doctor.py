@@ -3,17 +3,26 @@
 Reads the inventory and vault through Ansible's API, validates every host
 before contacting any, then runs the hosts concurrently (bounded) over direct
 WinRM sessions: the same facts, checks and reports as playbooks/preflight.yml.
+
+A host's preflight waits on the network most of the time, but its share of
+work (TLS, NTLM, XML, checks) is Python that holds the interpreter lock: one
+process computes on one core. A large fleet is therefore split over one
+process per core (forked, each with its share of the threads), which send
+their host reports back as they finish.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 from sagefleet import preflight
 from sagefleet.errors import SagefleetError
@@ -87,20 +96,25 @@ def prepare_all(hosts: Sequence[InventoryHost]) -> dict[str, preflight.PreparedH
     return prepared
 
 
-def run(
+# Below this many hosts per process, a second process costs more than it saves.
+HOSTS_PER_PROCESS = 50
+
+
+def default_processes(hosts: int) -> int:
+    """One process per HOSTS_PER_PROCESS hosts, at most one per core."""
+    return max(1, min(os.cpu_count() or 1, hosts // HOSTS_PER_PROCESS))
+
+
+SessionFactory = Callable[[InventoryHost], WinRMSession]
+
+
+def _preflight_all(
     hosts: Sequence[InventoryHost],
-    *,
-    forks: int = 50,
-    progress: Progress | None = None,
-    session_factory: Callable[[InventoryHost], WinRMSession] | None = None,
-) -> FleetReport:
-    """Preflight every host concurrently; never more than ``forks`` at once."""
-    prepared = prepare_all(hosts)
-    factory = session_factory or (lambda h: WinRMSession(h.target))  # type: ignore[arg-type]
-    lang = next(iter(prepared.values())).lang if prepared else "en"
-    reports: list[HostReport] = []
-    if progress:
-        progress.start()
+    prepared: dict[str, preflight.PreparedHost],
+    threads: int,
+    factory: SessionFactory,
+) -> Iterator[HostReport]:
+    """Each host's report as it completes, ``threads`` hosts at a time."""
 
     def one(host: InventoryHost) -> HostReport:
         assert host.target is not None
@@ -109,15 +123,108 @@ def run(
             report, _ = preflight.run(session, prepared[host.name], address=host.target.address)
         return report
 
-    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts)))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(hosts)))) as pool:
         futures = {pool.submit(one, h): h for h in hosts}
         for future in as_completed(futures):
             host = futures[future]
             try:
-                report = future.result()
+                yield future.result()
             except Exception as exc:  # noqa: BLE001 - one host's bug must not stop the fleet
-                report = preflight.unreachable(host.name, f"{type(exc).__name__}: {exc}")
-            reports.append(report)
-            if progress:
-                progress.update(report)
+                yield preflight.unreachable(host.name, f"{type(exc).__name__}: {exc}")
+
+
+def _child(
+    hosts: Sequence[InventoryHost],
+    prepared: dict[str, preflight.PreparedHost],
+    threads: int,
+    factory: SessionFactory,
+    results: Any,
+) -> None:
+    for report in _preflight_all(hosts, prepared, threads, factory):
+        results.put(report)
+
+
+def _in_processes(
+    hosts: Sequence[InventoryHost],
+    prepared: dict[str, preflight.PreparedHost],
+    forks: int,
+    processes: int,
+    factory: SessionFactory,
+) -> Iterator[HostReport]:
+    """The hosts dealt over ``processes`` forked processes sharing ``forks`` threads."""
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    shares = [list(hosts[i::processes]) for i in range(processes)]
+    threads = -(-forks // processes)
+    children = [
+        context.Process(
+            target=_child,
+            args=(share, prepared, threads, factory, results),
+            name=f"sagefleet-doctor-{i + 1}",
+            daemon=True,
+        )
+        for i, share in enumerate(shares)
+    ]
+    for child in children:
+        child.start()
+    pending = {h.name for h in hosts}
+    try:
+        while pending:
+            try:
+                report = results.get(timeout=0.5)
+            except queue.Empty:
+                if all(c.exitcode is not None for c in children):
+                    # A process died before reporting all its hosts: say so for each.
+                    codes = sorted({c.exitcode for c in children if c.exitcode})
+                    for name in sorted(pending):
+                        yield preflight.unreachable(
+                            name, f"doctor worker process exited with code {codes} first"
+                        )
+                    pending.clear()
+                continue
+            pending.discard(report.host)
+            yield report
+    finally:
+        for child in children:
+            child.join(timeout=5)
+            if child.is_alive():
+                child.terminate()
+                child.join()
+        results.close()
+
+
+def run(
+    hosts: Sequence[InventoryHost],
+    *,
+    forks: int = 50,
+    processes: int | None = None,
+    progress: Progress | None = None,
+    session_factory: SessionFactory | None = None,
+) -> FleetReport:
+    """Preflight every host concurrently; never more than ``forks`` at once.
+
+    ``processes``: how many processes share the work (default: one per
+    HOSTS_PER_PROCESS hosts, at most one per core). More than one forks this
+    process: its other threads, if any, must not hold what the hosts' sessions
+    need (the CLI passes 1 when its SSH jump forwards are running).
+    """
+    prepared = prepare_all(hosts)
+    factory = session_factory or (lambda h: WinRMSession(h.target))  # type: ignore[arg-type]
+    lang = next(iter(prepared.values())).lang if prepared else "en"
+    count = default_processes(len(hosts)) if processes is None else processes
+    if count < 1:
+        raise SagefleetError(f"processes must be at least 1 (got {count})")
+    count = min(count, forks, max(1, len(hosts)))
+    reports: list[HostReport] = []
+    if progress:
+        progress.start()
+    stream = (
+        _preflight_all(hosts, prepared, forks, factory)
+        if count == 1
+        else _in_processes(hosts, prepared, forks, count, factory)
+    )
+    for report in stream:
+        reports.append(report)
+        if progress:
+            progress.update(report)
     return preflight.fleet_report(reports, lang=lang, title="sagefleet doctor")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -14,7 +15,8 @@ from typing import Any
 import pytest
 
 from sagefleet import doctor
-from sagefleet.inventory import load
+from sagefleet.inventory import InventoryHost, load
+from sagefleet.remote.winrm import WinRMSession
 from sagefleet.sim.fleet import Fleet, generate_specs
 from tests.conftest import ROOT, next_first_address
 from tests.scenarios import write_inventory
@@ -138,11 +140,13 @@ def test_report_formats_agree(playbook_report: dict[str, Any]) -> None:
     assert "Failures by check" in stdout
 
 
+@pytest.mark.parametrize("processes", [1, 3])
 def test_doctor_gives_the_same_findings_as_the_playbook(
-    scenario_fleet: tuple[Fleet, Path], playbook_report: dict[str, Any]
+    scenario_fleet: tuple[Fleet, Path], playbook_report: dict[str, Any], processes: int
 ) -> None:
     _, inventory = scenario_fleet
-    report = doctor.run(load([inventory]), forks=8)
+    report = doctor.run(load([inventory]), forks=8, processes=processes)
+    assert [h.host for h in report.hosts].count("healthy-onprem") == 1
     assert {h.host for h in report.hosts} == set(SCENARIOS)
     for host in report.hosts:
         entry = host_entry(playbook_report, host.host)
@@ -156,6 +160,31 @@ def test_doctor_gives_the_same_findings_as_the_playbook(
             if f["check_id"] != "SF104"
         }
         assert ours == theirs, host.host
+
+
+def test_doctor_reports_the_hosts_of_a_dead_process_without_waiting(
+    scenario_fleet: tuple[Fleet, Path],
+) -> None:
+    _, inventory = scenario_fleet
+    hosts = load([inventory])
+    parent = os.getpid()
+
+    def factory(host: InventoryHost) -> WinRMSession:
+        # Runs in the worker processes: the one holding sage-v6 dies on it.
+        assert os.getpid() != parent
+        if host.name == "sage-v6":
+            os._exit(3)
+        assert host.target is not None
+        return WinRMSession(host.target)
+
+    progress = doctor.Progress(total=len(hosts), stream=io.StringIO())
+    report = doctor.run(hosts, forks=2, processes=2, session_factory=factory, progress=progress)
+    by_name = {h.host: h for h in report.hosts}
+    assert set(by_name) == set(SCENARIOS) and progress.done == len(SCENARIOS)
+    dead = by_name["sage-v6"]
+    assert not dead.reachable and "exited with code [3]" in (dead.error or "")
+    # The other process finished its share normally.
+    assert sum(1 for h in report.hosts if h.reachable) >= len(SCENARIOS) // 2
 
 
 def test_bad_input_stops_the_play_before_any_host_is_contacted(tmp_path: Path) -> None:
