@@ -529,17 +529,17 @@ def transfer_table(t: Mapping[str, Any] | None) -> list[str]:
         f"Transfer: a {t['package_bytes'] / 2**20:.1f} MiB package (incompressible) to one "
         f"host whose link carries {_mb(t['bandwidth_bytes_s'])} MB/s of stdin "
         f"(bandwidth fault; latency {t['latency_s'] * 1000:.0f} ms per request), from a fresh "
-        "connection each time; medians. Share of the link = payload MB/s / link MB/s (both "
-        "clients send base64 lines, so at most "
-        f"{transfer_perf.best_share(transfer_perf.CHUNK_BYTES) * 100:.0f} %); stdin phase = "
-        "first Send to last Send answered; payload MB/s to the last Send = the package over "
+        "connection each time; medians. Share of the link = payload MB/s / link MB/s, at most "
+        "the ceiling of the client's stdin encoding (raw bytes: 100 %; base64 lines: "
+        f"{transfer_perf.best_share(transfer_perf.ANSIBLE_CHUNK_BYTES) * 100:.0f} %); "
+        "stdin phase = first Send to last Send answered; payload MB/s to the last Send = the package over "
         "the time from the start to the last Send answered; after stdin = the rest (the "
         "host's work on the complete input, then closing).",
         "",
-        "| Client | Runs | Wall s | Payload MB/s | Share of link | Stdin phase s | "
+        "| Client | Stdin | Runs | Wall s | Payload MB/s | Share of link | Stdin phase s | "
         "Stdin MB/s in it | Payload MB/s to the last Send | After stdin s | Sends | "
         "Client CPU s | Simulator CPU s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     labels = {
         "sagefleet": "sagefleet transfer.stage",
@@ -554,7 +554,8 @@ def transfer_table(t: Mapping[str, Any] | None) -> list[str]:
             if c.get("to_last_send_s") else "-"
         )
         lines.append(
-            f"| {labels.get(kind, kind)} | {c['runs']} | {_fmt(c['wall_s'])} | "
+            f"| {labels.get(kind, kind)} | {c.get('encoding', 'base64')} | {c['runs']} | "
+            f"{_fmt(c['wall_s'])} | "
             f"{_fmt(c['throughput_mb_s'])} | {c['link_share'] * 100:.1f} % | "
             f"{_fmt(c.get('stdin_phase_s'))} | {rate} | {early} | "
             f"{_fmt(c.get('after_stdin_s'))} | "

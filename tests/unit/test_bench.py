@@ -169,8 +169,10 @@ def test_writers_produce_json_and_markdown(tmp_path: Path) -> None:
                for r in rows)
     assert any("| 500 | 0 | skipped |" in r for r in rows)
     assert "not yet measured" not in text
-    transfer_row = "| sagefleet transfer.stage | 3 | 7.20 | 6.94 | 69.4 % |"
+    transfer_row = "| sagefleet transfer.stage | binary | 3 | 7.20 | 6.94 | 69.4 % |"
     assert any(r.startswith(transfer_row) for r in rows)
+    assert any(r.startswith("| ansible-core winrm put_file | base64 | 3 |") for r in rows)
+    assert "raw bytes: 100 %; base64 lines: 75 %" in text
     upgrade_row = "| agent upgrade (playbooks/deploy.yml) | 25 | 100 | 1 | 45.00 | 21.24 | 2.12 |"
     assert upgrade_row in text
     assert "sagefleet sent 0 bytes" in text
