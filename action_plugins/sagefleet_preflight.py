@@ -16,8 +16,8 @@ from sagefleet.remote.ansible import AnsibleSession
 # host: load the checks and catalogs here, once, instead of in every worker.
 preflight.warm_up()
 
-# Inventory variables preflight reads (templated here, never passed through task args,
-# so entity secrets stay out of task arguments and logs).
+# Inventory variables preflight reads besides those of its arguments (templated here, never
+# passed through task args, so entity secrets stay out of task arguments and logs).
 READ_VARS = (
     "sagefleet_entities",
     "ansible_connection",
@@ -27,23 +27,25 @@ READ_VARS = (
     "ansible_winrm_message_encryption",
 )
 
+# Every argument is optional and overrides the host's variable of ARG_TO_VAR (no defaults
+# here: an argument left out leaves the host's variable, or preflight's default, in force).
 ARGUMENT_SPEC: dict[str, Any] = {
-    "lang": {"type": "str", "choices": ["en", "fr"], "default": "en"},
+    "lang": {"type": "str", "choices": ["en", "fr"]},
     "endpoints": {"type": "list", "elements": "dict"},
     "expected_issuers": {"type": "list", "elements": "str"},
     "sage_catalog": {"type": "dict"},
-    "waivers": {"type": "list", "elements": "dict", "default": []},
+    "waivers": {"type": "list", "elements": "dict"},
     "agent_service": {"type": "str"},
     "service_account": {"type": "str"},
     "target_version": {"type": "str"},
     "edition": {"type": "str", "choices": ["spc", "onpremise"]},
-    "min_free_mb": {"type": "int", "default": 500},
-    "max_clock_skew_s": {"type": "int", "default": 300},
-    "timeout_ms": {"type": "int", "default": 3000},
-    "bastion_probes": {"type": "bool", "default": False},
+    "min_free_mb": {"type": "int"},
+    "max_clock_skew_s": {"type": "int"},
+    "timeout_ms": {"type": "int"},
+    "bastion_probes": {"type": "bool"},
     "dns_servers": {"type": "list", "elements": "str"},
-    "dns_port": {"type": "int", "default": 53},
-    "allow_insecure_transport": {"type": "bool", "default": False},
+    "dns_port": {"type": "int"},
+    "allow_insecure_transport": {"type": "bool"},
 }
 
 ARG_TO_VAR = {
@@ -66,9 +68,22 @@ ARG_TO_VAR = {
 }
 
 
+def host_variables(task_vars: dict[str, Any], template: Any) -> dict[str, Any]:
+    """The variables preflight reads, templated from the task's variables, aliases applied.
+
+    The role passes no arguments: Ansible compiles every templated task argument
+    again in each host's worker process, while a variable that holds no template
+    costs nothing to read here (docs/performance.md).
+    """
+    names = [*READ_VARS, *ARG_TO_VAR.values(), *preflight.ROLE_ALIASES]
+    variables = {name: template(task_vars[name]) for name in names if name in task_vars}
+    return preflight.with_role_aliases(variables)
+
+
 def preflight_vars(args: dict[str, Any], variables: dict[str, Any]) -> dict[str, Any]:
-    """The mapping preflight.prepare() reads, from task args and inventory variables."""
-    merged = {name: variables[name] for name in READ_VARS if name in variables}
+    """The mapping preflight.prepare() reads: the host's variables, task arguments over them."""
+    known = {*READ_VARS, *ARG_TO_VAR.values()}
+    merged = {name: value for name, value in variables.items() if name in known}
     for arg, var in ARG_TO_VAR.items():
         if args.get(arg) is not None:
             merged[var] = args[arg]
@@ -85,9 +100,7 @@ class ActionModule(ActionBase):
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         task_vars = task_vars or {}
         host = str(task_vars.get("inventory_hostname"))
-        variables = {
-            name: self._templar.template(task_vars[name]) for name in READ_VARS if name in task_vars
-        }
+        variables = host_variables(task_vars, self._templar.template)
         try:
             prepared = preflight.prepare(host, preflight_vars(args, variables))
         except SagefleetError as exc:

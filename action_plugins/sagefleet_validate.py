@@ -37,21 +37,26 @@ class ActionModule(ActionBase):
         for host in args["hosts"]:
             source = hostvars[host]
             variables = {name: source[name] for name in sagefleet_var_names(source)}
+            spec_errors = (
+                rolespec.check(host, variables, spec, role=Path(role).name) if role else []
+            )
+            # A role alias the spec refused is reported under its own name, once.
+            refused = {e.field for e in spec_errors} & set(preflight.ROLE_ALIASES)
+            effective = preflight.with_role_aliases(
+                {k: v for k, v in variables.items() if k not in refused}
+            )
             found: list[InputError | SagefleetError] = []
             try:
-                preflight.prepare(host, variables)
+                preflight.prepare(host, effective)
                 if args["deploy"]:
-                    check_inputs(host, variables)
+                    check_inputs(host, effective)
             except ValidationFailed as exc:
                 found.extend(exc.errors)
             except SagefleetError as exc:
                 found.append(exc)
-            if role:
-                # sagefleet's own message for a variable wins over the spec's generic one.
-                named = {getattr(e, "field", None) for e in found}
-                spec_errors = rolespec.check(host, variables, spec, role=Path(role).name)
-                found = [e for e in spec_errors if e.field not in named] + found
-            errors.extend(found)
+            # sagefleet's own message for a variable wins over the spec's generic one.
+            named = {getattr(e, "field", None) for e in found}
+            errors.extend([e for e in spec_errors if e.field not in named] + found)
         result["changed"] = False
         result["hosts_checked"] = len(args["hosts"])
         if errors:

@@ -8,73 +8,99 @@ description:
   - Gathers every fact the checks need in one PowerShell round trip (the C(facts)
     snippet), runs the sagefleet check catalog on the controller and returns the
     host's findings.
-  - Reads C(sagefleet_entities) and the WinRM connection variables from the
-    inventory itself; entity secrets never travel in task arguments.
+  - Reads C(sagefleet_entities), the WinRM connection variables and every
+    setting below from the host's variables itself (the variable named in each
+    option, or the role's C(sagefleet_preflight_*) alias); entity secrets never
+    travel in task arguments. An option given to the task overrides the variable.
   - A host that cannot be reached is reported as unreachable with the cause.
 version_added: "0.1.0"
 options:
   lang:
-    description: Language of findings.
+    description:
+      - Language of findings.
+      - Default C(sagefleet_lang), else en.
     type: str
     choices: [en, fr]
-    default: en
   endpoints:
-    description: Outbound endpoints to probe (name, port, tls, required); default the shipped list.
+    description:
+      - Outbound endpoints to probe (name, port, tls, required).
+      - Default C(sagefleet_endpoints), else the shipped list.
     type: list
     elements: dict
   expected_issuers:
-    description: Regular expressions an endpoint certificate's issuer must match.
+    description:
+      - Regular expressions an endpoint certificate's issuer must match.
+      - Default C(sagefleet_expected_issuers), else the shipped list.
     type: list
     elements: str
   sage_catalog:
-    description: Replacement for the shipped Sage version catalog (same shape as catalog/sage.yml).
+    description:
+      - Replacement for the shipped Sage version catalog (same shape as catalog/sage.yml).
+      - Default C(sagefleet_sage_catalog), else the shipped catalog.
     type: dict
   waivers:
-    description: Waived checks, each with id, reason, optional expires (YYYY-MM-DD) and entity.
+    description:
+      - Waived checks, each with id, reason, optional expires (YYYY-MM-DD) and entity.
+      - Default C(sagefleet_waivers), else none.
     type: list
     elements: dict
-    default: []
   agent_service:
-    description: Windows service name of the agent (default SpendeskSageAgent, an assumption).
+    description:
+      - Windows service name of the agent.
+      - Default C(sagefleet_agent_service_name), else SpendeskSageAgent (an assumption).
     type: str
   service_account:
-    description: Account the agent service will run as (DOMAIN\user).
+    description:
+      - Account the agent service will run as (DOMAIN\user).
+      - Default C(sagefleet_agent_service_account), else none.
     type: str
   target_version:
-    description: Agent version the fleet is moving to, shown in SF403.
+    description:
+      - Agent version the fleet is moving to, shown in SF403.
+      - Default C(sagefleet_agent_version), else none.
     type: str
   edition:
-    description: Edition of a host without entities.
+    description:
+      - Edition of a host without entities.
+      - Default C(sagefleet_edition), else none.
     type: str
     choices: [spc, onpremise]
   min_free_mb:
-    description: Free space needed on C, in MiB.
+    description:
+      - Free space needed on C, in MiB.
+      - Default C(sagefleet_preflight_min_free_mb), else 500.
     type: int
-    default: 500
   max_clock_skew_s:
-    description: Largest clock difference with the controller, in seconds.
+    description:
+      - Largest clock difference with the controller, in seconds.
+      - Default C(sagefleet_preflight_max_clock_skew_s), else 300.
     type: int
-    default: 300
   timeout_ms:
-    description: Timeout of each network probe run on the host.
+    description:
+      - Timeout of each network probe run on the host.
+      - Default C(sagefleet_preflight_timeout_ms), else 3000.
     type: int
-    default: 3000
   bastion_probes:
-    description: Also resolve each probed name from the controller with dnspython.
+    description:
+      - Also resolve each probed name from the controller with dnspython.
+      - Default C(sagefleet_preflight_bastion_probes), else false.
     type: bool
-    default: false
   dns_port:
-    description: Port of the DNS servers the controller asks.
+    description:
+      - Port of the DNS servers the controller asks.
+      - Default C(sagefleet_dns_port), else 53.
     type: int
-    default: 53
   dns_servers:
-    description: DNS servers the controller asks (default the system resolver).
+    description:
+      - DNS servers the controller asks.
+      - Default C(sagefleet_dns_servers), else the system resolver.
     type: list
     elements: str
   allow_insecure_transport:
-    description: Accept HTTP/Basic or unvalidated HTTPS (SF902 becomes a warning).
+    description:
+      - Accept HTTP/Basic or unvalidated HTTPS (SF902 becomes a warning).
+      - Default C(sagefleet_allow_insecure_transport), else false.
     type: bool
-    default: false
 attributes:
   check_mode:
     support: full

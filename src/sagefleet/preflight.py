@@ -26,6 +26,25 @@ from sagefleet.settings.schemas import ENTITIES_SCHEMA, validator
 LANGS = ("en", "fr")
 
 
+# Variables of the sagefleet_preflight role standing for an inventory variable of another
+# name: when set, they win over it.
+ROLE_ALIASES = {
+    "sagefleet_preflight_lang": "sagefleet_lang",
+    "sagefleet_preflight_endpoints": "sagefleet_endpoints",
+    "sagefleet_preflight_expected_issuers": "sagefleet_expected_issuers",
+    "sagefleet_preflight_waivers": "sagefleet_waivers",
+}
+
+
+def with_role_aliases(variables: Mapping[str, Any]) -> dict[str, Any]:
+    """The variables with each role alias that is set moved onto the name prepare() reads."""
+    merged = {k: v for k, v in variables.items() if k not in ROLE_ALIASES}
+    for alias, name in ROLE_ALIASES.items():
+        if variables.get(alias) is not None:
+            merged[name] = variables[alias]
+    return merged
+
+
 def warm_up() -> None:
     """Load now what every host's preflight needs: checks, catalogs, schema, snippets.
 

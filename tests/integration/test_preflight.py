@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from sagefleet import doctor
+from sagefleet.checks import all_checks
 from sagefleet.inventory import InventoryHost, load
 from sagefleet.remote.winrm import WinRMSession
 from sagefleet.sim.fleet import Fleet, generate_specs
@@ -221,6 +223,37 @@ def test_waiver_turns_the_block_into_waived(tmp_path: Path) -> None:
     assert waived[0].status.value == "waived" and waived[0].waiver_reason == "upgrade booked"
     assert host.status == "ready"
     assert report.lang == "fr"
+
+
+def test_the_roles_variables_win_over_the_inventory_names_in_the_playbook(
+    tmp_path: Path,
+) -> None:
+    # The action reads the host's variables itself: the inventory names (sagefleet_lang,
+    # sagefleet_waivers) apply, and the role's aliases win over them when set.
+    specs = generate_specs(
+        2, profiles=("dotnet-472",), first_address=next_first_address(), port=0
+    )
+    waiver = [{"id": "SF101", "reason": "upgrade booked", "expires": "2099-01-01"}]
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
+        data = yaml.safe_load(inventory.read_text())
+        hosts = data["all"]["children"]["sage_servers"]["hosts"]
+        hosts["sage01"].update(sagefleet_lang="fr", sagefleet_waivers=waiver)
+        hosts["sage02"].update(
+            sagefleet_lang="fr", sagefleet_preflight_lang="en", sagefleet_preflight_waivers=waiver
+        )
+        inventory.write_text(yaml.safe_dump(data, sort_keys=False))
+        out = tmp_path / "out"
+        process = run_preflight(inventory, out)
+    assert process.returncode == 0, process.stdout[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    sf101 = next(c for c in all_checks() if c.check_id == "SF101")
+    for name, lang in (("sage01", "fr"), ("sage02", "en")):
+        entry = host_entry(report, name)
+        (finding,) = [f for f in entry["findings"] if f["check_id"] == "SF101"]
+        assert finding["status"] == "waived" and finding["waiver_reason"] == "upgrade booked"
+        assert finding["title"] == sf101.title(lang), (name, finding["title"])
+        assert entry["status"] == "ready"
 
 
 def test_unreachable_host_is_reported_with_its_cause(tmp_path: Path) -> None:

@@ -149,6 +149,7 @@ def parse_waivers(host: str, raw: Any) -> list[Waiver]:
     field_name = "sagefleet_waivers"
     if raw is None or raw == []:
         return []
+    _load_modules()  # every check id is known, whatever this process imported so far
     if not isinstance(raw, list):
         raise InputError(
             "must be a list of {id, reason, expires?, entity?}",
