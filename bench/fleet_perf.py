@@ -532,9 +532,9 @@ def transfer_table(t: Mapping[str, Any] | None) -> list[str]:
         "connection each time; medians. Share of the link = payload MB/s / link MB/s, at most "
         "the ceiling of the client's stdin encoding (raw bytes: 100 %; base64 lines: "
         f"{transfer_perf.best_share(transfer_perf.ANSIBLE_CHUNK_BYTES) * 100:.0f} %); "
-        "stdin phase = first Send to last Send answered; payload MB/s to the last Send = the package over "
-        "the time from the start to the last Send answered; after stdin = the rest (the "
-        "host's work on the complete input, then closing).",
+        "stdin phase = first Send to last Send answered; payload MB/s to the last Send = the "
+        "package over the time from the start to the last Send answered; after stdin = the "
+        "rest (the host's work on the complete input, then closing).",
         "",
         "| Client | Stdin | Runs | Wall s | Payload MB/s | Share of link | Stdin phase s | "
         "Stdin MB/s in it | Payload MB/s to the last Send | After stdin s | Sends | "

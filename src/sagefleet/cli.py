@@ -278,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_doctor.add_argument(
         "--processes",
         type=int,
-        help="processes sharing the hosts (default: one per 50 hosts, at most one per core)",
+        help="processes sharing the hosts (default: one per 50 hosts, at most two per core)",
     )
     p_doctor.add_argument("--out", default="reports/doctor", help="report folder")
     p_doctor.add_argument(

@@ -10,9 +10,9 @@ from sagefleet.errors import SagefleetError
 
 @pytest.mark.parametrize(
     ("hosts", "cores", "expected"),
-    [(1, 8, 1), (49, 8, 1), (100, 8, 2), (500, 2, 2), (500, 8, 8), (5000, 4, 4), (100, 1, 1)],
+    [(1, 8, 1), (49, 8, 1), (100, 8, 2), (500, 2, 4), (500, 8, 10), (5000, 4, 8), (100, 1, 2)],
 )
-def test_one_process_per_50_hosts_at_most_one_per_core(
+def test_one_process_per_50_hosts_at_most_two_per_core(
     monkeypatch: pytest.MonkeyPatch, hosts: int, cores: int, expected: int
 ) -> None:
     monkeypatch.setattr(doctor.os, "cpu_count", lambda: cores)
