@@ -6,11 +6,16 @@ from typing import Any
 
 from ansible.plugins.action import ActionBase
 
+from sagefleet import preflight
 from sagefleet.deploy import deploy_host
 from sagefleet.errors import SagefleetError
 from sagefleet.inventory import sagefleet_var_names
 from sagefleet.package import info_from_dict
 from sagefleet.remote.ansible import AnsibleSession
+
+# Ansible imports this module in its controller process before forking a worker per
+# host: load what the preflight gate needs here, once, instead of in every worker.
+preflight.warm_up()
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "package": {"type": "dict", "required": True},

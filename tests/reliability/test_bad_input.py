@@ -190,6 +190,11 @@ DEPLOY_CASES: dict[str, tuple[Mutation, list[str]]] = {
         var("sagefleet_agent_staging_dir", "C:\\" + "s" * 200),
         ["sagefleet_agent_staging_dir", "characters long"],
     ),
+    # Caught by the agent role's argument spec, checked for every host in the first play.
+    "role-pause-str": (
+        var("sagefleet_agent_pause_s", "soon"),
+        ["sagefleet_agent_pause_s", "argument spec of role sagefleet_agent"],
+    ),
 }
 
 
