@@ -178,6 +178,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         raise SagefleetError(f"no WinRM host matches {args.limit!r} in {', '.join(args.inventory)}")
     from sagefleet.jump import forwarded  # hosts behind an SSH jump host (sagefleet_ssh_jump)
 
+    # A TERM (a cancelled CI job, systemd) stops doctor as Ctrl-C does: its worker
+    # processes and SSH forwards with it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with forwarded(hosts) as reachable:
         # Forwards through a jump host are served by threads of this process: never fork it.
         jumped = any(r is not h for r, h in zip(reachable, hosts, strict=True))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -145,6 +146,10 @@ def _child(
     factory: SessionFactory,
     results: Any,
 ) -> None:
+    # Ctrl-C reaches the whole process group: the parent alone decides, and stops us with
+    # a TERM that ends this process at once (not a handler inherited from the parent).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     for report in _preflight_all(hosts, prepared, threads, factory):
         results.put(report)
 
@@ -190,10 +195,13 @@ def _in_processes(
             pending.discard(report.host)
             yield report
     finally:
+        # Interrupted (Ctrl-C, an error): stop the workers now, their work is read-only.
         for child in children:
+            if pending:
+                child.terminate()
             child.join(timeout=5)
             if child.is_alive():
-                child.terminate()
+                child.kill()
                 child.join()
         results.close()
 

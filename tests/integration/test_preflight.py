@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +23,7 @@ from sagefleet.inventory import InventoryHost, load
 from sagefleet.remote.winrm import WinRMSession
 from sagefleet.sim.fleet import Fleet, generate_specs
 from tests.conftest import ROOT, next_first_address
+from tests.integration.test_sim_cli import group_members
 from tests.scenarios import write_inventory
 
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
@@ -187,6 +190,46 @@ def test_doctor_reports_the_hosts_of_a_dead_process_without_waiting(
     assert not dead.reachable and "exited with code [3]" in (dead.error or "")
     # The other process finished its share normally.
     assert sum(1 for h in report.hosts if h.reachable) >= len(SCENARIOS) // 2
+
+
+@pytest.mark.parametrize(
+    ("how", "code"),
+    [("ctrl-c", 130), ("term", 143)],
+)
+def test_doctor_interrupted_stops_its_worker_processes_at_once(
+    tmp_path: Path, how: str, code: int
+) -> None:
+    specs = generate_specs(4, first_address=next_first_address(), port=0)
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        for name in fleet.hosts:
+            fleet.faults(name).set(powershell_startup=3.0)  # every host busy for 3 s
+        inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sagefleet", "doctor", "-i", str(inventory),
+             "--processes", "2", "--forks", "4", "--out", str(tmp_path / "out")],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while len(group_members(process.pid)) < 3:  # the CLI and its two workers
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+        time.sleep(0.5)
+        interrupted = time.monotonic()
+        if how == "ctrl-c":
+            os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does to the foreground group
+        else:
+            process.terminate()  # SIGTERM to the CLI alone, as a job runner sends it
+        output, _ = process.communicate(timeout=30)
+        elapsed = time.monotonic() - interrupted
+    assert process.returncode == code, output
+    assert elapsed < 2.0, (elapsed, output)  # not after the hosts' 3 s commands
+    assert group_members(process.pid) == []
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
+    assert not (tmp_path / "out").exists()
 
 
 def test_bad_input_stops_the_play_before_any_host_is_contacted(tmp_path: Path) -> None:
