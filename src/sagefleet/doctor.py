@@ -101,7 +101,7 @@ def prepare_all(hosts: Sequence[InventoryHost]) -> dict[str, preflight.PreparedH
 HOSTS_PER_PROCESS = 50
 # Processes per core: with fewer threads per process, a thread whose answer has
 # arrived waits less for its process's interpreter lock (500 hosts, 2 cores: 4
-# processes finished 0.6 s sooner than 2, docs/performance.md).
+# processes finished about 0.5 s sooner than 2, docs/performance.md).
 PROCESSES_PER_CORE = 2
 
 
@@ -112,6 +112,12 @@ def default_processes(hosts: int) -> int:
 
 
 SessionFactory = Callable[[InventoryHost], WinRMSession]
+
+
+def deal(total: int, parts: int) -> list[int]:
+    """``total`` split over ``parts`` as evenly as can be (the forks over the processes:
+    never more than ``forks`` hosts at once in all)."""
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
 def _preflight_all(
@@ -165,11 +171,11 @@ def _in_processes(
     context = multiprocessing.get_context("fork")
     results = context.Queue()
     shares = [list(hosts[i::processes]) for i in range(processes)]
-    threads = -(-forks // processes)
+    threads = deal(forks, processes)
     children = [
         context.Process(
             target=_child,
-            args=(share, prepared, threads, factory, results),
+            args=(share, prepared, threads[i], factory, results),
             name=f"sagefleet-doctor-{i + 1}",
             daemon=True,
         )

@@ -22,3 +22,12 @@ def test_one_process_per_50_hosts_at_most_two_per_core(
 def test_zero_processes_is_refused_before_any_host_is_contacted() -> None:
     with pytest.raises(SagefleetError, match="processes must be at least 1"):
         doctor.run([], processes=0)
+
+
+@pytest.mark.parametrize(("total", "parts"), [(50, 4), (50, 2), (4, 4), (7, 3), (1, 1)])
+def test_the_forks_are_dealt_over_the_processes_without_exceeding_them(
+    total: int, parts: int
+) -> None:
+    shares = doctor.deal(total, parts)
+    assert sum(shares) == total and len(shares) == parts
+    assert max(shares) - min(shares) <= 1 and min(shares) >= 1
