@@ -288,15 +288,16 @@ def test_the_roles_variables_win_over_the_inventory_names_in_the_playbook(
         inventory.write_text(yaml.safe_dump(data, sort_keys=False))
         out = tmp_path / "out"
         process = run_preflight(inventory, out)
+        direct = doctor.run(load([inventory]), forks=2).to_dict()  # the same for doctor
     assert process.returncode == 0, process.stdout[-3000:]
     report = json.loads((out / "report.json").read_text())
     sf101 = next(c for c in all_checks() if c.check_id == "SF101")
     for name, lang in (("sage01", "fr"), ("sage02", "en")):
-        entry = host_entry(report, name)
-        (finding,) = [f for f in entry["findings"] if f["check_id"] == "SF101"]
-        assert finding["status"] == "waived" and finding["waiver_reason"] == "upgrade booked"
-        assert finding["title"] == sf101.title(lang), (name, finding["title"])
-        assert entry["status"] == "ready"
+        for entry in (host_entry(report, name), host_entry(direct, name)):
+            (finding,) = [f for f in entry["findings"] if f["check_id"] == "SF101"]
+            assert finding["status"] == "waived" and finding["waiver_reason"] == "upgrade booked"
+            assert finding["title"] == sf101.title(lang), (name, finding["title"])
+            assert entry["status"] == "ready"
 
 
 def test_unreachable_host_is_reported_with_its_cause(tmp_path: Path) -> None:
