@@ -82,8 +82,7 @@ def host_variables(task_vars: dict[str, Any], template: Any) -> dict[str, Any]:
 
 def preflight_vars(args: dict[str, Any], variables: dict[str, Any]) -> dict[str, Any]:
     """The mapping preflight.prepare() reads: the host's variables, task arguments over them."""
-    known = {*READ_VARS, *ARG_TO_VAR.values()}
-    merged = {name: value for name, value in variables.items() if name in known}
+    merged = dict(variables)
     for arg, var in ARG_TO_VAR.items():
         if args.get(arg) is not None:
             merged[var] = args[arg]

@@ -219,17 +219,7 @@ def _url(host: str, value: Any) -> str | None:
 def _encoding(host: str, value: Any) -> str:
     if value is None:
         return transfer.DEFAULT_ENCODING
-    if not isinstance(value, str) or value not in transfer.ENCODINGS:
-        allowed = " or ".join(repr(e) for e in transfer.ENCODINGS)
-        raise InputError(
-            f"must be {allowed}",
-            host=host,
-            field="sagefleet_agent_transfer_encoding",
-            value=repr(value),
-            fix="leave it unset for 'binary' (raw bytes on stdin); set 'base64' (text lines) "
-            "only for a host where the binary transfer fails",
-        )
-    return value
+    return transfer.check_encoding(value, host=host, field="sagefleet_agent_transfer_encoding")
 
 
 def _seconds(

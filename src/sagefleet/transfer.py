@@ -235,15 +235,16 @@ def check_staging_root(root: str) -> str:
     return text
 
 
-def check_encoding(encoding: str) -> str:
-    """The stdin encoding of a push: 'binary' or 'base64'."""
+def check_encoding(encoding: Any, *, host: str | None = None, field: str = "encoding") -> str:
+    """The stdin encoding of a push: 'binary' or 'base64' (``field``: how the caller names it)."""
     if not isinstance(encoding, str) or encoding not in ENCODINGS:
         raise InputError(
-            "unknown transfer encoding",
-            field="encoding",
+            "unknown transfer encoding: must be 'binary' or 'base64'",
+            host=host,
+            field=field,
             value=repr(encoding),
-            fix="use 'binary' (raw bytes on stdin, the default) or 'base64' (text lines, "
-            "the fallback)",
+            fix="leave it unset for 'binary' (raw bytes on stdin, the default); set 'base64' "
+            "(text lines, the fallback) only for a host where the binary transfer fails",
         )
     return encoding
 
@@ -255,11 +256,14 @@ def default_chunk_bytes(encoding: str = DEFAULT_ENCODING) -> int:
     return DEFAULT_BINARY_CHUNK_BYTES
 
 
-def _check_chunk(chunk_bytes: int, encoding: str) -> int:
-    """Raw bytes per Send: positive; for base64 lines, a multiple of 3 (no inner padding)."""
+def _check_chunk(chunk_bytes: int | None, encoding: str) -> int:
+    """Raw bytes per Send (None: the encoding's default): positive; for base64 lines, a
+    multiple of 3 (no inner padding)."""
+    if chunk_bytes is None:
+        return default_chunk_bytes(encoding)
     positive = not isinstance(chunk_bytes, bool) and isinstance(chunk_bytes, int)
     positive = positive and chunk_bytes > 0
-    if encoding == BASE64 and (not positive or chunk_bytes % 3):
+    if check_encoding(encoding) == BASE64 and (not positive or chunk_bytes % 3):
         raise ValueError(f"chunk_bytes must be a positive multiple of 3, not {chunk_bytes}")
     if not positive:
         raise ValueError(f"chunk_bytes must be a positive number of bytes, not {chunk_bytes}")
@@ -293,6 +297,11 @@ def part_path(path: str) -> str:
 # -- wire pieces -------------------------------------------------------------------------
 
 
+def _blocks(stream: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
+    while block := stream.read(chunk_bytes):
+        yield block
+
+
 def encode_blocks(
     stream: BinaryIO, chunk_bytes: int = DEFAULT_BINARY_CHUNK_BYTES
 ) -> Iterator[bytes]:
@@ -301,12 +310,7 @@ def encode_blocks(
     One block per stdin Send; the host appends and flushes every byte as it
     reads it, so what a cut connection delivered is a prefix of the package.
     """
-    _check_chunk(chunk_bytes, BINARY)
-    while True:
-        block = stream.read(chunk_bytes)
-        if not block:
-            return
-        yield block
+    return _blocks(stream, _check_chunk(chunk_bytes, BINARY))
 
 
 def encode_lines(
@@ -317,20 +321,15 @@ def encode_lines(
     One line per stdin Send: the host appends and flushes each line as it
     arrives, so what a cut connection delivered is whole lines on disk.
     """
-    _check_chunk(chunk_bytes, BASE64)
-    while True:
-        block = stream.read(chunk_bytes)
-        if not block:
-            return
-        yield base64.b64encode(block) + b"\r\n"
+    chunk = _check_chunk(chunk_bytes, BASE64)
+    return (base64.b64encode(block) + b"\r\n" for block in _blocks(stream, chunk))
 
 
 def encode(
     stream: BinaryIO, encoding: str = DEFAULT_ENCODING, chunk_bytes: int | None = None
 ) -> Iterator[bytes]:
     """The stdin of a push in ``encoding``: raw blocks or base64 lines."""
-    check_encoding(encoding)
-    chunk = default_chunk_bytes(encoding) if chunk_bytes is None else chunk_bytes
+    chunk = _check_chunk(chunk_bytes, encoding)
     if encoding == BINARY:
         return encode_blocks(stream, chunk)
     return encode_lines(stream, chunk)
@@ -344,10 +343,7 @@ def wire_bytes(
     Binary: exactly ``raw``. Base64: 4 characters per 3 bytes (padded per
     line) and a CRLF per line of ``chunk_bytes`` raw bytes.
     """
-    check_encoding(encoding)
-    chunk = _check_chunk(
-        default_chunk_bytes(encoding) if chunk_bytes is None else chunk_bytes, encoding
-    )
+    chunk = _check_chunk(chunk_bytes, encoding)
     if encoding == BINARY:
         return raw
     full, rest = divmod(raw, chunk)
@@ -502,10 +498,7 @@ def stage(
     """
     if free_margin_bytes < 0:
         raise ValueError("free_margin_bytes must be >= 0")
-    check_encoding(encoding)
-    chunk = _check_chunk(
-        default_chunk_bytes(encoding) if chunk_bytes is None else chunk_bytes, encoding
-    )
+    chunk = _check_chunk(chunk_bytes, encoding)
     path = staged_path(package.sha256, version or package.agent_version, staging_root)
     if encoding == BINARY:
         check_binary_push(session.host, path, package)
