@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from sagefleet import __version__
@@ -205,7 +206,7 @@ class HostReport:
             raise ValueError(f"{self.host}: duration_s must be a finite number >= 0")
         object.__setattr__(self, "duration_s", duration)
 
-    @property
+    @cached_property  # findings are immutable; every report format asks, once per host
     def status(self) -> str:
         """One word a fleet table can sort on; see the module docstring for the rules."""
         if any(

@@ -72,6 +72,61 @@ def _vault_secrets(loader: Any, password_file: str | None) -> None:
         current.secrets.extend(s for s in secrets if s not in current.secrets)
 
 
+def _parse_once_loader() -> Any:
+    """Ansible's DataLoader, except that each inventory file is parsed once.
+
+    Ansible's ``auto`` inventory plugin parses a YAML inventory to look for a
+    ``plugin:`` key, then the ``yaml`` plugin parses it again, and each read is
+    deep-copied: for a 500-host inventory, 0.4 s of the 0.8 s the inventory takes.
+    Both plugins only read what they get, so here they share one parse, without
+    copies. Reads that go through Ansible's cache (group_vars, host_vars) are
+    unchanged. In ansible-core 2.19 the inventory is parsed as trusted templates,
+    as the ``yaml`` plugin asks; ``auto`` only reads the ``plugin`` key.
+    """
+    import inspect
+
+    from ansible.parsing.dataloader import DataLoader
+
+    trusted = "trusted_as_template" in inspect.signature(DataLoader.load_from_file).parameters
+
+    class ParseOnce(DataLoader):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self._parsed: dict[str, Any] = {}
+
+        def load_from_file(
+            self,
+            file_name: str,
+            cache: Any = "all",
+            unsafe: bool = False,
+            json_only: bool = False,
+            **kwargs: Any,
+        ) -> Any:
+            if cache not in ("none", False) or json_only:
+                return super().load_from_file(
+                    file_name, cache=cache, unsafe=unsafe, json_only=json_only, **kwargs
+                )
+            path = self.path_dwim(file_name)
+            if path not in self._parsed:
+                extra = {"trusted_as_template": True} if trusted else {}
+                self._parsed[path] = super().load_from_file(path, cache=cache, unsafe=True, **extra)
+            return self._parsed[path]
+
+    return ParseOnce()
+
+
+def _collection_loader() -> None:
+    """Resolve collection plugins (a dynamic inventory such as azure.azcollection.azure_rm)
+    as ansible-playbook does: configured once per process, from ansible.cfg's
+    collections_path. Inside ansible-playbook (action plugins) it is already done."""
+    from ansible.utils.collection_loader import AnsibleCollectionConfig
+
+    if AnsibleCollectionConfig.collection_finder is None:
+        from ansible.plugins.loader import init_plugin_loader
+
+        init_plugin_loader()
+
+
 def load(
     sources: Sequence[str | Path],
     *,
@@ -87,11 +142,11 @@ def load(
     """
     from ansible.errors import AnsibleError
     from ansible.inventory.manager import InventoryManager
-    from ansible.parsing.dataloader import DataLoader
     from ansible.template import Templar
     from ansible.vars.manager import VariableManager
 
-    loader = DataLoader()
+    _collection_loader()
+    loader = _parse_once_loader()
     try:
         _vault_secrets(loader, vault_password_file)
         manager = InventoryManager(loader=loader, sources=[str(s) for s in sources])

@@ -33,6 +33,42 @@ def test_one_shell_serves_every_run_of_a_session(make_fleet: FleetFactory) -> No
     assert fleet.listeners["sage01"].shells.shells == {}
 
 
+def test_a_one_command_session_takes_the_fewest_round_trips(make_fleet: FleetFactory) -> None:
+    """NTLM negotiate and authenticate, Create, Command, Receive, Delete: no Signal,
+    deleting the shell ends its command (the lower bound of docs/performance.md)."""
+    fleet = make_fleet()
+    with session_for(fleet, "sage01") as session:
+        session.run_snippet("host_info")
+    operations = fleet.listeners["sage01"].stats.operations
+    assert operations == {"Create": 1, "Command": 1, "Receive": 1, "Delete": 1}
+
+
+def test_an_ended_command_is_terminated_when_the_next_one_starts(
+    make_fleet: FleetFactory,
+) -> None:
+    fleet = make_fleet()
+    shells = fleet.listeners["sage01"].shells.shells
+    with session_for(fleet, "sage01") as session:
+        for _ in range(3):
+            session.run_snippet("host_info")
+            # Only the command that just ended is still held by the shell.
+            assert [len(shell.commands) for shell in shells.values()] == [1]
+    assert fleet.listeners["sage01"].stats.operations["Signal"] == 2
+
+
+@pytest.mark.parametrize("code", ["internal", "timeout"])
+def test_a_failed_terminate_signal_does_not_fail_the_next_command(
+    make_fleet: FleetFactory, code: str
+) -> None:
+    fleet = make_fleet()
+    fleet.faults("sage01").set(fault_at="Signal", fault_code=code, fault_times=1)
+    with session_for(fleet, "sage01") as session:
+        first = session.run_snippet("host_info")
+        second = session.run_snippet("host_info")
+    assert first["hostname"] == second["hostname"] == "SAGE-ONPREM"
+    assert fleet.faults("sage01").counters.faults == 1
+
+
 def test_wrong_password_is_authentication_failed(make_fleet: FleetFactory) -> None:
     fleet = make_fleet()
     with (

@@ -126,8 +126,14 @@ def fault(**settings: Any) -> Callable[[Fleet, WindowsHost], None]:
 def test_transient_fault_is_retried_and_the_deploy_converges(
     sim: Case, package: PackageInfo, name: str, trigger: str, code: str
 ) -> None:
+    # At the snippet's Command: the request before it may be the terminate Signal of
+    # the previous command, which a session sends late, and best effort.
     result = run_case(
-        sim, package, name, trigger=trigger, action=fault(fault_next=1, fault_code=code)
+        sim,
+        package,
+        name,
+        trigger=trigger,
+        action=fault(fault_at="Command", fault_times=1, fault_code=code),
     )
     assert result.outcome in ("installed", "upgraded"), result.reason
     assert sim[0].faults(name).counters.faults == 1
@@ -367,7 +373,11 @@ def test_fault_when_the_installer_is_sent_is_not_retried_and_leaves_no_secret(
     """agent_install is never retried (a second install is not the same as one); the
     command never ran, so the staged settings.json (it holds secrets) must still go."""
     result = run_case(
-        sim, package, name, trigger="agent_install", action=fault(fault_next=1, fault_code=code)
+        sim,
+        package,
+        name,
+        trigger="agent_install",
+        action=fault(fault_at="Command", fault_times=1, fault_code=code),
     )
     assert result.outcome in ("failed", "unreachable")
     assert sim[0].faults(name).counters.faults == 1

@@ -76,6 +76,10 @@ class WinRMSession(HostSession):
         self.target = target
         self._protocol: Protocol | None = None
         self._shell_id: str | None = None
+        # A command that ended and whose terminate Signal is deferred: the next
+        # command sends it; closing does not, since deleting the shell ends its
+        # commands. A one-command session (a preflight) saves a round trip.
+        self._ended: str | None = None
 
     def _connect(self) -> tuple[Protocol, str]:
         if self._protocol is None or self._shell_id is None:
@@ -125,6 +129,9 @@ class WinRMSession(HostSession):
         self, command: str, stdin: Iterable[bytes] | None = None
     ) -> tuple[int, bytes, bytes]:
         protocol, shell_id = self._connect()
+        if self._ended is not None:
+            self._terminate(protocol, shell_id, self._ended)
+            self._ended = None
         command_id: str = self._guard(
             lambda: protocol.run_command(shell_id, command, console_mode_stdin=stdin is None)
         )
@@ -139,15 +146,24 @@ class WinRMSession(HostSession):
             stdout, stderr, rc = self._guard(
                 lambda: protocol.get_command_output(shell_id, command_id)
             )
-        finally:
-            # Best effort: the result is already known.
-            with contextlib.suppress(WinRMError, requests.exceptions.RequestException):
-                protocol.cleanup_command(shell_id, command_id)
+        except BaseException:
+            self._terminate(protocol, shell_id, command_id)  # it may still be running
+            raise
+        self._ended = command_id
         return int(rc), stdout, stderr
+
+    @staticmethod
+    def _terminate(protocol: Protocol, shell_id: str, command_id: str) -> None:
+        # Best effort: the result is already known, or the error being raised matters more.
+        # (pywinrm's OperationTimeout is not a WinRMError.)
+        with contextlib.suppress(
+            WinRMError, WinRMOperationTimeoutError, requests.exceptions.RequestException
+        ):
+            protocol.cleanup_command(shell_id, command_id)
 
     def close(self) -> None:
         protocol, shell_id = self._protocol, self._shell_id
-        self._protocol = self._shell_id = None
+        self._protocol = self._shell_id = self._ended = None
         if protocol is not None and shell_id is not None:
             with contextlib.suppress(RemoteError, WinRMError, requests.exceptions.RequestException):
                 protocol.close_shell(shell_id)
