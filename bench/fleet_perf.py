@@ -137,11 +137,38 @@ def _cpu_of(pid: int) -> float:
     return float(times.user + times.system)
 
 
+def other_cpu_share(run: Mapping[str, Any], cpus: int) -> float:
+    """The share of the machine's cores that processes outside the run used during it
+    (0 when the run does not say: a result file from before this was measured)."""
+    if "other_cpu_s" not in run or not run.get("wall_s"):
+        return 0.0
+    return float(run["other_cpu_s"]) / (float(run["wall_s"]) * max(1, cpus))
+
+
+def _other_work(share: float | None) -> str:
+    if share is None:
+        return "other work on the machine was not measured"
+    return (
+        f"processes outside the benchmark used at most {share * 100:.0f} % of the cores "
+        "during a run (from /proc/stat, less the run's and the simulator's CPU)"
+    )
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds every process of the machine has used since boot (/proc/stat)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # without guest time
+
+
 def measure(
     command: Sequence[str], *, log: Path, simulator_pid: int, env: Mapping[str, str]
 ) -> dict[str, Any]:
-    """Run ``command`` to the end; wall, CPU (it and its children), memory, simulator CPU."""
+    """Run ``command`` to the end; wall, CPU (it and its children), memory, simulator CPU,
+    and the CPU every other process of the machine used meanwhile."""
     sim_cpu_before = _cpu_of(simulator_pid)
+    busy_before = _machine_busy_s()
     load_before = os.getloadavg()[0]
     with open(log, "wb") as out:
         started = time.perf_counter()
@@ -156,15 +183,20 @@ def measure(
             peak_tree = max(peak_tree, _tree_rss(process.pid))
             time.sleep(0.2)
         wall = time.perf_counter() - started
+    busy = _machine_busy_s() - busy_before
     process.returncode = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    simulator_cpu = _cpu_of(simulator_pid) - sim_cpu_before
     return {
         "rc": process.returncode,
         "wall_s": wall,
-        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "cpu_s": cpu,
         "peak_tree_rss_mib": peak_tree / 2**20,
         "max_process_rss_mib": usage.ru_maxrss / 1024,
-        "simulator_cpu_s": _cpu_of(simulator_pid) - sim_cpu_before,
-        # Other work on the machine skews every figure: kept to judge a run.
+        "simulator_cpu_s": simulator_cpu,
+        # Other work on the machine skews every figure: kept to judge a run. The
+        # benchmark's own sampling (every 0.2 s) counts as other work, a little.
+        "other_cpu_s": max(0.0, busy - cpu - simulator_cpu),
         "load_1m_before": load_before,
         "load_1m_after": os.getloadavg()[0],
     }
@@ -256,9 +288,7 @@ def _check_recap(log: Path, hosts: int) -> str | None:
     if len(lines) != hosts:
         return f"recap lists {len(lines)} hosts, expected {hosts}"
     bad = [
-        line.split()[0]
-        for line in lines
-        if "unreachable=0" not in line or "failed=0" not in line
+        line.split()[0] for line in lines if "unreachable=0" not in line or "failed=0" not in line
     ]
     if bad:
         return f"{len(bad)} host(s) failed or unreachable, e.g. {bad[0]}"
@@ -551,7 +581,8 @@ def transfer_table(t: Mapping[str, Any] | None) -> list[str]:
         )
         early = (
             f"{t['package_bytes'] / c['to_last_send_s'] / 1e6:.2f}"
-            if c.get("to_last_send_s") else "-"
+            if c.get("to_last_send_s")
+            else "-"
         )
         lines.append(
             f"| {labels.get(kind, kind)} | {c.get('encoding', 'base64')} | {c['runs']} | "
@@ -658,13 +689,22 @@ def plot(results: Mapping[str, Any], path: Path) -> Path:
         c = rows[0]["concurrency"]
         xs = [p["hosts"] for p in rows]
         axes.plot(
-            xs, [p["wall_s"] for p in rows], "o-", color=colours[approach],
+            xs,
+            [p["wall_s"] for p in rows],
+            "o-",
+            color=colours[approach],
             label=f"{LABELS[approach]} (forks {c})",
         )
         every = [p["hosts"] for p in results["points"] if p["approach"] == approach]
         bounds = [p["lower_bound_s"] for p in results["points"] if p["approach"] == approach]
-        axes.plot(every, bounds, "--", color=colours[approach], alpha=0.6,
-                  label=f"lower bound at forks {c}")
+        axes.plot(
+            every,
+            bounds,
+            "--",
+            color=colours[approach],
+            alpha=0.6,
+            label=f"lower bound at forks {c}",
+        )
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xlabel("hosts")
@@ -695,14 +735,27 @@ def _plot_transfer(axes: Any, transfer: Mapping[str, Any] | None) -> None:
     names = {"sagefleet": "sagefleet\ntransfer.stage", "ansible": "ansible-core\nput_file"}
     kinds = list(transfer["clients"])
     values = [transfer["clients"][k]["throughput_mb_s"] for k in kinds]
-    bars = axes.bar([names.get(k, k) for k in kinds], values,
-                    color=["tab:green" if k == "sagefleet" else "tab:gray" for k in kinds])
+    bars = axes.bar(
+        [names.get(k, k) for k in kinds],
+        values,
+        color=["tab:green" if k == "sagefleet" else "tab:gray" for k in kinds],
+    )
     for bar, value in zip(bars, values, strict=True):
-        axes.annotate(f"{value:.1f}", (bar.get_x() + bar.get_width() / 2, value),
-                      ha="center", va="bottom", fontsize=8)
+        axes.annotate(
+            f"{value:.1f}",
+            (bar.get_x() + bar.get_width() / 2, value),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
     axes.axhline(link, color="black", linestyle="--", linewidth=1, label=f"link {link:.0f} MB/s")
-    axes.axhline(link * transfer_perf.TARGETS["transfer_link_share"], color="tab:orange",
-                 linestyle=":", linewidth=1, label="target: 70 % of the link")
+    axes.axhline(
+        link * transfer_perf.TARGETS["transfer_link_share"],
+        color="tab:orange",
+        linestyle=":",
+        linewidth=1,
+        label="target: 70 % of the link",
+    )
     axes.set_ylabel("payload MB/s, median")
     axes.set_ylim(0, link * 1.15)
     axes.set_title(f"Push of {transfer['package_bytes'] / 2**20:.0f} MiB", fontsize=10)
@@ -717,8 +770,13 @@ def _plot_upgrade(axes: Any, upgrade: Mapping[str, Any] | None) -> None:
     values = [upgrade["lower_bound_s"], upgrade["wall_s"]]
     bars = axes.bar(labels, values, color=["tab:gray", "tab:blue"])
     for bar, value in zip(bars, values, strict=True):
-        axes.annotate(f"{value:.1f} s", (bar.get_x() + bar.get_width() / 2, value),
-                      ha="center", va="bottom", fontsize=8)
+        axes.annotate(
+            f"{value:.1f} s",
+            (bar.get_x() + bar.get_width() / 2, value),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
     axes.set_ylabel("wall time (s)")
     axes.set_ylim(0, max(values) * 1.2)
     axes.set_title(
@@ -782,13 +840,8 @@ def publish(results: Mapping[str, Any], png: Path, docs: Path) -> None:
         f"Measured {results['date']} on {m['cpus']} cores ({m['cpu_model'] or 'unknown CPU'}), "
         f"{m['memory_gib']} GiB memory, {m['os']}, Python {m['python']}, "
         f"ansible-core {m['ansible_core']}, pywinrm {m['pywinrm']}; "
-        f"the benchmark took {results['duration_s'] / 60:.1f} min; highest 1-minute load "
-        f"average after a run: {_fmt(results.get('max_load_1m'), 1)}"
-        + (
-            " (above the core count: other work shared the machine)"
-            if (results.get("max_load_1m") or 0) > (m["cpus"] or 1)
-            else ""
-        )
+        f"the benchmark took {results['duration_s'] / 60:.1f} min; "
+        + _other_work(results.get("max_other_cpu_share"))
         + ".\n\n"
         f"![Wall time against hosts]({target_png.name})\n\n"
     )
@@ -832,8 +885,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             t0 = time.monotonic()
             state = up(["--inventory", str(inventory)], state_dir, timeout=180)
-            print(f"[{n} hosts] simulator pid {state['pid']} up in {time.monotonic() - t0:.1f} s",
-                  flush=True)
+            print(
+                f"[{n} hosts] simulator pid {state['pid']} up in {time.monotonic() - t0:.1f} s",
+                flush=True,
+            )
             try:
                 plan: list[tuple[int, str]] = []
                 for approach in wanted:
@@ -904,6 +959,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         startup_s=args.startup,
         skipped=skipped,
     )
+    cpus = os.cpu_count() or 1
     return {
         "date": dt.date.today().isoformat(),
         "duration_s": round(time.monotonic() - started, 1),
@@ -926,14 +982,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "upgrade_repeats": args.upgrade_repeats,
         },
         "points": points,
-        "targets": evaluate_targets(points)
-        + (transfer["targets"] if transfer else []),
+        "targets": evaluate_targets(points) + (transfer["targets"] if transfer else []),
         "linearity": linearity(points),
         "transfer": transfer,
         "upgrade": upgrade,
         "max_load_1m": max(
             [r["load_1m_after"] for runs in measured.values() for rs in runs.values() for r in rs]
             + [r["load_1m_after"] for r in (upgrade or {}).get("raw", [])],
+            default=None,
+        ),
+        "max_other_cpu_share": max(
+            [
+                other_cpu_share(r, cpus)
+                for runs in measured.values()
+                for rs in runs.values()
+                for r in rs
+            ]
+            + [other_cpu_share(r, cpus) for r in (upgrade or {}).get("raw", [])],
             default=None,
         ),
         "raw": measured,
@@ -969,7 +1034,9 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--forks", type=int, default=25, help="ansible-playbook -f (default 25)")
     parser.add_argument("--doctor-forks", type=int, default=50, help="doctor --forks (default 50)")
     parser.add_argument(
-        "--approaches", type=lambda s: s.split(","), default=list(APPROACHES),
+        "--approaches",
+        type=lambda s: s.split(","),
+        default=list(APPROACHES),
         help="comma-separated subset of naive,preflight,doctor",
     )
     parser.add_argument("--naive-max-hosts", type=int, default=500)
@@ -977,23 +1044,31 @@ def main(argv: Iterable[str] | None = None) -> int:
         "--naive-single-from", type=int, default=500, help="run naive once from this size on"
     )
     parser.add_argument(
-        "--naive-budget", type=float, default=420.0,
+        "--naive-budget",
+        type=float,
+        default=420.0,
         help="skip naive at a size when its projected time exceeds this many seconds",
     )
     parser.add_argument(
-        "--benchmarks", type=lambda s: s.split(","), default=list(BENCHMARKS),
+        "--benchmarks",
+        type=lambda s: s.split(","),
+        default=list(BENCHMARKS),
         help="comma-separated subset of preflight,transfer,upgrade",
     )
     parser.add_argument("--transfer-payload-mib", type=float, default=50.0)
     parser.add_argument(
-        "--transfer-bandwidth-mb", type=float, default=10.0,
+        "--transfer-bandwidth-mb",
+        type=float,
+        default=10.0,
         help="the simulated link, MB/s of stdin (default 10)",
     )
     parser.add_argument("--transfer-latency", type=float, default=0.0, help="s per request")
     parser.add_argument("--transfer-repeats", type=int, default=3)
     parser.add_argument("--upgrade-hosts", type=int, default=100)
     parser.add_argument(
-        "--upgrade-repeats", type=int, default=1,
+        "--upgrade-repeats",
+        type=int,
+        default=1,
         help="upgrades of the fleet, each on a fresh simulator (default 1: the slowest point)",
     )
     parser.add_argument("--transfer-address", default="127.0.241.1")

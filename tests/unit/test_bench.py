@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -193,6 +195,49 @@ def test_publish_replaces_only_the_generated_block(tmp_path: Path) -> None:
     assert text.startswith("# Perf\n\nintro\n<!-- bench:begin -->\nMeasured 2025-01-01 on 2 cores")
     assert "stale block" not in text and text.endswith("<!-- bench:end -->\noutro\n")
     assert (docs / "performance-fleet.png").read_bytes() == b"\x89PNG"
+
+
+def test_the_header_says_how_much_other_work_shared_the_machine(tmp_path: Path) -> None:
+    png = tmp_path / "plot.png"
+    png.write_bytes(b"\x89PNG")
+    data = {**results(), "max_other_cpu_share": 0.034}
+    fp.publish(data, png, tmp_path)
+    text = (tmp_path / "performance.md").read_text(encoding="utf-8")
+    assert "processes outside the benchmark used at most 3 % of the cores during a run" in text
+    fp.publish(results(), png, tmp_path)  # a result file from before it was measured
+    assert "other work on the machine was not measured" in (
+        tmp_path / "performance.md"
+    ).read_text(encoding="utf-8")
+
+
+def test_other_cpu_share_is_per_core_over_the_run() -> None:
+    assert fp.other_cpu_share({"other_cpu_s": 1.0, "wall_s": 2.0}, 2) == pytest.approx(0.25)
+    assert fp.other_cpu_share({"wall_s": 2.0}, 2) == 0.0
+
+
+def test_machine_cpu_from_proc_stat_counts_this_process_burning() -> None:
+    before = fp._machine_busy_s()
+    end = time.process_time() + 0.5
+    while time.process_time() < end:
+        pass
+    assert fp._machine_busy_s() - before >= 0.4  # ticks of 10 ms; other work only adds
+
+
+def test_other_work_is_the_machine_cpu_less_the_run_and_the_simulator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    busy = iter([100.0, 103.0])  # the machine: 3 CPU-seconds during the run
+    monkeypatch.setattr(fp, "_machine_busy_s", lambda: next(busy))
+    burn = "import time\nend = time.process_time() + 0.5\nwhile time.process_time() < end: pass\n"
+    result = fp.measure(
+        [sys.executable, "-c", burn],
+        log=tmp_path / "log",
+        simulator_pid=os.getpid(),  # stands for the simulator
+        env=dict(os.environ),
+    )
+    assert result["rc"] == 0 and result["cpu_s"] >= 0.5
+    expected = 3.0 - result["cpu_s"] - result["simulator_cpu_s"]
+    assert result["other_cpu_s"] == pytest.approx(expected)
 
 
 # -- transfer: throughput and share of the link ---------------------------------------
