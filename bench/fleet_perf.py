@@ -740,14 +740,7 @@ def _plot_transfer(axes: Any, transfer: Mapping[str, Any] | None) -> None:
         values,
         color=["tab:green" if k == "sagefleet" else "tab:gray" for k in kinds],
     )
-    for bar, value in zip(bars, values, strict=True):
-        axes.annotate(
-            f"{value:.1f}",
-            (bar.get_x() + bar.get_width() / 2, value),
-            ha="center",
-            va="bottom",
-            fontsize=8,
-        )
+    _label_bars(axes, bars, values, "{:.1f}")
     axes.axhline(link, color="black", linestyle="--", linewidth=1, label=f"link {link:.0f} MB/s")
     axes.axhline(
         link * transfer_perf.TARGETS["transfer_link_share"],
@@ -762,6 +755,18 @@ def _plot_transfer(axes: Any, transfer: Mapping[str, Any] | None) -> None:
     axes.legend(fontsize=7, loc="upper right")
 
 
+def _label_bars(axes: Any, bars: Any, values: Sequence[float], fmt: str) -> None:
+    """Each bar's value written above it."""
+    for bar, value in zip(bars, values, strict=True):
+        axes.annotate(
+            fmt.format(value),
+            (bar.get_x() + bar.get_width() / 2, value),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+
+
 def _plot_upgrade(axes: Any, upgrade: Mapping[str, Any] | None) -> None:
     if not upgrade or upgrade.get("wall_s") is None:
         axes.set_axis_off()
@@ -769,14 +774,7 @@ def _plot_upgrade(axes: Any, upgrade: Mapping[str, Any] | None) -> None:
     labels = ["lower bound", "deploy.yml"]
     values = [upgrade["lower_bound_s"], upgrade["wall_s"]]
     bars = axes.bar(labels, values, color=["tab:gray", "tab:blue"])
-    for bar, value in zip(bars, values, strict=True):
-        axes.annotate(
-            f"{value:.1f} s",
-            (bar.get_x() + bar.get_width() / 2, value),
-            ha="center",
-            va="bottom",
-            fontsize=8,
-        )
+    _label_bars(axes, bars, values, "{:.1f} s")
     axes.set_ylabel("wall time (s)")
     axes.set_ylim(0, max(values) * 1.2)
     axes.set_title(
