@@ -13,6 +13,7 @@ which send their host reports back as they finish.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import queue
@@ -147,17 +148,36 @@ def _preflight_all(
                 yield preflight.unreachable(host.name, f"{type(exc).__name__}: {exc}")
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _end_with(parent: int) -> None:
+    """Have the kernel TERM this process when ``parent`` dies, even by SIGKILL (when it
+    cannot stop its workers itself). Linux only; elsewhere the workers finish their share."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before the request took effect
+        os._exit(143)
+
+
 def _child(
     hosts: Sequence[InventoryHost],
     prepared: dict[str, preflight.PreparedHost],
     threads: int,
     factory: SessionFactory,
     results: Any,
+    parent: int,
 ) -> None:
     # Ctrl-C reaches the whole process group: the parent alone decides, and stops us with
     # a TERM that ends this process at once (not a handler inherited from the parent).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _end_with(parent)
     for report in _preflight_all(hosts, prepared, threads, factory):
         results.put(report)
 
@@ -177,7 +197,7 @@ def _in_processes(
     children = [
         context.Process(
             target=_child,
-            args=(share, prepared, threads[i], factory, results),
+            args=(share, prepared, threads[i], factory, results, os.getpid()),
             name=f"sagefleet-doctor-{i + 1}",
             daemon=True,
         )

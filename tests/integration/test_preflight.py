@@ -194,7 +194,7 @@ def test_doctor_reports_the_hosts_of_a_dead_process_without_waiting(
 
 @pytest.mark.parametrize(
     ("how", "code"),
-    [("ctrl-c", 130), ("term", 143)],
+    [("ctrl-c", 130), ("term", 143), ("kill", -9)],
 )
 def test_doctor_interrupted_stops_its_worker_processes_at_once(
     tmp_path: Path, how: str, code: int
@@ -204,8 +204,14 @@ def test_doctor_interrupted_stops_its_worker_processes_at_once(
         for name in fleet.hosts:
             fleet.faults(name).set(powershell_startup=3.0)  # every host busy for 3 s
         inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
+        # As a job in a terminal's foreground: SIGINT raises KeyboardInterrupt even when
+        # this test runs where SIGINT is ignored (a background job of a script).
+        foreground = (
+            "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "runpy.run_module('sagefleet', run_name='__main__', alter_sys=True)"
+        )
         process = subprocess.Popen(
-            [sys.executable, "-m", "sagefleet", "doctor", "-i", str(inventory),
+            [sys.executable, "-c", foreground, "doctor", "-i", str(inventory),
              "--processes", "2", "--forks", "4", "--out", str(tmp_path / "out")],
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -221,9 +227,13 @@ def test_doctor_interrupted_stops_its_worker_processes_at_once(
         interrupted = time.monotonic()
         if how == "ctrl-c":
             os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does to the foreground group
-        else:
+        elif how == "term":
             process.terminate()  # SIGTERM to the CLI alone, as a job runner sends it
+        else:
+            process.kill()  # SIGKILL to the CLI alone: it cannot stop its workers itself
         output, _ = process.communicate(timeout=30)
+        while group_members(process.pid) and time.monotonic() - interrupted < 10:
+            time.sleep(0.05)  # a killed CLI does not wait for its workers to end
         elapsed = time.monotonic() - interrupted
     assert process.returncode == code, output
     assert elapsed < 2.0, (elapsed, output)  # not after the hosts' 3 s commands

@@ -227,17 +227,20 @@ def test_other_work_is_the_machine_cpu_less_the_run_and_the_simulator(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     busy = iter([100.0, 103.0])  # the machine: 3 CPU-seconds during the run
+    simulator = iter([10.0, 10.25])  # the simulator: 0.25 of them
     monkeypatch.setattr(fp, "_machine_busy_s", lambda: next(busy))
+    monkeypatch.setattr(fp, "_cpu_of", lambda pid: next(simulator))
+    monkeypatch.setattr(fp, "_tree_rss", lambda pid: 0)  # psutil is a bench extra
     burn = "import time\nend = time.process_time() + 0.5\nwhile time.process_time() < end: pass\n"
     result = fp.measure(
         [sys.executable, "-c", burn],
         log=tmp_path / "log",
-        simulator_pid=os.getpid(),  # stands for the simulator
+        simulator_pid=0,
         env=dict(os.environ),
     )
     assert result["rc"] == 0 and result["cpu_s"] >= 0.5
-    expected = 3.0 - result["cpu_s"] - result["simulator_cpu_s"]
-    assert result["other_cpu_s"] == pytest.approx(expected)
+    assert result["simulator_cpu_s"] == pytest.approx(0.25)
+    assert result["other_cpu_s"] == pytest.approx(3.0 - result["cpu_s"] - 0.25)
 
 
 # -- transfer: throughput and share of the link ---------------------------------------
