@@ -126,8 +126,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     state_dir = _state_dir_for(inventory)
     package = build_test_package(state_dir / "Setup.zip", agent_version="3.2.0")
     print(f"starting the simulated fleet from {args.inventory} ...", flush=True)
-    fleet.start()
     try:
+        fleet.start()  # a Ctrl-C while it starts stops what has started
         print(f"{len(fleet.specs)} simulated hosts listening; running ansible-playbook", flush=True)
         rc = 0
         for playbook in args.playbook:

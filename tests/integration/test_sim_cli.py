@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from sagefleet.remote.winrm import WinRMSession, WinRMTarget
@@ -185,6 +186,32 @@ def test_demo_interrupted_stops_the_fleet_and_the_playbook(tmp_path: Path) -> No
     assert "simulated fleet stopped" in output
     assert not port_open(address, 5986)
     assert group_members(process.pid) == []
+
+
+def test_demo_interrupted_while_the_fleet_starts_stops_what_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sagefleet import cli
+    from sagefleet.sim.fleet import Fleet
+
+    inventory = demo_inventory(tmp_path)
+    hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["sage_servers"]["hosts"]
+    listen = Fleet._listen
+    opened: list[str] = []
+
+    def listen_then_ctrl_c(self: Fleet, spec: object) -> object:
+        if len(opened) == 2:
+            raise KeyboardInterrupt  # Ctrl-C with two hosts listening
+        listener = listen(self, spec)  # type: ignore[arg-type]
+        opened.append(spec.name)  # type: ignore[attr-defined]
+        return listener
+
+    monkeypatch.setattr(Fleet, "_listen", listen_then_ctrl_c)
+    rc = cli.main(["demo", "--project", str(ROOT), "--inventory", str(inventory)])
+    assert rc == 130
+    assert capsys.readouterr().out.rstrip().endswith("simulated fleet stopped")
+    for name in opened:
+        assert not port_open(hosts[name]["ansible_host"], 5986), name
 
 
 def group_members(pgid: int) -> list[int]:

@@ -156,6 +156,7 @@ class Fleet:
             context = tls_context(str(cert_file), str(key_file))
         self._context = context
         acceptor = Acceptor()
+        self._acceptor = acceptor  # from now on stop() closes what is open (a Ctrl-C here)
         try:
             for spec, host in zip(self.specs, hosts, strict=True):
                 self.hosts[spec.name] = host
@@ -164,10 +165,9 @@ class Fleet:
                 self.listeners[spec.name] = listener
                 acceptor.add(listener)
         except BaseException:
-            acceptor.stop()
+            self.stop()
             raise
         acceptor.start()
-        self._acceptor = acceptor
         for name in sorted(start_down):
             self.host_down(name)
         return self
