@@ -169,7 +169,6 @@ def measure(
     and the CPU every other process of the machine used meanwhile."""
     sim_cpu_before = _cpu_of(simulator_pid)
     busy_before = _machine_busy_s()
-    load_before = os.getloadavg()[0]
     with open(log, "wb") as out:
         started = time.perf_counter()
         process = subprocess.Popen(
@@ -197,8 +196,6 @@ def measure(
         # Other work on the machine skews every figure: kept to judge a run. The
         # benchmark's own sampling (every 0.2 s) counts as other work, a little.
         "other_cpu_s": max(0.0, busy - cpu - simulator_cpu),
-        "load_1m_before": load_before,
-        "load_1m_after": os.getloadavg()[0],
     }
 
 
@@ -984,11 +981,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "linearity": linearity(points),
         "transfer": transfer,
         "upgrade": upgrade,
-        "max_load_1m": max(
-            [r["load_1m_after"] for runs in measured.values() for rs in runs.values() for r in rs]
-            + [r["load_1m_after"] for r in (upgrade or {}).get("raw", [])],
-            default=None,
-        ),
         "max_other_cpu_share": max(
             [
                 other_cpu_share(r, cpus)

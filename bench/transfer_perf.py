@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import re
 import resource
 import shutil
@@ -36,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -126,15 +124,13 @@ def build_package(folder: Path, payload_bytes: int, agent_version: str = "3.2.0"
     sys.path.insert(0, str(ROOT / "src"))
     from sagefleet.package import build_test_package
 
-    path = build_test_package(
+    return build_test_package(
         folder / f"Setup-{agent_version}.zip",
         agent_version=agent_version,
         labels=("v11.0", "v12.0"),
         installer_bytes=64 * 1024,
+        payload_bytes=payload_bytes,
     )
-    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_STORED) as archive:
-        archive.writestr("payload.bin", random.Random(agent_version).randbytes(payload_bytes))
-    return path
 
 
 # -- the client side (a separate process) --------------------------------------------
@@ -183,24 +179,10 @@ def _client_sagefleet(target: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _client_ansible(target: Mapping[str, Any]) -> dict[str, Any]:
-    from ansible.playbook.play_context import PlayContext
-    from ansible.plugins.loader import connection_loader
+    sys.path.insert(0, str(ROOT))
+    from tests.integration.ansible_leg import connect  # as the test suite connects
 
-    connection = connection_loader.get("winrm", PlayContext(), None)
-    connection.set_options(
-        var_options={
-            "ansible_host": target["address"],
-            "ansible_port": target["port"],
-            "ansible_user": target["username"],
-            "ansible_password": target["password"],
-            "ansible_winrm_scheme": "https",
-            "ansible_winrm_transport": "ntlm",
-            "_extras": {
-                "ansible_winrm_server_cert_validation": "validate",
-                "ansible_winrm_ca_trust_path": target["ca_file"],
-            },
-        }
-    )
+    connection = connect(dict(target))
     cpu0, t0 = time.process_time(), time.perf_counter()
     try:
         connection.put_file(target["package"], target["remote"])

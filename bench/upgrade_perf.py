@@ -288,7 +288,6 @@ def summarise(
         "simulator_cpu_s": median("simulator_cpu_s"),
         "peak_tree_rss_mib": median("peak_tree_rss_mib"),
         "max_process_rss_mib": median("max_process_rss_mib"),
-        "load_1m_after": max((r.get("load_1m_after", 0) for r in runs), default=None),
         "errors": [r["error"] for r in runs if r.get("error")],
         "raw": list(runs),
     }

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import re
 import zipfile
 from collections.abc import Iterable
@@ -292,11 +293,14 @@ def build_test_package(
     service_name: str = "SpendeskSageAgent",
     exit_code: int = 0,
     fail_service_start: bool = False,
+    payload_bytes: int = 0,
 ) -> Path:
     """A realistic package for tests and the demo: never a vendor binary.
 
     Installers are filler bytes behind an ``MZ`` header; each carries the
     metadata file the simulator's installer reads (``<installer>.sagefleet.json``).
+    ``payload_bytes`` adds an incompressible entry (``payload.bin``, stored, the
+    same bytes for the same version) to make the package as large as a real one.
     """
     target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -320,6 +324,9 @@ def build_test_package(
                 "fail_service_start": fail_service_start,
             }
             archive.writestr(name + ".sagefleet.json", json.dumps(meta, indent=2) + "\n")
+        if payload_bytes:
+            payload = random.Random(agent_version).randbytes(payload_bytes)
+            archive.writestr("payload.bin", payload, compress_type=zipfile.ZIP_STORED)
     return target
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import http.server
-import random
 import threading
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -43,9 +42,8 @@ def make_package(
         agent_version=agent_version,
         labels=("v11.0", "v12.0"),
         installer_bytes=64 * 1024,
+        payload_bytes=payload,
     )
-    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_STORED) as archive:
-        archive.writestr("payload.bin", random.Random(agent_version).randbytes(payload))
     return inspect(path)
 
 
