@@ -539,6 +539,7 @@ def markdown_table(results: Mapping[str, Any]) -> str:
                 f"{_fmt(fit['s_per_round'])} | {_fmt(fit['r2'], 3)} |"
             )
     lines += transfer_table(results.get("transfer"))
+    lines += transfer_table(results.get("transfer_reference"), reference=True)
     lines += upgrade_table(results.get("upgrade"))
     return "\n".join(lines) + "\n"
 
@@ -547,10 +548,21 @@ def _mb(value: float | None) -> str:
     return "-" if value is None else f"{value / 1e6:.1f}"
 
 
-def transfer_table(t: Mapping[str, Any] | None) -> list[str]:
-    """Markdown lines for the transfer benchmark (none when it did not run)."""
+def transfer_table(t: Mapping[str, Any] | None, reference: bool = False) -> list[str]:
+    """Markdown lines for the transfer benchmark (none when it did not run).
+
+    ``reference``: the same push at another latency, shown beside the targets' run.
+    """
     if not t or not t.get("clients"):
         return []
+    if reference:
+        return [
+            "",
+            f"For reference, the same push without the targets' latency (latency "
+            f"{t['latency_s'] * 1000:.0f} ms per request; not used for the targets):",
+            "",
+            *_transfer_rows(t),
+        ]
     lines = [
         "",
         f"Transfer: a {t['package_bytes'] / 2**20:.1f} MiB package (incompressible) to one "
@@ -561,34 +573,11 @@ def transfer_table(t: Mapping[str, Any] | None) -> list[str]:
         f"{transfer_perf.best_share(transfer_perf.ANSIBLE_CHUNK_BYTES) * 100:.0f} %); "
         "stdin phase = first Send to last Send answered; payload MB/s to the last Send = the "
         "package over the time from the start to the last Send answered; after stdin = the "
-        "rest (the host's work on the complete input, then closing).",
+        "rest (the host's work on the complete input, then closing); connections = how many "
+        "carried the package at once.",
         "",
-        "| Client | Stdin | Runs | Wall s | Payload MB/s | Share of link | Stdin phase s | "
-        "Stdin MB/s in it | Payload MB/s to the last Send | After stdin s | Sends | "
-        "Client CPU s | Simulator CPU s |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *_transfer_rows(t),
     ]
-    labels = {
-        "sagefleet": "sagefleet transfer.stage",
-        "ansible": "ansible-core winrm put_file",
-    }
-    for kind, c in t["clients"].items():
-        rate = (
-            f"{c['stdin_bytes'] / c['stdin_phase_s'] / 1e6:.1f}" if c.get("stdin_phase_s") else "-"
-        )
-        early = (
-            f"{t['package_bytes'] / c['to_last_send_s'] / 1e6:.2f}"
-            if c.get("to_last_send_s")
-            else "-"
-        )
-        lines.append(
-            f"| {labels.get(kind, kind)} | {c.get('encoding', 'base64')} | {c['runs']} | "
-            f"{_fmt(c['wall_s'])} | "
-            f"{_fmt(c['throughput_mb_s'])} | {c['link_share'] * 100:.1f} % | "
-            f"{_fmt(c.get('stdin_phase_s'))} | {rate} | {early} | "
-            f"{_fmt(c.get('after_stdin_s'))} | "
-            f"{c['sends']} | {_fmt(c['client_cpu_s'])} | {_fmt(c['simulator_cpu_s'])} |"
-        )
     present = t.get("present") or {}
     if present:
         lines += [
@@ -605,6 +594,37 @@ def transfer_table(t: Mapping[str, Any] | None) -> list[str]:
             f"{model['stage_push_s']:.2f} s; decoding and hashing that input takes "
             f"{model['linear_s']:.2f} s.",
         ]
+    return lines
+
+
+def _transfer_rows(t: Mapping[str, Any]) -> list[str]:
+    lines = [
+        "| Client | Stdin | Connections | Runs | Wall s | Payload MB/s | Share of link | "
+        "Stdin phase s | Stdin MB/s in it | Payload MB/s to the last Send | After stdin s | "
+        "Sends | Client CPU s | Simulator CPU s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    labels = {
+        "sagefleet": "sagefleet transfer.stage",
+        "ansible": "ansible-core winrm put_file",
+    }
+    for kind, c in t["clients"].items():
+        rate = (
+            f"{c['stdin_bytes'] / c['stdin_phase_s'] / 1e6:.1f}" if c.get("stdin_phase_s") else "-"
+        )
+        early = (
+            f"{t['package_bytes'] / c['to_last_send_s'] / 1e6:.2f}"
+            if c.get("to_last_send_s")
+            else "-"
+        )
+        lines.append(
+            f"| {labels.get(kind, kind)} | {c.get('encoding', 'base64')} | "
+            f"{c.get('connections', 1)} | {c['runs']} | {_fmt(c['wall_s'])} | "
+            f"{_fmt(c['throughput_mb_s'])} | {c['link_share'] * 100:.1f} % | "
+            f"{_fmt(c.get('stdin_phase_s'))} | {rate} | {early} | "
+            f"{_fmt(c.get('after_stdin_s'))} | "
+            f"{c['sends']} | {_fmt(c['client_cpu_s'])} | {_fmt(c['simulator_cpu_s'])} |"
+        )
     return lines
 
 
@@ -920,17 +940,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 down(state_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    transfer = None
+    transfer = transfer_reference = None
+    transfer_latency = args.latency if args.transfer_latency is None else args.transfer_latency
     if "transfer" in args.benchmarks:
-        transfer = transfer_perf.measure(
-            payload_bytes=int(args.transfer_payload_mib * 2**20),
-            bandwidth=args.transfer_bandwidth_mb * transfer_perf.MB,
-            latency=args.transfer_latency,
-            repeats=args.transfer_repeats,
-            first_address=args.transfer_address,
-            port=args.port + 1,
-            log=lambda text: print(text, flush=True),
-        )
+
+        def push(latency: float) -> dict[str, Any]:
+            return transfer_perf.measure(
+                payload_bytes=int(args.transfer_payload_mib * 2**20),
+                bandwidth=args.transfer_bandwidth_mb * transfer_perf.MB,
+                latency=latency,
+                repeats=args.transfer_repeats,
+                first_address=args.transfer_address,
+                port=args.port + 1,
+                log=lambda text: print(text, flush=True),
+            )
+
+        transfer = push(transfer_latency)
+        reference = args.transfer_reference_latency
+        if reference is not None and reference != transfer_latency:
+            transfer_reference = push(reference)
     upgrade = None
     if "upgrade" in args.benchmarks:
         upgrade = upgrade_perf.run(
@@ -971,7 +999,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "benchmarks": list(args.benchmarks),
             "transfer_payload_mib": args.transfer_payload_mib,
             "transfer_bandwidth_mb_s": args.transfer_bandwidth_mb,
-            "transfer_latency_s": args.transfer_latency,
+            "transfer_latency_s": transfer_latency,
+            "transfer_reference_latency_s": args.transfer_reference_latency,
             "transfer_repeats": args.transfer_repeats,
             "upgrade_hosts": args.upgrade_hosts,
             "upgrade_repeats": args.upgrade_repeats,
@@ -980,6 +1009,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "targets": evaluate_targets(points) + (transfer["targets"] if transfer else []),
         "linearity": linearity(points),
         "transfer": transfer,
+        "transfer_reference": transfer_reference,
         "upgrade": upgrade,
         "max_other_cpu_share": max(
             [
@@ -1052,7 +1082,18 @@ def main(argv: Iterable[str] | None = None) -> int:
         default=10.0,
         help="the simulated link, MB/s of stdin (default 10)",
     )
-    parser.add_argument("--transfer-latency", type=float, default=0.0, help="s per request")
+    parser.add_argument(
+        "--transfer-latency",
+        type=float,
+        default=None,
+        help="s per request on the transfer's link (default: --latency); the targets' run",
+    )
+    parser.add_argument(
+        "--transfer-reference-latency",
+        type=lambda v: None if v == "none" else float(v),
+        default=0.0,
+        help="the same push again at this latency, for reference ('none': skip; default 0)",
+    )
     parser.add_argument("--transfer-repeats", type=int, default=3)
     parser.add_argument("--upgrade-hosts", type=int, default=100)
     parser.add_argument(

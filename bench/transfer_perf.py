@@ -8,8 +8,9 @@ the simulated link. Both clients push the same package, from a fresh
 connection each time:
 
 - sagefleet: ``transfer.stage(WinRMSession, package)`` (stage_status, then
-  one stage_push command with the package on stdin: raw bytes by default,
-  ``--encoding base64`` for the base64 lines of the fallback);
+  the package on the stdin of stage_push commands: raw bytes by default,
+  ``--encoding base64`` for the base64 lines of the fallback; in pieces over
+  up to 4 connections at once, its default ``streams``);
 - ansible: ansible-core's winrm connection plugin ``put_file`` (its own
   script and base64 text lines on stdin), driven through its Python API.
 
@@ -175,6 +176,7 @@ def _client_sagefleet(target: Mapping[str, Any]) -> dict[str, Any]:
         "path": result.path,
         "size": result.size,
         "encoding": result.encoding,
+        "streams": result.streams,
     }
 
 
@@ -431,6 +433,7 @@ def summarise(
                 link_share(int(statistics.median(r["stdin_bytes"] for r in rs)), wall, bandwidth), 3
             ),
             "stdin_bytes": int(statistics.median(r["stdin_bytes"] for r in rs)),
+            "connections": int(statistics.median(r.get("streams", 1) for r in rs)),
             "sends": int(statistics.median(r["sends"] for r in rs)),
             "requests": int(statistics.median(r["requests"] for r in rs)),
             "stdin_phase_s": _median(rs, "stdin_s"),
@@ -533,7 +536,9 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--payload-mib", type=float, default=50.0)
     parser.add_argument("--bandwidth-mb", type=float, default=20.0, help="MB/s of the link")
-    parser.add_argument("--latency", type=float, default=0.0, help="s per WinRM request")
+    parser.add_argument(
+        "--latency", type=float, default=0.02, help="s per WinRM request (default 0.02)"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--clients", default="sagefleet,ansible")
     parser.add_argument(

@@ -75,6 +75,8 @@ class DeployOptions:
     package_url: str | None = None
     # Push mode: how the package travels on stdin, raw bytes or base64 lines (the fallback).
     transfer_encoding: str = transfer.DEFAULT_ENCODING
+    # Push mode: connections that may carry a large package to one host at once.
+    transfer_streams: int = transfer.DEFAULT_STREAMS
     lock_path: str = "C:\\ProgramData\\sagefleet\\deploy.lock"
     lock_ttl_s: int = 3600
     lock_wait_s: int = 0
@@ -197,6 +199,15 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DeployOptions:
         target_version=str(version) if version is not None else None,
         package_url=_url(host, variables.get("sagefleet_agent_package_url")),
         transfer_encoding=_encoding(host, variables.get("sagefleet_agent_transfer_encoding")),
+        transfer_streams=_count(
+            host,
+            variables,
+            "sagefleet_agent_transfer_streams",
+            transfer.DEFAULT_STREAMS,
+            1,
+            transfer.MAX_STREAMS,
+            "a number of connections",
+        ),
         lock_ttl_s=_seconds(host, variables, "sagefleet_deploy_lock_ttl_s", 3600, 60, 86400),
         lock_wait_s=_seconds(host, variables, "sagefleet_deploy_lock_wait_s", 0, 0, 3600),
     )
@@ -225,10 +236,22 @@ def _encoding(host: str, value: Any) -> str:
 def _seconds(
     host: str, variables: Mapping[str, Any], name: str, default: int, low: int, high: int
 ) -> int:
+    return _count(host, variables, name, default, low, high, "a number of seconds")
+
+
+def _count(
+    host: str,
+    variables: Mapping[str, Any],
+    name: str,
+    default: int,
+    low: int,
+    high: int,
+    what: str,
+) -> int:
     value = variables.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise InputError(
-            f"must be a number of seconds from {low} to {high}",
+            f"must be {what} from {low} to {high}",
             host=host,
             field=name,
             value=repr(value),
@@ -549,11 +572,13 @@ class Deployer:
                 self.package,
                 staging_root=self.options.staging_root,
                 encoding=self.options.transfer_encoding,
+                streams=self.options.transfer_streams,
             )
         self.step(
             "stage",
             method=staged.method,
             encoding=staged.encoding,
+            streams=staged.streams,
             bytes_sent=staged.bytes_sent,
             skipped=staged.skipped,
             resumed_from=staged.resumed_from,

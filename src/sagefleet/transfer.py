@@ -23,6 +23,14 @@ Either way:
 - a transfer cut halfway leaves a prefix of the package in the ``.part``
   (every byte that arrived, or every whole line): the next attempt asks
   ``stage_status`` for its size and sends only the rest;
+- over a session that can open more connections to its host (``WinRMSession``),
+  a large package travels on several at once (``streams``, default 4): each
+  WinRM Send waits for its answer, so one connection leaves the link idle for
+  a round trip per Send. The package is cut into pieces: the first goes to the
+  ``.part``, each other one into ``<part>.<start>`` (the package's bytes from
+  ``<start>``), all pushed at the same time; the ``.part``'s command ends its
+  stdin only once every piece arrived, then appends them in order and
+  verifies the whole. A cut piece is resumed like the ``.part``;
 - a host without room for the package is refused before a byte is sent;
 - the final file is complete and verified, or absent.
 
@@ -40,9 +48,10 @@ from __future__ import annotations
 import base64
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -88,6 +97,14 @@ _MISMATCH_TEXT = "does not match the expected SHA-256"
 _FOLDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _LOCAL_PATH = re.compile(r"^[A-Za-z]:\\")
 _RETRIED = (HostUnreachable, TransportError, RemoteTimeout)
+# Connections a push may use at once, and the smallest piece worth one: a connection costs
+# an NTLM handshake, a shell and a PowerShell start-up.
+DEFAULT_STREAMS = 4
+MAX_STREAMS = 16
+DEFAULT_MIN_PIECE_BYTES = 8 * 1024 * 1024
+# Pieces the host may hold at most for a resume to use them (they travel in the stage_push
+# command line); more (only a corrupt folder would have them) and the push starts afresh.
+MAX_PIECES = 32
 
 
 class TransferError(RemoteError):
@@ -150,6 +167,29 @@ class StageStatus:
     part_size: int
     volume: str
     free_bytes: int
+    # The pieces a push over several connections left: start -> bytes held.
+    segments: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One file of a push: the package's bytes ``[start, end)``, of which it keeps ``have``.
+
+    ``start`` 0 is the ``.part``; any other is the file ``<part>.<start>``.
+    """
+
+    start: int
+    have: int
+    end: int
+
+    @property
+    def offset(self) -> int:
+        """Where in the package its next byte goes."""
+        return self.start + self.have
+
+    @property
+    def missing(self) -> int:
+        return self.end - self.offset
 
 
 @dataclass(frozen=True)
@@ -169,6 +209,8 @@ class StageResult:
     check_mode: bool = False
     # The stdin encoding of a push (None for a pull).
     encoding: str | None = None
+    # Connections the push used at once.
+    streams: int = 1
 
     @property
     def changed(self) -> bool:
@@ -294,6 +336,11 @@ def part_path(path: str) -> str:
     return path + PART_SUFFIX
 
 
+def piece_path(path: str, start: int) -> str:
+    """The file of the piece of the package that starts at ``start`` (0: the ``.part``)."""
+    return part_path(path) if start == 0 else f"{part_path(path)}.{start}"
+
+
 # -- wire pieces -------------------------------------------------------------------------
 
 
@@ -335,9 +382,7 @@ def encode(
     return encode_lines(stream, chunk)
 
 
-def wire_bytes(
-    raw: int, chunk_bytes: int | None = None, encoding: str = DEFAULT_ENCODING
-) -> int:
+def wire_bytes(raw: int, chunk_bytes: int | None = None, encoding: str = DEFAULT_ENCODING) -> int:
     """Stdin bytes that ``raw`` package bytes take on the wire in ``encoding``.
 
     Binary: exactly ``raw``. Base64: 4 characters per 3 bytes (padded per
@@ -358,15 +403,36 @@ def status_params(path: str, *, hash_file: bool = True) -> dict[str, Any]:
 
 
 def push_params(
-    path: str, package: PackageInfo, offset: int, encoding: str = DEFAULT_ENCODING
+    path: str,
+    package: PackageInfo,
+    offset: int,
+    encoding: str = DEFAULT_ENCODING,
+    segments: list[Piece] | None = None,
 ) -> dict[str, Any]:
-    return {
+    """The stage_push of the ``.part``: from ``offset``, then the ``segments`` appended."""
+    params: dict[str, Any] = {
         "path": path,
         "part": part_path(path),
         "offset": offset,
         "size": package.size,
         "sha256": package.sha256.lower(),
         "encoding": encoding,
+    }
+    if segments:
+        params["segments"] = [{"start": p.start, "end": p.end} for p in segments]
+    return params
+
+
+def piece_params(path: str, piece: Piece, encoding: str = DEFAULT_ENCODING) -> dict[str, Any]:
+    """The stage_push of one piece into its own file: nothing verified, nothing renamed."""
+    return {
+        "path": path,
+        "part": piece_path(path, piece.start),
+        "offset": piece.have,
+        "size": piece.end - piece.start,
+        "sha256": None,
+        "encoding": encoding,
+        "piece": True,
     }
 
 
@@ -382,9 +448,11 @@ def check_binary_push(host: str, path: str, package: PackageInfo) -> None:
 
     Binary stdin is read raw by the script; behind the stdin bootstrap, the
     bootstrap's ``[Console]::In`` would have buffered the first bytes of the
-    package. The longest offset (the package size) gives the longest line.
+    package. The longest offset (the package size) and the most pieces give the
+    longest line.
     """
-    if push_command_length(push_params(path, package, package.size, BINARY)) is None:
+    longest = [Piece(package.size, 0, package.size)] * MAX_PIECES
+    if push_command_length(push_params(path, package, package.size, BINARY, longest)) is None:
         raise TransferError(
             host,
             path,
@@ -415,14 +483,70 @@ def parse_status(host: str, doc: Any) -> StageStatus:
         part_size=_int(doc, "part_size") if doc.get("part_exists") else 0,
         volume=str(doc.get("volume") or str(doc["path"])[:3]),
         free_bytes=_int(doc, "free_bytes"),
+        segments=_segments(host, doc.get("segments")),
     )
 
 
-def resume_offset(status: StageStatus, size: int, *, resume: bool = True) -> int:
-    """Where to start sending: the .part's size when it can be a prefix of the package."""
-    if not resume or status.part_size <= 0 or status.part_size > size:
-        return 0
-    return status.part_size
+def _segments(host: str, value: Any) -> dict[int, int]:
+    if isinstance(value, dict) and "value" in value:
+        value = value["value"]  # Windows PowerShell 5.1 may wrap an array so
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        value = [value]
+    try:
+        return {int(item["start"]): int(item["size"]) for item in value}
+    except (TypeError, KeyError, ValueError):
+        raise TransferError(
+            host, "?", f"unexpected stage_status segments: {value!r:.200}"
+        ) from None
+
+
+def plan_pieces(
+    size: int,
+    part_size: int,
+    segments: dict[int, int] | None = None,
+    *,
+    streams: int = 1,
+    min_piece_bytes: int = DEFAULT_MIN_PIECE_BYTES,
+) -> list[Piece]:
+    """What to send, and into which file: the ``.part`` first, then the pieces in order.
+
+    What the host holds is kept: the ``.part`` when it is not larger than the
+    package, and each piece that starts at or past its end, up to the next
+    kept start (a piece that starts inside the ``.part`` is stale: the final
+    stage_push deletes it). What is missing is then cut so that ``streams``
+    commands can send it at once, in pieces of at least ``min_piece_bytes``,
+    as even as possible.
+    """
+    part = part_size if 0 <= part_size <= size else 0
+    held = segments or {}
+    starts = sorted(s for s in held if 0 < s < size and s >= part)
+    if len(starts) > MAX_PIECES:
+        starts = []
+    bounds = [0, *starts, size]
+    files = [
+        Piece(start, part if start == 0 else min(held[start], end - start), end)
+        for start, end in zip(bounds, bounds[1:], strict=False)
+    ]
+    missing = sum(f.missing for f in files)
+    if streams <= 1 or missing <= min_piece_bytes:
+        return files
+    share = max(min_piece_bytes, _ceil_div(missing, streams))
+    pieces: list[Piece] = []
+    for f in files:
+        if f.missing <= share:
+            pieces.append(f)
+            continue
+        step = _ceil_div(f.missing, _ceil_div(f.missing, share))
+        ends = [*range(f.offset + step, f.end, step), f.end]
+        pieces.append(Piece(f.start, f.have, ends[0]))
+        pieces.extend(Piece(a, 0, b) for a, b in zip(ends, ends[1:], strict=False))
+    return pieces
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
 
 
 def check_space(
@@ -483,21 +607,32 @@ def stage(
     free_margin_bytes: int = DEFAULT_FREE_MARGIN_BYTES,
     retry: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    streams: int = DEFAULT_STREAMS,
+    min_piece_bytes: int = DEFAULT_MIN_PIECE_BYTES,
 ) -> StageResult:
     r"""Put ``package`` at ``<staging_root>\<version>\Setup.zip`` on the host, verified.
 
     Skipped (nothing sent) when the host already holds the same SHA-256;
-    resumed from the ``.part`` an interrupted transfer left unless ``resume``
-    is False; refused before sending when the volume lacks room; retried
-    with backoff after transport failures (``retry``, default 3 attempts).
-    ``version`` names the folder (default: the package's agent version, else
-    the start of its SHA-256). In check mode only the status is read.
-    ``encoding`` is how the package travels on stdin: ``binary`` (raw bytes,
-    the default) or ``base64`` (text lines, the fallback); ``chunk_bytes`` the
-    raw bytes per Send (default: 256 KiB binary, 192 KiB base64).
+    resumed from the ``.part`` (and pieces) an interrupted transfer left
+    unless ``resume`` is False; refused before sending when the volume lacks
+    room; retried with backoff after transport failures (``retry``, default 3
+    attempts). ``version`` names the folder (default: the package's agent
+    version, else the start of its SHA-256). In check mode only the status is
+    read. ``encoding`` is how the package travels on stdin: ``binary`` (raw
+    bytes, the default) or ``base64`` (text lines, the fallback);
+    ``chunk_bytes`` the raw bytes per Send (default: 256 KiB binary, 192 KiB
+    base64). ``streams`` is how many connections may carry the package at once
+    when the session can open more (``HostSession.sibling``), in pieces of at
+    least ``min_piece_bytes``.
     """
     if free_margin_bytes < 0:
         raise ValueError("free_margin_bytes must be >= 0")
+    if not 1 <= streams <= MAX_STREAMS:
+        raise InputError(
+            f"must be between 1 and {MAX_STREAMS}", field="streams", value=str(streams)
+        )
+    if min_piece_bytes < 1:
+        raise ValueError("min_piece_bytes must be >= 1")
     chunk = _check_chunk(chunk_bytes, encoding)
     path = staged_path(package.sha256, version or package.agent_version, staging_root)
     if encoding == BINARY:
@@ -512,8 +647,7 @@ def stage(
             package,
             source,
             path,
-            encoding=encoding,
-            chunk_bytes=chunk,
+            _Wire(encoding, chunk, streams, min_piece_bytes),
             check_mode=check_mode,
             resume=resume,
             margin=free_margin_bytes,
@@ -524,14 +658,23 @@ def stage(
     return _with_retries(session, policy, sleep, f"staging {path}", attempt_once)
 
 
+@dataclass(frozen=True)
+class _Wire:
+    """How a push travels: stdin encoding, raw bytes per Send, connections, piece size."""
+
+    encoding: str
+    chunk_bytes: int
+    streams: int
+    min_piece_bytes: int
+
+
 def _stage_once(
     session: HostSession,
     package: PackageInfo,
     source: Path,
     path: str,
+    wire: _Wire,
     *,
-    encoding: str,
-    chunk_bytes: int,
     check_mode: bool,
     resume: bool,
     margin: int,
@@ -542,7 +685,7 @@ def _stage_once(
     expected = package.sha256.lower()
     status = parse_status(host, session.run_snippet("stage_status", status_params(path)))
 
-    def result(sent: int, skipped: bool, offset: int) -> StageResult:
+    def result(sent: int, skipped: bool, held: int, streams: int = 1) -> StageResult:
         return StageResult(
             host=host,
             path=status.path,
@@ -550,30 +693,134 @@ def _stage_once(
             size=package.size,
             bytes_sent=sent,
             skipped=skipped,
-            resumed_from=offset,
+            resumed_from=held,
             duration_s=time.monotonic() - started,
             attempts=attempt,
             check_mode=check_mode,
-            encoding=encoding,
+            encoding=wire.encoding,
+            streams=streams,
         )
 
     if status.exists and status.sha256 == expected:
         return result(0, True, 0)
-    offset = resume_offset(status, package.size, resume=resume)
-    # The .part is truncated to the offset: what lies past it is space we get back.
-    check_space(host, status, package.size - status.part_size, margin)
+    if resume:
+        pieces = _plan(package.size, status.part_size, status.segments, wire)
+    else:
+        pieces = _plan(package.size, 0, {}, wire)
+    held = sum(p.have for p in pieces)
+    # Each file is truncated to what it keeps; appending a piece holds it twice for a moment.
+    largest = max((p.end - p.start for p in pieces[1:]), default=0)
+    check_space(host, status, sum(p.missing for p in pieces) + largest, margin)
     if check_mode:
-        return result(0, False, offset)
+        return result(0, False, held)
     try:
-        sent = _push(session, package, source, path, offset, encoding, chunk_bytes)
-        return result(sent, False, offset)
+        sent, streams = _push(session, package, source, path, pieces, wire)
+        return result(sent, False, held, streams)
     except SnippetFailed as exc:
-        if offset == 0 or _MISMATCH_TEXT not in exc.error:
+        if held == 0 or _MISMATCH_TEXT not in exc.error:
             raise
-        # The kept .part may hold another package's bytes (same folder name, new
-        # build); the snippet removed it, so one fresh transfer settles it.
+        # The kept files may hold another package's bytes (same folder name, new build);
+        # the snippet removed them, so one fresh transfer settles it.
         log.info("%s: resumed transfer of %s did not verify; sending it whole", host, path)
-        return result(_push(session, package, source, path, 0, encoding, chunk_bytes), False, 0)
+        sent, streams = _push(
+            session, package, source, path, _plan(package.size, 0, {}, wire), wire
+        )
+        return result(sent, False, 0, streams)
+
+
+def _plan(size: int, part_size: int, segments: dict[int, int], wire: _Wire) -> list[Piece]:
+    return plan_pieces(
+        size,
+        part_size,
+        segments,
+        streams=wire.streams,
+        min_piece_bytes=wire.min_piece_bytes,
+    )
+
+
+class _Window:
+    """A file read from ``start`` for ``length`` bytes, as a stream."""
+
+    def __init__(self, stream: BinaryIO, start: int, length: int) -> None:
+        stream.seek(start)
+        self._stream = stream
+        self._left = length
+
+    def read(self, size: int = -1) -> bytes:
+        size = self._left if size < 0 else min(size, self._left)
+        data = self._stream.read(size) if size > 0 else b""
+        self._left -= len(data)
+        return data
+
+
+def _open(source: Path) -> BinaryIO:
+    try:
+        return source.open("rb")
+    except OSError as exc:
+        raise InputError(
+            f"cannot read the package ({exc})",
+            field="sagefleet_agent_package",
+            value=str(source),
+        ) from exc
+
+
+def _blocks_of(source: Path, piece: Piece, wire: _Wire) -> Iterator[bytes]:
+    """The stdin of a piece: its missing bytes, encoded, read as they are sent."""
+    with _open(source) as stream:
+        window: Any = _Window(stream, piece.offset, piece.missing)
+        yield from encode(window, wire.encoding, wire.chunk_bytes)
+
+
+class _PieceFailed(Exception):
+    """Another connection's piece failed: the .part's command must not end its stdin."""
+
+
+class _Helpers:
+    """Pieces pushed by other connections to the host, in threads, while the caller
+    pushes the .part; ``wait`` blocks until they are all there or one failed."""
+
+    def __init__(
+        self, sessions: list[HostSession], pieces: list[Piece], push: Callable[..., int]
+    ) -> None:
+        self._queue = list(reversed(pieces))
+        self._lock = threading.Lock()
+        self._push = push
+        self.sent = 0
+        self.error: BaseException | None = None
+        self._stopped = False
+        self._threads = [
+            threading.Thread(target=self._work, args=(s,), name=f"push-{i}", daemon=True)
+            for i, s in enumerate(sessions, 1)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _work(self, session: HostSession) -> None:
+        while True:
+            with self._lock:
+                if self._stopped or self.error is not None or not self._queue:
+                    return
+                piece = self._queue.pop()
+            try:
+                sent = self._push(session, piece)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                with self._lock:
+                    self.error = self.error or exc
+                return
+            with self._lock:
+                self.sent += sent
+
+    def wait(self) -> None:
+        for thread in self._threads:
+            thread.join()
+        if self.error is not None:
+            raise _PieceFailed from self.error
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+        for thread in self._threads:
+            thread.join()
 
 
 def _push(
@@ -581,39 +828,75 @@ def _push(
     package: PackageInfo,
     source: Path,
     path: str,
-    offset: int,
-    encoding: str,
-    chunk_bytes: int,
-) -> int:
-    """Send the package from ``offset`` in ``encoding``; the raw bytes sent."""
-    try:
-        stream = source.open("rb")
-    except OSError as exc:
-        raise InputError(
-            f"cannot read the package ({exc})",
-            field="sagefleet_agent_package",
-            value=str(source),
-        ) from exc
+    pieces: list[Piece],
+    wire: _Wire,
+) -> tuple[int, int]:
+    """Send what ``pieces`` lack and have the host assemble and verify the package.
+
+    Returns the raw bytes sent and the connections used at once.
+    """
+    main, rest = pieces[0], pieces[1:]
+    todo = [p for p in rest if p.missing > 0]
+    extra = [s for s in (session.sibling() for _ in range(min(wire.streams - 1, len(todo)))) if s]
     log.debug(
-        "%s: sending %d bytes of %s from offset %d (%s stdin)",
+        "%s: sending %d bytes of %s in %d piece(s) over %d connection(s) (%s stdin)",
         session.host,
-        package.size - offset,
+        sum(p.missing for p in pieces),
         path,
-        offset,
-        encoding,
+        len([main, *todo]),
+        1 + len(extra),
+        wire.encoding,
     )
-    with stream:
-        stream.seek(offset)
-        doc = session.run_snippet(
-            "stage_push",
-            push_params(path, package, offset, encoding),
-            stdin=encode(stream, encoding, chunk_bytes),
+
+    def push_piece(on: HostSession, piece: Piece) -> int:
+        doc = on.run_snippet(
+            "stage_push", piece_params(path, piece, wire.encoding), _blocks_of(source, piece, wire)
         )
+        if not isinstance(doc, dict) or int(doc.get("size", -1)) != piece.end - piece.start:
+            raise TransferError(
+                on.host,
+                path,
+                f"stage_push did not confirm the piece at {piece.start}: {doc!r:.200}",
+            )
+        return int(doc.get("received_bytes", piece.missing))
+
+    sent = 0
+    helpers = _Helpers(extra, todo, push_piece) if extra else None
+    try:
+        stdin: Iterator[bytes] = _blocks_of(source, main, wire)
+        if helpers is None:
+            sent += sum(push_piece(session, piece) for piece in todo)
+        else:
+            if not session.streams_stdin:
+                # This session reads a command's whole stdin before starting it (ansible's
+                # exec_command): its range goes first, as a piece, while the others push
+                # theirs; then a command with no stdin assembles.
+                sent += push_piece(session, main) if main.missing else 0
+                main = Piece(0, main.end, main.end)
+                stdin = iter(())
+            stdin = _then(stdin, helpers.wait)
+        doc = session.run_snippet(
+            "stage_push", push_params(path, package, main.have, wire.encoding, rest), stdin
+        )
+    except _PieceFailed as exc:
+        raise exc.__cause__ from None  # type: ignore[misc]
+    finally:
+        if helpers is not None:
+            helpers.stop()
+            sent += helpers.sent
+        for other in extra:
+            other.close()
     if not isinstance(doc, dict) or str(doc.get("sha256", "")).lower() != package.sha256.lower():
         raise TransferError(
             session.host, path, f"stage_push did not confirm the SHA-256: {doc!r:.200}"
         )
-    return int(doc.get("received_bytes", package.size - offset))
+    return sent + int(doc.get("received_bytes", main.missing)), 1 + len(extra)
+
+
+def _then(blocks: Iterator[bytes], wait: Callable[[], None]) -> Iterator[bytes]:
+    """``blocks``, then ``wait()`` before the end: the stdin stays open until it returns."""
+    yield from blocks
+    wait()
 
 
 # -- pull ---------------------------------------------------------------------------------

@@ -313,3 +313,34 @@ def test_testinfra_wave_gate_passes_then_stops_a_rollout_it_fails(
         assert outcomes(passing) == {"a": "unchanged", "b": "installed", "c": "installed"}
     finally:
         fleet.stop()
+
+
+def test_a_large_package_travels_over_several_ansible_connections(tmp_path: Path) -> None:
+    """deploy.yml pushes a package over 8 MiB in pieces, each on a connection of its own
+    (copies of the task's winrm connection), then installs from the assembled file."""
+    big = build_test_package(
+        tmp_path / "Setup.zip",
+        agent_version="3.2.0",
+        installer_bytes=64 * 1024,
+        payload_bytes=20 * 1024 * 1024,
+    )
+    fleet = start(tmp_path, ["healthy-onprem"], ["onprem"])
+    try:
+        process, _ = deploy(
+            fleet, tmp_path, big, inventory_vars={"sagefleet_agent_transfer_streams": 3}
+        )
+        assert process.returncode == 0, process.stdout[-5000:]
+        assert outcomes(process) == {"onprem": "installed"}
+        assert agent(fleet, "onprem") == ("Running", "3.2.0")
+        journal = fleet.host("onprem").journal
+        pushes = [e["params"] for e in journal if e.get("name") == "stage_push"]
+        assert sum(1 for p in pushes if p.get("piece")) == 3  # the .part's range and two more
+        assert len(pushes[-1]["segments"]) == 2
+        # Each byte once; over one connection the .part's range would travel with the
+        # assembling command instead of as a piece of its own.
+        sent = [e["stdin_bytes"] for e in journal if e.get("name") == "stage_push"]
+        assert sent[-1] == 0 and sum(sent) == big.stat().st_size
+        staged = fleet.host("onprem").fs.read(r"C:\ProgramData\sagefleet\staging\3.2.0\Setup.zip")
+        assert staged == big.read_bytes()
+    finally:
+        fleet.stop()

@@ -22,6 +22,7 @@ from sagefleet.remote import (
     TransportError,
 )
 from sagefleet.remote.ansible import AnsibleSession
+from sagefleet.remote.winrm import WinRMSession
 from sagefleet.sim.fleet import Fleet
 from sagefleet.sim.model import WindowsHost
 from tests.conftest import FleetFactory, session_for
@@ -250,6 +251,209 @@ def test_disk_full_during_transfer_removes_the_part_and_leaves_no_file(
     assert not host.fs.exists(path)
     assert not host.fs.exists(path + ".part")
     assert host.fs.free_bytes("C:\\") == half  # the space the .part took is given back
+
+
+# -- over several connections at once --------------------------------------------------
+
+PIECE = 512 * 1024  # the 2 MiB test package in 4 or 5 pieces
+
+
+def pushes(fleet: Fleet) -> list[dict[str, object]]:
+    return [e["params"] for e in host_of(fleet).journal if e.get("name") == "stage_push"]
+
+
+def leftovers(fleet: Fleet) -> list[str]:
+    return [n for n in host_of(fleet).fs.listdir(STAGED.rsplit("\\", 1)[0]) if n != "Setup.zip"]
+
+
+@ENCODINGS
+def test_push_over_four_connections_is_byte_exact_and_sends_each_byte_once(
+    fleet: Fleet, package: PackageInfo, encoding: str
+) -> None:
+    with session_for(fleet, HOST) as session:
+        result = transfer.stage(
+            session, package, encoding=encoding, streams=4, min_piece_bytes=PIECE
+        )
+    assert (result.streams, result.bytes_sent, result.skipped) == (4, package.size, False)
+    assert host_of(fleet).fs.read(STAGED) == Path(package.path).read_bytes()
+    assert stdin_bytes(fleet) == sum(
+        transfer.wire_bytes(p.missing, encoding=encoding)
+        for p in transfer.plan_pieces(
+            package.size,
+            0,
+            streams=4,
+            min_piece_bytes=PIECE,
+        )
+    )
+    # Three pieces into files of their own, then the .part's command appends them.
+    done = pushes(fleet)
+    assert [bool(p.get("piece")) for p in done] == [True, True, True, False]
+    assert (
+        [s["start"] for s in done[-1]["segments"]]
+        == sorted(  # type: ignore[index]
+            int(str(p["part"]).rsplit(".", 1)[1]) for p in done[:-1]
+        )
+    )
+    assert leftovers(fleet) == []
+    # One shell per connection: the status, then four pushes at once.
+    assert fleet.listeners[HOST].stats.operations["Create"] == 4
+
+
+def test_small_package_or_one_stream_uses_one_connection(
+    fleet: Fleet, package: PackageInfo
+) -> None:
+    with session_for(fleet, HOST) as session:
+        small = transfer.stage(session, package, streams=4)  # under the default piece size
+    assert small.streams == 1 and not any(p.get("segments") for p in pushes(fleet))
+    assert fleet.listeners[HOST].stats.operations["Create"] == 1
+
+
+def test_push_over_several_connections_resumes_every_piece_after_a_cut(
+    fleet: Fleet, package: PackageInfo
+) -> None:
+    """A Send dropped in the middle: the .part and the pieces keep what arrived, the next
+    attempt sends only the rest, whichever connection was cut."""
+    fleet.faults(HOST).set(drop_after_stdin_bytes=package.size // 2)
+    original = Path(package.path).read_bytes()
+    with session_for(fleet, HOST) as session:
+        with pytest.raises(HostUnreachable):
+            transfer.stage(
+                session,
+                package,
+                streams=4,
+                min_piece_bytes=PIECE,
+                retry=transfer.RetryPolicy(attempts=1),
+            )
+        host = host_of(fleet)
+        assert not host.fs.exists(STAGED)
+        kept = {
+            name: host.fs.read(STAGED.rsplit("\\", 1)[0] + "\\" + name) for name in leftovers(fleet)
+        }
+        # The cut piece's file is there unless the cut Send was its first: the simulator
+        # runs a command once stdin arrived, where Windows would show an empty file.
+        assert "Setup.zip.part" in kept and len(kept) in (3, 4)
+        held = 0
+        for name, data in kept.items():
+            start = 0 if name.endswith(".part") else int(name.rsplit(".", 1)[1])
+            assert data == original[start : start + len(data)]
+            held += len(data)
+        assert 0 < held < package.size
+        before = stdin_bytes(fleet)
+        result = transfer.stage(session, package, streams=4, min_piece_bytes=PIECE)
+    assert result.resumed_from == held and result.bytes_sent == package.size - held
+    assert stdin_bytes(fleet) - before == package.size - held
+    assert host.fs.read(STAGED) == original
+    assert leftovers(fleet) == []
+
+
+def test_pieces_left_on_the_host_are_resumed_over_one_connection(
+    fleet: Fleet, package: PackageInfo, ansible_session: AnsibleSession
+) -> None:
+    """Pieces a cut push left, resumed over one connection (streams=1): each piece in
+    turn, then the .part; a stale piece (inside the .part) is deleted."""
+    original = Path(package.path).read_bytes()
+    host = host_of(fleet)
+    host.fs.mkdir(STAGED.rsplit("\\", 1)[0])
+    third = package.size // 3
+    host.fs.write(STAGED + ".part", original[:1000])
+    host.fs.write(f"{STAGED}.part.{third}", original[third : third + 5000])
+    host.fs.write(f"{STAGED}.part.{2 * third}", original[2 * third :])  # whole
+    host.fs.write(f"{STAGED}.part.500", b"stale")
+    result = transfer.stage(ansible_session, package, streams=1)
+    assert result.streams == 1
+    assert result.resumed_from == 1000 + 5000 + package.size - 2 * third
+    assert stdin_bytes(fleet) == result.bytes_sent == package.size - result.resumed_from
+    assert host.fs.read(STAGED) == original
+    assert leftovers(fleet) == []
+    done = pushes(fleet)
+    assert [(p.get("piece"), p["offset"]) for p in done] == [(True, 5000), (None, 1000)]
+
+
+@ENCODINGS
+def test_push_over_four_ansible_connections_sends_the_part_as_a_piece_then_assembles(
+    fleet: Fleet, package: PackageInfo, ansible_session: AnsibleSession, encoding: str
+) -> None:
+    """ansible's exec_command takes a command's whole stdin before starting it: the .part's
+    range goes as a piece too, then a last command with no stdin assembles."""
+    result = transfer.stage(
+        ansible_session, package, encoding=encoding, streams=4, min_piece_bytes=PIECE
+    )
+    assert (result.streams, result.bytes_sent) == (4, package.size)
+    assert host_of(fleet).fs.read(STAGED) == Path(package.path).read_bytes()
+    assert stdin_bytes(fleet) == sum(
+        transfer.wire_bytes(p.missing, encoding=encoding)
+        for p in transfer.plan_pieces(package.size, 0, streams=4, min_piece_bytes=PIECE)
+    )
+    done = pushes(fleet)
+    assert sorted(str(p["part"]).rsplit("\\", 1)[1] for p in done[:-1]) == sorted(
+        ["Setup.zip.part", *(f"Setup.zip.part.{s['start']}" for s in done[-1]["segments"])]  # type: ignore[union-attr]
+    )
+    assert all(p.get("piece") for p in done[:-1])
+    assert done[-1]["offset"] == done[-1]["segments"][0]["start"]  # type: ignore[index]
+    assert leftovers(fleet) == []
+    assert fleet.listeners[HOST].stats.operations["Create"] == 4
+    # The siblings' connections are closed; the task's own stays open for the next command.
+    again = transfer.stage(ansible_session, package)
+    assert again.skipped
+
+
+def test_pieces_from_another_build_fail_verification_and_the_package_is_sent_whole(
+    fleet: Fleet, package: PackageInfo
+) -> None:
+    original = Path(package.path).read_bytes()
+    host = host_of(fleet)
+    host.fs.mkdir(STAGED.rsplit("\\", 1)[0])
+    half = package.size // 2
+    host.fs.write(STAGED + ".part", original[:half])
+    host.fs.write(f"{STAGED}.part.{half}", b"x" * 4096)  # same name, other bytes
+    with session_for(fleet, HOST) as session:
+        result = transfer.stage(session, package, streams=4, min_piece_bytes=PIECE)
+    assert result.resumed_from == 0 and result.bytes_sent == package.size
+    assert host.fs.read(STAGED) == original
+    assert leftovers(fleet) == []
+
+
+class FailsPieces(HostSession):
+    """A WinRM session whose siblings' pushes fail as a full disk on the host would."""
+
+    streams_stdin = True  # execute hands the stdin to WinRMSession as it comes
+
+    def __init__(self, inner: WinRMSession, fail: bool = False) -> None:
+        super().__init__(inner.host)
+        self.inner = inner
+        self.fail = fail
+
+    def execute(
+        self, command: str, stdin: Iterable[bytes] | None = None
+    ) -> tuple[int, bytes, bytes]:
+        if self.fail and stdin is not None:
+            raise SnippetFailed(
+                self.host, "stage_push", 1, "There is not enough space on the disk."
+            )
+        return self.inner.execute(command, stdin)
+
+    def sibling(self) -> FailsPieces:
+        return FailsPieces(self.inner.sibling(), fail=True)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_failed_piece_ends_the_part_command_without_assembling_and_is_raised(
+    fleet: Fleet, package: PackageInfo
+) -> None:
+    with session_for(fleet, HOST) as inner:
+        session = FailsPieces(inner)
+        with pytest.raises(SnippetFailed, match="not enough space") as caught:
+            transfer.stage(session, package, streams=4, min_piece_bytes=PIECE)
+    assert caught.value.host == HOST
+    host = host_of(fleet)
+    assert not host.fs.exists(STAGED)
+    # The .part's command was ended while it waited for the pieces: what it got is kept.
+    interrupted = [e for e in host.journal if e.get("kind") == "stage_push_interrupted"]
+    assert len(interrupted) == 1
+    kept = host.fs.read(STAGED + ".part")
+    assert kept == Path(package.path).read_bytes()[: len(kept)]
 
 
 # -- through ansible-core's winrm connection (the action plugins' transport) -------------

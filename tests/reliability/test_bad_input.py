@@ -186,6 +186,10 @@ DEPLOY_CASES: dict[str, tuple[Mutation, list[str]]] = {
         var("sagefleet_agent_transfer_encoding", "gzip"),
         ["sagefleet_agent_transfer_encoding", "gzip", "'binary'", "'base64'"],
     ),
+    "streams-zero": (
+        var("sagefleet_agent_transfer_streams", 0),
+        ["sagefleet_agent_transfer_streams", "from 1 to 16"],
+    ),
     "staging-too-long": (
         var("sagefleet_agent_staging_dir", "C:\\" + "s" * 200),
         ["sagefleet_agent_staging_dir", "characters long"],

@@ -112,25 +112,27 @@ def results() -> dict[str, Any]:
         "targets": fp.evaluate_targets(points),
         "linearity": fp.linearity(points),
         "transfer": transfer_results(),
+        "transfer_reference": transfer_results(latency=0.0),
         "upgrade": upgrade_results(),
     }
 
 
-def transfer_results() -> dict[str, Any]:
+def transfer_results(latency: float = 0.02) -> dict[str, Any]:
     size = 50 * 10**6
 
-    def push(wall: float, sends: int, stdin: int) -> dict[str, Any]:
+    def push(wall: float, sends: int, stdin: int, streams: int = 1) -> dict[str, Any]:
         return {"wall_s": wall, "cpu_s": 1.0, "simulator_cpu_s": 0.5, "sends": sends,
-                "requests": sends + 8, "stdin_bytes": stdin,
+                "requests": sends + 8, "stdin_bytes": stdin, "streams": streams,
                 "stdin_s": wall - 1.0, "to_last_send_s": wall - 0.5, "after_stdin_s": 0.5}
 
     ours = tp.stdin_bytes(size, tp.CHUNK_BYTES, "binary")
     theirs = tp.stdin_bytes(size, tp.ANSIBLE_CHUNK_BYTES, "base64")
-    runs = {"sagefleet": [push(7.0, 191, ours), push(7.2, 191, ours), push(8.0, 191, ours)],
+    runs = {"sagefleet": [push(7.0, 191, ours, 4), push(7.2, 191, ours, 4),
+                          push(8.0, 191, ours, 4)],
             "ansible": [push(10.0, 200, theirs)] * 3}
     present = {"wall_s": 0.05, "bytes_sent": 0, "stdin_bytes": 0, "skipped": True}
     return tp.summarise(runs, present, size=size, payload_bytes=size, bandwidth=10e6,
-                        latency=0.0)
+                        latency=latency)
 
 
 def upgrade_results() -> dict[str, Any]:
@@ -171,9 +173,15 @@ def test_writers_produce_json_and_markdown(tmp_path: Path) -> None:
                for r in rows)
     assert any("| 500 | 0 | skipped |" in r for r in rows)
     assert "not yet measured" not in text
-    transfer_row = "| sagefleet transfer.stage | binary | 3 | 7.20 | 6.94 | 69.4 % |"
-    assert any(r.startswith(transfer_row) for r in rows)
-    assert any(r.startswith("| ansible-core winrm put_file | base64 | 3 |") for r in rows)
+    transfer_row = "| sagefleet transfer.stage | binary | 4 | 3 | 7.20 | 6.94 | 69.4 % |"
+    # The targets' run (20 ms per request), then the reference run without latency.
+    assert [r for r in rows if r.startswith(transfer_row)] == [
+        r for r in rows if r.startswith("| sagefleet transfer.stage |")
+    ]
+    assert len([r for r in rows if r.startswith(transfer_row)]) == 2
+    assert "latency 20 ms per request), from a fresh" in text
+    assert "without the targets' latency (latency 0 ms per request" in text
+    assert any(r.startswith("| ansible-core winrm put_file | base64 | 1 | 3 |") for r in rows)
     assert "raw bytes: 100 %; base64 lines: 75 %" in text
     upgrade_row = "| agent upgrade (playbooks/deploy.yml) | 25 | 100 | 1 | 45.00 | 21.24 | 2.12 |"
     assert upgrade_row in text

@@ -39,6 +39,26 @@ def test_a_bad_transfer_encoding_names_host_field_value_and_the_allowed_values(
     assert "'binary'" in text and "'base64'" in text and repr(value) in text
 
 
+def test_transfer_streams_default_to_four_and_take_one_to_sixteen() -> None:
+    assert options_from(HOST, {}).transfer_streams == transfer.DEFAULT_STREAMS == 4
+    for value in (1, 16):
+        variables = {"sagefleet_agent_transfer_streams": value}
+        assert check_inputs(HOST, variables).transfer_streams == value
+
+
+@pytest.mark.parametrize("value", [0, 17, "4", True, 2.5])
+def test_bad_transfer_streams_name_host_field_value_and_the_range(value: Any) -> None:
+    with pytest.raises(InputError) as caught:
+        check_inputs(HOST, {"sagefleet_agent_transfer_streams": value})
+    error = caught.value
+    assert (error.host, error.field, error.value) == (
+        HOST,
+        "sagefleet_agent_transfer_streams",
+        repr(value),
+    )
+    assert "must be a number of connections from 1 to 16" in str(error)
+
+
 def test_the_longest_staging_root_is_accepted_and_one_more_character_refused() -> None:
     root = "C:\\" + "s" * (transfer.MAX_STAGING_ROOT_CHARS - 3)
     assert check_inputs(HOST, {"sagefleet_agent_staging_dir": root}).staging_root == root

@@ -285,17 +285,67 @@ def test_status_is_parsed_and_a_missing_part_counts_as_zero() -> None:
         transfer.parse_status("h", {"nope": 1})
 
 
-@pytest.mark.parametrize(
-    ("part_size", "resume", "offset"),
-    [(0, True, 0), (400, True, 400), (1000, True, 1000), (1200, True, 0), (400, False, 0)],
-)
-def test_resume_offset_uses_a_part_that_can_be_a_prefix(
-    part_size: int, resume: bool, offset: int
-) -> None:
+@pytest.mark.parametrize(("part_size", "offset"), [(0, 0), (400, 400), (1000, 1000), (1200, 0)])
+def test_one_stream_resumes_a_part_that_can_be_a_prefix(part_size: int, offset: int) -> None:
     seen = transfer.parse_status(
         "h", status("C:\\x", part_exists=part_size > 0, part_size=part_size)
     )
-    assert transfer.resume_offset(seen, 1000, resume=resume) == offset
+    assert transfer.plan_pieces(1000, seen.part_size) == [transfer.Piece(0, offset, 1000)]
+
+
+def test_plan_cuts_what_is_missing_into_even_pieces_one_per_stream() -> None:
+    plan = transfer.plan_pieces(1000, 100, streams=4, min_piece_bytes=10)
+    # 900 missing: 4 pieces of 225; the .part keeps its 100 bytes.
+    assert plan == [
+        transfer.Piece(0, 100, 325),
+        transfer.Piece(325, 0, 550),
+        transfer.Piece(550, 0, 775),
+        transfer.Piece(775, 0, 1000),
+    ]
+    assert sum(p.missing for p in plan) == 900
+    # Not worth a second connection: one piece, the .part.
+    assert transfer.plan_pieces(1000, 100, streams=4, min_piece_bytes=900) == [
+        transfer.Piece(0, 100, 1000)
+    ]
+    # Pieces of at least min_piece_bytes, even when that means fewer than the streams.
+    assert [p.start for p in transfer.plan_pieces(1000, 0, streams=8, min_piece_bytes=400)] == [
+        0,
+        334,
+        668,
+    ]
+
+
+def test_plan_resumes_every_piece_the_host_holds_and_drops_stale_ones() -> None:
+    # A cut push of 4 pieces: the .part and the pieces at 250 and 500 got some bytes, the
+    # piece at 750 is whole; one file starts inside the .part (stale), one past the end.
+    held = {250: 100, 500: 0, 750: 250, 50: 10, 1000: 5}
+    # A piece that starts where a whole .part ends is kept.
+    assert transfer.plan_pieces(1000, 250, {250: 10})[1] == transfer.Piece(250, 10, 1000)
+    plan = transfer.plan_pieces(1000, 120, held, streams=4, min_piece_bytes=1000)
+    assert plan == [
+        transfer.Piece(0, 120, 250),
+        transfer.Piece(250, 100, 500),
+        transfer.Piece(500, 0, 750),
+        transfer.Piece(750, 250, 1000),
+    ]
+    assert [p.missing for p in plan] == [130, 150, 250, 0]
+    # A piece longer than its range (a different cut) keeps only its range.
+    assert transfer.plan_pieces(1000, 0, {500: 900})[1] == transfer.Piece(500, 500, 1000)
+    # More pieces than a command line carries: start afresh from the .part.
+    many = {100 + i: 1 for i in range(transfer.MAX_PIECES + 1)}
+    assert transfer.plan_pieces(1000, 50, many) == [transfer.Piece(0, 50, 1000)]
+
+
+def test_status_segments_are_parsed_in_any_shape_powershell_gives() -> None:
+    listed = status("C:\\x", segments=[{"start": 5, "size": 2}, {"start": 9, "size": 0}])
+    assert transfer.parse_status("h", listed).segments == {5: 2, 9: 0}
+    one = status("C:\\x", segments={"start": 5, "size": 2})
+    assert transfer.parse_status("h", one).segments == {5: 2}
+    wrapped = status("C:\\x", segments={"value": [{"start": 5, "size": 2}], "Count": 1})
+    assert transfer.parse_status("h", wrapped).segments == {5: 2}
+    assert transfer.parse_status("h", status("C:\\x")).segments == {}
+    with pytest.raises(transfer.TransferError, match="unexpected stage_status segments"):
+        transfer.parse_status("h", status("C:\\x", segments=[{"start": "x"}]))
 
 
 def test_space_check_names_host_path_volume_and_numbers() -> None:
@@ -579,9 +629,7 @@ def run_push(
 
 
 @ENCODINGS
-def test_model_stages_the_exact_bytes_in_either_encoding(
-    model: WindowsHost, encoding: str
-) -> None:
+def test_model_stages_the_exact_bytes_in_either_encoding(model: WindowsHost, encoding: str) -> None:
     stdin = b"".join(transfer.encode(io.BytesIO(DATA), encoding, 999))
     rc, out = run_push(model, model_params(0, encoding), stdin)
     assert rc == 0, out
@@ -655,3 +703,110 @@ def test_model_disk_full_during_the_push_removes_the_part(
     assert rc == 1 and "not enough space on the disk" in out
     assert not model.fs.exists(STAGED + ".part")
     assert model.fs.free_bytes("C:\\") == 100_000
+
+
+# -- simulator: pushes in pieces ----------------------------------------------------------
+
+
+def push_pieces(model: WindowsHost, cuts: list[int], encoding: str = "binary") -> list[str]:
+    """Push DATA as the controller does over several connections: each piece into its own
+    file, the .part's range last with the pieces to append. The outputs, in order."""
+    package = PackageInfo("Setup.zip", hashlib.sha256(DATA).hexdigest(), len(DATA), (), True)
+    bounds = [0, *cuts, len(DATA)]
+    pieces = [transfer.Piece(a, 0, b) for a, b in zip(bounds, bounds[1:], strict=False)]
+    outputs = []
+    for piece in pieces[1:]:
+        stdin = b"".join(transfer.encode(io.BytesIO(DATA[piece.start : piece.end]), encoding, 999))
+        rc, out = run_push(model, transfer.piece_params(STAGED, piece, encoding), stdin)
+        assert rc == 0, out
+        outputs.append(out)
+    first = b"".join(transfer.encode(io.BytesIO(DATA[: bounds[1]]), encoding, 999))
+    params = transfer.push_params(STAGED, package, 0, encoding, pieces[1:])
+    rc, out = run_push(model, params, first)
+    outputs.append(f"{rc} {out}")
+    return outputs
+
+
+@ENCODINGS
+def test_model_assembles_pieces_in_order_and_leaves_only_the_package(
+    model: WindowsHost, encoding: str
+) -> None:
+    outputs = push_pieces(model, [1200, 2500, 4000], encoding)
+    assert [json.loads(o)["size"] for o in outputs[:-1]] == [1300, 1500, 1000]
+    assert outputs[-1].startswith("0 ")
+    assert model.fs.read(STAGED) == DATA
+    assert model.fs.listdir(ROOT + r"\9.9.9") == ["Setup.zip"]
+    status = transfer.parse_status(
+        "h", run_snippet_on(model, "stage_status", transfer.status_params(STAGED))
+    )
+    assert status.exists and status.segments == {}
+
+
+def run_snippet_on(model: WindowsHost, name: str, params: dict[str, Any]) -> Any:
+    rc, stdout, stderr = run_command(model, snippet_command(name, params), b"")
+    assert rc == 0, decode_clixml(stderr)
+    return json.loads(stdout)
+
+
+def test_model_status_lists_the_pieces_and_ignores_other_names(model: WindowsHost) -> None:
+    folder = ROOT + r"\9.9.9"
+    model.fs.mkdir(folder)
+    model.fs.write(STAGED + ".part", b"a" * 10)
+    model.fs.write(STAGED + ".part.1200", b"b" * 30)
+    model.fs.write(STAGED + ".part.x1", b"c")
+    model.fs.write(STAGED + ".part.12.3", b"c")
+    doc = run_snippet_on(model, "stage_status", transfer.status_params(STAGED))
+    assert doc["part_size"] == 10 and doc["segments"] == [{"start": 1200, "size": 30}]
+
+
+def test_model_refuses_to_assemble_a_piece_that_is_not_whole_and_keeps_every_file(
+    model: WindowsHost,
+) -> None:
+    package = PackageInfo("Setup.zip", hashlib.sha256(DATA).hexdigest(), len(DATA), (), True)
+    model.fs.mkdir(ROOT + r"\9.9.9")
+    model.fs.write(STAGED + ".part.3000", DATA[3000:3500])  # 500 of its 2000 bytes
+    params = transfer.push_params(
+        STAGED, package, 0, "binary", [transfer.Piece(3000, 0, len(DATA))]
+    )
+    rc, out = run_push(model, params, DATA[:3000])
+    assert rc == 1
+    assert f"cannot append the piece '{STAGED}.part.3000' (500 bytes, expected 2000)" in out
+    assert "every file is kept" in out
+    assert model.fs.read(STAGED + ".part") == DATA[:3000]
+    assert model.fs.read(STAGED + ".part.3000") == DATA[3000:3500]
+    assert not model.fs.exists(STAGED)
+
+
+def test_model_pieces_that_do_not_verify_are_removed_with_the_part(model: WindowsHost) -> None:
+    package = PackageInfo("Setup.zip", hashlib.sha256(DATA).hexdigest(), len(DATA), (), True)
+    model.fs.mkdir(ROOT + r"\9.9.9")
+    model.fs.write(STAGED + ".part.3000", bytes(2000))  # whole, but other bytes
+    model.fs.write(STAGED + ".part.9", b"stale")
+    params = transfer.push_params(
+        STAGED, package, 0, "binary", [transfer.Piece(3000, 0, len(DATA))]
+    )
+    rc, out = run_push(model, params, DATA[:3000])
+    assert rc == 1 and "does not match the expected SHA-256" in out
+    assert model.fs.listdir(ROOT + r"\9.9.9") == []
+
+
+def test_model_piece_push_writes_its_own_file_and_verifies_only_its_length(
+    model: WindowsHost,
+) -> None:
+    piece = transfer.Piece(1000, 200, 3000)
+    model.fs.mkdir(ROOT + r"\9.9.9")
+    model.fs.write(STAGED + ".part.1000", DATA[1000:1300])  # 100 bytes past what it keeps
+    rc, out = run_push(model, transfer.piece_params(STAGED, piece), DATA[1200:3000])
+    assert rc == 0, out
+    assert json.loads(out) == {
+        "path": STAGED + ".part.1000",
+        "size": 2000,
+        "offset": 200,
+        "received_bytes": 1800,
+    }
+    assert model.fs.read(STAGED + ".part.1000") == DATA[1000:3000]
+    assert not model.fs.exists(STAGED) and not model.fs.exists(STAGED + ".part")
+    # Too few bytes: the piece is refused and its file removed, as the .part would be.
+    rc, out = run_push(model, transfer.piece_params(STAGED, piece), DATA[1200:2000])
+    assert rc == 1 and "received 1000 bytes in all, expected 2000" in out
+    assert not model.fs.exists(STAGED + ".part.1000")

@@ -7,6 +7,7 @@ Ansible's module exec wrapper.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -26,9 +27,10 @@ _TIMEOUT = re.compile(r"timed? ?out|timeout", re.I)
 class AnsibleSession(HostSession):
     """A HostSession over an already configured Ansible connection plugin."""
 
-    def __init__(self, host: str, connection: Any) -> None:
+    def __init__(self, host: str, connection: Any, *, _sibling: bool = False) -> None:
         super().__init__(host)
         self.connection = connection
+        self._sibling = _sibling
 
     def run_snippet(
         self,
@@ -53,6 +55,26 @@ class AnsibleSession(HostSession):
             return super().run_snippet(name, params, stdin)
         finally:
             context.no_log = previous
+
+    def sibling(self) -> AnsibleSession | None:
+        """The same connection settings on a connection of its own (ansible-core's winrm
+        plugin: a new pywinrm Protocol, NTLM context and shell when first used).
+
+        None for any other connection plugin: its state is not known here.
+        """
+        if not all(hasattr(self.connection, a) for a in ("protocol", "shell_id", "_connected")):
+            return None
+        other = copy.copy(self.connection)
+        other.protocol = None
+        other.shell_id = None
+        other._connected = False
+        return AnsibleSession(self.host, other, _sibling=True)
+
+    def close(self) -> None:
+        """Close a connection this session opened as a sibling; the task's own connection
+        is Ansible's to close."""
+        if self._sibling:
+            self.connection.close()
 
     def execute(
         self, command: str, stdin: Iterable[bytes] | None = None

@@ -59,11 +59,7 @@ def retry_from(host: str, variables: Mapping[str, Any]) -> WinRMRetry:
             value=repr(retries),
         )
     backoff = variables.get("sagefleet_winrm_retry_backoff_s", 1.0)
-    if (
-        isinstance(backoff, bool)
-        or not isinstance(backoff, int | float)
-        or not 0 <= backoff <= 60
-    ):
+    if isinstance(backoff, bool) or not isinstance(backoff, int | float) or not 0 <= backoff <= 60:
         raise InputError(
             "must be a number of seconds from 0 to 60",
             host=host,
@@ -87,6 +83,7 @@ class RetryingSession(HostSession):
         self.policy = policy or WinRMRetry()
         self.sleep = sleep
         self.retried = 0
+        self.streams_stdin = inner.streams_stdin
 
     def run_snippet(
         self,
@@ -123,6 +120,10 @@ class RetryingSession(HostSession):
         self, command: str, stdin: Iterable[bytes] | None = None
     ) -> tuple[int, bytes, bytes]:
         return self.inner.execute(command, stdin)
+
+    def sibling(self) -> RetryingSession | None:
+        other = self.inner.sibling()
+        return None if other is None else RetryingSession(other, self.policy, self.sleep)
 
     def close(self) -> None:
         self.inner.close()

@@ -12,6 +12,10 @@ from sagefleet.remote.command import parse_result, snippet_invocation
 class HostSession(ABC):
     """One host, reached over some transport; subclasses only move bytes."""
 
+    # Whether ``execute`` sends stdin as the iterable yields it (True) or reads it all
+    # before the command starts (False).
+    streams_stdin = False
+
     def __init__(self, host: str) -> None:
         self.host = host
 
@@ -39,6 +43,14 @@ class HostSession(ABC):
         self, command: str, stdin: Iterable[bytes] | None = None
     ) -> tuple[int, bytes, bytes]:
         """Run one command line; map transport failures to RemoteError subclasses."""
+
+    def sibling(self) -> HostSession | None:
+        """Another session to the same host, for work in parallel (a push in pieces).
+
+        None when the transport cannot open one (the default). Connects when
+        first used; the caller closes it.
+        """
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the transport; the default has nothing to release."""

@@ -71,6 +71,8 @@ def _last_flag(chunks: Iterable[bytes]) -> Iterator[tuple[bytes, bool]]:
 class WinRMSession(HostSession):
     """A HostSession over pywinrm, keeping one remote shell for all its runs."""
 
+    streams_stdin = True  # one Send per block, as the iterable yields it
+
     def __init__(self, target: WinRMTarget) -> None:
         super().__init__(target.host)
         self.target = target
@@ -151,6 +153,10 @@ class WinRMSession(HostSession):
             raise
         self._ended = command_id
         return int(rc), stdout, stderr
+
+    def sibling(self) -> WinRMSession:
+        """A session of its own (connection, NTLM context, shell) to the same host."""
+        return WinRMSession(self.target)
 
     @staticmethod
     def _terminate(protocol: Protocol, shell_id: str, command_id: str) -> None:

@@ -3,6 +3,8 @@
 Each function follows its snippet in snippets/stage_*.ps1 step for step, so
 that a failure in the middle leaves the host as Windows would leave it:
 
+- ``stage_status`` also lists the pieces a push over several connections left
+  (``<part>.<start>`` files), as the snippet does.
 - ``stage_push`` appends what it reads to the ``.part`` file: every byte in
   the ``binary`` encoding (raw stdin, read in blocks of 64 KiB), each
   complete line in ``base64``. When the command lost its client before the
@@ -13,6 +15,9 @@ that a failure in the middle leaves the host as Windows would leave it:
   appears complete and verified. An unknown encoding fails loudly, and so
   does a binary push whose script came behind the stdin bootstrap (whose
   ``[Console]::In`` would have buffered part of the package on Windows).
+  With ``segments`` it then appends those pieces in order, each checked
+  whole and deleted once appended; with ``piece`` it pushes one such piece
+  into its own file and verifies nothing else.
 - ``stage_pull`` really downloads: the simulated host fetches the URL the way
   a Windows box fetches from the bastion. Only loopback URLs (127.0.0.0/8,
   ``localhost``) are fetched; anything else is refused loudly, so no test
@@ -36,6 +41,7 @@ import hashlib
 import io
 import ipaddress
 import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -52,6 +58,7 @@ DOWNLOAD_TIMEOUT_SECONDS = 30.0
 # write of the block that does not fit.
 PUSH_READ_BYTES = 65536
 _INVALID_NAME_CHARS = set('/:*?"<>|')
+_DIGITS = re.compile(r"^[0-9]{1,18}$")
 
 
 def _sha256(data: bytes) -> str:
@@ -80,10 +87,12 @@ def _resolve(fs: FileSystem, path: Any) -> str:
         raise SnippetAbort(str(exc)) from None
 
 
-def _remove_part(fs: FileSystem, part: str, message: str) -> SnippetAbort:
+def _remove_part(fs: FileSystem, part: str, message: str, pieces: bool = False) -> SnippetAbort:
     if fs.is_file(part):
         fs.delete(part)
-        _touch(fs, _parent(part))
+    if pieces:
+        _remove_pieces(fs, part)
+    _touch(fs, _parent(part))
     return SnippetAbort(f"{message} (the partial file '{part}' was removed)")
 
 
@@ -91,6 +100,24 @@ def _write_error(exc: ModelError, method: str = "Write", count: int = 3) -> str:
     """The text PowerShell prints for a .NET call that failed."""
     text = "There is not enough space on the disk." if isinstance(exc, DiskFull) else str(exc)
     return f'Exception calling "{method}" with "{count}" argument(s): "{text}"'
+
+
+def _pieces(fs: FileSystem, part: str) -> dict[str, int]:
+    """The ``<part>.<digits>`` files beside the .part: file -> the start it names."""
+    folder, _, name = part.rpartition("\\")
+    if not fs.is_dir(folder):
+        return {}
+    found = {}
+    for leaf in fs.listdir(folder):
+        suffix = leaf[len(name) + 1 :]
+        if leaf[: len(name) + 1].lower() == name.lower() + "." and _DIGITS.match(suffix):
+            found[f"{folder}\\{leaf}"] = int(suffix)
+    return found
+
+
+def _remove_pieces(fs: FileSystem, part: str) -> None:
+    for file in _pieces(fs, part):
+        fs.delete(file)
 
 
 def _put_in_place(fs: FileSystem, part: str, target: str) -> None:
@@ -122,6 +149,7 @@ def _stage_status(fs: FileSystem, params: dict[str, Any]) -> dict[str, Any]:
         "part": part,
         "part_exists": False,
         "part_size": 0,
+        "segments": [],
         "volume": None,
         "free_bytes": None,
     }
@@ -133,6 +161,9 @@ def _stage_status(fs: FileSystem, params: dict[str, Any]) -> dict[str, Any]:
     if fs.is_file(part):
         result["part_exists"] = True
         result["part_size"] = fs.stat(part).size
+    result["segments"] = [
+        {"start": start, "size": fs.stat(file).size} for file, start in _pieces(fs, part).items()
+    ]
     result["volume"] = target[:3] if target[1:2] == ":" else target
     result["free_bytes"] = fs.free_bytes(target)
     return result
@@ -154,16 +185,16 @@ def stage_push(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[
 
 
 def _base64_blocks(
-    fs: FileSystem, part: str, target: str, stdin: bytes, abrupt: bool
+    fs: FileSystem, part: str, target: str, stdin: bytes, abrupt: bool, whole: bool
 ) -> Iterator[bytes]:
     """[Console]::In.ReadLine() and FromBase64String, line by line: the decoded lines."""
-    segments = stdin.split(b"\n")
+    lines = stdin.split(b"\n")
     if abrupt:
         # ReadLine was still waiting for the end of the last line when the process died.
-        segments = segments[:-1]
+        lines = lines[:-1]
     received = 0
-    for segment in segments:
-        line = segment.strip()
+    for raw in lines:
+        line = raw.strip()
         if not line:
             continue
         try:
@@ -175,6 +206,7 @@ def _base64_blocks(
                 f"package not staged at '{target}': writing failed after {received} bytes: "
                 'Exception calling "FromBase64String" with "1" argument(s): "The input is not '
                 'a valid Base-64 string as it contains a non-base 64 character."',
+                pieces=whole,
             ) from None
         received += len(chunk)
         yield chunk
@@ -200,6 +232,8 @@ def _stage_push(
     offset = int(params.get("offset") or 0)
     size = int(params.get("size") or 0)
     expected = str(params.get("sha256") or "").lower()
+    whole = not params.get("piece")  # the snippet's default: the whole package
+    segments = list(params.get("segments") or [])
     encoding = params.get("encoding")
     if encoding is None:
         encoding = "binary"  # the snippet's default
@@ -227,7 +261,7 @@ def _stage_push(
     blocks = (
         _binary_blocks(stdin)
         if encoding == "binary"
-        else _base64_blocks(fs, part, target, stdin, abrupt)
+        else _base64_blocks(fs, part, target, stdin, abrupt, whole)
     )
     received = 0
     for chunk in blocks:
@@ -241,6 +275,7 @@ def _stage_push(
                     part,
                     f"package not staged at '{target}': writing failed after {received} bytes: "
                     + _write_error(exc),
+                    pieces=whole,
                 ) from None
         content.extend(chunk)
         received += len(chunk)
@@ -252,13 +287,19 @@ def _stage_push(
         raise SnippetAbort(
             f"stage_push stopped before the end of its input: '{part}' holds {len(content)} bytes"
         )
+    for segment in segments:
+        _append_piece(fs, target, part, content, segment)
     if len(content) != size:
         raise _remove_part(
             fs,
             part,
             f"package not staged at '{target}': received {len(content)} bytes in all, "
             f"expected {size}",
+            pieces=whole,
         )
+    if not whole:
+        host.record({"kind": "stage_piece", "part": part, "offset": offset, "received": received})
+        return {"path": part, "size": len(content), "offset": offset, "received_bytes": received}
     actual = _sha256(bytes(content))
     if actual != expected:
         raise _remove_part(
@@ -266,9 +307,19 @@ def _stage_push(
             part,
             f"package not staged at '{target}': the content does not match the expected "
             f"SHA-256 ({actual}, expected {expected})",
+            pieces=True,
         )
     _put_in_place(fs, part, target)
-    host.record({"kind": "stage_push", "path": target, "offset": offset, "received": received})
+    _remove_pieces(fs, part)
+    host.record(
+        {
+            "kind": "stage_push",
+            "path": target,
+            "offset": offset,
+            "received": received,
+            "segments": len(segments),
+        }
+    )
     return {
         "path": target,
         "sha256": actual,
@@ -276,6 +327,35 @@ def _stage_push(
         "offset": offset,
         "received_bytes": received,
     }
+
+
+def _append_piece(
+    fs: FileSystem, target: str, part: str, content: bytearray, segment: dict[str, Any]
+) -> None:
+    """Append ``<part>.<start>`` to the .part, checked whole first, then delete it."""
+    start = int(segment["start"])
+    length = int(segment["end"]) - start
+    file = f"{part}.{start}"
+    have = fs.stat(file).size if fs.is_file(file) else -1
+    if len(content) != start or have != length:
+        raise SnippetAbort(
+            f"package not staged at '{target}': cannot append the piece '{file}' ({have} "
+            f"bytes, expected {length}) to '{part}' at {len(content)} bytes, expected "
+            f"{start}; every file is kept for the next attempt"
+        )
+    data = fs.read(file)
+    try:
+        fs.write(part, bytes(content) + data)
+    except ModelError as exc:
+        raise _remove_part(
+            fs,
+            part,
+            f"package not staged at '{target}': appending the piece '{file}' failed: "
+            + _write_error(exc, "CopyTo", 1),
+            pieces=True,
+        ) from None
+    content.extend(data)
+    fs.delete(file)
 
 
 # -- stage_pull --------------------------------------------------------------------------

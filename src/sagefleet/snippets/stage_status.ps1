@@ -1,6 +1,8 @@
-# sagefleet:stage_status/1
+# sagefleet:stage_status/2
 # What is already staged for one package, in one round trip: the SHA-256 of the complete
-# file, the size of the .part an interrupted transfer left, the free space of the volume.
+# file, the size of the .part an interrupted transfer left and of the pieces a transfer
+# over several connections left ('<part>.<start>': the package's bytes from <start>), the
+# free space of the volume.
 # Gathers only: whether to skip, resume or refuse is the controller's decision.
 # $P: path (the staged file), part (its .part file), hash (bool: hash a complete file).
 
@@ -21,6 +23,7 @@ $result = [ordered]@{
     part        = $part
     part_exists = $false
     part_size   = 0
+    segments    = @()
     volume      = $null
     free_bytes  = $null
 }
@@ -32,6 +35,17 @@ if ([System.IO.File]::Exists($target)) {
 if ([System.IO.File]::Exists($part)) {
     $result.part_exists = $true
     $result.part_size = [long](New-Object -TypeName System.IO.FileInfo -ArgumentList $part).Length
+}
+$folder = [System.IO.Path]::GetDirectoryName($part)
+$name = [System.IO.Path]::GetFileName($part)
+if ([System.IO.Directory]::Exists($folder)) {
+    $result.segments = @(foreach ($file in [System.IO.Directory]::GetFiles($folder, $name + '.*')) {
+        # On Windows '<name>.*' also matches '<name>' itself.
+        $leaf = [System.IO.Path]::GetFileName($file)
+        if ($leaf.Length -gt $name.Length + 1 -and $leaf.Substring($name.Length + 1) -match '^[0-9]{1,18}$') {
+            [ordered]@{ start = [long]$leaf.Substring($name.Length + 1); size = [long](New-Object -TypeName System.IO.FileInfo -ArgumentList $file).Length }
+        }
+    })
 }
 # The drive of the staging folder: DriveInfo answers even when the folder does not exist yet.
 $drive = New-Object -TypeName System.IO.DriveInfo -ArgumentList ([System.IO.Path]::GetPathRoot($target))
