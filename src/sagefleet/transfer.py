@@ -94,6 +94,7 @@ MAX_STAGING_ROOT_CHARS = 120
 DEFAULT_FREE_MARGIN_BYTES = 64 * 1024 * 1024
 # The message stage_push and stage_pull give when the content does not verify.
 _MISMATCH_TEXT = "does not match the expected SHA-256"
+_PART_FILE = re.compile(r"\.part(\.[0-9]{1,18})?$", re.I)
 _FOLDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _LOCAL_PATH = re.compile(r"^[A-Za-z]:\\")
 _RETRIED = (HostUnreachable, TransportError, RemoteTimeout)
@@ -1050,8 +1051,9 @@ def plan_cleanup(
     """(kept, folders to remove, .part files to remove) from a stage_cleanup listing.
 
     Newest first by the folder's modified time; the current version is always
-    kept and counts towards ``keep``. Every ``.part`` outside the current
-    version is stray (its transfer is over or abandoned) and goes.
+    kept and counts towards ``keep``. Every ``.part`` (and piece of one)
+    outside the current version is stray (its transfer is over or abandoned)
+    and goes.
     """
     if keep < 1:
         raise ValueError(f"keep must be at least 1 (the current version), not {keep}")
@@ -1071,7 +1073,7 @@ def plan_cleanup(
         for f in ordered
         if str(f["name"]).lower() in kept_keys and str(f["name"]).lower() != current_key
         for file in f.get("files") or []
-        if str(file.get("name", "")).lower().endswith(PART_SUFFIX)
+        if _PART_FILE.search(str(file.get("name", "")))
     ]
     return kept, remove, parts
 

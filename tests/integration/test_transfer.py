@@ -668,9 +668,14 @@ def test_cleanup_removes_stray_parts_of_kept_versions(fleet: Fleet, tmp_path: Pa
     with session_for(fleet, HOST) as session:
         staged = [transfer.stage(session, p) for p in packages]
         host.fs.write(root + r"\1.0.0\Setup.zip.part", b"stray")
+        host.fs.write(root + r"\1.0.0\Setup.zip.part.8388608", b"stray piece")
         preview = transfer.cleanup(session, root, keep=2, current=staged[1].path, check_mode=True)
         assert host.fs.exists(root + r"\1.0.0\Setup.zip.part")
         result = transfer.cleanup(session, root, keep=2, current=staged[1].path)
-    assert preview.removed_parts == result.removed_parts == (r"1.0.0\Setup.zip.part",)
+    assert preview.removed_parts == result.removed_parts
+    assert sorted(result.removed_parts) == [
+        r"1.0.0\Setup.zip.part",
+        r"1.0.0\Setup.zip.part.8388608",
+    ]
     assert result.removed == ()
     assert host.fs.listdir(root + r"\1.0.0") == ["Setup.zip"]

@@ -506,14 +506,25 @@ def folder(name: str, modified: str, *files: str) -> dict[str, Any]:
 
 LISTING = [
     folder("1.0", "2024-01-01T00:00:00.0000000Z", "Setup.zip"),
-    folder("3.0", "2024-03-01T00:00:00.0000000Z", "Setup.zip", "Setup.zip.part"),
-    folder("2.0", "2024-02-01T00:00:00.0000000Z", "Setup.zip", "Setup.zip.part"),
+    folder(
+        "3.0", "2024-03-01T00:00:00.0000000Z", "Setup.zip", "Setup.zip.part", "Setup.zip.part.9"
+    ),
+    folder(
+        "2.0",
+        "2024-02-01T00:00:00.0000000Z",
+        "Setup.zip",
+        "Setup.zip.part",
+        "Setup.zip.part.26214400",
+        "Setup.zip.part.old",
+    ),
 ]
 
 
 def test_plan_keeps_the_newest_and_removes_parts_of_other_kept_versions() -> None:
     kept, remove, parts = transfer.plan_cleanup(LISTING, keep=2, current="3.0")
-    assert (kept, remove, parts) == (["3.0", "2.0"], ["1.0"], [r"2.0\Setup.zip.part"])
+    assert (kept, remove) == (["3.0", "2.0"], ["1.0"])
+    # The .part and its pieces of a transfer that is over; the current version's are kept.
+    assert parts == [r"2.0\Setup.zip.part", r"2.0\Setup.zip.part.26214400"]
 
 
 def test_plan_never_removes_the_current_version_even_the_oldest() -> None:

@@ -59,6 +59,8 @@ DOWNLOAD_TIMEOUT_SECONDS = 30.0
 PUSH_READ_BYTES = 65536
 _INVALID_NAME_CHARS = set('/:*?"<>|')
 _DIGITS = re.compile(r"^[0-9]{1,18}$")
+# What stage_cleanup removes one by one: a .part, or a piece of one (-match: any case).
+_PART_FILE = re.compile(r"\.part(\.[0-9]{1,18})?$", re.I)
 
 
 def _sha256(data: bytes) -> str:
@@ -582,9 +584,10 @@ def _stage_cleanup(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
     removed_parts: list[str] = []
     for name in params.get("remove_parts") or []:
         file = _child(root, name, 2)
-        if not file.lower().endswith(".part"):
+        if not _PART_FILE.search(file):
             raise SnippetAbort(
-                f"refusing to remove '{file}': only .part files are removed one by one"
+                f"refusing to remove '{file}': only .part files and their pieces "
+                "(.part.<start>) are removed one by one"
             )
         if fs.is_file(file):
             fs.delete(file)

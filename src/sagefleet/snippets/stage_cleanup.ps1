@@ -2,7 +2,8 @@
 # List the staged versions under the staging root and remove the ones the controller names.
 # The retention policy (how many to keep, which is current) is decided on the controller
 # from the listing; this only removes direct children of the root, by name.
-# $P: root, remove (folder names), remove_parts (names '<folder>\<file>.part').
+# $P: root, remove (folder names), remove_parts (names '<folder>\<file>.part', or a piece
+#   of one: '<folder>\<file>.part.<start>').
 
 $root = [System.IO.Path]::GetFullPath([string]$P.root).TrimEnd('\')
 
@@ -28,8 +29,8 @@ $removedParts = @()
 foreach ($name in @($P.remove_parts)) {
     if ($null -eq $name) { continue }
     $file = Resolve-SfChild ([string]$name) 2
-    if (-not $file.EndsWith('.part', [System.StringComparison]::OrdinalIgnoreCase)) {
-        throw "refusing to remove '$file': only .part files are removed one by one"
+    if ($file -notmatch '\.part(\.[0-9]{1,18})?$') {
+        throw "refusing to remove '$file': only .part files and their pieces (.part.<start>) are removed one by one"
     }
     if ([System.IO.File]::Exists($file)) {
         [System.IO.File]::Delete($file)
