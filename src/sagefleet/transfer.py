@@ -531,15 +531,16 @@ def plan_pieces(
         for start, end in zip(bounds, bounds[1:], strict=False)
     ]
     missing = sum(f.missing for f in files)
-    if streams <= 1 or missing <= min_piece_bytes:
+    if streams <= 1 or missing < 2 * min_piece_bytes:
         return files
-    share = max(min_piece_bytes, _ceil_div(missing, streams))
+    share = max(min_piece_bytes, missing // streams)
     pieces: list[Piece] = []
     for f in files:
-        if f.missing <= share:
+        count = f.missing // share  # pieces of at least ``share`` bytes
+        if count <= 1:
             pieces.append(f)
             continue
-        step = _ceil_div(f.missing, _ceil_div(f.missing, share))
+        step = _ceil_div(f.missing, count)
         ends = [*range(f.offset + step, f.end, step), f.end]
         pieces.append(Piece(f.start, f.have, ends[0]))
         pieces.extend(Piece(a, 0, b) for a, b in zip(ends, ends[1:], strict=False))

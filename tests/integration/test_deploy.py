@@ -316,13 +316,14 @@ def test_testinfra_wave_gate_passes_then_stops_a_rollout_it_fails(
 
 
 def test_a_large_package_travels_over_several_ansible_connections(tmp_path: Path) -> None:
-    """deploy.yml pushes a package over 8 MiB in pieces, each on a connection of its own
-    (copies of the task's winrm connection), then installs from the assembled file."""
+    """deploy.yml pushes a package of 24 MiB or more in three pieces of at least 8 MiB,
+    each on a connection of its own (copies of the task's winrm connection), then
+    installs from the assembled file."""
     big = build_test_package(
         tmp_path / "Setup.zip",
         agent_version="3.2.0",
         installer_bytes=64 * 1024,
-        payload_bytes=20 * 1024 * 1024,
+        payload_bytes=24 * 1024 * 1024,
     )
     fleet = start(tmp_path, ["healthy-onprem"], ["onprem"])
     try:

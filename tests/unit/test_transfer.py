@@ -310,9 +310,9 @@ def test_plan_cuts_what_is_missing_into_even_pieces_one_per_stream() -> None:
     # Pieces of at least min_piece_bytes, even when that means fewer than the streams.
     assert [p.start for p in transfer.plan_pieces(1000, 0, streams=8, min_piece_bytes=400)] == [
         0,
-        334,
-        668,
+        500,
     ]
+    assert len(transfer.plan_pieces(1000, 0, streams=8, min_piece_bytes=501)) == 1
 
 
 def test_plan_resumes_every_piece_the_host_holds_and_drops_stale_ones() -> None:
@@ -411,6 +411,9 @@ def test_push_is_binary_by_default(tmp_path: Path) -> None:
         ({"encoding": "gzip"}, InputError),
         ({"encoding": "base64", "chunk_bytes": 1000}, ValueError),
         ({"encoding": "binary", "chunk_bytes": 0}, ValueError),
+        ({"streams": 0}, InputError),
+        ({"streams": 17}, InputError),
+        ({"min_piece_bytes": 0}, ValueError),
     ],
 )
 def test_bad_encoding_or_chunk_is_refused_before_touching_the_host(
