@@ -14,8 +14,9 @@ each fleet size (default 10, 100 and 500 hosts):
 
 Two more benchmarks run in the same invocation (bench/transfer_perf.py,
 bench/upgrade_perf.py): a 50 MiB package pushed over a simulated bandwidth
-limit, sagefleet's transfer against ansible-core's put_file, then again with
-the package already there; and an upgrade of 100 hosts running an old agent
+limit with the same per-request latency, sagefleet's transfer against
+ansible-core's put_file, then again with the package already there (and the
+same pushes without latency, for reference); and an upgrade of 100 hosts running an old agent
 with playbooks/deploy.yml in its default waves, against its lower bound.
 
 For every run: wall time, controller CPU seconds (the command and all its
@@ -751,9 +752,13 @@ def _plot_transfer(axes: Any, transfer: Mapping[str, Any] | None) -> None:
     link = transfer["bandwidth_bytes_s"] / 1e6
     names = {"sagefleet": "sagefleet\ntransfer.stage", "ansible": "ansible-core\nput_file"}
     kinds = list(transfer["clients"])
+    connections = [transfer["clients"][k].get("connections", 1) for k in kinds]
     values = [transfer["clients"][k]["throughput_mb_s"] for k in kinds]
     bars = axes.bar(
-        [names.get(k, k) for k in kinds],
+        [
+            f"{names.get(k, k)}\n({n} connection{'s' if n > 1 else ''})"
+            for k, n in zip(kinds, connections, strict=True)
+        ],
         values,
         color=["tab:green" if k == "sagefleet" else "tab:gray" for k in kinds],
     )
@@ -768,7 +773,11 @@ def _plot_transfer(axes: Any, transfer: Mapping[str, Any] | None) -> None:
     )
     axes.set_ylabel("payload MB/s, median")
     axes.set_ylim(0, link * 1.15)
-    axes.set_title(f"Push of {transfer['package_bytes'] / 2**20:.0f} MiB", fontsize=10)
+    axes.set_title(
+        f"Push of {transfer['package_bytes'] / 2**20:.0f} MiB, "
+        f"{transfer['latency_s'] * 1000:.0f} ms per request",
+        fontsize=10,
+    )
     axes.legend(fontsize=7, loc="upper right")
 
 

@@ -640,6 +640,7 @@ def stage(
     if encoding == BINARY:
         check_binary_push(session.host, path, package)
     source = Path(package.path)
+    _open(source).close()  # unreadable: refused before the host is contacted
     policy = retry or RetryPolicy()
     started = time.monotonic()
 

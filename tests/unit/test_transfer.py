@@ -425,6 +425,16 @@ def test_bad_encoding_or_chunk_is_refused_before_touching_the_host(
     assert session.calls == []
 
 
+def test_an_unreadable_package_is_refused_before_touching_the_host(tmp_path: Path) -> None:
+    package = package_at(tmp_path)
+    Path(package.path).unlink()
+    session = FakeSession([])
+    with pytest.raises(InputError, match="cannot read the package") as caught:
+        transfer.stage(session, package)
+    assert caught.value.field == "sagefleet_agent_package"
+    assert session.calls == []
+
+
 def test_check_mode_reads_the_status_only(tmp_path: Path) -> None:
     package = package_at(tmp_path)
     session = FakeSession([status(transfer.staged_path(package.sha256))])
