@@ -41,7 +41,7 @@ $(STAMP218):
 	$(VENV218)/bin/python -m pip install --quiet 'ansible-core>=2.18,<2.19' pywinrm pyspnego
 	touch $(STAMP218)
 
-## make test-ansible218: ansible-core 2.18's raw/put_file/fetch_file against the simulator
+## make test-ansible218: ansible-core 2.18's raw/put_file/fetch_file and sagefleet's push in pieces against the simulator
 test-ansible218: $(STAMP) $(STAMP218)
 	SAGEFLEET_ANSIBLE218_PYTHON=$(VENV218)/bin/python $(BIN)/python -m pytest \
 		tests/integration/test_ansible_conformance.py -k ansible218

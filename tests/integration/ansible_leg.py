@@ -1,9 +1,9 @@
 """Drive ansible-core's winrm connection plugin against one simulated host.
 
-Runs under whichever interpreter starts it and imports only ansible-core, so
-the same checks run with the ansible-core of the test suite and, through a
-subprocess, with the one of the ansible-core 2.18 virtualenv (whose file
-transfer scripts differ). Prints one JSON document of observations; the
+Runs under whichever interpreter starts it and imports only ansible-core (and,
+for the optional push, sagefleet from the source tree), so the same checks run
+with the ansible-core of the test suite and, through a subprocess, with the
+one of the ansible-core 2.18 virtualenv (whose file transfer scripts differ). Prints one JSON document of observations; the
 calling test asserts on it.
 
 Usage: python ansible_leg.py <target.json> <result.json>
@@ -77,9 +77,27 @@ def run(target: dict[str, Any]) -> dict[str, Any]:
         folder = work / "folder.bin"
         connection.fetch_file(target["directory"], str(folder))
         result["directory_fetch_created_file"] = folder.exists()
+        if target.get("stage"):
+            result["stage"] = stage(connection, target["stage"])
     finally:
         connection.close()
     return result
+
+
+def stage(connection: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """sagefleet's push through this connection and copies of it (from the source tree)."""
+    from sagefleet import transfer
+    from sagefleet.package import inspect
+    from sagefleet.remote.ansible import AnsibleSession
+
+    staged = transfer.stage(
+        AnsibleSession("sage01", connection),
+        inspect(options["package"]),
+        encoding=options["encoding"],
+        streams=options["streams"],
+        min_piece_bytes=options["min_piece_bytes"],
+    )
+    return {"path": staged.path, "streams": staged.streams, "bytes_sent": staged.bytes_sent}
 
 
 def main() -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from sagefleet.package import build_test_package
 from sagefleet.sim.fleet import Fleet
 from tests.conftest import ROOT, FleetFactory
 
@@ -52,9 +53,16 @@ def _version(python: str) -> str:
     return out.stdout.strip()
 
 
-def run_leg(python: str, fleet: Fleet, tmp_path: Path, files: list[tuple[str, int]]) -> dict:
+def run_leg(
+    python: str,
+    fleet: Fleet,
+    tmp_path: Path,
+    files: list[tuple[str, int]],
+    stage: dict[str, object] | None = None,
+) -> dict:
     spec = fleet.spec("sage01")
     target = {
+        "stage": stage,
         "address": spec.address,
         "port": spec.port,
         "username": spec.username,
@@ -100,6 +108,27 @@ def test_put_file_then_fetch_file_round_trips_with_the_same_sha1(
     fetches = [e for e in journal if e.get("action") == "fetch_file"]
     assert {e["via"] for e in fetches} == {via}
     assert [e["offset"] for e in fetches if e["path"] == files[1][0]] == [0, 524288]
+
+
+@pytest.mark.parametrize("python", LEGS)
+@pytest.mark.parametrize("encoding", ["binary", "base64"])
+def test_sagefleet_push_in_pieces_over_copies_of_the_connection(
+    python: str, encoding: str, make_fleet: FleetFactory, tmp_path: Path
+) -> None:
+    """The push deploy.yml makes: three pieces over the task's connection and two copies
+    of it, then a command that appends them and verifies; byte-exact in both encodings."""
+    fleet = make_fleet()
+    package = build_test_package(
+        tmp_path / "Setup.zip", agent_version="3.2.0", payload_bytes=1024 * 1024
+    )
+    options = {"package": str(package), "encoding": encoding, "streams": 3}
+    result = run_leg(python, fleet, tmp_path, [], {**options, "min_piece_bytes": 256 * 1024})
+    assert result["stage"]["streams"] == 3
+    assert result["stage"]["bytes_sent"] == package.stat().st_size
+    host = fleet.host("sage01")
+    assert host.fs.read(result["stage"]["path"]) == package.read_bytes()
+    pushes = [e["params"] for e in host.journal if e.get("name") == "stage_push"]
+    assert [bool(p.get("piece")) for p in pushes] == [True, True, True, False]
 
 
 @pytest.mark.parametrize("python", LEGS)
