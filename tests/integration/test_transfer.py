@@ -295,8 +295,9 @@ def test_push_over_four_connections_is_byte_exact_and_sends_each_byte_once(
         )
     )
     assert leftovers(fleet) == []
-    # One shell per connection: the status, then four pushes at once.
-    assert fleet.listeners[HOST].stats.operations["Create"] == 4
+    # One shell per connection (the status, then four pushes at once), each deleted.
+    operations = fleet.listeners[HOST].stats.operations
+    assert (operations["Create"], operations["Delete"]) == (4, 4)
 
 
 def test_small_package_or_one_stream_uses_one_connection(
@@ -391,8 +392,9 @@ def test_push_over_four_ansible_connections_sends_the_part_as_a_piece_then_assem
     assert all(p.get("piece") for p in done[:-1])
     assert done[-1]["offset"] == done[-1]["segments"][0]["start"]  # type: ignore[index]
     assert leftovers(fleet) == []
-    assert fleet.listeners[HOST].stats.operations["Create"] == 4
-    # The siblings' connections are closed; the task's own stays open for the next command.
+    operations = fleet.listeners[HOST].stats.operations
+    # The copies' shells are deleted; the task's own stays open for its next command.
+    assert (operations["Create"], operations.get("Delete", 0)) == (4, 3)
     again = transfer.stage(ansible_session, package)
     assert again.skipped
 
