@@ -347,6 +347,39 @@ def test_push_over_several_connections_resumes_every_piece_after_a_cut(
     assert leftovers(fleet) == []
 
 
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"drop_at": "Send", "drop_times": 1},
+        {"fault_at": "Send", "fault_times": 1, "fault_code": "internal"},
+        {"fault_at": "Send", "fault_times": 2, "fault_code": "quota"},
+    ],
+    ids=["dropped-send", "http-500-send", "quota-twice"],
+)
+def test_push_over_several_connections_retries_a_failed_send_and_resumes(
+    fleet: Fleet, package: PackageInfo, fault: dict[str, object]
+) -> None:
+    """Whichever of the four connections the fault hits, the next attempt resumes every
+    file and the package arrives whole, each byte sent at most twice."""
+    fleet.faults(HOST).set(**fault)
+    waits: list[float] = []
+    with session_for(fleet, HOST) as session:
+        result = transfer.stage(
+            session,
+            package,
+            streams=4,
+            min_piece_bytes=PIECE,
+            retry=transfer.RetryPolicy(attempts=3, backoff_s=0.0),
+            sleep=waits.append,
+        )
+    assert fleet.faults(HOST).counters.dropped + fleet.faults(HOST).counters.faults >= 1
+    assert result.attempts >= 2 and len(waits) == result.attempts - 1
+    assert result.resumed_from + result.bytes_sent == package.size
+    assert package.size <= stdin_bytes(fleet) < 2 * package.size
+    assert host_of(fleet).fs.read(STAGED) == Path(package.path).read_bytes()
+    assert leftovers(fleet) == []
+
+
 def test_pieces_left_on_the_host_are_resumed_over_one_connection(
     fleet: Fleet, package: PackageInfo, ansible_session: AnsibleSession
 ) -> None:
