@@ -3,8 +3,8 @@
 Runs under whichever interpreter starts it and imports only ansible-core (and,
 for the optional push, sagefleet from the source tree), so the same checks run
 with the ansible-core of the test suite and, through a subprocess, with the
-one of the ansible-core 2.18 virtualenv (whose file transfer scripts differ). Prints one JSON document of observations; the
-calling test asserts on it.
+one of the ansible-core 2.18 virtualenv (whose file transfer scripts differ).
+Prints one JSON document of observations; the calling test asserts on it.
 
 Usage: python ansible_leg.py <target.json> <result.json>
 """
