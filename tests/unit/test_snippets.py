@@ -151,3 +151,25 @@ def test_unknown_snippet_is_a_clear_error() -> None:
 def test_snippet_names_are_restricted() -> None:
     with pytest.raises(snippets.SnippetError, match="invalid snippet name"):
         snippets.load("../etc/passwd")
+
+
+def tokens(root: Node) -> list[tuple[str, bytes]]:
+    """The leaves of the parse tree, comments left out: what PowerShell runs."""
+    return [
+        (n.type, n.text or b"") for n in descendants(root) if not n.children and n.type != "comment"
+    ]
+
+
+@pytest.mark.parametrize("name", [*snippets.available(), snippets.PRELUDE_NAME])
+def test_only_comments_are_left_out_of_the_script_sent(name: str) -> None:
+    """The file's whole-line comments stay home; every one of them is a comment in the
+    parse tree (none sits in a string), and the code left is token for token the file's."""
+    text = snippets._read(name).replace("\r\n", "\n")
+    original = parse(text)
+    comment_lines = {n.start_point[0] for n in descendants(original) if n.type == "comment"}
+    dropped = {i for i, line in enumerate(text.split("\n")) if line.lstrip().startswith("#")}
+    assert dropped <= comment_lines
+    sent = snippets.prelude() if name == snippets.PRELUDE_NAME else snippets.load(name).body
+    assert not any(line.lstrip().startswith("#") for line in sent.split("\n"))
+    body = text if name == snippets.PRELUDE_NAME else text.partition("\n")[2]
+    assert tokens(parse(sent)) == tokens(parse(body))

@@ -229,10 +229,12 @@ def test_binary_push_of_the_longest_staging_root_fits_on_the_command_line(kind: 
     assert transfer.check_staging_root(root) == root  # accepted, at the limit
     with pytest.raises(InputError, match="characters long"):
         transfer.check_staging_root(root + "x")
-    # The longest folder name and a package size (and offset) of 2 GiB, ten digits.
+    # The longest folder name, a package size (and offsets) of 2 GiB, ten digits, and the
+    # most pieces a resume may list.
     path = transfer.staged_path("a" * 64, "v" * 64, root)
     package = PackageInfo("Setup.zip", "a" * 64, 2**31, (), True)
-    params = transfer.push_params(path, package, package.size, "binary")
+    most = [transfer.Piece(package.size, 0, package.size)] * transfer.MAX_PIECES
+    params = transfer.push_params(path, package, package.size, "binary", most)
     line, prefix = snippet_invocation("stage_push", params)
     assert prefix is None and len(line) <= MAX_COMMAND_LINE
     assert transfer.push_command_length(params) == len(line)

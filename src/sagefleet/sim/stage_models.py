@@ -51,7 +51,7 @@ from typing import Any
 
 from sagefleet.sim.dispatch import SnippetAbort, script_from_stdin, simulates
 from sagefleet.sim.model import DiskFull, FileSystem, ModelError, WindowsHost
-from sagefleet.sim.wsman import stdin_ended_abruptly
+from sagefleet.sim.wsman import stdin_ended_abruptly, stdin_never_comes
 
 DOWNLOAD_TIMEOUT_SECONDS = 30.0
 # The buffer stage_push reads raw stdin into ($buffer): a disk that fills up fails the
@@ -178,12 +178,26 @@ def _stage_status(fs: FileSystem, params: dict[str, Any]) -> dict[str, Any]:
 def stage_push(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
     abrupt = stdin_ended_abruptly()
     via_bootstrap = script_from_stdin()
+    expects = _expected_until(params) > int(params.get("offset") or 0)
+    if expects and stdin_never_comes():
+        raise SnippetAbort(
+            "sagefleet simulator: stage_push reads its stdin, but the command was started "
+            "without one (WINRS_CONSOLEMODE_STDIN): on Windows the read would wait until the "
+            "command is killed"
+        )
     with host.lock:
         try:
-            result = _stage_push(host, params, stdin, abrupt, via_bootstrap)
+            result = _stage_push(host, params, stdin if expects else b"", abrupt, via_bootstrap)
         except ModelError as exc:
             raise SnippetAbort(str(exc)) from None
     return result
+
+
+def _expected_until(params: dict[str, Any]) -> int:
+    """Where the bytes the snippet reads from stdin end: the first piece's start, or the
+    size (it reads nothing when that is not past the offset)."""
+    segments = params.get("segments") or []
+    return int(segments[0]["start"]) if segments else int(params.get("size") or 0)
 
 
 def _base64_blocks(

@@ -55,6 +55,24 @@ _STDIN_ABRUPT: contextvars.ContextVar[bool] = contextvars.ContextVar(
 )
 
 
+_NO_STDIN: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "sagefleet_no_stdin", default=False
+)
+
+
+def stdin_never_comes() -> bool:
+    """Whether the command running in this thread was started without a stdin stream.
+
+    A client that has no input for a command starts it with
+    ``WINRS_CONSOLEMODE_STDIN=TRUE`` (pywinrm and ansible-core do) and never sends
+    any: on Windows the process's stdin is then a console that no Send feeds,
+    and a read from it waits until the command is killed. A model whose snippet
+    would read stdin asks this to fail loudly instead of pretending to see an
+    end of input.
+    """
+    return _NO_STDIN.get()
+
+
 def stdin_ended_abruptly() -> bool:
     """Whether the command running in this thread lost its client before stdin ended.
 
@@ -222,6 +240,8 @@ class Command:
     delivered: bool = False
     # The client went away before the end of stdin (see stdin_ended_abruptly).
     stdin_abrupt: bool = False
+    # Started with WINRS_CONSOLEMODE_STDIN=TRUE: no Send feeds it (see stdin_never_comes).
+    console_stdin: bool = False
 
 
 @dataclass
@@ -350,7 +370,10 @@ class ShellService:
                     "w:InternalError",
                 )
             command_id = str(uuid.uuid4()).upper()
-            shell.commands[command_id] = Command(command_id=command_id, command_line=full)
+            console = request.options.get("WINRS_CONSOLEMODE_STDIN", "").upper() == "TRUE"
+            shell.commands[command_id] = Command(
+                command_id=command_id, command_line=full, console_stdin=console
+            )
         body = (
             f"<rsp:CommandResponse><rsp:CommandId>{command_id}</rsp:CommandId>"
             "</rsp:CommandResponse>"
@@ -431,6 +454,7 @@ class ShellService:
     def _start(self, command: Command) -> None:
         def work() -> None:
             _STDIN_ABRUPT.set(command.stdin_abrupt)
+            _NO_STDIN.set(command.console_stdin and not command.stdin and not command.stdin_closed)
             try:
                 command.result = self.runner(command.command_line, bytes(command.stdin))
             except Exception as exc:  # noqa: BLE001 - surfaced to the client as rc 1

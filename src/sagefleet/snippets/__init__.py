@@ -43,6 +43,14 @@ class Snippet:
         return f"# sagefleet:{self.name}/{self.version}"
 
 
+def _code(text: str) -> str:
+    """The text without its whole-line comments: they stay in the file, not on the wire
+    (a script travels in the command line, whose length Windows limits). The snippets
+    hold no here-string or block comment in which a line starting with '#' would be
+    anything but a comment (a test checks it)."""
+    return "\n".join(line for line in text.split("\n") if not line.lstrip().startswith("#"))
+
+
 def _read(name: str) -> str:
     try:
         return resources.files(__name__).joinpath(f"{name}.ps1").read_text(encoding="utf-8")
@@ -60,13 +68,14 @@ def load(name: str) -> Snippet:
     match = MARKER_RE.match(first.strip())
     if not match or match.group("name") != name:
         raise SnippetError(f"snippet {name}.ps1 must start with '# sagefleet:{name}/<version>'")
+    body = _code(body)
     return Snippet(name=name, version=int(match.group("version")), body=body.strip("\n") + "\n")
 
 
 @cache
 def prelude() -> str:
     """Shared helpers every snippet may use (JSON output, error handling)."""
-    return _read(PRELUDE_NAME).replace("\r\n", "\n").strip("\n") + "\n"
+    return _code(_read(PRELUDE_NAME).replace("\r\n", "\n")).strip("\n") + "\n"
 
 
 def available() -> list[str]:

@@ -7,7 +7,8 @@
 #   one piece twice), before the size and SHA-256 checks.
 #   piece (optional, true): this command pushes one such piece: part is its file, size the
 #   bytes that file must hold at the end, nothing is verified or renamed.
-# stdin, by encoding:
+# stdin, by encoding (read only when bytes are expected: offset below the first piece or the
+# size):
 # - 'binary' (the default): the raw bytes of the package from the offset, to the end of
 #   stdin. Read through [Console]::OpenStandardInput(), a raw Stream: each Read returns
 #   what has arrived. Never [Console]::In, a StreamReader that decodes and reads ahead,
@@ -80,11 +81,18 @@ if ($stream.Length -lt $offset) {
 $received = [long]0
 $failure = $null
 $in = $null
+# What stdin carries: the package from the offset up to the first piece (or the end). A
+# command with nothing to receive never reads: started without stdin (a console no Send
+# feeds), a read would wait until the command is killed.
+$until = $size
+if ($segments.Count -gt 0) { $until = [long]$segments[0].start }
 try {
     # Bytes past the offset were not acknowledged by the controller: drop them.
     $stream.SetLength($offset)
     [void]$stream.Seek(0, [System.IO.SeekOrigin]::End)
-    if ($encoding -eq 'binary') {
+    if ($until -le $offset) {
+        # Nothing to receive.
+    } elseif ($encoding -eq 'binary') {
         $in = [Console]::OpenStandardInput()
         $buffer = New-Object -TypeName byte[] -ArgumentList 65536
         $n = $in.Read($buffer, 0, $buffer.Length)
