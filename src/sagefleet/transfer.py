@@ -869,15 +869,19 @@ def _push(
         stdin: Iterator[bytes] = _blocks_of(source, main, wire)
         if helpers is None:
             sent += sum(push_piece(session, piece) for piece in todo)
-        else:
-            if not session.streams_stdin:
-                # This session reads a command's whole stdin before starting it (ansible's
-                # exec_command): its range goes first, as a piece, while the others push
-                # theirs; then a command with no stdin assembles.
-                sent += push_piece(session, main) if main.missing else 0
-                main = Piece(0, main.end, main.end)
-                stdin = iter(())
+        elif session.streams_stdin and main.missing:
+            # Its command reads its bytes, then waits for the end of stdin: that end goes
+            # once every piece is there.
             stdin = _then(stdin, helpers.wait)
+        else:
+            # A session that reads a command's whole stdin before starting it (ansible's
+            # exec_command) pushes the .part's range as a piece too, while the others push
+            # theirs. A command with nothing to read would not wait for the end of its
+            # stdin: the one that assembles starts once every piece is there.
+            sent += push_piece(session, main) if main.missing else 0
+            main = Piece(0, main.end, main.end)
+            helpers.wait()
+            stdin = iter(())
         doc = session.run_snippet(
             "stage_push", push_params(path, package, main.have, wire.encoding, rest), stdin
         )
