@@ -345,3 +345,33 @@ def test_a_large_package_travels_over_several_ansible_connections(tmp_path: Path
         assert staged == big.read_bytes()
     finally:
         fleet.stop()
+
+
+def test_a_push_in_pieces_cut_halfway_is_resumed_by_the_deploy(tmp_path: Path) -> None:
+    """A connection dropped in the middle of a push over three connections: the stage
+    step retries on its own, sends only what did not arrive, and the install goes on."""
+    big = build_test_package(
+        tmp_path / "Setup.zip",
+        agent_version="3.2.0",
+        installer_bytes=64 * 1024,
+        payload_bytes=24 * 1024 * 1024,
+    )
+    size = big.stat().st_size
+    fleet = start(tmp_path, ["healthy-onprem"], ["onprem"])
+    try:
+        fleet.faults("onprem").set(drop_after_stdin_bytes=size // 2)
+        process, _ = deploy(
+            fleet, tmp_path, big, inventory_vars={"sagefleet_agent_transfer_streams": 3}
+        )
+        assert process.returncode == 0, process.stdout[-5000:]
+        assert outcomes(process) == {"onprem": "installed"}
+        assert fleet.faults("onprem").counters.dropped == 1
+        journal = fleet.host("onprem").journal
+        pushes = [e for e in journal if e.get("name") == "stage_push"]
+        # Each byte arrived once, but for the Send that was cut.
+        assert size <= sum(e["stdin_bytes"] for e in pushes) < size + 300_000
+        assert any(e["params"]["offset"] > 0 for e in pushes)  # a file resumed
+        staged = fleet.host("onprem").fs.read(r"C:\ProgramData\sagefleet\staging\3.2.0\Setup.zip")
+        assert staged == big.read_bytes()
+    finally:
+        fleet.stop()
