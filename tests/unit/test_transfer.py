@@ -893,3 +893,43 @@ def test_model_piece_push_writes_its_own_file_and_verifies_only_its_length(
     rc, out = run_push(model, transfer.piece_params(STAGED, piece), DATA[1200:2000])
     assert rc == 1 and "received 1000 bytes in all, expected 2000" in out
     assert not model.fs.exists(STAGED + ".part.1000")
+
+
+# -- sessions that open more connections ------------------------------------------------
+
+
+class PluginConnection:
+    """The state ansible-core's winrm connection plugin keeps (what a copy must reset)."""
+
+    def __init__(self, transport: list[str]) -> None:
+        self.protocol: object | None = object()
+        self.shell_id: str | None = "SHELL"
+        self._connected = True
+        self._winrm_transport = transport
+        self.closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_an_ansible_session_copies_a_winrm_connection_for_a_sibling() -> None:
+    from sagefleet.remote.ansible import AnsibleSession
+
+    task = PluginConnection(["ntlm"])
+    session = AnsibleSession("srv01", task)
+    other = session.sibling()
+    assert other is not None and other.host == "srv01"
+    copy = other.connection
+    assert copy is not task and copy._winrm_transport == ["ntlm"]
+    assert (copy.protocol, copy.shell_id, copy._connected) == (None, None, False)
+    assert (task.shell_id, task._connected) == ("SHELL", True)  # the task's is untouched
+    other.close()
+    session.close()
+    assert (copy.closed, task.closed) == (1, 0)  # the task's connection is Ansible's
+
+
+def test_no_sibling_over_kerberos_or_another_connection_plugin() -> None:
+    from sagefleet.remote.ansible import AnsibleSession
+
+    assert AnsibleSession("srv01", PluginConnection(["kerberos"])).sibling() is None
+    assert AnsibleSession("srv01", object()).sibling() is None

@@ -60,9 +60,12 @@ class AnsibleSession(HostSession):
         """The same connection settings on a connection of its own (ansible-core's winrm
         plugin: a new pywinrm Protocol, NTLM context and shell when first used).
 
-        None for any other connection plugin: its state is not known here.
+        None for any other connection plugin (its state is not known here), and for
+        Kerberos, whose ticket cache the plugin manages in the process environment.
         """
         if not all(hasattr(self.connection, a) for a in ("protocol", "shell_id", "_connected")):
+            return None
+        if "kerberos" in (getattr(self.connection, "_winrm_transport", None) or ()):
             return None
         other = copy.copy(self.connection)
         other.protocol = None
