@@ -19,7 +19,7 @@ from typing import Any
 
 from sagefleet import snippets
 from sagefleet.remote.command import STDIN_BOOTSTRAP
-from sagefleet.sim import ansible_compat
+from sagefleet.sim import ansible_compat, semantics
 from sagefleet.sim.model import WindowsHost
 
 Result = tuple[int, bytes, bytes]
@@ -120,7 +120,7 @@ def run_powershell(host: WindowsHost, script: str, stdin: bytes) -> Result:
         host.record({"kind": "rejected", "error": str(exc)})
         return 1, b"", clixml_error(f"sagefleet simulator: {exc}")
     if parsed is not None:
-        return run_snippet(host, parsed.name, parsed.params, stdin)
+        return run_snippet(host, parsed.name, parsed.params, stdin, script=script)
     # Not a snippet: ansible-core's own put/fetch scripts, or raw one-liners.
     return ansible_compat.run_script(host, script, stdin)
 
@@ -143,7 +143,14 @@ class SnippetAbort(Exception):
     """Raised by a snippet model the way a PowerShell `throw` ends the script."""
 
 
-def run_snippet(host: WindowsHost, name: str, params: dict[str, Any], stdin: bytes) -> Result:
+def run_snippet(
+    host: WindowsHost,
+    name: str,
+    params: dict[str, Any],
+    stdin: bytes,
+    *,
+    script: str | None = None,
+) -> Result:
     host.record({"kind": "snippet", "name": name, "params": params, "stdin_bytes": len(stdin)})
     failure = host.snippet_failures.get(name)
     if failure is not None:
@@ -151,10 +158,20 @@ def run_snippet(host: WindowsHost, name: str, params: dict[str, Any], stdin: byt
     impl = SNIPPETS.get(name)
     if impl is None:
         return _not_understood(f"snippet {name!r} (no model in the simulator)", name, True)
+    view = semantics.Script(
+        name, params, script if script is not None else snippets.render(name, params)
+    )
+    refused = semantics.refusal(host, view)
+    if refused is not None:
+        host.record({"kind": "refused", "name": name, "error": refused})
+        return 1, b"", clixml_error(refused)
+    token = semantics.running(view)
     try:
         result = impl(host, params, stdin)
     except SnippetAbort as exc:
         return 1, b"", clixml_error(str(exc))
+    finally:
+        semantics.done(token)
     return 0, json.dumps(result, ensure_ascii=True, separators=(",", ":")).encode("ascii"), b""
 
 
