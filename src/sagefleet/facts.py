@@ -10,7 +10,8 @@ Document shape (``schema`` 1), every key always present, values may be null:
     {
       "schema": 1,
       "host": {"hostname", "os_caption", "os_version", "os_build",
-               "powershell_version", "utc_now", "domain", "part_of_domain"},
+               "powershell_version", "language_mode", "utc_now", "domain",
+               "part_of_domain"},
       "drives": [{"name": "C:", "drive_type": "fixed|network|removable|cdrom|unknown",
                   "free_bytes", "size_bytes", "provider"}],
       "dotnet": {"release"},
@@ -119,6 +120,8 @@ class HostIdentity:
     os_version: str | None = None
     os_build: int | None = None
     powershell_version: str | None = None
+    # $ExecutionContext.SessionState.LanguageMode of the session that gathered the facts.
+    language_mode: str | None = None
     utc_now: str | None = None
     domain: str | None = None
     part_of_domain: bool | None = None
@@ -339,6 +342,7 @@ def parse_facts(doc: Any) -> HostFacts:
             os_version=_opt_str(host.get("os_version")),
             os_build=_opt_int(host.get("os_build")),
             powershell_version=_opt_str(host.get("powershell_version")),
+            language_mode=_opt_str(host.get("language_mode")),
             utc_now=_opt_str(host.get("utc_now")),
             domain=_opt_str(host.get("domain")),
             part_of_domain=_bool(host.get("part_of_domain")),

@@ -4,7 +4,8 @@ Sage Partner Cloud VMs are often reached only through Azure Virtual Desktop or
 RDP, with WinRM closed. ``facts_script`` wraps the very script sagefleet sends
 over WinRM (``snippets.render("facts", params)``: marker, JSON parameters,
 prelude, body, unchanged) in a collector that runs it in a child Windows
-PowerShell process, as WinRM would, and saves its one JSON document to
+PowerShell process started as WinRM starts it (the stdin bootstrap in
+``-EncodedCommand``, the script on stdin), and saves its one JSON document to
 ``sagefleet-facts-<COMPUTERNAME>.json``. ``evaluate_file`` reads that file back
 and runs the same checks as the online path (``preflight.evaluate``).
 """
@@ -25,8 +26,12 @@ from sagefleet.errors import InputError
 from sagefleet.facts import FactsError, parse_facts, parse_utc
 from sagefleet.findings import HostReport
 from sagefleet.preflight import PreparedHost, evaluate, prepare
+from sagefleet.remote.command import bootstrap_command
 
 OUTPUT_PATTERN = "sagefleet-facts-<COMPUTERNAME>.json"
+# How long the collector lets the facts script run before it stops it (the network
+# probes are bounded by their own timeout_ms; this bounds everything else).
+COLLECTOR_TIMEOUT_S = 600
 
 def _template() -> str:
     text = resources.files("sagefleet").joinpath("templates/facts_collector.ps1").read_text("utf-8")
@@ -44,6 +49,9 @@ def facts_script(params: Mapping[str, Any], *, host: str | None = None) -> str:
         pattern=OUTPUT_PATTERN,
         checks_args=f" -i <inventory> --host {_comment_safe(host)}" if host else "",
         chunks=chunks,
+        arguments=bootstrap_command().split(" ", 1)[1],
+        timeout_ms=COLLECTOR_TIMEOUT_S * 1000,
+        timeout_s=COLLECTOR_TIMEOUT_S,
     )
     return text.lstrip("\n").replace("\n", "\r\n")
 

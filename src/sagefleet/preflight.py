@@ -14,12 +14,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagefleet import catalog, snippets
-from sagefleet.checks import Context, EntityView, Waiver, all_checks, parse_waivers, run_checks
+from sagefleet.checks import (
+    Context,
+    EntityView,
+    Waiver,
+    all_checks,
+    finding_for,
+    parse_waivers,
+    run_checks,
+)
+from sagefleet.checks.platform import language_mode_outcome
 from sagefleet.errors import InputError
 from sagefleet.facts import HostFacts, parse_facts
 from sagefleet.findings import FleetReport, HostReport
 from sagefleet.network import DnsResult, resolve
-from sagefleet.remote import HostSession, RemoteError, SnippetFailed
+from sagefleet.remote import HostSession, LanguageModeRestricted, RemoteError, SnippetFailed
 from sagefleet.settings import ValidationFailed, validate_host
 from sagefleet.settings.schemas import ENTITIES_SCHEMA, validator
 
@@ -294,6 +303,17 @@ def run(
     started = time.monotonic()
     try:
         document = session.run_snippet("facts", prepared.facts_params())
+    except LanguageModeRestricted as exc:
+        # The host answered but cannot run the facts script at all: one finding says why.
+        finding = finding_for("SF107", language_mode_outcome(exc.mode, prepared.lang))
+        report = HostReport(
+            host=prepared.host,
+            reachable=True,
+            findings=(finding,),
+            address=address,
+            duration_s=round(time.monotonic() - started, 3),
+        )
+        return report, None
     except SnippetFailed as exc:
         report = HostReport(
             host=prepared.host,

@@ -9,9 +9,8 @@ after checking the SHA-256 of the whole file. Two stdin encodings:
   each over WinRMSession; ansible's winrm connection cuts its own Sends of
   200,000 bytes). WinRM already carries stdin as base64 inside its SOAP
   messages, so stdin costs exactly the package's size. The snippet reads them through
-  ``[Console]::OpenStandardInput()``; it must therefore come on the command
-  line, never behind the stdin bootstrap (whose ``[Console]::In`` buffers past
-  its first line): ``stage`` checks this before sending.
+  ``[Console]::OpenStandardInput()``, after the stdin bootstrap has read exactly
+  the script's bytes from the same raw stream (no read-ahead).
 - ``base64``: base64 text lines (4/3 of the payload, one line per Send), read
   with ``[Console]::In.ReadLine()``: the fallback, should the binary read not
   behave on some host (it has not been confirmed on a real Windows host).
@@ -66,7 +65,6 @@ from sagefleet.remote import (
     SnippetFailed,
     TransportError,
 )
-from sagefleet.remote.command import MAX_COMMAND_LINE, snippet_invocation
 
 log = logging.getLogger(__name__)
 
@@ -437,33 +435,6 @@ def piece_params(path: str, piece: Piece, encoding: str = DEFAULT_ENCODING) -> d
     }
 
 
-def push_command_length(params: dict[str, Any]) -> int | None:
-    """Characters of the stage_push command line, or None when the script does not fit
-    on it (it would then travel on stdin behind the bootstrap)."""
-    line, prefix = snippet_invocation("stage_push", params)
-    return None if prefix is not None else len(line)
-
-
-def check_binary_push(host: str, path: str, package: PackageInfo) -> None:
-    """Refuse a binary push whose script would not travel on the command line.
-
-    Binary stdin is read raw by the script; behind the stdin bootstrap, the
-    bootstrap's ``[Console]::In`` would have buffered the first bytes of the
-    package. The longest offset (the package size) and the most pieces give the
-    longest line.
-    """
-    longest = [Piece(package.size, 0, package.size)] * MAX_PIECES
-    if push_command_length(push_params(path, package, package.size, BINARY, longest)) is None:
-        raise TransferError(
-            host,
-            path,
-            f"the stage_push command for '{path}' does not fit on the Windows command line "
-            f"({MAX_COMMAND_LINE} characters), and a binary transfer needs it there: use a "
-            "shorter staging root or version, or the base64 encoding "
-            "(sagefleet_agent_transfer_encoding: base64)",
-        )
-
-
 def _int(doc: dict[str, Any], key: str, default: int = 0) -> int:
     value = doc.get(key)
     return default if value is None else int(value)
@@ -637,8 +608,6 @@ def stage(
         raise ValueError("min_piece_bytes must be >= 1")
     chunk = _check_chunk(chunk_bytes, encoding)
     path = staged_path(package.sha256, version or package.agent_version, staging_root)
-    if encoding == BINARY:
-        check_binary_push(session.host, path, package)
     source = Path(package.path)
     _open(source).close()  # unreadable: refused before the host is contacted
     policy = retry or RetryPolicy()

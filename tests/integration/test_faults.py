@@ -13,7 +13,7 @@ from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError
 
 from sagefleet import snippets
 from sagefleet.remote import AuthenticationFailed, HostUnreachable, TransportError
-from sagefleet.remote.command import snippet_command
+from sagefleet.remote.command import snippet_invocation
 from sagefleet.sim.faults import FaultError, FaultPlan
 from sagefleet.sim.fleet import Fleet, FleetError, generate_specs, specs_from_inventory
 from tests.conftest import FleetFactory, next_first_address, session_for
@@ -38,9 +38,9 @@ def stdin_command(fleet: Fleet, size: int) -> tuple[int, float]:
     protocol = pywinrm_session(fleet).protocol
     shell_id = protocol.open_shell()
     started = time.monotonic()
-    command_id = protocol.run_command(
-        shell_id, snippet_command("host_info", {}), console_mode_stdin=False
-    )
+    line, script = snippet_invocation("host_info", {})
+    command_id = protocol.run_command(shell_id, line, console_mode_stdin=False)
+    protocol.send_command_input(shell_id, command_id, script)
     chunk = 50_000
     for offset in range(0, size, chunk):
         data = b"x" * min(chunk, size - offset)
@@ -88,11 +88,12 @@ def test_bandwidth_limit_paces_stdin_transfer(make_fleet: FleetFactory) -> None:
     rc, elapsed = stdin_command(fleet, 300_000)
     assert rc == 0
     assert 0.75 <= elapsed < 5
-    assert fleet.listeners["sage01"].stats.stdin_bytes == 300_000
+    script = len(snippet_invocation("host_info", {})[1])  # the script travels on stdin first
+    assert fleet.listeners["sage01"].stats.stdin_bytes == 300_000 + script
     fleet.faults("sage01").clear()
     rc, fast = stdin_command(fleet, 300_000)
     assert rc == 0 and fast < 0.5
-    assert fleet.listeners["sage01"].stats.stdin_bytes == 600_000
+    assert fleet.listeners["sage01"].stats.stdin_bytes == 2 * (300_000 + script)
 
 
 # -- dropped connections --------------------------------------------------------
@@ -106,7 +107,8 @@ def test_connection_dropped_after_n_stdin_bytes_is_a_connection_error(
     with pytest.raises(requests.exceptions.ConnectionError):
         stdin_command(fleet, 300_000)
     assert fleet.faults("sage01").counters.dropped == 1
-    assert fleet.listeners["sage01"].stats.stdin_bytes == 150_000  # the third 50 kB Send
+    script = len(snippet_invocation("host_info", {})[1])  # the script's own Send came first
+    assert fleet.listeners["sage01"].stats.stdin_bytes == script + 150_000  # the third 50 kB
     rc, _ = stdin_command(fleet, 300_000)  # one-shot: the retry goes through
     assert rc == 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from tree_sitter import Language, Node, Parser
 from sagefleet import offline, preflight, snippets
 from sagefleet.cli import main
 from sagefleet.inventory import load
+from sagefleet.remote.command import STDIN_BOOTSTRAP, bootstrap_command, decode_script
 from sagefleet.sim.fleet import Fleet, generate_specs
 from tests.conftest import next_first_address, session_for
 from tests.scenarios import write_inventory
@@ -57,6 +59,21 @@ def test_collector_carries_the_winrm_script_unchanged() -> None:
     assert "sage-01" in script and "sagefleet-facts-" in script
 
 
+def test_collector_starts_windows_powershell_by_full_path_with_the_stdin_bootstrap() -> None:
+    script = offline.facts_script(offline.default_params(mae_files=["C:\\Sage\\BIJOU.MAE"]))
+    assert "'System32\\WindowsPowerShell\\v1.0\\powershell.exe'" in script
+    assert "$env:SystemRoot" in script and "$PSHOME" not in script
+    (arguments,) = re.findall(r"\$info\.Arguments = '([^']*)'", script)
+    assert f"PowerShell {arguments}" == bootstrap_command()
+    flags, encoded = arguments.rsplit(" ", 1)
+    assert flags.endswith("-EncodedCommand") and decode_script(encoded) == STDIN_BOOTSTRAP
+    # The child's stdin: the script's length in bytes, LF, the script (the bootstrap's
+    # contract), and the wait on the child is bounded.
+    assert '[string]$script.Length + "`n"' in script
+    assert f"WaitForExit({offline.COLLECTOR_TIMEOUT_S * 1000})" in script
+    assert "Start-Process" not in script and "-File" not in script.split("param(")[1]
+
+
 def test_facts_script_command_uses_the_hosts_entities(
     fleet_inventory: tuple[Fleet, Path], tmp_path: Path
 ) -> None:
@@ -90,8 +107,19 @@ def test_offline_findings_equal_the_online_ones(
     out = tmp_path / "reports"
     now = dt.datetime.now(dt.UTC).isoformat()
     rc = main(
-        ["checks", "--facts", str(facts_file), "-i", str(inventory), "--host", scenario,
-         "--out", str(out), "--collected-at", now]
+        [
+            "checks",
+            "--facts",
+            str(facts_file),
+            "-i",
+            str(inventory),
+            "--host",
+            scenario,
+            "--out",
+            str(out),
+            "--collected-at",
+            now,
+        ]
     )
     assert rc == 0
     report = json.loads((out / "report.json").read_text())

@@ -22,6 +22,7 @@ from sagefleet.remote import (
     TransportError,
 )
 from sagefleet.remote.ansible import AnsibleSession
+from sagefleet.remote.command import snippet_invocation
 from sagefleet.remote.winrm import WinRMSession
 from sagefleet.sim.fleet import Fleet
 from sagefleet.sim.model import WindowsHost
@@ -70,7 +71,8 @@ def host_of(fleet: Fleet) -> WindowsHost:
 
 
 def stdin_bytes(fleet: Fleet) -> int:
-    return fleet.listeners[HOST].stats.stdin_bytes
+    """Bytes of stdin past the scripts themselves (which travel on stdin too)."""
+    return fleet.listeners[HOST].stats.stdin_bytes - host_of(fleet).script_bytes
 
 
 def set_free_space(host: WindowsHost, free: int) -> None:
@@ -128,12 +130,15 @@ def test_check_mode_reports_the_transfer_without_sending(
     assert not host_of(fleet).fs.exists(result.path)
 
 
-def sends_before_the_drop(threshold: int, encoding: str) -> int:
+def sends_before_the_drop(threshold: int, encoding: str, package: PackageInfo) -> int:
     """Raw bytes of the Sends answered before the one that reached ``threshold`` stdin
-    bytes (the simulator drops that Send's connection: its data never arrives)."""
+    bytes (the simulator drops that Send's connection: its data never arrives). The
+    first Send carries the stage_push script itself."""
     chunk = transfer.default_chunk_bytes(encoding)
     per_send = transfer.wire_bytes(chunk, chunk, encoding)
-    return (threshold - 1) // per_send * chunk
+    params = transfer.push_params(STAGED, package, 0, encoding)
+    script = len(snippet_invocation("stage_push", params)[1])
+    return (threshold - 1 - script) // per_send * chunk
 
 
 @ENCODINGS
@@ -152,7 +157,7 @@ def test_interrupted_transfer_resumes_from_what_reached_the_host(
         assert not host.fs.exists(STAGED)
         kept = host.fs.read(STAGED + ".part")
         # Every byte of the Sends that arrived, and nothing of the one cut.
-        assert len(kept) == sends_before_the_drop(threshold, encoding)
+        assert len(kept) == sends_before_the_drop(threshold, encoding, package)
         assert 0 < len(kept) < package.size
         assert kept == original[: len(kept)]
 
@@ -178,7 +183,7 @@ def test_stage_retries_a_dropped_transfer_and_resumes_on_its_own(
             session, package, encoding=encoding, retry=NO_WAIT, sleep=waits.append
         )
     assert result.attempts == 2 and waits == [0.0]
-    assert result.resumed_from == sends_before_the_drop(threshold, encoding)
+    assert result.resumed_from == sends_before_the_drop(threshold, encoding, package)
     assert 0 < result.resumed_from < package.size
     assert host_of(fleet).fs.read(result.path) == Path(package.path).read_bytes()
 
@@ -229,9 +234,10 @@ class DiskFillsUp(HostSession):
     def execute(
         self, command: str, stdin: Iterable[bytes] | None = None
     ) -> tuple[int, bytes, bytes]:
-        if stdin is not None:
+        blocks = list(stdin or ())
+        if blocks and b"# sagefleet:stage_push/" in blocks[0][:100]:  # the script comes first
             set_free_space(self.model, self.free)
-        return self.inner.execute(command, stdin)
+        return self.inner.execute(command, blocks)
 
     def close(self) -> None:
         self.inner.close()

@@ -49,6 +49,7 @@ def healthy(now: dt.datetime | None = None) -> dict[str, Any]:
                 "os_version": "10.0.17763",
                 "os_build": 17763,
                 "powershell_version": "5.1.17763.5576",
+                "language_mode": "FullLanguage",
                 "utc_now": now.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z",
                 "domain": "BIJOU.LAN",
                 "part_of_domain": True,

@@ -6,11 +6,10 @@ import json
 from typing import Any
 
 import pytest
+from tests.wire import run_snippet_wire
 
 from sagefleet import snippets
 from sagefleet.facts import parse_facts
-from sagefleet.remote.command import MAX_COMMAND_LINE, snippet_command
-from sagefleet.sim.dispatch import run_command
 from sagefleet.sim.model import (
     DEFAULT_ENDPOINTS,
     WindowsHost,
@@ -40,6 +39,7 @@ HOST_KEYS = {
     "os_version",
     "os_build",
     "powershell_version",
+    "language_mode",
     "utc_now",
     "domain",
     "part_of_domain",
@@ -80,7 +80,7 @@ def facts_params(profile: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_facts(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
-    rc, out, err = run_command(host, snippet_command("facts", params), b"")
+    rc, out, err = run_snippet_wire(host, "facts", params)
     assert rc == 0, err
     document: dict[str, Any] = json.loads(out)
     return document
@@ -105,18 +105,6 @@ def test_facts_document_of_every_profile_follows_the_contract(name: str) -> None
     facts = parse_facts(doc)
     assert facts.identity.hostname == host.hostname
     assert len(facts.probes) == len(params["endpoints"])
-
-
-@pytest.mark.parametrize("name", profile_names())
-def test_facts_command_fits_the_windows_command_line(name: str) -> None:
-    _, params = host_for(name)
-    params["endpoints"] += [
-        {"name": f"srv{i:02d}abcdef.database.windows.net", "port": 1433, "tls": False}
-        for i in range(3)
-    ]
-    params["mae_files"] += [rf"\\fs01\sage\Societes\ENTITY{i}.MAE" for i in range(3)]
-    params["spc_marker_paths"] = ["HKLM:\\SOFTWARE\\WOW6432Node\\Sage\\SPC"]
-    assert len(snippet_command("facts", params)) <= MAX_COMMAND_LINE
 
 
 def test_facts_script_is_ascii_so_no_code_page_can_alter_it() -> None:

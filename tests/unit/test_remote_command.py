@@ -6,15 +6,17 @@ import pytest
 
 from sagefleet import snippets
 from sagefleet.remote.command import (
-    MAX_COMMAND_LINE,
+    CMD_LINE_LIMIT,
+    LANGUAGE_MODE_TAG,
     POWERSHELL_PREFIX,
+    STDIN_BOOTSTRAP,
     command_line,
     decode_clixml,
     decode_script,
     parse_result,
-    snippet_command,
+    snippet_invocation,
 )
-from sagefleet.remote.errors import SnippetFailed
+from sagefleet.remote.errors import LanguageModeRestricted, SnippetFailed
 
 CLIXML = (
     b'#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
@@ -23,15 +25,29 @@ CLIXML = (
 )
 
 
-def test_command_uses_the_prefix_ansible_passes_through() -> None:
-    line = snippet_command("host_info", {"a": 1})
+def test_command_is_the_bootstrap_behind_the_prefix_ansible_passes_through() -> None:
+    line, stdin = snippet_invocation("host_info", {"a": 1})
     assert line.startswith(POWERSHELL_PREFIX)
-    assert decode_script(line[len(POWERSHELL_PREFIX) :]) == snippets.render("host_info", {"a": 1})
+    assert decode_script(line[len(POWERSHELL_PREFIX) :]) == STDIN_BOOTSTRAP
+    script = snippets.render("host_info", {"a": 1}).encode("utf-8")
+    assert stdin == f"{len(script)}\n".encode() + script
 
 
-def test_command_line_over_the_windows_limit_is_refused() -> None:
-    with pytest.raises(ValueError, match="exceeds the Windows limit"):
-        command_line("x" * MAX_COMMAND_LINE)
+def test_command_line_over_the_cmd_exe_limit_is_refused() -> None:
+    with pytest.raises(ValueError, match="exceeds the Windows limit of 8191"):
+        command_line("x" * CMD_LINE_LIMIT)
+
+
+def test_the_bootstrap_names_the_language_mode_and_the_controller_reads_it() -> None:
+    stderr = (
+        '#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/'
+        f'2004/04"><S S="Error">{LANGUAGE_MODE_TAG} ConstrainedLanguage_x000D__x000A_</S></Objs>'
+    ).encode()
+    with pytest.raises(LanguageModeRestricted) as caught:
+        parse_result("sage01", "facts", 1, b"", stderr)
+    assert caught.value.mode == "ConstrainedLanguage"
+    assert "runs in ConstrainedLanguage mode" in str(caught.value)
+    assert "AppLocker or WDAC" in str(caught.value)
 
 
 def test_clixml_errors_are_decoded_to_text() -> None:

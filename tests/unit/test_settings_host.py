@@ -13,7 +13,7 @@ from tests.scenarios import entities_for
 from sagefleet import settings_host
 from sagefleet.errors import InputError
 from sagefleet.remote.ansible import AnsibleSession
-from sagefleet.remote.command import STDIN_BOOTSTRAP, command_line, snippet_invocation
+from sagefleet.remote.command import STDIN_BOOTSTRAP, command_line
 from sagefleet.remote.session import HostSession
 from sagefleet.settings import settings_sha256
 from sagefleet.settings_host import SettingsTarget, SettingsWriteFailed
@@ -28,10 +28,9 @@ PATH = FOLDER + "\\settings.json"
 class SimSession(HostSession):
     """A HostSession straight onto a simulated host: the wire form without the network."""
 
-    def __init__(self, host: WindowsHost, force_stdin_script: bool = False) -> None:
+    def __init__(self, host: WindowsHost) -> None:
         super().__init__(host.name)
         self.sim = host
-        self.force_stdin_script = force_stdin_script
         self.commands: list[tuple[str, bytes]] = []
         self.sensitive: list[bool] = []
 
@@ -50,11 +49,6 @@ class SimSession(HostSession):
         self, command: str, stdin: Iterable[bytes] | None = None
     ) -> tuple[int, bytes, bytes]:
         data = b"".join(stdin) if stdin is not None else b""
-        if self.force_stdin_script and command != command_line(STDIN_BOOTSTRAP):
-            # Send the script the long way, as a script over the command-line limit goes.
-            script = base64.b64decode(command.split()[-1]).decode("utf-16-le")
-            data = base64.b64encode(script.encode("utf-8")) + b"\r\n" + data
-            command = command_line(STDIN_BOOTSTRAP)
         self.commands.append((command, data))
         return run_command(self.sim, command, data)
 
@@ -159,35 +153,39 @@ def test_the_command_line_never_holds_a_secret(sim: WindowsHost, target: Setting
     session = SimSession(sim)
     settings_host.write_settings(session, target, text_for(), want_diff=True)
     ((command, stdin),) = session.commands
-    script = base64.b64decode(command.split()[-1]).decode("utf-16-le")
+    assert command == command_line(STDIN_BOOTSTRAP)
+    script, content = split_stdin(stdin)
     assert CANARY not in command and CANARY not in script
-    assert CANARY.encode() not in stdin  # base64 only
-    assert CANARY in base64.b64decode(stdin.strip()).decode()
+    assert CANARY.encode() not in content  # base64 only
+    assert CANARY in base64.b64decode(content.strip()).decode()
 
 
-def test_content_is_the_last_stdin_line_also_when_the_script_comes_on_stdin(
+def split_stdin(stdin: bytes) -> tuple[str, bytes]:
+    """The script the bootstrap reads (length, LF, UTF-8 text) and the stdin after it."""
+    head, _, rest = stdin.partition(b"\n")
+    size = int(head)
+    return rest[:size].decode("utf-8"), rest[size:]
+
+
+def test_content_is_the_one_stdin_line_after_the_script(
     sim: WindowsHost, target: SettingsTarget
 ) -> None:
-    session = SimSession(sim, force_stdin_script=True)
+    session = SimSession(sim)
     text = text_for()
     outcome = settings_host.write_settings(session, target, text)
     assert outcome.changed
     ((command, stdin),) = session.commands
-    assert command == command_line(STDIN_BOOTSTRAP) and len(stdin.splitlines()) == 2
+    script, content = split_stdin(stdin)
+    assert script.startswith("# sagefleet:settings_write/") and len(content.splitlines()) == 1
     assert sim.fs.read(PATH) == text.encode("utf-8")
-
-
-def test_the_snippet_fits_on_the_command_line(target: SettingsTarget) -> None:
-    params = settings_host.write_params(target, "0" * 64, check=False, return_content=True)
-    _, prefix = snippet_invocation("settings_write", params)
-    assert prefix is None
 
 
 def test_check_mode_sends_no_content(sim: WindowsHost, target: SettingsTarget) -> None:
     session = SimSession(sim)
     outcome = settings_host.write_settings(session, target, text_for(), check=True)
     assert outcome.changed and outcome.check
-    assert session.commands[0][1] == b""
+    script, content = split_stdin(session.commands[0][1])
+    assert script.startswith("# sagefleet:settings_write/") and content == b""
     assert not sim.fs.exists(PATH)
     assert "would be created" in outcome.msg
 

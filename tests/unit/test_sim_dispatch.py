@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import base64
+import contextvars
 import json
 
 import pytest
 
 from sagefleet import snippets
-from sagefleet.remote.command import decode_clixml, snippet_command
+from sagefleet.remote.command import (
+    CMD_LINE_LIMIT,
+    CREATE_PROCESS_LIMIT,
+    LANGUAGE_MODE_TAG,
+    command_line,
+    decode_clixml,
+    snippet_invocation,
+)
+from sagefleet.sim import wsman
 from sagefleet.sim.dispatch import run_command
 from sagefleet.sim.model import ProfileError, WindowsHost, host_from_profile, load_profile
 
@@ -20,6 +29,84 @@ def host() -> WindowsHost:
 
 def encode(script: str) -> str:
     return base64.b64encode(script.encode("utf-16-le")).decode()
+
+
+def snippet_command(name: str, params: dict[str, object]) -> str:
+    """A short snippet whole on the command line (as a client may send one that fits)."""
+    return command_line(snippets.render(name, params))
+
+
+def without_cmd_shell(host: WindowsHost, line: str) -> tuple[int, bytes, bytes]:
+    """Run ``line`` as a Command with WINRS_SKIP_CMD_SHELL=TRUE would be run."""
+
+    def go() -> tuple[int, bytes, bytes]:
+        wsman._CMD_SHELL.set(False)
+        return run_command(host, line, b"")
+
+    return contextvars.copy_context().run(go)
+
+
+def test_cmd_exe_refuses_a_command_line_over_8191_characters(host: WindowsHost) -> None:
+    padded = snippets.render("host_info", {"pad": "x" * CMD_LINE_LIMIT})
+    line = "PowerShell -NoProfile -EncodedCommand " + encode(padded)
+    assert CMD_LINE_LIMIT < len(line) <= CREATE_PROCESS_LIMIT
+    assert run_command(host, line, b"") == (1, b"", b"The command line is too long.\r\n")
+    assert not any(e.get("kind") == "snippet" for e in host.journal)
+    # The same line without cmd.exe: only CreateProcess's 32767 characters apply.
+    rc, out, err = without_cmd_shell(host, line)
+    assert rc == 0, decode_clixml(err)
+    assert json.loads(out)["hostname"] == "SAGE-ONPREM"
+
+
+def test_a_line_of_exactly_8191_characters_passes_cmd_exe(host: WindowsHost) -> None:
+    line = "echo " + "a" * (CMD_LINE_LIMIT - 5)
+    rc, out, _ = run_command(host, line, b"")
+    assert rc == 0 and out.strip() == b"a" * (CMD_LINE_LIMIT - 5)
+    rc, _, err = run_command(host, line + "a", b"")
+    assert (rc, err) == (1, b"The command line is too long.\r\n")
+
+
+def test_create_process_refuses_a_line_over_32767_without_cmd_exe(host: WindowsHost) -> None:
+    padded = snippets.render("host_info", {"pad": "x" * CREATE_PROCESS_LIMIT})
+    rc, _, err = without_cmd_shell(host, "PowerShell -EncodedCommand " + encode(padded))
+    assert (rc, err) == (1, b"The filename or extension is too long.\r\n")
+
+
+def test_every_snippet_runs_behind_the_bootstrap_line(host: WindowsHost) -> None:
+    line, stdin = snippet_invocation("host_info", {"pad": "x" * 50_000})
+    assert len(line) <= CMD_LINE_LIMIT
+    rc, out, err = run_command(host, line, stdin)
+    assert rc == 0, decode_clixml(err)
+    assert json.loads(out)["hostname"] == "SAGE-ONPREM"
+
+
+@pytest.mark.parametrize(
+    ("stdin", "error"),
+    [
+        (b"", "does not start with the length of a script"),
+        (b"12x\n# sagefleet:host_info/1", "does not start with the length of a script"),
+        (b"1234567890\nabc", "does not start with the length of a script"),
+        (b"500\n# sagefleet:host_info/1", "stdin ended before the whole script"),
+    ],
+)
+def test_bootstrap_refuses_stdin_without_a_whole_script(
+    host: WindowsHost, stdin: bytes, error: str
+) -> None:
+    line, _ = snippet_invocation("host_info", {})
+    rc, _, err = run_command(host, line, stdin)
+    assert rc == 1 and error in decode_clixml(err)
+
+
+def test_constrained_language_mode_stops_the_bootstrap_and_names_the_mode(
+    host: WindowsHost,
+) -> None:
+    host.language_mode = "ConstrainedLanguage"
+    line, stdin = snippet_invocation("host_info", {})
+    rc, _, err = run_command(host, line, stdin)
+    assert rc == 1 and decode_clixml(err) == f"{LANGUAGE_MODE_TAG} ConstrainedLanguage"
+    # A snippet whole on the command line fails on the prelude's [Console] call.
+    rc, _, err = run_command(host, snippet_command("host_info", {}), b"")
+    assert rc == 1 and "supported only on core types in this language mode" in decode_clixml(err)
 
 
 def test_snippet_in_sagefleet_form_runs_its_model(host: WindowsHost) -> None:
@@ -35,12 +122,13 @@ def test_snippet_in_pywinrm_run_ps_form_runs(host: WindowsHost) -> None:
 
 
 def test_double_encoded_command_of_ansible_2_18_is_decoded(host: WindowsHost) -> None:
-    inner = snippet_command("host_info", {})
+    inner, stdin = snippet_invocation("host_info", {})
     outer = (
         "PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted "
         f"-EncodedCommand {encode(inner)}"
     )
-    rc, out, _ = run_command(host, outer, b"")
+    assert len(outer) <= CMD_LINE_LIMIT  # ansible-core 2.18 encodes the bootstrap line again
+    rc, out, _ = run_command(host, outer, stdin)
     assert rc == 0 and "hostname" in json.loads(out)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from tests.unit.test_sim_wsman import find, open_shell, request
+from tests.wire import run_snippet_wire
 
 from sagefleet import snippets, transfer
 from sagefleet.errors import InputError
@@ -29,12 +30,12 @@ from sagefleet.remote import (
     TransportError,
 )
 from sagefleet.remote.command import (
-    MAX_COMMAND_LINE,
+    CMD_LINE_LIMIT,
     STDIN_BOOTSTRAP,
     command_line,
     decode_clixml,
-    snippet_command,
     snippet_invocation,
+    stdin_script,
 )
 from sagefleet.sim import wsman
 from sagefleet.sim.dispatch import run_command
@@ -225,38 +226,20 @@ def longest_roots() -> dict[str, str]:
 
 
 @pytest.mark.parametrize("kind", list(longest_roots()))
-def test_binary_push_of_the_longest_staging_root_fits_on_the_command_line(kind: str) -> None:
+def test_push_of_the_longest_staging_root_sends_the_fixed_bootstrap_line(kind: str) -> None:
     root = longest_roots()[kind]
     assert transfer.check_staging_root(root) == root  # accepted, at the limit
     with pytest.raises(InputError, match="characters long"):
         transfer.check_staging_root(root + "x")
     # The longest folder name, a package size (and offsets) of 2 GiB, ten digits, and the
-    # most pieces a resume may list.
+    # most pieces a resume may list: the script grows, the command line does not.
     path = transfer.staged_path("a" * 64, "v" * 64, root)
     package = PackageInfo("Setup.zip", "a" * 64, 2**31, (), True)
     most = [transfer.Piece(package.size, 0, package.size)] * transfer.MAX_PIECES
     params = transfer.push_params(path, package, package.size, "binary", most)
     line, prefix = snippet_invocation("stage_push", params)
-    assert prefix is None and len(line) <= MAX_COMMAND_LINE
-    assert transfer.push_command_length(params) == len(line)
-    transfer.check_binary_push("h", path, package)  # does not raise
-
-
-def test_binary_push_that_would_not_fit_on_the_command_line_is_refused_before_sending(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    package = package_at(tmp_path)
-    monkeypatch.setattr(transfer, "MAX_STAGING_ROOT_CHARS", 20_000)
-    root = "C:\\" + "x" * 12_000
-    session = FakeSession([])
-    with pytest.raises(transfer.TransferError, match="does not fit on the Windows command line"):
-        transfer.stage(session, package, staging_root=root)
-    assert session.calls == []
-    # base64 lines may follow the stdin bootstrap: the same root goes through.
-    path = transfer.staged_path(package.sha256, None, root)
-    session = FakeSession([status(path), pushed(package)])
-    transfer.stage(session, package, staging_root=root, encoding="base64")
-    assert [c[0] for c in session.calls] == ["stage_status", "stage_push"]
+    assert line == command_line(STDIN_BOOTSTRAP) and len(line) <= CMD_LINE_LIMIT
+    assert prefix == stdin_script(snippets.render("stage_push", params))
 
 
 @pytest.mark.parametrize("version", ["..", "a\\b", "x y", "-rf", "é"])
@@ -705,7 +688,7 @@ def run_push(
     def go() -> tuple[int, bytes, bytes]:
         if abrupt:
             wsman._STDIN_ABRUPT.set(True)
-        return run_command(host, snippet_command("stage_push", params), stdin)
+        return run_snippet_wire(host, "stage_push", params, stdin)
 
     rc, stdout, stderr = contextvars.copy_context().run(go)
     return rc, stdout.decode() if rc == 0 else decode_clixml(stderr)
@@ -759,19 +742,23 @@ def test_model_refuses_an_unknown_encoding_before_touching_the_part(
 
 
 @ENCODINGS
-def test_model_behind_the_stdin_bootstrap_reads_lines_but_refuses_binary(
+def test_model_behind_the_stdin_bootstrap_reads_the_package_from_its_first_byte(
     model: WindowsHost, encoding: str
 ) -> None:
+    # The bootstrap reads exactly the script's bytes from the raw stream: the package
+    # that follows reaches stage_push whole, raw or in base64 lines.
     params = model_params(0, encoding)
-    script = snippets.render("stage_push", params)
-    first = base64.b64encode(script.encode("utf-8")) + b"\r\n"
     data = b"".join(transfer.encode(io.BytesIO(DATA), encoding, 999))
-    rc, stdout, stderr = run_command(model, command_line(STDIN_BOOTSTRAP), first + data)
-    if encoding == "base64":
-        assert rc == 0 and model.fs.read(STAGED) == DATA
-    else:
-        assert rc == 1 and "cannot follow the stdin bootstrap" in decode_clixml(stderr)
-        assert not model.fs.exists(STAGED + ".part")
+    rc, stdout, stderr = run_snippet_wire(model, "stage_push", params, data)
+    assert rc == 0, decode_clixml(stderr)
+    assert model.fs.read(STAGED) == DATA
+
+
+def test_model_refuses_a_script_cut_short_on_stdin(model: WindowsHost) -> None:
+    line, prefix = snippet_invocation("stage_push", model_params(0, "binary"))
+    rc, _, stderr = run_command(model, line, prefix[:-10])
+    assert rc == 1 and "stdin ended before the whole script" in decode_clixml(stderr)
+    assert not model.fs.exists(STAGED + ".part")
 
 
 @ENCODINGS
@@ -826,7 +813,7 @@ def test_model_assembles_pieces_in_order_and_leaves_only_the_package(
 
 
 def run_snippet_on(model: WindowsHost, name: str, params: dict[str, Any]) -> Any:
-    rc, stdout, stderr = run_command(model, snippet_command(name, params), b"")
+    rc, stdout, stderr = run_snippet_wire(model, name, params)
     assert rc == 0, decode_clixml(stderr)
     return json.loads(stdout)
 

@@ -288,6 +288,23 @@ def _finding(
     )
 
 
+def finding_for(check_id: str, outcome: Outcome, lang: str = "en") -> Finding:
+    """The finding of one check from an outcome decided without facts (no waiver: the
+    host could not even be examined)."""
+    _load_modules()
+    spec = REGISTRY[check_id]
+    return Finding(
+        check_id=spec.check_id,
+        status=outcome.status,
+        severity=outcome.severity or spec.severity,
+        title=spec.title(lang),
+        message=outcome.message,
+        remediation=outcome.remediation,
+        entity=outcome.entity,
+        observed=outcome.observed,
+    )
+
+
 def all_checks() -> list[Check]:
     """Every registered check, in id order (for docs and completeness tests)."""
     _load_modules()

@@ -188,6 +188,48 @@ def free_space(ctx: Context) -> Iterator[Outcome]:
         )
 
 
+def language_mode_outcome(mode: str | None, lang: str = "en") -> Outcome:
+    """SF107's verdict on a language mode (None: not reported); also given without facts
+    when the stdin bootstrap itself names the mode and stops."""
+
+    def t(en: str, fr: str) -> str:
+        return fr if lang == "fr" else en
+
+    if mode is None:
+        return unknown(
+            t("PowerShell language mode not reported", "mode de langage PowerShell inconnu")
+        )
+    if mode == "FullLanguage":
+        return passed("FullLanguage", observed=mode)
+    return failed(
+        t(
+            f"PowerShell runs in {mode} mode in WinRM sessions: sagefleet's scripts need "
+            "FullLanguage",
+            f"PowerShell s'exécute en mode {mode} dans les sessions WinRM : les scripts de "
+            "sagefleet exigent FullLanguage",
+        ),
+        t(
+            "an AppLocker or WDAC policy constrains PowerShell: exempt the account sagefleet "
+            "connects with (or its scripts) from the policy, or run `sagefleet facts-script` "
+            "on the server and evaluate its file with `sagefleet checks --facts`",
+            "une stratégie AppLocker ou WDAC restreint PowerShell : exemptez le compte utilisé "
+            "par sagefleet (ou ses scripts), ou lancez `sagefleet facts-script` sur le serveur "
+            "et évaluez son fichier avec `sagefleet checks --facts`",
+        ),
+        observed=mode,
+    )
+
+
+@check(
+    "SF107",
+    Severity.ERROR,
+    "PowerShell FullLanguage mode",
+    "PowerShell en mode FullLanguage",
+)
+def language_mode(ctx: Context) -> Iterator[Outcome]:
+    yield language_mode_outcome(ctx.facts.identity.language_mode, ctx.lang)
+
+
 @check("SF106", Severity.ERROR, "Windows PowerShell 5.1", "Windows PowerShell 5.1")
 def powershell(ctx: Context) -> Iterator[Outcome]:
     version = ctx.facts.identity.powershell_version

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sagefleet.remote.errors import (
     AuthenticationFailed,
     HostUnreachable,
+    LanguageModeRestricted,
     RemoteError,
     RemoteTimeout,
     SnippetFailed,
@@ -18,6 +19,7 @@ __all__ = [
     "HostUnreachable",
     "RemoteError",
     "RemoteTimeout",
+    "LanguageModeRestricted",
     "SnippetFailed",
     "TransportError",
 ]

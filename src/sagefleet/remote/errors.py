@@ -51,3 +51,25 @@ class SnippetFailed(RemoteError):
         self.error = error
         detail = error.strip() or "no error text"
         super().__init__(host, f"snippet {snippet} failed (rc {rc}): {detail}")
+
+
+class LanguageModeRestricted(SnippetFailed):
+    """PowerShell on the host runs in another language mode than FullLanguage.
+
+    AppLocker or WDAC policies put remote sessions in Constrained Language Mode,
+    where the snippets cannot run at all: the stdin bootstrap stops first and
+    names the mode, so the controller can say what to change.
+    """
+
+    kind = "language_mode"
+
+    def __init__(self, host: str, snippet: str, rc: int, mode: str) -> None:
+        self.mode = mode
+        super().__init__(
+            host,
+            snippet,
+            rc,
+            f"PowerShell runs in {mode} mode on this host; sagefleet's scripts need "
+            "FullLanguage (an AppLocker or WDAC policy applies to WinRM sessions: exempt "
+            "the account sagefleet connects with, or run the offline facts script)",
+        )

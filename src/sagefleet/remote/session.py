@@ -33,9 +33,7 @@ class HostSession(ABC):
         command output must not log this run's (see AnsibleSession).
         """
         command, prefix = snippet_invocation(name, params)
-        if prefix is not None:
-            stdin = _prepend(prefix, stdin)
-        rc, stdout, stderr = self.execute(command, stdin)
+        rc, stdout, stderr = self.execute(command, _prepend(prefix, stdin))
         return parse_result(self.host, name, rc, stdout, stderr)
 
     @abstractmethod

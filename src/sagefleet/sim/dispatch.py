@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextvars
 import json
 import re
 import shlex
@@ -18,8 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from sagefleet import snippets
-from sagefleet.remote.command import STDIN_BOOTSTRAP
-from sagefleet.sim import ansible_compat, semantics
+from sagefleet.remote.command import LANGUAGE_MODE_TAG, STDIN_BOOTSTRAP
+from sagefleet.sim import ansible_compat, semantics, wsman
 from sagefleet.sim.model import WindowsHost
 
 Result = tuple[int, bytes, bytes]
@@ -30,22 +29,6 @@ _ENCODED = re.compile(
     re.I,
 )
 _PS_COMMAND = re.compile(r"^\s*powershell(?:\.exe)?\s+(?:-\w+\s+)*?-command\s+(?P<cmd>.+)$", re.I)
-
-
-_SCRIPT_FROM_STDIN: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "sagefleet_script_from_stdin", default=False
-)
-
-
-def script_from_stdin() -> bool:
-    """Whether the script running in this thread came on stdin behind STDIN_BOOTSTRAP.
-
-    On Windows the bootstrap read that first line through ``[Console]::In``, a
-    StreamReader that buffers past the line: a script that then reads raw
-    stdin (``[Console]::OpenStandardInput()``) would miss what was buffered.
-    A model of such a script asks this to refuse, as the snippet does.
-    """
-    return _SCRIPT_FROM_STDIN.get()
 
 
 class NotUnderstood(Exception):
@@ -75,8 +58,33 @@ def _not_understood(what: str, text: str, powershell: bool) -> Result:
     return 1, b"", stderr
 
 
+# cmd.exe's limit on the command line it is given, and its answer beyond it
+# (Microsoft: "Command prompt (Cmd.exe) command-line string limitation").
+CMD_LINE_LIMIT = 8191
+CMD_TOO_LONG = b"The command line is too long.\r\n"
+# CreateProcess's limit (lpCommandLine), the only one when cmd.exe is skipped.
+CREATE_PROCESS_LIMIT = 32767
+CREATE_PROCESS_TOO_LONG = b"The filename or extension is too long.\r\n"
+
+
 def run_command(host: WindowsHost, command_line: str, stdin: bytes) -> Result:
-    """Entry point used by the WS-Management layer for every Command."""
+    """Entry point used by the WS-Management layer for every Command.
+
+    WinRS hands the line to cmd.exe unless the command skips it: cmd.exe refuses
+    one over 8191 characters before anything runs (rc 1), CreateProcess one over
+    32767.
+    """
+    if wsman.through_cmd_shell():
+        if len(command_line) > CMD_LINE_LIMIT:
+            host.record({"kind": "refused", "error": "cmd.exe: command line too long"})
+            return 1, b"", CMD_TOO_LONG
+    elif len(command_line) > CREATE_PROCESS_LIMIT:
+        host.record({"kind": "refused", "error": "CreateProcess: command line too long"})
+        return 1, b"", CREATE_PROCESS_TOO_LONG
+    return _run_line(host, command_line, stdin)
+
+
+def _run_line(host: WindowsHost, command_line: str, stdin: bytes) -> Result:
     match = _ENCODED.match(command_line)
     if match:
         try:
@@ -102,18 +110,9 @@ def run_powershell(host: WindowsHost, script: str, stdin: bytes) -> Result:
     # ansible-core 2.18 encodes an already encoded command a second time.
     nested = _ENCODED.match(stripped)
     if nested:
-        return run_command(host, stripped, stdin)
+        return _run_line(host, stripped, stdin)
     if script.replace("\r\n", "\n") == STDIN_BOOTSTRAP:
-        first, _, rest = stdin.partition(b"\n")
-        try:
-            inner = base64.b64decode(first.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return 1, b"", clixml_error("sagefleet simulator: stdin script is not base64 UTF-8")
-        token = _SCRIPT_FROM_STDIN.set(True)
-        try:
-            return run_powershell(host, inner, rest)
-        finally:
-            _SCRIPT_FROM_STDIN.reset(token)
+        return run_bootstrap(host, stdin)
     try:
         parsed = snippets.parse(script)
     except snippets.SnippetError as exc:
@@ -123,6 +122,38 @@ def run_powershell(host: WindowsHost, script: str, stdin: bytes) -> Result:
         return run_snippet(host, parsed.name, parsed.params, stdin, script=script)
     # Not a snippet: ansible-core's own put/fetch scripts, or raw one-liners.
     return ansible_compat.run_script(host, script, stdin)
+
+
+def run_bootstrap(host: WindowsHost, stdin: bytes) -> Result:
+    """What STDIN_BOOTSTRAP does, step by step as its PowerShell does it.
+
+    It names a language mode other than FullLanguage and stops (nothing else it
+    uses is allowed there); reads at most 12 bytes up to a LF as the script's
+    length; reads exactly that many bytes as the UTF-8 script; runs it with the
+    rest of stdin left, byte for byte, to the script.
+    """
+    if host.language_mode != "FullLanguage":
+        host.record({"kind": "refused", "error": f"language mode {host.language_mode}"})
+        return 1, b"", clixml_error(f"{LANGUAGE_MODE_TAG} {host.language_mode}")
+    head = bytearray()
+    position = 0
+    while len(head) < 12:
+        if position >= len(stdin):
+            break
+        byte = stdin[position]
+        position += 1
+        if byte == 10:
+            break
+        head.append(byte)
+    if not re.fullmatch(rb"[0-9]{1,9}", bytes(head)):
+        return 1, b"", clixml_error("sagefleet: stdin does not start with the length of a script")
+    size = int(head)
+    if len(stdin) - position < size:
+        return 1, b"", clixml_error("sagefleet: stdin ended before the whole script")
+    script = stdin[position : position + size].decode("utf-8", errors="replace")
+    with host.lock:
+        host.script_bytes += position + size
+    return run_powershell(host, script, stdin[position + size :])
 
 
 SnippetImpl = Callable[[WindowsHost, dict[str, Any], bytes], Any]
@@ -238,6 +269,7 @@ from sagefleet.sim import (  # noqa: E402,F401
     baseline_models,
     diagnose_models,
     discover_models,
+    language_rules,
     lock_models,
     query_models,
     settings_models,

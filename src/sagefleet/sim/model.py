@@ -809,6 +809,9 @@ class WindowsHost:
     clock_skew_s: float = 0.0
     edition: str = "onpremise"  # or "spc" (Sage Partner Cloud VM on Azure)
     domain: str | None = None  # None: WORKGROUP
+    # $ExecutionContext.SessionState.LanguageMode of a WinRM session: FullLanguage, or
+    # ConstrainedLanguage where an AppLocker/WDAC policy applies to it.
+    language_mode: str = "FullLanguage"
     winrm: WinRMService = field(default_factory=WinRMService)
     registry: Registry = field(default_factory=Registry)
     fs: FileSystem = field(default_factory=FileSystem)
@@ -821,6 +824,9 @@ class WindowsHost:
     installer_runs: list[dict[str, Any]] = field(default_factory=list)
     # Every script the host was asked to run, for tests (name, params).
     journal: list[dict[str, Any]] = field(default_factory=list)
+    # Bytes of stdin that carried scripts (the bootstrap's length line and script), so
+    # tests can tell them from the data the scripts read.
+    script_bytes: int = 0
     # Snippet name -> error text: that snippet fails as a PowerShell `throw` would.
     snippet_failures: dict[str, str] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -1059,6 +1065,7 @@ _FIELDS = {
     "clock_skew_s",
     "edition",
     "domain",
+    "language_mode",
     "time_scale",
     "installer_failure",
 }
@@ -1139,6 +1146,11 @@ def host_from_profile(
         **{k: v for k, v in data.items() if k in _FIELDS},
     )
     _choice(host.edition, ("onpremise", "spc"), f"{where}: edition")
+    _choice(
+        host.language_mode,
+        ("FullLanguage", "ConstrainedLanguage", "RestrictedLanguage", "NoLanguage"),
+        f"{where}: language_mode",
+    )
     _Builder(host, data, where).build()
     host._initial = copy.deepcopy(profile)
     return host

@@ -44,6 +44,7 @@ def host_info(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[s
         "os_version": host.os_version,
         "os_build": host.os_build,
         "powershell_version": host.powershell_version,
+        "language_mode": host.language_mode,
         # Same shape as [DateTime]::UtcNow.ToString('o'): 7 fractional digits, Z.
         "utc_now": now.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z",
     }

@@ -49,7 +49,7 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
-from sagefleet.sim.dispatch import SnippetAbort, script_from_stdin, simulates
+from sagefleet.sim.dispatch import SnippetAbort, simulates
 from sagefleet.sim.model import DiskFull, FileSystem, ModelError, WindowsHost
 from sagefleet.sim.wsman import stdin_ended_abruptly, stdin_never_comes
 
@@ -177,7 +177,6 @@ def _stage_status(fs: FileSystem, params: dict[str, Any]) -> dict[str, Any]:
 @simulates("stage_push")
 def stage_push(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
     abrupt = stdin_ended_abruptly()
-    via_bootstrap = script_from_stdin()
     expects = _expected_until(params) > int(params.get("offset") or 0)
     if expects and stdin_never_comes():
         raise SnippetAbort(
@@ -187,7 +186,7 @@ def stage_push(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[
         )
     with host.lock:
         try:
-            result = _stage_push(host, params, stdin if expects else b"", abrupt, via_bootstrap)
+            result = _stage_push(host, params, stdin if expects else b"", abrupt)
         except ModelError as exc:
             raise SnippetAbort(str(exc)) from None
     return result
@@ -240,7 +239,7 @@ def _binary_blocks(stdin: bytes) -> Iterator[bytes]:
 
 
 def _stage_push(
-    host: WindowsHost, params: dict[str, Any], stdin: bytes, abrupt: bool, via_bootstrap: bool
+    host: WindowsHost, params: dict[str, Any], stdin: bytes, abrupt: bool
 ) -> dict[str, Any]:
     fs = host.fs
     target = _resolve(fs, params.get("path"))
@@ -257,11 +256,6 @@ def _stage_push(
         raise SnippetAbort(
             f"package not staged at '{target}': unknown stdin encoding '{encoding}' "
             "(binary or base64)"
-        )
-    if encoding == "binary" and via_bootstrap:
-        raise SnippetAbort(
-            f"package not staged at '{target}': binary stdin cannot follow the stdin "
-            "bootstrap; the script must fit on the command line"
         )
     fs.mkdir(_parent(part))
     existing = fs.read(part) if fs.is_file(part) else b""

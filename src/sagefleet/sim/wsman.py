@@ -59,6 +59,21 @@ _NO_STDIN: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "sagefleet_no_stdin", default=False
 )
 
+_CMD_SHELL: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "sagefleet_cmd_shell", default=True
+)
+
+
+def through_cmd_shell() -> bool:
+    """Whether the command running in this thread was started through cmd.exe.
+
+    WinRS runs a command line as ``cmd.exe /c <line>`` unless the Command's
+    option ``WINRS_SKIP_CMD_SHELL`` is TRUE (MS-WSMV 3.1.4.11); pywinrm's
+    run_command sends FALSE by default and ansible-core never sets it. True
+    outside a WinRS command too: the strict answer.
+    """
+    return _CMD_SHELL.get()
+
 
 def stdin_never_comes() -> bool:
     """Whether the command running in this thread was started without a stdin stream.
@@ -242,6 +257,8 @@ class Command:
     stdin_abrupt: bool = False
     # Started with WINRS_CONSOLEMODE_STDIN=TRUE: no Send feeds it (see stdin_never_comes).
     console_stdin: bool = False
+    # Started through cmd.exe (no WINRS_SKIP_CMD_SHELL=TRUE; see through_cmd_shell).
+    cmd_shell: bool = True
 
 
 @dataclass
@@ -371,8 +388,12 @@ class ShellService:
                 )
             command_id = str(uuid.uuid4()).upper()
             console = request.options.get("WINRS_CONSOLEMODE_STDIN", "").upper() == "TRUE"
+            skip = request.options.get("WINRS_SKIP_CMD_SHELL", "").upper() == "TRUE"
             shell.commands[command_id] = Command(
-                command_id=command_id, command_line=full, console_stdin=console
+                command_id=command_id,
+                command_line=full,
+                console_stdin=console,
+                cmd_shell=not skip,
             )
         body = (
             f"<rsp:CommandResponse><rsp:CommandId>{command_id}</rsp:CommandId>"
@@ -455,6 +476,7 @@ class ShellService:
         def work() -> None:
             _STDIN_ABRUPT.set(command.stdin_abrupt)
             _NO_STDIN.set(command.console_stdin and not command.stdin and not command.stdin_closed)
+            _CMD_SHELL.set(command.cmd_shell)
             try:
                 command.result = self.runner(command.command_line, bytes(command.stdin))
             except Exception as exc:  # noqa: BLE001 - surfaced to the client as rc 1

@@ -156,7 +156,7 @@ Complete-SageFleet -Result @{
   schema = 1; drives = $drives; tls = $tls; agent = $agent; mae_files = $mae; probes = $probes
   host = @{
     hostname = [Net.Dns]::GetHostName(); os_caption = $os.Caption; os_version = $os.Version; os_build = [int]$os.BuildNumber
-    powershell_version = "$($PSVersionTable.PSVersion)"; utc_now = [DateTime]::UtcNow.ToString('o')
+    powershell_version = "$($PSVersionTable.PSVersion)"; language_mode = [string]$ExecutionContext.SessionState.LanguageMode; utc_now = [DateTime]::UtcNow.ToString('o')
     domain = Get-SfText $cs.Domain; part_of_domain = $cs.PartOfDomain
   }
   dotnet = @{ release = Get-SfValue 'SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full' 'Release' }

@@ -2,8 +2,7 @@
 # Write or roll back the agent's settings.json atomically; the controller decides what.
 # $P: action (write|rollback), path, sha256 (write), backup (rollback, null: newest),
 #     check, return_content, keep_backups, acl {owner, full_control[], read[]}.
-# stdin (write, not check): the content as one base64 line. It is always the LAST line
-# read here: when this script itself came on stdin, the bootstrap consumed the line before.
+# stdin (write, not check): the content as one base64 line, the last non-empty line read.
 # The content holds passwords: it never travels in $P, and is echoed back (base64) only
 # when return_content asks for it (diff mode), for a caller that hides its logs.
 

@@ -13,10 +13,8 @@
 #   stdin. Read through [Console]::OpenStandardInput(), a raw Stream: each Read returns
 #   what has arrived. Never [Console]::In, a StreamReader that decodes and reads ahead,
 #   and never $input (a script that names it has the PowerShell host read stdin itself).
-#   This script must have come on the command line: the stdin bootstrap reads its first
-#   line through [Console]::In, which buffers past that line, so it refuses to run after it.
-# - 'base64': base64 lines. When this script itself came on stdin, the bootstrap read that
-#   first line already: the data lines are whatever lines remain, until the end (null).
+#   The stdin bootstrap read exactly this script's bytes from the same raw stream before.
+# - 'base64': base64 lines, until the end (null).
 # Each block or line is appended to the .part at once and flushed, so a transfer cut
 # halfway leaves a prefix of the package on disk and the next run resumes at
 # offset = the size of the .part.
@@ -64,10 +62,6 @@ $encoding = 'binary'
 if ($null -ne $P.PSObject.Properties['encoding'] -and $null -ne $P.encoding) { $encoding = [string]$P.encoding }
 if ($encoding -cne 'binary' -and $encoding -cne 'base64') {
     throw "package not staged at '${target}': unknown stdin encoding '$encoding' (binary or base64)"
-}
-if ($encoding -eq 'binary' -and (Test-Path -LiteralPath 'variable:sagefleetScript')) {
-    # Set by the stdin bootstrap, whose [Console]::In has buffered part of the package.
-    throw "package not staged at '${target}': binary stdin cannot follow the stdin bootstrap; the script must fit on the command line"
 }
 [void][System.IO.Directory]::CreateDirectory([System.IO.Path]::GetDirectoryName($part))
 

@@ -12,30 +12,37 @@ $ErrorActionPreference = 'Stop'
 $sagefleetFacts = @(
 {chunks}
 ) -join ''
-$script = [System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String($sagefleetFacts))
-$stamp = [guid]::NewGuid().ToString('N')
-$work = Join-Path -Path ([System.IO.Path]::GetTempPath()) -ChildPath ('sagefleet-facts-' + $stamp)
-$scriptFile = $work + '.ps1'
-$outFile = $work + '.out'
-$errFile = $work + '.err'
-[System.IO.File]::WriteAllText($scriptFile, $script, (New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $true))
-try {{
-    $exe = Join-Path -Path $PSHOME -ChildPath 'powershell.exe'
-    $arguments = '-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "' + $scriptFile + '"'
-    $child = Start-Process -FilePath $exe -ArgumentList $arguments -NoNewWindow -Wait -PassThru -RedirectStandardOutput $outFile -RedirectStandardError $errFile
-    $document = ''
-    if (Test-Path -LiteralPath $outFile) {{ $document = ([System.IO.File]::ReadAllText($outFile)).Trim() }}
-    if ($child.ExitCode -ne 0 -or -not $document) {{
-        $detail = ''
-        if (Test-Path -LiteralPath $errFile) {{ $detail = [System.IO.File]::ReadAllText($errFile) }}
-        throw ('the facts script failed (exit code ' + $child.ExitCode + '): ' + $detail)
-    }}
-    [void](ConvertFrom-Json -InputObject $document)
-    $target = Join-Path -Path $OutDir -ChildPath ('sagefleet-facts-' + $env:COMPUTERNAME + '.json')
-    [System.IO.File]::WriteAllText($target, $document, (New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false))
-    Write-Output ('sagefleet: facts written to ' + $target)
-}} finally {{
-    foreach ($file in @($scriptFile, $outFile, $errFile)) {{
-        if (Test-Path -LiteralPath $file) {{ Remove-Item -LiteralPath $file -Force }}
-    }}
+$script = [System.Convert]::FromBase64String($sagefleetFacts)
+# Windows PowerShell 5.1 by its full path (under PowerShell 7 the PowerShell home is pwsh's
+# folder), started exactly as WinRM starts sagefleet's scripts: the fixed stdin bootstrap
+# in -EncodedCommand, the script on stdin behind its length.
+$exe = Join-Path -Path $env:SystemRoot -ChildPath 'System32\WindowsPowerShell\v1.0\powershell.exe'
+$info = New-Object -TypeName System.Diagnostics.ProcessStartInfo
+$info.FileName = $exe
+$info.Arguments = '{arguments}'
+$info.UseShellExecute = $false
+$info.CreateNoWindow = $true
+$info.RedirectStandardInput = $true
+$info.RedirectStandardOutput = $true
+$info.RedirectStandardError = $true
+$child = [System.Diagnostics.Process]::Start($info)
+$stdout = $child.StandardOutput.ReadToEndAsync()
+$stderr = $child.StandardError.ReadToEndAsync()
+$head = [System.Text.Encoding]::ASCII.GetBytes([string]$script.Length + "`n")
+$stdin = $child.StandardInput.BaseStream
+$stdin.Write($head, 0, $head.Length)
+$stdin.Write($script, 0, $script.Length)
+$stdin.Close()
+if (-not $child.WaitForExit({timeout_ms})) {{
+    $child.Kill()
+    throw 'the facts script did not finish within {timeout_s} seconds: it was stopped'
 }}
+$child.WaitForExit()
+$document = $stdout.Result.Trim()
+if ($child.ExitCode -ne 0 -or -not $document) {{
+    throw ('the facts script failed (exit code ' + $child.ExitCode + '): ' + $stderr.Result)
+}}
+[void](ConvertFrom-Json -InputObject $document)
+$target = Join-Path -Path $OutDir -ChildPath ('sagefleet-facts-' + $env:COMPUTERNAME + '.json')
+[System.IO.File]::WriteAllText($target, $document, (New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false))
+Write-Output ('sagefleet: facts written to ' + $target)

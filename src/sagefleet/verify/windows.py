@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sagefleet.remote.command import parse_result, snippet_command
+from sagefleet.remote.command import CMD_LINE_LIMIT, parse_result, snippet_invocation
 from sagefleet.remote.winrm import WinRMTarget
 
 
@@ -17,11 +17,10 @@ def testinfra_host(target: WinRMTarget) -> Any:
     CA bundle and message encryption of the inventory are set on its pywinrm
     arguments so verification reaches hosts exactly as ansible-playbook does.
     """
-    from testinfra.backend.winrm import WinRMBackend
     from testinfra.host import Host
 
     address = f"[{target.address}]" if ":" in target.address else target.address
-    backend = WinRMBackend(
+    backend = _backend_class()(
         f"sagefleet@{address}:{target.port}",
         no_ssl=target.scheme == "http",
         no_verify_ssl=target.server_cert_validation == "ignore",
@@ -37,6 +36,33 @@ def testinfra_host(target: WinRMTarget) -> Any:
     if target.ca_trust_path and target.server_cert_validation != "ignore":
         backend.conn_args["ca_trust_path"] = target.ca_trust_path
     return Host(backend)
+
+
+def _backend_class() -> Any:
+    """testinfra's winrm backend plus one method: run a command with stdin.
+
+    testinfra's ``host.run`` sends a command line only, through cmd.exe, whose
+    limit (8191 characters) no sagefleet snippet fits: the script travels on
+    stdin behind the bootstrap, as on every other path. Built lazily so that
+    testinfra stays an optional import.
+    """
+    import winrm
+    from testinfra.backend.winrm import WinRMBackend
+
+    class SagefleetWinRMBackend(WinRMBackend):  # type: ignore[misc]
+        def run_with_stdin(self, command: str, stdin: bytes) -> Any:
+            protocol = winrm.protocol.Protocol(**self.conn_args)
+            shell_id = protocol.open_shell()
+            try:
+                command_id = protocol.run_command(shell_id, command, console_mode_stdin=False)
+                protocol.send_command_input(shell_id, command_id, stdin, end=True)
+                stdout, stderr, rc = protocol.get_command_output(shell_id, command_id)
+                protocol.cleanup_command(shell_id, command_id)
+            finally:
+                protocol.close_shell(shell_id)
+            return self.result(rc, self.encode(command), stdout, stderr)
+
+    return SagefleetWinRMBackend
 
 
 @dataclass(frozen=True)
@@ -99,8 +125,15 @@ class Windows:
 
     def ask(self, *questions: dict[str, Any]) -> list[dict[str, Any]]:
         """Run the query snippet once for all ``questions``; answers in the same order."""
-        command = snippet_command("query", {"questions": list(questions)})
-        result = self.host.run(command)
+        command, stdin = snippet_invocation("query", {"questions": list(questions)})
+        run_with_stdin = getattr(self.host.backend, "run_with_stdin", None)
+        if run_with_stdin is None:
+            raise TypeError(
+                f"{self.name}: this testinfra backend cannot send stdin, and the query script "
+                f"does not fit cmd.exe's {CMD_LINE_LIMIT} characters: build the host with "
+                "sagefleet.verify.testinfra_host"
+            )
+        result = run_with_stdin(command, stdin)
         document = parse_result(
             self.name, "query", result.rc, result.stdout_bytes, result.stderr_bytes
         )

@@ -1,0 +1,17 @@
+"""A snippet run as the controller sends it, straight into a host model (no WinRM)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sagefleet.remote.command import snippet_invocation
+from sagefleet.sim.dispatch import run_command
+from sagefleet.sim.model import WindowsHost
+
+
+def run_snippet_wire(
+    host: WindowsHost, name: str, params: dict[str, Any] | None, stdin: bytes = b""
+) -> tuple[int, bytes, bytes]:
+    """The bootstrap command line, the script then ``stdin`` on stdin, through cmd.exe."""
+    line, prefix = snippet_invocation(name, params)
+    return run_command(host, line, prefix + stdin)
