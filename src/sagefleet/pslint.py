@@ -302,19 +302,29 @@ class _Parameter:
 
 
 def _parameters(command: Node) -> dict[str, list[_Parameter]]:
-    """The command's ``-Name [value]`` pairs, keyed by lower-case written name."""
+    """The command's ``-Name [value]`` pairs, keyed by lower-case written name.
+
+    The grammar puts the ``:`` of ``-Name:value`` either inside the parameter node (with
+    the value) or in the separator that follows it (the value then comes next)."""
     found: dict[str, list[_Parameter]] = {}
-    elements = _elements(command)
-    for index, element in enumerate(elements):
+    raw: list[Node] = []
+    for child in command.children:
+        if child.type == "command_elements":
+            raw = list(child.children)
+    for index, element in enumerate(raw):
         if element.type != "command_parameter":
             continue
         inline = [c for c in element.children if c.type != ":"]
         has_colon = any(c.type == ":" for c in element.children)
+        rest = raw[index + 1 :]
+        if rest and rest[0].type == "command_argument_sep" and ":" in _text(rest[0]):
+            has_colon = True
+        following = [c for c in rest if c.type != "command_argument_sep"]
         value: Node | None = None
         if inline:
             value = inline[-1]
-        elif index + 1 < len(elements) and elements[index + 1].type != "command_parameter":
-            value = elements[index + 1]
+        elif following and following[0].type != "command_parameter":
+            value = following[0]
         found.setdefault(_parameter_name(element), []).append(
             _Parameter(element, value, has_colon or bool(inline))
         )
@@ -603,7 +613,7 @@ def _new_object(ctx: _Context, node: Node) -> None:
 
 def _start_process(ctx: _Context, node: Node) -> None:
     waits = [
-        p for p in _find_parameter(node, "wait") if _word(p.value) != "$false" or not p.has_value
+        p for p in _find_parameter(node, "wait") if not (p.has_value and _word(p.value) == "$false")
     ]
     splatted = ctx.splats.lookup(node, "wait") or []
     if waits or any(_word(v) not in ("$false", "0") for v in splatted):
