@@ -67,8 +67,10 @@ bench: $(BENCH_STAMP)
 demo: $(STAMP)
 	$(BIN)/sagefleet demo
 
-## make lint: ruff, mypy on src/, ansible-playbook --syntax-check, ansible-lint (production)
+## make lint: PowerShell 5.1 lint of the snippets and templates (docs/powershell.md),
+## ruff, mypy on src/, ansible-playbook --syntax-check, ansible-lint (production)
 lint: $(STAMP)
+	$(BIN)/python -m sagefleet.pslint
 	$(BIN)/ruff check src tests action_plugins library callback_plugins
 	$(BIN)/mypy
 	cd . && for playbook in playbooks/*.yml; do \
