@@ -1,4 +1,4 @@
-"""The ``sagefleet`` command line: simulator, demo and settings tools."""
+"""The ``sagefleet`` command line: simulator, demo, doctor, selftest and settings tools."""
 
 from __future__ import annotations
 
@@ -199,6 +199,36 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_selftest(args: argparse.Namespace) -> int:
+    """Every read-only snippet once against one server: OK or FAIL each, and a transcript."""
+    from sagefleet import selftest
+    from sagefleet.inventory import load
+    from sagefleet.jump import forwarded
+    from sagefleet.remote.winrm import WinRMSession
+
+    hosts = load(args.inventory, vault_password_file=args.vault_password_file, pattern=args.limit)
+    if len(hosts) != 1:
+        found = ", ".join(h.name for h in hosts[:5]) or "none"
+        raise SagefleetError(
+            f"selftest runs against one server: --limit {args.limit!r} matches {len(hosts)} "
+            f"host(s) ({found})"
+        )
+    host = hosts[0]
+    if host.target is None:
+        raise SagefleetError(f"{host.name}: ansible_connection is not winrm")
+    secrets = selftest.secrets_of(host.variables)
+    selftest.plan(host.name, host.variables)  # input errors before the host is contacted
+    with forwarded([host]) as reachable:
+        target = reachable[0].target
+        assert target is not None
+        with WinRMSession(target) as session:
+            result = selftest.run(session, host.name, host.variables)
+    print(selftest.render(result, secrets))
+    bundle = selftest.write_bundle(result, Path(args.out), secrets)
+    print(f"transcript: {bundle}")
+    return 0 if result.ok else 1
+
+
 def cmd_checks_list(args: argparse.Namespace) -> int:
     from sagefleet.checks import markdown_table
 
@@ -296,6 +326,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 when a host is blocked or unreachable",
     )
     p_doctor.set_defaults(func=cmd_doctor)
+
+    p_self = sub.add_parser(
+        "selftest",
+        help="run every read-only snippet once against one server (first contact)",
+    )
+    p_self.add_argument(
+        "-i", "--inventory", action="append", required=True, help="Ansible inventory (repeatable)"
+    )
+    p_self.add_argument("--vault-password-file", help="as ansible-playbook's")
+    p_self.add_argument("-l", "--limit", required=True, help="the one host to test")
+    p_self.add_argument("--out", default="reports/selftest", help="transcript folder")
+    p_self.set_defaults(func=cmd_selftest)
 
     p_checks = sub.add_parser("checks", help="the preflight check catalog")
     checks_sub = p_checks.add_subparsers(dest="checks_command", required=True)

@@ -208,7 +208,7 @@ def test_guide_shows_steps_for_every_stage() -> None:
         "playbooks/preflight.yml", "playbooks/discover.yml", "playbooks/deploy.yml",
         "playbooks/verify.yml", "playbooks/diagnose.yml", "sagefleet facts-script",
         "sagefleet checks --facts", "--check --diff", "--limit sage-bijou-01",
-        '{"sagefleet_deploy_waves": [1]}', "fail_on_blocked=true",
+        '{"sagefleet_deploy_waves": [1]}', "fail_on_blocked=true", "sagefleet selftest",
     ):
         assert needed in steps, needed
     # Steps use the variables the guide sets, never a machine's own paths.

@@ -335,6 +335,17 @@ def test_transport_error_text_never_carries_echoed_content(target: SettingsTarge
 # -- the Ansible transport hides sensitive output ----------------------------------
 
 
+# A host_info document that follows the snippet's output contract.
+HOST_INFO = {
+    "hostname": "SAGE01",
+    "os_caption": "Microsoft Windows Server 2019 Standard",
+    "os_version": "10.0.17763",
+    "os_build": 17763,
+    "powershell_version": "5.1.17763.5576",
+    "utc_now": "2025-03-01T10:15:00.0000000Z",
+}
+
+
 class FakePlayContext:
     no_log = False
 
@@ -346,7 +357,7 @@ class FakeConnection:
 
     def exec_command(self, cmd: str, in_data: bytes | None = None) -> tuple[int, bytes, bytes]:
         self.no_log_seen.append(self._play_context.no_log)
-        return 0, b'{"ok": true}', b""
+        return 0, json.dumps(HOST_INFO).encode(), b""
 
 
 def test_ansible_session_sets_no_log_for_a_sensitive_run_and_restores_it() -> None:

@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from sagefleet import snippets
+from sagefleet.remote.contracts import validate_output
 from sagefleet.remote.errors import LanguageModeRestricted, SnippetFailed
 
 # Exactly the prefix ansible-core's winrm plugin recognises and passes through
@@ -133,9 +134,11 @@ def parse_result(host: str, name: str, rc: int, stdout: bytes, stderr: bytes) ->
     if not text:
         raise SnippetFailed(host, name, rc, f"no output; stderr: {decode_clixml(stderr)}")
     try:
-        return json.loads(text)
+        document = json.loads(text)
     except json.JSONDecodeError as exc:
         preview = text[:200]
         raise SnippetFailed(
             host, name, rc, f"stdout is not one JSON document ({exc.msg}): {preview!r}"
         ) from exc
+    validate_output(host, name, document)  # the snippet's output schema (remote/contracts.py)
+    return document
