@@ -155,6 +155,12 @@ def agent_old(f: HostFacts) -> None:
     assert f.agent.account == "CORP\\svc-spendesk"
 
 
+def fips(f: HostFacts) -> None:
+    # Nothing the facts snippet uses is refused under the FIPS policy.
+    assert (f.identity.hostname, f.agent.version) == ("SAGE-FIPS", "3.1.0")
+    assert f.mae_files[0].exists
+
+
 def two_entities(f: HostFacts) -> None:
     assert [(m.database, m.exists) for m in f.mae_files] == [("BIJOU", True), ("CHOCO", True)]
 
@@ -175,6 +181,7 @@ SCENARIOS: dict[str, Callable[[HostFacts], None]] = {
     "disk-almost-full": disk_almost_full,
     "agent-old": agent_old,
     "two-entities": two_entities,
+    "fips": fips,
 }
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from sagefleet import snippets
 from sagefleet.remote.command import STDIN_BOOTSTRAP
 from sagefleet.sim import ansible_compat, semantics
-from sagefleet.sim.model import WindowsHost
+from sagefleet.sim.model import WindowsHost, logon_session
 
 Result = tuple[int, bytes, bytes]
 
@@ -167,7 +167,9 @@ def run_snippet(
         return 1, b"", clixml_error(refused)
     token = semantics.running(view)
     try:
-        result = impl(host, params, stdin)
+        # A WinRM logon holds no credentials for a third machine (the second hop).
+        with logon_session(host.winrm.delegation):
+            result = impl(host, params, stdin)
     except SnippetAbort as exc:
         return 1, b"", clixml_error(str(exc))
     finally:
@@ -239,6 +241,7 @@ from sagefleet.sim import (  # noqa: E402,F401
     diagnose_models,
     discover_models,
     lock_models,
+    platform_rules,
     query_models,
     settings_models,
     snippet_models,

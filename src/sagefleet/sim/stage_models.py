@@ -22,9 +22,10 @@ that a failure in the middle leaves the host as Windows would leave it:
   a Windows box fetches from the bastion. Only loopback URLs (127.0.0.0/8,
   ``localhost``) are fetched; anything else is refused loudly, so no test
   can reach outside the machine.
-- ``stage_extract`` expands the zip into the model's file system (what
-  ``Expand-Archive`` does), refusing entries that would land outside the
-  folder and a volume without room for the expanded size.
+- ``stage_extract`` writes exactly the entries it checked into the model's
+  file system (``ZipFileExtensions.ExtractToFile``, overwriting), refusing
+  entries that would land outside the folder and a volume without room for
+  the expanded size. A read-only file in the way refuses the overwrite.
 - ``stage_cleanup`` lists and removes by name, as the snippet does.
 
 Windows updates a folder's LastWriteTime when an entry is created, renamed or
@@ -555,7 +556,7 @@ def _stage_extract(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
             try:
                 fs.write(path, archive.read(info))
             except ModelError as exc:
-                raise SnippetAbort(f"Expand-Archive : {_write_error(exc)}") from None
+                raise SnippetAbort(_write_error(exc, "ExtractToFile", 3)) from None
             _touch(fs, _parent(path))
     text = json.dumps({"sha256": sha256, "files": names}, separators=(",", ":"))
     fs.write(marker, text.encode("utf-8"))

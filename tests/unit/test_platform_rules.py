@@ -1,0 +1,198 @@
+"""Platform realities the simulator holds against the snippets (windows-realities.md).
+
+Each test runs the real snippet text through the simulator's dispatch, and
+where a fix replaced a construct Windows refuses, runs the same script with
+the old construct put back to prove the simulator refuses it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+from tests.unit.test_settings_host import text_for
+
+from sagefleet import settings_host, snippets, transfer
+from sagefleet.remote.command import decode_clixml
+from sagefleet.remote.errors import SnippetFailed
+from sagefleet.remote.session import HostSession
+from sagefleet.settings import settings_sha256
+from sagefleet.sim.dispatch import run_command, run_snippet
+from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile
+
+CSP = "New-Object -TypeName System.Security.Cryptography.SHA256CryptoServiceProvider"
+MANAGED = "[System.Security.Cryptography.SHA256]::Create()"
+FIPS_TEXT = "This implementation is not part of the Windows Platform FIPS validated"
+
+
+def make_host(profile: str = "healthy-onprem") -> WindowsHost:
+    return host_from_profile("sage01", "127.0.0.2", "admin", "pw", load_profile(profile))
+
+
+class SimSession(HostSession):
+    """A HostSession straight onto a simulated host; ``rewrite`` edits the script sent."""
+
+    def __init__(self, host: WindowsHost, rewrite: Callable[[str], str] | None = None) -> None:
+        super().__init__(host.name)
+        self.sim = host
+        self.rewrite = rewrite
+
+    def execute(
+        self, command: str, stdin: Iterable[bytes] | None = None
+    ) -> tuple[int, bytes, bytes]:
+        data = b"".join(stdin) if stdin is not None else b""
+        if self.rewrite is None:
+            return run_command(self.sim, command, data)
+        script = base64.b64decode(command.split()[-1]).decode("utf-16-le")
+        parsed = snippets.parse(script)
+        assert parsed is not None
+        edited = self.rewrite(script)
+        assert edited != script, "the rewrite changed nothing"
+        return run_snippet(self.sim, parsed.name, parsed.params, data, script=edited)
+
+
+def old_hash(script: str) -> str:
+    """The hashing construct every snippet used before the FIPS fix."""
+    return script.replace(CSP, MANAGED)
+
+
+def zip_bytes(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def put_zip(host: WindowsHost, path: str, entries: dict[str, bytes]) -> str:
+    data = zip_bytes(entries)
+    host.fs.mkdir(path.rsplit("\\", 1)[0])
+    host.fs.write(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- FIPS policy (9) ---------------------------------------------------------------------
+
+
+def test_fips_profile_sets_the_policy_value() -> None:
+    host = make_host("fips")
+    key = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Lsa\\FipsAlgorithmPolicy"
+    assert host.registry.get(key, "Enabled") == 1
+    assert make_host().registry.get(key, "Enabled") is None
+
+
+def test_no_snippet_creates_a_managed_sha256() -> None:
+    for name in snippets.available():
+        text = snippets.render(name, {})
+        assert "SHA256]::Create(" not in text and "SHA256Managed" not in text, name
+        assert "Get-FileHash" not in text, name
+
+
+def test_fips_host_runs_extract_and_status_and_query_with_the_csp() -> None:
+    host = make_host("fips")
+    sha = put_zip(host, "C:\\Stage\\1.0\\pkg.zip", {"setup.exe": b"MZ" * 10})
+    session = SimSession(host)
+    result = transfer.extract(session, "C:\\Stage\\1.0\\pkg.zip", "C:\\Stage\\1.0\\x", sha256=sha)
+    assert result.changed
+    status_params = {"path": "C:\\Stage\\1.0\\pkg.zip", "part": "C:\\Stage\\1.0\\p", "hash": True}
+    status = session.run_snippet("stage_status", status_params)
+    assert status["sha256"] == sha
+    question = {"kind": "file", "path": "C:\\Stage\\1.0\\pkg.zip", "hash": True, "acl": False}
+    (answer,) = session.run_snippet("query", {"questions": [question]})["answers"]
+    assert answer["sha256"] == sha
+
+
+def test_fips_host_runs_settings_write_with_the_csp() -> None:
+    host = make_host("fips")
+    target = settings_host.settings_target("sage01", service_account="CORP\\svc-spendesk")
+    outcome = settings_host.write_settings(SimSession(host), target, text_for())
+    assert outcome.changed and outcome.sha256 == settings_sha256(text_for())
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("stage_status", {"path": "C:\\a.zip", "part": "C:\\a.zip.part", "hash": True}),
+        ("stage_extract", {"path": "C:\\a.zip", "dest": "C:\\x", "marker": "m", "check": True}),
+        ("stage_pull", {"url": "http://127.0.0.1:9/a", "path": "C:\\a", "part": "C:\\a.p"}),
+        ("settings_write", {"action": "write", "path": "C:\\s.json", "sha256": "0" * 64}),
+    ],
+)
+def test_the_old_managed_sha256_is_refused_on_a_fips_host(
+    name: str, params: dict[str, Any]
+) -> None:
+    host = make_host("fips")
+    script = old_hash(snippets.render(name, params))
+    rc, _, err = run_snippet(host, name, params, b"", script=script)
+    assert rc == 1 and FIPS_TEXT in decode_clixml(err)
+    assert host.journal[-1]["kind"] == "refused"
+
+
+def test_the_old_get_filehash_of_query_is_only_refused_for_a_non_fips_algorithm() -> None:
+    # Windows PowerShell 5.1's Get-FileHash tries <Algorithm>CryptoServiceProvider first.
+    host = make_host("fips")
+    params = {"questions": []}
+    script = snippets.render("query", params)
+    sha256 = script + "\n$h = Get-FileHash -LiteralPath $p -Algorithm SHA256\n"
+    md5 = script + "\n$h = Get-FileHash -LiteralPath $p -Algorithm MD5\n"
+    assert run_snippet(host, "query", params, b"", script=sha256)[0] == 0
+    rc, _, err = run_snippet(host, "query", params, b"", script=md5)
+    assert rc == 1 and FIPS_TEXT in decode_clixml(err)
+
+
+def test_the_managed_sha256_still_runs_without_the_policy() -> None:
+    host = make_host()
+    params = {"path": "C:\\a.zip", "part": "C:\\a.zip.part", "hash": True}
+    script = old_hash(snippets.render("stage_status", params))
+    assert run_snippet(host, "stage_status", params, b"", script=script)[0] == 0
+
+
+# -- Expand-Archive (10) -----------------------------------------------------------------
+
+OLD_EXTRACT_LOOP = "Expand-Archive -LiteralPath $zip -DestinationPath $dest -Force"
+
+
+def test_the_old_expand_archive_is_refused() -> None:
+    host = make_host()
+    sha = put_zip(host, "C:\\Stage\\1.0\\pkg.zip", {"setup.exe": b"MZ"})
+
+    def back_to_expand_archive(script: str) -> str:
+        start = script.index("        foreach ($item in $plan) {")
+        end = script.index("        $utf8 = ")
+        return script[:start] + "        " + OLD_EXTRACT_LOOP + "\n" + script[end:]
+
+    session = SimSession(host, rewrite=back_to_expand_archive)
+    with pytest.raises(SnippetFailed, match="Expand-Archive is refused"):
+        transfer.extract(session, "C:\\Stage\\1.0\\pkg.zip", "C:\\Stage\\1.0\\x", sha256=sha)
+    assert not host.fs.exists("C:\\Stage\\1.0\\x")
+
+
+def test_extract_writes_exactly_the_validated_entries() -> None:
+    host = make_host()
+    entries = {"setup.exe": b"MZ", "conf/": b"", "conf/settings.json": b"{}", "a/./b.txt": b"b"}
+    sha = put_zip(host, "C:\\Stage\\1.0\\pkg.zip", entries)
+    session = SimSession(host)
+    result = transfer.extract(session, "C:\\Stage\\1.0\\pkg.zip", "C:\\Stage\\1.0\\x", sha256=sha)
+    dest = "C:\\Stage\\1.0\\x"
+    written = sorted(
+        e.path
+        for k, e in host.fs.entries.items()
+        if k.startswith(dest.lower() + "\\") and not e.is_dir
+    )
+    marker = json.loads(host.fs.read_text(f"{dest}\\{transfer.EXTRACT_MARKER}"))
+    assert sorted(result.files) == [
+        f"{dest}\\a\\b.txt",
+        f"{dest}\\conf\\settings.json",
+        f"{dest}\\setup.exe",
+    ]
+    assert written == sorted([*result.files, f"{dest}\\{transfer.EXTRACT_MARKER}"])
+    assert marker["sha256"] == sha
+    snippet = snippets.load("stage_extract").body
+    assert "ZipFileExtensions]::ExtractToFile($item.entry" in snippet
+    assert "Expand-Archive -" not in snippet
