@@ -208,7 +208,10 @@ def _netsh_proxy(host: WindowsHost, match: re.Match[str]) -> Result:
     """``netsh winhttp show proxy``: the English output of Windows Server 2019."""
     proxy, bypass = host.network.winhttp_proxy, host.network.winhttp_bypass
     if proxy:
-        body = f"    Proxy Server(s) :  {proxy}\r\n    Bypass List     :  {bypass or '(none)'}\r\n"
+        body = (
+            f"    Proxy Server(s) :  {proxy}\r\n"
+            f"    Bypass List     :  {bypass or '(none)'}\r\n"
+        )
     else:
         body = "    Direct access (no proxy server).\r\n"
     text = "\r\nCurrent WinHTTP proxy settings:\r\n\r\n" + body + "\r\n"

@@ -22,14 +22,8 @@ def _iso(value: Any) -> str:
 def _service(host: WindowsHost, name: str) -> dict[str, Any]:
     service = host.service(name)
     if service is None:
-        return {
-            "name": name,
-            "installed": False,
-            "state": None,
-            "start_mode": None,
-            "account": None,
-            "path": None,
-        }
+        return {"name": name, "installed": False, "state": None, "start_mode": None,
+                "account": None, "path": None}
     return {
         "name": service.name,
         "installed": True,
@@ -54,13 +48,8 @@ def _logs(host: WindowsHost, specs: list[dict[str, Any]], tail_bytes: int) -> li
         entries.sort(key=lambda e: e.modified, reverse=True)
         for entry in entries[: int(spec["max_files"])]:
             item: dict[str, Any] = {
-                "kind": spec["kind"],
-                "path": entry.path,
-                "modified": _iso(entry.modified),
-                "size": entry.size,
-                "truncated": False,
-                "content": None,
-                "error": None,
+                "kind": spec["kind"], "path": entry.path, "modified": _iso(entry.modified),
+                "size": entry.size, "truncated": False, "content": None, "error": None,
             }
             try:
                 data = host.fs.read(entry.path)
@@ -87,12 +76,8 @@ def diagnose(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[st
     }
     path = params.get("settings_path")
     if path:
-        settings: dict[str, Any] = {
-            "path": path,
-            "exists": host.fs.is_file(path),
-            "content": None,
-            "error": None,
-        }
+        settings: dict[str, Any] = {"path": path, "exists": host.fs.is_file(path),
+                                    "content": None, "error": None}
         if settings["exists"]:
             try:
                 settings["content"] = base64.b64encode(host.fs.read(path)).decode("ascii")
@@ -100,13 +85,9 @@ def diagnose(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[st
                 settings["error"] = str(exc)
         result["settings"] = settings
     if params.get("restart"):
-        restart: dict[str, Any] = {
-            "requested": True,
-            "done": False,
-            "state_before": result["service"]["state"],
-            "state_after": None,
-            "error": None,
-        }
+        restart: dict[str, Any] = {"requested": True, "done": False,
+                                   "state_before": result["service"]["state"],
+                                   "state_after": None, "error": None}
         if not result["service"]["installed"]:
             restart["error"] = f"service '{name}' is not installed"
         else:

@@ -21,13 +21,8 @@ USUAL_FOLDERS = ("C:\\Sage", "C:\\Users\\Public\\Documents\\Sage")
 def _mae(host: WindowsHost, path: str) -> dict[str, Any]:
     entry = host.fs.stat(path)
     name = path.rsplit("\\", 1)[-1]
-    doc: dict[str, Any] = {
-        "path": path,
-        "size": entry.size,
-        "serveur_sql": None,
-        "type": None,
-        "database": name.rsplit(".", 1)[0],
-    }
+    doc: dict[str, Any] = {"path": path, "size": entry.size, "serveur_sql": None, "type": None,
+                           "database": name.rsplit(".", 1)[0]}
     if entry.size <= 1048576 and entry.data is not None:
         for line in entry.data.decode("cp1252", errors="replace").splitlines():
             match = _MAE_LINE.match(line)
@@ -53,22 +48,13 @@ def discover(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[st
         products.append(item)
         folders.append(str(product["path"]))
     sage, om = _uninstall(host)
-    uninstall = [
-        {
-            "display_name": e["display_name"],
-            "display_version": e["display_version"],
-            "view": e["view"],
-        }
-        for e in sage + om
-    ]
+    uninstall = [{"display_name": e["display_name"], "display_version": e["display_version"],
+                  "view": e["view"]} for e in sage + om]
     folders += [*USUAL_FOLDERS, *[str(r) for r in params.get("roots") or [] if r]]
     result: dict[str, Any] = {
         "hostname": host.hostname,
         "spc_marker": _spc_marker(host, list(params.get("spc_marker_paths") or [])),
-        "products": products,
-        "uninstall": uninstall,
-        "searched": [],
-        "mae_files": [],
+        "products": products, "uninstall": uninstall, "searched": [], "mae_files": [],
         "truncated": False,
     }
     seen: set[str] = set()
@@ -93,9 +79,6 @@ def discover(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[st
                         break
                     result["mae_files"].append(_mae(host, path))
             if depth < max_depth:
-                queue += [
-                    (current + "\\" + n, depth + 1)
-                    for n in names
-                    if host.fs.is_dir(current + "\\" + n)
-                ]
+                queue += [(current + "\\" + n, depth + 1) for n in names
+                          if host.fs.is_dir(current + "\\" + n)]
     return result
