@@ -196,3 +196,54 @@ def test_extract_writes_exactly_the_validated_entries() -> None:
     snippet = snippets.load("stage_extract").body
     assert "ZipFileExtensions]::ExtractToFile($item.entry" in snippet
     assert "Expand-Archive -" not in snippet
+
+
+# -- read-only and locked files (8) --------------------------------------------------------
+
+ROOT = "C:\\ProgramData\\sagefleet\\staging"
+
+
+def staged_versions(host: WindowsHost) -> None:
+    for version in ("1.0", "2.0", "3.0"):
+        host.fs.mkdir(f"{ROOT}\\{version}\\x\\docs")
+        host.fs.write(f"{ROOT}\\{version}\\pkg.zip", b"PK")
+        host.fs.write(f"{ROOT}\\{version}\\x\\docs\\readme.txt", b"r")
+    host.fs.write(f"{ROOT}\\1.0\\install-1.0.log", b"log")
+
+
+def test_directory_delete_refuses_read_only_and_open_files_and_removes_the_rest() -> None:
+    host = make_host()
+    staged_versions(host)
+    host.fs.set_attributes(f"{ROOT}\\1.0\\x\\docs\\readme.txt", readonly=True)
+    with pytest.raises(Exception, match=r"Access to the path '.*readme.txt' is denied"):
+        host.fs.delete_tree(f"{ROOT}\\1.0")
+    assert host.fs.exists(f"{ROOT}\\1.0\\x\\docs\\readme.txt")
+    assert not host.fs.exists(f"{ROOT}\\1.0\\pkg.zip")  # .NET goes on past the failure
+    host.fs.set_attributes(f"{ROOT}\\2.0\\pkg.zip", open_by="SpendeskSageAgent.exe")
+    with pytest.raises(Exception, match="being used by another process"):
+        host.fs.delete_tree(f"{ROOT}\\2.0")
+
+
+def test_cleanup_clears_read_only_and_reports_a_locked_file_instead_of_failing() -> None:
+    host = make_host()
+    staged_versions(host)
+    host.fs.set_attributes(f"{ROOT}\\1.0\\x\\docs\\readme.txt", readonly=True)
+    host.fs.set_attributes(f"{ROOT}\\1.0\\install-1.0.log", open_by="SpendeskSageAgent.exe")
+    host.fs.set_attributes(f"{ROOT}\\2.0\\x\\docs\\readme.txt", readonly=True)
+    session = SimSession(host)
+    done = session.run_snippet("stage_cleanup", {"root": ROOT, "remove": ["1.0", "2.0"]})
+    assert done["removed"] == ["2.0"]
+    (left,) = done["left"]
+    assert left["folder"] == "1.0" and left["path"].endswith("install-1.0.log")
+    assert "being used by another process" in left["error"]
+    assert host.fs.listdir(ROOT) == ["1.0", "3.0"]
+    assert host.fs.listdir(f"{ROOT}\\1.0") == ["install-1.0.log"]  # the rest went
+
+
+def test_transfer_cleanup_carries_what_was_left() -> None:
+    host = make_host()
+    staged_versions(host)
+    host.fs.set_attributes(f"{ROOT}\\1.0\\install-1.0.log", open_by="SpendeskSageAgent.exe")
+    result = transfer.cleanup(SimSession(host), ROOT, keep=1, current=f"{ROOT}\\3.0\\pkg.zip")
+    assert "2.0" in result.removed and "1.0" not in result.removed
+    assert [i["folder"] for i in result.left] == ["1.0"]

@@ -26,7 +26,9 @@ that a failure in the middle leaves the host as Windows would leave it:
   file system (``ZipFileExtensions.ExtractToFile``, overwriting), refusing
   entries that would land outside the folder and a volume without room for
   the expanded size. A read-only file in the way refuses the overwrite.
-- ``stage_cleanup`` lists and removes by name, as the snippet does.
+- ``stage_cleanup`` lists and removes by name, as the snippet does: ReadOnly
+  cleared first, a file another process holds open left in place and
+  reported (``left``), everything else removed.
 
 Windows updates a folder's LastWriteTime when an entry is created, renamed or
 deleted in it; the model's folders keep their creation time, so these models
@@ -577,6 +579,29 @@ def _child(root: str, name: Any, depth: int) -> str:
     return f"{root}\\{text}"
 
 
+def _remove_tree(fs: FileSystem, name: str, folder: str) -> list[dict[str, str]]:
+    """Remove-SfTree: clear ReadOnly, delete file by file, report what stays locked."""
+    prefix = fs.resolve(folder).lower() + "\\"
+    left: list[dict[str, str]] = []
+    for key in sorted(k for k in fs.entries if k.startswith(prefix)):
+        entry = fs.entries.get(key)
+        if entry is None or entry.is_dir:
+            continue
+        entry.readonly = False  # SetAttributes(... -band -bnot ReadOnly)
+        try:
+            fs.delete(entry.path)
+        except ModelError as exc:
+            left.append({"folder": name, "path": entry.path, "error": str(exc)})
+    if not left:
+        fs.delete_tree(folder)
+        return []
+    dirs = [e.path for k, e in fs.entries.items() if k.startswith(prefix) and e.is_dir]
+    for path in sorted(dirs, key=len, reverse=True):
+        if not fs.listdir(path):
+            fs.delete(path)
+    return left
+
+
 @simulates("stage_cleanup")
 def stage_cleanup(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
     with host.lock:
@@ -590,12 +615,16 @@ def _stage_cleanup(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
     fs = host.fs
     root = _resolve(fs, params.get("root")).rstrip("\\")
     removed: list[str] = []
+    left: list[dict[str, str]] = []
     for name in params.get("remove") or []:
         folder = _child(root, name, 1)
         if fs.is_dir(folder):
-            fs.delete(folder)
+            stuck = _remove_tree(fs, str(name), folder)
             _touch(fs, root)
-            removed.append(str(name))
+            if stuck:
+                left.extend(stuck)
+            else:
+                removed.append(str(name))
     removed_parts: list[str] = []
     for name in params.get("remove_parts") or []:
         file = _child(root, name, 2)
@@ -629,4 +658,5 @@ def _stage_cleanup(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
         "folders": folders,
         "removed": removed,
         "removed_parts": removed_parts,
+        "left": left,
     }
