@@ -643,8 +643,9 @@ class Deployer:
             )
             for item in cleaned.left:
                 # A file held open (a log) keeps its old version folder: reported, not fatal.
-                self.step("cleanup-left", folder=item["folder"], path=item["path"],
-                          error=item["error"])
+                self.step(
+                    "cleanup-left", folder=item["folder"], path=item["path"], error=item["error"]
+                )
             verb = "installed" if action == "install" else "upgraded"
             if self.result.reboot_required:
                 self.result.plan += " — reboot required (not done: plan it with the client)"
