@@ -11,6 +11,7 @@ import base64
 import hashlib
 import io
 import json
+import threading
 import zipfile
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -247,3 +248,64 @@ def test_transfer_cleanup_carries_what_was_left() -> None:
     result = transfer.cleanup(SimSession(host), ROOT, keep=1, current=f"{ROOT}\\3.0\\pkg.zip")
     assert "2.0" in result.removed and "1.0" not in result.removed
     assert [i["folder"] for i in result.left] == ["1.0"]
+
+
+# -- lock race (18) ----------------------------------------------------------------------
+
+LOCK = "C:\\ProgramData\\sagefleet\\deploy.lock"
+OLD_RECOVERY = "Remove-Item -LiteralPath $path -Force -ErrorAction SilentlyContinue"
+
+
+def put_stale_lock(host: WindowsHost) -> None:
+    host.fs.mkdir("C:\\ProgramData\\sagefleet")
+    stale = {
+        "owner": "killed:1",
+        "acquired": "2026-01-01T00:00:00Z",
+        "expires": "2026-01-01T01:00:00Z",
+    }
+    host.fs.write(LOCK, json.dumps(stale).encode())
+
+
+def delete_recovery(script: str) -> str:
+    """deploy_lock/1's recovery: delete the expired lock, then CreateNew."""
+    start = script.index("                $stale = '{0}.{1}.stale'")
+    end = script.index("                $result.recovered = $current")
+    return script[:start] + "                " + OLD_RECOVERY + "\n" + script[end:]
+
+
+def race(host: WindowsHost, rewrite: Callable[[str], str] | None) -> list[dict[str, Any]]:
+    """Two acquiring runs forced to interleave between the expiry check and CreateNew."""
+    host.interleave["deploy_lock.stale"] = threading.Barrier(2)
+    answers: list[dict[str, Any]] = []
+
+    def run(owner: str) -> None:
+        params = {"action": "acquire", "path": LOCK, "owner": owner, "ttl_s": 600}
+        answers.append(SimSession(host, rewrite).run_snippet("deploy_lock", params))
+
+    threads = [threading.Thread(target=run, args=(f"run-{i}",)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(answers) == 2
+    return answers
+
+
+def test_two_runs_recovering_one_stale_lock_never_both_hold_it() -> None:
+    host = make_host()
+    put_stale_lock(host)
+    answers = race(host, None)
+    holders = [a for a in answers if a["acquired"]]
+    (winner,) = holders
+    (loser,) = [a for a in answers if not a["acquired"]]
+    lock = json.loads(host.fs.read_text(LOCK))
+    assert winner["recovered"]["owner"] == "killed:1"
+    assert loser["holder"]["owner"] == lock["owner"]
+    assert [n for n in host.fs.listdir("C:\\ProgramData\\sagefleet")] == ["deploy.lock"]
+
+
+def test_the_old_delete_recovery_lets_both_runs_hold_the_lock() -> None:
+    host = make_host()
+    put_stale_lock(host)
+    answers = race(host, delete_recovery)
+    assert [a["acquired"] for a in answers] == [True, True]

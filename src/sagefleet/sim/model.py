@@ -968,11 +968,19 @@ class WindowsHost:
             self.events.append(record)
         return record
 
-    def race_point(self, name: str, timeout_s: float = 10.0) -> None:
-        """Where a command may be made to wait for another (``interleave`` knob)."""
+    def race_point(self, name: str, timeout_s: float = 10.0) -> int | None:
+        """Where a command may be made to wait for another (``interleave`` knob).
+
+        Returns the command's arrival index at the barrier (None without the
+        knob, or when the other command never came).
+        """
         barrier = self.interleave.get(name)
-        if barrier is not None:
-            barrier.wait(timeout_s)
+        if barrier is None:
+            return None
+        try:
+            return barrier.wait(timeout_s)
+        except threading.BrokenBarrierError:
+            return None
 
     def sleep(self, seconds: float) -> None:
         """Let simulated time pass (scaled by ``time_scale``; instant by default)."""
