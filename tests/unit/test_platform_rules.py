@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from tests.unit.test_settings_host import text_for
 
-from sagefleet import settings_host, snippets, transfer
+from sagefleet import diagnose, settings_host, snippets, transfer
 from sagefleet.remote.command import decode_clixml
 from sagefleet.remote.errors import SnippetFailed
 from sagefleet.remote.session import HostSession
@@ -309,3 +309,48 @@ def test_the_old_delete_recovery_lets_both_runs_hold_the_lock() -> None:
     put_stale_lock(host)
     answers = race(host, delete_recovery)
     assert [a["acquired"] for a in answers] == [True, True]
+
+
+# -- Service Control Manager events (17) -------------------------------------------------
+
+
+def diagnose_events(host: WindowsHost, **changes: Any) -> list[dict[str, Any]]:
+    params = diagnose.options_from("sage01", {}).params()
+    params["events"].update(changes)
+    return list(SimSession(host).run_snippet("diagnose", params)["events"])
+
+
+def test_scm_events_name_the_service_by_its_display_name() -> None:
+    host = make_host("agent-old")
+    record = host.scm_event(7031, "SpendeskSageAgent")
+    assert record.message.startswith("The Spendesk Sage Agent service terminated unexpectedly.")
+    assert "SpendeskSageAgent" not in record.message
+    assert record.properties[0] == "Spendesk Sage Agent"
+
+
+def test_diagnose_finds_an_scm_event_naming_the_display_name() -> None:
+    host = make_host("agent-old")
+    host.scm_event(7031, "SpendeskSageAgent")
+    host.scm_event(7034, "Spooler")
+    (event,) = diagnose_events(host)
+    assert (event["log"], event["provider"], event["id"]) == (
+        "System",
+        "Service Control Manager",
+        7031,
+    )
+    assert "Spendesk Sage Agent" in event["message"]
+
+
+def test_diagnose_finds_it_by_the_controller_display_name_when_the_service_is_gone() -> None:
+    host = make_host("agent-old")
+    host.stop_service("SpendeskSageAgent")
+    host.services["spendesksageagent"].start_failure = "The system cannot find the file specified."
+    with pytest.raises(Exception, match="cannot be started"):
+        host.start_service("SpendeskSageAgent")  # the SCM logs 7000
+    host.remove_service("SpendeskSageAgent")
+    assert [e["id"] for e in diagnose_events(host)] == [7000]
+    # By the service name alone (what diagnose/1 matched), the event is not found.
+    assert diagnose_events(host, display_names=[]) == []
+    assert diagnose.options_from("sage01", {}).params()["events"]["display_names"] == [
+        "Spendesk Sage Agent"
+    ]
