@@ -83,17 +83,16 @@ def _events(host: WindowsHost, params: dict[str, Any], shown: str | None) -> lis
     for record in host.events:
         if record.time < since:
             continue
-        if record.log == "Application" and record.provider.lower() in providers:
-            found.append(record)
-        elif (
+        agent_log = record.log == "Application" and record.provider.lower() in providers
+        scm = (
             record.log == "System"
             and record.provider == "Service Control Manager"
             and record.event_id in scm_ids
-            and (
-                pattern.search(record.message)
-                or any(p.lower() in wanted for p in record.properties)
-            )
-        ):
+        )
+        names_it = pattern.search(record.message) or any(
+            p.lower() in wanted for p in record.properties
+        )
+        if agent_log or (scm and names_it):
             found.append(record)
     found.sort(key=lambda r: r.time, reverse=True)
     return [
