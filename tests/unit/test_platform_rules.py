@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.server
 import io
 import json
 import threading
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -354,3 +355,63 @@ def test_diagnose_finds_it_by_the_controller_display_name_when_the_service_is_go
     assert diagnose.options_from("sage01", {}).params()["events"]["display_names"] == [
         "Spendesk Sage Agent"
     ]
+
+
+# -- second hop (2) ----------------------------------------------------------------------
+
+
+def file_question(path: str) -> dict[str, Any]:
+    return {"kind": "file", "path": path, "hash": False, "acl": False}
+
+
+def test_a_winrm_session_cannot_read_a_share_or_a_mapped_drive() -> None:
+    host = make_host("mae-network-drive-localsystem")
+    paths = ["S:\\Societes\\BIJOU.MAE", "\\\\fs01\\sage\\Societes\\BIJOU.MAE"]
+    questions = [file_question(p) for p in paths]
+    answers = SimSession(host).run_snippet("query", {"questions": questions})["answers"]
+    assert [a["exists"] for a in answers] == [False, False]  # Test-Path: false
+    assert host.fs.is_file(paths[1])  # the file is there, for whoever may read it
+    host.winrm.delegation = True
+    answers = SimSession(host).run_snippet("query", {"questions": questions})["answers"]
+    assert [a["exists"] for a in answers] == [True, True]
+
+
+class _WindowsAuthOnly(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        self.send_response(401, "Unauthorized")
+        self.send_header("WWW-Authenticate", "Negotiate")
+        self.send_header("WWW-Authenticate", "NTLM")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def windows_auth_repository() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _WindowsAuthOnly)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/Setup.zip"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("default_credentials", [True, False])
+def test_pull_with_default_credentials_gets_401_and_names_the_second_hop(
+    windows_auth_repository: str, default_credentials: bool
+) -> None:
+    host = make_host()
+    params = {
+        "url": windows_auth_repository,
+        "path": "C:\\Stage\\Setup.zip",
+        "part": "C:\\Stage\\Setup.zip.part",
+        "sha256": "0" * 64,
+        "use_default_credentials": default_credentials,
+    }
+    with pytest.raises(SnippetFailed) as failed:
+        SimSession(host).run_snippet("stage_pull", params)
+    assert "(401) Unauthorized." in failed.value.error
+    assert ("(the second hop)" in failed.value.error) is default_credentials
+    assert not host.fs.exists("C:\\Stage\\Setup.zip.part")

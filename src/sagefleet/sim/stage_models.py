@@ -53,7 +53,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from sagefleet.sim.dispatch import SnippetAbort, script_from_stdin, simulates
-from sagefleet.sim.model import DiskFull, FileSystem, ModelError, WindowsHost
+from sagefleet.sim.model import (
+    DiskFull,
+    FileSystem,
+    ModelError,
+    WindowsHost,
+    has_network_credentials,
+)
 from sagefleet.sim.wsman import stdin_ended_abruptly, stdin_never_comes
 
 DOWNLOAD_TIMEOUT_SECONDS = 30.0
@@ -398,16 +404,36 @@ def _loopback_url(url: str) -> str:
     return url
 
 
-def _download(url: str) -> bytes:
-    """What WebClient.DownloadFile gets, with its error texts; never through a proxy."""
+SECOND_HOP = (
+    " The WinRM session holds no credentials it can pass on to another server (the second "
+    "hop): let the repository serve the package without Windows authentication, or push it "
+    "(stage_push)."
+)
+
+
+def _download(url: str, default_credentials: bool = False) -> bytes:
+    """What WebClient.DownloadFile gets, with its error texts; never through a proxy.
+
+    The simulated host never authenticates: a server that asks for Windows
+    authentication (401) sees an anonymous caller, as it sees a WinRM session
+    without delegation (the second hop). With delegation it would authenticate:
+    that is not modelled, and refused loudly.
+    """
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
         with opener.open(url, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
             return bytes(response.read())
     except urllib.error.HTTPError as exc:
-        raise SnippetAbort(
-            f"The remote server returned an error: ({exc.code}) {exc.reason}."
-        ) from None
+        message = f"The remote server returned an error: ({exc.code}) {exc.reason}."
+        if exc.code == 401 and default_credentials:
+            if has_network_credentials():
+                message = (
+                    "sagefleet simulator: a delegated Windows authentication (CredSSP, "
+                    "Kerberos delegation) to the repository is not modelled"
+                )
+            else:
+                message += SECOND_HOP
+        raise SnippetAbort(message) from None
     except (urllib.error.URLError, OSError) as exc:
         raise SnippetAbort(f"Unable to connect to the remote server ({exc})") from None
 
@@ -425,7 +451,8 @@ def stage_pull(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[
             raise SnippetAbort(str(exc)) from None
     prefix = f"package not staged at '{target}' from '{url}'"
     try:
-        data = _download(url)  # outside the host lock: other commands go on meanwhile
+        # Outside the host lock: other commands go on meanwhile.
+        data = _download(url, bool(params.get("use_default_credentials")))
     except SnippetAbort as exc:
         with host.lock:
             raise _remove_part(fs, part, f"{prefix}: download failed: {exc}") from None
@@ -587,7 +614,7 @@ def _remove_tree(fs: FileSystem, name: str, folder: str) -> list[dict[str, str]]
         entry = fs.entries.get(key)
         if entry is None or entry.is_dir:
             continue
-        entry.readonly = False  # SetAttributes(... -band -bnot ReadOnly)
+        entry.readonly = False  # SetAttributes(file, Normal)
         try:
             fs.delete(entry.path)
         except ModelError as exc:

@@ -23,10 +23,8 @@ function Remove-SfTree([string] $Name, [string] $Folder) {
     $left = @()
     foreach ($file in [System.IO.Directory]::GetFiles($Folder, '*', [System.IO.SearchOption]::AllDirectories)) {
         try {
-            $attributes = [System.IO.File]::GetAttributes($file)
-            if ($attributes -band [System.IO.FileAttributes]::ReadOnly) {
-                [System.IO.File]::SetAttributes($file, $attributes -band (-bnot [System.IO.FileAttributes]::ReadOnly))
-            }
+            # Normal: ReadOnly (and Hidden, System) cleared, as the file goes anyway.
+            [System.IO.File]::SetAttributes($file, [System.IO.FileAttributes]::Normal)
             [System.IO.File]::Delete($file)
         } catch {
             $left += [ordered]@{ folder = $Name; path = $file; error = $_.Exception.GetBaseException().Message }
