@@ -12,6 +12,7 @@ import hashlib
 import http.server
 import io
 import json
+import re
 import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -415,3 +416,45 @@ def test_pull_with_default_credentials_gets_401_and_names_the_second_hop(
     assert "(401) Unauthorized." in failed.value.error
     assert ("(the second hop)" in failed.value.error) is default_credentials
     assert not host.fs.exists("C:\\Stage\\Setup.zip.part")
+
+
+# -- the prelude's escaping --------------------------------------------------------------
+
+_REPLACE = re.compile(
+    r"\[regex\]::Replace\(\$json, '(?P<pattern>[^']+)', "
+    r"\[System\.Text\.RegularExpressions\.MatchEvaluator\] \{ param\(\$m\) "
+    r"'(?P<format>[^']+)' -f \[int\]\[char\]\$m\.Value \}\)"
+)
+
+
+def utf16_units(text: str) -> str:
+    """The string as .NET holds it: astral characters as two surrogate units."""
+    data = text.encode("utf-16-le", "surrogatepass")
+    return "".join(chr(int.from_bytes(data[i : i + 2], "little")) for i in range(0, len(data), 2))
+
+
+def per_character_escape(text: str) -> str:
+    """The contract, as the first prelude's loop spelled it: every unit above 126 escaped."""
+    return "".join(f"\\u{ord(c):04x}" if ord(c) > 126 else c for c in utf16_units(text))
+
+
+def test_the_prelude_escapes_in_one_regex_pass_with_the_same_contract() -> None:
+    prelude = snippets.prelude()
+    match = _REPLACE.search(prelude)
+    assert match is not None, "ConvertTo-SageFleetJson lost its [regex]::Replace"
+    assert "foreach" not in prelude and "ToCharArray" not in prelude
+    assert match.group("format") == "\\u{0:x4}"  # .NET: lower-case hex, 4 digits
+    pattern = re.compile(match.group("pattern"))  # the same syntax in .NET and Python
+    samples = [
+        'plain ascii {}[]:,"\\\\ ~',
+        "Comptabilité 100c — Société Générale",
+        "\x7f DEL and \x80 and \xff",
+        "emoji 😀 and 𝄞 (surrogate pairs)",
+        "\u2028\u2029\ufeff",
+        "x" * 5000 + "é" * 5000,
+    ]
+    for text in samples:
+        units = utf16_units(json.dumps(text, ensure_ascii=False))
+        escaped = pattern.sub(lambda m: f"\\u{ord(m.group()):04x}", units)
+        assert escaped == per_character_escape(json.dumps(text, ensure_ascii=False))
+        assert escaped.isascii() and json.loads(escaped) == text
