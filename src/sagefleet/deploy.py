@@ -635,12 +635,17 @@ class Deployer:
         problem = self._gate(outcome)
         if problem is None:
             self.result.version = self.target
-            transfer.cleanup(
+            cleaned = transfer.cleanup(
                 self.session,
                 self.options.staging_root,
                 keep=self.options.keep_staged,
                 current=staged.path,
             )
+            for item in cleaned.left:
+                # A file held open (a log) keeps its old version folder: reported, not fatal.
+                self.step(
+                    "cleanup-left", folder=item["folder"], path=item["path"], error=item["error"]
+                )
             verb = "installed" if action == "install" else "upgraded"
             if self.result.reboot_required:
                 self.result.plan += " — reboot required (not done: plan it with the client)"

@@ -15,7 +15,9 @@ Assumptions (not public, overridable): the agent logs to ``<install dir>\\logs``
 and ``<install dir>`` (``*.log``); its installer (Inno Setup) logs where
 ``/LOG=`` says (sagefleet's deploy: ``C:\\ProgramData\\sagefleet\\staging``) or to
 ``%WINDIR%\\Temp\\Setup Log <date> #NNN.txt``; it writes Windows events to the
-Application log under its service name.
+Application log under its service name; its service is shown as "Spendesk Sage
+Agent" (``sagefleet_agent_service_display_name``), the name the Service Control
+Manager's events give it.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ class DiagnoseOptions:
     event_max: int = 100
     restart: bool = False
     restart_timeout_s: int = 60
+    #: How the Service Control Manager shows the service (its events name it so).
+    display_names: tuple[str, ...] = ()
 
     def params(self) -> dict[str, Any]:
         logs = [
@@ -87,6 +91,7 @@ class DiagnoseOptions:
             "events": {
                 "providers": [self.service_name],
                 "scm_ids": list(SCM_EVENT_IDS),
+                "display_names": list(self.display_names),
                 "days": self.event_days,
                 "max": self.event_max,
             },
@@ -130,8 +135,19 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DiagnoseOptions:
         (staging if folder == DEFAULT_STAGING else folder, pattern)
         for folder, pattern in DEFAULT_INSTALLER_LOGS
     ]
+    display = variables.get("sagefleet_agent_service_display_name") or agent.get(
+        "service_display_name", ""
+    )
+    if not isinstance(display, str) or not display:
+        raise InputError(
+            "must be a service display name",
+            host=host,
+            field="sagefleet_agent_service_display_name",
+            value=repr(display)[:80],
+        )
     return DiagnoseOptions(
         service_name=str(service),
+        display_names=(display,),
         install_dir=install_dir,
         settings_path=str(variables.get("sagefleet_settings_path") or "")
         or install_dir + "\\settings.json",

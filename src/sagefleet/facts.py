@@ -29,7 +29,7 @@ Document shape (``schema`` 1), every key always present, values may be null:
       "agent": {"service_name", "installed", "state", "start_mode", "account",
                 "version", "path"},
       "mae_files": [{"path", "exists", "size", "drive_type", "unc", "mapped_drive",
-                     "serveur_sql", "type", "database"}],
+                     "serveur_sql", "type", "database", "verifiable"}],
       "probes": [{"name", "port", "tls", "dns": {"status", "addresses", "error"},
                   "tcp": {"ok", "elapsed_ms", "error"},
                   "tls_result": {"ok", "protocol", "issuer", "subject", "not_after",
@@ -196,6 +196,9 @@ class MaeFile:
     serveur_sql: str | None = None
     type: str | None = None
     database: str | None = None
+    # False: on a share this (network logon) session cannot read, so neither found nor
+    # missing (the second hop). Facts of schema 1 without the field: True.
+    verifiable: bool = True
 
     @property
     def on_network(self) -> bool:
@@ -409,6 +412,7 @@ def parse_facts(doc: Any) -> HostFacts:
                 serveur_sql=_opt_str(m.get("serveur_sql")),
                 type=_opt_str(m.get("type")),
                 database=_opt_str(m.get("database")),
+                verifiable=m.get("verifiable") is not False,
             )
             for m in _list(doc, "mae_files", "")
         ),

@@ -242,6 +242,9 @@ class CleanupResult:
     removed: tuple[str, ...]
     removed_parts: tuple[str, ...]
     check_mode: bool = False
+    # Files a version folder kept because another process holds them open (a log):
+    # {folder, path, error}. The folder stays; the next cleanup tries again.
+    left: tuple[dict[str, str], ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -1078,12 +1081,18 @@ def cleanup(
     kept, remove, parts = plan_cleanup(listing["folders"], keep, current_name)
     removed: list[str] = remove
     removed_parts: list[str] = parts
+    left: list[dict[str, str]] = []
     if not check_mode and (remove or parts):
         done = session.run_snippet(
             "stage_cleanup", {"root": root, "remove": remove, "remove_parts": parts}
         )
         removed = [str(n) for n in done.get("removed") or []]
         removed_parts = [str(n) for n in done.get("removed_parts") or []]
+        left = [
+            {k: str(item.get(k) or "") for k in ("folder", "path", "error")}
+            for item in done.get("left") or []
+            if isinstance(item, dict)
+        ]
     return CleanupResult(
         host=session.host,
         root=root,
@@ -1091,4 +1100,5 @@ def cleanup(
         removed=tuple(removed),
         removed_parts=tuple(removed_parts),
         check_mode=check_mode,
+        left=tuple(left),
     )

@@ -133,7 +133,13 @@ def mae_network_drive_localsystem(f: HostFacts) -> None:
     assert drive is not None
     assert (drive.drive_type, drive.provider) == ("network", "\\\\fs01\\sage")
     (mae,) = f.mae_files
-    assert (mae.exists, mae.mapped_drive, mae.drive_type) == (True, True, "network")
+    # Over WinRM the share answers access denied (the second hop): not verifiable, not missing.
+    assert (mae.exists, mae.verifiable, mae.mapped_drive, mae.drive_type) == (
+        False,
+        False,
+        True,
+        "network",
+    )
     assert (f.agent.installed, f.agent.account) == (True, "LocalSystem")
 
 
@@ -153,6 +159,12 @@ def disk_almost_full(f: HostFacts) -> None:
 def agent_old(f: HostFacts) -> None:
     assert (f.agent.installed, f.agent.version, f.agent.state) == (True, "2.3.0", "Running")
     assert f.agent.account == "CORP\\svc-spendesk"
+
+
+def fips(f: HostFacts) -> None:
+    # Nothing the facts snippet uses is refused under the FIPS policy.
+    assert (f.identity.hostname, f.agent.version) == ("SAGE-FIPS", "3.1.0")
+    assert f.mae_files[0].exists
 
 
 def two_entities(f: HostFacts) -> None:
@@ -175,6 +187,7 @@ SCENARIOS: dict[str, Callable[[HostFacts], None]] = {
     "disk-almost-full": disk_almost_full,
     "agent-old": agent_old,
     "two-entities": two_entities,
+    "fips": fips,
 }
 
 

@@ -353,6 +353,22 @@ def test_sf401_missing_mae_fails_for_its_entity() -> None:
     assert found.status is Status.FAIL and found.entity == "BIJOU"
 
 
+def test_sf401_network_mae_unreadable_from_winrm_is_unknown_not_missing() -> None:
+    doc = healthy(NOW)
+    doc["mae_files"][0].update(
+        path="\\\\fs01\\sage\\BIJOU.MAE",
+        exists=False,
+        drive_type="network",
+        unc=True,
+        verifiable=False,
+    )
+    entity = EntityView(name="BIJOU", edition="onpremise", mae_path="\\\\fs01\\sage\\BIJOU.MAE")
+    found = one(findings(doc, entities=[entity]), "SF401")
+    assert found.status is Status.UNKNOWN and found.entity == "BIJOU"
+    assert "not verifiable from a remote session" in found.message
+    assert "facts-script" in found.remediation
+
+
 def test_sf401_not_examined_is_unknown() -> None:
     doc = healthy(NOW)
     doc["mae_files"] = []

@@ -56,6 +56,7 @@ MAE_KEYS = {
     "serveur_sql",
     "type",
     "database",
+    "verifiable",
 }
 PROBE_KEYS = {"name", "port", "tls", "dns", "tcp", "tls_result"}
 TLS_RESULT_KEYS = {"ok", "protocol", "issuer", "subject", "not_after", "error"}
@@ -119,6 +120,7 @@ def test_workgroup_server_is_not_part_of_a_domain() -> None:
 
 def test_mapped_drive_unseen_by_the_session_is_found_through_the_user_mapping() -> None:
     host, params = host_for("mae-network-drive-localsystem")
+    host.winrm.delegation = True  # CredSSP: the session may read the share
     del host.fs.drives["S:"]  # as over WinRM: the interactive user's S: is not visible
     (mae,) = parse_facts(run_facts(host, params)).mae_files
     assert (mae.exists, mae.drive_type, mae.mapped_drive, mae.database) == (
@@ -127,6 +129,13 @@ def test_mapped_drive_unseen_by_the_session_is_found_through_the_user_mapping() 
         True,
         "BIJOU",
     )
+
+
+def test_network_mae_is_not_verifiable_without_delegation() -> None:
+    host, params = host_for("mae-network-drive-localsystem")
+    params["mae_files"].append(r"\\fs01\sage\Societes\BIJOU.MAE")
+    for mae in parse_facts(run_facts(host, params)).mae_files:
+        assert (mae.exists, mae.verifiable, mae.drive_type) == (False, False, "network")
 
 
 def test_missing_mae_file_is_reported_without_guessing() -> None:

@@ -53,6 +53,26 @@ def mae_exists(ctx: Context) -> Iterator[Outcome]:
                 entity=entity.name,
                 observed=mae.path,
             )
+        elif not mae.verifiable:
+            # A WinRM session has no credentials for the file server (the second hop).
+            yield unknown(
+                ctx.t(
+                    f"{mae.path} is on the network: not verifiable from a remote session "
+                    "(it holds no credentials for the file server)",
+                    f"{mae.path} est sur le réseau : invérifiable depuis une session distante "
+                    "(elle n'a pas d'identifiants pour le serveur de fichiers)",
+                ),
+                entity=entity.name,
+                remediation=ctx.t(
+                    "run the offline facts script (sagefleet facts-script --host <host>) on the "
+                    "server in an interactive session, or check the path from the agent's "
+                    "service account",
+                    "lancez le script de faits hors ligne (sagefleet facts-script --host "
+                    "<hôte>) sur le serveur dans une session interactive, ou vérifiez le chemin "
+                    "avec le compte de service de l'agent",
+                ),
+                observed=mae.path,
+            )
         else:
             yield failed(
                 ctx.t(

@@ -1,13 +1,18 @@
-"""Model side of the ``diagnose`` snippet: service state, log tails, settings, restart.
+"""Model side of the ``diagnose`` snippet: service state, log tails, events, settings, restart.
 
-Windows event logs are not simulated (docs/simulator.md): the model answers
-with no event, as Get-WinEvent does on a server where the agent never logged.
+Events come from the host's event log records (``host.events``): the
+Application log's records of the given providers, and the Service Control
+Manager's records of the given ids that name the service, by its service name
+or a display name (the one the controller passes or the service's own), in the
+message or an insertion string, as the snippet matches them.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import fnmatch
+import re
 from typing import Any
 
 from sagefleet.sim.dispatch import simulates
@@ -22,10 +27,11 @@ def _iso(value: Any) -> str:
 def _service(host: WindowsHost, name: str) -> dict[str, Any]:
     service = host.service(name)
     if service is None:
-        return {"name": name, "installed": False, "state": None, "start_mode": None,
-                "account": None, "path": None}
+        return {"name": name, "display_name": None, "installed": False, "state": None,
+                "start_mode": None, "account": None, "path": None}
     return {
         "name": service.name,
+        "display_name": service.display_name,
         "installed": True,
         "state": service.wmi_state,
         "start_mode": service.start_mode,
@@ -63,17 +69,51 @@ def _logs(host: WindowsHost, specs: list[dict[str, Any]], tail_bytes: int) -> li
     return found
 
 
+def _events(host: WindowsHost, params: dict[str, Any], shown: str | None) -> list[dict[str, Any]]:
+    spec = params["events"]
+    since = host.utc_now() - dt.timedelta(days=int(spec["days"]))
+    limit = int(spec["max"])
+    names = [str(params["service_name"]), *map(str, spec["display_names"] or []), shown or ""]
+    names = [n for n in names if n]
+    pattern = re.compile("|".join(re.escape(n) for n in names), re.I)
+    wanted = {n.lower() for n in names}
+    providers = {str(p).lower() for p in spec.get("providers") or []}
+    scm_ids = {int(i) for i in spec.get("scm_ids") or []}
+    found = []
+    for record in host.events:
+        if record.time < since:
+            continue
+        agent_log = record.log == "Application" and record.provider.lower() in providers
+        scm = (
+            record.log == "System"
+            and record.provider == "Service Control Manager"
+            and record.event_id in scm_ids
+        )
+        names_it = pattern.search(record.message) or any(
+            p.lower() in wanted for p in record.properties
+        )
+        if agent_log or (scm and names_it):
+            found.append(record)
+    found.sort(key=lambda r: r.time, reverse=True)
+    return [
+        {"time": _iso(r.time), "log": r.log, "provider": r.provider, "id": r.event_id,
+         "level": r.level, "message": r.message}
+        for r in found[:limit]
+    ]
+
+
 @simulates("diagnose")
 def diagnose(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
     name = str(params["service_name"])
     result: dict[str, Any] = {
         "service": _service(host, name),
         "logs": _logs(host, list(params.get("logs") or []), int(params["tail_bytes"])),
-        "events": [],  # event logs are not simulated
+        "events": [],
         "events_error": None,
         "settings": None,
         "restart": None,
     }
+    result["events"] = _events(host, params, result["service"]["display_name"])
     path = params.get("settings_path")
     if path:
         settings: dict[str, Any] = {"path": path, "exists": host.fs.is_file(path),

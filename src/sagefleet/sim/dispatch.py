@@ -19,7 +19,7 @@ from typing import Any
 from sagefleet import snippets
 from sagefleet.remote.command import LANGUAGE_MODE_TAG, STDIN_BOOTSTRAP
 from sagefleet.sim import ansible_compat, semantics, wsman
-from sagefleet.sim.model import WindowsHost
+from sagefleet.sim.model import WindowsHost, logon_session
 
 Result = tuple[int, bytes, bytes]
 
@@ -198,7 +198,9 @@ def run_snippet(
         return 1, b"", clixml_error(refused)
     token = semantics.running(view)
     try:
-        result = impl(host, params, stdin)
+        # A WinRM logon holds no credentials for a third machine (the second hop).
+        with logon_session(host.winrm.delegation):
+            result = impl(host, params, stdin)
     except SnippetAbort as exc:
         return 1, b"", clixml_error(str(exc))
     finally:
@@ -271,6 +273,7 @@ from sagefleet.sim import (  # noqa: E402,F401
     discover_models,
     language_rules,
     lock_models,
+    platform_rules,
     query_models,
     settings_models,
     snippet_models,

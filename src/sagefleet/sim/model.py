@@ -17,6 +17,8 @@ low-level ``registry:`` and ``files:`` sections override or add to that.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import datetime as dt
 import hashlib
@@ -25,7 +27,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -34,6 +36,7 @@ import yaml
 
 from sagefleet import catalog
 from sagefleet.errors import SagefleetError
+from sagefleet.sim.events import EventRecord, scm_event
 
 
 class ProfileError(SagefleetError):
@@ -62,6 +65,10 @@ class AccessDenied(ModelError):
 
 class ServiceError(ModelError):
     """A service could not be found, started or stopped."""
+
+
+class SharingViolation(ModelError):
+    """Another process holds the file open (ERROR_SHARING_VIOLATION, an IOException)."""
 
 
 # -- registry -----------------------------------------------------------------
@@ -278,6 +285,33 @@ class FileEntry:
     file_version: str | None = None
     acl: Acl | None = None
     modified: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    # FILE_ATTRIBUTE_READONLY: DeleteFile (File.Delete, Directory.Delete) refuses the file.
+    readonly: bool = False
+    # The process holding the file open without FILE_SHARE_DELETE (a running agent's log):
+    # no delete or rename succeeds while it does.
+    open_by: str | None = None
+
+
+#: Whether the command running in this thread holds credentials for other machines. A
+#: WinRM session (NTLM, or Kerberos without delegation) does not: the second hop ("Making
+#: the second hop in PowerShell Remoting"). Outside a command (profile build, tests) it does.
+_NETWORK_CREDENTIALS: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "sagefleet_network_credentials", default=True
+)
+
+
+@contextlib.contextmanager
+def logon_session(network_credentials: bool) -> Iterator[None]:
+    """Run a command in a logon session with (or without) credentials for other machines."""
+    token = _NETWORK_CREDENTIALS.set(network_credentials)
+    try:
+        yield
+    finally:
+        _NETWORK_CREDENTIALS.reset(token)
+
+
+def has_network_credentials() -> bool:
+    return _NETWORK_CREDENTIALS.get()
 
 
 def _win_path(path: str) -> str:
@@ -289,6 +323,18 @@ def _win_path(path: str) -> str:
         raise PathNotFound(f"Cannot find path '{path}' because it is not an absolute path.")
     parts[0] = parts[0].upper()
     return "\\".join(parts) if len(parts) > 1 else parts[0] + "\\"
+
+
+def _check_deletable(entry: FileEntry, force: bool) -> None:
+    if entry.is_dir:
+        return
+    if entry.open_by:
+        raise SharingViolation(
+            f"The process cannot access the file '{entry.path}' because it is being used by "
+            "another process."
+        )
+    if entry.readonly and not force:
+        raise AccessDenied(f"Access to the path '{entry.path}' is denied.")
 
 
 def _is_root(path: str) -> bool:
@@ -341,6 +387,9 @@ class FileSystem:
             share = self._share_of(physical)
             if share is None or not share.reachable:
                 raise PathNotFound("The network path was not found.")
+            if not _NETWORK_CREDENTIALS.get():
+                # The share sees an anonymous caller: SMB refuses it.
+                raise AccessDenied("Access is denied.")
             return share.volume
         drive = self.drives.get(physical[:2])
         if drive is None:
@@ -354,15 +403,15 @@ class FileSystem:
         try:
             physical = self.resolve(path)
             self.volume(physical)
-        except PathNotFound:
-            return False
+        except (PathNotFound, AccessDenied):
+            return False  # Test-Path and File.Exists answer false, whatever the reason
         return _is_root(physical) or physical.lower() in self.entries
 
     def is_dir(self, path: str) -> bool:
         try:
             physical = self.resolve(path)
             self.volume(physical)
-        except PathNotFound:
+        except (PathNotFound, AccessDenied):
             return False
         entry = self.entries.get(physical.lower())
         return _is_root(physical) or (entry is not None and entry.is_dir)
@@ -445,8 +494,10 @@ class FileSystem:
             raise PathNotFound(f"Could not find a part of the path '{path}'.")
         new_size = len(data) if data is not None else int(size or 0)
         old = self.entries.get(physical.lower())
-        if old is not None and old.is_dir:
+        if old is not None and (old.is_dir or old.readonly):
             raise AccessDenied(f"Access to the path '{path}' is denied.")
+        if old is not None and old.open_by:
+            _check_deletable(old, force=True)
         if reserve_space:
             delta = new_size - (old.size if old else 0)
             if delta > volume.free_bytes:
@@ -466,21 +517,76 @@ class FileSystem:
         self.entries[physical.lower()] = entry
         return entry
 
-    def delete(self, path: str) -> None:
-        """Remove a file, or a folder with everything in it (Remove-Item -Recurse)."""
+    def delete(self, path: str, *, force: bool = False) -> None:
+        """Remove a file, or a folder with everything in it, or nothing.
+
+        A file another process holds open refuses any delete; a read-only one
+        refuses DeleteFile (File.Delete) unless ``force`` (Remove-Item -Force
+        clears the attribute first).
+        """
         entry = self.stat(path)
         volume = self.volume(entry.path)
         prefix = entry.path.lower() + "\\"
-        for key in [k for k in self.entries if k == entry.path.lower() or k.startswith(prefix)]:
+        keys = [k for k in self.entries if k == entry.path.lower() or k.startswith(prefix)]
+        for key in sorted(keys):
+            _check_deletable(self.entries[key], force)
+        for key in keys:
             removed = self.entries.pop(key)
             if not removed.is_dir:
                 volume.free_bytes += removed.size
+
+    def delete_tree(self, path: str) -> None:
+        """[IO.Directory]::Delete(path, $true) as .NET Framework 4.x does it.
+
+        Every file and folder that can go goes; a read-only file
+        (UnauthorizedAccessException) or one held open (IOException) stays with
+        the folders above it, and the first such error is raised at the end.
+        """
+        entry = self.stat(path)
+        if not entry.is_dir:
+            raise ModelError(f"The directory name is invalid. : '{path}'")
+        volume = self.volume(entry.path)
+        prefix = entry.path.lower() + "\\"
+        keys = sorted(k for k in self.entries if k == entry.path.lower() or k.startswith(prefix))
+        first: ModelError | None = None
+        kept: set[str] = set()
+        for key in keys:
+            item = self.entries[key]
+            if item.is_dir:
+                continue
+            try:
+                _check_deletable(item, force=False)
+            except ModelError as exc:
+                first = first or exc
+                parent = _parent(key)
+                while parent is not None and parent != _parent(entry.path.lower()):
+                    kept.add(parent.lower())
+                    parent = _parent(parent)
+                continue
+            self.entries.pop(key)
+            volume.free_bytes += item.size
+        for key in keys:
+            if self.entries.get(key) is not None and self.entries[key].is_dir and key not in kept:
+                self.entries.pop(key)
+        if first is not None:
+            raise first
+
+    def set_attributes(
+        self, path: str, *, readonly: bool | None = None, open_by: str | None = ""
+    ) -> None:
+        """Set or clear ReadOnly, or mark the file held open by a process (None: closed)."""
+        entry = self.stat(path)
+        if readonly is not None:
+            entry.readonly = readonly
+        if open_by != "":
+            entry.open_by = open_by
 
     def rename(self, source: str, target: str, replace: bool = True) -> None:
         """Move a file in one step ([IO.File]::Replace / Move-Item -Force): no half state."""
         entry = self.stat(source)
         if entry.is_dir:
             raise ModelError("the simulator only renames files")
+        _check_deletable(entry, force=True)
         target_physical = self.resolve(target)
         existing = self.entries.get(target_physical.lower())
         if existing is not None and not replace:
@@ -743,6 +849,7 @@ SCHANNEL_TLS12 = (
     "\\Protocols\\TLS 1.2\\Client"
 )
 AZURE_KEY = "HKLM\\SOFTWARE\\Microsoft\\Windows Azure"
+FIPS_POLICY_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Lsa\\FipsAlgorithmPolicy"
 #: Marker of a Sage Partner Cloud VM (a guess: overridable in the facts snippet params).
 SPC_MARKER_KEY = "HKLM\\SOFTWARE\\WOW6432Node\\Sage\\SPC"
 #: Interactive user whose persistent drive mappings live under HKU (for mapped drives).
@@ -790,6 +897,10 @@ class WinRMService:
 
     allow_basic: bool = True
     allow_unencrypted: bool = False
+    # CredSSP or Kerberos delegation: the session holds credentials for other machines.
+    # False (the default, as NTLM and plain Kerberos): shares and web servers that want
+    # Windows authentication refuse the session (the second hop).
+    delegation: bool = False
 
 
 @dataclass
@@ -829,6 +940,11 @@ class WindowsHost:
     script_bytes: int = 0
     # Snippet name -> error text: that snippet fails as a PowerShell `throw` would.
     snippet_failures: dict[str, str] = field(default_factory=dict)
+    # Event log records, oldest first (Get-WinEvent); the SCM adds its own (scm_event).
+    events: list[EventRecord] = field(default_factory=list)
+    # Test knob: name of a race point -> barrier every command reaching it waits at, so
+    # two commands interleave there deterministically (e.g. "deploy_lock.stale").
+    interleave: dict[str, threading.Barrier] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _initial: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -848,6 +964,29 @@ class WindowsHost:
             for key, value in vars(fresh).items():
                 if key != "lock":
                     setattr(self, key, value)
+
+    def scm_event(self, event_id: int, service_name: str, **details: Any) -> EventRecord:
+        """Log what the Service Control Manager logs about a service (by its display name)."""
+        service = self.service(service_name)
+        shown = (service.display_name or service.name) if service else service_name
+        record = scm_event(event_id, shown, when=self.utc_now(), **details)
+        with self.lock:
+            self.events.append(record)
+        return record
+
+    def race_point(self, name: str, timeout_s: float = 10.0) -> int | None:
+        """Where a command may be made to wait for another (``interleave`` knob).
+
+        Returns the command's arrival index at the barrier (None without the
+        knob, or when the other command never came).
+        """
+        barrier = self.interleave.get(name)
+        if barrier is None:
+            return None
+        try:
+            return barrier.wait(timeout_s)
+        except threading.BrokenBarrierError:
+            return None
 
     def sleep(self, seconds: float) -> None:
         """Let simulated time pass (scaled by ``time_scale``; instant by default)."""
@@ -893,6 +1032,7 @@ class WindowsHost:
         with self.lock:
             if service.start_failure:
                 service.state = "Stopped"
+                self.scm_event(7000, service.name, error=service.start_failure)
                 raise ServiceError(
                     f"Service '{service.display_name or service.name} ({service.name})' cannot be "
                     f"started due to the following error: {service.start_failure}"
@@ -1082,6 +1222,7 @@ _SECTIONS = {
     "registry",
     "files",
     "folders",
+    "fips",
 }
 
 
@@ -1133,7 +1274,7 @@ def host_from_profile(
     if unknown:
         raise ProfileError(f"{where}: unknown keys {sorted(unknown)}")
     winrm = data.pop("winrm", {}) or {}
-    bad = set(winrm) - {"allow_basic", "allow_unencrypted"}
+    bad = set(winrm) - {"allow_basic", "allow_unencrypted", "delegation"}
     if bad:
         raise ProfileError(f"{where}: unknown winrm keys {sorted(bad)}")
     host = WindowsHost(
@@ -1248,6 +1389,12 @@ class _Builder:
         for value_name, value in schannel.items():
             if value is not None:
                 reg.set(SCHANNEL_TLS12, value_name, int(value))
+        fips = self.data.get("fips", False)
+        if not isinstance(fips, bool):
+            raise ProfileError(f"{self.where}: fips must be true or false")
+        if fips:
+            # "System cryptography: Use FIPS compliant algorithms..." (security policy).
+            reg.set(FIPS_POLICY_KEY, "Enabled", 1)
         if self.host.edition == "spc":
             reg.set(AZURE_KEY, "VmId", str(uuid.uuid5(uuid.NAMESPACE_DNS, self.host.hostname)))
             self.host.install_service(
@@ -1496,7 +1643,16 @@ class _Builder:
                 continue
             spec = _section(
                 spec,
-                {"text", "size", "product_version", "file_version", "owner", "readers"},
+                {
+                    "text",
+                    "size",
+                    "product_version",
+                    "file_version",
+                    "owner",
+                    "readers",
+                    "readonly",
+                    "open_by",
+                },
                 f"{self.where}: files[{path!r}]",
             )
             fs.mkdir(str(path).replace("/", "\\").rsplit("\\", 1)[0])
@@ -1511,4 +1667,7 @@ class _Builder:
                 if spec.get("owner")
                 else None,
                 reserve_space=False,
+            )
+            fs.set_attributes(
+                str(path), readonly=bool(spec.get("readonly")), open_by=spec.get("open_by")
             )

@@ -179,8 +179,12 @@ def _mae_file(host: WindowsHost, path: str) -> dict[str, Any]:
         "serveur_sql": None,
         "type": None,
         "database": None,
+        "verifiable": True,
     }
     if not host.fs.is_file(candidate):
+        # Every command reaches the model through WinRM: a network logon (group NETWORK),
+        # which the snippet takes for "cannot tell" on a network path it cannot read.
+        doc["verifiable"] = drive_type != "network"
         return doc
     entry = host.fs.stat(candidate)
     doc.update(exists=True, size=entry.size)

@@ -22,10 +22,13 @@ that a failure in the middle leaves the host as Windows would leave it:
   a Windows box fetches from the bastion. Only loopback URLs (127.0.0.0/8,
   ``localhost``) are fetched; anything else is refused loudly, so no test
   can reach outside the machine.
-- ``stage_extract`` expands the zip into the model's file system (what
-  ``Expand-Archive`` does), refusing entries that would land outside the
-  folder and a volume without room for the expanded size.
-- ``stage_cleanup`` lists and removes by name, as the snippet does.
+- ``stage_extract`` writes exactly the entries it checked into the model's
+  file system (``ZipFileExtensions.ExtractToFile``, overwriting), refusing
+  entries that would land outside the folder and a volume without room for
+  the expanded size. A read-only file in the way refuses the overwrite.
+- ``stage_cleanup`` lists and removes by name, as the snippet does: ReadOnly
+  cleared first, a file another process holds open left in place and
+  reported (``left``), everything else removed.
 
 Windows updates a folder's LastWriteTime when an entry is created, renamed or
 deleted in it; the model's folders keep their creation time, so these models
@@ -50,7 +53,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from sagefleet.sim.dispatch import SnippetAbort, simulates
-from sagefleet.sim.model import DiskFull, FileSystem, ModelError, WindowsHost
+from sagefleet.sim.model import (
+    DiskFull,
+    FileSystem,
+    ModelError,
+    WindowsHost,
+    has_network_credentials,
+)
 from sagefleet.sim.wsman import stdin_ended_abruptly, stdin_never_comes
 
 DOWNLOAD_TIMEOUT_SECONDS = 30.0
@@ -389,16 +398,36 @@ def _loopback_url(url: str) -> str:
     return url
 
 
-def _download(url: str) -> bytes:
-    """What WebClient.DownloadFile gets, with its error texts; never through a proxy."""
+SECOND_HOP = (
+    " The WinRM session holds no credentials it can pass on to another server (the second "
+    "hop): let the repository serve the package without Windows authentication, or push it "
+    "(stage_push)."
+)
+
+
+def _download(url: str, default_credentials: bool = False) -> bytes:
+    """What WebClient.DownloadFile gets, with its error texts; never through a proxy.
+
+    The simulated host never authenticates: a server that asks for Windows
+    authentication (401) sees an anonymous caller, as it sees a WinRM session
+    without delegation (the second hop). With delegation it would authenticate:
+    that is not modelled, and refused loudly.
+    """
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
         with opener.open(url, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
             return bytes(response.read())
     except urllib.error.HTTPError as exc:
-        raise SnippetAbort(
-            f"The remote server returned an error: ({exc.code}) {exc.reason}."
-        ) from None
+        message = f"The remote server returned an error: ({exc.code}) {exc.reason}."
+        if exc.code == 401 and default_credentials:
+            if has_network_credentials():
+                message = (
+                    "sagefleet simulator: a delegated Windows authentication (CredSSP, "
+                    "Kerberos delegation) to the repository is not modelled"
+                )
+            else:
+                message += SECOND_HOP
+        raise SnippetAbort(message) from None
     except (urllib.error.URLError, OSError) as exc:
         raise SnippetAbort(f"Unable to connect to the remote server ({exc})") from None
 
@@ -416,7 +445,8 @@ def stage_pull(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[
             raise SnippetAbort(str(exc)) from None
     prefix = f"package not staged at '{target}' from '{url}'"
     try:
-        data = _download(url)  # outside the host lock: other commands go on meanwhile
+        # Outside the host lock: other commands go on meanwhile.
+        data = _download(url, bool(params.get("use_default_credentials")))
     except SnippetAbort as exc:
         with host.lock:
             raise _remove_part(fs, part, f"{prefix}: download failed: {exc}") from None
@@ -549,7 +579,7 @@ def _stage_extract(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
             try:
                 fs.write(path, archive.read(info))
             except ModelError as exc:
-                raise SnippetAbort(f"Expand-Archive : {_write_error(exc)}") from None
+                raise SnippetAbort(_write_error(exc, "ExtractToFile", 3)) from None
             _touch(fs, _parent(path))
     text = json.dumps({"sha256": sha256, "files": names}, separators=(",", ":"))
     fs.write(marker, text.encode("utf-8"))
@@ -570,6 +600,29 @@ def _child(root: str, name: Any, depth: int) -> str:
     return f"{root}\\{text}"
 
 
+def _remove_tree(fs: FileSystem, name: str, folder: str) -> list[dict[str, str]]:
+    """Remove-SfTree: clear ReadOnly, delete file by file, report what stays locked."""
+    prefix = fs.resolve(folder).lower() + "\\"
+    left: list[dict[str, str]] = []
+    for key in sorted(k for k in fs.entries if k.startswith(prefix)):
+        entry = fs.entries.get(key)
+        if entry is None or entry.is_dir:
+            continue
+        entry.readonly = False  # SetAttributes(file, Normal)
+        try:
+            fs.delete(entry.path)
+        except ModelError as exc:
+            left.append({"folder": name, "path": entry.path, "error": str(exc)})
+    if not left:
+        fs.delete_tree(folder)
+        return []
+    dirs = [e.path for k, e in fs.entries.items() if k.startswith(prefix) and e.is_dir]
+    for path in sorted(dirs, key=len, reverse=True):
+        if not fs.listdir(path):
+            fs.delete(path)
+    return left
+
+
 @simulates("stage_cleanup")
 def stage_cleanup(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
     with host.lock:
@@ -583,12 +636,16 @@ def _stage_cleanup(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
     fs = host.fs
     root = _resolve(fs, params.get("root")).rstrip("\\")
     removed: list[str] = []
+    left: list[dict[str, str]] = []
     for name in params.get("remove") or []:
         folder = _child(root, name, 1)
         if fs.is_dir(folder):
-            fs.delete(folder)
+            stuck = _remove_tree(fs, str(name), folder)
             _touch(fs, root)
-            removed.append(str(name))
+            if stuck:
+                left.extend(stuck)
+            else:
+                removed.append(str(name))
     removed_parts: list[str] = []
     for name in params.get("remove_parts") or []:
         file = _child(root, name, 2)
@@ -622,4 +679,5 @@ def _stage_cleanup(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
         "folders": folders,
         "removed": removed,
         "removed_parts": removed_parts,
+        "left": left,
     }

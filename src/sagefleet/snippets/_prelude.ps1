@@ -4,18 +4,11 @@ $ProgressPreference = 'SilentlyContinue'
 Set-StrictMode -Version 2.0
 
 function ConvertTo-SageFleetJson {
-    # Non-ASCII characters are escaped so the document survives any console code page.
+    # Every UTF-16 unit above 0x7E becomes \uXXXX, so the document survives any console
+    # code page; one regex pass (a loop per character is slow on megabytes of output).
     param([Parameter(Mandatory = $true)] $InputObject)
     $json = ConvertTo-Json -InputObject $InputObject -Depth 10 -Compress
-    $builder = New-Object -TypeName System.Text.StringBuilder
-    foreach ($ch in $json.ToCharArray()) {
-        if ([int]$ch -gt 126) {
-            [void]$builder.AppendFormat('\u{0:x4}', [int]$ch)
-        } else {
-            [void]$builder.Append($ch)
-        }
-    }
-    $builder.ToString()
+    [regex]::Replace($json, '[^\x00-\x7e]', [System.Text.RegularExpressions.MatchEvaluator] { param($m) '\u{0:x4}' -f [int][char]$m.Value })
 }
 
 function Complete-SageFleet {

@@ -1,21 +1,30 @@
-# sagefleet:deploy_lock/1
+# sagefleet:deploy_lock/2
 # A host-side lock so two deploy runs never work on one host at once.
 # acquire: create the lock file only if absent (CreateNew); an expired lock
 # (a killed run) is recovered; a live one is reported with its holder.
 # release: remove the lock only if we own it.
+# Recovery renames the stale file to a unique name (File.Move, atomic): of two runs that
+# judged it expired, one rename succeeds, the other finds nothing to move and then meets the
+# winner's fresh lock. Deleting it instead would let both runs delete and both CreateNew.
+# The renamed file is compared with what was judged: a fresh lock taken by mistake (another
+# run recovered and created in between) is put back.
 
 $path = [string]$P.path
 $owner = [string]$P.owner
 $now = [DateTime]::UtcNow
 $result = [ordered]@{ acquired = $false; released = $false; holder = $null; recovered = $null }
 
-function Read-Lock {
-    if (-not (Test-Path -LiteralPath $path -PathType Leaf)) { return $null }
-    try {
-        return [System.IO.File]::ReadAllText($path) | ConvertFrom-Json
-    } catch {
-        return [pscustomobject]@{ owner = '(unreadable)'; acquired = $null; expires = $null }
-    }
+function Read-SfLockText {
+    try { return [System.IO.File]::ReadAllText($path) }
+    catch [System.IO.FileNotFoundException] { return $null }
+    catch { return '' }
+}
+
+function ConvertFrom-SfLock($Text) {
+    if ($null -eq $Text) { return $null }
+    try { $lock = $Text | ConvertFrom-Json } catch { $lock = $null }
+    if ($null -eq $lock) { $lock = [pscustomobject]@{ owner = '(unreadable)'; acquired = $null; expires = $null } }
+    $lock
 }
 
 function Test-Expired($Lock) {
@@ -34,20 +43,27 @@ if ($P.action -eq 'acquire') {
         expires  = $now.AddSeconds([int]$P.ttl_s).ToString('o')
     } | ConvertTo-Json -Compress
     $bytes = [System.Text.Encoding]::UTF8.GetBytes($record)
-    for ($attempt = 0; $attempt -lt 2 -and -not $result.acquired; $attempt++) {
+    for ($attempt = 0; $attempt -lt 3 -and -not $result.acquired; $attempt++) {
         try {
             $stream = [System.IO.File]::Open($path, [System.IO.FileMode]::CreateNew,
                 [System.IO.FileAccess]::Write, [System.IO.FileShare]::None)
             try { $stream.Write($bytes, 0, $bytes.Length) } finally { $stream.Dispose() }
             $result.acquired = $true
         } catch [System.IO.IOException] {
-            $current = Read-Lock
+            $seen = Read-SfLockText
+            $current = ConvertFrom-SfLock $seen
             if ($null -ne $current -and [string]$current.owner -eq $owner) {
                 [System.IO.File]::WriteAllBytes($path, $bytes)
                 $result.acquired = $true
             } elseif ($null -eq $current -or (Test-Expired $current)) {
+                $stale = '{0}.{1}.stale' -f $path, [guid]::NewGuid().ToString('N')
+                try { [System.IO.File]::Move($path, $stale) } catch [System.IO.IOException] { continue }
+                if ([System.IO.File]::ReadAllText($stale) -cne $seen) {
+                    try { [System.IO.File]::Move($stale, $path) } catch [System.IO.IOException] { }
+                    continue
+                }
+                [System.IO.File]::Delete($stale)
                 $result.recovered = $current
-                Remove-Item -LiteralPath $path -Force -ErrorAction SilentlyContinue
             } else {
                 $result.holder = $current
                 break
@@ -55,7 +71,7 @@ if ($P.action -eq 'acquire') {
         }
     }
 } elseif ($P.action -eq 'release') {
-    $current = Read-Lock
+    $current = ConvertFrom-SfLock (Read-SfLockText)
     if ($null -ne $current -and [string]$current.owner -eq $owner) {
         Remove-Item -LiteralPath $path -Force
         $result.released = $true

@@ -1,7 +1,8 @@
-# sagefleet:diagnose/1
+# sagefleet:diagnose/2
 # Support bundle material of one host; gathers, never decides (sagefleet/diagnose.py).
 # $P: service_name, logs [{kind, folder, filter, max_files}], tail_bytes,
-#     settings_path, events {providers[], scm_ids[], days, max}, restart, restart_timeout_s.
+#     settings_path, events {providers[], scm_ids[], display_names[], days, max}, restart,
+#     restart_timeout_s.
 # The settings file holds passwords: it is returned base64 for a caller that hides its
 # logs (sensitive run) and redacts it on the controller before anything is written.
 
@@ -9,9 +10,9 @@ function Get-SfService([string] $Name) {
     # Names compared here: nothing from the caller becomes WQL.
     $s = @(Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -eq $Name })
     if ($s.Count -eq 0) {
-        return [ordered]@{ name = $Name; installed = $false; state = $null; start_mode = $null; account = $null; path = $null }
+        return [ordered]@{ name = $Name; display_name = $null; installed = $false; state = $null; start_mode = $null; account = $null; path = $null }
     }
-    [ordered]@{ name = $s[0].Name; installed = $true; state = $s[0].State; start_mode = $s[0].StartMode; account = "$($s[0].StartName)"; path = "$($s[0].PathName)" }
+    [ordered]@{ name = $s[0].Name; display_name = "$($s[0].DisplayName)"; installed = $true; state = $s[0].State; start_mode = $s[0].StartMode; account = "$($s[0].StartName)"; path = "$($s[0].PathName)" }
 }
 
 function Get-SfTail([string] $Path, [int] $Bytes) {
@@ -49,7 +50,9 @@ foreach ($spec in @($P.logs)) {
 $result.logs = $logs
 
 # The agent's Application log entries (provider = service name, an assumption) and the
-# Service Control Manager's entries about the service (crash, start failure, timeout).
+# Service Control Manager's entries about the service (crash, start failure, timeout). The
+# SCM names a service by its DISPLAY name in its messages and insertion strings: match the
+# service name, the display names the controller knows, and the one the service has now.
 $since = (Get-Date).AddDays(-[int]$P.events.days)
 $events = @()
 try {
@@ -58,7 +61,9 @@ try {
         $events += @(Get-WinEvent -FilterHashtable @{ LogName = 'Application'; ProviderName = $providers; StartTime = $since } -MaxEvents ([int]$P.events.max) -ErrorAction SilentlyContinue)
     }
     $scm = @(Get-WinEvent -FilterHashtable @{ LogName = 'System'; ProviderName = 'Service Control Manager'; Id = @($P.events.scm_ids); StartTime = $since } -MaxEvents ([int]$P.events.max) -ErrorAction SilentlyContinue)
-    $events += @($scm | Where-Object { "$($_.Message)" -match [regex]::Escape([string]$P.service_name) -or "$($_.Properties | ForEach-Object { $_.Value })" -match [regex]::Escape([string]$P.service_name) })
+    $names = @(@([string]$P.service_name) + @($P.events.display_names) + @($result.service.display_name) | Where-Object { "$_" -ne '' } | ForEach-Object { "$_" })
+    $pattern = @($names | ForEach-Object { [regex]::Escape($_) }) -join '|'
+    $events += @($scm | Where-Object { "$($_.Message)" -match $pattern -or @($_.Properties | Where-Object { $names -contains "$($_.Value)" }).Count -gt 0 })
 } catch { $result.events_error = $_.Exception.Message }
 $result.events = @(foreach ($e in ($events | Sort-Object -Property TimeCreated -Descending | Select-Object -First ([int]$P.events.max))) {
     [ordered]@{ time = $e.TimeCreated.ToUniversalTime().ToString('o'); log = $e.LogName; provider = $e.ProviderName; id = $e.Id; level = "$($e.LevelDisplayName)"; message = "$($e.Message)" }

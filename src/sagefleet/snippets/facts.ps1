@@ -1,4 +1,4 @@
-# sagefleet:facts/1
+# sagefleet:facts/2
 # All facts in one round trip (schema 1, sagefleet/facts.py); gathers, never decides.
 # Terse on purpose: the script rides on the command line (32767 characters).
 function Get-SfParam($Name, $Default) {
@@ -65,6 +65,9 @@ $agent = @{ service_name = $svcName; installed = $false; state = $null; start_mo
 if ($s) { $agent.service_name = $s.Name; $agent.installed = $true; $agent.state = $s.State; $agent.start_mode = $s.StartMode; $agent.account = Get-SfText $s.StartName }
 
 # A drive letter this session does not see may be a user's persistent mapping (HKU).
+# A network logon (WinRM: group NETWORK, S-1-5-2) holds no credentials for a file server
+# (the second hop): a network .MAE it cannot read is not verifiable here, not missing.
+$netLogon = [Security.Principal.WindowsIdentity]::GetCurrent().Groups.Value -contains 'S-1-5-2'
 $mae = @(foreach ($m in @(Get-SfParam mae_files @())) {
   $m = "$m"; $letter = $map = $type = $null
   if ($m -match '^([A-Za-z]):') { $letter = $Matches[1].ToUpper() }
@@ -73,7 +76,7 @@ $mae = @(foreach ($m in @(Get-SfParam mae_files @())) {
   if ($m.StartsWith('\\') -or $map) { $type = 'network' } elseif ($disk) { $type = $disk[0].drive_type }
   $file = $m
   if ($map -and -not (Test-SfFile $m)) { $file = $map.TrimEnd('\') + $m.Substring(2) }
-  $doc = @{ path = $m; exists = $false; size = $null; drive_type = $type; unc = $m.StartsWith('\\'); mapped_drive = $letter -and $type -eq 'network'; serveur_sql = $null; type = $null; database = $null }
+  $doc = @{ path = $m; exists = $false; size = $null; drive_type = $type; unc = $m.StartsWith('\\'); mapped_drive = $letter -and $type -eq 'network'; serveur_sql = $null; type = $null; database = $null; verifiable = $true }
   if (Test-SfFile $file) {
     $len = (Get-Item -LiteralPath $file).Length
     $doc.exists = $true; $doc.size = $len; $doc.database = [IO.Path]::GetFileNameWithoutExtension($m)
@@ -83,7 +86,7 @@ $mae = @(foreach ($m in @(Get-SfParam mae_files @())) {
         if ($null -eq $doc[$f]) { $doc[$f] = Get-SfText $Matches[2] }
       }
     }
-  }
+  } elseif ($type -eq 'network' -and $netLogon) { $doc.verifiable = $false }
   $doc
 })
 

@@ -54,7 +54,11 @@ function Get-SfFile([string]$Path, [bool]$Hash, [bool]$Acl) {
         acl      = $null
     }
     if ($Hash) {
-        $result.sha256 = (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash.ToLowerInvariant()
+        # The FIPS-validated implementation: SHA256.Create() (SHA256Managed) fails under a FIPS policy.
+        $sha = New-Object -TypeName System.Security.Cryptography.SHA256CryptoServiceProvider
+        $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::ReadWrite)
+        try { $result.sha256 = ([System.BitConverter]::ToString($sha.ComputeHash($stream))).Replace('-', '').ToLowerInvariant() }
+        finally { $stream.Dispose(); $sha.Dispose() }
     }
     if ($Acl) {
         $security = Get-Acl -LiteralPath $Path

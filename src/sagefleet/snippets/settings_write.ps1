@@ -7,7 +7,7 @@
 # when return_content asks for it (diff mode), for a caller that hides its logs.
 
 function Get-SfSha256([byte[]] $Bytes) {
-    $sha = [System.Security.Cryptography.SHA256]::Create()
+    $sha = New-Object -TypeName System.Security.Cryptography.SHA256CryptoServiceProvider
     try { ([System.BitConverter]::ToString($sha.ComputeHash($Bytes))).Replace('-', '').ToLowerInvariant() }
     finally { $sha.Dispose() }
 }

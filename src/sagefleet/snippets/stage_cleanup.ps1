@@ -1,9 +1,12 @@
-# sagefleet:stage_cleanup/1
+# sagefleet:stage_cleanup/2
 # List the staged versions under the staging root and remove the ones the controller names.
 # The retention policy (how many to keep, which is current) is decided on the controller
 # from the listing; this only removes direct children of the root, by name.
 # $P: root, remove (folder names), remove_parts (names '<folder>\<file>.part', or a piece
 #   of one: '<folder>\<file>.part.<start>').
+# [IO.Directory]::Delete(folder, $true) throws on a read-only file (zip attributes) and on a
+# file another process holds open (a log): ReadOnly is cleared first, a file that stays
+# locked is reported in 'left' with its error, and everything else still goes.
 
 $root = [System.IO.Path]::GetFullPath([string]$P.root).TrimEnd('\')
 
@@ -16,13 +19,33 @@ function Resolve-SfChild([string] $Name, [int] $Depth) {
     Join-Path $root $Name
 }
 
+function Remove-SfTree([string] $Name, [string] $Folder) {
+    $left = @()
+    foreach ($file in [System.IO.Directory]::GetFiles($Folder, '*', [System.IO.SearchOption]::AllDirectories)) {
+        try {
+            # Normal: ReadOnly (and Hidden, System) cleared, as the file goes anyway.
+            [System.IO.File]::SetAttributes($file, [System.IO.FileAttributes]::Normal)
+            [System.IO.File]::Delete($file)
+        } catch {
+            $left += [ordered]@{ folder = $Name; path = $file; error = $_.Exception.GetBaseException().Message }
+        }
+    }
+    if ($left.Count -eq 0) { [System.IO.Directory]::Delete($Folder, $true); return @() }
+    # Empty folders go, deepest first; the ones above a file left stay.
+    foreach ($dir in @([System.IO.Directory]::GetDirectories($Folder, '*', [System.IO.SearchOption]::AllDirectories) | Sort-Object -Property Length -Descending)) {
+        if (@([System.IO.Directory]::GetFileSystemEntries($dir)).Count -eq 0) { [System.IO.Directory]::Delete($dir) }
+    }
+    $left
+}
+
 $removed = @()
+$left = @()
 foreach ($name in @($P.remove)) {
     if ($null -eq $name) { continue }
     $folder = Resolve-SfChild ([string]$name) 1
     if ([System.IO.Directory]::Exists($folder)) {
-        [System.IO.Directory]::Delete($folder, $true)
-        $removed += [string]$name
+        $stuck = @(Remove-SfTree ([string]$name) $folder)
+        if ($stuck.Count -eq 0) { $removed += [string]$name } else { $left += $stuck }
     }
 }
 $removedParts = @()
@@ -53,4 +76,5 @@ Complete-SageFleet -Result ([ordered]@{
     folders       = $folders
     removed       = $removed
     removed_parts = $removedParts
+    left          = $left
 })

@@ -1,4 +1,4 @@
-# sagefleet:stage_pull/1
+# sagefleet:stage_pull/2
 # The host downloads the package itself (from an HTTP server on the bastion or an internal
 # repository) into the .part file, then verifies its SHA-256 and renames it into place in
 # one step. Used when the host reaches the repository faster than WinRM carries stdin.
@@ -6,7 +6,7 @@
 # Any failure removes the .part: a download is not resumed, it starts again.
 
 function Get-SfFileSha256([string] $Path) {
-    $sha = [System.Security.Cryptography.SHA256]::Create()
+    $sha = New-Object -TypeName System.Security.Cryptography.SHA256CryptoServiceProvider
     $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Read)
     try { ([System.BitConverter]::ToString($sha.ComputeHash($stream))).Replace('-', '').ToLowerInvariant() }
     finally { $stream.Dispose(); $sha.Dispose() }
@@ -31,7 +31,12 @@ $failure = $null
 try {
     $client.DownloadFile($url, $part)
 } catch {
-    $failure = $_.Exception.GetBaseException().Message
+    $x = $_.Exception.GetBaseException()
+    $failure = $x.Message
+    # A network logon (WinRM) has no credentials to hand on: the server sees nobody.
+    if ($P.use_default_credentials -and $x -is [System.Net.WebException] -and $null -ne $x.Response -and [int]$x.Response.StatusCode -eq 401) {
+        $failure += ' The WinRM session holds no credentials it can pass on to another server (the second hop): let the repository serve the package without Windows authentication, or push it (stage_push).'
+    }
 } finally {
     $client.Dispose()
 }

@@ -7,7 +7,7 @@
 # $P: path (the staged file), part (its .part file), hash (bool: hash a complete file).
 
 function Get-SfFileSha256([string] $Path) {
-    $sha = [System.Security.Cryptography.SHA256]::Create()
+    $sha = New-Object -TypeName System.Security.Cryptography.SHA256CryptoServiceProvider
     $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Read)
     try { ([System.BitConverter]::ToString($sha.ComputeHash($stream))).Replace('-', '').ToLowerInvariant() }
     finally { $stream.Dispose(); $sha.Dispose() }

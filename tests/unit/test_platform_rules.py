@@ -1,0 +1,461 @@
+"""Platform realities the simulator holds against the snippets (windows-realities.md).
+
+Each test runs the real snippet text through the simulator's dispatch, and
+where a fix replaced a construct Windows refuses, runs the same script with
+the old construct put back to prove the simulator refuses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import json
+import re
+import threading
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import pytest
+from tests.unit.test_settings_host import text_for
+
+from sagefleet import diagnose, settings_host, snippets, transfer
+from sagefleet.remote.command import decode_clixml
+from sagefleet.remote.errors import SnippetFailed
+from sagefleet.remote.session import HostSession
+from sagefleet.settings import settings_sha256
+from sagefleet.sim.dispatch import run_command, run_snippet
+from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile
+
+CSP = "New-Object -TypeName System.Security.Cryptography.SHA256CryptoServiceProvider"
+MANAGED = "[System.Security.Cryptography.SHA256]::Create()"
+FIPS_TEXT = "This implementation is not part of the Windows Platform FIPS validated"
+
+
+def make_host(profile: str = "healthy-onprem") -> WindowsHost:
+    return host_from_profile("sage01", "127.0.0.2", "admin", "pw", load_profile(profile))
+
+
+class SimSession(HostSession):
+    """A HostSession straight onto a simulated host; ``rewrite`` edits the script sent."""
+
+    def __init__(self, host: WindowsHost, rewrite: Callable[[str], str] | None = None) -> None:
+        super().__init__(host.name)
+        self.sim = host
+        self.rewrite = rewrite
+
+    def execute(
+        self, command: str, stdin: Iterable[bytes] | None = None
+    ) -> tuple[int, bytes, bytes]:
+        data = b"".join(stdin) if stdin is not None else b""
+        if self.rewrite is None:
+            return run_command(self.sim, command, data)
+        # The script travels on stdin behind its length (the stdin bootstrap's contract).
+        head, _, rest = data.partition(b"\n")
+        script, data = rest[: int(head)].decode("utf-8"), rest[int(head) :]
+        parsed = snippets.parse(script)
+        assert parsed is not None
+        edited = self.rewrite(script)
+        assert edited != script, "the rewrite changed nothing"
+        return run_snippet(self.sim, parsed.name, parsed.params, data, script=edited)
+
+
+def old_hash(script: str) -> str:
+    """The hashing construct every snippet used before the FIPS fix."""
+    return script.replace(CSP, MANAGED)
+
+
+def zip_bytes(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def put_zip(host: WindowsHost, path: str, entries: dict[str, bytes]) -> str:
+    data = zip_bytes(entries)
+    host.fs.mkdir(path.rsplit("\\", 1)[0])
+    host.fs.write(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- FIPS policy (9) ---------------------------------------------------------------------
+
+
+def test_fips_profile_sets_the_policy_value() -> None:
+    host = make_host("fips")
+    key = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Lsa\\FipsAlgorithmPolicy"
+    assert host.registry.get(key, "Enabled") == 1
+    assert make_host().registry.get(key, "Enabled") is None
+
+
+def test_no_snippet_creates_a_managed_sha256() -> None:
+    for name in snippets.available():
+        text = snippets.render(name, {})
+        assert "SHA256]::Create(" not in text and "SHA256Managed" not in text, name
+        assert "Get-FileHash" not in text, name
+
+
+def test_fips_host_runs_extract_and_status_and_query_with_the_csp() -> None:
+    host = make_host("fips")
+    sha = put_zip(host, "C:\\Stage\\1.0\\pkg.zip", {"setup.exe": b"MZ" * 10})
+    session = SimSession(host)
+    result = transfer.extract(session, "C:\\Stage\\1.0\\pkg.zip", "C:\\Stage\\1.0\\x", sha256=sha)
+    assert result.changed
+    status_params = {"path": "C:\\Stage\\1.0\\pkg.zip", "part": "C:\\Stage\\1.0\\p", "hash": True}
+    status = session.run_snippet("stage_status", status_params)
+    assert status["sha256"] == sha
+    question = {"kind": "file", "path": "C:\\Stage\\1.0\\pkg.zip", "hash": True, "acl": False}
+    (answer,) = session.run_snippet("query", {"questions": [question]})["answers"]
+    assert answer["sha256"] == sha
+
+
+def test_fips_host_runs_settings_write_with_the_csp() -> None:
+    host = make_host("fips")
+    target = settings_host.settings_target("sage01", service_account="CORP\\svc-spendesk")
+    outcome = settings_host.write_settings(SimSession(host), target, text_for())
+    assert outcome.changed and outcome.sha256 == settings_sha256(text_for())
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("stage_status", {"path": "C:\\a.zip", "part": "C:\\a.zip.part", "hash": True}),
+        ("stage_extract", {"path": "C:\\a.zip", "dest": "C:\\x", "marker": "m", "check": True}),
+        ("stage_pull", {"url": "http://127.0.0.1:9/a", "path": "C:\\a", "part": "C:\\a.p"}),
+        ("settings_write", {"action": "write", "path": "C:\\s.json", "sha256": "0" * 64}),
+    ],
+)
+def test_the_old_managed_sha256_is_refused_on_a_fips_host(
+    name: str, params: dict[str, Any]
+) -> None:
+    host = make_host("fips")
+    script = old_hash(snippets.render(name, params))
+    rc, _, err = run_snippet(host, name, params, b"", script=script)
+    assert rc == 1 and FIPS_TEXT in decode_clixml(err)
+    assert host.journal[-1]["kind"] == "refused"
+
+
+def test_the_old_get_filehash_of_query_is_only_refused_for_a_non_fips_algorithm() -> None:
+    # Windows PowerShell 5.1's Get-FileHash tries <Algorithm>CryptoServiceProvider first.
+    host = make_host("fips")
+    params = {"questions": []}
+    script = snippets.render("query", params)
+    sha256 = script + "\n$h = Get-FileHash -LiteralPath $p -Algorithm SHA256\n"
+    md5 = script + "\n$h = Get-FileHash -LiteralPath $p -Algorithm MD5\n"
+    assert run_snippet(host, "query", params, b"", script=sha256)[0] == 0
+    rc, _, err = run_snippet(host, "query", params, b"", script=md5)
+    assert rc == 1 and FIPS_TEXT in decode_clixml(err)
+
+
+def test_the_managed_sha256_still_runs_without_the_policy() -> None:
+    host = make_host()
+    params = {"path": "C:\\a.zip", "part": "C:\\a.zip.part", "hash": True}
+    script = old_hash(snippets.render("stage_status", params))
+    assert run_snippet(host, "stage_status", params, b"", script=script)[0] == 0
+
+
+# -- Expand-Archive (10) -----------------------------------------------------------------
+
+OLD_EXTRACT_LOOP = "Expand-Archive -LiteralPath $zip -DestinationPath $dest -Force"
+
+
+def test_the_old_expand_archive_is_refused() -> None:
+    host = make_host()
+    sha = put_zip(host, "C:\\Stage\\1.0\\pkg.zip", {"setup.exe": b"MZ"})
+
+    def back_to_expand_archive(script: str) -> str:
+        start = script.index("        foreach ($item in $plan) {")
+        end = script.index("        $utf8 = ")
+        return script[:start] + "        " + OLD_EXTRACT_LOOP + "\n" + script[end:]
+
+    session = SimSession(host, rewrite=back_to_expand_archive)
+    with pytest.raises(SnippetFailed, match="Expand-Archive is refused"):
+        transfer.extract(session, "C:\\Stage\\1.0\\pkg.zip", "C:\\Stage\\1.0\\x", sha256=sha)
+    assert not host.fs.exists("C:\\Stage\\1.0\\x")
+
+
+def test_extract_writes_exactly_the_validated_entries() -> None:
+    host = make_host()
+    entries = {"setup.exe": b"MZ", "conf/": b"", "conf/settings.json": b"{}", "a/./b.txt": b"b"}
+    sha = put_zip(host, "C:\\Stage\\1.0\\pkg.zip", entries)
+    session = SimSession(host)
+    result = transfer.extract(session, "C:\\Stage\\1.0\\pkg.zip", "C:\\Stage\\1.0\\x", sha256=sha)
+    dest = "C:\\Stage\\1.0\\x"
+    written = sorted(
+        e.path
+        for k, e in host.fs.entries.items()
+        if k.startswith(dest.lower() + "\\") and not e.is_dir
+    )
+    marker = json.loads(host.fs.read_text(f"{dest}\\{transfer.EXTRACT_MARKER}"))
+    assert sorted(result.files) == [
+        f"{dest}\\a\\b.txt",
+        f"{dest}\\conf\\settings.json",
+        f"{dest}\\setup.exe",
+    ]
+    assert written == sorted([*result.files, f"{dest}\\{transfer.EXTRACT_MARKER}"])
+    assert marker["sha256"] == sha
+    snippet = snippets.load("stage_extract").body
+    assert "ZipFileExtensions]::ExtractToFile($item.entry" in snippet
+    assert "Expand-Archive -" not in snippet
+
+
+# -- read-only and locked files (8) --------------------------------------------------------
+
+ROOT = "C:\\ProgramData\\sagefleet\\staging"
+
+
+def staged_versions(host: WindowsHost) -> None:
+    for version in ("1.0", "2.0", "3.0"):
+        host.fs.mkdir(f"{ROOT}\\{version}\\x\\docs")
+        host.fs.write(f"{ROOT}\\{version}\\pkg.zip", b"PK")
+        host.fs.write(f"{ROOT}\\{version}\\x\\docs\\readme.txt", b"r")
+    host.fs.write(f"{ROOT}\\1.0\\install-1.0.log", b"log")
+
+
+def test_directory_delete_refuses_read_only_and_open_files_and_removes_the_rest() -> None:
+    host = make_host()
+    staged_versions(host)
+    host.fs.set_attributes(f"{ROOT}\\1.0\\x\\docs\\readme.txt", readonly=True)
+    with pytest.raises(Exception, match=r"Access to the path '.*readme.txt' is denied"):
+        host.fs.delete_tree(f"{ROOT}\\1.0")
+    assert host.fs.exists(f"{ROOT}\\1.0\\x\\docs\\readme.txt")
+    assert not host.fs.exists(f"{ROOT}\\1.0\\pkg.zip")  # .NET goes on past the failure
+    host.fs.set_attributes(f"{ROOT}\\2.0\\pkg.zip", open_by="SpendeskSageAgent.exe")
+    with pytest.raises(Exception, match="being used by another process"):
+        host.fs.delete_tree(f"{ROOT}\\2.0")
+
+
+def test_cleanup_clears_read_only_and_reports_a_locked_file_instead_of_failing() -> None:
+    host = make_host()
+    staged_versions(host)
+    host.fs.set_attributes(f"{ROOT}\\1.0\\x\\docs\\readme.txt", readonly=True)
+    host.fs.set_attributes(f"{ROOT}\\1.0\\install-1.0.log", open_by="SpendeskSageAgent.exe")
+    host.fs.set_attributes(f"{ROOT}\\2.0\\x\\docs\\readme.txt", readonly=True)
+    session = SimSession(host)
+    done = session.run_snippet("stage_cleanup", {"root": ROOT, "remove": ["1.0", "2.0"]})
+    assert done["removed"] == ["2.0"]
+    (left,) = done["left"]
+    assert left["folder"] == "1.0" and left["path"].endswith("install-1.0.log")
+    assert "being used by another process" in left["error"]
+    assert host.fs.listdir(ROOT) == ["1.0", "3.0"]
+    assert host.fs.listdir(f"{ROOT}\\1.0") == ["install-1.0.log"]  # the rest went
+
+
+def test_transfer_cleanup_carries_what_was_left() -> None:
+    host = make_host()
+    staged_versions(host)
+    host.fs.set_attributes(f"{ROOT}\\1.0\\install-1.0.log", open_by="SpendeskSageAgent.exe")
+    result = transfer.cleanup(SimSession(host), ROOT, keep=1, current=f"{ROOT}\\3.0\\pkg.zip")
+    assert "2.0" in result.removed and "1.0" not in result.removed
+    assert [i["folder"] for i in result.left] == ["1.0"]
+
+
+# -- lock race (18) ----------------------------------------------------------------------
+
+LOCK = "C:\\ProgramData\\sagefleet\\deploy.lock"
+OLD_RECOVERY = "Remove-Item -LiteralPath $path -Force -ErrorAction SilentlyContinue"
+
+
+def put_stale_lock(host: WindowsHost) -> None:
+    host.fs.mkdir("C:\\ProgramData\\sagefleet")
+    stale = {
+        "owner": "killed:1",
+        "acquired": "2026-01-01T00:00:00Z",
+        "expires": "2026-01-01T01:00:00Z",
+    }
+    host.fs.write(LOCK, json.dumps(stale).encode())
+
+
+def delete_recovery(script: str) -> str:
+    """deploy_lock/1's recovery: delete the expired lock, then CreateNew."""
+    start = script.index("                $stale = '{0}.{1}.stale'")
+    end = script.index("                $result.recovered = $current")
+    return script[:start] + "                " + OLD_RECOVERY + "\n" + script[end:]
+
+
+def race(host: WindowsHost, rewrite: Callable[[str], str] | None) -> list[dict[str, Any]]:
+    """Two acquiring runs forced to interleave between the expiry check and CreateNew."""
+    host.interleave["deploy_lock.stale"] = threading.Barrier(2)
+    answers: list[dict[str, Any]] = []
+
+    def run(owner: str) -> None:
+        params = {"action": "acquire", "path": LOCK, "owner": owner, "ttl_s": 600}
+        answers.append(SimSession(host, rewrite).run_snippet("deploy_lock", params))
+
+    threads = [threading.Thread(target=run, args=(f"run-{i}",)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(answers) == 2
+    return answers
+
+
+def test_two_runs_recovering_one_stale_lock_never_both_hold_it() -> None:
+    host = make_host()
+    put_stale_lock(host)
+    answers = race(host, None)
+    holders = [a for a in answers if a["acquired"]]
+    (winner,) = holders
+    (loser,) = [a for a in answers if not a["acquired"]]
+    lock = json.loads(host.fs.read_text(LOCK))
+    assert winner["recovered"]["owner"] == "killed:1"
+    assert loser["holder"]["owner"] == lock["owner"]
+    assert [n for n in host.fs.listdir("C:\\ProgramData\\sagefleet")] == ["deploy.lock"]
+
+
+def test_the_old_delete_recovery_lets_both_runs_hold_the_lock() -> None:
+    host = make_host()
+    put_stale_lock(host)
+    answers = race(host, delete_recovery)
+    assert [a["acquired"] for a in answers] == [True, True]
+
+
+# -- Service Control Manager events (17) -------------------------------------------------
+
+
+def diagnose_events(host: WindowsHost, **changes: Any) -> list[dict[str, Any]]:
+    params = diagnose.options_from("sage01", {}).params()
+    params["events"].update(changes)
+    return list(SimSession(host).run_snippet("diagnose", params)["events"])
+
+
+def test_scm_events_name_the_service_by_its_display_name() -> None:
+    host = make_host("agent-old")
+    record = host.scm_event(7031, "SpendeskSageAgent")
+    assert record.message.startswith("The Spendesk Sage Agent service terminated unexpectedly.")
+    assert "SpendeskSageAgent" not in record.message
+    assert record.properties[0] == "Spendesk Sage Agent"
+
+
+def test_diagnose_finds_an_scm_event_naming_the_display_name() -> None:
+    host = make_host("agent-old")
+    host.scm_event(7031, "SpendeskSageAgent")
+    host.scm_event(7034, "Spooler")
+    (event,) = diagnose_events(host)
+    assert (event["log"], event["provider"], event["id"]) == (
+        "System",
+        "Service Control Manager",
+        7031,
+    )
+    assert "Spendesk Sage Agent" in event["message"]
+
+
+def test_diagnose_finds_it_by_the_controller_display_name_when_the_service_is_gone() -> None:
+    host = make_host("agent-old")
+    host.stop_service("SpendeskSageAgent")
+    host.services["spendesksageagent"].start_failure = "The system cannot find the file specified."
+    with pytest.raises(Exception, match="cannot be started"):
+        host.start_service("SpendeskSageAgent")  # the SCM logs 7000
+    host.remove_service("SpendeskSageAgent")
+    assert [e["id"] for e in diagnose_events(host)] == [7000]
+    # By the service name alone (what diagnose/1 matched), the event is not found.
+    assert diagnose_events(host, display_names=[]) == []
+    assert diagnose.options_from("sage01", {}).params()["events"]["display_names"] == [
+        "Spendesk Sage Agent"
+    ]
+
+
+# -- second hop (2) ----------------------------------------------------------------------
+
+
+def file_question(path: str) -> dict[str, Any]:
+    return {"kind": "file", "path": path, "hash": False, "acl": False}
+
+
+def test_a_winrm_session_cannot_read_a_share_or_a_mapped_drive() -> None:
+    host = make_host("mae-network-drive-localsystem")
+    paths = ["S:\\Societes\\BIJOU.MAE", "\\\\fs01\\sage\\Societes\\BIJOU.MAE"]
+    questions = [file_question(p) for p in paths]
+    answers = SimSession(host).run_snippet("query", {"questions": questions})["answers"]
+    assert [a["exists"] for a in answers] == [False, False]  # Test-Path: false
+    assert host.fs.is_file(paths[1])  # the file is there, for whoever may read it
+    host.winrm.delegation = True
+    answers = SimSession(host).run_snippet("query", {"questions": questions})["answers"]
+    assert [a["exists"] for a in answers] == [True, True]
+
+
+class _WindowsAuthOnly(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        self.send_response(401, "Unauthorized")
+        self.send_header("WWW-Authenticate", "Negotiate")
+        self.send_header("WWW-Authenticate", "NTLM")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def windows_auth_repository() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _WindowsAuthOnly)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/Setup.zip"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("default_credentials", [True, False])
+def test_pull_with_default_credentials_gets_401_and_names_the_second_hop(
+    windows_auth_repository: str, default_credentials: bool
+) -> None:
+    host = make_host()
+    params = {
+        "url": windows_auth_repository,
+        "path": "C:\\Stage\\Setup.zip",
+        "part": "C:\\Stage\\Setup.zip.part",
+        "sha256": "0" * 64,
+        "use_default_credentials": default_credentials,
+    }
+    with pytest.raises(SnippetFailed) as failed:
+        SimSession(host).run_snippet("stage_pull", params)
+    assert "(401) Unauthorized." in failed.value.error
+    assert ("(the second hop)" in failed.value.error) is default_credentials
+    assert not host.fs.exists("C:\\Stage\\Setup.zip.part")
+
+
+# -- the prelude's escaping --------------------------------------------------------------
+
+_REPLACE = re.compile(
+    r"\[regex\]::Replace\(\$json, '(?P<pattern>[^']+)', "
+    r"\[System\.Text\.RegularExpressions\.MatchEvaluator\] \{ param\(\$m\) "
+    r"'(?P<format>[^']+)' -f \[int\]\[char\]\$m\.Value \}\)"
+)
+
+
+def utf16_units(text: str) -> str:
+    """The string as .NET holds it: astral characters as two surrogate units."""
+    data = text.encode("utf-16-le", "surrogatepass")
+    return "".join(chr(int.from_bytes(data[i : i + 2], "little")) for i in range(0, len(data), 2))
+
+
+def per_character_escape(text: str) -> str:
+    """The contract, as the first prelude's loop spelled it: every unit above 126 escaped."""
+    return "".join(f"\\u{ord(c):04x}" if ord(c) > 126 else c for c in utf16_units(text))
+
+
+def test_the_prelude_escapes_in_one_regex_pass_with_the_same_contract() -> None:
+    prelude = snippets.prelude()
+    match = _REPLACE.search(prelude)
+    assert match is not None, "ConvertTo-SageFleetJson lost its [regex]::Replace"
+    assert "foreach" not in prelude and "ToCharArray" not in prelude
+    assert match.group("format") == "\\u{0:x4}"  # .NET: lower-case hex, 4 digits
+    pattern = re.compile(match.group("pattern"))  # the same syntax in .NET and Python
+    samples = [
+        'plain ascii {}[]:,"\\\\ ~',
+        "Comptabilité 100c — Société Générale",
+        "\x7f DEL and \x80 and \xff",
+        "emoji 😀 and 𝄞 (surrogate pairs)",
+        "\u2028\u2029\ufeff",
+        "x" * 5000 + "é" * 5000,
+    ]
+    for text in samples:
+        units = utf16_units(json.dumps(text, ensure_ascii=False))
+        escaped = pattern.sub(lambda m: f"\\u{ord(m.group()):04x}", units)
+        assert escaped == per_character_escape(json.dumps(text, ensure_ascii=False))
+        assert escaped.isascii() and json.loads(escaped) == text
