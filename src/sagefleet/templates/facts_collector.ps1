@@ -37,7 +37,6 @@ if (-not $child.WaitForExit({timeout_ms})) {{
     $child.Kill()
     throw 'the facts script did not finish within {timeout_s} seconds: it was stopped'
 }}
-$child.WaitForExit()
 $document = $stdout.Result.Trim()
 if ($child.ExitCode -ne 0 -or -not $document) {{
     throw ('the facts script failed (exit code ' + $child.ExitCode + '): ' + $stderr.Result)
