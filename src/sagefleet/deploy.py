@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagefleet import catalog, preflight, transfer
+from sagefleet import catalog, preflight, service_names, transfer, versions
 from sagefleet.checks import Context
 from sagefleet.checks.agent import is_domain_account
 from sagefleet.checks.sage import sage_version
@@ -183,7 +183,9 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DeployOptions:
         timeouts[name] = value
     version = variables.get("sagefleet_agent_version")
     return DeployOptions(
-        service_name=str(variables.get("sagefleet_agent_service_name", defaults["service_name"])),
+        service_name=service_names.check(
+            host, variables.get("sagefleet_agent_service_name", defaults["service_name"])
+        ),
         install_dir=str(variables.get("sagefleet_agent_install_dir", defaults["install_dir"])),
         staging_root=str(variables.get("sagefleet_agent_staging_dir", DeployOptions.staging_root)),
         backup_root=str(variables.get("sagefleet_agent_backup_dir", DeployOptions.backup_root)),
@@ -433,7 +435,7 @@ class Deployer:
         )
         if current is None:
             action = "install"
-        elif current != self.target:
+        elif not versions.same(current, self.target):
             action = "upgrade"
         else:
             check = write_settings(
@@ -683,7 +685,7 @@ class Deployer:
         state, version = outcome.get("state"), outcome.get("version")
         if state != "Running":
             return f"service {self.options.service_name} is {state} after install"
-        if version != self.target:
+        if not versions.same(version, self.target):
             return f"version reads {version} after install, expected {self.target}"
         answer = self._query(
             {
@@ -729,7 +731,7 @@ class Deployer:
         self.result.version = restored.get("version")
         ok = (
             restored.get("state") == "Running"
-            and restored.get("version") == self.result.previous_version
+            and versions.same(restored.get("version"), self.result.previous_version)
         )
         rollback = _finding(
             "SF604",

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sagefleet import __version__, catalog, preflight
+from sagefleet import __version__, catalog, preflight, service_names
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.remote import HostSession, RemoteError
 from sagefleet.settings import redact
@@ -114,7 +114,9 @@ def _paths(host: str, name: str, value: Any) -> list[str]:
 def options_from(host: str, variables: Mapping[str, Any]) -> DiagnoseOptions:
     """Validate the diagnose variables of one host (nothing is contacted on error)."""
     agent = catalog.agent()
-    service = variables.get("sagefleet_agent_service_name") or agent["service_name"]
+    service = service_names.check(
+        host, variables.get("sagefleet_agent_service_name") or agent["service_name"]
+    )
     install_dir = str(variables.get("sagefleet_agent_install_dir") or agent["install_dir"])
     install_dir = install_dir.replace("/", "\\").rstrip("\\")
     restart = variables.get("sagefleet_diagnose_restart", False)
