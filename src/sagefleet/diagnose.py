@@ -272,7 +272,9 @@ def _troubleshooting(report: Any, result: Mapping[str, Any] | None) -> list[dict
         and restart.get("state_after") == "Running",
         "detail": "not requested (sagefleet_diagnose_restart: true to restart)" if not restart
         else f"{restart.get('state_before')} -> {restart.get('state_after')}"
-        + (f": {restart['error']}" if restart.get("error") else ""),
+        + (f": {restart['error']}" if restart.get("error") else "")
+        + (f" (stuck: its process {restart['killed_pid']} was killed)"
+           if restart.get("killed_pid") else ""),
     })
     return steps
 

@@ -20,7 +20,7 @@ from typing import Any
 from sagefleet import snippets
 from sagefleet.remote.command import STDIN_BOOTSTRAP
 from sagefleet.sim import ansible_compat, semantics
-from sagefleet.sim.model import WindowsHost
+from sagefleet.sim.model import ScriptHung, WindowsHost
 
 Result = tuple[int, bytes, bytes]
 
@@ -170,6 +170,9 @@ def run_snippet(
         result = impl(host, params, stdin)
     except SnippetAbort as exc:
         return 1, b"", clixml_error(str(exc))
+    except ScriptHung as exc:
+        # Windows would still be waiting; the simulator ends it so the client sees it.
+        return 1, b"", clixml_error(str(exc))
     finally:
         semantics.done(token)
     return 0, json.dumps(result, ensure_ascii=True, separators=(",", ":")).encode("ascii"), b""
@@ -240,6 +243,7 @@ from sagefleet.sim import (  # noqa: E402,F401
     discover_models,
     lock_models,
     query_models,
+    service_rules,
     settings_models,
     snippet_models,
     stage_models,
