@@ -45,7 +45,9 @@ def sim(tmp_path: Path) -> Iterator[tuple[Fleet, dict[str, Any], Path]]:
 
 
 def deploy(
-    sim: tuple[Fleet, dict[str, Any], Path], name: str, extra: dict[str, Any] | None = None,
+    sim: tuple[Fleet, dict[str, Any], Path],
+    name: str,
+    extra: dict[str, Any] | None = None,
     **package: Any,
 ) -> DeployResult:
     fleet, variables, tmp = sim
@@ -143,8 +145,9 @@ def test_an_installer_that_never_ends_is_killed_after_its_timeout(
     sim: tuple[Fleet, dict[str, Any], Path],
 ) -> None:
     host = sim[0].host("sage02")
-    result = deploy(sim, "sage02", {"sagefleet_agent_installer_timeout_s": 60},
-                    metadata={"never_exits": True})
+    result = deploy(
+        sim, "sage02", {"sagefleet_agent_installer_timeout_s": 60}, metadata={"never_exits": True}
+    )
     assert result.outcome == "rolled-back", result.reason
     assert "did not end in 60 s: its process tree was killed" in (result.reason or "")
     assert any(e["kind"] == "kill-tree" for e in host.journal)
@@ -164,8 +167,12 @@ def test_switches_for_an_msi_are_refused_before_the_host_is_touched(
     sim: tuple[Fleet, dict[str, Any], Path],
 ) -> None:
     with pytest.raises(InputError, match="only properties") as refused:
-        deploy(sim, "sage01", {"sagefleet_agent_installer_arguments": ["/VERYSILENT"]},
-               extension=".msi")
+        deploy(
+            sim,
+            "sage01",
+            {"sagefleet_agent_installer_arguments": ["/VERYSILENT"]},
+            extension=".msi",
+        )
     assert refused.value.field == "sagefleet_agent_installer_arguments"
     assert sim[0].host("sage01").journal == []
 
@@ -203,8 +210,10 @@ def test_a_new_service_account_is_granted_log_on_as_a_service_and_runs_the_agent
     result = deploy(
         sim,
         "sage01",
-        {"sagefleet_agent_service_account": account,
-         "sagefleet_agent_service_password": "Svc-Canary-Qz58wT!"},
+        {
+            "sagefleet_agent_service_account": account,
+            "sagefleet_agent_service_password": "Svc-Canary-Qz58wT!",
+        },
     )
     assert result.outcome == "installed", result.reason
     assert install_step(result)["logon_right_granted"] is True
