@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import re
 import secrets
 import socket
 import time
@@ -22,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagefleet import catalog, preflight, transfer
+from sagefleet import catalog, preflight, service_names, transfer, versions
 from sagefleet.checks import Context
 from sagefleet.checks.agent import is_domain_account
 from sagefleet.checks.sage import sage_version
@@ -51,6 +52,13 @@ from sagefleet.settings_host import SettingsWriteFailed, settings_target, write_
 
 DEFAULT_ARGUMENTS = ("/VERYSILENT", "/SUPPRESSMSGBOXES", "/NORESTART", "/LOG={log}")
 LOCAL_SYSTEM = "LocalSystem"
+# What Windows Installer's exit codes mean (an .exe bootstrapper usually passes them on).
+EXIT_CODES = {
+    1603: "fatal error during installation: read the installer log",
+    1618: "another installation is already in progress on the host: retry when it has ended",
+    1641: "success, the installer started a reboot",
+    3010: "success, a reboot is required",
+}
 
 
 @dataclass(frozen=True)
@@ -62,10 +70,13 @@ class DeployOptions:
     staging_root: str = "C:\\ProgramData\\sagefleet\\staging"
     backup_root: str = "C:\\ProgramData\\sagefleet\\backup"
     arguments: tuple[str, ...] = DEFAULT_ARGUMENTS
+    # Whether the inventory set the arguments (an .msi then takes them as properties).
+    arguments_set: bool = False
     success_codes: tuple[int, ...] = (0, 3010, 1641)
     reboot_codes: tuple[int, ...] = (3010, 1641)
     stop_timeout_s: int = 60
     start_timeout_s: int = 60
+    installer_timeout_s: int = 1800
     service_account: str | None = None
     service_password: str | None = field(default=None, repr=False)
     keep_staged: int = 2
@@ -183,11 +194,14 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DeployOptions:
         timeouts[name] = value
     version = variables.get("sagefleet_agent_version")
     return DeployOptions(
-        service_name=str(variables.get("sagefleet_agent_service_name", defaults["service_name"])),
+        service_name=service_names.check(
+            host, variables.get("sagefleet_agent_service_name", defaults["service_name"])
+        ),
         install_dir=str(variables.get("sagefleet_agent_install_dir", defaults["install_dir"])),
         staging_root=str(variables.get("sagefleet_agent_staging_dir", DeployOptions.staging_root)),
         backup_root=str(variables.get("sagefleet_agent_backup_dir", DeployOptions.backup_root)),
         arguments=tuple(arguments),
+        arguments_set="sagefleet_agent_installer_arguments" in variables,
         success_codes=tuple(codes),
         reboot_codes=tuple(c for c in (3010, 1641) if c in codes),
         stop_timeout_s=timeouts["stop"],
@@ -207,6 +221,9 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DeployOptions:
             1,
             transfer.MAX_STREAMS,
             "a number of connections",
+        ),
+        installer_timeout_s=_seconds(
+            host, variables, "sagefleet_agent_installer_timeout_s", 1800, 60, 14400
         ),
         lock_ttl_s=_seconds(host, variables, "sagefleet_deploy_lock_ttl_s", 3600, 60, 86400),
         lock_wait_s=_seconds(host, variables, "sagefleet_deploy_lock_wait_s", 0, 0, 3600),
@@ -288,6 +305,26 @@ def check_paths(host: str, o: DeployOptions) -> None:
         ) from None
 
 
+def check_msi_arguments(host: str, options: DeployOptions, package: PackageInfo) -> None:
+    """An .msi runs as ``msiexec.exe /i <file> /qn /norestart /l*v <log>``: the inventory's
+    arguments can only add public properties (NAME=value); a switch makes msiexec show its
+    usage dialog in session 0, where nobody can close it."""
+    if not options.arguments_set or not any(
+        i.path.lower().endswith(".msi") for i in package.installers
+    ):
+        return
+    switches = [a for a in options.arguments if not re.fullmatch(r"[A-Za-z_][\w.]*=.*", a, re.S)]
+    if switches:
+        raise InputError(
+            "an .msi installer takes only properties (NAME=value): sagefleet runs "
+            "msiexec.exe /i <file> /qn /norestart /l*v <log> itself",
+            host=host,
+            field="sagefleet_agent_installer_arguments",
+            value=repr(switches)[:80],
+            fix="remove the switches, keep NAME=value properties",
+        )
+
+
 def check_inputs(host: str, variables: Mapping[str, Any]) -> DeployOptions:
     """Every deploy input of one host, validated on the controller (raises InputError)."""
     options = options_from(host, variables)
@@ -318,6 +355,14 @@ def _network_mae(facts: HostFacts) -> list[str]:
     return [m.path for m in facts.mae_files if m.on_network]
 
 
+def _killed_note(outcome: Mapping[str, Any], service: str) -> str:
+    """What the snippet did to a service stuck pending, for the report."""
+    pid = outcome.get("killed_pid")
+    if not pid:
+        return ""
+    return f"; {service} stayed pending past its timeout: its process {pid} was killed"
+
+
 class Deployer:
     """One host's deploy over one HostSession (Ansible connection or direct WinRM)."""
 
@@ -341,6 +386,7 @@ class Deployer:
         # Everything below is validated before the host is contacted.
         self.prepared = preflight.prepare(host, variables)
         self.options = check_inputs(host, variables)
+        check_msi_arguments(host, self.options, package)
         self.entities = entities_for_host(host, variables).entities
         self.settings_text = dumps(render_host_settings(self.entities, host=host))
         self.target = self.options.target_version or package.agent_version
@@ -433,7 +479,7 @@ class Deployer:
         )
         if current is None:
             action = "install"
-        elif current != self.target:
+        elif not versions.same(current, self.target):
             action = "upgrade"
         else:
             check = write_settings(
@@ -531,7 +577,12 @@ class Deployer:
                 "start_timeout_s": self.options.start_timeout_s,
             },
         )
-        self.step("restart", state=restart.get("state"), before=answer.get("state"))
+        self.step(
+            "restart",
+            state=restart.get("state"),
+            before=answer.get("state"),
+            killed_pid=restart.get("killed_pid"),
+        )
         self.result.version = self.result.previous_version
         if restart.get("state") != "Running":
             return self.done(
@@ -600,10 +651,14 @@ class Deployer:
         )
         self.step("settings-staged")
         log = f"{self.options.staging_root}\\install-{self.target}.log"
+        arguments = [a.replace("{log}", log) for a in self.options.arguments]
+        if installer.lower().endswith(".msi") and not self.options.arguments_set:
+            arguments = []  # the snippet gives msiexec its switches; the defaults are Inno's
         params = {
             "service_name": self.options.service_name,
             "installer": installer,
-            "arguments": [a.replace("{log}", log) for a in self.options.arguments],
+            "arguments": arguments,
+            "installer_timeout_s": self.options.installer_timeout_s,
             "success_codes": list(self.options.success_codes),
             "reboot_codes": list(self.options.reboot_codes),
             "stop_timeout_s": self.options.stop_timeout_s,
@@ -630,6 +685,8 @@ class Deployer:
             failed_step=outcome.get("failed_step"),
             state=outcome.get("state"),
             version=outcome.get("version"),
+            killed_pid=outcome.get("killed_pid"),
+            logon_right_granted=outcome.get("logon_right_granted"),
         )
         self.result.reboot_required = bool(outcome.get("reboot_required"))
         problem = self._gate(outcome)
@@ -657,7 +714,8 @@ class Deployer:
                         "SF601",
                         True,
                         "Agent installed or upgraded",
-                        f"{self.result.plan} (exit code {outcome.get('exit_code')})",
+                        f"{self.result.plan} (exit code {outcome.get('exit_code')})"
+                        + _killed_note(outcome, self.options.service_name),
                     ),
                     _finding(
                         "SF603",
@@ -684,11 +742,15 @@ class Deployer:
     def _gate(self, outcome: Mapping[str, Any]) -> str | None:
         """Why the new agent is not acceptable, or None: running, automatic, target version."""
         if outcome.get("failed_step"):
-            return f"{outcome['failed_step']} failed: {outcome.get('error')}"
+            reason = f"{outcome['failed_step']} failed: {outcome.get('error')}"
+            meaning = EXIT_CODES.get(outcome.get("exit_code") or 0)
+            if outcome["failed_step"] == "installer" and meaning:
+                reason += f" ({meaning})"
+            return reason + _killed_note(outcome, self.options.service_name)
         state, version = outcome.get("state"), outcome.get("version")
         if state != "Running":
             return f"service {self.options.service_name} is {state} after install"
-        if version != self.target:
+        if not versions.same(version, self.target):
             return f"version reads {version} after install, expected {self.target}"
         answer = self._query(
             {
@@ -730,11 +792,11 @@ class Deployer:
             state=restored.get("state"),
             version=restored.get("version"),
             error=restored.get("error"),
+            killed_pid=restored.get("killed_pid"),
         )
         self.result.version = restored.get("version")
-        ok = (
-            restored.get("state") == "Running"
-            and restored.get("version") == self.result.previous_version
+        ok = restored.get("state") == "Running" and versions.same(
+            restored.get("version"), self.result.previous_version
         )
         rollback = _finding(
             "SF604",

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sagefleet import __version__, catalog, preflight
+from sagefleet import __version__, catalog, preflight, service_names
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.remote import HostSession, RemoteError
 from sagefleet.settings import redact
@@ -119,7 +119,9 @@ def _paths(host: str, name: str, value: Any) -> list[str]:
 def options_from(host: str, variables: Mapping[str, Any]) -> DiagnoseOptions:
     """Validate the diagnose variables of one host (nothing is contacted on error)."""
     agent = catalog.agent()
-    service = variables.get("sagefleet_agent_service_name") or agent["service_name"]
+    service = service_names.check(
+        host, variables.get("sagefleet_agent_service_name") or agent["service_name"]
+    )
     install_dir = str(variables.get("sagefleet_agent_install_dir") or agent["install_dir"])
     install_dir = install_dir.replace("/", "\\").rstrip("\\")
     restart = variables.get("sagefleet_diagnose_restart", False)
@@ -286,7 +288,9 @@ def _troubleshooting(report: Any, result: Mapping[str, Any] | None) -> list[dict
         and restart.get("state_after") == "Running",
         "detail": "not requested (sagefleet_diagnose_restart: true to restart)" if not restart
         else f"{restart.get('state_before')} -> {restart.get('state_after')}"
-        + (f": {restart['error']}" if restart.get("error") else ""),
+        + (f": {restart['error']}" if restart.get("error") else "")
+        + (f" (stuck: its process {restart['killed_pid']} was killed)"
+           if restart.get("killed_pid") else ""),
     })
     return steps
 

@@ -294,13 +294,18 @@ def build_test_package(
     exit_code: int = 0,
     fail_service_start: bool = False,
     payload_bytes: int = 0,
+    extension: str = ".exe",
+    metadata: dict[str, object] | None = None,
 ) -> Path:
     """A realistic package for tests and the demo: never a vendor binary.
 
     Installers are filler bytes behind an ``MZ`` header; each carries the
     metadata file the simulator's installer reads (``<installer>.sagefleet.json``).
-    ``payload_bytes`` adds an incompressible entry (``payload.bin``, stored, the
-    same bytes for the same version) to make the package as large as a real one.
+    ``extension`` makes the installers ``.msi`` files; ``metadata`` adds keys to each
+    installer's metadata (``product_version``, ``leaves_child``, ``never_exits``,
+    ``exit_code: None``...; see docs/simulator.md). ``payload_bytes`` adds an
+    incompressible entry (``payload.bin``, stored, the same bytes for the same
+    version) to make the package as large as a real one.
     """
     target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -312,7 +317,7 @@ def build_test_package(
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("settings.json", json.dumps(settings, indent=2) + "\n")
         for label in labels:
-            name = f"Spendesk Sage Agent Setup {label}.exe"
+            name = f"Spendesk Sage Agent Setup {label}{extension}"
             seed = hashlib.sha256(f"{label}/{agent_version}".encode()).digest()
             body = b"MZ" + (seed * (installer_bytes // len(seed) + 1))[: installer_bytes - 2]
             archive.writestr(name, body)
@@ -322,6 +327,7 @@ def build_test_package(
                 "service_name": service_name,
                 "exit_code": exit_code,
                 "fail_service_start": fail_service_start,
+                **(metadata or {}),
             }
             archive.writestr(name + ".sagefleet.json", json.dumps(meta, indent=2) + "\n")
         if payload_bytes:

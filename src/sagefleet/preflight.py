@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagefleet import catalog, snippets
+from sagefleet import catalog, service_names, snippets
 from sagefleet.checks import (
     Context,
     EntityView,
@@ -148,14 +148,9 @@ def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
     if lang not in LANGS:
         raise InputError("must be en or fr", host=host, field="sagefleet_lang", value=repr(lang))
     agent_defaults = catalog.agent()
-    service = hostvars.get("sagefleet_agent_service_name", agent_defaults["service_name"])
-    if not isinstance(service, str) or not service.strip() or len(service) > 256:
-        raise InputError(
-            "must be a Windows service name",
-            host=host,
-            field="sagefleet_agent_service_name",
-            value=repr(service),
-        )
+    service = service_names.check(
+        host, hostvars.get("sagefleet_agent_service_name", agent_defaults["service_name"])
+    )
     account = hostvars.get("sagefleet_agent_service_account")
     if account is not None and not isinstance(account, str):
         raise InputError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sagefleet import versions
 from sagefleet.verify import Windows
 from sagefleet.verify.expectations import Expectations
 
@@ -48,7 +49,8 @@ def test_agent_version_is_the_target(windows: Windows, expected: Expectations) -
     if expected.agent_version is None:
         pytest.fail(f"{windows.name} SF505: sagefleet_agent_version is not set in the inventory")
     service = windows.service(expected.service_name)
-    assert service.version == expected.agent_version, (
+    # ProductVersion may read 3.2.0.0 or 3.2.0+<commit>: the same release.
+    assert versions.same(service.version, expected.agent_version), (
         f"{windows.name} SF505: agent version is {service.version}, "
         f"expected {expected.agent_version}"
     )

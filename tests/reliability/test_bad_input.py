@@ -172,6 +172,14 @@ DEPLOY_CASES: dict[str, tuple[Mutation, list[str]]] = {
     ),
     "codes-no-zero": (var("sagefleet_agent_success_codes", [1]), ["sagefleet_agent_success_codes"]),
     "stop-zero": (var("sagefleet_agent_stop_timeout_s", 0), ["sagefleet_agent_stop_timeout_s"]),
+    "installer-timeout-short": (
+        var("sagefleet_agent_installer_timeout_s", 5),
+        ["sagefleet_agent_installer_timeout_s", "from 60 to 14400"],
+    ),
+    "service-name-wildcard": (
+        var("sagefleet_agent_service_name", "Spendesk*"),
+        ["sagefleet_agent_service_name", "wildcard"],
+    ),
     "account-no-password": (
         var("sagefleet_agent_service_account", "CORP\\svc"),
         ["sagefleet_agent_service_password"],

@@ -342,6 +342,7 @@ HOST_INFO = {
     "os_version": "10.0.17763",
     "os_build": 17763,
     "powershell_version": "5.1.17763.5576",
+    "language_mode": "FullLanguage",
     "utc_now": "2025-03-01T10:15:00.0000000Z",
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from sagefleet import versions
 from sagefleet.checks import Context, Outcome, check, failed, passed, unknown
 from sagefleet.facts import MaeFile
 from sagefleet.findings import Severity
@@ -166,7 +167,7 @@ def agent_state(ctx: Context) -> Iterator[Outcome]:
         )
         return
     target = ctx.target_agent_version
-    if target and agent.version and agent.version != target:
+    if target and agent.version and not versions.same(agent.version, target):
         message = ctx.t(
             f"agent {agent.version} running; will be upgraded to {target}",
             f"agent {agent.version} en marche ; sera mis à jour en {target}",

@@ -11,6 +11,7 @@ import base64
 import re
 from typing import Any
 
+from sagefleet.sim import service_rules
 from sagefleet.sim.dispatch import SnippetAbort, simulates
 from sagefleet.sim.model import ModelError, ServiceError, WindowsHost
 from sagefleet.sim.settings_models import acl_from_spec
@@ -61,8 +62,6 @@ def _quote(argument: str) -> str:
 @simulates("agent_install")
 def agent_install(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
     name = str(params["service_name"])
-    password_line = stdin.split(b"\n", 1)[0].strip()
-    password = base64.b64decode(password_line).decode() if password_line else None
     result: dict[str, Any] = {
         "previous_version": None,
         "install_dir": None,
@@ -73,14 +72,20 @@ def agent_install(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> di
         "state": None,
         "version": None,
         "account": None,
+        "killed_pid": None,
+        "logon_right_granted": False,
         "failed_step": None,
         "error": None,
     }
     staged = params.get("staged_settings")
     with host.lock:
+        password: str | None = None
         try:
+            password_line = stdin.split(b"\n", 1)[0].strip()
+            password = base64.b64decode(password_line).decode() if password_line else None
             _install(host, name, params, password, result)
         finally:
+            password = None
             if staged and host.fs.exists(str(staged)):
                 host.fs.delete(str(staged))
         after = host.service(name)
@@ -105,10 +110,11 @@ def _install(
         result["install_dir"] = _parent(exe)
         if existing.state != "Stopped":
             try:
-                host.stop_service(name)
-            except ServiceError as exc:
+                killed = service_rules.set_state(host, name, "Stopped", params["stop_timeout_s"])
+            except ModelError as exc:
                 result.update(failed_step="stop", error=str(exc))
                 return
+            result["killed_pid"] = killed or None
         stamp = host.utc_now().strftime("%Y%m%dT%H%M%SZ")
         backup = f"{params['backup_root']}\\{result['previous_version']}-{stamp}"
         try:
@@ -119,18 +125,27 @@ def _install(
         result["backup_path"] = backup
     installer = str(params["installer"])
     arguments = [_quote(str(a)) for a in params.get("arguments") or []]
+    log_path = params.get("log_path")
     if not host.fs.is_file(installer):
         result.update(
             failed_step="installer",
             error=f"This command cannot be run because the file '{installer}' does not exist.",
         )
         return
-    code, _log = host.run_installer(installer, [a.strip('"') for a in arguments])
+    code, problem = service_rules.run_installer(
+        host,
+        installer,
+        [a.strip('"') for a in arguments],
+        str(log_path) if log_path else None,
+        float(params["installer_timeout_s"]),
+    )
     result["exit_code"] = code
-    log_path = params.get("log_path")
     if log_path and host.fs.is_file(str(log_path)):
         lines = host.fs.read(str(log_path)).decode("utf-8", "replace").splitlines()
         result["log_tail"] = "\n".join(lines[-40:])
+    if problem is not None:
+        result.update(failed_step="installer", error=problem)
+        return
     if code not in [int(c) for c in params.get("success_codes") or [0]]:
         result.update(failed_step="installer", error=f"installer exit code {code}")
         return
@@ -143,16 +158,23 @@ def _install(
         return
     account = params.get("account")
     if account:
+        try:
+            result["logon_right_granted"] = service_rules.grant_logon_right(host, str(account))
+            # A new logon applies from the next start: the running service stops first.
+            killed = service_rules.set_state(host, name, "Stopped", params["stop_timeout_s"])
+            result["killed_pid"] = killed or result["killed_pid"]
+        except ModelError as exc:
+            result.update(failed_step="account", error=str(exc))
+            return
         if str(account).lower() not in ("localsystem", "nt authority\\system") and not password:
             result.update(failed_step="account", error="Win32_Service.Change returned 22")
             return
         service.account = str(account)
-    if service.state != "Running":
-        try:
-            host.start_service(name)
-        except ServiceError as exc:
-            result.update(failed_step="start", error=str(exc))
-            return
+    try:
+        service_rules.set_state(host, name, "Running", params["start_timeout_s"])
+    except ModelError as exc:
+        result.update(failed_step="start", error=str(exc))
+        return
     installed = params.get("installed_settings")
     if installed and host.fs.is_file(str(installed)):
         host.fs.set_acl(str(installed), acl_from_spec(params.get("settings_acl") or {}))
@@ -163,12 +185,20 @@ def agent_rollback(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> d
     name = str(params["service_name"])
     install_dir = str(params["install_dir"])
     backup = str(params["backup_path"])
-    result: dict[str, Any] = {"restored": False, "state": None, "version": None, "error": None}
+    result: dict[str, Any] = {
+        "restored": False,
+        "state": None,
+        "version": None,
+        "killed_pid": None,
+        "error": None,
+    }
     with host.lock:
         service = host.service(name)
         try:
             if service is not None and service.state != "Stopped":
-                host.stop_service(name)
+                result["killed_pid"] = (
+                    service_rules.set_state(host, name, "Stopped", params["stop_timeout_s"]) or None
+                )
             if not host.fs.is_dir(backup):
                 raise SnippetAbort(f"backup folder {backup} not found")
             if host.fs.is_dir(install_dir):
@@ -178,7 +208,7 @@ def agent_rollback(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> d
             if service is not None:
                 service.start_failure = None  # the old binaries start as before
                 service.version = version_of(host, service.executable)
-            host.start_service(name)
+            service_rules.set_state(host, name, "Running", params["start_timeout_s"])
         except (ModelError, SnippetAbort) as exc:
             result["error"] = str(exc)
         after = host.service(name)
@@ -191,15 +221,12 @@ def agent_rollback(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> d
 @simulates("agent_restart")
 def agent_restart(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
     name = str(params["service_name"])
-    result: dict[str, Any] = {"state": None, "error": None}
+    result: dict[str, Any] = {"state": None, "error": None, "killed_pid": None}
     with host.lock:
         try:
-            service = host.service(name)
-            if service is None:
-                raise ServiceError(f"Cannot find any service with service name '{name}'.")
-            if service.state != "Stopped":
-                host.stop_service(name)
-            host.start_service(name)
+            killed = service_rules.set_state(host, name, "Stopped", params["stop_timeout_s"])
+            result["killed_pid"] = killed or None
+            service_rules.set_state(host, name, "Running", params["start_timeout_s"])
         except ServiceError as exc:
             result["error"] = str(exc)
         after = host.service(name)

@@ -15,9 +15,9 @@ import fnmatch
 import re
 from typing import Any
 
+from sagefleet.sim import service_rules
 from sagefleet.sim.dispatch import simulates
 from sagefleet.sim.model import ModelError, WindowsHost
-from sagefleet.sim.snippet_models import powershell_errors
 
 
 def _iso(value: Any) -> str:
@@ -127,16 +127,18 @@ def diagnose(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[st
     if params.get("restart"):
         restart: dict[str, Any] = {"requested": True, "done": False,
                                    "state_before": result["service"]["state"],
-                                   "state_after": None, "error": None}
+                                   "state_after": None, "killed_pid": None, "error": None}
         if not result["service"]["installed"]:
             restart["error"] = f"service '{name}' is not installed"
         else:
+            timeout = float(params["restart_timeout_s"])
             try:
-                with powershell_errors():
-                    host.stop_service(name)
-                    host.start_service(name)
+                with host.lock:
+                    killed = service_rules.set_state(host, name, "Stopped", timeout)
+                    restart["killed_pid"] = killed or None
+                    service_rules.set_state(host, name, "Running", timeout)
                 restart["done"] = True
-            except Exception as exc:  # noqa: BLE001 - the snippet catches and reports it
+            except ModelError as exc:
                 restart["error"] = str(exc)
             restart["state_after"] = _service(host, name)["state"]
         result["restart"] = restart

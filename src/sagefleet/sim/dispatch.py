@@ -19,7 +19,7 @@ from typing import Any
 from sagefleet import snippets
 from sagefleet.remote.command import LANGUAGE_MODE_TAG, STDIN_BOOTSTRAP
 from sagefleet.sim import ansible_compat, semantics, wsman
-from sagefleet.sim.model import WindowsHost, logon_session
+from sagefleet.sim.model import ScriptHung, WindowsHost, logon_session
 
 Result = tuple[int, bytes, bytes]
 
@@ -203,6 +203,9 @@ def run_snippet(
             result = impl(host, params, stdin)
     except SnippetAbort as exc:
         return 1, b"", clixml_error(str(exc))
+    except ScriptHung as exc:
+        # Windows would still be waiting; the simulator ends it so the client sees it.
+        return 1, b"", clixml_error(str(exc))
     finally:
         semantics.done(token)
     return 0, json.dumps(result, ensure_ascii=True, separators=(",", ":")).encode("ascii"), b""
@@ -275,6 +278,7 @@ from sagefleet.sim import (  # noqa: E402,F401
     lock_models,
     platform_rules,
     query_models,
+    service_rules,
     settings_models,
     snippet_models,
     stage_models,

@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -64,7 +64,49 @@ class AccessDenied(ModelError):
 
 
 class ServiceError(ModelError):
-    """A service could not be found, started or stopped."""
+    """A service could not be found, started or stopped.
+
+    ``reason`` is the Win32 error text alone (e.g. error 1069's), as the inner
+    exception of ``ServiceController.Start()`` carries it; the message is the
+    cmdlet's whole sentence.
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ServiceTimeout(ServiceError):
+    """``ServiceController.WaitForStatus(state, timeout)`` gave up: the service is still pending."""
+
+
+class ScriptHung(BaseException):  # noqa: N818 - named for what happened, as Windows shows it
+    """The script waits for ever on Windows (a cmdlet polling a stuck service, a dialog).
+
+    Not an ``Exception``: no model's own error handling may turn it into a
+    reported failure, since on Windows the call never returns. The simulator
+    holds the command ``WindowsHost.hang_limit_s`` seconds, then ends it with rc 1
+    and this text (dispatch.run_snippet), so a test sees the hang and stops.
+    """
+
+
+#: System.ServiceProcess.TimeoutException's message (WaitForStatus with a timeout).
+WAIT_TIMEOUT = "Time out has expired and the operation has not been completed."
+#: Win32 error 1069 (ERROR_SERVICE_LOGON_FAILED).
+LOGON_FAILURE = "The service did not start due to a logon failure."
+#: Accounts that always hold SeServiceLogonRight (and the names they go by).
+BUILTIN_SERVICE_ACCOUNTS = frozenset(
+    {
+        "localsystem",
+        ".\\localsystem",
+        "nt authority\\system",
+        "system",
+        "nt authority\\localservice",
+        "nt authority\\local service",
+        "nt authority\\networkservice",
+        "nt authority\\network service",
+    }
+)
 
 
 class SharingViolation(ModelError):
@@ -636,6 +678,14 @@ class Service:
     # When set, start (or stop) fails with this message, as `Start-Service` would.
     start_failure: str | None = None
     stop_failure: str | None = None
+    # "StopPending" or "StartPending": a stop (start) request leaves the service in that
+    # state for ever, until its process is killed (a service that hangs in OnStop).
+    stuck: str | None = None
+    # Win32_Service.ProcessId: the process while the service is not Stopped, else 0.
+    process_id: int = 0
+    # The account the running process was started as: Win32_Service.Change changes
+    # the configuration (``account``), not a process already running.
+    process_account: str | None = None
 
     @property
     def wmi_state(self) -> str:
@@ -882,6 +932,16 @@ def _agent_uninstall_entry(registry: Registry, version: str, folder: str) -> Non
         registry.set(key, name, value, view="32")
 
 
+def _log_argument(args: list[str]) -> str | None:
+    """Where an installer's command line sends its log: Inno's ``/LOG=``, msiexec's ``/l*v``."""
+    for index, arg in enumerate(args):
+        if arg.upper().startswith("/LOG="):
+            return arg.split("=", 1)[1].strip('"')
+        if re.fullmatch(r"/l[iwearucmopvx+!*]*", arg, re.I) and index + 1 < len(args):
+            return args[index + 1].strip('"')
+    return None
+
+
 def mae_text(server: str, creator: str = "<Administrateur>", kind: str = "SQL") -> bytes:
     """A .MAE pointer file as Sage writes it (INI-like, ANSI)."""
     text = f"[CBASE]\r\nServeurSQL={server}\r\nCreateur={creator}\r\nType={kind}\r\n"
@@ -945,6 +1005,13 @@ class WindowsHost:
     # Test knob: name of a race point -> barrier every command reaching it waits at, so
     # two commands interleave there deterministically (e.g. "deploy_lock.stale").
     interleave: dict[str, threading.Barrier] = field(default_factory=dict)
+    # Accounts holding "Log on as a service" (SeServiceLogonRight) besides the built-in
+    # ones (BUILTIN_SERVICE_ACCOUNTS, NT SERVICE\\*); lower-case, ``.\\x`` as ``HOST\\x``.
+    service_logon_right: set[str] = field(default_factory=set)
+    # Real seconds a script that Windows would leave waiting for ever is held before the
+    # simulator ends it (rc 1, ScriptHung's text): the client sees it hang, then fail.
+    hang_limit_s: float = 3.0
+    next_pid: int = 4104
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _initial: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -1014,49 +1081,139 @@ class WindowsHost:
         with self.lock:
             self.services.pop(self._require_service(name).name.lower())
 
-    def start_service(self, name: str) -> Service:
-        """Start-Service: StartPending for ``start_seconds``, then Running (or the failure)."""
+    def _new_pid(self) -> int:
+        self.next_pid += 4
+        return self.next_pid
+
+    def _account_key(self, account: str) -> str:
+        name = account.strip().lower()
+        if name.startswith(".\\"):
+            name = self.hostname.lower() + name[1:]
+        return name
+
+    def has_service_logon_right(self, account: str) -> bool:
+        """Whether ``account`` may log on as a service (Win32_Service.Change never grants it)."""
+        name = self._account_key(account)
+        return (
+            name in BUILTIN_SERVICE_ACCOUNTS
+            or name.startswith("nt service\\")
+            or name in self.service_logon_right
+        )
+
+    def grant_service_logon_right(self, account: str) -> None:
+        with self.lock:
+            self.service_logon_right.add(self._account_key(account))
+            self.record({"kind": "grant", "right": "SeServiceLogonRight", "account": account})
+
+    def _cannot(self, service: Service, verb: str, reason: str) -> ServiceError:
+        return ServiceError(
+            f"Service '{service.display_name or service.name} ({service.name})' cannot be "
+            f"{verb} due to the following error: {reason}",
+            reason,
+        )
+
+    def start_service(self, name: str, timeout_s: float | None = None) -> Service:
+        """Start the service and wait until it runs.
+
+        ``timeout_s`` None waits as ``Start-Service`` does, without bound: a service
+        that stays StartPending (``stuck``) hangs the script (``hang``). With a timeout,
+        as ``ServiceController.WaitForStatus``: ``ServiceTimeout``, the service left
+        StartPending. An account without "Log on as a service" fails at once with
+        error 1069, the service still Stopped.
+        """
         with self.lock:
             service = self._require_service(name)
             if service.state == "Running":
                 return service
-            if service.start_mode == "Disabled":
-                raise ServiceError(
-                    f"Service '{service.display_name or service.name} ({service.name})' cannot be "
-                    "started due to the following error: The service cannot be started, either "
-                    "because it is disabled or because it has no enabled devices associated "
-                    "with it."
+            if service.state == "StopPending":
+                raise self._cannot(
+                    service, "started", "An instance of the service is already running."
                 )
-            service.state = "StartPending"
+            if service.state == "Stopped":
+                if service.start_mode == "Disabled":
+                    raise self._cannot(
+                        service,
+                        "started",
+                        "The service cannot be started, either because it is disabled or "
+                        "because it has no enabled devices associated with it.",
+                    )
+                if not self.has_service_logon_right(service.account):
+                    raise self._cannot(service, "started", LOGON_FAILURE)
+                service.state = "StartPending"
+                service.process_id = self._new_pid()
+                service.process_account = service.account
+        if service.stuck == "StartPending":
+            return self._wait_stuck(service, "Start-Service", timeout_s)
+        if timeout_s is not None and service.start_seconds > timeout_s:
+            self.sleep(timeout_s)
+            raise ServiceTimeout(WAIT_TIMEOUT, WAIT_TIMEOUT)
         self.sleep(service.start_seconds)
         with self.lock:
             if service.start_failure:
-                service.state = "Stopped"
+                self._stopped(service)
                 self.scm_event(7000, service.name, error=service.start_failure)
-                raise ServiceError(
-                    f"Service '{service.display_name or service.name} ({service.name})' cannot be "
-                    f"started due to the following error: {service.start_failure}"
-                )
+                raise self._cannot(service, "started", service.start_failure)
             service.state = "Running"
             return service
 
-    def stop_service(self, name: str) -> Service:
-        """Stop-Service: StopPending for ``stop_seconds``, then Stopped (or the failure)."""
+    def stop_service(self, name: str, timeout_s: float | None = None) -> Service:
+        """Stop the service and wait until it is stopped (``timeout_s``: as ``start_service``)."""
         with self.lock:
             service = self._require_service(name)
             if service.state == "Stopped":
                 return service
+            if service.state == "StartPending":
+                raise self._cannot(
+                    service, "stopped", "The service cannot accept control messages at this time."
+                )
             service.state = "StopPending"
+        if service.stuck == "StopPending":
+            return self._wait_stuck(service, "Stop-Service", timeout_s)
+        if timeout_s is not None and service.stop_seconds > timeout_s:
+            self.sleep(timeout_s)
+            raise ServiceTimeout(WAIT_TIMEOUT, WAIT_TIMEOUT)
         self.sleep(service.stop_seconds)
         with self.lock:
             if service.stop_failure:
                 service.state = "Running"
-                raise ServiceError(
-                    f"Service '{service.display_name or service.name} ({service.name})' cannot be "
-                    f"stopped due to the following error: {service.stop_failure}"
-                )
-            service.state = "Stopped"
+                raise self._cannot(service, "stopped", service.stop_failure)
+            self._stopped(service)
             return service
+
+    @staticmethod
+    def _stopped(service: Service) -> None:
+        service.state = "Stopped"
+        service.process_id = 0
+        service.process_account = None
+
+    def _wait_stuck(self, service: Service, cmdlet: str, timeout_s: float | None) -> Service:
+        if timeout_s is None:
+            self.hang(
+                f"{cmdlet} waits without bound while service '{service.name}' stays "
+                f"{service.state} (it polls for ever, warning every 2 seconds)"
+            )
+        self.sleep(timeout_s)
+        raise ServiceTimeout(WAIT_TIMEOUT, WAIT_TIMEOUT)
+
+    def kill_process(self, pid: int) -> str:
+        """Stop-Process -Force: a service whose process it was is Stopped (the SCM sees it die)."""
+        with self.lock:
+            for service in self.services.values():
+                if pid and service.process_id == pid:
+                    self._stopped(service)
+                    self.record({"kind": "kill", "pid": pid, "service": service.name})
+                    return service.name
+        raise ModelError(f"Cannot find a process with the process identifier {pid}.")
+
+    def hang(self, reason: str) -> NoReturn:
+        """What Windows does for ever: the command is held ``hang_limit_s`` real seconds,
+        then ended (ScriptHung), so the client sees a command that does not end."""
+        self.record({"kind": "hang", "reason": reason})
+        time.sleep(self.hang_limit_s)
+        raise ScriptHung(
+            f"sagefleet simulator: on Windows this script never ends: {reason} "
+            f"(held {self.hang_limit_s:g} s here, then stopped)"
+        )
 
     def reboot(self) -> None:
         """Windows restarted: every service back to its boot state, files and registry kept.
@@ -1067,8 +1224,16 @@ class WindowsHost:
         """
         with self.lock:
             for service in self.services.values():
-                auto = service.start_mode == "Auto" and not service.start_failure
-                service.state = "Running" if auto else "Stopped"
+                self._stopped(service)
+                auto = (
+                    service.start_mode == "Auto"
+                    and not service.start_failure
+                    and self.has_service_logon_right(service.account)
+                )
+                if auto:
+                    service.state = "StartPending" if service.stuck == "StartPending" else "Running"
+                    service.process_id = self._new_pid()
+                    service.process_account = service.account
             self.record({"kind": "reboot"})
 
     # products
@@ -1080,14 +1245,28 @@ class WindowsHost:
                 found.append((view, sub, self.registry.values(f"{UNINSTALL}\\{sub}", view)))
         return found
 
-    def run_installer(self, installer_path: str, args: list[str] | None = None) -> tuple[int, str]:
-        """Run the agent installer: install or upgrade the service from the package beside it.
+    def installer_metadata(self, installer_path: str) -> dict[str, Any]:
+        """The package metadata beside an installer (``{}`` when missing or unreadable)."""
+        try:
+            meta = json.loads(self.fs.read_text(installer_path + ".sagefleet.json"))
+        except (ModelError, json.JSONDecodeError):
+            return {}
+        return meta if isinstance(meta, dict) else {}
+
+    def run_installer(
+        self, installer_path: str, args: list[str] | None = None
+    ) -> tuple[int | None, str]:
+        """Run the agent installer to its end: install or upgrade the service from the package.
 
         The package is described by ``<installer>.sagefleet.json`` (agent_version,
         service_name, install_folder, account, exit_code, fail_service_start,
-        install_bytes) and configured by the settings.json beside the installer.
-        Returns (exit code, log text); the log is also written where ``/LOG=``
-        says (default under C:\\Windows\\Temp).
+        install_bytes, product_version; ``leaves_child`` and ``never_exits`` are
+        read by the snippet model, see service_rules) and configured by the
+        settings.json beside the installer. Returns (exit code, log text); the exit
+        code is None when the metadata says ``exit_code: null`` (the process gives
+        none). The log is also written where ``/LOG=`` or msiexec's ``/l*v <file>``
+        says (default under C:\\Windows\\Temp). For an ``.msi``, ``args`` are
+        msiexec's switches besides ``/i <file>``.
         """
         args = list(args or [])
         with self.lock:
@@ -1104,9 +1283,8 @@ class WindowsHost:
             run["exit_code"] = code
             log.append(f"Setup exit code: {code}")
             text = "\r\n".join(log) + "\r\n"
-            log_path = next(
-                (a.split("=", 1)[1].strip('"') for a in args if a.upper().startswith("/LOG=")),
-                f"C:\\Windows\\Temp\\Setup Log {self.utc_now():%Y-%m-%d} #001.txt",
+            log_path = _log_argument(args) or (
+                f"C:\\Windows\\Temp\\Setup Log {self.utc_now():%Y-%m-%d} #001.txt"
             )
             try:
                 self.fs.mkdir(log_path.replace("/", "\\").rsplit("\\", 1)[0])
@@ -1118,7 +1296,7 @@ class WindowsHost:
 
     def _install(
         self, installer: str, folder: str, args: list[str], run: dict[str, Any], log: list[str]
-    ) -> int:
+    ) -> int | None:
         if self.installer_failure is not None:
             log.append(f"Setup failed (simulated failure {self.installer_failure}).")
             return self.installer_failure
@@ -1145,7 +1323,7 @@ class WindowsHost:
             install_folder = existing.executable.rsplit("\\", 1)[0]
             log.append(f"Previous version {existing.version} found: stopping {name}")
             try:
-                self.stop_service(name)
+                self.stop_service(name, timeout_s=30)
             except ServiceError as exc:
                 log.append(str(exc))
                 return 1
@@ -1156,7 +1334,7 @@ class WindowsHost:
             self.fs.write(
                 exe,
                 size=int(meta.get("install_bytes", AGENT_INSTALL_BYTES)),
-                product_version=version,
+                product_version=str(meta.get("product_version") or version),
                 file_version=version,
                 acl=old.acl if old else None,
             )
@@ -1187,10 +1365,13 @@ class WindowsHost:
             else None
         )
         try:
-            self.start_service(name)
+            # Like `sc start`: a service that stays StartPending does not hold setup.
+            self.start_service(name, timeout_s=0 if service.stuck == "StartPending" else None)
             log.append(f"Service {name} started")
         except ServiceError as exc:
             log.append(str(exc))
+        if "exit_code" in meta and meta["exit_code"] is None:
+            return None
         return int(meta.get("exit_code", 0))
 
 
@@ -1208,6 +1389,7 @@ _FIELDS = {
     "language_mode",
     "time_scale",
     "installer_failure",
+    "hang_limit_s",
 }
 _SECTIONS = {
     "dotnet_release",
@@ -1223,6 +1405,7 @@ _SECTIONS = {
     "files",
     "folders",
     "fips",
+    "service_logon_right",
 }
 
 
@@ -1262,6 +1445,12 @@ def _choice(value: Any, allowed: Iterable[str], where: str) -> str:
     if value not in options:
         raise ProfileError(f"{where}: {value!r} is not one of {options}")
     return str(value)
+
+
+def _stuck(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    return _choice(value, ("StopPending", "StartPending"), f"{where}: stuck")
 
 
 def host_from_profile(
@@ -1313,6 +1502,7 @@ class _Builder:
         self._mae()
         self._agent()
         self._services()
+        self._logon_rights()
         self._network()
         self._low_level()
         # Seeded files exist on the share; the host just cannot reach it.
@@ -1496,7 +1686,16 @@ class _Builder:
     def _agent(self) -> None:
         agent = _section(
             self.data.get("agent"),
-            {"version", "state", "start_mode", "account", "service_name", "folder"},
+            {
+                "version",
+                "product_version",
+                "state",
+                "start_mode",
+                "account",
+                "service_name",
+                "folder",
+                "stuck",
+            },
             f"{self.where}: agent",
         )
         if not agent:
@@ -1509,11 +1708,11 @@ class _Builder:
         self.host.fs.write(
             exe,
             size=AGENT_INSTALL_BYTES,
-            product_version=version,
+            product_version=str(agent.get("product_version") or version),
             file_version=version,
             reserve_space=False,
         )
-        self.host.install_service(
+        service = self.host.install_service(
             Service(
                 name=name,
                 display_name=AGENT_DISPLAY_NAME,
@@ -1522,8 +1721,10 @@ class _Builder:
                 account=str(agent.get("account", "LocalSystem")),
                 binary_path=f'"{exe}"',
                 version=version,
+                stuck=_stuck(agent.get("stuck"), self.where),
             )
         )
+        self._running(service)
         _agent_uninstall_entry(self.host.registry, version, folder)
 
     def _services(self) -> None:
@@ -1539,6 +1740,8 @@ class _Builder:
             "stop_seconds",
             "start_failure",
             "stop_failure",
+            "stuck",
+            "process_id",
         }
         for item in self.data.get("services") or []:
             spec = _section(item, allowed, f"{self.where}: services[]")
@@ -1550,6 +1753,26 @@ class _Builder:
                 setattr(service, key, value)
             _choice(service.state, SERVICE_STATES, f"{self.where}: service {service.name}")
             _choice(service.start_mode, START_MODES, f"{self.where}: service {service.name}")
+            service.stuck = _stuck(service.stuck, self.where)
+            self._running(service)
+
+    def _running(self, service: Service) -> None:
+        """A service the profile has running: a process, and its account holds the right
+        to log on as a service (it was set up with services.msc, which grants it)."""
+        if service.state != "Stopped":
+            service.process_id = service.process_id or self.host._new_pid()
+            service.process_account = service.process_account or service.account
+            if not self.host.has_service_logon_right(service.account):
+                self.host.service_logon_right.add(self.host._account_key(service.account))
+        else:
+            service.process_id = 0
+
+    def _logon_rights(self) -> None:
+        accounts = self.data.get("service_logon_right") or []
+        if not isinstance(accounts, list) or not all(isinstance(a, str) for a in accounts):
+            raise ProfileError(f"{self.where}: service_logon_right must be a list of accounts")
+        for account in accounts:
+            self.host.service_logon_right.add(self.host._account_key(account))
 
     # network
     def _network(self) -> None:

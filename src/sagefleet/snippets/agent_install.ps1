@@ -1,9 +1,15 @@
-# sagefleet:agent_install/1
+# sagefleet:agent_install/2
 # Install or upgrade the agent: stop the service, back up its folder, run the
 # installer unattended, set the logon account, start and read the version.
 # Expected failures come back in the document (failed_step, error); the
 # controller decides about rollback. The staged settings.json (it holds
-# secrets) is deleted whatever happens.
+# secrets) is deleted whatever happens, and the service password read from
+# stdin is dropped in the same finally (it is never written anywhere).
+# Services are controlled with ServiceController: literal name, bounded waits, a
+# service stuck pending has its process killed (killed_pid). The installer is
+# waited for alone, installer_timeout_s at most (then its process tree is
+# killed); an .msi runs through msiexec.exe. A new logon account is granted
+# "Log on as a service" first (logon_right_granted).
 
 $serviceName = [string]$P.service_name
 $result = [ordered]@{
@@ -16,6 +22,8 @@ $result = [ordered]@{
     state            = $null
     version          = $null
     account          = $null
+    killed_pid       = $null
+    logon_right_granted = $false
     failed_step      = $null
     error            = $null
 }
@@ -39,19 +47,118 @@ function Read-Version($Path) {
     $null
 }
 
-function Wait-State([string]$State, [int]$Seconds) {
-    $controller = Get-Service -Name $serviceName
-    $controller.WaitForStatus($State, [TimeSpan]::FromSeconds($Seconds))
+function Get-SfError($Err) {
+    # The message, then the Win32 reason the innermost exception carries (error 1069...).
+    $e = $Err.Exception
+    while ($null -ne $e.InnerException) { $e = $e.InnerException }
+    if ($e -eq $Err.Exception) { return $e.Message }
+    '{0} {1}' -f $Err.Exception.Message, $e.Message
 }
 
-# The service account password, if any, is the next stdin line (base64), never a parameter.
-$passwordLine = [Console]::In.ReadLine()
+function Set-SfServiceState([string]$Name, [string]$State, [int]$Seconds) {
+    # ServiceController takes the name literally (the service cmdlets expand wildcards) and
+    # its WaitForStatus is bounded (Stop-/Start-Service poll for ever while a service stays
+    # pending). On timeout the service's own process is killed; returns its id (0: none).
+    if ($Name -match '[*?\[\]]') { throw "service name '$Name' has a wildcard character" }
+    $sc = New-Object -TypeName System.ServiceProcess.ServiceController -ArgumentList $Name
+    try {
+        $now = [string]$sc.Status
+        if ($State -eq 'Stopped' -and $now -ne 'Stopped' -and $now -ne 'StopPending') { $sc.Stop() }
+        if ($State -eq 'Running' -and $now -ne 'Running' -and $now -ne 'StartPending') { $sc.Start() }
+        try {
+            $sc.WaitForStatus($State, [TimeSpan]::FromSeconds($Seconds))
+            return 0
+        } catch [System.ServiceProcess.TimeoutException] { }
+        $sc.Refresh()
+        $pending = [string]$sc.Status
+        $wmi = @(Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -eq $Name })[0]
+        $procId = [int]$wmi.ProcessId
+        # Only a process of its own: killing a shared svchost would stop other services.
+        if ($procId -le 0 -or [string]$wmi.ServiceType -ne 'Own Process') {
+            throw "service $Name stayed $pending for $Seconds s"
+        }
+        Stop-Process -Id $procId -Force -ErrorAction Stop
+        $sc.WaitForStatus('Stopped', [TimeSpan]::FromSeconds(30))
+        if ($State -eq 'Running') { throw "service $Name stayed $pending for $Seconds s: its process $procId was killed" }
+        $procId
+    } finally {
+        $sc.Dispose()
+    }
+}
+
+function Grant-SfServiceLogon([string]$Account) {
+    # Win32_Service.Change does not grant "Log on as a service" (services.msc does): without
+    # it the service fails to start with error 1069. secedit rather than LsaAddAccountRights,
+    # since Add-Type is refused in Constrained Language Mode. Returns whether it was added.
+    if ($Account -match '^(\.\\)?LocalSystem$|^NT AUTHORITY\\|^NT SERVICE\\') { return $false }
+    $name = $Account -replace '^\.\\', ($env:COMPUTERNAME + '\')
+    $sid = (New-Object -TypeName System.Security.Principal.NTAccount -ArgumentList $name).Translate([System.Security.Principal.SecurityIdentifier]).Value
+    $dir = Join-Path $env:SystemRoot ('Temp\sagefleet-' + [guid]::NewGuid().ToString('N'))
+    New-Item -ItemType Directory -Path $dir | Out-Null
+    try {
+        $inf = Join-Path $dir 'rights.inf'
+        & secedit.exe /export /cfg $inf /areas USER_RIGHTS /quiet | Out-Null
+        if ($LASTEXITCODE -ne 0) { throw "secedit /export exited with $LASTEXITCODE" }
+        $line = @(Get-Content -LiteralPath $inf -Encoding Unicode | Where-Object { $_ -match '^SeServiceLogonRight\s*=' })
+        $holders = @()
+        if ($line.Count -gt 0) { $holders = @(($line[0] -split '=', 2)[1].Split(',') | ForEach-Object { $_.Trim() } | Where-Object { $_ }) }
+        if ($holders -contains ('*' + $sid)) { return $false }
+        $holders += '*' + $sid
+        $policy = @('[Unicode]', 'Unicode=yes', '[Version]', 'signature="$CHICAGO$"', 'Revision=1', '[Privilege Rights]', ('SeServiceLogonRight = ' + ($holders -join ',')))
+        Set-Content -LiteralPath $inf -Value $policy -Encoding Unicode
+        & secedit.exe /configure /db (Join-Path $dir 'rights.sdb') /cfg $inf /areas USER_RIGHTS /quiet | Out-Null
+        if ($LASTEXITCODE -ne 0) { throw "secedit /configure exited with $LASTEXITCODE" }
+        $true
+    } finally {
+        Remove-Item -LiteralPath $dir -Recurse -Force -ErrorAction SilentlyContinue
+    }
+}
+
+function Invoke-SfInstaller {
+    # A process of its own, waited for alone: Start-Process -Wait waits for every process the
+    # installer leaves running (the agent, a tray app) and never returns. A missing exit code
+    # is a failure, never success.
+    $installer = [string]$P.installer
+    if (-not (Test-Path -LiteralPath $installer -PathType Leaf)) {
+        throw "This command cannot be run because the file '$installer' does not exist."
+    }
+    $quoted = @($P.arguments | ForEach-Object {
+        $argument = [string]$_
+        if ($argument -match '\s') { '"' + $argument + '"' } else { $argument }
+    }) -join ' '
+    $program = $installer
+    if ($installer -match '\.msi$') {
+        # Opened by association an .msi shows msiexec's window in session 0, where nobody can close it.
+        $program = Join-Path ([Environment]::SystemDirectory) 'msiexec.exe'
+        $line = '/i "{0}" /qn /norestart' -f $installer
+        if ($P.log_path) { $line += ' /l*v "{0}"' -f [string]$P.log_path }
+        $quoted = ($line + ' ' + $quoted).Trim()
+    }
+    $info = New-Object -TypeName System.Diagnostics.ProcessStartInfo -ArgumentList $program, $quoted
+    $info.UseShellExecute = $false
+    $process = [System.Diagnostics.Process]::Start($info)
+    try {
+        if (-not $process.WaitForExit([int]$P.installer_timeout_s * 1000)) {
+            & taskkill.exe /PID $process.Id /T /F 2>&1 | Out-Null
+            throw ('the installer did not end in {0} s: its process tree was killed' -f [int]$P.installer_timeout_s)
+        }
+        $code = $null
+        try { $code = $process.ExitCode } catch { $code = $null }
+        if ($null -eq $code) { throw 'the installer exited without an exit code' }
+        $code
+    } finally {
+        $process.Dispose()
+    }
+}
+
+$passwordLine = $null
 $password = $null
-if ($passwordLine) {
-    $password = [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($passwordLine.Trim()))
-}
-
 try {
+    # The service account password, if any, is the next stdin line (base64), never a parameter.
+    $passwordLine = [Console]::In.ReadLine()
+    if ($passwordLine) {
+        $password = [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($passwordLine.Trim()))
+    }
     $existing = Get-AgentService
     if ($null -ne $existing) {
         $exe = Get-ServiceExe $existing
@@ -59,11 +166,11 @@ try {
         $result.install_dir = Split-Path -Parent $exe
         if ($existing.State -ne 'Stopped') {
             try {
-                Stop-Service -Name $serviceName -Force -ErrorAction Stop
-                Wait-State 'Stopped' ([int]$P.stop_timeout_s)
+                $killed = Set-SfServiceState $serviceName 'Stopped' ([int]$P.stop_timeout_s)
+                if ($killed) { $result.killed_pid = $killed }
             } catch {
                 $result.failed_step = 'stop'
-                $result.error = $_.Exception.Message
+                $result.error = Get-SfError $_
             }
         }
         if ($null -eq $result.failed_step) {
@@ -80,18 +187,11 @@ try {
         }
     }
     if ($null -eq $result.failed_step) {
-        $quoted = @($P.arguments | ForEach-Object {
-            $argument = [string]$_
-            if ($argument -match '\s') { '"' + $argument + '"' } else { $argument }
-        }) -join ' '
         try {
-            $start = @{ FilePath = [string]$P.installer; Wait = $true; PassThru = $true; ErrorAction = 'Stop' }
-            if ($quoted) { $start.ArgumentList = $quoted }
-            $process = Start-Process @start
-            $result.exit_code = [int]$process.ExitCode
+            $result.exit_code = [int](Invoke-SfInstaller)
         } catch {
             $result.failed_step = 'installer'
-            $result.error = $_.Exception.Message
+            $result.error = Get-SfError $_
         }
         if ($P.log_path -and (Test-Path -LiteralPath ([string]$P.log_path) -PathType Leaf)) {
             $result.log_tail = (Get-Content -LiteralPath ([string]$P.log_path) -Tail 40) -join "`n"
@@ -107,6 +207,10 @@ try {
     }
     if ($null -eq $result.failed_step -and $P.account) {
         try {
+            $result.logon_right_granted = Grant-SfServiceLogon ([string]$P.account)
+            # A new logon applies from the next start: the service the installer started stops first.
+            $killed = Set-SfServiceState $serviceName 'Stopped' ([int]$P.stop_timeout_s)
+            if ($killed) { $result.killed_pid = $killed }
             $service = Get-AgentService
             $change = Invoke-CimMethod -InputObject $service -MethodName Change -Arguments @{
                 StartName = [string]$P.account; StartPassword = $password
@@ -114,18 +218,15 @@ try {
             if ($change.ReturnValue -ne 0) { throw "Win32_Service.Change returned $($change.ReturnValue)" }
         } catch {
             $result.failed_step = 'account'
-            $result.error = $_.Exception.Message
+            $result.error = Get-SfError $_
         }
     }
     if ($null -eq $result.failed_step) {
         try {
-            if ((Get-Service -Name $serviceName).Status -ne 'Running') {
-                Start-Service -Name $serviceName -ErrorAction Stop
-            }
-            Wait-State 'Running' ([int]$P.start_timeout_s)
+            [void](Set-SfServiceState $serviceName 'Running' ([int]$P.start_timeout_s))
         } catch {
             $result.failed_step = 'start'
-            $result.error = $_.Exception.Message
+            $result.error = Get-SfError $_
         }
     }
     if ($null -eq $result.failed_step -and $P.installed_settings -and
@@ -150,6 +251,8 @@ try {
         }
     }
 } finally {
+    $password = $null
+    $passwordLine = $null
     if ($P.staged_settings -and (Test-Path -LiteralPath ([string]$P.staged_settings))) {
         Remove-Item -LiteralPath ([string]$P.staged_settings) -Force
     }

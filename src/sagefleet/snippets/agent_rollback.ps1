@@ -1,17 +1,66 @@
-# sagefleet:agent_rollback/1
+# sagefleet:agent_rollback/2
 # Put the previous agent back: stop the service, restore its folder from the
 # backup taken before the upgrade, start it and report state and version.
+# Services are controlled as in agent_install (ServiceController, bounded waits,
+# a stuck service's process killed: killed_pid); the program is read from the
+# service's PathName the same way (quotes, arguments after .exe).
 
 $serviceName = [string]$P.service_name
 $installDir = [string]$P.install_dir
 $backup = [string]$P.backup_path
-$result = [ordered]@{ restored = $false; state = $null; version = $null; error = $null }
+$result = [ordered]@{ restored = $false; state = $null; version = $null; killed_pid = $null; error = $null }
+
+function Get-ServiceExe($Service) {
+    $exe = [string]$Service.PathName
+    if ($exe -match '^"([^"]+)"') { return $Matches[1] }
+    if ($exe -match '^(.*?\.exe)(\s|$)') { return $Matches[1] }
+    $exe
+}
+
+function Get-SfError($Err) {
+    # The message, then the Win32 reason the innermost exception carries (error 1069...).
+    $e = $Err.Exception
+    while ($null -ne $e.InnerException) { $e = $e.InnerException }
+    if ($e -eq $Err.Exception) { return $e.Message }
+    '{0} {1}' -f $Err.Exception.Message, $e.Message
+}
+
+function Set-SfServiceState([string]$Name, [string]$State, [int]$Seconds) {
+    # ServiceController takes the name literally (the service cmdlets expand wildcards) and
+    # its WaitForStatus is bounded (Stop-/Start-Service poll for ever while a service stays
+    # pending). On timeout the service's own process is killed; returns its id (0: none).
+    if ($Name -match '[*?\[\]]') { throw "service name '$Name' has a wildcard character" }
+    $sc = New-Object -TypeName System.ServiceProcess.ServiceController -ArgumentList $Name
+    try {
+        $now = [string]$sc.Status
+        if ($State -eq 'Stopped' -and $now -ne 'Stopped' -and $now -ne 'StopPending') { $sc.Stop() }
+        if ($State -eq 'Running' -and $now -ne 'Running' -and $now -ne 'StartPending') { $sc.Start() }
+        try {
+            $sc.WaitForStatus($State, [TimeSpan]::FromSeconds($Seconds))
+            return 0
+        } catch [System.ServiceProcess.TimeoutException] { }
+        $sc.Refresh()
+        $pending = [string]$sc.Status
+        $wmi = @(Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -eq $Name })[0]
+        $procId = [int]$wmi.ProcessId
+        # Only a process of its own: killing a shared svchost would stop other services.
+        if ($procId -le 0 -or [string]$wmi.ServiceType -ne 'Own Process') {
+            throw "service $Name stayed $pending for $Seconds s"
+        }
+        Stop-Process -Id $procId -Force -ErrorAction Stop
+        $sc.WaitForStatus('Stopped', [TimeSpan]::FromSeconds(30))
+        if ($State -eq 'Running') { throw "service $Name stayed $pending for $Seconds s: its process $procId was killed" }
+        $procId
+    } finally {
+        $sc.Dispose()
+    }
+}
 
 try {
-    $service = Get-Service -Name $serviceName -ErrorAction SilentlyContinue
-    if ($null -ne $service -and $service.Status -ne 'Stopped') {
-        Stop-Service -Name $serviceName -Force -ErrorAction Stop
-        $service.WaitForStatus('Stopped', [TimeSpan]::FromSeconds([int]$P.stop_timeout_s))
+    $service = @(Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -eq $serviceName })
+    if ($service.Count -gt 0 -and $service[0].State -ne 'Stopped') {
+        $killed = Set-SfServiceState $serviceName 'Stopped' ([int]$P.stop_timeout_s)
+        if ($killed) { $result.killed_pid = $killed }
     }
     if (-not (Test-Path -LiteralPath $backup -PathType Container)) {
         throw "backup folder $backup not found"
@@ -23,19 +72,17 @@ try {
     }
     Copy-Item -Path (Join-Path $backup '*') -Destination $installDir -Recurse -Force -ErrorAction Stop
     $result.restored = $true
-    Start-Service -Name $serviceName -ErrorAction Stop
-    (Get-Service -Name $serviceName).WaitForStatus('Running', [TimeSpan]::FromSeconds([int]$P.start_timeout_s))
+    [void](Set-SfServiceState $serviceName 'Running' ([int]$P.start_timeout_s))
 } catch {
-    $result.error = $_.Exception.Message
+    $result.error = Get-SfError $_
 }
 
 $after = Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -eq $serviceName } |
     Select-Object -First 1
 if ($null -ne $after) {
     $result.state = [string]$after.State
-    $exe = [string]$after.PathName
-    if ($exe -match '^"([^"]+)"') { $exe = $Matches[1] }
-    if (Test-Path -LiteralPath $exe -PathType Leaf) {
+    $exe = Get-ServiceExe $after
+    if ($exe -and (Test-Path -LiteralPath $exe -PathType Leaf)) {
         $result.version = (Get-Item -LiteralPath $exe).VersionInfo.ProductVersion
     }
 }

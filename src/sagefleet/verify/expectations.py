@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagefleet import catalog
+from sagefleet import catalog, service_names
 from sagefleet.settings import entities_for_host, render_host_settings
 from sagefleet.settings.redact import is_secret_key
 
@@ -41,7 +41,9 @@ def for_host(host: str, variables: Mapping[str, Any]) -> Expectations:
     version = variables.get("sagefleet_agent_version")
     return Expectations(
         host=host,
-        service_name=str(variables.get("sagefleet_agent_service_name", defaults["service_name"])),
+        service_name=service_names.check(
+            host, variables.get("sagefleet_agent_service_name", defaults["service_name"])
+        ),
         # Unset: an upgrade keeps whatever account the service already runs as.
         service_account=(
             str(variables["sagefleet_agent_service_account"])
