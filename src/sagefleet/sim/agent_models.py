@@ -11,6 +11,7 @@ import base64
 import re
 from typing import Any
 
+from sagefleet.sim import acl_rules
 from sagefleet.sim.dispatch import SnippetAbort, simulates
 from sagefleet.sim.model import ModelError, ServiceError, WindowsHost
 from sagefleet.sim.settings_models import acl_from_spec
@@ -28,7 +29,8 @@ def version_of(host: WindowsHost, exe: str) -> str | None:
 
 
 def copy_tree(host: WindowsHost, source: str, target: str) -> None:
-    """Copy-Item -Recurse: every folder and file under ``source`` into ``target``."""
+    """Copy-Item -Recurse: every folder and file under ``source`` into ``target``; each
+    copy takes the DACL its destination folder passes down, not the source's."""
     src = host.fs.resolve(source).rstrip("\\")
     host.fs.mkdir(target)
     prefix = src.lower() + "\\"
@@ -39,14 +41,7 @@ def copy_tree(host: WindowsHost, source: str, target: str) -> None:
         if entry.is_dir:
             host.fs.mkdir(destination)
         else:
-            host.fs.write(
-                destination,
-                entry.data,
-                size=None if entry.data is not None else entry.size,
-                acl=entry.acl,
-                product_version=entry.product_version,
-                file_version=entry.file_version,
-            )
+            host.fs.copy(entry.path, destination)
 
 
 def empty_folder(host: WindowsHost, folder: str) -> None:
@@ -80,6 +75,7 @@ def agent_install(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> di
     with host.lock:
         try:
             _install(host, name, params, password, result)
+            _protect_settings(host, params, result)
         finally:
             if staged and host.fs.exists(str(staged)):
                 host.fs.delete(str(staged))
@@ -110,10 +106,12 @@ def _install(
                 result.update(failed_step="stop", error=str(exc))
                 return
         stamp = host.utc_now().strftime("%Y%m%dT%H%M%SZ")
-        backup = f"{params['backup_root']}\\{result['previous_version']}-{stamp}"
+        root = str(params["backup_root"])
         try:
+            root = acl_rules.private_folder(host, root) or root
+            backup = f"{root}\\{result['previous_version']}-{stamp}"
             copy_tree(host, result["install_dir"], backup)
-        except ModelError as exc:
+        except (ModelError, SnippetAbort) as exc:
             result.update(failed_step="backup", error=str(exc))
             return
         result["backup_path"] = backup
@@ -135,6 +133,8 @@ def _install(
         result.update(failed_step="installer", error=f"installer exit code {code}")
         return
     result["reboot_required"] = code in [int(c) for c in params.get("reboot_codes") or []]
+    if not _protect_settings(host, params, result):
+        return
     service = host.service(name)
     if service is None:
         result.update(
@@ -153,9 +153,21 @@ def _install(
         except ServiceError as exc:
             result.update(failed_step="start", error=str(exc))
             return
+
+
+def _protect_settings(host: WindowsHost, params: dict[str, Any], result: dict[str, Any]) -> bool:
+    """The settings ACL on the installed settings.json, as the snippet sets it: whatever
+    the outcome of the steps before it. False when it failed (failed_step 'acl')."""
     installed = params.get("installed_settings")
-    if installed and host.fs.is_file(str(installed)):
-        host.fs.set_acl(str(installed), acl_from_spec(params.get("settings_acl") or {}))
+    if not installed or not host.fs.is_file(str(installed)):
+        return True
+    try:
+        host.fs.set_acl(str(installed), acl_from_spec(host, params.get("settings_acl") or {}))
+    except (ModelError, SnippetAbort) as exc:
+        if result["failed_step"] is None:
+            result.update(failed_step="acl", error=str(exc))
+        return False
+    return True
 
 
 @simulates("agent_rollback")
@@ -171,10 +183,14 @@ def agent_rollback(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> d
                 host.stop_service(name)
             if not host.fs.is_dir(backup):
                 raise SnippetAbort(f"backup folder {backup} not found")
+            acl_rules.private_folder(host, _parent(backup))
             if host.fs.is_dir(install_dir):
                 empty_folder(host, install_dir)
             copy_tree(host, backup, install_dir)
             result["restored"] = True
+            settings = str(params.get("settings_path") or "")
+            if settings and acl_rules.uses_private_acl() and host.fs.is_file(settings):
+                host.fs.set_acl(settings, acl_from_spec(host, params.get("settings_acl") or {}))
             if service is not None:
                 service.start_failure = None  # the old binaries start as before
                 service.version = version_of(host, service.executable)

@@ -49,6 +49,7 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
+from sagefleet.sim import acl_rules
 from sagefleet.sim.dispatch import SnippetAbort, script_from_stdin, simulates
 from sagefleet.sim.model import DiskFull, FileSystem, ModelError, WindowsHost
 from sagefleet.sim.wsman import stdin_ended_abruptly, stdin_never_comes
@@ -135,6 +136,7 @@ def _put_in_place(fs: FileSystem, part: str, target: str) -> None:
 def stage_status(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
     with host.lock:
         try:
+            acl_rules.private_folder(host, params.get("root"))
             return _stage_status(host.fs, params)
         except ModelError as exc:
             raise SnippetAbort(str(exc)) from None
@@ -187,6 +189,7 @@ def stage_push(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[
         )
     with host.lock:
         try:
+            acl_rules.private_folder(host, params.get("root"))
             result = _stage_push(host, params, stdin if expects else b"", abrupt, via_bootstrap)
         except ModelError as exc:
             raise SnippetAbort(str(exc)) from None
@@ -414,6 +417,10 @@ def stage_pull(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[
     url = _loopback_url(str(params.get("url") or ""))
     fs = host.fs
     with host.lock:
+        try:
+            acl_rules.private_folder(host, params.get("root"))
+        except ModelError as exc:
+            raise SnippetAbort(str(exc)) from None
         target = _resolve(fs, params.get("path"))
         part = _resolve(fs, params.get("part"))
         try:
@@ -475,6 +482,7 @@ def _inside(dest: str, name: str) -> str | None:
 def stage_extract(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
     with host.lock:
         try:
+            acl_rules.private_folder(host, params.get("root"))
             return _stage_extract(host, params)
         except ModelError as exc:
             raise SnippetAbort(str(exc)) from None
@@ -587,7 +595,9 @@ def stage_cleanup(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> di
 
 def _stage_cleanup(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
     fs = host.fs
-    root = _resolve(fs, params.get("root")).rstrip("\\")
+    root = acl_rules.private_folder(host, params.get("root")) or _resolve(
+        fs, params.get("root")
+    ).rstrip("\\")
     removed: list[str] = []
     for name in params.get("remove") or []:
         folder = _child(root, name, 1)

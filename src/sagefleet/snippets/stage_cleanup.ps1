@@ -1,11 +1,12 @@
-# sagefleet:stage_cleanup/1
+# sagefleet:stage_cleanup/2
 # List the staged versions under the staging root and remove the ones the controller names.
 # The retention policy (how many to keep, which is current) is decided on the controller
 # from the listing; this only removes direct children of the root, by name.
 # $P: root, remove (folder names), remove_parts (names '<folder>\<file>.part', or a piece
 #   of one: '<folder>\<file>.part.<start>').
 
-$root = [System.IO.Path]::GetFullPath([string]$P.root).TrimEnd('\')
+# The staging root is private and checked on every run (created when missing).
+$root = Confirm-SfPrivateFolder ([string]$P.root)
 
 function Resolve-SfChild([string] $Name, [int] $Depth) {
     # A plain name (or folder\file for a .part): nothing that climbs out of the root.
