@@ -155,6 +155,12 @@ def agent_old(f: HostFacts) -> None:
     assert f.agent.account == "CORP\\svc-spendesk"
 
 
+def french_ui(f: HostFacts) -> None:
+    assert f.identity.hostname == "SAGE-FR" and sage_version(f) == "11.02"
+    assert [(m.database, m.exists) for m in f.mae_files] == [("FROMAGERIE", True)]
+    assert all_endpoints_pass(f) and not f.agent.installed
+
+
 def two_entities(f: HostFacts) -> None:
     assert [(m.database, m.exists) for m in f.mae_files] == [("BIJOU", True), ("CHOCO", True)]
 
@@ -175,6 +181,7 @@ SCENARIOS: dict[str, Callable[[HostFacts], None]] = {
     "disk-almost-full": disk_almost_full,
     "agent-old": agent_old,
     "two-entities": two_entities,
+    "french-ui": french_ui,
 }
 
 
