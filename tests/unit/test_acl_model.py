@@ -132,3 +132,27 @@ def test_english_built_in_names_in_a_script_code_are_refused_on_a_french_host() 
     assert acl_rules.english_names_in_code(french, script("host_info", params)) is None
     for name in snippets.available():
         assert acl_rules.english_names_in_code(french, script(name, {})) is None, name
+
+
+ACL_HELPERS = (
+    "Resolve-SfPrincipal",
+    "New-SfPrivateSecurity",
+    "Set-SfPrivateAcl",
+    "Confirm-SfPrivateFolder",
+)
+
+
+def test_prelude_functions_travel_only_with_the_snippets_that_call_them() -> None:
+    def carried(name: str) -> set[str]:
+        text = snippets.prelude_for(name)
+        return {f for f in ACL_HELPERS if f"function {f}" in text}
+
+    assert carried("facts") == set()
+    assert carried("stage_push") == {"Confirm-SfPrivateFolder"}
+    assert carried("settings_write") == {
+        "Resolve-SfPrincipal",
+        "New-SfPrivateSecurity",
+        "Set-SfPrivateAcl",
+    }
+    assert carried("agent_install") == set(ACL_HELPERS)
+    assert "function Complete-SageFleet" in snippets.prelude_for("facts")
