@@ -10,9 +10,9 @@ description:
     left untouched.
   - Writes atomically through the C(settings_write) PowerShell snippet, in one round
     trip. A temporary file in the same folder gets its ACL first (protected, no
-    inheritance; BUILTIN\Administrators and NT AUTHORITY\SYSTEM full control, the
-    agent's service account read), then replaces the file in one step with
-    C([System.IO.File]::Replace). The previous file is kept next to it as
+    inheritance; Administrators and SYSTEM full control, named by SID since their names
+    depend on the Windows language, the agent's service account read), then replaces
+    the file in one step with C([System.IO.File]::Replace). The previous file is kept next to it as
     C(settings.json.<yyyyMMddTHHmmssZ>.bak); only the I(keep_backups) newest are kept.
   - The content holds SQL and Sage passwords. It travels on stdin only, never on the
     command line, in task arguments or in the snippet's parameters; the diff is redacted;
@@ -44,7 +44,8 @@ options:
     description:
       - Account the agent service runs as, given read access (DOMAIN\user, .\user,
         NT SERVICE\name or LocalSystem).
-      - Default C(LocalSystem), which is granted as NT AUTHORITY\SYSTEM.
+      - Default C(LocalSystem), which is granted as SYSTEM (S-1-5-18); C(.\user) is the
+        host's local account.
     type: str
   keep_backups:
     description: How many backups of previous files to keep next to settings.json (0 to 100).

@@ -6,7 +6,7 @@ from typing import Any
 
 from sagefleet import catalog
 from sagefleet.settings import dumps, entities_for_host, render_host_settings
-from sagefleet.sim.model import Acl, Service, WindowsHost
+from sagefleet.sim.model import ADMINISTRATORS, SYSTEM, Acl, Service, WindowsHost
 
 
 def make_deployed(
@@ -33,7 +33,5 @@ def make_deployed(
         host.fs.write(
             install_dir + "\\settings.json",
             text.encode("utf-8"),
-            acl=Acl(
-                owner="BUILTIN\\Administrators", readers=["NT AUTHORITY\\SYSTEM", "LocalSystem"]
-            ),
+            acl=Acl.private(ADMINISTRATORS, [ADMINISTRATORS, SYSTEM]),
         )

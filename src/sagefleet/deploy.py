@@ -48,7 +48,12 @@ from sagefleet.settings import (
     render_host_settings,
     settings_sha256,
 )
-from sagefleet.settings_host import SettingsWriteFailed, settings_target, write_settings
+from sagefleet.settings_host import (
+    SettingsTarget,
+    SettingsWriteFailed,
+    settings_target,
+    write_settings,
+)
 
 DEFAULT_ARGUMENTS = ("/VERYSILENT", "/SUPPRESSMSGBOXES", "/NORESTART", "/LOG={log}")
 LOCAL_SYSTEM = "LocalSystem"
@@ -725,7 +730,7 @@ class Deployer:
                     ),
                 ],
             )
-        return self._rollback(outcome, problem)
+        return self._rollback(outcome, problem, settings)
 
     def _discard_staged(self, staged_path: str) -> None:
         """The install snippet never answered: its cleanup of the staged settings.json
@@ -764,7 +769,9 @@ class Deployer:
             return "settings.json in the agent folder differs from the rendered settings"
         return None
 
-    def _rollback(self, outcome: Mapping[str, Any], problem: str) -> DeployResult:
+    def _rollback(
+        self, outcome: Mapping[str, Any], problem: str, settings: SettingsTarget
+    ) -> DeployResult:
         backup = outcome.get("backup_path")
         title = "Agent installed or upgraded"
         failure = _finding(
@@ -785,6 +792,9 @@ class Deployer:
                 "backup_path": backup,
                 "stop_timeout_s": self.options.stop_timeout_s,
                 "start_timeout_s": self.options.start_timeout_s,
+                # The restored settings.json is a copy: it gets the settings ACL again.
+                "settings_path": settings.path,
+                "settings_acl": settings.acl(),
             },
         )
         self.step(

@@ -32,20 +32,31 @@ SETTINGS_FILE = "settings.json"
 DEFAULT_SERVICE_ACCOUNT = "LocalSystem"
 DEFAULT_KEEP_BACKUPS = 5
 MAX_KEEP_BACKUPS = 100
-ACL_OWNER = "BUILTIN\\Administrators"
-FULL_CONTROL = ("BUILTIN\\Administrators", "NT AUTHORITY\\SYSTEM")
+# Built-in principals by well-known SID, never by name: their names are in the server's UI
+# language (BUILTIN\\Administrateurs on a French server), and an English name does not
+# translate there. Administrators, SYSTEM.
+ADMINISTRATORS_SID = "S-1-5-32-544"
+SYSTEM_SID = "S-1-5-18"
+LOCAL_SERVICE_SID = "S-1-5-19"
+NETWORK_SERVICE_SID = "S-1-5-20"
+ACL_OWNER = ADMINISTRATORS_SID
+FULL_CONTROL = (ADMINISTRATORS_SID, SYSTEM_SID)
 STATES = ("present", "rollback")
 
-# Names services run as (Win32_Service.StartName) that NTAccount cannot translate.
+# Names a service runs as (Win32_Service.StartName) or an inventory may give for the
+# built-in service accounts, whatever the host's language: granted by SID.
 _WELL_KNOWN_ACCOUNTS = {
-    "localsystem": "NT AUTHORITY\\SYSTEM",
-    ".\\localsystem": "NT AUTHORITY\\SYSTEM",
-    "nt authority\\localsystem": "NT AUTHORITY\\SYSTEM",
-    "system": "NT AUTHORITY\\SYSTEM",
-    "localservice": "NT AUTHORITY\\LOCAL SERVICE",
-    "nt authority\\localservice": "NT AUTHORITY\\LOCAL SERVICE",
-    "networkservice": "NT AUTHORITY\\NETWORK SERVICE",
-    "nt authority\\networkservice": "NT AUTHORITY\\NETWORK SERVICE",
+    "localsystem": SYSTEM_SID,
+    ".\\localsystem": SYSTEM_SID,
+    "nt authority\\localsystem": SYSTEM_SID,
+    "system": SYSTEM_SID,
+    "nt authority\\system": SYSTEM_SID,
+    "localservice": LOCAL_SERVICE_SID,
+    "nt authority\\localservice": LOCAL_SERVICE_SID,
+    "nt authority\\local service": LOCAL_SERVICE_SID,
+    "networkservice": NETWORK_SERVICE_SID,
+    "nt authority\\networkservice": NETWORK_SERVICE_SID,
+    "nt authority\\network service": NETWORK_SERVICE_SID,
 }
 _ABSOLUTE = re.compile(r"^(?:[A-Za-z]:\\|\\\\[^\\]+\\[^\\]+\\)")
 _BAD_PATH_CHARS = re.compile(r'[<>"|?*\x00-\x1f]')
@@ -91,7 +102,9 @@ class SettingsTarget:
 
 
 def grant_account(account: str) -> str:
-    """The name to grant on Windows for a service's StartName (LocalSystem and friends)."""
+    """What to grant on Windows for a service's StartName: the SID of LocalSystem and the
+    other built-in service accounts, any other account as named (``DOMAIN\\user``, or
+    ``.\\user``, which the host resolves with its computer name)."""
     return _WELL_KNOWN_ACCOUNTS.get(account.strip().lower(), account.strip())
 
 

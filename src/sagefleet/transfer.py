@@ -338,6 +338,13 @@ def part_path(path: str) -> str:
     return path + PART_SUFFIX
 
 
+def staging_root_of(path: str) -> str:
+    r"""The staging root of a staged file (``<root>\<version>\Setup.zip``) or of what is
+    extracted beside it (``<root>\<version>\package``): the folder every staging snippet
+    checks is private (SYSTEM and Administrators only) before it touches anything."""
+    return path.replace("/", "\\").rsplit("\\", 2)[0]
+
+
 def piece_path(path: str, start: int) -> str:
     """The file of the piece of the package that starts at ``start`` (0: the ``.part``)."""
     return part_path(path) if start == 0 else f"{part_path(path)}.{start}"
@@ -401,7 +408,7 @@ def wire_bytes(raw: int, chunk_bytes: int | None = None, encoding: str = DEFAULT
 
 
 def status_params(path: str, *, hash_file: bool = True) -> dict[str, Any]:
-    return {"path": path, "part": part_path(path), "hash": hash_file}
+    return {"root": staging_root_of(path), "path": path, "part": part_path(path), "hash": hash_file}
 
 
 def push_params(
@@ -413,6 +420,7 @@ def push_params(
 ) -> dict[str, Any]:
     """The stage_push of the ``.part``: from ``offset``, then the ``segments`` appended."""
     params: dict[str, Any] = {
+        "root": staging_root_of(path),
         "path": path,
         "part": part_path(path),
         "offset": offset,
@@ -428,6 +436,7 @@ def push_params(
 def piece_params(path: str, piece: Piece, encoding: str = DEFAULT_ENCODING) -> dict[str, Any]:
     """The stage_push of one piece into its own file: nothing verified, nothing renamed."""
     return {
+        "root": staging_root_of(path),
         "path": path,
         "part": piece_path(path, piece.start),
         "offset": piece.have,
@@ -944,6 +953,7 @@ def stage_pull(
         doc = session.run_snippet(
             "stage_pull",
             {
+                "root": staging_root_of(path),
                 "url": url,
                 "path": path,
                 "part": part_path(path),
@@ -982,6 +992,7 @@ def extract(
     doc = session.run_snippet(
         "stage_extract",
         {
+            "root": staging_root_of(staged_zip),
             "path": staged_zip,
             "dest": dest_folder,
             "sha256": sha256.lower() if sha256 else None,

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from sagefleet.settings_host import FULL_CONTROL, grant_account
 from sagefleet.verify import Windows
 from sagefleet.verify.expectations import Expectations, differences
-
-ALLOWED = {"builtin\\administrators", "nt authority\\system"}
 
 
 @pytest.mark.sagefleet_check("SF506", "settings.json lists exactly the host's entities")
@@ -34,9 +33,26 @@ def test_settings_acl_is_restricted(windows: Windows, expected: Expectations) ->
     state = windows.file(expected.settings_path, hash=False, acl=True)
     assert state.exists, f"{windows.name} SF508: {expected.settings_path} not found"
     account = expected.service_account or windows.service(expected.service_name).account or ""
-    allowed = ALLOWED | {account.lower()}
-    extra = sorted(i for i in state.identities if i.lower() not in allowed)
+    # Compared by SID: built-in principals have names in the host's UI language. The
+    # service account is granted by SID (LocalSystem and friends) or by name.
+    allowed = {sid.upper() for sid in FULL_CONTROL} | {grant_account(account).upper()}
+    extra = sorted(
+        r.identity
+        for r in state.rules
+        if r.type == "Allow"
+        and (r.sid or r.identity).upper() not in allowed
+        and r.identity.upper() not in allowed
+        and r.identity.upper() != _local(account, windows).upper()
+    )
     assert state.protected and not extra, (
         f"{windows.name} SF508: ACL of {expected.settings_path} too open "
         f"(inheritance {'off' if state.protected else 'on'}, extra: {extra})"
     )
+
+
+def _local(account: str, windows: Windows) -> str:
+    """``.\\user`` as Windows names the account: COMPUTERNAME\\user."""
+    if not account.startswith(".\\"):
+        return account
+    computer = windows.host.run("hostname").stdout.strip()
+    return computer + account[1:]

@@ -167,6 +167,12 @@ def fips(f: HostFacts) -> None:
     assert f.mae_files[0].exists
 
 
+def french_ui(f: HostFacts) -> None:
+    assert f.identity.hostname == "SAGE-FR" and sage_version(f) == "11.02"
+    assert [(m.database, m.exists) for m in f.mae_files] == [("FROMAGERIE", True)]
+    assert all_endpoints_pass(f) and not f.agent.installed
+
+
 def two_entities(f: HostFacts) -> None:
     assert [(m.database, m.exists) for m in f.mae_files] == [("BIJOU", True), ("CHOCO", True)]
 
@@ -188,6 +194,7 @@ SCENARIOS: dict[str, Callable[[HostFacts], None]] = {
     "agent-old": agent_old,
     "two-entities": two_entities,
     "fips": fips,
+    "french-ui": french_ui,
 }
 
 

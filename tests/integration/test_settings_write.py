@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from sagefleet.sim.fleet import Fleet
-from sagefleet.sim.model import WindowsHost
+from sagefleet.sim.model import USERS, WindowsHost
 from tests.conftest import ROOT, FleetFactory
 from tests.scenarios import write_inventory
 
@@ -28,6 +28,8 @@ CANARY = "Sql-Canary-Passw0rd!"
 FOLDER = "C:\\Program Files\\Spendesk\\Sage Agent"
 PATH = FOLDER + "\\settings.json"
 SERVICE_ACCOUNT = "CORP\\svc-spendesk"
+# Who may read settings.json, by the names the (English) host gives the SIDs granted.
+READERS = ["BUILTIN\\Administrators", SERVICE_ACCOUNT, "NT AUTHORITY\\SYSTEM"]
 
 
 class Play:
@@ -56,6 +58,11 @@ class Play:
             timeout=120,
             env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
         )
+
+    def readers(self) -> list[str]:
+        """Names of the accounts settings.json's DACL lets read it."""
+        acl = self.host.fs.acl_of(PATH)
+        return sorted(self.host.account_name(sid) for sid in acl.readers)
 
     def files(self) -> dict[str, tuple[bytes, Any, Any]]:
         """Every file of the agent folder: bytes, modified time and ACL."""
@@ -126,9 +133,10 @@ def test_first_write_creates_the_file_readable_only_by_admins_system_and_the_age
     assert ok(play.run())["changed"] == 1
     entry = play.host.fs.stat(PATH)
     assert entry.data is not None and b'"companyCode": "BIJOU"' in entry.data
-    assert entry.acl is not None and entry.acl.owner == "BUILTIN\\Administrators"
-    assert sorted(entry.acl.readers) == [SERVICE_ACCOUNT, "NT AUTHORITY\\SYSTEM"]
-    assert not entry.acl.allows("BUILTIN\\Users")
+    assert entry.acl is not None and entry.acl.protected
+    assert play.host.account_name(entry.acl.owner) == "BUILTIN\\Administrators"
+    assert play.readers() == READERS
+    assert not play.host.fs.acl_of(PATH).allows(USERS)
     assert play.backups() == []
 
 
@@ -180,8 +188,7 @@ def test_rollback_restores_the_previous_content_once(play: Play) -> None:
     assert ok(process)["changed"] == 1
     assert play.host.fs.read(PATH) == first
     assert '+      "analyticPlan": 1,' in process.stdout
-    acl = play.host.fs.stat(PATH).acl
-    assert acl is not None and sorted(acl.readers) == [SERVICE_ACCOUNT, "NT AUTHORITY\\SYSTEM"]
+    assert play.readers() == READERS
     assert ok(play.run(*rollback))["changed"] == 0
 
 

@@ -153,13 +153,14 @@ def test_demo_runs_the_playbook_on_every_demo_host_and_leaves_nothing(tmp_path: 
         ("bijou-onprem", "SAGE-ONPREM"),
         ("atelier-spc", "SPC-VM"),
         ("garage-skew", "SAGE-SKEW"),
+        ("fromagerie-fr", "SAGE-FR"),
     ]:
         assert any(
             line.strip().startswith(f"- {name}") and " OK " in line and hostname in line
             for line in result.stdout.splitlines()
         ), result.stdout
-    assert "Totals: Hosts 8 (blocked 4, unreachable 0, warnings 0, ready 4)" in result.stdout
-    assert "Deploy: installed 3, upgraded 1, skipped 4" in result.stdout
+    assert "Totals: Hosts 9 (blocked 4, unreachable 0, warnings 0, ready 5)" in result.stdout
+    assert "Deploy: installed 4, upgraded 1, skipped 4" in result.stdout
     assert result.stdout.rstrip().endswith("simulated fleet stopped")
     hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["sage_servers"]["hosts"]
     assert not any(port_open(hv["ansible_host"], 5986) for hv in hosts.values())

@@ -25,7 +25,7 @@ from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.remote.command import snippet_invocation
 from sagefleet.remote.winrm import WinRMSession
 from sagefleet.sim.fleet import Fleet
-from sagefleet.sim.model import WindowsHost
+from sagefleet.sim.model import WindowsHost, private_folder_acl
 from tests.conftest import FleetFactory, session_for
 
 HOST = "sage01"
@@ -393,6 +393,7 @@ def test_pieces_left_on_the_host_are_resumed_over_one_connection(
     turn, then the .part; a stale piece (inside the .part) is deleted."""
     original = Path(package.path).read_bytes()
     host = host_of(fleet)
+    host.fs.mkdir(transfer.DEFAULT_STAGING_ROOT, acl=private_folder_acl())  # a previous run's
     host.fs.mkdir(STAGED.rsplit("\\", 1)[0])
     third = package.size // 3
     host.fs.write(STAGED + ".part", original[:1000])
@@ -443,6 +444,7 @@ def test_pieces_from_another_build_fail_verification_and_the_package_is_sent_who
 ) -> None:
     original = Path(package.path).read_bytes()
     host = host_of(fleet)
+    host.fs.mkdir(transfer.DEFAULT_STAGING_ROOT, acl=private_folder_acl())  # a previous run's
     host.fs.mkdir(STAGED.rsplit("\\", 1)[0])
     half = package.size // 2
     host.fs.write(STAGED + ".part", original[:half])

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from sagefleet.sim.fleet import Fleet, generate_specs
-from sagefleet.sim.model import Acl
+from sagefleet.sim.model import ADMINISTRATORS, SYSTEM, Acl
 from tests.conftest import ROOT, next_first_address
 from tests.deployed import make_deployed
 from tests.scenarios import write_inventory
@@ -49,7 +49,7 @@ def break_host(fleet: Fleet, name: str, how: str) -> None:
         host.fs.write(
             settings,
             json.dumps(document).encode(),
-            acl=Acl("BUILTIN\\Administrators", ["NT AUTHORITY\\SYSTEM"]),
+            acl=Acl.private(ADMINISTRATORS, [ADMINISTRATORS, SYSTEM]),
         )
     elif how == "acl":
         host.fs.stat(settings).acl = None

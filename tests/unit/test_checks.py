@@ -380,6 +380,7 @@ def test_sf401_not_examined_is_unknown() -> None:
     [
         ("LocalSystem", Status.FAIL),
         ("NT AUTHORITY\\SYSTEM", Status.FAIL),
+        ("AUTORITE NT\\SERVICE RÉSEAU", Status.FAIL),
         (".\\sage", Status.FAIL),
         (None, Status.FAIL),
         ("BIJOU\\svc-spendesk", Status.PASS),

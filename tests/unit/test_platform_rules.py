@@ -26,7 +26,7 @@ from sagefleet.remote.errors import SnippetFailed
 from sagefleet.remote.session import HostSession
 from sagefleet.settings import settings_sha256
 from sagefleet.sim.dispatch import run_command, run_snippet
-from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile
+from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile, private_folder_acl
 
 CSP = "New-Object -TypeName System.Security.Cryptography.SHA256CryptoServiceProvider"
 MANAGED = "[System.Security.Cryptography.SHA256]::Create()"
@@ -74,8 +74,15 @@ def zip_bytes(entries: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+def private_root(host: WindowsHost, path: str) -> None:
+    """A staging root as sagefleet creates it: SYSTEM and Administrators only (a folder
+    that inherits C:\\'s or ProgramData's DACL is refused by every staging snippet)."""
+    host.fs.mkdir(path, acl=private_folder_acl())
+
+
 def put_zip(host: WindowsHost, path: str, entries: dict[str, bytes]) -> str:
     data = zip_bytes(entries)
+    private_root(host, transfer.staging_root_of(path))
     host.fs.mkdir(path.rsplit("\\", 1)[0])
     host.fs.write(path, data)
     return hashlib.sha256(data).hexdigest()
@@ -104,8 +111,7 @@ def test_fips_host_runs_extract_and_status_and_query_with_the_csp() -> None:
     session = SimSession(host)
     result = transfer.extract(session, "C:\\Stage\\1.0\\pkg.zip", "C:\\Stage\\1.0\\x", sha256=sha)
     assert result.changed
-    status_params = {"path": "C:\\Stage\\1.0\\pkg.zip", "part": "C:\\Stage\\1.0\\p", "hash": True}
-    status = session.run_snippet("stage_status", status_params)
+    status = session.run_snippet("stage_status", transfer.status_params("C:\\Stage\\1.0\\pkg.zip"))
     assert status["sha256"] == sha
     question = {"kind": "file", "path": "C:\\Stage\\1.0\\pkg.zip", "hash": True, "acl": False}
     (answer,) = session.run_snippet("query", {"questions": [question]})["answers"]
@@ -152,7 +158,7 @@ def test_the_old_get_filehash_of_query_is_only_refused_for_a_non_fips_algorithm(
 
 def test_the_managed_sha256_still_runs_without_the_policy() -> None:
     host = make_host()
-    params = {"path": "C:\\a.zip", "part": "C:\\a.zip.part", "hash": True}
+    params = {"root": "C:\\Stage", "path": "C:\\a.zip", "part": "C:\\a.zip.part", "hash": True}
     script = old_hash(snippets.render("stage_status", params))
     assert run_snippet(host, "stage_status", params, b"", script=script)[0] == 0
 
@@ -208,6 +214,7 @@ ROOT = "C:\\ProgramData\\sagefleet\\staging"
 
 
 def staged_versions(host: WindowsHost) -> None:
+    private_root(host, ROOT)
     for version in ("1.0", "2.0", "3.0"):
         host.fs.mkdir(f"{ROOT}\\{version}\\x\\docs")
         host.fs.write(f"{ROOT}\\{version}\\pkg.zip", b"PK")
@@ -406,6 +413,7 @@ def test_pull_with_default_credentials_gets_401_and_names_the_second_hop(
 ) -> None:
     host = make_host()
     params = {
+        "root": "C:\\Stage",
         "url": windows_auth_repository,
         "path": "C:\\Stage\\Setup.zip",
         "part": "C:\\Stage\\Setup.zip.part",
@@ -441,9 +449,11 @@ def per_character_escape(text: str) -> str:
 
 def test_the_prelude_escapes_in_one_regex_pass_with_the_same_contract() -> None:
     prelude = snippets.prelude()
-    match = _REPLACE.search(prelude)
+    start = prelude.index("function ConvertTo-SageFleetJson")
+    function = prelude[start : prelude.index("\n}\n", start)]
+    match = _REPLACE.search(function)
     assert match is not None, "ConvertTo-SageFleetJson lost its [regex]::Replace"
-    assert "foreach" not in prelude and "ToCharArray" not in prelude
+    assert "foreach" not in function and "ToCharArray" not in function
     assert match.group("format") == "\\u{0:x4}"  # .NET: lower-case hex, 4 digits
     pattern = re.compile(match.group("pattern"))  # the same syntax in .NET and Python
     samples = [

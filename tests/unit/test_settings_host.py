@@ -18,7 +18,14 @@ from sagefleet.remote.session import HostSession
 from sagefleet.settings import settings_sha256
 from sagefleet.settings_host import SettingsTarget, SettingsWriteFailed
 from sagefleet.sim.dispatch import run_command
-from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile
+from sagefleet.sim.model import (
+    ADMINISTRATORS,
+    SYSTEM,
+    USERS,
+    WindowsHost,
+    host_from_profile,
+    load_profile,
+)
 
 CANARY = "Sql-Canary-Passw0rd!"
 FOLDER = "C:\\Program Files\\Spendesk\\Sage Agent"
@@ -103,7 +110,9 @@ def test_keep_backups_out_of_range_is_refused() -> None:
     ("account", "granted"),
     [
         ("LocalSystem", None),
-        ("NT AUTHORITY\\LocalService", "NT AUTHORITY\\LOCAL SERVICE"),
+        ("NT AUTHORITY\\SYSTEM", None),
+        ("NT AUTHORITY\\LocalService", "S-1-5-19"),
+        ("NetworkService", "S-1-5-20"),
         ("CORP\\svc-spendesk", "CORP\\svc-spendesk"),
         (".\\spendesk", ".\\spendesk"),
     ],
@@ -111,9 +120,10 @@ def test_keep_backups_out_of_range_is_refused() -> None:
 def test_acl_grants_admins_and_system_full_control_and_the_service_account_read(
     account: str, granted: str | None
 ) -> None:
+    # Built-in principals go by SID (their names depend on the host's UI language).
     acl = SettingsTarget(PATH, account).acl()
-    assert acl["owner"] == "BUILTIN\\Administrators"
-    assert acl["full_control"] == ["BUILTIN\\Administrators", "NT AUTHORITY\\SYSTEM"]
+    assert acl["owner"] == "S-1-5-32-544"
+    assert acl["full_control"] == ["S-1-5-32-544", "S-1-5-18"]
     assert acl["read"] == ([] if granted is None else [granted])
 
 
@@ -211,9 +221,10 @@ def test_first_write_creates_the_file_with_the_restricted_acl(
     assert outcome.sha256 == settings_sha256(text)
     entry = sim.fs.stat(PATH)
     assert entry.data == text.encode("utf-8")
-    assert entry.acl is not None and entry.acl.owner == "BUILTIN\\Administrators"
-    assert sorted(entry.acl.readers) == ["CORP\\svc-spendesk", "NT AUTHORITY\\SYSTEM"]
-    assert not entry.acl.allows("BUILTIN\\Users")
+    assert entry.acl is not None and entry.acl.protected
+    assert entry.acl.owner == ADMINISTRATORS
+    assert entry.acl.readers == [ADMINISTRATORS, SYSTEM, sim.translate("CORP\\svc-spendesk")]
+    assert not sim.fs.acl_of(PATH).allows(USERS)
 
 
 def test_same_content_is_not_written_again(sim: WindowsHost, target: SettingsTarget) -> None:

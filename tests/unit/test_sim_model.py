@@ -11,11 +11,14 @@ import pytest
 
 from sagefleet.sim.dispatch import SnippetAbort
 from sagefleet.sim.model import (
+    ADMINISTRATORS,
     AGENT_SERVICE,
     NDP_V4,
     NETFX,
     OM_DLL,
     SCHANNEL_TLS12,
+    SYSTEM,
+    USERS,
     AccessDenied,
     Acl,
     DiskFull,
@@ -161,21 +164,24 @@ def test_write_beyond_free_space_is_disk_full() -> None:
 def test_acl_limits_who_can_read_a_file() -> None:
     fs = make().fs
     fs.mkdir(r"C:\ProgramData\Spendesk")
-    fs.write(r"C:\ProgramData\Spendesk\settings.json", b"{}", acl=Acl("BUILTIN\\Administrators"))
-    fs.set_acl(r"C:\ProgramData\Spendesk\settings.json", Acl("BUILTIN\\Administrators", ["SYSTEM"]))
-    assert fs.read(r"C:\ProgramData\Spendesk\settings.json", account="system") == b"{}"
+    fs.write(r"C:\ProgramData\Spendesk\settings.json", b"{}", acl=Acl.private(ADMINISTRATORS))
+    fs.set_acl(
+        r"C:\ProgramData\Spendesk\settings.json",
+        Acl.private(ADMINISTRATORS, [ADMINISTRATORS], [SYSTEM]),
+    )
+    assert fs.read(r"C:\ProgramData\Spendesk\settings.json", account=SYSTEM) == b"{}"
     with pytest.raises(AccessDenied):
-        fs.read(r"C:\ProgramData\Spendesk\settings.json", account="CORP\\alice")
+        fs.read(r"C:\ProgramData\Spendesk\settings.json", account=USERS)
 
 
 def test_atomic_rename_replaces_the_target_and_keeps_the_acl() -> None:
     fs = make().fs
     fs.mkdir(r"C:\Agent")
     fs.write(r"C:\Agent\settings.json", b"old")
-    fs.write(r"C:\Agent\settings.json.tmp", b"new", acl=Acl("SYSTEM"))
+    fs.write(r"C:\Agent\settings.json.tmp", b"new", acl=Acl.private(SYSTEM, [SYSTEM]))
     fs.rename(r"C:\Agent\settings.json.tmp", r"C:\Agent\settings.json")
     assert fs.read(r"C:\Agent\settings.json") == b"new"
-    assert fs.stat(r"C:\Agent\settings.json").acl == Acl("SYSTEM")
+    assert fs.stat(r"C:\Agent\settings.json").acl == Acl.private(SYSTEM, [SYSTEM])
     assert fs.listdir(r"C:\Agent") == ["settings.json"]
 
 

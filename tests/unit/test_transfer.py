@@ -39,7 +39,7 @@ from sagefleet.remote.command import (
 )
 from sagefleet.sim import wsman
 from sagefleet.sim.dispatch import run_command
-from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile
+from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile, private_folder_acl
 
 ROOT = transfer.DEFAULT_STAGING_ROOT
 ENCODINGS = pytest.mark.parametrize("encoding", transfer.ENCODINGS)
@@ -255,6 +255,7 @@ def test_push_parameters_carry_offset_size_lowercase_hash_and_encoding(
     package = package_at(tmp_path)
     params = transfer.push_params(ROOT + r"\1\Setup.zip", package, 300, encoding)
     assert params == {
+        "root": ROOT,
         "path": ROOT + r"\1\Setup.zip",
         "part": ROOT + r"\1\Setup.zip.part",
         "offset": 300,
@@ -820,6 +821,7 @@ def run_snippet_on(model: WindowsHost, name: str, params: dict[str, Any]) -> Any
 
 def test_model_status_lists_the_pieces_and_ignores_other_names(model: WindowsHost) -> None:
     folder = ROOT + r"\9.9.9"
+    model.fs.mkdir(ROOT, acl=private_folder_acl())  # as a previous run created it
     model.fs.mkdir(folder)
     model.fs.write(STAGED + ".part", b"a" * 10)
     model.fs.write(STAGED + ".part.1200", b"b" * 30)
@@ -833,6 +835,7 @@ def test_model_refuses_to_assemble_a_piece_that_is_not_whole_and_keeps_every_fil
     model: WindowsHost,
 ) -> None:
     package = PackageInfo("Setup.zip", hashlib.sha256(DATA).hexdigest(), len(DATA), (), True)
+    model.fs.mkdir(ROOT, acl=private_folder_acl())
     model.fs.mkdir(ROOT + r"\9.9.9")
     model.fs.write(STAGED + ".part.3000", DATA[3000:3500])  # 500 of its 2000 bytes
     params = transfer.push_params(
@@ -849,6 +852,7 @@ def test_model_refuses_to_assemble_a_piece_that_is_not_whole_and_keeps_every_fil
 
 def test_model_pieces_that_do_not_verify_are_removed_with_the_part(model: WindowsHost) -> None:
     package = PackageInfo("Setup.zip", hashlib.sha256(DATA).hexdigest(), len(DATA), (), True)
+    model.fs.mkdir(ROOT, acl=private_folder_acl())
     model.fs.mkdir(ROOT + r"\9.9.9")
     model.fs.write(STAGED + ".part.3000", bytes(2000))  # whole, but other bytes
     model.fs.write(STAGED + ".part.9", b"stale")
@@ -864,6 +868,7 @@ def test_model_piece_push_writes_its_own_file_and_verifies_only_its_length(
     model: WindowsHost,
 ) -> None:
     piece = transfer.Piece(1000, 200, 3000)
+    model.fs.mkdir(ROOT, acl=private_folder_acl())
     model.fs.mkdir(ROOT + r"\9.9.9")
     model.fs.write(STAGED + ".part.1000", DATA[1000:1300])  # 100 bytes past what it keeps
     rc, out = run_push(model, transfer.piece_params(STAGED, piece), DATA[1200:3000])

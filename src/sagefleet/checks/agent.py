@@ -10,6 +10,7 @@ from sagefleet.checks import Context, Outcome, check, failed, passed, unknown
 from sagefleet.facts import MaeFile
 from sagefleet.findings import Severity
 
+_AUTHORITIES = ("NT AUTHORITY", "AUTORITE NT")
 LOCAL_ACCOUNTS = re.compile(
     r"^(localsystem|\.?\\?localsystem|nt authority\\(system|localservice|networkservice|"
     r"local service|network service))$",
@@ -29,7 +30,8 @@ def is_domain_account(account: str | None) -> bool:
     if "@" in account:
         return True
     domain, sep, _ = account.partition("\\")
-    return bool(sep) and domain not in (".", "") and domain.upper() != "NT AUTHORITY"
+    # NT AUTHORITY is "AUTORITE NT" on a Windows installed in French.
+    return bool(sep) and domain not in (".", "") and domain.upper() not in _AUTHORITIES
 
 
 @check(

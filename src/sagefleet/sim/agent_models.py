@@ -11,7 +11,7 @@ import base64
 import re
 from typing import Any
 
-from sagefleet.sim import service_rules
+from sagefleet.sim import acl_rules, service_rules
 from sagefleet.sim.dispatch import SnippetAbort, simulates
 from sagefleet.sim.model import ModelError, ServiceError, WindowsHost
 from sagefleet.sim.settings_models import acl_from_spec
@@ -29,7 +29,8 @@ def version_of(host: WindowsHost, exe: str) -> str | None:
 
 
 def copy_tree(host: WindowsHost, source: str, target: str) -> None:
-    """Copy-Item -Recurse: every folder and file under ``source`` into ``target``."""
+    """Copy-Item -Recurse: every folder and file under ``source`` into ``target``; each
+    copy takes the DACL its destination folder passes down, not the source's."""
     src = host.fs.resolve(source).rstrip("\\")
     host.fs.mkdir(target)
     prefix = src.lower() + "\\"
@@ -40,14 +41,7 @@ def copy_tree(host: WindowsHost, source: str, target: str) -> None:
         if entry.is_dir:
             host.fs.mkdir(destination)
         else:
-            host.fs.write(
-                destination,
-                entry.data,
-                size=None if entry.data is not None else entry.size,
-                acl=entry.acl,
-                product_version=entry.product_version,
-                file_version=entry.file_version,
-            )
+            host.fs.copy(entry.path, destination)
 
 
 def empty_folder(host: WindowsHost, folder: str) -> None:
@@ -84,6 +78,7 @@ def agent_install(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> di
             password_line = stdin.split(b"\n", 1)[0].strip()
             password = base64.b64decode(password_line).decode() if password_line else None
             _install(host, name, params, password, result)
+            _protect_settings(host, params, result)
         finally:
             password = None
             if staged and host.fs.exists(str(staged)):
@@ -116,10 +111,12 @@ def _install(
                 return
             result["killed_pid"] = killed or None
         stamp = host.utc_now().strftime("%Y%m%dT%H%M%SZ")
-        backup = f"{params['backup_root']}\\{result['previous_version']}-{stamp}"
+        root = str(params["backup_root"])
         try:
+            root = acl_rules.private_folder(host, root) or root
+            backup = f"{root}\\{result['previous_version']}-{stamp}"
             copy_tree(host, result["install_dir"], backup)
-        except ModelError as exc:
+        except (ModelError, SnippetAbort) as exc:
             result.update(failed_step="backup", error=str(exc))
             return
         result["backup_path"] = backup
@@ -131,6 +128,7 @@ def _install(
             failed_step="installer",
             error=f"This command cannot be run because the file '{installer}' does not exist.",
         )
+        _protect_settings(host, params, result)  # the snippet sets it after a failure too
         return
     code, problem = service_rules.run_installer(
         host,
@@ -145,11 +143,13 @@ def _install(
         result["log_tail"] = "\n".join(lines[-40:])
     if problem is not None:
         result.update(failed_step="installer", error=problem)
-        return
-    if code not in [int(c) for c in params.get("success_codes") or [0]]:
+    elif code not in [int(c) for c in params.get("success_codes") or [0]]:
         result.update(failed_step="installer", error=f"installer exit code {code}")
+    else:
+        result["reboot_required"] = code in [int(c) for c in params.get("reboot_codes") or []]
+    # The snippet sets the settings ACL after the installer, whatever its outcome.
+    if not _protect_settings(host, params, result) or result["failed_step"] is not None:
         return
-    result["reboot_required"] = code in [int(c) for c in params.get("reboot_codes") or []]
     service = host.service(name)
     if service is None:
         result.update(
@@ -175,9 +175,21 @@ def _install(
     except ModelError as exc:
         result.update(failed_step="start", error=str(exc))
         return
+
+
+def _protect_settings(host: WindowsHost, params: dict[str, Any], result: dict[str, Any]) -> bool:
+    """The settings ACL on the installed settings.json, as the snippet sets it: whatever
+    the outcome of the steps before it. False when it failed (failed_step 'acl')."""
     installed = params.get("installed_settings")
-    if installed and host.fs.is_file(str(installed)):
-        host.fs.set_acl(str(installed), acl_from_spec(params.get("settings_acl") or {}))
+    if not installed or not host.fs.is_file(str(installed)):
+        return True
+    try:
+        host.fs.set_acl(str(installed), acl_from_spec(host, params.get("settings_acl") or {}))
+    except (ModelError, SnippetAbort) as exc:
+        if result["failed_step"] is None:
+            result.update(failed_step="acl", error=str(exc))
+        return False
+    return True
 
 
 @simulates("agent_rollback")
@@ -201,10 +213,14 @@ def agent_rollback(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> d
                 )
             if not host.fs.is_dir(backup):
                 raise SnippetAbort(f"backup folder {backup} not found")
+            acl_rules.private_folder(host, _parent(backup))
             if host.fs.is_dir(install_dir):
                 empty_folder(host, install_dir)
             copy_tree(host, backup, install_dir)
             result["restored"] = True
+            settings = str(params.get("settings_path") or "")
+            if settings and acl_rules.uses_private_acl() and host.fs.is_file(settings):
+                host.fs.set_acl(settings, acl_from_spec(host, params.get("settings_acl") or {}))
             if service is not None:
                 service.start_failure = None  # the old binaries start as before
                 service.version = version_of(host, service.executable)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -259,6 +260,202 @@ class Registry:
             del self._keys[candidate]
 
 
+# -- accounts and ACLs ----------------------------------------------------------
+
+#: Well-known SIDs (Microsoft Learn, "Well-known SIDs"): the same on every Windows.
+ADMINISTRATORS = "S-1-5-32-544"
+USERS = "S-1-5-32-545"
+SYSTEM = "S-1-5-18"
+LOCAL_SERVICE = "S-1-5-19"
+NETWORK_SERVICE = "S-1-5-20"
+EVERYONE = "S-1-1-0"
+AUTHENTICATED_USERS = "S-1-5-11"
+CREATOR_OWNER = "S-1-3-0"
+TRUSTED_INSTALLER = "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464"
+#: Principals that stand for "any local user": none may read or write a private folder.
+BROAD_PRINCIPALS = (USERS, EVERYONE, AUTHENTICATED_USERS)
+
+UI_LANGUAGES = ("en-US", "fr-FR")
+#: The names Windows gives the built-in principals, in the UI language it was installed in.
+WELL_KNOWN_NAMES: dict[str, dict[str, str]] = {
+    ADMINISTRATORS: {"en-US": "BUILTIN\\Administrators", "fr-FR": "BUILTIN\\Administrateurs"},
+    USERS: {"en-US": "BUILTIN\\Users", "fr-FR": "BUILTIN\\Utilisateurs"},
+    SYSTEM: {"en-US": "NT AUTHORITY\\SYSTEM", "fr-FR": "AUTORITE NT\\Système"},
+    LOCAL_SERVICE: {"en-US": "NT AUTHORITY\\LOCAL SERVICE", "fr-FR": "AUTORITE NT\\SERVICE LOCAL"},
+    NETWORK_SERVICE: {
+        "en-US": "NT AUTHORITY\\NETWORK SERVICE",
+        "fr-FR": "AUTORITE NT\\SERVICE RÉSEAU",
+    },
+    EVERYONE: {"en-US": "Everyone", "fr-FR": "Tout le monde"},
+    AUTHENTICATED_USERS: {
+        "en-US": "NT AUTHORITY\\Authenticated Users",
+        "fr-FR": "AUTORITE NT\\Utilisateurs authentifiés",
+    },
+    CREATOR_OWNER: {"en-US": "CREATOR OWNER", "fr-FR": "CREATEUR PROPRIETAIRE"},
+    TRUSTED_INSTALLER: {
+        "en-US": "NT SERVICE\\TrustedInstaller",
+        "fr-FR": "NT SERVICE\\TrustedInstaller",
+    },
+}
+#: Authorities whose accounts the model knows only by the well-known names above.
+_BUILTIN_AUTHORITIES = {"builtin", "nt authority", "autorite nt"}
+#: Service logon pseudo-names (Win32_Service.StartName) that NTAccount cannot translate.
+SERVICE_PSEUDO_NAMES = {
+    "localsystem": SYSTEM,
+    ".\\localsystem": SYSTEM,
+    "nt authority\\localsystem": SYSTEM,
+    "localservice": LOCAL_SERVICE,
+    "nt authority\\localservice": LOCAL_SERVICE,
+    "networkservice": NETWORK_SERVICE,
+    "nt authority\\networkservice": NETWORK_SERVICE,
+}
+_SID_RE = re.compile(r"^S-1-\d+(?:-\d+)+$", re.I)
+#: .NET's IdentityNotMappedException message, as PowerShell prints the failed call.
+NOT_MAPPED = (
+    'Exception calling "Translate" with "1" argument(s): '
+    '"Some or all identity references could not be translated."'
+)
+
+
+class IdentityNotMapped(ModelError):
+    """NTAccount.Translate could not map a name to a SID (IdentityNotMappedException)."""
+
+
+def _rid(text: str) -> str:
+    """Three made-up sub-authorities, stable for a name (the model has no account database)."""
+    digest = hashlib.sha256(text.lower().encode("utf-8")).digest()
+    return "-".join(str(int.from_bytes(digest[i : i + 4], "big")) for i in (0, 4, 8))
+
+
+def is_sid(text: str) -> bool:
+    return _SID_RE.match(text.strip()) is not None
+
+
+@dataclass(frozen=True)
+class Ace:
+    """One allow entry of a DACL (the model has no deny entries).
+
+    ``rights``: FullControl, Modify, ReadAndExecute, Read, or CreateFiles (create
+    files / write data and create folders / append data, what ProgramData grants
+    Users). ``files``/``folders``: inherited by files (object inherit) and by
+    subfolders (container inherit); ``inherit_only``: not applied to the object itself.
+    """
+
+    sid: str
+    rights: str
+    files: bool = False
+    folders: bool = False
+    inherit_only: bool = False
+    inherited: bool = False
+
+    def reads(self) -> bool:
+        return not self.inherit_only and self.rights in _READ_RIGHTS
+
+    def writes(self) -> bool:
+        return not self.inherit_only and self.rights in _WRITE_RIGHTS
+
+
+_READ_RIGHTS = {"FullControl", "Modify", "ReadAndExecute", "Read"}
+_WRITE_RIGHTS = {"FullControl", "Modify", "CreateFiles", "Write"}
+ACE_RIGHTS = tuple(sorted(_READ_RIGHTS | _WRITE_RIGHTS))
+
+
+@dataclass
+class Acl:
+    """A security descriptor as the model holds it: owner SID, allow entries, protection.
+
+    A protected DACL (inheritance off) is exactly ``aces``; an unprotected one is
+    ``aces`` plus what the parent folder passes down (``FileSystem.acl_of``).
+    """
+
+    owner: str
+    aces: list[Ace] = field(default_factory=list)
+    protected: bool = True
+
+    @classmethod
+    def private(
+        cls,
+        owner: str,
+        full_control: Iterable[str] = (),
+        read: Iterable[str] = (),
+        folder: bool = False,
+    ) -> Acl:
+        """Protected: only these SIDs, nothing inherited (what our snippets set); a
+        folder's entries pass on to its files and subfolders."""
+        aces = [Ace(sid, "FullControl", folder, folder) for sid in full_control]
+        aces += [Ace(sid, "Read", folder, folder) for sid in read]
+        return cls(owner, aces, protected=True)
+
+    def may_read(self, sid: str) -> bool:
+        return any(a.sid.upper() == sid.upper() and a.reads() for a in self.aces)
+
+    def may_write(self, sid: str) -> bool:
+        return any(a.sid.upper() == sid.upper() and a.writes() for a in self.aces)
+
+    def allows(self, sid: str) -> bool:
+        """Whether ``sid`` may read the file."""
+        return self.may_read(sid)
+
+    @property
+    def readers(self) -> list[str]:
+        """SIDs allowed to read, in the DACL's order, each once."""
+        found: list[str] = []
+        for ace in self.aces:
+            if ace.reads() and ace.sid not in found:
+                found.append(ace.sid)
+        return found
+
+
+def private_folder_acl() -> Acl:
+    """What the prelude's Confirm-SfPrivateFolder creates a folder with: SYSTEM and
+    Administrators full control, passed on to everything inside, owner Administrators."""
+    return Acl.private(ADMINISTRATORS, [SYSTEM, ADMINISTRATORS], folder=True)
+
+
+def _folder_acl(owner: str, *aces: Ace) -> Acl:
+    return Acl(owner, list(aces), protected=True)
+
+
+def _tree(sid: str, rights: str) -> Ace:
+    return Ace(sid, rights, files=True, folders=True)
+
+
+#: Default DACLs of a Windows Server 2019 system drive (what `icacls` shows).
+DEFAULT_ACLS: dict[str, Acl] = {
+    "C:\\": _folder_acl(
+        TRUSTED_INSTALLER,
+        _tree(SYSTEM, "FullControl"),
+        _tree(ADMINISTRATORS, "FullControl"),
+        _tree(USERS, "ReadAndExecute"),
+        Ace(USERS, "CreateFiles", folders=True),
+        Ace(CREATOR_OWNER, "FullControl", files=True, folders=True, inherit_only=True),
+    ),
+    # Users may read everything and create files and folders (this folder and
+    # subfolders); the creator owns what it creates (CREATOR OWNER: full control).
+    "C:\\ProgramData": _folder_acl(
+        SYSTEM,
+        _tree(SYSTEM, "FullControl"),
+        _tree(ADMINISTRATORS, "FullControl"),
+        Ace(CREATOR_OWNER, "FullControl", files=True, folders=True, inherit_only=True),
+        _tree(USERS, "ReadAndExecute"),
+        Ace(USERS, "CreateFiles", folders=True),
+    ),
+}
+for _protected in ("C:\\Program Files", "C:\\Program Files (x86)", "C:\\Windows"):
+    DEFAULT_ACLS[_protected] = _folder_acl(
+        TRUSTED_INSTALLER,
+        _tree(TRUSTED_INSTALLER, "FullControl"),
+        _tree(SYSTEM, "FullControl"),
+        _tree(ADMINISTRATORS, "FullControl"),
+        _tree(USERS, "ReadAndExecute"),
+        Ace(CREATOR_OWNER, "FullControl", files=True, folders=True, inherit_only=True),
+    )
+#: Who owns what our code creates: an elevated administrator's objects belong to
+#: BUILTIN\Administrators (the default of "System objects: Default owner for objects
+#: created by members of the Administrators group").
+CREATOR = ADMINISTRATORS
+
+
 # -- file system ---------------------------------------------------------------
 
 DRIVE_TYPES = ("fixed", "network", "removable", "cdrom")
@@ -301,18 +498,6 @@ class Share:
     unc: str  # \\server\share
     volume: Volume = field(default_factory=lambda: Volume(500 * 1024**3, 200 * 1024**3))
     reachable: bool = True
-
-
-@dataclass
-class Acl:
-    """Who owns a file and which accounts may read it (the part our code sets)."""
-
-    owner: str
-    readers: list[str] = field(default_factory=list)
-
-    def allows(self, account: str) -> bool:
-        wanted = account.lower()
-        return wanted == self.owner.lower() or wanted in (r.lower() for r in self.readers)
 
 
 @dataclass
@@ -405,6 +590,8 @@ class FileSystem:
         self.drives: dict[str, Drive] = {}
         self.shares: dict[str, Share] = {}
         self.entries: dict[str, FileEntry] = {}
+        # DACLs of drive and share roots set at run time (default: DEFAULT_ACLS["C:\\"]).
+        self.root_acls: dict[str, Acl] = {}
 
     # resolution
     def resolve(self, path: str) -> str:
@@ -481,11 +668,11 @@ class FileSystem:
         return sorted(names, key=str.lower)
 
     def read(self, path: str, account: str | None = None) -> bytes:
-        """The file's bytes; AccessDenied when its ACL does not list ``account``."""
+        """The file's bytes; AccessDenied when its DACL does not let SID ``account`` read."""
         entry = self.stat(path)
         if entry.is_dir:
             raise AccessDenied(f"Access to the path '{path}' is denied.")
-        if account is not None and entry.acl is not None and not entry.acl.allows(account):
+        if account is not None and not self.acl_of(entry.path).allows(account):
             raise AccessDenied(f"Access to the path '{path}' is denied.")
         if entry.data is None:
             raise ModelError(f"the simulator holds only the size of '{path}', not its content")
@@ -501,8 +688,14 @@ class FileSystem:
         return self.volume(path).free_bytes
 
     # changes
-    def mkdir(self, path: str) -> None:
-        """Create a folder and its parents (New-Item -ItemType Directory -Force)."""
+    def mkdir(self, path: str, acl: Acl | None = None) -> None:
+        """Create a folder and its parents (New-Item -ItemType Directory -Force).
+
+        Without ``acl`` each new folder inherits from its parent and is owned by its
+        creator; with one, every folder created gets it, as
+        ``Directory.CreateDirectory(path, DirectorySecurity)`` does. Existing folders
+        keep theirs.
+        """
         physical = self.resolve(path)
         self.volume(physical)
         chain: list[str] = []
@@ -513,7 +706,9 @@ class FileSystem:
         for folder in reversed(chain):
             entry = self.entries.get(folder.lower())
             if entry is None:
-                self.entries[folder.lower()] = FileEntry(folder, is_dir=True)
+                self.entries[folder.lower()] = FileEntry(
+                    folder, is_dir=True, acl=copy.deepcopy(acl) if acl is not None else None
+                )
             elif not entry.is_dir:
                 raise ModelError(f"An item with the specified name {folder} already exists.")
 
@@ -645,13 +840,74 @@ class FileSystem:
             source_volume.free_bytes += entry.size
         if existing is not None:
             target_volume.free_bytes += existing.size
+        # A move on one volume keeps the file's own DACL: what it inherited where it was
+        # becomes its own (KB 310316).
+        if entry.acl is None or not entry.acl.protected:
+            entry.acl = self.acl_of(entry.path)
         del self.entries[entry.path.lower()]
         entry.path = target_physical
         entry.modified = dt.datetime.now(dt.UTC)
         self.entries[target_physical.lower()] = entry
 
     def set_acl(self, path: str, acl: Acl) -> None:
+        """SetAccessControl: the object's own owner, entries and protection."""
+        physical = self.resolve(path)
+        if _is_root(physical):
+            self.root_acls[physical.lower()] = acl
+            return
         self.stat(path).acl = acl
+
+    def copy(self, source: str, target: str) -> FileEntry:
+        """Copy-Item of one file: a new file whose DACL is inherited from the destination
+        folder, not the source's (CopyFile semantics, KB 310316), owned by its creator."""
+        entry = self.stat(source)
+        if entry.is_dir:
+            raise ModelError("FileSystem.copy copies files; create folders with mkdir")
+        target_physical = self.resolve(target)
+        old = self.entries.get(target_physical.lower())
+        if old is not None and old.is_dir:
+            raise AccessDenied(f"Access to the path '{target}' is denied.")
+        new = self.write(
+            target,
+            entry.data,
+            size=None if entry.data is not None else entry.size,
+            product_version=entry.product_version,
+            file_version=entry.file_version,
+        )
+        new.acl = None
+        return new
+
+    def own_acl(self, path: str) -> Acl:
+        """The object's own descriptor: explicit entries; None stored means inherit all."""
+        physical = self.resolve(path)
+        if _is_root(physical):
+            found = self.root_acls.get(physical.lower())
+            return copy.deepcopy(found or DEFAULT_ACLS["C:\\"])
+        entry = self.stat(physical)
+        if entry.acl is not None:
+            return copy.deepcopy(entry.acl)
+        return Acl(CREATOR, [], protected=False)
+
+    def acl_of(self, path: str) -> Acl:
+        """The effective DACL (Get-Acl): own entries, then what the parents pass down."""
+        physical = self.resolve(path)
+        own = self.own_acl(physical)
+        parent = _parent(physical)
+        if own.protected or parent is None:
+            return own
+        is_dir = self.is_dir(physical)
+        passed: list[Ace] = []
+        for ace in self.acl_of(parent).aces:
+            creator = ace.sid == CREATOR_OWNER
+            if is_dir and ace.folders:
+                if creator:
+                    passed.append(Ace(own.owner, ace.rights, inherited=True))
+                passed.append(dataclasses.replace(ace, inherit_only=creator, inherited=True))
+            elif is_dir and ace.files:
+                passed.append(dataclasses.replace(ace, inherit_only=True, inherited=True))
+            elif not is_dir and ace.files:
+                passed.append(Ace(own.owner if creator else ace.sid, ace.rights, inherited=True))
+        return Acl(own.owner, [*own.aces, *passed], protected=False)
 
 
 # -- services -----------------------------------------------------------------
@@ -983,6 +1239,8 @@ class WindowsHost:
     # $ExecutionContext.SessionState.LanguageMode of a WinRM session: FullLanguage, or
     # ConstrainedLanguage where an AppLocker/WDAC policy applies to it.
     language_mode: str = "FullLanguage"
+    # The language Windows was installed in: it names the built-in principals.
+    ui_language: str = "en-US"
     winrm: WinRMService = field(default_factory=WinRMService)
     registry: Registry = field(default_factory=Registry)
     fs: FileSystem = field(default_factory=FileSystem)
@@ -993,6 +1251,8 @@ class WindowsHost:
     # When set, the agent installer exits with this code and changes nothing.
     installer_failure: int | None = None
     installer_runs: list[dict[str, Any]] = field(default_factory=list)
+    # SIDs the model made up for accounts it translated -> their names.
+    accounts: dict[str, str] = field(default_factory=dict)
     # Every script the host was asked to run, for tests (name, params).
     journal: list[dict[str, Any]] = field(default_factory=list)
     # Bytes of stdin that carried scripts (the bootstrap's length line and script), so
@@ -1059,6 +1319,53 @@ class WindowsHost:
         """Let simulated time pass (scaled by ``time_scale``; instant by default)."""
         if seconds > 0 and self.time_scale > 0:
             time.sleep(seconds * self.time_scale)
+
+    # accounts
+    def account_name(self, sid: str) -> str:
+        """What SecurityIdentifier.Translate([NTAccount]) answers, in the UI language."""
+        names = WELL_KNOWN_NAMES.get(sid.upper())
+        if names is not None:
+            return names[self.ui_language]
+        return self.accounts.get(sid.upper(), sid)
+
+    def translate(self, name: str) -> str:
+        """NTAccount(name).Translate([SecurityIdentifier]): the SID, or IdentityNotMapped.
+
+        Built-in principals are known only by their names in the UI language (an
+        English name fails on a French server); ``.\\user``, ``LocalSystem`` and
+        other service pseudo-names are not account names. The model has no account
+        database: any other ``DOMAIN\\user`` maps to a made-up SID that stays the same.
+        """
+        text = name.strip()
+        lower = text.lower()
+        for sid, names in WELL_KNOWN_NAMES.items():
+            local = names[self.ui_language]
+            if lower in (local.lower(), local.rsplit("\\", 1)[-1].lower()):
+                return sid
+        domain, sep, user = text.rpartition("\\")
+        if not sep or not user or domain in ("", ".") or domain.lower() in _BUILTIN_AUTHORITIES:
+            raise IdentityNotMapped(NOT_MAPPED)
+        if domain.lower() == "nt service":
+            sid = f"S-1-5-80-{_rid(user)}"
+        else:
+            if domain.lower() == self.hostname.lower():
+                domain = self.hostname
+            sid = f"S-1-5-21-{_rid(domain)}-{1000 + int(_rid(user).split('-')[0]) % 100000}"
+        self.accounts[sid] = f"{domain}\\{user}"
+        return sid
+
+    def resolve_principal(self, name: str) -> str:
+        """The prelude's Resolve-SfPrincipal: a SID string as is, a service pseudo-name to
+        its SID, ``.\\user`` to ``COMPUTERNAME\\user``, anything else through translate."""
+        text = name.strip()
+        if is_sid(text):
+            return text.upper()
+        pseudo = SERVICE_PSEUDO_NAMES.get(text.lower())
+        if pseudo is not None:
+            return pseudo
+        if text.startswith(".\\"):
+            text = self.hostname + text[1:]
+        return self.translate(text)
 
     # services
     def service(self, name: str) -> Service | None:
@@ -1390,6 +1697,7 @@ _FIELDS = {
     "time_scale",
     "installer_failure",
     "hang_limit_s",
+    "ui_language",
 }
 _SECTIONS = {
     "dotnet_release",
@@ -1481,6 +1789,7 @@ def host_from_profile(
         ("FullLanguage", "ConstrainedLanguage", "RestrictedLanguage", "NoLanguage"),
         f"{where}: language_mode",
     )
+    _choice(host.ui_language, UI_LANGUAGES, f"{where}: ui_language")
     _Builder(host, data, where).build()
     host._initial = copy.deepcopy(profile)
     return host
@@ -1548,8 +1857,14 @@ class _Builder:
             fs.drives[letter] = Drive(letter, kind, volume, None)
         if "C:" not in fs.drives:
             raise ProfileError(f"{self.where}: a Windows server needs a C: drive")
-        for folder in ("C:\\Windows\\Temp", "C:\\Program Files", "C:\\Program Files (x86)"):
-            fs.mkdir(folder)
+        for folder in (
+            "C:\\Windows",
+            "C:\\Program Files",
+            "C:\\Program Files (x86)",
+            "C:\\ProgramData",
+        ):
+            fs.mkdir(folder, acl=DEFAULT_ACLS[folder])
+        fs.mkdir("C:\\Windows\\Temp")
 
     # .NET, TLS, Azure
     def _windows(self) -> None:
@@ -1880,15 +2195,18 @@ class _Builder:
             )
             fs.mkdir(str(path).replace("/", "\\").rsplit("\\", 1)[0])
             text = spec.get("text")
+            acl = None
+            if spec.get("owner"):
+                owner = self.host.resolve_principal(str(spec["owner"]))
+                readers = [self.host.resolve_principal(str(r)) for r in spec.get("readers") or []]
+                acl = Acl.private(owner, [owner], readers)
             fs.write(
                 str(path),
                 None if text is None else str(text).encode("utf-8"),
                 size=None if text is not None else parse_size(spec.get("size", 0), self.where),
                 product_version=spec.get("product_version"),
                 file_version=spec.get("file_version"),
-                acl=Acl(str(spec["owner"]), [str(r) for r in spec.get("readers") or []])
-                if spec.get("owner")
-                else None,
+                acl=acl,
                 reserve_space=False,
             )
             fs.set_attributes(

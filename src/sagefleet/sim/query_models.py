@@ -9,15 +9,10 @@ import hashlib
 import re
 from typing import Any
 
+from sagefleet.sim.acl_rules import rights_text
 from sagefleet.sim.dispatch import SnippetAbort, simulates
 from sagefleet.sim.model import FileEntry, ModelError, WindowsHost
 
-# What an unprotected file under Program Files inherits on Windows Server.
-INHERITED_RULES = (
-    ("BUILTIN\\Administrators", "FullControl"),
-    ("NT AUTHORITY\\SYSTEM", "FullControl"),
-    ("BUILTIN\\Users", "ReadAndExecute, Synchronize"),
-)
 REG_KIND_NAMES = {
     "REG_SZ": "String",
     "REG_EXPAND_SZ": "ExpandString",
@@ -81,23 +76,23 @@ def _file(host: WindowsHost, q: dict[str, Any]) -> dict[str, Any]:
         data = entry.data if entry.data is not None else b"\0" * entry.size
         result["sha256"] = hashlib.sha256(data).hexdigest()
     if q.get("acl"):
-        if entry.acl is None:
-            result["acl"] = {
-                "owner": "BUILTIN\\Administrators",
-                "protected": False,
-                "rules": [
-                    {"identity": who, "rights": rights, "type": "Allow"}
-                    for who, rights in INHERITED_RULES
-                ],
-            }
-        else:
-            rules = [{"identity": entry.acl.owner, "rights": "FullControl", "type": "Allow"}]
-            rules += [
-                {"identity": r, "rights": "Read, Synchronize", "type": "Allow"}
-                for r in entry.acl.readers
-                if r.lower() != entry.acl.owner.lower()
-            ]
-            result["acl"] = {"owner": entry.acl.owner, "protected": True, "rules": rules}
+        # Get-Acl: names in the host's UI language, and the SIDs (what checks compare).
+        acl = host.fs.acl_of(entry.path)
+        result["acl"] = {
+            "owner": host.account_name(acl.owner),
+            "owner_sid": acl.owner,
+            "protected": acl.protected,
+            "rules": [
+                {
+                    "identity": host.account_name(ace.sid),
+                    "sid": ace.sid,
+                    "rights": rights_text(ace.rights),
+                    "type": "Allow",
+                    "inherited": ace.inherited,
+                }
+                for ace in acl.aces
+            ],
+        }
     return result
 
 

@@ -5,10 +5,11 @@ file restricted while empty, one-step swap with a timestamped backup, pruning)
 so that a failure in the middle leaves the host in the state Windows would:
 the previous settings.json untouched, no temporary file left behind.
 
-The model's ACL has an owner and a list of accounts allowed to read: the
-snippet's owner becomes ``Acl.owner`` and every other account granted
-(full control or read) is listed in ``Acl.readers``. The model has no account
-database, so it does not check that the service account exists.
+The ACL is resolved as the snippet resolves it (``acl_rules.private_acl``: SIDs
+as is, ``.\\user`` with the host name, other names translated in the host's UI
+language) and set protected: the owner and the accounts granted full control or
+read, nothing inherited. The model has no account database: a ``DOMAIN\\user``
+it cannot check is taken to exist.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import re
 import uuid
 from typing import Any
 
+from sagefleet.sim import acl_rules
 from sagefleet.sim.dispatch import SnippetAbort, simulates
 from sagefleet.sim.model import Acl, ModelError, WindowsHost
 
@@ -75,12 +77,15 @@ class _Folder:
             name = f"{self.leaf}.{stamp + dt.timedelta(seconds=1):%Y%m%dT%H%M%SZ}.bak"
         return name
 
-    def swap_in(self, data: bytes, acl: Acl, keep_backup: bool) -> str | None:
+    def swap_in(self, data: bytes, spec: dict[str, Any], keep_backup: bool) -> str | None:
         """Temporary file, ACL first, then the one-step replace; the backup's name or None."""
         tmp = self.path(f".{self.leaf}.{uuid.uuid4().hex}.tmp")
         backup = None
+        acl: Acl | None = None
         try:
-            self.fs.write(tmp, b"", acl=acl)
+            self.fs.write(tmp, b"")
+            acl = acl_from_spec(self.host, spec)
+            self.fs.set_acl(tmp, acl)
             self.fs.write(tmp, data)
             if self.fs.is_file(self.target):
                 if keep_backup:
@@ -90,25 +95,20 @@ class _Folder:
                 self.fs.rename(tmp, self.target)
             else:
                 self.fs.rename(tmp, self.target, replace=False)
-        except ModelError as exc:
+        except (ModelError, SnippetAbort) as exc:
             if self.fs.exists(tmp):
                 self.fs.delete(tmp)
             raise SnippetAbort(
                 f"settings not written to '{self.target}' (the previous file is unchanged): {exc}"
             ) from None
-        self.fs.set_acl(self.target, acl)
+        # File.Replace keeps the replaced file's DACL: the snippet sets its own again.
+        self.fs.set_acl(self.target, acl_from_spec(self.host, spec))
         return backup
 
 
-def _acl(params: dict[str, Any]) -> Acl:
-    return acl_from_spec(params.get("acl") or {})
-
-
-def acl_from_spec(spec: dict[str, Any]) -> Acl:
-    """The model's Acl for an ACL spec ({owner, full_control, read}) as snippets receive it."""
-    owner = str(spec.get("owner") or "")
-    granted = [str(a) for a in [*spec.get("full_control", []), *spec.get("read", [])]]
-    return Acl(owner=owner, readers=[a for a in granted if a.lower() != owner.lower()])
+def acl_from_spec(host: WindowsHost, spec: dict[str, Any]) -> Acl:
+    """The protected DACL a snippet sets from an ACL spec {owner, full_control, read}."""
+    return acl_rules.private_acl(host, spec)
 
 
 @simulates("settings_write")
@@ -184,7 +184,9 @@ def _settings_write(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> 
     if result["changed"] and return_content and current is not None:
         result["previous"] = base64.b64encode(current).decode("ascii")
     if result["changed"] and not check:
-        result["backup"] = folder.swap_in(data, _acl(params), keep_backup=action == "write")
+        result["backup"] = folder.swap_in(
+            data, params.get("acl") or {}, keep_backup=action == "write"
+        )
         if action == "write":
             keep = int(params.get("keep_backups") or 0)
             result["pruned"] = folder.backups()[keep:]

@@ -52,6 +52,7 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
+from sagefleet.sim import acl_rules
 from sagefleet.sim.dispatch import SnippetAbort, simulates
 from sagefleet.sim.model import (
     DiskFull,
@@ -144,6 +145,7 @@ def _put_in_place(fs: FileSystem, part: str, target: str) -> None:
 def stage_status(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
     with host.lock:
         try:
+            acl_rules.private_folder(host, params.get("root"))
             return _stage_status(host.fs, params)
         except ModelError as exc:
             raise SnippetAbort(str(exc)) from None
@@ -195,6 +197,7 @@ def stage_push(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[
         )
     with host.lock:
         try:
+            acl_rules.private_folder(host, params.get("root"))
             result = _stage_push(host, params, stdin if expects else b"", abrupt)
         except ModelError as exc:
             raise SnippetAbort(str(exc)) from None
@@ -437,6 +440,10 @@ def stage_pull(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[
     url = _loopback_url(str(params.get("url") or ""))
     fs = host.fs
     with host.lock:
+        try:
+            acl_rules.private_folder(host, params.get("root"))
+        except ModelError as exc:
+            raise SnippetAbort(str(exc)) from None
         target = _resolve(fs, params.get("path"))
         part = _resolve(fs, params.get("part"))
         try:
@@ -499,6 +506,7 @@ def _inside(dest: str, name: str) -> str | None:
 def stage_extract(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
     with host.lock:
         try:
+            acl_rules.private_folder(host, params.get("root"))
             return _stage_extract(host, params)
         except ModelError as exc:
             raise SnippetAbort(str(exc)) from None
@@ -634,7 +642,9 @@ def stage_cleanup(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> di
 
 def _stage_cleanup(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
     fs = host.fs
-    root = _resolve(fs, params.get("root")).rstrip("\\")
+    root = acl_rules.private_folder(host, params.get("root")) or _resolve(
+        fs, params.get("root")
+    ).rstrip("\\")
     removed: list[str] = []
     left: list[dict[str, str]] = []
     for name in params.get("remove") or []:

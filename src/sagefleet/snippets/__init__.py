@@ -74,8 +74,59 @@ def load(name: str) -> Snippet:
 
 @cache
 def prelude() -> str:
-    """Shared helpers every snippet may use (JSON output, error handling)."""
+    """Shared helpers every snippet may use (JSON output, error handling, ACLs)."""
     return _code(_read(PRELUDE_NAME).replace("\r\n", "\n")).strip("\n") + "\n"
+
+
+_FUNCTION_RE = re.compile(r"^function\s+(?P<name>[A-Za-z][\w-]*)\b")
+
+
+def _prelude_parts() -> tuple[list[str], dict[str, str]]:
+    """The prelude's statements that always run, and its functions by name.
+
+    A function starts with ``function Name`` at the start of a line and ends with
+    the first line that is exactly ``}`` (the prelude is written that way).
+    """
+    always: list[str] = []
+    functions: dict[str, str] = {}
+    current: list[str] | None = None
+    for line in prelude().rstrip("\n").split("\n"):
+        match = _FUNCTION_RE.match(line)
+        if current is None and match:
+            current = [line]
+            functions[match.group("name")] = ""
+            name = match.group("name")
+            continue
+        if current is not None:
+            current.append(line)
+            if line == "}":
+                functions[name] = "\n".join(current)
+                current = None
+            continue
+        always.append(line)
+    if current is not None:
+        raise SnippetError("the prelude has a function without its closing '}' line")
+    return always, functions
+
+
+@cache
+def prelude_for(name: str) -> str:
+    """The prelude a snippet carries: its statements, and the functions the snippet calls
+    (directly or through another prelude function), in the prelude's order. A script
+    travels on the command line, whose length Windows limits: unused helpers stay home."""
+    always, functions = _prelude_parts()
+    wanted: set[str] = set()
+    pending = [load(name).body]
+    while pending:
+        text = pending.pop()
+        for function, code in functions.items():
+            if function not in wanted and re.search(
+                rf"(?<![\w-]){re.escape(function)}(?![\w-])", text, re.I
+            ):
+                wanted.add(function)
+                pending.append(code)
+    kept = [code for function, code in functions.items() if function in wanted]
+    return "\n".join([*always, *kept]).strip("\n") + "\n"
 
 
 def available() -> list[str]:
@@ -104,7 +155,7 @@ def render(name: str, params: dict[str, Any] | None = None) -> str:
             PARAM_OPEN,
             params_json(params),
             PARAM_CLOSE,
-            prelude().rstrip("\n"),
+            prelude_for(name).rstrip("\n"),
             snippet.body.rstrip("\n"),
             "",
         ]

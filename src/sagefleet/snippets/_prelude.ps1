@@ -1,4 +1,6 @@
-# Shared prelude of every sagefleet snippet (not a snippet itself: no marker).
+# Shared prelude of every sagefleet snippet (not a snippet itself: no marker). Its
+# statements run in every snippet; a function travels only with the snippets that call it
+# (directly or through another function here): a function ends at its first line "}".
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 Set-StrictMode -Version 2.0
@@ -16,4 +18,96 @@ function Complete-SageFleet {
     param([Parameter(Mandatory = $true)] $Result)
     [Console]::Out.Write((ConvertTo-SageFleetJson -InputObject $Result))
     exit 0
+}
+
+function Resolve-SfPrincipal([string] $Name) {
+    # An account named as Windows needs it: a SID string as is; LocalSystem and the other
+    # service logon names by their SIDs; '.\user' (a local account) with the computer name,
+    # which NTAccount needs; any other name translated. Built-in principals have names in
+    # the UI language (BUILTIN\Administrateurs on a French server): name them by SID.
+    $text = $Name.Trim()
+    $pseudo = @{
+        'localsystem' = 'S-1-5-18'; '.\localsystem' = 'S-1-5-18'; 'nt authority\localsystem' = 'S-1-5-18'
+        'localservice' = 'S-1-5-19'; 'nt authority\localservice' = 'S-1-5-19'
+        'networkservice' = 'S-1-5-20'; 'nt authority\networkservice' = 'S-1-5-20'
+    }
+    if ($pseudo.ContainsKey($text.ToLowerInvariant())) { $text = $pseudo[$text.ToLowerInvariant()] }
+    if ($text -match '^S-1-[0-9]+(-[0-9]+)+$') {
+        return New-Object -TypeName System.Security.Principal.SecurityIdentifier -ArgumentList $text
+    }
+    if ($text.StartsWith('.\')) { $text = $env:COMPUTERNAME + $text.Substring(1) }
+    try {
+        (New-Object -TypeName System.Security.Principal.NTAccount -ArgumentList $text).Translate([System.Security.Principal.SecurityIdentifier])
+    } catch {
+        throw "account '$Name' could not be translated to a SID on this host: $($_.Exception.Message) (name it DOMAIN\user, .\user or by SID; built-in accounts only by SID, e.g. S-1-5-32-544 for Administrators, S-1-5-18 for SYSTEM: their names depend on the Windows language)"
+    }
+}
+
+function New-SfPrivateSecurity([bool] $Folder, [string] $Owner, $FullControl, $Read) {
+    # A protected DACL (nothing inherited): only the principals given; a folder passes
+    # them on to what it contains.
+    if ($Folder) {
+        $security = New-Object -TypeName System.Security.AccessControl.DirectorySecurity
+        $inherit = 'ContainerInherit, ObjectInherit'
+    } else {
+        $security = New-Object -TypeName System.Security.AccessControl.FileSecurity
+        $inherit = 'None'
+    }
+    $security.SetAccessRuleProtection($true, $false)
+    foreach ($who in @($FullControl)) {
+        if ($who) { $security.AddAccessRule((New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList (Resolve-SfPrincipal ([string]$who)), 'FullControl', $inherit, 'None', 'Allow')) }
+    }
+    foreach ($who in @($Read)) {
+        if ($who) { $security.AddAccessRule((New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList (Resolve-SfPrincipal ([string]$who)), 'Read', $inherit, 'None', 'Allow')) }
+    }
+    $security.SetOwner((Resolve-SfPrincipal $Owner))
+    $security
+}
+
+function Set-SfPrivateAcl([string] $Path, $Acl) {
+    # The one way a snippet protects a file or folder: $Acl is {owner, full_control[], read[]}
+    # as the controller sends it (SIDs for built-in principals).
+    $folder = [System.IO.Directory]::Exists($Path)
+    $security = New-SfPrivateSecurity $folder ([string]$Acl.owner) $Acl.full_control $Acl.read
+    if ($folder) { [System.IO.Directory]::SetAccessControl($Path, $security) }
+    else { [System.IO.File]::SetAccessControl($Path, $security) }
+}
+
+function Confirm-SfPrivateFolder([string] $Path) {
+    # A folder only SYSTEM and Administrators may use (staging: installers; backups: copies
+    # of settings.json). Under ProgramData, Users may create folders and own what they
+    # create: so the folder is created with a protected DACL in one step, and its owner and
+    # DACL are checked on every run. Returns the full path. Self-contained (SIDs only): it
+    # travels in stage_push, whose command line has little room.
+    if (-not $Path) { throw 'no private folder given (parameter root)' }
+    $full = [System.IO.Path]::GetFullPath($Path).TrimEnd('\')
+    $sid = [System.Security.Principal.SecurityIdentifier]
+    if (-not [System.IO.Directory]::Exists($full)) {
+        $security = New-Object -TypeName System.Security.AccessControl.DirectorySecurity
+        $security.SetAccessRuleProtection($true, $false)
+        foreach ($who in 'S-1-5-18', 'S-1-5-32-544') {
+            $security.AddAccessRule((New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList ($sid::new($who)), 'FullControl', 'ContainerInherit, ObjectInherit', 'None', 'Allow'))
+        }
+        $security.SetOwner($sid::new('S-1-5-32-544'))
+        [void][System.IO.Directory]::CreateDirectory($full, $security)
+    }
+    $security = [System.IO.Directory]::GetAccessControl($full)
+    $problems = @()
+    $owner = $security.GetOwner($sid).Value
+    if (@('S-1-5-32-544', 'S-1-5-18') -notcontains $owner) {
+        $problems += "it is owned by $owner, not by Administrators (S-1-5-32-544) or SYSTEM (S-1-5-18)"
+    }
+    if (([System.IO.File]::GetAttributes($full) -band [System.IO.FileAttributes]::ReparsePoint) -ne 0) {
+        $problems += 'it is a junction or a symbolic link'
+    }
+    foreach ($rule in $security.GetAccessRules($true, $true, $sid)) {
+        $who = $rule.IdentityReference.Value
+        if ($rule.AccessControlType -eq 'Allow' -and @('S-1-5-32-545', 'S-1-1-0', 'S-1-5-11') -contains $who) {
+            $problems += "$who (Users, Everyone or Authenticated Users) is granted $($rule.FileSystemRights)"
+        }
+    }
+    if ($problems.Count -gt 0) {
+        throw "refusing to use the folder '$full': $($problems -join '; '). Only SYSTEM and Administrators may own or open it. Check who created it and what it holds, delete it, and run again: sagefleet creates it with SYSTEM and Administrators only."
+    }
+    $full
 }

@@ -175,8 +175,11 @@ try {
         }
         if ($null -eq $result.failed_step) {
             $stamp = [DateTime]::UtcNow.ToString('yyyyMMddTHHmmssZ')
-            $backup = Join-Path ([string]$P.backup_root) ('{0}-{1}' -f $result.previous_version, $stamp)
             try {
+                # The backup holds settings.json (passwords), and a copy takes the DACL of
+                # its destination: the root is private (SYSTEM and Administrators), checked.
+                $backupRoot = Confirm-SfPrivateFolder ([string]$P.backup_root)
+                $backup = Join-Path $backupRoot ('{0}-{1}' -f $result.previous_version, $stamp)
                 New-Item -ItemType Directory -Path $backup -Force | Out-Null
                 Copy-Item -Path (Join-Path $result.install_dir '*') -Destination $backup -Recurse -Force -ErrorAction Stop
                 $result.backup_path = $backup
@@ -205,6 +208,20 @@ try {
             $result.reboot_required = @($P.reboot_codes | ForEach-Object { [int]$_ }) -contains $result.exit_code
         }
     }
+    if ($P.installed_settings -and (Test-Path -LiteralPath ([string]$P.installed_settings) -PathType Leaf)) {
+        # The installer's copy of settings.json holds passwords and inherits the install
+        # folder's DACL (Users may read): only admins, SYSTEM and the service account may
+        # open it, inheritance off, before the service is (re)started; after a failed
+        # install too.
+        try {
+            Set-SfPrivateAcl ([string]$P.installed_settings) $P.settings_acl
+        } catch {
+            if ($null -eq $result.failed_step) {
+                $result.failed_step = 'acl'
+                $result.error = $_.Exception.Message
+            }
+        }
+    }
     if ($null -eq $result.failed_step -and $P.account) {
         try {
             $result.logon_right_granted = Grant-SfServiceLogon ([string]$P.account)
@@ -227,27 +244,6 @@ try {
         } catch {
             $result.failed_step = 'start'
             $result.error = Get-SfError $_
-        }
-    }
-    if ($null -eq $result.failed_step -and $P.installed_settings -and
-        (Test-Path -LiteralPath ([string]$P.installed_settings) -PathType Leaf)) {
-        # The installer's copy of settings.json holds passwords: only admins, SYSTEM
-        # and the service account may open it, inheritance off.
-        try {
-            $security = New-Object -TypeName System.Security.AccessControl.FileSecurity
-            $security.SetAccessRuleProtection($true, $false)
-            foreach ($who in @($P.settings_acl.full_control)) {
-                $rule = New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList ([string]$who), 'FullControl', 'Allow'
-                $security.AddAccessRule($rule)
-            }
-            foreach ($who in @($P.settings_acl.read)) {
-                $rule = New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList ([string]$who), 'Read', 'Allow'
-                $security.AddAccessRule($rule)
-            }
-            Set-Acl -LiteralPath ([string]$P.installed_settings) -AclObject $security
-        } catch {
-            $result.failed_step = 'acl'
-            $result.error = $_.Exception.Message
         }
     }
 } finally {

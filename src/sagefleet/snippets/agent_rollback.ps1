@@ -4,6 +4,8 @@
 # Services are controlled as in agent_install (ServiceController, bounded waits,
 # a stuck service's process killed: killed_pid); the program is read from the
 # service's PathName the same way (quotes, arguments after .exe).
+# $P: service_name, install_dir, backup_path, stop_timeout_s, start_timeout_s,
+#     settings_path, settings_acl {owner, full_control[], read[]} (as agent_install).
 
 $serviceName = [string]$P.service_name
 $installDir = [string]$P.install_dir
@@ -65,6 +67,8 @@ try {
     if (-not (Test-Path -LiteralPath $backup -PathType Container)) {
         throw "backup folder $backup not found"
     }
+    # What is restored goes into Program Files: only from a private backup root.
+    [void](Confirm-SfPrivateFolder (Split-Path -Parent $backup))
     if (Test-Path -LiteralPath $installDir) {
         Get-ChildItem -LiteralPath $installDir -Force | Remove-Item -Recurse -Force -ErrorAction Stop
     } else {
@@ -72,6 +76,10 @@ try {
     }
     Copy-Item -Path (Join-Path $backup '*') -Destination $installDir -Recurse -Force -ErrorAction Stop
     $result.restored = $true
+    # A copy takes the DACL of the install folder (Users may read): settings.json holds
+    # passwords, so it gets its own protected DACL again before the service starts.
+    $settings = [string]$P.settings_path
+    if ($settings -and (Test-Path -LiteralPath $settings -PathType Leaf)) { Set-SfPrivateAcl $settings $P.settings_acl }
     [void](Set-SfServiceState $serviceName 'Running' ([int]$P.start_timeout_s))
 } catch {
     $result.error = Get-SfError $_

@@ -1,4 +1,4 @@
-# sagefleet:query/1
+# sagefleet:query/2
 # Read-only answers to a list of questions about the host, in order:
 # service, registry, file, json_file, tcp, product, dir. No policy here.
 
@@ -61,16 +61,23 @@ function Get-SfFile([string]$Path, [bool]$Hash, [bool]$Acl) {
         finally { $stream.Dispose(); $sha.Dispose() }
     }
     if ($Acl) {
+        # Names are in the server's UI language: the SIDs are what a check compares.
         $security = Get-Acl -LiteralPath $Path
-        $rules = @($security.Access | ForEach-Object {
+        $sid = [System.Security.Principal.SecurityIdentifier]
+        $rules = @($security.GetAccessRules($true, $true, $sid) | ForEach-Object {
+            $name = $_.IdentityReference.Value
+            try { $name = $_.IdentityReference.Translate([System.Security.Principal.NTAccount]).Value } catch { }
             [ordered]@{
-                identity = $_.IdentityReference.Value
-                rights   = $_.FileSystemRights.ToString()
-                type     = $_.AccessControlType.ToString()
+                identity  = $name
+                sid       = $_.IdentityReference.Value
+                rights    = $_.FileSystemRights.ToString()
+                type      = $_.AccessControlType.ToString()
+                inherited = $_.IsInherited
             }
         })
         $result.acl = [ordered]@{
             owner     = $security.Owner
+            owner_sid = $security.GetOwner($sid).Value
             protected = $security.AreAccessRulesProtected
             rules     = $rules
         }

@@ -1,7 +1,8 @@
-# sagefleet:settings_write/1
+# sagefleet:settings_write/2
 # Write or roll back the agent's settings.json atomically; the controller decides what.
 # $P: action (write|rollback), path, sha256 (write), backup (rollback, null: newest),
-#     check, return_content, keep_backups, acl {owner, full_control[], read[]}.
+#     check, return_content, keep_backups, acl {owner, full_control[], read[]} (SIDs for
+#     built-in principals, DOMAIN\user or .\user for accounts: see Resolve-SfPrincipal).
 # stdin (write, not check): the content as one base64 line, the last non-empty line read.
 # The content holds passwords: it never travels in $P, and is echoed back (base64) only
 # when return_content asks for it (diff mode), for a caller that hides its logs.
@@ -10,29 +11,6 @@ function Get-SfSha256([byte[]] $Bytes) {
     $sha = New-Object -TypeName System.Security.Cryptography.SHA256CryptoServiceProvider
     try { ([System.BitConverter]::ToString($sha.ComputeHash($Bytes))).Replace('-', '').ToLowerInvariant() }
     finally { $sha.Dispose() }
-}
-
-function Get-SfAccount([string] $Name) {
-    # '.\user' is a local account: NTAccount only translates it with the computer name.
-    if ($Name.StartsWith('.\')) { $Name = $env:COMPUTERNAME + $Name.Substring(1) }
-    $account = New-Object -TypeName System.Security.Principal.NTAccount -ArgumentList $Name
-    try { [void]$account.Translate([System.Security.Principal.SecurityIdentifier]) }
-    catch { throw "account '$Name' is not known on this host or its domain: $($_.Exception.Message)" }
-    $account
-}
-
-function Set-SfAcl([string] $Path) {
-    # Protected (no inheritance): only the accounts listed by the controller may open the file.
-    $security = New-Object -TypeName System.Security.AccessControl.FileSecurity
-    $security.SetAccessRuleProtection($true, $false)
-    foreach ($name in @($P.acl.full_control)) {
-        $security.AddAccessRule((New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList (Get-SfAccount $name), 'FullControl', 'Allow'))
-    }
-    foreach ($name in @($P.acl.read)) {
-        $security.AddAccessRule((New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList (Get-SfAccount $name), 'Read', 'Allow'))
-    }
-    $security.SetOwner((Get-SfAccount ([string]$P.acl.owner)))
-    [System.IO.File]::SetAccessControl($Path, $security)
 }
 
 function Get-SfBackups {
@@ -49,7 +27,7 @@ function Set-SfContent([byte[]] $Bytes, [bool] $KeepBackup) {
     $backup = $null
     try {
         [System.IO.File]::Open($tmp, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::Write, [System.IO.FileShare]::None).Dispose()
-        Set-SfAcl $tmp
+        Set-SfPrivateAcl $tmp $P.acl
         $stream = New-Object -TypeName System.IO.FileStream -ArgumentList $tmp, ([System.IO.FileMode]::Truncate), ([System.IO.FileAccess]::Write), ([System.IO.FileShare]::None)
         try { $stream.Write($Bytes, 0, $Bytes.Length); $stream.Flush($true) } finally { $stream.Dispose() }
         if ([System.IO.File]::Exists($target) -and $KeepBackup) {
@@ -74,7 +52,7 @@ function Set-SfContent([byte[]] $Bytes, [bool] $KeepBackup) {
         throw "settings not written to '$target' (the previous file is unchanged): $($_.Exception.Message)"
     }
     # File.Replace keeps the replaced file's DACL: set ours again on the result.
-    Set-SfAcl $target
+    Set-SfPrivateAcl $target $P.acl
     $backup
 }
 

@@ -8,7 +8,8 @@
 # file another process holds open (a log): ReadOnly is cleared first, a file that stays
 # locked is reported in 'left' with its error, and everything else still goes.
 
-$root = [System.IO.Path]::GetFullPath([string]$P.root).TrimEnd('\')
+# The staging root is private and checked on every run (created when missing).
+$root = Confirm-SfPrivateFolder ([string]$P.root)
 
 function Resolve-SfChild([string] $Name, [int] $Depth) {
     # A plain name (or folder\file for a .part): nothing that climbs out of the root.

@@ -2,7 +2,7 @@
 # The host downloads the package itself (from an HTTP server on the bastion or an internal
 # repository) into the .part file, then verifies its SHA-256 and renames it into place in
 # one step. Used when the host reaches the repository faster than WinRM carries stdin.
-# $P: url, path (the staged file), part (its .part file), sha256, use_default_credentials.
+# $P: root (the staging root), url, path (the staged file), part (its .part file), sha256, use_default_credentials.
 # Any failure removes the .part: a download is not resumed, it starts again.
 
 function Get-SfFileSha256([string] $Path) {
@@ -17,6 +17,8 @@ function Remove-SfPart([string] $Reason) {
     throw "package not staged at '$target' from '$url': $Reason (the partial file '$part' was removed)"
 }
 
+# The staging root (parameter root) is private and checked on every run.
+[void](Confirm-SfPrivateFolder ([string]$P.root))
 $url = [string]$P.url
 $target = [System.IO.Path]::GetFullPath([string]$P.path)
 $part = [System.IO.Path]::GetFullPath([string]$P.part)

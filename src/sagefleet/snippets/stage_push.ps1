@@ -1,6 +1,7 @@
-# sagefleet:stage_push/3
+# sagefleet:stage_push/4
 # Receive the package on stdin and put it in place only once its SHA-256 is verified.
-# $P: path (the staged file), part (its .part file), offset, size, sha256, encoding,
+# $P: root (the staging root), path (the staged file), part (its .part file), offset, size,
+#   sha256, encoding,
 #   segments (optional): [{start, end}, ...] in order, the pieces of the package that other
 #   commands pushed at the same time into '<part>.<start>' files; appended to the .part
 #   after this command's own stdin, each deleted once appended (the volume holds at most
@@ -50,6 +51,8 @@ function Remove-SfPart([string] $Reason) {
     throw "package not staged at '$target': $Reason (the partial file '$part' was removed)"
 }
 
+# The staging root (parameter root) is private and checked on every run.
+[void](Confirm-SfPrivateFolder ([string]$P.root))
 $target = [System.IO.Path]::GetFullPath([string]$P.path)
 $part = [System.IO.Path]::GetFullPath([string]$P.part)
 $offset = [long]$P.offset

@@ -1,10 +1,11 @@
-# sagefleet:stage_status/2
+# sagefleet:stage_status/3
 # What is already staged for one package, in one round trip: the SHA-256 of the complete
 # file, the size of the .part an interrupted transfer left and of the pieces a transfer
 # over several connections left ('<part>.<start>': the package's bytes from <start>), the
 # free space of the volume.
 # Gathers only: whether to skip, resume or refuse is the controller's decision.
-# $P: path (the staged file), part (its .part file), hash (bool: hash a complete file).
+# $P: root (the staging root), path (the staged file), part (its .part file), hash (bool:
+#   hash a complete file).
 
 function Get-SfFileSha256([string] $Path) {
     $sha = New-Object -TypeName System.Security.Cryptography.SHA256CryptoServiceProvider
@@ -13,6 +14,8 @@ function Get-SfFileSha256([string] $Path) {
     finally { $stream.Dispose(); $sha.Dispose() }
 }
 
+# The staging root (parameter root) is private and checked on every run.
+[void](Confirm-SfPrivateFolder ([string]$P.root))
 $target = [System.IO.Path]::GetFullPath([string]$P.path)
 $part = [System.IO.Path]::GetFullPath([string]$P.part)
 $result = [ordered]@{

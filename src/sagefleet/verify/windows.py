@@ -89,9 +89,10 @@ class RegistryValue:
 
 @dataclass(frozen=True)
 class AclRule:
-    identity: str
+    identity: str  # the name, in the host's UI language
     rights: str
     type: str
+    sid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,10 +104,16 @@ class FileState:
     owner: str | None = None
     protected: bool | None = None
     rules: tuple[AclRule, ...] = ()
+    owner_sid: str | None = None
 
     @property
     def identities(self) -> set[str]:
         return {r.identity for r in self.rules if r.type == "Allow"}
+
+    @property
+    def sids(self) -> set[str]:
+        """SIDs granted access: unlike names, the same whatever the host's language."""
+        return {(r.sid or r.identity).upper() for r in self.rules if r.type == "Allow"}
 
 
 @dataclass(frozen=True)
@@ -166,8 +173,10 @@ class Windows:
             owner=acl_data.get("owner"),
             protected=acl_data.get("protected"),
             rules=tuple(
-                AclRule(str(r["identity"]), str(r["rights"]), str(r["type"])) for r in rules
+                AclRule(str(r["identity"]), str(r["rights"]), str(r["type"]), r.get("sid"))
+                for r in rules
             ),
+            owner_sid=acl_data.get("owner_sid"),
         )
 
     def json_file(self, path: str) -> Any:
