@@ -41,8 +41,11 @@ Rules (``RULES`` holds the one-line summaries):
     service stays pending; use ``ServiceController.WaitForStatus(state, timeout)``.
 ``principal-name``
     Built-in principals by name (``BUILTIN\\...``, ``NT AUTHORITY\\...``, ``Everyone``,
-    ``Authenticated Users``, ``Administrators``, ``LocalSystem``...) in a string or a bare
-    argument: they are named in the UI language; use the well-known SID.
+    ``Authenticated Users``, ``Administrators``...) in a string or a bare argument: they
+    are named in the UI language; use the well-known SID. The Service Control Manager's
+    own logon names (``LocalSystem``, ``NT AUTHORITY\\LocalService``,
+    ``NT AUTHORITY\\NetworkService``: what ``Win32_Service.StartName`` reports, in every
+    language) pass where a script reads them: compared with, or as hashtable keys.
 ``try-erroraction``
     A cmdlet inside a ``try`` block (one with a ``catch``) without ``-ErrorAction Stop``.
 ``command-line-length``
@@ -688,6 +691,27 @@ def _comparison_operand(node: Node) -> bool:
     return parent is not None and parent.type == "comparison_expression"
 
 
+# The Service Control Manager's own logon names (Win32_Service.StartName, the service's
+# ObjectName): fixed strings the SCM stores and reports in every UI language, which
+# NTAccount cannot translate. Compared with, or used as a key to map them to their SIDs,
+# they are what a script must read; anywhere else they are refused like a principal name.
+_SCM_LOGON_NAMES = {"localsystem", "localservice", "networkservice"}
+
+
+def _scm_name_read(node: Node) -> bool:
+    """Whether a string is compared with, or is the key of a hashtable entry."""
+    if _comparison_operand(node):
+        return True
+    current = node.parent
+    for _ in range(3):
+        if current is None:
+            return False
+        if current.type == "key_expression":
+            return True
+        current = current.parent
+    return False
+
+
 def _principals(ctx: _Context) -> None:
     for node in _walk(ctx.root):
         if node.type not in _STRING_TYPES:
@@ -695,9 +719,12 @@ def _principals(ctx: _Context) -> None:
         value = _unquote(_text(node)) if node.type == "string_literal" else _text(node)
         names: list[str] = []
         for match in _PREFIXED_PRINCIPAL.finditer(value):
-            names.append((match.group(2) or "").lower())
+            name = (match.group(2) or "").lower()
+            scm = match.group(1).lower() == "nt authority" and name in _SCM_LOGON_NAMES
+            if not (scm and _scm_name_read(node)):
+                names.append(name)
         bare = _BARE_PRINCIPAL.match(value)
-        if bare and not (bare.group(1).lower() == "localsystem" and _comparison_operand(node)):
+        if bare and not (bare.group(1).lower() in _SCM_LOGON_NAMES and _scm_name_read(node)):
             names.append(bare.group(1).lower())
         for name in names:
             sid = WELL_KNOWN_SIDS.get(name)

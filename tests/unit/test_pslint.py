@@ -138,6 +138,7 @@ $service.Stop()
 $service.WaitForStatus('Stopped', [TimeSpan]::FromSeconds(30))
 $start = @{ FilePath = 'x.exe'; PassThru = $true; ErrorAction = 'Stop' }
 if ($service.StartName -eq 'LocalSystem') { $account = 'S-1-5-18' }
+$scm = @{ 'localsystem' = 'S-1-5-18'; 'nt authority\\localservice' = 'S-1-5-19' }
 try {
     $item = Get-Item -LiteralPath 'C:\\x' -ErrorAction Stop
     $other = Get-Item -LiteralPath 'C:\\y' -EA:Stop

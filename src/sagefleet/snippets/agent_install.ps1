@@ -90,11 +90,12 @@ function Grant-SfServiceLogon([string]$Account) {
     # Win32_Service.Change does not grant "Log on as a service" (services.msc does): without
     # it the service fails to start with error 1069. secedit rather than LsaAddAccountRights,
     # since Add-Type is refused in Constrained Language Mode. Returns whether it was added.
-    if ($Account -match '^(\.\\)?LocalSystem$|^NT AUTHORITY\\|^NT SERVICE\\') { return $false }
-    $name = $Account -replace '^\.\\', ($env:COMPUTERNAME + '\')
-    $sid = (New-Object -TypeName System.Security.Principal.NTAccount -ArgumentList $name).Translate([System.Security.Principal.SecurityIdentifier]).Value
-    $dir = Join-Path $env:SystemRoot ('Temp\sagefleet-' + [guid]::NewGuid().ToString('N'))
-    New-Item -ItemType Directory -Path $dir | Out-Null
+    # SYSTEM, LOCAL SERVICE, NETWORK SERVICE and virtual accounts (NT SERVICE\x, S-1-5-80-)
+    # hold the right already: told apart by SID, their names depend on the UI language.
+    $sid = (Resolve-SfPrincipal $Account).Value
+    if (@('S-1-5-18', 'S-1-5-19', 'S-1-5-20') -contains $sid -or $sid.StartsWith('S-1-5-80-')) { return $false }
+    $dir = Join-Path -Path $env:SystemRoot -ChildPath ('Temp\sagefleet-' + [guid]::NewGuid().ToString('N')) -ErrorAction Stop
+    New-Item -ItemType Directory -Path $dir -ErrorAction Stop | Out-Null
     try {
         $inf = Join-Path $dir 'rights.inf'
         & secedit.exe /export /cfg $inf /areas USER_RIGHTS /quiet | Out-Null
@@ -179,9 +180,9 @@ try {
                 # The backup holds settings.json (passwords), and a copy takes the DACL of
                 # its destination: the root is private (SYSTEM and Administrators), checked.
                 $backupRoot = Confirm-SfPrivateFolder ([string]$P.backup_root)
-                $backup = Join-Path $backupRoot ('{0}-{1}' -f $result.previous_version, $stamp)
-                New-Item -ItemType Directory -Path $backup -Force | Out-Null
-                Copy-Item -Path (Join-Path $result.install_dir '*') -Destination $backup -Recurse -Force -ErrorAction Stop
+                $backup = Join-Path -Path $backupRoot -ChildPath ('{0}-{1}' -f $result.previous_version, $stamp) -ErrorAction Stop
+                New-Item -ItemType Directory -Path $backup -Force -ErrorAction Stop | Out-Null
+                Copy-Item -Path (Join-Path -Path $result.install_dir -ChildPath '*' -ErrorAction Stop) -Destination $backup -Recurse -Force -ErrorAction Stop
                 $result.backup_path = $backup
             } catch {
                 $result.failed_step = 'backup'
@@ -229,7 +230,7 @@ try {
             $killed = Set-SfServiceState $serviceName 'Stopped' ([int]$P.stop_timeout_s)
             if ($killed) { $result.killed_pid = $killed }
             $service = Get-AgentService
-            $change = Invoke-CimMethod -InputObject $service -MethodName Change -Arguments @{
+            $change = Invoke-CimMethod -InputObject $service -MethodName Change -ErrorAction Stop -Arguments @{
                 StartName = [string]$P.account; StartPassword = $password
             }
             if ($change.ReturnValue -ne 0) { throw "Win32_Service.Change returned $($change.ReturnValue)" }

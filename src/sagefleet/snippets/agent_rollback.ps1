@@ -59,7 +59,7 @@ function Set-SfServiceState([string]$Name, [string]$State, [int]$Seconds) {
 }
 
 try {
-    $service = @(Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -eq $serviceName })
+    $service = @(Get-CimInstance -ClassName Win32_Service -ErrorAction Stop | Where-Object { $_.Name -eq $serviceName })
     if ($service.Count -gt 0 -and $service[0].State -ne 'Stopped') {
         $killed = Set-SfServiceState $serviceName 'Stopped' ([int]$P.stop_timeout_s)
         if ($killed) { $result.killed_pid = $killed }
@@ -68,13 +68,13 @@ try {
         throw "backup folder $backup not found"
     }
     # What is restored goes into Program Files: only from a private backup root.
-    [void](Confirm-SfPrivateFolder (Split-Path -Parent $backup))
+    [void](Confirm-SfPrivateFolder (Split-Path -Path $backup -Parent -ErrorAction Stop))
     if (Test-Path -LiteralPath $installDir) {
-        Get-ChildItem -LiteralPath $installDir -Force | Remove-Item -Recurse -Force -ErrorAction Stop
+        Get-ChildItem -LiteralPath $installDir -Force -ErrorAction Stop | Remove-Item -Recurse -Force -ErrorAction Stop
     } else {
-        New-Item -ItemType Directory -Path $installDir -Force | Out-Null
+        New-Item -ItemType Directory -Path $installDir -Force -ErrorAction Stop | Out-Null
     }
-    Copy-Item -Path (Join-Path $backup '*') -Destination $installDir -Recurse -Force -ErrorAction Stop
+    Copy-Item -Path (Join-Path -Path $backup -ChildPath '*' -ErrorAction Stop) -Destination $installDir -Recurse -Force -ErrorAction Stop
     $result.restored = $true
     # A copy takes the DACL of the install folder (Users may read): settings.json holds
     # passwords, so it gets its own protected DACL again before the service starts.

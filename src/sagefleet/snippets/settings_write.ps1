@@ -40,7 +40,7 @@ function Set-SfContent([byte[]] $Bytes, [bool] $KeepBackup) {
                 $last = [DateTime]::ParseExact($newest.Substring($leaf.Length + 1, 16), $format, $invariant)
                 $backup = $leaf + '.' + $last.AddSeconds(1).ToString($format, $invariant) + '.bak'
             }
-            [System.IO.File]::Replace($tmp, $target, (Join-Path $folder $backup))
+            [System.IO.File]::Replace($tmp, $target, [System.IO.Path]::Combine($folder, $backup))
         } elseif ([System.IO.File]::Exists($target)) {
             # [NullString]: a plain $null would reach .NET as '' and be refused.
             [System.IO.File]::Replace($tmp, $target, [NullString]::Value)
