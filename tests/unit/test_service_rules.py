@@ -306,10 +306,12 @@ def _function(text: str, name: str) -> str:
 
 
 def test_rollback_reads_the_service_program_as_install_does() -> None:
-    install = snippets.load("agent_install").body
-    rollback = snippets.load("agent_rollback").body
+    # One Get-ServiceExe, in the prelude, travels with both snippets.
+    install = snippets.render("agent_install", {})
+    rollback = snippets.render("agent_rollback", {})
     assert _function(rollback, "Get-ServiceExe") == _function(install, "Get-ServiceExe")
-    assert "Get-ServiceExe $after" in rollback
+    assert _function(snippets.prelude(), "Get-ServiceExe") == _function(install, "Get-ServiceExe")
+    assert "Get-ServiceExe $after" in snippets.load("agent_rollback").body
 
 
 @pytest.mark.parametrize("name", ["agent_install", "agent_restart", "agent_rollback", "diagnose"])

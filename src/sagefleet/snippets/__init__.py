@@ -45,7 +45,7 @@ class Snippet:
 
 def _code(text: str) -> str:
     """The text without its whole-line comments: they stay in the file, not on the wire
-    (a script travels in the command line, whose length Windows limits). The snippets
+    (every byte of a script crosses the network on every run). The snippets
     hold no here-string or block comment in which a line starting with '#' would be
     anything but a comment (a test checks it)."""
     return "\n".join(line for line in text.split("\n") if not line.lstrip().startswith("#"))
@@ -112,8 +112,8 @@ def _prelude_parts() -> tuple[list[str], dict[str, str]]:
 @cache
 def prelude_for(name: str) -> str:
     """The prelude a snippet carries: its statements, and the functions the snippet calls
-    (directly or through another prelude function), in the prelude's order. A script
-    travels on the command line, whose length Windows limits: unused helpers stay home."""
+    (directly or through another prelude function), in the prelude's order. Every byte
+    of a script crosses the network on every run: unused helpers stay home."""
     always, functions = _prelude_parts()
     wanted: set[str] = set()
     pending = [load(name).body]

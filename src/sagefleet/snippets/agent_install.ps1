@@ -33,57 +33,11 @@ function Get-AgentService {
         Select-Object -First 1
 }
 
-function Get-ServiceExe($Service) {
-    $exe = [string]$Service.PathName
-    if ($exe -match '^"([^"]+)"') { return $Matches[1] }
-    if ($exe -match '^(.*?\.exe)(\s|$)') { return $Matches[1] }
-    $exe
-}
-
 function Read-Version($Path) {
     if ($Path -and (Test-Path -LiteralPath $Path -PathType Leaf)) {
         return (Get-Item -LiteralPath $Path).VersionInfo.ProductVersion
     }
     $null
-}
-
-function Get-SfError($Err) {
-    # The message, then the Win32 reason the innermost exception carries (error 1069...).
-    $e = $Err.Exception
-    while ($null -ne $e.InnerException) { $e = $e.InnerException }
-    if ($e -eq $Err.Exception) { return $e.Message }
-    '{0} {1}' -f $Err.Exception.Message, $e.Message
-}
-
-function Set-SfServiceState([string]$Name, [string]$State, [int]$Seconds) {
-    # ServiceController takes the name literally (the service cmdlets expand wildcards) and
-    # its WaitForStatus is bounded (Stop-/Start-Service poll for ever while a service stays
-    # pending). On timeout the service's own process is killed; returns its id (0: none).
-    if ($Name -match '[*?\[\]]') { throw "service name '$Name' has a wildcard character" }
-    $sc = New-Object -TypeName System.ServiceProcess.ServiceController -ArgumentList $Name
-    try {
-        $now = [string]$sc.Status
-        if ($State -eq 'Stopped' -and $now -ne 'Stopped' -and $now -ne 'StopPending') { $sc.Stop() }
-        if ($State -eq 'Running' -and $now -ne 'Running' -and $now -ne 'StartPending') { $sc.Start() }
-        try {
-            $sc.WaitForStatus($State, [TimeSpan]::FromSeconds($Seconds))
-            return 0
-        } catch [System.ServiceProcess.TimeoutException] { }
-        $sc.Refresh()
-        $pending = [string]$sc.Status
-        $wmi = @(Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -eq $Name })[0]
-        $procId = [int]$wmi.ProcessId
-        # Only a process of its own: killing a shared svchost would stop other services.
-        if ($procId -le 0 -or [string]$wmi.ServiceType -ne 'Own Process') {
-            throw "service $Name stayed $pending for $Seconds s"
-        }
-        Stop-Process -Id $procId -Force -ErrorAction Stop
-        $sc.WaitForStatus('Stopped', [TimeSpan]::FromSeconds(30))
-        if ($State -eq 'Running') { throw "service $Name stayed $pending for $Seconds s: its process $procId was killed" }
-        $procId
-    } finally {
-        $sc.Dispose()
-    }
 }
 
 function Grant-SfServiceLogon([string]$Account) {

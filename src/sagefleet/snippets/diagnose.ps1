@@ -15,45 +15,6 @@ function Get-SfService([string] $Name) {
     [ordered]@{ name = $s[0].Name; display_name = "$($s[0].DisplayName)"; installed = $true; state = $s[0].State; start_mode = $s[0].StartMode; account = "$($s[0].StartName)"; path = "$($s[0].PathName)" }
 }
 
-function Get-SfError($Err) {
-    # The message, then the Win32 reason the innermost exception carries (error 1069...).
-    $e = $Err.Exception
-    while ($null -ne $e.InnerException) { $e = $e.InnerException }
-    if ($e -eq $Err.Exception) { return $e.Message }
-    '{0} {1}' -f $Err.Exception.Message, $e.Message
-}
-
-function Set-SfServiceState([string]$Name, [string]$State, [int]$Seconds) {
-    # ServiceController takes the name literally (the service cmdlets expand wildcards) and
-    # its WaitForStatus is bounded (Stop-/Start-Service poll for ever while a service stays
-    # pending). On timeout the service's own process is killed; returns its id (0: none).
-    if ($Name -match '[*?\[\]]') { throw "service name '$Name' has a wildcard character" }
-    $sc = New-Object -TypeName System.ServiceProcess.ServiceController -ArgumentList $Name
-    try {
-        $now = [string]$sc.Status
-        if ($State -eq 'Stopped' -and $now -ne 'Stopped' -and $now -ne 'StopPending') { $sc.Stop() }
-        if ($State -eq 'Running' -and $now -ne 'Running' -and $now -ne 'StartPending') { $sc.Start() }
-        try {
-            $sc.WaitForStatus($State, [TimeSpan]::FromSeconds($Seconds))
-            return 0
-        } catch [System.ServiceProcess.TimeoutException] { }
-        $sc.Refresh()
-        $pending = [string]$sc.Status
-        $wmi = @(Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -eq $Name })[0]
-        $procId = [int]$wmi.ProcessId
-        # Only a process of its own: killing a shared svchost would stop other services.
-        if ($procId -le 0 -or [string]$wmi.ServiceType -ne 'Own Process') {
-            throw "service $Name stayed $pending for $Seconds s"
-        }
-        Stop-Process -Id $procId -Force -ErrorAction Stop
-        $sc.WaitForStatus('Stopped', [TimeSpan]::FromSeconds(30))
-        if ($State -eq 'Running') { throw "service $Name stayed $pending for $Seconds s: its process $procId was killed" }
-        $procId
-    } finally {
-        $sc.Dispose()
-    }
-}
-
 function Get-SfTail([string] $Path, [int] $Bytes) {
     # Shared read: the agent keeps its log open while it runs.
     $stream = New-Object -TypeName System.IO.FileStream -ArgumentList $Path, ([System.IO.FileMode]::Open), ([System.IO.FileAccess]::Read), ([System.IO.FileShare]::ReadWrite)
