@@ -15,9 +15,10 @@ from sagefleet.sim.fleet import Fleet, HostSpec, generate_specs
 ROOT = Path(__file__).resolve().parent.parent
 
 # Each fleet of a test run gets its own /24 on loopback; ports are ephemeral. Parallel
-# workers (pytest-xdist) take disjoint ranges, since the demo tests use fixed ports.
+# workers (pytest-xdist) take disjoint ranges (20-134, 135-249), away from the demo's fixed
+# 127.0.1.x; a worker that has used its 115 starts over (ports keep fleets apart).
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-_SUBNETS = itertools.count(20 + 115 * (_WORKER % 2))
+_SUBNETS = itertools.cycle(range(20 + 115 * (_WORKER % 2), 135 + 115 * (_WORKER % 2)))
 
 
 def next_first_address() -> str:
