@@ -128,6 +128,8 @@ def test_check_mode_reports_the_transfer_without_sending(
     assert result.changed and result.bytes_sent == 0
     assert stdin_bytes(fleet) == 0
     assert not host_of(fleet).fs.exists(result.path)
+    # Nor the private staging root: a status creates nothing.
+    assert not host_of(fleet).fs.exists(r"C:\ProgramData\sagefleet\staging")
 
 
 def sends_before_the_drop(threshold: int, encoding: str, package: PackageInfo) -> int:

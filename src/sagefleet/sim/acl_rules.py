@@ -77,13 +77,14 @@ def private_acl(host: WindowsHost, spec: Mapping[str, Any]) -> Acl:
     return Acl.private(principal(host, str(spec.get("owner") or "")), full, read)
 
 
-def private_folder(host: WindowsHost, root: Any) -> str | None:
+def private_folder(host: WindowsHost, root: Any, create: bool = True) -> str | None:
     """What Confirm-SfPrivateFolder does with ``root``, when the script carries it.
 
     Creates the folder (and missing parents) with a protected DACL (SYSTEM and
     Administrators, owner Administrators), then refuses a folder that another
     account owns or that Users, Everyone or Authenticated Users may open.
-    Returns the folder's path, or None when the script does not check folders.
+    Returns the folder's path, or None when the script does not check folders. With
+    ``create`` False (stage_status, stage_cleanup) a missing folder stays missing.
     """
     if not _uses(FOLDER_CHECK):
         return None
@@ -92,6 +93,8 @@ def private_folder(host: WindowsHost, root: Any) -> str | None:
     fs = host.fs
     full = fs.resolve(str(root)).rstrip("\\")
     if not fs.is_dir(full):
+        if not create:  # a read-only caller (stage_status, stage_cleanup): nothing to check
+            return full
         fs.mkdir(full, acl=private_folder_acl())
     acl = fs.acl_of(full)
     problems = []

@@ -145,7 +145,7 @@ def _put_in_place(fs: FileSystem, part: str, target: str) -> None:
 def stage_status(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
     with host.lock:
         try:
-            acl_rules.private_folder(host, params.get("root"))
+            acl_rules.private_folder(host, params.get("root"), create=False)
             return _stage_status(host.fs, params)
         except ModelError as exc:
             raise SnippetAbort(str(exc)) from None
@@ -642,7 +642,7 @@ def stage_cleanup(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> di
 
 def _stage_cleanup(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
     fs = host.fs
-    root = acl_rules.private_folder(host, params.get("root")) or _resolve(
+    root = acl_rules.private_folder(host, params.get("root"), create=False) or _resolve(
         fs, params.get("root")
     ).rstrip("\\")
     removed: list[str] = []

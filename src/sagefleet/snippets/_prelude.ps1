@@ -73,16 +73,18 @@ function Set-SfPrivateAcl([string] $Path, $Acl) {
     else { [System.IO.File]::SetAccessControl($Path, $security) }
 }
 
-function Confirm-SfPrivateFolder([string] $Path) {
+function Confirm-SfPrivateFolder([string] $Path, [bool] $Create = $true) {
     # A folder only SYSTEM and Administrators may use (staging: installers; backups: copies
     # of settings.json). Under ProgramData, Users may create folders and own what they
     # create: so the folder is created with a protected DACL in one step, and its owner and
     # DACL are checked on every run. Returns the full path. Self-contained (SIDs only): it
-    # travels in stage_push, whose command line has little room.
+    # travels with every staging snippet. A read-only caller ($Create false: status, check
+    # mode) leaves a missing folder missing: there is nothing in it to trust.
     if (-not $Path) { throw 'no private folder given (parameter root)' }
     $full = [System.IO.Path]::GetFullPath($Path).TrimEnd('\')
     $sid = [System.Security.Principal.SecurityIdentifier]
     if (-not [System.IO.Directory]::Exists($full)) {
+        if (-not $Create) { return $full }
         $security = New-Object -TypeName System.Security.AccessControl.DirectorySecurity
         $security.SetAccessRuleProtection($true, $false)
         foreach ($who in 'S-1-5-18', 'S-1-5-32-544') {

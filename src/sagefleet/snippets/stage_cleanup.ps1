@@ -8,8 +8,9 @@
 # file another process holds open (a log): ReadOnly is cleared first, a file that stays
 # locked is reported in 'left' with its error, and everything else still goes.
 
-# The staging root is private and checked on every run (created when missing).
-$root = Confirm-SfPrivateFolder ([string]$P.root)
+# The staging root is private and checked on every run (a missing one has nothing to clean:
+# it stays missing).
+$root = Confirm-SfPrivateFolder ([string]$P.root) $false
 
 function Resolve-SfChild([string] $Name, [int] $Depth) {
     # A plain name (or folder\file for a .part): nothing that climbs out of the root.

@@ -14,8 +14,9 @@ function Get-SfFileSha256([string] $Path) {
     finally { $stream.Dispose(); $sha.Dispose() }
 }
 
-# The staging root (parameter root) is private and checked on every run.
-[void](Confirm-SfPrivateFolder ([string]$P.root))
+# The staging root (parameter root) is private and checked on every run; a status (check
+# mode too) creates nothing.
+[void](Confirm-SfPrivateFolder ([string]$P.root) $false)
 $target = [System.IO.Path]::GetFullPath([string]$P.path)
 $part = [System.IO.Path]::GetFullPath([string]$P.part)
 $result = [ordered]@{
