@@ -585,7 +585,9 @@ def transfer_table(t: Mapping[str, Any] | None, reference: bool = False) -> list
             "",
             f"Package already present: sagefleet sent {present['bytes_sent']} bytes "
             f"(StageResult.bytes_sent), the host's listener counted {present['stdin_bytes']} "
-            f"bytes of stdin, in {present['wall_s']:.2f} s.",
+            f"bytes of stdin: {present.get('script_bytes', 0)} of the stage_status script "
+            f"(scripts travel on stdin), {present.get('data_stdin_bytes', present['stdin_bytes'])}"
+            f" of data, in {present['wall_s']:.2f} s.",
         ]
     model = t.get("model_cost") or {}
     if model:

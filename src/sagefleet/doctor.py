@@ -250,6 +250,7 @@ def run(
     need (the CLI passes 1 when its SSH jump forwards are running).
     """
     prepared = prepare_all(hosts)
+    preflight.warm_up()  # before the worker processes fork: each inherits it
     factory = session_factory or (lambda h: WinRMSession(h.target))  # type: ignore[arg-type]
     lang = next(iter(prepared.values())).lang if prepared else "en"
     count = default_processes(len(hosts)) if processes is None else processes

@@ -28,7 +28,13 @@ from sagefleet.errors import InputError
 from sagefleet.facts import HostFacts, parse_facts
 from sagefleet.findings import FleetReport, HostReport
 from sagefleet.network import DnsResult, resolve
-from sagefleet.remote import HostSession, LanguageModeRestricted, RemoteError, SnippetFailed
+from sagefleet.remote import (
+    HostSession,
+    LanguageModeRestricted,
+    RemoteError,
+    SnippetFailed,
+    contracts,
+)
 from sagefleet.settings import ValidationFailed, validate_host
 from sagefleet.settings.schemas import ENTITIES_SCHEMA, validator
 
@@ -67,6 +73,7 @@ def warm_up() -> None:
     validator(ENTITIES_SCHEMA)
     snippets.load("facts")
     snippets.prelude()
+    contracts.prepare("facts")  # the facts output's schema
 
 
 @dataclass

@@ -352,13 +352,15 @@ WARM_UP_PROBE = """
 import json, sys
 from sagefleet import catalog, preflight
 from sagefleet.inventory import load
+from sagefleet.remote import contracts
 from sagefleet.remote.winrm import WinRMSession
 from sagefleet.settings import schemas
 
 hosts = load([sys.argv[1]], names=sys.argv[2:])
 preflight.warm_up()
 before = set(sys.modules)
-loads = (catalog.load.cache_info().misses, schemas.validator.cache_info().misses)
+loads = (catalog.load.cache_info().misses, schemas.validator.cache_info().misses,
+         contracts._validator.cache_info().misses)
 statuses = []
 for host in hosts:
     prepared = preflight.prepare(host.name, dict(host.variables))
@@ -368,7 +370,8 @@ for host in hosts:
 print(json.dumps({
     "imported": sorted(m for m in set(sys.modules) - before if m.startswith("sagefleet")),
     "loads": [catalog.load.cache_info().misses - loads[0],
-              schemas.validator.cache_info().misses - loads[1]],
+              schemas.validator.cache_info().misses - loads[1],
+              contracts._validator.cache_info().misses - loads[2]],
     "statuses": statuses,
 }))
 """
@@ -390,4 +393,4 @@ def test_warm_up_leaves_nothing_for_a_host_run_to_load(
     assert process.returncode == 0, process.stderr[-3000:]
     seen = json.loads(process.stdout.strip().splitlines()[-1])
     assert sorted(seen["statuses"]) == ["blocked", "ready"]
-    assert seen["imported"] == [] and seen["loads"] == [0, 0], seen
+    assert seen["imported"] == [] and seen["loads"] == [0, 0, 0], seen

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 import pytest
 
-from sagefleet import snippets
+from sagefleet import settings_host, snippets
 from sagefleet.sim import acl_rules, semantics
+from sagefleet.sim.dispatch import run_snippet
 from sagefleet.sim.model import (
     ADMINISTRATORS,
     NOT_MAPPED,
@@ -156,3 +160,31 @@ def test_prelude_functions_travel_only_with_the_snippets_that_call_them() -> Non
     }
     assert carried("agent_install") == set(ACL_HELPERS)
     assert "function Complete-SageFleet" in snippets.prelude_for("facts")
+
+
+def test_file_replace_leaves_the_replaced_files_dacl_unless_the_script_sets_its_own() -> None:
+    """[IO.File]::Replace keeps the replaced file's DACL, not the temporary file's: a
+    settings_write that did not set its ACL again after it would leave an installer's
+    Users-readable settings.json as it was."""
+    host = make()
+    path = AGENT + "\\settings.json"
+    host.fs.mkdir(AGENT)
+    host.fs.write(path, b'{"old": 1}')  # as an installer leaves it: inherited, Users read
+    assert host.fs.acl_of(path).may_read(USERS)
+    content = b'{"new": 2}'
+    target = settings_host.settings_target("h1", path=path)
+    params = settings_host.write_params(
+        target, hashlib.sha256(content).hexdigest(), check=False, return_content=False
+    )
+    stdin = base64.b64encode(content) + b"\r\n"
+    full = snippets.render("settings_write", params)
+    final_set = "Set-SfPrivateAcl $target $P.acl"
+    assert full.count(final_set) == 1
+    without = full.replace(final_set, "")
+    rc, _, _ = run_snippet(host, "settings_write", params, stdin, script=without)
+    assert rc == 0 and host.fs.read(path) == content
+    assert host.fs.acl_of(path).may_read(USERS)  # the replaced file's DACL stayed
+    host.fs.delete(path)
+    host.fs.write(path, b'{"old": 1}')
+    rc, _, _ = run_snippet(host, "settings_write", params, stdin)
+    assert rc == 0 and not host.fs.acl_of(path).may_read(USERS)

@@ -335,6 +335,11 @@ def test_bytes_on_the_host_count_even_when_the_result_says_zero() -> None:
     clients = transfer_results()["clients"]
     verdict = tp.evaluate(clients, {"bytes_sent": 0, "stdin_bytes": 12})
     assert verdict[2]["value"] == 12 and verdict[2]["met"] is False
+    # The stage_status script travels on stdin: only what follows it is data.
+    present = {"bytes_sent": 0, "stdin_bytes": 4940, "script_bytes": 4940, "data_stdin_bytes": 0}
+    assert tp.evaluate(clients, present)[2]["met"] is True
+    present = {**present, "stdin_bytes": 4952, "data_stdin_bytes": 12}
+    assert tp.evaluate(clients, present)[2]["value"] == 12
     assert [v["met"] for v in tp.evaluate({}, {})] == [None, None, None]
 
 

@@ -73,6 +73,13 @@ def _validator(name: str) -> Draft202012Validator | None:
     return Draft202012Validator(schema)
 
 
+def prepare(*names: str) -> None:
+    """Compile these snippets' validators now (before a fork, so every worker inherits
+    them: compiling the facts schema costs more than validating a hundred documents)."""
+    for name in names:
+        _validator(name)
+
+
 def pointer(path: Any) -> str:
     """RFC 6901 JSON pointer of a member path ("" is the whole document)."""
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)

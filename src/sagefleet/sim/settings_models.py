@@ -88,11 +88,15 @@ class _Folder:
             self.fs.set_acl(tmp, acl)
             self.fs.write(tmp, data)
             if self.fs.is_file(self.target):
+                # [IO.File]::Replace (ReplaceFile): the result keeps the replaced file's
+                # DACL, not the one set on the temporary file.
+                replaced = self.fs.acl_of(self.target)
                 if keep_backup:
                     backup = self.backup_name()
-                    # [IO.File]::Replace: old file to the backup name, new one in place.
+                    # Old file to the backup name, new one in place.
                     self.fs.rename(self.target, self.path(backup), replace=False)
                 self.fs.rename(tmp, self.target)
+                self.fs.set_acl(self.target, replaced)
             else:
                 self.fs.rename(tmp, self.target, replace=False)
         except (ModelError, SnippetAbort) as exc:
@@ -101,8 +105,10 @@ class _Folder:
             raise SnippetAbort(
                 f"settings not written to '{self.target}' (the previous file is unchanged): {exc}"
             ) from None
-        # File.Replace keeps the replaced file's DACL: the snippet sets its own again.
-        self.fs.set_acl(self.target, acl_from_spec(self.host, spec))
+        # File.Replace kept the replaced file's DACL: the snippet sets its own again (a
+        # script that does not leaves the file as the installer or a user left it).
+        if acl_rules.uses_private_acl():
+            self.fs.set_acl(self.target, acl_from_spec(self.host, spec))
         return backup
 
 
