@@ -68,9 +68,10 @@ def _validator(name: str) -> Draft202012Validator | None:
     """The compiled validator of a snippet's schema, once per process (None: no schema)."""
     if name not in schema_names():
         return None
-    schema = load_schema(name)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    # The schemas are package data, checked against the meta-schema by the test suite
+    # (tests/unit/test_snippet_contracts.py): checking them again here would cost every
+    # Ansible worker tens of milliseconds per task.
+    return Draft202012Validator(load_schema(name))
 
 
 def prepare(*names: str) -> None:

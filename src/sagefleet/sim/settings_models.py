@@ -22,7 +22,7 @@ import re
 import uuid
 from typing import Any
 
-from sagefleet.sim import acl_rules
+from sagefleet.sim import acl_rules, semantics
 from sagefleet.sim.dispatch import SnippetAbort, simulates
 from sagefleet.sim.model import Acl, ModelError, WindowsHost
 
@@ -107,7 +107,8 @@ class _Folder:
             ) from None
         # File.Replace kept the replaced file's DACL: the snippet sets its own again (a
         # script that does not leaves the file as the installer or a user left it).
-        if acl_rules.uses_private_acl():
+        running = semantics.current()
+        if running is None or running.uses(r"Set-SfPrivateAcl\s+\$target\b"):
             self.fs.set_acl(self.target, acl_from_spec(self.host, spec))
         return backup
 
