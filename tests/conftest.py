@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import itertools
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -64,3 +67,18 @@ def session_for(fleet: Fleet, name: str, **overrides: object) -> WinRMSession:
     }
     settings.update(overrides)
     return WinRMSession(WinRMTarget(**settings))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def http_root(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A plain HTTP server on loopback serving a fresh folder: (base URL, folder)."""
+    folder = tmp_path / "www"
+    folder.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", folder
+    server.shutdown()
+    server.server_close()

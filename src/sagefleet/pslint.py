@@ -944,6 +944,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if findings:
         print(f"pslint: {len(findings)} finding(s)", file=sys.stderr)
         return 1
+    what = f"{len(args.files)} file(s)" if args.files else "the shipped snippets and templates"
+    print(f"pslint: no finding in {what}", file=sys.stderr)
     return 0
 
 

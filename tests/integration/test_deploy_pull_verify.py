@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from sagefleet.deploy import deploy_host
 from sagefleet.inventory import load
@@ -21,24 +15,10 @@ from tests.conftest import ROOT, next_first_address, session_for
 from tests.scenarios import write_inventory
 
 
-@pytest.fixture
-def http_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    folder = tmp_path / "www"
-    folder.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", folder
-    server.shutdown()
-    server.server_close()
-
-
 def test_pull_mode_deploy_downloads_from_the_bastion_and_verifies(
-    tmp_path: Path, http_server: tuple[str, Path]
+    tmp_path: Path, http_root: tuple[str, Path]
 ) -> None:
-    base, www = http_server
+    base, www = http_root
     package_path = build_test_package(www / "Setup.zip", agent_version="3.2.0")
     package = inspect(package_path)
     specs = generate_specs(

@@ -10,14 +10,9 @@ must have been seen, so a new snippet cannot go without its contract checked.
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from sagefleet import diagnose, discover, settings_host, snippets, transfer
 from sagefleet.deploy import deploy_host
@@ -67,20 +62,6 @@ class Recording(HostSession):
 
     def close(self) -> None:
         self.inner.close()
-
-
-@pytest.fixture
-def http_root(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    folder = tmp_path / "www"
-    folder.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", folder
-    server.shutdown()
-    server.server_close()
 
 
 def questions(service: str) -> list[dict[str, Any]]:
