@@ -86,8 +86,7 @@ from pathlib import Path
 import tree_sitter_powershell
 from tree_sitter import Language, Node, Parser
 
-# cmd.exe refuses a longer command line ("The command line is too long.").
-CMD_EXE_LIMIT = 8191
+from sagefleet.remote.command import CMD_LINE_LIMIT
 
 RULES: dict[str, str] = {
     "ps7-syntax": "PowerShell 6+/7 syntax that Windows PowerShell 5.1 does not parse",
@@ -819,7 +818,7 @@ def encoded_script(command: str) -> str | None:
 
 def lint_command_line(path: str, command: str) -> list[Finding]:
     """The command line a snippet run sends must fit cmd.exe's 8191 characters."""
-    if len(command) <= CMD_EXE_LIMIT:
+    if len(command) <= CMD_LINE_LIMIT:
         return []
     return [
         Finding(
@@ -828,7 +827,7 @@ def lint_command_line(path: str, command: str) -> list[Finding]:
             1,
             "command-line-length",
             f"the rendered command line is {len(command)} characters; cmd.exe refuses more than "
-            f'{CMD_EXE_LIMIT} ("The command line is too long."): send the script on stdin '
+            f'{CMD_LINE_LIMIT} ("The command line is too long."): send the script on stdin '
             "behind a short fixed bootstrap",
         )
     ]

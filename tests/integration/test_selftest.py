@@ -46,6 +46,10 @@ def bundle_files(out: Path) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
+def files_of(host: WindowsHost) -> dict[str, tuple[object, ...]]:
+    return {k: (e.size, e.data, repr(e.acl), e.readonly) for k, e in host.fs.entries.items()}
+
+
 def test_read_only_list_covers_every_snippet_once() -> None:
     assert sorted([*selftest.READ_ONLY, *selftest.NOT_RUN]) == snippets.available()
     assert not set(selftest.READ_ONLY) & set(selftest.NOT_RUN)
@@ -56,7 +60,7 @@ def test_a_healthy_host_is_all_ok_and_changes_nothing(
 ) -> None:
     fleet, inventory, password = setup
     host = fleet.host("sage01")
-    before = {k: (e.size, e.data) for k, e in host.fs.entries.items()}
+    before = files_of(host)
     services = {k: s.state for k, s in host.services.items()}
     rc, output = selftest_run(inventory, tmp_path / "out", capsys)
     assert rc == 0, output
@@ -65,7 +69,7 @@ def test_a_healthy_host_is_all_ok_and_changes_nothing(
     assert "  FAIL  " not in output and "7 OK, 0 FAIL" in output
     ran = [e["name"] for e in host.journal if e["kind"] == "snippet"]
     assert ran == list(selftest.READ_ONLY)
-    assert {k: (e.size, e.data) for k, e in host.fs.entries.items()} == before
+    assert files_of(host) == before  # contents, DACLs and attributes alike
     assert {k: s.state for k, s in host.services.items()} == services
     files = bundle_files(tmp_path / "out")
     summary = json.loads(files["selftest.json"])

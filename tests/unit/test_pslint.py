@@ -176,11 +176,11 @@ def test_functions_of_the_prelude_are_not_cmdlets() -> None:
     assert pslint.lint_text(script, functions=["Complete-SageFleet"]) == []
 
 
-@pytest.mark.parametrize("length", [pslint.CMD_EXE_LIMIT, pslint.CMD_EXE_LIMIT + 1])
+@pytest.mark.parametrize("length", [pslint.CMD_LINE_LIMIT, pslint.CMD_LINE_LIMIT + 1])
 def test_command_line_over_cmd_exe_limit_is_refused(length: int) -> None:
     findings = pslint.lint_command_line("x.ps1", "P" * length)
     assert [(f.rule, f.line) for f in findings] == (
-        [("command-line-length", 1)] if length > pslint.CMD_EXE_LIMIT else []
+        [("command-line-length", 1)] if length > pslint.CMD_LINE_LIMIT else []
     )
 
 

@@ -270,6 +270,34 @@ def test_an_msi_opened_by_association_shows_msiexec_in_session_0() -> None:
     assert host.fs.is_file(LOG)
 
 
+def test_a_stuck_service_sharing_its_process_is_not_killed() -> None:
+    host = make()
+    service = host.service(AGENT_SERVICE)
+    assert service is not None
+    service.stuck = "StopPending"
+    service.service_type = "Share Process"
+    script = new_script("agent_restart")
+    stuck = pytest.raises(ServiceError, match="stayed StopPending for 30 s$")
+    with running(script, "agent_restart"), stuck:
+        service_rules.set_state(host, AGENT_SERVICE, "Stopped", 30)
+    assert service.state == "StopPending" and service.process_id > 0
+
+
+def test_msiexec_gets_the_switches_the_script_gives_it() -> None:
+    # The model reads msiexec's switches from the script: without /qn, msiexec's window
+    # waits in session 0; without the log switch, no log is written.
+    host = make("healthy-onprem")
+    put_installer(host, MSI)
+    script = new_script("agent_install")
+    assert script.count("/qn /norestart") == 1
+    without_qn = script.replace("/qn /norestart", "/norestart")
+    with running(without_qn), pytest.raises(ScriptHung, match="without /qn"):
+        service_rules.run_installer(host, MSI, [], LOG, 600)
+    with running(script.replace(' /l*v "{0}"', "")):
+        assert service_rules.run_installer(host, MSI, [], LOG, 600) == (0, None)
+    assert host.installer_runs[-1]["args"] == ["/qn", "/norestart"]
+
+
 @pytest.mark.parametrize("code", [0, 3010, 1618, 1603])
 def test_msi_exit_codes_come_back_as_they_are(code: int) -> None:
     host = make("healthy-onprem")

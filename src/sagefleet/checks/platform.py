@@ -210,11 +210,11 @@ def language_mode_outcome(mode: str | None, lang: str = "en") -> Outcome:
         ),
         t(
             "an AppLocker or WDAC policy constrains PowerShell: exempt the account sagefleet "
-            "connects with (or its scripts) from the policy, or run `sagefleet facts-script` "
-            "on the server and evaluate its file with `sagefleet checks --facts`",
-            "une stratégie AppLocker ou WDAC restreint PowerShell : exemptez le compte utilisé "
-            "par sagefleet (ou ses scripts), ou lancez `sagefleet facts-script` sur le serveur "
-            "et évaluez son fichier avec `sagefleet checks --facts`",
+            "connects with from the policy (the same policy also constrains the offline "
+            "`sagefleet facts-script` unless it runs as an exempt account)",
+            "une stratégie AppLocker ou WDAC restreint PowerShell : exemptez de la stratégie "
+            "le compte utilisé par sagefleet (la même stratégie restreint aussi le script "
+            "hors ligne `sagefleet facts-script`, sauf lancé par un compte exempté)",
         ),
         observed=mode,
     )

@@ -136,9 +136,12 @@ def parse_result(host: str, name: str, rc: int, stdout: bytes, stderr: bytes) ->
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        preview = text[:200]
+        # No preview of the text: a snippet's output may hold secrets (a settings file).
         raise SnippetFailed(
-            host, name, rc, f"stdout is not one JSON document ({exc.msg}): {preview!r}"
+            host,
+            name,
+            rc,
+            f"stdout is not one JSON document ({exc.msg} at character {exc.pos} of {len(text)})",
         ) from exc
     validate_output(host, name, document)  # the snippet's output schema (remote/contracts.py)
     return document

@@ -71,5 +71,5 @@ class LanguageModeRestricted(SnippetFailed):
             rc,
             f"PowerShell runs in {mode} mode on this host; sagefleet's scripts need "
             "FullLanguage (an AppLocker or WDAC policy applies to WinRM sessions: exempt "
-            "the account sagefleet connects with, or run the offline facts script)",
+            "the account sagefleet connects with from it)",
         )

@@ -103,7 +103,8 @@ def private_folder(host: WindowsHost, root: Any, create: bool = True) -> str | N
             f"it is owned by {acl.owner}, not by Administrators (S-1-5-32-544) or SYSTEM (S-1-5-18)"
         )
     for ace in acl.aces:
-        if ace.sid in BROAD_PRINCIPALS and not ace.inherit_only:
+        # GetAccessRules lists inherit-only entries too: the snippet refuses them alike.
+        if ace.sid in BROAD_PRINCIPALS:
             problems.append(
                 f"{ace.sid} (Users, Everyone or Authenticated Users) is granted "
                 f"{rights_text(ace.rights)}"

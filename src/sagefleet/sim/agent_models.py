@@ -14,7 +14,6 @@ from typing import Any
 from sagefleet.sim import acl_rules, service_rules
 from sagefleet.sim.dispatch import SnippetAbort, simulates
 from sagefleet.sim.model import ModelError, ServiceError, WindowsHost
-from sagefleet.sim.settings_models import acl_from_spec
 
 
 def _parent(path: str) -> str:
@@ -184,7 +183,9 @@ def _protect_settings(host: WindowsHost, params: dict[str, Any], result: dict[st
     if not installed or not host.fs.is_file(str(installed)):
         return True
     try:
-        host.fs.set_acl(str(installed), acl_from_spec(host, params.get("settings_acl") or {}))
+        host.fs.set_acl(
+            str(installed), acl_rules.private_acl(host, params.get("settings_acl") or {})
+        )
     except (ModelError, SnippetAbort) as exc:
         if result["failed_step"] is None:
             result.update(failed_step="acl", error=str(exc))
@@ -220,7 +221,9 @@ def agent_rollback(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> d
             result["restored"] = True
             settings = str(params.get("settings_path") or "")
             if settings and acl_rules.uses_private_acl() and host.fs.is_file(settings):
-                host.fs.set_acl(settings, acl_from_spec(host, params.get("settings_acl") or {}))
+                host.fs.set_acl(
+                    settings, acl_rules.private_acl(host, params.get("settings_acl") or {})
+                )
             if service is not None:
                 service.start_failure = None  # the old binaries start as before
                 service.version = version_of(host, service.executable)

@@ -17,7 +17,12 @@ from collections.abc import Callable
 from typing import Any
 
 from sagefleet import snippets
-from sagefleet.remote.command import LANGUAGE_MODE_TAG, STDIN_BOOTSTRAP
+from sagefleet.remote.command import (
+    CMD_LINE_LIMIT,
+    CREATE_PROCESS_LIMIT,
+    LANGUAGE_MODE_TAG,
+    STDIN_BOOTSTRAP,
+)
 from sagefleet.sim import ansible_compat, semantics, wsman
 from sagefleet.sim.model import ScriptHung, WindowsHost, logon_session
 
@@ -58,12 +63,10 @@ def _not_understood(what: str, text: str, powershell: bool) -> Result:
     return 1, b"", stderr
 
 
-# cmd.exe's limit on the command line it is given, and its answer beyond it
-# (Microsoft: "Command prompt (Cmd.exe) command-line string limitation").
-CMD_LINE_LIMIT = 8191
+# cmd.exe's answer to a command line over CMD_LINE_LIMIT (Microsoft: "Command prompt
+# (Cmd.exe) command-line string limitation").
 CMD_TOO_LONG = b"The command line is too long.\r\n"
-# CreateProcess's limit (lpCommandLine), the only one when cmd.exe is skipped.
-CREATE_PROCESS_LIMIT = 32767
+# CreateProcess's answer over CREATE_PROCESS_LIMIT, the only limit when cmd.exe is skipped.
 CREATE_PROCESS_TOO_LONG = b"The filename or extension is too long.\r\n"
 
 

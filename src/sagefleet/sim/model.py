@@ -942,6 +942,9 @@ class Service:
     # The account the running process was started as: Win32_Service.Change changes
     # the configuration (``account``), not a process already running.
     process_account: str | None = None
+    # Win32_Service.ServiceType: "Own Process", or "Share Process" for a service hosted
+    # in a svchost.exe with others (killing that process would stop them all).
+    service_type: str = "Own Process"
 
     @property
     def wmi_state(self) -> str:

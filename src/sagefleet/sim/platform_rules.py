@@ -31,9 +31,11 @@ FIPS_MESSAGE = (
 # [System.Security.Cryptography.SHA256]::Create(), [SHA256CryptoServiceProvider]::Create()
 # (the static method is SHA256.Create), [HashAlgorithm]::Create('SHA256')...
 _MANAGED_CREATE = (
-    r"\[(?:System\.)?(?:Security\.)?(?:Cryptography\.)?(?:SHA256\w*|HashAlgorithm)\]::Create\("
+    r"\[(?:System\.)?(?:Security\.)?(?:Cryptography\.)?"
+    r"(?:SHA(?:1|256|384|512)\w*|MD5\w*|RIPEMD160\w*|HashAlgorithm)\]::Create\("
 )
-_MANAGED_CTOR = r"\bSHA256Managed\b"
+# The managed implementations and MD5 (any implementation): not FIPS validated.
+_MANAGED_CTOR = r"\b(?:SHA(?:1|256|384|512)Managed|RIPEMD160Managed|MD5CryptoServiceProvider)\b"
 _GET_FILEHASH_NON_FIPS = r"\bGet-FileHash\b[^\r\n|;]*-Algorithm\s+['\"]?(?:MD5|RIPEMD160)\b"
 
 

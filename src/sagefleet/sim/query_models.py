@@ -9,7 +9,7 @@ import hashlib
 import re
 from typing import Any
 
-from sagefleet.sim.acl_rules import rights_text
+from sagefleet.sim import acl_rules  # used at call time: acl_rules imports dispatch
 from sagefleet.sim.dispatch import SnippetAbort, simulates
 from sagefleet.sim.model import FileEntry, ModelError, WindowsHost
 
@@ -86,7 +86,7 @@ def _file(host: WindowsHost, q: dict[str, Any]) -> dict[str, Any]:
                 {
                     "identity": host.account_name(ace.sid),
                     "sid": ace.sid,
-                    "rights": rights_text(ace.rights),
+                    "rights": acl_rules.rights_text(ace.rights),
                     "type": "Allow",
                     "inherited": ace.inherited,
                 }

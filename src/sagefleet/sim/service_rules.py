@@ -124,6 +124,9 @@ def set_state(host: WindowsHost, name: str, state: str, timeout_s: float) -> int
             raise
         pending = service.state
         pid = service.process_id
+        if pid <= 0 or service.service_type != "Own Process":
+            # Set-SfServiceState kills only a process of the service's own.
+            raise ServiceError(f"service {name} stayed {pending} for {timeout_s:g} s") from None
         host.kill_process(pid)
         if stopping:
             return pid
@@ -146,6 +149,20 @@ def grant_logon_right(host: WindowsHost, account: str) -> bool:
 
 
 _MSI_SWITCHES = {"/qn", "/quiet", "/norestart", "/promptrestart", "/forcerestart"}
+
+
+def _msiexec_switches(log_path: str | None) -> list[str]:
+    """The switches the running script gives msiexec after ``/i "<file>"`` (its format
+    string), and the verbose log when it adds one: what msiexec would be started with."""
+    script = semantics.current()
+    text = script.text if script is not None else ""
+    found = re.search(r"""'/i "\{0\}"([^']*)'""", text)
+    if found is None:
+        return ["(no /i <file>)"]  # msiexec without a package: its usage dialog
+    switches = found.group(1).split()
+    if log_path and re.search(r"""'\s*/l\*v\s+"\{0\}"'""", text):
+        switches += ["/l*v", log_path]
+    return switches
 
 
 def _msiexec_problem(switches: Sequence[str]) -> str | None:
@@ -182,7 +199,7 @@ def run_installer(
                 "the .msi was started by file association, not through msiexec.exe /i <file> "
                 "/qn: msiexec shows its window in session 0, where nobody can close it"
             )
-        program_args = ["/qn", "/norestart", *(["/l*v", log_path] if log_path else []), *arguments]
+        program_args = [*_msiexec_switches(log_path), *arguments]
         problem = _msiexec_problem(program_args)
         if problem is not None:
             host.hang(f"msiexec in session 0, where nobody can close its window: {problem}")

@@ -1,6 +1,6 @@
 # sagefleet:facts/2
 # All facts in one round trip (schema 1, sagefleet/facts.py); gathers, never decides.
-# Terse on purpose: the script rides on the command line (32767 characters).
+# Terse on purpose: every byte of the script crosses the network on every run (on stdin).
 function Get-SfParam($Name, $Default) {
   $p = $P.PSObject.Properties[$Name]
   if ($null -eq $p -or $null -eq $p.Value) { return $Default }
