@@ -131,6 +131,14 @@ def test_english_built_in_names_in_a_script_code_are_refused_on_a_french_host() 
     code = "$a = New-Object System.Security.Principal.NTAccount 'BUILTIN\\Administrators'\n"
     assert acl_rules.english_names_in_code(french, script("host_info", {}, code)) == NOT_MAPPED
     assert acl_rules.english_names_in_code(english, script("host_info", {}, code)) is None
+    # Bare names and icacls arguments too; the System event log is no principal.
+    for other in (
+        "icacls $f /grant 'NT AUTHORITY\\SYSTEM:F'\n",
+        "$a = New-Object System.Security.Principal.NTAccount('Administrators')\n",
+        "$e = Get-WinEvent -FilterHashtable @{ LogName = 'System' }\n",
+    ):
+        refused = acl_rules.english_names_in_code(french, script("host_info", {}, other))
+        assert (refused == NOT_MAPPED) is ("LogName" not in other), other
     # Parameters are data: the snippet model resolves them when the script does.
     params = {"acl": {"owner": "BUILTIN\\Administrators"}}
     assert acl_rules.english_names_in_code(french, script("host_info", params)) is None

@@ -136,6 +136,16 @@ _ENGLISH = sorted(
     {names["en-US"] for names in WELL_KNOWN_NAMES.values() if "\\" in names["en-US"]}
     - {names["fr-FR"] for names in WELL_KNOWN_NAMES.values()}
 )
+# Names NTAccount also takes without their authority. 'SYSTEM' is left out: the System
+# event log is named so in every language.
+_ENGLISH_BARE = ("Administrators", "Users", "Everyone", "Authenticated Users", "CREATOR OWNER")
+# A whole string, or an icacls-style 'name:(rights)' argument.
+_ENGLISH_NAMES = re.compile(
+    r"['\"](?:"
+    + "|".join(re.escape(name) for name in (*_ENGLISH, *_ENGLISH_BARE))
+    + r")(?=['\":])",
+    re.I,
+)
 
 
 @semantics.rule
@@ -145,7 +155,4 @@ def english_names_in_code(host: WindowsHost, script: semantics.Script) -> str | 
     if host.ui_language == "en-US":
         return None
     code = script.text.replace("\r\n", "\n").split(_PARAM_END, 1)[-1]
-    for name in _ENGLISH:
-        if re.search(r"['\"]" + re.escape(name) + r"['\"]", code, re.I):
-            return NOT_MAPPED
-    return None
+    return NOT_MAPPED if _ENGLISH_NAMES.search(code) else None
