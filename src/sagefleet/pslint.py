@@ -42,10 +42,9 @@ Rules (``RULES`` holds the one-line summaries):
 ``principal-name``
     Built-in principals by name (``BUILTIN\\...``, ``NT AUTHORITY\\...``, ``Everyone``,
     ``Authenticated Users``, ``Administrators``...) in a string or a bare argument: they
-    are named in the UI language; use the well-known SID. The Service Control Manager's
-    own logon names (``LocalSystem``, ``NT AUTHORITY\\LocalService``,
-    ``NT AUTHORITY\\NetworkService``: what ``Win32_Service.StartName`` reports, in every
-    language) pass where a script reads them: compared with, or as hashtable keys.
+    are named in the UI language; use the well-known SID. A name a script only reads
+    passes: compared with (``Win32_Service.StartName`` holds the Service Control Manager's
+    unlocalised ``LocalSystem``...), or a hashtable key (a map of names to SIDs).
 ``try-erroraction``
     A cmdlet inside a ``try`` block (one with a ``catch``) without ``-ErrorAction Stop``.
 ``command-line-length``
@@ -687,14 +686,15 @@ def _comparison_operand(node: Node) -> bool:
     while current.parent is not None and current.parent.type in _WRAPPERS:
         current = current.parent
     parent = current.parent
-    return parent is not None and parent.type == "comparison_expression"
+    # tree-sitter-powershell wraps every expression in a comparison_expression node: only
+    # one with an operator (more than one child) is a comparison.
+    return parent is not None and parent.type == "comparison_expression" and parent.child_count > 1
 
 
-# The Service Control Manager's own logon names (Win32_Service.StartName, the service's
-# ObjectName): fixed strings the SCM stores and reports in every UI language, which
-# NTAccount cannot translate. Compared with, or used as a key to map them to their SIDs,
-# they are what a script must read; anywhere else they are refused like a principal name.
-_SCM_LOGON_NAMES = {"localsystem", "localservice", "networkservice"}
+# A principal name a script compares with (Win32_Service.StartName is the Service Control
+# Manager's unlocalised LocalSystem, NT AUTHORITY\LocalService...) or uses as a hashtable
+# key (a map of the names an inventory may hold to their SIDs) is read, never translated:
+# that is how a script avoids the localised names. Anywhere else it is refused.
 
 
 def _scm_name_read(node: Node) -> bool:
@@ -718,13 +718,12 @@ def _principals(ctx: _Context) -> None:
         value = _unquote(_text(node)) if node.type == "string_literal" else _text(node)
         names: list[str] = []
         for match in _PREFIXED_PRINCIPAL.finditer(value):
-            name = (match.group(2) or "").lower()
-            scm = match.group(1).lower() == "nt authority" and name in _SCM_LOGON_NAMES
-            if not (scm and _scm_name_read(node)):
-                names.append(name)
+            names.append((match.group(2) or "").lower())
         bare = _BARE_PRINCIPAL.match(value)
-        if bare and not (bare.group(1).lower() in _SCM_LOGON_NAMES and _scm_name_read(node)):
+        if bare:
             names.append(bare.group(1).lower())
+        if names and _scm_name_read(node):
+            continue  # read (compared, or mapped to its SID as a key), never translated
         for name in names:
             sid = WELL_KNOWN_SIDS.get(name)
             hint = f"the well-known SID {sid}" if sid else "its well-known SID (S-1-5-32-544, ...)"

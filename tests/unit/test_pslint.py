@@ -138,7 +138,8 @@ $service.Stop()
 $service.WaitForStatus('Stopped', [TimeSpan]::FromSeconds(30))
 $start = @{ FilePath = 'x.exe'; PassThru = $true; ErrorAction = 'Stop' }
 if ($service.StartName -eq 'LocalSystem') { $account = 'S-1-5-18' }
-$scm = @{ 'localsystem' = 'S-1-5-18'; 'nt authority\\localservice' = 'S-1-5-19' }
+$scm = @{ 'localsystem' = 'S-1-5-18'; 'nt authority\\localservice' = 'S-1-5-19'
+    'nt authority\\system' = 'S-1-5-18' }
 try {
     $item = Get-Item -LiteralPath 'C:\\x' -ErrorAction Stop
     $other = Get-Item -LiteralPath 'C:\\y' -EA:Stop

@@ -139,11 +139,12 @@ _ENGLISH = sorted(
 # Names NTAccount also takes without their authority. 'SYSTEM' is left out: the System
 # event log is named so in every language.
 _ENGLISH_BARE = ("Administrators", "Users", "Everyone", "Authenticated Users", "CREATOR OWNER")
-# A whole string, or an icacls-style 'name:(rights)' argument.
+# A whole string, or an icacls-style 'name:(rights)' argument; not a hashtable key (the
+# resolver's map of the names an inventory may hold to their SIDs is read, not translated).
 _ENGLISH_NAMES = re.compile(
     r"['\"](?:"
     + "|".join(re.escape(name) for name in (*_ENGLISH, *_ENGLISH_BARE))
-    + r")(?=['\":])",
+    + r")(?=['\":])(?!['\"]\s*=(?!=))",
     re.I,
 )
 

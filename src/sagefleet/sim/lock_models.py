@@ -53,7 +53,8 @@ def _parse(text: str | None) -> dict[str, Any] | None:
         data = json.loads(text)
     except ValueError:
         data = None
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or "expires" not in data or "owner" not in data:
+        # The snippet reads any other shape as unreadable (StrictMode forbids missing members).
         return {"owner": "(unreadable)", "acquired": None, "expires": None}
     return data
 

@@ -506,7 +506,8 @@ def _inside(dest: str, name: str) -> str | None:
 def stage_extract(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
     with host.lock:
         try:
-            acl_rules.private_folder(host, params.get("root"))
+            create = not params.get("check")
+            acl_rules.private_folder(host, params.get("root"), create=create)
             return _stage_extract(host, params)
         except ModelError as exc:
             raise SnippetAbort(str(exc)) from None

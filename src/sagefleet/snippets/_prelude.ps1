@@ -28,8 +28,9 @@ function Resolve-SfPrincipal([string] $Name) {
     $text = $Name.Trim()
     $pseudo = @{
         'localsystem' = 'S-1-5-18'; '.\localsystem' = 'S-1-5-18'; 'nt authority\localsystem' = 'S-1-5-18'
-        'localservice' = 'S-1-5-19'; 'nt authority\localservice' = 'S-1-5-19'
-        'networkservice' = 'S-1-5-20'; 'nt authority\networkservice' = 'S-1-5-20'
+        'system' = 'S-1-5-18'; 'nt authority\system' = 'S-1-5-18'
+        'localservice' = 'S-1-5-19'; 'nt authority\localservice' = 'S-1-5-19'; 'nt authority\local service' = 'S-1-5-19'
+        'networkservice' = 'S-1-5-20'; 'nt authority\networkservice' = 'S-1-5-20'; 'nt authority\network service' = 'S-1-5-20'
     }
     if ($pseudo.ContainsKey($text.ToLowerInvariant())) { $text = $pseudo[$text.ToLowerInvariant()] }
     if ($text -match '^S-1-[0-9]+(-[0-9]+)+$') {
@@ -134,11 +135,20 @@ function Set-SfServiceState([string]$Name, [string]$State, [int]$Seconds) {
     # its WaitForStatus is bounded (Stop-/Start-Service poll for ever while a service stays
     # pending). On timeout the service's own process is killed; returns its id (0: none).
     if ($Name -match '[*?\[\]]') { throw "service name '$Name' has a wildcard character" }
+    # Not loaded by default in a -NoProfile session: the type would not be found.
+    Add-Type -AssemblyName System.ServiceProcess
     $sc = New-Object -TypeName System.ServiceProcess.ServiceController -ArgumentList $Name
     try {
         $now = [string]$sc.Status
-        if ($State -eq 'Stopped' -and $now -ne 'Stopped' -and $now -ne 'StopPending') { $sc.Stop() }
-        if ($State -eq 'Running' -and $now -ne 'Running' -and $now -ne 'StartPending') { $sc.Start() }
+        # A pending service accepts no control (Win32 1061, 1056): let it settle, bounded.
+        $settle = @{ StartPending = 'Running'; StopPending = 'Stopped' }[$now]
+        if ($settle -and $settle -ne $State) {
+            try { $sc.WaitForStatus($settle, [TimeSpan]::FromSeconds($Seconds)) } catch [System.ServiceProcess.TimeoutException] { }
+            $sc.Refresh()
+            $now = [string]$sc.Status
+        }
+        if ($State -eq 'Stopped' -and $now -eq 'Running') { $sc.Stop() }
+        if ($State -eq 'Running' -and $now -eq 'Stopped') { $sc.Start() }
         try {
             $sc.WaitForStatus($State, [TimeSpan]::FromSeconds($Seconds))
             return 0

@@ -94,7 +94,9 @@ function Invoke-SfInstaller {
     $process = [System.Diagnostics.Process]::Start($info)
     try {
         if (-not $process.WaitForExit([int]$P.installer_timeout_s * 1000)) {
-            & taskkill.exe /PID $process.Id /T /F 2>&1 | Out-Null
+            # 5.1 turns a native program's redirected error line into a terminating error
+            # ($ErrorActionPreference Stop): a child already gone must not end the kill.
+            try { & taskkill.exe /PID $process.Id /T /F 2>&1 | Out-Null } catch { }
             throw ('the installer did not end in {0} s: its process tree was killed' -f [int]$P.installer_timeout_s)
         }
         $code = $null

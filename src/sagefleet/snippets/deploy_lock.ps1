@@ -23,6 +23,9 @@ function Read-SfLockText {
 function ConvertFrom-SfLock($Text) {
     if ($null -eq $Text) { return $null }
     try { $lock = $Text | ConvertFrom-Json } catch { $lock = $null }
+    # Any other JSON shape (an array, a string, an object without expires) is unreadable:
+    # under StrictMode reading a member it lacks would throw on every run.
+    if ($lock -isnot [pscustomobject] -or $null -eq $lock.PSObject.Properties['expires'] -or $null -eq $lock.PSObject.Properties['owner']) { $lock = $null }
     if ($null -eq $lock) { $lock = [pscustomobject]@{ owner = '(unreadable)'; acquired = $null; expires = $null } }
     $lock
 }

@@ -60,7 +60,8 @@ try {
     if ($providers.Count -gt 0) {
         $events += @(Get-WinEvent -FilterHashtable @{ LogName = 'Application'; ProviderName = $providers; StartTime = $since } -MaxEvents ([int]$P.events.max) -ErrorAction SilentlyContinue)
     }
-    $scm = @(Get-WinEvent -FilterHashtable @{ LogName = 'System'; ProviderName = 'Service Control Manager'; Id = @($P.events.scm_ids); StartTime = $since } -MaxEvents ([int]$P.events.max) -ErrorAction SilentlyContinue)
+    # Other services' SCM events must not crowd ours out: filter by name first, keep max after.
+    $scm = @(Get-WinEvent -FilterHashtable @{ LogName = 'System'; ProviderName = 'Service Control Manager'; Id = @($P.events.scm_ids); StartTime = $since } -MaxEvents 5000 -ErrorAction SilentlyContinue)
     $names = @(@([string]$P.service_name) + @($P.events.display_names) + @($result.service.display_name) | Where-Object { "$_" -ne '' } | ForEach-Object { "$_" })
     $pattern = @($names | ForEach-Object { [regex]::Escape($_) }) -join '|'
     $events += @($scm | Where-Object { "$($_.Message)" -match $pattern -or @($_.Properties | Where-Object { $names -contains "$($_.Value)" }).Count -gt 0 })

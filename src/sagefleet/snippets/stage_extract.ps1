@@ -15,8 +15,9 @@ function Get-SfStreamSha256([System.IO.Stream] $Stream) {
     finally { $sha.Dispose() }
 }
 
-# The staging root (parameter root) is private and checked on every run.
-[void](Confirm-SfPrivateFolder ([string]$P.root))
+# The staging root (parameter root) is private and checked on every run (check mode
+# creates nothing).
+[void](Confirm-SfPrivateFolder ([string]$P.root) (-not $P.check))
 $zip = [System.IO.Path]::GetFullPath([string]$P.path)
 $dest = [System.IO.Path]::GetFullPath([string]$P.dest).TrimEnd('\')
 $marker = Join-Path $dest ([string]$P.marker)
