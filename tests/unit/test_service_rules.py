@@ -270,6 +270,22 @@ def test_an_msi_opened_by_association_shows_msiexec_in_session_0() -> None:
     assert host.fs.is_file(LOG)
 
 
+def test_a_control_sent_to_a_pending_service_is_refused_unless_it_settles_first() -> None:
+    host = make()
+    service = host.service(AGENT_SERVICE)
+    assert service is not None
+    service.stuck = "StartPending"
+    service.state = "StartPending"
+    script = new_script("agent_restart")
+    without_settling = script.replace("StartPending = 'Running'", "Pending = 'Running'")
+    refused = pytest.raises(ServiceError, match="cannot accept control messages")
+    with running(without_settling, "agent_restart"), refused:
+        service_rules.set_state(host, AGENT_SERVICE, "Stopped", 30)
+    with running(script, "agent_restart"):
+        assert service_rules.set_state(host, AGENT_SERVICE, "Stopped", 30) > 0  # killed
+    assert service.state == "Stopped"
+
+
 def test_a_stuck_service_sharing_its_process_is_not_killed() -> None:
     host = make()
     service = host.service(AGENT_SERVICE)

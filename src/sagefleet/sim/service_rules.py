@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from sagefleet.sim import semantics
 from sagefleet.sim.model import (
     LOGON_FAILURE,
+    WAIT_TIMEOUT,
     Service,
     ServiceError,
     ServiceTimeout,
@@ -47,6 +48,13 @@ __all__ = ["LOGON_FAILURE", "grant_logon_right", "run_installer", "set_state", "
 STOP_CMDLET = r"\b(?:Stop|Restart)-Service\b"
 START_CMDLET = r"\b(?:Start|Restart)-Service\b"
 KILLS_SERVICE_PROCESS = (r"\bProcessId\b", r"\bStop-Process\b|\.Kill\(\s*\)")
+# Set-SfServiceState waits for a pending service to settle before it sends a control.
+SETTLES_PENDING = r"StartPending\s*=\s*'Running'"
+#: Win32 errors of a control sent to a pending service (ServiceController.Stop()/Start()).
+PENDING_REFUSALS = {
+    "StartPending": "The service cannot accept control messages at this time",  # 1061
+    "StopPending": "An instance of the service is already running",  # 1056
+}
 START_PROCESS_WAIT = r"\bStart-Process\b[^\n]*\s-Wait\b|\bWait\s*=\s*\$true\b"
 BOUNDED_WAIT_FOR_EXIT = r"\.WaitForExit\(\s*[^)\s]"
 KILLS_TREE = r"\btaskkill(?:\.exe)?\b[^\n]*/T\b"
@@ -113,7 +121,17 @@ def set_state(host: WindowsHost, name: str, state: str, timeout_s: float) -> int
     service = host.service(name)
     if service is None:
         raise ServiceError(f"Service '{name}' was not found on computer '.'.")
+    pending_towards = {"StartPending": "Running", "StopPending": "Stopped"}.get(service.state)
+    if pending_towards is not None and pending_towards != state and not _uses(SETTLES_PENDING):
+        # A control sent to a pending service is refused (Win32 1061 / 1056).
+        refused = ServiceError(PENDING_REFUSALS[service.state], PENDING_REFUSALS[service.state])
+        raise _controller_error("Stop" if stopping else "Start", name, refused)
     try:
+        if pending_towards is not None and pending_towards != state:
+            # The script waits, bounded, for it to settle; a service stuck there never does:
+            # no control is sent, and the wait for ``state`` times out too.
+            host.sleep(2 * timeout_s)
+            raise ServiceTimeout(WAIT_TIMEOUT, WAIT_TIMEOUT)
         if stopping:
             host.stop_service(service.name, timeout_s=timeout_s)
         else:
