@@ -30,9 +30,13 @@ $stdout = $child.StandardOutput.ReadToEndAsync()
 $stderr = $child.StandardError.ReadToEndAsync()
 $head = [System.Text.Encoding]::ASCII.GetBytes([string]$script.Length + "`n")
 $stdin = $child.StandardInput.BaseStream
-$stdin.Write($head, 0, $head.Length)
-$stdin.Write($script, 0, $script.Length)
-$stdin.Close()
+# A child that stops before reading (the bootstrap names a constrained language mode) closes
+# its end: its stderr below says why, not this write's "The pipe has been ended".
+try {{
+    $stdin.Write($head, 0, $head.Length)
+    $stdin.Write($script, 0, $script.Length)
+    $stdin.Close()
+}} catch [System.IO.IOException] {{ }}
 if (-not $child.WaitForExit({timeout_ms})) {{
     $child.Kill()
     throw 'the facts script did not finish within {timeout_s} seconds: it was stopped'
