@@ -41,20 +41,15 @@ FOLDER_CHECK = r"function\s+Confirm-SfPrivateFolder\b"
 _TRUSTED_OWNERS = (ADMINISTRATORS, SYSTEM)
 
 
-def _uses(pattern: str) -> bool:
-    script = semantics.current()
-    return script is not None and script.uses(pattern)
-
-
 def uses_private_acl() -> bool:
     """Whether the running script sets a protected DACL with the prelude's Set-SfPrivateAcl."""
-    return _uses(r"function\s+Set-SfPrivateAcl\b")
+    return semantics.uses(r"function\s+Set-SfPrivateAcl\b")
 
 
 def principal(host: WindowsHost, name: str) -> str:
     """The SID the running script gets for ``name``: through the prelude's
     Resolve-SfPrincipal when it carries it, else NTAccount.Translate."""
-    if not _uses(RESOLVER):
+    if not semantics.uses(RESOLVER):
         try:
             return host.translate(name)
         except IdentityNotMapped as exc:
@@ -86,7 +81,7 @@ def private_folder(host: WindowsHost, root: Any, create: bool = True) -> str | N
     Returns the folder's path, or None when the script does not check folders. With
     ``create`` False (stage_status, stage_cleanup) a missing folder stays missing.
     """
-    if not _uses(FOLDER_CHECK):
+    if not semantics.uses(FOLDER_CHECK):
         return None
     if not root:
         raise SnippetAbort("no private folder given (parameter root)")

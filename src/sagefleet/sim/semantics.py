@@ -68,6 +68,12 @@ def current() -> Script | None:
     return _CURRENT.get()
 
 
+def uses(*patterns: str) -> bool:
+    """Whether a script is running in this thread and its code matches every pattern."""
+    script = _CURRENT.get()
+    return script is not None and all(script.uses(p) for p in patterns)
+
+
 def running(script: Script) -> contextvars.Token[Script | None]:
     return _CURRENT.set(script)
 

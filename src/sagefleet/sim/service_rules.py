@@ -48,13 +48,9 @@ __all__ = ["LOGON_FAILURE", "grant_logon_right", "run_installer", "set_state", "
 STOP_CMDLET = r"\b(?:Stop|Restart)-Service\b"
 START_CMDLET = r"\b(?:Start|Restart)-Service\b"
 KILLS_SERVICE_PROCESS = (r"\bProcessId\b", r"\bStop-Process\b|\.Kill\(\s*\)")
-# Set-SfServiceState waits for a pending service to settle before it sends a control.
+# Set-SfServiceState waits for a pending service to settle before it sends a control (a
+# control sent to a pending service is refused: WindowsHost.start_service/stop_service).
 SETTLES_PENDING = r"StartPending\s*=\s*'Running'"
-#: Win32 errors of a control sent to a pending service (ServiceController.Stop()/Start()).
-PENDING_REFUSALS = {
-    "StartPending": "The service cannot accept control messages at this time",  # 1061
-    "StopPending": "An instance of the service is already running",  # 1056
-}
 START_PROCESS_WAIT = r"\bStart-Process\b[^\n]*\s-Wait\b|\bWait\s*=\s*\$true\b"
 BOUNDED_WAIT_FOR_EXIT = r"\.WaitForExit\(\s*[^)\s]"
 KILLS_TREE = r"\btaskkill(?:\.exe)?\b[^\n]*/T\b"
@@ -63,11 +59,6 @@ INT_EXIT_CODE = r"\[int\]\s*\$\w+\.ExitCode\b"
 GRANTS_LOGON_RIGHT = (r"\bsecedit(?:\.exe)?\b", r"\bSeServiceLogonRight\b")
 
 _WILDCARD = re.compile(r"[*?\[\]]")
-
-
-def _uses(*patterns: str) -> bool:
-    script = semantics.current()
-    return script is not None and all(script.uses(p) for p in patterns)
 
 
 def wildcard(name: str) -> bool:
@@ -109,7 +100,7 @@ def set_state(host: WindowsHost, name: str, state: str, timeout_s: float) -> int
     matching the name, and no bound on the wait (a stuck service hangs it).
     """
     stopping = state == "Stopped"
-    if _uses(STOP_CMDLET if stopping else START_CMDLET):
+    if semantics.uses(STOP_CMDLET if stopping else START_CMDLET):
         for match in _matching(host, name):
             if stopping:
                 host.stop_service(match.name)
@@ -122,12 +113,8 @@ def set_state(host: WindowsHost, name: str, state: str, timeout_s: float) -> int
     if service is None:
         raise ServiceError(f"Service '{name}' was not found on computer '.'.")
     pending_towards = {"StartPending": "Running", "StopPending": "Stopped"}.get(service.state)
-    if pending_towards is not None and pending_towards != state and not _uses(SETTLES_PENDING):
-        # A control sent to a pending service is refused (Win32 1061 / 1056).
-        refused = ServiceError(PENDING_REFUSALS[service.state], PENDING_REFUSALS[service.state])
-        raise _controller_error("Stop" if stopping else "Start", name, refused)
     try:
-        if pending_towards is not None and pending_towards != state:
+        if pending_towards not in (None, state) and semantics.uses(SETTLES_PENDING):
             # The script waits, bounded, for it to settle; a service stuck there never does:
             # no control is sent, and the wait for ``state`` times out too.
             host.sleep(2 * timeout_s)
@@ -138,7 +125,7 @@ def set_state(host: WindowsHost, name: str, state: str, timeout_s: float) -> int
             host.start_service(service.name, timeout_s=timeout_s)
         return 0
     except ServiceTimeout:
-        if not _uses(*KILLS_SERVICE_PROCESS):
+        if not semantics.uses(*KILLS_SERVICE_PROCESS):
             raise
         pending = service.state
         pid = service.process_id
@@ -160,7 +147,7 @@ def set_state(host: WindowsHost, name: str, state: str, timeout_s: float) -> int
 def grant_logon_right(host: WindowsHost, account: str) -> bool:
     """Grant "Log on as a service" as the script's secedit export/import does; whether
     it was added. A script without it grants nothing (Win32_Service.Change never does)."""
-    if not _uses(*GRANTS_LOGON_RIGHT) or host.has_service_logon_right(account):
+    if not semantics.uses(*GRANTS_LOGON_RIGHT) or host.has_service_logon_right(account):
         return False
     host.grant_service_logon_right(account)
     return True
@@ -212,7 +199,7 @@ def run_installer(
     meta = host.installer_metadata(installer)
     program_args = list(arguments)
     if installer.lower().endswith(".msi"):
-        if not _uses(MSIEXEC):
+        if not semantics.uses(MSIEXEC):
             host.hang(
                 "the .msi was started by file association, not through msiexec.exe /i <file> "
                 "/qn: msiexec shows its window in session 0, where nobody can close it"
@@ -221,12 +208,12 @@ def run_installer(
         problem = _msiexec_problem(program_args)
         if problem is not None:
             host.hang(f"msiexec in session 0, where nobody can close its window: {problem}")
-    waits_for_tree = _uses(START_PROCESS_WAIT)
+    waits_for_tree = semantics.uses(START_PROCESS_WAIT)
     if meta.get("never_exits"):
-        if waits_for_tree or not _uses(BOUNDED_WAIT_FOR_EXIT):
+        if waits_for_tree or not semantics.uses(BOUNDED_WAIT_FOR_EXIT):
             host.hang("the installer never exits and the script waits for it without bound")
         host.sleep(timeout_s)
-        if _uses(KILLS_TREE):
+        if semantics.uses(KILLS_TREE):
             host.record({"kind": "kill-tree", "program": installer})
         return None, f"the installer did not end in {timeout_s:g} s: its process tree was killed"
     code, _log = host.run_installer(installer, program_args)
@@ -237,7 +224,7 @@ def run_installer(
             "(started by the installer) keeps running"
         )
     if code is None:
-        if _uses(INT_EXIT_CODE):
+        if semantics.uses(INT_EXIT_CODE):
             return 0, None  # [int]$null is 0: a missing exit code read as success
         return None, "the installer exited without an exit code"
     return code, None
