@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 
 import pytest
 
@@ -196,3 +197,13 @@ def test_file_replace_leaves_the_replaced_files_dacl_unless_the_script_sets_its_
     host.fs.write(path, b'{"old": 1}')
     rc, _, _ = run_snippet(host, "settings_write", params, stdin)
     assert rc == 0 and not host.fs.acl_of(path).may_read(USERS)
+
+
+def test_the_controller_and_the_prelude_map_the_same_service_account_names_to_sids() -> None:
+    """Python grants these names by SID (settings ACL); the prelude's resolver maps the
+    same names for what reaches it raw (the service account): one table in two languages."""
+    prelude = snippets.prelude()
+    start = prelude.index("$pseudo = @{")
+    block = prelude[start : prelude.index("}", start)]
+    pairs = dict(re.findall(r"'([^']+)'\s*=\s*'(S-1-[0-9-]+)'", block))
+    assert pairs == settings_host._WELL_KNOWN_ACCOUNTS
