@@ -354,6 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sagefleet.ops_cli import add_subparser as add_ops_subparser  # offline, docs, jump
 
     add_ops_subparser(sub)
+    from sagefleet.package_cli import add_subparser as add_package_subparser  # inspect, build
+
+    add_package_subparser(sub)
     return parser
 
 

@@ -37,6 +37,7 @@ import yaml
 
 from sagefleet import catalog
 from sagefleet.errors import SagefleetError
+from sagefleet.package import installer_version
 from sagefleet.sim.events import EventRecord, scm_event
 
 
@@ -1563,6 +1564,15 @@ class WindowsHost:
             return {}
         return meta if isinstance(meta, dict) else {}
 
+    def _installer_version(self, installer_path: str) -> str | None:
+        """The version the installer file gives itself; None when the model holds only
+        its size, or the file gives none."""
+        try:
+            data = self.fs.read(installer_path)
+        except ModelError:
+            return None
+        return installer_version(data, installer_path.replace("/", "\\").rsplit("\\", 1)[-1])
+
     def run_installer(
         self, installer_path: str, args: list[str] | None = None
     ) -> tuple[int | None, str]:
@@ -1622,11 +1632,15 @@ class WindowsHost:
             log.append(f"settings.json not found or invalid beside the installer: {exc}")
             return 1
         log.append(f"Settings read from {folder}\\settings.json")
-        if not meta.get("agent_version"):
-            log.append("The package metadata has no agent_version.")
+        # The version is the installer file's own (its version resource), as package
+        # inspection reads it; the metadata's only for a file the model holds no bytes of.
+        version = self._installer_version(installer) or meta.get("agent_version")
+        if not version:
+            log.append("Neither the installer's version resource nor the package metadata "
+                       "gives the agent version.")
             return 1
         name = str(meta.get("service_name") or AGENT_SERVICE)
-        version = str(meta["agent_version"])
+        version = str(version)
         existing = self.service(name)
         install_folder = str(meta.get("install_folder") or AGENT_FOLDER)
         if existing is not None:
