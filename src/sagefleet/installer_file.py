@@ -226,31 +226,28 @@ def _decide(found: dict[str, list[str]]) -> tuple[str, tuple[str, ...]]:
 
 
 def _read_pe(data: bytes, name: str) -> InstallerFile:
-    pe = _pe(data, name)
-    try:
-        strings = version_strings(pe)
-        technology, evidence = _decide(_evidence_pe(pe, data, strings))
-        version, source = None, None
-        for key in ("ProductVersion", "FileVersion"):
-            if strings.get(key):
-                version, source = strings[key], f"version resource {key}"
-                break
-        else:
-            fixed = _fixed_version(pe, "Product") or _fixed_version(pe, "File")
-            if fixed:
-                version, source = fixed, "version resource (fixed file info)"
-        return InstallerFile(
-            technology=technology,
-            evidence=evidence,
-            version=version,
-            version_source=source,
-            product_name=strings.get("ProductName") or None,
-            company_name=strings.get("CompanyName") or None,
-            file_version=strings.get("FileVersion") or _fixed_version(pe, "File"),
-            product_version=strings.get("ProductVersion") or _fixed_version(pe, "Product"),
-        )
-    finally:
-        pe.close()
+    pe = _pe(data, name)  # from bytes: nothing to close (pefile's close() runs the GC)
+    strings = version_strings(pe)
+    technology, evidence = _decide(_evidence_pe(pe, data, strings))
+    version, source = None, None
+    for key in ("ProductVersion", "FileVersion"):
+        if strings.get(key):
+            version, source = strings[key], f"version resource {key}"
+            break
+    else:
+        fixed = _fixed_version(pe, "Product") or _fixed_version(pe, "File")
+        if fixed:
+            version, source = fixed, "version resource (fixed file info)"
+    return InstallerFile(
+        technology=technology,
+        evidence=evidence,
+        version=version,
+        version_source=source,
+        product_name=strings.get("ProductName") or None,
+        company_name=strings.get("CompanyName") or None,
+        file_version=strings.get("FileVersion") or _fixed_version(pe, "File"),
+        product_version=strings.get("ProductVersion") or _fixed_version(pe, "Product"),
+    )
 
 
 # -- Windows Installer databases ------------------------------------------------------
@@ -445,35 +442,32 @@ def stamp_version(data: bytes, name: str, version: str) -> bytes:
 
 def _stamp_pe(data: bytes, name: str, version: str) -> bytes:
     pe = _pe(data, name)
-    try:
-        tables = _string_tables(pe)
-        if not tables:
-            raise InputError(f"{name} has no version resource to stamp", value=name)
-        for table in tables:
-            for key in (b"FileVersion", b"ProductVersion"):
-                if key not in table.entries_offsets:
-                    continue
-                key_offset, value_offset = table.entries_offsets[key]
-                header = key_offset - 6  # String: wLength, wValueLength, wType, szKey
-                length = pe.get_word_from_offset(header)
-                room = (header + length - value_offset) // 2  # characters, NUL included
-                if len(version) + 1 > room:
-                    raise InputError(
-                        f"{name}: version {version!r} does not fit the {room - 1} characters "
-                        f"its {key.decode()} holds", value=version,
-                    )
-                # Padded with spaces to the String's room, so its lengths stay true.
-                padded = version.ljust(room - 1)
-                pe.set_bytes_at_offset(value_offset, (padded + "\0").encode("utf-16-le"))
-                table.entries[key] = padded.encode("utf-8")  # what pefile.write() writes
-        numbers = _numeric(version)
-        for fixed in getattr(pe, "VS_FIXEDFILEINFO", None) or []:
-            for kind in ("File", "Product"):
-                setattr(fixed, f"{kind}VersionMS", (numbers[0] << 16) | numbers[1])
-                setattr(fixed, f"{kind}VersionLS", (numbers[2] << 16) | numbers[3])
-        return bytes(pe.write())
-    finally:
-        pe.close()
+    tables = _string_tables(pe)
+    if not tables:
+        raise InputError(f"{name} has no version resource to stamp", value=name)
+    for table in tables:
+        for key in (b"FileVersion", b"ProductVersion"):
+            if key not in table.entries_offsets:
+                continue
+            key_offset, value_offset = table.entries_offsets[key]
+            header = key_offset - 6  # String: wLength, wValueLength, wType, szKey
+            length = pe.get_word_from_offset(header)
+            room = (header + length - value_offset) // 2  # characters, NUL included
+            if len(version) + 1 > room:
+                raise InputError(
+                    f"{name}: version {version!r} does not fit the {room - 1} characters "
+                    f"its {key.decode()} holds", value=version,
+                )
+            # Padded with spaces to the String's room, so its lengths stay true.
+            padded = version.ljust(room - 1)
+            pe.set_bytes_at_offset(value_offset, (padded + "\0").encode("utf-16-le"))
+            table.entries[key] = padded.encode("utf-8")  # what pefile.write() writes
+    numbers = _numeric(version)
+    for fixed in getattr(pe, "VS_FIXEDFILEINFO", None) or []:
+        for kind in ("File", "Product"):
+            setattr(fixed, f"{kind}VersionMS", (numbers[0] << 16) | numbers[1])
+            setattr(fixed, f"{kind}VersionLS", (numbers[2] << 16) | numbers[3])
+    return bytes(pe.write())
 
 
 def _stamp_msi(data: bytes, version: str) -> bytes:

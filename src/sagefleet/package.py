@@ -76,8 +76,9 @@ class PackageInfo:
 
     @property
     def agent_version(self) -> str | None:
-        versions = {i.agent_version for i in self.installers if i.agent_version}
-        return versions.pop() if len(versions) == 1 else None
+        """The installers' one version (``3.2.0`` and ``3.2.0.0`` are one), else None."""
+        found = [i.agent_version for i in self.installers if i.agent_version]
+        return found[0] if len({versions.normalize(v) for v in found}) == 1 else None
 
     @property
     def version_source(self) -> str | None:

@@ -90,6 +90,11 @@ def _switches(technology: str, profile: agent_profile.AgentProfile) -> list[str]
     return list(args) if args is not None else None
 
 
+def _technology(technology: str) -> str:
+    name = TECHNOLOGY_NAMES[technology]
+    return name if name == technology else f"{name} ({technology})"
+
+
 def _document(info: PackageInfo, profile: agent_profile.AgentProfile) -> dict[str, Any]:
     data = info_to_dict(info)
     data["agent_profile"] = profile.origin
@@ -123,7 +128,7 @@ def _render(info: PackageInfo, profile: agent_profile.AgentProfile) -> str:
             "",
             PurePosixPath(installer.path).name,
             f"  Sage label   {installer.label}",
-            f"  technology   {TECHNOLOGY_NAMES[installer.technology]} ({installer.technology})",
+            f"  technology   {_technology(installer.technology)}",
         ]
         lines += [
             f"  {'evidence' if n == 0 else '':<12} {item}"
