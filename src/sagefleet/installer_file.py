@@ -20,7 +20,8 @@ compound file of a Windows Installer database):
 A file with no marker, or with markers of two technologies, is ``unknown``:
 sagefleet then knows no silent switches for it. The version is the version
 resource's ProductVersion (then FileVersion, then the fixed file info) of a
-program, the ProductVersion property of an MSI.
+program, the ProductVersion property of an MSI; ``0.0.0.0`` (no version set)
+is no version.
 
 ``stamp_version`` writes a version into an installer (test packages only),
 through the same structures.
@@ -225,18 +226,24 @@ def _decide(found: dict[str, list[str]]) -> tuple[str, tuple[str, ...]]:
     )
 
 
+def _says_a_version(text: str | None) -> bool:
+    """Whether a version string says something: not empty, not all zeros (``0.0.0.0`` is
+    what an authoring tool writes when the author set no version)."""
+    return bool(text) and re.fullmatch(r"[0.\s]*", text or "") is None
+
+
 def _read_pe(data: bytes, name: str) -> InstallerFile:
     pe = _pe(data, name)  # from bytes: nothing to close (pefile's close() runs the GC)
     strings = version_strings(pe)
     technology, evidence = _decide(_evidence_pe(pe, data, strings))
     version, source = None, None
     for key in ("ProductVersion", "FileVersion"):
-        if strings.get(key):
+        if _says_a_version(strings.get(key)):
             version, source = strings[key], f"version resource {key}"
             break
     else:
         fixed = _fixed_version(pe, "Product") or _fixed_version(pe, "File")
-        if fixed:
+        if _says_a_version(fixed):
             version, source = fixed, "version resource (fixed file info)"
     return InstallerFile(
         technology=technology,
@@ -398,6 +405,7 @@ def _read_msi(data: bytes, name: str) -> InstallerFile:
     except (KeyError, ValueError, OSError, struct.error):
         evidence.append("Property table unreadable: version unknown")
     version = properties.get("ProductVersion") or None
+    version = version if _says_a_version(version) else None
     return InstallerFile(
         technology="msi",
         evidence=tuple(evidence),

@@ -1,6 +1,7 @@
 """deploy.yml's first play reads the package once on the bastion: a package of another
-version than the target, or an installer nobody knows the silent switches of, stops the
-run before any host is touched; without a target, the package's version is deployed."""
+version than the target, an installer nobody knows the silent switches of, or an entry
+that is a symbolic link stops the run before any host is touched; without a target, the
+package's version is deployed."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 
 from sagefleet.package import build_test_package
 from tests.integration.test_deploy import agent, deploy, outcomes, start
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def test_a_package_of_another_version_is_refused_before_any_host_is_touched(
@@ -53,5 +56,17 @@ def test_without_a_target_version_the_package_version_is_deployed(tmp_path: Path
         assert process.returncode == 0, process.stdout[-3000:]
         assert outcomes(process) == {"a": "installed"}
         assert agent(fleet, "a") == ("Running", "3.3.0")
+    finally:
+        fleet.stop()
+
+
+def test_a_symbolic_link_entry_is_refused_before_any_host_is_touched(tmp_path: Path) -> None:
+    fleet = start(tmp_path, ["healthy-onprem"], ["a"])
+    try:
+        process, _ = deploy(fleet, tmp_path, FIXTURES / "zip" / "symlink-entry.zip")
+        assert process.returncode != 0
+        assert "package refused, no host was contacted" in process.stdout
+        assert "entry settings.json is a symbolic link (Unix mode 0o120777)" in process.stdout
+        assert fleet.host("a").journal == []
     finally:
         fleet.stop()

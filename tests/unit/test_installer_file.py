@@ -149,3 +149,15 @@ def test_the_simulated_installer_installs_the_version_its_file_says() -> None:
     assert code == 0 and service is not None
     assert service.version == "3.4.1"
     assert host.fs.stat(service.executable).product_version == "3.4.1"
+
+
+def test_a_version_of_zeros_is_no_version_and_the_next_field_is_read() -> None:
+    data = stamp_version(stub("inno"), "inno.exe", "0.0.0.0")
+    assert read_installer(data, "setup.exe").version is None
+    pe = pefile.PE(data=data)
+    table = pe.FileInfo[0][0].StringTable[0]
+    _, value_offset = table.entries_offsets[b"FileVersion"]
+    pe.set_bytes_at_offset(value_offset, "5.1.0".ljust(32).encode("utf-16-le"))
+    table.entries[b"FileVersion"] = "5.1.0".ljust(32).encode()
+    found = read_installer(bytes(pe.write()), "setup.exe")
+    assert (found.version, found.version_source) == ("5.1.0", "version resource FileVersion")
