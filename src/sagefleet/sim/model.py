@@ -1148,11 +1148,31 @@ SAGE_PRODUCTS: dict[str, dict[str, str]] = {
 #: Objets Métiers version that matches a Sage major version (the shipped catalog).
 MATCHING_OM = {int(v["major"]): str(v["objets_metiers"]) for v in catalog.load("sage")["versions"]}
 SAGE_ROOT = "C:\\Program Files (x86)\\Sage"
+
+
+def sage_brand(major: int) -> str:
+    """The brand Sage 100 (France) uninstall entries carry for a major version.
+
+    "Sage 100c", renamed "Sage 100cloud" around v4-v5 (the model takes v4), then
+    "Sage 100" from v10 (domain facts; the exact strings are not published).
+    """
+    return "Sage 100c" if major < 4 else ("Sage 100cloud" if major < 10 else "Sage 100")
 OM_FOLDER = "C:\\Program Files (x86)\\Common Files\\Sage\\Objets métiers"
 OM_DLL = OM_FOLDER + "\\objets100c.dll"
 UNINSTALL = "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall"
 NDP_V4 = "HKLM\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v4\\Full"
 NETFX = "HKLM\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319"
+#: NDP\v4\Full ``Version`` per ``Release`` (Microsoft's release table: 4.7.2, 4.8, 4.8.1).
+NDP_VERSIONS = {
+    461808: "4.7.03062",
+    461814: "4.7.03062",
+    528040: "4.8.03761",
+    528049: "4.8.03761",
+    528372: "4.8.04084",
+    528449: "4.8.04161",
+    533320: "4.8.09032",
+    533325: "4.8.09032",
+}
 SCHANNEL_TLS12 = (
     "HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL"
     "\\Protocols\\TLS 1.2\\Client"
@@ -1875,7 +1895,9 @@ class _Builder:
         release = self.data.get("dotnet_release", 528049)
         if release is not None:
             reg.set(NDP_V4, "Release", int(release))
-            reg.set(NDP_V4, "Version", "4.8.03761")
+            version = NDP_VERSIONS.get(int(release))
+            if version is not None:  # unknown releases: the model does not invent one
+                reg.set(NDP_V4, "Version", version)
         tls = _section(
             self.data.get("tls"),
             {"strong_crypto", "system_default_tls", "schannel_tls12_client"},
@@ -1926,7 +1948,7 @@ class _Builder:
         reg, fs = self.host.registry, self.host.fs
         version = str(sage["version"])
         major = int(version.split(".")[0])
-        brand = "Sage 100c" if major < 7 else ("Sage 100cloud" if major < 10 else "Sage 100")
+        brand = sage_brand(major)
         for product in sage.get("products") or ["comptabilite"]:
             info = SAGE_PRODUCTS.get(product)
             if info is None:
