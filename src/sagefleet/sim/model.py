@@ -35,8 +35,9 @@ from typing import Any, NoReturn
 
 import yaml
 
-from sagefleet import catalog
+from sagefleet import agent_profile, catalog
 from sagefleet.errors import SagefleetError
+from sagefleet.sim import vendor_layout
 from sagefleet.sim.events import EventRecord, scm_event
 
 
@@ -2035,6 +2036,7 @@ class _Builder:
                 "service_name",
                 "folder",
                 "stuck",
+                "settings",
             },
             f"{self.where}: agent",
         )
@@ -2066,6 +2068,23 @@ class _Builder:
         )
         self._running(service)
         _agent_uninstall_entry(self.host.registry, version, folder)
+        self._agent_settings(agent, folder)
+
+    def _agent_settings(self, agent: dict[str, Any], folder: str) -> None:
+        """The settings.json the vendor's installer left where the agent profile says.
+
+        Absent from the profile: one connection per ``.MAE`` file, in the
+        simulator's stand-in vendor layout; a mapping: that document; null: none.
+        """
+        if "settings" in agent and agent["settings"] is None:
+            return
+        document = agent.get("settings")
+        if document is None:
+            document = vendor_layout.document(vendor_layout.entities_for(self.data))
+        elif not isinstance(document, Mapping):
+            raise ProfileError(f"{self.where}: agent.settings must be a JSON object or null")
+        path = agent_profile.default().settings_path(install_dir=folder)
+        self.host.fs.write(path, vendor_layout.dumps(document), reserve_space=False)
 
     def _services(self) -> None:
         allowed = {
