@@ -109,7 +109,7 @@ def cmd_sim_up(args: argparse.Namespace) -> int:
     serve_args, state_dir = _fleet_args(args)
     # Every input error is reported here, before the background simulator starts.
     library = _library(args)
-    Fleet(_specs(args, library), state_dir, library).validate()
+    Fleet(_specs(args, library), state_dir, library).validate(inventory=not args.inventory)
     state = up(serve_args, state_dir)
     hosts = state["hosts"]
     print(f"simulated fleet up: {len(hosts)} host(s), pid {state['pid']}, state in {state_dir}")

@@ -407,3 +407,16 @@ def test_every_option_of_sim_has_help() -> None:
         if not action.help
     ]
     assert missing == []
+
+
+def test_sim_up_refuses_a_profile_that_would_leave_a_host_without_entities(
+    tmp_path: Path,
+) -> None:
+    bare = tmp_path / "no-sage-files.yml"
+    bare.write_text("hostname: SAGE-BARE\n")
+    up = sagefleet("sim", "up", "--hosts", "2", "--profile-file", str(bare), "--out", str(tmp_path))
+    assert up.returncode == 2
+    assert up.stderr.startswith(
+        "sagefleet: error: host sage01: profile 'no-sage-files' has no .MAE file"
+    )
+    assert not (tmp_path / "hosts.yml").exists() and not (tmp_path / ".sim").exists()

@@ -181,9 +181,10 @@ class Fleet:
             hosts.append(host)
         return hosts
 
-    def validate(self) -> None:
+    def validate(self, inventory: bool = False) -> None:
         """Check every host's profile, overrides and faults as ``build`` would, without
-        keeping the hosts: one model per distinct profile, and per host with overrides."""
+        keeping the hosts: one model per distinct profile, and per host with overrides.
+        With ``inventory``, also that every host will have entities in the inventory."""
         specs = self.specs
         sample: list[HostSpec] = []
         seen: set[str] = set()
@@ -194,6 +195,9 @@ class Fleet:
         try:
             self.specs = sample
             self.build()
+            if inventory:
+                for spec in sample:
+                    self.entities(spec.name)
         finally:
             self.specs = specs
             self.profiles.clear()
@@ -312,7 +316,14 @@ class Fleet:
         if profile is None:  # not started: the named profile with the host's overrides
             spec = self.spec(name)
             profile = with_overrides(self.library.get(spec.profile), spec.overrides, name)
-        return vendor_layout.entities_for(profile)
+        entities = vendor_layout.entities_for(profile)
+        if not entities:  # an inventory host without entities could never be deployed
+            raise FleetError(
+                f"host {name}: profile {profile.get('profile')!r} has no .MAE file, so the "
+                "inventory would give the host no entity: add a mae entry to the profile "
+                "(or to the host's sagefleet_sim_overrides)"
+            )
+        return entities
 
     def inventory(self, ca_path: str | None = None) -> dict[str, Any]:
         """An Ansible YAML inventory for this fleet (credentials in plain vars).
