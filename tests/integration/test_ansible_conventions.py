@@ -139,6 +139,58 @@ def test_module_documentation_matches_the_plugin_argument_spec(name: str) -> Non
         assert _normalised(documented[option]) == _normalised(rules), f"{name}: {option}"
 
 
+# What each tag selects (docs/operations.md, "Tags"); "always" marks the inventory
+# validation, which runs whatever the selection, before any host is touched.
+PLAYBOOK_TAGS = {
+    "site.yml": {"host_info", "report"},
+    "preflight.yml": {"preflight", "validate", "checks", "report"},
+    "deploy.yml": {"deploy", "validate", "waves", "verify", "report"},
+    "settings.yml": {"settings", "validate"},
+    "diagnose.yml": {"diagnose", "validate", "bundle"},
+    "discover.yml": {"discover"},
+    "verify.yml": {"verify", "report"},
+}
+
+
+def _ansible_playbook(*args: str) -> str:
+    process = subprocess.run(
+        [str(BIN / "ansible-playbook"), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+    )
+    assert process.returncode == 0, process.stdout + process.stderr
+    return process.stdout
+
+
+def test_every_playbook_is_covered_by_the_tag_table() -> None:
+    assert sorted(p.name for p in (ROOT / "playbooks").glob("*.yml")) == sorted(PLAYBOOK_TAGS)
+
+
+@pytest.mark.parametrize("playbook", sorted(PLAYBOOK_TAGS))
+def test_playbooks_carry_meaningful_tags(playbook: str) -> None:
+    listed = _ansible_playbook("--list-tags", f"playbooks/{playbook}")
+    tags: set[str] = set()
+    for found in re.findall(r"TASK TAGS: \[([^\]]*)\]", listed):
+        tags |= {t.strip() for t in found.split(",") if t.strip()}
+    assert tags - {"always"} == PLAYBOOK_TAGS[playbook], listed
+
+
+def test_deploy_with_tag_validate_checks_inputs_and_touches_no_host() -> None:
+    listed = _ansible_playbook("--list-tasks", "--tags", "validate", "playbooks/deploy.yml")
+    tasks = [line.split("\t")[0].strip() for line in listed.splitlines() if "TAGS: [" in line
+             and not line.lstrip().startswith("play #")]
+    assert tasks == ["Validate the inventory of every host", "Inspect the agent package"]
+
+
+def test_skipping_a_step_keeps_the_inventory_validation() -> None:
+    listed = _ansible_playbook("--list-tasks", "--tags", "report", "playbooks/preflight.yml")
+    assert "Validate the inventory of every host before contacting any" in listed
+    assert "Gather facts and run the checks" not in listed
+
+
 def test_progress_callback_stays_readable_on_a_50_host_fleet(tmp_path: Path) -> None:
     specs = generate_specs(
         50, profiles=["healthy-onprem"], first_address=next_first_address(), port=0, prefix="pg"
