@@ -63,7 +63,13 @@ def _galaxy(root: Path) -> dict[str, object]:
         if not _GALAXY_NAME.match(str(data.get(key, ""))):
             raise InputError("not a valid galaxy name", field=f"galaxy.yml {key}",
                              value=str(data.get(key)))
-    data["version"] = __version__
+    if str(data.get("version")) != __version__:
+        raise InputError(
+            "the collection's version is not the sagefleet package's",
+            field="collection/galaxy.yml version",
+            value=str(data.get("version")),
+            fix=f"set it to {__version__} (pyproject.toml)",
+        )
     return dict(data)
 
 
@@ -85,13 +91,8 @@ def assemble(root: Path, dest: Path) -> Path:
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    galaxy = _galaxy(root)
-    (target / "galaxy.yml").write_text(
-        yaml.safe_dump(galaxy, sort_keys=False, allow_unicode=True), encoding="utf-8"
-    )
+    _galaxy(root)
     for item in sorted((root / "collection").iterdir()):
-        if item.name == "galaxy.yml":
-            continue
         if item.is_dir():
             _copy_tree(item, target / item.name)
         else:

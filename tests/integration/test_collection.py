@@ -107,6 +107,18 @@ def test_a_role_name_galaxy_refuses_is_refused_before_building() -> None:
         collection.role_name("sagefleet_Bad-Name")
 
 
+def test_a_collection_version_other_than_the_package_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "collection").mkdir()
+    (tmp_path / "roles").mkdir()
+    galaxy = (ROOT / "collection" / "galaxy.yml").read_text(encoding="utf-8")
+    (tmp_path / "collection" / "galaxy.yml").write_text(
+        galaxy.replace(f"version: {__version__}", "version: 9.9.9"), encoding="utf-8"
+    )
+    with pytest.raises(InputError, match="not the sagefleet package's") as refused:
+        collection.assemble(tmp_path, tmp_path / "out")
+    assert refused.value.value == "9.9.9"
+
+
 def test_preflight_runs_through_the_installed_collection(
     tarball: Path, make_fleet: FleetFactory, tmp_path: Path
 ) -> None:
