@@ -163,8 +163,9 @@ class Browser:
 
     def open(self, url: str) -> None:
         self.events.clear()
-        self.send("Page.navigate", {"url": url})
-        self.wait_event("Page.loadEventFired")
+        navigated = self.send("Page.navigate", {"url": url})
+        if navigated.get("loaderId"):  # a new document (not a fragment of this one)
+            self.wait_event("Page.loadEventFired")
 
     def evaluate(self, expression: str) -> Any:
         """Read the page (the DevTools console's evaluation: not the page's own script)."""

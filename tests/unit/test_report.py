@@ -462,6 +462,7 @@ def test_html_speaks_french_typography_and_dates() -> None:
     assert f"Généré le\u00a0: {stamp}" in page
     assert "(expire le 1er janvier 2030)" in page
     assert "Version de sagefleet\u00a0: 0.1.0" in page
+    assert "os\u00a0: Windows Server 2016\u202f; dotnet\u00a0: 4.7.2" in page
 
 
 def test_french_typography_spaces_only_what_follows_a_space() -> None:

@@ -34,6 +34,7 @@ from markupsafe import Markup
 
 from sagefleet.findings import HOST_STATUSES, Finding, FleetReport, HostReport
 from sagefleet.report.labels import (
+    NNBSP,
     colon,
     format_date,
     format_datetime,
@@ -273,6 +274,7 @@ def render_html(report: FleetReport) -> str:
         "report": report,
         "L": labels,
         "C": colon(report.lang),
+        "SEMI": f"{NNBSP}; " if report.lang == "fr" else "; ",
         "generated": format_datetime(report.generated_at, report.lang),
         "day": lambda value: format_date(value, report.lang),
         "text": text_node,
