@@ -290,7 +290,7 @@ def build_test_package(
     agent_version: str = "3.2.0",
     labels: Iterable[str] = ("v9.0", "v10.0", "v11.0", "v12.0"),
     installer_bytes: int = 256 * 1024,
-    service_name: str = "SpendeskSageAgent",
+    service_name: str | None = None,
     exit_code: int = 0,
     fail_service_start: bool = False,
     payload_bytes: int = 0,
@@ -300,7 +300,8 @@ def build_test_package(
     """A realistic package for tests and the demo: never a vendor binary.
 
     Installers are filler bytes behind an ``MZ`` header; each carries the
-    metadata file the simulator's installer reads (``<installer>.sagefleet.json``).
+    metadata file the simulator's installer reads (``<installer>.sagefleet.json``);
+    its service is ``service_name``, else the shipped agent profile's.
     ``extension`` makes the installers ``.msi`` files; ``metadata`` adds keys to each
     installer's metadata (``product_version``, ``leaves_child``, ``never_exits``,
     ``exit_code: None``...; see docs/simulator.md). ``payload_bytes`` adds an
