@@ -349,8 +349,8 @@ def build(
         assumed.append("logs.connected_pattern")
     else:
         assumed.append("logs")
-    # One reference install shows no upgrade.
-    assumed.append("upgrade")
+    # One reference install shows no upgrade (the vendor says it stops the service).
+    assumed.append("upgrade.keeps_settings")
     data["assumed"] = assumed
     agent_profile.validate(data, f"the profile learned from {host}")
     return Learned(profile=data, notes=notes)

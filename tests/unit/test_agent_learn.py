@@ -90,7 +90,7 @@ def test_a_reference_install_becomes_a_profile_with_every_fact_it_shows() -> Non
         "settings.installer_adds",
         "connection_fields",
         "logs.connected_pattern",
-        "upgrade",
+        "upgrade.keeps_settings",
     }
 
 
