@@ -33,7 +33,8 @@ VARIABLE = "sagefleet_agent_profile"
 TECHNOLOGIES = ("inno", "nsis", "wix-burn", "installshield", "msi", "unknown")
 
 #: Inventory variables that override one field of the profile, for every front door.
-#: An unset, null or empty variable leaves the profile's value.
+#: An unset or null variable leaves the profile's value (so does an empty one of
+#: EMPTY_IS_UNSET); any other value is checked, an empty name or folder is an error.
 OVERRIDES: tuple[tuple[str, str], ...] = (
     ("sagefleet_agent_service_name", "service.name"),
     ("sagefleet_agent_service_display_name", "service.display_name"),
@@ -42,6 +43,9 @@ OVERRIDES: tuple[tuple[str, str], ...] = (
     ("sagefleet_agent_installer_arguments", "installer.silent_args"),
     ("sagefleet_agent_success_codes", "installer.success_codes"),
 )
+
+#: Variables whose empty value means "the default" (a role default is "").
+EMPTY_IS_UNSET = frozenset({"sagefleet_settings_path"})
 
 # msiexec's own switches (/i /qn /norestart /l*v) are sagefleet's: an .msi takes only
 # public properties (NAME=value) on top of them.
@@ -214,7 +218,8 @@ class AgentProfile:
         given = [
             (variable, target, variables[variable])
             for variable, target in OVERRIDES
-            if variables.get(variable) not in (None, "", [])
+            if variables.get(variable) is not None
+            and not (variable in EMPTY_IS_UNSET and variables[variable] == "")
         ]
         if not given:
             return self

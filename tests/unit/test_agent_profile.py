@@ -177,8 +177,8 @@ def test_inventory_variables_win_over_the_profile(tmp_path: Path) -> None:
     assert profile.source_of("install.dir") == "sagefleet_agent_install_dir"
 
 
-def test_unset_or_empty_variables_leave_the_profile() -> None:
-    variables = {"sagefleet_agent_service_name": "", "sagefleet_agent_install_dir": None}
+def test_unset_variables_and_an_empty_settings_path_leave_the_profile() -> None:
+    variables = {"sagefleet_agent_install_dir": None, "sagefleet_settings_path": ""}
     assert agent_profile.for_host(variables) is agent_profile.default()
 
 
@@ -197,6 +197,8 @@ def test_success_codes_override_and_reboot_codes_follow() -> None:
     ("variable", "value", "words"),
     [
         ("sagefleet_agent_service_name", "Spendesk*", "wildcard"),
+        ("sagefleet_agent_service_name", "", "service name"),
+        ("sagefleet_agent_service_display_name", "", "non-empty string"),
         ("sagefleet_agent_installer_arguments", "/S", "list of strings"),
         ("sagefleet_agent_success_codes", [3010], "including 0"),
         ("sagefleet_agent_install_dir", 5, "non-empty string"),
