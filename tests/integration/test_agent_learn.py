@@ -19,7 +19,7 @@ from sagefleet.deploy import deploy_host
 from sagefleet.inventory import load
 from sagefleet.package import build_test_package, inspect
 from sagefleet.sim.fleet import Fleet, generate_specs
-from sagefleet.sim.model import WindowsHost
+from sagefleet.sim.model import Service, WindowsHost
 from tests.conftest import ROOT, next_first_address, session_for
 from tests.scenarios import write_inventory
 
@@ -174,6 +174,16 @@ def test_deploy_plans_an_upgrade_of_the_service_the_profile_finds(
         plans[label] = (result.outcome, result.plan)
     assert plans["shipped"] == ("planned", "install 3.2.0 (v11.0)")
     assert plans["pattern"] == ("planned", "upgrade 3.1.0 → 3.2.0 (v11.0)")
+    # A second service matching the pattern: deploy never guesses between them.
+    fleet.host("sage01").install_service(
+        Service(name="SpendeskSage100AgentOld", binary_path='"D:\\Old\\Spendesk.Sage100.Agent.exe"')
+    )
+    with session_for(fleet, "sage01") as session:
+        result = deploy_host(
+            session, "sage01", {**target, "sagefleet_agent_profile": str(pattern)}, package
+        )
+    assert result.outcome == "skipped" and not result.changed
+    assert "SpendeskSage100Agent, SpendeskSage100AgentOld" in (result.reason or "")
 
 
 def test_an_unreachable_reference_host_is_one_line(

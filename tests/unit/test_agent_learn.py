@@ -130,6 +130,14 @@ def test_a_settings_file_that_is_not_json_is_reported_without_its_text() -> None
     assert {"settings.path", "settings.merge_keys"} <= set(learned.profile["assumed"])
 
 
+def test_keys_differing_only_by_case_fail_as_windows_powershell_parses_them() -> None:
+    # ConvertFrom-Json of 5.1 refuses them (PowerShell issue #3705); JSON allows them.
+    host = reference()
+    host.fs.write(FOLDER + "\\settings.json", b'{"Name": "a", "name": "b"}')
+    document = learn_document(host, Lookup(service="SpendeskSage100Agent"))
+    assert "not valid JSON" in document["settings"]["error"]
+
+
 def _entry(key: str, values: dict[str, Any], names: list[str] | None = None) -> dict[str, Any]:
     return {"key": key, "view": "64", "values": values, "value_names": names or sorted(values)}
 
