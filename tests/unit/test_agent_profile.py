@@ -245,7 +245,10 @@ def _package(*names: str) -> PackageInfo:
         sha256="0" * 64,
         size=1,
         installers=tuple(
-            Installer(path=n, label="v11.0", major=11, minor=0, size=1) for n in names
+            # The technology is what the file says (installer_file): here, by its type.
+            Installer(path=n, label="v11.0", major=11, minor=0, size=1,
+                      technology="msi" if n.endswith(".msi") else "inno")
+            for n in names
         ),
         has_settings=True,
     )
