@@ -32,6 +32,7 @@ TOP_KEYS = {
     "agent",
     "mae_files",
     "probes",
+    "service_logon_right",
 }
 HOST_KEYS = {
     "hostname",
@@ -59,7 +60,21 @@ MAE_KEYS = {
     "verifiable",
 }
 PROBE_KEYS = {"name", "port", "tls", "dns", "tcp", "tls_result"}
-TLS_RESULT_KEYS = {"ok", "protocol", "issuer", "subject", "not_after", "error"}
+TLS_RESULT_KEYS = {
+    "ok",
+    "protocol",
+    "issuer",
+    "subject",
+    "not_after",
+    "error",
+    "policy_errors",
+    "chain_status",
+    "chain",
+    "root_in_authroot",
+    "root_in_root",
+}
+OM_KEYS = {"files", "uninstall", "classes"}
+CLASS_KEYS = {"name", "clsid", "view", "server", "progid", "exists", "file_version"}
 
 
 def facts_params(profile: dict[str, Any]) -> dict[str, Any]:
@@ -103,6 +118,8 @@ def test_facts_document_of_every_profile_follows_the_contract(name: str) -> None
     assert [set(m) for m in doc["mae_files"]] == [MAE_KEYS] * len(params["mae_files"])
     assert all(set(p) == PROBE_KEYS for p in doc["probes"])
     assert all(set(p["tls_result"]) == TLS_RESULT_KEYS for p in doc["probes"] if p["tls_result"])
+    assert set(doc["objets_metiers"]) == OM_KEYS
+    assert all(set(c) == CLASS_KEYS for c in doc["objets_metiers"]["classes"])
     facts = parse_facts(doc)
     assert facts.identity.hostname == host.hostname
     assert len(facts.probes) == len(params["endpoints"])

@@ -24,7 +24,13 @@ from sagefleet.report.labels import labels_for
 TEMPLATE = "report.html.j2"
 
 # Within a host, what needs action first.
-_FINDING_ORDER = {Status.FAIL: 0, Status.UNKNOWN: 1, Status.WAIVED: 2, Status.PASS: 3}
+_FINDING_ORDER = {
+    Status.FAIL: 0,
+    Status.UNKNOWN: 1,
+    Status.WAIVED: 2,
+    Status.PASS: 3,
+    Status.NOT_APPLICABLE: 4,
+}
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
