@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import datetime as dt
+import hashlib
 from typing import Any
 
 ENDPOINTS = [

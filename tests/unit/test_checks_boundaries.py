@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factsdoc import chain, healthy, om_class, probe
+from factsdoc import chain, healthy, om_class
 
 from sagefleet import offline, preflight
 from sagefleet.checks import Context, EntityView, run_checks
@@ -43,7 +43,9 @@ SPC = EntityView(
 AZURE_SQL = "xiyxu8z271.database.windows.net"
 
 
-def run(doc: dict[str, Any], entities: Iterable[EntityView] = (ONPREM,), **kw: Any) -> list[Finding]:
+def run(
+    doc: dict[str, Any], entities: Iterable[EntityView] = (ONPREM,), **kw: Any
+) -> list[Finding]:
     kw.setdefault("controller_utc", NOW)
     return run_checks(Context(host="h1", facts=parse_facts(doc), entities=list(entities), **kw))
 
@@ -58,7 +60,10 @@ def with_sage(version: str, om: str | None = None) -> dict[str, Any]:
     doc["sage"]["executables"][0]["product_version"] = version
     doc["sage"]["uninstall"][0]["display_version"] = version
     if om is not None:
-        doc["objets_metiers"]["classes"] = [om_class("Cpta", version=om), om_class("Cial", version=om)]
+        doc["objets_metiers"]["classes"] = [
+            om_class("Cpta", version=om),
+            om_class("Cial", version=om),
+        ]
     return doc
 
 
@@ -100,7 +105,10 @@ def test_sf204_judges_each_registered_dll() -> None:
     stale = {**om_class("Cial", view="64", version="10.05"), "server": "D:\\old\\objets100c.dll"}
     doc["objets_metiers"]["classes"] = [om_class("Cpta"), stale]
     found = {f.observed["path"]: f.status for f in run(doc) if f.check_id == "SF204"}
-    assert found == {om_class("Cpta")["server"]: Status.PASS, "D:\\old\\objets100c.dll": Status.FAIL}
+    assert found == {
+        om_class("Cpta")["server"]: Status.PASS,
+        "D:\\old\\objets100c.dll": Status.FAIL,
+    }
 
 
 @pytest.mark.parametrize(
@@ -170,8 +178,11 @@ def spc_host(
     doc["azure"].update(guest_agent_service=azure_vm, azure_registry_key=azure_vm)
     if onprem_om:
         doc["objets_metiers"]["uninstall"] = [
-            {"display_name": "Sage 100 Objets Métiers 11.0", "display_version": "11.0",
-             "view": "32"}
+            {
+                "display_name": "Sage 100 Objets Métiers 11.0",
+                "display_version": "11.0",
+                "view": "32",
+            }
         ]
     return doc
 
@@ -281,18 +292,31 @@ def test_sf303_public_chains_pass_whatever_the_issuer_name(issuer: str, root: st
     ("result", "words"),
     [
         ({"root_in_authroot": False, "root_in_root": True}, "intercepted"),
-        ({"policy_errors": "RemoteCertificateChainErrors", "chain_status": ["UntrustedRoot"],
-          "root_in_authroot": False, "root_in_root": False}, "UntrustedRoot"),
-        ({"policy_errors": "RemoteCertificateChainErrors", "chain_status": ["PartialChain"]},
-         "does not validate"),
-        ({"policy_errors": "RemoteCertificateNameMismatch", "subject": "proxy.corp.local"},
-         "not to"),
+        (
+            {
+                "policy_errors": "RemoteCertificateChainErrors",
+                "chain_status": ["UntrustedRoot"],
+                "root_in_authroot": False,
+                "root_in_root": False,
+            },
+            "UntrustedRoot",
+        ),
+        (
+            {"policy_errors": "RemoteCertificateChainErrors", "chain_status": ["PartialChain"]},
+            "does not validate",
+        ),
+        (
+            {"policy_errors": "RemoteCertificateNameMismatch", "subject": "proxy.corp.local"},
+            "not to",
+        ),
     ],
 )
 def test_sf303_flags_a_root_outside_authroot_or_a_failing_chain(
     result: dict[str, Any], words: str
 ) -> None:
-    found = [f for f in run(tls_doc("Fortinet CA", "Fortinet CA", **result)) if f.check_id == "SF303"]
+    found = [
+        f for f in run(tls_doc("Fortinet CA", "Fortinet CA", **result)) if f.check_id == "SF303"
+    ]
     assert [f.status for f in found] == [Status.FAIL] * 3
     assert all(words in f.message for f in found), found[0].message
 
@@ -344,7 +368,9 @@ class SlowLink(HostSession):
         self.model.clock_skew_s = skew
         self.delay = delay
 
-    def execute(self, command: str, stdin: Iterable[bytes] | None = None) -> tuple[int, bytes, bytes]:
+    def execute(
+        self, command: str, stdin: Iterable[bytes] | None = None
+    ) -> tuple[int, bytes, bytes]:
         time.sleep(self.delay)
         result = run_command(self.model, command, b"".join(stdin or ()))
         time.sleep(self.delay)
@@ -422,13 +448,31 @@ def test_sf402_says_why_localsystem_cannot_reach_the_share() -> None:
 @pytest.mark.parametrize(
     ("right", "status", "severity"),
     [
-        ({"account": "BIJOU\\svc", "sid": "S-1-5-21-1-2-3-1001", "granted": True, "error": None},
-         Status.PASS, Severity.ERROR),
-        ({"account": "BIJOU\\svc", "sid": "S-1-5-21-1-2-3-1001", "granted": False, "error": None},
-         Status.FAIL, Severity.WARNING),
-        ({"account": "BIJOU\\svc", "sid": None, "granted": None,
-          "error": "Some or all identity references could not be translated."},
-         Status.UNKNOWN, Severity.WARNING),
+        (
+            {"account": "BIJOU\\svc", "sid": "S-1-5-21-1-2-3-1001", "granted": True, "error": None},
+            Status.PASS,
+            Severity.ERROR,
+        ),
+        (
+            {
+                "account": "BIJOU\\svc",
+                "sid": "S-1-5-21-1-2-3-1001",
+                "granted": False,
+                "error": None,
+            },
+            Status.FAIL,
+            Severity.WARNING,
+        ),
+        (
+            {
+                "account": "BIJOU\\svc",
+                "sid": None,
+                "granted": None,
+                "error": "Some or all identity references could not be translated.",
+            },
+            Status.UNKNOWN,
+            Severity.WARNING,
+        ),
         (None, Status.UNKNOWN, Severity.WARNING),
     ],
 )
@@ -442,7 +486,9 @@ def test_sf402_requires_log_on_as_a_service_for_the_service_account(
 
 
 def test_sf402_built_in_accounts_need_no_right_check() -> None:
-    assert [f for f in run(healthy(NOW), service_account="LocalSystem") if f.check_id == "SF402"] == []
+    assert [
+        f for f in run(healthy(NOW), service_account="LocalSystem") if f.check_id == "SF402"
+    ] == []
 
 
 # A host without entities is never ready ------------------------------------------------------
