@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factsdoc import chain, healthy, om_class
+from factsdoc import OM_DLL, chain, healthy, om_class
 
 from sagefleet import offline, preflight
 from sagefleet.checks import Context, EntityView, run_checks
@@ -59,11 +59,12 @@ def with_sage(version: str, om: str | None = None) -> dict[str, Any]:
     doc = healthy(NOW)
     doc["sage"]["executables"][0]["product_version"] = version
     doc["sage"]["uninstall"][0]["display_version"] = version
-    if om is not None:
+    if om is not None:  # as the snippet reports it: the classes, and the DLL they name
         doc["objets_metiers"]["classes"] = [
             om_class("Cpta", version=om),
             om_class("Cial", version=om),
         ]
+        doc["objets_metiers"]["files"] = [{"path": OM_DLL, "file_version": om}]
     return doc
 
 
@@ -515,3 +516,69 @@ def test_not_applicable_never_demotes_a_host_and_never_reads_as_unknown() -> Non
     na = {f.check_id for f in findings if f.status is Status.NOT_APPLICABLE}
     assert {"SF203", "SF304", "SF305", "SF306"} <= na
     assert HostReport(host="h1", reachable=True, findings=tuple(findings)).status == "ready"
+
+
+def test_not_applicable_is_its_own_word_in_every_report_format() -> None:
+    import xml.etree.ElementTree as ET
+
+    from jsonschema import Draft202012Validator
+
+    from sagefleet.findings import FleetReport
+    from sagefleet.report.html import render_html
+    from sagefleet.report.json_report import load_schema, render_json
+    from sagefleet.report.junit import render_junit
+
+    host = HostReport(host="h1", reachable=True, findings=tuple(run(healthy(NOW))))
+    report = FleetReport(title="t", hosts=(host,), lang="fr")
+    document = json.loads(render_json(report))
+    Draft202012Validator(load_schema()).validate(document)
+    assert document["hosts"][0]["status_counts"]["not_applicable"] >= 4
+    skipped = [
+        case.find("skipped").get("message", "")  # type: ignore[union-attr]
+        for case in ET.fromstring(render_junit(report)).iter("testcase")
+        if case.find("skipped") is not None
+    ]
+    assert any(m.startswith("not applicable: ") for m in skipped)
+    assert "sans objet" in render_html(report)
+
+
+# Retired inputs and discovery ------------------------------------------------------------------
+def test_an_issuer_allowlist_in_the_inventory_is_refused_with_what_to_do() -> None:
+    from sagefleet.errors import InputError
+
+    for name in ("sagefleet_expected_issuers", "sagefleet_preflight_expected_issuers"):
+        with pytest.raises(InputError) as caught:
+            preflight.prepare("h1", {name: ["^Amazon"]})
+        assert caught.value.field == name and "root store" in str(caught.value)
+
+
+def test_discovery_drafts_each_entitys_edition_from_its_own_mae() -> None:
+    from sagefleet import discover
+
+    document = {
+        "hostname": "SRV",
+        "spc_marker": True,  # decides nothing
+        "mae_files": [
+            {
+                "path": "C:\\S\\BIJOU.MAE",
+                "database": "BIJOU",
+                "serveur_sql": AZURE_SQL,
+                "type": "SQL",
+            },
+            {
+                "path": "C:\\S\\CHOCO.MAE",
+                "database": "CHOCO",
+                "serveur_sql": "SRV\\SAGE100",
+                "type": "SQL",
+            },
+        ],
+    }
+    entities = {e["name"]: e for e in discover.draft("srv", document).entities}
+    assert (entities["BIJOU"]["edition"], entities["BIJOU"]["azure_sql_server"]) == (
+        "spc",
+        "xiyxu8z271",
+    )
+    assert (entities["CHOCO"]["edition"], entities["CHOCO"]["sql_instance"]) == (
+        "onpremise",
+        "SRV\\SAGE100",
+    )
