@@ -49,7 +49,9 @@ def without_entities(inventory: Path, *names: str) -> None:
 
 def test_preflight_blocks_a_host_without_entities_and_names_it(tmp_path: Path) -> None:
     specs = generate_specs(
-        2, profiles=("healthy-onprem", "spc-with-onprem-om"), first_address=next_first_address(),
+        2,
+        profiles=("healthy-onprem", "spc-with-onprem-om"),
+        first_address=next_first_address(),
         port=0,
     )
     with Fleet(specs, tmp_path / "fleet") as fleet:

@@ -106,8 +106,12 @@ def test_sf102_explicitly_disabled_strong_crypto_is_an_error() -> None:
 
 @pytest.mark.parametrize(
     ("framework", "severity"),
-    [("4.8", Severity.INFO), ("4.7", Severity.INFO), (None, Severity.INFO),
-     ("4.6.2", Severity.WARNING)],
+    [
+        ("4.8", Severity.INFO),
+        ("4.7", Severity.INFO),
+        (None, Severity.INFO),
+        ("4.6.2", Severity.WARNING),
+    ],
 )
 def test_sf102_missing_values_warn_only_for_an_agent_older_than_47(
     framework: str | None, severity: Severity

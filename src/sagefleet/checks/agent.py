@@ -151,7 +151,7 @@ def network_mae_account(ctx: Context) -> Iterator[Outcome]:
 def _logon_right(ctx: Context, account: str) -> Outcome:
     """ "Log on as a service" for a service account that is not built in (those hold it)."""
     right = ctx.facts.service_logon_right
-    observed = {"account": account}
+    observed: dict[str, str | bool | None] = {"account": account}
     if right is None or right.account.lower() != account.lower():
         return unknown(
             ctx.t(

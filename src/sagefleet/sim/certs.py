@@ -146,7 +146,7 @@ def _new_key(kind: str) -> _Key:
     return ec.generate_private_key(ec.SECP384R1() if kind == "ec384" else ec.SECP256R1())
 
 
-def _hash_for(key: _Key) -> hashes.HashAlgorithm:
+def _hash_for(key: _Key) -> hashes.SHA256 | hashes.SHA384:
     if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
         return hashes.SHA384()
     return hashes.SHA256()

@@ -34,7 +34,6 @@ from importlib import resources
 from typing import Any, NoReturn
 
 import yaml
-
 from cryptography import x509
 
 from sagefleet import catalog
@@ -2226,8 +2225,9 @@ class _Builder:
         )
 
     def _tls_rule(self, spec: Any, proxy: bool = False) -> TlsRule:
-        allowed = {"issuer", "protocols"} if proxy else {"issuer", "subject", "protocols",
-                                                         "not_after"}
+        allowed = (
+            {"issuer", "protocols"} if proxy else {"issuer", "subject", "protocols", "not_after"}
+        )
         spec = _section(spec, allowed, self.where)
         protocols = tuple(spec.get("protocols") or ("TLSv1.2", "TLSv1.3"))
         for protocol in protocols:

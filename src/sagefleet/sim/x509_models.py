@@ -111,9 +111,8 @@ def name_matches(cert: x509.Certificate, host: str) -> bool:
         pattern = pattern.lower().rstrip(".")
         if pattern == wanted:
             return True
-        if pattern.startswith("*.") and "." in wanted:
-            if wanted.split(".", 1)[1] == pattern[2:]:
-                return True
+        if pattern.startswith("*.") and wanted.partition(".")[2] == pattern[2:]:
+            return True
     return False
 
 
