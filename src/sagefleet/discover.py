@@ -97,6 +97,10 @@ def draft(host: str, document: Mapping[str, Any]) -> Draft:
         }
         if match:
             entity["azure_sql_server"] = match.group(1).lower()
+            notes.append(
+                f"{name}: on SPC the database is not named after the .MAE file: "
+                "set the Azure SQL database name"
+            )
         else:
             entity["sql_instance"] = server
         if not server:

@@ -193,3 +193,10 @@ def test_spc_marker_location_is_a_parameter() -> None:
     host, params = host_for("healthy-onprem")
     params["spc_marker_paths"] = [r"C:\Sage\Societes\BIJOU.MAE"]
     assert parse_facts(run_facts(host, params)).spc_marker is True
+
+
+def test_a_parameter_the_snippet_does_not_read_is_refused() -> None:
+    host, params = host_for("healthy-onprem")
+    params["expected_issuers"] = ["^Amazon"]
+    rc, _, err = run_snippet_wire(host, "facts", params)
+    assert rc == 1 and b"not understood" in err and b"expected_issuers" in err

@@ -161,9 +161,10 @@ def tls(ctx: Context) -> Iterator[Outcome]:
             )
             continue
         observed = _tls_observed(label, result)
+        names = ", ".join([endpoint.name, *endpoint.firewall_names])
         exclude = ctx.t(
-            f"exclude {endpoint.name} from TLS inspection on the proxy/firewall",
-            f"excluez {endpoint.name} de l'inspection TLS sur le proxy/pare-feu",
+            f"exclude {names} from TLS inspection on the proxy/firewall",
+            f"excluez {names} de l'inspection TLS sur le proxy/pare-feu",
         )
         if not result.ok:
             yield failed(
@@ -258,10 +259,10 @@ def tls(ctx: Context) -> Iterator[Outcome]:
                     "(AuthRoot)",
                 ),
                 ctx.t(
-                    f"exclude {endpoint.name} from TLS inspection on the proxy/firewall; if "
+                    f"exclude {names} from TLS inspection on the proxy/firewall; if "
                     "this root is a public one your organisation distributes itself (automatic "
                     "root update turned off), waive SF303 with that reason",
-                    f"excluez {endpoint.name} de l'inspection TLS sur le proxy/pare-feu ; si "
+                    f"excluez {names} de l'inspection TLS sur le proxy/pare-feu ; si "
                     "cette racine est publique et diffusée par votre organisation (mise à jour "
                     "automatique des racines désactivée), posez une dérogation SF303 motivée",
                 ),

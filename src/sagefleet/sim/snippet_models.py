@@ -318,9 +318,19 @@ def _spc_marker(host: WindowsHost, paths: list[str]) -> bool:
     return False
 
 
+#: The parameters the facts snippet reads; the model refuses any other (a controller and a
+#: snippet that drifted apart fail here, not silently on a real server).
+FACTS_PARAMS = frozenset(
+    {"agent_service", "endpoints", "mae_files", "timeout_ms", "spc_marker_paths", "service_account"}
+)
+
+
 @simulates("facts")
 def facts(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
     """Every fact the checks need, in one document (the contract of sagefleet.facts)."""
+    unknown = sorted(set(params) - FACTS_PARAMS)
+    if unknown:
+        raise SnippetAbort(f"sagefleet simulator: facts parameters not understood: {unknown}")
     timeout_ms = int(_param(params, "timeout_ms", 3000))
     agent_service = str(_param(params, "agent_service", AGENT_SERVICE))
     markers = [str(p) for p in _param(params, "spc_marker_paths", list(DEFAULT_SPC_MARKERS))]
