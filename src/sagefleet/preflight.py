@@ -50,16 +50,13 @@ ROLE_ALIASES = {
 }
 
 # Variables preflight no longer reads: set, they stop the run with what to do instead.
-RETIRED_VARS = {
-    "sagefleet_expected_issuers": (
-        "no longer used: SF303 validates each endpoint's certificate chain against the "
-        "host's own Windows root store, without a list of issuer names"
-    ),
-    "sagefleet_preflight_expected_issuers": (
-        "no longer used: SF303 validates each endpoint's certificate chain against the "
-        "host's own Windows root store, without a list of issuer names"
-    ),
-}
+_NO_ISSUER_LIST = (
+    "no longer used: SF303 validates each endpoint's certificate chain against the host's "
+    "own Windows root store, without a list of issuer names"
+)
+RETIRED_VARS = dict.fromkeys(
+    ("sagefleet_expected_issuers", "sagefleet_preflight_expected_issuers"), _NO_ISSUER_LIST
+)
 
 
 def with_role_aliases(variables: Mapping[str, Any]) -> dict[str, Any]:
