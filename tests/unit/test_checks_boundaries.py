@@ -216,8 +216,9 @@ def test_sf203_never_passes_as_not_spc_without_entities() -> None:
     assert unknown.status is Status.UNKNOWN and "SF903" in unknown.remediation
 
 
-def test_sf203_does_not_apply_to_an_on_premise_server() -> None:
-    found = only(run(spc_host(mae_server="SQL01\\SAGE100", azure_vm=False)), "SF203")
+@pytest.mark.parametrize("azure_vm", [False, True])  # on-premise on an Azure VM too
+def test_sf203_does_not_apply_to_an_on_premise_server(azure_vm: bool) -> None:
+    found = only(run(spc_host(mae_server="SQL01\\SAGE100", azure_vm=azure_vm)), "SF203")
     assert found.status is Status.NOT_APPLICABLE
 
 

@@ -282,7 +282,9 @@ def spc_without_onprem_om(ctx: Context) -> Iterator[Outcome]:
     signals = edition_signals(ctx)
     signs = signals.spc_signs(ctx.lang)
     entries = _onprem_om_entries(ctx)
-    if not signs and not signals.azure_vm and signals.declared == "onpremise":
+    # On-premise by the inventory, and no Azure SQL anywhere: an Azure VM alone may host an
+    # on-premise install, where the on-premise package belongs.
+    if not signals.azure_sql and signals.declared == "onpremise":
         yield not_applicable(
             ctx.t(
                 "on-premise server: no Azure SQL server in its .MAE files or its entities",
