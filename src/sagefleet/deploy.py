@@ -354,6 +354,19 @@ def check_installer_arguments(host: str, options: DeployOptions, package: Packag
 
 
 
+def require_entities(host: str, variables: Mapping[str, Any]) -> None:
+    """A host without entities is never deployed (preflight's SF903 fails it): the first
+    play refuses it before any host is touched."""
+    if not variables.get("sagefleet_entities"):
+        raise InputError(
+            "no entity: the agent would have no company file to connect",
+            host=host,
+            field="sagefleet_entities",
+            fix=f"add sagefleet_entities to {host}'s host_vars (one per Sage company file); "
+            "playbooks/discover.yml drafts them",
+        )
+
+
 def check_inputs(host: str, variables: Mapping[str, Any]) -> DeployOptions:
     """Every deploy input of one host, validated on the controller (raises InputError)."""
     options = options_from(host, variables)
@@ -413,6 +426,7 @@ class Deployer:
         self.want_diff = diff
         self.started = time.monotonic()
         # Everything below is validated before the host is contacted.
+        require_entities(host, variables)
         self.prepared = preflight.prepare(host, variables)
         self.options = check_inputs(host, variables)
         check_installer_arguments(host, self.options, package)

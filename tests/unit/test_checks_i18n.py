@@ -53,7 +53,7 @@ def _documents() -> list[tuple[str, dict[str, Any], str | None]]:
         defaults = Context(host="", facts=parse_facts(healthy(NOW)))
         prepared = preflight.PreparedHost(
             host=name, entities=entities, waivers=[], endpoints=list(defaults.endpoints),
-            expected_issuers=[], sage=defaults.sage,
+            sage=defaults.sage,
         )
         docs.append((name, facts_model(host, prepared.facts_params(), b""), name))
     return docs

@@ -33,6 +33,7 @@ TOP_KEYS = {
     "agent",
     "mae_files",
     "probes",
+    "service_logon_right",
 }
 HOST_KEYS = {
     "hostname",
@@ -63,7 +64,21 @@ MAE_KEYS = {
     "verifiable",
 }
 PROBE_KEYS = {"name", "port", "tls", "dns", "tcp", "tls_result"}
-TLS_RESULT_KEYS = {"ok", "protocol", "issuer", "subject", "not_after", "error"}
+TLS_RESULT_KEYS = {
+    "ok",
+    "protocol",
+    "issuer",
+    "subject",
+    "not_after",
+    "error",
+    "policy_errors",
+    "chain_status",
+    "chain",
+    "root_in_authroot",
+    "root_in_root",
+}
+OM_KEYS = {"files", "uninstall", "classes"}
+CLASS_KEYS = {"name", "clsid", "view", "server", "progid", "exists", "file_version"}
 
 
 def facts_params(profile: dict[str, Any]) -> dict[str, Any]:
@@ -107,6 +122,8 @@ def test_facts_document_of_every_profile_follows_the_contract(name: str) -> None
     assert [set(m) for m in doc["mae_files"]] == [MAE_KEYS] * len(params["mae_files"])
     assert all(set(p) == PROBE_KEYS for p in doc["probes"])
     assert all(set(p["tls_result"]) == TLS_RESULT_KEYS for p in doc["probes"] if p["tls_result"])
+    assert set(doc["objets_metiers"]) == OM_KEYS
+    assert all(set(c) == CLASS_KEYS for c in doc["objets_metiers"]["classes"])
     facts = parse_facts(doc)
     assert facts.identity.hostname == host.hostname
     assert len(facts.probes) == len(params["endpoints"])
@@ -199,3 +216,10 @@ def test_spc_marker_location_is_a_parameter() -> None:
     host, params = host_for("healthy-onprem")
     params["spc_marker_paths"] = [r"C:\Sage\Societes\BIJOU.MAE"]
     assert parse_facts(run_facts(host, params)).spc_marker is True
+
+
+def test_a_parameter_the_snippet_does_not_read_is_refused() -> None:
+    host, params = host_for("healthy-onprem")
+    params["expected_issuers"] = ["^Amazon"]
+    rc, _, err = run_snippet_wire(host, "facts", params)
+    assert rc == 1 and b"not understood" in err and b"expected_issuers" in err

@@ -122,7 +122,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "finding.fail": "échec",
         "finding.waived": "dérogation",
         "finding.unknown": "inconnu",
-        "finding.not_applicable": "non applicable",
+        "finding.not_applicable": "sans objet",
         "severity.error": "erreur",
         "severity.warning": "avertissement",
         "severity.info": "info",
