@@ -450,8 +450,8 @@ def test_html_hides_a_not_applicable_check_like_a_passed_one() -> None:
 
 def test_labels_fall_back_to_the_status_name() -> None:
     labels = LABELS["fr"]
-    assert label(labels, "finding", "not-applicable") == "non applicable"
-    assert label(labels, "finding", "not applicable") == "non applicable"
+    assert label(labels, "finding", "not-applicable") == "sans objet"
+    assert label(labels, "finding", "not applicable") == "sans objet"
     assert label(labels, "status", "rolled_back-somehow") == "rolled back somehow"
     assert label({"status.rolled-back": "restauré"}, "status", "rolled-back") == "restauré"
 

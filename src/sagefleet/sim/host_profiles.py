@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import ValidationError, best_match, relevance
 
 from sagefleet.sim.model import ProfileError, load_profile, profile_names
 
@@ -114,7 +114,9 @@ def check(data: Any, origin: str) -> None:
     errors = list(_validator().iter_errors(data))
     if not errors:
         return
-    error = best_match(errors, key=lambda e: -len(list(e.absolute_path)))
+    # Shorter paths first, then jsonschema's own relevance (within a oneOf, the branch of
+    # the value's type: an unknown key of a mapping, not "not a string").
+    error = best_match(errors, key=lambda e: (-len(list(e.absolute_path)), *relevance(e)))
     if error is None:  # pragma: no cover - iter_errors gave some
         return
     field, problem = _describe(error)

@@ -355,6 +355,7 @@ def facts(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, 
         sage_uninstall, om_uninstall = _uninstall(host)
         products = _sage_products(host)
         om_classes = _om_classes(host)
+        agent = _agent(host, params)
         reg = host.registry
         return {
             "schema": 1,
@@ -407,7 +408,7 @@ def facts(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, 
                 "azure_registry_key": reg.key_exists(AZURE_KEY),
                 "spc_marker": _spc_marker(host, markers),
             },
-            "agent": _agent(host, params),
+            "agent": agent,
             "mae_files": [_mae_file(host, str(p)) for p in _param(params, "mae_files", [])],
             "probes": [
                 _probe(host, endpoint, timeout_ms)

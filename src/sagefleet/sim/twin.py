@@ -41,6 +41,7 @@ import yaml
 from sagefleet import __version__, catalog
 from sagefleet.errors import InputError
 from sagefleet.facts import FactsError, HostFacts, parse_facts, parse_utc
+from sagefleet.sim.certs import PUBLIC_INTERMEDIATES
 from sagefleet.sim import host_profiles
 from sagefleet.sim.model import (
     AGENT_FOLDER,
@@ -402,6 +403,7 @@ def _network(facts: HostFacts, twin: Twin) -> dict[str, Any]:
     dns: dict[str, Any] = {}
     tcp: dict[str, str] = {}
     tls: dict[str, Any] = {}
+    intercepted: dict[str, dict[str, Any]] = {}
     latency: dict[str, int] = {}
     for probe in facts.probes:
         name = probe.name.lower()
@@ -428,6 +430,15 @@ def _network(facts: HostFacts, twin: Twin) -> dict[str, Any]:
         if result is None:
             continue
         key = name if probe.port == 443 else target
+        if result.issuer and result.issuer not in PUBLIC_INTERMEDIATES and probe.port == 443:
+            # Not a public CA the simulator knows: a TLS-inspecting proxy re-signing the
+            # host's HTTPS (the twin models one for the whole host, as a proxy is).
+            intercepted[name] = {
+                "issuer": result.issuer,
+                "protocols": [result.protocol or "TLSv1.2"],
+                "installed": result.root_in_root is not False,
+            }
+            continue
         if result.ok:
             tls[key] = {
                 "issuer": result.issuer or "unknown",
@@ -450,6 +461,18 @@ def _network(facts: HostFacts, twin: Twin) -> dict[str, Any]:
         network["tcp"] = tcp
     if tls:
         network["tls"] = tls
+    if intercepted:
+        first = next(iter(intercepted.values()))
+        network["intercept_tls"] = {
+            **first,
+            **({"except": sorted(tls)} if tls else {}),
+        }
+        issuers = {i["issuer"] for i in intercepted.values()}
+        if len(issuers) > 1:
+            twin.approximations.append(
+                f"TLS: several private issuers ({', '.join(sorted(issuers))}); the twin's "
+                f"proxy presents {first['issuer']} for all of them"
+            )
     if latency:
         network["latency_ms"] = latency
     if facts.winhttp_proxy:
