@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 
 import pytest
 
@@ -42,6 +43,54 @@ def test_a_one_command_session_takes_the_fewest_round_trips(make_fleet: FleetFac
         session.run_snippet("host_info")
     operations = fleet.listeners["sage01"].stats.operations
     assert operations == {"Create": 1, "Command": 1, "Send": 1, "Receive": 1, "Delete": 1}
+    # Every HTTP request: the two NTLM legs before the authenticated Create, then the rest.
+    assert fleet.listeners["sage01"].stats.http_requests == 7
+
+
+def test_the_environment_is_read_once_per_session_not_per_request(
+    make_fleet: FleetFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import urllib.request
+
+    fleet = make_fleet()
+    reads = []
+    real = urllib.request.getproxies_environment
+
+    def counted() -> dict[str, str]:
+        reads.append(1)
+        return real()
+
+    monkeypatch.setattr(urllib.request, "getproxies_environment", counted)
+    with session_for(fleet, "sage01") as session:
+        for _ in range(3):
+            session.run_snippet("host_info")
+    assert fleet.listeners["sage01"].stats.http_requests >= 15
+    assert len(reads) <= 2, len(reads)  # pywinrm's own look-up when it builds the session
+
+
+def test_ntlm_derives_the_password_hashes_once_for_many_sessions(
+    make_fleet: FleetFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spnego._ntlm_raw import crypto
+
+    from sagefleet.remote import winrm
+
+    fleet = make_fleet()
+    winrm.ntlm_hashes.cache_clear()
+    blocks = []
+    real = crypto.des
+
+    def counted(key: bytes, data: bytes) -> bytes:
+        if threading.current_thread() is threading.main_thread():  # not the simulator's
+            blocks.append(1)
+        return real(key, data)
+
+    monkeypatch.setattr(crypto, "des", counted)
+    for _ in range(3):
+        with session_for(fleet, "sage01") as session:
+            assert session.run_snippet("host_info")["hostname"] == "SAGE-ONPREM"
+    assert len(blocks) == 2  # the LM hash, two DES blocks, once (not once a connection)
+    assert fleet.listeners["sage01"].stats.auth_failures == 0
 
 
 def test_an_ended_command_is_terminated_when_the_next_one_starts(

@@ -13,6 +13,8 @@ from sagefleet.remote import SnippetFailed
 from sagefleet.remote.command import parse_result
 from sagefleet.remote.contracts import (
     ContractViolation,
+    _checker,
+    _validator,
     load_schema,
     schema_names,
     validate_output,
@@ -30,9 +32,25 @@ HOST_INFO: dict[str, Any] = {
 
 
 def violation(name: str, document: Any) -> ContractViolation:
+    # The fast check refuses it too: a document both refuse is refused, with
+    # jsonschema's words (the fast check never decides alone to refuse).
+    checker = _checker(name)
+    assert checker is not None and checker.is_valid(document) is False
     with pytest.raises(ContractViolation) as caught:
         validate_output("sage01", name, document)
     return caught.value
+
+
+def test_the_fast_check_accepts_what_jsonschema_accepts() -> None:
+    documents = [
+        ("host_info", HOST_INFO),
+        ("query", {"answers": {"exists": True, "name": "Spooler", "state": "Running"}}),
+        ("query", {"answers": [{"exists": False}]}),
+    ]
+    for name, document in documents:
+        validator, checker = _validator(name), _checker(name)
+        assert validator is not None and checker is not None
+        assert validator.is_valid(document) and checker.is_valid(document), name
 
 
 def test_every_shipped_snippet_has_a_valid_draft_2020_12_schema() -> None:

@@ -83,7 +83,11 @@ NTLM_USERS = _NtlmUsers()
 
 @dataclass
 class Stats:
+    # Shell operations that reached the WS-Management layer (authenticated requests).
     requests: int = 0
+    # Every HTTP request the listener answered, NTLM handshake legs included: the
+    # round trips a client paid for (benchmarks count them).
+    http_requests: int = 0
     encrypted: int = 0
     unencrypted: int = 0
     auth_failures: int = 0
@@ -251,6 +255,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.server.faults.on_request()
         with self.server.stats.lock:
             self.server.stats.body_bytes += len(body)
+            self.server.stats.http_requests += 1
         if self.path.rstrip("/").lower() != "/wsman":
             self._reply(404)
             return
