@@ -21,7 +21,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -50,6 +50,7 @@ class Progress:
 
     total: int
     stream: TextIO = sys.stderr
+    label: str = "doctor"
     done: int = 0
     problems: int = 0
     started: float = 0.0
@@ -69,7 +70,7 @@ class Progress:
             if tty or now - self._last >= 2.0 or self.done == self.total:
                 self._last = now
                 line = (
-                    f"doctor: {self.done}/{self.total} hosts, {self.problems} blocked or "
+                    f"{self.label}: {self.done}/{self.total} hosts, {self.problems} blocked or "
                     f"unreachable, {now - self.started:.1f} s"
                 )
                 self.stream.write(("\r" + line) if tty else line + "\n")
@@ -241,6 +242,7 @@ def run(
     processes: int | None = None,
     progress: Progress | None = None,
     session_factory: SessionFactory | None = None,
+    prepared: Mapping[str, preflight.PreparedHost] | None = None,
 ) -> FleetReport:
     """Preflight every host concurrently; never more than ``forks`` at once.
 
@@ -248,8 +250,9 @@ def run(
     HOSTS_PER_PROCESS hosts, at most two per core). More than one forks this
     process: its other threads, if any, must not hold what the hosts' sessions
     need (the CLI passes 1 when its SSH jump forwards are running).
+    ``prepared``: every host's inputs, already validated (preflight.yml's fleet task).
     """
-    prepared = prepare_all(hosts)
+    prepared = dict(prepared) if prepared is not None else prepare_all(hosts)
     preflight.warm_up()  # before the worker processes fork: each inherits it
     factory = session_factory or (lambda h: WinRMSession(h.target))  # type: ignore[arg-type]
     lang = next(iter(prepared.values())).lang if prepared else "en"

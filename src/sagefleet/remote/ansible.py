@@ -126,11 +126,28 @@ def _from_pywinrm(host: str, exc: Exception) -> Exception | None:
     return None
 
 
+# ansible-core's winrm connection names the transport before each transport's error.
+_TRANSPORT_PREFIX = re.compile(r"^(?:ntlm|basic|plaintext|ssl|certificate|kerberos|credssp): ")
+
+
 def _classify(host: str, text: str) -> Exception:
+    """A connection failure in the words sagefleet's own sessions use (remote/winrm.py), so
+    that a report says the same whichever way the host was reached."""
+    if _TRANSPORT_PREFIX.match(text) and not re.search(r", \w+: ", text):  # one transport
+        text = _TRANSPORT_PREFIX.sub("", text, count=1)
     if _AUTH.search(text):
-        return AuthenticationFailed(host, text)
+        return AuthenticationFailed(host, f"credentials rejected: {text}")
     if re.search(r"read timed out|operation timed out", text, re.I):
         return RemoteTimeout(host, text)
+    if re.match(r"HTTPS?ConnectionPool\(", text):  # requests' text: as WinRMSession words it
+        if "SSLError" in text:
+            cause = "TLS handshake failed"
+        elif "ConnectTimeout" in text:
+            cause = "connection timed out"
+        else:
+            cause = "cannot connect"
+        text = text if len(text) <= 300 else text[:297] + "..."
+        return HostUnreachable(host, f"{cause}: {text}")
     return HostUnreachable(host, text)
 
 

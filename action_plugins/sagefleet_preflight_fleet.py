@@ -1,0 +1,117 @@
+"""Action plugin: the preflight of every host of the play at once, from the bastion.
+
+The fleet mode of the role sagefleet_preflight (sagefleet.preflight_play): run once,
+on the bastion, before the role's per-host task, which then hands each host its
+result from this task's registered value. Hosts this task cannot reach the way
+ansible-core's winrm connection would are listed in ``per_host`` with the reason,
+and gathered by the per-host task itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible import context
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+from sagefleet import doctor, preflight, preflight_play
+from sagefleet.preflight_play import AnsibleWinRM, FleetHost, plan_host
+
+display = Display()
+
+# Loaded in the controller before it forks a worker (see the sagefleet_preflight action).
+preflight.warm_up()
+
+ARGUMENT_SPEC: dict[str, Any] = {}  # no arguments: it reads each host's variables
+
+
+class _DisplayLines:
+    """doctor's progress lines, through Ansible's display (the controller prints them)."""
+
+    def isatty(self) -> bool:  # one line every 2 s and the last, as in a CI log
+        return False
+
+    def write(self, text: str) -> None:
+        if text.strip():
+            display.display(text.rstrip("\n"))
+
+    def flush(self) -> None:
+        return None
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _supports_check_mode = True  # read-only
+    _supports_async = False
+    _requires_connection = False
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        result = super().run(tmp, task_vars)
+        self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        task_vars = task_vars or {}
+        names = [str(h) for h in task_vars.get("ansible_play_batch") or ()]
+        hosts = self._plan(names, task_vars)
+        # Ansible's forks: never more hosts at once than ansible-playbook -f allows.
+        forks = max(1, min(int(context.CLIARGS.get("forks") or 5), len(names) or 1))
+        running = sum(1 for h in hosts if h.reason is None)
+        progress = None
+        if running:
+            progress = doctor.Progress(total=running, stream=_DisplayLines(), label="preflight")
+        try:
+            results = preflight_play.run(hosts, forks=forks, progress=progress)
+        except Exception as exc:  # noqa: BLE001 - the per-host task still gathers every host
+            display.warning(f"sagefleet preflight: the fleet task failed, every host runs its own: {exc}")
+            results = {}
+            for host in hosts:
+                host.reason = host.reason or f"the fleet task failed ({type(exc).__name__})"
+        per_host = {h.name: h.reason for h in hosts if h.reason is not None}
+        result.update(
+            changed=False,
+            results=results,
+            per_host=per_host,
+            forks=forks,
+            msg=(
+                f"{len(results)} host(s) checked from the bastion, {forks} at a time"
+                + (f"; {len(per_host)} left to their own task" if per_host else "")
+            ),
+        )
+        return result
+
+    def _plan(self, names: list[str], task_vars: dict[str, Any]) -> list[FleetHost]:
+        """Each host's variables as its own task would see them, and how it is gathered."""
+        if not names:
+            return []
+        hostvars = task_vars["hostvars"]
+        manager, inventory = hostvars._variable_manager, hostvars._inventory
+        play = self._task.get_play()
+        play_hosts = list(task_vars.get("ansible_play_hosts") or names)
+        play_hosts_all = list(task_vars.get("ansible_play_hosts_all") or play_hosts)
+        resolver = AnsibleWinRM(self._task, self._play_context)
+        planned = []
+        for name in names:
+            raw = manager.get_vars(
+                play=play,
+                host=inventory.get_host(name),
+                task=self._task,
+                include_hostvars=False,
+                _hosts=play_hosts,
+                _hosts_all=play_hosts_all,
+            )
+            templar = self._templar.copy_with_new_env(available_variables=raw)
+            try:
+                planned.append(
+                    plan_host(
+                        name,
+                        templar.template,
+                        raw,
+                        connection=self._task.connection,
+                        become=bool(self._task.become),
+                        resolve=lambda r=raw, t=templar: resolver.connection(r, t),
+                    )
+                )
+            except Exception as exc:  # noqa: BLE001 - that host's own task reports it
+                planned.append(
+                    FleetHost(name, reason=f"{type(exc).__name__} while reading its connection")
+                )
+        return planned
