@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 VENV218  := .venv-ansible218
 STAMP218 := $(VENV218)/.installed
 
-.PHONY: venv test test-ansible218 demo lint clean bench-sim browser
+.PHONY: venv test test-ansible218 demo lint docs clean bench-sim browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -77,6 +77,10 @@ lint: $(STAMP)
 		$(BIN)/ansible-playbook --syntax-check "$$playbook" || exit 1; \
 	done
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint --offline
+
+## make docs: regenerate the role READMEs' variables and docs/checks.md (a test checks them)
+docs: $(STAMP)
+	$(BIN)/python -m sagefleet.roledocs all
 
 clean:
 	rm -rf $(VENV) $(VENV218) .pytest_cache .mypy_cache .ruff_cache .sagefleet
