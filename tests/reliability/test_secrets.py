@@ -37,7 +37,7 @@ import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
 
 from sagefleet import offline
-from sagefleet.inventory import load
+from sagefleet.inventory import VaultOptions, load
 from sagefleet.package import build_test_package
 from sagefleet.sim.fleet import Fleet, generate_specs
 from tests.conftest import ROOT, next_first_address, session_for
@@ -322,7 +322,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
                 str(reports / "collect-old.ps1"),
             ],
         )
-        (host,) = load([inventory], vault_password_file=str(vault_file), names=["old"])
+        (host,) = load(
+            [inventory], vault=VaultOptions(password_files=(str(vault_file),)), names=["old"]
+        )
         prepared = offline.offline_prepared("old", dict(host.variables))
         with session_for(fleet, "old") as session:
             facts = session.run_snippet("facts", prepared.facts_params())

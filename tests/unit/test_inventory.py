@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from sagefleet.inventory import load
+from sagefleet.inventory import VaultOptions, load
 
 VAULT_PASSWORD = b"correct horse battery staple"
 
@@ -43,7 +43,7 @@ def inventory(tmp_path: Path) -> Path:
 
 
 def test_vault_password_is_decrypted_through_ansible(inventory: Path, tmp_path: Path) -> None:
-    hosts = load([inventory / "hosts.yml"], vault_password_file=str(tmp_path / "vault-pass"))
+    hosts = load([inventory / "hosts.yml"], vault=VaultOptions(password_files=(str(tmp_path / "vault-pass"),)))
     by_name = {h.name: h for h in hosts}
     target = by_name["sage01"].target
     assert target is not None
@@ -54,13 +54,13 @@ def test_vault_password_is_decrypted_through_ansible(inventory: Path, tmp_path: 
 
 
 def test_port_5985_means_http_as_in_ansible(inventory: Path, tmp_path: Path) -> None:
-    hosts = load([inventory / "hosts.yml"], vault_password_file=str(tmp_path / "vault-pass"))
+    hosts = load([inventory / "hosts.yml"], vault=VaultOptions(password_files=(str(tmp_path / "vault-pass"),)))
     target = {h.name: h for h in hosts}["sage02"].target
     assert target is not None and target.scheme == "http"
 
 
 def test_password_never_shows_in_the_target_repr(inventory: Path, tmp_path: Path) -> None:
-    hosts = load([inventory / "hosts.yml"], vault_password_file=str(tmp_path / "vault-pass"))
+    hosts = load([inventory / "hosts.yml"], vault=VaultOptions(password_files=(str(tmp_path / "vault-pass"),)))
     assert "S3cret" not in repr(hosts)
 
 
@@ -102,7 +102,7 @@ def test_each_inventory_file_is_parsed_once_with_the_same_result(
         f"          sagefleet_sql_password: {encrypt('Inline-vault-Passw0rd', indent=12)}"
         "        sage02: {ansible_host: 127.0.0.51, ansible_port: 5985}\n"
     )
-    vault_file = str(tmp_path / "vault-pass")
+    vault_file = VaultOptions(password_files=(str(tmp_path / "vault-pass"),))
     parsed: list[str] = []
     plain_load = DataLoader.load
 
@@ -113,12 +113,12 @@ def test_each_inventory_file_is_parsed_once_with_the_same_result(
         return plain_load(self, data, file_name, **kwargs)
 
     monkeypatch.setattr(DataLoader, "load", counting_load)
-    fast = load([hosts_file], vault_password_file=vault_file)
+    fast = load([hosts_file], vault=vault_file)
     assert parsed.count(str(hosts_file)) == 1, parsed
 
     parsed.clear()
     monkeypatch.setattr(inventory_module, "_parse_once_loader", DataLoader)
-    plain = load([hosts_file], vault_password_file=vault_file)
+    plain = load([hosts_file], vault=vault_file)
     assert parsed.count(str(hosts_file)) == 2, parsed  # what the shortcut saves
     assert fast == plain
     sage01 = {h.name: h for h in fast}["sage01"]
