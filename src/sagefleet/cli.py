@@ -302,11 +302,13 @@ def build_parser() -> argparse.ArgumentParser:
             help="first loopback address (default 127.0.1.1)",
         )
         p.add_argument("--port", type=int, default=5986, help="WinRM port (0 = any free port)")
-        p.add_argument("--scheme", choices=["https", "http"], default="https")
+        p.add_argument(
+            "--scheme", choices=["https", "http"], default="https", help="WinRM scheme"
+        )
         add_vault_arguments(p)  # with -i
         if serve:
-            p.add_argument("--state-dir", required=True)
-            p.add_argument("--inventory-out")
+            p.add_argument("--state-dir", required=True, help="where the state file goes")
+            p.add_argument("--inventory-out", help="write the fleet's inventory to this file")
         else:
             p.add_argument(
                 "--out",
@@ -320,9 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_up.set_defaults(func=cmd_sim_up)
 
     p_down = sim_sub.add_parser("down", help="stop a fleet started with `sim up`")
-    p_down.add_argument("-i", "--inventory")
-    p_down.add_argument("--out", default=".sagefleet/sim")
-    p_down.add_argument("--state-dir")
+    p_down.add_argument("-i", "--inventory", help="the inventory given to `sim up -i`")
+    p_down.add_argument(
+        "--out", default=".sagefleet/sim", help="the --out given to `sim up --hosts`"
+    )
+    p_down.add_argument("--state-dir", help="the --state-dir given to `sim up`")
     p_down.set_defaults(func=cmd_sim_down)
 
     p_serve = sim_sub.add_parser("serve", help="run a simulated fleet in the foreground")
@@ -334,8 +338,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_demo = sub.add_parser("demo", help="run the playbooks against the simulated demo fleet")
     p_demo.add_argument("--project", default=".", help="project root (holds ansible.cfg)")
-    p_demo.add_argument("--inventory", default="inventory/demo/hosts.yml")
-    p_demo.add_argument("--playbook", action="append", default=None)
+    p_demo.add_argument(
+        "--inventory",
+        default="inventory/demo/hosts.yml",
+        help="the demo inventory, relative to --project (default inventory/demo/hosts.yml)",
+    )
+    p_demo.add_argument(
+        "--playbook",
+        action="append",
+        default=None,
+        help="playbook to run (repeatable; default site.yml, preflight.yml, deploy.yml)",
+    )
     p_demo.set_defaults(func=cmd_demo)
 
     p_doctor = sub.add_parser(

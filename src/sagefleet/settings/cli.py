@@ -38,7 +38,9 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
         description="Merge settings.json files: connections keyed by name, identical "
         "duplicates collapse, any conflicting value is an error naming both files.",
     )
-    merge.add_argument("files", nargs="+", type=Path, metavar="FILE.json")
+    merge.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE.json", help="settings.json files to merge"
+    )
     merge.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
     merge.add_argument(
         "--no-schema",
@@ -67,10 +69,10 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
         action="append",
         help="Ansible inventory (repeatable); with -l HOST",
     )
+    render.add_argument("-l", "--limit", metavar="HOST", help="with -i: the one host to render")
     render.add_argument(
-        "-l", "--limit", metavar="HOST", help="with -i: the host to render (one host)"
+        "--host", help="with --entities: the host to render when the file holds several"
     )
-    render.add_argument("--host", help="with --entities: host to render when the file holds several")
     _vault_arguments(render)
     render.add_argument("--template", type=Path, help="Jinja2 template replacing the shipped one")
     render.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
