@@ -70,7 +70,10 @@ def _node_ends(stack: list[list[Any]]) -> None:
         stack[-1][2] = True
 
 
-def _bad_dates(node: yaml.Node, path: list[str | int]) -> Iterable[tuple[yaml.Node, list[str | int], str]]:
+def _bad_dates(
+    node: yaml.Node, path: list[str | int]
+) -> Iterable[tuple[yaml.Node, list[str | int], str]]:
+    """Each scalar YAML resolves as a timestamp and Python refuses, with its path."""
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             name = key.value if isinstance(key, yaml.ScalarNode) else "?"

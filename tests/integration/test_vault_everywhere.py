@@ -86,9 +86,19 @@ def test_doctor_opens_the_vault_with_each_of_ansibles_ways(
     ):
         process = run([*base, *extra], **env)
         assert process.returncode == 0, (how, process.stderr[-2000:])
-        report = json.loads(process.stdout)
+        report = json.loads(process.stdout)  # the report, and nothing else, on stdout
         assert {h["host"] for h in report["hosts"]} == {"sage01", "sage02"}, how
         assert all(h["status"] != "unreachable" for h in report["hosts"]), (how, report)
+    assert not (ROOT / "-").exists()
+    # --lang: the reports in French whatever the inventory says (it says nothing: English).
+    vault = ["--vault-password-file", str(password_file)]
+    for lang, words in (("fr", "Généré le"), ("en", "Generated")):
+        process = run(
+            [*SAGEFLEET, "doctor", "-i", str(inventory), *vault, "--lang", lang,
+             "--format", "console", "--out", "-"]
+        )
+        assert process.returncode == 0, process.stderr[-2000:]
+        assert words in process.stdout, (lang, process.stdout[:500])
 
 
 def test_ask_vault_pass_reads_the_password_as_ansible_does(

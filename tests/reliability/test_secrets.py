@@ -284,8 +284,6 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
             "-e",
             f"sagefleet_verify_report_dir={reports / 'verify'}",
             "-e",
-            f"sagefleet_verify_vault_password_file={vault_file}",
-            "-e",
             "sagefleet_verify_workers=1",
             "--limit",
             "old",  # one host is enough to read the vault; the suites take time
