@@ -37,7 +37,9 @@ def test_every_role_has_argument_specs_covering_its_defaults(role: Path) -> None
 
 def test_role_readmes_match_their_argument_specs() -> None:
     stale = roledocs.sync_roles(ROOT, check=True)
-    assert not stale, "run `python -m sagefleet.roledocs roles`: " + ", ".join(d.role for d in stale)
+    assert not stale, "run `python -m sagefleet.roledocs roles`: " + ", ".join(
+        d.role for d in stale
+    )
 
 
 def test_role_readme_drift_is_detected(tmp_path: Path) -> None:
