@@ -404,6 +404,8 @@ class Deployer:
                 fix="set sagefleet_agent_version to the package's agent version",
             )
         self.result = DeployResult(host=host, outcome="unchanged")
+        # The chosen installer's technology, as its file says (sagefleet.installer_file).
+        self.technology: str | None = None
         # Unique per deploy of a host, so two runs (even in one process) never share a lock.
         self.owner = f"{run_owner()}:{secrets.token_hex(3)}"
 
@@ -464,6 +466,7 @@ class Deployer:
         facts = parse_facts(document)
         found = sage_version(Context(host=self.host, facts=facts))
         installer = choose_installer(self.package, found[0] if found else "", host=self.host)
+        self.technology = installer.technology
         network = _network_mae(facts)
         account = self.options.service_account or facts.agent.account or LOCAL_SYSTEM
         if network and not is_domain_account(account):
@@ -686,6 +689,7 @@ class Deployer:
             raise
         self.step(
             "install",
+            technology=self.technology,
             exit_code=outcome.get("exit_code"),
             failed_step=outcome.get("failed_step"),
             state=outcome.get("state"),

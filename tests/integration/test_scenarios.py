@@ -86,7 +86,7 @@ def healthy_spc(f: HostFacts) -> None:
 
 def sage_v6(f: HostFacts) -> None:
     assert sage_version(f) == "6.00"
-    assert [u.display_name for u in f.sage_uninstall] == ["Sage 100c Comptabilité"]
+    assert [u.display_name for u in f.sage_uninstall] == ["Sage 100cloud Comptabilité"]
 
 
 def dotnet_472(f: HostFacts) -> None:

@@ -322,8 +322,14 @@ def major_minor(text: str | None) -> tuple[int, int] | None:
 
 def markdown_table(lang: str = "en") -> str:
     """The check reference as a Markdown table (README and docs are generated from it)."""
+    from sagefleet.report.labels import label, labels_for  # the reports' words for severities
+
     header = ("| Id | Severity | Check |", "|---|---|---|")
     if lang == "fr":
         header = ("| Id | Gravité | Contrôle |", "|---|---|---|")
-    rows = [f"| {c.check_id} | {c.severity} | {c.title(lang)} |" for c in all_checks()]
+    labels = labels_for(lang)
+    rows = [
+        f"| {c.check_id} | {label(labels, 'severity', c.severity)} | {c.title(lang)} |"
+        for c in all_checks()
+    ]
     return "\n".join([*header, *rows])

@@ -35,8 +35,10 @@ from typing import Any, NoReturn
 
 import yaml
 
-from sagefleet import catalog
+from sagefleet import agent_profile, catalog
 from sagefleet.errors import SagefleetError
+from sagefleet.package import installer_version
+from sagefleet.sim import vendor_layout
 from sagefleet.sim.events import EventRecord, scm_event
 
 
@@ -1148,11 +1150,31 @@ SAGE_PRODUCTS: dict[str, dict[str, str]] = {
 #: Objets Métiers version that matches a Sage major version (the shipped catalog).
 MATCHING_OM = {int(v["major"]): str(v["objets_metiers"]) for v in catalog.load("sage")["versions"]}
 SAGE_ROOT = "C:\\Program Files (x86)\\Sage"
+
+
+def sage_brand(major: int) -> str:
+    """The brand Sage 100 (France) uninstall entries carry for a major version.
+
+    "Sage 100c", renamed "Sage 100cloud" around v4-v5 (the model takes v4), then
+    "Sage 100" from v10 (domain facts; the exact strings are not published).
+    """
+    return "Sage 100c" if major < 4 else ("Sage 100cloud" if major < 10 else "Sage 100")
 OM_FOLDER = "C:\\Program Files (x86)\\Common Files\\Sage\\Objets métiers"
 OM_DLL = OM_FOLDER + "\\objets100c.dll"
 UNINSTALL = "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall"
 NDP_V4 = "HKLM\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v4\\Full"
 NETFX = "HKLM\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319"
+#: NDP\v4\Full ``Version`` per ``Release`` (Microsoft's release table: 4.7.2, 4.8, 4.8.1).
+NDP_VERSIONS = {
+    461808: "4.7.03062",
+    461814: "4.7.03062",
+    528040: "4.8.03761",
+    528049: "4.8.03761",
+    528372: "4.8.04084",
+    528449: "4.8.04161",
+    533320: "4.8.09032",
+    533325: "4.8.09032",
+}
 SCHANNEL_TLS12 = (
     "HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL"
     "\\Protocols\\TLS 1.2\\Client"
@@ -1563,6 +1585,15 @@ class WindowsHost:
             return {}
         return meta if isinstance(meta, dict) else {}
 
+    def _installer_version(self, installer_path: str) -> str | None:
+        """The version the installer file gives itself; None when the model holds only
+        its size, or the file gives none."""
+        try:
+            data = self.fs.read(installer_path)
+        except ModelError:
+            return None
+        return installer_version(data, installer_path.replace("/", "\\").rsplit("\\", 1)[-1])
+
     def run_installer(
         self, installer_path: str, args: list[str] | None = None
     ) -> tuple[int | None, str]:
@@ -1622,11 +1653,15 @@ class WindowsHost:
             log.append(f"settings.json not found or invalid beside the installer: {exc}")
             return 1
         log.append(f"Settings read from {folder}\\settings.json")
-        if not meta.get("agent_version"):
-            log.append("The package metadata has no agent_version.")
+        # The version is the installer file's own (its version resource), as package
+        # inspection reads it; the metadata's only for a file the model holds no bytes of.
+        version = self._installer_version(installer) or meta.get("agent_version")
+        if not version:
+            log.append("Neither the installer's version resource nor the package metadata "
+                       "gives the agent version.")
             return 1
         name = str(meta.get("service_name") or AGENT_SERVICE)
-        version = str(meta["agent_version"])
+        version = str(version)
         existing = self.service(name)
         install_folder = str(meta.get("install_folder") or AGENT_FOLDER)
         if existing is not None:
@@ -1875,7 +1910,9 @@ class _Builder:
         release = self.data.get("dotnet_release", 528049)
         if release is not None:
             reg.set(NDP_V4, "Release", int(release))
-            reg.set(NDP_V4, "Version", "4.8.03761")
+            version = NDP_VERSIONS.get(int(release))
+            if version is not None:  # unknown releases: the model does not invent one
+                reg.set(NDP_V4, "Version", version)
         tls = _section(
             self.data.get("tls"),
             {"strong_crypto", "system_default_tls", "schannel_tls12_client"},
@@ -1926,7 +1963,7 @@ class _Builder:
         reg, fs = self.host.registry, self.host.fs
         version = str(sage["version"])
         major = int(version.split(".")[0])
-        brand = "Sage 100c" if major < 7 else ("Sage 100cloud" if major < 10 else "Sage 100")
+        brand = sage_brand(major)
         for product in sage.get("products") or ["comptabilite"]:
             info = SAGE_PRODUCTS.get(product)
             if info is None:
@@ -2013,6 +2050,7 @@ class _Builder:
                 "service_name",
                 "folder",
                 "stuck",
+                "settings",
             },
             f"{self.where}: agent",
         )
@@ -2044,6 +2082,23 @@ class _Builder:
         )
         self._running(service)
         _agent_uninstall_entry(self.host.registry, version, folder)
+        self._agent_settings(agent, folder)
+
+    def _agent_settings(self, agent: dict[str, Any], folder: str) -> None:
+        """The settings.json the vendor's installer left where the agent profile says.
+
+        Absent from the profile: one connection per ``.MAE`` file, in the
+        simulator's stand-in vendor layout; a mapping: that document; null: none.
+        """
+        if "settings" in agent and agent["settings"] is None:
+            return
+        document = agent.get("settings")
+        if document is None:
+            document = vendor_layout.document(vendor_layout.entities_for(self.data))
+        elif not isinstance(document, Mapping):
+            raise ProfileError(f"{self.where}: agent.settings must be a JSON object or null")
+        path = agent_profile.default().settings_path(install_dir=folder)
+        self.host.fs.write(path, vendor_layout.dumps(document), reserve_space=False)
 
     def _services(self) -> None:
         allowed = {
