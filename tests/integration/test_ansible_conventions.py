@@ -184,7 +184,11 @@ def test_deploy_with_tag_validate_checks_inputs_and_touches_no_host() -> None:
     listed = _ansible_playbook("--list-tasks", "--tags", "validate", "playbooks/deploy.yml")
     tasks = [line.split("\t")[0].strip() for line in listed.splitlines() if "TAGS: [" in line
              and not line.lstrip().startswith("play #")]
-    assert tasks == ["Validate the inventory of every host", "Inspect the agent package"]
+    assert tasks == [
+        "Validate the inventory of every host",
+        "Check that the agent package is given",
+        "Inspect the agent package",
+    ]
 
 
 def test_skipping_a_step_keeps_the_inventory_validation() -> None:
