@@ -7,7 +7,7 @@ from typing import Any
 from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 
-from sagefleet import preflight
+from sagefleet import agent_profile, preflight
 from sagefleet.errors import SagefleetError
 from sagefleet.remote import AuthenticationFailed, HostUnreachable
 from sagefleet.remote.ansible import AnsibleSession
@@ -20,6 +20,10 @@ preflight.warm_up()
 # passed through task args, so entity secrets stay out of task arguments and logs).
 READ_VARS = (
     "sagefleet_entities",
+    # The agent profile, where a relative path starts, and the inventory's overrides of it.
+    agent_profile.VARIABLE,
+    "inventory_dir",
+    *(variable for variable, _ in agent_profile.OVERRIDES),
     "ansible_connection",
     "ansible_winrm_scheme",
     "ansible_winrm_transport",

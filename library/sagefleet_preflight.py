@@ -47,7 +47,8 @@ options:
   agent_service:
     description:
       - Windows service name of the agent.
-      - Default C(sagefleet_agent_service_name), else SpendeskSageAgent (an assumption).
+      - Default C(sagefleet_agent_service_name), else the agent profile's
+        (C(sagefleet_agent_profile), see docs/agent-profile.md).
     type: str
   service_account:
     description:

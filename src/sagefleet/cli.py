@@ -1,4 +1,4 @@
-"""The ``sagefleet`` command line: simulator, demo, doctor, selftest and settings tools."""
+"""The ``sagefleet`` command line: simulator, demo, doctor, selftest, settings and agent tools."""
 
 from __future__ import annotations
 
@@ -554,7 +554,10 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_subparser(sub)
+    from sagefleet.agent_cli import add_subparser as add_agent_subparser  # agent learn
     from sagefleet.ops_cli import add_subparser as add_ops_subparser  # offline, docs, jump
+
+    add_agent_subparser(sub)
 
     add_ops_subparser(sub)
     from sagefleet.package_cli import add_subparser as add_package_subparser  # inspect, build

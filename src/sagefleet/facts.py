@@ -27,7 +27,8 @@ Document shape (``schema`` 1), every key always present, values may be null:
                          "uninstall": [{"display_name", "display_version", "view"}]},
       "azure": {"guest_agent_service", "azure_registry_key", "spc_marker"},
       "agent": {"service_name", "installed", "state", "start_mode", "account",
-                "version", "path"},
+                "version", "path", "matched_by": "name|image_path|display_name|null",
+                "candidates": [names of the services a pattern matched, when several]},
       "mae_files": [{"path", "exists", "size", "drive_type", "unc", "mapped_drive",
                      "serveur_sql", "type", "database", "verifiable"}],
       "probes": [{"name", "port", "tls", "dns": {"status", "addresses", "error"},
@@ -183,6 +184,20 @@ class Agent:
     account: str | None = None
     version: str | None = None
     path: str | None = None
+    #: How the agent profile's lookup found the service: by its name or by a pattern.
+    matched_by: str | None = None
+    #: The services a pattern matched when there were several (then none is the agent).
+    candidates: tuple[str, ...] = ()
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):  # PowerShell 5.1 unwraps one-element arrays
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise FactsError("facts: agent.candidates must be a list of service names")
+    return tuple(value)
 
 
 @dataclass(frozen=True)
@@ -400,6 +415,8 @@ def parse_facts(doc: Any) -> HostFacts:
             account=_opt_str(agent.get("account")),
             version=_opt_str(agent.get("version")),
             path=_opt_str(agent.get("path")),
+            matched_by=_opt_str(agent.get("matched_by")),
+            candidates=_names(agent.get("candidates")),
         ),
         mae_files=tuple(
             MaeFile(

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sagefleet import __version__, catalog, snippets
+from sagefleet import __version__, agent_profile, catalog, snippets
 from sagefleet.errors import InputError
 from sagefleet.facts import FactsError, parse_facts, parse_utc
 from sagefleet.findings import HostReport
@@ -79,7 +79,7 @@ def default_params(
 ) -> dict[str, Any]:
     """Facts parameters without an inventory: shipped endpoints, the given MAE paths."""
     return {
-        "agent_service": agent_service or catalog.agent()["service_name"],
+        "agent_service": agent_service or agent_profile.default().service_name,
         "endpoints": [e.to_param() for e in catalog.endpoints()],
         "mae_files": sorted(set(mae_files or [])),
         "timeout_ms": timeout_ms,
@@ -94,6 +94,7 @@ def offline_prepared(name: str, variables: Mapping[str, Any] | None = None) -> P
     lang = variables.get("sagefleet_lang", "en")
     if lang not in ("en", "fr"):
         raise InputError("must be en or fr", host=name, field="sagefleet_lang", value=repr(lang))
+    profile = agent_profile.for_host(variables, host=name)
     return PreparedHost(
         host=name,
         entities=[],
@@ -102,7 +103,9 @@ def offline_prepared(name: str, variables: Mapping[str, Any] | None = None) -> P
         expected_issuers=catalog.expected_issuers(),
         sage=catalog.sage(),
         lang=lang,
-        agent_service=catalog.agent()["service_name"],
+        agent_service=profile.service_name,
+        agent_image_path_pattern=profile.image_path_pattern,
+        agent_display_name_pattern=profile.display_name_pattern,
     )
 
 

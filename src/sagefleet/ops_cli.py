@@ -143,7 +143,9 @@ def add_subparser(sub: Any) -> None:
     p_script.add_argument("--host", help="inventory host whose entities and settings to use")
     add_vault_arguments(p_script)
     p_script.add_argument("--mae", action="append", help="a .MAE path to examine (repeatable)")
-    p_script.add_argument("--agent-service", help="agent service name (default the catalog's)")
+    p_script.add_argument(
+        "--agent-service", help="agent service name (default the shipped agent profile's)"
+    )
     p_script.add_argument(
         "--timeout-ms", type=int, default=3000, help="timeout of each network probe"
     )

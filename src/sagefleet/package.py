@@ -508,7 +508,7 @@ def build_test_package(
     agent_version: str = "3.2.0",
     labels: Iterable[str] = ("v9.0", "v10.0", "v11.0", "v12.0"),
     installer_bytes: int = 256 * 1024,
-    service_name: str = "SpendeskSageAgent",
+    service_name: str | None = None,
     exit_code: int = 0,
     fail_service_start: bool = False,
     payload_bytes: int = 0,
@@ -525,7 +525,8 @@ def build_test_package(
     Beside each installer, ``<installer>.sagefleet.json`` tells the simulator's
     installer how to behave; ``metadata`` adds keys to it (``product_version``,
     ``leaves_child``, ``never_exits``, ``exit_code: None``...; see
-    docs/simulator.md). ``payload_bytes`` adds an incompressible entry
+    docs/simulator.md); its service is ``service_name``, else the shipped agent
+    profile's. ``payload_bytes`` adds an incompressible entry
     (``payload.bin``, stored, the same bytes for the same version) to make the
     package as large as a real one.
     """

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagefleet import catalog, service_names, snippets
+from sagefleet import agent_profile, catalog, snippets
 from sagefleet.checks import (
     Context,
     EntityView,
@@ -70,6 +70,7 @@ def warm_up() -> None:
     all_checks()
     for name in catalog.SHIPPED:
         catalog.load(name)
+    agent_profile.default()
     validator(ENTITIES_SCHEMA)
     snippets.load("facts")
     snippets.prelude()
@@ -87,7 +88,12 @@ class PreparedHost:
     expected_issuers: list[str]
     sage: catalog.SageCatalog
     lang: str = "en"
-    agent_service: str = "SpendeskSageAgent"
+    # The agent's service as the agent profile finds it: its name, else a pattern.
+    agent_service: str | None = field(
+        default_factory=lambda: agent_profile.default().service_name
+    )
+    agent_image_path_pattern: str | None = None
+    agent_display_name_pattern: str | None = None
     service_account: str | None = None
     target_agent_version: str | None = None
     min_free_mb: int = 500
@@ -114,6 +120,8 @@ class PreparedHost:
     def facts_params(self) -> dict[str, Any]:
         return {
             "agent_service": self.agent_service,
+            "agent_image_path_pattern": self.agent_image_path_pattern,
+            "agent_display_name_pattern": self.agent_display_name_pattern,
             "endpoints": self.probe_targets(),
             "mae_files": sorted({e.mae_path for e in self.entities if e.mae_path}),
             "timeout_ms": self.timeout_ms,
@@ -155,9 +163,7 @@ def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
     if lang not in LANGS:
         raise InputError("must be en or fr", host=host, field="sagefleet_lang", value=repr(lang))
     agent_defaults = catalog.agent()
-    service = service_names.check(
-        host, hostvars.get("sagefleet_agent_service_name", agent_defaults["service_name"])
-    )
+    profile = agent_profile.for_host(hostvars, host=host)
     account = hostvars.get("sagefleet_agent_service_account")
     if account is not None and not isinstance(account, str):
         raise InputError(
@@ -194,7 +200,9 @@ def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
         ),
         sage=catalog.sage(hostvars.get("sagefleet_sage_catalog"), host=host),
         lang=lang,
-        agent_service=service,
+        agent_service=profile.service_name,
+        agent_image_path_pattern=profile.image_path_pattern,
+        agent_display_name_pattern=profile.display_name_pattern,
         service_account=account,
         target_agent_version=str(target) if target is not None else None,
         min_free_mb=_int(

@@ -177,6 +177,13 @@ def two_entities(f: HostFacts) -> None:
     assert [(m.database, m.exists) for m in f.mae_files] == [("BIJOU", True), ("CHOCO", True)]
 
 
+def reference_install(f: HostFacts) -> None:
+    # The wizard named its service otherwise: the shipped profile's name finds nothing
+    # (sagefleet agent learn reads it, tests/integration/test_agent_learn.py).
+    assert (f.identity.hostname, f.agent.installed, f.agent.candidates) == ("SAGE-REF01", False, ())
+    assert [(m.database, m.exists) for m in f.mae_files] == [("BIJOU", True), ("CHOCO", True)]
+
+
 SCENARIOS: dict[str, Callable[[HostFacts], None]] = {
     "healthy-onprem": healthy_onprem,
     "healthy-spc": healthy_spc,
@@ -193,6 +200,7 @@ SCENARIOS: dict[str, Callable[[HostFacts], None]] = {
     "disk-almost-full": disk_almost_full,
     "agent-old": agent_old,
     "two-entities": two_entities,
+    "reference-install": reference_install,
     "fips": fips,
     "french-ui": french_ui,
 }

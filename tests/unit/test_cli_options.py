@@ -66,6 +66,7 @@ def test_the_walk_sees_the_whole_tree() -> None:
         ["facts-script", "-i", "inv", "--host", "h"],
         ["checks", "--facts", "f.json", "-i", "inv", "--host", "h"],
         ["jump", "-i", "inv"],
+        ["agent", "learn", "-i", "inv", "-l", "h"],
     ],
 )
 def test_every_command_reading_an_inventory_takes_ansibles_vault_options(

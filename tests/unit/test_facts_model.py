@@ -12,6 +12,7 @@ from sagefleet import snippets
 from sagefleet.facts import parse_facts
 from sagefleet.sim.model import (
     DEFAULT_ENDPOINTS,
+    Service,
     WindowsHost,
     host_from_profile,
     load_profile,
@@ -45,7 +46,10 @@ HOST_KEYS = {
     "part_of_domain",
 }
 DRIVE_KEYS = {"name", "drive_type", "free_bytes", "size_bytes", "provider"}
-AGENT_KEYS = {"service_name", "installed", "state", "start_mode", "account", "version", "path"}
+AGENT_KEYS = {
+    "service_name", "installed", "state", "start_mode", "account", "version", "path",
+    "matched_by", "candidates",
+}
 MAE_KEYS = {
     "path",
     "exists",
@@ -157,11 +161,30 @@ def test_agent_not_installed_is_reported_under_the_asked_name() -> None:
     assert (agent.service_name, agent.installed, agent.state) == ("OtherAgent", False, None)
 
 
-def test_parameters_have_defaults() -> None:
+def test_parameters_have_defaults_but_the_agent_is_the_profiles_to_name() -> None:
     host, _ = host_for("agent-old")
     doc = run_facts(host, {})
-    assert doc["agent"]["installed"] is True
+    # No guessed service name in the snippet: the controller passes the agent profile's.
+    assert (doc["agent"]["installed"], doc["agent"]["service_name"]) == (False, None)
     assert (doc["mae_files"], doc["probes"]) == ([], [])
+
+
+def test_the_agent_is_found_by_an_image_path_pattern_when_no_name_matches() -> None:
+    host, params = host_for("agent-old")
+    params.update(agent_service="NoSuchName", agent_image_path_pattern=r"\\SpendeskSageAgent\.exe")
+    agent = parse_facts(run_facts(host, params)).agent
+    assert (agent.installed, agent.service_name, agent.matched_by) == (
+        True, "SpendeskSageAgent", "image_path"
+    )
+
+
+def test_a_pattern_matching_several_services_finds_none_and_names_them() -> None:
+    host, params = host_for("agent-old")
+    params.update(agent_service=None, agent_display_name_pattern="^(Spendesk|Windows)")
+    host.install_service(Service(name="WinRM", display_name="Windows Remote Management"))
+    agent = parse_facts(run_facts(host, params)).agent
+    assert (agent.installed, agent.matched_by) == (False, None)
+    assert agent.candidates == ("SpendeskSageAgent", "WinRM")
 
 
 def test_tls_probe_fails_when_schannel_disables_tls12() -> None:

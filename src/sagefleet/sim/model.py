@@ -1187,10 +1187,10 @@ SPC_MARKER_KEY = "HKLM\\SOFTWARE\\WOW6432Node\\Sage\\SPC"
 USER_SID = "S-1-5-21-1004336348-1177238915-682003330-1001"
 
 #: ASSUMPTION: the agent's service name, display name and folder are not documented;
-#: the name and folder come from the shipped catalog so every front door agrees.
-AGENT_SERVICE = str(catalog.load("agent")["service_name"])
-AGENT_FOLDER = str(catalog.load("agent")["install_dir"])
-AGENT_DISPLAY_NAME = "Spendesk Sage Agent"
+#: they come from the shipped agent profile so every front door agrees.
+AGENT_SERVICE = str(agent_profile.default().service_name)
+AGENT_FOLDER = agent_profile.default().install_dir
+AGENT_DISPLAY_NAME = str(agent_profile.default().service_display_name)
 AGENT_EXE = "SpendeskSageAgent.exe"
 #: Inno Setup names its uninstall key ``<AppId>_is1`` (the installer type is a guess).
 AGENT_UNINSTALL_KEY = f"{AGENT_DISPLAY_NAME}_is1"
@@ -1395,6 +1395,48 @@ class WindowsHost:
     # services
     def service(self, name: str) -> Service | None:
         return self.services.get(name.lower())
+
+    def find_service(
+        self,
+        name: str | None,
+        image_path_pattern: str | None = None,
+        display_name_pattern: str | None = None,
+    ) -> tuple[Service | None, str | None, list[str]]:
+        """The agent profile's lookup, as the facts and query snippets do it: the exact
+        name first; else the services whose PathName (ImagePath) or DisplayName matches a
+        pattern (PowerShell's -match: case-insensitive), the agent only when one does.
+
+        Returns (service, "name" | "image_path" | "display_name" | None, candidates): the
+        candidates are the matching names when several match (then no service).
+        """
+        found = self.service(name) if name else None
+        if found is not None:
+            return found, "name", []
+        patterns = []
+        for pattern in (image_path_pattern, display_name_pattern):
+            try:
+                patterns.append(re.compile(pattern, re.I) if pattern else None)
+            except re.error as exc:
+                # -match throws on a pattern .NET cannot parse; a Python-only failure refuses.
+                raise ModelError(f'parsing "{pattern}" - {exc}') from None
+        image, display = patterns
+        if image is None and display is None:
+            return None, None, []
+        hits = sorted(
+            (
+                s
+                for s in self.services.values()
+                if (image is not None and image.search(s.binary_path))
+                or (display is not None and display.search(s.display_name))
+            ),
+            key=lambda s: s.name.lower(),
+        )
+        if len(hits) == 1:
+            by = "image_path" if image is not None and image.search(hits[0].binary_path) else (
+                "display_name"
+            )
+            return hits[0], by, []
+        return None, None, [s.name for s in hits]
 
     def _require_service(self, name: str) -> Service:
         found = self.service(name)

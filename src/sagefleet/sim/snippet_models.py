@@ -13,7 +13,6 @@ from typing import Any
 
 from sagefleet.sim.dispatch import SnippetAbort, simulates
 from sagefleet.sim.model import (
-    AGENT_SERVICE,
     AZURE_KEY,
     NDP_V4,
     NETFX,
@@ -120,8 +119,13 @@ def _executables(host: WindowsHost, products: list[dict[str, Any]]) -> list[dict
     return found
 
 
-def _agent(host: WindowsHost, name: str) -> dict[str, Any]:
-    service = host.service(name)
+def _agent(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
+    name = params.get("agent_service") or None
+    service, by, candidates = host.find_service(
+        name,
+        params.get("agent_image_path_pattern") or None,
+        params.get("agent_display_name_pattern") or None,
+    )
     if service is None:
         return {
             "service_name": name,
@@ -131,6 +135,8 @@ def _agent(host: WindowsHost, name: str) -> dict[str, Any]:
             "account": None,
             "version": None,
             "path": None,
+            "matched_by": None,
+            "candidates": candidates,
         }
     exe = service.executable or None
     version = host.fs.stat(exe).product_version if exe and host.fs.is_file(exe) else None
@@ -142,6 +148,8 @@ def _agent(host: WindowsHost, name: str) -> dict[str, Any]:
         "account": service.account,
         "version": version,
         "path": exe,
+        "matched_by": by,
+        "candidates": [],
     }
 
 
@@ -247,7 +255,6 @@ def _spc_marker(host: WindowsHost, paths: list[str]) -> bool:
 def facts(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
     """Every fact the checks need, in one document (the contract of sagefleet.facts)."""
     timeout_ms = int(_param(params, "timeout_ms", 3000))
-    agent_service = str(_param(params, "agent_service", AGENT_SERVICE))
     markers = [str(p) for p in _param(params, "spc_marker_paths", list(DEFAULT_SPC_MARKERS))]
     with host.lock, powershell_errors():
         identity = host_info(host, params, stdin)
@@ -306,7 +313,7 @@ def facts(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, 
                 "azure_registry_key": reg.key_exists(AZURE_KEY),
                 "spc_marker": _spc_marker(host, markers),
             },
-            "agent": _agent(host, agent_service),
+            "agent": _agent(host, params),
             "mae_files": [_mae_file(host, str(p)) for p in _param(params, "mae_files", [])],
             "probes": [
                 _probe(host, endpoint, timeout_ms)

@@ -11,7 +11,10 @@ function Test-SfFile($Path) { $Path -and (Test-Path -LiteralPath $Path -PathType
 function Open-SfKey($Path, $View = 64, $Hive = 'LocalMachine') { [Microsoft.Win32.RegistryKey]::OpenBaseKey($Hive, "Registry$View").OpenSubKey($Path) }
 function Get-SfValue($Path, $Name, $View = 64, $Hive = 'LocalMachine') { $k = Open-SfKey $Path $View $Hive; if ($k) { $k.GetValue($Name); $k.Close() } }
 function Get-SfVersion($Path, $Field) { if (Test-SfFile $Path) { Get-SfText (Get-Item -LiteralPath $Path).VersionInfo.$Field } }
-$svcName = "$(Get-SfParam agent_service SpendeskSageAgent)"
+# The agent profile's service: its name, else a pattern on ImagePath or DisplayName.
+$svcName = Get-SfText (Get-SfParam agent_service $null)
+$ipPat = Get-SfText (Get-SfParam agent_image_path_pattern $null)
+$dnPat = Get-SfText (Get-SfParam agent_display_name_pattern $null)
 $endpoints = @(Get-SfParam endpoints @())
 $timeout = [int](Get-SfParam timeout_ms 3000)
 # GUESS: how an SPC VM marks itself (overridable).
@@ -57,11 +60,19 @@ foreach ($n in @(if ($root) { $root.GetSubKeyNames() })) {
 $dll = ${env:CommonProgramFiles(x86)} + '\Sage\Objets m' + [char]0xE9 + 'tiers\objets100c.dll'
 $omFiles = @(if (Test-SfFile $dll) { @{ path = $dll; file_version = Get-SfVersion $dll FileVersion } })
 
-# Names compared here: nothing from the caller becomes WQL.
-$s = @(Get-CimInstance Win32_Service | Where-Object { $_.Name -eq $svcName })[0]
+# Names compared here: nothing from the caller becomes WQL. The name first; else the
+# patterns (regex, case-insensitive), and only a single match is the agent.
+$all = @(Get-CimInstance Win32_Service)
+$s = @($all | Where-Object { $svcName -and $_.Name -eq $svcName })[0]
+$by = $null; $cand = @()
+if ($s) { $by = 'name' } elseif ($ipPat -or $dnPat) {
+  $hits = @($all | Where-Object { ($ipPat -and "$($_.PathName)" -match $ipPat) -or ($dnPat -and "$($_.DisplayName)" -match $dnPat) } | Sort-Object Name)
+  if ($hits.Count -eq 1) { $s = $hits[0]; $by = 'display_name'; if ($ipPat -and "$($s.PathName)" -match $ipPat) { $by = 'image_path' } }
+  elseif ($hits.Count -gt 1) { $cand = @(foreach ($h in $hits) { "$($h.Name)" }) }
+}
 $path = $null
 if ($s -and "$($s.PathName)" -match '^\s*"([^"]+)"|^\s*(.*?\.exe)') { $path = "$($Matches[1])$($Matches[2])" }
-$agent = @{ service_name = $svcName; installed = $false; state = $null; start_mode = $null; account = $null; version = Get-SfVersion $path ProductVersion; path = $path }
+$agent = @{ service_name = $svcName; installed = $false; state = $null; start_mode = $null; account = $null; version = Get-SfVersion $path ProductVersion; path = $path; matched_by = $by; candidates = $cand }
 if ($s) { $agent.service_name = $s.Name; $agent.installed = $true; $agent.state = $s.State; $agent.start_mode = $s.StartMode; $agent.account = Get-SfText $s.StartName }
 
 # A drive letter this session does not see may be a user's persistent mapping (HKU).
