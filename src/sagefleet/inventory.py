@@ -82,7 +82,6 @@ VAULT_FIX = (
 )
 
 
-
 @dataclass(frozen=True)
 class VaultOptions:
     """Where the vault secrets come from, as ansible-playbook's options say it.
@@ -143,7 +142,7 @@ def vault_options(args: argparse.Namespace) -> VaultOptions:
 # Secrets handed over by the parent process: read once (the pipe is then empty).
 _received: list[tuple[str, bytes]] | None = None
 # Secrets `load` gave Ansible in this process (ansible-core 2.18 has no context holding them).
-_opened: list[tuple[str, Any]] = []
+_opened: list[tuple[str, bytes]] = []
 
 
 def handed_over_secrets() -> list[tuple[str, bytes]]:
@@ -213,7 +212,7 @@ def current_secrets(loader: Any = None) -> list[tuple[str, bytes]]:
     elif loader is not None:  # ansible-core 2.18: the loader holds them
         secrets = list(getattr(getattr(loader, "_vault", None), "secrets", None) or [])
     else:  # ansible-core 2.18, outside a task: those `load` opened
-        secrets = list(_opened)
+        return list(_opened)
     result: list[tuple[str, bytes]] = []
     for label, secret in secrets:
         data = secret.bytes
@@ -262,12 +261,17 @@ def _one_line(exc: BaseException) -> str:
     return lines[0].rstrip(".") if lines else type(exc).__name__
 
 
+_VAULT_WORDS = ("decrypt", "vault secret", "vault password")
+
+
 def _is_vault_error(exc: BaseException) -> bool:
+    """Whether Ansible failed for want of the right vault secret (its own words)."""
     from ansible.parsing.vault import AnsibleVaultError
 
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, AnsibleVaultError) or "vault" in str(seen).lower():
+        text = str(seen).lower()
+        if isinstance(seen, AnsibleVaultError) or any(w in text for w in _VAULT_WORDS):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
@@ -312,7 +316,9 @@ def _vault_secrets(loader: Any, options: VaultOptions) -> None:
             raise VaultError(f"cannot get the vault password: {_one_line(exc)}") from None
     if secrets:
         loader.set_vault_secrets(secrets)
-    _opened.extend(s for s in secrets if s not in _opened)
+    for label, secret in secrets:
+        if secret.bytes and (label, secret.bytes) not in _opened:
+            _opened.append((label, bytes(secret.bytes)))
     context_class = getattr(vault, "VaultSecretsContext", None)  # ansible-core 2.19+
     if context_class is None:
         return
