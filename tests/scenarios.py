@@ -1,8 +1,9 @@
 """Inventories for simulated fleets: entities derived from each host's profile.
 
 A profile describes a server (its .MAE files, its edition); the inventory an
-integrator would write for it lists one entity per .MAE file. Building it from
-the profile keeps the tests and the simulator in agreement.
+integrator would write for it lists one entity per .MAE file, each with the
+vendor's settings.json of its connection. Building it from the profile keeps
+the tests and the simulator in agreement.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import yaml
 
 from sagefleet.sim.fleet import Fleet
 from sagefleet.sim.model import load_profile
+from sagefleet.sim.vendor_files import vendor_document
 
 
 def entities_for(profile_name: str) -> list[dict[str, Any]]:
@@ -41,6 +43,9 @@ def entities_for(profile_name: str) -> list[dict[str, Any]]:
             entity["azure_sql_server"] = server.split(".")[0]
         else:
             entity["sql_instance"] = server
+        # The connection's settings.json as the vendor's form would produce it (a layout
+        # other than sagefleet's template): the default settings source merges these.
+        entity["vendor_settings"] = vendor_document(entity)
         entities.append(entity)
     return entities
 

@@ -145,7 +145,9 @@ def render_host_settings(
     host: str | None = None,
     secret_keys: Iterable[str] = DEFAULT_SECRET_KEYS,
 ) -> dict[str, Any]:
-    """Render every entity of a host and merge them, with their vendor files, into one document.
+    """Render every entity of a host in the template layout (an ASSUMPTION of the vendor's
+    format, chosen with ``sagefleet_settings_source: template``) and merge them into one
+    document.
 
     Raises :class:`~sagefleet.settings.errors.MergeFailed` when two sources
     disagree on a value (never last-one-wins) and :class:`ValidationFailed`
@@ -158,10 +160,7 @@ def render_host_settings(
     for entity in entities:
         documents.append(render_entity(entity, template=template, host=host, compiled=compiled))
         sources.append(f"entity {entity.name} ({label})")
-        if entity.vendor_settings is not None:
-            documents.append(dict(entity.vendor_settings))
-            sources.append(f"entity {entity.name} vendor_settings ({entity.vendor_source})")
-    merged = merge_settings(documents, sources, secret_keys=secret_keys, host=host)
+    merged: dict[str, Any] = merge_settings(documents, sources, secret_keys=secret_keys, host=host)
     problems = settings_schema_problems(merged, secret_keys)
     if problems:
         raise ValidationFailed(
@@ -170,7 +169,7 @@ def render_host_settings(
                     f"merged settings break the settings schema {problem}",
                     host=host,
                     field="settings",
-                    fix="check the vendor settings files merged into this host",
+                    fix="align the template with settings.schema.json",
                 )
                 for problem in problems
             ],
