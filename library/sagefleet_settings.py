@@ -5,9 +5,9 @@ DOCUMENTATION = r"""
 module: sagefleet_settings
 short_description: Write the Spendesk agent's settings.json on a Sage 100 server, or roll it back
 description:
-  - Builds the host's C(settings.json) on the controller from its C(sagefleet_entities):
-    by default (C(sagefleet_settings_source=vendor)) a true merge of the entities' vendor
-    files (C(vendor_settings) or C(vendor_package)), keyed by connection; with
+  - Builds the host's C(settings.json) on the controller from its C(sagefleet_entities).
+    By default (C(sagefleet_settings_source=vendor)) it is a true merge of the entities'
+    vendor files (C(vendor_settings) or C(vendor_package)), keyed by connection; with
     C(sagefleet_settings_source=template), sagefleet's assumed layout rendered from the
     entities' fields. Its SHA-256 is compared with the file on the host; an identical
     file is left untouched.

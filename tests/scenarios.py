@@ -50,12 +50,23 @@ def entities_for(profile_name: str) -> list[dict[str, Any]]:
     return entities
 
 
-def write_inventory(fleet: Fleet, path: Path, extra: dict[str, Any] | None = None) -> Path:
-    """The fleet's inventory with each host's entities (and extra vars for all hosts)."""
+def write_inventory(
+    fleet: Fleet, path: Path, extra: dict[str, Any] | None = None, *, source: str = "vendor"
+) -> Path:
+    """The fleet's inventory with each host's entities (and extra vars for all hosts).
+
+    ``source="template"`` chooses sagefleet's template layout explicitly
+    (``sagefleet_settings_source: template``, entities without vendor files).
+    """
     inventory = fleet.inventory()
     hosts = inventory["all"]["children"]["sage_servers"]["hosts"]
     for name, hv in hosts.items():
         hv["sagefleet_entities"] = entities_for(fleet.spec(name).profile)
+        if source == "template":
+            for entity in hv["sagefleet_entities"]:
+                del entity["vendor_settings"]
+    if source == "template":
+        inventory["all"]["vars"]["sagefleet_settings_source"] = "template"
     inventory["all"]["vars"].update(extra or {})
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(inventory, sort_keys=False), encoding="utf-8")

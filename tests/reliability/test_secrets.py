@@ -173,12 +173,15 @@ def write_vault_inventory(fleet: Fleet, folder: Path, package: Path) -> Path:
         for entity in entities:
             entity["sql_password"] = "{{ vault_sql_password }}"
             entity["sage_password"] = "{{ vault_sage_password }}"
+            # The template source: the vaulted entity passwords travel inside settings.json.
+            del entity["vendor_settings"]
         hv["sagefleet_entities"] = entities
     (folder / "group_vars").mkdir(parents=True)
     (folder / "hosts.yml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     plain = {
         "ansible_password": "{{ vault_winrm_password }}",
         "sagefleet_agent_service_account": SERVICE_ACCOUNT,
+        "sagefleet_settings_source": "template",
         "sagefleet_agent_version": "3.2.0",
         "sagefleet_agent_package": str(package),
         "sagefleet_deploy_waves": ["100%"],
