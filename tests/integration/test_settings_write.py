@@ -84,7 +84,8 @@ def play(make_fleet: FleetFactory, tmp_path: Path) -> Play:
     """The write mechanics, on sagefleet's template layout (chosen explicitly)."""
     fleet = make_fleet(1)
     extra = {"sagefleet_agent_service_account": SERVICE_ACCOUNT}
-    inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml", extra, source="template")
+    path = tmp_path / "inventory" / "hosts.yml"
+    inventory = write_inventory(fleet, path, extra, source="template")
     return Play(fleet, inventory)
 
 
@@ -294,7 +295,8 @@ def test_template_content_over_the_vendors_file_is_refused_naming_host_and_file(
     before = play.files()
     process = play.run("--diff")
     assert process.returncode != 0 and recap(process)["failed"] == 1
-    assert f"sage01: refusing to overwrite {PATH}: it is not in sagefleet's template" in process.stdout
+    refusal = f"sage01: refusing to overwrite {PATH}: it is not in sagefleet's template"
+    assert refusal in process.stdout
     assert "Vendor-" not in process.stdout + process.stderr
     assert play.files() == before
     assert not [e for e in play.host.journal if e["kind"] == "settings_write"]
