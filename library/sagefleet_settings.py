@@ -1,5 +1,5 @@
 # Documentation of the action plugin of the same name (action_plugins/sagefleet_settings.py):
-# the content is rendered on the controller; the host only runs the settings_write snippet.
+# the content is built on the controller; the host only runs the settings_write snippet.
 
 DOCUMENTATION = r"""
 module: sagefleet_settings
@@ -26,7 +26,7 @@ description:
     when the previous content comes back for the diff, the connection's output logging is
     suppressed for that command.
   - With I(state=rollback), restores the newest backup (or I(backup)) the same atomic way.
-    The file being replaced is not backed up, since the write play renders it again.
+    The file being replaced is not backed up, since the write play builds it again.
   - The folder must exist (it is the agent's installation folder); a missing folder, a
     full disk or a refused access fails the task naming host and path, and leaves the
     previous file as it was.
