@@ -45,6 +45,15 @@ options:
     description: Print the console table.
     type: bool
     default: true
+  fail_on_outcomes:
+    description: Fail when a host's deploy outcome is one of these (for example failed).
+    type: list
+    elements: str
+    default: []
+  missing:
+    description: Why a host without a result has none (shown in the report).
+    type: str
+    default: "no result: the host was unreachable or failed before preflight"
 attributes:
   check_mode:
     support: full

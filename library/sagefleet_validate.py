@@ -26,6 +26,11 @@ options:
       is an error under C(sagefleet_settings_source=vendor)), or the template rendered.
     type: bool
     default: false
+  role:
+    description:
+      - Folder of a role; every host's values are also checked against its
+        C(meta/argument_specs.yml), for a role imported with C(rolespec_validate=false).
+    type: path
 attributes:
   check_mode:
     support: full

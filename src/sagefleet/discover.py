@@ -23,6 +23,7 @@ import yaml
 from sagefleet import __version__
 from sagefleet.errors import InputError
 
+# A guessed SPC marker, reported by the snippet for the record: it decides nothing.
 SPC_MARKERS = ("HKLM:\\SOFTWARE\\WOW6432Node\\Sage\\SPC",)
 _AZURE = re.compile(r"^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\.database\.windows\.net$", re.I)
 
@@ -69,7 +70,8 @@ class Draft:
 
 def draft(host: str, document: Mapping[str, Any]) -> Draft:
     """The draft host_vars text and its vault skeleton from a discover document."""
-    edition = "spc" if document.get("spc_marker") else "onpremise"
+    # An Azure SQL server in the .MAE's ServeurSQL= is the main sign of Sage Partner Cloud
+    # (no public marker identifies an SPC VM): each entity's edition follows its own file.
     taken: set[str] = set()
     entities: list[dict[str, Any]] = []
     notes: list[str] = []
@@ -77,6 +79,9 @@ def draft(host: str, document: Mapping[str, Any]) -> Draft:
         database = str(mae.get("database") or "")
         name = _entity_name(database, taken)
         suffix = var_suffix(name)
+        server = str(mae.get("serveur_sql") or "")
+        match = _AZURE.match(server.split(",")[0].removeprefix("tcp:").strip())
+        edition = "spc" if match else "onpremise"
         entity: dict[str, Any] = {
             "name": name,
             "company_code": name,
@@ -90,12 +95,12 @@ def draft(host: str, document: Mapping[str, Any]) -> Draft:
             "mae_path": str(mae.get("path")),
             "pdf_storage": "filestream",
         }
-        server = str(mae.get("serveur_sql") or "")
-        if edition == "spc":
-            match = _AZURE.match(server)
-            entity["azure_sql_server"] = match.group(1).lower() if match else server.lower()
-            if not match:
-                notes.append(f"{name}: ServeurSQL {server!r} is not an Azure SQL name: check it")
+        if match:
+            entity["azure_sql_server"] = match.group(1).lower()
+            notes.append(
+                f"{name}: on SPC the database is not named after the .MAE file: "
+                "set the Azure SQL database name"
+            )
         else:
             entity["sql_instance"] = server
         if not server:
@@ -117,7 +122,8 @@ def draft(host: str, document: Mapping[str, Any]) -> Draft:
         "# Then give each entity the settings.json the vendor's form produced for its",
         "# connection: vendor_settings: \"{{ inventory_dir }}/files/<name>.settings.json\"",
         "# (or vendor_package: its Setup.zip), see docs/settings.md.",
-        f"# Edition detected: {edition}. Sage products found:",
+        "# Edition: spc for an entity whose .MAE names an Azure SQL server",
+        "# (*.database.windows.net), else onpremise. Sage products found:",
         *products,
         f"# Folders searched: {', '.join(document.get('searched') or []) or 'none'}.",
     ]
@@ -176,8 +182,10 @@ def write_draft(result: Draft, dest: Path, *, force: bool = False) -> dict[str, 
         )
     dest.mkdir(parents=True, exist_ok=True)
     outcome: dict[str, str] = {}
-    for path, text in ((dest / f"{result.host}.yml", result.host_vars),
-                       (dest / f"{result.host}.vault.yml", result.vault)):
+    for path, text in (
+        (dest / f"{result.host}.yml", result.host_vars),
+        (dest / f"{result.host}.vault.yml", result.vault),
+    ):
         if path.exists() and not force:
             outcome[str(path)] = "kept"
             continue

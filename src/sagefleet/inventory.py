@@ -35,12 +35,17 @@ CONNECTION_VARS = (
 
 
 def sagefleet_var_names(variables: Iterable[str]) -> list[str]:
-    """The variables sagefleet reads: its own (``sagefleet_*``) and the WinRM connection's.
+    """The variables sagefleet reads: its own (``sagefleet_*``), the WinRM connection's and
+    ``inventory_dir`` (where a relative ``sagefleet_agent_profile`` starts).
 
     Action plugins template exactly these from the task's variables, so entity and
     account secrets never have to travel through task arguments.
     """
-    return [name for name in variables if name.startswith("sagefleet_") or name in CONNECTION_VARS]
+    return [
+        name
+        for name in variables
+        if name.startswith("sagefleet_") or name in CONNECTION_VARS or name == "inventory_dir"
+    ]
 
 
 @dataclass(frozen=True)

@@ -170,7 +170,9 @@ def add_subparser(sub: Any) -> None:
     p_script.add_argument("--host", help="inventory host whose entities and settings to use")
     p_script.add_argument("--vault-password-file", help="as ansible-playbook's")
     p_script.add_argument("--mae", action="append", help="a .MAE path to examine (repeatable)")
-    p_script.add_argument("--agent-service", help="agent service name (default the catalog's)")
+    p_script.add_argument(
+        "--agent-service", help="agent service name (default the shipped agent profile's)"
+    )
     p_script.add_argument(
         "--timeout-ms", type=int, default=3000, help="timeout of each network probe"
     )

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from sagefleet.package import build_test_package
-from sagefleet.settings import build_host_settings, merge_settings
+from sagefleet.settings import build_host_settings
+from sagefleet.sim import vendor_layout
 from sagefleet.sim.fleet import Fleet, generate_specs
-from sagefleet.sim.vendor_files import vendor_document
 from tests.conftest import ROOT, next_first_address
 from tests.scenarios import entities_for, write_inventory
 
@@ -170,11 +170,9 @@ def test_upgrade_keeps_a_backup_and_reports_versions(tmp_path: Path, package: Pa
 def vendor_file_on(fleet: Fleet, name: str, profile: str, *extra_connections: str) -> bytes:
     """Put the vendor's settings.json (the profile's connections, and others) in the agent
     folder, as the vendor's installer left it."""
-    documents = [vendor_document(e) for e in entities_for(profile)]
-    for code in extra_connections:
-        documents.append(vendor_document({**entities_for(profile)[0], "company_code": code}))
-    document = merge_settings(documents)
-    data = json.dumps(document, indent=4).encode("utf-8")
+    entities = entities_for(profile)
+    entities += [{**entities[0], "company_code": code} for code in extra_connections]
+    data = vendor_layout.dumps(vendor_layout.document(entities))
     fleet.host(name).fs.write(INSTALL_DIR + "\\settings.json", data)
     return data
 

@@ -15,7 +15,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sagefleet import diagnose, discover, settings_host, snippets, transfer
+from sagefleet import (
+    agent_learn,
+    agent_profile,
+    diagnose,
+    discover,
+    settings_host,
+    snippets,
+    transfer,
+)
+from sagefleet.agent_learn import Lookup
 from sagefleet.deploy import deploy_host
 from sagefleet.inventory import load
 from sagefleet.offline import offline_prepared
@@ -121,6 +130,9 @@ def test_every_snippet_output_follows_its_schema(
                 options = diagnose.options_from(name, host.variables)
                 s.run_snippet("diagnose", options.params(), sensitive=True)
                 s.run_snippet("query", {"questions": questions(options.service_name)})
+                # A reference install read (an agent on sage02/03, none on sage01).
+                profile = agent_profile.default()
+                s.run_snippet("agent_learn", agent_learn.params(profile, Lookup.of(profile)))
                 s.run_snippet("stage_status", transfer.status_params("C:\\Staging\\x\\Setup.zip"))
                 transfer.cleanup(s, keep=1)
 
@@ -139,7 +151,7 @@ def test_every_snippet_output_follows_its_schema(
         # A settings change on a running agent: settings_write, then agent_restart.
         changed = copy.deepcopy(dict(hosts["sage01"].variables))
         for entity in changed["sagefleet_entities"]:  # the vendor's file of the connection
-            entity["vendor_settings"]["Connections"][0]["Sql"]["Password"] = "Another-Passw0rd!"
+            entity["vendor_settings"]["Connections"][0]["SqlPassword"] = "Another-Passw0rd!"
         with session("sage01") as s:
             assert deploy_host(s, "sage01", changed, package).outcome == "settings"
             target = settings_host.settings_target("sage01")

@@ -196,6 +196,15 @@ def test_an_unusable_vendor_package_is_an_error_naming_the_package(
     assert message in error.message and str(setup) in (error.value or "")
 
 
+def test_a_relative_vendor_file_is_read_from_the_inventorys_folder() -> None:
+    variables = {
+        "sagefleet_entities": [entity(vendor_settings="bijou.settings.json")],
+        "inventory_dir": str(VENDOR),
+    }
+    settings = build_host_settings(HOST, variables)
+    assert settings.document["Connections"][0]["CompanyName"] == "BIJOU"
+
+
 def test_a_file_that_is_not_a_zip_is_an_unusable_package(tmp_path: Path) -> None:
     fake = tmp_path / "Setup.zip"
     fake.write_bytes(b"MZ" + b"\0" * 64)

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from sagefleet.findings import HOST_STATUSES, FleetReport, HostReport
-from sagefleet.report.labels import labels_for
+from sagefleet.report.labels import colon, format_datetime, label, labels_for
 
 MIN_WIDTH = 60
 
@@ -31,11 +31,14 @@ def colour_wanted(stream: object = None) -> bool:
 #: Control characters (C0, DEL, C1): a host name or message carrying an escape sequence
 #: must not be able to drive the operator's terminal.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Runs of ASCII white space; the no-break spaces of French typography stay.
+_SPACES = re.compile("[ \t\n\r\f\v]+")
 
 
 def _fit(text: str, width: int) -> str:
     """Cut ``text`` to ``width`` characters, marking the cut so it is never mistaken."""
-    text = " ".join(_CONTROL.sub("?", text).split())  # newlines or tabs would break the columns
+    # newlines or tabs would break the columns
+    text = _SPACES.sub(" ", _CONTROL.sub("?", text)).strip()
     if len(text) <= width:
         return text
     return text[: max(width - 1, 0)] + "…"
@@ -90,19 +93,20 @@ def render_console(report: FleetReport, width: int = 100, *, colour: bool | None
         raise ValueError(f"width must be at least {MIN_WIDTH} columns, got {width}")
     use_colour = colour_wanted() if colour is None else colour
     labels = labels_for(report.lang)
-    status_label: Mapping[str, str] = {s: labels[f"status.{s}"] for s in HOST_STATUSES}
+    status_label: Mapping[str, str] = {s: label(labels, "status", s) for s in HOST_STATUSES}
+    sep = colon(report.lang)
 
     lines = [_fit(report.title, width)]
     lines.append(
         _fit(
-            f"{labels['generated_at']}: {report.generated_at} · "
-            f"{labels['tool_version']}: {report.tool_version}",
+            f"{labels['generated_at']}{sep}{format_datetime(report.generated_at, report.lang)} · "
+            f"{labels['tool_version']}{sep}{report.tool_version}",
             width,
         )
     )
     counts = report.host_status_counts
     totals = ", ".join(f"{status_label[s]} {counts[s]}" for s in HOST_STATUSES)
-    total_line = f"{labels['totals']}: {labels['hosts']} {len(report.hosts)} ({totals})"
+    total_line = f"{labels['totals']}{sep}{labels['hosts']} {len(report.hosts)} ({totals})"
     lines.append(_fit(total_line, width))
     lines.append("")
 
@@ -116,14 +120,14 @@ def render_console(report: FleetReport, width: int = 100, *, colour: bool | None
         labels["col.waived"],
         labels["failed_checks"].upper(),
     ]
-    rows = [_host_row(h, status_label[h.status]) for h in hosts]
+    rows = [_host_row(h, label(labels, "status", h.status)) for h in hosts]
     widths = [max([len(headers[c])] + [len(r[c]) for r in rows]) for c in range(len(headers))]
     fixed = sum(widths[1:-1]) + 2 * (len(headers) - 1)
     # The host name gives way first, then the detail column; numbers never do.
     widths[0] = min(widths[0], max(8, width - fixed - 20))
     widths[-1] = max(width - fixed - widths[0], 1)
     right = [False, False, True, True, True, True, False]
-    colours = [_ANSI[h.status] if use_colour else None for h in hosts]
+    colours = [_ANSI.get(h.status) if use_colour else None for h in hosts]
     lines.extend(_table(headers, rows, widths, right, colour_col=1, colours=colours))
 
     lines.append("")

@@ -30,7 +30,7 @@ from sagefleet.settings.jsonio import dumps, loads_strict
 from sagefleet.settings.keys import KeyPath, key_path_text, keys_from_variable, parse_key_path
 from sagefleet.settings.merge import MergeResult, dropped_items, merge_documents, plan_keys
 from sagefleet.settings.model import Entity
-from sagefleet.settings.render import TemplatePath, render_host_settings
+from sagefleet.settings.render import TEMPLATE_KEYS, TemplatePath, render_host_settings
 from sagefleet.settings.schemas import settings_schema_problems
 
 SOURCE_VAR = "sagefleet_settings_source"
@@ -40,6 +40,8 @@ MERGE_KEYS_VAR = "sagefleet_settings_merge_keys"
 DROP_VAR = "sagefleet_settings_drop_connections"
 #: Where the service account an installer may write comes from, first set wins.
 SERVICE_ACCOUNT_VARS = ("sagefleet_settings_service_account", "sagefleet_agent_service_account")
+#: A current file in the template layout (written before the vendor source) is read by its key.
+TEMPLATE_PLAN = {parse_key_path(k.path): k.member for k in TEMPLATE_KEYS}
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,7 @@ class HostSettings:
         try:
             dropped = dropped_items(
                 current, MergeResult(self.document, self.plan), keys=self.options.keys,
-                host=self.host,
+                host=self.host, hints=TEMPLATE_PLAN,
             )
         except ValidationFailed as exc:
             return (
@@ -257,7 +259,7 @@ def host_document(
         if mixed:
             raise ValidationFailed(mixed, title="settings.json cannot be built")
         document = render_host_settings(entities, template=template, host=host)
-        plan = plan_keys([document], ["the rendered template"], keys=options.keys, host=host)
+        plan = plan_keys([document], ["the rendered template"], keys=TEMPLATE_KEYS, host=host)
         return HostSettings(host, document, options, plan)
     errors: list[InputError] = []
     documents: list[Any] = []

@@ -14,20 +14,28 @@ from typing import Any
 from sagefleet.agent_profile import MergeKey
 from sagefleet.errors import InputError
 
-#: Members that may name a connection, tried when no key is declared for a list (ASSUMPTION:
-#: spellings seen in JSON configuration files, not a published vendor format).
+#: Members that may name a connection, in order of preference (ASSUMPTION: spellings seen
+#: in JSON configuration files, not a published vendor format). The merge keys a list it
+#: has no declared key for by the only candidate that fits (several: refused, see merge.py);
+#: ``sagefleet agent learn`` proposes the first that fits.
 KEY_CANDIDATES: tuple[str, ...] = (
     "name",
     "Name",
     "CompanyName",
     "companyName",
+    "company_name",
     "Company",
+    "CompanyCode",
+    "companyCode",
+    "company_code",
+    "Code",
     "ConnectionName",
-    "connectionId",
+    "connectionName",
     "ConnectionId",
+    "connectionId",
+    "connection_id",
     "Id",
     "id",
-    "Code",
 )
 #: How a key path names the document itself (a settings.json whose top level is a list).
 ROOT = "."

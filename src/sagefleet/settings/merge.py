@@ -368,14 +368,16 @@ def dropped_items(
     *,
     keys: Iterable[MergeKey] = (),
     host: str | None = None,
+    hints: Mapping[KeyPath, str] | None = None,
 ) -> list[str]:
     """Keyed items (connections) of ``current`` that ``new`` lacks, outermost only.
 
     The current document is read with the declared keys, then the new document's
-    keys where they fit, then detection; raises :class:`ValidationFailed` when
-    its keys cannot be told.
+    keys (and ``hints``) where they fit, then detection; raises
+    :class:`ValidationFailed` when its keys cannot be told.
     """
-    plan = plan_keys([current], ["the current file"], keys=keys, hints=new.plan, host=host)
+    preferred = {**(hints or {}), **new.plan}
+    plan = plan_keys([current], ["the current file"], keys=keys, hints=preferred, host=host)
     return _outermost(keyed_items(current, plan) - keyed_items(new.document, new.plan))
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from sagefleet.agent_profile import MergeKey
 from sagefleet.errors import InputError
 from sagefleet.settings.errors import ValidationFailed
 from sagefleet.settings.jsonio import loads_strict
@@ -22,6 +23,9 @@ from sagefleet.settings.redact import DEFAULT_SECRET_KEYS
 from sagefleet.settings.schemas import settings_schema_problems
 
 DEFAULT_TEMPLATE_NAME = "settings_entity.json.j2"
+#: The template layout's own key: its connections are named by ``name`` (``companyCode``
+#: is unique too, so detection alone would refuse the list as ambiguous).
+TEMPLATE_KEYS = (MergeKey("connections", "name"),)
 #: Value of ``schemaVersion`` written by the default template (assumed layout, version 1).
 SETTINGS_SCHEMA_VERSION = 1
 
@@ -160,7 +164,9 @@ def render_host_settings(
     for entity in entities:
         documents.append(render_entity(entity, template=template, host=host, compiled=compiled))
         sources.append(f"entity {entity.name} ({label})")
-    merged: dict[str, Any] = merge_settings(documents, sources, secret_keys=secret_keys, host=host)
+    merged: dict[str, Any] = merge_settings(
+        documents, sources, keys=TEMPLATE_KEYS, secret_keys=secret_keys, host=host
+    )
     problems = settings_schema_problems(merged, secret_keys)
     if problems:
         raise ValidationFailed(

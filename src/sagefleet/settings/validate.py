@@ -440,10 +440,14 @@ def validate_host(
     A host without the variable has no entities and no errors. When the
     entities are valid and ``check_render`` is set, they are also rendered and
     merged, so that template errors and merge conflicts surface here too,
-    before any host is touched. Relative ``vendor_settings`` paths are read from
-    ``base_dir`` (default: the current directory).
+    before any host is touched. Relative ``vendor_settings`` / ``vendor_package``
+    paths are read from ``base_dir`` (default: the host's ``inventory_dir``, else
+    the current directory).
     """
-    checker = _HostChecker(host, Path(base_dir) if base_dir is not None else Path.cwd())
+    # Relative vendor paths start where a relative sagefleet_agent_profile does: the
+    # inventory's folder (Ansible's inventory_dir), else the current directory.
+    folder = base_dir if base_dir is not None else host_vars.get("inventory_dir")
+    checker = _HostChecker(host, Path(str(folder)) if folder else Path.cwd())
     if ENTITIES_VAR not in host_vars:
         return checker.result
     items = to_plain(host_vars[ENTITIES_VAR])
