@@ -98,6 +98,10 @@ def client_inventory(fleet: Fleet, folder: Path, vault_password_file: Path) -> P
         for entity in entities:
             assert entity["sql_password"] == SQL_SECRET
             entity["sql_password"] = "{{ sagefleet_sql_password_bijou }}"
+            # The connection's settings.json from the vendor, in files/ as the guide says.
+            vendor = folder / "files" / f"{name}-{entity['company_code']}.settings.json"
+            vendor.write_text(json.dumps(entity["vendor_settings"], indent=4), encoding="utf-8")
+            entity["vendor_settings"] = "{{ inventory_dir }}/files/" + vendor.name
         write_yaml(folder / "host_vars" / f"{name}.yml", {"sagefleet_entities": entities})
     write_yaml(folder / "hosts.yml", {"all": {"children": {"sage_servers": {"children": {
         "bijou": {"hosts": inventory_hosts}}}}}})
@@ -209,6 +213,7 @@ def test_guide_shows_steps_for_every_stage() -> None:
         "playbooks/verify.yml", "playbooks/diagnose.yml", "sagefleet facts-script",
         "sagefleet checks --facts", "--check --diff", "--limit sage-bijou-01",
         '{"sagefleet_deploy_waves": [1]}', "fail_on_blocked=true", "sagefleet selftest",
+        "sagefleet settings validate -i", "--format json --out -",
     ):
         assert needed in steps, needed
     # Steps use the variables the guide sets, never a machine's own paths.
@@ -249,6 +254,8 @@ def test_the_reports_the_guide_points_at_exist(walk: Walk) -> None:
     assert list((reports / "diagnose").glob("sage-bijou-02-*.zip"))
     verify = json.loads((reports / "verify" / "report.json").read_text())
     assert {h["host"] for h in verify["hosts"]} == {"sage-bijou-01", "sage-bijou-02"}
+    doctor = json.loads((reports / "doctor" / "sage-bijou-01.json").read_text())
+    assert [h["host"] for h in doctor["hosts"]] == ["sage-bijou-01"]
 
 
 def test_secrets_never_reach_the_output(walk: Walk) -> None:
