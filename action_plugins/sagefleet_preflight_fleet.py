@@ -61,7 +61,7 @@ class ActionModule(ActionBase):
         try:
             results = preflight_play.run(hosts, forks=forks, progress=progress)
         except Exception as exc:  # noqa: BLE001 - the per-host task still gathers every host
-            display.warning(f"sagefleet preflight: the fleet task failed, every host runs its own: {exc}")
+            display.warning(f"sagefleet preflight: the fleet task failed ({exc}), hosts run alone")
             results = {}
             for host in hosts:
                 host.reason = host.reason or f"the fleet task failed ({type(exc).__name__})"

@@ -31,6 +31,8 @@ DEFAULT_WAVES: tuple[int | str, ...] = (1, "10%", "25%", "100%")
 SESSION_ROUND_TRIPS = 4
 PROFILE = "agent-old"
 AGENT_VERSION = "3.2.0"
+#: The upgrade's wall time over its lower bound, at most (the performance issue's target).
+TARGET_VS_BOUND = 1.3
 
 # -- the model -------------------------------------------------------------------------
 
@@ -270,6 +272,7 @@ def summarise(
 
     wall = median("wall_s")
     cpu = median("cpu_s")
+    ratio = round(wall / bound, 2) if wall and bound else None
     return {
         "hosts": hosts,
         "forks": forks,
@@ -282,12 +285,21 @@ def summarise(
         "lower_bound_s": round(bound, 3),
         "runs": len(runs),
         "wall_s": wall,
-        "vs_lower_bound": round(wall / bound, 2) if wall and bound else None,
+        "vs_lower_bound": ratio,
         "cpu_s": cpu,
         "cpu_per_host_s": round(cpu / hosts, 4) if cpu is not None else None,
         "simulator_cpu_s": median("simulator_cpu_s"),
         "peak_tree_rss_mib": median("peak_tree_rss_mib"),
         "max_process_rss_mib": median("max_process_rss_mib"),
         "errors": [r["error"] for r in runs if r.get("error")],
+        "targets": [
+            {
+                "target": "upgrade_vs_lower",
+                "text": f"upgrade of {hosts} hosts: wall time / lower bound (at most)",
+                "value": ratio,
+                "limit": TARGET_VS_BOUND,
+                "met": None if ratio is None else ratio <= TARGET_VS_BOUND,
+            }
+        ],
         "raw": list(runs),
     }

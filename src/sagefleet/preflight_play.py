@@ -229,7 +229,7 @@ def plan_host(
         return FleetHost(name, reason=f"{MODE_VAR} is {mode}")
     plugin = template(raw["ansible_connection"]) if "ansible_connection" in raw else connection
     if plugin not in WINRM_PLUGINS:
-        return FleetHost(name, reason=f"connection {plugin}: only the winrm connection runs at once")
+        return FleetHost(name, reason=f"connection {plugin}: the fleet task speaks winrm only")
     if "ansible_become" in raw:
         become = _truthy(template(raw["ansible_become"]))
     if become:

@@ -60,6 +60,8 @@ def test_rounds_are_waves_of_the_concurrency() -> None:
 
 
 def test_lower_bound_is_round_trips_times_latency_plus_startup_per_wave() -> None:
+    # NTLM 2, Create, Command, Send (the script on stdin), Receive, Delete.
+    assert fp.MIN_ROUND_TRIPS == up.min_round_trips(1, 1) == 7
     per_host = fp.MIN_ROUND_TRIPS * 0.020 + 0.300
     assert fp.lower_bound_s(100, 25, 0.020, 0.300) == pytest.approx(4 * per_host)
     assert fp.lower_bound_s(500, 50, 0.020, 0.300) == pytest.approx(10 * per_host)
@@ -144,9 +146,9 @@ def upgrade_results() -> dict[str, Any]:
 
 def test_points_carry_the_lower_bound_at_each_approach_concurrency() -> None:
     points = {(p["approach"], p["hosts"]): p for p in results()["points"]}
-    assert points[("preflight", 100)]["lower_bound_s"] == pytest.approx(4 * 0.42)
-    assert points[("doctor", 500)]["lower_bound_s"] == pytest.approx(10 * 0.42)
-    assert points[("preflight", 100)]["vs_lower_bound"] == pytest.approx(8.0 / 1.68, abs=0.01)
+    assert points[("preflight", 100)]["lower_bound_s"] == pytest.approx(4 * 0.44)
+    assert points[("doctor", 500)]["lower_bound_s"] == pytest.approx(10 * 0.44)
+    assert points[("preflight", 100)]["vs_lower_bound"] == pytest.approx(8.0 / 1.76, abs=0.01)
     assert points[("preflight", 100)]["cpu_per_host_s"] == pytest.approx(0.14)
     assert points[("naive", 500)]["skipped"].startswith("projected")
     assert ("preflight", 500) not in points  # neither measured nor skipped: no row
@@ -156,10 +158,15 @@ def test_targets_are_judged_from_the_points() -> None:
     targets = {t["target"]: t for t in results()["targets"]}
     assert targets["preflight_vs_naive_at_100"]["value"] == pytest.approx(7.5)
     assert targets["preflight_vs_naive_at_100"]["met"] is True
-    assert targets["preflight_vs_lower_at_100"]["met"] is False  # 4.76x the bound
-    assert targets["doctor_vs_lower_at_500"]["value"] == pytest.approx(1.43)
+    assert targets["preflight_vs_lower_at_100"]["met"] is False  # 4.55x the bound
+    assert targets["doctor_vs_lower_at_500"]["value"] == pytest.approx(1.36)  # 6.0 s / 4.4 s
     assert targets["doctor_vs_lower_at_500"]["met"] is False
-    assert targets["preflight_cpu_per_host_s"]["met"] is True
+    # Judged from 100 hosts: 14 CPU-seconds over 100 hosts, not the 10 hosts' start-up.
+    assert targets["preflight_cpu_per_host_s"]["value"] == pytest.approx(0.14)
+    assert targets["preflight_cpu_per_host_s"]["met"] is False
+    assert targets["doctor_cpu_per_host_s"]["value"] == pytest.approx(0.016)
+    assert targets["doctor_cpu_per_host_s"]["met"] is True
+    assert targets["preflight_vs_doctor_at_500"]["met"] is None  # preflight.yml not at 500
 
 
 def test_writers_produce_json_and_markdown(tmp_path: Path) -> None:
@@ -169,8 +176,11 @@ def test_writers_produce_json_and_markdown(tmp_path: Path) -> None:
     assert loaded["points"] == json.loads(json.dumps(data["points"]))
     text = written["markdown"].read_text(encoding="utf-8")
     rows = [line for line in text.splitlines() if line.startswith("| ")]
-    assert any(re.match(r"\| playbooks/preflight.yml \| 25 \| 100 \| 3 \| 8\.00 \| 1\.68 ", r)
-               for r in rows)
+    assert any(
+        re.match(r"\| playbooks/preflight.yml \(fleet mode\) \| 25 \| 100 \| 3 \| 8\.00 \| 1\.76 ",
+                 r)
+        for r in rows
+    )
     assert any("| 500 | 0 | skipped |" in r for r in rows)
     assert "not yet measured" not in text
     transfer_row = "| sagefleet transfer.stage | binary | 4 | 3 | 7.20 | 6.94 | 69.4 % |"
@@ -249,6 +259,82 @@ def test_other_work_is_the_machine_cpu_less_the_run_and_the_simulator(
     assert result["rc"] == 0 and result["cpu_s"] >= 0.5
     assert result["simulator_cpu_s"] == pytest.approx(0.25)
     assert result["other_cpu_s"] == pytest.approx(3.0 - result["cpu_s"] - 0.25)
+
+
+def test_the_bound_takes_the_counted_round_trips() -> None:
+    measured = {"doctor": {500: [run(6.0)]}}
+    points = fp.build_points(
+        measured, hosts=[500], concurrency={"doctor": 50}, latency_s=0.02, startup_s=0.3,
+        round_trips=9, powershell_starts=2,
+    )
+    assert points[0]["lower_bound_s"] == pytest.approx(10 * (9 * 0.02 + 2 * 0.3))
+
+
+def test_preflight_is_compared_with_doctor_at_each_size() -> None:
+    measured = {
+        "preflight": {100: [run(4.0)], 500: [run(12.0)]},
+        "preflight_per_host": {100: [run(6.0)]},
+        "doctor": {100: [run(2.0)], 500: [run(6.0)]},
+    }
+    points = fp.build_points(
+        measured, hosts=[100, 500],
+        concurrency={"preflight": 25, "preflight_per_host": 25, "doctor": 50},
+        latency_s=0.02, startup_s=0.3,
+    )
+    rows = {(r["approach"], r["hosts"]): r for r in fp.against_doctor(points)}
+    assert rows[("preflight", 100)]["wall_vs_doctor"] == 2.0
+    assert rows[("preflight", 100)]["bounds_ratio"] == 2.0  # 4 rounds of 25 against 2 of 50
+    assert rows[("preflight", 500)]["wall_vs_doctor"] == 2.0
+    assert rows[("preflight_per_host", 100)]["wall_vs_doctor"] == 3.0
+    assert ("preflight_per_host", 500) not in rows
+    targets = {t["target"]: t for t in fp.evaluate_targets(points)}
+    assert targets["preflight_vs_doctor_at_500"]["value"] == 2.0
+    assert targets["preflight_vs_doctor_at_500"]["met"] is False
+
+
+def test_the_count_is_told_with_the_table() -> None:
+    path = {"requests": 7, "powershell_starts": 1,
+            "operations": {"Command": 1, "Create": 1, "Delete": 1, "Receive": 1, "Send": 1}}
+    count = {"paths": {"doctor": path, "preflight": path,
+                       "preflight_per_host": {**path, "requests": 8,
+                                              "operations": {**path["operations"], "Signal": 1}}},
+             "commands": 1, "sends": 1, "round_trips": 7, "powershell_starts": 1}
+    text = "\n".join(fp.counted_lines(count))
+    assert "sagefleet doctor 7 HTTP requests" in text
+    assert "per_host mode 8 HTTP requests (Command 1, Create 1, Delete 1, Receive 1, Send 1, " \
+        "Signal 1)" in text
+    assert "Lower bound per host: 7 round trips" in text
+    data = {**results(), "count": count,
+            "parameters": {**results()["parameters"], "min_round_trips": 7}}
+    assert "lower bound = 7 round trips x latency" in fp.markdown_table(data)
+
+
+def test_a_quick_run_goes_through_every_path(tmp_path: Path) -> None:
+    """`--quick`: every approach, the count, the transfer and the upgrade at their smallest
+    sizes, as `make bench` runs them (this measures nothing; it proves the benchmark runs)."""
+    import socket
+
+    from tests.conftest import next_first_address
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    rc = fp.main([
+        "--quick", "--output", str(tmp_path),
+        "--first-address", next_first_address(), "--transfer-address", next_first_address(),
+        "--port", str(port),
+    ])
+    assert rc == 0
+    data = json.loads((tmp_path / "fleet_perf.json").read_text(encoding="utf-8"))
+    paths = data["count"]["paths"]
+    assert data["count"]["round_trips"] == data["parameters"]["min_round_trips"] == 7
+    assert paths["doctor"]["requests"] == paths["preflight"]["requests"] == 7
+    assert paths["preflight_per_host"]["operations"].get("Signal") == 1  # ansible-core's winrm
+    assert {p["approach"] for p in data["points"]} == set(fp.APPROACHES)
+    assert all(p["runs"] == 1 and not p["errors"] for p in data["points"])
+    assert set(data["transfer"]["clients"]) == {"sagefleet", "ansible"}
+    assert data["upgrade"]["errors"] == [] and data["upgrade"]["wall_s"] > 0
+    assert (tmp_path / "fleet_perf.png").stat().st_size > 0
 
 
 # -- transfer: throughput and share of the link ---------------------------------------
@@ -375,6 +461,8 @@ def test_upgrade_summary_reports_the_ratio_to_the_bound() -> None:
     assert u["wave_sizes"] == [1, 10, 25, 64] and sum(u["wave_rounds"]) == 6
     assert u["lower_bound_s"] == pytest.approx(21.24)
     assert u["vs_lower_bound"] == pytest.approx(45.0 / 21.24, abs=0.01)
+    (target,) = u["targets"]
+    assert (target["limit"], target["met"]) == (1.3, False)
     assert u["cpu_per_host_s"] == pytest.approx(0.23)
     assert u["errors"] == []
 

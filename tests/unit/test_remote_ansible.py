@@ -23,7 +23,11 @@ REFUSED = (
             "credentials rejected: the specified credentials were rejected by the server",
         ),
         (f"ntlm: {REFUSED}", HostUnreachable, f"cannot connect: {REFUSED}"),
-        (f"ntlm: {REFUSED}{'x' * 300}", HostUnreachable, f"cannot connect: {(REFUSED + 'x' * 300)[:297]}..."),
+        (
+            f"ntlm: {REFUSED}{'x' * 300}",
+            HostUnreachable,
+            f"cannot connect: {(REFUSED + 'x' * 300)[:297]}...",
+        ),
         (
             "ssl: HTTPSConnectionPool(host='h', port=5986): Max retries exceeded "
             "(Caused by SSLError(SSLCertVerificationError(1, 'certificate verify failed')))",
