@@ -1,8 +1,8 @@
 """Action plugin: preflight of one Windows host: facts in one round trip, checks on the bastion.
 
-In the role's fleet mode (sagefleet.preflight_play) the facts of this host were
-gathered by the fleet task before this one: this task hands the host its result
-from that task's registered value and contacts nothing.
+In the role's fleet mode (sagefleet.preflight_play) the facts of this host are
+gathered by the process the fleet task started before this one: this task waits
+for the host's result there and contacts nothing.
 """
 
 from __future__ import annotations
@@ -11,18 +11,21 @@ from typing import Any
 
 from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 
 from sagefleet import preflight
 from sagefleet.errors import SagefleetError
 from sagefleet.preflight_play import (
     FLEET_RESULT_VAR,
-    handed_result,
+    Results,
     host_variables,
     preflight_vars,
     task_result,
 )
 from sagefleet.remote import AuthenticationFailed, HostUnreachable
 from sagefleet.remote.ansible import AnsibleSession
+
+display = Display()
 
 # Ansible imports this module in its controller process before forking a worker per
 # host: load the checks and catalogs here, once, instead of in every worker.
@@ -63,10 +66,16 @@ class ActionModule(ActionBase):
         # Arguments given to this task change what is checked: the fleet task, which read
         # the host's variables only, did not check that.
         overridden = any(args.get(name) is not None for name in ARGUMENT_SPEC)
-        handed = None if overridden else handed_result(task_vars.get(FLEET_RESULT_VAR), host)
-        if handed is not None:  # gathered by the fleet task: nothing to contact
-            result.update(handed)
-            return result
+        fleet = None if overridden else Results.from_value(task_vars.get(FLEET_RESULT_VAR))
+        if fleet is not None and host in fleet.index:
+            handed = fleet.take(host)
+            if handed is not None:  # gathered by the fleet task's process: nothing to contact
+                result.update(handed)
+                return result
+            display.warning(
+                f"{host}: the fleet task's process ended without this host's result: "
+                "gathering it from this task"
+            )
         variables = host_variables(task_vars, self._templar.template)
         try:
             prepared = preflight.prepare(host, preflight_vars(args, variables))

@@ -1,21 +1,22 @@
 """Action plugin: the preflight of every host of the play at once, from the bastion.
 
 The fleet mode of the role sagefleet_preflight (sagefleet.preflight_play): run once,
-on the bastion, before the role's per-host task, which then hands each host its
-result from this task's registered value. Hosts this task cannot reach the way
-ansible-core's winrm connection would are listed in ``per_host`` with the reason,
-and gathered by the per-host task itself.
+on the bastion, before the role's per-host task. It starts the process that reaches
+every host and returns at once; each host's own task then takes its result from
+that process. Hosts this task cannot reach the way ansible-core's winrm connection
+would are listed in ``per_host`` with the reason, and gathered by their own task.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from ansible import context
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from sagefleet import doctor, preflight, preflight_play
+from sagefleet import preflight, preflight_play
 from sagefleet.preflight_play import AnsibleWinRM, FleetHost, plan_host
 
 display = Display()
@@ -24,20 +25,6 @@ display = Display()
 preflight.warm_up()
 
 ARGUMENT_SPEC: dict[str, Any] = {}  # no arguments: it reads each host's variables
-
-
-class _DisplayLines:
-    """doctor's progress lines, through Ansible's display (the controller prints them)."""
-
-    def isatty(self) -> bool:  # one line every 2 s and the last, as in a CI log
-        return False
-
-    def write(self, text: str) -> None:
-        if text.strip():
-            display.display(text.rstrip("\n"))
-
-    def flush(self) -> None:
-        return None
 
 
 class ActionModule(ActionBase):
@@ -54,25 +41,22 @@ class ActionModule(ActionBase):
         hosts = self._plan(names, task_vars)
         # Ansible's forks: never more hosts at once than ansible-playbook -f allows.
         forks = max(1, min(int(context.CLIARGS.get("forks") or 5), len(names) or 1))
-        running = sum(1 for h in hosts if h.reason is None)
-        progress = None
-        if running:
-            progress = doctor.Progress(total=running, stream=_DisplayLines(), label="preflight")
         try:
-            results = preflight_play.run(hosts, forks=forks, progress=progress)
-        except Exception as exc:  # noqa: BLE001 - the per-host task still gathers every host
+            results = preflight_play.start(hosts, forks=forks, controller=os.getppid())
+        except Exception as exc:  # noqa: BLE001 - each host's own task still gathers it
             display.warning(f"sagefleet preflight: the fleet task failed ({exc}), hosts run alone")
-            results = {}
+            results = None
             for host in hosts:
                 host.reason = host.reason or f"the fleet task failed ({type(exc).__name__})"
         per_host = {h.name: h.reason for h in hosts if h.reason is not None}
+        handled = len(results.index) if results else 0
         result.update(
             changed=False,
-            results=results,
+            results=results.to_dict() if results else None,
             per_host=per_host,
             forks=forks,
             msg=(
-                f"{len(results)} host(s) checked from the bastion, {forks} at a time"
+                f"{handled} host(s) reached from the bastion, {forks} at a time"
                 + (f"; {len(per_host)} left to their own task" if per_host else "")
             ),
         )

@@ -243,6 +243,7 @@ def run(
     progress: Progress | None = None,
     session_factory: SessionFactory | None = None,
     prepared: Mapping[str, preflight.PreparedHost] | None = None,
+    on_report: Callable[[HostReport], None] | None = None,
 ) -> FleetReport:
     """Preflight every host concurrently; never more than ``forks`` at once.
 
@@ -251,6 +252,7 @@ def run(
     process: its other threads, if any, must not hold what the hosts' sessions
     need (the CLI passes 1 when its SSH jump forwards are running).
     ``prepared``: every host's inputs, already validated (preflight.yml's fleet task).
+    ``on_report``: called with each host's report as soon as it is known.
     """
     prepared = dict(prepared) if prepared is not None else prepare_all(hosts)
     preflight.warm_up()  # before the worker processes fork: each inherits it
@@ -272,4 +274,6 @@ def run(
         reports.append(report)
         if progress:
             progress.update(report)
+        if on_report:
+            on_report(report)
     return preflight.fleet_report(reports, lang=lang, title="sagefleet doctor")

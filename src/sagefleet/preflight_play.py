@@ -28,8 +28,17 @@ with its error (the role's first task refuses it before that anyway).
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sagefleet import agent_profile, doctor, preflight
@@ -127,17 +136,6 @@ def task_result(report: HostReport) -> dict[str, Any]:
         ", ".join(sorted({f.check_id for f in failing})) if failing else "all checks pass"
     )
     return result
-
-
-def handed_result(fleet: Any, host: str) -> dict[str, Any] | None:
-    """This host's result from the fleet task's registered value (None: gather it here)."""
-    if not isinstance(fleet, Mapping) or fleet.get("skipped"):
-        return None
-    results = fleet.get("results")
-    if not isinstance(results, Mapping):
-        return None
-    found = results.get(host)
-    return dict(found) if isinstance(found, Mapping) else None
 
 
 def mode_of(value: Any) -> str:
@@ -253,20 +251,159 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
-def run(
-    hosts: Sequence[FleetHost], *, forks: int, progress: doctor.Progress | None = None
-) -> dict[str, dict[str, Any]]:
-    """Preflight every host the fleet task runs, ``forks`` at a time: each one's task result."""
+class Results:
+    """Where the fleet task's process leaves each host's task result, one file per host,
+    and how each host's own task takes it (waiting for it while that process runs).
+
+    The fleet task starts the process and returns at once: the role's per-host task
+    then runs while the hosts are being reached, each waiting for its own result, so
+    that Ansible's per-host work (a worker process per host, its result) overlaps the
+    hosts' round trips instead of following them. The process holds an exclusive lock
+    on ``engine.lock`` for its whole life: a host's task that finds the lock free and
+    no result knows the process is gone, and gathers the facts itself.
+    """
+
+    LOCK = "engine.lock"
+
+    def __init__(self, folder: Path, hosts: Sequence[str]) -> None:
+        self.folder = folder
+        self.index = {name: i for i, name in enumerate(hosts)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"folder": str(self.folder), "hosts": dict(self.index)}
+
+    @classmethod
+    def from_value(cls, fleet: Any) -> Results | None:
+        """The fleet task's registered value, read back (None: no process was started)."""
+        if not isinstance(fleet, Mapping) or fleet.get("skipped"):
+            return None
+        value = fleet.get("results")
+        if not isinstance(value, Mapping) or not isinstance(value.get("hosts"), Mapping):
+            return None
+        results = cls(Path(str(value["folder"])), [])
+        results.index = {str(k): int(v) for k, v in value["hosts"].items()}
+        return results
+
+    def _path(self, host: str) -> Path:
+        return self.folder / f"{self.index[host]}.json"
+
+    def publish(self, host: str, result: Mapping[str, Any]) -> None:
+        """Write one host's result where its task looks for it (atomically)."""
+        path = self._path(host)
+        partial = path.with_suffix(".part")
+        partial.write_text(json.dumps(result), encoding="utf-8")
+        os.replace(partial, path)
+
+    def running(self) -> bool:
+        """Whether the process publishing the results still runs (it holds the lock)."""
+        try:
+            fd = os.open(self.folder / self.LOCK, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    def take(self, host: str, poll_s: float = 0.02) -> dict[str, Any] | None:
+        """This host's result, once published (None: the process ended without it)."""
+        path = self._path(host)
+        while True:
+            alive = self.running()
+            try:
+                text = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                if not alive:
+                    return None
+                time.sleep(poll_s)
+                continue
+            path.unlink(missing_ok=True)  # taken: the process may clean up once all are
+            found: dict[str, Any] = json.loads(text)
+            return found
+
+
+def start(hosts: Sequence[FleetHost], *, forks: int, controller: int) -> Results | None:
+    """Start the process that preflights every host the fleet task runs, ``forks`` at a time,
+    and return where the results will be (None: no host to run).
+
+    ``controller``: the pid of ansible-playbook; the process ends when it does.
+    """
     fleet = [h for h in hosts if h.inventory_host is not None and h.prepared is not None]
     if not fleet:
-        return {}
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="sagefleet-preflight-"))
+    results = Results(folder, [h.name for h in fleet])
+    ready, told = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the process: never returns
+        code = 1
+        try:
+            os.close(ready)
+            _engine(results, fleet, forks, controller, told)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(told)
+    os.read(ready, 1)  # it holds its lock (or has died): a host's task can tell which
+    os.close(ready)
+    return results
+
+
+def _engine(
+    results: Results, fleet: Sequence[FleetHost], forks: int, controller: int, told: int
+) -> None:
+    # Not attached to anything of the task's process: its output goes nowhere, its
+    # signals are its own, and it ends with ansible-playbook if that ends first.
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    lock = os.open(results.folder / Results.LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    os.write(told, b"1")
+    os.close(told)
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.5):
+            if not _alive(controller):
+                shutil.rmtree(results.folder, ignore_errors=True)
+                os._exit(0)  # doctor's worker processes end with it (PDEATHSIG)
+
+    threading.Thread(target=watch, name="sagefleet-preflight-watch", daemon=True).start()
+
+    def publish(report: HostReport) -> None:
+        results.publish(report.host, task_result(report))
+
     report = doctor.run(
         [h.inventory_host for h in fleet if h.inventory_host is not None],
         forks=forks,
         prepared={h.name: h.prepared for h in fleet if h.prepared is not None},
-        progress=progress,
+        on_report=publish,
     )
-    return {host.host: task_result(host) for host in report.hosts}
+    for host in report.hosts:  # a host doctor.run reported only at the end (none expected)
+        if not results._path(host.host).exists():
+            publish(host)
+    # Wait for every host's task to take its result, then leave nothing behind.
+    while any(results.folder.glob("*.json")) and _alive(controller):
+        time.sleep(0.2)
+    done.set()
+    shutil.rmtree(results.folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class AnsibleWinRM:

@@ -248,7 +248,7 @@ def test_other_work_is_the_machine_cpu_less_the_run_and_the_simulator(
     simulator = iter([10.0, 10.25])  # the simulator: 0.25 of them
     monkeypatch.setattr(fp, "_machine_busy_s", lambda: next(busy))
     monkeypatch.setattr(fp, "_cpu_of", lambda pid: next(simulator))
-    monkeypatch.setattr(fp, "_tree_rss", lambda pid: 0)  # psutil is a bench extra
+    monkeypatch.setattr(fp, "_tree_rss", lambda pid: 0)
     burn = "import time\nend = time.process_time() + 0.5\nwhile time.process_time() < end: pass\n"
     result = fp.measure(
         [sys.executable, "-c", burn],
@@ -335,6 +335,24 @@ def test_a_quick_run_goes_through_every_path(tmp_path: Path) -> None:
     assert set(data["transfer"]["clients"]) == {"sagefleet", "ansible"}
     assert data["upgrade"]["errors"] == [] and data["upgrade"]["wall_s"] > 0
     assert (tmp_path / "fleet_perf.png").stat().st_size > 0
+
+
+def test_a_process_the_command_leaves_running_is_counted(tmp_path: Path) -> None:
+    """preflight.yml's fleet task starts a process that outlives the task's worker:
+    its CPU is the run's, though nothing of the command waits for it."""
+    leave = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    end = time.process_time() + 0.6\n"
+        "    while time.process_time() < end: pass\n"
+        "    os._exit(0)\n"
+    )
+    result = fp.measure(
+        [sys.executable, "-c", leave], log=tmp_path / "log", simulator_pid=os.getpid(),
+        env=dict(os.environ),
+    )
+    assert result["rc"] == 0
+    assert result["cpu_s"] >= 0.6
 
 
 # -- transfer: throughput and share of the link ---------------------------------------
