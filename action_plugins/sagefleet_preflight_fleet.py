@@ -17,7 +17,8 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from sagefleet import preflight, preflight_play
-from sagefleet.preflight_play import AnsibleWinRM, FleetHost, plan_host
+from sagefleet.preflight_play import FleetHost, plan_host
+from sagefleet.remote.ansible import AnsibleWinRM
 
 display = Display()
 

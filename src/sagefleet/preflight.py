@@ -36,7 +36,7 @@ from sagefleet.remote import (
     contracts,
 )
 from sagefleet.settings import ValidationFailed, validate_host
-from sagefleet.settings.schemas import ENTITIES_SCHEMA, validator
+from sagefleet.settings.schemas import ENTITIES_SCHEMA, checker, validator
 
 LANGS = ("en", "fr")
 
@@ -80,6 +80,7 @@ def warm_up() -> None:
         catalog.load(name)
     agent_profile.default()
     validator(ENTITIES_SCHEMA)
+    checker(ENTITIES_SCHEMA)
     snippets.load("facts")
     snippets.prelude()
     contracts.prepare("facts")  # the facts output's schema

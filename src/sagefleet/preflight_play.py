@@ -5,25 +5,26 @@ The role ``sagefleet_preflight`` gathers each host's facts in one of two ways
 
 - ``fleet`` (the default): one task, run once on the bastion, resolves every
   host's WinRM connection exactly as ansible-core's ``winrm`` connection plugin
-  would for that host (the same variables, vault, ``--limit``, play keywords and
-  command-line options, through the plugin's own option code, without
-  connecting), then runs every host through the core of ``sagefleet doctor``
-  (``doctor.run``: direct pywinrm sessions in threads, shared by a few forked
-  processes), ``forks`` hosts at a time. The role's per-host task then hands each
-  host its own result from that task's registered value, without a connection:
-  PLAY RECAP, ``failed_when``, AWX's host view and the report see one result per
-  host, as before.
+  would for that host's own task (the same variables, vault, ``--limit``, play
+  keywords and command-line options, through the plugin's own option code,
+  without connecting: remote/ansible.py), starts a process that runs every host
+  through the core of ``sagefleet doctor`` (``doctor.run``: direct pywinrm
+  sessions in threads, shared by a few forked processes), ``forks`` hosts at a
+  time, and returns at once. The role's per-host task then takes each host's
+  result from that process (``Results``) without a connection, while the other
+  hosts are still being reached: PLAY RECAP, ``failed_when``, AWX's host view and
+  the report see one result per host, as before.
 - ``per_host``: the role's per-host task gathers the facts itself, over the
   task's Ansible connection, in Ansible's worker process for that host.
 
 A host goes the ``per_host`` way, whatever the mode, when the fleet task cannot
-reproduce its connection (``fleet_reason`` says why, in the fleet task's result):
-a connection plugin other than ``winrm``; ``become``; a transport other than
+reproduce its connection (the fleet task's result, ``per_host``, says why): a
+connection plugin other than ``winrm``; ``become``; a transport other than
 ``ntlm``, ``basic``, ``plaintext``, ``ssl`` or ``certificate`` (Kerberos manages
 a ticket cache per process, CredSSP is left to the plugin); several transports
 to try in turn; no user or password; a connection variable that does not
-template. A host whose inputs are invalid also runs per host, where it fails
-with its error (the role's first task refuses it before that anyway).
+template (``Connection.target``). A host whose inputs are invalid runs per host
+too, where it fails with its error (the role's first task refuses it before).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,8 @@ from sagefleet import agent_profile, doctor, preflight
 from sagefleet.errors import SagefleetError
 from sagefleet.findings import HostReport
 from sagefleet.inventory import InventoryHost
+from sagefleet.remote.ansible import WINRM_PLUGINS, Connection
 from sagefleet.remote.retry import retry_from
-from sagefleet.remote.winrm import WinRMTarget
 
 #: The role variable choosing how a host's facts are gathered, and its values.
 MODE_VAR = "sagefleet_preflight_mode"
@@ -55,10 +56,6 @@ DEFAULT_MODE = "fleet"
 #: The fleet task's registered result, which the per-host task reads.
 FLEET_RESULT_VAR = "sagefleet_preflight_fleet"
 
-#: pywinrm transports the fleet task runs itself (in threads of one process).
-FLEET_TRANSPORTS = ("ntlm", "basic", "plaintext", "ssl", "certificate")
-#: Names of ansible-core's winrm connection plugin.
-WINRM_PLUGINS = frozenset({"winrm", "ansible.builtin.winrm", "ansible.legacy.winrm"})
 
 # Inventory variables preflight reads besides those of its arguments (templated, never
 # passed through task args, so entity secrets stay out of task arguments and logs).
@@ -141,60 +138,6 @@ def task_result(report: HostReport) -> dict[str, Any]:
 def mode_of(value: Any) -> str:
     """The mode a host asks for (the role's argument spec has refused anything else)."""
     return DEFAULT_MODE if value in (None, "") else str(value)
-
-
-@dataclass(frozen=True)
-class Connection:
-    """ansible-core's winrm connection of one host, as its plugin resolved it."""
-
-    address: str
-    port: int
-    scheme: str
-    path: str
-    transports: tuple[str, ...]
-    username: str | None
-    password: str | None = field(repr=False)
-    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    connection_timeout: int | None = None
-
-    def target(self, host: str) -> WinRMTarget | str:
-        """The WinRMTarget the fleet task reaches the host with, or why it cannot."""
-        if len(self.transports) != 1:
-            return (
-                f"ansible_winrm_transport lists {len(self.transports)} transports "
-                f"({', '.join(self.transports)}): the winrm plugin tries each in turn"
-            )
-        transport = self.transports[0]
-        if transport not in FLEET_TRANSPORTS:
-            return f"transport {transport}: left to the winrm connection plugin"
-        if not self.username or self.password is None:
-            return "no WinRM user or password: the winrm connection plugin reports it"
-        options = dict(self.options)
-        if self.connection_timeout:  # as the plugin does: both timeouts from one option
-            options["operation_timeout_sec"] = self.connection_timeout
-            options["read_timeout_sec"] = self.connection_timeout + 10
-        fields: dict[str, Any] = {}
-        for option, name, convert in (
-            ("server_cert_validation", "server_cert_validation", str),
-            ("ca_trust_path", "ca_trust_path", str),
-            ("message_encryption", "message_encryption", str),
-            ("operation_timeout_sec", "operation_timeout", int),
-            ("read_timeout_sec", "read_timeout", int),
-        ):
-            if option in options:
-                fields[name] = convert(options.pop(option))
-        return WinRMTarget(
-            host=host,
-            address=self.address,
-            username=self.username,
-            password=self.password,
-            port=self.port,
-            scheme=self.scheme,
-            path=self.path,
-            transport=transport,
-            options=tuple(sorted(options.items())),
-            **fields,
-        )
 
 
 @dataclass
@@ -404,45 +347,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-class AnsibleWinRM:
-    """Each host's winrm connection settings, resolved by ansible-core's own winrm plugin
-    as the task executor would set them for the host's task, without connecting.
-
-    One plugin object serves every host in turn: its options are set afresh each time.
-    """
-
-    def __init__(self, task: Any, play_context: Any) -> None:
-        from ansible.plugins.loader import connection_loader
-
-        self._plugin = connection_loader.get("winrm", play_context, new_stdin=None)
-        if self._plugin is None:  # pragma: no cover - part of ansible-core
-            raise SagefleetError("ansible-core's winrm connection plugin is not available")
-        # What the task executor gives the connection besides the host's variables: the
-        # play's and task's keywords (remote_user, port, ...), the connection timeout and
-        # a password from the command line (--ask-pass), never the task's retries.
-        keys = dict(task.dump_attrs())
-        keys["timeout"] = play_context.timeout
-        if play_context.password:
-            keys["password"] = play_context.password
-        keys.pop("retries", None)
-        self._task_keys = keys
-
-    def connection(self, variables: Mapping[str, Any], templar: Any) -> Connection:
-        plugin = self._plugin
-        options = plugin._resolve_option_variables(variables, templar)
-        plugin.set_options(task_keys=self._task_keys, var_options=options)
-        plugin._build_winrm_kwargs()
-        kwargs = dict(plugin._winrm_kwargs)
-        return Connection(
-            address=str(plugin._winrm_host),
-            port=int(plugin._winrm_port),
-            scheme=str(plugin._winrm_scheme),
-            path=str(plugin._winrm_path),
-            transports=tuple(str(t) for t in plugin._winrm_transport),
-            username=kwargs.pop("username", None),
-            password=kwargs.pop("password", None),
-            options=kwargs,
-            connection_timeout=plugin._winrm_connection_timeout or None,
-        )

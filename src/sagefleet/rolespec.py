@@ -23,6 +23,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from sagefleet.errors import InputError
 from sagefleet.roledocs import load_spec
 from sagefleet.settings.redact import MASK, is_secret_key
+from sagefleet.settings.validate import to_plain
 
 
 def options(role: Path | str) -> dict[str, Any]:
@@ -36,7 +37,9 @@ def check(
     """One error per variable of ``variables`` that the role's ``spec`` refuses."""
     errors: list[InputError] = []
     for name in sorted(set(spec) & set(variables)):
-        value = variables[name]
+        # Built-in types: Ansible's validator deep-copies what it checks, and a copy of
+        # Ansible's tagged values (an inventory's entities) costs ten times more.
+        value = to_plain(variables[name])
         result = ArgumentSpecValidator({name: spec[name]}).validate({name: value})
         secret = is_secret_key(name) or bool(spec[name].get("no_log"))
         for message in result.error_messages:

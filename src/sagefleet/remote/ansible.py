@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from sagefleet.errors import SagefleetError
 from sagefleet.remote.errors import (
     AuthenticationFailed,
     HostUnreachable,
@@ -19,6 +21,13 @@ from sagefleet.remote.errors import (
     TransportError,
 )
 from sagefleet.remote.session import HostSession
+from sagefleet.remote.winrm import WinRMTarget
+
+#: pywinrm transports a direct session (WinRMSession) reproduces (Kerberos manages a
+#: ticket cache per process, CredSSP is left to the plugin).
+DIRECT_TRANSPORTS = ("ntlm", "basic", "plaintext", "ssl", "certificate")
+#: Names of ansible-core's winrm connection plugin.
+WINRM_PLUGINS = frozenset({"winrm", "ansible.builtin.winrm", "ansible.legacy.winrm"})
 
 _AUTH = re.compile(r"credentials were rejected|401|unauthori[sz]ed", re.I)
 _TIMEOUT = re.compile(r"timed? ?out|timeout", re.I)
@@ -153,3 +162,105 @@ def _classify(host: str, text: str) -> Exception:
 
 def _as_bytes(value: bytes | str) -> bytes:
     return value if isinstance(value, bytes) else value.encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Connection:
+    """ansible-core's winrm connection of one host, as its plugin resolved it."""
+
+    address: str
+    port: int
+    scheme: str
+    path: str
+    transports: tuple[str, ...]
+    username: str | None
+    password: str | None = field(repr=False)
+    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    connection_timeout: int | None = None
+
+    def target(self, host: str) -> WinRMTarget | str:
+        """The WinRMTarget a direct session reaches the host with, or why it cannot."""
+        if len(self.transports) != 1:
+            return (
+                f"ansible_winrm_transport lists {len(self.transports)} transports "
+                f"({', '.join(self.transports)}): the winrm plugin tries each in turn"
+            )
+        transport = self.transports[0]
+        if transport not in DIRECT_TRANSPORTS:
+            return f"transport {transport}: left to the winrm connection plugin"
+        if not self.username or self.password is None:
+            return "no WinRM user or password: the winrm connection plugin reports it"
+        options = dict(self.options)
+        if self.connection_timeout:  # as the plugin does: both timeouts from one option
+            options["operation_timeout_sec"] = self.connection_timeout
+            options["read_timeout_sec"] = self.connection_timeout + 10
+        fields: dict[str, Any] = {}
+        for option, name, convert in (
+            ("server_cert_validation", "server_cert_validation", str),
+            ("ca_trust_path", "ca_trust_path", str),
+            ("message_encryption", "message_encryption", str),
+            ("operation_timeout_sec", "operation_timeout", int),
+            ("read_timeout_sec", "read_timeout", int),
+        ):
+            if option in options:
+                fields[name] = convert(options.pop(option))
+        return WinRMTarget(
+            host=host,
+            address=self.address,
+            username=self.username,
+            password=self.password,
+            port=self.port,
+            scheme=self.scheme,
+            path=self.path,
+            transport=transport,
+            options=tuple(sorted(options.items())),
+            **fields,
+        )
+
+
+class AnsibleWinRM:
+    """Each host's winrm connection settings, resolved by ansible-core's own winrm plugin
+    as the task executor would set them for the host's task, without connecting.
+
+    One plugin object serves every host in turn: its options are set afresh each time.
+    """
+
+    def __init__(self, task: Any, play_context: Any) -> None:
+        from ansible.plugins.loader import connection_loader
+
+        self._plugin = connection_loader.get("winrm", play_context, new_stdin=None)
+        if self._plugin is None:  # pragma: no cover - part of ansible-core
+            raise SagefleetError("ansible-core's winrm connection plugin is not available")
+        # What the task executor gives the connection besides the host's variables: the
+        # play's and task's keywords (remote_user, port, ...), the connection timeout and
+        # a password from the command line (--ask-pass), never the task's retries.
+        keys = dict(task.dump_attrs())
+        keys["timeout"] = play_context.timeout
+        if play_context.password:
+            keys["password"] = play_context.password
+        keys.pop("retries", None)
+        self._task_keys = keys
+
+    def connection(self, variables: Mapping[str, Any], templar: Any) -> Connection:
+        plugin = self._plugin
+        options = plugin._resolve_option_variables(variables, templar)
+        plugin.set_options(task_keys=self._task_keys, var_options=options)
+        return connection_of(plugin)
+
+
+def connection_of(plugin: Any) -> Connection:
+    """The settings of an ansible-core winrm connection plugin whose options are set (by
+    the task executor, or AnsibleWinRM), computed by the plugin's own code."""
+    plugin._build_winrm_kwargs()  # what the plugin computes before connecting; no I/O
+    kwargs = dict(plugin._winrm_kwargs)
+    return Connection(
+        address=str(plugin._winrm_host),
+        port=int(plugin._winrm_port),
+        scheme=str(plugin._winrm_scheme),
+        path=str(plugin._winrm_path),
+        transports=tuple(str(t) for t in plugin._winrm_transport),
+        username=kwargs.pop("username", None),
+        password=kwargs.pop("password", None),
+        options=kwargs,
+        connection_timeout=plugin._winrm_connection_timeout or None,
+    )

@@ -8,6 +8,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
@@ -37,6 +38,14 @@ def validator(name: str) -> Draft202012Validator:
     schema = load_schema(name)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
+
+
+@cache
+def checker(name: str) -> Any:
+    """jsonschema-rs's validator of the same schema: whether a document is valid, about a
+    hundred times faster than ``validator``; ``validator`` then words what is wrong
+    (remote/contracts.py does the same for the snippets' output)."""
+    return jsonschema_rs.Draft202012Validator(load_schema(name))
 
 
 def _error_path(error: ValidationError) -> str:

@@ -31,7 +31,7 @@ from sagefleet.settings.model import (
 )
 from sagefleet.settings.redact import MASK
 from sagefleet.settings.render import TemplatePath
-from sagefleet.settings.schemas import ENTITIES_SCHEMA, load_schema, validator
+from sagefleet.settings.schemas import ENTITIES_SCHEMA, checker, load_schema, validator
 
 #: What each field must look like and how to fix it, in the user's words.
 FIELD_RULES: dict[str, tuple[str, str]] = {
@@ -209,6 +209,8 @@ class _HostChecker:
 
     # --- schema layer -------------------------------------------------------------------
     def schema_errors(self, items: Any) -> None:
+        if checker(ENTITIES_SCHEMA).is_valid(items):  # the common case, without jsonschema
+            return
         errors = sorted(
             validator(ENTITIES_SCHEMA).iter_errors(items),
             key=lambda err: [str(step) for step in err.absolute_path],
