@@ -19,6 +19,7 @@ import jinja2
 from markupsafe import Markup
 
 from sagefleet.findings import HOST_STATUSES, Finding, FleetReport, Status
+from sagefleet.outcomes import KINDS
 from sagefleet.report.labels import labels_for
 
 TEMPLATE = "report.html.j2"
@@ -75,6 +76,7 @@ def render_html(report: FleetReport) -> str:
         report=report,
         L=labels_for(report.lang),
         counts=report.host_status_counts,
+        recap={k.name: k.recap for k in KINDS},
         rows=rows,
         by_check=by_check,
         observed=_observed,
