@@ -30,6 +30,7 @@ from sagefleet.checks.sage import sage_version
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.facts import HostFacts, parse_facts
 from sagefleet.findings import Finding, HostReport, Severity, Status
+from sagefleet.outcomes import Outcome
 from sagefleet.package import PackageInfo, choose_installer
 from sagefleet.remote import (
     HostSession,
@@ -108,13 +109,18 @@ RUN_ID = secrets.token_hex(4)
 
 @dataclass
 class DeployResult:
-    """What happened on one host, in the words of the fleet summary."""
+    """What happened on one host, in the words of the fleet summary (sagefleet.outcomes).
+
+    ``previous_version`` is the version found before, ``target_version`` the one asked
+    for, ``version`` the one running afterwards.
+    """
 
     host: str
-    outcome: str  # installed upgraded settings unchanged rolled-back failed skipped unreachable
+    outcome: str
     changed: bool = False
     plan: str = ""
     previous_version: str | None = None
+    target_version: str | None = None
     version: str | None = None
     reboot_required: bool = False
     reason: str | None = None
@@ -127,6 +133,17 @@ class DeployResult:
     def failed(self) -> bool:
         return self.outcome in ("rolled-back", "failed")
 
+    def as_outcome(self) -> Outcome:
+        return Outcome(
+            status=self.outcome,
+            reason=self.reason,
+            plan=self.plan,
+            previous_version=self.previous_version,
+            target_version=self.target_version,
+            version=self.version,
+            reboot_required=self.reboot_required,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "host": self.host,
@@ -134,6 +151,7 @@ class DeployResult:
             "changed": self.changed,
             "plan": self.plan,
             "previous_version": self.previous_version,
+            "target_version": self.target_version,
             "version": self.version,
             "reboot_required": self.reboot_required,
             "reason": self.reason,
@@ -356,6 +374,12 @@ def _finding(
     )
 
 
+def _agent_version(report: HostReport) -> str | None:
+    """The agent version preflight found, for a host it blocked (not installed: None)."""
+    version = report.summary.get("agent")
+    return version if version and version not in ("-", "?") else None
+
+
 def _network_mae(facts: HostFacts) -> list[str]:
     return [m.path for m in facts.mae_files if m.on_network]
 
@@ -403,7 +427,7 @@ class Deployer:
                 value="(unset)",
                 fix="set sagefleet_agent_version to the package's agent version",
             )
-        self.result = DeployResult(host=host, outcome="unchanged")
+        self.result = DeployResult(host=host, outcome="unchanged", target_version=self.target)
         # Unique per deploy of a host, so two runs (even in one process) never share a lock.
         self.owner = f"{run_owner()}:{secrets.token_hex(3)}"
 
@@ -436,6 +460,7 @@ class Deployer:
             error=base.error if base and outcome == "unreachable" else None,
             summary=summary,
             duration_s=round(result.duration_s, 3),
+            outcome=result.as_outcome(),
         )
         return result
 
@@ -448,19 +473,8 @@ class Deployer:
         if document is None or report.error:
             return self.done("failed", reason=report.error)
         if report.status == "blocked":
-            blocking = sorted(
-                {
-                    f.check_id
-                    for f in report.findings
-                    if f.is_failure and f.severity is Severity.ERROR
-                }
-                | {
-                    f.check_id
-                    for f in report.findings
-                    if f.status is Status.UNKNOWN and f.severity is Severity.ERROR
-                }
-            )
-            return self.done("skipped", reason="preflight: " + ", ".join(blocking))
+            self.result.previous_version = _agent_version(report)
+            return self.done("blocked", reason="preflight: " + report.blocked_reason)
         facts = parse_facts(document)
         found = sage_version(Context(host=self.host, facts=facts))
         installer = choose_installer(self.package, found[0] if found else "", host=self.host)
@@ -468,7 +482,7 @@ class Deployer:
         account = self.options.service_account or facts.agent.account or LOCAL_SYSTEM
         if network and not is_domain_account(account):
             return self.done(
-                "skipped",
+                "blocked",
                 reason=(
                     f".MAE files on the network ({', '.join(network)}) need a domain service "
                     f"account, not {account}: set sagefleet_agent_service_account"
@@ -503,6 +517,8 @@ class Deployer:
             "settings": f"update settings.json and restart agent {current}",
             "start": f"start agent {current}",
         }[action]
+        if action in ("settings", "start"):
+            self.result.target_version = current
         if self.check_mode:
             if action in ("install", "upgrade") and self.want_diff:
                 self.result.diff = self._planned_diff(settings, action)
@@ -601,10 +617,15 @@ class Deployer:
                 ],
             )
         return self.done(
-            "settings",
+            "settings-updated" if action == "settings" else "started",
             changed=True,
             findings=[
-                _finding("SF603", True, "Agent running at target", "settings updated, restarted")
+                _finding(
+                    "SF603",
+                    True,
+                    "Agent running at target",
+                    "settings updated, restarted" if action == "settings" else "started",
+                )
             ],
         )
 
@@ -818,7 +839,10 @@ class Deployer:
         )
         if ok:
             return self.done(
-                "rolled-back", changed=True, reason=problem, findings=[failure, rollback]
+                "rolled-back",
+                changed=True,
+                reason=f"{problem}; previous version {restored.get('version')} restored, running",
+                findings=[failure, rollback],
             )
         return self.done(
             "failed",

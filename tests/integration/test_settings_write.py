@@ -21,6 +21,7 @@ import yaml
 from sagefleet.sim.fleet import Fleet
 from sagefleet.sim.model import USERS, WindowsHost
 from tests.conftest import ROOT, FleetFactory
+from tests.deployed import make_deployed
 from tests.scenarios import write_inventory
 
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
@@ -239,3 +240,53 @@ def test_the_secret_never_appears_even_at_the_highest_verbosity(play: Play, verb
         assert CANARY not in revealed(process.stdout + process.stderr)
     if verbosity == "-vvvvv":
         assert any("censored due to no log" in p.stdout for p in outputs)
+
+
+SERVICE = "SpendeskSageAgent"
+
+
+def deployed(play: Play) -> int:
+    """The agent installed and running, as a deploy leaves it: its process id."""
+    data = yaml.safe_load(play.inventory.read_text())
+    make_deployed(play.host, "sage01", data["all"]["children"]["sage_servers"]["hosts"]["sage01"])
+    play.host.start_service(SERVICE)
+    service = play.host.service(SERVICE)
+    assert service is not None and service.state == "Running"
+    return service.process_id
+
+
+def restarts(play: Play) -> int:
+    return sum(1 for e in play.host.journal if e.get("name") == "agent_restart")
+
+
+def test_changed_settings_restart_the_agent_and_prove_it_runs(play: Play) -> None:
+    """The agent reads settings.json when it starts: a change is in effect only once it
+    restarted (the next deploy would otherwise find the file up to date and do nothing)."""
+    before = deployed(play)
+    play.entity(analytic_plan=2)
+    process = play.run()
+    assert ok(process)["changed"] == 2  # the write and the restart
+    assert restarts(play) == 1
+    service = play.host.service(SERVICE)
+    assert service is not None and service.state == "Running"
+    assert service.process_id != before  # a new process, started after the write
+    assert "agent restarted (Running → Running): settings in effect" in process.stdout
+    assert ok(play.run())["changed"] == 0  # nothing changed: no restart
+    assert restarts(play) == 1
+    process = play.run("--check")
+    assert ok(process)["changed"] == 0 and restarts(play) == 1
+
+
+def test_an_agent_that_does_not_run_after_the_settings_change_fails_the_host(
+    play: Play,
+) -> None:
+    deployed(play)
+    service = play.host.service(SERVICE)
+    assert service is not None
+    service.start_failure = "The service did not respond to the start or control request."
+    play.entity(analytic_plan=2)
+    process = play.run()
+    assert process.returncode == 2
+    assert recap(process)["failed"] == 1
+    assert "the agent does not run after the settings change (Stopped)" in process.stdout
+    assert "settings.json is not in effect" in process.stdout

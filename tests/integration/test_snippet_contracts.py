@@ -141,7 +141,7 @@ def test_every_snippet_output_follows_its_schema(
             {**e, "sql_password": "Another-Passw0rd!"} for e in changed["sagefleet_entities"]
         ]
         with session("sage01") as s:
-            assert deploy_host(s, "sage01", changed, package).outcome == "settings"
+            assert deploy_host(s, "sage01", changed, package).outcome == "settings-updated"
             target = settings_host.settings_target("sage01")
             outcome = settings_host.rollback_settings(s, target, want_diff=True)
             assert outcome.restored
