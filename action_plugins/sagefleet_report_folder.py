@@ -4,7 +4,7 @@
 the folder named by ``dest`` as is) before anything writes into it; ``state:
 closed`` checks that the run really wrote its report there, points
 ``latest`` at it, and returns the report (text and per-host statuses). A run
-that wrote nothing says so, and its empty time folder is removed: no report
+that wrote nothing says so, and its time folder is removed: no report
 of another run is ever shown as this run's (sagefleet.report.runs).
 """
 
@@ -18,7 +18,7 @@ from ansible.plugins.action import ActionBase
 from sagefleet.report.runs import (
     PLAY_VARS,
     RunFolder,
-    discard_if_empty,
+    discard,
     link_latest,
     open_for_play,
     written,
@@ -35,7 +35,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
 def close(run: RunFolder) -> dict[str, Any]:
     """What this run wrote in its folder: the report's text and each host's status."""
     if not written(run):
-        removed = discard_if_empty(run)
+        removed = discard(run)
         return {
             "written": False,
             "folder": str(run.path),

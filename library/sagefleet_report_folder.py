@@ -10,7 +10,7 @@ description:
     inventory source's), or uses the folder I(dest) as is.
   - C(state=closed) checks that the run wrote its report (C(report.json)) there,
     points C(latest) at it and returns the report's text and each host's status. A
-    run that wrote nothing says so (its empty folder is removed), and no report of
+    run that wrote nothing says so (its folder is removed), and no report of
     another run is shown as this run's.
 version_added: "0.1.0"
 options:

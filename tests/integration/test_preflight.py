@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -323,6 +324,36 @@ def test_unreachable_host_is_reported_with_its_cause(tmp_path: Path) -> None:
     assert entry["status"] == "unreachable"
     assert "credentials" in (entry["error"] or "")
     assert host_entry(report, "sage01")["status"] == "ready"
+
+
+def test_fail_on_blocked_fails_the_blocked_host_itself_in_the_recap(tmp_path: Path) -> None:
+    """fail_on_blocked: exit code 2, and PLAY RECAP fails the blocked host (not the first
+    host of the play, which ran the report), with the checks that block it."""
+    specs = generate_specs(
+        3,
+        profiles=("healthy-onprem", "healthy-onprem", "dotnet-472"),
+        first_address=next_first_address(),
+        port=0,
+    )
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
+        process = run_preflight(
+            inventory, tmp_path / "out", "-e", "sagefleet_preflight_fail_on_blocked=true"
+        )
+        limited = run_preflight(
+            inventory,
+            tmp_path / "out",
+            "-e",
+            "sagefleet_preflight_fail_on_blocked=true",
+            "--limit",
+            "sage03",
+        )
+    for run in (process, limited):
+        assert run.returncode == 2, run.stdout[-3000:]
+        failed = dict(re.findall(r"^(sage0\d)\s+:.*failed=(\d+)", run.stdout, re.M))
+        assert failed["sage03"] == "1"
+        assert all(n == "0" for h, n in failed.items() if h != "sage03")
+        assert re.search(r"^blocked: \[sage03\] SF101 failed$", run.stdout, re.M)
 
 
 def test_preflight_in_check_mode_gives_the_same_report(tmp_path: Path) -> None:

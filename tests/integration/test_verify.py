@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -145,8 +146,11 @@ def test_suites_ran_through_testinfra_query_snippet(verified: dict[str, Any]) ->
 def test_pytest_exit_code_and_junit_reflect_failures(verified: dict[str, Any]) -> None:
     assert verified["process"].returncode == 1
     junit = ET.parse(verified["out"] / "report.junit.xml").getroot()
-    failed = [(c.get("classname"), c.get("name")) for c in junit.iter("testcase")
-              if c.find("failure") is not None]
+    failed = [
+        (c.get("classname"), c.get("name"))
+        for c in junit.iter("testcase")
+        if c.find("failure") is not None
+    ]
     # Six checks fail, on five hosts; each of those hosts' outcome is "verify failed".
     assert len([n for _, n in failed if n != "outcome"]) == 6
     assert sorted(h for h, n in failed if n == "outcome") == sorted(
@@ -196,3 +200,61 @@ def test_verify_playbook_runs_the_suites(tmp_path: Path) -> None:
     report = json.loads((out / "report.json").read_text())
     status = {h["host"]: h["status"] for h in report["hosts"]}
     assert status == {"sage01": "verified", "sage02": "verify-failed"}
+
+
+def test_verify_playbook_never_shows_another_runs_report(tmp_path: Path) -> None:
+    """A run whose suites stop before writing a report says so, fails every host with the
+    reason, and shows neither the report left in an explicit folder nor the latest one."""
+    specs = generate_specs(2, first_address=next_first_address(), port=0)
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        inventory = write_inventory(
+            fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+        )
+        hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["sage_servers"]["hosts"]
+        for name in hosts:
+            make_deployed(fleet.host(name), name, hosts[name])
+
+        def verify(*extra: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [
+                    ANSIBLE_PLAYBOOK,
+                    "-i",
+                    str(inventory),
+                    "playbooks/verify.yml",
+                    "-e",
+                    "sagefleet_verify_workers=1",
+                    *extra,
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+            )
+
+        reports = ("-e", f"sagefleet_report_dir={tmp_path / 'reports'}")
+        good = verify(*reports)
+        assert good.returncode == 0, good.stdout[-3000:]
+        job = tmp_path / "reports" / "inventory" / "verify"
+        latest = os.readlink(job / "latest")
+        broken = ("-e", f"sagefleet_verify_suites={tmp_path / 'no-such-suites'}")
+        stale = tmp_path / "explicit"
+        stale.mkdir()
+        (stale / "report.json").write_text('{"hosts": []}')
+        (stale / "report.txt").write_text("A REPORT OF ANOTHER RUN")
+        old = time.time() - 3600
+        for path in stale.iterdir():
+            os.utime(path, (old, old))
+        for run in (
+            verify(*reports, *broken),
+            verify(*broken, "-e", f"sagefleet_verify_report_dir={stale}"),
+        ):
+            assert run.returncode == 2, run.stdout[-3000:]
+            assert "verification wrote no report (pytest rc 5):" in run.stdout  # no test ran
+            assert "A REPORT OF ANOTHER RUN" not in run.stdout
+            assert "sagefleet verify" not in run.stdout  # no report table at all
+            assert "[sagefleet] this run wrote no report" in run.stdout
+            failed = dict(re.findall(r"^(sage0\d)\s+:.*failed=(\d+)", run.stdout, re.M))
+            assert failed == {"sage01": "1", "sage02": "1"}
+        assert os.readlink(job / "latest") == latest
+        assert [p.name for p in job.iterdir() if p.name != "latest"] == [latest]

@@ -30,7 +30,7 @@ from sagefleet.report import (
     render_junit,
 )
 from sagefleet.report.runs import (
-    discard_if_empty,
+    discard,
     inventory_name,
     link_latest,
     open_for_play,
@@ -283,7 +283,7 @@ def test_each_run_gets_its_folder_and_latest_follows_the_runs_that_wrote(tmp_pat
     assert link == tmp_path / "bijou" / "deploy" / "latest"
     assert os.readlink(link) == "20250301T101500Z"  # relative: the tree can move
     assert not written(second)
-    assert discard_if_empty(second) and not second.path.exists()
+    assert discard(second) and not second.path.exists()
     assert os.readlink(link) == "20250301T101500Z"
 
 
@@ -294,7 +294,7 @@ def test_a_report_left_by_an_earlier_run_is_not_this_runs(tmp_path: Path) -> Non
     run = open_run("verify", explicit=tmp_path)
     assert run.job_dir is None and run.path == tmp_path
     assert not written(run)
-    assert not discard_if_empty(run)  # a folder named explicitly stays
+    assert not discard(run)  # a folder named explicitly stays
     assert link_latest(run) is None
     (tmp_path / "report.json").write_text("{}")
     assert written(run)

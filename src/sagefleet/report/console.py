@@ -121,6 +121,11 @@ def _host_table(
         ]
         rows = [_outcome_row(h, status_label[h.status]) for h in hosts]
         right = [False, False, False, False, True, False]
+        if not any(
+            h.outcome and (h.outcome.previous_version or h.outcome.target_version) for h in hosts
+        ):  # verify: no versions to show
+            headers, right = headers[:2] + headers[4:], right[:2] + right[4:]
+            rows = [r[:2] + r[4:] for r in rows]
         # The reason is what the operator acts on: never cut.
         cut_detail = False
     else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -126,15 +127,13 @@ def written(run: RunFolder, name: str = "report.json") -> bool:
         return False
 
 
-def discard_if_empty(run: RunFolder) -> bool:
-    """Remove a time folder the run left empty; a folder named explicitly stays."""
-    if run.job_dir is None:
+def discard(run: RunFolder) -> bool:
+    """Remove the time folder of a run that wrote no report (what it holds, a JUnit file of
+    no test, is this run's own); a folder named explicitly stays as it is."""
+    if run.job_dir is None or run.path.parent != run.job_dir:
         return False
-    try:
-        run.path.rmdir()
-    except OSError:
-        return False
-    return True
+    shutil.rmtree(run.path, ignore_errors=True)
+    return not run.path.exists()
 
 
 #: The variables open_for_play reads (templated by the caller).
