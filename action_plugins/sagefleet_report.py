@@ -76,14 +76,18 @@ def host_report(
         report = _replace(base, outcome=outcome)
     elif report is None:
         reason = str(result.get("msg") or missing)
-        if missing_status == "not-run":
-            report = HostReport(
-                host=host,
-                reachable=True,
-                outcome=Outcome(status="not-run", reason=reason),
-            )
+        if result.get("unreachable"):
+            status = "unreachable"
+        elif missing_status == "not-run" and result and not result.get("skipped"):
+            status = "failed"  # the task ran and ended without an outcome: its own error
         else:
+            status = missing_status
+        if status == "unreachable":
             report = unreachable(host, reason)
+            if missing_status == "not-run":
+                report = _replace(report, outcome=Outcome(status="unreachable", reason=reason))
+        else:
+            report = HostReport(host=host, reachable=True, outcome=Outcome(status, reason=reason))
     verdicts = wave.get("verify") if isinstance(wave, Mapping) else None
     verdict = verdicts.get(host) if isinstance(verdicts, Mapping) else None
     if isinstance(verdict, Mapping):

@@ -383,6 +383,12 @@ def test_a_deploy_result_becomes_the_hosts_report_and_a_missing_one_is_not_run()
         "c", {"msg": "refused", "unreachable": True}, None, "x", "unreachable"
     )
     assert (down.status, down.error) == ("unreachable", "refused")
+    # A deploy task that ended in its own error ran: the host failed, it is not "not run".
+    crashed = {"failed": True, "msg": "Unexpected failure during module execution"}
+    broken = report.host_report("d", crashed, None, "the rollout stopped", "not-run")
+    assert (broken.status, broken.outcome.reason) == ("failed", crashed["msg"])
+    skipped = report.host_report("e", {"skipped": True, "changed": False}, None, "stop", "not-run")
+    assert skipped.status == "not-run"
 
 
 def test_the_wave_gate_counts_verify_failures_and_stops(tmp_path: Path) -> None:
