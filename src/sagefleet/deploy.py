@@ -480,6 +480,8 @@ class Deployer:
         installer = choose_installer(self.package, found[0] if found else "", host=self.host)
         network = _network_mae(facts)
         account = self.options.service_account or facts.agent.account or LOCAL_SYSTEM
+        current = facts.agent.version if facts.agent.installed else None
+        self.result.previous_version = current
         if network and not is_domain_account(account):
             return self.done(
                 "blocked",
@@ -488,8 +490,6 @@ class Deployer:
                     f"account, not {account}: set sagefleet_agent_service_account"
                 ),
             )
-        current = facts.agent.version if facts.agent.installed else None
-        self.result.previous_version = current
         settings = settings_target(
             self.host,
             install_dir=self.options.install_dir,

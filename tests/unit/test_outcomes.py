@@ -226,7 +226,7 @@ def test_the_console_shows_status_versions_duration_and_reason() -> None:
 
 def test_the_console_speaks_french_for_outcomes() -> None:
     text = render_console(deploy_report("fr"), colour=False)
-    assert "restauré" in text and "non traité" in text and "installé" in text
+    assert "retour arrière" in text and "non traité" in text and "installé" in text
 
 
 def test_junit_has_one_outcome_case_per_host() -> None:

@@ -112,7 +112,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "status.blocked": "bloqué",
         "status.unreachable": "injoignable",
         "status.failed": "échec",
-        "status.rolled-back": "restauré",
+        "status.rolled-back": "retour arrière",
         "status.verify-failed": "vérification en échec",
         "status.not-run": "non traité",
         "status.planned": "prévu",
