@@ -61,7 +61,7 @@ class CallbackModule(DefaultCallback):
         line = f"{status}: [{self.host_label(result)}]" + (f" {detail}" if detail else "")
         self._display.display(
             line,
-            color=_COLOURS[recap],
+            color=C.COLOR_WARN if status == "blocked" else _COLOURS[recap],
             stderr=recap != "ok" and self.get_option("display_failed_stderr"),
         )
 
