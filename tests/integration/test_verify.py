@@ -258,3 +258,46 @@ def test_verify_playbook_never_shows_another_runs_report(tmp_path: Path) -> None
             assert failed == {"sage01": "1", "sage02": "1"}
         assert os.readlink(job / "latest") == latest
         assert [p.name for p in job.iterdir() if p.name != "latest"] == [latest]
+
+
+def test_a_failure_no_hosts_check_explains_still_fails_verify(tmp_path: Path) -> None:
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "test_mixed.py").write_text(
+        "import pytest\n\n\n"
+        "@pytest.mark.sagefleet_check('SF590', 'Agent service exists')\n"
+        "def test_agent_exists(windows, expected):\n"
+        "    assert windows.service(expected.service_name).exists\n\n\n"
+        "def test_outside_any_host():\n"
+        "    assert False, 'a helper of the suites is broken'\n"
+    )
+    specs = generate_specs(1, first_address=next_first_address(), port=0)
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        inventory = write_inventory(
+            fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+        )
+        hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["sage_servers"]["hosts"]
+        make_deployed(fleet.host("sage01"), "sage01", hosts["sage01"])
+        process = subprocess.run(
+            [
+                ANSIBLE_PLAYBOOK,
+                "-i",
+                str(inventory),
+                "playbooks/verify.yml",
+                "-e",
+                f"sagefleet_verify_suites={suites}",
+                "-e",
+                f"sagefleet_report_dir={tmp_path / 'reports'}",
+                "-e",
+                "sagefleet_verify_workers=1",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+        )
+    assert process.returncode == 2, process.stdout[-3000:]
+    assert "the verification suites failed (pytest rc 1) although every host's checks" in (
+        process.stdout
+    )
