@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 VENV218  := .venv-ansible218
 STAMP218 := $(VENV218)/.installed
 
-.PHONY: venv test test-ansible218 demo lint clean bench-sim browser
+.PHONY: venv test test-ansible218 demo lint docs clean bench-sim browser collection
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,7 @@ browser:
 
 $(STAMP218): Makefile
 	test -x $(VENV218)/bin/python || $(PYTHON) -m venv $(VENV218)
-	$(VENV218)/bin/python -m pip install --quiet 'ansible-core>=2.18,<2.19' pywinrm pyspnego jsonschema
+	$(VENV218)/bin/python -m pip install --quiet 'ansible-core>=2.18,<2.19' pywinrm pyspnego jsonschema pefile olefile
 	touch $(STAMP218)
 
 ## make test-ansible218: ansible-core 2.18's raw/put_file/fetch_file and sagefleet's push in pieces against the simulator
@@ -77,6 +77,16 @@ lint: $(STAMP)
 		$(BIN)/ansible-playbook --syntax-check "$$playbook" || exit 1; \
 	done
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint --offline
+
+## make docs: regenerate the role READMEs' variables and docs/checks.md (a test checks them)
+docs: $(STAMP)
+	$(BIN)/python -m sagefleet.roledocs all
+
+## make collection: the sagefleet.fleet Ansible collection (roles, modules, plugins)
+## assembled from the checkout and built by ansible-galaxy into build/collection/
+COLLECTION_OUT ?= build/collection
+collection: $(STAMP)
+	$(BIN)/python -m sagefleet.collection --root . --out $(COLLECTION_OUT)
 
 clean:
 	rm -rf $(VENV) $(VENV218) .pytest_cache .mypy_cache .ruff_cache .sagefleet

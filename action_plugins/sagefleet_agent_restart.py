@@ -7,17 +7,21 @@ from typing import Any
 from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 
-from sagefleet import agent_service
+from sagefleet import agent_profile, agent_service
 from sagefleet.errors import SagefleetError
 from sagefleet.remote import AuthenticationFailed, HostUnreachable
 from sagefleet.remote.ansible import AnsibleSession
 
 READ_VARS = (
-    "sagefleet_agent_profile",
-    "sagefleet_agent_service_name",
+    agent_profile.VARIABLE,
+    "inventory_dir",
+    *(variable for variable, _ in agent_profile.OVERRIDES),
     "sagefleet_agent_stop_timeout_s",
     "sagefleet_agent_start_timeout_s",
 )
+
+# No arguments: the service and its timeouts are the host's inventory (READ_VARS).
+ARGUMENT_SPEC: dict[str, Any] = {}
 
 
 class ActionModule(ActionBase):
@@ -27,7 +31,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
-        self.validate_argument_spec(argument_spec={})
+        self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         task_vars = task_vars or {}
         host = str(task_vars.get("inventory_hostname"))
         variables = {n: self._templar.template(task_vars[n]) for n in READ_VARS if n in task_vars}

@@ -12,6 +12,8 @@ from sagefleet.facts import parse_utc
 from sagefleet.remote import AuthenticationFailed, HostUnreachable, RemoteError
 from sagefleet.remote.ansible import AnsibleSession
 
+ARGUMENT_SPEC: dict[str, Any] = {}  # no arguments: library/sagefleet_host_info.py has no options
+
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
@@ -20,7 +22,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
-        self.validate_argument_spec(argument_spec={})
+        self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         host = str((task_vars or {}).get("inventory_hostname", "?"))
         session = AnsibleSession(host, self._connection)
         try:

@@ -7,7 +7,7 @@ from typing import Any
 from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 
-from sagefleet import preflight
+from sagefleet import agent_profile, preflight
 from sagefleet.errors import SagefleetError
 from sagefleet.remote import AuthenticationFailed, HostUnreachable
 from sagefleet.remote.ansible import AnsibleSession
@@ -20,6 +20,10 @@ preflight.warm_up()
 # passed through task args, so entity secrets stay out of task arguments and logs).
 READ_VARS = (
     "sagefleet_entities",
+    # The agent profile, where a relative path starts, and the inventory's overrides of it.
+    agent_profile.VARIABLE,
+    "inventory_dir",
+    *(variable for variable, _ in agent_profile.OVERRIDES),
     "ansible_connection",
     "ansible_winrm_scheme",
     "ansible_winrm_transport",
@@ -32,7 +36,6 @@ READ_VARS = (
 ARGUMENT_SPEC: dict[str, Any] = {
     "lang": {"type": "str", "choices": ["en", "fr"]},
     "endpoints": {"type": "list", "elements": "dict"},
-    "expected_issuers": {"type": "list", "elements": "str"},
     "sage_catalog": {"type": "dict"},
     "waivers": {"type": "list", "elements": "dict"},
     "agent_service": {"type": "str"},
@@ -51,7 +54,6 @@ ARGUMENT_SPEC: dict[str, Any] = {
 ARG_TO_VAR = {
     "lang": "sagefleet_lang",
     "endpoints": "sagefleet_endpoints",
-    "expected_issuers": "sagefleet_expected_issuers",
     "sage_catalog": "sagefleet_sage_catalog",
     "waivers": "sagefleet_waivers",
     "agent_service": "sagefleet_agent_service_name",
@@ -75,7 +77,8 @@ def host_variables(task_vars: dict[str, Any], template: Any) -> dict[str, Any]:
     again in each host's worker process, while a variable that holds no template
     costs nothing to read here (docs/performance.md).
     """
-    names = [*READ_VARS, *ARG_TO_VAR.values(), *preflight.ROLE_ALIASES]
+    # Retired variables are read too, so that prepare() refuses them with what to do.
+    names = [*READ_VARS, *ARG_TO_VAR.values(), *preflight.ROLE_ALIASES, *preflight.RETIRED_VARS]
     variables = {name: template(task_vars[name]) for name in names if name in task_vars}
     return preflight.with_role_aliases(variables)
 

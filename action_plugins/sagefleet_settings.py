@@ -7,7 +7,7 @@ from typing import Any
 from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 
-from sagefleet import settings_host
+from sagefleet import agent_profile, settings_host
 from sagefleet.errors import SagefleetError
 from sagefleet.remote import AuthenticationFailed, HostUnreachable
 from sagefleet.remote.ansible import AnsibleSession
@@ -35,9 +35,17 @@ class ActionModule(ActionBase):
         host = str(task_vars.get("inventory_hostname"))
         check, want_diff = bool(self._task.check_mode), bool(self._task.diff)
         try:
+            # Without a path, settings.json is where the host's agent profile puts it.
+            names = [
+                agent_profile.VARIABLE, "inventory_dir", *(v for v, _ in agent_profile.OVERRIDES)
+            ]
+            profile = agent_profile.for_host(
+                {n: self._templar.template(task_vars[n]) for n in names if n in task_vars},
+                host=host,
+            )
             target = settings_host.settings_target(
                 host,
-                path=args["path"],
+                path=args["path"] or profile.settings_path(args["install_dir"] or None),
                 install_dir=args["install_dir"],
                 service_account=args["service_account"],
                 keep_backups=args["keep_backups"],

@@ -8,7 +8,7 @@ from typing import Any
 from ansible.plugins.action import ActionBase
 
 from sagefleet import preflight, rolespec
-from sagefleet.deploy import check_inputs
+from sagefleet.deploy import check_inputs, require_entities
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.inventory import sagefleet_var_names
 from sagefleet.settings import ValidationFailed
@@ -54,6 +54,11 @@ class ActionModule(ActionBase):
                 found.extend(exc.errors)
             except SagefleetError as exc:
                 found.append(exc)
+            if args["deploy"]:
+                try:
+                    require_entities(host, effective)
+                except SagefleetError as exc:
+                    found.append(exc)
             # sagefleet's own message for a variable wins over the spec's generic one.
             named = {getattr(e, "field", None) for e in found}
             errors.extend([e for e in spec_errors if e.field not in named] + found)

@@ -82,7 +82,7 @@ def verification(
 
 
 def _started(run: dict[str, Any]) -> float:
-    """When the command task started (its ``start``, local time), epoch seconds."""
+    """When the verification task started (its ``start``, local time), epoch seconds."""
     try:
         return datetime.strptime(str(run.get("start")), "%Y-%m-%d %H:%M:%S.%f").timestamp()
     except ValueError:
@@ -90,6 +90,8 @@ def _started(run: dict[str, Any]) -> float:
 
 
 def _last_line(run: dict[str, Any]) -> str:
+    if run.get("msg"):  # sagefleet_verify's own words: what happened, pytest's error
+        return str(run["msg"])[:300]
     lines = [ln for ln in str(run.get("stdout") or run.get("stderr") or "").splitlines() if ln]
     return lines[-1][:300] if lines else "no output"
 

@@ -10,8 +10,11 @@ description:
   - A service stuck pending past its timeout has its process killed, and the result
     says so. A host without the agent is left alone (it reads the settings when it
     is installed).
-  - Reads C(sagefleet_agent_service_name) (default the agent profile's),
-    C(sagefleet_agent_stop_timeout_s) and C(sagefleet_agent_start_timeout_s).
+  - Finds the service as the host's agent profile (C(sagefleet_agent_profile)) says,
+    by its name, else by its ImagePath or DisplayName pattern, with
+    C(sagefleet_agent_service_name) overriding it; fails the host when several
+    services match. Reads C(sagefleet_agent_stop_timeout_s) and
+    C(sagefleet_agent_start_timeout_s).
 version_added: "0.1.0"
 options: {}
 attributes:

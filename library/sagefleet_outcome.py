@@ -17,6 +17,22 @@ options:
     description: The host's status, as M(sagefleet_report) returned it.
     type: str
     required: true
+    choices:
+      - failed
+      - rolled-back
+      - verify-failed
+      - blocked
+      - unreachable
+      - not-run
+      - warnings
+      - planned
+      - installed
+      - upgraded
+      - settings-updated
+      - started
+      - unchanged
+      - verified
+      - ready
   reason:
     description: Why the host ended in this status.
     type: str

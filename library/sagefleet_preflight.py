@@ -27,12 +27,6 @@ options:
       - Default C(sagefleet_endpoints), else the shipped list.
     type: list
     elements: dict
-  expected_issuers:
-    description:
-      - Regular expressions an endpoint certificate's issuer must match.
-      - Default C(sagefleet_expected_issuers), else the shipped list.
-    type: list
-    elements: str
   sage_catalog:
     description:
       - Replacement for the shipped Sage version catalog (same shape as catalog/sage.yml).
@@ -47,7 +41,8 @@ options:
   agent_service:
     description:
       - Windows service name of the agent.
-      - Default C(sagefleet_agent_service_name), else SpendeskSageAgent (an assumption).
+      - Default C(sagefleet_agent_service_name), else the agent profile's
+        (C(sagefleet_agent_profile), see docs/agent-profile.md).
     type: str
   service_account:
     description:
@@ -72,7 +67,8 @@ options:
     type: int
   max_clock_skew_s:
     description:
-      - Largest clock difference with the controller, in seconds.
+      - Clock difference with the controller from which SF104 warns, in seconds.
+      - From 900 s (AWS's limit) it is an error whatever this value.
       - Default C(sagefleet_preflight_max_clock_skew_s), else 300.
     type: int
   timeout_ms:

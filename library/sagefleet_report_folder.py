@@ -7,7 +7,8 @@ description:
   - C(state=open) creates C(reports/<inventory name>/<job>/<UTC time>/) on the
     controller (the reports root is C(sagefleet_report_dir), default C(reports/) of
     the project; the inventory name is C(sagefleet_inventory_name) or the first
-    inventory source's), or uses the folder I(dest) as is.
+    inventory source's), or uses the folder I(dest) as is (made by what writes into
+    it, so a run that writes nothing leaves no empty folder there).
   - C(state=closed) checks that the run wrote its report (C(report.json)) there,
     points C(latest) at it and returns the report's text and each host's status. A
     run that wrote nothing says so (its folder is removed), and no report of

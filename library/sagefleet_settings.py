@@ -33,12 +33,14 @@ options:
   path:
     description:
       - Full Windows path of settings.json on the host.
-      - Default C(<install_dir>\settings.json).
+      - Default where the host's agent profile puts it (C(settings.path), usually
+        C(<install_dir>\settings.json); see docs/agent-profile.md).
     type: str
   install_dir:
     description:
       - Agent folder holding settings.json when I(path) is not given.
-      - Default C(C:\Program Files\Spendesk\Sage Agent) (catalog/agent.yml, an assumption).
+      - Default the agent profile's C(install.dir) (C(sagefleet_agent_profile), else the
+        shipped profile's assumption; see docs/agent-profile.md).
     type: str
   service_account:
     description:

@@ -20,6 +20,11 @@ options:
       account and password, installer arguments and exit codes, timeouts, retries, lock).
     type: bool
     default: false
+  role:
+    description:
+      - Folder of a role; every host's values are also checked against its
+        C(meta/argument_specs.yml), for a role imported with C(rolespec_validate=false).
+    type: path
 attributes:
   check_mode:
     support: full

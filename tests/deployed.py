@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sagefleet import catalog
+from sagefleet import agent_profile
 from sagefleet.settings import dumps, entities_for_host, render_host_settings
 from sagefleet.sim.model import ADMINISTRATORS, SYSTEM, Acl, Service, WindowsHost
 
@@ -12,15 +12,16 @@ from sagefleet.sim.model import ADMINISTRATORS, SYSTEM, Acl, Service, WindowsHos
 def make_deployed(
     host: WindowsHost, name: str, variables: dict[str, Any], version: str = "3.2.0"
 ) -> None:
-    install_dir = catalog.agent()["install_dir"]
+    profile = agent_profile.default()
+    install_dir = profile.install_dir
     exe = install_dir + "\\SpendeskSageAgent.exe"
     with host.lock:
         host.fs.mkdir(install_dir)
         host.fs.write(exe, b"MZ" + b"\0" * 64, product_version=version, file_version=version)
         host.install_service(
             Service(
-                name="SpendeskSageAgent",
-                display_name="Spendesk Sage Agent",
+                name=str(profile.service_name),
+                display_name=str(profile.service_display_name),
                 state="Running",
                 start_mode="Auto",
                 account="LocalSystem",
@@ -31,7 +32,7 @@ def make_deployed(
         entities = entities_for_host(name, variables).entities
         text = dumps(render_host_settings(entities, host=name))
         host.fs.write(
-            install_dir + "\\settings.json",
+            profile.settings_path(),
             text.encode("utf-8"),
             acl=Acl.private(ADMINISTRATORS, [ADMINISTRATORS, SYSTEM]),
         )

@@ -12,37 +12,19 @@ from typing import Any
 
 import yaml
 
+from sagefleet.sim import vendor_layout
 from sagefleet.sim.fleet import Fleet
 from sagefleet.sim.model import load_profile
 
 
 def entities_for(profile_name: str) -> list[dict[str, Any]]:
-    profile = load_profile(profile_name)
-    edition = profile.get("edition", "onpremise")
-    entities = []
-    for mae in profile.get("mae", []):
-        path = mae["path"]
-        base = path.replace("/", "\\").rsplit("\\", 1)[-1].rsplit(".", 1)[0]
-        entity: dict[str, Any] = {
-            "name": base,
-            "company_code": base,
-            "analytic_plan": 1,
-            "edition": edition,
-            "database": base,
-            "sage_user": "<administrateur>",
-            "sage_password": "",
-            "sql_user": "sagefleet_sql",
-            "sql_password": "Sql-Canary-Passw0rd!",
-            "mae_path": path,
-            "pdf_storage": "filestream",
-        }
-        server = str(mae["server"])
-        if edition == "spc":
-            entity["azure_sql_server"] = server.split(".")[0]
-        else:
-            entity["sql_instance"] = server
-        entities.append(entity)
-    return entities
+    """The entities of a shipped profile, with the test suite's SQL login (its canary)."""
+    return vendor_layout.entities_for(
+        load_profile(profile_name),
+        sql_user="sagefleet_sql",
+        sql_password="Sql-Canary-Passw0rd!",
+        sage_user="<administrateur>",
+    )
 
 
 def write_inventory(fleet: Fleet, path: Path, extra: dict[str, Any] | None = None) -> Path:

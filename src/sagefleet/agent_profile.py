@@ -5,8 +5,10 @@ folder, installer technology and silent switches, where the wizard's answers
 land, log location). One YAML file holds them: the shipped default
 (``catalog/agent-profile.yml``, every guess listed under ``assumed``) or a
 profile learned from a reference install (``sagefleet agent learn``), named by
-the inventory variable ``sagefleet_agent_profile``. Deploy, verify, diagnose
-and the checks read it through :func:`load`.
+the inventory variable ``sagefleet_agent_profile``. Deploy, verify, diagnose,
+preflight and the checks read it through :func:`for_host`, which lays the
+inventory's own variables (``sagefleet_agent_service_name``...,
+:data:`OVERRIDES`) on top of the profile: an inventory value always wins.
 """
 
 from __future__ import annotations
@@ -24,10 +26,39 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from sagefleet import service_names
 from sagefleet.errors import InputError
 
 VARIABLE = "sagefleet_agent_profile"
 TECHNOLOGIES = ("inno", "nsis", "wix-burn", "installshield", "msi", "unknown")
+
+#: Inventory variables that override one field of the profile, for every front door.
+#: An unset or null variable leaves the profile's value (so does an empty one of
+#: EMPTY_IS_UNSET); any other value is checked, an empty name or folder is an error.
+OVERRIDES: tuple[tuple[str, str], ...] = (
+    ("sagefleet_agent_service_name", "service.name"),
+    ("sagefleet_agent_service_display_name", "service.display_name"),
+    ("sagefleet_agent_install_dir", "install.dir"),
+    ("sagefleet_settings_path", "settings.path"),
+    ("sagefleet_agent_installer_arguments", "installer.silent_args"),
+    ("sagefleet_agent_success_codes", "installer.success_codes"),
+)
+
+#: Variables whose empty value means "the default" (a role default is "").
+EMPTY_IS_UNSET = frozenset({"sagefleet_settings_path"})
+
+# msiexec's own switches (/i /qn /norestart /l*v) are sagefleet's: an .msi takes only
+# public properties (NAME=value) on top of them.
+_MSI_PROPERTY = re.compile(r"[A-Za-z_][\w.]*=.*", re.S)
+
+
+def is_msi_property(argument: str) -> bool:
+    """Whether ``argument`` is a Windows Installer public property (``NAME=value``)."""
+    return _MSI_PROPERTY.fullmatch(argument) is not None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 @dataclass(frozen=True)
@@ -44,6 +75,8 @@ class AgentProfile:
 
     origin: str
     data: Mapping[str, Any] = field(repr=False)
+    #: Inventory variables laid over the profile (see OVERRIDES), in that order.
+    overrides: tuple[str, ...] = ()
 
     # -- identity ---------------------------------------------------------
     @property
@@ -54,9 +87,30 @@ class AgentProfile:
     def assumed(self) -> tuple[str, ...]:
         return tuple(self.data.get("assumed") or ())
 
+    @property
+    def learned_from(self) -> dict[str, Any] | None:
+        found = self.data.get("learned_from")
+        return dict(found) if found else None
+
     def is_assumed(self, name: str) -> bool:
-        """Whether ``name`` (``service.name``, ``logs``...) is a guess of this profile."""
+        """Whether ``name`` (``service.name``, ``logs``...) is a guess of this profile.
+
+        A field the inventory overrides is the inventory's decision, not a guess.
+        """
+        if self.overridden(name):
+            return False
         return any(name == a or name.startswith(a + ".") for a in self.assumed)
+
+    def overridden(self, name: str) -> str | None:
+        """The inventory variable that overrides field ``name`` on this host, if any."""
+        for variable, target in OVERRIDES:
+            if variable in self.overrides and (name == target or name.startswith(target + ".")):
+                return variable
+        return None
+
+    def source_of(self, name: str) -> str:
+        """Where field ``name`` comes from, as an error message names it."""
+        return self.overridden(name) or f"{VARIABLE} {name} ({self.origin})"
 
     # -- the agent --------------------------------------------------------
     @property
@@ -65,19 +119,42 @@ class AgentProfile:
 
     @property
     def service_name(self) -> str | None:
-        return self.data["service"].get("name")
+        return _text(self.data["service"].get("name"))
 
     @property
     def service_display_name(self) -> str | None:
-        return self.data["service"].get("display_name")
+        return _text(self.data["service"].get("display_name"))
 
     @property
     def image_path_pattern(self) -> str | None:
-        return self.data["service"].get("image_path_pattern")
+        return _text(self.data["service"].get("image_path_pattern"))
 
     @property
     def display_name_pattern(self) -> str | None:
-        return self.data["service"].get("display_name_pattern")
+        return _text(self.data["service"].get("display_name_pattern"))
+
+    @property
+    def service_lookup(self) -> dict[str, str | None]:
+        """How snippets find the service: its exact name first, then a pattern."""
+        return {
+            "name": self.service_name,
+            "image_path_pattern": self.image_path_pattern,
+            "display_name_pattern": self.display_name_pattern,
+        }
+
+    def describe_lookup(self) -> str:
+        """The service name and patterns tried, for a message."""
+        parts = [f"name {self.service_name}"] if self.service_name else []
+        if self.image_path_pattern:
+            parts.append(f"ImagePath matching {self.image_path_pattern!r}")
+        if self.display_name_pattern:
+            parts.append(f"DisplayName matching {self.display_name_pattern!r}")
+        return " or ".join(parts)
+
+    @property
+    def service_account(self) -> str | None:
+        """The account the reference install runs the service as (learned; informative)."""
+        return _text(self.data["service"].get("account"))
 
     @property
     def install_dir(self) -> str:
@@ -89,7 +166,7 @@ class AgentProfile:
 
     def settings_path(self, install_dir: str | None = None) -> str:
         """Where the agent reads settings.json, for ``install_dir`` (default the profile's)."""
-        folder = (install_dir or self.install_dir).rstrip("\\")
+        folder = (install_dir or self.install_dir).replace("/", "\\").rstrip("\\")
         return str(self.data["settings"]["path"]).replace("{install_dir}", folder)
 
     @property
@@ -109,7 +186,11 @@ class AgentProfile:
         return str(self.data["installer"]["technology"])
 
     def silent_args(self, technology: str | None = None) -> tuple[str, ...] | None:
-        """The silent switches for ``technology`` (default the profile's), None when unknown."""
+        """The silent switches for ``technology`` (default the profile's), None when unknown.
+
+        For ``msi`` these are public properties only (``NAME=value``): sagefleet runs
+        ``msiexec.exe /i <file> /qn /norestart /l*v <log>`` itself.
+        """
         args = self.data["installer"]["silent_args"].get(technology or self.installer_technology)
         return tuple(args) if args is not None else None
 
@@ -119,7 +200,9 @@ class AgentProfile:
 
     @property
     def reboot_codes(self) -> tuple[int, ...]:
-        return tuple(self.data["installer"].get("reboot_codes") or (3010, 1641))
+        """The success codes that mean "reboot required"."""
+        reboot = self.data["installer"].get("reboot_codes") or (3010, 1641)
+        return tuple(c for c in reboot if c in self.success_codes)
 
     # -- the rest, as data ------------------------------------------------
     def section(self, name: str) -> dict[str, Any]:
@@ -127,7 +210,58 @@ class AgentProfile:
         return dict(self.data.get(name) or {})
 
     def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(self.data))
+        copied: dict[str, Any] = json.loads(json.dumps(self.data))
+        return copied
+
+    def with_overrides(self, variables: Mapping[str, Any], host: str | None = None) -> AgentProfile:
+        """This profile with the inventory's overrides laid on top (see OVERRIDES)."""
+        given = [
+            (variable, target, variables[variable])
+            for variable, target in OVERRIDES
+            if variables.get(variable) is not None
+            and not (variable in EMPTY_IS_UNSET and variables[variable] == "")
+        ]
+        if not given:
+            return self
+        data = self.to_dict()
+        for variable, target, value in given:
+            _apply(data, variable, target, value, host)
+        return AgentProfile(
+            origin=self.origin, data=data, overrides=tuple(v for v, _, _ in given)
+        )
+
+
+def _apply(data: dict[str, Any], variable: str, target: str, value: Any, host: str | None) -> None:
+    """Lay one inventory value over the profile's field, checked first."""
+    if target == "service.name":
+        # The inventory names the service exactly: no pattern decides in its place.
+        data["service"]["name"] = service_names.check(host, value, variable)
+        data["service"]["image_path_pattern"] = None
+        data["service"]["display_name_pattern"] = None
+    elif target in ("service.display_name", "install.dir", "settings.path"):
+        if not isinstance(value, str) or not value.strip():
+            raise InputError("must be a non-empty string", host=host, field=variable,
+                             value=repr(value)[:80])
+        section, key = target.split(".")
+        text = value.replace("/", "\\")
+        data[section][key] = text.rstrip("\\") if target == "install.dir" else text
+    elif target == "installer.silent_args":
+        if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
+            raise InputError("must be a list of strings", host=host, field=variable,
+                             value=repr(value)[:80])
+        # Whatever installer the package holds: the inventory's switches are meant for it.
+        data["installer"]["silent_args"] = {t: list(value) for t in TECHNOLOGIES}
+    elif target == "installer.success_codes":
+        if (
+            not isinstance(value, list)
+            or not all(isinstance(c, int) and not isinstance(c, bool) for c in value)
+            or 0 not in value
+        ):
+            raise InputError("must be a list of integers including 0", host=host,
+                             field=variable, value=repr(value)[:80])
+        data["installer"]["success_codes"] = list(value)
+    else:  # pragma: no cover - OVERRIDES and this function are written together
+        raise AssertionError(target)
 
 
 @cache
@@ -154,8 +288,9 @@ def validate(data: Any, origin: str) -> AgentProfile:
     if errors:
         first = errors[0]
         shown = json.dumps(first.instance)[:80] if not isinstance(first.instance, dict) else None
+        message = first.message.split("\n")[0][:200]
         raise InputError(
-            f"agent profile {origin}: {_where(first.absolute_path)}: {first.message.split(chr(10))[0][:200]}",
+            f"agent profile {origin}: {_where(first.absolute_path)}: {message}",
             field=f"{VARIABLE} {_where(first.absolute_path)}",
             value=shown,
             fix="see docs/agent-profile.md for every field",
@@ -177,6 +312,19 @@ def validate(data: Any, origin: str) -> AgentProfile:
             f"agent profile {origin}: the service needs a name or a pattern",
             field=f"{VARIABLE} service",
             fix="set service.name, or service.image_path_pattern / display_name_pattern",
+        )
+    if data["service"].get("name") is not None:
+        service_names.check(None, data["service"]["name"], f"{VARIABLE} service.name ({origin})")
+    switches = [
+        a for a in data["installer"]["silent_args"].get("msi") or () if not is_msi_property(a)
+    ]
+    if switches:
+        raise InputError(
+            f"agent profile {origin}: installer.silent_args.msi takes only public properties "
+            "(NAME=value): sagefleet runs msiexec.exe /i <file> /qn /norestart /l*v <log>",
+            field=f"{VARIABLE} installer.silent_args.msi",
+            value=repr(switches)[:80],
+            fix="remove the switches, keep NAME=value properties",
         )
     return AgentProfile(origin=origin, data=data)
 
@@ -215,6 +363,11 @@ def load(path: str | os.PathLike[str] | None = None, *, base_dir: str | None = N
     """The profile at ``path`` (relative to ``base_dir``), or the shipped default when empty."""
     if path is None or str(path).strip() == "":
         return default()
+    if not isinstance(path, str | os.PathLike):
+        raise InputError(
+            "must be the path of an agent profile (YAML)", host=host, field=VARIABLE,
+            value=repr(path)[:80],
+        )
     target = Path(path)
     if not target.is_absolute() and base_dir:
         target = Path(base_dir) / target
@@ -235,5 +388,8 @@ def load(path: str | os.PathLike[str] | None = None, *, base_dir: str | None = N
 
 def for_host(variables: Mapping[str, Any], *, host: str | None = None,
              base_dir: str | None = None) -> AgentProfile:
-    """The profile a host's variables name (``sagefleet_agent_profile``)."""
-    return load(variables.get(VARIABLE), base_dir=base_dir, host=host)
+    """The profile a host's variables name (``sagefleet_agent_profile``; a relative path is
+    read from the inventory's folder), with the host's inventory overrides on top."""
+    folder = base_dir or variables.get("inventory_dir")
+    profile = load(variables.get(VARIABLE), base_dir=str(folder) if folder else None, host=host)
+    return profile.with_overrides(variables, host)

@@ -13,11 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sagefleet import agent_profile, service_names
-from sagefleet.errors import InputError
+from sagefleet import agent_profile
+from sagefleet.errors import InputError, SagefleetError
 from sagefleet.remote import HostSession
-
-DEFAULT_SERVICE = "SpendeskSageAgent"
 
 
 @dataclass(frozen=True)
@@ -52,15 +50,19 @@ class Restart:
 
 @dataclass(frozen=True)
 class RestartOptions:
-    service_name: str
+    """How to find the agent's service (the agent profile's lookup: its exact name, else
+    an ImagePath or DisplayName pattern), and how long a stop and a start may take."""
+
+    lookup: Mapping[str, str | None]
+    described: str
     stop_timeout_s: int = 60
     start_timeout_s: int = 60
 
 
 def options_from(host: str, variables: Mapping[str, Any]) -> RestartOptions:
-    """The service name and timeouts from the inventory (checked before the host is touched)."""
-    default = agent_profile.for_host(variables, host=host).service_name or DEFAULT_SERVICE
-    name = service_names.check(host, variables.get("sagefleet_agent_service_name", default))
+    """The service lookup (the host's agent profile, the inventory's overrides on top) and
+    the timeouts, checked before the host is touched."""
+    profile = agent_profile.for_host(variables, host=host)
     timeouts = {}
     for which in ("stop", "start"):
         field = f"sagefleet_agent_{which}_timeout_s"
@@ -73,24 +75,36 @@ def options_from(host: str, variables: Mapping[str, Any]) -> RestartOptions:
                 value=repr(value),
             )
         timeouts[which] = value
-    return RestartOptions(name, timeouts["stop"], timeouts["start"])
+    return RestartOptions(
+        profile.service_lookup, profile.describe_lookup(), timeouts["stop"], timeouts["start"]
+    )
 
 
 def restart(session: HostSession, options: RestartOptions, *, check: bool = False) -> Restart:
     """Restart (or start) the agent service and report the state it ends in."""
     answers = session.run_snippet(
-        "query", {"questions": [{"kind": "service", "name": options.service_name}]}
+        "query", {"questions": [{"kind": "service", **options.lookup}]}
     )["answers"]
     answer = answers if isinstance(answers, dict) else answers[0]
+    candidates = answer.get("candidates") or []
+    if isinstance(candidates, str):  # PowerShell 5.1 unwraps one-element arrays
+        candidates = [candidates]
+    if len(candidates) > 1:
+        raise SagefleetError(
+            f"several services match the agent profile ({options.described}): "
+            f"{', '.join(candidates)}; set service.name in the profile or "
+            "sagefleet_agent_service_name"
+        )
     if not answer.get("exists"):
         return Restart(installed=False)
+    name = str(answer["name"])
     before = answer.get("state")
     if check:
         return Restart(installed=True, state=before, state_before=before, planned=True)
     outcome = session.run_snippet(
         "agent_restart",
         {
-            "service_name": options.service_name,
+            "service_name": name,
             "stop_timeout_s": options.stop_timeout_s,
             "start_timeout_s": options.start_timeout_s,
         },

@@ -2,7 +2,7 @@
 
 Order of a deploy: validate everything on the controller (inventory, package,
 installer for the host's Sage version, service account) → preflight (one
-round trip; a blocked host is skipped) → plan (install, upgrade X→Y, settings
+round trip; a blocked host is left alone) → plan (install, upgrade X→Y, settings
 only, nothing) → in check mode, stop there → stage and extract the package →
 write settings.json beside the installer → stop, back up, install, start (one
 snippet) → health gate (service running, automatic, target version, settings
@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-import re
 import secrets
 import socket
 import time
@@ -23,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagefleet import catalog, preflight, service_names, transfer, versions
+from sagefleet import agent_profile, preflight, transfer, versions
 from sagefleet.checks import Context
 from sagefleet.checks.agent import is_domain_account
 from sagefleet.checks.sage import sage_version
@@ -56,7 +55,6 @@ from sagefleet.settings_host import (
     write_settings,
 )
 
-DEFAULT_ARGUMENTS = ("/VERYSILENT", "/SUPPRESSMSGBOXES", "/NORESTART", "/LOG={log}")
 LOCAL_SYSTEM = "LocalSystem"
 # What Windows Installer's exit codes mean (an .exe bootstrapper usually passes them on).
 EXIT_CODES = {
@@ -67,19 +65,36 @@ EXIT_CODES = {
 }
 
 
+def installer_arguments(
+    profile: agent_profile.AgentProfile, technology: str, log: str
+) -> list[str]:
+    """The installer's command-line arguments for ``technology``, ``{log}`` replaced by
+    the log's path: the profile's silent switches (or the inventory's
+    ``sagefleet_agent_installer_arguments``). For ``msi`` these are the properties
+    added after msiexec's own switches, which the install snippet passes itself.
+
+    Raises InputError when the profile has no switches for that technology.
+    """
+    switches = profile.silent_args(technology)
+    if switches is None:
+        raise InputError(
+            f"the agent profile gives no silent switches for a {technology} installer",
+            field=profile.source_of("installer.silent_args"),
+            value=technology,
+            fix=f"add installer.silent_args.{technology} to the agent profile "
+            "(docs/agent-profile.md), or set sagefleet_agent_installer_arguments",
+        )
+    return [a.replace("{log}", log) for a in switches]
+
+
 @dataclass(frozen=True)
 class DeployOptions:
-    """How to install, from the role's variables (defaults documented as assumptions)."""
+    """How to install: the agent profile (with the inventory's overrides) and the role's
+    variables."""
 
-    service_name: str = "SpendeskSageAgent"
-    install_dir: str = "C:\\Program Files\\Spendesk\\Sage Agent"
+    profile: agent_profile.AgentProfile = field(default_factory=agent_profile.default, repr=False)
     staging_root: str = "C:\\ProgramData\\sagefleet\\staging"
     backup_root: str = "C:\\ProgramData\\sagefleet\\backup"
-    arguments: tuple[str, ...] = DEFAULT_ARGUMENTS
-    # Whether the inventory set the arguments (an .msi then takes them as properties).
-    arguments_set: bool = False
-    success_codes: tuple[int, ...] = (0, 3010, 1641)
-    reboot_codes: tuple[int, ...] = (3010, 1641)
     stop_timeout_s: int = 60
     start_timeout_s: int = 60
     installer_timeout_s: int = 1800
@@ -97,6 +112,27 @@ class DeployOptions:
     lock_path: str = "C:\\ProgramData\\sagefleet\\deploy.lock"
     lock_ttl_s: int = 3600
     lock_wait_s: int = 0
+
+    @property
+    def service_name(self) -> str | None:
+        """The agent's service name from the profile (None: the profile gives a pattern)."""
+        return self.profile.service_name
+
+    @property
+    def install_dir(self) -> str:
+        return self.profile.install_dir
+
+    @property
+    def settings_path(self) -> str:
+        return self.profile.settings_path()
+
+    @property
+    def success_codes(self) -> tuple[int, ...]:
+        return self.profile.success_codes
+
+    @property
+    def reboot_codes(self) -> tuple[int, ...]:
+        return self.profile.reboot_codes
 
 
 def run_owner() -> str:
@@ -166,27 +202,7 @@ class DeployLocked(SagefleetError):
 
 def options_from(host: str, variables: Mapping[str, Any]) -> DeployOptions:
     """Options from inventory variables, checked before any host is touched."""
-    defaults = catalog.agent()
-    arguments = variables.get("sagefleet_agent_installer_arguments", list(DEFAULT_ARGUMENTS))
-    if not isinstance(arguments, list) or not all(isinstance(a, str) for a in arguments):
-        raise InputError(
-            "must be a list of strings",
-            host=host,
-            field="sagefleet_agent_installer_arguments",
-            value=repr(arguments),
-        )
-    codes = variables.get("sagefleet_agent_success_codes", [0, 3010, 1641])
-    if (
-        not isinstance(codes, list)
-        or not all(isinstance(c, int) and not isinstance(c, bool) for c in codes)
-        or 0 not in codes
-    ):
-        raise InputError(
-            "must be a list of integers including 0",
-            host=host,
-            field="sagefleet_agent_success_codes",
-            value=repr(codes),
-        )
+    profile = agent_profile.for_host(variables, host=host)
     account = variables.get("sagefleet_agent_service_account")
     password = variables.get("sagefleet_agent_service_password")
     if account is not None and not isinstance(account, str):
@@ -217,16 +233,9 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DeployOptions:
         timeouts[name] = value
     version = variables.get("sagefleet_agent_version")
     return DeployOptions(
-        service_name=service_names.check(
-            host, variables.get("sagefleet_agent_service_name", defaults["service_name"])
-        ),
-        install_dir=str(variables.get("sagefleet_agent_install_dir", defaults["install_dir"])),
+        profile=profile,
         staging_root=str(variables.get("sagefleet_agent_staging_dir", DeployOptions.staging_root)),
         backup_root=str(variables.get("sagefleet_agent_backup_dir", DeployOptions.backup_root)),
-        arguments=tuple(arguments),
-        arguments_set="sagefleet_agent_installer_arguments" in variables,
-        success_codes=tuple(codes),
-        reboot_codes=tuple(c for c in (3010, 1641) if c in codes),
         stop_timeout_s=timeouts["stop"],
         start_timeout_s=timeouts["start"],
         service_account=account or None,
@@ -303,17 +312,24 @@ def check_paths(host: str, o: DeployOptions) -> None:
     """Install folder, staging folder and account checked before the host is contacted,
     named by their inventory variable (they are otherwise checked only when used)."""
     try:
-        settings_target(
-            host,
-            install_dir=o.install_dir,
-            service_account=o.service_account,
-            keep_backups=o.keep_settings_backups,
-        )
+        try:
+            settings_target(
+                host,
+                path=o.settings_path,
+                service_account=o.service_account,
+                keep_backups=o.keep_settings_backups,
+            )
+        except InputError as exc:
+            if exc.field != "path":
+                raise
+            exc.field = o.profile.source_of("settings.path")
+            if not o.profile.overridden("settings.path"):
+                exc.field = o.profile.source_of("install.dir")
+            raise
         settings_target(host, path=o.staging_root + "\\0\\package\\settings.json", keep_backups=0)
         transfer.check_staging_root(o.staging_root)
     except InputError as exc:
         names = {
-            "install_dir": "sagefleet_agent_install_dir",
             "service_account": "sagefleet_agent_service_account",
             "path": "sagefleet_agent_staging_dir",
             "staging_root": "sagefleet_agent_staging_dir",
@@ -328,23 +344,44 @@ def check_paths(host: str, o: DeployOptions) -> None:
         ) from None
 
 
-def check_msi_arguments(host: str, options: DeployOptions, package: PackageInfo) -> None:
-    """An .msi runs as ``msiexec.exe /i <file> /qn /norestart /l*v <log>``: the inventory's
-    arguments can only add public properties (NAME=value); a switch makes msiexec show its
-    usage dialog in session 0, where nobody can close it."""
-    if not options.arguments_set or not any(
-        i.path.lower().endswith(".msi") for i in package.installers
-    ):
-        return
-    switches = [a for a in options.arguments if not re.fullmatch(r"[A-Za-z_][\w.]*=.*", a, re.S)]
-    if switches:
+def check_installer_arguments(host: str, options: DeployOptions, package: PackageInfo) -> None:
+    """Every installer of the package gets silent switches from the profile (or the
+    inventory), before any host is touched. An .msi runs as ``msiexec.exe /i <file> /qn
+    /norestart /l*v <log>``: its arguments can only add public properties (NAME=value); a
+    switch makes msiexec show its usage dialog in session 0, where nobody can close it."""
+    profile = options.profile
+    for installer in package.installers:
+        # What the file itself says (sagefleet.installer_file), never the profile's guess.
+        technology = installer.technology
+        try:
+            arguments = installer_arguments(profile, technology, "{log}")
+        except InputError as exc:
+            exc.host = host
+            exc.args = (exc.render(),)
+            raise
+        switches = [a for a in arguments if not agent_profile.is_msi_property(a)]
+        if technology == "msi" and switches:
+            raise InputError(
+                "an .msi installer takes only properties (NAME=value): sagefleet runs "
+                "msiexec.exe /i <file> /qn /norestart /l*v <log> itself",
+                host=host,
+                field=profile.source_of("installer.silent_args"),
+                value=repr(switches)[:80],
+                fix="remove the switches, keep NAME=value properties",
+            )
+
+
+
+def require_entities(host: str, variables: Mapping[str, Any]) -> None:
+    """A host without entities is never deployed (preflight's SF903 fails it): the first
+    play refuses it before any host is touched."""
+    if not variables.get("sagefleet_entities"):
         raise InputError(
-            "an .msi installer takes only properties (NAME=value): sagefleet runs "
-            "msiexec.exe /i <file> /qn /norestart /l*v <log> itself",
+            "no entity: the agent would have no company file to connect",
             host=host,
-            field="sagefleet_agent_installer_arguments",
-            value=repr(switches)[:80],
-            fix="remove the switches, keep NAME=value properties",
+            field="sagefleet_entities",
+            fix=f"add sagefleet_entities to {host}'s host_vars (one per Sage company file); "
+            "playbooks/discover.yml drafts them",
         )
 
 
@@ -413,9 +450,10 @@ class Deployer:
         self.want_diff = diff
         self.started = time.monotonic()
         # Everything below is validated before the host is contacted.
+        require_entities(host, variables)
         self.prepared = preflight.prepare(host, variables)
         self.options = check_inputs(host, variables)
-        check_msi_arguments(host, self.options, package)
+        check_installer_arguments(host, self.options, package)
         self.entities = entities_for_host(host, variables).entities
         self.settings_text = dumps(render_host_settings(self.entities, host=host))
         self.target = self.options.target_version or package.agent_version
@@ -428,6 +466,10 @@ class Deployer:
                 fix="set sagefleet_agent_version to the package's agent version",
             )
         self.result = DeployResult(host=host, outcome="unchanged", target_version=self.target)
+        # The chosen installer's technology, as its file says (sagefleet.installer_file).
+        self.technology: str | None = None
+        # The agent's service: the profile's name, or the one its pattern found (run()).
+        self.service = self.options.service_name or ""
         # Unique per deploy of a host, so two runs (even in one process) never share a lock.
         self.owner = f"{run_owner()}:{secrets.token_hex(3)}"
 
@@ -476,12 +518,16 @@ class Deployer:
             self.result.previous_version = _agent_version(report)
             return self.done("blocked", reason="preflight: " + report.blocked_reason)
         facts = parse_facts(document)
-        found = sage_version(Context(host=self.host, facts=facts))
-        installer = choose_installer(self.package, found[0] if found else "", host=self.host)
-        network = _network_mae(facts)
-        account = self.options.service_account or facts.agent.account or LOCAL_SYSTEM
         current = facts.agent.version if facts.agent.installed else None
         self.result.previous_version = current
+        unresolved = self._resolve_service(facts)
+        if unresolved:
+            return self.done("blocked", reason=unresolved)
+        found = sage_version(Context(host=self.host, facts=facts))
+        installer = choose_installer(self.package, found[0] if found else "", host=self.host)
+        self.technology = installer.technology
+        network = _network_mae(facts)
+        account = self.options.service_account or facts.agent.account or LOCAL_SYSTEM
         if network and not is_domain_account(account):
             return self.done(
                 "blocked",
@@ -492,7 +538,7 @@ class Deployer:
             )
         settings = settings_target(
             self.host,
-            install_dir=self.options.install_dir,
+            path=self.options.settings_path,
             service_account=account,
             keep_backups=self.options.keep_settings_backups,
         )
@@ -531,6 +577,26 @@ class Deployer:
             return self._install(installer.path, action, settings)
         finally:
             self._release_lock()
+
+    def _resolve_service(self, facts: HostFacts) -> str | None:
+        """Take the agent's real service name from the facts (the profile may give a
+        pattern); say why not when it cannot be told."""
+        profile = self.options.profile
+        if len(facts.agent.candidates) > 1:
+            return (
+                f"several services match the agent profile ({profile.describe_lookup()}): "
+                f"{', '.join(facts.agent.candidates)}; set service.name in the profile or "
+                "sagefleet_agent_service_name"
+            )
+        if facts.agent.installed and facts.agent.service_name:
+            self.service = facts.agent.service_name
+        elif not self.service:
+            return (
+                f"no service matches the agent profile ({profile.describe_lookup()}) and the "
+                "profile names none for a fresh install: set service.name in the profile or "
+                "sagefleet_agent_service_name"
+            )
+        return None
 
     def _lock(self, action: str) -> dict[str, Any]:
         result: dict[str, Any] = self.session.run_snippet(
@@ -589,11 +655,11 @@ class Deployer:
             )
             self.result.diff = outcome.diff
             self.step("settings", backup=outcome.backup)
-        answer = self._query({"kind": "service", "name": self.options.service_name})[0]
+        answer = self._query({"kind": "service", "name": self.service})[0]
         restart = self.session.run_snippet(
             "agent_restart",
             {
-                "service_name": self.options.service_name,
+                "service_name": self.service,
                 "stop_timeout_s": self.options.stop_timeout_s,
                 "start_timeout_s": self.options.start_timeout_s,
             },
@@ -677,11 +743,9 @@ class Deployer:
         )
         self.step("settings-staged")
         log = f"{self.options.staging_root}\\install-{self.target}.log"
-        arguments = [a.replace("{log}", log) for a in self.options.arguments]
-        if installer.lower().endswith(".msi") and not self.options.arguments_set:
-            arguments = []  # the snippet gives msiexec its switches; the defaults are Inno's
+        arguments = installer_arguments(self.options.profile, self.technology or "unknown", log)
         params = {
-            "service_name": self.options.service_name,
+            "service_name": self.service,
             "installer": installer,
             "arguments": arguments,
             "installer_timeout_s": self.options.installer_timeout_s,
@@ -707,6 +771,7 @@ class Deployer:
             raise
         self.step(
             "install",
+            technology=self.technology,
             exit_code=outcome.get("exit_code"),
             failed_step=outcome.get("failed_step"),
             state=outcome.get("state"),
@@ -741,13 +806,13 @@ class Deployer:
                         True,
                         "Agent installed or upgraded",
                         f"{self.result.plan} (exit code {outcome.get('exit_code')})"
-                        + _killed_note(outcome, self.options.service_name),
+                        + _killed_note(outcome, self.service),
                     ),
                     _finding(
                         "SF603",
                         True,
                         "Agent running at target",
-                        f"{self.options.service_name} running {self.target}",
+                        f"{self.service} running {self.target}",
                     ),
                 ],
             )
@@ -772,16 +837,16 @@ class Deployer:
             meaning = EXIT_CODES.get(outcome.get("exit_code") or 0)
             if outcome["failed_step"] == "installer" and meaning:
                 reason += f" ({meaning})"
-            return reason + _killed_note(outcome, self.options.service_name)
+            return reason + _killed_note(outcome, self.service)
         state, version = outcome.get("state"), outcome.get("version")
         if state != "Running":
-            return f"service {self.options.service_name} is {state} after install"
+            return f"service {self.service} is {state} after install"
         if not versions.same(version, self.target):
             return f"version reads {version} after install, expected {self.target}"
         answer = self._query(
             {
                 "kind": "file",
-                "path": self.options.install_dir + "\\settings.json",
+                "path": self.options.settings_path,
                 "hash": True,
                 "acl": False,
             }
@@ -808,7 +873,7 @@ class Deployer:
         restored = self.session.run_snippet(
             "agent_rollback",
             {
-                "service_name": self.options.service_name,
+                "service_name": self.service,
                 "install_dir": outcome.get("install_dir") or self.options.install_dir,
                 "backup_path": backup,
                 "stop_timeout_s": self.options.stop_timeout_s,

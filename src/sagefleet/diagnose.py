@@ -11,18 +11,22 @@ Secrets never reach the bundle: settings.json is redacted on the controller
 (entity passwords, the WinRM password) is masked in every collected file, and
 the bundle is refused if one of them still appears in any byte.
 
-Assumptions (not public, overridable): the agent logs to ``<install dir>\\logs``
-and ``<install dir>`` (``*.log``); its installer (Inno Setup) logs where
-``/LOG=`` says (sagefleet's deploy: ``C:\\ProgramData\\sagefleet\\staging``) or to
-``%WINDIR%\\Temp\\Setup Log <date> #NNN.txt``; it writes Windows events to the
-Application log under its service name; its service is shown as "Spendesk Sage
-Agent" (``sagefleet_agent_service_display_name``), the name the Service Control
-Manager's events give it.
+The agent's service, display name, install folder, settings.json and log folder
+come from the agent profile (``sagefleet_agent_profile``, docs/agent-profile.md);
+when the profile finds the service by a pattern, the name the facts found is
+used. Assumptions (not public, overridable): without ``logs.dir`` in the profile
+the agent logs to ``<install dir>\\logs`` and ``<install dir>`` (``*.log``); its
+installer logs where the deploy's silent switches say (sagefleet's deploy:
+``C:\\ProgramData\\sagefleet\\staging``) or to ``%WINDIR%\\Temp\\Setup Log <date>
+#NNN.txt`` (Inno Setup's default); it writes Windows events to the Application
+log under its service name; the Service Control Manager's events name it by
+its display name.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -36,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sagefleet import __version__, catalog, preflight, service_names
+from sagefleet import __version__, agent_profile, preflight
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.remote import HostSession, RemoteError
 from sagefleet.settings import redact
@@ -73,10 +77,13 @@ class DiagnoseOptions:
     restart_timeout_s: int = 60
     #: How the Service Control Manager shows the service (its events name it so).
     display_names: tuple[str, ...] = ()
+    #: The agent's log files in agent_log_dirs (the profile's logs.file_pattern).
+    agent_log_filter: str = "*.log"
 
     def params(self) -> dict[str, Any]:
         logs = [
-            {"kind": "agent", "folder": folder, "filter": "*.log", "max_files": self.max_files}
+            {"kind": "agent", "folder": folder, "filter": self.agent_log_filter,
+             "max_files": self.max_files}
             for folder in self.agent_log_dirs
         ] + [
             {"kind": "installer", "folder": folder, "filter": pattern,
@@ -89,7 +96,7 @@ class DiagnoseOptions:
             "tail_bytes": self.tail_bytes,
             "settings_path": self.settings_path,
             "events": {
-                "providers": [self.service_name],
+                "providers": [self.service_name] if self.service_name else [],
                 "scm_ids": list(SCM_EVENT_IDS),
                 "display_names": list(self.display_names),
                 "days": self.event_days,
@@ -118,12 +125,8 @@ def _paths(host: str, name: str, value: Any) -> list[str]:
 
 def options_from(host: str, variables: Mapping[str, Any]) -> DiagnoseOptions:
     """Validate the diagnose variables of one host (nothing is contacted on error)."""
-    agent = catalog.agent()
-    service = service_names.check(
-        host, variables.get("sagefleet_agent_service_name") or agent["service_name"]
-    )
-    install_dir = str(variables.get("sagefleet_agent_install_dir") or agent["install_dir"])
-    install_dir = install_dir.replace("/", "\\").rstrip("\\")
+    profile = agent_profile.for_host(variables, host=host)
+    install_dir = profile.install_dir.replace("/", "\\").rstrip("\\")
     restart = variables.get("sagefleet_diagnose_restart", False)
     if not isinstance(restart, bool):
         raise InputError("must be true or false", host=host, field="sagefleet_diagnose_restart",
@@ -137,23 +140,18 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DiagnoseOptions:
         (staging if folder == DEFAULT_STAGING else folder, pattern)
         for folder, pattern in DEFAULT_INSTALLER_LOGS
     ]
-    display = variables.get("sagefleet_agent_service_display_name") or agent.get(
-        "service_display_name", ""
+    display = profile.service_display_name
+    logs = profile.section("logs")
+    profile_logs = (
+        [str(logs["dir"]).replace("{install_dir}", install_dir)] if logs.get("dir") else []
     )
-    if not isinstance(display, str) or not display:
-        raise InputError(
-            "must be a service display name",
-            host=host,
-            field="sagefleet_agent_service_display_name",
-            value=repr(display)[:80],
-        )
     return DiagnoseOptions(
-        service_name=str(service),
-        display_names=(display,),
+        service_name=profile.service_name or "",
+        display_names=(display,) if display else (),
         install_dir=install_dir,
-        settings_path=str(variables.get("sagefleet_settings_path") or "")
-        or install_dir + "\\settings.json",
-        agent_log_dirs=agent_dirs or [install_dir + "\\logs", install_dir],
+        settings_path=profile.settings_path(),
+        agent_log_dirs=agent_dirs or profile_logs or [install_dir + "\\logs", install_dir],
+        agent_log_filter=str(logs.get("file_pattern") or "*.log"),
         installer_logs=installer_logs,
         tail_bytes=_int(host, "sagefleet_diagnose_tail_kib",
                         variables.get("sagefleet_diagnose_tail_kib", 256), 1, 8192) * 1024,
@@ -306,6 +304,10 @@ def collect(
     """Run the troubleshooting sequence on one host and gather the bundle's files."""
     bundle = Bundle(host=prepared.host, collected_at=dt.datetime.now(dt.UTC).isoformat())
     report, document = preflight.run(session, prepared, address=address)
+    found = (document or {}).get("agent") or {}
+    if found.get("installed") and found.get("service_name"):
+        # The profile may find the service by a pattern: the facts know its real name.
+        options = dataclasses.replace(options, service_name=str(found["service_name"]))
     bundle.status = report.status
     bundle.files["findings.json"] = _json(report.to_dict())
     if document is not None:

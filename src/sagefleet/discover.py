@@ -23,6 +23,7 @@ import yaml
 from sagefleet import __version__
 from sagefleet.errors import InputError
 
+# A guessed SPC marker, reported by the snippet for the record: it decides nothing.
 SPC_MARKERS = ("HKLM:\\SOFTWARE\\WOW6432Node\\Sage\\SPC",)
 _AZURE = re.compile(r"^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\.database\.windows\.net$", re.I)
 
@@ -46,7 +47,7 @@ class _IndentedDumper(yaml.SafeDumper):
 
 
 def var_suffix(name: str) -> str:
-    """The entity's part of a vault variable name: lower case, [a-z0-9_]."""
+    """The entity's part of a secret's variable names: lower case, [a-z0-9_]."""
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "entity"
 
 
@@ -59,6 +60,20 @@ def _entity_name(database: str, taken: set[str]) -> str:
     return name
 
 
+SECRET_FIELDS = ("sage_password", "sql_password")
+"""An entity's secrets: each a plain variable in vars.yml pointing into the vault."""
+
+
+def secret_var(kind: str, suffix: str) -> str:
+    """The plain name of an entity's secret (``sagefleet_sql_password_bijou``)."""
+    return f"sagefleet_{kind}_{suffix}"
+
+
+def vault_var(kind: str, suffix: str) -> str:
+    """The vault's name of it (``sagefleet_vault_sql_password_bijou``), as inventory/example."""
+    return f"sagefleet_vault_{kind}_{suffix}"
+
+
 @dataclass(frozen=True)
 class Draft:
     host: str
@@ -69,7 +84,8 @@ class Draft:
 
 def draft(host: str, document: Mapping[str, Any]) -> Draft:
     """The draft host_vars text and its vault skeleton from a discover document."""
-    edition = "spc" if document.get("spc_marker") else "onpremise"
+    # An Azure SQL server in the .MAE's ServeurSQL= is the main sign of Sage Partner Cloud
+    # (no public marker identifies an SPC VM): each entity's edition follows its own file.
     taken: set[str] = set()
     entities: list[dict[str, Any]] = []
     notes: list[str] = []
@@ -77,6 +93,9 @@ def draft(host: str, document: Mapping[str, Any]) -> Draft:
         database = str(mae.get("database") or "")
         name = _entity_name(database, taken)
         suffix = var_suffix(name)
+        server = str(mae.get("serveur_sql") or "")
+        match = _AZURE.match(server.split(",")[0].removeprefix("tcp:").strip())
+        edition = "spc" if match else "onpremise"
         entity: dict[str, Any] = {
             "name": name,
             "company_code": name,
@@ -84,18 +103,20 @@ def draft(host: str, document: Mapping[str, Any]) -> Draft:
             "edition": edition,
             "database": database,
             "sage_user": "<administrateur>",
-            "sage_password": f"{{{{ vault_sage_password_{suffix} }}}}",
-            "sql_user": f"{{{{ vault_sql_user_{suffix} }}}}",
-            "sql_password": f"{{{{ vault_sql_password_{suffix} }}}}",
+            # The secrets by their plain names, as in inventory/example: vars.yml maps
+            # each to its sagefleet_vault_* value in the encrypted vault.yml.
+            "sage_password": f"{{{{ {secret_var('sage_password', suffix)} }}}}",
+            "sql_user": "",  # the SQL login, not a secret: to fill in here
+            "sql_password": f"{{{{ {secret_var('sql_password', suffix)} }}}}",
             "mae_path": str(mae.get("path")),
             "pdf_storage": "filestream",
         }
-        server = str(mae.get("serveur_sql") or "")
-        if edition == "spc":
-            match = _AZURE.match(server)
-            entity["azure_sql_server"] = match.group(1).lower() if match else server.lower()
-            if not match:
-                notes.append(f"{name}: ServeurSQL {server!r} is not an Azure SQL name: check it")
+        if match:
+            entity["azure_sql_server"] = match.group(1).lower()
+            notes.append(
+                f"{name}: on SPC the database is not named after the .MAE file: "
+                "set the Azure SQL database name"
+            )
         else:
             entity["sql_instance"] = server
         if not server:
@@ -111,10 +132,12 @@ def draft(host: str, document: Mapping[str, Any]) -> Draft:
         "---",
         f"# Draft written by `playbooks/discover.yml` (sagefleet {__version__}) for {host}",
         f"# (Windows name {document.get('hostname')}). Review every value, then fill the",
-        "# vault variables (see the vault skeleton beside this file) and run preflight.",
+        "# secrets (see the vault skeleton beside this file) and run preflight.",
+        "# To fill in: sql_user (the SQL login with read/write on the database).",
         "# To check: analytic_plan (Structure > Plan analytique, 1-based), sage_user,",
         "# pdf_storage (filestream, or the server folder of the PDF receipts).",
-        f"# Edition detected: {edition}. Sage products found:",
+        "# Edition: spc for an entity whose .MAE names an Azure SQL server",
+        "# (*.database.windows.net), else onpremise. Sage products found:",
         *products,
         f"# Folders searched: {', '.join(document.get('searched') or []) or 'none'}.",
     ]
@@ -133,18 +156,27 @@ def draft(host: str, document: Mapping[str, Any]) -> Draft:
     )
     vault = [
         "---",
-        f"# Vault skeleton for {host}: move these variables into the inventory's vault file,",
-        "# fill them in, then encrypt it:",
-        "#   ansible-vault encrypt <inventory>/group_vars/<client>/vault.yml",
-        "# Every line is a comment until you fill it in.",
+        f"# Vault skeleton for {host}, in the layout of inventory/example. Every line is a",
+        "# comment until you move it into the inventory and fill it in.",
+        "#",
+        "# 1. In <inventory>/group_vars/<client>/vars.yml, the plain names the draft uses:",
+    ]
+    for entity in entities:
+        suffix = var_suffix(entity["name"])
+        for kind in SECRET_FIELDS:
+            plain = secret_var(kind, suffix)
+            vault.append(f'# {plain}: "{{{{ {vault_var(kind, suffix)} }}}}"')
+    vault += [
+        "#",
+        "# 2. In <inventory>/group_vars/<client>/vault.yml, the values; then encrypt it:",
+        "#      ansible-vault encrypt <inventory>/group_vars/<client>/vault.yml",
     ]
     for entity in entities:
         suffix = var_suffix(entity["name"])
         vault += [
             f"# {entity['name']} ({entity['mae_path']})",
-            f"# vault_sage_password_{suffix}: ''       # Sage user's password (may be empty)",
-            f"# vault_sql_user_{suffix}: ''            # SQL login, read/write on the database",
-            f"# vault_sql_password_{suffix}: ''",
+            f"# {vault_var('sage_password', suffix)}: ''   # Sage user's password (may be empty)",
+            f"# {vault_var('sql_password', suffix)}: ''    # the SQL login's password",
         ]
     return Draft(host, entities, "\n".join(header) + "\n" + body, "\n".join(vault) + "\n")
 
@@ -173,8 +205,10 @@ def write_draft(result: Draft, dest: Path, *, force: bool = False) -> dict[str, 
         )
     dest.mkdir(parents=True, exist_ok=True)
     outcome: dict[str, str] = {}
-    for path, text in ((dest / f"{result.host}.yml", result.host_vars),
-                       (dest / f"{result.host}.vault.yml", result.vault)):
+    for path, text in (
+        (dest / f"{result.host}.yml", result.host_vars),
+        (dest / f"{result.host}.vault.yml", result.vault),
+    ):
         if path.exists() and not force:
             outcome[str(path)] = "kept"
             continue

@@ -24,20 +24,32 @@ Document shape (``schema`` 1), every key always present, values may be null:
                "products": [{"product", "path"}],
                "executables": [{"name", "path", "product_version"}]},
       "objets_metiers": {"files": [{"path", "file_version"}],
-                         "uninstall": [{"display_name", "display_version", "view"}]},
+                         "uninstall": [{"display_name", "display_version", "view"}],
+                         "classes": [{"name", "clsid", "view", "server", "progid",
+                                      "exists", "file_version"}]},
       "azure": {"guest_agent_service", "azure_registry_key", "spc_marker"},
       "agent": {"service_name", "installed", "state", "start_mode", "account",
-                "version", "path"},
+                "version", "path", "matched_by": "name|image_path|display_name|null",
+                "candidates": [names of the services a pattern matched, when several]},
       "mae_files": [{"path", "exists", "size", "drive_type", "unc", "mapped_drive",
                      "serveur_sql", "type", "database", "verifiable"}],
       "probes": [{"name", "port", "tls", "dns": {"status", "addresses", "error"},
                   "tcp": {"ok", "elapsed_ms", "error"},
                   "tls_result": {"ok", "protocol", "issuer", "subject", "not_after",
-                                 "error"} | null}]
+                                 "error", "policy_errors", "chain_status",
+                                 "chain": [{"subject", "issuer", "thumbprint", "not_after"}],
+                                 "root_in_authroot", "root_in_root"} | null}],
+      "service_logon_right": {"account", "sid", "granted", "error"} | null
     }
 
 Probe ``dns.status`` is one of ok / nxdomain / servfail / timeout / error;
 ``tcp.error`` is one of refused / timeout / unreachable / dns / null.
+
+``objets_metiers.files`` are the DLLs the ``classes`` (the Objets Métiers COM
+classes, per registry view) point at. ``azure.spc_marker`` is reported for the
+record only: no public marker identifies an SPC VM, so nothing decides on it.
+A key missing from an older document parses as "not reported" (None), which
+the checks read as unknown.
 """
 
 from __future__ import annotations
@@ -175,6 +187,29 @@ class FileVersion:
 
 
 @dataclass(frozen=True)
+class ComClass:
+    """One Objets Métiers COM class as one registry view registers it."""
+
+    name: str
+    clsid: str
+    view: str
+    server: str | None = None  # InprocServer32: the DLL's path
+    progid: str | None = None
+    exists: bool = False
+    file_version: str | None = None
+
+
+@dataclass(frozen=True)
+class LogonRight:
+    """Whether the service account holds "Log on as a service" (SeServiceLogonRight)."""
+
+    account: str
+    sid: str | None = None
+    granted: bool | None = None  # None: could not be read (``error`` says why)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Agent:
     service_name: str | None = None
     installed: bool = False
@@ -183,6 +218,20 @@ class Agent:
     account: str | None = None
     version: str | None = None
     path: str | None = None
+    #: How the agent profile's lookup found the service: by its name or by a pattern.
+    matched_by: str | None = None
+    #: The services a pattern matched when there were several (then none is the agent).
+    candidates: tuple[str, ...] = ()
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):  # PowerShell 5.1 unwraps one-element arrays
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise FactsError("facts: agent.candidates must be a list of service names")
+    return tuple(value)
 
 
 @dataclass(frozen=True)
@@ -221,6 +270,14 @@ class TcpProbe:
 
 
 @dataclass(frozen=True)
+class ChainElement:
+    subject: str | None = None
+    issuer: str | None = None
+    thumbprint: str | None = None
+    not_after: str | None = None
+
+
+@dataclass(frozen=True)
 class TlsProbe:
     ok: bool | None = None
     protocol: str | None = None
@@ -228,6 +285,17 @@ class TlsProbe:
     subject: str | None = None
     not_after: str | None = None
     error: str | None = None
+    # What Windows made of the certificate (X509Chain in SslStream's callback): None when
+    # not reported (no certificate seen, or a document without it).
+    policy_errors: str | None = None
+    chain_status: tuple[str, ...] = ()
+    chain: tuple[ChainElement, ...] = ()
+    root_in_authroot: bool | None = None
+    root_in_root: bool | None = None
+
+    @property
+    def root(self) -> ChainElement | None:
+        return self.chain[-1] if self.chain else None
 
 
 @dataclass(frozen=True)
@@ -253,12 +321,15 @@ class HostFacts:
     sage_executables: tuple[Executable, ...]
     objets_metiers_files: tuple[FileVersion, ...]
     objets_metiers_uninstall: tuple[UninstallEntry, ...]
+    # None: not reported (a document from before the classes were read).
+    objets_metiers_classes: tuple[ComClass, ...] | None
     azure_guest_agent: bool | None
     azure_registry_key: bool | None
     spc_marker: bool | None
     agent: Agent
     mae_files: tuple[MaeFile, ...]
     probes: tuple[Probe, ...]
+    service_logon_right: LogonRight | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def drive(self, letter: str) -> Drive | None:
@@ -271,6 +342,66 @@ class HostFacts:
 
 def _bool(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):  # PowerShell 5.1 unwraps one-element arrays
+        return (value,)
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+def _tls_probe(data: Mapping[str, Any]) -> TlsProbe:
+    return TlsProbe(
+        ok=_bool(data.get("ok")),
+        protocol=_opt_str(data.get("protocol")),
+        issuer=_opt_str(data.get("issuer")),
+        subject=_opt_str(data.get("subject")),
+        not_after=_opt_str(data.get("not_after")),
+        error=_opt_str(data.get("error")),
+        policy_errors=_opt_str(data.get("policy_errors")),
+        chain_status=_strings(data.get("chain_status")),
+        chain=tuple(
+            ChainElement(
+                subject=_opt_str(c.get("subject")),
+                issuer=_opt_str(c.get("issuer")),
+                thumbprint=_opt_str(c.get("thumbprint")),
+                not_after=_opt_str(c.get("not_after")),
+            )
+            for c in _list(data, "chain", "probes[].tls_result.")
+        ),
+        root_in_authroot=_bool(data.get("root_in_authroot")),
+        root_in_root=_bool(data.get("root_in_root")),
+    )
+
+
+def _classes(om: Mapping[str, Any]) -> tuple[ComClass, ...] | None:
+    if "classes" not in om:
+        return None
+    return tuple(
+        ComClass(
+            name=str(c.get("name") or ""),
+            clsid=str(c.get("clsid") or ""),
+            view=str(c.get("view") or ""),
+            server=_opt_str(c.get("server")),
+            progid=_opt_str(c.get("progid")),
+            exists=c.get("exists") is True,
+            file_version=_opt_str(c.get("file_version")),
+        )
+        for c in _list(om, "classes", "objets_metiers.")
+    )
+
+
+def _logon_right(value: Any) -> LogonRight | None:
+    if not isinstance(value, Mapping) or not value.get("account"):
+        return None
+    return LogonRight(
+        account=str(value["account"]),
+        sid=_opt_str(value.get("sid")),
+        granted=_bool(value.get("granted")),
+        error=_opt_str(value.get("error")),
+    )
 
 
 def _uninstall(items: list[Mapping[str, Any]]) -> tuple[UninstallEntry, ...]:
@@ -326,16 +457,7 @@ def parse_facts(doc: Any) -> HostFacts:
                     elapsed_ms=_opt_int(tcp.get("elapsed_ms")),
                     error=_opt_str(tcp.get("error")),
                 ),
-                tls_result=None
-                if not isinstance(tls_result, Mapping)
-                else TlsProbe(
-                    ok=_bool(tls_result.get("ok")),
-                    protocol=_opt_str(tls_result.get("protocol")),
-                    issuer=_opt_str(tls_result.get("issuer")),
-                    subject=_opt_str(tls_result.get("subject")),
-                    not_after=_opt_str(tls_result.get("not_after")),
-                    error=_opt_str(tls_result.get("error")),
-                ),
+                tls_result=_tls_probe(tls_result) if isinstance(tls_result, Mapping) else None,
             )
         )
     return HostFacts(
@@ -389,6 +511,7 @@ def parse_facts(doc: Any) -> HostFacts:
             for f in _list(om, "files", "objets_metiers.")
         ),
         objets_metiers_uninstall=_uninstall(_list(om, "uninstall", "objets_metiers.")),
+        objets_metiers_classes=_classes(om),
         azure_guest_agent=_bool(azure.get("guest_agent_service")),
         azure_registry_key=_bool(azure.get("azure_registry_key")),
         spc_marker=_bool(azure.get("spc_marker")),
@@ -400,6 +523,8 @@ def parse_facts(doc: Any) -> HostFacts:
             account=_opt_str(agent.get("account")),
             version=_opt_str(agent.get("version")),
             path=_opt_str(agent.get("path")),
+            matched_by=_opt_str(agent.get("matched_by")),
+            candidates=_names(agent.get("candidates")),
         ),
         mae_files=tuple(
             MaeFile(
@@ -417,5 +542,6 @@ def parse_facts(doc: Any) -> HostFacts:
             for m in _list(doc, "mae_files", "")
         ),
         probes=tuple(probes),
+        service_logon_right=_logon_right(doc.get("service_logon_right")),
         raw=doc,
     )

@@ -13,7 +13,7 @@ Status of a host, in order of what an operator must look at first:
 - ``unreachable``: the host could not be diagnosed at all (``reachable`` is
   false, or ``error`` says why diagnosis stopped).
 - ``warnings``: a warning-severity check failed or is unknown.
-- ``ready``: nothing above; info findings and waived findings never demote a host.
+- ``ready``: nothing above; info, waived and not-applicable findings never demote a host.
 
 A job that acts or verifies (deploy, verify) records an ``Outcome`` on the host
 report: its status (installed, rolled-back, not-run...) is then the host's
@@ -63,6 +63,9 @@ class Status(StrEnum):
     FAIL = "fail"
     WAIVED = "waived"
     UNKNOWN = "unknown"
+    # The check cannot apply to this host (e.g. an Azure SQL check on an on-premise
+    # server): neither a pass nor an unknown, and it never demotes a host.
+    NOT_APPLICABLE = "not_applicable"
 
 
 def utc_now_iso() -> str:

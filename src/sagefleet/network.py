@@ -3,8 +3,9 @@
 The bastion is not the Windows host, so these probes answer a different question
 than the host-side checks: "is the endpoint itself healthy and what does it look
 like from here?". Comparing both views explains the classic failures: a private
-endpoint only one side resolves, a proxy re-signing TLS (interception), TLS 1.2
-missing, a port filtered on the way out.
+endpoint only one side resolves, TLS 1.2 missing, a port filtered on the way out.
+Interception is the host's verdict (SF303: the chain against its own root store),
+never an issuer name seen from here.
 
 Every result is a frozen dataclass with ``to_dict()`` so front doors can return
 it as JSON. Probes never raise for network conditions: a failure is a result.
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-import re
 import socket
 import ssl
 import time
@@ -509,23 +509,6 @@ class TlsResult:
     verify_error: str | None = None
     error: str | None = None
     error_kind: str | None = None
-
-    def intercepted(self, expected_issuers: Iterable[str]) -> bool | None:
-        """Flag TLS interception: True when the issuer matches none of ``expected_issuers``.
-
-        Patterns are case-insensitive regular expressions searched in the issuer CN, O
-        and full RFC 4514 string (e.g. ``"Amazon"``, ``"DigiCert"``). A proxy that
-        re-signs traffic shows its own CA here. None when no certificate was seen.
-        """
-        if self.certificate is None:
-            return None
-        cert = self.certificate
-        fields = [v for v in (cert.issuer_cn, cert.issuer_o, cert.issuer) if v]
-        for pattern in expected_issuers:
-            regex = re.compile(pattern, re.IGNORECASE)
-            if any(regex.search(value) for value in fields):
-                return False
-        return True
 
     def to_dict(self) -> dict[str, Any]:
         """Return plain JSON-safe data."""

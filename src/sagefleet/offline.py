@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sagefleet import __version__, catalog, snippets
+from sagefleet import __version__, agent_profile, catalog, snippets
 from sagefleet.errors import InputError
 from sagefleet.facts import FactsError, parse_facts, parse_utc
 from sagefleet.findings import HostReport
@@ -79,7 +79,7 @@ def default_params(
 ) -> dict[str, Any]:
     """Facts parameters without an inventory: shipped endpoints, the given MAE paths."""
     return {
-        "agent_service": agent_service or catalog.agent()["service_name"],
+        "agent_service": agent_service or agent_profile.default().service_name,
         "endpoints": [e.to_param() for e in catalog.endpoints()],
         "mae_files": sorted(set(mae_files or [])),
         "timeout_ms": timeout_ms,
@@ -94,15 +94,18 @@ def offline_prepared(name: str, variables: Mapping[str, Any] | None = None) -> P
     lang = variables.get("sagefleet_lang", "en")
     if lang not in ("en", "fr"):
         raise InputError("must be en or fr", host=name, field="sagefleet_lang", value=repr(lang))
+    profile = agent_profile.for_host(variables, host=name)
     return PreparedHost(
         host=name,
         entities=[],
         waivers=[],
         endpoints=catalog.endpoints(),
-        expected_issuers=catalog.expected_issuers(),
         sage=catalog.sage(),
         lang=lang,
-        agent_service=catalog.agent()["service_name"],
+        agent_service=profile.service_name,
+        agent_image_path_pattern=profile.image_path_pattern,
+        agent_display_name_pattern=profile.display_name_pattern,
+        agent_target_framework=profile.target_framework,
     )
 
 
@@ -132,15 +135,19 @@ def evaluate_file(
 ) -> HostReport:
     """Checks over a collected facts file, exactly as preflight.run evaluates live facts.
 
-    The clock check compares the host's clock with the bastion's: offline, the
-    bastion's "now" is when the file was written (its ``host.utc_now``) unless
-    the caller gives one, so a file evaluated a day later does not fail SF104.
+    The clock check compares the host's clock with the bastion's: offline there is
+    no bastion time for the host's reading unless the caller gives when the facts
+    were collected (``controller_utc``, ``--collected-at``); without it SF104 says
+    unknown (comparing the file's time with itself would pass without checking).
     """
     document = read_facts(path)
     try:
         facts = parse_facts(document)
     except FactsError as exc:
         raise InputError(str(exc), field="--facts", value=str(path)) from exc
+    compare = controller_utc is not None
     if controller_utc is None:
         controller_utc = parse_utc(facts.identity.utc_now) or dt.datetime.now(dt.UTC)
-    return evaluate(prepared, facts, controller_utc=controller_utc, address="offline")
+    return evaluate(
+        prepared, facts, controller_utc=controller_utc, compare_clock=compare, address="offline"
+    )

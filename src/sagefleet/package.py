@@ -1,11 +1,15 @@
 """The agent package (Setup.zip): inspect it on the controller, pick the installer.
 
-Assumed layout (the vendor's is not public; see docs/package.md):
-``settings.json`` plus one installer per Sage version whose file name carries
-the version label ``v<major>.<minor>`` (e.g. ``Spendesk Sage Agent Setup
-v11.0.exe``). Everything is checked before any host is touched: a corrupt
-archive, a path escaping the folder (zip-slip), an oversized or bomb-like
-archive, or a missing installer is an InputError naming what to fix.
+Known (the vendor's help article): ``settings.json`` plus one installer per Sage
+version. Assumed (see docs/package.md): the installer's file name carries the
+version label ``v<major>.<minor>`` (e.g. ``Spendesk Sage Agent Setup
+v11.0.exe``). Each installer is read as Windows would read it
+(:mod:`sagefleet.installer_file`): its technology from the markers its authoring
+tool leaves, its version from its version resource. Everything is checked
+before any host is touched: a corrupt archive, a path escaping the folder
+(zip-slip), a symbolic link or other non-regular entry, an oversized or
+bomb-like archive, a missing installer, an installer Windows could not run, or
+installers of different versions is an InputError naming what to fix.
 """
 
 from __future__ import annotations
@@ -15,13 +19,17 @@ import json
 import os
 import random
 import re
+import stat
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
 
-from sagefleet import catalog
+from sagefleet import agent_profile, catalog, versions
 from sagefleet.errors import InputError
+from sagefleet.installer_file import read_installer, stamp_version
 
 LABEL_RE = re.compile(r"(?<![0-9A-Za-z])v(\d{1,2})\.(\d{1,2})(?![0-9])", re.I)
 INSTALLER_SUFFIXES = (".exe", ".msi")
@@ -41,6 +49,18 @@ class Installer:
     minor: int
     size: int
     agent_version: str | None = None
+    # What the file itself says (sagefleet.installer_file): technology and why.
+    technology: str = "unknown"
+    evidence: tuple[str, ...] = ()
+    # Where agent_version comes from: the version resource, the MSI's Property
+    # table, or (simulator packages only) the <installer>.sagefleet.json metadata.
+    version_source: str | None = None
+    product_name: str | None = None
+    company_name: str | None = None
+
+
+#: The version source of a simulator package's installer without a version resource.
+SIMULATOR_METADATA = "simulator metadata (<installer>.sagefleet.json)"
 
 
 @dataclass(frozen=True)
@@ -56,8 +76,15 @@ class PackageInfo:
 
     @property
     def agent_version(self) -> str | None:
-        versions = {i.agent_version for i in self.installers if i.agent_version}
-        return versions.pop() if len(versions) == 1 else None
+        """The installers' one version (``3.2.0`` and ``3.2.0.0`` are one), else None."""
+        found = [i.agent_version for i in self.installers if i.agent_version]
+        return found[0] if len({versions.normalize(v) for v in found}) == 1 else None
+
+    @property
+    def version_source(self) -> str | None:
+        """Where the package's version comes from, in words."""
+        sources = sorted({i.version_source for i in self.installers if i.version_source})
+        return ", ".join(sources) if sources else None
 
     def labels(self) -> list[str]:
         return [i.label for i in self.installers]
@@ -102,6 +129,93 @@ def _safe_member(name: str, package: str) -> str:
             fix=fix,
         )
     return str(posix)
+
+
+_FILE_TYPES = {
+    stat.S_IFLNK: "a symbolic link",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def _regular_member(info: zipfile.ZipInfo, member: str, package: str) -> None:
+    """Refuse an entry whose Unix mode (high word of external_attr) is not a plain file or
+    folder: Windows' extraction would write a symbolic link as a file holding its target."""
+    mode = info.external_attr >> 16
+    kind = stat.S_IFMT(mode)
+    if kind in (0, stat.S_IFREG, stat.S_IFDIR):
+        return
+    what = _FILE_TYPES.get(kind, f"not a regular file (file type 0o{kind:o})")
+    raise InputError(
+        f"{package}: entry {member} is {what} (Unix mode 0o{mode:o}), not a file",
+        field="sagefleet_agent_package",
+        value=member,
+        fix="rebuild the package from the vendor's original Setup.zip "
+        "(zip -r without --symlinks stores the files themselves)",
+    )
+
+
+def installer_version(data: bytes, name: str) -> str | None:
+    """The version an installer file gives itself (version resource or MSI property);
+    None when it gives none or is not an installer Windows could run."""
+    try:
+        return read_installer(data, name).version
+    except InputError:
+        return None
+
+
+def _installer(
+    archive: zipfile.ZipFile,
+    member: str,
+    names: list[str],
+    label: str,
+    major: int,
+    minor: int,
+    package: str,
+) -> Installer:
+    """One installer, as its own file describes it."""
+    try:
+        read = read_installer(archive.read(member), PurePosixPath(member).name)
+    except InputError as exc:
+        raise InputError(
+            f"{package}: installer {member}: {exc.message}",
+            field="sagefleet_agent_package", value=package, fix=exc.fix,
+        ) from None
+    version, source = read.version, read.version_source
+    meta_name = member + ".sagefleet.json"
+    if meta_name in names:  # a simulator package: behaviour for the simulated installer
+        try:
+            meta = json.loads(archive.read(meta_name))
+        except (ValueError, KeyError):
+            meta = None
+        simulated = (
+            str(meta["agent_version"])
+            if isinstance(meta, dict) and meta.get("agent_version") else None
+        )
+        if simulated and version and not versions.same(simulated, version):
+            raise InputError(
+                f"{package}: installer {member}: its {source} says {version}, "
+                f"its simulator metadata says {simulated}",
+                field="sagefleet_agent_package", value=package,
+                fix="rebuild the test package (sagefleet package build)",
+            )
+        if simulated and not version:
+            version, source = simulated, SIMULATOR_METADATA
+    return Installer(
+        path=member,
+        label=label,
+        major=major,
+        minor=minor,
+        size=archive.getinfo(member).file_size,
+        agent_version=version,
+        technology=read.technology,
+        evidence=read.evidence,
+        version_source=source,
+        product_name=read.product_name,
+        company_name=read.company_name,
+    )
 
 
 def inspect(
@@ -158,6 +272,7 @@ def inspect(
         total = 0
         for info in infos:
             member = _safe_member(info.filename, name)
+            _regular_member(info, member, name)
             total += info.file_size
             if (
                 info.compress_size
@@ -194,28 +309,9 @@ def inspect(
             match = LABEL_RE.search(base)
             if not match:
                 continue
-            meta_name = member + ".sagefleet.json"
-            agent_version = None
-            if meta_name in names:
-                try:
-                    meta = json.loads(archive.read(meta_name))
-                    agent_version = (
-                        str(meta.get("agent_version"))
-                        if isinstance(meta, dict) and meta.get("agent_version")
-                        else None
-                    )
-                except (ValueError, KeyError):
-                    agent_version = None
             major, minor = int(match.group(1)), int(match.group(2))
             installers.append(
-                Installer(
-                    path=member,
-                    label=f"v{major}.{minor}",
-                    major=major,
-                    minor=minor,
-                    size=archive.getinfo(member).file_size,
-                    agent_version=agent_version,
-                )
+                _installer(archive, member, names, f"v{major}.{minor}", major, minor, name)
             )
         has_settings = any(PurePosixPath(m).name.lower() == "settings.json" for m in names)
     if not installers:
@@ -232,6 +328,18 @@ def inspect(
             f"several installers for {sorted(duplicates)}",
             field="sagefleet_agent_package",
             value=name,
+        )
+    found = {versions.normalize(i.agent_version) for i in installers}
+    if len(found) > 1:
+        listed = ", ".join(
+            f"{PurePosixPath(i.path).name}: {i.agent_version or 'no version'}"
+            for i in sorted(installers, key=lambda i: (i.major, i.minor))
+        )
+        raise InputError(
+            f"{name}: its installers are not of one agent version ({listed})",
+            field="sagefleet_agent_package",
+            value=name,
+            fix="use one release of the vendor's Setup.zip, as downloaded",
         )
     return PackageInfo(
         path=name,
@@ -284,29 +392,158 @@ def choose_installer(
     )
 
 
+def _some(hosts: list[str]) -> str:
+    shown = ", ".join(hosts[:5])
+    return shown + (f" and {len(hosts) - 5} more" if len(hosts) > 5 else "")
+
+
+def check_hosts(
+    info: PackageInfo,
+    hosts: Mapping[str, Mapping[str, Any]],
+    *,
+    base_dir: str | None = None,
+) -> list[InputError]:
+    """What the package means for each host, checked once before any host is touched.
+
+    - The package's version (its installers') against each host's
+      ``sagefleet_agent_version``; a host without one deploys the package's version,
+      so a package whose version is unknown needs it.
+    - Each installer's technology against the host's agent profile: a technology the
+      profile has no silent switches for (``unknown`` has none) needs
+      ``sagefleet_agent_installer_arguments``.
+    """
+    errors: list[InputError] = []
+    package = info.agent_version
+    by_target: dict[str, list[str]] = {}
+    unset: list[str] = []
+    no_switches: dict[tuple[str, str, str], list[str]] = {}
+    for host, variables in hosts.items():
+        target = variables.get("sagefleet_agent_version")
+        if target is None or str(target).strip() == "":
+            unset.append(host)
+        elif package is None or not versions.same(str(target), package):
+            by_target.setdefault(str(target), []).append(host)
+        if "sagefleet_agent_installer_arguments" in variables:
+            continue
+        try:
+            profile = agent_profile.for_host(variables, host=host, base_dir=base_dir)
+        except InputError as exc:
+            errors.append(exc)
+            continue
+        for installer in info.installers:
+            if profile.silent_args(installer.technology) is None:
+                key = (PurePosixPath(installer.path).name, installer.technology, profile.origin)
+                no_switches.setdefault(key, []).append(host)
+    name = info.path
+    for target, listed in sorted(by_target.items()):
+        if package is None:
+            continue  # its version cannot be compared: the health gate checks the result
+        errors.append(
+            InputError(
+                f"the package {name} holds agent {package} ({info.version_source}), "
+                f"but sagefleet_agent_version is {target} for {_some(listed)}",
+                host=listed[0] if len(listed) == 1 else None,
+                field="sagefleet_agent_version",
+                value=target,
+                fix=f"set sagefleet_agent_version to {package} (or remove it: the target "
+                f"is then the package's version), or give the package of agent {target}",
+            )
+        )
+    if package is None and unset:
+        errors.append(
+            InputError(
+                f"the package {name} does not say its agent version (no version resource "
+                f"in its installers) and sagefleet_agent_version is not set for {_some(unset)}",
+                host=unset[0] if len(unset) == 1 else None,
+                field="sagefleet_agent_version",
+                value="(unset)",
+                fix="set sagefleet_agent_version to the agent version the package installs",
+            )
+        )
+    for (file_name, technology, origin), listed in sorted(no_switches.items()):
+        errors.append(
+            InputError(
+                f"installer {file_name} is of technology {technology}: the agent profile "
+                f"({origin}) has no silent switches for it, and "
+                f"sagefleet_agent_installer_arguments is not set for {_some(listed)}",
+                host=listed[0] if len(listed) == 1 else None,
+                field="sagefleet_agent_installer_arguments",
+                value="(unset)",
+                fix="set sagefleet_agent_installer_arguments to the installer's silent "
+                "switches (from the vendor or a reference install)",
+            )
+        )
+    return errors
+
+
+#: The stand-in installer of each technology (src/sagefleet/stubs, built by
+#: tests/fixtures/pe/build.sh): a real Windows program or MSI, never a vendor file.
+STUBS = {
+    "inno": "inno.exe",
+    "nsis": "nsis.exe",
+    "wix-burn": "wix-burn.exe",
+    "installshield": "installshield.exe",
+    "msi": "msi.msi",
+    "unknown": "unknown.exe",
+}
+
+
+def stub_installer(technology: str, version: str) -> bytes:
+    """The stand-in installer of ``technology``, its version resource saying ``version``."""
+    if technology not in STUBS:
+        raise InputError(
+            "no stand-in installer for this technology",
+            field="--technology",
+            value=technology,
+            fix=f"use one of {', '.join(STUBS)}",
+        )
+    name = STUBS[technology]
+    data = resources.files("sagefleet").joinpath("stubs", name).read_bytes()
+    return stamp_version(data, name, version)
+
+
 def build_test_package(
     out: str | os.PathLike[str],
     *,
     agent_version: str = "3.2.0",
     labels: Iterable[str] = ("v9.0", "v10.0", "v11.0", "v12.0"),
     installer_bytes: int = 256 * 1024,
-    service_name: str = "SpendeskSageAgent",
+    service_name: str | None = None,
     exit_code: int = 0,
     fail_service_start: bool = False,
     payload_bytes: int = 0,
     extension: str = ".exe",
     metadata: dict[str, object] | None = None,
+    technology: str | None = None,
 ) -> Path:
-    """A realistic package for tests and the demo: never a vendor binary.
+    """A realistic package for tests, rehearsals and the demo: never a vendor binary.
 
-    Installers are filler bytes behind an ``MZ`` header; each carries the
-    metadata file the simulator's installer reads (``<installer>.sagefleet.json``).
-    ``extension`` makes the installers ``.msi`` files; ``metadata`` adds keys to each
-    installer's metadata (``product_version``, ``leaves_child``, ``never_exits``,
-    ``exit_code: None``...; see docs/simulator.md). ``payload_bytes`` adds an
-    incompressible entry (``payload.bin``, stored, the same bytes for the same
-    version) to make the package as large as a real one.
+    Each installer is the stand-in of ``technology`` (default ``inno``, or ``msi``
+    when ``extension`` is ``.msi``): a real Windows program whose version resource
+    says ``agent_version``, grown to ``installer_bytes`` with filler after the
+    program (where installers carry their payload; an MSI keeps its own size).
+    Beside each installer, ``<installer>.sagefleet.json`` tells the simulator's
+    installer how to behave; ``metadata`` adds keys to it (``product_version``,
+    ``leaves_child``, ``never_exits``, ``exit_code: None``...; see
+    docs/simulator.md); its service is ``service_name``, else the shipped agent
+    profile's. ``payload_bytes`` adds an incompressible entry
+    (``payload.bin``, stored, the same bytes for the same version) to make the
+    package as large as a real one.
     """
+    technology = technology or ("msi" if extension.lower() == ".msi" else "inno")
+    suffix = ".msi" if technology == "msi" else ".exe"
+    if extension.lower() not in (".exe", suffix):
+        raise InputError(
+            f"a {technology} installer is an {suffix} file", field="extension", value=extension
+        )
+    labels = list(labels)
+    for label in labels:
+        if not re.fullmatch(r"v\d{1,2}\.\d{1,2}", label):
+            raise InputError(
+                "a Sage version label is v<major>.<minor>", field="--labels", value=label,
+                fix="e.g. v10.0,v11.0",
+            )
+    stub = stub_installer(technology, agent_version)
     target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
     settings = {
@@ -317,9 +554,12 @@ def build_test_package(
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("settings.json", json.dumps(settings, indent=2) + "\n")
         for label in labels:
-            name = f"Spendesk Sage Agent Setup {label}{extension}"
-            seed = hashlib.sha256(f"{label}/{agent_version}".encode()).digest()
-            body = b"MZ" + (seed * (installer_bytes // len(seed) + 1))[: installer_bytes - 2]
+            name = f"Spendesk Sage Agent Setup {label}{suffix}"
+            body = stub
+            if technology != "msi" and installer_bytes > len(stub):
+                seed = hashlib.sha256(f"{label}/{agent_version}".encode()).digest()
+                filler = installer_bytes - len(stub)
+                body = stub + (seed * (filler // len(seed) + 1))[:filler]
             archive.writestr(name, body)
             meta = {
                 "agent_version": agent_version,
@@ -344,9 +584,12 @@ def info_to_dict(info: PackageInfo) -> dict[str, object]:
         "size": info.size,
         "has_settings": info.has_settings,
         "agent_version": info.agent_version,
+        "version_source": info.version_source,
         "installers": [
             {"path": i.path, "label": i.label, "major": i.major, "minor": i.minor,
-             "size": i.size, "agent_version": i.agent_version}
+             "size": i.size, "agent_version": i.agent_version, "technology": i.technology,
+             "evidence": list(i.evidence), "version_source": i.version_source,
+             "product_name": i.product_name, "company_name": i.company_name}
             for i in info.installers
         ],
     }
@@ -360,10 +603,18 @@ def info_from_dict(data: dict[str, object]) -> PackageInfo:
         raise InputError("the package changed since it was inspected", field="package",
                          value=path, fix="run the play again")
     raw = data.get("installers")
+    def text(value: object) -> str | None:
+        return str(value) if value else None
+
     installers = tuple(
         Installer(path=str(i["path"]), label=str(i["label"]), major=int(i["major"]),
                   minor=int(i["minor"]), size=int(i["size"]),
-                  agent_version=str(i["agent_version"]) if i.get("agent_version") else None)
+                  agent_version=text(i.get("agent_version")),
+                  technology=str(i.get("technology") or "unknown"),
+                  evidence=tuple(str(e) for e in i.get("evidence") or ()),
+                  version_source=text(i.get("version_source")),
+                  product_name=text(i.get("product_name")),
+                  company_name=text(i.get("company_name")))
         for i in (raw if isinstance(raw, list) else [])
     )
     return PackageInfo(path=path, sha256=str(data["sha256"]), size=size,

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagefleet import catalog, service_names, snippets
+from sagefleet import agent_profile, catalog, snippets
 from sagefleet.checks import (
     Context,
     EntityView,
@@ -46,9 +46,17 @@ LANGS = ("en", "fr")
 ROLE_ALIASES = {
     "sagefleet_preflight_lang": "sagefleet_lang",
     "sagefleet_preflight_endpoints": "sagefleet_endpoints",
-    "sagefleet_preflight_expected_issuers": "sagefleet_expected_issuers",
     "sagefleet_preflight_waivers": "sagefleet_waivers",
 }
+
+# Variables preflight no longer reads: set, they stop the run with what to do instead.
+_NO_ISSUER_LIST = (
+    "no longer used: SF303 validates each endpoint's certificate chain against the host's "
+    "own Windows root store, without a list of issuer names"
+)
+RETIRED_VARS = dict.fromkeys(
+    ("sagefleet_expected_issuers", "sagefleet_preflight_expected_issuers"), _NO_ISSUER_LIST
+)
 
 
 def with_role_aliases(variables: Mapping[str, Any]) -> dict[str, Any]:
@@ -70,6 +78,7 @@ def warm_up() -> None:
     all_checks()
     for name in catalog.SHIPPED:
         catalog.load(name)
+    agent_profile.default()
     validator(ENTITIES_SCHEMA)
     snippets.load("facts")
     snippets.prelude()
@@ -84,10 +93,14 @@ class PreparedHost:
     entities: list[EntityView]
     waivers: list[Waiver]
     endpoints: list[catalog.Endpoint]
-    expected_issuers: list[str]
     sage: catalog.SageCatalog
     lang: str = "en"
-    agent_service: str = "SpendeskSageAgent"
+    # The agent's service as the agent profile finds it: its name, else a pattern.
+    agent_service: str | None = field(
+        default_factory=lambda: agent_profile.default().service_name
+    )
+    agent_image_path_pattern: str | None = None
+    agent_display_name_pattern: str | None = None
     service_account: str | None = None
     target_agent_version: str | None = None
     min_free_mb: int = 500
@@ -99,6 +112,8 @@ class PreparedHost:
     edition: str | None = None
     transport: dict[str, Any] = field(default_factory=dict)
     allow_insecure_transport: bool = False
+    # The .NET Framework the agent targets (the agent profile's target_framework).
+    agent_target_framework: str | None = None
 
     def probe_targets(self) -> list[dict[str, Any]]:
         """Endpoints, then each SPC entity's Azure SQL server on 1433 (no duplicates)."""
@@ -112,12 +127,17 @@ class PreparedHost:
         return targets
 
     def facts_params(self) -> dict[str, Any]:
-        return {
+        params = {
             "agent_service": self.agent_service,
+            "agent_image_path_pattern": self.agent_image_path_pattern,
+            "agent_display_name_pattern": self.agent_display_name_pattern,
             "endpoints": self.probe_targets(),
             "mae_files": sorted({e.mae_path for e in self.entities if e.mae_path}),
             "timeout_ms": self.timeout_ms,
         }
+        if self.service_account:  # its "Log on as a service" right is read (SF402)
+            params["service_account"] = self.service_account
+        return params
 
 
 def _int(host: str, name: str, value: Any, minimum: int) -> int:
@@ -137,6 +157,9 @@ def _flag(host: str, hostvars: Mapping[str, Any], name: str) -> bool:
 
 def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
     """Validate everything preflight reads from the inventory, or raise (nothing touched)."""
+    for name, why in RETIRED_VARS.items():
+        if hostvars.get(name) is not None:
+            raise InputError(why, host=host, field=name, fix=f"remove {name}")
     validation = validate_host(host, hostvars, check_render=False)
     if validation.errors:
         raise ValidationFailed(validation.errors, title=f"{host}: sagefleet_entities are invalid")
@@ -155,9 +178,7 @@ def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
     if lang not in LANGS:
         raise InputError("must be en or fr", host=host, field="sagefleet_lang", value=repr(lang))
     agent_defaults = catalog.agent()
-    service = service_names.check(
-        host, hostvars.get("sagefleet_agent_service_name", agent_defaults["service_name"])
-    )
+    profile = agent_profile.for_host(hostvars, host=host)
     account = hostvars.get("sagefleet_agent_service_account")
     if account is not None and not isinstance(account, str):
         raise InputError(
@@ -189,12 +210,11 @@ def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
         entities=entities,
         waivers=parse_waivers(host, hostvars.get("sagefleet_waivers")),
         endpoints=catalog.endpoints(hostvars.get("sagefleet_endpoints"), host=host),
-        expected_issuers=catalog.expected_issuers(
-            hostvars.get("sagefleet_expected_issuers"), host=host
-        ),
         sage=catalog.sage(hostvars.get("sagefleet_sage_catalog"), host=host),
         lang=lang,
-        agent_service=service,
+        agent_service=profile.service_name,
+        agent_image_path_pattern=profile.image_path_pattern,
+        agent_display_name_pattern=profile.display_name_pattern,
         service_account=account,
         target_agent_version=str(target) if target is not None else None,
         min_free_mb=_int(
@@ -228,6 +248,7 @@ def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
         if hostvars.get("ansible_connection") == "winrm"
         else {},
         allow_insecure_transport=allow_insecure,
+        agent_target_framework=agent_profile.for_host(hostvars, host=host).target_framework,
     )
 
 
@@ -247,18 +268,23 @@ def evaluate(
     *,
     dns: Mapping[str, DnsResult] | None = None,
     controller_utc: dt.datetime | None = None,
+    compare_clock: bool = True,
     address: str | None = None,
     duration_s: float = 0.0,
 ) -> HostReport:
-    """Checks over facts: the pure part, identical for every front door."""
+    """Checks over facts: the pure part, identical for every front door.
+
+    ``controller_utc``: the bastion's time when the host read its clock (SF104);
+    ``compare_clock`` False when there is none (offline facts of unknown date).
+    """
     context = Context(
         host=prepared.host,
         facts=facts,
         entities=prepared.entities,
         lang=prepared.lang,
         controller_utc=controller_utc or dt.datetime.now(dt.UTC),
+        compare_clock=compare_clock,
         endpoints=prepared.endpoints,
-        expected_issuers=prepared.expected_issuers,
         sage=prepared.sage,
         min_free_mb=prepared.min_free_mb,
         max_clock_skew_s=prepared.max_clock_skew_s,
@@ -268,6 +294,7 @@ def evaluate(
         edition=prepared.edition,
         transport=prepared.transport or None,
         allow_insecure_transport=prepared.allow_insecure_transport,
+        agent_target_framework=prepared.agent_target_framework,
     )
     findings = run_checks(context, prepared.waivers)
     return HostReport(
@@ -303,6 +330,7 @@ def run(
 ) -> tuple[HostReport, dict[str, Any] | None]:
     """Gather facts over ``session`` and evaluate; connection problems become a report."""
     started = time.monotonic()
+    sent_at = dt.datetime.now(dt.UTC)
     try:
         document = session.run_snippet("facts", prepared.facts_params())
     except LanguageModeRestricted as exc:
@@ -327,10 +355,19 @@ def run(
         return report, None
     except RemoteError as exc:
         return unreachable(prepared.host, exc.message, address, time.monotonic() - started), None
+    # The host read its clock somewhere in the round trip: its midpoint bounds the error
+    # by half the round trip either way, so a host ahead and one behind are judged alike.
+    received_at = dt.datetime.now(dt.UTC)
+    midpoint = sent_at + (received_at - sent_at) / 2
     facts = parse_facts(document)
     dns = bastion_dns(prepared) if prepared.bastion_probes else None
     report = evaluate(
-        prepared, facts, dns=dns, address=address, duration_s=time.monotonic() - started
+        prepared,
+        facts,
+        dns=dns,
+        controller_utc=midpoint,
+        address=address,
+        duration_s=time.monotonic() - started,
     )
     return report, document
 

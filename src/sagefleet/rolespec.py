@@ -38,7 +38,7 @@ def check(
     for name in sorted(set(spec) & set(variables)):
         value = variables[name]
         result = ArgumentSpecValidator({name: spec[name]}).validate({name: value})
-        secret = is_secret_key(name)
+        secret = is_secret_key(name) or bool(spec[name].get("no_log"))
         for message in result.error_messages:
             errors.append(
                 InputError(

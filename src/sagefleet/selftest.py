@@ -13,6 +13,7 @@ Snippets run (none changes the host):
 - ``host_info``, ``facts``, ``query`` (one question of each kind), ``discover``,
   ``stage_status``: read-only whatever their parameters;
 - ``diagnose`` without the service restart (``restart: false``);
+- ``agent_learn`` with the host's agent profile (what ``sagefleet agent learn`` reads);
 - ``stage_cleanup`` with nothing to remove (its listing only).
 
 Not run, because each writes to the host: ``agent_install``, ``agent_restart``,
@@ -31,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sagefleet import discover, transfer
+from sagefleet import agent_learn, agent_profile, discover, transfer
 from sagefleet.diagnose import Bundle, known_secrets, mask, options_from, write_zip
 from sagefleet.offline import offline_prepared
 from sagefleet.remote import AuthenticationFailed, HostSession, HostUnreachable, RemoteError
@@ -45,6 +46,7 @@ READ_ONLY: tuple[str, ...] = (
     "query",
     "discover",
     "diagnose",
+    "agent_learn",
     "stage_status",
     "stage_cleanup",
 )
@@ -116,7 +118,12 @@ def plan(host: str, variables: Mapping[str, Any]) -> list[tuple[str, dict[str, A
     root = transfer.check_staging_root(staging)
     endpoint = prepared.endpoints[0]
     questions = [
-        {"kind": "service", "name": prepared.agent_service},
+        {
+            "kind": "service",
+            "name": prepared.agent_service,
+            "image_path_pattern": prepared.agent_image_path_pattern,
+            "display_name_pattern": prepared.agent_display_name_pattern,
+        },
         {
             "kind": "registry",
             "path": "HKLM\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v4\\Full",
@@ -129,6 +136,7 @@ def plan(host: str, variables: Mapping[str, Any]) -> list[tuple[str, dict[str, A
         {"kind": "product", "pattern": "^Sage 100"},
         {"kind": "dir", "path": options.install_dir},
     ]
+    profile = agent_profile.for_host(variables, host=host)
     staged = transfer.staged_path(_PROBE_UNUSED_SHA, "selftest", root)
     params: dict[str, dict[str, Any]] = {
         "host_info": {},
@@ -136,6 +144,7 @@ def plan(host: str, variables: Mapping[str, Any]) -> list[tuple[str, dict[str, A
         "query": {"questions": questions},
         "discover": discover.params(),
         "diagnose": options.params(),
+        "agent_learn": agent_learn.params(profile, agent_learn.Lookup.of(profile)),
         "stage_status": transfer.status_params(staged),
         "stage_cleanup": {"root": root, "remove": [], "remove_parts": []},
     }

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagefleet import catalog
+from sagefleet import agent_profile
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.remote import AuthenticationFailed, HostUnreachable, RemoteError, SnippetFailed
 from sagefleet.remote.session import HostSession
@@ -109,9 +109,9 @@ def grant_account(account: str) -> str:
 
 
 def default_path(install_dir: str | None = None) -> str:
-    """settings.json in the agent's folder (catalog/agent.yml install_dir unless given)."""
-    folder = install_dir or str(catalog.agent()["install_dir"])
-    return folder.replace("/", "\\").rstrip("\\") + "\\" + SETTINGS_FILE
+    """Where the shipped agent profile puts settings.json, in ``install_dir`` if given
+    (a host's own profile: ``agent_profile.for_host(...).settings_path()``)."""
+    return agent_profile.default().settings_path(install_dir)
 
 
 def settings_target(
@@ -130,7 +130,7 @@ def settings_target(
             host=host,
             field="path" if path else "install_dir",
             value=repr(path or install_dir),
-            fix="write it as C:\\Program Files\\Spendesk\\Sage Agent\\settings.json",
+            fix="write it as an absolute path, e.g. " + default_path(),
         )
     account = (service_account or DEFAULT_SERVICE_ACCOUNT).strip()
     if not account or len(account) > 256 or not account.isprintable():

@@ -7,26 +7,37 @@ import pytest
 from sagefleet import versions
 from sagefleet.verify import Windows
 from sagefleet.verify.expectations import Expectations
+from sagefleet.verify.windows import ServiceState
+
+
+def agent_service(windows: Windows, expected: Expectations) -> ServiceState:
+    """The agent's service as the agent profile finds it (by name, else by a pattern)."""
+    return windows.service(**expected.service_lookup)
 
 
 @pytest.mark.sagefleet_check("SF501", "Agent service installed")
 def test_agent_service_is_installed(windows: Windows, expected: Expectations) -> None:
-    service = windows.service(expected.service_name)
-    assert service.exists, f"{windows.name} SF501: service {expected.service_name} not found"
+    service = agent_service(windows, expected)
+    assert not service.candidates, (
+        f"{windows.name} SF501: several services match {expected.service_label}: "
+        f"{', '.join(service.candidates)}; name the agent's in the agent profile"
+    )
+    assert service.exists, f"{windows.name} SF501: service {expected.service_label} not found"
 
 
 @pytest.mark.sagefleet_check("SF502", "Agent service running")
 def test_agent_service_is_running(windows: Windows, expected: Expectations) -> None:
-    service = windows.service(expected.service_name)
+    service = agent_service(windows, expected)
     assert service.state == "Running", (
-        f"{windows.name} SF502: service {expected.service_name} is {service.state}, "
+        f"{windows.name} SF502: service {service.name or expected.service_label} is "
+        f"{service.state}, "
         "expected Running"
     )
 
 
 @pytest.mark.sagefleet_check("SF503", "Agent service starts automatically")
 def test_agent_service_starts_automatically(windows: Windows, expected: Expectations) -> None:
-    service = windows.service(expected.service_name)
+    service = agent_service(windows, expected)
     assert service.start_mode == "Auto", (
         f"{windows.name} SF503: start mode is {service.start_mode}, expected Auto"
     )
@@ -34,7 +45,7 @@ def test_agent_service_starts_automatically(windows: Windows, expected: Expectat
 
 @pytest.mark.sagefleet_check("SF504", "Agent service runs as the expected account")
 def test_agent_service_account(windows: Windows, expected: Expectations) -> None:
-    service = windows.service(expected.service_name)
+    service = agent_service(windows, expected)
     if expected.service_account is None:  # not set: any account, but one must be set
         assert service.account, f"{windows.name} SF504: service has no logon account"
         return
@@ -48,7 +59,7 @@ def test_agent_service_account(windows: Windows, expected: Expectations) -> None
 def test_agent_version_is_the_target(windows: Windows, expected: Expectations) -> None:
     if expected.agent_version is None:
         pytest.fail(f"{windows.name} SF505: sagefleet_agent_version is not set in the inventory")
-    service = windows.service(expected.service_name)
+    service = agent_service(windows, expected)
     # ProductVersion may read 3.2.0.0 or 3.2.0+<commit>: the same release.
     assert versions.same(service.version, expected.agent_version), (
         f"{windows.name} SF505: agent version is {service.version}, "

@@ -32,7 +32,7 @@ def test_settings_match_the_rendered_expectation(windows: Windows, expected: Exp
 def test_settings_acl_is_restricted(windows: Windows, expected: Expectations) -> None:
     state = windows.file(expected.settings_path, hash=False, acl=True)
     assert state.exists, f"{windows.name} SF508: {expected.settings_path} not found"
-    account = expected.service_account or windows.service(expected.service_name).account or ""
+    account = expected.service_account or windows.service(**expected.service_lookup).account or ""
     # Compared by SID: built-in principals have names in the host's UI language. The
     # service account is granted by SID (LocalSystem and friends) or by name.
     allowed = {sid.upper() for sid in FULL_CONTROL} | {grant_account(account).upper()}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -37,7 +39,9 @@ def test_every_role_has_argument_specs_covering_its_defaults(role: Path) -> None
 
 def test_role_readmes_match_their_argument_specs() -> None:
     stale = roledocs.sync_roles(ROOT, check=True)
-    assert not stale, "run `sagefleet docs roles`: " + ", ".join(d.role for d in stale)
+    assert not stale, "run `python -m sagefleet.roledocs roles`: " + ", ".join(
+        d.role for d in stale
+    )
 
 
 def test_role_readme_drift_is_detected(tmp_path: Path) -> None:
@@ -73,6 +77,148 @@ def test_ansible_doc_renders_every_module_of_library() -> None:
         assert "attributes" in doc["doc"], f"{name}: state check_mode/diff_mode support"
 
 
+ACTION_PLUGINS = sorted(p.stem for p in (ROOT / "action_plugins").glob("sagefleet_*.py"))
+# What an option's spec means when a key is left out (Ansible's defaults).
+_SPEC_DEFAULTS: dict[str, Any] = {
+    "type": "str", "required": False, "default": None, "choices": None, "elements": None,
+    "no_log": False,
+}
+
+
+def _argument_spec(name: str) -> dict[str, Any]:
+    """The ARGUMENT_SPEC an action plugin passes to validate_argument_spec()."""
+    path = ROOT / "action_plugins" / f"{name}.py"
+    source = path.read_text(encoding="utf-8")
+    assert "validate_argument_spec(argument_spec=ARGUMENT_SPEC)" in source, (
+        f"{path.name}: arguments are validated against ARGUMENT_SPEC, the one source"
+    )
+    loader = importlib.util.spec_from_file_location(f"sagefleet_action_{name}", path)
+    assert loader is not None and loader.loader is not None
+    module = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(module)
+    spec: dict[str, Any] = module.ARGUMENT_SPEC
+    return spec
+
+
+def _documented_options(name: str) -> dict[str, Any]:
+    namespace: dict[str, Any] = {}
+    exec((ROOT / "library" / f"{name}.py").read_text(encoding="utf-8"), namespace)
+    return dict(yaml.safe_load(namespace["DOCUMENTATION"]).get("options") or {})
+
+
+def _normalised(option: dict[str, Any]) -> dict[str, Any]:
+    return {key: option.get(key, default) for key, default in _SPEC_DEFAULTS.items()}
+
+
+def test_every_action_plugin_has_its_documentation_stub() -> None:
+    assert ACTION_PLUGINS == MODULES
+
+
+def test_ansible_doc_with_the_library_folder_renders_every_module(tmp_path: Path) -> None:
+    """`ansible-doc -M library NAME` from anywhere: no ansible.cfg needed."""
+    config = tmp_path / "ansible.cfg"
+    config.write_text("[defaults]\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    process = subprocess.run(
+        [str(BIN / "ansible-doc"), "-M", str(ROOT / "library"), "--json", "-t", "module",
+         *ACTION_PLUGINS],
+        cwd=tmp_path,
+        env={**env, "ANSIBLE_CONFIG": str(config)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert process.returncode == 0, process.stderr
+    assert {name.rsplit(".", 1)[-1] for name in json.loads(process.stdout)} == set(ACTION_PLUGINS)
+
+
+@pytest.mark.parametrize("name", ACTION_PLUGINS)
+def test_module_documentation_matches_the_plugin_argument_spec(name: str) -> None:
+    spec = _argument_spec(name)
+    documented = _documented_options(name)
+    assert sorted(documented) == sorted(spec), f"{name}: options documented vs validated"
+    for option, rules in spec.items():
+        assert _normalised(documented[option]) == _normalised(rules), f"{name}: {option}"
+
+
+# What each tag selects (docs/operations.md, "Tags"); "always" marks the inventory
+# validation, which runs whatever the selection, before any host is touched.
+PLAYBOOK_TAGS = {
+    "site.yml": {"host_info", "report"},
+    "preflight.yml": {"preflight", "validate", "checks", "report"},
+    "deploy.yml": {"deploy", "validate", "waves", "verify", "report"},
+    "settings.yml": {"settings", "validate"},
+    "diagnose.yml": {"diagnose", "validate", "bundle"},
+    "discover.yml": {"discover"},
+    "verify.yml": {"verify", "report"},
+}
+
+
+def _ansible_playbook(*args: str) -> str:
+    process = subprocess.run(
+        [str(BIN / "ansible-playbook"), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+    )
+    assert process.returncode == 0, process.stdout + process.stderr
+    return process.stdout
+
+
+def test_every_playbook_is_covered_by_the_tag_table() -> None:
+    assert sorted(p.name for p in (ROOT / "playbooks").glob("*.yml")) == sorted(PLAYBOOK_TAGS)
+
+
+@pytest.mark.parametrize("playbook", sorted(PLAYBOOK_TAGS))
+def test_playbooks_carry_meaningful_tags(playbook: str) -> None:
+    listed = _ansible_playbook("--list-tags", f"playbooks/{playbook}")
+    tags: set[str] = set()
+    for found in re.findall(r"TASK TAGS: \[([^\]]*)\]", listed):
+        tags |= {t.strip() for t in found.split(",") if t.strip()}
+    assert tags - {"always"} == PLAYBOOK_TAGS[playbook], listed
+
+
+def test_deploy_with_tag_validate_checks_inputs_and_touches_no_host() -> None:
+    listed = _ansible_playbook("--list-tasks", "--tags", "validate", "playbooks/deploy.yml")
+    tasks = [line.split("\t")[0].strip() for line in listed.splitlines() if "TAGS: [" in line
+             and not line.lstrip().startswith("play #")]
+    # The report and each host's outcome are tagged always too; they do nothing when
+    # only the validation ran (test_deploy.py runs it: no report, no host touched).
+    assert tasks == [
+        "Validate the inventory of every host",
+        "Check that the agent package is given",
+        "Inspect the agent package",
+        "Open this run's report folder",
+        "Write the fleet report",
+        "End each host with its outcome",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("playbook", "step"),
+    [
+        ("deploy.yml", "waves"),
+        ("deploy.yml", "deploy"),
+        ("preflight.yml", "checks"),
+        ("verify.yml", "verify"),
+    ],
+)
+def test_a_step_selected_by_tag_still_ends_each_host_with_its_outcome(
+    playbook: str, step: str
+) -> None:
+    listed = _ansible_playbook("--list-tasks", "--tags", step, f"playbooks/{playbook}")
+    ends = [line for line in listed.splitlines() if "End each host with its" in line]
+    assert len(ends) == 1 and "always" in ends[0], listed
+
+
+def test_skipping_a_step_keeps_the_inventory_validation() -> None:
+    listed = _ansible_playbook("--list-tasks", "--tags", "report", "playbooks/preflight.yml")
+    assert "Validate the inventory of every host before contacting any" in listed
+    assert "Gather facts and run the checks" not in listed
+
+
 def test_progress_callback_stays_readable_on_a_50_host_fleet(tmp_path: Path) -> None:
     specs = generate_specs(
         50, profiles=["healthy-onprem"], first_address=next_first_address(), port=0, prefix="pg"
@@ -105,4 +251,4 @@ def test_progress_callback_stays_readable_on_a_50_host_fleet(tmp_path: Path) -> 
 
 def test_check_reference_matches_the_catalog() -> None:
     current, wanted = roledocs.checks_doc(ROOT / "docs" / "checks.md")
-    assert current == wanted, "run `sagefleet docs checks`"
+    assert current == wanted, "run `python -m sagefleet.roledocs checks`"

@@ -484,6 +484,31 @@ def test_a_limited_run_whose_host_failed_fails_and_names_the_host(
         fleet.stop()
 
 
+def test_a_run_filtered_by_tags_still_fails_the_failed_host(tmp_path: Path, package: Path) -> None:
+    """The report and each host's outcome are tagged always: --tags waves (which leaves
+    out the report play's own tags) still fails a rolled-back host; the validation
+    alone (--tags validate) touches no host, writes no report and fails none."""
+    fleet = start(tmp_path, ["agent-old"], ["old"])
+    try:
+        fleet.host("old").installer_failure = 1603
+        process, report = deploy(fleet, tmp_path, package, "--tags", "waves")
+        assert process.returncode == 2, process.stdout[-3000:]
+        assert outcomes(process) == {"old": "rolled-back"}
+        assert recap(process)["old"]["failed"] == 1
+        assert report["hosts"][0]["status"] == "rolled-back"
+        job = tmp_path / "reports" / "inventory" / "deploy"
+        runs = sorted(job.iterdir())
+        journal = len(fleet.host("old").journal)
+        validated, _ = deploy(fleet, tmp_path, package, "--tags", "validate")
+        assert validated.returncode == 0, validated.stdout[-3000:]
+        assert report_folder(validated) is None and outcomes(validated) == {}
+        assert sorted(job.iterdir()) == runs
+        assert len(fleet.host("old").journal) == journal
+        assert recap(validated)["old"]["failed"] == 0
+    finally:
+        fleet.stop()
+
+
 def test_reports_go_to_a_folder_per_run_with_a_latest_link(tmp_path: Path, package: Path) -> None:
     """reports/<inventory>/deploy/<UTC time>/ per run, latest → the newest that wrote one;
     a run that writes none says so and leaves latest alone."""

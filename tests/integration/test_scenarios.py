@@ -73,6 +73,20 @@ def healthy_onprem(f: HostFacts) -> None:
     assert all_endpoints_pass(f) and not f.agent.installed
     s3_tls = probe(f, "s3.eu-west-3.amazonaws.com", 443).tls_result
     assert s3_tls is not None and s3_tls.issuer == "Amazon RSA 2048 M02"
+    # The chain Windows built from what S3 sent, ending in a public root in AuthRoot.
+    assert (s3_tls.policy_errors, s3_tls.chain_status) == ("None", ())
+    assert [c.subject for c in s3_tls.chain] == [
+        "s3.eu-west-3.amazonaws.com",
+        "Amazon RSA 2048 M02",
+        "Amazon Root CA 1",
+    ]
+    assert (s3_tls.root_in_authroot, s3_tls.root_in_root) == (True, True)
+    # The Objets Métiers found through their COM classes, 32-bit view.
+    assert f.objets_metiers_classes is not None
+    assert {(c.name, c.view, c.progid) for c in f.objets_metiers_classes} == {
+        ("Cpta", "32", "Objets100c.Cpta.Stream.1"),
+        ("Cial", "32", "Objets100c.Cial.Stream.1"),
+    }
 
 
 def healthy_spc(f: HostFacts) -> None:
@@ -86,7 +100,7 @@ def healthy_spc(f: HostFacts) -> None:
 
 def sage_v6(f: HostFacts) -> None:
     assert sage_version(f) == "6.00"
-    assert [u.display_name for u in f.sage_uninstall] == ["Sage 100c Comptabilité"]
+    assert [u.display_name for u in f.sage_uninstall] == ["Sage 100cloud Comptabilité"]
 
 
 def dotnet_472(f: HostFacts) -> None:
@@ -111,8 +125,13 @@ def s3_blocked(f: HostFacts) -> None:
 
 
 def tls_intercepted(f: HostFacts) -> None:
-    issuers = {p.tls_result.issuer for p in f.probes if p.tls_result is not None}
-    assert issuers == {"Fortinet CA"}
+    results = [p.tls_result for p in f.probes if p.tls_result is not None]
+    assert {r.issuer for r in results} == {"Fortinet CA"}
+    # The proxy's CA was added to Root (not AuthRoot): the chain validates, its root shows.
+    for result in results:
+        assert (result.policy_errors, result.chain_status) == ("None", ())
+        assert result.root is not None and result.root.subject == "Fortinet CA"
+        assert (result.root_in_authroot, result.root_in_root) == (False, True)
     assert (f.winhttp_proxy, f.winhttp_bypass) == ("proxy.corp.local:8080", "<local>;*.corp.local")
 
 
@@ -175,6 +194,27 @@ def french_ui(f: HostFacts) -> None:
 
 def two_entities(f: HostFacts) -> None:
     assert [(m.database, m.exists) for m in f.mae_files] == [("BIJOU", True), ("CHOCO", True)]
+    chift = probe(f, "api.chift.eu", 443).tls_result
+    assert chift is not None and [c.subject for c in chift.chain] == [
+        "api.chift.eu",
+        "E7",
+        "ISRG Root X2",
+    ]
+    assert (chift.policy_errors, chift.root_in_authroot) == ("None", True)
+
+
+def sage_i7(f: HostFacts) -> None:
+    assert sage_version(f) == "8.50"
+    assert [p.product for p in f.sage_products] == ["Comptabilité i7"]
+    # Objets100.dll registers no Objets100c class.
+    assert f.objets_metiers_classes == () and f.objets_metiers_files == ()
+
+
+def reference_install(f: HostFacts) -> None:
+    # The wizard named its service otherwise: the shipped profile's name finds nothing
+    # (sagefleet agent learn reads it, tests/integration/test_agent_learn.py).
+    assert (f.identity.hostname, f.agent.installed, f.agent.candidates) == ("SAGE-REF01", False, ())
+    assert [(m.database, m.exists) for m in f.mae_files] == [("BIJOU", True), ("CHOCO", True)]
 
 
 SCENARIOS: dict[str, Callable[[HostFacts], None]] = {
@@ -193,8 +233,10 @@ SCENARIOS: dict[str, Callable[[HostFacts], None]] = {
     "disk-almost-full": disk_almost_full,
     "agent-old": agent_old,
     "two-entities": two_entities,
+    "reference-install": reference_install,
     "fips": fips,
     "french-ui": french_ui,
+    "sage-i7": sage_i7,
 }
 
 

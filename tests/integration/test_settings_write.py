@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 import yaml
 
+from sagefleet import agent_profile
 from sagefleet.sim.fleet import Fleet
-from sagefleet.sim.model import USERS, WindowsHost
+from sagefleet.sim.model import USERS, Service, WindowsHost
 from tests.conftest import ROOT, FleetFactory
 from tests.deployed import make_deployed
 from tests.scenarios import write_inventory
@@ -290,3 +291,40 @@ def test_an_agent_that_does_not_run_after_the_settings_change_fails_the_host(
     assert recap(process)["failed"] == 1
     assert "the agent does not run after the settings change (Stopped)" in process.stdout
     assert "settings.json is not in effect" in process.stdout
+
+
+def test_the_restart_finds_the_agent_as_its_profile_says(
+    make_fleet: FleetFactory, tmp_path: Path
+) -> None:
+    """A profile that gives only a pattern (a release that renamed its service): the
+    restart acts on the service the pattern finds, and never guesses between two."""
+    profile = agent_profile.default().to_dict()
+    profile["service"].update(name=None, image_path_pattern=r"\\SpendeskSageAgent\.exe")
+    path = tmp_path / "profile.yml"
+    path.write_text(yaml.safe_dump(profile), encoding="utf-8")
+    fleet = make_fleet(1)
+    extra = {
+        "sagefleet_agent_service_account": SERVICE_ACCOUNT,
+        "sagefleet_agent_profile": str(path),
+    }
+    play = Play(fleet, write_inventory(fleet, tmp_path / "inventory" / "hosts.yml", extra))
+    deployed(play)
+    with play.host.lock:  # the release's service has another name than the shipped one
+        renamed = play.host.services.pop(SERVICE.lower())
+        renamed.name = "SpendeskSageAgentV4"
+        play.host.install_service(renamed)
+    before = renamed.process_id
+    play.entity(analytic_plan=2)
+    process = play.run()
+    assert ok(process)["changed"] == 2 and restarts(play) == 1, process.stdout[-3000:]
+    service = play.host.service("SpendeskSageAgentV4")
+    assert service is not None and service.state == "Running"
+    assert service.process_id != before
+    old = Service(name="SpendeskSageAgentOld", binary_path='"D:\\Old\\SpendeskSageAgent.exe"')
+    play.host.install_service(old)
+    play.entity(analytic_plan=3)
+    process = play.run()
+    assert process.returncode == 2 and recap(process)["failed"] == 1
+    assert "several services match the agent profile" in process.stdout
+    assert "SpendeskSageAgentOld, SpendeskSageAgentV4" in process.stdout
+    assert restarts(play) == 1

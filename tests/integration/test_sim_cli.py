@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sagefleet import agent_profile
 from sagefleet.remote.winrm import WinRMSession, WinRMTarget
 from tests.conftest import ROOT, next_first_address
 
@@ -159,7 +160,8 @@ def test_demo_runs_the_playbook_on_every_demo_host_and_leaves_nothing(tmp_path: 
             line.strip().startswith(f"- {name}") and " OK " in line and hostname in line
             for line in result.stdout.splitlines()
         ), result.stdout
-    assert "Totals: Hosts 9 (blocked 4, unreachable 0, warnings 0, ready 5)" in result.stdout
+    # The SPC VM: SF305 (Azure SQL redirect ports) is a warning on SPC.
+    assert "Totals: Hosts 9 (blocked 4, unreachable 0, warnings 1, ready 4)" in result.stdout
     assert "Totals: Hosts 9 (blocked 4, installed 4, upgraded 1)" in result.stdout
     # Where its reports are (this run's, in their folder per inventory), and what next.
     epilogue = result.stdout.split("reports of this demo", 1)[-1]
@@ -233,3 +235,198 @@ def group_members(pgid: int) -> list[int]:
             if int(fields[2]) == pgid and fields[0] != "Z":
                 members.append(int(entry.name))
     return members
+
+
+# -- inventories, overrides, profile files, and the command line's own words -------------
+
+
+def sagefleet(*args: str, timeout: int = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SAGEFLEET, *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_sim_up_writes_entities_and_vendor_files_that_match_each_profile(tmp_path: Path) -> None:
+    out = tmp_path / "fleet"
+    up = sagefleet(
+        "sim", "up", "--hosts", "3", "--out", str(out), "--port", "0",
+        "--first-address", next_first_address(),
+        "--profile", "healthy-onprem,healthy-spc", "--profile", "two-entities",
+    )  # fmt: skip
+    assert up.returncode == 0, up.stderr
+    try:
+        inventory = yaml.safe_load((out / "hosts.yml").read_text())
+        hosts = inventory["all"]["children"]["sage_servers"]["hosts"]
+        profiles = [hv["sagefleet_sim_profile"] for hv in hosts.values()]
+        assert profiles == ["healthy-onprem", "healthy-spc", "two-entities"]
+        ca = inventory["all"]["vars"]["ansible_winrm_ca_trust_path"]
+        for name, hv in hosts.items():
+            entities = hv["sagefleet_entities"]
+            assert entities, name
+            target = WinRMTarget(
+                host=name, address=hv["ansible_host"], port=hv["ansible_port"],
+                username=hv["ansible_user"], password=hv["ansible_password"], ca_trust_path=ca,
+            )  # fmt: skip
+            with WinRMSession(target) as session:
+                facts = session.run_snippet(
+                    "facts", {"mae_files": [e["mae_path"] for e in entities], "endpoints": []}
+                )
+            for entity, mae in zip(entities, facts["mae_files"], strict=True):
+                assert mae["exists"] and mae["database"] == entity["database"], (name, mae)
+                server = mae["serveur_sql"]
+                if entity["edition"] == "spc":
+                    assert server == entity["azure_sql_server"] + ".database.windows.net"
+                else:
+                    assert server == entity["sql_instance"]
+                vendor = Path(entity["vendor_settings"])
+                assert vendor.is_file() and vendor.stat().st_mode & 0o077 == 0
+                assert vendor.parent.parent.parent == out / "vendor"
+                document = json.loads(vendor.read_text(encoding="utf-8-sig"))
+                assert "connections" not in document and "schemaVersion" not in document
+                (connection,) = document["Connections"]
+                assert connection["CompanyName"] == entity["company_code"]
+                assert connection["SqlPassword"] == entity["sql_password"]
+        assert [e["edition"] for e in hosts["sage02"]["sagefleet_entities"]] == ["spc"]
+        assert [e["name"] for e in hosts["sage03"]["sagefleet_entities"]] == ["BIJOU", "CHOCO"]
+    finally:
+        sagefleet("sim", "down", "--out", str(out))
+
+
+def write_yaml(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+
+def client_inventory(folder: Path, **host_vars: object) -> Path:
+    """A one-host inventory for `sim up -i`, with these host_vars."""
+    address = next_first_address()
+    write_yaml(folder / "hosts.yml", {"all": {"children": {"sage_servers": {"hosts": {
+        "srv1": {"ansible_host": address, "ansible_port": 0}}}}}})  # fmt: skip
+    write_yaml(folder / "group_vars" / "all.yml", {
+        "ansible_connection": "winrm", "ansible_user": "sfclient", "ansible_password": "Pw-x1"
+    })  # fmt: skip
+    write_yaml(folder / "host_vars" / "srv1.yml", host_vars)
+    return folder / "hosts.yml"
+
+
+def test_sim_up_from_an_inventory_applies_the_hosts_profile_file_and_overrides(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "client"
+    profile = yaml.safe_load((ROOT / "src/sagefleet/sim/profiles/agent-old.yml").read_text())
+    write_yaml(folder / "profiles" / "client-srv1.yml", {**profile, "hostname": "CLIENT-SRV1"})
+    inventory = client_inventory(
+        folder,
+        sagefleet_sim_profile="profiles/client-srv1.yml",
+        sagefleet_sim_overrides={"agent": {"version": "3.1.0"}, "ui_language": "fr-FR"},
+    )
+    up = sagefleet("sim", "up", "-i", str(inventory))
+    assert up.returncode == 0, up.stderr
+    try:
+        state = json.loads((folder / ".sim" / "state.json").read_text())
+        (host,) = state["hosts"]
+        target = WinRMTarget(
+            host="srv1", address=host["address"], port=host["port"], username="sfclient",
+            password="Pw-x1", ca_trust_path=str(folder / ".sim" / "ca.pem"),
+        )  # fmt: skip
+        with WinRMSession(target) as session:
+            # The facts snippet looks the agent up by the profile's name: it has no default.
+            lookup = {"agent_service": agent_profile.default().service_name, "endpoints": []}
+            facts = session.run_snippet("facts", lookup)
+        assert facts["host"]["hostname"] == "CLIENT-SRV1"
+        assert facts["agent"]["version"] == "3.1.0"
+        assert facts["agent"]["account"] == "CORP\\svc-spendesk"  # the rest of agent: kept
+    finally:
+        sagefleet("sim", "down", "-i", str(inventory))
+
+
+def test_a_bad_override_stops_sim_up_in_one_line_before_anything_starts(tmp_path: Path) -> None:
+    inventory = client_inventory(
+        tmp_path / "client",
+        sagefleet_sim_profile="agent-old",
+        sagefleet_sim_overrides={"agent": {"state": "Runing"}},
+    )
+    up = sagefleet("sim", "up", "-i", str(inventory))
+    assert up.returncode == 2
+    assert up.stderr == (
+        "sagefleet: error: host srv1: sagefleet_sim_overrides (over profile 'agent-old'): "
+        'field agent.state: "Runing" is not one of "Running", "Stopped", "StartPending", '
+        '"StopPending"\n'
+    )
+    assert not (tmp_path / "client" / ".sim" / "sim.log").exists()  # no simulator started
+
+
+def test_a_bad_profile_file_is_one_line_naming_the_file_field_and_value(tmp_path: Path) -> None:
+    bad = tmp_path / "mine.yml"
+    bad.write_text("hostname: SAGE-MINE\nsage: {version: 11.02}\n")
+    up = sagefleet("sim", "up", "--hosts", "1", "--profile-file", str(bad), "--out", str(tmp_path))
+    assert up.returncode == 2
+    assert up.stderr.startswith(
+        f"sagefleet: error: profile file {bad}: field sage.version: 11.02 is not a string"
+    )
+    assert len(up.stderr.splitlines()) == 1 and "Traceback" not in up.stderr
+
+
+def test_sim_without_a_command_names_the_commands_not_an_internal_name() -> None:
+    result = sagefleet("sim")
+    assert result.returncode == 2
+    assert "sagefleet sim: choose a command: up, down, serve, profiles, twin" in result.stderr
+    assert "sim_command" not in result.stderr and "required" not in result.stderr
+    top = sagefleet()
+    assert top.returncode == 2 and "sagefleet: choose a command: sim, demo," in top.stderr
+
+
+def test_an_error_of_the_background_simulator_is_reported_once(tmp_path: Path) -> None:
+    address = next_first_address()
+    with socket.socket() as taken:
+        taken.bind((address, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        up = sagefleet(
+            "sim", "up", "--hosts", "1", "--out", str(tmp_path), "--first-address", address,
+            "--port", str(port),
+        )  # fmt: skip
+    assert up.returncode == 2
+    assert up.stderr.count("error") == 1 and "exited with code" not in up.stderr
+    assert up.stderr.startswith(f"sagefleet: error: host sage01: cannot listen on {address}:{port}")
+
+
+def test_options_for_generated_hosts_are_refused_with_an_inventory(tmp_path: Path) -> None:
+    inventory = client_inventory(tmp_path / "client", sagefleet_sim_profile="agent-old")
+    result = sagefleet("sim", "up", "-i", str(inventory), "--first-address", "127.0.9.1")
+    assert result.returncode == 2
+    assert result.stderr.startswith("sagefleet: error: --first-address is for --hosts only")
+    assert not (tmp_path / "client" / ".sim").exists()
+
+
+def test_every_option_of_sim_has_help() -> None:
+    import argparse
+
+    from sagefleet.cli import build_parser
+
+    def commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+        (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        return dict(action.choices)
+
+    sim = commands(build_parser())["sim"]
+    assert sorted(commands(sim)) == ["down", "profiles", "serve", "twin", "up"]
+    missing = [
+        f"sim {name} {action.dest}"
+        for name, command in commands(sim).items()
+        for action in command._actions
+        if not action.help
+    ]
+    assert missing == []
+
+
+def test_sim_up_refuses_a_profile_that_would_leave_a_host_without_entities(
+    tmp_path: Path,
+) -> None:
+    bare = tmp_path / "no-sage-files.yml"
+    bare.write_text("hostname: SAGE-BARE\n")
+    up = sagefleet("sim", "up", "--hosts", "2", "--profile-file", str(bare), "--out", str(tmp_path))
+    assert up.returncode == 2
+    assert up.stderr.startswith(
+        "sagefleet: error: host sage01: profile 'no-sage-files' has no .MAE file"
+    )
+    assert not (tmp_path / "hosts.yml").exists() and not (tmp_path / ".sim").exists()

@@ -14,7 +14,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sagefleet import diagnose, discover, settings_host, snippets, transfer
+from sagefleet import (
+    agent_learn,
+    agent_profile,
+    diagnose,
+    discover,
+    settings_host,
+    snippets,
+    transfer,
+)
+from sagefleet.agent_learn import Lookup
 from sagefleet.deploy import deploy_host
 from sagefleet.inventory import load
 from sagefleet.offline import offline_prepared
@@ -120,6 +129,9 @@ def test_every_snippet_output_follows_its_schema(
                 options = diagnose.options_from(name, host.variables)
                 s.run_snippet("diagnose", options.params(), sensitive=True)
                 s.run_snippet("query", {"questions": questions(options.service_name)})
+                # A reference install read (an agent on sage02/03, none on sage01).
+                profile = agent_profile.default()
+                s.run_snippet("agent_learn", agent_learn.params(profile, Lookup.of(profile)))
                 s.run_snippet("stage_status", transfer.status_params("C:\\Staging\\x\\Setup.zip"))
                 transfer.cleanup(s, keep=1)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
 from typing import Any
 
 ENDPOINTS = [
@@ -14,6 +15,45 @@ ENDPOINTS = [
     ("api.chift.eu", 443, True, "Sectigo RSA Domain Validation Secure Server CA"),
     ("api.chift.eu", 80, False, None),
 ]
+
+
+#: The root each public intermediate of ENDPOINTS chains to.
+ROOTS = {
+    "Amazon RSA 2048 M02": "Amazon Root CA 1",
+    "Amazon RSA 2048 M03": "Amazon Root CA 1",
+    "Sectigo RSA Domain Validation Secure Server CA": "USERTrust RSA Certification Authority",
+}
+OM_DLL = "C:\\Program Files (x86)\\Common Files\\Sage\\Objets métiers\\objets100c.dll"
+
+
+def chain(name: str, *issuers: str) -> list[dict[str, Any]]:
+    """A chain as the facts snippet reports it: leaf first, then each issuer."""
+    subjects = [name, *issuers]
+    return [
+        {
+            "subject": subject,
+            "issuer": issuers[min(i, len(issuers) - 1)],
+            "thumbprint": hashlib.sha1(subject.encode()).hexdigest().upper(),
+            "not_after": "2027-06-01T00:00:00.0000000Z",
+        }
+        for i, subject in enumerate(subjects)
+    ]
+
+
+def om_class(name: str, view: str = "32", version: str | None = "11.0.0.1337") -> dict[str, Any]:
+    clsid = {
+        "Cpta": "{309DE0FB-9FB8-4F4E-8295-CC60C60DAA33}",
+        "Cial": "{ED0EC116-16B8-44CC-A68A-41BF6E15EB3F}",
+    }[name]
+    return {
+        "name": name,
+        "clsid": clsid,
+        "view": view,
+        "server": OM_DLL,
+        "progid": f"Objets100c.{name}.Stream.1",
+        "exists": True,
+        "file_version": version,
+    }
 
 
 def probe(
@@ -32,6 +72,11 @@ def probe(
             "subject": name,
             "not_after": "2027-06-01T00:00:00Z",
             "error": None,
+            "policy_errors": "None",
+            "chain_status": [],
+            "chain": chain(name, issuer, ROOTS[issuer]) if issuer in ROOTS else [],
+            "root_in_authroot": True if issuer in ROOTS else None,
+            "root_in_root": True if issuer in ROOTS else None,
         }
         if tls
         else None,
@@ -95,14 +140,9 @@ def healthy(now: dt.datetime | None = None) -> dict[str, Any]:
                 ],
             },
             "objets_metiers": {
-                "files": [
-                    {
-                        "path": "C:\\Program Files (x86)\\Common Files\\Sage\\Objets métiers\\"
-                        "objets100c.dll",
-                        "file_version": "11.0.0.1337",
-                    }
-                ],
+                "files": [{"path": OM_DLL, "file_version": "11.0.0.1337"}],
                 "uninstall": [],
+                "classes": [om_class("Cpta"), om_class("Cial")],
             },
             "azure": {
                 "guest_agent_service": False,
@@ -132,5 +172,6 @@ def healthy(now: dt.datetime | None = None) -> dict[str, Any]:
                 }
             ],
             "probes": [probe(n, p, t, i) for n, p, t, i in ENDPOINTS],
+            "service_logon_right": None,
         }
     )

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from factsdoc import healthy, probe
+from factsdoc import chain, healthy, om_class, probe
 
 from sagefleet.checks import (
     REGISTRY,
@@ -59,7 +59,7 @@ def test_healthy_server_passes_every_error_check() -> None:
     failing = [
         (f.check_id, f.message)
         for f in items
-        if f.status is not Status.PASS and f.severity is Severity.ERROR
+        if f.status not in (Status.PASS, Status.NOT_APPLICABLE) and f.severity is Severity.ERROR
     ]
     assert failing == []
 
@@ -104,11 +104,22 @@ def test_sf102_explicitly_disabled_strong_crypto_is_an_error() -> None:
     assert found.status is Status.FAIL and found.severity is Severity.ERROR
 
 
-def test_sf102_missing_values_are_a_warning() -> None:
+@pytest.mark.parametrize(
+    ("framework", "severity"),
+    [
+        ("4.8", Severity.INFO),
+        ("4.7", Severity.INFO),
+        (None, Severity.INFO),
+        ("4.6.2", Severity.WARNING),
+    ],
+)
+def test_sf102_missing_values_warn_only_for_an_agent_older_than_47(
+    framework: str | None, severity: Severity
+) -> None:
     doc = healthy(NOW)
     doc["tls"]["netfx_x64"] = {"SchUseStrongCrypto": None, "SystemDefaultTlsVersions": None}
-    found = one(findings(doc), "SF102")
-    assert found.status is Status.FAIL and found.severity is Severity.WARNING
+    found = one(findings(doc, agent_target_framework=framework), "SF102")
+    assert (found.status, found.severity) == (Status.FAIL, severity)
 
 
 def test_sf102_passes_when_set() -> None:
@@ -223,24 +234,25 @@ def test_sf203_onprem_objets_metiers_on_spc_fails() -> None:
     assert found.status is Status.FAIL and "uninstall" in found.remediation
 
 
-def test_sf203_passes_on_spc_without_it_and_on_premise() -> None:
+def test_sf203_passes_on_spc_without_it_and_does_not_apply_on_premise() -> None:
     assert one(findings(healthy(NOW), entities=[SPC]), "SF203").status is Status.PASS
     doc = healthy(NOW)
     doc["objets_metiers"]["uninstall"] = [{"display_name": "Objets métiers", "view": "32"}]
-    assert one(findings(doc), "SF203").status is Status.PASS
+    assert one(findings(doc), "SF203").status is Status.NOT_APPLICABLE
 
 
 def test_sf204_objets_metiers_mismatch_fails() -> None:
     doc = healthy(NOW)
-    doc["objets_metiers"]["files"][0]["file_version"] = "10.05.0.1"
+    doc["objets_metiers"]["classes"] = [om_class("Cpta", version="10.05.0.1")]
     found = one(findings(doc), "SF204")
-    assert found.status is Status.FAIL and "expected 11.0" in found.message
+    assert found.status is Status.FAIL and "expected 11.x, 11.0 or later" in found.message
 
 
-def test_sf204_missing_dll_on_premise_fails() -> None:
+def test_sf204_without_registered_classes_is_unknown_not_an_error() -> None:
     doc = healthy(NOW)
-    doc["objets_metiers"]["files"] = []
-    assert one(findings(doc), "SF204").status is Status.FAIL
+    doc["objets_metiers"]["classes"] = []
+    found = one(findings(doc), "SF204")
+    assert found.status is Status.UNKNOWN and "0x80040154" in found.message
 
 
 def test_sf204_no_sage_is_unknown() -> None:
@@ -287,13 +299,19 @@ def test_sf302_missing_probe_is_unknown() -> None:
     assert any(f.status is Status.UNKNOWN for f in of(findings(doc), "SF302"))
 
 
-def test_sf303_interception_is_flagged() -> None:
+def test_sf303_interception_is_flagged_by_a_root_outside_authroot() -> None:
     doc = healthy(NOW)
     for p in doc["probes"]:
         if p["tls_result"]:
-            p["tls_result"]["issuer"] = "Fortinet CA"
+            p["tls_result"].update(
+                issuer="Fortinet CA",
+                chain=chain(p["name"], "Fortinet CA"),
+                root_in_authroot=False,
+                root_in_root=True,
+            )
     failing = [f for f in of(findings(doc), "SF303") if f.status is Status.FAIL]
     assert len(failing) == 3 and all("intercepted" in f.message for f in failing)
+    assert all("Fortinet CA" in f.message for f in failing)
 
 
 def test_sf303_old_protocol_fails() -> None:
@@ -318,18 +336,19 @@ def test_sf304_azure_sql_blocked_fails_for_the_entity() -> None:
     assert found.status is Status.FAIL and found.entity == "ATELIER"
 
 
-def test_sf304_reachable_passes_and_onprem_has_no_finding() -> None:
+def test_sf304_reachable_passes_and_does_not_apply_on_premise() -> None:
     doc = healthy(NOW)
     doc["probes"].append(probe("xiyxu8z271.database.windows.net", 1433, False))
     assert one(findings(doc, entities=[SPC]), "SF304").status is Status.PASS
-    assert of(findings(healthy(NOW)), "SF304") == []
+    assert one(findings(healthy(NOW)), "SF304").status is Status.NOT_APPLICABLE
 
 
-def test_sf305_redirect_ports_are_flagged_as_unverifiable_on_spc() -> None:
+def test_sf305_redirect_ports_are_a_warning_on_spc_and_do_not_apply_on_premise() -> None:
     found = one(findings(healthy(NOW), entities=[SPC]), "SF305")
-    assert found.status is Status.UNKNOWN and found.severity is Severity.INFO
-    assert "11000-11999" in found.message
-    assert of(findings(healthy(NOW)), "SF305") == []
+    assert (found.status, found.severity) == (Status.FAIL, Severity.WARNING)
+    assert "11000-11999" in found.message and "waive" in found.remediation
+    onprem = one(findings(healthy(NOW)), "SF305")
+    assert (onprem.status, onprem.severity) == (Status.NOT_APPLICABLE, Severity.WARNING)
 
 
 def test_sf306_private_address_is_noticed() -> None:
@@ -391,7 +410,9 @@ def test_sf402_network_mae_needs_a_domain_account(account: str | None, status: S
     doc = healthy(NOW)
     doc["mae_files"][0].update(path="S:\\Sage\\BIJOU.MAE", drive_type="network", mapped_drive=True)
     entity = EntityView(name="BIJOU", edition="onpremise", mae_path="S:\\Sage\\BIJOU.MAE")
-    assert one(findings(doc, entities=[entity], service_account=account), "SF402").status is status
+    items = findings(doc, entities=[entity], service_account=account)
+    found = [f for f in of(items, "SF402") if f.entity == "BIJOU"]
+    assert [f.status for f in found] == [status]
 
 
 def test_sf402_local_mae_has_no_finding() -> None:

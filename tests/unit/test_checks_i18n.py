@@ -8,6 +8,8 @@ covered), a healthy document, and an empty one (every "unknown" outcome).
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -51,7 +53,7 @@ def _documents() -> list[tuple[str, dict[str, Any], str | None]]:
         defaults = Context(host="", facts=parse_facts(healthy(NOW)))
         prepared = preflight.PreparedHost(
             host=name, entities=entities, waivers=[], endpoints=list(defaults.endpoints),
-            expected_issuers=[], sage=defaults.sage,
+            sage=defaults.sage,
         )
         docs.append((name, facts_model(host, prepared.facts_params(), b""), name))
     return docs
@@ -105,3 +107,14 @@ def test_outcomes_cover_every_check_and_many_failures() -> None:
     assert checks - {"SF901"} <= set(seen)
     failing = {cid for cid, statuses in seen.items() if "fail" in statuses}
     assert len(failing) >= 15, sorted(failing)
+
+
+def test_checks_list_in_french_translates_the_severities() -> None:
+    process = subprocess.run(
+        [sys.executable, "-m", "sagefleet", "checks", "list", "--lang", "fr"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    rows = [line.split(" | ") for line in process.stdout.splitlines()[2:]]
+    severities = {row[1] for row in rows}
+    assert severities == {"erreur", "avertissement", "info"}, severities
+    assert {row[0].strip("| ") for row in rows} == {c.check_id for c in all_checks()}

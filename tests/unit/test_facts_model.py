@@ -12,6 +12,7 @@ from sagefleet import snippets
 from sagefleet.facts import parse_facts
 from sagefleet.sim.model import (
     DEFAULT_ENDPOINTS,
+    Service,
     WindowsHost,
     host_from_profile,
     load_profile,
@@ -32,6 +33,7 @@ TOP_KEYS = {
     "agent",
     "mae_files",
     "probes",
+    "service_logon_right",
 }
 HOST_KEYS = {
     "hostname",
@@ -45,7 +47,10 @@ HOST_KEYS = {
     "part_of_domain",
 }
 DRIVE_KEYS = {"name", "drive_type", "free_bytes", "size_bytes", "provider"}
-AGENT_KEYS = {"service_name", "installed", "state", "start_mode", "account", "version", "path"}
+AGENT_KEYS = {
+    "service_name", "installed", "state", "start_mode", "account", "version", "path",
+    "matched_by", "candidates",
+}
 MAE_KEYS = {
     "path",
     "exists",
@@ -59,7 +64,21 @@ MAE_KEYS = {
     "verifiable",
 }
 PROBE_KEYS = {"name", "port", "tls", "dns", "tcp", "tls_result"}
-TLS_RESULT_KEYS = {"ok", "protocol", "issuer", "subject", "not_after", "error"}
+TLS_RESULT_KEYS = {
+    "ok",
+    "protocol",
+    "issuer",
+    "subject",
+    "not_after",
+    "error",
+    "policy_errors",
+    "chain_status",
+    "chain",
+    "root_in_authroot",
+    "root_in_root",
+}
+OM_KEYS = {"files", "uninstall", "classes"}
+CLASS_KEYS = {"name", "clsid", "view", "server", "progid", "exists", "file_version"}
 
 
 def facts_params(profile: dict[str, Any]) -> dict[str, Any]:
@@ -103,6 +122,8 @@ def test_facts_document_of_every_profile_follows_the_contract(name: str) -> None
     assert [set(m) for m in doc["mae_files"]] == [MAE_KEYS] * len(params["mae_files"])
     assert all(set(p) == PROBE_KEYS for p in doc["probes"])
     assert all(set(p["tls_result"]) == TLS_RESULT_KEYS for p in doc["probes"] if p["tls_result"])
+    assert set(doc["objets_metiers"]) == OM_KEYS
+    assert all(set(c) == CLASS_KEYS for c in doc["objets_metiers"]["classes"])
     facts = parse_facts(doc)
     assert facts.identity.hostname == host.hostname
     assert len(facts.probes) == len(params["endpoints"])
@@ -157,11 +178,30 @@ def test_agent_not_installed_is_reported_under_the_asked_name() -> None:
     assert (agent.service_name, agent.installed, agent.state) == ("OtherAgent", False, None)
 
 
-def test_parameters_have_defaults() -> None:
+def test_parameters_have_defaults_but_the_agent_is_the_profiles_to_name() -> None:
     host, _ = host_for("agent-old")
     doc = run_facts(host, {})
-    assert doc["agent"]["installed"] is True
+    # No guessed service name in the snippet: the controller passes the agent profile's.
+    assert (doc["agent"]["installed"], doc["agent"]["service_name"]) == (False, None)
     assert (doc["mae_files"], doc["probes"]) == ([], [])
+
+
+def test_the_agent_is_found_by_an_image_path_pattern_when_no_name_matches() -> None:
+    host, params = host_for("agent-old")
+    params.update(agent_service="NoSuchName", agent_image_path_pattern=r"\\SpendeskSageAgent\.exe")
+    agent = parse_facts(run_facts(host, params)).agent
+    assert (agent.installed, agent.service_name, agent.matched_by) == (
+        True, "SpendeskSageAgent", "image_path"
+    )
+
+
+def test_a_pattern_matching_several_services_finds_none_and_names_them() -> None:
+    host, params = host_for("agent-old")
+    params.update(agent_service=None, agent_display_name_pattern="^(Spendesk|Windows)")
+    host.install_service(Service(name="WinRM", display_name="Windows Remote Management"))
+    agent = parse_facts(run_facts(host, params)).agent
+    assert (agent.installed, agent.matched_by) == (False, None)
+    assert agent.candidates == ("SpendeskSageAgent", "WinRM")
 
 
 def test_tls_probe_fails_when_schannel_disables_tls12() -> None:
@@ -176,3 +216,10 @@ def test_spc_marker_location_is_a_parameter() -> None:
     host, params = host_for("healthy-onprem")
     params["spc_marker_paths"] = [r"C:\Sage\Societes\BIJOU.MAE"]
     assert parse_facts(run_facts(host, params)).spc_marker is True
+
+
+def test_a_parameter_the_snippet_does_not_read_is_refused() -> None:
+    host, params = host_for("healthy-onprem")
+    params["expected_issuers"] = ["^Amazon"]
+    rc, _, err = run_snippet_wire(host, "facts", params)
+    assert rc == 1 and b"not understood" in err and b"expected_issuers" in err

@@ -157,8 +157,20 @@ def test_blocking_failure_wins_over_diagnosis_error() -> None:
 
 
 def test_host_status_counts_cover_every_status() -> None:
-    report = host("h", finding(status="fail"), finding("SF102"), finding("SF103", "unknown"))
-    assert report.status_counts == {"pass": 1, "fail": 1, "waived": 0, "unknown": 1}
+    report = host(
+        "h",
+        finding(status="fail"),
+        finding("SF102"),
+        finding("SF103", "unknown"),
+        finding("SF305", "not_applicable"),
+    )
+    assert report.status_counts == {
+        "pass": 1,
+        "fail": 1,
+        "waived": 0,
+        "unknown": 1,
+        "not_applicable": 1,
+    }
 
 
 def test_host_severity_counts_count_only_failures() -> None:

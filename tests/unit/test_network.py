@@ -300,27 +300,6 @@ def test_tls_probe_reports_hostname_mismatch(pki: Pki, tls_servers: TlsServers) 
     assert result.verify_error is not None and "mismatch" in result.verify_error.lower()
 
 
-def test_intercepted_flags_issuer_outside_expected_list(pki: Pki, tls_servers: TlsServers) -> None:
-    # Even trusting the proxy's CA (as a client machine would), interception shows.
-    result = tls_probe(
-        LOOPBACK, tls_servers.proxy, server_name=LEAF_NAME, ca_file=str(pki.proxy_ca), timeout=2
-    )
-    assert result.validated is True
-    assert result.intercepted([GOOD_CA_NAME, "Amazon"]) is True
-
-
-def test_intercepted_clear_when_issuer_matches_a_pattern(pki: Pki, tls_servers: TlsServers) -> None:
-    result = tls_probe(
-        LOOPBACK, tls_servers.good, server_name=LEAF_NAME, ca_file=str(pki.good_ca), timeout=2
-    )
-    assert result.intercepted(["amazon", "sagefleet test"]) is False
-
-
-def test_intercepted_unknown_without_certificate(closed_port: int) -> None:
-    result = tls_probe(LOOPBACK, closed_port, timeout=1)
-    assert result.intercepted([PROXY_CA_NAME]) is None
-
-
 def test_tls_probe_reports_refused_connection(closed_port: int) -> None:
     result = tls_probe(LOOPBACK, closed_port, timeout=1)
     assert result.handshake is False

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -251,6 +252,63 @@ def test_html_shows_each_outcome_with_its_reason_and_versions() -> None:
     assert "rolled back" in html and "not run" in html
     assert "installer exit code 1603" in html
     assert "st-rolled-back rc-failed" in html and "st-installed rc-ok" in html
+    # The host table: From, To and Reason columns, one row per host with its status.
+    header = html.split('<table id="hosts">', 1)[1].split("</thead>", 1)[0]
+    assert [c for c in (">From<", ">To<", ">Reason<") if c in header] == [
+        ">From<",
+        ">To<",
+        ">Reason<",
+    ]
+    row = html.split('data-host="old"', 1)[1].split("</tr>", 1)[0]
+    assert 'data-status="rolled-back"' in row
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
+    assert cells[3:6] == [
+        "2.3.0",
+        "3.2.0",
+        "installer failed: installer exit code 1603; previous version 2.3.0 restored, running",
+    ]
+    # The filter by status lists the outcome statuses, each with its count.
+    select = html.split('id="f-status"', 1)[1].split("</select>", 1)[0]
+    options = dict(re.findall(r'<option value="([^"]*)">([^<]*)</option>', select))
+    assert options == {
+        "": "all",
+        "rolled-back": "rolled back (1)",
+        "blocked": "blocked (1)",
+        "unreachable": "unreachable (1)",
+        "not-run": "not run (1)",
+        "installed": "installed (1)",
+    }
+    # The host's block: status, versions, duration and reason; open when it needs a look.
+    block = html.split('id="host-1"', 1)[1].split("</details>", 1)[0]
+    assert block.startswith(' data-i="1" open>')
+    assert (
+        "rolled back · From 2.3.0 · To 3.2.0 · Running 2.3.0 · Duration (s): 12.5<br>Reason: "
+        in block
+    )
+    # Installed, nothing to say: its block starts closed (500 hosts stay readable).
+    assert 'data-i="5" data-host="fresh"' in html
+    assert '<details class="host" id="host-5" data-i="5">' in html
+
+
+def test_html_outcomes_follow_french_typography() -> None:
+    html = render_html(deploy_report("fr"))
+    assert "retour arrière · Depuis 2.3.0 · Vers 3.2.0" in html
+    assert "Motif\u00a0: installer failed" in html
+    select = html.split('id="f-status"', 1)[1].split("</select>", 1)[0]
+    assert '<option value="not-run">non traité (1)</option>' in select
+
+
+def test_a_preflight_html_report_has_no_outcome_column() -> None:
+    html = render_html(
+        FleetReport(
+            title="sagefleet preflight",
+            generated_at="2025-01-02T03:04:05+00:00",
+            hosts=(HostReport(host="a", reachable=True),),
+        )
+    )
+    header = html.split('<table id="hosts">', 1)[1].split("</thead>", 1)[0]
+    assert ">From<" not in header and ">Reason<" not in header
+    assert 'class="outcome"' not in html
 
 
 # ----------------------------------------------------------------------------- report folders
@@ -298,6 +356,8 @@ def test_a_report_left_by_an_earlier_run_is_not_this_runs(tmp_path: Path) -> Non
     assert link_latest(run) is None
     (tmp_path / "report.json").write_text("{}")
     assert written(run)
+    # A folder named explicitly is made by what writes into it, not by opening it.
+    assert not open_run("verify", explicit=tmp_path / "not-yet").path.exists()
 
 
 def test_a_play_puts_reports_under_the_project_or_sagefleet_report_dir(tmp_path: Path) -> None:

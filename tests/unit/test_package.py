@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import stat
 import zipfile
 from pathlib import Path
 
+import pefile
 import pytest
 
 from sagefleet import catalog
 from sagefleet.errors import InputError
-from sagefleet.package import build_test_package, choose_installer, inspect
+from sagefleet.package import (
+    SIMULATOR_METADATA,
+    build_test_package,
+    check_hosts,
+    choose_installer,
+    info_from_dict,
+    info_to_dict,
+    inspect,
+    stub_installer,
+)
 
 
 @pytest.fixture
@@ -112,3 +124,210 @@ def test_zip_bomb_is_refused(tmp_path: Path) -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="package not found"):
         inspect(tmp_path / "nope.zip")
+
+
+# -- installers read as Windows reads them ------------------------------------------
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def without_version_resource(data: bytes) -> bytes:
+    """The same program with its RT_VERSION resource renamed: it no longer has one."""
+    pe = pefile.PE(data=data)
+    for entry in pe.DIRECTORY_ENTRY_RESOURCE.entries:
+        if entry.id == pefile.RESOURCE_TYPE["RT_VERSION"]:
+            entry.struct.Name = 0x7F
+    return bytes(pe.write())
+
+
+def zip_of(path: Path, entries: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_inspect_reads_each_installers_technology_and_version(tmp_path: Path) -> None:
+    info = inspect(build_test_package(tmp_path / "p.zip", agent_version="3.4.0",
+                                      labels=("v11.0",), technology="wix-burn"))
+    (installer,) = info.installers
+    assert (installer.technology, installer.agent_version) == ("wix-burn", "3.4.0")
+    assert installer.version_source == "version resource ProductVersion"
+    assert "PE section .wixburn (magic 0x00F14300)" in installer.evidence
+    assert info.agent_version == "3.4.0"
+    assert info.version_source == "version resource ProductVersion"
+
+
+def test_a_test_package_of_msi_installers_is_real_msi(tmp_path: Path) -> None:
+    info = inspect(build_test_package(tmp_path / "p.zip", extension=".msi", labels=("v11.0",)))
+    (installer,) = info.installers
+    assert installer.path.endswith(".msi") and installer.technology == "msi"
+    assert installer.version_source == "MSI Property ProductVersion"
+
+
+def test_installers_of_different_versions_are_refused_naming_each(tmp_path: Path) -> None:
+    path = zip_of(tmp_path / "mixed.zip", {
+        "settings.json": b"{}",
+        "Setup v10.0.exe": stub_installer("inno", "3.2.0"),
+        "Setup v11.0.exe": stub_installer("inno", "3.3.0"),
+    })
+    with pytest.raises(InputError) as caught:
+        inspect(path)
+    message = str(caught.value)
+    assert "not of one agent version" in message
+    assert "Setup v10.0.exe: 3.2.0" in message and "Setup v11.0.exe: 3.3.0" in message
+
+
+def test_an_installer_without_version_among_versioned_ones_is_refused(tmp_path: Path) -> None:
+    path = zip_of(tmp_path / "mixed.zip", {
+        "Setup v10.0.exe": stub_installer("inno", "3.2.0"),
+        "Setup v11.0.exe": without_version_resource(stub_installer("inno", "3.2.0")),
+    })
+    with pytest.raises(InputError, match="Setup v11.0.exe: no version"):
+        inspect(path)
+
+
+def test_version_4_parts_and_3_parts_are_one_version(tmp_path: Path) -> None:
+    path = zip_of(tmp_path / "p.zip", {
+        "Setup v10.0.exe": stub_installer("nsis", "3.2.0"),
+        "Setup v11.0.exe": stub_installer("nsis", "3.2.0.0"),
+    })
+    assert inspect(path).agent_version == "3.2.0"  # the first installer's spelling
+
+
+def test_simulator_metadata_contradicting_the_version_resource_is_refused(
+    tmp_path: Path,
+) -> None:
+    path = zip_of(tmp_path / "p.zip", {
+        "Setup v11.0.exe": stub_installer("inno", "3.2.0"),
+        "Setup v11.0.exe.sagefleet.json": json.dumps({"agent_version": "9.9.9"}).encode(),
+    })
+    with pytest.raises(InputError, match="version resource ProductVersion says 3.2.0, its "
+                                         "simulator metadata says 9.9.9"):
+        inspect(path)
+
+
+def test_simulator_metadata_gives_the_version_only_without_a_version_resource(
+    tmp_path: Path,
+) -> None:
+    path = zip_of(tmp_path / "p.zip", {
+        "Setup v11.0.exe": without_version_resource(stub_installer("inno", "3.2.0")),
+        "Setup v11.0.exe.sagefleet.json": json.dumps({"agent_version": "3.2.0"}).encode(),
+    })
+    info = inspect(path)
+    assert info.agent_version == "3.2.0"
+    assert info.version_source == SIMULATOR_METADATA
+
+
+def test_an_installer_windows_could_not_run_is_refused(tmp_path: Path) -> None:
+    path = zip_of(tmp_path / "p.zip", {"settings.json": b"{}", "Setup v11.0.exe": b"MZ" * 64})
+    with pytest.raises(InputError, match="installer Setup v11.0.exe: .*not a Windows program"):
+        inspect(path)
+
+
+def test_package_info_keeps_the_technology_through_its_dict(package: Path) -> None:
+    info = inspect(package)
+    again = info_from_dict(json.loads(json.dumps(info_to_dict(info))))
+    assert again.installers == info.installers
+    assert again.agent_version == "3.2.0"
+
+
+# -- entries that are not files ------------------------------------------------------
+
+
+def test_a_symbolic_link_entry_is_refused_before_any_host_is_touched() -> None:
+    """Info-ZIP's --symlinks entry: Windows' extraction would write the link's target
+    path into a file called settings.json."""
+    path = FIXTURES / "zip" / "symlink-entry.zip"
+    with zipfile.ZipFile(path) as archive:
+        mode = archive.getinfo("settings.json").external_attr >> 16
+    assert stat.S_ISLNK(mode)
+    with pytest.raises(InputError, match="entry settings.json is a symbolic link"):
+        inspect(path)
+
+
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [
+        (stat.S_IFIFO, "a named pipe"),
+        (stat.S_IFCHR, "a character device"),
+        (stat.S_IFBLK, "a block device"),
+        (stat.S_IFSOCK, "a socket"),
+    ],
+)
+def test_other_non_regular_entries_are_refused(tmp_path: Path, kind: int, words: str) -> None:
+    path = tmp_path / "p.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("Setup v11.0.exe", stub_installer("inno", "3.2.0"))
+        odd = zipfile.ZipInfo("settings.json")
+        odd.create_system = 3
+        odd.external_attr = (kind | 0o644) << 16
+        archive.writestr(odd, b"")
+    with pytest.raises(InputError, match=f"entry settings.json is {words}"):
+        inspect(path)
+
+
+def test_entries_with_unix_file_and_folder_modes_pass(tmp_path: Path) -> None:
+    path = tmp_path / "p.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        folder = zipfile.ZipInfo("Setup/")
+        folder.external_attr = (stat.S_IFDIR | 0o755) << 16
+        archive.writestr(folder, b"")
+        installer = zipfile.ZipInfo("Setup/Setup v11.0.exe")
+        installer.external_attr = (stat.S_IFREG | 0o755) << 16
+        archive.writestr(installer, stub_installer("inno", "3.2.0"))
+    assert inspect(path).labels() == ["v11.0"]
+
+
+# -- what the package means for each host (the first play) -------------------------
+
+
+def test_a_package_of_another_version_than_the_target_is_refused(package: Path) -> None:
+    info = inspect(package)
+    errors = check_hosts(info, {
+        "sage01": {"sagefleet_agent_version": "3.1.0"},
+        "sage02": {"sagefleet_agent_version": "3.1.0"},
+        "sage03": {"sagefleet_agent_version": "3.2.0.0"},
+        "sage04": {},
+    })
+    (error,) = errors
+    text = str(error)
+    assert f"the package {info.path} holds agent 3.2.0" in text
+    assert "sagefleet_agent_version is 3.1.0 for sage01, sage02" in text
+    assert "set sagefleet_agent_version to 3.2.0" in text
+    assert error.field == "sagefleet_agent_version" and error.value == "3.1.0"
+
+
+def test_a_package_without_version_needs_the_target(tmp_path: Path) -> None:
+    info = inspect(zip_of(tmp_path / "p.zip", {
+        "Setup v11.0.exe": without_version_resource(stub_installer("inno", "3.2.0")),
+    }))
+    assert info.agent_version is None
+    (error,) = check_hosts(info, {"sage01": {}, "sage02": {"sagefleet_agent_version": "3.2.0"}})
+    assert error.host == "sage01" and "does not say its agent version" in str(error)
+
+
+def test_an_unknown_installer_needs_installer_arguments(tmp_path: Path) -> None:
+    info = inspect(build_test_package(tmp_path / "p.zip", labels=("v11.0",),
+                                      technology="unknown"))
+    (error,) = check_hosts(info, {
+        "sage01": {},
+        "sage02": {"sagefleet_agent_installer_arguments": ["/quiet"]},
+    })
+    assert error.host == "sage01"
+    assert error.field == "sagefleet_agent_installer_arguments"
+    assert "is of technology unknown" in str(error) and "no silent switches" in str(error)
+
+
+def test_a_missing_agent_profile_is_reported_for_its_host(package: Path) -> None:
+    (error,) = check_hosts(inspect(package), {"sage01": {"sagefleet_agent_profile": "nope.yml"}})
+    assert error.host == "sage01" and error.field == "sagefleet_agent_profile"
+
+
+def test_test_package_options_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="v<major>.<minor>"):
+        build_test_package(tmp_path / "p.zip", labels=("11",))
+    with pytest.raises(InputError, match="no stand-in installer"):
+        build_test_package(tmp_path / "p.zip", technology="wise")
+    with pytest.raises(InputError, match="1 to 32 characters"):
+        build_test_package(tmp_path / "p.zip", agent_version="3.2.0 beta")

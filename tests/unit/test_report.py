@@ -8,6 +8,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -25,6 +26,8 @@ from sagefleet.report import (
     render_junit,
     write_reports,
 )
+from sagefleet.report.html import css_class
+from sagefleet.report.labels import label, typography
 
 HOSTILE = "<script>alert(1)</script>"
 DOTNET_FIX = "Install .NET Framework 4.8 (offline installer) and reboot."
@@ -318,8 +321,11 @@ def test_html_escapes_hostile_host_name() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
-def test_html_has_exactly_one_script_element() -> None:
-    assert render_html(sample()).count("<script") == 1
+def test_html_has_one_script_and_one_inert_data_element() -> None:
+    page = render_html(sample())
+    assert page.count("<script") == 2
+    assert page.count("<script>") == 1  # the only one that runs (CSP: by its hash)
+    assert page.count('<script type="application/json" id="quiet-data">') == 1
 
 
 def test_html_contains_remediation_text() -> None:
@@ -353,6 +359,127 @@ def test_html_shows_why_a_host_is_unreachable_in_host_table() -> None:
 def test_html_speaks_french() -> None:
     page = render_html(sample("fr"))
     assert '<html lang="fr">' in page and "Correction" in page
+
+
+def _section(page: str, start: str, end: str) -> str:
+    return page.split(start, 1)[1].split(end, 1)[0]
+
+
+def _quiet_data(page: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        _section(page, '<script type="application/json" id="quiet-data">', "</script>")
+    )
+    return data
+
+
+def test_html_puts_the_failures_by_check_before_the_host_table() -> None:
+    page = render_html(sample())
+    assert page.index('<table id="checks">') < page.index('<table id="hosts">')
+
+
+def test_html_failures_by_check_link_to_their_hosts() -> None:
+    page = render_html(sample())
+    summary = _section(page, '<table id="checks">', "</table>")
+    assert '<a href="#check=SF101"' in summary and '<a href="#check=SF302"' in summary
+    hosts = _section(page, '<table id="hosts">', "</table>")
+    tagged = set(re.findall(r'data-host="([^"]*)"[^>]*data-checks="[^"]*SF101', hosts))
+    assert tagged == {"sage-blocked", "&lt;script&gt;alert(1)&lt;/script&gt;"}
+
+
+def test_html_counts_hosts_that_could_not_decide_a_check() -> None:
+    summary = _section(render_html(sample()), '<table id="checks">', "</table>")
+    row = _section(summary, '<tr data-check="SF401">', "</tr>")
+    assert re.findall(r'<td class="num">(\d+)</td>', row) == ["0", "1"]  # failing, unknown
+
+
+def test_html_has_filters_by_host_status_and_check() -> None:
+    page = render_html(sample())
+    filters = _section(page, '<div class="filters"', "</div>")
+    for control in ('id="f-host"', 'id="f-status"', 'id="f-check"', 'id="f-quiet"'):
+        assert control in filters
+    assert '<option value="blocked">' in filters and '<option value="SF101">' in filters
+
+
+def test_html_does_not_render_passed_checks_until_asked() -> None:
+    page = render_html(sample())
+    assert "fs-pass" not in _section(page, '<div id="findings">', '<script type="application/json"')
+    strings = _quiet_data(page)["strings"]
+    assert "observed for SF201" in strings and "observed for SF101" in strings
+
+
+def test_html_passed_checks_travel_once_whatever_the_number_of_hosts() -> None:
+    data = _quiet_data(render_html(big_fleet(500)))
+    assert sum(len(ids) for ids in data["hosts"]) == 375  # three hosts out of four pass SF101
+    assert len(data["rows"]) == 1
+
+
+def test_html_quiet_data_cannot_end_its_element() -> None:
+    report = FleetReport(
+        title="t",
+        generated_at="2025-01-02T03:04:05+00:00",
+        hosts=(HostReport(host="h", reachable=True, findings=(
+            Finding(check_id="SF101", status=Status.PASS, severity=Severity.ERROR,
+                    title="t", message="</script><script>alert(1)</script>"),
+        )),),
+    )
+    page = render_html(report)
+    assert page.count("</script>") == 2
+    assert "</script><script>alert(1)</script>" in _quiet_data(page)["strings"]
+
+
+def test_html_classes_come_from_any_status_name() -> None:
+    """The model gains statuses (deploy outcomes, not applicable checks): no closed list."""
+    assert css_class("verify failed") == "verify-failed"
+    assert css_class("rolled-back") == "rolled-back"
+    assert css_class("not_applicable") == "not-applicable"
+
+
+def test_html_hides_a_not_applicable_check_like_a_passed_one() -> None:
+    finding = _finding("SF305", Status.UNKNOWN, Severity.INFO)
+    object.__setattr__(finding, "status", "not_applicable")  # the value the model names it by
+    page = render_html(FleetReport(
+        title="t", generated_at="2025-01-02T03:04:05+00:00",
+        hosts=(HostReport(host="spc", reachable=True, findings=(finding,)),),
+    ))
+    assert '<table id="checks">' not in page  # not a failure, not unknown
+    assert "1 not applicable" in page
+    data = _quiet_data(page)
+    status_class, status_label = (data["strings"][i] for i in data["rows"][0][2:4])
+    assert (status_class, status_label) == ("not-applicable", "not applicable")
+
+
+def test_labels_fall_back_to_the_status_name() -> None:
+    labels = LABELS["fr"]
+    assert label(labels, "finding", "not-applicable") == "sans objet"
+    assert label(labels, "finding", "not applicable") == "sans objet"
+    assert label(labels, "status", "rolled_back-somehow") == "rolled back somehow"
+    assert label({"status.rolled-back": "restauré"}, "status", "rolled-back") == "restauré"
+
+
+def test_html_speaks_french_typography_and_dates() -> None:
+    page = render_html(sample("fr"))
+    stamp = '<time datetime="2025-01-02T03:04:05+00:00">2 janvier 2025 à 03:04 UTC</time>'
+    assert f"Généré le\u00a0: {stamp}" in page
+    assert "(expire le 1er janvier 2030)" in page
+    assert "Version de sagefleet\u00a0: 0.1.0" in page
+    assert "os\u00a0: Windows Server 2016\u202f; dotnet\u00a0: 4.7.2" in page
+
+
+def test_french_typography_spaces_only_what_follows_a_space() -> None:
+    assert typography("Erreur : voir C:\\Sage ; à 09:07 ? oui !", "fr") == (
+        "Erreur\u00a0: voir C:\\Sage\u202f; à 09:07\u202f? oui\u202f!"
+    )
+    assert typography("Error : left as is", "en") == "Error : left as is"
+
+
+def test_console_speaks_french_typography_and_dates() -> None:
+    text = render_console(sample("fr"), colour=False)
+    assert "Généré le\u00a0: 2 janvier 2025 à 03:04 UTC" in text
+    assert "Totaux\u00a0: Serveurs 5" in text
+
+
+def test_console_shows_the_time_in_english_to_the_minute() -> None:
+    assert "Generated: 2025-01-02 03:04 UTC" in render_console(sample(), colour=False)
 
 
 # ----------------------------------------------------------------------------- write_reports

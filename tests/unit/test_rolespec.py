@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
-from sagefleet import rolespec
+from sagefleet import inventory, rolespec
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFLIGHT_ROLE = ROOT / "roles" / "sagefleet_preflight"
@@ -23,7 +24,7 @@ def test_valid_values_and_other_variables_give_no_error() -> None:
     variables = {
         "sagefleet_preflight_lang": "fr",
         "sagefleet_preflight_min_free_mb": "800",  # Ansible converts, as its own check would
-        "sagefleet_entities": "not checked here",
+        "sagefleet_dns_port": "not checked here",  # not an option of this role
     }
     assert rolespec.check("sage01", variables, spec, role="sagefleet_preflight") == []
 
@@ -59,3 +60,45 @@ def test_a_secret_value_never_shows(tmp_path: Path) -> None:
     )
     assert len(errors) == 1 and errors[0].field == "demo_sql_password"
     assert canary not in str(errors[0])
+
+
+MAIN_INPUTS = {
+    "sagefleet_agent": {
+        "sagefleet_entities", "sagefleet_agent_version", "sagefleet_agent_package",
+        "sagefleet_agent_service_account", "sagefleet_agent_service_password",
+        "sagefleet_agent_installer_arguments", "sagefleet_deploy_waves",
+    },
+    "sagefleet_preflight": {
+        "sagefleet_entities", "sagefleet_agent_version", "sagefleet_agent_service_account",
+    },
+}
+
+
+def test_roles_declare_their_main_inputs() -> None:
+    for role, names in MAIN_INPUTS.items():
+        assert names <= set(rolespec.options(ROOT / "roles" / role)), role
+
+
+def test_entities_and_passwords_are_no_log_in_the_specs() -> None:
+    spec = rolespec.options(ROOT / "roles" / "sagefleet_agent")
+    assert spec["sagefleet_entities"]["no_log"] is True
+    assert spec["sagefleet_agent_service_password"]["no_log"] is True
+
+
+def test_a_refused_no_log_value_never_shows() -> None:
+    spec = rolespec.options(ROOT / "roles" / "sagefleet_agent")
+    canary = "Sql-Canary-Passw0rd!"
+    entity = {"name": "BIJOU", "sql_password": canary}
+    errors = rolespec.check("sage01", {"sagefleet_entities": entity}, spec, role="sagefleet_agent")
+    assert [e.field for e in errors] == ["sagefleet_entities"]
+    assert canary not in str(errors[0])
+
+
+@pytest.mark.parametrize("source", ["demo", "example"])
+def test_the_shipped_inventories_satisfy_every_role_spec(source: str) -> None:
+    hosts = inventory.load([ROOT / "inventory" / source], connect=False)
+    assert hosts
+    for role in MAIN_INPUTS:
+        spec = rolespec.options(ROOT / "roles" / role)
+        for host in hosts:
+            assert rolespec.check(host.name, host.variables, spec, role=role) == []

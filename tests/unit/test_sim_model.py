@@ -103,7 +103,7 @@ def test_sage_installation_leaves_a_32_bit_uninstall_entry() -> None:
         (view, values["DisplayName"].data, values["DisplayVersion"].data)
         for view, _, values in make("sage-v6").uninstall_entries()
     ]
-    assert ("32", "Sage 100c Comptabilité", "6.00") in entries
+    assert ("32", "Sage 100cloud Comptabilité", "6.00") in entries
 
 
 # -- file system ---------------------------------------------------------------------

@@ -39,6 +39,8 @@ class Endpoint:
     port: int
     tls: bool
     required: bool = True
+    # What an FQDN-based firewall must also allow for it (e.g. *.s3.eu-west-3.amazonaws.com).
+    firewall_names: tuple[str, ...] = ()
 
     def to_param(self) -> dict[str, Any]:
         return {"name": self.name, "port": self.port, "tls": self.tls}
@@ -92,30 +94,34 @@ def endpoints(override: Any = None, *, host: str | None = None) -> list[Endpoint
                 field=where,
                 value=repr(item)[:80],
             )
-        result.append(Endpoint(name=name.lower(), port=port, tls=tls, required=required))
-    return result
-
-
-def expected_issuers(override: Any = None, *, host: str | None = None) -> list[str]:
-    raw = load("endpoints")["expected_issuers"] if override is None else override
-    if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
-        raise InputError(
-            "must be a list of regular expressions",
-            host=host,
-            field="sagefleet_expected_issuers",
-            value=repr(raw)[:80],
-        )
-    for pattern in raw:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
+        extra = item.get("firewall_names", [])
+        if not isinstance(extra, list) or not all(
+            isinstance(n, str) and _HOSTNAME.match(n.removeprefix("*.")) for n in extra
+        ):
             raise InputError(
-                f"invalid regular expression: {exc}",
+                "firewall_names must be a list of DNS names (a leading *. allowed)",
                 host=host,
-                field="sagefleet_expected_issuers",
-                value=repr(pattern),
-            ) from exc
-    return list(raw)
+                field=f"{where}.firewall_names",
+                value=repr(extra)[:80],
+            )
+        unknown = set(item) - {"name", "port", "tls", "required", "firewall_names"}
+        if unknown:
+            raise InputError(
+                f"unknown keys {sorted(unknown)}",
+                host=host,
+                field=where,
+                fix="use name, port, tls, required and firewall_names",
+            )
+        result.append(
+            Endpoint(
+                name=name.lower(),
+                port=port,
+                tls=tls,
+                required=required,
+                firewall_names=tuple(n.lower() for n in extra),
+            )
+        )
+    return result
 
 
 @dataclass(frozen=True)
@@ -131,6 +137,8 @@ class SageCatalog:
     versions: tuple[SageVersion, ...]
     product_pattern: str
     objets_metiers_pattern: str
+    # Majors the older Sage 100 i7 generation also used (SF202 must see the 100c one).
+    i7_majors: tuple[int, ...] = (7, 8)
 
     def for_major(self, major: int) -> SageVersion | None:
         return next((v for v in self.versions if v.major == major), None)
@@ -151,6 +159,7 @@ def sage(override: Any = None, *, host: str | None = None) -> SageCatalog:
             objets_metiers_pattern=str(
                 raw.get("objets_metiers_pattern", load("sage")["objets_metiers_pattern"])
             ),
+            i7_majors=tuple(int(m) for m in raw.get("i7_majors", load("sage")["i7_majors"])),
         )
         re.compile(catalog.product_pattern)
         re.compile(catalog.objets_metiers_pattern)

@@ -50,13 +50,23 @@ class Context:
     facts: HostFacts
     entities: Sequence[EntityView] = ()
     lang: str = "en"
+    # The bastion's UTC time when the host read its clock: the midpoint of the facts
+    # round trip (preflight.run), so that a host ahead and one behind are judged alike.
     controller_utc: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    # False when there is no bastion time to compare the host's with (offline facts
+    # evaluated without the time they were collected at): SF104 is then unknown.
+    compare_clock: bool = True
     endpoints: Sequence[catalog.Endpoint] = field(default_factory=catalog.endpoints)
-    expected_issuers: Sequence[str] = field(default_factory=catalog.expected_issuers)
     sage: catalog.SageCatalog = field(default_factory=catalog.sage)
     dotnet: catalog.DotnetCatalog = field(default_factory=catalog.dotnet)
     min_free_mb: int = 500
+    # SF104: a warning from this skew; an error from clock_skew_error_s (AWS rejects
+    # requests signed with a clock about 15 minutes off).
     max_clock_skew_s: int = 300
+    clock_skew_error_s: int = 900
+    # The .NET Framework version the agent targets (the agent profile's target_framework):
+    # SF102 warns about missing TLS values only for an agent older than 4.7.
+    agent_target_framework: str | None = None
     service_account: str | None = None
     target_agent_version: str | None = None
     bastion_dns: Mapping[str, DnsResult] | None = None
@@ -128,6 +138,11 @@ def failed(message: str, remediation: str, **kw: Any) -> Outcome:
 
 def unknown(message: str, remediation: str = "", **kw: Any) -> Outcome:
     return Outcome(Status.UNKNOWN, message, remediation, **kw)
+
+
+def not_applicable(message: str, **kw: Any) -> Outcome:
+    """The check cannot apply to this host (its edition, no such entity): not a pass."""
+    return Outcome(Status.NOT_APPLICABLE, message, **kw)
 
 
 # -- waivers -------------------------------------------------------------------
@@ -322,8 +337,14 @@ def major_minor(text: str | None) -> tuple[int, int] | None:
 
 def markdown_table(lang: str = "en") -> str:
     """The check reference as a Markdown table (README and docs are generated from it)."""
+    from sagefleet.report.labels import label, labels_for  # the reports' words for severities
+
     header = ("| Id | Severity | Check |", "|---|---|---|")
     if lang == "fr":
         header = ("| Id | Gravité | Contrôle |", "|---|---|---|")
-    rows = [f"| {c.check_id} | {c.severity} | {c.title(lang)} |" for c in all_checks()]
+    labels = labels_for(lang)
+    rows = [
+        f"| {c.check_id} | {label(labels, 'severity', c.severity)} | {c.title(lang)} |"
+        for c in all_checks()
+    ]
     return "\n".join([*header, *rows])

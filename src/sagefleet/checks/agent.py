@@ -96,8 +96,9 @@ def mae_exists(ctx: Context) -> Iterator[Outcome]:
 @check(
     "SF402",
     Severity.ERROR,
-    "Domain service account for .MAE files on the network",
-    "Compte de service de domaine pour les .MAE sur le réseau",
+    'Service account for .MAE files on the network, with "Log on as a service"',
+    "Compte de service pour les .MAE sur le réseau, avec « Ouvrir une session en tant que "
+    "service »",
 )
 def network_mae_account(ctx: Context) -> Iterator[Outcome]:
     account = ctx.service_account or ctx.facts.agent.account
@@ -118,23 +119,97 @@ def network_mae_account(ctx: Context) -> Iterator[Outcome]:
             yield failed(
                 ctx.t(
                     f"{mae.path} is on a network drive or share, and the service account is "
-                    f"{account or 'not set'}: LocalSystem and local accounts cannot reach "
-                    "network shares or mapped drives",
+                    f"{account or 'not set'}: LocalSystem presents the computer account "
+                    "(DOMAIN\\SERVER$) to the file server, a local account has no network "
+                    "identity at all, and a mapped drive letter belongs to a user's logon "
+                    "session, which a service never sees",
                     f"{mae.path} est sur un lecteur réseau ou un partage, et le compte de "
-                    f"service est {account or 'non défini'} : LocalSystem et les comptes "
-                    "locaux n'accèdent pas aux partages ni aux lecteurs mappés",
+                    f"service est {account or 'non défini'} : LocalSystem se présente au "
+                    "serveur de fichiers sous le compte de l'ordinateur (DOMAINE\\SERVEUR$), "
+                    "un compte local n'a aucune identité réseau, et une lettre de lecteur "
+                    "mappé appartient à la session d'un utilisateur, qu'un service ne voit "
+                    "jamais",
                 ),
                 ctx.t(
                     "set sagefleet_agent_service_account to a domain account (DOMAIN\\user, "
-                    "password in ansible-vault) with read/write on the share, and use the UNC "
-                    "path (\\\\server\\share\\...) instead of a mapped letter",
+                    "password in ansible-vault) with read/write on the Sage file and its SQL "
+                    'database and the "Log on as a service" right, and use the UNC path '
+                    "(\\\\server\\share\\...) instead of a mapped letter",
                     "définissez sagefleet_agent_service_account avec un compte de domaine "
                     "(DOMAINE\\utilisateur, mot de passe dans ansible-vault) ayant lecture/"
-                    "écriture sur le partage, et utilisez le chemin UNC plutôt qu'une lettre",
+                    "écriture sur le fichier Sage et sa base SQL et le droit « Ouvrir une "
+                    "session en tant que service », et utilisez le chemin UNC plutôt qu'une "
+                    "lettre",
                 ),
                 entity=entity.name,
                 observed={"path": mae.path, "account": account},
             )
+    if account and not LOCAL_ACCOUNTS.match(account.strip()):
+        yield _logon_right(ctx, account)
+
+
+def _logon_right(ctx: Context, account: str) -> Outcome:
+    """ "Log on as a service" for a service account that is not built in (those hold it)."""
+    right = ctx.facts.service_logon_right
+    observed: dict[str, str | bool | None] = {"account": account}
+    if right is None or right.account.lower() != account.lower():
+        return unknown(
+            ctx.t(
+                f"whether {account} may log on as a service was not reported",
+                f"le droit d'ouvrir une session en tant que service de {account} n'a pas été "
+                "remonté",
+            ),
+            observed=observed,
+            severity=Severity.WARNING,
+        )
+    observed.update(sid=right.sid, granted=right.granted)
+    if right.granted is None:
+        return unknown(
+            ctx.t(
+                f'could not read "Log on as a service" for {account}: {right.error}',
+                f"lecture impossible du droit « Ouvrir une session en tant que service » de "
+                f"{account} : {right.error}",
+            ),
+            ctx.t(
+                "check the account name; the local security policy is read with "
+                "secedit /export (administrators only)",
+                "vérifiez le nom du compte ; la stratégie de sécurité locale est lue avec "
+                "secedit /export (administrateurs seulement)",
+            ),
+            observed=observed,
+            severity=Severity.WARNING,
+        )
+    if right.granted:
+        return passed(
+            ctx.t(
+                f'{account} holds "Log on as a service" (SeServiceLogonRight)',
+                f"{account} a le droit « Ouvrir une session en tant que service » "
+                "(SeServiceLogonRight)",
+            ),
+            observed=observed,
+        )
+    return failed(
+        ctx.t(
+            f'{account} does not hold "Log on as a service" (SeServiceLogonRight) on this '
+            "server: a service cannot start under it (error 1069); only the account itself "
+            "was looked for, not the groups it belongs to",
+            f"{account} n'a pas le droit « Ouvrir une session en tant que service » "
+            "(SeServiceLogonRight) sur ce serveur : un service ne peut pas démarrer sous ce "
+            "compte (erreur 1069) ; seul le compte lui-même a été cherché, pas ses groupes",
+        ),
+        ctx.t(
+            "sagefleet's deploy grants it (secedit) when it sets the service account; where a "
+            'domain Group Policy defines "Log on as a service", that local grant is replaced '
+            f"at the next policy refresh: add {account} to that policy (User Rights "
+            "Assignment)",
+            "le déploiement de sagefleet l'accorde (secedit) en définissant le compte de "
+            "service ; si une stratégie de groupe du domaine définit ce droit, l'octroi local "
+            f"est remplacé au prochain rafraîchissement : ajoutez {account} à cette stratégie "
+            "(Attribution des droits utilisateur)",
+        ),
+        observed=observed,
+        severity=Severity.WARNING,
+    )
 
 
 @check("SF403", Severity.INFO, "Agent service state", "État du service de l'agent")
@@ -193,10 +268,25 @@ def mae_matches_entity(ctx: Context) -> Iterator[Outcome]:
         mae = _mae(ctx, entity.mae_path) if entity.mae_path else None
         if mae is None or not mae.exists:
             continue
-        expected_server = entity.sql_fqdn if entity.edition == "spc" else entity.sql_instance
+        spc = entity.edition == "spc"
+        expected_server = entity.sql_fqdn if spc else entity.sql_instance
         mismatches = []
-        if entity.database and mae.database and entity.database.lower() != mae.database.lower():
-            mismatches.append(f"database {mae.database} ≠ {entity.database}")
+        # On-premise the database usually bears the .MAE file's name; on SPC it does not
+        # (BIJOU.MAE may point at xim9mokrk4q_AS274AY1ZH): never compared there.
+        if (
+            not spc
+            and entity.database
+            and mae.database
+            and entity.database.lower() != mae.database.lower()
+        ):
+            mismatches.append(
+                ctx.t(
+                    f"file name {mae.database} ≠ database {entity.database} (on-premise the "
+                    "database usually bears the file's name)",
+                    f"nom du fichier {mae.database} ≠ base {entity.database} (on-premise la "
+                    "base porte d'ordinaire le nom du fichier)",
+                )
+            )
         if expected_server and mae.serveur_sql:
             short = mae.serveur_sql.lower().split(",")[0].removeprefix("tcp:")
             if short not in (expected_server.lower(), expected_server.lower().split(".")[0]):
@@ -213,6 +303,16 @@ def mae_matches_entity(ctx: Context) -> Iterator[Outcome]:
                 ),
                 entity=entity.name,
                 observed={"serveur_sql": mae.serveur_sql, "database": mae.database},
+            )
+        elif spc:
+            yield passed(
+                ctx.t(
+                    f"{mae.path} → {mae.serveur_sql} (on SPC the database name is not the "
+                    "file's: not compared)",
+                    f"{mae.path} → {mae.serveur_sql} (sur SPC la base ne porte pas le nom du "
+                    "fichier : non comparée)",
+                ),
+                entity=entity.name,
             )
         else:
             yield passed(

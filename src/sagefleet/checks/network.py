@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
-import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
-from sagefleet.checks import Context, Outcome, check, failed, passed, unknown
-from sagefleet.facts import Probe
+from sagefleet.checks import Context, Outcome, check, failed, not_applicable, passed, unknown
+from sagefleet.facts import Probe, TlsProbe
 from sagefleet.findings import Severity
 from sagefleet.network import compare_dns
 
@@ -16,12 +15,15 @@ def _probe(ctx: Context, name: str, port: int) -> Probe | None:
     return ctx.facts.probe(name, port)
 
 
-def _firewall_fix(ctx: Context, name: str, port: int) -> str:
+def _firewall_fix(ctx: Context, name: str, port: int, also: Sequence[str] = ()) -> str:
+    names = ", ".join([name, *also])
     return ctx.t(
-        f"allow outbound TCP {port} from this server to {name} on the firewall/proxy; "
+        f"allow outbound TCP {port} from this server to {names} on the firewall/proxy "
+        "(an FQDN-based rule needs every one of these names); "
         f"test with: Test-NetConnection {name} -Port {port}",
-        f"autorisez le trafic sortant TCP {port} de ce serveur vers {name} sur le pare-feu/"
-        f"proxy ; testez avec : Test-NetConnection {name} -Port {port}",
+        f"autorisez le trafic sortant TCP {port} de ce serveur vers {names} sur le pare-feu/"
+        "proxy (une règle par nom de domaine doit les contenir tous) ; "
+        f"testez avec : Test-NetConnection {name} -Port {port}",
     )
 
 
@@ -91,10 +93,37 @@ def tcp(ctx: Context) -> Iterator[Outcome]:
                     f"{label} not reachable from the host ({probe.tcp.error})",
                     f"{label} injoignable depuis l'hôte ({probe.tcp.error})",
                 ),
-                _firewall_fix(ctx, endpoint.name, endpoint.port),
+                _firewall_fix(ctx, endpoint.name, endpoint.port, endpoint.firewall_names),
                 observed={"endpoint": label, "error": probe.tcp.error},
                 severity=severity,
             )
+
+
+_TLS12_PLUS = ("Tls12", "Tls13", "TLSv1.2", "TLSv1.3")
+
+
+def _chain_words(result: TlsProbe) -> str:
+    root = result.root
+    if root is None:
+        return "-"
+    issuers = " → ".join(c.subject or "?" for c in result.chain)
+    return f"{issuers} ({root.thumbprint})"
+
+
+def _tls_observed(label: str, result: TlsProbe) -> dict[str, object]:
+    root = result.root
+    return {
+        "endpoint": label,
+        "protocol": result.protocol,
+        "issuer": result.issuer,
+        "policy_errors": result.policy_errors,
+        "chain_status": list(result.chain_status),
+        "chain": [c.subject for c in result.chain],
+        "root": root.subject if root else None,
+        "root_thumbprint": root.thumbprint if root else None,
+        "root_in_authroot": result.root_in_authroot,
+        "root_in_root": result.root_in_root,
+    }
 
 
 @check(
@@ -104,7 +133,13 @@ def tcp(ctx: Context) -> Iterator[Outcome]:
     "TLS 1.2+ vers les services, sans interception",
 )
 def tls(ctx: Context) -> Iterator[Outcome]:
-    patterns = [re.compile(p, re.I) for p in ctx.expected_issuers]
+    """The chain each endpoint presents, as the host's own Windows validates it.
+
+    Interception is read from the chain's root: a proxy that re-signs TLS presents
+    its own CA, which is either not trusted (the chain fails) or was added to the
+    host's Root store by hand or Group Policy, outside AuthRoot, where Windows keeps
+    the roots of Microsoft's Trusted Root Program. No list of issuer names is used.
+    """
     for endpoint in ctx.endpoints:
         if not endpoint.tls:
             continue
@@ -125,7 +160,12 @@ def tls(ctx: Context) -> Iterator[Outcome]:
                 ctx.t(f"{label}: TLS not probed", f"{label} : TLS non testé"), observed=label
             )
             continue
-        observed = {"endpoint": label, "protocol": result.protocol, "issuer": result.issuer}
+        observed = _tls_observed(label, result)
+        names = ", ".join([endpoint.name, *endpoint.firewall_names])
+        exclude = ctx.t(
+            f"exclude {names} from TLS inspection on the proxy/firewall",
+            f"excluez {names} de l'inspection TLS sur le proxy/pare-feu",
+        )
         if not result.ok:
             yield failed(
                 ctx.t(
@@ -138,7 +178,7 @@ def tls(ctx: Context) -> Iterator[Outcome]:
                 ),
                 observed=observed,
             )
-        elif result.protocol not in ("Tls12", "Tls13", "TLSv1.2", "TLSv1.3"):
+        elif result.protocol not in _TLS12_PLUS:
             yield failed(
                 ctx.t(
                     f"{label}: negotiated {result.protocol}, TLS 1.2 or later is required",
@@ -147,26 +187,103 @@ def tls(ctx: Context) -> Iterator[Outcome]:
                 ctx.t("enable TLS 1.2 (see SF102/SF103)", "activez TLS 1.2 (voir SF102/SF103)"),
                 observed=observed,
             )
-        elif not any(p.search(result.issuer or "") for p in patterns):
-            yield failed(
+        elif result.policy_errors is None:
+            yield unknown(
                 ctx.t(
-                    f"{label}: TLS is intercepted (certificate issued by "
-                    f"{result.issuer!r}, not a public CA)",
-                    f"{label} : TLS est intercepté (certificat émis par {result.issuer!r}, "
-                    "pas une autorité publique)",
+                    f"{label}: {result.protocol}, but the certificate chain was not reported",
+                    f"{label} : {result.protocol}, mais la chaîne de certificats n'a pas été "
+                    "remontée",
                 ),
                 ctx.t(
-                    f"exclude {endpoint.name} from TLS inspection on the proxy/firewall",
-                    f"excluez {endpoint.name} de l'inspection TLS sur le proxy/pare-feu",
+                    "gather the facts again with this version of sagefleet",
+                    "collectez à nouveau les faits avec cette version de sagefleet",
+                ),
+                observed=observed,
+            )
+        elif "NotAvailable" in result.policy_errors:
+            yield failed(
+                ctx.t(
+                    f"{label}: the endpoint presented no certificate",
+                    f"{label} : le service n'a présenté aucun certificat",
+                ),
+                exclude,
+                observed=observed,
+            )
+        elif result.chain_status or "ChainErrors" in result.policy_errors:
+            statuses = ", ".join(result.chain_status) or result.policy_errors
+            yield failed(
+                ctx.t(
+                    f"{label}: the certificate chain does not validate on this host "
+                    f"({statuses}): {_chain_words(result)}; a TLS-inspecting proxy re-signs "
+                    "with a CA this server does not trust, or the chain is broken",
+                    f"{label} : la chaîne de certificats n'est pas valide sur cet hôte "
+                    f"({statuses}) : {_chain_words(result)} ; un proxy d'inspection TLS "
+                    "signe avec une autorité que ce serveur ne reconnaît pas, ou la chaîne "
+                    "est cassée",
+                ),
+                exclude,
+                observed=observed,
+            )
+        elif "NameMismatch" in result.policy_errors:
+            yield failed(
+                ctx.t(
+                    f"{label}: the certificate is issued to {result.subject!r}, not to "
+                    f"{endpoint.name}: the connection is intercepted or redirected",
+                    f"{label} : le certificat est émis pour {result.subject!r}, pas pour "
+                    f"{endpoint.name} : la connexion est interceptée ou redirigée",
+                ),
+                exclude,
+                observed=observed,
+            )
+        elif result.root_in_authroot is True:
+            yield passed(
+                ctx.t(
+                    f"{label}: {result.protocol}, chain to a public root "
+                    f"(AuthRoot): {_chain_words(result)}",
+                    f"{label} : {result.protocol}, chaîne vers une racine publique "
+                    f"(AuthRoot) : {_chain_words(result)}",
+                ),
+                observed=observed,
+            )
+        elif result.root_in_root is True:
+            root = result.root
+            named = f"{root.subject} ({root.thumbprint})" if root else "?"
+            yield failed(
+                ctx.t(
+                    f"{label}: TLS is intercepted: the chain ends in {named}, a root added to "
+                    "this server's Root store (by hand, Group Policy or an enterprise), not "
+                    "one of Microsoft's Trusted Root Program (AuthRoot)",
+                    f"{label} : TLS est intercepté : la chaîne se termine par {named}, "
+                    "une racine ajoutée au magasin Root de ce serveur (à la main, par stratégie "
+                    "de groupe ou d'entreprise), pas une racine du programme de Microsoft "
+                    "(AuthRoot)",
+                ),
+                ctx.t(
+                    f"exclude {names} from TLS inspection on the proxy/firewall; if "
+                    "this root is a public one your organisation distributes itself (automatic "
+                    "root update turned off), waive SF303 with that reason",
+                    f"excluez {names} de l'inspection TLS sur le proxy/pare-feu ; si "
+                    "cette racine est publique et diffusée par votre organisation (mise à jour "
+                    "automatique des racines désactivée), posez une dérogation SF303 motivée",
                 ),
                 observed=observed,
             )
         else:
-            yield passed(f"{label}: {result.protocol}, {result.issuer}", observed=observed)
+            yield unknown(
+                ctx.t(
+                    f"{label}: the chain validates, but where its root is stored was not reported",
+                    f"{label} : la chaîne est valide, mais le magasin de sa racine n'a pas été "
+                    "remonté",
+                ),
+                observed=observed,
+            )
 
 
 @check("SF304", Severity.ERROR, "Azure SQL reachable on 1433", "Azure SQL joignable sur 1433")
 def azure_sql(ctx: Context) -> Iterator[Outcome]:
+    if not any(e.sql_fqdn for e in ctx.entities):
+        yield _no_azure_sql(ctx)
+        return
     for entity in ctx.entities:
         fqdn = entity.sql_fqdn
         if fqdn is None:
@@ -190,42 +307,74 @@ def azure_sql(ctx: Context) -> Iterator[Outcome]:
             )
 
 
+def _no_azure_sql(ctx: Context) -> Outcome:
+    return not_applicable(
+        ctx.t(
+            "no entity on Azure SQL (an on-premise SQL Server)",
+            "aucune entité sur Azure SQL (SQL Server on-premise)",
+        )
+    )
+
+
 @check(
     "SF305",
-    Severity.INFO,
+    Severity.WARNING,
     "Azure SQL redirect ports 11000-11999",
     "Ports de redirection Azure SQL 11000-11999",
 )
 def azure_redirect(ctx: Context) -> Iterator[Outcome]:
+    """Inside Azure (an SPC VM) Azure SQL's default connection policy is Redirect: after
+    1433, the client connects to the database's node on 11000-11999, addresses no name
+    resolves to. Nothing sagefleet can probe decides it, so on SPC it is a standing
+    warning (waive it once the network team confirmed the rule)."""
+    if not any(e.sql_fqdn for e in ctx.entities):
+        yield _no_azure_sql(ctx)
+        return
     for entity in ctx.entities:
         if entity.sql_fqdn is None:
             continue
-        yield unknown(
+        yield failed(
             ctx.t(
-                "inside Azure the default connection policy is Redirect: outbound TCP "
-                "11000-11999 to the region's SQL addresses cannot be tested by name",
-                "dans Azure la stratégie de connexion par défaut est Redirect : le trafic "
-                "sortant TCP 11000-11999 vers les adresses SQL de la région ne peut pas être "
-                "testé par nom",
+                f"{entity.sql_fqdn}: from inside Azure the default connection policy is "
+                "Redirect, which needs outbound TCP 11000-11999 to the region's SQL "
+                "addresses; these cannot be tested by name from here",
+                f"{entity.sql_fqdn} : depuis Azure la stratégie de connexion par défaut est "
+                "Redirect, qui exige le sortant TCP 11000-11999 vers les adresses SQL de la "
+                "région ; elles ne peuvent pas être testées par nom d'ici",
             ),
             ctx.t(
-                "allow outbound 11000-11999 to the Sql.<region> service tag, or set the "
-                "server's connection policy to Proxy",
-                "autorisez le sortant 11000-11999 vers la balise de service Sql.<région>, ou "
-                "passez la stratégie de connexion du serveur en Proxy",
+                "allow outbound 11000-11999 to the Sql.<region> service tag (network security "
+                "group, firewall), or set the server's connection policy to Proxy; then waive "
+                "SF305 for this host with that reason",
+                "autorisez le sortant 11000-11999 vers la balise de service Sql.<région> "
+                "(groupe de sécurité réseau, pare-feu), ou passez la stratégie de connexion du "
+                "serveur en Proxy ; puis posez une dérogation SF305 motivée pour cet hôte",
             ),
             entity=entity.name,
+            observed={"server": entity.sql_fqdn, "ports": "11000-11999"},
         )
 
 
 @check("SF306", Severity.INFO, "Azure SQL private endpoint", "Point de terminaison privé Azure SQL")
 def privatelink(ctx: Context) -> Iterator[Outcome]:
+    if not any(e.sql_fqdn for e in ctx.entities):
+        yield _no_azure_sql(ctx)
+        return
     for entity in ctx.entities:
         fqdn = entity.sql_fqdn
         if fqdn is None:
             continue
         probe = _probe(ctx, fqdn, 1433)
         bastion = (ctx.bastion_dns or {}).get(fqdn)
+        if (probe is None or probe.dns.status != "ok") and bastion is None:
+            yield unknown(
+                ctx.t(
+                    f"{fqdn}: not resolved (see SF301/SF304)",
+                    f"{fqdn} : non résolu (voir SF301/SF304)",
+                ),
+                entity=entity.name,
+            )
+            continue
         private = False
         if probe is not None:
             for address in probe.dns.addresses:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 from sagefleet.checks import Context, Outcome, check, failed, major_minor, passed, unknown
@@ -36,9 +37,16 @@ def dotnet(ctx: Context) -> Iterator[Outcome]:
         )
 
 
+def targets_before_47(ctx: Context) -> bool:
+    """Whether the agent profile says the agent targets a .NET Framework older than 4.7
+    (such an app does not follow the OS's TLS defaults without the registry values)."""
+    parsed = major_minor(ctx.agent_target_framework)
+    return parsed is not None and parsed < (4, 7)
+
+
 @check(
     "SF102",
-    Severity.WARNING,
+    Severity.INFO,
     "TLS 1.2 for .NET 4.x applications",
     "TLS 1.2 pour les applications .NET 4.x",
 )
@@ -71,13 +79,38 @@ def netfx_tls(ctx: Context) -> Iterator[Outcome]:
             observed=values,
             severity=Severity.ERROR,
         )
-    elif missing:
+    elif missing and targets_before_47(ctx):
+        framework = ctx.agent_target_framework
         yield failed(
             ctx.t(
-                f"not set (the OS default applies): {', '.join(missing)}",
-                f"non défini (la valeur par défaut de Windows s'applique) : {', '.join(missing)}",
+                f"not set: {', '.join(missing)}; the agent targets .NET Framework {framework}, "
+                "older than 4.7, so without them it does not follow the OS's TLS 1.2 default",
+                f"non défini : {', '.join(missing)} ; l'agent cible .NET Framework {framework}, "
+                "antérieur à 4.7 : sans ces valeurs il ne suit pas TLS 1.2 par défaut de Windows",
             ),
             remediation,
+            observed=values,
+            severity=Severity.WARNING,
+        )
+    elif missing:
+        framework = ctx.agent_target_framework or "4.7+"
+        yield failed(
+            ctx.t(
+                f"not set (the OS default applies): {', '.join(missing)}; an agent targeting "
+                f".NET Framework 4.7 or later ({framework}) follows the OS default, TLS 1.2 "
+                "included",
+                f"non défini (la valeur par défaut de Windows s'applique) : {', '.join(missing)} ; "
+                f"un agent ciblant .NET Framework 4.7 ou plus ({framework}) suit ce défaut, "
+                "TLS 1.2 compris",
+            ),
+            ctx.t(
+                "nothing to do for such an agent; set the values (SchUseStrongCrypto=1, "
+                "SystemDefaultTlsVersions=1) only if the agent profile's target_framework is "
+                "older than 4.7",
+                "rien à faire pour un tel agent ; positionnez ces valeurs (SchUseStrongCrypto=1, "
+                "SystemDefaultTlsVersions=1) seulement si le target_framework du profil de "
+                "l'agent est antérieur à 4.7",
+            ),
             observed=values,
         )
     else:
@@ -120,11 +153,22 @@ def schannel(ctx: Context) -> Iterator[Outcome]:
         yield passed(ctx.t("TLS 1.2 client allowed", "client TLS 1.2 autorisé"), observed=observed)
 
 
+def whole_seconds(value: float) -> int:
+    """Seconds rounded half away from zero, so +299.5 and -299.5 land alike."""
+    rounded = math.floor(abs(value) + 0.5)
+    return int(rounded if value >= 0 else -rounded)
+
+
+def signed_seconds(value: int) -> str:
+    """ "+300 s", "-300 s", and "0 s" (never "-0")."""
+    return "0 s" if value == 0 else f"{value:+d} s"
+
+
 @check(
     "SF104",
     Severity.ERROR,
-    "Clock within 5 minutes of the bastion",
-    "Horloge à moins de 5 minutes du bastion",
+    "Clock within 15 minutes of the bastion (a warning from 5)",
+    "Horloge à moins de 15 minutes du bastion (avertissement dès 5)",
 )
 def clock(ctx: Context) -> Iterator[Outcome]:
     text = ctx.facts.identity.utc_now
@@ -135,26 +179,51 @@ def clock(ctx: Context) -> Iterator[Outcome]:
     if remote is None:
         yield unknown(ctx.t(f"unreadable host time {text!r}", f"heure illisible {text!r}"))
         return
-    skew = (remote - ctx.controller_utc).total_seconds()
-    observed = round(skew, 1)
-    if abs(skew) <= ctx.max_clock_skew_s:
-        yield passed(
-            ctx.t(f"clock skew {observed} s", f"décalage d'horloge {observed} s"), observed=observed
+    if not ctx.compare_clock:
+        yield unknown(
+            ctx.t(
+                "no bastion time to compare the host's clock with (facts collected offline)",
+                "aucune heure du bastion à comparer à l'horloge de l'hôte (faits collectés "
+                "hors ligne)",
+            ),
+            ctx.t(
+                "give the time the facts were collected at (--collected-at), or run preflight",
+                "indiquez l'heure de la collecte (--collected-at), ou lancez la pré-vérification",
+            ),
+            observed=text,
         )
-    else:
+        return
+    skew = whole_seconds((remote - ctx.controller_utc).total_seconds())
+    shown = signed_seconds(skew)
+    fix_en = "synchronise the clock (w32tm /resync, or fix the domain/NTP time source)"
+    fix_fr = "synchronisez l'horloge (w32tm /resync, ou corrigez la source NTP/domaine)"
+    if abs(skew) >= ctx.clock_skew_error_s:
         yield failed(
             ctx.t(
-                f"the host clock is {observed:+.0f} s off the bastion's",
-                f"l'horloge de l'hôte est décalée de {observed:+.0f} s par rapport au bastion",
+                f"the host clock is {shown} off the bastion's: AWS rejects requests signed "
+                f"with a clock more than about {ctx.clock_skew_error_s // 60} minutes off",
+                f"l'horloge de l'hôte est décalée de {shown} par rapport au bastion : AWS "
+                f"refuse les requêtes signées avec une horloge décalée de plus de "
+                f"{ctx.clock_skew_error_s // 60} minutes environ",
             ),
-            ctx.t(
-                "synchronise the clock (w32tm /resync, or fix the domain/NTP time source): "
-                "signed requests to AWS fail beyond a few minutes of skew",
-                "synchronisez l'horloge (w32tm /resync, ou corrigez la source NTP/domaine) : "
-                "les requêtes signées vers AWS échouent au-delà de quelques minutes",
-            ),
-            observed=observed,
+            ctx.t(fix_en, fix_fr),
+            observed=skew,
         )
+    elif abs(skew) >= ctx.max_clock_skew_s:
+        yield failed(
+            ctx.t(
+                f"the host clock is {shown} off the bastion's: within AWS's tolerance of "
+                f"about {ctx.clock_skew_error_s // 60} minutes, but drifting",
+                f"l'horloge de l'hôte est décalée de {shown} par rapport au bastion : dans la "
+                f"tolérance d'AWS (environ {ctx.clock_skew_error_s // 60} minutes), mais elle "
+                "dérive",
+            ),
+            ctx.t(fix_en, fix_fr),
+            observed=skew,
+            severity=Severity.WARNING,
+        )
+    else:
+        yield passed(ctx.t(f"clock skew {shown}", f"décalage d'horloge {shown}"), observed=skew)
 
 
 @check(

@@ -1,4 +1,4 @@
-"""SF9xx: sagefleet's own configuration (waivers, how the host is reached)."""
+"""SF9xx: sagefleet's own configuration (waivers, how the host is reached, entities)."""
 
 from __future__ import annotations
 
@@ -52,4 +52,35 @@ def transport(ctx: Context) -> Iterator[Outcome]:
             "encryption": encryption,
         },
         severity=Severity.WARNING if ctx.allow_insecure_transport else None,
+    )
+
+
+@check(
+    "SF903",
+    Severity.ERROR,
+    "Entities declared in the inventory",
+    "Entités déclarées dans l'inventaire",
+)
+def entities_declared(ctx: Context) -> Iterator[Outcome]:
+    """A host without entities has nothing to connect: never ready, whatever else passes
+    (and the checks that read the entities cannot decide)."""
+    if ctx.entities:
+        names = [e.name for e in ctx.entities]
+        yield passed(", ".join(names), observed=names)
+        return
+    yield failed(
+        ctx.t(
+            f"{ctx.host}: no entity in sagefleet_entities: the agent would have no company "
+            "file to connect, and the Sage, edition and .MAE checks cannot decide",
+            f"{ctx.host} : aucune entité dans sagefleet_entities : l'agent n'aurait aucun "
+            "dossier à connecter, et les contrôles Sage, d'édition et des .MAE ne peuvent "
+            "pas conclure",
+        ),
+        ctx.t(
+            f"add sagefleet_entities to {ctx.host}'s host_vars (one per Sage company file: "
+            "name, edition, mae_path, SQL server...); `playbooks/discover.yml` drafts them",
+            f"ajoutez sagefleet_entities aux host_vars de {ctx.host} (une par dossier Sage : "
+            "nom, édition, mae_path, serveur SQL...) ; `playbooks/discover.yml` les prépare",
+        ),
+        observed=[],
     )

@@ -11,9 +11,9 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 
-from sagefleet.findings import HOST_STATUSES, FleetReport, HostReport
+from sagefleet.findings import FleetReport, HostReport
 from sagefleet.outcomes import BY_NAME
-from sagefleet.report.labels import labels_for
+from sagefleet.report.labels import colon, format_datetime, label, labels_for
 
 MIN_WIDTH = 60
 
@@ -22,8 +22,10 @@ _ANSI = {"blocked": "31", "unreachable": "35", "warnings": "33", "ready": "32"}
 _ANSI_BY_RECAP = {"failed": "31", "unreachable": "35", "ok": "32"}
 
 
-def recap_of(status: str) -> str:
-    return BY_NAME[status].recap
+def recap_of(status: str) -> str | None:
+    """How a run ends for a host in ``status`` (None for a status not declared)."""
+    kind = BY_NAME.get(status)
+    return kind.recap if kind else None
 
 
 def colour_wanted(stream: object = None) -> bool:
@@ -38,11 +40,14 @@ def colour_wanted(stream: object = None) -> bool:
 #: Control characters (C0, DEL, C1): a host name or message carrying an escape sequence
 #: must not be able to drive the operator's terminal.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Runs of ASCII white space; the no-break spaces of French typography stay.
+_SPACES = re.compile("[ \t\n\r\f\v]+")
 
 
 def _fit(text: str, width: int) -> str:
     """Cut ``text`` to ``width`` characters, marking the cut so it is never mistaken."""
-    text = " ".join(_CONTROL.sub("?", text).split())  # newlines or tabs would break the columns
+    # newlines or tabs would break the columns
+    text = _SPACES.sub(" ", _CONTROL.sub("?", text)).strip()
     if len(text) <= width:
         return text
     return text[: max(width - 1, 0)] + "…"
@@ -109,7 +114,6 @@ def _host_table(
     report: FleetReport, labels: Mapping[str, str], width: int, use_colour: bool
 ) -> list[str]:
     hosts = report.sorted_hosts()
-    status_label = {s: labels[f"status.{s}"] for s in HOST_STATUSES}
     if any(h.outcome is not None for h in hosts):
         headers = [
             labels["host"].upper(),
@@ -119,7 +123,7 @@ def _host_table(
             labels["duration"].upper(),
             labels["outcome.reason"].upper(),
         ]
-        rows = [_outcome_row(h, status_label[h.status]) for h in hosts]
+        rows = [_outcome_row(h, label(labels, "status", h.status)) for h in hosts]
         right = [False, False, False, False, True, False]
         if not any(
             h.outcome and (h.outcome.previous_version or h.outcome.target_version) for h in hosts
@@ -138,7 +142,7 @@ def _host_table(
             labels["col.waived"],
             labels["failed_checks"].upper(),
         ]
-        rows = [_host_row(h, status_label[h.status]) for h in hosts]
+        rows = [_host_row(h, label(labels, "status", h.status)) for h in hosts]
         right = [False, False, True, True, True, True, False]
         cut_detail = True
     widths = [max([len(headers[c])] + [len(r[c]) for r in rows]) for c in range(len(headers))]
@@ -148,7 +152,7 @@ def _host_table(
     if cut_detail:
         widths[-1] = max(width - fixed - widths[0], 1)
     colours = [
-        _ANSI.get(h.status, _ANSI_BY_RECAP[recap_of(h.status)]) if use_colour else None
+        _ANSI.get(h.status, _ANSI_BY_RECAP.get(recap_of(h.status) or "")) if use_colour else None
         for h in hosts
     ]
     return _table(headers, rows, widths, right, colour_col=1, colours=colours)
@@ -163,19 +167,19 @@ def render_console(report: FleetReport, width: int = 100, *, colour: bool | None
         raise ValueError(f"width must be at least {MIN_WIDTH} columns, got {width}")
     use_colour = colour_wanted() if colour is None else colour
     labels = labels_for(report.lang)
-    status_label: Mapping[str, str] = {s: labels[f"status.{s}"] for s in HOST_STATUSES}
+    sep = colon(report.lang)
 
     lines = [_fit(report.title, width)]
     lines.append(
         _fit(
-            f"{labels['generated_at']}: {report.generated_at} · "
-            f"{labels['tool_version']}: {report.tool_version}",
+            f"{labels['generated_at']}{sep}{format_datetime(report.generated_at, report.lang)} · "
+            f"{labels['tool_version']}{sep}{report.tool_version}",
             width,
         )
     )
     counts = report.host_status_counts
-    totals = ", ".join(f"{status_label[s]} {n}" for s, n in counts.items())
-    total_line = f"{labels['totals']}: {labels['hosts']} {len(report.hosts)} ({totals})"
+    totals = ", ".join(f"{label(labels, 'status', s)} {n}" for s, n in counts.items())
+    total_line = f"{labels['totals']}{sep}{labels['hosts']} {len(report.hosts)} ({totals})"
     lines.append(_fit(total_line, width))
     lines.append("")
     lines.extend(_host_table(report, labels, width, use_colour))

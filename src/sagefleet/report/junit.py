@@ -2,10 +2,11 @@
 
 CI servers (GitLab, Jenkins, GitHub test reporters) already know how to show
 JUnit, so a fleet preflight becomes a test run an integrator can read in the
-pipeline UI. Mapping: fail -> <failure>, waived -> <skipped>, unknown (the check
-could not be evaluated) -> <error>, unreachable host -> one testcase with <error>.
-A host with an outcome (deploy, verify) gets one ``outcome`` testcase: <failure>
-when it fails the run, <error> when unreachable, <skipped> when blocked.
+pipeline UI. Mapping: fail -> <failure>, waived and not applicable -> <skipped>,
+unknown (the check could not be evaluated) -> <error>, unreachable host -> one
+testcase with <error>. A host with an outcome (deploy, verify) gets one
+``outcome`` testcase: <failure> when it fails the run, <error> when unreachable,
+<skipped> when blocked.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ def _finding_case(suite: ET.Element, host: HostReport, item: Finding) -> str | N
         if item.waiver_expires:
             reason += f" (until {item.waiver_expires})"
         ET.SubElement(case, "skipped", {"message": _clean(f"waived: {reason}")})
+        return "skipped"
+    if item.status is Status.NOT_APPLICABLE:
+        ET.SubElement(case, "skipped", {"message": _clean(f"not applicable: {item.message}")})
         return "skipped"
     if item.status is Status.UNKNOWN:
         node = ET.SubElement(

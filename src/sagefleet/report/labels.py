@@ -6,7 +6,9 @@ a label missing in one language would otherwise surface only in front of a clien
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import date, datetime
 
 LABELS: Mapping[str, Mapping[str, str]] = {
     "en": {
@@ -40,6 +42,16 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "no_failures": "No failed checks.",
         "host_error": "Could not be diagnosed",
         "sort_hint": "Click a column header to sort.",
+        "summary": "Summary",
+        "hosts_unknown": "Hosts unknown",
+        "filters": "Filter the hosts",
+        "filter_host": "Host name",
+        "all": "all",
+        "show_passed": "Show passed and not applicable checks",
+        "clear_filters": "Clear filters",
+        "shown": "{shown} of {total} hosts shown",
+        "hidden_checks": "Hidden until asked",
+        "check_hosts": "Show the hosts of {check}",
         "col.errors": "ERR",
         "col.warnings": "WARN",
         "col.unknown": "UNK",
@@ -68,6 +80,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "finding.fail": "fail",
         "finding.waived": "waived",
         "finding.unknown": "unknown",
+        "finding.not_applicable": "not applicable",
         "severity.error": "error",
         "severity.warning": "warning",
         "severity.info": "info",
@@ -103,6 +116,16 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "no_failures": "Aucun contrôle en échec.",
         "host_error": "Diagnostic impossible",
         "sort_hint": "Cliquez sur un en-tête de colonne pour trier.",
+        "summary": "Synthèse",
+        "hosts_unknown": "Serveurs inconnus",
+        "filters": "Filtrer les serveurs",
+        "filter_host": "Nom du serveur",
+        "all": "tous",
+        "show_passed": "Afficher les contrôles réussis et non applicables",
+        "clear_filters": "Effacer les filtres",
+        "shown": "{shown} serveurs affichés sur {total}",
+        "hidden_checks": "Masqués, à afficher sur demande",
+        "check_hosts": "Afficher les serveurs concernés par {check}",
         "col.errors": "ERR",
         "col.warnings": "AVERT",
         "col.unknown": "INC",
@@ -131,11 +154,88 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "finding.fail": "échec",
         "finding.waived": "dérogation",
         "finding.unknown": "inconnu",
+        "finding.not_applicable": "sans objet",
         "severity.error": "erreur",
         "severity.warning": "avertissement",
         "severity.info": "info",
     },
 }
+
+
+_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def status_key(status: str) -> str:
+    """``not run``, ``not-run`` and ``not_run`` are one status: ``not_run``."""
+    return _WORD.sub("_", str(status).lower()).strip("_")
+
+
+def label(labels: Mapping[str, str], kind: str, status: str) -> str:
+    """The label of a status (``kind`` is ``status``, ``finding`` or ``severity``).
+
+    The key may spell the status with hyphens or underscores. A status this table
+    does not know yet is shown by its own name, never dropped and never an error:
+    a renderer must not break the day the model gains a status.
+    """
+    key = status_key(status)
+    for spelling in (str(status), key.replace("_", "-"), key):
+        found = labels.get(f"{kind}.{spelling}")
+        if found:
+            return found
+    return key.replace("_", " ")
+
+
+# French typography: a no-break space before the colon, a narrow no-break space
+# before ; ? ! (the Imprimerie nationale's rule); neither lets a line start with the sign.
+NBSP = "\u00a0"
+NNBSP = "\u202f"
+_FR_SPACE_BEFORE = re.compile(r"[ \u00a0\u202f]([:;?!])(?=\s|$)")
+
+
+def colon(lang: str) -> str:
+    """The colon that follows a label, spaces included: ``: `` or `` : `` in French."""
+    return f"{NBSP}: " if lang == "fr" else ": "
+
+
+def typography(text: str, lang: str) -> str:
+    """French text with the right space before ``: ; ? !`` (the checks write a plain one).
+
+    Only a sign that follows a space and ends a word group is touched, so ``C:\\``,
+    ``09:07`` and ``https://`` stay as they are.
+    """
+    if lang != "fr" or not text:
+        return text
+    return _FR_SPACE_BEFORE.sub(
+        lambda m: (NBSP if m.group(1) == ":" else NNBSP) + m.group(1), text
+    )
+
+
+_MONTHS_FR = (
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+)
+
+
+def format_date(value: str | date, lang: str) -> str:
+    """A calendar date for people: 2027-03-31 in English, « 31 mars 2027 » in French."""
+    day = value if isinstance(value, date) else date.fromisoformat(value)
+    if lang != "fr":
+        return day.isoformat()
+    number = "1er" if day.day == 1 else str(day.day)
+    return f"{number} {_MONTHS_FR[day.month - 1]} {day.year}"
+
+
+def format_datetime(value: str, lang: str) -> str:
+    """A report's UTC time stamp for people, to the minute.
+
+    English: ``2026-12-05 09:07 UTC``; French: ``5 décembre 2026 à 09:07 UTC``. The JSON
+    and JUnit reports keep the ISO 8601 value.
+    """
+    stamp = datetime.fromisoformat(value)
+    clock = stamp.strftime("%H:%M")
+    if lang != "fr":
+        return f"{stamp.date().isoformat()} {clock} UTC"
+    return f"{format_date(stamp.date(), lang)} à {clock} UTC"
 
 
 def labels_for(lang: str) -> Mapping[str, str]:

@@ -85,13 +85,12 @@ def open_run(
     inventory: str = "default",
     now: datetime | None = None,
 ) -> RunFolder:
-    """Create this run's folder: ``explicit`` as is, else ``<root>/<inventory>/<job>/<UTC time>``
-    (``-2``, ``-3``... when two runs start in the same second)."""
+    """Create this run's folder: ``<root>/<inventory>/<job>/<UTC time>`` (``-2``, ``-3``...
+    when two runs start in the same second); ``explicit`` is used as is and made only by
+    what writes into it, so a run that could not report leaves no empty folder there."""
     started = time.time()
     if explicit:
-        path = Path(explicit)
-        path.mkdir(parents=True, exist_ok=True)
-        return RunFolder(path=path, job_dir=None, started=started)
+        return RunFolder(path=Path(explicit), job_dir=None, started=started)
     job_dir = Path(reports_root) / inventory / job
     job_dir.mkdir(parents=True, exist_ok=True)
     stamp = (now or datetime.now(UTC)).strftime(STAMP_FORMAT)

@@ -274,6 +274,7 @@ def run_cmd(host: WindowsHost, line: str) -> Result:
 # Snippet models register themselves on import.
 from sagefleet.sim import (  # noqa: E402,F401
     acl_rules,
+    agent_learn_models,
     agent_models,
     baseline_models,
     diagnose_models,

@@ -19,17 +19,30 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from sagefleet.errors import SagefleetError
-from sagefleet.sim import certs
+from sagefleet.sim import certs, logon, vendor_layout
 from sagefleet.sim.faults import FaultError, FaultPlan
-from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile
+from sagefleet.sim.host_profiles import (
+    OVERRIDES_VAR,
+    PROFILE_VAR,
+    ProfileLibrary,
+    is_path,
+    with_overrides,
+)
+from sagefleet.sim.model import ProfileError, WindowsHost, host_from_profile
 from sagefleet.sim.server import NTLM_USERS, Acceptor, Listener, Stats, tls_context
 
+if TYPE_CHECKING:
+    from sagefleet.inventory import VaultOptions
+
 STATE_FILE = "state.json"
+#: Where deploy takes settings.json from (the vendor's files, or the template).
+SETTINGS_SOURCE_VAR = "sagefleet_settings_source"
+SETTINGS_SOURCES = ("vendor", "template")
 
 
 class FleetError(SagefleetError):
@@ -46,7 +59,9 @@ class HostSpec:
     scheme: str = "https"
     username: str = "sagefleet"
     password: str = ""
+    # A profile name (shipped, or a --profile-file's) or the path of a profile file.
     profile: str = "healthy-onprem"
+    # Profile fields applied over the profile (``sagefleet_sim_overrides``).
     overrides: dict[str, Any] = field(default_factory=dict)
     # What the host does wrong from the start (see sim/faults.py); the key
     # ``down: true`` starts it with its listener closed.
@@ -108,7 +123,12 @@ def generate_specs(
 class Fleet:
     """Simulated hosts served from this process until ``stop``."""
 
-    def __init__(self, specs: Iterable[HostSpec], state_dir: Path) -> None:
+    def __init__(
+        self,
+        specs: Iterable[HostSpec],
+        state_dir: Path,
+        library: ProfileLibrary | None = None,
+    ) -> None:
         self.specs = list(specs)
         if not self.specs:
             raise FleetError("a fleet needs at least one host")
@@ -125,27 +145,74 @@ class Fleet:
         self._acceptor: Acceptor | None = None
         self._lock = threading.Lock()
         self.ca_file = self.state_dir / "ca.pem"
+        self.library = library or ProfileLibrary()
+        # Each host's profile as built: the named profile with the host's overrides.
+        self.profiles: dict[str, dict[str, Any]] = {}
 
-    def start(self) -> Fleet:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+    def build(self) -> list[WindowsHost]:
+        """Every host's model from its profile and overrides, before anything listens.
+
+        A bad profile, override or fault is a FleetError naming the host.
+        """
         hosts = []
-        start_down = set()
-        profiles: dict[str, dict[str, Any]] = {}  # parsed once per name, not per host
+        loaded: dict[str, dict[str, Any]] = {}  # parsed once per profile, not per host
         for spec in self.specs:
             settings = dict(spec.faults)
-            if settings.pop("down", False):
-                start_down.add(spec.name)
+            settings.pop("down", None)
             try:
                 self._faults[spec.name] = FaultPlan.from_mapping(settings)
             except FaultError as exc:
                 raise FleetError(f"host {spec.name}: {exc}") from exc
             self._stats[spec.name] = Stats()
-            if spec.profile not in profiles:
-                profiles[spec.profile] = load_profile(spec.profile)
-            profile = {**profiles[spec.profile], **spec.overrides}
-            host = host_from_profile(spec.name, spec.address, spec.username, spec.password, profile)
+            try:
+                if spec.profile not in loaded:
+                    loaded[spec.profile] = self.library.get(spec.profile)
+            except ProfileError as exc:
+                raise FleetError(f"host {spec.name}: {exc}") from None
+            try:
+                profile = with_overrides(loaded[spec.profile], spec.overrides, spec.name)
+            except ProfileError as exc:  # names the host already
+                raise FleetError(str(exc)) from None
+            try:
+                host = host_from_profile(
+                    spec.name, spec.address, spec.username, spec.password, profile
+                )
+                logon.account_of(host)  # a domain account the host cannot know: refused
+            except ProfileError as exc:
+                raise FleetError(f"host {spec.name}: {exc}") from None
+            self.profiles[spec.name] = profile
             hosts.append(host)
-            NTLM_USERS.add(spec.username, spec.password)
+        return hosts
+
+    def validate(self, inventory: bool = False) -> None:
+        """Check every host's profile, overrides and faults as ``build`` would, without
+        keeping the hosts: one model per distinct profile, and per host with overrides.
+        With ``inventory``, also that every host will have entities in the inventory."""
+        specs = self.specs
+        sample: list[HostSpec] = []
+        seen: set[str] = set()
+        for spec in specs:
+            if spec.overrides or spec.faults or spec.profile not in seen:
+                sample.append(spec)
+                seen.add(spec.profile)
+        try:
+            self.specs = sample
+            self.build()
+            if inventory:
+                for spec in sample:
+                    self.entities(spec.name)
+        finally:
+            self.specs = specs
+            self.profiles.clear()
+            self._faults.clear()
+            self._stats.clear()
+
+    def start(self) -> Fleet:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        hosts = self.build()
+        start_down = {s.name for s in self.specs if s.faults.get("down")}
+        for host in hosts:
+            NTLM_USERS.add(host)
         context = None
         if any(s.scheme == "https" for s in self.specs):
             bundle = certs.generate(
@@ -246,8 +313,27 @@ class Fleet:
     def spec(self, name: str) -> HostSpec:
         return next(s for s in self.specs if s.name == name)
 
+    def entities(self, name: str) -> list[dict[str, Any]]:
+        """The inventory entities of one host: one per .MAE file of its profile as built."""
+        profile = self.profiles.get(name)
+        if profile is None:  # not started: the named profile with the host's overrides
+            spec = self.spec(name)
+            profile = with_overrides(self.library.get(spec.profile), spec.overrides, name)
+        entities = vendor_layout.entities_for(profile)
+        if not entities:  # an inventory host without entities could never be deployed
+            raise FleetError(
+                f"host {name}: profile {profile.get('profile')!r} has no .MAE file, so the "
+                "inventory would give the host no entity: add a mae entry to the profile "
+                "(or to the host's sagefleet_sim_overrides)"
+            )
+        return entities
+
     def inventory(self, ca_path: str | None = None) -> dict[str, Any]:
-        """An Ansible YAML inventory for this fleet (credentials in plain vars)."""
+        """An Ansible YAML inventory for this fleet (credentials in plain vars).
+
+        Every host lists its entities, derived from its profile; ``write_inventory``
+        also writes each entity's vendor settings.json and names it.
+        """
         hosts: dict[str, Any] = {}
         for spec in self.specs:
             hosts[spec.name] = {
@@ -256,10 +342,13 @@ class Fleet:
                 "ansible_winrm_scheme": spec.scheme,
                 "ansible_user": spec.username,
                 "ansible_password": spec.password,
-                "sagefleet_sim_profile": spec.profile,
+                PROFILE_VAR: self.library.reference(spec.profile),
             }
+            if spec.overrides:
+                hosts[spec.name][OVERRIDES_VAR] = dict(spec.overrides)
             if spec.faults:
                 hosts[spec.name]["sagefleet_sim_faults"] = dict(spec.faults)
+            hosts[spec.name]["sagefleet_entities"] = self.entities(spec.name)
         return {
             "all": {
                 "vars": {
@@ -272,10 +361,39 @@ class Fleet:
             }
         }
 
-    def write_inventory(self, path: Path, ca_path: str | None = None) -> Path:
+    def write_inventory(
+        self, path: Path, ca_path: str | None = None, settings_source: str = "vendor"
+    ) -> Path:
+        """Write the inventory, and with ``settings_source`` vendor each entity's vendor file.
+
+        The vendor files (the simulator's stand-in layout, see vendor_layout) go to
+        ``vendor/<host>/<entity>/settings.json`` beside the inventory, and each entity
+        names its own (``vendor_settings``, an absolute path). With ``template`` no
+        vendor file is written and the inventory says ``sagefleet_settings_source:
+        template``. Either way the entity fields the template and the checks need
+        are filled.
+        """
+        if settings_source not in SETTINGS_SOURCES:
+            raise FleetError(
+                f"settings source must be one of {', '.join(SETTINGS_SOURCES)}, "
+                f"not {settings_source!r}"
+            )
+        path = path.resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
+        data = self.inventory(ca_path)
+        hosts = data["all"]["children"]["sage_servers"]["hosts"]
+        if settings_source == "template":
+            data["all"]["vars"][SETTINGS_SOURCE_VAR] = "template"
+        else:
+            for name, hv in hosts.items():
+                for entity in hv["sagefleet_entities"]:
+                    vendor = path.parent / "vendor" / name / entity["name"] / "settings.json"
+                    vendor.parent.mkdir(parents=True, exist_ok=True)
+                    vendor.write_bytes(vendor_layout.dumps(vendor_layout.document([entity])))
+                    vendor.chmod(0o600)  # it holds the entity's SQL password, as the vendor's
+                    entity["vendor_settings"] = str(vendor)
         text = "# Generated by `sagefleet sim up`: a simulated fleet on loopback.\n"
-        text += yaml.safe_dump(self.inventory(ca_path), sort_keys=False)
+        text += yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
         path.write_text(text, encoding="utf-8")
         path.chmod(0o600)
         return path
@@ -289,24 +407,36 @@ class Fleet:
         }
 
 
-def specs_from_inventory(inventory: Path) -> list[HostSpec]:
-    """Read the hosts to simulate from an Ansible inventory (the inventory is the truth)."""
-    from ansible.inventory.manager import InventoryManager
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.vars.manager import VariableManager
+def specs_from_inventory(inventory: Path, vault: VaultOptions | None = None) -> list[HostSpec]:
+    """Read the hosts to simulate from an Ansible inventory (the inventory is the truth).
 
-    loader = DataLoader()
-    manager = InventoryManager(loader=loader, sources=[str(inventory)])
-    variables = VariableManager(loader=loader, inventory=manager)
+    Variables are templated and vault values decrypted as ansible-playbook does
+    (``vault``: sagefleet.inventory.VaultOptions).
+    """
+    from sagefleet.inventory import load
+
     specs = []
-    for host in manager.get_hosts():
-        hv = variables.get_vars(host=host)
+    for host in load([inventory], vault=vault, connect=False):
+        hv = host.variables
         if hv.get("ansible_connection") != "winrm":
             continue
         address = str(hv.get("ansible_host", host.name))
         faults = hv.get("sagefleet_sim_faults") or {}
         if not isinstance(faults, dict):
             raise FleetError(f"host {host.name}: sagefleet_sim_faults must be a mapping")
+        password = hv.get("ansible_password", hv.get("ansible_winrm_password"))
+        if not hv.get("ansible_user") or password is None:
+            raise FleetError(f"host {host.name}: ansible_user and ansible_password must be set")
+        overrides = hv.get(OVERRIDES_VAR) or {}
+        if not isinstance(overrides, dict):
+            raise FleetError(
+                f"host {host.name}: {OVERRIDES_VAR} must be a mapping of profile fields "
+                f"(value: {overrides!r})"
+            )
+        profile = str(hv.get(PROFILE_VAR, "healthy-onprem"))
+        if is_path(profile) and not Path(profile).expanduser().is_absolute():
+            # A profile file named in an inventory is relative to that inventory's folder.
+            profile = str(Path(str(hv.get("inventory_dir") or ".")) / profile)
         specs.append(
             HostSpec(
                 name=host.name,
@@ -314,8 +444,9 @@ def specs_from_inventory(inventory: Path) -> list[HostSpec]:
                 port=int(hv.get("ansible_port", 5986)),
                 scheme=str(hv.get("ansible_winrm_scheme", "https")),
                 username=str(hv["ansible_user"]),
-                password=str(hv["ansible_password"]),
-                profile=str(hv.get("sagefleet_sim_profile", "healthy-onprem")),
+                password=str(password),
+                profile=profile,
+                overrides={str(k): v for k, v in overrides.items()},
                 faults={str(k): v for k, v in faults.items()},
             )
         )
@@ -329,9 +460,15 @@ def specs_from_inventory(inventory: Path) -> list[HostSpec]:
 # -- background process -------------------------------------------------------
 
 
-def serve(specs: list[HostSpec], state_dir: Path, inventory_out: Path | None) -> int:
+def serve(
+    specs: list[HostSpec],
+    state_dir: Path,
+    inventory_out: Path | None,
+    library: ProfileLibrary | None = None,
+    settings_source: str = "vendor",
+) -> int:
     """Run a fleet in the foreground until SIGTERM/SIGINT; used by ``sim up``."""
-    fleet = Fleet(specs, state_dir)
+    fleet = Fleet(specs, state_dir, library)
     stop = threading.Event()
 
     def handler(signum: int, frame: object) -> None:
@@ -343,7 +480,7 @@ def serve(specs: list[HostSpec], state_dir: Path, inventory_out: Path | None) ->
     try:
         fleet.start()
         if inventory_out is not None:
-            fleet.write_inventory(inventory_out)
+            fleet.write_inventory(inventory_out, settings_source=settings_source)
         _atomic_json(state_path, fleet.state())
         while not stop.wait(0.5):
             pass
@@ -359,8 +496,18 @@ def _atomic_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def up(serve_args: list[str], state_dir: Path, timeout: float = 60.0) -> dict[str, Any]:
-    """Start ``sagefleet sim serve`` in the background and wait until it is ready."""
+def up(
+    serve_args: list[str],
+    state_dir: Path,
+    timeout: float = 60.0,
+    vault_secrets: Sequence[tuple[str, bytes]] = (),
+) -> dict[str, Any]:
+    """Start ``sagefleet sim serve`` in the background and wait until it is ready.
+
+    ``vault_secrets``: vault secrets for the inventory it serves, handed over in memory.
+    """
+    from sagefleet.inventory import secrets_for_child
+
     state_dir.mkdir(parents=True, exist_ok=True)
     state_path = state_dir / STATE_FILE
     if state_path.exists():
@@ -371,29 +518,33 @@ def up(serve_args: list[str], state_dir: Path, timeout: float = 60.0) -> dict[st
                 "run `sagefleet sim down` first"
             )
         state_path.unlink()
-    log = open(state_dir / "sim.log", "ab")  # noqa: SIM115 - handed to the child
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sagefleet",
-            "sim",
-            "serve",
-            "--state-dir",
-            str(state_dir),
-            *serve_args,
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
-    )
+    log_path = state_dir / "sim.log"
+    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
+    log_start = log.tell()
+    with secrets_for_child(vault_secrets) as (handoff, fds):
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sagefleet",
+                "sim",
+                "serve",
+                "--state-dir",
+                str(state_dir),
+                *serve_args,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            env={**os.environ, **handoff},
+            pass_fds=fds,
+        )
     log.close()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            tail = (state_dir / "sim.log").read_text(encoding="utf-8", errors="replace")[-2000:]
-            raise FleetError(f"the simulator exited with code {process.returncode}:\n{tail}")
+            raise FleetError(_child_error(log_path, log_start, process.returncode))
         if state_path.exists():
             state: dict[str, Any] = json.loads(state_path.read_text(encoding="utf-8"))
             if state.get("pid") == process.pid:
@@ -401,6 +552,22 @@ def up(serve_args: list[str], state_dir: Path, timeout: float = 60.0) -> dict[st
         time.sleep(0.1)
     process.terminate()
     raise FleetError(f"the simulator did not become ready within {timeout:.0f} s")
+
+
+def _child_error(log_path: Path, start: int, returncode: int) -> str:
+    """What the background simulator said before it exited, once (not wrapped in ours)."""
+    with open(log_path, "rb") as stream:
+        stream.seek(start)
+        text = stream.read().decode("utf-8", errors="replace")
+    prefix = "sagefleet: error: "
+    errors = [line[len(prefix) :] for line in text.splitlines() if line.startswith(prefix)]
+    if errors:
+        return errors[-1]
+    tail = "\n".join(text.strip().splitlines()[-20:])
+    return (
+        f"the simulator exited with code {returncode} before it was ready"
+        + (f"; its last output ({log_path}):\n{tail}" if tail else f" (log: {log_path})")
+    )
 
 
 def down(state_dir: Path, timeout: float = 20.0) -> bool:

@@ -34,10 +34,15 @@ from importlib import resources
 from typing import Any, NoReturn
 
 import yaml
+from cryptography import x509
 
-from sagefleet import catalog
+from sagefleet import agent_profile, catalog
 from sagefleet.errors import SagefleetError
+from sagefleet.package import installer_version
+from sagefleet.sim import vendor_layout
+from sagefleet.sim.certs import PKI, PUBLIC_INTERMEDIATES
 from sagefleet.sim.events import EventRecord, scm_event
+from sagefleet.sim.x509_models import CertStores, dotnet_time
 
 
 class ProfileError(SagefleetError):
@@ -174,6 +179,8 @@ class Registry:
 
     One physical tree, as on Windows: the 32-bit view of ``HKLM\\SOFTWARE\\X``
     is ``HKLM\\SOFTWARE\\WOW6432Node\\X``; ``HKLM\\SYSTEM`` is shared.
+    ``HKLM\\SOFTWARE\\Classes\\WOW6432Node`` (where 32-bit COM classes live) and
+    ``HKLM\\SOFTWARE\\WOW6432Node\\Classes`` are one key, as on Windows 7 and later.
     """
 
     def __init__(self) -> None:
@@ -199,6 +206,14 @@ class Registry:
             and (len(parts) == 2 or parts[2].lower() != "wow6432node")
         ):
             parts.insert(2, "WOW6432Node")
+        if (
+            hive == "HKLM"
+            and len(parts) >= 4
+            and parts[1].lower() == "software"
+            and parts[2].lower() == "classes"
+            and parts[3].lower() == "wow6432node"
+        ):
+            parts[2], parts[3] = "WOW6432Node", "Classes"
         return "\\".join(parts)
 
     def _find(self, path: str, view: str) -> _RegistryKey | None:
@@ -997,12 +1012,27 @@ class DnsRule:
 
 @dataclass(frozen=True)
 class TlsRule:
-    """What a TLS server (or an intercepting proxy) presents."""
+    """What a TLS server (or an intercepting proxy) presents.
+
+    A public server presents a leaf for its name issued by ``issuer``, one of the
+    simulated public intermediates (sim/certs.py: E5-E9, R10-R14, WE1, WR1, Amazon
+    RSA 2048 M01-M04, Sectigo...), and that intermediate; a proxy (``proxy``) a leaf
+    signed by its own CA named ``issuer``. ``not_after``: the leaf's end of validity
+    (default: 60 days from now).
+    """
 
     issuer: str
     subject: str | None = None
     protocols: tuple[str, ...] = ("TLSv1.2", "TLSv1.3")
-    not_after: str = "2027-06-30T23:59:59.0000000Z"
+    not_after: dt.datetime | None = None
+    proxy: bool = False
+
+    def chain(self, name: str) -> tuple[x509.Certificate, ...]:
+        """The certificates the server sends for ``name``, leaf first."""
+        leaf_name = self.subject or name
+        if self.proxy:
+            return PKI.proxy_chain(leaf_name, self.issuer)
+        return PKI.public_chain(leaf_name, self.issuer, self.not_after)
 
 
 @dataclass(frozen=True)
@@ -1028,6 +1058,8 @@ class TlsAnswer:
     subject: str | None = None
     not_after: str | None = None
     error: str | None = None
+    # What the server sent, leaf first (empty when the handshake failed).
+    chain: tuple[x509.Certificate, ...] = ()
 
 
 @dataclass
@@ -1099,7 +1131,7 @@ class NetworkPolicy:
                 issuer=self.intercept.issuer,
                 subject=self.intercept.subject or name,
                 protocols=self.intercept.protocols,
-                not_after=self.intercept.not_after,
+                proxy=True,
             )
         else:
             rule = self.tls.get(f"{lower}:{port}") or (self.tls.get(lower) if port == 443 else None)
@@ -1120,7 +1152,16 @@ class NetworkPolicy:
                     "a common algorithm"
                 ),
             )
-        return TlsAnswer(True, common[-1], rule.issuer, rule.subject or name, rule.not_after)
+        chain = rule.chain(name)
+        leaf = chain[0]
+        return TlsAnswer(
+            True,
+            common[-1],
+            rule.issuer,
+            rule.subject or name,
+            dotnet_time(leaf.not_valid_after_utc),
+            chain=chain,
+        )
 
 
 # -- Sage catalogue (what an installation leaves on disk and in the registry) --------
@@ -1148,11 +1189,38 @@ SAGE_PRODUCTS: dict[str, dict[str, str]] = {
 #: Objets Métiers version that matches a Sage major version (the shipped catalog).
 MATCHING_OM = {int(v["major"]): str(v["objets_metiers"]) for v in catalog.load("sage")["versions"]}
 SAGE_ROOT = "C:\\Program Files (x86)\\Sage"
+
+
+def sage_brand(major: int) -> str:
+    """The brand Sage 100 (France) uninstall entries carry for a major version.
+
+    "Sage 100c", renamed "Sage 100cloud" around v4-v5 (the model takes v4), then
+    "Sage 100" from v10 (domain facts; the exact strings are not published).
+    """
+    return "Sage 100c" if major < 4 else ("Sage 100cloud" if major < 10 else "Sage 100")
 OM_FOLDER = "C:\\Program Files (x86)\\Common Files\\Sage\\Objets métiers"
 OM_DLL = OM_FOLDER + "\\objets100c.dll"
+#: The Objets Métiers COM classes (class -> CLSID, ProgID), registered by the DLL under
+#: HKLM\SOFTWARE\Classes\CLSID\{...}\InprocServer32 (32-bit view for a 32-bit DLL).
+OM_CLASSES = {
+    "Cpta": ("{309DE0FB-9FB8-4F4E-8295-CC60C60DAA33}", "Objets100c.Cpta.Stream.1"),
+    "Cial": ("{ED0EC116-16B8-44CC-A68A-41BF6E15EB3F}", "Objets100c.Cial.Stream.1"),
+}
+CLSID_ROOT = "HKLM\\SOFTWARE\\Classes\\CLSID"
 UNINSTALL = "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall"
 NDP_V4 = "HKLM\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v4\\Full"
 NETFX = "HKLM\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319"
+#: NDP\v4\Full ``Version`` per ``Release`` (Microsoft's release table: 4.7.2, 4.8, 4.8.1).
+NDP_VERSIONS = {
+    461808: "4.7.03062",
+    461814: "4.7.03062",
+    528040: "4.8.03761",
+    528049: "4.8.03761",
+    528372: "4.8.04084",
+    528449: "4.8.04161",
+    533320: "4.8.09032",
+    533325: "4.8.09032",
+}
 SCHANNEL_TLS12 = (
     "HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL"
     "\\Protocols\\TLS 1.2\\Client"
@@ -1165,10 +1233,10 @@ SPC_MARKER_KEY = "HKLM\\SOFTWARE\\WOW6432Node\\Sage\\SPC"
 USER_SID = "S-1-5-21-1004336348-1177238915-682003330-1001"
 
 #: ASSUMPTION: the agent's service name, display name and folder are not documented;
-#: the name and folder come from the shipped catalog so every front door agrees.
-AGENT_SERVICE = str(catalog.load("agent")["service_name"])
-AGENT_FOLDER = str(catalog.load("agent")["install_dir"])
-AGENT_DISPLAY_NAME = "Spendesk Sage Agent"
+#: they come from the shipped agent profile so every front door agrees.
+AGENT_SERVICE = str(agent_profile.default().service_name)
+AGENT_FOLDER = agent_profile.default().install_dir
+AGENT_DISPLAY_NAME = str(agent_profile.default().service_display_name)
 AGENT_EXE = "SpendeskSageAgent.exe"
 #: Inno Setup names its uninstall key ``<AppId>_is1`` (the installer type is a guess).
 AGENT_UNINSTALL_KEY = f"{AGENT_DISPLAY_NAME}_is1"
@@ -1271,6 +1339,8 @@ class WindowsHost:
     # Accounts holding "Log on as a service" (SeServiceLogonRight) besides the built-in
     # ones (BUILTIN_SERVICE_ACCOUNTS, NT SERVICE\\*); lower-case, ``.\\x`` as ``HOST\\x``.
     service_logon_right: set[str] = field(default_factory=set)
+    # LocalMachine\AuthRoot and Root's own stores (the facts snippet's X509Chain reads them).
+    cert_stores: CertStores = field(default_factory=CertStores)
     # Real seconds a script that Windows would leave waiting for ever is held before the
     # simulator ends it (rc 1, ScriptHung's text): the client sees it hang, then fail.
     hang_limit_s: float = 3.0
@@ -1373,6 +1443,48 @@ class WindowsHost:
     # services
     def service(self, name: str) -> Service | None:
         return self.services.get(name.lower())
+
+    def find_service(
+        self,
+        name: str | None,
+        image_path_pattern: str | None = None,
+        display_name_pattern: str | None = None,
+    ) -> tuple[Service | None, str | None, list[str]]:
+        """The agent profile's lookup, as the facts and query snippets do it: the exact
+        name first; else the services whose PathName (ImagePath) or DisplayName matches a
+        pattern (PowerShell's -match: case-insensitive), the agent only when one does.
+
+        Returns (service, "name" | "image_path" | "display_name" | None, candidates): the
+        candidates are the matching names when several match (then no service).
+        """
+        found = self.service(name) if name else None
+        if found is not None:
+            return found, "name", []
+        patterns = []
+        for pattern in (image_path_pattern, display_name_pattern):
+            try:
+                patterns.append(re.compile(pattern, re.I) if pattern else None)
+            except re.error as exc:
+                # -match throws on a pattern .NET cannot parse; a Python-only failure refuses.
+                raise ModelError(f'parsing "{pattern}" - {exc}') from None
+        image, display = patterns
+        if image is None and display is None:
+            return None, None, []
+        hits = sorted(
+            (
+                s
+                for s in self.services.values()
+                if (image is not None and image.search(s.binary_path))
+                or (display is not None and display.search(s.display_name))
+            ),
+            key=lambda s: s.name.lower(),
+        )
+        if len(hits) == 1:
+            by = "image_path" if image is not None and image.search(hits[0].binary_path) else (
+                "display_name"
+            )
+            return hits[0], by, []
+        return None, None, [s.name for s in hits]
 
     def _require_service(self, name: str) -> Service:
         found = self.service(name)
@@ -1563,6 +1675,15 @@ class WindowsHost:
             return {}
         return meta if isinstance(meta, dict) else {}
 
+    def _installer_version(self, installer_path: str) -> str | None:
+        """The version the installer file gives itself; None when the model holds only
+        its size, or the file gives none."""
+        try:
+            data = self.fs.read(installer_path)
+        except ModelError:
+            return None
+        return installer_version(data, installer_path.replace("/", "\\").rsplit("\\", 1)[-1])
+
     def run_installer(
         self, installer_path: str, args: list[str] | None = None
     ) -> tuple[int | None, str]:
@@ -1622,11 +1743,15 @@ class WindowsHost:
             log.append(f"settings.json not found or invalid beside the installer: {exc}")
             return 1
         log.append(f"Settings read from {folder}\\settings.json")
-        if not meta.get("agent_version"):
-            log.append("The package metadata has no agent_version.")
+        # The version is the installer file's own (its version resource), as package
+        # inspection reads it; the metadata's only for a file the model holds no bytes of.
+        version = self._installer_version(installer) or meta.get("agent_version")
+        if not version:
+            log.append("Neither the installer's version resource nor the package metadata "
+                       "gives the agent version.")
             return 1
         name = str(meta.get("service_name") or AGENT_SERVICE)
-        version = str(meta["agent_version"])
+        version = str(version)
         existing = self.service(name)
         install_folder = str(meta.get("install_folder") or AGENT_FOLDER)
         if existing is not None:
@@ -1875,7 +2000,9 @@ class _Builder:
         release = self.data.get("dotnet_release", 528049)
         if release is not None:
             reg.set(NDP_V4, "Release", int(release))
-            reg.set(NDP_V4, "Version", "4.8.03761")
+            version = NDP_VERSIONS.get(int(release))
+            if version is not None:  # unknown releases: the model does not invent one
+                reg.set(NDP_V4, "Version", version)
         tls = _section(
             self.data.get("tls"),
             {"strong_crypto", "system_default_tls", "schannel_tls12_client"},
@@ -1918,7 +2045,7 @@ class _Builder:
     def _sage(self) -> None:
         sage = _section(
             self.data.get("sage"),
-            {"version", "products", "objets_metiers", "spc_marker"},
+            {"version", "products", "objets_metiers", "spc_marker", "generation"},
             f"{self.where}: sage",
         )
         if not sage:
@@ -1926,7 +2053,10 @@ class _Builder:
         reg, fs = self.host.registry, self.host.fs
         version = str(sage["version"])
         major = int(version.split(".")[0])
-        brand = "Sage 100c" if major < 7 else ("Sage 100cloud" if major < 10 else "Sage 100")
+        # "i7": the older Sage 100 i7 generation (2013-2015), numbered 7.x and 8.x too,
+        # with Objets100.dll; its key and product names here are a guess (not "100c").
+        generation = _choice(sage.get("generation", "100c"), ("100c", "i7"), self.where)
+        brand = sage_brand(major)
         for product in sage.get("products") or ["comptabilite"]:
             info = SAGE_PRODUCTS.get(product)
             if info is None:
@@ -1934,6 +2064,10 @@ class _Builder:
                     f"{self.where}: unknown Sage product {product!r} "
                     f"(known: {sorted(SAGE_PRODUCTS)})"
                 )
+            key, display = info["key"], f"{brand} {info['display']}"
+            if generation == "i7":
+                key = key.removesuffix(" 100c") + " i7"
+                display = f"Sage 100 {info['display']} i7"
             folder = f"{SAGE_ROOT}\\{info['folder']}"
             fs.mkdir(folder)
             fs.write(
@@ -1943,31 +2077,46 @@ class _Builder:
                 file_version=version,
                 reserve_space=False,
             )
-            reg.set(f"HKLM\\SOFTWARE\\Sage\\{info['key']}", "Path", folder + "\\", view="32")
-            self._uninstall(f"{brand} {info['display']}", version, folder + "\\", "Sage", view="32")
+            reg.set(f"HKLM\\SOFTWARE\\Sage\\{key}", "Path", folder + "\\", view="32")
+            self._uninstall(display, version, folder + "\\", "Sage", view="32")
         # Objets Métiers: installed at the matching version unless the profile says
-        # otherwise (a version string, a mapping, or null for "not installed").
+        # otherwise (a version string, a mapping, or null for "not installed"). The DLL
+        # registers its COM classes (regsvr32): in the 32-bit view for the 32-bit DLL,
+        # unless `views` says otherwise; `registered: false` leaves them out.
         om_spec = sage.get("objets_metiers", {})
         if om_spec is not None:
             om = _section(
                 {"version": om_spec} if isinstance(om_spec, str) else om_spec,
-                {"version", "uninstall_entry"},
+                {"version", "uninstall_entry", "folder", "views", "registered"},
                 f"{self.where}: sage.objets_metiers",
             )
             om_version = str(om.get("version") or MATCHING_OM.get(major, version))
-            fs.mkdir(OM_FOLDER)
+            folder = _win_path(str(om.get("folder") or OM_FOLDER))
+            dll = folder + ("\\Objets100.dll" if generation == "i7" else "\\objets100c.dll")
+            fs.mkdir(folder)
             fs.write(
-                OM_DLL,
+                dll,
                 size=9 * 1024**2,
                 product_version=om_version,
                 file_version=om_version,
                 reserve_space=False,
             )
+            views = om.get("views", ["32"])
+            if not isinstance(views, list) or not views:
+                raise ProfileError(f"{self.where}: sage.objets_metiers.views: a list of 64/32")
+            if om.get("registered", True) and generation == "100c":
+                for view in views:
+                    view = _choice(str(view), ("64", "32"), f"{self.where}: objets_metiers")
+                    for clsid, progid in OM_CLASSES.values():
+                        key = f"{CLSID_ROOT}\\{clsid}"
+                        reg.set(f"{key}\\InprocServer32", "", dll, view=view)
+                        reg.set(f"{key}\\InprocServer32", "ThreadingModel", "Apartment", view=view)
+                        reg.set(f"{key}\\ProgID", "", progid, view=view)
             if om.get("uninstall_entry", self.host.edition == "onpremise"):
                 self._uninstall(
                     f"Sage 100 Objets Métiers {om_version}",
                     om_version,
-                    OM_FOLDER + "\\",
+                    folder + "\\",
                     "Sage",
                     view="32",
                 )
@@ -2013,6 +2162,7 @@ class _Builder:
                 "service_name",
                 "folder",
                 "stuck",
+                "settings",
             },
             f"{self.where}: agent",
         )
@@ -2044,6 +2194,23 @@ class _Builder:
         )
         self._running(service)
         _agent_uninstall_entry(self.host.registry, version, folder)
+        self._agent_settings(agent, folder)
+
+    def _agent_settings(self, agent: dict[str, Any], folder: str) -> None:
+        """The settings.json the vendor's installer left where the agent profile says.
+
+        Absent from the profile: one connection per ``.MAE`` file, in the
+        simulator's stand-in vendor layout; a mapping: that document; null: none.
+        """
+        if "settings" in agent and agent["settings"] is None:
+            return
+        document = agent.get("settings")
+        if document is None:
+            document = vendor_layout.document(vendor_layout.entities_for(self.data))
+        elif not isinstance(document, Mapping):
+            raise ProfileError(f"{self.where}: agent.settings must be a JSON object or null")
+        path = agent_profile.default().settings_path(install_dir=folder)
+        self.host.fs.write(path, vendor_layout.dumps(document), reserve_space=False)
 
     def _services(self) -> None:
         allowed = {
@@ -2100,6 +2267,8 @@ class _Builder:
             f"{self.where}: network",
         )
         policy = self.host.network
+        # Automatic root update has put the public roots in AuthRoot, as on a server online.
+        self.host.cert_stores.authroot.extend(PKI.public_roots())
         for endpoint in DEFAULT_ENDPOINTS:
             policy.dns[endpoint] = DnsRule("ok", _DEFAULT_DNS[endpoint])
             policy.tls[endpoint] = TlsRule(_DEFAULT_ISSUERS[endpoint], endpoint)
@@ -2121,9 +2290,16 @@ class _Builder:
             policy.tls[str(target).lower()] = self._tls_rule(spec)
         intercept = net.get("intercept_tls")
         if intercept is not None:
-            spec = _section(intercept, {"issuer", "protocols", "not_after", "except"}, self.where)
+            spec = _section(intercept, {"issuer", "protocols", "except", "installed"}, self.where)
             policy.intercept_except = {str(n).lower() for n in spec.pop("except", []) or []}
-            policy.intercept = self._tls_rule(spec)
+            # `installed` (default true): the proxy's CA was added to the host's Root store
+            # (Group Policy, by hand), as inspection needs for the host's own HTTPS to work.
+            installed = spec.pop("installed", True)
+            if not isinstance(installed, bool):
+                raise ProfileError(f"{self.where}: network.intercept_tls.installed: true/false")
+            policy.intercept = self._tls_rule(spec, proxy=True)
+            if installed:
+                self.host.cert_stores.root.append(PKI.proxy_root(policy.intercept.issuer))
         latency = net.get("latency_ms", 20)
         if isinstance(latency, Mapping):
             policy.latency_ms = {str(k).lower(): int(v) for k, v in latency.items()}
@@ -2145,16 +2321,39 @@ class _Builder:
             spec.get("cname"),
         )
 
-    def _tls_rule(self, spec: Any) -> TlsRule:
-        spec = _section(spec, {"issuer", "subject", "protocols", "not_after"}, self.where)
+    def _tls_rule(self, spec: Any, proxy: bool = False) -> TlsRule:
+        allowed = (
+            {"issuer", "protocols"} if proxy else {"issuer", "subject", "protocols", "not_after"}
+        )
+        spec = _section(spec, allowed, self.where)
         protocols = tuple(spec.get("protocols") or ("TLSv1.2", "TLSv1.3"))
         for protocol in protocols:
             _choice(protocol, TLS_PROTOCOLS, f"{self.where}: tls protocols")
+        issuer = str(spec.get("issuer") or "")
+        if not proxy and issuer not in PUBLIC_INTERMEDIATES:
+            # The model presents real chains: an issuer it has no chain for is refused.
+            raise ProfileError(
+                f"{self.where}: network.tls issuer {issuer!r} is not a simulated public "
+                f"intermediate (known: {', '.join(sorted(PUBLIC_INTERMEDIATES))})"
+            )
+        if proxy and not issuer:
+            raise ProfileError(f"{self.where}: network.intercept_tls needs an issuer")
+        not_after = None
+        if spec.get("not_after") is not None:
+            try:
+                not_after = dt.datetime.fromisoformat(
+                    str(spec["not_after"]).replace("Z", "+00:00")
+                ).astimezone(dt.UTC)
+            except ValueError as exc:
+                raise ProfileError(
+                    f"{self.where}: network.tls not_after {spec['not_after']!r} is not a date"
+                ) from exc
         return TlsRule(
-            issuer=str(spec["issuer"]),
+            issuer=issuer,
             subject=spec.get("subject"),
             protocols=protocols,
-            not_after=str(spec.get("not_after", "2027-06-30T23:59:59.0000000Z")),
+            not_after=not_after,
+            proxy=proxy,
         )
 
     # low-level overrides

@@ -28,9 +28,16 @@ def _iso(entry: FileEntry) -> str:
 
 
 def _service(host: WindowsHost, q: dict[str, Any]) -> dict[str, Any]:
-    service = host.service(str(q.get("name", "")))
+    try:
+        service, by, candidates = host.find_service(
+            q.get("name") or None,
+            q.get("image_path_pattern") or None,
+            q.get("display_name_pattern") or None,
+        )
+    except ModelError as exc:
+        raise SnippetAbort(str(exc)) from exc
     if service is None:
-        return {"exists": False}
+        return {"exists": False, "candidates": candidates}
     version = None
     try:
         version = host.fs.stat(service.executable).product_version
@@ -44,6 +51,7 @@ def _service(host: WindowsHost, q: dict[str, Any]) -> dict[str, Any]:
         "account": service.account,
         "path": service.executable,
         "version": version,
+        "matched_by": by,
     }
 
 

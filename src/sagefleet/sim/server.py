@@ -24,7 +24,7 @@ from typing import Any
 
 import spnego
 
-from sagefleet.sim import wsman
+from sagefleet.sim import logon, wsman
 from sagefleet.sim.dispatch import run_command
 from sagefleet.sim.faults import DropConnection, FaultPlan
 from sagefleet.sim.model import ProfileError, WindowsHost
@@ -37,34 +37,42 @@ ENCRYPTED_TYPE = (
 
 
 class _NtlmUsers:
-    """Process-wide NTLM credential file (pyspnego reads it from NTLM_USER_FILE)."""
+    """Process-wide NTLM credential file (pyspnego reads it from NTLM_USER_FILE).
+
+    It holds every (domain, user) pair under which a host's account may log on
+    (``logon.ntlm_names``); which pair a given host accepts is decided per host
+    after the exchange (``logon.accepts_principal``), since the file is shared.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._users: dict[str, str] = {}
+        self._users: dict[tuple[str, str], tuple[str, str, str]] = {}
         self._path: str | None = None
 
-    def add(self, username: str, password: str) -> None:
+    def add(self, host: WindowsHost) -> None:
+        """Register the host's account (``host.username``, ``host.password``)."""
+        account = logon.account_of(host)
         with self._lock:
-            key = username.lower()
-            known = self._users.get(key)
-            if known is not None and known != password:
-                raise ProfileError(
-                    f"user {username!r} is already defined with another password in this "
-                    "simulator process; use a distinct user name per password"
-                )
-            if known is None:
-                self._users[key] = password
+            added = False
+            for domain, user in logon.ntlm_names(account, host.hostname):
+                key = (domain.lower(), user.lower())
+                known = self._users.get(key)
+                if known is not None and known[2] != host.password:
+                    raise ProfileError(
+                        f"user {host.username!r} is already defined with another password in "
+                        "this simulator process; use a distinct user name per password"
+                    )
+                if known is None:
+                    self._users[key] = (domain, user, host.password)
+                    added = True
+            if added:
                 self._write()
 
     def _write(self) -> None:
         if self._path is None:
             handle, self._path = tempfile.mkstemp(prefix="sagefleet-ntlm-", suffix=".txt")
             os.close(handle)
-        lines = []
-        for user, password in sorted(self._users.items()):
-            lines.append(f":{user}:{password}")
-            lines.append(f"SIMULATED:{user}:{password}")
+        lines = [f"{d}:{u}:{p}" for d, u, p in sorted(self._users.values())]
         with open(self._path, "w", encoding="utf-8") as stream:
             stream.write("\n".join(lines) + "\n")
         os.environ["NTLM_USER_FILE"] = self._path
@@ -135,6 +143,7 @@ class Listener(socketserver.ThreadingMixIn, http.server.HTTPServer):
         stats: Stats | None = None,
     ) -> None:
         self.host = host
+        self.account = logon.account_of(host)
         self.scheme = scheme
         self.ssl_context = ssl_context
         self.stats = stats if stats is not None else Stats()
@@ -320,7 +329,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self._fail_auth()
                 return None
             injected = self.server.faults.auth_should_fail()
-            if not injected and _same_user(user, host.username) and password == host.password:
+            if (
+                not injected
+                and logon.accepts_basic(self.server.account, host.hostname, user)
+                and password == host.password
+            ):
                 return host.username
             self._fail_auth()
             return None
@@ -359,7 +372,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return None
             principal = str(self.ntlm.client_principal or "")
             injected = self.server.faults.auth_should_fail()
-            if injected or not self.ntlm.complete or not _same_user(principal, host.username):
+            if (
+                injected
+                or not self.ntlm.complete
+                or not logon.accepts_principal(self.server.account, host.hostname, principal)
+            ):
                 self.ntlm = None
                 self._fail_auth()
                 return None
@@ -417,11 +434,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             + BOUNDARY
             + b"--\r\n"
         )
-
-
-def _same_user(given: str, expected: str) -> bool:
-    name = given.split("\\")[-1].split("@")[0]
-    return name.lower() == expected.lower()
 
 
 class Acceptor:

@@ -13,17 +13,22 @@ from typing import Any
 
 from sagefleet.sim.dispatch import SnippetAbort, simulates
 from sagefleet.sim.model import (
-    AGENT_SERVICE,
     AZURE_KEY,
+    CLSID_ROOT,
+    LOCAL_SERVICE,
     NDP_V4,
     NETFX,
-    OM_DLL,
+    NETWORK_SERVICE,
+    OM_CLASSES,
     SCHANNEL_TLS12,
     SPC_MARKER_KEY,
+    SYSTEM,
+    IdentityNotMapped,
     ModelError,
     RegistryValue,
     WindowsHost,
 )
+from sagefleet.sim.x509_models import callback_view
 
 
 @contextmanager
@@ -120,8 +125,13 @@ def _executables(host: WindowsHost, products: list[dict[str, Any]]) -> list[dict
     return found
 
 
-def _agent(host: WindowsHost, name: str) -> dict[str, Any]:
-    service = host.service(name)
+def _agent(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
+    name = params.get("agent_service") or None
+    service, by, candidates = host.find_service(
+        name,
+        params.get("agent_image_path_pattern") or None,
+        params.get("agent_display_name_pattern") or None,
+    )
     if service is None:
         return {
             "service_name": name,
@@ -131,6 +141,8 @@ def _agent(host: WindowsHost, name: str) -> dict[str, Any]:
             "account": None,
             "version": None,
             "path": None,
+            "matched_by": None,
+            "candidates": candidates,
         }
     exe = service.executable or None
     version = host.fs.stat(exe).product_version if exe and host.fs.is_file(exe) else None
@@ -142,6 +154,8 @@ def _agent(host: WindowsHost, name: str) -> dict[str, Any]:
         "account": service.account,
         "version": version,
         "path": exe,
+        "matched_by": by,
+        "candidates": [],
     }
 
 
@@ -205,6 +219,63 @@ def _client_tls_protocols(host: WindowsHost) -> tuple[str, ...]:
     return () if enabled == 0 else ("TLSv1.2",)
 
 
+def _om_classes(host: WindowsHost) -> list[dict[str, Any]]:
+    """The Objets Métiers COM classes each registry view registers (64-bit view first)."""
+    found = []
+    for view in ("64", "32"):
+        for name, (clsid, _) in OM_CLASSES.items():
+            key = f"{CLSID_ROOT}\\{clsid}"
+            if not host.registry.key_exists(key, view=view):
+                continue
+            server = host.registry.get(f"{key}\\InprocServer32", "", view=view)
+            progid = host.registry.get(f"{key}\\ProgID", "", view=view)
+            path = str(server or "").strip().strip('"')
+            exists = bool(path) and host.fs.is_file(path)
+            found.append(
+                {
+                    "name": name,
+                    "clsid": clsid,
+                    "view": view,
+                    "server": str(server) if server else None,
+                    "progid": str(progid) if progid else None,
+                    "exists": exists,
+                    "file_version": host.fs.stat(path).file_version if exists else None,
+                }
+            )
+    return found
+
+
+def _om_files(classes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    files: dict[str, dict[str, Any]] = {}
+    for item in classes:
+        path = str(item["server"] or "").strip().strip('"')
+        if item["exists"] and path.lower() not in files:
+            files[path.lower()] = {"path": path, "file_version": item["file_version"]}
+    return list(files.values())
+
+
+_HOLD_BY_DESIGN = {SYSTEM, LOCAL_SERVICE, NETWORK_SERVICE}
+
+
+def _logon_right(host: WindowsHost, account: str | None) -> dict[str, Any] | None:
+    """What the snippet reads of "Log on as a service" (secedit's export of the policy)."""
+    if not account:
+        return None
+    doc: dict[str, Any] = {"account": account, "sid": None, "granted": None, "error": None}
+    try:
+        sid = host.resolve_principal(account)
+    except IdentityNotMapped:
+        # GetBaseException(): the IdentityNotMappedException inside PowerShell's wrapper.
+        doc["error"] = "Some or all identity references could not be translated."
+        return doc
+    doc["sid"] = sid
+    if sid in _HOLD_BY_DESIGN or sid.startswith("S-1-5-80-"):
+        doc["granted"] = True
+    else:
+        doc["granted"] = host.has_service_logon_right(account)
+    return doc
+
+
 def _probe(host: WindowsHost, endpoint: dict[str, Any], timeout_ms: int) -> dict[str, Any]:
     name = str(endpoint.get("name") or "")
     port = int(endpoint.get("port") or 0)
@@ -221,6 +292,18 @@ def _probe(host: WindowsHost, endpoint: dict[str, Any], timeout_ms: int) -> dict
             "subject": tls.subject,
             "not_after": tls.not_after,
             "error": tls.error,
+            # SslStream calls the validation callback once it has the server's certificate.
+            **(
+                callback_view(name, tls.chain, host.cert_stores, host.utc_now())
+                if tls.chain
+                else {
+                    "policy_errors": None,
+                    "chain_status": [],
+                    "chain": [],
+                    "root_in_authroot": None,
+                    "root_in_root": None,
+                }
+            ),
         }
     return {
         "name": name,
@@ -243,16 +326,36 @@ def _spc_marker(host: WindowsHost, paths: list[str]) -> bool:
     return False
 
 
+#: The parameters the facts snippet reads; the model refuses any other (a controller and a
+#: snippet that drifted apart fail here, not silently on a real server).
+FACTS_PARAMS = frozenset(
+    {
+        "agent_service",
+        "agent_image_path_pattern",
+        "agent_display_name_pattern",
+        "endpoints",
+        "mae_files",
+        "timeout_ms",
+        "spc_marker_paths",
+        "service_account",
+    }
+)
+
+
 @simulates("facts")
 def facts(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, Any]:
     """Every fact the checks need, in one document (the contract of sagefleet.facts)."""
+    unknown = sorted(set(params) - FACTS_PARAMS)
+    if unknown:
+        raise SnippetAbort(f"sagefleet simulator: facts parameters not understood: {unknown}")
     timeout_ms = int(_param(params, "timeout_ms", 3000))
-    agent_service = str(_param(params, "agent_service", AGENT_SERVICE))
     markers = [str(p) for p in _param(params, "spc_marker_paths", list(DEFAULT_SPC_MARKERS))]
     with host.lock, powershell_errors():
         identity = host_info(host, params, stdin)
         sage_uninstall, om_uninstall = _uninstall(host)
         products = _sage_products(host)
+        om_classes = _om_classes(host)
+        agent = _agent(host, params)
         reg = host.registry
         return {
             "schema": 1,
@@ -296,21 +399,23 @@ def facts(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> dict[str, 
                 "executables": _executables(host, products),
             },
             "objets_metiers": {
-                "files": [{"path": OM_DLL, "file_version": host.fs.stat(OM_DLL).file_version}]
-                if host.fs.is_file(OM_DLL)
-                else [],
+                "files": _om_files(om_classes),
                 "uninstall": om_uninstall,
+                "classes": om_classes,
             },
             "azure": {
                 "guest_agent_service": host.service("WindowsAzureGuestAgent") is not None,
                 "azure_registry_key": reg.key_exists(AZURE_KEY),
                 "spc_marker": _spc_marker(host, markers),
             },
-            "agent": _agent(host, agent_service),
+            "agent": agent,
             "mae_files": [_mae_file(host, str(p)) for p in _param(params, "mae_files", [])],
             "probes": [
                 _probe(host, endpoint, timeout_ms)
                 for endpoint in _param(params, "endpoints", [])
                 if isinstance(endpoint, dict)
             ],
+            "service_logon_right": _logon_right(
+                host, params.get("service_account") or agent["account"]
+            ),
         }

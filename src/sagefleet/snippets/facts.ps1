@@ -1,4 +1,4 @@
-# sagefleet:facts/2
+# sagefleet:facts/3
 # All facts in one round trip (schema 1, sagefleet/facts.py); gathers, never decides.
 # Terse on purpose: every byte of the script crosses the network on every run (on stdin).
 function Get-SfParam($Name, $Default) {
@@ -11,7 +11,10 @@ function Test-SfFile($Path) { $Path -and (Test-Path -LiteralPath $Path -PathType
 function Open-SfKey($Path, $View = 64, $Hive = 'LocalMachine') { [Microsoft.Win32.RegistryKey]::OpenBaseKey($Hive, "Registry$View").OpenSubKey($Path) }
 function Get-SfValue($Path, $Name, $View = 64, $Hive = 'LocalMachine') { $k = Open-SfKey $Path $View $Hive; if ($k) { $k.GetValue($Name); $k.Close() } }
 function Get-SfVersion($Path, $Field) { if (Test-SfFile $Path) { Get-SfText (Get-Item -LiteralPath $Path).VersionInfo.$Field } }
-$svcName = "$(Get-SfParam agent_service SpendeskSageAgent)"
+# The agent profile's service: its name, else a pattern on ImagePath or DisplayName.
+$svcName = Get-SfText (Get-SfParam agent_service $null)
+$ipPat = Get-SfText (Get-SfParam agent_image_path_pattern $null)
+$dnPat = Get-SfText (Get-SfParam agent_display_name_pattern $null)
 $endpoints = @(Get-SfParam endpoints @())
 $timeout = [int](Get-SfParam timeout_ms 3000)
 # GUESS: how an SPC VM marks itself (overridable).
@@ -54,15 +57,68 @@ foreach ($n in @(if ($root) { $root.GetSubKeyNames() })) {
     if (Test-SfFile $f) { $exes += @{ name = $x; path = $f; product_version = Get-SfVersion $f ProductVersion } }
   }
 }
-$dll = ${env:CommonProgramFiles(x86)} + '\Sage\Objets m' + [char]0xE9 + 'tiers\objets100c.dll'
-$omFiles = @(if (Test-SfFile $dll) { @{ path = $dll; file_version = Get-SfVersion $dll FileVersion } })
+# Objets Metiers: the DLL its COM classes (Cpta, Cial) are registered with, InprocServer32
+# under HKLM\SOFTWARE\Classes\CLSID, in both registry views, whatever its folder.
+$omClasses = @(foreach ($v in 64, 32) {
+  foreach ($c in @(@('Cpta', '{309DE0FB-9FB8-4F4E-8295-CC60C60DAA33}'), @('Cial', '{ED0EC116-16B8-44CC-A68A-41BF6E15EB3F}'))) {
+    $key = 'SOFTWARE\Classes\CLSID\' + $c[1]
+    $k = Open-SfKey $key $v
+    if (-not $k) { continue }
+    $k.Close()
+    $server = Get-SfText (Get-SfValue "$key\InprocServer32" '' $v)
+    $file = "$server".Trim().Trim('"')
+    @{ name = $c[0]; clsid = $c[1]; view = "$v"; server = $server; progid = Get-SfText (Get-SfValue "$key\ProgID" '' $v); exists = [bool](Test-SfFile $file); file_version = Get-SfVersion $file FileVersion }
+  }
+})
+$seenDll = @{}
+$omFiles = @(foreach ($c in $omClasses) {
+  $file = "$($c.server)".Trim().Trim('"')
+  if ($c.exists -and -not $seenDll.ContainsKey($file.ToLowerInvariant())) { $seenDll[$file.ToLowerInvariant()] = 1; @{ path = $file; file_version = $c.file_version } }
+})
 
-# Names compared here: nothing from the caller becomes WQL.
-$s = @(Get-CimInstance Win32_Service | Where-Object { $_.Name -eq $svcName })[0]
+# Names compared here: nothing from the caller becomes WQL. The name first; else the
+# patterns (regex, case-insensitive), and only a single match is the agent.
+$all = @(Get-CimInstance Win32_Service)
+$s = @($all | Where-Object { $svcName -and $_.Name -eq $svcName })[0]
+$by = $null; $cand = @()
+if ($s) { $by = 'name' } elseif ($ipPat -or $dnPat) {
+  $hits = @($all | Where-Object { ($ipPat -and "$($_.PathName)" -match $ipPat) -or ($dnPat -and "$($_.DisplayName)" -match $dnPat) } | Sort-Object Name)
+  if ($hits.Count -eq 1) { $s = $hits[0]; $by = 'display_name'; if ($ipPat -and "$($s.PathName)" -match $ipPat) { $by = 'image_path' } }
+  elseif ($hits.Count -gt 1) { $cand = @(foreach ($h in $hits) { "$($h.Name)" }) }
+}
 $path = $null
 if ($s -and "$($s.PathName)" -match '^\s*"([^"]+)"|^\s*(.*?\.exe)') { $path = "$($Matches[1])$($Matches[2])" }
-$agent = @{ service_name = $svcName; installed = $false; state = $null; start_mode = $null; account = $null; version = Get-SfVersion $path ProductVersion; path = $path }
+$agent = @{ service_name = $svcName; installed = $false; state = $null; start_mode = $null; account = $null; version = Get-SfVersion $path ProductVersion; path = $path; matched_by = $by; candidates = $cand }
 if ($s) { $agent.service_name = $s.Name; $agent.installed = $true; $agent.state = $s.State; $agent.start_mode = $s.StartMode; $agent.account = Get-SfText $s.StartName }
+
+# "Log on as a service" of the service account (the inventory's, else the agent's): the
+# SIDs secedit's export of the local security policy lists for SeServiceLogonRight.
+$acct = Get-SfText (Get-SfParam service_account $null)
+if (-not $acct) { $acct = $agent.account }
+$logon = $null
+if ($acct) {
+  $logon = @{ account = $acct; sid = $null; granted = $null; error = $null }
+  try {
+    $sid = (Resolve-SfPrincipal $acct).Value
+    $logon.sid = $sid
+    # SYSTEM, LOCAL SERVICE, NETWORK SERVICE and virtual accounts hold it by design.
+    if (@('S-1-5-18', 'S-1-5-19', 'S-1-5-20') -contains $sid -or $sid.StartsWith('S-1-5-80-')) { $logon.granted = $true }
+    else {
+      $dir = Join-Path -Path $env:SystemRoot -ChildPath ('Temp\sagefleet-' + [guid]::NewGuid().ToString('N')) -ErrorAction Stop
+      New-Item -ItemType Directory -Path $dir -ErrorAction Stop | Out-Null
+      try {
+        $inf = Join-Path -Path $dir -ChildPath 'rights.inf' -ErrorAction Stop
+        & secedit.exe /export /cfg $inf /areas USER_RIGHTS /quiet | Out-Null
+        if ($LASTEXITCODE -ne 0) { throw "secedit /export exited with $LASTEXITCODE" }
+        $line = @(Get-Content -LiteralPath $inf -Encoding Unicode -ErrorAction Stop | Where-Object { $_ -match '^SeServiceLogonRight\s*=' })
+        $holders = @(if ($line.Count -gt 0) { ($line[0] -split '=', 2)[1].Split(',') | ForEach-Object { $_.Trim() } })
+        $logon.granted = ($holders -contains ('*' + $sid)) -or ($holders -contains $acct)
+      } finally {
+        Remove-Item -LiteralPath $dir -Recurse -Force -ErrorAction SilentlyContinue
+      }
+    }
+  } catch { $logon.error = $_.Exception.GetBaseException().Message }
+}
 
 # A drive letter this session does not see may be a user's persistent mapping (HKU).
 # A network logon (WinRM: group NETWORK, S-1-5-2) holds no credentials for a file server
@@ -119,17 +175,44 @@ $probe = {
     }
     $tcp.elapsed_ms = [int]$w.ElapsedMilliseconds
     if ($Tls -and $tcp.ok) {
-      $tr = @{ ok = $false; protocol = $null; issuer = $null; subject = $null; not_after = $null; error = $null }
+      $tr = @{ ok = $false; protocol = $null; issuer = $null; subject = $null; not_after = $null; error = $null; policy_errors = $null; chain_status = @(); chain = @(); root_in_authroot = $null; root_in_root = $null }
+      $seen = @{}
+      # Accept any certificate, but keep what Windows made of it: the chain X509Chain built
+      # from the certificates the endpoint sent and the host's stores, its ChainStatus, and
+      # SslStream's verdict. Read here: SslStream resets the chain once the callback returns.
+      $check = {
+        param($origin, $leaf, $chain, $errors)
+        $seen.errors = "$errors"; $seen.status = @(); $seen.chain = @()
+        if ($chain) {
+          $seen.status = @(foreach ($x in $chain.ChainStatus) { "$($x.Status)" })
+          $seen.chain = @(foreach ($el in $chain.ChainElements) { $x = $el.Certificate; @{ subject = $x.GetNameInfo('SimpleName', $false); issuer = $x.GetNameInfo('SimpleName', $true); thumbprint = $x.Thumbprint; not_after = $x.NotAfter.ToUniversalTime().ToString('o') } })
+        }
+        $true
+      }.GetNewClosure()
       try {
         $st = $c.GetStream(); $st.ReadTimeout = $st.WriteTimeout = $Ms
-        # Accept any certificate, to report who issued it.
-        $ssl = New-Object Net.Security.SslStream($st, $false, [Net.Security.RemoteCertificateValidationCallback] { $true })
+        $ssl = New-Object Net.Security.SslStream($st, $false, [Net.Security.RemoteCertificateValidationCallback] $check)
         $ssl.AuthenticateAsClient($Name, $null, [Security.Authentication.SslProtocols]::Tls12, $false)
         $cert = New-Object Security.Cryptography.X509Certificates.X509Certificate2($ssl.RemoteCertificate)
         $tr.ok = $true; $tr.protocol = "$($ssl.SslProtocol)" -replace '^Tls$', 'TLSv1.0' -replace '^Tls1(\d)$', 'TLSv1.$1'
         $tr.issuer = $cert.GetNameInfo('SimpleName', $true); $tr.subject = $cert.GetNameInfo('SimpleName', $false)
         $tr.not_after = $cert.NotAfter.ToUniversalTime().ToString('o')
       } catch { $tr.error = $_.Exception.GetBaseException().Message }
+      if ($seen.ContainsKey('errors')) {
+        $tr.policy_errors = $seen.errors; $tr.chain_status = $seen.status; $tr.chain = $seen.chain
+        # Where the last certificate of the chain sits: AuthRoot holds the roots of Microsoft's
+        # Trusted Root Program (third-party roots); Root, the logical store, holds those and
+        # the roots added by hand, by Group Policy or by an enterprise.
+        if ($seen.chain.Count -gt 0) {
+          foreach ($n in 'AuthRoot', 'Root') {
+            $store = New-Object Security.Cryptography.X509Certificates.X509Store($n, [Security.Cryptography.X509Certificates.StoreLocation]::LocalMachine)
+            try {
+              $store.Open([Security.Cryptography.X509Certificates.OpenFlags]'ReadOnly, OpenExistingOnly')
+              $tr['root_in_' + $n.ToLowerInvariant()] = $store.Certificates.Find('FindByThumbprint', $seen.chain[-1].thumbprint, $false).Count -gt 0
+            } catch { } finally { $store.Close() }
+          }
+        }
+      }
     }
     $c.Close()
   }
@@ -156,7 +239,7 @@ if ($endpoints.Count) {
 }
 
 Complete-SageFleet -Result @{
-  schema = 1; drives = $drives; tls = $tls; agent = $agent; mae_files = $mae; probes = $probes
+  schema = 1; drives = $drives; tls = $tls; agent = $agent; mae_files = $mae; probes = $probes; service_logon_right = $logon
   host = @{
     hostname = [Net.Dns]::GetHostName(); os_caption = $os.Caption; os_version = $os.Version; os_build = [int]$os.BuildNumber
     powershell_version = "$($PSVersionTable.PSVersion)"; language_mode = [string]$ExecutionContext.SessionState.LanguageMode; utc_now = [DateTime]::UtcNow.ToString('o')
@@ -165,7 +248,7 @@ Complete-SageFleet -Result @{
   dotnet = @{ release = Get-SfValue 'SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full' 'Release' }
   proxy = @{ winhttp_proxy = $proxy[0]; winhttp_bypass = $proxy[1] }
   sage = @{ uninstall = $sageUn; products = $products; executables = $exes }
-  objets_metiers = @{ files = $omFiles; uninstall = $omUn }
+  objets_metiers = @{ files = $omFiles; uninstall = $omUn; classes = $omClasses }
   azure = @{
     guest_agent_service = $null -ne (Get-Service 'WindowsAzureGuestAgent' -ErrorAction SilentlyContinue)
     azure_registry_key = $null -ne (Open-SfKey 'SOFTWARE\Microsoft\Windows Azure')

@@ -2,10 +2,33 @@
 # Read-only answers to a list of questions about the host, in order:
 # service, registry, file, json_file, tcp, product, dir. No policy here.
 
-function Get-SfService([string]$Name) {
-    $svc = Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -eq $Name } |
-        Select-Object -First 1
-    if ($null -eq $svc) { return [ordered]@{ exists = $false } }
+function Get-SfMember($Object, [string]$Name) {
+    # An optional member of a question (strict mode refuses a missing property).
+    $member = $Object.PSObject.Properties[$Name]
+    if ($null -ne $member) { $member.Value }
+}
+
+function Get-SfService([string]$Name, [string]$ImagePattern, [string]$DisplayPattern) {
+    # The agent profile's lookup: the exact name first; else a pattern (regex,
+    # case-insensitive) on PathName (ImagePath) or DisplayName, when one service matches.
+    $all = @(Get-CimInstance -ClassName Win32_Service)
+    $svc = $all | Where-Object { $Name -and $_.Name -eq $Name } | Select-Object -First 1
+    $by = 'name'
+    if ($null -eq $svc -and ($ImagePattern -or $DisplayPattern)) {
+        $hits = @($all | Where-Object {
+            ($ImagePattern -and [string]$_.PathName -match $ImagePattern) -or
+            ($DisplayPattern -and [string]$_.DisplayName -match $DisplayPattern)
+        } | Sort-Object -Property Name)
+        if ($hits.Count -gt 1) {
+            return [ordered]@{ exists = $false; candidates = @($hits | ForEach-Object { [string]$_.Name }) }
+        }
+        if ($hits.Count -eq 1) {
+            $svc = $hits[0]
+            $by = 'display_name'
+            if ($ImagePattern -and [string]$svc.PathName -match $ImagePattern) { $by = 'image_path' }
+        }
+    }
+    if ($null -eq $svc) { return [ordered]@{ exists = $false; candidates = @() } }
     $exe = [string]$svc.PathName
     if ($exe -match '^"([^"]+)"') { $exe = $Matches[1] }
     elseif ($exe -match '^(.*?\.exe)(\s|$)') { $exe = $Matches[1] }
@@ -21,6 +44,7 @@ function Get-SfService([string]$Name) {
         account    = [string]$svc.StartName
         path       = $exe
         version    = $version
+        matched_by = $by
     }
 }
 
@@ -160,7 +184,7 @@ function Get-SfDir([string]$Path) {
 $answers = @()
 foreach ($question in @($P.questions)) {
     switch ([string]$question.kind) {
-        'service' { $answers += , (Get-SfService -Name $question.name) }
+        'service' { $answers += , (Get-SfService -Name $question.name -ImagePattern (Get-SfMember $question 'image_path_pattern') -DisplayPattern (Get-SfMember $question 'display_name_pattern')) }
         'registry' { $answers += , (Get-SfRegistry -Path $question.path -Name $question.name -View ([string]$question.view)) }
         'file' { $answers += , (Get-SfFile -Path $question.path -Hash ([bool]$question.hash) -Acl ([bool]$question.acl)) }
         'json_file' { $answers += , (Get-SfJsonFile -Path $question.path) }

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagefleet import catalog, service_names
+from sagefleet import agent_profile, catalog
 from sagefleet.settings import entities_for_host, render_host_settings
 from sagefleet.settings.redact import is_secret_key
 
@@ -16,7 +16,8 @@ SECRET_MASK = "********"
 @dataclass(frozen=True)
 class Expectations:
     host: str
-    service_name: str
+    #: The agent's service as the agent profile finds it (None: by pattern only).
+    service_name: str | None
     service_account: str | None
     agent_version: str | None
     settings_path: str
@@ -26,12 +27,21 @@ class Expectations:
     endpoints: tuple[catalog.Endpoint, ...]
     staging_dir: str
     staging_keep: int
+    install_dir: str = ""
+    #: How to find the agent's service: ``windows.service(**expected.service_lookup)``.
+    service_lookup: Mapping[str, str | None] = field(default_factory=dict)
+
+    @property
+    def service_label(self) -> str:
+        """The service as a message names it: its name, or the lookup tried."""
+        return self.service_name or " or ".join(
+            f"{k} {v!r}" for k, v in self.service_lookup.items() if v
+        )
 
 
 def for_host(host: str, variables: Mapping[str, Any]) -> Expectations:
     """Expectations of one host; raises InputError/ValidationFailed on a bad inventory."""
-    defaults = catalog.agent()
-    install_dir = str(variables.get("sagefleet_agent_install_dir", defaults["install_dir"]))
+    profile = agent_profile.for_host(variables, host=host)
     entities: tuple[Any, ...] = ()
     settings = None
     if "sagefleet_entities" in variables:
@@ -41,9 +51,7 @@ def for_host(host: str, variables: Mapping[str, Any]) -> Expectations:
     version = variables.get("sagefleet_agent_version")
     return Expectations(
         host=host,
-        service_name=service_names.check(
-            host, variables.get("sagefleet_agent_service_name", defaults["service_name"])
-        ),
+        service_name=profile.service_name,
         # Unset: an upgrade keeps whatever account the service already runs as.
         service_account=(
             str(variables["sagefleet_agent_service_account"])
@@ -51,9 +59,7 @@ def for_host(host: str, variables: Mapping[str, Any]) -> Expectations:
             else None
         ),
         agent_version=str(version) if version is not None else None,
-        settings_path=str(
-            variables.get("sagefleet_settings_path", install_dir.rstrip("\\") + "\\settings.json")
-        ),
+        settings_path=profile.settings_path(),
         settings=settings,
         entity_names=tuple(sorted(e.name for e in entities)),
         edition=editions.pop() if len(editions) == 1 else variables.get("sagefleet_edition"),
@@ -62,6 +68,8 @@ def for_host(host: str, variables: Mapping[str, Any]) -> Expectations:
             variables.get("sagefleet_agent_staging_dir", "C:\\ProgramData\\sagefleet\\staging")
         ),
         staging_keep=int(variables.get("sagefleet_agent_staging_keep", 2)),
+        install_dir=profile.install_dir,
+        service_lookup=profile.service_lookup,
     )
 
 

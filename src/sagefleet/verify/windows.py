@@ -74,6 +74,10 @@ class ServiceState:
     account: str | None = None
     path: str | None = None
     version: str | None = None
+    #: How the agent profile's lookup found it: "name", "image_path" or "display_name".
+    matched_by: str | None = None
+    #: The services a pattern matched when several did (then none is the agent).
+    candidates: tuple[str, ...] = ()
 
     @property
     def is_running(self) -> bool:
@@ -149,9 +153,27 @@ class Windows:
             answers = [answers]
         return list(answers)
 
-    def service(self, name: str) -> ServiceState:
-        (answer,) = self.ask({"kind": "service", "name": name})
-        return ServiceState(**answer)
+    def service(
+        self,
+        name: str | None,
+        *,
+        image_path_pattern: str | None = None,
+        display_name_pattern: str | None = None,
+    ) -> ServiceState:
+        """A service by its exact name, else by a pattern on its ImagePath or DisplayName
+        (as the agent profile gives them: ``windows.service(**expected.service_lookup)``)."""
+        (answer,) = self.ask(
+            {
+                "kind": "service",
+                "name": name,
+                "image_path_pattern": image_path_pattern,
+                "display_name_pattern": display_name_pattern,
+            }
+        )
+        candidates = answer.pop("candidates", None) or ()
+        if isinstance(candidates, str):  # PowerShell 5.1 unwraps one-element arrays
+            candidates = (candidates,)
+        return ServiceState(**answer, candidates=tuple(candidates))
 
     def registry_value(self, path: str, name: str, view: str = "64") -> RegistryValue:
         (answer,) = self.ask({"kind": "registry", "path": path, "name": name, "view": view})
