@@ -2383,6 +2383,8 @@ class _Builder:
         policy = self.host.network
         # Automatic root update has put the public roots in AuthRoot, as on a server online.
         self.host.cert_stores.authroot.extend(PKI.public_roots())
+        # The legacy SQS name (the catalog's firewall_names) resolves as on the Internet.
+        policy.dns["eu-west-3.queue.amazonaws.com"] = DnsRule("ok", ("198.51.100.21",))
         for endpoint in DEFAULT_ENDPOINTS:
             policy.dns[endpoint] = DnsRule("ok", _DEFAULT_DNS[endpoint])
             policy.tls[endpoint] = TlsRule(_DEFAULT_ISSUERS[endpoint], endpoint)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagefleet import agent_profile, catalog
+from sagefleet import agent_profile, catalog, connection
 from sagefleet.settings import entities_for_host, render_host_settings
 from sagefleet.settings.redact import is_secret_key
 
@@ -30,6 +30,8 @@ class Expectations:
     install_dir: str = ""
     #: How to find the agent's service: ``windows.service(**expected.service_lookup)``.
     service_lookup: Mapping[str, str | None] = field(default_factory=dict)
+    #: SF513's options: the endpoints, the window after start, the profile's log evidence.
+    connection: connection.ConnectionOptions | None = None
 
     @property
     def service_label(self) -> str:
@@ -70,6 +72,7 @@ def for_host(host: str, variables: Mapping[str, Any]) -> Expectations:
         staging_keep=int(variables.get("sagefleet_agent_staging_keep", 2)),
         install_dir=profile.install_dir,
         service_lookup=profile.service_lookup,
+        connection=connection.options_from(host, variables),
     )
 
 
