@@ -15,7 +15,8 @@ profile names one); this module decides:
   resolves to on the host, on the endpoint's port; or to the proxy the
   service's account uses (the endpoint behind a proxy is not in the TCP
   table); or a line of the agent's log matching the profile's
-  ``logs.connected_pattern`` written since the process started;
+  ``logs.connected_pattern`` written since the process started and within the
+  last window (an older one says nothing about now);
 - **unknown** while the process is younger than the window
   (``sagefleet_agent_connect_window_s``), or when the evidence cannot decide
   (no process, a TCP table that could not be read, connections to addresses
@@ -194,7 +195,7 @@ def _list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def _time(text: Any) -> dt.datetime | None:
+def parse_time(text: Any) -> dt.datetime | None:
     if not text:
         return None
     value = str(text).strip()
@@ -311,9 +312,9 @@ def parse(document: Mapping[str, Any]) -> Evidence:
         account_sid=service.get("account_sid"),
         candidates=tuple(str(c) for c in _list(service.get("candidates"))),
         process_id=int(service.get("process_id") or 0),
-        started=_time(process.get("started_utc")),
+        started=parse_time(process.get("started_utc")),
         process_error=process.get("error"),
-        now=_time(document.get("now_utc")),
+        now=parse_time(document.get("now_utc")),
         tcp_source=tcp.get("source"),
         tcp_error=tcp.get("error"),
         connections=[
@@ -388,6 +389,8 @@ class Verdict:
     missing: tuple[str, ...] = ()
     #: Unknown only because the agent is younger than the window (the gate waits).
     young: bool = False
+    #: A failure's likely cause, in words (the message ends with it).
+    cause_words: str = ""
     observed: Mapping[str, Any] = field(default_factory=dict)
 
     def finding(self, lang: str = "en") -> Finding:
@@ -413,7 +416,7 @@ def _addresses(evidence: Evidence, endpoint: catalog.Endpoint) -> set[str]:
     return found
 
 
-def _route_words(lang: str, where: Route, evidence: Evidence) -> str:
+def route_words(lang: str, where: Route, evidence: Evidence) -> str:
     account = evidence.account or "?"
     if where.server:
         source = {
@@ -679,12 +682,7 @@ def evaluate(evidence: Evidence, options: ConnectionOptions) -> Verdict:
                 observed=observed,
             )
     log = evidence.log or {}
-    logged = _time(log.get("time_utc"))
-    if (
-        logged is not None
-        and evidence.started is not None
-        and (logged >= evidence.started - dt.timedelta(seconds=1))
-    ):
+    if log_is_fresh(evidence, options):
         observed["log"] = {"path": log.get("path"), "time_utc": log.get("time_utc")}
         return Verdict(
             Status.PASS,
@@ -751,16 +749,28 @@ def evaluate(evidence: Evidence, options: ConnectionOptions) -> Verdict:
         _t(
             lang,
             f"no connection to {', '.join(missing)} after {age:.0f} s (window "
-            f"{options.window_s} s; {_route_words(lang, where, evidence)}); likely cause: {words}",
+            f"{options.window_s} s; {route_words(lang, where, evidence)}); likely cause: {words}",
             f"aucune connexion vers {', '.join(missing)} après {age:.0f} s (fenêtre "
-            f"{options.window_s} s ; {_route_words(lang, where, evidence)}) ; cause probable : "
+            f"{options.window_s} s ; {route_words(lang, where, evidence)}) ; cause probable : "
             f"{words}",
         ),
         fix,
         cause=cause,
         missing=missing,
+        cause_words=words,
         observed=observed,
     )
+
+
+def log_is_fresh(evidence: Evidence, options: ConnectionOptions) -> bool:
+    """Whether the last "connected" line was written by this process (since its start) and
+    within the last window: a line from before a later stop says nothing about now."""
+    logged = parse_time((evidence.log or {}).get("time_utc"))
+    if logged is None or evidence.started is None or evidence.now is None:
+        return False
+    since_start = logged >= evidence.started - dt.timedelta(seconds=1)
+    recent = (evidence.now - logged).total_seconds() <= max(options.window_s, 1)
+    return since_start and recent
 
 
 def _missing(options: ConnectionOptions) -> tuple[str, ...]:

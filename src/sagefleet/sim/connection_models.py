@@ -134,7 +134,7 @@ def _proxy(host: WindowsHost, account_sid: str | None, timeout_ms: int) -> dict[
         account["loaded"] = True
         account["settings"] = _settings(host, f"HKU\\{account_sid}\\{INTERNET_SETTINGS}")
     per_user = host.registry.get(PROXY_POLICY_KEY, "ProxySettingsPerUser")
-    current = {
+    current: dict[str, Any] = {
         "name": f"{host.hostname}\\{host.username}",
         "sid": USER_SID,
         "settings": _settings(host, f"HKU\\{USER_SID}\\{INTERNET_SETTINGS}"),
@@ -150,9 +150,8 @@ def _proxy(host: WindowsHost, account_sid: str | None, timeout_ms: int) -> dict[
         "current_user": current,
         "addresses": [],
     }
-    servers = [host.network.winhttp_proxy] + [
-        s["server"] for s in (machine, account["settings"], current["settings"]) if s
-    ]
+    found: list[dict[str, Any] | None] = [machine, account["settings"], current["settings"]]
+    servers = [host.network.winhttp_proxy] + [str(s["server"]) for s in found if s]
     seen: set[str] = set()
     for server in servers:
         for match in _PROXY_HOST.finditer(server or ""):

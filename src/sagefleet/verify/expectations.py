@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagefleet import agent_profile, catalog, connection
+from sagefleet.connection import ConnectionOptions
 from sagefleet.settings import entities_for_host, render_host_settings
 from sagefleet.settings.redact import is_secret_key
 
@@ -31,7 +32,7 @@ class Expectations:
     #: How to find the agent's service: ``windows.service(**expected.service_lookup)``.
     service_lookup: Mapping[str, str | None] = field(default_factory=dict)
     #: SF513's options: the endpoints, the window after start, the profile's log evidence.
-    connection: connection.ConnectionOptions | None = None
+    connection: ConnectionOptions | None = None
 
     @property
     def service_label(self) -> str:
