@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sagefleet import connection, versions
-from sagefleet.findings import Status
+from sagefleet import versions
 from sagefleet.verify import Windows
 from sagefleet.verify.expectations import Expectations
 from sagefleet.verify.windows import ServiceState
@@ -67,18 +66,3 @@ def test_agent_version_is_the_target(windows: Windows, expected: Expectations) -
         f"expected {expected.agent_version}"
     )
 
-
-@pytest.mark.sagefleet_check(connection.CHECK_ID, connection.TITLE_EN)
-def test_agent_holds_a_connection_to_the_vendors_services(
-    windows: Windows, expected: Expectations
-) -> None:
-    """Running is not connected: an established connection to a required endpoint (or its
-    proxy), or the profile's "connected" log line since start; unknown while the agent is
-    younger than sagefleet_agent_connect_window_s (docs/verify.md)."""
-    assert expected.connection is not None
-    verdict, _ = connection.look(windows.agent_connections, expected.connection)
-    if verdict.status is Status.UNKNOWN:
-        pytest.skip(f"{windows.name} SF513: {verdict.message}")
-    assert verdict.status is Status.PASS, (
-        f"{windows.name} SF513: {verdict.message}; {verdict.remediation}"
-    )
