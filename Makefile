@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 VENV218  := .venv-ansible218
 STAMP218 := $(VENV218)/.installed
 
-.PHONY: venv test test-ansible218 demo lint clean bench-sim browser collection
+.PHONY: venv test test-ansible218 demo lint docs clean bench-sim browser collection
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -77,6 +77,10 @@ lint: $(STAMP)
 		$(BIN)/ansible-playbook --syntax-check "$$playbook" || exit 1; \
 	done
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint --offline
+
+## make docs: regenerate the role READMEs' variables and docs/checks.md (a test checks them)
+docs: $(STAMP)
+	$(BIN)/python -m sagefleet.roledocs all
 
 ## make collection: the sagefleet.fleet Ansible collection (roles, modules, plugins)
 ## assembled from the checkout and built by ansible-galaxy into build/collection/

@@ -6,8 +6,8 @@ module: sagefleet_package
 short_description: Inspect the Spendesk agent package on the controller
 description:
   - Opens the package (Setup.zip, or a folder) once on the controller, refuses an
-    unsafe or incomplete one (paths leaving the folder, links, no installer, no
-    settings.json) before any host is touched, hashes it and lists its installers
+    unsafe or incomplete one (paths leaving the folder, links and other non-regular
+    entries, no installer, no settings.json) before any host is touched, hashes it and lists its installers
     per Sage version.
   - Its C(package) return value is the argument of M(sagefleet_deploy) for every host.
 version_added: "0.1.0"
@@ -19,6 +19,16 @@ options:
   sha256:
     description: Expected SHA-256 of the package; a different file is refused.
     type: str
+  hosts:
+    description:
+      - The play's hosts. The package's agent version must be each one's
+        C(sagefleet_agent_version) (a host without one deploys the package's version),
+        and an installer whose technology has no silent switches in the host's agent
+        profile needs C(sagefleet_agent_installer_arguments). Checked before any host
+        is touched.
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     support: full
@@ -37,6 +47,7 @@ EXAMPLES = r"""
   sagefleet_package:
     path: "{{ sagefleet_agent_package }}"
     sha256: "{{ sagefleet_agent_package_sha256 | default(omit) }}"
+    hosts: "{{ ansible_play_hosts }}"
   run_once: true
   delegate_to: localhost
   register: sagefleet_agent_package_result

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sagefleet.errors import InputError, SagefleetError
+from sagefleet.inventory import add_vault_arguments
 
 
 def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -39,8 +40,8 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     learn.add_argument(
         "-i", "--inventory", action="append", required=True, help="Ansible inventory (repeatable)"
     )
-    learn.add_argument("--vault-password-file", help="as ansible-playbook's")
     learn.add_argument("-l", "--limit", required=True, help="the reference host")
+    add_vault_arguments(learn)
     learn.add_argument(
         "-o", "--output", type=Path, help="profile file to write (default: standard output)"
     )
@@ -101,12 +102,12 @@ def _write(path: Path, text: str) -> None:
 def cmd_learn(args: argparse.Namespace) -> int:
     from sagefleet import agent_profile
     from sagefleet.agent_learn import AgentNotFound, learn
-    from sagefleet.inventory import load
+    from sagefleet.inventory import load, vault_options
     from sagefleet.jump import forwarded
     from sagefleet.remote import RemoteError
     from sagefleet.remote.winrm import WinRMSession
 
-    hosts = load(args.inventory, vault_password_file=args.vault_password_file, pattern=args.limit)
+    hosts = load(args.inventory, vault=vault_options(args), pattern=args.limit)
     if len(hosts) != 1:
         found = ", ".join(h.name for h in hosts[:5]) or "none"
         raise SagefleetError(

@@ -12,7 +12,28 @@ from pathlib import Path
 from typing import Any
 
 from sagefleet import __version__
-from sagefleet.errors import SagefleetError
+from sagefleet.errors import InputError, SagefleetError
+from sagefleet.inventory import add_vault_arguments
+
+EXIT_OK = 0
+EXIT_BLOCKED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+DOCTOR_EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "every host diagnosed (reports written), whatever their status",
+    EXIT_BLOCKED: "--fail-on-blocked, and a host is blocked or unreachable",
+    EXIT_USAGE: "usage or input error (options, inventory, vault): no host was contacted",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+    EXIT_TERMINATED: "terminated (SIGTERM)",
+}
+"""What each exit code of `sagefleet doctor` means (its --help shows this table)."""
+
+
+def exit_codes_epilog(codes: dict[int, str]) -> str:
+    """The exit codes of a command, for its --help."""
+    return "exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in codes.items())
 
 
 def _state_dir_for(inventory: Path) -> Path:
@@ -89,11 +110,12 @@ def _fleet_args(args: argparse.Namespace) -> tuple[list[str], Path]:
 
 
 def _specs(args: argparse.Namespace, library: Any) -> list[Any]:
+    from sagefleet.inventory import vault_options
     from sagefleet.sim.fleet import generate_specs, specs_from_inventory
 
     _check_fleet_options(args)
     if args.inventory:
-        return specs_from_inventory(Path(args.inventory))
+        return specs_from_inventory(Path(args.inventory), vault_options(args))
     return generate_specs(
         args.hosts,
         profiles=_profile_names(args) or library.custom_names or ["healthy-onprem"],
@@ -104,13 +126,16 @@ def _specs(args: argparse.Namespace, library: Any) -> list[Any]:
 
 
 def cmd_sim_up(args: argparse.Namespace) -> int:
+    from sagefleet.inventory import current_secrets
     from sagefleet.sim.fleet import Fleet, up
 
     serve_args, state_dir = _fleet_args(args)
-    # Every input error is reported here, before the background simulator starts.
+    # Every input error is reported here, before the background simulator starts
+    # (a vault that does not open too).
     library = _library(args)
     Fleet(_specs(args, library), state_dir, library).validate(inventory=not args.inventory)
-    state = up(serve_args, state_dir)
+    # The vault secrets that opened the inventory go to `sim serve` in memory.
+    state = up(serve_args, state_dir, vault_secrets=current_secrets())
     hosts = state["hosts"]
     print(f"simulated fleet up: {len(hosts)} host(s), pid {state['pid']}, state in {state_dir}")
     for host in hosts[:10]:
@@ -238,25 +263,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Preflight over direct WinRM sessions: same checks and reports as preflight.yml."""
     from sagefleet import doctor
-    from sagefleet.inventory import load
-    from sagefleet.report import render_console, write_reports
+    from sagefleet.inventory import InventoryHost, load, vault_options
+    from sagefleet.report import render_console, render_report, write_reports
 
     if args.forks < 1:
         raise SagefleetError(f"--forks must be at least 1 (got {args.forks})")
+    to_stdout = args.out == "-"
+    if to_stdout and len(set(args.format)) != 1:
+        raise InputError(
+            "--out - writes one report to stdout",
+            field="--format",
+            value=", ".join(args.format),
+            fix="give exactly one --format with --out -, e.g. --format json --out -",
+        )
     hosts = [
         h
-        for h in load(
-            args.inventory, vault_password_file=args.vault_password_file, pattern=args.limit
-        )
+        for h in load(args.inventory, vault=vault_options(args), pattern=args.limit)
         if h.target is not None
     ]
     if not hosts:
         raise SagefleetError(f"no WinRM host matches {args.limit!r} in {', '.join(args.inventory)}")
+    if args.lang:  # the reports' language, whatever the inventory's sagefleet_lang
+        hosts = [
+            InventoryHost(h.name, {**h.variables, "sagefleet_lang": args.lang}, h.target)
+            for h in hosts
+        ]
     from sagefleet.jump import forwarded  # hosts behind an SSH jump host (sagefleet_ssh_jump)
 
     # A TERM (a cancelled CI job, systemd) stops doctor as Ctrl-C does: its worker
     # processes and SSH forwards with it.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_TERMINATED))
     with forwarded(hosts) as reachable:
         # Forwards through a jump host are served by threads of this process: never fork it.
         jumped = any(r is not h for r, h in zip(reachable, hosts, strict=True))
@@ -266,23 +302,26 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             processes=1 if jumped else args.processes,
             progress=doctor.Progress(total=len(hosts)),
         )
-    written = write_reports(report, Path(args.out), args.format)
-    print(render_console(report))
-    print("reports: " + ", ".join(str(p) for p in written.values()))
+    if to_stdout:  # the report alone on stdout, for a pipe
+        sys.stdout.write(render_report(report, args.format[0]))
+    else:
+        written = write_reports(report, Path(args.out), args.format)
+        print(render_console(report))
+        print("reports: " + ", ".join(str(p) for p in written.values()))
     counts = report.host_status_counts
     if args.fail_on_blocked and (counts.get("blocked") or counts.get("unreachable")):
-        return 1
-    return 0
+        return EXIT_BLOCKED
+    return EXIT_OK
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
     """Every read-only snippet once against one server: OK or FAIL each, and a transcript."""
     from sagefleet import selftest
-    from sagefleet.inventory import load
+    from sagefleet.inventory import load, vault_options
     from sagefleet.jump import forwarded
     from sagefleet.remote.winrm import WinRMSession
 
-    hosts = load(args.inventory, vault_password_file=args.vault_password_file, pattern=args.limit)
+    hosts = load(args.inventory, vault=vault_options(args), pattern=args.limit)
     if len(hosts) != 1:
         found = ", ".join(h.name for h in hosts[:5]) or "none"
         raise SagefleetError(
@@ -372,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
             "inventory and name it; template: none, the inventory says "
             "sagefleet_settings_source: template",
         )
+        add_vault_arguments(p)  # with -i
         if serve:
             p.add_argument(
                 "--state-dir", required=True, help="folder for the state file and the CA"
@@ -430,18 +470,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_demo = sub.add_parser("demo", help="run the playbooks against the simulated demo fleet")
     p_demo.add_argument("--project", default=".", help="project root (holds ansible.cfg)")
-    p_demo.add_argument("--inventory", default="inventory/demo/hosts.yml")
-    p_demo.add_argument("--playbook", action="append", default=None)
+    p_demo.add_argument(
+        "--inventory",
+        default="inventory/demo/hosts.yml",
+        help="the demo inventory, relative to --project (default inventory/demo/hosts.yml)",
+    )
+    p_demo.add_argument(
+        "--playbook",
+        action="append",
+        default=None,
+        help="playbook to run (repeatable; default site.yml, preflight.yml, deploy.yml)",
+    )
     p_demo.set_defaults(func=cmd_demo)
 
     p_doctor = sub.add_parser(
-        "doctor", help="preflight a fleet over direct WinRM (no Ansible worker per host)"
+        "doctor",
+        help="preflight a fleet over direct WinRM (no Ansible worker per host)",
+        description="Preflight a fleet over direct WinRM sessions: the checks and reports "
+        "of playbooks/preflight.yml, without one Ansible worker per host.",
+        epilog=exit_codes_epilog(DOCTOR_EXIT_CODES),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p_doctor.add_argument(
         "-i", "--inventory", action="append", required=True, help="Ansible inventory (repeatable)"
     )
-    p_doctor.add_argument("--vault-password-file", help="as ansible-playbook's")
     p_doctor.add_argument("-l", "--limit", default="all", help="host pattern (default all)")
+    add_vault_arguments(p_doctor)
     p_doctor.add_argument(
         "-f", "--forks", type=int, default=50, help="hosts diagnosed at once (default 50)"
     )
@@ -450,17 +504,26 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="processes sharing the hosts (default: one per 50 hosts, at most two per core)",
     )
-    p_doctor.add_argument("--out", default="reports/doctor", help="report folder")
+    p_doctor.add_argument(
+        "--out",
+        default="reports/doctor",
+        help="report folder, or - to write the one --format asked to stdout",
+    )
     p_doctor.add_argument(
         "--format",
         action="append",
         choices=["console", "json", "junit", "html"],
-        help="report formats (default all)",
+        help="report format (repeatable; default all)",
+    )
+    p_doctor.add_argument(
+        "--lang",
+        choices=["en", "fr"],
+        help="language of the findings and reports (default: each host's sagefleet_lang)",
     )
     p_doctor.add_argument(
         "--fail-on-blocked",
         action="store_true",
-        help="exit 1 when a host is blocked or unreachable",
+        help=f"exit {EXIT_BLOCKED} when a host is blocked or unreachable",
     )
     p_doctor.set_defaults(func=cmd_doctor)
 
@@ -471,8 +534,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_self.add_argument(
         "-i", "--inventory", action="append", required=True, help="Ansible inventory (repeatable)"
     )
-    p_self.add_argument("--vault-password-file", help="as ansible-playbook's")
     p_self.add_argument("-l", "--limit", required=True, help="the one host to test")
+    add_vault_arguments(p_self)
     p_self.add_argument("--out", default="reports/selftest", help="transcript folder")
     p_self.set_defaults(func=cmd_selftest)
 
@@ -480,7 +543,9 @@ def build_parser() -> argparse.ArgumentParser:
     checks_sub = p_checks.add_subparsers(dest="checks_command", metavar="COMMAND")
     p_checks.set_defaults(func=_missing_command(p_checks, checks_sub))
     p_list = checks_sub.add_parser("list", help="print every check id as a Markdown table")
-    p_list.add_argument("--lang", choices=["en", "fr"], default="en")
+    p_list.add_argument(
+        "--lang", choices=["en", "fr"], default="en", help="language of the table (default en)"
+    )
     p_list.set_defaults(func=cmd_checks_list)
 
     try:
@@ -512,9 +577,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except SagefleetError as exc:
         print(f"sagefleet: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     finally:
         sys.stdout.flush()
 

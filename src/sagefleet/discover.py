@@ -47,7 +47,7 @@ class _IndentedDumper(yaml.SafeDumper):
 
 
 def var_suffix(name: str) -> str:
-    """The entity's part of a vault variable name: lower case, [a-z0-9_]."""
+    """The entity's part of a secret's variable names: lower case, [a-z0-9_]."""
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "entity"
 
 
@@ -58,6 +58,20 @@ def _entity_name(database: str, taken: set[str]) -> str:
         name, n = f"{base}_{n}", n + 1
     taken.add(name.lower())
     return name
+
+
+SECRET_FIELDS = ("sage_password", "sql_password")
+"""An entity's secrets: each a plain variable in vars.yml pointing into the vault."""
+
+
+def secret_var(kind: str, suffix: str) -> str:
+    """The plain name of an entity's secret (``sagefleet_sql_password_bijou``)."""
+    return f"sagefleet_{kind}_{suffix}"
+
+
+def vault_var(kind: str, suffix: str) -> str:
+    """The vault's name of it (``sagefleet_vault_sql_password_bijou``), as inventory/example."""
+    return f"sagefleet_vault_{kind}_{suffix}"
 
 
 @dataclass(frozen=True)
@@ -89,9 +103,11 @@ def draft(host: str, document: Mapping[str, Any]) -> Draft:
             "edition": edition,
             "database": database,
             "sage_user": "<administrateur>",
-            "sage_password": f"{{{{ vault_sage_password_{suffix} }}}}",
-            "sql_user": f"{{{{ vault_sql_user_{suffix} }}}}",
-            "sql_password": f"{{{{ vault_sql_password_{suffix} }}}}",
+            # The secrets by their plain names, as in inventory/example: vars.yml maps
+            # each to its sagefleet_vault_* value in the encrypted vault.yml.
+            "sage_password": f"{{{{ {secret_var('sage_password', suffix)} }}}}",
+            "sql_user": "",  # the SQL login, not a secret: to fill in here
+            "sql_password": f"{{{{ {secret_var('sql_password', suffix)} }}}}",
             "mae_path": str(mae.get("path")),
             "pdf_storage": "filestream",
         }
@@ -116,7 +132,8 @@ def draft(host: str, document: Mapping[str, Any]) -> Draft:
         "---",
         f"# Draft written by `playbooks/discover.yml` (sagefleet {__version__}) for {host}",
         f"# (Windows name {document.get('hostname')}). Review every value, then fill the",
-        "# vault variables (see the vault skeleton beside this file) and run preflight.",
+        "# secrets (see the vault skeleton beside this file) and run preflight.",
+        "# To fill in: sql_user (the SQL login with read/write on the database).",
         "# To check: analytic_plan (Structure > Plan analytique, 1-based), sage_user,",
         "# pdf_storage (filestream, or the server folder of the PDF receipts).",
         "# Edition: spc for an entity whose .MAE names an Azure SQL server",
@@ -139,18 +156,27 @@ def draft(host: str, document: Mapping[str, Any]) -> Draft:
     )
     vault = [
         "---",
-        f"# Vault skeleton for {host}: move these variables into the inventory's vault file,",
-        "# fill them in, then encrypt it:",
-        "#   ansible-vault encrypt <inventory>/group_vars/<client>/vault.yml",
-        "# Every line is a comment until you fill it in.",
+        f"# Vault skeleton for {host}, in the layout of inventory/example. Every line is a",
+        "# comment until you move it into the inventory and fill it in.",
+        "#",
+        "# 1. In <inventory>/group_vars/<client>/vars.yml, the plain names the draft uses:",
+    ]
+    for entity in entities:
+        suffix = var_suffix(entity["name"])
+        for kind in SECRET_FIELDS:
+            plain = secret_var(kind, suffix)
+            vault.append(f'# {plain}: "{{{{ {vault_var(kind, suffix)} }}}}"')
+    vault += [
+        "#",
+        "# 2. In <inventory>/group_vars/<client>/vault.yml, the values; then encrypt it:",
+        "#      ansible-vault encrypt <inventory>/group_vars/<client>/vault.yml",
     ]
     for entity in entities:
         suffix = var_suffix(entity["name"])
         vault += [
             f"# {entity['name']} ({entity['mae_path']})",
-            f"# vault_sage_password_{suffix}: ''       # Sage user's password (may be empty)",
-            f"# vault_sql_user_{suffix}: ''            # SQL login, read/write on the database",
-            f"# vault_sql_password_{suffix}: ''",
+            f"# {vault_var('sage_password', suffix)}: ''   # Sage user's password (may be empty)",
+            f"# {vault_var('sql_password', suffix)}: ''    # the SQL login's password",
         ]
     return Draft(host, entities, "\n".join(header) + "\n" + body, "\n".join(vault) + "\n")
 

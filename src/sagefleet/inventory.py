@@ -7,14 +7,23 @@ second credential file.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import argparse
+import base64
+import json
+import os
+import stat
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sagefleet.errors import InputError
-from sagefleet.remote.winrm import WinRMTarget
 from sagefleet.settings.validate import to_plain
+
+if TYPE_CHECKING:
+    from sagefleet.remote.winrm import WinRMTarget
 
 CONNECTION_VARS = (
     "ansible_host",
@@ -57,16 +66,259 @@ class InventoryHost:
     target: WinRMTarget | None = None
 
 
-def _vault_secrets(loader: Any, password_file: str | None) -> None:
-    """Give Ansible the vault password, as ansible-playbook --vault-password-file does."""
+VAULT_FD_ENV = "SAGEFLEET_VAULT_FD"
+"""Environment variable naming the pipe a parent process hands its vault secrets over on."""
+
+_HANDOFF_MAGIC = b"sagefleet-vault-secrets/1\n"
+
+
+class VaultError(InputError):
+    """The vault cannot be opened: no secret, a wrong one, a password file missing."""
+
+
+VAULT_FIX = (
+    "give the vault password of the inventory (--vault-password-file, --ask-vault-pass "
+    "or --vault-id)"
+)
+
+
+@dataclass(frozen=True)
+class VaultOptions:
+    """Where the vault secrets come from, as ansible-playbook's options say it.
+
+    ``ANSIBLE_VAULT_PASSWORD_FILE`` / ansible.cfg's ``vault_password_file`` and
+    ``ANSIBLE_VAULT_IDENTITY_LIST`` apply on top, as for ansible-playbook, and so
+    do the secrets a parent process handed over (`secrets_for_child`).
+    """
+
+    password_files: tuple[str, ...] = ()
+    ids: tuple[str, ...] = ()
+    ask: bool = False
+
+
+def add_vault_arguments(parser: argparse.ArgumentParser) -> None:
+    """The vault options of ansible-playbook, for any subcommand that reads an inventory."""
+    group = parser.add_argument_group(
+        "vault",
+        "as ansible-playbook's; ANSIBLE_VAULT_PASSWORD_FILE and ansible.cfg's "
+        "vault_password_file apply too",
+    )
+    group.add_argument(
+        "--vault-password-file",
+        "--vault-pass-file",
+        dest="vault_password_files",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="file holding the vault password, or a script printing it (repeatable)",
+    )
+    group.add_argument(
+        "--vault-id",
+        dest="vault_ids",
+        action="append",
+        default=[],
+        metavar="[LABEL@]SOURCE",
+        help="a vault identity: LABEL@FILE, LABEL@SCRIPT or LABEL@prompt (repeatable)",
+    )
+    group.add_argument(
+        "-J",
+        "--ask-vault-pass",
+        "--ask-vault-password",
+        dest="ask_vault_pass",
+        action="store_true",
+        help="prompt for the vault password",
+    )
+
+
+def vault_options(args: argparse.Namespace) -> VaultOptions:
+    """The VaultOptions of a command line parsed with `add_vault_arguments`."""
+    return VaultOptions(
+        password_files=tuple(getattr(args, "vault_password_files", None) or ()),
+        ids=tuple(getattr(args, "vault_ids", None) or ()),
+        ask=bool(getattr(args, "ask_vault_pass", False)),
+    )
+
+
+# Secrets handed over by the parent process: read once (the pipe is then empty).
+_received: list[tuple[str, bytes]] | None = None
+# Secrets `load` gave Ansible in this process (ansible-core 2.18 has no context holding them).
+_opened: list[tuple[str, bytes]] = []
+
+
+def handed_over_secrets() -> list[tuple[str, bytes]]:
+    """The vault secrets the parent process handed over (`secrets_for_child`), if any.
+
+    Read once, at the first call (`load` makes it): the variable naming the pipe is
+    removed then, so that no child of this process mistakes one of its own
+    descriptors for it.
+    """
+    global _received
+    if _received is None:
+        _received = []
+        fd_text = os.environ.pop(VAULT_FD_ENV, None)  # never passed on to our own children
+        if fd_text:
+            try:
+                fd = int(fd_text)
+                if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+                    raise ValueError("not a pipe")
+                with os.fdopen(fd, "rb") as pipe:
+                    payload = pipe.read()
+            except (OSError, ValueError) as exc:
+                raise VaultError(
+                    f"cannot read the vault secrets handed over on file descriptor {fd_text}: "
+                    f"{exc}",
+                    field=VAULT_FD_ENV,
+                    fix="unset it, or start this command from sagefleet",
+                ) from None
+            accept_secrets(_decode_handoff(payload, fd_text))
+    return list(_received)
+
+
+def _decode_handoff(payload: bytes, source: str) -> list[tuple[str, bytes]]:
+    if not payload.startswith(_HANDOFF_MAGIC):
+        raise VaultError(
+            f"file descriptor {source} does not hold vault secrets",
+            field=VAULT_FD_ENV,
+            fix="unset it, or start this command from sagefleet",
+        )
+    items = json.loads(payload[len(_HANDOFF_MAGIC) :])
+    return [(str(i["id"]), base64.b64decode(i["secret"])) for i in items]
+
+
+def accept_secrets(secrets: Iterable[tuple[str, bytes]]) -> None:
+    """Secrets a parent handed over in memory (pipe, pytest-xdist's worker input)."""
+    global _received
+    current = _received or []
+    _received = current + [s for s in secrets if s not in current]
+
+
+def exported_secrets() -> list[dict[str, str]]:
+    """The handed-over secrets, to pass on to worker processes in memory."""
+    return [
+        {"id": label, "secret": base64.b64encode(secret).decode()}
+        for label, secret in handed_over_secrets()
+    ]
+
+
+def current_secrets(loader: Any = None) -> list[tuple[str, bytes]]:
+    """The vault secrets this process holds: ansible-playbook's (in a task) or ours."""
     from ansible.parsing import vault
 
-    secrets: list[tuple[str, Any]] = []
-    if password_file:
-        secret = vault.FileVaultSecret(filename=password_file, loader=loader)
-        secret.load()
-        secrets.append(("default", secret))
+    secrets: list[Any] = []
+    context_class = getattr(vault, "VaultSecretsContext", None)  # ansible-core 2.19+
+    context = context_class.current(optional=True) if context_class is not None else None
+    if context is not None:
+        secrets = list(context.secrets)
+    elif loader is not None:  # ansible-core 2.18: the loader holds them
+        secrets = list(getattr(getattr(loader, "_vault", None), "secrets", None) or [])
+    else:  # ansible-core 2.18, outside a task: those `load` opened
+        return list(_opened)
+    result: list[tuple[str, bytes]] = []
+    for label, secret in secrets:
+        data = secret.bytes
+        if data and (label, data) not in result:
+            result.append((str(label), bytes(data)))
+    return result
+
+
+@contextmanager
+def secrets_for_child(
+    secrets: Sequence[tuple[str, bytes]],
+) -> Iterator[tuple[dict[str, str], tuple[int, ...]]]:
+    """``(env, pass_fds)`` handing ``secrets`` to a child process in memory: a pipe the
+    child inherits, named by VAULT_FD_ENV; never a command line, never a file.
+
+    The child reads it through `load` (any VaultOptions) before it reads the inventory.
+    """
+    if not secrets:
+        yield {}, ()
+        return
+    payload = _HANDOFF_MAGIC + json.dumps(
+        [{"id": label, "secret": base64.b64encode(data).decode()} for label, data in secrets]
+    ).encode()
+    read_fd, write_fd = os.pipe()  # neither is inherited unless passed (PEP 446)
+
+    def write() -> None:
+        try:
+            with os.fdopen(write_fd, "wb") as pipe:
+                pipe.write(payload)
+        except OSError:  # the child ended without reading: nothing to hand over
+            pass
+
+    writer = threading.Thread(target=write, name="sagefleet-vault-handoff", daemon=True)
+    writer.start()
+    try:
+        yield {VAULT_FD_ENV: str(read_fd)}, (read_fd,)
+    finally:
+        os.close(read_fd)  # a writer still blocked gets EPIPE now
+        writer.join(timeout=5)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An Ansible error's own message on one line (no origin dump, no traceback)."""
+    message = getattr(exc, "message", None) or str(exc)
+    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+    return lines[0].rstrip(".") if lines else type(exc).__name__
+
+
+_VAULT_WORDS = ("decrypt", "vault secret", "vault password")
+
+
+def _is_vault_error(exc: BaseException) -> bool:
+    """Whether Ansible failed for want of the right vault secret (its own words)."""
+    from ansible.parsing.vault import AnsibleVaultError
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        text = str(seen).lower()
+        if isinstance(seen, AnsibleVaultError) or any(w in text for w in _VAULT_WORDS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _vault_secrets(loader: Any, options: VaultOptions) -> None:
+    """Give Ansible the vault secrets, as ansible-playbook does with the same options."""
+    from ansible import constants as C
+    from ansible.cli import CLI
+    from ansible.errors import AnsibleError
+    from ansible.parsing import vault
+
+    secrets: list[tuple[str, Any]] = [
+        (label, vault.VaultSecret(data)) for label, data in handed_over_secrets()
+    ]
+    ids = list(C.DEFAULT_VAULT_IDENTITY_LIST or []) + list(options.ids)
+    files = list(options.password_files)
+    configured = C.DEFAULT_VAULT_PASSWORD_FILE
+    for source, how in [(CLI.split_vault_id(i)[1], "--vault-id") for i in ids] + [
+        (f, "--vault-password-file") for f in files + ([configured] if configured else [])
+    ]:
+        if source not in ("prompt", "prompt_ask_vault_pass") and not os.path.isfile(
+            os.path.expanduser(source)
+        ):
+            raise VaultError(
+                "the vault password file does not exist",
+                field=how if source != configured else "vault_password_file",
+                value=source,
+                fix="give the file holding the inventory's vault password",
+            )
+    if ids or files or options.ask or configured:
+        try:
+            secrets += CLI.setup_vault_secrets(
+                loader,
+                ids,
+                vault_password_files=files,
+                ask_vault_pass=options.ask,
+                auto_prompt=False,
+                **_no_context(CLI.setup_vault_secrets),
+            )
+        except AnsibleError as exc:
+            raise VaultError(f"cannot get the vault password: {_one_line(exc)}") from None
+    if secrets:
         loader.set_vault_secrets(secrets)
+    for label, secret in secrets:
+        if secret.bytes and (label, secret.bytes) not in _opened:
+            _opened.append((label, bytes(secret.bytes)))
     context_class = getattr(vault, "VaultSecretsContext", None)  # ansible-core 2.19+
     if context_class is None:
         return
@@ -74,7 +326,19 @@ def _vault_secrets(loader: Any, password_file: str | None) -> None:
     if current is None:
         context_class.initialize(context_class(list(secrets)))
     else:  # process-wide in Ansible: add ours to what is there
-        current.secrets.extend(s for s in secrets if s not in current.secrets)
+        known = [(label, s.bytes) for label, s in current.secrets]
+        current.secrets.extend(s for s in secrets if (s[0], s[1].bytes) not in known)
+
+
+def _no_context(setup: Any) -> dict[str, Any]:
+    """ansible-core 2.19's setup_vault_secrets sets the process-wide context once: we do."""
+    import inspect
+
+    return (
+        {"initialize_context": False}
+        if "initialize_context" in inspect.signature(setup).parameters
+        else {}
+    )
 
 
 def _parse_once_loader() -> Any:
@@ -132,18 +396,53 @@ def _collection_loader() -> None:
         init_plugin_loader()
 
 
+def _vars_files(loader: Any, sources: Sequence[str | Path], host: Any) -> list[str]:
+    """The host_vars and group_vars files Ansible reads for ``host``, in the inventory folders."""
+    files: list[str] = []
+    for source in sources:
+        base = str(source) if os.path.isdir(source) else os.path.dirname(os.path.abspath(source))
+        for subdir, entities in (("host_vars", [host]), ("group_vars", host.get_groups())):
+            folder = os.path.join(base, subdir)
+            if os.path.isdir(folder):
+                for entity in entities:
+                    files += [str(f) for f in loader.find_vars_files(folder, entity.name)]
+    return files
+
+
+def _explain(exc: BaseException, host: str, files: Sequence[str]) -> InputError:
+    """Ansible could not read a host's variables: say which file, line and field."""
+    from sagefleet import yamlcheck
+
+    found = yamlcheck.first_problem(files, host)
+    if found is not None:
+        return found
+    if _is_vault_error(exc):
+        vaults = [f for f in files if yamlcheck.is_vault_file(f)]
+        return VaultError(
+            f"cannot open the vault: {_one_line(exc)}",
+            host=host,
+            value=", ".join(vaults) or None,
+            fix=VAULT_FIX,
+        )
+    return InputError(f"cannot read the host's variables: {_one_line(exc)}", host=host)
+
+
 def load(
     sources: Sequence[str | Path],
     *,
-    vault_password_file: str | None = None,
+    vault: VaultOptions | None = None,
     pattern: str = "all",
     names: Sequence[str] | None = None,
     connect: bool = True,
 ) -> list[InventoryHost]:
     """Every host matching ``pattern`` with its variables templated (vault values decrypted).
 
+    ``vault``: where the vault secrets come from (`add_vault_arguments`,
+    `vault_options`); secrets handed over by a parent process apply in any case.
     ``connect=False`` reads variables only (no WinRM target, so no credentials are
     required): the offline path evaluates hosts that WinRM cannot reach.
+    Any problem (a vault that does not open, a file Ansible cannot read) is an
+    InputError of one line naming the host, the file and the field.
     """
     from ansible.errors import AnsibleError
     from ansible.inventory.manager import InventoryManager
@@ -152,36 +451,49 @@ def load(
 
     _collection_loader()
     loader = _parse_once_loader()
+    _vault_secrets(loader, vault or VaultOptions())
     try:
-        _vault_secrets(loader, vault_password_file)
         manager = InventoryManager(loader=loader, sources=[str(s) for s in sources])
         variables = VariableManager(loader=loader, inventory=manager)
         hosts = manager.get_hosts(pattern=pattern)
     except AnsibleError as exc:
-        raise InputError(
-            f"cannot read the inventory: {exc}",
+        error_class = VaultError if _is_vault_error(exc) else InputError
+        raise error_class(
+            f"cannot read the inventory: {_one_line(exc)}",
             field="inventory",
             value=", ".join(str(s) for s in sources),
-        ) from exc
+        ) from None
     if names is not None:
         wanted = set(names)
         hosts = [h for h in hosts if h.name in wanted]
     result = []
     for host in hosts:
-        raw = variables.get_vars(host=host)
-        templar = Templar(loader=loader, variables=raw)
         try:
-            resolved = {
-                key: templar.template(value)
-                for key, value in raw.items()
-                if key in CONNECTION_VARS
+            raw = variables.get_vars(host=host)
+        except AnsibleError as exc:
+            raise _explain(exc, host.name, _vars_files(loader, sources, host)) from None
+        templar = Templar(loader=loader, variables=raw)
+        resolved = {}
+        for key, value in raw.items():
+            if not (
+                key in CONNECTION_VARS
                 or key.startswith("sagefleet_")
                 or key in ("inventory_hostname", "inventory_dir", "group_names")
-            }
-        except AnsibleError as exc:
-            raise InputError(
-                f"cannot template the host's variables: {exc}", host=host.name, field="inventory"
-            ) from exc
+            ):
+                continue
+            try:
+                resolved[key] = templar.template(value)
+            except AnsibleError as exc:
+                if _is_vault_error(exc):
+                    raise VaultError(
+                        f"cannot decrypt the vault value: {_one_line(exc)}",
+                        host=host.name,
+                        field=key,
+                        fix=VAULT_FIX,
+                    ) from None
+                raise InputError(
+                    f"cannot template the variable: {_one_line(exc)}", host=host.name, field=key
+                ) from None
         name = to_plain(host.name)
         resolved = to_plain(resolved)
         resolved.setdefault("inventory_hostname", name)
@@ -196,6 +508,8 @@ def load(
 
 def winrm_target(name: str, hv: Mapping[str, Any]) -> WinRMTarget:
     """A WinRMTarget from the variables of ansible-core's winrm connection, same defaults."""
+    from sagefleet.remote.winrm import WinRMTarget
+
     port = int(hv.get("ansible_port") or 5986)
     scheme = str(hv.get("ansible_winrm_scheme") or ("http" if port == 5985 else "https"))
     user = hv.get("ansible_user")

@@ -245,9 +245,9 @@ def cmd_jump(args: Any) -> int:
 
     import yaml
 
-    from sagefleet.inventory import load
+    from sagefleet.inventory import load, vault_options
 
-    hosts = load(args.inventory, vault_password_file=args.vault_password_file, pattern=args.limit)
+    hosts = load(args.inventory, vault=vault_options(args), pattern=args.limit)
     out = Path(args.overlay)
     with Forwards() as forwards:
         for host in hosts:
@@ -278,9 +278,13 @@ def add_subparser(sub: Any) -> None:
     p_jump = sub.add_parser(
         "jump", help="open SSH port forwards to hosts behind a jump host (inventory overlay)"
     )
-    p_jump.add_argument("-i", "--inventory", action="append", required=True)
-    p_jump.add_argument("--vault-password-file")
-    p_jump.add_argument("-l", "--limit", default="all")
+    from sagefleet.inventory import add_vault_arguments
+
+    p_jump.add_argument(
+        "-i", "--inventory", action="append", required=True, help="Ansible inventory (repeatable)"
+    )
+    p_jump.add_argument("-l", "--limit", default="all", help="host pattern (default all)")
+    add_vault_arguments(p_jump)
     p_jump.add_argument("--overlay", default=".sagefleet/jump/hosts.yml",
                         help="inventory overlay to write (removed on exit)")
     p_jump.set_defaults(func=cmd_jump)

@@ -1,4 +1,4 @@
-"""Operations subcommands: offline facts (`facts-script`, `checks --facts`), `docs`, `jump`."""
+"""Operations subcommands: offline facts (`facts-script`, `checks --facts`), `jump`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sagefleet.errors import InputError
+from sagefleet.inventory import add_vault_arguments
 
 
 def _inventory_host(args: argparse.Namespace) -> tuple[str, dict[str, Any]] | None:
@@ -19,14 +20,9 @@ def _inventory_host(args: argparse.Namespace) -> tuple[str, dict[str, Any]] | No
         return None
     if not args.host:
         raise InputError("-i/--inventory needs --host NAME", field="--host")
-    from sagefleet.inventory import load
+    from sagefleet.inventory import load, vault_options
 
-    hosts = load(
-        args.inventory,
-        vault_password_file=args.vault_password_file,
-        names=[args.host],
-        connect=False,
-    )
+    hosts = load(args.inventory, vault=vault_options(args), names=[args.host], connect=False)
     if not hosts:
         raise InputError(
             "no such host in the inventory",
@@ -107,29 +103,6 @@ def cmd_checks_facts(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_docs(args: argparse.Namespace) -> int:
-    """Regenerate (or check, with --check) the generated parts of the docs."""
-    from sagefleet import roledocs
-
-    root = Path(args.root)
-    stale: list[str] = []
-    if args.what in ("roles", "all"):
-        stale += [str(d.path) for d in roledocs.sync_roles(root, check=args.check)]
-    if args.what in ("checks", "all"):
-        path = root / "docs" / "checks.md"
-        current, wanted = roledocs.checks_doc(path)
-        if current != wanted:
-            stale.append(str(path))
-            if not args.check:
-                path.write_text(wanted, encoding="utf-8")
-    if args.check and stale:
-        print("out of date (run `sagefleet docs " + args.what + "`): " + ", ".join(stale))
-        return 1
-    for item in stale:
-        print(f"updated {item}")
-    return 0
-
-
 def _extend_checks(sub: Any) -> None:
     """`sagefleet checks --facts FILE`: the `checks` command evaluates offline facts too."""
     p_checks = sub.choices.get("checks")
@@ -141,7 +114,7 @@ def _extend_checks(sub: Any) -> None:
     p_checks.add_argument("--facts", help="facts file written by `sagefleet facts-script`")
     p_checks.add_argument("-i", "--inventory", action="append", help="Ansible inventory")
     p_checks.add_argument("--host", help="the host of the inventory the facts come from")
-    p_checks.add_argument("--vault-password-file", help="as ansible-playbook's")
+    add_vault_arguments(p_checks)
     p_checks.add_argument("--out", default="reports/offline", help="report folder")
     p_checks.add_argument(
         "--format",
@@ -161,14 +134,14 @@ def _extend_checks(sub: Any) -> None:
 
 
 def add_subparser(sub: Any) -> None:
-    """Register facts-script, docs and jump, and extend `checks` with --facts."""
+    """Register facts-script and jump, and extend `checks` with --facts."""
     p_script = sub.add_parser(
         "facts-script",
         help="print a PowerShell collector of the facts, to run by hand on a server",
     )
     p_script.add_argument("-i", "--inventory", action="append", help="Ansible inventory")
     p_script.add_argument("--host", help="inventory host whose entities and settings to use")
-    p_script.add_argument("--vault-password-file", help="as ansible-playbook's")
+    add_vault_arguments(p_script)
     p_script.add_argument("--mae", action="append", help="a .MAE path to examine (repeatable)")
     p_script.add_argument(
         "--agent-service", help="agent service name (default the shipped agent profile's)"
@@ -180,12 +153,6 @@ def add_subparser(sub: Any) -> None:
     p_script.set_defaults(func=cmd_facts_script)
 
     _extend_checks(sub)
-
-    p_docs = sub.add_parser("docs", help="regenerate the generated documentation")
-    p_docs.add_argument("what", choices=["roles", "checks", "all"])
-    p_docs.add_argument("--root", default=".", help="project root")
-    p_docs.add_argument("--check", action="store_true", help="only report drift (exit 1)")
-    p_docs.set_defaults(func=cmd_docs)
 
     try:
         from sagefleet.jump import add_subparser as add_jump

@@ -39,7 +39,9 @@ def test_every_role_has_argument_specs_covering_its_defaults(role: Path) -> None
 
 def test_role_readmes_match_their_argument_specs() -> None:
     stale = roledocs.sync_roles(ROOT, check=True)
-    assert not stale, "run `sagefleet docs roles`: " + ", ".join(d.role for d in stale)
+    assert not stale, "run `python -m sagefleet.roledocs roles`: " + ", ".join(
+        d.role for d in stale
+    )
 
 
 def test_role_readme_drift_is_detected(tmp_path: Path) -> None:
@@ -182,7 +184,11 @@ def test_deploy_with_tag_validate_checks_inputs_and_touches_no_host() -> None:
     listed = _ansible_playbook("--list-tasks", "--tags", "validate", "playbooks/deploy.yml")
     tasks = [line.split("\t")[0].strip() for line in listed.splitlines() if "TAGS: [" in line
              and not line.lstrip().startswith("play #")]
-    assert tasks == ["Validate the inventory of every host", "Inspect the agent package"]
+    assert tasks == [
+        "Validate the inventory of every host",
+        "Check that the agent package is given",
+        "Inspect the agent package",
+    ]
 
 
 def test_skipping_a_step_keeps_the_inventory_validation() -> None:
@@ -223,4 +229,4 @@ def test_progress_callback_stays_readable_on_a_50_host_fleet(tmp_path: Path) -> 
 
 def test_check_reference_matches_the_catalog() -> None:
     current, wanted = roledocs.checks_doc(ROOT / "docs" / "checks.md")
-    assert current == wanted, "run `sagefleet docs checks`"
+    assert current == wanted, "run `python -m sagefleet.roledocs checks`"

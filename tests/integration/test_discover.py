@@ -13,6 +13,7 @@ import jinja2
 import pytest
 import yaml
 
+from sagefleet import discover as discover_module
 from sagefleet.settings import validate_host
 from sagefleet.sim.fleet import Fleet, generate_specs
 from tests.conftest import ROOT, next_first_address
@@ -76,7 +77,9 @@ def test_draft_lists_one_entity_per_mae_file(drafts: Path, scenario: str) -> Non
         assert entity["database"] == wanted["database"]
         for key in ("sql_instance", "azure_sql_server"):
             assert entity.get(key) == wanted.get(key)
-        assert entity["sql_password"].startswith("{{ vault_sql_password_")
+        assert entity["sql_password"].startswith("{{ sagefleet_sql_password_")
+        assert entity["sage_password"].startswith("{{ sagefleet_sage_password_")
+        assert entity["sql_user"] == ""  # not a secret: the integrator writes it in
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -85,11 +88,19 @@ def test_draft_validates_once_the_vault_placeholders_are_filled(
 ) -> None:
     text = (drafts / f"{scenario}.yml").read_text()
     vault = (drafts / f"{scenario}.vault.yml").read_text()
-    names = [line.split(":")[0].lstrip("# ") for line in vault.splitlines()
-             if line.startswith("# vault_")]
-    assert names and all(line.startswith(("#", "---")) for line in vault.splitlines() if line)
-    secrets = {name: "filled-in" for name in names}
-    result = validate_host(scenario, filled(text, secrets))
+    assert all(line.startswith(("#", "---")) for line in vault.splitlines() if line)
+    # The skeleton, uncommented, is the vars.yml part and the vault.yml part.
+    skeleton = yaml.safe_load(
+        "\n".join(line[2:] for line in vault.splitlines() if line.startswith("# sagefleet_"))
+    )
+    plain = {k: v for k, v in skeleton.items() if not k.startswith("sagefleet_vault_")}
+    secrets = {k: "filled-in" for k in skeleton if k.startswith("sagefleet_vault_")}
+    assert plain and len(plain) == len(secrets)
+    resolved = {name: filled(f"x: {ref}", secrets)["x"] for name, ref in plain.items()}
+    host_vars = filled(text, resolved)
+    for entity in host_vars["sagefleet_entities"]:
+        entity["sql_user"] = "spendesk"  # the header says to fill it in
+    result = validate_host(scenario, host_vars)
     assert result.errors == [], result.errors
     assert len(result.entities) == len(entities_for(scenario))
 
@@ -103,3 +114,29 @@ def test_existing_draft_is_kept_unless_forced(fleet: tuple[Fleet, Path], tmp_pat
     assert "kept" in out
     discover(inventory, tmp_path, "-l", "two-entities", "-e", "sagefleet_discover_force=true")
     assert "sagefleet_entities" in mine.read_text()
+
+
+def test_draft_uses_the_secret_names_of_the_example_inventory() -> None:
+    """The example's layout: host_vars name sagefleet_<kind>_password_<entity>, which
+    vars.yml maps to sagefleet_vault_<kind>_password_<entity> in the encrypted vault.yml."""
+    example = ROOT / "inventory" / "example" / "group_vars" / "bijou"
+    mapping = yaml.safe_load((example / "vars.yml").read_text())
+    vaulted = yaml.safe_load((example / "vault.yml").read_text())
+    pairs = {k: v for k, v in mapping.items() if k.startswith("sagefleet_") and "_password_" in k}
+    assert pairs == {k: f"{{{{ {k.replace('sagefleet_', 'sagefleet_vault_', 1)} }}}}"
+                     for k in pairs}
+    assert {k.replace("sagefleet_", "sagefleet_vault_", 1) for k in pairs} <= set(vaulted)
+
+    result = discover_module.draft("sage-bijou-01", {
+        "hostname": "SAGE-BIJOU-01",
+        "mae_files": [{"path": "C:\\Sage\\BIJOU.MAE", "database": "BIJOU",
+                       "serveur_sql": "SQL01\\SAGE", "type": "SQL"}],
+    })
+    (entity,) = yaml.safe_load(result.host_vars)["sagefleet_entities"]
+    assert entity["sage_password"] == "{{ sagefleet_sage_password_bijou }}"
+    assert entity["sql_password"] == "{{ sagefleet_sql_password_bijou }}"
+    assert '# sagefleet_sql_password_bijou: "{{ sagefleet_vault_sql_password_bijou }}"' in (
+        result.vault
+    )
+    assert "# sagefleet_vault_sql_password_bijou: ''" in result.vault
+    assert "vault_sql_user" not in result.vault + result.host_vars

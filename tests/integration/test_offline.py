@@ -137,7 +137,7 @@ def test_checks_refuses_a_file_that_is_not_facts(tmp_path: Path) -> None:
     assert main(["checks", "--facts", str(bogus), "--out", str(tmp_path / "r")]) == 2
 
 
-def test_checks_without_inventory_evaluates_with_no_entities(
+def test_checks_without_inventory_evaluate_but_a_host_without_entities_is_never_ready(
     fleet_inventory: tuple[Fleet, Path], tmp_path: Path
 ) -> None:
     fleet, _ = fleet_inventory
@@ -146,6 +146,10 @@ def test_checks_without_inventory_evaluates_with_no_entities(
         document = session.run_snippet("facts", params)
     facts_file = tmp_path / "facts.json"
     facts_file.write_text(json.dumps(document), encoding="utf-8")
+    # Exit 0: without --fail-on-blocked a blocked host is reported, not an error of the run.
     assert main(["checks", "--facts", str(facts_file), "--out", str(tmp_path / "r")]) == 0
     report = json.loads((tmp_path / "r" / "report.json").read_text())
-    assert report["hosts"][0]["status"] in ("ready", "warnings")
+    (host,) = report["hosts"]
+    assert host["status"] == "blocked"
+    failed = {f["check_id"] for f in host["findings"] if f["status"] == "fail"}
+    assert failed == {"SF903"}  # only the missing entities: the facts themselves are healthy

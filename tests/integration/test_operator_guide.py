@@ -209,6 +209,7 @@ def test_guide_shows_steps_for_every_stage() -> None:
         "playbooks/verify.yml", "playbooks/diagnose.yml", "sagefleet facts-script",
         "sagefleet checks --facts", "--check --diff", "--limit sage-bijou-01",
         '{"sagefleet_deploy_waves": [1]}', "fail_on_blocked=true", "sagefleet selftest",
+        "sagefleet settings validate -i", "--format json --out -",
     ):
         assert needed in steps, needed
     # Steps use the variables the guide sets, never a machine's own paths.
@@ -249,6 +250,8 @@ def test_the_reports_the_guide_points_at_exist(walk: Walk) -> None:
     assert list((reports / "diagnose").glob("sage-bijou-02-*.zip"))
     verify = json.loads((reports / "verify" / "report.json").read_text())
     assert {h["host"] for h in verify["hosts"]} == {"sage-bijou-01", "sage-bijou-02"}
+    doctor = json.loads((reports / "doctor" / "sage-bijou-01.json").read_text())
+    assert [h["host"] for h in doctor["hosts"]] == ["sage-bijou-01"]
 
 
 def test_secrets_never_reach_the_output(walk: Walk) -> None:

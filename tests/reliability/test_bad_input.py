@@ -402,6 +402,84 @@ def test_two_gigabyte_package_is_refused_before_it_is_read(tmp_path: Path) -> No
     assert time.monotonic() - started < 1.0  # hashing 2 GB would take seconds
 
 
+def test_deploy_without_a_package_says_so_in_its_own_words(
+    one_host: tuple[Fleet, Path, Path],
+) -> None:
+    fleet, inventory, tmp = one_host
+    before = untouched(fleet)
+    process = playbook("deploy.yml", inventory, "-e", f"sagefleet_deploy_report_dir={tmp / 'np'}")
+    assert process.returncode != 0
+    text = process.stdout + process.stderr
+    assert "sagefleet_agent_package is not set" in text, text[-3000:]
+    assert "-e sagefleet_agent_package=" in text and "no host was contacted" in text
+    assert "is undefined" not in text
+    assert untouched(fleet) == before
+
+
+# -- variables files Ansible cannot read ------------------------------------------------------
+
+BAD_FILES: dict[str, tuple[str, str, str]] = {
+    # case: (host_vars file text, "line N", field)
+    "yaml-syntax": (
+        "sagefleet_lang: fr\nsagefleet_entities: [\n  - name: x\n",
+        "line 3",
+        "sagefleet_entities",
+    ),
+    "impossible-date": (
+        "sagefleet_waivers:\n  - id: SF308\n    reason: proxy\n    expires: 2026-02-30\n",
+        "line 4",
+        "sagefleet_waivers[0].expires",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def two_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet, Path]]:
+    tmp = tmp_path_factory.mktemp("bad-files")
+    specs = generate_specs(2, first_address=next_first_address(), port=0)
+    with Fleet(specs, tmp / "fleet") as fleet:
+        yield fleet, write_inventory(
+            fleet, tmp / "inv" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+        )
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+@pytest.mark.parametrize("door", ["preflight.yml", "doctor", "settings validate"])
+def test_a_bad_variables_file_is_named_with_its_host_line_and_field(
+    two_hosts: tuple[Fleet, Path], case: str, door: str, tmp_path: Path
+) -> None:
+    """The second host's file is bad: the error names it (not the first host, not a
+    traceback), before any host is contacted."""
+    fleet, inventory = two_hosts
+    text, line, field = BAD_FILES[case]
+    bad = inventory.parent / "host_vars" / "sage02.yml"
+    bad.parent.mkdir(exist_ok=True)
+    bad.write_text(text)
+    before = untouched(fleet)
+    try:
+        if door == "preflight.yml":
+            process = playbook(
+                door, inventory, "-e", f"sagefleet_preflight_report_dir={tmp_path / 'out'}"
+            )
+        else:
+            process = subprocess.run(
+                [sys.executable, "-m", "sagefleet", *door.split(), "-i", str(inventory)],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+    finally:
+        bad.unlink()
+    output = process.stdout + process.stderr
+    assert process.returncode != 0
+    assert "Traceback" not in output
+    wanted = f"host sage02, field {field}: {bad}, {line}"
+    assert wanted in output, output[-3000:]
+    assert "host sage01" not in output
+    assert untouched(fleet) == before
+
+
 # -- the CLI --------------------------------------------------------------------------------
 
 CLI_CASES: dict[str, tuple[list[str], list[str]]] = {

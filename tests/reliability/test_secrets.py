@@ -37,7 +37,7 @@ import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
 
 from sagefleet import offline
-from sagefleet.inventory import load
+from sagefleet.inventory import VaultOptions, load
 from sagefleet.package import build_test_package
 from sagefleet.sim.fleet import Fleet, generate_specs
 from tests.conftest import ROOT, next_first_address, session_for
@@ -284,8 +284,6 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
             "-e",
             f"sagefleet_verify_report_dir={reports / 'verify'}",
             "-e",
-            f"sagefleet_verify_vault_password_file={vault_file}",
-            "-e",
             "sagefleet_verify_workers=1",
             "--limit",
             "old",  # one host is enough to read the vault; the suites take time
@@ -322,7 +320,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
                 str(reports / "collect-old.ps1"),
             ],
         )
-        (host,) = load([inventory], vault_password_file=str(vault_file), names=["old"])
+        (host,) = load(
+            [inventory], vault=VaultOptions(password_files=(str(vault_file),)), names=["old"]
+        )
         prepared = offline.offline_prepared("old", dict(host.variables))
         with session_for(fleet, "old") as session:
             facts = session.run_snippet("facts", prepared.facts_params())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +12,16 @@ from pathlib import Path
 import pytest
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from sagefleet.inventory import load
+from sagefleet.checks import parse_waivers
+from sagefleet.errors import InputError
+from sagefleet.inventory import (
+    VAULT_FD_ENV,
+    VaultError,
+    VaultOptions,
+    current_secrets,
+    load,
+    secrets_for_child,
+)
 
 VAULT_PASSWORD = b"correct horse battery staple"
 
@@ -18,6 +30,11 @@ def encrypt(value: str, indent: int = 10) -> str:
     vault = VaultLib([("default", VaultSecret(VAULT_PASSWORD))])
     text = vault.encrypt(value.encode()).decode()
     return "!vault |\n" + "".join(f"{' ' * indent}{line}\n" for line in text.splitlines())
+
+
+def vault_of(tmp_path: Path) -> VaultOptions:
+    """--vault-password-file with the password file the inventory fixture writes."""
+    return VaultOptions(password_files=(str(tmp_path / "vault-pass"),))
 
 
 @pytest.fixture
@@ -43,7 +60,7 @@ def inventory(tmp_path: Path) -> Path:
 
 
 def test_vault_password_is_decrypted_through_ansible(inventory: Path, tmp_path: Path) -> None:
-    hosts = load([inventory / "hosts.yml"], vault_password_file=str(tmp_path / "vault-pass"))
+    hosts = load([inventory / "hosts.yml"], vault=vault_of(tmp_path))
     by_name = {h.name: h for h in hosts}
     target = by_name["sage01"].target
     assert target is not None
@@ -54,13 +71,13 @@ def test_vault_password_is_decrypted_through_ansible(inventory: Path, tmp_path: 
 
 
 def test_port_5985_means_http_as_in_ansible(inventory: Path, tmp_path: Path) -> None:
-    hosts = load([inventory / "hosts.yml"], vault_password_file=str(tmp_path / "vault-pass"))
+    hosts = load([inventory / "hosts.yml"], vault=vault_of(tmp_path))
     target = {h.name: h for h in hosts}["sage02"].target
     assert target is not None and target.scheme == "http"
 
 
 def test_password_never_shows_in_the_target_repr(inventory: Path, tmp_path: Path) -> None:
-    hosts = load([inventory / "hosts.yml"], vault_password_file=str(tmp_path / "vault-pass"))
+    hosts = load([inventory / "hosts.yml"], vault=vault_of(tmp_path))
     assert "S3cret" not in repr(hosts)
 
 
@@ -102,7 +119,7 @@ def test_each_inventory_file_is_parsed_once_with_the_same_result(
         f"          sagefleet_sql_password: {encrypt('Inline-vault-Passw0rd', indent=12)}"
         "        sage02: {ansible_host: 127.0.0.51, ansible_port: 5985}\n"
     )
-    vault_file = str(tmp_path / "vault-pass")
+    vault_file = vault_of(tmp_path)
     parsed: list[str] = []
     plain_load = DataLoader.load
 
@@ -113,12 +130,12 @@ def test_each_inventory_file_is_parsed_once_with_the_same_result(
         return plain_load(self, data, file_name, **kwargs)
 
     monkeypatch.setattr(DataLoader, "load", counting_load)
-    fast = load([hosts_file], vault_password_file=vault_file)
+    fast = load([hosts_file], vault=vault_file)
     assert parsed.count(str(hosts_file)) == 1, parsed
 
     parsed.clear()
     monkeypatch.setattr(inventory_module, "_parse_once_loader", DataLoader)
-    plain = load([hosts_file], vault_password_file=vault_file)
+    plain = load([hosts_file], vault=vault_file)
     assert parsed.count(str(hosts_file)) == 2, parsed  # what the shortcut saves
     assert fast == plain
     sage01 = {h.name: h for h in fast}["sage01"]
@@ -146,3 +163,145 @@ def test_a_plugin_inventory_is_read_as_ansible_playbook_reads_it(tmp_path: Path)
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['sage-lyon', 'sage-nantes']", result.stderr
+
+
+# -- vault secrets handed over to a child process ------------------------------------
+
+
+def child_load(inventory: Path, **popen: object) -> subprocess.CompletedProcess[str]:
+    """A fresh process (vault secrets are process-wide in Ansible) that loads the
+    inventory with no vault option at all."""
+    code = (
+        "import os, sys\n"
+        "from sagefleet.errors import InputError\n"
+        "from sagefleet.inventory import VAULT_FD_ENV, load\n"
+        "try:\n"
+        f"    hosts = load([{str(inventory / 'hosts.yml')!r}])\n"
+        "except InputError as exc:\n"
+        "    print(exc); sys.exit(3)\n"
+        "print({h.name: h.target.password for h in hosts}['sage01'])\n"
+        "print(VAULT_FD_ENV in os.environ)\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, **popen
+    )
+
+
+def test_secrets_handed_over_in_memory_open_the_vault_of_a_child(inventory: Path) -> None:
+    with secrets_for_child([("default", VAULT_PASSWORD)]) as (env, fds):
+        assert list(env) == [VAULT_FD_ENV] and len(fds) == 1
+        assert stat.S_ISFIFO(os.fstat(fds[0]).st_mode)  # a pipe, not a file
+        result = child_load(inventory, env={**os.environ, **env}, pass_fds=fds)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Decrypted; and the variable is gone, so the child's own children never read it.
+    assert result.stdout.split() == ["S3cret-from-vault", "False"]
+
+
+def test_without_a_handover_the_child_cannot_open_the_vault(inventory: Path) -> None:
+    result = child_load(inventory)
+    assert result.returncode == 3 and "vault" in result.stdout.lower(), result.stderr
+
+
+def test_a_descriptor_that_is_not_a_handover_is_refused_in_one_line(inventory: Path) -> None:
+    with open(inventory / "hosts.yml", "rb") as not_a_pipe:
+        result = child_load(
+            inventory,
+            env={**os.environ, VAULT_FD_ENV: str(not_a_pipe.fileno())},
+            pass_fds=(not_a_pipe.fileno(),),
+        )
+    assert result.returncode == 3, result.stderr
+    assert VAULT_FD_ENV in result.stdout and len(result.stdout.strip().splitlines()) == 1
+
+
+def test_the_vault_password_file_of_the_environment_applies(
+    inventory: Path, tmp_path: Path
+) -> None:
+    result = child_load(
+        inventory, env={**os.environ, "ANSIBLE_VAULT_PASSWORD_FILE": str(tmp_path / "vault-pass")}
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.split()[0] == "S3cret-from-vault"
+
+
+def test_current_secrets_are_what_opened_the_vault(inventory: Path, tmp_path: Path) -> None:
+    load([inventory / "hosts.yml"], vault=vault_of(tmp_path))
+    assert ("default", VAULT_PASSWORD) in current_secrets()
+
+
+def test_a_missing_password_file_is_one_line_naming_the_option(inventory: Path) -> None:
+    with pytest.raises(VaultError) as error:
+        load(
+            [inventory / "hosts.yml"],
+            vault=VaultOptions(ids=("prod@/nonexistent/vault-pass",)),
+        )
+    text = str(error.value)
+    assert "field --vault-id" in text and "/nonexistent/vault-pass" in text
+    assert "\n" not in text
+
+
+def test_a_whole_file_vault_that_does_not_open_names_the_file(inventory: Path) -> None:
+    secret = VaultLib([("default", VaultSecret(b"another password"))])
+    vault_file = inventory / "group_vars" / "all.yml"
+    vault_file.write_bytes(secret.encrypt(b"sagefleet_site: lyon\n"))
+    result = child_load(inventory)
+    assert result.returncode == 3, result.stderr
+    line = result.stdout.strip()
+    assert "\n" not in line and str(vault_file) in line and "host sage01" in line
+
+
+# -- variables files Ansible cannot read ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "words"),
+    [
+        (
+            "sagefleet_lang: fr\nsagefleet_entities: [\n  - name: x\n",
+            "line 3",
+            "field sagefleet_entities",
+            "YAML syntax error",
+        ),
+        (
+            "sagefleet_waivers:\n  - id: SF308\n    reason: proxy\n    expires: 2026-02-30\n",
+            "line 4",
+            "field sagefleet_waivers[0].expires",
+            "day is out of range for month",
+        ),
+        (
+            "sagefleet_lang: fr\nsagefleet_site: 'lyon\n",
+            "line 3",
+            "field sagefleet_site",
+            "YAML syntax error",
+        ),
+    ],
+)
+def test_a_bad_host_vars_file_names_the_host_file_line_and_field(
+    inventory: Path, tmp_path: Path, text: str, line: str, field: str, words: str
+) -> None:
+    (inventory / "host_vars").mkdir()
+    bad = inventory / "host_vars" / "sage02.yml"
+    bad.write_text(text)
+    with pytest.raises(InputError) as error:
+        load([inventory / "hosts.yml"], vault=vault_of(tmp_path))
+    message = str(error.value)
+    assert message.startswith(f"host sage02, {field}: {bad}, {line}"), message
+    assert words in message and "\n" not in message
+
+
+def test_a_bad_group_vars_file_is_named_too(inventory: Path, tmp_path: Path) -> None:
+    bad = inventory / "group_vars" / "all.yml"
+    bad.write_text("sagefleet_waivers:\n  - {id: SF308, reason: x, expires: 2025-13-01}\n")
+    with pytest.raises(InputError) as error:
+        load([inventory / "hosts.yml"], vault=vault_of(tmp_path))
+    assert f"{bad}, line 2" in str(error.value)
+    assert "sagefleet_waivers[0].expires" in str(error.value)
+
+
+def test_an_unquoted_real_date_in_a_waiver_is_a_date(inventory: Path, tmp_path: Path) -> None:
+    (inventory / "host_vars").mkdir()
+    (inventory / "host_vars" / "sage01.yml").write_text(
+        "sagefleet_waivers:\n  - id: SF308\n    reason: proxy\n    expires: 2027-03-31\n"
+    )
+    (host,) = load([inventory / "hosts.yml"], vault=vault_of(tmp_path), names=["sage01"])
+    (waiver,) = parse_waivers("sage01", host.variables["sagefleet_waivers"])
+    assert waiver.expires == dt.date(2027, 3, 31)

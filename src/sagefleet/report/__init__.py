@@ -30,6 +30,7 @@ __all__ = [
     "render_html",
     "render_json",
     "render_junit",
+    "render_report",
     "write_reports",
 ]
 
@@ -54,6 +55,18 @@ _RENDERERS: dict[str, Callable[[FleetReport], str]] = {
 }
 
 FORMATS: tuple[str, ...] = tuple(_RENDERERS)
+
+
+def render_report(report: FleetReport, name: str) -> str:
+    """``report`` in one format, exactly as `write_reports` writes its file."""
+    if name not in _RENDERERS:
+        raise InputError(
+            "unknown report format",
+            field="formats",
+            value=name,
+            fix=f"choose among {', '.join(FORMATS)}",
+        )
+    return _RENDERERS[name](report)
 
 #: Reports hold host names and findings, no secrets: readable by the team on the bastion.
 REPORT_MODE = 0o644

@@ -38,7 +38,9 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
         description="Merge settings.json files: connections keyed by name, identical "
         "duplicates collapse, any conflicting value is an error naming both files.",
     )
-    merge.add_argument("files", nargs="+", type=Path, metavar="FILE.json")
+    merge.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE.json", help="settings.json files to merge"
+    )
     merge.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
     merge.add_argument(
         "--no-schema",
@@ -50,10 +52,28 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     render = actions.add_parser(
         "render",
         help="render one host's entities into settings.json",
-        description="Validate one host's sagefleet_entities and render its merged settings.json.",
+        description="Validate one host's sagefleet_entities and render its merged settings.json, "
+        "from a vars file (--entities) or from the inventory (-i INVENTORY -l HOST, vault "
+        "values decrypted as ansible-playbook does).",
     )
-    render.add_argument("--entities", type=Path, required=True, metavar="FILE.yml")
-    render.add_argument("--host", help="host to render when the file holds several")
+    source = render.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--entities",
+        type=Path,
+        metavar="FILE.yml",
+        help="vars file: one host's variables, or host -> variables",
+    )
+    source.add_argument(
+        "-i",
+        "--inventory",
+        action="append",
+        help="Ansible inventory (repeatable); with -l HOST",
+    )
+    render.add_argument("-l", "--limit", metavar="HOST", help="with -i: the one host to render")
+    render.add_argument(
+        "--host", help="with --entities: the host to render when the file holds several"
+    )
+    _vault_arguments(render)
     render.add_argument("--template", type=Path, help="Jinja2 template replacing the shipped one")
     render.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
     render.set_defaults(func=run_render)
@@ -61,11 +81,53 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     validate = actions.add_parser(
         "validate",
         help="check sagefleet_entities and report every problem",
-        description="Check one host's variables, or a mapping host -> variables.",
+        description="Check one host's variables or a mapping host -> variables (FILE.yml), "
+        "or the hosts of an inventory (-i INVENTORY [-l PATTERN], vault values decrypted "
+        "as ansible-playbook does).",
     )
-    validate.add_argument("file", type=Path, metavar="FILE.yml")
+    validate.add_argument(
+        "file",
+        type=Path,
+        metavar="FILE.yml",
+        nargs="?",
+        help="vars file: one host's variables, or host -> variables",
+    )
+    validate.add_argument(
+        "-i", "--inventory", action="append", help="Ansible inventory (repeatable), not FILE.yml"
+    )
+    validate.add_argument(
+        "-l",
+        "--limit",
+        default="sage_servers",
+        help="with -i: host pattern (default sage_servers, the playbooks' group)",
+    )
+    _vault_arguments(validate)
     validate.add_argument("--template", type=Path, help="Jinja2 template replacing the shipped one")
     validate.set_defaults(func=run_validate)
+
+
+def _vault_arguments(parser: argparse.ArgumentParser) -> None:
+    from sagefleet.inventory import add_vault_arguments
+
+    add_vault_arguments(parser)
+
+
+def _inventory_hosts(args: argparse.Namespace, pattern: str) -> dict[str, dict[str, Any]]:
+    """host -> variables of ``pattern`` in ``-i``, templated and decrypted as Ansible does.
+
+    Relative paths in them resolve from the current directory, as in the playbooks.
+    """
+    from sagefleet.inventory import load, vault_options
+
+    found = load(args.inventory, vault=vault_options(args), pattern=pattern, connect=False)
+    if not found:
+        raise InputError(
+            "no host of the inventory matches",
+            field="--limit",
+            value=pattern,
+            fix=f"check the host pattern against {', '.join(args.inventory)}",
+        )
+    return {h.name: dict(h.variables) for h in found}
 
 
 def _report(errors: Sequence[InputError]) -> int:
@@ -147,10 +209,27 @@ def _pick_host(hosts: dict[str, dict[str, Any]], wanted: str | None, source: Pat
 
 def run_render(args: argparse.Namespace) -> int:
     """Render one host's settings.json exactly as a deployment would, after full validation."""
+    base_dir: Path | None
     try:
-        hosts = load_hosts_file(args.entities, host=args.host)
-        host = _pick_host(hosts, args.host, args.entities)
-        base_dir = args.entities.resolve().parent
+        if args.inventory:
+            if not args.limit:
+                raise InputError("-i needs -l HOST: the one host to render", field="--limit")
+            hosts = _inventory_hosts(args, args.limit)
+            if len(hosts) != 1:
+                raise InputError(
+                    f"render takes one host; the pattern matches {len(hosts)}",
+                    field="--limit",
+                    value=args.limit,
+                    fix=f"name one host ({', '.join(sorted(hosts)[:5])})",
+                )
+            host = next(iter(hosts))
+            base_dir = None
+        else:
+            if args.limit:
+                raise InputError("-l goes with -i; with --entities use --host", field="--limit")
+            hosts = load_hosts_file(args.entities, host=args.host)
+            host = _pick_host(hosts, args.host, args.entities)
+            base_dir = args.entities.resolve().parent
         fleet = check_fleet({host: hosts[host]}, base_dir=base_dir, template=args.template)
         if host not in fleet:
             raise InputError(
@@ -172,11 +251,22 @@ def run_render(args: argparse.Namespace) -> int:
 
 def run_validate(args: argparse.Namespace) -> int:
     """Report every problem of every host in the file, and the values sagefleet normalised."""
+    base_dir: Path | None
     try:
-        hosts = load_hosts_file(args.file)
+        if (args.file is None) == (not args.inventory):
+            raise InputError(
+                "give a vars file or -i INVENTORY (one of them)",
+                field="FILE.yml" if args.file is None else "--inventory",
+                fix="sagefleet settings validate FILE.yml, or -i INVENTORY [-l PATTERN]",
+            )
+        if args.inventory:
+            hosts = _inventory_hosts(args, args.limit)
+            base_dir = None
+        else:
+            hosts = load_hosts_file(args.file)
+            base_dir = args.file.resolve().parent
     except InputError as exc:
         return _report([exc])
-    base_dir = args.file.resolve().parent
     errors: list[InputError] = []
     entity_count = 0
     for host in sorted(hosts):

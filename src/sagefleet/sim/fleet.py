@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -35,6 +35,9 @@ from sagefleet.sim.host_profiles import (
 )
 from sagefleet.sim.model import ProfileError, WindowsHost, host_from_profile
 from sagefleet.sim.server import NTLM_USERS, Acceptor, Listener, Stats, tls_context
+
+if TYPE_CHECKING:
+    from sagefleet.inventory import VaultOptions
 
 STATE_FILE = "state.json"
 #: Where deploy takes settings.json from (the vendor's files, or the template).
@@ -404,24 +407,26 @@ class Fleet:
         }
 
 
-def specs_from_inventory(inventory: Path) -> list[HostSpec]:
-    """Read the hosts to simulate from an Ansible inventory (the inventory is the truth)."""
-    from ansible.inventory.manager import InventoryManager
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.vars.manager import VariableManager
+def specs_from_inventory(inventory: Path, vault: VaultOptions | None = None) -> list[HostSpec]:
+    """Read the hosts to simulate from an Ansible inventory (the inventory is the truth).
 
-    loader = DataLoader()
-    manager = InventoryManager(loader=loader, sources=[str(inventory)])
-    variables = VariableManager(loader=loader, inventory=manager)
+    Variables are templated and vault values decrypted as ansible-playbook does
+    (``vault``: sagefleet.inventory.VaultOptions).
+    """
+    from sagefleet.inventory import load
+
     specs = []
-    for host in manager.get_hosts():
-        hv = variables.get_vars(host=host)
+    for host in load([inventory], vault=vault, connect=False):
+        hv = host.variables
         if hv.get("ansible_connection") != "winrm":
             continue
         address = str(hv.get("ansible_host", host.name))
         faults = hv.get("sagefleet_sim_faults") or {}
         if not isinstance(faults, dict):
             raise FleetError(f"host {host.name}: sagefleet_sim_faults must be a mapping")
+        password = hv.get("ansible_password", hv.get("ansible_winrm_password"))
+        if not hv.get("ansible_user") or password is None:
+            raise FleetError(f"host {host.name}: ansible_user and ansible_password must be set")
         overrides = hv.get(OVERRIDES_VAR) or {}
         if not isinstance(overrides, dict):
             raise FleetError(
@@ -439,7 +444,7 @@ def specs_from_inventory(inventory: Path) -> list[HostSpec]:
                 port=int(hv.get("ansible_port", 5986)),
                 scheme=str(hv.get("ansible_winrm_scheme", "https")),
                 username=str(hv["ansible_user"]),
-                password=str(hv["ansible_password"]),
+                password=str(password),
                 profile=profile,
                 overrides={str(k): v for k, v in overrides.items()},
                 faults={str(k): v for k, v in faults.items()},
@@ -491,8 +496,18 @@ def _atomic_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def up(serve_args: list[str], state_dir: Path, timeout: float = 60.0) -> dict[str, Any]:
-    """Start ``sagefleet sim serve`` in the background and wait until it is ready."""
+def up(
+    serve_args: list[str],
+    state_dir: Path,
+    timeout: float = 60.0,
+    vault_secrets: Sequence[tuple[str, bytes]] = (),
+) -> dict[str, Any]:
+    """Start ``sagefleet sim serve`` in the background and wait until it is ready.
+
+    ``vault_secrets``: vault secrets for the inventory it serves, handed over in memory.
+    """
+    from sagefleet.inventory import secrets_for_child
+
     state_dir.mkdir(parents=True, exist_ok=True)
     state_path = state_dir / STATE_FILE
     if state_path.exists():
@@ -506,22 +521,25 @@ def up(serve_args: list[str], state_dir: Path, timeout: float = 60.0) -> dict[st
     log_path = state_dir / "sim.log"
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
     log_start = log.tell()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sagefleet",
-            "sim",
-            "serve",
-            "--state-dir",
-            str(state_dir),
-            *serve_args,
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
-    )
+    with secrets_for_child(vault_secrets) as (handoff, fds):
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sagefleet",
+                "sim",
+                "serve",
+                "--state-dir",
+                str(state_dir),
+                *serve_args,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            env={**os.environ, **handoff},
+            pass_fds=fds,
+        )
     log.close()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -5,6 +5,10 @@ Enable with ``-p sagefleet.verify.plugin`` and point it at an inventory:
     pytest -p sagefleet.verify.plugin tests/infra --sagefleet-inventory inventory/client \\
         --vault-password-file ~/.vault --sagefleet-report reports/verify -n 8
 
+Vault secrets: ``--vault-password-file``/``--vault-id`` as ansible-playbook's,
+``ANSIBLE_VAULT_PASSWORD_FILE``, or those of the playbook that started pytest
+(``sagefleet_verify``: handed over in memory, see sagefleet.inventory).
+
 Tests ask for ``sagefleet_host`` (they then run once per host), ``windows``
 (questions about that host over WinRM) and ``expected`` (what the inventory
 says the host should look like). Mark a test with
@@ -14,19 +18,30 @@ it a stable id in the report.
 
 from __future__ import annotations
 
+import base64
 from collections import defaultdict
 from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from sagefleet.errors import SagefleetError
 from sagefleet.findings import Finding, HostReport, Severity, Status
-from sagefleet.inventory import InventoryHost, load
+from sagefleet.inventory import (
+    InventoryHost,
+    VaultOptions,
+    accept_secrets,
+    exported_secrets,
+    handed_over_secrets,
+    load,
+)
 from sagefleet.verify.expectations import Expectations, for_host
 from sagefleet.verify.windows import Windows, testinfra_host
 
 _HOSTS_KEY = pytest.StashKey[dict[str, InventoryHost]]()
 _CACHE_KEY = pytest.StashKey[dict[str, Windows]]()
+_SECRETS_INPUT = "sagefleet_vault_secrets"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,8 +54,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--vault-password-file",
-        dest="sagefleet_vault_password_file",
-        help="vault password file, as ansible-playbook's",
+        dest="sagefleet_vault_password_files",
+        action="append",
+        default=[],
+        help="vault password file, as ansible-playbook's (repeatable)",
+    )
+    group.addoption(
+        "--vault-id",
+        dest="sagefleet_vault_ids",
+        action="append",
+        default=[],
+        help="vault identity LABEL@FILE, as ansible-playbook's (repeatable)",
     )
     group.addoption("--sagefleet-limit", default="all", help="host pattern (default all)")
     group.addoption("--sagefleet-report", help="write the fleet report (all formats) here")
@@ -54,15 +78,37 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_Collector(config), "sagefleet-verify-collector")
     inventories = config.getoption("sagefleet_inventory")
     hosts: dict[str, InventoryHost] = {}
-    if inventories:
-        for host in load(
-            inventories,
-            vault_password_file=config.getoption("sagefleet_vault_password_file"),
-            pattern=config.getoption("sagefleet_limit"),
-        ):
-            if host.target is not None:
-                hosts[host.name] = host
+    worker_input = getattr(config, "workerinput", None)
+    try:
+        if worker_input is not None:  # an xdist worker: the controller's handed-over secrets
+            accept_secrets(
+                (item["id"], base64.b64decode(item["secret"]))
+                for item in worker_input.get(_SECRETS_INPUT, [])
+            )
+        else:  # read now, before any worker process starts
+            handed_over_secrets()
+        if inventories:
+            vault = VaultOptions(
+                password_files=tuple(config.getoption("sagefleet_vault_password_files")),
+                ids=tuple(config.getoption("sagefleet_vault_ids")),
+            )
+            for host in load(inventories, vault=vault, pattern=config.getoption("sagefleet_limit")):
+                if host.target is not None:
+                    hosts[host.name] = host
+    except SagefleetError as exc:  # one line, not a traceback
+        raise pytest.UsageError(str(exc)) from None
     config.stash[_HOSTS_KEY] = hosts
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_HandOver(), "sagefleet-verify-vault")
+
+
+class _HandOver:
+    """Vault secrets handed over by ansible-playbook go on to the xdist workers in
+    memory (their start-up message), as the workers do not inherit the pipe."""
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[_SECRETS_INPUT] = exported_secrets()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -1,0 +1,93 @@
+"""Run the testinfra suites in a child pytest, with the vault secrets of the playbook.
+
+The suites read the inventory themselves (sagefleet.verify.plugin). A playbook
+that runs them (playbooks/verify.yml, the deploy role's wave check) hands its
+own vault secrets over to that child in memory (`inventory.secrets_for_child`:
+an inherited pipe, never the command line, never a file), so whatever opened
+the vault for ansible-playbook (--vault-password-file, --ask-vault-pass,
+--vault-id, AWX's vault credential) opens it for the suites too.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sagefleet.inventory import secrets_for_child
+
+#: pytest's exit codes (pytest.ExitCode), in the words of a verification.
+PYTEST_OUTCOMES: dict[int, str] = {
+    0: "every check passed",
+    1: "verification failed",
+    2: "verification interrupted",
+    3: "pytest internal error",
+    4: "the suites could not start",
+    5: "no verification test was collected",
+}
+
+
+@dataclass(frozen=True)
+class SuiteRun:
+    argv: list[str]
+    rc: int
+    stdout: str
+    stderr: str
+
+    @property
+    def message(self) -> str:
+        """One line: what happened, and pytest's own error line when the suites could not run."""
+        text = PYTEST_OUTCOMES.get(self.rc, f"pytest exited with code {self.rc}")
+        if self.rc >= 2:
+            errors = [
+                line.strip()
+                for line in (self.stderr + "\n" + self.stdout).splitlines()
+                if line.strip().startswith(("ERROR:", "sagefleet: error:"))
+            ]
+            if errors:
+                text += ": " + errors[0].removeprefix("ERROR:").strip()
+        return text
+
+
+def suites_argv(
+    python: str,
+    suites: str,
+    inventories: Sequence[str],
+    *,
+    limit: str = "all",
+    workers: int = 0,
+    report_dir: str | None = None,
+) -> list[str]:
+    """The pytest command line of the suites (no secret in it)."""
+    argv = [python, "-m", "pytest", "-p", "sagefleet.verify.plugin", "-p", "no:cacheprovider"]
+    argv += ["-q", suites, f"--sagefleet-limit={limit}"]
+    if workers > 0:
+        argv += ["-n", str(workers)]
+    if report_dir:
+        argv += [
+            f"--junitxml={Path(report_dir) / 'pytest.junit.xml'}",
+            f"--sagefleet-report={report_dir}",
+        ]
+    argv += [f"--sagefleet-inventory={source}" for source in inventories]
+    return argv
+
+
+def run_suites(
+    argv: Sequence[str], secrets: Sequence[tuple[str, bytes]], *, env: dict[str, str] | None = None
+) -> SuiteRun:
+    """Run ``argv`` with ``secrets`` handed over in memory; wait for it."""
+    import os
+
+    with secrets_for_child(secrets) as (handoff, fds):
+        process = subprocess.run(
+            list(argv),
+            env={**(env if env is not None else os.environ), **handoff},
+            pass_fds=fds,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            check=False,
+        )
+    return SuiteRun(list(argv), process.returncode, process.stdout, process.stderr)

@@ -1,0 +1,147 @@
+"""The command line as users read it: every option explained, exit codes in --help,
+vault options wherever an inventory is read, no developer command."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.conftest import ROOT
+
+from sagefleet import cli
+from sagefleet.inventory import VaultOptions, vault_options
+
+
+def parsers(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ("sagefleet",)
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """Every parser of the command tree, with the words that reach it."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from parsers(sub, (*path, name))
+
+
+def explained(parser: argparse.ArgumentParser) -> Iterator[tuple[str, str]]:
+    """(option or subcommand, its help) of one parser."""
+    for action in parser._actions:
+        if isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+            continue
+        if isinstance(action, argparse._SubParsersAction):  # each subcommand's line
+            for choice in action._choices_actions:
+                yield choice.dest, choice.help or ""
+        else:
+            yield "/".join(action.option_strings) or action.dest, action.help or ""
+
+
+def test_every_option_and_subcommand_has_help() -> None:
+    missing = [
+        f"{' '.join(path)} {name}"
+        for path, parser in parsers(cli.build_parser())
+        for name, text in explained(parser)
+        if not text.strip()
+    ]
+    assert missing == []
+
+
+def test_the_walk_sees_the_whole_tree() -> None:
+    commands = {" ".join(path) for path, _ in parsers(cli.build_parser())}
+    assert {"sagefleet doctor", "sagefleet sim up", "sagefleet settings render"} <= commands
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["doctor", "-i", "inv"],
+        ["selftest", "-i", "inv", "-l", "h"],
+        ["settings", "validate", "-i", "inv"],
+        ["settings", "render", "-i", "inv", "-l", "h"],
+        ["sim", "up", "-i", "inv"],
+        ["sim", "serve", "-i", "inv", "--state-dir", "s"],
+        ["facts-script", "-i", "inv", "--host", "h"],
+        ["checks", "--facts", "f.json", "-i", "inv", "--host", "h"],
+        ["jump", "-i", "inv"],
+        ["agent", "learn", "-i", "inv", "-l", "h"],
+    ],
+)
+def test_every_command_reading_an_inventory_takes_ansibles_vault_options(
+    command: list[str],
+) -> None:
+    args = cli.build_parser().parse_args(
+        [
+            *command,
+            "--vault-password-file",
+            "a",
+            "--vault-id",
+            "prod@b",
+            "--vault-id",
+            "c",
+            "--ask-vault-pass",
+        ]
+    )
+    assert vault_options(args) == VaultOptions(
+        password_files=("a",), ids=("prod@b", "c"), ask=True
+    )
+
+
+def test_doctor_help_documents_its_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["doctor", "--help"])
+    assert stop.value.code == 0
+    text = capsys.readouterr().out
+    assert "exit codes:" in text
+    for code, meaning in cli.DOCTOR_EXIT_CODES.items():
+        assert f"  {code:<4} {meaning}" in text
+    assert cli.DOCTOR_EXIT_CODES[cli.EXIT_BLOCKED].startswith("--fail-on-blocked")
+    for option in ("--lang", "--vault-id", "--ask-vault-pass", "--out"):
+        assert option in text
+
+
+def test_a_usage_error_exits_with_the_documented_code(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["doctor"])  # -i missing: argparse's own usage error
+    assert stop.value.code == cli.EXIT_USAGE
+    assert cli.main(["doctor", "-i", "inv", "--forks", "0"]) == cli.EXIT_USAGE
+    assert "--forks" in capsys.readouterr().err
+
+
+def test_out_dash_takes_exactly_one_format(capsys: pytest.CaptureFixture[str]) -> None:
+    rc = cli.main(["doctor", "-i", "inv", "--out", "-"])  # every format by default
+    assert rc == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "--format" in err and "--out -" in err
+
+
+def test_the_docs_generator_is_not_an_operator_command(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["docs", "all", "--check"])
+    assert stop.value.code == cli.EXIT_USAGE
+    assert "invalid choice: 'docs'" in capsys.readouterr().err
+    process = subprocess.run(
+        [sys.executable, "-m", "sagefleet.roledocs", "all", "--check", "--root", str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert process.returncode == 0, process.stdout + process.stderr
+
+
+def test_the_docs_generator_reports_drift(tmp_path: Path) -> None:
+    from sagefleet import roledocs
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "checks.md").write_text(
+        f"# Checks\n\n{roledocs.CHECKS_BEGIN}\nstale\n{roledocs.CHECKS_END}\n"
+    )
+    (tmp_path / "roles").mkdir()
+    assert roledocs.main(["checks", "--check", "--root", str(tmp_path)]) == 1
+    assert roledocs.main(["checks", "--root", str(tmp_path)]) == 0
+    assert roledocs.main(["checks", "--check", "--root", str(tmp_path)]) == 0
+    assert "| SF101 |" in (tmp_path / "docs" / "checks.md").read_text()
