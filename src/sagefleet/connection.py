@@ -529,20 +529,40 @@ def likely_cause(evidence: Evidence, options: ConnectionOptions) -> tuple[str, s
             )
         tls = probe.get("tls") or {}
         errors = tls.get("policy_errors")
-        if tls and (not tls.get("ok") or (errors and errors != "None")):
-            seen = errors if errors and errors != "None" else tls.get("error")
+        if tls and not tls.get("ok"):
             return (
                 "tls",
                 _t(
                     lang,
-                    f"TLS to {name} is not trusted as the host sees it ({seen}): TLS interception?",
-                    f"le TLS vers {name} n'est pas de confiance pour le serveur ({seen}) : "
-                    "interception TLS ?",
+                    f"the TLS handshake with {name} fails as the host makes it "
+                    f"({tls.get('error')})",
+                    f"la négociation TLS avec {name} échoue depuis le serveur "
+                    f"({tls.get('error')})",
                 ),
                 _t(
                     lang,
-                    f"exclude {probe.get('name')} from TLS inspection (see SF303)",
-                    f"excluez {probe.get('name')} de l'inspection TLS (voir SF303)",
+                    "let the host speak TLS 1.2 (see SF102, SF103) and check what sits on the "
+                    "way (SF303)",
+                    "permettez le TLS 1.2 au serveur (voir SF102, SF103) et vérifiez ce qui se "
+                    "trouve sur le chemin (SF303)",
+                ),
+            )
+        if tls and errors and errors != "None":
+            return (
+                "tls",
+                _t(
+                    lang,
+                    f"the host does not trust the certificate {name} presents ({errors}): "
+                    "TLS interception?",
+                    f"le serveur ne fait pas confiance au certificat présenté par {name} "
+                    f"({errors}) : interception TLS ?",
+                ),
+                _t(
+                    lang,
+                    f"exclude {probe.get('name')} from TLS inspection, or install the "
+                    "inspecting proxy's CA in the host's Root store (see SF303)",
+                    f"excluez {probe.get('name')} de l'inspection TLS, ou installez l'AC du "
+                    "proxy d'inspection dans le magasin Root du serveur (voir SF303)",
                 ),
             )
     pending = [c for c in evidence.connections if c.state.lower() == "synsent"]

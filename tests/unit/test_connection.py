@@ -185,6 +185,14 @@ def test_untrusted_tls_interception_is_the_likely_cause() -> None:
     assert "RemoteCertificateChainErrors" in verdict.message
 
 
+def test_tls_1_2_disabled_in_schannel_is_the_likely_cause() -> None:
+    verdict = look(host(with_agent("schannel-tls12-disabled")))
+    assert (verdict.status, verdict.cause) == (Status.FAIL, "tls")
+    assert "the TLS handshake with s3.eu-west-3.amazonaws.com:443 fails as the host makes it" in (
+        verdict.message
+    )
+
+
 def test_a_firewall_that_drops_only_the_service_traffic_shows_syn_sent() -> None:
     data = with_agent("healthy-onprem", accounts={"LocalSystem": {"tcp": {
         "sqs.eu-west-3.amazonaws.com:443": "timeout", "api.chift.eu:443": "timeout"}}})
