@@ -6,8 +6,9 @@ reachability from the host, TLS), the agent's own connections (SF513, the
 its log's last "connected" line), then the ``diagnose`` snippet (service state,
 agent and installer log tails, event log entries, settings.json, and the
 service restart only when asked). sagefleet.diagnosis turns them into the
-troubleshooting steps and a verdict naming the step that failed. Everything is written into one zip on the
-bastion with a manifest (files, sizes, SHA-256, collected_at, sagefleet version).
+troubleshooting steps and a verdict naming the step that failed. Everything is
+written into one zip on the bastion with a manifest (files, sizes, SHA-256,
+collected_at, sagefleet version).
 
 Secrets never reach the bundle: settings.json is redacted on the controller
 (sagefleet.settings.redact), every secret the inventory knows for the host
