@@ -40,15 +40,14 @@ from sagefleet.remote import (
 )
 from sagefleet.remote.retry import RetryingSession, retry_from
 from sagefleet.settings import (
-    diff as settings_diff,
-)
-from sagefleet.settings import (
-    dumps,
-    entities_for_host,
-    render_host_settings,
+    build_host_settings,
     settings_sha256,
 )
+from sagefleet.settings import (
+    diff as settings_diff,
+)
 from sagefleet.settings_host import (
+    SettingsOutcome,
     SettingsTarget,
     SettingsWriteFailed,
     settings_target,
@@ -434,8 +433,11 @@ class Deployer:
         self.connection = connection.options_from(host, variables)
         # SF513 as the health gate saw it, added to the host's report.
         self.gate_findings: list[Finding] = []
-        self.entities = entities_for_host(host, variables).entities
-        self.settings_text = dumps(render_host_settings(self.entities, host=host))
+        # The same document the settings playbook writes: vendor files merged, or the template.
+        self.settings = build_host_settings(host, variables)
+        self.settings_text = self.settings.text
+        # The installed settings.json as read (and checked) before the plan: see run().
+        self.probed: SettingsOutcome | None = None
         self.target = self.options.target_version or package.agent_version
         if not self.target:
             raise InputError(
@@ -534,19 +536,29 @@ class Deployer:
         )
         if current is None:
             action = "install"
-        elif not versions.same(current, self.target):
-            action = "upgrade"
         else:
+            # The installed agent's settings.json is read before anything is planned: a
+            # vendor file is never replaced by rendered content, nor a connection dropped
+            # (SettingsRefused, the host left as it is), by a settings write or an upgrade.
             check = write_settings(
-                self.session, settings, self.settings_text, check=True, want_diff=self.want_diff
+                self.session,
+                settings,
+                self.settings_text,
+                check=True,
+                want_diff=self.want_diff,
+                guard=self.settings,
             )
+            self.probed = check
             self.result.diff = check.diff
             running = (facts.agent.state or "").lower() == "running"
-            if not check.changed and running:
+            if not versions.same(current, self.target):
+                action = "upgrade"
+            elif not check.changed and running:
                 self.result.plan = f"nothing: agent {current} running, settings up to date"
                 self.result.version = current
                 return self.done("unchanged")
-            action = "settings" if check.changed else "start"
+            else:
+                action = "settings" if check.changed else "start"
         self.result.plan = {
             "install": f"install {self.target} ({installer.label})",
             "upgrade": f"upgrade {current} → {self.target} ({installer.label})",
@@ -627,19 +639,19 @@ class Deployer:
 
     def _planned_diff(self, settings: Any, action: str) -> str | None:
         """Redacted settings diff for check mode; a new install diffs against nothing."""
-        if action == "upgrade":
-            try:
-                return write_settings(
-                    self.session, settings, self.settings_text, check=True, want_diff=True
-                ).diff
-            except SettingsWriteFailed:
-                pass
+        if action == "upgrade" and self.probed is not None:
+            return self.probed.diff
         return settings_diff(None, self.settings_text)
 
     def _settings_only(self, settings: Any, action: str) -> DeployResult:
         if action == "settings":
             outcome = write_settings(
-                self.session, settings, self.settings_text, want_diff=self.want_diff
+                self.session,
+                settings,
+                self.settings_text,
+                want_diff=self.want_diff,
+                guard=self.settings,
+                probed=self.probed,
             )
             self.result.diff = outcome.diff
             self.step("settings", backup=outcome.backup)

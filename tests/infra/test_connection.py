@@ -18,8 +18,8 @@ def test_agent_holds_a_connection_to_the_vendors_services(
     account's proxy), or the profile's "connected" log line since start and within the
     window; unknown while the agent is younger than sagefleet_agent_connect_window_s
     (docs/verify.md)."""
-    assert expected.connection is not None
-    verdict, _ = connection.look(windows.agent_connections, expected.connection)
+    assert expected.agent_connection is not None
+    verdict, _ = connection.look(windows.agent_connections, expected.agent_connection)
     if verdict.status is Status.UNKNOWN:
         pytest.skip(f"{windows.name} SF513: {verdict.message}")
     assert verdict.status is Status.PASS, (

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from sagefleet.package import build_test_package
-from sagefleet.settings import dumps, entities_for_host, render_host_settings
+from sagefleet.settings import build_host_settings
+from sagefleet.sim import vendor_layout
 from sagefleet.sim.fleet import Fleet, generate_specs
 from tests.conftest import ROOT, next_first_address
 from tests.scenarios import entities_for, write_inventory
@@ -39,11 +40,13 @@ def deploy(
     package: Path,
     *extra: str,
     inventory_vars: dict[str, Any] | None = None,
+    source: str = "vendor",
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     inventory = write_inventory(
         fleet,
         tmp / "inventory" / "hosts.yml",
         {"sagefleet_agent_version": "3.2.0", **(inventory_vars or {})},
+        source=source,
     )
     out = tmp / "out"
     process = subprocess.run(
@@ -133,10 +136,9 @@ def test_fresh_install_then_idempotent_rerun(tmp_path: Path, package: Path) -> N
             assert agent(fleet, name) == ("Running", "3.2.0")
             host = fleet.host(name)
             variables = {"sagefleet_entities": entities_for(profile)}
-            expected = dumps(
-                render_host_settings(entities_for_host(name, variables).entities, host=name)
-            )
+            expected = build_host_settings(name, variables).text
             assert host.fs.read(INSTALL_DIR + "\\settings.json").decode() == expected
+            assert json.loads(expected)["Connections"]  # the vendor's files, merged
             staged = [e for k, e in host.fs.entries.items() if "staging" in k and not e.is_dir]
             assert all(CANARY.encode() not in (e.data or b"") for e in staged)
         assert CANARY not in first.stdout + first.stderr
@@ -161,6 +163,50 @@ def test_upgrade_keeps_a_backup_and_reports_versions(tmp_path: Path, package: Pa
         )
         backups = [k for k in fleet.host("old").fs.entries if "\\backup\\" in k]
         assert backups
+    finally:
+        fleet.stop()
+
+
+def vendor_file_on(fleet: Fleet, name: str, profile: str, *extra_connections: str) -> bytes:
+    """Put the vendor's settings.json (the profile's connections, and others) in the agent
+    folder, as the vendor's installer left it."""
+    entities = entities_for(profile)
+    entities += [{**entities[0], "company_code": code} for code in extra_connections]
+    data = vendor_layout.dumps(vendor_layout.document(entities))
+    fleet.host(name).fs.write(INSTALL_DIR + "\\settings.json", data)
+    return data
+
+
+def test_an_upgrade_never_puts_rendered_settings_over_the_vendors_file(
+    tmp_path: Path, package: Path
+) -> None:
+    fleet = start(tmp_path, ["agent-old"], ["old"])
+    try:
+        vendor_file_on(fleet, "old", "agent-old")
+        before = snapshot(fleet, "old")
+        process, _ = deploy(fleet, tmp_path, package, source="template")
+        assert process.returncode != 0
+        assert outcomes(process) == {"old": "failed"}
+        assert f"refusing to overwrite {INSTALL_DIR}\\settings.json" in process.stdout
+        assert snapshot(fleet, "old") == before
+    finally:
+        fleet.stop()
+
+
+def test_an_upgrade_never_drops_a_connection_unless_told(tmp_path: Path, package: Path) -> None:
+    fleet = start(tmp_path, ["agent-old"], ["old"])
+    try:
+        vendor_file_on(fleet, "old", "agent-old", "OLDCO")
+        before = snapshot(fleet, "old")
+        process, _ = deploy(fleet, tmp_path, package)
+        assert outcomes(process) == {"old": "failed"}
+        assert "Connections[CompanyName=OLDCO]" in process.stdout
+        assert snapshot(fleet, "old") == before
+        allowed = {"sagefleet_settings_drop_connections": True}
+        process, _ = deploy(fleet, tmp_path, package, inventory_vars=allowed)
+        assert outcomes(process) == {"old": "upgraded"}, process.stdout[-3000:]
+        written = json.loads(fleet.host("old").fs.read(INSTALL_DIR + "\\settings.json"))
+        assert [c["CompanyName"] for c in written["Connections"]] == ["BIJOU"]
     finally:
         fleet.stop()
 

@@ -35,9 +35,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet, Pat
     specs[0].name, specs[1].name = "with-agent", "without-agent"
     fleet = Fleet(specs, folder / "fleet").start()
     host = fleet.host("with-agent")
-    settings = settings_host.render_settings(
+    settings = settings_host.host_settings(
         "with-agent", {"sagefleet_entities": entities_for("agent-old")}
-    )
+    ).text
     assert CANARY in settings
     host.fs.mkdir(AGENT_DIR + "\\logs")
     host.fs.write(AGENT_DIR + "\\settings.json", settings.encode("utf-8"))

@@ -10,6 +10,7 @@ must have been seen, so a new snippet cannot go without its contract checked.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -162,10 +163,9 @@ def test_every_snippet_output_follows_its_schema(
                 s.run_snippet("diagnose", options.params(), sensitive=True)
 
         # A settings change on a running agent: settings_write, then agent_restart.
-        changed = dict(hosts["sage01"].variables)
-        changed["sagefleet_entities"] = [
-            {**e, "sql_password": "Another-Passw0rd!"} for e in changed["sagefleet_entities"]
-        ]
+        changed = copy.deepcopy(dict(hosts["sage01"].variables))
+        for entity in changed["sagefleet_entities"]:  # the vendor's file of the connection
+            entity["vendor_settings"]["Connections"][0]["SqlPassword"] = "Another-Passw0rd!"
         with session("sage01") as s:
             assert deploy_host(s, "sage01", changed, package).outcome == "settings"
             target = settings_host.settings_target("sage01")

@@ -27,7 +27,12 @@ CASES: dict[str, tuple[str, str | None, str | None, str | None]] = {
     "good-spc": ("healthy-spc", None, None, None),
     "stopped": ("healthy-onprem", "stop", "SF502", "is Stopped, expected Running"),
     "old-version": ("healthy-onprem", "version", "SF505", "agent version is 3.1.0"),
-    "missing-entity": ("two-entities", "entity", "SF506", "expected ['BIJOU', 'CHOCO']"),
+    "missing-entity": (
+        "two-entities",
+        "entity",
+        "SF506",
+        "expected ['Connections[CompanyName=BIJOU]', 'Connections[CompanyName=CHOCO]']",
+    ),
     "open-acl": ("healthy-onprem", "acl", "SF508", "too open"),
     "blocked": ("healthy-onprem", "endpoint", "SF510", "s3.eu-west-3.amazonaws.com:443"),
     # Running, its endpoints reachable by the admin, yet not connected: proxy for the admin only.
@@ -50,7 +55,9 @@ def break_host(fleet: Fleet, name: str, how: str) -> None:
         )
     elif how == "entity":
         document = json.loads(host.fs.read(settings))
-        document["connections"] = [c for c in document["connections"] if c["name"] != "CHOCO"]
+        document["Connections"] = [
+            c for c in document["Connections"] if c["CompanyName"] != "CHOCO"
+        ]
         host.fs.write(
             settings,
             json.dumps(document).encode(),
