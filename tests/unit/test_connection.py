@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -74,10 +75,11 @@ def age(windows: WindowsHost, seconds: float) -> None:
 def test_a_connected_agent_passes_naming_the_endpoints_it_holds() -> None:
     verdict = look(host("agent-old"))
     assert verdict.status is Status.PASS
-    assert verdict.message.startswith(
-        "connected to api.chift.eu:443 (203.0.113.30), sqs.eu-west-3.amazonaws.com:443 "
-        "(198.51.100.20); running for 3600 s"
-    )
+    assert re.match(
+        r"connected to api\.chift\.eu:443 \(203\.0\.113\.30\), sqs\.eu-west-3\.amazonaws\.com:443 "
+        r"\(198\.51\.100\.20\); running for 36\d\d s",
+        verdict.message,
+    ), verdict.message
 
 
 def test_an_agent_that_goes_through_its_proxy_passes_through_it() -> None:
@@ -121,7 +123,7 @@ def test_an_agent_younger_than_the_window_is_unknown_then_fails_past_it() -> Non
     age(windows, -3590)  # started 10 s ago
     verdict = look(windows)
     assert (verdict.status, verdict.young) == (Status.UNKNOWN, True)
-    assert verdict.message.startswith("no connection yet, running for 10 s (window 120 s)")
+    assert re.match(r"no connection yet, running for 1\d s \(window 120 s\)", verdict.message)
     age(windows, 120)
     assert look(windows).status is Status.FAIL
 
