@@ -6,7 +6,8 @@ round trip; a blocked host is skipped) → plan (install, upgrade X→Y, setting
 only, nothing) → in check mode, stop there → stage and extract the package →
 write settings.json beside the installer → stop, back up, install, start (one
 snippet) → health gate (service running, automatic, target version, settings
-as rendered) → on any failure, roll back to the backup and prove the previous
+as rendered, and connected to the vendor's services within the window: SF513,
+sagefleet.connection) → on any failure, roll back to the backup and prove the previous
 version runs again.
 """
 
@@ -22,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagefleet import agent_profile, preflight, transfer, versions
+from sagefleet import agent_profile, connection, preflight, transfer, versions
 from sagefleet.checks import Context
 from sagefleet.checks.agent import is_domain_account
 from sagefleet.checks.sage import sage_version
@@ -429,6 +430,9 @@ class Deployer:
         self.prepared = preflight.prepare(host, variables)
         self.options = check_inputs(host, variables)
         check_installer_arguments(host, self.options, package)
+        self.connection = connection.options_from(host, variables)
+        # SF513 as the health gate saw it, added to the host's report.
+        self.gate_findings: list[Finding] = []
         # The same document the settings playbook writes: vendor files merged, or the template.
         self.settings = build_host_settings(host, variables)
         self.settings_text = self.settings.text
@@ -469,7 +473,7 @@ class Deployer:
         result.outcome, result.reason, result.changed = outcome, reason, changed
         result.duration_s = time.monotonic() - self.started
         base = result.report
-        extra = tuple(findings or ())
+        extra = tuple(findings or ()) + tuple(self.gate_findings)
         summary = dict(base.summary) if base else {}
         summary["deploy"] = outcome
         result.report = HostReport(
@@ -667,6 +671,13 @@ class Deployer:
             killed_pid=restart.get("killed_pid"),
         )
         self.result.version = self.result.previous_version
+        problem = self._connection_gate() if restart.get("state") == "Running" else None
+        if problem is not None:
+            return self.done(
+                "failed",
+                changed=True,
+                reason=f"agent does not connect after the settings change: {problem}",
+            )
         if restart.get("state") != "Running":
             return self.done(
                 "failed",
@@ -844,6 +855,20 @@ class Deployer:
         )[0]
         if answer.get("sha256") != settings_sha256(self.settings_text):
             return "settings.json in the agent folder differs from the rendered settings"
+        return self._connection_gate()
+
+    def _connection_gate(self) -> str | None:
+        """SF513 after start: wait up to the window for the agent to connect; why it did
+        not (a wave whose agents run but never connect stops like a failed start), or
+        None. An undecided check is reported unknown and does not stop the deploy."""
+        verdict, _, looks = connection.wait_connected(
+            lambda params: self.session.run_snippet("agent_connections", params),
+            self.connection.for_service(self.service),
+        )
+        self.gate_findings = [verdict.finding(self.connection.lang)]
+        self.step("connection", status=verdict.status.value, looks=looks, cause=verdict.cause)
+        if verdict.status is Status.FAIL:
+            return f"{connection.CHECK_ID}: {verdict.message}"
         return None
 
     def _rollback(

@@ -421,3 +421,55 @@ def test_a_push_in_pieces_cut_halfway_is_resumed_by_the_deploy(tmp_path: Path) -
         assert staged == big.read_bytes()
     finally:
         fleet.stop()
+
+
+def test_health_gate_stops_a_wave_whose_agent_runs_but_never_connects(
+    tmp_path: Path, package: Path
+) -> None:
+    """The canary's new agent starts and runs, but its account has no proxy where only the
+    proxy leads out: past the window the gate fails SF513, the upgrade is rolled back and
+    no new wave starts, as after a failed start."""
+    fleet = start(tmp_path, ["agent-proxy-admin-only", "healthy-onprem"], ["a-canary", "b"])
+    try:
+        _, previous = agent(fleet, "a-canary")
+        process, report = deploy(
+            fleet, tmp_path, package, inventory_vars={"sagefleet_agent_connect_window_s": 3}
+        )
+        assert process.returncode != 0
+        assert outcomes(process) == {"a-canary": "rolled-back", "b": "not run"}
+        assert agent(fleet, "a-canary") == ("Running", previous)
+        assert agent(fleet, "b") == (None, None)
+        entry = next(h for h in report["hosts"] if h["host"] == "a-canary")
+        sf513 = next(f for f in entry["findings"] if f["check_id"] == "SF513")
+        assert sf513["status"] == "fail"
+        assert "no connection to " in sf513["message"] and "(window 3 s" in sf513["message"]
+        assert "a proxy is set for" in sf513["message"]
+        assert "netsh winhttp set proxy proxy.corp.local:8080" in sf513["remediation"]
+        # The gate looked more than once: it waited for the window, it did not fail at once.
+        looks = [
+            e for e in fleet.host("a-canary").journal if e.get("name") == "agent_connections"
+        ]
+        assert len(looks) >= 2
+    finally:
+        fleet.stop()
+
+
+def test_health_gate_waits_for_an_agent_that_connects_after_a_few_seconds(
+    tmp_path: Path, package: Path
+) -> None:
+    """An agent that takes 2 seconds to connect passes the gate: it is polled until then."""
+    fleet = start(tmp_path, ["healthy-onprem"], ["slow"])
+    try:
+        host = fleet.host("slow")
+        host.time_scale = 1.0  # simulated seconds are real ones on this host
+        host.agent_behaviour.connect_after_s = 2.0
+        process, report = deploy(fleet, tmp_path, package)
+        assert process.returncode == 0, process.stdout[-5000:]
+        assert outcomes(process) == {"slow": "installed"}
+        entry = next(h for h in report["hosts"] if h["host"] == "slow")
+        statuses = {f["check_id"]: f["status"] for f in entry["findings"]}
+        assert statuses["SF513"] == "pass" and statuses["SF603"] == "pass"
+        looks = [e for e in host.journal if e.get("name") == "agent_connections"]
+        assert len(looks) >= 2  # not connected at the first look, connected later
+    finally:
+        fleet.stop()

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagefleet import agent_profile, catalog
+from sagefleet import agent_profile, catalog, connection
+from sagefleet.connection import ConnectionOptions
 from sagefleet.settings import build_host_settings, entities_for_host
 from sagefleet.settings.merge import connections
 from sagefleet.settings.redact import is_secret_key
@@ -35,6 +36,8 @@ class Expectations:
     install_dir: str = ""
     #: How to find the agent's service: ``windows.service(**expected.service_lookup)``.
     service_lookup: Mapping[str, str | None] = field(default_factory=dict)
+    #: SF513's options: the endpoints, the window after start, the profile's log evidence.
+    agent_connection: ConnectionOptions | None = None
 
     @property
     def service_label(self) -> str:
@@ -79,6 +82,7 @@ def for_host(host: str, variables: Mapping[str, Any]) -> Expectations:
         staging_keep=int(variables.get("sagefleet_agent_staging_keep", 2)),
         install_dir=profile.install_dir,
         service_lookup=profile.service_lookup,
+        agent_connection=connection.options_from(host, variables),
     )
 
 
