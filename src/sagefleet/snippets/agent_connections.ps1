@@ -217,7 +217,7 @@ $result.resolved = @(foreach ($name in @($P.names)) { Resolve-SfName ([string]$n
 # display language), the machine-wide policy, the account's own Internet Options when its
 # hive is loaded, and, for comparison, those of the account running this script.
 $winhttp = @(foreach ($l in @(& netsh.exe winhttp show proxy)) { if ("$l" -match '^\s*\S[^:]*\s:\s+(\S.*?)\s*$') { $Matches[1] } })
-$users = [Microsoft.Win32.RegistryKey]::OpenBaseKey('Users', 'Default')
+$users = [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::Users, [Microsoft.Win32.RegistryView]::Default)
 $machine = [Microsoft.Win32.RegistryKey]::OpenBaseKey('LocalMachine', 'Registry64')
 $settingsPath = 'Software\Microsoft\Windows\CurrentVersion\Internet Settings'
 $policy = $machine.OpenSubKey('SOFTWARE\Policies\Microsoft\Windows\CurrentVersion\Internet Settings')
