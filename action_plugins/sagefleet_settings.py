@@ -9,9 +9,9 @@ from ansible.plugins.action import ActionBase
 
 from sagefleet import agent_profile, settings_host
 from sagefleet.errors import SagefleetError
+from sagefleet.inventory import sagefleet_var_names
 from sagefleet.remote import AuthenticationFailed, HostUnreachable
 from sagefleet.remote.ansible import AnsibleSession
-from sagefleet.settings import ENTITIES_VAR
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "state": {"type": "str", "choices": list(settings_host.STATES), "default": "present"},
@@ -50,14 +50,14 @@ class ActionModule(ActionBase):
                 service_account=args["service_account"],
                 keep_backups=args["keep_backups"],
             )
-            text = None
+            settings = None
             if args["state"] == "present":
-                # The entities (secrets included) are read from the inventory here,
-                # never passed through task arguments that Ansible may log.
-                host_vars = {}
-                if ENTITIES_VAR in task_vars:
-                    host_vars[ENTITIES_VAR] = self._templar.template(task_vars[ENTITIES_VAR])
-                text = settings_host.render_settings(host, host_vars)
+                # The entities (secrets included) and the settings options are read from the
+                # inventory here, never passed through task arguments that Ansible may log.
+                host_vars = {
+                    n: self._templar.template(task_vars[n]) for n in sagefleet_var_names(task_vars)
+                }
+                settings = settings_host.host_settings(host, host_vars)
             else:
                 settings_host.check_backup_name(host, target, args["backup"])
         except SagefleetError as exc:
@@ -65,9 +65,12 @@ class ActionModule(ActionBase):
             return result
         session = AnsibleSession(host, self._connection)
         try:
-            if text is not None:
+            if settings is not None:
+                # The current file is read first: a vendor file is never replaced by rendered
+                # content, nor a connection dropped silently (SettingsRefused).
                 outcome = settings_host.write_settings(
-                    session, target, text, check=check, want_diff=want_diff
+                    session, target, settings.text, check=check, want_diff=want_diff,
+                    guard=settings,
                 )
             else:
                 outcome = settings_host.rollback_settings(

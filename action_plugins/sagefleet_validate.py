@@ -11,11 +11,14 @@ from sagefleet import preflight, rolespec
 from sagefleet.deploy import check_inputs, require_entities
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.inventory import sagefleet_var_names
-from sagefleet.settings import ValidationFailed
+from sagefleet.settings import ValidationFailed, build_host_settings
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "hosts": {"type": "list", "elements": "str", "required": True},
     "deploy": {"type": "bool", "default": False},
+    # Also build each host's settings.json (vendor files merged, or the template rendered),
+    # as the settings playbook and deploy do: a missing vendor file or a conflict is found here.
+    "settings": {"type": "bool", "default": False},
     # A role's folder: also check every host's values against its meta/argument_specs.yml
     # (for a role imported with rolespec_validate: false, see sagefleet.rolespec).
     "role": {"type": "path"},
@@ -50,6 +53,8 @@ class ActionModule(ActionBase):
                 preflight.prepare(host, effective)
                 if args["deploy"]:
                     check_inputs(host, effective)
+                if args["deploy"] or args["settings"]:
+                    build_host_settings(host, effective)
             except ValidationFailed as exc:
                 found.extend(exc.errors)
             except SagefleetError as exc:

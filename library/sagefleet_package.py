@@ -7,8 +7,8 @@ short_description: Inspect the Spendesk agent package on the controller
 description:
   - Opens the package (Setup.zip, or a folder) once on the controller, refuses an
     unsafe or incomplete one (paths leaving the folder, links and other non-regular
-    entries, no installer, no settings.json) before any host is touched, hashes it and lists its installers
-    per Sage version.
+    entries, no installer, no settings.json) before any host is touched, hashes it
+    and lists its installers per Sage version.
   - Its C(package) return value is the argument of M(sagefleet_deploy) for every host.
 version_added: "0.1.0"
 options:

@@ -1,15 +1,22 @@
 # Documentation of the action plugin of the same name (action_plugins/sagefleet_settings.py):
-# the content is rendered on the controller; the host only runs the settings_write snippet.
+# the content is built on the controller; the host only runs the settings_write snippet.
 
 DOCUMENTATION = r"""
 module: sagefleet_settings
 short_description: Write the Spendesk agent's settings.json on a Sage 100 server, or roll it back
 description:
-  - Renders the host's merged C(settings.json) from its C(sagefleet_entities) on the
-    controller and compares its SHA-256 with the file on the host; an identical file is
-    left untouched.
-  - Writes atomically through the C(settings_write) PowerShell snippet, in one round
-    trip. A temporary file in the same folder gets its ACL first (protected, no
+  - Builds the host's C(settings.json) on the controller from its C(sagefleet_entities).
+    By default (C(sagefleet_settings_source=vendor)) it is a true merge of the entities'
+    vendor files (C(vendor_settings) or C(vendor_package)), keyed by connection; with
+    C(sagefleet_settings_source=template), sagefleet's assumed layout rendered from the
+    entities' fields. Its SHA-256 is compared with the file on the host; an identical
+    file is left untouched.
+  - The current file is read first (check mode, content hidden from the logs) and the
+    write is refused, naming host and file, when it would put rendered content over a
+    file not in the template layout (a vendor file), or drop a connection the current
+    file holds (unless C(sagefleet_settings_drop_connections=true)).
+  - Writes atomically through the C(settings_write) PowerShell snippet, only if the file
+    is still the one read. A temporary file in the same folder gets its ACL first (protected, no
     inheritance; Administrators and SYSTEM full control, named by SID since their names
     depend on the Windows language, the agent's service account read), then replaces
     the file in one step with C([System.IO.File]::Replace). The previous file is kept next to it as
@@ -19,7 +26,7 @@ description:
     when the previous content comes back for the diff, the connection's output logging is
     suppressed for that command.
   - With I(state=rollback), restores the newest backup (or I(backup)) the same atomic way.
-    The file being replaced is not backed up, since the write play renders it again.
+    The file being replaced is not backed up, since the write play builds it again.
   - The folder must exist (it is the agent's installation folder); a missing folder, a
     full disk or a refused access fails the task naming host and path, and leaves the
     previous file as it was.
@@ -68,8 +75,8 @@ attributes:
   platform:
     platforms: windows
 notes:
-  - Reads C(sagefleet_entities) from the inventory itself; entity secrets never travel in
-    task arguments.
+  - Reads C(sagefleet_entities) and the C(sagefleet_settings_*) options from the inventory
+    itself; entity secrets never travel in task arguments.
 author:
   - sagefleet developers
 """

@@ -20,6 +20,12 @@ options:
       account and password, installer arguments and exit codes, timeouts, retries, lock).
     type: bool
     default: false
+  settings:
+    description: Also build each host's settings.json as the settings playbook and deploy
+      do (implied by I(deploy)) - the entities' vendor files merged (an entity without one
+      is an error under C(sagefleet_settings_source=vendor)), or the template rendered.
+    type: bool
+    default: false
   role:
     description:
       - Folder of a role; every host's values are also checked against its

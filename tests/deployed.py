@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sagefleet import agent_profile
-from sagefleet.settings import dumps, entities_for_host, render_host_settings
+from sagefleet.settings import build_host_settings
 from sagefleet.sim.model import ADMINISTRATORS, SYSTEM, Acl, Service, WindowsHost
 
 
@@ -29,8 +29,7 @@ def make_deployed(
                 version=version,
             )
         )
-        entities = entities_for_host(name, variables).entities
-        text = dumps(render_host_settings(entities, host=name))
+        text = build_host_settings(name, variables).text
         host.fs.write(
             profile.settings_path(),
             text.encode("utf-8"),

@@ -40,26 +40,12 @@ from sagefleet import agent_profile
 from sagefleet.agent_profile import AgentProfile
 from sagefleet.errors import SagefleetError
 from sagefleet.remote import HostSession
+from sagefleet.settings.keys import KEY_CANDIDATES
 
 #: Members that identify a connection in a list of connections, in the order they are
-#: preferred (the first one present and unique in every item keys the list).
-MERGE_KEY_CANDIDATES = (
-    "name",
-    "Name",
-    "CompanyName",
-    "companyName",
-    "company_name",
-    "CompanyCode",
-    "companyCode",
-    "company_code",
-    "ConnectionName",
-    "connectionName",
-    "ConnectionId",
-    "connectionId",
-    "connection_id",
-    "Id",
-    "id",
-)
+#: preferred (the first one present and unique in every item keys the list): the
+#: merge's own candidates, declared once.
+MERGE_KEY_CANDIDATES = KEY_CANDIDATES
 MAX_FILES = 500
 MAX_DEPTH = 4
 

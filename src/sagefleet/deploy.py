@@ -6,7 +6,8 @@ round trip; a blocked host is left alone) → plan (install, upgrade X→Y, sett
 only, nothing) → in check mode, stop there → stage and extract the package →
 write settings.json beside the installer → stop, back up, install, start (one
 snippet) → health gate (service running, automatic, target version, settings
-as rendered) → on any failure, roll back to the backup and prove the previous
+as rendered, and connected to the vendor's services within the window: SF513,
+sagefleet.connection) → on any failure, roll back to the backup and prove the previous
 version runs again.
 """
 
@@ -22,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagefleet import agent_profile, preflight, transfer, versions
+from sagefleet import agent_profile, connection, preflight, transfer, versions
 from sagefleet.checks import Context
 from sagefleet.checks.agent import is_domain_account
 from sagefleet.checks.sage import sage_version
@@ -40,15 +41,14 @@ from sagefleet.remote import (
 )
 from sagefleet.remote.retry import RetryingSession, retry_from
 from sagefleet.settings import (
-    diff as settings_diff,
-)
-from sagefleet.settings import (
-    dumps,
-    entities_for_host,
-    render_host_settings,
+    build_host_settings,
     settings_sha256,
 )
+from sagefleet.settings import (
+    diff as settings_diff,
+)
 from sagefleet.settings_host import (
+    SettingsOutcome,
     SettingsTarget,
     SettingsWriteFailed,
     settings_target,
@@ -454,8 +454,14 @@ class Deployer:
         self.prepared = preflight.prepare(host, variables)
         self.options = check_inputs(host, variables)
         check_installer_arguments(host, self.options, package)
-        self.entities = entities_for_host(host, variables).entities
-        self.settings_text = dumps(render_host_settings(self.entities, host=host))
+        self.connection = connection.options_from(host, variables)
+        # SF513 as the health gate saw it, added to the host's report.
+        self.gate_findings: list[Finding] = []
+        # The same document the settings playbook writes: vendor files merged, or the template.
+        self.settings = build_host_settings(host, variables)
+        self.settings_text = self.settings.text
+        # The installed settings.json as read (and checked) before the plan: see run().
+        self.probed: SettingsOutcome | None = None
         self.target = self.options.target_version or package.agent_version
         if not self.target:
             raise InputError(
@@ -491,7 +497,7 @@ class Deployer:
         result.outcome, result.reason, result.changed = outcome, reason, changed
         result.duration_s = time.monotonic() - self.started
         base = result.report
-        extra = tuple(findings or ())
+        extra = tuple(findings or ()) + tuple(self.gate_findings)
         summary = dict(base.summary) if base else {}
         summary["deploy"] = outcome
         result.report = HostReport(
@@ -544,19 +550,29 @@ class Deployer:
         )
         if current is None:
             action = "install"
-        elif not versions.same(current, self.target):
-            action = "upgrade"
         else:
+            # The installed agent's settings.json is read before anything is planned: a
+            # vendor file is never replaced by rendered content, nor a connection dropped
+            # (SettingsRefused, the host left as it is), by a settings write or an upgrade.
             check = write_settings(
-                self.session, settings, self.settings_text, check=True, want_diff=self.want_diff
+                self.session,
+                settings,
+                self.settings_text,
+                check=True,
+                want_diff=self.want_diff,
+                guard=self.settings,
             )
+            self.probed = check
             self.result.diff = check.diff
             running = (facts.agent.state or "").lower() == "running"
-            if not check.changed and running:
+            if not versions.same(current, self.target):
+                action = "upgrade"
+            elif not check.changed and running:
                 self.result.plan = f"nothing: agent {current} running, settings up to date"
                 self.result.version = current
                 return self.done("unchanged")
-            action = "settings" if check.changed else "start"
+            else:
+                action = "settings" if check.changed else "start"
         self.result.plan = {
             "install": f"install {self.target} ({installer.label})",
             "upgrade": f"upgrade {current} → {self.target} ({installer.label})",
@@ -639,19 +655,19 @@ class Deployer:
 
     def _planned_diff(self, settings: Any, action: str) -> str | None:
         """Redacted settings diff for check mode; a new install diffs against nothing."""
-        if action == "upgrade":
-            try:
-                return write_settings(
-                    self.session, settings, self.settings_text, check=True, want_diff=True
-                ).diff
-            except SettingsWriteFailed:
-                pass
+        if action == "upgrade" and self.probed is not None:
+            return self.probed.diff
         return settings_diff(None, self.settings_text)
 
     def _settings_only(self, settings: Any, action: str) -> DeployResult:
         if action == "settings":
             outcome = write_settings(
-                self.session, settings, self.settings_text, want_diff=self.want_diff
+                self.session,
+                settings,
+                self.settings_text,
+                want_diff=self.want_diff,
+                guard=self.settings,
+                probed=self.probed,
             )
             self.result.diff = outcome.diff
             self.step("settings", backup=outcome.backup)
@@ -671,6 +687,13 @@ class Deployer:
             killed_pid=restart.get("killed_pid"),
         )
         self.result.version = self.result.previous_version
+        problem = self._connection_gate() if restart.get("state") == "Running" else None
+        if problem is not None:
+            return self.done(
+                "failed",
+                changed=True,
+                reason=f"agent does not connect after the settings change: {problem}",
+            )
         if restart.get("state") != "Running":
             return self.done(
                 "failed",
@@ -853,6 +876,20 @@ class Deployer:
         )[0]
         if answer.get("sha256") != settings_sha256(self.settings_text):
             return "settings.json in the agent folder differs from the rendered settings"
+        return self._connection_gate()
+
+    def _connection_gate(self) -> str | None:
+        """SF513 after start: wait up to the window for the agent to connect; why it did
+        not (a wave whose agents run but never connect stops like a failed start), or
+        None. An undecided check is reported unknown and does not stop the deploy."""
+        verdict, _, looks = connection.wait_connected(
+            lambda params: self.session.run_snippet("agent_connections", params),
+            self.connection.for_service(self.service),
+        )
+        self.gate_findings = [verdict.finding(self.connection.lang)]
+        self.step("connection", status=verdict.status.value, looks=looks, cause=verdict.cause)
+        if verdict.status is Status.FAIL:
+            return f"{connection.CHECK_ID}: {verdict.message}"
         return None
 
     def _rollback(

@@ -25,7 +25,7 @@ from sagefleet import agent_profile
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.remote import AuthenticationFailed, HostUnreachable, RemoteError, SnippetFailed
 from sagefleet.remote.session import HostSession
-from sagefleet.settings import diff, dumps, entities_for_host, render_host_settings, settings_sha256
+from sagefleet.settings import HostSettings, build_host_settings, diff, settings_sha256
 
 SNIPPET = "settings_write"
 SETTINGS_FILE = "settings.json"
@@ -80,6 +80,14 @@ class SettingsWriteFailed(SagefleetError):
         super().__init__(
             f"{host}: {detail}" if named else f"{host}: writing {path} failed: {detail}"
         )
+
+
+class SettingsRefused(SettingsWriteFailed):
+    """The host's current settings.json must not be replaced by the new document (a vendor
+    file under rendered content, or connections that would be dropped): nothing written."""
+
+    def __init__(self, host: str, path: str, reason: str) -> None:
+        super().__init__(host, path, f"refusing to overwrite {path}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -167,16 +175,25 @@ def check_backup_name(host: str, target: SettingsTarget, backup: str | None) -> 
     return backup
 
 
-def render_settings(host: str, host_vars: Mapping[str, Any]) -> str:
-    """The host's merged settings.json text, exactly the bytes that will be written."""
-    entities = entities_for_host(host, host_vars)
-    return dumps(render_host_settings(entities.entities, host=host))
+def host_settings(host: str, host_vars: Mapping[str, Any]) -> HostSettings:
+    """The host's settings.json (vendor files merged, or the template rendered): its
+    ``text`` is exactly the bytes that will be written."""
+    return build_host_settings(host, host_vars)
 
 
 def write_params(
-    target: SettingsTarget, sha256: str, *, check: bool, return_content: bool
+    target: SettingsTarget,
+    sha256: str,
+    *,
+    check: bool,
+    return_content: bool,
+    expect_previous: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Parameters of a write: the content's hash, never the content."""
+    """Parameters of a write: the content's hash, never the content.
+
+    ``expect_previous`` (``{"sha256": hash or None}``): the file the guard read; the
+    host refuses to write when the file changed since (None: no such check).
+    """
     return {
         "action": "write",
         "path": target.path,
@@ -186,6 +203,7 @@ def write_params(
         "return_content": return_content,
         "keep_backups": target.keep_backups,
         "acl": target.acl(),
+        "expect_previous": expect_previous,
     }
 
 
@@ -202,6 +220,7 @@ def rollback_params(
         "return_content": return_content,
         "keep_backups": target.keep_backups,
         "acl": target.acl(),
+        "expect_previous": None,
     }
 
 
@@ -227,6 +246,8 @@ class SettingsOutcome:
     pruned: list[str] = field(default_factory=list)
     diff: str | None = None
     check: bool = False
+    # The replaced file's text (read for the guard): holds secrets, never returned.
+    previous_text: str | None = field(default=None, repr=False)
 
     @property
     def msg(self) -> str:
@@ -305,12 +326,13 @@ def interpret(
         pruned=_names(result.get("pruned")),
         check=check,
     )
+    if outcome.changed and result.get("previous") is not None:
+        outcome.previous_text = _decoded(host, path, result.get("previous"))
     if want_diff and outcome.changed:
-        before = _decoded(host, path, result.get("previous"))
         after = (
             after_text if after_text is not None else _decoded(host, path, result.get("content"))
         )
-        outcome.diff = diff(before, after)
+        outcome.diff = diff(outcome.previous_text, after)
     return outcome
 
 
@@ -319,28 +341,27 @@ def _failure(host: str, target: SettingsTarget, exc: RemoteError) -> SettingsWri
     return SettingsWriteFailed(host, target.path, _BLOB.sub("<data>", detail.strip()))
 
 
-def write_settings(
+def _run_write(
     session: HostSession,
     target: SettingsTarget,
     text: str,
     *,
-    check: bool = False,
-    want_diff: bool = False,
+    check: bool,
+    want_diff: bool,
+    return_content: bool,
+    expect_previous: dict[str, Any] | None = None,
 ) -> SettingsOutcome:
-    """Make the host's settings.json equal to ``text``; unchanged when the hashes match.
-
-    In check mode the content is not even sent. Raises SettingsWriteFailed
-    (host and path named) when the host refuses; the previous file is intact.
-    Unreachable or authentication errors propagate as they are.
-    """
     sha256 = settings_sha256(text)
-    params = write_params(target, sha256, check=check, return_content=want_diff)
+    params = write_params(
+        target, sha256, check=check, return_content=return_content,
+        expect_previous=expect_previous,
+    )
     try:
         result = session.run_snippet(
             SNIPPET,
             params,
             stdin=None if check else content_stdin(text),
-            sensitive=want_diff,
+            sensitive=return_content,
         )
     except (HostUnreachable, AuthenticationFailed):
         raise
@@ -355,6 +376,67 @@ def write_settings(
         check=check,
         want_diff=want_diff,
     )
+
+
+def probe_settings(
+    session: HostSession, target: SettingsTarget, settings: HostSettings, *, want_diff: bool
+) -> SettingsOutcome:
+    """Read the host's current file (check mode, content returned) and refuse, before
+    anything is written, to replace what must not be replaced (see
+    ``HostSettings.overwrite_problem``). Raises SettingsRefused naming host and file."""
+    outcome = _run_write(
+        session, target, settings.text, check=True, want_diff=want_diff, return_content=True
+    )
+    if outcome.changed:
+        problem = settings.overwrite_problem(outcome.previous_text)
+        if problem is not None:
+            raise SettingsRefused(session.host, outcome.path, problem)
+    return outcome
+
+
+def write_settings(
+    session: HostSession,
+    target: SettingsTarget,
+    text: str,
+    *,
+    check: bool = False,
+    want_diff: bool = False,
+    guard: HostSettings | None = None,
+    probed: SettingsOutcome | None = None,
+) -> SettingsOutcome:
+    """Make the host's settings.json equal to ``text``; unchanged when the hashes match.
+
+    In check mode the content is not even sent. With ``guard`` (the host's
+    document, whose ``text`` this is), the current file is read first and the
+    write refused when it must not be replaced (SettingsRefused); ``probed`` is
+    that read when the caller made it already. The write then only happens if
+    the file is still the one read. Raises SettingsWriteFailed (host and path
+    named) when the host refuses; the previous file is intact. Unreachable or
+    authentication errors propagate as they are.
+    """
+    if guard is None:
+        return _run_write(
+            session, target, text, check=check, want_diff=want_diff, return_content=want_diff
+        )
+    if guard.text != text:
+        raise ValueError("the guard's document is not the text to write")
+    if probed is None:
+        probed = probe_settings(session, target, guard, want_diff=want_diff)
+    if check or not probed.changed:
+        probed.check = check
+        return probed
+    outcome = _run_write(
+        session,
+        target,
+        text,
+        check=False,
+        want_diff=False,
+        return_content=False,
+        expect_previous={"sha256": probed.previous_sha256},
+    )
+    if want_diff and outcome.changed:
+        outcome.diff = diff(probed.previous_text, text)
+    return outcome
 
 
 def rollback_settings(

@@ -1,22 +1,23 @@
-"""settings.json on every host: the host's entities exactly, as rendered, not readable by all."""
+"""settings.json on every host: the host's connections exactly, as built, not readable by all."""
 
 from __future__ import annotations
 
 import pytest
 
+from sagefleet.settings.merge import connections
 from sagefleet.settings_host import FULL_CONTROL, grant_account
 from sagefleet.verify import Windows
 from sagefleet.verify.expectations import Expectations, differences
 
 
-@pytest.mark.sagefleet_check("SF506", "settings.json lists exactly the host's entities")
-def test_settings_lists_exactly_the_entities(windows: Windows, expected: Expectations) -> None:
+@pytest.mark.sagefleet_check("SF506", "settings.json lists exactly the host's connections")
+def test_settings_lists_exactly_the_connections(windows: Windows, expected: Expectations) -> None:
     document = windows.json_file(expected.settings_path)
     assert document is not None, f"{windows.name} SF506: {expected.settings_path} not found"
-    names = sorted(c.get("name") for c in document.get("connections", []))
-    assert names == list(expected.entity_names), (
-        f"{windows.name} SF506: settings.json has entities {names}, "
-        f"expected {list(expected.entity_names)}"
+    found = connections(document, expected.settings_keys)
+    assert found == list(expected.connections), (
+        f"{windows.name} SF506: settings.json has connections {found}, "
+        f"expected {list(expected.connections)}"
     )
 
 

@@ -17,7 +17,8 @@ import pytest
 from sagefleet.outcomes import STATUSES
 from sagefleet.package import build_test_package
 from sagefleet.report import LABELS, load_schema
-from sagefleet.settings import dumps, entities_for_host, render_host_settings
+from sagefleet.settings import build_host_settings
+from sagefleet.sim import vendor_layout
 from sagefleet.sim.fleet import Fleet, generate_specs
 from tests.conftest import ROOT, next_first_address
 from tests.scenarios import entities_for, write_inventory
@@ -43,11 +44,13 @@ def deploy(
     package: Path,
     *extra: str,
     inventory_vars: dict[str, Any] | None = None,
+    source: str = "vendor",
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     inventory = write_inventory(
         fleet,
         tmp / "inventory" / "hosts.yml",
         {"sagefleet_agent_version": "3.2.0", **(inventory_vars or {})},
+        source=source,
     )
     # Reports in their default layout, under the test's folder: reports/inventory/deploy/...
     process = subprocess.run(
@@ -157,10 +160,9 @@ def test_fresh_install_then_idempotent_rerun(tmp_path: Path, package: Path) -> N
             assert agent(fleet, name) == ("Running", "3.2.0")
             host = fleet.host(name)
             variables = {"sagefleet_entities": entities_for(profile)}
-            expected = dumps(
-                render_host_settings(entities_for_host(name, variables).entities, host=name)
-            )
+            expected = build_host_settings(name, variables).text
             assert host.fs.read(INSTALL_DIR + "\\settings.json").decode() == expected
+            assert json.loads(expected)["Connections"]  # the vendor's files, merged
             staged = [e for k, e in host.fs.entries.items() if "staging" in k and not e.is_dir]
             assert all(CANARY.encode() not in (e.data or b"") for e in staged)
         assert CANARY not in first.stdout + first.stderr
@@ -185,6 +187,50 @@ def test_upgrade_keeps_a_backup_and_reports_versions(tmp_path: Path, package: Pa
         )
         backups = [k for k in fleet.host("old").fs.entries if "\\backup\\" in k]
         assert backups
+    finally:
+        fleet.stop()
+
+
+def vendor_file_on(fleet: Fleet, name: str, profile: str, *extra_connections: str) -> bytes:
+    """Put the vendor's settings.json (the profile's connections, and others) in the agent
+    folder, as the vendor's installer left it."""
+    entities = entities_for(profile)
+    entities += [{**entities[0], "company_code": code} for code in extra_connections]
+    data = vendor_layout.dumps(vendor_layout.document(entities))
+    fleet.host(name).fs.write(INSTALL_DIR + "\\settings.json", data)
+    return data
+
+
+def test_an_upgrade_never_puts_rendered_settings_over_the_vendors_file(
+    tmp_path: Path, package: Path
+) -> None:
+    fleet = start(tmp_path, ["agent-old"], ["old"])
+    try:
+        vendor_file_on(fleet, "old", "agent-old")
+        before = snapshot(fleet, "old")
+        process, _ = deploy(fleet, tmp_path, package, source="template")
+        assert process.returncode != 0
+        assert outcomes(process) == {"old": "failed"}
+        assert f"refusing to overwrite {INSTALL_DIR}\\settings.json" in process.stdout
+        assert snapshot(fleet, "old") == before
+    finally:
+        fleet.stop()
+
+
+def test_an_upgrade_never_drops_a_connection_unless_told(tmp_path: Path, package: Path) -> None:
+    fleet = start(tmp_path, ["agent-old"], ["old"])
+    try:
+        vendor_file_on(fleet, "old", "agent-old", "OLDCO")
+        before = snapshot(fleet, "old")
+        process, _ = deploy(fleet, tmp_path, package)
+        assert outcomes(process) == {"old": "failed"}
+        assert "Connections[CompanyName=OLDCO]" in process.stdout
+        assert snapshot(fleet, "old") == before
+        allowed = {"sagefleet_settings_drop_connections": True}
+        process, _ = deploy(fleet, tmp_path, package, inventory_vars=allowed)
+        assert outcomes(process) == {"old": "upgraded"}, process.stdout[-3000:]
+        written = json.loads(fleet.host("old").fs.read(INSTALL_DIR + "\\settings.json"))
+        assert [c["CompanyName"] for c in written["Connections"]] == ["BIJOU"]
     finally:
         fleet.stop()
 
@@ -569,5 +615,57 @@ def test_the_console_stays_readable_on_a_larger_fleet(tmp_path: Path, package: P
         assert not any(r["failed"] for r in counts.values())
         assert re.search(r"batch 3\) \| sagefleet_agent : Install or upgrade the agent: "
                          r"\d+/10 hosts done, 0 failed, 2 unreachable so far", out)
+    finally:
+        fleet.stop()
+
+
+def test_health_gate_stops_a_wave_whose_agent_runs_but_never_connects(
+    tmp_path: Path, package: Path
+) -> None:
+    """The canary's new agent starts and runs, but its account has no proxy where only the
+    proxy leads out: past the window the gate fails SF513, the upgrade is rolled back and
+    no new wave starts, as after a failed start."""
+    fleet = start(tmp_path, ["agent-proxy-admin-only", "healthy-onprem"], ["a-canary", "b"])
+    try:
+        _, previous = agent(fleet, "a-canary")
+        process, report = deploy(
+            fleet, tmp_path, package, inventory_vars={"sagefleet_agent_connect_window_s": 3}
+        )
+        assert process.returncode != 0
+        assert outcomes(process) == {"a-canary": "rolled-back", "b": "not-run"}
+        assert agent(fleet, "a-canary") == ("Running", previous)
+        assert agent(fleet, "b") == (None, None)
+        entry = next(h for h in report["hosts"] if h["host"] == "a-canary")
+        sf513 = next(f for f in entry["findings"] if f["check_id"] == "SF513")
+        assert sf513["status"] == "fail"
+        assert "no connection to " in sf513["message"] and "(window 3 s" in sf513["message"]
+        assert "a proxy is set for" in sf513["message"]
+        assert "netsh winhttp set proxy proxy.corp.local:8080" in sf513["remediation"]
+        # The gate looked more than once: it waited for the window, it did not fail at once.
+        looks = [
+            e for e in fleet.host("a-canary").journal if e.get("name") == "agent_connections"
+        ]
+        assert len(looks) >= 2
+    finally:
+        fleet.stop()
+
+
+def test_health_gate_waits_for_an_agent_that_connects_after_a_few_seconds(
+    tmp_path: Path, package: Path
+) -> None:
+    """An agent that takes 2 seconds to connect passes the gate: it is polled until then."""
+    fleet = start(tmp_path, ["healthy-onprem"], ["slow"])
+    try:
+        host = fleet.host("slow")
+        host.time_scale = 1.0  # simulated seconds are real ones on this host
+        host.agent_behaviour.connect_after_s = 2.0
+        process, report = deploy(fleet, tmp_path, package)
+        assert process.returncode == 0, process.stdout[-5000:]
+        assert outcomes(process) == {"slow": "installed"}
+        entry = next(h for h in report["hosts"] if h["host"] == "slow")
+        statuses = {f["check_id"]: f["status"] for f in entry["findings"]}
+        assert statuses["SF513"] == "pass" and statuses["SF603"] == "pass"
+        looks = [e for e in host.journal if e.get("name") == "agent_connections"]
+        assert len(looks) >= 2  # not connected at the first look, connected later
     finally:
         fleet.stop()

@@ -77,4 +77,4 @@ def test_pull_mode_deploy_downloads_from_the_bastion_and_verifies(
         "sage01": "ready",
         "sage02": "ready",
     }
-    assert all(len(h["findings"]) == 12 for h in report["hosts"])
+    assert all(len(h["findings"]) == 13 for h in report["hosts"])

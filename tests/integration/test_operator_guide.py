@@ -98,6 +98,10 @@ def client_inventory(fleet: Fleet, folder: Path, vault_password_file: Path) -> P
         for entity in entities:
             assert entity["sql_password"] == SQL_SECRET
             entity["sql_password"] = "{{ sagefleet_sql_password_bijou }}"
+            # The connection's settings.json from the vendor, in files/ as the guide says.
+            vendor = folder / "files" / f"{name}-{entity['company_code']}.settings.json"
+            vendor.write_text(json.dumps(entity["vendor_settings"], indent=4), encoding="utf-8")
+            entity["vendor_settings"] = "{{ inventory_dir }}/files/" + vendor.name
         write_yaml(folder / "host_vars" / f"{name}.yml", {"sagefleet_entities": entities})
     write_yaml(folder / "hosts.yml", {"all": {"children": {"sage_servers": {"children": {
         "bijou": {"hosts": inventory_hosts}}}}}})

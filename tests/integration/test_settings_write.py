@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 import re
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 import yaml
 
 from sagefleet import agent_profile
+from sagefleet.settings import build_host_settings
 from sagefleet.sim.fleet import Fleet
 from sagefleet.sim.model import USERS, Service, WindowsHost
 from tests.conftest import ROOT, FleetFactory
@@ -81,9 +83,12 @@ class Play:
 
 @pytest.fixture
 def play(make_fleet: FleetFactory, tmp_path: Path) -> Play:
+    """The write mechanics, on sagefleet's template layout (chosen explicitly)."""
     fleet = make_fleet(1)
     extra = {"sagefleet_agent_service_account": SERVICE_ACCOUNT}
-    return Play(fleet, write_inventory(fleet, tmp_path / "inventory" / "hosts.yml", extra))
+    path = tmp_path / "inventory" / "hosts.yml"
+    inventory = write_inventory(fleet, path, extra, source="template")
+    return Play(fleet, inventory)
 
 
 def recap(process: subprocess.CompletedProcess[str]) -> dict[str, int]:
@@ -222,7 +227,8 @@ def test_missing_agent_folder_fails_naming_host_and_path(
     make_fleet: FleetFactory, tmp_path: Path
 ) -> None:
     fleet = make_fleet(1)
-    play = Play(fleet, write_inventory(fleet, tmp_path / "inv" / "hosts.yml"), mkdir=False)
+    inventory = write_inventory(fleet, tmp_path / "inv" / "hosts.yml", source="template")
+    play = Play(fleet, inventory, mkdir=False)
     process = play.run()
     assert process.returncode != 0 and recap(process)["failed"] == 1
     assert f"sage01: the folder '{FOLDER}' of '{PATH}' does not exist" in process.stdout
@@ -249,7 +255,9 @@ SERVICE = "SpendeskSageAgent"
 def deployed(play: Play) -> int:
     """The agent installed and running, as a deploy leaves it: its process id."""
     data = yaml.safe_load(play.inventory.read_text())
-    make_deployed(play.host, "sage01", data["all"]["children"]["sage_servers"]["hosts"]["sage01"])
+    hosts = data["all"]["children"]["sage_servers"]["hosts"]
+    variables = {**data["all"]["vars"], **hosts["sage01"]}
+    make_deployed(play.host, "sage01", variables)
     play.host.start_service(SERVICE)
     service = play.host.service(SERVICE)
     assert service is not None and service.state == "Running"
@@ -300,14 +308,15 @@ def test_the_restart_finds_the_agent_as_its_profile_says(
     restart acts on the service the pattern finds, and never guesses between two."""
     profile = agent_profile.default().to_dict()
     profile["service"].update(name=None, image_path_pattern=r"\\SpendeskSageAgent\.exe")
-    path = tmp_path / "profile.yml"
-    path.write_text(yaml.safe_dump(profile), encoding="utf-8")
+    profile_file = tmp_path / "profile.yml"
+    profile_file.write_text(yaml.safe_dump(profile), encoding="utf-8")
     fleet = make_fleet(1)
     extra = {
         "sagefleet_agent_service_account": SERVICE_ACCOUNT,
-        "sagefleet_agent_profile": str(path),
+        "sagefleet_agent_profile": str(profile_file),
     }
-    play = Play(fleet, write_inventory(fleet, tmp_path / "inventory" / "hosts.yml", extra))
+    path = tmp_path / "inventory" / "hosts.yml"
+    play = Play(fleet, write_inventory(fleet, path, extra, source="template"))
     deployed(play)
     with play.host.lock:  # the release's service has another name than the shipped one
         renamed = play.host.services.pop(SERVICE.lower())
@@ -328,3 +337,82 @@ def test_the_restart_finds_the_agent_as_its_profile_says(
     assert "several services match the agent profile" in process.stdout
     assert "SpendeskSageAgentOld, SpendeskSageAgentV4" in process.stdout
     assert restarts(play) == 1
+# -- the vendor's files (the default source) ------------------------------------------
+
+VENDOR = ROOT / "tests" / "fixtures" / "vendor_settings"
+
+
+@pytest.fixture
+def multi(make_fleet: FleetFactory, tmp_path: Path) -> Play:
+    """A two-entity host whose entities name their vendor files (BIJOU and CHOCO)."""
+    fleet = make_fleet(1, profiles=("two-entities",))
+    inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
+    data = yaml.safe_load(inventory.read_text())
+    for entity in data["all"]["children"]["sage_servers"]["hosts"]["sage01"]["sagefleet_entities"]:
+        entity["vendor_settings"] = str(VENDOR / f"{entity['company_code'].lower()}.settings.json")
+    inventory.write_text(yaml.safe_dump(data, sort_keys=False))
+    return Play(fleet, inventory)
+
+
+def host_variables(play: Play) -> dict[str, Any]:
+    data = yaml.safe_load(play.inventory.read_text())
+    return {**data["all"]["vars"], **data["all"]["children"]["sage_servers"]["hosts"]["sage01"]}
+
+
+def test_vendor_files_of_a_multi_entity_host_are_merged_written_then_left_unchanged(
+    multi: Play,
+) -> None:
+    first = multi.run("--diff")
+    assert ok(first)["changed"] == 1
+    written = multi.host.fs.read(PATH).decode("utf-8")
+    assert written == build_host_settings("sage01", host_variables(multi)).text
+    document = json.loads(written)
+    assert [c["CompanyName"] for c in document["Connections"]] == ["BIJOU", "CHOCO"]
+    assert list(document) == ["FormatVersion", "Environment", "Connections"]  # nothing added
+    assert "Vendor-" not in first.stdout + first.stderr and "vendor-apikey" not in first.stdout
+    before = multi.files()
+    assert ok(multi.run())["changed"] == 0
+    assert multi.files() == before
+
+
+def test_template_content_over_the_vendors_file_is_refused_naming_host_and_file(
+    make_fleet: FleetFactory, tmp_path: Path
+) -> None:
+    fleet = make_fleet(1)
+    inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml", source="template")
+    play = Play(fleet, inventory)
+    play.host.fs.write(PATH, (VENDOR / "bijou.settings.json").read_bytes())
+    before = play.files()
+    process = play.run("--diff")
+    assert process.returncode != 0 and recap(process)["failed"] == 1
+    refusal = f"sage01: refusing to overwrite {PATH}: it is not in sagefleet's template"
+    assert refusal in process.stdout
+    assert "Vendor-" not in process.stdout + process.stderr
+    assert play.files() == before
+    assert not [e for e in play.host.journal if e["kind"] == "settings_write"]
+
+
+def test_an_entity_without_its_vendor_file_stops_the_play_before_any_host_is_contacted(
+    multi: Play,
+) -> None:
+    data = yaml.safe_load(multi.inventory.read_text())
+    del data["all"]["children"]["sage_servers"]["hosts"]["sage01"]["sagefleet_entities"][1][
+        "vendor_settings"
+    ]
+    multi.inventory.write_text(yaml.safe_dump(data, sort_keys=False))
+    process = multi.run()
+    assert process.returncode != 0
+    assert "no host was contacted" in process.stdout
+    assert "host sage01, entity CHOCO, field vendor_settings: no vendor settings.json" in (
+        process.stdout
+    )
+    assert multi.host.fs.listdir(FOLDER) == []
+
+
+def test_no_vendor_secret_appears_even_at_the_highest_verbosity(multi: Play) -> None:
+    process = multi.run("-vvvvv", "--diff")
+    assert recap(process)["changed"] == 1
+    shown = revealed(process.stdout + process.stderr)
+    for secret in ("Vendor-Sql-Secret-Choco", "Vendor-Sage-Secret-Choco", "vendor-apikey-bijou"):
+        assert secret not in shown
+    assert "censored due to no log" in process.stdout

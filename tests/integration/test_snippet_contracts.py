@@ -10,13 +10,16 @@ must have been seen, so a new snippet cannot go without its contract checked.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from sagefleet import (
     agent_learn,
     agent_profile,
+    connection,
     diagnose,
     discover,
     settings_host,
@@ -135,6 +138,18 @@ def test_every_snippet_output_follows_its_schema(
                 s.run_snippet("stage_status", transfer.status_params("C:\\Staging\\x\\Setup.zip"))
                 transfer.cleanup(s, keep=1)
 
+        # The agent's connections as verify, the deploy's gate and diagnose read them: a
+        # host without Get-NetTCPConnection (netstat), a WinHTTP proxy, direct probes, and
+        # the log evidence of a profile that names a "connected" pattern.
+        fleet.host("sage02").nettcpip_module = False
+        fleet.host("sage03").network.winhttp_proxy = "proxy.corp.local:8080"
+        logs = connection.LogSpec(("C:\\Program Files\\Spendesk\\Sage Agent\\logs",), "*.log",
+                                  r"^(?<time>\S+) INFO connected to ")
+        for name in ("sage02", "sage03"):
+            options = replace(connection.options_from(name, hosts[name].variables), log=logs)
+            with session(name) as s:
+                s.run_snippet("agent_connections", connection.params(options, probe=True))
+
         # A fresh install and an upgrade, then verify's questions on the result.
         for name in ("sage01", "sage02"):
             with session(name) as s:
@@ -148,10 +163,9 @@ def test_every_snippet_output_follows_its_schema(
                 s.run_snippet("diagnose", options.params(), sensitive=True)
 
         # A settings change on a running agent: settings_write, then agent_restart.
-        changed = dict(hosts["sage01"].variables)
-        changed["sagefleet_entities"] = [
-            {**e, "sql_password": "Another-Passw0rd!"} for e in changed["sagefleet_entities"]
-        ]
+        changed = copy.deepcopy(dict(hosts["sage01"].variables))
+        for entity in changed["sagefleet_entities"]:  # the vendor's file of the connection
+            entity["vendor_settings"]["Connections"][0]["SqlPassword"] = "Another-Passw0rd!"
         with session("sage01") as s:
             assert deploy_host(s, "sage01", changed, package).outcome == "settings-updated"
             target = settings_host.settings_target("sage01")
@@ -185,3 +199,8 @@ def test_every_snippet_output_follows_its_schema(
     assert any(n == "stage_push" and "sha256" not in d for _, n, d in seen)  # a piece
     assert any(n == "diagnose" and d["restart"] for _, n, d in seen)
     assert any(n == "agent_install" and d["failed_step"] for _, n, d in seen)
+    looks = [d for _, n, d in seen if n == "agent_connections"]
+    assert {d["tcp"]["source"] for d in looks if d["tcp"]} == {"Get-NetTCPConnection", "netstat"}
+    assert any(d["log"] and d["log"]["time_utc"] for d in looks)
+    assert any(d["probes"] and d["probes"][0]["tls"] for d in looks)
+    assert any(d["proxy"]["addresses"] for d in looks)

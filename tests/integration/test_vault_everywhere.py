@@ -131,7 +131,7 @@ def test_settings_validate_and_render_read_the_inventory_and_its_vault(
     )
     assert render.returncode == 0, render.stderr
     document = json.loads(render.stdout)
-    assert [c["name"] for c in document["connections"]]
+    assert [c["CompanyName"] for c in document["Connections"]]  # the vendor's files, merged
     several = run([*SAGEFLEET, "settings", "render", "-i", str(inventory), "-l", "all", *vault])
     assert several.returncode == 1 and "matches 2" in several.stderr
 

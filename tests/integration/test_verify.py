@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -29,9 +30,18 @@ CASES: dict[str, tuple[str, str | None, str | None, str | None]] = {
     "good-spc": ("healthy-spc", None, None, None),
     "stopped": ("healthy-onprem", "stop", "SF502", "is Stopped, expected Running"),
     "old-version": ("healthy-onprem", "version", "SF505", "agent version is 3.1.0"),
-    "missing-entity": ("two-entities", "entity", "SF506", "expected ['BIJOU', 'CHOCO']"),
+    "missing-entity": (
+        "two-entities",
+        "entity",
+        "SF506",
+        "expected ['Connections[CompanyName=BIJOU]', 'Connections[CompanyName=CHOCO]']",
+    ),
     "open-acl": ("healthy-onprem", "acl", "SF508", "too open"),
     "blocked": ("healthy-onprem", "endpoint", "SF510", "s3.eu-west-3.amazonaws.com:443"),
+    # Running, its endpoints reachable by the admin, yet not connected: proxy for the admin only.
+    "disconnected": ("agent-proxy-admin-only", "age", "SF513", "a proxy is set for"),
+    # The same, started less than the window ago: SF513 cannot tell yet.
+    "young": ("agent-proxy-admin-only", None, None, None),
 }
 
 
@@ -48,7 +58,9 @@ def break_host(fleet: Fleet, name: str, how: str) -> None:
         )
     elif how == "entity":
         document = json.loads(host.fs.read(settings))
-        document["connections"] = [c for c in document["connections"] if c["name"] != "CHOCO"]
+        document["Connections"] = [
+            c for c in document["Connections"] if c["CompanyName"] != "CHOCO"
+        ]
         host.fs.write(
             settings,
             json.dumps(document).encode(),
@@ -58,6 +70,10 @@ def break_host(fleet: Fleet, name: str, how: str) -> None:
         host.fs.stat(settings).acl = None
     elif how == "endpoint":
         host.network.tcp["s3.eu-west-3.amazonaws.com:443"] = "refused"
+    elif how == "age":
+        service = host.service("SpendeskSageAgent")
+        assert service is not None and service.process_started is not None
+        service.process_started -= dt.timedelta(seconds=600)  # past the 120 s window
 
 
 @pytest.fixture(scope="module")
@@ -123,8 +139,9 @@ def test_each_host_fails_exactly_its_broken_check(verified: dict[str, Any], host
     _, _, check, words = CASES[host]
     found = findings_of(verified, host)
     failed = {cid for cid, f in found.items() if f["status"] == "fail"}
-    # A missing entity also makes the content differ from the expectation (SF507).
-    also = {"SF507"} if check == "SF506" else set()
+    # A missing entity also makes the content differ from the expectation (SF507); a
+    # stopped agent holds no connection (SF513).
+    also = {"SF506": {"SF507"}, "SF502": {"SF513"}}.get(check or "", set())
     assert failed == ({check} | also if check else set()), (host, failed)
     if check:
         message = found[check]["message"]
@@ -133,13 +150,35 @@ def test_each_host_fails_exactly_its_broken_check(verified: dict[str, Any], host
 
 def test_every_check_ran_on_every_host(verified: dict[str, Any]) -> None:
     for host in CASES:
-        assert set(findings_of(verified, host)) == {f"SF5{n:02d}" for n in range(1, 13)}
+        assert set(findings_of(verified, host)) == {f"SF5{n:02d}" for n in range(1, 14)}
+
+
+def test_a_connected_agent_passes_sf513_and_a_young_one_is_unknown(
+    verified: dict[str, Any],
+) -> None:
+    connected = findings_of(verified, "good-onprem")["SF513"]
+    assert connected["status"] == "pass"
+    young = findings_of(verified, "young")["SF513"]
+    assert young["status"] == "unknown", young
+    assert "no connection yet" in young["message"] and "window 120 s" in young["message"]
+
+
+def test_a_running_but_disconnected_agent_fails_sf513_naming_endpoint_and_cause(
+    verified: dict[str, Any],
+) -> None:
+    found = findings_of(verified, "disconnected")
+    assert found["SF502"]["status"] == "pass"  # running...
+    message = found["SF513"]["message"]  # ...but not connected
+    assert "no connection to " in message and "sqs.eu-west-3.amazonaws.com:443" in message
+    assert "a proxy is set for SAGE-PROXY\\" in message  # the WinRM account
+    assert "(proxy.corp.local:8080, its Internet Options)" in message
+    assert "neither for WinHTTP nor for the service's account LocalSystem" in message
 
 
 def test_suites_ran_through_testinfra_query_snippet(verified: dict[str, Any]) -> None:
     for host, journal in verified["journal"].items():
         names = {e["name"] for e in journal if e["kind"] == "snippet"}
-        assert names == {"query"}, host
+        assert names == {"query", "agent_connections"}, host
         # testinfra's winrm backend probes nothing else: only our snippet is run
 
 
@@ -151,10 +190,11 @@ def test_pytest_exit_code_and_junit_reflect_failures(verified: dict[str, Any]) -
         for c in junit.iter("testcase")
         if c.find("failure") is not None
     ]
-    # Six checks fail, on five hosts; each of those hosts' outcome is "verify failed".
-    assert len([n for _, n in failed if n != "outcome"]) == 6
+    # Eight checks fail, on six hosts; each of those hosts' outcome is "verify failed",
+    # and so is the young agent's, whose SF513 could not decide yet (not verified).
+    assert len([n for _, n in failed if n != "outcome"]) == 8
     assert sorted(h for h, n in failed if n == "outcome") == sorted(
-        h for h, case in CASES.items() if case[2]
+        [h for h, case in CASES.items() if case[2]] + ["young"]
     )
 
 

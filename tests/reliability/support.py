@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sagefleet.remote import HostSession
-from sagefleet.settings import dumps, entities_for_host, render_host_settings
+from sagefleet.settings import build_host_settings
 from sagefleet.sim.fleet import Fleet
 from sagefleet.sim.model import WindowsHost
 from tests.conftest import ROOT
@@ -54,8 +54,7 @@ def staging_leaks(host: WindowsHost, secrets: Iterable[str] = (CANARY,)) -> list
 
 
 def expected_settings(name: str, variables: dict[str, Any]) -> bytes:
-    entities = entities_for_host(name, variables).entities
-    return dumps(render_host_settings(entities, host=name)).encode("utf-8")
+    return build_host_settings(name, variables).text.encode("utf-8")
 
 
 @dataclass

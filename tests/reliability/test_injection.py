@@ -70,10 +70,12 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet, dict[
     tmp = tmp_path_factory.mktemp("inject")
     specs = generate_specs(1, first_address=next_first_address(), port=0)
     with Fleet(specs, tmp / "fleet") as fleet:
+        # The template source: the entity fields under test travel inside settings.json.
         inventory = write_inventory(
             fleet,
             tmp / "inv" / "hosts.yml",
             {"sagefleet_agent_version": "3.2.0", "sagefleet_winrm_retries": 0},
+            source="template",
         )
         yield fleet, dict(load([inventory])[0].variables)
 

@@ -39,6 +39,7 @@ from ansible.parsing.vault import VaultLib, VaultSecret
 from sagefleet import offline
 from sagefleet.inventory import VaultOptions, load
 from sagefleet.package import build_test_package
+from sagefleet.sim import vendor_layout
 from sagefleet.sim.fleet import Fleet, generate_specs
 from tests.conftest import ROOT, next_first_address, session_for
 from tests.integration.test_deploy import outcomes
@@ -173,6 +174,8 @@ def write_vault_inventory(fleet: Fleet, folder: Path, package: Path) -> Path:
         for entity in entities:
             entity["sql_password"] = "{{ vault_sql_password }}"
             entity["sage_password"] = "{{ vault_sage_password }}"
+            # The connection's vendor file, its passwords given by vault variables.
+            entity["vendor_settings"] = vendor_layout.document([entity])
         hv["sagefleet_entities"] = entities
     (folder / "group_vars").mkdir(parents=True)
     (folder / "hosts.yml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
@@ -200,10 +203,12 @@ def write_vault_inventory(fleet: Fleet, folder: Path, package: Path) -> Path:
 
 
 def change_entities(inventory: Path, **changes: Any) -> None:
+    """Change the entities, and their vendor files as the vendor's form would regenerate them."""
     data = yaml.safe_load(inventory.read_text())
     for hv in data["all"]["children"]["sage_servers"]["hosts"].values():
         for entity in hv["sagefleet_entities"]:
             entity.update(changes)
+            entity["vendor_settings"] = vendor_layout.document([entity])
     inventory.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
 

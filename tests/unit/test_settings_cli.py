@@ -13,6 +13,7 @@ from sagefleet.settings import MASK, dumps, redact
 from sagefleet.settings.cli import add_subparser
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "inventory" / "example"
+VENDOR = Path(__file__).resolve().parents[1] / "fixtures" / "vendor_settings"
 EXAMPLE_HOST = "sage-bijou-01.bijou.lan"
 
 
@@ -48,11 +49,19 @@ def entity_yaml(**changes: object) -> dict[str, object]:
     return entity
 
 
-def vars_file(tmp_path: Path, **changes: object) -> Path:
+#: The template source, chosen explicitly (the default is the vendor's files).
+TEMPLATE = {"sagefleet_settings_source": "template"}
+
+
+def vars_file(tmp_path: Path, extra: dict[str, object] | None = None, **changes: object) -> Path:
     path = tmp_path / "srv1.yml"
     path.write_text(
         yaml.safe_dump(
-            {"vault_sql": "cli-secret-123", "sagefleet_entities": [entity_yaml(**changes)]}
+            {
+                "vault_sql": "cli-secret-123",
+                "sagefleet_entities": [entity_yaml(**changes)],
+                **(extra or {}),
+            }
         )
     )
     return path
@@ -82,17 +91,65 @@ def test_merge_conflict_exits_1_naming_both_files(
     assert not out.exists()
 
 
-def test_merge_rejects_files_off_the_settings_schema(tmp_path: Path) -> None:
-    a = write_json(tmp_path / "a.json", {"other": 1})
-    assert run("merge", str(a)) == 1
-
-
-def test_merge_without_schema_accepts_any_object(
+def test_merge_takes_files_of_any_layout_without_a_schema(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     a = write_json(tmp_path / "a.json", {"other": 1})
-    assert run("merge", "--no-schema", str(a)) == 0
+    assert run("merge", str(a)) == 0
     assert json.loads(capsys.readouterr().out) == {"other": 1}
+
+
+def test_merge_with_a_declared_key(tmp_path: Path) -> None:
+    out = tmp_path / "merged.json"
+    files = [str(VENDOR / "ambiguous-b.settings.json"), str(VENDOR / "ambiguous-a.settings.json")]
+    assert run("merge", *files, "--key", "Connections=CompanyName", "-o", str(out)) == 0
+    merged = json.loads(out.read_text())
+    assert [c["CompanyName"] for c in merged["Connections"]] == ["BIJOU", "CHOCO"]
+
+
+def test_merge_detects_the_key_of_vendor_files_without_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "merged.json"
+    files = [str(VENDOR / "choco.settings.json"), str(VENDOR / "bijou.settings.json")]
+    assert run("merge", *files, "-o", str(out)) == 0
+    text = out.read_text(encoding="utf-8")
+    assert not text.startswith("\ufeff")  # written without the byte order mark
+    merged = json.loads(text)
+    assert [c["CompanyName"] for c in merged["Connections"]] == ["BIJOU", "CHOCO"]
+    assert list(merged) == ["FormatVersion", "Environment", "Connections"]  # vendor's order
+    assert "Vendor-" not in capsys.readouterr().err
+
+
+def test_merge_of_an_ambiguous_list_exits_1_asking_to_declare(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    files = [str(VENDOR / "ambiguous-a.settings.json"), str(VENDOR / "ambiguous-b.settings.json")]
+    assert run("merge", *files) == 1
+    err = capsys.readouterr().err
+    assert "can be keyed by CompanyName or ConnectionId" in err
+    assert "--key Connections=CompanyName" in err
+
+
+def test_merge_conflict_of_vendor_files_names_the_key_path_and_hides_secrets(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    files = [str(VENDOR / "bijou.settings.json"), str(VENDOR / "bijou-regenerated.settings.json")]
+    assert run("merge", *files, "--key", "Connections=CompanyName") == 1
+    err = capsys.readouterr().err
+    assert "field Connections[CompanyName=BIJOU].Sql.Pwd" in err
+    assert "Vendor-Sql-Secret" not in err
+
+
+@pytest.mark.parametrize("bad", ["Connections", "=CompanyName", "a..b=Name", "Connections="])
+def test_merge_with_a_malformed_key_is_a_usage_error(
+    bad: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run("merge", str(VENDOR / "bijou.settings.json"), "--key", bad)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "--key" in err and ("PATH=MEMBER" in err or "is not a key path" in err)
 
 
 def test_merge_of_missing_file_exits_1(tmp_path: Path) -> None:
@@ -101,7 +158,7 @@ def test_merge_of_missing_file_exits_1(tmp_path: Path) -> None:
 
 def test_render_writes_settings_with_references_resolved(tmp_path: Path) -> None:
     out = tmp_path / "settings.json"
-    assert run("render", "--entities", str(vars_file(tmp_path)), "-o", str(out)) == 0
+    assert run("render", "--entities", str(vars_file(tmp_path, TEMPLATE)), "-o", str(out)) == 0
     settings = json.loads(out.read_text())
     assert settings["connections"][0]["sql"]["password"] == "cli-secret-123"
     assert out.read_text() == dumps(settings)
@@ -121,8 +178,8 @@ def test_render_needs_host_when_file_holds_several(tmp_path: Path) -> None:
     path.write_text(
         yaml.safe_dump(
             {
-                "h1": {"sagefleet_entities": [entity_yaml(sql_password="p1")]},
-                "h2": {"sagefleet_entities": [entity_yaml(sql_password="p2")]},
+                "h1": {"sagefleet_entities": [entity_yaml(sql_password="p1")], **TEMPLATE},
+                "h2": {"sagefleet_entities": [entity_yaml(sql_password="p2")], **TEMPLATE},
             }
         )
     )
@@ -143,7 +200,7 @@ def test_validate_reports_every_problem_and_exits_1(
 
 
 def test_validate_valid_file_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run("validate", str(vars_file(tmp_path))) == 0
+    assert run("validate", str(vars_file(tmp_path, TEMPLATE))) == 0
     assert capsys.readouterr().out == "OK: 1 host(s), 1 entity(ies)\n"
 
 
@@ -161,8 +218,8 @@ def test_validate_rejects_duplicate_yaml_keys(
     assert "duplicate key" in capsys.readouterr().err
 
 
-def test_example_inventory_validates_and_renders_two_connections(tmp_path: Path) -> None:
-    host_vars: dict[str, object] = {}
+def test_example_inventory_validates_and_merges_its_two_vendor_files(tmp_path: Path) -> None:
+    host_vars: dict[str, object] = {"inventory_dir": str(EXAMPLE)}  # as Ansible sets it
     for part in [
         EXAMPLE / "group_vars" / "bijou" / "vars.yml",
         EXAMPLE / "group_vars" / "bijou" / "vault.yml",
@@ -173,8 +230,8 @@ def test_example_inventory_validates_and_renders_two_connections(tmp_path: Path)
     combined.write_text(yaml.safe_dump({EXAMPLE_HOST: host_vars}))
     out = tmp_path / "settings.json"
     assert run("render", "--entities", str(combined), "-o", str(out)) == 0
-    names = [c["name"] for c in json.loads(out.read_text())["connections"]]
-    assert names == ["Bijou Immobilier", "Bijou SAS"]
+    names = [c["CompanyName"] for c in json.loads(out.read_text())["Connections"]]
+    assert names == ["BIJOU", "BIJOUIMMO"]
 
 
 def test_example_inventory_uses_winrm_over_https() -> None:
@@ -187,5 +244,5 @@ def test_example_inventory_uses_winrm_over_https() -> None:
 
 def test_render_output_is_redactable(tmp_path: Path) -> None:
     out = tmp_path / "settings.json"
-    run("render", "--entities", str(vars_file(tmp_path)), "-o", str(out))
+    run("render", "--entities", str(vars_file(tmp_path, TEMPLATE)), "-o", str(out))
     assert redact(json.loads(out.read_text()))["connections"][0]["sql"]["password"] == MASK

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,11 +13,12 @@ from tests.scenarios import entities_for
 
 from sagefleet import settings_host
 from sagefleet.errors import InputError
+from sagefleet.remote import SnippetFailed
 from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.remote.command import STDIN_BOOTSTRAP, command_line
 from sagefleet.remote.session import HostSession
-from sagefleet.settings import settings_sha256
-from sagefleet.settings_host import SettingsTarget, SettingsWriteFailed
+from sagefleet.settings import HostSettings, settings_sha256
+from sagefleet.settings_host import SettingsRefused, SettingsTarget, SettingsWriteFailed
 from sagefleet.sim.dispatch import run_command
 from sagefleet.sim.model import (
     ADMINISTRATORS,
@@ -61,8 +63,11 @@ class SimSession(HostSession):
 
 
 def text_for(**changes: Any) -> str:
+    """The template layout's text: these tests are about the write itself."""
     entity = {**entities_for("healthy-onprem")[0], **changes}
-    return settings_host.render_settings("sage01", {"sagefleet_entities": [entity]})
+    entity.pop("vendor_settings")
+    variables = {"sagefleet_entities": [entity], "sagefleet_settings_source": "template"}
+    return settings_host.host_settings("sage01", variables).text
 
 
 @pytest.fixture
@@ -392,3 +397,111 @@ def test_ansible_session_restores_no_log_after_a_failure() -> None:
     with pytest.raises(OSError):
         session.run_snippet("host_info", sensitive=True)
     assert connection._play_context.no_log is False
+
+
+# -- the guard: what may be overwritten ----------------------------------------------
+
+VENDOR = Path(__file__).resolve().parents[1] / "fixtures" / "vendor_settings"
+
+
+def vendor_settings(*names: str, **variables: Any) -> HostSettings:
+    entities = []
+    for name in names:
+        entity = {**entities_for("healthy-onprem")[0], "name": name, "company_code": name}
+        entity["mae_path"] = f"C:\\Sage\\{name}.MAE"
+        entity["database"] = name
+        entity["vendor_settings"] = str(VENDOR / f"{name.lower()}.settings.json")
+        entities.append(entity)
+    return settings_host.host_settings("sage01", {"sagefleet_entities": entities, **variables})
+
+
+def template_settings() -> HostSettings:
+    entity = entities_for("healthy-onprem")[0]
+    entity.pop("vendor_settings")
+    variables = {"sagefleet_entities": [entity], "sagefleet_settings_source": "template"}
+    return settings_host.host_settings("sage01", variables)
+
+
+def guarded(session: SimSession, target: SettingsTarget, settings: HostSettings, **kw: Any) -> Any:
+    return settings_host.write_settings(session, target, settings.text, guard=settings, **kw)
+
+
+def test_template_content_over_a_vendor_file_is_refused_and_nothing_is_written(
+    sim: WindowsHost, target: SettingsTarget
+) -> None:
+    sim.fs.write(PATH, (VENDOR / "bijou.settings.json").read_bytes())
+    before = files(sim)
+    with pytest.raises(SettingsRefused) as refused:
+        guarded(SimSession(sim), target, template_settings())
+    message = str(refused.value)
+    assert message.startswith(f"sage01: refusing to overwrite {PATH}: it is not in sagefleet's")
+    assert "Vendor-" not in message
+    assert files(sim) == before
+
+
+def test_the_current_file_is_read_with_its_content_hidden_before_the_write(
+    sim: WindowsHost, target: SettingsTarget
+) -> None:
+    session = SimSession(sim)
+    outcome = guarded(session, target, vendor_settings("BIJOU"))
+    assert outcome.changed and session.sensitive == [True, False]
+    assert split_stdin(session.commands[0][1])[1] == b""  # the read sends no content
+    assert sim.fs.read(PATH) == vendor_settings("BIJOU").text.encode("utf-8")
+    again = guarded(session, target, vendor_settings("BIJOU"))
+    assert not again.changed and len(session.commands) == 3  # unchanged: one read, no write
+
+
+def test_vendor_content_that_would_drop_a_connection_is_refused_naming_it(
+    sim: WindowsHost, target: SettingsTarget
+) -> None:
+    session = SimSession(sim)
+    guarded(session, target, vendor_settings("BIJOU", "CHOCO"))
+    before = files(sim)
+    with pytest.raises(SettingsRefused, match=r"Connections\[CompanyName=CHOCO\]") as refused:
+        guarded(session, target, vendor_settings("BIJOU"), want_diff=True)
+    assert "sagefleet_settings_drop_connections" in str(refused.value)
+    assert files(sim) == before
+    dropped = vendor_settings("BIJOU", sagefleet_settings_drop_connections=True)
+    assert guarded(session, target, dropped).changed
+
+
+def test_check_mode_reports_a_refusal_too(sim: WindowsHost, target: SettingsTarget) -> None:
+    sim.fs.write(PATH, (VENDOR / "choco.settings.json").read_bytes())
+    with pytest.raises(SettingsRefused):
+        guarded(SimSession(sim), target, template_settings(), check=True)
+
+
+def test_a_file_changed_since_it_was_read_is_not_replaced(
+    sim: WindowsHost, target: SettingsTarget
+) -> None:
+    session = SimSession(sim)
+    settings = vendor_settings("BIJOU", "CHOCO")
+    probed = settings_host.probe_settings(session, target, settings, want_diff=False)
+    sim.fs.write(PATH, b'{"Connections": []}')  # someone else wrote it meanwhile
+    with pytest.raises(SettingsWriteFailed, match="changed since it was read"):
+        guarded(session, target, settings, probed=probed)
+    assert sim.fs.read(PATH) == b'{"Connections": []}'
+
+
+def test_the_model_refuses_an_expectation_it_does_not_understand(
+    sim: WindowsHost, target: SettingsTarget
+) -> None:
+    text = text_for()
+    params = settings_host.write_params(
+        target, settings_sha256(text), check=True, return_content=False, expect_previous=None
+    )
+    params["expect_previous"] = "0" * 64
+    with pytest.raises(SnippetFailed, match="expect_previous not understood"):
+        SimSession(sim).run_snippet("settings_write", params)
+
+
+def test_the_diff_of_vendor_files_masks_secrets_in_unexpected_members(
+    sim: WindowsHost, target: SettingsTarget
+) -> None:
+    session = SimSession(sim)
+    guarded(session, target, vendor_settings("CHOCO"))
+    outcome = guarded(session, target, vendor_settings("BIJOU", "CHOCO"), want_diff=True)
+    assert outcome.diff is not None and '+      "CompanyName": "BIJOU",' in outcome.diff
+    for secret in ("Vendor-Sql-Secret-Bijou", "vendor-apikey-bijou", "Vendor-Conn-Secret-Bijou"):
+        assert secret not in outcome.diff
+    assert '"ApiKey": "********"' in outcome.diff and "Password=********" in outcome.diff

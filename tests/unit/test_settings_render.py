@@ -11,7 +11,6 @@ import pytest
 from sagefleet.errors import InputError
 from sagefleet.settings import (
     Entity,
-    MergeFailed,
     ValidationFailed,
     dumps,
     render_entity,
@@ -81,23 +80,6 @@ def test_rendering_is_deterministic_whatever_the_entity_order() -> None:
     assert dumps(render_host_settings([first, second])) == dumps(
         render_host_settings([second, first])
     )
-
-
-def test_vendor_settings_are_merged_into_the_entity_connection() -> None:
-    vendor = {"schemaVersion": 1, "connections": [{"name": "Bijou SAS", "agent": {"id": 7}}]}
-    merged = render_host_settings([entity(vendor_settings=vendor, vendor_source="v.json")])
-    assert merged["connections"][0]["agent"] == {"id": 7}
-    assert merged["connections"][0]["companyCode"] == "BIJOU"
-
-
-def test_vendor_settings_conflict_names_entity_template_and_vendor_file() -> None:
-    vendor = {"schemaVersion": 1, "connections": [{"name": "Bijou SAS", "analyticPlan": 3}]}
-    with pytest.raises(MergeFailed) as raised:
-        render_host_settings([entity(vendor_settings=vendor, vendor_source="v.json")], host="h")
-    conflict = raised.value.conflicts[0]
-    assert conflict.field == "connections[name=Bijou SAS].analyticPlan"
-    assert "settings_entity.json.j2" in conflict.first_source
-    assert "v.json" in conflict.second_source
 
 
 def test_template_can_be_overridden_by_path(tmp_path: Path) -> None:

@@ -184,10 +184,17 @@ BAD_INPUTS: list[tuple[str, list[Any], str | None, str]] = [
         "vendor_settings",
     ),
     (
-        "vendor settings off schema",
-        [spc_entity(vendor_settings={"connections": "x"})],
+        "vendor package missing file",
+        [spc_entity(vendor_package="does-not-exist.zip")],
         "Bijou SAS",
-        "vendor_settings",
+        "vendor_package",
+    ),
+    ("vendor package not a path", [spc_entity(vendor_package=7)], "Bijou SAS", "vendor_package"),
+    (
+        "vendor settings and package both given",
+        [spc_entity(vendor_settings={"Connections": []}, vendor_package="Setup.zip")],
+        "Bijou SAS",
+        "vendor_package",
     ),
     ("same name twice", [spc_entity(), spc_entity(analytic_plan=2)], "Bijou SAS", "name"),
     (
@@ -376,20 +383,26 @@ def test_vendor_settings_too_deep_is_rejected(tmp_path: Path) -> None:
     assert "nesting depth" in errors[0].message
 
 
-def test_vendor_settings_conflicting_with_entity_is_reported_before_touching_hosts() -> None:
-    vendor = {"schemaVersion": 1, "connections": [{"name": "Bijou SAS", "companyCode": "OTHER"}]}
-    errors = validate_fleet({HOST: host_vars(spc_entity(vendor_settings=vendor))})
-    assert [e.field for e in errors] == ["connections[name=Bijou SAS].companyCode"]
-    assert "vendor_settings" in errors[0].message
+def test_vendor_settings_of_two_entities_that_conflict_are_reported_before_touching_hosts() -> None:
+    first = {"Connections": [{"CompanyName": "BIJOU", "Sql": {"Password": SQL_SECRET}}]}
+    second = {"Connections": [{"CompanyName": "BIJOU", "Sql": {"Password": SAGE_SECRET}}]}
+    errors = validate_fleet(
+        {
+            HOST: host_vars(
+                spc_entity(vendor_settings=first),
+                onprem_entity(vendor_settings=second),
+            )
+        }
+    )
+    assert [e.field for e in errors] == ["Connections[CompanyName=BIJOU].Sql.Password"]
+    assert "entity Bijou SAS" in errors[0].message and "entity Bijou Local" in errors[0].message
+    assert_no_secret("\n".join(e.render() for e in errors))
 
 
-def test_vendor_settings_secret_is_masked_in_schema_errors() -> None:
-    vendor = {
-        "schemaVersion": 1,
-        "connections": [{"name": "X", "sql": {"user": "u", "password": 42}}],
-    }
-    errors = validate_fleet({HOST: host_vars(spc_entity(vendor_settings=vendor))})
-    assert errors and all("42" not in e.render() for e in errors)
+def test_a_vendor_file_is_never_checked_against_the_template_schema() -> None:
+    vendor = {"Connections": [{"CompanyName": "BIJOU", "Sql": {"Password": 42}}]}
+    result = validate_host(HOST, host_vars(spc_entity(vendor_settings=vendor)))
+    assert result.errors == []
 
 
 def test_check_fleet_returns_entities_per_host() -> None:

@@ -84,6 +84,22 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "severity.error": "error",
         "severity.warning": "warning",
         "severity.info": "info",
+        "diagnose.title": "Why the agent is (not) connected, step by step",
+        "diagnose.step.service": "The agent's service runs",
+        "diagnose.step.account_proxy": "Its account, and the proxy that account uses",
+        "diagnose.step.reachability": "The endpoints are reachable from the host",
+        "diagnose.step.tls": "TLS as the host sees it",
+        "diagnose.step.connections": "The agent's own connections",
+        "diagnose.step.logs": "What the agent's log says",
+        "diagnose.step.restart": "Service restart",
+        "diagnose.ok.true": "ok",
+        "diagnose.ok.false": "FAILED",
+        "diagnose.ok.none": "info",
+        "diagnose.verdict.failed": "Step {n} failed ({step}): {detail}",
+        "diagnose.verdict.connected": "The agent is connected (step {n}, {step}).",
+        "diagnose.verdict.undecided": (
+            "No step failed, but the agent's connection is not proven: {detail}"
+        ),
     },
     "fr": {
         "title": "Rapport de pré-vérification",
@@ -158,6 +174,22 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "severity.error": "erreur",
         "severity.warning": "avertissement",
         "severity.info": "info",
+        "diagnose.title": "Pourquoi l'agent est (ou n'est pas) connecté, étape par étape",
+        "diagnose.step.service": "Le service de l'agent tourne",
+        "diagnose.step.account_proxy": "Son compte, et le proxy qu'utilise ce compte",
+        "diagnose.step.reachability": "Les services sont joignables depuis le serveur",
+        "diagnose.step.tls": "Le TLS vu du serveur",
+        "diagnose.step.connections": "Les connexions de l'agent lui-même",
+        "diagnose.step.logs": "Ce que dit le journal de l'agent",
+        "diagnose.step.restart": "Redémarrage du service",
+        "diagnose.ok.true": "ok",
+        "diagnose.ok.false": "ÉCHEC",
+        "diagnose.ok.none": "info",
+        "diagnose.verdict.failed": "Étape {n} en échec ({step}) : {detail}",
+        "diagnose.verdict.connected": "L'agent est connecté (étape {n}, {step}).",
+        "diagnose.verdict.undecided": (
+            "Aucune étape en échec, mais la connexion de l'agent n'est pas prouvée : {detail}"
+        ),
     },
 }
 

@@ -8,13 +8,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sagefleet.agent_profile import MergeKey
 from sagefleet.errors import InputError
+from sagefleet.settings import vendor
 from sagefleet.settings.errors import ValidationFailed
-from sagefleet.settings.jsonio import dumps, load_json_file, settings_sha256, write_atomic
+from sagefleet.settings.jsonio import dumps, settings_sha256, write_atomic
+from sagefleet.settings.keys import KEY_CANDIDATES, declared_keys, parse_key_option
 from sagefleet.settings.merge import merge_settings
-from sagefleet.settings.render import render_host_settings
-from sagefleet.settings.schemas import settings_schema_problems
-from sagefleet.settings.validate import check_fleet, validate_host
+from sagefleet.settings.model import ENTITIES_VAR
+from sagefleet.settings.validate import build_host_settings, check_fleet, validate_host
 from sagefleet.settings.varsfile import load_hosts_file
 
 EXIT_OK = 0
@@ -34,27 +36,35 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
 
     merge = actions.add_parser(
         "merge",
-        help="merge settings.json files structurally into one",
-        description="Merge settings.json files: connections keyed by name, identical "
-        "duplicates collapse, any conflicting value is an error naming both files.",
+        help="merge the vendor's settings.json files structurally into one",
+        description="True JSON merge of settings.json files, in any layout: lists of "
+        "connections keyed by a member (declared with --key, or detected among "
+        f"{', '.join(KEY_CANDIDATES)}), identical duplicates collapse, any conflicting value "
+        "is an error naming both files and the key path.",
     )
     merge.add_argument(
         "files", nargs="+", type=Path, metavar="FILE.json", help="settings.json files to merge"
     )
     merge.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
     merge.add_argument(
-        "--no-schema",
-        action="store_true",
-        help="do not check inputs and result against the assumed settings schema",
+        "--key",
+        action="append",
+        default=[],
+        type=_key_option,
+        metavar="PATH=MEMBER",
+        help="the member naming the items of the list at PATH (Connections, a.b.Items, "
+        "or . for a top-level list), e.g. Connections=CompanyName; repeatable",
     )
     merge.set_defaults(func=run_merge)
 
     render = actions.add_parser(
         "render",
-        help="render one host's entities into settings.json",
-        description="Validate one host's sagefleet_entities and render its merged settings.json, "
-        "from a vars file (--entities) or from the inventory (-i INVENTORY -l HOST, vault "
-        "values decrypted as ansible-playbook does).",
+        help="build one host's settings.json as a deploy would",
+        description="Validate one host's sagefleet_entities and build its settings.json: the "
+        "entities' vendor files merged (sagefleet_settings_source: vendor, the default), or "
+        "the template rendered (sagefleet_settings_source: template); from a vars file "
+        "(--entities) or from the inventory (-i INVENTORY -l HOST, vault values decrypted as "
+        "ansible-playbook does).",
     )
     source = render.add_mutually_exclusive_group(required=True)
     source.add_argument(
@@ -74,7 +84,9 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--host", help="with --entities: the host to render when the file holds several"
     )
     _vault_arguments(render)
-    render.add_argument("--template", type=Path, help="Jinja2 template replacing the shipped one")
+    render.add_argument(
+        "--template", type=Path, help="Jinja2 template replacing the shipped one (source template)"
+    )
     render.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
     render.set_defaults(func=run_render)
 
@@ -145,46 +157,31 @@ def _emit(text: str, output: Path | None) -> None:
     print(f"{output}: {state} (sha256 {settings_sha256(text)})", file=sys.stderr)
 
 
-def run_merge(args: argparse.Namespace) -> int:
-    """Merge vendor settings.json files, refusing conflicts instead of letting the last one win."""
+def _key_option(text: str) -> MergeKey:
     try:
-        documents = [load_json_file(path) for path in args.files]
+        return parse_key_option(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    """Merge vendor settings.json files, refusing conflicts instead of letting the last one win.
+
+    No schema applies: the vendor's layout is not published, and sagefleet's template
+    schema describes only its own assumed layout.
+    """
+    try:
+        documents = [vendor.load_vendor_settings(path) for path in args.files]
+        keys = tuple(args.key)
+        declared_keys(keys, field="--key")
     except InputError as exc:
         return _report([exc])
     sources = [str(path) for path in args.files]
-    if not args.no_schema:
-        errors = [
-            InputError(
-                f"breaks the settings schema {problem}",
-                value=source,
-                fix="pass --no-schema to merge files of another layout",
-            )
-            for document, source in zip(documents, sources, strict=True)
-            for problem in settings_schema_problems(document)
-        ]
-        if errors:
-            return _report(errors)
-    not_objects = [
-        source
-        for document, source in zip(documents, sources, strict=True)
-        if not isinstance(document, dict)
-    ]
-    if not_objects:
-        return _report(
-            [
-                InputError(
-                    "top level is not a JSON object",
-                    value=source,
-                    fix="merge settings.json files only",
-                )
-                for source in not_objects
-            ]
-        )
     try:
-        merged = merge_settings(documents, sources)
+        merged = merge_settings(documents, sources, keys=keys)
     except ValidationFailed as failed:
         return _report(failed.errors)
-    _emit(dumps(merged), args.output)
+    _emit(dumps(merged, sort_keys=False), args.output)
     return EXIT_OK
 
 
@@ -240,12 +237,14 @@ def run_render(args: argparse.Namespace) -> int:
             )
         for note in fleet[host].notes:
             print(f"note: {note}", file=sys.stderr)
-        settings = render_host_settings(fleet[host].entities, template=args.template, host=host)
+        settings = build_host_settings(
+            host, hosts[host], base_dir=base_dir, template=args.template
+        )
     except ValidationFailed as failed:
         return _report(failed.errors)
     except InputError as exc:
         return _report([exc])
-    _emit(dumps(settings), args.output)
+    _emit(settings.text, args.output)
     return EXIT_OK
 
 
@@ -275,6 +274,14 @@ def run_validate(args: argparse.Namespace) -> int:
         entity_count += len(result.entities)
         for note in result.notes:
             print(f"note: {note}", file=sys.stderr)
+        if result.errors or ENTITIES_VAR not in hosts[host]:
+            continue
+        try:  # what a deploy would write: a missing vendor file is a problem too
+            build_host_settings(host, hosts[host], base_dir=base_dir, template=args.template)
+        except ValidationFailed as failed:
+            errors.extend(failed.errors)
+        except InputError as exc:
+            errors.append(exc)
     if errors:
         _report(errors)
         print(f"{len(errors)} problem(s) found", file=sys.stderr)

@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -137,13 +136,15 @@ def load_json_file(path: str | os.PathLike[str], **limits: int) -> Any:
     return loads_strict(raw, source=str(file_path), **limits)
 
 
-def dumps(settings: Mapping[str, Any]) -> str:
-    """Canonical settings.json text, so that equal documents give equal bytes and hashes.
+def dumps(settings: Any, *, sort_keys: bool = True) -> str:
+    """Deterministic settings.json text, so that equal documents give equal bytes and hashes.
 
-    UTF-8 without escaping (names keep their accents), keys sorted, two-space
-    indent and a final newline.
+    UTF-8 without escaping (names keep their accents), two-space indent and a
+    final newline. Keys are sorted for sagefleet's own (template) layout; a
+    vendor document is written with ``sort_keys=False``, in the member order the
+    vendor wrote, which the merge keeps.
     """
-    return json.dumps(settings, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    return json.dumps(settings, ensure_ascii=False, indent=2, sort_keys=sort_keys) + "\n"
 
 
 def settings_sha256(text: str | bytes) -> str:

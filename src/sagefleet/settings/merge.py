@@ -1,56 +1,183 @@
 """Structural merge of settings documents: the "true JSON merge" the vendor asks for.
 
-Rules (see docs/settings.md):
+The vendor does not publish the layout of settings.json, so the merge works on
+any JSON document (an object or a list at the top). Rules (docs/settings.md):
 
-* objects merge member by member, output keys sorted;
-* a list whose items are all objects with a string ``name`` (``connections``)
-  is keyed by that name: items with the same name merge, the output is sorted
-  by name;
+* objects merge member by member; members keep the order the vendor wrote them
+  in, a member found only in another document comes after them;
+* a list of objects is **keyed** when a member names its items: declared for
+  its key path, or detected (the only one of :data:`KEY_CANDIDATES` that every
+  item of every such list holds as a string, unique within its list). Several
+  candidates is an error asking to declare one: sagefleet never guesses which
+  member names a connection. Items with the same key merge; keys are compared
+  exactly (``BIJOU`` and ``bijou`` are two connections); items come out sorted
+  by key (ordinal);
 * any other list, and any scalar, must be identical in every source that has it;
 * identical duplicates collapse; a different value for the same key path is a
-  :class:`MergeConflict` naming both sources and the path. Nothing is ever
-  decided by the order of the sources.
+  :class:`MergeConflict` naming both sources and the path. Documents are taken
+  in a canonical order, so neither the result's bytes nor any decision depend
+  on the order the sources were given in.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sagefleet.settings.errors import MergeConflict, MergeFailed
-from sagefleet.settings.redact import DEFAULT_SECRET_KEYS, MASK, is_secret_key
+from sagefleet.agent_profile import MergeKey
+from sagefleet.errors import InputError
+from sagefleet.settings.errors import MergeConflict, MergeFailed, ValidationFailed
+from sagefleet.settings.keys import (
+    KEY_CANDIDATES,
+    KeyPath,
+    declared_keys,
+    key_path_text,
+    unique_string_member,
+)
+from sagefleet.settings.redact import DEFAULT_SECRET_KEYS, MASK, is_secret_key, redact
 
-#: One step of a key path: a member name, or the name of an item in a keyed list.
+#: One step of a key path: a member name, or (member, key) of an item in a keyed list.
 PathStep = str | tuple[str, str]
 Path = tuple[PathStep, ...]
 
-KEY_FIELD = "name"
+MERGE_TITLE = "settings merge failed"
 
 
 def format_path(path: Path) -> str:
-    """Human-readable key path, e.g. ``connections[name=BIJOU].sql.user``."""
+    """Human-readable key path, e.g. ``Connections[CompanyName=BIJOU].Sql.User``."""
     text = ""
     for step in path:
         if isinstance(step, tuple):
-            text += f"[{step[0]}={step[1]}]"
+            key = MASK if is_secret_key(step[0]) else step[1]
+            text += f"[{step[0]}={key}]"
         else:
             text += f".{step}" if text else step
     return text or "(document root)"
 
 
-def _is_keyed_list(value: Any) -> bool:
-    return isinstance(value, list) and all(
-        isinstance(item, Mapping) and isinstance(item.get(KEY_FIELD), str) for item in value
-    )
+def shape(path: Path) -> KeyPath:
+    """The key path of a place: its member names, keyed items stepped through."""
+    return tuple(step for step in path if isinstance(step, str))
 
 
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
+class _Planner:
+    """Decides, for every list reachable through objects and keyed lists, its key member."""
+
+    def __init__(
+        self,
+        declared: Mapping[KeyPath, str],
+        hints: Mapping[KeyPath, str],
+        host: str | None,
+    ) -> None:
+        self.declared = declared
+        self.hints = hints
+        self.host = host
+        self.plan: dict[KeyPath, str] = {}
+        self.errors: list[InputError] = []
+
+    def walk(self, values: list[tuple[Any, str]], path: KeyPath) -> None:
+        maps = [(v, s) for v, s in values if isinstance(v, Mapping)]
+        names: dict[str, None] = {}
+        for value, _ in maps:
+            names.update(dict.fromkeys(value))
+        for name in names:
+            self.walk([(v[name], s) for v, s in maps if name in v], (*path, name))
+        lists = [(v, s) for v, s in values if isinstance(v, list)]
+        if not lists:
+            return
+        member = self.decide(lists, path)
+        if member is not None:
+            self.plan[path] = member
+            self.walk([(item, s) for v, s in lists for item in v], path)
+
+    def decide(self, lists: list[tuple[list[Any], str]], path: KeyPath) -> str | None:
+        text = key_path_text(path)
+        member = self.declared.get(path)
+        if member is not None:
+            for value, source in lists:
+                self.check_declared(value, source, text, member)
+            return member
+        if not all(isinstance(i, Mapping) for v, _ in lists for i in v) or not any(
+            v for v, _ in lists
+        ):
+            return None
+        hint = self.hints.get(path)
+        if hint is not None and all(unique_string_member(v, hint) for v, _ in lists):
+            return hint
+        found = [c for c in KEY_CANDIDATES if all(unique_string_member(v, c) for v, _ in lists)]
+        if len(found) > 1:
+            sources = sorted({s for _, s in lists})
+            self.errors.append(
+                InputError(
+                    f"the list at {text} can be keyed by {' or '.join(found)}: sagefleet does "
+                    "not guess which member names a connection",
+                    host=self.host,
+                    field=f"merge key {text}",
+                    value=", ".join(sources),
+                    fix=f"declare it: --key {text}={found[0]} (CLI), "
+                    f"sagefleet_settings_merge_keys: [{{path: '{text}', member: {found[0]}}}] "
+                    "(inventory) or settings.merge_keys in the agent profile",
+                )
+            )
+            return None
+        return found[0] if found else None
+
+    def check_declared(self, value: list[Any], source: str, text: str, member: str) -> None:
+        seen: set[str] = set()
+        for index, item in enumerate(value):
+            key = item.get(member) if isinstance(item, Mapping) else None
+            if not isinstance(key, str):
+                problem = f"item #{index + 1} of the list has no string member {member}"
+            elif key in seen:
+                problem = f"two items of the list have {member}={key}"
+            else:
+                seen.add(key)
+                continue
+            self.errors.append(
+                InputError(
+                    problem,
+                    host=self.host,
+                    field=f"merge key {text}={member}",
+                    value=source,
+                    fix="declare the member that names each item of this list, or take the "
+                    "file unchanged from the vendor",
+                )
+            )
+            return
+
+
+def plan_keys(
+    documents: Sequence[Any],
+    sources: Sequence[str],
+    *,
+    keys: Iterable[MergeKey] = (),
+    hints: Mapping[KeyPath, str] | None = None,
+    host: str | None = None,
+) -> dict[KeyPath, str]:
+    """The key member of every keyed list of ``documents``, by key path.
+
+    ``keys`` are declared (and win); ``hints`` are preferred over detection when
+    they fit (used to read a host's current file with the keys of the new one).
+    Raises :class:`ValidationFailed` when a declared key does not fit or a list
+    could be keyed by several candidates.
+    """
+    planner = _Planner(declared_keys(keys, host=host), dict(hints or {}), host)
+    planner.walk(list(zip(documents, sources, strict=True)), ())
+    if planner.errors:
+        raise ValidationFailed(planner.errors, title=MERGE_TITLE)
+    return planner.plan
+
+
 class _Merger:
-    def __init__(self, secret_keys: Iterable[str], host: str | None) -> None:
+    def __init__(self, plan: Mapping[KeyPath, str], secret_keys: Iterable[str], host: str | None):
+        self.plan = plan
         self.secret_keys = tuple(secret_keys)
         self.host = host
         self.origins: dict[Path, str] = {}
@@ -71,7 +198,8 @@ class _Merger:
             return "an object"
         if isinstance(value, list):
             return f"a list of {len(value)} item(s)"
-        text = _canonical(value)
+        # A connection string ("...;Password=x;") keeps its secret out of the message too.
+        text = _canonical(redact(value, self.secret_keys))
         return text if len(text) <= 80 else text[:77] + "..."
 
     def conflict(self, path: Path, old: Any, new: Any, source: str) -> None:
@@ -86,92 +214,182 @@ class _Merger:
             host=self.host,
         )
 
-    def adopt(self, path: Path, value: Any, source: str) -> Any:
-        """Take a value nobody set yet, normalising it (and its inner lists) on the way."""
+    def keyed(self, path: Path, *values: Any) -> str | None:
+        member = self.plan.get(shape(path))
+        if member is not None and all(isinstance(v, list) for v in values):
+            return member
+        return None
+
+    def adopt(self, value: Any, path: Path, source: str) -> Any:
+        """Take a value nobody set yet: member order kept, keyed lists sorted by key."""
         self.origins[path] = source
         if isinstance(value, Mapping):
-            return {
-                key: self.adopt((*path, key), value[key], source) for key in sorted(value)
-            }
-        if _is_keyed_list(value):
-            return self.merge_keyed([], value, path, source)
-        if isinstance(value, list):
+            return {key: self.adopt(item, (*path, key), source) for key, item in value.items()}
+        member = self.keyed(path, value)
+        if member is not None:
             return [
-                self.adopt((*path, str(index)), item, source) for index, item in enumerate(value)
+                self.adopt(item, (*path, (member, item[member])), source)
+                for item in sorted(value, key=lambda item: str(item[member]))
             ]
-        return value
+        return copy.deepcopy(value)
 
     def merge(self, old: Any, new: Any, path: Path, source: str) -> Any:
         if isinstance(old, Mapping) and isinstance(new, Mapping):
-            merged: dict[str, Any] = {}
-            for key in sorted(set(old) | set(new)):
-                if key not in new:
-                    merged[key] = old[key]
-                elif key not in old:
-                    merged[key] = self.adopt((*path, key), new[key], source)
-                else:
-                    merged[key] = self.merge(old[key], new[key], (*path, key), source)
+            merged = dict(old)
+            for key, value in new.items():
+                step = (*path, key)
+                merged[key] = (
+                    self.merge(merged[key], value, step, source)
+                    if key in merged
+                    else self.adopt(value, step, source)
+                )
             return merged
-        if _is_keyed_list(old) and _is_keyed_list(new):
-            return self.merge_keyed(old, new, path, source)
-        normalised = self.adopt_copy(new)
-        if _canonical(old) != _canonical(normalised):
+        member = self.keyed(path, old, new)
+        if member is not None:
+            by_key = {item[member]: item for item in old}
+            for item in new:
+                key = item[member]
+                step = (*path, (member, key))
+                by_key[key] = (
+                    self.merge(by_key[key], item, step, source)
+                    if key in by_key
+                    else self.adopt(item, step, source)
+                )
+            return [by_key[key] for key in sorted(by_key)]
+        if _canonical(old) != _canonical(new):
             self.conflict(path, old, new, source)
         return old
 
-    def adopt_copy(self, value: Any) -> Any:
-        # Normalise without recording origins (the value is only compared).
-        scratch = _Merger(self.secret_keys, self.host)
-        return scratch.adopt((), value, "")
 
-    def merge_keyed(self, old: list[Any], new: list[Any], path: Path, source: str) -> list[Any]:
-        by_name: dict[str, Any] = {item[KEY_FIELD]: item for item in old}
-        for item in new:
-            name = item[KEY_FIELD]
-            step: Path = (*path, (KEY_FIELD, name))
-            if name in by_name:
-                by_name[name] = self.merge(by_name[name], item, step, source)
-            else:
-                by_name[name] = self.adopt(step, item, source)
-        return [by_name[name] for name in sorted(by_name)]
+@dataclass(frozen=True)
+class MergeResult:
+    """The merged document and the key member of each keyed list, by key path."""
+
+    document: Any
+    plan: Mapping[KeyPath, str]
 
 
-def merge_settings(
-    documents: Sequence[Mapping[str, Any]],
+def _root_errors(
+    documents: Sequence[Any], sources: Sequence[str], host: str | None
+) -> list[InputError]:
+    return [
+        InputError(
+            f"the top level is {type(document).__name__}, not a JSON object or list",
+            host=host,
+            field="settings",
+            value=source,
+            fix="merge settings.json files only",
+        )
+        for document, source in zip(documents, sources, strict=True)
+        if not isinstance(document, Mapping | list)
+    ]
+
+
+def merge_documents(
+    documents: Sequence[Any],
     sources: Sequence[str] | None = None,
     *,
+    keys: Iterable[MergeKey] = (),
     secret_keys: Iterable[str] = DEFAULT_SECRET_KEYS,
     host: str | None = None,
-) -> dict[str, Any]:
-    """Merge settings documents into one, or raise :class:`MergeFailed` listing every conflict.
+) -> MergeResult:
+    """Merge settings documents into one (see the module's rules), with the keys it used.
 
-    The result does not depend on the order of ``documents`` (keys and keyed
-    lists are sorted), merging a document with itself changes nothing, and a
-    conflict is always an error, so that two entities can never overwrite each
-    other's connection silently. ``sources`` (file names, entity names) are used
-    in error messages; secret values in messages are masked.
+    Raises :class:`MergeFailed` listing every conflict, or :class:`ValidationFailed`
+    when a list's key is ambiguous, a declared key does not fit, or a document is
+    neither an object nor a list. Secret values in messages are masked.
     """
     if sources is None:
         sources = [f"document #{index + 1}" for index in range(len(documents))]
     if len(sources) != len(documents):
         raise ValueError("sources and documents must have the same length")
-    merger = _Merger(secret_keys, host)
-    result: dict[str, Any] = {}
-    for document, source in zip(documents, sources, strict=True):
-        if not isinstance(document, Mapping):
-            raise MergeFailed(
-                [
-                    MergeConflict(
-                        path="(document root)",
-                        first_source="the settings layout (an object)",
-                        first_value="an object",
-                        second_source=source,
-                        second_value=type(document).__name__,
-                        host=host,
-                    )
-                ]
-            )
-        result = merger.merge(result, document, (), source)
+    errors = _root_errors(documents, sources, host)
+    if errors:
+        raise ValidationFailed(errors, title=MERGE_TITLE)
+    plan = plan_keys(documents, sources, keys=keys, host=host)
+    merger = _Merger(plan, secret_keys, host)
+    # A canonical order: the bytes of the result never depend on the order of the sources.
+    order = sorted(range(len(documents)), key=lambda index: _canonical(documents[index]))
+    result: Any = None
+    for position, index in enumerate(order):
+        if position == 0:
+            result = merger.adopt(documents[index], (), sources[index])
+        else:
+            result = merger.merge(result, documents[index], (), sources[index])
     if merger.conflicts:
         raise MergeFailed([merger.conflicts[path] for path in sorted(merger.conflicts, key=str)])
-    return result
+    return MergeResult(result if documents else {}, plan)
+
+
+def merge_settings(
+    documents: Sequence[Any],
+    sources: Sequence[str] | None = None,
+    *,
+    keys: Iterable[MergeKey] = (),
+    secret_keys: Iterable[str] = DEFAULT_SECRET_KEYS,
+    host: str | None = None,
+) -> Any:
+    """The merged document of :func:`merge_documents`.
+
+    Merging a document with itself changes nothing, the order of ``documents``
+    does not matter, and a conflict is always an error, so that two entities can
+    never overwrite each other's connection silently.
+    """
+    return merge_documents(
+        documents, sources, keys=keys, secret_keys=secret_keys, host=host
+    ).document
+
+
+def keyed_items(document: Any, plan: Mapping[KeyPath, str]) -> set[Path]:
+    """The place of every item of a keyed list, e.g. ``("Connections", ("CompanyName", "A"))``."""
+    found: set[Path] = set()
+
+    def walk(value: Any, path: Path) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(item, (*path, key))
+            return
+        member = plan.get(shape(path))
+        if member is None or not isinstance(value, list):
+            return
+        for item in value:
+            if isinstance(item, Mapping) and isinstance(item.get(member), str):
+                step = (*path, (member, item[member]))
+                found.add(step)
+                walk(item, step)
+
+    walk(document, ())
+    return found
+
+
+def dropped_items(
+    current: Any,
+    new: MergeResult,
+    *,
+    keys: Iterable[MergeKey] = (),
+    host: str | None = None,
+    hints: Mapping[KeyPath, str] | None = None,
+) -> list[str]:
+    """Keyed items (connections) of ``current`` that ``new`` lacks, outermost only.
+
+    The current document is read with the declared keys, then the new document's
+    keys (and ``hints``) where they fit, then detection; raises
+    :class:`ValidationFailed` when its keys cannot be told.
+    """
+    preferred = {**(hints or {}), **new.plan}
+    plan = plan_keys([current], ["the current file"], keys=keys, hints=preferred, host=host)
+    return _outermost(keyed_items(current, plan) - keyed_items(new.document, new.plan))
+
+
+def _outermost(paths: set[Path]) -> list[str]:
+    outermost: list[Path] = []
+    for path in sorted(paths, key=len):
+        if not any(path[: len(outer)] == outer for outer in outermost):
+            outermost.append(path)
+    return sorted(format_path(path) for path in outermost)
+
+
+def connections(document: Any, plan: Mapping[KeyPath, str]) -> list[str]:
+    """The outermost keyed items (the connections) of a document, e.g.
+    ``Connections[CompanyName=BIJOU]``, sorted."""
+    return _outermost(keyed_items(document, plan))

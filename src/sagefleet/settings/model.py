@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
@@ -33,7 +32,9 @@ class Entity:
     azure_sql_server: str | None = None
     sql_instance: str | None = None
     database: str | None = None
-    vendor_settings: Mapping[str, Any] | None = field(default=None, repr=False)
+    #: The entity's settings.json as the vendor's form produced it (any layout), or None.
+    vendor_settings: Any = field(default=None, repr=False)
+    #: Where it was read: a file, ``Setup.zip!settings.json``, or ``inline document``.
     vendor_source: str | None = None
 
     @property

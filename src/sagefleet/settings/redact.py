@@ -10,10 +10,25 @@ from typing import Any
 
 from sagefleet.errors import InputError
 from sagefleet.settings.jsonio import dumps, loads_strict
+from sagefleet.settings.keys import item_key
 
 MASK = "********"
 #: A key is secret when its name, lower-cased and without ``_``/``-``, ends with one of these.
-DEFAULT_SECRET_KEYS: tuple[str, ...] = ("password", "passwd", "pwd", "secret", "token")
+DEFAULT_SECRET_KEYS: tuple[str, ...] = (
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    # Vendor files may name secrets otherwise (their layout is not published).
+    "apikey",
+    "accesskey",
+    "privatekey",
+    "credential",
+    "credentials",
+    "motdepasse",
+    "mdp",
+)
 
 _INLINE_SECRET = re.compile(r"(?i)\b(password|pwd)\s*=\s*[^;]*")
 
@@ -61,12 +76,14 @@ def _secret_mask(value: Any, previous: Any, compare: bool) -> str:
     return MASK
 
 
-def _named_items(items: Any) -> dict[str, Any] | None:
-    if isinstance(items, list) and all(
-        isinstance(item, Mapping) and isinstance(item.get("name"), str) for item in items
-    ):
-        return {item["name"]: item for item in items}
-    return None
+def _named_items(items: Any, previous: Any) -> tuple[str, dict[str, Any]] | None:
+    """The previous items by key, when both lists are keyed by the same candidate member."""
+    if not isinstance(previous, list) or not isinstance(items, list):
+        return None
+    member = item_key(items, previous)
+    if member is None:
+        return None
+    return member, {item[member]: item for item in previous}
 
 
 def _redact(value: Any, keys: tuple[str, ...], previous: Any, *, compare: bool) -> Any:
@@ -80,11 +97,11 @@ def _redact(value: Any, keys: tuple[str, ...], previous: Any, *, compare: bool) 
                 result[key] = _redact(item, keys, before.get(key, _ABSENT), compare=compare)
         return result
     if isinstance(value, list):
-        by_name = _named_items(previous)
+        named = _named_items(value, previous)
         result_list = []
         for index, item in enumerate(value):
-            if by_name is not None and isinstance(item, Mapping):
-                prior = by_name.get(str(item.get("name")), _ABSENT)
+            if named is not None and isinstance(item, Mapping):
+                prior = named[1].get(str(item.get(named[0])), _ABSENT)
             elif isinstance(previous, list) and index < len(previous):
                 prior = previous[index]
             else:

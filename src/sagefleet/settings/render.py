@@ -13,6 +13,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from sagefleet.agent_profile import MergeKey
 from sagefleet.errors import InputError
 from sagefleet.settings.errors import ValidationFailed
 from sagefleet.settings.jsonio import loads_strict
@@ -22,6 +23,9 @@ from sagefleet.settings.redact import DEFAULT_SECRET_KEYS
 from sagefleet.settings.schemas import settings_schema_problems
 
 DEFAULT_TEMPLATE_NAME = "settings_entity.json.j2"
+#: The template layout's own key: its connections are named by ``name`` (``companyCode``
+#: is unique too, so detection alone would refuse the list as ambiguous).
+TEMPLATE_KEYS = (MergeKey("connections", "name"),)
 #: Value of ``schemaVersion`` written by the default template (assumed layout, version 1).
 SETTINGS_SCHEMA_VERSION = 1
 
@@ -145,7 +149,9 @@ def render_host_settings(
     host: str | None = None,
     secret_keys: Iterable[str] = DEFAULT_SECRET_KEYS,
 ) -> dict[str, Any]:
-    """Render every entity of a host and merge them, with their vendor files, into one document.
+    """Render every entity of a host in the template layout (an ASSUMPTION of the vendor's
+    format, chosen with ``sagefleet_settings_source: template``) and merge them into one
+    document.
 
     Raises :class:`~sagefleet.settings.errors.MergeFailed` when two sources
     disagree on a value (never last-one-wins) and :class:`ValidationFailed`
@@ -158,10 +164,9 @@ def render_host_settings(
     for entity in entities:
         documents.append(render_entity(entity, template=template, host=host, compiled=compiled))
         sources.append(f"entity {entity.name} ({label})")
-        if entity.vendor_settings is not None:
-            documents.append(dict(entity.vendor_settings))
-            sources.append(f"entity {entity.name} vendor_settings ({entity.vendor_source})")
-    merged = merge_settings(documents, sources, secret_keys=secret_keys, host=host)
+    merged: dict[str, Any] = merge_settings(
+        documents, sources, keys=TEMPLATE_KEYS, secret_keys=secret_keys, host=host
+    )
     problems = settings_schema_problems(merged, secret_keys)
     if problems:
         raise ValidationFailed(
@@ -170,7 +175,7 @@ def render_host_settings(
                     f"merged settings break the settings schema {problem}",
                     host=host,
                     field="settings",
-                    fix="check the vendor settings files merged into this host",
+                    fix="align the template with settings.schema.json",
                 )
                 for problem in problems
             ],

@@ -20,8 +20,9 @@ from typing import Any
 from jsonschema.exceptions import ValidationError
 
 from sagefleet.errors import InputError
+from sagefleet.settings import vendor
+from sagefleet.settings.document import HostSettings, host_document, settings_options
 from sagefleet.settings.errors import ValidationFailed
-from sagefleet.settings.jsonio import load_json_file
 from sagefleet.settings.model import (
     AZURE_SQL_SUFFIX,
     ENTITIES_VAR,
@@ -29,13 +30,8 @@ from sagefleet.settings.model import (
     Entity,
 )
 from sagefleet.settings.redact import MASK
-from sagefleet.settings.render import TemplatePath, render_host_settings
-from sagefleet.settings.schemas import (
-    ENTITIES_SCHEMA,
-    load_schema,
-    settings_schema_problems,
-    validator,
-)
+from sagefleet.settings.render import TemplatePath
+from sagefleet.settings.schemas import ENTITIES_SCHEMA, load_schema, validator
 
 #: What each field must look like and how to fix it, in the user's words.
 FIELD_RULES: dict[str, tuple[str, str]] = {
@@ -101,8 +97,13 @@ FIELD_RULES: dict[str, tuple[str, str]] = {
         "write pdf_storage: filestream, or a folder such as D:\\Spendesk\\Receipts",
     ),
     "vendor_settings": (
-        "must be the path of a vendor settings.json file, or the parsed document",
-        "point to the settings.json extracted from the vendor's Setup.zip",
+        "must be the path of the vendor's settings.json file, or the parsed document",
+        "point to the settings.json the vendor's form produced for this connection "
+        "(in its Setup.zip), unchanged",
+    ),
+    "vendor_package": (
+        "must be the path of the vendor's package (Setup.zip) for this connection",
+        "point to the Setup.zip downloaded from the vendor's form for this connection",
     ),
 }
 
@@ -128,6 +129,10 @@ class HostValidation:
     errors: list[InputError] = field(default_factory=list)
 
 
+#: Fields whose value is a path, shown whole in errors.
+PATH_FIELDS = frozenset({"vendor_settings", "vendor_package", "mae_path", "pdf_storage"})
+
+
 def show_value(field_name: str | None, value: Any) -> str:
     """How a value appears in an error: secrets masked, long values cut, containers summarised."""
     if field_name in SECRET_FIELDS:
@@ -138,7 +143,9 @@ def show_value(field_name: str | None, value: Any) -> str:
         return f"a list of {len(value)} item(s)"
     # Printable strings are quoted as written, so Windows paths keep single backslashes.
     text = f"'{value}'" if isinstance(value, str) and value.isprintable() else repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    # A path is shown whole (up to Windows' long-path range): it names the file to fix.
+    limit = 300 if field_name in PATH_FIELDS else 80
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def to_plain(value: Any) -> Any:
@@ -312,38 +319,47 @@ class _HostChecker:
             )
 
     def vendor_settings(self, index: int, item: dict[str, Any]) -> None:
-        raw = item.get("vendor_settings")
-        if raw is None or (index, "vendor_settings") in self.bad_fields:
+        """Read the entity's vendor file (any layout: it is merged, never checked against
+        sagefleet's template schema)."""
+        raw, package = item.get("vendor_settings"), item.get("vendor_package")
+        if (index, "vendor_settings") in self.bad_fields or (
+            index,
+            "vendor_package",
+        ) in self.bad_fields:
             return
-        if isinstance(raw, str):
-            path = Path(raw).expanduser()
-            if not path.is_absolute():
-                path = self.base_dir / path
-            try:
-                document = load_json_file(path)
-            except InputError as exc:
-                self.error(
-                    f"vendor settings file is unusable: {exc.message}",
-                    index=index,
-                    field_name="vendor_settings",
-                    value=show_value("vendor_settings", str(path)),
-                    fix=exc.fix,
-                )
-                return
-            item["vendor_settings"] = document
-            item["vendor_source"] = str(path)
-        else:
-            item["vendor_source"] = "inline mapping"
-        problems = settings_schema_problems(item["vendor_settings"])
-        for problem in problems:
+        if raw is not None and package is not None:
             self.error(
-                f"vendor settings break the settings schema {problem}",
+                "vendor_settings and vendor_package are both given",
                 index=index,
-                field_name="vendor_settings",
-                value=show_value("vendor_settings", item["vendor_source"]),
-                fix="use the settings.json from the vendor's Setup.zip unchanged, or adapt "
-                "settings.schema.json if the vendor format changed",
+                field_name="vendor_package",
+                value=show_value("vendor_package", package),
+                fix="give one: the Setup.zip (vendor_package) or its settings.json "
+                "(vendor_settings)",
             )
+            return
+        field_name = "vendor_package" if package is not None else "vendor_settings"
+        try:
+            if package is not None:
+                path = vendor.resolve(str(package), self.base_dir)
+                document, source = vendor.load_vendor_package(path)
+            elif isinstance(raw, str):
+                path = vendor.resolve(raw, self.base_dir)
+                document, source = vendor.load_vendor_settings(path), str(path)
+            elif raw is not None:
+                document, source = raw, "inline document"
+            else:
+                return
+        except InputError as exc:
+            self.error(
+                f"unusable: {exc.message}",
+                index=index,
+                field_name=field_name,
+                value=show_value(field_name, exc.value),
+                fix=exc.fix,
+            )
+            return
+        item["vendor_settings"] = document
+        item["vendor_source"] = source
 
     def build(self, index: int, item: dict[str, Any]) -> None:
         if any(bad_index == index for bad_index, _ in self.bad_fields) or any(
@@ -430,10 +446,14 @@ def validate_host(
     A host without the variable has no entities and no errors. When the
     entities are valid and ``check_render`` is set, they are also rendered and
     merged, so that template errors and merge conflicts surface here too,
-    before any host is touched. Relative ``vendor_settings`` paths are read from
-    ``base_dir`` (default: the current directory).
+    before any host is touched. Relative ``vendor_settings`` / ``vendor_package``
+    paths are read from ``base_dir`` (default: the host's ``inventory_dir``, else
+    the current directory).
     """
-    checker = _HostChecker(host, Path(base_dir) if base_dir is not None else Path.cwd())
+    # Relative vendor paths start where a relative sagefleet_agent_profile does: the
+    # inventory's folder (Ansible's inventory_dir), else the current directory.
+    folder = base_dir if base_dir is not None else host_vars.get("inventory_dir")
+    checker = _HostChecker(host, Path(str(folder)) if folder else Path.cwd())
     if ENTITIES_VAR not in host_vars:
         return checker.result
     items = to_plain(host_vars[ENTITIES_VAR])
@@ -456,7 +476,13 @@ def validate_host(
     result = checker.result
     if check_render and not result.errors and result.entities:
         try:
-            render_host_settings(result.entities, template=template, host=host)
+            options = settings_options(host, host_vars)
+            # Under the vendor source, a missing vendor file is reported where the
+            # document is needed (build_host_settings): preflight does not need it.
+            if options.source == "template" or all(
+                entity.vendor_settings is not None for entity in result.entities
+            ):
+                host_document(host, result.entities, options, template=template)
         except ValidationFailed as failed:
             result.errors.extend(failed.errors)
         except InputError as exc:
@@ -502,14 +528,7 @@ def check_fleet(
     return fleet
 
 
-def entities_for_host(
-    host: str,
-    host_vars: Mapping[str, Any],
-    *,
-    base_dir: str | os.PathLike[str] | None = None,
-    template: TemplatePath = None,
-) -> HostEntities:
-    """One host's validated entities, for the action plugin; a host without any is an error."""
+def _require_entities(host: str, host_vars: Mapping[str, Any]) -> None:
     if ENTITIES_VAR not in host_vars:
         raise ValidationFailed(
             [
@@ -523,7 +542,40 @@ def entities_for_host(
             ],
             title="no entities",
         )
+
+
+def entities_for_host(
+    host: str,
+    host_vars: Mapping[str, Any],
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+    template: TemplatePath = None,
+) -> HostEntities:
+    """One host's validated entities, for the action plugin; a host without any is an error."""
+    _require_entities(host, host_vars)
     return check_fleet({host: host_vars}, base_dir=base_dir, template=template)[host]
+
+
+def build_host_settings(
+    host: str,
+    host_vars: Mapping[str, Any],
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+    template: TemplatePath = None,
+) -> HostSettings:
+    """The host's settings.json, from its vendor files or its template, as every writer
+    (settings playbook, deploy) and reader (verify, CLI) builds it.
+
+    Raises :class:`ValidationFailed` (every problem listed: invalid entities, an entity
+    without a vendor file under the vendor source, merge conflicts) or InputError.
+    """
+    _require_entities(host, host_vars)
+    result = validate_host(host, host_vars, base_dir=base_dir, template=template,
+                           check_render=False)
+    if result.errors:
+        raise ValidationFailed(result.errors, title="sagefleet_entities are invalid")
+    options = settings_options(host, host_vars)
+    return host_document(host, result.entities, options, template=template)
 
 
 def errors_text(errors: Sequence[InputError]) -> str:

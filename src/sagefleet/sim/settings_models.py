@@ -149,6 +149,21 @@ def _settings_write(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> 
     }
     data: bytes = b""
     if action == "write":
+        expected = params.get("expect_previous")
+        if expected is not None:
+            if not isinstance(expected, dict) or set(expected) != {"sha256"}:
+                # The snippet reads $P.expect_previous.sha256: anything else is a caller bug
+                # whose effect on Windows the model cannot tell.
+                raise SnippetAbort(f"settings_write: expect_previous not understood: {expected!r}")
+            previous, wanted = result["previous_sha256"], expected["sha256"]
+            # PowerShell's -ne: $null differs from any string, strings compare ignoring case.
+            if (previous is None) != (wanted is None) or (
+                previous is not None and previous.lower() != str(wanted).lower()
+            ):
+                raise SnippetAbort(
+                    f"settings not written to '{folder.target}': the file changed since it "
+                    "was read (run again)"
+                )
         result["sha256"] = str(params.get("sha256") or "").lower()
         if not check:
             try:

@@ -41,8 +41,8 @@ import yaml
 from sagefleet import __version__, catalog
 from sagefleet.errors import InputError
 from sagefleet.facts import FactsError, HostFacts, parse_facts, parse_utc
-from sagefleet.sim.certs import PUBLIC_INTERMEDIATES
 from sagefleet.sim import host_profiles
+from sagefleet.sim.certs import PUBLIC_INTERMEDIATES
 from sagefleet.sim.model import (
     AGENT_FOLDER,
     AGENT_SERVICE,

@@ -1,8 +1,10 @@
-# sagefleet:settings_write/2
+# sagefleet:settings_write/3
 # Write or roll back the agent's settings.json atomically; the controller decides what.
 # $P: action (write|rollback), path, sha256 (write), backup (rollback, null: newest),
 #     check, return_content, keep_backups, acl {owner, full_control[], read[]} (SIDs for
-#     built-in principals, DOMAIN\user or .\user for accounts: see Resolve-SfPrincipal).
+#     built-in principals, DOMAIN\user or .\user for accounts: see Resolve-SfPrincipal),
+#     expect_previous (write: null, or {sha256} of the file the controller read and checked;
+#     a file changed since is not replaced).
 # stdin (write, not check): the content as one base64 line, the last non-empty line read.
 # The content holds passwords: it never travels in $P, and is echoed back (base64) only
 # when return_content asks for it (diff mode), for a caller that hides its logs.
@@ -81,6 +83,9 @@ $result = [ordered]@{
 if ($null -ne $current) { $result.previous_sha256 = Get-SfSha256 $current }
 
 if ($P.action -eq 'write') {
+    if ($null -ne $P.expect_previous -and $result.previous_sha256 -ne $P.expect_previous.sha256) {
+        throw "settings not written to '${target}': the file changed since it was read (run again)"
+    }
     $result.sha256 = ([string]$P.sha256).ToLowerInvariant()
     $bytes = $null
     if (-not $P.check) {

@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagefleet import agent_profile, catalog
-from sagefleet.settings import entities_for_host, render_host_settings
+from sagefleet import agent_profile, catalog, connection
+from sagefleet.connection import ConnectionOptions
+from sagefleet.settings import build_host_settings, entities_for_host
+from sagefleet.settings.merge import connections
 from sagefleet.settings.redact import is_secret_key
 
 SECRET_MASK = "********"
@@ -21,7 +23,11 @@ class Expectations:
     service_account: str | None
     agent_version: str | None
     settings_path: str
-    settings: Mapping[str, Any] | None = field(repr=False)
+    settings: Any = field(repr=False)
+    #: The key member of each keyed list of ``settings`` (how connections are told apart).
+    settings_keys: Mapping[tuple[str, ...], str]
+    #: The connections ``settings`` holds, e.g. ``Connections[CompanyName=BIJOU]``.
+    connections: tuple[str, ...]
     entity_names: tuple[str, ...]
     edition: str | None
     endpoints: tuple[catalog.Endpoint, ...]
@@ -30,6 +36,8 @@ class Expectations:
     install_dir: str = ""
     #: How to find the agent's service: ``windows.service(**expected.service_lookup)``.
     service_lookup: Mapping[str, str | None] = field(default_factory=dict)
+    #: SF513's options: the endpoints, the window after start, the profile's log evidence.
+    agent_connection: ConnectionOptions | None = None
 
     @property
     def service_label(self) -> str:
@@ -44,9 +52,11 @@ def for_host(host: str, variables: Mapping[str, Any]) -> Expectations:
     profile = agent_profile.for_host(variables, host=host)
     entities: tuple[Any, ...] = ()
     settings = None
+    keys: Mapping[tuple[str, ...], str] = {}
     if "sagefleet_entities" in variables:
         entities = entities_for_host(host, variables).entities
-        settings = render_host_settings(entities, host=host)
+        built = build_host_settings(host, variables)
+        settings, keys = built.document, built.plan
     editions = {e.edition for e in entities}
     version = variables.get("sagefleet_agent_version")
     return Expectations(
@@ -61,6 +71,8 @@ def for_host(host: str, variables: Mapping[str, Any]) -> Expectations:
         agent_version=str(version) if version is not None else None,
         settings_path=profile.settings_path(),
         settings=settings,
+        settings_keys=keys,
+        connections=tuple(connections(settings, keys)) if settings is not None else (),
         entity_names=tuple(sorted(e.name for e in entities)),
         edition=editions.pop() if len(editions) == 1 else variables.get("sagefleet_edition"),
         endpoints=tuple(catalog.endpoints(variables.get("sagefleet_endpoints"), host=host)),
@@ -70,6 +82,7 @@ def for_host(host: str, variables: Mapping[str, Any]) -> Expectations:
         staging_keep=int(variables.get("sagefleet_agent_staging_keep", 2)),
         install_dir=profile.install_dir,
         service_lookup=profile.service_lookup,
+        agent_connection=connection.options_from(host, variables),
     )
 
 

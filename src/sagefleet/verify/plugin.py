@@ -262,6 +262,12 @@ def verified_host(name: str, findings: list[Finding], unreachable: str | None) -
 
 def _short(report: pytest.TestReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
-    text = crash.message if crash is not None else str(report.longrepr)
+    if crash is not None:
+        text = crash.message
+    elif isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        # A skip (the check could not decide): (file, line, "Skipped: <reason>").
+        text = str(report.longrepr[2]).removeprefix("Skipped: ")
+    else:
+        text = str(report.longrepr)
     first = text.strip().splitlines()
     return (first[0] if first else "failed")[:500]

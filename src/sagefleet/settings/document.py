@@ -1,0 +1,290 @@
+"""One host's settings.json document, from the vendor's files or from the template.
+
+Two sources, chosen per host with ``sagefleet_settings_source``:
+
+* ``vendor`` (default): each entity names the settings.json the vendor's form
+  produced for its connection (``vendor_settings``) or the connection's Setup.zip
+  (``vendor_package``); sagefleet true-merges them, keyed by connection, and
+  adds nothing the vendor did not write, except what the agent profile says the
+  installer itself adds (``settings.installer_adds``);
+* ``template``: sagefleet renders its own, ASSUMED layout from the entities'
+  fields (settings/render.py), as an explicit choice.
+
+Deploy, the settings playbook, verify and the CLI all build the document with
+:func:`host_document`, so that every path writes the same bytes. The document
+also decides what it may overwrite on a host (:meth:`HostSettings.overwrite_problem`).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sagefleet import agent_profile
+from sagefleet.agent_profile import MergeKey
+from sagefleet.errors import InputError
+from sagefleet.settings.errors import ValidationFailed
+from sagefleet.settings.jsonio import dumps, loads_strict
+from sagefleet.settings.keys import KeyPath, key_path_text, keys_from_variable, parse_key_path
+from sagefleet.settings.merge import MergeResult, dropped_items, merge_documents, plan_keys
+from sagefleet.settings.model import Entity
+from sagefleet.settings.render import TEMPLATE_KEYS, TemplatePath, render_host_settings
+from sagefleet.settings.schemas import settings_schema_problems
+
+SOURCE_VAR = "sagefleet_settings_source"
+SOURCES = ("vendor", "template")
+DEFAULT_SOURCE = "vendor"
+MERGE_KEYS_VAR = "sagefleet_settings_merge_keys"
+DROP_VAR = "sagefleet_settings_drop_connections"
+#: Where the service account an installer may write comes from, first set wins.
+SERVICE_ACCOUNT_VARS = ("sagefleet_settings_service_account", "sagefleet_agent_service_account")
+#: A current file in the template layout (written before the vendor source) is read by its key.
+TEMPLATE_PLAN = {parse_key_path(k.path): k.member for k in TEMPLATE_KEYS}
+
+
+@dataclass(frozen=True)
+class SettingsOptions:
+    """How a host's settings.json is built, from its variables and its agent profile."""
+
+    source: str = DEFAULT_SOURCE
+    keys: tuple[MergeKey, ...] = ()
+    installer_adds: tuple[Mapping[str, str], ...] = ()
+    drop_connections: bool = False
+    service_account: str | None = None
+
+
+def settings_options(host: str, variables: Mapping[str, Any]) -> SettingsOptions:
+    """The settings options of one host, checked; InputError names host, variable and value."""
+    source = variables.get(SOURCE_VAR) or DEFAULT_SOURCE
+    if source not in SOURCES:
+        raise InputError(
+            f"must be one of {', '.join(SOURCES)}",
+            host=host,
+            field=SOURCE_VAR,
+            value=repr(source),
+            fix="vendor: merge the settings.json files the vendor's form produced (default); "
+            "template: render sagefleet's assumed layout from the entities' fields",
+        )
+    drop = variables.get(DROP_VAR, False)
+    if not isinstance(drop, bool):
+        raise InputError(
+            "must be true or false", host=host, field=DROP_VAR, value=repr(drop),
+            fix=f"write {DROP_VAR}: true only to remove connections the vendor files lack",
+        )
+    profile = agent_profile.for_host(variables, host=host)
+    declared = variables.get(MERGE_KEYS_VAR)
+    # An empty list (the roles' default) means: the agent profile's keys.
+    keys = (
+        keys_from_variable(declared, host=host, field=MERGE_KEYS_VAR)
+        if declared
+        else profile.merge_keys
+    )
+    account = next(
+        (str(variables[name]) for name in SERVICE_ACCOUNT_VARS if variables.get(name)), None
+    )
+    return SettingsOptions(
+        source=str(source),
+        keys=tuple(keys),
+        installer_adds=profile.installer_adds,
+        drop_connections=drop,
+        service_account=account,
+    )
+
+
+@dataclass(frozen=True)
+class HostSettings:
+    """A host's settings.json: the document, its exact text, and how it was built."""
+
+    host: str
+    document: Any = field(repr=False)
+    options: SettingsOptions
+    #: Key member of every keyed list, by key path.
+    plan: Mapping[KeyPath, str] = field(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        return self.options.source
+
+    @property
+    def text(self) -> str:
+        """The bytes written: sorted keys for sagefleet's template layout; the vendor's
+        member order (kept by the merge) for vendor files."""
+        return dumps(self.document, sort_keys=self.source == "template")
+
+    def overwrite_problem(self, current_text: str | None) -> str | None:
+        """Why the host's current settings.json must not be replaced by this one, or None.
+
+        Template content never replaces a file that is not in the template layout
+        (a vendor file). Vendor content never silently drops a connection the
+        current file holds, unless ``sagefleet_settings_drop_connections`` says so.
+        """
+        if current_text is None:
+            return None
+        try:
+            current: Any = loads_strict(current_text, source="the current settings.json")
+            unreadable = None
+        except InputError as exc:
+            current, unreadable = None, exc.message
+        if self.source == "template":
+            if unreadable is None and not settings_schema_problems(current):
+                return None
+            return (
+                "it is not in sagefleet's template layout (settings.schema.json), so it is "
+                "the vendor's file or was edited by hand; sagefleet never overwrites a vendor "
+                f"file with rendered content. Set {SOURCE_VAR}: vendor and give each entity "
+                "its vendor_settings or vendor_package"
+            )
+        if self.options.drop_connections:
+            return None
+        what = f"set {DROP_VAR}: true to replace it anyway"
+        if unreadable is not None:
+            return (
+                f"it is not valid JSON ({unreadable}), so the connections it holds cannot be "
+                f"told; {what}"
+            )
+        try:
+            dropped = dropped_items(
+                current, MergeResult(self.document, self.plan), keys=self.options.keys,
+                host=self.host, hints=TEMPLATE_PLAN,
+            )
+        except ValidationFailed as exc:
+            return (
+                f"the connections it holds cannot be told ({exc.errors[0].message}); declare the "
+                f"key in {MERGE_KEYS_VAR}, or {what}"
+            )
+        if not dropped:
+            return None
+        return (
+            f"it holds connection(s) the merged vendor files lack: {', '.join(dropped)}. Give "
+            "those entities their vendor_settings or vendor_package, or set "
+            f"{DROP_VAR}: true to remove them"
+        )
+
+
+def _objects_at(value: Any, steps: KeyPath) -> list[dict[str, Any]]:
+    """The objects at a key path, list items stepped through."""
+    if isinstance(value, list):
+        return [found for item in value for found in _objects_at(item, steps)]
+    if not isinstance(value, dict):
+        return []
+    if not steps:
+        return [value]
+    return _objects_at(value[steps[0]], steps[1:]) if steps[0] in value else []
+
+
+def installer_additions(
+    host: str, entity: Entity, options: SettingsOptions
+) -> tuple[Any, list[InputError]]:
+    """The entity's vendor document with what the installer itself adds (agent profile's
+    ``settings.installer_adds``: the wizard's answers), and the problems found."""
+    document = copy.deepcopy(entity.vendor_settings)
+    errors: list[InputError] = []
+    values = {
+        "mae_path": entity.mae_path,
+        "sage_user": entity.sage_user,
+        "service_account": options.service_account,
+    }
+    for add in options.installer_adds:
+        where = f"settings.installer_adds {add['path']} (agent profile)"
+
+        def problem(message: str, fix: str, where: str = where) -> None:
+            errors.append(
+                InputError(message, host=host, entity=entity.name, field=where,
+                           value=entity.vendor_source, fix=fix)
+            )
+
+        try:
+            steps = parse_key_path(str(add["path"]))
+        except ValueError as exc:
+            problem(str(exc), "fix the path in the agent profile")
+            continue
+        value = values[str(add["from"])]
+        if not steps or value is None:
+            problem(
+                "nothing to add: " + ("the path names no member" if not steps else
+                                      f"{' or '.join(SERVICE_ACCOUNT_VARS)} is not set"),
+                "set the service account the installer is given, or fix the agent profile",
+            )
+            continue
+        parents = _objects_at(document, steps[:-1])
+        if len(parents) != 1:
+            problem(
+                f"the vendor file has {len(parents)} object(s) at {key_path_text(steps[:-1])}, "
+                "where the installer adds one answer per connection",
+                "give each entity the vendor file of its own connection, or fix the path "
+                "in the agent profile",
+            )
+            continue
+        member, target = steps[-1], parents[0]
+        if target.get(member) in (None, ""):
+            target[member] = value
+        elif target[member] != value:
+            problem(
+                f"the vendor file already gives {key_path_text(steps)} another value than the "
+                f"entity's {add['from']}",
+                f"make the entity's {add['from']} the one chosen for this connection",
+            )
+    return document, errors
+
+
+def host_document(
+    host: str,
+    entities: Sequence[Entity],
+    options: SettingsOptions,
+    *,
+    template: TemplatePath = None,
+) -> HostSettings:
+    """The host's document for its source; raises ValidationFailed listing every problem.
+
+    Under the vendor source an entity without a vendor file is an error: sagefleet
+    does not invent the vendor's layout.
+    """
+    if options.source == "template":
+        # One source per host: a vendor file is never mixed into rendered content.
+        mixed = [
+            InputError(
+                f"a vendor file is given while {SOURCE_VAR} is template",
+                host=host,
+                entity=entity.name,
+                field="vendor_settings",
+                value=entity.vendor_source,
+                fix=f"set {SOURCE_VAR}: vendor to merge the vendor files, or remove "
+                "vendor_settings / vendor_package to render the template",
+            )
+            for entity in entities
+            if entity.vendor_settings is not None
+        ]
+        if mixed:
+            raise ValidationFailed(mixed, title="settings.json cannot be built")
+        document = render_host_settings(entities, template=template, host=host)
+        plan = plan_keys([document], ["the rendered template"], keys=TEMPLATE_KEYS, host=host)
+        return HostSettings(host, document, options, plan)
+    errors: list[InputError] = []
+    documents: list[Any] = []
+    sources: list[str] = []
+    for entity in entities:
+        if entity.vendor_settings is None:
+            errors.append(
+                InputError(
+                    f"no vendor settings.json for this entity ({SOURCE_VAR} is vendor)",
+                    host=host,
+                    entity=entity.name,
+                    field="vendor_settings",
+                    value="(unset)",
+                    fix="give vendor_settings (the settings.json the vendor's form produced for "
+                    "this connection, on the Spendesk settings page) or vendor_package (its "
+                    f"Setup.zip); or set {SOURCE_VAR}: template to render sagefleet's assumed "
+                    "layout from the entity's fields",
+                )
+            )
+            continue
+        document, problems = installer_additions(host, entity, options)
+        errors.extend(problems)
+        documents.append(document)
+        sources.append(f"entity {entity.name} ({entity.vendor_source})")
+    if errors:
+        raise ValidationFailed(errors, title="settings.json cannot be built")
+    merged = merge_documents(documents, sources, keys=options.keys, host=host)
+    return HostSettings(host, merged.document, options, merged.plan)
