@@ -345,20 +345,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_selftest(args: argparse.Namespace) -> int:
     """Every read-only snippet once against one server: OK or FAIL each, and a transcript."""
     from sagefleet import selftest
-    from sagefleet.inventory import load, vault_options
+    from sagefleet.inventory import one_winrm_host
     from sagefleet.jump import forwarded
     from sagefleet.remote.winrm import WinRMSession
 
-    hosts = load(args.inventory, vault=vault_options(args), pattern=args.limit)
-    if len(hosts) != 1:
-        found = ", ".join(h.name for h in hosts[:5]) or "none"
-        raise SagefleetError(
-            f"selftest runs against one server: --limit {args.limit!r} matches {len(hosts)} "
-            f"host(s) ({found})"
-        )
-    host = hosts[0]
-    if host.target is None:
-        raise SagefleetError(f"{host.name}: ansible_connection is not winrm")
+    host = one_winrm_host(args, "selftest runs against one server")
     secrets = selftest.secrets_of(host.variables)
     selftest.plan(host.name, host.variables)  # input errors before the host is contacted
     with forwarded([host]) as reachable:

@@ -163,6 +163,8 @@ class DeployResult:
     duration_s: float = 0.0
     steps: list[dict[str, Any]] = field(default_factory=list)
     diff: str | None = None
+    #: Members only the host's settings.json had, kept in what is written (names only).
+    settings_kept: list[str] = field(default_factory=list)
     report: HostReport | None = None
 
     @property
@@ -193,6 +195,7 @@ class DeployResult:
             "reason": self.reason,
             "duration_s": round(self.duration_s, 3),
             "steps": self.steps,
+            "settings_kept": self.settings_kept,
         }
 
 
@@ -459,6 +462,7 @@ class Deployer:
         self.gate_findings: list[Finding] = []
         # The same document the settings playbook writes: vendor files merged, or the template.
         self.settings = build_host_settings(host, variables)
+        # What is written: the document laid over the host's current file once it is read.
         self.settings_text = self.settings.text
         # The installed settings.json as read (and checked) before the plan: see run().
         self.probed: SettingsOutcome | None = None
@@ -548,27 +552,34 @@ class Deployer:
             service_account=account,
             keep_backups=self.options.keep_settings_backups,
         )
-        if current is None:
-            action = "install"
-        else:
-            # The installed agent's settings.json is read before anything is planned: a
-            # vendor file is never replaced by rendered content, nor a connection dropped
-            # (SettingsRefused, the host left as it is), by a settings write or an upgrade.
+        if current is not None or self._settings_left(settings):
+            # The agent's settings.json (an installed agent's, or one left in the agent
+            # folder without a service) is read before anything is planned: a vendor file is
+            # never replaced by rendered content, nor a connection dropped (SettingsRefused,
+            # the host left as it is), and what only it holds is kept, whatever the action.
             check = write_settings(
                 self.session,
                 settings,
-                self.settings_text,
+                self.settings.text,
                 check=True,
                 want_diff=self.want_diff,
                 guard=self.settings,
             )
             self.probed = check
             self.result.diff = check.diff
+            self.result.settings_kept = list(check.kept)
+            self.settings_text = check.text if check.text is not None else self.settings_text
+        if current is None or self.probed is None:
+            action = "install"
+        else:
+            check = self.probed
             running = (facts.agent.state or "").lower() == "running"
             if not versions.same(current, self.target):
                 action = "upgrade"
             elif not check.changed and running:
-                self.result.plan = f"nothing: agent {current} running, settings up to date"
+                self.result.plan = (
+                    f"nothing: agent {current} running, settings up to date" + check.kept_note
+                )
                 self.result.version = current
                 return self.done("unchanged")
             else:
@@ -581,6 +592,8 @@ class Deployer:
         }[action]
         if action in ("settings", "start"):
             self.result.target_version = current
+        if self.probed is not None:
+            self.result.plan += self.probed.kept_note
         if self.check_mode:
             if action in ("install", "upgrade") and self.want_diff:
                 self.result.diff = self._planned_diff(settings, action)
@@ -654,23 +667,31 @@ class Deployer:
             self._lock("release")
 
     def _planned_diff(self, settings: Any, action: str) -> str | None:
-        """Redacted settings diff for check mode; a new install diffs against nothing."""
-        if action == "upgrade" and self.probed is not None:
+        """Redacted settings diff for check mode: against the file read (an installed
+        agent's, or one left in the agent folder); a new install without one diffs
+        against nothing."""
+        if self.probed is not None:
             return self.probed.diff
         return settings_diff(None, self.settings_text)
+
+    def _settings_left(self, settings: SettingsTarget) -> bool:
+        """Whether a fresh install finds a settings.json in the agent folder (left by an
+        earlier install): it is read and kept like an installed agent's."""
+        answer = self._query({"kind": "file", "path": settings.path, "hash": False, "acl": False})
+        return bool(answer[0].get("exists"))
 
     def _settings_only(self, settings: Any, action: str) -> DeployResult:
         if action == "settings":
             outcome = write_settings(
                 self.session,
                 settings,
-                self.settings_text,
+                self.settings.text,
                 want_diff=self.want_diff,
                 guard=self.settings,
                 probed=self.probed,
             )
             self.result.diff = outcome.diff
-            self.step("settings", backup=outcome.backup)
+            self.step("settings", backup=outcome.backup, kept=list(outcome.kept))
         answer = self._query({"kind": "service", "name": self.service})[0]
         restart = self.session.run_snippet(
             "agent_restart",
@@ -753,7 +774,9 @@ class Deployer:
         transfer.extract(self.session, staged.path, folder)
         installer = folder + "\\" + installer_member.replace("/", "\\")
         self.step("extract", folder=folder)
-        staged_settings = folder + "\\settings.json"
+        # Beside the installer, where it looks for settings.json: this replaces the file the
+        # package carries (one connection's, from the vendor's form) with the host's document.
+        staged_settings = installer.rsplit("\\", 1)[0] + "\\settings.json"
         write_settings(
             self.session,
             settings_target(
@@ -764,7 +787,7 @@ class Deployer:
             ),
             self.settings_text,
         )
-        self.step("settings-staged")
+        self.step("settings-staged", path=staged_settings, kept=list(self.result.settings_kept))
         log = f"{self.options.staging_root}\\install-{self.target}.log"
         arguments = installer_arguments(self.options.profile, self.technology or "unknown", log)
         params = {

@@ -235,6 +235,113 @@ def test_an_upgrade_never_drops_a_connection_unless_told(tmp_path: Path, package
         fleet.stop()
 
 
+INSTALLER_ANSWERS = ("MaeFile", "SageUser")
+
+
+def kept_members(document: Any) -> dict[str, Any]:
+    """What the stand-in installer added to a settings.json: the wizard's answers."""
+    answers = {
+        f"{c['CompanyName']}.{m}": c[m]
+        for c in document["Connections"]
+        for m in INSTALLER_ANSWERS
+        if m in c
+    }
+    if vendor_layout.SERVICE_ACCOUNT_MEMBER in document:
+        answers["ServiceAccount"] = document[vendor_layout.SERVICE_ACCOUNT_MEMBER]
+    return answers
+
+
+def test_an_upgrade_keeps_what_the_installer_added_to_settings_json(
+    tmp_path: Path, package: Path
+) -> None:
+    fleet = start(tmp_path, ["agent-old"], ["old"])
+    try:
+        host = fleet.host("old")
+        installed = json.loads(host.fs.read(INSTALL_DIR + "\\settings.json"))
+        answers = kept_members(installed)
+        assert answers == {
+            "BIJOU.MaeFile": "C:\\Sage\\Societes\\BIJOU.MAE",
+            "BIJOU.SageUser": "<Administrateur>",
+            "ServiceAccount": "CORP\\svc-spendesk",
+        }
+        process, _ = deploy(fleet, tmp_path, package, "--diff")
+        assert outcomes(process) == {"old": "upgraded"}, process.stdout[-4000:]
+        written = json.loads(host.fs.read(INSTALL_DIR + "\\settings.json"))
+        assert kept_members(written) == answers
+        # The vendor file wins for what it carries: the inventory's SQL login and password.
+        assert written["Connections"][0]["SqlPassword"] == CANARY
+        shown = " ".join(process.stdout.split())  # the output callback wraps long messages
+        assert "3 member(s) only the current file had, kept: Connections[CompanyName=BIJOU]" \
+            ".MaeFile, Connections[CompanyName=BIJOU].SageUser, ServiceAccount" in shown
+        assert '"SqlPassword": "******** (changed)"' in process.stdout
+        assert CANARY not in process.stdout + process.stderr
+        assert vendor_layout.SQL_PASSWORD not in process.stdout + process.stderr
+        # settings.yml builds the same file through the same function: nothing to change.
+        before = snapshot(fleet, "old")
+        again = subprocess.run(
+            [ANSIBLE_PLAYBOOK, "-i", str(tmp_path / "inventory" / "hosts.yml"),
+             "playbooks/settings.yml"],
+            cwd=ROOT, capture_output=True, text=True, timeout=300,
+            env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+        )
+        assert again.returncode == 0, again.stdout[-3000:]
+        assert recap_changed(again) == {"old": 0}
+        assert snapshot(fleet, "old") == before
+    finally:
+        fleet.stop()
+
+
+def test_a_fresh_install_reads_the_settings_json_left_in_the_agent_folder(
+    tmp_path: Path, package: Path
+) -> None:
+    fleet = start(tmp_path, ["healthy-onprem"], ["fresh"])
+    try:
+        host = fleet.host("fresh")
+        host.fs.mkdir(INSTALL_DIR)
+        entities = entities_for("healthy-onprem")
+        leftover = vendor_layout.installed_document(
+            entities + [{**entities[0], "company_code": "OLDCO", "mae_path": "C:\\Old.MAE"}],
+            service_account="LocalSystem",
+        )
+        host.fs.write(INSTALL_DIR + "\\settings.json", vendor_layout.dumps(leftover))
+        before = snapshot(fleet, "fresh")
+        process, _ = deploy(fleet, tmp_path, package)
+        assert outcomes(process) == {"fresh": "failed"}, process.stdout[-4000:]
+        assert f"refusing to overwrite {INSTALL_DIR}\\settings.json" in process.stdout
+        assert "Connections[CompanyName=OLDCO]" in process.stdout
+        assert snapshot(fleet, "fresh") == before and host.service(SERVICE) is None
+        leftover["Connections"] = leftover["Connections"][:1]
+        host.fs.write(INSTALL_DIR + "\\settings.json", vendor_layout.dumps(leftover))
+        process, _ = deploy(fleet, tmp_path, package)
+        assert outcomes(process) == {"fresh": "installed"}, process.stdout[-4000:]
+        written = json.loads(host.fs.read(INSTALL_DIR + "\\settings.json"))
+        assert kept_members(written) == kept_members(leftover)
+        assert "3 member(s) only the current file had, kept" in " ".join(process.stdout.split())
+    finally:
+        fleet.stop()
+
+
+def test_the_hosts_settings_replace_the_packages_own_beside_the_installer(
+    tmp_path: Path,
+) -> None:
+    nested = build_test_package(
+        tmp_path / "pkg" / "Setup.zip", agent_version="3.2.0", folder="Spendesk Setup"
+    )
+    fleet = start(tmp_path, ["healthy-onprem"], ["fresh"])
+    try:
+        process, _ = deploy(fleet, tmp_path, nested)
+        assert outcomes(process) == {"fresh": "installed"}, process.stdout[-4000:]
+        host = fleet.host("fresh")
+        variables = {"sagefleet_entities": entities_for("healthy-onprem")}
+        expected = build_host_settings("fresh", variables).text
+        run = host.installer_runs[-1]
+        assert run["installer"].endswith("\\Spendesk Setup\\Spendesk Sage Agent Setup v11.0.exe")
+        assert run["settings"] == json.loads(expected)  # not the package's sample connection
+        assert host.fs.read(INSTALL_DIR + "\\settings.json").decode() == expected
+    finally:
+        fleet.stop()
+
+
 def test_check_mode_plans_and_touches_nothing(tmp_path: Path, package: Path) -> None:
     fleet = start(tmp_path, ["healthy-onprem", "agent-old"], ["fresh", "old"])
     try:

@@ -416,3 +416,34 @@ def test_no_vendor_secret_appears_even_at_the_highest_verbosity(multi: Play) -> 
     for secret in ("Vendor-Sql-Secret-Choco", "Vendor-Sage-Secret-Choco", "vendor-apikey-bijou"):
         assert secret not in shown
     assert "censored due to no log" in process.stdout
+
+
+def test_a_write_over_an_installed_agents_file_keeps_what_its_installer_added(
+    make_fleet: FleetFactory, tmp_path: Path
+) -> None:
+    """agent-old's settings.json is the vendor's file plus the wizard's answers (the
+    simulator's stand-in installer adds MaeFile, SageUser, ServiceAccount): none of it is
+    in the inventory's vendor files, and none of it is lost."""
+    fleet = make_fleet(1, profiles=("agent-old",))
+    inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
+    play = Play(fleet, inventory, mkdir=False)
+    before = json.loads(play.host.fs.read(PATH))
+    answers = {m: before["Connections"][0][m] for m in ("MaeFile", "SageUser")}
+    assert answers and before["ServiceAccount"]
+    process = play.run("--diff")
+    assert ok(process)["changed"] == 2  # the write, and the agent's restart to read it
+    assert restarts(play) == 1
+    written = json.loads(play.host.fs.read(PATH))
+    assert {m: written["Connections"][0][m] for m in answers} == answers
+    assert written["ServiceAccount"] == before["ServiceAccount"]
+    assert written["Connections"][0]["SqlPassword"] == CANARY  # the vendor file's, rotated
+    shown = " ".join(process.stdout.split())  # the output callback wraps long messages
+    assert "3 member(s) only the current file had, kept: Connections[CompanyName=BIJOU].MaeFile" \
+        ", Connections[CompanyName=BIJOU].SageUser, ServiceAccount" in shown
+    assert '"SqlPassword": "******** (changed)"' in process.stdout
+    assert CANARY not in revealed(process.stdout + process.stderr)
+    entry = play.host.fs.stat(PATH)
+    untouched = (entry.data, entry.modified, play.backups())
+    assert ok(play.run())["changed"] == 0
+    entry = play.host.fs.stat(PATH)
+    assert (entry.data, entry.modified, play.backups()) == untouched

@@ -2281,13 +2281,17 @@ class _Builder:
         """The settings.json the vendor's installer left where the agent profile says.
 
         Absent from the profile: one connection per ``.MAE`` file, in the
-        simulator's stand-in vendor layout; a mapping: that document; null: none.
+        simulator's stand-in vendor layout, with what the stand-in installer adds
+        (``vendor_layout.installed_document``); a mapping: that document; null: none.
         """
         if "settings" in agent and agent["settings"] is None:
             return
         document = agent.get("settings")
         if document is None:
-            document = vendor_layout.document(vendor_layout.entities_for(self.data))
+            document = vendor_layout.installed_document(
+                vendor_layout.entities_for(self.data),
+                service_account=str(agent.get("account", "LocalSystem")),
+            )
         elif not isinstance(document, Mapping):
             raise ProfileError(f"{self.where}: agent.settings must be a JSON object or null")
         path = agent_profile.default().settings_path(install_dir=folder)

@@ -141,19 +141,8 @@ function Find-SfLogLine($Spec) {
         $files = @($files | Sort-Object -Property LastWriteTimeUtc -Descending | Select-Object -First ([int]$Spec.max_files))
         foreach ($file in $files) {
             $found.files += $file.FullName
-            $stream = New-Object -TypeName System.IO.FileStream -ArgumentList $file.FullName, ([System.IO.FileMode]::Open), ([System.IO.FileAccess]::Read), ([System.IO.FileShare]::ReadWrite)
-            try {
-                $start = [Math]::Max([long]0, $stream.Length - [long]$Spec.tail_bytes)
-                [void]$stream.Seek($start, [System.IO.SeekOrigin]::Begin)
-                $buffer = New-Object -TypeName byte[] -ArgumentList ([int]($stream.Length - $start))
-                $read = 0
-                while ($read -lt $buffer.Length) {
-                    $n = $stream.Read($buffer, $read, $buffer.Length - $read)
-                    if ($n -le 0) { break }
-                    $read += $n
-                }
-            } finally { $stream.Dispose() }
-            $lines = [System.Text.Encoding]::UTF8.GetString($buffer, 0, $read) -split "`r?`n"
+            $tail = Read-SfTail $file.FullName ([long]$Spec.tail_bytes)
+            $lines = [System.Text.Encoding]::UTF8.GetString($tail.buffer, 0, $tail.read) -split "`r?`n"
             for ($i = $lines.Count - 1; $i -ge 0; $i--) {
                 if ($lines[$i] -match [string]$Spec.pattern) {
                     $found.path = $file.FullName
