@@ -71,7 +71,7 @@ demo: $(STAMP)
 ## ruff, mypy on src/, ansible-playbook --syntax-check, ansible-lint (production)
 lint: $(STAMP)
 	$(BIN)/python -m sagefleet.pslint
-	$(BIN)/ruff check src tests action_plugins library callback_plugins
+	$(BIN)/ruff check src tests action_plugins library callback_plugins vars_plugins
 	$(BIN)/mypy
 	cd . && for playbook in playbooks/*.yml; do \
 		$(BIN)/ansible-playbook --syntax-check "$$playbook" || exit 1; \

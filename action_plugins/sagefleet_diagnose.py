@@ -69,6 +69,7 @@ class ActionModule(ActionBase):
         restarted = (
             f", service restarted ({restart.get('state_after')})" if restart.get("done") else ""
         )
+        verdict = bundle.diagnosis.verdict if bundle.diagnosis else ""
         result.update(
             changed=bool(restart.get("done")),
             bundle=str(path),
@@ -76,7 +77,8 @@ class ActionModule(ActionBase):
             service=bundle.service,
             restart=bundle.restart,
             files=sorted(bundle.files),
-            msg=f"{bundle.status}: bundle {path.name}{restarted}",
+            diagnosis=bundle.diagnosis.to_dict() if bundle.diagnosis else None,
+            msg=f"{verdict} | {bundle.status}: bundle {path.name}{restarted}",
         )
         if restart.get("requested") and not restart.get("done"):
             result.update(failed=True, msg=f"restart failed: {restart.get('error')}; bundle {path}")

@@ -67,7 +67,8 @@ class ActionModule(ActionBase):
         try:
             if settings is not None:
                 # The current file is read first: a vendor file is never replaced by rendered
-                # content, nor a connection dropped silently (SettingsRefused).
+                # content, nor a connection dropped silently (SettingsRefused), and what only
+                # it holds is kept in what is written.
                 outcome = settings_host.write_settings(
                     session, target, settings.text, check=check, want_diff=want_diff,
                     guard=settings,

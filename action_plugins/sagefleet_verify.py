@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from typing import Any
 
 from ansible.plugins.action import ActionBase
@@ -35,6 +36,9 @@ class ActionModule(ActionBase):
             workers=args["workers"],
             report_dir=args["report_dir"],
         )
+        # When the suites started, as ansible.builtin.command says it: a report older
+        # than this is an earlier run's (sagefleet_wave_gate).
+        start = datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")
         # The vault secrets ansible-playbook opened the inventory with, in memory.
         run = run_suites(argv, current_secrets(self._loader))
         result.update(
@@ -48,5 +52,6 @@ class ActionModule(ActionBase):
             stderr=run.stderr,
             stdout_lines=run.stdout.splitlines(),
             msg=run.message,
+            start=start,
         )
         return result

@@ -7,6 +7,8 @@ from typing import Any
 
 from ansible.plugins.callback import CallbackBase
 
+from sagefleet.outcomes import BY_NAME
+
 DOCUMENTATION = r"""
 name: sagefleet_progress
 type: aggregate
@@ -17,6 +19,9 @@ description:
   - Lines are throttled so a task over 500 hosts prints a bounded number of lines
     (at most one per O(sagefleet_progress_step) percent, plus the last one),
     whatever the stdout callback prints.
+  - At the end, names the folder of each report the run wrote, or says that the run
+    wrote none when it stopped before its report (an earlier run's report is never
+    this run's).
   - Enabled in the project's ansible.cfg (callbacks_enabled). To see only the
     progress and the failures on a large fleet, also set
     C(ANSIBLE_DISPLAY_OK_HOSTS=false) and C(ANSIBLE_DISPLAY_SKIPPED_HOSTS=false).
@@ -54,6 +59,8 @@ class CallbackModule(CallbackBase):
         self._unreachable: set[str] = set()
         self._last_bucket = -1
         self._started = time.monotonic()
+        self._reports: list[str] = []
+        self._expects_report = False
 
     # -- bookkeeping -----------------------------------------------------------
 
@@ -132,8 +139,23 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_handler_task_start(self, task: Any) -> None:
         self._start_task(task)
 
+    def v2_playbook_on_start(self, playbook: Any) -> None:
+        try:
+            plays = playbook.get_plays()
+            self._expects_report = any(_writes_report(play) for play in plays)
+        except Exception:  # noqa: BLE001 - progress must never break a run
+            self._expects_report = False
+
     def v2_runner_on_ok(self, result: Any) -> None:
-        self._record(result, "ok")
+        action = str(result._task.action).rsplit(".", 1)[-1]
+        data = result._result if isinstance(result._result, dict) else {}
+        if action in REPORT_ACTIONS and data.get("folder") and data.get("written", True):
+            self._reports.append(str(data["folder"]))
+        # A deploy's outcome is the host's result (the task itself never fails): a host
+        # rolled back or unreachable counts as such from the moment it is known.
+        outcome = data.get("outcome") if action == "sagefleet_deploy" else None
+        recap = BY_NAME[outcome].recap if isinstance(outcome, str) and outcome in BY_NAME else "ok"
+        self._record(result, recap)
 
     def v2_runner_on_skipped(self, result: Any) -> None:
         self._record(result, "ok")
@@ -152,3 +174,31 @@ class CallbackModule(CallbackBase):
             f"[sagefleet] run complete: {len(hosts)} hosts, {len(failed)} failed, "
             f"{len(unreachable)} unreachable"
         )
+        for folder in dict.fromkeys(self._reports):
+            self._display.display(f"[sagefleet] report of this run: {folder}")
+        if self._expects_report and not self._reports:
+            self._display.display(
+                "[sagefleet] this run wrote no report: it stopped before its report "
+                "(reports of earlier runs, and their 'latest' links, are left as they were)"
+            )
+
+
+# Tasks whose result names the folder this run's report went to.
+REPORT_ACTIONS = ("sagefleet_report", "sagefleet_report_folder")
+
+
+def _writes_report(play: Any) -> bool:
+    """Whether a play has a task that writes a fleet report (sagefleet_report)."""
+    pending = list(play.pre_tasks) + list(play.tasks) + list(play.post_tasks)
+    for role in getattr(play, "roles", None) or []:
+        pending.extend(role.get_task_blocks())
+    while pending:
+        item = pending.pop()
+        children = [getattr(item, name, None) for name in ("block", "rescue", "always")]
+        if any(isinstance(c, list) for c in children):
+            for child in children:
+                pending.extend(child or [])
+            continue
+        if str(getattr(item, "action", "")).rsplit(".", 1)[-1] in REPORT_ACTIONS:
+            return True
+    return False

@@ -7,7 +7,8 @@ short_description: Install or upgrade the Spendesk agent on one Sage server, wit
 description:
   - Runs preflight as a gate (a blocked host is skipped, never touched), plans an
     install, an upgrade, a settings change or nothing, takes the host's deploy lock,
-    stages the package, writes settings.json beside the installer, installs
+    stages the package, writes settings.json beside the installer (the host's document
+    laid over its current settings.json, whose own members are kept), installs
     unattended, checks that the service runs the target version and rolls back to
     the previous version on any failure.
   - Reads C(sagefleet_entities), the C(sagefleet_agent_*) and C(sagefleet_deploy_*)
@@ -70,6 +71,13 @@ duration_s:
   description: Seconds spent on the host.
   returned: always
   type: float
+settings_kept:
+  description:
+    - Members only the host's settings.json had (an installed agent's, or one left in
+      the agent folder), kept in what is written, as key paths; never their values.
+  returned: always
+  type: list
+  elements: str
 host_report:
   description: The preflight findings of the host (schema of report.schema.json, hosts[]).
   returned: always

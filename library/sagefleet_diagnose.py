@@ -9,8 +9,12 @@ description:
     writes one zip per host on the controller with a C(manifest.json) (files, sizes,
     SHA-256, collected_at, sagefleet version).
   - "Collects: the facts and the findings (service, connectivity to the endpoints
-    from the host, TLS), the service state, the agent's and the installer's log tails,
-    the service's Windows event log entries, and settings.json with every secret redacted."
+    from the host, TLS), the agent's own connections and its account's proxy (SF513), the
+    service state, the agent's and the installer's log tails, the service's Windows event
+    log entries, and settings.json with every secret redacted."
+  - Explains a disconnected agent step by step (C(troubleshooting.json),
+    C(troubleshooting.txt)) with a verdict naming the step that failed, in English or
+    French (C(sagefleet_lang)).
   - Every secret the inventory knows for the host (entity passwords, the WinRM
     password) is masked in every collected file; the bundle is refused if one remains.
   - The host sends settings.json on stdout in a run Ansible does not log (no_log).
@@ -99,4 +103,13 @@ files:
   returned: success
   type: list
   elements: str
+diagnosis:
+  description:
+    - The troubleshooting steps of a disconnected agent (service, account and proxy,
+      reachability, TLS, the agent's own connections, log evidence, restart), each with
+      ok true, false or null and what it found, and the verdict naming the first step that
+      failed, in the host's sagefleet_lang (en or fr).
+  returned: success
+  type: dict
+  sample: {outcome: failed, failed_step: account_proxy, verdict: "Step 2 failed (...): ..."}
 """

@@ -6,7 +6,16 @@ short_description: Write the fleet report of a sagefleet run
 description:
   - Collects each host's registered result and writes the fleet report on the
     controller as a console table, JSON, JUnit XML and a self-contained HTML page.
-  - Hosts without a result are reported as unreachable.
+  - A deploy result gives the host its outcome (installed, upgraded, rolled-back,
+    failed, blocked, unreachable...) with versions from and to, reason and duration,
+    in every format. A host without a result is unreachable, or C(not-run) when
+    I(missing_status=not-run) (a deploy whose rollout stopped before its wave).
+  - By default the report goes to C(reports/<inventory name>/<job>/<UTC time>/) and
+    C(reports/<inventory name>/<job>/latest) points at it; I(dest) names a folder
+    used as is.
+  - It never fails the run. It returns each host's status and reason, and a task on
+    each host (M(sagefleet_outcome)) fails the hosts that must be, so that PLAY RECAP
+    names them.
 version_added: "0.1.0"
 options:
   hosts:
@@ -18,10 +27,21 @@ options:
     description: Name of the registered variable holding each host's result.
     type: str
     default: sagefleet_preflight_result
+  wave_var:
+    description:
+      - Name of the registered variable holding the result of each host's wave gate
+        (M(sagefleet_wave_gate)); its verification verdicts make a host C(verify-failed).
+    type: str
   dest:
-    description: Folder on the controller where the report files are written.
+    description: Folder on the controller where the report files are written, as is.
     type: path
-    required: true
+  folder:
+    description: This run's report folder, as M(sagefleet_report_folder) returned it.
+    type: dict
+  job:
+    description: Name of the job, the folder under C(reports/<inventory name>/).
+    type: str
+    default: preflight
   formats:
     description: Formats to write.
     type: list
@@ -37,23 +57,19 @@ options:
     type: str
     choices: [en, fr]
     default: en
-  fail_on_blocked:
-    description: Fail when a host is blocked or unreachable.
-    type: bool
-    default: false
   show:
     description: Print the console table.
     type: bool
     default: true
-  fail_on_outcomes:
-    description: Fail when a host's deploy outcome is one of these (for example failed).
-    type: list
-    elements: str
-    default: []
   missing:
-    description: Why a host without a result has none (shown in the report).
+    description: Reason given to a host without a result.
     type: str
     default: "no result: the host was unreachable or failed before preflight"
+  missing_status:
+    description: Status of a host without a result.
+    type: str
+    choices: [unreachable, not-run]
+    default: unreachable
 attributes:
   check_mode:
     support: full
@@ -71,21 +87,44 @@ EXAMPLES = r"""
 - name: Write the fleet report
   sagefleet_report:
     hosts: "{{ ansible_play_hosts_all }}"
-    dest: "{{ playbook_dir }}/../reports/preflight"
+    job: preflight
   run_once: true
   delegate_to: localhost
+  register: fleet_report
+
+- name: Fail the blocked hosts
+  sagefleet_outcome:
+    status: "{{ fleet_report.statuses[inventory_hostname] }}"
+    reason: "{{ fleet_report.reasons[inventory_hostname] }}"
+    fail_on: [blocked]
 """
 
 RETURN = r"""
+folder:
+  description: The folder the report files were written to.
+  returned: always
+  type: str
+latest:
+  description: The C(latest) link of the job, when the report went to the default layout.
+  returned: always
+  type: str
 files:
   description: Path of each file written, by format.
   returned: always
   type: dict
 counts:
-  description: Number of hosts per status.
+  description: Number of hosts per status, most urgent first.
   returned: always
   type: dict
-  sample: {"ready": 3, "warnings": 1, "blocked": 1, "unreachable": 0}
+  sample: {"blocked": 1, "unreachable": 0, "warnings": 1, "ready": 3}
+statuses:
+  description: Each host's status (sagefleet.outcomes).
+  returned: always
+  type: dict
+reasons:
+  description: Each host's reason (an outcome's reason or plan, the error, the failed checks).
+  returned: always
+  type: dict
 blocked:
   description: Hosts whose findings block a deploy.
   returned: always

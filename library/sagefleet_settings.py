@@ -15,6 +15,10 @@ description:
     write is refused, naming host and file, when it would put rendered content over a
     file not in the template layout (a vendor file), or drop a connection the current
     file holds (unless C(sagefleet_settings_drop_connections=true)).
+  - Under the vendor source the document is laid over the current file, so nothing is
+    lost - the new content wins for every member it carries, a member only the current
+    file has (what the vendor's installer added) is kept and named in I(kept) and in the
+    message (names only, never values). The SHA-256 compared is that of the result.
   - Writes atomically through the C(settings_write) PowerShell snippet, only if the file
     is still the one read. A temporary file in the same folder gets its ACL first (protected, no
     inheritance; Administrators and SYSTEM full control, named by SID since their names
@@ -127,6 +131,13 @@ backups:
   elements: str
 pruned:
   description: Backups deleted because more than keep_backups were kept.
+  returned: success
+  type: list
+  elements: str
+kept:
+  description:
+    - Members only the host's current settings.json had, kept in what is written, as key
+      paths (e.g. C(Connections[CompanyName=BIJOU].MaeFile)); never their values.
   returned: success
   type: list
   elements: str

@@ -75,4 +75,9 @@ stderr:
   description: pytest's error output.
   returned: always
   type: str
+start:
+  description: When the suites started (local time, as ansible.builtin.command says it).
+  returned: always
+  type: str
+  sample: "2025-03-01 10:15:00.123456"
 """

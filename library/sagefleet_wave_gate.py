@@ -6,10 +6,14 @@ module: sagefleet_wave_gate
 short_description: Decide after a deploy wave whether the next wave may start
 description:
   - Reads each host's registered deploy result and stops the rollout when the share
-    of failed hosts (rolled back or failed) exceeds the limit. Unreachable and
-    skipped hosts do not count as failures.
+    of failed hosts (rolled back, failed or verify failed) exceeds the limit.
+    Unreachable and blocked hosts do not count as failures.
+  - When the wave was verified with the testinfra suites (M(sagefleet_verify)), it
+    reads the report they wrote in this run and returns each verified host's verdict;
+    a host whose verification failed is C(verify-failed) and stops the rollout.
   - Unlike Ansible's C(max_fail_percentage), it does not abort the playbook; the
-    hosts left are reported as not run and the fleet summary still runs.
+    role ends the play, the hosts left are reported as C(not-run) and the report
+    play still runs.
 version_added: "0.1.0"
 options:
   hosts:
@@ -25,6 +29,14 @@ options:
     description: Largest share of failed hosts, in percent, that lets the rollout go on.
     type: float
     default: 20.0
+  verify:
+    description:
+      - The registered result of the wave's M(sagefleet_verify) task (none or skipped,
+        not verified).
+    type: dict
+  verify_report:
+    description: Folder where the wave's verification wrote its report.
+    type: path
 attributes:
   check_mode:
     support: full
@@ -55,6 +67,10 @@ stop:
   type: bool
 outcomes:
   description: Deploy outcome of each host of the wave.
+  returned: always
+  type: dict
+verify:
+  description: Each verified host's verdict (status verified or verify-failed, reason, findings).
   returned: always
   type: dict
 msg:

@@ -102,21 +102,12 @@ def _write(path: Path, text: str) -> None:
 def cmd_learn(args: argparse.Namespace) -> int:
     from sagefleet import agent_profile
     from sagefleet.agent_learn import AgentNotFound, learn
-    from sagefleet.inventory import load, vault_options
+    from sagefleet.inventory import one_winrm_host
     from sagefleet.jump import forwarded
     from sagefleet.remote import RemoteError
     from sagefleet.remote.winrm import WinRMSession
 
-    hosts = load(args.inventory, vault=vault_options(args), pattern=args.limit)
-    if len(hosts) != 1:
-        found = ", ".join(h.name for h in hosts[:5]) or "none"
-        raise SagefleetError(
-            f"agent learn reads one reference server: --limit {args.limit!r} matches "
-            f"{len(hosts)} host(s) ({found})"
-        )
-    host = hosts[0]
-    if host.target is None:
-        raise SagefleetError(f"{host.name}: ansible_connection is not winrm")
+    host = one_winrm_host(args, "agent learn reads one reference server")
     # Input errors before the host is contacted.
     base = agent_profile.for_host(host.variables, host=host.name)
     lookup = _lookup(args, base)

@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -184,6 +185,31 @@ def cmd_sim_profiles(args: argparse.Namespace) -> int:
     return 0
 
 
+def demo_epilogue(root: Path, inventory: Path, started: float, rc: int) -> str:
+    """Where the demo's reports are, and what to do next."""
+    from sagefleet.report.runs import LATEST, inventory_name
+
+    folder = root / "reports" / inventory_name([str(inventory)])
+    lines = [] if rc == 0 else [f"a playbook failed (exit code {rc}): its output is above"]
+    reports = [
+        path
+        for path in sorted(folder.glob(f"*/{LATEST}/report.html"))
+        if path.stat().st_mtime >= started
+    ]
+    if reports:
+        lines.append("reports of this demo (open the HTML ones in a browser):")
+        lines += [f"  {p.relative_to(root) if p.is_relative_to(root) else p}" for p in reports]
+    else:
+        lines.append("this demo wrote no report")
+    shown = inventory.relative_to(root) if inventory.is_relative_to(root) else inventory
+    lines += [
+        "next:",
+        f"  - serve the demo fleet again: sagefleet sim up -i {shown}",
+        f"    then run any playbook on it: ansible-playbook -i {shown} playbooks/verify.yml",
+        f"    and stop it: sagefleet sim down -i {shown}",
+        "  - point sagefleet at a client's servers: docs/operator-guide.md",
+    ]
+    return "\n".join(lines)
 def cmd_sim_twin(args: argparse.Namespace) -> int:
     """Profiles of simulated twins from facts collected on real servers."""
     from sagefleet.sim import twin
@@ -227,6 +253,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     state_dir = _state_dir_for(inventory)
     package = build_test_package(state_dir / "Setup.zip", agent_version="3.2.0")
     print(f"starting the simulated fleet from {args.inventory} ...", flush=True)
+    started = time.time()
     try:
         fleet.start()  # a Ctrl-C while it starts stops what has started
         print(f"{len(fleet.specs)} simulated hosts listening; running ansible-playbook", flush=True)
@@ -245,6 +272,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             process = None
             if rc != 0:
                 break
+        print(demo_epilogue(root, inventory, started, rc), flush=True)
         return rc
     except KeyboardInterrupt:
         if process is not None:
@@ -317,20 +345,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_selftest(args: argparse.Namespace) -> int:
     """Every read-only snippet once against one server: OK or FAIL each, and a transcript."""
     from sagefleet import selftest
-    from sagefleet.inventory import load, vault_options
+    from sagefleet.inventory import one_winrm_host
     from sagefleet.jump import forwarded
     from sagefleet.remote.winrm import WinRMSession
 
-    hosts = load(args.inventory, vault=vault_options(args), pattern=args.limit)
-    if len(hosts) != 1:
-        found = ", ".join(h.name for h in hosts[:5]) or "none"
-        raise SagefleetError(
-            f"selftest runs against one server: --limit {args.limit!r} matches {len(hosts)} "
-            f"host(s) ({found})"
-        )
-    host = hosts[0]
-    if host.target is None:
-        raise SagefleetError(f"{host.name}: ansible_connection is not winrm")
+    host = one_winrm_host(args, "selftest runs against one server")
     secrets = selftest.secrets_of(host.variables)
     selftest.plan(host.name, host.variables)  # input errors before the host is contacted
     with forwarded([host]) as reachable:

@@ -2,7 +2,8 @@
 
 ``make collection`` runs ``python -m sagefleet.collection``: it assembles
 ``build/collection/src/ansible_collections/sagefleet/fleet/`` from ``roles/``,
-``library/`` (modules), ``action_plugins/`` and ``callback_plugins/`` of the
+``library/`` (modules), ``action_plugins/``, ``callback_plugins/`` (the progress
+callback and the ``sagefleet_console`` stdout callback) and ``vars_plugins/`` of the
 checkout, with ``collection/`` (galaxy.yml, README, meta/), then runs
 ``ansible-galaxy collection build``. Nothing of it is committed twice: the
 collection is always the checkout's files of the moment.
@@ -34,6 +35,8 @@ PLUGIN_DIRS = {
     "library": "plugins/modules",
     "action_plugins": "plugins/action",
     "callback_plugins": "plugins/callback",
+    # Used only where an integrator enables it (vars_plugins_enabled), as the project does.
+    "vars_plugins": "plugins/vars",
 }
 ROLE_PREFIX = "sagefleet_"
 # ansible-galaxy's rule for namespaces, collection and role names.

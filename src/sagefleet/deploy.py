@@ -2,11 +2,12 @@
 
 Order of a deploy: validate everything on the controller (inventory, package,
 installer for the host's Sage version, service account) → preflight (one
-round trip; a blocked host is skipped) → plan (install, upgrade X→Y, settings
+round trip; a blocked host is left alone) → plan (install, upgrade X→Y, settings
 only, nothing) → in check mode, stop there → stage and extract the package →
 write settings.json beside the installer → stop, back up, install, start (one
 snippet) → health gate (service running, automatic, target version, settings
-as rendered) → on any failure, roll back to the backup and prove the previous
+as rendered, and connected to the vendor's services within the window: SF513,
+sagefleet.connection) → on any failure, roll back to the backup and prove the previous
 version runs again.
 """
 
@@ -22,13 +23,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagefleet import agent_profile, preflight, transfer, versions
+from sagefleet import agent_profile, connection, preflight, transfer, versions
 from sagefleet.checks import Context
 from sagefleet.checks.agent import is_domain_account
 from sagefleet.checks.sage import sage_version
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.facts import HostFacts, parse_facts
 from sagefleet.findings import Finding, HostReport, Severity, Status
+from sagefleet.outcomes import Outcome
 from sagefleet.package import PackageInfo, choose_installer
 from sagefleet.remote import (
     HostSession,
@@ -143,24 +145,42 @@ RUN_ID = secrets.token_hex(4)
 
 @dataclass
 class DeployResult:
-    """What happened on one host, in the words of the fleet summary."""
+    """What happened on one host, in the words of the fleet summary (sagefleet.outcomes).
+
+    ``previous_version`` is the version found before, ``target_version`` the one asked
+    for, ``version`` the one running afterwards.
+    """
 
     host: str
-    outcome: str  # installed upgraded settings unchanged rolled-back failed skipped unreachable
+    outcome: str
     changed: bool = False
     plan: str = ""
     previous_version: str | None = None
+    target_version: str | None = None
     version: str | None = None
     reboot_required: bool = False
     reason: str | None = None
     duration_s: float = 0.0
     steps: list[dict[str, Any]] = field(default_factory=list)
     diff: str | None = None
+    #: Members only the host's settings.json had, kept in what is written (names only).
+    settings_kept: list[str] = field(default_factory=list)
     report: HostReport | None = None
 
     @property
     def failed(self) -> bool:
         return self.outcome in ("rolled-back", "failed")
+
+    def as_outcome(self) -> Outcome:
+        return Outcome(
+            status=self.outcome,
+            reason=self.reason,
+            plan=self.plan,
+            previous_version=self.previous_version,
+            target_version=self.target_version,
+            version=self.version,
+            reboot_required=self.reboot_required,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -169,11 +189,13 @@ class DeployResult:
             "changed": self.changed,
             "plan": self.plan,
             "previous_version": self.previous_version,
+            "target_version": self.target_version,
             "version": self.version,
             "reboot_required": self.reboot_required,
             "reason": self.reason,
             "duration_s": round(self.duration_s, 3),
             "steps": self.steps,
+            "settings_kept": self.settings_kept,
         }
 
 
@@ -392,6 +414,12 @@ def _finding(
     )
 
 
+def _agent_version(report: HostReport) -> str | None:
+    """The agent version preflight found, for a host it blocked (not installed: None)."""
+    version = report.summary.get("agent")
+    return version if version and version not in ("-", "?") else None
+
+
 def _network_mae(facts: HostFacts) -> list[str]:
     return [m.path for m in facts.mae_files if m.on_network]
 
@@ -429,8 +457,12 @@ class Deployer:
         self.prepared = preflight.prepare(host, variables)
         self.options = check_inputs(host, variables)
         check_installer_arguments(host, self.options, package)
+        self.connection = connection.options_from(host, variables)
+        # SF513 as the health gate saw it, added to the host's report.
+        self.gate_findings: list[Finding] = []
         # The same document the settings playbook writes: vendor files merged, or the template.
         self.settings = build_host_settings(host, variables)
+        # What is written: the document laid over the host's current file once it is read.
         self.settings_text = self.settings.text
         # The installed settings.json as read (and checked) before the plan: see run().
         self.probed: SettingsOutcome | None = None
@@ -443,7 +475,7 @@ class Deployer:
                 value="(unset)",
                 fix="set sagefleet_agent_version to the package's agent version",
             )
-        self.result = DeployResult(host=host, outcome="unchanged")
+        self.result = DeployResult(host=host, outcome="unchanged", target_version=self.target)
         # The chosen installer's technology, as its file says (sagefleet.installer_file).
         self.technology: str | None = None
         # The agent's service: the profile's name, or the one its pattern found (run()).
@@ -469,7 +501,7 @@ class Deployer:
         result.outcome, result.reason, result.changed = outcome, reason, changed
         result.duration_s = time.monotonic() - self.started
         base = result.report
-        extra = tuple(findings or ())
+        extra = tuple(findings or ()) + tuple(self.gate_findings)
         summary = dict(base.summary) if base else {}
         summary["deploy"] = outcome
         result.report = HostReport(
@@ -480,6 +512,7 @@ class Deployer:
             error=base.error if base and outcome == "unreachable" else None,
             summary=summary,
             duration_s=round(result.duration_s, 3),
+            outcome=result.as_outcome(),
         )
         return result
 
@@ -492,23 +525,14 @@ class Deployer:
         if document is None or report.error:
             return self.done("failed", reason=report.error)
         if report.status == "blocked":
-            blocking = sorted(
-                {
-                    f.check_id
-                    for f in report.findings
-                    if f.is_failure and f.severity is Severity.ERROR
-                }
-                | {
-                    f.check_id
-                    for f in report.findings
-                    if f.status is Status.UNKNOWN and f.severity is Severity.ERROR
-                }
-            )
-            return self.done("skipped", reason="preflight: " + ", ".join(blocking))
+            self.result.previous_version = _agent_version(report)
+            return self.done("blocked", reason="preflight: " + report.blocked_reason)
         facts = parse_facts(document)
+        current = facts.agent.version if facts.agent.installed else None
+        self.result.previous_version = current
         unresolved = self._resolve_service(facts)
         if unresolved:
-            return self.done("skipped", reason=unresolved)
+            return self.done("blocked", reason=unresolved)
         found = sage_version(Context(host=self.host, facts=facts))
         installer = choose_installer(self.package, found[0] if found else "", host=self.host)
         self.technology = installer.technology
@@ -516,41 +540,46 @@ class Deployer:
         account = self.options.service_account or facts.agent.account or LOCAL_SYSTEM
         if network and not is_domain_account(account):
             return self.done(
-                "skipped",
+                "blocked",
                 reason=(
                     f".MAE files on the network ({', '.join(network)}) need a domain service "
                     f"account, not {account}: set sagefleet_agent_service_account"
                 ),
             )
-        current = facts.agent.version if facts.agent.installed else None
-        self.result.previous_version = current
         settings = settings_target(
             self.host,
             path=self.options.settings_path,
             service_account=account,
             keep_backups=self.options.keep_settings_backups,
         )
-        if current is None:
-            action = "install"
-        else:
-            # The installed agent's settings.json is read before anything is planned: a
-            # vendor file is never replaced by rendered content, nor a connection dropped
-            # (SettingsRefused, the host left as it is), by a settings write or an upgrade.
+        if current is not None or self._settings_left(settings):
+            # The agent's settings.json (an installed agent's, or one left in the agent
+            # folder without a service) is read before anything is planned: a vendor file is
+            # never replaced by rendered content, nor a connection dropped (SettingsRefused,
+            # the host left as it is), and what only it holds is kept, whatever the action.
             check = write_settings(
                 self.session,
                 settings,
-                self.settings_text,
+                self.settings.text,
                 check=True,
                 want_diff=self.want_diff,
                 guard=self.settings,
             )
             self.probed = check
             self.result.diff = check.diff
+            self.result.settings_kept = list(check.kept)
+            self.settings_text = check.text if check.text is not None else self.settings_text
+        if current is None or self.probed is None:
+            action = "install"
+        else:
+            check = self.probed
             running = (facts.agent.state or "").lower() == "running"
             if not versions.same(current, self.target):
                 action = "upgrade"
             elif not check.changed and running:
-                self.result.plan = f"nothing: agent {current} running, settings up to date"
+                self.result.plan = (
+                    f"nothing: agent {current} running, settings up to date" + check.kept_note
+                )
                 self.result.version = current
                 return self.done("unchanged")
             else:
@@ -561,6 +590,10 @@ class Deployer:
             "settings": f"update settings.json and restart agent {current}",
             "start": f"start agent {current}",
         }[action]
+        if action in ("settings", "start"):
+            self.result.target_version = current
+        if self.probed is not None:
+            self.result.plan += self.probed.kept_note
         if self.check_mode:
             if action in ("install", "upgrade") and self.want_diff:
                 self.result.diff = self._planned_diff(settings, action)
@@ -634,23 +667,31 @@ class Deployer:
             self._lock("release")
 
     def _planned_diff(self, settings: Any, action: str) -> str | None:
-        """Redacted settings diff for check mode; a new install diffs against nothing."""
-        if action == "upgrade" and self.probed is not None:
+        """Redacted settings diff for check mode: against the file read (an installed
+        agent's, or one left in the agent folder); a new install without one diffs
+        against nothing."""
+        if self.probed is not None:
             return self.probed.diff
         return settings_diff(None, self.settings_text)
+
+    def _settings_left(self, settings: SettingsTarget) -> bool:
+        """Whether a fresh install finds a settings.json in the agent folder (left by an
+        earlier install): it is read and kept like an installed agent's."""
+        answer = self._query({"kind": "file", "path": settings.path, "hash": False, "acl": False})
+        return bool(answer[0].get("exists"))
 
     def _settings_only(self, settings: Any, action: str) -> DeployResult:
         if action == "settings":
             outcome = write_settings(
                 self.session,
                 settings,
-                self.settings_text,
+                self.settings.text,
                 want_diff=self.want_diff,
                 guard=self.settings,
                 probed=self.probed,
             )
             self.result.diff = outcome.diff
-            self.step("settings", backup=outcome.backup)
+            self.step("settings", backup=outcome.backup, kept=list(outcome.kept))
         answer = self._query({"kind": "service", "name": self.service})[0]
         restart = self.session.run_snippet(
             "agent_restart",
@@ -667,6 +708,13 @@ class Deployer:
             killed_pid=restart.get("killed_pid"),
         )
         self.result.version = self.result.previous_version
+        problem = self._connection_gate() if restart.get("state") == "Running" else None
+        if problem is not None:
+            return self.done(
+                "failed",
+                changed=True,
+                reason=f"agent does not connect after the settings change: {problem}",
+            )
         if restart.get("state") != "Running":
             return self.done(
                 "failed",
@@ -679,10 +727,15 @@ class Deployer:
                 ],
             )
         return self.done(
-            "settings",
+            "settings-updated" if action == "settings" else "started",
             changed=True,
             findings=[
-                _finding("SF603", True, "Agent running at target", "settings updated, restarted")
+                _finding(
+                    "SF603",
+                    True,
+                    "Agent running at target",
+                    "settings updated, restarted" if action == "settings" else "started",
+                )
             ],
         )
 
@@ -721,7 +774,9 @@ class Deployer:
         transfer.extract(self.session, staged.path, folder)
         installer = folder + "\\" + installer_member.replace("/", "\\")
         self.step("extract", folder=folder)
-        staged_settings = folder + "\\settings.json"
+        # Beside the installer, where it looks for settings.json: this replaces the file the
+        # package carries (one connection's, from the vendor's form) with the host's document.
+        staged_settings = installer.rsplit("\\", 1)[0] + "\\settings.json"
         write_settings(
             self.session,
             settings_target(
@@ -732,7 +787,7 @@ class Deployer:
             ),
             self.settings_text,
         )
-        self.step("settings-staged")
+        self.step("settings-staged", path=staged_settings, kept=list(self.result.settings_kept))
         log = f"{self.options.staging_root}\\install-{self.target}.log"
         arguments = installer_arguments(self.options.profile, self.technology or "unknown", log)
         params = {
@@ -844,6 +899,20 @@ class Deployer:
         )[0]
         if answer.get("sha256") != settings_sha256(self.settings_text):
             return "settings.json in the agent folder differs from the rendered settings"
+        return self._connection_gate()
+
+    def _connection_gate(self) -> str | None:
+        """SF513 after start: wait up to the window for the agent to connect; why it did
+        not (a wave whose agents run but never connect stops like a failed start), or
+        None. An undecided check is reported unknown and does not stop the deploy."""
+        verdict, _, looks = connection.wait_connected(
+            lambda params: self.session.run_snippet("agent_connections", params),
+            self.connection.for_service(self.service),
+        )
+        self.gate_findings = [verdict.finding(self.connection.lang)]
+        self.step("connection", status=verdict.status.value, looks=looks, cause=verdict.cause)
+        if verdict.status is Status.FAIL:
+            return f"{connection.CHECK_ID}: {verdict.message}"
         return None
 
     def _rollback(
@@ -895,7 +964,10 @@ class Deployer:
         )
         if ok:
             return self.done(
-                "rolled-back", changed=True, reason=problem, findings=[failure, rollback]
+                "rolled-back",
+                changed=True,
+                reason=f"{problem}; previous version {restored.get('version')} restored, running",
+                findings=[failure, rollback],
             )
         return self.done(
             "failed",

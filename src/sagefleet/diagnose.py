@@ -1,10 +1,14 @@
 """Support bundle of one host: the troubleshooting sequence of a disconnected agent.
 
 Per host, in order: facts and findings (one facts round trip: service, endpoints
-reachability from the host, TLS), then the ``diagnose`` snippet (service state,
+reachability from the host, TLS), the agent's own connections (SF513, the
+``agent_connections`` snippet: its process, TCP connections, its account's proxy,
+its log's last "connected" line), then the ``diagnose`` snippet (service state,
 agent and installer log tails, event log entries, settings.json, and the
-service restart only when asked). Everything is written into one zip on the
-bastion with a manifest (files, sizes, SHA-256, collected_at, sagefleet version).
+service restart only when asked). sagefleet.diagnosis turns them into the
+troubleshooting steps and a verdict naming the step that failed. Everything is
+written into one zip on the bastion with a manifest (files, sizes, SHA-256,
+collected_at, sagefleet version).
 
 Secrets never reach the bundle: settings.json is redacted on the controller
 (sagefleet.settings.redact), every secret the inventory knows for the host
@@ -40,8 +44,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sagefleet import __version__, agent_profile, preflight
+from sagefleet import __version__, agent_profile, connection, preflight
+from sagefleet.connection import ConnectionOptions, Evidence, Verdict
+from sagefleet.diagnosis import Diagnosis, diagnose
 from sagefleet.errors import InputError, SagefleetError
+from sagefleet.findings import Finding
 from sagefleet.remote import HostSession, RemoteError
 from sagefleet.settings import redact
 
@@ -79,6 +86,8 @@ class DiagnoseOptions:
     display_names: tuple[str, ...] = ()
     #: The agent's log files in agent_log_dirs (the profile's logs.file_pattern).
     agent_log_filter: str = "*.log"
+    #: SF513's options: the agent's connections are one step of the sequence.
+    connection: ConnectionOptions | None = None
 
     def params(self) -> dict[str, Any]:
         logs = [
@@ -162,6 +171,7 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DiagnoseOptions:
         restart=restart,
         restart_timeout_s=_int(host, "sagefleet_diagnose_restart_timeout_s",
                                variables.get("sagefleet_diagnose_restart_timeout_s", 60), 1, 3600),
+        connection=connection.options_from(host, variables),
     )
 
 
@@ -218,6 +228,9 @@ class Bundle:
     status: str = "unknown"
     restart: dict[str, Any] | None = None
     service: dict[str, Any] | None = None
+    diagnosis: Diagnosis | None = None
+    #: SF513 as diagnose saw it (also in findings.json).
+    connection: Finding | None = None
 
     def manifest(self) -> dict[str, Any]:
         return {
@@ -252,47 +265,6 @@ def _settings_file(doc: Mapping[str, Any] | None, bundle: Bundle) -> None:
     bundle.files["settings.redacted.json"] = _json(redact(parsed))
 
 
-def _troubleshooting(report: Any, result: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """The sequence for a disconnected agent, with what each step found."""
-    steps: list[dict[str, Any]] = []
-    service = (result or {}).get("service") or {}
-    steps.append({
-        "step": "service state",
-        "ok": bool(service.get("installed")) and service.get("state") == "Running",
-        "detail": f"{service.get('name')}: "
-        + (f"{service.get('state')} ({service.get('start_mode')}, {service.get('account')})"
-           if service.get("installed") else "not installed"),
-    })
-    network = [f for f in (report.findings if report else ()) if f.check_id in
-               ("SF301", "SF302", "SF303", "SF304", "SF308")]
-    steps.append({
-        "step": "connectivity to the endpoints",
-        "ok": all(f.status.value in ("pass", "waived") or f.severity.value == "info"
-                  for f in network) if network else None,
-        "detail": [f"{f.check_id} {f.status.value}: {f.message}" for f in network],
-    })
-    logs = (result or {}).get("logs") or []
-    steps.append({
-        "step": "logs",
-        "ok": None,
-        "detail": f"{sum(1 for x in logs if x.get('kind') == 'agent')} agent log(s), "
-        f"{sum(1 for x in logs if x.get('kind') == 'installer')} installer log(s), "
-        f"{len((result or {}).get('events') or [])} event(s)",
-    })
-    restart = (result or {}).get("restart")
-    steps.append({
-        "step": "service restart",
-        "ok": None if not restart else bool(restart.get("done"))
-        and restart.get("state_after") == "Running",
-        "detail": "not requested (sagefleet_diagnose_restart: true to restart)" if not restart
-        else f"{restart.get('state_before')} -> {restart.get('state_after')}"
-        + (f": {restart['error']}" if restart.get("error") else "")
-        + (f" (stuck: its process {restart['killed_pid']} was killed)"
-           if restart.get("killed_pid") else ""),
-    })
-    return steps
-
-
 def collect(
     session: HostSession,
     prepared: preflight.PreparedHost,
@@ -309,11 +281,13 @@ def collect(
         # The profile may find the service by a pattern: the facts know its real name.
         options = dataclasses.replace(options, service_name=str(found["service_name"]))
     bundle.status = report.status
-    bundle.files["findings.json"] = _json(report.to_dict())
     if document is not None:
         bundle.files["facts.json"] = _json(document)
     else:
         bundle.notes.append(f"facts: not gathered ({report.error})")
+    # The agent's connections first: as they are, before any restart the diagnose snippet does.
+    verdict, evidence, error = _connections(session, options, bundle) if report.reachable else (
+        None, None, report.error)
     result: dict[str, Any] | None = None
     if report.reachable:
         try:
@@ -338,9 +312,44 @@ def collect(
                 bundle.notes.append(f"{name}: last {options.tail_bytes} bytes of "
                                     f"{item['size']} ({item['path']})")
         _settings_file(result.get("settings"), bundle)
-    bundle.files["troubleshooting.json"] = _json(_troubleshooting(report, result))
+    findings = list(report.findings)
+    if verdict is not None:
+        bundle.connection = verdict.finding(prepared.lang)
+        findings.append(bundle.connection)
+    with_connection = dataclasses.replace(report, findings=tuple(findings))
+    bundle.files["findings.json"] = _json(with_connection.to_dict())
+    bundle.diagnosis = diagnose(
+        lang=prepared.lang, findings=findings, result=result, verdict=verdict,
+        evidence=evidence, options=options.connection, error=error,
+    )
+    bundle.files["troubleshooting.json"] = _json(bundle.diagnosis.to_dict())
+    bundle.files["troubleshooting.txt"] = bundle.diagnosis.text().encode("utf-8")
     bundle.files = {name: mask(data, secrets) for name, data in bundle.files.items()}
     return bundle
+
+
+def _connections(
+    session: HostSession, options: DiagnoseOptions, bundle: Bundle
+) -> tuple[Verdict | None, Evidence | None, str | None]:
+    """SF513 once (with the direct probes when it fails); its documents go in the bundle."""
+    if options.connection is None:
+        return None, None, None
+    documents: list[Any] = []
+
+    def run(params: dict[str, Any]) -> Any:
+        documents.append(session.run_snippet("agent_connections", params))
+        return documents[-1]
+
+    lookup = options.connection
+    if options.service_name:
+        lookup = lookup.for_service(options.service_name)
+    try:
+        verdict, evidence = connection.look(run, lookup)
+    except RemoteError as exc:
+        bundle.notes.append(f"agent_connections: {exc.message}")
+        return None, None, exc.message
+    bundle.files["connections.json"] = _json(documents[-1])
+    return verdict, evidence, None
 
 
 def write_zip(bundle: Bundle, dest: Path, secrets: Sequence[str]) -> Path:

@@ -14,6 +14,10 @@ Status of a host, in order of what an operator must look at first:
   false, or ``error`` says why diagnosis stopped).
 - ``warnings``: a warning-severity check failed or is unknown.
 - ``ready``: nothing above; info, waived and not-applicable findings never demote a host.
+
+A job that acts or verifies (deploy, verify) records an ``Outcome`` on the host
+report: its status (installed, rolled-back, not-run...) is then the host's
+status. Every status is declared once, in ``sagefleet.outcomes``.
 """
 
 from __future__ import annotations
@@ -27,14 +31,15 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from sagefleet import __version__
+from sagefleet import __version__, outcomes
 from sagefleet.errors import InputError
+from sagefleet.outcomes import Outcome
 
 #: Version of the dictionary layout produced by ``FleetReport.to_dict()``.
 SCHEMA_VERSION = 1
 
-#: Host statuses, most urgent first (the order reports sort by).
-HOST_STATUSES: tuple[str, ...] = ("blocked", "unreachable", "warnings", "ready")
+#: Host statuses, most urgent first (the order reports sort by): see sagefleet.outcomes.
+HOST_STATUSES: tuple[str, ...] = outcomes.STATUSES
 
 LANGS: tuple[str, ...] = ("en", "fr")
 
@@ -189,6 +194,7 @@ class HostReport:
     error: str | None = None
     summary: Mapping[str, str] = field(default_factory=dict)
     duration_s: float = 0.0
+    outcome: Outcome | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host:
@@ -208,10 +214,14 @@ class HostReport:
         if not math.isfinite(duration) or duration < 0:
             raise ValueError(f"{self.host}: duration_s must be a finite number >= 0")
         object.__setattr__(self, "duration_s", duration)
+        if self.outcome is not None and not isinstance(self.outcome, Outcome):
+            raise ValueError(f"{self.host}: outcome must be an Outcome")
 
     @cached_property  # findings are immutable; every report format asks, once per host
     def status(self) -> str:
         """One word a fleet table can sort on; see the module docstring for the rules."""
+        if self.outcome is not None:
+            return self.outcome.status
         if any(
             f.severity is Severity.ERROR and f.status in (Status.FAIL, Status.UNKNOWN)
             for f in self.findings
@@ -248,6 +258,25 @@ class HostReport:
         """Distinct ids of failed checks, sorted, for one-line display."""
         return tuple(sorted({f.check_id for f in self.findings if f.status is Status.FAIL}))
 
+    @property
+    def blocked_reason(self) -> str:
+        """Why preflight blocks the host, in the same words everywhere (preflight's verdict,
+        deploy's reason): the checks the report lists as failed, then the blocking
+        checks that could not be decided."""
+        unknown = sorted(
+            {
+                f.check_id
+                for f in self.findings
+                if f.status is Status.UNKNOWN and f.severity is Severity.ERROR
+            }
+        )
+        parts = []
+        if self.failed_check_ids:
+            parts.append(" ".join(self.failed_check_ids) + " failed")
+        if unknown:
+            parts.append(" ".join(unknown) + " unknown")
+        return ", ".join(parts) or "blocked"
+
     def to_dict(self) -> dict[str, Any]:
         """Return plain JSON-safe data; ``status`` and counts are included for readers."""
         return {
@@ -260,6 +289,7 @@ class HostReport:
             "severity_counts": self.severity_counts,
             "summary": dict(self.summary),
             "duration_s": self.duration_s,
+            "outcome": self.outcome.to_dict() if self.outcome else None,
             "findings": [f.to_dict() for f in self.findings],
         }
 
@@ -270,6 +300,7 @@ class HostReport:
         findings = _require(data, "findings", where)
         if not isinstance(findings, list):
             raise InputError("findings must be a list", field=where)
+        outcome = data.get("outcome")
         try:
             return cls(
                 host=_require(data, "host", where),
@@ -279,13 +310,14 @@ class HostReport:
                 findings=tuple(Finding.from_dict(item) for item in findings),
                 summary=data.get("summary") or {},
                 duration_s=data.get("duration_s", 0.0),
+                outcome=Outcome.from_dict(outcome) if isinstance(outcome, Mapping) else None,
             )
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, KeyError) as exc:
             raise InputError(str(exc), field=where, fix="regenerate the report") from exc
 
 
 def _status_rank(host: HostReport) -> int:
-    return HOST_STATUSES.index(host.status)
+    return outcomes.rank(host.status)
 
 
 @dataclass(frozen=True)
@@ -314,11 +346,17 @@ class FleetReport:
 
     @property
     def host_status_counts(self) -> dict[str, int]:
-        """Number of hosts per status, every status present, most urgent first."""
-        counts = dict.fromkeys(HOST_STATUSES, 0)
+        """Number of hosts per status, most urgent first.
+
+        A report of findings only (preflight, doctor) has preflight's four statuses,
+        zeros included; a report with outcomes (deploy, verify) has the statuses its
+        hosts have.
+        """
+        with_outcomes = any(h.outcome is not None for h in self.hosts)
+        counts = {} if with_outcomes else dict.fromkeys(outcomes.PREFLIGHT_STATUSES, 0)
         for host in self.hosts:
-            counts[host.status] += 1
-        return counts
+            counts[host.status] = counts.get(host.status, 0) + 1
+        return {s: counts[s] for s in HOST_STATUSES if s in counts}
 
     @property
     def failures_by_check(self) -> dict[str, int]:
@@ -339,7 +377,7 @@ class FleetReport:
         return titles
 
     def sorted_hosts(self) -> list[HostReport]:
-        """Hosts most urgent first (blocked, unreachable, warnings, ready), then by name.
+        """Hosts most urgent first (failed, rolled back... blocked, unreachable...), then by name.
 
         At hundreds of hosts the reader must see what stops a deploy without scrolling.
         """

@@ -540,3 +540,20 @@ def winrm_target(name: str, hv: Mapping[str, Any]) -> WinRMTarget:
         read_timeout=int(hv.get("ansible_winrm_read_timeout_sec") or 30),
         operation_timeout=int(hv.get("ansible_winrm_operation_timeout_sec") or 20),
     )
+
+
+def one_winrm_host(args: argparse.Namespace, purpose: str) -> InventoryHost:
+    """The one WinRM host ``-i``/``-l`` (and the vault options) name, for a command that
+    reads one server (``purpose``: "selftest runs against one server")."""
+    from sagefleet.errors import SagefleetError
+
+    hosts = load(args.inventory, vault=vault_options(args), pattern=args.limit)
+    if len(hosts) != 1:
+        found = ", ".join(h.name for h in hosts[:5]) or "none"
+        raise SagefleetError(
+            f"{purpose}: --limit {args.limit!r} matches {len(hosts)} host(s) ({found})"
+        )
+    host = hosts[0]
+    if host.target is None:
+        raise SagefleetError(f"{host.name}: ansible_connection is not winrm")
+    return host

@@ -21,7 +21,7 @@ import random
 import re
 import stat
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -30,6 +30,7 @@ from typing import Any
 from sagefleet import agent_profile, catalog, versions
 from sagefleet.errors import InputError
 from sagefleet.installer_file import read_installer, stamp_version
+from sagefleet.sim import vendor_layout
 
 LABEL_RE = re.compile(r"(?<![0-9A-Za-z])v(\d{1,2})\.(\d{1,2})(?![0-9])", re.I)
 INSTALLER_SUFFIXES = (".exe", ".msi")
@@ -515,6 +516,8 @@ def build_test_package(
     extension: str = ".exe",
     metadata: dict[str, object] | None = None,
     technology: str | None = None,
+    connections: Sequence[Mapping[str, Any]] | None = None,
+    folder: str = "",
 ) -> Path:
     """A realistic package for tests, rehearsals and the demo: never a vendor binary.
 
@@ -529,6 +532,12 @@ def build_test_package(
     profile's. ``payload_bytes`` adds an incompressible entry
     (``payload.bin``, stored, the same bytes for the same version) to make the
     package as large as a real one.
+
+    Its ``settings.json`` is a vendor file as the vendor's form produces it: the
+    simulator's stand-in layout (``sim/vendor_layout``, never sagefleet's
+    template), holding the connections of ``connections`` (inventory entities;
+    default one sample connection). ``folder`` puts every file in that folder of
+    the archive, as some zips are made.
     """
     technology = technology or ("msi" if extension.lower() == ".msi" else "inno")
     suffix = ".msi" if technology == "msi" else ".exe"
@@ -546,15 +555,14 @@ def build_test_package(
     stub = stub_installer(technology, agent_version)
     target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
-    settings = {
-        "schemaVersion": 1,
-        "connections": [],
-        "_comment": "Do not open or edit: generated for the Spendesk agent.",
-    }
+    settings = vendor_layout.document(
+        list(connections) if connections is not None else [vendor_layout.SAMPLE_ENTITY]
+    )
+    prefix = folder.strip("/") + "/" if folder.strip("/") else ""
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("settings.json", json.dumps(settings, indent=2) + "\n")
+        archive.writestr(prefix + "settings.json", vendor_layout.dumps(settings))
         for label in labels:
-            name = f"Spendesk Sage Agent Setup {label}{suffix}"
+            name = f"{prefix}Spendesk Sage Agent Setup {label}{suffix}"
             body = stub
             if technology != "msi" and installer_bytes > len(stub):
                 seed = hashlib.sha256(f"{label}/{agent_version}".encode()).digest()
@@ -572,7 +580,7 @@ def build_test_package(
             archive.writestr(name + ".sagefleet.json", json.dumps(meta, indent=2) + "\n")
         if payload_bytes:
             payload = random.Random(agent_version).randbytes(payload_bytes)
-            archive.writestr("payload.bin", payload, compress_type=zipfile.ZIP_STORED)
+            archive.writestr(prefix + "payload.bin", payload, compress_type=zipfile.ZIP_STORED)
     return target
 
 

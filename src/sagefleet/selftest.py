@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sagefleet import agent_learn, agent_profile, discover, transfer
+from sagefleet import agent_learn, agent_profile, connection, discover, transfer
 from sagefleet.diagnose import Bundle, known_secrets, mask, options_from, write_zip
 from sagefleet.offline import offline_prepared
 from sagefleet.remote import AuthenticationFailed, HostSession, HostUnreachable, RemoteError
@@ -47,6 +47,7 @@ READ_ONLY: tuple[str, ...] = (
     "discover",
     "diagnose",
     "agent_learn",
+    "agent_connections",
     "stage_status",
     "stage_cleanup",
 )
@@ -145,6 +146,10 @@ def plan(host: str, variables: Mapping[str, Any]) -> list[tuple[str, dict[str, A
         "discover": discover.params(),
         "diagnose": options.params(),
         "agent_learn": agent_learn.params(profile, agent_learn.Lookup.of(profile)),
+        # With the direct probes: they only connect, as facts' do.
+        "agent_connections": connection.params(
+            connection.options_from(host, variables), probe=True
+        ),
         "stage_status": transfer.status_params(staged),
         "stage_cleanup": {"root": root, "remove": [], "remove_parts": []},
     }

@@ -25,7 +25,13 @@ from sagefleet import agent_profile
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.remote import AuthenticationFailed, HostUnreachable, RemoteError, SnippetFailed
 from sagefleet.remote.session import HostSession
-from sagefleet.settings import HostSettings, build_host_settings, diff, settings_sha256
+from sagefleet.settings import (
+    HostSettings,
+    OverwriteRefused,
+    build_host_settings,
+    diff,
+    settings_sha256,
+)
 
 SNIPPET = "settings_write"
 SETTINGS_FILE = "settings.json"
@@ -246,11 +252,27 @@ class SettingsOutcome:
     pruned: list[str] = field(default_factory=list)
     diff: str | None = None
     check: bool = False
+    #: Members only the host's current file had, kept in what is written (names only).
+    kept: list[str] = field(default_factory=list)
     # The replaced file's text (read for the guard): holds secrets, never returned.
     previous_text: str | None = field(default=None, repr=False)
+    # What a guarded write sends (the document laid over the current file): holds secrets.
+    text: str | None = field(default=None, repr=False)
+
+    @property
+    def kept_note(self) -> str:
+        """The members kept from the current file, for messages (names, never values)."""
+        if not self.kept:
+            return ""
+        return f"; {len(self.kept)} member(s) only the current file had, kept: " + ", ".join(
+            self.kept
+        )
 
     @property
     def msg(self) -> str:
+        return self._msg() + self.kept_note
+
+    def _msg(self) -> str:
         if not self.changed:
             return f"{self.path} already up to date"
         verb = "would be" if self.check else "was"
@@ -273,6 +295,7 @@ class SettingsOutcome:
             "restored": self.restored,
             "backups": list(self.backups),
             "pruned": list(self.pruned),
+            "kept": list(self.kept),
             "msg": self.msg,
         }
         if self.diff is not None:
@@ -381,16 +404,28 @@ def _run_write(
 def probe_settings(
     session: HostSession, target: SettingsTarget, settings: HostSettings, *, want_diff: bool
 ) -> SettingsOutcome:
-    """Read the host's current file (check mode, content returned) and refuse, before
-    anything is written, to replace what must not be replaced (see
-    ``HostSettings.overwrite_problem``). Raises SettingsRefused naming host and file."""
+    """Read the host's current file (check mode, content returned), refuse, before anything
+    is written, to replace what must not be replaced, and lay the document over the file
+    so that nothing it holds is lost (``HostSettings.over``). The outcome's ``text`` is
+    what a write sends, ``changed`` and ``diff`` compare it with the file, ``kept`` names
+    what only the file had. Raises SettingsRefused naming host and file."""
     outcome = _run_write(
         session, target, settings.text, check=True, want_diff=want_diff, return_content=True
     )
-    if outcome.changed:
-        problem = settings.overwrite_problem(outcome.previous_text)
-        if problem is not None:
-            raise SettingsRefused(session.host, outcome.path, problem)
+    outcome.text = settings.text
+    if not outcome.changed:
+        return outcome
+    try:
+        laid = settings.over(outcome.previous_text)
+    except OverwriteRefused as exc:
+        raise SettingsRefused(session.host, outcome.path, exc.reason) from None
+    outcome.kept = list(laid.kept)
+    if laid.text != settings.text:
+        outcome.text = laid.text
+        outcome.sha256 = settings_sha256(laid.text)
+        outcome.changed = outcome.sha256 != str(outcome.previous_sha256 or "").lower()
+        shown = want_diff and outcome.changed
+        outcome.diff = diff(outcome.previous_text, laid.text) if shown else None
     return outcome
 
 
@@ -407,12 +442,13 @@ def write_settings(
     """Make the host's settings.json equal to ``text``; unchanged when the hashes match.
 
     In check mode the content is not even sent. With ``guard`` (the host's
-    document, whose ``text`` this is), the current file is read first and the
-    write refused when it must not be replaced (SettingsRefused); ``probed`` is
-    that read when the caller made it already. The write then only happens if
-    the file is still the one read. Raises SettingsWriteFailed (host and path
-    named) when the host refuses; the previous file is intact. Unreachable or
-    authentication errors propagate as they are.
+    document, whose ``text`` this is), the current file is read first, the write
+    refused when it must not be replaced (SettingsRefused), and the document laid
+    over it (:func:`probe_settings`): what is written is ``text`` plus the members
+    only the file had. ``probed`` is that read when the caller made it already.
+    The write then only happens if the file is still the one read. Raises
+    SettingsWriteFailed (host and path named) when the host refuses; the previous
+    file is intact. Unreachable or authentication errors propagate as they are.
     """
     if guard is None:
         return _run_write(
@@ -425,17 +461,19 @@ def write_settings(
     if check or not probed.changed:
         probed.check = check
         return probed
+    laid = probed.text if probed.text is not None else text
     outcome = _run_write(
         session,
         target,
-        text,
+        laid,
         check=False,
         want_diff=False,
         return_content=False,
         expect_previous={"sha256": probed.previous_sha256},
     )
+    outcome.kept, outcome.text = list(probed.kept), laid
     if want_diff and outcome.changed:
-        outcome.diff = diff(probed.previous_text, text)
+        outcome.diff = diff(probed.previous_text, laid)
     return outcome
 
 

@@ -65,3 +65,4 @@ def test_agent_version_is_the_target(windows: Windows, expected: Expectations) -
         f"{windows.name} SF505: agent version is {service.version}, "
         f"expected {expected.agent_version}"
     )
+

@@ -184,11 +184,33 @@ def test_deploy_with_tag_validate_checks_inputs_and_touches_no_host() -> None:
     listed = _ansible_playbook("--list-tasks", "--tags", "validate", "playbooks/deploy.yml")
     tasks = [line.split("\t")[0].strip() for line in listed.splitlines() if "TAGS: [" in line
              and not line.lstrip().startswith("play #")]
+    # The report and each host's outcome are tagged always too; they do nothing when
+    # only the validation ran (test_deploy.py runs it: no report, no host touched).
     assert tasks == [
         "Validate the inventory of every host",
         "Check that the agent package is given",
         "Inspect the agent package",
+        "Open this run's report folder",
+        "Write the fleet report",
+        "End each host with its outcome",
     ]
+
+
+@pytest.mark.parametrize(
+    ("playbook", "step"),
+    [
+        ("deploy.yml", "waves"),
+        ("deploy.yml", "deploy"),
+        ("preflight.yml", "checks"),
+        ("verify.yml", "verify"),
+    ],
+)
+def test_a_step_selected_by_tag_still_ends_each_host_with_its_outcome(
+    playbook: str, step: str
+) -> None:
+    listed = _ansible_playbook("--list-tasks", "--tags", step, f"playbooks/{playbook}")
+    ends = [line for line in listed.splitlines() if "End each host with its" in line]
+    assert len(ends) == 1 and "always" in ends[0], listed
 
 
 def test_skipping_a_step_keeps_the_inventory_validation() -> None:

@@ -135,7 +135,8 @@ def test_every_host_has_its_own_preflight_event(runner_run: dict[str, Any]) -> N
 
 
 def test_report_is_written_in_the_project_copy(runner_run: dict[str, Any]) -> None:
-    out = runner_run["project"] / "reports" / "preflight"
+    # The job's inventory file is inventory/hosts.yml: its folder names the reports'.
+    out = runner_run["project"] / "reports" / "inventory" / "preflight" / "latest"
     report = json.loads((out / "report.json").read_text())
     assert {h["host"] for h in report["hosts"]} == set(SCENARIOS)
     assert (out / "report.html").exists() and (out / "report.junit.xml").exists()

@@ -143,6 +143,8 @@ def test_preflight_runs_through_the_installed_collection(
         "[defaults]\n"
         f"collections_path = {collections}\n"
         "callbacks_enabled = sagefleet.fleet.sagefleet_progress\n"
+        "stdout_callback = sagefleet.fleet.sagefleet_console\n"
+        "vars_plugins_enabled = sagefleet.fleet.sagefleet_host_group_vars\n"
         "interpreter_python = {{ ansible_playbook_python }}\n"
         "gathering = explicit\n",
         encoding="utf-8",

@@ -74,7 +74,7 @@ def test_pull_mode_deploy_downloads_from_the_bastion_and_verifies(
     assert process.returncode == 0, process.stdout[-3000:]
     report = json.loads((out / "report.json").read_text())
     assert {h["host"]: h["status"] for h in report["hosts"]} == {
-        "sage01": "ready",
-        "sage02": "ready",
+        "sage01": "verified",
+        "sage02": "verified",
     }
-    assert all(len(h["findings"]) == 12 for h in report["hosts"])
+    assert all(len(h["findings"]) == 13 for h in report["hosts"])

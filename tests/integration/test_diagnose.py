@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from sagefleet import settings_host
 from sagefleet.sim.fleet import Fleet, generate_specs
@@ -114,8 +115,15 @@ def test_bundle_holds_the_troubleshooting_material(
             "logs/installer/Setup_Log_2025-03-01_001.txt"} <= set(files)
     service = json.loads(files["service.json"])
     assert service["service"]["state"] == "Running" and service["restart"] is None
-    steps = [s["step"] for s in json.loads(files["troubleshooting.json"])]
-    assert steps == ["service state", "connectivity to the endpoints", "logs", "service restart"]
+    diagnosis = json.loads(files["troubleshooting.json"])
+    assert [s["step"] for s in diagnosis["steps"]] == [
+        "service", "account_proxy", "reachability", "tls", "connections", "logs", "restart"
+    ]
+    # agent-old: running for an hour, holding its connections.
+    assert diagnosis["outcome"] == "connected" and diagnosis["failed_step"] is None
+    assert diagnosis["verdict"].startswith("The agent is connected (step 5")
+    assert "SF513" in {f["check_id"] for f in json.loads(files["findings.json"])["findings"]}
+    assert b"1. [ok] The agent's service runs" in files["troubleshooting.txt"]
     assert b"heartbeat lost" in files["logs/agent/agent.log"]
     plain = read_zip(found["without-agent"])
     assert json.loads(plain["service.json"])["service"]["installed"] is False
@@ -158,3 +166,67 @@ def test_restart_when_asked(
     last = [e for e in sim.host("with-agent").journal
             if e["kind"] == "snippet" and e["name"] == "diagnose"][-1]
     assert last["params"]["restart"] is True
+
+
+# The simulator's stand-in agent log (sim/agent_runtime.py), described as an agent profile
+# describes a real agent's log.
+LOGS = {
+    "dir": "{install_dir}\\logs",
+    "file_pattern": "*.log",
+    "connected_pattern": r"^(?<time>\S+) INFO connected to ",
+}
+
+
+def test_diagnose_names_the_step_that_failed_for_a_disconnected_agent(tmp_path: Path) -> None:
+    """Two agents that run but hold no connection, for two reasons: a proxy set for the
+    admin only (step 2, in French here), and a SQL login failure after which the agent
+    stopped polling (step 5, the host reaching the endpoints; the log's last "connected"
+    line is an hour old)."""
+    specs = generate_specs(
+        2, profiles=["agent-proxy-admin-only", "agent-sql-login-failed"],
+        first_address=next_first_address(), port=0, prefix="dc",
+    )
+    specs[0].name, specs[1].name = "proxied", "sql-failed"
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
+        profile = yaml.safe_load(
+            (ROOT / "src" / "sagefleet" / "catalog" / "agent-profile.yml").read_text()
+        )
+        profile["logs"] = LOGS
+        (inventory.parent / "agent-profile.yml").write_text(yaml.safe_dump(profile))
+        data = yaml.safe_load(inventory.read_text())
+        hosts = data["all"]["children"]["sage_servers"]["hosts"]
+        hosts["proxied"]["sagefleet_lang"] = "fr"
+        hosts["sql-failed"]["sagefleet_agent_profile"] = "agent-profile.yml"
+        inventory.write_text(yaml.safe_dump(data, sort_keys=False))
+        dest = tmp_path / "bundles"
+        process = run_playbook(inventory, dest)
+    found = bundles(dest)
+
+    proxied = json.loads(read_zip(found["proxied"])["troubleshooting.json"])
+    steps = {s["step"]: s for s in proxied["steps"]}
+    assert (proxied["outcome"], proxied["failed_step"]) == ("failed", "account_proxy")
+    assert steps["service"]["ok"] is True and steps["connections"]["ok"] is False
+    assert steps["reachability"]["ok"] is True  # the admin's own probes pass
+    assert proxied["verdict"].startswith(
+        "Étape 2 en échec (Son compte, et le proxy qu'utilise ce compte)\u00a0: un proxy est "
+        "défini pour SAGE-PROXY\\"
+    )
+    assert "ni pour WinHTTP ni pour le compte du service LocalSystem" in proxied["verdict"]
+    text = read_zip(found["proxied"])["troubleshooting.txt"].decode()
+    assert "2. [ÉCHEC] Son compte, et le proxy qu'utilise ce compte" in text
+
+    failed = json.loads(read_zip(found["sql-failed"])["troubleshooting.json"])
+    steps = {s["step"]: s for s in failed["steps"]}
+    assert (failed["outcome"], failed["failed_step"]) == ("failed", "connections")
+    assert [steps[n]["ok"] for n in ("service", "reachability", "tls")] == [True] * 3
+    assert steps["account_proxy"]["ok"] is None  # direct, as every account here
+    assert failed["verdict"].startswith(
+        "Step 5 failed (The agent's own connections): the host reaches the endpoints, yet "
+        "the agent holds no connection"
+    )
+    assert steps["logs"]["ok"] is False
+    assert "last \"connected\" line at " in " ".join(steps["logs"]["detail"])
+    # Each host's verdict is in the playbook's summary of the host.
+    assert "Step 5 failed (The agent" in process.stdout
+    assert "Étape 2 en échec (Son compte" in process.stdout

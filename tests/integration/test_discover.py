@@ -51,8 +51,10 @@ def discover(inventory: Path, dest: Path, *extra: str) -> str:
 
 
 def filled(text: str, secrets: dict[str, str]) -> dict[str, Any]:
-    """The draft with its vault placeholders filled, as Ansible would template them."""
-    rendered = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(text).render(
+    """The draft with its vault placeholders filled, as Ansible would template them
+    (values only: a YAML comment is never templated)."""
+    values = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    rendered = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(values).render(
         secrets
     )
     return dict(yaml.safe_load(rendered))

@@ -237,13 +237,19 @@ def test_the_walk_upgraded_the_fleet_and_skipped_the_blocked_host(walk: Walk) ->
         assert service is not None and service.state == "Running", name
         assert host.fs.stat(service.executable).product_version == "3.2.0", name
     assert walk.fleet.host("sage-bijou-03").service("SpendeskSageAgent") is None
-    deploy = json.loads((walk.workdir / "reports" / "deploy" / "report.json").read_text())
-    assert {h["host"] for h in deploy["hosts"]} == set(HOSTS)
+    deploy = json.loads(
+        (walk.workdir / "reports" / "bijou" / "deploy" / "latest" / "report.json").read_text()
+    )
+    assert {h["host"]: h["status"] for h in deploy["hosts"]} == {
+        "sage-bijou-01": "unchanged",
+        "sage-bijou-02": "upgraded",
+        "sage-bijou-03": "blocked",
+    }
 
 
 def test_the_reports_the_guide_points_at_exist(walk: Walk) -> None:
     reports = walk.workdir / "reports"
-    preflight = json.loads((reports / "preflight" / "report.json").read_text())
+    preflight = json.loads((reports / "bijou" / "preflight" / "latest" / "report.json").read_text())
     status = {h["host"]: h["status"] for h in preflight["hosts"]}
     assert status["sage-bijou-03"] == "blocked"
     offline_report = json.loads((reports / "offline" / "report.json").read_text())
@@ -252,8 +258,21 @@ def test_the_reports_the_guide_points_at_exist(walk: Walk) -> None:
         f"{n}{suffix}" for n in HOSTS for suffix in (".yml", ".vault.yml")
     )
     assert list((reports / "diagnose").glob("sage-bijou-02-*.zip"))
-    verify = json.loads((reports / "verify" / "report.json").read_text())
-    assert {h["host"] for h in verify["hosts"]} == {"sage-bijou-01", "sage-bijou-02"}
+    verify = json.loads((reports / "bijou" / "verify" / "latest" / "report.json").read_text())
+    assert {h["host"]: h["status"] for h in verify["hosts"]} == {
+        "sage-bijou-01": "verified",
+        "sage-bijou-02": "verified",
+    }
+    # One folder per run: the guide ran preflight twice, deploy three times, verify twice.
+    runs = {
+        job: [p for p in (reports / "bijou" / job).iterdir() if p.name != "latest"]
+        for job in ("preflight", "deploy", "verify")
+    }
+    assert {job: len(found) for job, found in runs.items()} == {
+        "preflight": 2,
+        "deploy": 3,
+        "verify": 2,
+    }
     doctor = json.loads((reports / "doctor" / "sage-bijou-01.json").read_text())
     assert [h["host"] for h in doctor["hosts"]] == ["sage-bijou-01"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -325,6 +326,55 @@ def test_unreachable_host_is_reported_with_its_cause(tmp_path: Path) -> None:
     assert entry["status"] == "unreachable"
     assert "credentials" in (entry["error"] or "")
     assert host_entry(report, "sage01")["status"] == "ready"
+
+
+def test_fail_on_blocked_fails_the_blocked_host_itself_in_the_recap(tmp_path: Path) -> None:
+    """fail_on_blocked: exit code 2, and PLAY RECAP fails the blocked host (not the first
+    host of the play, which ran the report), with the checks that block it."""
+    specs = generate_specs(
+        3,
+        profiles=("healthy-onprem", "healthy-onprem", "dotnet-472"),
+        first_address=next_first_address(),
+        port=0,
+    )
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
+        process = run_preflight(
+            inventory, tmp_path / "out", "-e", "sagefleet_preflight_fail_on_blocked=true"
+        )
+        limited = run_preflight(
+            inventory,
+            tmp_path / "out",
+            "-e",
+            "sagefleet_preflight_fail_on_blocked=true",
+            "--limit",
+            "sage03",
+        )
+    for run in (process, limited):
+        assert run.returncode == 2, run.stdout[-3000:]
+        failed = dict(re.findall(r"^(sage0\d)\s+:.*failed=(\d+)", run.stdout, re.M))
+        assert failed["sage03"] == "1"
+        assert all(n == "0" for h, n in failed.items() if h != "sage03")
+        assert re.search(r"^blocked: \[sage03\] SF101 failed$", run.stdout, re.M)
+
+
+def test_a_host_that_could_not_be_diagnosed_is_unreachable_in_the_recap(tmp_path: Path) -> None:
+    """Facts that could not be gathered leave the host undiagnosed: the report says
+    unreachable with the cause, and so do PLAY RECAP and the exit code (4)."""
+    specs = generate_specs(2, first_address=next_first_address(), port=0)
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        fleet.host("sage02").snippet_failures["facts"] = "Get-CimInstance : Access denied"
+        inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
+        process = run_preflight(inventory, tmp_path / "out")
+    assert process.returncode == 4, process.stdout[-3000:]
+    counts = dict(re.findall(r"^(sage0\d)\s+:.*unreachable=(\d+)", process.stdout, re.M))
+    assert counts == {"sage01": "0", "sage02": "1"}
+    assert re.search(
+        r"^unreachable: \[sage02\] facts could not be gathered: .*Access denied", process.stdout,
+        re.M,
+    )
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert host_entry(report, "sage02")["status"] == "unreachable"
 
 
 def test_preflight_in_check_mode_gives_the_same_report(tmp_path: Path) -> None:

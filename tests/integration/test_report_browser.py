@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sagefleet.findings import Finding, FleetReport, HostReport, Severity, Status
+from sagefleet.outcomes import Outcome
 from sagefleet.report import write_reports
 from tests import reportfleet
 from tests.browser import CHROMIUM_FLAGS, Browser, chromium
@@ -304,3 +305,71 @@ def test_passed_checks_show_when_asked_with_neutral_styling(
     shot = browser.screenshot(ARTEFACT_DIR / "report-500-passed.png", clip=box)
     _, _, pixels = decode_png(shot)
     assert count_colour(pixels, ERROR_RED, tolerance=20) == 0
+
+
+# ----------------------------------------------------------------------------- deploy outcomes
+
+
+def deploy_page(tmp_path: Path) -> Path:
+    """A deploy report: the hosts' statuses are outcomes (rolled-back, not-run...)."""
+    hosts = (
+        HostReport(
+            host="sage-old",
+            reachable=True,
+            duration_s=12.5,
+            outcome=Outcome(
+                status="rolled-back",
+                reason="installer exit code 1603; previous version 2.3.0 restored, running",
+                previous_version="2.3.0",
+                target_version="3.2.0",
+                version="2.3.0",
+            ),
+        ),
+        HostReport(
+            host="sage-later",
+            reachable=True,
+            outcome=Outcome(status="not-run", reason="the rollout stopped before its wave"),
+        ),
+        HostReport(
+            host="sage-new",
+            reachable=True,
+            duration_s=8.0,
+            outcome=Outcome(status="installed", plan="install 3.2.0", target_version="3.2.0"),
+        ),
+        HostReport(
+            host="sage-net472",
+            reachable=True,
+            outcome=Outcome(status="blocked", reason="preflight: SF101 failed"),
+        ),
+    )
+    report = FleetReport(title="sagefleet deploy", hosts=hosts)
+    return write_reports(report, tmp_path, ["html"])["html"]
+
+
+def test_a_deploy_report_filters_by_its_outcome_statuses(tmp_path: Path) -> None:
+    page = deploy_page(tmp_path)
+    with Browser(tmp_path / "profile") as browser:
+        browser.open(page.as_uri() + "#status=not-run")
+        assert browser.evaluate(VISIBLE_HOSTS) == ["sage-later"]
+        assert browser.evaluate(VISIBLE_BLOCKS) == 1
+        options = browser.evaluate(
+            "Array.from(document.querySelectorAll('#f-status option'))"
+            ".map(function (o) { return o.value; })"
+        )
+        assert options == ["", "rolled-back", "blocked", "not-run", "installed"]
+        # Chosen from the list, as a reader does: the rolled-back host, red.
+        browser.evaluate(
+            "(function (s) { s.value = 'rolled-back';"
+            " s.dispatchEvent(new Event('change')); })(document.getElementById('f-status'))"
+        )
+        assert browser.evaluate(VISIBLE_HOSTS) == ["sage-old"]
+        assert browser.evaluate("location.hash") == "#status=rolled-back"
+        badge = "#hosts tr[data-host='sage-old'] .badge"
+        assert browser.evaluate(
+            f"getComputedStyle(document.querySelector(\"{badge}\")).backgroundColor"
+        ) == "rgb({}, {}, {})".format(*ERROR_RED)
+        assert browser.evaluate(
+            "document.querySelector(\"#hosts tr[data-host='sage-new'] .badge\")"
+            ".className"
+        ) == "badge st-installed rc-ok"
+        assert browser.problems() == []

@@ -180,6 +180,23 @@ def agent_old(f: HostFacts) -> None:
     assert f.agent.account == "CORP\\svc-spendesk"
 
 
+def agent_proxy_admin_only(f: HostFacts) -> None:
+    # The WinRM account's probes pass and no WinHTTP proxy is set: the facts look healthy;
+    # only the agent's own connections tell (SF513).
+    assert (f.identity.hostname, f.agent.state, f.agent.account) == (
+        "SAGE-PROXY", "Running", "LocalSystem"
+    )
+    assert all_endpoints_pass(f) and f.winhttp_proxy is None
+
+
+def agent_sql_login_failed(f: HostFacts) -> None:
+    # Nothing in the facts shows the SQL login failure: the network is open, the agent runs.
+    assert (f.identity.hostname, f.agent.version, f.agent.state) == (
+        "SAGE-SQLFAIL", "3.1.0", "Running"
+    )
+    assert all_endpoints_pass(f)
+
+
 def fips(f: HostFacts) -> None:
     # Nothing the facts snippet uses is refused under the FIPS policy.
     assert (f.identity.hostname, f.agent.version) == ("SAGE-FIPS", "3.1.0")
@@ -232,6 +249,8 @@ SCENARIOS: dict[str, Callable[[HostFacts], None]] = {
     "clock-skew": clock_skew,
     "disk-almost-full": disk_almost_full,
     "agent-old": agent_old,
+    "agent-proxy-admin-only": agent_proxy_admin_only,
+    "agent-sql-login-failed": agent_sql_login_failed,
     "two-entities": two_entities,
     "reference-install": reference_install,
     "fips": fips,

@@ -19,10 +19,12 @@ from typing import Any
 import pytest
 import yaml
 
+from sagefleet import agent_profile
 from sagefleet.settings import build_host_settings
 from sagefleet.sim.fleet import Fleet
-from sagefleet.sim.model import USERS, WindowsHost
+from sagefleet.sim.model import USERS, Service, WindowsHost
 from tests.conftest import ROOT, FleetFactory
+from tests.deployed import make_deployed
 from tests.scenarios import write_inventory
 
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
@@ -247,6 +249,94 @@ def test_the_secret_never_appears_even_at_the_highest_verbosity(play: Play, verb
         assert any("censored due to no log" in p.stdout for p in outputs)
 
 
+SERVICE = "SpendeskSageAgent"
+
+
+def deployed(play: Play) -> int:
+    """The agent installed and running, as a deploy leaves it: its process id."""
+    data = yaml.safe_load(play.inventory.read_text())
+    hosts = data["all"]["children"]["sage_servers"]["hosts"]
+    variables = {**data["all"]["vars"], **hosts["sage01"]}
+    make_deployed(play.host, "sage01", variables)
+    play.host.start_service(SERVICE)
+    service = play.host.service(SERVICE)
+    assert service is not None and service.state == "Running"
+    return service.process_id
+
+
+def restarts(play: Play) -> int:
+    return sum(1 for e in play.host.journal if e.get("name") == "agent_restart")
+
+
+def test_changed_settings_restart_the_agent_and_prove_it_runs(play: Play) -> None:
+    """The agent reads settings.json when it starts: a change is in effect only once it
+    restarted (the next deploy would otherwise find the file up to date and do nothing)."""
+    before = deployed(play)
+    play.entity(analytic_plan=2)
+    process = play.run()
+    assert ok(process)["changed"] == 2  # the write and the restart
+    assert restarts(play) == 1
+    service = play.host.service(SERVICE)
+    assert service is not None and service.state == "Running"
+    assert service.process_id != before  # a new process, started after the write
+    assert "agent restarted (Running → Running): settings in effect" in process.stdout
+    assert ok(play.run())["changed"] == 0  # nothing changed: no restart
+    assert restarts(play) == 1
+    process = play.run("--check")
+    assert ok(process)["changed"] == 0 and restarts(play) == 1
+
+
+def test_an_agent_that_does_not_run_after_the_settings_change_fails_the_host(
+    play: Play,
+) -> None:
+    deployed(play)
+    service = play.host.service(SERVICE)
+    assert service is not None
+    service.start_failure = "The service did not respond to the start or control request."
+    play.entity(analytic_plan=2)
+    process = play.run()
+    assert process.returncode == 2
+    assert recap(process)["failed"] == 1
+    assert "the agent does not run after the settings change (Stopped)" in process.stdout
+    assert "settings.json is not in effect" in process.stdout
+
+
+def test_the_restart_finds_the_agent_as_its_profile_says(
+    make_fleet: FleetFactory, tmp_path: Path
+) -> None:
+    """A profile that gives only a pattern (a release that renamed its service): the
+    restart acts on the service the pattern finds, and never guesses between two."""
+    profile = agent_profile.default().to_dict()
+    profile["service"].update(name=None, image_path_pattern=r"\\SpendeskSageAgent\.exe")
+    profile_file = tmp_path / "profile.yml"
+    profile_file.write_text(yaml.safe_dump(profile), encoding="utf-8")
+    fleet = make_fleet(1)
+    extra = {
+        "sagefleet_agent_service_account": SERVICE_ACCOUNT,
+        "sagefleet_agent_profile": str(profile_file),
+    }
+    path = tmp_path / "inventory" / "hosts.yml"
+    play = Play(fleet, write_inventory(fleet, path, extra, source="template"))
+    deployed(play)
+    with play.host.lock:  # the release's service has another name than the shipped one
+        renamed = play.host.services.pop(SERVICE.lower())
+        renamed.name = "SpendeskSageAgentV4"
+        play.host.install_service(renamed)
+    before = renamed.process_id
+    play.entity(analytic_plan=2)
+    process = play.run()
+    assert ok(process)["changed"] == 2 and restarts(play) == 1, process.stdout[-3000:]
+    service = play.host.service("SpendeskSageAgentV4")
+    assert service is not None and service.state == "Running"
+    assert service.process_id != before
+    old = Service(name="SpendeskSageAgentOld", binary_path='"D:\\Old\\SpendeskSageAgent.exe"')
+    play.host.install_service(old)
+    play.entity(analytic_plan=3)
+    process = play.run()
+    assert process.returncode == 2 and recap(process)["failed"] == 1
+    assert "several services match the agent profile" in process.stdout
+    assert "SpendeskSageAgentOld, SpendeskSageAgentV4" in process.stdout
+    assert restarts(play) == 1
 # -- the vendor's files (the default source) ------------------------------------------
 
 VENDOR = ROOT / "tests" / "fixtures" / "vendor_settings"
@@ -326,3 +416,34 @@ def test_no_vendor_secret_appears_even_at_the_highest_verbosity(multi: Play) -> 
     for secret in ("Vendor-Sql-Secret-Choco", "Vendor-Sage-Secret-Choco", "vendor-apikey-bijou"):
         assert secret not in shown
     assert "censored due to no log" in process.stdout
+
+
+def test_a_write_over_an_installed_agents_file_keeps_what_its_installer_added(
+    make_fleet: FleetFactory, tmp_path: Path
+) -> None:
+    """agent-old's settings.json is the vendor's file plus the wizard's answers (the
+    simulator's stand-in installer adds MaeFile, SageUser, ServiceAccount): none of it is
+    in the inventory's vendor files, and none of it is lost."""
+    fleet = make_fleet(1, profiles=("agent-old",))
+    inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
+    play = Play(fleet, inventory, mkdir=False)
+    before = json.loads(play.host.fs.read(PATH))
+    answers = {m: before["Connections"][0][m] for m in ("MaeFile", "SageUser")}
+    assert answers and before["ServiceAccount"]
+    process = play.run("--diff")
+    assert ok(process)["changed"] == 2  # the write, and the agent's restart to read it
+    assert restarts(play) == 1
+    written = json.loads(play.host.fs.read(PATH))
+    assert {m: written["Connections"][0][m] for m in answers} == answers
+    assert written["ServiceAccount"] == before["ServiceAccount"]
+    assert written["Connections"][0]["SqlPassword"] == CANARY  # the vendor file's, rotated
+    shown = " ".join(process.stdout.split())  # the output callback wraps long messages
+    assert "3 member(s) only the current file had, kept: Connections[CompanyName=BIJOU].MaeFile" \
+        ", Connections[CompanyName=BIJOU].SageUser, ServiceAccount" in shown
+    assert '"SqlPassword": "******** (changed)"' in process.stdout
+    assert CANARY not in revealed(process.stdout + process.stderr)
+    entry = play.host.fs.stat(PATH)
+    untouched = (entry.data, entry.modified, play.backups())
+    assert ok(play.run())["changed"] == 0
+    entry = play.host.fs.stat(PATH)
+    assert (entry.data, entry.modified, play.backups()) == untouched

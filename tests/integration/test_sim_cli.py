@@ -162,7 +162,13 @@ def test_demo_runs_the_playbook_on_every_demo_host_and_leaves_nothing(tmp_path: 
         ), result.stdout
     # The SPC VM: SF305 (Azure SQL redirect ports) is a warning on SPC.
     assert "Totals: Hosts 9 (blocked 4, unreachable 0, warnings 1, ready 4)" in result.stdout
-    assert "Deploy: installed 4, upgraded 1, skipped 4" in result.stdout
+    assert "Totals: Hosts 9 (blocked 4, installed 4, upgraded 1)" in result.stdout
+    # Where its reports are (this run's, in their folder per inventory), and what next.
+    epilogue = result.stdout.split("reports of this demo", 1)[-1]
+    for job in ("preflight", "deploy"):
+        assert f"reports/demo/{job}/latest/report.html" in epilogue
+        assert (ROOT / "reports" / "demo" / job / "latest" / "report.html").exists()
+    assert "docs/operator-guide.md" in epilogue
     assert result.stdout.rstrip().endswith("simulated fleet stopped")
     hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["sage_servers"]["hosts"]
     assert not any(port_open(hv["ansible_host"], 5986) for hv in hosts.values())

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from sagefleet import (
     agent_learn,
     agent_profile,
+    connection,
     diagnose,
     discover,
     settings_host,
@@ -136,6 +138,18 @@ def test_every_snippet_output_follows_its_schema(
                 s.run_snippet("stage_status", transfer.status_params("C:\\Staging\\x\\Setup.zip"))
                 transfer.cleanup(s, keep=1)
 
+        # The agent's connections as verify, the deploy's gate and diagnose read them: a
+        # host without Get-NetTCPConnection (netstat), a WinHTTP proxy, direct probes, and
+        # the log evidence of a profile that names a "connected" pattern.
+        fleet.host("sage02").nettcpip_module = False
+        fleet.host("sage03").network.winhttp_proxy = "proxy.corp.local:8080"
+        logs = connection.LogSpec(("C:\\Program Files\\Spendesk\\Sage Agent\\logs",), "*.log",
+                                  r"^(?<time>\S+) INFO connected to ")
+        for name in ("sage02", "sage03"):
+            options = replace(connection.options_from(name, hosts[name].variables), log=logs)
+            with session(name) as s:
+                s.run_snippet("agent_connections", connection.params(options, probe=True))
+
         # A fresh install and an upgrade, then verify's questions on the result.
         for name in ("sage01", "sage02"):
             with session(name) as s:
@@ -153,7 +167,7 @@ def test_every_snippet_output_follows_its_schema(
         for entity in changed["sagefleet_entities"]:  # the vendor's file of the connection
             entity["vendor_settings"]["Connections"][0]["SqlPassword"] = "Another-Passw0rd!"
         with session("sage01") as s:
-            assert deploy_host(s, "sage01", changed, package).outcome == "settings"
+            assert deploy_host(s, "sage01", changed, package).outcome == "settings-updated"
             target = settings_host.settings_target("sage01")
             outcome = settings_host.rollback_settings(s, target, want_diff=True)
             assert outcome.restored
@@ -189,3 +203,8 @@ def test_every_snippet_output_follows_its_schema(
     assert any(n == "stage_push" and "sha256" not in d for _, n, d in seen)  # a piece
     assert any(n == "diagnose" and d["restart"] for _, n, d in seen)
     assert any(n == "agent_install" and d["failed_step"] for _, n, d in seen)
+    looks = [d for _, n, d in seen if n == "agent_connections"]
+    assert {d["tcp"]["source"] for d in looks if d["tcp"]} == {"Get-NetTCPConnection", "netstat"}
+    assert any(d["log"] and d["log"]["time_utc"] for d in looks)
+    assert any(d["probes"] and d["probes"][0]["tls"] for d in looks)
+    assert any(d["proxy"]["addresses"] for d in looks)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import http.server
+import json
 import threading
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -665,7 +666,8 @@ def test_extraction_keeps_settings_json_beside_the_installers(
     names = {f.rsplit("\\", 1)[1] for f in result.files}
     assert {"settings.json", "Spendesk Sage Agent Setup v11.0.exe"} <= names
     assert all(f.rsplit("\\", 1)[0] == folder for f in result.files)
-    assert host_of(fleet).fs.read(folder + "\\settings.json").startswith(b"{")
+    packaged = host_of(fleet).fs.read(folder + "\\settings.json")
+    assert json.loads(packaged.decode("utf-8-sig"))["Connections"]  # the vendor's file
     assert result.changed and again.skipped and again.files == result.files
 
 

@@ -227,8 +227,8 @@ def test_verify_playbook_inherits_the_playbooks_vault(
     assert process.returncode == 0, process.stdout[-3000:]
     report = json.loads((out / "report.json").read_text())
     assert {h["host"]: h["status"] for h in report["hosts"]} == {
-        "sage01": "ready",
-        "sage02": "ready",
+        "sage01": "verified",
+        "sage02": "verified",
     }
     assert password_file.read_text().strip() not in process.stdout
 

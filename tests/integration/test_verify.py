@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
+import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +38,10 @@ CASES: dict[str, tuple[str, str | None, str | None, str | None]] = {
     ),
     "open-acl": ("healthy-onprem", "acl", "SF508", "too open"),
     "blocked": ("healthy-onprem", "endpoint", "SF510", "s3.eu-west-3.amazonaws.com:443"),
+    # Running, its endpoints reachable by the admin, yet not connected: proxy for the admin only.
+    "disconnected": ("agent-proxy-admin-only", "age", "SF513", "a proxy is set for"),
+    # The same, started less than the window ago: SF513 cannot tell yet.
+    "young": ("agent-proxy-admin-only", None, None, None),
 }
 
 
@@ -62,6 +70,10 @@ def break_host(fleet: Fleet, name: str, how: str) -> None:
         host.fs.stat(settings).acl = None
     elif how == "endpoint":
         host.network.tcp["s3.eu-west-3.amazonaws.com:443"] = "refused"
+    elif how == "age":
+        service = host.service("SpendeskSageAgent")
+        assert service is not None and service.process_started is not None
+        service.process_started -= dt.timedelta(seconds=600)  # past the 120 s window
 
 
 @pytest.fixture(scope="module")
@@ -127,8 +139,9 @@ def test_each_host_fails_exactly_its_broken_check(verified: dict[str, Any], host
     _, _, check, words = CASES[host]
     found = findings_of(verified, host)
     failed = {cid for cid, f in found.items() if f["status"] == "fail"}
-    # A missing entity also makes the content differ from the expectation (SF507).
-    also = {"SF507"} if check == "SF506" else set()
+    # A missing entity also makes the content differ from the expectation (SF507); a
+    # stopped agent holds no connection (SF513).
+    also = {"SF506": {"SF507"}, "SF502": {"SF513"}}.get(check or "", set())
     assert failed == ({check} | also if check else set()), (host, failed)
     if check:
         message = found[check]["message"]
@@ -137,20 +150,52 @@ def test_each_host_fails_exactly_its_broken_check(verified: dict[str, Any], host
 
 def test_every_check_ran_on_every_host(verified: dict[str, Any]) -> None:
     for host in CASES:
-        assert set(findings_of(verified, host)) == {f"SF5{n:02d}" for n in range(1, 13)}
+        assert set(findings_of(verified, host)) == {f"SF5{n:02d}" for n in range(1, 14)}
+
+
+def test_a_connected_agent_passes_sf513_and_a_young_one_is_unknown(
+    verified: dict[str, Any],
+) -> None:
+    connected = findings_of(verified, "good-onprem")["SF513"]
+    assert connected["status"] == "pass"
+    young = findings_of(verified, "young")["SF513"]
+    assert young["status"] == "unknown", young
+    assert "no connection yet" in young["message"] and "window 120 s" in young["message"]
+
+
+def test_a_running_but_disconnected_agent_fails_sf513_naming_endpoint_and_cause(
+    verified: dict[str, Any],
+) -> None:
+    found = findings_of(verified, "disconnected")
+    assert found["SF502"]["status"] == "pass"  # running...
+    message = found["SF513"]["message"]  # ...but not connected
+    assert "no connection to " in message and "sqs.eu-west-3.amazonaws.com:443" in message
+    assert "a proxy is set for SAGE-PROXY\\" in message  # the WinRM account
+    assert "(proxy.corp.local:8080, its Internet Options)" in message
+    assert "neither for WinHTTP nor for the service's account LocalSystem" in message
 
 
 def test_suites_ran_through_testinfra_query_snippet(verified: dict[str, Any]) -> None:
     for host, journal in verified["journal"].items():
         names = {e["name"] for e in journal if e["kind"] == "snippet"}
-        assert names == {"query"}, host
+        assert names == {"query", "agent_connections"}, host
         # testinfra's winrm backend probes nothing else: only our snippet is run
 
 
 def test_pytest_exit_code_and_junit_reflect_failures(verified: dict[str, Any]) -> None:
     assert verified["process"].returncode == 1
-    junit = (verified["out"] / "report.junit.xml").read_text()
-    assert junit.count("<failure") == 6
+    junit = ET.parse(verified["out"] / "report.junit.xml").getroot()
+    failed = [
+        (c.get("classname"), c.get("name"))
+        for c in junit.iter("testcase")
+        if c.find("failure") is not None
+    ]
+    # Eight checks fail, on six hosts; each of those hosts' outcome is "verify failed",
+    # and so is the young agent's, whose SF513 could not decide yet (not verified).
+    assert len([n for _, n in failed if n != "outcome"]) == 8
+    assert sorted(h for h, n in failed if n == "outcome") == sorted(
+        [h for h, case in CASES.items() if case[2]] + ["young"]
+    )
 
 
 def test_secrets_never_reach_the_report(verified: dict[str, Any]) -> None:
@@ -187,8 +232,116 @@ def test_verify_playbook_runs_the_suites(tmp_path: Path) -> None:
             timeout=300,
             env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
         )
-    assert process.returncode != 0
-    assert "verification failed" in process.stdout
+    # The host whose verification failed fails in PLAY RECAP, with its reason; not the other.
+    assert process.returncode == 2, process.stdout[-3000:]
+    assert re.search(r"^verify-failed: \[sage02\] SF502 .*is Stopped", process.stdout, re.M)
+    recap = dict(re.findall(r"^(sage0\d)\s+:.*failed=(\d+)", process.stdout, re.M))
+    assert recap == {"sage01": "0", "sage02": "1"}
     report = json.loads((out / "report.json").read_text())
     status = {h["host"]: h["status"] for h in report["hosts"]}
-    assert status == {"sage01": "ready", "sage02": "blocked"}
+    assert status == {"sage01": "verified", "sage02": "verify-failed"}
+
+
+def test_verify_playbook_never_shows_another_runs_report(tmp_path: Path) -> None:
+    """A run whose suites stop before writing a report says so, fails every host with the
+    reason, and shows neither the report left in an explicit folder nor the latest one."""
+    specs = generate_specs(2, first_address=next_first_address(), port=0)
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        inventory = write_inventory(
+            fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+        )
+        hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["sage_servers"]["hosts"]
+        for name in hosts:
+            make_deployed(fleet.host(name), name, hosts[name])
+
+        def verify(*extra: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [
+                    ANSIBLE_PLAYBOOK,
+                    "-i",
+                    str(inventory),
+                    "playbooks/verify.yml",
+                    "-e",
+                    "sagefleet_verify_workers=1",
+                    *extra,
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+            )
+
+        reports = ("-e", f"sagefleet_report_dir={tmp_path / 'reports'}")
+        good = verify(*reports)
+        assert good.returncode == 0, good.stdout[-3000:]
+        job = tmp_path / "reports" / "inventory" / "verify"
+        latest = os.readlink(job / "latest")
+        broken = ("-e", f"sagefleet_verify_suites={tmp_path / 'no-such-suites'}")
+        stale = tmp_path / "explicit"
+        stale.mkdir()
+        (stale / "report.json").write_text('{"hosts": []}')
+        (stale / "report.txt").write_text("A REPORT OF ANOTHER RUN")
+        old = time.time() - 3600
+        for path in stale.iterdir():
+            os.utime(path, (old, old))
+        for run in (
+            verify(*reports, *broken),
+            verify(*broken, "-e", f"sagefleet_verify_report_dir={stale}"),
+        ):
+            assert run.returncode == 2, run.stdout[-3000:]
+            # No test ran, in pytest's code and in sagefleet_verify's words.
+            assert (
+                "verification wrote no report (pytest rc 5): no verification test was collected"
+                in run.stdout
+            )
+            assert "A REPORT OF ANOTHER RUN" not in run.stdout
+            assert "sagefleet verify" not in run.stdout  # no report table at all
+            assert "[sagefleet] this run wrote no report" in run.stdout
+            failed = dict(re.findall(r"^(sage0\d)\s+:.*failed=(\d+)", run.stdout, re.M))
+            assert failed == {"sage01": "1", "sage02": "1"}
+        assert os.readlink(job / "latest") == latest
+        assert [p.name for p in job.iterdir() if p.name != "latest"] == [latest]
+
+
+def test_a_failure_no_hosts_check_explains_still_fails_verify(tmp_path: Path) -> None:
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "test_mixed.py").write_text(
+        "import pytest\n\n\n"
+        "@pytest.mark.sagefleet_check('SF590', 'Agent service exists')\n"
+        "def test_agent_exists(windows, expected):\n"
+        "    assert windows.service(expected.service_name).exists\n\n\n"
+        "def test_outside_any_host():\n"
+        "    assert False, 'a helper of the suites is broken'\n"
+    )
+    specs = generate_specs(1, first_address=next_first_address(), port=0)
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        inventory = write_inventory(
+            fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+        )
+        hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["sage_servers"]["hosts"]
+        make_deployed(fleet.host("sage01"), "sage01", hosts["sage01"])
+        process = subprocess.run(
+            [
+                ANSIBLE_PLAYBOOK,
+                "-i",
+                str(inventory),
+                "playbooks/verify.yml",
+                "-e",
+                f"sagefleet_verify_suites={suites}",
+                "-e",
+                f"sagefleet_report_dir={tmp_path / 'reports'}",
+                "-e",
+                "sagefleet_verify_workers=1",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+        )
+    assert process.returncode == 2, process.stdout[-3000:]
+    assert "the verification suites failed (pytest rc 1) although every host's checks" in (
+        process.stdout
+    )

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sagefleet.remote import HostSession
-from sagefleet.settings import build_host_settings
+from sagefleet.settings import OverwriteRefused, build_host_settings
 from sagefleet.sim.fleet import Fleet
 from sagefleet.sim.model import WindowsHost
 from tests.conftest import ROOT
@@ -53,8 +53,18 @@ def staging_leaks(host: WindowsHost, secrets: Iterable[str] = (CANARY,)) -> list
         return [e.path for _, e in entries if e.data and find_secrets(e.data, wanted)]
 
 
-def expected_settings(name: str, variables: dict[str, Any]) -> bytes:
-    return build_host_settings(name, variables).text.encode("utf-8")
+def expected_settings(
+    name: str, variables: dict[str, Any], current: bytes | None = None
+) -> bytes:
+    """What a deploy writes: the host's document laid over its settings.json before the
+    case (``current``), which keeps what only that file held (docs/settings.md)."""
+    built = build_host_settings(name, variables)
+    if current is None:
+        return built.text.encode("utf-8")
+    try:
+        return built.over(current.decode("utf-8")).text.encode("utf-8")
+    except OverwriteRefused:
+        return built.text.encode("utf-8")  # refused: the file stays as it was
 
 
 @dataclass

@@ -101,7 +101,9 @@ def run_case(
         result = deploy_host(session, name, hv, package)
     assert result.report is not None
     report = {"result": result.to_dict(), "report": result.report.to_dict()}
-    assert_invariants(host, was, expected_settings(name, hv), report=report, names=[name])
+    assert_invariants(
+        host, was, expected_settings(name, hv, was.settings), report=report, names=[name]
+    )
     return result
 
 
@@ -360,7 +362,13 @@ def test_host_restarted_mid_upgrade_then_a_rerun_converges(
         second = deploy_host(session, name, hv, package)
     assert second.outcome == "upgraded", second.reason
     assert next(s for s in second.steps if s["step"] == "lock").get("recovered_from")
-    assert_invariants(host, was, expected_settings(name, hv), report=second.to_dict(), names=[name])
+    assert_invariants(
+        host,
+        was,
+        expected_settings(name, hv, was.settings),
+        report=second.to_dict(),
+        names=[name],
+    )
     assert host.service(SERVICE).version == "3.2.0"  # type: ignore[union-attr]
     assert host.fs.is_file(INSTALL_DIR + "\\settings.json")
 
@@ -435,7 +443,11 @@ def test_host_down_between_waves_then_verify_then_a_rerun_converges(
         c_entry = next(h for h in report["hosts"] if h["host"] == "c")
         assert c_entry["host"] == "c" and (c_entry.get("error") or c_entry.get("summary"))
         for name in names:
-            assert_invariants(fleet.host(name), was[name], expected_settings(name, variables[name]))
+            assert_invariants(
+                fleet.host(name),
+                was[name],
+                expected_settings(name, variables[name], was[name].settings),
+            )
         verify_out = tmp_path / "verify"
         verify = playbook(
             "verify.yml",
@@ -453,4 +465,8 @@ def test_host_down_between_waves_then_verify_then_a_rerun_converges(
         assert second.returncode == 0, second.stdout[-3000:]
         assert outcomes(second) == {"a": "unchanged", "b": "unchanged", "c": "installed"}
         for name in names:
-            assert_invariants(fleet.host(name), was[name], expected_settings(name, variables[name]))
+            assert_invariants(
+                fleet.host(name),
+                was[name],
+                expected_settings(name, variables[name], was[name].settings),
+            )

@@ -359,14 +359,15 @@ def test_the_runs_carried_every_secret_to_the_hosts(runs: Runs) -> None:
     for name, wanted in (
         ("deploy-check", {"fresh": "planned", "old": "planned"}),
         ("deploy", {"fresh": "installed", "old": "upgraded"}),
-        ("deploy-diff", {"fresh": "settings", "old": "settings"}),
+        ("deploy-diff", {"fresh": "settings-updated", "old": "settings-updated"}),
     ):
         assert outcomes_of(texts[name]) == wanted, (name, texts[name][-3000:])
     for name in ("preflight", "settings-diff", "verify", "diagnose", "discover"):
         assert not re.search(r"unreachable=[1-9]", texts[name]), (name, texts[name][-3000:])
     for name in ("settings", "settings-diff"):
         for host in ("fresh", "old"):
-            assert re.search(rf"^{host}\s+:.* changed=1 ", texts[name], re.M), (name, host)
+            # settings.json written, then the agent restarted so that it reads it.
+            assert re.search(rf"^{host}\s+:.* changed=2 ", texts[name], re.M), (name, host)
     for name in ("verify", "diagnose", "discover", "doctor", "facts-script", "checks-facts"):
         assert runs.rcs[name] == 0, (name, texts[name][-3000:])
     bundles = {p.name.split("-")[0]: p for p in (runs.root / "reports" / "bundles").glob("*.zip")}

@@ -22,6 +22,9 @@ from sagefleet.package import (
     inspect,
     stub_installer,
 )
+from sagefleet.settings import build_host_settings
+from sagefleet.settings.vendor import load_vendor_package
+from sagefleet.sim import vendor_layout
 
 
 @pytest.fixture
@@ -42,6 +45,36 @@ def test_inspect_lists_installers_labels_and_agent_version(package: Path) -> Non
     assert info.labels() == ["v9.0", "v10.0", "v11.0", "v12.0"]
     assert info.has_settings and info.agent_version == "3.2.0"
     assert len(info.sha256) == 64 and info.size == package.stat().st_size
+
+
+def test_a_test_package_carries_a_vendor_file_in_the_stand_in_layout(package: Path) -> None:
+    """A real Setup.zip carries the settings.json the vendor's form produced for one
+    connection: a test package carries the simulator's stand-in of it (never sagefleet's
+    template layout), which an entity can name as its vendor_package."""
+    with zipfile.ZipFile(package) as archive:
+        raw = archive.read("settings.json")
+    assert raw == vendor_layout.dumps(vendor_layout.document([vendor_layout.SAMPLE_ENTITY]))
+    document, where = load_vendor_package(package)
+    assert where == f"{package}!settings.json" and "schemaVersion" not in document
+    assert [c["CompanyName"] for c in document["Connections"]] == ["BIJOU"]
+    entity = dict(vendor_layout.SAMPLE_ENTITY)
+    entity["vendor_package"] = str(package)
+    built = build_host_settings("sage01", {"sagefleet_entities": [entity]})
+    assert built.document == document
+
+
+def test_a_test_package_may_hold_its_files_in_a_folder(tmp_path: Path) -> None:
+    connections = [{**vendor_layout.SAMPLE_ENTITY, "company_code": "CHOCO"}]
+    path = build_test_package(
+        tmp_path / "Setup.zip", labels=("v11.0",), folder="Setup", connections=connections
+    )
+    info = inspect(path)
+    assert info.has_settings and [i.path for i in info.installers] == [
+        "Setup/Spendesk Sage Agent Setup v11.0.exe"
+    ]
+    document, where = load_vendor_package(path)
+    assert where.endswith("!Setup/settings.json")
+    assert [c["CompanyName"] for c in document["Connections"]] == ["CHOCO"]
 
 
 def test_installer_for_sage_11_02_is_v11(package: Path) -> None:

@@ -505,3 +505,66 @@ def test_the_diff_of_vendor_files_masks_secrets_in_unexpected_members(
     for secret in ("Vendor-Sql-Secret-Bijou", "vendor-apikey-bijou", "Vendor-Conn-Secret-Bijou"):
         assert secret not in outcome.diff
     assert '"ApiKey": "********"' in outcome.diff and "Password=********" in outcome.diff
+
+
+# -- over the current file: what only it holds is kept ----------------------------------
+
+
+def with_installer_answers(settings: HostSettings) -> bytes:
+    """The host's file as the vendor's installer leaves it: the vendor content, then the
+    wizard's answers (.MAE file and Sage user per connection, the service account)."""
+    document = json.loads(settings.text)
+    for item in document["Connections"]:
+        item["MaeFile"] = f"C:\\Sage\\{item['CompanyName']}.MAE"
+        item["SageUser"] = "<administrateur>"
+    document["ServiceAccount"] = "CORP\\svc-spendesk"
+    return json.dumps(document, indent=2).encode("utf-8")
+
+
+def test_a_write_keeps_the_members_only_the_hosts_file_has_and_names_them(
+    sim: WindowsHost, target: SettingsTarget
+) -> None:
+    sim.fs.write(PATH, with_installer_answers(vendor_settings("BIJOU")))
+    outcome = guarded(SimSession(sim), target, vendor_settings("BIJOU", "CHOCO"), want_diff=True)
+    written = json.loads(sim.fs.read(PATH))
+    assert [c.get("MaeFile") for c in written["Connections"]] == ["C:\\Sage\\BIJOU.MAE", None]
+    assert written["Connections"][0]["SageUser"] == "<administrateur>"
+    assert written["ServiceAccount"] == "CORP\\svc-spendesk"
+    assert outcome.kept == [
+        "Connections[CompanyName=BIJOU].MaeFile",
+        "Connections[CompanyName=BIJOU].SageUser",
+        "ServiceAccount",
+    ]
+    result = outcome.to_result()
+    assert result["kept"] == outcome.kept
+    assert result["msg"].endswith(
+        "; 3 member(s) only the current file had, kept: Connections[CompanyName=BIJOU].MaeFile, "
+        "Connections[CompanyName=BIJOU].SageUser, ServiceAccount"
+    )
+    assert outcome.sha256 == settings_sha256(sim.fs.read(PATH).decode("utf-8"))
+    assert outcome.diff is not None and '+      "CompanyName": "CHOCO",' in outcome.diff
+    assert "Vendor-" not in outcome.diff + json.dumps(result)
+
+
+def test_a_file_that_already_holds_the_new_content_and_more_is_left_as_it_is(
+    sim: WindowsHost, target: SettingsTarget
+) -> None:
+    session = SimSession(sim)
+    sim.fs.write(PATH, with_installer_answers(vendor_settings("BIJOU")))
+    first = guarded(session, target, vendor_settings("BIJOU"))
+    assert first.changed and first.kept  # re-indented, members kept
+    before = files(sim)
+    again = guarded(session, target, vendor_settings("BIJOU"))
+    assert not again.changed and files(sim) == before
+    assert again.msg.startswith(f"{PATH} already up to date; 3 member(s) only the current file")
+
+
+def test_check_mode_reports_what_would_be_kept_and_writes_nothing(
+    sim: WindowsHost, target: SettingsTarget
+) -> None:
+    sim.fs.write(PATH, with_installer_answers(vendor_settings("BIJOU")))
+    before = files(sim)
+    outcome = guarded(SimSession(sim), target, vendor_settings("BIJOU", "CHOCO"), check=True)
+    assert outcome.changed and outcome.check and len(outcome.kept) == 3
+    assert outcome.msg.startswith(f"{PATH} would be updated; 3 member(s) only the current file")
+    assert files(sim) == before

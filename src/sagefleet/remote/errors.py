@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sagefleet.errors import SagefleetError
 
 
@@ -12,7 +14,8 @@ class RemoteError(SagefleetError):
 
     def __init__(self, host: str, message: str) -> None:
         self.host = host
-        self.message = message
+        # A connection error of requests/urllib3 as one line with its cause.
+        self.message = message = short_cause(message)
         super().__init__(f"{host}: {message}")
 
 
@@ -73,3 +76,45 @@ class LanguageModeRestricted(SnippetFailed):
             "FullLanguage (an AppLocker or WDAC policy applies to WinRM sessions: exempt "
             "the account sagefleet connects with from it)",
         )
+
+
+_POOL = re.compile(r"HTTPS?Connection(?:Pool)?\(host='([^']*)', port=(\d+)\)")
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^\"')\]]+)")
+_CERT = re.compile(r"certificate verify failed: ([^\"'(]+)", re.I)
+
+
+def short_cause(text: str) -> str:
+    """One line for a connection error of requests/urllib3, without its object dump:
+    ``HTTPSConnectionPool(host='10.0.0.5', port=5986): Max retries exceeded ... [Errno
+    111] Connection refused ...`` → ``cannot connect to 10.0.0.5:5986: connection refused``.
+    Any other text is returned unchanged."""
+    match = _POOL.search(str(text))
+    if match is None:
+        return str(text)
+    text = " ".join(str(text).split())
+    match = _POOL.search(text)
+    assert match is not None
+    prefix = text[: match.start()]
+    for redundant in ("cannot connect: ", "TLS handshake failed: ", "connection timed out: "):
+        prefix = prefix.replace(redundant, "")
+    return f"{prefix}cannot connect to {match.group(1)}:{match.group(2)}: {_cause(text)}"
+
+
+def _cause(text: str) -> str:
+    cert = _CERT.search(text)
+    if cert:
+        return "TLS certificate verify failed: " + cert.group(1).strip()
+    if "SSLError" in text or "SSL:" in text:
+        return "TLS handshake failed"
+    if re.search(r"timed out|ConnectTimeout", text, re.I):
+        return "connection timed out"
+    if re.search(r"NameResolutionError|Failed to resolve", text):
+        errno = _ERRNO.search(text)
+        return "name does not resolve" + (f" ({errno.group(1).strip()})" if errno else "")
+    errno = _ERRNO.search(text)
+    if errno:
+        return errno.group(1).strip().lower()
+    if re.search(r"RemoteDisconnected|Connection aborted|ConnectionResetError", text):
+        return "the host closed the connection"
+    caused = re.findall(r"Caused by (\w+)", text)
+    return caused[-1] if caused else "connection failed"

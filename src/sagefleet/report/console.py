@@ -11,12 +11,21 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 
-from sagefleet.findings import HOST_STATUSES, FleetReport, HostReport
+from sagefleet.findings import FleetReport, HostReport
+from sagefleet.outcomes import BY_NAME
 from sagefleet.report.labels import colon, format_datetime, label, labels_for
 
 MIN_WIDTH = 60
 
 _ANSI = {"blocked": "31", "unreachable": "35", "warnings": "33", "ready": "32"}
+# Any other status: red when it fails a run, magenta when unreachable, green otherwise.
+_ANSI_BY_RECAP = {"failed": "31", "unreachable": "35", "ok": "32"}
+
+
+def recap_of(status: str) -> str | None:
+    """How a run ends for a host in ``status`` (None for a status not declared)."""
+    kind = BY_NAME.get(status)
+    return kind.recap if kind else None
 
 
 def colour_wanted(stream: object = None) -> bool:
@@ -84,6 +93,71 @@ def _host_row(host: HostReport, status_label: str) -> list[str]:
     ]
 
 
+def _outcome_row(host: HostReport, status_label: str) -> list[str]:
+    outcome = host.outcome
+    detail = outcome.detail if outcome else ""
+    if host.error and host.error not in detail:
+        detail = f"{detail}: {host.error}" if detail else host.error
+    if not detail:
+        detail = " ".join(host.failed_check_ids)
+    return [
+        host.host,
+        status_label,
+        (outcome.previous_version if outcome else None) or "-",
+        (outcome.target_version if outcome else None) or "-",
+        f"{host.duration_s:.1f}",
+        detail,
+    ]
+
+
+def _host_table(
+    report: FleetReport, labels: Mapping[str, str], width: int, use_colour: bool
+) -> list[str]:
+    hosts = report.sorted_hosts()
+    if any(h.outcome is not None for h in hosts):
+        headers = [
+            labels["host"].upper(),
+            labels["status"].upper(),
+            labels["outcome.from"].upper(),
+            labels["outcome.to"].upper(),
+            labels["duration"].upper(),
+            labels["outcome.reason"].upper(),
+        ]
+        rows = [_outcome_row(h, label(labels, "status", h.status)) for h in hosts]
+        right = [False, False, False, False, True, False]
+        if not any(
+            h.outcome and (h.outcome.previous_version or h.outcome.target_version) for h in hosts
+        ):  # verify: no versions to show
+            headers, right = headers[:2] + headers[4:], right[:2] + right[4:]
+            rows = [r[:2] + r[4:] for r in rows]
+        # The reason is what the operator acts on: never cut.
+        cut_detail = False
+    else:
+        headers = [
+            labels["host"].upper(),
+            labels["status"].upper(),
+            labels["col.errors"],
+            labels["col.warnings"],
+            labels["col.unknown"],
+            labels["col.waived"],
+            labels["failed_checks"].upper(),
+        ]
+        rows = [_host_row(h, label(labels, "status", h.status)) for h in hosts]
+        right = [False, False, True, True, True, True, False]
+        cut_detail = True
+    widths = [max([len(headers[c])] + [len(r[c]) for r in rows]) for c in range(len(headers))]
+    fixed = sum(widths[1:-1]) + 2 * (len(headers) - 1)
+    # The host name gives way first, then the detail column; numbers never do.
+    widths[0] = min(widths[0], max(8, width - fixed - 20))
+    if cut_detail:
+        widths[-1] = max(width - fixed - widths[0], 1)
+    colours = [
+        _ANSI.get(h.status, _ANSI_BY_RECAP.get(recap_of(h.status) or "")) if use_colour else None
+        for h in hosts
+    ]
+    return _table(headers, rows, widths, right, colour_col=1, colours=colours)
+
+
 def render_console(report: FleetReport, width: int = 100, *, colour: bool | None = None) -> str:
     """Render the fleet as a fixed-width text table, blocked hosts first.
 
@@ -93,7 +167,6 @@ def render_console(report: FleetReport, width: int = 100, *, colour: bool | None
         raise ValueError(f"width must be at least {MIN_WIDTH} columns, got {width}")
     use_colour = colour_wanted() if colour is None else colour
     labels = labels_for(report.lang)
-    status_label: Mapping[str, str] = {s: label(labels, "status", s) for s in HOST_STATUSES}
     sep = colon(report.lang)
 
     lines = [_fit(report.title, width)]
@@ -105,30 +178,11 @@ def render_console(report: FleetReport, width: int = 100, *, colour: bool | None
         )
     )
     counts = report.host_status_counts
-    totals = ", ".join(f"{status_label[s]} {counts[s]}" for s in HOST_STATUSES)
+    totals = ", ".join(f"{label(labels, 'status', s)} {n}" for s, n in counts.items())
     total_line = f"{labels['totals']}{sep}{labels['hosts']} {len(report.hosts)} ({totals})"
     lines.append(_fit(total_line, width))
     lines.append("")
-
-    hosts = report.sorted_hosts()
-    headers = [
-        labels["host"].upper(),
-        labels["status"].upper(),
-        labels["col.errors"],
-        labels["col.warnings"],
-        labels["col.unknown"],
-        labels["col.waived"],
-        labels["failed_checks"].upper(),
-    ]
-    rows = [_host_row(h, label(labels, "status", h.status)) for h in hosts]
-    widths = [max([len(headers[c])] + [len(r[c]) for r in rows]) for c in range(len(headers))]
-    fixed = sum(widths[1:-1]) + 2 * (len(headers) - 1)
-    # The host name gives way first, then the detail column; numbers never do.
-    widths[0] = min(widths[0], max(8, width - fixed - 20))
-    widths[-1] = max(width - fixed - widths[0], 1)
-    right = [False, False, True, True, True, True, False]
-    colours = [_ANSI.get(h.status) if use_colour else None for h in hosts]
-    lines.extend(_table(headers, rows, widths, right, colour_col=1, colours=colours))
+    lines.extend(_host_table(report, labels, width, use_colour))
 
     lines.append("")
     lines.append(labels["by_check"])

@@ -14,7 +14,11 @@ turns into rows when the reader ticks "show passed checks".
 
 Statuses are rendered generically: the CSS class comes from the status name and
 the label from report/labels.py with a fallback, so a status the model gains
-later is shown by its name instead of breaking the page.
+later is shown by its name instead of breaking the page. A deploy or verify
+outcome (sagefleet.outcomes) also gets a class from how the run ends for the
+host (``rc-failed``, ``rc-unreachable``, ``rc-ok``); its versions from and to,
+reason and duration are columns of the host table and a line of the host's
+block, and its status is one of the filter's.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import jinja2
 from markupsafe import Markup
 
 from sagefleet.findings import HOST_STATUSES, Finding, FleetReport, HostReport
+from sagefleet.outcomes import BY_NAME
 from sagefleet.report.labels import (
     NNBSP,
     colon,
@@ -93,6 +98,23 @@ def _text_node(value: str) -> Markup:
     JSON value and the ``&#39;`` of every French apostrophe add up.
     """
     return Markup(html.escape(value, quote=False))
+
+
+def recap_class(status: str) -> str:
+    """``rc-failed``, ``rc-unreachable`` or ``rc-ok``: how a run ends for a host in
+    ``status`` (PLAY RECAP's words); empty for a status not declared."""
+    kind = BY_NAME.get(status)
+    return f"rc-{kind.recap}" if kind else ""
+
+
+def outcome_columns(report: FleetReport) -> dict[str, bool]:
+    """Which outcome columns the host table has: none for a report of findings only
+    (preflight), the reason for a deploy or verify, the versions when a host has one."""
+    with_outcome = [h.outcome for h in report.hosts if h.outcome is not None]
+    return {
+        "reason": bool(with_outcome),
+        "versions": any(o.previous_version or o.target_version for o in with_outcome),
+    }
 
 
 def _host_rank(status: str) -> int:
@@ -218,12 +240,20 @@ def _host_row(
     by_status: dict[str, int] = {}
     for item in host.findings:
         by_status[str(item.status)] = by_status.get(str(item.status), 0) + 1
+    outcome = host.outcome
+    # What the operator acts on for a deploy or verify: the outcome's reason (or plan),
+    # and the host's error when the reason does not already say it.
+    reason = outcome.detail if outcome else ""
+    if outcome and host.error and host.error not in reason:
+        reason = f"{reason}: {host.error}" if reason else host.error
     return {
         "index": index,
         "host": host,
         "status": host.status,
-        "status_class": css_class(host.status),
+        "status_class": f"{css_class(host.status)} {recap_class(host.status)}".strip(),
         "status_label": label(labels, "status", host.status),
+        "outcome": outcome,
+        "reason": reason,
         "rank": _host_rank(host.status),
         "findings": [
             {
@@ -238,7 +268,10 @@ def _host_row(
         "unknown": by_status.get("unknown", 0),
         "waived": by_status.get("waived", 0),
         "attention": attention,
-        "open": bool(shown) or host.error is not None or not host.reachable,
+        "open": bool(shown)
+        or host.error is not None
+        or not host.reachable
+        or (outcome is not None and (bool(outcome.reason) or recap_class(host.status) != "rc-ok")),
     }
 
 
@@ -266,7 +299,12 @@ def render_html(report: FleetReport) -> str:
     for row in rows:  # a status the model's counts do not list yet still gets its total
         counts.setdefault(row["status"], 0)
     totals = [
-        {"status": s, "class": css_class(s), "label": label(labels, "status", s), "count": n}
+        {
+            "status": s,
+            "class": f"{css_class(s)} {recap_class(s)}".strip(),
+            "label": label(labels, "status", s),
+            "count": n,
+        }
         for s, n in counts.items()
     ]
     template = _environment().get_template(TEMPLATE)
@@ -280,6 +318,7 @@ def render_html(report: FleetReport) -> str:
         "text": text_node,
         "totals": totals,
         "rows": rows,
+        "outcomes": outcome_columns(report),
         "by_check": _checks_summary(report, labels),
         "observed": lambda item: _text_node(_observed(item)),
         "quiet_data": _json_script(quiet.to_data()),

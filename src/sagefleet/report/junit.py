@@ -4,7 +4,9 @@ CI servers (GitLab, Jenkins, GitHub test reporters) already know how to show
 JUnit, so a fleet preflight becomes a test run an integrator can read in the
 pipeline UI. Mapping: fail -> <failure>, waived and not applicable -> <skipped>,
 unknown (the check could not be evaluated) -> <error>, unreachable host -> one
-testcase with <error>.
+testcase with <error>. A host with an outcome (deploy, verify) gets one
+``outcome`` testcase: <failure> when it fails the run, <error> when unreachable,
+<skipped> when blocked.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import re
 import xml.etree.ElementTree as ET
 
 from sagefleet.findings import Finding, FleetReport, HostReport, Status
+from sagefleet.outcomes import BY_NAME
 
 #: Characters XML 1.0 cannot carry even escaped (control characters from raw command output).
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 REACHABILITY_CASE = "reachability"
+OUTCOME_CASE = "outcome"
 
 
 def _clean(text: str) -> str:
@@ -64,6 +68,34 @@ def _finding_case(suite: ET.Element, host: HostReport, item: Finding) -> str | N
     return None
 
 
+def _outcome_case(suite: ET.Element, host: HostReport) -> str | None:
+    """One testcase for what the run did to the host: a failure when the host fails the
+    run (failed, rolled back, verify failed, not run), an error when it was unreachable,
+    skipped when preflight blocked it."""
+    outcome = host.outcome
+    assert outcome is not None
+    case = ET.SubElement(
+        suite,
+        "testcase",
+        {"classname": _clean(host.host), "name": OUTCOME_CASE, "time": f"{host.duration_s:.3f}"},
+    )
+    text = _clean(f"{outcome.status}: {outcome.detail}" if outcome.detail else outcome.status)
+    recap = BY_NAME[outcome.status].recap
+    if recap == "failed":
+        node = ET.SubElement(case, "failure", {"message": text, "type": outcome.status})
+        node.text = text
+        return "failures"
+    if recap == "unreachable":
+        node = ET.SubElement(case, "error", {"message": text, "type": outcome.status})
+        node.text = _clean(host.error or text)
+        return "errors"
+    if outcome.status == "blocked":
+        ET.SubElement(case, "skipped", {"message": text})
+        return "skipped"
+    ET.SubElement(case, "system-out").text = text
+    return None
+
+
 def render_junit(report: FleetReport) -> str:
     """Render the fleet as JUnit XML text (UTF-8, with an XML declaration)."""
     root = ET.Element("testsuites", {"name": _clean(report.title)})
@@ -82,7 +114,12 @@ def render_junit(report: FleetReport) -> str:
             props = ET.SubElement(suite, "properties")
             ET.SubElement(props, "property", {"name": "address", "value": _clean(host.address)})
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-        if not host.reachable or host.error is not None:
+        if host.outcome is not None:
+            kind = _outcome_case(suite, host)
+            counts["tests"] += 1
+            if kind:
+                counts[kind] += 1
+        elif not host.reachable or host.error is not None:
             case = ET.SubElement(
                 suite,
                 "testcase",

@@ -16,7 +16,12 @@ from sagefleet.settings.document import (
     host_document,
     settings_options,
 )
-from sagefleet.settings.errors import MergeConflict, MergeFailed, ValidationFailed
+from sagefleet.settings.errors import (
+    MergeConflict,
+    MergeFailed,
+    OverwriteRefused,
+    ValidationFailed,
+)
 from sagefleet.settings.jsonio import (
     dumps,
     load_json_file,
@@ -54,6 +59,7 @@ __all__ = [
     "HostValidation",
     "MergeConflict",
     "MergeFailed",
+    "OverwriteRefused",
     "SettingsOptions",
     "ValidationFailed",
     "build_host_settings",

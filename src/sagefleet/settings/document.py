@@ -12,22 +12,24 @@ Two sources, chosen per host with ``sagefleet_settings_source``:
 
 Deploy, the settings playbook, verify and the CLI all build the document with
 :func:`host_document`, so that every path writes the same bytes. The document
-also decides what it may overwrite on a host (:meth:`HostSettings.overwrite_problem`).
+also decides what it may overwrite on a host, and lays itself over the host's current
+file so that nothing the file holds is lost (:meth:`HostSettings.over`).
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sagefleet import agent_profile
 from sagefleet.agent_profile import MergeKey
 from sagefleet.errors import InputError
-from sagefleet.settings.errors import ValidationFailed
+from sagefleet.settings.errors import OverwriteRefused, ValidationFailed
 from sagefleet.settings.jsonio import dumps, loads_strict
 from sagefleet.settings.keys import KeyPath, key_path_text, keys_from_variable, parse_key_path
+from sagefleet.settings.layer import layer
 from sagefleet.settings.merge import MergeResult, dropped_items, merge_documents, plan_keys
 from sagefleet.settings.model import Entity
 from sagefleet.settings.render import TEMPLATE_KEYS, TemplatePath, render_host_settings
@@ -102,6 +104,8 @@ class HostSettings:
     options: SettingsOptions
     #: Key member of every keyed list, by key path.
     plan: Mapping[KeyPath, str] = field(default_factory=dict)
+    #: Members of the host's current file kept by :meth:`over` (names only).
+    kept: tuple[str, ...] = ()
 
     @property
     def source(self) -> str:
@@ -114,14 +118,31 @@ class HostSettings:
         return dumps(self.document, sort_keys=self.source == "template")
 
     def overwrite_problem(self, current_text: str | None) -> str | None:
-        """Why the host's current settings.json must not be replaced by this one, or None.
+        """Why the host's current settings.json must not be replaced by this one, or None
+        (see :meth:`over`)."""
+        try:
+            self.over(current_text)
+        except OverwriteRefused as exc:
+            return exc.reason
+        return None
 
-        Template content never replaces a file that is not in the template layout
-        (a vendor file). Vendor content never silently drops a connection the
-        current file holds, unless ``sagefleet_settings_drop_connections`` says so.
+    def over(self, current_text: str | None) -> HostSettings:
+        """What to write over the host's current settings.json (``current_text``, None when
+        there is none): every path that writes the file (the settings playbook, deploy's
+        settings change, upgrade and install) goes through here.
+
+        Under the vendor source, this document is laid over the current file
+        (settings/layer.py): the new content wins for every member it carries, a member
+        only the current file has is kept (``kept`` names them). A connection the current
+        file holds and the vendor files lack is refused unless
+        ``sagefleet_settings_drop_connections`` says so (then it goes, with its members).
+        A current file in sagefleet's template layout is its own rendering, replaced whole.
+        Template content never replaces a file that is not in the template layout (a
+        vendor file), and is never laid over anything: the inventory is all it says.
+        Raises :class:`OverwriteRefused` with the reason.
         """
         if current_text is None:
-            return None
+            return self
         try:
             current: Any = loads_strict(current_text, source="the current settings.json")
             unreadable = None
@@ -129,38 +150,51 @@ class HostSettings:
             current, unreadable = None, exc.message
         if self.source == "template":
             if unreadable is None and not settings_schema_problems(current):
-                return None
-            return (
+                return self
+            raise OverwriteRefused(
                 "it is not in sagefleet's template layout (settings.schema.json), so it is "
                 "the vendor's file or was edited by hand; sagefleet never overwrites a vendor "
                 f"file with rendered content. Set {SOURCE_VAR}: vendor and give each entity "
                 "its vendor_settings or vendor_package"
             )
-        if self.options.drop_connections:
-            return None
+        drop = self.options.drop_connections
         what = f"set {DROP_VAR}: true to replace it anyway"
         if unreadable is not None:
-            return (
+            if drop:
+                return self  # nothing can be kept from a file that is not JSON
+            raise OverwriteRefused(
                 f"it is not valid JSON ({unreadable}), so the connections it holds cannot be "
                 f"told; {what}"
             )
+        new = MergeResult(self.document, self.plan)
+        layered = None
         try:
-            dropped = dropped_items(
-                current, MergeResult(self.document, self.plan), keys=self.options.keys,
-                host=self.host, hints=TEMPLATE_PLAN,
-            )
+            if settings_schema_problems(current):
+                layered = layer(
+                    current, new, keys=self.options.keys, host=self.host, hints=TEMPLATE_PLAN
+                )
+                dropped = list(layered.dropped)
+            else:
+                # sagefleet's own template rendering: nothing in it is the vendor's.
+                dropped = dropped_items(
+                    current, new, keys=self.options.keys, host=self.host, hints=TEMPLATE_PLAN
+                )
         except ValidationFailed as exc:
-            return (
-                f"the connections it holds cannot be told ({exc.errors[0].message}); declare the "
-                f"key in {MERGE_KEYS_VAR}, or {what}"
+            if drop:
+                return self
+            raise OverwriteRefused(
+                f"the connections it holds cannot be told ({exc.errors[0].message}); declare "
+                f"the key in {MERGE_KEYS_VAR}, or {what}"
+            ) from None
+        if dropped and not drop:
+            raise OverwriteRefused(
+                f"it holds connection(s) the merged vendor files lack: {', '.join(dropped)}. "
+                "Give those entities their vendor_settings or vendor_package, or set "
+                f"{DROP_VAR}: true to remove them"
             )
-        if not dropped:
-            return None
-        return (
-            f"it holds connection(s) the merged vendor files lack: {', '.join(dropped)}. Give "
-            "those entities their vendor_settings or vendor_package, or set "
-            f"{DROP_VAR}: true to remove them"
-        )
+        if layered is None:
+            return self
+        return replace(self, document=layered.document, kept=layered.kept)
 
 
 def _objects_at(value: Any, steps: KeyPath) -> list[dict[str, Any]]:

@@ -55,3 +55,12 @@ class MergeFailed(ValidationFailed):
     def __init__(self, conflicts: Sequence[MergeConflict]) -> None:
         self.conflicts: list[MergeConflict] = list(conflicts)
         super().__init__(self.conflicts, title="settings merge failed")
+
+
+class OverwriteRefused(SagefleetError):
+    """A host's current settings.json must not be replaced by the new document; ``reason``
+    says why (names only, never values). The caller names the host and the file."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)

@@ -378,18 +378,19 @@ def dropped_items(
     """
     preferred = {**(hints or {}), **new.plan}
     plan = plan_keys([current], ["the current file"], keys=keys, hints=preferred, host=host)
-    return _outermost(keyed_items(current, plan) - keyed_items(new.document, new.plan))
+    return outermost(keyed_items(current, plan) - keyed_items(new.document, new.plan))
 
 
-def _outermost(paths: set[Path]) -> list[str]:
-    outermost: list[Path] = []
+def outermost(paths: set[Path]) -> list[str]:
+    """The paths no other path of ``paths`` contains, written out and sorted."""
+    found: list[Path] = []
     for path in sorted(paths, key=len):
-        if not any(path[: len(outer)] == outer for outer in outermost):
-            outermost.append(path)
-    return sorted(format_path(path) for path in outermost)
+        if not any(path[: len(outer)] == outer for outer in found):
+            found.append(path)
+    return sorted(format_path(path) for path in found)
 
 
 def connections(document: Any, plan: Mapping[KeyPath, str]) -> list[str]:
     """The outermost keyed items (the connections) of a document, e.g.
     ``Connections[CompanyName=BIJOU]``, sorted."""
-    return _outermost(keyed_items(document, plan))
+    return outermost(keyed_items(document, plan))

@@ -129,6 +129,10 @@ class HostValidation:
     errors: list[InputError] = field(default_factory=list)
 
 
+#: Fields whose value is a path, shown whole in errors.
+PATH_FIELDS = frozenset({"vendor_settings", "vendor_package", "mae_path", "pdf_storage"})
+
+
 def show_value(field_name: str | None, value: Any) -> str:
     """How a value appears in an error: secrets masked, long values cut, containers summarised."""
     if field_name in SECRET_FIELDS:
@@ -139,7 +143,9 @@ def show_value(field_name: str | None, value: Any) -> str:
         return f"a list of {len(value)} item(s)"
     # Printable strings are quoted as written, so Windows paths keep single backslashes.
     text = f"'{value}'" if isinstance(value, str) and value.isprintable() else repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    # A path is shown whole (up to Windows' long-path range): it names the file to fix.
+    limit = 300 if field_name in PATH_FIELDS else 80
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def to_plain(value: Any) -> Any:

@@ -277,6 +277,7 @@ from sagefleet.sim import (  # noqa: E402,F401
     agent_learn_models,
     agent_models,
     baseline_models,
+    connection_models,
     diagnose_models,
     discover_models,
     language_rules,

@@ -957,6 +957,8 @@ class Service:
     # The account the running process was started as: Win32_Service.Change changes
     # the configuration (``account``), not a process already running.
     process_account: str | None = None
+    # When the service's process started (host clock, UTC): Process.StartTime.
+    process_started: dt.datetime | None = None
     # Win32_Service.ServiceType: "Own Process", or "Share Process" for a service hosted
     # in a svchost.exe with others (killing that process would stop them all).
     service_type: str = "Own Process"
@@ -973,6 +975,25 @@ class Service:
             return text[1:].split('"', 1)[0]
         match = re.match(r"(?i)^(.*?\.exe)(?:\s|$)", text)
         return match.group(1) if match else text
+
+
+SQL_LOGIN_RESULTS = ("ok", "failed")
+
+
+@dataclass
+class AgentBehaviour:
+    """How the simulated agent program behaves once its service runs (sim/agent_runtime.py).
+
+    Durations are simulated seconds (scaled by the host's ``time_scale``, as service
+    starts are): ``connect_after_s`` from the process start to its connections;
+    with ``sql_login: failed`` the agent stops polling ``stop_after_s`` after start.
+    ``log``: whether it writes the simulator's stand-in log (``<folder>\\logs``).
+    """
+
+    connect_after_s: float = 3.0
+    sql_login: str = "ok"
+    stop_after_s: float = 60.0
+    log: bool = True
 
 
 # -- network policy -------------------------------------------------------------
@@ -1062,6 +1083,20 @@ class TlsAnswer:
     chain: tuple[x509.Certificate, ...] = ()
 
 
+_INHERIT: Any = object()
+
+
+@dataclass
+class AccountNetwork:
+    """What differs for one account's traffic (profile ``network.accounts``)."""
+
+    dns: dict[str, DnsRule] = field(default_factory=dict)
+    tcp: dict[str, str] = field(default_factory=dict)
+    default_tcp: str | None = None
+    # A TlsRule, None (no inspection for this account), or _INHERIT (the host's).
+    intercept: Any = _INHERIT
+
+
 @dataclass
 class NetworkPolicy:
     """The network as the host sees it: DNS answers, firewall verdicts, TLS servers."""
@@ -1076,6 +1111,24 @@ class NetworkPolicy:
     default_latency_ms: int = 20
     winhttp_proxy: str | None = None
     winhttp_bypass: str | None = None
+    # The network as one account's traffic meets it, where it differs from what the
+    # WinRM account sees (SID -> overrides): an egress firewall or proxy that knows who
+    # connects (identity-aware filtering, per-service rules), DNS, TLS inspection.
+    accounts: dict[str, AccountNetwork] = field(default_factory=dict)
+
+    def for_account(self, sid: str | None) -> NetworkPolicy:
+        """The policy one account's traffic meets (this one, with its overrides)."""
+        override = self.accounts.get((sid or "").upper())
+        if override is None:
+            return self
+        return dataclasses.replace(
+            self,
+            dns={**self.dns, **override.dns},
+            tcp={**self.tcp, **override.tcp},
+            default_tcp=override.default_tcp or self.default_tcp,
+            intercept=self.intercept if override.intercept is _INHERIT else override.intercept,
+            accounts={},
+        )
 
     def resolve(self, name: str, timeout_ms: int = 2000) -> DnsAnswer:
         """What [System.Net.Dns]::GetHostAddresses would return, following CNAMEs."""
@@ -1229,8 +1282,15 @@ AZURE_KEY = "HKLM\\SOFTWARE\\Microsoft\\Windows Azure"
 FIPS_POLICY_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Lsa\\FipsAlgorithmPolicy"
 #: Marker of a Sage Partner Cloud VM (a guess: overridable in the facts snippet params).
 SPC_MARKER_KEY = "HKLM\\SOFTWARE\\WOW6432Node\\Sage\\SPC"
-#: Interactive user whose persistent drive mappings live under HKU (for mapped drives).
+#: Interactive user whose persistent drive mappings live under HKU (for mapped drives);
+#: the WinRM account is that user too (its hive, HKU\\<SID>, is loaded in its sessions).
 USER_SID = "S-1-5-21-1004336348-1177238915-682003330-1001"
+#: A user's proxy settings (Internet Options, WinINET), under HKU\\<SID> or HKLM.
+INTERNET_SETTINGS = "Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings"
+#: Machine-wide proxy policy: ProxySettingsPerUser=0 makes every account use HKLM's settings.
+PROXY_POLICY_KEY = (
+    "HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\CurrentVersion\\Internet Settings"
+)
 
 #: ASSUMPTION: the agent's service name, display name and folder are not documented;
 #: they come from the shipped agent profile so every front door agrees.
@@ -1344,6 +1404,12 @@ class WindowsHost:
     # Real seconds a script that Windows would leave waiting for ever is held before the
     # simulator ends it (rc 1, ScriptHung's text): the client sees it hang, then fail.
     hang_limit_s: float = 3.0
+    # Whether the NetTCPIP module (Get-NetTCPConnection) exists: not on Server 2008 R2,
+    # even with Windows Management Framework 5.1.
+    nettcpip_module: bool = True
+    agent_behaviour: AgentBehaviour = field(default_factory=AgentBehaviour)
+    # Runtime of the simulated agent: process id -> log events already written.
+    agent_log_written: dict[int, int] = field(default_factory=dict)
     next_pid: int = 4104
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _initial: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -1496,6 +1562,11 @@ class WindowsHost:
         with self.lock:
             if service.state not in SERVICE_STATES or service.start_mode not in START_MODES:
                 raise ServiceError(f"invalid service state/start mode for {service.name!r}")
+            if service.state != "Stopped" and not service.process_id:
+                # A service that runs has a process, started now.
+                service.process_id = self._new_pid()
+                service.process_account = service.process_account or service.account
+                service.process_started = self.utc_now()
             self.services[service.name.lower()] = service
             return service
 
@@ -1564,6 +1635,7 @@ class WindowsHost:
                 service.state = "StartPending"
                 service.process_id = self._new_pid()
                 service.process_account = service.account
+                service.process_started = self.utc_now()
         if service.stuck == "StartPending":
             return self._wait_stuck(service, "Start-Service", timeout_s)
         if timeout_s is not None and service.start_seconds > timeout_s:
@@ -1607,6 +1679,7 @@ class WindowsHost:
         service.state = "Stopped"
         service.process_id = 0
         service.process_account = None
+        service.process_started = None
 
     def _wait_stuck(self, service: Service, cmdlet: str, timeout_s: float | None) -> Service:
         if timeout_s is None:
@@ -1656,6 +1729,7 @@ class WindowsHost:
                     service.state = "StartPending" if service.stuck == "StartPending" else "Running"
                     service.process_id = self._new_pid()
                     service.process_account = service.account
+                    service.process_started = self.utc_now()
             self.record({"kind": "reboot"})
 
     # products
@@ -1826,6 +1900,7 @@ _FIELDS = {
     "installer_failure",
     "hang_limit_s",
     "ui_language",
+    "nettcpip_module",
 }
 _SECTIONS = {
     "dotnet_release",
@@ -1842,6 +1917,7 @@ _SECTIONS = {
     "folders",
     "fips",
     "service_logon_right",
+    "agent_behaviour",
 }
 
 
@@ -1938,6 +2014,7 @@ class _Builder:
         self._sage()
         self._mae()
         self._agent()
+        self._agent_behaviour()
         self._services()
         self._logon_rights()
         self._network()
@@ -2163,6 +2240,7 @@ class _Builder:
                 "folder",
                 "stuck",
                 "settings",
+                "running_for_s",
             },
             f"{self.where}: agent",
         )
@@ -2192,7 +2270,10 @@ class _Builder:
                 stuck=_stuck(agent.get("stuck"), self.where),
             )
         )
-        self._running(service)
+        running_for = agent.get("running_for_s", 3600)
+        if isinstance(running_for, bool) or not isinstance(running_for, int | float):
+            raise ProfileError(f"{self.where}: agent.running_for_s must be a number of seconds")
+        self._running(service, float(running_for))
         _agent_uninstall_entry(self.host.registry, version, folder)
         self._agent_settings(agent, folder)
 
@@ -2200,13 +2281,17 @@ class _Builder:
         """The settings.json the vendor's installer left where the agent profile says.
 
         Absent from the profile: one connection per ``.MAE`` file, in the
-        simulator's stand-in vendor layout; a mapping: that document; null: none.
+        simulator's stand-in vendor layout, with what the stand-in installer adds
+        (``vendor_layout.installed_document``); a mapping: that document; null: none.
         """
         if "settings" in agent and agent["settings"] is None:
             return
         document = agent.get("settings")
         if document is None:
-            document = vendor_layout.document(vendor_layout.entities_for(self.data))
+            document = vendor_layout.installed_document(
+                vendor_layout.entities_for(self.data),
+                service_account=str(agent.get("account", "LocalSystem")),
+            )
         elif not isinstance(document, Mapping):
             raise ProfileError(f"{self.where}: agent.settings must be a JSON object or null")
         path = agent_profile.default().settings_path(install_dir=folder)
@@ -2241,16 +2326,38 @@ class _Builder:
             service.stuck = _stuck(service.stuck, self.where)
             self._running(service)
 
-    def _running(self, service: Service) -> None:
-        """A service the profile has running: a process, and its account holds the right
-        to log on as a service (it was set up with services.msc, which grants it)."""
+    def _running(self, service: Service, running_for_s: float = 3600.0) -> None:
+        """A service the profile has running: a process, started ``running_for_s`` ago, and
+        its account holds the right to log on as a service (it was set up with
+        services.msc, which grants it)."""
         if service.state != "Stopped":
             service.process_id = service.process_id or self.host._new_pid()
             service.process_account = service.process_account or service.account
+            service.process_started = self.host.utc_now() - dt.timedelta(seconds=running_for_s)
             if not self.host.has_service_logon_right(service.account):
                 self.host.service_logon_right.add(self.host._account_key(service.account))
         else:
             service.process_id = 0
+            service.process_started = None
+
+    def _agent_behaviour(self) -> None:
+        spec = _section(
+            self.data.get("agent_behaviour"),
+            {"connect_after_s", "sql_login", "log"},
+            f"{self.where}: agent_behaviour",
+        )
+        behaviour = self.host.agent_behaviour
+        if "connect_after_s" in spec:
+            value = spec["connect_after_s"]
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ProfileError(f"{self.where}: agent_behaviour.connect_after_s: seconds >= 0")
+            behaviour.connect_after_s = float(value)
+        if "sql_login" in spec:
+            behaviour.sql_login = _choice(spec["sql_login"], SQL_LOGIN_RESULTS, self.where)
+        if "log" in spec:
+            if not isinstance(spec["log"], bool):
+                raise ProfileError(f"{self.where}: agent_behaviour.log must be true or false")
+            behaviour.log = spec["log"]
 
     def _logon_rights(self) -> None:
         accounts = self.data.get("service_logon_right") or []
@@ -2263,12 +2370,25 @@ class _Builder:
     def _network(self) -> None:
         net = _section(
             self.data.get("network"),
-            {"dns", "tcp", "default_tcp", "tls", "intercept_tls", "latency_ms", "winhttp_proxy"},
+            {
+                "dns",
+                "tcp",
+                "default_tcp",
+                "tls",
+                "intercept_tls",
+                "latency_ms",
+                "winhttp_proxy",
+                "user_proxy",
+                "machine_proxy",
+                "accounts",
+            },
             f"{self.where}: network",
         )
         policy = self.host.network
         # Automatic root update has put the public roots in AuthRoot, as on a server online.
         self.host.cert_stores.authroot.extend(PKI.public_roots())
+        # The legacy SQS name (the catalog's firewall_names) resolves as on the Internet.
+        policy.dns["eu-west-3.queue.amazonaws.com"] = DnsRule("ok", ("198.51.100.21",))
         for endpoint in DEFAULT_ENDPOINTS:
             policy.dns[endpoint] = DnsRule("ok", _DEFAULT_DNS[endpoint])
             policy.tls[endpoint] = TlsRule(_DEFAULT_ISSUERS[endpoint], endpoint)
@@ -2308,6 +2428,74 @@ class _Builder:
         proxy = _section(net.get("winhttp_proxy"), {"server", "bypass"}, self.where)
         policy.winhttp_proxy = proxy.get("server")
         policy.winhttp_bypass = proxy.get("bypass")
+        self._proxies(net)
+        for account, spec in (net.get("accounts") or {}).items():
+            self._account_network(str(account), spec)
+
+    def _proxies(self, net: dict[str, Any]) -> None:
+        """Proxy settings where Windows keeps them: a user's Internet Options (WinINET) under
+        HKU\\<SID>, the machine's under HKLM with the policy ProxySettingsPerUser=0."""
+        reg = self.host.registry
+        users = net.get("user_proxy") or {}
+        if not isinstance(users, Mapping):
+            raise ProfileError(f"{self.where}: network.user_proxy must map accounts to proxies")
+        for account, spec in users.items():
+            if str(account).lower() == "winrm_user":
+                sid = USER_SID
+            else:
+                try:
+                    sid = self.host.resolve_principal(str(account))
+                except ModelError as exc:
+                    raise ProfileError(
+                        f"{self.where}: network.user_proxy account {account!r}: {exc}"
+                    ) from None
+            self._proxy_values(f"HKU\\{sid}\\{INTERNET_SETTINGS}", spec, "user_proxy")
+        machine = net.get("machine_proxy")
+        if machine is not None:
+            self._proxy_values(f"HKLM\\{INTERNET_SETTINGS}", machine, "machine_proxy")
+            reg.set(PROXY_POLICY_KEY, "ProxySettingsPerUser", 0)
+
+    def _proxy_values(self, key: str, spec: Any, where: str) -> None:
+        values = _section(
+            spec, {"server", "bypass", "auto_config_url", "enabled"}, f"{self.where}: {where}"
+        )
+        reg = self.host.registry
+        enabled = values.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise ProfileError(f"{self.where}: {where}.enabled must be true or false")
+        reg.set(key, "ProxyEnable", int(enabled))
+        for name, value_name in (
+            ("server", "ProxyServer"),
+            ("bypass", "ProxyOverride"),
+            ("auto_config_url", "AutoConfigURL"),
+        ):
+            if values.get(name):
+                reg.set(key, value_name, str(values[name]))
+
+    def _account_network(self, account: str, spec: Any) -> None:
+        where = f"{self.where}: network.accounts[{account!r}]"
+        data = _section(spec, {"dns", "tcp", "default_tcp", "intercept_tls"}, where)
+        try:
+            sid = self.host.resolve_principal(account)
+        except ModelError as exc:
+            raise ProfileError(f"{where}: {exc}") from None
+        override = AccountNetwork()
+        for dns_name, rule in (data.get("dns") or {}).items():
+            override.dns[str(dns_name).lower()] = self._dns_rule(rule)
+        for target, verdict in (data.get("tcp") or {}).items():
+            if ":" not in str(target):
+                raise ProfileError(f"{where}: tcp key {target!r} must be name:port")
+            override.tcp[str(target).lower()] = _choice(verdict, TCP_RESULTS, where)
+        if data.get("default_tcp") is not None:
+            override.default_tcp = _choice(data["default_tcp"], TCP_RESULTS, where)
+        if "intercept_tls" in data:
+            intercept = data["intercept_tls"]
+            override.intercept = (
+                None
+                if intercept is None
+                else self._tls_rule(_section(intercept, {"issuer", "protocols"}, where), True)
+            )
+        self.host.network.accounts[sid.upper()] = override
 
     def _dns_rule(self, rule: Any) -> DnsRule:
         if isinstance(rule, str):

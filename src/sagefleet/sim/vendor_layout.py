@@ -11,6 +11,15 @@ members, a ``Connections`` list keyed by ``CompanyName``, a nested
 ``Database`` object, a UTF-8 BOM and CRLF as .NET writers leave them). It is
 a stand-in: nothing in sagefleet may rely on it (docs/simulator.md).
 
+Two stages, as on a real server: :func:`document` is what the vendor's form
+produces (the file in the connection's Setup.zip); :func:`installed_document`
+is what the vendor's installer leaves in the agent folder: the same file plus
+the wizard's answers, which the form does not know (each connection's ``.MAE``
+file as ``MaeFile`` and Sage user as ``SageUser``, the service's Windows
+account as a top-level ``ServiceAccount``). So an
+installed agent's settings.json holds members no vendor file gives sagefleet,
+and a write must keep them.
+
 It also derives, from a host profile, the entities an integrator would write
 in the inventory for that server: one per ``.MAE`` file, with the profile's
 edition, SQL server and file code.
@@ -30,6 +39,25 @@ SQL_USER = "spendesk_sql"
 SQL_PASSWORD = "sim-only-not-a-secret"
 SAGE_USER = "<Administrateur>"
 AZURE_SQL_SUFFIX = ".database.windows.net"
+#: What the stand-in installer adds to each connection of the form's file: member -> the
+#: entity field holding the wizard's answer. At the top it adds :data:`SERVICE_ACCOUNT_MEMBER`.
+INSTALLER_CONNECTION_ANSWERS = {"MaeFile": "mae_path", "SageUser": "sage_user"}
+SERVICE_ACCOUNT_MEMBER = "ServiceAccount"
+#: The connection of the stand-in vendor file a test package carries (package.build_test_package).
+SAMPLE_ENTITY: dict[str, Any] = {
+    "name": "BIJOU",
+    "company_code": "BIJOU",
+    "analytic_plan": 1,
+    "edition": "spc",
+    "azure_sql_server": "xiyxu8z271",
+    "database": "xim9mokrk4q_AS274AY1ZH",
+    "sage_user": SAGE_USER,
+    "sage_password": "",
+    "sql_user": SQL_USER,
+    "sql_password": SQL_PASSWORD,
+    "mae_path": "C:\\Sage\\Societes\\BIJOU.MAE",
+    "pdf_storage": "filestream",
+}
 
 
 def company_code(mae_path: str) -> str:
@@ -81,7 +109,8 @@ def entities_for(
 
 
 def connection(entity: Mapping[str, Any]) -> dict[str, Any]:
-    """One connection in the stand-in layout, from an inventory entity."""
+    """One connection in the stand-in layout, as the vendor's form writes it, from an
+    inventory entity (no ``.MAE`` file, no Sage user: the installer's wizard asks those)."""
     if entity.get("edition") == "spc":
         server = str(entity["azure_sql_server"])
         if not server.endswith(AZURE_SQL_SUFFIX):
@@ -94,7 +123,6 @@ def connection(entity: Mapping[str, Any]) -> dict[str, Any]:
         "AnalyticPlan": entity.get("analytic_plan", 1),
         "Edition": "SPC" if entity.get("edition") == "spc" else "OnPremise",
         "Database": {"Server": server, "Name": entity.get("database") or entity["company_code"]},
-        "SageUser": entity.get("sage_user", SAGE_USER),
         "SagePassword": entity.get("sage_password", ""),
         "SqlUser": entity.get("sql_user", SQL_USER),
         "SqlPassword": entity.get("sql_password", SQL_PASSWORD),
@@ -106,6 +134,20 @@ def connection(entity: Mapping[str, Any]) -> dict[str, Any]:
 def document(entities: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """A settings.json in the stand-in layout holding these entities' connections."""
     return {"Connections": [connection(e) for e in entities], "Version": LAYOUT_VERSION}
+
+
+def installed_document(
+    entities: Sequence[Mapping[str, Any]], service_account: str = "LocalSystem"
+) -> dict[str, Any]:
+    """The settings.json the stand-in installer leaves in the agent folder: the form's
+    document with the wizard's answers (:data:`INSTALLER_CONNECTION_ANSWERS`, then
+    :data:`SERVICE_ACCOUNT_MEMBER`) added after the form's members."""
+    doc = document(entities)
+    for item, entity in zip(doc["Connections"], entities, strict=True):
+        for member, name in INSTALLER_CONNECTION_ANSWERS.items():
+            item[member] = str(entity.get(name) or (SAGE_USER if name == "sage_user" else ""))
+    doc[SERVICE_ACCOUNT_MEMBER] = service_account
+    return doc
 
 
 def dumps(doc: Mapping[str, Any]) -> bytes:

@@ -169,3 +169,20 @@ function Set-SfServiceState([string]$Name, [string]$State, [int]$Seconds) {
         $sc.Dispose()
     }
 }
+
+function Read-SfTail([string] $Path, [long] $Bytes) {
+    # The last $Bytes of a file, read shared: the agent keeps its log open while it runs.
+    $stream = New-Object -TypeName System.IO.FileStream -ArgumentList $Path, ([System.IO.FileMode]::Open), ([System.IO.FileAccess]::Read), ([System.IO.FileShare]::ReadWrite)
+    try {
+        $start = [Math]::Max([long]0, $stream.Length - $Bytes)
+        [void]$stream.Seek($start, [System.IO.SeekOrigin]::Begin)
+        $buffer = New-Object -TypeName byte[] -ArgumentList ([int]($stream.Length - $start))
+        $read = 0
+        while ($read -lt $buffer.Length) {
+            $n = $stream.Read($buffer, $read, $buffer.Length - $read)
+            if ($n -le 0) { break }
+            $read += $n
+        }
+        [ordered]@{ size = $stream.Length; truncated = ($start -gt 0); buffer = $buffer; read = $read }
+    } finally { $stream.Dispose() }
+}

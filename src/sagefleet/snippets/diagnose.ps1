@@ -16,20 +16,8 @@ function Get-SfService([string] $Name) {
 }
 
 function Get-SfTail([string] $Path, [int] $Bytes) {
-    # Shared read: the agent keeps its log open while it runs.
-    $stream = New-Object -TypeName System.IO.FileStream -ArgumentList $Path, ([System.IO.FileMode]::Open), ([System.IO.FileAccess]::Read), ([System.IO.FileShare]::ReadWrite)
-    try {
-        $start = [Math]::Max([long]0, $stream.Length - $Bytes)
-        [void]$stream.Seek($start, [System.IO.SeekOrigin]::Begin)
-        $buffer = New-Object -TypeName byte[] -ArgumentList ([int]($stream.Length - $start))
-        $read = 0
-        while ($read -lt $buffer.Length) {
-            $n = $stream.Read($buffer, $read, $buffer.Length - $read)
-            if ($n -le 0) { break }
-            $read += $n
-        }
-        [ordered]@{ size = $stream.Length; truncated = ($start -gt 0); content = [Convert]::ToBase64String($buffer, 0, $read) }
-    } finally { $stream.Dispose() }
+    $tail = Read-SfTail $Path $Bytes
+    [ordered]@{ size = $tail.size; truncated = $tail.truncated; content = [Convert]::ToBase64String($tail.buffer, 0, $tail.read) }
 }
 
 $result = [ordered]@{ service = Get-SfService ([string]$P.service_name); logs = @(); events = @(); events_error = $null; settings = $null; restart = $null }

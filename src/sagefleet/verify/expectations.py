@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagefleet import agent_profile, catalog
+from sagefleet import agent_profile, catalog, connection
+from sagefleet.connection import ConnectionOptions
 from sagefleet.settings import build_host_settings, entities_for_host
 from sagefleet.settings.merge import connections
 from sagefleet.settings.redact import is_secret_key
@@ -35,6 +36,11 @@ class Expectations:
     install_dir: str = ""
     #: How to find the agent's service: ``windows.service(**expected.service_lookup)``.
     service_lookup: Mapping[str, str | None] = field(default_factory=dict)
+    #: SF513's options: the endpoints, the window after start, the profile's log evidence.
+    agent_connection: ConnectionOptions | None = None
+    #: Members the file has and ``settings`` lacks are fine: under the vendor source a
+    #: write keeps what only the host's file held (what the vendor's installer added).
+    settings_extra_allowed: bool = False
 
     @property
     def service_label(self) -> str:
@@ -50,10 +56,12 @@ def for_host(host: str, variables: Mapping[str, Any]) -> Expectations:
     entities: tuple[Any, ...] = ()
     settings = None
     keys: Mapping[tuple[str, ...], str] = {}
+    extra_allowed = False
     if "sagefleet_entities" in variables:
         entities = entities_for_host(host, variables).entities
         built = build_host_settings(host, variables)
         settings, keys = built.document, built.plan
+        extra_allowed = built.source == "vendor"
     editions = {e.edition for e in entities}
     version = variables.get("sagefleet_agent_version")
     return Expectations(
@@ -79,11 +87,18 @@ def for_host(host: str, variables: Mapping[str, Any]) -> Expectations:
         staging_keep=int(variables.get("sagefleet_agent_staging_keep", 2)),
         install_dir=profile.install_dir,
         service_lookup=profile.service_lookup,
+        agent_connection=connection.options_from(host, variables),
+        settings_extra_allowed=extra_allowed,
     )
 
 
-def differences(actual: Any, expected: Any, path: str = "$") -> list[str]:
-    """Every path where ``actual`` differs from ``expected``; secret values never shown."""
+def differences(
+    actual: Any, expected: Any, path: str = "$", *, extra_allowed: bool = False
+) -> list[str]:
+    """Every path where ``actual`` differs from ``expected``; secret values never shown.
+
+    ``extra_allowed``: a member only ``actual`` has is not a difference (a vendor
+    file keeps what the installer added, docs/settings.md)."""
     secret = is_secret_key(path.rsplit(".", 1)[-1])
 
     def show(value: Any) -> str:
@@ -96,9 +111,12 @@ def differences(actual: Any, expected: Any, path: str = "$") -> list[str]:
             if key not in actual:
                 found.append(f"{child}: missing")
             elif key not in expected:
-                found.append(f"{child}: unexpected field")
+                if not extra_allowed:
+                    found.append(f"{child}: unexpected field")
             else:
-                found.extend(differences(actual[key], expected[key], child))
+                found.extend(
+                    differences(actual[key], expected[key], child, extra_allowed=extra_allowed)
+                )
         return found
     if isinstance(expected, list) and isinstance(actual, list):
         if len(expected) != len(actual):
@@ -106,7 +124,7 @@ def differences(actual: Any, expected: Any, path: str = "$") -> list[str]:
         found = []
         for index, (a, e) in enumerate(zip(actual, expected, strict=True)):
             label = e.get("name") if isinstance(e, Mapping) and "name" in e else index
-            found.extend(differences(a, e, f"{path}[{label}]"))
+            found.extend(differences(a, e, f"{path}[{label}]", extra_allowed=extra_allowed))
         return found
     if actual != expected:
         return [f"{path}: {show(actual)}, expected {show(expected)}"]

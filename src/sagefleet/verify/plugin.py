@@ -36,6 +36,7 @@ from sagefleet.inventory import (
     handed_over_secrets,
     load,
 )
+from sagefleet.outcomes import Outcome
 from sagefleet.verify.expectations import Expectations, for_host
 from sagefleet.verify.windows import Windows, testinfra_host
 
@@ -164,7 +165,26 @@ def pytest_runtest_makereport(
                 ("sagefleet_title", title or item.name),
             ]
         )
+        cause = _connection_failure(call.excinfo.value) if call.excinfo else None
+        if cause:
+            report.user_properties.append(("sagefleet_unreachable", cause))
     return report
+
+
+def _connection_failure(exc: BaseException) -> str | None:
+    """Why the host could not be reached, when ``exc`` says it (else None)."""
+    import requests
+    from winrm.exceptions import InvalidCredentialsError
+
+    from sagefleet.remote.errors import AuthenticationFailed, HostUnreachable, short_cause
+
+    if isinstance(exc, (HostUnreachable, AuthenticationFailed)):
+        return exc.message
+    if isinstance(exc, InvalidCredentialsError):
+        return f"credentials rejected: {exc}"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return short_cause(f"cannot connect: {exc}")
+    return None
 
 
 class _Collector:
@@ -173,6 +193,7 @@ class _Collector:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.results: dict[str, list[Finding]] = defaultdict(list)
+        self.unreachable: dict[str, str] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
@@ -180,6 +201,10 @@ class _Collector:
             return
         if report.when != "call" and not (report.failed or report.skipped):
             return
+        if "sagefleet_unreachable" in props:
+            self.unreachable.setdefault(
+                str(props["sagefleet_host"]), str(props["sagefleet_unreachable"])
+            )
         if report.passed:
             status, message = Status.PASS, "ok"
         elif report.skipped:
@@ -206,7 +231,7 @@ class _Collector:
         from sagefleet.report import write_reports
 
         hosts = [
-            HostReport(host=name, reachable=True, findings=tuple(findings))
+            verified_host(name, findings, self.unreachable.get(name))
             for name, findings in sorted(self.results.items())
         ]
         write_reports(
@@ -216,8 +241,33 @@ class _Collector:
         )
 
 
+def verified_host(name: str, findings: list[Finding], unreachable: str | None) -> HostReport:
+    """A host's verification: verified when every check passed, verify-failed when one
+    failed or could not run, unreachable when the host could not be reached."""
+    reason: str | None
+    if unreachable:
+        status, reason = "unreachable", unreachable
+    else:
+        failing = [f for f in findings if f.status is not Status.PASS]
+        status = "verify-failed" if failing else "verified"
+        reason = "; ".join(f"{f.check_id} {f.message}" for f in failing) or None
+    return HostReport(
+        host=name,
+        reachable=not unreachable,
+        error=unreachable,
+        findings=tuple(findings),
+        outcome=Outcome(status=status, reason=reason),
+    )
+
+
 def _short(report: pytest.TestReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
-    text = crash.message if crash is not None else str(report.longrepr)
+    if crash is not None:
+        text = crash.message
+    elif isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        # A skip (the check could not decide): (file, line, "Skipped: <reason>").
+        text = str(report.longrepr[2]).removeprefix("Skipped: ")
+    else:
+        text = str(report.longrepr)
     first = text.strip().splitlines()
     return (first[0] if first else "failed")[:500]

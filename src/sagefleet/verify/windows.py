@@ -134,20 +134,27 @@ class Windows:
         self.host = host
         self.name = name
 
-    def ask(self, *questions: dict[str, Any]) -> list[dict[str, Any]]:
-        """Run the query snippet once for all ``questions``; answers in the same order."""
-        command, stdin = snippet_invocation("query", {"questions": list(questions)})
+    def run_snippet(self, name: str, params: dict[str, Any]) -> Any:
+        """Run one sagefleet snippet; its document, checked against the snippet's contract."""
+        command, stdin = snippet_invocation(name, params)
         run_with_stdin = getattr(self.host.backend, "run_with_stdin", None)
         if run_with_stdin is None:
             raise TypeError(
-                f"{self.name}: this testinfra backend cannot send stdin, and the query script "
+                f"{self.name}: this testinfra backend cannot send stdin, and the {name} script "
                 f"does not fit cmd.exe's {CMD_LINE_LIMIT} characters: build the host with "
                 "sagefleet.verify.testinfra_host"
             )
         result = run_with_stdin(command, stdin)
-        document = parse_result(
-            self.name, "query", result.rc, result.stdout_bytes, result.stderr_bytes
-        )
+        return parse_result(self.name, name, result.rc, result.stdout_bytes, result.stderr_bytes)
+
+    def agent_connections(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The agent's connection evidence (``sagefleet.connection.params`` builds ``params``)."""
+        document: dict[str, Any] = self.run_snippet("agent_connections", params)
+        return document
+
+    def ask(self, *questions: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run the query snippet once for all ``questions``; answers in the same order."""
+        document = self.run_snippet("query", {"questions": list(questions)})
         answers = document["answers"]
         if isinstance(answers, dict):  # PowerShell 5.1 unwraps one-element arrays
             answers = [answers]

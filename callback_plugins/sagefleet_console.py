@@ -1,0 +1,132 @@
+"""Callback plugin (stdout): Ansible's default output, with one line per host outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible import constants as C
+from ansible.plugins.callback.default import CallbackModule as DefaultCallback
+
+from sagefleet.outcomes import BY_NAME
+from sagefleet.remote.errors import short_cause
+
+DOCUMENTATION = r"""
+name: sagefleet_console
+type: stdout
+short_description: Ansible's default output, one line per host outcome
+description:
+  - Ansible's default stdout callback, with three changes that keep a run over
+    hundreds of hosts readable.
+  - An unreachable host takes one line with its cause (a connection error of
+    requests/urllib3 without its object dump), not the whole task result.
+  - A deploy result (sagefleet_deploy) takes one line with the host's outcome and
+    its reason or plan (a rollback shows why), coloured as the outcome fails the
+    run or not.
+  - The last task of a report play (sagefleet_outcome) takes one line per host it
+    fails, with the reason; the agent's restart after a settings change
+    (sagefleet_agent_restart) shows what it did.
+  - Set in the project's ansible.cfg (stdout_callback). AWX and Automation Platform
+    use their own; the PLAY RECAP is the same.
+extends_documentation_fragment:
+  - default_callback
+  - result_format_callback
+requirements:
+  - set as stdout callback in configuration
+"""
+
+# Actions whose results carry a host outcome (``outcome`` or ``status``), by short name.
+OUTCOME_ACTIONS = ("sagefleet_deploy", "sagefleet_outcome")
+# Actions whose message says what they did: shown on the host's line.
+MESSAGE_ACTIONS = ("sagefleet_agent_restart",)
+_COLOURS = {"failed": C.COLOR_ERROR, "unreachable": C.COLOR_UNREACHABLE, "ok": C.COLOR_OK}
+
+
+def _short_name(action: str) -> str:
+    return action.rsplit(".", 1)[-1]
+
+
+def _one_line(text: Any) -> str:
+    return " ".join(short_cause(str(text or "")).split())
+
+
+class CallbackModule(DefaultCallback):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "stdout"
+    CALLBACK_NAME = "sagefleet_console"
+
+    def _outcome_line(self, result: Any, status: str, detail: str) -> None:
+        if self._last_task_banner != result.task._uuid:
+            self._print_task_banner(result.task)
+        recap = BY_NAME[status].recap if status in BY_NAME else "ok"
+        line = f"{status}: [{self.host_label(result)}]" + (f" {detail}" if detail else "")
+        self._display.display(
+            line,
+            color=C.COLOR_WARN if status == "blocked" else _COLOURS[recap],
+            stderr=recap != "ok" and self.get_option("display_failed_stderr"),
+        )
+
+    def v2_runner_on_unreachable(self, result: Any) -> None:
+        if self._last_task_banner != result.task._uuid:
+            self._print_task_banner(result.task)
+        data = result.result
+        data.pop("exception", None)
+        if _short_name(result.task.action) == "sagefleet_outcome":
+            cause = _reason(data)
+        else:
+            cause = _one_line(data.get("msg"))
+        self._display.display(
+            f"unreachable: [{self.host_label(result)}] {cause}",
+            color=C.COLOR_UNREACHABLE,
+            stderr=self.get_option("display_failed_stderr"),
+        )
+        if result.task.ignore_unreachable:
+            self._display.display("...ignoring", color=C.COLOR_SKIP)
+
+    def v2_runner_on_failed(self, result: Any, ignore_errors: bool = False) -> None:
+        data = result.result
+        if _short_name(result.task.action) == "sagefleet_outcome" and data.get("status"):
+            data.pop("exception", None)
+            self._outcome_line(result, str(data["status"]), _reason(data))
+            if ignore_errors:
+                self._display.display("...ignoring", color=C.COLOR_SKIP)
+            return
+        super().v2_runner_on_failed(result, ignore_errors=ignore_errors)
+
+    def v2_runner_on_ok(self, result: Any) -> None:
+        data = result.result
+        action = _short_name(result.task.action)
+        if self._run_is_verbose(result) or result.task.loop:
+            super().v2_runner_on_ok(result)
+            return
+        if action in OUTCOME_ACTIONS and data.get("outcome"):
+            status = str(data["outcome"])
+            recap = BY_NAME[status].recap if status in BY_NAME else "ok"
+            if (
+                recap == "ok"
+                and not data.get("changed")
+                and not self.get_option("display_ok_hosts")
+            ):
+                return
+            self._handle_warnings_and_exception(result)
+            self._outcome_line(result, status, _one_line(data.get("reason") or data.get("plan")))
+            return
+        if action in MESSAGE_ACTIONS and data.get("msg"):
+            changed = bool(data.get("changed"))
+            if not changed and not self.get_option("display_ok_hosts"):
+                return
+            if self._last_task_banner != result.task._uuid:
+                self._print_task_banner(result.task)
+            self._handle_warnings_and_exception(result)
+            self._display.display(
+                f"{'changed' if changed else 'ok'}: [{self.host_label(result)}] "
+                + _one_line(data["msg"]),
+                color=C.COLOR_CHANGED if changed else C.COLOR_OK,
+            )
+            return
+        super().v2_runner_on_ok(result)
+
+
+def _reason(data: dict[str, Any]) -> str:
+    message = _one_line(data.get("msg"))
+    status = str(data.get("status") or "")
+    return message.removeprefix(f"{status}: ") if status else message

@@ -1,0 +1,118 @@
+"""Restart the agent so that it reads its settings.json again, and prove it runs.
+
+The agent reads settings.json when it starts: a settings change that is not
+followed by a restart is not in effect, and the next deploy would find the
+file up to date while the running agent still uses the old settings. The
+settings playbook therefore restarts the agent (a handler) whenever it changed
+settings.json, and fails the host when the agent does not run afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sagefleet import agent_profile
+from sagefleet.errors import InputError, SagefleetError
+from sagefleet.remote import HostSession
+
+
+@dataclass(frozen=True)
+class Restart:
+    """What a restart did: ``state`` after it (None: the service does not exist)."""
+
+    installed: bool
+    state: str | None = None
+    state_before: str | None = None
+    error: str | None = None
+    killed_pid: int | None = None
+    planned: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.installed or self.planned or self.state == "Running"
+
+    @property
+    def message(self) -> str:
+        if not self.installed:
+            return "the agent is not installed: it reads these settings when it is"
+        if self.planned:
+            return f"check mode: the agent ({self.state_before}) would be restarted"
+        if self.state == "Running":
+            killed = f"; its process {self.killed_pid} was killed" if self.killed_pid else ""
+            return f"agent restarted ({self.state_before} → Running): settings in effect{killed}"
+        return (
+            f"the agent does not run after the settings change ({self.state}): "
+            f"{self.error or 'no error reported'}; settings.json is not in effect"
+        )
+
+
+@dataclass(frozen=True)
+class RestartOptions:
+    """How to find the agent's service (the agent profile's lookup: its exact name, else
+    an ImagePath or DisplayName pattern), and how long a stop and a start may take."""
+
+    lookup: Mapping[str, str | None]
+    described: str
+    stop_timeout_s: int = 60
+    start_timeout_s: int = 60
+
+
+def options_from(host: str, variables: Mapping[str, Any]) -> RestartOptions:
+    """The service lookup (the host's agent profile, the inventory's overrides on top) and
+    the timeouts, checked before the host is touched."""
+    profile = agent_profile.for_host(variables, host=host)
+    timeouts = {}
+    for which in ("stop", "start"):
+        field = f"sagefleet_agent_{which}_timeout_s"
+        value = variables.get(field, 60)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3600:
+            raise InputError(
+                "must be a number of seconds from 1 to 3600",
+                host=host,
+                field=field,
+                value=repr(value),
+            )
+        timeouts[which] = value
+    return RestartOptions(
+        profile.service_lookup, profile.describe_lookup(), timeouts["stop"], timeouts["start"]
+    )
+
+
+def restart(session: HostSession, options: RestartOptions, *, check: bool = False) -> Restart:
+    """Restart (or start) the agent service and report the state it ends in."""
+    answers = session.run_snippet(
+        "query", {"questions": [{"kind": "service", **options.lookup}]}
+    )["answers"]
+    answer = answers if isinstance(answers, dict) else answers[0]
+    candidates = answer.get("candidates") or []
+    if isinstance(candidates, str):  # PowerShell 5.1 unwraps one-element arrays
+        candidates = [candidates]
+    if len(candidates) > 1:
+        raise SagefleetError(
+            f"several services match the agent profile ({options.described}): "
+            f"{', '.join(candidates)}; set service.name in the profile or "
+            "sagefleet_agent_service_name"
+        )
+    if not answer.get("exists"):
+        return Restart(installed=False)
+    name = str(answer["name"])
+    before = answer.get("state")
+    if check:
+        return Restart(installed=True, state=before, state_before=before, planned=True)
+    outcome = session.run_snippet(
+        "agent_restart",
+        {
+            "service_name": name,
+            "stop_timeout_s": options.stop_timeout_s,
+            "start_timeout_s": options.start_timeout_s,
+        },
+    )
+    return Restart(
+        installed=True,
+        state=outcome.get("state"),
+        state_before=before,
+        error=outcome.get("error"),
+        killed_pid=outcome.get("killed_pid"),
+    )

@@ -1,0 +1,163 @@
+"""Where a run's reports go: one folder per run, never another run's files.
+
+By default a job's reports go to ``reports/<inventory name>/<job>/<UTC time>/``
+in the project, and ``reports/<inventory name>/<job>/latest`` (a relative
+symbolic link) points at the newest run that wrote a report. A run that stops
+before its report leaves ``latest`` where it was, and says so. A folder named
+explicitly (``sagefleet_preflight_report_dir``...) is used as is: no time
+folder, no ``latest``; a run only shows a report it wrote there itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+LATEST = "latest"
+STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# Inventory file names that say nothing about the client: their folder names it.
+_GENERIC = {"hosts", "inventory", "inventories", "main", "all"}
+
+
+def inventory_name(sources: Sequence[str] | str | None) -> str:
+    """A folder name for the inventory of a run: ``inventory/bijou`` → ``bijou``,
+    ``inventory/demo/hosts.yml`` → ``demo``, ``clients/acme.yml`` → ``acme``.
+
+    With several sources (``-i inventory/bijou -i .sagefleet/jump/hosts.yml``), the first.
+    """
+    if isinstance(sources, str):
+        sources = [sources]
+    first = next((str(s) for s in sources or () if str(s).strip()), "")
+    if not first:
+        return "default"
+    path = Path(first.rstrip("/"))
+    name = path.name
+    if path.suffix.lower() in (".yml", ".yaml", ".ini", ".json", ".cfg", ".toml"):
+        name = path.stem
+    if name.lower() in _GENERIC and path.parent.name:
+        name = path.parent.name
+    return _UNSAFE.sub("_", name).strip("._") or "default"
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """The folder a run writes its reports into.
+
+    ``job_dir`` is the folder holding every run of the job and ``latest`` (None for a
+    folder named explicitly); ``started`` is when the run opened it (epoch seconds).
+    """
+
+    path: Path
+    job_dir: Path | None
+    started: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "job_dir": str(self.job_dir) if self.job_dir else None,
+            "started": self.started,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunFolder:
+        job_dir = data.get("job_dir")
+        return cls(
+            path=Path(str(data["path"])),
+            job_dir=Path(str(job_dir)) if job_dir else None,
+            started=float(data.get("started") or 0.0),
+        )
+
+
+def open_run(
+    job: str,
+    *,
+    explicit: str | os.PathLike[str] | None = None,
+    reports_root: str | os.PathLike[str] = "reports",
+    inventory: str = "default",
+    now: datetime | None = None,
+) -> RunFolder:
+    """Create this run's folder: ``<root>/<inventory>/<job>/<UTC time>`` (``-2``, ``-3``...
+    when two runs start in the same second); ``explicit`` is used as is and made only by
+    what writes into it, so a run that could not report leaves no empty folder there."""
+    started = time.time()
+    if explicit:
+        return RunFolder(path=Path(explicit), job_dir=None, started=started)
+    job_dir = Path(reports_root) / inventory / job
+    job_dir.mkdir(parents=True, exist_ok=True)
+    stamp = (now or datetime.now(UTC)).strftime(STAMP_FORMAT)
+    for index in range(1, 1000):
+        path = job_dir / (stamp if index == 1 else f"{stamp}-{index}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return RunFolder(path=path, job_dir=job_dir, started=started)
+    raise RuntimeError(f"cannot create a run folder in {job_dir}")  # pragma: no cover
+
+
+def link_latest(run: RunFolder) -> Path | None:
+    """Point ``<job_dir>/latest`` at this run (relative link, replaced atomically)."""
+    if run.job_dir is None:
+        return None
+    link = run.job_dir / LATEST
+    temporary = run.job_dir / f".{LATEST}.{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        temporary.unlink()
+    os.symlink(os.path.relpath(run.path, run.job_dir), temporary)
+    os.replace(temporary, link)
+    return link
+
+
+def written(run: RunFolder, name: str = "report.json") -> bool:
+    """Whether this run wrote ``name`` in its folder (an older file does not count)."""
+    target = run.path / name
+    try:
+        return target.stat().st_mtime >= run.started - 1.0
+    except FileNotFoundError:
+        return False
+
+
+def discard(run: RunFolder) -> bool:
+    """Remove the time folder of a run that wrote no report (what it holds, a JUnit file of
+    no test, is this run's own); a folder named explicitly stays as it is."""
+    if run.job_dir is None or run.path.parent != run.job_dir:
+        return False
+    shutil.rmtree(run.path, ignore_errors=True)
+    return not run.path.exists()
+
+
+#: The variables open_for_play reads (templated by the caller).
+PLAY_VARS = (
+    "sagefleet_report_dir",
+    "sagefleet_inventory_name",
+    "playbook_dir",
+    "ansible_inventory_sources",
+)
+
+
+def open_for_play(job: str, explicit: str | None, play_vars: dict[str, Any]) -> RunFolder:
+    """This run's folder from a play's variables: under ``sagefleet_report_dir`` (default
+    ``reports/`` beside the playbooks' folder), the inventory named by
+    ``sagefleet_inventory_name`` or by its first source."""
+    root = (
+        play_vars.get("sagefleet_report_dir")
+        or Path(str(play_vars.get("playbook_dir") or ".")) / ".." / "reports"
+    )
+    name = play_vars.get("sagefleet_inventory_name") or inventory_name(
+        play_vars.get("ansible_inventory_sources")
+    )
+    return open_run(
+        job,
+        explicit=explicit or None,
+        reports_root=Path(os.path.normpath(str(root))),
+        inventory=_UNSAFE.sub("_", str(name)).strip("._") or "default",
+    )
