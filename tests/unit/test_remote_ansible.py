@@ -1,4 +1,9 @@
-"""AnsibleSession words a connection failure as sagefleet's own sessions do (remote/winrm.py)."""
+"""AnsibleSession words a connection failure as sagefleet's own sessions do (remote/winrm.py).
+
+WinRMSession raises HostUnreachable("cannot connect: <requests' text>") and the like:
+the expected messages are built the same way, so whatever RemoteError makes of the
+text, both read alike.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,21 @@ import pytest
 from sagefleet.remote import AuthenticationFailed, HostUnreachable, RemoteTimeout
 from sagefleet.remote.ansible import _classify
 
+POOL = "HTTPSConnectionPool(host='h', port=5986)"
+CERT = (
+    "HTTPSConnectionPool(host='h', port=5986): Max retries exceeded "
+    "(Caused by SSLError(SSLCertVerificationError(1, 'certificate verify failed')))"
+)
 REFUSED = (
     "HTTPSConnectionPool(host='10.0.0.5', port=5986): Max retries exceeded with url: /wsman "
     "(Caused by NewConnectionError('<urllib3.connection.HTTPSConnection object at 0x7f>: "
     "Failed to establish a new connection: [Errno 111] Connection refused'))"
 )
+
+
+def direct(message: str) -> str:
+    """The message of WinRMSession's error for the same failure."""
+    return HostUnreachable("sage01", message).message
 
 
 @pytest.mark.parametrize(
@@ -22,24 +37,21 @@ REFUSED = (
             AuthenticationFailed,
             "credentials rejected: the specified credentials were rejected by the server",
         ),
-        (f"ntlm: {REFUSED}", HostUnreachable, f"cannot connect: {REFUSED}"),
+        (f"ntlm: {REFUSED}", HostUnreachable, direct(f"cannot connect: {REFUSED}")),
         (
             f"ntlm: {REFUSED}{'x' * 300}",
             HostUnreachable,
-            f"cannot connect: {(REFUSED + 'x' * 300)[:297]}...",
+            direct(f"cannot connect: {(REFUSED + 'x' * 300)[:297]}..."),
         ),
         (
-            "ssl: HTTPSConnectionPool(host='h', port=5986): Max retries exceeded "
-            "(Caused by SSLError(SSLCertVerificationError(1, 'certificate verify failed')))",
+            f"ssl: {CERT}",
             HostUnreachable,
-            "TLS handshake failed: HTTPSConnectionPool(host='h', port=5986): Max retries "
-            "exceeded (Caused by SSLError(SSLCertVerificationError(1, 'certificate verify "
-            "failed')))",
+            direct(f"TLS handshake failed: {CERT}"),
         ),
         (
-            "ntlm: HTTPSConnectionPool(host='h', port=5986): Read timed out. (read timeout=30)",
+            f"ntlm: {POOL}: Read timed out. (read timeout=30)",
             RemoteTimeout,
-            "HTTPSConnectionPool(host='h', port=5986): Read timed out. (read timeout=30)",
+            RemoteTimeout("sage01", f"{POOL}: Read timed out. (read timeout=30)").message,
         ),
         # Two transports tried in turn: both errors kept, as ansible-core lists them.
         (
