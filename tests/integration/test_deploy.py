@@ -711,7 +711,7 @@ def test_the_console_stays_readable_on_a_larger_fleet(tmp_path: Path, package: P
         assert "HTTPSConnectionPool" not in out and "Max retries" not in out
         down = [line for line in out.splitlines() if "[h05]" in line]
         assert down == [
-            line for line in down if re.fullmatch(r"unreachable: \[h05\] ntlm: cannot connect "
+            line for line in down if re.fullmatch(r"unreachable: \[h05\] cannot connect "
                                                   r"to 127\.[\d.]+:\d+: connection refused", line)
         ]
         assert len(down) == 2  # the deploy task and the host's outcome, one line each
