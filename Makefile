@@ -38,7 +38,7 @@ browser:
 
 $(STAMP218): Makefile
 	test -x $(VENV218)/bin/python || $(PYTHON) -m venv $(VENV218)
-	$(VENV218)/bin/python -m pip install --quiet 'ansible-core>=2.18,<2.19' pywinrm pyspnego jsonschema pefile olefile
+	$(VENV218)/bin/python -m pip install --quiet 'ansible-core>=2.18,<2.19' pywinrm pyspnego jsonschema jsonschema-rs pefile olefile
 	touch $(STAMP218)
 
 ## make test-ansible218: ansible-core 2.18's raw/put_file/fetch_file and sagefleet's push in pieces against the simulator

@@ -53,7 +53,8 @@ class ActionModule(ActionBase):
         handled = len(results.index) if results else 0
         result.update(
             changed=False,
-            results=results.to_dict() if results else None,
+            # Not "results": Ansible reads that key of a task result as a loop's results.
+            process=results.to_dict() if results else None,
             per_host=per_host,
             forks=forks,
             msg=(

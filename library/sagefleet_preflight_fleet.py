@@ -29,8 +29,9 @@ attributes:
   platform:
     platforms: posix
 notes:
-  - Returns C(results) (each host's task result by name), C(per_host) (each host
-    left to its own task, with the reason) and C(forks).
+  - Returns C(process) (where the process it started leaves each host's result:
+    a private folder and each host's file), C(per_host) (each host left to its
+    own task, with the reason) and C(forks).
 author:
   - sagefleet developers
 """

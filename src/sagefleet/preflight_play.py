@@ -220,7 +220,7 @@ class Results:
         """The fleet task's registered value, read back (None: no process was started)."""
         if not isinstance(fleet, Mapping) or fleet.get("skipped"):
             return None
-        value = fleet.get("results")
+        value = fleet.get("process")
         if not isinstance(value, Mapping) or not isinstance(value.get("hosts"), Mapping):
             return None
         results = cls(Path(str(value["folder"])), [])
