@@ -39,7 +39,11 @@ class ActionModule(ActionBase):
         self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         task_vars = task_vars or {}
         names = [str(h) for h in task_vars.get("ansible_play_batch") or ()]
-        hosts = self._plan(names, task_vars)
+        try:
+            hosts = self._plan(names, task_vars)
+        except Exception as exc:  # noqa: BLE001 - an Ansible it does not know: per host
+            display.warning(f"sagefleet preflight: cannot read the hosts' connections ({exc})")
+            hosts = [FleetHost(n, reason=f"{type(exc).__name__} while planning") for n in names]
         # Ansible's forks: never more hosts at once than ansible-playbook -f allows.
         forks = max(1, min(int(context.CLIARGS.get("forks") or 5), len(names) or 1))
         try:
