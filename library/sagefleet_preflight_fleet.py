@@ -29,7 +29,7 @@ attributes:
   platform:
     platforms: posix
 notes:
-  - Returns C(process) (where the process it started leaves each host's result:
+  - Returns C(process) (where the process it started leaves each host's result,
     a private folder and each host's file), C(per_host) (each host left to its
     own task, with the reason) and C(forks).
 author:
