@@ -280,7 +280,7 @@ def write_inventory(
     import yaml
 
     sys.path.insert(0, str(ROOT))
-    from tests.scenarios import entities_for
+    from tests.support.scenarios import entities_for
 
     from sagefleet.sim.fleet import generate_specs
 
@@ -443,7 +443,7 @@ def count_preflight(work: Path, *, first_address: str) -> dict[str, Any]:
     the benchmark stops.
     """
     sys.path.insert(0, str(ROOT))
-    from tests.scenarios import write_inventory as scenario_inventory
+    from tests.support.scenarios import write_inventory as scenario_inventory
 
     from sagefleet import doctor
     from sagefleet.inventory import load

@@ -182,7 +182,7 @@ def _client_sagefleet(target: Mapping[str, Any]) -> dict[str, Any]:
 
 def _client_ansible(target: Mapping[str, Any]) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
-    from tests.integration.ansible_leg import connect  # as the test suite connects
+    from tests.support.ansible_leg import connect  # as the test suite connects
 
     connection = connect(dict(target))
     cpu0, t0 = time.process_time(), time.perf_counter()

@@ -141,7 +141,7 @@ def count_per_host(work: Path, package: Path, *, first_address: str, forks: int)
     every command that starts PowerShell.
     """
     sys.path.insert(0, str(ROOT))
-    from tests.scenarios import write_inventory
+    from tests.support.scenarios import write_inventory
 
     from sagefleet.sim.fleet import Fleet, generate_specs
 

@@ -1,50 +1,55 @@
-"""Shared fixtures: simulated fleets on loopback, started and stopped by the tests."""
+"""Shared fixtures: simulated fleets on loopback, started and stopped by the tests.
+
+The helpers behind them live in tests/support/ (test modules import from there).
+"""
 
 from __future__ import annotations
 
 import functools
 import http.server
-import itertools
-import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from sagefleet.remote.winrm import WinRMSession, WinRMTarget
 from sagefleet.sim.fleet import Fleet, HostSpec, generate_specs
-
-ROOT = Path(__file__).resolve().parent.parent
-
-# Each fleet of a test run gets its own /24 on loopback; ports are ephemeral. Parallel
-# workers (pytest-xdist) take disjoint ranges (20-134, 135-249), away from the demo's fixed
-# 127.0.1.x; a worker that has used its 115 starts over (ports keep fleets apart).
-_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-_SUBNETS = itertools.cycle(range(20 + 115 * (_WORKER % 2), 135 + 115 * (_WORKER % 2)))
-
-
-def next_first_address() -> str:
-    return f"127.0.{next(_SUBNETS)}.1"
-
-
-FleetFactory = Callable[..., Fleet]
+from tests.support.fleets import FleetFactory, next_first_address
+from tests.support.netfixtures import (  # noqa: F401 - fixtures of the network probe tests
+    closed_port,
+    dns_server,
+    full_backlog_port,
+    mute_port,
+    pki,
+    tls_servers,
+)
 
 
 @pytest.fixture
 def make_fleet(tmp_path: Path) -> Iterator[FleetFactory]:
-    """Start fleets for one test; every one is stopped when the test ends."""
+    """Start fleets for one test; every one is stopped when the test ends.
+
+    ``make_fleet(count, profiles=, scheme=, specs=, names=)``: ``count`` defaults to one
+    host per profile; ``names`` renames the hosts in order.
+    """
     started: list[Fleet] = []
 
     def factory(
-        count: int = 1,
-        profiles: tuple[str, ...] = ("healthy-onprem",),
+        count: int | None = None,
+        profiles: Sequence[str] = ("healthy-onprem",),
         scheme: str = "https",
         specs: list[HostSpec] | None = None,
+        names: Sequence[str] = (),
     ) -> Fleet:
         specs = specs or generate_specs(
-            count, profiles=profiles, first_address=next_first_address(), port=0, scheme=scheme
+            len(profiles) if count is None else count,
+            profiles=list(profiles),
+            first_address=next_first_address(),
+            port=0,
+            scheme=scheme,
         )
+        for spec, name in zip(specs, names, strict=False):
+            spec.name = name
         fleet = Fleet(specs, tmp_path / f"fleet{len(started)}").start()
         started.append(fleet)
         return fleet
@@ -52,21 +57,6 @@ def make_fleet(tmp_path: Path) -> Iterator[FleetFactory]:
     yield factory
     for fleet in started:
         fleet.stop()
-
-
-def session_for(fleet: Fleet, name: str, **overrides: object) -> WinRMSession:
-    spec = fleet.spec(name)
-    settings: dict[str, object] = {
-        "host": spec.name,
-        "address": spec.address,
-        "port": spec.port,
-        "scheme": spec.scheme,
-        "username": spec.username,
-        "password": spec.password,
-        "ca_trust_path": str(fleet.ca_file),
-    }
-    settings.update(overrides)
-    return WinRMSession(WinRMTarget(**settings))  # type: ignore[arg-type]
 
 
 @pytest.fixture

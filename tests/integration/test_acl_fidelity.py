@@ -20,10 +20,10 @@ from sagefleet.settings import settings_sha256
 from sagefleet.settings_host import content_stdin, settings_target, write_params, write_settings
 from sagefleet.sim.fleet import Fleet
 from sagefleet.sim.model import ADMINISTRATORS, SYSTEM, USERS, Acl, WindowsHost
-from tests.conftest import FleetFactory, session_for
-from tests.deployed import make_deployed
-from tests.integration.test_deploy import agent, deploy, outcomes, start
-from tests.scenarios import entities_for
+from tests.support.deploy import agent, deploy, outcomes
+from tests.support.deployed import make_deployed
+from tests.support.fleets import FleetFactory, session_for
+from tests.support.scenarios import entities_for
 
 HOST = "sage01"
 INSTALL_DIR = "C:\\Program Files\\Spendesk\\Sage Agent"
@@ -193,28 +193,26 @@ def test_a_backup_root_another_account_owns_is_refused(fleet: Fleet) -> None:
 
 def test_deploy_on_a_french_host_installs_and_rolls_back_with_private_copies(
     tmp_path: Path,
+    make_fleet: FleetFactory,
 ) -> None:
     """ansible-playbook deploy.yml: a fresh install, then an upgrade whose installer fails
     and is rolled back; settings.json stays private at every step."""
     package = build_test_package(
         tmp_path / "Setup.zip", agent_version="3.2.0", installer_bytes=64 * 1024
     )
-    fleet = start(tmp_path, ["french-ui", "french-ui"], ["fresh", "old"])
-    try:
-        old = fleet.host("old")
-        make_deployed(old, "old", {"sagefleet_entities": entities_for("french-ui")}, "3.1.0")
-        old.installer_failure = 1603
-        process, _ = deploy(fleet, tmp_path, package)
-        assert outcomes(process) == {"fresh": "installed", "old": "rolled-back"}, process.stdout[
-            -4000:
-        ]
-        fresh = fleet.host("fresh")
-        assert agent(fleet, "fresh") == ("Running", "3.2.0")
-        assert private(fresh, SETTINGS) and private(fresh, STAGING)
-        assert agent(fleet, "old") == ("Running", "3.1.0")
-        assert private(old, SETTINGS) and private(old, BACKUP)
-        copies = [k for k in old.fs.entries if k.startswith(BACKUP.lower() + "\\")]
-        assert any(k.endswith("\\settings.json") for k in copies)
-        assert not any(old.fs.acl_of(k).may_read(USERS) for k in copies)
-    finally:
-        fleet.stop()
+    fleet = make_fleet(profiles=["french-ui", "french-ui"], names=["fresh", "old"])
+    old = fleet.host("old")
+    make_deployed(old, "old", {"sagefleet_entities": entities_for("french-ui")}, "3.1.0")
+    old.installer_failure = 1603
+    process, _ = deploy(fleet, tmp_path, package)
+    assert outcomes(process) == {"fresh": "installed", "old": "rolled-back"}, process.stdout[
+        -4000:
+    ]
+    fresh = fleet.host("fresh")
+    assert agent(fleet, "fresh") == ("Running", "3.2.0")
+    assert private(fresh, SETTINGS) and private(fresh, STAGING)
+    assert agent(fleet, "old") == ("Running", "3.1.0")
+    assert private(old, SETTINGS) and private(old, BACKUP)
+    copies = [k for k in old.fs.entries if k.startswith(BACKUP.lower() + "\\")]
+    assert any(k.endswith("\\settings.json") for k in copies)
+    assert not any(old.fs.acl_of(k).may_read(USERS) for k in copies)

@@ -20,8 +20,8 @@ from sagefleet.inventory import load
 from sagefleet.package import build_test_package, inspect
 from sagefleet.sim.fleet import Fleet, generate_specs
 from sagefleet.sim.model import Service, WindowsHost
-from tests.conftest import ROOT, next_first_address, session_for
-from tests.scenarios import write_inventory
+from tests.support.fleets import ROOT, next_first_address, session_for
+from tests.support.scenarios import write_inventory
 
 pytestmark = pytest.mark.integration
 

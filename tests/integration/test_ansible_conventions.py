@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from sagefleet import roledocs
-from sagefleet.sim.fleet import Fleet, generate_specs
-from tests.conftest import ROOT, next_first_address
+from sagefleet.sim.fleet import generate_specs
+from tests.support.fleets import ROOT, FleetFactory, next_first_address
 
 BIN = Path(sys.executable).parent
 ROLES = roledocs.roles(ROOT)
@@ -219,26 +219,25 @@ def test_skipping_a_step_keeps_the_inventory_validation() -> None:
     assert "Gather facts and run the checks" not in listed
 
 
-def test_progress_callback_stays_readable_on_a_50_host_fleet(tmp_path: Path) -> None:
+def test_progress_callback_stays_readable_on_a_50_host_fleet(
+    tmp_path: Path, make_fleet: FleetFactory
+) -> None:
     specs = generate_specs(
         50, profiles=["healthy-onprem"], first_address=next_first_address(), port=0, prefix="pg"
     )
-    fleet = Fleet(specs, tmp_path / "fleet").start()
-    try:
-        inventory = tmp_path / "hosts.yml"
-        inventory.write_text(yaml.safe_dump(fleet.inventory(), sort_keys=False))
-        fleet.host(specs[7].name).snippet_failures["host_info"] = "simulated failure"
-        process = subprocess.run(
-            [str(BIN / "ansible-playbook"), "-i", str(inventory), "playbooks/site.yml",
-             "-f", "25", "-e", f"sagefleet_report_dir={tmp_path / 'reports'}"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_DISPLAY_OK_HOSTS": "false"},
-        )
-    finally:
-        fleet.stop()
+    fleet = make_fleet(specs=specs)
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(yaml.safe_dump(fleet.inventory(), sort_keys=False))
+    fleet.host(specs[7].name).snippet_failures["host_info"] = "simulated failure"
+    process = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(inventory), "playbooks/site.yml",
+         "-f", "25", "-e", f"sagefleet_report_dir={tmp_path / 'reports'}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_DISPLAY_OK_HOSTS": "false"},
+    )
     lines = [line for line in process.stdout.splitlines() if line.startswith("[sagefleet]")]
     task = [line for line in lines if "Read host identity and clock:" in line]
     assert task, process.stdout[-3000:]

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from sagefleet.sim.fleet import Fleet
-from tests.conftest import ROOT, FleetFactory
+from tests.support.fleets import ROOT, FleetFactory
 
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 

@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from sagefleet.sim.fleet import Fleet, generate_specs
-from tests.conftest import ROOT, next_first_address
-from tests.scenarios import write_inventory
+from tests.support.fleets import ROOT, next_first_address
+from tests.support.scenarios import write_inventory
 
 # What a project sync brings that a job does not need (and local state that is not in git).
 NOT_IN_PROJECT = shutil.ignore_patterns(

@@ -10,17 +10,17 @@ from sagefleet import doctor
 from sagefleet.inventory import load
 from sagefleet.sim.fleet import Fleet, generate_specs
 from sagefleet.sim.model import load_profile
-from tests.conftest import next_first_address
-from tests.scenarios import write_inventory
-from tests.unit import netfixtures
-from tests.unit.netfixtures import DnsServer, dns_server  # noqa: F401 - pytest fixture
+from tests.support import netfixtures
+from tests.support.fleets import next_first_address
+from tests.support.netfixtures import DnsServer
+from tests.support.scenarios import write_inventory
 
 SQL = "xiyxu8z271.database.windows.net"
 
 
 def test_preflight_reports_privatelink_and_dns_disagreement_from_the_bastion(
     tmp_path: Path,
-    dns_server: DnsServer,  # noqa: F811 - the imported fixture
+    dns_server: DnsServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert load_profile("healthy-spc")["edition"] == "spc"

@@ -20,8 +20,8 @@ import yaml
 
 from sagefleet import __version__, collection
 from sagefleet.errors import InputError
-from tests.conftest import ROOT, FleetFactory
-from tests.scenarios import write_inventory
+from tests.support.fleets import ROOT, FleetFactory
+from tests.support.scenarios import write_inventory
 
 BIN = Path(sys.executable).parent
 

@@ -13,8 +13,8 @@ from sagefleet.deploy import DeployResult, deploy_host
 from sagefleet.inventory import load
 from sagefleet.package import PackageInfo, build_test_package, inspect
 from sagefleet.sim.fleet import Fleet, generate_specs
-from tests.conftest import next_first_address, session_for
-from tests.scenarios import write_inventory
+from tests.support.fleets import next_first_address, session_for
+from tests.support.scenarios import write_inventory
 
 LOCK = "C:\\ProgramData\\sagefleet\\deploy.lock"
 

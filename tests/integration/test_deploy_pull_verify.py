@@ -11,8 +11,8 @@ from sagefleet.deploy import deploy_host
 from sagefleet.inventory import load
 from sagefleet.package import build_test_package, inspect
 from sagefleet.sim.fleet import Fleet, generate_specs
-from tests.conftest import ROOT, next_first_address, session_for
-from tests.scenarios import write_inventory
+from tests.support.fleets import ROOT, next_first_address, session_for
+from tests.support.scenarios import write_inventory
 
 
 def test_pull_mode_deploy_downloads_from_the_bastion_and_verifies(

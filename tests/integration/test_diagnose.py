@@ -17,8 +17,8 @@ import yaml
 
 from sagefleet import settings_host
 from sagefleet.sim.fleet import Fleet, generate_specs
-from tests.conftest import ROOT, next_first_address
-from tests.scenarios import entities_for, write_inventory
+from tests.support.fleets import ROOT, next_first_address
+from tests.support.scenarios import entities_for, write_inventory
 
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 CANARY = "Sql-Canary-Passw0rd!"

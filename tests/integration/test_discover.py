@@ -16,8 +16,8 @@ import yaml
 from sagefleet import discover as discover_module
 from sagefleet.settings import validate_host
 from sagefleet.sim.fleet import Fleet, generate_specs
-from tests.conftest import ROOT, next_first_address
-from tests.scenarios import entities_for
+from tests.support.fleets import ROOT, next_first_address
+from tests.support.scenarios import entities_for
 
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 SCENARIOS = ["two-entities", "healthy-spc"]

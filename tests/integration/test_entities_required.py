@@ -20,8 +20,8 @@ import yaml
 
 from sagefleet.package import build_test_package
 from sagefleet.sim.fleet import Fleet, generate_specs
-from tests.conftest import ROOT, next_first_address
-from tests.scenarios import write_inventory
+from tests.support.fleets import ROOT, next_first_address
+from tests.support.scenarios import write_inventory
 
 pytestmark = pytest.mark.integration
 

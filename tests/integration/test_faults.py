@@ -16,8 +16,8 @@ from sagefleet.remote import AuthenticationFailed, HostUnreachable, TransportErr
 from sagefleet.remote.command import snippet_invocation
 from sagefleet.sim.faults import FaultError, FaultPlan
 from sagefleet.sim.fleet import Fleet, FleetError, generate_specs, specs_from_inventory
-from tests.conftest import FleetFactory, next_first_address, session_for
-from tests.integration.ansible_leg import connect
+from tests.support.ansible_leg import connect
+from tests.support.fleets import FleetFactory, next_first_address, session_for
 
 
 def pywinrm_session(

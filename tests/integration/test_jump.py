@@ -20,8 +20,8 @@ from sagefleet.cli import main
 from sagefleet.inventory import load
 from sagefleet.remote.winrm import WinRMSession
 from sagefleet.sim.fleet import Fleet
-from tests.conftest import FleetFactory
-from tests.scenarios import write_inventory
+from tests.support.fleets import FleetFactory
+from tests.support.scenarios import write_inventory
 
 USER, PASSWORD = "jumper", "jump-only-not-a-secret"
 

@@ -17,9 +17,9 @@ from sagefleet.findings import Status
 from sagefleet.inventory import load
 from sagefleet.remote import LanguageModeRestricted
 from sagefleet.remote.winrm import WinRMSession
-from tests.conftest import FleetFactory, session_for
-from tests.integration.test_preflight import run_preflight
-from tests.scenarios import write_inventory
+from tests.support.fleets import FleetFactory, session_for
+from tests.support.preflight import run_preflight
+from tests.support.scenarios import write_inventory
 
 pytestmark = pytest.mark.integration
 

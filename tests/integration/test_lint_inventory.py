@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.support.fleets import ROOT
 
 ANSIBLE_LINT = str(Path(sys.executable).parent / "ansible-lint")
 WAIVERS = (

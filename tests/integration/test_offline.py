@@ -17,8 +17,8 @@ from sagefleet.cli import main
 from sagefleet.inventory import load
 from sagefleet.remote.command import STDIN_BOOTSTRAP, bootstrap_command, decode_script
 from sagefleet.sim.fleet import Fleet, generate_specs
-from tests.conftest import next_first_address, session_for
-from tests.scenarios import write_inventory
+from tests.support.fleets import next_first_address, session_for
+from tests.support.scenarios import write_inventory
 
 PARSER = Parser(Language(tree_sitter_powershell.language()))
 SCENARIOS = ["healthy-onprem", "two-entities", "s3-blocked", "mae-network-drive-localsystem"]

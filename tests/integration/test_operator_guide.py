@@ -30,8 +30,8 @@ import yaml
 from sagefleet import offline, snippets
 from sagefleet.package import build_test_package
 from sagefleet.sim.fleet import Fleet, generate_specs
-from tests.conftest import ROOT, next_first_address, session_for
-from tests.scenarios import entities_for, write_inventory
+from tests.support.fleets import ROOT, next_first_address, session_for
+from tests.support.scenarios import entities_for, write_inventory
 
 GUIDE = ROOT / "docs" / "operator-guide.md"
 BIN = Path(sys.executable).parent

@@ -23,53 +23,10 @@ from sagefleet.checks import all_checks
 from sagefleet.inventory import InventoryHost, load
 from sagefleet.remote.winrm import WinRMSession
 from sagefleet.sim.fleet import Fleet, generate_specs
-from tests.conftest import ROOT, next_first_address
-from tests.integration.test_sim_cli import group_members
-from tests.scenarios import write_inventory
-
-ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
-
-# scenario -> (expected host status, check ids that must fail, check ids that must not)
-EXPECTED: dict[str, tuple[str, set[str], set[str]]] = {
-    "healthy-onprem": ("ready", set(), {"SF101", "SF302", "SF404"}),
-    # On SPC, Azure SQL's redirect ports cannot be tested: a standing warning (SF305).
-    "healthy-spc": ("warnings", {"SF305"}, {"SF203", "SF304", "SF205"}),
-    "sage-v6": ("blocked", {"SF202"}, {"SF101"}),
-    "sage-i7": ("blocked", {"SF202"}, {"SF101", "SF203"}),
-    "dotnet-472": ("blocked", {"SF101"}, {"SF202"}),
-    "spc-with-onprem-om": ("blocked", {"SF203"}, {"SF101"}),
-    "om-mismatch": ("blocked", {"SF204"}, {"SF203"}),
-    "s3-blocked": ("blocked", {"SF302"}, {"SF301", "SF101"}),
-    "tls-intercepted": ("blocked", {"SF303"}, {"SF302"}),
-    "dns-fail-one": ("blocked", {"SF301"}, {"SF101"}),
-    "schannel-tls12-disabled": ("blocked", {"SF103"}, {"SF101"}),
-    "mae-network-drive-localsystem": ("blocked", {"SF402"}, {"SF401"}),
-    "clock-skew": ("blocked", {"SF104"}, {"SF101"}),
-    "disk-almost-full": ("blocked", {"SF105"}, {"SF101"}),
-    "agent-old": ("ready", set(), {"SF403"}),
-    "two-entities": ("ready", set(), {"SF401", "SF404"}),
-}
-SCENARIOS = sorted(EXPECTED)
-
-
-def run_preflight(inventory: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    """ansible-playbook playbooks/preflight.yml with the report written to ``out``."""
-    return subprocess.run(
-        [
-            ANSIBLE_PLAYBOOK,
-            "-i",
-            str(inventory),
-            "playbooks/preflight.yml",
-            *extra,
-            "-e",
-            f"sagefleet_preflight_report_dir={out}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
-    )
+from tests.support.fleets import ROOT, next_first_address
+from tests.support.preflight import EXPECTED, SCENARIOS, run_preflight
+from tests.support.processes import group_members
+from tests.support.scenarios import write_inventory
 
 
 @pytest.fixture(scope="module")

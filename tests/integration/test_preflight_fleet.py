@@ -25,9 +25,9 @@ import pytest
 import yaml
 
 from sagefleet.sim.fleet import Fleet, generate_specs
-from tests.conftest import ROOT, next_first_address
-from tests.integration.test_preflight import SCENARIOS
-from tests.scenarios import write_inventory
+from tests.support.fleets import ROOT, next_first_address
+from tests.support.preflight import SCENARIOS
+from tests.support.scenarios import write_inventory
 
 BIN = Path(sys.executable).parent
 REFUSED = "refused-password"

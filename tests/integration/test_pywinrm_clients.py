@@ -12,7 +12,7 @@ from winrm.exceptions import InvalidCredentialsError, WSManFaultError
 
 from sagefleet import snippets
 from sagefleet.sim.fleet import generate_specs
-from tests.conftest import FleetFactory, next_first_address
+from tests.support.fleets import FleetFactory, next_first_address
 
 
 def session(fleet, name: str, transport: str, password: str | None = None, **kw) -> winrm.Session:

@@ -12,7 +12,7 @@ from sagefleet.remote import (
     HostUnreachable,
     SnippetFailed,
 )
-from tests.conftest import FleetFactory, session_for
+from tests.support.fleets import FleetFactory, session_for
 
 
 def test_run_snippet_returns_the_parsed_document(make_fleet: FleetFactory) -> None:

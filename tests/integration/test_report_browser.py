@@ -14,9 +14,9 @@ import pytest
 from sagefleet.findings import Finding, FleetReport, HostReport, Severity, Status
 from sagefleet.outcomes import Outcome
 from sagefleet.report import write_reports
-from tests import reportfleet
-from tests.browser import CHROMIUM_FLAGS, Browser, chromium
-from tests.conftest import ROOT
+from tests.support import reportfleet
+from tests.support.browser import CHROMIUM_FLAGS, Browser, chromium
+from tests.support.fleets import ROOT
 
 ERROR_RED = (0xB4, 0x23, 0x18)  # --error in report.css: the blocked badge
 OK_GREEN = (0x06, 0x76, 0x47)  # --ok: the ready badge

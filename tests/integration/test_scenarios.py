@@ -14,7 +14,7 @@ import pytest
 
 from sagefleet.facts import HostFacts, Probe, parse_facts
 from sagefleet.sim.model import DEFAULT_ENDPOINTS, load_profile, profile_names
-from tests.conftest import FleetFactory, session_for
+from tests.support.fleets import FleetFactory, session_for
 
 pytestmark = pytest.mark.integration
 

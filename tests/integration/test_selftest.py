@@ -16,8 +16,8 @@ from sagefleet.remote.command import snippet_invocation
 from sagefleet.sim import dispatch
 from sagefleet.sim.fleet import Fleet, generate_specs
 from sagefleet.sim.model import WindowsHost
-from tests.conftest import next_first_address
-from tests.scenarios import write_inventory
+from tests.support.fleets import next_first_address
+from tests.support.scenarios import write_inventory
 
 SQL_SECRET = "Sql-Canary-Passw0rd!"
 SETTINGS = "C:\\Program Files\\Spendesk\\Sage Agent\\settings.json"

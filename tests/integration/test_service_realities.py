@@ -20,8 +20,8 @@ from sagefleet.inventory import load
 from sagefleet.package import build_test_package, inspect
 from sagefleet.sim.fleet import Fleet, generate_specs
 from sagefleet.sim.model import AGENT_SERVICE, WindowsHost
-from tests.conftest import next_first_address, session_for
-from tests.scenarios import write_inventory
+from tests.support.fleets import next_first_address, session_for
+from tests.support.scenarios import write_inventory
 
 AGENT_EXE = "C:\\Program Files\\Spendesk\\Sage Agent\\SpendeskSageAgent.exe"
 

@@ -23,9 +23,9 @@ from sagefleet import agent_profile
 from sagefleet.settings import build_host_settings
 from sagefleet.sim.fleet import Fleet
 from sagefleet.sim.model import USERS, Service, WindowsHost
-from tests.conftest import ROOT, FleetFactory
-from tests.deployed import make_deployed
-from tests.scenarios import write_inventory
+from tests.support.deployed import make_deployed
+from tests.support.fleets import ROOT, FleetFactory
+from tests.support.scenarios import write_inventory
 
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 CANARY = "Sql-Canary-Passw0rd!"

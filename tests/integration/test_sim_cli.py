@@ -17,7 +17,8 @@ import yaml
 
 from sagefleet import agent_profile
 from sagefleet.remote.winrm import WinRMSession, WinRMTarget
-from tests.conftest import ROOT, next_first_address
+from tests.support.fleets import ROOT, next_first_address
+from tests.support.processes import group_members
 
 SAGEFLEET = [sys.executable, "-m", "sagefleet"]
 
@@ -221,20 +222,6 @@ def test_demo_interrupted_while_the_fleet_starts_stops_what_started(
     assert capsys.readouterr().out.rstrip().endswith("simulated fleet stopped")
     for name in opened:
         assert not port_open(hosts[name]["ansible_host"], 5986), name
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live processes of a process group, read from /proc."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(") ", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                members.append(int(entry.name))
-    return members
 
 
 # -- inventories, overrides, profile files, and the command line's own words -------------

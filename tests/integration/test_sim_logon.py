@@ -17,7 +17,7 @@ import winrm
 from winrm.exceptions import InvalidCredentialsError
 
 from sagefleet.sim.fleet import Fleet, FleetError, generate_specs
-from tests.conftest import next_first_address
+from tests.support.fleets import next_first_address
 
 PASSWORD = "Sim-Logon-" + secrets.token_hex(4)
 

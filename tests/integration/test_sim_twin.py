@@ -23,7 +23,7 @@ from sagefleet.offline import offline_prepared
 from sagefleet.remote.winrm import WinRMSession
 from sagefleet.sim.fleet import Fleet, generate_specs
 from sagefleet.sim.host_profiles import ProfileLibrary
-from tests.conftest import next_first_address
+from tests.support.fleets import next_first_address
 
 #: Profile of each original server, and how its facts are collected.
 ORIGINALS = {

@@ -36,8 +36,8 @@ from sagefleet.preflight import run as preflight_run
 from sagefleet.remote.contracts import _checker, validate_output
 from sagefleet.remote.session import HostSession
 from sagefleet.sim.fleet import Fleet, generate_specs
-from tests.conftest import next_first_address, session_for
-from tests.scenarios import write_inventory
+from tests.support.fleets import next_first_address, session_for
+from tests.support.scenarios import write_inventory
 
 Seen = list[tuple[str, str, Any]]
 

@@ -10,7 +10,7 @@ import testinfra
 
 from sagefleet import snippets
 from sagefleet.sim.fleet import Fleet
-from tests.conftest import FleetFactory
+from tests.support.fleets import FleetFactory
 
 
 def spec_url(fleet: Fleet, name: str, password: str | None = None, query: str = "") -> str:

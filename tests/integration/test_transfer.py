@@ -27,7 +27,7 @@ from sagefleet.remote.command import snippet_invocation
 from sagefleet.remote.winrm import WinRMSession
 from sagefleet.sim.fleet import Fleet
 from sagefleet.sim.model import WindowsHost, private_folder_acl
-from tests.conftest import FleetFactory, session_for
+from tests.support.fleets import FleetFactory, session_for
 
 HOST = "sage01"
 PAYLOAD_BYTES = 2 * 1024 * 1024
@@ -510,7 +510,7 @@ def ansible_session(fleet: Fleet) -> Iterator[AnsibleSession]:
     """AnsibleSession over ansible-core's winrm connection plugin, set up as the
     inventory sets it up: exec_command(in_data=...) chunks the stdin itself (200,000
     bytes per Send) and base64s it inside the SOAP body, whatever the bytes are."""
-    from tests.integration.ansible_leg import connect
+    from tests.support.ansible_leg import connect
 
     spec = fleet.spec(HOST)
     connection = connect(

@@ -23,11 +23,11 @@ import yaml
 
 from sagefleet.package import build_test_package
 from sagefleet.sim.fleet import Fleet, generate_specs
-from tests.conftest import ROOT, next_first_address
-from tests.deployed import make_deployed
-from tests.integration.test_deploy import outcomes
-from tests.scenarios import write_inventory
-from tests.vaulted import vault_the_passwords
+from tests.support.deploy import outcomes
+from tests.support.deployed import make_deployed
+from tests.support.fleets import ROOT, next_first_address
+from tests.support.scenarios import write_inventory
+from tests.support.vaulted import vault_the_passwords
 
 BIN = Path(sys.executable).parent
 SAGEFLEET = [sys.executable, "-m", "sagefleet"]

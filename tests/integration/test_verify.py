@@ -18,9 +18,9 @@ import yaml
 
 from sagefleet.sim.fleet import Fleet, generate_specs
 from sagefleet.sim.model import ADMINISTRATORS, SYSTEM, Acl
-from tests.conftest import ROOT, next_first_address
-from tests.deployed import make_deployed
-from tests.scenarios import write_inventory
+from tests.support.deployed import make_deployed
+from tests.support.fleets import ROOT, next_first_address
+from tests.support.scenarios import write_inventory
 
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 

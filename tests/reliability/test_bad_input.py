@@ -23,9 +23,9 @@ import yaml
 from sagefleet.errors import InputError
 from sagefleet.package import build_test_package, inspect
 from sagefleet.sim.fleet import Fleet, generate_specs
-from tests.conftest import ROOT, next_first_address
-from tests.reliability.support import playbook, untouched
-from tests.scenarios import write_inventory
+from tests.support.fleets import ROOT, next_first_address
+from tests.support.reliability import playbook, untouched
+from tests.support.scenarios import write_inventory
 
 Mutation = Callable[[dict[str, Any], Path], None]
 

@@ -27,8 +27,8 @@ from sagefleet.remote.retry import RetryingSession, WinRMRetry
 from sagefleet.sim import dispatch
 from sagefleet.sim.fleet import Fleet, generate_specs
 from sagefleet.sim.model import WindowsHost
-from tests.conftest import next_first_address, session_for
-from tests.reliability.support import (
+from tests.support.fleets import next_first_address, session_for
+from tests.support.reliability import (
     INSTALL_DIR,
     SERVICE,
     OnSnippet,
@@ -38,7 +38,7 @@ from tests.reliability.support import (
     playbook,
     reset,
 )
-from tests.scenarios import write_inventory
+from tests.support.scenarios import write_inventory
 
 HOSTS = {"fresh": "healthy-onprem", "old": "agent-old"}
 EXTRA = {
@@ -401,7 +401,7 @@ def test_host_down_between_waves_then_verify_then_a_rerun_converges(
     """deploy.yml in waves [1, 100%]: after the canary (a) installed, host c goes down;
     host b meets one WinRM fault at its first command (retried). Verify then names c
     as unreachable; c comes back and a re-run converges with nothing else changed."""
-    from tests.integration.test_deploy import outcomes
+    from tests.support.deploy import outcomes
 
     names = ["a", "b", "c"]
     specs = generate_specs(3, first_address=next_first_address(), port=0)

@@ -21,9 +21,9 @@ from sagefleet.errors import SagefleetError
 from sagefleet.inventory import load
 from sagefleet.package import PackageInfo, build_test_package, inspect
 from sagefleet.sim.fleet import Fleet, generate_specs
-from tests.conftest import next_first_address, session_for
-from tests.reliability.support import SETTINGS, reset
-from tests.scenarios import write_inventory
+from tests.support.fleets import next_first_address, session_for
+from tests.support.reliability import SETTINGS, reset
+from tests.support.scenarios import write_inventory
 
 HOSTILE = {
     "here-string": "x'@\r\n'@; Remove-Item C:\\ -Recurse #",

@@ -41,9 +41,9 @@ from sagefleet.inventory import VaultOptions, load
 from sagefleet.package import build_test_package
 from sagefleet.sim import vendor_layout
 from sagefleet.sim.fleet import Fleet, generate_specs
-from tests.conftest import ROOT, next_first_address, session_for
-from tests.integration.test_deploy import outcomes
-from tests.reliability.support import (
+from tests.support.deploy import outcomes
+from tests.support.fleets import ROOT, next_first_address, session_for
+from tests.support.reliability import (
     ANSIBLE_PLAYBOOK,
     INSTALL_DIR,
     SAGEFLEET,
@@ -53,7 +53,7 @@ from tests.reliability.support import (
     find_secrets,
     staging_leaks,
 )
-from tests.scenarios import entities_for
+from tests.support.scenarios import entities_for
 
 HOSTS = {"fresh": "healthy-onprem", "old": "agent-old", "blocked": "s3-blocked"}
 SERVICE_ACCOUNT = "CORP\\svc-spendesk"

@@ -14,9 +14,9 @@ import pytest
 import yaml
 
 from sagefleet.sim.fleet import Fleet, generate_specs
-from tests.conftest import ROOT, next_first_address
-from tests.reliability.support import playbook
-from tests.scenarios import write_inventory
+from tests.support.fleets import ROOT, next_first_address
+from tests.support.reliability import playbook
+from tests.support.scenarios import write_inventory
 
 # host -> (scheme, inventory connection variables)
 HOSTS: dict[str, tuple[str, dict[str, Any]]] = {

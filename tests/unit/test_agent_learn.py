@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.wire import run_snippet_wire
+from tests.support.wire import run_snippet_wire
 
 from sagefleet import agent_learn, agent_profile
 from sagefleet.agent_learn import Lookup, build, merge_keys, technology

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.conftest import ROOT
+from tests.support.fleets import ROOT
 
 from sagefleet.remote.command import decode_clixml
 from sagefleet.sim import baseline_models
@@ -314,7 +314,7 @@ def test_a_quick_run_goes_through_every_path(tmp_path: Path) -> None:
     sizes, as `make bench` runs them (this measures nothing; it proves the benchmark runs)."""
     import socket
 
-    from tests.conftest import next_first_address
+    from tests.support.fleets import next_first_address
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

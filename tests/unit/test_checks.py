@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from factsdoc import chain, healthy, om_class, probe
+from tests.support.factsdoc import chain, healthy, om_class, probe
 
 from sagefleet.checks import (
     REGISTRY,

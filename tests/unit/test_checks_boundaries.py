@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factsdoc import OM_DLL, chain, healthy, om_class
+from tests.support.factsdoc import OM_DLL, chain, healthy, om_class
 
 from sagefleet import offline, preflight
 from sagefleet.checks import Context, EntityView, run_checks

@@ -13,8 +13,8 @@ import sys
 from typing import Any
 
 import pytest
-from tests.scenarios import entities_for
-from tests.unit.factsdoc import healthy
+from tests.support.factsdoc import healthy
+from tests.support.scenarios import entities_for
 
 from sagefleet import preflight
 from sagefleet.checks import Context, EntityView, all_checks, run_checks

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import ROOT
+from tests.support.fleets import ROOT
 
 from sagefleet import cli
 from sagefleet.inventory import VaultOptions, vault_options

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import ROOT
+from tests.support.fleets import ROOT
 
 from sagefleet.checks import all_checks, markdown_table
 

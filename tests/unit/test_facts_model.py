@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from tests.wire import run_snippet_wire
+from tests.support.wire import run_snippet_wire
 
 from sagefleet import snippets
 from sagefleet.facts import parse_facts

@@ -9,7 +9,7 @@ import socket
 import time
 
 import pytest
-from netfixtures import (
+from tests.support.netfixtures import (
     GOOD_CA_NAME,
     LEAF_NAME,
     LOOPBACK,
@@ -23,12 +23,6 @@ from netfixtures import (
     DnsServer,
     Pki,
     TlsServers,
-    closed_port,
-    dns_server,
-    full_backlog_port,
-    mute_port,
-    pki,
-    tls_servers,
 )
 
 from sagefleet.errors import InputError
@@ -43,9 +37,6 @@ from sagefleet.network import (
     tcp_connect,
     tls_probe,
 )
-
-# Fixtures come from netfixtures by explicit import (see the module docstring there).
-__all__ = ["closed_port", "dns_server", "full_backlog_port", "mute_port", "pki", "tls_servers"]
 
 
 def _resolve(server: DnsServer, name: str, timeout: float = 1.0) -> DnsResult:

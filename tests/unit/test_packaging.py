@@ -6,7 +6,7 @@ import re
 import subprocess
 import tomllib
 
-from tests.conftest import ROOT
+from tests.support.fleets import ROOT
 
 
 def test_the_license_is_an_spdx_expression_with_its_file() -> None:

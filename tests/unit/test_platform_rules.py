@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
-from tests.unit.test_settings_host import text_for
+from tests.support.scenarios import text_for
 
 from sagefleet import diagnose, settings_host, snippets, transfer
 from sagefleet.remote.command import decode_clixml

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.scenarios import entities_for
+from tests.support.scenarios import entities_for, text_for
 
 from sagefleet import settings_host
 from sagefleet.errors import InputError
@@ -60,14 +60,6 @@ class SimSession(HostSession):
         data = b"".join(stdin) if stdin is not None else b""
         self.commands.append((command, data))
         return run_command(self.sim, command, data)
-
-
-def text_for(**changes: Any) -> str:
-    """The template layout's text: these tests are about the write itself."""
-    entity = {**entities_for("healthy-onprem")[0], **changes}
-    entity.pop("vendor_settings")
-    variables = {"sagefleet_entities": [entity], "sagefleet_settings_source": "template"}
-    return settings_host.host_settings("sage01", variables).text
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.unit.test_sim_wsman import find, open_shell, request
-from tests.wire import run_snippet_wire
+from tests.support.wire import run_snippet_wire
+from tests.support.wsman import find, open_shell, request
 
 from sagefleet import snippets, transfer
 from sagefleet.errors import InputError

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from sagefleet import settings_host
 from sagefleet.sim import vendor_layout
 from sagefleet.sim.fleet import Fleet
 from sagefleet.sim.model import load_profile
@@ -55,3 +56,11 @@ def write_inventory(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(inventory, sort_keys=False), encoding="utf-8")
     return path
+
+
+def text_for(**changes: Any) -> str:
+    """The template layout's text: these tests are about the write itself."""
+    entity = {**entities_for("healthy-onprem")[0], **changes}
+    entity.pop("vendor_settings")
+    variables = {"sagefleet_entities": [entity], "sagefleet_settings_source": "template"}
+    return settings_host.host_settings("sage01", variables).text

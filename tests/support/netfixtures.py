@@ -6,7 +6,7 @@ defined below), TLS servers with certificates from CAs generated at test time,
 a bound-but-not-listening port (refused) and a listener that never speaks
 (handshake timeout).
 
-Import the fixtures by name into the test module that uses them.
+tests/conftest.py registers the fixtures.
 """
 
 from __future__ import annotations

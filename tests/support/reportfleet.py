@@ -20,7 +20,7 @@ from sagefleet.facts import HostFacts, parse_facts
 from sagefleet.findings import FleetReport, HostReport
 from sagefleet.sim import dispatch
 from sagefleet.sim.model import host_from_profile, load_profile, profile_names
-from tests.scenarios import entities_for
+from tests.support.scenarios import entities_for
 
 HEALTHY = ("healthy-onprem", "healthy-spc", "french-ui", "two-entities", "agent-old")
 # In every 25 hosts: 17 of the healthy profiles, 7 faulty ones, 1 unreachable.

@@ -16,15 +16,12 @@ from sagefleet.remote import HostSession
 from sagefleet.settings import OverwriteRefused, build_host_settings
 from sagefleet.sim.fleet import Fleet
 from sagefleet.sim.model import WindowsHost
-from tests.conftest import ROOT
+from tests.support.deploy import ANSIBLE_PLAYBOOK, CANARY, INSTALL_DIR, SERVICE
+from tests.support.fleets import ROOT
 
-ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 SAGEFLEET = str(Path(sys.executable).parent / "sagefleet")
-SERVICE = "SpendeskSageAgent"
-INSTALL_DIR = "C:\\Program Files\\Spendesk\\Sage Agent"
 SETTINGS = INSTALL_DIR + "\\settings.json"
 WORK_ROOT = "c:\\programdata\\sagefleet\\"
-CANARY = "Sql-Canary-Passw0rd!"
 
 
 def encodings(secret: str) -> list[bytes]:
