@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import ipaddress
 import selectors
 import socket
 import ssl
@@ -31,9 +30,11 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from sagefleet.sim import certs
 
 LOOPBACK = "127.0.0.1"
 
@@ -229,33 +230,9 @@ def _name(cn: str, org: str) -> x509.Name:
 def _make_ca(cn: str, org: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(cn, org))
-        .issuer_name(_name(cn, org))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
+    name = _name(cn, org)
+    before, after = now - dt.timedelta(days=1), now + dt.timedelta(days=30)
+    return key, certs.ca_certificate(name, key, name, key, before, after, path_length=0)
 
 
 def _make_leaf(
@@ -270,34 +247,11 @@ def _make_leaf(
         start, end = now - dt.timedelta(days=60), now - dt.timedelta(days=30)
     else:
         start, end = now - dt.timedelta(days=1), now + dt.timedelta(days=30)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, LEAF_NAME)]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.DNSName(LEAF_NAME),
-                    x509.DNSName("localhost"),
-                    x509.IPAddress(ipaddress.ip_address(LOOPBACK)),
-                ]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, LEAF_NAME)])
+    cert = certs.server_certificate(
+        subject, key, ca_cert, ca_key, start, end,
+        names=[LEAF_NAME, "localhost"], addresses=[LOOPBACK],
+    )  # fmt: skip
     return key, cert
 
 

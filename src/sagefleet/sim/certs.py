@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,39 +48,20 @@ def _name(common_name: str) -> x509.Name:
 def generate(addresses: list[str], names: list[str], days: int = 30) -> CertBundle:
     """A fresh CA and a server certificate valid for every given IP and DNS name."""
     now = dt.datetime.now(dt.UTC)
+    before, after = now - dt.timedelta(minutes=5), now + dt.timedelta(days=days)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("sagefleet simulator CA")
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_ca_usage(), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
+    ca_cert = ca_certificate(ca_name, ca_key, ca_name, ca_key, before, after, path_length=0)
     key = ec.generate_private_key(ec.SECP256R1())
-    sans: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
-    sans += [x509.DNSName(n) for n in sorted(set(names))]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("sagefleet simulated host"))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
+    cert = server_certificate(
+        _name("sagefleet simulated host"),
+        key,
+        ca_cert,
+        ca_key,
+        before,
+        after,
+        names=sorted(set(names)),
+        addresses=addresses,
     )
     pem = serialization.Encoding.PEM
     return CertBundle(
@@ -162,7 +144,7 @@ def _named(common_name: str, organisation: str) -> x509.Name:
     )
 
 
-def _ca_cert(
+def ca_certificate(
     name: x509.Name,
     key: _Key,
     issuer: x509.Name,
@@ -171,6 +153,7 @@ def _ca_cert(
     after: dt.datetime,
     path_length: int | None,
 ) -> x509.Certificate:
+    """A CA certificate for ``key``, signed by ``issuer_key`` (the same key: self-signed)."""
     return (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -182,6 +165,38 @@ def _ca_cert(
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(_ca_usage(), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .sign(issuer_key, _hash_for(issuer_key))
+    )
+
+
+def server_certificate(
+    subject: x509.Name,
+    key: _Key,
+    issuer: x509.Certificate,
+    issuer_key: _Key,
+    before: dt.datetime,
+    after: dt.datetime,
+    *,
+    names: Sequence[str],
+    addresses: Sequence[str] = (),
+) -> x509.Certificate:
+    """A TLS server certificate for ``key``, valid for these IP addresses and DNS names."""
+    sans: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
+    sans += [x509.DNSName(n) for n in names]
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(before)
+        .not_valid_after(after)
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), False
+        )
         .sign(issuer_key, _hash_for(issuer_key))
     )
 
@@ -206,7 +221,7 @@ class SimulatedPki:
             name = _named(cn, organisation)
             now = dt.datetime.now(dt.UTC)
             self._cas[cn] = (
-                _ca_cert(
+                ca_certificate(
                     name,
                     key,
                     name,
@@ -229,7 +244,7 @@ class SimulatedPki:
             key = _new_key(kind)
             now = dt.datetime.now(dt.UTC)
             self._cas[cn] = (
-                _ca_cert(
+                ca_certificate(
                     _named(cn, organisation),
                     key,
                     root.subject,
@@ -249,7 +264,7 @@ class SimulatedPki:
             name = _named(cn, "TLS inspection proxy")
             now = dt.datetime.now(dt.UTC)
             self._cas[tag] = (
-                _ca_cert(
+                ca_certificate(
                     name,
                     key,
                     name,
@@ -270,22 +285,9 @@ class SimulatedPki:
         now = dt.datetime.now(dt.UTC)
         after = not_after or now + dt.timedelta(days=60)
         before = min(now - dt.timedelta(days=30), after - dt.timedelta(days=90))
-        return (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-            .issuer_name(issuer.subject)
-            .public_key(self._leaf_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(before)
-            .not_valid_after(after)
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-                False,
-            )
-            .sign(issuer_key, _hash_for(issuer_key))
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        return server_certificate(
+            subject, self._leaf_key, issuer, issuer_key, before, after, names=[name]
         )
 
     def public_chain(
