@@ -7,16 +7,17 @@ import struct
 import subprocess
 import zlib
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from sagefleet.findings import Finding, FleetReport, HostReport, Severity, Status
-from sagefleet.outcomes import Outcome
+from sagefleet.findings import FleetReport, HostReport, Status
 from sagefleet.report import write_reports
 from tests.support import reportfleet
 from tests.support.browser import CHROMIUM_FLAGS, Browser, chromium
 from tests.support.fleets import ROOT
+from tests.support.reports import deploy_report, dotnet
 
 ERROR_RED = (0xB4, 0x23, 0x18)  # --error in report.css: the blocked badge
 OK_GREEN = (0x06, 0x76, 0x47)  # --ok: the ready badge
@@ -27,13 +28,10 @@ def report(tmp_path: Path) -> Path:
         host="sage-blocked",
         reachable=True,
         findings=(
-            Finding(
-                check_id="SF101",
-                status=Status.FAIL,
-                severity=Severity.ERROR,
-                title=".NET Framework 4.8 or later",
-                message=".NET Framework 4.7.2",
-                remediation="Install .NET Framework 4.8 (ndp48-x86-x64-allos-enu.exe)",
+            dotnet(
+                Status.FAIL,
+                ".NET Framework 4.7.2",
+                "Install .NET Framework 4.8 (ndp48-x86-x64-allos-enu.exe)",
             ),
         ),
         summary={"os": "Windows Server 2016"},
@@ -41,15 +39,7 @@ def report(tmp_path: Path) -> Path:
     ready = HostReport(
         host="sage-ready",
         reachable=True,
-        findings=(
-            Finding(
-                check_id="SF101",
-                status=Status.PASS,
-                severity=Severity.ERROR,
-                title=".NET Framework 4.8 or later",
-                message=".NET Framework 4.8",
-            ),
-        ),
+        findings=(dotnet(Status.PASS, ".NET Framework 4.8"),),
     )
     written = write_reports(
         FleetReport(title="sagefleet preflight", hosts=(blocked, ready)), tmp_path, ["html"]
@@ -311,46 +301,18 @@ def test_passed_checks_show_when_asked_with_neutral_styling(
 
 
 def deploy_page(tmp_path: Path) -> Path:
-    """A deploy report: the hosts' statuses are outcomes (rolled-back, not-run...)."""
-    hosts = (
-        HostReport(
-            host="sage-old",
-            reachable=True,
-            duration_s=12.5,
-            outcome=Outcome(
-                status="rolled-back",
-                reason="installer exit code 1603; previous version 2.3.0 restored, running",
-                previous_version="2.3.0",
-                target_version="3.2.0",
-                version="2.3.0",
-            ),
-        ),
-        HostReport(
-            host="sage-later",
-            reachable=True,
-            outcome=Outcome(status="not-run", reason="the rollout stopped before its wave"),
-        ),
-        HostReport(
-            host="sage-new",
-            reachable=True,
-            duration_s=8.0,
-            outcome=Outcome(status="installed", plan="install 3.2.0", target_version="3.2.0"),
-        ),
-        HostReport(
-            host="sage-net472",
-            reachable=True,
-            outcome=Outcome(status="blocked", reason="preflight: SF101 failed"),
-        ),
-    )
-    report = FleetReport(title="sagefleet deploy", hosts=hosts)
-    return write_reports(report, tmp_path, ["html"])["html"]
+    """A deploy report: the hosts' statuses are outcomes (rolled-back, not-run...); the
+    unreachable host left out."""
+    report = deploy_report()
+    hosts = tuple(h for h in report.hosts if h.outcome and h.outcome.status != "unreachable")
+    return write_reports(replace(report, hosts=hosts), tmp_path, ["html"])["html"]
 
 
 def test_a_deploy_report_filters_by_its_outcome_statuses(tmp_path: Path) -> None:
     page = deploy_page(tmp_path)
     with Browser(tmp_path / "profile") as browser:
         browser.open(page.as_uri() + "#status=not-run")
-        assert browser.evaluate(VISIBLE_HOSTS) == ["sage-later"]
+        assert browser.evaluate(VISIBLE_HOSTS) == ["later"]
         assert browser.evaluate(VISIBLE_BLOCKS) == 1
         options = browser.evaluate(
             "Array.from(document.querySelectorAll('#f-status option'))"
@@ -362,14 +324,14 @@ def test_a_deploy_report_filters_by_its_outcome_statuses(tmp_path: Path) -> None
             "(function (s) { s.value = 'rolled-back';"
             " s.dispatchEvent(new Event('change')); })(document.getElementById('f-status'))"
         )
-        assert browser.evaluate(VISIBLE_HOSTS) == ["sage-old"]
+        assert browser.evaluate(VISIBLE_HOSTS) == ["old"]
         assert browser.evaluate("location.hash") == "#status=rolled-back"
-        badge = "#hosts tr[data-host='sage-old'] .badge"
+        badge = "#hosts tr[data-host='old'] .badge"
         assert browser.evaluate(
             f"getComputedStyle(document.querySelector(\"{badge}\")).backgroundColor"
         ) == "rgb({}, {}, {})".format(*ERROR_RED)
         assert browser.evaluate(
-            "document.querySelector(\"#hosts tr[data-host='sage-new'] .badge\")"
+            "document.querySelector(\"#hosts tr[data-host='fresh'] .badge\")"
             ".className"
         ) == "badge st-installed rc-ok"
         assert browser.problems() == []

@@ -7,6 +7,8 @@ import datetime as dt
 import hashlib
 from typing import Any
 
+from sagefleet.checks import EntityView
+
 ENDPOINTS = [
     ("s3.eu-west-3.amazonaws.com", 443, True, "Amazon RSA 2048 M02"),
     ("s3.eu-west-3.amazonaws.com", 80, False, None),
@@ -23,6 +25,22 @@ ROOTS = {
     "Amazon RSA 2048 M03": "Amazon Root CA 1",
     "Sectigo RSA Domain Validation Secure Server CA": "USERTrust RSA Certification Authority",
 }
+#: The controller's clock of the check tests, and an entity of each edition.
+NOW = dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)
+ONPREM = EntityView(
+    name="BIJOU",
+    edition="onpremise",
+    mae_path="C:\\Sage\\Societes\\BIJOU.MAE",
+    sql_instance="SRV-SQL\\SAGE",
+    database="BIJOU",
+)
+SPC = EntityView(
+    name="ATELIER",
+    edition="spc",
+    mae_path="C:\\Sage\\Societes\\BIJOU.MAE",
+    azure_sql_server="xiyxu8z271",
+    database="xim9mokrk4q_AS274AY1ZH",
+)
 OM_DLL = "C:\\Program Files (x86)\\Common Files\\Sage\\Objets métiers\\objets100c.dll"
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from tests.support.factsdoc import chain, healthy, om_class, probe
+from tests.support.factsdoc import NOW, ONPREM, SPC, chain, healthy, om_class, probe
 
 from sagefleet.checks import (
     REGISTRY,
@@ -20,22 +20,6 @@ from sagefleet.checks import (
 from sagefleet.errors import InputError
 from sagefleet.facts import parse_facts
 from sagefleet.findings import Finding, Severity, Status
-
-NOW = dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)
-ONPREM = EntityView(
-    name="BIJOU",
-    edition="onpremise",
-    mae_path="C:\\Sage\\Societes\\BIJOU.MAE",
-    sql_instance="SRV-SQL\\SAGE",
-    database="BIJOU",
-)
-SPC = EntityView(
-    name="ATELIER",
-    edition="spc",
-    mae_path="C:\\Sage\\Societes\\BIJOU.MAE",
-    azure_sql_server="xiyxu8z271",
-    database="xim9mokrk4q_AS274AY1ZH",
-)
 
 
 def findings(doc: dict[str, Any], lang: str = "en", **kw: Any) -> list[Finding]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.factsdoc import OM_DLL, chain, healthy, om_class
+from tests.support.factsdoc import NOW, OM_DLL, ONPREM, SPC, chain, healthy, om_class
 
 from sagefleet import offline, preflight
 from sagefleet.checks import Context, EntityView, run_checks
@@ -25,21 +25,6 @@ from sagefleet.remote.session import HostSession
 from sagefleet.sim.dispatch import run_command
 from sagefleet.sim.model import host_from_profile, load_profile
 
-NOW = dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)
-ONPREM = EntityView(
-    name="BIJOU",
-    edition="onpremise",
-    mae_path="C:\\Sage\\Societes\\BIJOU.MAE",
-    sql_instance="SRV-SQL\\SAGE",
-    database="BIJOU",
-)
-SPC = EntityView(
-    name="BIJOU",
-    edition="spc",
-    mae_path="C:\\Sage\\Societes\\BIJOU.MAE",
-    azure_sql_server="xiyxu8z271",
-    database="xim9mokrk4q_AS274AY1ZH",
-)
 AZURE_SQL = "xiyxu8z271.database.windows.net"
 
 
