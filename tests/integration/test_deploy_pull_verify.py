@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from sagefleet.deploy import deploy_host
 from sagefleet.inventory import load
 from sagefleet.package import build_test_package, inspect
 from sagefleet.sim.fleet import Fleet, generate_specs
-from tests.support.fleets import ROOT, next_first_address, session_for
+from tests.support.fleets import next_first_address, session_for
 from tests.support.scenarios import write_inventory
+from tests.support.verify import run_suites
 
 
 def test_pull_mode_deploy_downloads_from_the_bastion_and_verifies(
@@ -50,27 +49,7 @@ def test_pull_mode_deploy_downloads_from_the_bastion_and_verifies(
             data = fleet.listeners[name].stats.stdin_bytes - fleet.host(name).script_bytes
             assert data < 4096  # no package on stdin
         out = tmp_path / "verify"
-        process = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-p",
-                "sagefleet.verify.plugin",
-                "-p",
-                "no:cacheprovider",
-                "-q",
-                "tests/infra",
-                "--sagefleet-inventory",
-                str(inventory),
-                "--sagefleet-report",
-                str(out),
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        process = run_suites(inventory, out)
     assert process.returncode == 0, process.stdout[-3000:]
     report = json.loads((out / "report.json").read_text())
     assert {h["host"]: h["status"] for h in report["hosts"]} == {

@@ -19,8 +19,9 @@ import yaml
 from sagefleet.sim.fleet import Fleet, generate_specs
 from sagefleet.sim.model import ADMINISTRATORS, SYSTEM, Acl
 from tests.support.deployed import make_deployed
-from tests.support.fleets import ROOT, next_first_address
+from tests.support.fleets import FleetFactory, next_first_address
 from tests.support.scenarios import write_inventory
+from tests.support.verify import deployed_inventory, run_suites, verify_playbook
 
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 
@@ -99,31 +100,7 @@ def verified(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             if how:
                 break_host(fleet, name, how)
         out = folder / "out"
-        process = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-p",
-                "sagefleet.verify.plugin",
-                "-p",
-                "no:cacheprovider",
-                "tests/infra",
-                "--sagefleet-inventory",
-                str(inventory),
-                "--sagefleet-report",
-                str(out),
-                "-n",
-                "2",
-                "-q",
-                "--junitxml",
-                str(out / "pytest.junit.xml"),
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        process = run_suites(inventory, out, "-n", "2", "--junitxml", str(out / "pytest.junit.xml"))
         journal = {n: list(fleet.host(n).journal) for n in names}
     report = json.loads((out / "report.json").read_text())
     return {"process": process, "report": report, "journal": journal, "out": out}
@@ -204,34 +181,14 @@ def test_secrets_never_reach_the_report(verified: dict[str, Any]) -> None:
     assert "Sql-Canary-Passw0rd!" not in verified["process"].stdout
 
 
-def test_verify_playbook_runs_the_suites(tmp_path: Path) -> None:
-    specs = generate_specs(2, first_address=next_first_address(), port=0)
-    with Fleet(specs, tmp_path / "fleet") as fleet:
-        inventory = write_inventory(
-            fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
-        )
-        hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["sage_servers"]["hosts"]
-        for name in hosts:
-            make_deployed(fleet.host(name), name, hosts[name])
-        fleet.host("sage02").stop_service("SpendeskSageAgent")
-        out = tmp_path / "out"
-        process = subprocess.run(
-            [
-                ANSIBLE_PLAYBOOK,
-                "-i",
-                str(inventory),
-                "playbooks/verify.yml",
-                "-e",
-                f"sagefleet_verify_report_dir={out}",
-                "-e",
-                "sagefleet_verify_workers=2",
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
-        )
+def test_verify_playbook_runs_the_suites(tmp_path: Path, make_fleet: FleetFactory) -> None:
+    fleet = make_fleet(2)
+    inventory = deployed_inventory(fleet, tmp_path)
+    fleet.host("sage02").stop_service("SpendeskSageAgent")
+    out = tmp_path / "out"
+    process = verify_playbook(
+        inventory, "-e", f"sagefleet_verify_report_dir={out}", "-e", "sagefleet_verify_workers=2"
+    )
     # The host whose verification failed fails in PLAY RECAP, with its reason; not the other.
     assert process.returncode == 2, process.stdout[-3000:]
     assert re.search(r"^verify-failed: \[sage02\] SF502 .*is Stopped", process.stdout, re.M)
@@ -242,69 +199,51 @@ def test_verify_playbook_runs_the_suites(tmp_path: Path) -> None:
     assert status == {"sage01": "verified", "sage02": "verify-failed"}
 
 
-def test_verify_playbook_never_shows_another_runs_report(tmp_path: Path) -> None:
+def test_verify_playbook_never_shows_another_runs_report(
+    tmp_path: Path, make_fleet: FleetFactory
+) -> None:
     """A run whose suites stop before writing a report says so, fails every host with the
     reason, and shows neither the report left in an explicit folder nor the latest one."""
-    specs = generate_specs(2, first_address=next_first_address(), port=0)
-    with Fleet(specs, tmp_path / "fleet") as fleet:
-        inventory = write_inventory(
-            fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+    inventory = deployed_inventory(make_fleet(2), tmp_path)
+
+    def verify(*extra: str) -> subprocess.CompletedProcess[str]:
+        return verify_playbook(inventory, "-e", "sagefleet_verify_workers=1", *extra)
+
+    reports = ("-e", f"sagefleet_report_dir={tmp_path / 'reports'}")
+    good = verify(*reports)
+    assert good.returncode == 0, good.stdout[-3000:]
+    job = tmp_path / "reports" / "inventory" / "verify"
+    latest = os.readlink(job / "latest")
+    broken = ("-e", f"sagefleet_verify_suites={tmp_path / 'no-such-suites'}")
+    stale = tmp_path / "explicit"
+    stale.mkdir()
+    (stale / "report.json").write_text('{"hosts": []}')
+    (stale / "report.txt").write_text("A REPORT OF ANOTHER RUN")
+    old = time.time() - 3600
+    for path in stale.iterdir():
+        os.utime(path, (old, old))
+    for run in (
+        verify(*reports, *broken),
+        verify(*broken, "-e", f"sagefleet_verify_report_dir={stale}"),
+    ):
+        assert run.returncode == 2, run.stdout[-3000:]
+        # No test ran, in pytest's code and in sagefleet_verify's words.
+        assert (
+            "verification wrote no report (pytest rc 5): no verification test was collected"
+            in run.stdout
         )
-        hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["sage_servers"]["hosts"]
-        for name in hosts:
-            make_deployed(fleet.host(name), name, hosts[name])
-
-        def verify(*extra: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [
-                    ANSIBLE_PLAYBOOK,
-                    "-i",
-                    str(inventory),
-                    "playbooks/verify.yml",
-                    "-e",
-                    "sagefleet_verify_workers=1",
-                    *extra,
-                ],
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                timeout=300,
-                env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
-            )
-
-        reports = ("-e", f"sagefleet_report_dir={tmp_path / 'reports'}")
-        good = verify(*reports)
-        assert good.returncode == 0, good.stdout[-3000:]
-        job = tmp_path / "reports" / "inventory" / "verify"
-        latest = os.readlink(job / "latest")
-        broken = ("-e", f"sagefleet_verify_suites={tmp_path / 'no-such-suites'}")
-        stale = tmp_path / "explicit"
-        stale.mkdir()
-        (stale / "report.json").write_text('{"hosts": []}')
-        (stale / "report.txt").write_text("A REPORT OF ANOTHER RUN")
-        old = time.time() - 3600
-        for path in stale.iterdir():
-            os.utime(path, (old, old))
-        for run in (
-            verify(*reports, *broken),
-            verify(*broken, "-e", f"sagefleet_verify_report_dir={stale}"),
-        ):
-            assert run.returncode == 2, run.stdout[-3000:]
-            # No test ran, in pytest's code and in sagefleet_verify's words.
-            assert (
-                "verification wrote no report (pytest rc 5): no verification test was collected"
-                in run.stdout
-            )
-            assert "A REPORT OF ANOTHER RUN" not in run.stdout
-            assert "sagefleet verify" not in run.stdout  # no report table at all
-            assert "[sagefleet] this run wrote no report" in run.stdout
-            failed = dict(re.findall(r"^(sage0\d)\s+:.*failed=(\d+)", run.stdout, re.M))
-            assert failed == {"sage01": "1", "sage02": "1"}
-        assert os.readlink(job / "latest") == latest
-        assert [p.name for p in job.iterdir() if p.name != "latest"] == [latest]
+        assert "A REPORT OF ANOTHER RUN" not in run.stdout
+        assert "sagefleet verify" not in run.stdout  # no report table at all
+        assert "[sagefleet] this run wrote no report" in run.stdout
+        failed = dict(re.findall(r"^(sage0\d)\s+:.*failed=(\d+)", run.stdout, re.M))
+        assert failed == {"sage01": "1", "sage02": "1"}
+    assert os.readlink(job / "latest") == latest
+    assert [p.name for p in job.iterdir() if p.name != "latest"] == [latest]
 
 
-def test_a_failure_no_hosts_check_explains_still_fails_verify(tmp_path: Path) -> None:
+def test_a_failure_no_hosts_check_explains_still_fails_verify(
+    tmp_path: Path, make_fleet: FleetFactory
+) -> None:
     suites = tmp_path / "suites"
     suites.mkdir()
     (suites / "test_mixed.py").write_text(
@@ -315,32 +254,16 @@ def test_a_failure_no_hosts_check_explains_still_fails_verify(tmp_path: Path) ->
         "def test_outside_any_host():\n"
         "    assert False, 'a helper of the suites is broken'\n"
     )
-    specs = generate_specs(1, first_address=next_first_address(), port=0)
-    with Fleet(specs, tmp_path / "fleet") as fleet:
-        inventory = write_inventory(
-            fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
-        )
-        hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["sage_servers"]["hosts"]
-        make_deployed(fleet.host("sage01"), "sage01", hosts["sage01"])
-        process = subprocess.run(
-            [
-                ANSIBLE_PLAYBOOK,
-                "-i",
-                str(inventory),
-                "playbooks/verify.yml",
-                "-e",
-                f"sagefleet_verify_suites={suites}",
-                "-e",
-                f"sagefleet_report_dir={tmp_path / 'reports'}",
-                "-e",
-                "sagefleet_verify_workers=1",
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
-        )
+    inventory = deployed_inventory(make_fleet(1), tmp_path)
+    process = verify_playbook(
+        inventory,
+        "-e",
+        f"sagefleet_verify_suites={suites}",
+        "-e",
+        f"sagefleet_report_dir={tmp_path / 'reports'}",
+        "-e",
+        "sagefleet_verify_workers=1",
+    )
     assert process.returncode == 2, process.stdout[-3000:]
     assert "the verification suites failed (pytest rc 1) although every host's checks" in (
         process.stdout

@@ -10,6 +10,8 @@ from tests.support.wire import run_snippet_wire
 
 from sagefleet import snippets
 from sagefleet.facts import parse_facts
+from sagefleet.remote.contracts import load_schema
+from sagefleet.sim import twin
 from sagefleet.sim.model import (
     DEFAULT_ENDPOINTS,
     Service,
@@ -20,21 +22,8 @@ from sagefleet.sim.model import (
 )
 
 # The key sets sagefleet/facts.py documents (schema 1): every key always present.
-TOP_KEYS = {
-    "schema",
-    "host",
-    "drives",
-    "dotnet",
-    "tls",
-    "proxy",
-    "sage",
-    "objets_metiers",
-    "azure",
-    "agent",
-    "mae_files",
-    "probes",
-    "service_logon_right",
-}
+#: The document's members, as the facts snippet's output contract declares them.
+TOP_KEYS = set(load_schema("facts")["required"])
 HOST_KEYS = {
     "hostname",
     "os_caption",
@@ -116,6 +105,7 @@ def test_facts_document_of_every_profile_follows_the_contract(name: str) -> None
     host, params = host_for(name)
     doc = run_facts(host, params)
     assert set(doc) == TOP_KEYS and doc["schema"] == 1
+    assert twin.KNOWN_MEMBERS <= TOP_KEYS  # the twin reads members of this document only
     assert set(doc["host"]) == HOST_KEYS
     assert all(set(d) == DRIVE_KEYS for d in doc["drives"])
     assert set(doc["agent"]) == AGENT_KEYS
