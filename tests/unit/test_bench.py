@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+from bench import fleet_perf, harness, preflight_bench, publish, transfer_bench, upgrade_bench
 from tests.support.fleets import ROOT
 
 from sagefleet.remote.command import decode_clixml
@@ -21,19 +20,8 @@ from sagefleet.sim import baseline_models
 from sagefleet.sim.dispatch import run_ps_line
 from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile
 
-
-def _load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fleet_perf", ROOT / "bench" / "fleet_perf.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fleet_perf"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-fp = _load_bench()
-tp = sys.modules["transfer_perf"]
-up = sys.modules["upgrade_perf"]
+fp, hn, pb = fleet_perf, harness, preflight_bench
+tp, up = transfer_bench, upgrade_bench
 
 
 def run(wall: float, cpu: float = 1.0) -> dict[str, Any]:
@@ -51,36 +39,36 @@ def run(wall: float, cpu: float = 1.0) -> dict[str, Any]:
 
 
 def test_rounds_are_waves_of_the_concurrency() -> None:
-    assert fp.rounds(10, 25) == 1
-    assert fp.rounds(100, 25) == 4
-    assert fp.rounds(101, 25) == 5
-    assert fp.rounds(500, 50) == 10
+    assert pb.rounds(10, 25) == 1
+    assert pb.rounds(100, 25) == 4
+    assert pb.rounds(101, 25) == 5
+    assert pb.rounds(500, 50) == 10
     with pytest.raises(ValueError):
-        fp.rounds(0, 25)
+        pb.rounds(0, 25)
 
 
 def test_lower_bound_is_round_trips_times_latency_plus_startup_per_wave() -> None:
     # NTLM 2, Create, Command, Send (the script on stdin), Receive, Delete.
-    assert fp.MIN_ROUND_TRIPS == up.min_round_trips(1, 1) == 7
-    per_host = fp.MIN_ROUND_TRIPS * 0.020 + 0.300
-    assert fp.lower_bound_s(100, 25, 0.020, 0.300) == pytest.approx(4 * per_host)
-    assert fp.lower_bound_s(500, 50, 0.020, 0.300) == pytest.approx(10 * per_host)
-    assert fp.lower_bound_s(1, 50, 0.0, 0.0) == 0.0
+    assert pb.MIN_ROUND_TRIPS == up.min_round_trips(1, 1) == 7
+    per_host = pb.MIN_ROUND_TRIPS * 0.020 + 0.300
+    assert pb.lower_bound_s(100, 25, 0.020, 0.300) == pytest.approx(4 * per_host)
+    assert pb.lower_bound_s(500, 50, 0.020, 0.300) == pytest.approx(10 * per_host)
+    assert pb.lower_bound_s(1, 50, 0.0, 0.0) == 0.0
     # Explicit round trips and PowerShell starts (the naive one-task-per-check shape).
-    assert fp.lower_bound_s(25, 25, 0.01, 0.1, round_trips=3, powershell_starts=2) == (
+    assert pb.lower_bound_s(25, 25, 0.01, 0.1, round_trips=3, powershell_starts=2) == (
         pytest.approx(0.23)
     )
 
 
 def test_linear_fit_recovers_a_line() -> None:
-    fit = fp.linear_fit([1, 4, 20], [1.5, 3.0, 11.0])
+    fit = pb.linear_fit([1, 4, 20], [1.5, 3.0, 11.0])
     assert fit == {"intercept_s": 1.0, "s_per_round": 0.5, "r2": 1.0}
-    assert fp.linear_fit([4, 4], [1.0, 2.0]) is None
+    assert pb.linear_fit([4, 4], [1.0, 2.0]) is None
 
 
 def test_summarise_takes_medians_and_keeps_errors() -> None:
     runs = [run(3.0), run(1.0), {**run(2.0), "error": "exit code 2"}]
-    summary = fp.summarise(runs)
+    summary = pb.summarise(runs)
     assert summary["runs"] == 3
     assert summary["wall_s"] == 2.0
     assert summary["errors"] == ["exit code 2"]
@@ -96,7 +84,7 @@ def results() -> dict[str, Any]:
         "doctor": {10: [run(1.0)], 100: [run(2.0)], 500: [run(6.0, 8.0)]},
     }
     skipped = {"naive": {500: "projected 400 s from 100 hosts"}}
-    points = fp.build_points(
+    points = pb.build_points(
         measured,
         hosts=[10, 100, 500],
         concurrency={"naive": 25, "preflight": 25, "doctor": 50},
@@ -111,8 +99,8 @@ def results() -> dict[str, Any]:
                     "python": "3.11", "ansible_core": "2.19", "pywinrm": "0.5"},
         "parameters": {"latency_s": 0.02, "startup_s": 0.3, "hosts": [10, 100, 500]},
         "points": points,
-        "targets": fp.evaluate_targets(points),
-        "linearity": fp.linearity(points),
+        "targets": pb.evaluate_targets(points),
+        "linearity": pb.linearity(points),
         "transfer": transfer_results(),
         "transfer_reference": transfer_results(latency=0.0),
         "upgrade": upgrade_results(),
@@ -171,7 +159,7 @@ def test_targets_are_judged_from_the_points() -> None:
 
 def test_writers_produce_json_and_markdown(tmp_path: Path) -> None:
     data = results()
-    written = fp.write_results(data, tmp_path)
+    written = publish.write_results(data, tmp_path)
     loaded = json.loads(written["json"].read_text(encoding="utf-8"))
     assert loaded["points"] == json.loads(json.dumps(data["points"]))
     text = written["markdown"].read_text(encoding="utf-8")
@@ -208,7 +196,7 @@ def test_publish_replaces_only_the_generated_block(tmp_path: Path) -> None:
     page.write_text(
         "# Perf\n\nintro\n<!-- bench:begin -->\nstale block\n<!-- bench:end -->\noutro\n"
     )
-    fp.publish(results(), png, docs)
+    publish.publish(results(), png, docs)
     text = page.read_text(encoding="utf-8")
     assert text.startswith("# Perf\n\nintro\n<!-- bench:begin -->\nMeasured 2025-01-01 on 2 cores")
     assert "stale block" not in text and text.endswith("<!-- bench:end -->\noutro\n")
@@ -219,26 +207,26 @@ def test_the_header_says_how_much_other_work_shared_the_machine(tmp_path: Path) 
     png = tmp_path / "plot.png"
     png.write_bytes(b"\x89PNG")
     data = {**results(), "max_other_cpu_share": 0.034}
-    fp.publish(data, png, tmp_path)
+    publish.publish(data, png, tmp_path)
     text = (tmp_path / "performance.md").read_text(encoding="utf-8")
     assert "processes outside the benchmark used at most 3 % of the cores during a run" in text
-    fp.publish(results(), png, tmp_path)  # a result file from before it was measured
+    publish.publish(results(), png, tmp_path)  # a result file from before it was measured
     assert "other work on the machine was not measured" in (
         tmp_path / "performance.md"
     ).read_text(encoding="utf-8")
 
 
 def test_other_cpu_share_is_per_core_over_the_run() -> None:
-    assert fp.other_cpu_share({"other_cpu_s": 1.0, "wall_s": 2.0}, 2) == pytest.approx(0.25)
-    assert fp.other_cpu_share({"wall_s": 2.0}, 2) == 0.0
+    assert hn.other_cpu_share({"other_cpu_s": 1.0, "wall_s": 2.0}, 2) == pytest.approx(0.25)
+    assert hn.other_cpu_share({"wall_s": 2.0}, 2) == 0.0
 
 
 def test_machine_cpu_from_proc_stat_counts_this_process_burning() -> None:
-    before = fp._machine_busy_s()
+    before = hn._machine_busy_s()
     end = time.process_time() + 0.5
     while time.process_time() < end:
         pass
-    assert fp._machine_busy_s() - before >= 0.4  # ticks of 10 ms; other work only adds
+    assert hn._machine_busy_s() - before >= 0.4  # ticks of 10 ms; other work only adds
 
 
 def test_other_work_is_the_machine_cpu_less_the_run_and_the_simulator(
@@ -246,11 +234,11 @@ def test_other_work_is_the_machine_cpu_less_the_run_and_the_simulator(
 ) -> None:
     busy = iter([100.0, 103.0])  # the machine: 3 CPU-seconds during the run
     simulator = iter([10.0, 10.25])  # the simulator: 0.25 of them
-    monkeypatch.setattr(fp, "_machine_busy_s", lambda: next(busy))
-    monkeypatch.setattr(fp, "_cpu_of", lambda pid: next(simulator))
-    monkeypatch.setattr(fp, "_tree_rss", lambda pid: 0)
+    monkeypatch.setattr(hn, "_machine_busy_s", lambda: next(busy))
+    monkeypatch.setattr(hn, "_cpu_of", lambda pid: next(simulator))
+    monkeypatch.setattr(hn, "_tree_rss", lambda pid: 0)
     burn = "import time\nend = time.process_time() + 0.5\nwhile time.process_time() < end: pass\n"
-    result = fp.measure(
+    result = hn.measure(
         [sys.executable, "-c", burn],
         log=tmp_path / "log",
         simulator_pid=0,
@@ -263,7 +251,7 @@ def test_other_work_is_the_machine_cpu_less_the_run_and_the_simulator(
 
 def test_the_bound_takes_the_counted_round_trips() -> None:
     measured = {"doctor": {500: [run(6.0)]}}
-    points = fp.build_points(
+    points = pb.build_points(
         measured, hosts=[500], concurrency={"doctor": 50}, latency_s=0.02, startup_s=0.3,
         round_trips=9, powershell_starts=2,
     )
@@ -276,18 +264,18 @@ def test_preflight_is_compared_with_doctor_at_each_size() -> None:
         "preflight_per_host": {100: [run(6.0)]},
         "doctor": {100: [run(2.0)], 500: [run(6.0)]},
     }
-    points = fp.build_points(
+    points = pb.build_points(
         measured, hosts=[100, 500],
         concurrency={"preflight": 25, "preflight_per_host": 25, "doctor": 50},
         latency_s=0.02, startup_s=0.3,
     )
-    rows = {(r["approach"], r["hosts"]): r for r in fp.against_doctor(points)}
+    rows = {(r["approach"], r["hosts"]): r for r in pb.against_doctor(points)}
     assert rows[("preflight", 100)]["wall_vs_doctor"] == 2.0
     assert rows[("preflight", 100)]["bounds_ratio"] == 2.0  # 4 rounds of 25 against 2 of 50
     assert rows[("preflight", 500)]["wall_vs_doctor"] == 2.0
     assert rows[("preflight_per_host", 100)]["wall_vs_doctor"] == 3.0
     assert ("preflight_per_host", 500) not in rows
-    targets = {t["target"]: t for t in fp.evaluate_targets(points)}
+    targets = {t["target"]: t for t in pb.evaluate_targets(points)}
     assert targets["preflight_vs_doctor_at_500"]["value"] == 2.0
     assert targets["preflight_vs_doctor_at_500"]["met"] is False
 
@@ -299,14 +287,14 @@ def test_the_count_is_told_with_the_table() -> None:
                        "preflight_per_host": {**path, "requests": 8,
                                               "operations": {**path["operations"], "Signal": 1}}},
              "commands": 1, "sends": 1, "round_trips": 7, "powershell_starts": 1}
-    text = "\n".join(fp.counted_lines(count))
+    text = "\n".join(publish.counted_lines(count))
     assert "sagefleet doctor 7 HTTP requests" in text
     assert "per_host mode 8 HTTP requests (Command 1, Create 1, Delete 1, Receive 1, Send 1, " \
         "Signal 1)" in text
     assert "Lower bound per host: 7 round trips" in text
     data = {**results(), "count": count,
             "parameters": {**results()["parameters"], "min_round_trips": 7}}
-    assert "lower bound = 7 round trips x latency" in fp.markdown_table(data)
+    assert "lower bound = 7 round trips x latency" in publish.markdown_table(data)
 
 
 def test_a_quick_run_goes_through_every_path(tmp_path: Path) -> None:
@@ -330,7 +318,7 @@ def test_a_quick_run_goes_through_every_path(tmp_path: Path) -> None:
     assert data["count"]["round_trips"] == data["parameters"]["min_round_trips"] == 7
     assert paths["doctor"]["requests"] == paths["preflight"]["requests"] == 7
     assert paths["preflight_per_host"]["operations"].get("Signal") == 1  # ansible-core's winrm
-    assert {p["approach"] for p in data["points"]} == set(fp.APPROACHES)
+    assert {p["approach"] for p in data["points"]} == set(pb.APPROACHES)
     assert all(p["runs"] == 1 and not p["errors"] for p in data["points"])
     assert set(data["transfer"]["clients"]) == {"sagefleet", "ansible"}
     assert data["upgrade"]["errors"] == [] and data["upgrade"]["wall_s"] > 0
@@ -347,7 +335,7 @@ def test_a_process_the_command_leaves_running_is_counted(tmp_path: Path) -> None
         "    while time.process_time() < end: pass\n"
         "    os._exit(0)\n"
     )
-    result = fp.measure(
+    result = hn.measure(
         [sys.executable, "-c", leave], log=tmp_path / "log", simulator_pid=os.getpid(),
         env=dict(os.environ),
     )

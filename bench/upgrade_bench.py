@@ -22,7 +22,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench import harness
+from bench.harness import ROOT
+
 DEPLOY_PLAYBOOK = ROOT / "playbooks" / "deploy.yml"
 #: playbooks/deploy.yml's default waves (``sagefleet_deploy_waves``).
 DEFAULT_WAVES: tuple[int | str, ...] = (1, "10%", "25%", "100%")
@@ -134,27 +136,13 @@ def check_report(out: Path, hosts: int) -> str | None:
 
 
 def count_per_host(work: Path, package: Path, *, first_address: str, forks: int) -> dict[str, Any]:
-    """Operations one host's upgrade takes: a one-host run of the playbook, counted by its listener.
-
-    The simulator runs in this process for this run only (its counters are read
-    directly), with a PowerShell start-up of 0.1 ms so its fault counter counts
-    every command that starts PowerShell.
-    """
-    sys.path.insert(0, str(ROOT))
-    from tests.support.scenarios import write_inventory
-
-    from sagefleet.sim.fleet import Fleet, generate_specs
-
-    specs = generate_specs(
-        1, profiles=[PROFILE], first_address=first_address, port=0, prefix="count"
-    )
-    fleet = Fleet(specs, work / "count-sim").start()
-    try:
-        name = specs[0].name
-        fleet.faults(name).set(powershell_startup=0.0001)
-        inventory = write_inventory(
-            fleet, work / "count-inventory.yml", {"sagefleet_agent_version": AGENT_VERSION}
-        )
+    """Operations one host's upgrade takes: a one-host run of the playbook, counted by its
+    listener (``harness.one_host``)."""
+    with harness.one_host(work, profile=PROFILE, first_address=first_address) as (
+        fleet,
+        name,
+        inventory,
+    ):
         out = work / "count-out"
         process = subprocess.run(
             _playbook(inventory, package, forks, out),
@@ -167,17 +155,15 @@ def count_per_host(work: Path, package: Path, *, first_address: str, forks: int)
         problem = check_report(out, 1)
         if process.returncode != 0 or problem:
             raise RuntimeError(f"one-host upgrade failed ({problem}):\n{process.stdout[-3000:]}")
-        stats = fleet.listeners[name].stats
-        operations = dict(stats.operations)
+        counted = harness.listener_counts(fleet, name)
+        operations = counted["operations"]
         return {
             "operations": operations,
-            "requests": stats.requests,
-            "powershell_starts": fleet.faults(name).counters.delayed_commands,
+            "requests": fleet.listeners[name].stats.requests,
+            "powershell_starts": counted["powershell_starts"],
             "commands": operations.get("Command", 0),
             "sends": operations.get("Send", 0),
         }
-    finally:
-        fleet.stop()
 
 
 def run(
@@ -190,8 +176,6 @@ def run(
     first_address: str,
     port: int,
     count_address: str,
-    write_inventory: Any,
-    measure: Any,
     log: Any = print,
 ) -> dict[str, Any]:
     """The one-host count, then ``repeats`` upgrades of ``hosts`` hosts, a fresh fleet each."""
@@ -208,7 +192,7 @@ def run(
         )
         for r in range(repeats):
             state_dir = work / f"sim-{r}"
-            inventory = write_inventory(
+            inventory = harness.write_inventory(
                 work / f"inventory-{r}" / "hosts.yml",
                 hosts,
                 first_address=first_address,
@@ -222,7 +206,7 @@ def run(
             try:
                 out = work / f"out-{r}"
                 out.mkdir()
-                result = measure(
+                result = harness.measure(
                     _playbook(inventory, package, forks, out),
                     log=out / "run.log",
                     simulator_pid=int(state["pid"]),
@@ -258,8 +242,6 @@ def summarise(
     waves: Sequence[int | str] = DEFAULT_WAVES,
 ) -> dict[str, Any]:
     """Medians of the runs against the lower bound built from the one-host count."""
-    import statistics
-
     commands, sends = int(count["commands"]), int(count["sends"])
     bound = lower_bound_s(
         hosts, forks, latency_s, startup_s, commands=commands, sends=sends, waves=waves
@@ -267,8 +249,7 @@ def summarise(
     good = [r for r in runs if not r.get("error")] or list(runs)
 
     def median(key: str) -> float | None:
-        values = [float(r[key]) for r in good if r.get(key) is not None]
-        return round(statistics.median(values), 3) if values else None
+        return harness.median(good, key)
 
     wall = median("wall_s")
     cpu = median("cpu_s")
@@ -293,13 +274,13 @@ def summarise(
         "max_process_rss_mib": median("max_process_rss_mib"),
         "errors": [r["error"] for r in runs if r.get("error")],
         "targets": [
-            {
-                "target": "upgrade_vs_lower",
-                "text": f"upgrade of {hosts} hosts: wall time / lower bound (at most)",
-                "value": ratio,
-                "limit": TARGET_VS_BOUND,
-                "met": None if ratio is None else ratio <= TARGET_VS_BOUND,
-            }
+            harness.verdict(
+                "upgrade_vs_lower",
+                f"upgrade of {hosts} hosts: wall time / lower bound (at most)",
+                ratio,
+                TARGET_VS_BOUND,
+                at_least=False,
+            )
         ],
         "raw": list(runs),
     }

@@ -20,7 +20,7 @@ share of its stdin: 100 % for raw bytes, about 75 % for base64 text.
 Then sagefleet stages the same package again: it is already there, so the
 bytes sent (StageResult.bytes_sent and the listener's stdin counter) must be 0.
 
-    python bench/transfer_perf.py --payload-mib 50 --bandwidth-mb 20
+    python bench/transfer_bench.py --payload-mib 50 --bandwidth-mb 20
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
+sys.path[:0] = [str(ROOT), str(ROOT / "src")]  # run as a script (and as each client)
 
+from bench import harness  # noqa: E402
 from sagefleet.transfer import DEFAULT_ENCODING as ENCODING  # noqa: E402
 from sagefleet.transfer import default_chunk_bytes  # noqa: E402
 
@@ -122,7 +123,6 @@ def client_ceiling(kind: str, encoding: str = ENCODING) -> dict[str, Any]:
 
 def build_package(folder: Path, payload_bytes: int, agent_version: str = "3.2.0") -> Path:
     """A test package with an incompressible payload entry: ``payload_bytes`` + a few KB."""
-    sys.path.insert(0, str(ROOT / "src"))
     from sagefleet.package import build_test_package
 
     return build_test_package(
@@ -181,7 +181,6 @@ def _client_sagefleet(target: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _client_ansible(target: Mapping[str, Any]) -> dict[str, Any]:
-    sys.path.insert(0, str(ROOT))
     from tests.support.ansible_leg import connect  # as the test suite connects
 
     connection = connect(dict(target))
@@ -322,7 +321,6 @@ def measure(
 
     ``encoding``: sagefleet's stdin encoding (its default unless told otherwise).
     """
-    sys.path.insert(0, str(ROOT / "src"))
     from sagefleet.sim.fleet import Fleet, generate_specs
 
     work = Path(tempfile.mkdtemp(prefix="transfer-perf-"))
@@ -445,9 +443,9 @@ def summarise(
             "connections": int(statistics.median(r.get("streams", 1) for r in rs)),
             "sends": int(statistics.median(r["sends"] for r in rs)),
             "requests": int(statistics.median(r["requests"] for r in rs)),
-            "stdin_phase_s": _median(rs, "stdin_s"),
-            "to_last_send_s": _median(rs, "to_last_send_s"),
-            "after_stdin_s": _median(rs, "after_stdin_s"),
+            "stdin_phase_s": harness.median(rs, "stdin_s"),
+            "to_last_send_s": harness.median(rs, "to_last_send_s"),
+            "after_stdin_s": harness.median(rs, "after_stdin_s"),
             "client_cpu_s": round(statistics.median(r["cpu_s"] for r in rs), 2),
             "simulator_cpu_s": round(statistics.median(r["simulator_cpu_s"] for r in rs), 2),
         }
@@ -461,11 +459,6 @@ def summarise(
         "targets": evaluate(clients, present),
         "raw": {k: list(v) for k, v in runs.items()},
     }
-
-
-def _median(runs: Sequence[Mapping[str, Any]], key: str) -> float | None:
-    values = [float(r[key]) for r in runs if r.get(key) is not None]
-    return round(statistics.median(values), 3) if values else None
 
 
 def model_cost(package: Path, encoding: str = ENCODING) -> dict[str, float]:
@@ -515,27 +508,28 @@ def evaluate(clients: Mapping[str, Any], present: Mapping[str, Any]) -> list[dic
         data = present.get("data_stdin_bytes", present["stdin_bytes"])  # past the scripts
         sent = max(int(present["bytes_sent"]), int(data))
     return [
-        {
-            "target": "transfer_link_share",
-            "text": "transfer: payload throughput / simulated link (at least)",
-            "value": share,
-            "limit": TARGETS["transfer_link_share"],
-            "met": None if share is None else share >= TARGETS["transfer_link_share"],
-        },
-        {
-            "target": "transfer_vs_put_file",
-            "text": "transfer: throughput / ansible put_file throughput (at least)",
-            "value": None if ratio is None else round(ratio, 2),
-            "limit": TARGETS["transfer_vs_put_file"],
-            "met": None if ratio is None else ratio >= TARGETS["transfer_vs_put_file"],
-        },
-        {
-            "target": "transfer_present_bytes",
-            "text": "transfer with the package already present: bytes sent (at most)",
-            "value": sent,
-            "limit": TARGETS["transfer_present_bytes"],
-            "met": None if sent is None else sent <= TARGETS["transfer_present_bytes"],
-        },
+        harness.verdict(
+            "transfer_link_share",
+            "transfer: payload throughput / simulated link (at least)",
+            share,
+            TARGETS["transfer_link_share"],
+            at_least=True,
+        ),
+        harness.verdict(
+            "transfer_vs_put_file",
+            "transfer: throughput / ansible put_file throughput (at least)",
+            ratio,
+            TARGETS["transfer_vs_put_file"],
+            at_least=True,
+            digits=2,
+        ),
+        harness.verdict(
+            "transfer_present_bytes",
+            "transfer with the package already present: bytes sent (at most)",
+            sent,
+            TARGETS["transfer_present_bytes"],
+            at_least=False,
+        ),
     ]
 
 

@@ -1,0 +1,1 @@
+"""sagefleet's benchmarks (make bench): docs/performance.md."""
