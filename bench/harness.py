@@ -226,6 +226,23 @@ def one_host(work: Path, *, profile: str, first_address: str) -> Iterator[tuple[
         fleet.stop()
 
 
+def winrm_session(target: Mapping[str, Any]) -> Any:
+    """A WinRM session to a simulated host described as the benchmarks hand it to a
+    client process (name, address, port, username, password, ca_file)."""
+    from sagefleet.remote.winrm import WinRMSession, WinRMTarget
+
+    return WinRMSession(
+        WinRMTarget(
+            host=target["name"],
+            address=target["address"],
+            port=target["port"],
+            username=target["username"],
+            password=target["password"],
+            ca_trust_path=target["ca_file"],
+        )
+    )
+
+
 def listener_counts(fleet: Any, name: str) -> dict[str, Any]:
     """What the host's listener has counted so far: requests, operations, PowerShell starts."""
     stats = fleet.listeners[name].stats

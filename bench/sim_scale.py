@@ -23,6 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
+from bench import harness  # noqa: E402
+
 RSS_TARGET_BYTES = int(1.5 * 1024**3)
 START_TARGET_S = 15.0
 
@@ -108,8 +111,6 @@ def serve(args: argparse.Namespace) -> dict[str, Any]:
 
 def client(target_file: str, threads: int, seconds: float) -> dict[str, Any]:
     """Many threads, each with its own session, spread over every host."""
-    from sagefleet.remote.winrm import WinRMSession, WinRMTarget
-
     targets = json.loads(Path(target_file).read_text(encoding="utf-8"))
     lock = threading.Lock()
     totals: dict[str, Any] = {"runs": 0, "errors": 0, "first_error": None}
@@ -120,16 +121,7 @@ def client(target_file: str, threads: int, seconds: float) -> dict[str, Any]:
         while time.monotonic() < deadline:
             t = targets[position % len(targets)]
             position += threads
-            session = WinRMSession(
-                WinRMTarget(
-                    host=t["name"],
-                    address=t["address"],
-                    port=t["port"],
-                    username=t["username"],
-                    password=t["password"],
-                    ca_trust_path=t["ca_file"],
-                )
-            )
+            session = harness.winrm_session(t)
             try:
                 # A few runs per shell, as a playbook or doctor run does.
                 for _ in range(5):

@@ -141,19 +141,9 @@ def _client_sagefleet(target: Mapping[str, Any]) -> dict[str, Any]:
     """sagefleet's push, in the default encoding unless the target names one."""
     from sagefleet import transfer
     from sagefleet.package import inspect
-    from sagefleet.remote.winrm import WinRMSession, WinRMTarget
 
     package = inspect(target["package"])  # once per run on the controller, not timed
-    session = WinRMSession(
-        WinRMTarget(
-            host=target["name"],
-            address=target["address"],
-            port=target["port"],
-            username=target["username"],
-            password=target["password"],
-            ca_trust_path=target["ca_file"],
-        )
-    )
+    session = harness.winrm_session(target)
     cpu0, t0 = time.process_time(), time.perf_counter()
     try:
         result = transfer.stage(
