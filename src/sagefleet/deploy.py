@@ -93,7 +93,7 @@ class DeployOptions:
     variables."""
 
     profile: agent_profile.AgentProfile = field(default_factory=agent_profile.default, repr=False)
-    staging_root: str = "C:\\ProgramData\\sagefleet\\staging"
+    staging_dir: str = "C:\\ProgramData\\sagefleet\\staging"
     backup_root: str = "C:\\ProgramData\\sagefleet\\backup"
     stop_timeout_s: int = 60
     start_timeout_s: int = 60
@@ -237,7 +237,7 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DeployOptions:
     version = variables.get("sagefleet_agent_version")
     return DeployOptions(
         profile=profile,
-        staging_root=str(variables.get("sagefleet_agent_staging_dir", DeployOptions.staging_root)),
+        staging_dir=str(variables.get("sagefleet_agent_staging_dir", DeployOptions.staging_dir)),
         backup_root=str(variables.get("sagefleet_agent_backup_dir", DeployOptions.backup_root)),
         stop_timeout_s=timeouts["stop"],
         start_timeout_s=timeouts["start"],
@@ -329,13 +329,13 @@ def check_paths(host: str, o: DeployOptions) -> None:
             if not o.profile.overridden("settings.path"):
                 exc.field = o.profile.source_of("install.dir")
             raise
-        settings_target(host, path=o.staging_root + "\\0\\package\\settings.json", keep_backups=0)
-        transfer.check_staging_root(o.staging_root)
+        settings_target(host, path=o.staging_dir + "\\0\\package\\settings.json", keep_backups=0)
+        transfer.check_staging_dir(o.staging_dir)
     except InputError as exc:
         names = {
             "service_account": "sagefleet_agent_service_account",
             "path": "sagefleet_agent_staging_dir",
-            "staging_root": "sagefleet_agent_staging_dir",
+            "staging_dir": "sagefleet_agent_staging_dir",
             "keep_backups": "sagefleet_settings_keep_backups",
         }
         raise InputError(
@@ -751,13 +751,13 @@ class Deployer:
                 self.package.sha256,
                 size=self.package.size,
                 version=self.package.agent_version,
-                staging_root=self.options.staging_root,
+                staging_dir=self.options.staging_dir,
             )
         else:
             staged = transfer.stage(
                 self.session,
                 self.package,
-                staging_root=self.options.staging_root,
+                staging_dir=self.options.staging_dir,
                 encoding=self.options.transfer_encoding,
                 streams=self.options.transfer_streams,
             )
@@ -788,7 +788,7 @@ class Deployer:
             self.settings_text,
         )
         self.step("settings-staged", path=staged_settings, kept=list(self.result.settings_kept))
-        log = f"{self.options.staging_root}\\install-{self.target}.log"
+        log = f"{self.options.staging_dir}\\install-{self.target}.log"
         arguments = installer_arguments(self.options.profile, self.technology or "unknown", log)
         params = {
             "service_name": self.service,
@@ -831,7 +831,7 @@ class Deployer:
             self.result.version = self.target
             cleaned = transfer.cleanup(
                 self.session,
-                self.options.staging_root,
+                self.options.staging_dir,
                 keep=self.options.keep_staged,
                 current=staged.path,
             )
@@ -872,7 +872,7 @@ class Deployer:
         with contextlib.suppress(RemoteError):
             self.session.run_snippet(
                 "stage_cleanup",
-                {"root": self.options.staging_root, "remove": [version], "remove_parts": []},
+                {"root": self.options.staging_dir, "remove": [version], "remove_parts": []},
             )
             self.step("discard-staged", folder=version)
 

@@ -30,7 +30,7 @@ from sagefleet import preflight
 from sagefleet.errors import SagefleetError
 from sagefleet.findings import FleetReport, HostReport
 from sagefleet.inventory import InventoryHost
-from sagefleet.remote.retry import RetryingSession, WinRMRetry, retry_from
+from sagefleet.remote.retry import Backoff, RetryingSession, retry_from
 from sagefleet.remote.winrm import WinRMSession
 from sagefleet.settings import ValidationFailed
 
@@ -134,7 +134,7 @@ def _preflight_all(
 
     def one(host: InventoryHost) -> HostReport:
         assert host.target is not None
-        policy: WinRMRetry = retry_from(host.name, host.variables)
+        policy: Backoff = retry_from(host.name, host.variables)
         with RetryingSession(factory(host), policy) as session:
             report, _ = preflight.run(session, prepared[host.name], address=host.target.address)
         return report

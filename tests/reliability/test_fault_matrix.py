@@ -23,7 +23,7 @@ from sagefleet import transfer
 from sagefleet.deploy import DeployResult, deploy_host
 from sagefleet.inventory import load
 from sagefleet.package import PackageInfo, build_test_package, inspect
-from sagefleet.remote.retry import RetryingSession, WinRMRetry
+from sagefleet.remote.retry import Backoff, RetryingSession
 from sagefleet.sim import dispatch
 from sagefleet.sim.fleet import Fleet, generate_specs
 from sagefleet.sim.model import WindowsHost
@@ -174,7 +174,7 @@ def test_retries_are_configurable_bounded_and_back_off() -> None:
     waits: list[float] = []
     stub = _Stub(TransportError)
     with pytest.raises(TransportError):
-        RetryingSession(stub, WinRMRetry(retries=3, backoff_s=0.5), waits.append).run_snippet(
+        RetryingSession(stub, Backoff(retries=3, backoff_s=0.5), waits.append).run_snippet(
             "facts", {}
         )
     assert stub.calls == 4 and waits == [0.5, 1.0, 2.0]
@@ -185,7 +185,7 @@ def test_retries_are_configurable_bounded_and_back_off() -> None:
     ):
         stub = _Stub(error)
         with pytest.raises(error):
-            RetryingSession(stub, WinRMRetry(retries=3), waits.append).run_snippet(snippet, {})
+            RetryingSession(stub, Backoff(retries=3), waits.append).run_snippet(snippet, {})
         assert stub.calls == 1, (error, snippet)
     assert retry_from("h", {"sagefleet_winrm_retries": 5}).retries == 5
     for bad in (

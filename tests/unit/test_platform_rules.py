@@ -82,7 +82,7 @@ def private_root(host: WindowsHost, path: str) -> None:
 
 def put_zip(host: WindowsHost, path: str, entries: dict[str, bytes]) -> str:
     data = zip_bytes(entries)
-    private_root(host, transfer.staging_root_of(path))
+    private_root(host, transfer.staging_dir_of(path))
     host.fs.mkdir(path.rsplit("\\", 1)[0])
     host.fs.write(path, data)
     return hashlib.sha256(data).hexdigest()

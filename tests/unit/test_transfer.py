@@ -37,11 +37,12 @@ from sagefleet.remote.command import (
     snippet_invocation,
     stdin_script,
 )
+from sagefleet.remote.retry import Backoff
 from sagefleet.sim import wsman
 from sagefleet.sim.dispatch import run_command
 from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile, private_folder_acl
 
-ROOT = transfer.DEFAULT_STAGING_ROOT
+ROOT = transfer.DEFAULT_STAGING_DIR
 ENCODINGS = pytest.mark.parametrize("encoding", transfer.ENCODINGS)
 
 
@@ -207,7 +208,7 @@ def test_staged_path_is_versioned_by_agent_version_else_by_hash() -> None:
 
 
 @pytest.mark.parametrize("root", [r"\\fs01\share\stage", "stage", r"C:\a\..\b", "/srv/stage"])
-def test_staging_root_must_be_a_local_absolute_path(root: str) -> None:
+def test_staging_dir_must_be_a_local_absolute_path(root: str) -> None:
     with pytest.raises(InputError, match="local drive"):
         transfer.staged_path("a" * 64, "1.0", root)
 
@@ -215,7 +216,7 @@ def test_staging_root_must_be_a_local_absolute_path(root: str) -> None:
 def longest_roots() -> dict[str, str]:
     """Staging roots of the greatest length accepted, in the characters that take the
     most room in the JSON parameters (backslashes double, the rest become \\uXXXX)."""
-    room = transfer.MAX_STAGING_ROOT_CHARS - len("C:\\")
+    room = transfer.MAX_STAGING_DIR_CHARS - len("C:\\")
     return {
         "ascii": "C:\\" + "a" * room,
         "backslashes": "C:\\" + ("a\\" * room)[: room - 1] + "a",
@@ -226,11 +227,11 @@ def longest_roots() -> dict[str, str]:
 
 
 @pytest.mark.parametrize("kind", list(longest_roots()))
-def test_push_of_the_longest_staging_root_sends_the_fixed_bootstrap_line(kind: str) -> None:
+def test_push_of_the_longest_staging_dir_sends_the_fixed_bootstrap_line(kind: str) -> None:
     root = longest_roots()[kind]
-    assert transfer.check_staging_root(root) == root  # accepted, at the limit
+    assert transfer.check_staging_dir(root) == root  # accepted, at the limit
     with pytest.raises(InputError, match="characters long"):
-        transfer.check_staging_root(root + "x")
+        transfer.check_staging_dir(root + "x")
     # The longest folder name, a package size (and offsets) of 2 GiB, ten digits, and the
     # most pieces a resume may list: the script grows, the command line does not.
     path = transfer.staged_path("a" * 64, "v" * 64, root)
@@ -346,10 +347,10 @@ def test_space_check_names_host_path_volume_and_numbers() -> None:
 
 
 def test_retry_delay_doubles_up_to_a_cap() -> None:
-    policy = transfer.RetryPolicy(attempts=5, backoff_s=1.0, max_backoff_s=3.0)
+    policy = Backoff(retries=4, backoff_s=1.0, max_backoff_s=3.0)
     assert [policy.delay(n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 3.0, 3.0]
     with pytest.raises(ValueError):
-        transfer.RetryPolicy(attempts=0)
+        Backoff(retries=-1)
 
 
 # -- stage decisions ------------------------------------------------------------------
@@ -499,7 +500,7 @@ def test_transport_failures_are_retried_on_a_new_shell_with_backoff(tmp_path: Pa
         ]
     )
     waits: list[float] = []
-    policy = transfer.RetryPolicy(attempts=3, backoff_s=0.5)
+    policy = Backoff(retries=2, backoff_s=0.5)
     result = transfer.stage(session, package, retry=policy, sleep=waits.append)
     assert waits == [0.5, 1.0] and session.closed == 2
     assert (result.attempts, result.resumed_from) == (3, 600)
@@ -509,7 +510,7 @@ def test_the_last_transport_failure_is_raised_as_is(tmp_path: Path) -> None:
     package = package_at(tmp_path)
     session = FakeSession([HostUnreachable("srv01", "down")] * 2)
     with pytest.raises(HostUnreachable, match="down"):
-        transfer.stage(session, package, retry=transfer.RetryPolicy(2, 0), sleep=lambda s: None)
+        transfer.stage(session, package, retry=Backoff(1, 0), sleep=lambda s: None)
 
 
 def test_rejected_credentials_stop_at_once(tmp_path: Path) -> None:
@@ -599,7 +600,7 @@ def test_cleanup_takes_the_current_version_as_a_name_or_a_path_under_the_root() 
         result = transfer.cleanup(session, ROOT, keep=1, current=current)
         assert result.kept == ("3.0",)
         assert session.calls[1][1]["remove"] == ["2.0", "1.0"]
-    with pytest.raises(InputError, match="not under the staging root"):
+    with pytest.raises(InputError, match="not under the staging folder"):
         transfer.cleanup(FakeSession([]), ROOT, current=r"D:\other\3.0")
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,27 +42,21 @@ class AnsibleSession(HostSession):
         self.connection = connection
         self._sibling = _sibling
 
-    def run_snippet(
-        self,
-        name: str,
-        params: dict[str, Any] | None = None,
-        stdin: Iterable[bytes] | None = None,
-        *,
-        sensitive: bool = False,
-    ) -> Any:
-        """Run a snippet; when ``sensitive``, with the play context's no_log set.
+    @contextmanager
+    def quiet(self, sensitive: bool) -> Iterator[None]:
+        """The play context's no_log set for a sensitive run, restored after.
 
         ansible-core's winrm plugin logs the raw stdout of every command at
-        -vvvvv unless ``no_log`` is set on the play context: a snippet whose
-        output may hold a secret sets it for its own run and restores it after.
+        -vvvvv unless ``no_log`` is set on the play context.
         """
         context = getattr(self.connection, "_play_context", None)
         if not sensitive or context is None:
-            return super().run_snippet(name, params, stdin)
+            yield
+            return
         previous = context.no_log
         context.no_log = True
         try:
-            return super().run_snippet(name, params, stdin)
+            yield
         finally:
             context.no_log = previous
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from sagefleet.remote.command import parse_result, snippet_invocation
@@ -30,11 +31,17 @@ class HostSession(ABC):
         """Run snippet ``name`` with ``params`` (JSON data) and return its document.
 
         ``sensitive`` says the output may hold secrets: a transport that logs
-        command output must not log this run's (see AnsibleSession).
+        command output must not log this run's (``quiet``).
         """
         command, prefix = snippet_invocation(name, params)
-        rc, stdout, stderr = self.execute(command, _prepend(prefix, stdin))
+        with self.quiet(sensitive):
+            rc, stdout, stderr = self.execute(command, _prepend(prefix, stdin))
         return parse_result(self.host, name, rc, stdout, stderr)
+
+    def quiet(self, sensitive: bool) -> AbstractContextManager[None]:
+        """What holds while a run whose output may hold secrets (``sensitive``) executes:
+        a transport that logs command output stops logging it. Nothing by default."""
+        return nullcontext()
 
     @abstractmethod
     def execute(
