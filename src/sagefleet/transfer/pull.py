@@ -11,18 +11,7 @@ from dataclasses import replace
 from sagefleet.errors import InputError
 from sagefleet.remote import HostSession
 from sagefleet.remote.retry import Backoff
-from sagefleet.transfer.staging import (
-    DEFAULT_FREE_MARGIN_BYTES,
-    DEFAULT_STAGING_DIR,
-    StageResult,
-    TransferError,
-    check_space,
-    part_path,
-    read_status,
-    staged_path,
-    staging_dir_of,
-    with_retries,
-)
+from sagefleet.transfer import staging
 
 
 def stage_pull(
@@ -32,13 +21,13 @@ def stage_pull(
     *,
     size: int | None = None,
     version: str | None = None,
-    staging_dir: str = DEFAULT_STAGING_DIR,
+    staging_dir: str = staging.DEFAULT_STAGING_DIR,
     check_mode: bool = False,
     use_default_credentials: bool = False,
-    free_margin_bytes: int = DEFAULT_FREE_MARGIN_BYTES,
+    free_margin_bytes: int = staging.DEFAULT_FREE_MARGIN_BYTES,
     retry: Backoff | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> StageResult:
+) -> staging.StageResult:
     """Have the host download the package from ``url`` and verify it against ``sha256``.
 
     Same folder, skip rule and result as ``stage``; nothing goes over stdin.
@@ -56,15 +45,15 @@ def stage_pull(
             fix="serve the package over HTTP(S) from the bastion or the internal repository",
         )
     expected = sha256.lower()
-    path = staged_path(expected, version, staging_dir)
+    path = staging.staged_path(expected, version, staging_dir)
     started = time.monotonic()
     host = session.host
 
-    def attempt_once(attempt: int) -> StageResult:
-        status = read_status(session, path)
+    def attempt_once(attempt: int) -> staging.StageResult:
+        status = staging.read_status(session, path)
 
-        def result(skipped: bool) -> StageResult:
-            return StageResult(
+        def result(skipped: bool) -> staging.StageResult:
+            return staging.StageResult(
                 host=host,
                 path=status.path,
                 sha256=expected,
@@ -81,24 +70,26 @@ def stage_pull(
         if status.exists and status.sha256 == expected:
             return result(True)
         if size is not None:
-            check_space(host, status, size - status.part_size, free_margin_bytes)
+            staging.check_space(host, status, size - status.part_size, free_margin_bytes)
         if check_mode:
             return result(False)
         doc = session.run_snippet(
             "stage_pull",
             {
-                "root": staging_dir_of(path),
+                "root": staging.staging_dir_of(path),
                 "url": url,
                 "path": path,
-                "part": part_path(path),
+                "part": staging.part_path(path),
                 "sha256": expected,
                 "use_default_credentials": use_default_credentials,
             },
         )
         if not isinstance(doc, dict) or str(doc.get("sha256", "")).lower() != expected:
-            raise TransferError(host, path, f"stage_pull did not confirm the SHA-256: {doc!r:.200}")
+            raise staging.TransferError(
+                host, path, f"stage_pull did not confirm the SHA-256: {doc!r:.200}"
+            )
         if size is None:
             return replace(result(False), size=int(doc.get("size") or 0))
         return result(False)
 
-    return with_retries(session, retry, sleep, f"downloading {url} to {path}", attempt_once)
+    return staging.with_retries(session, retry, sleep, f"downloading {url} to {path}", attempt_once)
