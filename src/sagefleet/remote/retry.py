@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sagefleet.errors import InputError
 from sagefleet.remote.errors import RemoteError, RemoteTimeout, TransportError
-from sagefleet.remote.session import HostSession
+from sagefleet.remote.session import HostSession, Params, Stdin
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +123,7 @@ class RetryingSession(HostSession):
         self.streams_stdin = inner.streams_stdin
 
     def run_snippet(
-        self,
-        name: str,
-        params: dict[str, Any] | None = None,
-        stdin: Iterable[bytes] | None = None,
-        *,
-        sensitive: bool = False,
+        self, name: str, params: Params = None, stdin: Stdin = None, *, sensitive: bool = False
     ) -> Any:
         replayable = stdin is None or isinstance(stdin, list | tuple)
 
@@ -149,9 +144,7 @@ class RetryingSession(HostSession):
             retries=self.policy.retries if replayable and name not in NOT_RETRIED else 0,
         )
 
-    def execute(
-        self, command: str, stdin: Iterable[bytes] | None = None
-    ) -> tuple[int, bytes, bytes]:
+    def execute(self, command: str, stdin: Stdin = None) -> tuple[int, bytes, bytes]:
         return self.inner.execute(command, stdin)
 
     def sibling(self) -> RetryingSession | None:
