@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+import sagefleet.transfer.staging as staging
 from sagefleet.errors import InputError
 from sagefleet.remote import HostSession
 from sagefleet.remote.retry import Backoff
-from sagefleet.transfer import staging
 
 
 def stage_pull(
