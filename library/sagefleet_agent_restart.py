@@ -18,8 +18,8 @@ description:
 version_added: "0.1.0"
 options: {}
 extends_documentation_fragment:
-  - sagefleet.fleet.module
-  - sagefleet.fleet.module.windows
+  - sagefleet.docs.module
+  - sagefleet.docs.module.windows
 attributes:
   check_mode:
     support: full

@@ -25,8 +25,8 @@ options:
     type: dict
     required: true
 extends_documentation_fragment:
-  - sagefleet.fleet.module
-  - sagefleet.fleet.module.windows
+  - sagefleet.docs.module
+  - sagefleet.docs.module.windows
 attributes:
   check_mode:
     support: full

@@ -66,8 +66,8 @@ options:
     elements: str
     default: []
 extends_documentation_fragment:
-  - sagefleet.fleet.module
-  - sagefleet.fleet.module.windows
+  - sagefleet.docs.module
+  - sagefleet.docs.module.windows
 attributes:
   check_mode:
     support: full

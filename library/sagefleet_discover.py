@@ -36,8 +36,8 @@ options:
     type: int
     default: 200
 extends_documentation_fragment:
-  - sagefleet.fleet.module
-  - sagefleet.fleet.module.windows
+  - sagefleet.docs.module
+  - sagefleet.docs.module.windows
 attributes:
   check_mode:
     support: full

@@ -48,8 +48,8 @@ options:
     elements: str
     default: [unreachable]
 extends_documentation_fragment:
-  - sagefleet.fleet.module
-  - sagefleet.fleet.module.controller
+  - sagefleet.docs.module
+  - sagefleet.docs.module.controller
 attributes:
   check_mode:
     support: full

@@ -30,8 +30,8 @@ options:
     elements: str
     default: []
 extends_documentation_fragment:
-  - sagefleet.fleet.module
-  - sagefleet.fleet.module.controller
+  - sagefleet.docs.module
+  - sagefleet.docs.module.controller
 """
 
 EXAMPLES = r"""

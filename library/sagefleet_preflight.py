@@ -102,8 +102,8 @@ options:
     - Default C(sagefleet_preflight_bastion_probes), else false.
     type: bool
 extends_documentation_fragment:
-  - sagefleet.fleet.module
-  - sagefleet.fleet.module.windows
+  - sagefleet.docs.module
+  - sagefleet.docs.module.windows
 attributes:
   check_mode:
     support: full

@@ -20,8 +20,8 @@ description:
 version_added: "0.1.0"
 options: {}
 extends_documentation_fragment:
-  - sagefleet.fleet.module
-  - sagefleet.fleet.module.controller
+  - sagefleet.docs.module
+  - sagefleet.docs.module.controller
 notes:
   - Returns C(process) (where the process it started leaves each host's result,
     a private folder and each host's file), C(per_host) (each host left to its

@@ -71,8 +71,8 @@ options:
     choices: [unreachable, not-run]
     default: unreachable
 extends_documentation_fragment:
-  - sagefleet.fleet.module
-  - sagefleet.fleet.module.controller
+  - sagefleet.docs.module
+  - sagefleet.docs.module.controller
 attributes:
   check_mode:
     support: full

@@ -30,8 +30,8 @@ options:
     description: What C(state=open) returned; required with C(state=closed).
     type: dict
 extends_documentation_fragment:
-  - sagefleet.fleet.module
-  - sagefleet.fleet.module.controller
+  - sagefleet.docs.module
+  - sagefleet.docs.module.controller
 attributes:
   check_mode:
     support: full

@@ -70,8 +70,8 @@ options:
         (e.g. C(settings.json.20250131T142500Z.bak)); default the newest.
     type: str
 extends_documentation_fragment:
-  - sagefleet.fleet.module
-  - sagefleet.fleet.module.windows
+  - sagefleet.docs.module
+  - sagefleet.docs.module.windows
 attributes:
   check_mode:
     support: full

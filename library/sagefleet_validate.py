@@ -32,8 +32,8 @@ options:
         C(meta/argument_specs.yml), for a role imported with C(rolespec_validate=false).
     type: path
 extends_documentation_fragment:
-  - sagefleet.fleet.module
-  - sagefleet.fleet.module.controller
+  - sagefleet.docs.module
+  - sagefleet.docs.module.controller
 """
 
 EXAMPLES = r"""

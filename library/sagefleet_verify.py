@@ -30,8 +30,8 @@ options:
     description: Folder of the fleet report and the JUnit XML; none when unset.
     type: path
 extends_documentation_fragment:
-  - sagefleet.fleet.module
-  - sagefleet.fleet.module.controller
+  - sagefleet.docs.module
+  - sagefleet.docs.module.controller
 attributes:
   check_mode:
     support: full

@@ -38,8 +38,8 @@ options:
     description: Folder where the wave's verification wrote its report.
     type: path
 extends_documentation_fragment:
-  - sagefleet.fleet.module
-  - sagefleet.fleet.module.controller
+  - sagefleet.docs.module
+  - sagefleet.docs.module.controller
 attributes:
   check_mode:
     support: full

@@ -37,8 +37,6 @@ PLUGIN_DIRS = {
     "callback_plugins": "plugins/callback",
     # Used only where an integrator enables it (vars_plugins_enabled), as the project does.
     "vars_plugins": "plugins/vars",
-    # The modules' shared documentation (found on sys.path from the checkout).
-    "src/ansible_collections/sagefleet/fleet/plugins/doc_fragments": "plugins/doc_fragments",
 }
 ROLE_PREFIX = "sagefleet_"
 # ansible-galaxy's rule for namespaces, collection and role names.

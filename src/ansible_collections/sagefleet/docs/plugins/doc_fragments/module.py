@@ -1,6 +1,7 @@
-# What every sagefleet module's documentation shares (library/*.py extend it):
-# ansible-doc finds it here from the checkout (this folder is on sys.path) and in the
-# built collection under plugins/doc_fragments/ (sagefleet.collection copies it).
+# What every sagefleet module's documentation shares: library/*.py, and so the
+# sagefleet.fleet collection's modules, extend sagefleet.docs.module. The sagefleet
+# Python package ships this collection (ansible_collections/ on sys.path, where
+# ansible-doc looks), as the ansible package ships its own.
 
 
 class ModuleDocFragment:
