@@ -149,7 +149,10 @@ class _Flow(list[Any]):
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    """Block sequences indented under their key (yamllint's and ansible-lint's style)."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
 
 
 _Dumper.add_representer(
