@@ -13,17 +13,10 @@ from sagefleet.errors import SagefleetError
 from sagefleet.inventory import sagefleet_var_names
 from sagefleet.remote import AuthenticationFailed, HostUnreachable
 from sagefleet.remote.ansible import AnsibleSession
+from sagefleet.variables import module_spec
 
-ARGUMENT_SPEC: dict[str, Any] = {
-    "dest": {"type": "path", "required": True},
-    "restart": {"type": "bool", "default": False},
-    "restart_timeout_s": {"type": "int", "default": 60},
-    "tail_kib": {"type": "int", "default": 256},
-    "max_log_files": {"type": "int", "default": 3},
-    "event_days": {"type": "int", "default": 7},
-    "agent_log_dirs": {"type": "list", "elements": "str", "default": []},
-    "installer_log_dirs": {"type": "list", "elements": "str", "default": []},
-}
+# The role passes each of its variables (sagefleet.variables declares them).
+ARGUMENT_SPEC: dict[str, Any] = module_spec("sagefleet_diagnose")
 
 
 class ActionModule(ActionBase):

@@ -24,6 +24,7 @@ from sagefleet.preflight_play import (
 )
 from sagefleet.remote import AuthenticationFailed, HostUnreachable
 from sagefleet.remote.ansible import AnsibleSession
+from sagefleet.variables import module_spec
 
 display = Display()
 
@@ -31,26 +32,9 @@ display = Display()
 # host: load the checks and catalogs here, once, instead of in every worker.
 preflight.warm_up()
 
-# Every argument is optional and overrides the host's variable of preflight_play.ARG_TO_VAR
-# (no defaults here: an argument left out leaves the host's variable, or preflight's
-# default, in force).
-ARGUMENT_SPEC: dict[str, Any] = {
-    "lang": {"type": "str", "choices": ["en", "fr"]},
-    "endpoints": {"type": "list", "elements": "dict"},
-    "sage_catalog": {"type": "dict"},
-    "waivers": {"type": "list", "elements": "dict"},
-    "agent_service": {"type": "str"},
-    "service_account": {"type": "str"},
-    "target_version": {"type": "str"},
-    "edition": {"type": "str", "choices": ["spc", "onpremise"]},
-    "min_free_mb": {"type": "int"},
-    "max_clock_skew_s": {"type": "int"},
-    "timeout_ms": {"type": "int"},
-    "bastion_probes": {"type": "bool"},
-    "dns_servers": {"type": "list", "elements": "str"},
-    "dns_port": {"type": "int"},
-    "allow_insecure_transport": {"type": "bool"},
-}
+# Every option stands for an inventory variable (sagefleet.variables) and overrides it;
+# none has a default: left out, the host's variable (or its declared default) is in force.
+ARGUMENT_SPEC: dict[str, Any] = module_spec("sagefleet_preflight")
 
 
 class ActionModule(ActionBase):

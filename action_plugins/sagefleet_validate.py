@@ -12,6 +12,7 @@ from sagefleet.deploy import check_inputs, require_entities
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.inventory import sagefleet_var_names
 from sagefleet.settings import ValidationFailed, build_host_settings
+from sagefleet.variables import is_retired
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "hosts": {"type": "list", "elements": "str", "required": True},
@@ -43,11 +44,9 @@ class ActionModule(ActionBase):
             spec_errors = (
                 rolespec.check(host, variables, spec, role=Path(role).name) if role else []
             )
-            # A role alias the spec refused is reported under its own name, once.
-            refused = {e.field for e in spec_errors} & set(preflight.ROLE_ALIASES)
-            effective = preflight.with_role_aliases(
-                {k: v for k, v in variables.items() if k not in refused}
-            )
+            # A retired name the spec refused is reported under its own name, once.
+            refused = {e.field for e in spec_errors if is_retired(e.field)}
+            effective = {k: v for k, v in variables.items() if k not in refused}
             found: list[InputError | SagefleetError] = []
             try:
                 preflight.prepare(host, effective)

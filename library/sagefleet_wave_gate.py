@@ -37,17 +37,13 @@ options:
   verify_report:
     description: Folder where the wave's verification wrote its report.
     type: path
+extends_documentation_fragment:
+  - sagefleet.docs.module
+  - sagefleet.docs.module.controller
 attributes:
   check_mode:
     support: full
     description: Reads registered results only.
-  diff_mode:
-    support: none
-    description: Nothing to diff.
-  platform:
-    platforms: posix
-author:
-  - sagefleet developers
 """
 
 EXAMPLES = r"""

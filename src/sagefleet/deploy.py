@@ -54,6 +54,7 @@ from sagefleet.settings_host import (
     settings_target,
     write_settings,
 )
+from sagefleet.variables import get, given_or_none, value
 
 LOCAL_SYSTEM = "LocalSystem"
 # What Windows Installer's exit codes mean (an .exe bootstrapper usually passes them on).
@@ -206,15 +207,12 @@ class DeployLocked(SagefleetError):
 def options_from(host: str, variables: Mapping[str, Any]) -> DeployOptions:
     """Options from inventory variables, checked before any host is touched."""
     profile = agent_profile.for_host(variables, host=host)
-    account = variables.get("sagefleet_agent_service_account")
-    password = variables.get("sagefleet_agent_service_password")
-    if account is not None and not isinstance(account, str):
-        raise InputError(
-            "must be DOMAIN\\user",
-            host=host,
-            field="sagefleet_agent_service_account",
-            value=repr(account),
-        )
+
+    def read(name: str) -> Any:
+        return value(host, variables, name)
+
+    account = read("sagefleet_agent_service_account")
+    password = given_or_none(host, variables, "sagefleet_agent_service_password")
     if account and account.lower() not in ("localsystem", "nt authority\\system") and not password:
         raise InputError(
             "a service account needs its password",
@@ -223,92 +221,54 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DeployOptions:
             value="(missing)",
             fix="put it in ansible-vault as sagefleet_agent_service_password",
         )
-    timeouts = {}
-    for name, default in (("stop", 60), ("start", 60)):
-        value = variables.get(f"sagefleet_agent_{name}_timeout_s", default)
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3600:
-            raise InputError(
-                "must be a number of seconds from 1 to 3600",
-                host=host,
-                field=f"sagefleet_agent_{name}_timeout_s",
-                value=repr(value),
-            )
-        timeouts[name] = value
-    version = variables.get("sagefleet_agent_version")
+    version = given_or_none(host, variables, "sagefleet_agent_version")
     return DeployOptions(
         profile=profile,
-        staging_dir=str(variables.get("sagefleet_agent_staging_dir", DeployOptions.staging_dir)),
-        backup_root=str(variables.get("sagefleet_agent_backup_dir", DeployOptions.backup_root)),
-        stop_timeout_s=timeouts["stop"],
-        start_timeout_s=timeouts["start"],
+        staging_dir=str(read("sagefleet_agent_staging_dir")),
+        backup_root=str(read("sagefleet_agent_backup_dir")),
+        stop_timeout_s=read("sagefleet_agent_stop_timeout_s"),
+        start_timeout_s=read("sagefleet_agent_start_timeout_s"),
         service_account=account or None,
         service_password=str(password) if password else None,
-        keep_staged=int(variables.get("sagefleet_agent_staging_keep", 2)),
-        keep_settings_backups=int(variables.get("sagefleet_settings_keep_backups", 5)),
+        # Whole numbers as YAML or a command line's -e gives them.
+        keep_staged=int(_as_given(host, variables, "sagefleet_agent_staging_keep")),
+        keep_settings_backups=int(_as_given(host, variables, "sagefleet_settings_keep_backups")),
         target_version=str(version) if version is not None else None,
-        package_url=_url(host, variables.get("sagefleet_agent_package_url")),
-        transfer_encoding=_encoding(host, variables.get("sagefleet_agent_transfer_encoding")),
-        transfer_streams=_count(
-            host,
-            variables,
-            "sagefleet_agent_transfer_streams",
-            transfer.DEFAULT_STREAMS,
-            1,
-            transfer.MAX_STREAMS,
-            "a number of connections",
+        package_url=_url(host, given_or_none(host, variables, "sagefleet_agent_package_url")),
+        transfer_encoding=_encoding(
+            host, given_or_none(host, variables, "sagefleet_agent_transfer_encoding")
         ),
-        installer_timeout_s=_seconds(
-            host, variables, "sagefleet_agent_installer_timeout_s", 1800, 60, 14400
-        ),
-        lock_ttl_s=_seconds(host, variables, "sagefleet_deploy_lock_ttl_s", 3600, 60, 86400),
-        lock_wait_s=_seconds(host, variables, "sagefleet_deploy_lock_wait_s", 0, 0, 3600),
+        transfer_streams=read("sagefleet_agent_transfer_streams"),
+        installer_timeout_s=read("sagefleet_agent_installer_timeout_s"),
+        lock_ttl_s=read("sagefleet_deploy_lock_ttl_s"),
+        lock_wait_s=read("sagefleet_deploy_lock_wait_s"),
     )
 
 
-def _url(host: str, value: Any) -> str | None:
-    if value in (None, ""):
+def _as_given(host: str, variables: Mapping[str, Any], name: str) -> Any:
+    """The value as given, unchecked (converted by the caller), else the declared default."""
+    found = given_or_none(host, variables, name)
+    return get(name).default if found is None else found
+
+
+def _url(host: str, found: Any) -> str | None:
+    if found in (None, ""):
         return None
-    if not isinstance(value, str) or not value.lower().startswith(("http://", "https://")):
+    if not isinstance(found, str) or not found.lower().startswith(("http://", "https://")):
         raise InputError(
             "must be an http:// or https:// URL",
             host=host,
             field="sagefleet_agent_package_url",
-            value=repr(value),
+            value=repr(found),
             fix="serve Setup.zip from the bastion or the internal repository",
         )
-    return value
+    return found
 
 
-def _encoding(host: str, value: Any) -> str:
-    if value is None:
+def _encoding(host: str, found: Any) -> str:
+    if found is None:
         return transfer.DEFAULT_ENCODING
-    return transfer.check_encoding(value, host=host, field="sagefleet_agent_transfer_encoding")
-
-
-def _seconds(
-    host: str, variables: Mapping[str, Any], name: str, default: int, low: int, high: int
-) -> int:
-    return _count(host, variables, name, default, low, high, "a number of seconds")
-
-
-def _count(
-    host: str,
-    variables: Mapping[str, Any],
-    name: str,
-    default: int,
-    low: int,
-    high: int,
-    what: str,
-) -> int:
-    value = variables.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InputError(
-            f"must be {what} from {low} to {high}",
-            host=host,
-            field=name,
-            value=repr(value),
-        )
-    return value
+    return transfer.check_encoding(found, host=host, field="sagefleet_agent_transfer_encoding")
 
 
 def check_paths(host: str, o: DeployOptions) -> None:

@@ -88,9 +88,7 @@ def prepare_all(hosts: Sequence[InventoryHost]) -> dict[str, preflight.PreparedH
             errors.append(SagefleetError(f"{host.name}: ansible_connection is not winrm"))
             continue
         try:
-            # The preflight role's variables apply as in playbooks/preflight.yml.
-            variables = preflight.with_role_aliases(host.variables)
-            prepared[host.name] = preflight.prepare(host.name, variables)
+            prepared[host.name] = preflight.prepare(host.name, host.variables)
             retry_from(host.name, host.variables)
         except ValidationFailed as exc:
             errors.extend(exc.errors)

@@ -22,11 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from sagefleet import __version__, agent_profile, catalog, snippets
+from sagefleet import variables_declared as declared
 from sagefleet.errors import InputError
 from sagefleet.facts import FactsError, parse_facts, parse_utc
 from sagefleet.findings import HostReport
 from sagefleet.preflight import PreparedHost, evaluate, prepare
 from sagefleet.remote.command import bootstrap_command
+from sagefleet.variables import value
 
 OUTPUT_PATTERN = "sagefleet-facts-<COMPUTERNAME>.json"
 # How long the collector lets the facts script run before it stops it (the network
@@ -74,12 +76,12 @@ def embedded_script(collector: str) -> str:
 def default_params(
     *,
     mae_files: list[str] | None = None,
-    agent_service: str | None = None,
-    timeout_ms: int = 3000,
+    service_name: str | None = None,
+    timeout_ms: int = declared.TIMEOUT_MS.default,
 ) -> dict[str, Any]:
     """Facts parameters without an inventory: shipped endpoints, the given MAE paths."""
     return {
-        "agent_service": agent_service or agent_profile.default().service_name,
+        "agent_service": service_name or agent_profile.default().service_name,
         "endpoints": [e.to_param() for e in catalog.endpoints()],
         "mae_files": sorted(set(mae_files or [])),
         "timeout_ms": timeout_ms,
@@ -91,9 +93,7 @@ def offline_prepared(name: str, variables: Mapping[str, Any] | None = None) -> P
     variables = dict(variables or {})
     if variables.get("sagefleet_entities"):
         return prepare(name, variables)
-    lang = variables.get("sagefleet_lang", "en")
-    if lang not in ("en", "fr"):
-        raise InputError("must be en or fr", host=name, field="sagefleet_lang", value=repr(lang))
+    lang = value(name, variables, "sagefleet_lang")
     profile = agent_profile.for_host(variables, host=name)
     return PreparedHost(
         host=name,
@@ -102,7 +102,7 @@ def offline_prepared(name: str, variables: Mapping[str, Any] | None = None) -> P
         endpoints=catalog.endpoints(),
         sage=catalog.sage(),
         lang=lang,
-        agent_service=profile.service_name,
+        service_name=profile.service_name,
         agent_image_path_pattern=profile.image_path_pattern,
         agent_display_name_pattern=profile.display_name_pattern,
         agent_target_framework=profile.target_framework,

@@ -121,7 +121,7 @@ def plan(host: str, variables: Mapping[str, Any]) -> list[tuple[str, dict[str, A
     questions = [
         {
             "kind": "service",
-            "name": prepared.agent_service,
+            "name": prepared.service_name,
             "image_path_pattern": prepared.agent_image_path_pattern,
             "display_name_pattern": prepared.agent_display_name_pattern,
         },

@@ -426,7 +426,7 @@ def test_sf403_agent_states() -> None:
     stopped = one(findings(doc), "SF403")
     assert stopped.status is Status.FAIL and stopped.severity is Severity.WARNING
     doc["agent"]["state"] = "Running"
-    upgrade = one(findings(doc, target_agent_version="3.1.0"), "SF403")
+    upgrade = one(findings(doc, target_version="3.1.0"), "SF403")
     assert upgrade.status is Status.PASS and "upgraded to 3.1.0" in upgrade.message
 
 

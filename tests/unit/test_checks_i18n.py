@@ -66,7 +66,7 @@ def _run(doc: dict[str, Any], profile: str | None, lang: str) -> list[Finding]:
     context = Context(
         host="h", facts=parse_facts(doc), entities=_entities(profile), lang=lang,
         controller_utc=NOW, service_account="CORP\\svc-spendesk" if profile else None,
-        target_agent_version="3.2.0",
+        target_version="3.2.0",
         transport={"scheme": "http", "transport": "basic",
                    "server_cert_validation": "ignore", "message_encryption": "never"},
         # The bastion sees other addresses than the host (SF307 runs and differs).

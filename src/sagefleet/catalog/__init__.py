@@ -18,7 +18,7 @@ import yaml
 from sagefleet.errors import InputError
 
 # The catalog files shipped in this package.
-SHIPPED = ("agent", "dotnet", "endpoints", "sage")
+SHIPPED = ("dotnet", "endpoints", "sage")
 
 
 @cache
@@ -204,6 +204,3 @@ def dotnet() -> DotnetCatalog:
         ),
     )
 
-
-def agent() -> dict[str, Any]:
-    return dict(load("agent"))

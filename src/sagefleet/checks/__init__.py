@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagefleet import catalog
+from sagefleet import variables_declared as declared
 from sagefleet.errors import InputError
 from sagefleet.facts import HostFacts
 from sagefleet.findings import Finding, Severity, Status
@@ -59,16 +60,16 @@ class Context:
     endpoints: Sequence[catalog.Endpoint] = field(default_factory=catalog.endpoints)
     sage: catalog.SageCatalog = field(default_factory=catalog.sage)
     dotnet: catalog.DotnetCatalog = field(default_factory=catalog.dotnet)
-    min_free_mb: int = 500
+    min_free_mb: int = declared.MIN_FREE_MB.default
     # SF104: a warning from this skew; an error from clock_skew_error_s (AWS rejects
     # requests signed with a clock about 15 minutes off).
-    max_clock_skew_s: int = 300
+    max_clock_skew_s: int = declared.MAX_CLOCK_SKEW.default
     clock_skew_error_s: int = 900
     # The .NET Framework version the agent targets (the agent profile's target_framework):
     # SF102 warns about missing TLS values only for an agent older than 4.7.
     agent_target_framework: str | None = None
     service_account: str | None = None
-    target_agent_version: str | None = None
+    target_version: str | None = None
     bastion_dns: Mapping[str, DnsResult] | None = None
     edition: str | None = None
     # How the controller reaches the host (scheme, transport, validation, encryption).

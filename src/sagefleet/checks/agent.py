@@ -243,7 +243,7 @@ def agent_state(ctx: Context) -> Iterator[Outcome]:
             severity=Severity.WARNING,
         )
         return
-    target = ctx.target_agent_version
+    target = ctx.target_version
     if target and agent.version and not versions.same(agent.version, target):
         message = ctx.t(
             f"agent {agent.version} running; will be upgraded to {target}",

@@ -10,6 +10,7 @@ from typing import Any
 
 from sagefleet import agent_profile, catalog
 from sagefleet.errors import InputError
+from sagefleet.variables import value
 
 WINDOW_VARIABLE = "sagefleet_agent_connect_window_s"
 #: Seconds an agent has, from its process start, to show a connection.
@@ -73,16 +74,8 @@ def dotnet_regex_error(pattern: str) -> str | None:
 
 
 def window_from(host: str, variables: Mapping[str, Any]) -> int:
-    value = variables.get(WINDOW_VARIABLE, DEFAULT_WINDOW_S)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_WINDOW_S:
-        raise InputError(
-            f"must be a number of seconds from 0 to {MAX_WINDOW_S}",
-            host=host,
-            field=WINDOW_VARIABLE,
-            value=repr(value),
-            fix="the seconds an agent has after its start to connect (default 120)",
-        )
-    return value
+    found: int = value(host, variables, WINDOW_VARIABLE)
+    return found
 
 
 def log_spec(host: str, profile: agent_profile.AgentProfile) -> LogSpec | None:

@@ -9,25 +9,24 @@ read-only ``agent_learn`` snippet runs on the host.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from sagefleet.cli.common import command_group, inventory_options, write_atomic
 from sagefleet.errors import InputError, SagefleetError
-from sagefleet.inventory import add_vault_arguments
 
 
 def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Register ``agent learn`` on the main CLI's sub-parsers."""
-    agent = subparsers.add_parser(
+    actions = command_group(
+        subparsers,
         "agent",
+        required=True,
         help="the agent profile: learn it from a reference install",
         description="The agent profile describes the vendor's agent (docs/agent-profile.md).",
     )
-    actions = agent.add_subparsers(dest="agent_command", metavar="COMMAND", required=True)
     learn = actions.add_parser(
         "learn",
         help="read a reference install and write an agent profile",
@@ -37,11 +36,7 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
         "uninstall entry, installer technology. Exit codes: 0 written, 1 agent not "
         "found, 2 bad input or host unreachable.",
     )
-    learn.add_argument(
-        "-i", "--inventory", action="append", required=True, help="Ansible inventory (repeatable)"
-    )
-    learn.add_argument("-l", "--limit", required=True, help="the reference host")
-    add_vault_arguments(learn)
+    inventory_options(learn, limit="the reference host")
     learn.add_argument(
         "-o", "--output", type=Path, help="profile file to write (default: standard output)"
     )
@@ -85,20 +80,6 @@ def _lookup(args: argparse.Namespace, profile: Any) -> Any:
     return Lookup(*given)
 
 
-def _write(path: Path, text: str) -> None:
-    """Write atomically (a partial profile never replaces a good one)."""
-    path = path.resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def cmd_learn(args: argparse.Namespace) -> int:
     from sagefleet import agent_profile
     from sagefleet.agent_learn import AgentNotFound, learn
@@ -127,7 +108,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
         ) from None
     text = learned.to_yaml()
     if args.output:
-        _write(args.output, text)
+        write_atomic(args.output, text)
         where = str(args.output)
     else:
         sys.stdout.write(text)

@@ -9,6 +9,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sagefleet import agent_profile
+from sagefleet.cli.common import command_group
 from sagefleet.installer_file import TECHNOLOGY_NAMES
 from sagefleet.package import (
     SIMULATOR_METADATA,
@@ -22,14 +23,15 @@ from sagefleet.package import (
 
 def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Register ``package inspect|build`` on the main CLI's sub-parsers."""
-    package = subparsers.add_parser(
+    actions = command_group(
+        subparsers,
         "package",
+        required=True,
         help="inspect the agent's Setup.zip, build test packages",
         description="Read the agent package on the bastion as Windows would read it, "
         "or build a test package for rehearsals. Exit codes: 0 success, 2 refused "
         "package or bad option.",
     )
-    actions = package.add_subparsers(dest="package_command", metavar="COMMAND", required=True)
 
     show = actions.add_parser(
         "inspect",

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sagefleet.agent_profile import MergeKey
+from sagefleet.cli.common import command_group
 from sagefleet.errors import InputError
 from sagefleet.settings import vendor
 from sagefleet.settings.errors import ValidationFailed
@@ -26,13 +27,14 @@ EXIT_INPUT = 1
 
 def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Register ``settings merge|render|validate`` on the main CLI's sub-parsers."""
-    settings = subparsers.add_parser(
+    actions = command_group(
+        subparsers,
         "settings",
+        required=True,
         help="validate entities, render and merge the agent's settings.json",
         description="Validate entities, render and merge the agent's settings.json. "
         "Exit codes: 0 success, 1 invalid input or conflict, 2 usage error.",
     )
-    actions = settings.add_subparsers(dest="settings_command", metavar="COMMAND", required=True)
 
     merge = actions.add_parser(
         "merge",

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sagefleet.cli.common import REPORT_FORMATS, format_option
 from sagefleet.errors import InputError
 from sagefleet.inventory import add_vault_arguments
 
@@ -47,7 +48,7 @@ def cmd_facts_script(args: argparse.Namespace) -> int:
         script = offline.facts_script(params, host=name)
     else:
         params = offline.default_params(
-            mae_files=args.mae, agent_service=args.agent_service, timeout_ms=args.timeout_ms
+            mae_files=args.mae, service_name=args.service_name, timeout_ms=args.timeout_ms
         )
         script = offline.facts_script(params)
     if args.output and args.output != "-":
@@ -94,7 +95,7 @@ def cmd_checks_facts(args: argparse.Namespace) -> int:
             collected_at = collected_at.astimezone()
     report = offline.evaluate_file(path, prepared, controller_utc=collected_at)
     fleet = fleet_report([report], lang=prepared.lang, title="sagefleet checks (offline facts)")
-    formats = args.format or ["console", "json", "junit", "html"]
+    formats = args.format or REPORT_FORMATS
     written = write_reports(fleet, Path(args.out), formats)
     print(render_console(fleet))
     print("reports: " + ", ".join(str(p) for p in written.values()))
@@ -116,12 +117,7 @@ def _extend_checks(sub: Any) -> None:
     p_checks.add_argument("--host", help="the host of the inventory the facts come from")
     add_vault_arguments(p_checks)
     p_checks.add_argument("--out", default="reports/offline", help="report folder")
-    p_checks.add_argument(
-        "--format",
-        action="append",
-        choices=["console", "json", "junit", "html"],
-        help="report formats (default all)",
-    )
+    format_option(p_checks)
     p_checks.add_argument("--lang", choices=["en", "fr"], help="language (default inventory's)")
     p_checks.add_argument(
         "--collected-at",
@@ -144,7 +140,10 @@ def add_subparser(sub: Any) -> None:
     add_vault_arguments(p_script)
     p_script.add_argument("--mae", action="append", help="a .MAE path to examine (repeatable)")
     p_script.add_argument(
-        "--agent-service", help="agent service name (default the shipped agent profile's)"
+        "--service-name",
+        "--agent-service",  # its name until 0.1.0
+        dest="service_name",
+        help="agent service name (default the shipped agent profile's)",
     )
     p_script.add_argument(
         "--timeout-ms", type=int, default=3000, help="timeout of each network probe"
