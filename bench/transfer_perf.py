@@ -480,8 +480,8 @@ def model_cost(package: Path, encoding: str = ENCODING) -> dict[str, float]:
 
     from sagefleet import transfer
     from sagefleet.package import inspect
-    from sagefleet.sim import stage_models
-    from sagefleet.sim.model import host_from_profile, load_profile
+    from sagefleet.sim.commands import stage_models
+    from sagefleet.sim.host import host_from_profile, load_profile
 
     info = inspect(package)
     with package.open("rb") as stream:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from sagefleet.remote.command import snippet_invocation
-from sagefleet.sim.dispatch import run_command
-from sagefleet.sim.model import WindowsHost
+from sagefleet.sim.commands.dispatch import run_command
+from sagefleet.sim.host import WindowsHost
 
 
 def run_snippet_wire(

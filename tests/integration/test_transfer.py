@@ -26,7 +26,7 @@ from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.remote.command import snippet_invocation
 from sagefleet.remote.winrm import WinRMSession
 from sagefleet.sim.fleet import Fleet
-from sagefleet.sim.model import WindowsHost, private_folder_acl
+from sagefleet.sim.host import WindowsHost, private_folder_acl
 from tests.conftest import FleetFactory, session_for
 
 HOST = "sage01"

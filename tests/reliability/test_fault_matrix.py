@@ -24,9 +24,9 @@ from sagefleet.deploy import DeployResult, deploy_host
 from sagefleet.inventory import load
 from sagefleet.package import PackageInfo, build_test_package, inspect
 from sagefleet.remote.retry import RetryingSession, WinRMRetry
-from sagefleet.sim import dispatch
+from sagefleet.sim.commands import dispatch
 from sagefleet.sim.fleet import Fleet, generate_specs
-from sagefleet.sim.model import WindowsHost
+from sagefleet.sim.host import WindowsHost
 from tests.conftest import next_first_address, session_for
 from tests.reliability.support import (
     INSTALL_DIR,

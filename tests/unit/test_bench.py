@@ -18,8 +18,8 @@ from tests.conftest import ROOT
 
 from sagefleet.remote.command import decode_clixml
 from sagefleet.sim import baseline_models
-from sagefleet.sim.dispatch import run_ps_line
-from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile
+from sagefleet.sim.commands.dispatch import run_ps_line
+from sagefleet.sim.host import WindowsHost, host_from_profile, load_profile
 
 
 def _load_bench() -> ModuleType:

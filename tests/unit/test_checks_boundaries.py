@@ -22,8 +22,8 @@ from sagefleet.checks import Context, EntityView, run_checks
 from sagefleet.facts import parse_facts
 from sagefleet.findings import Finding, HostReport, Severity, Status
 from sagefleet.remote.session import HostSession
-from sagefleet.sim.dispatch import run_command
-from sagefleet.sim.model import host_from_profile, load_profile
+from sagefleet.sim.commands.dispatch import run_command
+from sagefleet.sim.host import host_from_profile, load_profile
 
 NOW = dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)
 ONPREM = EntityView(

@@ -25,8 +25,8 @@ from sagefleet.remote.command import decode_clixml
 from sagefleet.remote.errors import SnippetFailed
 from sagefleet.remote.session import HostSession
 from sagefleet.settings import settings_sha256
-from sagefleet.sim.dispatch import run_command, run_snippet
-from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile, private_folder_acl
+from sagefleet.sim.commands.dispatch import run_command, run_snippet
+from sagefleet.sim.host import WindowsHost, host_from_profile, load_profile, private_folder_acl
 
 CSP = "New-Object -TypeName System.Security.Cryptography.SHA256CryptoServiceProvider"
 MANAGED = "[System.Security.Cryptography.SHA256]::Create()"

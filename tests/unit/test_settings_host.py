@@ -19,8 +19,8 @@ from sagefleet.remote.command import STDIN_BOOTSTRAP, command_line
 from sagefleet.remote.session import HostSession
 from sagefleet.settings import HostSettings, settings_sha256
 from sagefleet.settings_host import SettingsRefused, SettingsTarget, SettingsWriteFailed
-from sagefleet.sim.dispatch import run_command
-from sagefleet.sim.model import (
+from sagefleet.sim.commands.dispatch import run_command
+from sagefleet.sim.host import (
     ADMINISTRATORS,
     SYSTEM,
     USERS,

@@ -17,9 +17,9 @@ from sagefleet.remote.command import (
     decode_clixml,
     snippet_invocation,
 )
-from sagefleet.sim import wsman
-from sagefleet.sim.dispatch import run_command
-from sagefleet.sim.model import ProfileError, WindowsHost, host_from_profile, load_profile
+from sagefleet.sim.protocol import wsman
+from sagefleet.sim.commands.dispatch import run_command
+from sagefleet.sim.host import ProfileError, WindowsHost, host_from_profile, load_profile
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from sagefleet import agent_profile
-from sagefleet.sim import host_profiles, model, vendor_layout
+from sagefleet.sim import host_profiles, host as model, vendor_layout
 from sagefleet.sim.host_profiles import ProfileLibrary, check, with_overrides
-from sagefleet.sim.model import (
+from sagefleet.sim.host import (
     NDP_V4,
     ProfileError,
     host_from_profile,

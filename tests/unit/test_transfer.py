@@ -37,9 +37,9 @@ from sagefleet.remote.command import (
     snippet_invocation,
     stdin_script,
 )
-from sagefleet.sim import wsman
-from sagefleet.sim.dispatch import run_command
-from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile, private_folder_acl
+from sagefleet.sim.protocol import wsman
+from sagefleet.sim.commands.dispatch import run_command
+from sagefleet.sim.host import WindowsHost, host_from_profile, load_profile, private_folder_acl
 
 ROOT = transfer.DEFAULT_STAGING_ROOT
 ENCODINGS = pytest.mark.parametrize("encoding", transfer.ENCODINGS)

@@ -18,7 +18,7 @@ import pytest
 import xmltodict
 from winrm.protocol import Protocol
 
-from sagefleet.sim import wsman
+from sagefleet.sim.protocol import wsman
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "wire"
 PROTOCOL = Protocol("http://127.0.0.1:5985/wsman", username="u", password="p")
