@@ -4,7 +4,6 @@ retries; and the simulator's stage_push model in both encodings."""
 from __future__ import annotations
 
 import base64
-import contextvars
 import hashlib
 import io
 import json
@@ -37,9 +36,10 @@ from sagefleet.remote.command import (
     snippet_invocation,
     stdin_script,
 )
-from sagefleet.sim.protocol import wsman
 from sagefleet.sim.commands.dispatch import run_command
+from sagefleet.sim.commands.stdin import Stdin
 from sagefleet.sim.host import WindowsHost, host_from_profile, load_profile, private_folder_acl
+from sagefleet.sim.protocol import wsman
 
 ROOT = transfer.DEFAULT_STAGING_ROOT
 ENCODINGS = pytest.mark.parametrize("encoding", transfer.ENCODINGS)
@@ -617,8 +617,8 @@ def run_interrupted(how: str, end: bool = False) -> tuple[bytes, bool]:
     seen: list[tuple[bytes, bool]] = []
     ran = threading.Event()
 
-    def runner(line: str, stdin: bytes) -> tuple[int, bytes, bytes]:
-        seen.append((stdin, wsman.stdin_ended_abruptly()))
+    def runner(line: str, stdin: Stdin, *, cmd_shell: bool) -> tuple[int, bytes, bytes]:
+        seen.append((stdin.data, stdin.ended_abruptly))
         ran.set()
         return 0, b"", b""
 
@@ -686,12 +686,7 @@ def run_push(
 ) -> tuple[int, str]:
     """Run stage_push as the simulated host runs a command; ``abrupt``: stdin was cut."""
 
-    def go() -> tuple[int, bytes, bytes]:
-        if abrupt:
-            wsman._STDIN_ABRUPT.set(True)
-        return run_snippet_wire(host, "stage_push", params, stdin)
-
-    rc, stdout, stderr = contextvars.copy_context().run(go)
+    rc, stdout, stderr = run_snippet_wire(host, "stage_push", params, stdin, abrupt=abrupt)
     return rc, stdout.decode() if rc == 0 else decode_clixml(stderr)
 
 

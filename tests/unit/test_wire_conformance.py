@@ -73,7 +73,7 @@ class Conversation:
 
     def __init__(self) -> None:
         self.service = wsman.ShellService(
-            "SRV", lambda line, stdin: (0, b"hi\r\n" + stdin, b"warning\r\n")
+            "SRV", lambda line, stdin, cmd_shell: (0, b"hi\r\n" + stdin.data, b"warning\r\n")
         )
         self.replies: dict[str, bytes] = {}
         self.replies["create"] = self.service.handle(

@@ -16,7 +16,7 @@ import sagefleet.sim.commands.dispatch  # noqa: F401 - registers the snippet mod
 from sagefleet.checks import Context, EntityView, run_checks
 from sagefleet.facts import parse_facts
 from sagefleet.findings import Finding, Status
-from sagefleet.sim.host.pki import PKI, PUBLIC_INTERMEDIATES
+from sagefleet.sim.commands.snippet_models import facts
 from sagefleet.sim.host import (
     CLSID_ROOT,
     OM_CLASSES,
@@ -25,7 +25,7 @@ from sagefleet.sim.host import (
     host_from_profile,
     load_profile,
 )
-from sagefleet.sim.commands.snippet_models import facts
+from sagefleet.sim.host.pki import PKI, PUBLIC_INTERMEDIATES
 from sagefleet.sim.host.x509 import CertStores, build_chain, callback_view
 
 ENDPOINTS = [
