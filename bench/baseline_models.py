@@ -11,25 +11,27 @@ Windows PowerShell 5.1 prints for them; any other line is not recognised here
 Like the facts snippet's model, nothing here sleeps: network probes answer at
 once, so the baseline and sagefleet are compared on the same footing (WinRM
 round trips and PowerShell start-up, set through the fault plan).
+
+These models belong to the benchmark, not to the simulator: ``register()`` adds
+them to a simulator in this process, and running this file runs the
+``sagefleet`` command with them (the benchmark starts ``sim serve`` that way).
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
+from sagefleet.sim.commands.registry import LINE_MODELS, Result, failed, simulates_lines
 from sagefleet.sim.host import ModelError, RegistryData, WindowsHost
 
-Result = tuple[int, bytes, bytes]
+#: How the benchmark starts the ``sagefleet`` command so that its simulator knows these lines.
+LAUNCHER = (sys.executable, str(Path(__file__).resolve()))
 
 _QUOTED = r"""(?:'(?P<sq>[^']*)'|"(?P<dq>[^"$`]*)")"""
 _SILENT = r"(?P<silent>\s+-ErrorAction\s+(?:SilentlyContinue|Ignore))?"
-
-
-def _error(message: str) -> Result:
-    from sagefleet.sim.commands.dispatch import clixml_error
-
-    return 1, b"", clixml_error(message)
 
 
 def _out(text: str) -> Result:
@@ -70,14 +72,14 @@ def _item_property(host: WindowsHost, match: re.Match[str]) -> Result:
     path = _quoted(match)
     key = _registry_path(path)
     if key is None:
-        return _error(f"Cannot find drive. A drive with the name '{path[:1]}' does not exist.")
+        return failed(f"Cannot find drive. A drive with the name '{path[:1]}' does not exist.")
     with host.lock:
         exists = host.registry.key_exists(key)
         value = host.registry.get(key, match.group("name")) if exists else None
     if not exists:
         if match.group("silent"):
             return 0, b"", b""
-        return _error(f"Cannot find path '{path}' because it does not exist.")
+        return failed(f"Cannot find path '{path}' because it does not exist.")
     return _out(_format(value))
 
 
@@ -115,7 +117,7 @@ def _version_info(host: WindowsHost, match: re.Match[str]) -> Result:
     if entry is None:
         if match.group("silent"):
             return 0, b"", b""
-        return _error(f"Cannot find path '{path}' because it does not exist.")
+        return failed(f"Cannot find path '{path}' because it does not exist.")
     field = match.group("field").lower()
     return _out((entry.product_version if field == "productversion" else entry.file_version) or "")
 
@@ -151,7 +153,7 @@ def _service(host: WindowsHost, match: re.Match[str]) -> Result:
         if service is not None:
             row = (service.state, service.name, service.display_name or service.name)
     if row is None:
-        return _error(f"Cannot find any service with service name '{name}'.")
+        return failed(f"Cannot find any service with service name '{name}'.")
     status, svc, display = row
     width = max(len(svc), 4) + 1
     table = (
@@ -173,7 +175,7 @@ def _service_prop(host: WindowsHost, match: re.Match[str]) -> Result:
     if values is None:
         if match.group("silent"):
             return 0, b"", b""
-        return _error(f"Cannot find any service with service name '{name}'.")
+        return failed(f"Cannot find any service with service name '{name}'.")
     state, mode = values
     start_type = {"Auto": "Automatic"}.get(mode, mode)
     return _out(state if match.group("prop").lower() == "status" else start_type)
@@ -189,7 +191,7 @@ def _psdrive(host: WindowsHost, match: re.Match[str]) -> Result:
         drive = host.fs.drives.get(f"{letter}:")
         free = drive.volume.free_bytes if drive else None
     if free is None:
-        return _error(f"Cannot find drive. A drive with the name '{letter}' does not exist.")
+        return failed(f"Cannot find drive. A drive with the name '{letter}' does not exist.")
     return _out(str(free))
 
 
@@ -238,3 +240,20 @@ def run_line(host: WindowsHost, line: str) -> Result | None:
         if match:
             return answer(host, match)
     return None
+
+
+def register() -> None:
+    """Let the simulator in this process answer the baseline's one-liners."""
+    simulates_lines(run_line)
+
+
+def unregister() -> None:
+    if run_line in LINE_MODELS:
+        LINE_MODELS.remove(run_line)
+
+
+if __name__ == "__main__":
+    from sagefleet.cli import main
+
+    register()
+    sys.exit(main())

@@ -509,10 +509,12 @@ def up(
     state_dir: Path,
     timeout: float = 60.0,
     vault_secrets: Sequence[tuple[str, bytes]] = (),
+    launcher: Sequence[str] = (sys.executable, "-m", "sagefleet"),
 ) -> dict[str, Any]:
     """Start ``sagefleet sim serve`` in the background and wait until it is ready.
 
     ``vault_secrets``: vault secrets for the inventory it serves, handed over in memory.
+    ``launcher``: the command that runs ``sagefleet`` (one that registers more models first).
     """
     from sagefleet.inventory import secrets_for_child
 
@@ -532,9 +534,7 @@ def up(
     with secrets_for_child(vault_secrets) as (handoff, fds):
         process = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "sagefleet",
+                *launcher,
                 "sim",
                 "serve",
                 "--state-dir",
