@@ -17,6 +17,8 @@ from sagefleet.remote.session import HostSession
 from sagefleet.sim.commands.dispatch import run_command, run_snippet
 from sagefleet.sim.host import WindowsHost, host_from_profile, load_profile
 
+Params = dict[str, Any] | None
+Chunks = Iterable[bytes] | None
 #: A scripted answer: a document, an exception to raise, or ``reply(params, stdin)``.
 Reply = Any
 
@@ -52,12 +54,7 @@ class SimSession(HostSession):
         self.closed = 0
 
     def run_snippet(
-        self,
-        name: str,
-        params: dict[str, Any] | None = None,
-        stdin: Iterable[bytes] | None = None,
-        *,
-        sensitive: bool = False,
+        self, name: str, params: Params = None, stdin: Chunks = None, *, sensitive: bool = False
     ) -> Any:
         self.sensitive.append(sensitive)
         data = b"".join(stdin) if stdin is not None else b""

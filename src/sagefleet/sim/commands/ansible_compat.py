@@ -113,11 +113,11 @@ def run_script(host: WindowsHost, script: str, stdin: bytes) -> Result:
     """A PowerShell script that is not a sagefleet snippet: ansible's own, or raw."""
     lines = normalise_script(script)
     try:
-        if _is_bootstrap_wrapper(lines):
+        if _has_all(lines, _BOOTSTRAP_MARKERS):
             return _run_bootstrap(host, stdin)
-        if _is_put_218(lines):
+        if _has_all(lines, _PUT_MARKERS_218):
             return _put_218(host, lines, stdin)
-        if _is_fetch_218(lines):
+        if _has_all(lines, _FETCH_MARKERS_218):
             return _fetch_218(host, lines)
     except _Refused as exc:
         return _refuse(host, str(exc), script)
@@ -175,8 +175,9 @@ _BOOTSTRAP_MARKERS = (
 )
 
 
-def _is_bootstrap_wrapper(lines: list[str]) -> bool:
-    return all(marker in lines for marker in _BOOTSTRAP_MARKERS)
+def _has_all(lines: list[str], markers: tuple[str, ...]) -> bool:
+    """Whether every marker line of one of ansible's scripts is there."""
+    return all(marker in lines for marker in markers)
 
 
 def _run_bootstrap(host: WindowsHost, stdin: bytes) -> Result:
@@ -249,14 +250,6 @@ _FETCH_MARKERS_218 = (
     'Write-Host "[DIR]";',
     'Write-Error "$path does not exist";',
 )
-
-
-def _is_put_218(lines: list[str]) -> bool:
-    return all(marker in lines for marker in _PUT_MARKERS_218)
-
-
-def _is_fetch_218(lines: list[str]) -> bool:
-    return all(marker in lines for marker in _FETCH_MARKERS_218)
 
 
 def _unescape(quoted: str) -> str:

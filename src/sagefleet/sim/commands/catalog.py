@@ -7,26 +7,7 @@ listed here.
 
 from __future__ import annotations
 
-from types import ModuleType
-
-from sagefleet.sim.commands import (
-    acl_rules,
-    agent_learn_models,
-    agent_models,
-    connection_models,
-    diagnose_models,
-    discover_models,
-    language_rules,
-    lock_models,
-    platform_rules,
-    query_models,
-    service_rules,
-    settings_models,
-    snippet_models,
-    stage_models,
-)
-
-MODELS: tuple[ModuleType, ...] = (
+from sagefleet.sim.commands import (  # noqa: F401 - each registers itself
     acl_rules,
     agent_learn_models,
     agent_models,

@@ -22,7 +22,7 @@ from sagefleet.remote.command import (
     LANGUAGE_MODE_TAG,
     STDIN_BOOTSTRAP,
 )
-from sagefleet.sim.commands import ansible_compat, catalog, semantics
+from sagefleet.sim.commands import ansible_compat, catalog, semantics  # noqa: F401 - catalog registers the models
 from sagefleet.sim.commands.plain import run_cmd, run_ps_line
 from sagefleet.sim.commands.registry import (
     SNIPPETS,
@@ -35,7 +35,6 @@ from sagefleet.sim.commands.stdin import Stdin
 from sagefleet.sim.host import ScriptHung, WindowsHost, logon_session
 
 __all__ = ["Result", "Stdin", "run_cmd", "run_command", "run_ps_line", "run_snippet"]
-assert catalog.MODELS  # every model is registered before a command runs
 
 _ENCODED = re.compile(
     r"^\s*powershell(?:\.exe)?\s+(?P<flags>(?:-\w+(?:\s+(?!-)\S+)?\s+)*?)"

@@ -10,31 +10,78 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
 
 from sagefleet.sim.commands.registry import LINE_MODELS, Result, not_understood
 from sagefleet.sim.host import WindowsHost
 
+Answer = Callable[[WindowsHost, re.Match[str]], Result]
+
+
+def _line(text: str) -> Result:
+    return 0, f"{text}\r\n".encode(), b""
+
+
+def _exit(host: WindowsHost, match: re.Match[str]) -> Result:
+    return int(match.group(1)), b"", b""
+
+
+def _echo(host: WindowsHost, match: re.Match[str]) -> Result:
+    return _line(match.group(1))
+
+
+def _hostname(host: WindowsHost, match: re.Match[str]) -> Result:
+    return _line(host.hostname)
+
+
+#: The PowerShell one-liners the real clients send on their own.
+_PS_LINES: tuple[tuple[str, Answer], ...] = (
+    (r"hostname|\[System\.Net\.Dns\]::GetHostName\(\)|\$env:COMPUTERNAME", _hostname),
+    (r"(?:Write-Output|echo)\s+'([^']*)'", _echo),
+    (r"exit\s+(\d+)", _exit),
+    (r"\$PSVersionTable\.PSVersion\.ToString\(\)", lambda h, m: _line(h.powershell_version)),
+)
+
+
+def _system_info(host: WindowsHost, match: re.Match[str]) -> Result:
+    text = (
+        f"OS Name:                   {host.os_caption}\r\n"
+        f"OS Version:                {host.os_version} N/A Build {host.os_build}\r\n"
+        "OS Manufacturer:           Microsoft Corporation\r\n"
+        "OS Configuration:          Member Server\r\n"
+        "OS Build Type:             Multiprocessor Free\r\n"
+    )
+    return 0, text.encode(), b""
+
+
+#: The cmd.exe lines testinfra and pywinrm's run_cmd send.
+_CMD_LINES: tuple[tuple[str, Answer], ...] = (
+    (r'systeminfo\s*\|\s*findstr\s+/B\s+/C:"OS"', _system_info),
+    (r"echo\s+%PROCESSOR_ARCHITECTURE%", lambda h, m: _line("AMD64")),
+    (r"echo\s+%COMPUTERNAME%|hostname", _hostname),
+    (r"whoami", lambda h, m: _line(f"{h.hostname.lower()}\\{h.username.lower()}")),
+    (r"echo\s+([^%&|<>^]*)", _echo),
+    (r"exit\s+/b\s+(\d+)", _exit),
+)
+
+
+def _answer(host: WindowsHost, table: tuple[tuple[str, Answer], ...], text: str) -> Result | None:
+    for pattern, answer in table:
+        match = re.fullmatch(pattern, text, re.I)
+        if match:
+            return answer(host, match)
+    return None
+
 
 def run_ps_line(host: WindowsHost, line: str) -> Result:
-    """The few plain PowerShell one-liners the real clients send on their own."""
+    """A plain PowerShell one-liner: ours, then the registered line models'."""
     host.record({"kind": "powershell", "script": line})
-    if re.fullmatch(
-        r"hostname|\[System\.Net\.Dns\]::GetHostName\(\)|\$env:COMPUTERNAME", line, re.I
-    ):
-        return 0, f"{host.hostname}\r\n".encode(), b""
-    match = re.fullmatch(r"(?:Write-Output|echo)\s+'([^']*)'", line, re.I)
-    if match:
-        return 0, f"{match.group(1)}\r\n".encode(), b""
-    match = re.fullmatch(r"exit\s+(\d+)", line, re.I)
-    if match:
-        return int(match.group(1)), b"", b""
-    if re.fullmatch(r"\$PSVersionTable\.PSVersion\.ToString\(\)", line, re.I):
-        return 0, f"{host.powershell_version}\r\n".encode(), b""
+    answer = _answer(host, _PS_LINES, line)
     for model in LINE_MODELS:
-        answer = model(host, line)
         if answer is not None:
-            return answer
-    return not_understood("PowerShell script", line, True)
+            break
+        answer = model(host, line)
+    return answer if answer is not None else not_understood("PowerShell script", line, True)
 
 
 def run_cmd(host: WindowsHost, line: str) -> Result:
@@ -52,25 +99,5 @@ def run_cmd(host: WindowsHost, line: str) -> Result:
             "operable program or batch file.\r\n"
         )
         return 1, b"", message.encode()
-    if re.fullmatch(r'systeminfo\s*\|\s*findstr\s+/B\s+/C:"OS"', stripped, re.I):
-        text = (
-            f"OS Name:                   {host.os_caption}\r\n"
-            f"OS Version:                {host.os_version} N/A Build {host.os_build}\r\n"
-            "OS Manufacturer:           Microsoft Corporation\r\n"
-            "OS Configuration:          Member Server\r\n"
-            "OS Build Type:             Multiprocessor Free\r\n"
-        )
-        return 0, text.encode(), b""
-    if re.fullmatch(r"echo\s+%PROCESSOR_ARCHITECTURE%", stripped, re.I):
-        return 0, b"AMD64\r\n", b""
-    if re.fullmatch(r"echo\s+%COMPUTERNAME%|hostname", stripped, re.I):
-        return 0, f"{host.hostname}\r\n".encode(), b""
-    if re.fullmatch(r"whoami", stripped, re.I):
-        return 0, f"{host.hostname.lower()}\\{host.username.lower()}\r\n".encode(), b""
-    match = re.fullmatch(r"echo\s+([^%&|<>^]*)", stripped, re.I)
-    if match:
-        return 0, f"{match.group(1)}\r\n".encode(), b""
-    match = re.fullmatch(r"exit\s+/b\s+(\d+)", stripped, re.I)
-    if match:
-        return int(match.group(1)), b"", b""
-    return not_understood("cmd command", stripped, False)
+    answer = _answer(host, _CMD_LINES, stripped)
+    return answer if answer is not None else not_understood("cmd command", stripped, False)
