@@ -14,6 +14,7 @@ from collections import deque
 from typing import Any
 from xml.etree import ElementTree
 
+from sagefleet.sim.commands.lookup import find_service
 from sagefleet.sim.commands.registry import SnippetAbort, simulates
 from sagefleet.sim.commands.stdin import Stdin
 from sagefleet.sim.host import ModelError, WindowsHost
@@ -223,14 +224,7 @@ def agent_learn(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict
         "uninstall": [],
     }
     with host.lock:
-        try:
-            service, by, candidates = host.find_service(
-                params.get("service") or None,
-                params.get("image_path_pattern") or None,
-                params.get("display_name_pattern") or None,
-            )
-        except ModelError as exc:
-            raise SnippetAbort(str(exc)) from exc
+        service, by, candidates = find_service(host, params, "service")
         result["matched_by"], result["candidates"] = by, candidates
         folder: str | None = None
         if service is not None:

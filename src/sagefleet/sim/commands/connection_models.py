@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from sagefleet.sim.commands import semantics
+from sagefleet.sim.commands.lookup import find_service
 from sagefleet.sim.commands.registry import SnippetAbort, simulates
 from sagefleet.sim.commands.stdin import Stdin
 from sagefleet.sim.host import (
@@ -49,14 +50,7 @@ def python_pattern(pattern: str) -> re.Pattern[str]:
 
 
 def _service(host: WindowsHost, lookup: dict[str, Any]) -> tuple[Any, list[str]]:
-    try:
-        found, _, candidates = host.find_service(
-            lookup.get("name") or None,
-            lookup.get("image_path_pattern") or None,
-            lookup.get("display_name_pattern") or None,
-        )
-    except ModelError as exc:
-        raise SnippetAbort(str(exc)) from exc
+    found, _, candidates = find_service(host, lookup)
     return found, candidates
 
 

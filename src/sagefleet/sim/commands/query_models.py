@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from sagefleet.sim.commands import acl_rules  # used at call time: acl_rules imports dispatch
+from sagefleet.sim.commands.lookup import find_service
 from sagefleet.sim.commands.registry import SnippetAbort, simulates
 from sagefleet.sim.commands.stdin import Stdin
 from sagefleet.sim.host import FileEntry, ModelError, WindowsHost
@@ -29,14 +30,7 @@ def _iso(entry: FileEntry) -> str:
 
 
 def _service(host: WindowsHost, q: dict[str, Any]) -> dict[str, Any]:
-    try:
-        service, by, candidates = host.find_service(
-            q.get("name") or None,
-            q.get("image_path_pattern") or None,
-            q.get("display_name_pattern") or None,
-        )
-    except ModelError as exc:
-        raise SnippetAbort(str(exc)) from exc
+    service, by, candidates = find_service(host, q)
     if service is None:
         return {"exists": False, "candidates": candidates}
     version = None

@@ -108,6 +108,19 @@ def _remove_part(fs: FileSystem, part: str, message: str, pieces: bool = False) 
     return SnippetAbort(f"{message} (the partial file '{part}' was removed)")
 
 
+def _append(
+    fs: FileSystem, part: str, data: bytes, failure: str, call: tuple[str, int], pieces: bool
+) -> None:
+    """Write the ``.part`` grown to ``data``; a failed write removes it, as the snippet does,
+    and fails with ``failure`` and what the .NET ``call`` (method, argument count) printed."""
+    try:
+        fs.write(part, data)
+    except ModelError as exc:
+        raise _remove_part(
+            fs, part, f"{failure}: " + _write_error(exc, *call), pieces=pieces
+        ) from None
+
+
 def _write_error(exc: ModelError, method: str = "Write", count: int = 3) -> str:
     """The text PowerShell prints for a .NET call that failed."""
     text = "There is not enough space on the disk." if isinstance(exc, DiskFull) else str(exc)
@@ -289,16 +302,14 @@ def _stage_push(
     for chunk in blocks:
         if received + len(chunk) > budget:
             # The append of this block or line is where Windows reports the disk full.
-            try:
-                fs.write(part, bytes(content) + chunk)
-            except ModelError as exc:
-                raise _remove_part(
-                    fs,
-                    part,
-                    f"package not staged at '{target}': writing failed after {received} bytes: "
-                    + _write_error(exc),
-                    pieces=whole,
-                ) from None
+            _append(
+                fs,
+                part,
+                bytes(content) + chunk,
+                f"package not staged at '{target}': writing failed after {received} bytes",
+                ("Write", 3),
+                pieces=whole,
+            )
         content.extend(chunk)
         received += len(chunk)
     # Each block or line is appended as it arrives on Windows; the model writes them once
@@ -366,16 +377,14 @@ def _append_piece(
             f"{start}; every file is kept for the next attempt"
         )
     data = fs.read(file)
-    try:
-        fs.write(part, bytes(content) + data)
-    except ModelError as exc:
-        raise _remove_part(
-            fs,
-            part,
-            f"package not staged at '{target}': appending the piece '{file}' failed: "
-            + _write_error(exc, "CopyTo", 1),
-            pieces=True,
-        ) from None
+    _append(
+        fs,
+        part,
+        bytes(content) + data,
+        f"package not staged at '{target}': appending the piece '{file}' failed",
+        ("CopyTo", 1),
+        pieces=True,
+    )
     content.extend(data)
     fs.delete(file)
 

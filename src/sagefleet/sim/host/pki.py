@@ -104,6 +104,17 @@ def _ca_cert(
     )
 
 
+def _self_signed(
+    common_name: str, organisation: str, kind: str, *, age_years: int, years: int
+) -> tuple[x509.Certificate, _Key]:
+    """A root CA issued ``age_years`` ago, valid ``years`` from now."""
+    key = _new_key(kind)
+    name = _named(common_name, organisation)
+    now = dt.datetime.now(dt.UTC)
+    before, after = now - dt.timedelta(days=age_years * 365), now + dt.timedelta(days=years * 365)
+    return _ca_cert(name, key, name, key, before, after, None), key
+
+
 class SimulatedPki:
     """Roots, intermediates, proxy CAs and leaves, made on first use and kept for the process.
 
@@ -120,21 +131,7 @@ class SimulatedPki:
     def _root(self, cn: str) -> tuple[x509.Certificate, _Key]:
         if cn not in self._cas:
             organisation, kind = PUBLIC_ROOTS[cn]
-            key = _new_key(kind)
-            name = _named(cn, organisation)
-            now = dt.datetime.now(dt.UTC)
-            self._cas[cn] = (
-                _ca_cert(
-                    name,
-                    key,
-                    name,
-                    key,
-                    now - dt.timedelta(days=5 * 365),
-                    now + dt.timedelta(days=10 * 365),
-                    None,
-                ),
-                key,
-            )
+            self._cas[cn] = _self_signed(cn, organisation, kind, age_years=5, years=10)
         return self._cas[cn]
 
     def _ca(self, cn: str) -> tuple[x509.Certificate, _Key]:
@@ -163,20 +160,8 @@ class SimulatedPki:
     def _proxy_ca(self, cn: str) -> tuple[x509.Certificate, _Key]:
         tag = f"proxy:{cn}"
         if tag not in self._cas:
-            key = _new_key("ec256")
-            name = _named(cn, "TLS inspection proxy")
-            now = dt.datetime.now(dt.UTC)
-            self._cas[tag] = (
-                _ca_cert(
-                    name,
-                    key,
-                    name,
-                    key,
-                    now - dt.timedelta(days=365),
-                    now + dt.timedelta(days=5 * 365),
-                    None,
-                ),
-                key,
+            self._cas[tag] = _self_signed(
+                cn, "TLS inspection proxy", "ec256", age_years=1, years=5
             )
         return self._cas[tag]
 

@@ -233,12 +233,7 @@ class ServiceControl:
                 service.process_id = self._new_pid()
                 service.process_account = service.account
                 service.process_started = self.utc_now()
-        if service.stuck == "StartPending":
-            return self._wait_stuck(service, "Start-Service", timeout_s)
-        if timeout_s is not None and service.start_seconds > timeout_s:
-            self.sleep(timeout_s)
-            raise ServiceTimeout(WAIT_TIMEOUT, WAIT_TIMEOUT)
-        self.sleep(service.start_seconds)
+        self._wait_pending(service, "StartPending", service.start_seconds, timeout_s)
         with self.lock:
             if service.start_failure:
                 self._stopped(service)
@@ -258,12 +253,7 @@ class ServiceControl:
                     service, "stopped", "The service cannot accept control messages at this time."
                 )
             service.state = "StopPending"
-        if service.stuck == "StopPending":
-            return self._wait_stuck(service, "Stop-Service", timeout_s)
-        if timeout_s is not None and service.stop_seconds > timeout_s:
-            self.sleep(timeout_s)
-            raise ServiceTimeout(WAIT_TIMEOUT, WAIT_TIMEOUT)
-        self.sleep(service.stop_seconds)
+        self._wait_pending(service, "StopPending", service.stop_seconds, timeout_s)
         with self.lock:
             if service.stop_failure:
                 service.state = "Running"
@@ -278,7 +268,20 @@ class ServiceControl:
         service.process_account = None
         service.process_started = None
 
-    def _wait_stuck(self, service: Service, cmdlet: str, timeout_s: float | None) -> Service:
+    def _wait_pending(
+        self, service: Service, pending: str, seconds: float, timeout_s: float | None
+    ) -> None:
+        """Wait while the service is ``pending`` for ``seconds``, as the cmdlet (no
+        ``timeout_s``) or ``WaitForStatus`` does: a stuck service never settles."""
+        if service.stuck == pending:
+            cmdlet = "Start-Service" if pending == "StartPending" else "Stop-Service"
+            self._wait_stuck(service, cmdlet, timeout_s)
+        if timeout_s is not None and seconds > timeout_s:
+            self.sleep(timeout_s)
+            raise ServiceTimeout(WAIT_TIMEOUT, WAIT_TIMEOUT)
+        self.sleep(seconds)
+
+    def _wait_stuck(self, service: Service, cmdlet: str, timeout_s: float | None) -> NoReturn:
         if timeout_s is None:
             self.hang(
                 f"{cmdlet} waits without bound while service '{service.name}' stays "
