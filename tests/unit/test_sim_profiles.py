@@ -1,6 +1,6 @@
 """Host profiles: one schema for shipped profiles, profile files and host overrides.
 
-The schema (schemas/sim-profile.schema.json) and the host model (sim/model.py)
+The schema (schemas/sim-profile.schema.json) and the host model (sim/host/)
 must agree: every field the schema declares is built by the model (the
 every-field fixture), every closed object is closed in both, and the enums are
 the model's own constants.

@@ -67,7 +67,7 @@ class HostSpec:
     profile: str = "healthy-onprem"
     # Profile fields applied over the profile (``sagefleet_sim_overrides``).
     overrides: dict[str, Any] = field(default_factory=dict)
-    # What the host does wrong from the start (see sim/faults.py); the key
+    # What the host does wrong from the start (see sim/protocol/faults.py); the key
     # ``down: true`` starts it with its listener closed.
     faults: dict[str, Any] = field(default_factory=dict)
 

@@ -54,7 +54,7 @@ class TlsRule:
     """What a TLS server (or an intercepting proxy) presents.
 
     A public server presents a leaf for its name issued by ``issuer``, one of the
-    simulated public intermediates (sim/certs.py: E5-E9, R10-R14, WE1, WR1, Amazon
+    simulated public intermediates (sim/host/pki.py: E5-E9, R10-R14, WE1, WR1, Amazon
     RSA 2048 M01-M04, Sectigo...), and that intermediate; a proxy (``proxy``) a leaf
     signed by its own CA named ``issuer``. ``not_after``: the leaf's end of validity
     (default: 60 days from now).

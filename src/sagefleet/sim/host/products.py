@@ -125,7 +125,7 @@ SQL_LOGIN_RESULTS = ("ok", "failed")
 
 @dataclass
 class AgentBehaviour:
-    """How the simulated agent program behaves once its service runs (sim/agent_runtime.py).
+    """How the simulated agent program behaves once its service runs (sim/host/agent_runtime.py).
 
     Durations are simulated seconds (scaled by the host's ``time_scale``, as service
     starts are): ``connect_after_s`` from the process start to its connections;
