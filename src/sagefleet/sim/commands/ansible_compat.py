@@ -200,12 +200,7 @@ def _run_bootstrap(host: WindowsHost, stdin: bytes) -> Result:
         raise _Refused(f"ansible action {name!r} with params that are not a mapping")
     rest = parts[2] if len(parts) > 2 else b""
     if name == "winrm_put_file.ps1":
-        path = _text_param(params, "Path", name)
-        try:
-            content = _decode_lines(rest)
-        except (binascii.Error, ValueError) as exc:
-            raise _Refused(f"put_file input that is not base64 lines ({exc})") from None
-        sha1, error = put(host, path, content)
+        sha1, error = _put_lines(host, _text_param(params, "Path", name), rest)
         if error is not None:
             return 1, b"", (error + "\r\n").encode("utf-8")
         return 0, json.dumps({"sha1": sha1}).encode() + b"\r\n", b""
@@ -275,13 +270,17 @@ def _int_line_218(lines: list[str], name: str) -> int:
     return int(found[0].group(1))
 
 
-def _put_218(host: WindowsHost, lines: list[str], stdin: bytes) -> Result:
-    path = _path_218(lines)
+def _put_lines(host: WindowsHost, path: str, data: bytes) -> tuple[str | None, str | None]:
+    """put_file's input (base64 lines, both versions) written to ``path``."""
     try:
-        content = _decode_lines(stdin)
+        content = _decode_lines(data)
     except (binascii.Error, ValueError) as exc:
         raise _Refused(f"put_file input that is not base64 lines ({exc})") from None
-    sha1, error = put(host, path, content)
+    return put(host, path, content)
+
+
+def _put_218(host: WindowsHost, lines: list[str], stdin: bytes) -> Result:
+    sha1, error = _put_lines(host, _path_218(lines), stdin)
     if error is not None:
 
 
