@@ -63,7 +63,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import transfer_perf  # noqa: E402 - a sibling module of this script
+import baseline_models  # noqa: E402 - a sibling module of this script
+import transfer_perf  # noqa: E402
 import upgrade_perf  # noqa: E402
 
 NAIVE_PLAYBOOK = ROOT / "bench" / "naive_preflight.yml"
@@ -1170,7 +1171,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 startup_s=args.startup,
             )
             t0 = time.monotonic()
-            state = up(["--inventory", str(inventory)], state_dir, timeout=180)
+            # The naive baseline's one-liners are answered by the bench's own models.
+            state = up(
+                ["--inventory", str(inventory)],
+                state_dir,
+                timeout=180,
+                launcher=baseline_models.LAUNCHER,
+            )
             print(
                 f"[{n} hosts] simulator pid {state['pid']} up in {time.monotonic() - t0:.1f} s",
                 flush=True,

@@ -15,7 +15,7 @@ import yaml
 
 from sagefleet.sim import vendor_layout
 from sagefleet.sim.fleet import Fleet
-from sagefleet.sim.model import load_profile
+from sagefleet.sim.host import load_profile
 
 
 def entities_for(profile_name: str) -> list[dict[str, Any]]:

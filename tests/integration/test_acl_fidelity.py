@@ -19,7 +19,7 @@ from sagefleet.remote import RemoteError, SnippetFailed
 from sagefleet.settings import settings_sha256
 from sagefleet.settings_host import content_stdin, settings_target, write_params, write_settings
 from sagefleet.sim.fleet import Fleet
-from sagefleet.sim.model import ADMINISTRATORS, SYSTEM, USERS, Acl, WindowsHost
+from sagefleet.sim.host import ADMINISTRATORS, SYSTEM, USERS, Acl, WindowsHost
 from tests.conftest import FleetFactory, session_for
 from tests.deployed import make_deployed
 from tests.integration.test_deploy import agent, deploy, outcomes, start

@@ -168,7 +168,7 @@ def test_restart_when_asked(
     assert last["params"]["restart"] is True
 
 
-# The simulator's stand-in agent log (sim/agent_runtime.py), described as an agent profile
+# The simulator's stand-in agent log (sim/host/agent_runtime.py), described as an agent profile
 # describes a real agent's log.
 LOGS = {
     "dir": "{install_dir}\\logs",

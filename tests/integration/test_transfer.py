@@ -27,7 +27,7 @@ from sagefleet.remote.command import snippet_invocation
 from sagefleet.remote.retry import Backoff
 from sagefleet.remote.winrm import WinRMSession
 from sagefleet.sim.fleet import Fleet
-from sagefleet.sim.model import WindowsHost, private_folder_acl
+from sagefleet.sim.host import WindowsHost, private_folder_acl
 from tests.conftest import FleetFactory, session_for
 
 HOST = "sage01"

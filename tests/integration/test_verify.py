@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from sagefleet.sim.fleet import Fleet, generate_specs
-from sagefleet.sim.model import ADMINISTRATORS, SYSTEM, Acl
+from sagefleet.sim.host import ADMINISTRATORS, SYSTEM, Acl
 from tests.conftest import ROOT, next_first_address
 from tests.deployed import make_deployed
 from tests.scenarios import write_inventory

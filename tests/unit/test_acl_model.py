@@ -9,9 +9,9 @@ import re
 import pytest
 
 from sagefleet import settings_host, snippets
-from sagefleet.sim import acl_rules, semantics
-from sagefleet.sim.dispatch import run_snippet
-from sagefleet.sim.model import (
+from sagefleet.sim.commands import acl_rules, semantics
+from sagefleet.sim.commands.dispatch import run_snippet
+from sagefleet.sim.host import (
     ADMINISTRATORS,
     NOT_MAPPED,
     SYSTEM,

@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,9 +18,8 @@ import yaml
 from tests.conftest import ROOT
 
 from sagefleet.remote.command import decode_clixml
-from sagefleet.sim import baseline_models
-from sagefleet.sim.dispatch import run_ps_line
-from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile
+from sagefleet.sim.commands.dispatch import run_ps_line
+from sagefleet.sim.host import WindowsHost, host_from_profile, load_profile
 
 
 def _load_bench() -> ModuleType:
@@ -34,6 +34,7 @@ def _load_bench() -> ModuleType:
 fp = _load_bench()
 tp = sys.modules["transfer_perf"]
 up = sys.modules["upgrade_perf"]
+baseline_models = sys.modules["baseline_models"]
 
 
 def run(wall: float, cpu: float = 1.0) -> dict[str, Any]:
@@ -493,6 +494,14 @@ def test_a_failed_upgrade_run_is_kept_apart() -> None:
 
 
 # -- the naive baseline's PowerShell, answered by the simulator ---------------------
+
+
+@pytest.fixture(autouse=True)
+def baseline() -> Iterator[None]:
+    """The bench's models answer its one-liners, as in the simulator the bench starts."""
+    baseline_models.register()
+    yield
+    baseline_models.unregister()
 
 
 @pytest.fixture

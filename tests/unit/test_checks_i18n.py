@@ -21,8 +21,8 @@ from sagefleet.checks import Context, EntityView, all_checks, run_checks
 from sagefleet.facts import parse_facts
 from sagefleet.findings import Finding
 from sagefleet.network import DnsResult, DnsStatus
-from sagefleet.sim.model import host_from_profile, load_profile, profile_names
-from sagefleet.sim.snippet_models import facts as facts_model
+from sagefleet.sim.commands.snippet_models import facts as facts_model
+from sagefleet.sim.host import host_from_profile, load_profile, profile_names
 
 NOW = dt.datetime.now(dt.UTC)
 # Titles that are a product name, the same in both languages.

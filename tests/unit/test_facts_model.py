@@ -10,7 +10,7 @@ from tests.wire import run_snippet_wire
 
 from sagefleet import snippets
 from sagefleet.facts import parse_facts
-from sagefleet.sim.model import (
+from sagefleet.sim.host import (
     DEFAULT_ENDPOINTS,
     Service,
     WindowsHost,

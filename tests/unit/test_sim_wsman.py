@@ -10,7 +10,7 @@ import pytest
 import xmltodict
 from winrm.protocol import Protocol
 
-from sagefleet.sim import wsman
+from sagefleet.sim.protocol import wsman
 
 PROTOCOL = Protocol("http://127.0.0.1:5985/wsman", username="u", password="p")
 
@@ -34,7 +34,9 @@ def find(root: ET.Element, suffix: str) -> ET.Element:
 
 @pytest.fixture
 def service() -> wsman.ShellService:
-    return wsman.ShellService("SRV", lambda line, stdin: (0, f"ran {line}".encode() + stdin, b""))
+    return wsman.ShellService(
+        "SRV", lambda line, stdin, cmd_shell: (0, f"ran {line}".encode() + stdin.data, b"")
+    )
 
 
 def open_shell(service: wsman.ShellService) -> str:
@@ -121,7 +123,9 @@ def test_slow_command_answers_receive_with_operation_timeout() -> None:
     import threading
 
     release = threading.Event()
-    service = wsman.ShellService("SRV", lambda line, stdin: (release.wait(5), (0, b"", b""))[1])
+    service = wsman.ShellService(
+        "SRV", lambda line, stdin, cmd_shell: (release.wait(5), (0, b"", b""))[1]
+    )
     shell_id = open_shell(service)
     data, _ = request(wsman.ACTION_COMMAND, shell_id, {"rsp:CommandLine": {"rsp:Command": "x"}})
     command_id = find(ET.fromstring(service.handle(data, "u", "c")), "CommandId").text

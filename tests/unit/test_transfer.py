@@ -4,7 +4,6 @@ retries; and the simulator's stage_push model in both encodings."""
 from __future__ import annotations
 
 import base64
-import contextvars
 import hashlib
 import io
 import json
@@ -38,9 +37,11 @@ from sagefleet.remote.command import (
     stdin_script,
 )
 from sagefleet.remote.retry import Backoff
-from sagefleet.sim import wsman
-from sagefleet.sim.dispatch import run_command
-from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile, private_folder_acl
+from sagefleet.sim.commands.dispatch import run_command
+from sagefleet.sim.commands.stdin import Stdin
+from sagefleet.sim.host import WindowsHost, host_from_profile, load_profile, private_folder_acl
+from sagefleet.sim.protocol import wsman
+from sagefleet.sim.session import SimSession, simulated
 
 ROOT = transfer.DEFAULT_STAGING_DIR
 ENCODINGS = pytest.mark.parametrize("encoding", transfer.ENCODINGS)
@@ -68,37 +69,9 @@ def status(path: str, **values: Any) -> dict[str, Any]:
     return doc
 
 
-class FakeSession(HostSession):
-    """Answers snippets from a script of replies (documents or exceptions)."""
-
-    def __init__(self, replies: list[Any]) -> None:
-        super().__init__("srv01")
-        self.replies = list(replies)
-        self.calls: list[tuple[str, dict[str, Any], bytes]] = []
-        self.closed = 0
-
-    def run_snippet(
-        self,
-        name: str,
-        params: dict[str, Any] | None = None,
-        stdin: Iterable[bytes] | None = None,
-        *,
-        sensitive: bool = False,
-    ) -> Any:
-        data = b"".join(stdin) if stdin is not None else b""
-        self.calls.append((name, dict(params or {}), data))
-        reply = self.replies.pop(0)
-        if isinstance(reply, Exception):
-            raise reply
-        return reply(params, data) if callable(reply) else reply
-
-    def execute(
-        self, command: str, stdin: Iterable[bytes] | None = None
-    ) -> tuple[int, bytes, bytes]:
-        raise AssertionError("not used")
-
-    def close(self) -> None:
-        self.closed += 1
+def scripted(replies: list[Any]) -> SimSession:
+    """A session whose snippets answer from ``replies``, in order (documents or exceptions)."""
+    return simulated(name="srv01", replies=replies)
 
 
 def pushed(package: PackageInfo) -> Any:
@@ -359,7 +332,7 @@ def test_retry_delay_doubles_up_to_a_cap() -> None:
 def test_same_hash_on_the_host_skips_without_pushing(tmp_path: Path) -> None:
     package = package_at(tmp_path)
     path = transfer.staged_path(package.sha256)
-    session = FakeSession([status(path, exists=True, size=1000, sha256=package.sha256)])
+    session = scripted([status(path, exists=True, size=1000, sha256=package.sha256)])
     result = transfer.stage(session, package)
     assert result.skipped and result.bytes_sent == 0
     assert [c[0] for c in session.calls] == ["stage_status"]
@@ -371,7 +344,7 @@ def test_push_resumes_at_the_part_size_and_sends_only_the_rest(
 ) -> None:
     package = package_at(tmp_path)
     path = transfer.staged_path(package.sha256)
-    session = FakeSession([status(path, part_exists=True, part_size=600), pushed(package)])
+    session = scripted([status(path, part_exists=True, part_size=600), pushed(package)])
     result = transfer.stage(session, package, chunk_bytes=300, encoding=encoding)
     name, params, data = session.calls[1]
     assert name == "stage_push" and params["offset"] == 600
@@ -387,7 +360,7 @@ def test_push_resumes_at_the_part_size_and_sends_only_the_rest(
 
 def test_push_is_binary_by_default(tmp_path: Path) -> None:
     package = package_at(tmp_path)
-    session = FakeSession([status(transfer.staged_path(package.sha256)), pushed(package)])
+    session = scripted([status(transfer.staged_path(package.sha256)), pushed(package)])
     result = transfer.stage(session, package)
     assert session.calls[1][1]["encoding"] == "binary" and result.encoding == "binary"
     assert session.calls[1][2] == Path(package.path).read_bytes()
@@ -407,7 +380,7 @@ def test_push_is_binary_by_default(tmp_path: Path) -> None:
 def test_bad_encoding_or_chunk_is_refused_before_touching_the_host(
     tmp_path: Path, options: dict[str, Any], error: type[Exception]
 ) -> None:
-    session = FakeSession([])
+    session = scripted([])
     with pytest.raises(error):
         transfer.stage(session, package_at(tmp_path), **options)
     assert session.calls == []
@@ -416,7 +389,7 @@ def test_bad_encoding_or_chunk_is_refused_before_touching_the_host(
 def test_an_unreadable_package_is_refused_before_touching_the_host(tmp_path: Path) -> None:
     package = package_at(tmp_path)
     Path(package.path).unlink()
-    session = FakeSession([])
+    session = scripted([])
     with pytest.raises(InputError, match="cannot read the package") as caught:
         transfer.stage(session, package)
     assert caught.value.field == "sagefleet_agent_package"
@@ -481,7 +454,7 @@ def test_an_assembling_command_with_no_bytes_of_its_own_starts_after_the_pieces(
 
 def test_check_mode_reads_the_status_only(tmp_path: Path) -> None:
     package = package_at(tmp_path)
-    session = FakeSession([status(transfer.staged_path(package.sha256))])
+    session = scripted([status(transfer.staged_path(package.sha256))])
     result = transfer.stage(session, package, check_mode=True)
     assert result.changed and result.check_mode and len(session.calls) == 1
 
@@ -489,7 +462,7 @@ def test_check_mode_reads_the_status_only(tmp_path: Path) -> None:
 def test_transport_failures_are_retried_on_a_new_shell_with_backoff(tmp_path: Path) -> None:
     package = package_at(tmp_path)
     path = transfer.staged_path(package.sha256)
-    session = FakeSession(
+    session = scripted(
         [
             status(path),
             HostUnreachable("srv01", "connection reset"),
@@ -508,14 +481,14 @@ def test_transport_failures_are_retried_on_a_new_shell_with_backoff(tmp_path: Pa
 
 def test_the_last_transport_failure_is_raised_as_is(tmp_path: Path) -> None:
     package = package_at(tmp_path)
-    session = FakeSession([HostUnreachable("srv01", "down")] * 2)
+    session = scripted([HostUnreachable("srv01", "down")] * 2)
     with pytest.raises(HostUnreachable, match="down"):
         transfer.stage(session, package, retry=Backoff(1, 0), sleep=lambda s: None)
 
 
 def test_rejected_credentials_stop_at_once(tmp_path: Path) -> None:
     package = package_at(tmp_path)
-    session = FakeSession([AuthenticationFailed("srv01", "rejected"), status("x")])
+    session = scripted([AuthenticationFailed("srv01", "rejected"), status("x")])
     waits: list[float] = []
     with pytest.raises(AuthenticationFailed):
         transfer.stage(session, package, sleep=waits.append)
@@ -528,7 +501,7 @@ def test_a_resumed_transfer_that_does_not_verify_is_sent_whole_once(tmp_path: Pa
     mismatch = SnippetFailed(
         "srv01", "stage_push", 1, "the content does not match the expected SHA-256 (x)"
     )
-    session = FakeSession(
+    session = scripted(
         [status(path, part_exists=True, part_size=600), mismatch, pushed(package)]
     )
     result = transfer.stage(session, package)
@@ -539,14 +512,14 @@ def test_a_resumed_transfer_that_does_not_verify_is_sent_whole_once(tmp_path: Pa
 def test_a_host_side_failure_from_offset_zero_is_not_retried(tmp_path: Path) -> None:
     package = package_at(tmp_path)
     failed = SnippetFailed("srv01", "stage_push", 1, "There is not enough space on the disk.")
-    session = FakeSession([status(transfer.staged_path(package.sha256)), failed])
+    session = scripted([status(transfer.staged_path(package.sha256)), failed])
     with pytest.raises(SnippetFailed):
         transfer.stage(session, package)
     assert len(session.calls) == 2
 
 
 def test_pull_refuses_a_bad_hash_or_scheme_before_touching_the_host() -> None:
-    session = FakeSession([])
+    session = scripted([])
     with pytest.raises(InputError, match="SHA-256"):
         transfer.stage_pull(session, "http://127.0.0.1/x.zip", "abc")
     with pytest.raises(InputError, match="http"):
@@ -596,16 +569,16 @@ def test_plan_needs_to_keep_at_least_one() -> None:
 
 def test_cleanup_takes_the_current_version_as_a_name_or_a_path_under_the_root() -> None:
     for current in ("3.0", ROOT + r"\3.0", ROOT + r"\3.0\Setup.zip"):
-        session = FakeSession([{"folders": LISTING}, {"removed": ["1.0"], "removed_parts": []}])
+        session = scripted([{"folders": LISTING}, {"removed": ["1.0"], "removed_parts": []}])
         result = transfer.cleanup(session, ROOT, keep=1, current=current)
         assert result.kept == ("3.0",)
         assert session.calls[1][1]["remove"] == ["2.0", "1.0"]
     with pytest.raises(InputError, match="not under the staging folder"):
-        transfer.cleanup(FakeSession([]), ROOT, current=r"D:\other\3.0")
+        transfer.cleanup(scripted([]), ROOT, current=r"D:\other\3.0")
 
 
 def test_cleanup_in_check_mode_only_lists() -> None:
-    session = FakeSession([{"folders": LISTING}])
+    session = scripted([{"folders": LISTING}])
     result = transfer.cleanup(session, ROOT, keep=1, current="3.0", check_mode=True)
     assert result.removed == ("2.0", "1.0") and len(session.calls) == 1
 
@@ -618,8 +591,8 @@ def run_interrupted(how: str, end: bool = False) -> tuple[bytes, bool]:
     seen: list[tuple[bytes, bool]] = []
     ran = threading.Event()
 
-    def runner(line: str, stdin: bytes) -> tuple[int, bytes, bytes]:
-        seen.append((stdin, wsman.stdin_ended_abruptly()))
+    def runner(line: str, stdin: Stdin, *, cmd_shell: bool) -> tuple[int, bytes, bytes]:
+        seen.append((stdin.data, stdin.ended_abruptly))
         ran.set()
         return 0, b"", b""
 
@@ -687,12 +660,7 @@ def run_push(
 ) -> tuple[int, str]:
     """Run stage_push as the simulated host runs a command; ``abrupt``: stdin was cut."""
 
-    def go() -> tuple[int, bytes, bytes]:
-        if abrupt:
-            wsman._STDIN_ABRUPT.set(True)
-        return run_snippet_wire(host, "stage_push", params, stdin)
-
-    rc, stdout, stderr = contextvars.copy_context().run(go)
+    rc, stdout, stderr = run_snippet_wire(host, "stage_push", params, stdin, abrupt=abrupt)
     return rc, stdout.decode() if rc == 0 else decode_clixml(stderr)
 
 

@@ -151,7 +151,7 @@ def cmd_sim_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_sim_profiles(args: argparse.Namespace) -> int:
-    from sagefleet.sim.model import profile_names
+    from sagefleet.sim.host import profile_names
 
     library = _library(args)
     for name in [*profile_names(), *library.custom_names]:
