@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sagefleet import __version__, agent_profile, catalog, snippets
-from sagefleet import variables_declared as declared
+from sagefleet.variables import declarations as declared
 from sagefleet.errors import InputError
 from sagefleet.facts import FactsError, parse_facts, parse_utc
 from sagefleet.findings import HostReport

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagefleet import agent_profile, catalog, snippets
-from sagefleet import variables_declared as declared
+from sagefleet.variables import declarations as declared
 from sagefleet.checks import (
     Context,
     EntityView,

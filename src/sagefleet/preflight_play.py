@@ -42,7 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sagefleet import agent_profile, doctor, preflight, variables, variables_declared
+from sagefleet import agent_profile, doctor, preflight, variables
+from sagefleet.variables import declarations
 from sagefleet.errors import SagefleetError
 from sagefleet.findings import HostReport
 from sagefleet.inventory import InventoryHost
@@ -79,7 +80,7 @@ def read_names() -> list[str]:
         *variables.read_by("preflight"),
         *(variable for variable, _ in agent_profile.OVERRIDES),
         *_CONNECTION_VARS,
-        *variables_declared.RETIRED,
+        *declarations.RETIRED,
     ]
 
 

@@ -139,7 +139,7 @@ def sync_roles(root: Path, *, check: bool = False) -> list[RoleDoc]:
 # -- files generated from the variables' declaration -----------------------------------
 
 GENERATED = (
-    "# Generated from src/sagefleet/variables_declared.py by `make docs`\n"
+    "# Generated from src/sagefleet/variables/declarations.py by `make docs`\n"
     "# (python -m sagefleet.roledocs all): edit the variables there."
 )
 

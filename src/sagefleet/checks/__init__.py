@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagefleet import catalog
-from sagefleet import variables_declared as declared
+from sagefleet.variables import declarations as declared
 from sagefleet.errors import InputError
 from sagefleet.facts import HostFacts
 from sagefleet.findings import Finding, Severity, Status
