@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 from sagefleet import versions
-from sagefleet.checks import Context, Outcome, check, failed, passed, unknown
+from sagefleet.checks.base import Context, Outcome, check, failed, passed, unknown
 from sagefleet.facts import MaeFile
 from sagefleet.findings import Severity
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator, Sequence
 
-from sagefleet.checks import Context, Outcome, check, failed, not_applicable, passed, unknown
+from sagefleet.checks.base import Context, Outcome, check, failed, not_applicable, passed, unknown
 from sagefleet.facts import Probe, TlsProbe
 from sagefleet.findings import Severity
 from sagefleet.network import compare_dns

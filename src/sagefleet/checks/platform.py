@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from sagefleet.checks import Context, Outcome, check, failed, major_minor, passed, unknown
+from sagefleet.checks.base import Context, Outcome, check, failed, major_minor, passed, unknown
 from sagefleet.facts import parse_utc
 from sagefleet.findings import Severity
 

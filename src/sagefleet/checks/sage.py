@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sagefleet.checks import (
+from sagefleet.checks.base import (
     Context,
     Outcome,
     check,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sagefleet.checks import Context, Outcome, check, failed, passed
+from sagefleet.checks.base import Context, Outcome, check, failed, passed
 from sagefleet.findings import Severity
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from jsonschema.exceptions import ValidationError
 
 from sagefleet.errors import InputError
-from sagefleet.settings import vendor
+from sagefleet.settings.vendor import load_vendor_package, load_vendor_settings, resolve
 from sagefleet.settings.document import HostSettings, host_document, settings_options
 from sagefleet.settings.errors import ValidationFailed
 from sagefleet.settings.model import (
@@ -342,11 +342,11 @@ class _HostChecker:
         field_name = "vendor_package" if package is not None else "vendor_settings"
         try:
             if package is not None:
-                path = vendor.resolve(str(package), self.base_dir)
-                document, source = vendor.load_vendor_package(path)
+                path = resolve(str(package), self.base_dir)
+                document, source = load_vendor_package(path)
             elif isinstance(raw, str):
-                path = vendor.resolve(raw, self.base_dir)
-                document, source = vendor.load_vendor_settings(path), str(path)
+                path = resolve(raw, self.base_dir)
+                document, source = load_vendor_settings(path), str(path)
             elif raw is not None:
                 document, source = raw, "inline document"
             else:
