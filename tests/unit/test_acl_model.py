@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from sagefleet import settings_host, snippets
+from sagefleet import snippets
+from sagefleet.settings import host as settings_host
 from sagefleet.sim import acl_rules, semantics
 from sagefleet.sim.dispatch import run_snippet
 from sagefleet.sim.model import (

@@ -20,7 +20,6 @@ from typing import Any
 from jsonschema.exceptions import ValidationError
 
 from sagefleet.errors import InputError
-from sagefleet.settings.vendor import load_vendor_package, load_vendor_settings, resolve
 from sagefleet.settings.document import HostSettings, host_document, settings_options
 from sagefleet.settings.errors import ValidationFailed
 from sagefleet.settings.model import (
@@ -32,6 +31,7 @@ from sagefleet.settings.model import (
 from sagefleet.settings.redact import MASK
 from sagefleet.settings.render import TemplatePath
 from sagefleet.settings.schemas import ENTITIES_SCHEMA, checker, load_schema, validator
+from sagefleet.settings.vendor import load_vendor_package, load_vendor_settings, resolve
 
 #: What each field must look like and how to fix it, in the user's words.
 FIELD_RULES: dict[str, tuple[str, str]] = {

@@ -1,15 +1,8 @@
-"""Write the agent's settings.json to one host, or roll it back: the controller side.
+"""Write the agent's settings.json to one host, or roll it back: the bastion side.
 
-Everything that is decided is decided here: which file, which content, who may
-read it, how many backups to keep, what counts as a change. The host runs the
-``settings_write`` snippet, which only compares hashes, swaps files atomically
-and prunes backups as told.
-
-The content holds SQL and Sage passwords, so it never goes where Ansible logs:
-not in the command line, not in the snippet's JSON parameters (both visible at
--vvvvv), only on stdin as one base64 line. When the previous content must come
-back for a diff, the run is marked sensitive so that the transport hides its
-output. What this module returns (results, messages, diffs) is redacted.
+Every decision (file, content, ACL, backups, what counts as a change) is made
+here; the ``settings_write`` snippet only swaps files. The content travels on
+stdin only. See docs/settings.md, "Writing settings.json to the hosts".
 """
 
 from __future__ import annotations
@@ -25,13 +18,11 @@ from sagefleet import agent_profile
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.remote import AuthenticationFailed, HostUnreachable, RemoteError, SnippetFailed
 from sagefleet.remote.session import HostSession
-from sagefleet.settings import (
-    HostSettings,
-    OverwriteRefused,
-    build_host_settings,
-    diff,
-    settings_sha256,
-)
+from sagefleet.settings.document import HostSettings
+from sagefleet.settings.errors import OverwriteRefused
+from sagefleet.settings.jsonio import settings_sha256
+from sagefleet.settings.redact import diff
+from sagefleet.settings.validate import build_host_settings
 
 SNIPPET = "settings_write"
 SETTINGS_FILE = "settings.json"
