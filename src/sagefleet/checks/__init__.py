@@ -26,7 +26,7 @@ from sagefleet.checks.base import (
     unknown,
 )
 from sagefleet.errors import InputError
-from sagefleet.findings import Finding, Severity, Status
+from sagefleet.findings import Finding, Status
 
 __all__ = [
     "REGISTRY",
@@ -155,14 +155,15 @@ def run_checks(ctx: Context, waivers: Sequence[Waiver] = ()) -> list[Finding]:
             outcomes = [unknown(f"check could not be evaluated: {type(exc).__name__}: {exc}")]
         for outcome in outcomes:
             findings.append(_finding(ctx, spec, outcome, waivers, today))
+    expired = REGISTRY["SF901"]
     for waiver in waivers:
         if waiver.expires is not None and waiver.expires < today:
             findings.append(
                 Finding(
-                    check_id="SF901",
+                    check_id=expired.check_id,
                     status=Status.FAIL,
-                    severity=Severity.ERROR,
-                    title=ctx.t("Waiver expired", "Dérogation expirée"),
+                    severity=expired.severity,
+                    title=expired.title(ctx.lang),
                     message=ctx.t(
                         f"the waiver of {waiver.check_id} expired on {waiver.expires}",
                         f"la dérogation de {waiver.check_id} a expiré le {waiver.expires}",

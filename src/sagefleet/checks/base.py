@@ -106,14 +106,22 @@ class Check:
 REGISTRY: dict[str, Check] = {}
 
 
-def check(
-    check_id: str, severity: Severity, title_en: str, title_fr: str
-) -> Callable[[Callable[[Context], Iterable[Outcome]]], Callable[[Context], Iterable[Outcome]]]:
-    """Register a check under its stable id."""
+Evaluate = Callable[[Context], Iterable[Outcome]]
 
-    def register(
-        func: Callable[[Context], Iterable[Outcome]],
-    ) -> Callable[[Context], Iterable[Outcome]]:
+
+def declared(check_id: str) -> tuple[Severity, str, str]:
+    """A check's default severity and its English and French titles (catalog/checks.yml)."""
+    entry = catalog.load("checks").get(check_id)
+    if not isinstance(entry, dict):
+        raise ValueError(f"check {check_id} is not declared in catalog/checks.yml")
+    return Severity(entry["severity"]), str(entry["en"]), str(entry["fr"])
+
+
+def check(check_id: str) -> Callable[[Evaluate], Evaluate]:
+    """Register the function that evaluates a check, under its stable id."""
+    severity, title_en, title_fr = declared(check_id)
+
+    def register(func: Evaluate) -> Evaluate:
         if check_id in REGISTRY:
             raise ValueError(f"duplicate check id {check_id}")
         REGISTRY[check_id] = Check(check_id, severity, title_en, title_fr, func)
