@@ -7,7 +7,7 @@ the engine turns them into ``Finding``s. Ids, ranges and statuses: docs/checks.m
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ from sagefleet.checks.base import (
     passed,
     unknown,
 )
-from sagefleet.errors import InputError
+from sagefleet.errors import InputError, field_error, mapping_items
 from sagefleet.findings import Finding, Status
 
 __all__ = [
@@ -66,22 +66,12 @@ _WAIVER_KEYS = {"id", "reason", "expires", "entity"}
 
 def parse_waivers(host: str, raw: Any) -> list[Waiver]:
     """Read ``sagefleet_waivers``; a malformed waiver stops the run before any host is touched."""
-    field_name = "sagefleet_waivers"
     if raw is None or raw == []:
         return []
     _load_modules()  # every check id is known, whatever this process imported so far
-    if not isinstance(raw, list):
-        raise InputError(
-            "must be a list of {id, reason, expires?, entity?}",
-            host=host,
-            field=field_name,
-            value=repr(raw)[:80],
-        )
     waivers = []
-    for index, item in enumerate(raw):
-        where = f"{field_name}[{index}]"
-        if not isinstance(item, Mapping):
-            raise InputError("must be a mapping", host=host, field=where, value=repr(item)[:80])
+    expected = "a list of {id, reason, expires?, entity?}"
+    for where, item in mapping_items(raw, host=host, field="sagefleet_waivers", expected=expected):
         unknown_keys = set(item) - _WAIVER_KEYS
         if unknown_keys:
             raise InputError(
@@ -92,22 +82,12 @@ def parse_waivers(host: str, raw: Any) -> list[Waiver]:
             )
         check_id = item.get("id")
         if not isinstance(check_id, str) or check_id not in REGISTRY:
-            raise InputError(
-                "unknown check id",
-                host=host,
-                field=f"{where}.id",
-                value=repr(check_id),
-                fix="use an id listed in the README",
-            )
+            fix = "use an id listed in the README"
+            raise field_error(host, f"{where}.id", check_id, "unknown check id", fix)
         reason = item.get("reason")
         if not isinstance(reason, str) or len(reason.strip()) < 3:
-            raise InputError(
-                "a waiver needs a reason",
-                host=host,
-                field=f"{where}.reason",
-                value=repr(reason),
-                fix="say why the check does not apply",
-            )
+            fix = "say why the check does not apply"
+            raise field_error(host, f"{where}.reason", reason, "a waiver needs a reason", fix)
         expires_raw = item.get("expires")
         expires = None
         if expires_raw is not None:
@@ -117,20 +97,12 @@ def parse_waivers(host: str, raw: Any) -> list[Waiver]:
                 try:
                     expires = dt.date.fromisoformat(str(expires_raw))
                 except ValueError as exc:
-                    raise InputError(
-                        "expires must be a date YYYY-MM-DD",
-                        host=host,
-                        field=f"{where}.expires",
-                        value=repr(expires_raw),
-                    ) from exc
+                    message = "expires must be a date YYYY-MM-DD"
+                    raise field_error(host, f"{where}.expires", expires_raw, message) from exc
         entity = item.get("entity")
         if entity is not None and not isinstance(entity, str):
-            raise InputError(
-                "entity must be a connection name",
-                host=host,
-                field=f"{where}.entity",
-                value=repr(entity),
-            )
+            message = "entity must be a connection name"
+            raise field_error(host, f"{where}.entity", entity, message)
         waivers.append(Waiver(check_id, reason.strip(), expires, entity))
     return waivers
 
