@@ -10,9 +10,7 @@ unless asked.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ import yaml
 
 from sagefleet import __version__
 from sagefleet.errors import InputError
+from sagefleet.files import write_atomic
 
 # A guessed SPC marker, reported by the snippet for the record: it decides nothing.
 SPC_MARKERS = ("HKLM:\\SOFTWARE\\WOW6432Node\\Sage\\SPC",)
@@ -184,19 +183,6 @@ def draft(host: str, document: Mapping[str, Any]) -> Draft:
     return Draft(host, entities, "\n".join(header) + "\n" + body, "\n".join(vault) + "\n")
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(tmp, 0o640)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_draft(result: Draft, dest: Path, *, force: bool = False) -> dict[str, str]:
     """Write ``<dest>/<host>.yml`` and ``<dest>/<host>.vault.yml``; existing ones are kept.
 
@@ -216,5 +202,5 @@ def write_draft(result: Draft, dest: Path, *, force: bool = False) -> dict[str, 
             outcome[str(path)] = "kept"
             continue
         outcome[str(path)] = "overwritten" if path.exists() else "written"
-        _atomic_write(path, text)
+        write_atomic(path, text, mode=0o640, skip_unchanged=False)
     return outcome

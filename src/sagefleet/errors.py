@@ -70,3 +70,11 @@ def mapping_items(
         if not isinstance(item, Mapping):
             raise InputError("must be a mapping", host=host, field=where, value=repr(item)[:80])
         yield where, item
+
+
+def unreadable(what: str, path: object, exc: OSError) -> InputError:
+    """A file that could not be read: what it is, where, and the system's reason."""
+    reason = exc.strerror or exc
+    return InputError(
+        f"cannot read {what}: {reason}", value=str(path), fix="check the path and its permissions"
+    )

@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from sagefleet.errors import InputError
+from sagefleet.errors import InputError, unreadable
 from sagefleet.settings.jsonio import MAX_JSON_BYTES, load_json_file, loads_strict
 
 SETTINGS_NAME = "settings.json"
@@ -79,11 +79,7 @@ def load_vendor_package(path: str | os.PathLike[str]) -> tuple[Any, str]:
             fix="give the Setup.zip as downloaded from the vendor's form",
         ) from None
     except OSError as exc:
-        raise InputError(
-            f"cannot read the package: {exc.strerror or exc}",
-            value=source,
-            fix="check the path and its permissions",
-        ) from None
+        raise unreadable("the package", source, exc) from None
     where = f"{source}!{member.filename}"
     return _check_root(loads_strict(raw, source=where), where), where
 
