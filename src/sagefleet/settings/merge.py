@@ -362,25 +362,6 @@ def keyed_items(document: Any, plan: Mapping[KeyPath, str]) -> set[Path]:
     return found
 
 
-def dropped_items(
-    current: Any,
-    new: MergeResult,
-    *,
-    keys: Iterable[MergeKey] = (),
-    host: str | None = None,
-    hints: Mapping[KeyPath, str] | None = None,
-) -> list[str]:
-    """Keyed items (connections) of ``current`` that ``new`` lacks, outermost only.
-
-    The current document is read with the declared keys, then the new document's
-    keys (and ``hints``) where they fit, then detection; raises
-    :class:`ValidationFailed` when its keys cannot be told.
-    """
-    preferred = {**(hints or {}), **new.plan}
-    plan = plan_keys([current], ["the current file"], keys=keys, hints=preferred, host=host)
-    return outermost(keyed_items(current, plan) - keyed_items(new.document, new.plan))
-
-
 def outermost(paths: set[Path]) -> list[str]:
     """The paths no other path of ``paths`` contains, written out and sorted."""
     found: list[Path] = []
