@@ -33,6 +33,7 @@ import io
 import re
 import struct
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sagefleet.agent_profile import TECHNOLOGIES
@@ -86,21 +87,19 @@ class InstallerFile:
 def read_installer(data: bytes, name: str) -> InstallerFile:
     """Identify ``data`` (the file ``name``); InputError when Windows could not run it."""
     lower = name.lower()
+    fix = "rebuild the package from the vendor's original Setup.zip"
+    refused = partial(InputError, field="sagefleet_agent_package", value=name, fix=fix)
     if data.startswith(OLE_SIGNATURE):
         if not lower.endswith(".msi"):
-            raise InputError(
+            raise refused(
                 f"{name} is a Windows Installer database, not a program: Windows "
-                "would refuse to run it as an .exe",
-                field="sagefleet_agent_package", value=name,
-                fix="rebuild the package from the vendor's original Setup.zip",
+                "would refuse to run it as an .exe"
             )
         return _read_msi(data, name)
     if lower.endswith(".msi"):
-        raise InputError(
+        raise refused(
             f"{name} is not a Windows Installer database (no OLE compound file signature): "
-            "msiexec would answer 'This installation package could not be opened'",
-            field="sagefleet_agent_package", value=name,
-            fix="rebuild the package from the vendor's original Setup.zip",
+            "msiexec would answer 'This installation package could not be opened'"
         )
     return _read_pe(data, name)
 

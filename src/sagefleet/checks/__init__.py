@@ -11,43 +11,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sagefleet.checks.base import (
-    REGISTRY,
-    VERSION_RE,
-    Check,
-    Context,
-    EntityView,
-    Outcome,
-    check,
-    failed,
-    major_minor,
-    not_applicable,
-    passed,
-    unknown,
-)
+from sagefleet.checks import base
+from sagefleet.checks.base import REGISTRY, Check, Context, EntityView, Outcome, unknown
 from sagefleet.errors import InputError, field_error, mapping_items
 from sagefleet.findings import Finding, Status
 
 __all__ = [
     "REGISTRY",
-    "VERSION_RE",
     "Check",
     "Context",
     "EntityView",
     "Outcome",
     "Waiver",
     "all_checks",
-    "check",
-    "failed",
     "finding_for",
-    "major_minor",
     "markdown_table",
-    "not_applicable",
     "parse_waivers",
-    "passed",
     "run_checks",
-    "unknown",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """What a check is written with (``check``, ``passed``, ``major_minor``...): checks/base.py."""
+    return getattr(base, name)
 
 
 # -- waivers -------------------------------------------------------------------

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagefleet import agent_profile
-from sagefleet.errors import InputError, SagefleetError
+from sagefleet.errors import SagefleetError, field_error
 from sagefleet.remote import AuthenticationFailed, HostUnreachable, RemoteError, SnippetFailed
 from sagefleet.remote.session import HostSession
 from sagefleet.settings.document import HostSettings
@@ -130,29 +130,17 @@ def settings_target(
     """Check the options before the host is contacted; an InputError names what to fix."""
     resolved = path.replace("/", "\\") if path else default_path(install_dir)
     if not _ABSOLUTE.match(resolved) or resolved.endswith("\\") or _BAD_PATH_CHARS.search(resolved):
-        raise InputError(
-            "must be the absolute Windows path of a file",
-            host=host,
-            field="path" if path else "install_dir",
-            value=repr(path or install_dir),
-            fix="write it as an absolute path, e.g. " + default_path(),
-        )
+        where, fix = "path" if path else "install_dir", "write it as an absolute path, e.g. "
+        message = "must be the absolute Windows path of a file"
+        raise field_error(host, where, path or install_dir, message, fix + default_path())
     account = (service_account or DEFAULT_SERVICE_ACCOUNT).strip()
     if not account or len(account) > 256 or not account.isprintable():
-        raise InputError(
-            "must be the account the agent service runs as",
-            host=host,
-            field="service_account",
-            value=repr(service_account),
-            fix="write DOMAIN\\user, .\\user, NT SERVICE\\name or LocalSystem",
-        )
+        message = "must be the account the agent service runs as"
+        fix = "write DOMAIN\\user, .\\user, NT SERVICE\\name or LocalSystem"
+        raise field_error(host, "service_account", service_account, message, fix)
     if isinstance(keep_backups, bool) or not 0 <= keep_backups <= MAX_KEEP_BACKUPS:
-        raise InputError(
-            f"must be a whole number from 0 to {MAX_KEEP_BACKUPS}",
-            host=host,
-            field="keep_backups",
-            value=repr(keep_backups),
-        )
+        message = f"must be a whole number from 0 to {MAX_KEEP_BACKUPS}"
+        raise field_error(host, "keep_backups", keep_backups, message)
     return SettingsTarget(resolved, account, keep_backups)
 
 
@@ -162,13 +150,9 @@ def check_backup_name(host: str, target: SettingsTarget, backup: str | None) -> 
         return None
     pattern = rf"{re.escape(target.leaf)}\.\d{{8}}T\d{{6}}Z\.bak"
     if not re.fullmatch(pattern, backup, re.I):
-        raise InputError(
-            "must be the name of a backup next to settings.json",
-            host=host,
-            field="backup",
-            value=repr(backup),
-            fix=f"give a name such as {target.leaf}.20250131T142500Z.bak, or none for the newest",
-        )
+        fix = f"give a name such as {target.leaf}.20250131T142500Z.bak, or none for the newest"
+        message = "must be the name of a backup next to settings.json"
+        raise field_error(host, "backup", backup, message, fix)
     return backup
 
 
