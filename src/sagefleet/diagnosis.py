@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagefleet import connection
-from sagefleet.findings import Finding, Status
+from sagefleet.findings import Finding, Status, plain
 from sagefleet.report.labels import labels_for, typography
 
 STEPS = ("service", "account_proxy", "reachability", "tls", "connections", "logs", "restart")
@@ -44,13 +44,7 @@ class Step:
     cause: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "step": self.step,
-            "title": self.title,
-            "ok": self.ok,
-            "detail": self.detail,
-            "cause": self.cause,
-        }
+        return plain(self)
 
 
 @dataclass
@@ -65,8 +59,7 @@ class Diagnosis:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "lang": self.lang,
-            "outcome": self.outcome,
+            **plain(self, "lang", "outcome"),
             "failed_step": self.failed,
             "verdict": self.verdict,
             "steps": [s.to_dict() for s in self.steps],

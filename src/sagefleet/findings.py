@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
@@ -94,6 +94,12 @@ def _check_json_safe(value: object, where: str) -> None:
     raise ValueError(f"{where}: {type(value).__name__} is not JSON-safe (use list/dict/str/...)")
 
 
+def plain(record: Any, *names: str) -> dict[str, Any]:
+    """The members ``names`` of ``record`` by name (all its dataclass fields when none are
+    named): the start of a ``to_dict``."""
+    return {name: getattr(record, name) for name in names or [f.name for f in fields(record)]}
+
+
 def _optional_str(value: object, where: str) -> None:
     if value is not None and not isinstance(value, str):
         raise ValueError(f"{where} must be a string or None, got {type(value).__name__}")
@@ -149,18 +155,7 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         """Return plain JSON-safe data (enums as their string values)."""
-        return {
-            "check_id": self.check_id,
-            "status": str(self.status),
-            "severity": str(self.severity),
-            "title": self.title,
-            "message": self.message,
-            "remediation": self.remediation,
-            "entity": self.entity,
-            "observed": self.observed,
-            "waiver_reason": self.waiver_reason,
-            "waiver_expires": self.waiver_expires,
-        }
+        return {**plain(self), "status": str(self.status), "severity": str(self.severity)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Finding:
@@ -280,13 +275,8 @@ class HostReport:
     def to_dict(self) -> dict[str, Any]:
         """Return plain JSON-safe data; ``status`` and counts are included for readers."""
         return {
-            "host": self.host,
-            "address": self.address,
-            "reachable": self.reachable,
-            "error": self.error,
-            "status": self.status,
-            "status_counts": self.status_counts,
-            "severity_counts": self.severity_counts,
+            **plain(self, "host", "address", "reachable", "error", "status"),
+            **plain(self, "status_counts", "severity_counts"),
             "summary": dict(self.summary),
             "duration_s": self.duration_s,
             "outcome": self.outcome.to_dict() if self.outcome else None,
