@@ -37,7 +37,7 @@ from typing import Any
 import yaml
 
 from sagefleet import agent_profile
-from sagefleet.agent_profile import AgentProfile
+from sagefleet.agent_profile import AgentProfile, describe_lookup
 from sagefleet.errors import SagefleetError
 from sagefleet.remote import HostSession
 from sagefleet.settings.keys import KEY_CANDIDATES
@@ -68,12 +68,9 @@ class Lookup:
     display_name_pattern: str | None = None
 
     def describe(self) -> str:
-        parts = [f"service name {self.service!r}"] if self.service else []
-        if self.image_path_pattern:
-            parts.append(f"ImagePath matching {self.image_path_pattern!r}")
-        if self.display_name_pattern:
-            parts.append(f"DisplayName matching {self.display_name_pattern!r}")
-        return " or ".join(parts) or "nothing"
+        named = f"service name {self.service!r}" if self.service else None
+        patterns = (self.image_path_pattern, self.display_name_pattern)
+        return describe_lookup(named, *patterns) or "nothing"
 
     @classmethod
     def of(cls, profile: AgentProfile) -> Lookup:
