@@ -1,14 +1,7 @@
 """The agent profile: the vendor's agent described as data, never as constants.
 
-The vendor publishes none of its agent's internals (service name, install
-folder, installer technology and silent switches, where the wizard's answers
-land, log location). One YAML file holds them: the shipped default
-(``catalog/agent-profile.yml``, every guess listed under ``assumed``) or a
-profile learned from a reference install (``sagefleet agent learn``), named by
-the inventory variable ``sagefleet_agent_profile``. Deploy, verify, diagnose,
-preflight and the checks read it through :func:`for_host`, which lays the
-inventory's own variables (``sagefleet_agent_service_name``...,
-:data:`OVERRIDES`) on top of the profile: an inventory value always wins.
+Every front door reads it through :func:`for_host`, the inventory's variables
+(:data:`OVERRIDES`) laid on top. See docs/agent-profile.md.
 """
 
 from __future__ import annotations

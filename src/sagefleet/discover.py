@@ -1,11 +1,7 @@
 """Discovery: a draft inventory of a server's Sage entities, for the integrator to complete.
 
-The ``discover`` snippet lists Sage products and versions and the .MAE files
-under the usual folders; here, on the controller, each .MAE file becomes one
-draft entity (its database is the file's base name, its server the file's
-``ServeurSQL=`` line), secrets become vault placeholders, and a commented
-vault skeleton lists what to fill in. Existing files are never overwritten
-unless asked.
+Each .MAE file the ``discover`` snippet finds becomes one draft entity, secrets vault
+placeholders. See docs/operations.md, "Discovery".
 """
 
 from __future__ import annotations

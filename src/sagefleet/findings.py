@@ -1,23 +1,8 @@
 """One data model for a host's findings, shared by every front door.
 
-Ansible action plugins, the CLI and the report renderers all exchange these
-frozen dataclasses. ``to_dict()`` gives plain JSON-safe data and ``from_dict()``
-reads it back, so a report written to disk by one front door can be re-rendered
-or gated on by another without loss.
-
-Status of a host, in order of what an operator must look at first:
-
-- ``blocked``: at least one error-severity check failed, or could not be
-  evaluated (``unknown``): a blocking prerequisite we cannot confirm is treated
-  as unmet, so deploy stays gated.
-- ``unreachable``: the host could not be diagnosed at all (``reachable`` is
-  false, or ``error`` says why diagnosis stopped).
-- ``warnings``: a warning-severity check failed or is unknown.
-- ``ready``: nothing above; info, waived and not-applicable findings never demote a host.
-
-A job that acts or verifies (deploy, verify) records an ``Outcome`` on the host
-report: its status (installed, rolled-back, not-run...) is then the host's
-status. Every status is declared once, in ``sagefleet.outcomes``.
+Frozen dataclasses with ``to_dict()``/``from_dict()``, so a report written by one
+front door can be re-rendered or gated on by another. A host's status and its order:
+docs/checks.md, "Statuses"; a job's statuses are declared in ``sagefleet.outcomes``.
 """
 
 from __future__ import annotations
@@ -214,7 +199,7 @@ class HostReport:
 
     @cached_property  # findings are immutable; every report format asks, once per host
     def status(self) -> str:
-        """One word a fleet table can sort on; see the module docstring for the rules."""
+        """One word a fleet table can sort on; the rules: docs/checks.md, "Statuses"."""
         if self.outcome is not None:
             return self.outcome.status
         if any(

@@ -1,30 +1,8 @@
 """One installer file read as Windows would read it: its technology and its version.
 
-No vendor knowledge here: an installer is identified by the documented markers
-its authoring tool leaves in the file (sources in docs/package.md), parsed with
-maintained libraries (``pefile`` for Windows programs, ``olefile`` for the OLE
-compound file of a Windows Installer database):
-
-- WiX Burn bundle: a PE section named ``.wixburn`` (magic ``0x00F14300``).
-- NSIS: the first header (``0xDEADBEEF`` then ``NullsoftInst``) at a 512-byte
-  boundary after the program (the overlay).
-- Inno Setup: the setup loader's offset table (``rDlPtS``...) in RCDATA resource
-  11111 (5.1.5 and later) or behind the ``Inno`` header at file offset 0x30
-  (earlier), ``Inno Setup Setup Data (`` in the overlay, and the version
-  resource comment Inno Setup writes.
-- InstallShield: ``InstallShield``/``ISSetupStream`` at the start of the
-  overlay, or the launcher's version strings (``ISInternalDescription``...).
-- MSI: an OLE compound file whose root storage has the class of an installer
-  database, ``{000C1084-0000-0000-C000-000000000046}``.
-
-A file with no marker, or with markers of two technologies, is ``unknown``:
-sagefleet then knows no silent switches for it. The version is the version
-resource's ProductVersion (then FileVersion, then the fixed file info) of a
-program, the ProductVersion property of an MSI; ``0.0.0.0`` (no version set)
-is no version.
-
-``stamp_version`` writes a version into an installer (test packages only),
-through the same structures.
+The technology comes from the documented markers its authoring tool leaves (none, or
+two, is ``unknown``), the version from its version resource; ``stamp_version`` writes
+one (test packages only). Markers and sources: docs/package.md.
 """
 
 from __future__ import annotations

@@ -1,15 +1,7 @@
 """The agent package (Setup.zip): inspect it on the controller, pick the installer.
 
-Known (the vendor's help article): ``settings.json`` plus one installer per Sage
-version. Assumed (see docs/package.md): the installer's file name carries the
-version label ``v<major>.<minor>`` (e.g. ``Spendesk Sage Agent Setup
-v11.0.exe``). Each installer is read as Windows would read it
-(:mod:`sagefleet.installer_file`): its technology from the markers its authoring
-tool leaves, its version from its version resource. Everything is checked
-before any host is touched: a corrupt archive, a path escaping the folder
-(zip-slip), a symbolic link or other non-regular entry, an oversized or
-bomb-like archive, a missing installer, an installer Windows could not run, or
-installers of different versions is an InputError naming what to fix.
+Everything is checked before any host is touched; what is known, what is assumed and
+what inspection refuses: docs/package.md.
 """
 
 from __future__ import annotations

@@ -1,10 +1,6 @@
 """SF2xx: Sage 100 itself, its edition and the Objets Métiers library.
 
-The edition (on-premise or Sage Partner Cloud) has no public marker on the
-server. Its signals, strongest first: an Azure SQL server
-(``*.database.windows.net``) in a .MAE file's ``ServeurSQL=`` or in the
-inventory's entities; then an Azure VM (the ``WindowsAzureGuestAgent``
-service, ``HKLM\\SOFTWARE\\Microsoft\\Windows Azure``), a hint only.
+The edition's signals, strongest first: docs/checks.md, SF203.
 """
 
 from __future__ import annotations

@@ -1,19 +1,8 @@
 """One host's settings.json document, from the vendor's files or from the template.
 
-Two sources, chosen per host with ``sagefleet_settings_source``:
-
-* ``vendor`` (default): each entity names the settings.json the vendor's form
-  produced for its connection (``vendor_settings``) or the connection's Setup.zip
-  (``vendor_package``); sagefleet true-merges them, keyed by connection, and
-  adds nothing the vendor did not write, except what the agent profile says the
-  installer itself adds (``settings.installer_adds``);
-* ``template``: sagefleet renders its own, ASSUMED layout from the entities'
-  fields (settings/render.py), as an explicit choice.
-
-Deploy, the settings playbook, verify and the CLI all build the document with
-:func:`host_document`, so that every path writes the same bytes. The document
-also decides what it may overwrite on a host, and lays itself over the host's current
-file so that nothing the file holds is lost (:meth:`HostSettings.over`).
+Every writer and reader builds it with :func:`host_document` (the same bytes on every
+path); :meth:`HostSettings.over` decides what it may overwrite on a host.
+See docs/settings.md, "Two sources" and "Over the current file".
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Write the agent's settings.json to one host, or roll it back: the bastion side.
+"""Write the agent's settings.json to one host, or roll it back: the controller side.
 
 Every decision (file, content, ACL, backups, what counts as a change) is made
 here; the ``settings_write`` snippet only swaps files. The content travels on

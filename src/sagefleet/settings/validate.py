@@ -1,11 +1,7 @@
 """Validation of ``sagefleet_entities`` on the controller, before any host is touched.
 
-Two layers: the shipped JSON Schema (``schemas/entities.schema.json``) checks
-types and formats; the rules here check what a schema cannot say (unique names,
-one database per entity, vendor files, the merged result). Every problem is
-collected, not just the first, and reported as an
-:class:`~sagefleet.errors.InputError` naming host, entity, field, value (secrets
-masked) and the fix.
+The JSON Schema checks types and formats; the rules here what a schema cannot say.
+Every problem is collected and reported as an InputError (docs/settings.md).
 """
 
 from __future__ import annotations

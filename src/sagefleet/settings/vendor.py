@@ -1,9 +1,6 @@
 """Reading the vendor's settings.json: from a file, or from the vendor package (Setup.zip).
 
-The vendor's form generates one settings.json per connection, shipped in the
-connection's Setup.zip beside the installers ("do not open or edit"). sagefleet
-reads it as it is, in any layout: strict JSON (see ``jsonio.loads_strict``),
-UTF-8 with or without a byte order mark, an object or a list at the top.
+Read as it is, in any layout (docs/settings.md, "The vendor's file of an entity").
 """
 
 from __future__ import annotations
