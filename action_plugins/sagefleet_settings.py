@@ -1,4 +1,4 @@
-"""Action plugin: write the host's merged settings.json, or roll it back (settings_host)."""
+"""Action plugin: write the host's merged settings.json, or roll it back (settings/host.py)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from typing import Any
 from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 
-from sagefleet import agent_profile, settings_host
+from sagefleet import agent_profile
 from sagefleet.errors import SagefleetError
 from sagefleet.inventory import sagefleet_var_names
 from sagefleet.remote import AuthenticationFailed, HostUnreachable
 from sagefleet.remote.ansible import AnsibleSession
+from sagefleet.settings import host as settings_host
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "state": {"type": "str", "choices": list(settings_host.STATES), "default": "present"},

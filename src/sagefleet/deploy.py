@@ -47,7 +47,7 @@ from sagefleet.settings import (
 from sagefleet.settings import (
     diff as settings_diff,
 )
-from sagefleet.settings_host import (
+from sagefleet.settings.host import (
     SettingsOutcome,
     SettingsTarget,
     SettingsWriteFailed,

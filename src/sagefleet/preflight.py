@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagefleet import agent_profile, catalog, snippets
-from sagefleet.variables import declarations as declared
 from sagefleet.checks import (
     Context,
     EntityView,
@@ -38,6 +37,7 @@ from sagefleet.remote import (
 )
 from sagefleet.settings import ValidationFailed, validate_host
 from sagefleet.settings.schemas import ENTITIES_SCHEMA, checker, validator
+from sagefleet.variables import declarations as declared
 from sagefleet.variables import given_or_none, value
 
 LANGS = ("en", "fr")

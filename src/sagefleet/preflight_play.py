@@ -43,12 +43,12 @@ from pathlib import Path
 from typing import Any
 
 from sagefleet import agent_profile, doctor, preflight, variables
-from sagefleet.variables import declarations
 from sagefleet.errors import SagefleetError
 from sagefleet.findings import HostReport
 from sagefleet.inventory import InventoryHost
 from sagefleet.remote.ansible import WINRM_PLUGINS, Connection
 from sagefleet.remote.retry import retry_from
+from sagefleet.variables import declarations
 
 #: The role variable choosing how a host's facts are gathered, and its values.
 MODE_VAR = "sagefleet_preflight_mode"

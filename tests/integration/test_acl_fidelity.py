@@ -17,7 +17,7 @@ from sagefleet import transfer
 from sagefleet.package import PackageInfo, build_test_package, inspect
 from sagefleet.remote import RemoteError, SnippetFailed
 from sagefleet.settings import settings_sha256
-from sagefleet.settings_host import content_stdin, settings_target, write_params, write_settings
+from sagefleet.settings.host import content_stdin, settings_target, write_params, write_settings
 from sagefleet.sim.fleet import Fleet
 from sagefleet.sim.host import ADMINISTRATORS, SYSTEM, USERS, Acl, WindowsHost
 from tests.conftest import FleetFactory, session_for

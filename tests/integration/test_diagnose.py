@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sagefleet import settings_host
+from sagefleet.settings import host as settings_host
 from sagefleet.sim.fleet import Fleet, generate_specs
 from tests.conftest import ROOT, next_first_address
 from tests.scenarios import entities_for, write_inventory

@@ -22,7 +22,6 @@ from sagefleet import (
     connection,
     diagnose,
     discover,
-    settings_host,
     snippets,
     transfer,
 )
@@ -35,6 +34,7 @@ from sagefleet.preflight import prepare
 from sagefleet.preflight import run as preflight_run
 from sagefleet.remote.contracts import _checker, validate_output
 from sagefleet.remote.session import HostSession
+from sagefleet.settings import host as settings_host
 from sagefleet.sim.fleet import Fleet, generate_specs
 from tests.conftest import next_first_address, session_for
 from tests.scenarios import write_inventory

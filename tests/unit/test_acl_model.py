@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from sagefleet import settings_host, snippets
+from sagefleet import snippets
+from sagefleet.settings import host as settings_host
 from sagefleet.sim.commands import acl_rules, semantics
 from sagefleet.sim.commands.dispatch import run_snippet
 from sagefleet.sim.host import (

@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 from tests.unit.test_settings_host import text_for
 
-from sagefleet import diagnose, settings_host, snippets, transfer
+from sagefleet import diagnose, snippets, transfer
 from sagefleet.remote.command import decode_clixml
 from sagefleet.remote.errors import SnippetFailed
+from sagefleet.settings import host as settings_host
 from sagefleet.settings import settings_sha256
 from sagefleet.sim.commands.dispatch import run_snippet
 from sagefleet.sim.host import WindowsHost, host_from_profile, load_profile, private_folder_acl

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from tests.scenarios import entities_for
 
-from sagefleet import settings_host
 from sagefleet.errors import InputError
 from sagefleet.remote import SnippetFailed
 from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.remote.command import STDIN_BOOTSTRAP, command_line
 from sagefleet.settings import HostSettings, settings_sha256
-from sagefleet.settings_host import SettingsRefused, SettingsTarget, SettingsWriteFailed
+from sagefleet.settings import host as settings_host
+from sagefleet.settings.host import SettingsRefused, SettingsTarget, SettingsWriteFailed
 from sagefleet.sim.host import (
     ADMINISTRATORS,
     SYSTEM,

@@ -1,15 +1,8 @@
 """Write the agent's settings.json to one host, or roll it back: the controller side.
 
-Everything that is decided is decided here: which file, which content, who may
-read it, how many backups to keep, what counts as a change. The host runs the
-``settings_write`` snippet, which only compares hashes, swaps files atomically
-and prunes backups as told.
-
-The content holds SQL and Sage passwords, so it never goes where Ansible logs:
-not in the command line, not in the snippet's JSON parameters (both visible at
--vvvvv), only on stdin as one base64 line. When the previous content must come
-back for a diff, the run is marked sensitive so that the transport hides its
-output. What this module returns (results, messages, diffs) is redacted.
+Every decision (file, content, ACL, backups, what counts as a change) is made
+here; the ``settings_write`` snippet only swaps files. The content travels on
+stdin only. See docs/settings.md, "Writing settings.json to the hosts".
 """
 
 from __future__ import annotations
@@ -22,16 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagefleet import agent_profile
-from sagefleet.errors import InputError, SagefleetError
+from sagefleet.errors import SagefleetError, field_error
 from sagefleet.remote import AuthenticationFailed, HostUnreachable, RemoteError, SnippetFailed
 from sagefleet.remote.session import HostSession
-from sagefleet.settings import (
-    HostSettings,
-    OverwriteRefused,
-    build_host_settings,
-    diff,
-    settings_sha256,
-)
+from sagefleet.settings.document import HostSettings
+from sagefleet.settings.errors import OverwriteRefused
+from sagefleet.settings.jsonio import settings_sha256
+from sagefleet.settings.redact import diff
+from sagefleet.settings.validate import build_host_settings
 
 SNIPPET = "settings_write"
 SETTINGS_FILE = "settings.json"
@@ -139,29 +130,17 @@ def settings_target(
     """Check the options before the host is contacted; an InputError names what to fix."""
     resolved = path.replace("/", "\\") if path else default_path(install_dir)
     if not _ABSOLUTE.match(resolved) or resolved.endswith("\\") or _BAD_PATH_CHARS.search(resolved):
-        raise InputError(
-            "must be the absolute Windows path of a file",
-            host=host,
-            field="path" if path else "install_dir",
-            value=repr(path or install_dir),
-            fix="write it as an absolute path, e.g. " + default_path(),
-        )
+        where, fix = "path" if path else "install_dir", "write it as an absolute path, e.g. "
+        message = "must be the absolute Windows path of a file"
+        raise field_error(host, where, path or install_dir, message, fix + default_path())
     account = (service_account or DEFAULT_SERVICE_ACCOUNT).strip()
     if not account or len(account) > 256 or not account.isprintable():
-        raise InputError(
-            "must be the account the agent service runs as",
-            host=host,
-            field="service_account",
-            value=repr(service_account),
-            fix="write DOMAIN\\user, .\\user, NT SERVICE\\name or LocalSystem",
-        )
+        message = "must be the account the agent service runs as"
+        fix = "write DOMAIN\\user, .\\user, NT SERVICE\\name or LocalSystem"
+        raise field_error(host, "service_account", service_account, message, fix)
     if isinstance(keep_backups, bool) or not 0 <= keep_backups <= MAX_KEEP_BACKUPS:
-        raise InputError(
-            f"must be a whole number from 0 to {MAX_KEEP_BACKUPS}",
-            host=host,
-            field="keep_backups",
-            value=repr(keep_backups),
-        )
+        message = f"must be a whole number from 0 to {MAX_KEEP_BACKUPS}"
+        raise field_error(host, "keep_backups", keep_backups, message)
     return SettingsTarget(resolved, account, keep_backups)
 
 
@@ -171,13 +150,9 @@ def check_backup_name(host: str, target: SettingsTarget, backup: str | None) -> 
         return None
     pattern = rf"{re.escape(target.leaf)}\.\d{{8}}T\d{{6}}Z\.bak"
     if not re.fullmatch(pattern, backup, re.I):
-        raise InputError(
-            "must be the name of a backup next to settings.json",
-            host=host,
-            field="backup",
-            value=repr(backup),
-            fix=f"give a name such as {target.leaf}.20250131T142500Z.bak, or none for the newest",
-        )
+        fix = f"give a name such as {target.leaf}.20250131T142500Z.bak, or none for the newest"
+        message = "must be the name of a backup next to settings.json"
+        raise field_error(host, "backup", backup, message, fix)
     return backup
 
 
