@@ -15,7 +15,7 @@ Status of a host, in order of what an operator must look at first:
 - ``warnings``: a warning-severity check failed or is unknown.
 - ``ready``: nothing above; info, waived and not-applicable findings never demote a host.
 
-A job that acts or verifies (deploy, verify) records an ``Outcome`` on the host
+A job that acts or verifies (deploy, verify) records a ``HostOutcome`` on the host
 report: its status (installed, rolled-back, not-run...) is then the host's
 status. Every status is declared once, in ``sagefleet.outcomes``.
 """
@@ -33,7 +33,7 @@ from typing import Any
 
 from sagefleet import __version__, outcomes
 from sagefleet.errors import InputError
-from sagefleet.outcomes import Outcome
+from sagefleet.outcomes import HostOutcome
 
 #: Version of the dictionary layout produced by ``FleetReport.to_dict()``.
 SCHEMA_VERSION = 1
@@ -194,7 +194,7 @@ class HostReport:
     error: str | None = None
     summary: Mapping[str, str] = field(default_factory=dict)
     duration_s: float = 0.0
-    outcome: Outcome | None = None
+    outcome: HostOutcome | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host:
@@ -214,8 +214,8 @@ class HostReport:
         if not math.isfinite(duration) or duration < 0:
             raise ValueError(f"{self.host}: duration_s must be a finite number >= 0")
         object.__setattr__(self, "duration_s", duration)
-        if self.outcome is not None and not isinstance(self.outcome, Outcome):
-            raise ValueError(f"{self.host}: outcome must be an Outcome")
+        if self.outcome is not None and not isinstance(self.outcome, HostOutcome):
+            raise ValueError(f"{self.host}: outcome must be a HostOutcome")
 
     @cached_property  # findings are immutable; every report format asks, once per host
     def status(self) -> str:
@@ -310,7 +310,7 @@ class HostReport:
                 findings=tuple(Finding.from_dict(item) for item in findings),
                 summary=data.get("summary") or {},
                 duration_s=data.get("duration_s", 0.0),
-                outcome=Outcome.from_dict(outcome) if isinstance(outcome, Mapping) else None,
+                outcome=HostOutcome.from_dict(outcome) if isinstance(outcome, Mapping) else None,
             )
         except (ValueError, TypeError, KeyError) as exc:
             raise InputError(str(exc), field=where, fix="regenerate the report") from exc
