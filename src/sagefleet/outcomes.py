@@ -14,58 +14,60 @@ from typing import Any
 
 
 class Outcome(StrEnum):
-    """Every host status, most urgent first (the order reports sort hosts by).
+    """Every host status, most urgent first (the order reports sort hosts by)."""
 
-    ``recap`` is how a run ends for a host in it, in Ansible's words: ``failed``
-    (exit code 2), ``unreachable`` (exit code 4) or ``ok``.
-    """
+    FAILED = "failed"
+    ROLLED_BACK = "rolled-back"
+    VERIFY_FAILED = "verify-failed"
+    BLOCKED = "blocked"
+    UNREACHABLE = "unreachable"
+    NOT_RUN = "not-run"
+    WARNINGS = "warnings"
+    PLANNED = "planned"
+    INSTALLED = "installed"
+    UPGRADED = "upgraded"
+    SETTINGS_UPDATED = "settings-updated"
+    STARTED = "started"
+    UNCHANGED = "unchanged"
+    VERIFIED = "verified"
+    READY = "ready"
 
-    recap: str
-    meaning: str
+    @property
+    def recap(self) -> str:
+        """How a run ends for a host in this status, in Ansible's words: ``failed``
+        (exit code 2), ``unreachable`` (exit code 4) or ``ok``."""
+        return _RECAP.get(self, "ok")
 
-    def __new__(cls, value: str, recap: str, meaning: str) -> Outcome:
-        member = str.__new__(cls, value)
-        member._value_ = value
-        member.recap = recap
-        member.meaning = meaning
-        return member
+    @property
+    def meaning(self) -> str:
+        return _MEANINGS[self]
 
-    FAILED = (
-        "failed",
-        "failed",
-        "the change failed and could not be undone: the host needs a look",
-    )
-    ROLLED_BACK = (
-        "rolled-back",
-        "failed",
-        "the change failed; the previous version was restored and runs",
-    )
-    VERIFY_FAILED = ("verify-failed", "failed", "a verification check failed on the host")
-    BLOCKED = ("blocked", "ok", "preflight found a blocking problem: the host was not changed")
-    UNREACHABLE = ("unreachable", "unreachable", "the host could not be reached or diagnosed")
-    NOT_RUN = (
-        "not-run",
-        "failed",
-        "the run stopped before it reached this host (an earlier wave failed)",
-    )
-    WARNINGS = ("warnings", "ok", "preflight found warnings only: the host may be deployed")
-    PLANNED = ("planned", "ok", "check mode: what a run would do, nothing was changed")
-    INSTALLED = ("installed", "ok", "the agent was installed and runs the target version")
-    UPGRADED = ("upgraded", "ok", "the agent was upgraded and runs the target version")
-    SETTINGS_UPDATED = (
-        "settings-updated",
-        "ok",
-        "settings.json was rewritten and the agent restarted",
-    )
-    STARTED = ("started", "ok", "the agent was at the target version but stopped: it was started")
-    UNCHANGED = (
-        "unchanged",
-        "ok",
-        "nothing to do: the agent runs the target version with its settings",
-    )
-    VERIFIED = ("verified", "ok", "every verification check passed")
-    READY = ("ready", "ok", "preflight found nothing that stops a deploy")
 
+_RECAP = {
+    Outcome.FAILED: "failed",
+    Outcome.ROLLED_BACK: "failed",
+    Outcome.VERIFY_FAILED: "failed",
+    Outcome.NOT_RUN: "failed",
+    Outcome.UNREACHABLE: "unreachable",
+}
+
+_MEANINGS = {
+    Outcome.FAILED: "the change failed and could not be undone: the host needs a look",
+    Outcome.ROLLED_BACK: "the change failed; the previous version was restored and runs",
+    Outcome.VERIFY_FAILED: "a verification check failed on the host",
+    Outcome.BLOCKED: "preflight found a blocking problem: the host was not changed",
+    Outcome.UNREACHABLE: "the host could not be reached or diagnosed",
+    Outcome.NOT_RUN: "the run stopped before it reached this host (an earlier wave failed)",
+    Outcome.WARNINGS: "preflight found warnings only: the host may be deployed",
+    Outcome.PLANNED: "check mode: what a run would do, nothing was changed",
+    Outcome.INSTALLED: "the agent was installed and runs the target version",
+    Outcome.UPGRADED: "the agent was upgraded and runs the target version",
+    Outcome.SETTINGS_UPDATED: "settings.json was rewritten and the agent restarted",
+    Outcome.STARTED: "the agent was at the target version but stopped: it was started",
+    Outcome.UNCHANGED: "nothing to do: the agent runs the target version with its settings",
+    Outcome.VERIFIED: "every verification check passed",
+    Outcome.READY: "preflight found nothing that stops a deploy",
+}
 
 BY_NAME: Mapping[str, Outcome] = {o.value: o for o in Outcome}
 

@@ -301,7 +301,7 @@ def deploy_inputs(host: str, variables: Mapping[str, Any], package: PackageInfo)
     prepared = preflight.prepare(host, variables)
     options = check_inputs(host, variables)
     check_installer_arguments(host, options, package)
-    options_connection = connection.options_from(host, variables)
+    connection_options = connection.options_from(host, variables)
     settings = build_host_settings(host, variables)
     target = options.target_version or package.agent_version
     if not target:
@@ -312,12 +312,4 @@ def deploy_inputs(host: str, variables: Mapping[str, Any], package: PackageInfo)
             value="(unset)",
             fix="set sagefleet_agent_version to the package's agent version",
         )
-    return DeployInputs(
-        host=host,
-        package=package,
-        prepared=prepared,
-        options=options,
-        connection=options_connection,
-        settings=settings,
-        target=target,
-    )
+    return DeployInputs(host, package, prepared, options, connection_options, settings, target)

@@ -17,6 +17,9 @@ from sagefleet.outcomes import Outcome
 from sagefleet.remote import RemoteError, RemoteTimeout, SnippetFailed, TransportError
 from sagefleet.settings_host import settings_target, write_settings
 
+#: What the stage step records of how the package reached the host.
+STAGE_DETAILS = ("method", "encoding", "streams", "bytes_sent", "skipped", "resumed_from")
+
 
 class Install(HealthGate, Rollback):
     """The stages that change the host, each ending in the health gate."""
@@ -98,15 +101,7 @@ class Install(HealthGate, Rollback):
                 encoding=self.options.transfer_encoding,
                 streams=self.options.transfer_streams,
             )
-        self.step(
-            "stage",
-            method=staged.method,
-            encoding=staged.encoding,
-            streams=staged.streams,
-            bytes_sent=staged.bytes_sent,
-            skipped=staged.skipped,
-            resumed_from=staged.resumed_from,
-        )
+        self.step("stage", **{name: getattr(staged, name) for name in STAGE_DETAILS})
         folder = staged.path.rsplit("\\", 1)[0] + "\\package"
         transfer.extract(self.session, staged.path, folder)
         installer = folder + "\\" + installer_member.replace("/", "\\")
