@@ -18,7 +18,7 @@ from typing import Any
 
 from sagefleet import __version__, outcomes
 from sagefleet.errors import InputError
-from sagefleet.outcomes import Outcome
+from sagefleet.outcomes import HostOutcome
 
 #: Version of the dictionary layout produced by ``FleetReport.to_dict()``.
 SCHEMA_VERSION = 1
@@ -174,7 +174,7 @@ class HostReport:
     error: str | None = None
     summary: Mapping[str, str] = field(default_factory=dict)
     duration_s: float = 0.0
-    outcome: Outcome | None = None
+    outcome: HostOutcome | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host:
@@ -194,8 +194,8 @@ class HostReport:
         if not math.isfinite(duration) or duration < 0:
             raise ValueError(f"{self.host}: duration_s must be a finite number >= 0")
         object.__setattr__(self, "duration_s", duration)
-        if self.outcome is not None and not isinstance(self.outcome, Outcome):
-            raise ValueError(f"{self.host}: outcome must be an Outcome")
+        if self.outcome is not None and not isinstance(self.outcome, HostOutcome):
+            raise ValueError(f"{self.host}: outcome must be a HostOutcome")
 
     @cached_property  # findings are immutable; every report format asks, once per host
     def status(self) -> str:
@@ -285,7 +285,7 @@ class HostReport:
                 findings=tuple(Finding.from_dict(item) for item in findings),
                 summary=data.get("summary") or {},
                 duration_s=data.get("duration_s", 0.0),
-                outcome=Outcome.from_dict(outcome) if isinstance(outcome, Mapping) else None,
+                outcome=HostOutcome.from_dict(outcome) if isinstance(outcome, Mapping) else None,
             )
         except (ValueError, TypeError, KeyError) as exc:
             raise InputError(str(exc), field=where, fix="regenerate the report") from exc

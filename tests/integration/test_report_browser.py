@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sagefleet.findings import Finding, FleetReport, HostReport, Severity, Status
-from sagefleet.outcomes import Outcome
+from sagefleet.outcomes import HostOutcome
 from sagefleet.report import write_reports
 from tests import reportfleet
 from tests.browser import CHROMIUM_FLAGS, Browser, chromium
@@ -317,7 +317,7 @@ def deploy_page(tmp_path: Path) -> Path:
             host="sage-old",
             reachable=True,
             duration_s=12.5,
-            outcome=Outcome(
+            outcome=HostOutcome(
                 status="rolled-back",
                 reason="installer exit code 1603; previous version 2.3.0 restored, running",
                 previous_version="2.3.0",
@@ -328,18 +328,18 @@ def deploy_page(tmp_path: Path) -> Path:
         HostReport(
             host="sage-later",
             reachable=True,
-            outcome=Outcome(status="not-run", reason="the rollout stopped before its wave"),
+            outcome=HostOutcome(status="not-run", reason="the rollout stopped before its wave"),
         ),
         HostReport(
             host="sage-new",
             reachable=True,
             duration_s=8.0,
-            outcome=Outcome(status="installed", plan="install 3.2.0", target_version="3.2.0"),
+            outcome=HostOutcome(status="installed", plan="install 3.2.0", target_version="3.2.0"),
         ),
         HostReport(
             host="sage-net472",
             reachable=True,
-            outcome=Outcome(status="blocked", reason="preflight: SF101 failed"),
+            outcome=HostOutcome(status="blocked", reason="preflight: SF101 failed"),
         ),
     )
     report = FleetReport(title="sagefleet deploy", hosts=hosts)
