@@ -16,7 +16,7 @@ from sagefleet import catalog
 from sagefleet.facts import HostFacts
 from sagefleet.findings import Severity, Status
 from sagefleet.network import DnsResult
-from sagefleet.variables import declarations as declared
+from sagefleet.variables import declarations
 
 
 @dataclass(frozen=True)
@@ -54,10 +54,10 @@ class Context:
     endpoints: Sequence[catalog.Endpoint] = field(default_factory=catalog.endpoints)
     sage: catalog.SageCatalog = field(default_factory=catalog.sage)
     dotnet: catalog.DotnetCatalog = field(default_factory=catalog.dotnet)
-    min_free_mb: int = declared.MIN_FREE_MB.default
+    min_free_mb: int = declarations.MIN_FREE_MB.default
     # SF104: a warning from this skew; an error from clock_skew_error_s (AWS rejects
     # requests signed with a clock about 15 minutes off).
-    max_clock_skew_s: int = declared.MAX_CLOCK_SKEW.default
+    max_clock_skew_s: int = declarations.MAX_CLOCK_SKEW.default
     clock_skew_error_s: int = 900
     # The .NET Framework version the agent targets (the agent profile's target_framework):
     # SF102 warns about missing TLS values only for an agent older than 4.7.

@@ -16,12 +16,20 @@ from functools import cache
 from typing import Any
 
 from sagefleet.errors import InputError
-from sagefleet.variables.spec import (  # noqa: F401  (re-exported)
-    DEPRECATED_UNTIL,
-    UNSET,
-    DeprecatedVariable,
-    Var,
-    deprecated,
+from sagefleet.variables.spec import (
+    DEPRECATED_UNTIL as DEPRECATED_UNTIL,
+)
+from sagefleet.variables.spec import (
+    UNSET as UNSET,
+)
+from sagefleet.variables.spec import (
+    DeprecatedVariable as DeprecatedVariable,
+)
+from sagefleet.variables.spec import (
+    Var as Var,
+)
+from sagefleet.variables.spec import (
+    deprecated as deprecated,
 )
 
 
