@@ -4,56 +4,51 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible.plugins.action import ActionBase
-
+from sagefleet.ansible.action import SagefleetAction
 from sagefleet.errors import SagefleetError
-from sagefleet.inventory import sagefleet_var_names
 from sagefleet.package import check_hosts, info_to_dict, inspect
+from sagefleet.remote.ansible import AnsibleSession
 
-ARGUMENT_SPEC: dict[str, Any] = {
-    "path": {"type": "path", "required": True},
-    "sha256": {"type": "str"},
-    # The play's hosts: the package's version must be each one's sagefleet_agent_version,
-    # and an installer technology without silent switches needs installer arguments.
-    "hosts": {"type": "list", "elements": "str", "default": []},
-}
+REFUSED = "package refused, no host was contacted"
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _supports_check_mode = True
+class ActionModule(SagefleetAction):
+    ARGUMENT_SPEC = {
+        "path": {"type": "path", "required": True},
+        "sha256": {"type": "str"},
+        # The play's hosts: the package's version must be each one's sagefleet_agent_version,
+        # and an installer technology without silent switches needs installer arguments.
+        "hosts": {"type": "list", "elements": "str", "default": []},
+    }
     _requires_connection = False
 
-    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        hostvars = (task_vars or {}).get("hostvars", {})
-        try:
-            info = inspect(args["path"], expected_sha256=args.get("sha256"))
-            hosts = {}
-            base_dir = None
-            for host in args["hosts"]:
-                source = hostvars[host]
-                hosts[host] = {name: source[name] for name in sagefleet_var_names(source)}
-                base_dir = base_dir or source.get("inventory_dir")
-            errors = check_hosts(info, hosts, base_dir=base_dir)
-        except SagefleetError as exc:
-            result.update(failed=True, msg=f"package refused, no host was contacted: {exc}")
-            return result
+    def read_variables(self) -> dict[str, Any]:
+        return self.hosts_variables(self.args["hosts"])
+
+    def prepare(self, variables: dict[str, Any]) -> Any:
+        hostvars = self.task_vars.get("hostvars", {})
+        base_dir = next(
+            (d for d in (hostvars[h].get("inventory_dir") for h in variables) if d), None
+        )
+        info = inspect(self.args["path"], expected_sha256=self.args.get("sha256"))
+        return info, check_hosts(info, variables, base_dir=base_dir)
+
+    def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
+        info, errors = inputs
         if errors:
-            result.update(
-                failed=True,
-                errors=[str(e) for e in errors],
-                msg="package refused, no host was contacted:\n"
-                + "\n".join(f"- {e}" for e in errors),
-            )
-            return result
+            return {
+                "failed": True,
+                "errors": [str(e) for e in errors],
+                "msg": f"{REFUSED}:\n" + "\n".join(f"- {e}" for e in errors),
+            }
         installers = ", ".join(f"{i.label} ({i.technology})" for i in info.installers)
-        result.update(
-            changed=False,
-            package=info_to_dict(info),
-            msg=f"{info.path}: agent {info.agent_version or '?'} "
+        return {
+            "changed": False,
+            "package": info_to_dict(info),
+            "msg": f"{info.path}: agent {info.agent_version or '?'} "
             f"({info.version_source or 'no version resource'}), installers {installers}, "
             f"sha256 {info.sha256[:12]}…",
-        )
-        return result
+        }
+
+    def refused(self, exc: SagefleetError) -> dict[str, Any]:
+        return {"failed": True, "msg": f"{REFUSED}: {exc}"}

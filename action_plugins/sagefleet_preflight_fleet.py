@@ -1,10 +1,9 @@
 """Action plugin: the preflight of every host of the play at once, from the bastion.
 
-The fleet mode of the role sagefleet_preflight (sagefleet.preflight_play): run once,
-on the bastion, before the role's per-host task. It starts the process that reaches
-every host and returns at once; each host's own task then takes its result from
-that process. Hosts this task cannot reach the way ansible-core's winrm connection
-would are listed in ``per_host`` with the reason, and gathered by their own task.
+The role sagefleet_preflight's fleet mode (sagefleet.preflight_play, docs/performance.md):
+it starts the process that reaches every host and returns at once; each host's own
+task then takes its result there. Hosts it cannot reach the way ansible-core's winrm
+connection would are listed in ``per_host`` with the reason.
 """
 
 from __future__ import annotations
@@ -13,31 +12,26 @@ import os
 from typing import Any
 
 from ansible import context
-from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from sagefleet import preflight, preflight_play
+from sagefleet.ansible.action import SagefleetAction
 from sagefleet.preflight_play import FleetHost, plan_host
-from sagefleet.remote.ansible import AnsibleWinRM
+from sagefleet.remote.ansible import AnsibleSession, AnsibleWinRM
 
 display = Display()
 
 # Loaded in the controller before it forks a worker (see the sagefleet_preflight action).
 preflight.warm_up()
 
-ARGUMENT_SPEC: dict[str, Any] = {}  # no arguments: it reads each host's variables
 
-
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
+class ActionModule(SagefleetAction):
+    # No arguments: it reads each host's variables.
     _supports_check_mode = True  # read-only
-    _supports_async = False
     _requires_connection = False
 
-    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        result = super().run(tmp, task_vars)
-        self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        task_vars = task_vars or {}
+    def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
+        task_vars = self.task_vars
         names = [str(h) for h in task_vars.get("ansible_play_batch") or ()]
         try:
             hosts = self._plan(names, task_vars)
@@ -55,18 +49,17 @@ class ActionModule(ActionBase):
                 host.reason = host.reason or f"the fleet task failed ({type(exc).__name__})"
         per_host = {h.name: h.reason for h in hosts if h.reason is not None}
         handled = len(results.index) if results else 0
-        result.update(
-            changed=False,
+        return {
+            "changed": False,
             # Not "results": Ansible reads that key of a task result as a loop's results.
-            process=results.to_dict() if results else None,
-            per_host=per_host,
-            forks=forks,
-            msg=(
+            "process": results.to_dict() if results else None,
+            "per_host": per_host,
+            "forks": forks,
+            "msg": (
                 f"{handled} host(s) reached from the bastion, {forks} at a time"
                 + (f"; {len(per_host)} left to their own task" if per_host else "")
             ),
-        )
-        return result
+        }
 
     def _plan(self, names: list[str], task_vars: dict[str, Any]) -> list[FleetHost]:
         """Each host's variables as its own task would see them, and how it is gathered."""

@@ -1,11 +1,8 @@
 """Action plugin: open this run's report folder, or close it once its report is written.
 
-``state: open`` creates ``reports/<inventory name>/<job>/<UTC time>/`` (or uses
-the folder named by ``dest`` as is) before anything writes into it; ``state:
-closed`` checks that the run really wrote its report there, points
-``latest`` at it, and returns the report (text and per-host statuses). A run
-that wrote nothing says so, and its time folder is removed: no report
-of another run is ever shown as this run's (sagefleet.report.runs).
+``state: open`` creates ``reports/<inventory name>/<job>/<UTC time>/`` (or ``dest``);
+``state: closed`` returns what this run wrote there, and only that
+(sagefleet.report.runs; docs/deploy.md, report folders).
 """
 
 from __future__ import annotations
@@ -13,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ansible.plugins.action import ActionBase
-
+from sagefleet.ansible.action import SagefleetAction
+from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.report.runs import (
     PLAY_VARS,
     RunFolder,
@@ -23,13 +20,6 @@ from sagefleet.report.runs import (
     open_for_play,
     written,
 )
-
-ARGUMENT_SPEC: dict[str, Any] = {
-    "state": {"type": "str", "choices": ["open", "closed"], "default": "open"},
-    "job": {"type": "str"},
-    "dest": {"type": "path"},
-    "folder": {"type": "dict"},
-}
 
 
 def close(run: RunFolder) -> dict[str, Any]:
@@ -72,35 +62,31 @@ def close(run: RunFolder) -> dict[str, Any]:
     }
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
+class ActionModule(SagefleetAction):
+    ARGUMENT_SPEC = {
+        "state": {"type": "str", "choices": ["open", "closed"], "default": "open"},
+        "job": {"type": "str"},
+        "dest": {"type": "path"},
+        "folder": {"type": "dict"},
+    }
     _supports_check_mode = True  # writes only on the controller, as the reports do
     _requires_connection = False
 
-    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
+        args = self.args
         if args["state"] == "open":
             if not args["job"]:
-                result.update(
-                    failed=True, msg="state open needs job (preflight, deploy, verify...)"
-                )
-                return result
-            run = open_for_play(
-                args["job"],
-                args["dest"],
-                {
-                    k: self._templar.template(v)
-                    for k, v in (task_vars or {}).items()
-                    if k in PLAY_VARS
-                },
-            )
-            result.update(
-                changed=False, msg=f"reports of this run go to {run.path}", **run.to_dict()
-            )
-            return result
+                return {
+                    "failed": True,
+                    "msg": "state open needs job (preflight, deploy, verify...)",
+                }
+            play_vars = {k: self.template(v) for k, v in self.task_vars.items() if k in PLAY_VARS}
+            run = open_for_play(args["job"], args["dest"], play_vars)
+            return {
+                "changed": False,
+                "msg": f"reports of this run go to {run.path}",
+                **run.to_dict(),
+            }
         if not args["folder"]:
-            result.update(failed=True, msg="state closed needs folder (what state open returned)")
-            return result
-        result.update(changed=False, **close(RunFolder.from_dict(args["folder"])))
-        return result
+            return {"failed": True, "msg": "state closed needs folder (what state open returned)"}
+        return {"changed": False, **close(RunFolder.from_dict(args["folder"]))}

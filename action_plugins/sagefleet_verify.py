@@ -6,28 +6,24 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from ansible.plugins.action import ActionBase
-
+from sagefleet.ansible.action import SagefleetAction
 from sagefleet.inventory import current_secrets
+from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.verify.runner import run_suites, suites_argv
 
-ARGUMENT_SPEC: dict[str, Any] = {
-    "suites": {"type": "path", "required": True},
-    "limit": {"type": "str", "default": "all"},
-    "workers": {"type": "int", "default": 0},
-    "report_dir": {"type": "path"},
-}
 
-
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
+class ActionModule(SagefleetAction):
+    ARGUMENT_SPEC = {
+        "suites": {"type": "path", "required": True},
+        "limit": {"type": "str", "default": "all"},
+        "workers": {"type": "int", "default": 0},
+        "report_dir": {"type": "path"},
+    }
     _supports_check_mode = True  # read-only: it verifies in check mode too
     _requires_connection = False
 
-    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        variables = task_vars or {}
+    def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
+        args, variables = self.args, self.task_vars
         argv = suites_argv(
             str(variables.get("ansible_playbook_python") or sys.executable),
             args["suites"],
@@ -37,21 +33,20 @@ class ActionModule(ActionBase):
             report_dir=args["report_dir"],
         )
         # When the suites started, as ansible.builtin.command says it: a report older
-        # than this is an earlier run's (sagefleet_wave_gate).
+        # than this is an earlier run's (sagefleet.deploy.waves).
         start = datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")
         # The vault secrets ansible-playbook opened the inventory with, in memory.
         run = run_suites(argv, current_secrets(self._loader))
-        result.update(
+        return {
             # The suites' result is in rc and msg; the playbook decides (Ansible would
             # otherwise fail the task on a non-zero rc).
-            failed=False,
-            changed=False,
-            cmd=run.argv,
-            rc=run.rc,
-            stdout=run.stdout,
-            stderr=run.stderr,
-            stdout_lines=run.stdout.splitlines(),
-            msg=run.message,
-            start=start,
-        )
-        return result
+            "failed": False,
+            "changed": False,
+            "cmd": run.argv,
+            "rc": run.rc,
+            "stdout": run.stdout,
+            "stderr": run.stderr,
+            "stdout_lines": run.stdout.splitlines(),
+            "msg": run.message,
+            "start": start,
+        }

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import harness, upgrade_bench
+from bench import baseline_models, harness, upgrade_bench
 from bench.harness import ROOT, listener_counts, measure, median, write_inventory
 
 NAIVE_PLAYBOOK = ROOT / "bench" / "naive_preflight.yml"
@@ -472,7 +472,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 startup_s=args.startup,
             )
             t0 = time.monotonic()
-            state = up(["--inventory", str(inventory)], state_dir, timeout=180)
+            # The naive baseline's one-liners are answered by the bench's own models.
+            state = up(
+                ["--inventory", str(inventory)],
+                state_dir,
+                timeout=180,
+                launcher=baseline_models.LAUNCHER,
+            )
             print(
                 f"[{n} hosts] simulator pid {state['pid']} up in {time.monotonic() - t0:.1f} s",
                 flush=True,

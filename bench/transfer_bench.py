@@ -463,8 +463,9 @@ def model_cost(package: Path, encoding: str = ENCODING) -> dict[str, float]:
 
     from sagefleet import transfer
     from sagefleet.package import inspect
-    from sagefleet.sim import stage_models
-    from sagefleet.sim.model import host_from_profile, load_profile
+    from sagefleet.sim.commands import stage_models
+    from sagefleet.sim.commands.stdin import Stdin
+    from sagefleet.sim.host import host_from_profile, load_profile
 
     info = inspect(package)
     with package.open("rb") as stream:
@@ -473,7 +474,7 @@ def model_cost(package: Path, encoding: str = ENCODING) -> dict[str, float]:
     path = transfer.staged_path(info.sha256, "model")
     params = transfer.push_params(path, info, 0, encoding)
     t0 = time.perf_counter()
-    stage_models.stage_push(host, params, stdin)
+    stage_models.stage_push(host, params, Stdin(stdin))
     model_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     data = bytearray()

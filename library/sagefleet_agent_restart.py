@@ -17,17 +17,13 @@ description:
     C(sagefleet_agent_start_timeout_s).
 version_added: "0.1.0"
 options: {}
+extends_documentation_fragment:
+  - sagefleet.docs.module
+  - sagefleet.docs.module.windows
 attributes:
   check_mode:
     support: full
     description: Reads the service's state, restarts nothing.
-  diff_mode:
-    support: none
-    description: Nothing to diff.
-  platform:
-    platforms: windows
-author:
-  - sagefleet developers
 """
 
 EXAMPLES = r"""

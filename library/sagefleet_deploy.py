@@ -24,6 +24,9 @@ options:
         (its C(package) return value), so every host gets the same verified file.
     type: dict
     required: true
+extends_documentation_fragment:
+  - sagefleet.docs.module
+  - sagefleet.docs.module.windows
 attributes:
   check_mode:
     support: full
@@ -31,10 +34,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows the settings.json change, secrets masked.
-  platform:
-    platforms: windows
-author:
-  - sagefleet developers
 """
 
 EXAMPLES = r"""

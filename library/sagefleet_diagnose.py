@@ -22,54 +22,56 @@ description:
 version_added: "0.1.0"
 options:
   dest:
-    description: Folder of the bundles on the controller.
+    description:
+      - Folder of the support bundles on the bastion (one zip per host).
     type: path
     required: true
   restart:
-    description: Restart the agent service after collecting, and report its state.
+    description:
+      - Restart the agent service after collecting (never in check mode).
     type: bool
     default: false
   restart_timeout_s:
-    description: Seconds to wait for the service to run again after a restart.
+    description:
+      - Seconds to wait for the service to run again after a restart.
     type: int
     default: 60
   tail_kib:
-    description: Last KiB kept of each log file.
+    description:
+      - Last KiB kept of each log file.
     type: int
     default: 256
   max_log_files:
-    description: Newest files kept per log folder.
+    description:
+      - Newest files kept per log folder.
     type: int
     default: 3
   event_days:
-    description: Days of event log entries collected.
+    description:
+      - Days of Windows event log entries collected.
     type: int
     default: 7
   agent_log_dirs:
     description:
-      - Folders of the agent's logs (C(*.log)); empty for the assumed
-        C(<install dir>\logs) and C(<install dir>).
+      - Folders of the agent's logs (*.log); empty for <install dir>\logs and <install dir>
+        (an assumption, see docs/package.md).
     type: list
     elements: str
     default: []
   installer_log_dirs:
     description:
-      - Folders of installer logs (C(*.log)); empty for sagefleet's staging folder
-        and C(C:\Windows\Temp\Setup Log *.txt).
+      - Folders of installer logs (*.log); empty for sagefleet's staging folder and C:\Windows\Temp
+        (Setup Log *.txt).
     type: list
     elements: str
     default: []
+extends_documentation_fragment:
+  - sagefleet.docs.module
+  - sagefleet.docs.module.windows
 attributes:
   check_mode:
     support: full
     description: Collects the same; never restarts the service in check mode.
-  diff_mode:
-    support: none
-    description: Nothing to diff.
-  platform:
-    platforms: windows
-author:
-  - sagefleet developers
 """
 
 EXAMPLES = r"""

@@ -35,17 +35,13 @@ options:
     description: Most .MAE files reported.
     type: int
     default: 200
+extends_documentation_fragment:
+  - sagefleet.docs.module
+  - sagefleet.docs.module.windows
 attributes:
   check_mode:
     support: full
     description: Reads the host, writes nothing.
-  diff_mode:
-    support: none
-    description: Nothing to diff.
-  platform:
-    platforms: windows
-author:
-  - sagefleet developers
 """
 
 EXAMPLES = r"""

@@ -12,17 +12,13 @@ description:
   - Also returns the clock skew between the host and the controller.
 version_added: "0.1.0"
 options: {}
+extends_documentation_fragment:
+  - sagefleet.docs.module
+  - sagefleet.docs.module.windows
 attributes:
   check_mode:
     support: full
     description: Read-only; behaves the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing to diff.
-  platform:
-    platforms: windows
-author:
-  - sagefleet developers
 """
 
 EXAMPLES = r"""

@@ -47,17 +47,13 @@ options:
     type: list
     elements: str
     default: [unreachable]
+extends_documentation_fragment:
+  - sagefleet.docs.module
+  - sagefleet.docs.module.controller
 attributes:
   check_mode:
     support: full
     description: Touches nothing.
-  diff_mode:
-    support: none
-    description: Nothing to diff.
-  platform:
-    platforms: posix
-author:
-  - sagefleet developers
 """
 
 EXAMPLES = r"""

@@ -29,17 +29,9 @@ options:
     type: list
     elements: str
     default: []
-attributes:
-  check_mode:
-    support: full
-    description: Read-only.
-  diff_mode:
-    support: none
-    description: Nothing to diff.
-  platform:
-    platforms: posix
-author:
-  - sagefleet developers
+extends_documentation_fragment:
+  - sagefleet.docs.module
+  - sagefleet.docs.module.controller
 """
 
 EXAMPLES = r"""

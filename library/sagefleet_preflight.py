@@ -17,49 +17,69 @@ version_added: "0.1.0"
 options:
   lang:
     description:
-      - Language of findings.
+      - Language of findings and reports.
       - Default C(sagefleet_lang), else en.
     type: str
     choices: [en, fr]
   endpoints:
     description:
-      - Outbound endpoints to probe (name, port, tls, required).
-      - Default C(sagefleet_endpoints), else the shipped list.
+      - Outbound endpoints to probe from each host, as name, port, tls, required and firewall_names
+        (what an FQDN-based firewall must also allow).
+      - Default C(sagefleet_endpoints), else none.
+    type: list
+    elements: dict
+  waivers:
+    description:
+      - Checks waived on a host or group, each with id, reason, optional expires (YYYY-MM-DD)
+        and optional entity.
+      - Default C(sagefleet_waivers), else none.
     type: list
     elements: dict
   sage_catalog:
     description:
       - Replacement for the shipped Sage version catalog (same shape as catalog/sage.yml).
-      - Default C(sagefleet_sage_catalog), else the shipped catalog.
+      - Default C(sagefleet_sage_catalog), else none.
     type: dict
-  waivers:
-    description:
-      - Waived checks, each with id, reason, optional expires (YYYY-MM-DD) and entity.
-      - Default C(sagefleet_waivers), else none.
-    type: list
-    elements: dict
-  agent_service:
-    description:
-      - Windows service name of the agent.
-      - Default C(sagefleet_agent_service_name), else the agent profile's
-        (C(sagefleet_agent_profile), see docs/agent-profile.md).
-    type: str
-  service_account:
-    description:
-      - Account the agent service will run as (DOMAIN\user).
-      - Default C(sagefleet_agent_service_account), else none.
-    type: str
-  target_version:
-    description:
-      - Agent version the fleet is moving to, shown in SF403.
-      - Default C(sagefleet_agent_version), else none.
-    type: str
   edition:
     description:
       - Edition of a host without entities.
       - Default C(sagefleet_edition), else none.
     type: str
     choices: [spc, onpremise]
+  dns_servers:
+    description:
+      - DNS servers the bastion asks.
+      - Default C(sagefleet_dns_servers), else none.
+    type: list
+    elements: str
+  dns_port:
+    description:
+      - Port of the DNS servers the bastion asks.
+      - Default C(sagefleet_dns_port), else 53.
+    type: int
+  allow_insecure_transport:
+    description:
+      - Accept HTTP/Basic or unvalidated HTTPS (SF902 becomes a warning).
+      - Default C(sagefleet_allow_insecure_transport), else false.
+    type: bool
+  target_version:
+    description:
+      - Agent version the fleet moves to (for example "3.2.0").
+      - Default C(sagefleet_agent_version), else none.
+    type: str
+  service_account:
+    description:
+      - Windows account the agent service runs as (DOMAIN\user); a domain account is needed
+        when the Sage files are on a network share. Unset, LocalSystem.
+      - Default C(sagefleet_agent_service_account), else none.
+    type: str
+  service_name:
+    description:
+      - The agent's Windows service name; default from the agent profile (service.name, else
+        its ImagePath/DisplayName pattern). Literal, no wildcard.
+      - Default C(sagefleet_agent_service_name), else none.
+    type: str
+    aliases: [agent_service]
   min_free_mb:
     description:
       - Free space needed on C, in MiB.
@@ -67,47 +87,27 @@ options:
     type: int
   max_clock_skew_s:
     description:
-      - Clock difference with the controller from which SF104 warns, in seconds.
+      - Clock difference with the bastion from which SF104 warns, in seconds.
       - From 900 s (AWS's limit) it is an error whatever this value.
       - Default C(sagefleet_preflight_max_clock_skew_s), else 300.
     type: int
   timeout_ms:
     description:
-      - Timeout of each network probe run on the host.
+      - Timeout of each network probe run on the host, in milliseconds.
       - Default C(sagefleet_preflight_timeout_ms), else 3000.
     type: int
   bastion_probes:
     description:
-      - Also resolve each probed name from the controller with dnspython.
+      - Also resolve every probed name from the bastion (dnspython).
       - Default C(sagefleet_preflight_bastion_probes), else false.
     type: bool
-  dns_port:
-    description:
-      - Port of the DNS servers the controller asks.
-      - Default C(sagefleet_dns_port), else 53.
-    type: int
-  dns_servers:
-    description:
-      - DNS servers the controller asks.
-      - Default C(sagefleet_dns_servers), else the system resolver.
-    type: list
-    elements: str
-  allow_insecure_transport:
-    description:
-      - Accept HTTP/Basic or unvalidated HTTPS (SF902 becomes a warning).
-      - Default C(sagefleet_allow_insecure_transport), else false.
-    type: bool
+extends_documentation_fragment:
+  - sagefleet.docs.module
+  - sagefleet.docs.module.windows
 attributes:
   check_mode:
     support: full
     description: Read-only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing to diff.
-  platform:
-    platforms: windows
-author:
-  - sagefleet developers
 """
 
 EXAMPLES = r"""

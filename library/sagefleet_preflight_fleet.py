@@ -19,19 +19,11 @@ description:
     reason in C(per_host).
 version_added: "0.1.0"
 options: {}
-attributes:
-  check_mode:
-    support: full
-    description: Read-only.
-  diff_mode:
-    support: none
-    description: Nothing to diff.
-  platform:
-    platforms: posix
+extends_documentation_fragment:
+  - sagefleet.docs.module
+  - sagefleet.docs.module.controller
 notes:
   - Returns C(process) (where the process it started leaves each host's result,
     a private folder and each host's file), C(per_host) (each host left to its
     own task, with the reason) and C(forks).
-author:
-  - sagefleet developers
 """

@@ -70,17 +70,13 @@ options:
     type: str
     choices: [unreachable, not-run]
     default: unreachable
+extends_documentation_fragment:
+  - sagefleet.docs.module
+  - sagefleet.docs.module.controller
 attributes:
   check_mode:
     support: full
     description: Reports are written on the controller in check mode too.
-  diff_mode:
-    support: none
-    description: Nothing to diff.
-  platform:
-    platforms: posix
-author:
-  - sagefleet developers
 """
 
 EXAMPLES = r"""

@@ -29,17 +29,13 @@ options:
   folder:
     description: What C(state=open) returned; required with C(state=closed).
     type: dict
+extends_documentation_fragment:
+  - sagefleet.docs.module
+  - sagefleet.docs.module.controller
 attributes:
   check_mode:
     support: full
     description: Writes only on the controller, as the reports do.
-  diff_mode:
-    support: none
-    description: Nothing to diff.
-  platform:
-    platforms: posix
-author:
-  - sagefleet developers
 """
 
 EXAMPLES = r"""

@@ -69,6 +69,9 @@ options:
       - With I(state=rollback), the name of the backup to restore
         (e.g. C(settings.json.20250131T142500Z.bak)); default the newest.
     type: str
+extends_documentation_fragment:
+  - sagefleet.docs.module
+  - sagefleet.docs.module.windows
 attributes:
   check_mode:
     support: full
@@ -76,13 +79,9 @@ attributes:
   diff_mode:
     support: full
     description: Shows a unified diff of the redacted documents (passwords as ********).
-  platform:
-    platforms: windows
 notes:
   - Reads C(sagefleet_entities) and the C(sagefleet_settings_*) options from the inventory
     itself; entity secrets never travel in task arguments.
-author:
-  - sagefleet developers
 """
 
 EXAMPLES = r"""

@@ -31,17 +31,9 @@ options:
       - Folder of a role; every host's values are also checked against its
         C(meta/argument_specs.yml), for a role imported with C(rolespec_validate=false).
     type: path
-attributes:
-  check_mode:
-    support: full
-    description: Read-only.
-  diff_mode:
-    support: none
-    description: Nothing to diff.
-  platform:
-    platforms: posix
-author:
-  - sagefleet developers
+extends_documentation_fragment:
+  - sagefleet.docs.module
+  - sagefleet.docs.module.controller
 """
 
 EXAMPLES = r"""

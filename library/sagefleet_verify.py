@@ -29,17 +29,13 @@ options:
   report_dir:
     description: Folder of the fleet report and the JUnit XML; none when unset.
     type: path
+extends_documentation_fragment:
+  - sagefleet.docs.module
+  - sagefleet.docs.module.controller
 attributes:
   check_mode:
     support: full
     description: Verification only reads; it runs in check mode too.
-  diff_mode:
-    support: none
-    description: Nothing to diff.
-  platform:
-    platforms: posix
-author:
-  - sagefleet developers
 """
 
 EXAMPLES = r"""

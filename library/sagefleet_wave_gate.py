@@ -37,17 +37,13 @@ options:
   verify_report:
     description: Folder where the wave's verification wrote its report.
     type: path
+extends_documentation_fragment:
+  - sagefleet.docs.module
+  - sagefleet.docs.module.controller
 attributes:
   check_mode:
     support: full
     description: Reads registered results only.
-  diff_mode:
-    support: none
-    description: Nothing to diff.
-  platform:
-    platforms: posix
-author:
-  - sagefleet developers
 """
 
 EXAMPLES = r"""
@@ -61,10 +57,19 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+verdict:
+  description: C(continue), or C(stop) when no new wave may start (sagefleet.deploy.waves).
+  returned: always
+  type: str
 stop:
-  description: True when no new wave may start.
+  description: True when no new wave may start (the verdict is C(stop)).
   returned: always
   type: bool
+failed_hosts:
+  description: The wave's hosts that count against it (rolled back, failed, verify failed).
+  returned: always
+  type: list
+  elements: str
 outcomes:
   description: Deploy outcome of each host of the wave.
   returned: always

@@ -1,29 +1,8 @@
 """Learn an agent profile from a reference install (``sagefleet agent learn``).
 
-A reference install is a server where the agent was installed once by hand
-with the vendor's wizard. The ``agent_learn`` snippet reads it (read-only):
-the service the current profile's lookup finds, the install folder's file
-names, the key structure of its settings.json (keys and JSON types, never a
-value), its Add/Remove Programs entry in both registry views, and the
-framework its program asks for. This module turns that into an agent profile
-(docs/agent-profile.md) whose ``assumed`` list holds only what could not be
-read, and whose ``learned_from`` says where and when.
-
-What tells the installer's technology, from the uninstall entry (public facts):
-
-- Inno Setup names the key ``<AppId>_is1`` and writes ``Inno Setup: App
-  Path``, ``Inno Setup: Setup Version``... and ``QuietUninstallString`` =
-  ``"<folder>\\unins000.exe" /SILENT`` (Inno Setup's uninstall registration;
-  jrsoftware.org/ishelp, [Setup]: AppId);
-- Windows Installer (MSI) sets ``WindowsInstaller`` = 1 on the products it
-  registers (Microsoft Learn, "Uninstall Registry Key");
-- a WiX Burn bundle registers ``BundleCachePath``, ``BundleUpgradeCode``,
-  ``BundleProviderKey`` (WiX Toolset, burn engine registration);
-- InstallShield (InstallScript) uses ``InstallShield_{ProductCode}`` keys or
-  an uninstaller under ``InstallShield Installation Information``
-  (Revenera, InstallScript ``UNINSTALLKEY``);
-- NSIS writes no entry of its own (the setup script writes whatever it likes):
-  the registry cannot tell it; ``sagefleet package inspect`` reads the file.
+The read-only ``agent_learn`` snippet reads the install; this module turns it into
+an agent profile whose ``assumed`` list holds only what could not be read. What tells
+the installer's technology: docs/agent-profile.md, "sagefleet agent learn".
 """
 
 from __future__ import annotations
@@ -37,7 +16,7 @@ from typing import Any
 import yaml
 
 from sagefleet import agent_profile
-from sagefleet.agent_profile import AgentProfile
+from sagefleet.agent_profile import AgentProfile, describe_lookup
 from sagefleet.errors import SagefleetError
 from sagefleet.remote import HostSession
 from sagefleet.settings.keys import KEY_CANDIDATES
@@ -68,12 +47,9 @@ class Lookup:
     display_name_pattern: str | None = None
 
     def describe(self) -> str:
-        parts = [f"service name {self.service!r}"] if self.service else []
-        if self.image_path_pattern:
-            parts.append(f"ImagePath matching {self.image_path_pattern!r}")
-        if self.display_name_pattern:
-            parts.append(f"DisplayName matching {self.display_name_pattern!r}")
-        return " or ".join(parts) or "nothing"
+        named = f"service name {self.service!r}" if self.service else None
+        patterns = (self.image_path_pattern, self.display_name_pattern)
+        return describe_lookup(named, *patterns) or "nothing"
 
     @classmethod
     def of(cls, profile: AgentProfile) -> Lookup:

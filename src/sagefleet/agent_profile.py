@@ -1,14 +1,7 @@
 """The agent profile: the vendor's agent described as data, never as constants.
 
-The vendor publishes none of its agent's internals (service name, install
-folder, installer technology and silent switches, where the wizard's answers
-land, log location). One YAML file holds them: the shipped default
-(``catalog/agent-profile.yml``, every guess listed under ``assumed``) or a
-profile learned from a reference install (``sagefleet agent learn``), named by
-the inventory variable ``sagefleet_agent_profile``. Deploy, verify, diagnose,
-preflight and the checks read it through :func:`for_host`, which lays the
-inventory's own variables (``sagefleet_agent_service_name``...,
-:data:`OVERRIDES`) on top of the profile: an inventory value always wins.
+Every front door reads it through :func:`for_host`, the inventory's variables
+(:data:`OVERRIDES`) laid on top. See docs/agent-profile.md.
 """
 
 from __future__ import annotations
@@ -59,6 +52,28 @@ def is_msi_property(argument: str) -> bool:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+class _ServiceText:
+    """A text of the profile's ``service`` section (None when absent)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __get__(self, profile: AgentProfile, owner: type[AgentProfile]) -> str | None:
+        return _text(profile.data["service"].get(self.key))
+
+
+def describe_lookup(
+    named: str | None, image_path_pattern: str | None, display_name_pattern: str | None
+) -> str:
+    """A service lookup for a message: its name (as ``named`` words it), then its patterns."""
+    parts = [named] if named else []
+    if image_path_pattern:
+        parts.append(f"ImagePath matching {image_path_pattern!r}")
+    if display_name_pattern:
+        parts.append(f"DisplayName matching {display_name_pattern!r}")
+    return " or ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -117,21 +132,12 @@ class AgentProfile:
     def target_framework(self) -> str:
         return str((self.data.get("agent") or {}).get("target_framework") or "4.8")
 
-    @property
-    def service_name(self) -> str | None:
-        return _text(self.data["service"].get("name"))
-
-    @property
-    def service_display_name(self) -> str | None:
-        return _text(self.data["service"].get("display_name"))
-
-    @property
-    def image_path_pattern(self) -> str | None:
-        return _text(self.data["service"].get("image_path_pattern"))
-
-    @property
-    def display_name_pattern(self) -> str | None:
-        return _text(self.data["service"].get("display_name_pattern"))
+    service_name = _ServiceText("name")
+    service_display_name = _ServiceText("display_name")
+    image_path_pattern = _ServiceText("image_path_pattern")
+    display_name_pattern = _ServiceText("display_name_pattern")
+    #: The account the reference install runs the service as (learned; informative).
+    service_account = _ServiceText("account")
 
     @property
     def service_lookup(self) -> dict[str, str | None]:
@@ -144,17 +150,8 @@ class AgentProfile:
 
     def describe_lookup(self) -> str:
         """The service name and patterns tried, for a message."""
-        parts = [f"name {self.service_name}"] if self.service_name else []
-        if self.image_path_pattern:
-            parts.append(f"ImagePath matching {self.image_path_pattern!r}")
-        if self.display_name_pattern:
-            parts.append(f"DisplayName matching {self.display_name_pattern!r}")
-        return " or ".join(parts)
-
-    @property
-    def service_account(self) -> str | None:
-        """The account the reference install runs the service as (learned; informative)."""
-        return _text(self.data["service"].get("account"))
+        named = f"name {self.service_name}" if self.service_name else None
+        return describe_lookup(named, self.image_path_pattern, self.display_name_pattern)
 
     @property
     def install_dir(self) -> str:

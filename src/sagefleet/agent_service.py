@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sagefleet import agent_profile
-from sagefleet.errors import InputError, SagefleetError
+from sagefleet.errors import SagefleetError
 from sagefleet.remote import HostSession
+from sagefleet.variables import value
 
 
 @dataclass(frozen=True)
@@ -63,20 +64,11 @@ def options_from(host: str, variables: Mapping[str, Any]) -> RestartOptions:
     """The service lookup (the host's agent profile, the inventory's overrides on top) and
     the timeouts, checked before the host is touched."""
     profile = agent_profile.for_host(variables, host=host)
-    timeouts = {}
-    for which in ("stop", "start"):
-        field = f"sagefleet_agent_{which}_timeout_s"
-        value = variables.get(field, 60)
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3600:
-            raise InputError(
-                "must be a number of seconds from 1 to 3600",
-                host=host,
-                field=field,
-                value=repr(value),
-            )
-        timeouts[which] = value
     return RestartOptions(
-        profile.service_lookup, profile.describe_lookup(), timeouts["stop"], timeouts["start"]
+        profile.service_lookup,
+        profile.describe_lookup(),
+        value(host, variables, "sagefleet_agent_stop_timeout_s"),
+        value(host, variables, "sagefleet_agent_start_timeout_s"),
     )
 
 

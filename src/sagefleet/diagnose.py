@@ -47,10 +47,11 @@ from typing import Any
 from sagefleet import __version__, agent_profile, connection, preflight
 from sagefleet.connection import ConnectionOptions, Evidence, Verdict
 from sagefleet.diagnosis import Diagnosis, diagnose
-from sagefleet.errors import InputError, SagefleetError
+from sagefleet.errors import SagefleetError
 from sagefleet.findings import Finding
 from sagefleet.remote import HostSession, RemoteError
 from sagefleet.settings import redact
+from sagefleet.variables import value
 
 MASK = "********"
 DEFAULT_STAGING = "C:\\ProgramData\\sagefleet\\staging"
@@ -116,34 +117,21 @@ class DiagnoseOptions:
         }
 
 
-def _int(host: str, name: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InputError(f"must be an integer from {low} to {high}", host=host, field=name,
-                         value=repr(value))
-    return value
-
-
-def _paths(host: str, name: str, value: Any) -> list[str]:
-    if value is None or value == []:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise InputError("must be a list of Windows folders", host=host, field=name,
-                         value=repr(value)[:80])
-    return [v.replace("/", "\\").rstrip("\\") for v in value]
+def _folders(found: list[str]) -> list[str]:
+    return [v.replace("/", "\\").rstrip("\\") for v in found]
 
 
 def options_from(host: str, variables: Mapping[str, Any]) -> DiagnoseOptions:
     """Validate the diagnose variables of one host (nothing is contacted on error)."""
     profile = agent_profile.for_host(variables, host=host)
     install_dir = profile.install_dir.replace("/", "\\").rstrip("\\")
-    restart = variables.get("sagefleet_diagnose_restart", False)
-    if not isinstance(restart, bool):
-        raise InputError("must be true or false", host=host, field="sagefleet_diagnose_restart",
-                         value=repr(restart))
-    agent_dirs = _paths(host, "sagefleet_diagnose_agent_log_dirs",
-                        variables.get("sagefleet_diagnose_agent_log_dirs"))
-    installer_dirs = _paths(host, "sagefleet_diagnose_installer_log_dirs",
-                            variables.get("sagefleet_diagnose_installer_log_dirs"))
+
+    def read(name: str) -> Any:
+        return value(host, variables, name)
+
+    restart = read("sagefleet_diagnose_restart")
+    agent_dirs = _folders(read("sagefleet_diagnose_agent_log_dirs"))
+    installer_dirs = _folders(read("sagefleet_diagnose_installer_log_dirs"))
     staging = str(variables.get("sagefleet_agent_staging_dir") or DEFAULT_STAGING)
     installer_logs = [(d, "*.log") for d in installer_dirs] or [
         (staging if folder == DEFAULT_STAGING else folder, pattern)
@@ -162,15 +150,11 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DiagnoseOptions:
         agent_log_dirs=agent_dirs or profile_logs or [install_dir + "\\logs", install_dir],
         agent_log_filter=str(logs.get("file_pattern") or "*.log"),
         installer_logs=installer_logs,
-        tail_bytes=_int(host, "sagefleet_diagnose_tail_kib",
-                        variables.get("sagefleet_diagnose_tail_kib", 256), 1, 8192) * 1024,
-        max_files=_int(host, "sagefleet_diagnose_max_log_files",
-                       variables.get("sagefleet_diagnose_max_log_files", 3), 1, 50),
-        event_days=_int(host, "sagefleet_diagnose_event_days",
-                        variables.get("sagefleet_diagnose_event_days", 7), 1, 365),
+        tail_bytes=read("sagefleet_diagnose_tail_kib") * 1024,
+        max_files=read("sagefleet_diagnose_max_log_files"),
+        event_days=read("sagefleet_diagnose_event_days"),
         restart=restart,
-        restart_timeout_s=_int(host, "sagefleet_diagnose_restart_timeout_s",
-                               variables.get("sagefleet_diagnose_restart_timeout_s", 60), 1, 3600),
+        restart_timeout_s=read("sagefleet_diagnose_restart_timeout_s"),
         connection=connection.options_from(host, variables),
     )
 

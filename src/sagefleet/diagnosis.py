@@ -1,22 +1,7 @@
 """A disconnected agent explained step by step, and the verdict: which step failed.
 
-The troubleshooting sequence of ``playbooks/diagnose.yml`` (docs/operations.md),
-in order:
-
-1. the agent's service runs;
-2. its account, and the proxy that account would use (WinHTTP, the machine-wide
-   policy, the account's own Internet Options), against the WinRM account's;
-3. the endpoints are reachable from the host (the facts probes: DNS, TCP, as
-   the WinRM account sees the network);
-4. TLS as the host sees it (the chain validated by the host's own stores);
-5. the agent's own connections (SF513's TCP evidence);
-6. the log evidence (the agent profile's ``logs.connected_pattern``);
-7. the service restart, only when asked.
-
-Each step is ``ok`` true, false, or None (information, or not decidable). The
-verdict names the first step that failed; an agent whose own connections are
-proven is connected whatever the other steps say. Labels and verdicts come in
-English and French (report/labels.py).
+The steps of ``playbooks/diagnose.yml`` and how the verdict is reached:
+docs/operations.md, "Support bundle". Labels come from report/labels.py.
 """
 
 from __future__ import annotations
@@ -26,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagefleet import connection
-from sagefleet.findings import Finding, Status
+from sagefleet.findings import Finding, Status, plain
 from sagefleet.report.labels import labels_for, typography
 
 STEPS = ("service", "account_proxy", "reachability", "tls", "connections", "logs", "restart")
@@ -44,13 +29,7 @@ class Step:
     cause: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "step": self.step,
-            "title": self.title,
-            "ok": self.ok,
-            "detail": self.detail,
-            "cause": self.cause,
-        }
+        return plain(self)
 
 
 @dataclass
@@ -65,8 +44,7 @@ class Diagnosis:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "lang": self.lang,
-            "outcome": self.outcome,
+            **plain(self, "lang", "outcome"),
             "failed_step": self.failed,
             "verdict": self.verdict,
             "steps": [s.to_dict() for s in self.steps],

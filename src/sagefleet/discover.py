@@ -1,18 +1,12 @@
 """Discovery: a draft inventory of a server's Sage entities, for the integrator to complete.
 
-The ``discover`` snippet lists Sage products and versions and the .MAE files
-under the usual folders; here, on the controller, each .MAE file becomes one
-draft entity (its database is the file's base name, its server the file's
-``ServeurSQL=`` line), secrets become vault placeholders, and a commented
-vault skeleton lists what to fill in. Existing files are never overwritten
-unless asked.
+Each .MAE file the ``discover`` snippet finds becomes one draft entity, secrets vault
+placeholders. See docs/operations.md, "Discovery".
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +16,7 @@ import yaml
 
 from sagefleet import __version__
 from sagefleet.errors import InputError
+from sagefleet.files import write_atomic
 
 # A guessed SPC marker, reported by the snippet for the record: it decides nothing.
 SPC_MARKERS = ("HKLM:\\SOFTWARE\\WOW6432Node\\Sage\\SPC",)
@@ -184,19 +179,6 @@ def draft(host: str, document: Mapping[str, Any]) -> Draft:
     return Draft(host, entities, "\n".join(header) + "\n" + body, "\n".join(vault) + "\n")
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(tmp, 0o640)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_draft(result: Draft, dest: Path, *, force: bool = False) -> dict[str, str]:
     """Write ``<dest>/<host>.yml`` and ``<dest>/<host>.vault.yml``; existing ones are kept.
 
@@ -216,5 +198,5 @@ def write_draft(result: Draft, dest: Path, *, force: bool = False) -> dict[str, 
             outcome[str(path)] = "kept"
             continue
         outcome[str(path)] = "overwritten" if path.exists() else "written"
-        _atomic_write(path, text)
+        write_atomic(path, text, mode=0o640, skip_unchanged=False)
     return outcome

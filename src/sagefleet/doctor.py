@@ -30,7 +30,7 @@ from sagefleet import preflight
 from sagefleet.errors import SagefleetError
 from sagefleet.findings import FleetReport, HostReport
 from sagefleet.inventory import InventoryHost
-from sagefleet.remote.retry import RetryingSession, WinRMRetry, retry_from
+from sagefleet.remote.retry import Backoff, RetryingSession, retry_from
 from sagefleet.remote.winrm import WinRMSession
 from sagefleet.settings import ValidationFailed
 
@@ -88,9 +88,7 @@ def prepare_all(hosts: Sequence[InventoryHost]) -> dict[str, preflight.PreparedH
             errors.append(SagefleetError(f"{host.name}: ansible_connection is not winrm"))
             continue
         try:
-            # The preflight role's variables apply as in playbooks/preflight.yml.
-            variables = preflight.with_role_aliases(host.variables)
-            prepared[host.name] = preflight.prepare(host.name, variables)
+            prepared[host.name] = preflight.prepare(host.name, host.variables)
             retry_from(host.name, host.variables)
         except ValidationFailed as exc:
             errors.extend(exc.errors)
@@ -134,7 +132,7 @@ def _preflight_all(
 
     def one(host: InventoryHost) -> HostReport:
         assert host.target is not None
-        policy: WinRMRetry = retry_from(host.name, host.variables)
+        policy: Backoff = retry_from(host.name, host.variables)
         with RetryingSession(factory(host), policy) as session:
             report, _ = preflight.run(session, prepared[host.name], address=host.target.address)
         return report

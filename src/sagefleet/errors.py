@@ -6,6 +6,9 @@ the offending value (secrets masked by the caller) and what to do about it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from typing import Any
+
 
 class SagefleetError(Exception):
     """Base class of every error sagefleet raises on purpose."""
@@ -44,3 +47,34 @@ class InputError(SagefleetError):
         if self.fix:
             text += f". Fix: {self.fix}"
         return text
+
+
+def field_error(
+    host: str | None, field: str, value: Any, message: str, fix: str | None = None
+) -> InputError:
+    """``message`` about one field's value (shown as its repr)."""
+    return InputError(message, host=host, field=field, value=repr(value), fix=fix)
+
+
+def mapping_items(
+    raw: Any, *, host: str | None, field: str, expected: str, fix: str | None = None
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """The items of ``field``, a non-empty list of mappings, each with where it stands
+    (``field[i]``); ``expected`` says what the list must be."""
+    if not isinstance(raw, list) or not raw:
+        raise InputError(
+            f"must be {expected}", host=host, field=field, value=repr(raw)[:80], fix=fix
+        )
+    for index, item in enumerate(raw):
+        where = f"{field}[{index}]"
+        if not isinstance(item, Mapping):
+            raise InputError("must be a mapping", host=host, field=where, value=repr(item)[:80])
+        yield where, item
+
+
+def unreadable(what: str, path: object, exc: OSError) -> InputError:
+    """A file that could not be read: what it is, where, and the system's reason."""
+    reason = exc.strerror or exc
+    return InputError(
+        f"cannot read {what}: {reason}", value=str(path), fix="check the path and its permissions"
+    )

@@ -1,64 +1,18 @@
 """Typed facts of one host, parsed from the ``facts`` snippet's JSON document.
 
-This is the contract between the Windows side (snippets/facts.ps1 and its
-simulator model) and the checks: one round trip per host returns everything
-the checks need. Missing values are None (the check then reports "unknown"),
-never guessed.
-
-Document shape (``schema`` 1), every key always present, values may be null:
-
-    {
-      "schema": 1,
-      "host": {"hostname", "os_caption", "os_version", "os_build",
-               "powershell_version", "language_mode", "utc_now", "domain",
-               "part_of_domain"},
-      "drives": [{"name": "C:", "drive_type": "fixed|network|removable|cdrom|unknown",
-                  "free_bytes", "size_bytes", "provider"}],
-      "dotnet": {"release"},
-      "tls": {"netfx_x64": {"SchUseStrongCrypto", "SystemDefaultTlsVersions"},
-              "netfx_x86": {...same...},
-              "schannel_tls12_client": {"Enabled", "DisabledByDefault"}},
-      "proxy": {"winhttp_proxy", "winhttp_bypass"},
-      "sage": {"uninstall": [{"display_name", "display_version", "install_location",
-                              "publisher", "view": "64|32"}],
-               "products": [{"product", "path"}],
-               "executables": [{"name", "path", "product_version"}]},
-      "objets_metiers": {"files": [{"path", "file_version"}],
-                         "uninstall": [{"display_name", "display_version", "view"}],
-                         "classes": [{"name", "clsid", "view", "server", "progid",
-                                      "exists", "file_version"}]},
-      "azure": {"guest_agent_service", "azure_registry_key", "spc_marker"},
-      "agent": {"service_name", "installed", "state", "start_mode", "account",
-                "version", "path", "matched_by": "name|image_path|display_name|null",
-                "candidates": [names of the services a pattern matched, when several]},
-      "mae_files": [{"path", "exists", "size", "drive_type", "unc", "mapped_drive",
-                     "serveur_sql", "type", "database", "verifiable"}],
-      "probes": [{"name", "port", "tls", "dns": {"status", "addresses", "error"},
-                  "tcp": {"ok", "elapsed_ms", "error"},
-                  "tls_result": {"ok", "protocol", "issuer", "subject", "not_after",
-                                 "error", "policy_errors", "chain_status",
-                                 "chain": [{"subject", "issuer", "thumbprint", "not_after"}],
-                                 "root_in_authroot", "root_in_root"} | null}],
-      "service_logon_right": {"account", "sid", "granted", "error"} | null
-    }
-
-Probe ``dns.status`` is one of ok / nxdomain / servfail / timeout / error;
-``tcp.error`` is one of refused / timeout / unreachable / dns / null.
-
-``objets_metiers.files`` are the DLLs the ``classes`` (the Objets Métiers COM
-classes, per registry view) point at. ``azure.spc_marker`` is reported for the
-record only: no public marker identifies an SPC VM, so nothing decides on it.
-A key missing from an older document parses as "not reported" (None), which
-the checks read as unknown.
+The contract between the Windows side (snippets/facts.ps1 and its simulator
+model) and the checks; its shape is schemas/snippets/facts.schema.json. A value
+missing or of the wrong kind is None ("not reported": the check says unknown),
+never guessed. See docs/checks.md.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
 
 from sagefleet.errors import SagefleetError
 
@@ -123,6 +77,44 @@ def _list(doc: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any
     if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
         raise FactsError(f"facts: {where}{key} must be a list of objects")
     return list(value)
+
+
+T = TypeVar("T")
+
+
+Readers = tuple[tuple[str, Callable[[Any], Any]], ...]
+_READERS: dict[type, Readers] = {}
+
+
+def _members(cls: type) -> Readers:
+    """How each scalar field of the record ``cls`` is read from the document's member of
+    the same name, by its declared type; other fields are given by the caller."""
+    known = _READERS.get(cls)
+    if known is not None:
+        return known
+    readers: list[tuple[str, Callable[[Any], Any]]] = []
+    for item in fields(cls):
+        default = item.default
+        reader: Callable[[Any], Any] | None = {
+            "str | None": _opt_str,
+            "int | None": _opt_int,
+            "bool | None": _bool,
+            "int": lambda value: _opt_int(value) or 0,
+            "str": lambda value, d=default: str(value or (d if isinstance(d, str) else "")),
+            # True unless reported false (a member older documents lack), else false unless true
+            "bool": (lambda value: value is not False) if default is True else bool,
+        }.get(str(item.type))
+        if reader is not None:
+            readers.append((item.name, reader))
+    _READERS[cls] = tuple(readers)
+    return _READERS[cls]
+
+
+def _record(cls: type[T], data: Mapping[str, Any], **given: Any) -> T:
+    """The record ``cls`` from one object of the document, member by member; ``given``
+    holds the fields read otherwise."""
+    values = {name: read(data.get(name)) for name, read in _members(cls) if name not in given}
+    return cls(**values, **given)
 
 
 @dataclass(frozen=True)
@@ -353,26 +345,12 @@ def _strings(value: Any) -> tuple[str, ...]:
 
 
 def _tls_probe(data: Mapping[str, Any]) -> TlsProbe:
-    return TlsProbe(
-        ok=_bool(data.get("ok")),
-        protocol=_opt_str(data.get("protocol")),
-        issuer=_opt_str(data.get("issuer")),
-        subject=_opt_str(data.get("subject")),
-        not_after=_opt_str(data.get("not_after")),
-        error=_opt_str(data.get("error")),
-        policy_errors=_opt_str(data.get("policy_errors")),
+    chain = _list(data, "chain", "probes[].tls_result.")
+    return _record(
+        TlsProbe,
+        data,
         chain_status=_strings(data.get("chain_status")),
-        chain=tuple(
-            ChainElement(
-                subject=_opt_str(c.get("subject")),
-                issuer=_opt_str(c.get("issuer")),
-                thumbprint=_opt_str(c.get("thumbprint")),
-                not_after=_opt_str(c.get("not_after")),
-            )
-            for c in _list(data, "chain", "probes[].tls_result.")
-        ),
-        root_in_authroot=_bool(data.get("root_in_authroot")),
-        root_in_root=_bool(data.get("root_in_root")),
+        chain=tuple(_record(ChainElement, c) for c in chain),
     )
 
 
@@ -380,15 +358,7 @@ def _classes(om: Mapping[str, Any]) -> tuple[ComClass, ...] | None:
     if "classes" not in om:
         return None
     return tuple(
-        ComClass(
-            name=str(c.get("name") or ""),
-            clsid=str(c.get("clsid") or ""),
-            view=str(c.get("view") or ""),
-            server=_opt_str(c.get("server")),
-            progid=_opt_str(c.get("progid")),
-            exists=c.get("exists") is True,
-            file_version=_opt_str(c.get("file_version")),
-        )
+        _record(ComClass, c, exists=c.get("exists") is True)
         for c in _list(om, "classes", "objets_metiers.")
     )
 
@@ -396,25 +366,26 @@ def _classes(om: Mapping[str, Any]) -> tuple[ComClass, ...] | None:
 def _logon_right(value: Any) -> LogonRight | None:
     if not isinstance(value, Mapping) or not value.get("account"):
         return None
-    return LogonRight(
-        account=str(value["account"]),
-        sid=_opt_str(value.get("sid")),
-        granted=_bool(value.get("granted")),
-        error=_opt_str(value.get("error")),
-    )
+    return _record(LogonRight, value)
 
 
 def _uninstall(items: list[Mapping[str, Any]]) -> tuple[UninstallEntry, ...]:
-    return tuple(
-        UninstallEntry(
-            display_name=str(i.get("display_name") or ""),
-            display_version=_opt_str(i.get("display_version")),
-            install_location=_opt_str(i.get("install_location")),
-            publisher=_opt_str(i.get("publisher")),
-            view=_opt_str(i.get("view")),
-        )
-        for i in items
-        if i.get("display_name")
+    return tuple(_record(UninstallEntry, i) for i in items if i.get("display_name"))
+
+
+def _probe(p: Mapping[str, Any]) -> Probe:
+    dns = _map(p, "dns", "probes[].")
+    tcp = _map(p, "tcp", "probes[].")
+    tls_result = p.get("tls_result")
+    addresses = dns.get("addresses") or []
+    if isinstance(addresses, str):
+        addresses = [addresses]
+    return _record(
+        Probe,
+        p,
+        dns=_record(DnsProbe, dns, addresses=tuple(str(a) for a in addresses)),
+        tcp=_record(TcpProbe, tcp),
+        tls_result=_tls_probe(tls_result) if isinstance(tls_result, Mapping) else None,
     )
 
 
@@ -434,54 +405,10 @@ def parse_facts(doc: Any) -> HostFacts:
     om = _map(doc, "objets_metiers", "")
     azure = _map(doc, "azure", "")
     agent = _map(doc, "agent", "")
-    probes = []
-    for p in _list(doc, "probes", ""):
-        dns = _map(p, "dns", "probes[].")
-        tcp = _map(p, "tcp", "probes[].")
-        tls_result = p.get("tls_result")
-        addresses = dns.get("addresses") or []
-        if isinstance(addresses, str):
-            addresses = [addresses]
-        probes.append(
-            Probe(
-                name=str(p.get("name") or ""),
-                port=_opt_int(p.get("port")) or 0,
-                tls=bool(p.get("tls")),
-                dns=DnsProbe(
-                    status=_opt_str(dns.get("status")),
-                    addresses=tuple(str(a) for a in addresses),
-                    error=_opt_str(dns.get("error")),
-                ),
-                tcp=TcpProbe(
-                    ok=_bool(tcp.get("ok")),
-                    elapsed_ms=_opt_int(tcp.get("elapsed_ms")),
-                    error=_opt_str(tcp.get("error")),
-                ),
-                tls_result=_tls_probe(tls_result) if isinstance(tls_result, Mapping) else None,
-            )
-        )
+    probes = tuple(_probe(p) for p in _list(doc, "probes", ""))
     return HostFacts(
-        identity=HostIdentity(
-            hostname=_opt_str(host.get("hostname")),
-            os_caption=_opt_str(host.get("os_caption")),
-            os_version=_opt_str(host.get("os_version")),
-            os_build=_opt_int(host.get("os_build")),
-            powershell_version=_opt_str(host.get("powershell_version")),
-            language_mode=_opt_str(host.get("language_mode")),
-            utc_now=_opt_str(host.get("utc_now")),
-            domain=_opt_str(host.get("domain")),
-            part_of_domain=_bool(host.get("part_of_domain")),
-        ),
-        drives=tuple(
-            Drive(
-                name=str(d.get("name") or ""),
-                drive_type=str(d.get("drive_type") or "unknown"),
-                free_bytes=_opt_int(d.get("free_bytes")),
-                size_bytes=_opt_int(d.get("size_bytes")),
-                provider=_opt_str(d.get("provider")),
-            )
-            for d in _list(doc, "drives", "")
-        ),
+        identity=_record(HostIdentity, host),
+        drives=tuple(_record(Drive, d) for d in _list(doc, "drives", "")),
         dotnet_release=_opt_int(_map(doc, "dotnet", "").get("release")),
         tls=TlsSettings(
             netfx_x64_strong_crypto=_opt_int(x64.get("SchUseStrongCrypto")),
@@ -494,54 +421,21 @@ def parse_facts(doc: Any) -> HostFacts:
         winhttp_proxy=_opt_str(proxy.get("winhttp_proxy")),
         winhttp_bypass=_opt_str(proxy.get("winhttp_bypass")),
         sage_uninstall=_uninstall(_list(sage, "uninstall", "sage.")),
-        sage_products=tuple(
-            SageProduct(product=str(p.get("product") or ""), path=_opt_str(p.get("path")))
-            for p in _list(sage, "products", "sage.")
-        ),
+        sage_products=tuple(_record(SageProduct, p) for p in _list(sage, "products", "sage.")),
         sage_executables=tuple(
-            Executable(
-                name=str(e.get("name") or ""),
-                path=_opt_str(e.get("path")),
-                product_version=_opt_str(e.get("product_version")),
-            )
-            for e in _list(sage, "executables", "sage.")
+            _record(Executable, e) for e in _list(sage, "executables", "sage.")
         ),
         objets_metiers_files=tuple(
-            FileVersion(path=str(f.get("path") or ""), file_version=_opt_str(f.get("file_version")))
-            for f in _list(om, "files", "objets_metiers.")
+            _record(FileVersion, f) for f in _list(om, "files", "objets_metiers.")
         ),
         objets_metiers_uninstall=_uninstall(_list(om, "uninstall", "objets_metiers.")),
         objets_metiers_classes=_classes(om),
         azure_guest_agent=_bool(azure.get("guest_agent_service")),
         azure_registry_key=_bool(azure.get("azure_registry_key")),
         spc_marker=_bool(azure.get("spc_marker")),
-        agent=Agent(
-            service_name=_opt_str(agent.get("service_name")),
-            installed=bool(agent.get("installed")),
-            state=_opt_str(agent.get("state")),
-            start_mode=_opt_str(agent.get("start_mode")),
-            account=_opt_str(agent.get("account")),
-            version=_opt_str(agent.get("version")),
-            path=_opt_str(agent.get("path")),
-            matched_by=_opt_str(agent.get("matched_by")),
-            candidates=_names(agent.get("candidates")),
-        ),
-        mae_files=tuple(
-            MaeFile(
-                path=str(m.get("path") or ""),
-                exists=bool(m.get("exists")),
-                size=_opt_int(m.get("size")),
-                drive_type=_opt_str(m.get("drive_type")),
-                unc=bool(m.get("unc")),
-                mapped_drive=bool(m.get("mapped_drive")),
-                serveur_sql=_opt_str(m.get("serveur_sql")),
-                type=_opt_str(m.get("type")),
-                database=_opt_str(m.get("database")),
-                verifiable=m.get("verifiable") is not False,
-            )
-            for m in _list(doc, "mae_files", "")
-        ),
-        probes=tuple(probes),
+        agent=_record(Agent, agent, candidates=_names(agent.get("candidates"))),
+        mae_files=tuple(_record(MaeFile, m) for m in _list(doc, "mae_files", "")),
+        probes=probes,
         service_logon_right=_logon_right(doc.get("service_logon_right")),
         raw=doc,
     )

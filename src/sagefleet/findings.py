@@ -1,23 +1,8 @@
 """One data model for a host's findings, shared by every front door.
 
-Ansible action plugins, the CLI and the report renderers all exchange these
-frozen dataclasses. ``to_dict()`` gives plain JSON-safe data and ``from_dict()``
-reads it back, so a report written to disk by one front door can be re-rendered
-or gated on by another without loss.
-
-Status of a host, in order of what an operator must look at first:
-
-- ``blocked``: at least one error-severity check failed, or could not be
-  evaluated (``unknown``): a blocking prerequisite we cannot confirm is treated
-  as unmet, so deploy stays gated.
-- ``unreachable``: the host could not be diagnosed at all (``reachable`` is
-  false, or ``error`` says why diagnosis stopped).
-- ``warnings``: a warning-severity check failed or is unknown.
-- ``ready``: nothing above; info, waived and not-applicable findings never demote a host.
-
-A job that acts or verifies (deploy, verify) records an ``Outcome`` on the host
-report: its status (installed, rolled-back, not-run...) is then the host's
-status. Every status is declared once, in ``sagefleet.outcomes``.
+Frozen dataclasses with ``to_dict()``/``from_dict()``, so a report written by one
+front door can be re-rendered or gated on by another. A host's status and its order:
+docs/checks.md, "Statuses"; a job's statuses are declared in ``sagefleet.outcomes``.
 """
 
 from __future__ import annotations
@@ -25,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
@@ -33,7 +18,7 @@ from typing import Any
 
 from sagefleet import __version__, outcomes
 from sagefleet.errors import InputError
-from sagefleet.outcomes import Outcome
+from sagefleet.outcomes import HostOutcome
 
 #: Version of the dictionary layout produced by ``FleetReport.to_dict()``.
 SCHEMA_VERSION = 1
@@ -94,6 +79,12 @@ def _check_json_safe(value: object, where: str) -> None:
     raise ValueError(f"{where}: {type(value).__name__} is not JSON-safe (use list/dict/str/...)")
 
 
+def plain(record: Any, *names: str) -> dict[str, Any]:
+    """The members ``names`` of ``record`` by name (all its dataclass fields when none are
+    named): the start of a ``to_dict``."""
+    return {name: getattr(record, name) for name in names or [f.name for f in fields(record)]}
+
+
 def _optional_str(value: object, where: str) -> None:
     if value is not None and not isinstance(value, str):
         raise ValueError(f"{where} must be a string or None, got {type(value).__name__}")
@@ -149,18 +140,7 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         """Return plain JSON-safe data (enums as their string values)."""
-        return {
-            "check_id": self.check_id,
-            "status": str(self.status),
-            "severity": str(self.severity),
-            "title": self.title,
-            "message": self.message,
-            "remediation": self.remediation,
-            "entity": self.entity,
-            "observed": self.observed,
-            "waiver_reason": self.waiver_reason,
-            "waiver_expires": self.waiver_expires,
-        }
+        return {**plain(self), "status": str(self.status), "severity": str(self.severity)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Finding:
@@ -194,7 +174,7 @@ class HostReport:
     error: str | None = None
     summary: Mapping[str, str] = field(default_factory=dict)
     duration_s: float = 0.0
-    outcome: Outcome | None = None
+    outcome: HostOutcome | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host:
@@ -214,12 +194,12 @@ class HostReport:
         if not math.isfinite(duration) or duration < 0:
             raise ValueError(f"{self.host}: duration_s must be a finite number >= 0")
         object.__setattr__(self, "duration_s", duration)
-        if self.outcome is not None and not isinstance(self.outcome, Outcome):
-            raise ValueError(f"{self.host}: outcome must be an Outcome")
+        if self.outcome is not None and not isinstance(self.outcome, HostOutcome):
+            raise ValueError(f"{self.host}: outcome must be a HostOutcome")
 
     @cached_property  # findings are immutable; every report format asks, once per host
     def status(self) -> str:
-        """One word a fleet table can sort on; see the module docstring for the rules."""
+        """One word a fleet table can sort on; the rules: docs/checks.md, "Statuses"."""
         if self.outcome is not None:
             return self.outcome.status
         if any(
@@ -280,13 +260,8 @@ class HostReport:
     def to_dict(self) -> dict[str, Any]:
         """Return plain JSON-safe data; ``status`` and counts are included for readers."""
         return {
-            "host": self.host,
-            "address": self.address,
-            "reachable": self.reachable,
-            "error": self.error,
-            "status": self.status,
-            "status_counts": self.status_counts,
-            "severity_counts": self.severity_counts,
+            **plain(self, "host", "address", "reachable", "error", "status"),
+            **plain(self, "status_counts", "severity_counts"),
             "summary": dict(self.summary),
             "duration_s": self.duration_s,
             "outcome": self.outcome.to_dict() if self.outcome else None,
@@ -310,7 +285,7 @@ class HostReport:
                 findings=tuple(Finding.from_dict(item) for item in findings),
                 summary=data.get("summary") or {},
                 duration_s=data.get("duration_s", 0.0),
-                outcome=Outcome.from_dict(outcome) if isinstance(outcome, Mapping) else None,
+                outcome=HostOutcome.from_dict(outcome) if isinstance(outcome, Mapping) else None,
             )
         except (ValueError, TypeError, KeyError) as exc:
             raise InputError(str(exc), field=where, fix="regenerate the report") from exc

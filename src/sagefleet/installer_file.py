@@ -1,30 +1,8 @@
 """One installer file read as Windows would read it: its technology and its version.
 
-No vendor knowledge here: an installer is identified by the documented markers
-its authoring tool leaves in the file (sources in docs/package.md), parsed with
-maintained libraries (``pefile`` for Windows programs, ``olefile`` for the OLE
-compound file of a Windows Installer database):
-
-- WiX Burn bundle: a PE section named ``.wixburn`` (magic ``0x00F14300``).
-- NSIS: the first header (``0xDEADBEEF`` then ``NullsoftInst``) at a 512-byte
-  boundary after the program (the overlay).
-- Inno Setup: the setup loader's offset table (``rDlPtS``...) in RCDATA resource
-  11111 (5.1.5 and later) or behind the ``Inno`` header at file offset 0x30
-  (earlier), ``Inno Setup Setup Data (`` in the overlay, and the version
-  resource comment Inno Setup writes.
-- InstallShield: ``InstallShield``/``ISSetupStream`` at the start of the
-  overlay, or the launcher's version strings (``ISInternalDescription``...).
-- MSI: an OLE compound file whose root storage has the class of an installer
-  database, ``{000C1084-0000-0000-C000-000000000046}``.
-
-A file with no marker, or with markers of two technologies, is ``unknown``:
-sagefleet then knows no silent switches for it. The version is the version
-resource's ProductVersion (then FileVersion, then the fixed file info) of a
-program, the ProductVersion property of an MSI; ``0.0.0.0`` (no version set)
-is no version.
-
-``stamp_version`` writes a version into an installer (test packages only),
-through the same structures.
+The technology comes from the documented markers its authoring tool leaves (none, or
+two, is ``unknown``), the version from its version resource; ``stamp_version`` writes
+one (test packages only). Markers and sources: docs/package.md.
 """
 
 from __future__ import annotations
@@ -33,6 +11,7 @@ import io
 import re
 import struct
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sagefleet.agent_profile import TECHNOLOGIES
@@ -86,21 +65,19 @@ class InstallerFile:
 def read_installer(data: bytes, name: str) -> InstallerFile:
     """Identify ``data`` (the file ``name``); InputError when Windows could not run it."""
     lower = name.lower()
+    fix = "rebuild the package from the vendor's original Setup.zip"
+    refused = partial(InputError, field="sagefleet_agent_package", value=name, fix=fix)
     if data.startswith(OLE_SIGNATURE):
         if not lower.endswith(".msi"):
-            raise InputError(
+            raise refused(
                 f"{name} is a Windows Installer database, not a program: Windows "
-                "would refuse to run it as an .exe",
-                field="sagefleet_agent_package", value=name,
-                fix="rebuild the package from the vendor's original Setup.zip",
+                "would refuse to run it as an .exe"
             )
         return _read_msi(data, name)
     if lower.endswith(".msi"):
-        raise InputError(
+        raise refused(
             f"{name} is not a Windows Installer database (no OLE compound file signature): "
-            "msiexec would answer 'This installation package could not be opened'",
-            field="sagefleet_agent_package", value=name,
-            fix="rebuild the package from the vendor's original Setup.zip",
+            "msiexec would answer 'This installation package could not be opened'"
         )
     return _read_pe(data, name)
 

@@ -103,23 +103,22 @@ def add_vault_arguments(parser: argparse.ArgumentParser) -> None:
         "as ansible-playbook's; ANSIBLE_VAULT_PASSWORD_FILE and ansible.cfg's "
         "vault_password_file apply too",
     )
-    group.add_argument(
-        "--vault-password-file",
-        "--vault-pass-file",
-        dest="vault_password_files",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="file holding the vault password, or a script printing it (repeatable)",
+    repeatable = (
+        (
+            ("--vault-password-file", "--vault-pass-file"),
+            "vault_password_files",
+            "FILE",
+            "file holding the vault password, or a script printing it (repeatable)",
+        ),
+        (
+            ("--vault-id",),
+            "vault_ids",
+            "[LABEL@]SOURCE",
+            "a vault identity: LABEL@FILE, LABEL@SCRIPT or LABEL@prompt (repeatable)",
+        ),
     )
-    group.add_argument(
-        "--vault-id",
-        dest="vault_ids",
-        action="append",
-        default=[],
-        metavar="[LABEL@]SOURCE",
-        help="a vault identity: LABEL@FILE, LABEL@SCRIPT or LABEL@prompt (repeatable)",
-    )
+    for flags, dest, shown, doc in repeatable:
+        group.add_argument(*flags, dest=dest, action="append", default=[], metavar=shown, help=doc)
     group.add_argument(
         "-J",
         "--ask-vault-pass",

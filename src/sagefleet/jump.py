@@ -1,19 +1,8 @@
 """Reach WinRM through a client's SSH jump host: one paramiko port forward per host.
 
-A host (or group) sets ``sagefleet_ssh_jump: {host, port, user, key_file | password,
-known_hosts, host_key_checking: true}``. sagefleet opens one SSH connection per jump
-host and, for each WinRM host behind it, a local listener on 127.0.0.1 whose
-connections become ``direct-tcpip`` channels to the host's WinRM port. Host key
-checking is on by default: an unknown or changed jump host key is refused.
-
-Two front doors use it: ``sagefleet doctor`` (``forwarded(hosts)`` rewrites the
-WinRM targets for the run and closes everything after), and ``sagefleet jump``,
-which holds the forwards open and writes an inventory overlay (``ansible_host``
-and ``ansible_port`` of each host pointing at its forward) that ansible-playbook
-reads after the real inventory. Why an overlay and not a connection plugin: the
-winrm connection of ansible-core stays untouched (every test of it still holds),
-each forks process needs nothing, and the forward's lifetime is one visible
-process the operator starts and stops.
+``sagefleet_ssh_jump`` names the jump host; ``forwarded(hosts)`` serves ``sagefleet
+doctor``, and ``sagefleet jump`` holds the forwards open behind an inventory overlay.
+See docs/operations.md ("Jump hosts (SSH)").
 """
 
 from __future__ import annotations

@@ -1,14 +1,8 @@
 """Bastion-side network probes: DNS (dnspython), TCP connect and TLS handshake.
 
-The bastion is not the Windows host, so these probes answer a different question
-than the host-side checks: "is the endpoint itself healthy and what does it look
-like from here?". Comparing both views explains the classic failures: a private
-endpoint only one side resolves, TLS 1.2 missing, a port filtered on the way out.
-Interception is the host's verdict (SF303: the chain against its own root store),
-never an issuer name seen from here.
-
-Every result is a frozen dataclass with ``to_dict()`` so front doors can return
-it as JSON. Probes never raise for network conditions: a failure is a result.
+They see an endpoint from the bastion, to compare with the host's own view; a network
+failure is a result (a keyword-only frozen record with ``to_dict()``), never an
+exception. See docs/checks.md ("Seen from the bastion").
 """
 
 from __future__ import annotations
@@ -20,7 +14,7 @@ import ssl
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import UTC
 from enum import StrEnum
 from typing import Any
@@ -53,8 +47,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _as_dict(obj: Any, names: Sequence[str]) -> dict[str, Any]:
-    return {name: _plain(getattr(obj, name)) for name in names}
+def _as_dict(obj: Any) -> dict[str, Any]:
+    """Every field of a result record, JSON-safe."""
+    return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
 
 
 # --------------------------------------------------------------------------- DNS
@@ -71,7 +66,7 @@ class DnsStatus(StrEnum):
     ERROR = "error"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DnsResult:
     """What the bastion resolved for a name (A and AAAA), following CNAMEs."""
 
@@ -99,10 +94,7 @@ class DnsResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Return plain JSON-safe data, ``privatelink`` included."""
-        data = _as_dict(
-            self,
-            ("name", "status", "addresses", "cname_chain", "message", "nameservers", "elapsed_ms"),
-        )
+        data = _as_dict(self)
         data["status"] = str(self.status)
         data["privatelink"] = self.privatelink
         return data
@@ -144,7 +136,9 @@ def resolve(
     try:
         resolver = dns.resolver.Resolver(configure=nameservers is None)
     except dns.exception.DNSException as exc:
-        return DnsResult(qname, DnsStatus.ERROR, message=f"no resolver configuration: {exc}")
+        return DnsResult(
+            name=qname, status=DnsStatus.ERROR, message=f"no resolver configuration: {exc}"
+        )
     if nameservers is not None:
         try:
             resolver.nameservers = list(nameservers)
@@ -165,49 +159,37 @@ def resolve(
     addresses: list[str] = []
     chain: list[str] = []
     notes: list[str] = []
+
+    def result(status: DnsStatus, message: str | None, found: Sequence[str] = ()) -> DnsResult:
+        return DnsResult(
+            name=qname,
+            status=status,
+            addresses=tuple(found),
+            cname_chain=tuple(chain),
+            message=message,
+            nameservers=servers,
+            elapsed_ms=_elapsed_ms(start),
+        )
+
     for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             if addresses:
                 notes.append(f"{rdtype.name} not queried: time budget spent")
                 break
-            return DnsResult(
-                qname,
-                DnsStatus.TIMEOUT,
-                (),
-                tuple(chain),
-                f"no answer within {timeout:g}s",
-                servers,
-                _elapsed_ms(start),
-            )
+            return result(DnsStatus.TIMEOUT, f"no answer within {timeout:g}s")
         try:
             answer = resolver.resolve(
                 qname, rdtype, raise_on_no_answer=False, search=False, lifetime=remaining
             )
         except dns.resolver.NXDOMAIN as exc:
-            return DnsResult(
-                qname, DnsStatus.NXDOMAIN, (), tuple(chain), str(exc), servers, _elapsed_ms(start)
-            )
-        except dns.resolver.LifetimeTimeout as exc:
-            if addresses:
-                notes.append(f"{rdtype.name} query timed out")
-                continue
-            return DnsResult(
-                qname, DnsStatus.TIMEOUT, (), tuple(chain), str(exc), servers, _elapsed_ms(start)
-            )
-        except dns.resolver.NoNameservers as exc:
-            if addresses:
-                notes.append(f"{rdtype.name} query failed: {exc}")
-                continue
-            status = DnsStatus.SERVFAIL if _servfail_in(exc) else DnsStatus.ERROR
-            return DnsResult(qname, status, (), tuple(chain), str(exc), servers, _elapsed_ms(start))
+            return result(DnsStatus.NXDOMAIN, str(exc))
         except dns.exception.DNSException as exc:
+            # A second query's failure is a note beside the first one's addresses.
             if addresses:
-                notes.append(f"{rdtype.name} query failed: {exc}")
+                notes.append(_query_note(rdtype.name, exc))
                 continue
-            return DnsResult(
-                qname, DnsStatus.ERROR, (), tuple(chain), str(exc), servers, _elapsed_ms(start)
-            )
+            return result(_failure_status(exc), str(exc))
         for rrset in answer.chaining_result.cnames:
             for rdata in rrset:
                 target = _norm_name(rdata.target)
@@ -221,9 +203,22 @@ def resolve(
     status = DnsStatus.OK if addresses else DnsStatus.NO_ANSWER
     if status is DnsStatus.NO_ANSWER and message is None:
         message = "the name exists but has no A or AAAA record"
-    return DnsResult(
-        qname, status, tuple(addresses), tuple(chain), message, servers, _elapsed_ms(start)
-    )
+    return result(status, message, addresses)
+
+
+def _failure_status(exc: dns.exception.DNSException) -> DnsStatus:
+    """The status of a query that failed (NXDOMAIN aside)."""
+    if isinstance(exc, dns.resolver.LifetimeTimeout):
+        return DnsStatus.TIMEOUT
+    if isinstance(exc, dns.resolver.NoNameservers) and _servfail_in(exc):
+        return DnsStatus.SERVFAIL
+    return DnsStatus.ERROR
+
+
+def _query_note(rdtype: str, exc: dns.exception.DNSException) -> str:
+    if isinstance(exc, dns.resolver.LifetimeTimeout):
+        return f"{rdtype} query timed out"
+    return f"{rdtype} query failed: {exc}"
 
 
 _COMPARE_TEXT: dict[str, dict[str, str]] = {
@@ -335,7 +330,7 @@ class TcpError(StrEnum):
     DNS = "dns"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TcpResult:
     """Outcome of one TCP connect from the bastion."""
 
@@ -347,9 +342,18 @@ class TcpResult:
     message: str | None = None
     address: str | None = None
 
+    @classmethod
+    def failed(
+        cls, host: str, port: int, error: TcpError, message: str, elapsed_ms: float = 0.0
+    ) -> TcpResult:
+        """A connection that did not open, and why."""
+        return cls(
+            host=host, port=port, ok=False, elapsed_ms=elapsed_ms, error=error, message=message
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Return plain JSON-safe data."""
-        data = _as_dict(self, ("host", "port", "ok", "elapsed_ms", "error", "message", "address"))
+        data = _as_dict(self)
         data["error"] = None if self.error is None else str(self.error)
         return data
 
@@ -415,16 +419,16 @@ def tcp_connect(host: str, port: int, timeout: float = 3.0) -> TcpResult:
     except OSError as exc:
         kind = classify_socket_error(exc)
         detail = str(exc) or kind.value
-        return TcpResult(host, port, False, _elapsed_ms(start), kind, detail)
+        return TcpResult.failed(host, port, kind, detail, _elapsed_ms(start))
     elapsed = _elapsed_ms(start)
     sock.close()
-    return TcpResult(host, port, True, elapsed, None, None, address)
+    return TcpResult(host=host, port=port, ok=True, elapsed_ms=elapsed, address=address)
 
 
 # --------------------------------------------------------------------------- TLS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CertInfo:
     """The parts of a peer certificate that explain a TLS failure."""
 
@@ -439,19 +443,7 @@ class CertInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """Return plain JSON-safe data."""
-        return _as_dict(
-            self,
-            (
-                "subject_cn",
-                "issuer_cn",
-                "issuer_o",
-                "issuer",
-                "not_before",
-                "not_after",
-                "sans",
-                "sha256",
-            ),
-        )
+        return _as_dict(self)
 
 
 def _name_attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
@@ -487,7 +479,7 @@ def parse_certificate(der: bytes) -> CertInfo:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TlsResult:
     """Outcome of a TLS handshake: negotiated parameters, peer certificate, trust verdict.
 
@@ -512,24 +504,7 @@ class TlsResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Return plain JSON-safe data."""
-        return _as_dict(
-            self,
-            (
-                "host",
-                "port",
-                "server_name",
-                "handshake",
-                "validated",
-                "trust_store",
-                "elapsed_ms",
-                "protocol",
-                "cipher",
-                "certificate",
-                "verify_error",
-                "error",
-                "error_kind",
-            ),
-        )
+        return _as_dict(self)
 
 
 @dataclass(frozen=True)
@@ -585,37 +560,38 @@ def tls_probe(
         raise InputError(
             "cannot load the CA file", field="ca_file", value=ca_file, fix="give a PEM CA bundle"
         ) from exc
-    verify_error: str | None = None
+
+    def result(
+        shake: _Handshake | None,
+        *,
+        validated: bool = False,
+        verify_error: str | None = None,
+        failure: BaseException | None = None,
+    ) -> TlsResult:
+        return TlsResult(
+            host=host,
+            port=port,
+            server_name=sni,
+            handshake=shake is not None,
+            validated=validated,
+            trust_store=store,
+            elapsed_ms=_elapsed_ms(start),
+            protocol=shake.protocol if shake else None,
+            cipher=shake.cipher if shake else None,
+            certificate=parse_certificate(shake.der) if shake and shake.der else None,
+            verify_error=verify_error,
+            error=None if failure is None else str(failure) or type(failure).__name__,
+            error_kind=None if failure is None else _tls_error_kind(failure),
+        )
+
     try:
         shake = _handshake(host, port, sni, verifying, timeout)
     except ssl.SSLCertVerificationError as exc:
         verify_error = exc.verify_message or str(exc)
     except (OSError, ssl.SSLError) as exc:
-        return TlsResult(
-            host,
-            port,
-            sni,
-            False,
-            False,
-            store,
-            _elapsed_ms(start),
-            error=str(exc) or type(exc).__name__,
-            error_kind=_tls_error_kind(exc),
-        )
+        return result(None, failure=exc)
     else:
-        cert = parse_certificate(shake.der) if shake.der else None
-        return TlsResult(
-            host,
-            port,
-            sni,
-            True,
-            True,
-            store,
-            _elapsed_ms(start),
-            protocol=shake.protocol,
-            cipher=shake.cipher,
-            certificate=cert,
-        )
+        return result(shake, validated=True)
 
     lenient = ssl.create_default_context()
     lenient.check_hostname = False
@@ -623,38 +599,14 @@ def tls_probe(
     try:
         shake = _handshake(host, port, sni, lenient, timeout)
     except (OSError, ssl.SSLError) as exc:
-        return TlsResult(
-            host,
-            port,
-            sni,
-            False,
-            False,
-            store,
-            _elapsed_ms(start),
-            verify_error=verify_error,
-            error=str(exc) or type(exc).__name__,
-            error_kind=_tls_error_kind(exc),
-        )
-    cert = parse_certificate(shake.der) if shake.der else None
-    return TlsResult(
-        host,
-        port,
-        sni,
-        True,
-        False,
-        store,
-        _elapsed_ms(start),
-        protocol=shake.protocol,
-        cipher=shake.cipher,
-        certificate=cert,
-        verify_error=verify_error,
-    )
+        return result(None, verify_error=verify_error, failure=exc)
+    return result(shake, verify_error=verify_error)
 
 
 # --------------------------------------------------------------------------- fleet of probes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EndpointResult:
     """DNS, TCP and (for TLS ports) TLS results for one endpoint, as seen from the bastion."""
 
@@ -671,7 +623,7 @@ class EndpointResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Return plain JSON-safe data."""
-        data = _as_dict(self, ("host", "port", "dns", "tcp", "tls"))
+        data = _as_dict(self)
         data["ok"] = self.ok
         return data
 
@@ -705,22 +657,19 @@ def probe_endpoint(
     if not _is_ip(host):
         dns_result = resolve(host, nameservers=nameservers, port=dns_port, timeout=timeout)
         if not dns_result.ok:
-            tcp = TcpResult(
+            tcp = TcpResult.failed(
                 host,
                 port,
-                False,
-                0.0,
                 TcpError.DNS,
                 f"not resolved ({dns_result.status}): {dns_result.message}",
             )
-            return EndpointResult(host, port, dns_result, tcp, None)
+            return EndpointResult(host=host, port=port, dns=dns_result, tcp=tcp, tls=None)
         target = dns_result.addresses[0]
-    tcp = tcp_connect(target, port, timeout)
-    tcp = TcpResult(host, port, tcp.ok, tcp.elapsed_ms, tcp.error, tcp.message, tcp.address)
+    tcp = replace(tcp_connect(target, port, timeout), host=host)
     tls: TlsResult | None = None
     if tcp.ok and port in tls_ports:
         tls = tls_probe(target, port, server_name=host, ca_file=ca_file, timeout=timeout)
-    return EndpointResult(host, port, dns_result, tcp, tls)
+    return EndpointResult(host=host, port=port, dns=dns_result, tcp=tcp, tls=tls)
 
 
 def probe_endpoints(

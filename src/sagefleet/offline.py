@@ -1,13 +1,8 @@
 """The offline path: a facts script run by hand on a server, its JSON evaluated on the bastion.
 
-Sage Partner Cloud VMs are often reached only through Azure Virtual Desktop or
-RDP, with WinRM closed. ``facts_script`` wraps the very script sagefleet sends
-over WinRM (``snippets.render("facts", params)``: marker, JSON parameters,
-prelude, body, unchanged) in a collector that runs it in a child Windows
-PowerShell process started as WinRM starts it (the stdin bootstrap in
-``-EncodedCommand``, the script on stdin), and saves its one JSON document to
-``sagefleet-facts-<COMPUTERNAME>.json``. ``evaluate_file`` reads that file back
-and runs the same checks as the online path (``preflight.evaluate``).
+``facts_script`` wraps the very facts script sent over WinRM in a collector;
+``evaluate_file`` runs the online path's checks over what it saved.
+See docs/operations.md, "Offline path".
 """
 
 from __future__ import annotations
@@ -17,6 +12,7 @@ import datetime as dt
 import json
 import textwrap
 from collections.abc import Mapping
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -27,11 +23,14 @@ from sagefleet.facts import FactsError, parse_facts, parse_utc
 from sagefleet.findings import HostReport
 from sagefleet.preflight import PreparedHost, evaluate, prepare
 from sagefleet.remote.command import bootstrap_command
+from sagefleet.variables import declarations as declared
+from sagefleet.variables import value
 
 OUTPUT_PATTERN = "sagefleet-facts-<COMPUTERNAME>.json"
 # How long the collector lets the facts script run before it stops it (the network
 # probes are bounded by their own timeout_ms; this bounds everything else).
 COLLECTOR_TIMEOUT_S = 600
+
 
 def _template() -> str:
     text = resources.files("sagefleet").joinpath("templates/facts_collector.ps1").read_text("utf-8")
@@ -74,12 +73,12 @@ def embedded_script(collector: str) -> str:
 def default_params(
     *,
     mae_files: list[str] | None = None,
-    agent_service: str | None = None,
-    timeout_ms: int = 3000,
+    service_name: str | None = None,
+    timeout_ms: int = declared.TIMEOUT_MS.default,
 ) -> dict[str, Any]:
     """Facts parameters without an inventory: shipped endpoints, the given MAE paths."""
     return {
-        "agent_service": agent_service or agent_profile.default().service_name,
+        "agent_service": service_name or agent_profile.default().service_name,
         "endpoints": [e.to_param() for e in catalog.endpoints()],
         "mae_files": sorted(set(mae_files or [])),
         "timeout_ms": timeout_ms,
@@ -91,9 +90,7 @@ def offline_prepared(name: str, variables: Mapping[str, Any] | None = None) -> P
     variables = dict(variables or {})
     if variables.get("sagefleet_entities"):
         return prepare(name, variables)
-    lang = variables.get("sagefleet_lang", "en")
-    if lang not in ("en", "fr"):
-        raise InputError("must be en or fr", host=name, field="sagefleet_lang", value=repr(lang))
+    lang = value(name, variables, "sagefleet_lang")
     profile = agent_profile.for_host(variables, host=name)
     return PreparedHost(
         host=name,
@@ -102,7 +99,7 @@ def offline_prepared(name: str, variables: Mapping[str, Any] | None = None) -> P
         endpoints=catalog.endpoints(),
         sage=catalog.sage(),
         lang=lang,
-        agent_service=profile.service_name,
+        service_name=profile.service_name,
         agent_image_path_pattern=profile.image_path_pattern,
         agent_display_name_pattern=profile.display_name_pattern,
         agent_target_framework=profile.target_framework,
@@ -111,22 +108,15 @@ def offline_prepared(name: str, variables: Mapping[str, Any] | None = None) -> P
 
 def read_facts(path: Path) -> dict[str, Any]:
     """The collector's JSON document (UTF-8, a BOM tolerated)."""
+    bad = partial(InputError, field="--facts", value=str(path))
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(
-            f"cannot read the facts file: {exc}",
-            field="--facts",
-            value=str(path),
-            fix="copy the file written by the collector script unchanged",
-        ) from exc
+        fix = "copy the file written by the collector script unchanged"
+        raise bad(f"cannot read the facts file: {exc}", fix=fix) from exc
     if not isinstance(data, dict) or "schema" not in data:
-        raise InputError(
-            "not a sagefleet facts document (no 'schema' key)",
-            field="--facts",
-            value=str(path),
-            fix="run the script from `sagefleet facts-script` on the server",
-        )
+        fix = "run the script from `sagefleet facts-script` on the server"
+        raise bad("not a sagefleet facts document (no 'schema' key)", fix=fix)
     return data
 
 

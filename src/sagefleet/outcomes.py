@@ -1,65 +1,84 @@
 """What happened to a host, in one word: every status sagefleet reports, declared once.
 
-A host's status is the word every format shows (console, JSON, JUnit, HTML,
-PLAY RECAP). A job that only observes (preflight, doctor, offline checks)
-derives it from the findings: ``blocked``, ``unreachable``, ``warnings`` or
-``ready``. A job that acts or verifies (deploy, verify) records an
-:class:`Outcome` for the host, whose status is one of the others. The labels
-of each status, in English and French, are in ``sagefleet.report.labels``
-(``status.<name>``); a test proves every status has both.
-
-``recap`` says how a deploy or verify run ends for a host in ANSIBLE's terms:
-``failed`` (the host counts as failed in PLAY RECAP and the run exits 2),
-``unreachable`` (unreachable in PLAY RECAP, exit 4) or ``ok``.
+:class:`Outcome` is the vocabulary (with how PLAY RECAP ends a host in each), and
+:class:`HostOutcome` what a deploy or verify run records for one host. Meanings and
+exit codes: docs/deploy.md#outcomes-reports-and-exit-codes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 
-@dataclass(frozen=True)
-class Kind:
-    """One status: its name, how a run ends for a host in it, what it means."""
+class Outcome(StrEnum):
+    """Every host status, most urgent first (the order reports sort hosts by)."""
 
-    name: str
-    recap: str
-    meaning: str
+    FAILED = "failed"
+    ROLLED_BACK = "rolled-back"
+    VERIFY_FAILED = "verify-failed"
+    BLOCKED = "blocked"
+    UNREACHABLE = "unreachable"
+    NOT_RUN = "not-run"
+    WARNINGS = "warnings"
+    PLANNED = "planned"
+    INSTALLED = "installed"
+    UPGRADED = "upgraded"
+    SETTINGS_UPDATED = "settings-updated"
+    STARTED = "started"
+    UNCHANGED = "unchanged"
+    VERIFIED = "verified"
+    READY = "ready"
+
+    @property
+    def recap(self) -> str:
+        """How a run ends for a host in this status, in Ansible's words: ``failed``
+        (exit code 2), ``unreachable`` (exit code 4) or ``ok``."""
+        return _RECAP.get(self, "ok")
+
+    @property
+    def meaning(self) -> str:
+        return _MEANINGS[self]
 
 
-#: Every status, most urgent first (the order reports sort hosts by).
-KINDS: tuple[Kind, ...] = (
-    Kind("failed", "failed", "the change failed and could not be undone: the host needs a look"),
-    Kind("rolled-back", "failed", "the change failed; the previous version was restored and runs"),
-    Kind("verify-failed", "failed", "a verification check failed on the host"),
-    Kind("blocked", "ok", "preflight found a blocking problem: the host was not changed"),
-    Kind("unreachable", "unreachable", "the host could not be reached or diagnosed"),
-    Kind(
-        "not-run", "failed", "the run stopped before it reached this host (an earlier wave failed)"
-    ),
-    Kind("warnings", "ok", "preflight found warnings only: the host may be deployed"),
-    Kind("planned", "ok", "check mode: what a run would do, nothing was changed"),
-    Kind("installed", "ok", "the agent was installed and runs the target version"),
-    Kind("upgraded", "ok", "the agent was upgraded and runs the target version"),
-    Kind("settings-updated", "ok", "settings.json was rewritten and the agent restarted"),
-    Kind("started", "ok", "the agent was at the target version but stopped: it was started"),
-    Kind("unchanged", "ok", "nothing to do: the agent runs the target version with its settings"),
-    Kind("verified", "ok", "every verification check passed"),
-    Kind("ready", "ok", "preflight found nothing that stops a deploy"),
-)
+_RECAP = {
+    Outcome.FAILED: "failed",
+    Outcome.ROLLED_BACK: "failed",
+    Outcome.VERIFY_FAILED: "failed",
+    Outcome.NOT_RUN: "failed",
+    Outcome.UNREACHABLE: "unreachable",
+}
 
-BY_NAME: Mapping[str, Kind] = {k.name: k for k in KINDS}
+_MEANINGS = {
+    Outcome.FAILED: "the change failed and could not be undone: the host needs a look",
+    Outcome.ROLLED_BACK: "the change failed; the previous version was restored and runs",
+    Outcome.VERIFY_FAILED: "a verification check failed on the host",
+    Outcome.BLOCKED: "preflight found a blocking problem: the host was not changed",
+    Outcome.UNREACHABLE: "the host could not be reached or diagnosed",
+    Outcome.NOT_RUN: "the run stopped before it reached this host (an earlier wave failed)",
+    Outcome.WARNINGS: "preflight found warnings only: the host may be deployed",
+    Outcome.PLANNED: "check mode: what a run would do, nothing was changed",
+    Outcome.INSTALLED: "the agent was installed and runs the target version",
+    Outcome.UPGRADED: "the agent was upgraded and runs the target version",
+    Outcome.SETTINGS_UPDATED: "settings.json was rewritten and the agent restarted",
+    Outcome.STARTED: "the agent was at the target version but stopped: it was started",
+    Outcome.UNCHANGED: "nothing to do: the agent runs the target version with its settings",
+    Outcome.VERIFIED: "every verification check passed",
+    Outcome.READY: "preflight found nothing that stops a deploy",
+}
+
+BY_NAME: Mapping[str, Outcome] = {o.value: o for o in Outcome}
 
 #: Every status name, most urgent first.
-STATUSES: tuple[str, ...] = tuple(k.name for k in KINDS)
+STATUSES: tuple[str, ...] = tuple(o.value for o in Outcome)
 
 #: The statuses a job that only observes derives from findings (preflight, doctor).
 PREFLIGHT_STATUSES: tuple[str, ...] = ("blocked", "unreachable", "warnings", "ready")
 
 #: Deploy outcomes that make the run fail (the host fails in PLAY RECAP).
-FAILED: tuple[str, ...] = tuple(k.name for k in KINDS if k.recap == "failed")
+FAILED: tuple[str, ...] = tuple(o.value for o in Outcome if o.recap == "failed")
 
 NOT_RUN_REASON = "not deployed: the rollout stopped before this host's wave"
 
@@ -72,8 +91,22 @@ def rank(status: str) -> int:
         raise ValueError(f"unknown host status {status!r}") from None
 
 
+def end_host(
+    status: str, reason: str, fail_on: Sequence[str], unreachable_on: Sequence[str]
+) -> dict[str, Any]:
+    """The task result that ends a host in ``status`` (sagefleet_outcome): failed or
+    unreachable in PLAY RECAP when ``fail_on`` or ``unreachable_on`` lists it."""
+    message = f"{status}: {reason}" if reason else status
+    result: dict[str, Any] = {"changed": False, "status": status, "msg": message}
+    if status in unreachable_on:
+        result["unreachable"] = True
+    elif status in fail_on:
+        result["failed"] = True
+    return result
+
+
 @dataclass(frozen=True)
-class Outcome:
+class HostOutcome:
     """What a run did to one host, beyond its findings.
 
     ``previous_version`` is the agent version found before, ``target_version`` the
@@ -105,7 +138,7 @@ class Outcome:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "status": self.status,
+            "status": str(self.status),
             "reason": self.reason,
             "plan": self.plan,
             "previous_version": self.previous_version,
@@ -115,9 +148,10 @@ class Outcome:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Outcome:
+    def from_dict(cls, data: Mapping[str, Any], *, status_key: str = "status") -> HostOutcome:
+        """From :meth:`to_dict`'s form, or a deploy result's (``status_key="outcome"``)."""
         return cls(
-            status=str(data["status"]),
+            status=str(data[status_key]),
             reason=data.get("reason"),
             plan=str(data.get("plan") or ""),
             previous_version=data.get("previous_version"),

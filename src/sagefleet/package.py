@@ -1,15 +1,7 @@
 """The agent package (Setup.zip): inspect it on the controller, pick the installer.
 
-Known (the vendor's help article): ``settings.json`` plus one installer per Sage
-version. Assumed (see docs/package.md): the installer's file name carries the
-version label ``v<major>.<minor>`` (e.g. ``Spendesk Sage Agent Setup
-v11.0.exe``). Each installer is read as Windows would read it
-(:mod:`sagefleet.installer_file`): its technology from the markers its authoring
-tool leaves, its version from its version resource. Everything is checked
-before any host is touched: a corrupt archive, a path escaping the folder
-(zip-slip), a symbolic link or other non-regular entry, an oversized or
-bomb-like archive, a missing installer, an installer Windows could not run, or
-installers of different versions is an InputError naming what to fix.
+Everything is checked before any host is touched; what is known, what is assumed and
+what inspection refuses: docs/package.md.
 """
 
 from __future__ import annotations
@@ -28,7 +20,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from sagefleet import agent_profile, catalog, versions
-from sagefleet.errors import InputError
+from sagefleet.errors import InputError, field_error
 from sagefleet.installer_file import read_installer, stamp_version
 from sagefleet.sim import vendor_layout
 
@@ -363,13 +355,8 @@ def choose_installer(
     rules = sage_catalog or catalog.sage()
     match = re.match(r"^\s*(\d+)\.(\d+)", sage_version or "")
     if not match:
-        raise InputError(
-            "unreadable Sage version",
-            host=host,
-            field="sage_version",
-            value=repr(sage_version),
-            fix="run preflight and look at SF202",
-        )
+        fix = "run preflight and look at SF202"
+        raise field_error(host, "sage_version", sage_version, "unreadable Sage version", fix)
     major = int(match.group(1))
     rule = rules.for_major(major)
     if rule is None or major < rules.minimum_major:
@@ -393,9 +380,11 @@ def choose_installer(
     )
 
 
-def _some(hosts: list[str]) -> str:
-    shown = ", ".join(hosts[:5])
-    return shown + (f" and {len(hosts) - 5} more" if len(hosts) > 5 else "")
+def _hosts_error(hosts: list[str], message: str, field: str, value: str, fix: str) -> InputError:
+    """``message`` about ``hosts``: a few of them named at its end, the host when only one."""
+    shown = ", ".join(hosts[:5]) + (f" and {len(hosts) - 5} more" if len(hosts) > 5 else "")
+    host = hosts[0] if len(hosts) == 1 else None
+    return InputError(f"{message} for {shown}", host=host, field=field, value=value, fix=fix)
 
 
 def check_hosts(
@@ -439,41 +428,34 @@ def check_hosts(
     for target, listed in sorted(by_target.items()):
         if package is None:
             continue  # its version cannot be compared: the health gate checks the result
-        errors.append(
-            InputError(
-                f"the package {name} holds agent {package} ({info.version_source}), "
-                f"but sagefleet_agent_version is {target} for {_some(listed)}",
-                host=listed[0] if len(listed) == 1 else None,
-                field="sagefleet_agent_version",
-                value=target,
-                fix=f"set sagefleet_agent_version to {package} (or remove it: the target "
-                f"is then the package's version), or give the package of agent {target}",
-            )
+        message = (
+            f"the package {name} holds agent {package} ({info.version_source}), "
+            f"but sagefleet_agent_version is {target}"
         )
+        fix = (
+            f"set sagefleet_agent_version to {package} (or remove it: the target "
+            f"is then the package's version), or give the package of agent {target}"
+        )
+        errors.append(_hosts_error(listed, message, "sagefleet_agent_version", target, fix))
     if package is None and unset:
-        errors.append(
-            InputError(
-                f"the package {name} does not say its agent version (no version resource "
-                f"in its installers) and sagefleet_agent_version is not set for {_some(unset)}",
-                host=unset[0] if len(unset) == 1 else None,
-                field="sagefleet_agent_version",
-                value="(unset)",
-                fix="set sagefleet_agent_version to the agent version the package installs",
-            )
+        message = (
+            f"the package {name} does not say its agent version (no version resource "
+            "in its installers) and sagefleet_agent_version is not set"
         )
+        fix = "set sagefleet_agent_version to the agent version the package installs"
+        errors.append(_hosts_error(unset, message, "sagefleet_agent_version", "(unset)", fix))
     for (file_name, technology, origin), listed in sorted(no_switches.items()):
-        errors.append(
-            InputError(
-                f"installer {file_name} is of technology {technology}: the agent profile "
-                f"({origin}) has no silent switches for it, and "
-                f"sagefleet_agent_installer_arguments is not set for {_some(listed)}",
-                host=listed[0] if len(listed) == 1 else None,
-                field="sagefleet_agent_installer_arguments",
-                value="(unset)",
-                fix="set sagefleet_agent_installer_arguments to the installer's silent "
-                "switches (from the vendor or a reference install)",
-            )
+        message = (
+            f"installer {file_name} is of technology {technology}: the agent profile "
+            f"({origin}) has no silent switches for it, and "
+            "sagefleet_agent_installer_arguments is not set"
         )
+        fix = (
+            "set sagefleet_agent_installer_arguments to the installer's silent "
+            "switches (from the vendor or a reference install)"
+        )
+        variable = "sagefleet_agent_installer_arguments"
+        errors.append(_hosts_error(listed, message, variable, "(unset)", fix))
     return errors
 
 

@@ -37,35 +37,10 @@ from sagefleet.remote import (
 )
 from sagefleet.settings import ValidationFailed, validate_host
 from sagefleet.settings.schemas import ENTITIES_SCHEMA, checker, validator
+from sagefleet.variables import declarations as declared
+from sagefleet.variables import given_or_none, value
 
 LANGS = ("en", "fr")
-
-
-# Variables of the sagefleet_preflight role standing for an inventory variable of another
-# name: when set, they win over it.
-ROLE_ALIASES = {
-    "sagefleet_preflight_lang": "sagefleet_lang",
-    "sagefleet_preflight_endpoints": "sagefleet_endpoints",
-    "sagefleet_preflight_waivers": "sagefleet_waivers",
-}
-
-# Variables preflight no longer reads: set, they stop the run with what to do instead.
-_NO_ISSUER_LIST = (
-    "no longer used: SF303 validates each endpoint's certificate chain against the host's "
-    "own Windows root store, without a list of issuer names"
-)
-RETIRED_VARS = dict.fromkeys(
-    ("sagefleet_expected_issuers", "sagefleet_preflight_expected_issuers"), _NO_ISSUER_LIST
-)
-
-
-def with_role_aliases(variables: Mapping[str, Any]) -> dict[str, Any]:
-    """The variables with each role alias that is set moved onto the name prepare() reads."""
-    merged = {k: v for k, v in variables.items() if k not in ROLE_ALIASES}
-    for alias, name in ROLE_ALIASES.items():
-        if variables.get(alias) is not None:
-            merged[name] = variables[alias]
-    return merged
 
 
 def warm_up() -> None:
@@ -97,19 +72,19 @@ class PreparedHost:
     sage: catalog.SageCatalog
     lang: str = "en"
     # The agent's service as the agent profile finds it: its name, else a pattern.
-    agent_service: str | None = field(
+    service_name: str | None = field(
         default_factory=lambda: agent_profile.default().service_name
     )
     agent_image_path_pattern: str | None = None
     agent_display_name_pattern: str | None = None
     service_account: str | None = None
-    target_agent_version: str | None = None
-    min_free_mb: int = 500
-    max_clock_skew_s: int = 300
-    timeout_ms: int = 3000
+    target_version: str | None = None
+    min_free_mb: int = declared.MIN_FREE_MB.default
+    max_clock_skew_s: int = declared.MAX_CLOCK_SKEW.default
+    timeout_ms: int = declared.TIMEOUT_MS.default
     bastion_probes: bool = False
     nameservers: list[str] | None = None
-    dns_port: int = 53
+    dns_port: int = declared.DNS_PORT.default
     edition: str | None = None
     transport: dict[str, Any] = field(default_factory=dict)
     allow_insecure_transport: bool = False
@@ -129,7 +104,7 @@ class PreparedHost:
 
     def facts_params(self) -> dict[str, Any]:
         params = {
-            "agent_service": self.agent_service,
+            "agent_service": self.service_name,  # the facts snippet's parameter
             "agent_image_path_pattern": self.agent_image_path_pattern,
             "agent_display_name_pattern": self.agent_display_name_pattern,
             "endpoints": self.probe_targets(),
@@ -141,24 +116,9 @@ class PreparedHost:
         return params
 
 
-def _int(host: str, name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InputError(
-            f"must be an integer >= {minimum}", host=host, field=name, value=repr(value)
-        )
-    return value
-
-
-def _flag(host: str, hostvars: Mapping[str, Any], name: str) -> bool:
-    value = hostvars.get(name, False)
-    if not isinstance(value, bool):
-        raise InputError("must be true or false", host=host, field=name, value=repr(value))
-    return value
-
-
 def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
     """Validate everything preflight reads from the inventory, or raise (nothing touched)."""
-    for name, why in RETIRED_VARS.items():
+    for name, why in declared.RETIRED.items():
         if hostvars.get(name) is not None:
             raise InputError(why, host=host, field=name, fix=f"remove {name}")
     validation = validate_host(host, hostvars, check_render=False)
@@ -175,70 +135,38 @@ def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
         )
         for e in validation.entities
     ]
-    lang = hostvars.get("sagefleet_lang", "en")
-    if lang not in LANGS:
-        raise InputError("must be en or fr", host=host, field="sagefleet_lang", value=repr(lang))
-    agent_defaults = catalog.agent()
+
+    def read(name: str) -> Any:
+        return value(host, hostvars, name)
+
+    lang = read("sagefleet_lang")
     profile = agent_profile.for_host(hostvars, host=host)
-    account = hostvars.get("sagefleet_agent_service_account")
-    if account is not None and not isinstance(account, str):
-        raise InputError(
-            "must be DOMAIN\\user or user@domain",
-            host=host,
-            field="sagefleet_agent_service_account",
-            value=repr(account),
-        )
-    edition = hostvars.get("sagefleet_edition")
-    if edition is not None and edition not in ("spc", "onpremise"):
-        raise InputError(
-            "must be spc or onpremise", host=host, field="sagefleet_edition", value=repr(edition)
-        )
-    nameservers = hostvars.get("sagefleet_dns_servers")
-    if nameservers is not None and (
-        not isinstance(nameservers, list) or not all(isinstance(n, str) for n in nameservers)
-    ):
-        raise InputError(
-            "must be a list of IP addresses",
-            host=host,
-            field="sagefleet_dns_servers",
-            value=repr(nameservers),
-        )
-    allow_insecure = _flag(host, hostvars, "sagefleet_allow_insecure_transport")
-    bastion = _flag(host, hostvars, "sagefleet_preflight_bastion_probes")
-    target = hostvars.get("sagefleet_agent_version")
+    account = read("sagefleet_agent_service_account")
+    edition = read("sagefleet_edition")
+    nameservers = read("sagefleet_dns_servers")
+    allow_insecure = read("sagefleet_allow_insecure_transport")
+    bastion = read("sagefleet_preflight_bastion_probes")
+    target = given_or_none(host, hostvars, "sagefleet_agent_version")
     return PreparedHost(
         host=host,
         entities=entities,
-        waivers=parse_waivers(host, hostvars.get("sagefleet_waivers")),
-        endpoints=catalog.endpoints(hostvars.get("sagefleet_endpoints"), host=host),
-        sage=catalog.sage(hostvars.get("sagefleet_sage_catalog"), host=host),
+        waivers=parse_waivers(host, given_or_none(host, hostvars, "sagefleet_waivers")),
+        endpoints=catalog.endpoints(
+            given_or_none(host, hostvars, "sagefleet_endpoints"), host=host
+        ),
+        sage=catalog.sage(given_or_none(host, hostvars, "sagefleet_sage_catalog"), host=host),
         lang=lang,
-        agent_service=profile.service_name,
+        service_name=profile.service_name,
         agent_image_path_pattern=profile.image_path_pattern,
         agent_display_name_pattern=profile.display_name_pattern,
         service_account=account,
-        target_agent_version=str(target) if target is not None else None,
-        min_free_mb=_int(
-            host,
-            "sagefleet_preflight_min_free_mb",
-            hostvars.get("sagefleet_preflight_min_free_mb", agent_defaults["min_free_mb"]),
-            1,
-        ),
-        max_clock_skew_s=_int(
-            host,
-            "sagefleet_preflight_max_clock_skew_s",
-            hostvars.get("sagefleet_preflight_max_clock_skew_s", 300),
-            1,
-        ),
-        timeout_ms=_int(
-            host,
-            "sagefleet_preflight_timeout_ms",
-            hostvars.get("sagefleet_preflight_timeout_ms", 3000),
-            100,
-        ),
+        target_version=str(target) if target is not None else None,
+        min_free_mb=read("sagefleet_preflight_min_free_mb"),
+        max_clock_skew_s=read("sagefleet_preflight_max_clock_skew_s"),
+        timeout_ms=read("sagefleet_preflight_timeout_ms"),
         bastion_probes=bastion,
         nameservers=nameservers,
-        dns_port=_int(host, "sagefleet_dns_port", hostvars.get("sagefleet_dns_port", 53), 1),
+        dns_port=read("sagefleet_dns_port"),
         edition=edition,
         transport={
             "scheme": hostvars.get("ansible_winrm_scheme"),
@@ -249,7 +177,7 @@ def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
         if hostvars.get("ansible_connection") == "winrm"
         else {},
         allow_insecure_transport=allow_insecure,
-        agent_target_framework=agent_profile.for_host(hostvars, host=host).target_framework,
+        agent_target_framework=profile.target_framework,
     )
 
 
@@ -290,7 +218,7 @@ def evaluate(
         min_free_mb=prepared.min_free_mb,
         max_clock_skew_s=prepared.max_clock_skew_s,
         service_account=prepared.service_account,
-        target_agent_version=prepared.target_agent_version,
+        target_version=prepared.target_version,
         bastion_dns=dns,
         edition=prepared.edition,
         transport=prepared.transport or None,

@@ -42,12 +42,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sagefleet import agent_profile, doctor, preflight
+from sagefleet import agent_profile, doctor, preflight, variables
 from sagefleet.errors import SagefleetError
 from sagefleet.findings import HostReport
 from sagefleet.inventory import InventoryHost
 from sagefleet.remote.ansible import WINRM_PLUGINS, Connection
 from sagefleet.remote.retry import retry_from
+from sagefleet.variables import declarations
 
 #: The role variable choosing how a host's facts are gathered, and its values.
 MODE_VAR = "sagefleet_preflight_mode"
@@ -57,14 +58,12 @@ DEFAULT_MODE = "fleet"
 FLEET_RESULT_VAR = "sagefleet_preflight_fleet"
 
 
-# Inventory variables preflight reads besides those of its arguments (templated, never
-# passed through task args, so entity secrets stay out of task arguments and logs).
-READ_VARS = (
-    "sagefleet_entities",
-    # The agent profile, where a relative path starts, and the inventory's overrides of it.
-    agent_profile.VARIABLE,
+#: The module the role runs per host (its options stand for inventory variables).
+MODULE = "sagefleet_preflight"
+
+# The WinRM settings preflight judges (SF902) and where a relative agent profile starts.
+_CONNECTION_VARS = (
     "inventory_dir",
-    *(variable for variable, _ in agent_profile.OVERRIDES),
     "ansible_connection",
     "ansible_winrm_scheme",
     "ansible_winrm_transport",
@@ -72,49 +71,35 @@ READ_VARS = (
     "ansible_winrm_message_encryption",
 )
 
-#: Each argument of the sagefleet_preflight action and the host variable it overrides.
-ARG_TO_VAR = {
-    "lang": "sagefleet_lang",
-    "endpoints": "sagefleet_endpoints",
-    "sage_catalog": "sagefleet_sage_catalog",
-    "waivers": "sagefleet_waivers",
-    "agent_service": "sagefleet_agent_service_name",
-    "service_account": "sagefleet_agent_service_account",
-    "target_version": "sagefleet_agent_version",
-    "edition": "sagefleet_edition",
-    "min_free_mb": "sagefleet_preflight_min_free_mb",
-    "max_clock_skew_s": "sagefleet_preflight_max_clock_skew_s",
-    "timeout_ms": "sagefleet_preflight_timeout_ms",
-    "bastion_probes": "sagefleet_preflight_bastion_probes",
-    "dns_servers": "sagefleet_dns_servers",
-    "dns_port": "sagefleet_dns_port",
-    "allow_insecure_transport": "sagefleet_allow_insecure_transport",
-}
 
-#: The retry policy of a fleet-mode session (remote/retry.py).
-RETRY_VARS = ("sagefleet_winrm_retries", "sagefleet_winrm_retry_backoff_s")
+def read_names() -> list[str]:
+    """Every variable preflight reads, templated from the host's variables (never passed
+    through task arguments, so entity secrets stay out of task arguments and logs);
+    retired ones too, so that prepare() refuses them with what to do."""
+    return [
+        *variables.read_by("preflight"),
+        *(variable for variable, _ in agent_profile.OVERRIDES),
+        *_CONNECTION_VARS,
+        *declarations.RETIRED,
+    ]
 
 
 def host_variables(task_vars: Mapping[str, Any], template: Callable[[Any], Any]) -> dict[str, Any]:
-    """The variables preflight reads, templated from a host's variables, aliases applied.
+    """The variables preflight reads, templated from a host's variables.
 
     The role passes no arguments: Ansible compiles every templated task argument
     again in each host's worker process, while a variable that holds no template
     costs nothing to read here (docs/performance.md).
     """
-    # Retired variables are read too, so that prepare() refuses them with what to do.
-    names = [*READ_VARS, *ARG_TO_VAR.values(), *preflight.ROLE_ALIASES, *preflight.RETIRED_VARS]
-    variables = {name: template(task_vars[name]) for name in names if name in task_vars}
-    return preflight.with_role_aliases(variables)
+    return {name: template(task_vars[name]) for name in read_names() if name in task_vars}
 
 
-def preflight_vars(args: Mapping[str, Any], variables: Mapping[str, Any]) -> dict[str, Any]:
-    """The mapping preflight.prepare() reads: the host's variables, task arguments over them."""
-    merged = dict(variables)
-    for arg, var in ARG_TO_VAR.items():
-        if args.get(arg) is not None:
-            merged[var] = args[arg]
-    return merged
+def preflight_vars(args: Mapping[str, Any], host_vars: Mapping[str, Any]) -> dict[str, Any]:
+    """The mapping preflight.prepare() reads: the host's variables, task arguments over them
+    (an argument stands for its variable and for the variable's retired names)."""
+    given = variables.argument_vars(MODULE, args)
+    retired = {alias for name in given for alias in variables.aliases_of(name)}
+    return {**{k: v for k, v in host_vars.items() if k not in retired}, **given}
 
 
 def task_result(report: HostReport) -> dict[str, Any]:
@@ -178,14 +163,13 @@ def plan_host(
     target = resolve().target(name)
     if isinstance(target, str):
         return FleetHost(name, reason=target)
-    variables = host_variables(raw, template)
-    variables.update({v: template(raw[v]) for v in RETRY_VARS if v in raw})
+    host_vars = host_variables(raw, template)  # the retry policy's variables included
     try:
-        prepared = preflight.prepare(name, variables)
-        retry_from(name, variables)
+        prepared = preflight.prepare(name, host_vars)
+        retry_from(name, host_vars)
     except SagefleetError as exc:  # ValidationFailed included: the per-host task says it
         return FleetHost(name, reason=f"invalid input: {type(exc).__name__}")
-    return FleetHost(name, InventoryHost(name, variables, target), prepared)
+    return FleetHost(name, InventoryHost(name, host_vars, target), prepared)
 
 
 def _truthy(value: Any) -> bool:

@@ -1,20 +1,19 @@
-"""Generated documentation: role variables from argument specs, the check reference.
-
-A developer's tool, not part of the operator's ``sagefleet`` command::
+"""Generated files: from the variables' declaration (sagefleet.variables) the roles'
+argument specs, defaults and READMEs and the module stubs' options; docs/checks.md
+from the check catalog.
 
     python -m sagefleet.roledocs all            # regenerate (make docs)
-    python -m sagefleet.roledocs all --check    # exit 1 when a document is stale
+    python -m sagefleet.roledocs all --check    # exit 1 when a file is stale
 
-A role's ``meta/argument_specs.yml`` is what Ansible validates at run time,
-so the README's variables section is generated from it and a test fails when
-the two drift. ``docs/checks.md`` is generated from the check catalog the same
-way, in English and French.
+Tests fail when a generated file drifts (docs/architecture.md, "Generated files").
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +136,130 @@ def sync_roles(root: Path, *, check: bool = False) -> list[RoleDoc]:
     return stale
 
 
+# -- files generated from the variables' declaration -----------------------------------
+
+GENERATED = (
+    "# Generated from src/sagefleet/variables/declarations.py by `make docs`\n"
+    "# (python -m sagefleet.roledocs all): edit the variables there."
+)
+
+
+class _Flow(list[Any]):
+    """A list written on one line ([a, b])."""
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block sequences indented under their key (yamllint's and ansible-lint's style)."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+_Dumper.add_representer(
+    _Flow, lambda dumper, data: dumper.represent_sequence("tag:yaml.org,2002:seq", data, True)
+)
+
+
+def _flow(value: Any) -> Any:
+    if isinstance(value, list):
+        return _Flow(_flow(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _flow(v) for k, v in value.items()}
+    return value
+
+
+def _yaml(data: Any) -> str:
+    text: str = yaml.dump(
+        data, Dumper=_Dumper, sort_keys=False, width=88, allow_unicode=True,
+        default_flow_style=False,
+    )
+    return text
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, str) and "{{" in value and '"' not in value and "\\" not in value:
+        return f'"{value}"'  # a template, as Ansible's own examples write them
+    text: str = yaml.dump(_flow(value), Dumper=_Dumper, width=10**6, allow_unicode=True)
+    return text.strip().removesuffix("...").strip()
+
+
+def _option(option: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (_flow(v) if k != "description" else v) for k, v in option.items()}
+
+
+def argument_specs_text(role: Path) -> str:
+    """A role's meta/argument_specs.yml: its own descriptions, the declared options."""
+    from sagefleet import variables
+
+    specs = dict(load_spec(role))
+    main = dict(specs["main"])
+    main["options"] = {
+        var.name: _option(variables.spec_option(var)) for var in variables.for_role(role.name)
+    }
+    specs["main"] = main
+    return "---\n" + GENERATED + "\n" + _yaml({"argument_specs": specs})
+
+
+def defaults_text(role: str) -> str | None:
+    """A role's defaults/main.yml (None: the role sets no default)."""
+    from sagefleet import variables
+
+    declared = [v for v in variables.declared().values() if role in v.defaults_in]
+    if not declared:
+        return None
+    lines = ["---", GENERATED]
+    for var in declared:
+        lines += textwrap.wrap(
+            var.note or var.doc[0], 88, initial_indent="# ", subsequent_indent="# "
+        )
+        value = var.default if var.role_default is variables.UNSET else var.role_default
+        lines.append(f"{var.name}: {_scalar(value)}")
+    return "\n".join(lines) + "\n"
+
+
+_OPTIONS_BLOCK = re.compile(r"^options:\n(?:(?: .*)?\n)*", re.M)
+
+
+def module_stub_text(path: Path) -> str:
+    """A module stub with the options standing for variables as declared."""
+    from sagefleet import variables
+
+    text = path.read_text(encoding="utf-8")
+    documented = variables.module_doc_options(path.stem)
+    if not documented:
+        return text
+    block = _yaml({"options": {name: _option(o) for name, o in documented.items()}})
+    if not _OPTIONS_BLOCK.search(text):
+        raise DocsError(f"{path}: no options: block in DOCUMENTATION")
+    return _OPTIONS_BLOCK.sub(lambda _: block, text, count=1)
+
+
+def generated_files(root: Path) -> list[tuple[Path, str]]:
+    """(path, wanted text) of every file generated from the variables' declaration."""
+    wanted: list[tuple[Path, str]] = []
+    for role in roles(root):
+        wanted.append((role / "meta" / "argument_specs.yml", argument_specs_text(role)))
+        defaults = defaults_text(role.name)
+        if defaults is not None:
+            wanted.append((role / "defaults" / "main.yml", defaults))
+    for stub in sorted((root / "library").glob("sagefleet_*.py")):
+        wanted.append((stub, module_stub_text(stub)))
+    return wanted
+
+
+def sync_generated(root: Path, *, check: bool = False) -> list[Path]:
+    """Regenerate the files of generated_files(); return those that were stale."""
+    stale: list[Path] = []
+    for path, text in generated_files(root):
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if current != text:
+            stale.append(path)
+            if not check:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+    return stale
+
+
 # -- the check reference -------------------------------------------------------------
 
 CHECKS_BEGIN = (
@@ -175,6 +298,10 @@ def stale_documents(root: Path, what: str, *, check: bool = False) -> list[str]:
     """Regenerate (or, with ``check``, only find) the stale generated documents."""
     stale: list[str] = []
     if what in ("roles", "all"):
+        # The specs first: the READMEs are written from them.
+        stale += [str(p) for p in sync_generated(root, check=check)]
+        if check and stale:
+            return stale
         stale += [str(d.path) for d in sync_roles(root, check=check)]
     if what in ("checks", "all"):
         path = root / "docs" / "checks.md"
@@ -194,7 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "what",
         choices=["roles", "checks", "all"],
-        help="role READMEs (from meta/argument_specs.yml), docs/checks.md, or both",
+        help="the files generated from the variables' declaration (role specs, defaults, "
+        "READMEs, module stubs' options), docs/checks.md, or both",
     )
     parser.add_argument("--root", default=".", help="project root (default .)")
     parser.add_argument(

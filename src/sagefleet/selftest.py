@@ -115,13 +115,13 @@ def plan(host: str, variables: Mapping[str, Any]) -> list[tuple[str, dict[str, A
     prepared = offline_prepared(host, variables)
     options = options_from(host, {**variables, "sagefleet_diagnose_restart": False})
     options.restart = False
-    staging = str(variables.get("sagefleet_agent_staging_dir") or transfer.DEFAULT_STAGING_ROOT)
-    root = transfer.check_staging_root(staging)
+    staging = str(variables.get("sagefleet_agent_staging_dir") or transfer.DEFAULT_STAGING_DIR)
+    root = transfer.check_staging_dir(staging)
     endpoint = prepared.endpoints[0]
     questions = [
         {
             "kind": "service",
-            "name": prepared.agent_service,
+            "name": prepared.service_name,
             "image_path_pattern": prepared.agent_image_path_pattern,
             "display_name_pattern": prepared.agent_display_name_pattern,
         },

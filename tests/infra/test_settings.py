@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from sagefleet.settings.host import FULL_CONTROL, grant_account
 from sagefleet.settings.merge import connections
-from sagefleet.settings_host import FULL_CONTROL, grant_account
 from sagefleet.verify import Windows
 from sagefleet.verify.expectations import Expectations, differences
 

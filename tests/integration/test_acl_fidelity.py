@@ -17,9 +17,9 @@ from sagefleet import transfer
 from sagefleet.package import PackageInfo, build_test_package, inspect
 from sagefleet.remote import RemoteError, SnippetFailed
 from sagefleet.settings import settings_sha256
-from sagefleet.settings_host import content_stdin, settings_target, write_params, write_settings
+from sagefleet.settings.host import content_stdin, settings_target, write_params, write_settings
 from sagefleet.sim.fleet import Fleet
-from sagefleet.sim.model import ADMINISTRATORS, SYSTEM, USERS, Acl, WindowsHost
+from sagefleet.sim.host import ADMINISTRATORS, SYSTEM, USERS, Acl, WindowsHost
 from tests.support.deploy import agent, deploy, outcomes
 from tests.support.deployed import make_deployed
 from tests.support.fleets import FleetFactory, session_for
@@ -28,7 +28,7 @@ from tests.support.scenarios import entities_for
 HOST = "sage01"
 INSTALL_DIR = "C:\\Program Files\\Spendesk\\Sage Agent"
 SETTINGS = INSTALL_DIR + "\\settings.json"
-STAGING = transfer.DEFAULT_STAGING_ROOT
+STAGING = transfer.DEFAULT_STAGING_DIR
 BACKUP = "C:\\ProgramData\\sagefleet\\backup"
 TEXT = '{"connections": [], "sqlPassword": "Sql-Canary-Passw0rd!"}\n'
 
@@ -97,7 +97,7 @@ def test_dot_accounts_are_granted_as_the_local_account(fleet: Fleet) -> None:
     assert readers == ["BUILTIN\\Administrateurs", "AUTORITE NT\\Système", "SAGE-FR\\svc-spendesk"]
 
 
-def test_the_staging_root_is_created_private_and_what_it_holds_too(
+def test_the_staging_dir_is_created_private_and_what_it_holds_too(
     fleet: Fleet, tmp_path: Path
 ) -> None:
     host = fleet.host(HOST)
@@ -111,7 +111,7 @@ def test_the_staging_root_is_created_private_and_what_it_holds_too(
 
 
 @pytest.mark.parametrize("tamper", ["users-write", "foreign-owner"])
-def test_a_tampered_staging_root_is_refused_before_anything_is_staged(
+def test_a_tampered_staging_dir_is_refused_before_anything_is_staged(
     fleet: Fleet, tmp_path: Path, tamper: str
 ) -> None:
     host = fleet.host(HOST)

@@ -19,7 +19,7 @@ from sagefleet.deploy import deploy_host
 from sagefleet.inventory import load
 from sagefleet.package import build_test_package, inspect
 from sagefleet.sim.fleet import Fleet, generate_specs
-from sagefleet.sim.model import Service, WindowsHost
+from sagefleet.sim.host import Service, WindowsHost
 from tests.support.fleets import ROOT, next_first_address, session_for
 from tests.support.scenarios import write_inventory
 

@@ -9,7 +9,7 @@ import pytest
 from sagefleet import doctor
 from sagefleet.inventory import load
 from sagefleet.sim.fleet import Fleet, generate_specs
-from sagefleet.sim.model import load_profile
+from sagefleet.sim.host import load_profile
 from tests.support import netfixtures
 from tests.support.fleets import next_first_address
 from tests.support.netfixtures import DnsServer

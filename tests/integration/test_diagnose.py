@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sagefleet import settings_host
+from sagefleet.settings import host as settings_host
 from sagefleet.sim.fleet import Fleet, generate_specs
 from tests.support.fleets import ROOT, next_first_address
 from tests.support.scenarios import entities_for, write_inventory
@@ -168,7 +168,7 @@ def test_restart_when_asked(
     assert last["params"]["restart"] is True
 
 
-# The simulator's stand-in agent log (sim/agent_runtime.py), described as an agent profile
+# The simulator's stand-in agent log (sim/host/agent_runtime.py), described as an agent profile
 # describes a real agent's log.
 LOGS = {
     "dir": "{install_dir}\\logs",

@@ -14,8 +14,8 @@ from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError
 from sagefleet import snippets
 from sagefleet.remote import AuthenticationFailed, HostUnreachable, TransportError
 from sagefleet.remote.command import snippet_invocation
-from sagefleet.sim.faults import FaultError, FaultPlan
 from sagefleet.sim.fleet import Fleet, FleetError, generate_specs, specs_from_inventory
+from sagefleet.sim.protocol.faults import FaultError, FaultPlan
 from tests.support.ansible_leg import connect
 from tests.support.fleets import FleetFactory, next_first_address, session_for
 

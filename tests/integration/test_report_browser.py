@@ -142,7 +142,7 @@ def test_html_report_dom_holds_every_host_and_remediation(tmp_path: Path) -> Non
 
 # ----------------------------------------------------------------------------- 500 hosts
 #
-# A 500-host preflight report built as preflight builds one (tests/reportfleet.py), opened
+# A 500-host preflight report built as preflight builds one (tests/support/reportfleet.py), opened
 # from file:// in headless Chromium and used through the DOM as a reader would: typing,
 # keyboard, mouse clicks. The page and its screenshots stay in .sagefleet/artefacts/
 # report-browser/ (git-ignored) for a person to look at after the run.

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from sagefleet.facts import HostFacts, Probe, parse_facts
-from sagefleet.sim.model import DEFAULT_ENDPOINTS, load_profile, profile_names
+from sagefleet.sim.host import DEFAULT_ENDPOINTS, load_profile, profile_names
 from tests.support.fleets import FleetFactory, session_for
 
 pytestmark = pytest.mark.integration

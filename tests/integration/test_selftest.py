@@ -13,9 +13,9 @@ import pytest
 from sagefleet import selftest, snippets
 from sagefleet.cli import main
 from sagefleet.remote.command import snippet_invocation
-from sagefleet.sim import dispatch
+from sagefleet.sim.commands import dispatch
 from sagefleet.sim.fleet import Fleet, generate_specs
-from sagefleet.sim.model import WindowsHost
+from sagefleet.sim.host import WindowsHost
 from tests.support.fleets import next_first_address
 from tests.support.scenarios import write_inventory
 

@@ -22,7 +22,7 @@ import yaml
 from sagefleet import agent_profile
 from sagefleet.settings import build_host_settings
 from sagefleet.sim.fleet import Fleet
-from sagefleet.sim.model import USERS, Service, WindowsHost
+from sagefleet.sim.host import USERS, Service, WindowsHost
 from tests.support.deployed import make_deployed
 from tests.support.fleets import ROOT, FleetFactory
 from tests.support.scenarios import write_inventory

@@ -22,7 +22,6 @@ from sagefleet import (
     connection,
     diagnose,
     discover,
-    settings_host,
     snippets,
     transfer,
 )
@@ -35,6 +34,7 @@ from sagefleet.preflight import prepare
 from sagefleet.preflight import run as preflight_run
 from sagefleet.remote.contracts import _checker, validate_output
 from sagefleet.remote.session import HostSession
+from sagefleet.settings import host as settings_host
 from sagefleet.sim.fleet import Fleet, generate_specs
 from tests.support.fleets import next_first_address, session_for
 from tests.support.scenarios import write_inventory
@@ -181,11 +181,11 @@ def test_every_snippet_output_follows_its_schema(
         # A transfer over several connections (pieces), and one pulled by the host.
         with session("sage03") as s:
             staged = transfer.stage(
-                s, package, staging_root="C:\\Stage2", streams=3, min_piece_bytes=1024
+                s, package, staging_dir="C:\\Stage2", streams=3, min_piece_bytes=1024
             )
             assert staged.streams > 1
             transfer.extract(s, staged.path, "C:\\Stage2\\x", check_mode=True)
-            transfer.stage_pull(s, f"{base}/Setup.zip", package.sha256, staging_root="C:\\Stage3")
+            transfer.stage_pull(s, f"{base}/Setup.zip", package.sha256, staging_dir="C:\\Stage3")
             s.run_snippet(
                 "deploy_lock",
                 {"action": "release", "path": "C:\\Stage3\\lock", "owner": "me", "ttl_s": 60},

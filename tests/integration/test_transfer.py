@@ -24,14 +24,15 @@ from sagefleet.remote import (
 )
 from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.remote.command import snippet_invocation
+from sagefleet.remote.retry import Backoff
 from sagefleet.remote.winrm import WinRMSession
 from sagefleet.sim.fleet import Fleet
-from sagefleet.sim.model import WindowsHost, private_folder_acl
+from sagefleet.sim.host import WindowsHost, private_folder_acl
 from tests.support.fleets import FleetFactory, session_for
 
 HOST = "sage01"
 PAYLOAD_BYTES = 2 * 1024 * 1024
-NO_WAIT = transfer.RetryPolicy(attempts=3, backoff_s=0.0)
+NO_WAIT = Backoff(retries=2, backoff_s=0.0)
 STAGED = r"C:\ProgramData\sagefleet\staging\3.2.0\Setup.zip"
 ENCODINGS = pytest.mark.parametrize("encoding", transfer.ENCODINGS)
 
@@ -154,7 +155,7 @@ def test_interrupted_transfer_resumes_from_what_reached_the_host(
     with session_for(fleet, HOST) as session:
         with pytest.raises(HostUnreachable):
             transfer.stage(
-                session, package, encoding=encoding, retry=transfer.RetryPolicy(attempts=1)
+                session, package, encoding=encoding, retry=Backoff(retries=0)
             )
         host = host_of(fleet)
         assert not host.fs.exists(STAGED)
@@ -332,7 +333,7 @@ def test_push_over_several_connections_resumes_every_piece_after_a_cut(
                 package,
                 streams=4,
                 min_piece_bytes=PIECE,
-                retry=transfer.RetryPolicy(attempts=1),
+                retry=Backoff(retries=0),
             )
         host = host_of(fleet)
         assert not host.fs.exists(STAGED)
@@ -378,7 +379,7 @@ def test_push_over_several_connections_retries_a_failed_send_and_resumes(
             package,
             streams=4,
             min_piece_bytes=PIECE,
-            retry=transfer.RetryPolicy(attempts=3, backoff_s=0.0),
+            retry=Backoff(retries=2, backoff_s=0.0),
             sleep=waits.append,
         )
     assert fleet.faults(HOST).counters.dropped + fleet.faults(HOST).counters.faults >= 1
@@ -396,7 +397,7 @@ def test_pieces_left_on_the_host_are_resumed_over_one_connection(
     turn, then the .part; a stale piece (inside the .part) is deleted."""
     original = Path(package.path).read_bytes()
     host = host_of(fleet)
-    host.fs.mkdir(transfer.DEFAULT_STAGING_ROOT, acl=private_folder_acl())  # a previous run's
+    host.fs.mkdir(transfer.DEFAULT_STAGING_DIR, acl=private_folder_acl())  # a previous run's
     host.fs.mkdir(STAGED.rsplit("\\", 1)[0])
     third = package.size // 3
     host.fs.write(STAGED + ".part", original[:1000])
@@ -447,7 +448,7 @@ def test_pieces_from_another_build_fail_verification_and_the_package_is_sent_who
 ) -> None:
     original = Path(package.path).read_bytes()
     host = host_of(fleet)
-    host.fs.mkdir(transfer.DEFAULT_STAGING_ROOT, acl=private_folder_acl())  # a previous run's
+    host.fs.mkdir(transfer.DEFAULT_STAGING_DIR, acl=private_folder_acl())  # a previous run's
     host.fs.mkdir(STAGED.rsplit("\\", 1)[0])
     half = package.size // 2
     host.fs.write(STAGED + ".part", original[:half])
@@ -550,7 +551,7 @@ def test_push_through_ansible_winrm_connection_resumes_after_a_cut(
     # ansible's plugin reports the cut Send as "winrm send_input failed": a TransportError.
     with pytest.raises((HostUnreachable, TransportError)):
         transfer.stage(
-            ansible_session, package, encoding=encoding, retry=transfer.RetryPolicy(attempts=1)
+            ansible_session, package, encoding=encoding, retry=Backoff(retries=0)
         )
     kept = host_of(fleet).fs.read(STAGED + ".part")
     original = Path(package.path).read_bytes()
@@ -694,7 +695,7 @@ def test_cleanup_keeps_the_newest_versions_and_the_current_one(
     fleet: Fleet, tmp_path: Path
 ) -> None:
     host = host_of(fleet)
-    root = transfer.DEFAULT_STAGING_ROOT
+    root = transfer.DEFAULT_STAGING_DIR
     packages = [make_package(tmp_path, v, payload=1024) for v in ("1.0.0", "2.0.0", "3.0.0")]
     with session_for(fleet, HOST) as session:
         staged = [transfer.stage(session, p) for p in packages]
@@ -710,7 +711,7 @@ def test_cleanup_keeps_the_newest_versions_and_the_current_one(
 
 def test_cleanup_removes_stray_parts_of_kept_versions(fleet: Fleet, tmp_path: Path) -> None:
     host = host_of(fleet)
-    root = transfer.DEFAULT_STAGING_ROOT
+    root = transfer.DEFAULT_STAGING_DIR
     packages = [make_package(tmp_path, v, payload=1024) for v in ("1.0.0", "2.0.0")]
     with session_for(fleet, HOST) as session:
         staged = [transfer.stage(session, p) for p in packages]

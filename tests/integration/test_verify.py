@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from sagefleet.sim.fleet import Fleet, generate_specs
-from sagefleet.sim.model import ADMINISTRATORS, SYSTEM, Acl
+from sagefleet.sim.host import ADMINISTRATORS, SYSTEM, Acl
 from tests.support.deployed import make_deployed
 from tests.support.fleets import FleetFactory, next_first_address
 from tests.support.scenarios import write_inventory

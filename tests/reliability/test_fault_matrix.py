@@ -23,10 +23,11 @@ from sagefleet import transfer
 from sagefleet.deploy import DeployResult, deploy_host
 from sagefleet.inventory import load
 from sagefleet.package import PackageInfo, build_test_package, inspect
-from sagefleet.remote.retry import RetryingSession, WinRMRetry
-from sagefleet.sim import dispatch
+from sagefleet.remote.retry import Backoff, RetryingSession
+from sagefleet.sim.commands import dispatch
 from sagefleet.sim.fleet import Fleet, generate_specs
-from sagefleet.sim.model import WindowsHost
+from sagefleet.sim.host import WindowsHost
+from sagefleet.sim.session import SimSession, simulated
 from tests.support.fleets import next_first_address, session_for
 from tests.support.reliability import (
     INSTALL_DIR,
@@ -152,18 +153,9 @@ def test_persistent_fault_is_retried_a_bounded_number_of_times_then_reported(
     assert "facts" in (result.report.error or "") or "WinRM" in (result.reason or "")
 
 
-class _Stub(OnSnippet):
+def failing(error: type[Exception]) -> SimSession:
     """A session whose every run fails with ``error``."""
-
-    def __init__(self, error: type[Exception]) -> None:
-        self.host, self.error, self.calls = "stub", error, 0
-
-    def run_snippet(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        self.calls += 1
-        raise self.error("stub", "injected")
-
-    def close(self) -> None:
-        pass
+    return simulated(name="stub", replies=[error("stub", "injected") for _ in range(8)])
 
 
 def test_retries_are_configurable_bounded_and_back_off() -> None:
@@ -172,21 +164,21 @@ def test_retries_are_configurable_bounded_and_back_off() -> None:
     from sagefleet.remote.retry import retry_from
 
     waits: list[float] = []
-    stub = _Stub(TransportError)
+    stub = failing(TransportError)
     with pytest.raises(TransportError):
-        RetryingSession(stub, WinRMRetry(retries=3, backoff_s=0.5), waits.append).run_snippet(
+        RetryingSession(stub, Backoff(retries=3, backoff_s=0.5), waits.append).run_snippet(
             "facts", {}
         )
-    assert stub.calls == 4 and waits == [0.5, 1.0, 2.0]
+    assert len(stub.calls) == 4 and waits == [0.5, 1.0, 2.0]
     for error, snippet in (
         (AuthenticationFailed, "facts"),
         (HostUnreachable, "facts"),
         (TransportError, "agent_install"),
     ):
-        stub = _Stub(error)
+        stub = failing(error)
         with pytest.raises(error):
-            RetryingSession(stub, WinRMRetry(retries=3), waits.append).run_snippet(snippet, {})
-        assert stub.calls == 1, (error, snippet)
+            RetryingSession(stub, Backoff(retries=3), waits.append).run_snippet(snippet, {})
+        assert len(stub.calls) == 1, (error, snippet)
     assert retry_from("h", {"sagefleet_winrm_retries": 5}).retries == 5
     for bad in (
         {"sagefleet_winrm_retries": -1},

@@ -6,7 +6,7 @@ from typing import Any
 
 from sagefleet import agent_profile
 from sagefleet.settings import build_host_settings
-from sagefleet.sim.model import ADMINISTRATORS, SYSTEM, Acl, Service, WindowsHost
+from sagefleet.sim.host import ADMINISTRATORS, SYSTEM, Acl, Service, WindowsHost
 
 
 def make_deployed(

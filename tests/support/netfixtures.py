@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from sagefleet.sim import certs
+from sagefleet.sim.host.pki import ca_certificate, server_certificate
 
 LOOPBACK = "127.0.0.1"
 
@@ -232,7 +232,7 @@ def _make_ca(cn: str, org: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certif
     now = dt.datetime.now(dt.UTC)
     name = _name(cn, org)
     before, after = now - dt.timedelta(days=1), now + dt.timedelta(days=30)
-    return key, certs.ca_certificate(name, key, name, key, before, after, path_length=0)
+    return key, ca_certificate(name, key, name, key, before, after, path_length=0)
 
 
 def _make_leaf(
@@ -248,7 +248,7 @@ def _make_leaf(
     else:
         start, end = now - dt.timedelta(days=1), now + dt.timedelta(days=30)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, LEAF_NAME)])
-    cert = certs.server_certificate(
+    cert = server_certificate(
         subject, key, ca_cert, ca_key, start, end,
         names=[LEAF_NAME, "localhost"], addresses=[LOOPBACK],
     )  # fmt: skip

@@ -15,7 +15,7 @@ from typing import Any
 from sagefleet.remote import HostSession
 from sagefleet.settings import OverwriteRefused, build_host_settings
 from sagefleet.sim.fleet import Fleet
-from sagefleet.sim.model import WindowsHost
+from sagefleet.sim.host import WindowsHost
 from tests.support.deploy import ANSIBLE_PLAYBOOK, CANARY, INSTALL_DIR, SERVICE
 from tests.support.fleets import ROOT
 

@@ -18,8 +18,8 @@ from typing import Any
 from sagefleet import preflight
 from sagefleet.facts import HostFacts, parse_facts
 from sagefleet.findings import FleetReport, HostReport
-from sagefleet.sim import dispatch
-from sagefleet.sim.model import host_from_profile, load_profile, profile_names
+from sagefleet.sim.commands import dispatch
+from sagefleet.sim.host import host_from_profile, load_profile, profile_names
 from tests.support.scenarios import entities_for
 
 HEALTHY = ("healthy-onprem", "healthy-spc", "french-ui", "two-entities", "agent-old")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sagefleet.findings import Finding, FleetReport, HostReport, Severity, Status
-from sagefleet.outcomes import Outcome
+from sagefleet.outcomes import HostOutcome
 
 
 def dotnet(status: Status, message: str, remediation: str = "") -> Finding:
@@ -37,7 +37,7 @@ def deploy_report(lang: str = "en") -> FleetReport:
                 reachable=True,
                 findings=(sf601,),
                 duration_s=12.5,
-                outcome=Outcome(
+                outcome=HostOutcome(
                     status="rolled-back",
                     reason="installer failed: installer exit code 1603; previous version 2.3.0 "
                     "restored, running",
@@ -51,20 +51,20 @@ def deploy_report(lang: str = "en") -> FleetReport:
                 host="fresh",
                 reachable=True,
                 duration_s=8.0,
-                outcome=Outcome(
+                outcome=HostOutcome(
                     status="installed", plan="install 3.2.0 (v11.0)", target_version="3.2.0"
                 ),
             ),
             HostReport(
                 host="later",
                 reachable=True,
-                outcome=Outcome(status="not-run", reason="the rollout stopped before its wave"),
+                outcome=HostOutcome(status="not-run", reason="the rollout stopped before its wave"),
             ),
             HostReport(
                 host="down",
                 reachable=False,
                 error="cannot connect to 10.0.0.9:5986: connection refused",
-                outcome=Outcome(
+                outcome=HostOutcome(
                     status="unreachable",
                     reason="cannot connect to 10.0.0.9:5986: connection refused",
                     target_version="3.2.0",
@@ -74,7 +74,7 @@ def deploy_report(lang: str = "en") -> FleetReport:
                 host="net472",
                 reachable=True,
                 findings=(dotnet(Status.FAIL, "4.7.2"),),
-                outcome=Outcome(status="blocked", reason="preflight: SF101 failed"),
+                outcome=HostOutcome(status="blocked", reason="preflight: SF101 failed"),
             ),
         ),
     )

@@ -13,10 +13,10 @@ from typing import Any
 
 import yaml
 
-from sagefleet import settings_host
+from sagefleet.settings import host as settings_host
 from sagefleet.sim import vendor_layout
 from sagefleet.sim.fleet import Fleet
-from sagefleet.sim.model import load_profile
+from sagefleet.sim.host import load_profile
 
 
 def entities_for(profile_name: str) -> list[dict[str, Any]]:

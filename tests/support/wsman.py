@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import xmltodict
 from winrm.protocol import Protocol
 
-from sagefleet.sim import wsman
+from sagefleet.sim.protocol import wsman
 
 PROTOCOL = Protocol("http://127.0.0.1:5985/wsman", username="u", password="p")
 

@@ -8,10 +8,11 @@ import re
 
 import pytest
 
-from sagefleet import settings_host, snippets
-from sagefleet.sim import acl_rules, semantics
-from sagefleet.sim.dispatch import run_snippet
-from sagefleet.sim.model import (
+from sagefleet import snippets
+from sagefleet.settings import host as settings_host
+from sagefleet.sim.commands import acl_rules, semantics
+from sagefleet.sim.commands.dispatch import run_snippet
+from sagefleet.sim.host import (
     ADMINISTRATORS,
     NOT_MAPPED,
     SYSTEM,
@@ -27,7 +28,7 @@ from sagefleet.sim.model import (
 
 AGENT = "C:\\Program Files\\Spendesk\\Sage Agent"
 BACKUP_ROOT = "C:\\ProgramData\\sagefleet\\backup"
-STAGING_ROOT = "C:\\ProgramData\\sagefleet\\staging"
+STAGING_DIR = "C:\\ProgramData\\sagefleet\\staging"
 
 
 def make(profile: str = "healthy-onprem") -> WindowsHost:
@@ -90,8 +91,8 @@ def test_programdata_lets_users_read_and_create_and_the_creator_owns() -> None:
     programdata = fs.acl_of("C:\\ProgramData")
     assert programdata.may_read(USERS) and programdata.may_write(USERS)
     # A folder our code creates there without a DACL of its own inherits that.
-    fs.mkdir(STAGING_ROOT)
-    staging = fs.acl_of(STAGING_ROOT)
+    fs.mkdir(STAGING_DIR)
+    staging = fs.acl_of(STAGING_DIR)
     assert not staging.protected and staging.owner == ADMINISTRATORS
     assert staging.may_write(USERS) and staging.may_read(USERS)
     # Created with a protected DACL, it and what it holds are SYSTEM's and Administrators'.

@@ -13,7 +13,7 @@ from tests.support.wire import run_snippet_wire
 from sagefleet import agent_learn, agent_profile
 from sagefleet.agent_learn import Lookup, build, merge_keys, technology
 from sagefleet.remote.contracts import validate_output
-from sagefleet.sim.model import Service, WindowsHost, host_from_profile, load_profile
+from sagefleet.sim.host import Service, WindowsHost, host_from_profile, load_profile
 
 FOLDER = "C:\\Program Files (x86)\\Spendesk\\Sage 100 Agent"
 #: Values of the reference install's settings.json: none may reach a learned profile.

@@ -7,18 +7,26 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from bench import fleet_perf, harness, preflight_bench, publish, transfer_bench, upgrade_bench
+from bench import (
+    baseline_models,
+    fleet_perf,
+    harness,
+    preflight_bench,
+    publish,
+    transfer_bench,
+    upgrade_bench,
+)
 from tests.support.fleets import ROOT
 
 from sagefleet.remote.command import decode_clixml
-from sagefleet.sim import baseline_models
-from sagefleet.sim.dispatch import run_ps_line
-from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile
+from sagefleet.sim.commands.dispatch import run_ps_line
+from sagefleet.sim.host import WindowsHost, host_from_profile, load_profile
 
 fp, hn, pb = fleet_perf, harness, preflight_bench
 tp, up = transfer_bench, upgrade_bench
@@ -481,6 +489,14 @@ def test_a_failed_upgrade_run_is_kept_apart() -> None:
 
 
 # -- the naive baseline's PowerShell, answered by the simulator ---------------------
+
+
+@pytest.fixture(autouse=True)
+def baseline() -> Iterator[None]:
+    """The bench's models answer its one-liners, as in the simulator the bench starts."""
+    baseline_models.register()
+    yield
+    baseline_models.unregister()
 
 
 @pytest.fixture

@@ -55,6 +55,15 @@ def test_every_check_has_a_unique_id_and_both_titles() -> None:
         assert c.title_en and c.title_fr and c.title_en != c.title_fr or c.check_id == "SF106"
 
 
+def test_every_declared_check_has_one_function_and_every_function_a_declaration() -> None:
+    from sagefleet import catalog
+    from sagefleet.checks.base import check
+
+    assert [c.check_id for c in all_checks()] == sorted(catalog.load("checks"))
+    with pytest.raises(ValueError, match="SF999 is not declared"):
+        check("SF999")
+
+
 # SF101 .NET ---------------------------------------------------------------------
 def test_sf101_dotnet_472_fails_with_what_to_install() -> None:
     doc = healthy(NOW)
@@ -410,7 +419,7 @@ def test_sf403_agent_states() -> None:
     stopped = one(findings(doc), "SF403")
     assert stopped.status is Status.FAIL and stopped.severity is Severity.WARNING
     doc["agent"]["state"] = "Running"
-    upgrade = one(findings(doc, target_agent_version="3.1.0"), "SF403")
+    upgrade = one(findings(doc, target_version="3.1.0"), "SF403")
     assert upgrade.status is Status.PASS and "upgraded to 3.1.0" in upgrade.message
 
 

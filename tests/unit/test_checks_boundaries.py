@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,7 @@ from sagefleet import offline, preflight
 from sagefleet.checks import Context, EntityView, run_checks
 from sagefleet.facts import parse_facts
 from sagefleet.findings import Finding, HostReport, Severity, Status
-from sagefleet.remote.session import HostSession
-from sagefleet.sim.dispatch import run_command
-from sagefleet.sim.model import host_from_profile, load_profile
+from sagefleet.sim.session import simulated
 
 AZURE_SQL = "xiyxu8z271.database.windows.net"
 
@@ -346,30 +343,14 @@ def test_sf104_never_shows_a_negative_zero() -> None:
     assert found.message == "clock skew 0 s" and found.observed == 0
 
 
-class SlowLink(HostSession):
-    """A session to a host model whose round trip takes ``delay`` each way."""
-
-    def __init__(self, profile: str, delay: float, skew: float) -> None:
-        super().__init__("h1")
-        self.model = host_from_profile("h1", "127.0.0.2", "u", "p", load_profile(profile))
-        self.model.clock_skew_s = skew
-        self.delay = delay
-
-    def execute(
-        self, command: str, stdin: Iterable[bytes] | None = None
-    ) -> tuple[int, bytes, bytes]:
-        time.sleep(self.delay)
-        result = run_command(self.model, command, b"".join(stdin or ()))
-        time.sleep(self.delay)
-        return result
-
-
 @pytest.mark.parametrize("skew", [300, -300])
 def test_sf104_takes_the_bastion_time_at_the_midpoint_of_the_round_trip(skew: int) -> None:
     # The host reads its clock mid-way: judged against the end of the round trip, a host
     # 300 s ahead looked 299.x s off (pass) and one 300 s behind 300.x s (fail).
     prepared = preflight.prepare("h1", {})
-    report, _ = preflight.run(SlowLink("healthy-onprem", 0.4, skew), prepared)
+    session = simulated("healthy-onprem", "h1", delay=0.4)
+    session.sim.clock_skew_s = skew
+    report, _ = preflight.run(session, prepared)
     found = only(list(report.findings), "SF104")
     assert (found.status, found.severity, found.observed) == (Status.FAIL, Severity.WARNING, skew)
 

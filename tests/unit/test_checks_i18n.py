@@ -21,8 +21,8 @@ from sagefleet.checks import Context, EntityView, all_checks, run_checks
 from sagefleet.facts import parse_facts
 from sagefleet.findings import Finding
 from sagefleet.network import DnsResult, DnsStatus
-from sagefleet.sim.model import host_from_profile, load_profile, profile_names
-from sagefleet.sim.snippet_models import facts as facts_model
+from sagefleet.sim.commands.snippet_models import facts as facts_model
+from sagefleet.sim.host import host_from_profile, load_profile, profile_names
 
 NOW = dt.datetime.now(dt.UTC)
 # Titles that are a product name, the same in both languages.
@@ -66,7 +66,7 @@ def _run(doc: dict[str, Any], profile: str | None, lang: str) -> list[Finding]:
     context = Context(
         host="h", facts=parse_facts(doc), entities=_entities(profile), lang=lang,
         controller_utc=NOW, service_account="CORP\\svc-spendesk" if profile else None,
-        target_agent_version="3.2.0",
+        target_version="3.2.0",
         transport={"scheme": "http", "transport": "basic",
                    "server_cert_validation": "ignore", "message_encryption": "never"},
         # The bastion sees other addresses than the host (SF307 runs and differs).

@@ -69,7 +69,7 @@ def ansible_218_line(line: str) -> str:
 
 def offline_collector_line() -> str:
     script = offline.facts_script(
-        offline.default_params(mae_files=WORST["mae_files"], agent_service="S" * 256)
+        offline.default_params(mae_files=WORST["mae_files"], service_name="S" * 256)
     )
     (arguments,) = re.findall(r"\$info\.Arguments = '([^']*)'", script)
     return r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe " + arguments

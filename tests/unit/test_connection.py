@@ -16,8 +16,8 @@ import yaml
 from sagefleet import connection, snippets
 from sagefleet.errors import InputError
 from sagefleet.findings import Status
-from sagefleet.sim import agent_runtime, connection_models, dispatch
-from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile
+from sagefleet.sim.commands import connection_models, dispatch
+from sagefleet.sim.host import WindowsHost, agent_runtime, host_from_profile, load_profile
 
 AGENT = "SpendeskSageAgent"
 LOGS = connection.LogSpec(

@@ -59,16 +59,16 @@ def test_bad_transfer_streams_name_host_field_value_and_the_range(value: Any) ->
     assert "must be a number of connections from 1 to 16" in str(error)
 
 
-def test_the_longest_staging_root_is_accepted_and_one_more_character_refused() -> None:
-    root = "C:\\" + "s" * (transfer.MAX_STAGING_ROOT_CHARS - 3)
-    assert check_inputs(HOST, {"sagefleet_agent_staging_dir": root}).staging_root == root
+def test_the_longest_staging_dir_is_accepted_and_one_more_character_refused() -> None:
+    root = "C:\\" + "s" * (transfer.MAX_STAGING_DIR_CHARS - 3)
+    assert check_inputs(HOST, {"sagefleet_agent_staging_dir": root}).staging_dir == root
     with pytest.raises(InputError, match="characters long") as caught:
         check_inputs(HOST, {"sagefleet_agent_staging_dir": root + "s"})
     assert (caught.value.host, caught.value.field) == (HOST, "sagefleet_agent_staging_dir")
 
 
 @pytest.mark.parametrize("root", [r"\\fs01\share\staging", r"C:\ProgramData\..\staging"])
-def test_a_staging_root_off_the_local_drives_is_refused_before_any_host(root: str) -> None:
+def test_a_staging_dir_off_the_local_drives_is_refused_before_any_host(root: str) -> None:
     with pytest.raises(InputError, match="local drive") as caught:
         check_inputs(HOST, {"sagefleet_agent_staging_dir": root})
     assert (caught.value.host, caught.value.field) == (HOST, "sagefleet_agent_staging_dir")

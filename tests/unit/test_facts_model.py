@@ -12,7 +12,7 @@ from sagefleet import snippets
 from sagefleet.facts import parse_facts
 from sagefleet.remote.contracts import load_schema
 from sagefleet.sim import twin
-from sagefleet.sim.model import (
+from sagefleet.sim.host import (
     DEFAULT_ENDPOINTS,
     Service,
     WindowsHost,

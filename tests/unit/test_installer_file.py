@@ -21,7 +21,7 @@ from sagefleet.installer_file import (
     version_strings,
 )
 from sagefleet.package import STUBS, stub_installer
-from sagefleet.sim.model import AGENT_SERVICE, host_from_profile, load_profile
+from sagefleet.sim.host import AGENT_SERVICE, host_from_profile, load_profile
 
 EXPECTED_EVIDENCE = {
     "inno": ("rDlPtS", "Inno Setup Setup Data (6.2.2)", INNO_COMMENT),

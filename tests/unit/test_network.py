@@ -125,7 +125,7 @@ def test_dns_result_to_dict_is_json_safe(dns_server: DnsServer) -> None:
 
 
 def _dns(addresses: tuple[str, ...], status: DnsStatus = DnsStatus.OK) -> DnsResult:
-    return DnsResult("db.example.test", status, addresses)
+    return DnsResult(name="db.example.test", status=status, addresses=addresses)
 
 
 def test_compare_dns_is_silent_when_both_agree_in_any_order() -> None:

@@ -20,12 +20,14 @@ import pytest
 from tests.support.reports import deploy_report
 
 from sagefleet import outcomes
+from sagefleet.deploy import waves
 from sagefleet.findings import Finding, FleetReport, HostReport, Severity, Status
-from sagefleet.outcomes import Outcome
+from sagefleet.outcomes import HostOutcome
 from sagefleet.remote.errors import HostUnreachable, short_cause
 from sagefleet.report import (
     LABELS,
     load_schema,
+    outcome_table,
     render_console,
     render_html,
     render_json,
@@ -79,7 +81,7 @@ def test_only_failed_outcomes_and_unreachable_hosts_end_a_run_badly() -> None:
 
 def test_an_unknown_status_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown host status 'skipped'"):
-        Outcome(status="skipped")
+        HostOutcome(status="skipped")
 
 
 # ----------------------------------------------------------------------------- reports
@@ -322,22 +324,20 @@ def test_closing_a_run_reads_only_what_it_wrote(tmp_path: Path) -> None:
 
 
 def test_a_host_ends_failed_unreachable_or_ok_by_its_status() -> None:
-    outcome = plugin("sagefleet_outcome")
     default_fail = list(outcomes.FAILED)
-    assert outcome.verdict("rolled-back", "exit code 1603", default_fail, ["unreachable"]) == {
+    assert outcomes.end_host("rolled-back", "exit code 1603", default_fail, ["unreachable"]) == {
         "changed": False,
         "status": "rolled-back",
         "msg": "rolled-back: exit code 1603",
         "failed": True,
     }
-    assert outcome.verdict("unreachable", "refused", default_fail, ["unreachable"])["unreachable"]
-    assert "failed" not in outcome.verdict("blocked", "SF101", default_fail, ["unreachable"])
-    assert outcome.verdict("blocked", "SF101 failed", ["blocked"], ["unreachable"])["failed"]
-    assert "failed" not in outcome.verdict("installed", "", default_fail, ["unreachable"])
+    assert outcomes.end_host("unreachable", "refused", default_fail, ["unreachable"])["unreachable"]
+    assert "failed" not in outcomes.end_host("blocked", "SF101", default_fail, ["unreachable"])
+    assert outcomes.end_host("blocked", "SF101 failed", ["blocked"], ["unreachable"])["failed"]
+    assert "failed" not in outcomes.end_host("installed", "", default_fail, ["unreachable"])
 
 
 def test_a_deploy_result_becomes_the_hosts_report_and_a_missing_one_is_not_run() -> None:
-    report = plugin("sagefleet_report")
     registered: dict[str, Any] = {
         "outcome": "upgraded",
         "plan": "upgrade 2.3.0 → 3.2.0 (v11.0)",
@@ -363,32 +363,33 @@ def test_a_deploy_result_becomes_the_hosts_report_and_a_missing_one_is_not_run()
             }
         }
     }
-    host = report.host_report("a", registered, wave, "missing", "not-run")
+    host = outcome_table.host_report("a", registered, wave, "missing", "not-run")
     assert host.status == "verify-failed"
     assert host.outcome.reason == "verification failed: SF502 the agent is Stopped"
     assert (host.outcome.previous_version, host.outcome.target_version) == ("2.3.0", "3.2.0")
     assert host.failed_check_ids == ("SF502",)
-    later = report.host_report("b", None, None, "the rollout stopped", "not-run")
+    later = outcome_table.host_report("b", None, None, "the rollout stopped", "not-run")
     assert (later.status, later.outcome.reason) == ("not-run", "the rollout stopped")
-    down = report.host_report(
+    down = outcome_table.host_report(
         "c", {"msg": "refused", "unreachable": True}, None, "x", "unreachable"
     )
     assert (down.status, down.error) == ("unreachable", "refused")
     # A deploy task that ended in its own error ran: the host failed, it is not "not run".
     crashed = {"failed": True, "msg": "Unexpected failure during module execution"}
-    broken = report.host_report("d", crashed, None, "the rollout stopped", "not-run")
+    broken = outcome_table.host_report("d", crashed, None, "the rollout stopped", "not-run")
     assert (broken.status, broken.outcome.reason) == ("failed", crashed["msg"])
-    skipped = report.host_report("e", {"skipped": True, "changed": False}, None, "stop", "not-run")
+    skipped = outcome_table.host_report(
+        "e", {"skipped": True, "changed": False}, None, "stop", "not-run"
+    )
     assert skipped.status == "not-run"
 
 
 def test_the_wave_gate_counts_verify_failures_and_stops(tmp_path: Path) -> None:
-    gate = plugin("sagefleet_wave_gate")
-    stop, message = gate.wave_verdict({"a": "installed", "b": "verify-failed"}, 20)
-    assert stop and "1 failed (50%" in message and "b" in message
+    verdict = waves.wave_verdict({"a": "installed", "b": "verify-failed"}, 20)
+    assert verdict.stop and "1 failed (50%" in verdict.message and "b" in verdict.message
     started = datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")
     run = {"rc": 4, "start": started, "stdout": "", "stderr": "ERROR: no such file"}
-    verdicts = gate.verification({"a": "installed", "x": "blocked"}, run, tmp_path / "none")
+    verdicts = waves.verification({"a": "installed", "x": "blocked"}, run, tmp_path / "none")
     assert list(verdicts) == ["a"]  # a blocked host was not deployed, nothing to verify
     assert verdicts["a"]["status"] == "verify-failed"
     assert "wrote no report (pytest rc 4): ERROR: no such file" in verdicts["a"]["reason"]

@@ -14,19 +14,20 @@ import json
 import re
 import threading
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from tests.support.scenarios import text_for
 
-from sagefleet import diagnose, settings_host, snippets, transfer
+from sagefleet import diagnose, snippets, transfer
 from sagefleet.remote.command import decode_clixml
 from sagefleet.remote.errors import SnippetFailed
-from sagefleet.remote.session import HostSession
+from sagefleet.settings import host as settings_host
 from sagefleet.settings import settings_sha256
-from sagefleet.sim.dispatch import run_command, run_snippet
-from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile, private_folder_acl
+from sagefleet.sim.commands.dispatch import run_snippet
+from sagefleet.sim.host import WindowsHost, host_from_profile, load_profile, private_folder_acl
+from sagefleet.sim.session import SimSession
 
 CSP = "New-Object -TypeName System.Security.Cryptography.SHA256CryptoServiceProvider"
 MANAGED = "[System.Security.Cryptography.SHA256]::Create()"
@@ -35,30 +36,6 @@ FIPS_TEXT = "This implementation is not part of the Windows Platform FIPS valida
 
 def make_host(profile: str = "healthy-onprem") -> WindowsHost:
     return host_from_profile("sage01", "127.0.0.2", "admin", "pw", load_profile(profile))
-
-
-class SimSession(HostSession):
-    """A HostSession straight onto a simulated host; ``rewrite`` edits the script sent."""
-
-    def __init__(self, host: WindowsHost, rewrite: Callable[[str], str] | None = None) -> None:
-        super().__init__(host.name)
-        self.sim = host
-        self.rewrite = rewrite
-
-    def execute(
-        self, command: str, stdin: Iterable[bytes] | None = None
-    ) -> tuple[int, bytes, bytes]:
-        data = b"".join(stdin) if stdin is not None else b""
-        if self.rewrite is None:
-            return run_command(self.sim, command, data)
-        # The script travels on stdin behind its length (the stdin bootstrap's contract).
-        head, _, rest = data.partition(b"\n")
-        script, data = rest[: int(head)].decode("utf-8"), rest[int(head) :]
-        parsed = snippets.parse(script)
-        assert parsed is not None
-        edited = self.rewrite(script)
-        assert edited != script, "the rewrite changed nothing"
-        return run_snippet(self.sim, parsed.name, parsed.params, data, script=edited)
 
 
 def old_hash(script: str) -> str:
@@ -82,7 +59,7 @@ def private_root(host: WindowsHost, path: str) -> None:
 
 def put_zip(host: WindowsHost, path: str, entries: dict[str, bytes]) -> str:
     data = zip_bytes(entries)
-    private_root(host, transfer.staging_root_of(path))
+    private_root(host, transfer.staging_dir_of(path))
     host.fs.mkdir(path.rsplit("\\", 1)[0])
     host.fs.write(path, data)
     return hashlib.sha256(data).hexdigest()
@@ -290,7 +267,7 @@ def race(host: WindowsHost, rewrite: Callable[[str], str] | None) -> list[dict[s
 
     def run(owner: str) -> None:
         params = {"action": "acquire", "path": LOCK, "owner": owner, "ttl_s": 600}
-        answers.append(SimSession(host, rewrite).run_snippet("deploy_lock", params))
+        answers.append(SimSession(host, rewrite=rewrite).run_snippet("deploy_lock", params))
 
     threads = [threading.Thread(target=run, args=(f"run-{i}",)) for i in range(2)]
     for thread in threads:

@@ -195,14 +195,14 @@ def test_every_snippet_command_line_comes_from_snippet_invocation(
         bootstrap.encode("utf-16-le")
     ).decode("ascii")
     monkeypatch.setattr(remote_command, "snippet_invocation", lambda name, params: (line, b""))
-    findings = pslint._lint_invocations()
+    findings = pslint.lint_invocations()
     assert [(f.rule, f.line) for f in findings] == [("service-cmdlet", 2)]
     assert "bootstrap" in findings[0].path
 
     monkeypatch.setattr(
         remote_command, "snippet_invocation", lambda name, params: ("P" * 9000, None)
     )
-    paths = {f.path for f in pslint._lint_invocations() if f.rule == "command-line-length"}
+    paths = {f.path for f in pslint.lint_invocations() if f.rule == "command-line-length"}
     assert paths == {f"src/sagefleet/snippets/{name}.ps1" for name in snippets.available()}
 
 

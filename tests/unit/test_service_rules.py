@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from sagefleet import snippets, versions
-from sagefleet.sim import dispatch, semantics, service_rules
-from sagefleet.sim.model import (
+from sagefleet.sim.commands import dispatch, semantics, service_rules
+from sagefleet.sim.host import (
     AGENT_SERVICE,
     LOGON_FAILURE,
     WAIT_TIMEOUT,

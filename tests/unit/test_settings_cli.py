@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sagefleet.cli.settings import add_subparser
 from sagefleet.settings import MASK, dumps, redact
-from sagefleet.settings.cli import add_subparser
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "inventory" / "example"
 VENDOR = Path(__file__).resolve().parents[1] / "fixtures" / "vendor_settings"

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.support.scenarios import entities_for, text_for
 
-from sagefleet import settings_host
 from sagefleet.errors import InputError
 from sagefleet.remote import SnippetFailed
 from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.remote.command import STDIN_BOOTSTRAP, command_line
-from sagefleet.remote.session import HostSession
 from sagefleet.settings import HostSettings, settings_sha256
-from sagefleet.settings_host import SettingsRefused, SettingsTarget, SettingsWriteFailed
-from sagefleet.sim.dispatch import run_command
-from sagefleet.sim.model import (
+from sagefleet.settings import host as settings_host
+from sagefleet.settings.host import SettingsRefused, SettingsTarget, SettingsWriteFailed
+from sagefleet.sim.host import (
     ADMINISTRATORS,
     SYSTEM,
     USERS,
@@ -28,38 +25,11 @@ from sagefleet.sim.model import (
     host_from_profile,
     load_profile,
 )
+from sagefleet.sim.session import SimSession
 
 CANARY = "Sql-Canary-Passw0rd!"
 FOLDER = "C:\\Program Files\\Spendesk\\Sage Agent"
 PATH = FOLDER + "\\settings.json"
-
-
-class SimSession(HostSession):
-    """A HostSession straight onto a simulated host: the wire form without the network."""
-
-    def __init__(self, host: WindowsHost) -> None:
-        super().__init__(host.name)
-        self.sim = host
-        self.commands: list[tuple[str, bytes]] = []
-        self.sensitive: list[bool] = []
-
-    def run_snippet(
-        self,
-        name: str,
-        params: dict[str, Any] | None = None,
-        stdin: Iterable[bytes] | None = None,
-        *,
-        sensitive: bool = False,
-    ) -> Any:
-        self.sensitive.append(sensitive)
-        return super().run_snippet(name, params, stdin, sensitive=sensitive)
-
-    def execute(
-        self, command: str, stdin: Iterable[bytes] | None = None
-    ) -> tuple[int, bytes, bytes]:
-        data = b"".join(stdin) if stdin is not None else b""
-        self.commands.append((command, data))
-        return run_command(self.sim, command, data)
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ from sagefleet.settings import (
     merge_settings,
 )
 from sagefleet.settings.keys import parse_key_path
-from sagefleet.settings.merge import connections, dropped_items
+from sagefleet.settings.layer import layer
+from sagefleet.settings.merge import connections
 from sagefleet.settings.vendor import load_vendor_settings
 
 
@@ -449,10 +450,11 @@ def test_connections_are_listed_by_their_key_path() -> None:
 def test_dropped_connections_are_the_ones_the_current_file_holds_and_the_new_one_lacks() -> None:
     new = merge_documents([vendor("bijou.settings.json")])
     current = merge_settings([vendor("bijou.settings.json"), vendor("choco.settings.json")])
-    assert dropped_items(current, new) == ["Connections[CompanyName=CHOCO]"]
-    assert dropped_items(vendor("bijou.settings.json"), new) == []
+    assert layer(current, new, keep=False).dropped == ("Connections[CompanyName=CHOCO]",)
+    assert layer(vendor("bijou.settings.json"), new, keep=False).dropped == ()
     nested = merge_documents([vendor("nested-a.settings.json")])
-    assert dropped_items(
+    assert layer(
         merge_settings([vendor("nested-a.settings.json"), vendor("nested-b.settings.json")]),
         nested,
-    ) == ["Agent.Sites.Items[Code=CHOCO]"]
+        keep=False,
+    ).dropped == ("Agent.Sites.Items[Code=CHOCO]",)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import contextvars
 import json
 
 import pytest
@@ -17,9 +16,8 @@ from sagefleet.remote.command import (
     decode_clixml,
     snippet_invocation,
 )
-from sagefleet.sim import wsman
-from sagefleet.sim.dispatch import run_command
-from sagefleet.sim.model import ProfileError, WindowsHost, host_from_profile, load_profile
+from sagefleet.sim.commands.dispatch import run_command
+from sagefleet.sim.host import ProfileError, WindowsHost, host_from_profile, load_profile
 
 
 @pytest.fixture
@@ -39,11 +37,7 @@ def snippet_command(name: str, params: dict[str, object]) -> str:
 def without_cmd_shell(host: WindowsHost, line: str) -> tuple[int, bytes, bytes]:
     """Run ``line`` as a Command with WINRS_SKIP_CMD_SHELL=TRUE would be run."""
 
-    def go() -> tuple[int, bytes, bytes]:
-        wsman._CMD_SHELL.set(False)
-        return run_command(host, line, b"")
-
-    return contextvars.copy_context().run(go)
+    return run_command(host, line, b"", cmd_shell=False)
 
 
 def test_cmd_exe_refuses_a_command_line_over_8191_characters(host: WindowsHost) -> None:

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from sagefleet.sim.dispatch import SnippetAbort
-from sagefleet.sim.model import (
+from sagefleet.sim.commands.registry import SnippetAbort
+from sagefleet.sim.commands.snippet_models import powershell_errors
+from sagefleet.sim.host import (
     ADMINISTRATORS,
     AGENT_SERVICE,
     NDP_V4,
@@ -33,7 +34,6 @@ from sagefleet.sim.model import (
     load_profile,
     profile_names,
 )
-from sagefleet.sim.snippet_models import powershell_errors
 
 
 def make(profile: str | dict[str, Any] = "healthy-onprem") -> WindowsHost:

@@ -1,6 +1,6 @@
 """Host profiles: one schema for shipped profiles, profile files and host overrides.
 
-The schema (schemas/sim-profile.schema.json) and the host model (sim/model.py)
+The schema (schemas/sim-profile.schema.json) and the host model (sim/host/)
 must agree: every field the schema declares is built by the model (the
 every-field fixture), every closed object is closed in both, and the enums are
 the model's own constants.
@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from sagefleet import agent_profile
-from sagefleet.sim import host_profiles, model, vendor_layout
-from sagefleet.sim.host_profiles import ProfileLibrary, check, with_overrides
-from sagefleet.sim.model import (
+from sagefleet.sim import host as model
+from sagefleet.sim import host_profiles, vendor_layout
+from sagefleet.sim.host import (
     NDP_V4,
     ProfileError,
     host_from_profile,
@@ -28,6 +28,8 @@ from sagefleet.sim.model import (
     profile_names,
     sage_brand,
 )
+from sagefleet.sim.host import profile as built
+from sagefleet.sim.host_profiles import ProfileLibrary, check, with_overrides
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "sim" / "every-field.yml"
 SCHEMA = host_profiles.schema()
@@ -133,7 +135,7 @@ def test_an_unknown_field_is_refused_by_the_schema_and_by_the_model(
 
 
 def test_the_schema_top_level_fields_are_the_models() -> None:
-    accepted = model._FIELDS | model._SECTIONS | {"profile", "description", "winrm"}
+    accepted = built._FIELDS | built._SECTIONS | {"profile", "description", "winrm"}
     assert set(SCHEMA["properties"]) == accepted
 
 

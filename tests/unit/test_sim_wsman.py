@@ -8,12 +8,14 @@ import xml.etree.ElementTree as ET
 import pytest
 from tests.support.wsman import find, open_shell, request
 
-from sagefleet.sim import wsman
+from sagefleet.sim.protocol import wsman
 
 
 @pytest.fixture
 def service() -> wsman.ShellService:
-    return wsman.ShellService("SRV", lambda line, stdin: (0, f"ran {line}".encode() + stdin, b""))
+    return wsman.ShellService(
+        "SRV", lambda line, stdin, cmd_shell: (0, f"ran {line}".encode() + stdin.data, b"")
+    )
 
 
 def test_create_returns_shell_id_in_selector_and_shell(service: wsman.ShellService) -> None:
@@ -94,7 +96,9 @@ def test_slow_command_answers_receive_with_operation_timeout() -> None:
     import threading
 
     release = threading.Event()
-    service = wsman.ShellService("SRV", lambda line, stdin: (release.wait(5), (0, b"", b""))[1])
+    service = wsman.ShellService(
+        "SRV", lambda line, stdin, cmd_shell: (release.wait(5), (0, b"", b""))[1]
+    )
     shell_id = open_shell(service)
     data, _ = request(wsman.ACTION_COMMAND, shell_id, {"rsp:CommandLine": {"rsp:Command": "x"}})
     command_id = find(ET.fromstring(service.handle(data, "u", "c")), "CommandId").text

@@ -4,7 +4,6 @@ retries; and the simulator's stage_push model in both encodings."""
 from __future__ import annotations
 
 import base64
-import contextvars
 import hashlib
 import io
 import json
@@ -37,11 +36,14 @@ from sagefleet.remote.command import (
     snippet_invocation,
     stdin_script,
 )
-from sagefleet.sim import wsman
-from sagefleet.sim.dispatch import run_command
-from sagefleet.sim.model import WindowsHost, host_from_profile, load_profile, private_folder_acl
+from sagefleet.remote.retry import Backoff
+from sagefleet.sim.commands.dispatch import run_command
+from sagefleet.sim.commands.stdin import Stdin
+from sagefleet.sim.host import WindowsHost, host_from_profile, load_profile, private_folder_acl
+from sagefleet.sim.protocol import wsman
+from sagefleet.sim.session import SimSession, simulated
 
-ROOT = transfer.DEFAULT_STAGING_ROOT
+ROOT = transfer.DEFAULT_STAGING_DIR
 ENCODINGS = pytest.mark.parametrize("encoding", transfer.ENCODINGS)
 
 
@@ -67,37 +69,9 @@ def status(path: str, **values: Any) -> dict[str, Any]:
     return doc
 
 
-class FakeSession(HostSession):
-    """Answers snippets from a script of replies (documents or exceptions)."""
-
-    def __init__(self, replies: list[Any]) -> None:
-        super().__init__("srv01")
-        self.replies = list(replies)
-        self.calls: list[tuple[str, dict[str, Any], bytes]] = []
-        self.closed = 0
-
-    def run_snippet(
-        self,
-        name: str,
-        params: dict[str, Any] | None = None,
-        stdin: Iterable[bytes] | None = None,
-        *,
-        sensitive: bool = False,
-    ) -> Any:
-        data = b"".join(stdin) if stdin is not None else b""
-        self.calls.append((name, dict(params or {}), data))
-        reply = self.replies.pop(0)
-        if isinstance(reply, Exception):
-            raise reply
-        return reply(params, data) if callable(reply) else reply
-
-    def execute(
-        self, command: str, stdin: Iterable[bytes] | None = None
-    ) -> tuple[int, bytes, bytes]:
-        raise AssertionError("not used")
-
-    def close(self) -> None:
-        self.closed += 1
+def scripted(replies: list[Any]) -> SimSession:
+    """A session whose snippets answer from ``replies``, in order (documents or exceptions)."""
+    return simulated(name="srv01", replies=replies)
 
 
 def pushed(package: PackageInfo) -> Any:
@@ -207,7 +181,7 @@ def test_staged_path_is_versioned_by_agent_version_else_by_hash() -> None:
 
 
 @pytest.mark.parametrize("root", [r"\\fs01\share\stage", "stage", r"C:\a\..\b", "/srv/stage"])
-def test_staging_root_must_be_a_local_absolute_path(root: str) -> None:
+def test_staging_dir_must_be_a_local_absolute_path(root: str) -> None:
     with pytest.raises(InputError, match="local drive"):
         transfer.staged_path("a" * 64, "1.0", root)
 
@@ -215,7 +189,7 @@ def test_staging_root_must_be_a_local_absolute_path(root: str) -> None:
 def longest_roots() -> dict[str, str]:
     """Staging roots of the greatest length accepted, in the characters that take the
     most room in the JSON parameters (backslashes double, the rest become \\uXXXX)."""
-    room = transfer.MAX_STAGING_ROOT_CHARS - len("C:\\")
+    room = transfer.MAX_STAGING_DIR_CHARS - len("C:\\")
     return {
         "ascii": "C:\\" + "a" * room,
         "backslashes": "C:\\" + ("a\\" * room)[: room - 1] + "a",
@@ -226,11 +200,11 @@ def longest_roots() -> dict[str, str]:
 
 
 @pytest.mark.parametrize("kind", list(longest_roots()))
-def test_push_of_the_longest_staging_root_sends_the_fixed_bootstrap_line(kind: str) -> None:
+def test_push_of_the_longest_staging_dir_sends_the_fixed_bootstrap_line(kind: str) -> None:
     root = longest_roots()[kind]
-    assert transfer.check_staging_root(root) == root  # accepted, at the limit
+    assert transfer.check_staging_dir(root) == root  # accepted, at the limit
     with pytest.raises(InputError, match="characters long"):
-        transfer.check_staging_root(root + "x")
+        transfer.check_staging_dir(root + "x")
     # The longest folder name, a package size (and offsets) of 2 GiB, ten digits, and the
     # most pieces a resume may list: the script grows, the command line does not.
     path = transfer.staged_path("a" * 64, "v" * 64, root)
@@ -346,10 +320,10 @@ def test_space_check_names_host_path_volume_and_numbers() -> None:
 
 
 def test_retry_delay_doubles_up_to_a_cap() -> None:
-    policy = transfer.RetryPolicy(attempts=5, backoff_s=1.0, max_backoff_s=3.0)
+    policy = Backoff(retries=4, backoff_s=1.0, max_backoff_s=3.0)
     assert [policy.delay(n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 3.0, 3.0]
     with pytest.raises(ValueError):
-        transfer.RetryPolicy(attempts=0)
+        Backoff(retries=-1)
 
 
 # -- stage decisions ------------------------------------------------------------------
@@ -358,7 +332,7 @@ def test_retry_delay_doubles_up_to_a_cap() -> None:
 def test_same_hash_on_the_host_skips_without_pushing(tmp_path: Path) -> None:
     package = package_at(tmp_path)
     path = transfer.staged_path(package.sha256)
-    session = FakeSession([status(path, exists=True, size=1000, sha256=package.sha256)])
+    session = scripted([status(path, exists=True, size=1000, sha256=package.sha256)])
     result = transfer.stage(session, package)
     assert result.skipped and result.bytes_sent == 0
     assert [c[0] for c in session.calls] == ["stage_status"]
@@ -370,7 +344,7 @@ def test_push_resumes_at_the_part_size_and_sends_only_the_rest(
 ) -> None:
     package = package_at(tmp_path)
     path = transfer.staged_path(package.sha256)
-    session = FakeSession([status(path, part_exists=True, part_size=600), pushed(package)])
+    session = scripted([status(path, part_exists=True, part_size=600), pushed(package)])
     result = transfer.stage(session, package, chunk_bytes=300, encoding=encoding)
     name, params, data = session.calls[1]
     assert name == "stage_push" and params["offset"] == 600
@@ -386,7 +360,7 @@ def test_push_resumes_at_the_part_size_and_sends_only_the_rest(
 
 def test_push_is_binary_by_default(tmp_path: Path) -> None:
     package = package_at(tmp_path)
-    session = FakeSession([status(transfer.staged_path(package.sha256)), pushed(package)])
+    session = scripted([status(transfer.staged_path(package.sha256)), pushed(package)])
     result = transfer.stage(session, package)
     assert session.calls[1][1]["encoding"] == "binary" and result.encoding == "binary"
     assert session.calls[1][2] == Path(package.path).read_bytes()
@@ -406,7 +380,7 @@ def test_push_is_binary_by_default(tmp_path: Path) -> None:
 def test_bad_encoding_or_chunk_is_refused_before_touching_the_host(
     tmp_path: Path, options: dict[str, Any], error: type[Exception]
 ) -> None:
-    session = FakeSession([])
+    session = scripted([])
     with pytest.raises(error):
         transfer.stage(session, package_at(tmp_path), **options)
     assert session.calls == []
@@ -415,7 +389,7 @@ def test_bad_encoding_or_chunk_is_refused_before_touching_the_host(
 def test_an_unreadable_package_is_refused_before_touching_the_host(tmp_path: Path) -> None:
     package = package_at(tmp_path)
     Path(package.path).unlink()
-    session = FakeSession([])
+    session = scripted([])
     with pytest.raises(InputError, match="cannot read the package") as caught:
         transfer.stage(session, package)
     assert caught.value.field == "sagefleet_agent_package"
@@ -480,7 +454,7 @@ def test_an_assembling_command_with_no_bytes_of_its_own_starts_after_the_pieces(
 
 def test_check_mode_reads_the_status_only(tmp_path: Path) -> None:
     package = package_at(tmp_path)
-    session = FakeSession([status(transfer.staged_path(package.sha256))])
+    session = scripted([status(transfer.staged_path(package.sha256))])
     result = transfer.stage(session, package, check_mode=True)
     assert result.changed and result.check_mode and len(session.calls) == 1
 
@@ -488,7 +462,7 @@ def test_check_mode_reads_the_status_only(tmp_path: Path) -> None:
 def test_transport_failures_are_retried_on_a_new_shell_with_backoff(tmp_path: Path) -> None:
     package = package_at(tmp_path)
     path = transfer.staged_path(package.sha256)
-    session = FakeSession(
+    session = scripted(
         [
             status(path),
             HostUnreachable("srv01", "connection reset"),
@@ -499,7 +473,7 @@ def test_transport_failures_are_retried_on_a_new_shell_with_backoff(tmp_path: Pa
         ]
     )
     waits: list[float] = []
-    policy = transfer.RetryPolicy(attempts=3, backoff_s=0.5)
+    policy = Backoff(retries=2, backoff_s=0.5)
     result = transfer.stage(session, package, retry=policy, sleep=waits.append)
     assert waits == [0.5, 1.0] and session.closed == 2
     assert (result.attempts, result.resumed_from) == (3, 600)
@@ -507,14 +481,14 @@ def test_transport_failures_are_retried_on_a_new_shell_with_backoff(tmp_path: Pa
 
 def test_the_last_transport_failure_is_raised_as_is(tmp_path: Path) -> None:
     package = package_at(tmp_path)
-    session = FakeSession([HostUnreachable("srv01", "down")] * 2)
+    session = scripted([HostUnreachable("srv01", "down")] * 2)
     with pytest.raises(HostUnreachable, match="down"):
-        transfer.stage(session, package, retry=transfer.RetryPolicy(2, 0), sleep=lambda s: None)
+        transfer.stage(session, package, retry=Backoff(1, 0), sleep=lambda s: None)
 
 
 def test_rejected_credentials_stop_at_once(tmp_path: Path) -> None:
     package = package_at(tmp_path)
-    session = FakeSession([AuthenticationFailed("srv01", "rejected"), status("x")])
+    session = scripted([AuthenticationFailed("srv01", "rejected"), status("x")])
     waits: list[float] = []
     with pytest.raises(AuthenticationFailed):
         transfer.stage(session, package, sleep=waits.append)
@@ -527,7 +501,7 @@ def test_a_resumed_transfer_that_does_not_verify_is_sent_whole_once(tmp_path: Pa
     mismatch = SnippetFailed(
         "srv01", "stage_push", 1, "the content does not match the expected SHA-256 (x)"
     )
-    session = FakeSession(
+    session = scripted(
         [status(path, part_exists=True, part_size=600), mismatch, pushed(package)]
     )
     result = transfer.stage(session, package)
@@ -538,14 +512,14 @@ def test_a_resumed_transfer_that_does_not_verify_is_sent_whole_once(tmp_path: Pa
 def test_a_host_side_failure_from_offset_zero_is_not_retried(tmp_path: Path) -> None:
     package = package_at(tmp_path)
     failed = SnippetFailed("srv01", "stage_push", 1, "There is not enough space on the disk.")
-    session = FakeSession([status(transfer.staged_path(package.sha256)), failed])
+    session = scripted([status(transfer.staged_path(package.sha256)), failed])
     with pytest.raises(SnippetFailed):
         transfer.stage(session, package)
     assert len(session.calls) == 2
 
 
 def test_pull_refuses_a_bad_hash_or_scheme_before_touching_the_host() -> None:
-    session = FakeSession([])
+    session = scripted([])
     with pytest.raises(InputError, match="SHA-256"):
         transfer.stage_pull(session, "http://127.0.0.1/x.zip", "abc")
     with pytest.raises(InputError, match="http"):
@@ -595,16 +569,16 @@ def test_plan_needs_to_keep_at_least_one() -> None:
 
 def test_cleanup_takes_the_current_version_as_a_name_or_a_path_under_the_root() -> None:
     for current in ("3.0", ROOT + r"\3.0", ROOT + r"\3.0\Setup.zip"):
-        session = FakeSession([{"folders": LISTING}, {"removed": ["1.0"], "removed_parts": []}])
+        session = scripted([{"folders": LISTING}, {"removed": ["1.0"], "removed_parts": []}])
         result = transfer.cleanup(session, ROOT, keep=1, current=current)
         assert result.kept == ("3.0",)
         assert session.calls[1][1]["remove"] == ["2.0", "1.0"]
-    with pytest.raises(InputError, match="not under the staging root"):
-        transfer.cleanup(FakeSession([]), ROOT, current=r"D:\other\3.0")
+    with pytest.raises(InputError, match="not under the staging folder"):
+        transfer.cleanup(scripted([]), ROOT, current=r"D:\other\3.0")
 
 
 def test_cleanup_in_check_mode_only_lists() -> None:
-    session = FakeSession([{"folders": LISTING}])
+    session = scripted([{"folders": LISTING}])
     result = transfer.cleanup(session, ROOT, keep=1, current="3.0", check_mode=True)
     assert result.removed == ("2.0", "1.0") and len(session.calls) == 1
 
@@ -617,8 +591,8 @@ def run_interrupted(how: str, end: bool = False) -> tuple[bytes, bool]:
     seen: list[tuple[bytes, bool]] = []
     ran = threading.Event()
 
-    def runner(line: str, stdin: bytes) -> tuple[int, bytes, bytes]:
-        seen.append((stdin, wsman.stdin_ended_abruptly()))
+    def runner(line: str, stdin: Stdin, *, cmd_shell: bool) -> tuple[int, bytes, bytes]:
+        seen.append((stdin.data, stdin.ended_abruptly))
         ran.set()
         return 0, b"", b""
 
@@ -686,12 +660,7 @@ def run_push(
 ) -> tuple[int, str]:
     """Run stage_push as the simulated host runs a command; ``abrupt``: stdin was cut."""
 
-    def go() -> tuple[int, bytes, bytes]:
-        if abrupt:
-            wsman._STDIN_ABRUPT.set(True)
-        return run_snippet_wire(host, "stage_push", params, stdin)
-
-    rc, stdout, stderr = contextvars.copy_context().run(go)
+    rc, stdout, stderr = run_snippet_wire(host, "stage_push", params, stdin, abrupt=abrupt)
     return rc, stdout.decode() if rc == 0 else decode_clixml(stderr)
 
 

@@ -18,7 +18,7 @@ import pytest
 import xmltodict
 from winrm.protocol import Protocol
 
-from sagefleet.sim import wsman
+from sagefleet.sim.protocol import wsman
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "wire"
 PROTOCOL = Protocol("http://127.0.0.1:5985/wsman", username="u", password="p")
@@ -73,7 +73,7 @@ class Conversation:
 
     def __init__(self) -> None:
         self.service = wsman.ShellService(
-            "SRV", lambda line, stdin: (0, b"hi\r\n" + stdin, b"warning\r\n")
+            "SRV", lambda line, stdin, cmd_shell: (0, b"hi\r\n" + stdin.data, b"warning\r\n")
         )
         self.replies: dict[str, bytes] = {}
         self.replies["create"] = self.service.handle(

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-import sagefleet.sim.dispatch  # noqa: F401 - registers the snippet models first
+import sagefleet.sim.commands.dispatch  # noqa: F401 - registers the snippet models first
 from sagefleet.checks import Context, EntityView, run_checks
 from sagefleet.facts import parse_facts
 from sagefleet.findings import Finding, Status
-from sagefleet.sim.certs import PKI, PUBLIC_INTERMEDIATES
-from sagefleet.sim.model import (
+from sagefleet.sim.commands.snippet_models import facts
+from sagefleet.sim.host import (
     CLSID_ROOT,
     OM_CLASSES,
     ProfileError,
@@ -25,8 +25,8 @@ from sagefleet.sim.model import (
     host_from_profile,
     load_profile,
 )
-from sagefleet.sim.snippet_models import facts
-from sagefleet.sim.x509_models import CertStores, build_chain, callback_view
+from sagefleet.sim.host.pki import PKI, PUBLIC_INTERMEDIATES
+from sagefleet.sim.host.x509 import CertStores, build_chain, callback_view
 
 ENDPOINTS = [
     {"name": name, "port": port, "tls": port == 443}

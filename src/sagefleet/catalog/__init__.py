@@ -7,7 +7,6 @@ the shape so a typo in an override fails before any host is touched.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -15,10 +14,10 @@ from typing import Any
 
 import yaml
 
-from sagefleet.errors import InputError
+from sagefleet.errors import InputError, field_error, mapping_items
 
 # The catalog files shipped in this package.
-SHIPPED = ("agent", "dotnet", "endpoints", "sage")
+SHIPPED = ("dotnet", "endpoints", "sage")
 
 
 @cache
@@ -55,36 +54,20 @@ _HOSTNAME = re.compile(
 def endpoints(override: Any = None, *, host: str | None = None) -> list[Endpoint]:
     """The endpoint list: the shipped default, or ``sagefleet_endpoints`` from the inventory."""
     raw = load("endpoints")["endpoints"] if override is None else override
-    field = "sagefleet_endpoints"
-    if not isinstance(raw, list) or not raw:
-        raise InputError(
-            "must be a non-empty list of {name, port, tls}",
-            host=host,
-            field=field,
-            value=repr(raw)[:80],
-            fix="see roles/sagefleet_preflight/defaults",
-        )
     result = []
-    for index, item in enumerate(raw):
-        where = f"{field}[{index}]"
-        if not isinstance(item, Mapping):
-            raise InputError("must be a mapping", host=host, field=where, value=repr(item)[:80])
+    for where, item in mapping_items(
+        raw,
+        host=host,
+        field="sagefleet_endpoints",
+        expected="a non-empty list of {name, port, tls}",
+        fix="see roles/sagefleet_preflight/defaults",
+    ):
         name, port = item.get("name"), item.get("port")
         if not isinstance(name, str) or not _HOSTNAME.match(name):
-            raise InputError(
-                "name must be a DNS host name",
-                host=host,
-                field=f"{where}.name",
-                value=repr(name),
-                fix="e.g. s3.eu-west-3.amazonaws.com",
-            )
+            fix = "e.g. s3.eu-west-3.amazonaws.com"
+            raise field_error(host, f"{where}.name", name, "name must be a DNS host name", fix)
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-            raise InputError(
-                "port must be an integer 1-65535",
-                host=host,
-                field=f"{where}.port",
-                value=repr(port),
-            )
+            raise field_error(host, f"{where}.port", port, "port must be an integer 1-65535")
         tls = item.get("tls", port == 443)
         required = item.get("required", True)
         if not isinstance(tls, bool) or not isinstance(required, bool):
@@ -204,6 +187,3 @@ def dotnet() -> DotnetCatalog:
         ),
     )
 
-
-def agent() -> dict[str, Any]:
-    return dict(load("agent"))

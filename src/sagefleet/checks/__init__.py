@@ -1,148 +1,39 @@
-"""The catalog of preflight checks: stable ids, severities, evaluation, remediation.
+"""The catalog of preflight checks: the engine that runs them and applies waivers.
 
-A check is a function over a ``Context`` (typed facts of one host, its
-entities from the inventory, the catalogs and the controller's view) that
-yields ``Outcome``s. The engine turns outcomes into ``Finding``s, applies
-waivers and never lets an exception in one check hide the others.
-
-Id ranges: SF1xx platform, SF2xx Sage, SF3xx network, SF4xx agent/account,
-SF9xx sagefleet's own configuration (waivers, transport).
+A check is a function over a ``Context`` that yields ``Outcome``s (checks/base.py);
+the engine turns them into ``Finding``s. Ids, ranges and statuses: docs/checks.md.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sagefleet import catalog
-from sagefleet.errors import InputError
-from sagefleet.facts import HostFacts
-from sagefleet.findings import Finding, Severity, Status
-from sagefleet.network import DnsResult
+from sagefleet.checks import base
+from sagefleet.checks.base import REGISTRY, Check, Context, EntityView, Outcome, unknown
+from sagefleet.errors import InputError, field_error, mapping_items
+from sagefleet.findings import Finding, Status
+
+__all__ = [
+    "REGISTRY",
+    "Check",
+    "Context",
+    "EntityView",
+    "Outcome",
+    "Waiver",
+    "all_checks",
+    "finding_for",
+    "markdown_table",
+    "parse_waivers",
+    "run_checks",
+]
 
 
-@dataclass(frozen=True)
-class EntityView:
-    """What the checks need to know of one entity (no secrets)."""
-
-    name: str
-    edition: str
-    mae_path: str | None = None
-    azure_sql_server: str | None = None
-    sql_instance: str | None = None
-    database: str | None = None
-
-    @property
-    def sql_fqdn(self) -> str | None:
-        if self.edition == "spc" and self.azure_sql_server:
-            return f"{self.azure_sql_server}.database.windows.net"
-        return None
-
-
-@dataclass
-class Context:
-    """Everything a check may read; nothing here is a secret."""
-
-    host: str
-    facts: HostFacts
-    entities: Sequence[EntityView] = ()
-    lang: str = "en"
-    # The bastion's UTC time when the host read its clock: the midpoint of the facts
-    # round trip (preflight.run), so that a host ahead and one behind are judged alike.
-    controller_utc: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
-    # False when there is no bastion time to compare the host's with (offline facts
-    # evaluated without the time they were collected at): SF104 is then unknown.
-    compare_clock: bool = True
-    endpoints: Sequence[catalog.Endpoint] = field(default_factory=catalog.endpoints)
-    sage: catalog.SageCatalog = field(default_factory=catalog.sage)
-    dotnet: catalog.DotnetCatalog = field(default_factory=catalog.dotnet)
-    min_free_mb: int = 500
-    # SF104: a warning from this skew; an error from clock_skew_error_s (AWS rejects
-    # requests signed with a clock about 15 minutes off).
-    max_clock_skew_s: int = 300
-    clock_skew_error_s: int = 900
-    # The .NET Framework version the agent targets (the agent profile's target_framework):
-    # SF102 warns about missing TLS values only for an agent older than 4.7.
-    agent_target_framework: str | None = None
-    service_account: str | None = None
-    target_agent_version: str | None = None
-    bastion_dns: Mapping[str, DnsResult] | None = None
-    edition: str | None = None
-    # How the controller reaches the host (scheme, transport, validation, encryption).
-    transport: Mapping[str, Any] | None = None
-    allow_insecure_transport: bool = False
-
-    def t(self, en: str, fr: str) -> str:
-        """The text in the user's language."""
-        return fr if self.lang == "fr" else en
-
-    @property
-    def host_edition(self) -> str | None:
-        editions = {e.edition for e in self.entities}
-        if len(editions) == 1:
-            return editions.pop()
-        return self.edition
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: Status
-    message: str
-    remediation: str = ""
-    entity: str | None = None
-    observed: Any = None
-    severity: Severity | None = None  # overrides the check's default (e.g. port 80 optional)
-
-
-@dataclass(frozen=True)
-class Check:
-    check_id: str
-    severity: Severity
-    title_en: str
-    title_fr: str
-    evaluate: Callable[[Context], Iterable[Outcome]]
-
-    def title(self, lang: str) -> str:
-        return self.title_fr if lang == "fr" else self.title_en
-
-
-REGISTRY: dict[str, Check] = {}
-
-
-def check(
-    check_id: str, severity: Severity, title_en: str, title_fr: str
-) -> Callable[[Callable[[Context], Iterable[Outcome]]], Callable[[Context], Iterable[Outcome]]]:
-    """Register a check under its stable id."""
-
-    def register(
-        func: Callable[[Context], Iterable[Outcome]],
-    ) -> Callable[[Context], Iterable[Outcome]]:
-        if check_id in REGISTRY:
-            raise ValueError(f"duplicate check id {check_id}")
-        REGISTRY[check_id] = Check(check_id, severity, title_en, title_fr, func)
-        return func
-
-    return register
-
-
-def passed(message: str, **kw: Any) -> Outcome:
-    return Outcome(Status.PASS, message, **kw)
-
-
-def failed(message: str, remediation: str, **kw: Any) -> Outcome:
-    return Outcome(Status.FAIL, message, remediation, **kw)
-
-
-def unknown(message: str, remediation: str = "", **kw: Any) -> Outcome:
-    return Outcome(Status.UNKNOWN, message, remediation, **kw)
-
-
-def not_applicable(message: str, **kw: Any) -> Outcome:
-    """The check cannot apply to this host (its edition, no such entity): not a pass."""
-    return Outcome(Status.NOT_APPLICABLE, message, **kw)
+def __getattr__(name: str) -> Any:
+    """What a check is written with (``check``, ``passed``, ``major_minor``...): checks/base.py."""
+    return getattr(base, name)
 
 
 # -- waivers -------------------------------------------------------------------
@@ -161,22 +52,12 @@ _WAIVER_KEYS = {"id", "reason", "expires", "entity"}
 
 def parse_waivers(host: str, raw: Any) -> list[Waiver]:
     """Read ``sagefleet_waivers``; a malformed waiver stops the run before any host is touched."""
-    field_name = "sagefleet_waivers"
     if raw is None or raw == []:
         return []
     _load_modules()  # every check id is known, whatever this process imported so far
-    if not isinstance(raw, list):
-        raise InputError(
-            "must be a list of {id, reason, expires?, entity?}",
-            host=host,
-            field=field_name,
-            value=repr(raw)[:80],
-        )
     waivers = []
-    for index, item in enumerate(raw):
-        where = f"{field_name}[{index}]"
-        if not isinstance(item, Mapping):
-            raise InputError("must be a mapping", host=host, field=where, value=repr(item)[:80])
+    expected = "a list of {id, reason, expires?, entity?}"
+    for where, item in mapping_items(raw, host=host, field="sagefleet_waivers", expected=expected):
         unknown_keys = set(item) - _WAIVER_KEYS
         if unknown_keys:
             raise InputError(
@@ -187,22 +68,12 @@ def parse_waivers(host: str, raw: Any) -> list[Waiver]:
             )
         check_id = item.get("id")
         if not isinstance(check_id, str) or check_id not in REGISTRY:
-            raise InputError(
-                "unknown check id",
-                host=host,
-                field=f"{where}.id",
-                value=repr(check_id),
-                fix="use an id listed in the README",
-            )
+            fix = "use an id listed in the README"
+            raise field_error(host, f"{where}.id", check_id, "unknown check id", fix)
         reason = item.get("reason")
         if not isinstance(reason, str) or len(reason.strip()) < 3:
-            raise InputError(
-                "a waiver needs a reason",
-                host=host,
-                field=f"{where}.reason",
-                value=repr(reason),
-                fix="say why the check does not apply",
-            )
+            fix = "say why the check does not apply"
+            raise field_error(host, f"{where}.reason", reason, "a waiver needs a reason", fix)
         expires_raw = item.get("expires")
         expires = None
         if expires_raw is not None:
@@ -212,20 +83,12 @@ def parse_waivers(host: str, raw: Any) -> list[Waiver]:
                 try:
                     expires = dt.date.fromisoformat(str(expires_raw))
                 except ValueError as exc:
-                    raise InputError(
-                        "expires must be a date YYYY-MM-DD",
-                        host=host,
-                        field=f"{where}.expires",
-                        value=repr(expires_raw),
-                    ) from exc
+                    message = "expires must be a date YYYY-MM-DD"
+                    raise field_error(host, f"{where}.expires", expires_raw, message) from exc
         entity = item.get("entity")
         if entity is not None and not isinstance(entity, str):
-            raise InputError(
-                "entity must be a connection name",
-                host=host,
-                field=f"{where}.entity",
-                value=repr(entity),
-            )
+            message = "entity must be a connection name"
+            raise field_error(host, f"{where}.entity", entity, message)
         waivers.append(Waiver(check_id, reason.strip(), expires, entity))
     return waivers
 
@@ -250,14 +113,15 @@ def run_checks(ctx: Context, waivers: Sequence[Waiver] = ()) -> list[Finding]:
             outcomes = [unknown(f"check could not be evaluated: {type(exc).__name__}: {exc}")]
         for outcome in outcomes:
             findings.append(_finding(ctx, spec, outcome, waivers, today))
+    expired = REGISTRY["SF901"]
     for waiver in waivers:
         if waiver.expires is not None and waiver.expires < today:
             findings.append(
                 Finding(
-                    check_id="SF901",
+                    check_id=expired.check_id,
                     status=Status.FAIL,
-                    severity=Severity.ERROR,
-                    title=ctx.t("Waiver expired", "Dérogation expirée"),
+                    severity=expired.severity,
+                    title=expired.title(ctx.lang),
                     message=ctx.t(
                         f"the waiver of {waiver.check_id} expired on {waiver.expires}",
                         f"la dérogation de {waiver.check_id} a expiré le {waiver.expires}",
@@ -324,15 +188,6 @@ def all_checks() -> list[Check]:
     """Every registered check, in id order (for docs and completeness tests)."""
     _load_modules()
     return [REGISTRY[k] for k in sorted(REGISTRY)]
-
-
-VERSION_RE = re.compile(r"^\s*(\d+)\.(\d+)")
-
-
-def major_minor(text: str | None) -> tuple[int, int] | None:
-    """(11, 2) from "11.02" or "11.02.0.1234"; None when unreadable."""
-    match = VERSION_RE.match(text or "")
-    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 def markdown_table(lang: str = "en") -> str:

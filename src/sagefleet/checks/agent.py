@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 from sagefleet import versions
-from sagefleet.checks import Context, Outcome, check, failed, passed, unknown
+from sagefleet.checks.base import Context, Outcome, check, failed, passed, unknown
 from sagefleet.facts import MaeFile
 from sagefleet.findings import Severity
 
@@ -34,12 +34,7 @@ def is_domain_account(account: str | None) -> bool:
     return bool(sep) and domain not in (".", "") and domain.upper() not in _AUTHORITIES
 
 
-@check(
-    "SF401",
-    Severity.ERROR,
-    "Each entity's .MAE file exists",
-    "Le fichier .MAE de chaque entité existe",
-)
+@check("SF401")
 def mae_exists(ctx: Context) -> Iterator[Outcome]:
     for entity in ctx.entities:
         if not entity.mae_path:
@@ -93,13 +88,7 @@ def mae_exists(ctx: Context) -> Iterator[Outcome]:
             )
 
 
-@check(
-    "SF402",
-    Severity.ERROR,
-    'Service account for .MAE files on the network, with "Log on as a service"',
-    "Compte de service pour les .MAE sur le réseau, avec « Ouvrir une session en tant que "
-    "service »",
-)
+@check("SF402")
 def network_mae_account(ctx: Context) -> Iterator[Outcome]:
     account = ctx.service_account or ctx.facts.agent.account
     for entity in ctx.entities:
@@ -212,7 +201,7 @@ def _logon_right(ctx: Context, account: str) -> Outcome:
     )
 
 
-@check("SF403", Severity.INFO, "Agent service state", "État du service de l'agent")
+@check("SF403")
 def agent_state(ctx: Context) -> Iterator[Outcome]:
     agent = ctx.facts.agent
     if not agent.installed:
@@ -243,7 +232,7 @@ def agent_state(ctx: Context) -> Iterator[Outcome]:
             severity=Severity.WARNING,
         )
         return
-    target = ctx.target_agent_version
+    target = ctx.target_version
     if target and agent.version and not versions.same(agent.version, target):
         message = ctx.t(
             f"agent {agent.version} running; will be upgraded to {target}",
@@ -257,12 +246,7 @@ def agent_state(ctx: Context) -> Iterator[Outcome]:
     yield passed(message, observed=observed)
 
 
-@check(
-    "SF404",
-    Severity.WARNING,
-    ".MAE file points at the entity's database",
-    "Le fichier .MAE pointe vers la base de l'entité",
-)
+@check("SF404")
 def mae_matches_entity(ctx: Context) -> Iterator[Outcome]:
     for entity in ctx.entities:
         mae = _mae(ctx, entity.mae_path) if entity.mae_path else None

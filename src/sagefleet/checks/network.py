@@ -1,11 +1,12 @@
-"""SF3xx: outbound reachability from the host (and DNS as the bastion sees it)."""
+"""SF3xx: outbound reachability from the host, and DNS as the bastion sees it (docs/checks.md)."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
-from sagefleet.checks import Context, Outcome, check, failed, not_applicable, passed, unknown
+from sagefleet.checks.base import Context, Outcome, check, failed, not_applicable, passed, unknown
 from sagefleet.facts import Probe, TlsProbe
 from sagefleet.findings import Severity
 from sagefleet.network import compare_dns
@@ -27,12 +28,7 @@ def _firewall_fix(ctx: Context, name: str, port: int, also: Sequence[str] = ()) 
     )
 
 
-@check(
-    "SF301",
-    Severity.ERROR,
-    "Endpoint names resolve on the host",
-    "Les noms des services se résolvent sur l'hôte",
-)
+@check("SF301")
 def dns(ctx: Context) -> Iterator[Outcome]:
     for name in sorted({e.name for e in ctx.endpoints}):
         probes = [p for p in ctx.facts.probes if p.name == name]
@@ -61,12 +57,7 @@ def dns(ctx: Context) -> Iterator[Outcome]:
             )
 
 
-@check(
-    "SF302",
-    Severity.ERROR,
-    "Endpoints reachable from the host",
-    "Services joignables depuis l'hôte",
-)
+@check("SF302")
 def tcp(ctx: Context) -> Iterator[Outcome]:
     for endpoint in ctx.endpoints:
         probe = _probe(ctx, endpoint.name, endpoint.port)
@@ -126,12 +117,7 @@ def _tls_observed(label: str, result: TlsProbe) -> dict[str, object]:
     }
 
 
-@check(
-    "SF303",
-    Severity.ERROR,
-    "TLS 1.2+ to the endpoints, without interception",
-    "TLS 1.2+ vers les services, sans interception",
-)
+@check("SF303")
 def tls(ctx: Context) -> Iterator[Outcome]:
     """The chain each endpoint presents, as the host's own Windows validates it.
 
@@ -279,136 +265,119 @@ def tls(ctx: Context) -> Iterator[Outcome]:
             )
 
 
-@check("SF304", Severity.ERROR, "Azure SQL reachable on 1433", "Azure SQL joignable sur 1433")
-def azure_sql(ctx: Context) -> Iterator[Outcome]:
-    if not any(e.sql_fqdn for e in ctx.entities):
-        yield _no_azure_sql(ctx)
-        return
-    for entity in ctx.entities:
-        fqdn = entity.sql_fqdn
-        if fqdn is None:
-            continue
-        probe = _probe(ctx, fqdn, 1433)
-        if probe is None or probe.tcp.ok is None:
-            yield unknown(
-                ctx.t(f"{fqdn}:1433 not probed", f"{fqdn}:1433 non testé"), entity=entity.name
-            )
-        elif probe.tcp.ok:
-            yield passed(f"{fqdn}:1433", entity=entity.name, observed=fqdn)
-        else:
-            yield failed(
+AzureSqlCheck = Callable[[Context, str, str], Iterator[Outcome]]
+
+
+def _each_azure_sql_server(func: AzureSqlCheck) -> Callable[[Context], Iterator[Outcome]]:
+    """A check made once per entity on Azure SQL (the entity's name, its server's name);
+    not applicable to a host with none."""
+
+    @functools.wraps(func)
+    def evaluate(ctx: Context) -> Iterator[Outcome]:
+        servers = [(e.name, e.sql_fqdn) for e in ctx.entities if e.sql_fqdn]
+        if not servers:
+            yield not_applicable(
                 ctx.t(
-                    f"{fqdn}:1433 not reachable ({probe.tcp.error or probe.dns.status})",
-                    f"{fqdn}:1433 injoignable ({probe.tcp.error or probe.dns.status})",
-                ),
-                _firewall_fix(ctx, fqdn, 1433),
-                entity=entity.name,
-                observed={"server": fqdn, "error": probe.tcp.error},
+                    "no entity on Azure SQL (an on-premise SQL Server)",
+                    "aucune entité sur Azure SQL (SQL Server on-premise)",
+                )
             )
+        for entity, fqdn in servers:
+            yield from func(ctx, entity, fqdn)
+
+    return evaluate
 
 
-def _no_azure_sql(ctx: Context) -> Outcome:
-    return not_applicable(
-        ctx.t(
-            "no entity on Azure SQL (an on-premise SQL Server)",
-            "aucune entité sur Azure SQL (SQL Server on-premise)",
+@check("SF304")
+@_each_azure_sql_server
+def azure_sql(ctx: Context, entity: str, fqdn: str) -> Iterator[Outcome]:
+    probe = _probe(ctx, fqdn, 1433)
+    if probe is None or probe.tcp.ok is None:
+        yield unknown(ctx.t(f"{fqdn}:1433 not probed", f"{fqdn}:1433 non testé"), entity=entity)
+    elif probe.tcp.ok:
+        yield passed(f"{fqdn}:1433", entity=entity, observed=fqdn)
+    else:
+        yield failed(
+            ctx.t(
+                f"{fqdn}:1433 not reachable ({probe.tcp.error or probe.dns.status})",
+                f"{fqdn}:1433 injoignable ({probe.tcp.error or probe.dns.status})",
+            ),
+            _firewall_fix(ctx, fqdn, 1433),
+            entity=entity,
+            observed={"server": fqdn, "error": probe.tcp.error},
         )
-    )
 
 
-@check(
-    "SF305",
-    Severity.WARNING,
-    "Azure SQL redirect ports 11000-11999",
-    "Ports de redirection Azure SQL 11000-11999",
-)
-def azure_redirect(ctx: Context) -> Iterator[Outcome]:
+@check("SF305")
+@_each_azure_sql_server
+def azure_redirect(ctx: Context, entity: str, fqdn: str) -> Iterator[Outcome]:
     """Inside Azure (an SPC VM) Azure SQL's default connection policy is Redirect: after
     1433, the client connects to the database's node on 11000-11999, addresses no name
     resolves to. Nothing sagefleet can probe decides it, so on SPC it is a standing
     warning (waive it once the network team confirmed the rule)."""
-    if not any(e.sql_fqdn for e in ctx.entities):
-        yield _no_azure_sql(ctx)
+    yield failed(
+        ctx.t(
+            f"{fqdn}: from inside Azure the default connection policy is "
+            "Redirect, which needs outbound TCP 11000-11999 to the region's SQL "
+            "addresses; these cannot be tested by name from here",
+            f"{fqdn} : depuis Azure la stratégie de connexion par défaut est "
+            "Redirect, qui exige le sortant TCP 11000-11999 vers les adresses SQL de la "
+            "région ; elles ne peuvent pas être testées par nom d'ici",
+        ),
+        ctx.t(
+            "allow outbound 11000-11999 to the Sql.<region> service tag (network security "
+            "group, firewall), or set the server's connection policy to Proxy; then waive "
+            "SF305 for this host with that reason",
+            "autorisez le sortant 11000-11999 vers la balise de service Sql.<région> "
+            "(groupe de sécurité réseau, pare-feu), ou passez la stratégie de connexion du "
+            "serveur en Proxy ; puis posez une dérogation SF305 motivée pour cet hôte",
+        ),
+        entity=entity,
+        observed={"server": fqdn, "ports": "11000-11999"},
+    )
+
+
+@check("SF306")
+@_each_azure_sql_server
+def privatelink(ctx: Context, entity: str, fqdn: str) -> Iterator[Outcome]:
+    probe = _probe(ctx, fqdn, 1433)
+    bastion = (ctx.bastion_dns or {}).get(fqdn)
+    if (probe is None or probe.dns.status != "ok") and bastion is None:
+        yield unknown(
+            ctx.t(
+                f"{fqdn}: not resolved (see SF301/SF304)",
+                f"{fqdn} : non résolu (voir SF301/SF304)",
+            ),
+            entity=entity,
+        )
         return
-    for entity in ctx.entities:
-        if entity.sql_fqdn is None:
-            continue
+    private = False
+    if probe is not None:
+        for address in probe.dns.addresses:
+            try:
+                private = private or ipaddress.ip_address(address).is_private
+            except ValueError:
+                continue
+    if (bastion is not None and bastion.privatelink) or private:
         yield failed(
             ctx.t(
-                f"{entity.sql_fqdn}: from inside Azure the default connection policy is "
-                "Redirect, which needs outbound TCP 11000-11999 to the region's SQL "
-                "addresses; these cannot be tested by name from here",
-                f"{entity.sql_fqdn} : depuis Azure la stratégie de connexion par défaut est "
-                "Redirect, qui exige le sortant TCP 11000-11999 vers les adresses SQL de la "
-                "région ; elles ne peuvent pas être testées par nom d'ici",
+                f"{fqdn} resolves to a private endpoint",
+                f"{fqdn} se résout vers un point de terminaison privé",
             ),
             ctx.t(
-                "allow outbound 11000-11999 to the Sql.<region> service tag (network security "
-                "group, firewall), or set the server's connection policy to Proxy; then waive "
-                "SF305 for this host with that reason",
-                "autorisez le sortant 11000-11999 vers la balise de service Sql.<région> "
-                "(groupe de sécurité réseau, pare-feu), ou passez la stratégie de connexion du "
-                "serveur en Proxy ; puis posez une dérogation SF305 motivée pour cet hôte",
+                "keep connecting by the public name (logins by IP or by the privatelink "
+                "name fail by design); the server must use the private DNS zone",
+                "connectez-vous toujours par le nom public (les connexions par IP ou par "
+                "le nom privatelink échouent) ; le serveur doit utiliser la zone DNS privée",
             ),
-            entity=entity.name,
-            observed={"server": entity.sql_fqdn, "ports": "11000-11999"},
+            entity=entity,
+            observed=list(probe.dns.addresses) if probe else None,
         )
+    else:
+        yield passed(ctx.t(f"{fqdn}: public endpoint", f"{fqdn} : point public"), entity=entity)
 
 
-@check("SF306", Severity.INFO, "Azure SQL private endpoint", "Point de terminaison privé Azure SQL")
-def privatelink(ctx: Context) -> Iterator[Outcome]:
-    if not any(e.sql_fqdn for e in ctx.entities):
-        yield _no_azure_sql(ctx)
-        return
-    for entity in ctx.entities:
-        fqdn = entity.sql_fqdn
-        if fqdn is None:
-            continue
-        probe = _probe(ctx, fqdn, 1433)
-        bastion = (ctx.bastion_dns or {}).get(fqdn)
-        if (probe is None or probe.dns.status != "ok") and bastion is None:
-            yield unknown(
-                ctx.t(
-                    f"{fqdn}: not resolved (see SF301/SF304)",
-                    f"{fqdn} : non résolu (voir SF301/SF304)",
-                ),
-                entity=entity.name,
-            )
-            continue
-        private = False
-        if probe is not None:
-            for address in probe.dns.addresses:
-                try:
-                    private = private or ipaddress.ip_address(address).is_private
-                except ValueError:
-                    continue
-        if (bastion is not None and bastion.privatelink) or private:
-            yield failed(
-                ctx.t(
-                    f"{fqdn} resolves to a private endpoint",
-                    f"{fqdn} se résout vers un point de terminaison privé",
-                ),
-                ctx.t(
-                    "keep connecting by the public name (logins by IP or by the privatelink "
-                    "name fail by design); the server must use the private DNS zone",
-                    "connectez-vous toujours par le nom public (les connexions par IP ou par "
-                    "le nom privatelink échouent) ; le serveur doit utiliser la zone DNS privée",
-                ),
-                entity=entity.name,
-                observed=list(probe.dns.addresses) if probe else None,
-            )
-        else:
-            yield passed(
-                ctx.t(f"{fqdn}: public endpoint", f"{fqdn} : point public"), entity=entity.name
-            )
-
-
-@check(
-    "SF307",
-    Severity.WARNING,
-    "Host and bastion resolve names alike",
-    "L'hôte et le bastion résolvent les noms de la même façon",
-)
+@check("SF307")
 def dns_agreement(ctx: Context) -> Iterator[Outcome]:
     if not ctx.bastion_dns:
         return
@@ -444,7 +413,7 @@ def _all_private(addresses: list[str]) -> bool:
     return result
 
 
-@check("SF308", Severity.INFO, "WinHTTP proxy", "Proxy WinHTTP")
+@check("SF308")
 def winhttp_proxy(ctx: Context) -> Iterator[Outcome]:
     proxy = ctx.facts.winhttp_proxy
     if proxy:

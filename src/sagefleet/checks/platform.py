@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from sagefleet.checks import Context, Outcome, check, failed, major_minor, passed, unknown
+from sagefleet.checks.base import Context, Outcome, check, failed, major_minor, passed, unknown
 from sagefleet.facts import parse_utc
 from sagefleet.findings import Severity
 
 
-@check("SF101", Severity.ERROR, ".NET Framework 4.8 or later", ".NET Framework 4.8 ou plus récent")
+@check("SF101")
 def dotnet(ctx: Context) -> Iterator[Outcome]:
     release = ctx.facts.dotnet_release
     build = ctx.facts.identity.os_build
@@ -44,12 +44,7 @@ def targets_before_47(ctx: Context) -> bool:
     return parsed is not None and parsed < (4, 7)
 
 
-@check(
-    "SF102",
-    Severity.INFO,
-    "TLS 1.2 for .NET 4.x applications",
-    "TLS 1.2 pour les applications .NET 4.x",
-)
+@check("SF102")
 def netfx_tls(ctx: Context) -> Iterator[Outcome]:
     tls = ctx.facts.tls
     values = {
@@ -123,12 +118,7 @@ def netfx_tls(ctx: Context) -> Iterator[Outcome]:
         )
 
 
-@check(
-    "SF103",
-    Severity.ERROR,
-    "TLS 1.2 not disabled in Schannel",
-    "TLS 1.2 non désactivé dans Schannel",
-)
+@check("SF103")
 def schannel(ctx: Context) -> Iterator[Outcome]:
     enabled = ctx.facts.tls.schannel_tls12_enabled
     disabled_by_default = ctx.facts.tls.schannel_tls12_disabled_by_default
@@ -164,12 +154,7 @@ def signed_seconds(value: int) -> str:
     return "0 s" if value == 0 else f"{value:+d} s"
 
 
-@check(
-    "SF104",
-    Severity.ERROR,
-    "Clock within 15 minutes of the bastion (a warning from 5)",
-    "Horloge à moins de 15 minutes du bastion (avertissement dès 5)",
-)
+@check("SF104")
 def clock(ctx: Context) -> Iterator[Outcome]:
     text = ctx.facts.identity.utc_now
     if not text:
@@ -226,12 +211,7 @@ def clock(ctx: Context) -> Iterator[Outcome]:
         yield passed(ctx.t(f"clock skew {shown}", f"décalage d'horloge {shown}"), observed=skew)
 
 
-@check(
-    "SF105",
-    Severity.ERROR,
-    "Free space for the package and the install",
-    "Espace libre pour le paquet et l'installation",
-)
+@check("SF105")
 def free_space(ctx: Context) -> Iterator[Outcome]:
     drive = ctx.facts.drive("C:")
     if drive is None or drive.free_bytes is None:
@@ -289,17 +269,12 @@ def language_mode_outcome(mode: str | None, lang: str = "en") -> Outcome:
     )
 
 
-@check(
-    "SF107",
-    Severity.ERROR,
-    "PowerShell FullLanguage mode",
-    "PowerShell en mode FullLanguage",
-)
+@check("SF107")
 def language_mode(ctx: Context) -> Iterator[Outcome]:
     yield language_mode_outcome(ctx.facts.identity.language_mode, ctx.lang)
 
 
-@check("SF106", Severity.ERROR, "Windows PowerShell 5.1", "Windows PowerShell 5.1")
+@check("SF106")
 def powershell(ctx: Context) -> Iterator[Outcome]:
     version = ctx.facts.identity.powershell_version
     parsed = major_minor(version)

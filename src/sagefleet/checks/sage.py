@@ -1,10 +1,6 @@
 """SF2xx: Sage 100 itself, its edition and the Objets Métiers library.
 
-The edition (on-premise or Sage Partner Cloud) has no public marker on the
-server. Its signals, strongest first: an Azure SQL server
-(``*.database.windows.net``) in a .MAE file's ``ServeurSQL=`` or in the
-inventory's entities; then an Azure VM (the ``WindowsAzureGuestAgent``
-service, ``HKLM\\SOFTWARE\\Microsoft\\Windows Azure``), a hint only.
+The edition's signals, strongest first: docs/checks.md, SF203.
 """
 
 from __future__ import annotations
@@ -13,7 +9,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sagefleet.checks import (
+from sagefleet.checks.base import (
     Context,
     Outcome,
     check,
@@ -122,7 +118,7 @@ def _sage_found(ctx: Context) -> bool:
     )
 
 
-@check("SF201", Severity.ERROR, "Sage 100 installed", "Sage 100 installé")
+@check("SF201")
 def sage_installed(ctx: Context) -> Iterator[Outcome]:
     if _sage_found(ctx):
         names = [p.product for p in ctx.facts.sage_products] or [
@@ -167,12 +163,7 @@ def _generation(ctx: Context) -> tuple[list[str], list[str]]:
     return signs_100c, signs_i7
 
 
-@check(
-    "SF202",
-    Severity.ERROR,
-    "Sage 100c generation, version 7 or later, with a matching installer",
-    "Sage 100c, version 7 ou plus, avec un installeur correspondant",
-)
+@check("SF202")
 def sage_supported(ctx: Context) -> Iterator[Outcome]:
     if not _sage_found(ctx):
         yield unknown(ctx.t("Sage 100 not found (see SF201)", "Sage 100 introuvable (voir SF201)"))
@@ -272,12 +263,7 @@ def _onprem_om_entries(ctx: Context) -> list[str]:
     ]
 
 
-@check(
-    "SF203",
-    Severity.WARNING,
-    "No on-premise Objets Métiers on an SPC server",
-    "Pas d'Objets Métiers on-premise sur un serveur SPC",
-)
+@check("SF203")
 def spc_without_onprem_om(ctx: Context) -> Iterator[Outcome]:
     signals = edition_signals(ctx)
     signs = signals.spc_signs(ctx.lang)
@@ -351,12 +337,7 @@ def _dlls(classes: tuple[ComClass, ...]) -> list[tuple[str, ComClass, list[str]]
     return list(found.values())
 
 
-@check(
-    "SF204",
-    Severity.ERROR,
-    "Objets Métiers of the same major as Sage, at least the expected version",
-    "Objets Métiers de la même version majeure que Sage, au moins la version attendue",
-)
+@check("SF204")
 def om_version(ctx: Context) -> Iterator[Outcome]:
     found = sage_version(ctx)
     if found is None:
@@ -451,12 +432,7 @@ def om_version(ctx: Context) -> Iterator[Outcome]:
             )
 
 
-@check(
-    "SF205",
-    Severity.WARNING,
-    "Edition in the inventory matches the server",
-    "Édition de l'inventaire conforme au serveur",
-)
+@check("SF205")
 def edition_matches(ctx: Context) -> Iterator[Outcome]:
     signals = edition_signals(ctx)
     declared = signals.declared

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sagefleet.checks import Context, Outcome, check, failed, passed
+from sagefleet.checks.base import Context, Outcome, check, failed, passed
 from sagefleet.findings import Severity
 
 
-@check("SF901", Severity.ERROR, "Waiver expired", "Dérogation expirée")
+@check("SF901")
 def waiver_expired(ctx: Context) -> Iterator[Outcome]:
     """Reported by the engine itself when a waiver's date is past (listed here for the docs)."""
     return iter(())
 
 
-@check("SF902", Severity.ERROR, "Secure WinRM transport", "Transport WinRM sécurisé")
+@check("SF902")
 def transport(ctx: Context) -> Iterator[Outcome]:
     settings = ctx.transport
     if not settings:
@@ -55,12 +55,7 @@ def transport(ctx: Context) -> Iterator[Outcome]:
     )
 
 
-@check(
-    "SF903",
-    Severity.ERROR,
-    "Entities declared in the inventory",
-    "Entités déclarées dans l'inventaire",
-)
+@check("SF903")
 def entities_declared(ctx: Context) -> Iterator[Outcome]:
     """A host without entities has nothing to connect: never ready, whatever else passes
     (and the checks that read the entities cannot decide)."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,7 @@ from sagefleet.remote.errors import (
     RemoteTimeout,
     TransportError,
 )
-from sagefleet.remote.session import HostSession
+from sagefleet.remote.session import HostSession, Stdin
 from sagefleet.remote.winrm import WinRMTarget
 
 #: pywinrm transports a direct session (WinRMSession) reproduces (Kerberos manages a
@@ -29,6 +30,16 @@ DIRECT_TRANSPORTS = ("ntlm", "basic", "plaintext", "ssl", "certificate")
 #: Names of ansible-core's winrm connection plugin.
 WINRM_PLUGINS = frozenset({"winrm", "ansible.builtin.winrm", "ansible.legacy.winrm"})
 
+#: What a Connection and a WinRMTarget both hold, under the same name.
+_SAME_FIELDS = ("address", "username", "password", "port", "scheme", "path")
+#: pywinrm options a WinRMTarget holds as fields of its own: (option, field, type).
+_OPTION_FIELDS: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
+    ("server_cert_validation", "server_cert_validation", str),
+    ("ca_trust_path", "ca_trust_path", str),
+    ("message_encryption", "message_encryption", str),
+    ("operation_timeout_sec", "operation_timeout", int),
+    ("read_timeout_sec", "read_timeout", int),
+)
 _AUTH = re.compile(r"credentials were rejected|401|unauthori[sz]ed", re.I)
 _TIMEOUT = re.compile(r"timed? ?out|timeout", re.I)
 
@@ -41,27 +52,21 @@ class AnsibleSession(HostSession):
         self.connection = connection
         self._sibling = _sibling
 
-    def run_snippet(
-        self,
-        name: str,
-        params: dict[str, Any] | None = None,
-        stdin: Iterable[bytes] | None = None,
-        *,
-        sensitive: bool = False,
-    ) -> Any:
-        """Run a snippet; when ``sensitive``, with the play context's no_log set.
+    @contextmanager
+    def quiet(self, sensitive: bool) -> Iterator[None]:
+        """The play context's no_log set for a sensitive run, restored after.
 
         ansible-core's winrm plugin logs the raw stdout of every command at
-        -vvvvv unless ``no_log`` is set on the play context: a snippet whose
-        output may hold a secret sets it for its own run and restores it after.
+        -vvvvv unless ``no_log`` is set on the play context.
         """
         context = getattr(self.connection, "_play_context", None)
         if not sensitive or context is None:
-            return super().run_snippet(name, params, stdin)
+            yield
+            return
         previous = context.no_log
         context.no_log = True
         try:
-            return super().run_snippet(name, params, stdin)
+            yield
         finally:
             context.no_log = previous
 
@@ -88,9 +93,7 @@ class AnsibleSession(HostSession):
         if self._sibling:
             self.connection.close()
 
-    def execute(
-        self, command: str, stdin: Iterable[bytes] | None = None
-    ) -> tuple[int, bytes, bytes]:
+    def execute(self, command: str, stdin: Stdin = None) -> tuple[int, bytes, bytes]:
         from ansible.errors import AnsibleConnectionFailure, AnsibleError
 
         in_data = b"".join(stdin) if stdin is not None else None
@@ -194,27 +197,12 @@ class Connection:
         if self.connection_timeout:  # as the plugin does: both timeouts from one option
             options["operation_timeout_sec"] = self.connection_timeout
             options["read_timeout_sec"] = self.connection_timeout + 10
-        fields: dict[str, Any] = {}
-        for option, name, convert in (
-            ("server_cert_validation", "server_cert_validation", str),
-            ("ca_trust_path", "ca_trust_path", str),
-            ("message_encryption", "message_encryption", str),
-            ("operation_timeout_sec", "operation_timeout", int),
-            ("read_timeout_sec", "read_timeout", int),
-        ):
+        fields: dict[str, Any] = {name: getattr(self, name) for name in _SAME_FIELDS}
+        for option, name, convert in _OPTION_FIELDS:
             if option in options:
                 fields[name] = convert(options.pop(option))
         return WinRMTarget(
-            host=host,
-            address=self.address,
-            username=self.username,
-            password=self.password,
-            port=self.port,
-            scheme=self.scheme,
-            path=self.path,
-            transport=transport,
-            options=tuple(sorted(options.items())),
-            **fields,
+            host=host, transport=transport, options=tuple(sorted(options.items())), **fields
         )
 
 

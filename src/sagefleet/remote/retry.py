@@ -1,32 +1,22 @@
-"""Bounded retries with backoff for transient WinRM failures of a snippet run.
+"""One backoff for transient WinRM failures: of a snippet run, and of a file transfer.
 
-A WinRM listener under load answers HTTP 500 with a WS-Management fault, or
-does not answer in time; a new shell a second later usually works.
-``RetryingSession`` wraps any HostSession and runs a snippet again after a
-``TransportError`` or ``RemoteTimeout``, on a new shell, waiting a doubling
-backoff. It never retries ``AuthenticationFailed`` (each attempt counts
-towards the domain's account lockout threshold), ``HostUnreachable`` (the
-deploy reports the host and moves on) or a ``SnippetFailed`` (the snippet ran
-and said no). Snippets that change the host in ways that must not happen
-twice (installer, rollback, restart, file transfers, which have their own
-resume logic) are never retried, nor is a run whose stdin cannot be replayed.
-
-Inventory variables: ``sagefleet_winrm_retries`` (retries after the first
-attempt, 0-10, default 2) and ``sagefleet_winrm_retry_backoff_s`` (first
-wait in seconds, 0-60, default 1; doubled each time, capped at 30).
+``Backoff`` counts ``retries`` after the first attempt and doubles its wait;
+``RetryingSession`` applies it to idempotent snippets, ``sagefleet.transfer``
+to a whole push or pull (which resumes). What is never retried, and why:
+docs/reliability.md.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sagefleet.errors import InputError
-from sagefleet.remote.errors import RemoteTimeout, TransportError
-from sagefleet.remote.session import HostSession
+from sagefleet.remote.errors import RemoteError, RemoteTimeout, TransportError
+from sagefleet.remote.session import HostSession, Params, Stdin
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +26,66 @@ NOT_RETRIED = frozenset(
 """Snippets whose second run is not the same as one run."""
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
-class WinRMRetry:
-    """How many times a transient failure is retried, and how long to wait."""
+class Backoff:
+    """How many times a transient failure is retried after the first attempt, and how long
+    to wait before each retry: ``backoff_s``, doubled each time, capped at ``max_backoff_s``."""
 
     retries: int = 2
     backoff_s: float = 1.0
     max_backoff_s: float = 30.0
 
+    def __post_init__(self) -> None:
+        if self.retries < 0:
+            raise ValueError(f"Backoff.retries must be at least 0, not {self.retries}")
+
     def delay(self, failed_attempts: int) -> float:
+        """Seconds to wait after ``failed_attempts`` failures (1, 2, ...): doubling, capped."""
         return float(min(self.max_backoff_s, self.backoff_s * 2 ** (failed_attempts - 1)))
 
+    def run(
+        self,
+        call: Callable[[int], T],
+        *,
+        host: str,
+        what: str,
+        retried: tuple[type[RemoteError], ...],
+        reset: Callable[[], None],
+        sleep: Callable[[float], None] = time.sleep,
+        retries: int | None = None,
+    ) -> T:
+        """``call(attempt)`` until it returns, retrying the ``retried`` failures.
 
-def retry_from(host: str, variables: Mapping[str, Any]) -> WinRMRetry:
+        Before each retry ``reset()`` drops the connection's shell (on Windows, deleting
+        it ends the interrupted command) and ``sleep`` waits. ``retries`` overrides the
+        policy's count (0: one attempt); the last failure is raised as is.
+        """
+        retries = self.retries if retries is None else retries
+        for attempt in range(1, retries + 2):
+            try:
+                return call(attempt)
+            except retried as exc:
+                if attempt > retries:
+                    raise
+                delay = self.delay(attempt)
+                log.info(
+                    "%s: %s attempt %d/%d failed (%s); retrying in %.1f s",
+                    host,
+                    what,
+                    attempt,
+                    retries + 1,
+                    exc.message,
+                    delay,
+                )
+                reset()
+                sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def retry_from(host: str, variables: Mapping[str, Any]) -> Backoff:
     """The policy from inventory variables, refused before any host is touched."""
     retries = variables.get("sagefleet_winrm_retries", 2)
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
@@ -66,7 +103,7 @@ def retry_from(host: str, variables: Mapping[str, Any]) -> WinRMRetry:
             field="sagefleet_winrm_retry_backoff_s",
             value=repr(backoff),
         )
-    return WinRMRetry(retries=retries, backoff_s=float(backoff))
+    return Backoff(retries=retries, backoff_s=float(backoff))
 
 
 class RetryingSession(HostSession):
@@ -75,50 +112,39 @@ class RetryingSession(HostSession):
     def __init__(
         self,
         inner: HostSession,
-        policy: WinRMRetry | None = None,
+        policy: Backoff | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(inner.host)
         self.inner = inner
-        self.policy = policy or WinRMRetry()
+        self.policy = policy or Backoff()
         self.sleep = sleep
         self.retried = 0
         self.streams_stdin = inner.streams_stdin
 
     def run_snippet(
-        self,
-        name: str,
-        params: dict[str, Any] | None = None,
-        stdin: Iterable[bytes] | None = None,
-        *,
-        sensitive: bool = False,
+        self, name: str, params: Params = None, stdin: Stdin = None, *, sensitive: bool = False
     ) -> Any:
         replayable = stdin is None or isinstance(stdin, list | tuple)
-        attempts = 1 + (self.policy.retries if replayable and name not in NOT_RETRIED else 0)
-        for attempt in range(1, attempts + 1):
-            try:
-                return self.inner.run_snippet(name, params, stdin, sensitive=sensitive)
-            except (TransportError, RemoteTimeout) as exc:
-                if attempt >= attempts:
-                    raise
-                delay = self.policy.delay(attempt)
-                log.info(
-                    "%s: %s attempt %d/%d failed (%s); retrying in %.1f s",
-                    self.host,
-                    name,
-                    attempt,
-                    attempts,
-                    exc.message,
-                    delay,
-                )
-                self.retried += 1
-                self.inner.close()  # a new shell for the next attempt
-                self.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
 
-    def execute(
-        self, command: str, stdin: Iterable[bytes] | None = None
-    ) -> tuple[int, bytes, bytes]:
+        def once(_attempt: int) -> Any:
+            return self.inner.run_snippet(name, params, stdin, sensitive=sensitive)
+
+        def reset() -> None:
+            self.retried += 1
+            self.inner.close()  # a new shell for the next attempt
+
+        return self.policy.run(
+            once,
+            host=self.host,
+            what=name,
+            retried=(TransportError, RemoteTimeout),
+            reset=reset,
+            sleep=self.sleep,
+            retries=self.policy.retries if replayable and name not in NOT_RETRIED else 0,
+        )
+
+    def execute(self, command: str, stdin: Stdin = None) -> tuple[int, bytes, bytes]:
         return self.inner.execute(command, stdin)
 
     def sibling(self) -> RetryingSession | None:

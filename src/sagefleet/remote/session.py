@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from typing import Any
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, TypeAlias
 
 from sagefleet.remote.command import parse_result, snippet_invocation
+
+#: What a command reads on stdin, block by block (one WinRM Send each), or nothing.
+Stdin: TypeAlias = Iterable[bytes] | None
+#: A snippet's parameters: JSON data.
+Params: TypeAlias = dict[str, Any] | None
 
 
 class HostSession(ABC):
@@ -20,26 +26,25 @@ class HostSession(ABC):
         self.host = host
 
     def run_snippet(
-        self,
-        name: str,
-        params: dict[str, Any] | None = None,
-        stdin: Iterable[bytes] | None = None,
-        *,
-        sensitive: bool = False,
+        self, name: str, params: Params = None, stdin: Stdin = None, *, sensitive: bool = False
     ) -> Any:
         """Run snippet ``name`` with ``params`` (JSON data) and return its document.
 
         ``sensitive`` says the output may hold secrets: a transport that logs
-        command output must not log this run's (see AnsibleSession).
+        command output must not log this run's (``quiet``).
         """
         command, prefix = snippet_invocation(name, params)
-        rc, stdout, stderr = self.execute(command, _prepend(prefix, stdin))
+        with self.quiet(sensitive):
+            rc, stdout, stderr = self.execute(command, _prepend(prefix, stdin))
         return parse_result(self.host, name, rc, stdout, stderr)
 
+    def quiet(self, sensitive: bool) -> AbstractContextManager[None]:
+        """What holds while a run whose output may hold secrets (``sensitive``) executes:
+        a transport that logs command output stops logging it. Nothing by default."""
+        return nullcontext()
+
     @abstractmethod
-    def execute(
-        self, command: str, stdin: Iterable[bytes] | None = None
-    ) -> tuple[int, bytes, bytes]:
+    def execute(self, command: str, stdin: Stdin = None) -> tuple[int, bytes, bytes]:
         """Run one command line; map transport failures to RemoteError subclasses."""
 
     def sibling(self) -> HostSession | None:
@@ -60,7 +65,7 @@ class HostSession(ABC):
         self.close()
 
 
-def _prepend(first: bytes, rest: Iterable[bytes] | None) -> Iterator[bytes]:
+def _prepend(first: bytes, rest: Stdin) -> Iterator[bytes]:
     yield first
     if rest is not None:
         yield from rest

@@ -24,7 +24,7 @@ from sagefleet.remote.errors import (
     RemoteTimeout,
     TransportError,
 )
-from sagefleet.remote.session import HostSession
+from sagefleet.remote.session import HostSession, Stdin
 
 
 @dataclass(frozen=True)
@@ -136,9 +136,7 @@ class WinRMSession(HostSession):
         except WinRMError as exc:
             raise TransportError(self.host, f"WinRM error: {_short(exc)}") from None
 
-    def execute(
-        self, command: str, stdin: Iterable[bytes] | None = None
-    ) -> tuple[int, bytes, bytes]:
+    def execute(self, command: str, stdin: Stdin = None) -> tuple[int, bytes, bytes]:
         protocol, shell_id = self._connect()
         if self._ended is not None:
             self._terminate(protocol, shell_id, self._ended)

@@ -6,13 +6,11 @@ model, so nothing here needs (or has) a redaction layer.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from sagefleet.errors import InputError
+from sagefleet.files import write_atomic
 from sagefleet.findings import FleetReport
 from sagefleet.report.console import render_console
 from sagefleet.report.html import render_html
@@ -57,36 +55,25 @@ _RENDERERS: dict[str, Callable[[FleetReport], str]] = {
 FORMATS: tuple[str, ...] = tuple(_RENDERERS)
 
 
-def render_report(report: FleetReport, name: str) -> str:
-    """``report`` in one format, exactly as `write_reports` writes its file."""
-    if name not in _RENDERERS:
+def _check_formats(names: Iterable[str]) -> None:
+    unknown = [name for name in names if name not in _RENDERERS]
+    if unknown:
         raise InputError(
             "unknown report format",
             field="formats",
-            value=name,
+            value=", ".join(unknown),
             fix=f"choose among {', '.join(FORMATS)}",
         )
+
+
+def render_report(report: FleetReport, name: str) -> str:
+    """``report`` in one format, exactly as `write_reports` writes its file."""
+    _check_formats([name])
     return _RENDERERS[name](report)
+
 
 #: Reports hold host names and findings, no secrets: readable by the team on the bastion.
 REPORT_MODE = 0o644
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temp file in the same directory and os.replace, so a reader (a CI
-    upload, a browser refresh) never sees a half-written report."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, REPORT_MODE)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
 
 
 def write_reports(report: FleetReport, out_dir: Path, formats: Iterable[str]) -> dict[str, Path]:
@@ -96,14 +83,7 @@ def write_reports(report: FleetReport, out_dir: Path, formats: Iterable[str]) ->
     partial set of reports behind. Returns the path written for each format.
     """
     wanted = list(dict.fromkeys(formats))
-    unknown = [name for name in wanted if name not in _RENDERERS]
-    if unknown:
-        raise InputError(
-            "unknown report format",
-            field="formats",
-            value=", ".join(unknown),
-            fix=f"choose among {', '.join(FORMATS)}",
-        )
+    _check_formats(wanted)
     if not wanted:
         raise InputError(
             "no report format requested", field="formats", fix=f"choose among {', '.join(FORMATS)}"
@@ -114,6 +94,6 @@ def write_reports(report: FleetReport, out_dir: Path, formats: Iterable[str]) ->
     written: dict[str, Path] = {}
     for name, text in rendered.items():
         path = out_dir / FILE_NAMES[name]
-        _write_atomic(path, text)
+        write_atomic(path, text, mode=REPORT_MODE, skip_unchanged=False)
         written[name] = path
     return written

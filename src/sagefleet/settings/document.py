@@ -1,19 +1,8 @@
 """One host's settings.json document, from the vendor's files or from the template.
 
-Two sources, chosen per host with ``sagefleet_settings_source``:
-
-* ``vendor`` (default): each entity names the settings.json the vendor's form
-  produced for its connection (``vendor_settings``) or the connection's Setup.zip
-  (``vendor_package``); sagefleet true-merges them, keyed by connection, and
-  adds nothing the vendor did not write, except what the agent profile says the
-  installer itself adds (``settings.installer_adds``);
-* ``template``: sagefleet renders its own, ASSUMED layout from the entities'
-  fields (settings/render.py), as an explicit choice.
-
-Deploy, the settings playbook, verify and the CLI all build the document with
-:func:`host_document`, so that every path writes the same bytes. The document
-also decides what it may overwrite on a host, and lays itself over the host's current
-file so that nothing the file holds is lost (:meth:`HostSettings.over`).
+Every writer and reader builds it with :func:`host_document` (the same bytes on every
+path); :meth:`HostSettings.over` decides what it may overwrite on a host.
+See docs/settings.md, "Two sources" and "Over the current file".
 """
 
 from __future__ import annotations
@@ -30,7 +19,7 @@ from sagefleet.settings.errors import OverwriteRefused, ValidationFailed
 from sagefleet.settings.jsonio import dumps, loads_strict
 from sagefleet.settings.keys import KeyPath, key_path_text, keys_from_variable, parse_key_path
 from sagefleet.settings.layer import layer
-from sagefleet.settings.merge import MergeResult, dropped_items, merge_documents, plan_keys
+from sagefleet.settings.merge import MergeResult, merge_documents, plan_keys
 from sagefleet.settings.model import Entity
 from sagefleet.settings.render import TEMPLATE_KEYS, TemplatePath, render_host_settings
 from sagefleet.settings.schemas import settings_schema_problems
@@ -167,18 +156,12 @@ class HostSettings:
                 f"told; {what}"
             )
         new = MergeResult(self.document, self.plan)
-        layered = None
+        # A file in sagefleet's own template layout: nothing in it is the vendor's to keep.
+        keep = bool(settings_schema_problems(current))
         try:
-            if settings_schema_problems(current):
-                layered = layer(
-                    current, new, keys=self.options.keys, host=self.host, hints=TEMPLATE_PLAN
-                )
-                dropped = list(layered.dropped)
-            else:
-                # sagefleet's own template rendering: nothing in it is the vendor's.
-                dropped = dropped_items(
-                    current, new, keys=self.options.keys, host=self.host, hints=TEMPLATE_PLAN
-                )
+            layered = layer(
+                current, new, keys=self.options.keys, host=self.host, hints=TEMPLATE_PLAN, keep=keep
+            )
         except ValidationFailed as exc:
             if drop:
                 return self
@@ -186,13 +169,14 @@ class HostSettings:
                 f"the connections it holds cannot be told ({exc.errors[0].message}); declare "
                 f"the key in {MERGE_KEYS_VAR}, or {what}"
             ) from None
-        if dropped and not drop:
+        if layered.dropped and not drop:
             raise OverwriteRefused(
-                f"it holds connection(s) the merged vendor files lack: {', '.join(dropped)}. "
+                "it holds connection(s) the merged vendor files lack: "
+                f"{', '.join(layered.dropped)}. "
                 "Give those entities their vendor_settings or vendor_package, or set "
                 f"{DROP_VAR}: true to remove them"
             )
-        if layered is None:
+        if not keep:
             return self
         return replace(self, document=layered.document, kept=layered.kept)
 

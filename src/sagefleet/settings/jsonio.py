@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from sagefleet.errors import InputError
+from sagefleet.errors import InputError, unreadable
+
+# settings.json is written private (0600) and only when it changes: the defaults.
+from sagefleet.files import write_atomic as write_atomic
 
 #: Vendor files bigger than this are refused: a real settings.json is a few kilobytes.
 MAX_JSON_BYTES = 1_000_000
@@ -128,11 +130,7 @@ def load_json_file(path: str | os.PathLike[str], **limits: int) -> Any:
             )
         raw = file_path.read_bytes()
     except OSError as exc:
-        raise InputError(
-            f"cannot read JSON file: {exc.strerror or exc}",
-            value=str(file_path),
-            fix="check the path and its permissions",
-        ) from None
+        raise unreadable("JSON file", file_path, exc) from None
     return loads_strict(raw, source=str(file_path), **limits)
 
 
@@ -151,33 +149,3 @@ def settings_sha256(text: str | bytes) -> str:
     """Hex SHA-256 of the exact bytes written, to compare with the file on a host cheaply."""
     raw = text.encode("utf-8") if isinstance(text, str) else text
     return hashlib.sha256(raw).hexdigest()
-
-
-def write_atomic(path: str | os.PathLike[str], text: str, *, mode: int = 0o600) -> bool:
-    """Write ``text`` so that readers see the old or the new file, never half of one.
-
-    The temporary file lives in the same folder (``os.replace`` is atomic only
-    within one file system) and is created private because settings.json holds
-    passwords. Returns False and leaves the file alone when the content is
-    already identical, which keeps repeated runs idempotent.
-    """
-    target = Path(path)
-    data = text.encode("utf-8")
-    try:
-        if target.is_file() and target.read_bytes() == data:
-            return False
-    except OSError:
-        pass
-    folder = target.parent if str(target.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, mode)
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return True

@@ -1,25 +1,8 @@
 """Lay a host's new settings document over its current settings.json: nothing is lost.
 
-The new document (the entities' vendor files, merged) is not all a host's file
-holds: the vendor's installer writes the wizard's answers into it (the .MAE
-file and Sage user of each connection, the service account...), and where it
-writes them is not published. So a write never starts from the new document
-alone (docs/settings.md, "Over the current file"):
-
-* the new document wins for every member it carries, values included (a
-  regenerated vendor file rotates a password this way);
-* a member only the current file has, at the top or at any depth inside a
-  connection both keep, is **kept** as it is, with everything under it;
-* items of a keyed list (connections) pair by their key; an item only the
-  current file has is **dropped** (the caller refuses that unless told, see
-  ``HostSettings.over``); an item only the new document has is added;
-* any other list is a value, like a scalar: the new document's list wins
-  whole. Items without a key cannot be paired, and pairing them by position
-  would invent a correspondence the vendor never stated;
-* a member whose type differs (object here, list there): the new one wins.
-
-The new document's member order comes first, kept members after it in the
-current file's order, so laying the result over itself changes nothing.
+The new document wins for every member it carries; what only the current file
+holds is kept, except keyed items (connections), which are reported as dropped.
+The rules: docs/settings.md, "Over the current file: nothing is lost".
 """
 
 from __future__ import annotations
@@ -56,21 +39,6 @@ class Layered:
     dropped: tuple[str, ...] = ()
 
 
-def current_plan(
-    current: Any,
-    new: MergeResult,
-    *,
-    keys: Iterable[MergeKey] = (),
-    host: str | None = None,
-    hints: Mapping[KeyPath, str] | None = None,
-) -> dict[KeyPath, str]:
-    """How the current file's lists are keyed: the declared keys, then the new document's
-    keys (and ``hints``) where they fit, then detection. Raises ValidationFailed when a
-    list's key cannot be told."""
-    preferred = {**(hints or {}), **new.plan}
-    return plan_keys([current], ["the current file"], keys=keys, hints=preferred, host=host)
-
-
 def layer(
     current: Any,
     new: MergeResult,
@@ -78,14 +46,21 @@ def layer(
     keys: Iterable[MergeKey] = (),
     host: str | None = None,
     hints: Mapping[KeyPath, str] | None = None,
+    keep: bool = True,
 ) -> Layered:
-    """``new`` laid over ``current`` (see the module's rules).
+    """``new`` laid over ``current`` (docs/settings.md), or with ``keep=False`` ``new`` alone,
+    with what of ``current`` it drops.
 
-    ``dropped`` lists the current file's connections the result lacks; the
-    caller decides whether that is allowed. Raises ValidationFailed when the
-    current file's keys cannot be told (see :func:`current_plan`).
+    The current file's lists are keyed by the declared keys, then the new document's (and
+    ``hints``) where they fit, then detection; raises ValidationFailed when a list's key
+    cannot be told. ``dropped`` lists the current file's connections the result lacks; the
+    caller decides whether that is allowed.
     """
-    plan = current_plan(current, new, keys=keys, host=host, hints=hints)
+    preferred = {**(hints or {}), **new.plan}
+    plan = plan_keys([current], ["the current file"], keys=keys, hints=preferred, host=host)
+    if not keep:
+        lost = keyed_items(current, plan) - keyed_items(new.document, new.plan)
+        return Layered(copy.deepcopy(new.document), new.plan, dropped=tuple(outermost(lost)))
     kept: list[Path] = []
 
     def paired(path: Path, old: Any, value: Any) -> str | None:

@@ -1,22 +1,8 @@
 """Structural merge of settings documents: the "true JSON merge" the vendor asks for.
 
-The vendor does not publish the layout of settings.json, so the merge works on
-any JSON document (an object or a list at the top). Rules (docs/settings.md):
-
-* objects merge member by member; members keep the order the vendor wrote them
-  in, a member found only in another document comes after them;
-* a list of objects is **keyed** when a member names its items: declared for
-  its key path, or detected (the only one of :data:`KEY_CANDIDATES` that every
-  item of every such list holds as a string, unique within its list). Several
-  candidates is an error asking to declare one: sagefleet never guesses which
-  member names a connection. Items with the same key merge; keys are compared
-  exactly (``BIJOU`` and ``bijou`` are two connections); items come out sorted
-  by key (ordinal);
-* any other list, and any scalar, must be identical in every source that has it;
-* identical duplicates collapse; a different value for the same key path is a
-  :class:`MergeConflict` naming both sources and the path. Documents are taken
-  in a canonical order, so neither the result's bytes nor any decision depend
-  on the order the sources were given in.
+Works on any JSON document; keyed lists merge by their key, anything else must be
+identical, and the result never depends on the order of the sources. The rules:
+docs/settings.md, "Merge rules".
 """
 
 from __future__ import annotations
@@ -360,25 +346,6 @@ def keyed_items(document: Any, plan: Mapping[KeyPath, str]) -> set[Path]:
 
     walk(document, ())
     return found
-
-
-def dropped_items(
-    current: Any,
-    new: MergeResult,
-    *,
-    keys: Iterable[MergeKey] = (),
-    host: str | None = None,
-    hints: Mapping[KeyPath, str] | None = None,
-) -> list[str]:
-    """Keyed items (connections) of ``current`` that ``new`` lacks, outermost only.
-
-    The current document is read with the declared keys, then the new document's
-    keys (and ``hints``) where they fit, then detection; raises
-    :class:`ValidationFailed` when its keys cannot be told.
-    """
-    preferred = {**(hints or {}), **new.plan}
-    plan = plan_keys([current], ["the current file"], keys=keys, hints=preferred, host=host)
-    return outermost(keyed_items(current, plan) - keyed_items(new.document, new.plan))
 
 
 def outermost(paths: set[Path]) -> list[str]:

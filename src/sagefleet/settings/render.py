@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Sequence
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -64,24 +64,17 @@ def template_label(template: TemplatePath) -> str:
 def load_template(template: TemplatePath = None) -> jinja2.Template:
     """Compile the shipped template, or the one at ``template`` to adapt the assumed layout."""
     label = template_label(template)
+    bad = partial(InputError, field="template", value=str(template))
     try:
         text = _default_template_text() if template is None else Path(template).read_text("utf-8")
     except OSError as exc:
-        raise InputError(
-            f"cannot read {label}: {exc.strerror or exc}",
-            field="template",
-            value=str(template),
-            fix="point to an existing, readable Jinja2 template",
-        ) from None
+        fix = "point to an existing, readable Jinja2 template"
+        raise bad(f"cannot read {label}: {exc.strerror or exc}", fix=fix) from None
     try:
         return _environment().from_string(text)
     except jinja2.TemplateSyntaxError as exc:
-        raise InputError(
-            f"{label} has a syntax error at line {exc.lineno}: {exc.message}",
-            field="template",
-            value=str(template),
-            fix="fix the Jinja2 syntax; start from the shipped template",
-        ) from None
+        message = f"{label} has a syntax error at line {exc.lineno}: {exc.message}"
+        raise bad(message, fix="fix the Jinja2 syntax; start from the shipped template") from None
 
 
 def render_entity(
@@ -97,6 +90,7 @@ def render_entity(
     template is caught on the controller, not by the agent on a server.
     """
     label = template_label(template)
+    bad = partial(InputError, host=host, entity=entity.name, field="template")
     tmpl = compiled or load_template(template)
     try:
         text = tmpl.render(
@@ -105,36 +99,18 @@ def render_entity(
             host=host,
         )
     except (jinja2.TemplateError, TypeError) as exc:
-        raise InputError(
-            f"{label} failed: {exc}",
-            host=host,
-            entity=entity.name,
-            field="template",
-            fix="use only the variables listed at the top of the shipped template",
-        ) from None
+        fix = "use only the variables listed at the top of the shipped template"
+        raise bad(f"{label} failed: {exc}", fix=fix) from None
     try:
         document = loads_strict(text, source=f"{label} output")
     except InputError as exc:
-        raise InputError(
-            f"{label} did not produce valid JSON: {exc.message}",
-            host=host,
-            entity=entity.name,
-            field="template",
-            fix="pipe every value through the `json` filter and check commas",
-        ) from None
+        fix = "pipe every value through the `json` filter and check commas"
+        raise bad(f"{label} did not produce valid JSON: {exc.message}", fix=fix) from None
     problems = settings_schema_problems(document)
     if problems:
+        fix = "align the template with settings.schema.json"
         raise ValidationFailed(
-            [
-                InputError(
-                    f"{label} output breaks the settings schema {problem}",
-                    host=host,
-                    entity=entity.name,
-                    field="template",
-                    fix="align the template with settings.schema.json",
-                )
-                for problem in problems
-            ],
+            [bad(f"{label} output breaks the settings schema {p}", fix=fix) for p in problems],
             title="rendered settings are invalid",
         )
     if not isinstance(document, dict):  # pragma: no cover - the schema requires an object

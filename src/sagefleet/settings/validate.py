@@ -1,11 +1,7 @@
 """Validation of ``sagefleet_entities`` on the controller, before any host is touched.
 
-Two layers: the shipped JSON Schema (``schemas/entities.schema.json``) checks
-types and formats; the rules here check what a schema cannot say (unique names,
-one database per entity, vendor files, the merged result). Every problem is
-collected, not just the first, and reported as an
-:class:`~sagefleet.errors.InputError` naming host, entity, field, value (secrets
-masked) and the fix.
+The JSON Schema checks types and formats; the rules here what a schema cannot say.
+Every problem is collected and reported as an InputError (docs/settings.md).
 """
 
 from __future__ import annotations
@@ -20,7 +16,6 @@ from typing import Any
 from jsonschema.exceptions import ValidationError
 
 from sagefleet.errors import InputError
-from sagefleet.settings import vendor
 from sagefleet.settings.document import HostSettings, host_document, settings_options
 from sagefleet.settings.errors import ValidationFailed
 from sagefleet.settings.model import (
@@ -32,6 +27,7 @@ from sagefleet.settings.model import (
 from sagefleet.settings.redact import MASK
 from sagefleet.settings.render import TemplatePath
 from sagefleet.settings.schemas import ENTITIES_SCHEMA, checker, load_schema, validator
+from sagefleet.settings.vendor import load_vendor_package, load_vendor_settings, resolve
 
 #: What each field must look like and how to fix it, in the user's words.
 FIELD_RULES: dict[str, tuple[str, str]] = {
@@ -342,11 +338,11 @@ class _HostChecker:
         field_name = "vendor_package" if package is not None else "vendor_settings"
         try:
             if package is not None:
-                path = vendor.resolve(str(package), self.base_dir)
-                document, source = vendor.load_vendor_package(path)
+                path = resolve(str(package), self.base_dir)
+                document, source = load_vendor_package(path)
             elif isinstance(raw, str):
-                path = vendor.resolve(raw, self.base_dir)
-                document, source = vendor.load_vendor_settings(path), str(path)
+                path = resolve(raw, self.base_dir)
+                document, source = load_vendor_settings(path), str(path)
             elif raw is not None:
                 document, source = raw, "inline document"
             else:

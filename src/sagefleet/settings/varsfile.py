@@ -11,7 +11,7 @@ import jinja2
 import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
-from sagefleet.errors import InputError
+from sagefleet.errors import InputError, unreadable
 from sagefleet.settings.model import ENTITIES_VAR
 
 #: Chained references (host_vars -> group vars -> vault) resolve within this many passes.
@@ -57,11 +57,7 @@ def load_yaml(path: str | os.PathLike[str]) -> Any:
     try:
         text = file_path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise InputError(
-            f"cannot read YAML file: {exc.strerror or exc}",
-            value=str(file_path),
-            fix="check the path and its permissions",
-        ) from None
+        raise unreadable("YAML file", file_path, exc) from None
     try:
         return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:

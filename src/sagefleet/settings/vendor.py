@@ -1,9 +1,6 @@
 """Reading the vendor's settings.json: from a file, or from the vendor package (Setup.zip).
 
-The vendor's form generates one settings.json per connection, shipped in the
-connection's Setup.zip beside the installers ("do not open or edit"). sagefleet
-reads it as it is, in any layout: strict JSON (see ``jsonio.loads_strict``),
-UTF-8 with or without a byte order mark, an object or a list at the top.
+Read as it is, in any layout (docs/settings.md, "The vendor's file of an entity").
 """
 
 from __future__ import annotations
@@ -13,7 +10,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from sagefleet.errors import InputError
+from sagefleet.errors import InputError, unreadable
 from sagefleet.settings.jsonio import MAX_JSON_BYTES, load_json_file, loads_strict
 
 SETTINGS_NAME = "settings.json"
@@ -79,11 +76,7 @@ def load_vendor_package(path: str | os.PathLike[str]) -> tuple[Any, str]:
             fix="give the Setup.zip as downloaded from the vendor's form",
         ) from None
     except OSError as exc:
-        raise InputError(
-            f"cannot read the package: {exc.strerror or exc}",
-            value=source,
-            fix="check the path and its permissions",
-        ) from None
+        raise unreadable("the package", source, exc) from None
     where = f"{source}!{member.filename}"
     return _check_root(loads_strict(raw, source=where), where), where
 

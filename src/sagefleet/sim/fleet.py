@@ -6,6 +6,7 @@ it as a background process that ``down`` stops exactly, via the state file.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import os
@@ -24,8 +25,10 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from sagefleet.errors import SagefleetError
-from sagefleet.sim import certs, logon, vendor_layout
-from sagefleet.sim.faults import FaultError, FaultPlan
+from sagefleet.sim import vendor_layout
+from sagefleet.sim.commands.dispatch import run_command
+from sagefleet.sim.host import ProfileError, WindowsHost, host_from_profile, logon
+from sagefleet.sim.host.logon import HostCredentials
 from sagefleet.sim.host_profiles import (
     OVERRIDES_VAR,
     PROFILE_VAR,
@@ -33,8 +36,9 @@ from sagefleet.sim.host_profiles import (
     is_path,
     with_overrides,
 )
-from sagefleet.sim.model import ProfileError, WindowsHost, host_from_profile
-from sagefleet.sim.server import NTLM_USERS, Acceptor, Listener, Stats, tls_context
+from sagefleet.sim.protocol import certs
+from sagefleet.sim.protocol.faults import FaultError, FaultPlan
+from sagefleet.sim.protocol.server import NTLM_USERS, Acceptor, Listener, Stats, tls_context
 
 if TYPE_CHECKING:
     from sagefleet.inventory import VaultOptions
@@ -63,7 +67,7 @@ class HostSpec:
     profile: str = "healthy-onprem"
     # Profile fields applied over the profile (``sagefleet_sim_overrides``).
     overrides: dict[str, Any] = field(default_factory=dict)
-    # What the host does wrong from the start (see sim/faults.py); the key
+    # What the host does wrong from the start (see sim/protocol/faults.py); the key
     # ``down: true`` starts it with its listener closed.
     faults: dict[str, Any] = field(default_factory=dict)
 
@@ -212,7 +216,7 @@ class Fleet:
         hosts = self.build()
         start_down = {s.name for s in self.specs if s.faults.get("down")}
         for host in hosts:
-            NTLM_USERS.add(host)
+            NTLM_USERS.add(HostCredentials(host))
         context = None
         if any(s.scheme == "https" for s in self.specs):
             bundle = certs.generate(
@@ -241,11 +245,15 @@ class Fleet:
 
     def _listen(self, spec: HostSpec) -> Listener:
         try:
+            host = self.hosts[spec.name]
             return Listener(
-                self.hosts[spec.name],
+                host.address,
                 spec.port,
                 spec.scheme,
                 self._context if spec.scheme == "https" else None,
+                machine=host.hostname,
+                credentials=HostCredentials(host),
+                runner=functools.partial(run_command, host),
                 faults=self._faults[spec.name],
                 stats=self._stats[spec.name],
             )
@@ -501,10 +509,12 @@ def up(
     state_dir: Path,
     timeout: float = 60.0,
     vault_secrets: Sequence[tuple[str, bytes]] = (),
+    launcher: Sequence[str] = (sys.executable, "-m", "sagefleet"),
 ) -> dict[str, Any]:
     """Start ``sagefleet sim serve`` in the background and wait until it is ready.
 
     ``vault_secrets``: vault secrets for the inventory it serves, handed over in memory.
+    ``launcher``: the command that runs ``sagefleet`` (one that registers more models first).
     """
     from sagefleet.inventory import secrets_for_child
 
@@ -524,9 +534,7 @@ def up(
     with secrets_for_child(vault_secrets) as (handoff, fds):
         process = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "sagefleet",
+                *launcher,
                 "sim",
                 "serve",
                 "--state-dir",

@@ -24,7 +24,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match, relevance
 
-from sagefleet.sim.model import ProfileError, load_profile, profile_names
+from sagefleet.sim.host import ProfileError, load_profile, profile_names
 
 PROFILE_VAR = "sagefleet_sim_profile"
 OVERRIDES_VAR = "sagefleet_sim_overrides"

@@ -42,8 +42,7 @@ from sagefleet import __version__, catalog
 from sagefleet.errors import InputError
 from sagefleet.facts import FactsError, HostFacts, parse_facts, parse_utc
 from sagefleet.sim import host_profiles
-from sagefleet.sim.certs import PUBLIC_INTERMEDIATES
-from sagefleet.sim.model import (
+from sagefleet.sim.host import (
     AGENT_FOLDER,
     AGENT_SERVICE,
     AZURE_KEY,
@@ -58,6 +57,7 @@ from sagefleet.sim.model import (
     host_from_profile,
     sage_brand,
 )
+from sagefleet.sim.host.pki import PUBLIC_INTERMEDIATES
 
 #: The Sage programs the facts report, and the product each one belongs to.
 PRODUCT_OF_EXECUTABLE = {

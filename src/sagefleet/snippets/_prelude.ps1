@@ -115,6 +115,23 @@ function Confirm-SfPrivateFolder([string] $Path, [bool] $Create = $true) {
     $full
 }
 
+function Get-SfFileSha256([string] $Path) {
+    $sha = New-Object -TypeName System.Security.Cryptography.SHA256CryptoServiceProvider
+    $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Read)
+    try { ([System.BitConverter]::ToString($sha.ComputeHash($stream))).Replace('-', '').ToLowerInvariant() }
+    finally { $stream.Dispose(); $sha.Dispose() }
+}
+
+function Move-SfPart([string] $Part, [string] $Target) {
+    # A verified .part renamed to its final name in one step, over an older file if any.
+    if ([System.IO.File]::Exists($Target)) {
+        # [NullString]: a plain $null would reach .NET as '' and be refused.
+        [System.IO.File]::Replace($Part, $Target, [NullString]::Value)
+    } else {
+        [System.IO.File]::Move($Part, $Target)
+    }
+}
+
 function Get-ServiceExe($Service) {
     $exe = [string]$Service.PathName
     if ($exe -match '^"([^"]+)"') { return $Matches[1] }

@@ -1,5 +1,5 @@
 # sagefleet:stage_cleanup/2
-# List the staged versions under the staging root and remove the ones the controller names.
+# List the staged versions under the staging folder and remove the ones the controller names.
 # The retention policy (how many to keep, which is current) is decided on the controller
 # from the listing; this only removes direct children of the root, by name.
 # $P: root, remove (folder names), remove_parts (names '<folder>\<file>.part', or a piece
@@ -8,7 +8,7 @@
 # file another process holds open (a log): ReadOnly is cleared first, a file that stays
 # locked is reported in 'left' with its error, and everything else still goes.
 
-# The staging root is private and checked on every run (a missing one has nothing to clean:
+# The staging folder is private and checked on every run (a missing one has nothing to clean:
 # it stays missing).
 $root = Confirm-SfPrivateFolder ([string]$P.root) $false
 

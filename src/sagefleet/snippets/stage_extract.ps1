@@ -2,7 +2,7 @@
 # Expand the staged package into one folder, so the installers find settings.json beside
 # them. Idempotent: a marker file records which package the folder holds, and a folder
 # that already holds it with every file present is left alone.
-# $P: root (the staging root), path (the staged zip), dest (the folder), sha256 (expected, or null), marker (file
+# $P: root (the staging folder), path (the staged zip), dest (the folder), sha256 (expected, or null), marker (file
 #     name of the marker inside dest), check (bool: report only).
 # Every entry is checked before anything is written: a name escaping the folder (zip-slip)
 # or a volume without room for the expanded size refuses the whole extraction. Exactly the
@@ -15,7 +15,7 @@ function Get-SfStreamSha256([System.IO.Stream] $Stream) {
     finally { $sha.Dispose() }
 }
 
-# The staging root (parameter root) is private and checked on every run (check mode
+# The staging folder (parameter root) is private and checked on every run (check mode
 # creates nothing).
 [void](Confirm-SfPrivateFolder ([string]$P.root) (-not $P.check))
 $zip = [System.IO.Path]::GetFullPath([string]$P.path)

@@ -2,22 +2,15 @@
 # The host downloads the package itself (from an HTTP server on the bastion or an internal
 # repository) into the .part file, then verifies its SHA-256 and renames it into place in
 # one step. Used when the host reaches the repository faster than WinRM carries stdin.
-# $P: root (the staging root), url, path (the staged file), part (its .part file), sha256, use_default_credentials.
+# $P: root (the staging folder), url, path (the staged file), part (its .part file), sha256, use_default_credentials.
 # Any failure removes the .part: a download is not resumed, it starts again.
-
-function Get-SfFileSha256([string] $Path) {
-    $sha = New-Object -TypeName System.Security.Cryptography.SHA256CryptoServiceProvider
-    $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Read)
-    try { ([System.BitConverter]::ToString($sha.ComputeHash($stream))).Replace('-', '').ToLowerInvariant() }
-    finally { $stream.Dispose(); $sha.Dispose() }
-}
 
 function Remove-SfPart([string] $Reason) {
     if ([System.IO.File]::Exists($part)) { [System.IO.File]::Delete($part) }
     throw "package not staged at '$target' from '$url': $Reason (the partial file '$part' was removed)"
 }
 
-# The staging root (parameter root) is private and checked on every run.
+# The staging folder (parameter root) is private and checked on every run.
 [void](Confirm-SfPrivateFolder ([string]$P.root))
 $url = [string]$P.url
 $target = [System.IO.Path]::GetFullPath([string]$P.path)
@@ -47,11 +40,7 @@ if ($null -ne $failure) { Remove-SfPart "download failed: $failure" }
 $length = [long](New-Object -TypeName System.IO.FileInfo -ArgumentList $part).Length
 $actual = Get-SfFileSha256 $part
 if ($actual -ne $expected) { Remove-SfPart "the content does not match the expected SHA-256 ($actual, expected $expected)" }
-if ([System.IO.File]::Exists($target)) {
-    [System.IO.File]::Replace($part, $target, [NullString]::Value)
-} else {
-    [System.IO.File]::Move($part, $target)
-}
+Move-SfPart $part $target
 Complete-SageFleet -Result ([ordered]@{
     path   = $target
     sha256 = $actual

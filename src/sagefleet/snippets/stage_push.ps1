@@ -1,6 +1,6 @@
 # sagefleet:stage_push/4
 # Receive the package on stdin and put it in place only once its SHA-256 is verified.
-# $P: root (the staging root), path (the staged file), part (its .part file), offset, size,
+# $P: root (the staging folder), path (the staged file), part (its .part file), offset, size,
 #   sha256, encoding,
 #   segments (optional): [{start, end}, ...] in order, the pieces of the package that other
 #   commands pushed at the same time into '<part>.<start>' files; appended to the .part
@@ -24,13 +24,6 @@
 # not there whole when its turn to be appended comes fails the command and keeps every
 # file: the controller resumes from them.
 
-function Get-SfFileSha256([string] $Path) {
-    $sha = New-Object -TypeName System.Security.Cryptography.SHA256CryptoServiceProvider
-    $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Read)
-    try { ([System.BitConverter]::ToString($sha.ComputeHash($stream))).Replace('-', '').ToLowerInvariant() }
-    finally { $stream.Dispose(); $sha.Dispose() }
-}
-
 function Remove-SfPieces {
     # Every '<part>.<digits>' file: pieces of this package pushed by other commands.
     $folder = [System.IO.Path]::GetDirectoryName($part)
@@ -51,7 +44,7 @@ function Remove-SfPart([string] $Reason) {
     throw "package not staged at '$target': $Reason (the partial file '$part' was removed)"
 }
 
-# The staging root (parameter root) is private and checked on every run.
+# The staging folder (parameter root) is private and checked on every run.
 [void](Confirm-SfPrivateFolder ([string]$P.root))
 $target = [System.IO.Path]::GetFullPath([string]$P.path)
 $part = [System.IO.Path]::GetFullPath([string]$P.part)
@@ -153,12 +146,7 @@ if ($piece) {
 }
 $actual = Get-SfFileSha256 $part
 if ($actual -ne $expected) { Remove-SfPart "the content does not match the expected SHA-256 ($actual, expected $expected)" }
-if ([System.IO.File]::Exists($target)) {
-    # [NullString]: a plain $null would reach .NET as '' and be refused.
-    [System.IO.File]::Replace($part, $target, [NullString]::Value)
-} else {
-    [System.IO.File]::Move($part, $target)
-}
+Move-SfPart $part $target
 Remove-SfPieces
 Complete-SageFleet -Result ([ordered]@{
     path           = $target

@@ -4,17 +4,10 @@
 # over several connections left ('<part>.<start>': the package's bytes from <start>), the
 # free space of the volume.
 # Gathers only: whether to skip, resume or refuse is the controller's decision.
-# $P: root (the staging root), path (the staged file), part (its .part file), hash (bool:
+# $P: root (the staging folder), path (the staged file), part (its .part file), hash (bool:
 #   hash a complete file).
 
-function Get-SfFileSha256([string] $Path) {
-    $sha = New-Object -TypeName System.Security.Cryptography.SHA256CryptoServiceProvider
-    $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Read)
-    try { ([System.BitConverter]::ToString($sha.ComputeHash($stream))).Replace('-', '').ToLowerInvariant() }
-    finally { $stream.Dispose(); $sha.Dispose() }
-}
-
-# The staging root (parameter root) is private and checked on every run; a status (check
+# The staging folder (parameter root) is private and checked on every run; a status (check
 # mode too) creates nothing.
 [void](Confirm-SfPrivateFolder ([string]$P.root) $false)
 $target = [System.IO.Path]::GetFullPath([string]$P.path)

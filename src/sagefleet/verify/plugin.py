@@ -36,7 +36,7 @@ from sagefleet.inventory import (
     handed_over_secrets,
     load,
 )
-from sagefleet.outcomes import Outcome
+from sagefleet.outcomes import HostOutcome
 from sagefleet.verify.expectations import Expectations, for_host
 from sagefleet.verify.windows import Windows, testinfra_host
 
@@ -256,7 +256,7 @@ def verified_host(name: str, findings: list[Finding], unreachable: str | None) -
         reachable=not unreachable,
         error=unreachable,
         findings=tuple(findings),
-        outcome=Outcome(status=status, reason=reason),
+        outcome=HostOutcome(status=status, reason=reason),
     )
 
 

@@ -1,0 +1,115 @@
+"""The base of every sagefleet action plugin: validate → template → open the session →
+map errors, so that each plugin keeps only its own logic (docs/architecture.md)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ansible.errors import AnsibleConnectionFailure
+from ansible.plugins.action import ActionBase
+
+from sagefleet.errors import SagefleetError
+from sagefleet.inventory import sagefleet_var_names
+from sagefleet.remote import AuthenticationFailed, HostUnreachable
+from sagefleet.remote.ansible import AnsibleSession
+
+#: What a task says when its inputs are refused before the host is contacted.
+REFUSED = "invalid input, host not contacted"
+
+
+class Done(dict[str, Any]):
+    """A task result known without reading variables or contacting the host."""
+
+
+class SagefleetAction(ActionBase):  # type: ignore[misc]  # ansible-core has no type hints
+    """One task, in order, each step a hook a plugin may override:
+
+    1. the task's arguments are checked against ``ARGUMENT_SPEC``;
+    2. :meth:`ready` may return the result at once (:class:`Done`);
+    3. :meth:`read_variables` templates the inventory variables the plugin reads;
+    4. :meth:`prepare` checks them (a SagefleetError: :meth:`refused`, no contact);
+    5. :meth:`act` does the work, over an :class:`AnsibleSession` when the plugin needs
+       the host; an unreachable host or refused credentials end the task unreachable,
+       any other SagefleetError fails it (:meth:`failed`).
+    """
+
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _supports_async = False
+    ARGUMENT_SPEC: ClassVar[dict[str, Any]] = {}
+
+    args: dict[str, Any]
+    task_vars: dict[str, Any]
+    host: str
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = super().run(tmp, task_vars)
+        _, self.args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        self.task_vars = task_vars or {}
+        self.host = str(self.task_vars.get("inventory_hostname"))
+        ready = self.ready()
+        if ready is not None:
+            result.update(ready)
+            return result
+        try:
+            inputs = self.prepare(self.read_variables())
+        except SagefleetError as exc:
+            result.update(self.refused(exc))
+            return result
+        session = AnsibleSession(self.host, self._connection) if self._requires_connection else None
+        try:
+            result.update(self.act(session, inputs))
+        except (HostUnreachable, AuthenticationFailed) as exc:
+            raise AnsibleConnectionFailure(str(exc)) from None
+        except SagefleetError as exc:
+            result.update(self.failed(exc))
+        return result
+
+    @property
+    def check_mode(self) -> bool:
+        return bool(self._task.check_mode)
+
+    def template(self, value: Any) -> Any:
+        return self._templar.template(value)
+
+    # -- reading the inventory -------------------------------------------------
+    def sagefleet_variables(self) -> dict[str, Any]:
+        """This host's sagefleet variables, templated (secrets included: they are read
+        here, never passed through task arguments that Ansible may log)."""
+        task_vars = self.task_vars
+        return {n: self.template(task_vars[n]) for n in sagefleet_var_names(task_vars)}
+
+    def hosts_variables(self, hosts: list[str]) -> dict[str, dict[str, Any]]:
+        """Each of ``hosts``' sagefleet variables as Ansible's hostvars give them, by host."""
+        hostvars = self.task_vars.get("hostvars", {})
+        found = {}
+        for host in hosts:
+            source = hostvars[host]
+            found[host] = {name: source[name] for name in sagefleet_var_names(source)}
+        return found
+
+    # -- the hooks -------------------------------------------------------------
+    def ready(self) -> Done | None:
+        """The task's result when it is known already (nothing else runs then)."""
+        return None
+
+    def read_variables(self) -> dict[str, Any]:
+        """The inventory variables this plugin reads, templated (none by default)."""
+        return {}
+
+    def prepare(self, variables: dict[str, Any]) -> Any:
+        """The plugin's inputs from its arguments (``self.args``) and ``variables``;
+        raises SagefleetError, before the host is contacted, on bad input."""
+        return variables
+
+    def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
+        """The plugin's work; its task result."""
+        raise NotImplementedError
+
+    def refused(self, exc: SagefleetError) -> dict[str, Any]:
+        """The task result when :meth:`prepare` refused the inputs."""
+        return {"failed": True, "msg": f"{REFUSED}: {exc}"}
+
+    def failed(self, exc: SagefleetError) -> dict[str, Any]:
+        """The task result when :meth:`act` failed with a SagefleetError."""
+        return {"failed": True, "msg": str(exc)}

@@ -1,0 +1,68 @@
+"""The ``sagefleet`` command line, one module per command group (docs/operations.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from sagefleet import __version__
+from sagefleet.cli import agent, demo, doctor, ops, package, settings, sim
+from sagefleet.cli.common import (
+    DOCTOR_EXIT_CODES,
+    EXIT_BLOCKED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    exit_codes_epilog,
+    missing_command,
+)
+from sagefleet.errors import SagefleetError
+
+__all__ = [
+    "DOCTOR_EXIT_CODES",
+    "EXIT_BLOCKED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_TERMINATED",
+    "EXIT_USAGE",
+    "build_parser",
+    "exit_codes_epilog",
+    "main",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sagefleet",
+        description="Fleet automation for the Spendesk agent on Sage 100 Windows servers.",
+    )
+    parser.add_argument("--version", action="version", version=f"sagefleet {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.set_defaults(func=missing_command(parser, sub))
+    for group in (sim, demo, doctor, settings, agent, ops, package):
+        group.add_subparser(sub)  # ops extends doctor's `checks` with --facts
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "command", None) == "demo" and args.playbook is None:
+        args.playbook = ["playbooks/site.yml", "playbooks/preflight.yml", "playbooks/deploy.yml"]
+    if getattr(args, "command", None) == "doctor" and args.format is None:
+        args.format = ["console", "json", "junit", "html"]
+    try:
+        return int(args.func(args))
+    except SagefleetError as exc:
+        print(f"sagefleet: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    finally:
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

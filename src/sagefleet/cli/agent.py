@@ -1,0 +1,126 @@
+"""``sagefleet agent learn``: write an agent profile from a reference install.
+
+Reaches the one host exactly as ``sagefleet selftest`` and ``doctor`` do: the
+inventory and its vault through Ansible's API (``sagefleet.inventory``), an SSH
+jump host when the inventory names one, a direct WinRM session. Only the
+read-only ``agent_learn`` snippet runs on the host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from sagefleet.cli.common import command_group, inventory_options, write_atomic
+from sagefleet.errors import InputError, SagefleetError
+
+
+def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Register ``agent learn`` on the main CLI's sub-parsers."""
+    actions = command_group(
+        subparsers,
+        "agent",
+        required=True,
+        help="the agent profile: learn it from a reference install",
+        description="The agent profile describes the vendor's agent (docs/agent-profile.md).",
+    )
+    learn = actions.add_parser(
+        "learn",
+        help="read a reference install and write an agent profile",
+        description="Read a server where the agent was installed once by hand with the "
+        "vendor's wizard (read-only) and write the agent profile that describes it: "
+        "service, install folder and files, settings.json key structure (no value), "
+        "uninstall entry, installer technology. Exit codes: 0 written, 1 agent not "
+        "found, 2 bad input or host unreachable.",
+    )
+    inventory_options(learn, limit="the reference host")
+    learn.add_argument(
+        "-o", "--output", type=Path, help="profile file to write (default: standard output)"
+    )
+    learn.add_argument(
+        "--service", metavar="NAME", help="the agent's exact Windows service name"
+    )
+    learn.add_argument(
+        "--image-path-pattern",
+        metavar="REGEX",
+        help="find the service by its ImagePath (regex, case-insensitive)",
+    )
+    learn.add_argument(
+        "--display-name-pattern",
+        metavar="REGEX",
+        help="find the service by its DisplayName (regex, case-insensitive)",
+    )
+    learn.set_defaults(func=cmd_learn)
+
+
+def _lookup(args: argparse.Namespace, profile: Any) -> Any:
+    """The options' lookup when one is given, else the host's profile's."""
+    from sagefleet import service_names
+    from sagefleet.agent_learn import Lookup
+
+    given = (args.service, args.image_path_pattern, args.display_name_pattern)
+    if not any(given):
+        return Lookup.of(profile)
+    if args.service is not None:
+        service_names.check(None, args.service, "--service")
+    for option, pattern in (
+        ("--image-path-pattern", args.image_path_pattern),
+        ("--display-name-pattern", args.display_name_pattern),
+    ):
+        if pattern:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise InputError(
+                    f"not a regular expression ({exc})", field=option, value=repr(pattern)
+                ) from None
+    return Lookup(*given)
+
+
+def cmd_learn(args: argparse.Namespace) -> int:
+    from sagefleet import agent_profile
+    from sagefleet.agent_learn import AgentNotFound, learn
+    from sagefleet.inventory import one_winrm_host
+    from sagefleet.jump import forwarded
+    from sagefleet.remote import RemoteError
+    from sagefleet.remote.winrm import WinRMSession
+
+    host = one_winrm_host(args, "agent learn reads one reference server")
+    # Input errors before the host is contacted.
+    base = agent_profile.for_host(host.variables, host=host.name)
+    lookup = _lookup(args, base)
+    try:
+        with forwarded([host]) as reachable:
+            target = reachable[0].target
+            assert target is not None
+            with WinRMSession(target) as session:
+                learned = learn(session, host.name, base, lookup)
+    except AgentNotFound as exc:
+        print(f"sagefleet: error: {exc}", file=sys.stderr)
+        return 1
+    except RemoteError as exc:
+        first = (exc.message.strip().splitlines() or [exc.kind])[0]
+        raise SagefleetError(
+            f"{host.name}: cannot read the reference install ({exc.kind}): {first}"
+        ) from None
+    text = learned.to_yaml()
+    if args.output:
+        write_atomic(args.output, text)
+        where = str(args.output)
+    else:
+        sys.stdout.write(text)
+        where = "standard output"
+    profile = learned.profile
+    print(
+        f"agent profile learned from {host.name}: service {profile['service']['name']} "
+        f"({profile['service']['account']}), agent {profile['learned_from']['agent_version']}, "
+        f"installer {profile['installer']['technology']}; written to {where}",
+        file=sys.stderr,
+    )
+    for note in learned.notes:
+        print(f"  note: {note}", file=sys.stderr)
+    print("  still assumed: " + (", ".join(profile["assumed"]) or "nothing"), file=sys.stderr)
+    return 0

@@ -1,0 +1,101 @@
+"""What the command groups of ``sagefleet`` share: exit codes, groups, inventory options."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sagefleet.inventory import add_vault_arguments
+
+EXIT_OK = 0
+EXIT_BLOCKED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+DOCTOR_EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "every host diagnosed (reports written), whatever their status",
+    EXIT_BLOCKED: "--fail-on-blocked, and a host is blocked or unreachable",
+    EXIT_USAGE: "usage or input error (options, inventory, vault): no host was contacted",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+    EXIT_TERMINATED: "terminated (SIGTERM)",
+}
+"""What each exit code of `sagefleet doctor` means (its --help shows this table)."""
+
+
+def exit_codes_epilog(codes: dict[int, str]) -> str:
+    """The exit codes of a command, for its --help."""
+    return "exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in codes.items())
+
+
+def missing_command(parser: argparse.ArgumentParser, action: Any) -> Any:
+    """A func for a parser whose command was not given: say which commands there are."""
+
+    def choose(args: argparse.Namespace) -> int:
+        parser.print_usage(sys.stderr)
+        print(f"{parser.prog}: choose a command: {', '.join(action.choices)}", file=sys.stderr)
+        return EXIT_USAGE
+
+    return choose
+
+
+def command_group(
+    sub: Any, name: str, *, required: bool = False, **parser_options: Any
+) -> Any:
+    """A command with its own commands (``sagefleet NAME COMMAND``); returns their parsers'
+    action. ``required``: argparse refuses a missing command, else the group lists them."""
+    group = sub.add_parser(name, **parser_options)
+    commands = group.add_subparsers(
+        dest=f"{name}_command", metavar="COMMAND", required=required
+    )
+    group.set_defaults(func=missing_command(group, commands))
+    return commands
+
+
+def inventory_options(
+    parser: argparse.ArgumentParser,
+    *,
+    limit: str | None = None,
+    limit_default: str | None = None,
+    required: bool = True,
+) -> None:
+    """-i/--inventory (repeatable), -l/--limit with ``limit`` as its help (None: none), and
+    the vault options, as ansible-playbook takes them."""
+    parser.add_argument(
+        "-i", "--inventory", action="append", required=required,
+        help="Ansible inventory (repeatable)",
+    )
+    if limit is not None:
+        parser.add_argument(
+            "-l", "--limit", required=limit_default is None, default=limit_default, help=limit
+        )
+    add_vault_arguments(parser)
+
+
+REPORT_FORMATS = ["console", "json", "junit", "html"]
+
+
+def format_option(parser: argparse.ArgumentParser) -> None:
+    """--format, repeatable: the report formats written (default all)."""
+    parser.add_argument(
+        "--format", action="append", choices=REPORT_FORMATS,
+        help="report format (repeatable; default all)",
+    )
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a partial file never replaces a good one)."""
+    path = path.resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

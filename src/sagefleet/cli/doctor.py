@@ -1,0 +1,156 @@
+"""``sagefleet doctor``, ``selftest`` and ``checks list``: preflight over direct WinRM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from sagefleet.cli.common import (
+    DOCTOR_EXIT_CODES,
+    EXIT_BLOCKED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    command_group,
+    exit_codes_epilog,
+    format_option,
+    inventory_options,
+)
+from sagefleet.errors import InputError, SagefleetError
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Preflight over direct WinRM sessions: same checks and reports as preflight.yml."""
+    from sagefleet import doctor
+    from sagefleet.inventory import InventoryHost, load, vault_options
+    from sagefleet.report import render_console, render_report, write_reports
+
+    if args.forks < 1:
+        raise SagefleetError(f"--forks must be at least 1 (got {args.forks})")
+    to_stdout = args.out == "-"
+    if to_stdout and len(set(args.format)) != 1:
+        raise InputError(
+            "--out - writes one report to stdout",
+            field="--format",
+            value=", ".join(args.format),
+            fix="give exactly one --format with --out -, e.g. --format json --out -",
+        )
+    hosts = [
+        h
+        for h in load(args.inventory, vault=vault_options(args), pattern=args.limit)
+        if h.target is not None
+    ]
+    if not hosts:
+        raise SagefleetError(f"no WinRM host matches {args.limit!r} in {', '.join(args.inventory)}")
+    if args.lang:  # the reports' language, whatever the inventory's sagefleet_lang
+        hosts = [
+            InventoryHost(h.name, {**h.variables, "sagefleet_lang": args.lang}, h.target)
+            for h in hosts
+        ]
+    from sagefleet.jump import forwarded  # hosts behind an SSH jump host (sagefleet_ssh_jump)
+
+    # A TERM (a cancelled CI job, systemd) stops doctor as Ctrl-C does: its worker
+    # processes and SSH forwards with it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_TERMINATED))
+    with forwarded(hosts) as reachable:
+        # Forwards through a jump host are served by threads of this process: never fork it.
+        jumped = any(r is not h for r, h in zip(reachable, hosts, strict=True))
+        report = doctor.run(
+            reachable,
+            forks=args.forks,
+            processes=1 if jumped else args.processes,
+            progress=doctor.Progress(total=len(hosts)),
+        )
+    if to_stdout:  # the report alone on stdout, for a pipe
+        sys.stdout.write(render_report(report, args.format[0]))
+    else:
+        written = write_reports(report, Path(args.out), args.format)
+        print(render_console(report))
+        print("reports: " + ", ".join(str(p) for p in written.values()))
+    counts = report.host_status_counts
+    if args.fail_on_blocked and (counts.get("blocked") or counts.get("unreachable")):
+        return EXIT_BLOCKED
+    return EXIT_OK
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    """Every read-only snippet once against one server: OK or FAIL each, and a transcript."""
+    from sagefleet import selftest
+    from sagefleet.inventory import one_winrm_host
+    from sagefleet.jump import forwarded
+    from sagefleet.remote.winrm import WinRMSession
+
+    host = one_winrm_host(args, "selftest runs against one server")
+    secrets = selftest.secrets_of(host.variables)
+    selftest.plan(host.name, host.variables)  # input errors before the host is contacted
+    with forwarded([host]) as reachable:
+        target = reachable[0].target
+        assert target is not None
+        with WinRMSession(target) as session:
+            result = selftest.run(session, host.name, host.variables)
+    print(selftest.render(result, secrets))
+    bundle = selftest.write_bundle(result, Path(args.out), secrets)
+    print(f"transcript: {bundle}")
+    return 0 if result.ok else 1
+
+
+def cmd_checks_list(args: argparse.Namespace) -> int:
+    from sagefleet.checks import markdown_table
+
+    print(markdown_table(args.lang))
+    return 0
+
+
+def add_subparser(sub: Any) -> None:
+    """Register ``doctor``, ``selftest`` and ``checks list``."""
+    p_doctor = sub.add_parser(
+        "doctor",
+        help="preflight a fleet over direct WinRM (no Ansible worker per host)",
+        description="Preflight a fleet over direct WinRM sessions: the checks and reports "
+        "of playbooks/preflight.yml, without one Ansible worker per host.",
+        epilog=exit_codes_epilog(DOCTOR_EXIT_CODES),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    inventory_options(p_doctor, limit="host pattern (default all)", limit_default="all")
+    p_doctor.add_argument(
+        "-f", "--forks", type=int, default=50, help="hosts diagnosed at once (default 50)"
+    )
+    p_doctor.add_argument(
+        "--processes",
+        type=int,
+        help="processes sharing the hosts (default: one per 50 hosts, at most two per core)",
+    )
+    p_doctor.add_argument(
+        "--out",
+        default="reports/doctor",
+        help="report folder, or - to write the one --format asked to stdout",
+    )
+    format_option(p_doctor)
+    p_doctor.add_argument(
+        "--lang",
+        choices=["en", "fr"],
+        help="language of the findings and reports (default: each host's sagefleet_lang)",
+    )
+    p_doctor.add_argument(
+        "--fail-on-blocked",
+        action="store_true",
+        help=f"exit {EXIT_BLOCKED} when a host is blocked or unreachable",
+    )
+    p_doctor.set_defaults(func=cmd_doctor)
+
+    p_self = sub.add_parser(
+        "selftest",
+        help="run every read-only snippet once against one server (first contact)",
+    )
+    inventory_options(p_self, limit="the one host to test")
+    p_self.add_argument("--out", default="reports/selftest", help="transcript folder")
+    p_self.set_defaults(func=cmd_selftest)
+
+    checks_sub = command_group(sub, "checks", help="the preflight check catalog")
+    p_list = checks_sub.add_parser("list", help="print every check id as a Markdown table")
+    p_list.add_argument(
+        "--lang", choices=["en", "fr"], default="en", help="language of the table (default en)"
+    )
+    p_list.set_defaults(func=cmd_checks_list)

@@ -1,0 +1,161 @@
+"""Operations subcommands: offline facts (`facts-script`, `checks --facts`), `jump`."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+from sagefleet.cli.common import REPORT_FORMATS, format_option
+from sagefleet.errors import InputError
+from sagefleet.inventory import add_vault_arguments
+
+
+def _inventory_host(args: argparse.Namespace) -> tuple[str, dict[str, Any]] | None:
+    """(name, variables) of ``--host`` in ``-i``, variables only (no connection)."""
+    if not args.inventory:
+        if args.host:
+            raise InputError("--host needs -i/--inventory", field="--host", value=args.host)
+        return None
+    if not args.host:
+        raise InputError("-i/--inventory needs --host NAME", field="--host")
+    from sagefleet.inventory import load, vault_options
+
+    hosts = load(args.inventory, vault=vault_options(args), names=[args.host], connect=False)
+    if not hosts:
+        raise InputError(
+            "no such host in the inventory",
+            host=args.host,
+            field="--host",
+            value=", ".join(args.inventory),
+        )
+    return hosts[0].name, dict(hosts[0].variables)
+
+
+def cmd_facts_script(args: argparse.Namespace) -> int:
+    """Print the offline collector for one host (or for the given options)."""
+    from sagefleet import offline
+
+    found = _inventory_host(args)
+    if found is not None:
+        name, variables = found
+        prepared = offline.offline_prepared(name, variables)
+        params = prepared.facts_params()
+        if args.mae:
+            params["mae_files"] = sorted(set(params["mae_files"]) | set(args.mae))
+        script = offline.facts_script(params, host=name)
+    else:
+        params = offline.default_params(
+            mae_files=args.mae, service_name=args.service_name, timeout_ms=args.timeout_ms
+        )
+        script = offline.facts_script(params)
+    if args.output and args.output != "-":
+        Path(args.output).write_bytes(script.encode("utf-8"))
+        print(f"collector written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(script)
+    return 0
+
+
+def cmd_checks_facts(args: argparse.Namespace) -> int:
+    """Evaluate a collected facts file on the bastion and write the usual reports."""
+    from sagefleet import offline
+    from sagefleet.preflight import fleet_report
+    from sagefleet.report import render_console, write_reports
+
+    if not args.facts:
+        raise InputError(
+            "give --facts FILE (a file written by the collector) or a subcommand (list)",
+            field="--facts",
+        )
+    path = Path(args.facts)
+    found = _inventory_host(args)
+    if found is not None:
+        name, variables = found
+    else:
+        document = offline.read_facts(path)
+        name = str((document.get("host") or {}).get("hostname") or path.stem).lower()
+        variables = {}
+    if args.lang:
+        variables["sagefleet_lang"] = args.lang
+    prepared = offline.offline_prepared(name, variables)
+    collected_at = None
+    if args.collected_at:
+        try:
+            collected_at = dt.datetime.fromisoformat(args.collected_at)
+        except ValueError as exc:
+            raise InputError(
+                "must be an ISO 8601 time, e.g. 2025-03-01T10:15:00+01:00",
+                field="--collected-at",
+                value=args.collected_at,
+            ) from exc
+        if collected_at.tzinfo is None:
+            collected_at = collected_at.astimezone()
+    report = offline.evaluate_file(path, prepared, controller_utc=collected_at)
+    fleet = fleet_report([report], lang=prepared.lang, title="sagefleet checks (offline facts)")
+    formats = args.format or REPORT_FORMATS
+    written = write_reports(fleet, Path(args.out), formats)
+    print(render_console(fleet))
+    print("reports: " + ", ".join(str(p) for p in written.values()))
+    if args.fail_on_blocked and report.status in ("blocked", "unreachable"):
+        return 1
+    return 0
+
+
+def _extend_checks(sub: Any) -> None:
+    """`sagefleet checks --facts FILE`: the `checks` command evaluates offline facts too."""
+    p_checks = sub.choices.get("checks")
+    if p_checks is None:
+        return
+    for action in p_checks._actions:  # the `list` subcommand becomes optional
+        if isinstance(action, argparse._SubParsersAction):
+            action.required = False
+    p_checks.add_argument("--facts", help="facts file written by `sagefleet facts-script`")
+    p_checks.add_argument("-i", "--inventory", action="append", help="Ansible inventory")
+    p_checks.add_argument("--host", help="the host of the inventory the facts come from")
+    add_vault_arguments(p_checks)
+    p_checks.add_argument("--out", default="reports/offline", help="report folder")
+    format_option(p_checks)
+    p_checks.add_argument("--lang", choices=["en", "fr"], help="language (default inventory's)")
+    p_checks.add_argument(
+        "--collected-at",
+        help="bastion time when the collector ran (ISO 8601), for the clock check SF104",
+    )
+    p_checks.add_argument(
+        "--fail-on-blocked", action="store_true", help="exit 1 when the host is blocked"
+    )
+    p_checks.set_defaults(func=cmd_checks_facts)
+
+
+def add_subparser(sub: Any) -> None:
+    """Register facts-script and jump, and extend `checks` with --facts."""
+    p_script = sub.add_parser(
+        "facts-script",
+        help="print a PowerShell collector of the facts, to run by hand on a server",
+    )
+    p_script.add_argument("-i", "--inventory", action="append", help="Ansible inventory")
+    p_script.add_argument("--host", help="inventory host whose entities and settings to use")
+    add_vault_arguments(p_script)
+    p_script.add_argument("--mae", action="append", help="a .MAE path to examine (repeatable)")
+    p_script.add_argument(
+        "--service-name",
+        "--agent-service",  # its name until 0.1.0
+        dest="service_name",
+        help="agent service name (default the shipped agent profile's)",
+    )
+    p_script.add_argument(
+        "--timeout-ms", type=int, default=3000, help="timeout of each network probe"
+    )
+    p_script.add_argument("-o", "--output", help="write to this file instead of stdout")
+    p_script.set_defaults(func=cmd_facts_script)
+
+    _extend_checks(sub)
+
+    try:
+        from sagefleet.jump import add_subparser as add_jump
+    except ImportError:  # pragma: no cover - jump support is optional
+        return
+    add_jump(sub)
+

@@ -1,0 +1,292 @@
+"""``sagefleet settings ...``: validate entities, render and merge settings.json from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sagefleet.agent_profile import MergeKey
+from sagefleet.cli.common import command_group
+from sagefleet.errors import InputError
+from sagefleet.settings import vendor
+from sagefleet.settings.errors import ValidationFailed
+from sagefleet.settings.jsonio import dumps, settings_sha256, write_atomic
+from sagefleet.settings.keys import KEY_CANDIDATES, declared_keys, parse_key_option
+from sagefleet.settings.merge import merge_settings
+from sagefleet.settings.model import ENTITIES_VAR
+from sagefleet.settings.validate import build_host_settings, check_fleet, validate_host
+from sagefleet.settings.varsfile import load_hosts_file
+
+EXIT_OK = 0
+#: Bad input: invalid entities, merge conflicts, unreadable files.
+EXIT_INPUT = 1
+
+
+def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Register ``settings merge|render|validate`` on the main CLI's sub-parsers."""
+    actions = command_group(
+        subparsers,
+        "settings",
+        required=True,
+        help="validate entities, render and merge the agent's settings.json",
+        description="Validate entities, render and merge the agent's settings.json. "
+        "Exit codes: 0 success, 1 invalid input or conflict, 2 usage error.",
+    )
+
+    merge = actions.add_parser(
+        "merge",
+        help="merge the vendor's settings.json files structurally into one",
+        description="True JSON merge of settings.json files, in any layout: lists of "
+        "connections keyed by a member (declared with --key, or detected among "
+        f"{', '.join(KEY_CANDIDATES)}), identical duplicates collapse, any conflicting value "
+        "is an error naming both files and the key path.",
+    )
+    merge.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE.json", help="settings.json files to merge"
+    )
+    merge.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
+    merge.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        type=_key_option,
+        metavar="PATH=MEMBER",
+        help="the member naming the items of the list at PATH (Connections, a.b.Items, "
+        "or . for a top-level list), e.g. Connections=CompanyName; repeatable",
+    )
+    merge.set_defaults(func=run_merge)
+
+    render = actions.add_parser(
+        "render",
+        help="build one host's settings.json as a deploy would",
+        description="Validate one host's sagefleet_entities and build its settings.json: the "
+        "entities' vendor files merged (sagefleet_settings_source: vendor, the default), or "
+        "the template rendered (sagefleet_settings_source: template); from a vars file "
+        "(--entities) or from the inventory (-i INVENTORY -l HOST, vault values decrypted as "
+        "ansible-playbook does).",
+    )
+    source = render.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--entities",
+        type=Path,
+        metavar="FILE.yml",
+        help="vars file: one host's variables, or host -> variables",
+    )
+    source.add_argument(
+        "-i",
+        "--inventory",
+        action="append",
+        help="Ansible inventory (repeatable); with -l HOST",
+    )
+    render.add_argument("-l", "--limit", metavar="HOST", help="with -i: the one host to render")
+    render.add_argument(
+        "--host", help="with --entities: the host to render when the file holds several"
+    )
+    _vault_arguments(render)
+    render.add_argument(
+        "--template", type=Path, help="Jinja2 template replacing the shipped one (source template)"
+    )
+    render.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
+    render.set_defaults(func=run_render)
+
+    validate = actions.add_parser(
+        "validate",
+        help="check sagefleet_entities and report every problem",
+        description="Check one host's variables or a mapping host -> variables (FILE.yml), "
+        "or the hosts of an inventory (-i INVENTORY [-l PATTERN], vault values decrypted "
+        "as ansible-playbook does).",
+    )
+    validate.add_argument(
+        "file",
+        type=Path,
+        metavar="FILE.yml",
+        nargs="?",
+        help="vars file: one host's variables, or host -> variables",
+    )
+    validate.add_argument(
+        "-i", "--inventory", action="append", help="Ansible inventory (repeatable), not FILE.yml"
+    )
+    validate.add_argument(
+        "-l",
+        "--limit",
+        default="sage_servers",
+        help="with -i: host pattern (default sage_servers, the playbooks' group)",
+    )
+    _vault_arguments(validate)
+    validate.add_argument("--template", type=Path, help="Jinja2 template replacing the shipped one")
+    validate.set_defaults(func=run_validate)
+
+
+def _vault_arguments(parser: argparse.ArgumentParser) -> None:
+    from sagefleet.inventory import add_vault_arguments
+
+    add_vault_arguments(parser)
+
+
+def _inventory_hosts(args: argparse.Namespace, pattern: str) -> dict[str, dict[str, Any]]:
+    """host -> variables of ``pattern`` in ``-i``, templated and decrypted as Ansible does.
+
+    Relative paths in them resolve from the current directory, as in the playbooks.
+    """
+    from sagefleet.inventory import load, vault_options
+
+    found = load(args.inventory, vault=vault_options(args), pattern=pattern, connect=False)
+    if not found:
+        raise InputError(
+            "no host of the inventory matches",
+            field="--limit",
+            value=pattern,
+            fix=f"check the host pattern against {', '.join(args.inventory)}",
+        )
+    return {h.name: dict(h.variables) for h in found}
+
+
+def _report(errors: Sequence[InputError]) -> int:
+    for error in errors:
+        print(f"error: {error.render()}", file=sys.stderr)
+    return EXIT_INPUT
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    changed = write_atomic(output, text)
+    state = "written" if changed else "unchanged"
+    print(f"{output}: {state} (sha256 {settings_sha256(text)})", file=sys.stderr)
+
+
+def _key_option(text: str) -> MergeKey:
+    try:
+        return parse_key_option(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    """Merge vendor settings.json files, refusing conflicts instead of letting the last one win.
+
+    No schema applies: the vendor's layout is not published, and sagefleet's template
+    schema describes only its own assumed layout.
+    """
+    try:
+        documents = [vendor.load_vendor_settings(path) for path in args.files]
+        keys = tuple(args.key)
+        declared_keys(keys, field="--key")
+    except InputError as exc:
+        return _report([exc])
+    sources = [str(path) for path in args.files]
+    try:
+        merged = merge_settings(documents, sources, keys=keys)
+    except ValidationFailed as failed:
+        return _report(failed.errors)
+    _emit(dumps(merged, sort_keys=False), args.output)
+    return EXIT_OK
+
+
+def _pick_host(hosts: dict[str, dict[str, Any]], wanted: str | None, source: Path) -> str:
+    if wanted is not None:
+        if wanted not in hosts:
+            raise InputError(
+                "host not found in the file",
+                host=wanted,
+                value=str(source),
+                fix=f"choose one of: {', '.join(sorted(hosts))}",
+            )
+        return wanted
+    if len(hosts) != 1:
+        raise InputError(
+            f"the file holds {len(hosts)} hosts",
+            value=str(source),
+            fix=f"choose one with --host ({', '.join(sorted(hosts))})",
+        )
+    return next(iter(hosts))
+
+
+def run_render(args: argparse.Namespace) -> int:
+    """Render one host's settings.json exactly as a deployment would, after full validation."""
+    base_dir: Path | None
+    try:
+        if args.inventory:
+            if not args.limit:
+                raise InputError("-i needs -l HOST: the one host to render", field="--limit")
+            hosts = _inventory_hosts(args, args.limit)
+            if len(hosts) != 1:
+                raise InputError(
+                    f"render takes one host; the pattern matches {len(hosts)}",
+                    field="--limit",
+                    value=args.limit,
+                    fix=f"name one host ({', '.join(sorted(hosts)[:5])})",
+                )
+            host = next(iter(hosts))
+            base_dir = None
+        else:
+            if args.limit:
+                raise InputError("-l goes with -i; with --entities use --host", field="--limit")
+            hosts = load_hosts_file(args.entities, host=args.host)
+            host = _pick_host(hosts, args.host, args.entities)
+            base_dir = args.entities.resolve().parent
+        fleet = check_fleet({host: hosts[host]}, base_dir=base_dir, template=args.template)
+        if host not in fleet:
+            raise InputError(
+                "sagefleet_entities is not defined",
+                host=host,
+                field="sagefleet_entities",
+                fix="define the host's entities in the file",
+            )
+        for note in fleet[host].notes:
+            print(f"note: {note}", file=sys.stderr)
+        settings = build_host_settings(
+            host, hosts[host], base_dir=base_dir, template=args.template
+        )
+    except ValidationFailed as failed:
+        return _report(failed.errors)
+    except InputError as exc:
+        return _report([exc])
+    _emit(settings.text, args.output)
+    return EXIT_OK
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    """Report every problem of every host in the file, and the values sagefleet normalised."""
+    base_dir: Path | None
+    try:
+        if (args.file is None) == (not args.inventory):
+            raise InputError(
+                "give a vars file or -i INVENTORY (one of them)",
+                field="FILE.yml" if args.file is None else "--inventory",
+                fix="sagefleet settings validate FILE.yml, or -i INVENTORY [-l PATTERN]",
+            )
+        if args.inventory:
+            hosts = _inventory_hosts(args, args.limit)
+            base_dir = None
+        else:
+            hosts = load_hosts_file(args.file)
+            base_dir = args.file.resolve().parent
+    except InputError as exc:
+        return _report([exc])
+    errors: list[InputError] = []
+    entity_count = 0
+    for host in sorted(hosts):
+        result = validate_host(host, hosts[host], base_dir=base_dir, template=args.template)
+        errors.extend(result.errors)
+        entity_count += len(result.entities)
+        for note in result.notes:
+            print(f"note: {note}", file=sys.stderr)
+        if result.errors or ENTITIES_VAR not in hosts[host]:
+            continue
+        try:  # what a deploy would write: a missing vendor file is a problem too
+            build_host_settings(host, hosts[host], base_dir=base_dir, template=args.template)
+        except ValidationFailed as failed:
+            errors.extend(failed.errors)
+        except InputError as exc:
+            errors.append(exc)
+    if errors:
+        _report(errors)
+        print(f"{len(errors)} problem(s) found", file=sys.stderr)
+        return EXIT_INPUT
+    print(f"OK: {len(hosts)} host(s), {entity_count} entity(ies)")
+    return EXIT_OK

@@ -1,0 +1,284 @@
+"""``sagefleet sim ...``: the simulated Windows/Sage fleet (docs/simulator.md)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from sagefleet.cli.common import command_group
+from sagefleet.errors import SagefleetError
+from sagefleet.inventory import add_vault_arguments
+
+
+def _state_dir_for(inventory: Path) -> Path:
+    folder = inventory if inventory.is_dir() else inventory.parent
+    return folder / ".sim"
+
+
+#: `sim up`/`serve` options that shape generated hosts: the inventory decides with -i.
+_GENERATED_ONLY = (
+    ("first_address", "--first-address"),
+    ("port", "--port"),
+    ("scheme", "--scheme"),
+    ("profile", "--profile"),
+    ("settings_source", "--settings-source"),
+)
+
+
+def _check_fleet_options(args: argparse.Namespace) -> None:
+    """Options that only shape generated hosts are refused with -i, never ignored."""
+    if not args.inventory:
+        return
+    given = [flag for name, flag in _GENERATED_ONLY if getattr(args, name, None) is not None]
+    if given:
+        raise SagefleetError(
+            f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for --hosts only: with "
+            "-i/--inventory the inventory gives each host its address, port, scheme and "
+            "profile (sagefleet_sim_profile, sagefleet_sim_overrides)"
+        )
+
+
+def _profile_names(args: argparse.Namespace) -> list[str]:
+    """--profile values, repeated or comma-separated (`--profile a,b --profile c`)."""
+    names = [n.strip() for value in args.profile or [] for n in value.split(",")]
+    if any(not n for n in names):
+        raise SagefleetError(f"--profile: empty profile name in {args.profile!r}")
+    return names
+
+
+def _library(args: argparse.Namespace) -> Any:
+    from sagefleet.sim.host_profiles import ProfileLibrary
+
+    return ProfileLibrary(args.profile_file or [])
+
+
+def _fleet_args(args: argparse.Namespace) -> tuple[list[str], Path]:
+    """Arguments for `sim serve` and the state folder, from `sim up` options."""
+    files = []
+    for path in args.profile_file or []:
+        files += ["--profile-file", str(Path(path).resolve())]
+    if args.inventory:
+        inventory = Path(args.inventory).resolve()
+        state_dir = Path(args.state_dir) if args.state_dir else _state_dir_for(inventory)
+        return ["--inventory", str(inventory), *files], state_dir.resolve()
+    out = Path(args.out).resolve()
+    state_dir = Path(args.state_dir).resolve() if args.state_dir else out / ".sim"
+    serve = [
+        "--hosts",
+        str(args.hosts),
+        "--inventory-out",
+        str(out / "hosts.yml"),
+        "--first-address",
+        args.first_address or "127.0.1.1",
+        "--port",
+        str(5986 if args.port is None else args.port),
+        "--scheme",
+        args.scheme or "https",
+        "--settings-source",
+        args.settings_source or "vendor",
+        *files,
+    ]
+    for profile in _profile_names(args):
+        serve += ["--profile", profile]
+    return serve, state_dir
+
+
+def _specs(args: argparse.Namespace, library: Any) -> list[Any]:
+    from sagefleet.inventory import vault_options
+    from sagefleet.sim.fleet import generate_specs, specs_from_inventory
+
+    _check_fleet_options(args)
+    if args.inventory:
+        return specs_from_inventory(Path(args.inventory), vault_options(args))
+    return generate_specs(
+        args.hosts,
+        profiles=_profile_names(args) or library.custom_names or ["healthy-onprem"],
+        first_address=args.first_address or "127.0.1.1",
+        port=5986 if args.port is None else args.port,
+        scheme=args.scheme or "https",
+    )
+
+
+def cmd_sim_up(args: argparse.Namespace) -> int:
+    from sagefleet.inventory import current_secrets
+    from sagefleet.sim.fleet import Fleet, up
+
+    serve_args, state_dir = _fleet_args(args)
+    # Every input error is reported here, before the background simulator starts
+    # (a vault that does not open too).
+    library = _library(args)
+    Fleet(_specs(args, library), state_dir, library).validate(inventory=not args.inventory)
+    # The vault secrets that opened the inventory go to `sim serve` in memory.
+    state = up(serve_args, state_dir, vault_secrets=current_secrets())
+    hosts = state["hosts"]
+    print(f"simulated fleet up: {len(hosts)} host(s), pid {state['pid']}, state in {state_dir}")
+    for host in hosts[:10]:
+        print(
+            f"  {host['name']:<12} {host['scheme']}://{host['address']}:{host['port']}/wsman"
+            f"  profile={host['profile']}"
+        )
+    if len(hosts) > 10:
+        print(f"  ... and {len(hosts) - 10} more")
+    if not args.inventory:
+        print(f"inventory: {Path(args.out).resolve() / 'hosts.yml'}")
+    return 0
+
+
+def cmd_sim_down(args: argparse.Namespace) -> int:
+    from sagefleet.sim.fleet import down
+
+    if args.state_dir:
+        state_dir = Path(args.state_dir)
+    elif args.inventory:
+        state_dir = _state_dir_for(Path(args.inventory))
+    else:
+        state_dir = Path(args.out) / ".sim"
+    if down(state_dir.resolve()):
+        print(f"simulated fleet from {state_dir} stopped")
+    else:
+        print(f"no simulated fleet running from {state_dir}")
+    return 0
+
+
+def cmd_sim_serve(args: argparse.Namespace) -> int:
+    from sagefleet.sim.fleet import serve
+
+    library = _library(args)
+    specs = _specs(args, library)
+    out = Path(args.inventory_out) if args.inventory_out else None
+    return serve(specs, Path(args.state_dir), out, library, args.settings_source or "vendor")
+
+
+def cmd_sim_profiles(args: argparse.Namespace) -> int:
+    from sagefleet.sim.host import profile_names
+
+    library = _library(args)
+    for name in [*profile_names(), *library.custom_names]:
+        print(f"{name:<24} {library.get(name).get('description', '')}")
+    return 0
+
+
+def cmd_sim_twin(args: argparse.Namespace) -> int:
+    """Profiles of simulated twins from facts collected on real servers."""
+    from sagefleet.sim import twin
+
+    written = twin.write_twins([Path(p) for p in args.facts], Path(args.out))
+    for item in written:
+        print(f"{item.source}: {item.hostname} -> {item.path}")
+    names = ",".join(item.path.stem for item in written)
+    files = " ".join(f"--profile-file {item.path}" for item in written)
+    print(
+        f"{len(written)} twin profile(s) in {Path(args.out)}; start them with:\n"
+        f"  sagefleet sim up --hosts {len(written)} {files} --profile {names}"
+    )
+    return 0
+
+
+def add_subparser(sub: Any) -> None:
+    """Register ``sim up|down|serve|profiles|twin``."""
+    sim_sub = command_group(sub, "sim", help="the simulated Windows/Sage fleet")
+
+    def profile_files(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--profile-file",
+            action="append",
+            metavar="PATH",
+            help="a custom host profile (YAML, checked against sim-profile.schema.json); "
+            "repeatable. --profile and sagefleet_sim_profile name it by its file name "
+            "without .yml (or its profile: field)",
+        )
+
+    def fleet_options(p: argparse.ArgumentParser, serve: bool = False) -> None:
+        source = p.add_mutually_exclusive_group(required=True)
+        source.add_argument("--hosts", type=int, help="number of hosts to generate")
+        source.add_argument(
+            "-i",
+            "--inventory",
+            help="serve the winrm hosts of this inventory (each host's sagefleet_sim_profile "
+            "and sagefleet_sim_overrides)",
+        )
+        p.add_argument(
+            "--profile",
+            action="append",
+            metavar="NAME[,NAME...]",
+            help="profiles the generated hosts cycle through (see `sagefleet sim profiles`): "
+            "repeat the option or separate names with commas (default healthy-onprem, or "
+            "the --profile-file profiles)",
+        )
+        profile_files(p)
+        p.add_argument(
+            "--first-address",
+            help="first loopback address of the generated hosts (default 127.0.1.1)",
+        )
+        p.add_argument(
+            "--port", type=int, help="WinRM port of the generated hosts (default 5986; 0: any free)"
+        )
+        p.add_argument(
+            "--scheme",
+            choices=["https", "http"],
+            help="WinRM over HTTPS (default) or HTTP with message encryption",
+        )
+        p.add_argument(
+            "--settings-source",
+            choices=["vendor", "template"],
+            help="vendor (default): write each entity's vendor settings.json beside the "
+            "inventory and name it; template: none, the inventory says "
+            "sagefleet_settings_source: template",
+        )
+        add_vault_arguments(p)  # with -i
+        if serve:
+            p.add_argument(
+                "--state-dir", required=True, help="folder for the state file and the CA"
+            )
+            p.add_argument("--inventory-out", help="write the generated inventory here")
+        else:
+            p.add_argument(
+                "--out",
+                default=".sagefleet/sim",
+                help="folder for the generated inventory (with --hosts; default .sagefleet/sim)",
+            )
+            p.add_argument(
+                "--state-dir",
+                help="folder for the state file, CA and log (default: <out>/.sim, or .sim "
+                "beside the inventory)",
+            )
+
+    p_up = sim_sub.add_parser("up", help="start a simulated fleet in the background")
+    fleet_options(p_up)
+    p_up.set_defaults(func=cmd_sim_up)
+
+    p_down = sim_sub.add_parser("down", help="stop a fleet started with `sim up`")
+    p_down.add_argument("-i", "--inventory", help="the fleet served from this inventory")
+    p_down.add_argument(
+        "--out",
+        default=".sagefleet/sim",
+        help="the fleet generated in this folder (default .sagefleet/sim)",
+    )
+    p_down.add_argument("--state-dir", help="the fleet whose state file is in this folder")
+    p_down.set_defaults(func=cmd_sim_down)
+
+    p_serve = sim_sub.add_parser("serve", help="run a simulated fleet in the foreground")
+    fleet_options(p_serve, serve=True)
+    p_serve.set_defaults(func=cmd_sim_serve)
+
+    p_prof = sim_sub.add_parser("profiles", help="list the host profiles")
+    profile_files(p_prof)
+    p_prof.set_defaults(func=cmd_sim_profiles)
+
+    p_twin = sim_sub.add_parser(
+        "twin",
+        help="host profiles of simulated twins, from facts collected on real servers",
+        description="Turn facts collected on real servers (the offline collector's JSON, "
+        "a selftest transcript zip or its facts record, a support bundle) into host "
+        "profiles, so the fleet can be rehearsed on its simulated twin. Fields the facts "
+        "do not give get safe defaults, listed at the top of each profile; no secret is "
+        "copied.",
+    )
+    p_twin.add_argument(
+        "facts", nargs="+", metavar="FACTS", help="facts files (.json) or bundles (.zip)"
+    )
+    p_twin.add_argument(
+        "-o", "--out", default="twins", help="folder for the profiles (default ./twins)"
+    )
+    p_twin.set_defaults(func=cmd_sim_twin)

@@ -1,0 +1,209 @@
+"""Install or upgrade: stage and extract the package, stage settings.json beside the
+installer, then stop, back up, install and start in one snippet; or, for a settings
+change, write settings.json and restart (docs/deploy.md, docs/transfer.md)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from typing import Any
+
+from sagefleet import transfer
+from sagefleet.deploy.gate import HealthGate
+from sagefleet.deploy.inputs import installer_arguments
+from sagefleet.deploy.result import DeployResult, finding, killed_note
+from sagefleet.deploy.rollback import Rollback
+from sagefleet.outcomes import Outcome
+from sagefleet.remote import RemoteError, RemoteTimeout, SnippetFailed, TransportError
+from sagefleet.settings.host import settings_target, write_settings
+
+#: What the stage step records of how the package reached the host.
+STAGE_DETAILS = ("method", "encoding", "streams", "bytes_sent", "skipped", "resumed_from")
+
+
+class Install(HealthGate, Rollback):
+    """The stages that change the host, each ending in the health gate."""
+
+    def _settings_only(self, settings: Any, action: str) -> DeployResult:
+        if action == "settings":
+            outcome = write_settings(
+                self.session,
+                settings,
+                self.settings.text,
+                want_diff=self.want_diff,
+                guard=self.settings,
+                probed=self.probed,
+            )
+            self.result.diff = outcome.diff
+            self.step("settings", backup=outcome.backup, kept=list(outcome.kept))
+        answer = self._query({"kind": "service", "name": self.service})[0]
+        restart = self.session.run_snippet(
+            "agent_restart",
+            {
+                "service_name": self.service,
+                "stop_timeout_s": self.options.stop_timeout_s,
+                "start_timeout_s": self.options.start_timeout_s,
+            },
+        )
+        self.step(
+            "restart",
+            state=restart.get("state"),
+            before=answer.get("state"),
+            killed_pid=restart.get("killed_pid"),
+        )
+        self.result.version = self.result.previous_version
+        problem = self._connection_gate() if restart.get("state") == "Running" else None
+        if problem is not None:
+            return self.done(
+                Outcome.FAILED,
+                changed=True,
+                reason=f"agent does not connect after the settings change: {problem}",
+            )
+        if restart.get("state") != "Running":
+            return self.done(
+                Outcome.FAILED,
+                changed=True,
+                reason=f"agent does not start after the settings change: {restart.get('error')}",
+                findings=[
+                    finding(
+                        "SF603", False, "Agent running at target", f"service {restart.get('state')}"
+                    )
+                ],
+            )
+        return self.done(
+            Outcome.SETTINGS_UPDATED if action == "settings" else Outcome.STARTED,
+            changed=True,
+            findings=[
+                finding(
+                    "SF603",
+                    True,
+                    "Agent running at target",
+                    "settings updated, restarted" if action == "settings" else "started",
+                )
+            ],
+        )
+
+    def _install(self, installer_member: str, action: str, settings: Any) -> DeployResult:
+        if self.options.package_url:
+            staged = transfer.stage_pull(
+                self.session,
+                self.options.package_url,
+                self.package.sha256,
+                size=self.package.size,
+                version=self.package.agent_version,
+                staging_dir=self.options.staging_dir,
+            )
+        else:
+            staged = transfer.stage(
+                self.session,
+                self.package,
+                staging_dir=self.options.staging_dir,
+                encoding=self.options.transfer_encoding,
+                streams=self.options.transfer_streams,
+            )
+        self.step("stage", **{name: getattr(staged, name) for name in STAGE_DETAILS})
+        folder = staged.path.rsplit("\\", 1)[0] + "\\package"
+        transfer.extract(self.session, staged.path, folder)
+        installer = folder + "\\" + installer_member.replace("/", "\\")
+        self.step("extract", folder=folder)
+        # Beside the installer, where it looks for settings.json: this replaces the file the
+        # package carries (one connection's, from the vendor's form) with the host's document.
+        staged_settings = installer.rsplit("\\", 1)[0] + "\\settings.json"
+        write_settings(
+            self.session,
+            settings_target(
+                self.host,
+                path=staged_settings,
+                service_account=settings.service_account,
+                keep_backups=0,
+            ),
+            self.settings_text,
+        )
+        self.step("settings-staged", path=staged_settings, kept=list(self.result.settings_kept))
+        log = f"{self.options.staging_dir}\\install-{self.target}.log"
+        arguments = installer_arguments(self.options.profile, self.technology or "unknown", log)
+        params = {
+            "service_name": self.service,
+            "installer": installer,
+            "arguments": arguments,
+            "installer_timeout_s": self.options.installer_timeout_s,
+            "success_codes": list(self.options.success_codes),
+            "reboot_codes": list(self.options.reboot_codes),
+            "stop_timeout_s": self.options.stop_timeout_s,
+            "start_timeout_s": self.options.start_timeout_s,
+            "backup_root": self.options.backup_root,
+            "account": self.options.service_account,
+            "log_path": log,
+            "staged_settings": staged_settings,
+            "installed_settings": settings.path,
+            "settings_acl": settings.acl(),
+        }
+        password = self.options.service_password or ""
+        stdin = [base64.b64encode(password.encode()) + b"\r\n"]
+        try:
+            outcome = self.session.run_snippet("agent_install", params, stdin=stdin, sensitive=True)
+        except SnippetFailed as exc:
+            outcome = {"failed_step": "installer", "error": exc.error}
+        except (TransportError, RemoteTimeout):
+            self._discard_staged(staged.path)
+            raise
+        self.step(
+            "install",
+            technology=self.technology,
+            exit_code=outcome.get("exit_code"),
+            failed_step=outcome.get("failed_step"),
+            state=outcome.get("state"),
+            version=outcome.get("version"),
+            killed_pid=outcome.get("killed_pid"),
+            logon_right_granted=outcome.get("logon_right_granted"),
+        )
+        self.result.reboot_required = bool(outcome.get("reboot_required"))
+        problem = self._gate(outcome)
+        if problem is None:
+            self.result.version = self.target
+            cleaned = transfer.cleanup(
+                self.session,
+                self.options.staging_dir,
+                keep=self.options.keep_staged,
+                current=staged.path,
+            )
+            for item in cleaned.left:
+                # A file held open (a log) keeps its old version folder: reported, not fatal.
+                self.step(
+                    "cleanup-left", folder=item["folder"], path=item["path"], error=item["error"]
+                )
+            verb = Outcome.INSTALLED if action == "install" else Outcome.UPGRADED
+            if self.result.reboot_required:
+                self.result.plan += " — reboot required (not done: plan it with the client)"
+            return self.done(
+                verb,
+                changed=True,
+                findings=[
+                    finding(
+                        "SF601",
+                        True,
+                        "Agent installed or upgraded",
+                        f"{self.result.plan} (exit code {outcome.get('exit_code')})"
+                        + killed_note(outcome, self.service),
+                    ),
+                    finding(
+                        "SF603",
+                        True,
+                        "Agent running at target",
+                        f"{self.service} running {self.target}",
+                    ),
+                ],
+            )
+        return self._rollback(outcome, problem, settings)
+
+    def _discard_staged(self, staged_path: str) -> None:
+        """The install snippet never answered: its cleanup of the staged settings.json
+        (it holds secrets) may not have run, so the staged version folder goes (best
+        effort; the next run stages the package again)."""
+        version = staged_path.rsplit("\\", 2)[-2]
+        with contextlib.suppress(RemoteError):
+            self.session.run_snippet(
+                "stage_cleanup",
+                {"root": self.options.staging_dir, "remove": [version], "remove_parts": []},
+            )
+            self.step("discard-staged", folder=version)

@@ -1,0 +1,81 @@
+"""One host's deploy in progress: its validated inputs, its session, the result so far."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from sagefleet.deploy.inputs import DeployInputs
+from sagefleet.deploy.result import DeployResult, run_owner
+from sagefleet.findings import Finding, HostReport
+from sagefleet.outcomes import Outcome
+from sagefleet.remote import HostSession
+from sagefleet.settings.host import SettingsOutcome
+
+
+class DeployState:
+    """What every stage of a deploy reads and writes (install, health gate, rollback)."""
+
+    def __init__(
+        self, session: HostSession, inputs: DeployInputs, *, check_mode: bool, diff: bool
+    ) -> None:
+        self.session = session
+        self.inputs = inputs
+        self.check_mode = check_mode
+        self.want_diff = diff
+        self.started = time.monotonic()
+        self.host, self.package, self.target = inputs.host, inputs.package, inputs.target
+        self.options, self.settings = inputs.options, inputs.settings
+        self.connection = inputs.connection
+        # SF513 as the health gate saw it, added to the host's report.
+        self.gate_findings: list[Finding] = []
+        # What is written: the document laid over the host's current file once it is read.
+        self.settings_text = self.settings.text
+        # The installed settings.json as read (and checked) before the plan: see run().
+        self.probed: SettingsOutcome | None = None
+        self.result = DeployResult(host=self.host, outcome=Outcome.UNCHANGED)
+        self.result.target_version = self.target
+        # The chosen installer's technology, as its file says (sagefleet.installer_file).
+        self.technology: str | None = None
+        # The agent's service: the profile's name, or the one its pattern found (run()).
+        self.service = self.options.service_name or ""
+        # Unique per deploy of a host, so two runs (even in one process) never share a lock.
+        self.owner = f"{run_owner()}:{secrets.token_hex(3)}"
+
+    def step(self, name: str, **details: Any) -> None:
+        self.result.steps.append(
+            {"step": name, "t": round(time.monotonic() - self.started, 3), **details}
+        )
+
+    def done(
+        self,
+        outcome: Outcome,
+        *,
+        reason: str | None = None,
+        changed: bool = False,
+        findings: list[Finding] | None = None,
+    ) -> DeployResult:
+        result = self.result
+        result.outcome, result.reason, result.changed = outcome, reason, changed
+        result.duration_s = time.monotonic() - self.started
+        base = result.report
+        extra = tuple(findings or ()) + tuple(self.gate_findings)
+        summary = dict(base.summary) if base else {}
+        summary["deploy"] = outcome.value
+        unreachable = outcome is Outcome.UNREACHABLE
+        result.report = HostReport(
+            host=self.host,
+            reachable=not unreachable,
+            findings=(tuple(base.findings) if base else ()) + extra,
+            address=base.address if base else None,
+            error=base.error if base and unreachable else None,
+            summary=summary,
+            duration_s=round(result.duration_s, 3),
+            outcome=result.as_outcome(),
+        )
+        return result
+
+    def _query(self, *questions: dict[str, Any]) -> list[dict[str, Any]]:
+        answers = self.session.run_snippet("query", {"questions": list(questions)})["answers"]
+        return [answers] if isinstance(answers, dict) else list(answers)

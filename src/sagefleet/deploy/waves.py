@@ -1,0 +1,163 @@
+"""Whether a rollout goes on after a wave: its failures, its verification, the verdict.
+
+Ansible's own max_fail_percentage would abort the playbook, and the fleet report with
+it: the wave gate says ``stop`` instead, the role ends the play (the hosts left are
+"not run"), and the report play still reports every host (docs/deploy.md, step 3).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sagefleet.outcomes import Outcome
+from sagefleet.report.runs import RunFolder, written
+
+#: The outcomes that count against a wave (unreachable, blocked and not-run hosts do not).
+FAILED: tuple[Outcome, ...] = (Outcome.ROLLED_BACK, Outcome.FAILED, Outcome.VERIFY_FAILED)
+#: A host the deploy did not change or check has nothing the wave's suites could judge.
+NOT_VERIFIED: tuple[Outcome, ...] = (
+    Outcome.BLOCKED,
+    Outcome.UNREACHABLE,
+    Outcome.FAILED,
+    Outcome.ROLLED_BACK,
+    Outcome.PLANNED,
+)
+STOPPED = "rollout stopped, no new wave starts"
+
+
+@dataclass(frozen=True)
+class WaveVerdict:
+    """What a wave decides: whether the rollout stops, the hosts that failed, and why."""
+
+    stop: bool
+    failed: tuple[str, ...]
+    message: str
+    #: Each host's outcome, verification failures included.
+    outcomes: Mapping[str, str]
+    #: Each verified host's verdict (status, reason, findings), when the wave was verified.
+    verify: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        return "stop" if self.stop else "continue"
+
+    def to_result(self) -> dict[str, Any]:
+        """The wave gate's task result: the role's YAML reads ``stop`` and ``msg`` only."""
+        return {
+            "changed": False,
+            "verdict": self.verdict,
+            "stop": self.stop,
+            "failed_hosts": list(self.failed),
+            "msg": self.message,
+            "outcomes": dict(self.outcomes),
+            "verify": {h: dict(v) for h, v in self.verify.items()},
+        }
+
+
+def outcome_of(registered: Any) -> str:
+    """A host's outcome from its registered deploy result; none (the task crashed or
+    never ran in this wave) is ``failed``."""
+    outcome = registered.get("outcome") if isinstance(registered, Mapping) else None
+    return str(outcome or Outcome.FAILED.value)
+
+
+def wave_verdict(
+    outcomes: Mapping[str, str],
+    max_fail_percentage: float,
+    verify: Mapping[str, Mapping[str, Any]] | None = None,
+) -> WaveVerdict:
+    """The verdict of one wave: it stops when its failed share exceeds
+    ``max_fail_percentage``, or when a host failed the wave's verification."""
+    verify = verify or {}
+    judged = dict(outcomes)
+    for host, verdict in verify.items():
+        if verdict["status"] == Outcome.VERIFY_FAILED:
+            judged[host] = Outcome.VERIFY_FAILED.value
+    failed = tuple(sorted(h for h, o in judged.items() if o in FAILED))
+    share = 100.0 * len(failed) / max(1, len(judged))
+    stop = share > max_fail_percentage
+    message = (
+        f"wave of {len(judged)}: {len(failed)} failed ({share:.0f}%, limit "
+        f"{max_fail_percentage:g}%)" + (f": {', '.join(failed)}" if failed else "")
+    )
+    if stop:
+        message += f"; {STOPPED}"
+    elif any(v["status"] == Outcome.VERIFY_FAILED for v in verify.values()):
+        stop = True
+        message += f"; verification failed: {STOPPED}"
+    return WaveVerdict(stop=stop, failed=failed, message=message, outcomes=judged, verify=verify)
+
+
+def judge_wave(
+    results: Mapping[str, Any],
+    max_fail_percentage: float,
+    *,
+    run: Mapping[str, Any] | None = None,
+    report_folder: Path | None = None,
+) -> WaveVerdict:
+    """The verdict of a wave from each host's registered deploy result and, when the
+    wave was verified (``run``: the sagefleet_verify task's result), the suites' report."""
+    outcomes = {host: outcome_of(registered) for host, registered in results.items()}
+    verify: dict[str, dict[str, Any]] = {}
+    if run and not run.get("skipped") and report_folder is not None:
+        verify = verification(outcomes, run, report_folder)
+    return wave_verdict(outcomes, max_fail_percentage, verify)
+
+
+def verification(
+    outcomes: Mapping[str, str], run: Mapping[str, Any], folder: Path
+) -> dict[str, dict[str, Any]]:
+    """Each verified host's verdict from the suites' report in ``folder``."""
+    judged = [h for h, o in outcomes.items() if o not in NOT_VERIFIED]
+    report = RunFolder(path=folder, job_dir=None, started=_started(run))
+    if not written(report):
+        reason = (
+            f"the wave's verification wrote no report (pytest rc {run.get('rc')}): "
+            + _last_line(run)
+        )
+        return {h: _verdict(Outcome.VERIFY_FAILED, reason) for h in judged}
+    document = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    by_host = {h["host"]: h for h in document.get("hosts") or []}
+    verdicts: dict[str, dict[str, Any]] = {}
+    for host in judged:
+        entry = by_host.get(host)
+        if entry is None:
+            reason = "the wave's verification has no result for this host"
+            verdicts[host] = _verdict(Outcome.VERIFY_FAILED, reason)
+            continue
+        findings = entry.get("findings") or []
+        failing = [f for f in findings if f.get("status") in ("fail", "unknown")]
+        verdicts[host] = _verdict(
+            Outcome.VERIFY_FAILED if failing or entry.get("error") else Outcome.VERIFIED,
+            "verification failed: " + "; ".join(f"{f['check_id']} {f['message']}" for f in failing)
+            if failing
+            else entry.get("error"),
+            findings,
+        )
+    return verdicts
+
+
+def _verdict(
+    status: Outcome, reason: str | None, findings: list[Any] | None = None
+) -> dict[str, Any]:
+    return {"status": status.value, "reason": reason, "findings": findings or []}
+
+
+def _started(run: Mapping[str, Any]) -> float:
+    """When the verification task started (its ``start``, local time), epoch seconds."""
+    try:
+        return datetime.strptime(str(run.get("start")), "%Y-%m-%d %H:%M:%S.%f").timestamp()
+    except ValueError:
+        return 0.0
+
+
+def _last_line(run: Mapping[str, Any]) -> str:
+    if run.get("msg"):  # sagefleet_verify's own words: what happened, pytest's error
+        return str(run["msg"])[:300]
+    lines = [ln for ln in str(run.get("stdout") or run.get("stderr") or "").splitlines() if ln]
+    return lines[-1][:300] if lines else "no output"

@@ -1,0 +1,479 @@
+"""Write the agent's settings.json to one host, or roll it back: the controller side.
+
+Every decision (file, content, ACL, backups, what counts as a change) is made
+here; the ``settings_write`` snippet only swaps files. The content travels on
+stdin only. See docs/settings.md, "Writing settings.json to the hosts".
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sagefleet import agent_profile
+from sagefleet.errors import SagefleetError, field_error
+from sagefleet.remote import AuthenticationFailed, HostUnreachable, RemoteError, SnippetFailed
+from sagefleet.remote.session import HostSession
+from sagefleet.settings.document import HostSettings
+from sagefleet.settings.errors import OverwriteRefused
+from sagefleet.settings.jsonio import settings_sha256
+from sagefleet.settings.redact import diff
+from sagefleet.settings.validate import build_host_settings
+
+SNIPPET = "settings_write"
+SETTINGS_FILE = "settings.json"
+DEFAULT_SERVICE_ACCOUNT = "LocalSystem"
+DEFAULT_KEEP_BACKUPS = 5
+MAX_KEEP_BACKUPS = 100
+# Built-in principals by well-known SID, never by name: their names are in the server's UI
+# language (BUILTIN\\Administrateurs on a French server), and an English name does not
+# translate there. Administrators, SYSTEM.
+ADMINISTRATORS_SID = "S-1-5-32-544"
+SYSTEM_SID = "S-1-5-18"
+LOCAL_SERVICE_SID = "S-1-5-19"
+NETWORK_SERVICE_SID = "S-1-5-20"
+ACL_OWNER = ADMINISTRATORS_SID
+FULL_CONTROL = (ADMINISTRATORS_SID, SYSTEM_SID)
+STATES = ("present", "rollback")
+
+# Names a service runs as (Win32_Service.StartName) or an inventory may give for the
+# built-in service accounts, whatever the host's language: granted by SID.
+_WELL_KNOWN_ACCOUNTS = {
+    "localsystem": SYSTEM_SID,
+    ".\\localsystem": SYSTEM_SID,
+    "nt authority\\localsystem": SYSTEM_SID,
+    "system": SYSTEM_SID,
+    "nt authority\\system": SYSTEM_SID,
+    "localservice": LOCAL_SERVICE_SID,
+    "nt authority\\localservice": LOCAL_SERVICE_SID,
+    "nt authority\\local service": LOCAL_SERVICE_SID,
+    "networkservice": NETWORK_SERVICE_SID,
+    "nt authority\\networkservice": NETWORK_SERVICE_SID,
+    "nt authority\\network service": NETWORK_SERVICE_SID,
+}
+_ABSOLUTE = re.compile(r"^(?:[A-Za-z]:\\|\\\\[^\\]+\\[^\\]+\\)")
+_BAD_PATH_CHARS = re.compile(r'[<>"|?*\x00-\x1f]')
+# Long base64 runs in a transport error could only be file content echoed back.
+_BLOB = re.compile(r"[A-Za-z0-9+/=]{64,}")
+
+
+class SettingsWriteFailed(SagefleetError):
+    """settings.json could not be written (or restored) on a host.
+
+    The swap on the host is a single step, so the file is the previous one
+    (the snippet says so) or, after a lost answer, possibly the new one.
+    """
+
+    def __init__(self, host: str, path: str, detail: str) -> None:
+        self.host = host
+        self.path = path
+        self.detail = detail
+        # The snippet's own messages already name the file: say it once.
+        named = path.lower() in detail.lower()
+        super().__init__(
+            f"{host}: {detail}" if named else f"{host}: writing {path} failed: {detail}"
+        )
+
+
+class SettingsRefused(SettingsWriteFailed):
+    """The host's current settings.json must not be replaced by the new document (a vendor
+    file under rendered content, or connections that would be dropped): nothing written."""
+
+    def __init__(self, host: str, path: str, reason: str) -> None:
+        super().__init__(host, path, f"refusing to overwrite {path}: {reason}")
+
+
+@dataclass(frozen=True)
+class SettingsTarget:
+    """Where settings.json lives on a host and how it is protected."""
+
+    path: str
+    service_account: str = DEFAULT_SERVICE_ACCOUNT
+    keep_backups: int = DEFAULT_KEEP_BACKUPS
+
+    @property
+    def leaf(self) -> str:
+        return self.path.rsplit("\\", 1)[-1]
+
+    def acl(self) -> dict[str, Any]:
+        """The only accounts that may open the file: it holds database passwords."""
+        reader = grant_account(self.service_account)
+        read = [] if reader.lower() in (a.lower() for a in FULL_CONTROL) else [reader]
+        return {"owner": ACL_OWNER, "full_control": list(FULL_CONTROL), "read": read}
+
+
+def grant_account(account: str) -> str:
+    """What to grant on Windows for a service's StartName: the SID of LocalSystem and the
+    other built-in service accounts, any other account as named (``DOMAIN\\user``, or
+    ``.\\user``, which the host resolves with its computer name)."""
+    return _WELL_KNOWN_ACCOUNTS.get(account.strip().lower(), account.strip())
+
+
+def default_path(install_dir: str | None = None) -> str:
+    """Where the shipped agent profile puts settings.json, in ``install_dir`` if given
+    (a host's own profile: ``agent_profile.for_host(...).settings_path()``)."""
+    return agent_profile.default().settings_path(install_dir)
+
+
+def settings_target(
+    host: str,
+    *,
+    path: str | None = None,
+    install_dir: str | None = None,
+    service_account: str | None = None,
+    keep_backups: int = DEFAULT_KEEP_BACKUPS,
+) -> SettingsTarget:
+    """Check the options before the host is contacted; an InputError names what to fix."""
+    resolved = path.replace("/", "\\") if path else default_path(install_dir)
+    if not _ABSOLUTE.match(resolved) or resolved.endswith("\\") or _BAD_PATH_CHARS.search(resolved):
+        where, fix = "path" if path else "install_dir", "write it as an absolute path, e.g. "
+        message = "must be the absolute Windows path of a file"
+        raise field_error(host, where, path or install_dir, message, fix + default_path())
+    account = (service_account or DEFAULT_SERVICE_ACCOUNT).strip()
+    if not account or len(account) > 256 or not account.isprintable():
+        message = "must be the account the agent service runs as"
+        fix = "write DOMAIN\\user, .\\user, NT SERVICE\\name or LocalSystem"
+        raise field_error(host, "service_account", service_account, message, fix)
+    if isinstance(keep_backups, bool) or not 0 <= keep_backups <= MAX_KEEP_BACKUPS:
+        message = f"must be a whole number from 0 to {MAX_KEEP_BACKUPS}"
+        raise field_error(host, "keep_backups", keep_backups, message)
+    return SettingsTarget(resolved, account, keep_backups)
+
+
+def check_backup_name(host: str, target: SettingsTarget, backup: str | None) -> str | None:
+    """A named backup must be one of ours, in the settings folder: never another path."""
+    if not backup:
+        return None
+    pattern = rf"{re.escape(target.leaf)}\.\d{{8}}T\d{{6}}Z\.bak"
+    if not re.fullmatch(pattern, backup, re.I):
+        fix = f"give a name such as {target.leaf}.20250131T142500Z.bak, or none for the newest"
+        message = "must be the name of a backup next to settings.json"
+        raise field_error(host, "backup", backup, message, fix)
+    return backup
+
+
+def host_settings(host: str, host_vars: Mapping[str, Any]) -> HostSettings:
+    """The host's settings.json (vendor files merged, or the template rendered): its
+    ``text`` is exactly the bytes that will be written."""
+    return build_host_settings(host, host_vars)
+
+
+def write_params(
+    target: SettingsTarget,
+    sha256: str,
+    *,
+    check: bool,
+    return_content: bool,
+    expect_previous: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Parameters of a write: the content's hash, never the content.
+
+    ``expect_previous`` (``{"sha256": hash or None}``): the file the guard read; the
+    host refuses to write when the file changed since (None: no such check).
+    """
+    return {
+        "action": "write",
+        "path": target.path,
+        "sha256": sha256,
+        "backup": None,
+        "check": check,
+        "return_content": return_content,
+        "keep_backups": target.keep_backups,
+        "acl": target.acl(),
+        "expect_previous": expect_previous,
+    }
+
+
+def rollback_params(
+    target: SettingsTarget, backup: str | None, *, check: bool, return_content: bool
+) -> dict[str, Any]:
+    """Parameters of a rollback to ``backup`` (None: the newest)."""
+    return {
+        "action": "rollback",
+        "path": target.path,
+        "sha256": None,
+        "backup": backup,
+        "check": check,
+        "return_content": return_content,
+        "keep_backups": target.keep_backups,
+        "acl": target.acl(),
+        "expect_previous": None,
+    }
+
+
+def content_stdin(text: str) -> list[bytes]:
+    """The content as the snippet reads it: one base64 line of the UTF-8 bytes."""
+    return [base64.b64encode(text.encode("utf-8")) + b"\r\n"]
+
+
+@dataclass
+class SettingsOutcome:
+    """What happened on one host, safe to return to Ansible (no secret inside)."""
+
+    host: str
+    path: str
+    action: str
+    changed: bool
+    sha256: str | None
+    previous_sha256: str | None
+    existed: bool
+    backup: str | None = None
+    restored: str | None = None
+    backups: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+    diff: str | None = None
+    check: bool = False
+    #: Members only the host's current file had, kept in what is written (names only).
+    kept: list[str] = field(default_factory=list)
+    # The replaced file's text (read for the guard): holds secrets, never returned.
+    previous_text: str | None = field(default=None, repr=False)
+    # What a guarded write sends (the document laid over the current file): holds secrets.
+    text: str | None = field(default=None, repr=False)
+
+    @property
+    def kept_note(self) -> str:
+        """The members kept from the current file, for messages (names, never values)."""
+        if not self.kept:
+            return ""
+        return f"; {len(self.kept)} member(s) only the current file had, kept: " + ", ".join(
+            self.kept
+        )
+
+    @property
+    def msg(self) -> str:
+        return self._msg() + self.kept_note
+
+    def _msg(self) -> str:
+        if not self.changed:
+            return f"{self.path} already up to date"
+        verb = "would be" if self.check else "was"
+        if self.action == "rollback":
+            return f"{self.path} {verb} restored from {self.restored}"
+        done = "created" if not self.existed else "updated"
+        text = f"{self.path} {verb} {done}"
+        if self.backup:
+            text += f", previous file kept as {self.backup}"
+        return text
+
+    def to_result(self) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "changed": self.changed,
+            "path": self.path,
+            "state": "rollback" if self.action == "rollback" else "present",
+            "sha256": self.sha256,
+            "previous_sha256": self.previous_sha256,
+            "backup": self.backup,
+            "restored": self.restored,
+            "backups": list(self.backups),
+            "pruned": list(self.pruned),
+            "kept": list(self.kept),
+            "msg": self.msg,
+        }
+        if self.diff is not None:
+            result["diff"] = {"prepared": self.diff}
+        return result
+
+
+def _decoded(host: str, path: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        return base64.b64decode(str(value), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise SettingsWriteFailed(
+            host, path, "the host returned content that is not UTF-8 base64"
+        ) from None
+
+
+def _names(value: Any) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
+def interpret(
+    host: str,
+    target: SettingsTarget,
+    result: Any,
+    *,
+    action: str,
+    after_text: str | None = None,
+    check: bool = False,
+    want_diff: bool = False,
+) -> SettingsOutcome:
+    """Turn the snippet's document into an outcome; the diff is redacted here."""
+    if not isinstance(result, dict) or result.get("action") != action:
+        raise SettingsWriteFailed(host, target.path, "unexpected answer from the host")
+    expected = settings_sha256(after_text) if after_text is not None else None
+    if expected is not None and str(result.get("sha256") or "").lower() != expected:
+        raise SettingsWriteFailed(host, target.path, "the host reports another SHA-256")
+    path = str(result.get("path") or target.path)
+    outcome = SettingsOutcome(
+        host=host,
+        path=path,
+        action=action,
+        changed=bool(result.get("changed")),
+        sha256=result.get("sha256"),
+        previous_sha256=result.get("previous_sha256"),
+        existed=bool(result.get("existed")),
+        backup=result.get("backup"),
+        restored=result.get("restored"),
+        backups=_names(result.get("backups")),
+        pruned=_names(result.get("pruned")),
+        check=check,
+    )
+    if outcome.changed and result.get("previous") is not None:
+        outcome.previous_text = _decoded(host, path, result.get("previous"))
+    if want_diff and outcome.changed:
+        after = (
+            after_text if after_text is not None else _decoded(host, path, result.get("content"))
+        )
+        outcome.diff = diff(outcome.previous_text, after)
+    return outcome
+
+
+def _failure(host: str, target: SettingsTarget, exc: RemoteError) -> SettingsWriteFailed:
+    detail = exc.error if isinstance(exc, SnippetFailed) else exc.message
+    return SettingsWriteFailed(host, target.path, _BLOB.sub("<data>", detail.strip()))
+
+
+def _run_write(
+    session: HostSession,
+    target: SettingsTarget,
+    text: str,
+    *,
+    check: bool,
+    want_diff: bool,
+    return_content: bool,
+    expect_previous: dict[str, Any] | None = None,
+) -> SettingsOutcome:
+    sha256 = settings_sha256(text)
+    params = write_params(
+        target, sha256, check=check, return_content=return_content,
+        expect_previous=expect_previous,
+    )
+    try:
+        result = session.run_snippet(
+            SNIPPET,
+            params,
+            stdin=None if check else content_stdin(text),
+            sensitive=return_content,
+        )
+    except (HostUnreachable, AuthenticationFailed):
+        raise
+    except RemoteError as exc:
+        raise _failure(session.host, target, exc) from None
+    return interpret(
+        session.host,
+        target,
+        result,
+        action="write",
+        after_text=text,
+        check=check,
+        want_diff=want_diff,
+    )
+
+
+def probe_settings(
+    session: HostSession, target: SettingsTarget, settings: HostSettings, *, want_diff: bool
+) -> SettingsOutcome:
+    """Read the host's current file (check mode, content returned), refuse, before anything
+    is written, to replace what must not be replaced, and lay the document over the file
+    so that nothing it holds is lost (``HostSettings.over``). The outcome's ``text`` is
+    what a write sends, ``changed`` and ``diff`` compare it with the file, ``kept`` names
+    what only the file had. Raises SettingsRefused naming host and file."""
+    outcome = _run_write(
+        session, target, settings.text, check=True, want_diff=want_diff, return_content=True
+    )
+    outcome.text = settings.text
+    if not outcome.changed:
+        return outcome
+    try:
+        laid = settings.over(outcome.previous_text)
+    except OverwriteRefused as exc:
+        raise SettingsRefused(session.host, outcome.path, exc.reason) from None
+    outcome.kept = list(laid.kept)
+    if laid.text != settings.text:
+        outcome.text = laid.text
+        outcome.sha256 = settings_sha256(laid.text)
+        outcome.changed = outcome.sha256 != str(outcome.previous_sha256 or "").lower()
+        shown = want_diff and outcome.changed
+        outcome.diff = diff(outcome.previous_text, laid.text) if shown else None
+    return outcome
+
+
+def write_settings(
+    session: HostSession,
+    target: SettingsTarget,
+    text: str,
+    *,
+    check: bool = False,
+    want_diff: bool = False,
+    guard: HostSettings | None = None,
+    probed: SettingsOutcome | None = None,
+) -> SettingsOutcome:
+    """Make the host's settings.json equal to ``text``; unchanged when the hashes match.
+
+    In check mode the content is not even sent. With ``guard`` (the host's
+    document, whose ``text`` this is), the current file is read first, the write
+    refused when it must not be replaced (SettingsRefused), and the document laid
+    over it (:func:`probe_settings`): what is written is ``text`` plus the members
+    only the file had. ``probed`` is that read when the caller made it already.
+    The write then only happens if the file is still the one read. Raises
+    SettingsWriteFailed (host and path named) when the host refuses; the previous
+    file is intact. Unreachable or authentication errors propagate as they are.
+    """
+    if guard is None:
+        return _run_write(
+            session, target, text, check=check, want_diff=want_diff, return_content=want_diff
+        )
+    if guard.text != text:
+        raise ValueError("the guard's document is not the text to write")
+    if probed is None:
+        probed = probe_settings(session, target, guard, want_diff=want_diff)
+    if check or not probed.changed:
+        probed.check = check
+        return probed
+    laid = probed.text if probed.text is not None else text
+    outcome = _run_write(
+        session,
+        target,
+        laid,
+        check=False,
+        want_diff=False,
+        return_content=False,
+        expect_previous={"sha256": probed.previous_sha256},
+    )
+    outcome.kept, outcome.text = list(probed.kept), laid
+    if want_diff and outcome.changed:
+        outcome.diff = diff(probed.previous_text, laid)
+    return outcome
+
+
+def rollback_settings(
+    session: HostSession,
+    target: SettingsTarget,
+    *,
+    backup: str | None = None,
+    check: bool = False,
+    want_diff: bool = False,
+) -> SettingsOutcome:
+    """Restore the newest backup (or ``backup``) in one step; unchanged when already equal.
+
+    The file being replaced is not backed up: it is what the inventory renders
+    (the write play recreates it), and backing it up would make the next
+    rollback swap back to it.
+    """
+    backup = check_backup_name(session.host, target, backup)
+    params = rollback_params(target, backup, check=check, return_content=want_diff)
+    try:
+        result = session.run_snippet(SNIPPET, params, sensitive=want_diff)
+    except (HostUnreachable, AuthenticationFailed):
+        raise
+    except RemoteError as exc:
+        raise _failure(session.host, target, exc) from None
+    return interpret(
+        session.host, target, result, action="rollback", check=check, want_diff=want_diff
+    )

@@ -1,0 +1,255 @@
+"""Model side of ``agent_install`` and ``agent_rollback``: the host's own behaviour.
+
+Stopping, backing up, running the installer (WindowsHost.run_installer reads
+the package metadata and settings.json beside it), starting and restoring
+happen in the host model exactly as the PowerShell snippets drive Windows.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+from sagefleet.sim.commands import acl_rules, service_rules
+from sagefleet.sim.commands.registry import SnippetAbort, simulates
+from sagefleet.sim.commands.stdin import Stdin
+from sagefleet.sim.host import ModelError, ServiceError, WindowsHost
+
+
+def _parent(path: str) -> str:
+    return path.replace("/", "\\").rsplit("\\", 1)[0]
+
+
+def version_of(host: WindowsHost, exe: str) -> str | None:
+    try:
+        return host.fs.stat(exe).product_version
+    except ModelError:
+        return None
+
+
+def copy_tree(host: WindowsHost, source: str, target: str) -> None:
+    """Copy-Item -Recurse: every folder and file under ``source`` into ``target``; each
+    copy takes the DACL its destination folder passes down, not the source's."""
+    src = host.fs.resolve(source).rstrip("\\")
+    host.fs.mkdir(target)
+    prefix = src.lower() + "\\"
+    for key in sorted(k for k in list(host.fs.entries) if k.startswith(prefix)):
+        entry = host.fs.entries[key]
+        relative = entry.path[len(src) + 1 :]
+        destination = target.rstrip("\\") + "\\" + relative
+        if entry.is_dir:
+            host.fs.mkdir(destination)
+        else:
+            host.fs.copy(entry.path, destination)
+
+
+def empty_folder(host: WindowsHost, folder: str) -> None:
+    for name in host.fs.listdir(folder):
+        host.fs.delete(folder.rstrip("\\") + "\\" + name)
+
+
+def _quote(argument: str) -> str:
+    return f'"{argument}"' if re.search(r"\s", argument) else argument
+
+
+@simulates("agent_install")
+def agent_install(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[str, Any]:
+    name = str(params["service_name"])
+    result: dict[str, Any] = {
+        "previous_version": None,
+        "install_dir": None,
+        "backup_path": None,
+        "exit_code": None,
+        "reboot_required": False,
+        "log_tail": None,
+        "state": None,
+        "version": None,
+        "account": None,
+        "killed_pid": None,
+        "logon_right_granted": False,
+        "failed_step": None,
+        "error": None,
+    }
+    staged = params.get("staged_settings")
+    with host.lock:
+        password: str | None = None
+        try:
+            password_line = stdin.data.split(b"\n", 1)[0].strip()
+            password = base64.b64decode(password_line).decode() if password_line else None
+            _install(host, name, params, password, result)
+            _protect_settings(host, params, result)
+        finally:
+            password = None
+            if staged and host.fs.exists(str(staged)):
+                host.fs.delete(str(staged))
+        after = host.service(name)
+        if after is not None:
+            result["state"] = after.wmi_state
+            result["account"] = after.account
+            result["version"] = version_of(host, after.executable)
+    return result
+
+
+def _install(
+    host: WindowsHost,
+    name: str,
+    params: dict[str, Any],
+    password: str | None,
+    result: dict[str, Any],
+) -> None:
+    existing = host.service(name)
+    if existing is not None:
+        exe = existing.executable
+        result["previous_version"] = version_of(host, exe)
+        result["install_dir"] = _parent(exe)
+        if existing.state != "Stopped":
+            try:
+                killed = service_rules.set_state(host, name, "Stopped", params["stop_timeout_s"])
+            except ModelError as exc:
+                result.update(failed_step="stop", error=str(exc))
+                return
+            result["killed_pid"] = killed or None
+        stamp = host.utc_now().strftime("%Y%m%dT%H%M%SZ")
+        root = str(params["backup_root"])
+        try:
+            root = acl_rules.private_folder(host, root) or root
+            backup = f"{root}\\{result['previous_version']}-{stamp}"
+            copy_tree(host, result["install_dir"], backup)
+        except (ModelError, SnippetAbort) as exc:
+            result.update(failed_step="backup", error=str(exc))
+            return
+        result["backup_path"] = backup
+    installer = str(params["installer"])
+    arguments = [_quote(str(a)) for a in params.get("arguments") or []]
+    log_path = params.get("log_path")
+    if not host.fs.is_file(installer):
+        result.update(
+            failed_step="installer",
+            error=f"This command cannot be run because the file '{installer}' does not exist.",
+        )
+        _protect_settings(host, params, result)  # the snippet sets it after a failure too
+        return
+    code, problem = service_rules.run_installer(
+        host,
+        installer,
+        [a.strip('"') for a in arguments],
+        str(log_path) if log_path else None,
+        float(params["installer_timeout_s"]),
+    )
+    result["exit_code"] = code
+    if log_path and host.fs.is_file(str(log_path)):
+        lines = host.fs.read(str(log_path)).decode("utf-8", "replace").splitlines()
+        result["log_tail"] = "\n".join(lines[-40:])
+    if problem is not None:
+        result.update(failed_step="installer", error=problem)
+    elif code not in [int(c) for c in params.get("success_codes") or [0]]:
+        result.update(failed_step="installer", error=f"installer exit code {code}")
+    else:
+        result["reboot_required"] = code in [int(c) for c in params.get("reboot_codes") or []]
+    # The snippet sets the settings ACL after the installer, whatever its outcome.
+    if not _protect_settings(host, params, result) or result["failed_step"] is not None:
+        return
+    service = host.service(name)
+    if service is None:
+        result.update(
+            failed_step="start", error=f"Cannot find any service with service name '{name}'."
+        )
+        return
+    account = params.get("account")
+    if account:
+        try:
+            result["logon_right_granted"] = service_rules.grant_logon_right(host, str(account))
+            # A new logon applies from the next start: the running service stops first.
+            killed = service_rules.set_state(host, name, "Stopped", params["stop_timeout_s"])
+            result["killed_pid"] = killed or result["killed_pid"]
+        except ModelError as exc:
+            result.update(failed_step="account", error=str(exc))
+            return
+        if str(account).lower() not in ("localsystem", "nt authority\\system") and not password:
+            result.update(failed_step="account", error="Win32_Service.Change returned 22")
+            return
+        service.account = str(account)
+    try:
+        service_rules.set_state(host, name, "Running", params["start_timeout_s"])
+    except ModelError as exc:
+        result.update(failed_step="start", error=str(exc))
+        return
+
+
+def _protect_settings(host: WindowsHost, params: dict[str, Any], result: dict[str, Any]) -> bool:
+    """The settings ACL on the installed settings.json, as the snippet sets it: whatever
+    the outcome of the steps before it. False when it failed (failed_step 'acl')."""
+    installed = params.get("installed_settings")
+    if not installed or not host.fs.is_file(str(installed)):
+        return True
+    try:
+        host.fs.set_acl(
+            str(installed), acl_rules.private_acl(host, params.get("settings_acl") or {})
+        )
+    except (ModelError, SnippetAbort) as exc:
+        if result["failed_step"] is None:
+            result.update(failed_step="acl", error=str(exc))
+        return False
+    return True
+
+
+@simulates("agent_rollback")
+def agent_rollback(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[str, Any]:
+    name = str(params["service_name"])
+    install_dir = str(params["install_dir"])
+    backup = str(params["backup_path"])
+    result: dict[str, Any] = {
+        "restored": False,
+        "state": None,
+        "version": None,
+        "killed_pid": None,
+        "error": None,
+    }
+    with host.lock:
+        service = host.service(name)
+        try:
+            if service is not None and service.state != "Stopped":
+                result["killed_pid"] = (
+                    service_rules.set_state(host, name, "Stopped", params["stop_timeout_s"]) or None
+                )
+            if not host.fs.is_dir(backup):
+                raise SnippetAbort(f"backup folder {backup} not found")
+            acl_rules.private_folder(host, _parent(backup))
+            if host.fs.is_dir(install_dir):
+                empty_folder(host, install_dir)
+            copy_tree(host, backup, install_dir)
+            result["restored"] = True
+            settings = str(params.get("settings_path") or "")
+            if settings and acl_rules.uses_private_acl() and host.fs.is_file(settings):
+                host.fs.set_acl(
+                    settings, acl_rules.private_acl(host, params.get("settings_acl") or {})
+                )
+            if service is not None:
+                service.start_failure = None  # the old binaries start as before
+                service.version = version_of(host, service.executable)
+            service_rules.set_state(host, name, "Running", params["start_timeout_s"])
+        except (ModelError, SnippetAbort) as exc:
+            result["error"] = str(exc)
+        after = host.service(name)
+        if after is not None:
+            result["state"] = after.wmi_state
+            result["version"] = version_of(host, after.executable)
+    return result
+
+
+@simulates("agent_restart")
+def agent_restart(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[str, Any]:
+    name = str(params["service_name"])
+    result: dict[str, Any] = {"state": None, "error": None, "killed_pid": None}
+    with host.lock:
+        try:
+            killed = service_rules.set_state(host, name, "Stopped", params["stop_timeout_s"])
+            result["killed_pid"] = killed or None
+            service_rules.set_state(host, name, "Running", params["start_timeout_s"])
+        except ServiceError as exc:
+            result["error"] = str(exc)
+        after = host.service(name)
+        if after is not None:
+            result["state"] = after.state
+    return result

@@ -1,0 +1,230 @@
+"""Model side of the settings_write snippet: the same steps, against the host model.
+
+It follows snippets/settings_write.ps1 step for step (hash compare, temporary
+file restricted while empty, one-step swap with a timestamped backup, pruning)
+so that a failure in the middle leaves the host in the state Windows would:
+the previous settings.json untouched, no temporary file left behind.
+
+The ACL is resolved as the snippet resolves it (``acl_rules.private_acl``: SIDs
+as is, ``.\\user`` with the host name, other names translated in the host's UI
+language) and set protected: the owner and the accounts granted full control or
+read, nothing inherited. The model has no account database: a ``DOMAIN\\user``
+it cannot check is taken to exist.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import re
+import uuid
+from typing import Any
+
+from sagefleet.sim.commands import acl_rules, semantics
+from sagefleet.sim.commands.registry import SnippetAbort, simulates
+from sagefleet.sim.commands.stdin import Stdin
+from sagefleet.sim.host import Acl, ModelError, WindowsHost
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _content_line(stdin: bytes) -> bytes:
+    """The last non-empty stdin line, as the snippet reads it."""
+    lines = [line.strip() for line in stdin.splitlines() if line.strip()]
+    if not lines:
+        raise SnippetAbort("no content line on stdin")
+    return lines[-1]
+
+
+class _Folder:
+    """The settings file's folder on one host, and its backups."""
+
+    def __init__(self, host: WindowsHost, path: str) -> None:
+        self.host = host
+        self.fs = host.fs
+        try:
+            self.target = self.fs.resolve(path)
+        except ModelError as exc:
+            raise SnippetAbort(str(exc)) from None
+        self.folder, _, self.leaf = self.target.rpartition("\\")
+        if not self.fs.is_dir(self.folder):
+            raise SnippetAbort(
+                f"the folder '{self.folder}' of '{self.target}' does not exist "
+                "(is the agent installed there?)"
+            )
+        self.pattern = re.compile(rf"^{re.escape(self.leaf)}\.\d{{8}}T\d{{6}}Z\.bak$", re.I)
+
+    def path(self, name: str) -> str:
+        return f"{self.folder}\\{name}"
+
+    def backups(self) -> list[str]:
+        """Newest first, as Sort-Object -Descending orders the names."""
+        names = [n for n in self.fs.listdir(self.folder) if self.pattern.match(n)]
+        return sorted(names, key=str.lower, reverse=True)
+
+    def current(self) -> bytes | None:
+        return self.fs.read(self.target) if self.fs.is_file(self.target) else None
+
+    def backup_name(self) -> str:
+        """Stamped with the host's UTC clock, and always after every kept backup."""
+        name = f"{self.leaf}.{self.host.utc_now():%Y%m%dT%H%M%SZ}.bak"
+        existing = self.backups()
+        if existing and existing[0] >= name:
+            stamp = dt.datetime.strptime(existing[0][len(self.leaf) + 1 :][:16], "%Y%m%dT%H%M%SZ")
+            name = f"{self.leaf}.{stamp + dt.timedelta(seconds=1):%Y%m%dT%H%M%SZ}.bak"
+        return name
+
+    def swap_in(self, data: bytes, spec: dict[str, Any], keep_backup: bool) -> str | None:
+        """Temporary file, ACL first, then the one-step replace; the backup's name or None."""
+        tmp = self.path(f".{self.leaf}.{uuid.uuid4().hex}.tmp")
+        backup = None
+        acl: Acl | None = None
+        try:
+            self.fs.write(tmp, b"")
+            acl = acl_from_spec(self.host, spec)
+            self.fs.set_acl(tmp, acl)
+            self.fs.write(tmp, data)
+            if self.fs.is_file(self.target):
+                # [IO.File]::Replace (ReplaceFile): the result keeps the replaced file's
+                # DACL, not the one set on the temporary file.
+                replaced = self.fs.acl_of(self.target)
+                if keep_backup:
+                    backup = self.backup_name()
+                    # Old file to the backup name, new one in place.
+                    self.fs.rename(self.target, self.path(backup), replace=False)
+                self.fs.rename(tmp, self.target)
+                self.fs.set_acl(self.target, replaced)
+            else:
+                self.fs.rename(tmp, self.target, replace=False)
+        except (ModelError, SnippetAbort) as exc:
+            if self.fs.exists(tmp):
+                self.fs.delete(tmp)
+            raise SnippetAbort(
+                f"settings not written to '{self.target}' (the previous file is unchanged): {exc}"
+            ) from None
+        # File.Replace kept the replaced file's DACL: the snippet sets its own again (a
+        # script that does not leaves the file as the installer or a user left it).
+        running = semantics.current()
+        if running is None or running.uses(r"Set-SfPrivateAcl\s+\$target\b"):
+            self.fs.set_acl(self.target, acl_from_spec(self.host, spec))
+        return backup
+
+
+def acl_from_spec(host: WindowsHost, spec: dict[str, Any]) -> Acl:
+    """The protected DACL a snippet sets from an ACL spec {owner, full_control, read}."""
+    return acl_rules.private_acl(host, spec)
+
+
+@simulates("settings_write")
+def settings_write(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[str, Any]:
+    with host.lock:
+        try:
+            return _settings_write(host, params, stdin)
+        except ModelError as exc:  # what PowerShell would print for the failed call
+            raise SnippetAbort(str(exc)) from None
+
+
+def _settings_write(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[str, Any]:
+    folder = _Folder(host, str(params.get("path") or ""))
+    action = params.get("action")
+    check = bool(params.get("check"))
+    return_content = bool(params.get("return_content"))
+    current = folder.current()
+    result: dict[str, Any] = {
+        "action": action,
+        "path": folder.target,
+        "existed": current is not None,
+        "changed": False,
+        "previous_sha256": None if current is None else _sha256(current),
+        "sha256": None,
+        "backup": None,
+        "restored": None,
+        "pruned": [],
+        "backups": [],
+        "previous": None,
+        "content": None,
+    }
+    data: bytes = b""
+    if action == "write":
+        expected = params.get("expect_previous")
+        if expected is not None:
+            if not isinstance(expected, dict) or set(expected) != {"sha256"}:
+                # The snippet reads $P.expect_previous.sha256: anything else is a caller bug
+                # whose effect on Windows the model cannot tell.
+                raise SnippetAbort(f"settings_write: expect_previous not understood: {expected!r}")
+            previous, wanted = result["previous_sha256"], expected["sha256"]
+            # PowerShell's -ne: $null differs from any string, strings compare ignoring case.
+            if (previous is None) != (wanted is None) or (
+                previous is not None and previous.lower() != str(wanted).lower()
+            ):
+                raise SnippetAbort(
+                    f"settings not written to '{folder.target}': the file changed since it "
+                    "was read (run again)"
+                )
+        result["sha256"] = str(params.get("sha256") or "").lower()
+        if not check:
+            try:
+                data = base64.b64decode(_content_line(stdin.data), validate=True)
+            except binascii.Error:
+                raise SnippetAbort(
+                    f"settings not written to '{folder.target}': the content line is not base64"
+                ) from None
+            if _sha256(data) != result["sha256"]:
+                raise SnippetAbort(
+                    f"settings not written to '{folder.target}': the content received does "
+                    "not match its SHA-256"
+                )
+    elif action == "rollback":
+        available = folder.backups()
+        if not available:
+            raise SnippetAbort(
+                f"no backup of '{folder.target}' to roll back to "
+                f"({folder.leaf}.<yyyyMMddTHHmmssZ>.bak in '{folder.folder}')"
+            )
+        name = available[0]
+        wanted = params.get("backup")
+        if wanted:
+            found = [n for n in available if n.lower() == str(wanted).lower()]
+            if not found:
+                raise SnippetAbort(
+                    f"backup '{wanted}' of '{folder.target}' not found; "
+                    f"available: {', '.join(available)}"
+                )
+            name = found[0]
+        data = folder.fs.read(folder.path(name))
+        result["restored"] = name
+        result["sha256"] = _sha256(data)
+        if return_content:
+            result["content"] = base64.b64encode(data).decode("ascii")
+    else:
+        raise SnippetAbort(f"unknown settings_write action '{action}'")
+
+    result["changed"] = result["previous_sha256"] != result["sha256"]
+    if result["changed"] and return_content and current is not None:
+        result["previous"] = base64.b64encode(current).decode("ascii")
+    if result["changed"] and not check:
+        result["backup"] = folder.swap_in(
+            data, params.get("acl") or {}, keep_backup=action == "write"
+        )
+        if action == "write":
+            keep = int(params.get("keep_backups") or 0)
+            result["pruned"] = folder.backups()[keep:]
+            for name in result["pruned"]:
+                folder.fs.delete(folder.path(name))
+        host.record(
+            {
+                "kind": "settings_write",
+                "action": action,
+                "path": folder.target,
+                "sha256": result["sha256"],
+                "backup": result["backup"],
+                "restored": result["restored"],
+                "pruned": list(result["pruned"]),
+            }
+        )
+    result["backups"] = folder.backups()
+    return result

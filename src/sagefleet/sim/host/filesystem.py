@@ -1,0 +1,477 @@
+"""Drives, network shares, folders and files of one host, with their DACLs."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import copy
+import dataclasses
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sagefleet.sim.host.accounts import CREATOR, CREATOR_OWNER, DEFAULT_ACLS, Ace, Acl
+from sagefleet.sim.host.errors import (
+    AccessDenied,
+    DiskFull,
+    ModelError,
+    PathNotFound,
+    ProfileError,
+    SharingViolation,
+)
+
+DRIVE_TYPES = ("fixed", "network", "removable", "cdrom")
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB)?\s*$", re.I)
+_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+
+
+def parse_size(value: Any, where: str) -> int:
+    """Bytes from ``123``, ``"50 MB"`` or ``"127 GB"`` (binary units, as Explorer shows)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    match = _SIZE_RE.match(str(value))
+    if not match:
+        raise ProfileError(f"{where}: size {value!r} is not a number of bytes or '<n> MB|GB|TB'")
+    return int(float(match.group(1)) * _UNITS[(match.group(2) or "B").upper()])
+
+
+@dataclass
+class Volume:
+    """Capacity of a local drive or a network share."""
+
+    size_bytes: int
+    free_bytes: int
+
+
+@dataclass
+class Drive:
+    """A drive letter as Win32_LogicalDisk lists it."""
+
+    letter: str  # "C:"
+    drive_type: str = "fixed"
+    volume: Volume = field(default_factory=lambda: Volume(127 * 1024**3, 80 * 1024**3))
+    provider: str | None = None  # UNC root of a mapped network drive
+
+
+@dataclass
+class Share:
+    """A network share the host can (or cannot) reach by its UNC path."""
+
+    unc: str  # \\server\share
+    volume: Volume = field(default_factory=lambda: Volume(500 * 1024**3, 200 * 1024**3))
+    reachable: bool = True
+
+
+@dataclass
+class FileEntry:
+    """A file or folder; a big file may carry a size and no bytes."""
+
+    path: str
+    is_dir: bool = False
+    data: bytes | None = None
+    size: int = 0
+    product_version: str | None = None
+    file_version: str | None = None
+    acl: Acl | None = None
+    modified: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    # FILE_ATTRIBUTE_READONLY: DeleteFile (File.Delete, Directory.Delete) refuses the file.
+    readonly: bool = False
+    # The process holding the file open without FILE_SHARE_DELETE (a running agent's log):
+    # no delete or rename succeeds while it does.
+    open_by: str | None = None
+
+
+#: Whether the command running in this thread holds credentials for other machines. A
+#: WinRM session (NTLM, or Kerberos without delegation) does not: the second hop ("Making
+#: the second hop in PowerShell Remoting"). Outside a command (profile build, tests) it does.
+_NETWORK_CREDENTIALS: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "sagefleet_network_credentials", default=True
+)
+
+
+@contextlib.contextmanager
+def logon_session(network_credentials: bool) -> Iterator[None]:
+    """Run a command in a logon session with (or without) credentials for other machines."""
+    token = _NETWORK_CREDENTIALS.set(network_credentials)
+    try:
+        yield
+    finally:
+        _NETWORK_CREDENTIALS.reset(token)
+
+
+def has_network_credentials() -> bool:
+    return _NETWORK_CREDENTIALS.get()
+
+
+def win_path(path: str) -> str:
+    text = path.replace("/", "\\")
+    if text.startswith("\\\\"):
+        return "\\\\" + "\\".join(p for p in text[2:].split("\\") if p)
+    parts = [p for p in text.split("\\") if p]
+    if not parts or not re.fullmatch(r"[A-Za-z]:", parts[0]):
+        raise PathNotFound(f"Cannot find path '{path}' because it is not an absolute path.")
+    parts[0] = parts[0].upper()
+    return "\\".join(parts) if len(parts) > 1 else parts[0] + "\\"
+
+
+def _check_deletable(entry: FileEntry, force: bool) -> None:
+    if entry.is_dir:
+        return
+    if entry.open_by:
+        raise SharingViolation(
+            f"The process cannot access the file '{entry.path}' because it is being used by "
+            "another process."
+        )
+    if entry.readonly and not force:
+        raise AccessDenied(f"Access to the path '{entry.path}' is denied.")
+
+
+def _is_root(path: str) -> bool:
+    """A drive root (``C:\\``) or a share root (``\\\\server\\share``)."""
+    if re.fullmatch(r"[A-Za-z]:\\", path):
+        return True
+    return path.startswith("\\\\") and path[2:].count("\\") <= 1
+
+
+def _parent(path: str) -> str | None:
+    if _is_root(path):
+        return None
+    head = path.rpartition("\\")[0]
+    return head + "\\" if re.fullmatch(r"[A-Za-z]:", head) else head
+
+
+class FileSystem:
+    """Drives, network shares, folders and files of one host.
+
+    Paths are Windows paths, case-insensitive. A mapped drive letter resolves
+    to its share, so ``S:\\x`` and ``\\\\fs01\\sage\\x`` are the same file.
+    Writes respect the volume's free space.
+    """
+
+    def __init__(self) -> None:
+        self.drives: dict[str, Drive] = {}
+        self.shares: dict[str, Share] = {}
+        self.entries: dict[str, FileEntry] = {}
+        # DACLs of drive and share roots set at run time (default: DEFAULT_ACLS["C:\\"]).
+        self.root_acls: dict[str, Acl] = {}
+
+    # resolution
+    def resolve(self, path: str) -> str:
+        """The physical path: mapped drive letters replaced by their UNC root."""
+        text = win_path(path)
+        drive = self.drives.get(text[:2].upper())
+        if drive is not None and drive.provider:
+            rest = text[3:]
+            return win_path(drive.provider + ("\\" + rest if rest else ""))
+        return text
+
+    def _share_of(self, physical: str) -> Share | None:
+        parts = physical[2:].split("\\")
+        if len(parts) < 2:
+            return None
+        return self.shares.get(f"\\\\{parts[0]}\\{parts[1]}".lower())
+
+    def volume(self, path: str) -> Volume:
+        """The volume holding ``path``; PathNotFound when the drive or share is not there."""
+        physical = self.resolve(path)
+        if physical.startswith("\\\\"):
+            share = self._share_of(physical)
+            if share is None or not share.reachable:
+                raise PathNotFound("The network path was not found.")
+            if not _NETWORK_CREDENTIALS.get():
+                # The share sees an anonymous caller: SMB refuses it.
+                raise AccessDenied("Access is denied.")
+            return share.volume
+        drive = self.drives.get(physical[:2])
+        if drive is None:
+            raise PathNotFound(
+                f"Cannot find drive. A drive with the name '{physical[0]}' does not exist."
+            )
+        return drive.volume
+
+    # queries
+    def exists(self, path: str) -> bool:
+        try:
+            physical = self.resolve(path)
+            self.volume(physical)
+        except (PathNotFound, AccessDenied):
+            return False  # Test-Path and File.Exists answer false, whatever the reason
+        return _is_root(physical) or physical.lower() in self.entries
+
+    def is_dir(self, path: str) -> bool:
+        try:
+            physical = self.resolve(path)
+            self.volume(physical)
+        except (PathNotFound, AccessDenied):
+            return False
+        entry = self.entries.get(physical.lower())
+        return _is_root(physical) or (entry is not None and entry.is_dir)
+
+    def is_file(self, path: str) -> bool:
+        return self.exists(path) and not self.is_dir(path)
+
+    def stat(self, path: str) -> FileEntry:
+        physical = self.resolve(path)
+        self.volume(physical)
+        entry = self.entries.get(physical.lower())
+        if entry is None:
+            raise PathNotFound(f"Could not find file '{path}'.")
+        return entry
+
+    def listdir(self, path: str) -> list[str]:
+        if not self.is_dir(path):
+            raise PathNotFound(f"Could not find a part of the path '{path}'.")
+        folder = self.resolve(path).lower()
+        names = [
+            e.path.rsplit("\\", 1)[-1]
+            for e in self.entries.values()
+            if (_parent(e.path) or "").lower() == folder
+        ]
+        return sorted(names, key=str.lower)
+
+    def read(self, path: str, account: str | None = None) -> bytes:
+        """The file's bytes; AccessDenied when its DACL does not let SID ``account`` read."""
+        entry = self.stat(path)
+        if entry.is_dir:
+            raise AccessDenied(f"Access to the path '{path}' is denied.")
+        if account is not None and not self.acl_of(entry.path).allows(account):
+            raise AccessDenied(f"Access to the path '{path}' is denied.")
+        if entry.data is None:
+            raise ModelError(f"the simulator holds only the size of '{path}', not its content")
+        return entry.data
+
+    def read_text(self, path: str, encoding: str = "utf-8") -> str:
+        return self.read(path).decode(encoding, errors="replace")
+
+    def sha256(self, path: str) -> str:
+        return hashlib.sha256(self.read(path)).hexdigest().upper()
+
+    def free_bytes(self, path: str) -> int:
+        return self.volume(path).free_bytes
+
+    # changes
+    def mkdir(self, path: str, acl: Acl | None = None) -> None:
+        """Create a folder and its parents (New-Item -ItemType Directory -Force).
+
+        Without ``acl`` each new folder inherits from its parent and is owned by its
+        creator; with one, every folder created gets it, as
+        ``Directory.CreateDirectory(path, DirectorySecurity)`` does. Existing folders
+        keep theirs.
+        """
+        physical = self.resolve(path)
+        self.volume(physical)
+        chain: list[str] = []
+        current: str | None = physical
+        while current is not None and not _is_root(current):
+            chain.append(current)
+            current = _parent(current)
+        for folder in reversed(chain):
+            entry = self.entries.get(folder.lower())
+            if entry is None:
+                self.entries[folder.lower()] = FileEntry(
+                    folder, is_dir=True, acl=copy.deepcopy(acl) if acl is not None else None
+                )
+            elif not entry.is_dir:
+                raise ModelError(f"An item with the specified name {folder} already exists.")
+
+    def write(
+        self,
+        path: str,
+        data: bytes | None = None,
+        *,
+        size: int | None = None,
+        acl: Acl | None = None,
+        product_version: str | None = None,
+        file_version: str | None = None,
+        reserve_space: bool = True,
+    ) -> FileEntry:
+        """Create or replace a file; the folder must exist, the volume must have room."""
+        physical = self.resolve(path)
+        volume = self.volume(physical)
+        parent = _parent(physical)
+        if parent is not None and not self.is_dir(parent):
+            raise PathNotFound(f"Could not find a part of the path '{path}'.")
+        new_size = len(data) if data is not None else int(size or 0)
+        old = self.entries.get(physical.lower())
+        if old is not None and (old.is_dir or old.readonly):
+            raise AccessDenied(f"Access to the path '{path}' is denied.")
+        if old is not None and old.open_by:
+            _check_deletable(old, force=True)
+        if reserve_space:
+            delta = new_size - (old.size if old else 0)
+            if delta > volume.free_bytes:
+                raise DiskFull(
+                    f"There is not enough space on the disk (disk full): writing '{path}' "
+                    f"needs {delta} bytes, {volume.free_bytes} bytes free."
+                )
+            volume.free_bytes -= delta
+        entry = FileEntry(
+            physical,
+            data=data,
+            size=new_size,
+            product_version=product_version,
+            file_version=file_version,
+            acl=acl if acl is not None else (old.acl if old else None),
+        )
+        self.entries[physical.lower()] = entry
+        return entry
+
+    def delete(self, path: str, *, force: bool = False) -> None:
+        """Remove a file, or a folder with everything in it, or nothing.
+
+        A file another process holds open refuses any delete; a read-only one
+        refuses DeleteFile (File.Delete) unless ``force`` (Remove-Item -Force
+        clears the attribute first).
+        """
+        entry = self.stat(path)
+        volume = self.volume(entry.path)
+        prefix = entry.path.lower() + "\\"
+        keys = [k for k in self.entries if k == entry.path.lower() or k.startswith(prefix)]
+        for key in sorted(keys):
+            _check_deletable(self.entries[key], force)
+        for key in keys:
+            removed = self.entries.pop(key)
+            if not removed.is_dir:
+                volume.free_bytes += removed.size
+
+    def delete_tree(self, path: str) -> None:
+        """[IO.Directory]::Delete(path, $true) as .NET Framework 4.x does it.
+
+        Every file and folder that can go goes; a read-only file
+        (UnauthorizedAccessException) or one held open (IOException) stays with
+        the folders above it, and the first such error is raised at the end.
+        """
+        entry = self.stat(path)
+        if not entry.is_dir:
+            raise ModelError(f"The directory name is invalid. : '{path}'")
+        volume = self.volume(entry.path)
+        prefix = entry.path.lower() + "\\"
+        keys = sorted(k for k in self.entries if k == entry.path.lower() or k.startswith(prefix))
+        first: ModelError | None = None
+        kept: set[str] = set()
+        for key in keys:
+            item = self.entries[key]
+            if item.is_dir:
+                continue
+            try:
+                _check_deletable(item, force=False)
+            except ModelError as exc:
+                first = first or exc
+                parent = _parent(key)
+                while parent is not None and parent != _parent(entry.path.lower()):
+                    kept.add(parent.lower())
+                    parent = _parent(parent)
+                continue
+            self.entries.pop(key)
+            volume.free_bytes += item.size
+        for key in keys:
+            if self.entries.get(key) is not None and self.entries[key].is_dir and key not in kept:
+                self.entries.pop(key)
+        if first is not None:
+            raise first
+
+    def set_attributes(
+        self, path: str, *, readonly: bool | None = None, open_by: str | None = ""
+    ) -> None:
+        """Set or clear ReadOnly, or mark the file held open by a process (None: closed)."""
+        entry = self.stat(path)
+        if readonly is not None:
+            entry.readonly = readonly
+        if open_by != "":
+            entry.open_by = open_by
+
+    def rename(self, source: str, target: str, replace: bool = True) -> None:
+        """Move a file in one step ([IO.File]::Replace / Move-Item -Force): no half state."""
+        entry = self.stat(source)
+        if entry.is_dir:
+            raise ModelError("the simulator only renames files")
+        _check_deletable(entry, force=True)
+        target_physical = self.resolve(target)
+        existing = self.entries.get(target_physical.lower())
+        if existing is not None and not replace:
+            raise ModelError(f"Cannot create a file when that file already exists: '{target}'")
+        source_volume = self.volume(entry.path)
+        target_volume = self.volume(target_physical)
+        parent = _parent(target_physical)
+        if parent is not None and not self.is_dir(parent):
+            raise PathNotFound(f"Could not find a part of the path '{target}'.")
+        if target_volume is not source_volume:
+            if entry.size > target_volume.free_bytes:
+                raise DiskFull(f"There is not enough space on the disk (disk full): '{target}'")
+            target_volume.free_bytes -= entry.size
+            source_volume.free_bytes += entry.size
+        if existing is not None:
+            target_volume.free_bytes += existing.size
+        # A move on one volume keeps the file's own DACL: what it inherited where it was
+        # becomes its own (KB 310316).
+        if entry.acl is None or not entry.acl.protected:
+            entry.acl = self.acl_of(entry.path)
+        del self.entries[entry.path.lower()]
+        entry.path = target_physical
+        entry.modified = dt.datetime.now(dt.UTC)
+        self.entries[target_physical.lower()] = entry
+
+    def set_acl(self, path: str, acl: Acl) -> None:
+        """SetAccessControl: the object's own owner, entries and protection."""
+        physical = self.resolve(path)
+        if _is_root(physical):
+            self.root_acls[physical.lower()] = acl
+            return
+        self.stat(path).acl = acl
+
+    def copy(self, source: str, target: str) -> FileEntry:
+        """Copy-Item of one file: a new file whose DACL is inherited from the destination
+        folder, not the source's (CopyFile semantics, KB 310316), owned by its creator."""
+        entry = self.stat(source)
+        if entry.is_dir:
+            raise ModelError("FileSystem.copy copies files; create folders with mkdir")
+        target_physical = self.resolve(target)
+        old = self.entries.get(target_physical.lower())
+        if old is not None and old.is_dir:
+            raise AccessDenied(f"Access to the path '{target}' is denied.")
+        new = self.write(
+            target,
+            entry.data,
+            size=None if entry.data is not None else entry.size,
+            product_version=entry.product_version,
+            file_version=entry.file_version,
+        )
+        new.acl = None
+        return new
+
+    def own_acl(self, path: str) -> Acl:
+        """The object's own descriptor: explicit entries; None stored means inherit all."""
+        physical = self.resolve(path)
+        if _is_root(physical):
+            found = self.root_acls.get(physical.lower())
+            return copy.deepcopy(found or DEFAULT_ACLS["C:\\"])
+        entry = self.stat(physical)
+        if entry.acl is not None:
+            return copy.deepcopy(entry.acl)
+        return Acl(CREATOR, [], protected=False)
+
+    def acl_of(self, path: str) -> Acl:
+        """The effective DACL (Get-Acl): own entries, then what the parents pass down."""
+        physical = self.resolve(path)
+        own = self.own_acl(physical)
+        parent = _parent(physical)
+        if own.protected or parent is None:
+            return own
+        is_dir = self.is_dir(physical)
+        passed: list[Ace] = []
+        for ace in self.acl_of(parent).aces:
+            creator = ace.sid == CREATOR_OWNER
+            if is_dir and ace.folders:
+                if creator:
+                    passed.append(Ace(own.owner, ace.rights, inherited=True))
+                passed.append(dataclasses.replace(ace, inherit_only=creator, inherited=True))
+            elif is_dir and ace.files:
+                passed.append(dataclasses.replace(ace, inherit_only=True, inherited=True))
+            elif not is_dir and ace.files:
+                passed.append(Ace(own.owner if creator else ace.sid, ace.rights, inherited=True))
+        return Acl(own.owner, [*own.aces, *passed], protected=False)
+
+

@@ -1,0 +1,870 @@
+"""The declaration of every inventory variable (sagefleet.variables reads it).
+
+Edit here, then ``python -m sagefleet.roledocs all`` (``make docs``) regenerates the
+roles' argument specs, defaults and READMEs and the module stubs' options.
+"""
+
+from __future__ import annotations
+
+from sagefleet.variables.spec import Var, deprecated
+
+AGENT = "sagefleet_agent"
+PREFLIGHT = "sagefleet_preflight"
+SETTINGS = "sagefleet_settings"
+DIAGNOSE = "sagefleet_diagnose"
+DISCOVER = "sagefleet_discover"
+HOST_INFO = "sagefleet_host_info"
+PF = "sagefleet_preflight"  # the module of the same name
+DG = "sagefleet_diagnose"
+
+# -- the host and its entities -----------------------------------------------------------
+
+ENTITIES = Var(
+    "sagefleet_entities",
+    "list",
+    (
+        "The host's entities (Sage files), one per connection of the agent, as documented in "
+        "docs/settings.md (schemas/entities.schema.json); they hold the SQL and Sage "
+        "passwords, so a refused value is never shown.",
+    ),
+    elements="dict",
+    secret=True,
+    roles=(AGENT, PREFLIGHT),
+    doors=("preflight", "deploy", "settings", "diagnose", "doctor"),
+)
+LANG = Var(
+    "sagefleet_lang",
+    "str",
+    ("Language of findings and reports.",),
+    default="en",
+    choices=("en", "fr"),
+    options={PF: "lang"},
+    doors=("preflight", "doctor", "diagnose", "verify"),
+)
+ENDPOINTS = Var(
+    "sagefleet_endpoints",
+    "list",
+    (
+        "Outbound endpoints to probe from each host, as name, port, tls, required and "
+        "firewall_names (what an FQDN-based firewall must also allow).",
+    ),
+    elements="dict",
+    options={PF: "endpoints"},
+    doors=("preflight", "diagnose", "verify"),
+)
+WAIVERS = Var(
+    "sagefleet_waivers",
+    "list",
+    (
+        "Checks waived on a host or group, each with id, reason, optional expires "
+        "(YYYY-MM-DD) and optional entity.",
+    ),
+    elements="dict",
+    options={PF: "waivers"},
+    doors=("preflight", "doctor"),
+)
+SAGE_CATALOG = Var(
+    "sagefleet_sage_catalog",
+    "dict",
+    ("Replacement for the shipped Sage version catalog (same shape as catalog/sage.yml).",),
+    options={PF: "sage_catalog"},
+    doors=("preflight",),
+)
+EDITION = Var(
+    "sagefleet_edition",
+    "str",
+    ("Edition of a host without entities.",),
+    choices=("spc", "onpremise"),
+    options={PF: "edition"},
+    doors=("preflight", "verify"),
+)
+DNS_SERVERS = Var(
+    "sagefleet_dns_servers",
+    "list",
+    ("DNS servers the bastion asks.",),
+    elements="str",
+    what="a list of IP addresses",
+    options={PF: "dns_servers"},
+    doors=("preflight",),
+)
+DNS_PORT = Var(
+    "sagefleet_dns_port",
+    "int",
+    ("Port of the DNS servers the bastion asks.",),
+    default=53,
+    low=1,
+    options={PF: "dns_port"},
+    doors=("preflight",),
+)
+ALLOW_INSECURE = Var(
+    "sagefleet_allow_insecure_transport",
+    "bool",
+    ("Accept HTTP/Basic or unvalidated HTTPS (SF902 becomes a warning).",),
+    default=False,
+    options={PF: "allow_insecure_transport"},
+    doors=("preflight",),
+)
+
+# -- the agent ---------------------------------------------------------------------------
+
+TARGET_VERSION = Var(
+    "sagefleet_agent_version",
+    "str",
+    ('Agent version the fleet moves to (for example "3.2.0").',),
+    roles=(AGENT, PREFLIGHT),
+    options={PF: "target_version"},
+    doors=("preflight", "deploy", "package", "verify"),
+)
+PACKAGE = Var(
+    "sagefleet_agent_package",
+    "str",
+    (
+        "Path of the agent package (Setup.zip) on the controller; playbooks/deploy.yml "
+        "inspects it once (sagefleet_package) before any host is touched.",
+    ),
+    roles=(AGENT,),
+    doors=("deploy",),
+)
+PACKAGE_SHA256 = Var(
+    "sagefleet_agent_package_sha256",
+    "str",
+    ("Expected SHA-256 of the package; a different file is refused.",),
+    roles=(AGENT,),
+    doors=("deploy",),
+)
+SERVICE_ACCOUNT = Var(
+    "sagefleet_agent_service_account",
+    "str",
+    (
+        "Windows account the agent service runs as (DOMAIN\\user); a domain account is "
+        "needed when the Sage files are on a network share. Unset, LocalSystem.",
+    ),
+    what="DOMAIN\\user or user@domain",
+    roles=(AGENT, PREFLIGHT),
+    options={PF: "service_account"},
+    doors=("preflight", "deploy", "settings", "verify"),
+)
+SERVICE_PASSWORD = Var(
+    "sagefleet_agent_service_password",
+    "str",
+    ("Password of the service account (keep it in ansible-vault).",),
+    secret=True,
+    roles=(AGENT,),
+    doors=("deploy", "diagnose"),
+)
+PROFILE = Var(
+    "sagefleet_agent_profile",
+    "str",
+    (
+        "The agent profile (YAML) describing the vendor's agent, from `sagefleet agent "
+        "learn` on a reference install; a relative path is read from the inventory's "
+        "folder. Empty for the shipped profile (its guesses are listed under assumed).",
+        "The variables below override one field of it each (docs/agent-profile.md).",
+    ),
+    default="",
+    roles=(AGENT,),
+    defaults_in=(AGENT,),
+    note="The agent profile (YAML, docs/agent-profile.md); empty: the shipped one.",
+    doors=("preflight", "deploy", "settings", "diagnose", "restart", "agent learn"),
+)
+SERVICE_NAME = Var(
+    "sagefleet_agent_service_name",
+    "str",
+    (
+        "The agent's Windows service name; default from the agent profile (service.name, "
+        "else its ImagePath/DisplayName pattern). Literal, no wildcard.",
+    ),
+    roles=(AGENT,),
+    options={PF: "service_name"},
+    option_aliases=("agent_service",),
+    doors=("preflight", "deploy", "diagnose", "restart"),
+)
+SERVICE_DISPLAY_NAME = Var(
+    "sagefleet_agent_service_display_name",
+    "str",
+    ("The service's display name; default from the agent profile.",),
+    roles=(AGENT,),
+    doors=("deploy", "diagnose"),
+)
+INSTALL_DIR = Var(
+    "sagefleet_agent_install_dir",
+    "str",
+    ("The agent's install folder; default from the agent profile (install.dir).",),
+    roles=(AGENT,),
+    doors=("deploy", "settings", "diagnose"),
+)
+INSTALLER_ARGUMENTS = Var(
+    "sagefleet_agent_installer_arguments",
+    "list",
+    (
+        "The installer's silent switches, whatever its technology ({log} is the log's "
+        "path); default from the agent profile (installer.silent_args). For an .msi, only "
+        "NAME=value properties.",
+    ),
+    elements="str",
+    roles=(AGENT,),
+    doors=("deploy",),
+)
+SUCCESS_CODES = Var(
+    "sagefleet_agent_success_codes",
+    "list",
+    (
+        "Installer exit codes meaning success (0 included); default from the agent profile "
+        "(installer.success_codes).",
+    ),
+    elements="int",
+    roles=(AGENT,),
+    doors=("deploy",),
+)
+STOP_TIMEOUT = Var(
+    "sagefleet_agent_stop_timeout_s",
+    "int",
+    ("Seconds the agent service has to stop; past them its process is killed.",),
+    default=60,
+    low=1,
+    high=3600,
+    what="a number of seconds",
+    doors=("deploy", "restart"),
+)
+START_TIMEOUT = Var(
+    "sagefleet_agent_start_timeout_s",
+    "int",
+    ("Seconds the agent service has to start.",),
+    default=60,
+    low=1,
+    high=3600,
+    what="a number of seconds",
+    doors=("deploy", "restart"),
+)
+INSTALLER_TIMEOUT = Var(
+    "sagefleet_agent_installer_timeout_s",
+    "int",
+    ("How long the installer may run; then its process tree is killed and the install fails.",),
+    default=1800,
+    low=60,
+    high=14400,
+    what="a number of seconds",
+    doors=("deploy",),
+)
+STAGING_DIR = Var(
+    "sagefleet_agent_staging_dir",
+    "str",
+    ("Staging root on the host (a local folder, at most 120 characters).",),
+    default="C:\\ProgramData\\sagefleet\\staging",
+    doors=("deploy", "diagnose", "selftest"),
+)
+BACKUP_DIR = Var(
+    "sagefleet_agent_backup_dir",
+    "str",
+    ("Where the previous install is backed up.",),
+    default="C:\\ProgramData\\sagefleet\\backup",
+    doors=("deploy",),
+)
+STAGING_KEEP = Var(
+    "sagefleet_agent_staging_keep",
+    "int",
+    ("Staged versions kept on the host.",),
+    default=2,
+    doors=("deploy", "verify"),
+)
+PACKAGE_URL = Var(
+    "sagefleet_agent_package_url",
+    "str",
+    ("Pull mode: the host downloads the package from this http:// or https:// URL.",),
+    doors=("deploy",),
+)
+TRANSFER_ENCODING = Var(
+    "sagefleet_agent_transfer_encoding",
+    "str",
+    (
+        "How the package travels on stdin: binary (raw bytes) or base64 (text lines, the "
+        "fallback), docs/transfer.md.",
+    ),
+    default="binary",
+    choices=("binary", "base64"),
+    doors=("deploy",),
+)
+TRANSFER_STREAMS = Var(
+    "sagefleet_agent_transfer_streams",
+    "int",
+    ("Connections that may carry one package to one host at once.",),
+    default=4,
+    low=1,
+    high=16,
+    what="a number of connections",
+    doors=("deploy",),
+)
+CONNECT_WINDOW = Var(
+    "sagefleet_agent_connect_window_s",
+    "int",
+    (
+        "Seconds an agent has, after its process starts, to hold a connection to the "
+        "vendor's services (SF513). The health gate polls for that long and fails a host "
+        "whose agent runs but never connects (the wave stops as after a failed start); "
+        "verify says unknown for a younger agent. 0 to 3600.",
+    ),
+    default=120,
+    low=0,
+    high=3600,
+    what="a number of seconds",
+    roles=(AGENT,),
+    defaults_in=(AGENT,),
+    note="Seconds an agent has, after its start, to connect to the vendor's services (SF513).",
+    doors=("deploy", "diagnose", "verify"),
+)
+
+# -- the deploy's waves ------------------------------------------------------------------
+
+WAVES = Var(
+    "sagefleet_deploy_waves",
+    "list",
+    (
+        "Hosts per wave (numbers or percentages), the serial of playbooks/deploy.yml; [1] "
+        "deploys one canary only.",
+    ),
+    default=[1, "10%", "25%", "100%"],
+    roles=(AGENT,),
+)
+DEPLOY_MAX_FAIL = Var(
+    "sagefleet_deploy_max_fail_percentage",
+    "float",
+    (
+        "Share of failed hosts in a wave (percent) that stops the rollout; the default of "
+        "sagefleet_agent_max_fail_percentage.",
+    ),
+    default=20,
+    roles=(AGENT,),
+)
+PACKAGE_INFO = Var(
+    "sagefleet_agent_package_info",
+    "dict",
+    ("The package as inspected on the controller by the sagefleet_package task.",),
+    role_default="{{ sagefleet_agent_package_result.package }}",
+    roles=(AGENT,),
+    defaults_in=(AGENT,),
+)
+PAUSE = Var(
+    "sagefleet_agent_pause_s",
+    "int",
+    ("Seconds to wait after each wave before the next one starts.",),
+    default=0,
+    roles=(AGENT,),
+    defaults_in=(AGENT,),
+)
+VERIFY_WAVES = Var(
+    "sagefleet_agent_verify_waves",
+    "bool",
+    (
+        "Also run the testinfra suites (tests/infra) on each wave's hosts.",
+        "The suites open the vault with the playbook's own vault secrets.",
+    ),
+    default=False,
+    roles=(AGENT,),
+    defaults_in=(AGENT,),
+)
+VERIFY_SUITES = Var(
+    "sagefleet_agent_verify_suites",
+    "str",
+    ("The testinfra suites run between waves (an integrator's own folder works too).",),
+    default="{{ playbook_dir }}/../tests/infra",
+    roles=(AGENT,),
+    defaults_in=(AGENT,),
+)
+AGENT_MAX_FAIL = Var(
+    "sagefleet_agent_max_fail_percentage",
+    "float",
+    (
+        "A wave whose failed hosts (rolled back, failed or verify failed) exceed this share "
+        "stops the rollout; unreachable and blocked hosts do not count.",
+    ),
+    default=20,
+    role_default="{{ sagefleet_deploy_max_fail_percentage | default(20) }}",
+    roles=(AGENT,),
+    defaults_in=(AGENT,),
+)
+WAVE_REPORT = Var(
+    "sagefleet_agent_wave_report",
+    "str",
+    (
+        "Where each wave's verification report goes (in deploy.yml, the run's report "
+        "folder); a host whose verification failed is reported as verify-failed.",
+    ),
+    default="{{ sagefleet_deploy_run.path | default(playbook_dir ~ '/../reports') }}"
+    "/verify-{{ ansible_play_batch | first }}",
+    roles=(AGENT,),
+    defaults_in=(AGENT,),
+)
+LOCK_TTL = Var(
+    "sagefleet_deploy_lock_ttl_s",
+    "int",
+    ("Expiry of a host's deploy lock (a killed run's lock is then recovered).",),
+    default=3600,
+    low=60,
+    high=86400,
+    what="a number of seconds",
+    doors=("deploy",),
+)
+LOCK_WAIT = Var(
+    "sagefleet_deploy_lock_wait_s",
+    "int",
+    ("How long a deploy waits for another run's lock on the host.",),
+    default=0,
+    low=0,
+    high=3600,
+    what="a number of seconds",
+    doors=("deploy",),
+)
+
+# -- settings.json -----------------------------------------------------------------------
+
+SETTINGS_STATE = Var(
+    "sagefleet_settings_state",
+    "str",
+    ("present writes the host's settings; rollback restores a backup.",),
+    default="present",
+    choices=("present", "rollback"),
+    roles=(SETTINGS,),
+    defaults_in=(SETTINGS,),
+)
+SETTINGS_SOURCE = Var(
+    "sagefleet_settings_source",
+    "str",
+    (
+        "vendor merges the entities' vendor files (vendor_settings or vendor_package); an "
+        "entity without one is an error.",
+        "template renders sagefleet's assumed layout from the entities' fields (an "
+        "ASSUMPTION of the vendor's format); a current file not in that layout is never "
+        "overwritten.",
+    ),
+    default="vendor",
+    choices=("vendor", "template"),
+    roles=(AGENT, SETTINGS),
+    defaults_in=(SETTINGS,),
+    note="vendor: merge the entities' vendor files; template: render the assumed layout.",
+    doors=("deploy", "settings"),
+)
+MERGE_KEYS = Var(
+    "sagefleet_settings_merge_keys",
+    "list",
+    (
+        "Lists of the vendor's settings.json keyed by a member, as mappings with a path "
+        "(Connections, a.b.Items, or . for a top-level list) and a member (CompanyName); "
+        "empty for the agent profile's settings.merge_keys. Undeclared lists are keyed by "
+        "detection (docs/settings.md).",
+    ),
+    default=[],
+    elements="dict",
+    roles=(AGENT, SETTINGS),
+    defaults_in=(SETTINGS,),
+    note="Lists keyed by a member, [{path: Connections, member: CompanyName}].",
+    doors=("deploy", "settings"),
+)
+DROP_CONNECTIONS = Var(
+    "sagefleet_settings_drop_connections",
+    "bool",
+    (
+        "Allow a deploy or a settings write to drop connections the host's current "
+        "settings.json holds and the merged vendor files lack (refused by default, naming "
+        "them).",
+    ),
+    default=False,
+    roles=(AGENT, SETTINGS),
+    defaults_in=(SETTINGS,),
+    doors=("deploy", "settings"),
+)
+SETTINGS_PATH = Var(
+    "sagefleet_settings_path",
+    "str",
+    ("Full path of settings.json on the host (empty for where the agent profile puts it).",),
+    default="",
+    roles=(SETTINGS,),
+    defaults_in=(SETTINGS,),
+    empty_is_unset=True,
+    doors=("deploy", "settings", "diagnose"),
+)
+SETTINGS_INSTALL_DIR = Var(
+    "sagefleet_settings_install_dir",
+    "str",
+    (
+        "Agent folder holding settings.json; defaults to sagefleet_agent_install_dir, else "
+        "the agent profile's install.dir (docs/agent-profile.md).",
+    ),
+    default="",
+    role_default="{{ sagefleet_agent_install_dir | default('') }}",
+    roles=(SETTINGS,),
+    defaults_in=(SETTINGS,),
+)
+SETTINGS_SERVICE_ACCOUNT = Var(
+    "sagefleet_settings_service_account",
+    "str",
+    (
+        "Account the agent service runs as, granted read access; defaults to "
+        "sagefleet_agent_service_account.",
+    ),
+    default="LocalSystem",
+    role_default="{{ sagefleet_agent_service_account | default('LocalSystem') }}",
+    roles=(SETTINGS,),
+    defaults_in=(SETTINGS,),
+)
+KEEP_BACKUPS = Var(
+    "sagefleet_settings_keep_backups",
+    "int",
+    ("Backups of previous files kept next to settings.json (0 to 100).",),
+    default=5,
+    roles=(SETTINGS,),
+    defaults_in=(SETTINGS,),
+    doors=("deploy", "settings"),
+)
+SETTINGS_BACKUP = Var(
+    "sagefleet_settings_backup",
+    "str",
+    ("Backup to restore with state rollback (empty for the newest).",),
+    default="",
+    roles=(SETTINGS,),
+    defaults_in=(SETTINGS,),
+)
+
+# -- preflight ---------------------------------------------------------------------------
+
+MIN_FREE_MB = Var(
+    "sagefleet_preflight_min_free_mb",
+    "int",
+    ("Free space needed on C, in MiB.",),
+    default=500,
+    low=1,
+    roles=(PREFLIGHT,),
+    defaults_in=(PREFLIGHT,),
+    options={PF: "min_free_mb"},
+    doors=("preflight", "doctor", "deploy"),
+)
+MAX_CLOCK_SKEW = Var(
+    "sagefleet_preflight_max_clock_skew_s",
+    "int",
+    (
+        "Clock difference with the bastion from which SF104 warns, in seconds.",
+        "From 900 s (AWS's limit) it is an error whatever this value.",
+    ),
+    default=300,
+    low=1,
+    roles=(PREFLIGHT,),
+    defaults_in=(PREFLIGHT,),
+    options={PF: "max_clock_skew_s"},
+    doors=("preflight", "doctor", "deploy"),
+)
+TIMEOUT_MS = Var(
+    "sagefleet_preflight_timeout_ms",
+    "int",
+    ("Timeout of each network probe run on the host, in milliseconds.",),
+    default=3000,
+    low=100,
+    roles=(PREFLIGHT,),
+    defaults_in=(PREFLIGHT,),
+    options={PF: "timeout_ms"},
+    doors=("preflight", "doctor", "deploy"),
+)
+MODE = Var(
+    "sagefleet_preflight_mode",
+    "str",
+    (
+        "How each host's facts are gathered. C(fleet) - one task on the bastion reaches "
+        "every host at once (forks at a time) and hands each host its result. C(per_host) "
+        "- each host's own task connects to it.",
+        "A host whose connection the fleet task cannot reproduce (another connection "
+        "plugin, become, Kerberos or CredSSP, several transports) runs per host whatever "
+        "this value.",
+    ),
+    default="fleet",
+    choices=("fleet", "per_host"),
+    roles=(PREFLIGHT,),
+    defaults_in=(PREFLIGHT,),
+    note="fleet: every host from one task on the bastion; per_host: each host's own task.",
+    doors=("preflight",),
+)
+BASTION_PROBES = Var(
+    "sagefleet_preflight_bastion_probes",
+    "bool",
+    ("Also resolve every probed name from the bastion (dnspython).",),
+    default=False,
+    roles=(PREFLIGHT,),
+    defaults_in=(PREFLIGHT,),
+    options={PF: "bastion_probes"},
+    doors=("preflight", "doctor"),
+)
+REPORT_DIR = Var(
+    "sagefleet_preflight_report_dir",
+    "path",
+    (
+        "Where the fleet report is written on the bastion, as is.",
+        "Empty, one folder per run, reports/<inventory name>/preflight/<UTC time>/, and a "
+        "link latest to the newest.",
+    ),
+    default="",
+    roles=(PREFLIGHT,),
+    defaults_in=(PREFLIGHT,),
+)
+REPORT_FORMATS = Var(
+    "sagefleet_preflight_report_formats",
+    "list",
+    ("Report formats to write.",),
+    default=["console", "json", "junit", "html"],
+    elements="str",
+    roles=(PREFLIGHT,),
+    defaults_in=(PREFLIGHT,),
+)
+FAIL_ON_BLOCKED = Var(
+    "sagefleet_preflight_fail_on_blocked",
+    "bool",
+    (
+        "Fail each blocked host at the end (exit code 2); unreachable hosts, and hosts that "
+        "could not be diagnosed, always fail the run (exit code 4).",
+    ),
+    default=False,
+    roles=(PREFLIGHT,),
+    defaults_in=(PREFLIGHT,),
+)
+
+# -- diagnose ----------------------------------------------------------------------------
+
+DIAGNOSE_DEST = Var(
+    "sagefleet_diagnose_dest",
+    "path",
+    ("Folder of the support bundles on the bastion (one zip per host).",),
+    default="{{ playbook_dir }}/../reports/diagnose",
+    roles=(DIAGNOSE,),
+    defaults_in=(DIAGNOSE,),
+    options={DG: "dest"},
+)
+DIAGNOSE_RESTART = Var(
+    "sagefleet_diagnose_restart",
+    "bool",
+    ("Restart the agent service after collecting (never in check mode).",),
+    default=False,
+    roles=(DIAGNOSE,),
+    defaults_in=(DIAGNOSE,),
+    options={DG: "restart"},
+)
+DIAGNOSE_RESTART_TIMEOUT = Var(
+    "sagefleet_diagnose_restart_timeout_s",
+    "int",
+    ("Seconds to wait for the service to run again after a restart.",),
+    default=60,
+    low=1,
+    high=3600,
+    roles=(DIAGNOSE,),
+    defaults_in=(DIAGNOSE,),
+    options={DG: "restart_timeout_s"},
+)
+DIAGNOSE_TAIL = Var(
+    "sagefleet_diagnose_tail_kib",
+    "int",
+    ("Last KiB kept of each log file.",),
+    default=256,
+    low=1,
+    high=8192,
+    roles=(DIAGNOSE,),
+    defaults_in=(DIAGNOSE,),
+    options={DG: "tail_kib"},
+)
+DIAGNOSE_MAX_FILES = Var(
+    "sagefleet_diagnose_max_log_files",
+    "int",
+    ("Newest files kept per log folder.",),
+    default=3,
+    low=1,
+    high=50,
+    roles=(DIAGNOSE,),
+    defaults_in=(DIAGNOSE,),
+    options={DG: "max_log_files"},
+)
+DIAGNOSE_EVENT_DAYS = Var(
+    "sagefleet_diagnose_event_days",
+    "int",
+    ("Days of Windows event log entries collected.",),
+    default=7,
+    low=1,
+    high=365,
+    roles=(DIAGNOSE,),
+    defaults_in=(DIAGNOSE,),
+    options={DG: "event_days"},
+)
+DIAGNOSE_AGENT_LOGS = Var(
+    "sagefleet_diagnose_agent_log_dirs",
+    "list",
+    (
+        "Folders of the agent's logs (*.log); empty for <install dir>\\logs and "
+        "<install dir> (an assumption, see docs/package.md).",
+    ),
+    default=[],
+    elements="str",
+    what="a list of Windows folders",
+    roles=(DIAGNOSE,),
+    defaults_in=(DIAGNOSE,),
+    options={DG: "agent_log_dirs"},
+)
+DIAGNOSE_INSTALLER_LOGS = Var(
+    "sagefleet_diagnose_installer_log_dirs",
+    "list",
+    (
+        "Folders of installer logs (*.log); empty for sagefleet's staging folder and "
+        "C:\\Windows\\Temp (Setup Log *.txt).",
+    ),
+    default=[],
+    elements="str",
+    what="a list of Windows folders",
+    roles=(DIAGNOSE,),
+    defaults_in=(DIAGNOSE,),
+    options={DG: "installer_log_dirs"},
+)
+
+# -- discover and host info --------------------------------------------------------------
+
+DISCOVER_VARS = (
+    Var(
+        "sagefleet_discover_dest",
+        "path",
+        ("Folder of the draft host_vars files on the bastion.",),
+        default="{{ inventory_dir }}/host_vars",
+        roles=(DISCOVER,),
+        defaults_in=(DISCOVER,),
+    ),
+    Var(
+        "sagefleet_discover_roots",
+        "list",
+        ("More folders to search for .MAE files on the server.",),
+        default=[],
+        elements="str",
+        roles=(DISCOVER,),
+        defaults_in=(DISCOVER,),
+    ),
+    Var(
+        "sagefleet_discover_force",
+        "bool",
+        ("Overwrite existing draft files.",),
+        default=False,
+        roles=(DISCOVER,),
+        defaults_in=(DISCOVER,),
+    ),
+    Var(
+        "sagefleet_discover_max_depth",
+        "int",
+        ("Sub-folder depth searched under each folder.",),
+        default=4,
+        roles=(DISCOVER,),
+        defaults_in=(DISCOVER,),
+    ),
+)
+HOST_INFO_SHOW = Var(
+    "sagefleet_host_info_show",
+    "bool",
+    ("Print a one-line summary per host.",),
+    default=True,
+    roles=(HOST_INFO,),
+    defaults_in=(HOST_INFO,),
+)
+
+# -- the connection ----------------------------------------------------------------------
+
+WINRM_RETRIES = Var(
+    "sagefleet_winrm_retries",
+    "int",
+    ("Retries after the first attempt of a snippet.",),
+    default=2,
+    low=0,
+    high=10,
+    what="a whole number of retries",
+    doors=("preflight", "deploy", "doctor"),
+)
+WINRM_BACKOFF = Var(
+    "sagefleet_winrm_retry_backoff_s",
+    "float",
+    ("First wait between retries, in seconds, doubled each time (capped at 30).",),
+    default=1.0,
+    low=0,
+    high=60,
+    what="a number of seconds",
+    doors=("preflight", "deploy", "doctor"),
+)
+
+VARIABLES: tuple[Var, ...] = (
+    ENTITIES,
+    LANG,
+    ENDPOINTS,
+    WAIVERS,
+    SAGE_CATALOG,
+    EDITION,
+    DNS_SERVERS,
+    DNS_PORT,
+    ALLOW_INSECURE,
+    TARGET_VERSION,
+    PACKAGE,
+    PACKAGE_SHA256,
+    SERVICE_ACCOUNT,
+    SERVICE_PASSWORD,
+    WAVES,
+    DEPLOY_MAX_FAIL,
+    PACKAGE_INFO,
+    PAUSE,
+    VERIFY_WAVES,
+    AGENT_MAX_FAIL,
+    WAVE_REPORT,
+    CONNECT_WINDOW,
+    VERIFY_SUITES,
+    PROFILE,
+    SERVICE_NAME,
+    SERVICE_DISPLAY_NAME,
+    INSTALL_DIR,
+    INSTALLER_ARGUMENTS,
+    SUCCESS_CODES,
+    STOP_TIMEOUT,
+    START_TIMEOUT,
+    INSTALLER_TIMEOUT,
+    STAGING_DIR,
+    BACKUP_DIR,
+    STAGING_KEEP,
+    PACKAGE_URL,
+    TRANSFER_ENCODING,
+    TRANSFER_STREAMS,
+    LOCK_TTL,
+    LOCK_WAIT,
+    SETTINGS_STATE,
+    SETTINGS_SOURCE,
+    MERGE_KEYS,
+    DROP_CONNECTIONS,
+    SETTINGS_PATH,
+    SETTINGS_INSTALL_DIR,
+    SETTINGS_SERVICE_ACCOUNT,
+    KEEP_BACKUPS,
+    SETTINGS_BACKUP,
+    deprecated("sagefleet_preflight_lang", LANG, roles=(PREFLIGHT,)),
+    deprecated("sagefleet_preflight_endpoints", ENDPOINTS, roles=(PREFLIGHT,)),
+    deprecated("sagefleet_preflight_waivers", WAIVERS, roles=(PREFLIGHT,)),
+    MIN_FREE_MB,
+    MAX_CLOCK_SKEW,
+    TIMEOUT_MS,
+    MODE,
+    BASTION_PROBES,
+    REPORT_DIR,
+    REPORT_FORMATS,
+    FAIL_ON_BLOCKED,
+    DIAGNOSE_DEST,
+    DIAGNOSE_RESTART,
+    DIAGNOSE_RESTART_TIMEOUT,
+    DIAGNOSE_TAIL,
+    DIAGNOSE_MAX_FILES,
+    DIAGNOSE_EVENT_DAYS,
+    DIAGNOSE_AGENT_LOGS,
+    DIAGNOSE_INSTALLER_LOGS,
+    *DISCOVER_VARS,
+    HOST_INFO_SHOW,
+    WINRM_RETRIES,
+    WINRM_BACKOFF,
+)
+
+#: Variables no longer read: set, they stop the run with what to do instead.
+_NO_ISSUER_LIST = (
+    "no longer used: SF303 validates each endpoint's certificate chain against the host's "
+    "own Windows root store, without a list of issuer names"
+)
+RETIRED: dict[str, str] = dict.fromkeys(
+    ("sagefleet_expected_issuers", "sagefleet_preflight_expected_issuers"), _NO_ISSUER_LIST
+)

@@ -1,0 +1,116 @@
+"""The wave verdict (sagefleet.deploy.waves): when a rollout stops, and who failed."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from sagefleet.deploy.waves import judge_wave, outcome_of, wave_verdict
+
+
+def test_a_failed_canary_stops_the_rollout() -> None:
+    verdict = wave_verdict({"canary": "rolled-back"}, 20)
+    assert (verdict.stop, verdict.verdict, verdict.failed) == (True, "stop", ("canary",))
+    assert verdict.message == (
+        "wave of 1: 1 failed (100%, limit 20%): canary; rollout stopped, no new wave starts"
+    )
+
+
+def test_a_healthy_canary_lets_the_next_wave_start() -> None:
+    verdict = wave_verdict({"canary": "installed"}, 20)
+    assert (verdict.stop, verdict.verdict, verdict.failed) == (False, "continue", ())
+    assert verdict.message == "wave of 1: 0 failed (0%, limit 20%)"
+
+
+@pytest.mark.parametrize(
+    ("failed", "hosts", "limit", "stop"),
+    [
+        (1, 5, 20, False),  # exactly the limit: the wave may go on
+        (2, 5, 20, True),  # above it: stop
+        (1, 4, 25, False),
+        (1, 4, 24.9, True),
+        (0, 3, 0, False),  # a limit of 0 tolerates no failure, and none is none
+        (1, 3, 0, True),
+        (3, 3, 100, False),  # 100 never stops on failures
+    ],
+)
+def test_max_fail_percentage_is_a_limit_not_reached_by_equality(
+    failed: int, hosts: int, limit: float, stop: bool
+) -> None:
+    outcomes = {f"h{i}": ("failed" if i < failed else "upgraded") for i in range(hosts)}
+    verdict = wave_verdict(outcomes, limit)
+    assert verdict.stop is stop
+    assert len(verdict.failed) == failed
+
+
+def test_unreachable_blocked_and_not_run_hosts_do_not_count_as_failures() -> None:
+    outcomes = {
+        "a": "unreachable",
+        "b": "blocked",
+        "c": "not-run",
+        "d": "installed",
+        "e": "failed",
+    }
+    verdict = wave_verdict(outcomes, 20)
+    assert verdict.failed == ("e",)
+    # ... but they stay in the wave: one failure out of five is 20%, not over the limit.
+    assert not verdict.stop and "wave of 5: 1 failed (20%" in verdict.message
+
+
+def test_a_host_without_a_deploy_result_failed() -> None:
+    assert outcome_of(None) == "failed"
+    assert outcome_of({"skipped": True}) == "failed"
+    assert outcome_of({"failed": True, "msg": "crash"}) == "failed"
+    assert outcome_of({"outcome": "unreachable"}) == "unreachable"
+    verdict = judge_wave({"a": {"outcome": "installed"}, "b": None}, 50)
+    assert verdict.outcomes == {"a": "installed", "b": "failed"}
+    assert verdict.failed == ("b",) and not verdict.stop
+
+
+def _suites_report(folder: Path, failing: str, passing: str) -> dict[str, str]:
+    """The suites' report of one run, started now: ``failing`` hosts fail SF502."""
+    hosts = [
+        {"host": h, "findings": [{"check_id": "SF502", "status": status, "message": status}]}
+        for hosts, status in ((failing, "fail"), (passing, "pass"))
+        for h in hosts
+    ]
+    started = datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")
+    (folder / "report.json").write_text(json.dumps({"hosts": hosts}), encoding="utf-8")
+    return {"rc": 1, "start": started}
+
+
+def test_a_failed_verification_stops_even_below_the_limit(tmp_path: Path) -> None:
+    run = _suites_report(tmp_path, "a", "bcdefghij")
+    results = {h: {"outcome": "upgraded"} for h in "abcdefghij"}
+    verdict = judge_wave(results, 20, run=run, report_folder=tmp_path)
+    assert verdict.outcomes["a"] == "verify-failed" and verdict.failed == ("a",)
+    assert verdict.stop  # 10% failed, under the limit: the verification stops it
+    assert verdict.message.endswith("; verification failed: rollout stopped, no new wave starts")
+    assert verdict.verify["b"]["status"] == "verified"
+    assert verdict.verify["a"]["reason"] == "verification failed: SF502 fail"
+
+
+def test_a_host_the_suites_did_not_report_failed_its_verification(tmp_path: Path) -> None:
+    run = _suites_report(tmp_path, "", "a")
+    results = {"a": {"outcome": "installed"}, "b": {"outcome": "upgraded"}}
+    verdict = judge_wave(results, 100, run=run, report_folder=tmp_path)
+    assert verdict.verify["b"]["status"] == "verify-failed"
+    assert verdict.failed == ("b",) and verdict.stop
+
+
+def test_a_skipped_verification_judges_the_deploy_alone(tmp_path: Path) -> None:
+    verdict = judge_wave(
+        {"a": {"outcome": "installed"}}, 20, run={"skipped": True}, report_folder=tmp_path
+    )
+    assert verdict.verify == {} and not verdict.stop
+
+
+def test_the_gate_result_names_the_verdict_and_the_failed_hosts() -> None:
+    result = wave_verdict({"a": "failed", "b": "installed"}, 20).to_result()
+    assert result["verdict"] == "stop" and result["stop"] is True
+    assert result["failed_hosts"] == ["a"]
+    assert result["outcomes"] == {"a": "failed", "b": "installed"}
+    assert "failed" not in result  # Ansible would read it as the task's failure
