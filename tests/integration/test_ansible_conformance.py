@@ -20,7 +20,7 @@ from sagefleet.package import build_test_package
 from sagefleet.sim.fleet import Fleet
 from tests.support.fleets import ROOT, FleetFactory
 
-LEG_SCRIPT = Path(__file__).with_name("ansible_leg.py")
+LEG_SCRIPT = ROOT / "tests" / "support" / "ansible_leg.py"
 PLAYBOOK = Path(__file__).parent / "playbooks" / "conformance.yml"
 
 
