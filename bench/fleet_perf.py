@@ -296,7 +296,7 @@ def write_inventory(
                 "ansible_winrm_transport": "ntlm",
                 "ansible_winrm_server_cert_validation": "validate",
                 "ansible_winrm_ca_trust_path": str(ca_file),
-                "sagefleet_agent_version": "3.2.0",
+                "sagefleet_agent_target_version": "3.2.0",
                 "sagefleet_entities": entities,
                 "sagefleet_sim_faults": {
                     "latency": latency_s,
@@ -459,7 +459,9 @@ def count_preflight(work: Path, *, first_address: str) -> dict[str, Any]:
         name = specs[0].name
         fleet.faults(name).set(powershell_startup=0.0001)
         inventory = scenario_inventory(
-            fleet, work / "count-inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+            fleet,
+            work / "count-inventory" / "hosts.yml",
+            {"sagefleet_agent_target_version": "3.2.0"},
         )
         before = _listener_counts(fleet, name)
         report = doctor.run(load([inventory]), forks=1, processes=1)

@@ -153,7 +153,7 @@ def count_per_host(work: Path, package: Path, *, first_address: str, forks: int)
         name = specs[0].name
         fleet.faults(name).set(powershell_startup=0.0001)
         inventory = write_inventory(
-            fleet, work / "count-inventory.yml", {"sagefleet_agent_version": AGENT_VERSION}
+            fleet, work / "count-inventory.yml", {"sagefleet_agent_target_version": AGENT_VERSION}
         )
         out = work / "count-out"
         process = subprocess.run(

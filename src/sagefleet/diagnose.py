@@ -20,8 +20,8 @@ come from the agent profile (``sagefleet_agent_profile``, docs/agent-profile.md)
 when the profile finds the service by a pattern, the name the facts found is
 used. Assumptions (not public, overridable): without ``logs.dir`` in the profile
 the agent logs to ``<install dir>\\logs`` and ``<install dir>`` (``*.log``); its
-installer logs where the deploy's silent switches say (sagefleet's deploy:
-``C:\\ProgramData\\sagefleet\\staging``) or to ``%WINDIR%\\Temp\\Setup Log <date>
+installer logs where the deploy's silent switches say (sagefleet's deploy: its
+staging folder) or to ``%WINDIR%\\Temp\\Setup Log <date>
 #NNN.txt`` (Inno Setup's default); it writes Windows events to the Application
 log under its service name; the Service Control Manager's events name it by
 its display name.
@@ -35,9 +35,7 @@ import datetime as dt
 import hashlib
 import io
 import json
-import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,13 +46,15 @@ from sagefleet import __version__, agent_profile, connection, preflight
 from sagefleet.connection import ConnectionOptions, Evidence, Verdict
 from sagefleet.diagnosis import Diagnosis, diagnose
 from sagefleet.errors import SagefleetError
+from sagefleet.files import write_atomic
 from sagefleet.findings import Finding
 from sagefleet.remote import HostSession, RemoteError
 from sagefleet.settings import redact
-from sagefleet.variables import value
+from sagefleet.variables import given_or_none, value
+from sagefleet.variables.declarations import STAGING_DIR
 
 MASK = "********"
-DEFAULT_STAGING = "C:\\ProgramData\\sagefleet\\staging"
+DEFAULT_STAGING: str = STAGING_DIR.default
 DEFAULT_INSTALLER_LOGS: tuple[tuple[str, str], ...] = (
     (DEFAULT_STAGING, "install-*.log"),
     ("C:\\Windows\\Temp", "Setup Log *.txt"),
@@ -132,7 +132,7 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DiagnoseOptions:
     restart = read("sagefleet_diagnose_restart")
     agent_dirs = _folders(read("sagefleet_diagnose_agent_log_dirs"))
     installer_dirs = _folders(read("sagefleet_diagnose_installer_log_dirs"))
-    staging = str(variables.get("sagefleet_agent_staging_dir") or DEFAULT_STAGING)
+    staging = str(given_or_none(host, variables, STAGING_DIR.name) or DEFAULT_STAGING)
     installer_logs = [(d, "*.log") for d in installer_dirs] or [
         (staging if folder == DEFAULT_STAGING else folder, pattern)
         for folder, pattern in DEFAULT_INSTALLER_LOGS
@@ -353,14 +353,5 @@ def write_zip(bundle: Bundle, dest: Path, secrets: Sequence[str]) -> Path:
         for name, data in sorted(bundle.files.items()):
             archive.writestr(name, data)
         archive.writestr("manifest.json", manifest)
-    handle, tmp = tempfile.mkstemp(dir=dest, prefix=".bundle-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(buffer.getvalue())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(target, buffer.getvalue(), skip_unchanged=False)
     return target

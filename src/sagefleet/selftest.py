@@ -39,6 +39,7 @@ from sagefleet.remote import AuthenticationFailed, HostSession, HostUnreachable,
 from sagefleet.remote.command import parse_result, snippet_invocation
 from sagefleet.remote.errors import SnippetFailed
 from sagefleet.settings import redact
+from sagefleet.variables import given_or_none
 
 READ_ONLY: tuple[str, ...] = (
     "host_info",
@@ -115,7 +116,8 @@ def plan(host: str, variables: Mapping[str, Any]) -> list[tuple[str, dict[str, A
     prepared = offline_prepared(host, variables)
     options = options_from(host, {**variables, "sagefleet_diagnose_restart": False})
     options.restart = False
-    staging = str(variables.get("sagefleet_agent_staging_dir") or transfer.DEFAULT_STAGING_DIR)
+    given = given_or_none(host, variables, "sagefleet_agent_staging_dir")
+    staging = str(given or transfer.DEFAULT_STAGING_DIR)
     root = transfer.check_staging_dir(staging)
     endpoint = prepared.endpoints[0]
     questions = [

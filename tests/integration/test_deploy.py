@@ -49,7 +49,7 @@ def deploy(
     inventory = write_inventory(
         fleet,
         tmp / "inventory" / "hosts.yml",
-        {"sagefleet_agent_version": "3.2.0", **(inventory_vars or {})},
+        {"sagefleet_agent_target_version": "3.2.0", **(inventory_vars or {})},
         source=source,
     )
     # Reports in their default layout, under the test's folder: reports/inventory/deploy/...

@@ -90,7 +90,7 @@ def verified(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         spec.name = name
     with Fleet(specs, folder / "fleet") as fleet:
         inventory = write_inventory(
-            fleet, folder / "inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+            fleet, folder / "inventory" / "hosts.yml", {"sagefleet_agent_target_version": "3.2.0"}
         )
         hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["sage_servers"]["hosts"]
         for name in names:
@@ -208,7 +208,7 @@ def test_verify_playbook_runs_the_suites(tmp_path: Path) -> None:
     specs = generate_specs(2, first_address=next_first_address(), port=0)
     with Fleet(specs, tmp_path / "fleet") as fleet:
         inventory = write_inventory(
-            fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+            fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_agent_target_version": "3.2.0"}
         )
         hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["sage_servers"]["hosts"]
         for name in hosts:
@@ -248,7 +248,7 @@ def test_verify_playbook_never_shows_another_runs_report(tmp_path: Path) -> None
     specs = generate_specs(2, first_address=next_first_address(), port=0)
     with Fleet(specs, tmp_path / "fleet") as fleet:
         inventory = write_inventory(
-            fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+            fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_agent_target_version": "3.2.0"}
         )
         hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["sage_servers"]["hosts"]
         for name in hosts:
@@ -318,7 +318,7 @@ def test_a_failure_no_hosts_check_explains_still_fails_verify(tmp_path: Path) ->
     specs = generate_specs(1, first_address=next_first_address(), port=0)
     with Fleet(specs, tmp_path / "fleet") as fleet:
         inventory = write_inventory(
-            fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+            fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_agent_target_version": "3.2.0"}
         )
         hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["sage_servers"]["hosts"]
         make_deployed(fleet.host("sage01"), "sage01", hosts["sage01"])

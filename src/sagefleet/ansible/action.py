@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 
+from sagefleet import variables
 from sagefleet.errors import SagefleetError
 from sagefleet.inventory import sagefleet_var_names
 from sagefleet.remote import AuthenticationFailed, HostUnreachable
@@ -15,6 +16,15 @@ from sagefleet.remote.ansible import AnsibleSession
 
 #: What a task says when its inputs are refused before the host is contacted.
 REFUSED = "invalid input, host not contacted"
+
+
+def _deprecation(text: str) -> dict[str, str]:
+    """A task result's deprecation notice (Ansible displays it as its own)."""
+    return {
+        "msg": text,
+        "version": variables.DEPRECATED_UNTIL,
+        "collection_name": variables.COLLECTION,
+    }
 
 
 class Done(dict[str, Any]):
@@ -43,6 +53,14 @@ class SagefleetAction(ActionBase):  # type: ignore[misc]  # ansible-core has no 
     host: str
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        # A variable given under a retired name: Ansible's own deprecation notice.
+        with variables.told_deprecations() as told:
+            result = self._run(tmp, task_vars)
+        if told:
+            result["deprecations"] = [*result.get("deprecations", []), *map(_deprecation, told)]
+        return result
+
+    def _run(self, tmp: Any, task_vars: dict[str, Any] | None) -> dict[str, Any]:
         result: dict[str, Any] = super().run(tmp, task_vars)
         _, self.args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
         self.task_vars = task_vars or {}
