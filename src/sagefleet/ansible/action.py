@@ -53,35 +53,32 @@ class SagefleetAction(ActionBase):  # type: ignore[misc]  # ansible-core has no 
     host: str
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        # A variable given under a retired name: Ansible's own deprecation notice.
-        with variables.told_deprecations() as told:
-            result = self._run(tmp, task_vars)
-        if told:
-            result["deprecations"] = [*result.get("deprecations", []), *map(_deprecation, told)]
-        return result
-
-    def _run(self, tmp: Any, task_vars: dict[str, Any] | None) -> dict[str, Any]:
         result: dict[str, Any] = super().run(tmp, task_vars)
         _, self.args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
         self.task_vars = task_vars or {}
         self.host = str(self.task_vars.get("inventory_hostname"))
+        # A variable given under a retired name: Ansible's own deprecation notice.
+        with variables.told_deprecations() as told:
+            result.update(self._outcome())
+        if told:
+            result["deprecations"] = [*result.get("deprecations", []), *map(_deprecation, told)]
+        return result
+
+    def _outcome(self) -> dict[str, Any]:
         ready = self.ready()
         if ready is not None:
-            result.update(ready)
-            return result
+            return ready
         try:
             inputs = self.prepare(self.read_variables())
         except SagefleetError as exc:
-            result.update(self.refused(exc))
-            return result
+            return self.refused(exc)
         session = AnsibleSession(self.host, self._connection) if self._requires_connection else None
         try:
-            result.update(self.act(session, inputs))
+            return self.act(session, inputs)
         except (HostUnreachable, AuthenticationFailed) as exc:
             raise AnsibleConnectionFailure(str(exc)) from None
         except SagefleetError as exc:
-            result.update(self.failed(exc))
-        return result
+            return self.failed(exc)
 
     @property
     def check_mode(self) -> bool:
