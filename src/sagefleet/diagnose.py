@@ -1,30 +1,9 @@
 """Support bundle of one host: the troubleshooting sequence of a disconnected agent.
 
-Per host, in order: facts and findings (one facts round trip: service, endpoints
-reachability from the host, TLS), the agent's own connections (SF513, the
-``agent_connections`` snippet: its process, TCP connections, its account's proxy,
-its log's last "connected" line), then the ``diagnose`` snippet (service state,
-agent and installer log tails, event log entries, settings.json, and the
-service restart only when asked). sagefleet.diagnosis turns them into the
-troubleshooting steps and a verdict naming the step that failed. Everything is
-written into one zip on the bastion with a manifest (files, sizes, SHA-256,
-collected_at, sagefleet version).
-
-Secrets never reach the bundle: settings.json is redacted on the controller
-(sagefleet.settings.redact), every secret the inventory knows for the host
-(entity passwords, the WinRM password) is masked in every collected file, and
-the bundle is refused if one of them still appears in any byte.
-
-The agent's service, display name, install folder, settings.json and log folder
-come from the agent profile (``sagefleet_agent_profile``, docs/agent-profile.md);
-when the profile finds the service by a pattern, the name the facts found is
-used. Assumptions (not public, overridable): without ``logs.dir`` in the profile
-the agent logs to ``<install dir>\\logs`` and ``<install dir>`` (``*.log``); its
-installer logs where the deploy's silent switches say (sagefleet's deploy: its
-staging folder) or to ``%WINDIR%\\Temp\\Setup Log <date>
-#NNN.txt`` (Inno Setup's default); it writes Windows events to the Application
-log under its service name; the Service Control Manager's events name it by
-its display name.
+Facts and findings, the agent's own connections (SF513) and the ``diagnose`` snippet,
+turned into steps and a verdict (sagefleet.diagnosis) and written into one zip on the
+bastion, every known secret masked. The steps, the bundle's files and the assumptions:
+docs/operations.md, "Support bundle".
 """
 
 from __future__ import annotations
