@@ -16,7 +16,7 @@ class ActionModule(SagefleetAction):
     ARGUMENT_SPEC = {
         "path": {"type": "path", "required": True},
         "sha256": {"type": "str"},
-        # The play's hosts: the package's version must be each one's sagefleet_agent_version,
+        # The play's hosts: the package's version must be each one's sagefleet_agent_target_version,
         # and an installer technology without silent switches needs installer arguments.
         "hosts": {"type": "list", "elements": "str", "default": []},
     }

@@ -18,6 +18,7 @@ from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.report import FORMATS, render_console, write_reports
 from sagefleet.report.outcome_table import host_reason, host_report
 from sagefleet.report.runs import PLAY_VARS, RunFolder, link_latest, open_for_play
+from sagefleet.variables import aliases_of, value
 
 display = Display()
 
@@ -37,7 +38,8 @@ class ActionModule(SagefleetAction):
             "choices": list(FORMATS),
         },
         "title": {"type": "str", "default": "sagefleet preflight"},
-        "lang": {"type": "str", "choices": ["en", "fr"], "default": "en"},
+        # Left out: the sagefleet_lang of the host the task runs for.
+        "lang": {"type": "str", "choices": ["en", "fr"]},
         "show": {"type": "bool", "default": True},
         "missing": {
             "type": "str",
@@ -59,6 +61,13 @@ class ActionModule(SagefleetAction):
         hostvars = self.task_vars.get("hostvars", {})
         return {h: hostvars.raw_get(h) if h in hostvars else {} for h in self.args["hosts"]}
 
+    def _lang(self) -> str:
+        if self.args["lang"]:
+            return str(self.args["lang"])
+        names = ["sagefleet_lang", *aliases_of("sagefleet_lang")]
+        given = {n: self.template(self.task_vars[n]) for n in names if n in self.task_vars}
+        return str(value(self.host, given, "sagefleet_lang"))
+
     def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
         args = self.args
         reports = [
@@ -71,7 +80,7 @@ class ActionModule(SagefleetAction):
             )
             for host, variables in inputs.items()
         ]
-        report = fleet_report(reports, lang=args["lang"], title=args["title"])
+        report = fleet_report(reports, lang=self._lang(), title=args["title"])
         if args["folder"]:
             run = RunFolder.from_dict(args["folder"])
         else:

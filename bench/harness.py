@@ -171,7 +171,7 @@ def write_inventory(
                 "ansible_winrm_transport": "ntlm",
                 "ansible_winrm_server_cert_validation": "validate",
                 "ansible_winrm_ca_trust_path": str(ca_file),
-                "sagefleet_agent_version": "3.2.0",
+                "sagefleet_agent_target_version": "3.2.0",
                 "sagefleet_entities": entities,
                 "sagefleet_sim_faults": {
                     "latency": latency_s,
@@ -219,7 +219,9 @@ def one_host(work: Path, *, profile: str, first_address: str) -> Iterator[tuple[
         name = specs[0].name
         fleet.faults(name).set(powershell_startup=0.0001)
         inventory = scenario_inventory(
-            fleet, work / "count-inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+            fleet,
+            work / "count-inventory" / "hosts.yml",
+            {"sagefleet_agent_target_version": "3.2.0"},
         )
         yield fleet, name, inventory
     finally:

@@ -22,7 +22,7 @@ options:
   hosts:
     description:
       - The play's hosts. The package's agent version must be each one's
-        C(sagefleet_agent_version) (a host without one deploys the package's version),
+        C(sagefleet_agent_target_version) (a host without one deploys the package's version),
         and an installer whose technology has no silent switches in the host's agent
         profile needs C(sagefleet_agent_installer_arguments). Checked before any host
         is touched.

@@ -65,7 +65,7 @@ options:
   target_version:
     description:
       - Agent version the fleet moves to (for example "3.2.0").
-      - Default C(sagefleet_agent_version), else none.
+      - Default C(sagefleet_agent_target_version), else none.
     type: str
   service_account:
     description:

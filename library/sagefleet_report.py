@@ -53,10 +53,10 @@ options:
     type: str
     default: sagefleet preflight
   lang:
-    description: Language of the report labels.
+    description: Language of the report labels; default C(sagefleet_lang) of the host the task
+      runs for, else en.
     type: str
     choices: [en, fr]
-    default: en
   show:
     description: Print the console table.
     type: bool

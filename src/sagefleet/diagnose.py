@@ -1,30 +1,9 @@
 """Support bundle of one host: the troubleshooting sequence of a disconnected agent.
 
-Per host, in order: facts and findings (one facts round trip: service, endpoints
-reachability from the host, TLS), the agent's own connections (SF513, the
-``agent_connections`` snippet: its process, TCP connections, its account's proxy,
-its log's last "connected" line), then the ``diagnose`` snippet (service state,
-agent and installer log tails, event log entries, settings.json, and the
-service restart only when asked). sagefleet.diagnosis turns them into the
-troubleshooting steps and a verdict naming the step that failed. Everything is
-written into one zip on the bastion with a manifest (files, sizes, SHA-256,
-collected_at, sagefleet version).
-
-Secrets never reach the bundle: settings.json is redacted on the controller
-(sagefleet.settings.redact), every secret the inventory knows for the host
-(entity passwords, the WinRM password) is masked in every collected file, and
-the bundle is refused if one of them still appears in any byte.
-
-The agent's service, display name, install folder, settings.json and log folder
-come from the agent profile (``sagefleet_agent_profile``, docs/agent-profile.md);
-when the profile finds the service by a pattern, the name the facts found is
-used. Assumptions (not public, overridable): without ``logs.dir`` in the profile
-the agent logs to ``<install dir>\\logs`` and ``<install dir>`` (``*.log``); its
-installer logs where the deploy's silent switches say (sagefleet's deploy:
-``C:\\ProgramData\\sagefleet\\staging``) or to ``%WINDIR%\\Temp\\Setup Log <date>
-#NNN.txt`` (Inno Setup's default); it writes Windows events to the Application
-log under its service name; the Service Control Manager's events name it by
-its display name.
+Facts and findings, the agent's own connections (SF513) and the ``diagnose`` snippet,
+turned into steps and a verdict (sagefleet.diagnosis) and written into one zip on the
+bastion, every known secret masked. The steps, the bundle's files and the assumptions:
+docs/operations.md, "Support bundle".
 """
 
 from __future__ import annotations
@@ -35,9 +14,7 @@ import datetime as dt
 import hashlib
 import io
 import json
-import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,13 +25,15 @@ from sagefleet import __version__, agent_profile, connection, preflight
 from sagefleet.connection import ConnectionOptions, Evidence, Verdict
 from sagefleet.diagnosis import Diagnosis, diagnose
 from sagefleet.errors import SagefleetError
+from sagefleet.files import write_atomic
 from sagefleet.findings import Finding
 from sagefleet.remote import HostSession, RemoteError
 from sagefleet.settings import redact
-from sagefleet.variables import value
+from sagefleet.variables import given_or_none, value
+from sagefleet.variables.declarations import STAGING_DIR
 
 MASK = "********"
-DEFAULT_STAGING = "C:\\ProgramData\\sagefleet\\staging"
+DEFAULT_STAGING: str = STAGING_DIR.default
 DEFAULT_INSTALLER_LOGS: tuple[tuple[str, str], ...] = (
     (DEFAULT_STAGING, "install-*.log"),
     ("C:\\Windows\\Temp", "Setup Log *.txt"),
@@ -132,7 +111,7 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DiagnoseOptions:
     restart = read("sagefleet_diagnose_restart")
     agent_dirs = _folders(read("sagefleet_diagnose_agent_log_dirs"))
     installer_dirs = _folders(read("sagefleet_diagnose_installer_log_dirs"))
-    staging = str(variables.get("sagefleet_agent_staging_dir") or DEFAULT_STAGING)
+    staging = str(given_or_none(host, variables, STAGING_DIR.name) or DEFAULT_STAGING)
     installer_logs = [(d, "*.log") for d in installer_dirs] or [
         (staging if folder == DEFAULT_STAGING else folder, pattern)
         for folder, pattern in DEFAULT_INSTALLER_LOGS
@@ -353,14 +332,5 @@ def write_zip(bundle: Bundle, dest: Path, secrets: Sequence[str]) -> Path:
         for name, data in sorted(bundle.files.items()):
             archive.writestr(name, data)
         archive.writestr("manifest.json", manifest)
-    handle, tmp = tempfile.mkstemp(dir=dest, prefix=".bundle-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(buffer.getvalue())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(target, buffer.getvalue(), skip_unchanged=False)
     return target

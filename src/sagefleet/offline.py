@@ -78,7 +78,7 @@ def default_params(
 ) -> dict[str, Any]:
     """Facts parameters without an inventory: shipped endpoints, the given MAE paths."""
     return {
-        "agent_service": service_name or agent_profile.default().service_name,
+        "service_name": service_name or agent_profile.default().service_name,
         "endpoints": [e.to_param() for e in catalog.endpoints()],
         "mae_files": sorted(set(mae_files or [])),
         "timeout_ms": timeout_ms,

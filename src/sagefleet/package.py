@@ -23,6 +23,9 @@ from sagefleet import agent_profile, catalog, versions
 from sagefleet.errors import InputError, field_error
 from sagefleet.installer_file import read_installer, stamp_version
 from sagefleet.sim import vendor_layout
+from sagefleet.variables import given_or_none
+
+TARGET = "sagefleet_agent_target_version"
 
 LABEL_RE = re.compile(r"(?<![0-9A-Za-z])v(\d{1,2})\.(\d{1,2})(?![0-9])", re.I)
 INSTALLER_SUFFIXES = (".exe", ".msi")
@@ -396,7 +399,7 @@ def check_hosts(
     """What the package means for each host, checked once before any host is touched.
 
     - The package's version (its installers') against each host's
-      ``sagefleet_agent_version``; a host without one deploys the package's version,
+      ``sagefleet_agent_target_version``; a host without one deploys the package's version,
       so a package whose version is unknown needs it.
     - Each installer's technology against the host's agent profile: a technology the
       profile has no silent switches for (``unknown`` has none) needs
@@ -408,7 +411,7 @@ def check_hosts(
     unset: list[str] = []
     no_switches: dict[tuple[str, str, str], list[str]] = {}
     for host, variables in hosts.items():
-        target = variables.get("sagefleet_agent_version")
+        target = given_or_none(host, variables, TARGET)
         if target is None or str(target).strip() == "":
             unset.append(host)
         elif package is None or not versions.same(str(target), package):
@@ -430,20 +433,20 @@ def check_hosts(
             continue  # its version cannot be compared: the health gate checks the result
         message = (
             f"the package {name} holds agent {package} ({info.version_source}), "
-            f"but sagefleet_agent_version is {target}"
+            f"but sagefleet_agent_target_version is {target}"
         )
         fix = (
-            f"set sagefleet_agent_version to {package} (or remove it: the target "
+            f"set sagefleet_agent_target_version to {package} (or remove it: the target "
             f"is then the package's version), or give the package of agent {target}"
         )
-        errors.append(_hosts_error(listed, message, "sagefleet_agent_version", target, fix))
+        errors.append(_hosts_error(listed, message, TARGET, target, fix))
     if package is None and unset:
         message = (
             f"the package {name} does not say its agent version (no version resource "
-            "in its installers) and sagefleet_agent_version is not set"
+            "in its installers) and sagefleet_agent_target_version is not set"
         )
-        fix = "set sagefleet_agent_version to the agent version the package installs"
-        errors.append(_hosts_error(unset, message, "sagefleet_agent_version", "(unset)", fix))
+        fix = "set sagefleet_agent_target_version to the agent version the package installs"
+        errors.append(_hosts_error(unset, message, TARGET, "(unset)", fix))
     for (file_name, technology, origin), listed in sorted(no_switches.items()):
         message = (
             f"installer {file_name} is of technology {technology}: the agent profile "

@@ -104,7 +104,7 @@ class PreparedHost:
 
     def facts_params(self) -> dict[str, Any]:
         params = {
-            "agent_service": self.service_name,  # the facts snippet's parameter
+            "service_name": self.service_name,
             "agent_image_path_pattern": self.agent_image_path_pattern,
             "agent_display_name_pattern": self.agent_display_name_pattern,
             "endpoints": self.probe_targets(),
@@ -146,7 +146,7 @@ def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
     nameservers = read("sagefleet_dns_servers")
     allow_insecure = read("sagefleet_allow_insecure_transport")
     bastion = read("sagefleet_preflight_bastion_probes")
-    target = given_or_none(host, hostvars, "sagefleet_agent_version")
+    target = given_or_none(host, hostvars, "sagefleet_agent_target_version")
     return PreparedHost(
         host=host,
         entities=entities,

@@ -1,25 +1,9 @@
 """`sagefleet selftest`: first contact with a new client's server, every read-only snippet once.
 
-Before anything is deployed on a client's servers, this runs each snippet that
-never changes a host against one server, with harmless parameters taken from
-the inventory (or the shipped defaults), and says for each one OK or FAIL: the
-PowerShell error text, and how the script travelled (command-line length, bytes
-on stdin), so a server that refuses a construct (a language mode, a length
-limit, an endpoint security product) shows up before a deploy does. A redacted
-transcript of every run goes into a zip for the support team.
-
-Snippets run (none changes the host):
-
-- ``host_info``, ``facts``, ``query`` (one question of each kind), ``discover``,
-  ``stage_status``: read-only whatever their parameters;
-- ``diagnose`` without the service restart (``restart: false``);
-- ``agent_learn`` with the host's agent profile (what ``sagefleet agent learn`` reads);
-- ``stage_cleanup`` with nothing to remove (its listing only).
-
-Not run, because each writes to the host: ``agent_install``, ``agent_restart``,
-``agent_rollback``, ``deploy_lock``, ``settings_write``, ``stage_push``,
-``stage_pull``, ``stage_extract``; their output contracts are tested against
-the simulator.
+Each snippet of ``READ_ONLY`` runs once with harmless parameters from the inventory and
+says OK or FAIL (its error text, how the script travelled); ``NOT_RUN`` says why the
+others are left out. A redacted transcript goes into a zip: docs/operator-guide.md,
+"First contact: the self-test".
 """
 
 from __future__ import annotations
@@ -39,6 +23,7 @@ from sagefleet.remote import AuthenticationFailed, HostSession, HostUnreachable,
 from sagefleet.remote.command import parse_result, snippet_invocation
 from sagefleet.remote.errors import SnippetFailed
 from sagefleet.settings import redact
+from sagefleet.variables import given_or_none
 
 READ_ONLY: tuple[str, ...] = (
     "host_info",
@@ -115,7 +100,8 @@ def plan(host: str, variables: Mapping[str, Any]) -> list[tuple[str, dict[str, A
     prepared = offline_prepared(host, variables)
     options = options_from(host, {**variables, "sagefleet_diagnose_restart": False})
     options.restart = False
-    staging = str(variables.get("sagefleet_agent_staging_dir") or transfer.DEFAULT_STAGING_DIR)
+    given = given_or_none(host, variables, "sagefleet_agent_staging_dir")
+    staging = str(given or transfer.DEFAULT_STAGING_DIR)
     root = transfer.check_staging_dir(staging)
     endpoint = prepared.endpoints[0]
     questions = [

@@ -57,12 +57,14 @@ def test_agent_service_account(windows: Windows, expected: Expectations) -> None
 
 @pytest.mark.sagefleet_check("SF505", "Agent version is the fleet's target")
 def test_agent_version_is_the_target(windows: Windows, expected: Expectations) -> None:
-    if expected.agent_version is None:
-        pytest.fail(f"{windows.name} SF505: sagefleet_agent_version is not set in the inventory")
+    if expected.target_version is None:
+        pytest.fail(
+            f"{windows.name} SF505: sagefleet_agent_target_version is not set in the inventory"
+        )
     service = agent_service(windows, expected)
     # ProductVersion may read 3.2.0.0 or 3.2.0+<commit>: the same release.
-    assert versions.same(service.version, expected.agent_version), (
+    assert versions.same(service.version, expected.target_version), (
         f"{windows.name} SF505: agent version is {service.version}, "
-        f"expected {expected.agent_version}"
+        f"expected {expected.target_version}"
     )
 

@@ -141,7 +141,7 @@ def install_params(host: WindowsHost, backup_root: str = BACKUP) -> dict[str, An
         "reboot_codes": [3010],
         "stop_timeout_s": 30,
         "start_timeout_s": 30,
-        "backup_root": backup_root,
+        "backup_dir": backup_root,
         "account": None,
         "log_path": None,
         "staged_settings": None,

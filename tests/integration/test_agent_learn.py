@@ -37,7 +37,7 @@ def reference(tmp_path: Path) -> Iterator[tuple[Fleet, Path]]:
     )
     with Fleet(specs, tmp_path / "fleet") as fleet:
         inventory = write_inventory(
-            fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_agent_version": "3.1.0"}
+            fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_agent_target_version": "3.1.0"}
         )
         yield fleet, inventory
 
@@ -157,7 +157,7 @@ def test_deploy_plans_an_upgrade_of_the_service_the_profile_finds(
     fleet, inventory = reference
     package = inspect(build_test_package(tmp_path / "Setup.zip", agent_version="3.2.0"))
     (host,) = load([inventory])
-    target = {**host.variables, "sagefleet_agent_version": "3.2.0"}
+    target = {**host.variables, "sagefleet_agent_target_version": "3.2.0"}
     pattern = tmp_path / "pattern.yml"
     data = agent_profile.default().to_dict()
     # A release that renamed its service: found by its program's path, no name given.

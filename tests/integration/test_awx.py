@@ -76,7 +76,7 @@ def runner_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     with Fleet(specs, folder / "fleet") as fleet:
         # AWX hands the job an inventory file of its own, outside the project.
         inventory = write_inventory(
-            fleet, folder / "inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+            fleet, folder / "inventory" / "hosts.yml", {"sagefleet_agent_target_version": "3.2.0"}
         )
         (folder / "job").mkdir()
         run = ansible_runner.run(

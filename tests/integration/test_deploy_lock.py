@@ -26,7 +26,7 @@ def setup(tmp_path: Path) -> tuple[Fleet, dict[str, object], PackageInfo]:
         generate_specs(1, first_address=next_first_address(), port=0), tmp_path / "fleet"
     ).start()
     inventory = write_inventory(
-        fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+        fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_agent_target_version": "3.2.0"}
     )
     variables = dict(load([inventory])[0].variables)
     yield fleet, variables, package

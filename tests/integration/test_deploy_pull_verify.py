@@ -28,7 +28,7 @@ def test_pull_mode_deploy_downloads_from_the_bastion_and_verifies(
             fleet,
             tmp_path / "inventory" / "hosts.yml",
             {
-                "sagefleet_agent_version": "3.2.0",
+                "sagefleet_agent_target_version": "3.2.0",
                 "sagefleet_agent_package_url": f"{base}/Setup.zip",
             },
         )

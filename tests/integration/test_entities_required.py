@@ -79,7 +79,7 @@ def test_deploy_refuses_a_host_without_entities_in_its_first_play(tmp_path: Path
     specs = generate_specs(2, first_address=next_first_address(), port=0)
     with Fleet(specs, tmp_path / "fleet") as fleet:
         inventory = write_inventory(
-            fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+            fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_agent_target_version": "3.2.0"}
         )
         without_entities(inventory, "sage02")
         process = playbook(

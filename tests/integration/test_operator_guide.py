@@ -113,7 +113,7 @@ def client_inventory(fleet: Fleet, folder: Path, vault_password_file: Path) -> P
         "ansible_user": first["ansible_user"],
         "ansible_password": "{{ sagefleet_vault_winrm_password }}",
         "sagefleet_sql_password_bijou": "{{ sagefleet_vault_sql_password_bijou }}",
-        "sagefleet_agent_version": "3.2.0",
+        "sagefleet_agent_target_version": "3.2.0",
     })
     vault = folder / "group_vars" / "bijou" / "vault.yml"
     write_yaml(vault, {

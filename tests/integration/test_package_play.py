@@ -20,13 +20,13 @@ def test_a_package_of_another_version_is_refused_before_any_host_is_touched(
 ) -> None:
     package = build_test_package(tmp_path / "Setup-3.3.0.zip", agent_version="3.3.0")
     fleet = make_fleet(profiles=["healthy-onprem", "agent-old"], names=["a", "b"])
-    process, _ = deploy(fleet, tmp_path, package)  # sagefleet_agent_version: 3.2.0
+    process, _ = deploy(fleet, tmp_path, package)  # sagefleet_agent_target_version: 3.2.0
     assert process.returncode != 0
     assert "package refused, no host was contacted" in process.stdout
     assert f"the package {package} holds agent 3.3.0 (version resource ProductVersion)" \
         in process.stdout
-    assert "sagefleet_agent_version is 3.2.0 for a, b" in process.stdout
-    assert "set sagefleet_agent_version to 3.3.0" in process.stdout
+    assert "sagefleet_agent_target_version is 3.2.0 for a, b" in process.stdout
+    assert "set sagefleet_agent_target_version to 3.3.0" in process.stdout
     assert fleet.host("a").journal == [] and fleet.host("b").journal == []
 
 
@@ -50,7 +50,7 @@ def test_without_a_target_version_the_package_version_is_deployed(
     package = build_test_package(tmp_path / "Setup.zip", agent_version="3.3.0")
     fleet = make_fleet(profiles=["healthy-onprem"], names=["a"])
     process, _ = deploy(
-        fleet, tmp_path, package, inventory_vars={"sagefleet_agent_version": None}
+        fleet, tmp_path, package, inventory_vars={"sagefleet_agent_target_version": None}
     )
     assert process.returncode == 0, process.stdout[-3000:]
     assert outcomes(process) == {"a": "installed"}

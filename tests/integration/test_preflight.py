@@ -39,7 +39,7 @@ def scenario_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[F
         spec.name = spec.profile
     fleet = Fleet(specs, folder / "fleet").start()
     inventory = write_inventory(
-        fleet, folder / "inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+        fleet, folder / "inventory" / "hosts.yml", {"sagefleet_agent_target_version": "3.2.0"}
     )
     yield fleet, inventory
     fleet.stop()

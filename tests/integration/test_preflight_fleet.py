@@ -71,7 +71,7 @@ def fleet_inventory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
     real_password = fleet.spec(REFUSED).password
     fleet.spec(REFUSED).password = "not-the-password"  # in the inventory only
     inventory = write_inventory(
-        fleet, folder / "inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+        fleet, folder / "inventory" / "hosts.yml", {"sagefleet_agent_target_version": "3.2.0"}
     )
     fleet.spec(REFUSED).password = real_password
     # Two hosts take their WinRM password from the vault (host_vars beside the inventory).

@@ -31,7 +31,7 @@ def diagnose(make_fleet: FleetFactory, profile: str) -> HostFacts:
         if str(mae["server"]).endswith(".database.windows.net"):
             endpoints.append({"name": mae["server"], "port": 1433, "tls": False})
     params = {
-        "agent_service": "SpendeskSageAgent",
+        "service_name": "SpendeskSageAgent",
         "endpoints": endpoints,
         "mae_files": [m["path"] for m in data.get("mae") or []],
         "timeout_ms": 2000,

@@ -35,7 +35,7 @@ def sim(tmp_path: Path) -> Iterator[tuple[Fleet, dict[str, Any], Path]]:
     inventory = write_inventory(
         fleet,
         tmp_path / "inventory" / "hosts.yml",
-        {"sagefleet_agent_version": "3.2.0", "sagefleet_winrm_retries": 0},
+        {"sagefleet_agent_target_version": "3.2.0", "sagefleet_winrm_retries": 0},
     )
     variables = {h.name: dict(h.variables) for h in load([inventory])}
     for name in ("sage01", "sage02"):

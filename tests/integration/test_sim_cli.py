@@ -318,7 +318,7 @@ def test_sim_up_from_an_inventory_applies_the_hosts_profile_file_and_overrides(
         )  # fmt: skip
         with WinRMSession(target) as session:
             # The facts snippet looks the agent up by the profile's name: it has no default.
-            lookup = {"agent_service": agent_profile.default().service_name, "endpoints": []}
+            lookup = {"service_name": agent_profile.default().service_name, "endpoints": []}
             facts = session.run_snippet("facts", lookup)
         assert facts["host"]["hostname"] == "CLIENT-SRV1"
         assert facts["agent"]["version"] == "3.1.0"

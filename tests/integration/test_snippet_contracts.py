@@ -114,7 +114,7 @@ def test_every_snippet_output_follows_its_schema(
     seen: Seen = []
     with Fleet(specs, tmp_path / "fleet") as fleet:
         inventory = write_inventory(
-            fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+            fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_agent_target_version": "3.2.0"}
         )
         hosts = {h.name: h for h in load([inventory])}
 

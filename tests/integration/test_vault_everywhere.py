@@ -64,7 +64,7 @@ def vaulted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet, P
     specs = generate_specs(2, first_address=next_first_address(), port=0)
     with Fleet(specs, folder / "fleet") as fleet:
         inventory = write_inventory(
-            fleet, folder / "inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+            fleet, folder / "inventory" / "hosts.yml", {"sagefleet_agent_target_version": "3.2.0"}
         )
         hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["sage_servers"]["hosts"]
         for name in hosts:
@@ -275,7 +275,7 @@ def test_deploy_wave_check_inherits_the_playbooks_vault(tmp_path: Path) -> None:
         spec.name = name
     with Fleet(specs, tmp_path / "fleet") as fleet:
         inventory = write_inventory(
-            fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+            fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_agent_target_version": "3.2.0"}
         )
         password_file = vault_the_passwords(inventory)
         process = run(

@@ -91,7 +91,7 @@ def verified(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         spec.name = name
     with Fleet(specs, folder / "fleet") as fleet:
         inventory = write_inventory(
-            fleet, folder / "inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+            fleet, folder / "inventory" / "hosts.yml", {"sagefleet_agent_target_version": "3.2.0"}
         )
         hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["sage_servers"]["hosts"]
         for name in names:

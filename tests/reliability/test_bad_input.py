@@ -219,7 +219,7 @@ def bad_fleet(
         spec.name = name
     with Fleet(specs, tmp / "fleet") as fleet:
         inventory = write_inventory(
-            fleet, tmp / "inv" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+            fleet, tmp / "inv" / "hosts.yml", {"sagefleet_agent_target_version": "3.2.0"}
         )
         data = yaml.safe_load(inventory.read_text())
         hosts = data["all"]["children"]["sage_servers"]["hosts"]
@@ -326,7 +326,7 @@ def one_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet, 
     specs = generate_specs(1, first_address=next_first_address(), port=0)
     with Fleet(specs, tmp / "fleet") as fleet:
         inventory = write_inventory(
-            fleet, tmp / "inv" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+            fleet, tmp / "inv" / "hosts.yml", {"sagefleet_agent_target_version": "3.2.0"}
         )
         yield fleet, inventory, tmp
 
@@ -439,7 +439,7 @@ def two_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet,
     specs = generate_specs(2, first_address=next_first_address(), port=0)
     with Fleet(specs, tmp / "fleet") as fleet:
         yield fleet, write_inventory(
-            fleet, tmp / "inv" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+            fleet, tmp / "inv" / "hosts.yml", {"sagefleet_agent_target_version": "3.2.0"}
         )
 
 

@@ -43,7 +43,7 @@ from tests.support.scenarios import write_inventory
 
 HOSTS = {"fresh": "healthy-onprem", "old": "agent-old"}
 EXTRA = {
-    "sagefleet_agent_version": "3.2.0",
+    "sagefleet_agent_target_version": "3.2.0",
     "sagefleet_winrm_retries": 2,
     "sagefleet_winrm_retry_backoff_s": 0.05,
 }

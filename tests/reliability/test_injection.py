@@ -74,7 +74,7 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet, dict[
         inventory = write_inventory(
             fleet,
             tmp / "inv" / "hosts.yml",
-            {"sagefleet_agent_version": "3.2.0", "sagefleet_winrm_retries": 0},
+            {"sagefleet_agent_target_version": "3.2.0", "sagefleet_winrm_retries": 0},
             source="template",
         )
         yield fleet, dict(load([inventory])[0].variables)

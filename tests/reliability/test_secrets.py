@@ -182,7 +182,7 @@ def write_vault_inventory(fleet: Fleet, folder: Path, package: Path) -> Path:
     plain = {
         "ansible_password": "{{ vault_winrm_password }}",
         "sagefleet_agent_service_account": SERVICE_ACCOUNT,
-        "sagefleet_agent_version": "3.2.0",
+        "sagefleet_agent_target_version": "3.2.0",
         "sagefleet_agent_package": str(package),
         "sagefleet_deploy_waves": ["100%"],
         "sagefleet_deploy_max_fail_percentage": 100,

@@ -33,7 +33,7 @@ def deploy(
     inventory = write_inventory(
         fleet,
         tmp / "inventory" / "hosts.yml",
-        {"sagefleet_agent_version": "3.2.0", **(inventory_vars or {})},
+        {"sagefleet_agent_target_version": "3.2.0", **(inventory_vars or {})},
         source=source,
     )
     # Reports in their default layout, under the test's folder: reports/inventory/deploy/...
@@ -69,7 +69,8 @@ def report_folder(process: subprocess.CompletedProcess[str]) -> Path | None:
 # Each status as the English console writes it, longest first (a label may begin another).
 LABEL_TO_STATUS = {LABELS["en"][f"status.{s}"]: s for s in STATUSES}
 _STATUS_LINE = re.compile(
-    r"^(\S+)\s+(" + "|".join(map(re.escape, sorted(LABEL_TO_STATUS, key=len, reverse=True)))
+    r"^(\S+)\s+("
+    + "|".join(map(re.escape, sorted(LABEL_TO_STATUS, key=len, reverse=True)))
     + r")\s"
 )
 

@@ -42,7 +42,7 @@ def _variables(profile: str, lang: str) -> dict[str, Any]:
     variables: dict[str, Any] = {
         "sagefleet_entities": entities_for(profile),
         "sagefleet_lang": lang,
-        "sagefleet_agent_version": "3.2.0",
+        "sagefleet_agent_target_version": "3.2.0",
     }
     if profile in WAIVERS:
         variables["sagefleet_waivers"] = WAIVERS[profile]

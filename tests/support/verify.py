@@ -19,7 +19,7 @@ from tests.support.scenarios import write_inventory
 def deployed_inventory(fleet: Fleet, folder: Path) -> Path:
     """The fleet's inventory (agent 3.2.0), every host left as a successful deploy leaves it."""
     inventory = write_inventory(
-        fleet, folder / "inventory" / "hosts.yml", {"sagefleet_agent_version": "3.2.0"}
+        fleet, folder / "inventory" / "hosts.yml", {"sagefleet_agent_target_version": "3.2.0"}
     )
     hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["sage_servers"]["hosts"]
     for name in hosts:

@@ -473,7 +473,7 @@ def test_deploy_refuses_a_host_without_entities_before_touching_it() -> None:
     from sagefleet.errors import InputError
 
     with pytest.raises(InputError) as caught:
-        require_entities("sage07", {"sagefleet_agent_version": "3.2.0"})
+        require_entities("sage07", {"sagefleet_agent_target_version": "3.2.0"})
     assert caught.value.host == "sage07" and caught.value.field == "sagefleet_entities"
 
 

@@ -81,7 +81,7 @@ def facts_params(profile: dict[str, Any]) -> dict[str, Any]:
         if str(mae["server"]).endswith(".database.windows.net"):
             endpoints.append({"name": mae["server"], "port": 1433, "tls": False})
     return {
-        "agent_service": "SpendeskSageAgent",
+        "service_name": "SpendeskSageAgent",
         "endpoints": endpoints,
         "mae_files": [m["path"] for m in profile.get("mae") or []],
         "timeout_ms": 2000,
@@ -163,7 +163,7 @@ def test_missing_mae_file_is_reported_without_guessing() -> None:
 
 def test_agent_not_installed_is_reported_under_the_asked_name() -> None:
     host, params = host_for("healthy-onprem")
-    params["agent_service"] = "OtherAgent"
+    params["service_name"] = "OtherAgent"
     agent = parse_facts(run_facts(host, params)).agent
     assert (agent.service_name, agent.installed, agent.state) == ("OtherAgent", False, None)
 
@@ -178,7 +178,7 @@ def test_parameters_have_defaults_but_the_agent_is_the_profiles_to_name() -> Non
 
 def test_the_agent_is_found_by_an_image_path_pattern_when_no_name_matches() -> None:
     host, params = host_for("agent-old")
-    params.update(agent_service="NoSuchName", agent_image_path_pattern=r"\\SpendeskSageAgent\.exe")
+    params.update(service_name="NoSuchName", agent_image_path_pattern=r"\\SpendeskSageAgent\.exe")
     agent = parse_facts(run_facts(host, params)).agent
     assert (agent.installed, agent.service_name, agent.matched_by) == (
         True, "SpendeskSageAgent", "image_path"
@@ -187,7 +187,7 @@ def test_the_agent_is_found_by_an_image_path_pattern_when_no_name_matches() -> N
 
 def test_a_pattern_matching_several_services_finds_none_and_names_them() -> None:
     host, params = host_for("agent-old")
-    params.update(agent_service=None, agent_display_name_pattern="^(Spendesk|Windows)")
+    params.update(service_name=None, agent_display_name_pattern="^(Spendesk|Windows)")
     host.install_service(Service(name="WinRM", display_name="Windows Remote Management"))
     agent = parse_facts(run_facts(host, params)).agent
     assert (agent.installed, agent.matched_by) == (False, None)

@@ -318,17 +318,17 @@ def test_entries_with_unix_file_and_folder_modes_pass(tmp_path: Path) -> None:
 def test_a_package_of_another_version_than_the_target_is_refused(package: Path) -> None:
     info = inspect(package)
     errors = check_hosts(info, {
-        "sage01": {"sagefleet_agent_version": "3.1.0"},
-        "sage02": {"sagefleet_agent_version": "3.1.0"},
-        "sage03": {"sagefleet_agent_version": "3.2.0.0"},
+        "sage01": {"sagefleet_agent_target_version": "3.1.0"},
+        "sage02": {"sagefleet_agent_target_version": "3.1.0"},
+        "sage03": {"sagefleet_agent_target_version": "3.2.0.0"},
         "sage04": {},
     })
     (error,) = errors
     text = str(error)
     assert f"the package {info.path} holds agent 3.2.0" in text
-    assert "sagefleet_agent_version is 3.1.0 for sage01, sage02" in text
-    assert "set sagefleet_agent_version to 3.2.0" in text
-    assert error.field == "sagefleet_agent_version" and error.value == "3.1.0"
+    assert "sagefleet_agent_target_version is 3.1.0 for sage01, sage02" in text
+    assert "set sagefleet_agent_target_version to 3.2.0" in text
+    assert error.field == "sagefleet_agent_target_version" and error.value == "3.1.0"
 
 
 def test_a_package_without_version_needs_the_target(tmp_path: Path) -> None:
@@ -336,7 +336,8 @@ def test_a_package_without_version_needs_the_target(tmp_path: Path) -> None:
         "Setup v11.0.exe": without_version_resource(stub_installer("inno", "3.2.0")),
     }))
     assert info.agent_version is None
-    (error,) = check_hosts(info, {"sage01": {}, "sage02": {"sagefleet_agent_version": "3.2.0"}})
+    hosts = {"sage01": {}, "sage02": {"sagefleet_agent_target_version": "3.2.0"}}
+    (error,) = check_hosts(info, hosts)
     assert error.host == "sage01" and "does not say its agent version" in str(error)
 
 

@@ -64,12 +64,12 @@ def test_a_secret_value_never_shows(tmp_path: Path) -> None:
 
 MAIN_INPUTS = {
     "sagefleet_agent": {
-        "sagefleet_entities", "sagefleet_agent_version", "sagefleet_agent_package",
+        "sagefleet_entities", "sagefleet_agent_target_version", "sagefleet_agent_package",
         "sagefleet_agent_service_account", "sagefleet_agent_service_password",
         "sagefleet_agent_installer_arguments", "sagefleet_deploy_waves",
     },
     "sagefleet_preflight": {
-        "sagefleet_entities", "sagefleet_agent_version", "sagefleet_agent_service_account",
+        "sagefleet_entities", "sagefleet_agent_target_version", "sagefleet_agent_service_account",
     },
 }
 

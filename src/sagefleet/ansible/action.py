@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 
+from sagefleet import variables
 from sagefleet.errors import SagefleetError
 from sagefleet.inventory import sagefleet_var_names
 from sagefleet.remote import AuthenticationFailed, HostUnreachable
@@ -15,6 +16,15 @@ from sagefleet.remote.ansible import AnsibleSession
 
 #: What a task says when its inputs are refused before the host is contacted.
 REFUSED = "invalid input, host not contacted"
+
+
+def _deprecation(text: str) -> dict[str, str]:
+    """A task result's deprecation notice (Ansible displays it as its own)."""
+    return {
+        "msg": text,
+        "version": variables.DEPRECATED_UNTIL,
+        "collection_name": variables.COLLECTION,
+    }
 
 
 class Done(dict[str, Any]):
@@ -47,23 +57,28 @@ class SagefleetAction(ActionBase):  # type: ignore[misc]  # ansible-core has no 
         _, self.args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
         self.task_vars = task_vars or {}
         self.host = str(self.task_vars.get("inventory_hostname"))
+        # A variable given under a retired name: Ansible's own deprecation notice.
+        with variables.told_deprecations() as told:
+            result.update(self._outcome())
+        if told:
+            result["deprecations"] = [*result.get("deprecations", []), *map(_deprecation, told)]
+        return result
+
+    def _outcome(self) -> dict[str, Any]:
         ready = self.ready()
         if ready is not None:
-            result.update(ready)
-            return result
+            return ready
         try:
             inputs = self.prepare(self.read_variables())
         except SagefleetError as exc:
-            result.update(self.refused(exc))
-            return result
+            return self.refused(exc)
         session = AnsibleSession(self.host, self._connection) if self._requires_connection else None
         try:
-            result.update(self.act(session, inputs))
+            return self.act(session, inputs)
         except (HostUnreachable, AuthenticationFailed) as exc:
             raise AnsibleConnectionFailure(str(exc)) from None
         except SagefleetError as exc:
-            result.update(self.failed(exc))
-        return result
+            return self.failed(exc)
 
     @property
     def check_mode(self) -> bool:

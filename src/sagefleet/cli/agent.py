@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sagefleet.cli.common import command_group, inventory_options, write_atomic
+from sagefleet.cli.common import command_group, inventory_options, write_output
 from sagefleet.errors import InputError, SagefleetError
 
 
@@ -108,7 +108,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
         ) from None
     text = learned.to_yaml()
     if args.output:
-        write_atomic(args.output, text)
+        write_output(args.output, text)
         where = str(args.output)
     else:
         sys.stdout.write(text)

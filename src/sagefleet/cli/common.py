@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from sagefleet.files import write_atomic
 from sagefleet.inventory import add_vault_arguments
 
 EXIT_OK = 0
@@ -87,15 +87,8 @@ def format_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (a partial file never replaces a good one)."""
-    path = path.resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def write_output(path: str | os.PathLike[str], text: str) -> None:
+    """Write a command's ``--output`` file atomically and privately, its folder created."""
+    target = Path(path).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(target, text, skip_unchanged=False)

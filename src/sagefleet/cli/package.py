@@ -122,7 +122,7 @@ def _render(info: PackageInfo, profile: agent_profile.AgentProfile) -> str:
             "metadata, not from the installers"
         )
     if info.agent_version is None:
-        lines.append("          set sagefleet_agent_version: the package does not say it")
+        lines.append("          set sagefleet_agent_target_version: the package does not say it")
     for installer in info.installers:
         switches = _switches(installer.technology, profile)
         product = ", ".join(p for p in (installer.product_name, installer.company_name) if p)

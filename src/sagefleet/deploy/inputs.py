@@ -17,6 +17,7 @@ from sagefleet.remote.retry import retry_from
 from sagefleet.settings import HostSettings, build_host_settings
 from sagefleet.settings.host import settings_target
 from sagefleet.variables import get, given_or_none, value
+from sagefleet.variables.declarations import BACKUP_DIR, STAGING_DIR
 
 
 def installer_arguments(
@@ -47,8 +48,8 @@ class DeployOptions:
     variables."""
 
     profile: agent_profile.AgentProfile = field(default_factory=agent_profile.default, repr=False)
-    staging_dir: str = "C:\\ProgramData\\sagefleet\\staging"
-    backup_root: str = "C:\\ProgramData\\sagefleet\\backup"
+    staging_dir: str = STAGING_DIR.default
+    backup_dir: str = BACKUP_DIR.default
     stop_timeout_s: int = 60
     start_timeout_s: int = 60
     installer_timeout_s: int = 1800
@@ -106,11 +107,11 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DeployOptions:
             value="(missing)",
             fix="put it in ansible-vault as sagefleet_agent_service_password",
         )
-    version = given_or_none(host, variables, "sagefleet_agent_version")
+    version = given_or_none(host, variables, "sagefleet_agent_target_version")
     return DeployOptions(
         profile=profile,
         staging_dir=str(read("sagefleet_agent_staging_dir")),
-        backup_root=str(read("sagefleet_agent_backup_dir")),
+        backup_dir=str(read("sagefleet_agent_backup_dir")),
         stop_timeout_s=read("sagefleet_agent_stop_timeout_s"),
         start_timeout_s=read("sagefleet_agent_start_timeout_s"),
         service_account=account or None,
@@ -268,8 +269,8 @@ def deploy_inputs(host: str, variables: Mapping[str, Any], package: PackageInfo)
         raise InputError(
             "the target agent version is unknown",
             host=host,
-            field="sagefleet_agent_version",
+            field="sagefleet_agent_target_version",
             value="(unset)",
-            fix="set sagefleet_agent_version to the package's agent version",
+            fix="set sagefleet_agent_target_version to the package's agent version",
         )
     return DeployInputs(host, package, prepared, options, connection_options, settings, target)

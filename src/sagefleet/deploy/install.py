@@ -131,7 +131,7 @@ class Install(HealthGate, Rollback):
             "reboot_codes": list(self.options.reboot_codes),
             "stop_timeout_s": self.options.stop_timeout_s,
             "start_timeout_s": self.options.start_timeout_s,
-            "backup_root": self.options.backup_root,
+            "backup_dir": self.options.backup_dir,
             "account": self.options.service_account,
             "log_path": log,
             "staged_settings": staged_settings,

@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sagefleet.errors import InputError
 from sagefleet.remote.errors import RemoteError, RemoteTimeout, TransportError
 from sagefleet.remote.session import HostSession, Params, Stdin
+from sagefleet.variables import value
 
 log = logging.getLogger(__name__)
 
@@ -87,22 +87,8 @@ class Backoff:
 
 def retry_from(host: str, variables: Mapping[str, Any]) -> Backoff:
     """The policy from inventory variables, refused before any host is touched."""
-    retries = variables.get("sagefleet_winrm_retries", 2)
-    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
-        raise InputError(
-            "must be a whole number of retries from 0 to 10",
-            host=host,
-            field="sagefleet_winrm_retries",
-            value=repr(retries),
-        )
-    backoff = variables.get("sagefleet_winrm_retry_backoff_s", 1.0)
-    if isinstance(backoff, bool) or not isinstance(backoff, int | float) or not 0 <= backoff <= 60:
-        raise InputError(
-            "must be a number of seconds from 0 to 60",
-            host=host,
-            field="sagefleet_winrm_retry_backoff_s",
-            value=repr(backoff),
-        )
+    retries = value(host, variables, "sagefleet_winrm_retries")
+    backoff = value(host, variables, "sagefleet_winrm_retry_backoff_s")
     return Backoff(retries=retries, backoff_s=float(backoff))
 
 

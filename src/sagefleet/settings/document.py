@@ -23,12 +23,14 @@ from sagefleet.settings.merge import MergeResult, merge_documents, plan_keys
 from sagefleet.settings.model import Entity
 from sagefleet.settings.render import TEMPLATE_KEYS, TemplatePath, render_host_settings
 from sagefleet.settings.schemas import settings_schema_problems
+from sagefleet.variables import given_or_none, value
+from sagefleet.variables.declarations import DROP_CONNECTIONS, MERGE_KEYS, SETTINGS_SOURCE
 
-SOURCE_VAR = "sagefleet_settings_source"
-SOURCES = ("vendor", "template")
-DEFAULT_SOURCE = "vendor"
-MERGE_KEYS_VAR = "sagefleet_settings_merge_keys"
-DROP_VAR = "sagefleet_settings_drop_connections"
+SOURCE_VAR = SETTINGS_SOURCE.name
+SOURCES: tuple[str, ...] = SETTINGS_SOURCE.choices or ()
+DEFAULT_SOURCE: str = SETTINGS_SOURCE.default
+MERGE_KEYS_VAR = MERGE_KEYS.name
+DROP_VAR = DROP_CONNECTIONS.name
 #: Where the service account an installer may write comes from, first set wins.
 SERVICE_ACCOUNT_VARS = ("sagefleet_settings_service_account", "sagefleet_agent_service_account")
 #: A current file in the template layout (written before the vendor source) is read by its key.
@@ -48,33 +50,18 @@ class SettingsOptions:
 
 def settings_options(host: str, variables: Mapping[str, Any]) -> SettingsOptions:
     """The settings options of one host, checked; InputError names host, variable and value."""
-    source = variables.get(SOURCE_VAR) or DEFAULT_SOURCE
-    if source not in SOURCES:
-        raise InputError(
-            f"must be one of {', '.join(SOURCES)}",
-            host=host,
-            field=SOURCE_VAR,
-            value=repr(source),
-            fix="vendor: merge the settings.json files the vendor's form produced (default); "
-            "template: render sagefleet's assumed layout from the entities' fields",
-        )
-    drop = variables.get(DROP_VAR, False)
-    if not isinstance(drop, bool):
-        raise InputError(
-            "must be true or false", host=host, field=DROP_VAR, value=repr(drop),
-            fix=f"write {DROP_VAR}: true only to remove connections the vendor files lack",
-        )
+    source = value(host, variables, SOURCE_VAR)
+    drop = value(host, variables, DROP_VAR)
     profile = agent_profile.for_host(variables, host=host)
-    declared = variables.get(MERGE_KEYS_VAR)
+    declared = given_or_none(host, variables, MERGE_KEYS_VAR)
     # An empty list (the roles' default) means: the agent profile's keys.
     keys = (
         keys_from_variable(declared, host=host, field=MERGE_KEYS_VAR)
         if declared
         else profile.merge_keys
     )
-    account = next(
-        (str(variables[name]) for name in SERVICE_ACCOUNT_VARS if variables.get(name)), None
-    )
+    accounts = (given_or_none(host, variables, name) for name in SERVICE_ACCOUNT_VARS)
+    account = next((str(found) for found in accounts if found), None)
     return SettingsOptions(
         source=str(source),
         keys=tuple(keys),

@@ -135,8 +135,8 @@ try {
             try {
                 # The backup holds settings.json (passwords), and a copy takes the DACL of
                 # its destination: the root is private (SYSTEM and Administrators), checked.
-                $backupRoot = Confirm-SfPrivateFolder ([string]$P.backup_root)
-                $backup = Join-Path -Path $backupRoot -ChildPath ('{0}-{1}' -f $result.previous_version, $stamp) -ErrorAction Stop
+                $backupDir = Confirm-SfPrivateFolder ([string]$P.backup_dir)
+                $backup = Join-Path -Path $backupDir -ChildPath ('{0}-{1}' -f $result.previous_version, $stamp) -ErrorAction Stop
                 New-Item -ItemType Directory -Path $backup -Force -ErrorAction Stop | Out-Null
                 Copy-Item -Path (Join-Path -Path $result.install_dir -ChildPath '*' -ErrorAction Stop) -Destination $backup -Recurse -Force -ErrorAction Stop
                 $result.backup_path = $backup

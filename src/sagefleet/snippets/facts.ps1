@@ -12,7 +12,7 @@ function Open-SfKey($Path, $View = 64, $Hive = 'LocalMachine') { [Microsoft.Win3
 function Get-SfValue($Path, $Name, $View = 64, $Hive = 'LocalMachine') { $k = Open-SfKey $Path $View $Hive; if ($k) { $k.GetValue($Name); $k.Close() } }
 function Get-SfVersion($Path, $Field) { if (Test-SfFile $Path) { Get-SfText (Get-Item -LiteralPath $Path).VersionInfo.$Field } }
 # The agent profile's service: its name, else a pattern on ImagePath or DisplayName.
-$svcName = Get-SfText (Get-SfParam agent_service $null)
+$svcName = Get-SfText (Get-SfParam service_name $null)
 $ipPat = Get-SfText (Get-SfParam agent_image_path_pattern $null)
 $dnPat = Get-SfText (Get-SfParam agent_display_name_pattern $null)
 $endpoints = @(Get-SfParam endpoints @())

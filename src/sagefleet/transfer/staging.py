@@ -17,8 +17,10 @@ from sagefleet.remote import (
     TransportError,
 )
 from sagefleet.remote.retry import Backoff
+from sagefleet.variables.declarations import STAGING_DIR
 
-DEFAULT_STAGING_DIR = r"C:\ProgramData\sagefleet\staging"
+#: The declared default of sagefleet_agent_staging_dir.
+DEFAULT_STAGING_DIR: str = STAGING_DIR.default
 STAGED_NAME = "Setup.zip"
 PART_SUFFIX = ".part"
 # The longest staging folder: the deepest file under it, <dir>\<version: up to 64>\package\
@@ -126,7 +128,7 @@ def check_staging_dir(staging_dir: str) -> str:
             "the staging folder must be an absolute path on a local drive",
             field="staging_dir",
             value=staging_dir,
-            fix=r"use a folder such as C:\ProgramData\sagefleet\staging",
+            fix=f"use a folder such as {DEFAULT_STAGING_DIR}",
         )
     # Windows counts UTF-16 code units: a character outside the BMP takes two.
     length = len(text.encode("utf-16-le", "surrogatepass")) // 2
@@ -137,7 +139,7 @@ def check_staging_dir(staging_dir: str) -> str:
             "260-character path limit",
             field="staging_dir",
             value=text[:40] + "...",
-            fix=r"use a shorter folder such as C:\ProgramData\sagefleet\staging",
+            fix=f"use a shorter folder such as {DEFAULT_STAGING_DIR}",
         )
     return text
 

@@ -11,11 +11,15 @@ Names and retired names: docs/architecture.md, "Glossary".
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
 from sagefleet.errors import InputError
+from sagefleet.variables.spec import (
+    COLLECTION as COLLECTION,
+)
 from sagefleet.variables.spec import (
     DEPRECATED_UNTIL as DEPRECATED_UNTIL,
 )
@@ -75,8 +79,27 @@ def _warn(text: str) -> None:
     warnings.warn(text, DeprecatedVariable, stacklevel=3)
 
 
-#: Where deprecation warnings go (an Ansible front door may point it at its display).
+#: Where deprecation warnings go: Python's warnings, or what :func:`told_deprecations` collects.
 warn: Callable[[str], None] = _warn
+
+
+@contextmanager
+def told_deprecations() -> Iterator[list[str]]:
+    """Collect, each text once, the deprecation warnings given inside the block instead of
+    warning (an Ansible action shows them as Ansible's own deprecations)."""
+    global warn
+    told: list[str] = []
+    previous = warn
+
+    def collect(text: str) -> None:
+        if text not in told:
+            told.append(text)
+
+    warn = collect
+    try:
+        yield told
+    finally:
+        warn = previous
 
 
 def given(host: str | None, variables: Mapping[str, Any], name: str) -> tuple[str, Any]:
@@ -161,6 +184,8 @@ def check(host: str | None, var: Var, found: Any, *, field: str | None = None) -
 
 
 def _fix(var: Var) -> str | None:
+    if var.fix:
+        return var.fix
     if var.roles:
         return f"see {var.name} in the README of role {var.roles[0]}"
     return None
@@ -245,7 +270,7 @@ def module_spec(module: str) -> dict[str, dict[str, Any]]:
         if var.option_aliases:
             rules["aliases"] = list(var.option_aliases)
             rules["deprecated_aliases"] = [
-                {"name": alias, "version": DEPRECATED_UNTIL, "collection_name": "sagefleet.fleet"}
+                {"name": alias, "version": DEPRECATED_UNTIL, "collection_name": COLLECTION}
                 for alias in var.option_aliases
             ]
         spec[option] = rules

@@ -108,7 +108,7 @@ ALLOW_INSECURE = Var(
 # -- the agent ---------------------------------------------------------------------------
 
 TARGET_VERSION = Var(
-    "sagefleet_agent_version",
+    "sagefleet_agent_target_version",
     "str",
     ('Agent version the fleet moves to (for example "3.2.0").',),
     roles=(AGENT, PREFLIGHT),
@@ -442,6 +442,9 @@ SETTINGS_SOURCE = Var(
     defaults_in=(SETTINGS,),
     note="vendor: merge the entities' vendor files; template: render the assumed layout.",
     doors=("deploy", "settings"),
+    empty_is_unset=True,
+    fix="vendor: merge the settings.json files the vendor's form produced (default); "
+    "template: render sagefleet's assumed layout from the entities' fields",
 )
 MERGE_KEYS = Var(
     "sagefleet_settings_merge_keys",
@@ -471,6 +474,8 @@ DROP_CONNECTIONS = Var(
     roles=(AGENT, SETTINGS),
     defaults_in=(SETTINGS,),
     doors=("deploy", "settings"),
+    fix="write sagefleet_settings_drop_connections: true only to remove connections the "
+    "vendor files lack",
 )
 SETTINGS_PATH = Var(
     "sagefleet_settings_path",
@@ -796,6 +801,7 @@ VARIABLES: tuple[Var, ...] = (
     DNS_PORT,
     ALLOW_INSECURE,
     TARGET_VERSION,
+    deprecated("sagefleet_agent_version", TARGET_VERSION, roles=(AGENT, PREFLIGHT)),
     PACKAGE,
     PACKAGE_SHA256,
     SERVICE_ACCOUNT,

@@ -18,6 +18,9 @@ UNSET: Any = _Unset()
 #: The release in which a deprecated name stops being read.
 DEPRECATED_UNTIL = "0.2.0"
 
+#: The Ansible collection whose release that is (what Ansible's deprecation notices name).
+COLLECTION = "sagefleet.fleet"
+
 
 class DeprecatedVariable(FutureWarning):
     """A variable was given under its retired name (shown by default, once per text)."""
@@ -55,6 +58,8 @@ class Var:
     replaced_by: str | None = None
     #: An empty string means "unset" (a role default of "").
     empty_is_unset: bool = False
+    #: What to do about a refused value (default: see it in its role's README).
+    fix: str | None = None
 
     @property
     def has_default(self) -> bool:

@@ -11,6 +11,8 @@ from sagefleet.connection import ConnectionOptions
 from sagefleet.settings import build_host_settings, entities_for_host
 from sagefleet.settings.merge import connections
 from sagefleet.settings.redact import is_secret_key
+from sagefleet.variables import given_or_none
+from sagefleet.variables.declarations import STAGING_DIR
 
 SECRET_MASK = "********"
 
@@ -21,7 +23,7 @@ class Expectations:
     #: The agent's service as the agent profile finds it (None: by pattern only).
     service_name: str | None
     service_account: str | None
-    agent_version: str | None
+    target_version: str | None
     settings_path: str
     settings: Any = field(repr=False)
     #: The key member of each keyed list of ``settings`` (how connections are told apart).
@@ -63,7 +65,7 @@ def for_host(host: str, variables: Mapping[str, Any]) -> Expectations:
         settings, keys = built.document, built.plan
         extra_allowed = built.source == "vendor"
     editions = {e.edition for e in entities}
-    version = variables.get("sagefleet_agent_version")
+    version = given_or_none(host, variables, "sagefleet_agent_target_version")
     return Expectations(
         host=host,
         service_name=profile.service_name,
@@ -73,7 +75,7 @@ def for_host(host: str, variables: Mapping[str, Any]) -> Expectations:
             if variables.get("sagefleet_agent_service_account")
             else None
         ),
-        agent_version=str(version) if version is not None else None,
+        target_version=str(version) if version is not None else None,
         settings_path=profile.settings_path(),
         settings=settings,
         settings_keys=keys,
@@ -81,9 +83,7 @@ def for_host(host: str, variables: Mapping[str, Any]) -> Expectations:
         entity_names=tuple(sorted(e.name for e in entities)),
         edition=editions.pop() if len(editions) == 1 else variables.get("sagefleet_edition"),
         endpoints=tuple(catalog.endpoints(variables.get("sagefleet_endpoints"), host=host)),
-        staging_dir=str(
-            variables.get("sagefleet_agent_staging_dir", "C:\\ProgramData\\sagefleet\\staging")
-        ),
+        staging_dir=str(given_or_none(host, variables, STAGING_DIR.name) or STAGING_DIR.default),
         staging_keep=int(variables.get("sagefleet_agent_staging_keep", 2)),
         install_dir=profile.install_dir,
         service_lookup=profile.service_lookup,

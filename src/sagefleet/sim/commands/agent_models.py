@@ -111,7 +111,7 @@ def _install(
                 return
             result["killed_pid"] = killed or None
         stamp = host.utc_now().strftime("%Y%m%dT%H%M%SZ")
-        root = str(params["backup_root"])
+        root = str(params["backup_dir"])
         try:
             root = acl_rules.private_folder(host, root) or root
             backup = f"{root}\\{result['previous_version']}-{stamp}"

@@ -127,7 +127,7 @@ def _executables(host: WindowsHost, products: list[dict[str, Any]]) -> list[dict
 
 
 def _agent(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
-    name = params.get("agent_service") or None
+    name = params.get("service_name") or None
     service, by, candidates = host.find_service(
         name,
         params.get("agent_image_path_pattern") or None,
@@ -331,7 +331,7 @@ def _spc_marker(host: WindowsHost, paths: list[str]) -> bool:
 #: snippet that drifted apart fail here, not silently on a real server).
 FACTS_PARAMS = frozenset(
     {
-        "agent_service",
+        "service_name",
         "agent_image_path_pattern",
         "agent_display_name_pattern",
         "endpoints",
