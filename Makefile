@@ -80,13 +80,13 @@ lint: $(STAMP)
 
 ## make docs: regenerate the role READMEs' variables and docs/checks.md (a test checks them)
 docs: $(STAMP)
-	$(BIN)/python -m sagefleet.roledocs all
+	$(BIN)/python -m sagefleet.ansible.roledocs all
 
 ## make collection: the sagefleet.fleet Ansible collection (roles, modules, plugins)
 ## assembled from the checkout and built by ansible-galaxy into build/collection/
 COLLECTION_OUT ?= build/collection
 collection: $(STAMP)
-	$(BIN)/python -m sagefleet.collection --root . --out $(COLLECTION_OUT)
+	$(BIN)/python -m sagefleet.ansible.collection --root . --out $(COLLECTION_OUT)
 
 clean:
 	rm -rf $(VENV) $(VENV218) .pytest_cache .mypy_cache .ruff_cache .sagefleet

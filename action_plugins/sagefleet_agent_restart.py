@@ -1,10 +1,11 @@
-"""Action plugin: restart the agent so it reads settings.json again (sagefleet.agent_service)."""
+"""Action plugin: restart the agent so it reads settings.json again (sagefleet.agent.service)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sagefleet import agent_profile, agent_service
+from sagefleet.agent import profile as agent_profile
+from sagefleet.agent import service as agent_service
 from sagefleet.ansible.action import SagefleetAction
 from sagefleet.errors import SagefleetError
 from sagefleet.remote.ansible import AnsibleSession

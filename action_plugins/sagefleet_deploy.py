@@ -12,7 +12,7 @@ from sagefleet.outcomes import Outcome
 from sagefleet.package import info_from_dict
 from sagefleet.remote.ansible import AnsibleSession
 
-# Ansible imports this module in its controller process before forking a worker per
+# Ansible imports this module in its bastion process before forking a worker per
 # host: load what the preflight gate needs here, once, instead of in every worker.
 preflight.warm_up()
 

@@ -1,4 +1,4 @@
-"""Action plugin: inspect the agent package once on the controller, before any host is touched."""
+"""Action plugin: inspect the agent package once on the bastion, before any host is touched."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Action plugin: preflight of one Windows host: facts in one round trip, checks on the bastion.
 
-In the role's fleet mode (sagefleet.preflight_play) this host's facts were gathered by
+In the role's fleet mode (sagefleet.ansible.preflight_play) this host's facts were gathered by
 the fleet task's process: this task takes its result there and contacts nothing.
 """
 
@@ -12,7 +12,7 @@ from ansible.utils.display import Display
 
 from sagefleet import preflight
 from sagefleet.ansible.action import Done, SagefleetAction
-from sagefleet.preflight_play import (
+from sagefleet.ansible.preflight_play import (
     FLEET_RESULT_VAR,
     Results,
     host_variables,
@@ -24,7 +24,7 @@ from sagefleet.variables import module_spec
 
 display = Display()
 
-# Ansible imports this module in its controller process before forking a worker per
+# Ansible imports this module in its bastion process before forking a worker per
 # host: load the checks and catalogs here, once, instead of in every worker.
 preflight.warm_up()
 

@@ -1,6 +1,6 @@
 """Action plugin: the preflight of every host of the play at once, from the bastion.
 
-The role sagefleet_preflight's fleet mode (sagefleet.preflight_play, docs/performance.md):
+The role sagefleet_preflight's fleet mode (sagefleet.ansible.preflight_play, docs/performance.md):
 it starts the process that reaches every host and returns at once; each host's own
 task then takes its result there. Hosts it cannot reach the way ansible-core's winrm
 connection would are listed in ``per_host`` with the reason.
@@ -14,14 +14,15 @@ from typing import Any
 from ansible import context
 from ansible.utils.display import Display
 
-from sagefleet import preflight, preflight_play
+from sagefleet import preflight
+from sagefleet.ansible import preflight_play
 from sagefleet.ansible.action import SagefleetAction
-from sagefleet.preflight_play import FleetHost, plan_host
+from sagefleet.ansible.preflight_play import FleetHost, plan_host
 from sagefleet.remote.ansible import AnsibleSession, AnsibleWinRM
 
 display = Display()
 
-# Loaded in the controller before it forks a worker (see the sagefleet_preflight action).
+# Loaded in the bastion before it forks a worker (see the sagefleet_preflight action).
 preflight.warm_up()
 
 
@@ -41,7 +42,7 @@ class ActionModule(SagefleetAction):
         # Ansible's forks: never more hosts at once than ansible-playbook -f allows.
         forks = max(1, min(int(context.CLIARGS.get("forks") or 5), len(names) or 1))
         try:
-            results = preflight_play.start(hosts, forks=forks, controller=os.getppid())
+            results = preflight_play.start(hosts, forks=forks, bastion=os.getppid())
         except Exception as exc:  # noqa: BLE001 - each host's own task still gathers it
             display.warning(f"sagefleet preflight: the fleet task failed ({exc}), hosts run alone")
             results = None

@@ -51,7 +51,7 @@ class ActionModule(SagefleetAction):
             "default": Outcome.UNREACHABLE.value,
         },
     }
-    _supports_check_mode = True  # writes only on the controller, reports are wanted in check mode
+    _supports_check_mode = True  # writes only on the bastion, reports are wanted in check mode
     _requires_connection = False
 
     def read_variables(self) -> dict[str, Any]:

@@ -69,7 +69,7 @@ class ActionModule(SagefleetAction):
         "dest": {"type": "path"},
         "folder": {"type": "dict"},
     }
-    _supports_check_mode = True  # writes only on the controller, as the reports do
+    _supports_check_mode = True  # writes only on the bastion, as the reports do
     _requires_connection = False
 
     def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:

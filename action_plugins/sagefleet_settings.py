@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sagefleet import agent_profile
+from sagefleet.agent import profile as agent_profile
 from sagefleet.ansible.action import SagefleetAction
 from sagefleet.errors import SagefleetError
 from sagefleet.remote.ansible import AnsibleSession

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sagefleet import preflight, rolespec
+from sagefleet import preflight
+from sagefleet.ansible import rolespec
 from sagefleet.ansible.action import SagefleetAction
 from sagefleet.deploy import check_inputs, require_entities
 from sagefleet.errors import InputError, SagefleetError

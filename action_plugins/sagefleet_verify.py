@@ -1,4 +1,4 @@
-"""Action plugin: run the testinfra suites on the controller, with the playbook's vault."""
+"""Action plugin: run the testinfra suites on the bastion, with the playbook's vault."""
 
 from __future__ import annotations
 

@@ -49,15 +49,18 @@ LABELS = {
     "doctor": "sagefleet doctor",
 }
 #: How each approach appears in the one-host count.
-COUNTED = {"doctor": "sagefleet doctor", "preflight": "preflight.yml, fleet mode",
-           "preflight_per_host": "preflight.yml, per_host mode"}
+COUNTED = {
+    "doctor": "sagefleet doctor",
+    "preflight": "preflight.yml, fleet mode",
+    "preflight_per_host": "preflight.yml, per_host mode",
+}
 
 TARGETS = {
     "preflight_vs_naive_at_100": 5.0,  # preflight.yml at least 5x faster than naive
     "preflight_vs_lower_at_100": 1.5,  # within 1.5x of the lower bound at its forks
     "doctor_vs_lower_at_500": 1.3,  # within 1.3x of the lower bound
     "preflight_vs_doctor_at_500": 1.2,  # preflight.yml's wall time within 1.2x of doctor's
-    "preflight_cpu_per_host_s": 0.05,  # controller CPU per host, at most (100 hosts and more)
+    "preflight_cpu_per_host_s": 0.05,  # bastion CPU per host, at most (100 hosts and more)
     "doctor_cpu_per_host_s": 0.05,
 }
 #: Sizes from which the CPU per host is judged: below, the start-up (imports, the
@@ -218,11 +221,18 @@ def count_preflight(work: Path, *, first_address: str) -> dict[str, Any]:
             process = subprocess.run(
                 [
                     str(Path(sys.executable).parent / "ansible-playbook"),
-                    "-i", str(inventory), str(PREFLIGHT_PLAYBOOK),
-                    "-e", f"sagefleet_preflight_report_dir={out}",
-                    "-e", f"sagefleet_preflight_mode={mode}",
+                    "-i",
+                    str(inventory),
+                    str(PREFLIGHT_PLAYBOOK),
+                    "-e",
+                    f"sagefleet_preflight_report_dir={out}",
+                    "-e",
+                    f"sagefleet_preflight_mode={mode}",
                 ],
-                cwd=ROOT, capture_output=True, text=True, timeout=300,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=300,
                 env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
             )
             problem = _check_report(out, 1)
@@ -280,7 +290,11 @@ def build_points(
         c = concurrency[approach]
         for n in hosts:
             bound = lower_bound_s(
-                n, c, latency_s, startup_s, round_trips=round_trips,
+                n,
+                c,
+                latency_s,
+                startup_s,
+                round_trips=round_trips,
                 powershell_starts=powershell_starts,
             )
             point: dict[str, Any] = {
@@ -376,7 +390,7 @@ def evaluate_targets(points: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
         ]
         verdict(
             f"{approach}_cpu_per_host_s",
-            f"{label}: controller CPU seconds per host, largest from "
+            f"{label}: bastion CPU seconds per host, largest from "
             f"{CPU_TARGET_FROM_HOSTS} hosts (at most)",
             max(cpu) if cpu else None,
             TARGETS[f"{approach}_cpu_per_host_s"],

@@ -46,8 +46,8 @@ def markdown_table(results: Mapping[str, Any]) -> str:
         f"Latency {params['latency_s'] * 1000:.0f} ms per WinRM request, PowerShell start-up "
         f"{params['startup_s'] * 1000:.0f} ms, lower bound = {round_trips} round trips x "
         f"latency + {starts} start-up per host, x ceil(N / concurrency). Medians over the runs; "
-        "CPU is the controller's (the command and all its children); memory is the peak sum "
-        "of resident sizes over the controller's process tree (shared pages counted once "
+        "CPU is the bastion's (the command and all its children); memory is the peak sum "
+        "of resident sizes over the bastion's process tree (shared pages counted once "
         "per process) and, in brackets, its largest single process.",
         "",
         "| Approach | Forks | Hosts | Runs | Wall s | Lower bound s | x bound | "

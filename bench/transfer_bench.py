@@ -142,7 +142,7 @@ def _client_sagefleet(target: Mapping[str, Any]) -> dict[str, Any]:
     from sagefleet import transfer
     from sagefleet.package import inspect
 
-    package = inspect(target["package"])  # once per run on the controller, not timed
+    package = inspect(target["package"])  # once per run on the bastion, not timed
     session = harness.winrm_session(target)
     cpu0, t0 = time.process_time(), time.perf_counter()
     try:

@@ -1,5 +1,5 @@
 # Documentation of the action plugin of the same name (action_plugins/sagefleet_deploy.py):
-# the deploy runs on the controller and drives the host over its WinRM connection.
+# the deploy runs on the bastion and drives the host over its WinRM connection.
 
 DOCUMENTATION = r"""
 module: sagefleet_deploy
@@ -20,7 +20,7 @@ version_added: "0.1.0"
 options:
   package:
     description:
-      - The agent package as inspected on the controller by M(sagefleet_package)
+      - The agent package as inspected on the bastion by M(sagefleet_package)
         (its C(package) return value), so every host gets the same verified file.
     type: dict
     required: true
@@ -39,8 +39,8 @@ attributes:
 EXAMPLES = r"""
 - name: Install or upgrade the agent
   sagefleet_deploy:
-    package: "{{ sagefleet_agent_package_result.package }}"
-  register: sagefleet_agent_result
+    package: "{{ sagefleet_deploy_package_result.package }}"
+  register: sagefleet_deploy_result
 """
 
 RETURN = r"""

@@ -1,12 +1,12 @@
 # Documentation of the action plugin of the same name (action_plugins/sagefleet_diagnose.py):
-# the bundle is assembled and written on the controller.
+# the bundle is assembled and written on the bastion.
 
 DOCUMENTATION = r"""
 module: sagefleet_diagnose
 short_description: Collect a support bundle of a Sage 100 server running the Spendesk agent
 description:
   - Runs the troubleshooting sequence for a disconnected agent on one host, and
-    writes one zip per host on the controller with a C(manifest.json) (files, sizes,
+    writes one zip per host on the bastion with a C(manifest.json) (files, sizes,
     SHA-256, collected_at, sagefleet version).
   - "Collects: the facts and the findings (service, connectivity to the endpoints
     from the host, TLS), the agent's own connections and its account's proxy (SF513), the
@@ -84,7 +84,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 bundle:
-  description: Path of the zip written on the controller.
+  description: Path of the zip written on the bastion.
   returned: success
   type: str
   sample: reports/diagnose/sage-01-20250301T101500Z.zip

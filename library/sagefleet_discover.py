@@ -1,5 +1,5 @@
 # Documentation of the action plugin of the same name (action_plugins/sagefleet_discover.py):
-# the host is read with the discover snippet; the draft is written on the controller.
+# the host is read with the discover snippet; the draft is written on the bastion.
 
 DOCUMENTATION = r"""
 module: sagefleet_discover
@@ -10,12 +10,12 @@ description:
     and O(roots), with each file's C(ServeurSQL=) line and database name.
   - Writes C(<dest>/<host>.yml) with one draft entity per .MAE file (secrets as vault
     placeholders such as C({{ vault_sql_password_<entity> }})) and
-    C(<dest>/<host>.vault.yml), a commented vault skeleton, on the controller.
+    C(<dest>/<host>.vault.yml), a commented vault skeleton, on the bastion.
   - An existing file is never overwritten unless O(force=true).
 version_added: "0.1.0"
 options:
   dest:
-    description: Folder of the drafts on the controller (usually the inventory's host_vars).
+    description: Folder of the drafts on the bastion (usually the inventory's host_vars).
     type: path
     required: true
   roots:

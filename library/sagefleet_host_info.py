@@ -1,5 +1,5 @@
 # This file only documents the action plugin of the same name:
-# the work happens on the controller (action_plugins/sagefleet_host_info.py),
+# the work happens on the bastion (action_plugins/sagefleet_host_info.py),
 # which runs the host_info PowerShell snippet over the host's connection.
 
 DOCUMENTATION = r"""
@@ -9,7 +9,7 @@ description:
   - Runs the sagefleet C(host_info) PowerShell snippet on the host over its
     Ansible connection (WinRM) in one round trip and returns its result.
   - Read-only; never changes the host.
-  - Also returns the clock skew between the host and the controller.
+  - Also returns the clock skew between the host and the bastion.
 version_added: "0.1.0"
 options: {}
 extends_documentation_fragment:
@@ -62,7 +62,7 @@ host_info:
       type: str
       sample: "2026-11-28T10:00:00.0000000Z"
     clock_skew_s:
-      description: Host clock minus controller clock, in seconds (null if unreadable).
+      description: Host clock minus bastion clock, in seconds (null if unreadable).
       type: float
       sample: 0.4
 """

@@ -49,7 +49,7 @@ options:
     default: [unreachable]
 extends_documentation_fragment:
   - sagefleet.docs.module
-  - sagefleet.docs.module.controller
+  - sagefleet.docs.module.bastion
 attributes:
   check_mode:
     support: full

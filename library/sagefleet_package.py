@@ -1,11 +1,11 @@
 # Documentation of the action plugin of the same name (action_plugins/sagefleet_package.py):
-# runs on the controller only, before any host is contacted.
+# runs on the bastion only, before any host is contacted.
 
 DOCUMENTATION = r"""
 module: sagefleet_package
-short_description: Inspect the Spendesk agent package on the controller
+short_description: Inspect the Spendesk agent package on the bastion
 description:
-  - Opens the package (Setup.zip, or a folder) once on the controller, refuses an
+  - Opens the package (Setup.zip, or a folder) once on the bastion, refuses an
     unsafe or incomplete one (paths leaving the folder, links and other non-regular
     entries, no installer, no settings.json) before any host is touched, hashes it
     and lists its installers per Sage version.
@@ -13,7 +13,7 @@ description:
 version_added: "0.1.0"
 options:
   path:
-    description: Path of the package on the controller.
+    description: Path of the package on the bastion.
     type: path
     required: true
   sha256:
@@ -31,7 +31,7 @@ options:
     default: []
 extends_documentation_fragment:
   - sagefleet.docs.module
-  - sagefleet.docs.module.controller
+  - sagefleet.docs.module.bastion
 """
 
 EXAMPLES = r"""
@@ -42,7 +42,7 @@ EXAMPLES = r"""
     hosts: "{{ ansible_play_hosts }}"
   run_once: true
   delegate_to: localhost
-  register: sagefleet_agent_package_result
+  register: sagefleet_deploy_package_result
 """
 
 RETURN = r"""

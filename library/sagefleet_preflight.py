@@ -1,12 +1,12 @@
 # Documentation of the action plugin of the same name (action_plugins/sagefleet_preflight.py):
-# the checks run on the controller; the host only answers the facts snippet.
+# the checks run on the bastion; the host only answers the facts snippet.
 
 DOCUMENTATION = r"""
 module: sagefleet_preflight
 short_description: Diagnose a Sage 100 server before installing the Spendesk agent
 description:
   - Gathers every fact the checks need in one PowerShell round trip (the C(facts)
-    snippet), runs the sagefleet check catalog on the controller and returns the
+    snippet), runs the sagefleet check catalog on the bastion and returns the
     host's findings.
   - Reads C(sagefleet_entities), the WinRM connection variables and every
     setting below from the host's variables itself (the variable named in each

@@ -1,5 +1,5 @@
 # Documentation of the action plugin of the same name (action_plugins/sagefleet_preflight_fleet.py):
-# the fleet mode of the role sagefleet_preflight (src/sagefleet/preflight_play.py).
+# the fleet mode of the role sagefleet_preflight (src/sagefleet/ansible/preflight_play.py).
 
 DOCUMENTATION = r"""
 module: sagefleet_preflight_fleet
@@ -21,7 +21,7 @@ version_added: "0.1.0"
 options: {}
 extends_documentation_fragment:
   - sagefleet.docs.module
-  - sagefleet.docs.module.controller
+  - sagefleet.docs.module.bastion
 notes:
   - Returns C(process) (where the process it started leaves each host's result,
     a private folder and each host's file), C(per_host) (each host left to its

@@ -5,7 +5,7 @@ module: sagefleet_report
 short_description: Write the fleet report of a sagefleet run
 description:
   - Collects each host's registered result and writes the fleet report on the
-    controller as a console table, JSON, JUnit XML and a self-contained HTML page.
+    bastion as a console table, JSON, JUnit XML and a self-contained HTML page.
   - A deploy result gives the host its outcome (installed, upgraded, rolled-back,
     failed, blocked, unreachable...) with versions from and to, reason and duration,
     in every format. A host without a result is unreachable, or C(not-run) when
@@ -33,7 +33,7 @@ options:
         (M(sagefleet_wave_gate)); its verification verdicts make a host C(verify-failed).
     type: str
   dest:
-    description: Folder on the controller where the report files are written, as is.
+    description: Folder on the bastion where the report files are written, as is.
     type: path
   folder:
     description: This run's report folder, as M(sagefleet_report_folder) returned it.
@@ -72,11 +72,11 @@ options:
     default: unreachable
 extends_documentation_fragment:
   - sagefleet.docs.module
-  - sagefleet.docs.module.controller
+  - sagefleet.docs.module.bastion
 attributes:
   check_mode:
     support: full
-    description: Reports are written on the controller in check mode too.
+    description: Reports are written on the bastion in check mode too.
 """
 
 EXAMPLES = r"""

@@ -5,7 +5,7 @@ module: sagefleet_report_folder
 short_description: Open a run's report folder, or read what the run wrote there
 description:
   - C(state=open) creates C(reports/<inventory name>/<job>/<UTC time>/) on the
-    controller (the reports root is C(sagefleet_report_dir), default C(reports/) of
+    bastion (the reports root is C(sagefleet_report_dir), default C(reports/) of
     the project; the inventory name is C(sagefleet_inventory_name) or the first
     inventory source's), or uses the folder I(dest) as is (made by what writes into
     it, so a run that writes nothing leaves no empty folder there).
@@ -31,11 +31,11 @@ options:
     type: dict
 extends_documentation_fragment:
   - sagefleet.docs.module
-  - sagefleet.docs.module.controller
+  - sagefleet.docs.module.bastion
 attributes:
   check_mode:
     support: full
-    description: Writes only on the controller, as the reports do.
+    description: Writes only on the bastion, as the reports do.
 """
 
 EXAMPLES = r"""

@@ -1,11 +1,11 @@
 # Documentation of the action plugin of the same name (action_plugins/sagefleet_settings.py):
-# the content is built on the controller; the host only runs the settings_write snippet.
+# the content is built on the bastion; the host only runs the settings_write snippet.
 
 DOCUMENTATION = r"""
 module: sagefleet_settings
 short_description: Write the Spendesk agent's settings.json on a Sage 100 server, or roll it back
 description:
-  - Builds the host's C(settings.json) on the controller from its C(sagefleet_entities).
+  - Builds the host's C(settings.json) on the bastion from its C(sagefleet_entities).
     By default (C(sagefleet_settings_source=vendor)) it is a true merge of the entities'
     vendor files (C(vendor_settings) or C(vendor_package)), keyed by connection; with
     C(sagefleet_settings_source=template), sagefleet's assumed layout rendered from the

@@ -5,7 +5,7 @@ module: sagefleet_validate
 short_description: Validate the sagefleet inventory of every host before any is contacted
 description:
   - Checks entities, waivers, endpoints and options of every listed host on the
-    controller and fails with every error at once (host, entity, field, value,
+    bastion and fails with every error at once (host, entity, field, value,
     fix), so a bad input never leaves a fleet half-processed.
   - Secrets are masked in every message.
 version_added: "0.1.0"
@@ -33,7 +33,7 @@ options:
     type: path
 extends_documentation_fragment:
   - sagefleet.docs.module
-  - sagefleet.docs.module.controller
+  - sagefleet.docs.module.bastion
 """
 
 EXAMPLES = r"""

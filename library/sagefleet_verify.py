@@ -4,7 +4,7 @@ DOCUMENTATION = r"""
 module: sagefleet_verify
 short_description: Run the testinfra verification suites against the inventory's hosts
 description:
-  - Runs pytest with the sagefleet.verify plugin on the controller, against the
+  - Runs pytest with the sagefleet.verify plugin on the bastion, against the
     hosts of the play's inventory sources.
   - The suites read the inventory themselves; the vault secrets the playbook was
     started with (--vault-password-file, --ask-vault-pass, --vault-id, AWX's vault
@@ -31,7 +31,7 @@ options:
     type: path
 extends_documentation_fragment:
   - sagefleet.docs.module
-  - sagefleet.docs.module.controller
+  - sagefleet.docs.module.bastion
 attributes:
   check_mode:
     support: full

@@ -1,5 +1,5 @@
 # Documentation of the action plugin of the same name (action_plugins/sagefleet_wave_gate.py):
-# runs on the controller after each wave of a rolling deploy.
+# runs on the bastion after each wave of a rolling deploy.
 
 DOCUMENTATION = r"""
 module: sagefleet_wave_gate
@@ -24,7 +24,7 @@ options:
   result_var:
     description: Name of the registered variable holding each host's deploy result.
     type: str
-    default: sagefleet_agent_result
+    default: sagefleet_deploy_result
   max_fail_percentage:
     description: Largest share of failed hosts, in percent, that lets the rollout go on.
     type: float
@@ -39,7 +39,7 @@ options:
     type: path
 extends_documentation_fragment:
   - sagefleet.docs.module
-  - sagefleet.docs.module.controller
+  - sagefleet.docs.module.bastion
 attributes:
   check_mode:
     support: full
@@ -53,7 +53,7 @@ EXAMPLES = r"""
     max_fail_percentage: 20
   run_once: true
   delegate_to: localhost
-  register: sagefleet_agent_wave
+  register: sagefleet_deploy_wave
 """
 
 RETURN = r"""

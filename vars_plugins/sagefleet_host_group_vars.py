@@ -56,7 +56,7 @@ class VarsModule(HostGroupVars):  # type: ignore[misc]
         except AnsibleError:
             # Imported here: the plugin loads (and the variables with it) even where
             # sagefleet itself cannot be imported.
-            from sagefleet import yamlcheck
+            from sagefleet.inventory import yamlcheck
 
             found = yamlcheck.first_problem(found_files, _host_of(found_files))
             if found is None:

@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sagefleet import __version__, agent_profile, connection, preflight
-from sagefleet.connection import ConnectionOptions, Evidence, Verdict
+from sagefleet import __version__, preflight
+from sagefleet.agent import connection
+from sagefleet.agent import profile as agent_profile
+from sagefleet.agent.connection import ConnectionOptions, Evidence, Verdict
 from sagefleet.diagnosis import Diagnosis, diagnose
 from sagefleet.errors import SagefleetError
 from sagefleet.files import write_atomic
@@ -71,12 +73,15 @@ class DiagnoseOptions:
 
     def params(self) -> dict[str, Any]:
         logs = [
-            {"kind": "agent", "folder": folder, "filter": self.agent_log_filter,
-             "max_files": self.max_files}
+            {
+                "kind": "agent",
+                "folder": folder,
+                "filter": self.agent_log_filter,
+                "max_files": self.max_files,
+            }
             for folder in self.agent_log_dirs
         ] + [
-            {"kind": "installer", "folder": folder, "filter": pattern,
-             "max_files": self.max_files}
+            {"kind": "installer", "folder": folder, "filter": pattern, "max_files": self.max_files}
             for folder, pattern in self.installer_logs
         ]
         return {
@@ -249,8 +254,9 @@ def collect(
     else:
         bundle.notes.append(f"facts: not gathered ({report.error})")
     # The agent's connections first: as they are, before any restart the diagnose snippet does.
-    verdict, evidence, error = _connections(session, options, bundle) if report.reachable else (
-        None, None, report.error)
+    verdict, evidence, error = (
+        _connections(session, options, bundle) if report.reachable else (None, None, report.error)
+    )
     result: dict[str, Any] | None = None
     if report.reachable:
         try:
@@ -260,11 +266,9 @@ def collect(
     if result is not None:
         bundle.service = dict(result.get("service") or {})
         bundle.restart = result.get("restart")
-        bundle.files["service.json"] = _json({"service": bundle.service,
-                                              "restart": bundle.restart})
+        bundle.files["service.json"] = _json({"service": bundle.service, "restart": bundle.restart})
         events = result.get("events") or []
-        bundle.files["events.json"] = _json({"events": events,
-                                             "error": result.get("events_error")})
+        bundle.files["events.json"] = _json({"events": events, "error": result.get("events_error")})
         for item in result.get("logs") or []:
             name = f"logs/{item['kind']}/{_file_name(str(item['path']))}"
             if item.get("content") is None:
@@ -272,8 +276,9 @@ def collect(
                 continue
             bundle.files[name] = base64.b64decode(str(item["content"]))
             if item.get("truncated"):
-                bundle.notes.append(f"{name}: last {options.tail_bytes} bytes of "
-                                    f"{item['size']} ({item['path']})")
+                bundle.notes.append(
+                    f"{name}: last {options.tail_bytes} bytes of {item['size']} ({item['path']})"
+                )
         _settings_file(result.get("settings"), bundle)
     findings = list(report.findings)
     if verdict is not None:
@@ -282,8 +287,13 @@ def collect(
     with_connection = dataclasses.replace(report, findings=tuple(findings))
     bundle.files["findings.json"] = _json(with_connection.to_dict())
     bundle.diagnosis = diagnose(
-        lang=prepared.lang, findings=findings, result=result, verdict=verdict,
-        evidence=evidence, options=options.connection, error=error,
+        lang=prepared.lang,
+        findings=findings,
+        result=result,
+        verdict=verdict,
+        evidence=evidence,
+        options=options.connection,
+        error=error,
     )
     bundle.files["troubleshooting.json"] = _json(bundle.diagnosis.to_dict())
     bundle.files["troubleshooting.txt"] = bundle.diagnosis.text().encode("utf-8")

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagefleet import connection
+from sagefleet.agent import connection
 from sagefleet.findings import Finding, Status, plain
 from sagefleet.report.labels import labels_for, typography
 

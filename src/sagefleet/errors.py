@@ -15,7 +15,7 @@ class SagefleetError(Exception):
 
 
 class InputError(SagefleetError):
-    """Bad user input, detected on the controller before any host is touched."""
+    """Bad user input, detected on the bastion before any host is touched."""
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sagefleet.agent_profile import TECHNOLOGIES
+from sagefleet.agent.profile import TECHNOLOGIES
 from sagefleet.errors import InputError
 
 #: Human names of the technologies (the profile's keys are the identifiers).
@@ -94,7 +94,8 @@ def _pe(data: bytes, name: str) -> Any:
         raise InputError(
             f"{name} is not a Windows program ({exc.value}): Windows would answer "
             "'not a valid Win32 application'",
-            field="sagefleet_agent_package", value=name,
+            field="sagefleet_agent_package",
+            value=name,
             fix="rebuild the package from the vendor's original Setup.zip",
         ) from None
     pe.parse_data_directories(
@@ -156,8 +157,11 @@ def _evidence_pe(pe: Any, data: bytes, strings: dict[str, str]) -> dict[str, lis
         if section.Name.rstrip(b"\0") == b".wixburn":
             head = section.get_data()[:4]
             magic = struct.unpack("<I", head)[0] if len(head) == 4 else None
-            add("wix-burn", "PE section .wixburn" + (
-                f" (magic 0x{magic:08X})" if magic == BURN_MAGIC else " (unexpected magic)"))
+            add(
+                "wix-burn",
+                "PE section .wixburn"
+                + (f" (magic 0x{magic:08X})" if magic == BURN_MAGIC else " (unexpected magic)"),
+            )
     overlay_at = pe.get_overlay_data_start_offset()
     overlay = data[overlay_at : overlay_at + OVERLAY_SCAN] if overlay_at is not None else b""
     at = overlay.find(NSIS_SIGNATURE, 4)
@@ -168,8 +172,11 @@ def _evidence_pe(pe: Any, data: bytes, strings: dict[str, str]) -> dict[str, lis
         at = overlay.find(NSIS_SIGNATURE, at + 1)
     table = _rcdata(pe, INNO_RESOURCE_ID)
     if table is not None and table.startswith(INNO_OFFSET_TABLE_ID):
-        add("inno", f"setup loader offset table ({INNO_OFFSET_TABLE_ID.decode()}) "
-                    f"in RCDATA resource {INNO_RESOURCE_ID}")
+        add(
+            "inno",
+            f"setup loader offset table ({INNO_OFFSET_TABLE_ID.decode()}) "
+            f"in RCDATA resource {INNO_RESOURCE_ID}",
+        )
     if data[0x30:0x34] == INNO_LOADER_HEADER:
         add("inno", "setup loader header 'Inno' at offset 0x30")
     at = overlay.find(INNO_SETUP_DATA)
@@ -273,8 +280,11 @@ class _StringPool:
         if found is None:
             return None
         _, offset, length = found
-        encoding = f"cp{self.codepage}" if self.codepage not in (0, 65001) else (
-            "utf-8" if self.codepage == 65001 else "cp1252")
+        encoding = (
+            f"cp{self.codepage}"
+            if self.codepage not in (0, 65001)
+            else ("utf-8" if self.codepage == 65001 else "cp1252")
+        )
         try:
             return self.data[offset : offset + length].decode(encoding, "replace")
         except LookupError:
@@ -359,7 +369,9 @@ def _read_msi(data: bytes, name: str) -> InstallerFile:
     except (OSError, ValueError) as exc:  # olefile raises OSError on a damaged file
         raise InputError(
             f"{name} is a damaged OLE compound file ({exc}): msiexec could not open it",
-            field="sagefleet_agent_package", value=name, fix=fix,
+            field="sagefleet_agent_package",
+            value=name,
+            fix=fix,
         ) from None
     try:
         clsid = (ole.root.clsid or "").upper()
@@ -367,7 +379,9 @@ def _read_msi(data: bytes, name: str) -> InstallerFile:
             raise InputError(
                 f"{name} is an OLE compound file of class {{{clsid or 'none'}}}, not a "
                 f"Windows Installer package ({{{MSI_CLSID}}})",
-                field="sagefleet_agent_package", value=name, fix=fix,
+                field="sagefleet_agent_package",
+                value=name,
+                fix=fix,
             )
         evidence = [f"OLE compound file of class {{{MSI_CLSID}}} (installer database)"]
         meta = ole.get_metadata()
@@ -418,7 +432,8 @@ def stamp_version(data: bytes, name: str, version: str) -> bytes:
     if not _VERSION_TEXT.match(version):
         raise InputError(
             "a test package's version is 1 to 32 characters of letters, digits, . + -",
-            field="--version", value=version,
+            field="--version",
+            value=version,
         )
     if data.startswith(OLE_SIGNATURE):
         return _stamp_msi(data, version)
@@ -441,7 +456,8 @@ def _stamp_pe(data: bytes, name: str, version: str) -> bytes:
             if len(version) + 1 > room:
                 raise InputError(
                     f"{name}: version {version!r} does not fit the {room - 1} characters "
-                    f"its {key.decode()} holds", value=version,
+                    f"its {key.decode()} holds",
+                    value=version,
                 )
             # Padded with spaces to the String's room, so its lengths stay true.
             padded = version.ljust(room - 1)
@@ -463,11 +479,17 @@ def _stamp_msi(data: bytes, version: str) -> bytes:
     except (KeyError, ValueError, OSError, struct.error) as exc:
         raise InputError(f"the MSI stub cannot be stamped ({exc})") from None
     pool, pool_raw, streams, value_ids = (
-        tables.pool, tables.pool_raw, tables.streams, tables.value_ids)
+        tables.pool,
+        tables.pool_raw,
+        tables.streams,
+        tables.value_ids,
+    )
     target, padding = value_ids.get("ProductVersion"), value_ids.get("SAGEFLEETSTUB")
     if target is None or padding is None or pool.refcounts.get(target) != 1:
-        raise InputError("the MSI stub has no ProductVersion string of its own and "
-                         "SAGEFLEETSTUB padding to stamp")
+        raise InputError(
+            "the MSI stub has no ProductVersion string of its own and "
+            "SAGEFLEETSTUB padding to stamp"
+        )
     old = pool.entries[target][2]
     grow = len(version) - old
     pad_length = pool.entries[padding][2] - grow

@@ -17,14 +17,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sagefleet import __version__, agent_profile, catalog, snippets
+from sagefleet import __version__, catalog, snippets
+from sagefleet.agent import profile as agent_profile
 from sagefleet.errors import InputError
 from sagefleet.facts import FactsError, parse_facts, parse_utc
 from sagefleet.findings import HostReport
 from sagefleet.preflight import PreparedHost, evaluate, prepare
 from sagefleet.remote.command import bootstrap_command
-from sagefleet.variables import declarations as declared
-from sagefleet.variables import value
+from sagefleet.variables import jobs, value
 
 OUTPUT_PATTERN = "sagefleet-facts-<COMPUTERNAME>.json"
 # How long the collector lets the facts script run before it stops it (the network
@@ -74,7 +74,7 @@ def default_params(
     *,
     mae_files: list[str] | None = None,
     service_name: str | None = None,
-    timeout_ms: int = declared.TIMEOUT_MS.default,
+    timeout_ms: int = jobs.TIMEOUT_MS.default,
 ) -> dict[str, Any]:
     """Facts parameters without an inventory: shipped endpoints, the given MAE paths."""
     return {
@@ -121,13 +121,13 @@ def read_facts(path: Path) -> dict[str, Any]:
 
 
 def evaluate_file(
-    path: Path, prepared: PreparedHost, *, controller_utc: dt.datetime | None = None
+    path: Path, prepared: PreparedHost, *, bastion_utc: dt.datetime | None = None
 ) -> HostReport:
     """Checks over a collected facts file, exactly as preflight.run evaluates live facts.
 
     The clock check compares the host's clock with the bastion's: offline there is
     no bastion time for the host's reading unless the caller gives when the facts
-    were collected (``controller_utc``, ``--collected-at``); without it SF104 says
+    were collected (``bastion_utc``, ``--collected-at``); without it SF104 says
     unknown (comparing the file's time with itself would pass without checking).
     """
     document = read_facts(path)
@@ -135,9 +135,9 @@ def evaluate_file(
         facts = parse_facts(document)
     except FactsError as exc:
         raise InputError(str(exc), field="--facts", value=str(path)) from exc
-    compare = controller_utc is not None
-    if controller_utc is None:
-        controller_utc = parse_utc(facts.identity.utc_now) or dt.datetime.now(dt.UTC)
+    compare = bastion_utc is not None
+    if bastion_utc is None:
+        bastion_utc = parse_utc(facts.identity.utc_now) or dt.datetime.now(dt.UTC)
     return evaluate(
-        prepared, facts, controller_utc=controller_utc, compare_clock=compare, address="offline"
+        prepared, facts, bastion_utc=bastion_utc, compare_clock=compare, address="offline"
     )

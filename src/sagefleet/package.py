@@ -1,4 +1,4 @@
-"""The agent package (Setup.zip): inspect it on the controller, pick the installer.
+"""The agent package (Setup.zip): inspect it on the bastion, pick the installer.
 
 Everything is checked before any host is touched; what is known, what is assumed and
 what inspection refuses: docs/package.md.
@@ -19,7 +19,8 @@ from importlib import resources
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from sagefleet import agent_profile, catalog, versions
+from sagefleet import catalog, versions
+from sagefleet.agent import profile as agent_profile
 from sagefleet.errors import InputError, field_error
 from sagefleet.installer_file import read_installer, stamp_version
 from sagefleet.sim import vendor_layout
@@ -61,7 +62,7 @@ SIMULATOR_METADATA = "simulator metadata (<installer>.sagefleet.json)"
 
 @dataclass(frozen=True)
 class PackageInfo:
-    """What the controller knows of a package before pushing it anywhere."""
+    """What the bastion knows of a package before pushing it anywhere."""
 
     path: str
     sha256: str
@@ -177,7 +178,9 @@ def _installer(
     except InputError as exc:
         raise InputError(
             f"{package}: installer {member}: {exc.message}",
-            field="sagefleet_agent_package", value=package, fix=exc.fix,
+            field="sagefleet_agent_package",
+            value=package,
+            fix=exc.fix,
         ) from None
     version, source = read.version, read.version_source
     meta_name = member + ".sagefleet.json"
@@ -188,13 +191,15 @@ def _installer(
             meta = None
         simulated = (
             str(meta["agent_version"])
-            if isinstance(meta, dict) and meta.get("agent_version") else None
+            if isinstance(meta, dict) and meta.get("agent_version")
+            else None
         )
         if simulated and version and not versions.same(simulated, version):
             raise InputError(
                 f"{package}: installer {member}: its {source} says {version}, "
                 f"its simulator metadata says {simulated}",
-                field="sagefleet_agent_package", value=package,
+                field="sagefleet_agent_package",
+                value=package,
                 fix="rebuild the test package (sagefleet package build)",
             )
         if simulated and not version:
@@ -534,7 +539,9 @@ def build_test_package(
     for label in labels:
         if not re.fullmatch(r"v\d{1,2}\.\d{1,2}", label):
             raise InputError(
-                "a Sage version label is v<major>.<minor>", field="--labels", value=label,
+                "a Sage version label is v<major>.<minor>",
+                field="--labels",
+                value=label,
                 fix="e.g. v10.0,v11.0",
             )
     stub = stub_installer(technology, agent_version)
@@ -579,10 +586,19 @@ def info_to_dict(info: PackageInfo) -> dict[str, object]:
         "agent_version": info.agent_version,
         "version_source": info.version_source,
         "installers": [
-            {"path": i.path, "label": i.label, "major": i.major, "minor": i.minor,
-             "size": i.size, "agent_version": i.agent_version, "technology": i.technology,
-             "evidence": list(i.evidence), "version_source": i.version_source,
-             "product_name": i.product_name, "company_name": i.company_name}
+            {
+                "path": i.path,
+                "label": i.label,
+                "major": i.major,
+                "minor": i.minor,
+                "size": i.size,
+                "agent_version": i.agent_version,
+                "technology": i.technology,
+                "evidence": list(i.evidence),
+                "version_source": i.version_source,
+                "product_name": i.product_name,
+                "company_name": i.company_name,
+            }
             for i in info.installers
         ],
     }
@@ -593,22 +609,37 @@ def info_from_dict(data: dict[str, object]) -> PackageInfo:
     path = str(data["path"])
     size = int(str(data["size"]))
     if not Path(path).is_file() or Path(path).stat().st_size != size:
-        raise InputError("the package changed since it was inspected", field="package",
-                         value=path, fix="run the play again")
+        raise InputError(
+            "the package changed since it was inspected",
+            field="package",
+            value=path,
+            fix="run the play again",
+        )
     raw = data.get("installers")
+
     def text(value: object) -> str | None:
         return str(value) if value else None
 
     installers = tuple(
-        Installer(path=str(i["path"]), label=str(i["label"]), major=int(i["major"]),
-                  minor=int(i["minor"]), size=int(i["size"]),
-                  agent_version=text(i.get("agent_version")),
-                  technology=str(i.get("technology") or "unknown"),
-                  evidence=tuple(str(e) for e in i.get("evidence") or ()),
-                  version_source=text(i.get("version_source")),
-                  product_name=text(i.get("product_name")),
-                  company_name=text(i.get("company_name")))
+        Installer(
+            path=str(i["path"]),
+            label=str(i["label"]),
+            major=int(i["major"]),
+            minor=int(i["minor"]),
+            size=int(i["size"]),
+            agent_version=text(i.get("agent_version")),
+            technology=str(i.get("technology") or "unknown"),
+            evidence=tuple(str(e) for e in i.get("evidence") or ()),
+            version_source=text(i.get("version_source")),
+            product_name=text(i.get("product_name")),
+            company_name=text(i.get("company_name")),
+        )
         for i in (raw if isinstance(raw, list) else [])
     )
-    return PackageInfo(path=path, sha256=str(data["sha256"]), size=size,
-                       installers=installers, has_settings=bool(data.get("has_settings")))
+    return PackageInfo(
+        path=path,
+        sha256=str(data["sha256"]),
+        size=size,
+        installers=installers,
+        has_settings=bool(data.get("has_settings")),
+    )

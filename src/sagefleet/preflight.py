@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagefleet import agent_profile, catalog, snippets
+from sagefleet import catalog, snippets
+from sagefleet.agent import profile as agent_profile
 from sagefleet.checks import (
     Context,
     EntityView,
@@ -27,7 +28,7 @@ from sagefleet.checks.platform import language_mode_outcome
 from sagefleet.errors import InputError
 from sagefleet.facts import HostFacts, parse_facts
 from sagefleet.findings import FleetReport, HostReport
-from sagefleet.network import DnsResult, resolve
+from sagefleet.probes import DnsResult, resolve
 from sagefleet.remote import (
     HostSession,
     LanguageModeRestricted,
@@ -37,8 +38,7 @@ from sagefleet.remote import (
 )
 from sagefleet.settings import ValidationFailed, validate_host
 from sagefleet.settings.schemas import ENTITIES_SCHEMA, checker, validator
-from sagefleet.variables import declarations as declared
-from sagefleet.variables import given_or_none, value
+from sagefleet.variables import declarations, given_or_none, jobs, value
 
 LANGS = ("en", "fr")
 
@@ -46,7 +46,7 @@ LANGS = ("en", "fr")
 def warm_up() -> None:
     """Load now what every host's preflight needs: checks, catalogs, schema, snippets.
 
-    Ansible imports action plugins in its controller process, then forks one
+    Ansible imports action plugins in its bastion process, then forks one
     worker per host and task: what is loaded before the fork is inherited by
     every worker, what is loaded after it is loaded again in each of them.
     """
@@ -72,19 +72,17 @@ class PreparedHost:
     sage: catalog.SageCatalog
     lang: str = "en"
     # The agent's service as the agent profile finds it: its name, else a pattern.
-    service_name: str | None = field(
-        default_factory=lambda: agent_profile.default().service_name
-    )
+    service_name: str | None = field(default_factory=lambda: agent_profile.default().service_name)
     agent_image_path_pattern: str | None = None
     agent_display_name_pattern: str | None = None
     service_account: str | None = None
     target_version: str | None = None
-    min_free_mb: int = declared.MIN_FREE_MB.default
-    max_clock_skew_s: int = declared.MAX_CLOCK_SKEW.default
-    timeout_ms: int = declared.TIMEOUT_MS.default
+    min_free_mb: int = jobs.MIN_FREE_MB.default
+    max_clock_skew_s: int = jobs.MAX_CLOCK_SKEW.default
+    timeout_ms: int = jobs.TIMEOUT_MS.default
     bastion_probes: bool = False
     nameservers: list[str] | None = None
-    dns_port: int = declared.DNS_PORT.default
+    dns_port: int = declarations.DNS_PORT.default
     edition: str | None = None
     transport: dict[str, Any] = field(default_factory=dict)
     allow_insecure_transport: bool = False
@@ -118,7 +116,7 @@ class PreparedHost:
 
 def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
     """Validate everything preflight reads from the inventory, or raise (nothing touched)."""
-    for name, why in declared.RETIRED.items():
+    for name, why in declarations.RETIRED.items():
         if hostvars.get(name) is not None:
             raise InputError(why, host=host, field=name, fix=f"remove {name}")
     validation = validate_host(host, hostvars, check_render=False)
@@ -196,14 +194,14 @@ def evaluate(
     facts: HostFacts,
     *,
     dns: Mapping[str, DnsResult] | None = None,
-    controller_utc: dt.datetime | None = None,
+    bastion_utc: dt.datetime | None = None,
     compare_clock: bool = True,
     address: str | None = None,
     duration_s: float = 0.0,
 ) -> HostReport:
     """Checks over facts: the pure part, identical for every front door.
 
-    ``controller_utc``: the bastion's time when the host read its clock (SF104);
+    ``bastion_utc``: the bastion's time when the host read its clock (SF104);
     ``compare_clock`` False when there is none (offline facts of unknown date).
     """
     context = Context(
@@ -211,7 +209,7 @@ def evaluate(
         facts=facts,
         entities=prepared.entities,
         lang=prepared.lang,
-        controller_utc=controller_utc or dt.datetime.now(dt.UTC),
+        bastion_utc=bastion_utc or dt.datetime.now(dt.UTC),
         compare_clock=compare_clock,
         endpoints=prepared.endpoints,
         sage=prepared.sage,
@@ -294,7 +292,7 @@ def run(
         prepared,
         facts,
         dns=dns,
-        controller_utc=midpoint,
+        bastion_utc=midpoint,
         address=address,
         duration_s=time.monotonic() - started,
     )

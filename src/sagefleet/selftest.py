@@ -16,7 +16,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sagefleet import agent_learn, agent_profile, connection, discover, transfer
+from sagefleet import discover, transfer
+from sagefleet.agent import connection
+from sagefleet.agent import learn as agent_learn
+from sagefleet.agent import profile as agent_profile
 from sagefleet.diagnose import Bundle, known_secrets, mask, options_from, write_zip
 from sagefleet.offline import offline_prepared
 from sagefleet.remote import AuthenticationFailed, HostSession, HostUnreachable, RemoteError

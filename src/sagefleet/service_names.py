@@ -1,4 +1,4 @@
-"""Windows service names, checked on the controller before any host is touched.
+"""Windows service names, checked on the bastion before any host is touched.
 
 ``Get-Service``/``Stop-Service``/``Start-Service`` take ``-Name`` as a wildcard
 pattern: ``Spendesk*`` would stop every matching service. The snippets control

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sagefleet import connection
+from sagefleet.agent import connection
 from sagefleet.findings import Status
 from sagefleet.verify import Windows
 from sagefleet.verify.expectations import Expectations

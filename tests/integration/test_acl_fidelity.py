@@ -1,6 +1,6 @@
 """ACLs on a server installed in French, over real WinRM (pywinrm, and ansible for deploys).
 
-The built-in principals are named in French there: the controller names them by
+The built-in principals are named in French there: the bastion names them by
 SID. The staging and backup roots under ProgramData (where Users may read and
 create) are private and checked on every run; copies of settings.json (the
 backup, the restored copy after a rollback) never end up readable by Users.
@@ -71,7 +71,7 @@ def test_settings_write_works_on_a_french_host_with_sids_and_failed_with_english
         assert outcome.changed
         assert private(host, SETTINGS)
         assert host.account_name(host.fs.acl_of(SETTINGS).owner) == "BUILTIN\\Administrateurs"
-        # What the controller sent before: English names, which a French Windows cannot
+        # What the bastion sent before: English names, which a French Windows cannot
         # translate. The write is refused and the file left as it was.
         english = {
             "owner": "BUILTIN\\Administrators",
@@ -205,9 +205,7 @@ def test_deploy_on_a_french_host_installs_and_rolls_back_with_private_copies(
     make_deployed(old, "old", {"sagefleet_entities": entities_for("french-ui")}, "3.1.0")
     old.installer_failure = 1603
     process, _ = deploy(fleet, tmp_path, package)
-    assert outcomes(process) == {"fresh": "installed", "old": "rolled-back"}, process.stdout[
-        -4000:
-    ]
+    assert outcomes(process) == {"fresh": "installed", "old": "rolled-back"}, process.stdout[-4000:]
     fresh = fleet.host("fresh")
     assert agent(fleet, "fresh") == ("Running", "3.2.0")
     assert private(fresh, SETTINGS) and private(fresh, STAGING)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sagefleet import agent_profile
+from sagefleet.agent import profile as agent_profile
 from sagefleet.cli import main
 from sagefleet.deploy import deploy_host
 from sagefleet.inventory import load
@@ -93,7 +93,7 @@ def test_learn_writes_the_reference_install_as_a_profile_without_a_secret(
     assert profile.learned_from is not None and profile.learned_from["host"] == "sage01"
     assert (profile.service_name, profile.install_dir) == ("SpendeskSage100Agent", FOLDER)
     assert profile.merge_keys == (agent_profile.MergeKey("Connections", "CompanyName"),)
-    assert profile.section("uninstall")["quiet_uninstall_string"].endswith("unins000.exe\" /SILENT")
+    assert profile.section("uninstall")["quiet_uninstall_string"].endswith('unins000.exe" /SILENT')
     assert not profile.is_assumed("service.name") and not profile.is_assumed("installer")
     # Read-only: the host ran one snippet, and nothing on it changed.
     ran = [e["name"] for e in host.journal if e["kind"] == "snippet"]
@@ -106,7 +106,11 @@ def test_the_learned_profile_lets_preflight_find_the_agent(
 ) -> None:
     _, inventory = reference
     rc, _, err = learn(
-        inventory, capsys, "--service", "SpendeskSage100Agent", "-o",
+        inventory,
+        capsys,
+        "--service",
+        "SpendeskSage100Agent",
+        "-o",
         str(inventory.parent / "agent-profile.yml"),
     )
     assert rc == 0, err
@@ -132,16 +136,41 @@ def test_verify_finds_the_agent_through_the_profile_only(
     reference: tuple[Fleet, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, inventory = reference
-    assert learn(inventory, capsys, "--service", "SpendeskSage100Agent", "-o",
-                 str(inventory.parent / "agent-profile.yml"))[0] == 0
+    assert (
+        learn(
+            inventory,
+            capsys,
+            "--service",
+            "SpendeskSage100Agent",
+            "-o",
+            str(inventory.parent / "agent-profile.yml"),
+        )[0]
+        == 0
+    )
 
     def verify() -> dict[str, str]:
         out = tmp_path / "verify"
         subprocess.run(
-            [sys.executable, "-m", "pytest", "-p", "sagefleet.verify.plugin",
-             "-p", "no:cacheprovider", "tests/infra/test_agent.py", "-q",
-             "--sagefleet-inventory", str(inventory), "--sagefleet-report", str(out)],
-            cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-p",
+                "sagefleet.verify.plugin",
+                "-p",
+                "no:cacheprovider",
+                "tests/infra/test_agent.py",
+                "-q",
+                "--sagefleet-inventory",
+                str(inventory),
+                "--sagefleet-report",
+                str(out),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
         report = json.loads((out / "report.json").read_text())
         return {f["check_id"]: f["status"] for f in report["hosts"][0]["findings"]}

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sagefleet import roledocs
+from sagefleet.ansible import roledocs
 from sagefleet.ansible.action import SagefleetAction
 from sagefleet.sim.fleet import generate_specs
 from tests.support.fleets import ROOT, FleetFactory, next_first_address
@@ -41,7 +41,7 @@ def test_every_role_has_argument_specs_covering_its_defaults(role: Path) -> None
 
 def test_role_readmes_match_their_argument_specs() -> None:
     stale = roledocs.sync_roles(ROOT, check=True)
-    assert not stale, "run `python -m sagefleet.roledocs roles`: " + ", ".join(
+    assert not stale, "run `python -m sagefleet.ansible.roledocs roles`: " + ", ".join(
         d.role for d in stale
     )
 
@@ -82,7 +82,11 @@ def test_ansible_doc_renders_every_module_of_library() -> None:
 ACTION_PLUGINS = sorted(p.stem for p in (ROOT / "action_plugins").glob("sagefleet_*.py"))
 # What an option's spec means when a key is left out (Ansible's defaults).
 _SPEC_DEFAULTS: dict[str, Any] = {
-    "type": "str", "required": False, "default": None, "choices": None, "elements": None,
+    "type": "str",
+    "required": False,
+    "default": None,
+    "choices": None,
+    "elements": None,
     "no_log": False,
 }
 
@@ -124,8 +128,15 @@ def test_ansible_doc_with_the_library_folder_renders_every_module(tmp_path: Path
     config.write_text("[defaults]\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     process = subprocess.run(
-        [str(BIN / "ansible-doc"), "-M", str(ROOT / "library"), "--json", "-t", "module",
-         *ACTION_PLUGINS],
+        [
+            str(BIN / "ansible-doc"),
+            "-M",
+            str(ROOT / "library"),
+            "--json",
+            "-t",
+            "module",
+            *ACTION_PLUGINS,
+        ],
         cwd=tmp_path,
         env={**env, "ANSIBLE_CONFIG": str(config)},
         capture_output=True,
@@ -186,8 +197,11 @@ def test_playbooks_carry_meaningful_tags(playbook: str) -> None:
 
 def test_deploy_with_tag_validate_checks_inputs_and_touches_no_host() -> None:
     listed = _ansible_playbook("--list-tasks", "--tags", "validate", "playbooks/deploy.yml")
-    tasks = [line.split("\t")[0].strip() for line in listed.splitlines() if "TAGS: [" in line
-             and not line.lstrip().startswith("play #")]
+    tasks = [
+        line.split("\t")[0].strip()
+        for line in listed.splitlines()
+        if "TAGS: [" in line and not line.lstrip().startswith("play #")
+    ]
     # The report and each host's outcome are tagged always too; they do nothing when
     # only the validation ran (test_deploy.py runs it: no report, no host touched).
     assert tasks == [
@@ -234,8 +248,16 @@ def test_progress_callback_stays_readable_on_a_50_host_fleet(
     inventory.write_text(yaml.safe_dump(fleet.inventory(), sort_keys=False))
     fleet.host(specs[7].name).snippet_failures["host_info"] = "simulated failure"
     process = subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", str(inventory), "playbooks/site.yml",
-         "-f", "25", "-e", f"sagefleet_report_dir={tmp_path / 'reports'}"],
+        [
+            str(BIN / "ansible-playbook"),
+            "-i",
+            str(inventory),
+            "playbooks/site.yml",
+            "-f",
+            "25",
+            "-e",
+            f"sagefleet_report_dir={tmp_path / 'reports'}",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -254,4 +276,4 @@ def test_progress_callback_stays_readable_on_a_50_host_fleet(
 
 def test_check_reference_matches_the_catalog() -> None:
     current, wanted = roledocs.checks_doc(ROOT / "docs" / "checks.md")
-    assert current == wanted, "run `python -m sagefleet.roledocs checks`"
+    assert current == wanted, "run `python -m sagefleet.ansible.roledocs checks`"

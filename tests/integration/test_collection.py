@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sagefleet import __version__, collection
+from sagefleet import __version__
+from sagefleet.ansible import collection
 from sagefleet.errors import InputError
 from tests.support.fleets import ROOT, FleetFactory
 from tests.support.scenarios import write_inventory
@@ -49,8 +50,14 @@ def tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`make collection`, with this test run's Python (no .venv of its own)."""
     out = tmp_path_factory.mktemp("collection-build")
     process = subprocess.run(
-        ["make", "--no-print-directory", "collection", f"BIN={BIN}", "STAMP=",
-         f"COLLECTION_OUT={out}"],
+        [
+            "make",
+            "--no-print-directory",
+            "collection",
+            f"BIN={BIN}",
+            "STAMP=",
+            f"COLLECTION_OUT={out}",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -78,7 +85,7 @@ def test_the_collection_is_the_checkout_files_not_a_copy(tarball: Path) -> None:
         "plugins/action/sagefleet_preflight.py": "action_plugins/sagefleet_preflight.py",
         "plugins/callback/sagefleet_progress.py": "callback_plugins/sagefleet_progress.py",
         "roles/preflight/tasks/main.yml": "roles/sagefleet_preflight/tasks/main.yml",
-        "roles/agent/meta/argument_specs.yml": "roles/sagefleet_agent/meta/argument_specs.yml",
+        "roles/agent/meta/argument_specs.yml": "roles/sagefleet_deploy/meta/argument_specs.yml",
     }
     for inside, source in pairs.items():
         assert members[inside] == (ROOT / source).read_bytes(), inside
@@ -94,7 +101,9 @@ def test_the_collection_declares_the_sagefleet_package_it_needs(tarball: Path) -
     assert members["requirements.txt"].decode() == f"sagefleet=={__version__}\n"
     manifest = json.loads(members["MANIFEST.json"])["collection_info"]
     assert (manifest["namespace"], manifest["name"], manifest["version"]) == (
-        "sagefleet", "fleet", __version__,
+        "sagefleet",
+        "fleet",
+        __version__,
     )
     environment = yaml.safe_load(members["meta/execution-environment.yml"])
     assert environment["dependencies"]["python"] == "requirements.txt"
@@ -124,8 +133,14 @@ def test_preflight_runs_through_the_installed_collection(
 ) -> None:
     collections = tmp_path / "collections"
     install = subprocess.run(
-        [str(BIN / "ansible-galaxy"), "collection", "install", str(tarball), "-p",
-         str(collections)],
+        [
+            str(BIN / "ansible-galaxy"),
+            "collection",
+            "install",
+            str(tarball),
+            "-p",
+            str(collections),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -153,8 +168,14 @@ def test_preflight_runs_through_the_installed_collection(
     # Nothing of the project's own Ansible settings: only the collection is found.
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     process = subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", str(inventory), "preflight.yml",
-         "-e", f"sagefleet_preflight_report_dir={reports}"],
+        [
+            str(BIN / "ansible-playbook"),
+            "-i",
+            str(inventory),
+            "preflight.yml",
+            "-e",
+            f"sagefleet_preflight_report_dir={reports}",
+        ],
         cwd=project,
         capture_output=True,
         text=True,

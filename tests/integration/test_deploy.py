@@ -83,9 +83,7 @@ def test_upgrade_keeps_a_backup_and_reports_versions(
     assert process.returncode == 0, process.stdout[-4000:]
     assert outcomes(process) == {"old": "upgraded"}
     assert agent(fleet, "old") == ("Running", "3.2.0")
-    assert re.search(
-        rf"old\s+upgraded\s+{re.escape(before[1] or '')}\s+3\.2\.0", process.stdout
-    )
+    assert re.search(rf"old\s+upgraded\s+{re.escape(before[1] or '')}\s+3\.2\.0", process.stdout)
     backups = [k for k in fleet.host("old").fs.entries if "\\backup\\" in k]
     assert backups
 
@@ -165,17 +163,26 @@ def test_an_upgrade_keeps_what_the_installer_added_to_settings_json(
     # The vendor file wins for what it carries: the inventory's SQL login and password.
     assert written["Connections"][0]["SqlPassword"] == CANARY
     shown = " ".join(process.stdout.split())  # the output callback wraps long messages
-    assert "3 member(s) only the current file had, kept: Connections[CompanyName=BIJOU]" \
+    assert (
+        "3 member(s) only the current file had, kept: Connections[CompanyName=BIJOU]"
         ".MaeFile, Connections[CompanyName=BIJOU].SageUser, ServiceAccount" in shown
+    )
     assert '"SqlPassword": "******** (changed)"' in process.stdout
     assert CANARY not in process.stdout + process.stderr
     assert vendor_layout.SQL_PASSWORD not in process.stdout + process.stderr
     # settings.yml builds the same file through the same function: nothing to change.
     before = snapshot(fleet, "old")
     again = subprocess.run(
-        [ANSIBLE_PLAYBOOK, "-i", str(tmp_path / "inventory" / "hosts.yml"),
-         "playbooks/settings.yml"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            ANSIBLE_PLAYBOOK,
+            "-i",
+            str(tmp_path / "inventory" / "hosts.yml"),
+            "playbooks/settings.yml",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
     )
     assert again.returncode == 0, again.stdout[-3000:]
@@ -495,9 +502,7 @@ def test_a_limited_run_whose_host_failed_fails_and_names_the_host(
     )
     assert process.returncode == 2, process.stdout[-3000:]
     assert outcomes(process) == {"canary": "rolled-back"}
-    assert recap(process) == {
-        "canary": recap(process)["canary"] | {"failed": 1, "unreachable": 0}
-    }
+    assert recap(process) == {"canary": recap(process)["canary"] | {"failed": 1, "unreachable": 0}}
     assert "1 hosts, 1 failed, 0 unreachable" in process.stdout
     assert [h["host"] for h in report["hosts"]] == ["canary"]
     assert fleet.host("other").journal == []
@@ -576,8 +581,13 @@ def test_the_console_stays_readable_on_a_larger_fleet(
     assert "HTTPSConnectionPool" not in out and "Max retries" not in out
     down = [line for line in out.splitlines() if "[h05]" in line]
     assert down == [
-        line for line in down if re.fullmatch(r"unreachable: \[h05\] cannot connect "
-                                              r"to 127\.[\d.]+:\d+: connection refused", line)
+        line
+        for line in down
+        if re.fullmatch(
+            r"unreachable: \[h05\] cannot connect "
+            r"to 127\.[\d.]+:\d+: connection refused",
+            line,
+        )
     ]
     assert len(down) == 2  # the deploy task and the host's outcome, one line each
     # Two pauses between three waves, none after the last one.
@@ -585,8 +595,11 @@ def test_the_console_stays_readable_on_a_larger_fleet(
     counts = recap(process)
     assert {h for h, r in counts.items() if r["unreachable"]} == {"h05", "h09"}
     assert not any(r["failed"] for r in counts.values())
-    assert re.search(r"batch 3\) \| sagefleet_agent : Install or upgrade the agent: "
-                     r"\d+/10 hosts done, 0 failed, 2 unreachable so far", out)
+    assert re.search(
+        r"batch 3\) \| sagefleet_deploy : Install or upgrade the agent: "
+        r"\d+/10 hosts done, 0 failed, 2 unreachable so far",
+        out,
+    )
 
 
 def test_health_gate_stops_a_wave_whose_agent_runs_but_never_connects(
@@ -614,9 +627,7 @@ def test_health_gate_stops_a_wave_whose_agent_runs_but_never_connects(
     assert "a proxy is set for" in sf513["message"]
     assert "netsh winhttp set proxy proxy.corp.local:8080" in sf513["remediation"]
     # The gate looked more than once: it waited for the window, it did not fail at once.
-    looks = [
-        e for e in fleet.host("a-canary").journal if e.get("name") == "agent_connections"
-    ]
+    looks = [e for e in fleet.host("a-canary").journal if e.get("name") == "agent_connections"]
     assert len(looks) >= 2
 
 

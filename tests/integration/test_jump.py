@@ -15,9 +15,9 @@ import paramiko
 import pytest
 import yaml
 
-from sagefleet import jump
 from sagefleet.cli import main
 from sagefleet.inventory import load
+from sagefleet.remote import jump
 from sagefleet.remote.winrm import WinRMSession
 from sagefleet.sim.fleet import Fleet
 from tests.support.fleets import FleetFactory
@@ -140,11 +140,15 @@ def fleet_inventory(
     # Plain HTTP behind the jump: NTLM encrypts every message end to end.
     fleet = make_fleet(1, profiles=("healthy-onprem",), scheme="http")
     config = {
-        "host": "127.0.0.1", "port": jump_server.port, "user": USER, "password": PASSWORD,
+        "host": "127.0.0.1",
+        "port": jump_server.port,
+        "user": USER,
+        "password": PASSWORD,
         "known_hosts": str(jump_server.known_hosts(tmp_path / "known_hosts")),
     }
-    inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml",
-                                {"sagefleet_ssh_jump": config})
+    inventory = write_inventory(
+        fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_ssh_jump": config}
+    )
     return fleet, inventory
 
 
@@ -172,8 +176,9 @@ def test_unknown_jump_host_key_is_refused_by_default(
     _, inventory = fleet_inventory
     hosts = load([inventory])
     (tmp_path / "empty_known_hosts").write_text("")
-    config = dict(hosts[0].variables["sagefleet_ssh_jump"],
-                  known_hosts=str(tmp_path / "empty_known_hosts"))
+    config = dict(
+        hosts[0].variables["sagefleet_ssh_jump"], known_hosts=str(tmp_path / "empty_known_hosts")
+    )
     with pytest.raises(jump.JumpError, match="known_hosts"):
         jump.connect(jump.parse(hosts[0].name, config))  # type: ignore[arg-type]
     assert jump_server.opened == []
@@ -183,8 +188,7 @@ def test_doctor_reaches_hosts_behind_the_jump_host(
     fleet_inventory: tuple[Fleet, Path], jump_server: SSHJumpServer, tmp_path: Path
 ) -> None:
     _, inventory = fleet_inventory
-    rc = main(["doctor", "-i", str(inventory), "--out", str(tmp_path / "r"),
-               "--format", "json"])
+    rc = main(["doctor", "-i", str(inventory), "--out", str(tmp_path / "r"), "--format", "json"])
     assert rc == 0
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert [h["status"] for h in report["hosts"]] == ["ready"]

@@ -171,8 +171,20 @@ def test_doctor_interrupted_stops_its_worker_processes_at_once(
             "runpy.run_module('sagefleet', run_name='__main__', alter_sys=True)"
         )
         process = subprocess.Popen(
-            [sys.executable, "-c", foreground, "doctor", "-i", str(inventory),
-             "--processes", "2", "--forks", "4", "--out", str(tmp_path / "out")],
+            [
+                sys.executable,
+                "-c",
+                foreground,
+                "doctor",
+                "-i",
+                str(inventory),
+                "--processes",
+                "2",
+                "--forks",
+                "4",
+                "--out",
+                str(tmp_path / "out"),
+            ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -243,9 +255,7 @@ def test_the_roles_variables_win_over_the_inventory_names_in_the_playbook(
 ) -> None:
     # The action reads the host's variables itself: the inventory names (sagefleet_lang,
     # sagefleet_waivers) apply, and the role's aliases win over them when set.
-    specs = generate_specs(
-        2, profiles=("dotnet-472",), first_address=next_first_address(), port=0
-    )
+    specs = generate_specs(2, profiles=("dotnet-472",), first_address=next_first_address(), port=0)
     waiver = [{"id": "SF101", "reason": "upgrade booked", "expires": "2099-01-01"}]
     with Fleet(specs, tmp_path / "fleet") as fleet:
         inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
@@ -327,7 +337,8 @@ def test_a_host_that_could_not_be_diagnosed_is_unreachable_in_the_recap(tmp_path
     counts = dict(re.findall(r"^(sage0\d)\s+:.*unreachable=(\d+)", process.stdout, re.M))
     assert counts == {"sage01": "0", "sage02": "1"}
     assert re.search(
-        r"^unreachable: \[sage02\] facts could not be gathered: .*Access denied", process.stdout,
+        r"^unreachable: \[sage02\] facts could not be gathered: .*Access denied",
+        process.stdout,
         re.M,
     )
     report = json.loads((tmp_path / "out" / "report.json").read_text())
@@ -389,7 +400,7 @@ print(json.dumps({
 def test_warm_up_leaves_nothing_for_a_host_run_to_load(
     scenario_fleet: tuple[Fleet, Path],
 ) -> None:
-    # The action plugin calls warm_up() in Ansible's controller process: a worker forked
+    # The action plugin calls warm_up() in Ansible's bastion process: a worker forked
     # after it must find every check module, catalog and schema already loaded.
     _, inventory = scenario_fleet
     process = subprocess.run(

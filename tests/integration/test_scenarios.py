@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 def diagnose(make_fleet: FleetFactory, profile: str) -> HostFacts:
-    """Start one host with ``profile`` and gather its facts as the controller would."""
+    """Start one host with ``profile`` and gather its facts as the bastion would."""
     data = load_profile(profile)
     endpoints: list[dict[str, Any]] = [
         {"name": name, "port": port, "tls": port == 443}
@@ -184,7 +184,9 @@ def agent_proxy_admin_only(f: HostFacts) -> None:
     # The WinRM account's probes pass and no WinHTTP proxy is set: the facts look healthy;
     # only the agent's own connections tell (SF513).
     assert (f.identity.hostname, f.agent.state, f.agent.account) == (
-        "SAGE-PROXY", "Running", "LocalSystem"
+        "SAGE-PROXY",
+        "Running",
+        "LocalSystem",
     )
     assert all_endpoints_pass(f) and f.winhttp_proxy is None
 
@@ -192,7 +194,9 @@ def agent_proxy_admin_only(f: HostFacts) -> None:
 def agent_sql_login_failed(f: HostFacts) -> None:
     # Nothing in the facts shows the SQL login failure: the network is open, the agent runs.
     assert (f.identity.hostname, f.agent.version, f.agent.state) == (
-        "SAGE-SQLFAIL", "3.1.0", "Running"
+        "SAGE-SQLFAIL",
+        "3.1.0",
+        "Running",
     )
     assert all_endpoints_pass(f)
 

@@ -3,7 +3,7 @@
 Each test sets the host state that trips a construct (a service stuck pending, an
 account without "Log on as a service", an installer that leaves a child running or
 gives no exit code, an .msi, a ProductVersion with build metadata) and runs the
-deploy over WinRM, as the controller does.
+deploy over WinRM, as the bastion does.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sagefleet import agent_profile
+from sagefleet.agent import profile as agent_profile
 from sagefleet.settings import build_host_settings
 from sagefleet.sim.fleet import Fleet
 from sagefleet.sim.host import USERS, Service, WindowsHost
@@ -337,6 +337,8 @@ def test_the_restart_finds_the_agent_as_its_profile_says(
     assert "several services match the agent profile" in process.stdout
     assert "SpendeskSageAgentOld, SpendeskSageAgentV4" in process.stdout
     assert restarts(play) == 1
+
+
 # -- the vendor's files (the default source) ------------------------------------------
 
 VENDOR = ROOT / "tests" / "fixtures" / "vendor_settings"
@@ -438,8 +440,10 @@ def test_a_write_over_an_installed_agents_file_keeps_what_its_installer_added(
     assert written["ServiceAccount"] == before["ServiceAccount"]
     assert written["Connections"][0]["SqlPassword"] == CANARY  # the vendor file's, rotated
     shown = " ".join(process.stdout.split())  # the output callback wraps long messages
-    assert "3 member(s) only the current file had, kept: Connections[CompanyName=BIJOU].MaeFile" \
+    assert (
+        "3 member(s) only the current file had, kept: Connections[CompanyName=BIJOU].MaeFile"
         ", Connections[CompanyName=BIJOU].SageUser, ServiceAccount" in shown
+    )
     assert '"SqlPassword": "******** (changed)"' in process.stdout
     assert CANARY not in revealed(process.stdout + process.stderr)
     entry = play.host.fs.stat(PATH)

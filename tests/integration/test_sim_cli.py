@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sagefleet import agent_profile
+from sagefleet.agent import profile as agent_profile
 from sagefleet.remote.winrm import WinRMSession, WinRMTarget
 from tests.support.fleets import ROOT, next_first_address
 from tests.support.processes import group_members
@@ -228,9 +228,7 @@ def test_demo_interrupted_while_the_fleet_starts_stops_what_started(
 
 
 def sagefleet(*args: str, timeout: int = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*SAGEFLEET, *args], capture_output=True, text=True, timeout=timeout
-    )
+    return subprocess.run([*SAGEFLEET, *args], capture_output=True, text=True, timeout=timeout)
 
 
 def test_sim_up_writes_entities_and_vendor_files_that_match_each_profile(tmp_path: Path) -> None:

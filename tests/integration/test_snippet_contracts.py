@@ -1,6 +1,6 @@
 """Every snippet's output, as the simulator gives it in the usual scenarios, follows its schema.
 
-A recording session runs the controller's own code paths (preflight, discover,
+A recording session runs the bastion's own code paths (preflight, discover,
 diagnose, verify questions, a fresh install, a settings change, an upgrade
 rolled back, a transfer in pieces, a pull, a settings rollback) against
 simulated hosts over real WinRM and keeps every document; each is then
@@ -25,7 +25,7 @@ from sagefleet import (
     snippets,
     transfer,
 )
-from sagefleet.agent_learn import Lookup
+from sagefleet.agent.learn import Lookup
 from sagefleet.deploy import deploy_host
 from sagefleet.inventory import load
 from sagefleet.offline import offline_prepared
@@ -143,8 +143,11 @@ def test_every_snippet_output_follows_its_schema(
         # the log evidence of a profile that names a "connected" pattern.
         fleet.host("sage02").nettcpip_module = False
         fleet.host("sage03").network.winhttp_proxy = "proxy.corp.local:8080"
-        logs = connection.LogSpec(("C:\\Program Files\\Spendesk\\Sage Agent\\logs",), "*.log",
-                                  r"^(?<time>\S+) INFO connected to ")
+        logs = connection.LogSpec(
+            ("C:\\Program Files\\Spendesk\\Sage Agent\\logs",),
+            "*.log",
+            r"^(?<time>\S+) INFO connected to ",
+        )
         for name in ("sage02", "sage03"):
             options = replace(connection.options_from(name, hosts[name].variables), log=logs)
             with session(name) as s:

@@ -205,7 +205,7 @@ DEPLOY_CASES: dict[str, tuple[Mutation, list[str]]] = {
     # Caught by the agent role's argument spec, checked for every host in the first play.
     "role-pause-str": (
         var("sagefleet_agent_pause_s", "soon"),
-        ["sagefleet_agent_pause_s", "argument spec of role sagefleet_agent"],
+        ["sagefleet_agent_pause_s", "argument spec of role sagefleet_deploy"],
     ),
 }
 
@@ -438,8 +438,11 @@ def two_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet,
     tmp = tmp_path_factory.mktemp("bad-files")
     specs = generate_specs(2, first_address=next_first_address(), port=0)
     with Fleet(specs, tmp / "fleet") as fleet:
-        yield fleet, write_inventory(
-            fleet, tmp / "inv" / "hosts.yml", {"sagefleet_agent_target_version": "3.2.0"}
+        yield (
+            fleet,
+            write_inventory(
+                fleet, tmp / "inv" / "hosts.yml", {"sagefleet_agent_target_version": "3.2.0"}
+            ),
         )
 
 

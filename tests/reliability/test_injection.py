@@ -1,6 +1,6 @@
 """Hostile values in every user-supplied field that reaches a host.
 
-Each value is either refused on the controller with an error naming the field
+Each value is either refused on the bastion with an error naming the field
 (nothing reaches the host), or it reaches the simulated host byte-identical in
 the snippet parameters the simulator decoded, and no script is ever rejected
 (the simulator refuses any script whose text differs from what the loader

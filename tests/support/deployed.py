@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sagefleet import agent_profile
+from sagefleet.agent import profile as agent_profile
 from sagefleet.settings import build_host_settings
 from sagefleet.sim.host import ADMINISTRATORS, SYSTEM, Acl, Service, WindowsHost
 

@@ -25,7 +25,7 @@ ROOTS = {
     "Amazon RSA 2048 M03": "Amazon Root CA 1",
     "Sectigo RSA Domain Validation Secure Server CA": "USERTrust RSA Certification Authority",
 }
-#: The controller's clock of the check tests, and an entity of each edition.
+#: The bastion's clock of the check tests, and an entity of each edition.
 NOW = dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)
 ONPREM = EntityView(
     name="BIJOU",

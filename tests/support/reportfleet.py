@@ -27,8 +27,11 @@ HEALTHY = ("healthy-onprem", "healthy-spc", "french-ui", "two-entities", "agent-
 HEALTHY_SHARE, FAULTY_SHARE = 17, 7
 WAIVERS: Mapping[str, list[dict[str, str]]] = {
     "tls-intercepted": [
-        {"id": "SF308", "reason": "proxy validated by the client's network team",
-         "expires": "2030-01-01"}
+        {
+            "id": "SF308",
+            "reason": "proxy validated by the client's network team",
+            "expires": "2030-01-01",
+        }
     ],
 }
 UNREACHABLE = "WinRM: connection to {address}:5986 refused (is the WinRM HTTPS listener on?)"
@@ -80,7 +83,10 @@ def fleet(count: int = 500, lang: str = "en") -> FleetReport:
             facts[profile] = parse_facts(json.loads(out))
         hosts.append(
             preflight.evaluate(
-                prepared, facts[profile], controller_utc=now, address=address,
+                prepared,
+                facts[profile],
+                bastion_utc=now,
+                address=address,
                 duration_s=1.5 + (index % 13) / 10,
             )
         )

@@ -1,4 +1,4 @@
-"""A snippet run as the controller sends it, straight into a host model (no WinRM)."""
+"""A snippet run as the bastion sends it, straight into a host model (no WinRM)."""
 
 from __future__ import annotations
 

@@ -201,7 +201,7 @@ def test_file_replace_leaves_the_replaced_files_dacl_unless_the_script_sets_its_
     assert rc == 0 and not host.fs.acl_of(path).may_read(USERS)
 
 
-def test_the_controller_and_the_prelude_map_the_same_service_account_names_to_sids() -> None:
+def test_the_bastion_and_the_prelude_map_the_same_service_account_names_to_sids() -> None:
     """Python grants these names by SID (settings ACL); the prelude's resolver maps the
     same names for what reaches it raw (the service account): one table in two languages."""
     prelude = snippets.prelude()

@@ -10,8 +10,9 @@ import pytest
 import yaml
 from tests.support.wire import run_snippet_wire
 
-from sagefleet import agent_learn, agent_profile
-from sagefleet.agent_learn import Lookup, build, merge_keys, technology
+from sagefleet.agent import learn as agent_learn
+from sagefleet.agent import profile as agent_profile
+from sagefleet.agent.learn import Lookup, build, merge_keys, technology
 from sagefleet.remote.contracts import validate_output
 from sagefleet.sim.host import Service, WindowsHost, host_from_profile, load_profile
 

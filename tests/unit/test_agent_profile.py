@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sagefleet import agent_profile
+from sagefleet.agent import profile as agent_profile
 from sagefleet.deploy import check_installer_arguments, installer_arguments, options_from
 from sagefleet.errors import InputError
 from sagefleet.package import Installer, PackageInfo
@@ -228,7 +228,10 @@ def test_deploy_options_come_from_the_profile(tmp_path: Path) -> None:
 def test_installer_arguments_are_the_profiles_switches_for_the_technology() -> None:
     profile = agent_profile.default()
     assert installer_arguments(profile, "inno", "C:\\s\\i.log") == [
-        "/VERYSILENT", "/SUPPRESSMSGBOXES", "/NORESTART", "/LOG=C:\\s\\i.log",
+        "/VERYSILENT",
+        "/SUPPRESSMSGBOXES",
+        "/NORESTART",
+        "/LOG=C:\\s\\i.log",
     ]
     assert installer_arguments(profile, "msi", "C:\\s\\i.log") == []  # msiexec's: the snippet's
 
@@ -246,8 +249,14 @@ def _package(*names: str) -> PackageInfo:
         size=1,
         installers=tuple(
             # The technology is what the file says (installer_file): here, by its type.
-            Installer(path=n, label="v11.0", major=11, minor=0, size=1,
-                      technology="msi" if n.endswith(".msi") else "inno")
+            Installer(
+                path=n,
+                label="v11.0",
+                major=11,
+                minor=0,
+                size=1,
+                technology="msi" if n.endswith(".msi") else "inno",
+            )
             for n in names
         ),
         has_settings=True,

@@ -25,7 +25,7 @@ from sagefleet.findings import Finding, Severity, Status
 def findings(doc: dict[str, Any], lang: str = "en", **kw: Any) -> list[Finding]:
     waivers = kw.pop("waivers", [])
     kw.setdefault("entities", [ONPREM])
-    ctx = Context(host="h1", facts=parse_facts(doc), lang=lang, controller_utc=NOW, **kw)
+    ctx = Context(host="h1", facts=parse_facts(doc), lang=lang, bastion_utc=NOW, **kw)
     return run_checks(ctx, parse_waivers("h1", waivers))
 
 

@@ -28,7 +28,7 @@ AZURE_SQL = "xiyxu8z271.database.windows.net"
 def run(
     doc: dict[str, Any], entities: Iterable[EntityView] = (ONPREM,), **kw: Any
 ) -> list[Finding]:
-    kw.setdefault("controller_utc", NOW)
+    kw.setdefault("bastion_utc", NOW)
     return run_checks(Context(host="h1", facts=parse_facts(doc), entities=list(entities), **kw))
 
 
@@ -362,7 +362,7 @@ def test_offline_facts_without_a_collection_time_leave_the_clock_unknown(tmp_pat
     assert only(list(offline.evaluate_file(path, prepared).findings), "SF104").status is (
         Status.UNKNOWN
     )
-    dated = offline.evaluate_file(path, prepared, controller_utc=NOW)
+    dated = offline.evaluate_file(path, prepared, bastion_utc=NOW)
     assert only(list(dated.findings), "SF104").severity is Severity.ERROR
 
 
@@ -391,7 +391,7 @@ def test_sf101_remediation_never_tells_a_48_capable_server_to_migrate(
 def test_sf102_reads_the_target_framework_of_the_agent_profile(tmp_path: Path) -> None:
     import yaml
 
-    from sagefleet import agent_profile
+    from sagefleet.agent import profile as agent_profile
 
     data = agent_profile.default().to_dict()
     data["agent"]["target_framework"] = "4.6.2"

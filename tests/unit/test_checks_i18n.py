@@ -20,7 +20,7 @@ from sagefleet import preflight
 from sagefleet.checks import Context, EntityView, all_checks, run_checks
 from sagefleet.facts import parse_facts
 from sagefleet.findings import Finding
-from sagefleet.network import DnsResult, DnsStatus
+from sagefleet.probes import DnsResult, DnsStatus
 from sagefleet.sim.commands.snippet_models import facts as facts_model
 from sagefleet.sim.host import host_from_profile, load_profile, profile_names
 
@@ -34,8 +34,11 @@ def _entities(profile: str | None) -> list[EntityView]:
         return []
     return [
         EntityView(
-            name=e["name"], edition=e["edition"], mae_path=e["mae_path"],
-            azure_sql_server=e.get("azure_sql_server"), sql_instance=e.get("sql_instance"),
+            name=e["name"],
+            edition=e["edition"],
+            mae_path=e["mae_path"],
+            azure_sql_server=e.get("azure_sql_server"),
+            sql_instance=e.get("sql_instance"),
             database=e.get("database"),
         )
         for e in entities_for(profile)
@@ -52,7 +55,10 @@ def _documents() -> list[tuple[str, dict[str, Any], str | None]]:
         entities = _entities(name)
         defaults = Context(host="", facts=parse_facts(healthy(NOW)))
         prepared = preflight.PreparedHost(
-            host=name, entities=entities, waivers=[], endpoints=list(defaults.endpoints),
+            host=name,
+            entities=entities,
+            waivers=[],
+            endpoints=list(defaults.endpoints),
             sage=defaults.sage,
         )
         docs.append((name, facts_model(host, prepared.facts_params(), b""), name))
@@ -64,16 +70,27 @@ DOCUMENTS = _documents()
 
 def _run(doc: dict[str, Any], profile: str | None, lang: str) -> list[Finding]:
     context = Context(
-        host="h", facts=parse_facts(doc), entities=_entities(profile), lang=lang,
-        controller_utc=NOW, service_account="CORP\\svc-spendesk" if profile else None,
+        host="h",
+        facts=parse_facts(doc),
+        entities=_entities(profile),
+        lang=lang,
+        bastion_utc=NOW,
+        service_account="CORP\\svc-spendesk" if profile else None,
         target_version="3.2.0",
-        transport={"scheme": "http", "transport": "basic",
-                   "server_cert_validation": "ignore", "message_encryption": "never"},
+        transport={
+            "scheme": "http",
+            "transport": "basic",
+            "server_cert_validation": "ignore",
+            "message_encryption": "never",
+        },
         # The bastion sees other addresses than the host (SF307 runs and differs).
         bastion_dns={
             name: DnsResult(name=name, status=DnsStatus.OK, addresses=("192.0.2.99",))
-            for name in ("s3.eu-west-3.amazonaws.com", "sqs.eu-west-3.amazonaws.com",
-                         "api.chift.eu")
+            for name in (
+                "s3.eu-west-3.amazonaws.com",
+                "sqs.eu-west-3.amazonaws.com",
+                "api.chift.eu",
+            )
         },
     )
     return run_checks(context)
@@ -112,7 +129,10 @@ def test_outcomes_cover_every_check_and_many_failures() -> None:
 def test_checks_list_in_french_translates_the_severities() -> None:
     process = subprocess.run(
         [sys.executable, "-m", "sagefleet", "checks", "list", "--lang", "fr"],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     rows = [line.split(" | ") for line in process.stdout.splitlines()[2:]]
     severities = {row[1] for row in rows}

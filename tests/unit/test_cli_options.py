@@ -84,9 +84,7 @@ def test_every_command_reading_an_inventory_takes_ansibles_vault_options(
             "--ask-vault-pass",
         ]
     )
-    assert vault_options(args) == VaultOptions(
-        password_files=("a",), ids=("prod@b", "c"), ask=True
-    )
+    assert vault_options(args) == VaultOptions(password_files=("a",), ids=("prod@b", "c"), ask=True)
 
 
 def test_doctor_help_documents_its_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
@@ -125,7 +123,7 @@ def test_the_docs_generator_is_not_an_operator_command(
     assert stop.value.code == cli.EXIT_USAGE
     assert "invalid choice: 'docs'" in capsys.readouterr().err
     process = subprocess.run(
-        [sys.executable, "-m", "sagefleet.roledocs", "all", "--check", "--root", str(ROOT)],
+        [sys.executable, "-m", "sagefleet.ansible.roledocs", "all", "--check", "--root", str(ROOT)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -134,7 +132,7 @@ def test_the_docs_generator_is_not_an_operator_command(
 
 
 def test_the_docs_generator_reports_drift(tmp_path: Path) -> None:
-    from sagefleet import roledocs
+    from sagefleet.ansible import roledocs
 
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "checks.md").write_text(

@@ -2,7 +2,7 @@
 
 WinRS starts commands through cmd.exe (neither ansible-core nor pywinrm sets
 WINRS_SKIP_CMD_SHELL), and cmd.exe refuses a longer line. Each snippet is
-rendered with the largest parameters the controller sends, then the command
+rendered with the largest parameters the bastion sends, then the command
 line is built the way each client builds it: pywinrm (sagefleet's direct
 sessions and its testinfra backend), ansible-core 2.19+ (passes the line
 through), ansible-core 2.18 (encodes it once more), and the offline collector

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from sagefleet import connection, snippets
+from sagefleet import snippets
+from sagefleet.agent import connection
 from sagefleet.errors import InputError
 from sagefleet.findings import Status
 from sagefleet.sim.commands import connection_models, dispatch
@@ -88,8 +89,15 @@ def test_an_agent_that_goes_through_its_proxy_passes_through_it() -> None:
         dns={"proxy.corp.local": ["10.20.0.8"]},
         tcp={"proxy.corp.local:8080": "ok"},
         machine_proxy={"server": "proxy.corp.local:8080", "bypass": "<local>"},
-        accounts={"LocalSystem": {"default_tcp": "timeout", "tcp": {
-            "sqs.eu-west-3.amazonaws.com:443": "timeout", "api.chift.eu:443": "timeout"}}},
+        accounts={
+            "LocalSystem": {
+                "default_tcp": "timeout",
+                "tcp": {
+                    "sqs.eu-west-3.amazonaws.com:443": "timeout",
+                    "api.chift.eu:443": "timeout",
+                },
+            }
+        },
     )
     verdict = look(host(data))
     assert verdict.status is Status.PASS
@@ -130,9 +138,9 @@ def test_an_agent_younger_than_the_window_is_unknown_then_fails_past_it() -> Non
 
 def test_connections_to_addresses_the_names_no_longer_resolve_to_are_unknown() -> None:
     windows = host("agent-old")
-    windows.network.dns["sqs.eu-west-3.amazonaws.com"] = windows.network.dns["api.chift.eu"] = (
-        type(windows.network.dns["api.chift.eu"])("ok", ("192.0.2.99",))
-    )
+    windows.network.dns["sqs.eu-west-3.amazonaws.com"] = windows.network.dns["api.chift.eu"] = type(
+        windows.network.dns["api.chift.eu"]
+    )("ok", ("192.0.2.99",))
     document = dict(runner(windows)(connection.params(options())))
     document["resolved"] = [
         {"name": n, "addresses": ["192.0.2.200"], "error": None}
@@ -150,7 +158,9 @@ def test_a_proxy_set_for_the_admin_only_is_the_likely_cause() -> None:
     verdict = look(host("agent-proxy-admin-only"))
     assert (verdict.status, verdict.cause) == (Status.FAIL, "proxy-admin-only")
     assert verdict.missing == (
-        "s3.eu-west-3.amazonaws.com:443", "sqs.eu-west-3.amazonaws.com:443", "api.chift.eu:443"
+        "s3.eu-west-3.amazonaws.com:443",
+        "sqs.eu-west-3.amazonaws.com:443",
+        "api.chift.eu:443",
     )
     assert "a proxy is set for SAGE-PROXY\\admin (proxy.corp.local:8080" in verdict.message
     assert verdict.remediation.startswith("give the service its proxy: `netsh winhttp set proxy")
@@ -172,16 +182,16 @@ def test_an_agent_that_stopped_polling_on_an_open_network_is_the_agent_itself() 
 def test_a_name_that_does_not_resolve_is_the_likely_cause() -> None:
     verdict = look(host(with_agent("dns-fail-one")))
     assert (verdict.status, verdict.cause) == (Status.PASS, None)  # SQS still held
-    data = with_agent("dns-fail-one", dns={"api.chift.eu": "nxdomain",
-                                           "sqs.eu-west-3.amazonaws.com": "nxdomain"})
+    data = with_agent(
+        "dns-fail-one", dns={"api.chift.eu": "nxdomain", "sqs.eu-west-3.amazonaws.com": "nxdomain"}
+    )
     verdict = look(host(data))
     assert (verdict.status, verdict.cause) == (Status.FAIL, "dns")
     assert "DNS: sqs.eu-west-3.amazonaws.com does not resolve on the host" in verdict.message
 
 
 def test_untrusted_tls_interception_is_the_likely_cause() -> None:
-    data = with_agent("healthy-onprem", intercept_tls={"issuer": "Fortinet CA",
-                                                       "installed": False})
+    data = with_agent("healthy-onprem", intercept_tls={"issuer": "Fortinet CA", "installed": False})
     verdict = look(host(data))
     assert (verdict.status, verdict.cause) == (Status.FAIL, "tls")
     assert "RemoteCertificateChainErrors" in verdict.message
@@ -196,8 +206,14 @@ def test_tls_1_2_disabled_in_schannel_is_the_likely_cause() -> None:
 
 
 def test_a_firewall_that_drops_only_the_service_traffic_shows_syn_sent() -> None:
-    data = with_agent("healthy-onprem", accounts={"LocalSystem": {"tcp": {
-        "sqs.eu-west-3.amazonaws.com:443": "timeout", "api.chift.eu:443": "timeout"}}})
+    data = with_agent(
+        "healthy-onprem",
+        accounts={
+            "LocalSystem": {
+                "tcp": {"sqs.eu-west-3.amazonaws.com:443": "timeout", "api.chift.eu:443": "timeout"}
+            }
+        },
+    )
     verdict = look(host(data))
     assert (verdict.status, verdict.cause) == (Status.FAIL, "unreachable")
     assert "stay SYN_SENT: dropped on the way for LocalSystem" in verdict.message
@@ -254,13 +270,11 @@ def test_the_gate_waits_out_the_window_then_fails() -> None:
 def test_a_bad_window_is_refused_before_any_host_is_contacted(value: Any) -> None:
     with pytest.raises(InputError) as caught:
         connection.options_from("sage01", {"sagefleet_agent_connect_window_s": value})
-    assert "sage01" in str(caught.value) and "sagefleet_agent_connect_window_s" in str(
-        caught.value
-    )
+    assert "sage01" in str(caught.value) and "sagefleet_agent_connect_window_s" in str(caught.value)
 
 
 def test_a_connected_pattern_that_is_no_regex_is_refused(tmp_path: Any) -> None:
-    from sagefleet import agent_profile
+    from sagefleet.agent import profile as agent_profile
 
     profile = agent_profile.default().to_dict()
     profile["logs"] = {"dir": None, "file_pattern": None, "connected_pattern": "(?<time>\\S+"}
@@ -273,8 +287,10 @@ def test_a_connected_pattern_that_is_no_regex_is_refused(tmp_path: Any) -> None:
 def test_params_resolve_exact_firewall_names_and_probe_only_when_asked() -> None:
     params = connection.params(options())
     assert params["names"] == [
-        "s3.eu-west-3.amazonaws.com", "sqs.eu-west-3.amazonaws.com",
-        "eu-west-3.queue.amazonaws.com", "api.chift.eu",
+        "s3.eu-west-3.amazonaws.com",
+        "sqs.eu-west-3.amazonaws.com",
+        "eu-west-3.queue.amazonaws.com",
+        "api.chift.eu",
     ]
     assert params["probes"] == [] and params["log"] is None
     assert len(connection.params(options(), probe=True)["probes"]) == 3
@@ -284,8 +300,13 @@ def test_params_resolve_exact_firewall_names_and_probe_only_when_asked() -> None
 
 
 def test_the_route_takes_machine_policy_then_the_account_then_winhttp() -> None:
-    windows = host(with_agent("healthy-onprem", winhttp_proxy={"server": "wh:3128"},
-                              user_proxy={"LocalSystem": {"server": "user:8080"}}))
+    windows = host(
+        with_agent(
+            "healthy-onprem",
+            winhttp_proxy={"server": "wh:3128"},
+            user_proxy={"LocalSystem": {"server": "user:8080"}},
+        )
+    )
     evidence = connection.parse(runner(windows)(connection.params(options())))
     assert connection.route(evidence) == connection.Route("user:8080", "user")
     windows.registry.delete_value(

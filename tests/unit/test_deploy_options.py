@@ -1,5 +1,5 @@
 """Deploy options read from host variables: the transfer encoding and the staging root,
-refused on the controller with the host, the variable, the value and what is allowed."""
+refused on the bastion with the host, the variable, the value and what is allowed."""
 
 from __future__ import annotations
 

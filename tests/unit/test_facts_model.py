@@ -37,8 +37,15 @@ HOST_KEYS = {
 }
 DRIVE_KEYS = {"name", "drive_type", "free_bytes", "size_bytes", "provider"}
 AGENT_KEYS = {
-    "service_name", "installed", "state", "start_mode", "account", "version", "path",
-    "matched_by", "candidates",
+    "service_name",
+    "installed",
+    "state",
+    "start_mode",
+    "account",
+    "version",
+    "path",
+    "matched_by",
+    "candidates",
 }
 MAE_KEYS = {
     "path",
@@ -71,7 +78,7 @@ CLASS_KEYS = {"name", "clsid", "view", "server", "progid", "exists", "file_versi
 
 
 def facts_params(profile: dict[str, Any]) -> dict[str, Any]:
-    """What the controller sends: the agent's endpoints, SQL servers and MAE files."""
+    """What the bastion sends: the agent's endpoints, SQL servers and MAE files."""
     endpoints = [
         {"name": name, "port": port, "tls": port == 443}
         for name in DEFAULT_ENDPOINTS
@@ -171,7 +178,7 @@ def test_agent_not_installed_is_reported_under_the_asked_name() -> None:
 def test_parameters_have_defaults_but_the_agent_is_the_profiles_to_name() -> None:
     host, _ = host_for("agent-old")
     doc = run_facts(host, {})
-    # No guessed service name in the snippet: the controller passes the agent profile's.
+    # No guessed service name in the snippet: the bastion passes the agent profile's.
     assert (doc["agent"]["installed"], doc["agent"]["service_name"]) == (False, None)
     assert (doc["mae_files"], doc["probes"]) == ([], [])
 
@@ -181,7 +188,9 @@ def test_the_agent_is_found_by_an_image_path_pattern_when_no_name_matches() -> N
     params.update(service_name="NoSuchName", agent_image_path_pattern=r"\\SpendeskSageAgent\.exe")
     agent = parse_facts(run_facts(host, params)).agent
     assert (agent.installed, agent.service_name, agent.matched_by) == (
-        True, "SpendeskSageAgent", "image_path"
+        True,
+        "SpendeskSageAgent",
+        "image_path",
     )
 
 

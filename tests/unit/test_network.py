@@ -26,7 +26,7 @@ from tests.support.netfixtures import (
 )
 
 from sagefleet.errors import InputError
-from sagefleet.network import (
+from sagefleet.probes import (
     DnsResult,
     DnsStatus,
     TcpError,

@@ -328,7 +328,7 @@ def test_diagnose_finds_an_scm_event_naming_the_display_name() -> None:
     assert "Spendesk Sage Agent" in event["message"]
 
 
-def test_diagnose_finds_it_by_the_controller_display_name_when_the_service_is_gone() -> None:
+def test_diagnose_finds_it_by_the_catalog_display_name_when_the_service_is_gone() -> None:
     host = make_host("agent-old")
     host.stop_service("SpendeskSageAgent")
     host.services["spendesksageagent"].start_failure = "The system cannot find the file specified."

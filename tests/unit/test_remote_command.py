@@ -38,7 +38,7 @@ def test_command_line_over_the_cmd_exe_limit_is_refused() -> None:
         command_line("x" * CMD_LINE_LIMIT)
 
 
-def test_the_bootstrap_names_the_language_mode_and_the_controller_reads_it() -> None:
+def test_the_bootstrap_names_the_language_mode_and_the_bastion_reads_it() -> None:
     stderr = (
         '#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/'
         f'2004/04"><S S="Error">{LANGUAGE_MODE_TAG} ConstrainedLanguage_x000D__x000A_</S></Objs>'

@@ -1,4 +1,4 @@
-"""A role's argument spec checked for every host at once (sagefleet.rolespec)."""
+"""A role's argument spec checked for every host at once (sagefleet.ansible.rolespec)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sagefleet import inventory, rolespec
+from sagefleet import inventory
+from sagefleet.ansible import rolespec
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFLIGHT_ROLE = ROOT / "roles" / "sagefleet_preflight"
@@ -63,13 +64,19 @@ def test_a_secret_value_never_shows(tmp_path: Path) -> None:
 
 
 MAIN_INPUTS = {
-    "sagefleet_agent": {
-        "sagefleet_entities", "sagefleet_agent_target_version", "sagefleet_agent_package",
-        "sagefleet_agent_service_account", "sagefleet_agent_service_password",
-        "sagefleet_agent_installer_arguments", "sagefleet_deploy_waves",
+    "sagefleet_deploy": {
+        "sagefleet_entities",
+        "sagefleet_agent_target_version",
+        "sagefleet_agent_package",
+        "sagefleet_agent_service_account",
+        "sagefleet_agent_service_password",
+        "sagefleet_agent_installer_arguments",
+        "sagefleet_deploy_waves",
     },
     "sagefleet_preflight": {
-        "sagefleet_entities", "sagefleet_agent_target_version", "sagefleet_agent_service_account",
+        "sagefleet_entities",
+        "sagefleet_agent_target_version",
+        "sagefleet_agent_service_account",
     },
 }
 
@@ -80,16 +87,16 @@ def test_roles_declare_their_main_inputs() -> None:
 
 
 def test_entities_and_passwords_are_no_log_in_the_specs() -> None:
-    spec = rolespec.options(ROOT / "roles" / "sagefleet_agent")
+    spec = rolespec.options(ROOT / "roles" / "sagefleet_deploy")
     assert spec["sagefleet_entities"]["no_log"] is True
     assert spec["sagefleet_agent_service_password"]["no_log"] is True
 
 
 def test_a_refused_no_log_value_never_shows() -> None:
-    spec = rolespec.options(ROOT / "roles" / "sagefleet_agent")
+    spec = rolespec.options(ROOT / "roles" / "sagefleet_deploy")
     canary = "Sql-Canary-Passw0rd!"
     entity = {"name": "BIJOU", "sql_password": canary}
-    errors = rolespec.check("sage01", {"sagefleet_entities": entity}, spec, role="sagefleet_agent")
+    errors = rolespec.check("sage01", {"sagefleet_entities": entity}, spec, role="sagefleet_deploy")
     assert [e.field for e in errors] == ["sagefleet_entities"]
     assert canary not in str(errors[0])
 

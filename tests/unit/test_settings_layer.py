@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from sagefleet.agent_profile import MergeKey
+from sagefleet.agent.profile import MergeKey
 from sagefleet.settings import (
     OverwriteRefused,
     ValidationFailed,

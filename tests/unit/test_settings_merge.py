@@ -11,7 +11,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from sagefleet.agent_profile import MergeKey
+from sagefleet.agent.profile import MergeKey
 from sagefleet.errors import InputError
 from sagefleet.settings import (
     MASK,

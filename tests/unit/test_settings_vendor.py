@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sagefleet.agent_profile import MergeKey
+from sagefleet.agent.profile import MergeKey
 from sagefleet.errors import InputError
 from sagefleet.settings import (
     ValidationFailed,
@@ -97,9 +97,7 @@ def test_the_default_source_merges_the_entities_vendor_files() -> None:
 
 def test_the_vendor_text_keeps_the_vendors_member_order() -> None:
     text = build_host_settings(HOST, two_entities()).text
-    assert text.index('"FormatVersion"') < text.index('"Environment"') < text.index(
-        '"Connections"'
-    )
+    assert text.index('"FormatVersion"') < text.index('"Environment"') < text.index('"Connections"')
 
 
 def test_an_entity_without_a_vendor_file_is_an_error_naming_host_entity_field_and_the_fix() -> None:
@@ -302,9 +300,10 @@ def test_installer_adds_needs_one_place_per_connection(tmp_path: Path) -> None:
 def test_installer_adds_of_the_service_account_needs_it_set(tmp_path: Path) -> None:
     adds = [{"path": "Connections.RunAs", "from": "service_account"}]
     profile = profile_with(tmp_path, installer_adds=adds)
-    assert "sagefleet_settings_service_account" in errors_of(
-        two_entities(sagefleet_agent_profile=profile)
-    )[0].message
+    assert (
+        "sagefleet_settings_service_account"
+        in errors_of(two_entities(sagefleet_agent_profile=profile))[0].message
+    )
     settings = build_host_settings(
         HOST,
         two_entities(

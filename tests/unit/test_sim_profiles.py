@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sagefleet import agent_profile
+from sagefleet.agent import profile as agent_profile
 from sagefleet.sim import host as model
 from sagefleet.sim import host_profiles, vendor_layout
 from sagefleet.sim.host import (

@@ -127,7 +127,7 @@ def test_null_is_refused_where_the_snippet_never_emits_it() -> None:
     validate_output("sage01", "stage_status", {**status, "free_bytes": 10})
 
 
-def test_a_one_element_array_unwrapped_by_powershell_is_accepted_where_the_controller_is() -> None:
+def test_a_one_element_array_unwrapped_by_powershell_is_accepted_where_the_bastion_is() -> None:
     answer = {"exists": True, "name": "Spooler", "state": "Running"}
     validate_output("sage01", "query", {"answers": answer})
     segments = {"value": [{"start": 1024, "size": 10}], "Count": 1}

@@ -1,4 +1,4 @@
-"""Controller side of the package transfer: blocks and lines, parameters, decisions,
+"""Bastion side of the package transfer: blocks and lines, parameters, decisions,
 retries; and the simulator's stage_push model in both encodings."""
 
 from __future__ import annotations
@@ -501,9 +501,7 @@ def test_a_resumed_transfer_that_does_not_verify_is_sent_whole_once(tmp_path: Pa
     mismatch = SnippetFailed(
         "srv01", "stage_push", 1, "the content does not match the expected SHA-256 (x)"
     )
-    session = scripted(
-        [status(path, part_exists=True, part_size=600), mismatch, pushed(package)]
-    )
+    session = scripted([status(path, part_exists=True, part_size=600), mismatch, pushed(package)])
     result = transfer.stage(session, package)
     assert [c[1].get("offset") for c in session.calls[1:]] == [600, 0]
     assert (result.resumed_from, result.bytes_sent) == (0, 1000)
@@ -749,7 +747,7 @@ def test_model_disk_full_during_the_push_removes_the_part(
 
 
 def push_pieces(model: WindowsHost, cuts: list[int], encoding: str = "binary") -> list[str]:
-    """Push DATA as the controller does over several connections: each piece into its own
+    """Push DATA as the bastion does over several connections: each piece into its own
     file, the .part's range last with the pieces to append. The outputs, in order."""
     package = PackageInfo("Setup.zip", hashlib.sha256(DATA).hexdigest(), len(DATA), (), True)
     bounds = [0, *cuts, len(DATA)]

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sagefleet import preflight, roledocs, variables
+from sagefleet import preflight, variables
+from sagefleet.ansible import roledocs
+from sagefleet.ansible.preflight_play import preflight_vars
 from sagefleet.errors import InputError
-from sagefleet.preflight_play import preflight_vars
 from sagefleet.variables import DeprecatedVariable, value
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_the_generated_files_match_the_declaration() -> None:
     stale = roledocs.sync_generated(ROOT, check=True)
-    assert not stale, "run `make docs` (python -m sagefleet.roledocs all): " + ", ".join(
+    assert not stale, "run `make docs` (python -m sagefleet.ansible.roledocs all): " + ", ".join(
         str(p.relative_to(ROOT)) for p in stale
     )
 
@@ -61,7 +62,9 @@ def test_a_refused_value_names_host_field_value_and_fix() -> None:
         value("sage01", {"sagefleet_preflight_timeout_ms": 50}, "sagefleet_preflight_timeout_ms")
     error = refused.value
     assert (error.host, error.field, error.value) == (
-        "sage01", "sagefleet_preflight_timeout_ms", "50"
+        "sage01",
+        "sagefleet_preflight_timeout_ms",
+        "50",
     )
     assert "must be an integer >= 100" in str(error) and "README" in str(error)
 
@@ -90,12 +93,14 @@ def test_a_secret_value_never_shows() -> None:
 def test_a_deprecated_name_is_read_with_a_warning_naming_the_new_one() -> None:
     warned = "sagefleet_preflight_lang.*rename it sagefleet_lang"
     with pytest.warns(DeprecatedVariable, match=warned):
-        found = value("sage02", {"sagefleet_lang": "fr", "sagefleet_preflight_lang": "en"},
-                      "sagefleet_lang")
+        found = value(
+            "sage02", {"sagefleet_lang": "fr", "sagefleet_preflight_lang": "en"}, "sagefleet_lang"
+        )
     assert found == "en"  # as before: the role's name wins when it is set
-    with pytest.warns(DeprecatedVariable, match="sagefleet_preflight_lang"), pytest.raises(
-        InputError
-    ) as refused:
+    with (
+        pytest.warns(DeprecatedVariable, match="sagefleet_preflight_lang"),
+        pytest.raises(InputError) as refused,
+    ):
         value("sage02", {"sagefleet_preflight_lang": "de"}, "sagefleet_lang")
     assert refused.value.field == "sagefleet_preflight_lang"  # named as it was given
 

@@ -54,7 +54,7 @@ def test_the_package_check_reads_the_retired_name_too(tmp_path: Path) -> None:
 
 
 def test_both_roles_still_accept_the_retired_name() -> None:
-    for role in ("sagefleet_agent", "sagefleet_preflight"):
+    for role in ("sagefleet_deploy", "sagefleet_preflight"):
         spec = yaml.safe_load((ROOT / "roles" / role / "meta/argument_specs.yml").read_text())
         options = spec["argument_specs"]["main"]["options"]
         assert options[NEW]["type"] == "str"
@@ -100,8 +100,9 @@ def test_the_action_base_returns_them_as_ansible_deprecations(
 
     monkeypatch.setattr(ActionBase, "run", lambda self, tmp=None, task_vars=None: {})
     probe = Probe.__new__(Probe)
-    monkeypatch.setattr(probe, "validate_argument_spec", lambda argument_spec: (None, {}),
-                        raising=False)
+    monkeypatch.setattr(
+        probe, "validate_argument_spec", lambda argument_spec: (None, {}), raising=False
+    )
     result = probe.run(task_vars={"inventory_hostname": "sage01"})
     assert result["target"] == "3.2.0"
     assert result["deprecations"] == [
@@ -177,7 +178,9 @@ def test_a_bad_settings_source_says_what_each_source_does() -> None:
         settings_options("sage01", {"sagefleet_settings_source": "file"})
     error = refused.value
     assert (error.host, error.field, error.value) == (
-        "sage01", "sagefleet_settings_source", "'file'"
+        "sage01",
+        "sagefleet_settings_source",
+        "'file'",
     )
     assert error.fix is not None and error.fix.startswith("vendor: merge the settings.json")
     assert settings_options("sage01", {"sagefleet_settings_source": ""}).source == "vendor"

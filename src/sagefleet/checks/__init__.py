@@ -103,7 +103,7 @@ def _load_modules() -> None:
 def run_checks(ctx: Context, waivers: Sequence[Waiver] = ()) -> list[Finding]:
     """Evaluate every check on one host, apply waivers, return findings in id order."""
     _load_modules()
-    today = ctx.controller_utc.date()
+    today = ctx.bastion_utc.date()
     findings: list[Finding] = []
     for check_id in sorted(REGISTRY):
         spec = REGISTRY[check_id]

@@ -15,8 +15,8 @@ from typing import Any
 from sagefleet import catalog
 from sagefleet.facts import HostFacts
 from sagefleet.findings import Severity, Status
-from sagefleet.network import DnsResult
-from sagefleet.variables import declarations
+from sagefleet.probes import DnsResult
+from sagefleet.variables import jobs
 
 
 @dataclass(frozen=True)
@@ -47,17 +47,17 @@ class Context:
     lang: str = "en"
     # The bastion's UTC time when the host read its clock: the midpoint of the facts
     # round trip (preflight.run), so that a host ahead and one behind are judged alike.
-    controller_utc: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    bastion_utc: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     # False when there is no bastion time to compare the host's with (offline facts
     # evaluated without the time they were collected at): SF104 is then unknown.
     compare_clock: bool = True
     endpoints: Sequence[catalog.Endpoint] = field(default_factory=catalog.endpoints)
     sage: catalog.SageCatalog = field(default_factory=catalog.sage)
     dotnet: catalog.DotnetCatalog = field(default_factory=catalog.dotnet)
-    min_free_mb: int = declarations.MIN_FREE_MB.default
+    min_free_mb: int = jobs.MIN_FREE_MB.default
     # SF104: a warning from this skew; an error from clock_skew_error_s (AWS rejects
     # requests signed with a clock about 15 minutes off).
-    max_clock_skew_s: int = declarations.MAX_CLOCK_SKEW.default
+    max_clock_skew_s: int = jobs.MAX_CLOCK_SKEW.default
     clock_skew_error_s: int = 900
     # The .NET Framework version the agent targets (the agent profile's target_framework):
     # SF102 warns about missing TLS values only for an agent older than 4.7.
@@ -66,7 +66,7 @@ class Context:
     target_version: str | None = None
     bastion_dns: Mapping[str, DnsResult] | None = None
     edition: str | None = None
-    # How the controller reaches the host (scheme, transport, validation, encryption).
+    # How the bastion reaches the host (scheme, transport, validation, encryption).
     transport: Mapping[str, Any] | None = None
     allow_insecure_transport: bool = False
 

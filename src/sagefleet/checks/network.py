@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from sagefleet.checks.base import Context, Outcome, check, failed, not_applicable, passed, unknown
 from sagefleet.facts import Probe, TlsProbe
 from sagefleet.findings import Severity
-from sagefleet.network import compare_dns
+from sagefleet.probes import compare_dns
 
 
 def _probe(ctx: Context, name: str, port: int) -> Probe | None:

@@ -178,7 +178,7 @@ def clock(ctx: Context) -> Iterator[Outcome]:
             observed=text,
         )
         return
-    skew = whole_seconds((remote - ctx.controller_utc).total_seconds())
+    skew = whole_seconds((remote - ctx.bastion_utc).total_seconds())
     shown = signed_seconds(skew)
     fix_en = "synchronise the clock (w32tm /resync, or fix the domain/NTP time source)"
     fix_fr = "synchronisez l'horloge (w32tm /resync, ou corrigez la source NTP/domaine)"

@@ -40,9 +40,7 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     learn.add_argument(
         "-o", "--output", type=Path, help="profile file to write (default: standard output)"
     )
-    learn.add_argument(
-        "--service", metavar="NAME", help="the agent's exact Windows service name"
-    )
+    learn.add_argument("--service", metavar="NAME", help="the agent's exact Windows service name")
     learn.add_argument(
         "--image-path-pattern",
         metavar="REGEX",
@@ -59,7 +57,7 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
 def _lookup(args: argparse.Namespace, profile: Any) -> Any:
     """The options' lookup when one is given, else the host's profile's."""
     from sagefleet import service_names
-    from sagefleet.agent_learn import Lookup
+    from sagefleet.agent.learn import Lookup
 
     given = (args.service, args.image_path_pattern, args.display_name_pattern)
     if not any(given):
@@ -81,11 +79,11 @@ def _lookup(args: argparse.Namespace, profile: Any) -> Any:
 
 
 def cmd_learn(args: argparse.Namespace) -> int:
-    from sagefleet import agent_profile
-    from sagefleet.agent_learn import AgentNotFound, learn
+    from sagefleet.agent import profile as agent_profile
+    from sagefleet.agent.learn import AgentNotFound, learn
     from sagefleet.inventory import one_winrm_host
-    from sagefleet.jump import forwarded
     from sagefleet.remote import RemoteError
+    from sagefleet.remote.jump import forwarded
     from sagefleet.remote.winrm import WinRMSession
 
     host = one_winrm_host(args, "agent learn reads one reference server")

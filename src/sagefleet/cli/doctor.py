@@ -49,7 +49,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             InventoryHost(h.name, {**h.variables, "sagefleet_lang": args.lang}, h.target)
             for h in hosts
         ]
-    from sagefleet.jump import forwarded  # hosts behind an SSH jump host (sagefleet_ssh_jump)
+    from sagefleet.remote.jump import (
+        forwarded,  # hosts behind an SSH jump host (sagefleet_ssh_jump)
+    )
 
     # A TERM (a cancelled CI job, systemd) stops doctor as Ctrl-C does: its worker
     # processes and SSH forwards with it.
@@ -79,7 +81,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     """Every read-only snippet once against one server: OK or FAIL each, and a transcript."""
     from sagefleet import selftest
     from sagefleet.inventory import one_winrm_host
-    from sagefleet.jump import forwarded
+    from sagefleet.remote.jump import forwarded
     from sagefleet.remote.winrm import WinRMSession
 
     host = one_winrm_host(args, "selftest runs against one server")

@@ -93,7 +93,7 @@ def cmd_checks_facts(args: argparse.Namespace) -> int:
             ) from exc
         if collected_at.tzinfo is None:
             collected_at = collected_at.astimezone()
-    report = offline.evaluate_file(path, prepared, controller_utc=collected_at)
+    report = offline.evaluate_file(path, prepared, bastion_utc=collected_at)
     fleet = fleet_report([report], lang=prepared.lang, title="sagefleet checks (offline facts)")
     formats = args.format or REPORT_FORMATS
     written = write_reports(fleet, Path(args.out), formats)
@@ -154,8 +154,7 @@ def add_subparser(sub: Any) -> None:
     _extend_checks(sub)
 
     try:
-        from sagefleet.jump import add_subparser as add_jump
+        from sagefleet.remote.jump import add_subparser as add_jump
     except ImportError:  # pragma: no cover - jump support is optional
         return
     add_jump(sub)
-

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sagefleet import agent_profile
+from sagefleet.agent import profile as agent_profile
 from sagefleet.cli.common import command_group
 from sagefleet.installer_file import TECHNOLOGY_NAMES
 from sagefleet.package import (

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sagefleet.agent_profile import MergeKey
+from sagefleet.agent.profile import MergeKey
 from sagefleet.cli.common import command_group
 from sagefleet.errors import InputError
 from sagefleet.settings import vendor
@@ -239,9 +239,7 @@ def run_render(args: argparse.Namespace) -> int:
             )
         for note in fleet[host].notes:
             print(f"note: {note}", file=sys.stderr)
-        settings = build_host_settings(
-            host, hosts[host], base_dir=base_dir, template=args.template
-        )
+        settings = build_host_settings(host, hosts[host], base_dir=base_dir, template=args.template)
     except ValidationFailed as failed:
         return _report(failed.errors)
     except InputError as exc:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sagefleet import connection, versions
+from sagefleet import versions
+from sagefleet.agent import connection
 from sagefleet.deploy.result import killed_note
 from sagefleet.deploy.state import DeployState
 from sagefleet.findings import Status

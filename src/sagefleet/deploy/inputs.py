@@ -10,7 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagefleet import agent_profile, connection, preflight, transfer
+from sagefleet import preflight, transfer
+from sagefleet.agent import connection
+from sagefleet.agent import profile as agent_profile
 from sagefleet.errors import InputError
 from sagefleet.package import PackageInfo
 from sagefleet.remote.retry import retry_from
@@ -234,7 +236,7 @@ def require_entities(host: str, variables: Mapping[str, Any]) -> None:
 
 
 def check_inputs(host: str, variables: Mapping[str, Any]) -> DeployOptions:
-    """Every deploy input of one host, validated on the controller (raises InputError)."""
+    """Every deploy input of one host, validated on the bastion (raises InputError)."""
     options = options_from(host, variables)
     check_paths(host, options)
     retry_from(host, variables)

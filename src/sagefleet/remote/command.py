@@ -54,7 +54,7 @@ def command_line(script: str, limit: int = CMD_LINE_LIMIT) -> str:
 # or raw bytes through OpenStandardInput) sees its input from its first byte.
 # A session in another language mode than FullLanguage (AppLocker, WDAC) cannot
 # run the snippets ([Console], [ScriptBlock]::Create): the bootstrap says so
-# first, in a line the controller recognises (LANGUAGE_MODE_TAG), with nothing
+# first, in a line the bastion recognises (LANGUAGE_MODE_TAG), with nothing
 # but what Constrained Language Mode allows.
 LANGUAGE_MODE_TAG = "sagefleet-language-mode:"
 STDIN_BOOTSTRAP = (

@@ -1,7 +1,7 @@
 """The output contract of each snippet: a JSON Schema its document must follow.
 
 ``schemas/snippets/<name>.schema.json`` (JSON Schema draft 2020-12) says which
-members the controller reads from a snippet's document and their types.
+members the bastion reads from a snippet's document and their types.
 ``parse_result`` validates every document against it before any code uses it:
 a document that breaks the contract (a member missing, a string where a number
 was expected: a PowerShell version that serialises differently, a snippet

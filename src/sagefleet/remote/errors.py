@@ -61,7 +61,7 @@ class LanguageModeRestricted(SnippetFailed):
 
     AppLocker or WDAC policies put remote sessions in Constrained Language Mode,
     where the snippets cannot run at all: the stdin bootstrap stops first and
-    names the mode, so the controller can say what to change.
+    names the mode, so the bastion can say what to change.
     """
 
     kind = "language_mode"

@@ -2,7 +2,7 @@
 
 The vendor says settings.json must not be edited by hand and that several
 entities are connected by merging their JSON documents for real. This package
-does that on the controller, before any host is touched.
+does that on the bastion, before any host is touched.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sagefleet import agent_profile
-from sagefleet.agent_profile import MergeKey
+from sagefleet.agent import profile as agent_profile
+from sagefleet.agent.profile import MergeKey
 from sagefleet.errors import InputError
 from sagefleet.settings.errors import OverwriteRefused, ValidationFailed
 from sagefleet.settings.jsonio import dumps, loads_strict
@@ -24,7 +24,7 @@ from sagefleet.settings.model import Entity
 from sagefleet.settings.render import TEMPLATE_KEYS, TemplatePath, render_host_settings
 from sagefleet.settings.schemas import settings_schema_problems
 from sagefleet.variables import given_or_none, value
-from sagefleet.variables.declarations import DROP_CONNECTIONS, MERGE_KEYS, SETTINGS_SOURCE
+from sagefleet.variables.jobs import DROP_CONNECTIONS, MERGE_KEYS, SETTINGS_SOURCE
 
 SOURCE_VAR = SETTINGS_SOURCE.name
 SOURCES: tuple[str, ...] = SETTINGS_SOURCE.choices or ()
@@ -196,8 +196,14 @@ def installer_additions(
 
         def problem(message: str, fix: str, where: str = where) -> None:
             errors.append(
-                InputError(message, host=host, entity=entity.name, field=where,
-                           value=entity.vendor_source, fix=fix)
+                InputError(
+                    message,
+                    host=host,
+                    entity=entity.name,
+                    field=where,
+                    value=entity.vendor_source,
+                    fix=fix,
+                )
             )
 
         try:
@@ -208,8 +214,12 @@ def installer_additions(
         value = values[str(add["from"])]
         if not steps or value is None:
             problem(
-                "nothing to add: " + ("the path names no member" if not steps else
-                                      f"{' or '.join(SERVICE_ACCOUNT_VARS)} is not set"),
+                "nothing to add: "
+                + (
+                    "the path names no member"
+                    if not steps
+                    else f"{' or '.join(SERVICE_ACCOUNT_VARS)} is not set"
+                ),
                 "set the service account the installer is given, or fix the agent profile",
             )
             continue

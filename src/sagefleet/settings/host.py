@@ -1,4 +1,4 @@
-"""Write the agent's settings.json to one host, or roll it back: the controller side.
+"""Write the agent's settings.json to one host, or roll it back: the bastion side.
 
 Every decision (file, content, ACL, backups, what counts as a change) is made
 here; the ``settings_write`` snippet only swaps files. The content travels on
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagefleet import agent_profile
+from sagefleet.agent import profile as agent_profile
 from sagefleet.errors import SagefleetError, field_error
 from sagefleet.remote import AuthenticationFailed, HostUnreachable, RemoteError, SnippetFailed
 from sagefleet.remote.session import HostSession
@@ -351,7 +351,10 @@ def _run_write(
 ) -> SettingsOutcome:
     sha256 = settings_sha256(text)
     params = write_params(
-        target, sha256, check=check, return_content=return_content,
+        target,
+        sha256,
+        check=check,
+        return_content=return_content,
         expect_previous=expect_previous,
     )
     try:

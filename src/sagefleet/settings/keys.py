@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sagefleet.agent_profile import MergeKey
+from sagefleet.agent.profile import MergeKey
 from sagefleet.errors import InputError
 
 #: Members that may name a connection, in order of preference (ASSUMPTION: spellings seen
@@ -91,7 +91,10 @@ def declared_keys(
             ) from None
         if not key.member:
             raise InputError(
-                "a merge key needs a member", host=host, field=field, value=repr(key.path),
+                "a merge key needs a member",
+                host=host,
+                field=field,
+                value=repr(key.path),
                 fix="give the member that names each item, e.g. CompanyName",
             )
         if declared.setdefault(path, key.member) != key.member:
@@ -111,8 +114,11 @@ def keys_from_variable(value: Any, *, host: str | None, field: str) -> tuple[Mer
     fix = f"write {field} as a list of {{path: Connections, member: CompanyName}}"
     if not isinstance(value, list):
         raise InputError(
-            "must be a list of {path, member} mappings", host=host, field=field,
-            value=type(value).__name__, fix=fix,
+            "must be a list of {path, member} mappings",
+            host=host,
+            field=field,
+            value=type(value).__name__,
+            fix=fix,
         )
     keys = []
     for index, item in enumerate(value):

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sagefleet.agent_profile import MergeKey
+from sagefleet.agent.profile import MergeKey
 from sagefleet.settings.keys import KeyPath
 from sagefleet.settings.merge import (
     MergeResult,
@@ -103,4 +103,3 @@ def layer(
         kept=tuple(sorted(format_path(path) for path in kept)),
         dropped=tuple(outermost(lost)),
     )
-

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sagefleet.agent_profile import MergeKey
+from sagefleet.agent.profile import MergeKey
 from sagefleet.errors import InputError
 from sagefleet.settings.errors import MergeConflict, MergeFailed, ValidationFailed
 from sagefleet.settings.keys import (

@@ -13,7 +13,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from sagefleet.agent_profile import MergeKey
+from sagefleet.agent.profile import MergeKey
 from sagefleet.errors import InputError
 from sagefleet.settings.errors import ValidationFailed
 from sagefleet.settings.jsonio import loads_strict
@@ -87,7 +87,7 @@ def render_entity(
     """Render one entity into a settings document and check it against the settings schema.
 
     The output is parsed strictly and validated, so that a broken override
-    template is caught on the controller, not by the agent on a server.
+    template is caught on the bastion, not by the agent on a server.
     """
     label = template_label(template)
     bad = partial(InputError, host=host, entity=entity.name, field="template")

@@ -1,4 +1,4 @@
-"""Validation of ``sagefleet_entities`` on the controller, before any host is touched.
+"""Validation of ``sagefleet_entities`` on the bastion, before any host is touched.
 
 The JSON Schema checks types and formats; the rules here what a schema cannot say.
 Every problem is collected and reported as an InputError (docs/settings.md).
@@ -568,8 +568,9 @@ def build_host_settings(
     without a vendor file under the vendor source, merge conflicts) or InputError.
     """
     _require_entities(host, host_vars)
-    result = validate_host(host, host_vars, base_dir=base_dir, template=template,
-                           check_render=False)
+    result = validate_host(
+        host, host_vars, base_dir=base_dir, template=template, check_render=False
+    )
     if result.errors:
         raise ValidationFailed(result.errors, title="sagefleet_entities are invalid")
     options = settings_options(host, host_vars)

@@ -67,7 +67,7 @@ function New-SfPrivateSecurity([bool] $Folder, [string] $Owner, $FullControl, $R
 
 function Set-SfPrivateAcl([string] $Path, $Acl) {
     # The one way a snippet protects a file or folder: $Acl is {owner, full_control[], read[]}
-    # as the controller sends it (SIDs for built-in principals).
+    # as the bastion sends it (SIDs for built-in principals).
     $folder = [System.IO.Directory]::Exists($Path)
     $security = New-SfPrivateSecurity $folder ([string]$Acl.owner) $Acl.full_control $Acl.read
     if ($folder) { [System.IO.Directory]::SetAccessControl($Path, $security) }

@@ -1,5 +1,5 @@
 # sagefleet:agent_connections/1
-# Read-only evidence that the agent reaches its vendor's services (sagefleet/connection/
+# Read-only evidence that the agent reaches its vendor's services (sagefleet/agent/connection/
 # decides): its process and when it started, its TCP connections, what the endpoint names
 # resolve to on this host, the proxy its account would use, direct probes when asked, and
 # the last "connected" line of its log when the agent profile names one. Changes nothing.

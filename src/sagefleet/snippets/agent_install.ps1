@@ -2,7 +2,7 @@
 # Install or upgrade the agent: stop the service, back up its folder, run the
 # installer unattended, set the logon account, start and read the version.
 # Expected failures come back in the document (failed_step, error); the
-# controller decides about rollback. The staged settings.json (it holds
+# bastion decides about rollback. The staged settings.json (it holds
 # secrets) is deleted whatever happens, and the service password read from
 # stdin is dropped in the same finally (it is never written anywhere).
 # Services are controlled with ServiceController: literal name, bounded waits, a

@@ -2,7 +2,7 @@
 # Read a reference install of the agent (installed once by hand with the vendor's
 # wizard): its service, install folder and file names, the key structure of its
 # settings.json and its Add/Remove Programs entry. Read-only; gathers, never decides
-# (sagefleet/agent_learn.py writes the agent profile).
+# (sagefleet/agent/learn.py writes the agent profile).
 # No value of settings.json leaves the host: only its keys, their JSON types, the
 # length of each list and which string members of a list of objects are unique.
 # $P: service, image_path_pattern, display_name_pattern, settings_names[],

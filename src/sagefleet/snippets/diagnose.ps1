@@ -4,7 +4,7 @@
 #     settings_path, events {providers[], scm_ids[], display_names[], days, max}, restart,
 #     restart_timeout_s.
 # The settings file holds passwords: it is returned base64 for a caller that hides its
-# logs (sensitive run) and redacts it on the controller before anything is written.
+# logs (sensitive run) and redacts it on the bastion before anything is written.
 
 function Get-SfService([string] $Name) {
     # Names compared here: nothing from the caller becomes WQL.
@@ -40,7 +40,7 @@ $result.logs = $logs
 # The agent's Application log entries (provider = service name, an assumption) and the
 # Service Control Manager's entries about the service (crash, start failure, timeout). The
 # SCM names a service by its DISPLAY name in its messages and insertion strings: match the
-# service name, the display names the controller knows, and the one the service has now.
+# service name, the display names the bastion knows, and the one the service has now.
 $since = (Get-Date).AddDays(-[int]$P.events.days)
 $events = @()
 try {

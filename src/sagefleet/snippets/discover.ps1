@@ -1,7 +1,7 @@
 # sagefleet:discover/1
 # What Sage 100 holds on this server, for a draft inventory (sagefleet/discover.py).
 # $P: roots[] (extra folders), spc_marker_paths[], max_depth, max_files.
-# Gathers, never decides: the controller chooses entity names, edition and what to keep.
+# Gathers, never decides: the bastion chooses entity names, edition and what to keep.
 
 function Get-SfText($Value) { if ($null -ne $Value -and "$Value" -ne '') { "$Value" } }
 function Open-SfKey($Path, $View = 64) { [Microsoft.Win32.RegistryKey]::OpenBaseKey('LocalMachine', "Registry$View").OpenSubKey($Path) }

@@ -1,9 +1,9 @@
 # sagefleet:settings_write/3
-# Write or roll back the agent's settings.json atomically; the controller decides what.
+# Write or roll back the agent's settings.json atomically; the bastion decides what.
 # $P: action (write|rollback), path, sha256 (write), backup (rollback, null: newest),
 #     check, return_content, keep_backups, acl {owner, full_control[], read[]} (SIDs for
 #     built-in principals, DOMAIN\user or .\user for accounts: see Resolve-SfPrincipal),
-#     expect_previous (write: null, or {sha256} of the file the controller read and checked;
+#     expect_previous (write: null, or {sha256} of the file the bastion read and checked;
 #     a file changed since is not replaced).
 # stdin (write, not check): the content as one base64 line, the last non-empty line read.
 # The content holds passwords: it never travels in $P, and is echoed back (base64) only

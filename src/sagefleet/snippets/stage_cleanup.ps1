@@ -1,6 +1,6 @@
 # sagefleet:stage_cleanup/2
-# List the staged versions under the staging folder and remove the ones the controller names.
-# The retention policy (how many to keep, which is current) is decided on the controller
+# List the staged versions under the staging folder and remove the ones the bastion names.
+# The retention policy (how many to keep, which is current) is decided on the bastion
 # from the listing; this only removes direct children of the root, by name.
 # $P: root, remove (folder names), remove_parts (names '<folder>\<file>.part', or a piece
 #   of one: '<folder>\<file>.part.<start>').

@@ -22,7 +22,7 @@
 # A failed write or check removes the .part (a disk-full volume gets its space back); the
 # final file only ever appears complete and verified, renamed in one step. A piece that is
 # not there whole when its turn to be appended comes fails the command and keeps every
-# file: the controller resumes from them.
+# file: the bastion resumes from them.
 
 function Remove-SfPieces {
     # Every '<part>.<digits>' file: pieces of this package pushed by other commands.
@@ -77,7 +77,7 @@ $in = $null
 $until = $size
 if ($segments.Count -gt 0) { $until = [long]$segments[0].start }
 try {
-    # Bytes past the offset were not acknowledged by the controller: drop them.
+    # Bytes past the offset were not acknowledged by the bastion: drop them.
     $stream.SetLength($offset)
     [void]$stream.Seek(0, [System.IO.SeekOrigin]::End)
     if ($until -le $offset) {

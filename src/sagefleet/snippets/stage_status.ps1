@@ -3,7 +3,7 @@
 # file, the size of the .part an interrupted transfer left and of the pieces a transfer
 # over several connections left ('<part>.<start>': the package's bytes from <start>), the
 # free space of the volume.
-# Gathers only: whether to skip, resume or refuse is the controller's decision.
+# Gathers only: whether to skip, resume or refuse is the bastion's decision.
 # $P: root (the staging folder), path (the staged file), part (its .part file), hash (bool:
 #   hash a complete file).
 

@@ -99,7 +99,7 @@ def cleanup(
     """Remove staged versions beyond the newest ``keep``, never the ``current`` one.
 
     ``current`` is a version folder name, or any path inside it (the staged
-    zip). Two round trips: the host lists, the controller decides, the host
+    zip). Two round trips: the host lists, the bastion decides, the host
     removes exactly the names given. Stray ``.part`` files of the other kept
     versions go too.
     """

@@ -3,7 +3,7 @@
 Each ``Var`` gives a variable's name, type, default, bounds, choices, doc, whether
 it is a secret, the roles that declare it and the module options standing for it.
 The roles' ``argument_specs.yml`` and ``defaults/main.yml``, the module stubs'
-options and the role READMEs are generated from it (``python -m sagefleet.roledocs``,
+options and the role READMEs are generated from it (``python -m sagefleet.ansible.roledocs``,
 tests keep them in step); every front door reads values through ``value()``.
 Names and retired names: docs/architecture.md, "Glossary".
 """

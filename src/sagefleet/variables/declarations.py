@@ -1,21 +1,46 @@
 """The declaration of every inventory variable (sagefleet.variables reads it).
 
-Edit here, then ``python -m sagefleet.roledocs all`` (``make docs``) regenerates the
+Edit here, then ``python -m sagefleet.ansible.roledocs all`` (``make docs``) regenerates the
 roles' argument specs, defaults and READMEs and the module stubs' options.
 """
 
 from __future__ import annotations
 
+from sagefleet.variables.jobs import (
+    BASTION_PROBES,
+    DIAGNOSE_AGENT_LOGS,
+    DIAGNOSE_DEST,
+    DIAGNOSE_EVENT_DAYS,
+    DIAGNOSE_INSTALLER_LOGS,
+    DIAGNOSE_MAX_FILES,
+    DIAGNOSE_RESTART,
+    DIAGNOSE_RESTART_TIMEOUT,
+    DIAGNOSE_TAIL,
+    DISCOVER_VARS,
+    DROP_CONNECTIONS,
+    FAIL_ON_BLOCKED,
+    HOST_INFO_SHOW,
+    KEEP_BACKUPS,
+    MAX_CLOCK_SKEW,
+    MERGE_KEYS,
+    MIN_FREE_MB,
+    MODE,
+    REPORT_DIR,
+    REPORT_FORMATS,
+    SETTINGS_BACKUP,
+    SETTINGS_INSTALL_DIR,
+    SETTINGS_PATH,
+    SETTINGS_SERVICE_ACCOUNT,
+    SETTINGS_SOURCE,
+    SETTINGS_STATE,
+    TIMEOUT_MS,
+)
+from sagefleet.variables.roles import (
+    DEPLOY,
+    PF,
+    PREFLIGHT,
+)
 from sagefleet.variables.spec import Var, deprecated
-
-AGENT = "sagefleet_agent"
-PREFLIGHT = "sagefleet_preflight"
-SETTINGS = "sagefleet_settings"
-DIAGNOSE = "sagefleet_diagnose"
-DISCOVER = "sagefleet_discover"
-HOST_INFO = "sagefleet_host_info"
-PF = "sagefleet_preflight"  # the module of the same name
-DG = "sagefleet_diagnose"
 
 # -- the host and its entities -----------------------------------------------------------
 
@@ -29,7 +54,7 @@ ENTITIES = Var(
     ),
     elements="dict",
     secret=True,
-    roles=(AGENT, PREFLIGHT),
+    roles=(DEPLOY, PREFLIGHT),
     doors=("preflight", "deploy", "settings", "diagnose", "doctor"),
 )
 LANG = Var(
@@ -111,7 +136,7 @@ TARGET_VERSION = Var(
     "sagefleet_agent_target_version",
     "str",
     ('Agent version the fleet moves to (for example "3.2.0").',),
-    roles=(AGENT, PREFLIGHT),
+    roles=(DEPLOY, PREFLIGHT),
     options={PF: "target_version"},
     doors=("preflight", "deploy", "package", "verify"),
 )
@@ -119,17 +144,17 @@ PACKAGE = Var(
     "sagefleet_agent_package",
     "str",
     (
-        "Path of the agent package (Setup.zip) on the controller; playbooks/deploy.yml "
+        "Path of the agent package (Setup.zip) on the bastion; playbooks/deploy.yml "
         "inspects it once (sagefleet_package) before any host is touched.",
     ),
-    roles=(AGENT,),
+    roles=(DEPLOY,),
     doors=("deploy",),
 )
 PACKAGE_SHA256 = Var(
     "sagefleet_agent_package_sha256",
     "str",
     ("Expected SHA-256 of the package; a different file is refused.",),
-    roles=(AGENT,),
+    roles=(DEPLOY,),
     doors=("deploy",),
 )
 SERVICE_ACCOUNT = Var(
@@ -140,7 +165,7 @@ SERVICE_ACCOUNT = Var(
         "needed when the Sage files are on a network share. Unset, LocalSystem.",
     ),
     what="DOMAIN\\user or user@domain",
-    roles=(AGENT, PREFLIGHT),
+    roles=(DEPLOY, PREFLIGHT),
     options={PF: "service_account"},
     doors=("preflight", "deploy", "settings", "verify"),
 )
@@ -149,7 +174,7 @@ SERVICE_PASSWORD = Var(
     "str",
     ("Password of the service account (keep it in ansible-vault).",),
     secret=True,
-    roles=(AGENT,),
+    roles=(DEPLOY,),
     doors=("deploy", "diagnose"),
 )
 PROFILE = Var(
@@ -162,8 +187,8 @@ PROFILE = Var(
         "The variables below override one field of it each (docs/agent-profile.md).",
     ),
     default="",
-    roles=(AGENT,),
-    defaults_in=(AGENT,),
+    roles=(DEPLOY,),
+    defaults_in=(DEPLOY,),
     note="The agent profile (YAML, docs/agent-profile.md); empty: the shipped one.",
     doors=("preflight", "deploy", "settings", "diagnose", "restart", "agent learn"),
 )
@@ -174,7 +199,7 @@ SERVICE_NAME = Var(
         "The agent's Windows service name; default from the agent profile (service.name, "
         "else its ImagePath/DisplayName pattern). Literal, no wildcard.",
     ),
-    roles=(AGENT,),
+    roles=(DEPLOY,),
     options={PF: "service_name"},
     option_aliases=("agent_service",),
     doors=("preflight", "deploy", "diagnose", "restart"),
@@ -183,14 +208,14 @@ SERVICE_DISPLAY_NAME = Var(
     "sagefleet_agent_service_display_name",
     "str",
     ("The service's display name; default from the agent profile.",),
-    roles=(AGENT,),
+    roles=(DEPLOY,),
     doors=("deploy", "diagnose"),
 )
 INSTALL_DIR = Var(
     "sagefleet_agent_install_dir",
     "str",
     ("The agent's install folder; default from the agent profile (install.dir).",),
-    roles=(AGENT,),
+    roles=(DEPLOY,),
     doors=("deploy", "settings", "diagnose"),
 )
 INSTALLER_ARGUMENTS = Var(
@@ -202,7 +227,7 @@ INSTALLER_ARGUMENTS = Var(
         "NAME=value properties.",
     ),
     elements="str",
-    roles=(AGENT,),
+    roles=(DEPLOY,),
     doors=("deploy",),
 )
 SUCCESS_CODES = Var(
@@ -213,7 +238,7 @@ SUCCESS_CODES = Var(
         "(installer.success_codes).",
     ),
     elements="int",
-    roles=(AGENT,),
+    roles=(DEPLOY,),
     doors=("deploy",),
 )
 STOP_TIMEOUT = Var(
@@ -307,8 +332,8 @@ CONNECT_WINDOW = Var(
     low=0,
     high=3600,
     what="a number of seconds",
-    roles=(AGENT,),
-    defaults_in=(AGENT,),
+    roles=(DEPLOY,),
+    defaults_in=(DEPLOY,),
     note="Seconds an agent has, after its start, to connect to the vendor's services (SF513).",
     doors=("deploy", "diagnose", "verify"),
 )
@@ -323,7 +348,7 @@ WAVES = Var(
         "deploys one canary only.",
     ),
     default=[1, "10%", "25%", "100%"],
-    roles=(AGENT,),
+    roles=(DEPLOY,),
 )
 DEPLOY_MAX_FAIL = Var(
     "sagefleet_deploy_max_fail_percentage",
@@ -333,23 +358,23 @@ DEPLOY_MAX_FAIL = Var(
         "sagefleet_agent_max_fail_percentage.",
     ),
     default=20,
-    roles=(AGENT,),
+    roles=(DEPLOY,),
 )
 PACKAGE_INFO = Var(
     "sagefleet_agent_package_info",
     "dict",
-    ("The package as inspected on the controller by the sagefleet_package task.",),
-    role_default="{{ sagefleet_agent_package_result.package }}",
-    roles=(AGENT,),
-    defaults_in=(AGENT,),
+    ("The package as inspected on the bastion by the sagefleet_package task.",),
+    role_default="{{ sagefleet_deploy_package_result.package }}",
+    roles=(DEPLOY,),
+    defaults_in=(DEPLOY,),
 )
 PAUSE = Var(
     "sagefleet_agent_pause_s",
     "int",
     ("Seconds to wait after each wave before the next one starts.",),
     default=0,
-    roles=(AGENT,),
-    defaults_in=(AGENT,),
+    roles=(DEPLOY,),
+    defaults_in=(DEPLOY,),
 )
 VERIFY_WAVES = Var(
     "sagefleet_agent_verify_waves",
@@ -359,16 +384,16 @@ VERIFY_WAVES = Var(
         "The suites open the vault with the playbook's own vault secrets.",
     ),
     default=False,
-    roles=(AGENT,),
-    defaults_in=(AGENT,),
+    roles=(DEPLOY,),
+    defaults_in=(DEPLOY,),
 )
 VERIFY_SUITES = Var(
     "sagefleet_agent_verify_suites",
     "str",
     ("The testinfra suites run between waves (an integrator's own folder works too).",),
     default="{{ playbook_dir }}/../tests/infra",
-    roles=(AGENT,),
-    defaults_in=(AGENT,),
+    roles=(DEPLOY,),
+    defaults_in=(DEPLOY,),
 )
 AGENT_MAX_FAIL = Var(
     "sagefleet_agent_max_fail_percentage",
@@ -379,8 +404,8 @@ AGENT_MAX_FAIL = Var(
     ),
     default=20,
     role_default="{{ sagefleet_deploy_max_fail_percentage | default(20) }}",
-    roles=(AGENT,),
-    defaults_in=(AGENT,),
+    roles=(DEPLOY,),
+    defaults_in=(DEPLOY,),
 )
 WAVE_REPORT = Var(
     "sagefleet_agent_wave_report",
@@ -391,8 +416,8 @@ WAVE_REPORT = Var(
     ),
     default="{{ sagefleet_deploy_run.path | default(playbook_dir ~ '/../reports') }}"
     "/verify-{{ ansible_play_batch | first }}",
-    roles=(AGENT,),
-    defaults_in=(AGENT,),
+    roles=(DEPLOY,),
+    defaults_in=(DEPLOY,),
 )
 LOCK_TTL = Var(
     "sagefleet_deploy_lock_ttl_s",
@@ -413,358 +438,6 @@ LOCK_WAIT = Var(
     high=3600,
     what="a number of seconds",
     doors=("deploy",),
-)
-
-# -- settings.json -----------------------------------------------------------------------
-
-SETTINGS_STATE = Var(
-    "sagefleet_settings_state",
-    "str",
-    ("present writes the host's settings; rollback restores a backup.",),
-    default="present",
-    choices=("present", "rollback"),
-    roles=(SETTINGS,),
-    defaults_in=(SETTINGS,),
-)
-SETTINGS_SOURCE = Var(
-    "sagefleet_settings_source",
-    "str",
-    (
-        "vendor merges the entities' vendor files (vendor_settings or vendor_package); an "
-        "entity without one is an error.",
-        "template renders sagefleet's assumed layout from the entities' fields (an "
-        "ASSUMPTION of the vendor's format); a current file not in that layout is never "
-        "overwritten.",
-    ),
-    default="vendor",
-    choices=("vendor", "template"),
-    roles=(AGENT, SETTINGS),
-    defaults_in=(SETTINGS,),
-    note="vendor: merge the entities' vendor files; template: render the assumed layout.",
-    doors=("deploy", "settings"),
-    empty_is_unset=True,
-    fix="vendor: merge the settings.json files the vendor's form produced (default); "
-    "template: render sagefleet's assumed layout from the entities' fields",
-)
-MERGE_KEYS = Var(
-    "sagefleet_settings_merge_keys",
-    "list",
-    (
-        "Lists of the vendor's settings.json keyed by a member, as mappings with a path "
-        "(Connections, a.b.Items, or . for a top-level list) and a member (CompanyName); "
-        "empty for the agent profile's settings.merge_keys. Undeclared lists are keyed by "
-        "detection (docs/settings.md).",
-    ),
-    default=[],
-    elements="dict",
-    roles=(AGENT, SETTINGS),
-    defaults_in=(SETTINGS,),
-    note="Lists keyed by a member, [{path: Connections, member: CompanyName}].",
-    doors=("deploy", "settings"),
-)
-DROP_CONNECTIONS = Var(
-    "sagefleet_settings_drop_connections",
-    "bool",
-    (
-        "Allow a deploy or a settings write to drop connections the host's current "
-        "settings.json holds and the merged vendor files lack (refused by default, naming "
-        "them).",
-    ),
-    default=False,
-    roles=(AGENT, SETTINGS),
-    defaults_in=(SETTINGS,),
-    doors=("deploy", "settings"),
-    fix="write sagefleet_settings_drop_connections: true only to remove connections the "
-    "vendor files lack",
-)
-SETTINGS_PATH = Var(
-    "sagefleet_settings_path",
-    "str",
-    ("Full path of settings.json on the host (empty for where the agent profile puts it).",),
-    default="",
-    roles=(SETTINGS,),
-    defaults_in=(SETTINGS,),
-    empty_is_unset=True,
-    doors=("deploy", "settings", "diagnose"),
-)
-SETTINGS_INSTALL_DIR = Var(
-    "sagefleet_settings_install_dir",
-    "str",
-    (
-        "Agent folder holding settings.json; defaults to sagefleet_agent_install_dir, else "
-        "the agent profile's install.dir (docs/agent-profile.md).",
-    ),
-    default="",
-    role_default="{{ sagefleet_agent_install_dir | default('') }}",
-    roles=(SETTINGS,),
-    defaults_in=(SETTINGS,),
-)
-SETTINGS_SERVICE_ACCOUNT = Var(
-    "sagefleet_settings_service_account",
-    "str",
-    (
-        "Account the agent service runs as, granted read access; defaults to "
-        "sagefleet_agent_service_account.",
-    ),
-    default="LocalSystem",
-    role_default="{{ sagefleet_agent_service_account | default('LocalSystem') }}",
-    roles=(SETTINGS,),
-    defaults_in=(SETTINGS,),
-)
-KEEP_BACKUPS = Var(
-    "sagefleet_settings_keep_backups",
-    "int",
-    ("Backups of previous files kept next to settings.json (0 to 100).",),
-    default=5,
-    roles=(SETTINGS,),
-    defaults_in=(SETTINGS,),
-    doors=("deploy", "settings"),
-)
-SETTINGS_BACKUP = Var(
-    "sagefleet_settings_backup",
-    "str",
-    ("Backup to restore with state rollback (empty for the newest).",),
-    default="",
-    roles=(SETTINGS,),
-    defaults_in=(SETTINGS,),
-)
-
-# -- preflight ---------------------------------------------------------------------------
-
-MIN_FREE_MB = Var(
-    "sagefleet_preflight_min_free_mb",
-    "int",
-    ("Free space needed on C, in MiB.",),
-    default=500,
-    low=1,
-    roles=(PREFLIGHT,),
-    defaults_in=(PREFLIGHT,),
-    options={PF: "min_free_mb"},
-    doors=("preflight", "doctor", "deploy"),
-)
-MAX_CLOCK_SKEW = Var(
-    "sagefleet_preflight_max_clock_skew_s",
-    "int",
-    (
-        "Clock difference with the bastion from which SF104 warns, in seconds.",
-        "From 900 s (AWS's limit) it is an error whatever this value.",
-    ),
-    default=300,
-    low=1,
-    roles=(PREFLIGHT,),
-    defaults_in=(PREFLIGHT,),
-    options={PF: "max_clock_skew_s"},
-    doors=("preflight", "doctor", "deploy"),
-)
-TIMEOUT_MS = Var(
-    "sagefleet_preflight_timeout_ms",
-    "int",
-    ("Timeout of each network probe run on the host, in milliseconds.",),
-    default=3000,
-    low=100,
-    roles=(PREFLIGHT,),
-    defaults_in=(PREFLIGHT,),
-    options={PF: "timeout_ms"},
-    doors=("preflight", "doctor", "deploy"),
-)
-MODE = Var(
-    "sagefleet_preflight_mode",
-    "str",
-    (
-        "How each host's facts are gathered. C(fleet) - one task on the bastion reaches "
-        "every host at once (forks at a time) and hands each host its result. C(per_host) "
-        "- each host's own task connects to it.",
-        "A host whose connection the fleet task cannot reproduce (another connection "
-        "plugin, become, Kerberos or CredSSP, several transports) runs per host whatever "
-        "this value.",
-    ),
-    default="fleet",
-    choices=("fleet", "per_host"),
-    roles=(PREFLIGHT,),
-    defaults_in=(PREFLIGHT,),
-    note="fleet: every host from one task on the bastion; per_host: each host's own task.",
-    doors=("preflight",),
-)
-BASTION_PROBES = Var(
-    "sagefleet_preflight_bastion_probes",
-    "bool",
-    ("Also resolve every probed name from the bastion (dnspython).",),
-    default=False,
-    roles=(PREFLIGHT,),
-    defaults_in=(PREFLIGHT,),
-    options={PF: "bastion_probes"},
-    doors=("preflight", "doctor"),
-)
-REPORT_DIR = Var(
-    "sagefleet_preflight_report_dir",
-    "path",
-    (
-        "Where the fleet report is written on the bastion, as is.",
-        "Empty, one folder per run, reports/<inventory name>/preflight/<UTC time>/, and a "
-        "link latest to the newest.",
-    ),
-    default="",
-    roles=(PREFLIGHT,),
-    defaults_in=(PREFLIGHT,),
-)
-REPORT_FORMATS = Var(
-    "sagefleet_preflight_report_formats",
-    "list",
-    ("Report formats to write.",),
-    default=["console", "json", "junit", "html"],
-    elements="str",
-    roles=(PREFLIGHT,),
-    defaults_in=(PREFLIGHT,),
-)
-FAIL_ON_BLOCKED = Var(
-    "sagefleet_preflight_fail_on_blocked",
-    "bool",
-    (
-        "Fail each blocked host at the end (exit code 2); unreachable hosts, and hosts that "
-        "could not be diagnosed, always fail the run (exit code 4).",
-    ),
-    default=False,
-    roles=(PREFLIGHT,),
-    defaults_in=(PREFLIGHT,),
-)
-
-# -- diagnose ----------------------------------------------------------------------------
-
-DIAGNOSE_DEST = Var(
-    "sagefleet_diagnose_dest",
-    "path",
-    ("Folder of the support bundles on the bastion (one zip per host).",),
-    default="{{ playbook_dir }}/../reports/diagnose",
-    roles=(DIAGNOSE,),
-    defaults_in=(DIAGNOSE,),
-    options={DG: "dest"},
-)
-DIAGNOSE_RESTART = Var(
-    "sagefleet_diagnose_restart",
-    "bool",
-    ("Restart the agent service after collecting (never in check mode).",),
-    default=False,
-    roles=(DIAGNOSE,),
-    defaults_in=(DIAGNOSE,),
-    options={DG: "restart"},
-)
-DIAGNOSE_RESTART_TIMEOUT = Var(
-    "sagefleet_diagnose_restart_timeout_s",
-    "int",
-    ("Seconds to wait for the service to run again after a restart.",),
-    default=60,
-    low=1,
-    high=3600,
-    roles=(DIAGNOSE,),
-    defaults_in=(DIAGNOSE,),
-    options={DG: "restart_timeout_s"},
-)
-DIAGNOSE_TAIL = Var(
-    "sagefleet_diagnose_tail_kib",
-    "int",
-    ("Last KiB kept of each log file.",),
-    default=256,
-    low=1,
-    high=8192,
-    roles=(DIAGNOSE,),
-    defaults_in=(DIAGNOSE,),
-    options={DG: "tail_kib"},
-)
-DIAGNOSE_MAX_FILES = Var(
-    "sagefleet_diagnose_max_log_files",
-    "int",
-    ("Newest files kept per log folder.",),
-    default=3,
-    low=1,
-    high=50,
-    roles=(DIAGNOSE,),
-    defaults_in=(DIAGNOSE,),
-    options={DG: "max_log_files"},
-)
-DIAGNOSE_EVENT_DAYS = Var(
-    "sagefleet_diagnose_event_days",
-    "int",
-    ("Days of Windows event log entries collected.",),
-    default=7,
-    low=1,
-    high=365,
-    roles=(DIAGNOSE,),
-    defaults_in=(DIAGNOSE,),
-    options={DG: "event_days"},
-)
-DIAGNOSE_AGENT_LOGS = Var(
-    "sagefleet_diagnose_agent_log_dirs",
-    "list",
-    (
-        "Folders of the agent's logs (*.log); empty for <install dir>\\logs and "
-        "<install dir> (an assumption, see docs/package.md).",
-    ),
-    default=[],
-    elements="str",
-    what="a list of Windows folders",
-    roles=(DIAGNOSE,),
-    defaults_in=(DIAGNOSE,),
-    options={DG: "agent_log_dirs"},
-)
-DIAGNOSE_INSTALLER_LOGS = Var(
-    "sagefleet_diagnose_installer_log_dirs",
-    "list",
-    (
-        "Folders of installer logs (*.log); empty for sagefleet's staging folder and "
-        "C:\\Windows\\Temp (Setup Log *.txt).",
-    ),
-    default=[],
-    elements="str",
-    what="a list of Windows folders",
-    roles=(DIAGNOSE,),
-    defaults_in=(DIAGNOSE,),
-    options={DG: "installer_log_dirs"},
-)
-
-# -- discover and host info --------------------------------------------------------------
-
-DISCOVER_VARS = (
-    Var(
-        "sagefleet_discover_dest",
-        "path",
-        ("Folder of the draft host_vars files on the bastion.",),
-        default="{{ inventory_dir }}/host_vars",
-        roles=(DISCOVER,),
-        defaults_in=(DISCOVER,),
-    ),
-    Var(
-        "sagefleet_discover_roots",
-        "list",
-        ("More folders to search for .MAE files on the server.",),
-        default=[],
-        elements="str",
-        roles=(DISCOVER,),
-        defaults_in=(DISCOVER,),
-    ),
-    Var(
-        "sagefleet_discover_force",
-        "bool",
-        ("Overwrite existing draft files.",),
-        default=False,
-        roles=(DISCOVER,),
-        defaults_in=(DISCOVER,),
-    ),
-    Var(
-        "sagefleet_discover_max_depth",
-        "int",
-        ("Sub-folder depth searched under each folder.",),
-        default=4,
-        roles=(DISCOVER,),
-        defaults_in=(DISCOVER,),
-    ),
-)
-HOST_INFO_SHOW = Var(
-    "sagefleet_host_info_show",
-    "bool",
-    ("Print a one-line summary per host.",),
-    default=True,
-    roles=(HOST_INFO,),
-    defaults_in=(HOST_INFO,),
 )
 
 # -- the connection ----------------------------------------------------------------------
@@ -801,7 +474,7 @@ VARIABLES: tuple[Var, ...] = (
     DNS_PORT,
     ALLOW_INSECURE,
     TARGET_VERSION,
-    deprecated("sagefleet_agent_version", TARGET_VERSION, roles=(AGENT, PREFLIGHT)),
+    deprecated("sagefleet_agent_version", TARGET_VERSION, roles=(DEPLOY, PREFLIGHT)),
     PACKAGE,
     PACKAGE_SHA256,
     SERVICE_ACCOUNT,

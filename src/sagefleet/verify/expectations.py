@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagefleet import agent_profile, catalog, connection
-from sagefleet.connection import ConnectionOptions
+from sagefleet import catalog
+from sagefleet.agent import connection
+from sagefleet.agent import profile as agent_profile
+from sagefleet.agent.connection import ConnectionOptions
 from sagefleet.settings import build_host_settings, entities_for_host
 from sagefleet.settings.merge import connections
 from sagefleet.settings.redact import is_secret_key

@@ -81,7 +81,7 @@ def pytest_configure(config: pytest.Config) -> None:
     hosts: dict[str, InventoryHost] = {}
     worker_input = getattr(config, "workerinput", None)
     try:
-        if worker_input is not None:  # an xdist worker: the controller's handed-over secrets
+        if worker_input is not None:  # an xdist worker: the bastion's handed-over secrets
             accept_secrets(
                 (item["id"], base64.b64decode(item["secret"]))
                 for item in worker_input.get(_SECRETS_INPUT, [])
@@ -222,7 +222,7 @@ class _Collector:
         )
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if hasattr(self.config, "workerinput"):  # xdist worker: the controller reports
+        if hasattr(self.config, "workerinput"):  # xdist worker: the bastion reports
             return
         destination = self.config.getoption("sagefleet_report")
         if not destination or not self.results:

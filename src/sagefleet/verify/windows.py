@@ -148,7 +148,7 @@ class Windows:
         return parse_result(self.name, name, result.rc, result.stdout_bytes, result.stderr_bytes)
 
     def agent_connections(self, params: dict[str, Any]) -> dict[str, Any]:
-        """The agent's connection evidence (``sagefleet.connection.params`` builds ``params``)."""
+        """The agent's connection evidence (``params`` from ``agent.connection.params``)."""
         document: dict[str, Any] = self.run_snippet("agent_connections", params)
         return document
 

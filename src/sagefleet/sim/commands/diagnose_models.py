@@ -3,7 +3,7 @@
 Events come from the host's event log records (``host.events``): the
 Application log's records of the given providers, and the Service Control
 Manager's records of the given ids that name the service, by its service name
-or a display name (the one the controller passes or the service's own), in the
+or a display name (the one the bastion passes or the service's own), in the
 message or an insertion string, as the snippet matches them.
 """
 
@@ -28,8 +28,15 @@ def _iso(value: Any) -> str:
 def _service(host: WindowsHost, name: str) -> dict[str, Any]:
     service = host.service(name)
     if service is None:
-        return {"name": name, "display_name": None, "installed": False, "state": None,
-                "start_mode": None, "account": None, "path": None}
+        return {
+            "name": name,
+            "display_name": None,
+            "installed": False,
+            "state": None,
+            "start_mode": None,
+            "account": None,
+            "path": None,
+        }
     return {
         "name": service.name,
         "display_name": service.display_name,
@@ -55,8 +62,13 @@ def _logs(host: WindowsHost, specs: list[dict[str, Any]], tail_bytes: int) -> li
         entries.sort(key=lambda e: e.modified, reverse=True)
         for entry in entries[: int(spec["max_files"])]:
             item: dict[str, Any] = {
-                "kind": spec["kind"], "path": entry.path, "modified": _iso(entry.modified),
-                "size": entry.size, "truncated": False, "content": None, "error": None,
+                "kind": spec["kind"],
+                "path": entry.path,
+                "modified": _iso(entry.modified),
+                "size": entry.size,
+                "truncated": False,
+                "content": None,
+                "error": None,
             }
             try:
                 data = host.fs.read(entry.path)
@@ -97,8 +109,14 @@ def _events(host: WindowsHost, params: dict[str, Any], shown: str | None) -> lis
             found.append(record)
     found.sort(key=lambda r: r.time, reverse=True)
     return [
-        {"time": _iso(r.time), "log": r.log, "provider": r.provider, "id": r.event_id,
-         "level": r.level, "message": r.message}
+        {
+            "time": _iso(r.time),
+            "log": r.log,
+            "provider": r.provider,
+            "id": r.event_id,
+            "level": r.level,
+            "message": r.message,
+        }
         for r in found[:limit]
     ]
 
@@ -117,8 +135,12 @@ def diagnose(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[st
     result["events"] = _events(host, params, result["service"]["display_name"])
     path = params.get("settings_path")
     if path:
-        settings: dict[str, Any] = {"path": path, "exists": host.fs.is_file(path),
-                                    "content": None, "error": None}
+        settings: dict[str, Any] = {
+            "path": path,
+            "exists": host.fs.is_file(path),
+            "content": None,
+            "error": None,
+        }
         if settings["exists"]:
             try:
                 settings["content"] = base64.b64encode(host.fs.read(path)).decode("ascii")
@@ -126,9 +148,14 @@ def diagnose(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[st
                 settings["error"] = str(exc)
         result["settings"] = settings
     if params.get("restart"):
-        restart: dict[str, Any] = {"requested": True, "done": False,
-                                   "state_before": result["service"]["state"],
-                                   "state_after": None, "killed_pid": None, "error": None}
+        restart: dict[str, Any] = {
+            "requested": True,
+            "done": False,
+            "state_before": result["service"]["state"],
+            "state_after": None,
+            "killed_pid": None,
+            "error": None,
+        }
         if not result["service"]["installed"]:
             restart["error"] = f"service '{name}' is not installed"
         else:

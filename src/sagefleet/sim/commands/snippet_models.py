@@ -327,7 +327,7 @@ def _spc_marker(host: WindowsHost, paths: list[str]) -> bool:
     return False
 
 
-#: The parameters the facts snippet reads; the model refuses any other (a controller and a
+#: The parameters the facts snippet reads; the model refuses any other (a bastion and a
 #: snippet that drifted apart fail here, not silently on a real server).
 FACTS_PARAMS = frozenset(
     {

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sagefleet import agent_profile, catalog
+from sagefleet import catalog
+from sagefleet.agent import profile as agent_profile
 from sagefleet.sim.host.registry import Registry
 
 SAGE_PRODUCTS: dict[str, dict[str, str]] = {
@@ -40,6 +41,8 @@ def sage_brand(major: int) -> str:
     "Sage 100" from v10 (domain facts; the exact strings are not published).
     """
     return "Sage 100c" if major < 4 else ("Sage 100cloud" if major < 10 else "Sage 100")
+
+
 OM_FOLDER = "C:\\Program Files (x86)\\Common Files\\Sage\\Objets métiers"
 OM_DLL = OM_FOLDER + "\\objets100c.dll"
 #: The Objets Métiers COM classes (class -> CLSID, ProgID), registered by the DLL under
@@ -77,9 +80,7 @@ USER_SID = "S-1-5-21-1004336348-1177238915-682003330-1001"
 #: A user's proxy settings (Internet Options, WinINET), under HKU\\<SID> or HKLM.
 INTERNET_SETTINGS = "Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings"
 #: Machine-wide proxy policy: ProxySettingsPerUser=0 makes every account use HKLM's settings.
-PROXY_POLICY_KEY = (
-    "HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\CurrentVersion\\Internet Settings"
-)
+PROXY_POLICY_KEY = "HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\CurrentVersion\\Internet Settings"
 
 #: ASSUMPTION: the agent's service name, display name and folder are not documented;
 #: they come from the shipped agent profile so every front door agrees.
@@ -108,16 +109,10 @@ def agent_uninstall_entry(registry: Registry, version: str, folder: str) -> None
         registry.set(key, name, value, view="32")
 
 
-
-
-
-
 def mae_text(server: str, creator: str = "<Administrateur>", kind: str = "SQL") -> bytes:
     """A .MAE pointer file as Sage writes it (INI-like, ANSI)."""
     text = f"[CBASE]\r\nServeurSQL={server}\r\nCreateur={creator}\r\nType={kind}\r\n"
     return text.encode("cp1252")
-
-
 
 
 SQL_LOGIN_RESULTS = ("ok", "failed")
@@ -137,5 +132,3 @@ class AgentBehaviour:
     sql_login: str = "ok"
     stop_after_s: float = 60.0
     log: bool = True
-
-

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from sagefleet import agent_profile
+from sagefleet.agent import profile as agent_profile
 from sagefleet.sim import vendor_layout
 from sagefleet.sim.host.accounts import DEFAULT_ACLS, UI_LANGUAGES, Acl
 from sagefleet.sim.host.errors import ModelError, ProfileError

@@ -27,8 +27,8 @@ attributes:
     platforms: windows
 """
 
-    # A module that runs on the controller only.
-    CONTROLLER = r"""
+    # A module that runs on the bastion only.
+    BASTION = r"""
 options: {}
 attributes:
   platform:

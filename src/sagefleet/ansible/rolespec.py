@@ -3,7 +3,7 @@
 Ansible checks a role's ``meta/argument_specs.yml`` itself, in one worker
 process per host, before the role's first task. preflight.yml turns that off
 (``rolespec_validate: false``) and the role's first task (sagefleet_validate)
-checks the same spec with Ansible's own validator, in the controller, for
+checks the same spec with Ansible's own validator, in the bastion, for
 every host before any is contacted: the same rules, one error per host and
 variable, and no process per host (docs/performance.md).
 
@@ -20,8 +20,8 @@ from typing import Any
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from sagefleet.ansible.roledocs import load_spec
 from sagefleet.errors import InputError
-from sagefleet.roledocs import load_spec
 from sagefleet.settings.redact import MASK, is_secret_key
 from sagefleet.settings.validate import to_plain
 

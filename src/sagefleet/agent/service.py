@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sagefleet import agent_profile
+from sagefleet.agent import profile as agent_profile
 from sagefleet.errors import SagefleetError
 from sagefleet.remote import HostSession
 from sagefleet.variables import value
@@ -74,9 +74,9 @@ def options_from(host: str, variables: Mapping[str, Any]) -> RestartOptions:
 
 def restart(session: HostSession, options: RestartOptions, *, check: bool = False) -> Restart:
     """Restart (or start) the agent service and report the state it ends in."""
-    answers = session.run_snippet(
-        "query", {"questions": [{"kind": "service", **options.lookup}]}
-    )["answers"]
+    answers = session.run_snippet("query", {"questions": [{"kind": "service", **options.lookup}]})[
+        "answers"
+    ]
     answer = answers if isinstance(answers, dict) else answers[0]
     candidates = answer.get("candidates") or []
     if isinstance(candidates, str):  # PowerShell 5.1 unwraps one-element arrays

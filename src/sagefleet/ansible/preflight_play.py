@@ -42,7 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sagefleet import agent_profile, doctor, preflight, variables
+from sagefleet import doctor, preflight, variables
+from sagefleet.agent import profile as agent_profile
 from sagefleet.errors import SagefleetError
 from sagefleet.findings import HostReport
 from sagefleet.inventory import InventoryHost
@@ -252,11 +253,11 @@ class Results:
             return found
 
 
-def start(hosts: Sequence[FleetHost], *, forks: int, controller: int) -> Results | None:
+def start(hosts: Sequence[FleetHost], *, forks: int, bastion: int) -> Results | None:
     """Start the process that preflights every host the fleet task runs, ``forks`` at a time,
     and return where the results will be (None: no host to run).
 
-    ``controller``: the pid of ansible-playbook; the process ends when it does.
+    ``bastion``: the pid of ansible-playbook; the process ends when it does.
     """
     fleet = [h for h in hosts if h.inventory_host is not None and h.prepared is not None]
     if not fleet:
@@ -269,7 +270,7 @@ def start(hosts: Sequence[FleetHost], *, forks: int, controller: int) -> Results
         code = 1
         try:
             os.close(ready)
-            _engine(results, fleet, forks, controller, told)
+            _engine(results, fleet, forks, bastion, told)
             code = 0
         finally:
             os._exit(code)
@@ -280,7 +281,7 @@ def start(hosts: Sequence[FleetHost], *, forks: int, controller: int) -> Results
 
 
 def _engine(
-    results: Results, fleet: Sequence[FleetHost], forks: int, controller: int, told: int
+    results: Results, fleet: Sequence[FleetHost], forks: int, bastion: int, told: int
 ) -> None:
     # Not attached to anything of the task's process: its output goes nowhere, its
     # signals are its own, and it ends with ansible-playbook if that ends first.
@@ -298,7 +299,7 @@ def _engine(
 
     def watch() -> None:
         while not done.wait(0.5):
-            if not _alive(controller):
+            if not _alive(bastion):
                 shutil.rmtree(results.folder, ignore_errors=True)
                 os._exit(0)  # doctor's worker processes end with it (PDEATHSIG)
 
@@ -317,7 +318,7 @@ def _engine(
         if not results._path(host.host).exists():
             publish(host)
     # Wait for every host's task to take its result, then leave nothing behind.
-    while any(results.folder.glob("*.json")) and _alive(controller):
+    while any(results.folder.glob("*.json")) and _alive(bastion):
         time.sleep(0.2)
     done.set()
     shutil.rmtree(results.folder, ignore_errors=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagefleet import catalog
-from sagefleet.connection.evidence import (
+from sagefleet.agent.connection.evidence import (
     Connection,
     Evidence,
     Route,
@@ -17,7 +17,7 @@ from sagefleet.connection.evidence import (
     proxy_for_https,
     route,
 )
-from sagefleet.connection.options import ConnectionOptions
+from sagefleet.agent.connection.options import ConnectionOptions
 from sagefleet.findings import Finding, Severity, Status
 
 CHECK_ID = "SF513"

@@ -1,6 +1,6 @@
 """Build the sagefleet.fleet Ansible collection from the project's own files.
 
-``make collection`` runs ``python -m sagefleet.collection``: it assembles
+``make collection`` runs ``python -m sagefleet.ansible.collection``: it assembles
 ``build/collection/src/ansible_collections/sagefleet/fleet/`` from ``roles/``,
 ``library/`` (modules), ``action_plugins/``, ``callback_plugins/`` (the progress
 callback and the ``sagefleet_console`` stdout callback) and ``vars_plugins/`` of the
@@ -10,7 +10,7 @@ collection is always the checkout's files of the moment.
 
 The plugins import the ``sagefleet`` package, which Ansible's collection loader
 does not ship: the collection declares it in ``requirements.txt`` (pinned to
-this version) and its README says to ``pip install`` it on the controller.
+this version) and its README says to ``pip install`` it on the bastion.
 """
 
 from __future__ import annotations
@@ -64,8 +64,9 @@ def _galaxy(root: Path) -> dict[str, object]:
     data = yaml.safe_load((root / "collection" / "galaxy.yml").read_text(encoding="utf-8"))
     for key in ("namespace", "name"):
         if not _GALAXY_NAME.match(str(data.get(key, ""))):
-            raise InputError("not a valid galaxy name", field=f"galaxy.yml {key}",
-                             value=str(data.get(key)))
+            raise InputError(
+                "not a valid galaxy name", field=f"galaxy.yml {key}", value=str(data.get(key))
+            )
     if str(data.get("version")) != __version__:
         raise InputError(
             "the collection's version is not the sagefleet package's",
@@ -137,7 +138,7 @@ def build(root: Path, out: Path, ansible_galaxy: str | None = None) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m sagefleet.collection",
+        prog="python -m sagefleet.ansible.collection",
         description="Build the sagefleet.fleet Ansible collection tarball from a checkout.",
     )
     parser.add_argument("--root", default=".", help="the sagefleet checkout (default: .)")
@@ -148,11 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         tarball = build(Path(args.root), Path(args.out))
     except InputError as exc:
-        print(f"sagefleet.collection: {exc}", file=sys.stderr)
+        print(f"sagefleet.ansible.collection: {exc}", file=sys.stderr)
         return 1
     print(tarball)
     print(f"install it: ansible-galaxy collection install {tarball} -p <collections path>")
-    print(f"and on the controller: pip install sagefleet=={__version__}")
+    print(f"and on the bastion: pip install sagefleet=={__version__}")
     return 0
 
 

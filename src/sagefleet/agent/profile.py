@@ -223,9 +223,7 @@ class AgentProfile:
         data = self.to_dict()
         for variable, target, value in given:
             _apply(data, variable, target, value, host)
-        return AgentProfile(
-            origin=self.origin, data=data, overrides=tuple(v for v, _, _ in given)
-        )
+        return AgentProfile(origin=self.origin, data=data, overrides=tuple(v for v, _, _ in given))
 
 
 def _apply(data: dict[str, Any], variable: str, target: str, value: Any, host: str | None) -> None:
@@ -237,15 +235,17 @@ def _apply(data: dict[str, Any], variable: str, target: str, value: Any, host: s
         data["service"]["display_name_pattern"] = None
     elif target in ("service.display_name", "install.dir", "settings.path"):
         if not isinstance(value, str) or not value.strip():
-            raise InputError("must be a non-empty string", host=host, field=variable,
-                             value=repr(value)[:80])
+            raise InputError(
+                "must be a non-empty string", host=host, field=variable, value=repr(value)[:80]
+            )
         section, key = target.split(".")
         text = value.replace("/", "\\")
         data[section][key] = text.rstrip("\\") if target == "install.dir" else text
     elif target == "installer.silent_args":
         if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
-            raise InputError("must be a list of strings", host=host, field=variable,
-                             value=repr(value)[:80])
+            raise InputError(
+                "must be a list of strings", host=host, field=variable, value=repr(value)[:80]
+            )
         # Whatever installer the package holds: the inventory's switches are meant for it.
         data["installer"]["silent_args"] = {t: list(value) for t in TECHNOLOGIES}
     elif target == "installer.success_codes":
@@ -254,8 +254,12 @@ def _apply(data: dict[str, Any], variable: str, target: str, value: Any, host: s
             or not all(isinstance(c, int) and not isinstance(c, bool) for c in value)
             or 0 not in value
         ):
-            raise InputError("must be a list of integers including 0", host=host,
-                             field=variable, value=repr(value)[:80])
+            raise InputError(
+                "must be a list of integers including 0",
+                host=host,
+                field=variable,
+                value=repr(value)[:80],
+            )
         data["installer"]["success_codes"] = list(value)
     else:  # pragma: no cover - OVERRIDES and this function are written together
         raise AssertionError(target)
@@ -263,8 +267,10 @@ def _apply(data: dict[str, Any], variable: str, target: str, value: Any, host: s
 
 @cache
 def _validator() -> Draft202012Validator:
-    text = resources.files("sagefleet.schemas").joinpath("agent-profile.schema.json").read_text(
-        encoding="utf-8"
+    text = (
+        resources.files("sagefleet.schemas")
+        .joinpath("agent-profile.schema.json")
+        .read_text(encoding="utf-8")
     )
     schema = json.loads(text)
     return Draft202012Validator(schema)
@@ -278,7 +284,9 @@ def validate(data: Any, origin: str) -> AgentProfile:
     """An AgentProfile from parsed YAML, or InputError naming the file, field and value."""
     if not isinstance(data, dict):
         raise InputError(
-            "an agent profile must be a YAML mapping", field=VARIABLE, value=origin,
+            "an agent profile must be a YAML mapping",
+            field=VARIABLE,
+            value=origin,
             fix="start from src/sagefleet/catalog/agent-profile.yml",
         )
     errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
@@ -300,7 +308,8 @@ def validate(data: Any, origin: str) -> AgentProfile:
             except re.error as err:
                 raise InputError(
                     f"agent profile {origin}: service.{name} is not a regular expression ({err})",
-                    field=f"{VARIABLE} service.{name}", value=pattern,
+                    field=f"{VARIABLE} service.{name}",
+                    value=pattern,
                 ) from None
     if not data["service"].get("name") and not (
         data["service"].get("image_path_pattern") or data["service"].get("display_name_pattern")
@@ -329,8 +338,10 @@ def validate(data: Any, origin: str) -> AgentProfile:
 @cache
 def default() -> AgentProfile:
     """The shipped profile (sagefleet's assumptions)."""
-    text = resources.files("sagefleet.catalog").joinpath("agent-profile.yml").read_text(
-        encoding="utf-8"
+    text = (
+        resources.files("sagefleet.catalog")
+        .joinpath("agent-profile.yml")
+        .read_text(encoding="utf-8")
     )
     return validate(yaml.safe_load(text), "the shipped agent profile")
 
@@ -341,8 +352,10 @@ def _load_file(path: str, mtime_ns: int) -> AgentProfile:
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(
-            f"cannot read the agent profile ({err.__class__.__name__})", field=VARIABLE,
-            value=path, fix="give the path of a readable UTF-8 YAML file",
+            f"cannot read the agent profile ({err.__class__.__name__})",
+            field=VARIABLE,
+            value=path,
+            fix="give the path of a readable UTF-8 YAML file",
         ) from None
     try:
         data = yaml.safe_load(text)
@@ -350,19 +363,27 @@ def _load_file(path: str, mtime_ns: int) -> AgentProfile:
         mark = getattr(err, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
         raise InputError(
-            f"agent profile {path}{line}: not valid YAML", field=VARIABLE, value=path,
+            f"agent profile {path}{line}: not valid YAML",
+            field=VARIABLE,
+            value=path,
         ) from None
     return validate(data, path)
 
 
-def load(path: str | os.PathLike[str] | None = None, *, base_dir: str | None = None,
-         host: str | None = None) -> AgentProfile:
+def load(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    base_dir: str | None = None,
+    host: str | None = None,
+) -> AgentProfile:
     """The profile at ``path`` (relative to ``base_dir``), or the shipped default when empty."""
     if path is None or str(path).strip() == "":
         return default()
     if not isinstance(path, str | os.PathLike):
         raise InputError(
-            "must be the path of an agent profile (YAML)", host=host, field=VARIABLE,
+            "must be the path of an agent profile (YAML)",
+            host=host,
+            field=VARIABLE,
             value=repr(path)[:80],
         )
     target = Path(path)
@@ -370,7 +391,10 @@ def load(path: str | os.PathLike[str] | None = None, *, base_dir: str | None = N
         target = Path(base_dir) / target
     if not target.is_file():
         raise InputError(
-            "the agent profile does not exist", host=host, field=VARIABLE, value=str(path),
+            "the agent profile does not exist",
+            host=host,
+            field=VARIABLE,
+            value=str(path),
             fix="give the path of a profile written by `sagefleet agent learn`, "
             "or leave it empty for the shipped default",
         )
@@ -383,8 +407,9 @@ def load(path: str | os.PathLike[str] | None = None, *, base_dir: str | None = N
         raise
 
 
-def for_host(variables: Mapping[str, Any], *, host: str | None = None,
-             base_dir: str | None = None) -> AgentProfile:
+def for_host(
+    variables: Mapping[str, Any], *, host: str | None = None, base_dir: str | None = None
+) -> AgentProfile:
     """The profile a host's variables name (``sagefleet_agent_profile``; a relative path is
     read from the inventory's folder), with the host's inventory overrides on top."""
     folder = base_dir or variables.get("inventory_dir")

@@ -8,7 +8,7 @@ which proxy the agent is assumed to use: docs/verify.md (SF513).
 
 from __future__ import annotations
 
-from sagefleet.connection.evidence import (
+from sagefleet.agent.connection.evidence import (
     Connection,
     Evidence,
     Proxy,
@@ -18,8 +18,8 @@ from sagefleet.connection.evidence import (
     proxy_for_https,
     route,
 )
-from sagefleet.connection.gate import GRACE_S, POLL_S, Runner, look, wait_connected
-from sagefleet.connection.options import (
+from sagefleet.agent.connection.gate import GRACE_S, POLL_S, Runner, look, wait_connected
+from sagefleet.agent.connection.options import (
     DEFAULT_WINDOW_S,
     LOG_MAX_FILES,
     LOG_TAIL_BYTES,
@@ -34,7 +34,7 @@ from sagefleet.connection.options import (
     params,
     window_from,
 )
-from sagefleet.connection.verdict import (
+from sagefleet.agent.connection.verdict import (
     CHECK_ID,
     TITLE_EN,
     TITLE_FR,

@@ -48,8 +48,11 @@ def parse(host: str, value: Any) -> JumpConfig | None:
     if value is None or value == {}:
         return None
     if not isinstance(value, Mapping):
-        raise InputError("must be a mapping {host, port, user, key_file|password, known_hosts}",
-                         host=host, field=VAR)
+        raise InputError(
+            "must be a mapping {host, port, user, key_file|password, known_hosts}",
+            host=host,
+            field=VAR,
+        )
     unknown = set(value) - _KEYS
     if unknown:
         raise InputError(f"unknown keys {sorted(unknown)}", host=host, field=VAR)
@@ -60,13 +63,19 @@ def parse(host: str, value: Any) -> JumpConfig | None:
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
         raise InputError("must be a TCP port", host=host, field=f"{VAR}.port", value=repr(port))
     if not value.get("key_file") and value.get("password") is None:
-        raise InputError("needs key_file or password", host=host, field=VAR,
-                         fix="set key_file (a private key on the bastion) or password (vault)")
+        raise InputError(
+            "needs key_file or password",
+            host=host,
+            field=VAR,
+            fix="set key_file (a private key on the bastion) or password (vault)",
+        )
     checking = value.get("host_key_checking", True)
     if not isinstance(checking, bool):
         raise InputError("must be true or false", host=host, field=f"{VAR}.host_key_checking")
     return JumpConfig(
-        host=str(value["host"]), user=str(value["user"]), port=int(port),
+        host=str(value["host"]),
+        user=str(value["user"]),
+        port=int(port),
         key_file=str(value["key_file"]) if value.get("key_file") else None,
         password=str(value["password"]) if value.get("password") is not None else None,
         known_hosts=str(value["known_hosts"]) if value.get("known_hosts") else None,
@@ -88,18 +97,26 @@ def connect(config: JumpConfig, timeout: float = 15.0) -> Any:
         client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
     try:
         client.connect(
-            config.host, port=config.port, username=config.user, password=config.password,
+            config.host,
+            port=config.port,
+            username=config.user,
+            password=config.password,
             key_filename=os.path.expanduser(config.key_file) if config.key_file else None,
-            timeout=timeout, banner_timeout=timeout, auth_timeout=timeout,
-            allow_agent=False, look_for_keys=False,
+            timeout=timeout,
+            banner_timeout=timeout,
+            auth_timeout=timeout,
+            allow_agent=False,
+            look_for_keys=False,
         )
     except paramiko.SSHException as exc:
         client.close()
         raise JumpError(
             f"jump host {config.user}@{config.host}:{config.port}: {exc}"
-            + (" (add its key to known_hosts; host key checking is on)"
-               if "not found in known_hosts" in str(exc) or "host key" in str(exc).lower()
-               else "")
+            + (
+                " (add its key to known_hosts; host key checking is on)"
+                if "not found in known_hosts" in str(exc) or "host key" in str(exc).lower()
+                else ""
+            )
         ) from exc
     except OSError as exc:
         client.close()
@@ -220,10 +237,14 @@ def forwarded(hosts: Sequence[Any]) -> Iterator[list[Any]]:
 
 def overlay(forwards: Forwards) -> dict[str, Any]:
     """Inventory overlay pointing each forwarded host at its local port."""
-    return {"all": {"hosts": {
-        name: {"ansible_host": "127.0.0.1", "ansible_port": forward.port}
-        for name, forward in sorted(forwards.forwards.items())
-    }}}
+    return {
+        "all": {
+            "hosts": {
+                name: {"ansible_host": "127.0.0.1", "ansible_port": forward.port}
+                for name, forward in sorted(forwards.forwards.items())
+            }
+        }
+    }
 
 
 def cmd_jump(args: Any) -> int:
@@ -248,8 +269,10 @@ def cmd_jump(args: Any) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(yaml.safe_dump(overlay(forwards), sort_keys=False), encoding="utf-8")
         print(f"{len(forwards.forwards)} forward(s) open; overlay: {out}", flush=True)
-        print(f"run: ansible-playbook -i <inventory> -i {out} <playbook>   (Ctrl-C to close)",
-              flush=True)
+        print(
+            f"run: ansible-playbook -i <inventory> -i {out} <playbook>   (Ctrl-C to close)",
+            flush=True,
+        )
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
@@ -274,6 +297,9 @@ def add_subparser(sub: Any) -> None:
     )
     p_jump.add_argument("-l", "--limit", default="all", help="host pattern (default all)")
     add_vault_arguments(p_jump)
-    p_jump.add_argument("--overlay", default=".sagefleet/jump/hosts.yml",
-                        help="inventory overlay to write (removed on exit)")
+    p_jump.add_argument(
+        "--overlay",
+        default=".sagefleet/jump/hosts.yml",
+        help="inventory overlay to write (removed on exit)",
+    )
     p_jump.set_defaults(func=cmd_jump)

@@ -8,9 +8,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from sagefleet.connection.evidence import Evidence, parse
-from sagefleet.connection.options import ConnectionOptions, params
-from sagefleet.connection.verdict import Verdict, _t, evaluate
+from sagefleet.agent.connection.evidence import Evidence, parse
+from sagefleet.agent.connection.options import ConnectionOptions, params
+from sagefleet.agent.connection.verdict import Verdict, _t, evaluate
 from sagefleet.findings import Status
 
 #: Seconds between two looks of the deploy's health gate at a young agent.

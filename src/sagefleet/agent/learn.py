@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from sagefleet import agent_profile
-from sagefleet.agent_profile import AgentProfile, describe_lookup
+from sagefleet.agent import profile as agent_profile
+from sagefleet.agent.profile import AgentProfile, describe_lookup
 from sagefleet.errors import SagefleetError
 from sagefleet.remote import HostSession
 from sagefleet.settings.keys import KEY_CANDIDATES
@@ -318,9 +318,7 @@ def build(
     return Learned(profile=data, notes=notes)
 
 
-def learn(
-    session: HostSession, host: str, base: AgentProfile, lookup: Lookup
-) -> Learned:
+def learn(session: HostSession, host: str, base: AgentProfile, lookup: Lookup) -> Learned:
     """Read the reference install on ``host`` and return the learned profile.
 
     Raises AgentNotFound (naming what was tried) when no single service matches;

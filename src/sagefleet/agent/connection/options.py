@@ -8,7 +8,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sagefleet import agent_profile, catalog
+from sagefleet import catalog
+from sagefleet.agent import profile as agent_profile
 from sagefleet.errors import InputError
 from sagefleet.variables import value
 

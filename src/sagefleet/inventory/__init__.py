@@ -232,9 +232,12 @@ def secrets_for_child(
     if not secrets:
         yield {}, ()
         return
-    payload = _HANDOFF_MAGIC + json.dumps(
-        [{"id": label, "secret": base64.b64encode(data).decode()} for label, data in secrets]
-    ).encode()
+    payload = (
+        _HANDOFF_MAGIC
+        + json.dumps(
+            [{"id": label, "secret": base64.b64encode(data).decode()} for label, data in secrets]
+        ).encode()
+    )
     read_fd, write_fd = os.pipe()  # neither is inherited unless passed (PEP 446)
 
     def write() -> None:
@@ -410,7 +413,7 @@ def _vars_files(loader: Any, sources: Sequence[str | Path], host: Any) -> list[s
 
 def _explain(exc: BaseException, host: str, files: Sequence[str]) -> InputError:
     """Ansible could not read a host's variables: say which file, line and field."""
-    from sagefleet import yamlcheck
+    from sagefleet.inventory import yamlcheck
 
     found = yamlcheck.first_problem(files, host)
     if found is not None:
