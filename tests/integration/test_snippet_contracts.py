@@ -16,15 +16,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sagefleet import (
-    agent_learn,
-    agent_profile,
-    connection,
-    diagnose,
-    discover,
-    snippets,
-    transfer,
-)
+from sagefleet import diagnose, discover, snippets, transfer
+from sagefleet.agent import connection
+from sagefleet.agent import learn as agent_learn
+from sagefleet.agent import profile as agent_profile
 from sagefleet.agent.learn import Lookup
 from sagefleet.deploy import deploy_host
 from sagefleet.inventory import load

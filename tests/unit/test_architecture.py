@@ -20,7 +20,7 @@ def _modules() -> dict[str, Path]:
 
 
 def _imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
-    """Modules of src/ that ``name`` imports, at any depth of its code (a function's import counts)."""
+    """Modules of src/ that ``name`` imports, anywhere in its code (in a function too)."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     wanted: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

@@ -69,3 +69,19 @@ def test_connection_failures_read_the_same_as_a_direct_session(
     error = _classify("sage01", text)
     assert isinstance(error, kind)
     assert error.message == message  # type: ignore[attr-defined]
+
+
+def test_a_port_holding_the_digits_401_is_not_a_rejected_login() -> None:
+    text = (
+        "HTTPSConnectionPool(host='127.0.183.6', port=37401): Max retries exceeded with url: "
+        "/wsman (Caused by NewConnectionError('<urllib3.connection.HTTPSConnection object>: "
+        "Failed to establish a new connection: [Errno 111] Connection refused'))"
+    )
+    assert not isinstance(_classify("h05", text), AuthenticationFailed)
+    assert not isinstance(
+        _classify("h05", "cannot connect to 127.0.40.1:5986"), AuthenticationFailed
+    )
+    assert isinstance(_classify("h05", "ntlm: 401 Unauthorized"), AuthenticationFailed)
+    assert isinstance(
+        _classify("h05", "Bad HTTP response returned from server. Code 401"), AuthenticationFailed
+    )

@@ -40,7 +40,8 @@ _OPTION_FIELDS: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
     ("operation_timeout_sec", "operation_timeout", int),
     ("read_timeout_sec", "read_timeout", int),
 )
-_AUTH = re.compile(r"credentials were rejected|401|unauthori[sz]ed", re.I)
+# A 401 status, never the digits of a port or an address (127.0.0.5:37401 is not one).
+_AUTH = re.compile(r"credentials were rejected|(?<![\w.:])401(?![\w.:])|unauthori[sz]ed", re.I)
 _TIMEOUT = re.compile(r"timed? ?out|timeout", re.I)
 
 
