@@ -1,14 +1,7 @@
 """`sagefleet doctor`: preflight without one Ansible worker per host.
 
-Reads the inventory and vault through Ansible's API, validates every host
-before contacting any, then runs the hosts concurrently (bounded) over direct
-WinRM sessions: the same facts, checks and reports as playbooks/preflight.yml.
-
-A host's preflight waits on the network most of the time, but its share of
-work (TLS, NTLM, XML, checks) is Python that holds the interpreter lock: one
-process computes on one core. A large fleet is therefore split over several
-processes (forked, up to two per core, each with its share of the threads),
-which send their host reports back as they finish.
+The same facts, checks and reports as playbooks/preflight.yml over direct WinRM sessions,
+split over processes on a large fleet: docs/performance.md, docs/scale-out.md.
 """
 
 from __future__ import annotations

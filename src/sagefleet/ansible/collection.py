@@ -1,16 +1,7 @@
 """Build the sagefleet.fleet Ansible collection from the project's own files.
 
-``make collection`` runs ``python -m sagefleet.ansible.collection``: it assembles
-``build/collection/src/ansible_collections/sagefleet/fleet/`` from ``roles/``,
-``library/`` (modules), ``action_plugins/``, ``callback_plugins/`` (the progress
-callback and the ``sagefleet_console`` stdout callback) and ``vars_plugins/`` of the
-checkout, with ``collection/`` (galaxy.yml, README, meta/), then runs
-``ansible-galaxy collection build``. Nothing of it is committed twice: the
-collection is always the checkout's files of the moment.
-
-The plugins import the ``sagefleet`` package, which Ansible's collection loader
-does not ship: the collection declares it in ``requirements.txt`` (pinned to
-this version) and its README says to ``pip install`` it on the bastion.
+``make collection`` runs ``python -m sagefleet.ansible.collection``: docs/operations.md,
+"The Ansible collection `sagefleet.fleet`".
 """
 
 from __future__ import annotations

@@ -1,15 +1,7 @@
 """A role's argument spec, checked for every host of the play at once.
 
-Ansible checks a role's ``meta/argument_specs.yml`` itself, in one worker
-process per host, before the role's first task. preflight.yml turns that off
-(``rolespec_validate: false``) and the role's first task (sagefleet_validate)
-checks the same spec with Ansible's own validator, in the bastion, for
-every host before any is contacted: the same rules, one error per host and
-variable, and no process per host (docs/performance.md).
-
-Only the values the inventory or the command line give are checked: the
-role's defaults are templates over variables that sagefleet_validate checks
-by their own names.
+sagefleet_validate checks it with Ansible's own validator in the bastion, in place of one
+worker per host: docs/operations.md, "Ansible conventions".
 """
 
 from __future__ import annotations

@@ -1,23 +1,8 @@
 """The output contract of each snippet: a JSON Schema its document must follow.
 
-``schemas/snippets/<name>.schema.json`` (JSON Schema draft 2020-12) says which
-members the bastion reads from a snippet's document and their types.
-``parse_result`` validates every document against it before any code uses it:
-a document that breaks the contract (a member missing, a string where a number
-was expected: a PowerShell version that serialises differently, a snippet
-changed without its reader) becomes one clear per-host error naming the host,
-the snippet, the member (JSON pointer) and what was expected and found,
-instead of a KeyError or a wrong decision further on.
-
-Objects allow members the schema does not list, so a snippet may grow.
-``found`` never quotes a string (outputs may hold secrets): its length only.
-
-Two implementations of the same draft: jsonschema-rs (compiled) says whether a
-document follows its schema, about two hundred times faster than jsonschema, which
-costs a preflight about a tenth of its CPU on the bastion; only a document it
-refuses is validated again by jsonschema, whose errors name the member (so a
-refusal reads the same whichever found it first; the two agree on every document
-of the test suite).
+``parse_result`` validates every document before any code reads it: docs/architecture.md,
+"Wire contract"; why jsonschema-rs decides and jsonschema words a refusal:
+docs/performance.md.
 """
 
 from __future__ import annotations

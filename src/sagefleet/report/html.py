@@ -1,24 +1,7 @@
 """Self-contained HTML report: one file an integrator can mail to a client.
 
-No external assets (inline CSS and JS), every value HTML-escaped by jinja2's
-autoescape, and a Content-Security-Policy that only allows the exact inline
-style and script shipped here (by hash): even if a value slipped through
-escaping, the browser would refuse to run it or to fetch anything.
-
-Laid out for 500 hosts: the summary first (hosts per status, then the checks
-that failed or could not be decided, each a link to its hosts), a filter by host
-name, status and check id, the host table, then each host's findings. Passed
-and not applicable checks are hidden until asked: they are most of the rows and
-of the bytes, so they travel once, deduplicated, as JSON data that the script
-turns into rows when the reader ticks "show passed checks".
-
-Statuses are rendered generically: the CSS class comes from the status name and
-the label from report/labels.py with a fallback, so a status the model gains
-later is shown by its name instead of breaking the page. A deploy or verify
-outcome (sagefleet.outcomes) also gets a class from how the run ends for the
-host (``rc-failed``, ``rc-unreachable``, ``rc-ok``); its versions from and to,
-reason and duration are columns of the host table and a line of the host's
-block, and its status is one of the filter's.
+Layout, escaping, Content-Security-Policy, and how statuses and outcomes are shown:
+docs/operations.md, "Reports".
 """
 
 from __future__ import annotations

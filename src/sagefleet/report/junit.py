@@ -1,12 +1,7 @@
 """JUnit XML: one testsuite per host, one testcase per host x check.
 
-CI servers (GitLab, Jenkins, GitHub test reporters) already know how to show
-JUnit, so a fleet preflight becomes a test run an integrator can read in the
-pipeline UI. Mapping: fail -> <failure>, waived and not applicable -> <skipped>,
-unknown (the check could not be evaluated) -> <error>, unreachable host -> one
-testcase with <error>. A host with an outcome (deploy, verify) gets one
-``outcome`` testcase: <failure> when it fails the run, <error> when unreachable,
-<skipped> when blocked.
+How statuses and outcomes map to <failure>, <skipped> and <error>: docs/operations.md,
+"Reports".
 """
 
 from __future__ import annotations

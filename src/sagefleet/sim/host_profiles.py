@@ -1,13 +1,7 @@
 """Host profiles from every source, checked against one schema before a host is built.
 
-A simulated host is described by a profile: one shipped with the simulator
-(``sim/profiles/*.yml``), a custom file (``sagefleet sim up --profile-file``,
-or ``sagefleet_sim_profile: path/to/file.yml`` in an inventory), with the
-host's own ``sagefleet_sim_overrides`` from host_vars applied over it. Every
-one is validated against ``schemas/sim-profile.schema.json``, so a bad value
-is one line naming the file or host, the field and the value, never a
-traceback from the model. The host model (``model.host_from_profile``) keeps
-its own checks for profiles built in code.
+Shipped profiles, profile files and ``sagefleet_sim_overrides``, all validated against
+schemas/sim-profile.schema.json: docs/simulator.md, "Profiles".
 """
 
 from __future__ import annotations

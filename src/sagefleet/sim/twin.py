@@ -1,27 +1,7 @@
 """`sagefleet sim twin`: host profiles of simulated twins, from facts collected on real servers.
 
-Before a change window, a client's real fleet can be rehearsed on its twin:
-the facts the facts snippet gathered on each server (by preflight or doctor,
-by ``sagefleet selftest``, by the offline collector script) are turned into
-host profiles for the simulator. A twin holds what the facts carry (host
-name, OS, .NET release and TLS settings, Sage version and products, Objets
-Métiers, .MAE files, the agent's service, drives, what each endpoint probe
-met) and nothing else: every field the facts do not give keeps the
-simulator's default, and each written profile lists those fields in its
-header comment, with the approximations the twin had to make.
-
-Accepted inputs, one server each:
-
-- a facts document (``schema: 1``): the offline collector's
-  ``sagefleet-facts-<COMPUTERNAME>.json``, or ``facts.json`` of a support bundle;
-- a selftest transcript (the zip ``sagefleet selftest`` writes) or its
-  ``snippets/NN-facts.json`` record;
-- a support bundle zip (``playbooks/diagnose.yml``), which holds ``facts.json``.
-
-A transcript or bundle also gives the bastion's time when the facts were
-gathered, so the host's clock skew is kept; a bare facts document does not.
-No secret is copied: the twin reads named facts only, and the facts hold no
-password (the agent's settings.json, which does, is never in them).
+Accepted inputs, what a twin holds and what keeps the simulator's defaults:
+docs/simulator.md, "Twins of a real fleet".
 """
 
 from __future__ import annotations

@@ -1,28 +1,7 @@
 """A STAND-IN for the vendor's settings.json layout, and the entities of a profile.
 
-The vendor (Spendesk's agent is Chift's local agent) generates settings.json
-per connection and does not publish its layout. The simulator still needs
-vendor files that are *not* in sagefleet's template layout (``schemaVersion``,
-``connections[]``), so that every test meets a file sagefleet did not write:
-an installed agent's settings.json on the simulated host, and the per-entity
-files ``sagefleet sim up`` writes next to its inventory. This module invents
-one such layout, on purpose different from the template's (PascalCase
-members, a ``Connections`` list keyed by ``CompanyName``, a nested
-``Database`` object, a UTF-8 BOM and CRLF as .NET writers leave them). It is
-a stand-in: nothing in sagefleet may rely on it (docs/simulator.md).
-
-Two stages, as on a real server: :func:`document` is what the vendor's form
-produces (the file in the connection's Setup.zip); :func:`installed_document`
-is what the vendor's installer leaves in the agent folder: the same file plus
-the wizard's answers, which the form does not know (each connection's ``.MAE``
-file as ``MaeFile`` and Sage user as ``SageUser``, the service's Windows
-account as a top-level ``ServiceAccount``). So an
-installed agent's settings.json holds members no vendor file gives sagefleet,
-and a write must keep them.
-
-It also derives, from a host profile, the entities an integrator would write
-in the inventory for that server: one per ``.MAE`` file, with the profile's
-edition, SQL server and file code.
+Nothing in sagefleet may rely on it (``document``: the vendor form's file;
+``installed_document``: what the installer leaves): docs/simulator.md, "Assumptions".
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
 """PowerShell snippets and the one way they are turned into script text.
 
-A snippet is a file ``<name>.ps1`` in this folder whose first line is the
-marker ``# sagefleet:<name>/<version>``. The script sent to a host is the
-marker, a parameter block holding the parameters as JSON data, a shared
-prelude, then the body. Values never enter the script as code: the JSON sits
-in a single-quoted here-string on one line, so no quote, ``'@``, ``$(...)`` or
-newline inside a value can end it (newlines are escaped by JSON, non-ASCII is
-escaped as ``\\uXXXX``).
+Marker, parameters as JSON data in a here-string, the prelude, then the body; values
+never enter the script as code: docs/architecture.md, "Wire contract".
 """
 
 from __future__ import annotations

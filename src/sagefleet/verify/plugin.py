@@ -1,19 +1,8 @@
 """pytest plugin: one testinfra host per inventory host, and the fleet report.
 
-Enable with ``-p sagefleet.verify.plugin`` and point it at an inventory:
-
-    pytest -p sagefleet.verify.plugin tests/infra --sagefleet-inventory inventory/client \\
-        --vault-password-file ~/.vault --sagefleet-report reports/verify -n 8
-
-Vault secrets: ``--vault-password-file``/``--vault-id`` as ansible-playbook's,
-``ANSIBLE_VAULT_PASSWORD_FILE``, or those of the playbook that started pytest
-(``sagefleet_verify``: handed over in memory, see sagefleet.inventory).
-
-Tests ask for ``sagefleet_host`` (they then run once per host), ``windows``
-(questions about that host over WinRM) and ``expected`` (what the inventory
-says the host should look like). Mark a test with
-``@pytest.mark.sagefleet_check("SF501", "Agent service installed")`` to give
-it a stable id in the report.
+``pytest -p sagefleet.verify.plugin tests/infra --sagefleet-inventory inventory/<client>``;
+options, vault secrets and fixtures: docs/verify.md, "Running the suites" and
+"Writing your own assertions".
 """
 
 from __future__ import annotations

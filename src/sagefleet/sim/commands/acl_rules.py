@@ -1,18 +1,7 @@
 """Accounts and ACLs as Windows treats what a script does with them.
 
-Built-in principals are named in the UI language (``BUILTIN\\Administrateurs`` on
-a French server): a script that translates an English name there fails with
-IdentityNotMappedException. A script that names them by SID works everywhere.
-Copy-Item gives a copy the DACL of its destination folder, and ProgramData lets
-local users read and create files and folders: a folder our code creates there is
-private only when the script creates it with a protected DACL and checks it.
-
-The snippet models call ``principal``, ``private_acl`` and ``private_folder``
-with the accounts and folders of their parameters; each does what the script the
-host received does (the shared prelude's resolver and folder check, or plain
-NTAccount translation), so a snippet without them fails or leaks here as on
-Windows. ``english_names_in_code`` refuses a script whose own code names a
-built-in principal in English on a host that does not speak it.
+Principals in the UI language, private ACLs and folders as the script makes them:
+docs/simulator.md, "Rules: what Windows refuses in a script", and ledger rows 5 to 7.
 """
 
 from __future__ import annotations

@@ -1,24 +1,7 @@
 """What ansible-core's winrm connection sends on its own, and how a host answers.
 
-ansible-core does not only run our snippets: ``ansible.builtin.raw`` sends the
-task's text as an encoded PowerShell script, and the connection's
-``put_file``/``fetch_file`` run scripts of ansible's own. Their shape differs
-between releases:
-
-- 2.18: ``put_file`` is a begin/process/end script with the target path
-  inside (single-quoted, quotes doubled) reading base64 lines on stdin;
-  ``fetch_file`` is a script with ``$path``, ``$buffer_size`` and ``$offset``
-  written into it.
-- 2.19+: both run ansible's bootstrap wrapper; stdin carries a manifest
-  (exec_wrapper JSON, ``\\n\\0\\0\\0\\0\\n``, a JSON with ``actions[].name`` and
-  ``params``), then for ``put_file`` another separator and the base64 lines.
-
-Scripts are recognised by the statements that do the work, and their values
-are parsed strictly; anything else is refused with rc 1 and a message, so a
-change in ansible shows up as a failure, never as a silent success.
-
-Files land in the host model's file system (``host.fs``): a put into a
-missing folder or a full disk fails as on Windows.
+``raw`` scripts and the connection's put_file/fetch_file, per ansible-core release,
+recognised strictly: docs/simulator.md, "ansible-core's own scripts".
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
 """Model side of the ``agent_connections`` snippet: what the host shows of its agent's links.
 
-The agent's process and its TCP rows come from the agent's run time
-(sim/host/agent_runtime.py); names resolve and direct probes run as the WinRM
-account sees the network (``host.network``, not the service account's); the
-proxy settings are read where Windows keeps them (registry, netsh's WinHTTP
-proxy). ``Get-NetTCPConnection`` exists only with the NetTCPIP module
-(``nettcpip_module``); without it the snippet's netstat fallback answers, and a
-script without that fallback fails as PowerShell would.
+The agent's rows come from sim/host/agent_runtime.py; probes run as the WinRM account
+sees the network: docs/simulator.md, "What is simulated", and ledger rows 24 to 26.
 """
 
 from __future__ import annotations

@@ -1,17 +1,7 @@
 """Model side of ``deploy_lock``: create-if-absent, stale recovery, owner-only release.
 
-The model follows the snippet step by step, each file operation atomic as on
-NTFS and nothing more: CreateNew, read, the expiry check, the recovery, and
-CreateNew again are separate steps another command can run between. How a
-stale lock is recovered depends on the script: by renaming it to a unique
-name (``[System.IO.File]::Move($path, ...)``, deploy_lock/2) or, as the first
-version did, by deleting it; two runs that both judged the lock expired then
-both delete and both create, and both "hold" it.
-
-Test knob: ``host.interleave["deploy_lock.stale"] = threading.Barrier(2)``
-makes two acquiring commands both judge the lock expired, then lets the first
-to arrive finish its acquisition before the second goes on: the interleaving
-that breaks a delete-based recovery, made deterministic.
+Each file operation is atomic as on NTFS and nothing more, so another command can run
+between them (``host.interleave["deploy_lock.stale"]``): docs/simulator.md, ledger row 18.
 """
 
 from __future__ import annotations

@@ -1,22 +1,7 @@
 """Platform rules: what Windows refuses in a script because of the host's policy.
 
-Each rule looks at the host's state and at the constructs the script uses
-(semantics.py); a returned text fails the script as the PowerShell error would.
-
-- FIPS policy (``HKLM\\SYSTEM\\CurrentControlSet\\Control\\Lsa\\FipsAlgorithmPolicy``
-  ``Enabled=1``, profile ``fips: true``): .NET Framework's managed hash classes
-  refuse to be created. ``[SHA256]::Create()`` (and the same static method
-  reached through any SHA-256 class or ``HashAlgorithm``) returns a
-  ``SHA256Managed``; its constructor throws. ``SHA256CryptoServiceProvider``
-  (``New-Object``) is the validated implementation. ``Get-FileHash`` of
-  Windows PowerShell 5.1 tries ``<Algorithm>CryptoServiceProvider`` first, so
-  SHA-256 works there; MD5 and RIPEMD-160 (not FIPS algorithms) fail.
-- ``Expand-Archive`` is refused on every host: it is a cmdlet of a script
-  module (Microsoft.PowerShell.Archive), loaded under the execution policy and
-  the session's language mode, and it extracts the whole archive by its own
-  rules, independently of the entry list a script has validated; the simulator
-  cannot say what it would write. Extract the validated entries with
-  ``System.IO.Compression`` instead.
+The FIPS policy and ``Expand-Archive``: docs/simulator.md, "Rules: what Windows
+refuses in a script", and the fidelity ledger's rows 9 and 10.
 """
 
 from __future__ import annotations

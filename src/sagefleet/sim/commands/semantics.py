@@ -1,18 +1,7 @@
 """What Windows does with the constructs a script uses, on a given host.
 
-A snippet model computes a snippet's result from the host model; it cannot see
-how the script text reaches that result. Windows can: the same script that
-works on one server is refused on another because of the constructs it uses
-(a FIPS policy refuses ``SHA256Managed``, a French UI cannot translate
-``BUILTIN\\Administrators``, a service stuck in StopPending makes
-``Stop-Service`` wait forever). Rules here look at the script text the host
-received and at the host's state, and say what Windows would answer, so a
-snippet that relies on a construct Windows refuses fails here too.
-
-A rule returns the error text Windows would print (the script then fails as a
-PowerShell ``throw`` would: rc 1, CLIXML on stderr), or None when the script
-may run. Models that need the script text mid-run (a hang, say) ask
-``current()``.
+A rule sees the script the host received and the host's state, and returns the error
+Windows would print, or None: docs/simulator.md, "Rules: what Windows refuses in a script".
 """
 
 from __future__ import annotations

@@ -1,30 +1,7 @@
 """Services and installers: what Windows does with the constructs a script uses.
 
-Windows-realities items 11 to 15. The snippet models (agent_models,
-diagnose_models) call these helpers where their snippet controls a service or
-runs the installer; each helper looks at the script the host received
-(``semantics.current()``) and at the host's state, and answers as Windows
-would for the construct that script uses:
-
-- ``Stop-Service``/``Start-Service``/``Restart-Service`` take ``-Name`` as a
-  wildcard pattern (every matching service is acted on) and wait without
-  bound while a service stays pending: the script hangs (``WindowsHost.hang``).
-  ``ServiceController`` takes the name literally and ``WaitForStatus(state,
-  timeout)`` gives up with ``System.ServiceProcess.TimeoutException``; a
-  script that then kills the service's process (``Win32_Service.ProcessId``)
-  leaves the service Stopped.
-- ``Start-Process -Wait`` waits for the installer's whole process tree: an
-  installer that leaves a child running (``leaves_child`` in the package
-  metadata) never "finishes". ``WaitForExit(ms)`` waits for the installer
-  alone; an installer that never exits (``never_exits``) is killed with its
-  tree when the script does so.
-- An ``.msi`` started other than through ``msiexec.exe /i <file> /qn ...``
-  shows msiexec's window (usage dialog or UI) in session 0: a hang.
-- ``[int]$process.ExitCode`` reads a missing exit code (``exit_code: null``)
-  as 0.
-- "Log on as a service" is granted only by a script that writes
-  ``SeServiceLogonRight`` through secedit; Win32_Service.Change never does
-  (error 1069 at the next start: ``WindowsHost.start_service``).
+Called by the agent and diagnose models: docs/simulator.md, "Rules: what Windows
+refuses in a script", and the fidelity ledger's rows 11 to 15.
 """
 
 from __future__ import annotations

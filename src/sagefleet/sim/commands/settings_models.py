@@ -1,15 +1,7 @@
 """Model side of the settings_write snippet: the same steps, against the host model.
 
-It follows snippets/settings_write.ps1 step for step (hash compare, temporary
-file restricted while empty, one-step swap with a timestamped backup, pruning)
-so that a failure in the middle leaves the host in the state Windows would:
-the previous settings.json untouched, no temporary file left behind.
-
-The ACL is resolved as the snippet resolves it (``acl_rules.private_acl``: SIDs
-as is, ``.\\user`` with the host name, other names translated in the host's UI
-language) and set protected: the owner and the accounts granted full control or
-read, nothing inherited. The model has no account database: a ``DOMAIN\\user``
-it cannot check is taken to exist.
+It follows snippets/settings_write.ps1 step for step, so a failure in the middle leaves
+the host as Windows would: docs/settings.md, "Writing settings.json to the hosts".
 """
 
 from __future__ import annotations

@@ -1,38 +1,7 @@
 """Model side of the package transfer snippets (stage_*), against the host model.
 
-Each function follows its snippet in snippets/stage_*.ps1 step for step, so
-that a failure in the middle leaves the host as Windows would leave it:
-
-- ``stage_status`` also lists the pieces a push over several connections left
-  (``<part>.<start>`` files), as the snippet does.
-- ``stage_push`` appends what it reads to the ``.part`` file: every byte in
-  the ``binary`` encoding (raw stdin, read in blocks of 64 KiB), each
-  complete line in ``base64``. When the command lost its client before the
-  end of stdin (``Stdin.ended_abruptly``), what arrived stays in the
-  ``.part`` (all of it in binary, the whole lines in base64) and nothing else
-  happens, as for a PowerShell process killed while waiting for more input.
-  A write or verification failure removes the ``.part``; the final file only
-  appears complete and verified. An unknown encoding fails loudly, and so
-  does a binary push whose script came behind the stdin bootstrap (whose
-  ``[Console]::In`` would have buffered part of the package on Windows).
-  With ``segments`` it then appends those pieces in order, each checked
-  whole and deleted once appended; with ``piece`` it pushes one such piece
-  into its own file and verifies nothing else.
-- ``stage_pull`` really downloads: the simulated host fetches the URL the way
-  a Windows box fetches from the bastion. Only loopback URLs (127.0.0.0/8,
-  ``localhost``) are fetched; anything else is refused loudly, so no test
-  can reach outside the machine.
-- ``stage_extract`` writes exactly the entries it checked into the model's
-  file system (``ZipFileExtensions.ExtractToFile``, overwriting), refusing
-  entries that would land outside the folder and a volume without room for
-  the expanded size. A read-only file in the way refuses the overwrite.
-- ``stage_cleanup`` lists and removes by name, as the snippet does: ReadOnly
-  cleared first, a file another process holds open left in place and
-  reported (``left``), everything else removed.
-
-Windows updates a folder's LastWriteTime when an entry is created, renamed or
-deleted in it; the model's folders keep their creation time, so these models
-update it themselves (cleanup orders staged versions by it).
+Each function follows its snippet in snippets/stage_*.ps1 step for step, so a failure
+in the middle leaves the host as Windows would: docs/transfer.md, "In the simulator".
 """
 
 from __future__ import annotations

@@ -1,30 +1,7 @@
 """The simulated agent program while its service runs: its connections and its log.
 
-The vendor's agent (Chift's local agent) keeps connections to its services
-while it runs: it polls its queue on SQS and talks to api.chift.eu; it reaches
-S3 only to move files. The model: ``connect_after_s`` simulated seconds after
-its process starts (``agent_behaviour``), the agent holds one ESTABLISHED
-connection to each of SQS and api.chift.eu that it can reach **under its
-account's network policy**, and none to the others. A connection that a
-firewall drops shows as SYN_SENT (the agent keeps trying); one refused, or
-whose TLS certificate the host does not accept, shows as nothing (closed).
-With ``sql_login: failed`` the agent stops polling ``stop_after_s`` after start
-and holds nothing after that.
-
-Its account's network policy: the host's (``host.network``), with the
-account's own overrides (``network.accounts``), through the proxy that
-account uses. Which proxy an agent uses depends on its HTTP stack, which is
-not public; the model (and sagefleet's documentation) takes the order a .NET
-Framework program on Windows meets: the machine-wide settings when the
-policy ``ProxySettingsPerUser`` is 0; else the account's own Internet Options
-(``HKU\\<SID>``); else the WinHTTP proxy; else direct.
-
-Durations are simulated seconds: real seconds divided by the host's
-``time_scale`` (0, the default, makes every delay already past), as for
-service starts. The log is the simulator's stand-in (the vendor's format is
-not public): ``<agent folder>\\logs\\SpendeskSageAgent.log``, one line per event,
-``<UTC time ISO 8601> <LEVEL> <text>``, written when read (``advance``) with
-the time each event happened.
+Which endpoints it holds under its account's network policy and proxy, when, and its
+stand-in log: docs/simulator.md, "What is simulated" (the agent at run time).
 """
 
 from __future__ import annotations

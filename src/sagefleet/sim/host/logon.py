@@ -1,30 +1,7 @@
 """Who may log on to a simulated host over WinRM, and under which names, as Windows decides.
 
-A simulated host has one WinRM account: the inventory's ``ansible_user`` and
-``ansible_password``. How that user name is written says what the account is:
-
-- ``admin``, ``.\\admin`` or ``HOSTNAME\\admin``: a local account of the host;
-- ``CORP\\admin`` (the domain's NetBIOS name), ``CORP.LOCAL\\admin`` or
-  ``admin@corp.local`` (its user principal name): an account of the Active
-  Directory domain the profile's host belongs to (``domain:``). A domain
-  other than the host's is an error before the host starts, since a
-  WORKGROUP host or a host of another domain could never accept it.
-
-Windows then accepts a logon (NTLM: the domain and user name fields of the
-AUTHENTICATE message) by these rules, which the simulator applies:
-
-- user and domain names are compared without regard to case;
-- a local account: no domain, ``.`` or the computer name; never a domain name
-  nor a user principal name (local accounts have none);
-- a domain account: the domain's NetBIOS or DNS name, or no domain with the
-  user principal name ``user@dns.domain``; any other domain (another domain,
-  ``.``, the computer name) is refused, as the host's LSA finds no such account;
-- no domain and a plain user name: the host's local accounts are tried, then
-  its domain's, so both kinds are accepted;
-- Basic authentication (WinRM ``AllowBasic``) works with local accounts only.
-
-The domain's NetBIOS name is taken to be the first label of its DNS name
-(``CORP`` for ``CORP.LOCAL``), the default when a domain is created.
+The account is the inventory's ``ansible_user``, local or of the profile's domain; the
+rules: docs/simulator.md, "What is simulated" (WinRM logon), and ledger rows 19 and 20.
 """
 
 from __future__ import annotations

@@ -1,23 +1,7 @@
 """Windows' certificate logic as the facts snippet meets it: X509Chain in SslStream's callback.
 
-The facts snippet accepts any server certificate but keeps what Windows made
-of it: the chain ``X509Chain`` built from the certificates the endpoint sent
-and the machine's stores, its ``ChainStatus``, SslStream's ``SslPolicyErrors``,
-and whether the chain's last certificate sits in ``LocalMachine\\AuthRoot``
-(the third-party roots of Microsoft's Trusted Root Program) or in the logical
-``LocalMachine\\Root`` store (those, plus the roots added by hand, by Group
-Policy or by an enterprise). This module answers the same from the host model,
-with real signature checks (``verify_directly_issued_by``): a chain passes only
-if it truly chains to a root the host holds.
-
-Modelled: chain building by issuer name and signature, preferring the host's
-roots; ``UntrustedRoot`` (a self-signed end the stores do not hold),
-``PartialChain`` (no issuer found), ``NotTimeValid`` (at the host's clock),
-``InvalidBasicConstraints``; the name check on the leaf's DNS names (one
-left-most wildcard label), then its common name when it has none. Not
-modelled, so never kinder than Windows: fetching a missing intermediate over
-AIA, automatic root update (a root not in the stores stays untrusted), and
-revocation (the snippet asks for none).
+What is modelled and what is not (never kinder than Windows): docs/simulator.md, "What is
+simulated" (certificate stores), "What is not simulated", and ledger row 22.
 """
 
 from __future__ import annotations

@@ -1,16 +1,7 @@
 """Faults a simulated host can be told to show, per host and per operation.
 
-Real fleets are slow, lossy and sometimes hostile: a WinRM listener answers
-late, PowerShell takes seconds to start, a VPN caps the bandwidth, a proxy
-cuts connections, the service answers HTTP 500 with a WS-Management fault,
-the domain controller rejects a good password. A ``FaultPlan`` holds what one
-host should do wrong, so that tests can provoke each client-side behaviour
-with the real, unmodified clients. It is set from a host spec (``faults:``)
-or at run time through the fleet, without restarting anything.
-
-The plan is protocol-aware only through ``wsman`` fault codes; the protocol
-layers ask it what to do (``on_request``, ``on_operation``, ``on_stdin``,
-``auth_should_fail``, ``powershell_delay``) and act on the answer.
+A ``FaultPlan`` per host, set from its spec or at run time; the protocol layers ask it
+what to do: docs/simulator.md, "Faults".
 """
 
 from __future__ import annotations
