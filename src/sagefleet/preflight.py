@@ -122,17 +122,7 @@ def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
     validation = validate_host(host, hostvars, check_render=False)
     if validation.errors:
         raise ValidationFailed(validation.errors, title=f"{host}: sagefleet_entities are invalid")
-    entities = [
-        EntityView(
-            name=e.name,
-            edition=e.edition,
-            mae_path=e.mae_path,
-            azure_sql_server=e.azure_sql_server,
-            sql_instance=e.sql_instance,
-            database=e.database,
-        )
-        for e in validation.entities
-    ]
+    entities = [EntityView.of(e) for e in validation.entities]
 
     def read(name: str) -> Any:
         return value(host, hostvars, name)
@@ -204,24 +194,13 @@ def evaluate(
     ``bastion_utc``: the bastion's time when the host read its clock (SF104);
     ``compare_clock`` False when there is none (offline facts of unknown date).
     """
-    context = Context(
-        host=prepared.host,
+    context = Context.of(
+        prepared,
         facts=facts,
-        entities=prepared.entities,
-        lang=prepared.lang,
         bastion_utc=bastion_utc or dt.datetime.now(dt.UTC),
         compare_clock=compare_clock,
-        endpoints=prepared.endpoints,
-        sage=prepared.sage,
-        min_free_mb=prepared.min_free_mb,
-        max_clock_skew_s=prepared.max_clock_skew_s,
-        service_account=prepared.service_account,
-        target_version=prepared.target_version,
         bastion_dns=dns,
-        edition=prepared.edition,
         transport=prepared.transport or None,
-        allow_insecure_transport=prepared.allow_insecure_transport,
-        agent_target_framework=prepared.agent_target_framework,
     )
     findings = run_checks(context, prepared.waivers)
     return HostReport(

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
-from sagefleet import service_names
+from sagefleet import schemas, service_names
 from sagefleet.errors import InputError
 
 VARIABLE = "sagefleet_agent_profile"
@@ -267,13 +267,7 @@ def _apply(data: dict[str, Any], variable: str, target: str, value: Any, host: s
 
 @cache
 def _validator() -> Draft202012Validator:
-    text = (
-        resources.files("sagefleet.schemas")
-        .joinpath("agent-profile.schema.json")
-        .read_text(encoding="utf-8")
-    )
-    schema = json.loads(text)
-    return Draft202012Validator(schema)
+    return Draft202012Validator(schemas.load("agent-profile.schema.json"))
 
 
 def _where(path: Any) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sagefleet import catalog
@@ -17,6 +17,11 @@ from sagefleet.facts import HostFacts
 from sagefleet.findings import Severity, Status
 from sagefleet.probes import DnsResult
 from sagefleet.variables import jobs
+
+
+def _same_names(record: type, source: object) -> dict[str, Any]:
+    """``source``'s attributes named as ``record``'s fields: one name, one concept."""
+    return {f.name: getattr(source, f.name) for f in fields(record) if hasattr(source, f.name)}
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,11 @@ class EntityView:
     azure_sql_server: str | None = None
     sql_instance: str | None = None
     database: str | None = None
+
+    @classmethod
+    def of(cls, entity: object) -> EntityView:
+        """The view of a validated entity (``settings.validate``'s)."""
+        return cls(**_same_names(cls, entity))
 
     @property
     def sql_fqdn(self) -> str | None:
@@ -69,6 +79,12 @@ class Context:
     # How the bastion reaches the host (scheme, transport, validation, encryption).
     transport: Mapping[str, Any] | None = None
     allow_insecure_transport: bool = False
+
+    @classmethod
+    def of(cls, inputs: object, **given: Any) -> Context:
+        """A host's checked inputs (``preflight.PreparedHost``) as the fields of the same
+        name, and ``given``."""
+        return cls(**{**_same_names(cls, inputs), **given})
 
     def t(self, en: str, fr: str) -> str:
         """The text in the user's language."""

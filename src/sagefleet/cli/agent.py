@@ -11,11 +11,19 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from pathlib import Path
 from typing import Any
 
-from sagefleet.cli.common import command_group, inventory_options, write_output
+from sagefleet.cli.common import (
+    command,
+    command_group,
+    inventory_options,
+    output_option,
+    write_output,
+)
 from sagefleet.errors import InputError, SagefleetError
+
+#: The options finding the service by a pattern, and the service's value each matches.
+_PATTERNS = (("--image-path-pattern", "ImagePath"), ("--display-name-pattern", "DisplayName"))
 
 
 def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -27,8 +35,10 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="the agent profile: learn it from a reference install",
         description="The agent profile describes the vendor's agent (docs/agent-profile.md).",
     )
-    learn = actions.add_parser(
+    learn = command(
+        actions,
         "learn",
+        cmd_learn,
         help="read a reference install and write an agent profile",
         description="Read a server where the agent was installed once by hand with the "
         "vendor's wizard (read-only) and write the agent profile that describes it: "
@@ -37,21 +47,14 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
         "found, 2 bad input or host unreachable.",
     )
     inventory_options(learn, limit="the reference host")
-    learn.add_argument(
-        "-o", "--output", type=Path, help="profile file to write (default: standard output)"
-    )
+    output_option(learn, "profile file to write (default: standard output)")
     learn.add_argument("--service", metavar="NAME", help="the agent's exact Windows service name")
-    learn.add_argument(
-        "--image-path-pattern",
-        metavar="REGEX",
-        help="find the service by its ImagePath (regex, case-insensitive)",
-    )
-    learn.add_argument(
-        "--display-name-pattern",
-        metavar="REGEX",
-        help="find the service by its DisplayName (regex, case-insensitive)",
-    )
-    learn.set_defaults(func=cmd_learn)
+    for option, value in _PATTERNS:
+        learn.add_argument(
+            option,
+            metavar="REGEX",
+            help=f"find the service by its {value} (regex, case-insensitive)",
+        )
 
 
 def _lookup(args: argparse.Namespace, profile: Any) -> Any:
@@ -59,15 +62,12 @@ def _lookup(args: argparse.Namespace, profile: Any) -> Any:
     from sagefleet import service_names
     from sagefleet.agent.learn import Lookup
 
-    given = (args.service, args.image_path_pattern, args.display_name_pattern)
-    if not any(given):
+    patterns = [getattr(args, option[2:].replace("-", "_")) for option, _ in _PATTERNS]
+    if not any((args.service, *patterns)):
         return Lookup.of(profile)
     if args.service is not None:
         service_names.check(None, args.service, "--service")
-    for option, pattern in (
-        ("--image-path-pattern", args.image_path_pattern),
-        ("--display-name-pattern", args.display_name_pattern),
-    ):
+    for (option, _), pattern in zip(_PATTERNS, patterns, strict=True):
         if pattern:
             try:
                 re.compile(pattern)
@@ -75,7 +75,7 @@ def _lookup(args: argparse.Namespace, profile: Any) -> Any:
                 raise InputError(
                     f"not a regular expression ({exc})", field=option, value=repr(pattern)
                 ) from None
-    return Lookup(*given)
+    return Lookup(args.service, *patterns)
 
 
 def cmd_learn(args: argparse.Namespace) -> int:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sagefleet.files import write_atomic
 from sagefleet.inventory import add_vault_arguments
+from sagefleet.variables.declarations import LANG
 
 EXIT_OK = 0
 EXIT_BLOCKED = 1
@@ -56,24 +58,50 @@ def command_group(
     return commands
 
 
+def command(
+    actions: Any,
+    name: str,
+    func: Callable[[argparse.Namespace], int],
+    **parser_options: Any,
+) -> argparse.ArgumentParser:
+    """The parser of command ``name`` of a group (``actions``), which runs ``func``."""
+    parser: argparse.ArgumentParser = actions.add_parser(name, **parser_options)
+    parser.set_defaults(func=func)
+    return parser
+
+
 def inventory_options(
     parser: argparse.ArgumentParser,
     *,
     limit: str | None = None,
     limit_default: str | None = None,
+    host: str | None = None,
     required: bool = True,
+    help: str = "Ansible inventory (repeatable)",
 ) -> None:
-    """-i/--inventory (repeatable), -l/--limit with ``limit`` as its help (None: none), and
-    the vault options, as ansible-playbook takes them."""
-    parser.add_argument(
-        "-i", "--inventory", action="append", required=required,
-        help="Ansible inventory (repeatable)",
-    )
+    """-i/--inventory (repeatable) with ``help``, -l/--limit with ``limit`` as its help
+    (None: none), --host with ``host`` as its help (None: none), and the vault options,
+    as ansible-playbook takes them."""
+    parser.add_argument("-i", "--inventory", action="append", required=required, help=help)
     if limit is not None:
         parser.add_argument(
             "-l", "--limit", required=limit_default is None, default=limit_default, help=limit
         )
+    if host is not None:
+        parser.add_argument("--host", help=host)
     add_vault_arguments(parser)
+
+
+def lang_option(parser: argparse.ArgumentParser, help: str, default: str | None = None) -> None:
+    """--lang: the language of what the command writes (sagefleet_lang's choices)."""
+    parser.add_argument("--lang", choices=LANG.choices, default=default, help=help)
+
+
+def output_option(
+    parser: argparse.ArgumentParser, help: str = "output file (default: stdout)"
+) -> None:
+    """-o/--output: the file written instead of standard output (``write_output``)."""
+    parser.add_argument("-o", "--output", type=Path, help=help)
 
 
 REPORT_FORMATS = ["console", "json", "junit", "html"]

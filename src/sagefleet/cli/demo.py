@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sagefleet.cli.common import command
 from sagefleet.cli.sim import _state_dir_for
 from sagefleet.errors import SagefleetError
 
@@ -95,7 +96,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def add_subparser(sub: Any) -> None:
     """Register ``demo``."""
-    p_demo = sub.add_parser("demo", help="run the playbooks against the simulated demo fleet")
+    p_demo = command(
+        sub, "demo", cmd_demo, help="run the playbooks against the simulated demo fleet"
+    )
     p_demo.add_argument("--project", default=".", help="project root (holds ansible.cfg)")
     p_demo.add_argument(
         "--inventory",
@@ -108,4 +111,3 @@ def add_subparser(sub: Any) -> None:
         default=None,
         help="playbook to run (repeatable; default site.yml, preflight.yml, deploy.yml)",
     )
-    p_demo.set_defaults(func=cmd_demo)

@@ -13,10 +13,12 @@ from sagefleet.cli.common import (
     EXIT_BLOCKED,
     EXIT_OK,
     EXIT_TERMINATED,
+    command,
     command_group,
     exit_codes_epilog,
     format_option,
     inventory_options,
+    lang_option,
 )
 from sagefleet.errors import InputError, SagefleetError
 
@@ -107,8 +109,10 @@ def cmd_checks_list(args: argparse.Namespace) -> int:
 
 def add_subparser(sub: Any) -> None:
     """Register ``doctor``, ``selftest`` and ``checks list``."""
-    p_doctor = sub.add_parser(
+    p_doctor = command(
+        sub,
         "doctor",
+        cmd_doctor,
         help="preflight a fleet over direct WinRM (no Ansible worker per host)",
         description="Preflight a fleet over direct WinRM sessions: the checks and reports "
         "of playbooks/preflight.yml, without one Ansible worker per host.",
@@ -130,29 +134,26 @@ def add_subparser(sub: Any) -> None:
         help="report folder, or - to write the one --format asked to stdout",
     )
     format_option(p_doctor)
-    p_doctor.add_argument(
-        "--lang",
-        choices=["en", "fr"],
-        help="language of the findings and reports (default: each host's sagefleet_lang)",
+    lang_option(
+        p_doctor, "language of the findings and reports (default: each host's sagefleet_lang)"
     )
     p_doctor.add_argument(
         "--fail-on-blocked",
         action="store_true",
         help=f"exit {EXIT_BLOCKED} when a host is blocked or unreachable",
     )
-    p_doctor.set_defaults(func=cmd_doctor)
 
-    p_self = sub.add_parser(
+    p_self = command(
+        sub,
         "selftest",
+        cmd_selftest,
         help="run every read-only snippet once against one server (first contact)",
     )
     inventory_options(p_self, limit="the one host to test")
     p_self.add_argument("--out", default="reports/selftest", help="transcript folder")
-    p_self.set_defaults(func=cmd_selftest)
 
     checks_sub = command_group(sub, "checks", help="the preflight check catalog")
-    p_list = checks_sub.add_parser("list", help="print every check id as a Markdown table")
-    p_list.add_argument(
-        "--lang", choices=["en", "fr"], default="en", help="language of the table (default en)"
+    p_list = command(
+        checks_sub, "list", cmd_checks_list, help="print every check id as a Markdown table"
     )
-    p_list.set_defaults(func=cmd_checks_list)
+    lang_option(p_list, "language of the table (default en)", default="en")

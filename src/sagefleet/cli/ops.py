@@ -8,9 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sagefleet.cli.common import REPORT_FORMATS, format_option
+from sagefleet.cli.common import (
+    REPORT_FORMATS,
+    command,
+    format_option,
+    inventory_options,
+    lang_option,
+)
 from sagefleet.errors import InputError
-from sagefleet.inventory import add_vault_arguments
 
 
 def _inventory_host(args: argparse.Namespace) -> tuple[str, dict[str, Any]] | None:
@@ -104,6 +109,12 @@ def cmd_checks_facts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _host_options(parser: argparse.ArgumentParser, host: str) -> None:
+    """-i, --host (``host``: its help) and the vault options: the inventory host whose
+    variables the command takes."""
+    inventory_options(parser, required=False, help="Ansible inventory", host=host)
+
+
 def _extend_checks(sub: Any) -> None:
     """`sagefleet checks --facts FILE`: the `checks` command evaluates offline facts too."""
     p_checks = sub.choices.get("checks")
@@ -113,12 +124,10 @@ def _extend_checks(sub: Any) -> None:
         if isinstance(action, argparse._SubParsersAction):
             action.required = False
     p_checks.add_argument("--facts", help="facts file written by `sagefleet facts-script`")
-    p_checks.add_argument("-i", "--inventory", action="append", help="Ansible inventory")
-    p_checks.add_argument("--host", help="the host of the inventory the facts come from")
-    add_vault_arguments(p_checks)
+    _host_options(p_checks, "the host of the inventory the facts come from")
     p_checks.add_argument("--out", default="reports/offline", help="report folder")
     format_option(p_checks)
-    p_checks.add_argument("--lang", choices=["en", "fr"], help="language (default inventory's)")
+    lang_option(p_checks, "language (default inventory's)")
     p_checks.add_argument(
         "--collected-at",
         help="bastion time when the collector ran (ISO 8601), for the clock check SF104",
@@ -131,13 +140,13 @@ def _extend_checks(sub: Any) -> None:
 
 def add_subparser(sub: Any) -> None:
     """Register facts-script and jump, and extend `checks` with --facts."""
-    p_script = sub.add_parser(
+    p_script = command(
+        sub,
         "facts-script",
+        cmd_facts_script,
         help="print a PowerShell collector of the facts, to run by hand on a server",
     )
-    p_script.add_argument("-i", "--inventory", action="append", help="Ansible inventory")
-    p_script.add_argument("--host", help="inventory host whose entities and settings to use")
-    add_vault_arguments(p_script)
+    _host_options(p_script, "inventory host whose entities and settings to use")
     p_script.add_argument("--mae", action="append", help="a .MAE path to examine (repeatable)")
     p_script.add_argument(
         "--service-name",
@@ -149,7 +158,6 @@ def add_subparser(sub: Any) -> None:
         "--timeout-ms", type=int, default=3000, help="timeout of each network probe"
     )
     p_script.add_argument("-o", "--output", help="write to this file instead of stdout")
-    p_script.set_defaults(func=cmd_facts_script)
 
     _extend_checks(sub)
 

@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sagefleet.agent import profile as agent_profile
-from sagefleet.cli.common import command_group
+from sagefleet.cli.common import command, command_group
 from sagefleet.installer_file import TECHNOLOGY_NAMES
 from sagefleet.package import (
     SIMULATOR_METADATA,
@@ -33,8 +33,10 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
         "package or bad option.",
     )
 
-    show = actions.add_parser(
+    show = command(
+        actions,
         "inspect",
+        run_inspect,
         help="each installer's technology, version and silent switches",
         description="Check the package as deploy.yml does before touching any host, then "
         "show each installer: its Sage version label, its technology (from the markers "
@@ -51,10 +53,11 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
         metavar="PROFILE.yml",
         help="agent profile giving the silent switches (default: the shipped one)",
     )
-    show.set_defaults(func=run_inspect)
 
-    build = actions.add_parser(
+    build = command(
+        actions,
         "build",
+        run_build,
         help="write a test package for rehearsals (never a vendor binary)",
         description="Write a Setup.zip whose installers are sagefleet's stand-ins: real "
         "Windows programs (or an MSI) of the given technology, whose version resource "
@@ -84,7 +87,6 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
         action="store_true",
         help="the simulated agent service fails to start after the install",
     )
-    build.set_defaults(func=run_build)
 
 
 def _switches(technology: str, profile: agent_profile.AgentProfile) -> list[str] | None:

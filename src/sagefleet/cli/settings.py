@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from sagefleet.agent.profile import MergeKey
-from sagefleet.cli.common import command_group
+from sagefleet.cli.common import command, command_group, inventory_options, output_option
 from sagefleet.errors import InputError
+from sagefleet.inventory import add_vault_arguments
 from sagefleet.settings import vendor
 from sagefleet.settings.errors import ValidationFailed
 from sagefleet.settings.jsonio import dumps, settings_sha256, write_atomic
@@ -36,8 +37,10 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
         "Exit codes: 0 success, 1 invalid input or conflict, 2 usage error.",
     )
 
-    merge = actions.add_parser(
+    merge = command(
+        actions,
         "merge",
+        run_merge,
         help="merge the vendor's settings.json files structurally into one",
         description="True JSON merge of settings.json files, in any layout: lists of "
         "connections keyed by a member (declared with --key, or detected among "
@@ -47,7 +50,7 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     merge.add_argument(
         "files", nargs="+", type=Path, metavar="FILE.json", help="settings.json files to merge"
     )
-    merge.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
+    output_option(merge)
     merge.add_argument(
         "--key",
         action="append",
@@ -57,10 +60,11 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="the member naming the items of the list at PATH (Connections, a.b.Items, "
         "or . for a top-level list), e.g. Connections=CompanyName; repeatable",
     )
-    merge.set_defaults(func=run_merge)
 
-    render = actions.add_parser(
+    render = command(
+        actions,
         "render",
+        run_render,
         help="build one host's settings.json as a deploy would",
         description="Validate one host's sagefleet_entities and build its settings.json: the "
         "entities' vendor files merged (sagefleet_settings_source: vendor, the default), or "
@@ -85,15 +89,16 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     render.add_argument(
         "--host", help="with --entities: the host to render when the file holds several"
     )
-    _vault_arguments(render)
+    add_vault_arguments(render)
     render.add_argument(
         "--template", type=Path, help="Jinja2 template replacing the shipped one (source template)"
     )
-    render.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
-    render.set_defaults(func=run_render)
+    output_option(render)
 
-    validate = actions.add_parser(
+    validate = command(
+        actions,
         "validate",
+        run_validate,
         help="check sagefleet_entities and report every problem",
         description="Check one host's variables or a mapping host -> variables (FILE.yml), "
         "or the hosts of an inventory (-i INVENTORY [-l PATTERN], vault values decrypted "
@@ -106,24 +111,14 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
         nargs="?",
         help="vars file: one host's variables, or host -> variables",
     )
-    validate.add_argument(
-        "-i", "--inventory", action="append", help="Ansible inventory (repeatable), not FILE.yml"
+    inventory_options(
+        validate,
+        required=False,
+        help="Ansible inventory (repeatable), not FILE.yml",
+        limit="with -i: host pattern (default sage_servers, the playbooks' group)",
+        limit_default="sage_servers",
     )
-    validate.add_argument(
-        "-l",
-        "--limit",
-        default="sage_servers",
-        help="with -i: host pattern (default sage_servers, the playbooks' group)",
-    )
-    _vault_arguments(validate)
     validate.add_argument("--template", type=Path, help="Jinja2 template replacing the shipped one")
-    validate.set_defaults(func=run_validate)
-
-
-def _vault_arguments(parser: argparse.ArgumentParser) -> None:
-    from sagefleet.inventory import add_vault_arguments
-
-    add_vault_arguments(parser)
 
 
 def _inventory_hosts(args: argparse.Namespace, pattern: str) -> dict[str, dict[str, Any]]:

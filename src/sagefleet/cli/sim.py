@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from sagefleet.cli.common import command_group
+from sagefleet.cli.common import command, command_group
 from sagefleet.errors import SagefleetError
 from sagefleet.inventory import add_vault_arguments
 
@@ -244,11 +244,10 @@ def add_subparser(sub: Any) -> None:
                 "beside the inventory)",
             )
 
-    p_up = sim_sub.add_parser("up", help="start a simulated fleet in the background")
+    p_up = command(sim_sub, "up", cmd_sim_up, help="start a simulated fleet in the background")
     fleet_options(p_up)
-    p_up.set_defaults(func=cmd_sim_up)
 
-    p_down = sim_sub.add_parser("down", help="stop a fleet started with `sim up`")
+    p_down = command(sim_sub, "down", cmd_sim_down, help="stop a fleet started with `sim up`")
     p_down.add_argument("-i", "--inventory", help="the fleet served from this inventory")
     p_down.add_argument(
         "--out",
@@ -256,18 +255,18 @@ def add_subparser(sub: Any) -> None:
         help="the fleet generated in this folder (default .sagefleet/sim)",
     )
     p_down.add_argument("--state-dir", help="the fleet whose state file is in this folder")
-    p_down.set_defaults(func=cmd_sim_down)
 
-    p_serve = sim_sub.add_parser("serve", help="run a simulated fleet in the foreground")
+    p_serve = command(
+        sim_sub, "serve", cmd_sim_serve, help="run a simulated fleet in the foreground"
+    )
     fleet_options(p_serve, serve=True)
-    p_serve.set_defaults(func=cmd_sim_serve)
 
-    p_prof = sim_sub.add_parser("profiles", help="list the host profiles")
-    profile_files(p_prof)
-    p_prof.set_defaults(func=cmd_sim_profiles)
+    profile_files(command(sim_sub, "profiles", cmd_sim_profiles, help="list the host profiles"))
 
-    p_twin = sim_sub.add_parser(
+    p_twin = command(
+        sim_sub,
         "twin",
+        cmd_sim_twin,
         help="host profiles of simulated twins, from facts collected on real servers",
         description="Turn facts collected on real servers (the offline collector's JSON, "
         "a selftest transcript zip or its facts record, a support bundle) into host "
@@ -281,4 +280,3 @@ def add_subparser(sub: Any) -> None:
     p_twin.add_argument(
         "-o", "--out", default="twins", help="folder for the profiles (default ./twins)"
     )
-    p_twin.set_defaults(func=cmd_sim_twin)

@@ -16,6 +16,7 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import best_match
 
+from sagefleet import schemas
 from sagefleet.remote.errors import RemoteError, SnippetFailed
 
 SCHEMA_PACKAGE = "sagefleet"
@@ -51,9 +52,7 @@ def schema_names() -> list[str]:
 
 
 def load_schema(name: str) -> dict[str, Any]:
-    path = resources.files(SCHEMA_PACKAGE).joinpath(f"{SCHEMA_FOLDER}/{name}.schema.json")
-    schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return schema
+    return schemas.load(f"snippets/{name}.schema.json")
 
 
 @cache

@@ -8,12 +8,12 @@ when a field is removed or changes meaning.
 from __future__ import annotations
 
 import json
-from importlib import resources
 from typing import Any
 
+from sagefleet import schemas
 from sagefleet.findings import FleetReport
 
-SCHEMA_RESOURCE = "schemas/report.schema.json"
+SCHEMA_FILE = "report.schema.json"
 
 
 def render_json(report: FleetReport) -> str:
@@ -23,6 +23,4 @@ def render_json(report: FleetReport) -> str:
 
 def load_schema() -> dict[str, Any]:
     """Return the JSON Schema of the report document, as shipped in the package."""
-    text = resources.files("sagefleet").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
+    return schemas.load(SCHEMA_FILE)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from sagefleet import schemas
 from sagefleet.settings.merge import format_path
 from sagefleet.settings.redact import DEFAULT_SECRET_KEYS, MASK, is_secret_key
 
@@ -22,9 +22,7 @@ SETTINGS_SCHEMA = "settings.schema.json"
 @cache
 def load_schema(name: str) -> dict[str, Any]:
     """Load a schema shipped as package data (``sagefleet/schemas``)."""
-    text = resources.files("sagefleet").joinpath("schemas", name).read_text(encoding="utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
+    return schemas.load(name)
 
 
 def schema_version(name: str) -> str:

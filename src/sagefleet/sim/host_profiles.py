@@ -10,7 +10,6 @@ import copy
 import json
 from collections.abc import Iterable, Mapping
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match, relevance
 
+from sagefleet import schemas
 from sagefleet.sim.host import ProfileError, load_profile, profile_names
 
 PROFILE_VAR = "sagefleet_sim_profile"
@@ -37,9 +37,7 @@ _KINDS = {
 
 @cache
 def schema() -> dict[str, Any]:
-    text = resources.files("sagefleet.schemas").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
-    data: dict[str, Any] = json.loads(text)
-    return data
+    return schemas.load(SCHEMA_FILE)
 
 
 @cache

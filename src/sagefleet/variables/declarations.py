@@ -6,6 +6,8 @@ roles' argument specs, defaults and READMEs and the module stubs' options.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sagefleet.variables.jobs import (
     BASTION_PROBES,
     DIAGNOSE_AGENT_LOGS,
@@ -40,9 +42,20 @@ from sagefleet.variables.roles import (
     PF,
     PREFLIGHT,
 )
-from sagefleet.variables.spec import Var, deprecated
+from sagefleet.variables.spec import Var, deprecated, role_var, seconds
 
 # -- the host and its entities -----------------------------------------------------------
+
+
+def _checked(name: str, type: str, *doc: str, **fields: Any) -> Var:
+    """``sagefleet_<option>``, also the sagefleet_preflight module's ``<option>``."""
+    return Var(name, type, doc, options={PF: name.removeprefix("sagefleet_")}, **fields)
+
+
+def _deployed(name: str, type: str, *doc: str, **fields: Any) -> Var:
+    """A variable of the deploy role's argument spec (its default, if any, is the code's)."""
+    return Var(name, type, doc, roles=(DEPLOY,), **fields)
+
 
 ENTITIES = Var(
     "sagefleet_entities",
@@ -57,76 +70,56 @@ ENTITIES = Var(
     roles=(DEPLOY, PREFLIGHT),
     doors=("preflight", "deploy", "settings", "diagnose", "doctor"),
 )
-LANG = Var(
-    "sagefleet_lang",
-    "str",
-    ("Language of findings and reports.",),
+LANG = _checked(
+    "sagefleet_lang", "str",
+    "Language of findings and reports.",
     default="en",
     choices=("en", "fr"),
-    options={PF: "lang"},
     doors=("preflight", "doctor", "diagnose", "verify"),
 )
-ENDPOINTS = Var(
-    "sagefleet_endpoints",
-    "list",
-    (
-        "Outbound endpoints to probe from each host, as name, port, tls, required and "
-        "firewall_names (what an FQDN-based firewall must also allow).",
-    ),
+ENDPOINTS = _checked(
+    "sagefleet_endpoints", "list",
+    "Outbound endpoints to probe from each host, as name, port, tls, required and "
+    "firewall_names (what an FQDN-based firewall must also allow).",
     elements="dict",
-    options={PF: "endpoints"},
     doors=("preflight", "diagnose", "verify"),
 )
-WAIVERS = Var(
-    "sagefleet_waivers",
-    "list",
-    (
-        "Checks waived on a host or group, each with id, reason, optional expires "
-        "(YYYY-MM-DD) and optional entity.",
-    ),
+WAIVERS = _checked(
+    "sagefleet_waivers", "list",
+    "Checks waived on a host or group, each with id, reason, optional expires "
+    "(YYYY-MM-DD) and optional entity.",
     elements="dict",
-    options={PF: "waivers"},
     doors=("preflight", "doctor"),
 )
-SAGE_CATALOG = Var(
-    "sagefleet_sage_catalog",
-    "dict",
-    ("Replacement for the shipped Sage version catalog (same shape as catalog/sage.yml).",),
-    options={PF: "sage_catalog"},
+SAGE_CATALOG = _checked(
+    "sagefleet_sage_catalog", "dict",
+    "Replacement for the shipped Sage version catalog (same shape as catalog/sage.yml).",
     doors=("preflight",),
 )
-EDITION = Var(
-    "sagefleet_edition",
-    "str",
-    ("Edition of a host without entities.",),
+EDITION = _checked(
+    "sagefleet_edition", "str",
+    "Edition of a host without entities.",
     choices=("spc", "onpremise"),
-    options={PF: "edition"},
     doors=("preflight", "verify"),
 )
-DNS_SERVERS = Var(
-    "sagefleet_dns_servers",
-    "list",
-    ("DNS servers the bastion asks.",),
+DNS_SERVERS = _checked(
+    "sagefleet_dns_servers", "list",
+    "DNS servers the bastion asks.",
     elements="str",
     what="a list of IP addresses",
-    options={PF: "dns_servers"},
     doors=("preflight",),
 )
-DNS_PORT = Var(
-    "sagefleet_dns_port",
-    "int",
-    ("Port of the DNS servers the bastion asks.",),
+DNS_PORT = _checked(
+    "sagefleet_dns_port", "int",
+    "Port of the DNS servers the bastion asks.",
     default=53,
     low=1,
-    options={PF: "dns_port"},
     doors=("preflight",),
 )
-ALLOW_INSECURE = Var(
-    "sagefleet_allow_insecure_transport",
-    "bool",
-    ("Accept HTTP/Basic or unvalidated HTTPS (SF902 becomes a warning).",),
+ALLOW_INSECURE = _checked(
+    "sagefleet_allow_insecure_transport", "bool",
+    "Accept HTTP/Basic or unvalidated HTTPS (SF902 becomes a warning).",
     default=False,
-    options={PF: "allow_insecure_transport"},
     doors=("preflight",),
 )
 
@@ -140,21 +133,15 @@ TARGET_VERSION = Var(
     options={PF: "target_version"},
     doors=("preflight", "deploy", "package", "verify"),
 )
-PACKAGE = Var(
-    "sagefleet_agent_package",
-    "str",
-    (
-        "Path of the agent package (Setup.zip) on the bastion; playbooks/deploy.yml "
-        "inspects it once (sagefleet_package) before any host is touched.",
-    ),
-    roles=(DEPLOY,),
+PACKAGE = _deployed(
+    "sagefleet_agent_package", "str",
+    "Path of the agent package (Setup.zip) on the bastion; playbooks/deploy.yml "
+    "inspects it once (sagefleet_package) before any host is touched.",
     doors=("deploy",),
 )
-PACKAGE_SHA256 = Var(
-    "sagefleet_agent_package_sha256",
-    "str",
-    ("Expected SHA-256 of the package; a different file is refused.",),
-    roles=(DEPLOY,),
+PACKAGE_SHA256 = _deployed(
+    "sagefleet_agent_package_sha256", "str",
+    "Expected SHA-256 of the package; a different file is refused.",
     doors=("deploy",),
 )
 SERVICE_ACCOUNT = Var(
@@ -169,106 +156,71 @@ SERVICE_ACCOUNT = Var(
     options={PF: "service_account"},
     doors=("preflight", "deploy", "settings", "verify"),
 )
-SERVICE_PASSWORD = Var(
-    "sagefleet_agent_service_password",
-    "str",
-    ("Password of the service account (keep it in ansible-vault).",),
+SERVICE_PASSWORD = _deployed(
+    "sagefleet_agent_service_password", "str",
+    "Password of the service account (keep it in ansible-vault).",
     secret=True,
-    roles=(DEPLOY,),
     doors=("deploy", "diagnose"),
 )
-PROFILE = Var(
-    "sagefleet_agent_profile",
-    "str",
-    (
-        "The agent profile (YAML) describing the vendor's agent, from `sagefleet agent "
-        "learn` on a reference install; a relative path is read from the inventory's "
-        "folder. Empty for the shipped profile (its guesses are listed under assumed).",
-        "The variables below override one field of it each (docs/agent-profile.md).",
-    ),
+PROFILE = role_var(
+    DEPLOY, "sagefleet_agent_profile", "str",
+    "The agent profile (YAML) describing the vendor's agent, from `sagefleet agent "
+    "learn` on a reference install; a relative path is read from the inventory's "
+    "folder. Empty for the shipped profile (its guesses are listed under assumed).",
+    "The variables below override one field of it each (docs/agent-profile.md).",
     default="",
-    roles=(DEPLOY,),
-    defaults_in=(DEPLOY,),
     note="The agent profile (YAML, docs/agent-profile.md); empty: the shipped one.",
     doors=("preflight", "deploy", "settings", "diagnose", "restart", "agent learn"),
 )
-SERVICE_NAME = Var(
-    "sagefleet_agent_service_name",
-    "str",
-    (
-        "The agent's Windows service name; default from the agent profile (service.name, "
-        "else its ImagePath/DisplayName pattern). Literal, no wildcard.",
-    ),
-    roles=(DEPLOY,),
+SERVICE_NAME = _deployed(
+    "sagefleet_agent_service_name", "str",
+    "The agent's Windows service name; default from the agent profile (service.name, "
+    "else its ImagePath/DisplayName pattern). Literal, no wildcard.",
     options={PF: "service_name"},
     option_aliases=("agent_service",),
     doors=("preflight", "deploy", "diagnose", "restart"),
 )
-SERVICE_DISPLAY_NAME = Var(
-    "sagefleet_agent_service_display_name",
-    "str",
-    ("The service's display name; default from the agent profile.",),
-    roles=(DEPLOY,),
+SERVICE_DISPLAY_NAME = _deployed(
+    "sagefleet_agent_service_display_name", "str",
+    "The service's display name; default from the agent profile.",
     doors=("deploy", "diagnose"),
 )
-INSTALL_DIR = Var(
-    "sagefleet_agent_install_dir",
-    "str",
-    ("The agent's install folder; default from the agent profile (install.dir).",),
-    roles=(DEPLOY,),
+INSTALL_DIR = _deployed(
+    "sagefleet_agent_install_dir", "str",
+    "The agent's install folder; default from the agent profile (install.dir).",
     doors=("deploy", "settings", "diagnose"),
 )
-INSTALLER_ARGUMENTS = Var(
-    "sagefleet_agent_installer_arguments",
-    "list",
-    (
-        "The installer's silent switches, whatever its technology ({log} is the log's "
-        "path); default from the agent profile (installer.silent_args). For an .msi, only "
-        "NAME=value properties.",
-    ),
+INSTALLER_ARGUMENTS = _deployed(
+    "sagefleet_agent_installer_arguments", "list",
+    "The installer's silent switches, whatever its technology ({log} is the log's "
+    "path); default from the agent profile (installer.silent_args). For an .msi, only "
+    "NAME=value properties.",
     elements="str",
-    roles=(DEPLOY,),
     doors=("deploy",),
 )
-SUCCESS_CODES = Var(
-    "sagefleet_agent_success_codes",
-    "list",
-    (
-        "Installer exit codes meaning success (0 included); default from the agent profile "
-        "(installer.success_codes).",
-    ),
+SUCCESS_CODES = _deployed(
+    "sagefleet_agent_success_codes", "list",
+    "Installer exit codes meaning success (0 included); default from the agent profile "
+    "(installer.success_codes).",
     elements="int",
-    roles=(DEPLOY,),
     doors=("deploy",),
 )
-STOP_TIMEOUT = Var(
-    "sagefleet_agent_stop_timeout_s",
-    "int",
-    ("Seconds the agent service has to stop; past them its process is killed.",),
-    default=60,
-    low=1,
-    high=3600,
-    what="a number of seconds",
-    doors=("deploy", "restart"),
+STOP_TIMEOUT, START_TIMEOUT = (
+    seconds(name, doc, default=60, low=1, high=3600, doors=("deploy", "restart"))
+    for name, doc in (
+        (
+            "sagefleet_agent_stop_timeout_s",
+            "Seconds the agent service has to stop; past them its process is killed.",
+        ),
+        ("sagefleet_agent_start_timeout_s", "Seconds the agent service has to start."),
+    )
 )
-START_TIMEOUT = Var(
-    "sagefleet_agent_start_timeout_s",
-    "int",
-    ("Seconds the agent service has to start.",),
-    default=60,
-    low=1,
-    high=3600,
-    what="a number of seconds",
-    doors=("deploy", "restart"),
-)
-INSTALLER_TIMEOUT = Var(
+INSTALLER_TIMEOUT = seconds(
     "sagefleet_agent_installer_timeout_s",
-    "int",
-    ("How long the installer may run; then its process tree is killed and the install fails.",),
+    "How long the installer may run; then its process tree is killed and the install fails.",
     default=1800,
     low=60,
     high=14400,
-    what="a number of seconds",
     doors=("deploy",),
 )
 STAGING_DIR = Var(
@@ -319,19 +271,15 @@ TRANSFER_STREAMS = Var(
     what="a number of connections",
     doors=("deploy",),
 )
-CONNECT_WINDOW = Var(
+CONNECT_WINDOW = seconds(
     "sagefleet_agent_connect_window_s",
-    "int",
-    (
-        "Seconds an agent has, after its process starts, to hold a connection to the "
-        "vendor's services (SF513). The health gate polls for that long and fails a host "
-        "whose agent runs but never connects (the wave stops as after a failed start); "
-        "verify says unknown for a younger agent. 0 to 3600.",
-    ),
+    "Seconds an agent has, after its process starts, to hold a connection to the "
+    "vendor's services (SF513). The health gate polls for that long and fails a host "
+    "whose agent runs but never connects (the wave stops as after a failed start); "
+    "verify says unknown for a younger agent. 0 to 3600.",
     default=120,
     low=0,
     high=3600,
-    what="a number of seconds",
     roles=(DEPLOY,),
     defaults_in=(DEPLOY,),
     note="Seconds an agent has, after its start, to connect to the vendor's services (SF513).",
@@ -340,103 +288,67 @@ CONNECT_WINDOW = Var(
 
 # -- the deploy's waves ------------------------------------------------------------------
 
-WAVES = Var(
-    "sagefleet_deploy_waves",
-    "list",
-    (
-        "Hosts per wave (numbers or percentages), the serial of playbooks/deploy.yml; [1] "
-        "deploys one canary only.",
-    ),
+WAVES = _deployed(
+    "sagefleet_deploy_waves", "list",
+    "Hosts per wave (numbers or percentages), the serial of playbooks/deploy.yml; [1] "
+    "deploys one canary only.",
     default=[1, "10%", "25%", "100%"],
-    roles=(DEPLOY,),
 )
-DEPLOY_MAX_FAIL = Var(
-    "sagefleet_deploy_max_fail_percentage",
-    "float",
-    (
-        "Share of failed hosts in a wave (percent) that stops the rollout; the default of "
-        "sagefleet_agent_max_fail_percentage.",
-    ),
+DEPLOY_MAX_FAIL = _deployed(
+    "sagefleet_deploy_max_fail_percentage", "float",
+    "Share of failed hosts in a wave (percent) that stops the rollout; the default of "
+    "sagefleet_agent_max_fail_percentage.",
     default=20,
-    roles=(DEPLOY,),
 )
-PACKAGE_INFO = Var(
-    "sagefleet_agent_package_info",
-    "dict",
-    ("The package as inspected on the bastion by the sagefleet_package task.",),
+PACKAGE_INFO = role_var(
+    DEPLOY, "sagefleet_agent_package_info", "dict",
+    "The package as inspected on the bastion by the sagefleet_package task.",
     role_default="{{ sagefleet_deploy_package_result.package }}",
-    roles=(DEPLOY,),
-    defaults_in=(DEPLOY,),
 )
-PAUSE = Var(
-    "sagefleet_agent_pause_s",
-    "int",
-    ("Seconds to wait after each wave before the next one starts.",),
+PAUSE = role_var(
+    DEPLOY, "sagefleet_agent_pause_s", "int",
+    "Seconds to wait after each wave before the next one starts.",
     default=0,
-    roles=(DEPLOY,),
-    defaults_in=(DEPLOY,),
 )
-VERIFY_WAVES = Var(
-    "sagefleet_agent_verify_waves",
-    "bool",
-    (
-        "Also run the testinfra suites (tests/infra) on each wave's hosts.",
-        "The suites open the vault with the playbook's own vault secrets.",
-    ),
+VERIFY_WAVES = role_var(
+    DEPLOY, "sagefleet_agent_verify_waves", "bool",
+    "Also run the testinfra suites (tests/infra) on each wave's hosts.",
+    "The suites open the vault with the playbook's own vault secrets.",
     default=False,
-    roles=(DEPLOY,),
-    defaults_in=(DEPLOY,),
 )
-VERIFY_SUITES = Var(
-    "sagefleet_agent_verify_suites",
-    "str",
-    ("The testinfra suites run between waves (an integrator's own folder works too).",),
+VERIFY_SUITES = role_var(
+    DEPLOY, "sagefleet_agent_verify_suites", "str",
+    "The testinfra suites run between waves (an integrator's own folder works too).",
     default="{{ playbook_dir }}/../tests/infra",
-    roles=(DEPLOY,),
-    defaults_in=(DEPLOY,),
 )
-AGENT_MAX_FAIL = Var(
-    "sagefleet_agent_max_fail_percentage",
-    "float",
-    (
-        "A wave whose failed hosts (rolled back, failed or verify failed) exceed this share "
-        "stops the rollout; unreachable and blocked hosts do not count.",
-    ),
+AGENT_MAX_FAIL = role_var(
+    DEPLOY, "sagefleet_agent_max_fail_percentage", "float",
+    "A wave whose failed hosts (rolled back, failed or verify failed) exceed this share "
+    "stops the rollout; unreachable and blocked hosts do not count.",
     default=20,
     role_default="{{ sagefleet_deploy_max_fail_percentage | default(20) }}",
-    roles=(DEPLOY,),
-    defaults_in=(DEPLOY,),
 )
-WAVE_REPORT = Var(
-    "sagefleet_agent_wave_report",
-    "str",
-    (
-        "Where each wave's verification report goes (in deploy.yml, the run's report "
-        "folder); a host whose verification failed is reported as verify-failed.",
-    ),
+WAVE_REPORT = role_var(
+    DEPLOY, "sagefleet_agent_wave_report", "str",
+    "Where each wave's verification report goes (in deploy.yml, the run's report "
+    "folder); a host whose verification failed is reported as verify-failed.",
     default="{{ sagefleet_deploy_run.path | default(playbook_dir ~ '/../reports') }}"
     "/verify-{{ ansible_play_batch | first }}",
-    roles=(DEPLOY,),
-    defaults_in=(DEPLOY,),
 )
-LOCK_TTL = Var(
+LOCK_TTL = seconds(
     "sagefleet_deploy_lock_ttl_s",
-    "int",
-    ("Expiry of a host's deploy lock (a killed run's lock is then recovered).",),
+    "Expiry of a host's deploy lock (a killed run's lock is then recovered).",
     default=3600,
     low=60,
     high=86400,
-    what="a number of seconds",
     doors=("deploy",),
 )
-LOCK_WAIT = Var(
+LOCK_WAIT = seconds(
     "sagefleet_deploy_lock_wait_s",
-    "int",
-    ("How long a deploy waits for another run's lock on the host.",),
+    "How long a deploy waits for another run's lock on the host.",
     default=0,
     low=0,
     high=3600,
-    what="a number of seconds",
     doors=("deploy",),
 )
 
@@ -452,14 +364,13 @@ WINRM_RETRIES = Var(
     what="a whole number of retries",
     doors=("preflight", "deploy", "doctor"),
 )
-WINRM_BACKOFF = Var(
+WINRM_BACKOFF = seconds(
     "sagefleet_winrm_retry_backoff_s",
-    "float",
-    ("First wait between retries, in seconds, doubled each time (capped at 30).",),
+    "First wait between retries, in seconds, doubled each time (capped at 30).",
+    type="float",
     default=1.0,
     low=0,
     high=60,
-    what="a number of seconds",
     doors=("preflight", "deploy", "doctor"),
 )
 

@@ -7,4 +7,3 @@ DIAGNOSE = "sagefleet_diagnose"
 DISCOVER = "sagefleet_discover"
 HOST_INFO = "sagefleet_host_info"
 PF = "sagefleet_preflight"  # the module of the same name
-DG = "sagefleet_diagnose"

@@ -102,3 +102,31 @@ def deprecated(old: str, new: Var, *, roles: tuple[str, ...] = ()) -> Var:
         roles=roles,
         replaced_by=new.name,
     )
+
+
+def role_var(
+    role: str,
+    name: str,
+    type: str,
+    *doc: str,
+    also: tuple[str, ...] = (),
+    option: bool = False,
+    **fields: Any,
+) -> Var:
+    """A variable declared by the roles ``also`` and ``role`` and set in ``role``'s
+    defaults/main.yml; ``option``: the module named as the role takes it, named without
+    the role's prefix (``sagefleet_diagnose_dest`` is the sagefleet_diagnose module's
+    ``dest``)."""
+    options: dict[str, str] = {}
+    if option:
+        if not name.startswith(f"{role}_"):
+            raise ValueError(f"{name}: an option of module {role} needs its prefix")
+        options[role] = name.removeprefix(f"{role}_")
+    return Var(
+        name, type, doc, roles=(*also, role), defaults_in=(role,), options=options, **fields
+    )
+
+
+def seconds(name: str, *doc: str, type: str = "int", **fields: Any) -> Var:
+    """A duration in seconds (its bounds in ``fields``), refused as "a number of seconds"."""
+    return Var(name, type, doc, what="a number of seconds", **fields)
