@@ -132,6 +132,37 @@ function Move-SfPart([string] $Part, [string] $Target) {
     }
 }
 
+function Get-SfParam($Name, $Default) {
+    # An optional parameter of $P (strict mode refuses a missing property): else $Default.
+    $p = $P.PSObject.Properties[$Name]
+    if ($null -eq $p -or $null -eq $p.Value) { return $Default }
+    $p.Value
+}
+
+function Find-SfAgentService([string] $Name, [string] $ImagePattern, [string] $DisplayPattern) {
+    # The agent profile's lookup: the exact name first; else the one service whose PathName
+    # (ImagePath) or DisplayName matches a pattern (regex, case-insensitive); several matches
+    # are candidates, none of them the agent. Names compared here: nothing becomes WQL.
+    $all = @(Get-CimInstance -ClassName Win32_Service)
+    $svc = $all | Where-Object { $Name -and $_.Name -eq $Name } | Select-Object -First 1
+    $found = @{ service = $svc; matched_by = $null; candidates = @() }
+    if ($null -ne $svc) { $found.matched_by = 'name' }
+    elseif ($ImagePattern -or $DisplayPattern) {
+        $hits = @($all | Where-Object {
+            ($ImagePattern -and [string]$_.PathName -match $ImagePattern) -or
+            ($DisplayPattern -and [string]$_.DisplayName -match $DisplayPattern)
+        } | Sort-Object -Property Name)
+        if ($hits.Count -eq 1) {
+            $found.service = $hits[0]
+            $found.matched_by = 'display_name'
+            if ($ImagePattern -and [string]$hits[0].PathName -match $ImagePattern) { $found.matched_by = 'image_path' }
+        } elseif ($hits.Count -gt 1) {
+            $found.candidates = @($hits | ForEach-Object { [string]$_.Name })
+        }
+    }
+    $found
+}
+
 function Get-ServiceExe($Service) {
     $exe = [string]$Service.PathName
     if ($exe -match '^"([^"]+)"') { return $Matches[1] }

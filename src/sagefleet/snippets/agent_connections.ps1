@@ -13,26 +13,6 @@ function Get-SfMember($Object, [string]$Name) {
     if ($null -ne $member) { $member.Value }
 }
 
-function Get-SfAgentService($Lookup) {
-    # The agent profile's lookup: the exact name first; else one service whose PathName or
-    # DisplayName matches a pattern (regex, case-insensitive). Names compared here: nothing
-    # from the caller becomes WQL.
-    $name = [string](Get-SfMember $Lookup 'name')
-    $imagePattern = [string](Get-SfMember $Lookup 'image_path_pattern')
-    $displayPattern = [string](Get-SfMember $Lookup 'display_name_pattern')
-    $all = @(Get-CimInstance -ClassName Win32_Service)
-    $svc = $all | Where-Object { $name -and $_.Name -eq $name } | Select-Object -First 1
-    if ($null -eq $svc -and ($imagePattern -or $displayPattern)) {
-        $hits = @($all | Where-Object {
-            ($imagePattern -and [string]$_.PathName -match $imagePattern) -or
-            ($displayPattern -and [string]$_.DisplayName -match $displayPattern)
-        } | Sort-Object -Property Name)
-        if ($hits.Count -gt 1) { return @{ found = $null; candidates = @($hits | ForEach-Object { [string]$_.Name }) } }
-        if ($hits.Count -eq 1) { $svc = $hits[0] }
-    }
-    @{ found = $svc; candidates = @() }
-}
-
 function Read-SfProxySettings([Microsoft.Win32.RegistryKey]$Root, [string]$Path) {
     # Internet Options (WinINET) proxy values of one hive; $null when the key is absent.
     $key = $Root.OpenSubKey($Path)
@@ -175,9 +155,9 @@ $result = [ordered]@{
     log     = $null
 }
 
-$lookup = Get-SfAgentService $P.service
+$lookup = Find-SfAgentService ([string](Get-SfMember $P.service 'name')) ([string](Get-SfMember $P.service 'image_path_pattern')) ([string](Get-SfMember $P.service 'display_name_pattern'))
 $result.service.candidates = @($lookup.candidates)
-$svc = $lookup.found
+$svc = $lookup.service
 $accountSid = $null
 if ($null -ne $svc) {
     $result.service.exists = $true

@@ -8,12 +8,6 @@
 # $P: service, image_path_pattern, display_name_pattern, settings_names[],
 #     uninstall_pattern, max_files, max_depth.
 
-function Get-SfParam($Name, $Default) {
-    $p = $P.PSObject.Properties[$Name]
-    if ($null -eq $p -or $null -eq $p.Value) { return $Default }
-    $p.Value
-}
-
 $maxFiles = [int](Get-SfParam 'max_files' 500)
 $maxDepth = [int](Get-SfParam 'max_depth' 4)
 $result = [ordered]@{
@@ -27,27 +21,11 @@ $result = [ordered]@{
     uninstall       = @()
 }
 
-# The service: its exact name first; else one service whose PathName (ImagePath) or
-# DisplayName matches a pattern. Names compared here: nothing becomes WQL.
-$name = [string](Get-SfParam 'service' '')
-$imagePattern = [string](Get-SfParam 'image_path_pattern' '')
-$displayPattern = [string](Get-SfParam 'display_name_pattern' '')
-$all = @(Get-CimInstance -ClassName Win32_Service)
-$svc = $all | Where-Object { $name -and $_.Name -eq $name } | Select-Object -First 1
-if ($null -ne $svc) { $result.matched_by = 'name' }
-elseif ($imagePattern -or $displayPattern) {
-    $hits = @($all | Where-Object {
-        ($imagePattern -and [string]$_.PathName -match $imagePattern) -or
-        ($displayPattern -and [string]$_.DisplayName -match $displayPattern)
-    } | Sort-Object -Property Name)
-    if ($hits.Count -eq 1) {
-        $svc = $hits[0]
-        $result.matched_by = 'display_name'
-        if ($imagePattern -and [string]$svc.PathName -match $imagePattern) { $result.matched_by = 'image_path' }
-    } elseif ($hits.Count -gt 1) {
-        $result.candidates = @($hits | ForEach-Object { [string]$_.Name })
-    }
-}
+# The service: the agent profile's lookup (name, else a pattern).
+$lookup = Find-SfAgentService ([string](Get-SfParam 'service' '')) ([string](Get-SfParam 'image_path_pattern' '')) ([string](Get-SfParam 'display_name_pattern' ''))
+$svc = $lookup.service
+$result.matched_by = $lookup.matched_by
+$result.candidates = @($lookup.candidates)
 
 if ($null -ne $svc) {
     $exe = Get-ServiceExe $svc

@@ -1,11 +1,6 @@
 # sagefleet:facts/3
 # All facts in one round trip (schema 1, sagefleet/facts.py); gathers, never decides.
 # Terse on purpose: every byte of the script crosses the network on every run (on stdin).
-function Get-SfParam($Name, $Default) {
-  $p = $P.PSObject.Properties[$Name]
-  if ($null -eq $p -or $null -eq $p.Value) { return $Default }
-  $p.Value
-}
 function Get-SfText($Value) { if ($null -ne $Value -and "$Value" -ne '') { "$Value" } }
 function Test-SfFile($Path) { $Path -and (Test-Path -LiteralPath $Path -PathType Leaf) }
 function Open-SfKey($Path, $View = 64, $Hive = 'LocalMachine') { [Microsoft.Win32.RegistryKey]::OpenBaseKey($Hive, "Registry$View").OpenSubKey($Path) }
@@ -76,16 +71,8 @@ $omFiles = @(foreach ($c in $omClasses) {
   if ($c.exists -and -not $seenDll.ContainsKey($file.ToLowerInvariant())) { $seenDll[$file.ToLowerInvariant()] = 1; @{ path = $file; file_version = $c.file_version } }
 })
 
-# Names compared here: nothing from the caller becomes WQL. The name first; else the
-# patterns (regex, case-insensitive), and only a single match is the agent.
-$all = @(Get-CimInstance Win32_Service)
-$s = @($all | Where-Object { $svcName -and $_.Name -eq $svcName })[0]
-$by = $null; $cand = @()
-if ($s) { $by = 'name' } elseif ($ipPat -or $dnPat) {
-  $hits = @($all | Where-Object { ($ipPat -and "$($_.PathName)" -match $ipPat) -or ($dnPat -and "$($_.DisplayName)" -match $dnPat) } | Sort-Object Name)
-  if ($hits.Count -eq 1) { $s = $hits[0]; $by = 'display_name'; if ($ipPat -and "$($s.PathName)" -match $ipPat) { $by = 'image_path' } }
-  elseif ($hits.Count -gt 1) { $cand = @(foreach ($h in $hits) { "$($h.Name)" }) }
-}
+$lookup = Find-SfAgentService $svcName $ipPat $dnPat
+$s = $lookup.service; $by = $lookup.matched_by; $cand = $lookup.candidates
 $path = $null
 if ($s -and "$($s.PathName)" -match '^\s*"([^"]+)"|^\s*(.*?\.exe)') { $path = "$($Matches[1])$($Matches[2])" }
 $agent = @{ service_name = $svcName; installed = $false; state = $null; start_mode = $null; account = $null; version = Get-SfVersion $path ProductVersion; path = $path; matched_by = $by; candidates = $cand }
