@@ -19,7 +19,8 @@ from sagefleet.errors import InputError
 from sagefleet.inventory import load
 from sagefleet.package import build_test_package, inspect
 from sagefleet.sim.fleet import Fleet, generate_specs
-from sagefleet.sim.host import AGENT_SERVICE, WindowsHost
+from sagefleet.sim.host import WindowsHost
+from sagefleet.sim.host.products import AGENT_SERVICE
 from tests.support.fleets import next_first_address, session_for
 from tests.support.scenarios import write_inventory
 

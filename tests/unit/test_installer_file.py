@@ -21,7 +21,8 @@ from sagefleet.installer_file import (
     version_strings,
 )
 from sagefleet.package import STUBS, stub_installer
-from sagefleet.sim.host import AGENT_SERVICE, host_from_profile, load_profile
+from sagefleet.sim.host import host_from_profile, load_profile
+from sagefleet.sim.host.products import AGENT_SERVICE
 
 EXPECTED_EVIDENCE = {
     "inno": ("rDlPtS", "Inno Setup Setup Data (6.2.2)", INNO_COMMENT),

@@ -18,7 +18,6 @@ import pytest
 from sagefleet import snippets, versions
 from sagefleet.sim.commands import dispatch, semantics, service_rules
 from sagefleet.sim.host import (
-    AGENT_SERVICE,
     LOGON_FAILURE,
     WAIT_TIMEOUT,
     ScriptHung,
@@ -29,6 +28,7 @@ from sagefleet.sim.host import (
     host_from_profile,
     load_profile,
 )
+from sagefleet.sim.host.products import AGENT_SERVICE
 
 SETUP = "C:\\Staging\\package\\Setup.exe"
 MSI = "C:\\Staging\\package\\Setup.msi"

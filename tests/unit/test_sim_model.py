@@ -13,11 +13,6 @@ from sagefleet.sim.commands.registry import SnippetAbort
 from sagefleet.sim.commands.snippet_models import powershell_errors
 from sagefleet.sim.host import (
     ADMINISTRATORS,
-    AGENT_SERVICE,
-    NDP_V4,
-    NETFX,
-    OM_DLL,
-    SCHANNEL_TLS12,
     SYSTEM,
     USERS,
     AccessDenied,
@@ -34,6 +29,7 @@ from sagefleet.sim.host import (
     load_profile,
     profile_names,
 )
+from sagefleet.sim.host.products import AGENT_SERVICE, NDP_V4, NETFX, OM_DLL, SCHANNEL_TLS12
 
 
 def make(profile: str | dict[str, Any] = "healthy-onprem") -> WindowsHost:

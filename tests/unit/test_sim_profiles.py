@@ -20,15 +20,9 @@ import yaml
 from sagefleet.agent import profile as agent_profile
 from sagefleet.sim import host as model
 from sagefleet.sim import host_profiles, vendor_layout
-from sagefleet.sim.host import (
-    NDP_V4,
-    ProfileError,
-    host_from_profile,
-    load_profile,
-    profile_names,
-    sage_brand,
-)
+from sagefleet.sim.host import ProfileError, host_from_profile, load_profile, profile_names
 from sagefleet.sim.host import profile as built
+from sagefleet.sim.host.products import NDP_V4, SAGE_PRODUCTS, sage_brand
 from sagefleet.sim.host_profiles import ProfileLibrary, check, with_overrides
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "sim" / "every-field.yml"
@@ -149,7 +143,7 @@ def test_the_schema_enums_are_the_models_constants() -> None:
     assert tuple(props["ui_language"]["enum"]) == model.UI_LANGUAGES
     assert tuple(props["drives"]["items"]["properties"]["type"]["enum"]) == model.DRIVE_TYPES
     products = props["sage"]["properties"]["products"]["items"]["enum"]
-    assert sorted(products) == sorted(model.SAGE_PRODUCTS)
+    assert sorted(products) == sorted(SAGE_PRODUCTS)
     kinds = props["registry"]["additionalProperties"]["additionalProperties"]["oneOf"][2]
     assert tuple(kinds["properties"]["type"]["enum"]) == model.REG_KINDS
 

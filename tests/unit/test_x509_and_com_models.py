@@ -17,15 +17,9 @@ from sagefleet.checks import Context, EntityView, run_checks
 from sagefleet.facts import parse_facts
 from sagefleet.findings import Finding, Status
 from sagefleet.sim.commands.snippet_models import facts
-from sagefleet.sim.host import (
-    CLSID_ROOT,
-    OM_CLASSES,
-    ProfileError,
-    WindowsHost,
-    host_from_profile,
-    load_profile,
-)
+from sagefleet.sim.host import ProfileError, WindowsHost, host_from_profile, load_profile
 from sagefleet.sim.host.pki import PKI, PUBLIC_INTERMEDIATES
+from sagefleet.sim.host.products import CLSID_ROOT, OM_CLASSES
 from sagefleet.sim.host.x509 import CertStores, build_chain, callback_view
 
 ENDPOINTS = [

@@ -23,21 +23,23 @@ from sagefleet.errors import InputError
 from sagefleet.facts import FactsError, HostFacts, parse_facts, parse_utc
 from sagefleet.sim import host_profiles
 from sagefleet.sim.host import (
+    DNS_STATUSES,
+    DRIVE_TYPES,
+    TCP_RESULTS,
+    ProfileError,
+    host_from_profile,
+)
+from sagefleet.sim.host.pki import PUBLIC_INTERMEDIATES
+from sagefleet.sim.host.products import (
     AGENT_FOLDER,
     AGENT_SERVICE,
     AZURE_KEY,
-    DNS_STATUSES,
-    DRIVE_TYPES,
     NETFX,
     OM_FOLDER,
     SAGE_ROOT,
     SPC_MARKER_KEY,
-    TCP_RESULTS,
-    ProfileError,
-    host_from_profile,
     sage_brand,
 )
-from sagefleet.sim.host.pki import PUBLIC_INTERMEDIATES
 
 #: The Sage programs the facts report, and the product each one belongs to.
 PRODUCT_OF_EXECUTABLE = {

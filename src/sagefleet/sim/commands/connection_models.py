@@ -15,14 +15,8 @@ from sagefleet.sim.commands import semantics
 from sagefleet.sim.commands.lookup import find_service
 from sagefleet.sim.commands.registry import SnippetAbort, simulates
 from sagefleet.sim.commands.stdin import Stdin
-from sagefleet.sim.host import (
-    INTERNET_SETTINGS,
-    PROXY_POLICY_KEY,
-    USER_SID,
-    ModelError,
-    WindowsHost,
-    agent_runtime,
-)
+from sagefleet.sim.host import ModelError, WindowsHost, agent_runtime
+from sagefleet.sim.host.products import INTERNET_SETTINGS, PROXY_POLICY_KEY, USER_SID
 from sagefleet.sim.host.x509 import callback_view
 
 PARAMS = {"service", "names", "probes", "timeout_ms", "log"}

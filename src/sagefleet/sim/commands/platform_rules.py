@@ -7,7 +7,8 @@ refuses in a script", and the fidelity ledger's rows 9 and 10.
 from __future__ import annotations
 
 from sagefleet.sim.commands import semantics
-from sagefleet.sim.host import FIPS_POLICY_KEY, WindowsHost
+from sagefleet.sim.host import WindowsHost
+from sagefleet.sim.host.products import FIPS_POLICY_KEY
 
 FIPS_MESSAGE = (
     "This implementation is not part of the Windows Platform FIPS validated cryptographic "

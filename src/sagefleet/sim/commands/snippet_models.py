@@ -14,20 +14,22 @@ from typing import Any
 from sagefleet.sim.commands.registry import SnippetAbort, simulates
 from sagefleet.sim.commands.stdin import Stdin
 from sagefleet.sim.host import (
-    AZURE_KEY,
-    CLSID_ROOT,
     LOCAL_SERVICE,
-    NDP_V4,
-    NETFX,
     NETWORK_SERVICE,
-    OM_CLASSES,
-    SCHANNEL_TLS12,
-    SPC_MARKER_KEY,
     SYSTEM,
     IdentityNotMapped,
     ModelError,
     RegistryValue,
     WindowsHost,
+)
+from sagefleet.sim.host.products import (
+    AZURE_KEY,
+    CLSID_ROOT,
+    NDP_V4,
+    NETFX,
+    OM_CLASSES,
+    SCHANNEL_TLS12,
+    SPC_MARKER_KEY,
 )
 from sagefleet.sim.host.x509 import callback_view
 

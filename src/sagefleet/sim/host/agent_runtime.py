@@ -12,17 +12,19 @@ import math
 from dataclasses import dataclass
 
 from sagefleet.sim.host import (
-    AGENT_EXE,
-    INTERNET_SETTINGS,
     LOCAL_SERVICE,
     NETWORK_SERVICE,
-    PROXY_POLICY_KEY,
-    SCHANNEL_TLS12,
     SYSTEM,
-    USER_SID,
     ModelError,
     Service,
     WindowsHost,
+)
+from sagefleet.sim.host.products import (
+    AGENT_EXE,
+    INTERNET_SETTINGS,
+    PROXY_POLICY_KEY,
+    SCHANNEL_TLS12,
+    USER_SID,
 )
 from sagefleet.sim.host.x509 import callback_view
 
