@@ -7,6 +7,7 @@ from typing import Any
 from ansible import constants as C
 from ansible.plugins.callback.default import CallbackModule as DefaultCallback
 
+from sagefleet.ansible import ending_meta
 from sagefleet.outcomes import BY_NAME
 from sagefleet.remote.errors import short_cause
 
@@ -25,6 +26,10 @@ description:
   - The last task of a report play (sagefleet_outcome) takes one line per host it
     fails, with the reason; the agent's restart after a settings change
     (sagefleet_agent_restart) shows what it did.
+  - A meta task that ends a host or a role (end_host, end_role; the role
+    sagefleet_preflight ends itself so for the hosts it has nothing more to do for)
+    shows nothing below -vv, where Ansible itself names what it ended. Ansible's
+    default callback prints its banner once per host.
   - Set in the project's ansible.cfg (stdout_callback). AWX and Automation Platform
     use their own; the PLAY RECAP is the same.
 extends_documentation_fragment:
@@ -39,6 +44,8 @@ OUTCOME_ACTIONS = ("sagefleet_deploy", "sagefleet_outcome")
 # Actions whose message says what they did: shown on the host's line.
 MESSAGE_ACTIONS = ("sagefleet_agent_restart",)
 _COLOURS = {"failed": C.COLOR_ERROR, "unreachable": C.COLOR_UNREACHABLE, "ok": C.COLOR_OK}
+# Result keys that make Ansible's default callback print more than "ok: [host]".
+_NOT_PLAIN = ("changed", "warnings", "deprecations", "exception", "_ansible_verbose_always")
 
 
 def _short_name(action: str) -> str:
@@ -64,6 +71,17 @@ class CallbackModule(DefaultCallback):
             color=C.COLOR_WARN if status == "blocked" else _COLOURS[recap],
             stderr=recap != "ok" and self.get_option("display_failed_stderr"),
         )
+
+    def _hidden(self, task: Any) -> bool:
+        return ending_meta(task) and self._display.verbosity < 2
+
+    def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
+        if not self._hidden(task):
+            super().v2_playbook_on_task_start(task, is_conditional)
+
+    def v2_runner_on_skipped(self, result: Any) -> None:
+        if not self._hidden(result.task):
+            super().v2_runner_on_skipped(result)
 
     def v2_runner_on_unreachable(self, result: Any) -> None:
         if self._last_task_banner != result.task._uuid:
@@ -93,8 +111,10 @@ class CallbackModule(DefaultCallback):
         super().v2_runner_on_failed(result, ignore_errors=ignore_errors)
 
     def v2_runner_on_ok(self, result: Any) -> None:
-        data = result.result
         action = _short_name(result.task.action)
+        if self._plain_ok(result, action):
+            return
+        data = result.result
         if self._run_is_verbose(result) or result.task.loop:
             super().v2_runner_on_ok(result)
             return
@@ -124,6 +144,29 @@ class CallbackModule(DefaultCallback):
             )
             return
         super().v2_runner_on_ok(result)
+
+    def _plain_ok(self, result: Any, action: str) -> bool:
+        """Print the "ok: [host]" line of a sagefleet task's plain result, as Ansible's
+        default callback would, without reading ``result.result``: ansible-core 2.19
+        converts a whole result (a host's report) for each callback that reads it, about
+        10 ms a host (docs/performance.md). False: the result needs the general way."""
+        raw = getattr(result, "_return_data", None)  # ansible-core 2.19: the unconverted copy
+        task = result.task
+        if (
+            not isinstance(raw, dict)
+            or not action.startswith("sagefleet_")
+            or action in OUTCOME_ACTIONS + MESSAGE_ACTIONS
+            or task.loop
+            or task.delegate_to
+            or self._display.verbosity
+            or any(raw.get(key) for key in _NOT_PLAIN)
+        ):
+            return False
+        if self.get_option("display_ok_hosts"):
+            if self._last_task_banner != task._uuid:
+                self._print_task_banner(task)
+            self._display.display(f"ok: [{result.host.get_name()}]", color=C.COLOR_OK)
+        return True
 
 
 def _reason(data: dict[str, Any]) -> str:

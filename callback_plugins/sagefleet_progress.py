@@ -7,6 +7,7 @@ from typing import Any
 
 from ansible.plugins.callback import CallbackBase
 
+from sagefleet.ansible import ending_meta
 from sagefleet.outcomes import BY_NAME
 
 DOCUMENTATION = r"""
@@ -54,6 +55,11 @@ class CallbackModule(CallbackBase):
         self._batch_total = 0
         self._task_total = 0
         self._task_name = ""
+        # The last meta task that ended hosts (end_host, end_role), the role it ends
+        # (None: end_host), and the hosts it did not end, until the next task starts.
+        self._ending_uuid = ""
+        self._ending_role: Any = None
+        self._going_on: set[str] | None = None
         self._done: set[str] = set()
         self._failed: set[str] = set()
         self._unreachable: set[str] = set()
@@ -132,8 +138,19 @@ class CallbackModule(CallbackBase):
         self._done = set()
         self._last_bucket = 0
         self._task_total = 1 if task.run_once else self._batch_total
+        if self._going_on is not None:  # the task after a meta task that ended hosts
+            if self._ending_role is None or task._role is self._ending_role:
+                self._task_total = min(self._task_total, len(self._going_on))
+            self._going_on = None
 
     def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
+        if ending_meta(task):
+            # Started once per host: the hosts it does not end (skipped) are the ones
+            # the next task of the role, or of the play for end_host, runs on.
+            if task._uuid != self._ending_uuid:
+                role = task._role if task.args.get("_raw_params") == "end_role" else None
+                self._ending_uuid, self._ending_role, self._going_on = task._uuid, role, set()
+            return
         self._start_task(task)
 
     def v2_playbook_on_handler_task_start(self, task: Any) -> None:
@@ -148,7 +165,10 @@ class CallbackModule(CallbackBase):
 
     def v2_runner_on_ok(self, result: Any) -> None:
         action = str(result._task.action).rsplit(".", 1)[-1]
-        data = result._result if isinstance(result._result, dict) else {}
+        # Only the results read here: ansible-core 2.19 converts a whole result (a host's
+        # preflight report) for each callback that reads it.
+        data = result._result if action in (*REPORT_ACTIONS, "sagefleet_deploy") else {}
+        data = data if isinstance(data, dict) else {}
         if action in REPORT_ACTIONS and data.get("folder") and data.get("written", True):
             self._reports.append(str(data["folder"]))
         # A deploy's outcome is the host's result (the task itself never fails): a host
@@ -158,6 +178,10 @@ class CallbackModule(CallbackBase):
         self._record(result, recap)
 
     def v2_runner_on_skipped(self, result: Any) -> None:
+        if ending_meta(result._task):
+            if self._going_on is not None:
+                self._going_on.add(result._host.get_name())
+            return
         self._record(result, "ok")
 
     def v2_runner_on_failed(self, result: Any, ignore_errors: bool = False) -> None:

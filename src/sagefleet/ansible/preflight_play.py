@@ -47,6 +47,7 @@ from sagefleet.agent import profile as agent_profile
 from sagefleet.errors import SagefleetError
 from sagefleet.findings import HostReport
 from sagefleet.inventory import InventoryHost
+from sagefleet.processes import alive
 from sagefleet.remote.ansible import WINRM_PLUGINS, Connection
 from sagefleet.remote.retry import retry_from
 from sagefleet.variables import declarations
@@ -240,11 +241,11 @@ class Results:
         """This host's result, once published (None: the process ended without it)."""
         path = self._path(host)
         while True:
-            alive = self.running()
+            running = self.running()
             try:
                 text = path.read_text(encoding="utf-8")
             except FileNotFoundError:
-                if not alive:
+                if not running:
                     return None
                 time.sleep(poll_s)
                 continue
@@ -299,7 +300,7 @@ def _engine(
 
     def watch() -> None:
         while not done.wait(0.5):
-            if not _alive(bastion):
+            if not alive(bastion):
                 shutil.rmtree(results.folder, ignore_errors=True)
                 os._exit(0)  # doctor's worker processes end with it (PDEATHSIG)
 
@@ -318,17 +319,7 @@ def _engine(
         if not results._path(host.host).exists():
             publish(host)
     # Wait for every host's task to take its result, then leave nothing behind.
-    while any(results.folder.glob("*.json")) and _alive(bastion):
+    while any(results.folder.glob("*.json")) and alive(bastion):
         time.sleep(0.2)
     done.set()
     shutil.rmtree(results.folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

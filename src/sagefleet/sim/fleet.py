@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from sagefleet.errors import SagefleetError
+from sagefleet.processes import alive
 from sagefleet.sim import vendor_layout
 from sagefleet.sim.commands.dispatch import run_command
 from sagefleet.sim.host import ProfileError, WindowsHost, host_from_profile, logon
@@ -522,7 +523,7 @@ def up(
     state_path = state_dir / STATE_FILE
     if state_path.exists():
         existing = json.loads(state_path.read_text(encoding="utf-8"))
-        if _alive(int(existing.get("pid", 0))):
+        if alive(int(existing.get("pid", 0))):
             raise FleetError(
                 f"a simulated fleet is already running from {state_dir} (pid {existing['pid']}); "
                 "run `sagefleet sim down` first"
@@ -585,28 +586,12 @@ def down(state_dir: Path, timeout: float = 20.0) -> bool:
         return False
     state = json.loads(state_path.read_text(encoding="utf-8"))
     pid = int(state.get("pid", 0))
-    if pid and _alive(pid):
+    if pid and alive(pid):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
+        while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if _alive(pid):
+        if alive(pid):
             os.kill(pid, signal.SIGKILL)
     state_path.unlink(missing_ok=True)
     return True
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child of ours is not alive
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().split(") ")[-1].split()[0] != "Z"
-    except OSError:
-        return True
