@@ -406,17 +406,15 @@ def _plot_upgrade(axes: Any, upgrade: Mapping[str, Any] | None) -> None:
     )
 
 
-def publish(results: Mapping[str, Any], png: Path, docs: Path) -> None:
-    """Copy the plot under docs/ and replace the generated block of docs/performance.md."""
-    target_png = docs / "performance-fleet.png"
-    shutil.copyfile(png, target_png)
-    page = docs / "performance.md"
-    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
-    text = f"# Performance\n\n{begin}\n{end}\n"
-    if page.exists():
-        text = page.read_text(encoding="utf-8")
-    if begin not in text or end not in text:
-        text = text.rstrip("\n") + f"\n\n{begin}\n{end}\n"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+#: The results the page's generated block was written from, kept beside it (a test
+#: renders the block again from them: the page cannot drift from its run).
+RESULTS_NAME = "performance-fleet.json"
+PLOT_NAME = "performance-fleet.png"
+
+
+def generated_block(results: Mapping[str, Any]) -> str:
+    """What docs/performance.md holds between its bench markers for ``results``."""
     m = results["machine"]
     header = (
         f"Measured {results['date']} on {m['cpus']} cores ({m['cpu_model'] or 'unknown CPU'}), "
@@ -425,10 +423,31 @@ def publish(results: Mapping[str, Any], png: Path, docs: Path) -> None:
         f"the benchmark took {results['duration_s'] / 60:.1f} min; "
         + _other_work(results.get("max_other_cpu_share"))
         + ".\n\n"
-        f"![Wall time against hosts]({target_png.name})\n\n"
+        f"![Wall time against hosts]({PLOT_NAME})\n\n"
     )
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    page.write_text(
-        head + begin + "\n" + header + markdown_table(results) + end + tail, encoding="utf-8"
+    return header + markdown_table(results)
+
+
+def page_block(text: str) -> str:
+    """The generated block of a page (between the markers)."""
+    _, rest = text.split(BEGIN + "\n", 1)
+    block, _ = rest.split(END, 1)
+    return block
+
+
+def publish(results: Mapping[str, Any], png: Path, docs: Path) -> None:
+    """Copy the plot and the results under docs/ and replace the generated block of
+    docs/performance.md."""
+    shutil.copyfile(png, docs / PLOT_NAME)
+    (docs / RESULTS_NAME).write_text(
+        json.dumps(results, indent=2, sort_keys=False) + "\n", encoding="utf-8"
     )
+    page = docs / "performance.md"
+    text = f"# Performance\n\n{BEGIN}\n{END}\n"
+    if page.exists():
+        text = page.read_text(encoding="utf-8")
+    if BEGIN not in text or END not in text:
+        text = text.rstrip("\n") + f"\n\n{BEGIN}\n{END}\n"
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    page.write_text(head + BEGIN + "\n" + generated_block(results) + END + tail, encoding="utf-8")

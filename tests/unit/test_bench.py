@@ -575,3 +575,16 @@ def test_anything_else_stays_not_understood(host: WindowsHost) -> None:
     assert baseline_models.run_line(host, "Test-NetConnection x -Port 443") is None
     rc, _, err = run_ps_line(host, "Remove-Item C:\\Sage -Recurse")
     assert rc == 1 and "not understood" in decode_clixml(err)
+
+
+def test_the_published_page_is_its_run(tmp_path: Path) -> None:
+    """docs/performance.md's generated block is what its kept results render (no drift)."""
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    kept = json.loads((docs / publish.RESULTS_NAME).read_text(encoding="utf-8"))
+    page = (docs / "performance.md").read_text(encoding="utf-8")
+    assert publish.page_block(page) == publish.generated_block(kept)
+    assert (docs / publish.PLOT_NAME).read_bytes().startswith(b"\x89PNG")
+    png = tmp_path / "plot.png"
+    png.write_bytes(b"\x89PNG")
+    publish.publish(kept, png, tmp_path)
+    assert json.loads((tmp_path / publish.RESULTS_NAME).read_text(encoding="utf-8")) == kept
