@@ -17,7 +17,7 @@ from sagefleet.remote.ansible import AnsibleSession
 class ActionModule(SagefleetAction):
     ARGUMENT_SPEC = {
         "hosts": {"type": "list", "elements": "str", "required": True},
-        "result_var": {"type": "str", "default": "sagefleet_deploy_result"},
+        "result_var": {"type": "str", "default": "sagefleet_agent_result"},
         "max_fail_percentage": {"type": "float", "default": 20.0},
         "verify": {"type": "dict"},
         "verify_report": {"type": "path"},

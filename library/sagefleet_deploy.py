@@ -39,8 +39,8 @@ attributes:
 EXAMPLES = r"""
 - name: Install or upgrade the agent
   sagefleet_deploy:
-    package: "{{ sagefleet_deploy_package_result.package }}"
-  register: sagefleet_deploy_result
+    package: "{{ sagefleet_agent_package_result.package }}"
+  register: sagefleet_agent_result
 """
 
 RETURN = r"""

@@ -42,7 +42,7 @@ EXAMPLES = r"""
     hosts: "{{ ansible_play_hosts }}"
   run_once: true
   delegate_to: localhost
-  register: sagefleet_deploy_package_result
+  register: sagefleet_agent_package_result
 """
 
 RETURN = r"""

@@ -24,7 +24,7 @@ options:
   result_var:
     description: Name of the registered variable holding each host's deploy result.
     type: str
-    default: sagefleet_deploy_result
+    default: sagefleet_agent_result
   max_fail_percentage:
     description: Largest share of failed hosts, in percent, that lets the rollout go on.
     type: float
@@ -53,7 +53,7 @@ EXAMPLES = r"""
     max_fail_percentage: 20
   run_once: true
   delegate_to: localhost
-  register: sagefleet_deploy_wave
+  register: sagefleet_agent_wave
 """
 
 RETURN = r"""

@@ -85,7 +85,7 @@ def test_the_collection_is_the_checkout_files_not_a_copy(tarball: Path) -> None:
         "plugins/action/sagefleet_preflight.py": "action_plugins/sagefleet_preflight.py",
         "plugins/callback/sagefleet_progress.py": "callback_plugins/sagefleet_progress.py",
         "roles/preflight/tasks/main.yml": "roles/sagefleet_preflight/tasks/main.yml",
-        "roles/deploy/meta/argument_specs.yml": "roles/sagefleet_deploy/meta/argument_specs.yml",
+        "roles/agent/meta/argument_specs.yml": "roles/sagefleet_agent/meta/argument_specs.yml",
     }
     for inside, source in pairs.items():
         assert members[inside] == (ROOT / source).read_bytes(), inside

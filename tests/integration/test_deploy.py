@@ -596,7 +596,7 @@ def test_the_console_stays_readable_on_a_larger_fleet(
     assert {h for h, r in counts.items() if r["unreachable"]} == {"h05", "h09"}
     assert not any(r["failed"] for r in counts.values())
     assert re.search(
-        r"batch 3\) \| sagefleet_deploy : Install or upgrade the agent: "
+        r"batch 3\) \| sagefleet_agent : Install or upgrade the agent: "
         r"\d+/10 hosts done, 0 failed, 2 unreachable so far",
         out,
     )

@@ -205,7 +205,7 @@ DEPLOY_CASES: dict[str, tuple[Mutation, list[str]]] = {
     # Caught by the agent role's argument spec, checked for every host in the first play.
     "role-pause-str": (
         var("sagefleet_agent_pause_s", "soon"),
-        ["sagefleet_agent_pause_s", "argument spec of role sagefleet_deploy"],
+        ["sagefleet_agent_pause_s", "argument spec of role sagefleet_agent"],
     ),
 }
 

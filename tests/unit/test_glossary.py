@@ -136,15 +136,10 @@ def test_a_retired_name_is_written_only_in_its_deprecation_shim(name: str) -> No
     assert found == [], f"{name} is retired (docs/architecture.md, Glossary):\n" + "\n".join(found)
 
 
-#: Retired names that were never inventory variables: the deploy role's old name and the
-#: results its tasks registered.
-NOT_VARIABLES = {"sagefleet_agent", "sagefleet_agent_result", "sagefleet_agent_wave"}
-
-
 def test_each_retired_variable_has_its_shim() -> None:
     """A retired inventory variable is still read, for one release, with a warning."""
     from sagefleet import variables
 
     for name in retired_names():
-        if name.startswith("sagefleet_") and name not in NOT_VARIABLES:
+        if name.startswith("sagefleet_"):
             assert variables.is_retired(name), name

@@ -64,7 +64,7 @@ def test_a_secret_value_never_shows(tmp_path: Path) -> None:
 
 
 MAIN_INPUTS = {
-    "sagefleet_deploy": {
+    "sagefleet_agent": {
         "sagefleet_entities",
         "sagefleet_agent_target_version",
         "sagefleet_agent_package",
@@ -87,16 +87,16 @@ def test_roles_declare_their_main_inputs() -> None:
 
 
 def test_entities_and_passwords_are_no_log_in_the_specs() -> None:
-    spec = rolespec.options(ROOT / "roles" / "sagefleet_deploy")
+    spec = rolespec.options(ROOT / "roles" / "sagefleet_agent")
     assert spec["sagefleet_entities"]["no_log"] is True
     assert spec["sagefleet_agent_service_password"]["no_log"] is True
 
 
 def test_a_refused_no_log_value_never_shows() -> None:
-    spec = rolespec.options(ROOT / "roles" / "sagefleet_deploy")
+    spec = rolespec.options(ROOT / "roles" / "sagefleet_agent")
     canary = "Sql-Canary-Passw0rd!"
     entity = {"name": "BIJOU", "sql_password": canary}
-    errors = rolespec.check("sage01", {"sagefleet_entities": entity}, spec, role="sagefleet_deploy")
+    errors = rolespec.check("sage01", {"sagefleet_entities": entity}, spec, role="sagefleet_agent")
     assert [e.field for e in errors] == ["sagefleet_entities"]
     assert canary not in str(errors[0])
 

@@ -54,7 +54,7 @@ def test_the_package_check_reads_the_retired_name_too(tmp_path: Path) -> None:
 
 
 def test_both_roles_still_accept_the_retired_name() -> None:
-    for role in ("sagefleet_deploy", "sagefleet_preflight"):
+    for role in ("sagefleet_agent", "sagefleet_preflight"):
         spec = yaml.safe_load((ROOT / "roles" / role / "meta/argument_specs.yml").read_text())
         options = spec["argument_specs"]["main"]["options"]
         assert options[NEW]["type"] == "str"

@@ -38,7 +38,7 @@ from sagefleet.variables.jobs import (
     TIMEOUT_MS,
 )
 from sagefleet.variables.roles import (
-    DEPLOY,
+    AGENT,
     PF,
     PREFLIGHT,
 )
@@ -54,7 +54,7 @@ def _checked(name: str, type: str, *doc: str, **fields: Any) -> Var:
 
 def _deployed(name: str, type: str, *doc: str, **fields: Any) -> Var:
     """A variable of the deploy role's argument spec (its default, if any, is the code's)."""
-    return Var(name, type, doc, roles=(DEPLOY,), **fields)
+    return Var(name, type, doc, roles=(AGENT,), **fields)
 
 
 ENTITIES = Var(
@@ -67,7 +67,7 @@ ENTITIES = Var(
     ),
     elements="dict",
     secret=True,
-    roles=(DEPLOY, PREFLIGHT),
+    roles=(AGENT, PREFLIGHT),
     doors=("preflight", "deploy", "settings", "diagnose", "doctor"),
 )
 LANG = _checked(
@@ -129,7 +129,7 @@ TARGET_VERSION = Var(
     "sagefleet_agent_target_version",
     "str",
     ('Agent version the fleet moves to (for example "3.2.0").',),
-    roles=(DEPLOY, PREFLIGHT),
+    roles=(AGENT, PREFLIGHT),
     options={PF: "target_version"},
     doors=("preflight", "deploy", "package", "verify"),
 )
@@ -152,7 +152,7 @@ SERVICE_ACCOUNT = Var(
         "needed when the Sage files are on a network share. Unset, LocalSystem.",
     ),
     what="DOMAIN\\user or user@domain",
-    roles=(DEPLOY, PREFLIGHT),
+    roles=(AGENT, PREFLIGHT),
     options={PF: "service_account"},
     doors=("preflight", "deploy", "settings", "verify"),
 )
@@ -163,7 +163,7 @@ SERVICE_PASSWORD = _deployed(
     doors=("deploy", "diagnose"),
 )
 PROFILE = role_var(
-    DEPLOY, "sagefleet_agent_profile", "str",
+    AGENT, "sagefleet_agent_profile", "str",
     "The agent profile (YAML) describing the vendor's agent, from `sagefleet agent "
     "learn` on a reference install; a relative path is read from the inventory's "
     "folder. Empty for the shipped profile (its guesses are listed under assumed).",
@@ -280,8 +280,8 @@ CONNECT_WINDOW = seconds(
     default=120,
     low=0,
     high=3600,
-    roles=(DEPLOY,),
-    defaults_in=(DEPLOY,),
+    roles=(AGENT,),
+    defaults_in=(AGENT,),
     note="Seconds an agent has, after its start, to connect to the vendor's services (SF513).",
     doors=("deploy", "diagnose", "verify"),
 )
@@ -301,35 +301,35 @@ DEPLOY_MAX_FAIL = _deployed(
     default=20,
 )
 PACKAGE_INFO = role_var(
-    DEPLOY, "sagefleet_agent_package_info", "dict",
+    AGENT, "sagefleet_agent_package_info", "dict",
     "The package as inspected on the bastion by the sagefleet_package task.",
-    role_default="{{ sagefleet_deploy_package_result.package }}",
+    role_default="{{ sagefleet_agent_package_result.package }}",
 )
 PAUSE = role_var(
-    DEPLOY, "sagefleet_agent_pause_s", "int",
+    AGENT, "sagefleet_agent_pause_s", "int",
     "Seconds to wait after each wave before the next one starts.",
     default=0,
 )
 VERIFY_WAVES = role_var(
-    DEPLOY, "sagefleet_agent_verify_waves", "bool",
+    AGENT, "sagefleet_agent_verify_waves", "bool",
     "Also run the testinfra suites (tests/infra) on each wave's hosts.",
     "The suites open the vault with the playbook's own vault secrets.",
     default=False,
 )
 VERIFY_SUITES = role_var(
-    DEPLOY, "sagefleet_agent_verify_suites", "str",
+    AGENT, "sagefleet_agent_verify_suites", "str",
     "The testinfra suites run between waves (an integrator's own folder works too).",
     default="{{ playbook_dir }}/../tests/infra",
 )
 AGENT_MAX_FAIL = role_var(
-    DEPLOY, "sagefleet_agent_max_fail_percentage", "float",
+    AGENT, "sagefleet_agent_max_fail_percentage", "float",
     "A wave whose failed hosts (rolled back, failed or verify failed) exceed this share "
     "stops the rollout; unreachable and blocked hosts do not count.",
     default=20,
     role_default="{{ sagefleet_deploy_max_fail_percentage | default(20) }}",
 )
 WAVE_REPORT = role_var(
-    DEPLOY, "sagefleet_agent_wave_report", "str",
+    AGENT, "sagefleet_agent_wave_report", "str",
     "Where each wave's verification report goes (in deploy.yml, the run's report "
     "folder); a host whose verification failed is reported as verify-failed.",
     default="{{ sagefleet_deploy_run.path | default(playbook_dir ~ '/../reports') }}"
@@ -385,7 +385,7 @@ VARIABLES: tuple[Var, ...] = (
     DNS_PORT,
     ALLOW_INSECURE,
     TARGET_VERSION,
-    deprecated("sagefleet_agent_version", TARGET_VERSION, roles=(DEPLOY, PREFLIGHT)),
+    deprecated("sagefleet_agent_version", TARGET_VERSION, roles=(AGENT, PREFLIGHT)),
     PACKAGE,
     PACKAGE_SHA256,
     SERVICE_ACCOUNT,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sagefleet.variables.roles import (
-    DEPLOY,
+    AGENT,
     DIAGNOSE,
     DISCOVER,
     HOST_INFO,
@@ -27,7 +27,7 @@ SETTINGS_SOURCE = role_var(
     "template renders sagefleet's assumed layout from the entities' fields (an "
     "ASSUMPTION of the vendor's format); a current file not in that layout is never "
     "overwritten.",
-    also=(DEPLOY,),
+    also=(AGENT,),
     default="vendor",
     choices=("vendor", "template"),
     note="vendor: merge the entities' vendor files; template: render the assumed layout.",
@@ -42,7 +42,7 @@ MERGE_KEYS = role_var(
     "(Connections, a.b.Items, or . for a top-level list) and a member (CompanyName); "
     "empty for the agent profile's settings.merge_keys. Undeclared lists are keyed by "
     "detection (docs/settings.md).",
-    also=(DEPLOY,),
+    also=(AGENT,),
     default=[],
     elements="dict",
     note="Lists keyed by a member, [{path: Connections, member: CompanyName}].",
@@ -53,7 +53,7 @@ DROP_CONNECTIONS = role_var(
     "Allow a deploy or a settings write to drop connections the host's current "
     "settings.json holds and the merged vendor files lack (refused by default, naming "
     "them).",
-    also=(DEPLOY,),
+    also=(AGENT,),
     default=False,
     doors=("deploy", "settings"),
     fix="write sagefleet_settings_drop_connections: true only to remove connections the "

@@ -1,6 +1,6 @@
 """The roles and modules that declare variables (names used by the declarations)."""
 
-DEPLOY = "sagefleet_deploy"
+AGENT = "sagefleet_agent"
 PREFLIGHT = "sagefleet_preflight"
 SETTINGS = "sagefleet_settings"
 DIAGNOSE = "sagefleet_diagnose"
