@@ -8,9 +8,7 @@ import hashlib
 import io
 import json
 import threading
-import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,6 @@ from sagefleet.errors import InputError
 from sagefleet.package import PackageInfo, sha256_file
 from sagefleet.remote import (
     AuthenticationFailed,
-    HostSession,
     HostUnreachable,
     SnippetFailed,
     TransportError,
@@ -396,60 +393,30 @@ def test_an_unreadable_package_is_refused_before_touching_the_host(tmp_path: Pat
     assert session.calls == []
 
 
-class Recorder(HostSession):
-    """A session whose stdin is read as the command runs (as WinRMSession's), logging when
-    each push starts and ends; its siblings take a moment per piece."""
-
-    streams_stdin = True
-
-    def __init__(self, package: PackageInfo, log: list[tuple[str, str]], delay: float = 0.0):
-        super().__init__("srv01")
-        self.package = package
-        self.log = log
-        self.delay = delay
-
-    def run_snippet(
-        self,
-        name: str,
-        params: dict[str, Any] | None = None,
-        stdin: Iterable[bytes] | None = None,
-        *,
-        sensitive: bool = False,
-    ) -> Any:
-        p = dict(params or {})
-        if name == "stage_status":
-            return status(
-                p["path"], part_exists=True, part_size=500, segments=[{"start": 500, "size": 0}]
-            )
-        what = "piece" if p.get("piece") else "part"
-        self.log.append(("start", what))
-        data = b"".join(stdin or [])
-        time.sleep(self.delay)
-        self.log.append(("end", what))
-        if p.get("piece"):
-            return {"path": p["part"], "size": p["size"], "received_bytes": len(data)}
-        return {"sha256": self.package.sha256, "received_bytes": len(data)}
-
-    def execute(
-        self, command: str, stdin: Iterable[bytes] | None = None
-    ) -> tuple[int, bytes, bytes]:
-        raise AssertionError("not used")
-
-    def sibling(self) -> Recorder:
-        return Recorder(self.package, self.log, delay=0.05)
-
-
 def test_an_assembling_command_with_no_bytes_of_its_own_starts_after_the_pieces(
     tmp_path: Path,
 ) -> None:
     """On Windows its process would not wait for the end of a stdin it does not read: it
     must not start before every piece is there."""
     package = package_at(tmp_path)
-    log: list[tuple[str, str]] = []
-    result = transfer.stage(Recorder(package, log), package, streams=2, min_piece_bytes=10)
+    # stdin read as the command runs (as WinRMSession's); each command takes a moment.
+    session = simulated(name="srv01", streams_stdin=True, delay=0.025)
+    # The .part holds the first 500 bytes, and an empty piece starts where it ends.
+    staged = transfer.staged_path(package.sha256)
+    session.sim.fs.mkdir(ROOT, acl=private_folder_acl())
+    session.sim.fs.mkdir(staged.rpartition("\\")[0])
+    session.sim.fs.write(staged + ".part", Path(package.path).read_bytes()[:500])
+    session.sim.fs.write(staged + ".part.500", b"")
+    result = transfer.stage(session, package, streams=2, min_piece_bytes=10)
+    log = [
+        (event, "piece" if params.get("piece") else "part")
+        for event, name, params in session.timeline
+        if name == "stage_push"
+    ]
     assert result.streams == 2 and result.resumed_from == 500
     ends = [i for i, e in enumerate(log) if e == ("end", "piece")]
     assert len(ends) == 2 and log.index(("start", "part")) > max(ends)
+    assert session.sim.fs.read(staged) == Path(package.path).read_bytes()
 
 
 def test_check_mode_reads_the_status_only(tmp_path: Path) -> None:

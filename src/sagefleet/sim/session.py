@@ -31,6 +31,9 @@ class SimSession(HostSession):
     ``replies``, when given, answer the snippets in order instead of the host
     (documents, exceptions to raise, or callables of params and stdin): for
     tests of a caller's logic against answers the model would not give.
+    ``streams_stdin`` starts each command before reading its stdin (as
+    WinRMSession does) instead of after. ``sibling()`` opens another session
+    onto the same host that shares the scripted replies and what is kept.
     """
 
     def __init__(
@@ -40,25 +43,40 @@ class SimSession(HostSession):
         rewrite: Callable[[str], str] | None = None,
         delay: float = 0.0,
         replies: Iterable[Reply] | None = None,
+        streams_stdin: bool = False,
     ) -> None:
         super().__init__(host.name)
         self.sim = host
         self.rewrite = rewrite
         self.delay = delay
         self.replies = None if replies is None else list(replies)
+        self.streams_stdin = streams_stdin
         # (snippet, params, stdin) of every run_snippet, and (command line, stdin) of every
-        # command, in order; whether each run_snippet said its output is sensitive.
+        # command, in order; whether each run_snippet said its output is sensitive;
+        # ("start" or "end", snippet, params) as each run_snippet starts and ends.
         self.calls: list[tuple[str, dict[str, Any], bytes]] = []
         self.commands: list[tuple[str, bytes]] = []
         self.sensitive: list[bool] = []
+        self.timeline: list[tuple[str, str, dict[str, Any]]] = []
         self.closed = 0
 
     def run_snippet(
         self, name: str, params: Params = None, stdin: Chunks = None, *, sensitive: bool = False
     ) -> Any:
-        self.sensitive.append(sensitive)
+        kept = dict(params or {})
+        if self.streams_stdin:  # the command runs while its stdin arrives
+            self.timeline.append(("start", name, kept))
         data = b"".join(stdin) if stdin is not None else b""
-        self.calls.append((name, dict(params or {}), data))
+        if not self.streams_stdin:  # the command starts once its whole stdin is read
+            self.timeline.append(("start", name, kept))
+        self.sensitive.append(sensitive)
+        self.calls.append((name, kept, data))
+        try:
+            return self._answer(name, params, data, sensitive)
+        finally:
+            self.timeline.append(("end", name, kept))
+
+    def _answer(self, name: str, params: Params, data: bytes, sensitive: bool) -> Any:
         if self.replies is None:
             return super().run_snippet(name, params, [data], sensitive=sensitive)
         if not self.replies:
@@ -91,6 +109,15 @@ class SimSession(HostSession):
         edited = self.rewrite(script)
         assert edited != script, "the rewrite changed nothing"
         return run_snippet(self.sim, parsed.name, parsed.params, data, script=edited)
+
+    def sibling(self) -> SimSession:
+        other = SimSession(
+            self.sim, rewrite=self.rewrite, delay=self.delay, streams_stdin=self.streams_stdin
+        )
+        other.replies = self.replies
+        other.calls, other.commands = self.calls, self.commands
+        other.sensitive, other.timeline = self.sensitive, self.timeline
+        return other
 
     def close(self) -> None:
         self.closed += 1
