@@ -47,7 +47,7 @@ class WaveVerdict:
         return "stop" if self.stop else "continue"
 
     def to_result(self) -> dict[str, Any]:
-        """The wave gate's task result: the role's YAML reads ``stop`` and ``msg`` only."""
+        """The wave gate's task result: the role's YAML reads ``verdict`` and ``msg`` only."""
         return {
             "changed": False,
             "verdict": self.verdict,
