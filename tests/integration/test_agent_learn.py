@@ -4,8 +4,6 @@ learned profile: preflight, verify and deploy find the agent by what was learned
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +18,9 @@ from sagefleet.inventory import load
 from sagefleet.package import build_test_package, inspect
 from sagefleet.sim.fleet import Fleet, generate_specs
 from sagefleet.sim.host import Service, WindowsHost
-from tests.support.fleets import ROOT, next_first_address, session_for
+from tests.support.fleets import next_first_address, session_for
 from tests.support.scenarios import write_inventory
+from tests.support.verify import run_suites
 
 pytestmark = pytest.mark.integration
 
@@ -150,28 +149,7 @@ def test_verify_finds_the_agent_through_the_profile_only(
 
     def verify() -> dict[str, str]:
         out = tmp_path / "verify"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-p",
-                "sagefleet.verify.plugin",
-                "-p",
-                "no:cacheprovider",
-                "tests/infra/test_agent.py",
-                "-q",
-                "--sagefleet-inventory",
-                str(inventory),
-                "--sagefleet-report",
-                str(out),
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        run_suites(inventory, out, suites="tests/infra/test_agent.py")
         report = json.loads((out / "report.json").read_text())
         return {f["check_id"]: f["status"] for f in report["hosts"][0]["findings"]}
 

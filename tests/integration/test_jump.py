@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import select
 import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import paramiko
 import pytest
@@ -95,7 +92,7 @@ class SSHJumpServer:
                 continue
             dest = server.destinations[channel.get_id()]
             upstream = socket.create_connection(dest)
-            threading.Thread(target=_pump, args=(channel, upstream), daemon=True).start()
+            threading.Thread(target=jump.pump, args=(channel, upstream), daemon=True).start()
 
     def close(self) -> None:
         self.stop.set()
@@ -106,24 +103,6 @@ class SSHJumpServer:
     @property
     def active_sessions(self) -> int:
         return sum(1 for t in self.transports if t.is_active())
-
-
-def _pump(channel: Any, upstream: socket.socket) -> None:
-    with contextlib.suppress(OSError, EOFError):
-        while True:
-            ready, _, _ = select.select([channel, upstream], [], [], 1)
-            if channel in ready:
-                data = channel.recv(65536)
-                if not data:
-                    break
-                upstream.sendall(data)
-            if upstream in ready:
-                data = upstream.recv(65536)
-                if not data:
-                    break
-                channel.sendall(data)
-    channel.close()
-    upstream.close()
 
 
 @pytest.fixture

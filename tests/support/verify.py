@@ -27,8 +27,10 @@ def deployed_inventory(fleet: Fleet, folder: Path) -> Path:
     return inventory
 
 
-def run_suites(inventory: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    """pytest with sagefleet's verify plugin over tests/infra, its report in ``out``."""
+def run_suites(
+    inventory: Path, out: Path, *extra: str, suites: str = "tests/infra"
+) -> subprocess.CompletedProcess[str]:
+    """pytest with sagefleet's verify plugin over ``suites``, its report in ``out``."""
     return subprocess.run(
         [
             sys.executable,
@@ -39,7 +41,7 @@ def run_suites(inventory: Path, out: Path, *extra: str) -> subprocess.CompletedP
             "-p",
             "no:cacheprovider",
             "-q",
-            "tests/infra",
+            suites,
             "--sagefleet-inventory",
             str(inventory),
             "--sagefleet-report",

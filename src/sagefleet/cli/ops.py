@@ -161,8 +161,67 @@ def add_subparser(sub: Any) -> None:
 
     _extend_checks(sub)
 
-    try:
-        from sagefleet.remote.jump import add_subparser as add_jump
-    except ImportError:  # pragma: no cover - jump support is optional
-        return
-    add_jump(sub)
+    _add_jump(sub)
+
+
+def cmd_jump(args: Any) -> int:
+    """Hold the forwards open and write the overlay until interrupted."""
+    import contextlib
+    import signal
+    import sys
+    import threading
+    import time
+
+    import yaml
+
+    from sagefleet.inventory import load, vault_options
+    from sagefleet.remote.jump import VAR, Forwards, overlay, parse
+
+    hosts = load(args.inventory, vault=vault_options(args), pattern=args.limit)
+    out = Path(args.overlay)
+    with Forwards() as forwards:
+        for host in hosts:
+            config = parse(host.name, host.variables.get(VAR))
+            if config is not None and host.target is not None:
+                forwards.open(host.name, config, host.target.address, host.target.port)
+        if not forwards.forwards:
+            raise InputError(f"no host of {args.limit!r} sets {VAR}", field=VAR)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(yaml.safe_dump(overlay(forwards), sort_keys=False), encoding="utf-8")
+        print(f"{len(forwards.forwards)} forward(s) open; overlay: {out}", flush=True)
+        print(
+            f"run: ansible-playbook -i <inventory> -i {out} <playbook>   (Ctrl-C to close)",
+            flush=True,
+        )
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            while not stop.is_set():
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+    with contextlib.suppress(OSError):
+        out.unlink()
+    print("forwards closed", file=sys.stderr)
+    return 0
+
+
+def _add_jump(sub: Any) -> None:
+    p_jump = command(
+        sub,
+        "jump",
+        cmd_jump,
+        help="open SSH port forwards to hosts behind a jump host (inventory overlay)",
+    )
+    from sagefleet.inventory import add_vault_arguments
+
+    p_jump.add_argument(
+        "-i", "--inventory", action="append", required=True, help="Ansible inventory (repeatable)"
+    )
+    p_jump.add_argument("-l", "--limit", default="all", help="host pattern (default all)")
+    add_vault_arguments(p_jump)
+    p_jump.add_argument(
+        "--overlay",
+        default=".sagefleet/jump/hosts.yml",
+        help="inventory overlay to write (removed on exit)",
+    )

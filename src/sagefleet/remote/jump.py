@@ -13,9 +13,8 @@ import os
 import select
 import socket
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sagefleet.errors import InputError, SagefleetError
@@ -156,24 +155,7 @@ class Forward:
             pump.start()
 
     def _pump(self, local: socket.socket, channel: Any) -> None:
-        try:
-            while not self._closed.is_set():
-                ready, _, _ = select.select([local, channel], [], [], 0.5)
-                if local in ready:
-                    data = local.recv(65536)
-                    if not data:
-                        break
-                    channel.sendall(data)
-                if channel in ready:
-                    data = channel.recv(65536)
-                    if not data:
-                        break
-                    local.sendall(data)
-        except OSError:
-            pass
-        finally:
-            channel.close()
-            local.close()
+        pump(local, channel, self._closed.is_set)
 
     @property
     def is_open(self) -> bool:
@@ -247,59 +229,20 @@ def overlay(forwards: Forwards) -> dict[str, Any]:
     }
 
 
-def cmd_jump(args: Any) -> int:
-    """Hold the forwards open and write the overlay until interrupted."""
-    import signal
-    import sys
-    import time
-
-    import yaml
-
-    from sagefleet.inventory import load, vault_options
-
-    hosts = load(args.inventory, vault=vault_options(args), pattern=args.limit)
-    out = Path(args.overlay)
-    with Forwards() as forwards:
-        for host in hosts:
-            config = parse(host.name, host.variables.get(VAR))
-            if config is not None and host.target is not None:
-                forwards.open(host.name, config, host.target.address, host.target.port)
-        if not forwards.forwards:
-            raise InputError(f"no host of {args.limit!r} sets {VAR}", field=VAR)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(yaml.safe_dump(overlay(forwards), sort_keys=False), encoding="utf-8")
-        print(f"{len(forwards.forwards)} forward(s) open; overlay: {out}", flush=True)
-        print(
-            f"run: ansible-playbook -i <inventory> -i {out} <playbook>   (Ctrl-C to close)",
-            flush=True,
-        )
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        try:
-            while not stop.is_set():
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
-    with contextlib.suppress(OSError):
-        out.unlink()
-    print("forwards closed", file=sys.stderr)
-    return 0
-
-
-def add_subparser(sub: Any) -> None:
-    p_jump = sub.add_parser(
-        "jump", help="open SSH port forwards to hosts behind a jump host (inventory overlay)"
-    )
-    from sagefleet.inventory import add_vault_arguments
-
-    p_jump.add_argument(
-        "-i", "--inventory", action="append", required=True, help="Ansible inventory (repeatable)"
-    )
-    p_jump.add_argument("-l", "--limit", default="all", help="host pattern (default all)")
-    add_vault_arguments(p_jump)
-    p_jump.add_argument(
-        "--overlay",
-        default=".sagefleet/jump/hosts.yml",
-        help="inventory overlay to write (removed on exit)",
-    )
-    p_jump.set_defaults(func=cmd_jump)
+def pump(a: Any, b: Any, stopped: Callable[[], bool] = lambda: False) -> None:
+    """Copy bytes both ways between two sockets or SSH channels until one side ends (or
+    ``stopped()``), then close both."""
+    try:
+        while not stopped():
+            ready, _, _ = select.select([a, b], [], [], 0.5)
+            for source, sink in ((a, b), (b, a)):
+                if source in ready:
+                    data = source.recv(65536)
+                    if not data:
+                        return
+                    sink.sendall(data)
+    except (OSError, EOFError):
+        pass
+    finally:
+        a.close()
+        b.close()
