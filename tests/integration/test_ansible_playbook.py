@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from sagefleet.sim.fleet import Fleet
-from tests.support.fleets import ROOT, FleetFactory
-
-ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
+from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT, FleetFactory
 
 
 def run_playbook(

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
+from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT
 
 
 def test_a_retired_variable_is_an_ansible_deprecation_warning(tmp_path: Path) -> None:

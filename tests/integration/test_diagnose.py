@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +16,9 @@ import yaml
 
 from sagefleet.settings import host as settings_host
 from sagefleet.sim.fleet import Fleet, generate_specs
-from tests.support.fleets import ROOT, next_first_address
+from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT, next_first_address
 from tests.support.scenarios import entities_for, write_inventory
 
-ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 CANARY = "Sql-Canary-Passw0rd!"
 AGENT_DIR = "C:\\Program Files\\Spendesk\\Sage Agent"
 

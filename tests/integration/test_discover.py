@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,9 @@ import yaml
 from sagefleet import discover as discover_module
 from sagefleet.settings import validate_host
 from sagefleet.sim.fleet import Fleet, generate_specs
-from tests.support.fleets import ROOT, next_first_address
+from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT, next_first_address
 from tests.support.scenarios import entities_for
 
-ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 SCENARIOS = ["two-entities", "healthy-spc"]
 
 

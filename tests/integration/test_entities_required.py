@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +19,11 @@ import yaml
 
 from sagefleet.package import build_test_package
 from sagefleet.sim.fleet import Fleet, generate_specs
-from tests.support.fleets import ROOT, next_first_address
+from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT, next_first_address
 from tests.support.scenarios import write_inventory
 
 pytestmark = pytest.mark.integration
 
-ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 
 
 def playbook(name: str, inventory: Path, *extra: str) -> subprocess.CompletedProcess[str]:

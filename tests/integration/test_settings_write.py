@@ -12,7 +12,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +23,9 @@ from sagefleet.settings import build_host_settings
 from sagefleet.sim.fleet import Fleet
 from sagefleet.sim.host import USERS, Service, WindowsHost
 from tests.support.deployed import make_deployed
-from tests.support.fleets import ROOT, FleetFactory
+from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT, FleetFactory
 from tests.support.scenarios import write_inventory
 
-ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 CANARY = "Sql-Canary-Passw0rd!"
 FOLDER = "C:\\Program Files\\Spendesk\\Sage Agent"
 PATH = FOLDER + "\\settings.json"

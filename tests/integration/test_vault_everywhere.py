@@ -25,13 +25,12 @@ from sagefleet.package import build_test_package
 from sagefleet.sim.fleet import Fleet, generate_specs
 from tests.support.deploy import outcomes
 from tests.support.deployed import make_deployed
-from tests.support.fleets import ROOT, next_first_address
+from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT, next_first_address
 from tests.support.scenarios import write_inventory
 from tests.support.vaulted import vault_the_passwords
 
 BIN = Path(sys.executable).parent
 SAGEFLEET = [sys.executable, "-m", "sagefleet"]
-ANSIBLE_PLAYBOOK = str(BIN / "ansible-playbook")
 
 
 def run(argv: list[str], **env: str) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -22,8 +21,6 @@ from tests.support.deployed import make_deployed
 from tests.support.fleets import FleetFactory, next_first_address
 from tests.support.scenarios import write_inventory
 from tests.support.verify import deployed_inventory, run_suites, verify_playbook
-
-ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 
 # host -> (profile, how to break it after deploy, the check named in the message, its words)
 CASES: dict[str, tuple[str, str | None, str | None, str | None]] = {

@@ -6,17 +6,15 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from sagefleet.outcomes import STATUSES
 from sagefleet.report import LABELS
 from sagefleet.sim.fleet import Fleet
-from tests.support.fleets import ROOT
+from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT
 from tests.support.scenarios import write_inventory
 
-ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 SERVICE = "SpendeskSageAgent"
 INSTALL_DIR = "C:\\Program Files\\Spendesk\\Sage Agent"
 CANARY = "Sql-Canary-Passw0rd!"

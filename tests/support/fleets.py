@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from sagefleet.remote.winrm import WinRMSession, WinRMTarget
 from sagefleet.sim.fleet import Fleet
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+#: The ansible-playbook of the Python running the tests (the project's virtualenv).
+ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 
 # Each fleet of a test run gets its own /24 on loopback; ports are ephemeral. Parallel
 # workers (pytest-xdist) take disjoint ranges (20-134, 135-249), away from the demo's fixed

@@ -6,8 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.support.deploy import ANSIBLE_PLAYBOOK
-from tests.support.fleets import ROOT
+from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT
 
 # scenario -> (expected host status, check ids that must fail, check ids that must not)
 EXPECTED: dict[str, tuple[str, set[str], set[str]]] = {

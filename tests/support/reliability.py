@@ -16,8 +16,8 @@ from sagefleet.remote import HostSession
 from sagefleet.settings import OverwriteRefused, build_host_settings
 from sagefleet.sim.fleet import Fleet
 from sagefleet.sim.host import WindowsHost
-from tests.support.deploy import ANSIBLE_PLAYBOOK, CANARY, INSTALL_DIR, SERVICE
-from tests.support.fleets import ROOT
+from tests.support.deploy import CANARY, INSTALL_DIR, SERVICE
+from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT
 
 SAGEFLEET = str(Path(sys.executable).parent / "sagefleet")
 SETTINGS = INSTALL_DIR + "\\settings.json"

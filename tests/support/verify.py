@@ -10,9 +10,8 @@ from pathlib import Path
 import yaml
 
 from sagefleet.sim.fleet import Fleet
-from tests.support.deploy import ANSIBLE_PLAYBOOK
 from tests.support.deployed import make_deployed
-from tests.support.fleets import ROOT
+from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT
 from tests.support.scenarios import write_inventory
 
 
