@@ -27,12 +27,8 @@ class InputError(SagefleetError):
         value: str | None = None,
         fix: str | None = None,
     ) -> None:
-        self.host = host
-        self.entity = entity
-        self.field = field
-        self.value = value
-        self.fix = fix
-        self.message = message
+        self.message, self.fix = message, fix
+        self.host, self.entity, self.field, self.value = host, entity, field, value
         super().__init__(self.render())
 
     def render(self) -> str:

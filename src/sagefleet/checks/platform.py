@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Any
 
 from sagefleet.checks.base import Context, Outcome, check, failed, major_minor, passed, unknown
 from sagefleet.facts import parse_utc
@@ -23,18 +24,26 @@ def dotnet(ctx: Context) -> Iterator[Outcome]:
             ctx.dotnet.remediation(build, ctx.lang),
         )
         return
-    version = ctx.dotnet.version_of(release)
-    if release >= ctx.dotnet.minimum_release:
-        yield passed(f".NET Framework {version} (Release {release})", observed=release)
-    else:
-        yield failed(
-            ctx.t(
-                f".NET Framework {version} (Release {release}); the agent needs 4.8",
-                f".NET Framework {version} (Release {release}) ; l'agent exige la 4.8",
-            ),
-            ctx.dotnet.remediation(build, ctx.lang),
-            observed=release,
-        )
+    yield at_least(
+        ctx,
+        release >= ctx.dotnet.minimum_release,
+        f".NET Framework {ctx.dotnet.version_of(release)} (Release {release})",
+        ("the agent needs 4.8", "l'agent exige la 4.8"),
+        ctx.dotnet.remediation(build, ctx.lang),
+        release,
+    )
+
+
+def at_least(
+    ctx: Context, ok: bool, found: str, needs: tuple[str, str], remediation: str, observed: Any
+) -> Outcome:
+    """Passed, saying what was ``found``, when ``ok``; else failed, saying also what is
+    needed (``needs``: English, French)."""
+    if ok:
+        return passed(found, observed=observed)
+    return failed(
+        ctx.t(f"{found}; {needs[0]}", f"{found} ; {needs[1]}"), remediation, observed=observed
+    )
 
 
 def targets_before_47(ctx: Context) -> bool:
@@ -180,35 +189,36 @@ def clock(ctx: Context) -> Iterator[Outcome]:
         return
     skew = whole_seconds((remote - ctx.bastion_utc).total_seconds())
     shown = signed_seconds(skew)
-    fix_en = "synchronise the clock (w32tm /resync, or fix the domain/NTP time source)"
-    fix_fr = "synchronisez l'horloge (w32tm /resync, ou corrigez la source NTP/domaine)"
+    if abs(skew) < ctx.max_clock_skew_s:
+        yield passed(ctx.t(f"clock skew {shown}", f"décalage d'horloge {shown}"), observed=skew)
+        return
+    minutes = ctx.clock_skew_error_s // 60
+    off = ctx.t(
+        f"the host clock is {shown} off the bastion's: ",
+        f"l'horloge de l'hôte est décalée de {shown} par rapport au bastion : ",
+    )
     if abs(skew) >= ctx.clock_skew_error_s:
-        yield failed(
-            ctx.t(
-                f"the host clock is {shown} off the bastion's: AWS rejects requests signed "
-                f"with a clock more than about {ctx.clock_skew_error_s // 60} minutes off",
-                f"l'horloge de l'hôte est décalée de {shown} par rapport au bastion : AWS "
-                f"refuse les requêtes signées avec une horloge décalée de plus de "
-                f"{ctx.clock_skew_error_s // 60} minutes environ",
-            ),
-            ctx.t(fix_en, fix_fr),
-            observed=skew,
-        )
-    elif abs(skew) >= ctx.max_clock_skew_s:
-        yield failed(
-            ctx.t(
-                f"the host clock is {shown} off the bastion's: within AWS's tolerance of "
-                f"about {ctx.clock_skew_error_s // 60} minutes, but drifting",
-                f"l'horloge de l'hôte est décalée de {shown} par rapport au bastion : dans la "
-                f"tolérance d'AWS (environ {ctx.clock_skew_error_s // 60} minutes), mais elle "
-                "dérive",
-            ),
-            ctx.t(fix_en, fix_fr),
-            observed=skew,
-            severity=Severity.WARNING,
+        severity = None
+        why = ctx.t(
+            f"AWS rejects requests signed with a clock more than about {minutes} minutes off",
+            f"AWS refuse les requêtes signées avec une horloge décalée de plus de {minutes} "
+            "minutes environ",
         )
     else:
-        yield passed(ctx.t(f"clock skew {shown}", f"décalage d'horloge {shown}"), observed=skew)
+        severity = Severity.WARNING
+        why = ctx.t(
+            f"within AWS's tolerance of about {minutes} minutes, but drifting",
+            f"dans la tolérance d'AWS (environ {minutes} minutes), mais elle dérive",
+        )
+    yield failed(
+        off + why,
+        ctx.t(
+            "synchronise the clock (w32tm /resync, or fix the domain/NTP time source)",
+            "synchronisez l'horloge (w32tm /resync, ou corrigez la source NTP/domaine)",
+        ),
+        observed=skew,
+        severity=severity,
+    )
 
 
 @check("SF105")
@@ -280,17 +290,15 @@ def powershell(ctx: Context) -> Iterator[Outcome]:
     parsed = major_minor(version)
     if parsed is None:
         yield unknown(ctx.t("PowerShell version not reported", "version de PowerShell inconnue"))
-    elif parsed >= (5, 1):
-        yield passed(f"PowerShell {version}", observed=version)
     else:
-        yield failed(
-            ctx.t(
-                f"PowerShell {version}; sagefleet needs 5.1",
-                f"PowerShell {version} ; sagefleet exige la 5.1",
-            ),
+        yield at_least(
+            ctx,
+            parsed >= (5, 1),
+            f"PowerShell {version}",
+            ("sagefleet needs 5.1", "sagefleet exige la 5.1"),
             ctx.t(
                 "install Windows Management Framework 5.1",
                 "installez Windows Management Framework 5.1",
             ),
-            observed=version,
+            version,
         )

@@ -1,10 +1,12 @@
-"""``sagefleet agent learn``: write an agent profile from a reference install.
+"""the agent profile: learn it from a reference install
 
-Reaches the one host exactly as ``sagefleet selftest`` and ``doctor`` do: the
-inventory and its vault through Ansible's API (``sagefleet.inventory``), an SSH
-jump host when the inventory names one, a direct WinRM session. Only the
-read-only ``agent_learn`` snippet runs on the host.
+The agent profile describes the vendor's agent (docs/agent-profile.md).
 """
+
+# ``sagefleet agent learn`` reaches the one host exactly as ``sagefleet selftest`` and
+# ``doctor`` do: the inventory and its vault through Ansible's API (``sagefleet.inventory``),
+# an SSH jump host when the inventory names one, a direct WinRM session. Only the read-only
+# ``agent_learn`` snippet runs on the host.
 
 from __future__ import annotations
 
@@ -28,24 +30,8 @@ _PATTERNS = (("--image-path-pattern", "ImagePath"), ("--display-name-pattern", "
 
 def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Register ``agent learn`` on the main CLI's sub-parsers."""
-    actions = command_group(
-        subparsers,
-        "agent",
-        required=True,
-        help="the agent profile: learn it from a reference install",
-        description="The agent profile describes the vendor's agent (docs/agent-profile.md).",
-    )
-    learn = command(
-        actions,
-        "learn",
-        cmd_learn,
-        help="read a reference install and write an agent profile",
-        description="Read a server where the agent was installed once by hand with the "
-        "vendor's wizard (read-only) and write the agent profile that describes it: "
-        "service, install folder and files, settings.json key structure (no value), "
-        "uninstall entry, installer technology. Exit codes: 0 written, 1 agent not "
-        "found, 2 bad input or host unreachable.",
-    )
+    actions = command_group(subparsers, "agent", __doc__, required=True)
+    learn = command(actions, "learn", cmd_learn)
     inventory_options(learn, limit="the reference host")
     output_option(learn, "profile file to write (default: standard output)")
     learn.add_argument("--service", metavar="NAME", help="the agent's exact Windows service name")
@@ -79,6 +65,13 @@ def _lookup(args: argparse.Namespace, profile: Any) -> Any:
 
 
 def cmd_learn(args: argparse.Namespace) -> int:
+    """read a reference install and write an agent profile
+
+    Read a server where the agent was installed once by hand with the vendor's wizard
+    (read-only) and write the agent profile that describes it: service, install folder
+    and files, settings.json key structure (no value), uninstall entry, installer
+    technology. Exit codes: 0 written, 1 agent not found, 2 bad input or host unreachable.
+    """
     from sagefleet.agent import profile as agent_profile
     from sagefleet.agent.learn import AgentNotFound, learn
     from sagefleet.inventory import one_winrm_host

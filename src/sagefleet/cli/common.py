@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import sys
 from collections.abc import Callable
@@ -45,12 +46,22 @@ def missing_command(parser: argparse.ArgumentParser, action: Any) -> Any:
     return choose
 
 
-def command_group(
-    sub: Any, name: str, *, required: bool = False, **parser_options: Any
-) -> Any:
-    """A command with its own commands (``sagefleet NAME COMMAND``); returns their parsers'
-    action. ``required``: argparse refuses a missing command, else the group lists them."""
-    group = sub.add_parser(name, **parser_options)
+def help_texts(doc: str | None) -> dict[str, str]:
+    """A command's --help from its docstring: the first paragraph is the one-line ``help``
+    shown in the group's list, the rest (if any) the ``description`` of its own --help.
+    Notes for developers go in comments."""
+    first, _, rest = inspect.cleandoc(doc or "").partition("\n\n")
+    texts = {"help": " ".join(first.split())}
+    if rest.strip():
+        texts["description"] = " ".join(rest.split())
+    return texts
+
+
+def command_group(sub: Any, name: str, doc: str | None, *, required: bool = False) -> Any:
+    """A command with its own commands (``sagefleet NAME COMMAND``), documented by ``doc``
+    (see :func:`help_texts`; a group's module docstring); returns their parsers' action.
+    ``required``: argparse refuses a missing command, else the group lists them."""
+    group = sub.add_parser(name, **help_texts(doc))
     commands = group.add_subparsers(
         dest=f"{name}_command", metavar="COMMAND", required=required
     )
@@ -64,8 +75,12 @@ def command(
     func: Callable[[argparse.Namespace], int],
     **parser_options: Any,
 ) -> argparse.ArgumentParser:
-    """The parser of command ``name`` of a group (``actions``), which runs ``func``."""
-    parser: argparse.ArgumentParser = actions.add_parser(name, **parser_options)
+    """The parser of command ``name`` of a group (``actions``), which runs ``func``; its
+    --help comes from ``func``'s docstring (:func:`help_texts`) unless ``parser_options``
+    give it."""
+    parser: argparse.ArgumentParser = actions.add_parser(
+        name, **(help_texts(func.__doc__) | parser_options)
+    )
     parser.set_defaults(func=func)
     return parser
 

@@ -44,7 +44,8 @@ def demo_epilogue(root: Path, inventory: Path, started: float, rc: int) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Serve the demo fleet, run the real playbook against it, stop the fleet."""
+    """run the playbooks against the simulated demo fleet"""
+    # Serve the demo fleet, run the real playbooks against it, stop the fleet.
     from sagefleet.sim.fleet import Fleet, specs_from_inventory
 
     root = Path(args.project).resolve()
@@ -96,9 +97,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def add_subparser(sub: Any) -> None:
     """Register ``demo``."""
-    p_demo = command(
-        sub, "demo", cmd_demo, help="run the playbooks against the simulated demo fleet"
-    )
+    p_demo = command(sub, "demo", cmd_demo)
     p_demo.add_argument("--project", default=".", help="project root (holds ansible.cfg)")
     p_demo.add_argument(
         "--inventory",

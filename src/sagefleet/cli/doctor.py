@@ -24,7 +24,11 @@ from sagefleet.errors import InputError, SagefleetError
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    """Preflight over direct WinRM sessions: same checks and reports as preflight.yml."""
+    """preflight a fleet over direct WinRM (no Ansible worker per host)
+
+    Preflight a fleet over direct WinRM sessions: the checks and reports of
+    playbooks/preflight.yml, without one Ansible worker per host.
+    """
     from sagefleet import doctor
     from sagefleet.inventory import InventoryHost, load, vault_options
     from sagefleet.report import render_console, render_report, write_reports
@@ -80,7 +84,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
-    """Every read-only snippet once against one server: OK or FAIL each, and a transcript."""
+    """run every read-only snippet once against one server (first contact)"""
+    # Each snippet says OK or FAIL, and a transcript is written.
     from sagefleet import selftest
     from sagefleet.inventory import one_winrm_host
     from sagefleet.remote.jump import forwarded
@@ -101,6 +106,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
 
 
 def cmd_checks_list(args: argparse.Namespace) -> int:
+    """print every check id as a Markdown table"""
     from sagefleet.checks import markdown_table
 
     print(markdown_table(args.lang))
@@ -113,9 +119,6 @@ def add_subparser(sub: Any) -> None:
         sub,
         "doctor",
         cmd_doctor,
-        help="preflight a fleet over direct WinRM (no Ansible worker per host)",
-        description="Preflight a fleet over direct WinRM sessions: the checks and reports "
-        "of playbooks/preflight.yml, without one Ansible worker per host.",
         epilog=exit_codes_epilog(DOCTOR_EXIT_CODES),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -143,17 +146,10 @@ def add_subparser(sub: Any) -> None:
         help=f"exit {EXIT_BLOCKED} when a host is blocked or unreachable",
     )
 
-    p_self = command(
-        sub,
-        "selftest",
-        cmd_selftest,
-        help="run every read-only snippet once against one server (first contact)",
-    )
+    p_self = command(sub, "selftest", cmd_selftest)
     inventory_options(p_self, limit="the one host to test")
     p_self.add_argument("--out", default="reports/selftest", help="transcript folder")
 
-    checks_sub = command_group(sub, "checks", help="the preflight check catalog")
-    p_list = command(
-        checks_sub, "list", cmd_checks_list, help="print every check id as a Markdown table"
-    )
+    checks_sub = command_group(sub, "checks", "the preflight check catalog")
+    p_list = command(checks_sub, "list", cmd_checks_list)
     lang_option(p_list, "language of the table (default en)", default="en")

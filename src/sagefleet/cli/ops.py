@@ -40,7 +40,8 @@ def _inventory_host(args: argparse.Namespace) -> tuple[str, dict[str, Any]] | No
 
 
 def cmd_facts_script(args: argparse.Namespace) -> int:
-    """Print the offline collector for one host (or for the given options)."""
+    """print a PowerShell collector of the facts, to run by hand on a server"""
+    # The collector of one inventory host, or of the given options.
     from sagefleet import offline
 
     found = _inventory_host(args)
@@ -140,12 +141,7 @@ def _extend_checks(sub: Any) -> None:
 
 def add_subparser(sub: Any) -> None:
     """Register facts-script and jump, and extend `checks` with --facts."""
-    p_script = command(
-        sub,
-        "facts-script",
-        cmd_facts_script,
-        help="print a PowerShell collector of the facts, to run by hand on a server",
-    )
+    p_script = command(sub, "facts-script", cmd_facts_script)
     _host_options(p_script, "inventory host whose entities and settings to use")
     p_script.add_argument("--mae", action="append", help="a .MAE path to examine (repeatable)")
     p_script.add_argument(
@@ -165,7 +161,8 @@ def add_subparser(sub: Any) -> None:
 
 
 def cmd_jump(args: Any) -> int:
-    """Hold the forwards open and write the overlay until interrupted."""
+    """open SSH port forwards to hosts behind a jump host (inventory overlay)"""
+    # Holds the forwards open and writes the overlay until interrupted.
     import contextlib
     import signal
     import sys
@@ -207,12 +204,7 @@ def cmd_jump(args: Any) -> int:
 
 
 def _add_jump(sub: Any) -> None:
-    p_jump = command(
-        sub,
-        "jump",
-        cmd_jump,
-        help="open SSH port forwards to hosts behind a jump host (inventory overlay)",
-    )
+    p_jump = command(sub, "jump", cmd_jump)
     from sagefleet.inventory import add_vault_arguments
 
     p_jump.add_argument(

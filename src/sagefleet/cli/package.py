@@ -1,4 +1,8 @@
-"""``sagefleet package ...``: read the vendor's Setup.zip as Windows would, build test packages."""
+"""inspect the agent's Setup.zip, build test packages
+
+Read the agent package on the bastion as Windows would read it, or build a test package
+for rehearsals. Exit codes: 0 success, 2 refused package or bad option.
+"""
 
 from __future__ import annotations
 
@@ -23,26 +27,9 @@ from sagefleet.package import (
 
 def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Register ``package inspect|build`` on the main CLI's sub-parsers."""
-    actions = command_group(
-        subparsers,
-        "package",
-        required=True,
-        help="inspect the agent's Setup.zip, build test packages",
-        description="Read the agent package on the bastion as Windows would read it, "
-        "or build a test package for rehearsals. Exit codes: 0 success, 2 refused "
-        "package or bad option.",
-    )
+    actions = command_group(subparsers, "package", __doc__, required=True)
 
-    show = command(
-        actions,
-        "inspect",
-        run_inspect,
-        help="each installer's technology, version and silent switches",
-        description="Check the package as deploy.yml does before touching any host, then "
-        "show each installer: its Sage version label, its technology (from the markers "
-        "in the file), the evidence, its version resource and the silent switches the "
-        "agent profile gives that technology.",
-    )
+    show = command(actions, "inspect", run_inspect)
     show.add_argument("package", type=Path, metavar="SETUP.zip", help="the package")
     show.add_argument(
         "--format", choices=["table", "json"], default="table", help="output (default table)"
@@ -54,15 +41,7 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="agent profile giving the silent switches (default: the shipped one)",
     )
 
-    build = command(
-        actions,
-        "build",
-        run_build,
-        help="write a test package for rehearsals (never a vendor binary)",
-        description="Write a Setup.zip whose installers are sagefleet's stand-ins: real "
-        "Windows programs (or an MSI) of the given technology, whose version resource "
-        "says --version, each with the metadata the simulated fleet's installer reads.",
-    )
+    build = command(actions, "build", run_build)
     build.add_argument("out", type=Path, metavar="OUT.zip", help="where to write the package")
     build.add_argument("--version", required=True, help="the agent version, e.g. 3.2.0")
     build.add_argument(
@@ -156,6 +135,13 @@ def _render(info: PackageInfo, profile: agent_profile.AgentProfile) -> str:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
+    """each installer's technology, version and silent switches
+
+    Check the package as deploy.yml does before touching any host, then show each
+    installer: its Sage version label, its technology (from the markers in the file), the
+    evidence, its version resource and the silent switches the agent profile gives that
+    technology.
+    """
     profile = agent_profile.load(args.agent_profile)
     info = inspect(args.package, expected_sha256=args.sha256)
     if args.format == "json":
@@ -166,6 +152,12 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    """write a test package for rehearsals (never a vendor binary)
+
+    Write a Setup.zip whose installers are sagefleet's stand-ins: real Windows programs
+    (or an MSI) of the given technology, whose version resource says --version, each with
+    the metadata the simulated fleet's installer reads.
+    """
     labels = [label.strip() for label in args.labels.split(",") if label.strip()]
     out = build_test_package(
         args.out,

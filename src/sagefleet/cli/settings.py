@@ -1,4 +1,8 @@
-"""``sagefleet settings ...``: validate entities, render and merge settings.json from the shell."""
+"""validate entities, render and merge the agent's settings.json
+
+Validate entities, render and merge the agent's settings.json. Exit codes: 0 success, 1
+invalid input or conflict, 2 usage error.
+"""
 
 from __future__ import annotations
 
@@ -28,20 +32,12 @@ EXIT_INPUT = 1
 
 def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Register ``settings merge|render|validate`` on the main CLI's sub-parsers."""
-    actions = command_group(
-        subparsers,
-        "settings",
-        required=True,
-        help="validate entities, render and merge the agent's settings.json",
-        description="Validate entities, render and merge the agent's settings.json. "
-        "Exit codes: 0 success, 1 invalid input or conflict, 2 usage error.",
-    )
+    actions = command_group(subparsers, "settings", __doc__, required=True)
 
     merge = command(
         actions,
         "merge",
         run_merge,
-        help="merge the vendor's settings.json files structurally into one",
         description="True JSON merge of settings.json files, in any layout: lists of "
         "connections keyed by a member (declared with --key, or detected among "
         f"{', '.join(KEY_CANDIDATES)}), identical duplicates collapse, any conflicting value "
@@ -61,17 +57,7 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
         "or . for a top-level list), e.g. Connections=CompanyName; repeatable",
     )
 
-    render = command(
-        actions,
-        "render",
-        run_render,
-        help="build one host's settings.json as a deploy would",
-        description="Validate one host's sagefleet_entities and build its settings.json: the "
-        "entities' vendor files merged (sagefleet_settings_source: vendor, the default), or "
-        "the template rendered (sagefleet_settings_source: template); from a vars file "
-        "(--entities) or from the inventory (-i INVENTORY -l HOST, vault values decrypted as "
-        "ansible-playbook does).",
-    )
+    render = command(actions, "render", run_render)
     source = render.add_mutually_exclusive_group(required=True)
     source.add_argument(
         "--entities",
@@ -95,15 +81,7 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     output_option(render)
 
-    validate = command(
-        actions,
-        "validate",
-        run_validate,
-        help="check sagefleet_entities and report every problem",
-        description="Check one host's variables or a mapping host -> variables (FILE.yml), "
-        "or the hosts of an inventory (-i INVENTORY [-l PATTERN], vault values decrypted "
-        "as ansible-playbook does).",
-    )
+    validate = command(actions, "validate", run_validate)
     validate.add_argument(
         "file",
         type=Path,
@@ -162,11 +140,10 @@ def _key_option(text: str) -> MergeKey:
 
 
 def run_merge(args: argparse.Namespace) -> int:
-    """Merge vendor settings.json files, refusing conflicts instead of letting the last one win.
-
-    No schema applies: the vendor's layout is not published, and sagefleet's template
-    schema describes only its own assumed layout.
-    """
+    """merge the vendor's settings.json files structurally into one"""
+    # The description names the key candidates (add_subparser). Conflicts are refused
+    # instead of letting the last one win. No schema applies: the vendor's layout is not
+    # published, and sagefleet's template schema describes only its own assumed layout.
     try:
         documents = [vendor.load_vendor_settings(path) for path in args.files]
         keys = tuple(args.key)
@@ -202,7 +179,13 @@ def _pick_host(hosts: dict[str, dict[str, Any]], wanted: str | None, source: Pat
 
 
 def run_render(args: argparse.Namespace) -> int:
-    """Render one host's settings.json exactly as a deployment would, after full validation."""
+    """build one host's settings.json as a deploy would
+
+    Validate one host's sagefleet_entities and build its settings.json: the entities'
+    vendor files merged (sagefleet_settings_source: vendor, the default), or the template
+    rendered (sagefleet_settings_source: template); from a vars file (--entities) or from
+    the inventory (-i INVENTORY -l HOST, vault values decrypted as ansible-playbook does).
+    """
     base_dir: Path | None
     try:
         if args.inventory:
@@ -244,7 +227,13 @@ def run_render(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    """Report every problem of every host in the file, and the values sagefleet normalised."""
+    """check sagefleet_entities and report every problem
+
+    Check one host's variables or a mapping host -> variables (FILE.yml), or the hosts of
+    an inventory (-i INVENTORY [-l PATTERN], vault values decrypted as ansible-playbook
+    does).
+    """
+    # Every problem of every host is reported, and the values sagefleet normalised.
     base_dir: Path | None
     try:
         if (args.file is None) == (not args.inventory):

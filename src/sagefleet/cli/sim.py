@@ -1,4 +1,6 @@
-"""``sagefleet sim ...``: the simulated Windows/Sage fleet (docs/simulator.md)."""
+"""the simulated Windows/Sage fleet"""
+
+# docs/simulator.md tells the rest.
 
 from __future__ import annotations
 
@@ -101,6 +103,7 @@ def _specs(args: argparse.Namespace, library: Any) -> list[Any]:
 
 
 def cmd_sim_up(args: argparse.Namespace) -> int:
+    """start a simulated fleet in the background"""
     from sagefleet.inventory import current_secrets
     from sagefleet.sim.fleet import Fleet, up
 
@@ -126,6 +129,7 @@ def cmd_sim_up(args: argparse.Namespace) -> int:
 
 
 def cmd_sim_down(args: argparse.Namespace) -> int:
+    """stop a fleet started with `sim up`"""
     from sagefleet.sim.fleet import down
 
     if args.state_dir:
@@ -142,6 +146,7 @@ def cmd_sim_down(args: argparse.Namespace) -> int:
 
 
 def cmd_sim_serve(args: argparse.Namespace) -> int:
+    """run a simulated fleet in the foreground"""
     from sagefleet.sim.fleet import serve
 
     library = _library(args)
@@ -151,6 +156,7 @@ def cmd_sim_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_sim_profiles(args: argparse.Namespace) -> int:
+    """list the host profiles"""
     from sagefleet.sim.host import profile_names
 
     library = _library(args)
@@ -160,7 +166,13 @@ def cmd_sim_profiles(args: argparse.Namespace) -> int:
 
 
 def cmd_sim_twin(args: argparse.Namespace) -> int:
-    """Profiles of simulated twins from facts collected on real servers."""
+    """host profiles of simulated twins, from facts collected on real servers
+
+    Turn facts collected on real servers (the offline collector's JSON, a selftest
+    transcript zip or its facts record, a support bundle) into host profiles, so the fleet
+    can be rehearsed on its simulated twin. Fields the facts do not give get safe defaults,
+    listed at the top of each profile; no secret is copied.
+    """
     from sagefleet.sim import twin
 
     written = twin.write_twins([Path(p) for p in args.facts], Path(args.out))
@@ -177,7 +189,7 @@ def cmd_sim_twin(args: argparse.Namespace) -> int:
 
 def add_subparser(sub: Any) -> None:
     """Register ``sim up|down|serve|profiles|twin``."""
-    sim_sub = command_group(sub, "sim", help="the simulated Windows/Sage fleet")
+    sim_sub = command_group(sub, "sim", __doc__)
 
     def profile_files(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -244,10 +256,10 @@ def add_subparser(sub: Any) -> None:
                 "beside the inventory)",
             )
 
-    p_up = command(sim_sub, "up", cmd_sim_up, help="start a simulated fleet in the background")
+    p_up = command(sim_sub, "up", cmd_sim_up)
     fleet_options(p_up)
 
-    p_down = command(sim_sub, "down", cmd_sim_down, help="stop a fleet started with `sim up`")
+    p_down = command(sim_sub, "down", cmd_sim_down)
     p_down.add_argument("-i", "--inventory", help="the fleet served from this inventory")
     p_down.add_argument(
         "--out",
@@ -256,24 +268,12 @@ def add_subparser(sub: Any) -> None:
     )
     p_down.add_argument("--state-dir", help="the fleet whose state file is in this folder")
 
-    p_serve = command(
-        sim_sub, "serve", cmd_sim_serve, help="run a simulated fleet in the foreground"
-    )
+    p_serve = command(sim_sub, "serve", cmd_sim_serve)
     fleet_options(p_serve, serve=True)
 
-    profile_files(command(sim_sub, "profiles", cmd_sim_profiles, help="list the host profiles"))
+    profile_files(command(sim_sub, "profiles", cmd_sim_profiles))
 
-    p_twin = command(
-        sim_sub,
-        "twin",
-        cmd_sim_twin,
-        help="host profiles of simulated twins, from facts collected on real servers",
-        description="Turn facts collected on real servers (the offline collector's JSON, "
-        "a selftest transcript zip or its facts record, a support bundle) into host "
-        "profiles, so the fleet can be rehearsed on its simulated twin. Fields the facts "
-        "do not give get safe defaults, listed at the top of each profile; no secret is "
-        "copied.",
-    )
+    p_twin = command(sim_sub, "twin", cmd_sim_twin)
     p_twin.add_argument(
         "facts", nargs="+", metavar="FACTS", help="facts files (.json) or bundles (.zip)"
     )

@@ -307,23 +307,14 @@ def merge_documents(
     return MergeResult(result if documents else {}, plan)
 
 
-def merge_settings(
-    documents: Sequence[Any],
-    sources: Sequence[str] | None = None,
-    *,
-    keys: Iterable[MergeKey] = (),
-    secret_keys: Iterable[str] = DEFAULT_SECRET_KEYS,
-    host: str | None = None,
-) -> Any:
-    """The merged document of :func:`merge_documents`.
+def merge_settings(documents: Sequence[Any], *args: Any, **options: Any) -> Any:
+    """The merged document of :func:`merge_documents` (same arguments).
 
     Merging a document with itself changes nothing, the order of ``documents``
     does not matter, and a conflict is always an error, so that two entities can
     never overwrite each other's connection silently.
     """
-    return merge_documents(
-        documents, sources, keys=keys, secret_keys=secret_keys, host=host
-    ).document
+    return merge_documents(documents, *args, **options).document
 
 
 def keyed_items(document: Any, plan: Mapping[KeyPath, str]) -> set[Path]:

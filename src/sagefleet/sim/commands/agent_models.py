@@ -56,21 +56,10 @@ def _quote(argument: str) -> str:
 @simulates("agent_install")
 def agent_install(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[str, Any]:
     name = str(params["service_name"])
-    result: dict[str, Any] = {
-        "previous_version": None,
-        "install_dir": None,
-        "backup_path": None,
-        "exit_code": None,
-        "reboot_required": False,
-        "log_tail": None,
-        "state": None,
-        "version": None,
-        "account": None,
-        "killed_pid": None,
-        "logon_right_granted": False,
-        "failed_step": None,
-        "error": None,
-    }
+    result: dict[str, Any] = dict.fromkeys(
+        ("previous_version", "install_dir", "backup_path", "exit_code", "log_tail", "state")
+        + ("version", "account", "killed_pid", "failed_step", "error")
+    ) | {"reboot_required": False, "logon_right_granted": False}
     staged = params.get("staged_settings")
     with host.lock:
         password: str | None = None
@@ -199,12 +188,8 @@ def agent_rollback(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> d
     name = str(params["service_name"])
     install_dir = str(params["install_dir"])
     backup = str(params["backup_path"])
-    result: dict[str, Any] = {
-        "restored": False,
-        "state": None,
-        "version": None,
-        "killed_pid": None,
-        "error": None,
+    result: dict[str, Any] = dict.fromkeys(("state", "version", "killed_pid", "error")) | {
+        "restored": False
     }
     with host.lock:
         service = host.service(name)
