@@ -143,3 +143,20 @@ def test_the_docs_generator_reports_drift(tmp_path: Path) -> None:
     assert roledocs.main(["checks", "--root", str(tmp_path)]) == 0
     assert roledocs.main(["checks", "--check", "--root", str(tmp_path)]) == 0
     assert "| SF101 |" in (tmp_path / "docs" / "checks.md").read_text()
+
+
+def test_a_command_is_documented_by_its_function_docstring() -> None:
+    from sagefleet.cli.common import help_texts
+
+    doc = """one line of help
+
+    The description, over
+    two lines.
+    """
+    assert help_texts(doc) == {
+        "help": "one line of help",
+        "description": "The description, over two lines.",
+    }
+    assert help_texts("only the help") == {"help": "only the help"}
+    twin = dict(parsers(cli.build_parser()))[("sagefleet", "sim", "twin")]
+    assert twin.description is not None and twin.description.startswith("Turn facts collected")
