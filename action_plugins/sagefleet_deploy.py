@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sagefleet import preflight
 from sagefleet.ansible.action import SagefleetAction
-from sagefleet.deploy import deploy_host
+from sagefleet.deploy import deploy_host, warm_up
 from sagefleet.errors import SagefleetError
 from sagefleet.outcomes import Outcome
 from sagefleet.package import info_from_dict
 from sagefleet.remote.ansible import AnsibleSession
 
 # Ansible imports this module in its bastion process before forking a worker per
-# host: load what the preflight gate needs here, once, instead of in every worker.
-preflight.warm_up()
+# host: load what a deploy needs here, once, instead of in every worker.
+warm_up()
 
 
 class ActionModule(SagefleetAction):

@@ -19,7 +19,11 @@ class ActionModule(SagefleetAction):
         "status": {"type": "str", "required": True, "choices": list(outcomes.STATUSES)},
         "reason": {"type": "str", "default": ""},
         "fail_on": {"type": "list", "elements": "str", "default": list(outcomes.FAILED)},
-        "unreachable_on": {"type": "list", "elements": "str", "default": ["unreachable"]},
+        "unreachable_on": {
+            "type": "list",
+            "elements": "str",
+            "default": list(outcomes.UNREACHABLE),
+        },
     }
     _requires_connection = False
 

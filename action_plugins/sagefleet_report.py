@@ -7,11 +7,11 @@ host with its status, so that PLAY RECAP names them whatever ``--limit`` says.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from ansible.utils.display import Display
 
+from sagefleet import outcomes
 from sagefleet.ansible.action import SagefleetAction
 from sagefleet.outcomes import Outcome
 from sagefleet.preflight import fleet_report
@@ -22,18 +22,6 @@ from sagefleet.report.runs import PLAY_VARS, RunFolder, link_latest, open_for_pl
 from sagefleet.variables import aliases_of, value
 
 display = Display()
-
-
-def _registered(hostvars: Any, names: list[str]) -> Mapping[str, Mapping[str, Any]]:
-    """Each host's registered results and set_fact values, by host, when none of ``names``
-    is an extra variable (only those rank above them for a host's variables); else
-    nothing, and every host's variables are read whole."""
-    manager = getattr(hostvars, "_variable_manager", None)
-    cache = getattr(manager, "_nonpersistent_fact_cache", None)
-    extra = getattr(manager, "extra_vars", None)
-    if not isinstance(cache, Mapping) or not isinstance(extra, Mapping):
-        return {}  # an ansible-core that keeps them elsewhere
-    return {} if any(n in extra for n in names) else cache
 
 
 class ActionModule(SagefleetAction):
@@ -68,21 +56,9 @@ class ActionModule(SagefleetAction):
     _requires_connection = False
 
     def read_variables(self) -> dict[str, Any]:
-        """The results this report reads, by host, untemplated: a registered result is
-        module output, never a template (through hostvars[host], Ansible would template,
-        so copy, the whole result: about 2 ms a host)."""
-        hostvars = self.task_vars.get("hostvars", {})
+        """The results this report reads, by host."""
         names = [n for n in (self.args["result_var"], self.args["wave_var"]) if n]
-        registered = _registered(hostvars, names)
-        found = {}
-        for host in self.args["hosts"]:
-            facts = registered.get(host, {})
-            if all(n in facts for n in names):  # registered, nothing above them: as is
-                found[host] = {n: facts[n] for n in names}
-            else:  # all the host's variables (about 1 ms a host): where else they may be
-                variables = hostvars.raw_get(host) if host in hostvars else {}
-                found[host] = {n: variables[n] for n in names if n in variables}
-        return found
+        return self.registered(self.args["hosts"], names)
 
     def _lang(self) -> str:
         if self.args["lang"]:
@@ -125,5 +101,7 @@ class ActionModule(SagefleetAction):
             "blocked": [h.host for h in report.hosts if h.status == Outcome.BLOCKED],
             "statuses": {h.host: h.status for h in report.hosts},
             "reasons": {h.host: host_reason(h) for h in report.hosts},
+            # The statuses sagefleet_outcome's defaults mark (the others end ok).
+            "marked": list(outcomes.MARKED),
             "msg": ", ".join(f"{k}: {v}" for k, v in counts.items()),
         }

@@ -26,9 +26,9 @@ class ActionModule(SagefleetAction):
 
     def read_variables(self) -> dict[str, Any]:
         """Each host's registered deploy result (None: it has none)."""
-        hostvars = self.task_vars.get("hostvars", {})
         name = self.args["result_var"]
-        return {h: hostvars[h].get(name) if h in hostvars else None for h in self.args["hosts"]}
+        found = self.registered(self.args["hosts"], [name])
+        return {host: found[host].get(name) for host in self.args["hosts"]}
 
     def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
         report = self.args["verify_report"]

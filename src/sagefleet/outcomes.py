@@ -79,6 +79,11 @@ PREFLIGHT_STATUSES: tuple[str, ...] = ("blocked", "unreachable", "warnings", "re
 
 #: Deploy outcomes that make the run fail (the host fails in PLAY RECAP).
 FAILED: tuple[str, ...] = tuple(o.value for o in Outcome if o.recap == "failed")
+#: Outcomes that end a host unreachable in PLAY RECAP.
+UNREACHABLE: tuple[str, ...] = tuple(o.value for o in Outcome if o.recap == "unreachable")
+#: Outcomes sagefleet_outcome marks with its defaults (failed or unreachable); a play may
+#: end every other host without running it (deploy.yml does: docs/performance.md).
+MARKED: tuple[str, ...] = FAILED + UNREACHABLE
 
 NOT_RUN_REASON = "not deployed: the rollout stopped before this host's wave"
 

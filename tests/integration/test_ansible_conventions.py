@@ -210,6 +210,7 @@ def test_deploy_with_tag_validate_checks_inputs_and_touches_no_host() -> None:
         "Inspect the agent package",
         "Open this run's report folder",
         "Write the fleet report",
+        "End the hosts whose outcome fails none",
         "End each host with its outcome",
     ]
 

@@ -188,7 +188,9 @@ def test_verify_playbook_runs_the_suites(tmp_path: Path, make_fleet: FleetFactor
     )
     # The host whose verification failed fails in PLAY RECAP, with its reason; not the other.
     assert process.returncode == 2, process.stdout[-3000:]
-    assert re.search(r"^verify-failed: \[sage02\] SF502 .*is Stopped", process.stdout, re.M)
+    assert re.search(r"^verify-failed: \[sage02\] SF502 .*is Stopped", process.stdout, re.M), (
+        process.stdout[-3000:]
+    )
     recap = dict(re.findall(r"^(sage0\d)\s+:.*failed=(\d+)", process.stdout, re.M))
     assert recap == {"sage01": "0", "sage02": "1"}
     report = json.loads((out / "report.json").read_text())

@@ -15,6 +15,22 @@ from sagefleet.deploy.inputs import (
 )
 from sagefleet.deploy.result import DeployLocked, DeployResult
 
+
+def warm_up() -> None:
+    """Load now what every host's deploy needs (Ansible imports the action plugin in its
+    bastion process, then forks a worker per host: each inherits what is loaded here):
+    what the preflight gate needs, every snippet with its prelude, their output schemas."""
+    from sagefleet import preflight, snippets
+    from sagefleet.remote import contracts
+    from sagefleet.settings import schemas
+
+    preflight.warm_up()
+    snippets.warm_up()
+    contracts.prepare(*contracts.schema_names())
+    schemas.validator(schemas.SETTINGS_SCHEMA)
+    schemas.checker(schemas.SETTINGS_SCHEMA)
+
+
 __all__ = [
     "DeployInputs",
     "DeployLocked",
@@ -29,4 +45,5 @@ __all__ = [
     "installer_arguments",
     "options_from",
     "require_entities",
+    "warm_up",
 ]

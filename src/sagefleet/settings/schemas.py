@@ -71,6 +71,8 @@ def settings_schema_problems(
     document: Any, secret_keys: Iterable[str] = DEFAULT_SECRET_KEYS
 ) -> list[str]:
     """Problems of a settings document against the (assumed) settings schema, secrets masked."""
+    if checker(SETTINGS_SCHEMA).is_valid(document):
+        return []
     keys = tuple(secret_keys)
     problems = []
     for error in sorted(validator(SETTINGS_SCHEMA).iter_errors(document), key=_error_path):

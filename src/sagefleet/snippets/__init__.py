@@ -76,6 +76,7 @@ def prelude() -> str:
 _FUNCTION_RE = re.compile(r"^function\s+(?P<name>[A-Za-z][\w-]*)\b")
 
 
+@cache
 def _prelude_parts() -> tuple[list[str], dict[str, str]]:
     """The prelude's statements that always run, and its functions by name.
 
@@ -110,18 +111,35 @@ def prelude_for(name: str) -> str:
     (directly or through another prelude function), in the prelude's order. Every byte
     of a script crosses the network on every run: unused helpers stay home."""
     always, functions = _prelude_parts()
+    calls, by_word = _calls()
     wanted: set[str] = set()
     pending = [load(name).body]
     while pending:
-        text = pending.pop()
-        for function, code in functions.items():
-            if function not in wanted and re.search(
-                rf"(?<![\w-]){re.escape(function)}(?![\w-])", text, re.I
-            ):
+        for word in calls.findall(pending.pop()):
+            function = by_word[word.lower()]
+            if function not in wanted:
                 wanted.add(function)
-                pending.append(code)
+                pending.append(functions[function])
     kept = [code for function, code in functions.items() if function in wanted]
     return "\n".join([*always, *kept]).strip("\n") + "\n"
+
+
+@cache
+def _calls() -> tuple[re.Pattern[str], dict[str, str]]:
+    """A pattern finding every prelude function's name as a whole word (PowerShell names
+    are case-insensitive, and ``-`` belongs to a word), and each function by its lowered
+    name."""
+    names = sorted(_prelude_parts()[1], key=len, reverse=True)  # longest first
+    alternatives = "|".join(map(re.escape, names))
+    pattern = re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.I)
+    return pattern, {name.lower(): name for name in names}
+
+
+def warm_up() -> None:
+    """Load every snippet and the prelude it carries (before Ansible forks a worker per
+    host and task: each worker inherits them instead of reading them again)."""
+    for name in available():
+        prelude_for(name)
 
 
 def available() -> list[str]:
