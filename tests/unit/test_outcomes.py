@@ -420,3 +420,11 @@ def test_a_connection_error_is_one_line_with_its_cause() -> None:
         short_cause("snippet facts failed (rc 1):\nline 2")
         == "snippet facts failed (rc 1):\nline 2"
     )
+
+
+@pytest.mark.parametrize("status", outcomes.STATUSES)
+def test_marked_lists_exactly_the_statuses_sagefleet_outcome_marks_by_default(status: str) -> None:
+    """deploy.yml ends the hosts outside MARKED before sagefleet_outcome: it must be the
+    statuses that task, with its defaults, would fail or mark unreachable."""
+    ended = outcomes.end_host(status, "", outcomes.FAILED, outcomes.UNREACHABLE)
+    assert (status in outcomes.MARKED) == bool(ended.get("failed") or ended.get("unreachable"))
