@@ -56,10 +56,14 @@ def _quote(argument: str) -> str:
 @simulates("agent_install")
 def agent_install(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[str, Any]:
     name = str(params["service_name"])
-    result: dict[str, Any] = dict.fromkeys(
-        ("previous_version", "install_dir", "backup_path", "exit_code", "log_tail", "state")
-        + ("version", "account", "killed_pid", "failed_step", "error")
-    ) | {"reboot_required": False, "logon_right_granted": False}
+    nothing_yet = (
+        "previous_version", "install_dir", "backup_path", "exit_code", "log_tail", "state",
+        "version", "account", "killed_pid", "failed_step", "error",
+    )  # fmt: skip
+    result: dict[str, Any] = dict.fromkeys(nothing_yet) | {
+        "reboot_required": False,
+        "logon_right_granted": False,
+    }
     staged = params.get("staged_settings")
     with host.lock:
         password: str | None = None
