@@ -271,21 +271,30 @@ def test_preflight_is_compared_with_doctor_at_each_size() -> None:
         "preflight": {100: [run(4.0)], 500: [run(12.0)]},
         "preflight_per_host": {100: [run(6.0)]},
         "doctor": {100: [run(2.0)], 500: [run(6.0)]},
+        "doctor_same_forks": {500: [run(10.0)]},
     }
+    concurrency = {"preflight": 25, "preflight_per_host": 25, "doctor": 50, "doctor_same_forks": 25}
     points = pb.build_points(
-        measured, hosts=[100, 500],
-        concurrency={"preflight": 25, "preflight_per_host": 25, "doctor": 50},
-        latency_s=0.02, startup_s=0.3,
+        measured, hosts=[100, 500], concurrency=concurrency, latency_s=0.02, startup_s=0.3,
     )
     rows = {(r["approach"], r["hosts"]): r for r in pb.against_doctor(points)}
     assert rows[("preflight", 100)]["wall_vs_doctor"] == 2.0
     assert rows[("preflight", 100)]["bounds_ratio"] == 2.0  # 4 rounds of 25 against 2 of 50
+    assert rows[("preflight", 100)]["wall_vs_doctor_same_forks"] is None  # not measured
     assert rows[("preflight", 500)]["wall_vs_doctor"] == 2.0
+    assert rows[("preflight", 500)]["wall_vs_doctor_same_forks"] == 1.2
     assert rows[("preflight_per_host", 100)]["wall_vs_doctor"] == 3.0
     assert ("preflight_per_host", 500) not in rows
+    # The target compares the same work at the same forks: 12 s against 10 s.
     targets = {t["target"]: t for t in pb.evaluate_targets(points)}
-    assert targets["preflight_vs_doctor_at_500"]["value"] == 2.0
-    assert targets["preflight_vs_doctor_at_500"]["met"] is False
+    assert targets["preflight_vs_doctor_at_500"]["value"] == pytest.approx(1.2)
+    assert targets["preflight_vs_doctor_at_500"]["met"] is True
+    del measured["doctor_same_forks"]
+    points = pb.build_points(
+        measured, hosts=[100, 500], concurrency=concurrency, latency_s=0.02, startup_s=0.3,
+    )
+    targets = {t["target"]: t for t in pb.evaluate_targets(points)}
+    assert targets["preflight_vs_doctor_at_500"]["met"] is None  # never doctor's own forks
 
 
 def test_the_count_is_told_with_the_table() -> None:

@@ -305,3 +305,28 @@ def test_an_unquoted_real_date_in_a_waiver_is_a_date(inventory: Path, tmp_path: 
     (host,) = load([inventory / "hosts.yml"], vault=vault_of(tmp_path), names=["sage01"])
     (waiver,) = parse_waivers("sage01", host.variables["sagefleet_waivers"])
     assert waiver.expires == dt.date(2027, 3, 31)
+
+
+def test_values_without_a_template_are_read_as_templating_gives_them(
+    inventory: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A value that holds no template is not templated again (a walk of every list and
+    mapping); a template anywhere inside a list or mapping, or a vault value, still is."""
+    import sagefleet.inventory as inventory_module
+
+    (inventory / "host_vars").mkdir()
+    (inventory / "host_vars" / "sage01.yml").write_text(
+        "sagefleet_entities:\n"
+        "  - {name: FR01, mae: 'C:\\Sage\\FR01.mae', sql_port: 1433, tls: true, note: null}\n"
+        "  - {name: '{{ inventory_hostname | upper }}-02', mae: 'C:\\Sage\\{{ \"FR02\" }}.mae'}\n"
+        "sagefleet_plain: {levels: [1, 2.5, 'three'], nested: {deep: [x]}}\n"
+        f"sagefleet_sql_password: {encrypt('Vaulted-Passw0rd')}"
+    )
+    fast = load([inventory / "hosts.yml"], vault=vault_of(tmp_path))
+    monkeypatch.setattr(inventory_module, "_without_template", lambda value, templar: False)
+    templated = load([inventory / "hosts.yml"], vault=vault_of(tmp_path))
+    assert fast == templated
+    variables = {h.name: h for h in fast}["sage01"].variables
+    assert variables["sagefleet_entities"][1] == {"name": "SAGE01-02", "mae": "C:\\Sage\\FR02.mae"}
+    assert variables["sagefleet_entities"][0]["sql_port"] == 1433
+    assert variables["sagefleet_sql_password"] == "Vaulted-Passw0rd"

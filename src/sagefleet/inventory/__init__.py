@@ -483,6 +483,9 @@ def load(
                 or key in ("inventory_hostname", "inventory_dir", "group_names")
             ):
                 continue
+            if _without_template(value, templar):
+                resolved[key] = value  # as Ansible would give it, without walking it again
+                continue
             try:
                 resolved[key] = templar.template(value)
             except AnsibleError as exc:
@@ -506,6 +509,25 @@ def load(
         )
         result.append(InventoryHost(name, resolved, target))
     return result
+
+
+def _without_template(value: Any, templar: Any) -> bool:
+    """Whether templating ``value`` would give it back unchanged: only strings without a
+    template, numbers, booleans, None, and lists and mappings of them. A vault value or any
+    other object is templated. Templating walks and copies every list and mapping, about
+    1 ms a host for the entities (docs/performance.md)."""
+    if isinstance(value, str):
+        return not templar.is_possibly_template(value)
+    if value is None or isinstance(value, bool | int | float):
+        return True
+    if isinstance(value, Mapping):
+        return all(
+            _without_template(k, templar) and _without_template(v, templar)
+            for k, v in value.items()
+        )
+    if isinstance(value, list):
+        return all(_without_template(item, templar) for item in value)
+    return False
 
 
 def winrm_target(name: str, hv: Mapping[str, Any]) -> WinRMTarget:
