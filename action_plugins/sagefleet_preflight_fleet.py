@@ -18,6 +18,7 @@ from sagefleet import preflight
 from sagefleet.ansible import preflight_play
 from sagefleet.ansible.action import SagefleetAction
 from sagefleet.ansible.preflight_play import FleetHost, plan_host
+from sagefleet.inventory import templating
 from sagefleet.remote.ansible import AnsibleSession, AnsibleWinRM
 
 display = Display()
@@ -87,7 +88,7 @@ class ActionModule(SagefleetAction):
                 planned.append(
                     plan_host(
                         name,
-                        templar.template,
+                        templating(templar),
                         raw,
                         connection=self._task.connection,
                         become=bool(self._task.become),

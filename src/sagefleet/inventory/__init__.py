@@ -13,7 +13,7 @@ import json
 import os
 import stat
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -474,7 +474,7 @@ def load(
             raw = variables.get_vars(host=host)
         except AnsibleError as exc:
             raise _explain(exc, host.name, _vars_files(loader, sources, host)) from None
-        templar = Templar(loader=loader, variables=raw)
+        template = templating(Templar(loader=loader, variables=raw))
         resolved = {}
         for key, value in raw.items():
             if not (
@@ -483,11 +483,8 @@ def load(
                 or key in ("inventory_hostname", "inventory_dir", "group_names")
             ):
                 continue
-            if _without_template(value, templar):
-                resolved[key] = value  # as Ansible would give it, without walking it again
-                continue
             try:
-                resolved[key] = templar.template(value)
+                resolved[key] = template(value)
             except AnsibleError as exc:
                 if _is_vault_error(exc):
                     raise VaultError(
@@ -509,6 +506,16 @@ def load(
         )
         result.append(InventoryHost(name, resolved, target))
     return result
+
+
+def templating(templar: Any) -> Callable[[Any], Any]:
+    """``templar.template``, but a value without a template comes back as it is, without the
+    walk and copy Ansible's templating makes of every list and mapping (the entities)."""
+
+    def template(value: Any) -> Any:
+        return value if _without_template(value, templar) else templar.template(value)
+
+    return template
 
 
 def _without_template(value: Any, templar: Any) -> bool:
