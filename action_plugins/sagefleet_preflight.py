@@ -19,7 +19,6 @@ from sagefleet.ansible.preflight_play import (
     preflight_vars,
     task_result,
 )
-from sagefleet.inventory import templating
 from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.variables import module_spec
 
@@ -54,7 +53,7 @@ class ActionModule(SagefleetAction):
         return None
 
     def read_variables(self) -> dict[str, Any]:
-        return host_variables(self.task_vars, templating(self._templar))
+        return host_variables(self.task_vars, self.template)
 
     def prepare(self, variables: dict[str, Any]) -> preflight.PreparedHost:
         return preflight.prepare(self.host, preflight_vars(self.args, variables))

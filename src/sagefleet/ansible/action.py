@@ -11,7 +11,7 @@ from ansible.plugins.action import ActionBase
 
 from sagefleet import variables
 from sagefleet.errors import SagefleetError
-from sagefleet.inventory import sagefleet_var_names
+from sagefleet.inventory import sagefleet_var_names, templating
 from sagefleet.remote import AuthenticationFailed, HostUnreachable
 from sagefleet.remote.ansible import AnsibleSession
 
@@ -86,7 +86,9 @@ class SagefleetAction(ActionBase):  # type: ignore[misc]  # ansible-core has no 
         return bool(self._task.check_mode)
 
     def template(self, value: Any) -> Any:
-        return self._templar.template(value)
+        """``value`` templated with the host's variables; one that holds no template comes
+        back as it is (sagefleet.inventory.templating)."""
+        return templating(self._templar)(value)
 
     # -- reading the inventory -------------------------------------------------
     def sagefleet_variables(self) -> dict[str, Any]:
