@@ -1,13 +1,16 @@
 """Action plugin: preflight of one Windows host: facts in one round trip, checks on the bastion.
 
 In the role's fleet mode (sagefleet.ansible.preflight_play) this host's facts were gathered by
-the fleet task's process: this task takes its result there and contacts nothing.
+the fleet task's process: this task takes its result there and contacts nothing. Either way
+it ends the host with its status (preflight_play.ended): a host that could not be diagnosed
+is unreachable, a blocked one fails with sagefleet_preflight_fail_on_blocked.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.utils.display import Display
 
 from sagefleet import preflight
@@ -15,12 +18,14 @@ from sagefleet.ansible.action import Done, SagefleetAction
 from sagefleet.ansible.preflight_play import (
     FLEET_RESULT_VAR,
     Results,
+    ended,
     host_variables,
     preflight_vars,
     task_result,
 )
 from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.variables import module_spec
+from sagefleet.variables.jobs import FAIL_ON_BLOCKED
 
 display = Display()
 
@@ -34,6 +39,17 @@ class ActionModule(SagefleetAction):
     # none has a default: left out, the host's variable (or its declared default) is in force.
     ARGUMENT_SPEC: dict[str, Any] = module_spec("sagefleet_preflight")
     _supports_check_mode = True  # read-only
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        result = super().run(tmp, task_vars)
+        return ended(result, self._fail_on_blocked())
+
+    def _fail_on_blocked(self) -> bool:
+        """The role's sagefleet_preflight_fail_on_blocked for this host (its argument spec
+        refused anything but a boolean; ``-e name=true`` gives a string, read as Ansible's
+        ``bool`` filter reads it); unset, as declared."""
+        given = self.task_vars.get(FAIL_ON_BLOCKED.name, FAIL_ON_BLOCKED.default)
+        return boolean(self.template(given), strict=False)
 
     def ready(self) -> Done | None:
         # Arguments given to this task change what is checked: the fleet task, which read

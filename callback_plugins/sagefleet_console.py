@@ -23,13 +23,14 @@ description:
   - A deploy result (sagefleet_deploy) takes one line with the host's outcome and
     its reason or plan (a rollback shows why), coloured as the outcome fails the
     run or not.
-  - The last task of a report play (sagefleet_outcome) takes one line per host it
-    fails, with the reason; the agent's restart after a settings change
+  - The last task of a report play (sagefleet_outcome), and the preflight task of
+    a host it ends (sagefleet_preflight), take one line per host they fail, with
+    the reason; the agent's restart after a settings change
     (sagefleet_agent_restart) shows what it did.
-  - A meta task that ends a host or a role (end_host, end_role; the role
-    sagefleet_preflight ends itself so for the hosts it has nothing more to do for)
-    shows nothing below -vv, where Ansible itself names what it ended. Ansible's
-    default callback prints its banner once per host.
+  - A meta task that ends a host or a role (end_host, end_role; deploy.yml ends
+    so the hosts it has nothing more to do for) shows nothing below -vv, where
+    Ansible itself names what it ended. Ansible's default callback prints its
+    banner once per host.
   - Set in the project's ansible.cfg (stdout_callback). AWX and Automation Platform
     use their own; the PLAY RECAP is the same.
 extends_documentation_fragment:
@@ -41,6 +42,8 @@ requirements:
 
 # Actions whose results carry a host outcome (``outcome`` or ``status``), by short name.
 OUTCOME_ACTIONS = ("sagefleet_deploy", "sagefleet_outcome")
+# Actions that end a host with its ``status``: a failure is that status, with its reason.
+ENDING_ACTIONS = ("sagefleet_outcome", "sagefleet_preflight")
 # Actions whose message says what they did: shown on the host's line.
 MESSAGE_ACTIONS = ("sagefleet_agent_restart",)
 _COLOURS = {"failed": C.COLOR_ERROR, "unreachable": C.COLOR_UNREACHABLE, "ok": C.COLOR_OK}
@@ -88,7 +91,7 @@ class CallbackModule(DefaultCallback):
             self._print_task_banner(result.task)
         data = result.result
         data.pop("exception", None)
-        if _short_name(result.task.action) == "sagefleet_outcome":
+        if _short_name(result.task.action) in ENDING_ACTIONS:
             cause = _reason(data)
         else:
             cause = _one_line(data.get("msg"))
@@ -102,7 +105,7 @@ class CallbackModule(DefaultCallback):
 
     def v2_runner_on_failed(self, result: Any, ignore_errors: bool = False) -> None:
         data = result.result
-        if _short_name(result.task.action) == "sagefleet_outcome" and data.get("status"):
+        if _short_name(result.task.action) in ENDING_ACTIONS and data.get("status"):
             data.pop("exception", None)
             self._outcome_line(result, str(data["status"]), _reason(data))
             if ignore_errors:

@@ -12,7 +12,11 @@ description:
     setting below from the host's variables itself (the variable named in each
     option, or the role's C(sagefleet_preflight_*) alias); entity secrets never
     travel in task arguments. An option given to the task overrides the variable.
-  - A host that cannot be reached is reported as unreachable with the cause.
+  - A host that cannot be reached, or whose facts cannot be gathered, is
+    reported, and ends the task, unreachable with the cause. A blocked host
+    fails the task when C(sagefleet_preflight_fail_on_blocked) is true (the
+    role's variable, read from the host's variables); C(msg) then gives the
+    blocking checks, as the role's report does.
 version_added: "0.1.0"
 options:
   lang:

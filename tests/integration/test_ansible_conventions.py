@@ -182,16 +182,40 @@ def _ansible_playbook(*args: str) -> str:
     return process.stdout
 
 
+def _tasks(playbook: str, *tags: str) -> list[tuple[str, list[str]]]:
+    """[(name, tags)] of the tasks ``--tags`` selects, those of always sections too
+    (``ansible-playbook --list-tasks`` leaves them out): tests/support/list_tasks.py."""
+    process = subprocess.run(
+        [sys.executable, "tests/support/list_tasks.py", f"playbooks/{playbook}", ",".join(tags)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert process.returncode == 0, process.stdout + process.stderr
+    return [(name, found) for name, found in json.loads(process.stdout)]
+
+
+def test_the_task_listing_includes_always_sections() -> None:
+    """The listing the tag tests read sees the report in the always section of
+    preflight's checks, which Ansible's own --list-tasks leaves out."""
+    names = [name for name, _ in _tasks("preflight.yml")]
+    assert "sagefleet_preflight : Write the fleet report" in names
+    assert "Write the fleet report" not in _ansible_playbook(
+        "--list-tasks", "playbooks/preflight.yml"
+    )
+
+
 def test_every_playbook_is_covered_by_the_tag_table() -> None:
     assert sorted(p.name for p in (ROOT / "playbooks").glob("*.yml")) == sorted(PLAYBOOK_TAGS)
 
 
 @pytest.mark.parametrize("playbook", sorted(PLAYBOOK_TAGS))
 def test_playbooks_carry_meaningful_tags(playbook: str) -> None:
-    listed = _ansible_playbook("--list-tags", f"playbooks/{playbook}")
+    listed = _tasks(playbook)
     tags: set[str] = set()
-    for found in re.findall(r"TASK TAGS: \[([^\]]*)\]", listed):
-        tags |= {t.strip() for t in found.split(",") if t.strip()}
+    for _, found in listed:
+        tags |= set(found)
     assert tags - {"always"} == PLAYBOOK_TAGS[playbook], listed
 
 
@@ -220,16 +244,26 @@ def test_deploy_with_tag_validate_checks_inputs_and_touches_no_host() -> None:
     [
         ("deploy.yml", "waves"),
         ("deploy.yml", "deploy"),
-        ("preflight.yml", "checks"),
         ("verify.yml", "verify"),
     ],
 )
 def test_a_step_selected_by_tag_still_ends_each_host_with_its_outcome(
     playbook: str, step: str
 ) -> None:
-    listed = _ansible_playbook("--list-tasks", "--tags", step, f"playbooks/{playbook}")
-    ends = [line for line in listed.splitlines() if "End each host with its" in line]
+    listed = _tasks(playbook, step)
+    ends = [tags for name, tags in listed if "End each host with its" in name]
     assert len(ends) == 1 and "always" in ends[0], listed
+
+
+def test_preflight_checks_end_each_host_and_the_report_follows_any_selection() -> None:
+    """preflight.yml's checks task ends each host itself; the report, in the always
+    section after it, runs whatever --tags selects (test_preflight.py runs them)."""
+    listed = dict(_tasks("preflight.yml", "checks"))
+    checks = "sagefleet_preflight : Gather facts, run the checks and end each host with its status"
+    report = "sagefleet_preflight : Write the fleet report"
+    assert "checks" in listed[checks]
+    assert "always" in listed[report] and "report" in listed[report]
+    assert list(listed).index(report) > list(listed).index(checks)
 
 
 def test_skipping_a_step_keeps_the_inventory_validation() -> None:

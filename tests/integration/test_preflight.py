@@ -325,6 +325,28 @@ def test_fail_on_blocked_fails_the_blocked_host_itself_in_the_recap(tmp_path: Pa
         assert re.search(r"^blocked: \[sage03\] SF101 failed$", run.stdout, re.M)
 
 
+def test_the_report_is_written_when_every_host_fails(tmp_path: Path) -> None:
+    """Each host's preflight task ends it with its status; the report, in the always
+    section after it, is written even when that task failed every host."""
+    specs = generate_specs(
+        2, profiles=("dotnet-472", "dotnet-472"), first_address=next_first_address(), port=0
+    )
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
+        process = run_preflight(
+            inventory, tmp_path / "out", "-e", "sagefleet_preflight_fail_on_blocked=true"
+        )
+    assert process.returncode == 2, process.stdout[-3000:]
+    failed = dict(re.findall(r"^(sage0\d)\s+:.*failed=(\d+)", process.stdout, re.M))
+    assert failed == {"sage01": "1", "sage02": "1"}, process.stdout[-3000:]
+    assert re.search(r"^blocked: \[sage02\] SF101 failed$", process.stdout, re.M)
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert {h["host"]: h["status"] for h in report["hosts"]} == {
+        "sage01": "blocked",
+        "sage02": "blocked",
+    }
+
+
 def test_a_host_that_could_not_be_diagnosed_is_unreachable_in_the_recap(tmp_path: Path) -> None:
     """Facts that could not be gathered leave the host undiagnosed: the report says
     unreachable with the cause, and so do PLAY RECAP and the exit code (4)."""
@@ -340,7 +362,7 @@ def test_a_host_that_could_not_be_diagnosed_is_unreachable_in_the_recap(tmp_path
         r"^unreachable: \[sage02\] facts could not be gathered: .*Access denied",
         process.stdout,
         re.M,
-    )
+    ), process.stdout[-3000:]
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert host_entry(report, "sage02")["status"] == "unreachable"
 

@@ -42,14 +42,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sagefleet import doctor, preflight, variables
+from sagefleet import doctor, outcomes, preflight, variables
 from sagefleet.agent import profile as agent_profile
 from sagefleet.errors import SagefleetError
 from sagefleet.findings import HostReport
 from sagefleet.inventory import InventoryHost
+from sagefleet.outcomes import Outcome
 from sagefleet.processes import alive
 from sagefleet.remote.ansible import WINRM_PLUGINS, Connection
 from sagefleet.remote.retry import retry_from
+from sagefleet.report.outcome_table import host_reason
 from sagefleet.variables import declarations
 
 #: The role variable choosing how a host's facts are gathered, and its values.
@@ -120,6 +122,22 @@ def task_result(report: HostReport) -> dict[str, Any]:
         ", ".join(sorted({f.check_id for f in failing})) if failing else "all checks pass"
     )
     return result
+
+
+def ended(result: dict[str, Any], fail_on_blocked: bool) -> dict[str, Any]:
+    """The sagefleet_preflight task's result, ending the host with its status as
+    sagefleet_outcome would, in the same words: a host that could not be diagnosed is
+    unreachable, a blocked host fails when ``fail_on_blocked`` (the role's
+    sagefleet_preflight_fail_on_blocked). The role writes its report after this task,
+    for the hosts it ended too."""
+    status = result.get("status")
+    fail_on = [Outcome.BLOCKED.value] if fail_on_blocked else []
+    unreachable_on = [Outcome.UNREACHABLE.value]
+    if status not in fail_on + unreachable_on or result.get("failed") or result.get("unreachable"):
+        return result  # nothing to mark, or marked already (its own words)
+    data = result.get("host_report")
+    reason = host_reason(HostReport.from_dict(data)) if isinstance(data, Mapping) else ""
+    return {**result, **outcomes.end_host(str(status), reason, fail_on, unreachable_on)}
 
 
 def mode_of(value: Any) -> str:

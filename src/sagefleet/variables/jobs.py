@@ -158,8 +158,9 @@ REPORT_FORMATS = role_var(
 )
 FAIL_ON_BLOCKED = role_var(
     PREFLIGHT, "sagefleet_preflight_fail_on_blocked", "bool",
-    "Fail each blocked host at the end (exit code 2); unreachable hosts, and hosts that "
-    "could not be diagnosed, always fail the run (exit code 4).",
+    "Fail each blocked host (exit code 2), at its checks task; the report after it lists "
+    "every host. Unreachable hosts, and hosts that could not be diagnosed, always fail the "
+    "run (exit code 4).",
     default=False,
 )
 

@@ -1,0 +1,71 @@
+"""The preflight task ends its host with its status, as sagefleet_outcome would
+(sagefleet.ansible.preflight_play.ended): the role has no per-host task after it."""
+
+from __future__ import annotations
+
+import pytest
+
+from sagefleet import outcomes
+from sagefleet.ansible.preflight_play import ended, task_result
+from sagefleet.findings import Finding, HostReport, Severity, Status
+
+
+def _report(*findings: Finding, reachable: bool = True, error: str | None = None) -> HostReport:
+    return HostReport(host="sage01", reachable=reachable, error=error, findings=findings)
+
+
+BLOCKING = Finding(
+    check_id="SF101",
+    status=Status.FAIL,
+    severity=Severity.ERROR,
+    title="Sage version",
+    message="Sage 100 v6 is older than 7",
+)
+WARNING = Finding(
+    check_id="SF302",
+    status=Status.FAIL,
+    severity=Severity.WARNING,
+    title="Proxy",
+    message="a proxy is set",
+)
+
+
+def test_a_blocked_host_fails_with_fail_on_blocked_in_the_outcome_tasks_words() -> None:
+    result = task_result(_report(BLOCKING))
+    assert result["status"] == "blocked" and "failed" not in result
+    assert ended(result, fail_on_blocked=False) == result
+    failed = ended(result, fail_on_blocked=True)
+    assert failed["failed"] is True
+    assert failed["msg"] == "blocked: SF101 failed"
+    assert failed["msg"] == outcomes.end_host("blocked", "SF101 failed", ["blocked"], [])["msg"]
+    # The findings stay: the report and a failed_when read them.
+    assert failed["host_report"] == result["host_report"]
+    assert "failed" not in result  # the given result is not changed
+
+
+@pytest.mark.parametrize("fail_on_blocked", [False, True])
+def test_hosts_whose_status_fails_none_end_ok(fail_on_blocked: bool) -> None:
+    for report in (_report(), _report(WARNING)):
+        result = task_result(report)
+        assert result["status"] in ("ready", "warnings")
+        assert ended(result, fail_on_blocked) == result
+
+
+def test_an_undiagnosed_host_is_unreachable_whichever_way() -> None:
+    unreachable = task_result(_report(reachable=False, error="connection refused"))
+    assert unreachable["unreachable"] is True
+    assert ended(unreachable, fail_on_blocked=False) == unreachable
+
+    # Reached, but its facts could not be gathered: unreachable too, with the cause.
+    undiagnosed = task_result(_report(error="facts could not be gathered: Access denied"))
+    assert undiagnosed["status"] == "unreachable" and "unreachable" not in undiagnosed
+    marked = ended(undiagnosed, fail_on_blocked=False)
+    assert marked["unreachable"] is True
+    assert marked["msg"] == "unreachable: facts could not be gathered: Access denied"
+
+
+def test_a_task_that_failed_on_its_own_keeps_its_error() -> None:
+    refused = {"failed": True, "msg": "invalid input, host not contacted: ..."}
+    assert ended(refused, fail_on_blocked=True) == refused
+    blocked_and_failed = {**task_result(_report(BLOCKING)), "failed": True, "msg": "own error"}
+    assert ended(blocked_and_failed, fail_on_blocked=True)["msg"] == "own error"
