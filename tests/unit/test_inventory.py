@@ -323,10 +323,67 @@ def test_values_without_a_template_are_read_as_templating_gives_them(
         f"sagefleet_sql_password: {encrypt('Vaulted-Passw0rd')}"
     )
     fast = load([inventory / "hosts.yml"], vault=vault_of(tmp_path))
-    monkeypatch.setattr(inventory_module, "_without_template", lambda value, templar: False)
+    monkeypatch.setattr(inventory_module, "without_template", lambda value, templar: False)
     templated = load([inventory / "hosts.yml"], vault=vault_of(tmp_path))
     assert fast == templated
     variables = {h.name: h for h in fast}["sage01"].variables
     assert variables["sagefleet_entities"][1] == {"name": "SAGE01-02", "mae": "C:\\Sage\\FR02.mae"}
     assert variables["sagefleet_entities"][0]["sql_port"] == 1433
     assert variables["sagefleet_sql_password"] == "Vaulted-Passw0rd"
+
+
+def test_hosts_variables_read_plain_values_as_kept_and_template_the_others(
+    tmp_path: Path,
+) -> None:
+    """SagefleetAction.hosts_variables (the validation of every host at once) takes a
+    value without a template as Ansible keeps it and has hostvars template the others:
+    the same values as hostvars gives for each, in both kinds."""
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+    from ansible.utils.collection_loader import AnsibleCollectionConfig
+    from ansible.vars.hostvars import HostVars
+    from ansible.vars.manager import VariableManager
+
+    from sagefleet.ansible.action import SagefleetAction
+    from sagefleet.inventory import sagefleet_var_names
+
+    if AnsibleCollectionConfig.collection_finder is None:
+        from ansible.plugins.loader import init_plugin_loader
+
+        init_plugin_loader()
+    (tmp_path / "host_vars").mkdir()
+    (tmp_path / "hosts.yml").write_text(
+        "all:\n  hosts:\n    sage01: {sagefleet_site: paris}\n    sage02: {}\n"
+    )
+    (tmp_path / "host_vars" / "sage01.yml").write_text(
+        "sagefleet_entities:\n"
+        "  - {name: FR01, mae: 'C:\\Sage\\FR01.mae', sql_port: 1433, tls: true, note: null}\n"
+        "  - {name: '{{ inventory_hostname | upper }}-{{ sagefleet_site }}'}\n"
+        "sagefleet_plain: {levels: [1, 2.5, 'three'], nested: {deep: [x]}}\n"
+        "sagefleet_lang: '{{ \"fr\" }}'\n"
+    )
+    loader = DataLoader()
+    manager = InventoryManager(loader=loader, sources=[str(tmp_path / "hosts.yml")])
+    hostvars = HostVars(
+        inventory=manager,
+        variable_manager=VariableManager(loader=loader, inventory=manager),
+        loader=loader,
+    )
+    action = SagefleetAction.__new__(SagefleetAction)
+    action.task_vars = {"hostvars": hostvars}
+    action._templar = Templar(loader=loader)
+
+    read = action.hosts_variables(["sage01", "sage02"])
+    expected = {
+        h: {n: hostvars[h][n] for n in sagefleet_var_names(hostvars[h])}
+        for h in ("sage01", "sage02")
+    }
+    assert read == expected
+    assert read["sage01"]["sagefleet_entities"][1] == {"name": "SAGE01-paris"}
+    assert read["sage01"]["sagefleet_lang"] == "fr"
+    assert read["sage01"]["sagefleet_plain"]["levels"] == [1, 2.5, "three"]
+    # The plain value is the one Ansible keeps, not a copy; a templated one is new.
+    kept = hostvars.raw_get("sage01")
+    assert read["sage01"]["sagefleet_plain"] is kept["sagefleet_plain"]
+    assert read["sage01"]["sagefleet_entities"] is not kept["sagefleet_entities"]

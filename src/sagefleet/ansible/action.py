@@ -11,7 +11,7 @@ from ansible.plugins.action import ActionBase
 
 from sagefleet import variables
 from sagefleet.errors import SagefleetError
-from sagefleet.inventory import sagefleet_var_names, templating
+from sagefleet.inventory import sagefleet_var_names, templating, without_template
 from sagefleet.remote import AuthenticationFailed, HostUnreachable
 from sagefleet.remote.ansible import AnsibleSession
 
@@ -98,13 +98,28 @@ class SagefleetAction(ActionBase):  # type: ignore[misc]  # ansible-core has no 
         return {n: self.template(task_vars[n]) for n in sagefleet_var_names(task_vars)}
 
     def hosts_variables(self, hosts: list[str]) -> dict[str, dict[str, Any]]:
-        """Each of ``hosts``' sagefleet variables as Ansible's hostvars give them, by host."""
+        """Each of ``hosts``' sagefleet variables as Ansible's hostvars give them, by host.
+
+        A value that holds no template is taken as Ansible keeps it (``hostvars[host]``
+        would walk and copy it: the entities, about 1 ms a host); one that does is
+        templated by hostvars, where a template naming another host resolves as in a
+        playbook (sagefleet.inventory.templating decides which, as for one host).
+        """
         hostvars = self.task_vars.get("hostvars", {})
         found = {}
         for host in hosts:
             source = hostvars[host]
-            found[host] = {name: source[name] for name in sagefleet_var_names(source)}
+            kept = getattr(source, "_vars", None)  # ansible-core's untemplated values
+            if not isinstance(kept, Mapping):
+                kept = {}  # an ansible-core that keeps them elsewhere: template each
+            found[host] = {
+                name: kept[name] if self._plain(kept, name) else source[name]
+                for name in sagefleet_var_names(source)
+            }
         return found
+
+    def _plain(self, kept: Mapping[str, Any], name: str) -> bool:
+        return name in kept and without_template(kept[name], self._templar)
 
     def registered(self, hosts: list[str], names: list[str]) -> dict[str, dict[str, Any]]:
         """Each host's values of ``names`` (registered results, set_fact values), by

@@ -513,12 +513,12 @@ def templating(templar: Any) -> Callable[[Any], Any]:
     walk and copy Ansible's templating makes of every list and mapping (the entities)."""
 
     def template(value: Any) -> Any:
-        return value if _without_template(value, templar) else templar.template(value)
+        return value if without_template(value, templar) else templar.template(value)
 
     return template
 
 
-def _without_template(value: Any, templar: Any) -> bool:
+def without_template(value: Any, templar: Any) -> bool:
     """Whether templating ``value`` would give it back unchanged: only strings without a
     template, numbers, booleans, None, and lists and mappings of them. A vault value or any
     other object is templated. Templating walks and copies every list and mapping, about
@@ -529,11 +529,11 @@ def _without_template(value: Any, templar: Any) -> bool:
         return True
     if isinstance(value, Mapping):
         return all(
-            _without_template(k, templar) and _without_template(v, templar)
+            without_template(k, templar) and without_template(v, templar)
             for k, v in value.items()
         )
     if isinstance(value, list):
-        return all(_without_template(item, templar) for item in value)
+        return all(without_template(item, templar) for item in value)
     return False
 
 
