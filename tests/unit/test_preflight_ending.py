@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
+from tests.support.reports import dotnet
 
 from sagefleet import outcomes
 from sagefleet.ansible.preflight_play import ended, task_result
@@ -14,20 +17,9 @@ def _report(*findings: Finding, reachable: bool = True, error: str | None = None
     return HostReport(host="sage01", reachable=reachable, error=error, findings=findings)
 
 
-BLOCKING = Finding(
-    check_id="SF101",
-    status=Status.FAIL,
-    severity=Severity.ERROR,
-    title="Sage version",
-    message="Sage 100 v6 is older than 7",
-)
-WARNING = Finding(
-    check_id="SF302",
-    status=Status.FAIL,
-    severity=Severity.WARNING,
-    title="Proxy",
-    message="a proxy is set",
-)
+BLOCKING = dotnet(Status.FAIL, ".NET Framework 4.7.2 found")
+# A warning only: the same failed check, at warning severity.
+WARNING = replace(BLOCKING, check_id="SF302", severity=Severity.WARNING, title="Proxy")
 
 
 def test_a_blocked_host_fails_with_fail_on_blocked_in_the_outcome_tasks_words() -> None:

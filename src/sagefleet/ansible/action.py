@@ -102,8 +102,8 @@ class SagefleetAction(ActionBase):  # type: ignore[misc]  # ansible-core has no 
 
         A value that holds no template is taken as Ansible keeps it (``hostvars[host]``
         would walk and copy it: the entities, about 1 ms a host); one that does is
-        templated by hostvars, where a template naming another host resolves as in a
-        playbook (sagefleet.inventory.templating decides which, as for one host).
+        templated by hostvars, as before (sagefleet.inventory.without_template decides
+        which, as SagefleetAction.template does for one host).
         """
         hostvars = self.task_vars.get("hostvars", {})
         found = {}
