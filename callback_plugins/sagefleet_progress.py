@@ -67,6 +67,7 @@ class CallbackModule(CallbackBase):
         self._started = time.monotonic()
         self._reports: list[str] = []
         self._expects_report = False
+        self._report_skipped = False  # a report task was skipped: nothing ran to report
 
     # -- bookkeeping -----------------------------------------------------------
 
@@ -182,6 +183,8 @@ class CallbackModule(CallbackBase):
             if self._going_on is not None:
                 self._going_on.add(result._host.get_name())
             return
+        if str(result._task.action).rsplit(".", 1)[-1] in REPORT_ACTIONS:
+            self._report_skipped = True
         self._record(result, "ok")
 
     def v2_runner_on_failed(self, result: Any, ignore_errors: bool = False) -> None:
@@ -201,9 +204,15 @@ class CallbackModule(CallbackBase):
         for folder in dict.fromkeys(self._reports):
             self._display.display(f"[sagefleet] report of this run: {folder}")
         if self._expects_report and not self._reports:
+            why = (
+                "its report task was skipped, the selection (--tags, --skip-tags) having "
+                "run nothing to report"
+                if self._report_skipped
+                else "it stopped before its report"
+            )
             self._display.display(
-                "[sagefleet] this run wrote no report: it stopped before its report "
-                "(reports of earlier runs, and their 'latest' links, are left as they were)"
+                f"[sagefleet] this run wrote no report: {why} (reports of earlier runs, "
+                "and their 'latest' links, are left as they were)"
             )
 
 

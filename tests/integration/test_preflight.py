@@ -347,6 +347,40 @@ def test_the_report_is_written_when_every_host_fails(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    "selection",
+    [("--tags", "validate"), ("--tags", "report"), ("--skip-tags", "checks")],
+    ids=lambda s: " ".join(s),
+)
+def test_a_selection_without_the_checks_contacts_no_host_and_writes_no_report(
+    tmp_path: Path, selection: tuple[str, str]
+) -> None:
+    """A run whose --tags or --skip-tags leave the checks out diagnoses no host: it
+    writes no report, ends no host, and says so, instead of reporting every host
+    unreachable."""
+    specs = generate_specs(
+        2, profiles=("dotnet-472", "healthy-onprem"), first_address=next_first_address(), port=0
+    )
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
+        process = run_preflight(
+            inventory,
+            tmp_path / "out",
+            *selection,
+            "-e",
+            "sagefleet_preflight_fail_on_blocked=true",
+        )
+        contacted = [h for h in ("sage01", "sage02") if fleet.host(h).journal]
+    assert process.returncode == 0, process.stdout[-3000:]
+    assert contacted == []
+    assert not (tmp_path / "out").exists()
+    assert "[sagefleet] this run wrote no report: its report task was skipped" in (
+        process.stdout
+    ), process.stdout[-3000:]
+    recap = re.findall(r"^(sage0\d)\s+:.*failed=(\d+)\s+skipped=(\d+)", process.stdout, re.M)
+    assert all(failed == "0" for _, failed, _ in recap), process.stdout[-3000:]
+
+
 def test_a_host_that_could_not_be_diagnosed_is_unreachable_in_the_recap(tmp_path: Path) -> None:
     """Facts that could not be gathered leave the host undiagnosed: the report says
     unreachable with the cause, and so do PLAY RECAP and the exit code (4)."""
