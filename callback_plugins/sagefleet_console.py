@@ -7,7 +7,7 @@ from typing import Any
 from ansible import constants as C
 from ansible.plugins.callback.default import CallbackModule as DefaultCallback
 
-from sagefleet.ansible import ending_meta
+from sagefleet.ansible import action_name, ending_meta
 from sagefleet.outcomes import BY_NAME
 from sagefleet.remote.errors import short_cause
 
@@ -51,10 +51,6 @@ _COLOURS = {"failed": C.COLOR_ERROR, "unreachable": C.COLOR_UNREACHABLE, "ok": C
 _NOT_PLAIN = ("changed", "warnings", "deprecations", "exception", "_ansible_verbose_always")
 
 
-def _short_name(action: str) -> str:
-    return action.rsplit(".", 1)[-1]
-
-
 def _one_line(text: Any) -> str:
     return " ".join(short_cause(str(text or "")).split())
 
@@ -91,7 +87,7 @@ class CallbackModule(DefaultCallback):
             self._print_task_banner(result.task)
         data = result.result
         data.pop("exception", None)
-        if _short_name(result.task.action) in ENDING_ACTIONS:
+        if action_name(result.task.action) in ENDING_ACTIONS:
             cause = _reason(data)
         else:
             cause = _one_line(data.get("msg"))
@@ -105,7 +101,7 @@ class CallbackModule(DefaultCallback):
 
     def v2_runner_on_failed(self, result: Any, ignore_errors: bool = False) -> None:
         data = result.result
-        if _short_name(result.task.action) in ENDING_ACTIONS and data.get("status"):
+        if action_name(result.task.action) in ENDING_ACTIONS and data.get("status"):
             data.pop("exception", None)
             self._outcome_line(result, str(data["status"]), _reason(data))
             if ignore_errors:
@@ -114,7 +110,7 @@ class CallbackModule(DefaultCallback):
         super().v2_runner_on_failed(result, ignore_errors=ignore_errors)
 
     def v2_runner_on_ok(self, result: Any) -> None:
-        action = _short_name(result.task.action)
+        action = action_name(result.task.action)
         if self._plain_ok(result, action):
             return
         data = result.result

@@ -7,7 +7,7 @@ from typing import Any
 
 from ansible.plugins.callback import CallbackBase
 
-from sagefleet.ansible import ending_meta
+from sagefleet.ansible import action_name, ending_meta
 from sagefleet.outcomes import BY_NAME
 
 DOCUMENTATION = r"""
@@ -165,7 +165,7 @@ class CallbackModule(CallbackBase):
             self._expects_report = False
 
     def v2_runner_on_ok(self, result: Any) -> None:
-        action = str(result._task.action).rsplit(".", 1)[-1]
+        action = action_name(result._task.action)
         # Only the results read here: ansible-core 2.19 converts a whole result (a host's
         # preflight report) for each callback that reads it.
         data = result._result if action in (*REPORT_ACTIONS, "sagefleet_deploy") else {}
@@ -183,7 +183,7 @@ class CallbackModule(CallbackBase):
             if self._going_on is not None:
                 self._going_on.add(result._host.get_name())
             return
-        if str(result._task.action).rsplit(".", 1)[-1] in REPORT_ACTIONS:
+        if action_name(result._task.action) in REPORT_ACTIONS:
             self._report_skipped = True
         self._record(result, "ok")
 
@@ -232,6 +232,6 @@ def _writes_report(play: Any) -> bool:
             for child in children:
                 pending.extend(child or [])
             continue
-        if str(getattr(item, "action", "")).rsplit(".", 1)[-1] in REPORT_ACTIONS:
+        if action_name(getattr(item, "action", "")) in REPORT_ACTIONS:
             return True
     return False

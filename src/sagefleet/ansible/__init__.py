@@ -9,8 +9,11 @@ from typing import Any
 ENDING_METAS = ("end_host", "end_role")
 
 
+def action_name(action: Any) -> str:
+    """A task's action without its collection (``ansible.builtin.meta``: ``meta``)."""
+    return str(action).rsplit(".", 1)[-1]
+
+
 def ending_meta(task: Any) -> bool:
     """Whether an Ansible task is a meta task that ends a host or a role."""
-    return str(task.action).rsplit(".", 1)[-1] == "meta" and (
-        task.args.get("_raw_params") in ENDING_METAS
-    )
+    return action_name(task.action) == "meta" and (task.args.get("_raw_params") in ENDING_METAS)

@@ -132,7 +132,7 @@ def ended(result: dict[str, Any], fail_on_blocked: bool) -> dict[str, Any]:
     for the hosts it ended too."""
     status = result.get("status")
     fail_on = [Outcome.BLOCKED.value] if fail_on_blocked else []
-    unreachable_on = [Outcome.UNREACHABLE.value]
+    unreachable_on = list(outcomes.UNREACHABLE)
     if status not in fail_on + unreachable_on or result.get("failed") or result.get("unreachable"):
         return result  # nothing to mark, or marked already (its own words)
     data = result.get("host_report")
