@@ -126,6 +126,14 @@ def test_sim_down_without_a_fleet_says_so(tmp_path: Path) -> None:
     )
     assert result.returncode == 0
     assert "no simulated fleet running" in result.stdout
+    # Given where to look, it says only that; without, it names the other ways to look.
+    assert "sim down -i <inventory>" not in result.stdout
+    bare = subprocess.run(
+        [*SAGEFLEET, "sim", "down"], capture_output=True, text=True, timeout=30, cwd=tmp_path
+    )
+    assert bare.returncode == 0
+    assert bare.stdout.startswith("no simulated fleet running from .sagefleet/sim/.sim;")
+    assert "`sim down -i <inventory>`" in bare.stdout
 
 
 def demo_inventory(tmp_path: Path) -> Path:

@@ -12,6 +12,9 @@ from sagefleet.cli.common import command, command_group
 from sagefleet.errors import SagefleetError
 from sagefleet.inventory import add_vault_arguments
 
+#: Where `sim up --hosts` writes its inventory unless --out says otherwise.
+DEFAULT_OUT = ".sagefleet/sim"
+
 
 def _state_dir_for(inventory: Path) -> Path:
     folder = inventory if inventory.is_dir() else inventory.parent
@@ -137,11 +140,18 @@ def cmd_sim_down(args: argparse.Namespace) -> int:
     elif args.inventory:
         state_dir = _state_dir_for(Path(args.inventory))
     else:
-        state_dir = Path(args.out) / ".sim"
+        state_dir = Path(args.out or DEFAULT_OUT) / ".sim"
     if down(state_dir.resolve()):
         print(f"simulated fleet from {state_dir} stopped")
-    else:
+    elif args.state_dir or args.inventory or args.out:
         print(f"no simulated fleet running from {state_dir}")
+    else:
+        # The fleet may have been started from an inventory: its state is beside it.
+        print(
+            f"no simulated fleet running from {state_dir}; a fleet started with "
+            "`sim up -i <inventory>` is stopped with `sim down -i <inventory>` "
+            "(or --state-dir <folder>)"
+        )
     return 0
 
 
@@ -247,8 +257,8 @@ def add_subparser(sub: Any) -> None:
         else:
             p.add_argument(
                 "--out",
-                default=".sagefleet/sim",
-                help="folder for the generated inventory (with --hosts; default .sagefleet/sim)",
+                default=DEFAULT_OUT,
+                help=f"folder for the generated inventory (with --hosts; default {DEFAULT_OUT})",
             )
             p.add_argument(
                 "--state-dir",
@@ -261,11 +271,7 @@ def add_subparser(sub: Any) -> None:
 
     p_down = command(sim_sub, "down", cmd_sim_down)
     p_down.add_argument("-i", "--inventory", help="the fleet served from this inventory")
-    p_down.add_argument(
-        "--out",
-        default=".sagefleet/sim",
-        help="the fleet generated in this folder (default .sagefleet/sim)",
-    )
+    p_down.add_argument("--out", help=f"the fleet generated in this folder (default {DEFAULT_OUT})")
     p_down.add_argument("--state-dir", help="the fleet whose state file is in this folder")
 
     p_serve = command(sim_sub, "serve", cmd_sim_serve)
