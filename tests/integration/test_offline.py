@@ -16,6 +16,7 @@ from sagefleet import offline, preflight, snippets
 from sagefleet.cli import main
 from sagefleet.inventory import load
 from sagefleet.remote.command import STDIN_BOOTSTRAP, bootstrap_command, decode_script
+from sagefleet.report.runs import inventory_name
 from sagefleet.sim.fleet import Fleet, generate_specs
 from tests.support.fleets import next_first_address, session_for
 from tests.support.scenarios import write_inventory
@@ -153,3 +154,30 @@ def test_checks_without_inventory_evaluate_but_a_host_without_entities_is_never_
     assert host["status"] == "blocked"
     failed = {f["check_id"] for f in host["findings"] if f["status"] == "fail"}
     assert failed == {"SF903"}  # only the missing entities: the facts themselves are healthy
+
+
+def test_checks_of_one_host_after_another_keep_both_reports(
+    fleet_inventory: tuple[Fleet, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --out each evaluation writes a folder of its own: the second host's facts
+    never replace the first one's reports."""
+    fleet, inventory = fleet_inventory
+    monkeypatch.chdir(tmp_path)
+    for name in ("healthy-onprem", "s3-blocked"):
+        host = load([inventory], names=[name])[0]
+        prepared = preflight.prepare(name, dict(host.variables))
+        with session_for(fleet, name) as session:
+            document = session.run_snippet("facts", prepared.facts_params())
+        facts_file = tmp_path / f"sagefleet-facts-{name}.json"
+        facts_file.write_text(json.dumps(document), encoding="utf-8")
+        collected = dt.datetime.now(dt.UTC).isoformat()
+        args = ["checks", "--facts", str(facts_file), "-i", str(inventory), "--host", name]
+        assert main([*args, "--collected-at", collected]) == 0
+    job_dir = tmp_path / "reports" / inventory_name([str(inventory)]) / "preflight"
+    runs = sorted(p for p in job_dir.iterdir() if p.name != "latest")
+    assert len(runs) == 2
+    hosts = [json.loads((run / "report.json").read_text())["hosts"] for run in runs]
+    assert [[h["host"] for h in found] for found in hosts] == [["healthy-onprem"], ["s3-blocked"]]
+    assert [found[0]["status"] for found in hosts] == ["ready", "blocked"]
+    assert all((run / "report.html").is_file() for run in runs)
+    assert (job_dir / "latest").resolve() == runs[1].resolve()

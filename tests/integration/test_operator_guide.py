@@ -249,7 +249,10 @@ def test_the_walk_upgraded_the_fleet_and_skipped_the_blocked_host(walk: Walk) ->
 
 def test_the_reports_the_guide_points_at_exist(walk: Walk) -> None:
     reports = walk.workdir / "reports"
-    preflight = json.loads((reports / "bijou" / "preflight" / "latest" / "report.json").read_text())
+    # The fleet's last preflight.yml run (doctor's troubleshooting run came after it).
+    runs = sorted(p for p in (reports / "bijou" / "preflight").iterdir() if p.name != "latest")
+    preflight = json.loads((runs[-2] / "report.json").read_text())
+    assert preflight["title"] == "sagefleet preflight"
     status = {h["host"]: h["status"] for h in preflight["hosts"]}
     assert status["sage-bijou-03"] == "blocked"
     offline_report = json.loads((reports / "offline" / "report.json").read_text())
@@ -263,18 +266,22 @@ def test_the_reports_the_guide_points_at_exist(walk: Walk) -> None:
         "sage-bijou-01": "verified",
         "sage-bijou-02": "verified",
     }
-    # One folder per run: the guide ran preflight twice, deploy three times, verify twice.
+    # One folder per run: the guide ran preflight twice (and doctor once, whose reports are
+    # preflight reports), deploy three times, verify twice.
     runs = {
         job: [p for p in (reports / "bijou" / job).iterdir() if p.name != "latest"]
         for job in ("preflight", "deploy", "verify")
     }
     assert {job: len(found) for job, found in runs.items()} == {
-        "preflight": 2,
+        "preflight": 3,
         "deploy": 3,
         "verify": 2,
     }
-    doctor = json.loads((reports / "doctor" / "sage-bijou-01.json").read_text())
+    doctor = json.loads((walk.workdir / "sage-bijou-01.json").read_text())
     assert [h["host"] for h in doctor["hosts"]] == ["sage-bijou-01"]
+    newest = json.loads((reports / "bijou" / "preflight" / "latest" / "report.json").read_text())
+    assert newest["title"] == "sagefleet doctor"
+    assert [h["host"] for h in newest["hosts"]] == ["sage-bijou-01"]
 
 
 def test_secrets_never_reach_the_output(walk: Walk) -> None:

@@ -22,6 +22,7 @@ from sagefleet import doctor
 from sagefleet.checks import all_checks
 from sagefleet.inventory import InventoryHost, load
 from sagefleet.remote.winrm import WinRMSession
+from sagefleet.report.runs import inventory_name
 from sagefleet.sim.fleet import Fleet, generate_specs
 from tests.support.fleets import ROOT, next_first_address
 from tests.support.preflight import EXPECTED, SCENARIOS, run_preflight
@@ -212,6 +213,49 @@ def test_doctor_interrupted_stops_its_worker_processes_at_once(
     assert group_members(process.pid) == []
     assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
     assert not (tmp_path / "out").exists()
+
+
+def test_doctor_writes_each_run_in_its_own_folder(
+    scenario_fleet: tuple[Fleet, Path], tmp_path: Path
+) -> None:
+    """Without --out, a run never leaves an earlier run's files beside its own: a second
+    run asking for the JSON report only has no HTML page of the first one's hosts."""
+    _, inventory = scenario_fleet
+    job_dir = tmp_path / "reports" / inventory_name([str(inventory)]) / "preflight"
+
+    def doctor_cli(*options: str) -> str:
+        process = subprocess.run(
+            [sys.executable, "-m", "sagefleet", "doctor", "-i", str(inventory), *options],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-2000:]
+        return process.stdout
+
+    first = doctor_cli("--limit", "healthy-onprem,dotnet-472")
+    (first_run,) = [p for p in job_dir.iterdir() if p.name != "latest"]
+    assert sorted(p.name for p in first_run.iterdir()) == [
+        "report.html",
+        "report.json",
+        "report.junit.xml",
+        "report.txt",
+    ]
+    assert f"reports: {first_run.relative_to(tmp_path)}/report.txt" in first
+    assert f"(also {(job_dir / 'latest').relative_to(tmp_path)}/)" in first
+
+    second = doctor_cli("--limit", "healthy-onprem", "--format", "json")
+    (second_run,) = [p for p in job_dir.iterdir() if p.name not in ("latest", first_run.name)]
+    assert [p.name for p in second_run.iterdir()] == ["report.json"]
+    assert (job_dir / "latest").resolve() == second_run.resolve()
+    assert f"reports: {second_run.relative_to(tmp_path)}/report.json (also " in second
+    hosts = [h["host"] for h in json.loads((second_run / "report.json").read_text())["hosts"]]
+    assert hosts == ["healthy-onprem"]
+    # The first run's reports are its own, untouched.
+    first_hosts = json.loads((first_run / "report.json").read_text())["hosts"]
+    assert sorted(h["host"] for h in first_hosts) == ["dotnet-472", "healthy-onprem"]
+    assert "dotnet-472" in (first_run / "report.html").read_text()
 
 
 def test_bad_input_stops_the_play_before_any_host_is_contacted(tmp_path: Path) -> None:
@@ -430,6 +474,7 @@ from sagefleet import catalog, preflight
 from sagefleet.inventory import load
 from sagefleet.remote import contracts
 from sagefleet.remote.winrm import WinRMSession
+from sagefleet.report.runs import inventory_name
 from sagefleet.settings import schemas
 
 hosts = load([sys.argv[1]], names=sys.argv[2:])

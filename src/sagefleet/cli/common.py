@@ -130,6 +130,39 @@ def format_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: The job whose reports doctor and `checks --facts` write: preflight.yml's, by other doors.
+PREFLIGHT_JOB = "preflight"
+
+
+def reports_option(parser: argparse.ArgumentParser, extra: str = "") -> None:
+    """--out: the report folder; by default a new one for this run, as the playbooks' are."""
+    parser.add_argument(
+        "--out",
+        help=f"report folder (default: a new reports/<inventory>/{PREFLIGHT_JOB}/<UTC time>/, "
+        f"which reports/<inventory>/{PREFLIGHT_JOB}/latest then points at){extra}",
+    )
+
+
+def write_run_reports(
+    report: Any, out: str | None, inventory: list[str] | None, formats: list[str]
+) -> None:
+    """Write ``report`` (a FleetReport) in ``formats`` into this run's own folder (``out``
+    as it is when given), then print its console table and where the files are.
+
+    A folder of its own: never an earlier run's file beside this one's (a run asking for
+    the JSON report alone leaves no older HTML page that looks like its own).
+    """
+    from sagefleet.report import render_console, write_reports
+    from sagefleet.report.runs import inventory_name, link_latest, open_run
+
+    run = open_run(PREFLIGHT_JOB, explicit=out, inventory=inventory_name(inventory))
+    written = write_reports(report, run.path, formats)
+    latest = link_latest(run)
+    print(render_console(report))
+    also = f" (also {latest}/)" if latest else ""
+    print("reports: " + ", ".join(str(p) for p in written.values()) + also)
+
+
 def write_output(path: str | os.PathLike[str], text: str) -> None:
     """Write a command's ``--output`` file atomically and privately, its folder created."""
     target = Path(path).resolve()

@@ -19,6 +19,8 @@ from sagefleet.cli.common import (
     format_option,
     inventory_options,
     lang_option,
+    reports_option,
+    write_run_reports,
 )
 from sagefleet.errors import InputError, SagefleetError
 
@@ -31,7 +33,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     """
     from sagefleet import doctor
     from sagefleet.inventory import InventoryHost, load, vault_options
-    from sagefleet.report import render_console, render_report, write_reports
+    from sagefleet.report import render_report
 
     if args.forks < 1:
         raise SagefleetError(f"--forks must be at least 1 (got {args.forks})")
@@ -74,9 +76,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if to_stdout:  # the report alone on stdout, for a pipe
         sys.stdout.write(render_report(report, args.format[0]))
     else:
-        written = write_reports(report, Path(args.out), args.format)
-        print(render_console(report))
-        print("reports: " + ", ".join(str(p) for p in written.values()))
+        write_run_reports(report, args.out, args.inventory, args.format)
     counts = report.host_status_counts
     if args.fail_on_blocked and (counts.get("blocked") or counts.get("unreachable")):
         return EXIT_BLOCKED
@@ -131,11 +131,7 @@ def add_subparser(sub: Any) -> None:
         type=int,
         help="processes sharing the hosts (default: one per 50 hosts, at most two per core)",
     )
-    p_doctor.add_argument(
-        "--out",
-        default="reports/doctor",
-        help="report folder, or - to write the one --format asked to stdout",
-    )
+    reports_option(p_doctor, ", or - to write the one --format asked to stdout")
     format_option(p_doctor)
     lang_option(
         p_doctor, "language of the findings and reports (default: each host's sagefleet_lang)"

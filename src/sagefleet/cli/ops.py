@@ -14,6 +14,8 @@ from sagefleet.cli.common import (
     format_option,
     inventory_options,
     lang_option,
+    reports_option,
+    write_run_reports,
 )
 from sagefleet.errors import InputError
 
@@ -69,7 +71,6 @@ def cmd_checks_facts(args: argparse.Namespace) -> int:
     """Evaluate a collected facts file on the bastion and write the usual reports."""
     from sagefleet import offline
     from sagefleet.preflight import fleet_report
-    from sagefleet.report import render_console, write_reports
 
     if not args.facts:
         raise InputError(
@@ -101,10 +102,7 @@ def cmd_checks_facts(args: argparse.Namespace) -> int:
             collected_at = collected_at.astimezone()
     report = offline.evaluate_file(path, prepared, bastion_utc=collected_at)
     fleet = fleet_report([report], lang=prepared.lang, title="sagefleet checks (offline facts)")
-    formats = args.format or REPORT_FORMATS
-    written = write_reports(fleet, Path(args.out), formats)
-    print(render_console(fleet))
-    print("reports: " + ", ".join(str(p) for p in written.values()))
+    write_run_reports(fleet, args.out, args.inventory, args.format or REPORT_FORMATS)
     if args.fail_on_blocked and report.status in ("blocked", "unreachable"):
         return 1
     return 0
@@ -126,7 +124,7 @@ def _extend_checks(sub: Any) -> None:
             action.required = False
     p_checks.add_argument("--facts", help="facts file written by `sagefleet facts-script`")
     _host_options(p_checks, "the host of the inventory the facts come from")
-    p_checks.add_argument("--out", default="reports/offline", help="report folder")
+    reports_option(p_checks)
     format_option(p_checks)
     lang_option(p_checks, "language (default inventory's)")
     p_checks.add_argument(
