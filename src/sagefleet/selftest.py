@@ -201,15 +201,16 @@ def run(session: HostSession, host: str, variables: Mapping[str, Any]) -> Selfte
 def render(result: SelftestResult, secrets: Sequence[str]) -> str:
     """The console lines: one per snippet, the error text under a FAIL (secrets masked)."""
     lines = [f"selftest of {result.host}: read-only snippets, one run each"]
+    width = max((len(r.snippet) for r in result.runs), default=0)  # one column of names
     for r in result.runs:
         how = f"command line {r.command_line_length} characters"
         if r.stdin_bytes:
             how += f", script on stdin ({r.stdin_bytes} bytes)"
         if r.ok:
-            lines.append(f"  OK    {r.snippet:<14} {r.duration_s:6.2f} s  {how}")
+            lines.append(f"  OK    {r.snippet:<{width}} {r.duration_s:6.2f} s  {how}")
             continue
         rc = "rc ?" if r.rc is None else f"rc {r.rc}"
-        lines.append(f"  FAIL  {r.snippet:<14} {r.duration_s:6.2f} s  {rc}, {how}")
+        lines.append(f"  FAIL  {r.snippet:<{width}} {r.duration_s:6.2f} s  {rc}, {how}")
         for text in (r.error or "no error text").splitlines():
             lines.append(f"        {text}")
     if result.unreachable is not None:

@@ -67,6 +67,9 @@ def test_a_healthy_host_is_all_ok_and_changes_nothing(
     for name in selftest.READ_ONLY:
         assert f"OK    {name}" in output
     assert "  FAIL  " not in output and f"{len(selftest.READ_ONLY)} OK, 0 FAIL" in output
+    # The names make one column, the longest included: the durations line up.
+    rows = [line for line in output.splitlines() if line.startswith("  OK    ")]
+    assert len({line.index(" s  command line") for line in rows}) == 1, rows
     ran = [e["name"] for e in host.journal if e["kind"] == "snippet"]
     assert ran == list(selftest.READ_ONLY)
     assert files_of(host) == before  # contents, DACLs and attributes alike
