@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,8 @@ class ActionModule(SagefleetAction):
         prepared, options, secrets = inputs
         address = str(self.task_vars.get("ansible_host", self.host))
         bundle = diagnose.collect(session, prepared, options, secrets, address=address)
-        path = diagnose.write_zip(bundle, Path(self.args["dest"]), secrets)
+        # The folder as the operator reads it: reports/diagnose, not playbooks/../reports/diagnose.
+        path = diagnose.write_zip(bundle, Path(os.path.normpath(self.args["dest"])), secrets)
         restart = bundle.restart or {}
         restarted = (
             f", service restarted ({restart.get('state_after')})" if restart.get("done") else ""
@@ -53,7 +55,7 @@ class ActionModule(SagefleetAction):
             "restart": bundle.restart,
             "files": sorted(bundle.files),
             "diagnosis": bundle.diagnosis.to_dict() if bundle.diagnosis else None,
-            "msg": f"{verdict} | {bundle.status}: bundle {path.name}{restarted}",
+            "msg": f"{verdict} | {bundle.status}: bundle {path}{restarted}",
         }
         if restart.get("requested") and not restart.get("done"):
             result.update(failed=True, msg=f"restart failed: {restart.get('error')}; bundle {path}")

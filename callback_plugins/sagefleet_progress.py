@@ -198,7 +198,8 @@ class CallbackModule(CallbackBase):
         failed = [h for h in hosts if stats.summarize(h)["failures"]]
         unreachable = [h for h in hosts if stats.summarize(h)["unreachable"]]
         self._display.display(
-            f"[sagefleet] run complete: {len(hosts)} hosts, {len(failed)} failed, "
+            f"[sagefleet] run complete: {len(hosts)} host{'' if len(hosts) == 1 else 's'}, "
+            f"{len(failed)} failed, "
             f"{len(unreachable)} unreachable"
         )
         for folder in dict.fromkeys(self._reports):

@@ -155,8 +155,12 @@ def test_restart_when_asked(
     fleet: tuple[Fleet, Path], first_run: tuple[dict[str, Path], str], tmp_path: Path
 ) -> None:
     sim, inventory = fleet
-    run_playbook(inventory, tmp_path, "-e", "sagefleet_diagnose_restart=true",
-                 "-l", "with-agent")
+    process = run_playbook(inventory, tmp_path, "-e", "sagefleet_diagnose_restart=true",
+                           "-l", "with-agent")
+    assert "[sagefleet] run complete: 1 host, 0 failed, 0 unreachable" in process.stdout
+    # The summary names the bundle where it is, the operator's path to it.
+    shown = " ".join(process.stdout.split())  # the summary's YAML folds long lines
+    assert f"bundle {bundles(tmp_path)['with-agent']}, service restarted" in shown
     files = read_zip(bundles(tmp_path)["with-agent"])
     restart = json.loads(files["service.json"])["restart"]
     assert restart["requested"] and restart["done"]
