@@ -13,6 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from sagefleet.cli.common import write_run_reports
 from sagefleet.errors import InputError
 from sagefleet.findings import Finding, FleetReport, HostReport, Severity, Status
 from sagefleet.report import (
@@ -512,3 +513,41 @@ def test_write_reports_rejects_unknown_format_before_writing(tmp_path: Path) -> 
     with pytest.raises(InputError, match="pdf"):
         write_reports(sample(), tmp_path, ["json", "pdf"])
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------ a command's run folder
+
+
+def test_a_commands_run_folder_is_new_each_time_and_latest_follows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_run_reports(sample(), None, ["inventory/bijou"], ["json", "html"])
+    write_run_reports(sample(), None, ["inventory/bijou"], ["json"])
+    job_dir = Path("reports/bijou/preflight")
+    runs = sorted(p for p in job_dir.iterdir() if p.name != "latest")
+    assert [sorted(q.name for q in run.iterdir()) for run in runs] == [
+        ["report.html", "report.json"],
+        ["report.json"],
+    ]
+    assert (job_dir / "latest").resolve() == runs[1].resolve()
+    printed = capsys.readouterr().out
+    assert f"reports: {runs[1]}/report.json (also {job_dir}/latest/)" in printed
+
+
+def test_a_commands_run_that_cannot_write_leaves_no_folder_and_latest_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_run_reports(sample(), None, ["inventory/bijou"], ["json"])
+    job_dir = Path("reports/bijou/preflight")
+    before = (job_dir / "latest").resolve()
+
+    def full(*_: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("sagefleet.report.write_reports", full)
+    with pytest.raises(OSError, match="No space"):
+        write_run_reports(sample(), None, ["inventory/bijou"], ["json"])
+    assert [p.name for p in job_dir.iterdir() if p.name != "latest"] == [before.name]
+    assert (job_dir / "latest").resolve() == before

@@ -153,10 +153,14 @@ def write_run_reports(
     the JSON report alone leaves no older HTML page that looks like its own).
     """
     from sagefleet.report import render_console, write_reports
-    from sagefleet.report.runs import inventory_name, link_latest, open_run
+    from sagefleet.report.runs import discard, inventory_name, link_latest, open_run
 
     run = open_run(PREFLIGHT_JOB, explicit=out, inventory=inventory_name(inventory))
-    written = write_reports(report, run.path, formats)
+    try:
+        written = write_reports(report, run.path, formats)
+    except BaseException:
+        discard(run)  # no empty time folder, and latest stays on the last run that reported
+        raise
     latest = link_latest(run)
     print(render_console(report))
     also = f" (also {latest}/)" if latest else ""
