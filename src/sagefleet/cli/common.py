@@ -8,11 +8,14 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sagefleet.files import write_atomic
 from sagefleet.inventory import add_vault_arguments
 from sagefleet.variables.declarations import LANG
+
+if TYPE_CHECKING:
+    from sagefleet.findings import FleetReport
 
 EXIT_OK = 0
 EXIT_BLOCKED = 1
@@ -144,9 +147,9 @@ def reports_option(parser: argparse.ArgumentParser, extra: str = "") -> None:
 
 
 def write_run_reports(
-    report: Any, out: str | None, inventory: list[str] | None, formats: list[str]
+    report: FleetReport, out: str | None, inventory: list[str] | None, formats: list[str]
 ) -> None:
-    """Write ``report`` (a FleetReport) in ``formats`` into this run's own folder (``out``
+    """Write ``report`` in ``formats`` into this run's own folder (``out``
     as it is when given), then print its console table and where the files are.
 
     A folder of its own: never an earlier run's file beside this one's (a run asking for
