@@ -312,3 +312,35 @@ def test_progress_callback_stays_readable_on_a_50_host_fleet(
 def test_check_reference_matches_the_catalog() -> None:
     current, wanted = roledocs.checks_doc(ROOT / "docs" / "checks.md")
     assert current == wanted, "run `python -m sagefleet.ansible.roledocs checks`"
+
+
+def test_the_project_reads_a_yaml_inventory_once_and_plugin_configurations_still(
+    tmp_path: Path,
+) -> None:
+    """ansible.cfg puts the yaml inventory plugin before auto, so that auto does not parse a
+    YAML inventory only to hand yaml a copy; a plugin configuration is still read (yaml
+    refuses it, auto reads it), with nothing on stderr."""
+    config = subprocess.run(
+        [str(BIN / "ansible-config"), "dump", "--only-changed", "--format", "json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+    )
+    settings = {s["name"]: s["value"] for s in json.loads(config.stdout) if "name" in s}
+    enabled = settings["INVENTORY_ENABLED"]
+    assert enabled.index("yaml") < enabled.index("auto"), enabled
+    generator = tmp_path / "generated.yml"
+    generator.write_text(
+        "plugin: ansible.builtin.generator\n"
+        "hosts:\n  name: \"sage-{{ site }}\"\n"
+        "layers:\n  site: [paris, lyon]\n"
+    )
+    plain = tmp_path / "hosts.yml"
+    plain.write_text("all:\n  hosts:\n    sage-nantes:\n      ansible_host: 127.0.0.1\n")
+    for source, expected in ((generator, {"sage-paris", "sage-lyon"}), (plain, {"sage-nantes"})):
+        listed = subprocess.run(
+            [str(BIN / "ansible-inventory"), "-i", str(source), "--list"],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )
+        assert listed.returncode == 0 and listed.stderr == "", listed.stderr
+        groups = json.loads(listed.stdout)
+        groups.pop("_meta")
+        assert {h for group in groups.values() for h in group.get("hosts", [])} == expected
