@@ -503,7 +503,7 @@ def test_a_limited_run_whose_host_failed_fails_and_names_the_host(
     assert process.returncode == 2, process.stdout[-3000:]
     assert outcomes(process) == {"canary": "rolled-back"}
     assert recap(process) == {"canary": recap(process)["canary"] | {"failed": 1, "unreachable": 0}}
-    assert "1 hosts, 1 failed, 0 unreachable" in process.stdout
+    assert "1 host, 1 failed, 0 unreachable" in process.stdout
     assert [h["host"] for h in report["hosts"]] == ["canary"]
     assert fleet.host("other").journal == []
 
