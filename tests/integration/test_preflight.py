@@ -474,7 +474,6 @@ from sagefleet import catalog, preflight
 from sagefleet.inventory import load
 from sagefleet.remote import contracts
 from sagefleet.remote.winrm import WinRMSession
-from sagefleet.report.runs import inventory_name
 from sagefleet.settings import schemas
 
 hosts = load([sys.argv[1]], names=sys.argv[2:])
