@@ -151,8 +151,19 @@ def demo_inventory(tmp_path: Path) -> Path:
 
 def test_demo_runs_the_playbook_on_every_demo_host_and_leaves_nothing(tmp_path: Path) -> None:
     inventory = demo_inventory(tmp_path)
+    reports = tmp_path / "reports"  # not the checkout's reports/, where a user's demo writes
+    before = sorted((ROOT / "reports").rglob("*")) if (ROOT / "reports").exists() else []
     result = subprocess.run(
-        [*SAGEFLEET, "demo", "--project", str(ROOT), "--inventory", str(inventory)],
+        [
+            *SAGEFLEET,
+            "demo",
+            "--project",
+            str(ROOT),
+            "--inventory",
+            str(inventory),
+            "--reports",
+            str(reports),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -175,8 +186,10 @@ def test_demo_runs_the_playbook_on_every_demo_host_and_leaves_nothing(tmp_path: 
     # Where its reports are (this run's, in their folder per inventory), and what next.
     epilogue = result.stdout.split("reports of this demo", 1)[-1]
     for job in ("preflight", "deploy"):
-        assert f"reports/demo/{job}/latest/report.html" in epilogue
-        assert (ROOT / "reports" / "demo" / job / "latest" / "report.html").exists()
+        assert f"{reports}/demo/{job}/latest/report.html" in epilogue
+        assert (reports / "demo" / job / "latest" / "report.html").exists()
+    after = sorted((ROOT / "reports").rglob("*")) if (ROOT / "reports").exists() else []
+    assert after == before  # the checkout's own reports/ untouched
     assert "docs/operator-guide.md" in epilogue
     assert result.stdout.rstrip().endswith("simulated fleet stopped")
     hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["sage_servers"]["hosts"]

@@ -160,3 +160,20 @@ def test_a_command_is_documented_by_its_function_docstring() -> None:
     assert help_texts("only the help") == {"help": "only the help"}
     twin = dict(parsers(cli.build_parser()))[("sagefleet", "sim", "twin")]
     assert twin.description is not None and twin.description.startswith("Turn facts collected")
+
+
+def test_the_demo_names_its_reports_where_they_were_written(tmp_path: Path) -> None:
+    from sagefleet.cli.demo import demo_epilogue
+
+    inventory = tmp_path / "inventory" / "demo" / "hosts.yml"
+    for root in (tmp_path / "reports", tmp_path / "elsewhere"):
+        report = root / "demo" / "preflight" / "latest" / "report.html"
+        report.parent.mkdir(parents=True)
+        report.write_text("<html></html>")
+    # By default under the project's reports/, named from the project.
+    text = demo_epilogue(tmp_path, inventory, 0.0, 0)
+    assert "  reports/demo/preflight/latest/report.html" in text.splitlines()
+    # --reports: that folder's, and only that folder's.
+    text = demo_epilogue(tmp_path, inventory, 0.0, 0, tmp_path / "elsewhere")
+    assert "  elsewhere/demo/preflight/latest/report.html" in text.splitlines()
+    assert "reports/demo" not in text

@@ -16,11 +16,14 @@ from sagefleet.cli.sim import _state_dir_for
 from sagefleet.errors import SagefleetError
 
 
-def demo_epilogue(root: Path, inventory: Path, started: float, rc: int) -> str:
-    """Where the demo's reports are, and what to do next."""
+def demo_epilogue(
+    root: Path, inventory: Path, started: float, rc: int, reports_root: Path | None = None
+) -> str:
+    """Where the demo's reports are (under ``reports_root``, default ``<root>/reports``), and
+    what to do next."""
     from sagefleet.report.runs import LATEST, inventory_name
 
-    folder = root / "reports" / inventory_name([str(inventory)])
+    folder = (reports_root or root / "reports") / inventory_name([str(inventory)])
     lines = [] if rc == 0 else [f"a playbook failed (exit code {rc}): its output is above"]
     reports = [
         path
@@ -50,6 +53,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     root = Path(args.project).resolve()
     inventory = (root / args.inventory).resolve()
+    reports_root = (root / args.reports).resolve() if args.reports else root / "reports"
     fleet = Fleet(specs_from_inventory(inventory), _state_dir_for(inventory))
     playbook_bin = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent))
     if playbook_bin is None:
@@ -74,12 +78,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 "-e",
                 f"sagefleet_agent_package={package}",
             ]
+            if args.reports:  # the playbooks' default is the project's reports/
+                command += ["-e", f"sagefleet_report_dir={reports_root}"]
             process = subprocess.Popen(command, cwd=root)
             rc = process.wait()
             process = None
             if rc != 0:
                 break
-        print(demo_epilogue(root, inventory, started, rc), flush=True)
+        print(demo_epilogue(root, inventory, started, rc, reports_root), flush=True)
         return rc
     except KeyboardInterrupt:
         if process is not None:
@@ -103,6 +109,10 @@ def add_subparser(sub: Any) -> None:
         "--inventory",
         default="inventory/demo/hosts.yml",
         help="the demo inventory, relative to --project (default inventory/demo/hosts.yml)",
+    )
+    p_demo.add_argument(
+        "--reports",
+        help="folder of the demo's reports, relative to --project (default reports)",
     )
     p_demo.add_argument(
         "--playbook",
