@@ -198,8 +198,7 @@ class CallbackModule(CallbackBase):
         failed = [h for h in hosts if stats.summarize(h)["failures"]]
         unreachable = [h for h in hosts if stats.summarize(h)["unreachable"]]
         self._display.display(
-            f"[sagefleet] run complete: {len(hosts)} host{'' if len(hosts) == 1 else 's'}, "
-            f"{len(failed)} failed, "
+            f"[sagefleet] run complete: {_hosts_ran(hosts)}, {len(failed)} failed, "
             f"{len(unreachable)} unreachable"
         )
         for folder in dict.fromkeys(self._reports):
@@ -215,6 +214,20 @@ class CallbackModule(CallbackBase):
                 f"[sagefleet] this run wrote no report: {why} (reports of earlier runs, "
                 "and their 'latest' links, are left as they were)"
             )
+
+
+#: The name a play or a delegated task reaches the bastion by.
+BASTION = "localhost"
+
+
+def _hosts_ran(hosts: list[str]) -> str:
+    """The hosts of PLAY RECAP in words: a play on the bastion itself (site.yml's summary)
+    adds localhost there, which is not one of the fleet's hosts."""
+    servers = len([h for h in hosts if h != BASTION])
+    words = [f"{servers} host{'' if servers == 1 else 's'}"]
+    if BASTION in hosts:
+        words = [*words[: 1 if servers else 0], BASTION]
+    return " and ".join(words)
 
 
 # Tasks whose result names the folder this run's report went to.

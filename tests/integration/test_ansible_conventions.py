@@ -306,7 +306,21 @@ def test_progress_callback_stays_readable_on_a_50_host_fleet(
     assert counts == sorted(counts) and counts[-1] == 50
     assert len(task) <= 11, task
     assert "1 failed" in task[-1]
-    assert lines[-1] == "[sagefleet] run complete: 51 hosts, 1 failed, 0 unreachable"
+    assert lines[-1] == "[sagefleet] run complete: 50 hosts and localhost, 1 failed, 0 unreachable"
+
+
+def test_the_run_summary_counts_the_fleets_hosts_and_names_the_bastion_apart() -> None:
+    path = ROOT / "callback_plugins" / "sagefleet_progress.py"
+    spec = importlib.util.spec_from_file_location("sagefleet_progress_words", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    words = module._hosts_ran
+    assert words(["sage01"]) == "1 host"
+    assert words(["sage01", "sage02"]) == "2 hosts"
+    assert words(["localhost", "sage01", "sage02"]) == "2 hosts and localhost"
+    assert words(["localhost"]) == "localhost"  # a play on the bastion alone
+    assert words([]) == "0 hosts"
 
 
 def test_check_reference_matches_the_catalog() -> None:
