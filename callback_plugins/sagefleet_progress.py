@@ -224,10 +224,10 @@ def _hosts_ran(hosts: list[str]) -> str:
     """The hosts of PLAY RECAP in words: a play on the bastion itself (site.yml's summary)
     adds localhost there, which is not one of the fleet's hosts."""
     servers = len([h for h in hosts if h != BASTION])
-    words = [f"{servers} host{'' if servers == 1 else 's'}"]
-    if BASTION in hosts:
-        words = [*words[: 1 if servers else 0], BASTION]
-    return " and ".join(words)
+    counted = f"{servers} host{'' if servers == 1 else 's'}"
+    if BASTION not in hosts:
+        return counted
+    return f"{counted} and {BASTION}" if servers else BASTION
 
 
 # Tasks whose result names the folder this run's report went to.

@@ -161,7 +161,7 @@ def test_demo_runs_the_playbook_on_every_demo_host_and_leaves_nothing(tmp_path: 
             str(ROOT),
             "--inventory",
             str(inventory),
-            "--reports",
+            "--report-dir",
             str(reports),
         ],
         capture_output=True,

@@ -173,7 +173,7 @@ def test_the_demo_names_its_reports_where_they_were_written(tmp_path: Path) -> N
     # By default under the project's reports/, named from the project.
     text = demo_epilogue(tmp_path, inventory, 0.0, 0)
     assert "  reports/demo/preflight/latest/report.html" in text.splitlines()
-    # --reports: that folder's, and only that folder's.
+    # --report-dir: that folder's, and only that folder's.
     text = demo_epilogue(tmp_path, inventory, 0.0, 0, tmp_path / "elsewhere")
     assert "  elsewhere/demo/preflight/latest/report.html" in text.splitlines()
     assert "reports/demo" not in text

@@ -53,7 +53,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     root = Path(args.project).resolve()
     inventory = (root / args.inventory).resolve()
-    reports_root = (root / args.reports).resolve() if args.reports else root / "reports"
+    reports_root = (root / args.report_dir).resolve() if args.report_dir else root / "reports"
     fleet = Fleet(specs_from_inventory(inventory), _state_dir_for(inventory))
     playbook_bin = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent))
     if playbook_bin is None:
@@ -78,7 +78,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 "-e",
                 f"sagefleet_agent_package={package}",
             ]
-            if args.reports:  # the playbooks' default is the project's reports/
+            if args.report_dir:  # the playbooks' default is the project's reports/
                 command += ["-e", f"sagefleet_report_dir={reports_root}"]
             process = subprocess.Popen(command, cwd=root)
             rc = process.wait()
@@ -111,8 +111,9 @@ def add_subparser(sub: Any) -> None:
         help="the demo inventory, relative to --project (default inventory/demo/hosts.yml)",
     )
     p_demo.add_argument(
-        "--reports",
-        help="folder of the demo's reports, relative to --project (default reports)",
+        "--report-dir",
+        help="the playbooks' sagefleet_report_dir: where the demo's reports go, relative to "
+        "--project (default reports)",
     )
     p_demo.add_argument(
         "--playbook",
