@@ -53,7 +53,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     root = Path(args.project).resolve()
     inventory = (root / args.inventory).resolve()
-    reports_root = (root / args.report_dir).resolve() if args.report_dir else root / "reports"
+    # None: the playbooks' default, the project's reports/ (demo_epilogue looks there).
+    reports_root = (root / args.report_dir).resolve() if args.report_dir else None
     fleet = Fleet(specs_from_inventory(inventory), _state_dir_for(inventory))
     playbook_bin = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent))
     if playbook_bin is None:
@@ -78,7 +79,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 "-e",
                 f"sagefleet_agent_package={package}",
             ]
-            if args.report_dir:  # the playbooks' default is the project's reports/
+            if reports_root is not None:
                 command += ["-e", f"sagefleet_report_dir={reports_root}"]
             process = subprocess.Popen(command, cwd=root)
             rc = process.wait()
