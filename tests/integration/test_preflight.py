@@ -514,3 +514,37 @@ def test_warm_up_leaves_nothing_for_a_host_run_to_load(
     seen = json.loads(process.stdout.strip().splitlines()[-1])
     assert sorted(seen["statuses"]) == ["blocked", "ready"]
     assert seen["imported"] == [] and seen["loads"] == [0, 0, 0], seen
+
+
+def test_doctor_exits_4_when_a_host_could_not_be_diagnosed(tmp_path: Path) -> None:
+    """An unreachable host was not diagnosed: doctor did not do what was asked, and says so
+    with ansible-playbook's exit code for it (4), whatever --fail-on-blocked; a blocked host
+    fails the run only with --fail-on-blocked (1)."""
+    specs = generate_specs(
+        3,
+        profiles=("healthy-onprem", "dotnet-472", "healthy-onprem"),
+        first_address=next_first_address(),
+        port=0,
+    )
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        fleet.spec("sage03").password = "wrong-password"
+        inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
+
+        def doctor_cli(*options: str) -> tuple[int, dict[str, str]]:
+            command = ["doctor", "-i", str(inventory), "--format", "json", "--out", "-"]
+            process = subprocess.run(
+                [sys.executable, "-m", "sagefleet", *command, *options],
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            statuses = {h["host"]: h["status"] for h in json.loads(process.stdout)["hosts"]}
+            return process.returncode, statuses
+
+        diagnosed = {"sage01": "ready", "sage02": "blocked"}
+        assert doctor_cli("--limit", "sage01,sage02") == (0, diagnosed)
+        assert doctor_cli("--limit", "sage01,sage02", "--fail-on-blocked") == (1, diagnosed)
+        everyone = {**diagnosed, "sage03": "unreachable"}
+        assert doctor_cli() == (4, everyone)
+        assert doctor_cli("--fail-on-blocked") == (4, everyone)

@@ -13,6 +13,7 @@ from sagefleet.cli.common import (
     EXIT_BLOCKED,
     EXIT_OK,
     EXIT_TERMINATED,
+    EXIT_UNREACHABLE,
     command,
     command_group,
     exit_codes_epilog,
@@ -78,7 +79,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     else:
         write_run_reports(report, args.out, args.inventory, args.format)
     counts = report.host_status_counts
-    if args.fail_on_blocked and (counts.get("blocked") or counts.get("unreachable")):
+    if counts.get("unreachable"):  # a host not diagnosed: the run did not do what was asked
+        return EXIT_UNREACHABLE
+    if args.fail_on_blocked and counts.get("blocked"):
         return EXIT_BLOCKED
     return EXIT_OK
 
@@ -139,7 +142,7 @@ def add_subparser(sub: Any) -> None:
     p_doctor.add_argument(
         "--fail-on-blocked",
         action="store_true",
-        help=f"exit {EXIT_BLOCKED} when a host is blocked or unreachable",
+        help=f"exit {EXIT_BLOCKED} when a host is blocked",
     )
 
     p_self = command(sub, "selftest", cmd_selftest)
