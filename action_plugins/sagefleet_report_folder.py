@@ -14,6 +14,7 @@ from sagefleet.ansible.action import SagefleetAction
 from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.report.runs import (
     PLAY_VARS,
+    REPORT,
     RunFolder,
     discard,
     link_latest,
@@ -22,9 +23,11 @@ from sagefleet.report.runs import (
 )
 
 
-def close(run: RunFolder) -> dict[str, Any]:
-    """What this run wrote in its folder: the report's text and each host's status."""
-    if not written(run):
+def close(run: RunFolder, report: str = REPORT) -> dict[str, Any]:
+    """What this run wrote in its folder: the report's text and each host's status (a
+    fleet report, ``report.json``), or only that it wrote ``report`` (another document,
+    such as site.yml's ``host_info.json``)."""
+    if not written(run, report):
         removed = discard(run)
         return {
             "written": False,
@@ -35,7 +38,18 @@ def close(run: RunFolder) -> dict[str, Any]:
             "msg": "this run wrote no report"
             + ("" if removed else f" in {run.path} (any file there is from an earlier run)"),
         }
-    document = json.loads((run.path / "report.json").read_text(encoding="utf-8"))
+    if report != REPORT:
+        latest = link_latest(run)
+        return {
+            "written": True,
+            "folder": str(run.path),
+            "latest": str(latest) if latest else None,
+            "text": "",
+            "statuses": {},
+            "reasons": {},
+            "msg": f"{report} written to {run.path}",
+        }
+    document = json.loads((run.path / REPORT).read_text(encoding="utf-8"))
     text_file = run.path / "report.txt"
     text = text_file.read_text(encoding="utf-8") if text_file.exists() else ""
     statuses, reasons = {}, {}
@@ -68,6 +82,7 @@ class ActionModule(SagefleetAction):
         "job": {"type": "str"},
         "dest": {"type": "path"},
         "folder": {"type": "dict"},
+        "report": {"type": "str", "default": REPORT},
     }
     _supports_check_mode = True  # writes only on the bastion, as the reports do
     _requires_connection = False
@@ -89,4 +104,4 @@ class ActionModule(SagefleetAction):
             }
         if not args["folder"]:
             return {"failed": True, "msg": "state closed needs folder (what state open returned)"}
-        return {"changed": False, **close(RunFolder.from_dict(args["folder"]))}
+        return {"changed": False, **close(RunFolder.from_dict(args["folder"]), args["report"])}

@@ -221,8 +221,8 @@ BASTION = "localhost"
 
 
 def _hosts_ran(hosts: list[str]) -> str:
-    """The hosts of PLAY RECAP in words: a play on the bastion itself (site.yml's summary)
-    adds localhost there, which is not one of the fleet's hosts."""
+    """The hosts of PLAY RECAP in words: a play on the bastion itself (``hosts:
+    localhost``) adds localhost there, which is not one of the fleet's hosts."""
     servers = len([h for h in hosts if h != BASTION])
     counted = f"{servers} host{'' if servers == 1 else 's'}"
     if BASTION not in hosts:

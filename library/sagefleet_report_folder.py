@@ -9,8 +9,8 @@ description:
     the project; the inventory name is C(sagefleet_inventory_name) or the first
     inventory source's), or uses the folder I(dest) as is (made by what writes into
     it, so a run that writes nothing leaves no empty folder there).
-  - C(state=closed) checks that the run wrote its report (C(report.json)) there,
-    points C(latest) at it and returns the report's text and each host's status. A
+  - C(state=closed) checks that the run wrote its report (I(report)) there, points
+    C(latest) at it and returns the report's text and each host's status. A
     run that wrote nothing says so (its folder is removed), and no report of
     another run is shown as this run's.
 version_added: "0.1.0"
@@ -29,6 +29,15 @@ options:
   folder:
     description: What C(state=open) returned; required with C(state=closed).
     type: dict
+  report:
+    description:
+      - With C(state=closed), the file whose writing by this run makes the folder
+        this run's report, and C(latest) point at it.
+      - A fleet report (C(report.json), the default) also gives its text and each
+        host's status; any other file (site.yml's C(host_info.json)) only that it
+        was written.
+    type: str
+    default: report.json
 extends_documentation_fragment:
   - sagefleet.docs.module
   - sagefleet.docs.module.bastion

@@ -306,7 +306,10 @@ def test_progress_callback_stays_readable_on_a_50_host_fleet(
     assert counts == sorted(counts) and counts[-1] == 50
     assert len(task) <= 11, task
     assert "1 failed" in task[-1]
-    assert lines[-1] == "[sagefleet] run complete: 50 hosts and localhost, 1 failed, 0 unreachable"
+    # The summary play runs on the fleet's hosts (once, on the bastion): no localhost host.
+    assert lines[-2] == "[sagefleet] run complete: 50 hosts, 1 failed, 0 unreachable"
+    (latest,) = (tmp_path / "reports").glob("*/host_info/latest")
+    assert lines[-1] == f"[sagefleet] report of this run: {latest.resolve()}"
 
 
 def test_the_run_summary_counts_the_fleets_hosts_and_names_the_bastion_apart() -> None:

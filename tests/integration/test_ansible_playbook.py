@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -33,7 +34,8 @@ def run_playbook(
         text=True,
         timeout=240,
     )
-    return process, reports / "host_info.json"
+    # inventory/hosts.yml: the inventory is named after its folder (report.runs)
+    return process, reports / "inventory" / "host_info" / "latest" / "host_info.json"
 
 
 def test_site_playbook_gathers_every_host_over_winrm_ntlm_https(
@@ -43,6 +45,9 @@ def test_site_playbook_gathers_every_host_over_winrm_ntlm_https(
     process, summary_file = run_playbook(fleet, tmp_path)
     assert process.returncode == 0, process.stdout + process.stderr
     summary = json.loads(summary_file.read_text())
+    assert {name: r["status"] for name, r in summary.items()} == dict.fromkeys(
+        ("sage01", "sage02", "sage03"), "ok"
+    )
     assert {name: r["host_info"]["hostname"] for name, r in summary.items()} == {
         "sage01": "SAGE-ONPREM",
         "sage02": "SPC-VM",
@@ -75,7 +80,44 @@ def test_wrong_password_marks_the_host_unreachable_with_the_normal_error(
     assert "wrong-password" not in process.stdout + process.stderr
     summary = json.loads(summary_file.read_text())
     assert summary["sage01"]["host_info"]["hostname"] == "SAGE-ONPREM"
+    assert summary["sage02"]["status"] == "unreachable"
+    assert "credentials were rejected" in summary["sage02"]["msg"]
     assert "host_info" not in summary["sage02"]
+    assert re.search(r"^ *- '?sage02 +unreachable +.*credentials", process.stdout, re.M)
+
+
+def test_the_summary_names_each_hosts_outcome_and_each_run_has_its_own(
+    make_fleet: FleetFactory, tmp_path: Path
+) -> None:
+    """--limit selects the summary play too: it is written, with the hosts left out in their
+    own word (not run), a failed host as failed, each run in its own folder (latest: the
+    newest); a run whose every host was unreachable writes none and says so."""
+    fleet = make_fleet(3)
+    fleet.host("sage02").snippet_failures["host_info"] = "Get-CimInstance : Access denied"
+    process, summary_file = run_playbook(fleet, tmp_path, "--limit", "sage01,sage02")
+    assert process.returncode == 2, process.stdout + process.stderr
+    first = summary_file.parent.resolve()
+    summary = json.loads(summary_file.read_text())
+    assert {name: r["status"] for name, r in summary.items()} == {
+        "sage01": "ok",
+        "sage02": "failed",
+        "sage03": "not run",
+    }
+    assert "Access denied" in summary["sage02"]["msg"]
+    assert f"[sagefleet] report of this run: {first}" in process.stdout
+
+    fleet.spec("sage03").password = "wrong-password"
+    process, summary_file = run_playbook(fleet, tmp_path, "--limit", "sage03")
+    assert process.returncode == 4, process.stdout + process.stderr
+    assert "[sagefleet] this run wrote no report: it stopped before its report" in process.stdout
+    assert summary_file.parent.resolve() == first  # latest still names the first run
+
+    process, summary_file = run_playbook(fleet, tmp_path, "--limit", "sage01")
+    assert process.returncode == 0, process.stdout + process.stderr
+    runs = sorted(p for p in summary_file.parent.parent.iterdir() if p.name != "latest")
+    assert len(runs) == 2 and runs[0] == first and summary_file.parent.resolve() == runs[1]
+    statuses = {name: r["status"] for name, r in json.loads(summary_file.read_text()).items()}
+    assert statuses == {"sage01": "ok", "sage02": "not run", "sage03": "not run"}
 
 
 def test_snippet_failure_fails_the_task_with_the_powershell_error(

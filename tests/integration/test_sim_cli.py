@@ -177,7 +177,7 @@ def test_demo_runs_the_playbook_on_every_demo_host_and_leaves_nothing(tmp_path: 
         ("fromagerie-fr", "SAGE-FR"),
     ]:
         assert any(
-            line.strip().startswith(f"- {name}") and " OK " in line and hostname in line
+            line.strip().startswith(f"- {name}") and " ok " in line and hostname in line
             for line in result.stdout.splitlines()
         ), result.stdout
     # The SPC VM: SF305 (Azure SQL redirect ports) is a warning on SPC.
@@ -188,6 +188,8 @@ def test_demo_runs_the_playbook_on_every_demo_host_and_leaves_nothing(tmp_path: 
     for job in ("preflight", "deploy"):
         assert f"{reports}/demo/{job}/latest/report.html" in epilogue
         assert (reports / "demo" / job / "latest" / "report.html").exists()
+    summary = json.loads((reports / "demo" / "host_info" / "latest" / "host_info.json").read_text())
+    assert len(summary) == 9 and {h["status"] for h in summary.values()} == {"ok"}
     after = sorted((ROOT / "reports").rglob("*")) if (ROOT / "reports").exists() else []
     assert after == before  # the checkout's own reports/ untouched
     assert "docs/operator-guide.md" in epilogue

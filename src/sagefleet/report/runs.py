@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 LATEST = "latest"
+#: The file that makes a run folder a fleet report's (the run wrote its report).
+REPORT = "report.json"
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 # Inventory file names that say nothing about the client: their folder names it.
@@ -117,7 +119,7 @@ def link_latest(run: RunFolder) -> Path | None:
     return link
 
 
-def written(run: RunFolder, name: str = "report.json") -> bool:
+def written(run: RunFolder, name: str = REPORT) -> bool:
     """Whether this run wrote ``name`` in its folder (an older file does not count)."""
     target = run.path / name
     try:
