@@ -530,7 +530,7 @@ def test_doctor_exits_4_when_a_host_could_not_be_diagnosed(tmp_path: Path) -> No
         fleet.spec("sage03").password = "wrong-password"
         inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
 
-        def doctor_cli(*options: str) -> tuple[int, dict[str, str]]:
+        def doctor_cli(*options: str) -> tuple[int, dict[str, str], str]:
             command = ["doctor", "-i", str(inventory), "--format", "json", "--out", "-"]
             process = subprocess.run(
                 [sys.executable, "-m", "sagefleet", *command, *options],
@@ -540,11 +540,17 @@ def test_doctor_exits_4_when_a_host_could_not_be_diagnosed(tmp_path: Path) -> No
                 timeout=120,
             )
             statuses = {h["host"]: h["status"] for h in json.loads(process.stdout)["hosts"]}
-            return process.returncode, statuses
+            said = [line for line in process.stderr.splitlines() if "exit code" in line]
+            return process.returncode, statuses, "\n".join(said)
 
         diagnosed = {"sage01": "ready", "sage02": "blocked"}
-        assert doctor_cli("--limit", "sage01,sage02") == (0, diagnosed)
-        assert doctor_cli("--limit", "sage01,sage02", "--fail-on-blocked") == (1, diagnosed)
+        assert doctor_cli("--limit", "sage01,sage02") == (0, diagnosed, "")
+        assert doctor_cli("--limit", "sage01,sage02", "--fail-on-blocked") == (
+            1,
+            diagnosed,
+            "doctor: exit code 1: 1 host(s) blocked (--fail-on-blocked): sage02",
+        )
         everyone = {**diagnosed, "sage03": "unreachable"}
-        assert doctor_cli() == (4, everyone)
-        assert doctor_cli("--fail-on-blocked") == (4, everyone)
+        unreachable = "doctor: exit code 4: 1 host(s) unreachable, so not diagnosed: sage03"
+        assert doctor_cli() == (4, everyone, unreachable)
+        assert doctor_cli("--fail-on-blocked") == (4, everyone, unreachable)

@@ -6,7 +6,7 @@ import argparse
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sagefleet.cli.common import (
     DOCTOR_EXIT_CODES,
@@ -24,6 +24,9 @@ from sagefleet.cli.common import (
     write_run_reports,
 )
 from sagefleet.errors import InputError, SagefleetError
+
+if TYPE_CHECKING:
+    from sagefleet.findings import FleetReport
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -78,12 +81,26 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         sys.stdout.write(render_report(report, args.format[0]))
     else:
         write_run_reports(report, args.out, args.inventory, args.format)
-    counts = report.host_status_counts
-    if counts.get("unreachable"):  # a host not diagnosed: the run did not do what was asked
+    return exit_code(report, fail_on_blocked=args.fail_on_blocked)
+
+
+def exit_code(report: FleetReport, *, fail_on_blocked: bool) -> int:
+    """doctor's exit code for a report (DOCTOR_EXIT_CODES), and on stderr, when not 0, the
+    hosts that set it: a host not diagnosed means the run did not do what was asked."""
+    unreachable = [h.host for h in report.hosts if h.status == "unreachable"]
+    if unreachable:
+        _say_exit(EXIT_UNREACHABLE, unreachable, "unreachable, so not diagnosed")
         return EXIT_UNREACHABLE
-    if args.fail_on_blocked and counts.get("blocked"):
+    blocked = [h.host for h in report.hosts if h.status == "blocked"]
+    if fail_on_blocked and blocked:
+        _say_exit(EXIT_BLOCKED, blocked, "blocked (--fail-on-blocked)")
         return EXIT_BLOCKED
     return EXIT_OK
+
+
+def _say_exit(code: int, hosts: list[str], what: str) -> None:
+    shown = ", ".join(hosts[:10]) + (f" and {len(hosts) - 10} more" if len(hosts) > 10 else "")
+    print(f"doctor: exit code {code}: {len(hosts)} host(s) {what}: {shown}", file=sys.stderr)
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
