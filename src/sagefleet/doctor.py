@@ -45,7 +45,8 @@ class Progress:
     stream: TextIO = sys.stderr
     label: str = "doctor"
     done: int = 0
-    problems: int = 0
+    blocked: int = 0
+    unreachable: int = 0
     started: float = 0.0
     _last: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -56,15 +57,17 @@ class Progress:
     def update(self, report: HostReport) -> None:
         with self._lock:
             self.done += 1
-            if report.status in ("blocked", "unreachable"):
-                self.problems += 1
+            if report.status == "blocked":
+                self.blocked += 1
+            elif report.status == "unreachable":
+                self.unreachable += 1
             now = time.monotonic()
             tty = self.stream.isatty()
             if tty or now - self._last >= 2.0 or self.done == self.total:
                 self._last = now
                 line = (
-                    f"{self.label}: {self.done}/{self.total} hosts, {self.problems} blocked or "
-                    f"unreachable, {now - self.started:.1f} s"
+                    f"{self.label}: {self.done}/{self.total} hosts, {self.blocked} blocked, "
+                    f"{self.unreachable} unreachable, {now - self.started:.1f} s"
                 )
                 self.stream.write(("\r" + line) if tty else line + "\n")
                 if tty and self.done == self.total:

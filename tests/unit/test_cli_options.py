@@ -195,3 +195,18 @@ def test_doctors_exit_code_names_at_most_ten_of_the_hosts_that_set_it(
     healthy = FleetReport("sagefleet doctor", (HostReport("sage99", reachable=True),))
     assert exit_code(healthy, fail_on_blocked=True) == cli.EXIT_OK
     assert capsys.readouterr().err == ""
+
+
+def test_doctors_progress_counts_blocked_and_unreachable_hosts_apart() -> None:
+    import io
+
+    from sagefleet.doctor import Progress
+    from sagefleet.findings import HostReport
+
+    stream = io.StringIO()
+    progress = Progress(total=2, stream=stream)
+    progress.start()
+    progress.update(HostReport("sage01", reachable=False, error="refused"))
+    progress.update(HostReport("sage02", reachable=True))
+    last = stream.getvalue().splitlines()[-1]
+    assert last.startswith("doctor: 2/2 hosts, 0 blocked, 1 unreachable, "), last
