@@ -119,6 +119,13 @@ def test_the_summary_names_each_hosts_outcome_and_each_run_has_its_own(
     statuses = {name: r["status"] for name, r in json.loads(summary_file.read_text()).items()}
     assert statuses == {"sage01": "ok", "sage02": "not run", "sage03": "not run"}
 
+    # --tags report alone reads no host: no summary of hosts all "not run" over the last.
+    process, summary_file = run_playbook(fleet, tmp_path, "--tags", "report")
+    assert process.returncode == 0, process.stdout + process.stderr
+    assert "[sagefleet] this run wrote no report: its report task was skipped" in process.stdout
+    assert summary_file.parent.resolve() == runs[1]
+    assert len([p for p in summary_file.parent.parent.iterdir() if p.name != "latest"]) == 2
+
 
 def test_snippet_failure_fails_the_task_with_the_powershell_error(
     make_fleet: FleetFactory, tmp_path: Path
