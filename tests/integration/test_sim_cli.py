@@ -188,6 +188,7 @@ def test_demo_runs_the_playbook_on_every_demo_host_and_leaves_nothing(tmp_path: 
     for job in ("preflight", "deploy"):
         assert f"{reports}/demo/{job}/latest/report.html" in epilogue
         assert (reports / "demo" / job / "latest" / "report.html").exists()
+    assert f"{reports}/demo/host_info/latest/host_info.json" in epilogue
     summary = json.loads((reports / "demo" / "host_info" / "latest" / "host_info.json").read_text())
     assert len(summary) == 9 and {h["status"] for h in summary.values()} == {"ok"}
     after = sorted((ROOT / "reports").rglob("*")) if (ROOT / "reports").exists() else []

@@ -25,9 +25,11 @@ def demo_epilogue(
 
     folder = (reports_root or root / "reports") / inventory_name([str(inventory)])
     lines = [] if rc == 0 else [f"a playbook failed (exit code {rc}): its output is above"]
+    # Each job's newest report: the HTML page, or site.yml's host_info.json summary.
     reports = [
         path
-        for path in sorted(folder.glob(f"*/{LATEST}/report.html"))
+        for name in ("report.html", "host_info.json")
+        for path in sorted(folder.glob(f"*/{LATEST}/{name}"))
         if path.stat().st_mtime >= started
     ]
     if reports:
