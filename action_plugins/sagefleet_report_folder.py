@@ -38,17 +38,23 @@ def close(run: RunFolder, report: str = REPORT) -> dict[str, Any]:
             "msg": "this run wrote no report"
             + ("" if removed else f" in {run.path} (any file there is from an earlier run)"),
         }
-    if report != REPORT:
-        latest = link_latest(run)
-        return {
-            "written": True,
-            "folder": str(run.path),
-            "latest": str(latest) if latest else None,
-            "text": "",
-            "statuses": {},
-            "reasons": {},
-            "msg": f"{report} written to {run.path}",
-        }
+    # A fleet report also gives its text and each host's status; another document, only
+    # that it was written.
+    text, statuses, reasons = _read_fleet_report(run) if report == REPORT else ("", {}, {})
+    latest = link_latest(run)
+    return {
+        "written": True,
+        "folder": str(run.path),
+        "latest": str(latest) if latest else None,
+        "text": text,
+        "statuses": statuses,
+        "reasons": reasons,
+        "msg": f"{'report' if report == REPORT else report} written to {run.path}",
+    }
+
+
+def _read_fleet_report(run: RunFolder) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The console text of the fleet report in ``run``, and each host's status and reason."""
     document = json.loads((run.path / REPORT).read_text(encoding="utf-8"))
     text_file = run.path / "report.txt"
     text = text_file.read_text(encoding="utf-8") if text_file.exists() else ""
@@ -64,16 +70,7 @@ def close(run: RunFolder, report: str = REPORT) -> dict[str, Any]:
         )
         outcome = host.get("outcome") or {}
         reasons[host["host"]] = outcome.get("reason") or host.get("error") or "; ".join(failed)
-    latest = link_latest(run)
-    return {
-        "written": True,
-        "folder": str(run.path),
-        "latest": str(latest) if latest else None,
-        "text": text,
-        "statuses": statuses,
-        "reasons": reasons,
-        "msg": f"report written to {run.path}",
-    }
+    return text, statuses, reasons
 
 
 class ActionModule(SagefleetAction):

@@ -30,6 +30,17 @@ from tests.support.processes import group_members
 from tests.support.scenarios import write_inventory
 
 
+def run_doctor(inventory: Path, cwd: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """`sagefleet doctor -i inventory *options` as an operator runs it, from ``cwd``."""
+    return subprocess.run(
+        [sys.executable, "-m", "sagefleet", "doctor", "-i", str(inventory), *options],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 @pytest.fixture(scope="module")
 def scenario_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet, Path]]:
     folder = tmp_path_factory.mktemp("preflight")
@@ -224,13 +235,7 @@ def test_doctor_writes_each_run_in_its_own_folder(
     job_dir = tmp_path / "reports" / inventory_name([str(inventory)]) / "preflight"
 
     def doctor_cli(*options: str) -> str:
-        process = subprocess.run(
-            [sys.executable, "-m", "sagefleet", "doctor", "-i", str(inventory), *options],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        process = run_doctor(inventory, tmp_path, *options)
         assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-2000:]
         return process.stdout
 
@@ -531,14 +536,7 @@ def test_doctor_exits_4_when_a_host_could_not_be_diagnosed(tmp_path: Path) -> No
         inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
 
         def doctor_cli(*options: str) -> tuple[int, dict[str, str], str]:
-            command = ["doctor", "-i", str(inventory), "--format", "json", "--out", "-"]
-            process = subprocess.run(
-                [sys.executable, "-m", "sagefleet", *command, *options],
-                cwd=tmp_path,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
+            process = run_doctor(inventory, tmp_path, "--format", "json", "--out", "-", *options)
             statuses = {h["host"]: h["status"] for h in json.loads(process.stdout)["hosts"]}
             said = [line for line in process.stderr.splitlines() if "exit code" in line]
             return process.returncode, statuses, "\n".join(said)
