@@ -139,7 +139,7 @@ def test_checks_refuses_a_file_that_is_not_facts(tmp_path: Path) -> None:
 
 
 def test_checks_without_inventory_evaluate_but_a_host_without_entities_is_never_ready(
-    fleet_inventory: tuple[Fleet, Path], tmp_path: Path
+    fleet_inventory: tuple[Fleet, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fleet, _ = fleet_inventory
     params = offline.default_params()
@@ -154,6 +154,14 @@ def test_checks_without_inventory_evaluate_but_a_host_without_entities_is_never_
     assert host["status"] == "blocked"
     failed = {f["check_id"] for f in host["findings"] if f["status"] == "fail"}
     assert failed == {"SF903"}  # only the missing entities: the facts themselves are healthy
+    capsys.readouterr()
+    # With it: exit 1, and stderr says which host set it, as doctor does.
+    again = ["checks", "--facts", str(facts_file), "--out", str(tmp_path / "r2")]
+    assert main([*again, "--fail-on-blocked"]) == 1
+    name = host["host"]
+    assert f"checks: exit code 1: 1 host(s) blocked (--fail-on-blocked): {name}" in (
+        capsys.readouterr().err.splitlines()
+    )
 
 
 def test_checks_of_one_host_after_another_keep_both_reports(

@@ -182,18 +182,18 @@ def test_the_demo_names_its_reports_where_they_were_written(tmp_path: Path) -> N
 def test_doctors_exit_code_names_at_most_ten_of_the_hosts_that_set_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from sagefleet.cli.doctor import exit_code
+    from sagefleet.cli.common import report_exit_code
     from sagefleet.findings import FleetReport, HostReport
 
     down = [HostReport(f"sage{i:02d}", reachable=False, error="refused") for i in range(12)]
     report = FleetReport("sagefleet doctor", (*down, HostReport("sage99", reachable=True)))
-    assert exit_code(report, fail_on_blocked=False) == cli.EXIT_UNREACHABLE == 4
+    assert report_exit_code("doctor", report, fail_on_blocked=False) == cli.EXIT_UNREACHABLE == 4
     names = ", ".join(f"sage{i:02d}" for i in range(10))
     assert capsys.readouterr().err == (
         f"doctor: exit code 4: 12 host(s) unreachable, so not diagnosed: {names} and 2 more\n"
     )
     healthy = FleetReport("sagefleet doctor", (HostReport("sage99", reachable=True),))
-    assert exit_code(healthy, fail_on_blocked=True) == cli.EXIT_OK
+    assert report_exit_code("doctor", healthy, fail_on_blocked=True) == cli.EXIT_OK
     assert capsys.readouterr().err == ""
 
 

@@ -36,6 +36,26 @@ DOCTOR_EXIT_CODES: dict[int, str] = {
 """What each exit code of `sagefleet doctor` means (its --help shows this table)."""
 
 
+def report_exit_code(command: str, report: FleetReport, *, fail_on_blocked: bool) -> int:
+    """The exit code of a command that diagnosed hosts (DOCTOR_EXIT_CODES), and on stderr,
+    when not 0, the hosts that set it: a host not diagnosed means the run did not do what
+    was asked."""
+    unreachable = [h.host for h in report.hosts if h.status == "unreachable"]
+    if unreachable:
+        _say_exit(command, EXIT_UNREACHABLE, unreachable, "unreachable, so not diagnosed")
+        return EXIT_UNREACHABLE
+    blocked = [h.host for h in report.hosts if h.status == "blocked"]
+    if fail_on_blocked and blocked:
+        _say_exit(command, EXIT_BLOCKED, blocked, "blocked (--fail-on-blocked)")
+        return EXIT_BLOCKED
+    return EXIT_OK
+
+
+def _say_exit(command: str, code: int, hosts: list[str], what: str) -> None:
+    shown = ", ".join(hosts[:10]) + (f" and {len(hosts) - 10} more" if len(hosts) > 10 else "")
+    print(f"{command}: exit code {code}: {len(hosts)} host(s) {what}: {shown}", file=sys.stderr)
+
+
 def exit_codes_epilog(codes: dict[int, str]) -> str:
     """The exit codes of a command, for its --help."""
     return "exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in codes.items())

@@ -6,27 +6,23 @@ import argparse
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sagefleet.cli.common import (
     DOCTOR_EXIT_CODES,
     EXIT_BLOCKED,
-    EXIT_OK,
     EXIT_TERMINATED,
-    EXIT_UNREACHABLE,
     command,
     command_group,
     exit_codes_epilog,
     format_option,
     inventory_options,
     lang_option,
+    report_exit_code,
     reports_option,
     write_run_reports,
 )
 from sagefleet.errors import InputError, SagefleetError
-
-if TYPE_CHECKING:
-    from sagefleet.findings import FleetReport
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -81,26 +77,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         sys.stdout.write(render_report(report, args.format[0]))
     else:
         write_run_reports(report, args.out, args.inventory, args.format)
-    return exit_code(report, fail_on_blocked=args.fail_on_blocked)
-
-
-def exit_code(report: FleetReport, *, fail_on_blocked: bool) -> int:
-    """doctor's exit code for a report (DOCTOR_EXIT_CODES), and on stderr, when not 0, the
-    hosts that set it: a host not diagnosed means the run did not do what was asked."""
-    unreachable = [h.host for h in report.hosts if h.status == "unreachable"]
-    if unreachable:
-        _say_exit(EXIT_UNREACHABLE, unreachable, "unreachable, so not diagnosed")
-        return EXIT_UNREACHABLE
-    blocked = [h.host for h in report.hosts if h.status == "blocked"]
-    if fail_on_blocked and blocked:
-        _say_exit(EXIT_BLOCKED, blocked, "blocked (--fail-on-blocked)")
-        return EXIT_BLOCKED
-    return EXIT_OK
-
-
-def _say_exit(code: int, hosts: list[str], what: str) -> None:
-    shown = ", ".join(hosts[:10]) + (f" and {len(hosts) - 10} more" if len(hosts) > 10 else "")
-    print(f"doctor: exit code {code}: {len(hosts)} host(s) {what}: {shown}", file=sys.stderr)
+    return report_exit_code("doctor", report, fail_on_blocked=args.fail_on_blocked)
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:

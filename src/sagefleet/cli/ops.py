@@ -14,6 +14,7 @@ from sagefleet.cli.common import (
     format_option,
     inventory_options,
     lang_option,
+    report_exit_code,
     reports_option,
     write_run_reports,
 )
@@ -103,9 +104,7 @@ def cmd_checks_facts(args: argparse.Namespace) -> int:
     report = offline.evaluate_file(path, prepared, bastion_utc=collected_at)
     fleet = fleet_report([report], lang=prepared.lang, title="sagefleet checks (offline facts)")
     write_run_reports(fleet, args.out, args.inventory, args.format or REPORT_FORMATS)
-    if args.fail_on_blocked and report.status in ("blocked", "unreachable"):
-        return 1
-    return 0
+    return report_exit_code("checks", fleet, fail_on_blocked=args.fail_on_blocked)
 
 
 def _host_options(parser: argparse.ArgumentParser, host: str) -> None:
