@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sagefleet import diagnose, preflight
+from sagefleet import diagnose, outcomes, preflight
 from sagefleet.ansible.action import SagefleetAction
 from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.variables import module_spec
@@ -57,6 +57,10 @@ class ActionModule(SagefleetAction):
             "diagnosis": bundle.diagnosis.to_dict() if bundle.diagnosis else None,
             "msg": f"{verdict} | {bundle.status}: bundle {path}{restarted}",
         }
-        if restart.get("requested") and not restart.get("done"):
+        if bundle.status in outcomes.UNREACHABLE:
+            # The bundle says why (its notes); the host ends unreachable in PLAY RECAP
+            # (exit code 4): nothing could be collected from it.
+            result["unreachable"] = True
+        elif restart.get("requested") and not restart.get("done"):
             result.update(failed=True, msg=f"restart failed: {restart.get('error')}; bundle {path}")
         return result

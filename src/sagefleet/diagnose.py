@@ -294,6 +294,7 @@ def collect(
         evidence=evidence,
         options=options.connection,
         error=error,
+        reachable=report.reachable,
     )
     bundle.files["troubleshooting.json"] = _json(bundle.diagnosis.to_dict())
     bundle.files["troubleshooting.txt"] = bundle.diagnosis.text().encode("utf-8")

@@ -38,7 +38,7 @@ class Diagnosis:
     steps: list[Step]
     #: The first step that failed (None: none did).
     failed: str | None
-    #: connected, failed, undecided.
+    #: connected, failed, undecided, unreachable.
     outcome: str
     verdict: str
 
@@ -123,11 +123,13 @@ def _findings_step(
     if not chosen:
         return None, [_t(lang, "not gathered (see facts in the bundle's notes)",
                          "non collecté (voir les notes du paquet)")], None
-    failed = [f for f in chosen if f.status in (Status.FAIL, Status.UNKNOWN)
-              and f.severity.value == "error"]
+    errors = [f for f in chosen if f.severity.value == "error"]
+    failed = [f for f in errors if f.status is Status.FAIL]
     detail = [f"{f.check_id} {f.status.value}: {f.message}" for f in chosen] + [note]
     if failed:
         return False, detail, "; ".join(f"{f.check_id}: {f.message}" for f in failed)
+    if any(f.status is Status.UNKNOWN for f in errors):
+        return None, detail, None  # a check that could not decide: neither ok nor failed
     return True, detail, None
 
 
@@ -180,8 +182,10 @@ def diagnose(
     evidence: connection.Evidence | None,
     options: connection.ConnectionOptions | None,
     error: str | None = None,
+    reachable: bool = True,
 ) -> Diagnosis:
-    """The steps and the verdict of one host."""
+    """The steps and the verdict of one host (``reachable`` False: the host could not be
+    reached, ``error`` says why, and the verdict says so)."""
     labels = labels_for(lang)
     title = {name: labels[f"diagnose.step.{name}"] for name in STEPS}
     steps: list[Step] = []
@@ -240,6 +244,9 @@ def diagnose(
                        + (_t(lang, f" (stuck: its process {restart['killed_pid']} was killed)",
                              f" (bloqué : son processus {restart['killed_pid']} a été arrêté)")
                           if restart.get("killed_pid") else "")]))
+    if not reachable:
+        text = labels["diagnose.verdict.unreachable"].format(detail=error or "")
+        return Diagnosis(lang, steps, None, "unreachable", typography(text, lang))
     return _verdict(lang, steps, labels)
 
 

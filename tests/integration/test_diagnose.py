@@ -232,3 +232,40 @@ def test_diagnose_names_the_step_that_failed_for_a_disconnected_agent(tmp_path: 
     # Each host's verdict is in the playbook's summary of the host.
     assert "Step 5 failed (The agent" in process.stdout
     assert "Étape 2 en échec (Son compte" in process.stdout
+
+
+def test_a_host_that_cannot_be_reached_ends_unreachable_with_its_bundle(
+    fleet: tuple[Fleet, Path], tmp_path: Path
+) -> None:
+    """Nothing could be collected from it: PLAY RECAP marks it unreachable and the run
+    exits 4, as every playbook does for such a host; its bundle still says why."""
+    _, inventory = fleet
+    data = yaml.safe_load(inventory.read_text())
+    hosts = data["all"]["children"]["sage_servers"]["hosts"]
+    hosts["refused"] = {**hosts["without-agent"], "ansible_password": "not-the-password"}
+    refused = tmp_path / "inventory" / "hosts.yml"
+    refused.parent.mkdir()
+    refused.write_text(yaml.safe_dump(data, sort_keys=False))
+    dest = tmp_path / "bundles"
+    process = subprocess.run(
+        [ANSIBLE_PLAYBOOK, "-i", str(refused), "playbooks/diagnose.yml",
+         "-e", f"sagefleet_diagnose_dest={dest}", "-l", "refused,without-agent"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+    )
+    assert process.returncode == 4, process.stdout[-4000:] + process.stderr[-2000:]
+    recap = process.stdout[process.stdout.index("PLAY RECAP"):]
+    assert [line.split()[0] for line in recap.splitlines()[1:] if "unreachable=1" in line] == [
+        "refused"
+    ]
+    assert "[sagefleet] run complete: 2 hosts, 0 failed, 1 unreachable" in process.stdout
+    files = read_zip(bundles(dest)["refused"])
+    assert json.loads(files["findings.json"])["reachable"] is False
+    assert "facts: not gathered (" in files["manifest.json"].decode()
+    troubleshooting = json.loads(files["troubleshooting.json"])
+    assert troubleshooting["outcome"] == "unreachable"
+    assert troubleshooting["verdict"].startswith(
+        "The host could not be reached, so nothing on it was diagnosed: credentials rejected"
+    )
+    assert "unreachable: [refused] The host could not be reached" in process.stdout
+    assert "without-agent" in bundles(dest)

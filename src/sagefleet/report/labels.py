@@ -100,6 +100,9 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "diagnose.verdict.undecided": (
             "No step failed, but the agent's connection is not proven: {detail}"
         ),
+        "diagnose.verdict.unreachable": (
+            "The host could not be reached, so nothing on it was diagnosed: {detail}"
+        ),
     },
     "fr": {
         "title": "Rapport de pré-vérification",
@@ -189,6 +192,9 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "diagnose.verdict.connected": "L'agent est connecté (étape {n}, {step}).",
         "diagnose.verdict.undecided": (
             "Aucune étape en échec, mais la connexion de l'agent n'est pas prouvée : {detail}"
+        ),
+        "diagnose.verdict.unreachable": (
+            "Le serveur est injoignable, rien n'y a été diagnostiqué : {detail}"
         ),
     },
 }
