@@ -101,6 +101,25 @@ def test_a_host_the_suites_did_not_report_failed_its_verification(tmp_path: Path
     assert verdict.failed == ("b",) and verdict.stop
 
 
+def test_suites_that_failed_where_no_host_check_says_why_prove_no_host(tmp_path: Path) -> None:
+    """pytest's exit code counts: every host's checks passed, yet the suites failed (a
+    test without a check id, an error of pytest, nothing collected), as verify.yml."""
+    run = _suites_report(tmp_path, "", "ab")
+    results = {"a": {"outcome": "installed"}, "b": {"outcome": "upgraded"}}
+    for rc in (1, 3, 5):
+        verdict = judge_wave(results, 100, run={**run, "rc": rc}, report_folder=tmp_path)
+        assert {h: v["status"] for h, v in verdict.verify.items()} == {
+            "a": "verify-failed", "b": "verify-failed"
+        }
+        assert verdict.verify["a"]["reason"].startswith(
+            f"the verification suites failed (pytest rc {rc}) although every host's checks passed"
+        )
+        assert verdict.verify["a"]["findings"][0]["status"] == "pass"  # kept as they were
+        assert verdict.stop
+    verdict = judge_wave(results, 100, run={**run, "rc": 0}, report_folder=tmp_path)
+    assert {v["status"] for v in verdict.verify.values()} == {"verified"} and not verdict.stop
+
+
 def test_a_skipped_verification_judges_the_deploy_alone(tmp_path: Path) -> None:
     verdict = judge_wave(
         {"a": {"outcome": "installed"}}, 20, run={"skipped": True}, report_folder=tmp_path

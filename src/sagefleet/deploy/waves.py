@@ -139,6 +139,16 @@ def verification(
             else entry.get("error"),
             findings,
         )
+    if run.get("rc") != 0 and all(v["status"] == Outcome.VERIFIED for v in verdicts.values()):
+        # A failure no host's checks explain (a test without a check id, an error of pytest
+        # itself, no test collected): no host is proven, as verify.yml fails such a run.
+        reason = (
+            f"the verification suites failed (pytest rc {run.get('rc')}) although every "
+            f"host's checks passed: see {folder / 'pytest.junit.xml'}"
+        )
+        return {
+            h: _verdict(Outcome.VERIFY_FAILED, reason, v["findings"]) for h, v in verdicts.items()
+        }
     return verdicts
 
 
