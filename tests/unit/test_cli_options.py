@@ -210,3 +210,38 @@ def test_doctors_progress_counts_blocked_and_unreachable_hosts_apart() -> None:
     progress.update(HostReport("sage02", reachable=True))
     last = stream.getvalue().splitlines()[-1]
     assert last.startswith("doctor: 2/2 hosts, 0 blocked, 1 unreachable, "), last
+
+
+def test_doctor_refuses_a_sage_server_it_cannot_reach_over_winrm_and_names_others_it_leaves(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Sage server reached another way would be missing from the report as if diagnosed:
+    an input error before any host is contacted. A host outside sage_servers (a bastion)
+    is left out, and stderr says so."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "all:\n"
+        "  children:\n"
+        "    sage_servers:\n"
+        "      hosts:\n"
+        "        sage-psrp: {ansible_connection: psrp, ansible_host: 127.0.0.1}\n"
+        "    bastions:\n"
+        "      hosts:\n"
+        "        jump01: {ansible_host: 127.0.0.1}\n",
+        encoding="utf-8",
+    )
+    assert cli.main(["doctor", "-i", str(inventory), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "host sage-psrp, field ansible_connection: sagefleet doctor reaches Sage servers over "
+        "WinRM only (value: psrp). Fix: preflight it with playbooks/preflight.yml"
+    ) in err
+    assert not (tmp_path / "r").exists()
+    # Without it (--limit), the bastion alone is left out, and said so.
+    assert cli.main(["doctor", "-i", str(inventory), "-l", "jump01"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "doctor: left out 1 host(s) outside sage_servers not reached over WinRM: "
+        "jump01 (ssh (Ansible's default))"
+    ) in err
+    assert "no WinRM host matches 'jump01'" in err

@@ -6,7 +6,7 @@ import argparse
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sagefleet.cli.common import (
     DOCTOR_EXIT_CODES,
@@ -23,6 +23,9 @@ from sagefleet.cli.common import (
     write_run_reports,
 )
 from sagefleet.errors import InputError, SagefleetError
+
+if TYPE_CHECKING:
+    from sagefleet.inventory import InventoryHost
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -45,11 +48,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             value=", ".join(args.format),
             fix="give exactly one --format with --out -, e.g. --format json --out -",
         )
-    hosts = [
-        h
-        for h in load(args.inventory, vault=vault_options(args), pattern=args.limit)
-        if h.target is not None
-    ]
+    matched = load(args.inventory, vault=vault_options(args), pattern=args.limit)
+    hosts = [h for h in matched if h.target is not None]
+    _without_winrm([h for h in matched if h.target is None])
     if not hosts:
         raise SagefleetError(f"no WinRM host matches {args.limit!r} in {', '.join(args.inventory)}")
     if args.lang:  # the reports' language, whatever the inventory's sagefleet_lang
@@ -78,6 +79,42 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     else:
         write_run_reports(report, args.out, args.inventory, args.format)
     return report_exit_code("doctor", report, fail_on_blocked=args.fail_on_blocked)
+
+
+def _without_winrm(hosts: list[InventoryHost]) -> None:
+    """doctor reaches hosts over WinRM only. A Sage server (group sage_servers) that is
+    not reached so is an input error before any host is contacted: leaving it out would
+    report a fleet it did not diagnose. Another host (a bastion, a jump host) is left
+    out, and stderr says so."""
+    from sagefleet.doctor import DoctorInputError
+    from sagefleet.inventory import SAGE_SERVERS
+
+    def connection(host: InventoryHost) -> str:
+        return str(host.variables.get("ansible_connection") or "ssh (Ansible's default)")
+
+    servers = [h for h in hosts if SAGE_SERVERS in (h.variables.get("group_names") or ())]
+    if servers:
+        raise DoctorInputError(
+            [
+                InputError(
+                    "sagefleet doctor reaches Sage servers over WinRM only",
+                    host=h.name,
+                    field="ansible_connection",
+                    value=connection(h),
+                    fix="preflight it with playbooks/preflight.yml (its per_host mode takes "
+                    "any connection plugin), or leave it out with --limit",
+                )
+                for h in servers
+            ]
+        )
+    if hosts:
+        names = ", ".join(f"{h.name} ({connection(h)})" for h in hosts[:10])
+        more = f" and {len(hosts) - 10} more" if len(hosts) > 10 else ""
+        print(
+            f"doctor: left out {len(hosts)} host(s) outside {SAGE_SERVERS} not reached over "
+            f"WinRM: {names}{more}",
+            file=sys.stderr,
+        )
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ from typing import Any
 from sagefleet.agent.profile import MergeKey
 from sagefleet.cli.common import command, command_group, inventory_options, output_option
 from sagefleet.errors import InputError
-from sagefleet.inventory import add_vault_arguments
+from sagefleet.inventory import SAGE_SERVERS, add_vault_arguments
 from sagefleet.settings import vendor
 from sagefleet.settings.errors import ValidationFailed
 from sagefleet.settings.jsonio import dumps, settings_sha256, write_atomic
@@ -94,7 +94,7 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
         required=False,
         help="Ansible inventory (repeatable), not FILE.yml",
         limit="with -i: host pattern (default sage_servers, the playbooks' group)",
-        limit_default="sage_servers",
+        limit_default=SAGE_SERVERS,
     )
     validate.add_argument("--template", type=Path, help="Jinja2 template replacing the shipped one")
 

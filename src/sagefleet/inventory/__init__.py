@@ -25,6 +25,9 @@ from sagefleet.settings.validate import to_plain
 if TYPE_CHECKING:
     from sagefleet.remote.winrm import WinRMTarget
 
+#: The group of the Sage servers: every playbook's hosts, and what the commands read.
+SAGE_SERVERS = "sage_servers"
+
 CONNECTION_VARS = (
     "ansible_host",
     "ansible_port",
