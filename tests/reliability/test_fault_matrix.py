@@ -281,6 +281,23 @@ def test_disk_full_during_the_transfer_fails_cleanly(
     assert not [k for k in host.fs.entries if k.endswith(".part")]  # space given back
 
 
+@pytest.mark.parametrize("name", list(HOSTS))
+def test_a_host_where_no_script_can_run_is_blocked_by_sf107_not_failed(
+    sim: Case, package: PackageInfo, name: str
+) -> None:
+    """Constrained Language Mode (AppLocker/WDAC): preflight blocks the host with SF107,
+    and the deploy says so, as it does for any blocked host, instead of a reasonless
+    failure."""
+
+    def constrained(fleet: Fleet, host: WindowsHost) -> None:
+        host.language_mode = "ConstrainedLanguage"
+
+    result = run_case(sim, package, name, arrange=constrained)
+    assert result.outcome == "blocked"
+    assert (result.reason or "").startswith("preflight: SF107"), result.reason
+    assert not [e for e in sim[0].host(name).journal if e.get("name") == "stage_push"]
+
+
 # -- installer and service -----------------------------------------------------------------
 
 

@@ -51,11 +51,11 @@ class Deployer(Install):
         self.result.report = report
         if not report.reachable:
             return self.done(Outcome.UNREACHABLE, reason=report.error)
-        if document is None or report.error:
-            return self.done(Outcome.FAILED, reason=report.error)
-        if report.status == "blocked":
+        if report.status == Outcome.BLOCKED:  # SF107 too: no script can run, no facts
             self.result.previous_version = _agent_version(report)
             return self.done(Outcome.BLOCKED, reason="preflight: " + report.blocked_reason)
+        if document is None or report.error:
+            return self.done(Outcome.FAILED, reason=report.error)
         facts = parse_facts(document)
         current = facts.agent.version if facts.agent.installed else None
         self.result.previous_version = current
