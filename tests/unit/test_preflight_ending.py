@@ -61,3 +61,18 @@ def test_a_task_that_failed_on_its_own_keeps_its_error() -> None:
     assert ended(refused, fail_on_blocked=True) == refused
     blocked_and_failed = {**task_result(_report(BLOCKING)), "failed": True, "msg": "own error"}
     assert ended(blocked_and_failed, fail_on_blocked=True)["msg"] == "own error"
+
+
+def test_the_task_message_names_the_checks_that_failed_and_those_that_could_not_decide() -> None:
+    unknown = dotnet(Status.UNKNOWN, "the registry could not be read")
+    info = replace(BLOCKING, check_id="SF102", severity=Severity.INFO, title="TLS")
+    assert task_result(_report(BLOCKING, WARNING))["msg"] == "blocked: SF101 SF302 failed"
+    assert task_result(_report(unknown, info))["msg"] == "blocked: SF101 unknown"
+    unknown_warning = replace(unknown, check_id="SF302", severity=Severity.WARNING)
+    assert task_result(_report(unknown_warning))["msg"] == "warnings: SF302 unknown"
+    assert task_result(_report(WARNING, unknown_warning))["msg"] == (
+        "warnings: SF302 failed, SF302 unknown"
+    )
+    # Only a host whose checks all passed reads "all checks pass".
+    assert task_result(_report(info))["msg"] == "ready: no error or warning check fails"
+    assert task_result(_report(dotnet(Status.PASS, "4.8")))["msg"] == "ready: all checks pass"

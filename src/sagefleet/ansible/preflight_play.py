@@ -45,7 +45,7 @@ from typing import Any
 from sagefleet import doctor, outcomes, preflight, variables
 from sagefleet.agent import profile as agent_profile
 from sagefleet.errors import SagefleetError
-from sagefleet.findings import HostReport
+from sagefleet.findings import HostReport, Severity, Status
 from sagefleet.inventory import InventoryHost
 from sagefleet.outcomes import Outcome
 from sagefleet.processes import alive
@@ -117,10 +117,15 @@ def task_result(report: HostReport) -> dict[str, Any]:
         result["unreachable"] = True
         result["msg"] = report.error
         return result
-    failing = [f for f in report.findings if f.is_failure and f.severity != "info"]
-    result["msg"] = f"{report.status}: " + (
-        ", ".join(sorted({f.check_id for f in failing})) if failing else "all checks pass"
-    )
+    # The checks that decide the status (info ones never do): failed, or could not decide.
+    deciding = [f for f in report.findings if f.severity is not Severity.INFO]
+    failed = sorted({f.check_id for f in deciding if f.is_failure})
+    unknown = sorted({f.check_id for f in deciding if f.status is Status.UNKNOWN})
+    parts = [" ".join(ids) + w for ids, w in ((failed, " failed"), (unknown, " unknown")) if ids]
+    if not parts:
+        passed = not any(f.status in (Status.FAIL, Status.UNKNOWN) for f in report.findings)
+        parts = ["all checks pass" if passed else "no error or warning check fails"]
+    result["msg"] = f"{report.status}: " + ", ".join(parts)
     return result
 
 
