@@ -183,9 +183,11 @@ def test_verify_playbook_runs_the_suites(tmp_path: Path, make_fleet: FleetFactor
     inventory = deployed_inventory(fleet, tmp_path)
     fleet.host("sage02").stop_service("SpendeskSageAgent")
     out = tmp_path / "out"
-    process = verify_playbook(
-        inventory, "-e", f"sagefleet_verify_report_dir={out}", "-e", "sagefleet_verify_workers=2"
-    )
+    # The playbook's variables from the inventory (not only -e): its defaults rank below.
+    data = yaml.safe_load(inventory.read_text())
+    data["all"]["vars"].update(sagefleet_verify_report_dir=str(out), sagefleet_verify_workers=2)
+    inventory.write_text(yaml.safe_dump(data, sort_keys=False))
+    process = verify_playbook(inventory)
     # The host whose verification failed fails in PLAY RECAP, with its reason; not the other.
     assert process.returncode == 2, process.stdout[-3000:]
     assert re.search(r"^verify-failed: \[sage02\] SF502 .*is Stopped", process.stdout, re.M), (
