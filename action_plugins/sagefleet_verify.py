@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import sys
+import tempfile
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sagefleet.ansible.action import SagefleetAction
 from sagefleet.inventory import current_secrets
 from sagefleet.remote.ansible import AnsibleSession
+from sagefleet.variables.declarations import TARGET_VERSION
 from sagefleet.verify.runner import run_suites, suites_argv
 
 
@@ -18,25 +22,32 @@ class ActionModule(SagefleetAction):
         "limit": {"type": "str", "default": "all"},
         "workers": {"type": "int", "default": 0},
         "report_dir": {"type": "path"},
+        # A wave's verification: the registered deploy results of the play's batch, whose
+        # target versions rank above the inventory's for the suites (the deploy's default,
+        # the package's version, or an -e value, which the suites would not see).
+        "deploy_results": {"type": "str"},
     }
     _supports_check_mode = True  # read-only: it verifies in check mode too
     _requires_connection = False
 
     def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
         args, variables = self.args, self.task_vars
-        argv = suites_argv(
-            str(variables.get("ansible_playbook_python") or sys.executable),
-            args["suites"],
-            [str(s) for s in variables.get("ansible_inventory_sources") or []],
-            limit=args["limit"],
-            workers=args["workers"],
-            report_dir=args["report_dir"],
-        )
-        # When the suites started, as ansible.builtin.command says it: a report older
-        # than this is an earlier run's (sagefleet.deploy.waves).
-        start = datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")
-        # The vault secrets ansible-playbook opened the inventory with, in memory.
-        run = run_suites(argv, current_secrets(self._loader))
+        with tempfile.TemporaryDirectory(prefix="sagefleet-verify-") as folder:
+            host_vars = self._deployed_versions(Path(folder)) if args["deploy_results"] else None
+            argv = suites_argv(
+                str(variables.get("ansible_playbook_python") or sys.executable),
+                args["suites"],
+                [str(s) for s in variables.get("ansible_inventory_sources") or []],
+                limit=args["limit"],
+                workers=args["workers"],
+                report_dir=args["report_dir"],
+                host_vars=host_vars,
+            )
+            # When the suites started, as ansible.builtin.command says it: a report older
+            # than this is an earlier run's (sagefleet.deploy.waves).
+            start = datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")
+            # The vault secrets ansible-playbook opened the inventory with, in memory.
+            run = run_suites(argv, current_secrets(self._loader))
         return {
             # The suites' result is in rc and msg; the playbook decides (Ansible would
             # otherwise fail the task on a non-zero rc).
@@ -50,3 +61,16 @@ class ActionModule(SagefleetAction):
             "msg": run.message,
             "start": start,
         }
+
+    def _deployed_versions(self, folder: Path) -> str:
+        """The file of each batch host's target version, as its deploy result says it."""
+        name = self.args["deploy_results"]
+        hosts = [str(h) for h in self.task_vars.get("ansible_play_batch") or []]
+        versions = {
+            host: {TARGET_VERSION.name: found[name]["target_version"]}
+            for host, found in self.registered(hosts, [name]).items()
+            if isinstance(found.get(name), dict) and found[name].get("target_version")
+        }
+        path = folder / "host_vars.json"
+        path.write_text(json.dumps(versions), encoding="utf-8")
+        return str(path)

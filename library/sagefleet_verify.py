@@ -29,6 +29,13 @@ options:
   report_dir:
     description: Folder of the fleet report and the JUnit XML; none when unset.
     type: path
+  deploy_results:
+    description:
+      - A wave's verification. The name of the registered sagefleet_deploy results of the
+        play's batch. Each host's target version, as its deploy said it (the package's
+        version by default, or an extra variable), then ranks above the inventory's
+        C(sagefleet_agent_target_version) for the suites (C(--sagefleet-host-vars)).
+    type: str
 extends_documentation_fragment:
   - sagefleet.docs.module
   - sagefleet.docs.module.bastion

@@ -428,6 +428,29 @@ def test_testinfra_wave_gate_passes_then_stops_a_rollout_it_fails(
     assert outcomes(passing) == {"a": "unchanged", "b": "installed", "c": "installed"}
 
 
+def test_wave_verification_expects_the_version_the_deploy_targeted(
+    tmp_path: Path, package: Path, make_fleet: FleetFactory
+) -> None:
+    """No sagefleet_agent_target_version in the inventory: the deploy targets the package's
+    version, and the wave's suites (which read the inventory) are handed that version,
+    so SF505 checks it instead of failing every wave for a variable not set."""
+    fleet = make_fleet(profiles=["healthy-onprem"] * 2, names=["a", "b"])
+    process, _ = deploy(
+        fleet, tmp_path, package,
+        "-e", '{"sagefleet_deploy_waves": [1, 1]}', "-e", "sagefleet_agent_verify_waves=true",
+        inventory_vars={"sagefleet_agent_target_version": None},
+    )
+    assert process.returncode == 0, process.stdout[-3000:]
+    assert outcomes(process) == {"a": "installed", "b": "installed"}
+    folder = report_folder(process)
+    assert folder is not None
+    for host in ("a", "b"):
+        report = json.loads((folder / f"verify-{host}" / "report.json").read_text())
+        (entry,) = report["hosts"]
+        sf505 = [f for f in entry["findings"] if f["check_id"] == "SF505"]
+        assert [(f["status"], entry["host"]) for f in sf505] == [("pass", host)]
+
+
 def test_a_large_package_travels_over_several_ansible_connections(
     tmp_path: Path, make_fleet: FleetFactory
 ) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from sagefleet.sim import vendor_layout
 from sagefleet.verify.expectations import differences, for_host
@@ -33,3 +36,23 @@ def test_members_only_the_file_has_are_allowed_under_the_vendor_source() -> None
 
 def test_the_template_layout_allows_nothing_more_than_it_renders() -> None:
     assert not for_host("sage01", variables("template")).settings_extra_allowed
+
+
+def test_host_vars_given_to_the_suites_must_be_variables_by_host(tmp_path: Path) -> None:
+    """--sagefleet-host-vars (a deploy's wave hands over its target versions): a file that
+    is not {host: {variable: value}} stops the suites with one line, not a traceback."""
+    from sagefleet.verify.plugin import _host_vars
+    from sagefleet.verify.runner import suites_argv
+
+    good = tmp_path / "good.json"
+    good.write_text('{"sage01": {"sagefleet_agent_target_version": "3.2.0"}}')
+    assert _host_vars(str(good)) == {"sage01": {"sagefleet_agent_target_version": "3.2.0"}}
+    assert _host_vars(None) == {}
+    for text in ('["sage01"]', '{"sage01": "3.2.0"}', "{not json"):
+        bad = tmp_path / "bad.json"
+        bad.write_text(text)
+        with pytest.raises(pytest.UsageError, match="--sagefleet-host-vars"):
+            _host_vars(str(bad))
+    argv = suites_argv("python", "tests/infra", ["inv"], host_vars=str(good))
+    assert argv[-1] == f"--sagefleet-host-vars={good}"
+    assert not [a for a in suites_argv("python", "tests/infra", ["inv"]) if "host-vars" in a]

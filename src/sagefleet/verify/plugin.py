@@ -8,6 +8,7 @@ options, vault secrets and fixtures: docs/verify.md, "Running the suites" and
 from __future__ import annotations
 
 import base64
+import json
 from collections import defaultdict
 from collections.abc import Generator
 from pathlib import Path
@@ -58,6 +59,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--sagefleet-limit", default="all", help="host pattern (default all)")
     group.addoption("--sagefleet-report", help="write the fleet report (all formats) here")
+    group.addoption(
+        "--sagefleet-host-vars",
+        help="JSON file of variables by host that rank above the inventory's, e.g. "
+        '{"sage01": {"sagefleet_agent_target_version": "3.2.0"}} (a deploy\'s wave hands '
+        "over the version it installed)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -82,14 +89,31 @@ def pytest_configure(config: pytest.Config) -> None:
                 password_files=tuple(config.getoption("sagefleet_vault_password_files")),
                 ids=tuple(config.getoption("sagefleet_vault_ids")),
             )
+            given = _host_vars(config.getoption("sagefleet_host_vars"))
             for host in load(inventories, vault=vault, pattern=config.getoption("sagefleet_limit")):
                 if host.target is not None:
-                    hosts[host.name] = host
+                    variables = {**host.variables, **given.get(host.name, {})}
+                    hosts[host.name] = InventoryHost(host.name, variables, host.target)
     except SagefleetError as exc:  # one line, not a traceback
         raise pytest.UsageError(str(exc)) from None
     config.stash[_HOSTS_KEY] = hosts
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_HandOver(), "sagefleet-verify-vault")
+
+
+def _host_vars(path: str | None) -> dict[str, dict[str, Any]]:
+    """--sagefleet-host-vars: {host: {variable: value}}; anything else is a usage error."""
+    if not path:
+        return {}
+    try:
+        found = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise pytest.UsageError(f"--sagefleet-host-vars {path}: {exc}") from None
+    if not isinstance(found, dict) or not all(isinstance(v, dict) for v in found.values()):
+        raise pytest.UsageError(
+            f"--sagefleet-host-vars {path}: must be a JSON object of host -> object of variables"
+        )
+    return found
 
 
 class _HandOver:

@@ -58,8 +58,10 @@ def suites_argv(
     limit: str = "all",
     workers: int = 0,
     report_dir: str | None = None,
+    host_vars: str | None = None,
 ) -> list[str]:
-    """The pytest command line of the suites (no secret in it)."""
+    """The pytest command line of the suites (no secret in it); ``host_vars``: a JSON
+    file of variables by host that rank above the inventory's (--sagefleet-host-vars)."""
     argv = [python, "-m", "pytest", "-p", "sagefleet.verify.plugin", "-p", "no:cacheprovider"]
     argv += ["-q", suites, f"--sagefleet-limit={limit}"]
     if workers > 0:
@@ -70,6 +72,8 @@ def suites_argv(
             f"--sagefleet-report={report_dir}",
         ]
     argv += [f"--sagefleet-inventory={source}" for source in inventories]
+    if host_vars:
+        argv.append(f"--sagefleet-host-vars={host_vars}")
     return argv
 
 
