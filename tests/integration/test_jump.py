@@ -188,3 +188,39 @@ def test_overlay_points_each_host_at_its_forward() -> None:
     fake = type("F", (), {"port": 40001})()
     forwards.forwards["sage-01"] = fake  # type: ignore[assignment]
     assert yaml.safe_dump(jump.overlay(forwards)).count("40001") == 1
+
+
+def test_doctor_reports_the_hosts_behind_a_jump_host_it_cannot_reach_and_goes_on(
+    make_fleet: FleetFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A jump host down is not an input error: the hosts behind it are unreachable, with
+    why, the others are diagnosed, and doctor exits 4 (a host not diagnosed)."""
+    fleet = make_fleet(3, profiles=("healthy-onprem",), scheme="http")
+    inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
+    data = yaml.safe_load(inventory.read_text())
+    hosts = data["all"]["children"]["sage_servers"]["hosts"]
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # a port nothing listens on: the jump host is down
+    port = closed.getsockname()[1]
+    behind = sorted(hosts)[1:]
+    for name in behind:
+        hosts[name]["sagefleet_ssh_jump"] = {
+            "host": "127.0.0.1", "port": port, "user": USER, "password": PASSWORD,
+        }
+    inventory.write_text(yaml.safe_dump(data, sort_keys=False))
+    try:
+        rc = main(
+            ["doctor", "-i", str(inventory), "--out", str(tmp_path / "r"), "--format", "json"]
+        )
+    finally:
+        closed.close()
+    assert rc == 4
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    status = {h["host"]: h["status"] for h in report["hosts"]}
+    direct = sorted(hosts)[0]
+    assert status == {direct: "ready", **dict.fromkeys(behind, "unreachable")}
+    errors = {h["host"]: h["error"] for h in report["hosts"] if h["host"] in behind}
+    assert all(e.startswith(f"jump host 127.0.0.1:{port} unreachable: ") for e in errors.values())
+    assert f"2 host(s) unreachable, so not diagnosed: {', '.join(behind)}" in (
+        capsys.readouterr().err
+    )

@@ -25,7 +25,9 @@ from sagefleet.cli.common import (
 from sagefleet.errors import InputError, SagefleetError
 
 if TYPE_CHECKING:
+    from sagefleet.findings import FleetReport
     from sagefleet.inventory import InventoryHost
+    from sagefleet.preflight import PreparedHost
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -62,23 +64,43 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         forwarded,  # hosts behind an SSH jump host (sagefleet_ssh_jump)
     )
 
+    # Every host's inputs first: an input error stops the run before any host, or any
+    # jump host, is contacted.
+    prepared = doctor.prepare_all(hosts)
     # A TERM (a cancelled CI job, systemd) stops doctor as Ctrl-C does: its worker
     # processes and SSH forwards with it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_TERMINATED))
-    with forwarded(hosts) as reachable:
+    behind_lost_jump: dict[str, str] = {}  # the hosts behind a jump host we could not use
+    with forwarded(hosts, unreachable=behind_lost_jump) as reachable:
         # Forwards through a jump host are served by threads of this process: never fork it.
-        jumped = any(r is not h for r, h in zip(reachable, hosts, strict=True))
+        given = {h.name: h for h in hosts}
+        jumped = bool(behind_lost_jump) or any(r is not given[r.name] for r in reachable)
         report = doctor.run(
             reachable,
             forks=args.forks,
             processes=1 if jumped else args.processes,
-            progress=doctor.Progress(total=len(hosts)),
+            progress=doctor.Progress(total=len(reachable)),
+            prepared={r.name: prepared[r.name] for r in reachable},
         )
+    if behind_lost_jump:
+        report = _with_unreachable(report, behind_lost_jump, prepared)
     if to_stdout:  # the report alone on stdout, for a pipe
         sys.stdout.write(render_report(report, args.format[0]))
     else:
         write_run_reports(report, args.out, args.inventory, args.format)
     return report_exit_code("doctor", report, fail_on_blocked=args.fail_on_blocked)
+
+
+def _with_unreachable(
+    report: FleetReport, errors: dict[str, str], prepared: dict[str, PreparedHost]
+) -> FleetReport:
+    """``report`` with the hosts that could not be reached before doctor ran (a jump host
+    down or refusing us), each unreachable with why."""
+    from sagefleet import preflight
+
+    lost = [preflight.unreachable(name, error) for name, error in errors.items()]
+    lang = next(iter(prepared.values())).lang if prepared else report.lang
+    return preflight.fleet_report([*report.hosts, *lost], lang=lang, title=report.title)
 
 
 def _without_winrm(hosts: list[InventoryHost]) -> None:

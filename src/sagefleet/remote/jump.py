@@ -178,11 +178,19 @@ class Forwards:
     def __init__(self) -> None:
         self.clients: dict[tuple[str, int, str], Any] = {}
         self.forwards: dict[str, Forward] = {}
+        #: The jump hosts that could not be reached or refused us, with why.
+        self.refused: dict[tuple[str, int, str], str] = {}
 
     def open(self, name: str, config: JumpConfig, dest_host: str, dest_port: int) -> Forward:
         client = self.clients.get(config.key)
         if client is None:
-            client = self.clients[config.key] = connect(config)
+            if config.key in self.refused:  # tried once in this run: not again for each host
+                raise JumpError(self.refused[config.key])
+            try:
+                client = self.clients[config.key] = connect(config)
+            except JumpError as exc:
+                self.refused[config.key] = str(exc)
+                raise
         forward = self.forwards[name] = Forward(client, dest_host, dest_port)
         return forward
 
@@ -200,8 +208,14 @@ class Forwards:
 
 
 @contextlib.contextmanager
-def forwarded(hosts: Sequence[Any]) -> Iterator[list[Any]]:
-    """The inventory hosts, those behind a jump host pointed at their open forward."""
+def forwarded(
+    hosts: Sequence[Any], unreachable: dict[str, str] | None = None
+) -> Iterator[list[Any]]:
+    """The inventory hosts, those behind a jump host pointed at their open forward.
+
+    A jump host that cannot be reached or refuses us raises JumpError, unless
+    ``unreachable`` is given: then each host behind it is left out, with the error,
+    and the others go on (doctor reports those hosts unreachable)."""
     from sagefleet.inventory import InventoryHost
 
     result: list[Any] = []
@@ -211,7 +225,13 @@ def forwarded(hosts: Sequence[Any]) -> Iterator[list[Any]]:
             if config is None or host.target is None:
                 result.append(host)
                 continue
-            forward = forwards.open(host.name, config, host.target.address, host.target.port)
+            try:
+                forward = forwards.open(host.name, config, host.target.address, host.target.port)
+            except JumpError as exc:
+                if unreachable is None:
+                    raise
+                unreachable[host.name] = str(exc)
+                continue
             target = dataclasses.replace(host.target, address="127.0.0.1", port=forward.port)
             result.append(InventoryHost(host.name, host.variables, target))
         yield result
