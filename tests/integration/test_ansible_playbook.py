@@ -90,7 +90,7 @@ def test_the_summary_names_each_hosts_outcome_and_each_run_has_its_own(
     make_fleet: FleetFactory, tmp_path: Path
 ) -> None:
     """--limit selects the summary play too: it is written, with the hosts left out in their
-    own word (not run), a failed host as failed, each run in its own folder (latest: the
+    own word (not-run), a failed host as failed, each run in its own folder (latest: the
     newest); a run whose every host was unreachable writes none and says so."""
     fleet = make_fleet(3)
     fleet.host("sage02").snippet_failures["host_info"] = "Get-CimInstance : Access denied"
@@ -101,7 +101,7 @@ def test_the_summary_names_each_hosts_outcome_and_each_run_has_its_own(
     assert {name: r["status"] for name, r in summary.items()} == {
         "sage01": "ok",
         "sage02": "failed",
-        "sage03": "not run",
+        "sage03": "not-run",
     }
     assert "Access denied" in summary["sage02"]["msg"]
     assert f"[sagefleet] report of this run: {first}" in process.stdout
@@ -117,9 +117,9 @@ def test_the_summary_names_each_hosts_outcome_and_each_run_has_its_own(
     runs = sorted(p for p in summary_file.parent.parent.iterdir() if p.name != "latest")
     assert len(runs) == 2 and runs[0] == first and summary_file.parent.resolve() == runs[1]
     statuses = {name: r["status"] for name, r in json.loads(summary_file.read_text()).items()}
-    assert statuses == {"sage01": "ok", "sage02": "not run", "sage03": "not run"}
+    assert statuses == {"sage01": "ok", "sage02": "not-run", "sage03": "not-run"}
 
-    # --tags report alone reads no host: no summary of hosts all "not run" over the last.
+    # --tags report alone reads no host: no summary of hosts all "not-run" over the last.
     process, summary_file = run_playbook(fleet, tmp_path, "--tags", "report")
     assert process.returncode == 0, process.stdout + process.stderr
     assert "[sagefleet] this run wrote no report: its report task was skipped" in process.stdout

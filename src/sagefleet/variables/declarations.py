@@ -290,8 +290,9 @@ CONNECT_WINDOW = seconds(
 
 WAVES = _deployed(
     "sagefleet_deploy_waves", "list",
-    "Hosts per wave (numbers or percentages), the serial of playbooks/deploy.yml; [1] "
-    "deploys one canary only.",
+    "Hosts per wave (numbers or percentages), the serial of playbooks/deploy.yml; as "
+    "Ansible's serial, the last size repeats until every host is done ([1] deploys one "
+    "host at a time; a canary alone is --limit with one host).",
     default=[1, "10%", "25%", "100%"],
 )
 DEPLOY_MAX_FAIL = _deployed(
