@@ -331,6 +331,17 @@ def test_check_reference_matches_the_catalog() -> None:
     assert current == wanted, "run `python -m sagefleet.ansible.roledocs checks`"
 
 
+def test_variables_reference_matches_the_declaration() -> None:
+    """docs/variables.md lists every declared variable, those of no role too."""
+    from sagefleet.variables import declared
+
+    current, wanted = roledocs.variables_doc(ROOT / "docs" / "variables.md")
+    assert current == wanted, "run `python -m sagefleet.ansible.roledocs variables`"
+    listed = set(re.findall(r"^\| `(sagefleet_\w+)` \|", current, re.M))
+    assert listed == {n for n, v in declared().items() if v.replaced_by is None}
+    assert {"sagefleet_ssh_jump", "sagefleet_dns_servers", "sagefleet_agent_package_url"} <= listed
+
+
 def test_the_project_reads_a_yaml_inventory_once_and_plugin_configurations_still(
     tmp_path: Path,
 ) -> None:

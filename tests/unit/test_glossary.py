@@ -90,6 +90,13 @@ def _generated_regions(path: Path, text: str) -> str:
         )
     if relative.startswith("library/"):
         return re.sub(r"^options:\n(?:(?: .*)?\n)*", "", text, count=1, flags=re.M)
+    if relative == "docs/variables.md":
+        return re.sub(
+            re.escape(roledocs.VARIABLES_BEGIN) + ".*?" + re.escape(roledocs.VARIABLES_END),
+            "",
+            text,
+            flags=re.S,
+        )
     if path == ARCHITECTURE:
         whole, start, end = glossary()
         return whole[:start] + whole[end:]

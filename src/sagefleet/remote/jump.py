@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagefleet.errors import InputError, SagefleetError
+from sagefleet.variables.declarations import SSH_JUMP
 
-VAR = "sagefleet_ssh_jump"
+VAR = SSH_JUMP.name
 _KEYS = {"host", "port", "user", "key_file", "password", "known_hosts", "host_key_checking"}
 
 
@@ -264,5 +265,6 @@ def pump(a: Any, b: Any, stopped: Callable[[], bool] = lambda: False) -> None:
     except (OSError, EOFError):
         pass
     finally:
-        a.close()
-        b.close()
+        for end in (a, b):  # closing a channel whose transport has gone raises EOFError
+            with contextlib.suppress(OSError, EOFError):
+                end.close()

@@ -116,6 +116,17 @@ DNS_PORT = _checked(
     low=1,
     doors=("preflight",),
 )
+SSH_JUMP = Var(
+    "sagefleet_ssh_jump",
+    "dict",
+    (
+        "The SSH jump host in front of the host's WinRM listener: host, user, port (22), "
+        "key_file or password, known_hosts, host_key_checking (true); docs/operations.md, "
+        "\"Jump hosts (SSH)\".",
+    ),
+    secret=True,  # it may hold the jump host's password
+    doors=("doctor", "selftest", "jump"),
+)
 ALLOW_INSECURE = _checked(
     "sagefleet_allow_insecure_transport", "bool",
     "Accept HTTP/Basic or unvalidated HTTPS (SF902 becomes a warning).",
@@ -384,6 +395,7 @@ VARIABLES: tuple[Var, ...] = (
     EDITION,
     DNS_SERVERS,
     DNS_PORT,
+    SSH_JUMP,
     ALLOW_INSECURE,
     TARGET_VERSION,
     deprecated("sagefleet_agent_version", TARGET_VERSION, roles=(AGENT, PREFLIGHT)),
