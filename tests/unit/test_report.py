@@ -244,18 +244,42 @@ def _junit(report: FleetReport) -> ET.Element:
 
 
 def test_junit_has_one_testcase_per_host_and_check() -> None:
-    # 2 + 4 + 1 findings, 1 unreachable host, 1 finding on the hostile host.
-    assert len(_junit(sample()).findall(".//testcase")) == 9
+    # 2 + 4 + 1 findings, 1 unreachable host, 1 finding on the hostile host, and the status
+    # of each of the 4 hosts diagnosed.
+    assert len(_junit(sample()).findall(".//testcase")) == 13
+
+
+def test_junit_names_each_diagnosed_hosts_status_in_the_reports_words() -> None:
+    root = _junit(sample())
+    found = {}
+    for suite in root.iter("testsuite"):
+        (case,) = [c for c in suite.findall("testcase") if c.get("name") == "status"] or [None]
+        if case is None:
+            found[suite.get("name")] = None
+            continue
+        failure, out = case.find("failure"), case.find("system-out")
+        found[suite.get("name")] = (
+            ("failure", failure.get("type"), failure.get("message"))
+            if failure is not None
+            else ("system-out", out.text if out is not None else None)
+        )
+    assert found == {
+        "sage-ready": ("system-out", "ready"),
+        "sage-blocked": ("failure", "blocked", "blocked: SF101 SF302 failed"),
+        "sage-warn": ("system-out", "warnings: SF302"),
+        "sage-down": None,  # its one testcase is the reachability error
+        HOSTILE: ("failure", "blocked", "blocked: SF101 failed"),
+    }
 
 
 def test_junit_counts_failures_skips_and_errors() -> None:
     root = _junit(sample())
-    assert len(root.findall(".//failure")) == 4
+    assert len(root.findall(".//failure")) == 6  # 4 failed checks, 2 blocked hosts
     assert len(root.findall(".//skipped")) == 1
     assert len(root.findall(".//error")) == 2  # one unknown finding, one unreachable host
     assert (root.get("tests"), root.get("failures"), root.get("skipped"), root.get("errors")) == (
-        "9",
-        "4",
+        "13",
+        "6",
         "1",
         "2",
     )
@@ -263,8 +287,10 @@ def test_junit_counts_failures_skips_and_errors() -> None:
 
 def test_junit_failure_carries_message_and_remediation() -> None:
     root = _junit(sample())
-    case = root.find(".//testsuite[@name='sage-blocked']/testcase[failure]")
-    assert case is not None
+    suite = root.find(".//testsuite[@name='sage-blocked']")
+    assert suite is not None
+    failed = suite.findall("testcase[failure]")
+    (case,) = [c for c in failed if c.get("name", "").startswith("SF101")]
     failure = case.find("failure")
     assert failure is not None
     assert failure.get("message") == "observed for SF101"

@@ -1,4 +1,5 @@
-"""JUnit XML: one testsuite per host, one testcase per host x check.
+"""JUnit XML: one testsuite per host, one testcase per host x check, and one for the host's
+status (or outcome, or its unreachability).
 
 How statuses and outcomes map to <failure>, <skipped> and <error>: docs/operations.md,
 "Reports".
@@ -10,13 +11,14 @@ import re
 import xml.etree.ElementTree as ET
 
 from sagefleet.findings import Finding, FleetReport, HostReport, Status
-from sagefleet.outcomes import BY_NAME
+from sagefleet.outcomes import BY_NAME, Outcome
 
 #: Characters XML 1.0 cannot carry even escaped (control characters from raw command output).
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 REACHABILITY_CASE = "reachability"
 OUTCOME_CASE = "outcome"
+STATUS_CASE = "status"
 
 
 def _clean(text: str) -> str:
@@ -91,6 +93,25 @@ def _outcome_case(suite: ET.Element, host: HostReport) -> str | None:
     return None
 
 
+def _status_case(suite: ET.Element, host: HostReport) -> str | None:
+    """One testcase for a diagnosed host's status, in the report's words: a failure when
+    preflight blocked it, its words in system-out when it is ready or has warnings."""
+    case = ET.SubElement(
+        suite,
+        "testcase",
+        {"classname": _clean(host.host), "name": STATUS_CASE, "time": f"{host.duration_s:.3f}"},
+    )
+    status = host.status
+    if status == Outcome.BLOCKED:
+        text = _clean(f"{status}: {host.blocked_reason}")
+        node = ET.SubElement(case, "failure", {"message": text, "type": status})
+        node.text = text
+        return "failures"
+    reason = " ".join(host.failed_check_ids)
+    ET.SubElement(case, "system-out").text = _clean(f"{status}: {reason}" if reason else status)
+    return None
+
+
 def render_junit(report: FleetReport) -> str:
     """Render the fleet as JUnit XML text (UTF-8, with an XML declaration)."""
     root = ET.Element("testsuites", {"name": _clean(report.title)})
@@ -125,6 +146,11 @@ def render_junit(report: FleetReport) -> str:
             node.text = _clean(reason)
             counts["tests"] += 1
             counts["errors"] += 1
+        else:
+            kind = _status_case(suite, host)
+            counts["tests"] += 1
+            if kind:
+                counts[kind] += 1
         for item in host.findings:
             outcome = _finding_case(suite, host, item)
             counts["tests"] += 1
