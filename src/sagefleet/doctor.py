@@ -23,6 +23,7 @@ from sagefleet import preflight
 from sagefleet.errors import SagefleetError
 from sagefleet.findings import FleetReport, HostReport
 from sagefleet.inventory import InventoryHost
+from sagefleet.outcomes import Outcome
 from sagefleet.remote.retry import Backoff, RetryingSession, retry_from
 from sagefleet.remote.winrm import WinRMSession
 from sagefleet.settings import ValidationFailed
@@ -57,9 +58,9 @@ class Progress:
     def update(self, report: HostReport) -> None:
         with self._lock:
             self.done += 1
-            if report.status == "blocked":
+            if report.status == Outcome.BLOCKED:
                 self.blocked += 1
-            elif report.status == "unreachable":
+            elif report.status == Outcome.UNREACHABLE:
                 self.unreachable += 1
             now = time.monotonic()
             tty = self.stream.isatty()

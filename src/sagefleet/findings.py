@@ -18,7 +18,7 @@ from typing import Any
 
 from sagefleet import __version__, outcomes
 from sagefleet.errors import InputError
-from sagefleet.outcomes import HostOutcome
+from sagefleet.outcomes import HostOutcome, Outcome
 
 #: Version of the dictionary layout produced by ``FleetReport.to_dict()``.
 SCHEMA_VERSION = 1
@@ -206,15 +206,15 @@ class HostReport:
             f.severity is Severity.ERROR and f.status in (Status.FAIL, Status.UNKNOWN)
             for f in self.findings
         ):
-            return "blocked"
+            return Outcome.BLOCKED.value
         if not self.reachable or self.error is not None:
-            return "unreachable"
+            return Outcome.UNREACHABLE.value
         if any(
             f.severity is Severity.WARNING and f.status in (Status.FAIL, Status.UNKNOWN)
             for f in self.findings
         ):
-            return "warnings"
-        return "ready"
+            return Outcome.WARNINGS.value
+        return Outcome.READY.value
 
     @property
     def status_counts(self) -> dict[str, int]:

@@ -75,7 +75,9 @@ BY_NAME: Mapping[str, Outcome] = {o.value: o for o in Outcome}
 STATUSES: tuple[str, ...] = tuple(o.value for o in Outcome)
 
 #: The statuses a job that only observes derives from findings (preflight, doctor).
-PREFLIGHT_STATUSES: tuple[str, ...] = ("blocked", "unreachable", "warnings", "ready")
+PREFLIGHT_STATUSES: tuple[str, ...] = tuple(
+    o.value for o in (Outcome.BLOCKED, Outcome.UNREACHABLE, Outcome.WARNINGS, Outcome.READY)
+)
 
 #: Deploy outcomes that make the run fail (the host fails in PLAY RECAP).
 FAILED: tuple[str, ...] = tuple(o.value for o in Outcome if o.recap == "failed")

@@ -40,11 +40,13 @@ def report_exit_code(command: str, report: FleetReport, *, fail_on_blocked: bool
     """The exit code of a command that diagnosed hosts (DOCTOR_EXIT_CODES), and on stderr,
     when not 0, the hosts that set it: a host not diagnosed means the run did not do what
     was asked."""
-    unreachable = [h.host for h in report.hosts if h.status == "unreachable"]
+    from sagefleet.outcomes import Outcome
+
+    unreachable = [h.host for h in report.hosts if h.status == Outcome.UNREACHABLE]
     if unreachable:
         _say_exit(command, EXIT_UNREACHABLE, unreachable, "unreachable, so not diagnosed")
         return EXIT_UNREACHABLE
-    blocked = [h.host for h in report.hosts if h.status == "blocked"]
+    blocked = [h.host for h in report.hosts if h.status == Outcome.BLOCKED]
     if fail_on_blocked and blocked:
         _say_exit(command, EXIT_BLOCKED, blocked, "blocked (--fail-on-blocked)")
         return EXIT_BLOCKED
