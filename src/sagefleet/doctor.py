@@ -43,7 +43,8 @@ class Progress:
     """One status line, rewritten in place on a terminal, sparse lines otherwise."""
 
     total: int
-    stream: TextIO = sys.stderr
+    # sys.stderr when the line is made, not when this module was imported (a test's capture).
+    stream: TextIO = field(default_factory=lambda: sys.stderr)
     label: str = "doctor"
     done: int = 0
     blocked: int = 0

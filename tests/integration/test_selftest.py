@@ -135,13 +135,13 @@ def test_an_output_that_breaks_its_contract_is_a_fail_naming_the_member(
     assert "member /os_build: expected integer, found a string of 5 characters" in output
 
 
-def test_an_unreachable_host_exits_1(
+def test_an_unreachable_host_exits_4_as_doctor(
     setup: tuple[Fleet, Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fleet, inventory, password = setup
     fleet.stop()
     rc, output = selftest_run(inventory, tmp_path / "out", capsys)
-    assert rc == 1
+    assert rc == 4
     assert "UNREACHABLE" in output and "host unreachable" in output
     files = bundle_files(tmp_path / "out")
     assert json.loads(files["selftest.json"])["status"] == "unreachable"

@@ -245,3 +245,12 @@ def test_doctor_refuses_a_sage_server_it_cannot_reach_over_winrm_and_names_other
         "jump01 (ssh (Ansible's default))"
     ) in err
     assert "no WinRM host matches 'jump01'" in err
+
+
+def test_selftest_help_documents_its_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["selftest", "--help"])
+    text = capsys.readouterr().out
+    assert "exit codes:" in text
+    for code in (0, 1, 2, 4):
+        assert f"\n  {code:<4} " in text, code

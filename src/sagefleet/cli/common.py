@@ -35,6 +35,15 @@ DOCTOR_EXIT_CODES: dict[int, str] = {
 }
 """What each exit code of `sagefleet doctor` means (its --help shows this table)."""
 
+SELFTEST_EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "every snippet OK (transcript written)",
+    EXIT_BLOCKED: "a snippet failed or broke its output contract (transcript written)",
+    EXIT_USAGE: "usage or input error (options, inventory, vault): the host was not contacted",
+    EXIT_UNREACHABLE: "the host could not be reached (transcript written), as doctor's 4",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+}
+"""What each exit code of `sagefleet selftest` means (its --help shows this table)."""
+
 
 def report_exit_code(command: str, report: FleetReport, *, fail_on_blocked: bool) -> int:
     """The exit code of a command that diagnosed hosts (DOCTOR_EXIT_CODES), and on stderr,

@@ -11,7 +11,10 @@ from typing import TYPE_CHECKING, Any
 from sagefleet.cli.common import (
     DOCTOR_EXIT_CODES,
     EXIT_BLOCKED,
+    EXIT_OK,
     EXIT_TERMINATED,
+    EXIT_UNREACHABLE,
+    SELFTEST_EXIT_CODES,
     command,
     command_group,
     exit_codes_epilog,
@@ -158,7 +161,9 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     print(selftest.render(result, secrets))
     bundle = selftest.write_bundle(result, Path(args.out), secrets)
     print(f"transcript: {bundle}")
-    return 0 if result.ok else 1
+    if result.unreachable is not None:
+        return EXIT_UNREACHABLE
+    return EXIT_OK if result.ok else EXIT_BLOCKED
 
 
 def cmd_checks_list(args: argparse.Namespace) -> int:
@@ -198,7 +203,13 @@ def add_subparser(sub: Any) -> None:
         help=f"exit {EXIT_BLOCKED} when a host is blocked",
     )
 
-    p_self = command(sub, "selftest", cmd_selftest)
+    p_self = command(
+        sub,
+        "selftest",
+        cmd_selftest,
+        epilog=exit_codes_epilog(SELFTEST_EXIT_CODES),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     inventory_options(p_self, limit="the one host to test")
     p_self.add_argument("--out", default="reports/selftest", help="transcript folder")
 
