@@ -46,6 +46,8 @@ class ActionModule(SagefleetAction):
             "type": "str",
             "default": "no result: the host was unreachable or failed before preflight",
         },
+        # deploy.yml's sagefleet_deploy_fail_on_blocked: a blocked host fails the run too.
+        "fail_on_blocked": {"type": "bool", "default": False},
         "missing_status": {
             "type": "str",
             "choices": [Outcome.UNREACHABLE.value, Outcome.NOT_RUN.value],
@@ -92,6 +94,7 @@ class ActionModule(SagefleetAction):
             where = written.get("html") or next(iter(written.values()))
             display.display(f"Report: {where}" + (f" (also {latest}/)" if latest else ""))
         counts = report.host_status_counts
+        fail_on = [*outcomes.FAILED, *([Outcome.BLOCKED.value] if args["fail_on_blocked"] else [])]
         return {
             "changed": False,
             "folder": str(run.path),
@@ -101,7 +104,9 @@ class ActionModule(SagefleetAction):
             "blocked": [h.host for h in report.hosts if h.status == Outcome.BLOCKED],
             "statuses": {h.host: h.status for h in report.hosts},
             "reasons": {h.host: host_reason(h) for h in report.hosts},
-            # The statuses sagefleet_outcome's defaults mark (the others end ok).
-            "marked": list(outcomes.MARKED),
+            # The statuses sagefleet_outcome fails (fail_on) and, with those it marks
+            # unreachable, every status it marks (the others end ok).
+            "fail_on": fail_on,
+            "marked": [*fail_on, *outcomes.UNREACHABLE],
             "msg": ", ".join(f"{k}: {v}" for k, v in counts.items()),
         }

@@ -70,6 +70,12 @@ options:
     type: str
     choices: [unreachable, not-run]
     default: unreachable
+  fail_on_blocked:
+    description:
+      - Count C(blocked) among the statuses that fail a host (I(fail_on) in the result), as
+        deploy.yml does with C(sagefleet_deploy_fail_on_blocked).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - sagefleet.docs.module
   - sagefleet.docs.module.bastion
@@ -123,6 +129,18 @@ reasons:
   type: dict
 blocked:
   description: Hosts whose findings block a deploy.
+  returned: always
+  type: list
+  elements: str
+fail_on:
+  description:
+    - The statuses that fail a host (failed, rolled-back, verify-failed, not-run, and
+      blocked with I(fail_on_blocked)), for M(sagefleet_outcome)'s I(fail_on).
+  returned: always
+  type: list
+  elements: str
+marked:
+  description: Every status M(sagefleet_outcome) fails or marks unreachable with I(fail_on).
   returned: always
   type: list
   elements: str

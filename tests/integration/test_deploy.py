@@ -380,6 +380,13 @@ def test_blocked_host_is_skipped_and_never_deployed(
     assert re.search(r"^blocked: \[net472\] preflight: SF101 failed$", process.stdout, re.M)
     assert agent(fleet, "net472") == (None, None)
     assert fleet.host("net472").installer_runs == []
+    # sagefleet_deploy_fail_on_blocked: the run fails, and PLAY RECAP names the blocked host.
+    gated, _ = deploy(fleet, tmp_path, package, "-e", "sagefleet_deploy_fail_on_blocked=true")
+    assert gated.returncode == 2, gated.stdout[-3000:]
+    assert outcomes(gated) == {"net472": "blocked", "ok": "unchanged"}
+    counts = recap(gated)
+    assert (counts["net472"]["failed"], counts["ok"]["failed"]) == (1, 0)
+    assert re.search(r"^blocked: \[net472\] preflight: SF101 failed$", gated.stdout, re.M)
 
 
 def test_bad_package_stops_before_any_host_is_touched(

@@ -306,6 +306,14 @@ WAVES = _deployed(
     "host at a time; a canary alone is --limit with one host).",
     default=[1, "10%", "25%", "100%"],
 )
+DEPLOY_FAIL_ON_BLOCKED = _deployed(
+    "sagefleet_deploy_fail_on_blocked", "bool",
+    "Fail each host preflight blocked (exit code 2, the host failed in PLAY RECAP), as "
+    "sagefleet_preflight_fail_on_blocked does in preflight.yml: for a pipeline that must "
+    "not pass while a server went without the agent. False: a blocked host is reported "
+    "and ends ok.",
+    default=False,
+)
 DEPLOY_MAX_FAIL = _deployed(
     "sagefleet_deploy_max_fail_percentage", "float",
     "Share of failed hosts in a wave (percent) that stops the rollout; the default of "
@@ -404,6 +412,7 @@ VARIABLES: tuple[Var, ...] = (
     SERVICE_ACCOUNT,
     SERVICE_PASSWORD,
     WAVES,
+    DEPLOY_FAIL_ON_BLOCKED,
     DEPLOY_MAX_FAIL,
     PACKAGE_INFO,
     PAUSE,
