@@ -288,14 +288,19 @@ def checks_reference() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _between_markers(path: Path, begin: str, end: str, text: str, what: str) -> tuple[str, str]:
+    """(current, wanted) text of ``path``: ``text`` between its ``begin`` and ``end``."""
+    current = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if begin not in current or end not in current:
+        raise DocsError(f"{path}: the {what} markers are missing")
+    head, _, rest = current.partition(begin)
+    _, _, tail = rest.partition(end)
+    return current, f"{head}{begin}\n{text}{end}{tail}"
+
+
 def checks_doc(path: Path) -> tuple[str, str]:
     """(current, wanted) text of docs/checks.md."""
-    current = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if CHECKS_BEGIN not in current or CHECKS_END not in current:
-        raise DocsError(f"{path}: the check reference markers are missing")
-    head, _, rest = current.partition(CHECKS_BEGIN)
-    _, _, tail = rest.partition(CHECKS_END)
-    return current, f"{head}{CHECKS_BEGIN}\n{checks_reference()}{CHECKS_END}{tail}"
+    return _between_markers(path, CHECKS_BEGIN, CHECKS_END, checks_reference(), "check reference")
 
 
 # -- every inventory variable -----------------------------------------------------------
@@ -337,12 +342,9 @@ def variables_reference() -> str:
 
 def variables_doc(path: Path) -> tuple[str, str]:
     """(current, wanted) text of docs/variables.md."""
-    current = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if VARIABLES_BEGIN not in current or VARIABLES_END not in current:
-        raise DocsError(f"{path}: the variables reference markers are missing")
-    head, _, rest = current.partition(VARIABLES_BEGIN)
-    _, _, tail = rest.partition(VARIABLES_END)
-    return current, f"{head}{VARIABLES_BEGIN}\n{variables_reference()}{VARIABLES_END}{tail}"
+    return _between_markers(
+        path, VARIABLES_BEGIN, VARIABLES_END, variables_reference(), "variables reference"
+    )
 
 
 def stale_documents(root: Path, what: str, *, check: bool = False) -> list[str]:
