@@ -8,11 +8,14 @@ from typing import Any
 from sagefleet import discover
 from sagefleet.ansible.action import SagefleetAction
 from sagefleet.remote.ansible import AnsibleSession
+from sagefleet.report.runs import PLAY_VARS, job_folder
 
 
 class ActionModule(SagefleetAction):
     ARGUMENT_SPEC = {
-        "dest": {"type": "path", "required": True},
+        # Empty: reports/<inventory name>/discover/, outside the inventory (Ansible would
+        # read a draft in host_vars/ as the host's variables, over the reviewed ones).
+        "dest": {"type": "path", "default": ""},
         "roots": {"type": "list", "elements": "str", "default": []},
         "force": {"type": "bool", "default": False},
         "max_depth": {"type": "int", "default": 4},
@@ -27,11 +30,10 @@ class ActionModule(SagefleetAction):
         )
         document = session.run_snippet("discover", params)
         draft = discover.draft(self.host, document)
+        dest = Path(args["dest"]) if args["dest"] else self._drafts_folder()
         try:
             files = (
-                {}
-                if self.check_mode
-                else discover.write_draft(draft, Path(args["dest"]), force=args["force"])
+                {} if self.check_mode else discover.write_draft(draft, dest, force=args["force"])
             )
         except OSError as exc:
             return {"failed": True, "msg": str(exc)}
@@ -40,6 +42,7 @@ class ActionModule(SagefleetAction):
         found = len(draft.entities)
         return {
             "changed": bool(written),
+            "dest": str(dest),
             "files": files,
             "entities": [e["name"] for e in draft.entities],
             "products": document.get("products") or [],
@@ -51,3 +54,7 @@ class ActionModule(SagefleetAction):
                 else ""
             ),
         }
+
+    def _drafts_folder(self) -> Path:
+        play_vars = {k: self.template(v) for k, v in self.task_vars.items() if k in PLAY_VARS}
+        return job_folder("discover", play_vars)

@@ -15,9 +15,13 @@ description:
 version_added: "0.1.0"
 options:
   dest:
-    description: Folder of the drafts on the bastion (usually the inventory's host_vars).
+    description:
+      - Folder of the drafts on the bastion, used as is.
+      - Empty, C(reports/<inventory name>/discover/) (C(sagefleet_report_dir) moves
+        C(reports/)). Not the inventory's C(host_vars/), where Ansible would read a draft
+        as the host's variables, over the reviewed ones; move each reviewed draft there.
     type: path
-    required: true
+    default: ""
   roots:
     description: More folders to search for .MAE files (e.g. a file server share).
     type: list
@@ -47,11 +51,15 @@ attributes:
 EXAMPLES = r"""
 - name: Draft the entities of the server
   sagefleet_discover:
-    dest: "{{ inventory_dir }}/host_vars"
+    dest: "{{ playbook_dir }}/../reports/discover/bijou"
     roots: ['D:\Comptabilite']
 """
 
 RETURN = r"""
+dest:
+  description: The folder of the drafts.
+  returned: success
+  type: str
 files:
   description: Each draft file with what happened to it (written, overwritten, kept).
   returned: success

@@ -140,3 +140,28 @@ def test_draft_uses_the_secret_names_of_the_example_inventory() -> None:
     )
     assert "# sagefleet_vault_sql_password_bijou: ''" in result.vault
     assert "vault_sql_user" not in result.vault + result.host_vars
+
+
+def test_drafts_go_outside_the_inventory_by_default(
+    fleet: tuple[Fleet, Path], tmp_path: Path
+) -> None:
+    """Without sagefleet_discover_dest: reports/<inventory name>/discover/, never the
+    inventory's host_vars/ (Ansible would read a draft there as the host's variables)."""
+    _, source = fleet
+    inventory = tmp_path / "inventory" / "bijou" / "hosts.yml"
+    inventory.parent.mkdir(parents=True)
+    inventory.write_text(source.read_text())
+    reports = tmp_path / "reports"
+    process = subprocess.run(
+        [ANSIBLE_PLAYBOOK, "-i", str(inventory.parent), "playbooks/discover.yml",
+         "-l", SCENARIOS[0], "-e", f"sagefleet_report_dir={reports}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+    )
+    assert process.returncode == 0, process.stdout[-4000:] + process.stderr[-2000:]
+    drafts = reports / "bijou" / "discover"
+    assert sorted(p.name for p in drafts.iterdir()) == [
+        f"{SCENARIOS[0]}.vault.yml", f"{SCENARIOS[0]}.yml"
+    ]
+    assert sorted(p.name for p in inventory.parent.iterdir()) == ["hosts.yml"]
+    assert f"written: {drafts / SCENARIOS[0]}.yml" in " ".join(process.stdout.split())

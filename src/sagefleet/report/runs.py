@@ -150,6 +150,18 @@ def open_for_play(job: str, explicit: str | None, play_vars: dict[str, Any]) -> 
     """This run's folder from a play's variables: under ``sagefleet_report_dir`` (default
     ``reports/`` beside the playbooks' folder), the inventory named by
     ``sagefleet_inventory_name`` or by its first source."""
+    root, inventory = _for_play(play_vars)
+    return open_run(job, explicit=explicit or None, reports_root=root, inventory=inventory)
+
+
+def job_folder(job: str, play_vars: dict[str, Any]) -> Path:
+    """``<reports root>/<inventory>/<job>`` from a play's variables, as open_for_play names
+    it, for a job whose files are not a run's (discover.yml's drafts)."""
+    root, inventory = _for_play(play_vars)
+    return root / inventory / job
+
+
+def _for_play(play_vars: dict[str, Any]) -> tuple[Path, str]:
     root = (
         play_vars.get("sagefleet_report_dir")
         or Path(str(play_vars.get("playbook_dir") or ".")) / ".." / "reports"
@@ -157,9 +169,4 @@ def open_for_play(job: str, explicit: str | None, play_vars: dict[str, Any]) -> 
     name = play_vars.get("sagefleet_inventory_name") or inventory_name(
         play_vars.get("ansible_inventory_sources")
     )
-    return open_run(
-        job,
-        explicit=explicit or None,
-        reports_root=Path(os.path.normpath(str(root))),
-        inventory=_UNSAFE.sub("_", str(name)).strip("._") or "default",
-    )
+    return Path(os.path.normpath(str(root))), _UNSAFE.sub("_", str(name)).strip("._") or "default"

@@ -222,8 +222,11 @@ DIAGNOSE_INSTALLER_LOGS = _log_dirs(
 DISCOVER_VARS = (
     role_var(
         DISCOVER, "sagefleet_discover_dest", "path",
-        "Folder of the draft host_vars files on the bastion.",
-        default="{{ inventory_dir }}/host_vars",
+        "Folder of the draft host_vars files on the bastion. Empty, "
+        "reports/<inventory name>/discover/ (sagefleet_report_dir moves reports/): outside "
+        "the inventory, where Ansible would read a draft as the host's variables; move each "
+        "reviewed draft into host_vars/.",
+        default="",
     ),
     role_var(
         DISCOVER, "sagefleet_discover_roots", "list",
