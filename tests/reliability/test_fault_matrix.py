@@ -301,6 +301,25 @@ def test_a_host_where_no_script_can_run_is_blocked_by_sf107_not_failed(
 # -- installer and service -----------------------------------------------------------------
 
 
+def test_a_backup_that_fails_leaves_the_agent_running_as_it_was(
+    sim: Case, package: PackageInfo
+) -> None:
+    """The disk fills up once the package is staged: the backup of the running agent's
+    folder fails, nothing is installed, and the agent the run stopped runs again (the
+    invariants: a running agent kept, settings.json old or new, no secret left)."""
+    result = run_case(sim, package, "old", trigger="agent_install", action=_fill_disk(0))
+    assert result.outcome == "failed"
+    assert (result.reason or "").startswith("backup failed: There is not enough space"), (
+        result.reason
+    )
+    host = sim[0].host("old")
+    assert host.installer_runs == []
+    service = host.service("SpendeskSageAgent")
+    assert service is not None and (service.state, service.version) == ("Running", "2.3.0")
+
+
+
+
 @pytest.mark.parametrize("name", list(HOSTS))
 def test_installer_exit_code_failure_is_rolled_back(
     sim: Case, package: PackageInfo, name: str

@@ -158,6 +158,10 @@ class Install(HealthGate, Rollback):
             logon_right_granted=outcome.get("logon_right_granted"),
         )
         self.result.reboot_required = bool(outcome.get("reboot_required"))
+        if outcome.get("error") and not outcome.get("failed_step"):
+            # Every step went through, yet the snippet has something to say (the staged
+            # settings.json it could not delete): recorded, not fatal.
+            self.step("install-note", error=outcome["error"])
         problem = self._gate(outcome)
         if problem is None:
             self.result.version = self.target

@@ -145,6 +145,14 @@ try {
                 $result.error = $_.Exception.Message
             }
         }
+        if ($null -ne $result.failed_step -and $existing.State -eq 'Running') {
+            # Nothing was installed: the agent runs again, as before this run stopped it.
+            try {
+                [void](Set-SfServiceState $serviceName 'Running' ([int]$P.start_timeout_s))
+            } catch {
+                $result.error = '{0}; the agent could not be started again: {1}' -f $result.error, (Get-SfError $_)
+            }
+        }
     }
     if ($null -eq $result.failed_step) {
         try {
@@ -154,7 +162,12 @@ try {
             $result.error = Get-SfError $_
         }
         if ($P.log_path -and (Test-Path -LiteralPath ([string]$P.log_path) -PathType Leaf)) {
-            $result.log_tail = (Get-Content -LiteralPath ([string]$P.log_path) -Tail 40) -join "`n"
+            # A log the installer still holds open must not lose the result (and the backup).
+            try {
+                $result.log_tail = (Get-Content -LiteralPath ([string]$P.log_path) -Tail 40 -ErrorAction Stop) -join "`n"
+            } catch {
+                $result.log_tail = 'installer log not read: ' + $_.Exception.Message
+            }
         }
         if ($null -eq $result.failed_step) {
             $codes = @($P.success_codes | ForEach-Object { [int]$_ })
@@ -207,7 +220,14 @@ try {
     $password = $null
     $passwordLine = $null
     if ($P.staged_settings -and (Test-Path -LiteralPath ([string]$P.staged_settings))) {
-        Remove-Item -LiteralPath ([string]$P.staged_settings) -Force
+        try {
+            Remove-Item -LiteralPath ([string]$P.staged_settings) -Force -ErrorAction Stop
+        } catch {
+            # It holds secrets (in the private staging folder): say so, without losing the
+            # result (and the backup) of the run; the bastion records it as a step.
+            $left = 'staged settings.json not deleted: ' + $_.Exception.Message
+            $result.error = if ($result.error) { '{0}; {1}' -f $result.error, $left } else { $left }
+        }
     }
 }
 

@@ -96,11 +96,13 @@ def _install(
         exe = existing.executable
         result["previous_version"] = version_of(host, exe)
         result["install_dir"] = _parent(exe)
+        was_running = existing.wmi_state == "Running"
         if existing.state != "Stopped":
             try:
                 killed = service_rules.set_state(host, name, "Stopped", params["stop_timeout_s"])
             except ModelError as exc:
                 result.update(failed_step="stop", error=str(exc))
+                _start_again(host, name, params, result, was_running)
                 return
             result["killed_pid"] = killed or None
         stamp = host.utc_now().strftime("%Y%m%dT%H%M%SZ")
@@ -111,6 +113,7 @@ def _install(
             copy_tree(host, result["install_dir"], backup)
         except (ModelError, SnippetAbort) as exc:
             result.update(failed_step="backup", error=str(exc))
+            _start_again(host, name, params, result, was_running)
             return
         result["backup_path"] = backup
     installer = str(params["installer"])
@@ -168,6 +171,19 @@ def _install(
     except ModelError as exc:
         result.update(failed_step="start", error=str(exc))
         return
+
+
+def _start_again(
+    host: WindowsHost, name: str, params: dict[str, Any], result: dict[str, Any], was_running: bool
+) -> None:
+    """As the snippet: a stop or backup that failed installed nothing, so an agent that ran
+    before runs again (an error it meets is added to the step's)."""
+    if not was_running:
+        return
+    try:
+        service_rules.set_state(host, name, "Running", params["start_timeout_s"])
+    except ModelError as exc:
+        result["error"] = f"{result['error']}; the agent could not be started again: {exc}"
 
 
 def _protect_settings(host: WindowsHost, params: dict[str, Any], result: dict[str, Any]) -> bool:
