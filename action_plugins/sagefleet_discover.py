@@ -37,7 +37,7 @@ class ActionModule(SagefleetAction):
             )
         except OSError as exc:
             return {"failed": True, "msg": str(exc)}
-        written = [path for path, what in files.items() if what != "kept"]
+        written = [path for path, what in files.items() if what in ("written", "overwritten")]
         kept = [path for path, what in files.items() if what == "kept"]
         found = len(draft.entities)
         return {

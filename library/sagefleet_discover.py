@@ -61,7 +61,7 @@ dest:
   returned: success
   type: str
 files:
-  description: Each draft file with what happened to it (written, overwritten, kept).
+  description: Each draft file with what happened to it (written, overwritten, unchanged, kept).
   returned: success
   type: dict
 entities:

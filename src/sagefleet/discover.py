@@ -182,7 +182,8 @@ def draft(host: str, document: Mapping[str, Any]) -> Draft:
 def write_draft(result: Draft, dest: Path, *, force: bool = False) -> dict[str, str]:
     """Write ``<dest>/<host>.yml`` and ``<dest>/<host>.vault.yml``; existing ones are kept.
 
-    Returns each file with what happened to it: written, overwritten, kept.
+    Returns each file with what happened to it: written, overwritten, unchanged (the
+    same draft, with ``force``), kept.
     """
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", result.host) or result.host.startswith("."):
         raise InputError(
@@ -197,6 +198,9 @@ def write_draft(result: Draft, dest: Path, *, force: bool = False) -> dict[str, 
         if path.exists() and not force:
             outcome[str(path)] = "kept"
             continue
-        outcome[str(path)] = "overwritten" if path.exists() else "written"
-        write_atomic(path, text, mode=0o640, skip_unchanged=False)
+        existed = path.exists()
+        if not write_atomic(path, text, mode=0o640):
+            outcome[str(path)] = "unchanged"  # force, and the same draft: nothing rewritten
+            continue
+        outcome[str(path)] = "overwritten" if existed else "written"
     return outcome

@@ -6,6 +6,7 @@ what inspection refuses: docs/package.md.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -13,7 +14,7 @@ import random
 import re
 import stat
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -493,6 +494,19 @@ def stub_installer(technology: str, version: str) -> bytes:
     return stamp_version(data, name, version)
 
 
+@contextlib.contextmanager
+def _built_beside(target: Path) -> Iterator[Path]:
+    """A temporary path beside ``target``, renamed to it once the block ends without error
+    (removed otherwise)."""
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        yield partial
+        os.chmod(partial, 0o644)  # a package, not a secret: readable as a copied file is
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def build_test_package(
     out: str | os.PathLike[str],
     *,
@@ -551,7 +565,11 @@ def build_test_package(
         list(connections) if connections is not None else [vendor_layout.SAMPLE_ENTITY]
     )
     prefix = folder.strip("/") + "/" if folder.strip("/") else ""
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    # Built beside its name, then renamed: an interrupted build leaves no truncated zip there.
+    with (
+        _built_beside(target) as partial,
+        zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+    ):
         archive.writestr(prefix + "settings.json", vendor_layout.dumps(settings))
         for label in labels:
             name = f"{prefix}Spendesk Sage Agent Setup {label}{suffix}"

@@ -112,8 +112,16 @@ def test_existing_draft_is_kept_unless_forced(fleet: tuple[Fleet, Path], tmp_pat
     out = discover(inventory, tmp_path, "-l", "two-entities")
     assert mine.read_text() == "---\n# the integrator's own file\n"
     assert "kept" in out
-    discover(inventory, tmp_path, "-l", "two-entities", "-e", "sagefleet_discover_force=true")
+    force = ("-l", "two-entities", "-e", "sagefleet_discover_force=true")
+    forced = discover(inventory, tmp_path, *force)
     assert "sagefleet_entities" in mine.read_text()
+    assert "changed: [two-entities]" in forced
+    # Forced again over the same drafts: nothing rewritten, nothing changed.
+    before = mine.stat().st_mtime_ns
+    again = discover(inventory, tmp_path, *force)
+    assert mine.stat().st_mtime_ns == before
+    assert "ok: [two-entities]" in again and "changed: [two-entities]" not in again
+    assert "nothing written" in again
 
 
 def test_draft_uses_the_secret_names_of_the_example_inventory() -> None:

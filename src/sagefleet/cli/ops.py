@@ -16,6 +16,7 @@ from sagefleet.cli.common import (
     lang_option,
     report_exit_code,
     reports_option,
+    write_output,
     write_run_reports,
 )
 from sagefleet.errors import InputError
@@ -61,7 +62,7 @@ def cmd_facts_script(args: argparse.Namespace) -> int:
         )
         script = offline.facts_script(params)
     if args.output and args.output != "-":
-        Path(args.output).write_bytes(script.encode("utf-8"))
+        write_output(args.output, script)
         print(f"collector written to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(script)
