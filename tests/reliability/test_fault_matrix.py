@@ -380,6 +380,8 @@ def test_host_restarted_mid_upgrade_then_a_rerun_converges(
     with session_for(fleet, name) as session:
         first = deploy_host(session, name, hv, package)
     assert first.outcome == "unreachable", first.reason
+    # The package was staged and the installer started: the host changed, whatever ended it.
+    assert first.changed is True
     assert name in json.dumps(first.to_dict())
     host.reboot()
     fleet.host_up(name)

@@ -25,6 +25,7 @@ class Install(HealthGate, Rollback):
     """The stages that change the host, each ending in the health gate."""
 
     def _settings_only(self, settings: Any, action: str) -> DeployResult:
+        self.touched = True  # a settings write, then a restart
         if action == "settings":
             outcome = write_settings(
                 self.session,
@@ -103,6 +104,7 @@ class Install(HealthGate, Rollback):
             )
         self.step("stage", **{name: getattr(staged, name) for name in STAGE_DETAILS})
         folder = staged.path.rsplit("\\", 1)[0] + "\\package"
+        self.touched = True  # the package extracted, then the installer
         transfer.extract(self.session, staged.path, folder)
         installer = folder + "\\" + installer_member.replace("/", "\\")
         self.step("extract", folder=folder)

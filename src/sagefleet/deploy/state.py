@@ -35,6 +35,9 @@ class DeployState:
         # The installed settings.json as read (and checked) before the plan: see run().
         self.probed: SettingsOutcome | None = None
         self.result = DeployResult(host=self.host, outcome=Outcome.UNCHANGED)
+        # Set before the first command that may change the host (a write, a push, a restart,
+        # the installer): a run that fails after it reports changed, whatever ended it.
+        self.touched = False
         self.result.target_version = self.target
         # The chosen installer's technology, as its file says (sagefleet.installer_file).
         self.technology: str | None = None
@@ -57,7 +60,7 @@ class DeployState:
         findings: list[Finding] | None = None,
     ) -> DeployResult:
         result = self.result
-        result.outcome, result.reason, result.changed = outcome, reason, changed
+        result.outcome, result.reason, result.changed = outcome, reason, changed or self.touched
         result.duration_s = time.monotonic() - self.started
         base = result.report
         extra = tuple(findings or ()) + tuple(self.gate_findings)
