@@ -32,7 +32,9 @@ class ActionModule(SagefleetAction):
     def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
         done = agent_service.restart(session, inputs, check=self.check_mode)
         return {
-            "changed": done.installed and not done.planned,
+            # In check mode, what a run would do (Ansible's convention, as the settings
+            # write and the deploy report it): an installed agent would be restarted.
+            "changed": done.installed,
             "failed": not done.ok,
             "state": done.state,
             "state_before": done.state_before,

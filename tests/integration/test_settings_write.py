@@ -282,6 +282,11 @@ def test_changed_settings_restart_the_agent_and_prove_it_runs(play: Play) -> Non
     assert restarts(play) == 1
     process = play.run("--check")
     assert ok(process)["changed"] == 0 and restarts(play) == 1
+    # A change in check mode: the write and the restart it would bring, as a real run
+    # reports them (Ansible's convention); neither is done.
+    play.entity(analytic_plan=3)
+    process = play.run("--check")
+    assert ok(process)["changed"] == 2 and restarts(play) == 1
 
 
 def test_an_agent_that_does_not_run_after_the_settings_change_fails_the_host(
