@@ -15,7 +15,7 @@ import yaml
 from sagefleet import discover as discover_module
 from sagefleet.settings import validate_host
 from sagefleet.sim.fleet import Fleet, generate_specs
-from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT, next_first_address
+from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT, next_first_address, session_for
 from tests.support.scenarios import entities_for
 
 SCENARIOS = ["two-entities", "healthy-spc"]
@@ -173,3 +173,22 @@ def test_drafts_go_outside_the_inventory_by_default(
     ]
     assert sorted(p.name for p in inventory.parent.iterdir()) == ["hosts.yml"]
     assert f"written: {drafts / SCENARIOS[0]}.yml" in " ".join(process.stdout.split())
+
+
+def test_only_files_whose_extension_is_mae_are_sage_files(fleet: tuple[Fleet, Path]) -> None:
+    """Windows' GetFiles('*.mae') also returns BIJOU.MAE_old and BIJOU.maebak (a
+    three-letter extension matches any longer one: fidelity ledger, row 29); the snippet
+    keeps the .mae ones, and so does the simulator's model of it."""
+    sim, _ = fleet
+    host = sim.host("two-entities")
+    left = ["C:\\Sage\\Societes\\BIJOU.MAE_old", "C:\\Sage\\Societes\\CHOCO.maebak"]
+    try:
+        for path in left:
+            host.fs.write(path, b"[Fichier]\r\nServeurSQL=OLD\\SAGE\r\n")
+        with session_for(sim, "two-entities") as session:
+            found = session.run_snippet("discover", discover_module.params([]))
+        paths = [m["path"] for m in found["mae_files"]]
+        assert paths == ["C:\\Sage\\Societes\\BIJOU.MAE", "C:\\Sage\\Societes\\CHOCO.MAE"]
+    finally:
+        for path in left:
+            host.fs.delete(path)

@@ -57,6 +57,7 @@ PLANTED: list[tuple[str, str, int]] = [
     ("unbounded-wait", "$p = 1\n$p.WaitForExit()\n", 2),
     ("unbounded-wait", "$s = 1\n$s.WaitForStatus('Running')\n", 2),
     ("unbounded-wait", "$a = 1\nWait-Process -Id 4\n", 2),
+    ("tls-default", "$a = 1\n$ssl.AuthenticateAsClient($name)\n", 2),
     ("service-cmdlet", "$a = 1\nStop-Service -Name x -Force -ErrorAction Stop\n", 2),
     ("service-cmdlet", "$a = 1\nStart-Service -Name x\n", 2),
     ("service-cmdlet", "$a = 1\nRestart-Service -Name x -Force\n", 2),
@@ -136,6 +137,7 @@ if (-not $process.WaitForExit(600000)) { $process.Kill() }
 $service = New-Object System.ServiceProcess.ServiceController 'SpendeskAgent'
 $service.Stop()
 $service.WaitForStatus('Stopped', [TimeSpan]::FromSeconds(30))
+$ssl.AuthenticateAsClient('s3.example', $null, [Security.Authentication.SslProtocols]::Tls12, 0)
 $start = @{ FilePath = 'x.exe'; PassThru = $true; ErrorAction = 'Stop' }
 if ($service.StartName -eq 'LocalSystem') { $account = 'S-1-5-18' }
 $scm = @{ 'localsystem' = 'S-1-5-18'; 'nt authority\\localservice' = 'S-1-5-19'

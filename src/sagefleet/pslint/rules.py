@@ -298,6 +298,15 @@ def _members(ctx: _Context) -> None:
                 "each validated entry with "
                 "[System.IO.Compression.ZipFileExtensions]::ExtractToFile",
             )
+        if member == "authenticateasclient" and len(arguments) < 3:
+            ctx.add(
+                node,
+                "tls-default",
+                "AuthenticateAsClient(host) offers .NET Framework's default protocols, TLS 1.0 "
+                "only in powershell.exe unless SchUseStrongCrypto is set: name them, "
+                "AuthenticateAsClient($name, $null, [Security.Authentication.SslProtocols]::Tls12, "
+                "$false)",
+            )
         if (member, len(arguments)) in (("waitforexit", 0), ("waitforstatus", 1)):
             ctx.add(
                 node,

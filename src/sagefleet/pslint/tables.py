@@ -18,6 +18,7 @@ RULES: dict[str, str] = {
     "principal-name": "built-in principal written by name (localised on Windows)",
     "try-erroraction": "cmdlet inside try without -ErrorAction Stop",
     "command-line-length": "rendered command line over cmd.exe's 8191 characters",
+    "tls-default": "SslStream.AuthenticateAsClient taking .NET's default protocols (TLS 1.0)",
 }
 
 

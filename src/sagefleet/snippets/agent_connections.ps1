@@ -58,7 +58,9 @@ function Test-SfEndpoint([string]$Name, [int]$Port, [int]$TimeoutMs) {
                 $stream.ReadTimeout = $TimeoutMs
                 $stream.WriteTimeout = $TimeoutMs
                 $ssl = New-Object -TypeName System.Net.Security.SslStream -ArgumentList $stream, $false, ([System.Net.Security.RemoteCertificateValidationCallback]$callback)
-                $ssl.AuthenticateAsClient($Name)
+                # TLS 1.2 named: the one-argument overload takes .NET's defaults, TLS 1.0 only
+                # in powershell.exe without SchUseStrongCrypto (as facts.ps1 does).
+                $ssl.AuthenticateAsClient($Name, $null, [Security.Authentication.SslProtocols]::Tls12, $false)
                 $probe.tls.ok = $true
             } catch { $probe.tls.error = $_.Exception.GetBaseException().Message }
             $probe.tls.policy_errors = $seen.errors
@@ -115,7 +117,9 @@ function Find-SfLogLine($Spec) {
     try {
         $files = @(foreach ($folder in @($Spec.folders)) {
             if ([System.IO.Directory]::Exists([string]$folder)) {
-                Get-ChildItem -LiteralPath ([string]$folder) -File -Filter ([string]$Spec.filter) -ErrorAction Stop
+                # -Filter also matches longer extensions (*.log: x.log_old); -like does not.
+                Get-ChildItem -LiteralPath ([string]$folder) -File -Filter ([string]$Spec.filter) -ErrorAction Stop |
+                    Where-Object { $_.Name -like [string]$Spec.filter }
             }
         })
         $files = @($files | Sort-Object -Property LastWriteTimeUtc -Descending | Select-Object -First ([int]$Spec.max_files))

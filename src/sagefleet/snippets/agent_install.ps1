@@ -199,8 +199,14 @@ try {
             $killed = Set-SfServiceState $serviceName 'Stopped' ([int]$P.stop_timeout_s)
             if ($killed) { $result.killed_pid = $killed }
             $service = Get-AgentService
+            # Win32_Service.Change: a built-in account (LocalSystem, LocalService, NetworkService,
+            # told by SID: their names are localised) takes an empty password, not NULL; a
+            # managed (gMSA) or virtual account NULL, which no password line gives.
+            $startPassword = $password
+            $sid = (Resolve-SfPrincipal ([string]$P.account)).Value
+            if (@('S-1-5-18', 'S-1-5-19', 'S-1-5-20') -contains $sid) { $startPassword = '' }
             $change = Invoke-CimMethod -InputObject $service -MethodName Change -ErrorAction Stop -Arguments @{
-                StartName = [string]$P.account; StartPassword = $password
+                StartName = [string]$P.account; StartPassword = $startPassword
             }
             if ($change.ReturnValue -ne 0) { throw "Win32_Service.Change returned $($change.ReturnValue)" }
         } catch {

@@ -25,7 +25,8 @@ $result = [ordered]@{ service = Get-SfService ([string]$P.service_name); logs = 
 $logs = @()
 foreach ($spec in @($P.logs)) {
     if (-not [System.IO.Directory]::Exists([string]$spec.folder)) { continue }
-    $files = @(Get-ChildItem -LiteralPath ([string]$spec.folder) -File -Filter ([string]$spec.filter) -ErrorAction SilentlyContinue | Sort-Object -Property LastWriteTimeUtc -Descending | Select-Object -First ([int]$spec.max_files))
+    # -Filter also matches longer extensions (*.log: x.log_old); -like does not.
+    $files = @(Get-ChildItem -LiteralPath ([string]$spec.folder) -File -Filter ([string]$spec.filter) -ErrorAction SilentlyContinue | Where-Object { $_.Name -like [string]$spec.filter } | Sort-Object -Property LastWriteTimeUtc -Descending | Select-Object -First ([int]$spec.max_files))
     foreach ($file in $files) {
         $entry = [ordered]@{ kind = [string]$spec.kind; path = $file.FullName; modified = $file.LastWriteTimeUtc.ToString('o'); size = $file.Length; truncated = $false; content = $null; error = $null }
         try {

@@ -52,7 +52,9 @@ foreach ($folder in $folders) {
     while ($queue.Count -gt 0) {
         $item = $queue.Dequeue()
         try {
-            foreach ($file in [System.IO.Directory]::GetFiles($item[0], '*.mae')) {
+            # GetFiles('*.mae') also returns x.mae_old and x.maebak (a three-letter extension
+            # matches any longer one): the extension itself must be .mae.
+            foreach ($file in @([System.IO.Directory]::GetFiles($item[0], '*.mae') | Where-Object { [System.IO.Path]::GetExtension($_) -eq '.mae' })) {
                 if ($mae.Count -ge [int]$P.max_files) { $result.truncated = $true; break }
                 $doc = [ordered]@{ path = $file; size = (New-Object -TypeName System.IO.FileInfo -ArgumentList $file).Length; serveur_sql = $null; type = $null; database = [System.IO.Path]::GetFileNameWithoutExtension($file) }
                 if ($doc.size -le 1048576) {
