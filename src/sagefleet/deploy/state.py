@@ -35,8 +35,9 @@ class DeployState:
         # The installed settings.json as read (and checked) before the plan: see run().
         self.probed: SettingsOutcome | None = None
         self.result = DeployResult(host=self.host, outcome=Outcome.UNCHANGED)
-        # Set before the first command that may change the host (a write, a push, a restart,
-        # the installer): a run that fails after it reports changed, whatever ended it.
+        # Set before the first command that changes the host for good (the package's
+        # extraction, a settings write, a restart): a run that fails after it reports
+        # changed, whatever ended it.
         self.touched = False
         self.result.target_version = self.target
         # The chosen installer's technology, as its file says (sagefleet.installer_file).
