@@ -8,7 +8,7 @@ from typing import Any
 from sagefleet import discover
 from sagefleet.ansible.action import SagefleetAction
 from sagefleet.remote.ansible import AnsibleSession
-from sagefleet.report.runs import PLAY_VARS, job_folder
+from sagefleet.report.runs import job_folder
 
 
 class ActionModule(SagefleetAction):
@@ -30,7 +30,7 @@ class ActionModule(SagefleetAction):
         )
         document = session.run_snippet("discover", params)
         draft = discover.draft(self.host, document)
-        dest = Path(args["dest"]) if args["dest"] else self._drafts_folder()
+        dest = Path(args["dest"]) if args["dest"] else job_folder("discover", self.report_vars())
         try:
             files = (
                 {} if self.check_mode else discover.write_draft(draft, dest, force=args["force"])
@@ -54,7 +54,3 @@ class ActionModule(SagefleetAction):
                 else ""
             ),
         }
-
-    def _drafts_folder(self) -> Path:
-        play_vars = {k: self.template(v) for k, v in self.task_vars.items() if k in PLAY_VARS}
-        return job_folder("discover", play_vars)

@@ -18,7 +18,7 @@ from sagefleet.preflight import fleet_report
 from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.report import FORMATS, render_console, write_reports
 from sagefleet.report.outcome_table import host_reason, host_report
-from sagefleet.report.runs import PLAY_VARS, RunFolder, link_latest, open_for_play
+from sagefleet.report.runs import RunFolder, link_latest, open_for_play
 from sagefleet.variables import aliases_of, value
 
 display = Display()
@@ -85,8 +85,7 @@ class ActionModule(SagefleetAction):
         if args["folder"]:
             run = RunFolder.from_dict(args["folder"])
         else:
-            play_vars = {k: self.template(v) for k, v in self.task_vars.items() if k in PLAY_VARS}
-            run = open_for_play(args["job"], args["dest"], play_vars)
+            run = open_for_play(args["job"], args["dest"], self.report_vars())
         written = write_reports(report, run.path, args["formats"])
         latest = link_latest(run)
         if args["show"]:

@@ -13,7 +13,6 @@ from typing import Any
 from sagefleet.ansible.action import SagefleetAction
 from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.report.runs import (
-    PLAY_VARS,
     REPORT,
     RunFolder,
     discard,
@@ -92,8 +91,7 @@ class ActionModule(SagefleetAction):
                     "failed": True,
                     "msg": "state open needs job (preflight, deploy, verify...)",
                 }
-            play_vars = {k: self.template(v) for k, v in self.task_vars.items() if k in PLAY_VARS}
-            run = open_for_play(args["job"], args["dest"], play_vars)
+            run = open_for_play(args["job"], args["dest"], self.report_vars())
             return {
                 "changed": False,
                 "msg": f"reports of this run go to {run.path}",

@@ -74,3 +74,9 @@ def unreadable(what: str, path: object, exc: OSError) -> InputError:
     return InputError(
         f"cannot read {what}: {reason}", value=str(path), fix="check the path and its permissions"
     )
+
+
+def shown(names: list[str], most: int = 10) -> str:
+    """At most ``most`` of ``names`` for one line, and how many more there are."""
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more

@@ -22,7 +22,7 @@ from typing import Any
 
 from sagefleet import catalog, versions
 from sagefleet.agent import profile as agent_profile
-from sagefleet.errors import InputError, field_error
+from sagefleet.errors import InputError, field_error, shown
 from sagefleet.installer_file import read_installer, stamp_version
 from sagefleet.sim import vendor_layout
 from sagefleet.variables import given_or_none
@@ -391,9 +391,9 @@ def choose_installer(
 
 def _hosts_error(hosts: list[str], message: str, field: str, value: str, fix: str) -> InputError:
     """``message`` about ``hosts``: a few of them named at its end, the host when only one."""
-    shown = ", ".join(hosts[:5]) + (f" and {len(hosts) - 5} more" if len(hosts) > 5 else "")
     host = hosts[0] if len(hosts) == 1 else None
-    return InputError(f"{message} for {shown}", host=host, field=field, value=value, fix=fix)
+    text = f"{message} for {shown(hosts, 5)}"
+    return InputError(text, host=host, field=field, value=value, fix=fix)
 
 
 def check_hosts(

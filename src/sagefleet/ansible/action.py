@@ -90,6 +90,13 @@ class SagefleetAction(ActionBase):  # type: ignore[misc]  # ansible-core has no 
         back as it is (sagefleet.inventory.templating)."""
         return templating(self._templar)(value)
 
+    def report_vars(self) -> dict[str, Any]:
+        """The play's variables that place its report folders (sagefleet.report.runs's
+        PLAY_VARS), templated."""
+        from sagefleet.report.runs import PLAY_VARS
+
+        return {k: self.template(v) for k, v in self.task_vars.items() if k in PLAY_VARS}
+
     # -- reading the inventory -------------------------------------------------
     def sagefleet_variables(self) -> dict[str, Any]:
         """This host's sagefleet variables, templated (secrets included: they are read

@@ -112,14 +112,24 @@ class RoleDoc:
 
 def role_doc(role: Path) -> RoleDoc:
     readme = role / "README.md"
-    current = readme.read_text(encoding="utf-8") if readme.is_file() else ""
-    base = current or _readme_skeleton(role)
-    if BEGIN not in base or END not in base:
-        raise DocsError(f"{readme}: the variables markers are missing ({BEGIN} ... {END})")
-    head, _, rest = base.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    wanted = f"{head}{BEGIN}\n{variables_section(role)}{END}{tail}"
+    current = _read(readme)
+    wanted = _with_section(
+        current or _readme_skeleton(role), readme, BEGIN, END, variables_section(role), "variables"
+    )
     return RoleDoc(role.name, readme, current, wanted)
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+
+def _with_section(base: str, path: Path, begin: str, end: str, text: str, what: str) -> str:
+    """``base`` (the text of ``path``) with ``text`` between its ``begin`` and ``end``."""
+    if begin not in base or end not in base:
+        raise DocsError(f"{path}: the {what} markers are missing ({begin} ... {end})")
+    head, _, rest = base.partition(begin)
+    _, _, tail = rest.partition(end)
+    return f"{head}{begin}\n{text}{end}{tail}"
 
 
 def roles(root: Path) -> list[Path]:
@@ -290,12 +300,8 @@ def checks_reference() -> str:
 
 def _between_markers(path: Path, begin: str, end: str, text: str, what: str) -> tuple[str, str]:
     """(current, wanted) text of ``path``: ``text`` between its ``begin`` and ``end``."""
-    current = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if begin not in current or end not in current:
-        raise DocsError(f"{path}: the {what} markers are missing")
-    head, _, rest = current.partition(begin)
-    _, _, tail = rest.partition(end)
-    return current, f"{head}{begin}\n{text}{end}{tail}"
+    current = _read(path)
+    return current, _with_section(current, path, begin, end, text, what)
 
 
 def checks_doc(path: Path) -> tuple[str, str]:

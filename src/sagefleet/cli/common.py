@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sagefleet.errors import shown
 from sagefleet.files import write_atomic
 from sagefleet.inventory import add_vault_arguments
 from sagefleet.variables.declarations import LANG
@@ -63,8 +64,8 @@ def report_exit_code(command: str, report: FleetReport, *, fail_on_blocked: bool
 
 
 def _say_exit(command: str, code: int, hosts: list[str], what: str) -> None:
-    shown = ", ".join(hosts[:10]) + (f" and {len(hosts) - 10} more" if len(hosts) > 10 else "")
-    print(f"{command}: exit code {code}: {len(hosts)} host(s) {what}: {shown}", file=sys.stderr)
+    line = f"{command}: exit code {code}: {len(hosts)} host(s) {what}: {shown(hosts)}"
+    print(line, file=sys.stderr)
 
 
 def exit_codes_epilog(codes: dict[int, str]) -> str:

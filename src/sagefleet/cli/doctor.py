@@ -25,7 +25,7 @@ from sagefleet.cli.common import (
     reports_option,
     write_run_reports,
 )
-from sagefleet.errors import InputError, SagefleetError
+from sagefleet.errors import InputError, SagefleetError, shown
 
 if TYPE_CHECKING:
     from sagefleet.findings import FleetReport
@@ -133,11 +133,10 @@ def _without_winrm(hosts: list[InventoryHost]) -> None:
             ]
         )
     if hosts:
-        names = ", ".join(f"{h.name} ({connection(h)})" for h in hosts[:10])
-        more = f" and {len(hosts) - 10} more" if len(hosts) > 10 else ""
+        names = shown([f"{h.name} ({connection(h)})" for h in hosts])
         print(
             f"doctor: left out {len(hosts)} host(s) outside {SAGE_SERVERS} not reached over "
-            f"WinRM: {names}{more}",
+            f"WinRM: {names}",
             file=sys.stderr,
         )
 

@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 
 from sagefleet.findings import Finding, FleetReport, HostReport, Status
 from sagefleet.outcomes import BY_NAME, Outcome
+from sagefleet.report.outcome_table import host_reason
 
 #: Characters XML 1.0 cannot carry even escaped (control characters from raw command output).
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -101,14 +102,13 @@ def _status_case(suite: ET.Element, host: HostReport) -> str | None:
         "testcase",
         {"classname": _clean(host.host), "name": STATUS_CASE, "time": f"{host.duration_s:.3f}"},
     )
-    status = host.status
+    status, reason = host.status, host_reason(host)
+    text = _clean(f"{status}: {reason}" if reason else status)
     if status == Outcome.BLOCKED:
-        text = _clean(f"{status}: {host.blocked_reason}")
         node = ET.SubElement(case, "failure", {"message": text, "type": status})
         node.text = text
         return "failures"
-    reason = " ".join(host.failed_check_ids)
-    ET.SubElement(case, "system-out").text = _clean(f"{status}: {reason}" if reason else status)
+    ET.SubElement(case, "system-out").text = text
     return None
 
 
