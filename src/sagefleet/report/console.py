@@ -12,12 +12,17 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from sagefleet.findings import FleetReport, HostReport
-from sagefleet.outcomes import BY_NAME
+from sagefleet.outcomes import BY_NAME, Outcome
 from sagefleet.report.labels import colon, format_datetime, label, labels_for
 
 MIN_WIDTH = 60
 
-_ANSI = {"blocked": "31", "unreachable": "35", "warnings": "33", "ready": "32"}
+_ANSI: dict[str, str] = {
+    Outcome.BLOCKED: "31",
+    Outcome.UNREACHABLE: "35",
+    Outcome.WARNINGS: "33",
+    Outcome.READY: "32",
+}
 # Any other status: red when it fails a run, magenta when unreachable, green otherwise.
 _ANSI_BY_RECAP = {"failed": "31", "unreachable": "35", "ok": "32"}
 

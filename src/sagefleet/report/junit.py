@@ -87,7 +87,7 @@ def _outcome_case(suite: ET.Element, host: HostReport) -> str | None:
         node = ET.SubElement(case, "error", {"message": text, "type": outcome.status})
         node.text = _clean(host.error or text)
         return "errors"
-    if outcome.status == "blocked":
+    if outcome.status == Outcome.BLOCKED:
         ET.SubElement(case, "skipped", {"message": text})
         return "skipped"
     ET.SubElement(case, "system-out").text = text

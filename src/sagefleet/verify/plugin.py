@@ -26,7 +26,7 @@ from sagefleet.inventory import (
     handed_over_secrets,
     load,
 )
-from sagefleet.outcomes import HostOutcome
+from sagefleet.outcomes import HostOutcome, Outcome
 from sagefleet.verify.expectations import Expectations, for_host
 from sagefleet.verify.windows import Windows, testinfra_host
 
@@ -259,10 +259,10 @@ def verified_host(name: str, findings: list[Finding], unreachable: str | None) -
     failed or could not run, unreachable when the host could not be reached."""
     reason: str | None
     if unreachable:
-        status, reason = "unreachable", unreachable
+        status, reason = Outcome.UNREACHABLE.value, unreachable
     else:
         failing = [f for f in findings if f.status is not Status.PASS]
-        status = "verify-failed" if failing else "verified"
+        status = (Outcome.VERIFY_FAILED if failing else Outcome.VERIFIED).value
         reason = "; ".join(f"{f.check_id} {f.message}" for f in failing) or None
     return HostReport(
         host=name,
