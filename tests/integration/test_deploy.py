@@ -373,20 +373,24 @@ def test_blocked_host_is_skipped_and_never_deployed(
     tmp_path: Path, package: Path, make_fleet: FleetFactory
 ) -> None:
     fleet = make_fleet(profiles=["dotnet-472", "healthy-onprem"], names=["net472", "ok"])
+    # The server went without the agent: the run fails, and PLAY RECAP names the blocked
+    # host (not the one deployed).
     process, _ = deploy(fleet, tmp_path, package)
-    assert process.returncode == 0, process.stdout[-3000:]
+    assert process.returncode == 2, process.stdout[-3000:]
     assert outcomes(process) == {"net472": "blocked", "ok": "installed"}
+    counts = recap(process)
+    assert (counts["net472"]["failed"], counts["ok"]["failed"]) == (1, 0)
     # The reason names the checks preflight's report lists as failed for the host.
     assert re.search(r"^blocked: \[net472\] preflight: SF101 failed$", process.stdout, re.M)
     assert agent(fleet, "net472") == (None, None)
     assert fleet.host("net472").installer_runs == []
-    # sagefleet_deploy_fail_on_blocked: the run fails, and PLAY RECAP names the blocked host.
-    gated, _ = deploy(fleet, tmp_path, package, "-e", "sagefleet_deploy_fail_on_blocked=true")
-    assert gated.returncode == 2, gated.stdout[-3000:]
-    assert outcomes(gated) == {"net472": "blocked", "ok": "unchanged"}
-    counts = recap(gated)
-    assert (counts["net472"]["failed"], counts["ok"]["failed"]) == (1, 0)
-    assert re.search(r"^blocked: \[net472\] preflight: SF101 failed$", gated.stdout, re.M)
+    # sagefleet_deploy_fail_on_blocked false: reported, and the run passes.
+    allowed, _ = deploy(fleet, tmp_path, package, "-e", "sagefleet_deploy_fail_on_blocked=false")
+    assert allowed.returncode == 0, allowed.stdout[-3000:]
+    assert outcomes(allowed) == {"net472": "blocked", "ok": "unchanged"}
+    counts = recap(allowed)
+    assert (counts["net472"]["failed"], counts["ok"]["failed"]) == (0, 0)
+    assert re.search(r"^blocked: \[net472\] preflight: SF101 failed$", allowed.stdout, re.M)
 
 
 def test_bad_package_stops_before_any_host_is_touched(

@@ -4,6 +4,8 @@ and settings read through the declaration, and deprecations as Ansible shows the
 
 from __future__ import annotations
 
+import ast
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -190,3 +192,32 @@ def test_a_bad_settings_source_says_what_each_source_does() -> None:
         "write sagefleet_settings_drop_connections: true only to remove connections the "
         "vendor files lack"
     )
+
+
+# -- the playbooks' own defaults -----------------------------------------------------------
+
+_PLAYBOOK_DEFAULT = re.compile(r"\b(sagefleet_\w+) \| default\(([^\n]*?)\)\s*(?:\}\}|\|)")
+
+
+def _literal(text: str) -> Any:
+    """A Jinja literal as Python, or UNSET when it is not one (omit, an expression)."""
+    try:
+        return ast.literal_eval(re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", text)))
+    except (ValueError, SyntaxError):
+        return variables.UNSET
+
+
+def test_a_playbook_default_of_a_declared_variable_is_its_declared_default() -> None:
+    """A play outside the roles sees no role defaults, so playbooks/ repeats a few of them
+    in `| default(...)`: each such literal must be the declaration's (one default)."""
+    seen = {}
+    for playbook in sorted((ROOT / "playbooks").glob("*.yml")):
+        for name, argument in _PLAYBOOK_DEFAULT.findall(playbook.read_text()):
+            declared = variables.declared().get(name)
+            given = _literal(argument.split(",")[0] if argument.startswith("omit") else argument)
+            if declared is None or given is variables.UNSET or declared.default is variables.UNSET:
+                continue
+            seen[name] = given
+            assert given == declared.default, f"{playbook.name}: {name} | default({argument})"
+    # The ones this test is for: it must not pass by reading none.
+    assert {"sagefleet_deploy_fail_on_blocked", "sagefleet_deploy_waves"} <= set(seen), seen
