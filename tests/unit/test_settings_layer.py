@@ -262,3 +262,27 @@ def test_the_simulators_installed_file_is_the_form_file_plus_the_installers_answ
         "Connections[CompanyName=CHOCO].SageUser",
         vendor_layout.SERVICE_ACCOUNT_MEMBER,
     )
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"Label": "OLDCO", "MaeFile": "C:\\Sage\\OLDCO.MAE"},  # no CompanyName
+        {"CompanyName": "BIJOU", "MaeFile": "C:\\Sage\\BIJOU2.MAE"},  # BIJOU twice
+    ],
+)
+def test_a_current_list_whose_connections_cannot_be_told_is_refused_not_replaced(
+    odd: dict[str, Any],
+) -> None:
+    """Replacing it whole would lose its connections and the installer's values unseen."""
+    new = merge_documents([vendor("bijou.settings.json")], ["entity BIJOU"])
+    current = installed(vendor("bijou.settings.json"))
+    current["Connections"].append(odd)
+    with pytest.raises(ValidationFailed, match="Connections cannot be keyed by CompanyName"):
+        layer(current, new, host=HOST)
+    settings = host_settings("BIJOU")
+    with pytest.raises(OverwriteRefused, match="cannot be told.*settings_drop_connections"):
+        settings.over(dumps(current))
+    # Told to: the file is replaced.
+    dropping = host_settings("BIJOU", sagefleet_settings_drop_connections=True)
+    assert dropping.over(dumps(current)).document == dropping.document

@@ -13,8 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sagefleet.agent.profile import MergeKey
+from sagefleet.errors import InputError
+from sagefleet.settings.errors import ValidationFailed
 from sagefleet.settings.keys import KeyPath
 from sagefleet.settings.merge import (
+    MERGE_TITLE,
     MergeResult,
     Path,
     format_path,
@@ -62,12 +65,17 @@ def layer(
         lost = keyed_items(current, plan) - keyed_items(new.document, new.plan)
         return Layered(copy.deepcopy(new.document), new.plan, dropped=tuple(outermost(lost)))
     kept: list[Path] = []
+    untold: list[tuple[Path, str]] = []
 
     def paired(path: Path, old: Any, value: Any) -> str | None:
         member = new.plan.get(shape(path))
-        if member is None or plan.get(shape(path)) != member:
+        if member is None or not (isinstance(old, list) and isinstance(value, list)):
             return None
-        return member if isinstance(old, list) and isinstance(value, list) else None
+        if plan.get(shape(path)) != member:
+            if old:  # replacing it whole would lose its items unseen
+                untold.append((path, member))
+            return None
+        return member
 
     def lay(old: Any, value: Any, path: Path) -> Any:
         if isinstance(old, Mapping) and isinstance(value, Mapping):
@@ -96,6 +104,22 @@ def layer(
         ]
 
     document = lay(current, new.document, ())
+    if untold:
+        raise ValidationFailed(
+            [
+                InputError(
+                    f"the list at {format_path(path)} cannot be keyed by {member}: an item "
+                    f"lacks it or two items share it, so its connections cannot be told",
+                    host=host,
+                    field=f"merge key {format_path(path)}={member}",
+                    value="the current file",
+                    fix="repair the file on the host, or declare the member that names each "
+                    "item of this list",
+                )
+                for path, member in untold
+            ],
+            title=MERGE_TITLE,
+        )
     lost = keyed_items(current, plan) - keyed_items(document, plan)
     return Layered(
         document=document,
