@@ -13,6 +13,7 @@ from sagefleet.settings import (
     diff,
     dumps,
     is_secret_key,
+    is_secret_path,
     loads_strict,
     redact,
     settings_sha256,
@@ -33,15 +34,30 @@ SETTINGS = {
 
 
 @pytest.mark.parametrize(
-    "key", ["password", "Password", "PASSWORD", "sqlPassword", "client_secret", "token", "apiToken"]
-)
+    "key",
+    [
+        "password", "Password", "PASSWORD", "sqlPassword", "client_secret", "token", "apiToken",
+        # A secret word anywhere in the name, plurals included: a vendor's spelling is unknown.
+        "Passwords", "Password_Sage", "SqlPasswordEncrypted", "Secrets", "PwdSage", "SqlPwd",
+        # Masking a value that was not secret costs nothing.
+        "passwordPolicy", "tokens_count",
+    ],
+)  # fmt: skip
 def test_secret_key_names_are_recognised(key: str) -> None:
     assert is_secret_key(key)
 
 
-@pytest.mark.parametrize("key", ["user", "name", "passwordPolicy", "tokens_count"])
+@pytest.mark.parametrize(
+    "key", ["user", "name", "CompanyName", "MaeFile", "Server", "cmdPath", "Endpoints"]
+)
 def test_ordinary_key_names_are_not_secret(key: str) -> None:
     assert not is_secret_key(key)
+
+
+def test_a_value_inside_a_secret_member_is_secret() -> None:
+    assert is_secret_path(["Credentials", "Value"])
+    assert is_secret_path(["Connections", ("CompanyName", "BIJOU"), "Sql", "Pwd"])
+    assert not is_secret_path(["Connections", ("CompanyName", "BIJOU"), "MaeFile"])
 
 
 def test_redact_masks_every_secret_and_keeps_the_structure() -> None:
@@ -117,10 +133,16 @@ def test_diff_from_missing_file_shows_everything_added() -> None:
     assert f'"password": "{MASK}"' in text and "sql-secret" not in text
 
 
-def test_diff_of_unparsable_file_is_redacted_line_by_line() -> None:
-    broken = '{\n  "password": "old-secret",\n  "x": 1,\n'
-    text = diff(broken, dumps({"x": 2}))
-    assert "old-secret" not in text and f'"password": "{MASK}"' in text
+def test_diff_never_shows_a_side_that_is_not_json() -> None:
+    """Its secrets cannot be told from the rest: a truncated file, one line of JSON."""
+    for broken in (
+        '{\n  "password": "old-secret",\n  "x": 1,\n',
+        '{"Connections":[{"CompanyName":"BIJOU","Sql":{"Pwd":"old-secret"}},',
+    ):
+        text = diff(broken, dumps({"x": 2}))
+        assert "old-secret" not in text
+        assert f"-(not valid JSON, {len(broken)} bytes: not shown" in text
+        assert '+  "x": 2' in text
 
 
 def test_loads_strict_rejects_duplicate_keys() -> None:
@@ -166,3 +188,19 @@ def test_write_atomic_leaves_no_temporary_file(tmp_path: Path) -> None:
     write_atomic(tmp_path / "settings.json", "{}\n")
     write_atomic(tmp_path / "settings.json", "[]\n")
     assert [p.name for p in tmp_path.iterdir()] == ["settings.json"]
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ('Server=s;Password="S3cr;et-SQL";Database=d', "Server=s;Password=********;Database=d"),
+        ("Server=s;Pwd={S3cr;et-SQL};Database=d", "Server=s;Pwd=********;Database=d"),
+        ("Password='S3cr;''et';Database=d", "Password=********;Database=d"),
+        ("Password=S3cret;User Id=u", "Password=********;User Id=u"),
+        ("mssql://spendesk:S3cret@sql01/db", "mssql://spendesk:********@sql01/db"),
+        ("https://sqs.eu-west-1.amazonaws.com/queue", "https://sqs.eu-west-1.amazonaws.com/queue"),
+    ],
+)
+def test_a_connection_strings_password_is_masked_whole(text: str, shown: str) -> None:
+    """Quoted and braced values hold ';' (ODBC, SqlClient); a URL carries user:password@."""
+    assert redact({"connection": text}) == {"connection": shown}

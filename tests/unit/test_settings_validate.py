@@ -426,3 +426,44 @@ def test_entities_for_host_without_variable_is_an_error() -> None:
     with pytest.raises(ValidationFailed) as raised:
         entities_for_host(HOST, {})
     assert raised.value.errors[0].field == "sagefleet_entities"
+
+
+def test_vendor_settings_given_as_its_json_text_is_read_and_never_shown() -> None:
+    """A vault variable holding the vendor's file is a string: its JSON text, not a path."""
+    document = {"Connections": [{"CompanyName": "BIJOU", "Sql": {"Pwd": SQL_SECRET}}]}
+    result = validate_host(HOST, host_vars(spc_entity(vendor_settings=json.dumps(document))))
+    assert result.errors == []
+    assert result.entities[0].vendor_settings == document
+    broken = json.dumps(document)[:-5]
+    errors = validate_fleet({HOST: host_vars(spc_entity(vendor_settings=broken))})
+    assert errors[0].field == "vendor_settings" and "not valid JSON" in errors[0].message
+    assert_no_secret("\n".join(e.render() for e in errors))
+
+
+@pytest.mark.parametrize("value", [__import__("datetime").date(2026, 1, 31), float("nan")])
+def test_an_inline_vendor_document_with_a_value_json_has_not_is_refused(value: Any) -> None:
+    """A YAML date or .nan would be written as no JSON reader takes it (or not at all)."""
+    document = {"Created": value, "Connections": [{"CompanyName": "BIJOU", "Pwd": SQL_SECRET}]}
+    errors = validate_fleet({HOST: host_vars(spc_entity(vendor_settings=document))})
+    assert [e.field for e in errors] == ["vendor_settings"]
+    assert "a value JSON has not" in errors[0].message
+    assert_no_secret("\n".join(e.render() for e in errors))
+
+
+def test_a_conflict_inside_a_secret_member_is_masked() -> None:
+    first = {"Credentials": {"Value": SQL_SECRET}}
+    second = {"Credentials": {"Value": SAGE_SECRET}}
+    errors = validate_fleet(
+        {HOST: host_vars(spc_entity(vendor_settings=first), onprem_entity(vendor_settings=second))}
+    )
+    assert [e.field for e in errors] == ["Credentials.Value"]
+    assert_no_secret("\n".join(e.render() for e in errors))
+
+
+def test_entities_given_as_text_are_never_shown() -> None:
+    """A lookup of a JSON file without from_json gives the entities as one string."""
+    text = json.dumps([spc_entity()])
+    errors = validate_fleet({HOST: {"sagefleet_entities": text}})
+    assert [e.field for e in errors] == ["sagefleet_entities"]
+    assert f"a string of {len(text)} characters, not shown" in errors[0].render()
+    assert_no_secret("\n".join(e.render() for e in errors))

@@ -56,3 +56,12 @@ def test_host_vars_given_to_the_suites_must_be_variables_by_host(tmp_path: Path)
     argv = suites_argv("python", "tests/infra", ["inv"], host_vars=str(good))
     assert argv[-1] == f"--sagefleet-host-vars={good}"
     assert not [a for a in suites_argv("python", "tests/infra", ["inv"]) if "host-vars" in a]
+
+
+def test_a_difference_of_shapes_never_shows_the_containers() -> None:
+    """Connections as a mapping on the host, a list in the inventory: the passwords they hold
+    sit under names the differing path does not carry."""
+    expected = {"Connections": [{"CompanyName": "BIJOU", "SqlPassword": "Sql-S3cret-Value"}]}
+    actual = {"Connections": {"BIJOU": {"SqlPassword": "Old-S3cret-Value"}}}
+    found = differences(actual, expected)
+    assert found == ["$.Connections: an object of 1 member(s), expected a list of 1 item(s)"]

@@ -32,7 +32,14 @@ from sagefleet.settings.jsonio import (
 from sagefleet.settings.keys import KEY_CANDIDATES
 from sagefleet.settings.merge import merge_documents, merge_settings
 from sagefleet.settings.model import ENTITIES_VAR, SECRET_FIELDS, Entity
-from sagefleet.settings.redact import DEFAULT_SECRET_KEYS, MASK, diff, is_secret_key, redact
+from sagefleet.settings.redact import (
+    DEFAULT_SECRET_KEYS,
+    MASK,
+    diff,
+    is_secret_key,
+    is_secret_path,
+    redact,
+)
 from sagefleet.settings.render import load_template, render_entity, render_host_settings
 from sagefleet.settings.validate import (
     HostEntities,
@@ -68,6 +75,7 @@ __all__ = [
     "dumps",
     "entities_for_host",
     "is_secret_key",
+    "is_secret_path",
     "load_json_file",
     "load_template",
     "host_document",

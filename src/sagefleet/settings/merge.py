@@ -23,7 +23,13 @@ from sagefleet.settings.keys import (
     key_path_text,
     unique_string_member,
 )
-from sagefleet.settings.redact import DEFAULT_SECRET_KEYS, MASK, is_secret_key, redact
+from sagefleet.settings.redact import (
+    DEFAULT_SECRET_KEYS,
+    MASK,
+    is_secret_key,
+    is_secret_path,
+    redact,
+)
 
 #: One step of a key path: a member name, or (member, key) of an item in a keyed list.
 PathStep = str | tuple[str, str]
@@ -177,8 +183,7 @@ class _Merger:
         return "(unknown source)"
 
     def show(self, path: Path, value: Any) -> str:
-        last = next((step for step in reversed(path) if isinstance(step, str)), None)
-        if last is not None and is_secret_key(last, self.secret_keys):
+        if is_secret_path(path, self.secret_keys):
             return MASK
         if isinstance(value, Mapping):
             return "an object"

@@ -13,7 +13,8 @@ from sagefleet.settings.jsonio import dumps, loads_strict
 from sagefleet.settings.keys import item_key
 
 MASK = "********"
-#: A key is secret when its name, lower-cased and without ``_``/``-``, ends with one of these.
+#: A key is secret when its name, lower-cased and without ``_``/``-``, holds one of these
+#: (one of three letters or fewer: starts or ends with it).
 DEFAULT_SECRET_KEYS: tuple[str, ...] = (
     "password",
     "passwd",
@@ -30,24 +31,44 @@ DEFAULT_SECRET_KEYS: tuple[str, ...] = (
     "mdp",
 )
 
-_INLINE_SECRET = re.compile(r"(?i)\b(password|pwd)\s*=\s*[^;]*")
+# A connection string's password: quoted ("..." or '...', doubled quotes inside) or braced
+# ({...}) values hold ';' (ODBC, SqlClient); and a URL's user:password@.
+_INLINE_SECRET = re.compile(
+    r"""(?i)\b(password|pwd)\s*=\s*("(?:[^"]|"")*"?|'(?:[^']|'')*'?|\{[^}]*\}?|[^;]*)"""
+)
+_URL_SECRET = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*):[^@\s]*@")
 
 
 def is_secret_key(key: object, secret_keys: Iterable[str] = DEFAULT_SECRET_KEYS) -> bool:
     """Tell whether a member name holds a secret.
 
-    Suffix matching catches vendor spellings (``sqlPassword``, ``client_secret``)
-    that an exact match would leak.
+    A name holding a secret word anywhere catches vendor spellings (``sqlPassword``,
+    ``client_secret``, ``Passwords``, ``SqlPasswordEncrypted``, ``Password_Sage``) that an
+    exact or suffix match would leak; masking a value that was not secret costs nothing.
     """
     if not isinstance(key, str):
         return False
     folded = key.lower().replace("_", "").replace("-", "")
-    return any(folded.endswith(name.lower().replace("_", "")) for name in secret_keys)
+    for name in secret_keys:
+        word = name.lower().replace("_", "").replace("-", "")
+        if word in folded if len(word) > 3 else folded.startswith(word) or folded.endswith(word):
+            return True
+    return False
+
+
+def is_secret_path(
+    steps: Iterable[object], secret_keys: Iterable[str] = DEFAULT_SECRET_KEYS
+) -> bool:
+    """Whether a value lies in a secret: any member name on its path is one (the value of
+    ``Credentials.Value`` is as secret as ``Credentials`` is)."""
+    keys = tuple(secret_keys)
+    return any(is_secret_key(step, keys) for step in steps)
 
 
 def _scrub_text(value: str) -> str:
     # Connection strings embed passwords ("...;Password=x;"): mask them too.
-    return _INLINE_SECRET.sub(lambda match: f"{match.group(1)}={MASK}", value)
+    value = _INLINE_SECRET.sub(lambda match: f"{match.group(1)}={MASK}", value)
+    return _URL_SECRET.sub(lambda match: f"{match.group(1)}:{MASK}@", value)
 
 
 def redact(
@@ -113,20 +134,6 @@ def _redact(value: Any, keys: tuple[str, ...], previous: Any, *, compare: bool) 
     return value
 
 
-_SECRET_LINE = re.compile(r'^(\s*"([^"\\]*)"\s*:\s*)(".*?(?<!\\)"|[^,\s]+)(\s*,?\s*)$')
-
-
-def _redact_text(text: str, keys: tuple[str, ...]) -> str:
-    """Best-effort line redaction for a document that does not parse (e.g. hand-edited)."""
-    lines = []
-    for line in text.splitlines():
-        match = _SECRET_LINE.match(line)
-        if match and is_secret_key(match.group(2), keys):
-            line = f'{match.group(1)}"{MASK}"{match.group(4)}'
-        lines.append(_scrub_text(line))
-    return "\n".join(lines) + ("\n" if lines else "")
-
-
 def _parse_or_none(text: str | None) -> tuple[bool, Any]:
     if text is None or not text.strip():
         return True, None
@@ -149,7 +156,8 @@ def diff(
     Both sides are redacted and put in canonical form first, so that the diff
     shows real changes only (not key order or spacing) and never a password.
     A side that is missing or empty counts as an empty file; a side that is not
-    valid JSON is redacted line by line instead.
+    valid JSON is not shown, only its size: its secrets cannot be told apart from
+    the rest (a truncated file, one line of JSON, a connection string).
     """
     keys = tuple(secret_keys)
     before_ok, before_doc = _parse_or_none(before_text)
@@ -157,7 +165,8 @@ def diff(
 
     def render(ok: bool, doc: Any, text: str | None, previous: Any) -> str:
         if not ok:
-            return _redact_text(text or "", keys)
+            size = len((text or "").encode("utf-8"))
+            return f"(not valid JSON, {size} bytes: not shown, it may hold passwords)\n"
         if doc is None:
             return ""
         redacted = redact(doc, keys, changed_from=previous)

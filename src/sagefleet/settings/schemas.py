@@ -13,7 +13,7 @@ from jsonschema.exceptions import ValidationError
 
 from sagefleet import schemas
 from sagefleet.settings.merge import format_path
-from sagefleet.settings.redact import DEFAULT_SECRET_KEYS, MASK, is_secret_key
+from sagefleet.settings.redact import DEFAULT_SECRET_KEYS, MASK, is_secret_path
 
 ENTITIES_SCHEMA = "entities.schema.json"
 SETTINGS_SCHEMA = "settings.schema.json"
@@ -77,6 +77,6 @@ def settings_schema_problems(
     problems = []
     for error in sorted(validator(SETTINGS_SCHEMA).iter_errors(document), key=_error_path):
         names = [step for step in error.absolute_path if isinstance(step, str)]
-        secret = bool(names) and is_secret_key(names[-1], keys)
+        secret = is_secret_path(names, keys)
         problems.append(f"at {_error_path(error)}: {_describe(error, secret)}")
     return problems

@@ -7,6 +7,7 @@ Every problem is collected and reported as an InputError (docs/settings.md).
 from __future__ import annotations
 
 import difflib
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from jsonschema.exceptions import ValidationError
 from sagefleet.errors import InputError
 from sagefleet.settings.document import HostSettings, host_document, settings_options
 from sagefleet.settings.errors import ValidationFailed
+from sagefleet.settings.jsonio import loads_strict
 from sagefleet.settings.model import (
     AZURE_SQL_SUFFIX,
     ENTITIES_VAR,
@@ -129,10 +131,32 @@ class HostValidation:
 PATH_FIELDS = frozenset({"vendor_settings", "vendor_package", "mae_path", "pdf_storage"})
 
 
+def inline_document(raw: Any) -> Any:
+    """An entity's vendor_settings given as the document itself (its JSON text, or a mapping
+    or list from YAML), read as strictly as a file: a YAML value that JSON has not (a date,
+    .nan) is refused, never written to the host. Errors never show the value."""
+    if isinstance(raw, str):
+        return loads_strict(raw, source="inline document")
+    try:
+        text = json.dumps(to_plain(raw), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"the document holds a value JSON has not ({type(exc).__name__}: "
+            f"{str(exc).split(':')[0]})",
+            value="inline document",
+            fix="quote dates and numbers that are not finite in YAML, or give the vendor's "
+            "settings.json file's path",
+        ) from None
+    return loads_strict(text, source="inline document")
+
+
 def show_value(field_name: str | None, value: Any) -> str:
     """How a value appears in an error: secrets masked, long values cut, containers summarised."""
     if field_name in SECRET_FIELDS:
         return MASK
+    if field_name == ENTITIES_VAR and isinstance(value, str):
+        # The entities as text (a lookup without from_json): their passwords are in it.
+        return f"a string of {len(value)} characters, not shown"
     if isinstance(value, Mapping):
         return "a mapping"
     if isinstance(value, list | tuple):
@@ -340,11 +364,15 @@ class _HostChecker:
             if package is not None:
                 path = resolve(str(package), self.base_dir)
                 document, source = load_vendor_package(path)
+            elif isinstance(raw, str) and raw.lstrip()[:1] in ("{", "["):
+                # The document's text (a vault variable holding the file), not a path:
+                # never shown, it holds the connection's passwords.
+                document, source = inline_document(raw), "inline document"
             elif isinstance(raw, str):
                 path = resolve(raw, self.base_dir)
                 document, source = load_vendor_settings(path), str(path)
             elif raw is not None:
-                document, source = raw, "inline document"
+                document, source = inline_document(raw), "inline document"
             else:
                 return
         except InputError as exc:

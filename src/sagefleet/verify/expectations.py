@@ -12,7 +12,7 @@ from sagefleet.agent import profile as agent_profile
 from sagefleet.agent.connection import ConnectionOptions
 from sagefleet.settings import build_host_settings, entities_for_host
 from sagefleet.settings.merge import connections
-from sagefleet.settings.redact import is_secret_key
+from sagefleet.settings.redact import is_secret_path
 from sagefleet.variables import given_or_none
 from sagefleet.variables.declarations import STAGING_DIR
 
@@ -101,9 +101,15 @@ def differences(
 
     ``extra_allowed``: a member only ``actual`` has is not a difference (a vendor
     file keeps what the installer added, docs/settings.md)."""
-    secret = is_secret_key(path.rsplit(".", 1)[-1])
+    secret = is_secret_path(path.split("."))
 
     def show(value: Any) -> str:
+        # A container is never shown: where the two sides' shapes differ, it holds the
+        # connections' passwords under names this path does not carry.
+        if isinstance(value, Mapping):
+            return f"an object of {len(value)} member(s)"
+        if isinstance(value, list):
+            return f"a list of {len(value)} item(s)"
         return SECRET_MASK if secret else repr(value)
 
     if isinstance(expected, Mapping) and isinstance(actual, Mapping):
