@@ -269,3 +269,19 @@ def test_a_failure_no_hosts_check_explains_still_fails_verify(
     assert "the verification suites failed (pytest rc 1) although every host's checks" in (
         process.stdout
     )
+
+
+def test_verify_playbook_takes_a_limit_file_as_ansible_does(
+    tmp_path: Path, make_fleet: FleetFactory
+) -> None:
+    """`--limit @hosts.txt`: the suites verify the hosts the play selected, no other."""
+    inventory = deployed_inventory(make_fleet(2), tmp_path)
+    hosts = tmp_path / "hosts.txt"
+    hosts.write_text("sage02\n")
+    out = tmp_path / "out"
+    process = verify_playbook(
+        inventory, "--limit", f"@{hosts}", "-e", f"sagefleet_verify_report_dir={out}"
+    )
+    assert process.returncode == 0, process.stdout[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert {h["host"]: h["status"] for h in report["hosts"]} == {"sage02": "verified"}
