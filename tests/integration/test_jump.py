@@ -224,3 +224,30 @@ def test_doctor_reports_the_hosts_behind_a_jump_host_it_cannot_reach_and_goes_on
     assert f"2 host(s) unreachable, so not diagnosed: {', '.join(behind)}" in (
         capsys.readouterr().err
     )
+
+
+def test_sagefleet_jump_with_its_jump_host_down_exits_4_naming_the_host(
+    make_fleet: FleetFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Tried and not reached: 4, as doctor; 2 would say nothing was contacted."""
+    fleet = make_fleet(1, profiles=("healthy-onprem",), scheme="http")
+    inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
+    data = yaml.safe_load(inventory.read_text())
+    hosts = data["all"]["children"]["sage_servers"]["hosts"]
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # a port nothing listens on: the jump host is down
+    port = closed.getsockname()[1]
+    (name,) = hosts
+    hosts[name]["sagefleet_ssh_jump"] = {
+        "host": "127.0.0.1", "port": port, "user": USER, "password": PASSWORD,
+    }  # fmt: skip
+    inventory.write_text(yaml.safe_dump(data, sort_keys=False))
+    overlay = tmp_path / "overlay.yml"
+    try:
+        rc = main(["jump", "-i", str(inventory), "--overlay", str(overlay)])
+    finally:
+        closed.close()
+    assert rc == 4
+    err = capsys.readouterr().err
+    assert f"sagefleet: error: {name}: jump host 127.0.0.1:{port} unreachable: " in err
+    assert not overlay.exists()

@@ -22,7 +22,7 @@ from sagefleet.cli.common import (
     output_option,
     write_output,
 )
-from sagefleet.errors import InputError, SagefleetError
+from sagefleet.errors import InputError
 
 #: The options finding the service by a pattern, and the service's value each matches.
 _PATTERNS = (("--image-path-pattern", "ImagePath"), ("--display-name-pattern", "DisplayName"))
@@ -70,13 +70,15 @@ def cmd_learn(args: argparse.Namespace) -> int:
     Read a server where the agent was installed once by hand with the vendor's wizard
     (read-only) and write the agent profile that describes it: service, install folder
     and files, settings.json key structure (no value), uninstall entry, installer
-    technology. Exit codes: 0 written, 1 agent not found, 2 bad input or host unreachable.
+    technology. Exit codes: 0 written, 1 agent not found (or the install could not be read),
+    2 bad input (the host was not contacted), 4 host unreachable (as doctor's).
     """
     from sagefleet.agent import profile as agent_profile
     from sagefleet.agent.learn import AgentNotFound, learn
+    from sagefleet.cli.common import EXIT_UNREACHABLE
     from sagefleet.inventory import one_winrm_host
-    from sagefleet.remote import RemoteError
-    from sagefleet.remote.jump import forwarded
+    from sagefleet.remote import AuthenticationFailed, HostUnreachable, RemoteError
+    from sagefleet.remote.jump import JumpError, forwarded
     from sagefleet.remote.winrm import WinRMSession
 
     host = one_winrm_host(args, "agent learn reads one reference server")
@@ -92,11 +94,20 @@ def cmd_learn(args: argparse.Namespace) -> int:
     except AgentNotFound as exc:
         print(f"sagefleet: error: {exc}", file=sys.stderr)
         return 1
+    except (HostUnreachable, AuthenticationFailed, JumpError) as exc:
+        # As selftest and doctor: the host could not be reached, so nothing was read.
+        text = exc.message if isinstance(exc, RemoteError) else str(exc)
+        first = (text.strip().splitlines() or ["unreachable"])[0]
+        print(f"sagefleet: error: {host.name}: unreachable: {first}", file=sys.stderr)
+        return EXIT_UNREACHABLE
     except RemoteError as exc:
         first = (exc.message.strip().splitlines() or [exc.kind])[0]
-        raise SagefleetError(
-            f"{host.name}: cannot read the reference install ({exc.kind}): {first}"
-        ) from None
+        print(
+            f"sagefleet: error: {host.name}: cannot read the reference install ({exc.kind}): "
+            f"{first}",
+            file=sys.stderr,
+        )
+        return 1
     text = learned.to_yaml()
     if args.output:
         write_output(args.output, text)

@@ -169,8 +169,9 @@ def cmd_jump(args: Any) -> int:
 
     import yaml
 
+    from sagefleet.cli.common import EXIT_UNREACHABLE
     from sagefleet.inventory import load, vault_options
-    from sagefleet.remote.jump import VAR, Forwards, overlay, parse
+    from sagefleet.remote.jump import VAR, Forwards, JumpError, overlay, parse
 
     hosts = load(args.inventory, vault=vault_options(args), pattern=args.limit)
     out = Path(args.overlay)
@@ -178,7 +179,12 @@ def cmd_jump(args: Any) -> int:
         for host in hosts:
             config = parse(host.name, host.variables.get(VAR))
             if config is not None and host.target is not None:
-                forwards.open(host.name, config, host.target.address, host.target.port)
+                try:
+                    forwards.open(host.name, config, host.target.address, host.target.port)
+                except JumpError as exc:
+                    # Tried, so not an input error (2): unreachable, as doctor says it (4).
+                    print(f"sagefleet: error: {host.name}: {exc}", file=sys.stderr)
+                    return EXIT_UNREACHABLE
         if not forwards.forwards:
             raise InputError(f"no host of {args.limit!r} sets {VAR}", field=VAR)
         out.parent.mkdir(parents=True, exist_ok=True)
