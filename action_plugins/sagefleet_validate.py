@@ -6,12 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from sagefleet import preflight
+from sagefleet.agent import service as agent_service
 from sagefleet.ansible import rolespec
 from sagefleet.ansible.action import SagefleetAction
 from sagefleet.deploy import check_inputs, require_entities
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.settings import ValidationFailed, build_host_settings
+from sagefleet.settings import host as settings_host
 from sagefleet.variables import is_retired
 
 
@@ -75,6 +77,11 @@ class ActionModule(SagefleetAction):
                 check_inputs(host, effective)
             if deploy or self.args["settings"]:
                 build_host_settings(host, effective)
+            if self.args["settings"] and not deploy:
+                # The settings task's target and its handler's restart, which the playbook
+                # reaches after writing: checked here, before any host is written.
+                settings_host.job_target(host, effective)
+                agent_service.options_from(host, effective)
         except ValidationFailed as exc:
             found.extend(exc.errors)
         except SagefleetError as exc:

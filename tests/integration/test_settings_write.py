@@ -454,3 +454,22 @@ def test_a_write_over_an_installed_agents_file_keeps_what_its_installer_added(
     assert ok(play.run())["changed"] == 0
     entry = play.host.fs.stat(PATH)
     assert (entry.data, entry.modified, play.backups()) == untouched
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        # The handler's restart, reached only after the write.
+        ("sagefleet_agent_start_timeout_s", "0", "sagefleet_agent_start_timeout_s"),
+        # The task's own options, named by the inventory variable the role reads.
+        ("sagefleet_settings_keep_backups", "500", "field sagefleet_settings_keep_backups: must"),
+    ],
+)
+def test_the_write_and_restart_options_are_checked_before_any_host_is_written(
+    play: Play, variable: str, value: str, said: str
+) -> None:
+    process = play.run("-e", f'{{"{variable}": {value}}}')
+    assert process.returncode == 2, process.stdout[-3000:]
+    assert "no host was contacted" in process.stdout
+    assert said in process.stdout, process.stdout[-3000:]
+    assert play.host.fs.listdir(FOLDER) == []  # nothing written

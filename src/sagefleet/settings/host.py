@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagefleet.agent import profile as agent_profile
-from sagefleet.errors import SagefleetError, field_error
+from sagefleet.errors import InputError, SagefleetError, field_error
 from sagefleet.remote import AuthenticationFailed, HostUnreachable, RemoteError, SnippetFailed
 from sagefleet.remote.session import HostSession
 from sagefleet.settings.document import HostSettings
@@ -23,6 +23,7 @@ from sagefleet.settings.errors import OverwriteRefused
 from sagefleet.settings.jsonio import settings_sha256
 from sagefleet.settings.redact import diff
 from sagefleet.settings.validate import build_host_settings
+from sagefleet.variables import given_or_none
 
 SNIPPET = "settings_write"
 SETTINGS_FILE = "settings.json"
@@ -138,10 +139,57 @@ def settings_target(
         message = "must be the account the agent service runs as"
         fix = "write DOMAIN\\user, .\\user, NT SERVICE\\name or LocalSystem"
         raise field_error(host, "service_account", service_account, message, fix)
-    if isinstance(keep_backups, bool) or not 0 <= keep_backups <= MAX_KEEP_BACKUPS:
+    whole = isinstance(keep_backups, int) and not isinstance(keep_backups, bool)
+    if not whole or not 0 <= keep_backups <= MAX_KEEP_BACKUPS:
         message = f"must be a whole number from 0 to {MAX_KEEP_BACKUPS}"
         raise field_error(host, "keep_backups", keep_backups, message)
     return SettingsTarget(resolved, account, keep_backups)
+
+
+#: The settings task's options and the inventory variables the role gives them from.
+JOB_VARIABLES = {
+    "path": "sagefleet_settings_path",
+    "install_dir": "sagefleet_settings_install_dir",
+    "service_account": "sagefleet_settings_service_account",
+    "keep_backups": "sagefleet_settings_keep_backups",
+}
+
+
+def job_target(host: str, variables: Mapping[str, Any]) -> SettingsTarget:
+    """The settings playbook's target of one host, from its inventory as the role reads it
+    (install folder and account default to the agent's), checked before any host is
+    contacted: an InputError names the inventory variable, not the task's option."""
+    given = {option: given_or_none(host, variables, name) for option, name in JOB_VARIABLES.items()}
+    install_dir = given["install_dir"] or given_or_none(
+        host, variables, "sagefleet_agent_install_dir"
+    )
+    account = given["service_account"] or given_or_none(
+        host, variables, "sagefleet_agent_service_account"
+    )
+    profile = agent_profile.for_host(variables, host=host)
+    try:
+        return settings_target(
+            host,
+            path=given["path"] or profile.settings_path(install_dir or None),
+            install_dir=install_dir or None,
+            service_account=account,
+            keep_backups=_whole(given["keep_backups"], DEFAULT_KEEP_BACKUPS),
+        )
+    except InputError as exc:
+        field = JOB_VARIABLES.get(exc.field or "", exc.field)
+        raise InputError(
+            exc.message, host=host, field=field, value=exc.value, fix=exc.fix
+        ) from None
+
+
+def _whole(found: Any, default: int) -> Any:
+    """A number as the task's int option takes it (``-e name=2`` gives the text '2');
+    anything else is left for settings_target to refuse."""
+    if found is None:
+        return default
+    if isinstance(found, str) and re.fullmatch(r"\s*-?\d+\s*", found):
+        return int(found)
+    return found
 
 
 def check_backup_name(host: str, target: SettingsTarget, backup: str | None) -> str | None:
