@@ -23,18 +23,19 @@ class ActionModule(SagefleetAction):
     }
     _supports_check_mode = True  # reads the host; in check mode writes nothing on the bastion
 
-    def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
+    def prepare(self, variables: dict[str, Any]) -> Any:
         args = self.args
-        params = discover.params(
+        return discover.params(
             args["roots"], max_depth=args["max_depth"], max_files=args["max_files"]
         )
-        document = session.run_snippet("discover", params)
+
+    def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
+        args = self.args
+        document = session.run_snippet("discover", inputs)
         draft = discover.draft(self.host, document)
         dest = Path(args["dest"]) if args["dest"] else job_folder("discover", self.report_vars())
         try:
-            files = (
-                {} if self.check_mode else discover.write_draft(draft, dest, force=args["force"])
-            )
+            files = discover.write_draft(draft, dest, force=args["force"], check=self.check_mode)
         except OSError as exc:
             return {"failed": True, "msg": str(exc)}
         written = [path for path, what in files.items() if what in ("written", "overwritten")]
@@ -47,7 +48,11 @@ class ActionModule(SagefleetAction):
             "entities": [e["name"] for e in draft.entities],
             "products": document.get("products") or [],
             "msg": f"{found} entit{'y' if found == 1 else 'ies'} found; "
-            + (f"written: {', '.join(written)}" if written else "nothing written")
+            + (
+                f"{'would be written' if self.check_mode else 'written'}: {', '.join(written)}"
+                if written
+                else "nothing written"
+            )
             + (
                 f"; kept (existing, sagefleet_discover_force to overwrite): {', '.join(kept)}"
                 if kept

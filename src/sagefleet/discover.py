@@ -26,6 +26,16 @@ _AZURE = re.compile(r"^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\.database\.windows
 def params(
     roots: Sequence[str] = (), *, max_depth: int = 4, max_files: int = 200
 ) -> dict[str, Any]:
+    """The discover snippet's parameters; raises InputError, before the host is read, for a
+    depth or a file count the search cannot take."""
+    if max_depth < 0:
+        raise InputError(
+            "must be 0 (the folder itself) or more",
+            field="sagefleet_discover_max_depth",
+            value=repr(max_depth),
+        )
+    if max_files < 1:
+        raise InputError("must be 1 or more", field="max_files", value=repr(max_files))
     return {
         "roots": [str(r) for r in roots],
         "spc_marker_paths": list(SPC_MARKERS),
@@ -132,7 +142,7 @@ def draft(host: str, document: Mapping[str, Any]) -> Draft:
         "# To check: analytic_plan (Structure > Plan analytique, 1-based), sage_user,",
         "# pdf_storage (filestream, or the server folder of the PDF receipts).",
         "# Then give each entity the settings.json the vendor's form produced for its",
-        "# connection: vendor_settings: \"{{ inventory_dir }}/files/<name>.settings.json\"",
+        '# connection: vendor_settings: "{{ inventory_dir }}/files/<name>.settings.json"',
         "# (or vendor_package: its Setup.zip), see docs/settings.md.",
         "# Edition: spc for an entity whose .MAE names an Azure SQL server",
         "# (*.database.windows.net), else onpremise. Sage products found:",
@@ -179,17 +189,20 @@ def draft(host: str, document: Mapping[str, Any]) -> Draft:
     return Draft(host, entities, "\n".join(header) + "\n" + body, "\n".join(vault) + "\n")
 
 
-def write_draft(result: Draft, dest: Path, *, force: bool = False) -> dict[str, str]:
+def write_draft(
+    result: Draft, dest: Path, *, force: bool = False, check: bool = False
+) -> dict[str, str]:
     """Write ``<dest>/<host>.yml`` and ``<dest>/<host>.vault.yml``; existing ones are kept.
 
     Returns each file with what happened to it: written, overwritten, unchanged (the
-    same draft, with ``force``), kept.
+    same draft, with ``force``), kept. ``check``: what would happen, nothing written.
     """
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", result.host) or result.host.startswith("."):
         raise InputError(
             "cannot be used as a file name", host=result.host, field="inventory_hostname"
         )
-    dest.mkdir(parents=True, exist_ok=True)
+    if not check:
+        dest.mkdir(parents=True, exist_ok=True)
     outcome: dict[str, str] = {}
     for path, text in (
         (dest / f"{result.host}.yml", result.host_vars),
@@ -199,6 +212,10 @@ def write_draft(result: Draft, dest: Path, *, force: bool = False) -> dict[str, 
             outcome[str(path)] = "kept"
             continue
         existed = path.exists()
+        if check:
+            same = existed and path.read_text(encoding="utf-8") == text
+            outcome[str(path)] = "unchanged" if same else "overwritten" if existed else "written"
+            continue
         if not write_atomic(path, text, mode=0o640):
             outcome[str(path)] = "unchanged"  # force, and the same draft: nothing rewritten
             continue

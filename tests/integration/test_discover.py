@@ -192,3 +192,33 @@ def test_only_files_whose_extension_is_mae_are_sage_files(fleet: tuple[Fleet, Pa
     finally:
         for path in left:
             host.fs.delete(path)
+
+
+def test_check_mode_says_what_it_would_write_and_writes_nothing(
+    fleet: tuple[Fleet, Path], tmp_path: Path
+) -> None:
+    _, inventory = fleet
+    checked = discover(inventory, tmp_path, "-l", "two-entities", "--check")
+    assert "changed: [two-entities]" in checked
+    assert f"would be written: {tmp_path / 'two-entities.yml'}" in checked
+    assert list(tmp_path.iterdir()) == []
+    # The run it announced writes the same files.
+    assert "changed: [two-entities]" in discover(inventory, tmp_path, "-l", "two-entities")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "two-entities.vault.yml", "two-entities.yml",
+    ]  # fmt: skip
+
+
+def test_a_negative_search_depth_is_refused_before_the_host_is_read(
+    fleet: tuple[Fleet, Path], tmp_path: Path
+) -> None:
+    _, inventory = fleet
+    process = subprocess.run(
+        [ANSIBLE_PLAYBOOK, "-i", str(inventory), "playbooks/discover.yml", "-l", "two-entities",
+         "-e", f"sagefleet_discover_dest={tmp_path}", "-e", "sagefleet_discover_max_depth=-1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+    )  # fmt: skip
+    assert process.returncode == 2, process.stdout[-3000:]
+    assert "sagefleet_discover_max_depth" in process.stdout
+    assert list(tmp_path.iterdir()) == []

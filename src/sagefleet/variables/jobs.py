@@ -241,8 +241,9 @@ DISCOVER_VARS = (
     ),
     role_var(
         DISCOVER, "sagefleet_discover_max_depth", "int",
-        "Sub-folder depth searched under each folder.",
+        "Sub-folder depth searched under each folder (0: the folder itself).",
         default=4,
+        low=0,
     ),
 )
 HOST_INFO_SHOW = role_var(
