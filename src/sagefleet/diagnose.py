@@ -9,6 +9,7 @@ docs/operations.md, "Support bundle".
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -20,6 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
+from xml.sax.saxutils import escape as xml_escape
 
 from sagefleet import __version__, preflight
 from sagefleet.agent import connection
@@ -151,21 +154,58 @@ def known_secrets(variables: Mapping[str, Any]) -> list[str]:
             for key, value in entity.items():
                 if "password" in str(key).lower() and isinstance(value, str) and value:
                     found.add(value)
-    for key in ("ansible_password", "ansible_winrm_password", "sagefleet_agent_service_password"):
-        value = variables.get(key)
+    jump = variables.get("sagefleet_ssh_jump")
+    for value in (
+        *(variables.get(key) for key in SECRET_VARIABLES),
+        jump.get("password") if isinstance(jump, Mapping) else None,
+    ):
         if isinstance(value, str) and value:
             found.add(value)
     return sorted(found, key=len, reverse=True)
 
 
+#: The host's own secrets (the connection's, under every name ansible-core's winrm plugin
+#: reads, become's and the agent service's): masked wherever they show up.
+SECRET_VARIABLES = (
+    "ansible_password",
+    "ansible_winrm_password",
+    "ansible_winrm_pass",
+    "ansible_ssh_pass",
+    "ansible_become_password",
+    "ansible_become_pass",
+    "sagefleet_agent_service_password",
+)
+
+#: Base64 text of at least this many characters is masked: a shorter run could match
+#: unrelated base64 in a log by chance.
+_MIN_BASE64 = 8
+
+
 def _secret_forms(secret: str) -> list[tuple[bytes, bytes]]:
-    """(form, mask) of the secret as a file may hold it: UTF-8, UTF-16LE, JSON-escaped."""
-    forms = {
-        (secret.encode("utf-8"), MASK.encode()),
-        (secret.encode("utf-16-le"), MASK.encode("utf-16-le")),
-        (json.dumps(secret, ensure_ascii=False)[1:-1].encode("utf-8"), MASK.encode()),
-        (json.dumps(secret, ensure_ascii=True)[1:-1].encode("ascii"), MASK.encode()),
+    """(form, mask) of the secret as a file may hold it: UTF-8, UTF-16LE, JSON-escaped,
+    URL-encoded, XML-escaped, in the ANSI code page (an installer's log), and base64 at
+    each of its three alignments (the part the secret alone decides)."""
+    plain = secret.encode("utf-8")
+    texts = {
+        secret,
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        json.dumps(secret, ensure_ascii=True)[1:-1],
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+        xml_escape(secret),
+        xml_escape(secret, {'"': "&quot;", "'": "&apos;"}),
     }
+    forms = {(text.encode("utf-8"), MASK.encode()) for text in texts}
+    forms.add((secret.encode("utf-16-le"), MASK.encode("utf-16-le")))
+    with contextlib.suppress(UnicodeEncodeError):
+        forms.add((secret.encode("cp1252"), MASK.encode()))
+    for lead in range(3):
+        encoded = base64.b64encode(b"\0" * lead + plain)
+        start = 4 * ((lead + 2) // 3)  # the first group holding no leading byte
+        whole = 4 * ((len(plain) - (3 - lead) % 3) // 3)  # groups of the secret's bytes only
+        core = encoded[start : start + whole]
+        if len(core) >= _MIN_BASE64:
+            forms.add((core, MASK.encode()))
     return sorted(forms, key=lambda f: len(f[0]), reverse=True)
 
 

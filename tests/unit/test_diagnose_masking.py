@@ -1,0 +1,61 @@
+"""A support bundle masks every form a host's file may hold a secret in (the bundle goes to
+the vendor's support): as written, UTF-16, JSON-escaped, URL-encoded, XML-escaped, in the
+ANSI code page, and base64 at any alignment; and refuses one where a form survived."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+from xml.sax.saxutils import escape
+
+import pytest
+
+from sagefleet.diagnose import Bundle, DiagnoseError, known_secrets, mask, write_zip
+
+SECRET = "S3cr&t é;/pw+x <ok>"
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        SECRET.encode("utf-8"),
+        SECRET.encode("utf-16-le"),
+        json.dumps(SECRET)[1:-1].encode(),
+        json.dumps(SECRET, ensure_ascii=False)[1:-1].encode(),
+        quote(SECRET, safe="").encode(),
+        quote_plus(SECRET).encode(),
+        escape(SECRET).encode(),
+        SECRET.encode("cp1252"),
+        *(base64.b64encode(b"ab"[:lead] + SECRET.encode()) for lead in range(3)),
+    ],
+)
+def test_every_form_of_a_secret_is_masked(form: bytes) -> None:
+    masked = mask(b"before " + form + b" after", [SECRET])
+    assert masked.startswith(b"before ") and masked.endswith(b" after")
+    assert b"********" in masked or "********".encode("utf-16-le") in masked
+    assert form not in masked and SECRET.encode() not in masked
+
+
+def test_a_short_secret_is_not_looked_for_in_base64_text_by_chance() -> None:
+    assert mask(base64.b64encode(b"pw12" * 20), ["pw12"]) == base64.b64encode(b"pw12" * 20)
+
+
+def test_the_hosts_secrets_under_every_name_are_known() -> None:
+    found = known_secrets(
+        {
+            "ansible_winrm_pass": "winrm-alias-secret",
+            "ansible_become_password": "become-secret",
+            "sagefleet_ssh_jump": {"host": "j", "user": "u", "password": "jump-secret"},
+            "sagefleet_entities": [{"name": "A", "sql_password": "sql-secret"}],
+        }
+    )
+    assert set(found) == {"winrm-alias-secret", "become-secret", "jump-secret", "sql-secret"}
+
+
+def test_a_bundle_holding_a_secret_in_base64_is_refused(tmp_path: Path) -> None:
+    bundle = Bundle(host="sage01", collected_at="20261206T000000Z")
+    bundle.files["agent.log"] = b"auth=" + base64.b64encode(SECRET.encode()) + b"\n"
+    with pytest.raises(DiagnoseError, match="a secret remains in agent.log"):
+        write_zip(bundle, tmp_path, [SECRET])
