@@ -530,3 +530,33 @@ def test_check_mode_reports_what_would_be_kept_and_writes_nothing(
     assert outcome.changed and outcome.check and len(outcome.kept) == 3
     assert outcome.msg.startswith(f"{PATH} would be updated; 3 member(s) only the current file")
     assert files(sim) == before
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_file_is_read_as_the_agent_reads_it_and_what_it_holds_is_kept(
+    sim: WindowsHost, target: SettingsTarget, encoding: str
+) -> None:
+    """Windows PowerShell 5.1's Out-File and '>' write UTF-16 with a byte order mark; .NET
+    reads it by that mark: the write lays the document over it as over any other."""
+    text = with_installer_answers(vendor_settings("BIJOU")).decode("utf-8")
+    sim.fs.write(PATH, "\ufeff".encode(encoding) + text.encode(encoding))
+    outcome = guarded(SimSession(sim), target, vendor_settings("BIJOU", "CHOCO"))
+    assert outcome.changed and "Connections[CompanyName=BIJOU].MaeFile" in outcome.kept
+    written = sim.fs.read(PATH)
+    assert json.loads(written.decode("utf-8"))["ServiceAccount"] == "CORP\\svc-spendesk"
+
+
+def test_a_file_in_the_ansi_code_page_is_refused_as_unreadable_unless_told(
+    sim: WindowsHost, target: SettingsTarget
+) -> None:
+    """Not UTF-8 and no byte order mark (Set-Content's default in 5.1): its connections
+    cannot be read, so the write is refused with the documented way through."""
+    document = json.loads(with_installer_answers(vendor_settings("BIJOU")))
+    document["Connections"][0]["SageUser"] = "Société"
+    sim.fs.write(PATH, json.dumps(document, ensure_ascii=False).encode("cp1252"))
+    before = files(sim)
+    with pytest.raises(SettingsRefused, match="not valid JSON.*not UTF-8.*drop_connections"):
+        guarded(SimSession(sim), target, vendor_settings("BIJOU"))
+    assert files(sim) == before
+    dropping = vendor_settings("BIJOU", sagefleet_settings_drop_connections=True)
+    assert guarded(SimSession(sim), target, dropping).changed

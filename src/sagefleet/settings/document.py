@@ -93,7 +93,7 @@ class HostSettings:
         member order (kept by the merge) for vendor files."""
         return dumps(self.document, sort_keys=self.source == "template")
 
-    def overwrite_problem(self, current_text: str | None) -> str | None:
+    def overwrite_problem(self, current_text: str | bytes | None) -> str | None:
         """Why the host's current settings.json must not be replaced by this one, or None
         (see :meth:`over`)."""
         try:
@@ -102,7 +102,7 @@ class HostSettings:
             return exc.reason
         return None
 
-    def over(self, current_text: str | None) -> HostSettings:
+    def over(self, current_text: str | bytes | None) -> HostSettings:
         """What to write over the host's current settings.json (``current_text``, None when
         there is none): every path that writes the file (the settings playbook, deploy's
         settings change, upgrade and install) goes through here.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -278,7 +279,7 @@ class SettingsOutcome:
     #: Members only the host's current file had, kept in what is written (names only).
     kept: list[str] = field(default_factory=list)
     # The replaced file's text (read for the guard): holds secrets, never returned.
-    previous_text: str | None = field(default=None, repr=False)
+    previous_text: str | bytes | None = field(default=None, repr=False)
     # What a guarded write sends (the document laid over the current file): holds secrets.
     text: str | None = field(default=None, repr=False)
 
@@ -326,15 +327,24 @@ class SettingsOutcome:
         return result
 
 
-def _decoded(host: str, path: str, value: Any) -> str | None:
+def _decoded(host: str, path: str, value: Any) -> str | bytes | None:
+    """A file's content as the host sent it (base64): its text, read as .NET's
+    File.ReadAllText reads it (a UTF-8 or UTF-16 byte order mark says the encoding, else
+    UTF-8), or its bytes when they are not that text (an ANSI file): the write then
+    refuses to replace a file whose connections it cannot read, unless told to."""
     if value is None:
         return None
     try:
-        return base64.b64decode(str(value), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+        raw = base64.b64decode(str(value), validate=True)
+    except binascii.Error:
         raise SettingsWriteFailed(
-            host, path, "the host returned content that is not UTF-8 base64"
+            host, path, "the host returned content that is not base64"
         ) from None
+    encoding = "utf-16" if raw[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else "utf-8-sig"
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError:
+        return raw
 
 
 def _names(value: Any) -> list[str]:

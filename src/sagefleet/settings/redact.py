@@ -134,7 +134,7 @@ def _redact(value: Any, keys: tuple[str, ...], previous: Any, *, compare: bool) 
     return value
 
 
-def _parse_or_none(text: str | None) -> tuple[bool, Any]:
+def _parse_or_none(text: str | bytes | None) -> tuple[bool, Any]:
     if text is None or not text.strip():
         return True, None
     try:
@@ -144,8 +144,8 @@ def _parse_or_none(text: str | None) -> tuple[bool, Any]:
 
 
 def diff(
-    before_text: str | None,
-    after_text: str | None,
+    before_text: str | bytes | None,
+    after_text: str | bytes | None,
     *,
     before_name: str = "before/settings.json",
     after_name: str = "after/settings.json",
@@ -163,9 +163,9 @@ def diff(
     before_ok, before_doc = _parse_or_none(before_text)
     after_ok, after_doc = _parse_or_none(after_text)
 
-    def render(ok: bool, doc: Any, text: str | None, previous: Any) -> str:
+    def render(ok: bool, doc: Any, text: str | bytes | None, previous: Any) -> str:
         if not ok:
-            size = len((text or "").encode("utf-8"))
+            size = len(text.encode("utf-8") if isinstance(text, str) else text or b"")
             return f"(not valid JSON, {size} bytes: not shown, it may hold passwords)\n"
         if doc is None:
             return ""
