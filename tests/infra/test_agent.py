@@ -58,7 +58,8 @@ def test_agent_service_account(windows: Windows, expected: Expectations) -> None
 @pytest.mark.sagefleet_check("SF505", "Agent version is the fleet's target")
 def test_agent_version_is_the_target(windows: Windows, expected: Expectations) -> None:
     if expected.target_version is None:
-        pytest.fail(
+        # Nothing to compare with: the check cannot decide (unknown), it did not fail.
+        pytest.skip(
             f"{windows.name} SF505: sagefleet_agent_target_version is not set in the inventory"
         )
     service = agent_service(windows, expected)

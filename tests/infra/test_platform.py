@@ -7,6 +7,7 @@ import pytest
 from sagefleet import catalog
 from sagefleet.verify import Windows
 from sagefleet.verify.expectations import Expectations
+from sagefleet.verify.plugin import NOT_APPLICABLE
 
 NDP = "HKLM\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v4\\Full"
 
@@ -37,7 +38,7 @@ def test_endpoints_reachable(windows: Windows, expected: Expectations) -> None:
 @pytest.mark.sagefleet_check("SF511", "No on-premise Objets Métiers on SPC hosts")
 def test_no_onprem_objets_metiers_on_spc(windows: Windows, expected: Expectations) -> None:
     if expected.edition != "spc":
-        return
+        pytest.skip(f"{NOT_APPLICABLE}{windows.name} is not an SPC host")
     found = windows.products(catalog.sage().objets_metiers_pattern)
     assert not found, f"{windows.name} SF511: on-premise Objets Métiers installed: " + ", ".join(
         e["display_name"] for e in found

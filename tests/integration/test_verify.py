@@ -285,3 +285,30 @@ def test_verify_playbook_takes_a_limit_file_as_ansible_does(
     assert process.returncode == 0, process.stdout[-3000:]
     report = json.loads((out / "report.json").read_text())
     assert {h["host"]: h["status"] for h in report["hosts"]} == {"sage02": "verified"}
+
+
+def test_an_unreachable_hosts_checks_are_unknown_and_a_check_that_does_not_apply_is_said(
+    tmp_path: Path, make_fleet: FleetFactory
+) -> None:
+    """Checks that could not run are not failures (nor passes), and SF511 (SPC hosts only)
+    is not applicable on an on-premise host, never a pass."""
+    fleet = make_fleet(2)
+    inventory = deployed_inventory(fleet, tmp_path)
+    fleet.host_down("sage02")
+    out = tmp_path / "out"
+    process = verify_playbook(
+        inventory, "-e", f"sagefleet_verify_report_dir={out}", "-e", "sagefleet_verify_workers=1"
+    )
+    assert process.returncode == 4, process.stdout[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    hosts = {h["host"]: h for h in report["hosts"]}
+    assert hosts["sage02"]["status"] == "unreachable"
+    down = {f["check_id"]: f["status"] for f in hosts["sage02"]["findings"]}
+    # SF511 needs only the inventory (the host's edition) to say it does not apply.
+    assert down.pop("SF511") == "not_applicable"
+    assert down and set(down.values()) == {"unknown"}, down
+    assert report["failures_by_check"] == {} or all(
+        "sage02" not in str(v) for v in report["failures_by_check"].values()
+    )
+    up = {f["check_id"]: f["status"] for f in hosts["sage01"]["findings"]}
+    assert up["SF511"] == "not_applicable" and hosts["sage01"]["status"] == "verified"

@@ -218,8 +218,14 @@ class _Collector:
             self.unreachable.setdefault(
                 str(props["sagefleet_host"]), str(props["sagefleet_unreachable"])
             )
-        if report.passed:
+        if "sagefleet_unreachable" in props:
+            # The check could not run at all: neither a pass nor a failure.
+            status = Status.UNKNOWN
+            message = f"not checked: {props['sagefleet_unreachable']}"
+        elif report.passed:
             status, message = Status.PASS, "ok"
+        elif report.skipped and _short(report).startswith(NOT_APPLICABLE):
+            status, message = Status.NOT_APPLICABLE, _short(report)
         elif report.skipped:
             status, message = Status.UNKNOWN, _short(report)
         else:
@@ -254,6 +260,11 @@ class _Collector:
         )
 
 
+#: How a suite's test says its check does not apply to the host: pytest.skip(NOT_APPLICABLE
+#: + why). Any other skip is a check that could not decide (unknown).
+NOT_APPLICABLE = "not applicable: "
+
+
 def verified_host(name: str, findings: list[Finding], unreachable: str | None) -> HostReport:
     """A host's verification: verified when every check passed, verify-failed when one
     failed or could not run, unreachable when the host could not be reached."""
@@ -261,7 +272,7 @@ def verified_host(name: str, findings: list[Finding], unreachable: str | None) -
     if unreachable:
         status, reason = Outcome.UNREACHABLE.value, unreachable
     else:
-        failing = [f for f in findings if f.status is not Status.PASS]
+        failing = [f for f in findings if f.status not in (Status.PASS, Status.NOT_APPLICABLE)]
         status = (Outcome.VERIFY_FAILED if failing else Outcome.VERIFIED).value
         reason = "; ".join(f"{f.check_id} {f.message}" for f in failing) or None
     return HostReport(
