@@ -312,3 +312,19 @@ def test_an_unreachable_hosts_checks_are_unknown_and_a_check_that_does_not_apply
     )
     up = {f["check_id"]: f["status"] for f in hosts["sage01"]["findings"]}
     assert up["SF511"] == "not_applicable" and hosts["sage01"]["status"] == "verified"
+
+
+def test_a_bad_entity_is_said_whole_before_any_host_is_verified(
+    tmp_path: Path, make_fleet: FleetFactory
+) -> None:
+    fleet = make_fleet(2)
+    inventory = deployed_inventory(fleet, tmp_path)
+    data = yaml.safe_load(inventory.read_text())
+    entity = data["all"]["children"]["sage_servers"]["hosts"]["sage02"]["sagefleet_entities"][0]
+    del entity["company_code"]
+    inventory.write_text(yaml.safe_dump(data, sort_keys=False))
+    before = fleet.listeners["sage01"].stats.requests
+    process = verify_playbook(inventory, "-e", "sagefleet_verify_workers=1")
+    assert process.returncode == 2, process.stdout[-3000:]
+    assert "host sage02, entity" in process.stdout and "field company_code" in process.stdout
+    assert fleet.listeners["sage01"].stats.requests == before  # no host was contacted

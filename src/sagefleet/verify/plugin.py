@@ -96,6 +96,16 @@ def pytest_configure(config: pytest.Config) -> None:
                     hosts[host.name] = InventoryHost(host.name, variables, host.target)
     except SagefleetError as exc:  # one line, not a traceback
         raise pytest.UsageError(str(exc)) from None
+    # Every host's expectations before any is contacted: a bad input is said whole (host,
+    # entity, field, value, what to do), once, not as each test's first line.
+    problems = []
+    for host in hosts.values():
+        try:
+            for_host(host.name, host.variables)
+        except SagefleetError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise pytest.UsageError("\n".join(problems))
     config.stash[_HOSTS_KEY] = hosts
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_HandOver(), "sagefleet-verify-vault")
