@@ -189,3 +189,19 @@ def test_checks_of_one_host_after_another_keep_both_reports(
     assert [found[0]["status"] for found in hosts] == ["ready", "blocked"]
     assert all((run / "report.html").is_file() for run in runs)
     assert (job_dir / "latest").resolve() == runs[1].resolve()
+
+
+def test_facts_script_options_win_over_the_inventory_and_are_checked(
+    fleet_inventory: tuple[Fleet, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, inventory = fleet_inventory
+    out = tmp_path / "collect.ps1"
+    host = ["-i", str(inventory), "--host", "two-entities", "-o", str(out)]
+    options = ["--service-name", "MyAgentSvc", "--timeout-ms", "5000"]
+    assert main(["facts-script", *host, *options]) == 0
+    embedded = snippets.parse(offline.embedded_script(out.read_text(encoding="utf-8")))
+    assert embedded is not None
+    assert (embedded.params["service_name"], embedded.params["timeout_ms"]) == ("MyAgentSvc", 5000)
+    # Below the inventory's own bound: refused, as sagefleet_preflight_timeout_ms would be.
+    assert main(["facts-script", "--timeout-ms", "-5"]) == 2
+    assert "field --timeout-ms" in capsys.readouterr().err

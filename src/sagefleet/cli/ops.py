@@ -47,18 +47,29 @@ def cmd_facts_script(args: argparse.Namespace) -> int:
     """print a PowerShell collector of the facts, to run by hand on a server"""
     # The collector of one inventory host, or of the given options.
     from sagefleet import offline
+    from sagefleet import variables as declared
+    from sagefleet.variables import jobs
 
+    if args.timeout_ms is not None:  # checked as the inventory's value is
+        declared.check(None, jobs.TIMEOUT_MS, args.timeout_ms, field="--timeout-ms")
     found = _inventory_host(args)
     if found is not None:
         name, variables = found
         prepared = offline.offline_prepared(name, variables)
         params = prepared.facts_params()
+        # The options given win over the inventory's values, as --mae adds to its files.
         if args.mae:
             params["mae_files"] = sorted(set(params["mae_files"]) | set(args.mae))
+        if args.service_name:
+            params["service_name"] = args.service_name
+        if args.timeout_ms is not None:
+            params["timeout_ms"] = args.timeout_ms
         script = offline.facts_script(params, host=name)
     else:
         params = offline.default_params(
-            mae_files=args.mae, service_name=args.service_name, timeout_ms=args.timeout_ms
+            mae_files=args.mae,
+            service_name=args.service_name,
+            timeout_ms=jobs.TIMEOUT_MS.default if args.timeout_ms is None else args.timeout_ms,
         )
         script = offline.facts_script(params)
     if args.output and args.output != "-":
@@ -149,7 +160,9 @@ def add_subparser(sub: Any) -> None:
         help="agent service name (default the shipped agent profile's)",
     )
     p_script.add_argument(
-        "--timeout-ms", type=int, default=3000, help="timeout of each network probe"
+        "--timeout-ms",
+        type=int,
+        help="timeout of each network probe (default the inventory's, else 3000; at least 100)",
     )
     p_script.add_argument("-o", "--output", help="write to this file instead of stdout")
 
