@@ -394,6 +394,51 @@ WINRM_BACKOFF = seconds(
     doors=("preflight", "deploy", "doctor"),
 )
 
+# -- the playbooks' own variables (plays outside the roles read them) -------------------
+
+REPORT_ROOT = Var(
+    "sagefleet_report_dir", "path",
+    ("Where every job's report folders go on the bastion: <it>/<inventory name>/<job>/<UTC "
+     "time>/, with a link latest (default the project's reports/).",),
+    default="",
+    doors=("preflight", "deploy", "verify", "diagnose", "discover", "site"),
+)  # fmt: skip
+INVENTORY_NAME = Var(
+    "sagefleet_inventory_name", "str",
+    ("The inventory's name in the report folders (default: its file's folder, or its "
+     "file's name).",),
+    default="",
+    doors=("preflight", "deploy", "verify", "diagnose", "discover", "site"),
+)  # fmt: skip
+DEPLOY_REPORT_DIR = Var(
+    "sagefleet_deploy_report_dir", "path",
+    ("A folder for deploy.yml's report, used as is (default a folder per run under "
+     "sagefleet_report_dir).",),
+    default="",
+    doors=("deploy",),
+)  # fmt: skip
+VERIFY_REPORT_DIR = Var(
+    "sagefleet_verify_report_dir", "path",
+    ("A folder for verify.yml's report and pytest's JUnit XML, used as is (default a folder "
+     "per run under sagefleet_report_dir).",),
+    default="",
+    doors=("verify",),
+)  # fmt: skip
+VERIFY_WORKERS = Var(
+    "sagefleet_verify_workers", "int",
+    ("Hosts verify.yml verifies at once (pytest-xdist workers).",),
+    default=4,
+    low=1,
+    doors=("verify",),
+)  # fmt: skip
+VERIFY_PLAY_SUITES = Var(
+    "sagefleet_verify_suites", "path",
+    ("The testinfra suites verify.yml runs (default the project's tests/infra; an "
+     "integrator's own folder works too).",),
+    default="",
+    doors=("verify",),
+)  # fmt: skip
+
 VARIABLES: tuple[Var, ...] = (
     ENTITIES,
     LANG,
@@ -470,6 +515,12 @@ VARIABLES: tuple[Var, ...] = (
     HOST_INFO_SHOW,
     WINRM_RETRIES,
     WINRM_BACKOFF,
+    REPORT_ROOT,
+    INVENTORY_NAME,
+    DEPLOY_REPORT_DIR,
+    VERIFY_REPORT_DIR,
+    VERIFY_WORKERS,
+    VERIFY_PLAY_SUITES,
 )
 
 #: Variables no longer read: set, they stop the run with what to do instead.
