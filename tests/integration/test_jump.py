@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -190,6 +191,26 @@ def test_overlay_points_each_host_at_its_forward() -> None:
     assert yaml.safe_dump(jump.overlay(forwards)).count("40001") == 1
 
 
+@contextlib.contextmanager
+def dead_jump_host(inventory: Path, names: list[str]) -> Iterator[int]:
+    """``names`` behind a jump host that is down (a port nothing listens on), whose port
+    this yields."""
+    data = yaml.safe_load(inventory.read_text())
+    hosts = data["all"]["children"]["sage_servers"]["hosts"]
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    for name in names:
+        hosts[name]["sagefleet_ssh_jump"] = {
+            "host": "127.0.0.1", "port": port, "user": USER, "password": PASSWORD,
+        }  # fmt: skip
+    inventory.write_text(yaml.safe_dump(data, sort_keys=False))
+    try:
+        yield port
+    finally:
+        closed.close()
+
+
 def test_doctor_reports_the_hosts_behind_a_jump_host_it_cannot_reach_and_goes_on(
     make_fleet: FleetFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -197,27 +218,14 @@ def test_doctor_reports_the_hosts_behind_a_jump_host_it_cannot_reach_and_goes_on
     why, the others are diagnosed, and doctor exits 4 (a host not diagnosed)."""
     fleet = make_fleet(3, profiles=("healthy-onprem",), scheme="http")
     inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
-    data = yaml.safe_load(inventory.read_text())
-    hosts = data["all"]["children"]["sage_servers"]["hosts"]
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))  # a port nothing listens on: the jump host is down
-    port = closed.getsockname()[1]
-    behind = sorted(hosts)[1:]
-    for name in behind:
-        hosts[name]["sagefleet_ssh_jump"] = {
-            "host": "127.0.0.1", "port": port, "user": USER, "password": PASSWORD,
-        }
-    inventory.write_text(yaml.safe_dump(data, sort_keys=False))
-    try:
+    direct, *behind = sorted(spec.name for spec in fleet.specs)
+    with dead_jump_host(inventory, behind) as port:
         rc = main(
             ["doctor", "-i", str(inventory), "--out", str(tmp_path / "r"), "--format", "json"]
         )
-    finally:
-        closed.close()
     assert rc == 4
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     status = {h["host"]: h["status"] for h in report["hosts"]}
-    direct = sorted(hosts)[0]
     assert status == {direct: "ready", **dict.fromkeys(behind, "unreachable")}
     errors = {h["host"]: h["error"] for h in report["hosts"] if h["host"] in behind}
     assert all(e.startswith(f"jump host 127.0.0.1:{port} unreachable: ") for e in errors.values())
@@ -232,21 +240,10 @@ def test_sagefleet_jump_with_its_jump_host_down_exits_4_naming_the_host(
     """Tried and not reached: 4, as doctor; 2 would say nothing was contacted."""
     fleet = make_fleet(1, profiles=("healthy-onprem",), scheme="http")
     inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
-    data = yaml.safe_load(inventory.read_text())
-    hosts = data["all"]["children"]["sage_servers"]["hosts"]
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))  # a port nothing listens on: the jump host is down
-    port = closed.getsockname()[1]
-    (name,) = hosts
-    hosts[name]["sagefleet_ssh_jump"] = {
-        "host": "127.0.0.1", "port": port, "user": USER, "password": PASSWORD,
-    }  # fmt: skip
-    inventory.write_text(yaml.safe_dump(data, sort_keys=False))
+    name = "sage01"
     overlay = tmp_path / "overlay.yml"
-    try:
+    with dead_jump_host(inventory, [name]) as port:
         rc = main(["jump", "-i", str(inventory), "--overlay", str(overlay)])
-    finally:
-        closed.close()
     assert rc == 4
     err = capsys.readouterr().err
     assert f"sagefleet: error: {name}: jump host 127.0.0.1:{port} unreachable: " in err
