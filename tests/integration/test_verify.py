@@ -324,7 +324,11 @@ def test_a_bad_entity_is_said_whole_before_any_host_is_verified(
     del entity["company_code"]
     inventory.write_text(yaml.safe_dump(data, sort_keys=False))
     before = fleet.listeners["sage01"].stats.requests
-    process = verify_playbook(inventory, "-e", "sagefleet_verify_workers=1")
+    process = verify_playbook(
+        inventory,
+        "-e", "sagefleet_verify_workers=1",
+        "-e", f"sagefleet_report_dir={tmp_path / 'reports'}",
+    )  # fmt: skip
     assert process.returncode == 2, process.stdout[-3000:]
     assert "host sage02, entity" in process.stdout and "field company_code" in process.stdout
     assert fleet.listeners["sage01"].stats.requests == before  # no host was contacted
