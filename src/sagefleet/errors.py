@@ -31,6 +31,17 @@ class InputError(SagefleetError):
         self.host, self.entity, self.field, self.value = host, entity, field, value
         super().__init__(self.render())
 
+    def said_of(self, field: str | None, host: str | None = None) -> InputError:
+        """The same error said of ``field`` (the inventory variable an option stands for)."""
+        return InputError(
+            self.message,
+            host=host or self.host,
+            entity=self.entity,
+            field=field,
+            value=self.value,
+            fix=self.fix,
+        )
+
     def render(self) -> str:
         where = ", ".join(
             f"{label} {item!s}"

@@ -173,10 +173,9 @@ def check_paths(host: str, o: DeployOptions) -> None:
         except InputError as exc:
             if exc.field != "path":
                 raise
-            exc.field = o.profile.source_of("settings.path")
-            if not o.profile.overridden("settings.path"):
-                exc.field = o.profile.source_of("install.dir")
-            raise
+            overridden = o.profile.overridden("settings.path")
+            source = o.profile.source_of("settings.path" if overridden else "install.dir")
+            raise exc.said_of(source) from None
         settings_target(host, path=o.staging_dir + "\\0\\package\\settings.json", keep_backups=0)
         transfer.check_staging_dir(o.staging_dir)
     except InputError as exc:
@@ -186,13 +185,7 @@ def check_paths(host: str, o: DeployOptions) -> None:
             "staging_dir": "sagefleet_agent_staging_dir",
             "keep_backups": "sagefleet_settings_keep_backups",
         }
-        raise InputError(
-            exc.message,
-            host=host,
-            field=names.get(exc.field or "", exc.field),
-            value=exc.value,
-            fix=exc.fix,
-        ) from None
+        raise exc.said_of(names.get(exc.field or "", exc.field), host) from None
 
 
 def check_installer_arguments(host: str, options: DeployOptions, package: PackageInfo) -> None:

@@ -177,10 +177,7 @@ def job_target(host: str, variables: Mapping[str, Any]) -> SettingsTarget:
             keep_backups=_whole(given["keep_backups"], DEFAULT_KEEP_BACKUPS),
         )
     except InputError as exc:
-        field = JOB_VARIABLES.get(exc.field or "", exc.field)
-        raise InputError(
-            exc.message, host=host, field=field, value=exc.value, fix=exc.fix
-        ) from None
+        raise exc.said_of(JOB_VARIABLES.get(exc.field or "", exc.field), host) from None
 
 
 def _whole(found: Any, default: int) -> Any:

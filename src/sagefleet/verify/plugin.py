@@ -32,6 +32,7 @@ from sagefleet.verify.windows import Windows, testinfra_host
 
 _HOSTS_KEY = pytest.StashKey[dict[str, InventoryHost]]()
 _CACHE_KEY = pytest.StashKey[dict[str, Windows]]()
+_EXPECTED_KEY = pytest.StashKey[dict[str, Expectations]]()
 _SECRETS_INPUT = "sagefleet_vault_secrets"
 
 
@@ -96,17 +97,19 @@ def pytest_configure(config: pytest.Config) -> None:
                     hosts[host.name] = InventoryHost(host.name, variables, host.target)
     except SagefleetError as exc:  # one line, not a traceback
         raise pytest.UsageError(str(exc)) from None
-    # Every host's expectations before any is contacted: a bad input is said whole (host,
-    # entity, field, value, what to do), once, not as each test's first line.
-    problems = []
+    # Every host's expectations, read once before any host is contacted (each test takes
+    # its host's): a bad input is said whole (host, entity, field, value, what to do), once,
+    # not as each test's first line.
+    expected, problems = {}, []
     for host in hosts.values():
         try:
-            for_host(host.name, host.variables)
+            expected[host.name] = for_host(host.name, host.variables)
         except SagefleetError as exc:
             problems.append(str(exc))
     if problems:
         raise pytest.UsageError("\n".join(problems))
     config.stash[_HOSTS_KEY] = hosts
+    config.stash[_EXPECTED_KEY] = expected
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_HandOver(), "sagefleet-verify-vault")
 
@@ -166,9 +169,9 @@ def windows(request: pytest.FixtureRequest, sagefleet_host: InventoryHost) -> Wi
 
 
 @pytest.fixture
-def expected(sagefleet_host: InventoryHost) -> Expectations:
+def expected(request: pytest.FixtureRequest, sagefleet_host: InventoryHost) -> Expectations:
     """What the inventory says this host should look like once deployed."""
-    return for_host(sagefleet_host.name, sagefleet_host.variables)
+    return request.config.stash[_EXPECTED_KEY][sagefleet_host.name]
 
 
 @pytest.hookimpl(wrapper=True)
