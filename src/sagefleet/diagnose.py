@@ -32,6 +32,7 @@ from sagefleet.diagnosis import Diagnosis, diagnose
 from sagefleet.errors import SagefleetError
 from sagefleet.files import write_atomic
 from sagefleet.findings import Finding
+from sagefleet.inventory import PASSWORD_VARS
 from sagefleet.remote import HostSession, RemoteError
 from sagefleet.settings import redact
 from sagefleet.variables import given_or_none, value
@@ -146,6 +147,11 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DiagnoseOptions:
     )
 
 
+#: The host's own secrets (the connection's under every name, become's, the agent
+#: service's): masked wherever they show up.
+SECRET_VARIABLES = (*PASSWORD_VARS, "sagefleet_agent_service_password")
+
+
 def known_secrets(variables: Mapping[str, Any]) -> list[str]:
     """Every secret the inventory holds for the host: masked wherever it shows up."""
     found: set[str] = set()
@@ -163,18 +169,6 @@ def known_secrets(variables: Mapping[str, Any]) -> list[str]:
             found.add(value)
     return sorted(found, key=len, reverse=True)
 
-
-#: The host's own secrets (the connection's, under every name ansible-core's winrm plugin
-#: reads, become's and the agent service's): masked wherever they show up.
-SECRET_VARIABLES = (
-    "ansible_password",
-    "ansible_winrm_password",
-    "ansible_winrm_pass",
-    "ansible_ssh_pass",
-    "ansible_become_password",
-    "ansible_become_pass",
-    "sagefleet_agent_service_password",
-)
 
 #: Base64 text of at least this many characters is masked: a shorter run could match
 #: unrelated base64 in a log by chance.

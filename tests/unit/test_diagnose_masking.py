@@ -13,6 +13,7 @@ from xml.sax.saxutils import escape
 import pytest
 
 from sagefleet.diagnose import Bundle, DiagnoseError, known_secrets, mask, write_zip
+from sagefleet.inventory import load, sagefleet_var_names
 
 SECRET = "S3cr&t é;/pw+x <ok>"
 
@@ -59,3 +60,16 @@ def test_a_bundle_holding_a_secret_in_base64_is_refused(tmp_path: Path) -> None:
     bundle.files["agent.log"] = b"auth=" + base64.b64encode(SECRET.encode()) + b"\n"
     with pytest.raises(DiagnoseError, match="a secret remains in agent.log"):
         write_zip(bundle, tmp_path, [SECRET])
+
+
+def test_every_password_name_is_read_with_the_hosts_variables(tmp_path: Path) -> None:
+    """What known_secrets looks for must reach it: the inventory's reading (CLI) and the
+    action plugins' (sagefleet_var_names) keep every password variable."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "sage_servers:\n  hosts:\n    sage01:\n      ansible_host: 127.0.0.1\n"
+        "      ansible_winrm_pass: winrm-alias-secret\n      ansible_become_pass: become-secret\n"
+    )
+    (host,) = load([str(inventory)], connect=False)
+    assert {"winrm-alias-secret", "become-secret"} <= set(known_secrets(host.variables))
+    assert {"ansible_winrm_pass", "ansible_become_pass"} <= set(sagefleet_var_names(host.variables))

@@ -44,11 +44,22 @@ CONNECTION_VARS = (
     "ansible_winrm_operation_timeout_sec",
     "ansible_winrm_path",
 )
+#: Every password a host's variables may hold besides sagefleet's own: the winrm plugin's
+#: names and alias, become's. Read with the others so that a support bundle masks them.
+PASSWORD_VARS = (
+    "ansible_password",
+    "ansible_winrm_password",
+    "ansible_winrm_pass",
+    "ansible_ssh_pass",
+    "ansible_become_password",
+    "ansible_become_pass",
+)
 
 
 def sagefleet_var_names(variables: Iterable[str]) -> list[str]:
-    """The variables sagefleet reads: its own (``sagefleet_*``), the WinRM connection's and
-    ``inventory_dir`` (where a relative ``sagefleet_agent_profile`` starts).
+    """The variables sagefleet reads: its own (``sagefleet_*``), the WinRM connection's, every
+    password (``PASSWORD_VARS``) and ``inventory_dir`` (where a relative
+    ``sagefleet_agent_profile`` starts).
 
     Action plugins template exactly these from the task's variables, so entity and
     account secrets never have to travel through task arguments.
@@ -56,7 +67,10 @@ def sagefleet_var_names(variables: Iterable[str]) -> list[str]:
     return [
         name
         for name in variables
-        if name.startswith("sagefleet_") or name in CONNECTION_VARS or name == "inventory_dir"
+        if name.startswith("sagefleet_")
+        or name in CONNECTION_VARS
+        or name in PASSWORD_VARS
+        or name == "inventory_dir"
     ]
 
 
@@ -482,6 +496,7 @@ def load(
         for key, value in raw.items():
             if not (
                 key in CONNECTION_VARS
+                or key in PASSWORD_VARS
                 or key.startswith("sagefleet_")
                 or key in ("inventory_hostname", "inventory_dir", "group_names")
             ):
@@ -532,8 +547,7 @@ def without_template(value: Any, templar: Any) -> bool:
         return True
     if isinstance(value, Mapping):
         return all(
-            without_template(k, templar) and without_template(v, templar)
-            for k, v in value.items()
+            without_template(k, templar) and without_template(v, templar) for k, v in value.items()
         )
     if isinstance(value, list):
         return all(without_template(item, templar) for item in value)
