@@ -31,6 +31,12 @@ description:
     suppressed for that command.
   - With I(state=rollback), restores the newest backup (or I(backup)) the same atomic way.
     The file being replaced is not backed up, since the write play builds it again.
+  - When the file is already as wanted but the running agent started before its last
+    write (a restart that failed or never ran after an earlier write), the task reports
+    I(restart_pending) and changed, so that the settings role's handler restarts the
+    agent; the message names both times (the host's clock). This rests on the agent
+    profile's C(settings.read_at_start) (the agent reads settings.json only when it
+    starts); a profile that sets it false restarts only after a write.
   - The folder must exist (it is the agent's installation folder); a missing folder, a
     full disk or a refused access fails the task naming host and path, and leaves the
     previous file as it was.
@@ -140,6 +146,20 @@ kept:
   returned: success
   type: list
   elements: str
+agent_note:
+  description:
+    - When the file was not changed, what the host said of the running agent - a restart
+      still owed (I(restart_pending)), an agent that is stopped, or why whether it read
+      the file is unknown; empty otherwise.
+  returned: success
+  type: str
+restart_pending:
+  description:
+    - The file was already as wanted, but the running agent started before its last
+      write, so it runs without these settings; the task is changed so that the handler
+      restarts it.
+  returned: success
+  type: bool
 msg:
   description: What happened, or the error naming host and path.
   returned: always

@@ -304,6 +304,33 @@ def test_an_agent_that_does_not_run_after_the_settings_change_fails_the_host(
     assert "settings.json is not in effect" in process.stdout
 
 
+def test_a_restart_that_failed_after_a_write_is_done_by_the_next_run(play: Play) -> None:
+    """The write succeeded, the agent's stop failed: it still runs without the new
+    settings. The next run finds the file up to date, and restarts the agent all the
+    same, saying why; the run after that has nothing to do."""
+    before = deployed(play)
+    service = play.host.service(SERVICE)
+    assert service is not None
+    service.stop_failure = "The service cannot accept control messages at this time."
+    play.entity(analytic_plan=2)
+    process = play.run()
+    assert process.returncode == 2 and recap(process)["failed"] == 1
+    assert "the agent was not restarted: " in process.stdout
+    assert "so settings.json is not in effect" in process.stdout
+    assert service.process_id == before
+    service.stop_failure = None
+    process = play.run("--check")
+    assert ok(process)["changed"] == 2 and service.process_id == before
+    process = play.run()
+    assert ok(process)["changed"] == 2  # the restart owed, and the handler doing it
+    said = " ".join(process.stdout.split())  # the console wraps long messages
+    assert "already up to date; the agent (SpendeskSageAgent) started at " in said
+    assert "it runs without these settings; restarting it" in said
+    assert "agent restarted (Running → Running): settings in effect" in process.stdout
+    assert service.state == "Running" and service.process_id != before
+    assert ok(play.run())["changed"] == 0
+
+
 def test_the_restart_finds_the_agent_as_its_profile_says(
     make_fleet: FleetFactory, tmp_path: Path
 ) -> None:

@@ -89,6 +89,7 @@ def test_a_reference_install_becomes_a_profile_with_every_fact_it_shows() -> Non
     # Only what a reference install cannot show is still assumed.
     assert set(profile.assumed) == {
         "settings.installer_adds",
+        "settings.read_at_start",
         "connection_fields",
         "logs.connected_pattern",
         "upgrade.keeps_settings",

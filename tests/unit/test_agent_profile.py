@@ -69,6 +69,24 @@ def test_a_relative_profile_is_read_from_the_inventory_folder(tmp_path: Path) ->
     assert profile.origin == str(tmp_path / "agent.yml")
 
 
+def test_whether_the_agent_reads_settings_only_at_start_is_an_assumption(tmp_path: Path) -> None:
+    """The settings role's restart still owed rests on it: assumed true, a profile may say
+    otherwise (a profile without the field, as older ones, keeps the assumption)."""
+    assert agent_profile.default().reads_settings_at_start
+    assert agent_profile.default().is_assumed("settings.read_at_start")
+    written = write(tmp_path / "agent.yml", **{"settings.read_at_start": False})
+    variables = {"sagefleet_agent_profile": str(written)}
+    assert not agent_profile.for_host(variables, host=HOST).reads_settings_at_start
+    data = agent_profile.default().to_dict()
+    del data["settings"]["read_at_start"]
+    (tmp_path / "old.yml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    variables = {"sagefleet_agent_profile": str(tmp_path / "old.yml")}
+    assert agent_profile.for_host(variables, host=HOST).reads_settings_at_start
+    written = write(tmp_path / "bad.yml", **{"settings.read_at_start": "no"})
+    error = error_of(agent_profile.for_host, {"sagefleet_agent_profile": str(written)}, host=HOST)
+    assert "read_at_start" in str(error)
+
+
 def test_a_missing_profile_names_host_variable_and_path(tmp_path: Path) -> None:
     error = error_of(
         agent_profile.for_host, {"sagefleet_agent_profile": str(tmp_path / "no.yml")}, host=HOST

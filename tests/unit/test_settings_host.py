@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import pytest
 from tests.support.scenarios import entities_for, text_for
 
+from sagefleet.agent import profile as agent_profile
+from sagefleet.agent import service as agent_service
 from sagefleet.errors import InputError
 from sagefleet.remote import SnippetFailed
 from sagefleet.remote.ansible import AnsibleSession
@@ -21,6 +24,7 @@ from sagefleet.sim.host import (
     ADMINISTRATORS,
     SYSTEM,
     USERS,
+    Service,
     WindowsHost,
     host_from_profile,
     load_profile,
@@ -560,3 +564,149 @@ def test_a_file_in_the_ansi_code_page_is_refused_as_unreadable_unless_told(
     assert files(sim) == before
     dropping = vendor_settings("BIJOU", sagefleet_settings_drop_connections=True)
     assert guarded(SimSession(sim), target, dropping).changed
+
+
+# -- a restart still owed ----------------------------------------------------------
+
+AGENT = "SpendeskSageAgent"
+
+
+def running_agent(host: WindowsHost) -> None:
+    """The agent's service, installed and running (its process starts now)."""
+    host.install_service(Service(name=AGENT, display_name="Spendesk Sage Agent"))
+    host.start_service(AGENT)
+
+
+def watching(target: SettingsTarget) -> SettingsTarget:
+    """The target as the settings task makes it: the host also says when the agent's
+    process started."""
+    return dataclasses.replace(target, agent=agent_profile.default().service_lookup)
+
+
+def test_a_file_written_after_the_agent_started_is_owed_a_restart(
+    sim: WindowsHost, target: SettingsTarget
+) -> None:
+    """A write whose restart failed or never ran: the next run finds the file up to date,
+    and the agent still running without it. The restart is still owed, and said."""
+    running_agent(sim)
+    session, target = SimSession(sim), watching(target)
+    settings_host.write_settings(session, target, text_for())  # no restart after it
+    again = settings_host.write_settings(session, target, text_for())
+    assert not again.changed and again.restart_pending
+    result = again.to_result()
+    assert result["changed"] is True and result["restart_pending"] is True
+    assert f"{PATH} already up to date; the agent ({AGENT}) started at " in again.msg
+    assert "before the file was last written at " in again.msg
+    assert again.msg.endswith("it runs without these settings; restarting it")
+    # Check mode words it as what a run would do.
+    checked = settings_host.write_settings(session, target, text_for(), check=True)
+    assert checked.restart_pending and checked.msg.endswith("; it would be restarted")
+    # Once restarted, the agent has read the file: nothing is owed.
+    sim.stop_service(AGENT)
+    sim.start_service(AGENT)
+    done = settings_host.write_settings(session, target, text_for())
+    assert not done.restart_pending and done.msg == f"{PATH} already up to date"
+    assert done.to_result()["changed"] is False
+
+
+def test_a_rename_keeps_the_files_write_time(sim: WindowsHost, target: SettingsTarget) -> None:
+    """MoveFile and CopyFile keep LastWriteTime (KB 299648), and the host's clock (skew
+    included) stamps what is written."""
+    sim.clock_skew_s = -3600.0
+    settings_host.write_settings(SimSession(sim), target, text_for())
+    written = sim.fs.stat(PATH).modified
+    assert abs((written - sim.utc_now()).total_seconds()) < 60
+    sim.fs.rename(PATH, PATH + ".old")
+    assert sim.fs.stat(PATH + ".old").modified == written
+    assert sim.fs.copy(PATH + ".old", PATH).modified == written
+
+
+def test_an_agent_that_does_not_run_or_cannot_be_read_is_never_restarted(
+    sim: WindowsHost, target: SettingsTarget
+) -> None:
+    session, target = SimSession(sim), watching(target)
+    # Not installed: nothing to say.
+    settings_host.write_settings(session, target, text_for())
+    outcome = settings_host.write_settings(session, target, text_for())
+    assert (outcome.restart_pending, outcome.agent_note) == (False, "")
+    # Stopped: it reads the file when it starts.
+    sim.install_service(Service(name=AGENT, display_name="Spendesk Sage Agent"))
+    outcome = settings_host.write_settings(session, target, text_for())
+    assert not outcome.restart_pending
+    stopped = f"the agent ({AGENT}) is Stopped: it reads the file when it starts"
+    assert outcome.msg == f"{PATH} already up to date; {stopped}"
+    # Running, its start time unreadable: unknown, not restarted.
+    sim.start_service(AGENT)
+    service = sim.service(AGENT)
+    assert service is not None
+    service.process_started = None
+    outcome = settings_host.write_settings(session, target, text_for())
+    assert not outcome.restart_pending and outcome.to_result()["changed"] is False
+    assert (
+        outcome.agent_note
+        == "whether the running agent read the file is unknown (Access is denied)"
+    )
+    # A target that does not ask (the deploy's): no reading at all.
+    plain = settings_host.write_settings(
+        session, dataclasses.replace(target, agent=None), text_for()
+    )
+    assert (plain.restart_pending, plain.agent_note) == (False, "")
+
+
+@pytest.mark.parametrize(
+    ("agent", "written", "note"),
+    [
+        (
+            {
+                "name": None,
+                "state": None,
+                "started_utc": None,
+                "error": None,
+                "candidates": ["A", "B"],
+            },
+            "2026-12-06T01:00:00.0000000Z",
+            "several services match the agent profile (A, B): "
+            "whether the agent read the file is unknown",
+        ),
+        (
+            {
+                "name": AGENT,
+                "state": "Running",
+                "started_utc": "2026-12-06T01:00:00.0000000Z",
+                "error": None,
+                "candidates": [],
+            },
+            "2026-12-06T03:00:00.0000000Z",
+            "the file's last write (2026-12-06 03:00:00 UTC) is later than the host's clock "
+            "(2026-12-06 02:00:00 UTC): whether the running agent read it is unknown",
+        ),
+        (
+            {
+                "name": AGENT,
+                "state": "Running",
+                "started_utc": "2026-12-06T01:30:00.0000000Z",
+                "error": None,
+                "candidates": [],
+            },
+            "2026-12-06T01:00:00.0000000Z",
+            "",
+        ),
+    ],
+)
+def test_what_cannot_be_decided_restarts_nothing(
+    agent: dict[str, Any], written: str, note: str
+) -> None:
+    result = {"agent": agent, "written_utc": written, "now_utc": "2026-12-06T02:00:00.0000000Z"}
+    assert settings_host.agent_reading(PATH, result) == (False, note)
+
+
+def test_a_restart_whose_stop_failed_is_not_a_restart() -> None:
+    """The old process still running after a failed stop is not settings in effect."""
+    done = agent_service.Restart(
+        installed=True, state="Running", state_before="Running", error="Cannot stop service"
+    )
+    assert not done.ok
+    assert done.message == (
+        "the agent was not restarted: Cannot stop service; it still runs as it started, "
+        "so settings.json is not in effect"
+    )

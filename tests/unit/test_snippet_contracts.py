@@ -164,6 +164,9 @@ def test_found_never_quotes_text_the_output_may_hold_a_secret() -> None:
         "backups": [],
         "previous": secret,
         "content": None,
+        "now_utc": "2026-12-06T02:31:59.1234567Z",
+        "written_utc": None,
+        "agent": None,
     }
     error = violation("settings_write", document)
     assert error.pointer == "/previous" and "a string of 20 characters" in str(error)

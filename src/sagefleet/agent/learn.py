@@ -274,7 +274,8 @@ def build(
             f"settings.json: {settings['error']}" if settings else "no settings.json in the folder"
         )
     # Where the wizard's answers land in settings.json is a meaning, not a structure.
-    assumed.extend(["settings.installer_adds", "connection_fields"])
+    # So is whether the agent reads settings.json only when it starts.
+    assumed.extend(["settings.installer_adds", "settings.read_at_start", "connection_fields"])
     entry = _entry(answer, install_dir)
     kind, evidence = technology(entry)
     data["installer"]["technology"] = kind

@@ -174,6 +174,12 @@ class AgentProfile:
         )
 
     @property
+    def reads_settings_at_start(self) -> bool:
+        """Whether the agent reads settings.json when its process starts, and only then:
+        a file written after the process started is then not in effect."""
+        return bool(self.data["settings"].get("read_at_start", True))
+
+    @property
     def installer_adds(self) -> tuple[dict[str, str], ...]:
         return tuple(dict(a) for a in self.data["settings"].get("installer_adds") or ())
 

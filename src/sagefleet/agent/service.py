@@ -32,7 +32,8 @@ class Restart:
 
     @property
     def ok(self) -> bool:
-        return not self.installed or self.planned or self.state == "Running"
+        # Running after an error is the old process still running (a stop that failed).
+        return not self.installed or self.planned or (self.state == "Running" and not self.error)
 
     @property
     def message(self) -> str:
@@ -40,9 +41,14 @@ class Restart:
             return "the agent is not installed: it reads these settings when it is"
         if self.planned:
             return f"check mode: the agent ({self.state_before}) would be restarted"
-        if self.state == "Running":
+        if self.state == "Running" and not self.error:
             killed = f"; its process {self.killed_pid} was killed" if self.killed_pid else ""
             return f"agent restarted ({self.state_before} → Running): settings in effect{killed}"
+        if self.state == "Running":
+            return (
+                f"the agent was not restarted: {self.error}; it still runs as it started, "
+                "so settings.json is not in effect"
+            )
         return (
             f"the agent does not run after the settings change ({self.state}): "
             f"{self.error or 'no error reported'}; settings.json is not in effect"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagefleet.agent import profile as agent_profile
+from sagefleet.agent.connection.evidence import parse_time
 from sagefleet.errors import InputError, SagefleetError, field_error
 from sagefleet.remote import AuthenticationFailed, HostUnreachable, RemoteError, SnippetFailed
 from sagefleet.remote.session import HostSession
@@ -27,6 +28,7 @@ from sagefleet.settings.validate import build_host_settings
 from sagefleet.variables import given_or_none
 
 SNIPPET = "settings_write"
+AGENT_LOOKUP_KEYS = ("name", "image_path_pattern", "display_name_pattern")
 SETTINGS_FILE = "settings.json"
 DEFAULT_SERVICE_ACCOUNT = "LocalSystem"
 DEFAULT_KEEP_BACKUPS = 5
@@ -96,6 +98,10 @@ class SettingsTarget:
     path: str
     service_account: str = DEFAULT_SERVICE_ACCOUNT
     keep_backups: int = DEFAULT_KEEP_BACKUPS
+    #: The agent profile's service lookup (name, image_path_pattern, display_name_pattern)
+    #: when the agent reads settings.json only as it starts: the host then says whether
+    #: the running agent started after the file's last write (None: not asked).
+    agent: Mapping[str, str | None] | None = field(default=None, compare=False)
 
     @property
     def leaf(self) -> str:
@@ -231,6 +237,7 @@ def write_params(
         "keep_backups": target.keep_backups,
         "acl": target.acl(),
         "expect_previous": expect_previous,
+        "agent": agent_lookup(target),
     }
 
 
@@ -248,7 +255,15 @@ def rollback_params(
         "keep_backups": target.keep_backups,
         "acl": target.acl(),
         "expect_previous": None,
+        "agent": agent_lookup(target),
     }
+
+
+def agent_lookup(target: SettingsTarget) -> dict[str, str | None] | None:
+    """The ``agent`` parameter: the three members of the service lookup, all present."""
+    if target.agent is None:
+        return None
+    return {key: target.agent.get(key) for key in AGENT_LOOKUP_KEYS}
 
 
 def content_stdin(text: str) -> list[bytes]:
@@ -275,6 +290,17 @@ class SettingsOutcome:
     check: bool = False
     #: Members only the host's current file had, kept in what is written (names only).
     kept: list[str] = field(default_factory=list)
+    #: The running agent started before the file's last write: it runs without the
+    #: file's settings until restarted (``agent_note`` says why, or why it is unknown).
+    agent_unread: bool = False
+    agent_note: str = ""
+
+    @property
+    def restart_pending(self) -> bool:
+        """The file is as wanted, but the agent has not read it (a restart that failed or
+        never ran after an earlier write): the restart is still owed."""
+        return not self.changed and self.agent_unread
+
     # The replaced file's text (read for the guard): holds secrets, never returned.
     previous_text: str | bytes | None = field(default=None, repr=False)
     # What a guarded write sends (the document laid over the current file): holds secrets.
@@ -295,7 +321,12 @@ class SettingsOutcome:
 
     def _msg(self) -> str:
         if not self.changed:
-            return f"{self.path} already up to date"
+            text = f"{self.path} already up to date"
+            if self.agent_note:
+                text += f"; {self.agent_note}"
+            if self.restart_pending:
+                text += "; it would be restarted" if self.check else "; restarting it"
+            return text
         verb = "would be" if self.check else "was"
         if self.action == "rollback":
             return f"{self.path} {verb} restored from {self.restored}"
@@ -307,7 +338,9 @@ class SettingsOutcome:
 
     def to_result(self) -> dict[str, Any]:
         result: dict[str, Any] = {
-            "changed": self.changed,
+            # A restart still owed counts as a change: it is what notifies the handler.
+            "changed": self.changed or self.restart_pending,
+            "restart_pending": self.restart_pending,
             "path": self.path,
             "state": "rollback" if self.action == "rollback" else "present",
             "sha256": self.sha256,
@@ -317,6 +350,8 @@ class SettingsOutcome:
             "backups": list(self.backups),
             "pruned": list(self.pruned),
             "kept": list(self.kept),
+            # What the host said of the running agent, when the file was not changed.
+            "agent_note": "" if self.changed else self.agent_note,
             "msg": self.msg,
         }
         if self.diff is not None:
@@ -379,6 +414,7 @@ def interpret(
         pruned=_names(result.get("pruned")),
         check=check,
     )
+    outcome.agent_unread, outcome.agent_note = agent_reading(path, result)
     if outcome.changed and result.get("previous") is not None:
         outcome.previous_text = _decoded(host, path, result.get("previous"))
     if want_diff and outcome.changed:
@@ -387,6 +423,46 @@ def interpret(
         )
         outcome.diff = diff(outcome.previous_text, after)
     return outcome
+
+
+def _utc(moment: Any) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def agent_reading(path: str, result: Mapping[str, Any]) -> tuple[bool, str]:
+    """Whether the running agent has not read the file since its last write (a restart
+    that failed or never ran after a write), and what to say of it; both times are the
+    host's clock. Undecided cases say so and restart nothing."""
+    agent = result.get("agent")
+    if not isinstance(agent, Mapping):
+        return False, ""
+    candidates = _names(agent.get("candidates"))
+    if len(candidates) > 1:
+        return False, (
+            f"several services match the agent profile ({', '.join(candidates)}): "
+            "whether the agent read the file is unknown"
+        )
+    name, state = agent.get("name"), agent.get("state")
+    if not name:
+        return False, ""
+    if state != "Running":
+        return False, f"the agent ({name}) is {state}: it reads the file when it starts"
+    started = parse_time(agent.get("started_utc"))
+    written, now = parse_time(result.get("written_utc")), parse_time(result.get("now_utc"))
+    if started is None or written is None:
+        why = agent.get("error") or "no time in the host's answer"
+        return False, f"whether the running agent read the file is unknown ({why})"
+    if now is not None and written > now:
+        return False, (
+            f"the file's last write ({_utc(written)}) is later than the host's clock "
+            f"({_utc(now)}): whether the running agent read it is unknown"
+        )
+    if started < written:
+        return True, (
+            f"the agent ({name}) started at {_utc(started)}, before the file was last "
+            f"written at {_utc(written)}: it runs without these settings"
+        )
+    return False, ""
 
 
 def _failure(host: str, target: SettingsTarget, exc: RemoteError) -> SettingsWriteFailed:

@@ -1,10 +1,12 @@
-# sagefleet:settings_write/3
+# sagefleet:settings_write/4
 # Write or roll back the agent's settings.json atomically; the bastion decides what.
 # $P: action (write|rollback), path, sha256 (write), backup (rollback, null: newest),
 #     check, return_content, keep_backups, acl {owner, full_control[], read[]} (SIDs for
 #     built-in principals, DOMAIN\user or .\user for accounts: see Resolve-SfPrincipal),
 #     expect_previous (write: null, or {sha256} of the file the bastion read and checked;
-#     a file changed since is not replaced).
+#     a file changed since is not replaced), agent (null, or the agent profile's service
+#     lookup {name, image_path_pattern, display_name_pattern}: the answer then says when
+#     the agent's process started, to tell whether it read the file since its last write).
 # stdin (write, not check): the content as one base64 line, the last non-empty line read.
 # The content holds passwords: it never travels in $P, and is echoed back (base64) only
 # when return_content asks for it (diff mode), for a caller that hides its logs.
@@ -134,4 +136,23 @@ if ($result.changed -and -not $P.check) {
     }
 }
 $result.backups = @(Get-SfBackups)
+# The file's last write and the agent's process start, both on this host's clock.
+$result.now_utc = [DateTime]::UtcNow.ToString('o')
+$result.written_utc = $null
+if ([System.IO.File]::Exists($target)) { $result.written_utc = [System.IO.File]::GetLastWriteTimeUtc($target).ToString('o') }
+$result.agent = $null
+if ($null -ne $P.agent) {
+    $lookup = Find-SfAgentService ([string]$P.agent.name) ([string]$P.agent.image_path_pattern) ([string]$P.agent.display_name_pattern)
+    $agent = [ordered]@{ name = $null; state = $null; started_utc = $null; error = $null; candidates = @($lookup.candidates) }
+    $svc = $lookup.service
+    if ($null -ne $svc) {
+        $agent.name = [string]$svc.Name
+        $agent.state = [string]$svc.State
+        if ([int]$svc.ProcessId -gt 0) {
+            try { $agent.started_utc = [System.Diagnostics.Process]::GetProcessById([int]$svc.ProcessId).StartTime.ToUniversalTime().ToString('o') }
+            catch { $agent.error = $_.Exception.Message }
+        }
+    }
+    $result.agent = $agent
+}
 Complete-SageFleet -Result $result

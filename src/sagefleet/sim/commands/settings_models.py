@@ -15,9 +15,14 @@ import uuid
 from typing import Any
 
 from sagefleet.sim.commands import acl_rules, semantics
+from sagefleet.sim.commands.connection_models import dotnet_o
+from sagefleet.sim.commands.lookup import find_service
 from sagefleet.sim.commands.registry import SnippetAbort, simulates
 from sagefleet.sim.commands.stdin import Stdin
 from sagefleet.sim.host import Acl, ModelError, WindowsHost
+
+#: The members of the ``agent`` parameter (the agent profile's service lookup).
+LOOKUP_KEYS = ("name", "image_path_pattern", "display_name_pattern")
 
 
 def _sha256(data: bytes) -> str:
@@ -219,4 +224,34 @@ def _settings_write(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> 
             }
         )
     result["backups"] = folder.backups()
+    result["now_utc"] = dotnet_o(host.utc_now())
+    written = folder.fs.stat(folder.target).modified if folder.fs.is_file(folder.target) else None
+    result["written_utc"] = dotnet_o(written) if written else None
+    result["agent"] = _agent(host, params.get("agent"))
     return result
+
+
+def _agent(host: WindowsHost, lookup: Any) -> dict[str, Any] | None:
+    """The agent's service and when its process started (Process.StartTime), as the
+    snippet answers; None when the caller did not ask."""
+    if lookup is None:
+        return None
+    if not isinstance(lookup, dict) or set(lookup) != set(LOOKUP_KEYS):
+        # The snippet reads the three members under strict mode: anything else is a
+        # caller bug whose effect on Windows the model cannot tell.
+        raise SnippetAbort(f"settings_write: agent lookup not understood: {lookup!r}")
+    service, _by, candidates = find_service(host, lookup)
+    agent: dict[str, Any] = {
+        "name": None,
+        "state": None,
+        "started_utc": None,
+        "error": None,
+        "candidates": list(candidates),
+    }
+    if service is not None:
+        agent.update(name=service.name, state=service.wmi_state)
+        if service.process_id:
+            started = service.process_started
+            agent["started_utc"] = dotnet_o(started) if started else None
+            agent["error"] = None if started else "Access is denied"
+    return agent

@@ -58,7 +58,7 @@ def _parent(path: str) -> str:
 def _touch(fs: FileSystem, folder: str) -> None:
     """Windows bumps a folder's LastWriteTime when its entries change."""
     if fs.is_dir(folder) and folder.lower() in fs.entries:
-        fs.stat(folder).modified = dt.datetime.now(dt.UTC)
+        fs.stat(folder).modified = fs.clock()
 
 
 def _resolve(fs: FileSystem, path: Any) -> str:

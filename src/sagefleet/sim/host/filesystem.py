@@ -9,7 +9,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,6 +157,8 @@ class FileSystem:
         self.entries: dict[str, FileEntry] = {}
         # DACLs of drive and share roots set at run time (default: DEFAULT_ACLS["C:\\"]).
         self.root_acls: dict[str, Acl] = {}
+        # The host's clock (UTC): a write stamps the file's LastWriteTime with it.
+        self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
 
     # resolution
     def resolve(self, path: str) -> str:
@@ -272,7 +274,10 @@ class FileSystem:
             entry = self.entries.get(folder.lower())
             if entry is None:
                 self.entries[folder.lower()] = FileEntry(
-                    folder, is_dir=True, acl=copy.deepcopy(acl) if acl is not None else None
+                    folder,
+                    is_dir=True,
+                    acl=copy.deepcopy(acl) if acl is not None else None,
+                    modified=self.clock(),
                 )
             elif not entry.is_dir:
                 raise ModelError(f"An item with the specified name {folder} already exists.")
@@ -315,6 +320,7 @@ class FileSystem:
             product_version=product_version,
             file_version=file_version,
             acl=acl if acl is not None else (old.acl if old else None),
+            modified=self.clock(),
         )
         self.entries[physical.lower()] = entry
         return entry
@@ -410,8 +416,8 @@ class FileSystem:
         if entry.acl is None or not entry.acl.protected:
             entry.acl = self.acl_of(entry.path)
         del self.entries[entry.path.lower()]
+        # MoveFile keeps the file's LastWriteTime (KB 299648).
         entry.path = target_physical
-        entry.modified = dt.datetime.now(dt.UTC)
         self.entries[target_physical.lower()] = entry
 
     def set_acl(self, path: str, acl: Acl) -> None:
@@ -440,6 +446,7 @@ class FileSystem:
             file_version=entry.file_version,
         )
         new.acl = None
+        new.modified = entry.modified  # CopyFile keeps the last write time (KB 299648)
         return new
 
     def own_acl(self, path: str) -> Acl:
@@ -473,5 +480,3 @@ class FileSystem:
             elif not is_dir and ace.files:
                 passed.append(Ace(own.owner if creator else ace.sid, ace.rights, inherited=True))
         return Acl(own.owner, [*own.aces, *passed], protected=False)
-
-

@@ -111,6 +111,10 @@ class WindowsHost(ServiceControl, Installer):
     # Builds this host again from its profile (set by host_from_profile): see reset().
     _rebuild: Callable[[], WindowsHost] | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        # Files are stamped with the host's clock, as its processes are.
+        self.fs.clock = self.utc_now
+
     def utc_now(self) -> dt.datetime:
         return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.clock_skew_s)
 
@@ -127,6 +131,7 @@ class WindowsHost(ServiceControl, Installer):
             for key, value in vars(fresh).items():
                 if key != "lock":
                     setattr(self, key, value)
+            self.fs.clock = self.utc_now
 
     def scm_event(self, event_id: int, service_name: str, **details: Any) -> EventRecord:
         """Log what the Service Control Manager logs about a service (by its display name)."""
@@ -203,7 +208,6 @@ class WindowsHost(ServiceControl, Installer):
             text = self.hostname + text[1:]
         return self.translate(text)
 
-
     def hang(self, reason: str) -> NoReturn:
         """What Windows does for ever: the command is held ``hang_limit_s`` real seconds,
         then ended (ScriptHung), so the client sees a command that does not end."""
@@ -213,4 +217,3 @@ class WindowsHost(ServiceControl, Installer):
             f"sagefleet simulator: on Windows this script never ends: {reason} "
             f"(held {self.hang_limit_s:g} s here, then stopped)"
         )
-
