@@ -29,6 +29,7 @@ from sagefleet.sim.host import (
     host_from_profile,
     load_profile,
 )
+from sagefleet.sim.host.filesystem import REPLACE_ERRORS
 from sagefleet.sim.session import SimSession
 
 CANARY = "Sql-Canary-Passw0rd!"
@@ -710,3 +711,65 @@ def test_a_restart_whose_stop_failed_is_not_a_restart() -> None:
         "the agent was not restarted: Cannot stop service; it still runs as it started, "
         "so settings.json is not in effect"
     )
+
+
+# -- File.Replace failing half way ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", sorted(REPLACE_ERRORS))
+def test_a_replace_that_fails_half_way_leaves_the_previous_file_in_place(
+    sim: WindowsHost, target: SettingsTarget, code: int
+) -> None:
+    """ReplaceFile's documented failures (1175-1177): whichever state it leaves, the
+    previous settings.json is back under its name, nothing else is left, and the error
+    says so with Windows' words."""
+    session = SimSession(sim)
+    settings_host.write_settings(session, target, text_for())
+    before = files(sim)
+    sim.fs.replace_faults[PATH.lower()] = code
+    with pytest.raises(SettingsWriteFailed) as caught:
+        settings_host.write_settings(session, target, text_for(analytic_plan=2))
+    assert "(the previous file is unchanged)" in str(caught.value)
+    assert REPLACE_ERRORS[code] in str(caught.value)
+    assert files(sim) == before
+
+
+@pytest.mark.parametrize("code", sorted(REPLACE_ERRORS))
+def test_a_rollback_whose_replace_fails_half_way_loses_nothing(
+    sim: WindowsHost, target: SettingsTarget, code: int
+) -> None:
+    """Without a backup name ReplaceFile deletes the replaced file (1176) or leaves it
+    under a name of its own (1177): the rollback names one of its own, and removes it."""
+    session = SimSession(sim)
+    settings_host.write_settings(session, target, text_for())
+    settings_host.write_settings(session, target, text_for(analytic_plan=2))
+    before = files(sim)
+    sim.fs.replace_faults[PATH.lower()] = code
+    with pytest.raises(SettingsWriteFailed):
+        settings_host.rollback_settings(session, target)
+    assert files(sim) == before
+    restored = settings_host.rollback_settings(session, target)
+    assert restored.changed and sim.fs.read(PATH) == text_for().encode("utf-8")
+    assert not [n for n in sim.fs.listdir(FOLDER) if n.endswith((".old", ".tmp"))]
+
+
+def test_a_script_that_does_not_move_the_file_back_loses_settings_json(
+    sim: WindowsHost, target: SettingsTarget
+) -> None:
+    """The model is not kinder than Windows: the same write without the recovery leaves
+    no settings.json (the agent would not start), while saying the file is unchanged."""
+    session = SimSession(sim)
+    settings_host.write_settings(session, target, text_for())
+    sim.fs.replace_faults[PATH.lower()] = 1177
+
+    def without_recovery(script: str) -> str:
+        cut = script.replace("[System.IO.File]::Move($aside, $target)", "")
+        assert cut != script
+        return cut
+
+    with pytest.raises(SettingsWriteFailed):
+        settings_host.write_settings(
+            SimSession(sim, rewrite=without_recovery), target, text_for(analytic_plan=2)
+        )
+    assert not sim.fs.is_file(PATH)
+    assert [n for n in sim.fs.listdir(FOLDER) if n.endswith(".bak")]

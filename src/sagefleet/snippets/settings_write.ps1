@@ -1,4 +1,4 @@
-# sagefleet:settings_write/4
+# sagefleet:settings_write/5
 # Write or roll back the agent's settings.json atomically; the bastion decides what.
 # $P: action (write|rollback), path, sha256 (write), backup (rollback, null: newest),
 #     check, return_content, keep_backups, acl {owner, full_control[], read[]} (SIDs for
@@ -27,34 +27,47 @@ function Get-SfBackups {
 function Set-SfContent([byte[]] $Bytes, [bool] $KeepBackup) {
     # Temporary file in the same folder, restricted while still empty, then filled and
     # swapped in one step: readers see the old file or the new one, never half of one.
+    # File.Replace always gets a name for the replaced file ($aside: the backup, or one of
+    # ours deleted after): failing half way (ERROR_UNABLE_TO_MOVE_REPLACEMENT_2, 1177) it
+    # leaves that file there, and it goes back; without a name, ReplaceFile may delete it
+    # (1176) or leave it under a name of its own.
     $tmp = Join-Path $folder ('.' + $leaf + '.' + [guid]::NewGuid().ToString('N') + '.tmp')
     $backup = $null
+    $aside = $null
     try {
         [System.IO.File]::Open($tmp, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::Write, [System.IO.FileShare]::None).Dispose()
         Set-SfPrivateAcl $tmp $P.acl
         $stream = New-Object -TypeName System.IO.FileStream -ArgumentList $tmp, ([System.IO.FileMode]::Truncate), ([System.IO.FileAccess]::Write), ([System.IO.FileShare]::None)
         try { $stream.Write($Bytes, 0, $Bytes.Length); $stream.Flush($true) } finally { $stream.Dispose() }
-        if ([System.IO.File]::Exists($target) -and $KeepBackup) {
-            # A new backup must sort after every kept one, even within the same second.
-            $format = "yyyyMMdd'T'HHmmss'Z'"
-            $invariant = [Globalization.CultureInfo]::InvariantCulture
-            $backup = $leaf + '.' + [DateTime]::UtcNow.ToString($format, $invariant) + '.bak'
-            $newest = @(Get-SfBackups) | Select-Object -First 1
-            if ($newest -and [string]::CompareOrdinal($newest, $backup) -ge 0) {
-                $last = [DateTime]::ParseExact($newest.Substring($leaf.Length + 1, 16), $format, $invariant)
-                $backup = $leaf + '.' + $last.AddSeconds(1).ToString($format, $invariant) + '.bak'
+        if ([System.IO.File]::Exists($target)) {
+            if ($KeepBackup) {
+                # A new backup must sort after every kept one, even within the same second.
+                $format = "yyyyMMdd'T'HHmmss'Z'"
+                $invariant = [Globalization.CultureInfo]::InvariantCulture
+                $backup = $leaf + '.' + [DateTime]::UtcNow.ToString($format, $invariant) + '.bak'
+                $newest = @(Get-SfBackups) | Select-Object -First 1
+                if ($newest -and [string]::CompareOrdinal($newest, $backup) -ge 0) {
+                    $last = [DateTime]::ParseExact($newest.Substring($leaf.Length + 1, 16), $format, $invariant)
+                    $backup = $leaf + '.' + $last.AddSeconds(1).ToString($format, $invariant) + '.bak'
+                }
+                $aside = [System.IO.Path]::Combine($folder, $backup)
+            } else {
+                $aside = [System.IO.Path]::Combine($folder, '.' + $leaf + '.' + [guid]::NewGuid().ToString('N') + '.old')
             }
-            [System.IO.File]::Replace($tmp, $target, [System.IO.Path]::Combine($folder, $backup))
-        } elseif ([System.IO.File]::Exists($target)) {
-            # [NullString]: a plain $null would reach .NET as '' and be refused.
-            [System.IO.File]::Replace($tmp, $target, [NullString]::Value)
+            [System.IO.File]::Replace($tmp, $target, $aside)
         } else {
             [System.IO.File]::Move($tmp, $target)
         }
     } catch {
+        $failure = $_.Exception.Message
+        if ($aside -and -not [System.IO.File]::Exists($target) -and [System.IO.File]::Exists($aside)) {
+            try { [System.IO.File]::Move($aside, $target) }
+            catch { throw "settings not written to '$target', and the file is missing: File.Replace failed half way ($failure), and moving the previous file back from '$aside' failed: $($_.Exception.Message)" }
+        }
         if ([System.IO.File]::Exists($tmp)) { [System.IO.File]::Delete($tmp) }
-        throw "settings not written to '$target' (the previous file is unchanged): $($_.Exception.Message)"
+        throw "settings not written to '$target' (the previous file is unchanged): $failure"
     }
+    if (-not $KeepBackup -and $aside) { [System.IO.File]::Delete($aside) }
     # File.Replace keeps the replaced file's DACL: set ours again on the result.
     Set-SfPrivateAcl $target $P.acl
     $backup

@@ -77,8 +77,12 @@ class _Folder:
 
     def swap_in(self, data: bytes, spec: dict[str, Any], keep_backup: bool) -> str | None:
         """Temporary file, ACL first, then the one-step replace; the backup's name or None."""
+        running = semantics.current()
         tmp = self.path(f".{self.leaf}.{uuid.uuid4().hex}.tmp")
         backup = None
+        # Where File.Replace puts the replaced file: the backup, or (a rollback, by a script
+        # that names one) a name of the snippet's own, deleted after.
+        aside: str | None = None
         acl: Acl | None = None
         try:
             self.fs.write(tmp, b"")
@@ -86,26 +90,38 @@ class _Folder:
             self.fs.set_acl(tmp, acl)
             self.fs.write(tmp, data)
             if self.fs.is_file(self.target):
-                # [IO.File]::Replace (ReplaceFile): the result keeps the replaced file's
-                # DACL, not the one set on the temporary file.
-                replaced = self.fs.acl_of(self.target)
                 if keep_backup:
                     backup = self.backup_name()
-                    # Old file to the backup name, new one in place.
-                    self.fs.rename(self.target, self.path(backup), replace=False)
-                self.fs.rename(tmp, self.target)
-                self.fs.set_acl(self.target, replaced)
+                    aside = self.path(backup)
+                elif running is None or running.uses(r"'\.old'"):
+                    aside = self.path(f".{self.leaf}.{uuid.uuid4().hex}.old")
+                # [IO.File]::Replace (ReplaceFile): the result keeps the replaced file's
+                # DACL, not the one set on the temporary file.
+                self.fs.replace(tmp, self.target, aside)
             else:
                 self.fs.rename(tmp, self.target, replace=False)
         except (ModelError, SnippetAbort) as exc:
+            # ReplaceFile failed half way (1177): the previous file is under the backup
+            # name, and the snippet moves it back before it says the file is unchanged.
+            recovers = running is None or running.uses(r"::Move\(\$aside,\s*\$target\)")
+            if recovers and aside and not self.fs.is_file(self.target) and self.fs.is_file(aside):
+                try:
+                    self.fs.rename(aside, self.target, replace=False)
+                except ModelError as again:
+                    raise SnippetAbort(
+                        f"settings not written to '{self.target}', and the file is missing: "
+                        f"File.Replace failed half way ({exc}), and moving the previous file "
+                        f"back from '{aside}' failed: {again}"
+                    ) from None
             if self.fs.exists(tmp):
                 self.fs.delete(tmp)
             raise SnippetAbort(
                 f"settings not written to '{self.target}' (the previous file is unchanged): {exc}"
             ) from None
+        if aside is not None and not keep_backup:
+            self.fs.delete(aside)
         # File.Replace kept the replaced file's DACL: the snippet sets its own again (a
         # script that does not leaves the file as the installer or a user left it).
-        running = semantics.current()
         if running is None or running.uses(r"Set-SfPrivateAcl\s+\$target\b"):
             self.fs.set_acl(self.target, acl_from_spec(self.host, spec))
         return backup

@@ -9,6 +9,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +84,19 @@ class FileEntry:
     # no delete or rename succeeds while it does.
     open_by: str | None = None
 
+
+#: ReplaceFile's failures half way (System Error Codes), as .NET's IOException words them.
+REPLACE_ERRORS = {
+    1175: "Unable to remove the file to be replaced.",
+    1176: (
+        "Unable to move the replacement file to the file to be replaced. "
+        "The file to be replaced has retained its original name."
+    ),
+    1177: (
+        "Unable to move the replacement file to the file to be replaced. "
+        "The file to be replaced has been renamed using the backup name."
+    ),
+}
 
 #: Whether the command running in this thread holds credentials for other machines. A
 #: WinRM session (NTLM, or Kerberos without delegation) does not: the second hop ("Making
@@ -159,6 +173,9 @@ class FileSystem:
         self.root_acls: dict[str, Acl] = {}
         # The host's clock (UTC): a write stamps the file's LastWriteTime with it.
         self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+        # Test knob: replaced file (physical path, lower case) -> the ReplaceFile error
+        # (REPLACE_ERRORS) its next replace fails with, in the state Windows documents.
+        self.replace_faults: dict[str, int] = {}
 
     # resolution
     def resolve(self, path: str) -> str:
@@ -419,6 +436,32 @@ class FileSystem:
         # MoveFile keeps the file's LastWriteTime (KB 299648).
         entry.path = target_physical
         self.entries[target_physical.lower()] = entry
+
+    def replace(self, replacement: str, replaced: str, backup: str | None) -> None:
+        """[IO.File]::Replace (ReplaceFile): ``replacement`` takes ``replaced``'s name and its
+        DACL; ``replaced`` goes to ``backup`` when one is named, else it is gone.
+
+        A fault set in ``replace_faults`` fails it half way as the function's documentation
+        says: 1175 moves nothing; 1176 moves nothing when a backup is named, and without one
+        deletes the replaced file (the replacement keeps its own name); 1177 leaves the
+        replaced file under the backup name, or without one under a name of Windows' own,
+        and the replacement under its own name.
+        """
+        fault = self.replace_faults.pop(self.resolve(replaced).lower(), None)
+        if fault is not None and fault not in REPLACE_ERRORS:
+            raise ModelError(f"FileSystem.replace: no model of ReplaceFile error {fault}")
+        dacl = self.acl_of(replaced)
+        if fault == 1176 and backup is None:
+            self.delete(replaced)
+        elif fault == 1177:
+            folder = _parent(self.resolve(replaced)) or ""
+            self.rename(replaced, backup or f"{folder}\\~RF{uuid.uuid4().hex[:6]}.TMP", False)
+        if fault is not None:
+            raise ModelError(REPLACE_ERRORS[fault])
+        if backup is not None:
+            self.rename(replaced, backup, replace=False)
+        self.rename(replacement, replaced)
+        self.set_acl(replaced, dacl)
 
     def set_acl(self, path: str, acl: Acl) -> None:
         """SetAccessControl: the object's own owner, entries and protection."""
