@@ -72,3 +72,19 @@ def test_a_staging_dir_off_the_local_drives_is_refused_before_any_host(root: str
     with pytest.raises(InputError, match="local drive") as caught:
         check_inputs(HOST, {"sagefleet_agent_staging_dir": root})
     assert (caught.value.host, caught.value.field) == (HOST, "sagefleet_agent_staging_dir")
+
+
+@pytest.mark.parametrize(
+    "name", ["sagefleet_agent_staging_keep", "sagefleet_settings_keep_backups"]
+)
+def test_kept_counts_take_whole_numbers_as_yaml_or_extra_vars_give_them(name: str) -> None:
+    """`-e name=3` gives text: read as the number. Anything else is refused naming host,
+    field and value (it was a traceback)."""
+    attribute = "keep_staged" if name.endswith("staging_keep") else "keep_settings_backups"
+    assert getattr(options_from("sage01", {name: 3}), attribute) == 3
+    assert getattr(options_from("sage01", {name: " 3 "}), attribute) == 3
+    for bad in ("three", True, 2.5, -1, "-1"):
+        with pytest.raises(InputError) as caught:
+            options_from("sage01", {name: bad})
+        assert caught.value.host == "sage01" and caught.value.field == name
+        assert repr(bad) in str(caught.value) or str(bad) in str(caught.value)

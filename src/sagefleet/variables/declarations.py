@@ -253,6 +253,7 @@ STAGING_KEEP = Var(
     "int",
     ("Staged versions kept on the host.",),
     default=2,
+    low=0,
     doors=("deploy", "verify"),
 )
 PACKAGE_URL = Var(

@@ -84,6 +84,8 @@ KEEP_BACKUPS = role_var(
     SETTINGS, "sagefleet_settings_keep_backups", "int",
     "Backups of previous files kept next to settings.json (0 to 100).",
     default=5,
+    low=0,
+    high=100,
     doors=("deploy", "settings"),
 )
 SETTINGS_BACKUP = role_var(
