@@ -368,6 +368,10 @@ def test_a_deploy_result_becomes_the_hosts_report_and_a_missing_one_is_not_run()
     assert host.outcome.reason == "verification failed: SF502 the agent is Stopped"
     assert (host.outcome.previous_version, host.outcome.target_version) == ("2.3.0", "3.2.0")
     assert host.failed_check_ids == ("SF502",)
+    lost = {"status": "unreachable", "reason": "the wave's verification could not reach it"}
+    host = outcome_table.host_report("a", registered, {"verify": {"a": lost}}, "", "not-run")
+    assert (host.status, host.outcome.reason) == ("unreachable", lost["reason"])
+    assert host.outcome.previous_version == "2.3.0"  # what the deploy did is kept
     later = outcome_table.host_report("b", None, None, "the rollout stopped", "not-run")
     assert (later.status, later.outcome.reason) == ("not-run", "the rollout stopped")
     down = outcome_table.host_report(

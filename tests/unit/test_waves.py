@@ -109,7 +109,8 @@ def test_suites_that_failed_where_no_host_check_says_why_prove_no_host(tmp_path:
     for rc in (1, 3, 5):
         verdict = judge_wave(results, 100, run={**run, "rc": rc}, report_folder=tmp_path)
         assert {h: v["status"] for h, v in verdict.verify.items()} == {
-            "a": "verify-failed", "b": "verify-failed"
+            "a": "verify-failed",
+            "b": "verify-failed",
         }
         assert verdict.verify["a"]["reason"].startswith(
             f"the verification suites failed (pytest rc {rc}) although every host's checks passed"
@@ -133,3 +134,27 @@ def test_the_gate_result_names_the_verdict_and_the_failed_hosts() -> None:
     assert result["failed_hosts"] == ["a"]
     assert result["outcomes"] == {"a": "failed", "b": "installed"}
     assert "failed" not in result  # Ansible would read it as the task's failure
+
+
+def test_a_host_the_verification_could_not_reach_is_unreachable_and_stops_the_rollout(
+    tmp_path: Path,
+) -> None:
+    """Deployed, then not reached by the wave's suites: nothing proved it, so the rollout
+    stops; the host's word is unreachable (its checks were not run), not verify-failed."""
+    run = _suites_report(tmp_path, "", "a")
+    document = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    document["hosts"].append(
+        {"host": "b", "reachable": False, "error": "connection refused", "findings": []}
+    )
+    (tmp_path / "report.json").write_text(json.dumps(document), encoding="utf-8")
+    results = {"a": {"outcome": "installed"}, "b": {"outcome": "upgraded"}}
+    verdict = judge_wave(results, 100, run=run, report_folder=tmp_path)
+    assert verdict.verify["b"]["status"] == "unreachable"
+    assert verdict.verify["b"]["reason"] == (
+        "the wave's verification could not reach the host after the deploy: connection refused"
+    )
+    assert verdict.outcomes == {"a": "installed", "b": "unreachable"}
+    assert verdict.stop and verdict.failed == ()
+    assert verdict.message.endswith(
+        "; the verification could not reach b: rollout stopped, no new wave starts"
+    )

@@ -28,6 +28,8 @@ NOT_VERIFIED: tuple[Outcome, ...] = (
     Outcome.PLANNED,
 )
 STOPPED = "rollout stopped, no new wave starts"
+#: A verified host's verdicts that stop the rollout: nothing proved the deploy on it.
+UNPROVEN: tuple[Outcome, ...] = (Outcome.VERIFY_FAILED, Outcome.UNREACHABLE)
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,13 @@ def wave_verdict(
     verify: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> WaveVerdict:
     """The verdict of one wave: it stops when its failed share exceeds
-    ``max_fail_percentage``, or when a host failed the wave's verification."""
+    ``max_fail_percentage``, or when a host failed the wave's verification or could not
+    be reached by it (a host the deploy changed and nothing proved)."""
     verify = verify or {}
     judged = dict(outcomes)
     for host, verdict in verify.items():
-        if verdict["status"] == Outcome.VERIFY_FAILED:
-            judged[host] = Outcome.VERIFY_FAILED.value
+        if verdict["status"] in UNPROVEN:
+            judged[host] = str(verdict["status"])
     failed = tuple(sorted(h for h, o in judged.items() if o in FAILED))
     share = 100.0 * len(failed) / max(1, len(judged))
     stop = share > max_fail_percentage
@@ -90,6 +93,11 @@ def wave_verdict(
     elif any(v["status"] == Outcome.VERIFY_FAILED for v in verify.values()):
         stop = True
         message += f"; verification failed: {STOPPED}"
+    else:
+        lost = sorted(h for h, v in verify.items() if v["status"] == Outcome.UNREACHABLE)
+        if lost:
+            stop = True
+            message += f"; the verification could not reach {', '.join(lost)}: {STOPPED}"
     return WaveVerdict(stop=stop, failed=failed, message=message, outcomes=judged, verify=verify)
 
 
@@ -129,6 +137,13 @@ def verification(
         if entry is None:
             reason = "the wave's verification has no result for this host"
             verdicts[host] = _verdict(Outcome.VERIFY_FAILED, reason)
+            continue
+        if entry.get("reachable") is False:
+            # Changed by the deploy, then not reached: not proven, and said as it is.
+            reason = "the wave's verification could not reach the host after the deploy: " + str(
+                entry.get("error") or "no reason given"
+            )
+            verdicts[host] = _verdict(Outcome.UNREACHABLE, reason, entry.get("findings"))
             continue
         findings = entry.get("findings") or []
         failing = [f for f in findings if f.get("status") in ("fail", "unknown")]

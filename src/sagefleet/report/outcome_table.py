@@ -59,18 +59,20 @@ def _without_outcome(
 
 def _with_verification(report: HostReport, verdict: Mapping[str, Any]) -> HostReport:
     """The wave's testinfra findings added to the host; a failed verification of a host
-    the deploy changed (or left as it was) makes it ``verify-failed``."""
+    the deploy changed (or left as it was) makes it ``verify-failed``, one that could not
+    reach it ``unreachable`` (the reason says the deploy was done)."""
     findings = report.findings + tuple(
         Finding.from_dict(f) for f in verdict.get("findings") or () if isinstance(f, Mapping)
     )
     outcome = report.outcome
+    status = verdict.get("status")
     if (
-        verdict.get("status") == Outcome.VERIFY_FAILED
+        status in (Outcome.VERIFY_FAILED, Outcome.UNREACHABLE)
         and outcome is not None
         and Outcome(outcome.status).recap == "ok"
     ):
         reason = str(verdict.get("reason") or "the wave's verification failed")
-        outcome = replace(outcome, status=Outcome.VERIFY_FAILED.value, reason=reason)
+        outcome = replace(outcome, status=Outcome(status).value, reason=reason)
     return replace(report, findings=findings, outcome=outcome)
 
 
