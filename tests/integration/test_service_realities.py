@@ -132,6 +132,36 @@ def test_an_installer_that_leaves_a_tray_app_running_installs(
     assert not hangs(host)
 
 
+def test_an_installer_that_restarts_wmi_still_returns_its_result_and_upgrades(
+    sim: tuple[Fleet, dict[str, Any], Path],
+) -> None:
+    """WMI does not answer at the end of the install command: the snippet's result (the
+    backup's path in it) still comes back, and the bastion reads the service again."""
+    host = sim[0].host("sage02")
+    result = deploy(sim, "sage02", metadata={"restarts_wmi": True})
+    assert result.outcome == "upgraded", result.reason
+    lost = next(s for s in result.steps if s["step"] == "install-state")
+    assert "The RPC server is unavailable" in lost["error"]
+    assert install_step(result)["state"] == "Running"
+    assert host.service(AGENT_SERVICE).version == "3.2.0"  # type: ignore[union-attr]
+
+
+def test_an_installer_that_restarts_wmi_with_a_new_account_is_rolled_back(
+    sim: tuple[Fleet, dict[str, Any], Path],
+) -> None:
+    """The account step's own WMI query fails: the backup comes back with the failure,
+    and the previous version runs again."""
+    host = sim[0].host("sage02")
+    extra = {
+        "sagefleet_agent_service_account": ".\\svc-agent",
+        "sagefleet_agent_service_password": "Svc-Passw0rd!",
+    }
+    result = deploy(sim, "sage02", extra, metadata={"restarts_wmi": True})
+    assert result.outcome == "rolled-back", result.reason
+    assert "account failed: The RPC server is unavailable" in (result.reason or "")
+    assert host.service(AGENT_SERVICE).version == "2.3.0"  # type: ignore[union-attr]
+
+
 def test_an_installer_without_exit_code_is_a_failure_rolled_back(
     sim: tuple[Fleet, dict[str, Any], Path],
 ) -> None:

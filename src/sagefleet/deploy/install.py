@@ -149,6 +149,8 @@ class Install(HealthGate, Rollback):
         except (TransportError, RemoteTimeout):
             self._discard_staged(staged.path)
             raise
+        if outcome.get("state_error"):
+            outcome = self._state_again(outcome)
         self.step(
             "install",
             technology=self.technology,
@@ -201,6 +203,23 @@ class Install(HealthGate, Rollback):
                 ],
             )
         return self._rollback(outcome, problem, settings)
+
+    def _state_again(self, outcome: dict[str, Any]) -> dict[str, Any]:
+        """The install snippet could not read the service at its end (WMI not answering):
+        read it again in a command of its own; when that fails too, the state is unknown,
+        which the health gate refuses (the backup in ``outcome`` then rolls the host back)."""
+        self.step("install-state", error=outcome["state_error"])
+        try:
+            answer = self._query({"kind": "service", "name": self.service})[0]
+        except RemoteError as exc:
+            if outcome.get("failed_step"):
+                return outcome
+            reason = f"{outcome['state_error']}; read again: {exc}"
+            return {**outcome, "failed_step": "state", "error": reason}
+        if not answer.get("exists"):
+            return outcome
+        found = {k: answer.get(k) for k in ("state", "version", "account")}
+        return {**outcome, **found}
 
     def _discard_staged(self, staged_path: str) -> None:
         """The install snippet never answered: its cleanup of the staged settings.json

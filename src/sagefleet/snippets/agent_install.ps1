@@ -1,4 +1,4 @@
-# sagefleet:agent_install/2
+# sagefleet:agent_install/3
 # Install or upgrade the agent: stop the service, back up its folder, run the
 # installer unattended, set the logon account, start and read the version.
 # Expected failures come back in the document (failed_step, error); the
@@ -26,6 +26,7 @@ $result = [ordered]@{
     logon_right_granted = $false
     failed_step      = $null
     error            = $null
+    state_error      = $null
 }
 
 function Get-AgentService {
@@ -237,10 +238,16 @@ try {
     }
 }
 
-$after = Get-AgentService
-if ($null -ne $after) {
-    $result.state = [string]$after.State
-    $result.account = [string]$after.StartName
-    $result.version = Read-Version (Get-ServiceExe $after)
+try {
+    $after = Get-AgentService
+    if ($null -ne $after) {
+        $result.state = [string]$after.State
+        $result.account = [string]$after.StartName
+        $result.version = Read-Version (Get-ServiceExe $after)
+    }
+} catch {
+    # WMI not answering (an installer that restarts winmgmt): the result, and the backup
+    # in it, still goes back; the bastion reads the service again.
+    $result.state_error = Get-SfError $_
 }
 Complete-SageFleet -Result $result

@@ -11,10 +11,13 @@ import base64
 import re
 from typing import Any
 
-from sagefleet.sim.commands import acl_rules, service_rules
+from sagefleet.sim.commands import acl_rules, semantics, service_rules
 from sagefleet.sim.commands.registry import SnippetAbort, simulates
 from sagefleet.sim.commands.stdin import Stdin
 from sagefleet.sim.host import ModelError, ServiceError, WindowsHost
+
+#: Get-CimInstance while winmgmt restarts: RPC_S_SERVER_UNAVAILABLE (0x800706BA).
+WMI_UNAVAILABLE = "The RPC server is unavailable. (Exception from HRESULT: 0x800706BA)"
 
 
 def _parent(path: str) -> str:
@@ -58,24 +61,32 @@ def agent_install(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> di
     name = str(params["service_name"])
     nothing_yet = (
         "previous_version", "install_dir", "backup_path", "exit_code", "log_tail", "state",
-        "version", "account", "killed_pid", "failed_step", "error",
+        "version", "account", "killed_pid", "failed_step", "error", "state_error",
     )  # fmt: skip
     result: dict[str, Any] = dict.fromkeys(nothing_yet) | {
         "reboot_required": False,
         "logon_right_granted": False,
     }
     staged = params.get("staged_settings")
+    wmi: dict[str, str | None] = {"down": None}
     with host.lock:
         password: str | None = None
         try:
             password_line = stdin.data.split(b"\n", 1)[0].strip()
             password = base64.b64decode(password_line).decode() if password_line else None
-            _install(host, name, params, password, result)
+            _install(host, name, params, password, result, wmi)
             _protect_settings(host, params, result)
         finally:
             password = None
             if staged and host.fs.exists(str(staged)):
                 host.fs.delete(str(staged))
+        if wmi["down"] is not None:
+            # Get-CimInstance fails: a script that does not catch it ends with the error,
+            # and its result (the backup's path in it) never reaches the bastion.
+            if not semantics.uses(r"\$result\.state_error\s*="):
+                raise SnippetAbort(wmi["down"])
+            result["state_error"] = wmi["down"]
+            return result
         after = host.service(name)
         if after is not None:
             result["state"] = after.wmi_state
@@ -90,6 +101,7 @@ def _install(
     params: dict[str, Any],
     password: str | None,
     result: dict[str, Any],
+    wmi: dict[str, str | None],
 ) -> None:
     existing = host.service(name)
     if existing is not None:
@@ -134,6 +146,10 @@ def _install(
         float(params["installer_timeout_s"]),
     )
     result["exit_code"] = code
+    if host.installer_metadata(installer).get("restarts_wmi"):
+        # The installer restarts Windows Management Instrumentation: WMI queries fail for
+        # the rest of this command (package metadata restarts_wmi; a fault, not a default).
+        wmi["down"] = WMI_UNAVAILABLE
     if log_path and host.fs.is_file(str(log_path)):
         lines = host.fs.read(str(log_path)).decode("utf-8", "replace").splitlines()
         result["log_tail"] = "\n".join(lines[-40:])
@@ -153,6 +169,9 @@ def _install(
         )
         return
     account = params.get("account")
+    if account and wmi["down"] is not None:
+        result.update(failed_step="account", error=wmi["down"])  # its Get-CimInstance
+        return
     if account:
         try:
             result["logon_right_granted"] = service_rules.grant_logon_right(host, str(account))
