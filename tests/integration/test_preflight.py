@@ -278,6 +278,27 @@ def test_bad_input_stops_the_play_before_any_host_is_contacted(tmp_path: Path) -
             assert fleet.host(name).journal == []
 
 
+def test_a_misspelt_variable_stops_the_play_before_any_host_is_contacted(
+    tmp_path: Path,
+) -> None:
+    """sagefleet_preflight_fail_on_block would leave fail_on_blocked false, unseen."""
+    specs = generate_specs(2, first_address=next_first_address(), port=0)
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        inventory = write_inventory(
+            fleet, tmp_path / "inventory" / "hosts.yml", {"sagefleet_preflight_fail_on_block": True}
+        )
+        process = run_preflight(inventory, tmp_path / "out")
+        assert process.returncode == 2, process.stdout[-3000:]
+        said = " ".join(process.stdout.split())
+        assert "no host was contacted" in said
+        assert (
+            "host sage01, field sagefleet_preflight_fail_on_block: not a sagefleet variable, so "
+            "not read (a slip of sagefleet_preflight_fail_on_blocked?)" in said
+        )
+        for name in ("sage01", "sage02"):
+            assert fleet.host(name).journal == []
+
+
 def test_waiver_turns_the_block_into_waived(tmp_path: Path) -> None:
     specs = generate_specs(1, profiles=("dotnet-472",), first_address=next_first_address(), port=0)
     with Fleet(specs, tmp_path / "fleet") as fleet:

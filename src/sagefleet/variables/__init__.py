@@ -11,7 +11,7 @@ Names and retired names: docs/architecture.md, "Glossary".
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
@@ -35,6 +35,95 @@ from sagefleet.variables.spec import (
 from sagefleet.variables.spec import (
     deprecated as deprecated,
 )
+
+#: The sagefleet_* names the shipped playbooks and roles register or set: results, not
+#: inventory variables (tests/unit/test_unknown_variables.py reads them from the YAML).
+RESULTS = frozenset(
+    {
+        "sagefleet_agent_package_result",
+        "sagefleet_agent_result",
+        "sagefleet_agent_wave",
+        "sagefleet_agent_wave_verify",
+        "sagefleet_deploy_report",
+        "sagefleet_deploy_run",
+        "sagefleet_diagnose_result",
+        "sagefleet_discover_result",
+        "sagefleet_host_info_result",
+        "sagefleet_host_info_run",
+        "sagefleet_preflight_fleet",
+        "sagefleet_preflight_report",
+        "sagefleet_preflight_result",
+        "sagefleet_settings_result",
+        "sagefleet_summary",
+        "sagefleet_verify_folder",
+        "sagefleet_verify_report",
+        "sagefleet_verify_run",
+    }
+)
+
+
+@cache
+def declared_names() -> frozenset[str]:
+    """Every name sagefleet declares: its variables, their retired names, and the names
+    no longer read (declarations.RETIRED, refused with what to do instead)."""
+    from sagefleet.variables.declarations import RETIRED
+
+    return frozenset(_index()) | frozenset(RETIRED)
+
+
+def unknown_variables(names: Iterable[str]) -> list[str]:
+    """The ``sagefleet_*`` names among ``names`` that sagefleet neither declares nor sets."""
+    known = declared_names() | RESULTS
+    return sorted(n for n in names if n.startswith("sagefleet_") and n not in known)
+
+
+@cache
+def misspelt(name: str) -> str | None:
+    """The declared variable ``name`` is a slip of (at most two letters added, dropped,
+    changed or swapped after the prefix), or None. Other ``sagefleet_*`` names are the
+    inventory's own (``sagefleet_sql_password_<entity>``, the simulator's, ...)."""
+    suffix = name.removeprefix("sagefleet_")
+    best: tuple[int, str] | None = None
+    for other in sorted(n for n, v in _index().items() if v.replaced_by is None):
+        wanted = other.removeprefix("sagefleet_")
+        if len(wanted) < 6 or abs(len(wanted) - len(suffix)) > 2:
+            continue
+        distance = _edits(suffix, wanted)
+        if distance <= 2 and (best is None or distance < best[0]):
+            best = (distance, other)
+    return best[1] if best else None
+
+
+def _edits(a: str, b: str) -> int:
+    """Letters added, dropped, changed or swapped (two neighbours) from ``a`` to ``b``."""
+    previous, row = None, list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, y in enumerate(b, 1):
+            current[j] = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + (x != y))
+            if previous is not None and i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
+                current[j] = min(current[j], previous[j - 2] + 1)
+        previous, row = row, current
+    return row[-1]
+
+
+def unknown_errors(host: str | None, names: Iterable[str]) -> list[InputError]:
+    """An error for each ``sagefleet_*`` name that is a slip of a declared variable: it is
+    not read, and that variable's default would stay in force unseen. Names only: the
+    value may be a password."""
+    errors = []
+    for name in unknown_variables(names):
+        meant = misspelt(name)
+        if meant is not None:
+            errors.append(
+                InputError(
+                    f"not a sagefleet variable, so not read (a slip of {meant}?)",
+                    host=host,
+                    field=name,
+                    fix=f"rename it {meant}",
+                )
+            )
+    return errors
 
 
 def declared() -> dict[str, Var]:
