@@ -28,6 +28,7 @@ class Outcome(StrEnum):
     UPGRADED = "upgraded"
     SETTINGS_UPDATED = "settings-updated"
     STARTED = "started"
+    RESTARTED = "restarted"
     UNCHANGED = "unchanged"
     VERIFIED = "verified"
     READY = "ready"
@@ -64,6 +65,10 @@ _MEANINGS = {
     Outcome.UPGRADED: "the agent was upgraded and runs the target version",
     Outcome.SETTINGS_UPDATED: "settings.json was rewritten and the agent restarted",
     Outcome.STARTED: "the agent was at the target version but stopped: it was started",
+    Outcome.RESTARTED: (
+        "the agent ran without its settings.json (started before its last write): "
+        "it was restarted to read them"
+    ),
     Outcome.UNCHANGED: "nothing to do: the agent runs the target version with its settings",
     Outcome.VERIFIED: "every verification check passed",
     Outcome.READY: "preflight found nothing that stops a deploy",

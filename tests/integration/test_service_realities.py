@@ -162,6 +162,25 @@ def test_an_installer_that_restarts_wmi_with_a_new_account_is_rolled_back(
     assert host.service(AGENT_SERVICE).version == "2.3.0"  # type: ignore[union-attr]
 
 
+def test_a_deploy_restarts_an_agent_that_never_read_its_settings(
+    sim: tuple[Fleet, dict[str, Any], Path],
+) -> None:
+    """The file is as wanted, but the agent started before its last write (a settings
+    run whose restart failed): the deploy restarts it and says so, not "unchanged"."""
+    host = sim[0].host("sage01")
+    assert deploy(sim, "sage01").outcome == "installed"
+    service = host.service(AGENT_SERVICE)
+    assert service is not None
+    before = service.process_id
+    settings = "C:\\Program Files\\Spendesk\\Sage Agent\\settings.json"
+    host.fs.write(settings, host.fs.read(settings))  # written again, not read
+    result = deploy(sim, "sage01")
+    assert result.outcome == "restarted", result.reason
+    assert result.plan.startswith("restart agent 3.2.0: the agent (SpendeskSageAgent) started at ")
+    assert service.process_id != before and service.state == "Running"
+    assert deploy(sim, "sage01").outcome == "unchanged"
+
+
 def test_an_installer_without_exit_code_is_a_failure_rolled_back(
     sim: tuple[Fleet, dict[str, Any], Path],
 ) -> None:

@@ -4,6 +4,7 @@ settings change (docs/deploy.md#what-happens-in-order)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -81,6 +82,10 @@ class Deployer(Install):
             service_account=account,
             keep_backups=self.options.keep_settings_backups,
         )
+        if current is not None and self.options.profile.reads_settings_at_start:
+            # The read below also says whether the running agent read the file since its
+            # last write: a restart an earlier run owed is done ("restart").
+            settings = dataclasses.replace(settings, agent=self.options.profile.service_lookup)
         if current is not None or self._settings_left(settings):
             # The agent's settings.json (an installed agent's, or one left in the agent
             # folder without a service) is read before anything is planned: a vendor file is
@@ -105,6 +110,8 @@ class Deployer(Install):
             running = (facts.agent.state or "").lower() == "running"
             if not versions.same(current, self.target):
                 action = "upgrade"
+            elif check.restart_pending and running:
+                action = "restart"  # a restart an earlier run owed (settings.yml's)
             elif not check.changed and running:
                 self.result.plan = (
                     f"nothing: agent {current} running, settings up to date" + check.kept_note
@@ -118,8 +125,9 @@ class Deployer(Install):
             "upgrade": f"upgrade {current} → {self.target} ({installer.label})",
             "settings": f"update settings.json and restart agent {current}",
             "start": f"start agent {current}",
+            "restart": f"restart agent {current}: {self.probed.agent_note if self.probed else ''}",
         }[action]
-        if action in ("settings", "start"):
+        if action in ("settings", "start", "restart"):
             self.result.target_version = current
         if self.probed is not None:
             self.result.plan += self.probed.kept_note
@@ -130,7 +138,7 @@ class Deployer(Install):
             return self.done(Outcome.PLANNED, changed=True)
         self._acquire_lock()
         try:
-            if action in ("settings", "start"):
+            if action in ("settings", "start", "restart"):
                 return self._settings_only(settings, action)
             return self._install(installer.path, action, settings)
         finally:

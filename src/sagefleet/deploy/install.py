@@ -71,17 +71,12 @@ class Install(HealthGate, Rollback):
                     )
                 ],
             )
+        done, said = {
+            "settings": (Outcome.SETTINGS_UPDATED, "settings updated, restarted"),
+            "restart": (Outcome.RESTARTED, "restarted to read settings.json"),
+        }.get(action, (Outcome.STARTED, "started"))
         return self.done(
-            Outcome.SETTINGS_UPDATED if action == "settings" else Outcome.STARTED,
-            changed=True,
-            findings=[
-                finding(
-                    "SF603",
-                    True,
-                    "Agent running at target",
-                    "settings updated, restarted" if action == "settings" else "started",
-                )
-            ],
+            done, changed=True, findings=[finding("SF603", True, "Agent running at target", said)]
         )
 
     def _install(self, installer_member: str, action: str, settings: Any) -> DeployResult:
