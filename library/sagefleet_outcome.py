@@ -30,6 +30,7 @@ options:
       - upgraded
       - settings-updated
       - started
+      - restarted
       - unchanged
       - verified
       - ready

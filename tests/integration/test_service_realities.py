@@ -61,6 +61,13 @@ def install_step(result: DeployResult) -> dict[str, Any]:
     return next(s for s in result.steps if s["step"] == "install")
 
 
+def rolled_back(result: DeployResult, host: WindowsHost, said: str) -> None:
+    """The deploy failed saying ``said``, and the previous version (2.3.0) runs again."""
+    assert result.outcome == "rolled-back", result.reason
+    assert said in (result.reason or "")
+    assert host.service(AGENT_SERVICE).version == "2.3.0"  # type: ignore[union-attr]
+
+
 def hangs(host: WindowsHost) -> list[Any]:
     return [e for e in host.journal if e["kind"] == "hang"]
 
@@ -157,9 +164,7 @@ def test_an_installer_that_restarts_wmi_with_a_new_account_is_rolled_back(
         "sagefleet_agent_service_password": "Svc-Passw0rd!",
     }
     result = deploy(sim, "sage02", extra, metadata={"restarts_wmi": True})
-    assert result.outcome == "rolled-back", result.reason
-    assert "account failed: The RPC server is unavailable" in (result.reason or "")
-    assert host.service(AGENT_SERVICE).version == "2.3.0"  # type: ignore[union-attr]
+    rolled_back(result, host, "account failed: The RPC server is unavailable")
 
 
 def test_a_deploy_restarts_an_agent_that_never_read_its_settings(
@@ -186,9 +191,7 @@ def test_an_installer_without_exit_code_is_a_failure_rolled_back(
 ) -> None:
     host = sim[0].host("sage02")
     result = deploy(sim, "sage02", metadata={"exit_code": None})
-    assert result.outcome == "rolled-back", result.reason
-    assert "the installer exited without an exit code" in (result.reason or "")
-    assert host.service(AGENT_SERVICE).version == "2.3.0"  # type: ignore[union-attr]
+    rolled_back(result, host, "the installer exited without an exit code")
 
 
 def test_an_installer_that_never_ends_is_killed_after_its_timeout(

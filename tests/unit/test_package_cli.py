@@ -79,3 +79,15 @@ def test_build_with_a_bad_label_is_a_clear_error(
     assert code == 2
     assert "field --labels: a Sage version label is v<major>.<minor> (value: eleven)" in err
     assert not (tmp_path / "p.zip").exists()
+
+
+def test_inspect_errors_name_the_commands_own_arguments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not the inventory variables deploy.yml reads for the same checks."""
+    out = tmp_path / "Setup.zip"
+    run(capsys, "package", "build", str(out), "--version", "3.2.0", "--labels", "v11.0")
+    code, _, err = run(capsys, "package", "inspect", str(out), "--sha256", "0" * 64)
+    assert code == 2 and "field --sha256: " in err and "sagefleet_agent_package" not in err
+    code, _, err = run(capsys, "package", "inspect", str(tmp_path / "missing.zip"))
+    assert code == 2 and "field SETUP.zip: " in err and "sagefleet_agent_package" not in err

@@ -773,3 +773,14 @@ def test_a_script_that_does_not_move_the_file_back_loses_settings_json(
         )
     assert not sim.fs.is_file(PATH)
     assert [n for n in sim.fs.listdir(FOLDER) if n.endswith(".bak")]
+
+
+def test_a_profiles_running_agent_started_after_its_files_were_written() -> None:
+    """A profile's server was set up before its agent started: no restart is owed."""
+    host = host_from_profile("old", "127.0.0.2", "admin", "pw", load_profile("agent-old"))
+    target = watching(settings_host.settings_target("old"))
+    current = settings_sha256(host.fs.read(target.path).decode("utf-8"))
+    params = settings_host.write_params(target, current, check=True, return_content=False)
+    result = SimSession(host).run_snippet("settings_write", params)
+    assert result["agent"]["state"] == "Running"
+    assert settings_host.agent_reading(target.path, result) == (False, "")

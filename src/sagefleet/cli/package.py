@@ -14,6 +14,7 @@ from typing import Any
 
 from sagefleet.agent import profile as agent_profile
 from sagefleet.cli.common import command, command_group
+from sagefleet.errors import InputError
 from sagefleet.installer_file import TECHNOLOGY_NAMES
 from sagefleet.package import (
     SIMULATOR_METADATA,
@@ -134,6 +135,10 @@ def _render(info: PackageInfo, profile: agent_profile.AgentProfile) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The inventory variables package errors name, and this command's arguments for them.
+_ARGUMENTS = {"sagefleet_agent_package": "SETUP.zip", "sagefleet_agent_package_sha256": "--sha256"}
+
+
 def run_inspect(args: argparse.Namespace) -> int:
     """each installer's technology, version and silent switches
 
@@ -143,7 +148,11 @@ def run_inspect(args: argparse.Namespace) -> int:
     technology.
     """
     profile = agent_profile.load(args.agent_profile)
-    info = inspect(args.package, expected_sha256=args.sha256)
+    try:
+        info = inspect(args.package, expected_sha256=args.sha256)
+    except InputError as exc:
+        # Said of the command's own arguments, not the inventory variables they stand for.
+        raise exc.said_of(_ARGUMENTS.get(exc.field or "", exc.field)) from None
     if args.format == "json":
         sys.stdout.write(json.dumps(_document(info, profile), indent=2) + "\n")
     else:

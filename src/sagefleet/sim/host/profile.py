@@ -175,7 +175,13 @@ def host_from_profile(
         f"{where}: language_mode",
     )
     _choice(host.ui_language, UI_LANGUAGES, f"{where}: ui_language")
-    _Builder(host, data, where).build()
+    # What the profile holds was set up before anything it runs started: its files are
+    # stamped a day ago (the host's clock), its services' processes started an hour ago.
+    host.fs.clock = lambda: host.utc_now() - dt.timedelta(days=1)
+    try:
+        _Builder(host, data, where).build()
+    finally:
+        host.fs.clock = host.utc_now
     host._rebuild = functools.partial(
         host_from_profile, name, address, username, password, copy.deepcopy(profile)
     )
