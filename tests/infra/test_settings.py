@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from sagefleet.agent.connection.evidence import parse_time
 from sagefleet.settings.host import FULL_CONTROL, grant_account
 from sagefleet.settings.merge import connections
 from sagefleet.verify import Windows
 from sagefleet.verify.expectations import Expectations, differences
+from sagefleet.verify.plugin import NOT_APPLICABLE
 
 
 @pytest.mark.sagefleet_check("SF506", "settings.json lists exactly the host's connections")
@@ -48,6 +50,28 @@ def test_settings_acl_is_restricted(windows: Windows, expected: Expectations) ->
     assert state.protected and not extra, (
         f"{windows.name} SF508: ACL of {expected.settings_path} too open "
         f"(inheritance {'off' if state.protected else 'on'}, extra: {extra})"
+    )
+
+
+@pytest.mark.sagefleet_check("SF514", "The running agent read settings.json since its last write")
+def test_the_running_agent_read_its_settings(windows: Windows, expected: Expectations) -> None:
+    """The agent reads settings.json when it starts: one that started before the file's
+    last write runs without it (a settings run whose restart failed or never ran)."""
+    if not expected.reads_settings_at_start:
+        pytest.skip(f"{NOT_APPLICABLE}the agent profile says settings.read_at_start: false")
+    service = windows.service(**expected.service_lookup)
+    if service.state != "Running":
+        pytest.skip(f"{NOT_APPLICABLE}the agent does not run (SF501, SF502)")
+    state = windows.file(expected.settings_path, hash=False, acl=False)
+    if not state.exists:
+        pytest.skip(f"{NOT_APPLICABLE}{expected.settings_path} not found (SF506)")
+    started, written = parse_time(service.started_utc), parse_time(state.modified)
+    if started is None or written is None:
+        pytest.skip(f"{windows.name} SF514: the agent process's start time could not be read")
+    assert started >= written, (
+        f"{windows.name} SF514: the agent started at {started:%Y-%m-%d %H:%M:%S} UTC, before "
+        f"settings.json was last written at {written:%Y-%m-%d %H:%M:%S} UTC: it runs without "
+        "these settings (playbooks/settings.yml restarts it)"
     )
 
 

@@ -56,4 +56,4 @@ def test_pull_mode_deploy_downloads_from_the_bastion_and_verifies(
         "sage01": "verified",
         "sage02": "verified",
     }
-    assert all(len(h["findings"]) == 13 for h in report["hosts"])
+    assert all(len(h["findings"]) == 14 for h in report["hosts"])  # SF501-SF514

@@ -40,6 +40,8 @@ CASES: dict[str, tuple[str, str | None, str | None, str | None]] = {
     "disconnected": ("agent-proxy-admin-only", "age", "SF513", "a proxy is set for"),
     # The same, started less than the window ago: SF513 cannot tell yet.
     "young": ("agent-proxy-admin-only", None, None, None),
+    # settings.json written again while the agent runs (a restart that never came).
+    "unread": ("healthy-onprem", "rewrite", "SF514", "before settings.json was last written"),
 }
 
 
@@ -72,6 +74,9 @@ def break_host(fleet: Fleet, name: str, how: str) -> None:
         service = host.service("SpendeskSageAgent")
         assert service is not None and service.process_started is not None
         service.process_started -= dt.timedelta(seconds=600)  # past the 120 s window
+        host.fs.stat(settings).modified -= dt.timedelta(seconds=601)  # written before it
+    elif how == "rewrite":
+        host.fs.write(settings, host.fs.read(settings))
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +120,8 @@ def test_each_host_fails_exactly_its_broken_check(verified: dict[str, Any], host
     failed = {cid for cid, f in found.items() if f["status"] == "fail"}
     # A missing entity also makes the content differ from the expectation (SF507); a
     # stopped agent holds no connection (SF513).
-    also = {"SF506": {"SF507"}, "SF502": {"SF513"}}.get(check or "", set())
+    # settings.json edited under a running agent is not read by it (SF514).
+    also = {"SF506": {"SF507", "SF514"}, "SF502": {"SF513"}}.get(check or "", set())
     assert failed == ({check} | also if check else set()), (host, failed)
     if check:
         message = found[check]["message"]
@@ -124,7 +130,7 @@ def test_each_host_fails_exactly_its_broken_check(verified: dict[str, Any], host
 
 def test_every_check_ran_on_every_host(verified: dict[str, Any]) -> None:
     for host in CASES:
-        assert set(findings_of(verified, host)) == {f"SF5{n:02d}" for n in range(1, 14)}
+        assert set(findings_of(verified, host)) == {f"SF5{n:02d}" for n in range(1, 15)}
 
 
 def test_a_connected_agent_passes_sf513_and_a_young_one_is_unknown(
@@ -164,9 +170,9 @@ def test_pytest_exit_code_and_junit_reflect_failures(verified: dict[str, Any]) -
         for c in junit.iter("testcase")
         if c.find("failure") is not None
     ]
-    # Eight checks fail, on six hosts; each of those hosts' outcome is "verify failed",
+    # Ten checks fail, on seven hosts; each of those hosts' outcome is "verify failed",
     # and so is the young agent's, whose SF513 could not decide yet (not verified).
-    assert len([n for _, n in failed if n != "outcome"]) == 8
+    assert len([n for _, n in failed if n != "outcome"]) == 10
     assert sorted(h for h, n in failed if n == "outcome") == sorted(
         [h for h, case in CASES.items() if case[2]] + ["young"]
     )

@@ -18,6 +18,13 @@ def make_deployed(
     with host.lock:
         host.fs.mkdir(install_dir)
         host.fs.write(exe, b"MZ" + b"\0" * 64, product_version=version, file_version=version)
+        # settings.json first: the installer writes it, then starts the agent, which reads it.
+        text = build_host_settings(name, variables).text
+        host.fs.write(
+            profile.settings_path(),
+            text.encode("utf-8"),
+            acl=Acl.private(ADMINISTRATORS, [ADMINISTRATORS, SYSTEM]),
+        )
         host.install_service(
             Service(
                 name=str(profile.service_name),
@@ -28,10 +35,4 @@ def make_deployed(
                 binary_path=f'"{exe}"',
                 version=version,
             )
-        )
-        text = build_host_settings(name, variables).text
-        host.fs.write(
-            profile.settings_path(),
-            text.encode("utf-8"),
-            acl=Acl.private(ADMINISTRATORS, [ADMINISTRATORS, SYSTEM]),
         )

@@ -698,7 +698,7 @@ def test_what_cannot_be_decided_restarts_nothing(
     agent: dict[str, Any], written: str, note: str
 ) -> None:
     result = {"agent": agent, "written_utc": written, "now_utc": "2026-12-06T02:00:00.0000000Z"}
-    assert settings_host.agent_reading(PATH, result) == (False, note)
+    assert settings_host.agent_reading(result) == (False, note)
 
 
 def test_a_restart_whose_stop_failed_is_not_a_restart() -> None:
@@ -783,4 +783,4 @@ def test_a_profiles_running_agent_started_after_its_files_were_written() -> None
     params = settings_host.write_params(target, current, check=True, return_content=False)
     result = SimSession(host).run_snippet("settings_write", params)
     assert result["agent"]["state"] == "Running"
-    assert settings_host.agent_reading(target.path, result) == (False, "")
+    assert settings_host.agent_reading(result) == (False, "")

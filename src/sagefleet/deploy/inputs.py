@@ -18,7 +18,7 @@ from sagefleet.package import PackageInfo
 from sagefleet.remote.retry import retry_from
 from sagefleet.settings import HostSettings, build_host_settings
 from sagefleet.settings.host import settings_target
-from sagefleet.variables import check, get, given_or_none, value
+from sagefleet.variables import given_or_none, value, whole
 from sagefleet.variables.declarations import BACKUP_DIR, STAGING_DIR
 
 
@@ -119,8 +119,8 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DeployOptions:
         service_account=account or None,
         service_password=str(password) if password else None,
         # Whole numbers as YAML or a command line's -e gives them.
-        keep_staged=_whole(host, variables, "sagefleet_agent_staging_keep"),
-        keep_settings_backups=_whole(host, variables, "sagefleet_settings_keep_backups"),
+        keep_staged=whole(host, variables, "sagefleet_agent_staging_keep"),
+        keep_settings_backups=whole(host, variables, "sagefleet_settings_keep_backups"),
         target_version=str(version) if version is not None else None,
         package_url=_url(host, given_or_none(host, variables, "sagefleet_agent_package_url")),
         transfer_encoding=_encoding(
@@ -131,26 +131,6 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DeployOptions:
         lock_ttl_s=read("sagefleet_deploy_lock_ttl_s"),
         lock_wait_s=read("sagefleet_deploy_lock_wait_s"),
     )
-
-
-def _as_given(host: str, variables: Mapping[str, Any], name: str) -> Any:
-    """The value as given, unchecked (converted by the caller), else the declared default."""
-    found = given_or_none(host, variables, name)
-    return get(name).default if found is None else found
-
-
-def _whole(host: str, variables: Mapping[str, Any], name: str) -> int:
-    """A whole number as YAML or a command line's -e gives it ("3"), checked as declared."""
-    found = _as_given(host, variables, name)
-    number = found
-    if isinstance(found, str) and found.strip().isdigit():
-        number = int(found.strip())
-    if isinstance(number, bool) or not isinstance(number, int):
-        var = get(name)
-        raise InputError(
-            var.message(), host=host, field=name, value=repr(found), fix="write a whole number"
-        )
-    return int(check(host, get(name), number, field=name))
 
 
 def _url(host: str, found: Any) -> str | None:

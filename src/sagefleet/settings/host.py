@@ -414,7 +414,7 @@ def interpret(
         pruned=_names(result.get("pruned")),
         check=check,
     )
-    outcome.agent_unread, outcome.agent_note = agent_reading(path, result)
+    outcome.agent_unread, outcome.agent_note = agent_reading(result)
     if outcome.changed and result.get("previous") is not None:
         outcome.previous_text = _decoded(host, path, result.get("previous"))
     if want_diff and outcome.changed:
@@ -429,7 +429,7 @@ def _utc(moment: Any) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
 
 
-def agent_reading(path: str, result: Mapping[str, Any]) -> tuple[bool, str]:
+def agent_reading(result: Mapping[str, Any]) -> tuple[bool, str]:
     """Whether the running agent has not read the file since its last write (a restart
     that failed or never ran after a write), and what to say of it; both times are the
     host's clock. Undecided cases say so and restart nothing."""

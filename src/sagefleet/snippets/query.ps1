@@ -1,4 +1,4 @@
-# sagefleet:query/2
+# sagefleet:query/3
 # Read-only answers to a list of questions about the host, in order:
 # service, registry, file, json_file, tcp, product, dir. No policy here.
 
@@ -36,6 +36,12 @@ function Get-SfService([string]$Name, [string]$ImagePattern, [string]$DisplayPat
     if ($exe -and (Test-Path -LiteralPath $exe -PathType Leaf)) {
         $version = (Get-Item -LiteralPath $exe).VersionInfo.ProductVersion
     }
+    # When its process started (Process.StartTime, UTC); null without one, or unreadable.
+    $started = $null
+    if ([int]$svc.ProcessId -gt 0) {
+        try { $started = [System.Diagnostics.Process]::GetProcessById([int]$svc.ProcessId).StartTime.ToUniversalTime().ToString('o') }
+        catch { $started = $null }
+    }
     [ordered]@{
         exists     = $true
         name       = [string]$svc.Name
@@ -45,6 +51,7 @@ function Get-SfService([string]$Name, [string]$ImagePattern, [string]$DisplayPat
         path       = $exe
         version    = $version
         matched_by = $by
+        started_utc = $started
     }
 }
 

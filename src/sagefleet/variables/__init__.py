@@ -254,6 +254,22 @@ def value(
     return check(host, var, found, field=used)
 
 
+def whole(host: str | None, variables: Mapping[str, Any], name: str) -> int:
+    """A whole number as YAML or a command line's -e gives it ("3"), checked as declared,
+    else the declared default; anything else is refused naming host, field and value."""
+    var = get(name)
+    found = given_or_none(host, variables, name)
+    found = var.default if found is None else found
+    number = found
+    if isinstance(found, str) and found.strip().isdigit():
+        number = int(found.strip())
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise InputError(
+            var.message(), host=host, field=name, value=repr(found), fix="write a whole number"
+        )
+    return int(check(host, var, number, field=name))
+
+
 def check(host: str | None, var: Var, found: Any, *, field: str | None = None) -> Any:
     """``found`` as variable ``var`` takes it (no conversion: YAML gives the types)."""
     ok = _TYPE_CHECKS.get(var.type, _any)(found, var)

@@ -13,7 +13,7 @@ from sagefleet.agent.connection import ConnectionOptions
 from sagefleet.settings import build_host_settings, entities_for_host
 from sagefleet.settings.merge import connections
 from sagefleet.settings.redact import is_secret_path
-from sagefleet.variables import given_or_none
+from sagefleet.variables import given_or_none, whole
 from sagefleet.variables.declarations import STAGING_DIR
 
 SECRET_MASK = "********"
@@ -45,6 +45,9 @@ class Expectations:
     #: Members the file has and ``settings`` lacks are fine: under the vendor source a
     #: write keeps what only the host's file held (what the vendor's installer added).
     settings_extra_allowed: bool = False
+    #: The agent reads settings.json only when it starts (the profile's
+    #: settings.read_at_start): SF514 then applies.
+    reads_settings_at_start: bool = True
 
     @property
     def service_label(self) -> str:
@@ -86,11 +89,12 @@ def for_host(host: str, variables: Mapping[str, Any]) -> Expectations:
         edition=editions.pop() if len(editions) == 1 else variables.get("sagefleet_edition"),
         endpoints=tuple(catalog.endpoints(variables.get("sagefleet_endpoints"), host=host)),
         staging_dir=str(given_or_none(host, variables, STAGING_DIR.name) or STAGING_DIR.default),
-        staging_keep=int(variables.get("sagefleet_agent_staging_keep", 2)),
+        staging_keep=whole(host, variables, "sagefleet_agent_staging_keep"),
         install_dir=profile.install_dir,
         service_lookup=profile.service_lookup,
         agent_connection=connection.options_from(host, variables),
         settings_extra_allowed=extra_allowed,
+        reads_settings_at_start=profile.reads_settings_at_start,
     )
 
 

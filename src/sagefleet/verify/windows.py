@@ -78,6 +78,8 @@ class ServiceState:
     matched_by: str | None = None
     #: The services a pattern matched when several did (then none is the agent).
     candidates: tuple[str, ...] = ()
+    #: When its process started (Process.StartTime, UTC, 'o' format); None without one.
+    started_utc: str | None = None
 
     @property
     def is_running(self) -> bool:
