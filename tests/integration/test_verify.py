@@ -338,3 +338,29 @@ def test_a_bad_entity_is_said_whole_before_any_host_is_verified(
     assert process.returncode == 2, process.stdout[-3000:]
     assert "host sage02, entity" in process.stdout and "field company_code" in process.stdout
     assert fleet.listeners["sage01"].stats.requests == before  # no host was contacted
+
+
+def test_a_misspelt_variable_is_refused_before_any_host_is_verified(
+    tmp_path: Path, make_fleet: FleetFactory
+) -> None:
+    """sagefleet_agent_target_verison would leave SF505 without a target, unseen."""
+    fleet = make_fleet(2)
+    inventory = deployed_inventory(fleet, tmp_path)
+    data = yaml.safe_load(inventory.read_text())
+    data["all"]["children"]["sage_servers"]["hosts"]["sage02"]["sagefleet_agent_target_verison"] = (
+        "3.2.0"
+    )
+    inventory.write_text(yaml.safe_dump(data, sort_keys=False))
+    before = fleet.listeners["sage01"].stats.requests
+    process = verify_playbook(
+        inventory,
+        "-e", "sagefleet_verify_workers=1",
+        "-e", f"sagefleet_report_dir={tmp_path / 'reports'}",
+    )  # fmt: skip
+    assert process.returncode == 2, process.stdout[-3000:]
+    said = " ".join(process.stdout.split())
+    assert (
+        "host sage02, field sagefleet_agent_target_verison: not a sagefleet variable, so not "
+        "read (a slip of sagefleet_agent_target_version?)" in said
+    ), said[-3000:]
+    assert fleet.listeners["sage01"].stats.requests == before  # no host was contacted
