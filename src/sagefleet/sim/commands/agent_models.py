@@ -169,9 +169,6 @@ def _install(
         )
         return
     account = params.get("account")
-    if account and wmi["down"] is not None:
-        result.update(failed_step="account", error=wmi["down"])  # its Get-CimInstance
-        return
     if account:
         try:
             result["logon_right_granted"] = service_rules.grant_logon_right(host, str(account))
@@ -180,6 +177,9 @@ def _install(
             result["killed_pid"] = killed or result["killed_pid"]
         except ModelError as exc:
             result.update(failed_step="account", error=str(exc))
+            return
+        if wmi["down"] is not None:  # the step's Get-CimInstance, before Change
+            result.update(failed_step="account", error=wmi["down"])
             return
         if str(account).lower() not in ("localsystem", "nt authority\\system") and not password:
             result.update(failed_step="account", error="Win32_Service.Change returned 22")
