@@ -9,6 +9,7 @@ import re
 import subprocess
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -320,14 +321,15 @@ def test_an_unreachable_hosts_checks_are_unknown_and_a_check_that_does_not_apply
     assert up["SF511"] == "not_applicable" and hosts["sage01"]["status"] == "verified"
 
 
-def test_a_bad_entity_is_said_whole_before_any_host_is_verified(
-    tmp_path: Path, make_fleet: FleetFactory
-) -> None:
+def refused_before_any_host(
+    tmp_path: Path, make_fleet: FleetFactory, edit: Callable[[dict[str, Any]], None]
+) -> str:
+    """verify.yml on a fleet whose inventory ``edit`` changed (sage02's variables): it
+    exits 2 and contacts no host; its output, on one line."""
     fleet = make_fleet(2)
     inventory = deployed_inventory(fleet, tmp_path)
     data = yaml.safe_load(inventory.read_text())
-    entity = data["all"]["children"]["sage_servers"]["hosts"]["sage02"]["sagefleet_entities"][0]
-    del entity["company_code"]
+    edit(data["all"]["children"]["sage_servers"]["hosts"]["sage02"])
     inventory.write_text(yaml.safe_dump(data, sort_keys=False))
     before = fleet.listeners["sage01"].stats.requests
     process = verify_playbook(
@@ -336,31 +338,27 @@ def test_a_bad_entity_is_said_whole_before_any_host_is_verified(
         "-e", f"sagefleet_report_dir={tmp_path / 'reports'}",
     )  # fmt: skip
     assert process.returncode == 2, process.stdout[-3000:]
-    assert "host sage02, entity" in process.stdout and "field company_code" in process.stdout
     assert fleet.listeners["sage01"].stats.requests == before  # no host was contacted
+    return " ".join(process.stdout.split())
+
+
+def test_a_bad_entity_is_said_whole_before_any_host_is_verified(
+    tmp_path: Path, make_fleet: FleetFactory
+) -> None:
+    said = refused_before_any_host(
+        tmp_path, make_fleet, lambda host: host["sagefleet_entities"][0].pop("company_code")
+    )
+    assert "host sage02, entity" in said and "field company_code" in said
 
 
 def test_a_misspelt_variable_is_refused_before_any_host_is_verified(
     tmp_path: Path, make_fleet: FleetFactory
 ) -> None:
     """sagefleet_agent_target_verison would leave SF505 without a target, unseen."""
-    fleet = make_fleet(2)
-    inventory = deployed_inventory(fleet, tmp_path)
-    data = yaml.safe_load(inventory.read_text())
-    data["all"]["children"]["sage_servers"]["hosts"]["sage02"]["sagefleet_agent_target_verison"] = (
-        "3.2.0"
+    said = refused_before_any_host(
+        tmp_path, make_fleet, lambda host: host.update(sagefleet_agent_target_verison="3.2.0")
     )
-    inventory.write_text(yaml.safe_dump(data, sort_keys=False))
-    before = fleet.listeners["sage01"].stats.requests
-    process = verify_playbook(
-        inventory,
-        "-e", "sagefleet_verify_workers=1",
-        "-e", f"sagefleet_report_dir={tmp_path / 'reports'}",
-    )  # fmt: skip
-    assert process.returncode == 2, process.stdout[-3000:]
-    said = " ".join(process.stdout.split())
     assert (
         "host sage02, field sagefleet_agent_target_verison: not a sagefleet variable, so not "
         "read (a slip of sagefleet_agent_target_version?)" in said
     ), said[-3000:]
-    assert fleet.listeners["sage01"].stats.requests == before  # no host was contacted
