@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from sagefleet.agent import profile as agent_profile
@@ -50,10 +49,9 @@ class ActionModule(SagefleetAction):
             service_account=args["service_account"],
             keep_backups=args["keep_backups"],
         )
-        if profile.reads_settings_at_start:
-            # The host then says whether the running agent read the file since its last
-            # write: a restart owed by an earlier run is done now (the handler).
-            target = dataclasses.replace(target, agent=profile.service_lookup)
+        # The host also says whether the running agent read the file since its last
+        # write: a restart owed by an earlier run is done now (the handler).
+        target = settings_host.reading_agent(target, profile)
         if args["state"] == "present":
             return target, settings_host.host_settings(self.host, variables)
         settings_host.check_backup_name(self.host, target, args["backup"])

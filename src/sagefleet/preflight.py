@@ -38,7 +38,8 @@ from sagefleet.remote import (
 )
 from sagefleet.settings import ValidationFailed, validate_host
 from sagefleet.settings.schemas import ENTITIES_SCHEMA, checker, validator
-from sagefleet.variables import declarations, given_or_none, jobs, unknown_errors, value
+from sagefleet.settings.validate import refuse_misspelt
+from sagefleet.variables import declarations, given_or_none, jobs, value
 
 LANGS = ("en", "fr")
 
@@ -119,9 +120,7 @@ def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
     for name, why in declarations.RETIRED.items():
         if hostvars.get(name) is not None:
             raise InputError(why, host=host, field=name, fix=f"remove {name}")
-    unknown = unknown_errors(host, hostvars)
-    if unknown:
-        raise ValidationFailed(unknown, title=f"{host}: sagefleet variables it does not know")
+    refuse_misspelt(host, hostvars)
     validation = validate_host(host, hostvars, check_render=False)
     if validation.errors:
         raise ValidationFailed(validation.errors, title=f"{host}: sagefleet_entities are invalid")

@@ -581,7 +581,7 @@ def running_agent(host: WindowsHost) -> None:
 def watching(target: SettingsTarget) -> SettingsTarget:
     """The target as the settings task makes it: the host also says when the agent's
     process started."""
-    return dataclasses.replace(target, agent=agent_profile.default().service_lookup)
+    return settings_host.reading_agent(target, agent_profile.default())
 
 
 def test_a_file_written_after_the_agent_started_is_owed_a_restart(

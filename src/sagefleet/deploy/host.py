@@ -4,7 +4,6 @@ settings change (docs/deploy.md#what-happens-in-order)."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -26,6 +25,7 @@ from sagefleet.settings import diff as settings_diff
 from sagefleet.settings.host import (
     SettingsTarget,
     SettingsWriteFailed,
+    reading_agent,
     settings_target,
     write_settings,
 )
@@ -82,10 +82,10 @@ class Deployer(Install):
             service_account=account,
             keep_backups=self.options.keep_settings_backups,
         )
-        if current is not None and self.options.profile.reads_settings_at_start:
+        if current is not None:
             # The read below also says whether the running agent read the file since its
             # last write: a restart an earlier run owed is done ("restart").
-            settings = dataclasses.replace(settings, agent=self.options.profile.service_lookup)
+            settings = reading_agent(settings, self.options.profile)
         if current is not None or self._settings_left(settings):
             # The agent's settings.json (an installed agent's, or one left in the agent
             # folder without a service) is read before anything is planned: a vendor file is

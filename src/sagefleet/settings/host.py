@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,13 +27,14 @@ from sagefleet.settings.jsonio import settings_sha256
 from sagefleet.settings.redact import diff
 from sagefleet.settings.validate import build_host_settings
 from sagefleet.variables import given_or_none
+from sagefleet.variables.jobs import KEEP_BACKUPS
 
 SNIPPET = "settings_write"
-AGENT_LOOKUP_KEYS = ("name", "image_path_pattern", "display_name_pattern")
 SETTINGS_FILE = "settings.json"
 DEFAULT_SERVICE_ACCOUNT = "LocalSystem"
-DEFAULT_KEEP_BACKUPS = 5
-MAX_KEEP_BACKUPS = 100
+# As sagefleet_settings_keep_backups declares them.
+DEFAULT_KEEP_BACKUPS: int = KEEP_BACKUPS.default
+MAX_KEEP_BACKUPS = int(KEEP_BACKUPS.high or 0)
 # Built-in principals by well-known SID, never by name: their names are in the server's UI
 # language (BUILTIN\\Administrateurs on a French server), and an English name does not
 # translate there. Administrators, SYSTEM.
@@ -112,6 +114,15 @@ class SettingsTarget:
         reader = grant_account(self.service_account)
         read = [] if reader.lower() in (a.lower() for a in FULL_CONTROL) else [reader]
         return {"owner": ACL_OWNER, "full_control": list(FULL_CONTROL), "read": read}
+
+
+def reading_agent(target: SettingsTarget, profile: agent_profile.AgentProfile) -> SettingsTarget:
+    """``target`` whose writes also ask whether the running agent read the file since its
+    last write, when ``profile`` says the agent reads it only as it starts
+    (``settings.read_at_start``); else ``target`` as it is."""
+    if not profile.reads_settings_at_start:
+        return target
+    return dataclasses.replace(target, agent=profile.service_lookup)
 
 
 def grant_account(account: str) -> str:
@@ -237,7 +248,7 @@ def write_params(
         "keep_backups": target.keep_backups,
         "acl": target.acl(),
         "expect_previous": expect_previous,
-        "agent": agent_lookup(target),
+        "agent": None if target.agent is None else dict(target.agent),
     }
 
 
@@ -255,15 +266,8 @@ def rollback_params(
         "keep_backups": target.keep_backups,
         "acl": target.acl(),
         "expect_previous": None,
-        "agent": agent_lookup(target),
+        "agent": None if target.agent is None else dict(target.agent),
     }
-
-
-def agent_lookup(target: SettingsTarget) -> dict[str, str | None] | None:
-    """The ``agent`` parameter: the three members of the service lookup, all present."""
-    if target.agent is None:
-        return None
-    return {key: target.agent.get(key) for key in AGENT_LOOKUP_KEYS}
 
 
 def content_stdin(text: str) -> list[bytes]:

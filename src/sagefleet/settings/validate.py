@@ -30,6 +30,7 @@ from sagefleet.settings.redact import MASK
 from sagefleet.settings.render import TemplatePath
 from sagefleet.settings.schemas import ENTITIES_SCHEMA, checker, load_schema, validator
 from sagefleet.settings.vendor import load_vendor_package, load_vendor_settings, resolve
+from sagefleet.variables import unknown_errors
 
 #: What each field must look like and how to fix it, in the user's words.
 FIELD_RULES: dict[str, tuple[str, str]] = {
@@ -457,6 +458,14 @@ class _HostChecker:
                 "entities or correct its values",
             )
         )
+
+
+def refuse_misspelt(host: str, variables: Mapping[str, Any]) -> None:
+    """Stop before any host is contacted when a ``sagefleet_*`` name is a slip of a
+    declared variable (sagefleet.variables.unknown_errors): it would not be read."""
+    errors = unknown_errors(host, variables)
+    if errors:
+        raise ValidationFailed(errors, title=f"{host}: sagefleet variables it does not know")
 
 
 def validate_host(

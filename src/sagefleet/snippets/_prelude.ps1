@@ -163,6 +163,12 @@ function Find-SfAgentService([string] $Name, [string] $ImagePattern, [string] $D
     $found
 }
 
+function Get-SfProcessStart([int] $ProcessId) {
+    # When a process started (Process.StartTime), in UTC, 'o' format; throws when it
+    # cannot be read (no such process, access denied).
+    [System.Diagnostics.Process]::GetProcessById($ProcessId).StartTime.ToUniversalTime().ToString('o')
+}
+
 function Get-ServiceExe($Service) {
     $exe = [string]$Service.PathName
     if ($exe -match '^"([^"]+)"') { return $Matches[1] }

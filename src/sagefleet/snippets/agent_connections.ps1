@@ -179,7 +179,7 @@ if ($null -ne $svc) {
 $procId = [int]$result.service.process_id
 if ($procId -gt 0) {
     $result.process = [ordered]@{ id = $procId; started_utc = $null; error = $null }
-    try { $result.process.started_utc = [System.Diagnostics.Process]::GetProcessById($procId).StartTime.ToUniversalTime().ToString('o') }
+    try { $result.process.started_utc = Get-SfProcessStart $procId }
     catch { $result.process.error = $_.Exception.GetBaseException().Message }
     $result.tcp = Get-SfTcpRows $procId
 }

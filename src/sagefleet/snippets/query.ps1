@@ -39,7 +39,7 @@ function Get-SfService([string]$Name, [string]$ImagePattern, [string]$DisplayPat
     # When its process started (Process.StartTime, UTC); null without one, or unreadable.
     $started = $null
     if ([int]$svc.ProcessId -gt 0) {
-        try { $started = [System.Diagnostics.Process]::GetProcessById([int]$svc.ProcessId).StartTime.ToUniversalTime().ToString('o') }
+        try { $started = Get-SfProcessStart ([int]$svc.ProcessId) }
         catch { $started = $null }
     }
     [ordered]@{

@@ -162,7 +162,7 @@ if ($null -ne $P.agent) {
         $agent.name = [string]$svc.Name
         $agent.state = [string]$svc.State
         if ([int]$svc.ProcessId -gt 0) {
-            try { $agent.started_utc = [System.Diagnostics.Process]::GetProcessById([int]$svc.ProcessId).StartTime.ToUniversalTime().ToString('o') }
+            try { $agent.started_utc = Get-SfProcessStart ([int]$svc.ProcessId) }
             catch { $agent.error = $_.Exception.Message }
         }
     }

@@ -10,10 +10,11 @@ from sagefleet import catalog
 from sagefleet.agent import connection
 from sagefleet.agent import profile as agent_profile
 from sagefleet.agent.connection import ConnectionOptions
-from sagefleet.settings import ValidationFailed, build_host_settings, entities_for_host
+from sagefleet.settings import build_host_settings, entities_for_host
 from sagefleet.settings.merge import connections
 from sagefleet.settings.redact import is_secret_path
-from sagefleet.variables import given_or_none, unknown_errors, whole
+from sagefleet.settings.validate import refuse_misspelt
+from sagefleet.variables import given_or_none, whole
 from sagefleet.variables.declarations import STAGING_DIR
 
 SECRET_MASK = "********"
@@ -59,9 +60,7 @@ class Expectations:
 
 def for_host(host: str, variables: Mapping[str, Any]) -> Expectations:
     """Expectations of one host; raises InputError/ValidationFailed on a bad inventory."""
-    unknown = unknown_errors(host, variables)
-    if unknown:  # a misspelt variable: its default would be expected, unseen
-        raise ValidationFailed(unknown, title=f"{host}: sagefleet variables it does not know")
+    refuse_misspelt(host, variables)  # its default would be expected, unseen
     profile = agent_profile.for_host(variables, host=host)
     entities: tuple[Any, ...] = ()
     settings = None

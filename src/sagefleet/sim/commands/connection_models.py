@@ -15,7 +15,7 @@ from sagefleet.sim.commands import semantics
 from sagefleet.sim.commands.lookup import find_service
 from sagefleet.sim.commands.registry import SnippetAbort, simulates
 from sagefleet.sim.commands.stdin import Stdin
-from sagefleet.sim.host import ModelError, WindowsHost, agent_runtime
+from sagefleet.sim.host import ModelError, Service, WindowsHost, agent_runtime
 from sagefleet.sim.host.products import INTERNET_SETTINGS, PROXY_POLICY_KEY, USER_SID
 from sagefleet.sim.host.x509 import callback_view
 
@@ -30,6 +30,15 @@ _PROXY_HOST = re.compile(r"(?:^|[;=/])([A-Za-z0-9][A-Za-z0-9.\-]*):([0-9]{1,5})"
 def dotnet_o(value: dt.datetime) -> str:
     """DateTime.ToString('o') of a UTC time: seven fractional digits and Z."""
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+
+
+def process_start(service: Service) -> tuple[str | None, str | None]:
+    """Get-SfProcessStart of a service's process: (its start, 'o' format, or None; the
+    error when the process has no readable start time). (None, None) without a process."""
+    if not service.process_id:
+        return None, None
+    started = service.process_started
+    return (dotnet_o(started), None) if started else (None, "Access is denied")
 
 
 def python_pattern(pattern: str) -> re.Pattern[str]:
@@ -256,11 +265,11 @@ def agent_connections(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -
                 doc["account_error"] = str(exc)
             doc["account_sid"] = sid
             if service.process_id:
-                started = service.process_started
+                started, error = process_start(service)
                 result["process"] = {
                     "id": service.process_id,
-                    "started_utc": dotnet_o(started) if started else None,
-                    "error": None if started else "Access is denied",
+                    "started_utc": started,
+                    "error": error,
                 }
                 result["tcp"] = _tcp(host, service)
         result["resolved"] = [_resolved(host, str(n), timeout) for n in params["names"] or []]

@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from sagefleet.sim.commands import acl_rules  # used at call time: acl_rules imports dispatch
-from sagefleet.sim.commands.connection_models import dotnet_o
+from sagefleet.sim.commands.connection_models import process_start
 from sagefleet.sim.commands.lookup import find_service
 from sagefleet.sim.commands.registry import SnippetAbort, simulates
 from sagefleet.sim.commands.stdin import Stdin
@@ -49,11 +49,7 @@ def _service(host: WindowsHost, q: dict[str, Any]) -> dict[str, Any]:
         "version": version,
         "matched_by": by,
         # Process.StartTime: null without a process, or when it cannot be read.
-        "started_utc": (
-            dotnet_o(service.process_started)
-            if service.process_id and service.process_started
-            else None
-        ),
+        "started_utc": process_start(service)[0],
     }
 
 

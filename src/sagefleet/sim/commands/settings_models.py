@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 from sagefleet.sim.commands import acl_rules, semantics
-from sagefleet.sim.commands.connection_models import dotnet_o
+from sagefleet.sim.commands.connection_models import dotnet_o, process_start
 from sagefleet.sim.commands.lookup import find_service
 from sagefleet.sim.commands.registry import SnippetAbort, simulates
 from sagefleet.sim.commands.stdin import Stdin
@@ -265,9 +265,6 @@ def _agent(host: WindowsHost, lookup: Any) -> dict[str, Any] | None:
         "candidates": list(candidates),
     }
     if service is not None:
-        agent.update(name=service.name, state=service.wmi_state)
-        if service.process_id:
-            started = service.process_started
-            agent["started_utc"] = dotnet_o(started) if started else None
-            agent["error"] = None if started else "Access is denied"
+        started, error = process_start(service)
+        agent.update(name=service.name, state=service.wmi_state, started_utc=started, error=error)
     return agent
