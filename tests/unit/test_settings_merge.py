@@ -60,6 +60,22 @@ def test_members_found_only_in_another_document_come_after() -> None:
     assert list(merged) == ["b", "a", "z", "c"]
 
 
+def test_a_list_the_documents_give_alike_keeps_their_order() -> None:
+    first = doc(conn("Z", x=1), conn("A"))
+    assert names(merge_settings([first])) == ["Z", "A"]
+    assert names(merge_settings([first, doc(conn("Z"), conn("A", y=2))])) == ["Z", "A"]
+
+
+def test_a_list_the_documents_give_differently_is_sorted_by_key() -> None:
+    first = doc(conn("Z"), conn("A"))
+    assert names(merge_settings([first, doc(conn("A"), conn("Z"))])) == ["A", "Z"]
+    assert names(merge_settings([first, doc(conn("Z"))])) == ["A", "Z"]
+
+
+def names(document: dict[str, Any]) -> list[str]:
+    return [c["name"] for c in document["connections"]]
+
+
 def test_conflict_names_both_sources_and_key_path() -> None:
     with pytest.raises(MergeFailed) as raised:
         merge_settings(
@@ -202,6 +218,12 @@ def test_merging_a_merged_document_again_is_a_fixed_point(a: dict[str, Any]) -> 
 
 
 @PROPERTY_SETTINGS
+@given(DOCUMENTS)
+def test_one_document_comes_out_as_it_went_in(a: dict[str, Any]) -> None:
+    assert dumps(merge_settings([a]), sort_keys=False) == dumps(a, sort_keys=False)
+
+
+@PROPERTY_SETTINGS
 @given(DOCUMENTS, DOCUMENTS)
 def test_merge_order_does_not_matter(a: dict[str, Any], b: dict[str, Any]) -> None:
     assert verdict(outcome([a, b])) == verdict(outcome([b, a]))
@@ -285,6 +307,14 @@ def test_a_byte_order_mark_is_accepted_on_read() -> None:
 def test_one_vendor_file_comes_out_with_its_members_in_its_own_order() -> None:
     document = vendor("bijou.settings.json")
     assert merged_text("bijou.settings.json") == json.dumps(document, indent=2) + "\n"
+
+
+def test_one_vendor_file_keeps_the_order_of_its_connections_and_of_their_lists() -> None:
+    document = vendor("two-companies.settings.json")
+    assert merged_text("two-companies.settings.json") == json.dumps(document, indent=2) + "\n"
+    (zephyr, atelier) = merge_settings([document])["Connections"]
+    assert (zephyr["CompanyName"], atelier["CompanyName"]) == ("ZEPHYR", "ATELIER")
+    assert [j["Code"] for j in zephyr["Journals"]] == ["VTE", "ACH"]
 
 
 def test_keys_are_case_preserving_two_spellings_are_two_connections() -> None:

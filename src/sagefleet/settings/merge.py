@@ -1,8 +1,9 @@
 """Structural merge of settings documents: the "true JSON merge" the vendor asks for.
 
 Works on any JSON document; keyed lists merge by their key, anything else must be
-identical, and the result never depends on the order of the sources. The rules:
-docs/settings.md, "Merge rules".
+identical, and the result never depends on the order of the sources. A keyed list keeps
+the order its documents all give it (one vendor file's own order), else it is sorted by
+key. The rules: docs/settings.md, "Merge rules".
 """
 
 from __future__ import annotations
@@ -168,12 +169,28 @@ def plan_keys(
 
 
 class _Merger:
-    def __init__(self, plan: Mapping[KeyPath, str], secret_keys: Iterable[str], host: str | None):
+    def __init__(
+        self,
+        plan: Mapping[KeyPath, str],
+        secret_keys: Iterable[str],
+        host: str | None,
+        orders: Mapping[Path, tuple[str, ...] | None],
+    ):
         self.plan = plan
         self.secret_keys = tuple(secret_keys)
         self.host = host
+        self.orders = orders
         self.origins: dict[Path, str] = {}
         self.conflicts: dict[Path, MergeConflict] = {}
+
+    def ordered(self, path: Path, keys: Iterable[str]) -> list[str]:
+        """The keys of the keyed list at ``path`` in the order every document gives it, or
+        sorted when the documents give it different items or orders (see list_orders)."""
+        keys = list(keys)
+        order = self.orders.get(path)
+        if order is not None and sorted(order) == sorted(keys):
+            return list(order)
+        return sorted(keys)
 
     def origin(self, path: Path) -> str:
         for end in range(len(path), -1, -1):
@@ -212,15 +229,16 @@ class _Merger:
         return None
 
     def adopt(self, value: Any, path: Path, source: str) -> Any:
-        """Take a value nobody set yet: member order kept, keyed lists sorted by key."""
+        """Take a value nobody set yet: member order kept, keyed lists in their order."""
         self.origins[path] = source
         if isinstance(value, Mapping):
             return {key: self.adopt(item, (*path, key), source) for key, item in value.items()}
         member = self.keyed(path, value)
         if member is not None:
+            by_key = {item[member]: item for item in value}
             return [
-                self.adopt(item, (*path, (member, item[member])), source)
-                for item in sorted(value, key=lambda item: str(item[member]))
+                self.adopt(by_key[key], (*path, (member, key)), source)
+                for key in self.ordered(path, by_key)
             ]
         return copy.deepcopy(value)
 
@@ -246,7 +264,7 @@ class _Merger:
                     if key in by_key
                     else self.adopt(item, step, source)
                 )
-            return [by_key[key] for key in sorted(by_key)]
+            return [by_key[key] for key in self.ordered(path, by_key)]
         if _canonical(old) != _canonical(new):
             self.conflict(path, old, new, source)
         return old
@@ -298,7 +316,7 @@ def merge_documents(
     if errors:
         raise ValidationFailed(errors, title=MERGE_TITLE)
     plan = plan_keys(documents, sources, keys=keys, host=host)
-    merger = _Merger(plan, secret_keys, host)
+    merger = _Merger(plan, secret_keys, host, list_orders(documents, plan))
     # A canonical order: the bytes of the result never depend on the order of the sources.
     order = sorted(range(len(documents)), key=lambda index: _canonical(documents[index]))
     result: Any = None
@@ -320,6 +338,36 @@ def merge_settings(documents: Sequence[Any], *args: Any, **options: Any) -> Any:
     never overwrite each other's connection silently.
     """
     return merge_documents(documents, *args, **options).document
+
+
+def list_orders(
+    documents: Iterable[Any], plan: Mapping[KeyPath, str]
+) -> dict[Path, tuple[str, ...] | None]:
+    """The order of every keyed list of ``documents``, by its place: the keys in the order
+    every document holding that list gives them, or None when two documents give it
+    different items or orders (the merge then sorts it by key).
+
+    So one vendor file keeps its connections' order, and the order never depends on the
+    order of the documents: it is the one they all give, or the keys' own.
+    """
+    orders: dict[Path, tuple[str, ...] | None] = {}
+
+    def walk(value: Any, path: Path) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(item, (*path, key))
+            return
+        member = plan.get(shape(path))
+        if member is None or not isinstance(value, list):
+            return
+        order = tuple(item[member] for item in value)
+        orders[path] = order if orders.get(path, order) == order else None
+        for item in value:
+            walk(item, (*path, (member, item[member])))
+
+    for document in documents:
+        walk(document, ())
+    return orders
 
 
 def keyed_items(document: Any, plan: Mapping[KeyPath, str]) -> set[Path]:
