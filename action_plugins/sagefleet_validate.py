@@ -38,6 +38,7 @@ class ActionModule(SagefleetAction):
         role = self.args["role"]
         spec = rolespec.options(role) if role else {}
         errors: list[InputError | SagefleetError] = []
+        refused: list[str] = []
         for host, variables in inputs.items():
             spec_errors = (
                 rolespec.check(host, variables, spec, role=Path(role).name) if role else []
@@ -45,7 +46,10 @@ class ActionModule(SagefleetAction):
             found = self._host_errors(host, variables, spec_errors)
             # sagefleet's own message for a variable wins over the spec's generic one.
             named = {getattr(e, "field", None) for e in found}
-            errors.extend([e for e in spec_errors if e.field not in named] + found)
+            mine = [e for e in spec_errors if e.field not in named] + found
+            errors.extend(mine)
+            if mine:
+                refused.append(host)
         checked = len(self.args["hosts"])
         if not errors:
             return {
@@ -58,6 +62,9 @@ class ActionModule(SagefleetAction):
             "hosts_checked": checked,
             "failed": True,
             "errors": [str(e) for e in errors],
+            # The hosts whose input is refused: PLAY RECAP counts this task's failure on
+            # the host Ansible ran it once for, which the progress callback says.
+            "refused_hosts": refused,
             "msg": f"{len(errors)} input error(s); no host was contacted:\n"
             + "\n".join(f"- {e}" for e in errors),
         }

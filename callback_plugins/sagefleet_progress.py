@@ -68,6 +68,9 @@ class CallbackModule(CallbackBase):
         self._reports: list[str] = []
         self._expects_report = False
         self._report_skipped = False  # a report task was skipped: nothing ran to report
+        # A refused input (sagefleet_validate, run once for the fleet): the host PLAY
+        # RECAP counts it on, the hosts it concerns, and how many hosts were checked.
+        self._refusal: tuple[str, list[str], int] | None = None
 
     # -- bookkeeping -----------------------------------------------------------
 
@@ -188,6 +191,12 @@ class CallbackModule(CallbackBase):
         self._record(result, "ok")
 
     def v2_runner_on_failed(self, result: Any, ignore_errors: bool = False) -> None:
+        if not ignore_errors and action_name(result._task.action) == VALIDATE_ACTION:
+            data = result._result if isinstance(result._result, dict) else {}
+            refused = [str(h) for h in data.get("refused_hosts") or ()]
+            checked = data.get("hosts_checked")
+            if refused and isinstance(checked, int):
+                self._refusal = (result._host.get_name(), refused, checked)
         self._record(result, "ok" if ignore_errors else "failed")
 
     def v2_runner_on_unreachable(self, result: Any) -> None:
@@ -201,6 +210,8 @@ class CallbackModule(CallbackBase):
             f"[sagefleet] run complete: {_hosts_ran(hosts)}, {len(failed)} failed, "
             f"{len(unreachable)} unreachable"
         )
+        if self._refusal is not None:
+            self._display.display(_refusal_line(*self._refusal))
         for folder in dict.fromkeys(self._reports):
             self._display.display(f"[sagefleet] report of this run: {folder}")
         if self._expects_report and not self._reports:
@@ -218,6 +229,24 @@ class CallbackModule(CallbackBase):
 
 #: The name a play or a delegated task reaches the bastion by.
 BASTION = "localhost"
+#: The task that checks every host's input once, before any host is contacted.
+VALIDATE_ACTION = "sagefleet_validate"
+
+
+def _refusal_line(counted_on: str, refused: list[str], checked: int) -> str:
+    """Whose input a failed validation refused, and why PLAY RECAP shows another host:
+    a task run once for the fleet counts its failure on the host it ran for."""
+    more = len(refused) - 10
+    shown = ", ".join(refused[:10]) + (f" and {more} more" if more > 0 else "")
+    where = (
+        f"PLAY RECAP counts it on {counted_on}, the host the check ran once for"
+        if counted_on not in refused
+        else "PLAY RECAP counts it on the first of them"
+    )
+    return (
+        f"[sagefleet] input refused for {len(refused)} of {checked} host(s) checked: {shown} "
+        f"(the errors above name each field); no host was contacted or changed; {where}"
+    )
 
 
 def _hosts_ran(hosts: list[str]) -> str:

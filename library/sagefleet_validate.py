@@ -54,4 +54,12 @@ errors:
   returned: failure
   type: list
   elements: str
+refused_hosts:
+  description:
+    - The hosts whose input is refused, in the order checked. The task runs once for the
+      fleet, so PLAY RECAP counts its failure on the first host of the play; the
+      sagefleet_progress callback names these hosts under PLAY RECAP.
+  returned: failure
+  type: list
+  elements: str
 """

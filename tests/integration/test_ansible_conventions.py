@@ -312,13 +312,26 @@ def test_progress_callback_stays_readable_on_a_50_host_fleet(
     assert lines[-1] == f"[sagefleet] report of this run: {latest.resolve()}"
 
 
-def test_the_run_summary_counts_the_fleets_hosts_and_names_the_bastion_apart() -> None:
+def progress_callback() -> Any:
     path = ROOT / "callback_plugins" / "sagefleet_progress.py"
     spec = importlib.util.spec_from_file_location("sagefleet_progress_words", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    words = module._hosts_ran
+    return module
+
+
+def test_a_refused_input_is_named_with_the_host_play_recap_counts_it_on() -> None:
+    line = progress_callback()._refusal_line
+    assert line("sage01", ["sage01"], 2).endswith("PLAY RECAP counts it on the first of them")
+    many = line("sage01", [f"sage{n:02}" for n in range(2, 14)], 20)
+    assert many.startswith("[sagefleet] input refused for 12 of 20 host(s) checked: sage02, ")
+    assert "sage11 and 2 more (the errors above" in many and "sage12" not in many
+    assert many.endswith("PLAY RECAP counts it on sage01, the host the check ran once for")
+
+
+def test_the_run_summary_counts_the_fleets_hosts_and_names_the_bastion_apart() -> None:
+    words = progress_callback()._hosts_ran
     assert words(["sage01"]) == "1 host"
     assert words(["sage01", "sage02"]) == "2 hosts"
     assert words(["localhost", "sage01", "sage02"]) == "2 hosts and localhost"

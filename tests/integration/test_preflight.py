@@ -267,12 +267,20 @@ def test_bad_input_stops_the_play_before_any_host_is_contacted(tmp_path: Path) -
     specs = generate_specs(2, first_address=next_first_address(), port=0)
     with Fleet(specs, tmp_path / "fleet") as fleet:
         inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
-        text = inventory.read_text().replace("analytic_plan: 1", "analytic_plan: 0", 1)
-        inventory.write_text(text)
+        # The second host's entity: PLAY RECAP counts the refusal on the first.
+        head, sep, tail = inventory.read_text().rpartition("analytic_plan: 1")
+        assert sep and "sage02" in head.rpartition("sage01")[2]
+        inventory.write_text(head + "analytic_plan: 0" + tail)
         process = run_preflight(inventory, tmp_path / "out")
-        assert process.returncode != 0
-        assert "no host was contacted" in process.stdout
-        assert "analytic_plan" in process.stdout and "sage01" in process.stdout
+        assert process.returncode == 2, process.stdout[-3000:]
+        said = " ".join(process.stdout.split())
+        assert "no host was contacted" in said
+        assert "host sage02, entity " in said and "analytic_plan" in said
+        assert (
+            "[sagefleet] input refused for 1 of 2 host(s) checked: sage02 (the errors above "
+            "name each field); no host was contacted or changed; PLAY RECAP counts it on "
+            "sage01, the host the check ran once for" in said
+        )
         assert "Sql-Canary-Passw0rd!" not in process.stdout + process.stderr
         for name in ("sage01", "sage02"):
             assert fleet.host(name).journal == []
