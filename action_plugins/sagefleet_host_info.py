@@ -15,10 +15,14 @@ class ActionModule(SagefleetAction):
     _supports_check_mode = True  # read-only: safe in check mode
 
     def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
+        sent = dt.datetime.now(dt.UTC)
         info = session.run_snippet("host_info")
+        answered = dt.datetime.now(dt.UTC)
         remote = parse_utc(str(info.get("utc_now") or ""))
         skew = None
         if remote is not None:
-            skew = round((remote - dt.datetime.now(dt.UTC)).total_seconds(), 1)
+            # Against the midpoint of the round trip, as preflight's SF104; + 0.0 turns a
+            # rounded -0.0 into 0.0.
+            skew = round((remote - (sent + (answered - sent) / 2)).total_seconds(), 1) + 0.0
         info["clock_skew_s"] = skew
         return {"changed": False, "host_info": info}

@@ -62,7 +62,8 @@ host_info:
       type: str
       sample: "2026-11-28T10:00:00.0000000Z"
     clock_skew_s:
-      description: Host clock minus bastion clock, in seconds (null if unreadable).
+      description: Host clock minus the bastion's at the midpoint of the command's round
+        trip, in seconds, rounded to 0.1 (null if unreadable).
       type: float
       sample: 0.4
 """
