@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -340,6 +340,28 @@ def merge_settings(documents: Sequence[Any], *args: Any, **options: Any) -> Any:
     return merge_documents(documents, *args, **options).document
 
 
+def keyed_lists(
+    document: Any, plan: Mapping[KeyPath, str]
+) -> Iterator[tuple[Path, str, list[Mapping[str, Any]]]]:
+    """Every keyed list of ``document``, outer ones first: its place, its key member and
+    its items that hold the key as a string (the lists inside them follow)."""
+
+    def walk(value: Any, path: Path) -> Iterator[tuple[Path, str, list[Mapping[str, Any]]]]:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                yield from walk(item, (*path, key))
+            return
+        member = plan.get(shape(path))
+        if member is None or not isinstance(value, list):
+            return
+        items = [i for i in value if isinstance(i, Mapping) and isinstance(i.get(member), str)]
+        yield path, member, items
+        for item in items:
+            yield from walk(item, (*path, (member, item[member])))
+
+    return walk(document, ())
+
+
 def list_orders(
     documents: Iterable[Any], plan: Mapping[KeyPath, str]
 ) -> dict[Path, tuple[str, ...] | None]:
@@ -351,45 +373,20 @@ def list_orders(
     order of the documents: it is the one they all give, or the keys' own.
     """
     orders: dict[Path, tuple[str, ...] | None] = {}
-
-    def walk(value: Any, path: Path) -> None:
-        if isinstance(value, Mapping):
-            for key, item in value.items():
-                walk(item, (*path, key))
-            return
-        member = plan.get(shape(path))
-        if member is None or not isinstance(value, list):
-            return
-        order = tuple(item[member] for item in value)
-        orders[path] = order if orders.get(path, order) == order else None
-        for item in value:
-            walk(item, (*path, (member, item[member])))
-
     for document in documents:
-        walk(document, ())
+        for path, member, items in keyed_lists(document, plan):
+            order = tuple(item[member] for item in items)
+            orders[path] = order if orders.get(path, order) == order else None
     return orders
 
 
 def keyed_items(document: Any, plan: Mapping[KeyPath, str]) -> set[Path]:
     """The place of every item of a keyed list, e.g. ``("Connections", ("CompanyName", "A"))``."""
-    found: set[Path] = set()
-
-    def walk(value: Any, path: Path) -> None:
-        if isinstance(value, Mapping):
-            for key, item in value.items():
-                walk(item, (*path, key))
-            return
-        member = plan.get(shape(path))
-        if member is None or not isinstance(value, list):
-            return
-        for item in value:
-            if isinstance(item, Mapping) and isinstance(item.get(member), str):
-                step = (*path, (member, item[member]))
-                found.add(step)
-                walk(item, step)
-
-    walk(document, ())
-    return found
+    return {
+        (*path, (member, item[member]))
+        for path, member, items in keyed_lists(document, plan)
+        for item in items
+    }
 
 
 def outermost(paths: set[Path]) -> list[str]:
