@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from sagefleet.package import build_test_package
+from sagefleet.settings import MASK, redact
 from sagefleet.sim.fleet import Fleet, generate_specs
 from tests.support.deploy import outcomes
 from tests.support.deployed import make_deployed
@@ -131,6 +132,8 @@ def test_settings_validate_and_render_read_the_inventory_and_its_vault(
     assert render.returncode == 0, render.stderr
     document = json.loads(render.stdout)
     assert [c["CompanyName"] for c in document["Connections"]]  # the vendor's files, merged
+    # Printed, its secrets are masked: redacting it again changes nothing.
+    assert MASK in render.stdout and document == redact(document)
     several = run([*SAGEFLEET, "settings", "render", "-i", str(inventory), "-l", "all", *vault])
     assert several.returncode == 1 and "matches 2" in several.stderr
 

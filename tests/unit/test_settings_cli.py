@@ -164,6 +164,27 @@ def test_render_writes_settings_with_references_resolved(tmp_path: Path) -> None
     assert out.read_text() == dumps(settings)
 
 
+def test_a_document_printed_has_every_secret_masked_and_the_file_holds_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """stdout is a terminal or a CI log: the vault's passwords never reach it."""
+    path = vars_file(tmp_path, TEMPLATE)
+    assert run("render", "--entities", str(path)) == 0
+    out, err = capsys.readouterr()
+    assert "cli-secret-123" not in out + err
+    assert json.loads(out)["connections"][0]["sql"]["password"] == MASK
+    assert "secret values are shown as ********; -o FILE writes the document itself" in err
+    vendor_files = [str(VENDOR / n) for n in ("bijou.settings.json", "two-companies.settings.json")]
+    assert run("merge", *vendor_files) == 0
+    out, err = capsys.readouterr()
+    assert "Vendor-" not in out and "vendor-" not in out
+    merged = tmp_path / "merged.json"
+    assert run("merge", *vendor_files, "-o", str(merged)) == 0
+    assert json.loads(out) == redact(json.loads(merged.read_text()))
+    assert "Vendor-Sql-Secret-Zephyr" in merged.read_text()
+    assert merged.stat().st_mode & 0o777 == 0o600
+
+
 def test_render_of_invalid_entities_exits_1_without_secret(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

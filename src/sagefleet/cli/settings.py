@@ -18,16 +18,26 @@ from sagefleet.errors import InputError
 from sagefleet.inventory import SAGE_SERVERS, add_vault_arguments
 from sagefleet.settings import vendor
 from sagefleet.settings.errors import ValidationFailed
-from sagefleet.settings.jsonio import dumps, settings_sha256, write_atomic
+from sagefleet.settings.jsonio import dumps, loads_strict, settings_sha256, write_atomic
 from sagefleet.settings.keys import KEY_CANDIDATES, declared_keys, parse_key_option
 from sagefleet.settings.merge import merge_settings
 from sagefleet.settings.model import ENTITIES_VAR
+from sagefleet.settings.redact import MASK, redact
 from sagefleet.settings.validate import build_host_settings, check_fleet, validate_host
 from sagefleet.settings.varsfile import load_hosts_file
 
 EXIT_OK = 0
 #: Bad input: invalid entities, merge conflicts, unreadable files.
 EXIT_INPUT = 1
+OUTPUT_HELP = (
+    "the file to write the document to, secrets included (mode 600); without it, the "
+    "document is printed with every secret value masked"
+)
+#: Said on stderr under a document printed with its secrets masked.
+MASKED_NOTE = (
+    f"note: secret values are shown as {MASK}; -o FILE writes the document itself, "
+    "secrets included (mode 600)"
+)
 
 
 def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -46,7 +56,7 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     merge.add_argument(
         "files", nargs="+", type=Path, metavar="FILE.json", help="settings.json files to merge"
     )
-    output_option(merge)
+    output_option(merge, help=OUTPUT_HELP)
     merge.add_argument(
         "--key",
         action="append",
@@ -79,7 +89,7 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     render.add_argument(
         "--template", type=Path, help="Jinja2 template replacing the shipped one (source template)"
     )
-    output_option(render)
+    output_option(render, help=OUTPUT_HELP)
 
     validate = command(actions, "validate", run_validate)
     validate.add_argument(
@@ -124,8 +134,13 @@ def _report(errors: Sequence[InputError]) -> int:
 
 
 def _emit(text: str, output: Path | None) -> None:
+    """The document into ``output``, or on standard output with its secrets masked: it holds
+    the connections' passwords (vault values decrypted), which a terminal or a CI log must
+    never show."""
     if output is None:
-        sys.stdout.write(text)
+        masked = redact(loads_strict(text, source="settings.json"))
+        sys.stdout.write(dumps(masked, sort_keys=False))
+        print(MASKED_NOTE, file=sys.stderr)
         return
     changed = write_atomic(output, text)
     state = "written" if changed else "unchanged"
