@@ -9,7 +9,8 @@ sequence, at -vvvv (the two real --diff runs at -vvvvv) with ANSIBLE_LOG_PATH:
 preflight.yml; deploy.yml
 --check, --check --diff, normal, and --diff after an entity changed; settings.yml
 normal and --diff after another change; verify.yml; diagnose.yml; discover.yml;
-``sagefleet doctor``, ``facts-script`` and ``checks --facts``. Then every file
+``sagefleet doctor``, ``settings render`` (printed), ``settings validate``,
+``selftest``, ``facts-script`` and ``checks --facts``. Then every file
 under the test's temporary folder (each run's stdout and stderr, the Ansible log,
 Ansible's local temporary files, every report, bundle members unzipped, drafts)
 is searched for every canary: raw, UTF-16, JSON-escaped, base64 at any alignment,
@@ -325,6 +326,14 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
                 str(reports / "collect-old.ps1"),
             ],
         )
+        # The settings.json a deploy would write, printed (its passwords masked), and
+        # the inventory's check; then every read-only snippet against one server.
+        run(
+            "settings-render",
+            [SAGEFLEET, "settings", "render", "-i", str(inventory), "-l", "old", *vault],
+        )
+        run("settings-validate", [SAGEFLEET, "settings", "validate", "-i", str(inventory), *vault])
+        run("selftest", [SAGEFLEET, "selftest", "-i", str(inventory), "-l", "old", *vault])
         (host,) = load(
             [inventory], vault=VaultOptions(password_files=(str(vault_file),)), names=["old"]
         )
@@ -368,8 +377,20 @@ def test_the_runs_carried_every_secret_to_the_hosts(runs: Runs) -> None:
         for host in ("fresh", "old"):
             # settings.json written, then the agent restarted so that it reads it.
             assert re.search(rf"^{host}\s+:.* changed=2 ", texts[name], re.M), (name, host)
-    for name in ("verify", "diagnose", "discover", "doctor", "facts-script", "checks-facts"):
+    for name in (
+        "verify",
+        "diagnose",
+        "discover",
+        "doctor",
+        "facts-script",
+        "checks-facts",
+        "settings-render",
+        "settings-validate",
+        "selftest",
+    ):
         assert runs.rcs[name] == 0, (name, texts[name][-3000:])
+    # The rendered document is the one with the rotated password, masked.
+    assert '"********"' in texts["settings-render"]
     bundles = {p.name.split("-")[0]: p for p in (runs.root / "reports" / "bundles").glob("*.zip")}
     assert sorted(bundles) == sorted(HOSTS)
     with zipfile.ZipFile(bundles["old"]) as bundle:  # the agent's log is in, masked
