@@ -10,7 +10,7 @@ preflight.yml; deploy.yml
 --check, --check --diff, normal, and --diff after an entity changed; settings.yml
 normal and --diff after another change; verify.yml; diagnose.yml; discover.yml;
 ``sagefleet doctor``, ``settings render`` (printed), ``settings validate``,
-``selftest``, ``facts-script`` and ``checks --facts``. Then every file
+``selftest``, ``agent learn``, ``facts-script`` and ``checks --facts``. Then every file
 under the test's temporary folder (each run's stdout and stderr, the Ansible log,
 Ansible's local temporary files, every report, bundle members unzipped, drafts)
 is searched for every canary: raw, UTF-16, JSON-escaped, base64 at any alignment,
@@ -334,6 +334,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         )
         run("settings-validate", [SAGEFLEET, "settings", "validate", "-i", str(inventory), *vault])
         run("selftest", [SAGEFLEET, "selftest", "-i", str(inventory), "-l", "old", *vault])
+        learned = str(reports / "agent-profile.yml")
+        run(
+            "agent-learn",
+            [SAGEFLEET, "agent", "learn", "-i", str(inventory), "-l", "old", *vault, "-o", learned],
+        )
         (host,) = load(
             [inventory], vault=VaultOptions(password_files=(str(vault_file),)), names=["old"]
         )
@@ -387,6 +392,7 @@ def test_the_runs_carried_every_secret_to_the_hosts(runs: Runs) -> None:
         "settings-render",
         "settings-validate",
         "selftest",
+        "agent-learn",
     ):
         assert runs.rcs[name] == 0, (name, texts[name][-3000:])
     # The rendered document is the one with the rotated password, masked.
