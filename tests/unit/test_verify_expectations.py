@@ -24,8 +24,8 @@ def test_members_only_the_file_has_are_allowed_under_the_vendor_source() -> None
     assert expected.settings_extra_allowed
     assert differences(installed, expected.settings, extra_allowed=True) == []
     assert differences(installed, expected.settings) == [
-        "$.Connections[0].MaeFile: unexpected field",
-        "$.Connections[0].SageUser: unexpected field",
+        "$.Connections[CompanyName=BIJOU].MaeFile: unexpected field",
+        "$.Connections[CompanyName=BIJOU].SageUser: unexpected field",
         "$.ServiceAccount: unexpected field",
     ]
     changed = {**installed, "Version": "9.9"}
@@ -65,3 +65,24 @@ def test_a_difference_of_shapes_never_shows_the_containers() -> None:
     actual = {"Connections": {"BIJOU": {"SqlPassword": "Old-S3cret-Value"}}}
     found = differences(actual, expected)
     assert found == ["$.Connections: an object of 1 member(s), expected a list of 1 item(s)"]
+
+
+def test_connections_are_compared_by_their_key_their_order_said_once() -> None:
+    """A host's file holding the same connections in another order (e.g. written sorted by
+    an earlier sagefleet) is one difference, not every member of every connection."""
+    zephyr = {"CompanyName": "ZEPHYR", "Sql": {"Login": "z", "Pwd": "Z-S3cret"}}
+    atelier = {"CompanyName": "ATELIER", "Sql": {"Login": "a", "Pwd": "A-S3cret"}}
+    expected = {"Connections": [zephyr, atelier]}
+    assert differences({"Connections": [atelier, zephyr]}, expected) == [
+        "$.Connections: items in the order ATELIER, ZEPHYR, expected ZEPHYR, ATELIER"
+    ]
+    changed = {**atelier, "Sql": {"Login": "b", "Pwd": "B-S3cret"}}
+    other = {"CompanyName": "OLDCO"}
+    assert differences({"Connections": [zephyr, changed, other]}, expected) == [
+        "$.Connections[CompanyName=ATELIER].Sql.Login: 'b', expected 'a'",
+        "$.Connections[CompanyName=ATELIER].Sql.Pwd: ********, expected ********",
+        "$.Connections[CompanyName=OLDCO]: unexpected item",
+    ]
+    assert differences({"Connections": [atelier]}, expected) == [
+        "$.Connections[CompanyName=ZEPHYR]: missing"
+    ]

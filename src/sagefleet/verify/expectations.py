@@ -11,13 +11,12 @@ from sagefleet.agent import connection
 from sagefleet.agent import profile as agent_profile
 from sagefleet.agent.connection import ConnectionOptions
 from sagefleet.settings import build_host_settings, entities_for_host
+from sagefleet.settings.keys import item_key
 from sagefleet.settings.merge import connections
-from sagefleet.settings.redact import is_secret_path
+from sagefleet.settings.redact import MASK, is_secret_key, is_secret_path
 from sagefleet.settings.validate import refuse_misspelt
 from sagefleet.variables import given_or_none, whole
 from sagefleet.variables.declarations import STAGING_DIR
-
-SECRET_MASK = "********"
 
 
 @dataclass(frozen=True)
@@ -100,6 +99,31 @@ def for_host(host: str, variables: Mapping[str, Any]) -> Expectations:
     )
 
 
+def _keyed_differences(
+    actual: list[Any], expected: list[Any], path: str, member: str, extra_allowed: bool
+) -> list[str]:
+    """Two lists of connections paired by their key (``Connections[CompanyName=BIJOU]``, as
+    the merge names them): an item missing or extra, each pair's differences, and an order
+    the host's file does not keep."""
+    have = {item[member]: item for item in actual}
+    want = {item[member]: item for item in expected}
+
+    def place(key: str) -> str:
+        return f"{path}[{member}={MASK if is_secret_key(member) else key}]"
+
+    found = []
+    for key, item in want.items():
+        if key in have:
+            found.extend(differences(have[key], item, place(key), extra_allowed=extra_allowed))
+        else:
+            found.append(f"{place(key)}: missing")
+    found.extend(f"{place(key)}: unexpected item" for key in have if key not in want)
+    kept, wanted = [k for k in have if k in want], [k for k in want if k in have]
+    if kept != wanted:
+        found.append(f"{path}: items in the order {', '.join(kept)}, expected {', '.join(wanted)}")
+    return found
+
+
 def differences(
     actual: Any, expected: Any, path: str = "$", *, extra_allowed: bool = False
 ) -> list[str]:
@@ -116,7 +140,7 @@ def differences(
             return f"an object of {len(value)} member(s)"
         if isinstance(value, list):
             return f"a list of {len(value)} item(s)"
-        return SECRET_MASK if secret else repr(value)
+        return MASK if secret else repr(value)
 
     if isinstance(expected, Mapping) and isinstance(actual, Mapping):
         found = []
@@ -133,12 +157,14 @@ def differences(
                 )
         return found
     if isinstance(expected, list) and isinstance(actual, list):
+        member = item_key(actual, expected)
+        if member is not None:
+            return _keyed_differences(actual, expected, path, member, extra_allowed)
         if len(expected) != len(actual):
             return [f"{path}: {len(actual)} items, expected {len(expected)}"]
         found = []
         for index, (a, e) in enumerate(zip(actual, expected, strict=True)):
-            label = e.get("name") if isinstance(e, Mapping) and "name" in e else index
-            found.extend(differences(a, e, f"{path}[{label}]", extra_allowed=extra_allowed))
+            found.extend(differences(a, e, f"{path}[{index}]", extra_allowed=extra_allowed))
         return found
     if actual != expected:
         return [f"{path}: {show(actual)}, expected {show(expected)}"]
