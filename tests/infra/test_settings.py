@@ -27,7 +27,12 @@ def test_settings_lists_exactly_the_connections(windows: Windows, expected: Expe
 def test_settings_match_the_rendered_expectation(windows: Windows, expected: Expectations) -> None:
     document = windows.json_file(expected.settings_path)
     assert document is not None, f"{windows.name} SF507: {expected.settings_path} not found"
-    found = differences(document, expected.settings, extra_allowed=expected.settings_extra_allowed)
+    found = differences(
+        document,
+        expected.settings,
+        extra_allowed=expected.settings_extra_allowed,
+        keys=expected.settings_keys,
+    )
     assert not found, f"{windows.name} SF507: settings.json differs: " + "; ".join(found[:10])
 
 

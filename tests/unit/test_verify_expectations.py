@@ -86,3 +86,18 @@ def test_connections_are_compared_by_their_key_their_order_said_once() -> None:
     assert differences({"Connections": [atelier]}, expected) == [
         "$.Connections[CompanyName=ZEPHYR]: missing"
     ]
+
+
+def test_connections_are_paired_by_the_key_the_merge_used() -> None:
+    """Items holding two candidate members: the plan's (here a declared ConnectionId) names
+    them, as the merge and SF506 do, not the first candidate detection would take."""
+    expected = {"Connections": [{"CompanyName": "A", "ConnectionId": "c1", "x": 1}]}
+    actual = {"Connections": [{"CompanyName": "B", "ConnectionId": "c1", "x": 1}]}
+    plan = {("Connections",): "ConnectionId"}
+    assert differences(actual, expected, keys=plan) == [
+        "$.Connections[ConnectionId=c1].CompanyName: 'B', expected 'A'"
+    ]
+    assert differences(actual, expected) == [
+        "$.Connections[CompanyName=A]: missing",
+        "$.Connections[CompanyName=B]: unexpected item",
+    ]

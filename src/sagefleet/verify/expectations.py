@@ -11,7 +11,7 @@ from sagefleet.agent import connection
 from sagefleet.agent import profile as agent_profile
 from sagefleet.agent.connection import ConnectionOptions
 from sagefleet.settings import build_host_settings, entities_for_host
-from sagefleet.settings.keys import item_key
+from sagefleet.settings.keys import KeyPath, item_key, unique_string_member
 from sagefleet.settings.merge import connections
 from sagefleet.settings.redact import MASK, is_secret_key, is_secret_path
 from sagefleet.settings.validate import refuse_misspelt
@@ -99,73 +99,96 @@ def for_host(host: str, variables: Mapping[str, Any]) -> Expectations:
     )
 
 
-def _keyed_differences(
-    actual: list[Any], expected: list[Any], path: str, member: str, extra_allowed: bool
-) -> list[str]:
-    """Two lists of connections paired by their key (``Connections[CompanyName=BIJOU]``, as
-    the merge names them): an item missing or extra, each pair's differences, and an order
-    the host's file does not keep."""
-    have = {item[member]: item for item in actual}
-    want = {item[member]: item for item in expected}
-
-    def place(key: str) -> str:
-        return f"{path}[{member}={MASK if is_secret_key(member) else key}]"
-
-    found = []
-    for key, item in want.items():
-        if key in have:
-            found.extend(differences(have[key], item, place(key), extra_allowed=extra_allowed))
-        else:
-            found.append(f"{place(key)}: missing")
-    found.extend(f"{place(key)}: unexpected item" for key in have if key not in want)
-    kept, wanted = [k for k in have if k in want], [k for k in want if k in have]
-    if kept != wanted:
-        found.append(f"{path}: items in the order {', '.join(kept)}, expected {', '.join(wanted)}")
-    return found
-
-
 def differences(
-    actual: Any, expected: Any, path: str = "$", *, extra_allowed: bool = False
+    actual: Any,
+    expected: Any,
+    path: str = "$",
+    *,
+    extra_allowed: bool = False,
+    keys: Mapping[KeyPath, str] | None = None,
 ) -> list[str]:
     """Every path where ``actual`` differs from ``expected``; secret values never shown.
 
     ``extra_allowed``: a member only ``actual`` has is not a difference (a vendor
-    file keeps what the installer added, docs/settings.md)."""
-    secret = is_secret_path(path.split("."))
+    file keeps what the installer added, docs/settings.md). Lists of connections are
+    paired by their key: the member ``keys`` (the merge's plan) gives for their place, or
+    without ``keys`` the candidate both lists hold; other lists by position."""
+    return _Comparison(extra_allowed, keys).walk(actual, expected, path, ())
 
-    def show(value: Any) -> str:
-        # A container is never shown: where the two sides' shapes differ, it holds the
-        # connections' passwords under names this path does not carry.
-        if isinstance(value, Mapping):
-            return f"an object of {len(value)} member(s)"
-        if isinstance(value, list):
-            return f"a list of {len(value)} item(s)"
-        return MASK if secret else repr(value)
 
-    if isinstance(expected, Mapping) and isinstance(actual, Mapping):
+@dataclass(frozen=True)
+class _Comparison:
+    extra_allowed: bool
+    keys: Mapping[KeyPath, str] | None
+
+    def member(self, actual: list[Any], expected: list[Any], shape: KeyPath) -> str | None:
+        if self.keys is None:
+            return item_key(actual, expected)
+        member = self.keys.get(shape)
+        if member is not None and all(unique_string_member(v, member) for v in (actual, expected)):
+            return member
+        return None
+
+    def walk(self, actual: Any, expected: Any, path: str, shape: KeyPath) -> list[str]:
+        secret = is_secret_path(path.split("."))
+
+        def show(value: Any) -> str:
+            # A container is never shown: where the two sides' shapes differ, it holds the
+            # connections' passwords under names this path does not carry.
+            if isinstance(value, Mapping):
+                return f"an object of {len(value)} member(s)"
+            if isinstance(value, list):
+                return f"a list of {len(value)} item(s)"
+            return MASK if secret else repr(value)
+
+        if isinstance(expected, Mapping) and isinstance(actual, Mapping):
+            found = []
+            for key in sorted(set(expected) | set(actual)):
+                child = f"{path}.{key}"
+                if key not in actual:
+                    found.append(f"{child}: missing")
+                elif key not in expected:
+                    if not self.extra_allowed:
+                        found.append(f"{child}: unexpected field")
+                else:
+                    found.extend(self.walk(actual[key], expected[key], child, (*shape, key)))
+            return found
+        if isinstance(expected, list) and isinstance(actual, list):
+            member = self.member(actual, expected, shape)
+            if member is not None:
+                return self.keyed(actual, expected, path, shape, member)
+            if len(expected) != len(actual):
+                return [f"{path}: {len(actual)} items, expected {len(expected)}"]
+            found = []
+            for index, (a, e) in enumerate(zip(actual, expected, strict=True)):
+                found.extend(self.walk(a, e, f"{path}[{index}]", shape))
+            return found
+        if actual != expected:
+            return [f"{path}: {show(actual)}, expected {show(expected)}"]
+        return []
+
+    def keyed(
+        self, actual: list[Any], expected: list[Any], path: str, shape: KeyPath, member: str
+    ) -> list[str]:
+        """Two lists of connections paired by their key (``Connections[CompanyName=BIJOU]``,
+        as the merge names them): an item missing or extra, each pair's differences, and an
+        order the host's file does not keep."""
+        have = {item[member]: item for item in actual}
+        want = {item[member]: item for item in expected}
+
+        def place(key: str) -> str:
+            return f"{path}[{member}={MASK if is_secret_key(member) else key}]"
+
         found = []
-        for key in sorted(set(expected) | set(actual)):
-            child = f"{path}.{key}"
-            if key not in actual:
-                found.append(f"{child}: missing")
-            elif key not in expected:
-                if not extra_allowed:
-                    found.append(f"{child}: unexpected field")
+        for key, item in want.items():
+            if key in have:
+                found.extend(self.walk(have[key], item, place(key), shape))
             else:
-                found.extend(
-                    differences(actual[key], expected[key], child, extra_allowed=extra_allowed)
-                )
+                found.append(f"{place(key)}: missing")
+        found.extend(f"{place(key)}: unexpected item" for key in have if key not in want)
+        kept, wanted = [k for k in have if k in want], [k for k in want if k in have]
+        if kept != wanted:
+            found.append(
+                f"{path}: items in the order {', '.join(kept)}, expected {', '.join(wanted)}"
+            )
         return found
-    if isinstance(expected, list) and isinstance(actual, list):
-        member = item_key(actual, expected)
-        if member is not None:
-            return _keyed_differences(actual, expected, path, member, extra_allowed)
-        if len(expected) != len(actual):
-            return [f"{path}: {len(actual)} items, expected {len(expected)}"]
-        found = []
-        for index, (a, e) in enumerate(zip(actual, expected, strict=True)):
-            found.extend(differences(a, e, f"{path}[{index}]", extra_allowed=extra_allowed))
-        return found
-    if actual != expected:
-        return [f"{path}: {show(actual)}, expected {show(expected)}"]
-    return []
