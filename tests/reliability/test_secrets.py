@@ -333,7 +333,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
             [SAGEFLEET, "settings", "render", "-i", str(inventory), "-l", "old", *vault],
         )
         run("settings-validate", [SAGEFLEET, "settings", "validate", "-i", str(inventory), *vault])
-        run("selftest", [SAGEFLEET, "selftest", "-i", str(inventory), "-l", "old", *vault])
+        selftest = [SAGEFLEET, "selftest", "-i", str(inventory), "-l", "old", *vault]
+        # Its transcript (every snippet's output) is searched too.
+        run("selftest", [*selftest, "--out", str(reports / "selftest")])
         learned = str(reports / "agent-profile.yml")
         run(
             "agent-learn",
@@ -397,6 +399,7 @@ def test_the_runs_carried_every_secret_to_the_hosts(runs: Runs) -> None:
         assert runs.rcs[name] == 0, (name, texts[name][-3000:])
     # The rendered document is the one with the rotated password, masked.
     assert '"********"' in texts["settings-render"]
+    assert len(list((runs.root / "reports" / "selftest").glob("old-*.zip"))) == 1
     bundles = {p.name.split("-")[0]: p for p in (runs.root / "reports" / "bundles").glob("*.zip")}
     assert sorted(bundles) == sorted(HOSTS)
     with zipfile.ZipFile(bundles["old"]) as bundle:  # the agent's log is in, masked
