@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -295,6 +296,19 @@ def test_junit_failure_carries_message_and_remediation() -> None:
     assert failure is not None
     assert failure.get("message") == "observed for SF101"
     assert DOTNET_FIX in (failure.text or "")
+
+
+def test_junit_an_info_check_that_found_something_informs_and_fails_no_test() -> None:
+    """SF308 (a WinHTTP proxy is set) only informs: a CI that gates on the JUnit file must
+    not see a failed test on a ready host."""
+    info = _finding("SF308", Status.FAIL, Severity.INFO)
+    ready = HostReport(host="sage-proxy", reachable=True, findings=(info,))
+    assert ready.status == "ready"
+    root = _junit(replace(sample(), hosts=(ready,)))
+    (case,) = [c for c in root.iter("testcase") if c.get("name", "").startswith("SF308")]
+    assert case.find("failure") is None and case.find("error") is None
+    assert case.findtext("system-out") == "info: observed for SF308"
+    assert root.get("failures") == "0"
 
 
 def test_junit_waived_finding_is_skipped_with_reason() -> None:
