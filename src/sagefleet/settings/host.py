@@ -240,15 +240,12 @@ def write_params(
     """
     return {
         "action": "write",
-        "path": target.path,
         "sha256": sha256,
         "backup": None,
         "check": check,
         "return_content": return_content,
-        "keep_backups": target.keep_backups,
-        "acl": target.acl(),
         "expect_previous": expect_previous,
-        "agent": None if target.agent is None else dict(target.agent),
+        **_target_params(target),
     }
 
 
@@ -258,14 +255,22 @@ def rollback_params(
     """Parameters of a rollback to ``backup`` (None: the newest)."""
     return {
         "action": "rollback",
-        "path": target.path,
         "sha256": None,
         "backup": backup,
         "check": check,
         "return_content": return_content,
+        "expect_previous": None,
+        **_target_params(target),
+    }
+
+
+def _target_params(target: SettingsTarget) -> dict[str, Any]:
+    """What a write and a rollback both send of their target: the file, its backups kept,
+    its ACL and the agent to ask about."""
+    return {
+        "path": target.path,
         "keep_backups": target.keep_backups,
         "acl": target.acl(),
-        "expect_previous": None,
         "agent": None if target.agent is None else dict(target.agent),
     }
 
