@@ -125,7 +125,9 @@ def _findings_step(
                          "non collecté (voir les notes du paquet)")], None
     errors = [f for f in chosen if f.severity.value == "error"]
     failed = [f for f in errors if f.status is Status.FAIL]
-    detail = [f"{f.check_id} {f.status.value}: {f.message}" for f in chosen] + [note]
+    detail = [
+        f"{f.check_id} {'noted' if f.is_note else f.status.value}: {f.message}" for f in chosen
+    ] + [note]
     if failed:
         return False, detail, "; ".join(f"{f.check_id}: {f.message}" for f in failed)
     if any(f.status is Status.UNKNOWN for f in errors):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -135,8 +135,17 @@ class Finding:
 
     @property
     def is_failure(self) -> bool:
-        """True when the check ran and the host does not meet it (waived failures excluded)."""
-        return self.status is Status.FAIL
+        """True when the check ran and the host does not meet it (waived failures excluded).
+
+        An info check never fails a host: what it found is a note (``is_note``).
+        """
+        return self.status is Status.FAIL and self.severity is not Severity.INFO
+
+    @property
+    def is_note(self) -> bool:
+        """True when an info check found something to say (a WinHTTP proxy set, a private
+        endpoint): its status is ``fail``, and it only informs (docs/checks.md)."""
+        return self.status is Status.FAIL and self.severity is Severity.INFO
 
     def to_dict(self) -> dict[str, Any]:
         """Return plain JSON-safe data (enums as their string values)."""
@@ -226,7 +235,8 @@ class HostReport:
 
     @property
     def severity_counts(self) -> dict[str, int]:
-        """Number of failed findings per severity (what "2 errors, 1 warning" means)."""
+        """Number of findings of status fail per severity (what "2 errors, 1 warning"
+        means; under ``info``, the notes)."""
         counts = {str(s): 0 for s in Severity}
         for item in self.findings:
             if item.status is Status.FAIL:
@@ -235,8 +245,14 @@ class HostReport:
 
     @property
     def failed_check_ids(self) -> tuple[str, ...]:
-        """Distinct ids of failed checks, sorted, for one-line display."""
-        return tuple(sorted({f.check_id for f in self.findings if f.status is Status.FAIL}))
+        """Distinct ids of failed checks, sorted, for one-line display (info checks never
+        fail: their findings are notes, ``noted_check_ids``)."""
+        return tuple(sorted({f.check_id for f in self.findings if f.is_failure}))
+
+    @property
+    def noted_check_ids(self) -> tuple[str, ...]:
+        """Distinct ids of the info checks that found something to say, sorted."""
+        return tuple(sorted({f.check_id for f in self.findings if f.is_note}))
 
     @property
     def blocked_reason(self) -> str:
@@ -291,6 +307,15 @@ class HostReport:
             raise InputError(str(exc), field=where, fix="regenerate the report") from exc
 
 
+def _hosts_by_check(check_ids: Iterable[tuple[str, ...]]) -> dict[str, int]:
+    """How many hosts name each check id, most first (ties by id)."""
+    counts: dict[str, int] = {}
+    for ids in check_ids:
+        for check_id in ids:
+            counts[check_id] = counts.get(check_id, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def _status_rank(host: HostReport) -> int:
     return outcomes.rank(host.status)
 
@@ -335,15 +360,18 @@ class FleetReport:
 
     @property
     def failures_by_check(self) -> dict[str, int]:
-        """Number of hosts failing each check id, most frequent first (ties by id)."""
-        counts: dict[str, int] = {}
-        for host in self.hosts:
-            for check_id in host.failed_check_ids:
-                counts[check_id] = counts.get(check_id, 0) + 1
-        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        """Number of hosts failing each check id, most frequent first (ties by id); info
+        checks never fail (``notes_by_check``)."""
+        return _hosts_by_check(host.failed_check_ids for host in self.hosts)
+
+    @property
+    def notes_by_check(self) -> dict[str, int]:
+        """Number of hosts each info check found something on, most frequent first."""
+        return _hosts_by_check(host.noted_check_ids for host in self.hosts)
 
     def check_titles(self) -> dict[str, tuple[str, str]]:
-        """Title and severity of each failed check id, for "counts by check" tables."""
+        """Title and severity of each check id with a finding of status fail (a failure or
+        a note), for "counts by check" tables."""
         titles: dict[str, tuple[str, str]] = {}
         for host in self.hosts:
             for item in host.findings:

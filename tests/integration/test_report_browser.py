@@ -188,7 +188,8 @@ VISIBLE_BLOCKS = (
 
 
 def attention(host: HostReport) -> set[str]:
-    """Checks that failed or could not be decided on ``host``."""
+    """Checks that failed, could not be decided or noted something on ``host`` (what the
+    check filter finds it by)."""
     return {f.check_id for f in host.findings if str(f.status) in ("fail", "unknown")}
 
 
@@ -216,7 +217,14 @@ def test_500_host_report_opens_on_its_summary(browser: Browser, fleet_500: Fleet
         "Array.from(document.querySelectorAll('#checks tbody tr')).map("
         "function (r) { return r.getAttribute('data-check'); })"
     )
-    assert set(listed) == {cid for h in fleet_500.hosts for cid in attention(h)}
+    notes = {cid for h in fleet_500.hosts for cid in h.noted_check_ids}
+    assert notes  # the fleet has info checks that found something: listed apart
+    assert set(listed) == {cid for h in fleet_500.hosts for cid in attention(h)} - notes
+    noted = browser.evaluate(
+        "Array.from(document.querySelectorAll('#notes-by-check tbody tr')).map("
+        "function (r) { return r.getAttribute('data-check'); })"
+    )
+    assert set(noted) == notes
     assert count_colour(rows, ERROR_RED) > 50, "no red 'blocked' badge or error severity"
     assert browser.evaluate("document.getElementById('f-count').textContent") == (
         f"{HOSTS} of {HOSTS} hosts shown"

@@ -238,6 +238,23 @@ def test_fleet_counts_failing_hosts_by_check_most_frequent_first() -> None:
     assert list(fleet().failures_by_check.items()) == [("SF101", 2), ("SF301", 2)]
 
 
+def test_an_info_check_that_found_something_is_a_note_never_a_failure() -> None:
+    """SF308 (a WinHTTP proxy is set) only informs: a blocked host's reason, its failed
+    checks and the fleet's failures by check name SF303 alone, and SF308 as a note."""
+    proxy = host("proxy-tls", finding("SF303", "fail"), finding("SF308", "fail", "info"))
+    assert proxy.status == "blocked"
+    assert proxy.failed_check_ids == ("SF303",)
+    assert proxy.noted_check_ids == ("SF308",)
+    assert proxy.blocked_reason == "SF303 failed"
+    assert [f.check_id for f in proxy.findings if f.is_failure] == ["SF303"]
+    assert [f.check_id for f in proxy.findings if f.is_note] == ["SF308"]
+    both = FleetReport(title="t", hosts=(proxy, host("spc", finding("SF308", "fail", "info"))))
+    assert both.failures_by_check == {"SF303": 1}
+    assert both.notes_by_check == {"SF308": 2}
+    # An info check that could not decide is not a note: it is unknown, as any other.
+    assert not finding("SF308", "unknown", "info").is_note
+
+
 def test_fleet_sorts_blocked_first_then_unreachable_warnings_ready() -> None:
     names = [h.host for h in fleet().sorted_hosts()]
     assert names == ["b-blocked", "e-blocked", "d-down", "a-warn", "c-ready"]

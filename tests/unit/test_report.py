@@ -30,6 +30,7 @@ from sagefleet.report import (
 )
 from sagefleet.report.html import css_class
 from sagefleet.report.labels import label, typography
+from sagefleet.report.outcome_table import host_reason
 
 HOSTILE = "<script>alert(1)</script>"
 DOTNET_FIX = "Install .NET Framework 4.8 (offline installer) and reboot."
@@ -309,6 +310,57 @@ def test_junit_an_info_check_that_found_something_informs_and_fails_no_test() ->
     assert case.find("failure") is None and case.find("error") is None
     assert case.findtext("system-out") == "info: observed for SF308"
     assert root.get("failures") == "0"
+
+
+def _with_notes() -> FleetReport:
+    """The demo's proxy-tls (SF303 fails, SF308 notes a WinHTTP proxy) and a ready host
+    whose only finding is SF308's note."""
+    proxy = HostReport(
+        host="proxy-tls",
+        reachable=True,
+        findings=(
+            _finding("SF303", Status.FAIL, Severity.ERROR),
+            _finding("SF308", Status.FAIL, Severity.INFO),
+        ),
+    )
+    ready = HostReport(
+        host="sage-noted", reachable=True, findings=(_finding("SF308", Status.FAIL, Severity.INFO),)
+    )
+    return replace(sample(), hosts=(proxy, ready))
+
+
+def test_console_says_what_info_checks_found_apart_from_the_failures() -> None:
+    text = render_console(_with_notes(), colour=False)
+    lines = text.splitlines()
+    rows = {line.split()[0]: line for line in lines if line.startswith(("proxy", "sage"))}
+    assert rows["proxy-tls"].split()[-1] == "SF303"  # failed checks: SF308 is not one
+    assert rows["sage-noted"].split()[1] == "ready" and "SF308" not in rows["sage-noted"]
+    failures, notes = text.split("Failures by check\n")[1].split("For information")
+    assert "SF303" in failures and "SF308" not in failures
+    (line,) = [line for line in notes.splitlines() if line.startswith("SF308")]
+    assert line.split()[:2] == ["SF308", "2"] and "title of SF308" in line
+    assert "For information" not in render_console(sample(), colour=False)
+
+
+def test_html_says_what_info_checks_found_apart_from_the_failures() -> None:
+    page = render_html(_with_notes())
+    assert "SF308" not in _section(page, '<table id="checks">', "</table>")
+    notes = _section(page, '<table id="notes-by-check">', "</table>")
+    row = _section(notes, '<tr data-check="SF308">', "</tr>")
+    assert '<a href="#check=SF308"' in row and '<td class="num">2</td>' in row
+    options = _section(page, '<select id="f-check">', "</select>")
+    assert options.count('value="SF308"') == 1
+    hosts = _section(page, '<table id="hosts">', "</table>")
+    noted = set(re.findall(r'data-host="([^"]*)"[^>]*data-checks="[^"]*SF308', hosts))
+    assert noted == {"proxy-tls", "sage-noted"}
+    finding = _section(_section(page, 'id="host-2"', "</details>"), "<tr class=", "</tr>")
+    assert "sev-info fs-noted" in finding and "<td>noted</td>" in finding
+    assert 'id="notes-by-check"' not in render_html(sample())
+
+
+def test_a_blocked_hosts_reason_names_its_failures_not_its_notes() -> None:
+    proxy = _with_notes().hosts[0]
+    assert proxy.status == "blocked" and host_reason(proxy) == "SF303 failed"
 
 
 def test_junit_waived_finding_is_skipped_with_reason() -> None:

@@ -209,4 +209,19 @@ def render_console(report: FleetReport, width: int = 100, *, colour: bool | None
         cw = [max([len(check_headers[c])] + [len(r[c]) for r in check_rows]) for c in range(3)]
         cw.append(max(width - sum(cw) - 6, 1))
         lines.extend(_table(check_headers, check_rows, cw, [False, False, True, False]))
+    lines.extend(_notes_table(report, labels, width))
     return "\n".join(lines) + "\n"
+
+
+def _notes_table(report: FleetReport, labels: Mapping[str, str], width: int) -> list[str]:
+    """What the info checks found, by check: they inform and never fail a host, so they are
+    not among the failures (none: no lines)."""
+    notes = report.notes_by_check
+    if not notes:
+        return []
+    titles = report.check_titles()
+    headers = [labels[key].upper() for key in ("check", "hosts_noted", "check_title")]
+    rows = [[cid, str(n), titles[cid][0]] for cid, n in notes.items()]
+    widths = [max([len(headers[c])] + [len(r[c]) for r in rows]) for c in range(2)]
+    widths.append(max(width - sum(widths) - 4, 1))
+    return ["", labels["notes_by_check"], *_table(headers, rows, widths, [False, True, False])]

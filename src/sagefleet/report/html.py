@@ -108,6 +108,12 @@ def _is_quiet(item: Finding) -> bool:
     return status_key(str(item.status)) in QUIET
 
 
+def shown_status(item: Finding) -> str:
+    """The status a finding is shown with: an info check that found something is
+    ``noted``, never ``fail`` (it only informs, docs/checks.md)."""
+    return "noted" if item.is_note else str(item.status)
+
+
 def _json_script(data: Any) -> Markup:
     """JSON for a ``<script type="application/json">`` element: nothing in it can end
     the element or be read as markup (``<``, ``>`` and ``&`` travel escaped)."""
@@ -170,13 +176,14 @@ class _QuietRows:
 
 
 def _checks_summary(report: FleetReport, labels: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Checks that failed or could not be decided, with how many hosts each: most first."""
+    """Checks that failed or could not be decided, with how many hosts each: most first
+    (an info check's note is not a failure: ``_notes_summary``)."""
     summary: dict[str, dict[str, Any]] = {}
     for host in report.hosts:
         seen: dict[str, set[str]] = {}
         for item in host.findings:
             status = str(item.status)
-            if status in ATTENTION:
+            if status in ATTENTION and not item.is_note:
                 seen.setdefault(item.check_id, set()).add(status)
                 entry = summary.setdefault(
                     item.check_id,
@@ -199,6 +206,15 @@ def _checks_summary(report: FleetReport, labels: Mapping[str, str]) -> list[dict
     return items
 
 
+def _notes_summary(report: FleetReport) -> list[dict[str, Any]]:
+    """The info checks that found something, with how many hosts each: most first."""
+    titles = report.check_titles()
+    return [
+        {"check_id": check_id, "title": titles[check_id][0], "hosts": n}
+        for check_id, n in report.notes_by_check.items()
+    ]
+
+
 def _host_row(
     index: int, host: HostReport, labels: Mapping[str, str], quiet: _QuietRows
 ) -> dict[str, Any]:
@@ -219,7 +235,8 @@ def _host_row(
     for item in hidden:
         name = label(labels, "finding", str(item.status))
         hidden_counts[name] = hidden_counts.get(name, 0) + 1
-    attention = sorted({f.check_id for f in host.findings if str(f.status) in ATTENTION})
+    # What the check filter finds the host by: its failures, unknowns and notes.
+    checks = {f.check_id for f in host.findings if str(f.status) in ATTENTION}
     by_status: dict[str, int] = {}
     for item in host.findings:
         by_status[str(item.status)] = by_status.get(str(item.status), 0) + 1
@@ -241,8 +258,8 @@ def _host_row(
         "findings": [
             {
                 "item": f,
-                "status_class": css_class(str(f.status)),
-                "status_label": label(labels, "finding", str(f.status)),
+                "status_class": css_class(shown_status(f)),
+                "status_label": label(labels, "finding", shown_status(f)),
                 "severity_label": label(labels, "severity", str(f.severity)),
             }
             for f in shown
@@ -250,7 +267,7 @@ def _host_row(
         "hidden": hidden_counts,
         "unknown": by_status.get("unknown", 0),
         "waived": by_status.get("waived", 0),
-        "attention": attention,
+        "checks": sorted(checks),
         "open": bool(shown)
         or host.error is not None
         or not host.reachable
@@ -303,6 +320,7 @@ def render_html(report: FleetReport) -> str:
         "rows": rows,
         "outcomes": outcome_columns(report),
         "by_check": _checks_summary(report, labels),
+        "notes": _notes_summary(report),
         "observed": lambda item: _text_node(_observed(item)),
         "quiet_data": _json_script(quiet.to_data()),
         "css": Markup(css),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from sagefleet.findings import Finding, FleetReport, HostReport, Severity, Status
+from sagefleet.findings import Finding, FleetReport, HostReport, Status
 from sagefleet.outcomes import BY_NAME, Outcome
 from sagefleet.report.outcome_table import host_reason
 
@@ -38,7 +38,7 @@ def _finding_case(suite: ET.Element, host: HostReport, item: Finding) -> str | N
         "testcase",
         {"classname": _clean(host.host), "name": _clean(_case_name(item)), "time": "0"},
     )
-    if item.status is Status.FAIL and item.severity is Severity.INFO:
+    if item.is_note:
         # An info check only informs (docs/checks.md): what it found is said, and a CI
         # reading the file does not count it as a failed test of a ready host.
         ET.SubElement(case, "system-out").text = _clean(f"info: {item.message}")
