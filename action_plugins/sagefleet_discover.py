@@ -9,6 +9,7 @@ from sagefleet import discover
 from sagefleet.ansible.action import SagefleetAction
 from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.report.runs import job_folder
+from sagefleet.settings.validate import refuse_misspelt
 
 
 class ActionModule(SagefleetAction):
@@ -24,6 +25,9 @@ class ActionModule(SagefleetAction):
     _supports_check_mode = True  # reads the host; in check mode writes nothing on the bastion
 
     def prepare(self, variables: dict[str, Any]) -> Any:
+        # A slip of a declared name (sagefleet_discover_root) would leave its default in
+        # force unseen: refused before the host is contacted, as every job does.
+        refuse_misspelt(self.host, self.task_vars)
         args = self.args
         return discover.params(
             args["roots"], max_depth=args["max_depth"], max_files=args["max_files"]

@@ -8,11 +8,18 @@ from typing import Any
 from sagefleet.ansible.action import SagefleetAction
 from sagefleet.facts import parse_utc
 from sagefleet.remote.ansible import AnsibleSession
+from sagefleet.settings.validate import refuse_misspelt
 
 
 class ActionModule(SagefleetAction):
     # No arguments: library/sagefleet_host_info.py has no options.
     _supports_check_mode = True  # read-only: safe in check mode
+
+    def prepare(self, variables: dict[str, Any]) -> Any:
+        # A slip of a declared name (sagefleet_host_info_sho) would leave its default in
+        # force unseen: refused before the host is contacted, as every job does.
+        refuse_misspelt(self.host, self.task_vars)
+        return variables
 
     def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
         sent = dt.datetime.now(dt.UTC)

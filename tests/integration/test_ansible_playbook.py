@@ -66,6 +66,24 @@ def test_site_playbook_gathers_every_host_over_winrm_ntlm_https(
     assert re.findall(r"^sage0\d\s+:.*changed=(\d+)", process.stdout, re.M) == ["0"] * 3
 
 
+def test_a_misspelt_variable_fails_the_host_before_it_is_contacted(
+    make_fleet: FleetFactory, tmp_path: Path
+) -> None:
+    """sagefleet_host_info_sho would leave sagefleet_host_info_show's default in force."""
+    fleet = make_fleet(1)
+    process, _ = run_playbook(fleet, tmp_path, "-e", "sagefleet_host_info_sho=false")
+    assert process.returncode == 2, process.stdout + process.stderr
+    said = " ".join(process.stdout.split())
+    assert (
+        "invalid input, host not contacted: " in said
+        and "host sage01, field sagefleet_host_info_sho: not a sagefleet variable, so not "
+        "read (a slip of sagefleet_host_info_show?). Fix: rename it sagefleet_host_info_show"
+        in said
+    )
+    assert re.search(r"^sage01\s+:.*failed=1", process.stdout, re.M)
+    assert fleet.host("sage01").journal == []
+
+
 def test_site_playbook_in_check_mode_still_reads(make_fleet: FleetFactory, tmp_path: Path) -> None:
     fleet = make_fleet(1)
     process, summary_file = run_playbook(fleet, tmp_path, "--check")

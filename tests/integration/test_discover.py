@@ -48,6 +48,29 @@ def discover(inventory: Path, dest: Path, *extra: str) -> str:
     return process.stdout
 
 
+def test_a_misspelt_variable_fails_the_host_before_it_is_contacted(
+    fleet: tuple[Fleet, Path], tmp_path: Path
+) -> None:
+    """sagefleet_discover_root would leave sagefleet_discover_roots' default in force."""
+    servers, inventory = fleet
+    first = next(iter(servers.listeners))
+    before = len(servers.host(first).journal)
+    process = subprocess.run(
+        [ANSIBLE_PLAYBOOK, "-i", str(inventory), "playbooks/discover.yml", "-l", first,
+         "-e", f"sagefleet_discover_dest={tmp_path}", "-e", "sagefleet_discover_root=D:/Sage"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+    )
+    assert process.returncode == 2, process.stdout[-4000:] + process.stderr[-2000:]
+    said = " ".join(process.stdout.split())
+    assert (
+        f"host {first}, field sagefleet_discover_root: not a sagefleet variable, so not read "
+        "(a slip of sagefleet_discover_roots?)" in said
+    )
+    assert len(servers.host(first).journal) == before  # not contacted
+    assert not any(tmp_path.iterdir())
+
+
 def filled(text: str, secrets: dict[str, str]) -> dict[str, Any]:
     """The draft with its vault placeholders filled, as Ansible would template them
     (values only: a YAML comment is never templated)."""
