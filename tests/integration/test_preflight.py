@@ -373,6 +373,32 @@ def test_unreachable_host_is_reported_with_its_cause(tmp_path: Path) -> None:
     assert host_entry(report, "sage01")["status"] == "ready"
 
 
+@pytest.mark.parametrize("mode", ["fleet", "per_host"])
+def test_a_run_that_reached_no_host_still_writes_its_report(tmp_path: Path, mode: str) -> None:
+    """Every host refused the credentials: Ansible runs nothing more once every host is
+    unreachable, yet the report says why of each (a CI reading report.junit.xml would
+    read an earlier run's otherwise), and PLAY RECAP marks each host unreachable."""
+    specs = generate_specs(2, first_address=next_first_address(), port=0)
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        for name in ("sage01", "sage02"):
+            fleet.spec(name).password = "wrong-password"
+        inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
+        out = tmp_path / "out"
+        process = run_preflight(inventory, out, "-e", f"sagefleet_preflight_mode={mode}")
+    assert process.returncode == 4, process.stdout[-3000:]
+    counts = dict(re.findall(r"^(sage0\d)\s+:.*unreachable=(\d+)", process.stdout, re.M))
+    assert counts == {"sage01": "1", "sage02": "1"}, process.stdout[-3000:]
+    for name in ("sage01", "sage02"):
+        assert re.search(rf"^unreachable: \[{name}\] .*credentials", process.stdout, re.M)
+    report = json.loads((out / "report.json").read_text())
+    for name in ("sage01", "sage02"):
+        entry = host_entry(report, name)
+        assert entry["status"] == "unreachable" and "credentials" in (entry["error"] or "")
+    junit = ET.parse(out / "report.junit.xml").getroot()
+    assert junit.get("errors") == "2"  # one errored testcase per unreachable host
+    assert "this run wrote no report" not in process.stdout
+
+
 def test_fail_on_blocked_fails_the_blocked_host_itself_in_the_recap(tmp_path: Path) -> None:
     """fail_on_blocked: exit code 2, and PLAY RECAP fails the blocked host (not the first
     host of the play, which ran the report), with the checks that block it."""

@@ -145,6 +145,23 @@ def ended(result: dict[str, Any], fail_on_blocked: bool) -> dict[str, Any]:
     return {**result, **outcomes.end_host(str(status), reason, fail_on, unreachable_on)}
 
 
+#: In the checks task's result of the play's first host, instead of ``unreachable``: the
+#: role's last task ends that host unreachable, once the report is written (``deferred``).
+ENDS_UNREACHABLE = "sagefleet_ends_unreachable"
+
+
+def deferred(result: dict[str, Any], host: str, play_hosts: Sequence[str]) -> dict[str, Any]:
+    """The checks task's result, except that the play's first host is not ended unreachable
+    there: Ansible runs nothing more once every host of a play is unreachable, so a run
+    that reached no host would write no report (and leave ``latest`` on an earlier run's).
+    Its result says ``ENDS_UNREACHABLE`` instead, the host stays in the play, writes the
+    report (run once, for the play's first host) and the role's last task ends it."""
+    if not result.get("unreachable") or not play_hosts or play_hosts[0] != host:
+        return result
+    kept = {key: value for key, value in result.items() if key != "unreachable"}
+    return {**kept, ENDS_UNREACHABLE: True}
+
+
 def mode_of(value: Any) -> str:
     """The mode a host asks for (the role's argument spec has refused anything else)."""
     return DEFAULT_MODE if value in (None, "") else str(value)
