@@ -48,7 +48,7 @@ class ActionModule(SagefleetAction):
             result = ended(super().run(tmp, task_vars), self._fail_on_blocked())
         except AnsibleConnectionFailure as exc:  # reaching the host failed (per host)
             result = {"unreachable": True, "changed": False, "msg": str(exc)}
-        return deferred(result, self.host, self.task_vars.get("ansible_play_hosts_all") or [])
+        return deferred(result, self.host, self.task_vars.get("ansible_play_batch") or [])
 
     def _fail_on_blocked(self) -> bool:
         """The role's sagefleet_preflight_fail_on_blocked for this host (its argument spec

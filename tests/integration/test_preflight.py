@@ -505,6 +505,28 @@ def test_a_host_that_could_not_be_diagnosed_is_unreachable_in_the_recap(tmp_path
     assert host_entry(report, "sage02")["status"] == "unreachable"
 
 
+def test_the_first_host_that_could_not_be_diagnosed_ends_unreachable_after_the_report(
+    tmp_path: Path,
+) -> None:
+    """The play's first host is ended after the report (so that a run that reached no host
+    still writes one), in the same words as any other host."""
+    specs = generate_specs(2, first_address=next_first_address(), port=0)
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        fleet.host("sage01").snippet_failures["facts"] = "Get-CimInstance : Access denied"
+        inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
+        process = run_preflight(inventory, tmp_path / "out")
+    assert process.returncode == 4, process.stdout[-3000:]
+    counts = dict(re.findall(r"^(sage0\d)\s+:.*unreachable=(\d+)", process.stdout, re.M))
+    assert counts == {"sage01": "1", "sage02": "0"}
+    report_at = process.stdout.index("TASK [sagefleet_preflight : Write the fleet report]")
+    (line,) = re.findall(r"^unreachable: \[sage01\].*$", process.stdout, re.M)
+    assert re.fullmatch(r"unreachable: \[sage01\] facts could not be gathered: .*denied", line)
+    assert process.stdout.index(line) > report_at
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert host_entry(report, "sage01")["status"] == "unreachable"
+    assert host_entry(report, "sage02")["status"] == "ready"
+
+
 def test_preflight_in_check_mode_gives_the_same_report(tmp_path: Path) -> None:
     specs = generate_specs(
         2, profiles=("healthy-onprem", "dotnet-472"), first_address=next_first_address(), port=0

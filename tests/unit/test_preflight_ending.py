@@ -9,7 +9,7 @@ import pytest
 from tests.support.reports import dotnet
 
 from sagefleet import outcomes
-from sagefleet.ansible.preflight_play import ended, task_result
+from sagefleet.ansible.preflight_play import ENDS_UNREACHABLE, deferred, ended, task_result
 from sagefleet.findings import Finding, HostReport, Severity, Status
 
 
@@ -54,6 +54,26 @@ def test_an_undiagnosed_host_is_unreachable_whichever_way() -> None:
     marked = ended(undiagnosed, fail_on_blocked=False)
     assert marked["unreachable"] is True
     assert marked["msg"] == "unreachable: facts could not be gathered: Access denied"
+
+
+def test_the_first_host_of_the_batch_is_ended_unreachable_after_the_report() -> None:
+    """Ansible runs nothing more once every host is unreachable: the batch's first host
+    stays (no ``unreachable``) and says why, in the words its own end would have used."""
+    batch = ["sage01", "sage02"]
+    refused = task_result(_report(reachable=False, error="credentials rejected"))
+    first = deferred(refused, "sage01", batch)
+    assert "unreachable" not in first and first[ENDS_UNREACHABLE] == "credentials rejected"
+    assert first["host_report"] == refused["host_report"]  # the report reads it as before
+    assert deferred(refused, "sage02", batch) == refused  # any other host ends here
+    undiagnosed = ended(task_result(_report(error="facts could not be gathered: X")), False)
+    assert undiagnosed["msg"] == "unreachable: facts could not be gathered: X"
+    # sagefleet_outcome says "unreachable: <reason>": the reason is given without it.
+    assert deferred(undiagnosed, "sage01", batch)[ENDS_UNREACHABLE] == (
+        "facts could not be gathered: X"
+    )
+    for result in (task_result(_report()), ended(task_result(_report(BLOCKING)), True)):
+        assert deferred(result, "sage01", batch) == result  # reached: nothing to defer
+    assert deferred(refused, "sage01", []) == refused
 
 
 def test_a_task_that_failed_on_its_own_keeps_its_error() -> None:

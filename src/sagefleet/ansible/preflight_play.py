@@ -145,21 +145,23 @@ def ended(result: dict[str, Any], fail_on_blocked: bool) -> dict[str, Any]:
     return {**result, **outcomes.end_host(str(status), reason, fail_on, unreachable_on)}
 
 
-#: In the checks task's result of the play's first host, instead of ``unreachable``: the
-#: role's last task ends that host unreachable, once the report is written (``deferred``).
+#: In the checks task's result of the play's first host, instead of ``unreachable``: why
+#: it could not be diagnosed; the role's last task ends it so, after the report (``deferred``).
 ENDS_UNREACHABLE = "sagefleet_ends_unreachable"
 
 
-def deferred(result: dict[str, Any], host: str, play_hosts: Sequence[str]) -> dict[str, Any]:
-    """The checks task's result, except that the play's first host is not ended unreachable
-    there: Ansible runs nothing more once every host of a play is unreachable, so a run
-    that reached no host would write no report (and leave ``latest`` on an earlier run's).
-    Its result says ``ENDS_UNREACHABLE`` instead, the host stays in the play, writes the
-    report (run once, for the play's first host) and the role's last task ends it."""
-    if not result.get("unreachable") or not play_hosts or play_hosts[0] != host:
+def deferred(result: dict[str, Any], host: str, batch: Sequence[str]) -> dict[str, Any]:
+    """The checks task's result, except that the first host of the play's batch is not
+    ended unreachable there: Ansible runs nothing more once every host of a batch is
+    unreachable, so a run that reached no host would write no report (and leave
+    ``latest`` on an earlier run's). Its result says why under ``ENDS_UNREACHABLE``
+    instead: the host stays in the play, the report runs once for it (the batch's first
+    host), and the role's last task, run once, ends it unreachable with that reason."""
+    if not result.get("unreachable") or not batch or batch[0] != host:
         return result
     kept = {key: value for key, value in result.items() if key != "unreachable"}
-    return {**kept, ENDS_UNREACHABLE: True}
+    reason = str(result.get("msg") or "").removeprefix(f"{Outcome.UNREACHABLE.value}: ")
+    return {**kept, ENDS_UNREACHABLE: reason}
 
 
 def mode_of(value: Any) -> str:
