@@ -485,46 +485,30 @@ def test_a_selection_without_the_checks_contacts_no_host_and_writes_no_report(
     assert all(failed == "0" for _, failed, _ in recap), process.stdout[-3000:]
 
 
-def test_a_host_that_could_not_be_diagnosed_is_unreachable_in_the_recap(tmp_path: Path) -> None:
-    """Facts that could not be gathered leave the host undiagnosed: the report says
-    unreachable with the cause, and so do PLAY RECAP and the exit code (4)."""
-    specs = generate_specs(2, first_address=next_first_address(), port=0)
-    with Fleet(specs, tmp_path / "fleet") as fleet:
-        fleet.host("sage02").snippet_failures["facts"] = "Get-CimInstance : Access denied"
-        inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
-        process = run_preflight(inventory, tmp_path / "out")
-    assert process.returncode == 4, process.stdout[-3000:]
-    counts = dict(re.findall(r"^(sage0\d)\s+:.*unreachable=(\d+)", process.stdout, re.M))
-    assert counts == {"sage01": "0", "sage02": "1"}
-    assert re.search(
-        r"^unreachable: \[sage02\] facts could not be gathered: .*Access denied",
-        process.stdout,
-        re.M,
-    ), process.stdout[-3000:]
-    report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert host_entry(report, "sage02")["status"] == "unreachable"
-
-
-def test_the_first_host_that_could_not_be_diagnosed_ends_unreachable_after_the_report(
-    tmp_path: Path,
+@pytest.mark.parametrize("broken", ["sage01", "sage02"])
+def test_a_host_that_could_not_be_diagnosed_is_unreachable_in_the_recap(
+    tmp_path: Path, broken: str
 ) -> None:
-    """The play's first host is ended after the report (so that a run that reached no host
-    still writes one), in the same words as any other host."""
+    """Facts that could not be gathered leave the host undiagnosed: the report says
+    unreachable with the cause, and so do PLAY RECAP and the exit code (4). The play's
+    first host is ended after the report (so that a run that reached no host still
+    writes one), the others by their checks task, in the same words."""
     specs = generate_specs(2, first_address=next_first_address(), port=0)
     with Fleet(specs, tmp_path / "fleet") as fleet:
-        fleet.host("sage01").snippet_failures["facts"] = "Get-CimInstance : Access denied"
+        fleet.host(broken).snippet_failures["facts"] = "Get-CimInstance : Access denied"
         inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
         process = run_preflight(inventory, tmp_path / "out")
     assert process.returncode == 4, process.stdout[-3000:]
     counts = dict(re.findall(r"^(sage0\d)\s+:.*unreachable=(\d+)", process.stdout, re.M))
-    assert counts == {"sage01": "1", "sage02": "0"}
+    assert counts == {name: str(int(name == broken)) for name in ("sage01", "sage02")}
+    (line,) = re.findall(rf"^unreachable: \[{broken}\].*$", process.stdout, re.M)
+    assert re.fullmatch(rf"unreachable: \[{broken}\] facts could not be gathered: .*denied", line)
     report_at = process.stdout.index("TASK [sagefleet_preflight : Write the fleet report]")
-    (line,) = re.findall(r"^unreachable: \[sage01\].*$", process.stdout, re.M)
-    assert re.fullmatch(r"unreachable: \[sage01\] facts could not be gathered: .*denied", line)
-    assert process.stdout.index(line) > report_at
+    assert (process.stdout.index(line) > report_at) == (broken == "sage01")
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert host_entry(report, "sage01")["status"] == "unreachable"
-    assert host_entry(report, "sage02")["status"] == "ready"
+    for name in ("sage01", "sage02"):
+        expected = "unreachable" if name == broken else "ready"
+        assert host_entry(report, name)["status"] == expected
 
 
 def test_preflight_in_check_mode_gives_the_same_report(tmp_path: Path) -> None:
