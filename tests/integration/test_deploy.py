@@ -566,6 +566,23 @@ def test_a_run_filtered_by_tags_still_fails_the_failed_host(
     assert recap(validated)["old"]["failed"] == 0
 
 
+def test_waves_ansible_would_misread_stop_the_run_before_any_host(
+    tmp_path: Path, package: Path, make_fleet: FleetFactory
+) -> None:
+    """-e sagefleet_deploy_waves=[1] gives deploy.yml's serial a string: Ansible stopped
+    with "Unexpected Exception, this is probably a bug"; a wave of 0 deployed every host
+    at once. The input check refuses both, naming host, field and value."""
+    fleet = make_fleet(profiles=["agent-old"], names=["old"])
+    for given, value in (("sagefleet_deploy_waves=[1]", "'[1]'"),
+                         ('{"sagefleet_deploy_waves": [0]}', "0")):
+        process, _ = deploy(fleet, tmp_path, package, "-e", given)
+        assert process.returncode == 2, process.stdout[-3000:]
+        said = " ".join(process.stdout.split())
+        assert "host old, field sagefleet_deploy_waves: " in said and f"(value: {value})" in said
+        assert "no host was contacted" in said and "probably a bug" not in process.stdout
+        assert fleet.host("old").journal == []
+
+
 def test_reports_go_to_a_folder_per_run_with_a_latest_link(
     tmp_path: Path, package: Path, make_fleet: FleetFactory
 ) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sagefleet.deploy.waves import judge_wave, outcome_of, wave_verdict
+from sagefleet.deploy.waves import check_rollout, judge_wave, outcome_of, wave_verdict
+from sagefleet.errors import InputError
 
 
 def test_a_failed_canary_stops_the_rollout() -> None:
@@ -158,3 +159,60 @@ def test_a_host_the_verification_could_not_reach_is_unreachable_and_stops_the_ro
     assert verdict.message.endswith(
         "; the verification could not reach b: rollout stopped, no new wave starts"
     )
+
+
+@pytest.mark.parametrize(
+    "waves", [[1, "10%", "25%", "100%"], [5], ["1", "50%"], [2, " 100% "]]
+)
+def test_waves_ansible_reads_as_at_least_one_host_each_pass(waves: list[object]) -> None:
+    check_rollout("sage01", {"sagefleet_deploy_waves": waves})
+
+
+@pytest.mark.parametrize(
+    ("waves", "why"),
+    [
+        ("[1, '10%']", "must be a list"),  # -e name=value gives a string
+        ([], "must be a list"),  # Ansible: every host at once
+        ([1, 0], "each wave is"),  # Ansible: every remaining host at once
+        ([-1], "each wave is"),
+        (["10.5%"], "each wave is"),  # Ansible stops: "this is probably a bug"
+        (["0%"], "each wave is"),
+        (["150%"], "each wave is"),
+        (["abc"], "each wave is"),
+        ([True], "each wave is"),
+        ([1.5], "each wave is"),
+    ],
+)
+def test_waves_ansible_would_misread_are_refused_before_any_host(waves: object, why: str) -> None:
+    with pytest.raises(InputError) as caught:
+        check_rollout("sage01", {"sagefleet_deploy_waves": waves})
+    error = caught.value
+    assert (error.host, error.field) == ("sage01", "sagefleet_deploy_waves")
+    assert why in str(error) and "Fix: " in str(error)
+
+
+@pytest.mark.parametrize(
+    ("name", "given", "accepted"),
+    [
+        ("sagefleet_deploy_max_fail_percentage", 30, True),
+        ("sagefleet_deploy_max_fail_percentage", "30", True),  # -e name=value
+        ("sagefleet_deploy_max_fail_percentage", 0, True),
+        ("sagefleet_deploy_max_fail_percentage", 150, False),
+        ("sagefleet_deploy_max_fail_percentage", "150", False),
+        ("sagefleet_agent_max_fail_percentage", -1, False),
+        ("sagefleet_agent_max_fail_percentage", "many", False),
+        ("sagefleet_agent_pause_s", "5", True),
+        ("sagefleet_agent_pause_s", -5, False),
+        ("sagefleet_agent_pause_s", "-5", False),
+    ],
+)
+def test_the_shares_of_failures_and_the_pause_are_checked(
+    name: str, given: object, accepted: bool
+) -> None:
+    if accepted:
+        check_rollout("sage01", {name: given})
+        return
+    with pytest.raises(InputError) as caught:
+        check_rollout("sage01", {name: given})
+    assert (caught.value.host, caught.value.field) == ("sage01", name)
+    assert f"(value: {given!r})" in str(caught.value)

@@ -13,6 +13,7 @@ from typing import Any
 from sagefleet import preflight, transfer
 from sagefleet.agent import connection
 from sagefleet.agent import profile as agent_profile
+from sagefleet.deploy.waves import check_rollout
 from sagefleet.errors import InputError
 from sagefleet.package import PackageInfo
 from sagefleet.remote.retry import retry_from
@@ -227,6 +228,7 @@ def check_inputs(host: str, variables: Mapping[str, Any]) -> DeployOptions:
     options = options_from(host, variables)
     check_paths(host, options)
     retry_from(host, variables)
+    check_rollout(host, variables)
     return options
 
 

@@ -8,14 +8,17 @@ it: the wave gate says ``stop`` instead, the role ends the play (the hosts left 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sagefleet.errors import InputError
 from sagefleet.outcomes import Outcome
 from sagefleet.report.runs import RunFolder, written
+from sagefleet.variables import UNSET, check, get, given, whole
 
 #: The outcomes that count against a wave (unreachable, blocked and not-run hosts do not).
 FAILED: tuple[Outcome, ...] = (Outcome.ROLLED_BACK, Outcome.FAILED, Outcome.VERIFY_FAILED)
@@ -30,6 +33,81 @@ NOT_VERIFIED: tuple[Outcome, ...] = (
 STOPPED = "rollout stopped, no new wave starts"
 #: A verified host's verdicts that stop the rollout: nothing proved the deploy on it.
 UNPROVEN: tuple[Outcome, ...] = (Outcome.VERIFY_FAILED, Outcome.UNREACHABLE)
+
+
+_PERCENT = re.compile(r"([0-9]+)%")
+
+
+def check_rollout(host: str, variables: Mapping[str, Any]) -> None:
+    """The rollout's variables, checked before any host is touched (raises InputError).
+
+    ``sagefleet_deploy_waves`` becomes deploy.yml's ``serial``, which Ansible reads
+    loosely: a wave of 0 hosts (or fewer) deploys every remaining host at once, and a
+    string (``-e sagefleet_deploy_waves=[1]`` gives one: ``-e name=value`` gives strings)
+    or a size it cannot read stops the run with "Unexpected Exception, this is probably
+    a bug". The shares of failed hosts are percentages, the pause a number of seconds.
+    """
+    for name in ("sagefleet_deploy_max_fail_percentage", "sagefleet_agent_max_fail_percentage"):
+        used, found = given(host, variables, name)
+        if found is UNSET:
+            continue
+        try:  # a number as YAML or a command line's -e gives it ("30")
+            check(host, get(name), _number(found), field=used)
+        except InputError:
+            check(host, get(name), found, field=used)  # refused, naming the value as given
+            raise
+    whole(host, variables, "sagefleet_agent_pause_s")
+    used, waves = given(host, variables, "sagefleet_deploy_waves")
+    if waves is UNSET:
+        return
+    example = "-e '{\"sagefleet_deploy_waves\": [1, \"10%\", \"100%\"]}'"
+    if not isinstance(waves, list) or not waves:
+        raise InputError(
+            "must be a list of wave sizes, each a number of hosts or a percentage",
+            host=host,
+            field=used,
+            value=repr(waves)[:80],
+            fix="give a list such as [1, '10%', '100%'] in the inventory, or as JSON on the "
+            f"command line ({example}: -e name=value gives a string); for every host at once, "
+            "['100%']",
+        )
+    for size in waves:
+        if _wave_size(size):
+            continue
+        raise InputError(
+            "each wave is a number of hosts (1 or more) or a percentage from 1% to 100%: "
+            "Ansible deploys every remaining host at once for a wave of 0, and stops on a "
+            "size it cannot read",
+            host=host,
+            field=used,
+            value=repr(size)[:80],
+            fix="give sizes such as 1, 5, '10%' or '100%'",
+        )
+
+
+def _number(found: Any) -> Any:
+    """``found``, or the number a string of digits stands for."""
+    if isinstance(found, str):
+        try:
+            number = float(found.strip())
+        except ValueError:
+            return found
+        return int(number) if number.is_integer() else number
+    return found
+
+
+def _wave_size(size: Any) -> bool:
+    """Whether Ansible's serial reads ``size`` as a wave of at least one host."""
+    if isinstance(size, bool):
+        return False
+    if isinstance(size, int):
+        return size >= 1
+    if isinstance(size, str):
+        found = _PERCENT.fullmatch(size.strip())
+        if found:
+            return 1 <= int(found.group(1)) <= 100
+        return size.strip().isdigit() and int(size) >= 1
+    return False
 
 
 @dataclass(frozen=True)

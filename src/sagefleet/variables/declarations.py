@@ -320,6 +320,8 @@ DEPLOY_MAX_FAIL = _deployed(
     "Share of failed hosts in a wave (percent) that stops the rollout; the default of "
     "sagefleet_agent_max_fail_percentage.",
     default=20,
+    low=0,
+    high=100,
 )
 PACKAGE_INFO = role_var(
     AGENT, "sagefleet_agent_package_info", "dict",
@@ -330,6 +332,7 @@ PAUSE = role_var(
     AGENT, "sagefleet_agent_pause_s", "int",
     "Seconds to wait after each wave before the next one starts.",
     default=0,
+    low=0,
 )
 VERIFY_WAVES = role_var(
     AGENT, "sagefleet_agent_verify_waves", "bool",
@@ -347,6 +350,8 @@ AGENT_MAX_FAIL = role_var(
     "A wave whose failed hosts (rolled back, failed or verify failed) exceed this share "
     "stops the rollout; unreachable and blocked hosts do not count.",
     default=20,
+    low=0,
+    high=100,
     role_default="{{ sagefleet_deploy_max_fail_percentage | default(20) }}",
 )
 WAVE_REPORT = role_var(
