@@ -307,6 +307,25 @@ def test_a_misspelt_variable_stops_the_play_before_any_host_is_contacted(
             assert fleet.host(name).journal == []
 
 
+def test_a_report_format_it_does_not_know_stops_the_play_before_any_host(
+    tmp_path: Path,
+) -> None:
+    """-e sagefleet_preflight_report_formats=[html] gives the string '[html]': it failed the
+    report task, after every host had been reached, and no report was written."""
+    specs = generate_specs(1, first_address=next_first_address(), port=0)
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
+        process = run_preflight(
+            inventory, tmp_path / "out", "-e", "sagefleet_preflight_report_formats=[html]"
+        )
+        assert process.returncode == 2, process.stdout[-3000:]
+        said = " ".join(process.stdout.split())
+        assert "no host was contacted" in said
+        assert "host sage01, field sagefleet_preflight_report_formats: " in said
+        assert "(value: '[html]')" in said
+        assert fleet.host("sage01").journal == []
+
+
 def test_waiver_turns_the_block_into_waived(tmp_path: Path) -> None:
     specs = generate_specs(1, profiles=("dotnet-472",), first_address=next_first_address(), port=0)
     with Fleet(specs, tmp_path / "fleet") as fleet:

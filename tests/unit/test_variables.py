@@ -82,6 +82,20 @@ def test_bounds_types_and_choices() -> None:
         value("h", {"sagefleet_diagnose_restart": "yes"}, "sagefleet_diagnose_restart")
 
 
+def test_a_lists_choices_are_its_items() -> None:
+    """The report formats: each item one of the formats the reports know (one list: the
+    renderers', the variable's and the command line's), refused before any host."""
+    from sagefleet.cli.common import REPORT_FORMATS
+    from sagefleet.report import FORMATS
+
+    formats = "sagefleet_preflight_report_formats"
+    assert variables.get(formats).choices == FORMATS and list(FORMATS) == REPORT_FORMATS
+    assert value("h", {formats: ["html", "json"]}, formats) == ["html", "json"]
+    for wrong in (["[html]"], ["html", "pdf"], "html"):
+        with pytest.raises(InputError, match="must be a list of console, json, junit, html"):
+            value("h", {formats: wrong}, formats)
+
+
 def test_a_secret_value_never_shows() -> None:
     canary = "Sql-Canary-Passw0rd!"
     entity = {"name": "BIJOU", "sql_password": canary}

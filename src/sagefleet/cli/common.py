@@ -14,6 +14,7 @@ from sagefleet.errors import shown
 from sagefleet.files import write_atomic
 from sagefleet.inventory import add_vault_arguments
 from sagefleet.variables.declarations import LANG
+from sagefleet.variables.jobs import REPORT_FORMATS as FORMATS_VAR
 
 if TYPE_CHECKING:
     from sagefleet.findings import FleetReport
@@ -157,7 +158,8 @@ def output_option(
     parser.add_argument("-o", "--output", type=Path, help=help)
 
 
-REPORT_FORMATS = ["console", "json", "junit", "html"]
+#: The report formats, as the preflight role's sagefleet_preflight_report_formats declares them.
+REPORT_FORMATS = list(FORMATS_VAR.choices or ())
 
 
 def format_option(parser: argparse.ArgumentParser) -> None:

@@ -273,8 +273,10 @@ def whole(host: str | None, variables: Mapping[str, Any], name: str) -> int:
 def check(host: str | None, var: Var, found: Any, *, field: str | None = None) -> Any:
     """``found`` as variable ``var`` takes it (no conversion: YAML gives the types)."""
     ok = _TYPE_CHECKS.get(var.type, _any)(found, var)
-    if ok and var.choices is not None:
-        ok = found in var.choices
+    if ok and var.choices is not None:  # a list's choices are its items' (as Ansible's)
+        ok = all(item in var.choices for item in found) if var.type == "list" else (
+            found in var.choices
+        )
     if ok and isinstance(found, int | float) and not isinstance(found, bool):
         ok = (var.low is None or found >= var.low) and (var.high is None or found <= var.high)
     if not ok:

@@ -157,6 +157,7 @@ REPORT_FORMATS = role_var(
     "Report formats to write.",
     default=["console", "json", "junit", "html"],
     elements="str",
+    choices=("console", "json", "junit", "html"),
 )
 FAIL_ON_BLOCKED = role_var(
     PREFLIGHT, "sagefleet_preflight_fail_on_blocked", "bool",

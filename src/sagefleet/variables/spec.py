@@ -67,6 +67,8 @@ class Var:
 
     def message(self) -> str:
         """What a refused value must be."""
+        if self.choices and self.type == "list":
+            return "must be a list of " + ", ".join(str(c) for c in self.choices)
         if self.choices:
             return "must be " + " or ".join(str(c) for c in self.choices)
         what = self.what or {
