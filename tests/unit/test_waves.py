@@ -216,3 +216,25 @@ def test_the_shares_of_failures_and_the_pause_are_checked(
         check_rollout("sage01", {name: given})
     assert (caught.value.host, caught.value.field) == ("sage01", name)
     assert f"(value: {given!r})" in str(caught.value)
+
+
+def test_the_wave_suites_asked_for_are_a_folder_on_the_bastion(tmp_path: Path) -> None:
+    """A suites folder that does not exist would fail each host of the first wave after
+    its deploy: refused before, unless the waves are not verified."""
+    missing = str(tmp_path / "nowhere")
+    for verify in (True, "yes", "true"):
+        with pytest.raises(InputError) as caught:
+            check_rollout(
+                "sage01",
+                {"sagefleet_agent_verify_waves": verify, "sagefleet_agent_verify_suites": missing},
+            )
+        error = caught.value
+        assert (error.host, error.field) == ("sage01", "sagefleet_agent_verify_suites")
+        assert "no such folder on the bastion" in str(error)
+    for fine in (
+        {"sagefleet_agent_verify_waves": False, "sagefleet_agent_verify_suites": missing},
+        {"sagefleet_agent_verify_waves": True, "sagefleet_agent_verify_suites": str(tmp_path)},
+        {"sagefleet_agent_verify_waves": True},  # the project's tests/infra
+        {"sagefleet_agent_verify_waves": True, "sagefleet_agent_verify_suites": "{{ x }}/t"},
+    ):
+        check_rollout("sage01", fine)

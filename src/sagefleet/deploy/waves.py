@@ -15,10 +15,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 from sagefleet.errors import InputError
 from sagefleet.outcomes import Outcome
 from sagefleet.report.runs import RunFolder, written
-from sagefleet.variables import UNSET, check, get, given, whole
+from sagefleet.variables import UNSET, check, get, given, given_or_none, whole
 
 #: The outcomes that count against a wave (unreachable, blocked and not-run hosts do not).
 FAILED: tuple[Outcome, ...] = (Outcome.ROLLED_BACK, Outcome.FAILED, Outcome.VERIFY_FAILED)
@@ -57,6 +59,7 @@ def check_rollout(host: str, variables: Mapping[str, Any]) -> None:
             check(host, get(name), found, field=used)  # refused, naming the value as given
             raise
     whole(host, variables, "sagefleet_agent_pause_s")
+    _check_suites(host, variables)
     used, waves = given(host, variables, "sagefleet_deploy_waves")
     if waves is UNSET:
         return
@@ -82,6 +85,27 @@ def check_rollout(host: str, variables: Mapping[str, Any]) -> None:
             field=used,
             value=repr(size)[:80],
             fix="give sizes such as 1, 5, '10%' or '100%'",
+        )
+
+
+def _check_suites(host: str, variables: Mapping[str, Any]) -> None:
+    """The wave's testinfra suites, when asked for, are a folder on the bastion: else the
+    first wave would be deployed, then its verification fail each of its hosts."""
+    verify = given_or_none(host, variables, "sagefleet_agent_verify_waves")
+    if not boolean(verify if verify is not None else False, strict=False):
+        return
+    used, suites = given(host, variables, "sagefleet_agent_verify_suites")
+    if not isinstance(suites, str) or "{{" in suites:
+        return  # unset (the project's tests/infra), or the role templates it
+    if not Path(suites).expanduser().is_dir():
+        raise InputError(
+            "no such folder on the bastion: the first wave would be deployed, then its "
+            "verification fail each of its hosts",
+            host=host,
+            field=used,
+            value=repr(suites)[:120],
+            fix="give the folder of the testinfra suites (the project's tests/infra, or "
+            "your own), or set sagefleet_agent_verify_waves to false",
         )
 
 
