@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sagefleet.ansible.action import SagefleetAction
+from sagefleet.errors import InputError
 from sagefleet.inventory import current_secrets
 from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.variables.declarations import TARGET_VERSION
@@ -29,6 +30,21 @@ class ActionModule(SagefleetAction):
     }
     _supports_check_mode = True  # read-only: it verifies in check mode too
     _requires_connection = False
+
+    def prepare(self, variables: dict[str, Any]) -> Any:
+        suites = self.args["suites"]
+        if not Path(suites).is_dir():
+            # pytest would collect nothing, and every host would be reported as failing
+            # its verification for what is the input's fault.
+            raise InputError(
+                "no such folder on the bastion: no suite to run",
+                field="suites",
+                value=repr(suites),
+                fix="give the folder of the testinfra suites: sagefleet_verify_suites in "
+                "verify.yml, sagefleet_agent_verify_suites in deploy.yml (default: the "
+                "project's tests/infra)",
+            )
+        return variables
 
     def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
         args, variables = self.args, self.task_vars

@@ -222,7 +222,9 @@ def test_verify_playbook_never_shows_another_runs_report(
     assert good.returncode == 0, good.stdout[-3000:]
     job = tmp_path / "reports" / "inventory" / "verify"
     latest = os.readlink(job / "latest")
-    broken = ("-e", f"sagefleet_verify_suites={tmp_path / 'no-such-suites'}")
+    empty = tmp_path / "suites-without-tests"
+    empty.mkdir()
+    broken = ("-e", f"sagefleet_verify_suites={empty}")
     stale = tmp_path / "explicit"
     stale.mkdir()
     (stale / "report.json").write_text('{"hosts": []}')
@@ -247,6 +249,28 @@ def test_verify_playbook_never_shows_another_runs_report(
         assert failed == {"sage01": "1", "sage02": "1"}
     assert os.readlink(job / "latest") == latest
     assert [p.name for p in job.iterdir() if p.name != "latest"] == [latest]
+
+
+def test_suites_that_are_not_a_folder_are_refused_not_failed_on_every_host(
+    tmp_path: Path, make_fleet: FleetFactory
+) -> None:
+    """A misspelt sagefleet_verify_suites made pytest collect nothing, and every host was
+    reported verify-failed for it: the input is refused instead, naming the folder."""
+    fleet = make_fleet(2)
+    inventory = deployed_inventory(fleet, tmp_path)
+    before = {name: fleet.listeners[name].stats.requests for name in ("sage01", "sage02")}
+    missing = tmp_path / "no-such-suites"
+    run = verify_playbook(
+        inventory,
+        "-e", f"sagefleet_verify_suites={missing}",
+        "-e", f"sagefleet_report_dir={tmp_path / 'reports'}",
+    )  # fmt: skip
+    assert run.returncode == 2, run.stdout[-3000:]
+    said = " ".join(run.stdout.split())
+    assert "invalid input, host not contacted: field suites: no such folder on the bastion" in said
+    assert f"(value: '{missing}')" in said and "sagefleet_verify_suites in verify.yml" in said
+    assert "verify-failed" not in run.stdout and "no verification test" not in run.stdout
+    assert {n: fleet.listeners[n].stats.requests for n in before} == before
 
 
 def test_a_failure_no_hosts_check_explains_still_fails_verify(
