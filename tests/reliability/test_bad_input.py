@@ -202,10 +202,14 @@ DEPLOY_CASES: dict[str, tuple[Mutation, list[str]]] = {
         var("sagefleet_agent_staging_dir", "C:\\" + "s" * 200),
         ["sagefleet_agent_staging_dir", "characters long"],
     ),
-    # Caught by the agent role's argument spec, checked for every host in the first play.
-    "role-pause-str": (
+    "pause-str": (
         var("sagefleet_agent_pause_s", "soon"),
-        ["sagefleet_agent_pause_s", "argument spec of role sagefleet_agent"],
+        ["sagefleet_agent_pause_s", "must be an integer >= 0", "'soon'"],
+    ),
+    # Caught by the agent role's argument spec, checked for every host in the first play.
+    "role-verify-waves-str": (
+        var("sagefleet_agent_verify_waves", "maybe"),
+        ["sagefleet_agent_verify_waves", "argument spec of role sagefleet_agent"],
     ),
 }
 
