@@ -179,6 +179,36 @@ LOGS = {
 }
 
 
+def test_a_role_variable_its_spec_refuses_stops_the_play_in_one_line_a_host(
+    fleet: tuple[Fleet, Path], tmp_path: Path
+) -> None:
+    """The role's argument spec is checked for every host at once by its first task:
+    one line a host naming the field, no host contacted, not Ansible's own check, which
+    printed the whole argument spec with each host's error (a worker a host)."""
+    servers, inventory = fleet
+    before = {name: len(servers.host(name).journal) for name in servers.hosts}
+    process = subprocess.run(
+        [ANSIBLE_PLAYBOOK, "-i", str(inventory), "playbooks/diagnose.yml",
+         "-e", f"sagefleet_diagnose_dest={tmp_path}", "-e", "sagefleet_diagnose_restart=maybe"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+    )
+    assert process.returncode == 2, process.stdout[-4000:]
+    lines = [ln for ln in process.stdout.splitlines() if ln.startswith("- host ")]
+    assert sorted(ln.split(",")[0] for ln in lines) == [
+        "- host with-agent", "- host without-agent"
+    ]
+    assert all(
+        "field sagefleet_diagnose_restart: refused by the argument spec of role "
+        "sagefleet_diagnose" in ln and "(value: 'maybe')" in ln
+        for ln in lines
+    )
+    assert "no host was contacted" in process.stdout
+    assert "argument_spec_data" not in process.stdout
+    assert {name: len(servers.host(name).journal) for name in servers.hosts} == before
+    assert not any(tmp_path.iterdir())
+
+
 def test_diagnose_names_the_step_that_failed_for_a_disconnected_agent(tmp_path: Path) -> None:
     """Two agents that run but hold no connection, for two reasons: a proxy set for the
     admin only (step 2, in French here), and a SQL login failure after which the agent
