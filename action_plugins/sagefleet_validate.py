@@ -12,6 +12,7 @@ from sagefleet.ansible.action import SagefleetAction
 from sagefleet.deploy import check_inputs, require_entities
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.remote.ansible import AnsibleSession
+from sagefleet.report.runs import check_for_play
 from sagefleet.settings import ValidationFailed, build_host_settings
 from sagefleet.settings import host as settings_host
 from sagefleet.variables import is_retired
@@ -28,6 +29,17 @@ class ActionModule(SagefleetAction):
         # A role's folder: also check every host's values against its
         # meta/argument_specs.yml (for a role imported with rolespec_validate: false).
         "role": {"type": "path"},
+        # The folder the run writes its reports to on the bastion, checked before any host
+        # is contacted: its job (reports/<inventory>/<job>/...), or the folder named by
+        # var (empty: the job's folder under the reports root).
+        "report": {
+            "type": "dict",
+            "options": {
+                "job": {"type": "str"},
+                "dest": {"type": "str", "default": ""},
+                "var": {"type": "str", "required": True},
+            },
+        },
     }
     _requires_connection = False
 
@@ -50,6 +62,12 @@ class ActionModule(SagefleetAction):
             errors.extend(mine)
             if mine:
                 refused.append(host)
+        report = self.args["report"]
+        if report:
+            try:
+                check_for_play(report["job"], report["dest"], report["var"], self.report_vars())
+            except InputError as exc:
+                errors.append(exc)
         checked = len(self.args["hosts"])
         if not errors:
             return {

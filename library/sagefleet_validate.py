@@ -31,6 +31,25 @@ options:
       - Folder of a role; every host's values are also checked against its
         C(meta/argument_specs.yml), for a role imported with C(rolespec_validate=false).
     type: path
+  report:
+    description:
+      - The folder the run writes its reports to on the bastion, checked before any host
+        is contacted (the bastion must be able to create and write it), instead of
+        being found out at the report, after every host.
+    type: dict
+    suboptions:
+      job:
+        description: The job whose folder it is, C(reports/<inventory>/<job>/) under
+          C(sagefleet_report_dir), when I(dest) is empty.
+        type: str
+      dest:
+        description: The folder named by I(var); empty for the job's folder.
+        type: str
+        default: ""
+      var:
+        description: The variable that names I(dest), which an error names.
+        type: str
+        required: true
 extends_documentation_fragment:
   - sagefleet.docs.module
   - sagefleet.docs.module.bastion

@@ -307,22 +307,30 @@ def test_a_misspelt_variable_stops_the_play_before_any_host_is_contacted(
             assert fleet.host(name).journal == []
 
 
-def test_a_report_format_it_does_not_know_stops_the_play_before_any_host(
-    tmp_path: Path,
+@pytest.mark.parametrize("case", ["format", "folder"])
+def test_a_report_it_could_not_write_stops_the_play_before_any_host(
+    tmp_path: Path, case: str
 ) -> None:
-    """-e sagefleet_preflight_report_formats=[html] gives the string '[html]': it failed the
-    report task, after every host had been reached, and no report was written."""
+    """A report format it does not know (-e sagefleet_preflight_report_formats=[html] gives
+    the string '[html]') or a report folder the bastion cannot write failed the report
+    task, after every host had been reached, and no report was written."""
     specs = generate_specs(1, first_address=next_first_address(), port=0)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    out, extra, said_of = {
+        "format": (
+            tmp_path / "out",
+            ("-e", "sagefleet_preflight_report_formats=[html]"),
+            "host sage01, field sagefleet_preflight_report_formats: ",
+        ),
+        "folder": (a_file / "out", (), "field sagefleet_preflight_report_dir: the bastion "),
+    }[case]
     with Fleet(specs, tmp_path / "fleet") as fleet:
         inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml")
-        process = run_preflight(
-            inventory, tmp_path / "out", "-e", "sagefleet_preflight_report_formats=[html]"
-        )
+        process = run_preflight(inventory, out, *extra)
         assert process.returncode == 2, process.stdout[-3000:]
         said = " ".join(process.stdout.split())
-        assert "no host was contacted" in said
-        assert "host sage01, field sagefleet_preflight_report_formats: " in said
-        assert "(value: '[html]')" in said
+        assert "no host was contacted" in said and said_of in said
         assert fleet.host("sage01").journal == []
 
 

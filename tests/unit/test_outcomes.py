@@ -21,6 +21,7 @@ from tests.support.reports import deploy_report
 
 from sagefleet import outcomes
 from sagefleet.deploy import waves
+from sagefleet.errors import InputError
 from sagefleet.findings import Finding, FleetReport, HostReport, Severity, Status
 from sagefleet.outcomes import HostOutcome
 from sagefleet.remote.errors import HostUnreachable, short_cause
@@ -34,6 +35,8 @@ from sagefleet.report import (
     render_junit,
 )
 from sagefleet.report.runs import (
+    check_for_play,
+    check_writable,
     discard,
     inventory_name,
     link_latest,
@@ -276,6 +279,28 @@ def test_each_run_gets_its_folder_and_latest_follows_the_runs_that_wrote(tmp_pat
     assert not written(second)
     assert discard(second) and not second.path.exists()
     assert os.readlink(link) == "20250301T101500Z"
+
+
+def test_a_report_folder_the_bastion_cannot_write_is_refused_leaving_nothing(
+    tmp_path: Path,
+) -> None:
+    """Checked before any host is contacted, where the run would find it out at its
+    report; the check leaves nothing behind."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    with pytest.raises(InputError) as refused:
+        check_writable(a_file / "reports", "sagefleet_preflight_report_dir")
+    assert refused.value.field == "sagefleet_preflight_report_dir"
+    assert f"{a_file} is not a folder" in str(refused.value)
+    assert f"(value: {a_file / 'reports'})" in str(refused.value)
+    check_writable(tmp_path / "new" / "deeper", "sagefleet_preflight_report_dir")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # nothing made
+    play = {"sagefleet_report_dir": str(a_file), "sagefleet_inventory_name": "bijou"}
+    with pytest.raises(InputError) as refused:
+        check_for_play("preflight", "", "sagefleet_preflight_report_dir", play)
+    assert refused.value.field == "sagefleet_report_dir"
+    assert str(a_file / "bijou" / "preflight") in str(refused.value)
+    check_for_play("preflight", str(tmp_path / "mine"), "sagefleet_preflight_report_dir", play)
 
 
 def test_a_report_left_by_an_earlier_run_is_not_this_runs(tmp_path: Path) -> None:

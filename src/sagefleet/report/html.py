@@ -108,7 +108,7 @@ def _is_quiet(item: Finding) -> bool:
     return status_key(str(item.status)) in QUIET
 
 
-def shown_status(item: Finding) -> str:
+def _shown_status(item: Finding) -> str:
     """The status a finding is shown with: an info check that found something is
     ``noted``, never ``fail`` (it only informs, docs/checks.md)."""
     return "noted" if item.is_note else str(item.status)
@@ -258,8 +258,8 @@ def _host_row(
         "findings": [
             {
                 "item": f,
-                "status_class": css_class(shown_status(f)),
-                "status_label": label(labels, "finding", shown_status(f)),
+                "status_class": css_class(_shown_status(f)),
+                "status_label": label(labels, "finding", _shown_status(f)),
                 "severity_label": label(labels, "severity", str(f.severity)),
             }
             for f in shown

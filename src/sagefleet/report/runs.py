@@ -14,12 +14,15 @@ import contextlib
 import os
 import re
 import shutil
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from sagefleet.errors import InputError
 
 LATEST = "latest"
 #: The file that makes a run folder a fleet report's (the run wrote its report).
@@ -159,6 +162,41 @@ def job_folder(job: str, play_vars: dict[str, Any]) -> Path:
     it, for a job whose files are not a run's (discover.yml's drafts)."""
     root, inventory = _for_play(play_vars)
     return root / inventory / job
+
+
+def check_writable(folder: str | os.PathLike[str], field: str) -> None:
+    """Raise InputError, naming ``field``, when the bastion could not make and write
+    ``folder``: checked before any host is contacted, where a run would otherwise find it
+    out at its report, after every host. Nothing is left behind: the nearest folder that
+    exists gets a probe folder, removed at once."""
+    target = Path(os.path.normpath(os.path.expanduser(str(folder))))
+    existing = target
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(f"{existing} is not a folder")
+        tempfile.TemporaryDirectory(prefix=".sagefleet-probe-", dir=existing).cleanup()
+    except OSError as exc:
+        raise InputError(
+            f"the bastion cannot write there ({exc.strerror or exc})",
+            field=field,
+            value=str(target),
+            fix="give a folder the bastion's user can create and write, or leave it unset "
+            "for the project's reports/",
+        ) from None
+
+
+def check_for_play(
+    job: str, explicit: str | None, explicit_var: str, play_vars: dict[str, Any]
+) -> None:
+    """``check_writable`` on the folder this run's reports will go to, as open_for_play
+    names it: ``explicit`` (named by ``explicit_var``), else under the reports root."""
+    if explicit:
+        check_writable(explicit, explicit_var)
+        return
+    root, inventory = _for_play(play_vars)
+    check_writable(root / inventory / job, "sagefleet_report_dir")
 
 
 def _for_play(play_vars: dict[str, Any]) -> tuple[Path, str]:
