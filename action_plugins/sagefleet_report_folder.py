@@ -15,6 +15,7 @@ from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.report.runs import (
     REPORT,
     RunFolder,
+    check_for_play,
     discard,
     link_latest,
     open_for_play,
@@ -64,7 +65,7 @@ def _read_fleet_report(run: RunFolder) -> tuple[str, dict[str, str], dict[str, s
             {
                 f"{f['check_id']} {f['message']}"
                 for f in host.get("findings") or ()
-                if f.get("status") == "fail"
+                if f.get("status") == "fail" and f.get("severity") != "info"  # a note
             }
         )
         outcome = host.get("outcome") or {}
@@ -91,7 +92,11 @@ class ActionModule(SagefleetAction):
                     "failed": True,
                     "msg": "state open needs job (preflight, deploy, verify...)",
                 }
-            run = open_for_play(args["job"], args["dest"], self.report_vars())
+            # A folder it cannot write is said now, naming the variable (a folder named
+            # explicitly is made only by what writes into it, at the report).
+            job, play = args["job"], self.report_vars()
+            check_for_play(job, args["dest"], f"sagefleet_{job}_report_dir", play)
+            run = open_for_play(job, args["dest"], play)
             return {
                 "changed": False,
                 "msg": f"reports of this run go to {run.path}",

@@ -583,6 +583,27 @@ def test_waves_ansible_would_misread_stop_the_run_before_any_host(
         assert fleet.host("old").journal == []
 
 
+@pytest.mark.parametrize("tags", [(), ("--tags", "validate")])
+def test_a_report_folder_the_bastion_cannot_write_stops_the_run_before_any_host(
+    tmp_path: Path, package: Path, make_fleet: FleetFactory, tags: tuple[str, ...]
+) -> None:
+    """A folder named explicitly is made only when the report is written: one the bastion
+    could not write failed the report play, after every wave, with a bare errno."""
+    fleet = make_fleet(profiles=["agent-old"], names=["old"])
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    process, _ = deploy(
+        fleet, tmp_path, package, "-e", f"sagefleet_deploy_report_dir={a_file / 'out'}", *tags
+    )
+    assert process.returncode == 2, process.stdout[-3000:]
+    said = " ".join(process.stdout.split())
+    assert (
+        f"field sagefleet_deploy_report_dir: the bastion cannot write there ({a_file} is "
+        "not a folder)" in said
+    )
+    assert fleet.host("old").journal == []
+
+
 def test_reports_go_to_a_folder_per_run_with_a_latest_link(
     tmp_path: Path, package: Path, make_fleet: FleetFactory
 ) -> None:

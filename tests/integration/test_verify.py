@@ -251,24 +251,38 @@ def test_verify_playbook_never_shows_another_runs_report(
     assert [p.name for p in job.iterdir() if p.name != "latest"] == [latest]
 
 
-def test_suites_that_are_not_a_folder_are_refused_not_failed_on_every_host(
-    tmp_path: Path, make_fleet: FleetFactory
+@pytest.mark.parametrize("case", ["suites", "report folder"])
+def test_a_folder_the_bastion_lacks_is_refused_not_failed_on_every_host(
+    tmp_path: Path, make_fleet: FleetFactory, case: str
 ) -> None:
     """A misspelt sagefleet_verify_suites made pytest collect nothing, and every host was
-    reported verify-failed for it: the input is refused instead, naming the folder."""
+    reported verify-failed for it; a report folder the bastion could not write stopped
+    the run with a bare errno. Both are refused, naming the variable, before any host."""
     fleet = make_fleet(2)
     inventory = deployed_inventory(fleet, tmp_path)
     before = {name: fleet.listeners[name].stats.requests for name in ("sage01", "sage02")}
     missing = tmp_path / "no-such-suites"
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    given, expected = {
+        "suites": (
+            f"sagefleet_verify_suites={missing}",
+            "invalid input, host not contacted: field suites: no such folder on the bastion",
+        ),
+        "report folder": (
+            f"sagefleet_verify_report_dir={a_file / 'out'}",
+            f"field sagefleet_verify_report_dir: the bastion cannot write there ({a_file} is "
+            "not a folder)",
+        ),
+    }[case]
     run = verify_playbook(
-        inventory,
-        "-e", f"sagefleet_verify_suites={missing}",
-        "-e", f"sagefleet_report_dir={tmp_path / 'reports'}",
-    )  # fmt: skip
+        inventory, "-e", given, "-e", f"sagefleet_report_dir={tmp_path / 'reports'}"
+    )
     assert run.returncode == 2, run.stdout[-3000:]
     said = " ".join(run.stdout.split())
-    assert "invalid input, host not contacted: field suites: no such folder on the bastion" in said
-    assert f"(value: '{missing}')" in said and "sagefleet_verify_suites in verify.yml" in said
+    assert expected in said, said[-3000:]
+    if case == "suites":
+        assert f"(value: '{missing}')" in said and "sagefleet_verify_suites in verify.yml" in said
     assert "verify-failed" not in run.stdout and "no verification test" not in run.stdout
     assert {n: fleet.listeners[n].stats.requests for n in before} == before
 
