@@ -20,7 +20,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from sagefleet.errors import InputError
 from sagefleet.outcomes import Outcome
 from sagefleet.report.runs import RunFolder, written
-from sagefleet.variables import UNSET, check, get, given, given_or_none, whole
+from sagefleet.variables import UNSET, given, given_or_none, number, whole
 
 #: The outcomes that count against a wave (unreachable, blocked and not-run hosts do not).
 FAILED: tuple[Outcome, ...] = (Outcome.ROLLED_BACK, Outcome.FAILED, Outcome.VERIFY_FAILED)
@@ -50,14 +50,7 @@ def check_rollout(host: str, variables: Mapping[str, Any]) -> None:
     a bug". The shares of failed hosts are percentages, the pause a number of seconds.
     """
     for name in ("sagefleet_deploy_max_fail_percentage", "sagefleet_agent_max_fail_percentage"):
-        used, found = given(host, variables, name)
-        if found is UNSET:
-            continue
-        try:  # a number as YAML or a command line's -e gives it ("30")
-            check(host, get(name), _number(found), field=used)
-        except InputError:
-            check(host, get(name), found, field=used)  # refused, naming the value as given
-            raise
+        number(host, variables, name)
     whole(host, variables, "sagefleet_agent_pause_s")
     _check_suites(host, variables)
     used, waves = given(host, variables, "sagefleet_deploy_waves")
@@ -107,17 +100,6 @@ def _check_suites(host: str, variables: Mapping[str, Any]) -> None:
             fix="give the folder of the testinfra suites (the project's tests/infra, or "
             "your own), or set sagefleet_agent_verify_waves to false",
         )
-
-
-def _number(found: Any) -> Any:
-    """``found``, or the number a string of digits stands for."""
-    if isinstance(found, str):
-        try:
-            number = float(found.strip())
-        except ValueError:
-            return found
-        return int(number) if number.is_integer() else number
-    return found
 
 
 def _wave_size(size: Any) -> bool:

@@ -10,6 +10,7 @@ Names and retired names: docs/architecture.md, "Glossary".
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -260,14 +261,33 @@ def whole(host: str | None, variables: Mapping[str, Any], name: str) -> int:
     var = get(name)
     found = given_or_none(host, variables, name)
     found = var.default if found is None else found
-    number = found
+    value = found
     if isinstance(found, str) and found.strip().isdigit():
-        number = int(found.strip())
-    if isinstance(number, bool) or not isinstance(number, int):
+        value = int(found.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
         raise InputError(
             var.message(), host=host, field=name, value=repr(found), fix="write a whole number"
         )
-    return int(check(host, var, number, field=name))
+    return int(check(host, var, value, field=name))
+
+
+def number(host: str | None, variables: Mapping[str, Any], name: str) -> float:
+    """A number as YAML or a command line's -e gives it ("30"), checked as declared, else
+    the declared default; anything else is refused naming host, field and the value as
+    given."""
+    var = get(name)
+    found = given_or_none(host, variables, name)
+    found = var.default if found is None else found
+    value = found
+    if isinstance(found, str):
+        with contextlib.suppress(ValueError):
+            value = float(found.strip())
+    try:
+        return float(check(host, var, value, field=name))
+    except InputError:
+        raise InputError(
+            var.message(), host=host, field=name, value=repr(found)[:80], fix=_fix(var)
+        ) from None
 
 
 def check(host: str | None, var: Var, found: Any, *, field: str | None = None) -> Any:
