@@ -344,11 +344,23 @@ def test_sf305_redirect_ports_are_a_warning_on_spc_and_do_not_apply_on_premise()
     assert (onprem.status, onprem.severity) == (Status.NOT_APPLICABLE, Severity.WARNING)
 
 
-def test_sf306_private_address_is_noticed() -> None:
+@pytest.mark.parametrize(
+    "address", ["10.1.2.3", "172.20.0.4", "192.168.8.9", "100.64.1.2", "fd00::5"]
+)
+def test_sf306_private_address_is_noticed(address: str) -> None:
     doc = healthy(NOW)
-    doc["probes"].append(probe("xiyxu8z271.database.windows.net", 1433, False, address="10.1.2.3"))
+    doc["probes"].append(probe("xiyxu8z271.database.windows.net", 1433, False, address=address))
     found = one(findings(doc, entities=[SPC]), "SF306")
     assert found.status is Status.FAIL and found.severity is Severity.INFO
+
+
+@pytest.mark.parametrize("address", ["20.38.146.1", "198.51.100.140", "203.0.113.7", "2001:db8::1"])
+def test_sf306_public_or_documentation_address_is_a_public_endpoint(address: str) -> None:
+    # ipaddress's is_private holds the documentation ranges: not a virtual network's space.
+    doc = healthy(NOW)
+    doc["probes"].append(probe("xiyxu8z271.database.windows.net", 1433, False, address=address))
+    found = one(findings(doc, entities=[SPC]), "SF306")
+    assert found.status is Status.PASS, found.message
 
 
 def test_sf308_winhttp_proxy_is_reported() -> None:

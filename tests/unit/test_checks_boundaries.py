@@ -375,16 +375,21 @@ def test_offline_facts_without_a_collection_time_leave_the_clock_unknown(tmp_pat
         (7601, "Install .NET Framework 4.8", "migrate"),  # Server 2008 R2 SP1
         (7600, "Service Pack 1", "migrate"),  # Server 2008 R2 without SP1
         (6003, "move Sage 100", "Install .NET"),  # Server 2008
+        (None, "The Windows build was not reported", "migrate"),  # facts without it
+        (0, "The Windows build was not reported", "migrate"),
     ],
 )
 def test_sf101_remediation_never_tells_a_48_capable_server_to_migrate(
-    build: int, words: str, never: str
+    build: int | None, words: str, never: str
 ) -> None:
     doc = healthy(NOW)
     doc["dotnet"]["release"] = 461814
     doc["host"]["os_build"] = build
     found = only(run(doc), "SF101")
     assert words in found.remediation and never not in found.remediation
+    if not build:
+        french = only(run(doc, lang="fr"), "SF101")
+        assert "winver" in french.remediation and "migrez" not in french.remediation
 
 
 # SF102 from the agent profile ------------------------------------------------------------
@@ -411,6 +416,36 @@ def test_sf402_says_why_localsystem_cannot_reach_the_share() -> None:
     assert found.status is Status.FAIL
     assert "computer account" in found.message and "logon session" in found.message
     assert "Log on as a service" in found.remediation
+
+
+@pytest.mark.parametrize(
+    ("hostname", "account", "status"),
+    [
+        ("SAGE-ONPREM", "BIJOU\\svc-sage", Status.PASS),
+        ("SAGE-ONPREM", "svc-sage@bijou.lan", Status.PASS),
+        # A local account named by the server's own name: no network identity.
+        ("SAGE-ONPREM", "SAGE-ONPREM\\svc-sage", Status.FAIL),
+        ("sage-onprem", "Sage-OnPrem\\svc-sage", Status.FAIL),
+        # NetBIOS keeps 15 characters of a longer host name.
+        ("SAGE-COMPTA-PARIS01", "SAGE-COMPTA-PAR\\svc-sage", Status.FAIL),
+        ("SAGE-ONPREM", ".\\svc-sage", Status.FAIL),
+        # A virtual account reaches the file server as the computer account.
+        ("SAGE-ONPREM", "NT SERVICE\\SpendeskAgent", Status.FAIL),
+    ],
+)
+def test_sf402_a_network_mae_needs_a_domain_account(
+    hostname: str, account: str, status: Status
+) -> None:
+    doc = healthy(NOW)
+    doc["host"]["hostname"] = hostname
+    doc["mae_files"][0].update(path="S:\\Sage\\BIJOU.MAE", drive_type="network", mapped_drive=True)
+    entity = EntityView(name="BIJOU", edition="onpremise", mae_path="S:\\Sage\\BIJOU.MAE")
+    found = [
+        f
+        for f in run(doc, [entity], service_account=account)
+        if f.check_id == "SF402" and f.entity == "BIJOU"
+    ]
+    assert [f.status for f in found] == [status], [f.message for f in found]
 
 
 @pytest.mark.parametrize(

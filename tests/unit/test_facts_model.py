@@ -9,7 +9,9 @@ import pytest
 from tests.support.wire import run_snippet_wire
 
 from sagefleet import snippets
+from sagefleet.checks import Context, EntityView, run_checks
 from sagefleet.facts import parse_facts
+from sagefleet.findings import Status
 from sagefleet.remote.contracts import load_schema
 from sagefleet.sim import twin
 from sagefleet.sim.host import (
@@ -139,14 +141,38 @@ def test_workgroup_server_is_not_part_of_a_domain() -> None:
 def test_mapped_drive_unseen_by_the_session_is_found_through_the_user_mapping() -> None:
     host, params = host_for("mae-network-drive-localsystem")
     host.winrm.delegation = True  # CredSSP: the session may read the share
-    del host.fs.drives["S:"]  # as over WinRM: the interactive user's S: is not visible
-    (mae,) = parse_facts(run_facts(host, params)).mae_files
+    doc = run_facts(host, params)
+    # Over WinRM the interactive user's S: is not a drive of the session...
+    assert [d["name"] for d in doc["drives"]] == ["C:"]
+    # ...but their persistent mapping (HKEY_USERS) names its share.
+    (mae,) = parse_facts(doc).mae_files
     assert (mae.exists, mae.drive_type, mae.mapped_drive, mae.database) == (
         True,
         "network",
         True,
         "BIJOU",
     )
+
+
+def test_a_letter_mapped_in_another_session_alone_is_not_verifiable_not_missing() -> None:
+    profile = load_profile("mae-network-drive-localsystem")
+    for drive in profile["drives"]:
+        if drive.get("type") == "network":
+            drive["persistent"] = False  # mapped without "Reconnect at sign-in"
+    host = host_from_profile("h1", "127.0.0.2", "u", "p", profile)
+    params = facts_params(profile)
+    facts = parse_facts(run_facts(host, params))
+    (mae,) = facts.mae_files
+    assert (mae.exists, mae.drive_type, mae.mapped_drive) == (False, None, False)
+    entity = EntityView(name="BIJOU", edition="onpremise", mae_path=mae.path)
+    (found,) = [
+        f
+        for f in run_checks(Context(host="h1", facts=facts, entities=[entity]))
+        if f.check_id == "SF401"
+    ]
+    assert found.status is Status.UNKNOWN, found.message
+    assert "not a drive of this server's session" in found.message
+    assert "UNC" in found.remediation
 
 
 def test_network_mae_is_not_verifiable_without_delegation() -> None:

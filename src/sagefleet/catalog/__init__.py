@@ -161,6 +161,7 @@ class DotnetCatalog:
     minimum_release: int
     releases: tuple[tuple[int, str], ...]
     remediation_by_build: tuple[tuple[int, str, str], ...]
+    remediation_unknown_build: tuple[str, str]
 
     def version_of(self, release: int) -> str:
         for number, version in self.releases:
@@ -169,10 +170,14 @@ class DotnetCatalog:
         return "older than 4.5"
 
     def remediation(self, build: int | None, lang: str) -> str:
-        for min_build, en, fr in self.remediation_by_build:
-            if (build or 0) >= min_build:
-                return fr if lang == "fr" else en
-        return ""
+        """What to install on this Windows build; no build (or 0, which no Windows has):
+        the advice for any supported Windows, never a migration."""
+        if build:
+            for min_build, en, fr in self.remediation_by_build:
+                if build >= min_build:
+                    return fr if lang == "fr" else en
+        en, fr = self.remediation_unknown_build
+        return fr if lang == "fr" else en
 
 
 def dotnet() -> DotnetCatalog:
@@ -185,5 +190,8 @@ def dotnet() -> DotnetCatalog:
         remediation_by_build=tuple(
             (int(r["min_build"]), str(r["en"]), str(r["fr"])) for r in raw["remediation_by_build"]
         ),
+        remediation_unknown_build=(
+            str(raw["remediation_unknown_build"]["en"]),
+            str(raw["remediation_unknown_build"]["fr"]),
+        ),
     )
-

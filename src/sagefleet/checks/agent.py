@@ -10,7 +10,9 @@ from sagefleet.checks.base import Context, Outcome, check, failed, passed, unkno
 from sagefleet.facts import MaeFile
 from sagefleet.findings import Severity
 
-_AUTHORITIES = ("NT AUTHORITY", "AUTORITE NT")
+# Not domains: NT AUTHORITY ("AUTORITE NT" on a Windows installed in French) names built-in
+# accounts, NT SERVICE virtual accounts, which reach the network as the computer account.
+_AUTHORITIES = ("NT AUTHORITY", "AUTORITE NT", "NT SERVICE")
 LOCAL_ACCOUNTS = re.compile(
     r"^(localsystem|\.?\\?localsystem|nt authority\\(system|localservice|networkservice|"
     r"local service|network service))$",
@@ -18,20 +20,27 @@ LOCAL_ACCOUNTS = re.compile(
 )
 
 
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
 def _mae(ctx: Context, path: str) -> MaeFile | None:
     wanted = path.lower()
     return next((m for m in ctx.facts.mae_files if m.path.lower() == wanted), None)
 
 
-def is_domain_account(account: str | None) -> bool:
-    """DOMAIN\\user or user@domain.tld, and not a built-in or local (.\\user) account."""
+def is_domain_account(account: str | None, computer: str | None = None) -> bool:
+    """DOMAIN\\user or user@domain.tld: not a built-in account, a virtual account (NT
+    SERVICE\\name), or a local one (.\\user, or COMPUTER\\user named by ``computer``, the
+    server's own name: its host name, or the 15 characters of its NetBIOS name)."""
     if not account or LOCAL_ACCOUNTS.match(account.strip()):
         return False
     if "@" in account:
         return True
-    domain, sep, _ = account.partition("\\")
-    # NT AUTHORITY is "AUTORITE NT" on a Windows installed in French.
-    return bool(sep) and domain not in (".", "") and domain.upper() not in _AUTHORITIES
+    domain, sep, _ = account.strip().partition("\\")
+    if not sep or domain in (".", "") or domain.upper() in _AUTHORITIES:
+        return False
+    name = (computer or "").split(".")[0].upper()
+    return not name or domain.upper() not in (name, name[:15])
 
 
 @check("SF401")
@@ -71,6 +80,32 @@ def mae_exists(ctx: Context) -> Iterator[Outcome]:
                 ),
                 observed=mae.path,
             )
+        elif mae.drive_type is None and _DRIVE.match(mae.path):
+            # Drive letters belong to a logon session: a letter the WinRM session does not
+            # have, and no persistent mapping of it, may be a network drive mapped by a user
+            # not logged on, or a wrong letter; nothing here tells which.
+            letter = mae.path[:2].upper()
+            yield unknown(
+                ctx.t(
+                    f"{mae.path}: {letter} is not a drive of this server's session and no "
+                    "logged-on user maps it persistently: a network drive mapped in another "
+                    "user's session, or a wrong letter; not verifiable from here",
+                    f"{mae.path} : {letter} n'est pas un lecteur de la session et aucun "
+                    "utilisateur connecté ne le mappe de façon persistante : un lecteur réseau "
+                    "mappé dans la session d'un autre utilisateur, ou une lettre erronée ; "
+                    "invérifiable d'ici",
+                ),
+                ctx.t(
+                    "give mae_path as a UNC path (\\\\server\\share\\...: a service never "
+                    "sees a user's mapped drives, see SF402), or correct the letter (in Sage, "
+                    "File > Properties shows the path)",
+                    "indiquez mae_path en chemin UNC (\\\\serveur\\partage\\... : un service "
+                    "ne voit jamais les lecteurs mappés d'un utilisateur, voir SF402), ou "
+                    "corrigez la lettre (dans Sage, Fichier > Propriétés indique le chemin)",
+                ),
+                entity=entity.name,
+                observed=mae.path,
+            )
         else:
             yield failed(
                 ctx.t(
@@ -95,7 +130,7 @@ def network_mae_account(ctx: Context) -> Iterator[Outcome]:
         mae = _mae(ctx, entity.mae_path) if entity.mae_path else None
         if mae is None or not mae.on_network:
             continue
-        if is_domain_account(account):
+        if is_domain_account(account, ctx.facts.identity.hostname):
             yield passed(
                 ctx.t(
                     f"{mae.path} is on the network; the service runs as {account}",
@@ -109,15 +144,17 @@ def network_mae_account(ctx: Context) -> Iterator[Outcome]:
                 ctx.t(
                     f"{mae.path} is on a network drive or share, and the service account is "
                     f"{account or 'not set'}: LocalSystem presents the computer account "
-                    "(DOMAIN\\SERVER$) to the file server, a local account has no network "
-                    "identity at all, and a mapped drive letter belongs to a user's logon "
-                    "session, which a service never sees",
+                    "(DOMAIN\\SERVER$) to the file server, and so does a virtual account "
+                    "(NT SERVICE\\name), a local account (.\\user, SERVER\\user) has no "
+                    "network identity at all, and a mapped drive letter belongs to a user's "
+                    "logon session, which a service never sees",
                     f"{mae.path} est sur un lecteur réseau ou un partage, et le compte de "
                     f"service est {account or 'non défini'} : LocalSystem se présente au "
                     "serveur de fichiers sous le compte de l'ordinateur (DOMAINE\\SERVEUR$), "
-                    "un compte local n'a aucune identité réseau, et une lettre de lecteur "
-                    "mappé appartient à la session d'un utilisateur, qu'un service ne voit "
-                    "jamais",
+                    "tout comme un compte virtuel (NT SERVICE\\nom), un compte local "
+                    "(.\\utilisateur, SERVEUR\\utilisateur) n'a aucune identité réseau, et "
+                    "une lettre de lecteur mappé appartient à la session d'un utilisateur, "
+                    "qu'un service ne voit jamais",
                 ),
                 ctx.t(
                     "set sagefleet_agent_service_account to a domain account (DOMAIN\\user, "

@@ -337,6 +337,24 @@ def azure_redirect(ctx: Context, entity: str, fqdn: str) -> Iterator[Outcome]:
     )
 
 
+# The address spaces of a virtual network, where a private endpoint takes its address:
+# RFC 1918, RFC 6598's shared space (Azure accepts it for a virtual network) and IPv6
+# unique local addresses. Not ipaddress's is_private, which also holds the documentation
+# ranges (198.51.100.0/24...), loopback and link-local: none is a private endpoint.
+_PRIVATE_SPACES = tuple(
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
+
+
+def _in_private_space(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip.version == n.version and ip in n for n in _PRIVATE_SPACES)
+
+
 @check("SF306")
 @_each_azure_sql_server
 def privatelink(ctx: Context, entity: str, fqdn: str) -> Iterator[Outcome]:
@@ -351,13 +369,7 @@ def privatelink(ctx: Context, entity: str, fqdn: str) -> Iterator[Outcome]:
             entity=entity,
         )
         return
-    private = False
-    if probe is not None:
-        for address in probe.dns.addresses:
-            try:
-                private = private or ipaddress.ip_address(address).is_private
-            except ValueError:
-                continue
+    private = probe is not None and any(_in_private_space(a) for a in probe.dns.addresses)
     if (bastion is not None and bastion.privatelink) or private:
         yield failed(
             ctx.t(

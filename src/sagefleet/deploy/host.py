@@ -68,7 +68,7 @@ class Deployer(Install):
         self.technology = installer.technology
         network = _network_mae(facts)
         account = self.options.service_account or facts.agent.account or LOCAL_SYSTEM
-        if network and not is_domain_account(account):
+        if network and not is_domain_account(account, facts.identity.hostname):
             return self.done(
                 Outcome.BLOCKED,
                 reason=(

@@ -349,6 +349,18 @@ def _drives(facts: HostFacts, twin: Twin) -> tuple[list[dict[str, Any]], list[di
             f"size and free space of {', '.join(unknown_sizes)}: the simulator's defaults "
             "(not in the facts)"
         )
+    for mae in facts.mae_files:
+        # A WinRM session lists none of the interactive user's mapped drives; the facts
+        # name the letter of a .MAE found through the user's mapping, not its share.
+        letter = mae.path[:1].upper()
+        if mae.mapped_drive and not any(d["letter"] == letter for d in drives):
+            unc = f"\\\\twin-share\\{letter.lower()}"
+            drives.append({"letter": letter, "type": "network", "provider": unc})
+            shares.append({"unc": unc})
+            twin.approximations.append(
+                f"drive {letter}: a user's mapped network drive, whose share the facts do not "
+                f"name: the twin maps it to {unc}"
+            )
     if not any(d["letter"] == "C" for d in drives):
         drives.insert(0, {"letter": "C"})
         twin.defaults.append("drive C: with the simulator's default size (not in the facts)")

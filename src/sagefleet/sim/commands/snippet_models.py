@@ -174,7 +174,8 @@ def _mapped_unc(host: WindowsHost, letter: str) -> str | None:
 def _mae_file(host: WindowsHost, path: str) -> dict[str, Any]:
     unc = path.startswith("\\\\")
     letter = path[0].upper() if re.match(r"^[A-Za-z]:", path) else None
-    drive = host.fs.drives.get(f"{letter}:") if letter else None
+    seen = {d.letter: d for d in host.fs.session_drives()}
+    drive = seen.get(f"{letter}:") if letter else None
     mapping = _mapped_unc(host, letter) if letter and drive is None else None
     if unc:
         drive_type: str | None = "network"
@@ -375,7 +376,7 @@ def facts(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[str, 
                     "size_bytes": drive.volume.size_bytes,
                     "provider": drive.provider,
                 }
-                for drive in sorted(host.fs.drives.values(), key=lambda d: d.letter)
+                for drive in sorted(host.fs.session_drives(), key=lambda d: d.letter)
             ],
             "dotnet": {"release": reg.get(NDP_V4, "Release")},
             "tls": {

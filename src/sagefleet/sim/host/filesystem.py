@@ -106,13 +106,25 @@ _NETWORK_CREDENTIALS: contextvars.ContextVar[bool] = contextvars.ContextVar(
 )
 
 
+#: Whether the command running in this thread runs in a WinRM logon session. Drive letters
+#: belong to a logon session: the drives an interactive user mapped are not that session's
+#: ("Mapped drives are not available from an elevated prompt", and net use's per-session
+#: mappings). Outside a command (profile build, tests) the interactive user's view applies.
+_WINRM_SESSION: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "sagefleet_winrm_session", default=False
+)
+
+
 @contextlib.contextmanager
 def logon_session(network_credentials: bool) -> Iterator[None]:
-    """Run a command in a logon session with (or without) credentials for other machines."""
+    """Run a command in a WinRM logon session with (or without) credentials for other
+    machines; it has none of the interactive user's mapped drives."""
     token = _NETWORK_CREDENTIALS.set(network_credentials)
+    session = _WINRM_SESSION.set(True)
     try:
         yield
     finally:
+        _WINRM_SESSION.reset(session)
         _NETWORK_CREDENTIALS.reset(token)
 
 
@@ -178,11 +190,17 @@ class FileSystem:
         self.replace_faults: dict[str, int] = {}
 
     # resolution
+    def session_drives(self) -> list[Drive]:
+        """The drives the running command sees, as Win32_LogicalDisk lists them: in a WinRM
+        session, none of the interactive user's mapped network drives."""
+        return [d for d in self.drives.values() if not (d.provider and _WINRM_SESSION.get())]
+
     def resolve(self, path: str) -> str:
-        """The physical path: mapped drive letters replaced by their UNC root."""
+        """The physical path: mapped drive letters replaced by their UNC root (outside a
+        WinRM session: a WinRM session has no mapped letters, its path stays as given)."""
         text = win_path(path)
         drive = self.drives.get(text[:2].upper())
-        if drive is not None and drive.provider:
+        if drive is not None and drive.provider and not _WINRM_SESSION.get():
             rest = text[3:]
             return win_path(drive.provider + ("\\" + rest if rest else ""))
         return text
@@ -205,7 +223,7 @@ class FileSystem:
                 raise AccessDenied("Access is denied.")
             return share.volume
         drive = self.drives.get(physical[:2])
-        if drive is None:
+        if drive is None or drive.provider:
             raise PathNotFound(
                 f"Cannot find drive. A drive with the name '{physical[0]}' does not exist."
             )

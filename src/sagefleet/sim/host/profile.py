@@ -230,7 +230,9 @@ class _Builder:
         drives = self.data.get("drives") or [{"letter": "C"}]
         for item in drives:
             spec = _section(
-                item, {"letter", "type", "size", "free", "provider"}, f"{self.where}: drives[]"
+                item,
+                {"letter", "type", "size", "free", "provider", "persistent"},
+                f"{self.where}: drives[]",
             )
             letter = str(spec["letter"]).rstrip(":\\").upper() + ":"
             kind = _choice(spec.get("type", "fixed"), DRIVE_TYPES, f"{self.where}: drive {letter}")
@@ -241,8 +243,11 @@ class _Builder:
                 unc = win_path(str(provider))
                 share = fs.shares.setdefault(unc.lower(), Share(unc))
                 fs.drives[letter] = Drive(letter, kind, share.volume, unc)
-                # Persistent mapping of the interactive user, as Windows stores it.
-                self.host.registry.set(f"HKU\\{USER_SID}\\Network\\{letter[0]}", "RemotePath", unc)
+                # The interactive user's mapping, of their logon session only; persistent
+                # (the default) also in their hive, loaded under HKEY_USERS while logged on.
+                key = f"HKU\\{USER_SID}\\Network\\{letter[0]}"
+                if spec.get("persistent", True):
+                    self.host.registry.set(key, "RemotePath", unc)
                 continue
             volume = Volume(
                 parse_size(spec.get("size", "127 GB"), self.where),
