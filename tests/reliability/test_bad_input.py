@@ -123,11 +123,11 @@ PREFLIGHT_CASES: dict[str, tuple[Mutation, list[str]]] = {
     "edition-var": (var("sagefleet_edition", "cloud"), ["sagefleet_edition"]),
     "dns-string": (var("sagefleet_dns_servers", "10.0.0.1"), ["sagefleet_dns_servers"]),
     "insecure-yes": (
-        var("sagefleet_allow_insecure_transport", "yes"),
+        var("sagefleet_allow_insecure_transport", "sure"),
         ["sagefleet_allow_insecure_transport"],
     ),
     "probes-str": (
-        var("sagefleet_preflight_bastion_probes", "no"),
+        var("sagefleet_preflight_bastion_probes", "none"),
         ["sagefleet_preflight_bastion_probes"],
     ),
     "free-zero": (var("sagefleet_preflight_min_free_mb", 0), ["sagefleet_preflight_min_free_mb"]),

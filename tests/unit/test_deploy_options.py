@@ -46,7 +46,7 @@ def test_transfer_streams_default_to_four_and_take_one_to_sixteen() -> None:
         assert check_inputs(HOST, variables).transfer_streams == value
 
 
-@pytest.mark.parametrize("value", [0, 17, "4", True, 2.5])
+@pytest.mark.parametrize("value", [0, 17, "four", "17", True, 2.5])
 def test_bad_transfer_streams_name_host_field_value_and_the_range(value: Any) -> None:
     with pytest.raises(InputError) as caught:
         check_inputs(HOST, {"sagefleet_agent_transfer_streams": value})
@@ -67,11 +67,57 @@ def test_the_longest_staging_dir_is_accepted_and_one_more_character_refused() ->
     assert (caught.value.host, caught.value.field) == (HOST, "sagefleet_agent_staging_dir")
 
 
-@pytest.mark.parametrize("root", [r"\\fs01\share\staging", r"C:\ProgramData\..\staging"])
+@pytest.mark.parametrize(
+    "root", [r"\\fs01\share\staging", r"C:\ProgramData\..\staging", r"staging\rel"]
+)
 def test_a_staging_dir_off_the_local_drives_is_refused_before_any_host(root: str) -> None:
     with pytest.raises(InputError, match="local drive") as caught:
         check_inputs(HOST, {"sagefleet_agent_staging_dir": root})
     assert (caught.value.host, caught.value.field) == (HOST, "sagefleet_agent_staging_dir")
+    # The folder as given, not a file path made from it.
+    assert caught.value.value == root and "settings.json" not in str(caught.value)
+
+
+# Every number the deploy reads, as `-e name=value` gives it: text.
+GIVEN_AS_TEXT = {
+    "sagefleet_agent_installer_timeout_s": ("600", 600),
+    "sagefleet_agent_stop_timeout_s": ("30", 30),
+    "sagefleet_agent_start_timeout_s": ("30", 30),
+    "sagefleet_agent_transfer_streams": ("2", 2),
+    "sagefleet_deploy_lock_wait_s": ("0", 0),
+    "sagefleet_deploy_lock_ttl_s": ("600", 600),
+    "sagefleet_agent_staging_keep": ("3", 3),
+    "sagefleet_settings_keep_backups": ("3", 3),
+    "sagefleet_agent_connect_window_s": ("5", 5),
+    "sagefleet_deploy_max_fail_percentage": ("12.5", 12.5),
+    "sagefleet_agent_pause_s": ("0", 0),
+}
+
+
+def test_every_number_of_a_deploy_is_read_from_extra_vars_text() -> None:
+    from sagefleet.agent import connection
+    from sagefleet.variables import value
+
+    variables = {name: text for name, (text, _) in GIVEN_AS_TEXT.items()}
+    options = check_inputs(HOST, variables)
+    assert (options.installer_timeout_s, options.stop_timeout_s, options.transfer_streams) == (
+        600,
+        30,
+        2,
+    )
+    assert connection.options_from(HOST, variables).window_s == 5
+    for name, (_, number) in GIVEN_AS_TEXT.items():
+        assert value(HOST, variables, name) == number, name
+
+
+def test_the_health_gate_window_is_checked_with_the_other_inputs() -> None:
+    # Read per host in the waves: a bad one failed every host of the first wave.
+    with pytest.raises(InputError) as caught:
+        check_inputs(HOST, {"sagefleet_agent_connect_window_s": "five"})
+    assert (caught.value.field, caught.value.value) == (
+        "sagefleet_agent_connect_window_s",
+        "'five'",
+    )
 
 
 @pytest.mark.parametrize(

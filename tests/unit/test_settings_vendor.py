@@ -142,7 +142,7 @@ def test_an_unknown_source_is_refused(value: Any) -> None:
 
 def test_drop_connections_must_be_a_boolean() -> None:
     with pytest.raises(InputError, match="must be true or false"):
-        settings_options(HOST, {"sagefleet_settings_drop_connections": "yes"})
+        settings_options(HOST, {"sagefleet_settings_drop_connections": "sometimes"})
 
 
 # -- vendor_package -------------------------------------------------------------------

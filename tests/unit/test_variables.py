@@ -73,13 +73,28 @@ def test_bounds_types_and_choices() -> None:
     streams = "sagefleet_agent_transfer_streams"
     assert value("h", {}, streams) == 4
     assert value("h", {streams: 16}, streams) == 16
-    for wrong in (0, 17, True, "4"):
+    for wrong in (0, 17, True, "four", "17", "4.5"):
         with pytest.raises(InputError, match="a number of connections from 1 to 16"):
             value("h", {streams: wrong}, streams)
     with pytest.raises(InputError, match="must be en or fr"):
         value("h", {"sagefleet_lang": "de"}, "sagefleet_lang")
-    with pytest.raises(InputError, match="must be true or false"):
-        value("h", {"sagefleet_diagnose_restart": "yes"}, "sagefleet_diagnose_restart")
+    restart = "sagefleet_diagnose_restart"
+    for wrong in ("maybe", "", 2):
+        with pytest.raises(InputError, match="must be true or false"):
+            value("h", {restart: wrong}, restart)
+
+
+def test_extra_vars_text_is_read_as_the_declared_type() -> None:
+    """`-e name=value` gives text; Ansible's own argument spec reads it as the declared
+    number or boolean, and so does sagefleet (a refusal names the value as given)."""
+    streams, restart = "sagefleet_agent_transfer_streams", "sagefleet_diagnose_restart"
+    assert value("h", {streams: "16"}, streams) == 16
+    assert value("h", {streams: " 2 "}, streams) == 2
+    for text, meant in (("true", True), ("False", False), ("yes", True), ("0", False)):
+        assert value("h", {restart: text}, restart) is meant
+    with pytest.raises(InputError) as refused:
+        value("h", {streams: "17"}, streams)
+    assert refused.value.value == "'17'"
 
 
 def test_a_lists_choices_are_its_items() -> None:

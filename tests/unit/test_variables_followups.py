@@ -153,10 +153,13 @@ def test_the_facts_snippet_takes_service_name() -> None:
     ("field", "given", "message"),
     [
         ("sagefleet_winrm_retries", -1, "must be a whole number of retries from 0 to 10"),
-        ("sagefleet_winrm_retries", "3", "must be a whole number of retries from 0 to 10"),
+        ("sagefleet_winrm_retries", "three", "must be a whole number of retries from 0 to 10"),
+        ("sagefleet_winrm_retries", "2.5", "must be a whole number of retries from 0 to 10"),
+        ("sagefleet_winrm_retries", "11", "must be a whole number of retries from 0 to 10"),
         ("sagefleet_winrm_retries", True, "must be a whole number of retries from 0 to 10"),
         ("sagefleet_winrm_retry_backoff_s", 61, "must be a number of seconds from 0 to 60"),
-        ("sagefleet_winrm_retry_backoff_s", "1", "must be a number of seconds from 0 to 60"),
+        ("sagefleet_winrm_retry_backoff_s", "1s", "must be a number of seconds from 0 to 60"),
+        ("sagefleet_winrm_retry_backoff_s", "nan", "must be a number of seconds from 0 to 60"),
     ],
 )
 def test_a_bad_retry_variable_names_host_field_and_value(
@@ -167,6 +170,14 @@ def test_a_bad_retry_variable_names_host_field_and_value(
     error = refused.value
     assert (error.host, error.field, error.value) == ("sage01", field, repr(given))
     assert error.message == message
+
+
+def test_a_number_given_as_text_is_read_as_a_number() -> None:
+    # -e name=value gives text; Ansible's own argument spec reads "3" as 3 for an int.
+    policy = retry_from(
+        "sage01", {"sagefleet_winrm_retries": "3", "sagefleet_winrm_retry_backoff_s": "0.5"}
+    )
+    assert (policy.retries, policy.backoff_s) == (3, 0.5)
 
 
 def test_retries_default_as_declared() -> None:
@@ -187,7 +198,7 @@ def test_a_bad_settings_source_says_what_each_source_does() -> None:
     assert error.fix is not None and error.fix.startswith("vendor: merge the settings.json")
     assert settings_options("sage01", {"sagefleet_settings_source": ""}).source == "vendor"
     with pytest.raises(InputError) as refused:
-        settings_options("sage01", {"sagefleet_settings_drop_connections": "yes"})
+        settings_options("sage01", {"sagefleet_settings_drop_connections": "sometimes"})
     assert refused.value.fix == (
         "write sagefleet_settings_drop_connections: true only to remove connections the "
         "vendor files lack"

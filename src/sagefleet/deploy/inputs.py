@@ -19,7 +19,7 @@ from sagefleet.package import PackageInfo
 from sagefleet.remote.retry import retry_from
 from sagefleet.settings import HostSettings, build_host_settings
 from sagefleet.settings.host import settings_target
-from sagefleet.variables import given_or_none, value, whole
+from sagefleet.variables import given_or_none, value
 from sagefleet.variables.declarations import BACKUP_DIR, STAGING_DIR
 
 
@@ -119,9 +119,8 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DeployOptions:
         start_timeout_s=read("sagefleet_agent_start_timeout_s"),
         service_account=account or None,
         service_password=str(password) if password else None,
-        # Whole numbers as YAML or a command line's -e gives them.
-        keep_staged=whole(host, variables, "sagefleet_agent_staging_keep"),
-        keep_settings_backups=whole(host, variables, "sagefleet_settings_keep_backups"),
+        keep_staged=read("sagefleet_agent_staging_keep"),
+        keep_settings_backups=read("sagefleet_settings_keep_backups"),
         target_version=str(version) if version is not None else None,
         package_url=_url(host, given_or_none(host, variables, "sagefleet_agent_package_url")),
         transfer_encoding=_encoding(
@@ -171,8 +170,9 @@ def check_paths(host: str, o: DeployOptions) -> None:
             overridden = o.profile.overridden("settings.path")
             source = o.profile.source_of("settings.path" if overridden else "install.dir")
             raise exc.said_of(source) from None
-        settings_target(host, path=o.staging_dir + "\\0\\package\\settings.json", keep_backups=0)
+        # The folder itself first: a refusal names it, not a path made from it.
         transfer.check_staging_dir(o.staging_dir)
+        settings_target(host, path=o.staging_dir + "\\0\\package\\settings.json", keep_backups=0)
     except InputError as exc:
         names = {
             "service_account": "sagefleet_agent_service_account",
@@ -229,6 +229,9 @@ def check_inputs(host: str, variables: Mapping[str, Any]) -> DeployOptions:
     check_paths(host, options)
     retry_from(host, variables)
     check_rollout(host, variables)
+    # The health gate's options (its window, the profile's log pattern): read per host in
+    # the waves, where a bad one would fail every host of a wave.
+    connection.options_from(host, variables)
     return options
 
 

@@ -20,7 +20,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from sagefleet.errors import InputError
 from sagefleet.outcomes import Outcome
 from sagefleet.report.runs import RunFolder, written
-from sagefleet.variables import UNSET, given, given_or_none, number, whole
+from sagefleet.variables import UNSET, given, given_or_none, value
 
 #: The outcomes that count against a wave (unreachable, blocked and not-run hosts do not).
 FAILED: tuple[Outcome, ...] = (Outcome.ROLLED_BACK, Outcome.FAILED, Outcome.VERIFY_FAILED)
@@ -50,8 +50,8 @@ def check_rollout(host: str, variables: Mapping[str, Any]) -> None:
     a bug". The shares of failed hosts are percentages, the pause a number of seconds.
     """
     for name in ("sagefleet_deploy_max_fail_percentage", "sagefleet_agent_max_fail_percentage"):
-        number(host, variables, name)
-    whole(host, variables, "sagefleet_agent_pause_s")
+        value(host, variables, name)
+    value(host, variables, "sagefleet_agent_pause_s")
     _check_suites(host, variables)
     used, waves = given(host, variables, "sagefleet_deploy_waves")
     if waves is UNSET:

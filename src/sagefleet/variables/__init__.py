@@ -11,6 +11,8 @@ Names and retired names: docs/architecture.md, "Glossary".
 from __future__ import annotations
 
 import contextlib
+import math
+import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -255,47 +257,43 @@ def value(
     return check(host, var, found, field=used)
 
 
-def whole(host: str | None, variables: Mapping[str, Any], name: str) -> int:
-    """A whole number as YAML or a command line's -e gives it ("3"), checked as declared,
-    else the declared default; anything else is refused naming host, field and value."""
-    var = get(name)
-    found = given_or_none(host, variables, name)
-    found = var.default if found is None else found
-    value = found
-    if isinstance(found, str) and found.strip().isdigit():
-        value = int(found.strip())
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(
-            var.message(), host=host, field=name, value=repr(found), fix="write a whole number"
-        )
-    return int(check(host, var, value, field=name))
+_WHOLE = re.compile(r"^[+-]?\d+$")
+#: The words Ansible's argument spec reads as booleans (module_utils.parsing.convert_bool).
+_BOOLEANS = {
+    **dict.fromkeys(("y", "yes", "on", "1", "true", "t"), True),
+    **dict.fromkeys(("n", "no", "off", "0", "false", "f"), False),
+}
 
 
-def number(host: str | None, variables: Mapping[str, Any], name: str) -> float:
-    """A number as YAML or a command line's -e gives it ("30"), checked as declared, else
-    the declared default; anything else is refused naming host, field and the value as
-    given."""
-    var = get(name)
-    found = given_or_none(host, variables, name)
-    found = var.default if found is None else found
-    value = found
-    if isinstance(found, str):
+def _as_declared(var: Var, found: Any) -> Any:
+    """A number or a boolean as a command line's -e gives it ("600", "0.5", "false": text)
+    read as the declaration wants, as Ansible's own argument spec reads it; anything else
+    as it is."""
+    if not isinstance(found, str):
+        return found
+    text = found.strip()
+    if var.type == "int" and _WHOLE.match(text):
+        return int(text)
+    if var.type == "bool" and text.lower() in _BOOLEANS:
+        return _BOOLEANS[text.lower()]
+    if var.type == "float":
         with contextlib.suppress(ValueError):
-            value = float(found.strip())
-    try:
-        return float(check(host, var, value, field=name))
-    except InputError:
-        raise InputError(
-            var.message(), host=host, field=name, value=repr(found)[:80], fix=_fix(var)
-        ) from None
+            number = float(text)
+            if math.isfinite(number):
+                return number
+    return found
 
 
 def check(host: str | None, var: Var, found: Any, *, field: str | None = None) -> Any:
-    """``found`` as variable ``var`` takes it (no conversion: YAML gives the types)."""
+    """``found`` as variable ``var`` takes it: YAML gives the types, and a number or a
+    boolean given as text (-e) is read as one; refused naming the value as given."""
+    given_as, found = found, _as_declared(var, found)
     ok = _TYPE_CHECKS.get(var.type, _any)(found, var)
     if ok and var.choices is not None:  # a list's choices are its items' (as Ansible's)
-        ok = all(item in var.choices for item in found) if var.type == "list" else (
-            found in var.choices
+        ok = (
+            all(item in var.choices for item in found)
+            if var.type == "list"
+            else (found in var.choices)
         )
     if ok and isinstance(found, int | float) and not isinstance(found, bool):
         ok = (var.low is None or found >= var.low) and (var.high is None or found <= var.high)
@@ -304,7 +302,7 @@ def check(host: str | None, var: Var, found: Any, *, field: str | None = None) -
             var.message(),
             host=host,
             field=field or var.name,
-            value="********" if var.secret else repr(found)[:80],
+            value="********" if var.secret else repr(given_as)[:80],
             fix=None if var.replaced_by else _fix(var),
         )
     return found

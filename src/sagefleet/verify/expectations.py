@@ -15,7 +15,7 @@ from sagefleet.settings.keys import KeyPath, item_key, unique_string_member
 from sagefleet.settings.merge import connections
 from sagefleet.settings.redact import MASK, is_secret_key, is_secret_path
 from sagefleet.settings.validate import refuse_misspelt
-from sagefleet.variables import given_or_none, whole
+from sagefleet.variables import given_or_none, value
 from sagefleet.variables.declarations import STAGING_DIR
 
 
@@ -90,7 +90,7 @@ def for_host(host: str, variables: Mapping[str, Any]) -> Expectations:
         edition=editions.pop() if len(editions) == 1 else variables.get("sagefleet_edition"),
         endpoints=tuple(catalog.endpoints(variables.get("sagefleet_endpoints"), host=host)),
         staging_dir=str(given_or_none(host, variables, STAGING_DIR.name) or STAGING_DIR.default),
-        staging_keep=whole(host, variables, "sagefleet_agent_staging_keep"),
+        staging_keep=value(host, variables, "sagefleet_agent_staging_keep"),
         install_dir=profile.install_dir,
         service_lookup=profile.service_lookup,
         agent_connection=connection.options_from(host, variables),
