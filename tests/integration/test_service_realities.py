@@ -243,6 +243,31 @@ def test_msi_failure_codes_are_explained(
     assert meaning in (result.reason or "")
 
 
+def test_a_failed_fresh_install_says_what_the_installer_left_on_the_host(
+    sim: tuple[Fleet, dict[str, Any], Path],
+) -> None:
+    """No earlier agent, so nothing to restore: the reason names what is left, which a
+    next run would take as installed (an installer that installed, then exited 1603)."""
+    result = deploy(sim, "sage01", exit_code=1603)
+    assert result.outcome == "failed", result.reason
+    reason = result.reason or ""
+    assert "installer exit code 1603" in reason
+    assert f"the installer left {AGENT_SERVICE} Running at 3.2.0 on the host" in reason
+    assert "uninstall it" in reason
+
+
+def test_a_fresh_install_whose_installer_did_nothing_says_nothing_is_left(
+    sim: tuple[Fleet, dict[str, Any], Path],
+) -> None:
+    sim[0].host("sage01").installer_failure = 1603
+    result = deploy(sim, "sage01")
+    assert result.outcome == "failed", result.reason
+    assert "no earlier agent to restore, and the installer left no agent service" in (
+        result.reason or ""
+    )
+    assert sim[0].host("sage01").service(AGENT_SERVICE) is None
+
+
 def test_3010_from_an_msi_is_success_with_a_reboot_to_plan(
     sim: tuple[Fleet, dict[str, Any], Path],
 ) -> None:

@@ -30,7 +30,12 @@ class Rollback(DeployState):
         )
         if not backup:
             self.result.version = outcome.get("version")
-            return self.done(Outcome.FAILED, changed=True, reason=problem, findings=[failure])
+            return self.done(
+                Outcome.FAILED,
+                changed=True,
+                reason=problem + self._left_behind(outcome),
+                findings=[failure],
+            )
         restored = self.session.run_snippet(
             "agent_rollback",
             {
@@ -75,4 +80,21 @@ class Rollback(DeployState):
             changed=True,
             findings=[failure, rollback],
             reason=f"{problem}; rollback failed: {restored.get('error')}",
+        )
+
+    def _left_behind(self, outcome: Mapping[str, Any]) -> str:
+        """What a failed fresh install left on the host, which nothing restores: no earlier
+        agent was backed up, and the vendor's uninstaller is not known to sagefleet. A
+        next run would take an agent left running at the target as installed."""
+        if self.result.previous_version is not None:
+            return ""
+        state, version = outcome.get("state"), outcome.get("version")
+        if not state and not version:
+            return "; no earlier agent to restore, and the installer left no agent service"
+        at = f" at {version}" if version else ""
+        return (
+            f"; no earlier agent to restore, and the installer left {self.service} "
+            f"{state or 'in an unknown state'}{at} on the host: uninstall it (Programs and "
+            "Features) and read the installer log before deploying again (a next run "
+            "would take that agent as installed)"
         )
