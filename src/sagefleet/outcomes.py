@@ -26,6 +26,7 @@ class Outcome(StrEnum):
     PLANNED = "planned"
     INSTALLED = "installed"
     UPGRADED = "upgraded"
+    DOWNGRADED = "downgraded"
     SETTINGS_UPDATED = "settings-updated"
     STARTED = "started"
     RESTARTED = "restarted"
@@ -63,6 +64,9 @@ _MEANINGS = {
     Outcome.PLANNED: "check mode: what a run would do, nothing was changed",
     Outcome.INSTALLED: "the agent was installed and runs the target version",
     Outcome.UPGRADED: "the agent was upgraded and runs the target version",
+    Outcome.DOWNGRADED: (
+        "the agent ran a newer version than the target: it was replaced, and runs the target"
+    ),
     Outcome.SETTINGS_UPDATED: "settings.json was rewritten and the agent restarted",
     Outcome.STARTED: "the agent was at the target version but stopped: it was started",
     Outcome.RESTARTED: (

@@ -32,3 +32,14 @@ def normalize(version: str | None) -> str | None:
 def same(left: str | None, right: str | None) -> bool:
     """Whether two reported versions are the same release (None equals only None)."""
     return normalize(left) == normalize(right)
+
+
+def older(left: str | None, right: str | None) -> bool | None:
+    """Whether ``left`` is an older release than ``right``; None when either is not a
+    dotted number (``3.2.0-beta``, None): their order cannot be told."""
+    parts = []
+    for version in (normalize(left), normalize(right)):
+        if version is None or not re.fullmatch(r"\d+(\.\d+)*", version):
+            return None
+        parts.append(tuple(int(p) for p in version.split(".")))
+    return parts[0] < parts[1]

@@ -268,6 +268,16 @@ def test_a_fresh_install_whose_installer_did_nothing_says_nothing_is_left(
     assert sim[0].host("sage01").service(AGENT_SERVICE) is None
 
 
+def test_going_back_a_version_is_a_downgrade_never_an_upgrade(
+    sim: tuple[Fleet, dict[str, Any], Path],
+) -> None:
+    target = {"sagefleet_agent_target_version": "2.1.0"}
+    result = deploy(sim, "sage02", target, agent_version="2.1.0")
+    assert result.outcome == "downgraded", result.reason
+    assert result.plan.startswith("downgrade 2.3.0 → 2.1.0")
+    assert sim[0].host("sage02").service(AGENT_SERVICE).version == "2.1.0"  # type: ignore[union-attr]
+
+
 def test_3010_from_an_msi_is_success_with_a_reboot_to_plan(
     sim: tuple[Fleet, dict[str, Any], Path],
 ) -> None:

@@ -343,6 +343,23 @@ def test_versions_compare_normalised(left: str | None, right: str | None, same: 
     assert versions.same(left, right) is same
 
 
+@pytest.mark.parametrize(
+    ("left", "right", "older"),
+    [
+        ("3.2.0", "3.3.0", True),
+        ("3.3.0.0", "3.2.0", False),
+        ("3.9", "3.10", True),  # numbers, not text
+        ("3.2.0+abc", "3.2", False),  # the same release
+        ("3.2.0-beta", "3.3.0", None),  # no order to tell
+        (None, "3.2.0", None),
+    ],
+)
+def test_versions_tell_an_older_release(
+    left: str | None, right: str | None, older: bool | None
+) -> None:
+    assert versions.older(left, right) is older
+
+
 def _function(text: str, name: str) -> str:
     match = re.search(rf"^function {name}\b.*?^}}$", text, re.M | re.S)
     assert match, f"no function {name}"

@@ -270,7 +270,12 @@ def agent_state(ctx: Context) -> Iterator[Outcome]:
         )
         return
     target = ctx.target_version
-    if target and agent.version and not versions.same(agent.version, target):
+    if target and agent.version and versions.older(target, agent.version):
+        message = ctx.t(
+            f"agent {agent.version} running; a deploy would go back to {target}",
+            f"agent {agent.version} en marche ; un déploiement reviendrait à {target}",
+        )
+    elif target and agent.version and not versions.same(agent.version, target):
         message = ctx.t(
             f"agent {agent.version} running; will be upgraded to {target}",
             f"agent {agent.version} en marche ; sera mis à jour en {target}",

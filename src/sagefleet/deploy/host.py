@@ -109,7 +109,8 @@ class Deployer(Install):
             check = self.probed
             running = (facts.agent.state or "").lower() == "running"
             if not versions.same(current, self.target):
-                action = "upgrade"
+                # Going back a version: said so, never called an upgrade.
+                action = "downgrade" if versions.older(self.target, current) else "upgrade"
             elif check.restart_pending and running:
                 action = "restart"  # a restart an earlier run owed (settings.yml's)
             elif not check.changed and running:
@@ -123,6 +124,7 @@ class Deployer(Install):
         self.result.plan = {
             "install": f"install {self.target} ({installer.label})",
             "upgrade": f"upgrade {current} → {self.target} ({installer.label})",
+            "downgrade": f"downgrade {current} → {self.target} ({installer.label})",
             "settings": f"update settings.json and restart agent {current}",
             "start": f"start agent {current}",
             "restart": f"restart agent {current}: {self.probed.agent_note if self.probed else ''}",
@@ -132,7 +134,7 @@ class Deployer(Install):
         if self.probed is not None:
             self.result.plan += self.probed.kept_note
         if self.check_mode:
-            if action in ("install", "upgrade") and self.want_diff:
+            if action in ("install", "upgrade", "downgrade") and self.want_diff:
                 self.result.diff = self._planned_diff(settings, action)
             self.result.version = current
             return self.done(Outcome.PLANNED, changed=True)

@@ -175,7 +175,9 @@ class Install(HealthGate, Rollback):
                 self.step(
                     "cleanup-left", folder=item["folder"], path=item["path"], error=item["error"]
                 )
-            verb = Outcome.INSTALLED if action == "install" else Outcome.UPGRADED
+            verb = {"install": Outcome.INSTALLED, "downgrade": Outcome.DOWNGRADED}.get(
+                action, Outcome.UPGRADED
+            )
             if self.result.reboot_required:
                 self.result.plan += " — reboot required (not done: plan it with the client)"
             return self.done(
