@@ -106,7 +106,8 @@ def draft(host: str, document: Mapping[str, Any]) -> Draft:
             "company_code": name,
             "analytic_plan": 1,
             "edition": edition,
-            "database": database,
+            # On SPC the database is not named after the .MAE file: left to fill in.
+            "database": "" if match else database,
             "sage_user": "<administrateur>",
             # The secrets by their plain names, as in inventory/example: vars.yml maps
             # each to its sagefleet_vault_* value in the encrypted vault.yml.
@@ -119,8 +120,8 @@ def draft(host: str, document: Mapping[str, Any]) -> Draft:
         if match:
             entity["azure_sql_server"] = match.group(1).lower()
             notes.append(
-                f"{name}: on SPC the database is not named after the .MAE file: "
-                "set the Azure SQL database name"
+                f"{name}: on SPC the database is not named after the .MAE file ({database}): "
+                "fill in the Azure SQL database name"
             )
         else:
             entity["sql_instance"] = server
@@ -138,7 +139,8 @@ def draft(host: str, document: Mapping[str, Any]) -> Draft:
         f"# Draft written by `playbooks/discover.yml` (sagefleet {__version__}) for {host}",
         f"# (Windows name {document.get('hostname')}). Review every value, then fill the",
         "# secrets (see the vault skeleton beside this file) and run preflight.",
-        "# To fill in: sql_user (the SQL login with read/write on the database).",
+        "# To fill in: sql_user (the SQL login with read/write on the database), and the",
+        "# database of an SPC entity (its Azure SQL database, not named after the .MAE).",
         "# To check: analytic_plan (Structure > Plan analytique, 1-based), sage_user,",
         "# pdf_storage (filestream, or the server folder of the PDF receipts).",
         "# Then give each entity the settings.json the vendor's form produced for its",

@@ -16,7 +16,7 @@ EXPECTED: dict[str, tuple[str, set[str], set[str]]] = {
     "sage-v6": ("blocked", {"SF202"}, {"SF101"}),
     "sage-i7": ("blocked", {"SF202"}, {"SF101", "SF203"}),
     "dotnet-472": ("blocked", {"SF101"}, {"SF202"}),
-    "spc-with-onprem-om": ("blocked", {"SF203"}, {"SF101"}),
+    "spc-with-onprem-om": ("warnings", {"SF203"}, {"SF101"}),
     "om-mismatch": ("blocked", {"SF204"}, {"SF203"}),
     "s3-blocked": ("blocked", {"SF302"}, {"SF301", "SF101"}),
     "tls-intercepted": ("blocked", {"SF303"}, {"SF302"}),

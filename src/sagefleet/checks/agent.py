@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from sagefleet import versions
 from sagefleet.checks.base import Context, Outcome, check, failed, passed, unknown
+from sagefleet.checks.sage import is_azure_sql
 from sagefleet.facts import MaeFile
 from sagefleet.findings import Severity
 
@@ -298,7 +299,9 @@ def mae_matches_entity(ctx: Context) -> Iterator[Outcome]:
         expected_server = entity.sql_fqdn if spc else entity.sql_instance
         mismatches = []
         # On-premise the database usually bears the .MAE file's name; on SPC it does not
-        # (BIJOU.MAE may point at xim9mokrk4q_AS274AY1ZH): never compared there.
+        # (BIJOU.MAE may point at xim9mokrk4q_AS274AY1ZH): never compared there, nor where
+        # the .MAE itself points at Azure SQL, whatever the inventory says (SF205 says it).
+        spc = spc or is_azure_sql(mae.serveur_sql)
         if (
             not spc
             and entity.database

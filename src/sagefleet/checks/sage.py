@@ -303,25 +303,30 @@ def spc_without_onprem_om(ctx: Context) -> Iterator[Outcome]:
             observed={"packages": entries},
         )
         return
-    # Uninstall names are not public: on them alone, a warning; an error only when two
-    # independent signs agree that the server is SPC.
-    confirmed = len(signs) >= 2
+    # That the package is the on-premise build rests on its uninstall name alone, and the
+    # names of the on-premise and SPC builds are not public: a warning, however sure the
+    # signs are that the server is SPC.
     seen = ", ".join(signs) or ctx.t("Azure VM only", "VM Azure seulement")
     yield failed(
         ctx.t(
-            f"the on-premise Objets Métiers package is installed ({', '.join(entries)}) on "
-            f"what looks like an SPC server ({seen})",
-            f"le paquet Objets Métiers on-premise est installé ({', '.join(entries)}) sur ce "
-            f"qui semble être un serveur SPC ({seen})",
+            f"an Objets Métiers package named like the on-premise one is installed "
+            f"({', '.join(entries)}) on what looks like an SPC server ({seen}); its name "
+            "alone cannot tell the on-premise build from the SPC one",
+            f"un paquet Objets Métiers nommé comme celui on-premise est installé "
+            f"({', '.join(entries)}) sur ce qui semble être un serveur SPC ({seen}) ; son nom "
+            "seul ne distingue pas la version on-premise de la version SPC",
         ),
         ctx.t(
-            "uninstall the on-premise Objets Métiers, then update the VM to the installed "
-            "Sage version so the SPC build comes back",
-            "désinstallez les Objets Métiers on-premise, puis mettez à jour la VM vers la "
-            "version de Sage installée pour retrouver la version SPC",
+            "if it is the on-premise Objets Métiers (not installed with the VM), uninstall "
+            "it, then update the VM to the installed Sage version so the SPC build comes "
+            "back; if it is the SPC build, waive SF203 with that reason",
+            "s'il s'agit des Objets Métiers on-premise (non installés avec la VM), "
+            "désinstallez-les, puis mettez à jour la VM vers la version de Sage installée "
+            "pour retrouver la version SPC ; s'il s'agit de la version SPC, posez une "
+            "dérogation SF203 motivée",
         ),
         observed={"packages": entries, "spc_signs": signs},
-        severity=Severity.ERROR if confirmed else Severity.WARNING,
+        severity=Severity.WARNING,
     )
 
 

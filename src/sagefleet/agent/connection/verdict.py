@@ -210,10 +210,12 @@ def likely_cause(evidence: Evidence, options: ConnectionOptions) -> tuple[str, s
                 ),
                 _t(
                     lang,
-                    f"exclude {probe.get('name')} from TLS inspection, or install the "
-                    "inspecting proxy's CA in the host's Root store (see SF303)",
-                    f"excluez {probe.get('name')} de l'inspection TLS, ou installez l'AC du "
-                    "proxy d'inspection dans le magasin Root du serveur (voir SF303)",
+                    f"exclude {probe.get('name')} from TLS inspection on the proxy or "
+                    "firewall (installing the inspecting proxy's root on the host would not "
+                    "do: SF303 reports such a root as interception)",
+                    f"excluez {probe.get('name')} de l'inspection TLS sur le proxy ou le "
+                    "pare-feu (installer la racine du proxy d'inspection sur le serveur ne "
+                    "suffit pas : SF303 signale une telle racine comme une interception)",
                 ),
             )
     pending = [c for c in evidence.connections if c.state.lower() == "synsent"]
