@@ -27,6 +27,7 @@ from sagefleet.outcomes import Outcome
 from sagefleet.remote.retry import Backoff, RetryingSession, retry_from
 from sagefleet.remote.winrm import WinRMSession
 from sagefleet.settings import ValidationFailed
+from sagefleet.variables.jobs import FACTS_TIMEOUT
 
 
 class DoctorInputError(SagefleetError):
@@ -131,11 +132,16 @@ def _preflight_all(
     def one(host: InventoryHost) -> HostReport:
         assert host.target is not None
         policy: Backoff = retry_from(host.name, host.variables)
-        with RetryingSession(factory(host), policy) as session:
-            report, _ = preflight.run(session, prepared[host.name], address=host.target.address)
+        session = factory(host)
+        # A facts command that never ends (a hung WMI query) is stopped, not waited for.
+        session.command_timeout_s = prepared[host.name].facts_timeout_s
+        session.command_timeout_name = FACTS_TIMEOUT.name
+        with RetryingSession(session, policy) as retrying:
+            report, _ = preflight.run(retrying, prepared[host.name], address=host.target.address)
         return report
 
-    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(hosts)))) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, min(threads, len(hosts))))
+    try:
         futures = {pool.submit(one, h): h for h in hosts}
         for future in as_completed(futures):
             host = futures[future]
@@ -143,6 +149,11 @@ def _preflight_all(
                 yield future.result()
             except Exception as exc:  # noqa: BLE001 - one host's bug must not stop the fleet
                 yield preflight.unreachable(host.name, f"{type(exc).__name__}: {exc}")
+    except BaseException:
+        # Stopped (Ctrl-C, TERM): never wait for a host's command still running.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h

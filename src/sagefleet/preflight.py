@@ -30,6 +30,7 @@ from sagefleet.facts import HostFacts, parse_facts
 from sagefleet.findings import FleetReport, HostReport
 from sagefleet.probes import DnsResult, resolve
 from sagefleet.remote import (
+    CommandTimeout,
     HostSession,
     LanguageModeRestricted,
     RemoteError,
@@ -81,6 +82,7 @@ class PreparedHost:
     min_free_mb: int = jobs.MIN_FREE_MB.default
     max_clock_skew_s: int = jobs.MAX_CLOCK_SKEW.default
     timeout_ms: int = jobs.TIMEOUT_MS.default
+    facts_timeout_s: int = jobs.FACTS_TIMEOUT.default
     bastion_probes: bool = False
     nameservers: list[str] | None = None
     dns_port: int = declarations.DNS_PORT.default
@@ -154,6 +156,7 @@ def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
         min_free_mb=read("sagefleet_preflight_min_free_mb"),
         max_clock_skew_s=read("sagefleet_preflight_max_clock_skew_s"),
         timeout_ms=read("sagefleet_preflight_timeout_ms"),
+        facts_timeout_s=read("sagefleet_preflight_facts_timeout_s"),
         bastion_probes=bastion,
         nameservers=nameservers,
         dns_port=read("sagefleet_dns_port"),
@@ -252,7 +255,7 @@ def run(
             duration_s=round(time.monotonic() - started, 3),
         )
         return report, None
-    except SnippetFailed as exc:
+    except (SnippetFailed, CommandTimeout) as exc:
         report = HostReport(
             host=prepared.host,
             reachable=True,

@@ -182,7 +182,7 @@ def test_retries_are_configurable_bounded_and_back_off() -> None:
     assert retry_from("h", {"sagefleet_winrm_retries": 5}).retries == 5
     for bad in (
         {"sagefleet_winrm_retries": -1},
-        {"sagefleet_winrm_retries": "3"},
+        {"sagefleet_winrm_retries": "three"},
         {"sagefleet_winrm_retry_backoff_s": 999},
     ):
         with pytest.raises(InputError, match="sagefleet_winrm_retr"):

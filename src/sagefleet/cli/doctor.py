@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sagefleet.cli.common import (
     DOCTOR_EXIT_CODES,
     EXIT_BLOCKED,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TERMINATED,
     EXIT_UNREACHABLE,
@@ -74,17 +76,27 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     # processes and SSH forwards with it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_TERMINATED))
     behind_lost_jump: dict[str, str] = {}  # the hosts behind a jump host we could not use
-    with forwarded(hosts, unreachable=behind_lost_jump) as reachable:
-        # Forwards through a jump host are served by threads of this process: never fork it.
-        given = {h.name: h for h in hosts}
-        jumped = bool(behind_lost_jump) or any(r is not given[r.name] for r in reachable)
-        report = doctor.run(
-            reachable,
-            forks=args.forks,
-            processes=1 if jumped else args.processes,
-            progress=doctor.Progress(total=len(reachable)),
-            prepared={r.name: prepared[r.name] for r in reachable},
-        )
+    try:
+        with forwarded(hosts, unreachable=behind_lost_jump) as reachable:
+            # Forwards through a jump host are served by threads of this process: never
+            # fork it.
+            given = {h.name: h for h in hosts}
+            jumped = bool(behind_lost_jump) or any(r is not given[r.name] for r in reachable)
+            report = doctor.run(
+                reachable,
+                forks=args.forks,
+                processes=1 if jumped else args.processes,
+                progress=doctor.Progress(total=len(reachable)),
+                prepared={r.name: prepared[r.name] for r in reachable},
+            )
+    except (KeyboardInterrupt, SystemExit) as stopped:
+        # A host's command may still run in a thread of this process, which the
+        # interpreter would wait for on its way out: end now (the worker processes and
+        # the forwards were closed on the way here).
+        code = EXIT_INTERRUPTED if isinstance(stopped, KeyboardInterrupt) else stopped.code
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code if isinstance(code, int) else EXIT_TERMINATED)
     if behind_lost_jump:
         report = _with_unreachable(report, behind_lost_jump, prepared)
     if to_stdout:  # the report alone on stdout, for a pipe

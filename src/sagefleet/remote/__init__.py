@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sagefleet.remote.errors import (
     AuthenticationFailed,
+    CommandTimeout,
     HostUnreachable,
     LanguageModeRestricted,
     RemoteError,
@@ -15,6 +16,7 @@ from sagefleet.remote.session import HostSession
 
 __all__ = [
     "AuthenticationFailed",
+    "CommandTimeout",
     "HostSession",
     "HostUnreachable",
     "RemoteError",

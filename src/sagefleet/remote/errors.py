@@ -37,6 +37,13 @@ class RemoteTimeout(RemoteError):
     kind = "timeout"
 
 
+class CommandTimeout(RemoteError):
+    """A command was still running when its time was up: stopped (never retried: it would
+    hang again)."""
+
+    kind = "timeout"
+
+
 class TransportError(RemoteError):
     """The WinRM service answered with an error (HTTP 500, WS-Management fault)."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from winrm.protocol import Protocol
 
 from sagefleet.remote.errors import (
     AuthenticationFailed,
+    CommandTimeout,
     HostUnreachable,
     RemoteError,
     RemoteTimeout,
@@ -81,6 +83,11 @@ class WinRMSession(HostSession):
     def __init__(self, target: WinRMTarget) -> None:
         super().__init__(target.host)
         self.target = target
+        #: How long one command may run (None: as long as it takes). pywinrm polls a
+        #: command that never ends for ever; past this it is stopped (CommandTimeout).
+        self.command_timeout_s: float | None = None
+        #: What the timeout is called where the operator sets it, for the error.
+        self.command_timeout_name = "the command's time limit"
         self._protocol: Protocol | None = None
         self._shell_id: str | None = None
         # A command that ended and whose terminate Signal is deferred: the next
@@ -152,14 +159,38 @@ class WinRMSession(HostSession):
                             shell_id, command_id, c, end=e
                         )
                     )
-            stdout, stderr, rc = self._guard(
-                lambda: protocol.get_command_output(shell_id, command_id)
-            )
+            stdout, stderr, rc = self._output(protocol, shell_id, command_id)
         except BaseException:
             self._terminate(protocol, shell_id, command_id)  # it may still be running
             raise
         self._ended = command_id
         return int(rc), stdout, stderr
+
+    def _output(
+        self, protocol: Protocol, shell_id: str, command_id: str
+    ) -> tuple[bytes, bytes, int]:
+        """The command's output, Receive after Receive (each ends with the output so far,
+        or the service's OperationTimeout while the command runs quiet), until it is done
+        or its time is up."""
+        limit = self.command_timeout_s
+        deadline = None if limit is None else time.monotonic() + limit
+        out: list[bytes] = []
+        err: list[bytes] = []
+        while True:
+            received = self._guard(lambda: _receive(protocol, shell_id, command_id))
+            if received is not None:
+                stdout, stderr, rc, done = received
+                out.append(stdout)
+                err.append(stderr)
+                if done:
+                    return b"".join(out), b"".join(err), int(rc)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise CommandTimeout(
+                    self.host,
+                    f"the command was still running after {limit:g} s "
+                    f"({self.command_timeout_name}): stopped; a hung WMI query, a script "
+                    "waiting for input? Run it again, or read the host's event logs",
+                )
 
     def sibling(self) -> WinRMSession:
         """A session of its own (connection, NTLM context, shell) to the same host."""
@@ -180,6 +211,17 @@ class WinRMSession(HostSession):
         if protocol is not None and shell_id is not None:
             with contextlib.suppress(RemoteError, WinRMError, requests.exceptions.RequestException):
                 protocol.close_shell(shell_id)
+
+
+def _receive(
+    protocol: Protocol, shell_id: str, command_id: str
+) -> tuple[bytes, bytes, int, bool] | None:
+    """One Receive; None when the service's OperationTimeout came first (the command runs
+    on, quiet), which pywinrm raises as an error of its own."""
+    try:
+        return protocol.get_command_output_raw(shell_id, command_id)
+    except WinRMOperationTimeoutError:
+        return None
 
 
 def _settle(protocol: Protocol) -> None:

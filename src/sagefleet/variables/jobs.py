@@ -125,6 +125,19 @@ TIMEOUT_MS = _threshold(
     default=3000,
     low=100,
 )
+FACTS_TIMEOUT = role_var(
+    PREFLIGHT, "sagefleet_preflight_facts_timeout_s", "int",
+    "How long the facts command may run on one host, in seconds: past it the command is "
+    "stopped and the host reported as not diagnosed (a hung WMI query, a script that "
+    "never ends), instead of holding the run for ever. Applies where sagefleet opens the "
+    "WinRM session itself (sagefleet doctor, preflight.yml's fleet mode); in per_host "
+    "mode, use the task keyword timeout.",
+    default=300,
+    low=30,
+    high=3600,
+    what="a number of seconds",
+    doors=("preflight", "doctor"),
+)
 MODE = role_var(
     PREFLIGHT, "sagefleet_preflight_mode", "str",
     "How each host's facts are gathered. C(fleet) - one task on the bastion reaches "
