@@ -250,6 +250,23 @@ class HostReport:
         return tuple(sorted({f.check_id for f in self.findings if f.is_failure}))
 
     @property
+    def undecided_check_ids(self) -> tuple[str, ...]:
+        """Distinct ids of the checks that could not decide (unknown) and failed nowhere
+        on the host, sorted: never a pass, and a blocking one blocks the host."""
+        failed = set(self.failed_check_ids)
+        return tuple(
+            sorted(
+                {
+                    f.check_id
+                    for f in self.findings
+                    if f.status is Status.UNKNOWN
+                    and f.severity is not Severity.INFO
+                    and f.check_id not in failed
+                }
+            )
+        )
+
+    @property
     def noted_check_ids(self) -> tuple[str, ...]:
         """Distinct ids of the info checks that found something to say, sorted."""
         return tuple(sorted({f.check_id for f in self.findings if f.is_note}))
@@ -365,18 +382,25 @@ class FleetReport:
         return _hosts_by_check(host.failed_check_ids for host in self.hosts)
 
     @property
+    def unknown_by_check(self) -> dict[str, int]:
+        """Number of hosts on which each check could not decide (and failed nowhere on
+        that host), most frequent first (ties by id)."""
+        return _hosts_by_check(host.undecided_check_ids for host in self.hosts)
+
+    @property
     def notes_by_check(self) -> dict[str, int]:
         """Number of hosts each info check found something on, most frequent first."""
         return _hosts_by_check(host.noted_check_ids for host in self.hosts)
 
     def check_titles(self) -> dict[str, tuple[str, str]]:
         """Title and severity of each check id with a finding of status fail (a failure or
-        a note), for "counts by check" tables."""
+        a note) or unknown, for "counts by check" tables (a failure's severity first)."""
         titles: dict[str, tuple[str, str]] = {}
-        for host in self.hosts:
-            for item in host.findings:
-                if item.status is Status.FAIL and item.check_id not in titles:
-                    titles[item.check_id] = (item.title, str(item.severity))
+        for wanted in (Status.FAIL, Status.UNKNOWN):
+            for host in self.hosts:
+                for item in host.findings:
+                    if item.status is wanted and item.check_id not in titles:
+                        titles[item.check_id] = (item.title, str(item.severity))
         return titles
 
     def sorted_hosts(self) -> list[HostReport]:
@@ -396,6 +420,7 @@ class FleetReport:
             "lang": self.lang,
             "host_status_counts": self.host_status_counts,
             "failures_by_check": self.failures_by_check,
+            "unknown_by_check": self.unknown_by_check,
             "hosts": [h.to_dict() for h in self.hosts],
         }
 

@@ -358,6 +358,45 @@ def test_html_says_what_info_checks_found_apart_from_the_failures() -> None:
     assert 'id="notes-by-check"' not in render_html(sample())
 
 
+def _undecided() -> FleetReport:
+    """A host blocked by a check that could not decide (SF104: the clock, without the
+    bastion's time), beside one that fails SF303 and could not decide SF104 either."""
+    clock = HostReport(
+        host="sage-clock",
+        reachable=True,
+        findings=(_finding("SF104", Status.UNKNOWN, Severity.ERROR),),
+    )
+    both = HostReport(
+        host="sage-both",
+        reachable=True,
+        findings=(
+            _finding("SF303", Status.FAIL, Severity.ERROR),
+            _finding("SF104", Status.UNKNOWN, Severity.ERROR),
+        ),
+    )
+    return replace(sample(), hosts=(clock, both))
+
+
+def test_the_console_and_json_name_the_checks_that_could_not_decide() -> None:
+    """A host blocked by an unknown had an empty failed-checks column, and "Failures by
+    check" said "No failed checks." (the HTML counted unknowns, the console and JSON did
+    not)."""
+    report = _undecided()
+    text = render_console(report, colour=False)
+    rows = {line.split()[0]: line for line in text.splitlines() if line.startswith("sage-")}
+    assert rows["sage-clock"].split()[1] == "blocked"
+    assert rows["sage-clock"].endswith("unknown: SF104")
+    assert rows["sage-both"].endswith("SF303; unknown: SF104")
+    by_check = text.split("Failures by check\n")[1]
+    assert "No failed checks." not in by_check
+    table = {line.split()[0]: line.split() for line in by_check.splitlines()[1:] if line}
+    assert table["SF303"][2:4] == ["1", "0"] and table["SF104"][2:4] == ["0", "2"]
+    document = json.loads(render_json(report))
+    assert document["failures_by_check"] == {"SF303": 1}
+    assert document["unknown_by_check"] == {"SF104": 2}
+    jsonschema.Draft202012Validator(load_schema()).validate(document)
+
+
 def test_a_blocked_hosts_reason_names_its_failures_not_its_notes() -> None:
     proxy = _with_notes().hosts[0]
     assert proxy.status == "blocked" and host_reason(proxy) == "SF303 failed"

@@ -80,10 +80,13 @@ def _table(
     return lines
 
 
-def _host_row(host: HostReport, status_label: str) -> list[str]:
+def _host_row(host: HostReport, status_label: str, label_unknown: str) -> list[str]:
     status = host.status_counts
     severity = host.severity_counts
     detail = " ".join(host.failed_check_ids)
+    if host.undecided_check_ids:  # never a pass: a blocking one is why the host is blocked
+        unknown = f"{label_unknown}: {' '.join(host.undecided_check_ids)}"
+        detail = f"{detail}; {unknown}" if detail else unknown
     if host.error is not None or not host.reachable:
         reason = host.error or "unreachable"
         detail = f"{reason} {detail}".strip() if detail else reason
@@ -147,7 +150,8 @@ def _host_table(
             labels["col.waived"],
             labels["failed_checks"].upper(),
         ]
-        rows = [_host_row(h, label(labels, "status", h.status)) for h in hosts]
+        unknown = labels["finding.unknown"]
+        rows = [_host_row(h, label(labels, "status", h.status), unknown) for h in hosts]
         right = [False, False, True, True, True, True, False]
         cut_detail = True
     widths = [max([len(headers[c])] + [len(r[c]) for r in rows]) for c in range(len(headers))]
@@ -191,8 +195,8 @@ def render_console(report: FleetReport, width: int = 100, *, colour: bool | None
 
     lines.append("")
     lines.append(labels["by_check"])
-    failures = report.failures_by_check
-    if not failures:
+    failures, unknown = report.failures_by_check, report.unknown_by_check
+    if not failures and not unknown:
         lines.append(labels["no_failures"])
     else:
         titles = report.check_titles()
@@ -200,15 +204,23 @@ def render_console(report: FleetReport, width: int = 100, *, colour: bool | None
             labels["check"].upper(),
             labels["severity"].upper(),
             labels["hosts_failing"].upper(),
+            labels["hosts_unknown"].upper(),
             labels["check_title"].upper(),
         ]
+        ids = [*failures, *(cid for cid in unknown if cid not in failures)]
         check_rows = [
-            [cid, labels[f"severity.{titles[cid][1]}"], str(n), titles[cid][0]]
-            for cid, n in failures.items()
+            [
+                cid,
+                labels[f"severity.{titles[cid][1]}"],
+                str(failures.get(cid, 0)),
+                str(unknown.get(cid, 0)),
+                titles[cid][0],
+            ]
+            for cid in ids
         ]
-        cw = [max([len(check_headers[c])] + [len(r[c]) for r in check_rows]) for c in range(3)]
-        cw.append(max(width - sum(cw) - 6, 1))
-        lines.extend(_table(check_headers, check_rows, cw, [False, False, True, False]))
+        cw = [max([len(check_headers[c])] + [len(r[c]) for r in check_rows]) for c in range(4)]
+        cw.append(max(width - sum(cw) - 8, 1))
+        lines.extend(_table(check_headers, check_rows, cw, [False, False, True, True, False]))
     lines.extend(_notes_table(report, labels, width))
     return "\n".join(lines) + "\n"
 
