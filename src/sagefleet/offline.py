@@ -23,6 +23,7 @@ from sagefleet.errors import InputError
 from sagefleet.facts import FactsError, parse_facts, parse_utc
 from sagefleet.findings import HostReport
 from sagefleet.preflight import PreparedHost, evaluate, prepare
+from sagefleet.remote import contracts
 from sagefleet.remote.command import bootstrap_command
 from sagefleet.variables import jobs, value
 
@@ -131,6 +132,18 @@ def evaluate_file(
     unknown (comparing the file's time with itself would pass without checking).
     """
     document = read_facts(path)
+    # Every section the facts snippet writes: one missing would read as an empty one, and
+    # checks would pass on nothing. (Members added to a section since are not required:
+    # a file from an earlier collector still reads.)
+    missing = [s for s in contracts.load_schema("facts")["required"] if s not in document]
+    if missing:
+        raise InputError(
+            f"not a complete facts document: no {', '.join(missing)} section",
+            field="--facts",
+            value=str(path),
+            fix="copy the file written by the collector script (sagefleet facts-script) "
+            "unchanged",
+        )
     try:
         facts = parse_facts(document)
     except FactsError as exc:

@@ -138,6 +138,18 @@ def test_checks_refuses_a_file_that_is_not_facts(tmp_path: Path) -> None:
     assert main(["checks", "--facts", str(bogus), "--out", str(tmp_path / "r")]) == 2
 
 
+def test_checks_refuses_a_facts_file_missing_a_section(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A missing section read as an empty one: SF103 and SF308 passed, on nothing."""
+    bare = tmp_path / "bare.json"
+    bare.write_text('{"schema": 1}')
+    assert main(["checks", "--facts", str(bare), "--out", str(tmp_path / "r")]) == 2
+    said = capsys.readouterr().err
+    assert "not a complete facts document: no host, drives, dotnet" in said
+    assert "sagefleet facts-script" in said and not (tmp_path / "r").exists()
+
+
 def test_checks_without_inventory_evaluate_but_a_host_without_entities_is_never_ready(
     fleet_inventory: tuple[Fleet, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
