@@ -225,6 +225,31 @@ def test_validate_valid_file_exits_0(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert capsys.readouterr().out == "OK: 1 host(s), 1 entity(ies)\n"
 
 
+def test_validate_refuses_a_host_without_entities_and_an_inventory_given_as_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Both printed OK: a host without entities (which preflight blocks and deploy.yml
+    refuses), and an inventory's hosts.yml read as a file of host variables."""
+    hosts = tmp_path / "hosts.yml"
+    hosts.write_text(
+        yaml.safe_dump(
+            {
+                "h1": yaml.safe_load(vars_file(tmp_path, TEMPLATE).read_text()),
+                "h2": {"sagefleet_lang": "fr"},
+            }
+        )
+    )
+    assert run("validate", str(hosts)) == 1
+    said = capsys.readouterr()
+    assert "host h2, field sagefleet_entities: no entity" in said.err and "OK" not in said.out
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text("all:\n  children:\n    sage_servers:\n      hosts:\n        h1: {}\n")
+    assert run("validate", str(inventory)) == 1
+    said = capsys.readouterr()
+    assert "this is an Ansible inventory, not a file of host variables" in said.err
+    assert f"settings validate -i {inventory}" in said.err and "OK" not in said.out
+
+
 def test_validate_flags_an_undefined_reference(tmp_path: Path) -> None:
     path = vars_file(tmp_path, sql_password="{{ not_defined }}")
     assert run("validate", str(path)) == 1

@@ -14,6 +14,7 @@ from typing import Any
 
 from sagefleet.agent.profile import MergeKey
 from sagefleet.cli.common import command, command_group, inventory_options, output_option
+from sagefleet.deploy.inputs import require_entities
 from sagefleet.errors import InputError
 from sagefleet.inventory import SAGE_SERVERS, add_vault_arguments
 from sagefleet.settings import vendor
@@ -268,6 +269,21 @@ def run_validate(args: argparse.Namespace) -> int:
     errors: list[InputError] = []
     entity_count = 0
     for host in sorted(hosts):
+        if not args.inventory and {"hosts", "children"} & set(hosts[host]):
+            errors.append(
+                InputError(
+                    "this is an Ansible inventory, not a file of host variables",
+                    host=host,
+                    value=str(args.file),
+                    fix=f"sagefleet settings validate -i {args.file}",
+                )
+            )
+            continue
+        try:  # a host without entities is never deployed (SF903, deploy.yml's first play)
+            require_entities(host, hosts[host])
+        except InputError as exc:
+            errors.append(exc)
+            continue
         result = validate_host(host, hosts[host], base_dir=base_dir, template=args.template)
         errors.extend(result.errors)
         entity_count += len(result.entities)
