@@ -8,6 +8,7 @@ problems raise before the host is touched; connection problems become an
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -123,6 +124,7 @@ def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
         if hostvars.get(name) is not None:
             raise InputError(why, host=host, field=name, fix=f"remove {name}")
     refuse_misspelt(host, hostvars)
+    _check_ca_trust_path(host, hostvars)
     validation = validate_host(host, hostvars, check_render=False)
     if validation.errors:
         raise ValidationFailed(validation.errors, title=f"{host}: sagefleet_entities are invalid")
@@ -171,6 +173,30 @@ def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
         else {},
         allow_insecure_transport=allow_insecure,
         agent_target_framework=profile.target_framework,
+    )
+
+
+def _check_ca_trust_path(host: str, hostvars: Mapping[str, Any]) -> None:
+    """The CA bundle the host's WinRM certificate is checked against must be on the
+    bastion: a missing one failed every connection, reported as an unreachable host."""
+    path = hostvars.get("ansible_winrm_ca_trust_path")
+    port = str(hostvars.get("ansible_port") or "")
+    scheme = hostvars.get("ansible_winrm_scheme") or ("http" if port == "5985" else "https")
+    if (
+        hostvars.get("ansible_connection") != "winrm"
+        or not path
+        or scheme != "https"  # not read over HTTP
+        or hostvars.get("ansible_winrm_server_cert_validation") == "ignore"
+        or os.path.exists(str(path))
+    ):
+        return
+    raise InputError(
+        "no such file or folder on the bastion",
+        host=host,
+        field="ansible_winrm_ca_trust_path",
+        value=str(path),
+        fix="give the CA bundle (PEM) that signed the hosts' WinRM certificates; a relative "
+        "path is read from the folder the command runs in",
     )
 
 

@@ -31,3 +31,50 @@ def test_the_forks_are_dealt_over_the_processes_without_exceeding_them(
     shares = doctor.deal(total, parts)
     assert sum(shares) == total and len(shares) == parts
     assert max(shares) - min(shares) <= 1 and min(shares) >= 1
+
+
+def test_a_ca_bundle_missing_on_the_bastion_is_an_input_error(tmp_path: object) -> None:
+    """It failed every connection, and the host was reported unreachable (exit code 4)."""
+    from pathlib import Path
+
+    from tests.support.factsdoc import ONPREM
+
+    from sagefleet import preflight
+    from sagefleet.errors import InputError
+
+    entity = {
+        "name": "BIJOU",
+        "company_code": "BIJOU",
+        "analytic_plan": 1,
+        "edition": "onpremise",
+        "database": "BIJOU",
+        "sage_user": "<administrateur>",
+        "sage_password": "",
+        "sql_user": "u",
+        "sql_password": "p",
+        "mae_path": ONPREM.mae_path,
+        "pdf_storage": "filestream",
+        "sql_instance": "SQL01\\SAGE100",
+    }
+    missing = Path(str(tmp_path)) / "no-such-ca.pem"
+    variables = {
+        "ansible_connection": "winrm",
+        "ansible_winrm_ca_trust_path": str(missing),
+        "sagefleet_entities": [entity],
+    }
+    with pytest.raises(InputError) as refused:
+        preflight.prepare("sage01", variables)
+    error = refused.value
+    assert (error.host, error.field, error.value) == (
+        "sage01",
+        "ansible_winrm_ca_trust_path",
+        str(missing),
+    )
+    assert "no such file or folder on the bastion" in str(error)
+    missing.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert preflight.prepare("sage01", variables).host == "sage01"
+    missing.unlink()
+    ignored = {**variables, "ansible_winrm_server_cert_validation": "ignore"}
+    assert preflight.prepare("sage01", ignored).host == "sage01"
+    over_http = {**variables, "ansible_winrm_scheme": "http"}  # the bundle is not read
+    assert preflight.prepare("sage01", over_http).host == "sage01"
