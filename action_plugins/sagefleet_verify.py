@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from datetime import datetime
@@ -14,7 +13,7 @@ from sagefleet.errors import InputError
 from sagefleet.inventory import current_secrets
 from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.variables.declarations import TARGET_VERSION
-from sagefleet.verify.runner import run_suites, suites_argv
+from sagefleet.verify.runner import handed_over, run_suites, suites_argv, write_host_vars
 
 
 class ActionModule(SagefleetAction):
@@ -24,8 +23,8 @@ class ActionModule(SagefleetAction):
         "workers": {"type": "int", "default": 0},
         "report_dir": {"type": "path"},
         # A wave's verification: the registered deploy results of the play's batch, whose
-        # target versions rank above the inventory's for the suites (the deploy's default,
-        # the package's version, or an -e value, which the suites would not see).
+        # target versions rank above the host's variables for the suites (the deploy's
+        # default, the package's version, is in no variable).
         "deploy_results": {"type": "str"},
     }
     _supports_check_mode = True  # read-only: it verifies in check mode too
@@ -49,7 +48,6 @@ class ActionModule(SagefleetAction):
     def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
         args, variables = self.args, self.task_vars
         with tempfile.TemporaryDirectory(prefix="sagefleet-verify-") as folder:
-            host_vars = self._deployed_versions(Path(folder)) if args["deploy_results"] else None
             argv = suites_argv(
                 str(variables.get("ansible_playbook_python") or sys.executable),
                 args["suites"],
@@ -57,7 +55,7 @@ class ActionModule(SagefleetAction):
                 limit=args["limit"],
                 workers=args["workers"],
                 report_dir=args["report_dir"],
-                host_vars=host_vars,
+                host_vars=write_host_vars(Path(folder) / "host_vars.json", self._host_vars()),
             )
             # When the suites started, as ansible.builtin.command says it: a report older
             # than this is an earlier run's (sagefleet.deploy.waves).
@@ -78,15 +76,15 @@ class ActionModule(SagefleetAction):
             "start": start,
         }
 
-    def _deployed_versions(self, folder: Path) -> str:
-        """The file of each batch host's target version, as its deploy result says it."""
-        name = self.args["deploy_results"]
+    def _host_vars(self) -> dict[str, dict[str, Any]]:
+        """The variables the suites read as Ansible resolved them for each batch host (-e,
+        vault, group and host vars), secrets left out (runner.handed_over); in a wave,
+        the target version its deploy result says."""
         hosts = [str(h) for h in self.task_vars.get("ansible_play_batch") or []]
-        versions = {
-            host: {TARGET_VERSION.name: found[name]["target_version"]}
-            for host, found in self.registered(hosts, [name]).items()
-            if isinstance(found.get(name), dict) and found[name].get("target_version")
-        }
-        path = folder / "host_vars.json"
-        path.write_text(json.dumps(versions), encoding="utf-8")
-        return str(path)
+        found = self.hosts_variables(hosts, select=handed_over)
+        name = self.args["deploy_results"]
+        if name:
+            for host, result in self.registered(hosts, [name]).items():
+                if isinstance(result.get(name), dict) and result[name].get("target_version"):
+                    found[host][TARGET_VERSION.name] = result[name]["target_version"]
+        return found

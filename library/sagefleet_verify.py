@@ -10,6 +10,12 @@ description:
     started with (--vault-password-file, --ask-vault-pass, --vault-id, AWX's vault
     credential) are handed over to them in memory, through a pipe the child
     inherits, never on the command line or in a file.
+  - The sagefleet variables the playbook resolved for each host of the play's batch
+    (an extra variable, a vaulted vars file, group and host vars) rank above the
+    inventory's for the suites (C(--sagefleet-host-vars), a file in a private temporary
+    folder removed when the suites end); a secret one (C(sagefleet_entities),
+    C(sagefleet_agent_service_password), C(sagefleet_ssh_jump)) never goes there, the
+    suites read it from the inventory and its vault.
   - Never fails on the suites' result; C(rc) says it (pytest's exit codes) and
     C(msg) says it in words.
 version_added: "0.1.0"
@@ -33,7 +39,7 @@ options:
     description:
       - A wave's verification. The name of the registered sagefleet_deploy results of the
         play's batch. Each host's target version, as its deploy said it (the package's
-        version by default, or an extra variable), then ranks above the inventory's
+        version by default, or an extra variable), then ranks above the host's
         C(sagefleet_agent_target_version) for the suites (C(--sagefleet-host-vars)).
     type: str
 extends_documentation_fragment:

@@ -60,7 +60,7 @@ def test_agent_version_is_the_target(windows: Windows, expected: Expectations) -
     if expected.target_version is None:
         # Nothing to compare with: the check cannot decide (unknown), it did not fail.
         pytest.skip(
-            f"{windows.name} SF505: sagefleet_agent_target_version is not set in the inventory"
+            f"{windows.name} SF505: sagefleet_agent_target_version is not set (inventory or -e)"
         )
     service = agent_service(windows, expected)
     # ProductVersion may read 3.2.0.0 or 3.2.0+<commit>: the same release.
@@ -68,4 +68,3 @@ def test_agent_version_is_the_target(windows: Windows, expected: Expectations) -
         f"{windows.name} SF505: agent version is {service.version}, "
         f"expected {expected.target_version}"
     )
-

@@ -21,6 +21,7 @@ from sagefleet.sim.host import ADMINISTRATORS, SYSTEM, Acl
 from tests.support.deployed import make_deployed
 from tests.support.fleets import FleetFactory, next_first_address
 from tests.support.scenarios import write_inventory
+from tests.support.vaulted import VAULT_PASSWORD, encrypt
 from tests.support.verify import deployed_inventory, run_suites, verify_playbook
 
 # host -> (profile, how to break it after deploy, the check named in the message, its words)
@@ -205,6 +206,51 @@ def test_verify_playbook_runs_the_suites(tmp_path: Path, make_fleet: FleetFactor
     report = json.loads((out / "report.json").read_text())
     status = {h["host"]: h["status"] for h in report["hosts"]}
     assert status == {"sage01": "verified", "sage02": "verify-failed"}
+
+
+@pytest.mark.parametrize("given", ["extra var", "vaulted vars file", "above the inventory"])
+def test_verify_playbook_hands_the_suites_the_variables_ansible_resolved(
+    tmp_path: Path, make_fleet: FleetFactory, given: str
+) -> None:
+    """A variable the suites read, as Ansible resolves it for the host (-e, a vaulted vars
+    file), ranks above the inventory's, as deploy.yml takes it: the suites, reading only
+    the inventory, reported every host verify-failed ("SF505 ... not set in the
+    inventory") after a deploy whose target version came with -e."""
+    inventory = deployed_inventory(make_fleet(2), tmp_path)
+    if given != "above the inventory":
+        data = yaml.safe_load(inventory.read_text())
+        del data["all"]["vars"]["sagefleet_agent_target_version"]
+        inventory.write_text(yaml.safe_dump(data, sort_keys=False))
+    password = tmp_path / "vault-pass"
+    password.write_bytes(VAULT_PASSWORD)
+    vaulted = tmp_path / "versions.yml"
+    vaulted.write_text(encrypt("sagefleet_agent_target_version: '3.2.0'\n"))
+    extra = {
+        "extra var": ("-e", "sagefleet_agent_target_version=3.2.0"),
+        "vaulted vars file": ("-e", f"@{vaulted}", "--vault-password-file", str(password)),
+        "above the inventory": ("-e", "sagefleet_agent_target_version=3.1.0"),
+    }[given]
+    out = tmp_path / "out"
+    process = verify_playbook(
+        inventory, *extra, "-e", f"sagefleet_verify_report_dir={out}",
+        "-e", "sagefleet_verify_workers=1",
+    )  # fmt: skip
+    report = json.loads((out / "report.json").read_text())
+    sf505 = {
+        h["host"]: next(f for f in h["findings"] if f["check_id"] == "SF505")
+        for h in report["hosts"]
+    }
+    if given == "above the inventory":  # the deployed 3.2.0 is not what -e asks for
+        assert process.returncode == 2, process.stdout[-3000:]
+        assert {h: f["status"] for h, f in sf505.items()} == {"sage01": "fail", "sage02": "fail"}
+        assert all(f["message"].endswith("is 3.2.0, expected 3.1.0") for f in sf505.values())
+        return
+    assert process.returncode == 0, process.stdout[-3000:]
+    assert {h["host"]: h["status"] for h in report["hosts"]} == {
+        "sage01": "verified",
+        "sage02": "verified",
+    }
+    assert {h: f["status"] for h, f in sf505.items()} == {"sage01": "pass", "sage02": "pass"}
 
 
 def test_verify_playbook_never_shows_another_runs_report(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +102,33 @@ def test_connections_are_paired_by_the_key_the_merge_used() -> None:
         "$.Connections[CompanyName=A]: missing",
         "$.Connections[CompanyName=B]: unexpected item",
     ]
+
+
+def test_the_host_vars_file_holds_no_secret(tmp_path: Path) -> None:
+    """A playbook hands the suites the variables Ansible resolved for each host (an -e
+    value ranks above the inventory for them too), in a file: never a secret (the suites
+    read those from the inventory and its vault), nor what sagefleet does not declare (a
+    registered result, the WinRM password)."""
+    from sagefleet.verify.plugin import _host_vars
+    from sagefleet.verify.runner import write_host_vars
+
+    waiver = {"id": "SF308", "reason": "proxy", "expires": dt.date(2027, 3, 31)}
+    resolved = {
+        "sagefleet_agent_target_version": "3.2.0",
+        "sagefleet_agent_staging_keep": 2,
+        "sagefleet_waivers": [waiver],
+        "sagefleet_entities": [{"name": "BIJOU", "sql_password": "Sql-Canary-Passw0rd!"}],
+        "sagefleet_agent_service_password": "Svc-Canary-Passw0rd!",
+        "sagefleet_ssh_jump": {"host": "jump", "password": "Jump-Canary-Passw0rd!"},
+        "sagefleet_verify_folder": {"path": "/tmp/reports"},
+        "ansible_password": "WinRM-Canary-Passw0rd!",
+    }
+    path = write_host_vars(tmp_path / "host_vars.json", {"sage01": resolved})
+    assert _host_vars(path) == {
+        "sage01": {
+            "sagefleet_agent_target_version": "3.2.0",
+            "sagefleet_agent_staging_keep": 2,
+            "sagefleet_waivers": [{**waiver, "expires": "2027-03-31"}],
+        }
+    }
+    assert "Canary" not in Path(path).read_text()

@@ -3,7 +3,7 @@ map errors, so that each plugin keeps only its own logic (docs/architecture.md).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from ansible.errors import AnsibleConnectionFailure
@@ -104,8 +104,11 @@ class SagefleetAction(ActionBase):  # type: ignore[misc]  # ansible-core has no 
         task_vars = self.task_vars
         return {n: self.template(task_vars[n]) for n in sagefleet_var_names(task_vars)}
 
-    def hosts_variables(self, hosts: list[str]) -> dict[str, dict[str, Any]]:
-        """Each of ``hosts``' sagefleet variables as Ansible's hostvars give them, by host.
+    def hosts_variables(
+        self, hosts: list[str], select: Callable[[str], bool] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Each of ``hosts``' sagefleet variables as Ansible's hostvars give them, by host
+        (``select``: only the names it accepts, the others not templated).
 
         A value that holds no template is taken as Ansible keeps it (``hostvars[host]``
         would walk and copy it: the entities, about 1 ms a host); one that does is
@@ -122,6 +125,7 @@ class SagefleetAction(ActionBase):  # type: ignore[misc]  # ansible-core has no 
             found[host] = {
                 name: kept[name] if self._plain(kept, name) else source[name]
                 for name in sagefleet_var_names(source)
+                if select is None or select(name)
             }
         return found
 

@@ -5,17 +5,25 @@ that runs them (playbooks/verify.yml, the deploy role's wave check) hands its
 own vault secrets over to that child in memory (`inventory.secrets_for_child`:
 an inherited pipe, never the command line, never a file), so whatever opened
 the vault for ansible-playbook (--vault-password-file, --ask-vault-pass,
---vault-id, AWX's vault credential) opens it for the suites too.
+--vault-id, AWX's vault credential) opens it for the suites too. It also hands over,
+in a file (--sagefleet-host-vars), the variables it resolved for each host that the
+suites read (`handed_over`): an -e value ranks above the inventory for the suites as
+it does for the playbook; the secret ones stay out of the file.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from sagefleet import variables
 from sagefleet.inventory import secrets_for_child
+from sagefleet.settings.redact import is_secret_key
+from sagefleet.settings.validate import to_plain
 
 #: pytest's exit codes (pytest.ExitCode), in the words of a verification.
 PYTEST_OUTCOMES: dict[int, str] = {
@@ -48,6 +56,27 @@ class SuiteRun:
             if errors:
                 text += ": " + errors[0].removeprefix("ERROR:").strip()
         return text
+
+
+def handed_over(name: str) -> bool:
+    """Whether a playbook hands its value of the host variable ``name`` over to the suites
+    (--sagefleet-host-vars): a variable sagefleet declares (what Expectations reads, and
+    what a suite of your own reads from ``sagefleet_host.variables``), unless it is secret.
+    A secret (the entities' passwords, the service account's) never goes into that file:
+    the suites read it from the inventory and its vault themselves."""
+    var = variables.declared().get(name)
+    return var is not None and not var.secret and not is_secret_key(name)
+
+
+def write_host_vars(path: Path, by_host: Mapping[str, Mapping[str, Any]]) -> str:
+    """``by_host`` as --sagefleet-host-vars reads it (a YAML date as its ISO text); only
+    the variables :func:`handed_over` names, whatever ``by_host`` holds."""
+    kept = {
+        host: {name: to_plain(value) for name, value in found.items() if handed_over(name)}
+        for host, found in by_host.items()
+    }
+    path.write_text(json.dumps(kept, default=str), encoding="utf-8")
+    return str(path)
 
 
 def suites_argv(
