@@ -378,14 +378,29 @@ def test_verify_playbook_takes_a_limit_file_as_ansible_does(
     assert {h["host"]: h["status"] for h in report["hosts"]} == {"sage02": "verified"}
 
 
+@pytest.mark.parametrize(
+    ("fault", "cause"),
+    [
+        ("down", "cannot connect to 127."),
+        # HTTP 500 with a WS-Management fault on every command: deploy.yml's host is
+        # unreachable; verify.yml counted each check failed, with pywinrm's exception.
+        ("internal", "WinRM error: "),
+        ("timeout", "the WinRM service did not complete the operation in time"),
+    ],
+)
 def test_an_unreachable_hosts_checks_are_unknown_and_a_check_that_does_not_apply_is_said(
-    tmp_path: Path, make_fleet: FleetFactory
+    tmp_path: Path, make_fleet: FleetFactory, fault: str, cause: str
 ) -> None:
-    """Checks that could not run are not failures (nor passes), and SF511 (SPC hosts only)
-    is not applicable on an on-premise host, never a pass."""
+    """Checks that could not run are not failures (nor passes): a host down, or whose
+    WinRM service answers every command with a fault, is unreachable, its WinRM error
+    named; and SF511 (SPC hosts only) is not applicable on an on-premise host, never a
+    pass."""
     fleet = make_fleet(2)
     inventory = deployed_inventory(fleet, tmp_path)
-    fleet.host_down("sage02")
+    if fault == "down":
+        fleet.host_down("sage02")
+    else:
+        fleet.faults("sage02").set(fault_at="Command", fault_times="always", fault_code=fault)
     out = tmp_path / "out"
     process = verify_playbook(
         inventory, "-e", f"sagefleet_verify_report_dir={out}", "-e", "sagefleet_verify_workers=1"
@@ -393,7 +408,9 @@ def test_an_unreachable_hosts_checks_are_unknown_and_a_check_that_does_not_apply
     assert process.returncode == 4, process.stdout[-3000:]
     report = json.loads((out / "report.json").read_text())
     hosts = {h["host"]: h for h in report["hosts"]}
-    assert hosts["sage02"]["status"] == "unreachable"
+    assert hosts["sage02"]["status"] == "unreachable", hosts["sage02"]
+    assert f"unreachable: [sage02] {cause}" in process.stdout, process.stdout[-3000:]
+    assert "winrm.exceptions" not in process.stdout
     down = {f["check_id"]: f["status"] for f in hosts["sage02"]["findings"]}
     # SF511 needs only the inventory (the host's edition) to say it does not apply.
     assert down.pop("SF511") == "not_applicable"

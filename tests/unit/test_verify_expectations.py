@@ -132,3 +132,26 @@ def test_the_host_vars_file_holds_no_secret(tmp_path: Path) -> None:
         }
     }
     assert "Canary" not in Path(path).read_text()
+
+
+def test_a_winrm_error_is_a_host_not_reached_never_a_failed_check() -> None:
+    """A check whose command met an error of the WinRM service (HTTP 500, a WS-Management
+    fault, its operation timeout) could not run: the host is unreachable with the error
+    named, as deploy.yml says it. Its own failure, or a snippet's, is the check's."""
+    from winrm.exceptions import WinRMOperationTimeoutError, WinRMTransportError, WSManFaultError
+
+    from sagefleet.remote import HostUnreachable, SnippetFailed
+    from sagefleet.verify.plugin import _connection_failure
+
+    fault = WSManFaultError(500, "Code 500", "<s:Envelope/>", "internal error", "s:Receiver")
+    assert _connection_failure(fault) == f"WinRM error: {fault}"
+    http = WinRMTransportError("http", 500, "")
+    assert (
+        _connection_failure(http) == "WinRM error: Bad HTTP response returned from server. Code 500"
+    )
+    assert _connection_failure(WinRMOperationTimeoutError()) == (
+        "the WinRM service did not complete the operation in time"
+    )
+    assert _connection_failure(HostUnreachable("sage01", "cannot connect")) == "cannot connect"
+    assert _connection_failure(SnippetFailed("sage01", "query", 1, "boom")) is None
+    assert _connection_failure(AssertionError("sage01 SF502: is Stopped")) is None

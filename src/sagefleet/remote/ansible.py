@@ -22,7 +22,7 @@ from sagefleet.remote.errors import (
     TransportError,
 )
 from sagefleet.remote.session import HostSession, Stdin
-from sagefleet.remote.winrm import WinRMTarget
+from sagefleet.remote.winrm import WinRMTarget, remote_error
 
 #: pywinrm transports a direct session (WinRMSession) reproduces (Kerberos manages a
 #: ticket cache per process, CredSSP is left to the plugin).
@@ -110,33 +110,11 @@ class AnsibleSession(HostSession):
         except Exception as exc:
             # ansible-core's winrm plugin lets pywinrm's own errors through (a WS-Management
             # fault on a command of an open shell, an operation timeout): typed like the rest.
-            mapped = _from_pywinrm(self.host, exc)
+            mapped = remote_error(self.host, exc)
             if mapped is None:
                 raise
             raise mapped from None
         return int(rc), _as_bytes(stdout), _as_bytes(stderr)
-
-
-def _from_pywinrm(host: str, exc: Exception) -> Exception | None:
-    import requests
-    from winrm.exceptions import (
-        InvalidCredentialsError,
-        WinRMError,
-        WinRMOperationTimeoutError,
-    )
-
-    text = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, InvalidCredentialsError):
-        return AuthenticationFailed(host, f"credentials rejected: {text}")
-    if isinstance(exc, WinRMOperationTimeoutError):
-        return RemoteTimeout(host, "the WinRM service did not complete the operation in time")
-    if isinstance(exc, WinRMError):
-        return TransportError(host, f"WinRM error: {text}")
-    if isinstance(exc, requests.exceptions.Timeout):
-        return RemoteTimeout(host, f"no answer in time: {text}")
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return HostUnreachable(host, f"cannot connect: {text}")
-    return None
 
 
 # ansible-core's winrm connection names the transport before each transport's error.

@@ -62,6 +62,29 @@ class WinRMTarget:
         )
 
 
+def remote_error(host: str, exc: BaseException) -> RemoteError | None:
+    """sagefleet's typed error for an exception of pywinrm or requests talking to ``host``
+    (None: any other exception)."""
+    if isinstance(exc, InvalidCredentialsError):
+        return AuthenticationFailed(host, f"credentials rejected: {exc}")
+    if isinstance(exc, requests.exceptions.SSLError):
+        return HostUnreachable(host, f"TLS handshake failed: {_short(exc)}")
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return HostUnreachable(host, f"connection timed out: {_short(exc)}")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return HostUnreachable(host, f"cannot connect: {_short(exc)}")
+    if isinstance(exc, requests.exceptions.Timeout):
+        return RemoteTimeout(host, f"no answer in time: {_short(exc)}")
+    if isinstance(exc, WinRMOperationTimeoutError):
+        # Not a WinRMError subclass in pywinrm: the service's OperationTimeout fault
+        # outside the Receive loop (e.g. at Command).
+        return RemoteTimeout(host, "the WinRM service did not complete the operation in time")
+    if isinstance(exc, WinRMTransportError | WinRMError):
+        # An HTTP 500, a WS-Management fault (WSManFaultError is a WinRMError).
+        return TransportError(host, f"WinRM error: {_short(exc)}")
+    return None
+
+
 def _last_flag(chunks: Iterable[bytes]) -> Iterator[tuple[bytes, bool]]:
     iterator = iter(chunks)
     try:
@@ -122,26 +145,11 @@ class WinRMSession(HostSession):
     def _guard(self, call: Any) -> Any:
         try:
             return call()
-        except InvalidCredentialsError as exc:
-            raise AuthenticationFailed(self.host, f"credentials rejected: {exc}") from None
-        except requests.exceptions.SSLError as exc:
-            raise HostUnreachable(self.host, f"TLS handshake failed: {_short(exc)}") from None
-        except requests.exceptions.ConnectTimeout as exc:
-            raise HostUnreachable(self.host, f"connection timed out: {_short(exc)}") from None
-        except requests.exceptions.ConnectionError as exc:
-            raise HostUnreachable(self.host, f"cannot connect: {_short(exc)}") from None
-        except requests.exceptions.Timeout as exc:
-            raise RemoteTimeout(self.host, f"no answer in time: {_short(exc)}") from None
-        except WinRMOperationTimeoutError:
-            # Not a WinRMError subclass in pywinrm: the service's OperationTimeout fault
-            # outside the Receive loop (e.g. at Command).
-            raise RemoteTimeout(
-                self.host, "the WinRM service did not complete the operation in time"
-            ) from None
-        except WinRMTransportError as exc:
-            raise TransportError(self.host, f"WinRM error: {_short(exc)}") from None
-        except WinRMError as exc:
-            raise TransportError(self.host, f"WinRM error: {_short(exc)}") from None
+        except Exception as exc:
+            error = remote_error(self.host, exc)
+            if error is None:
+                raise
+            raise error from None
 
     def execute(self, command: str, stdin: Stdin = None) -> tuple[int, bytes, bytes]:
         protocol, shell_id = self._connect()

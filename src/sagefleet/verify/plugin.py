@@ -198,19 +198,17 @@ def pytest_runtest_makereport(
 
 
 def _connection_failure(exc: BaseException) -> str | None:
-    """Why the host could not be reached, when ``exc`` says it (else None)."""
-    import requests
-    from winrm.exceptions import InvalidCredentialsError
+    """Why the host could not be reached, when ``exc`` says it (else None): it did not
+    answer, refused the credentials, or its WinRM service answered with an error (HTTP
+    500, a WS-Management fault) or not in time, as deploy.yml's connection says it."""
+    from sagefleet.remote.errors import RemoteError, SnippetFailed
+    from sagefleet.remote.winrm import remote_error
 
-    from sagefleet.remote.errors import AuthenticationFailed, HostUnreachable, short_cause
-
-    if isinstance(exc, (HostUnreachable, AuthenticationFailed)):
-        return exc.message
-    if isinstance(exc, InvalidCredentialsError):
-        return f"credentials rejected: {exc}"
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return short_cause(f"cannot connect: {exc}")
-    return None
+    # testinfra's backend raises pywinrm's and requests' own exceptions.
+    error = exc if isinstance(exc, RemoteError) else remote_error("", exc)
+    if error is None or isinstance(error, SnippetFailed):  # the host answered
+        return None
+    return error.message
 
 
 class _Collector:
