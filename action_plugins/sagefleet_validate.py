@@ -16,6 +16,7 @@ from sagefleet.report.runs import check_for_play
 from sagefleet.settings import ValidationFailed, build_host_settings
 from sagefleet.settings import host as settings_host
 from sagefleet.variables import is_retired
+from sagefleet.verify import expectations
 
 
 class ActionModule(SagefleetAction):
@@ -26,6 +27,10 @@ class ActionModule(SagefleetAction):
         # rendered), as the settings playbook and deploy do: a missing vendor file or a
         # conflict is found here.
         "settings": {"type": "bool", "default": False},
+        # Also build what the verification suites expect of each host (agent service,
+        # settings.json, version, endpoints...), as they will: verify.yml refuses a bad
+        # input here rather than fail every host when the suites cannot start.
+        "verify": {"type": "bool", "default": False},
         # A role's folder: also check every host's values against its
         # meta/argument_specs.yml (for a role imported with rolespec_validate: false).
         "role": {"type": "path"},
@@ -107,6 +112,8 @@ class ActionModule(SagefleetAction):
                 # reaches after writing: checked here, before any host is written.
                 settings_host.job_target(host, effective)
                 agent_service.options_from(host, effective)
+            if self.args["verify"]:
+                expectations.for_host(host, effective)
         except ValidationFailed as exc:
             found.extend(exc.errors)
         except SagefleetError as exc:

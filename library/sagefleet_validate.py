@@ -26,6 +26,12 @@ options:
       is an error under C(sagefleet_settings_source=vendor)), or the template rendered.
     type: bool
     default: false
+  verify:
+    description: Also build what the verification suites (C(tests/infra)) expect of each
+      host, as they will (the agent's service and account, settings.json, target version,
+      endpoints, staging folder), so that verify.yml refuses a bad input before they start.
+    type: bool
+    default: false
   role:
     description:
       - Folder of a role; every host's values are also checked against its

@@ -165,7 +165,7 @@ PLAYBOOK_TAGS = {
     "settings.yml": {"settings", "validate"},
     "diagnose.yml": {"diagnose", "validate", "bundle"},
     "discover.yml": {"discover"},
-    "verify.yml": {"verify", "report"},
+    "verify.yml": {"verify", "validate", "report"},
 }
 
 

@@ -235,12 +235,14 @@ def test_verify_playbook_inherits_the_playbooks_vault(
     assert password_file.read_text().strip() not in process.stdout
 
 
-def test_verify_playbook_says_in_one_line_why_the_suites_could_not_start(
+def test_verify_playbook_stops_at_a_vault_value_that_does_not_open(
     vaulted: tuple[Fleet, Path, Path], tmp_path: Path
 ) -> None:
-    """The suites' own vault problem (here the inventory holds an inline value the
-    playbook never needed) is one line in the failure, and no report folder."""
-    _, inventory, password_file = vaulted
+    """An inline vault value that does not open, of a variable sagefleet reads: verify.yml
+    stops at its validation, as deploy.yml does, naming it; the suites never start (they
+    failed every host with it), no host is contacted and no report folder is made."""
+    fleet, inventory, password_file = vaulted
+    before = {name: fleet.listeners[name].stats.requests for name in ("sage01", "sage02")}
     extra = tmp_path / "inventory"
     extra.mkdir()
     (extra / "more.yml").write_text(
@@ -265,9 +267,12 @@ def test_verify_playbook_says_in_one_line_why_the_suites_could_not_start(
         ]
     )
     assert process.returncode != 0
-    assert "the suites could not start:" in process.stdout, process.stdout[-3000:]
-    assert "sagefleet_sql_password_extra" in process.stdout
+    assert "TASK [Validate the inventory of every host]" in process.stdout
+    assert "sagefleet_sql_password_extra" in process.stdout, process.stdout[-3000:]
+    assert "TASK [Run the verification suites" not in process.stdout
+    assert "verify-failed" not in process.stdout
     assert not out.exists()
+    assert {n: fleet.listeners[n].stats.requests for n in before} == before
 
 
 def test_deploy_wave_check_inherits_the_playbooks_vault(tmp_path: Path) -> None:

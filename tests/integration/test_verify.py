@@ -426,21 +426,27 @@ def refused_before_any_host(
     tmp_path: Path, make_fleet: FleetFactory, edit: Callable[[dict[str, Any]], None]
 ) -> str:
     """verify.yml on a fleet whose inventory ``edit`` changed (sage02's variables): it
-    exits 2 and contacts no host; its output, on one line."""
+    refuses the input as deploy.yml does, before the suites start, exits 2, contacts no
+    host, marks none verify-failed and opens no report folder; its output, on one line."""
     fleet = make_fleet(2)
     inventory = deployed_inventory(fleet, tmp_path)
     data = yaml.safe_load(inventory.read_text())
     edit(data["all"]["children"]["sage_servers"]["hosts"]["sage02"])
     inventory.write_text(yaml.safe_dump(data, sort_keys=False))
-    before = fleet.listeners["sage01"].stats.requests
+    before = {name: fleet.listeners[name].stats.requests for name in ("sage01", "sage02")}
     process = verify_playbook(
         inventory,
         "-e", "sagefleet_verify_workers=1",
         "-e", f"sagefleet_report_dir={tmp_path / 'reports'}",
     )  # fmt: skip
     assert process.returncode == 2, process.stdout[-3000:]
-    assert fleet.listeners["sage01"].stats.requests == before  # no host was contacted
-    return " ".join(process.stdout.split())
+    assert {n: fleet.listeners[n].stats.requests for n in before} == before  # none contacted
+    said = " ".join(process.stdout.split())
+    # The input is refused, whose fault it is; not every host verify-failed for it.
+    assert "input refused for 1 of 2 host(s) checked: sage02" in said, said[-3000:]
+    assert "verify-failed" not in said and "verification wrote no report" not in said
+    assert not (tmp_path / "reports").exists()  # no run folder, no latest moved
+    return said
 
 
 def test_a_bad_entity_is_said_whole_before_any_host_is_verified(
@@ -450,6 +456,24 @@ def test_a_bad_entity_is_said_whole_before_any_host_is_verified(
         tmp_path, make_fleet, lambda host: host["sagefleet_entities"][0].pop("company_code")
     )
     assert "host sage02, entity" in said and "field company_code" in said
+
+
+def test_an_entity_value_is_refused_naming_host_entity_field_and_value(
+    tmp_path: Path, make_fleet: FleetFactory
+) -> None:
+    """A value one host's entity gets wrong: refused for that host alone, in the words
+    deploy.yml and settings.yml use, not every host verify-failed with "the suites could
+    not start"."""
+    said = refused_before_any_host(
+        tmp_path,
+        make_fleet,
+        lambda host: host["sagefleet_entities"][0].update(analytic_plan="abc"),
+    )
+    assert (
+        "1 input error(s); no host was contacted: - host sage02, entity BIJOU, field "
+        "analytic_plan: must be a whole number from 1 to 99" in said
+    ), said[-3000:]
+    assert "(value: 'abc'). Fix: write the number without quotes" in said
 
 
 def test_a_misspelt_variable_is_refused_before_any_host_is_verified(
