@@ -74,7 +74,9 @@ options:
   service_account:
     description:
       - Windows account the agent service runs as (DOMAIN\user); a domain account is needed
-        when the Sage files are on a network share. Unset, LocalSystem.
+        when the Sage files are on a network share. Unset, a new install runs as LocalSystem
+        and an upgrade keeps the account the service runs as (which verification then accepts,
+        SF504).
       - Default C(sagefleet_agent_service_account), else none.
     type: str
   service_name:

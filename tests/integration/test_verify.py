@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from sagefleet.sim.fleet import Fleet, generate_specs
-from sagefleet.sim.host import ADMINISTRATORS, SYSTEM, Acl
+from sagefleet.sim.host import ADMINISTRATORS, NETWORK_SERVICE, SYSTEM, Acl
 from tests.support.deployed import make_deployed
-from tests.support.fleets import FleetFactory, next_first_address
+from tests.support.fleets import ROOT, FleetFactory, next_first_address
 from tests.support.scenarios import write_inventory
 from tests.support.vaulted import VAULT_PASSWORD, encrypt
 from tests.support.verify import deployed_inventory, run_suites, verify_playbook
@@ -44,6 +44,9 @@ CASES: dict[str, tuple[str, str | None, str | None, str | None]] = {
     "young": ("agent-proxy-admin-only", None, None, None),
     # settings.json written again while the agent runs (a restart that never came).
     "unread": ("healthy-onprem", "rewrite", "SF514", "before settings.json was last written"),
+    # No sagefleet_agent_service_account: the account the agent runs as is kept (SF504
+    # passes for NetworkService as for LocalSystem; settings.json grants it, SF508).
+    "own-account": ("healthy-onprem", "account", None, None),
 }
 
 
@@ -79,6 +82,12 @@ def break_host(fleet: Fleet, name: str, how: str) -> None:
         host.fs.stat(settings).modified -= dt.timedelta(seconds=601)  # written before it
     elif how == "rewrite":
         host.fs.write(settings, host.fs.read(settings))
+    elif how == "account":
+        service = host.service("SpendeskSageAgent")
+        assert service is not None
+        service.account = "NT AUTHORITY\\NetworkService"
+        granted = [ADMINISTRATORS, SYSTEM, NETWORK_SERVICE]
+        host.fs.stat(settings).acl = Acl.private(ADMINISTRATORS, granted)
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +142,23 @@ def test_each_host_fails_exactly_its_broken_check(verified: dict[str, Any], host
 def test_every_check_ran_on_every_host(verified: dict[str, Any]) -> None:
     for host in CASES:
         assert set(findings_of(verified, host)) == {f"SF5{n:02d}" for n in range(1, 15)}
+
+
+def test_without_an_account_in_the_inventory_sf504_takes_the_one_the_agent_runs_as(
+    verified: dict[str, Any],
+) -> None:
+    """docs/verify.md said SF504 expected LocalSystem when sagefleet_agent_service_account
+    is not set; unset, the account the service runs as is kept (an upgrade keeps it), and
+    the table now says so."""
+    for host in ("good-onprem", "own-account"):  # LocalSystem, NetworkService
+        assert findings_of(verified, host)["SF504"]["status"] == "pass", host
+    row = next(
+        line
+        for line in (ROOT / "docs" / "verify.md").read_text().splitlines()
+        if line.startswith("| SF504 |")
+    )
+    assert "default LocalSystem" not in row, row
+    assert "unset, whatever account the service runs as passes" in row, row
 
 
 def test_a_connected_agent_passes_sf513_and_a_young_one_is_unknown(

@@ -161,7 +161,9 @@ SERVICE_ACCOUNT = Var(
     "str",
     (
         "Windows account the agent service runs as (DOMAIN\\user); a domain account is "
-        "needed when the Sage files are on a network share. Unset, LocalSystem.",
+        "needed when the Sage files are on a network share. Unset, a new install runs as "
+        "LocalSystem and an upgrade keeps the account the service runs as (which "
+        "verification then accepts, SF504).",
     ),
     what="DOMAIN\\user or user@domain",
     roles=(AGENT, PREFLIGHT),
