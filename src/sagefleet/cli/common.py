@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sagefleet.errors import shown
+from sagefleet.errors import InputError, shown
 from sagefleet.files import write_atomic
 from sagefleet.inventory import add_vault_arguments
 from sagefleet.variables.declarations import LANG
@@ -174,27 +174,67 @@ def format_option(parser: argparse.ArgumentParser) -> None:
 PREFLIGHT_JOB = "preflight"
 
 
-def reports_option(parser: argparse.ArgumentParser, extra: str = "") -> None:
-    """--out: the report folder; by default a new one for this run, as the playbooks' are."""
+def reports_option(parser: argparse.ArgumentParser) -> None:
+    """--out: the report folder; by default a new one for this run, as the playbooks' are;
+    ``-`` for standard output (``write_run_reports``)."""
     parser.add_argument(
         "--out",
         help=f"report folder (default: a new reports/<inventory>/{PREFLIGHT_JOB}/<UTC time>/, "
-        f"which reports/<inventory>/{PREFLIGHT_JOB}/latest then points at){extra}",
+        f"which reports/<inventory>/{PREFLIGHT_JOB}/latest then points at), or - to write "
+        "the one --format asked to stdout",
     )
+
+
+#: ``--out -``: the one report asked for goes to standard output.
+STDOUT = "-"
+
+
+def check_reports_out(out: str | None, inventory: list[str] | None, formats: list[str]) -> None:
+    """Refuse, before any host is contacted, reports ``write_run_reports`` could not write:
+    ``--out -`` with other than one format, or a folder the bastion cannot make and write
+    (``out``, else the run's default folder under reports/)."""
+    from sagefleet.report.runs import check_writable, inventory_name
+
+    if out == STDOUT:
+        if len(set(formats)) != 1:
+            raise InputError(
+                "--out - writes one report to stdout",
+                field="--format",
+                value=", ".join(formats),
+                fix="give exactly one --format with --out -, e.g. --format json --out -",
+            )
+    elif out:
+        check_writable(
+            out,
+            "--out",
+            fix="give a folder the bastion's user can create and write, or leave --out "
+            f"unset for reports/<inventory>/{PREFLIGHT_JOB}/",
+        )
+    else:
+        check_writable(
+            Path("reports") / inventory_name(inventory) / PREFLIGHT_JOB,
+            "--out",
+            fix="run it from a folder where the bastion's user can create reports/, or give "
+            "--out FOLDER",
+        )
 
 
 def write_run_reports(
     report: FleetReport, out: str | None, inventory: list[str] | None, formats: list[str]
 ) -> None:
     """Write ``report`` in ``formats`` into this run's own folder (``out``
-    as it is when given), then print its console table and where the files are.
+    as it is when given), then print its console table and where the files are;
+    ``out`` ``-``: the one format to standard output, alone, for a pipe.
 
     A folder of its own: never an earlier run's file beside this one's (a run asking for
     the JSON report alone leaves no older HTML page that looks like its own).
     """
-    from sagefleet.report import render_console, write_reports
+    from sagefleet.report import render_console, render_report, write_reports
     from sagefleet.report.runs import discard, inventory_name, link_latest, open_run
 
+    if out == STDOUT:
+        sys.stdout.write(render_report(report, formats[0]))
+        return
     run = open_run(PREFLIGHT_JOB, explicit=out, inventory=inventory_name(inventory))
     try:
         written = write_reports(report, run.path, formats)

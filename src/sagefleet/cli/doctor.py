@@ -17,6 +17,7 @@ from sagefleet.cli.common import (
     EXIT_TERMINATED,
     EXIT_UNREACHABLE,
     SELFTEST_EXIT_CODES,
+    check_reports_out,
     command,
     command_group,
     exit_codes_epilog,
@@ -43,18 +44,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     """
     from sagefleet import doctor
     from sagefleet.inventory import InventoryHost, load, vault_options
-    from sagefleet.report import render_report
 
     if args.forks < 1:
         raise SagefleetError(f"--forks must be at least 1 (got {args.forks})")
-    to_stdout = args.out == "-"
-    if to_stdout and len(set(args.format)) != 1:
-        raise InputError(
-            "--out - writes one report to stdout",
-            field="--format",
-            value=", ".join(args.format),
-            fix="give exactly one --format with --out -, e.g. --format json --out -",
-        )
+    check_reports_out(args.out, args.inventory, args.format)
     matched = load(args.inventory, vault=vault_options(args), pattern=args.limit)
     hosts = [h for h in matched if h.target is not None]
     _without_winrm([h for h in matched if h.target is None])
@@ -99,10 +92,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         os._exit(code if isinstance(code, int) else EXIT_TERMINATED)
     if behind_lost_jump:
         report = _with_unreachable(report, behind_lost_jump, prepared)
-    if to_stdout:  # the report alone on stdout, for a pipe
-        sys.stdout.write(render_report(report, args.format[0]))
-    else:
-        write_run_reports(report, args.out, args.inventory, args.format)
+    write_run_reports(report, args.out, args.inventory, args.format)
     return report_exit_code("doctor", report, fail_on_blocked=args.fail_on_blocked)
 
 
@@ -153,6 +143,10 @@ def _without_winrm(hosts: list[InventoryHost]) -> None:
         )
 
 
+#: Where selftest writes its transcript unless --out says otherwise.
+SELFTEST_OUT = "reports/selftest"
+
+
 def cmd_selftest(args: argparse.Namespace) -> int:
     """run every read-only snippet once against one server (first contact)"""
     # Each snippet says OK or FAIL, and a transcript is written.
@@ -160,7 +154,13 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     from sagefleet.inventory import one_winrm_host
     from sagefleet.remote.jump import forwarded
     from sagefleet.remote.winrm import WinRMSession
+    from sagefleet.report.runs import check_writable
 
+    check_writable(
+        args.out,
+        "--out",
+        fix=f"give a folder the bastion's user can create and write (default {SELFTEST_OUT})",
+    )
     host = one_winrm_host(args, "selftest runs against one server")
     secrets = selftest.secrets_of(host.variables)
     selftest.plan(host.name, host.variables)  # input errors before the host is contacted
@@ -203,7 +203,7 @@ def add_subparser(sub: Any) -> None:
         type=int,
         help="processes sharing the hosts (default: one per 50 hosts, at most two per core)",
     )
-    reports_option(p_doctor, ", or - to write the one --format asked to stdout")
+    reports_option(p_doctor)
     format_option(p_doctor)
     lang_option(
         p_doctor, "language of the findings and reports (default: each host's sagefleet_lang)"
@@ -222,7 +222,9 @@ def add_subparser(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     inventory_options(p_self, limit="the one host to test")
-    p_self.add_argument("--out", default="reports/selftest", help="transcript folder")
+    p_self.add_argument(
+        "--out", default=SELFTEST_OUT, help=f"transcript folder (default {SELFTEST_OUT})"
+    )
 
     checks_sub = command_group(sub, "checks", "the preflight check catalog")
     p_list = command(checks_sub, "list", cmd_checks_list)

@@ -10,6 +10,7 @@ from typing import Any
 
 from sagefleet.cli.common import (
     REPORT_FORMATS,
+    check_reports_out,
     command,
     format_option,
     inventory_options,
@@ -90,6 +91,8 @@ def cmd_checks_facts(args: argparse.Namespace) -> int:
             "give --facts FILE (a file written by the collector) or a subcommand (list)",
             field="--facts",
         )
+    formats = args.format or REPORT_FORMATS
+    check_reports_out(args.out, args.inventory, formats)
     path = Path(args.facts)
     found = _inventory_host(args)
     if found is not None:
@@ -115,7 +118,7 @@ def cmd_checks_facts(args: argparse.Namespace) -> int:
             collected_at = collected_at.astimezone()
     report = offline.evaluate_file(path, prepared, bastion_utc=collected_at)
     fleet = fleet_report([report], lang=prepared.lang, title="sagefleet checks (offline facts)")
-    write_run_reports(fleet, args.out, args.inventory, args.format or REPORT_FORMATS)
+    write_run_reports(fleet, args.out, args.inventory, formats)
     return report_exit_code("checks", fleet, fail_on_blocked=args.fail_on_blocked)
 
 

@@ -14,6 +14,8 @@ from sagefleet.inventory import add_vault_arguments
 
 #: Where `sim up --hosts` writes its inventory unless --out says otherwise.
 DEFAULT_OUT = ".sagefleet/sim"
+#: Where `sim twin` writes its profiles unless -o says otherwise.
+TWINS_OUT = "twins"
 
 
 def _state_dir_for(inventory: Path) -> Path:
@@ -183,8 +185,14 @@ def cmd_sim_twin(args: argparse.Namespace) -> int:
     can be rehearsed on its simulated twin. Fields the facts do not give get safe defaults,
     listed at the top of each profile; no secret is copied.
     """
+    from sagefleet.report.runs import check_writable
     from sagefleet.sim import twin
 
+    check_writable(
+        args.out,
+        "-o/--out",
+        fix=f"give a folder the bastion's user can create and write (default {TWINS_OUT})",
+    )
     written = twin.write_twins([Path(p) for p in args.facts], Path(args.out))
     for item in written:
         print(f"{item.source}: {item.hostname} -> {item.path}")
@@ -284,5 +292,5 @@ def add_subparser(sub: Any) -> None:
         "facts", nargs="+", metavar="FACTS", help="facts files (.json) or bundles (.zip)"
     )
     p_twin.add_argument(
-        "-o", "--out", default="twins", help="folder for the profiles (default ./twins)"
+        "-o", "--out", default=TWINS_OUT, help=f"folder for the profiles (default {TWINS_OUT})"
     )

@@ -164,11 +164,18 @@ def job_folder(job: str, play_vars: dict[str, Any]) -> Path:
     return root / inventory / job
 
 
-def check_writable(folder: str | os.PathLike[str], field: str) -> None:
-    """Raise InputError, naming ``field``, when the bastion could not make and write
-    ``folder``: checked before any host is contacted, where a run would otherwise find it
-    out at its report, after every host. Nothing is left behind: the nearest folder that
-    exists gets a probe folder, removed at once."""
+#: What check_writable says to do, by default: the playbooks' report folders.
+WRITABLE_FIX = (
+    "give a folder the bastion's user can create and write, or leave it unset for the "
+    "project's reports/"
+)
+
+
+def check_writable(folder: str | os.PathLike[str], field: str, fix: str = WRITABLE_FIX) -> None:
+    """Raise InputError, naming ``field`` and saying ``fix``, when the bastion could not
+    make and write ``folder``: checked before any host is contacted, where a run would
+    otherwise find it out at its report, after every host. Nothing is left behind: the
+    nearest folder that exists gets a probe folder, removed at once."""
     target = Path(os.path.normpath(os.path.expanduser(str(folder))))
     existing = target
     while not existing.exists() and existing != existing.parent:
@@ -182,8 +189,7 @@ def check_writable(folder: str | os.PathLike[str], field: str) -> None:
             f"the bastion cannot write there ({exc.strerror or exc})",
             field=field,
             value=str(target),
-            fix="give a folder the bastion's user can create and write, or leave it unset "
-            "for the project's reports/",
+            fix=fix,
         ) from None
 
 
