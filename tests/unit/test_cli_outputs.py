@@ -159,3 +159,62 @@ def test_sim_twin_refuses_a_profile_folder_it_cannot_write(
     a_file.write_text("x")
     refused(capsys, ["sim", "twin", str(facts), "-o", str(a_file)], "-o/--out", a_file)
     assert a_file.read_text() == "x"
+
+
+def output_commands(inventory: Path, entities: Path) -> dict[str, list[str]]:
+    """Every command writing a file given with -o/--output, without it."""
+    return {
+        "facts-script": ["facts-script"],
+        "agent learn": ["agent", "learn", "-i", str(inventory), "-l", "sage01"],
+        "settings merge": ["settings", "merge", str(VENDOR)],
+        "settings render": ["settings", "render", "--entities", str(entities)],
+    }
+
+
+@pytest.mark.parametrize("command", ["facts-script", "settings merge", "settings render"])
+def test_an_output_file_gets_its_folder_made(
+    tmp_path: Path, inventory: Path, entities: Path, command: str
+) -> None:
+    out = tmp_path / "new" / "deeper" / "file"
+    assert cli.main([*output_commands(inventory, entities)[command], "-o", str(out)]) == 0
+    assert out.is_file() and out.stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    "command", ["facts-script", "agent learn", "settings merge", "settings render"]
+)
+@pytest.mark.parametrize("where", ["a folder", "under a file"])
+def test_an_output_file_it_cannot_write_is_refused_before_any_host(
+    tmp_path: Path,
+    inventory: Path,
+    entities: Path,
+    no_contact: list[str],
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    where: str,
+) -> None:
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    out = folder if where == "a folder" else a_file / "out"
+    argv = [*output_commands(inventory, entities)[command], "-o", str(out)]
+    refused(capsys, argv, "-o/--output", folder if where == "a folder" else a_file)
+    assert no_contact == []
+    assert list(folder.iterdir()) == [] and a_file.read_text() == "x"
+
+
+@pytest.mark.parametrize("command", ["facts-script", "settings merge", "settings render"])
+def test_output_dash_is_standard_output(
+    tmp_path: Path,
+    inventory: Path,
+    entities: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    before = sorted(tmp_path.iterdir())
+    assert cli.main([*output_commands(inventory, entities)[command], "-o", "-"]) == 0
+    assert capsys.readouterr().out
+    assert sorted(tmp_path.iterdir()) == before  # no file named '-'

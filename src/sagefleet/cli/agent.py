@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from sagefleet.cli.common import (
+    check_output,
     command,
     command_group,
     inventory_options,
@@ -33,7 +34,7 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     actions = command_group(subparsers, "agent", __doc__, required=True)
     learn = command(actions, "learn", cmd_learn)
     inventory_options(learn, limit="the reference host")
-    output_option(learn, "profile file to write (default: standard output)")
+    output_option(learn, "profile file to write (default, or -: standard output)")
     learn.add_argument("--service", metavar="NAME", help="the agent's exact Windows service name")
     for option, value in _PATTERNS:
         learn.add_argument(
@@ -81,6 +82,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
     from sagefleet.remote.jump import JumpError, forwarded
     from sagefleet.remote.winrm import WinRMSession
 
+    check_output(args.output)
     host = one_winrm_host(args, "agent learn reads one reference server")
     # Input errors before the host is contacted.
     base = agent_profile.for_host(host.variables, host=host.name)
@@ -109,7 +111,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
         )
         return 1
     text = learned.to_yaml()
-    if args.output:
+    if args.output is not None:
         write_output(args.output, text)
         where = str(args.output)
     else:

@@ -151,11 +151,40 @@ def lang_option(parser: argparse.ArgumentParser, help: str, default: str | None 
     parser.add_argument("--lang", choices=LANG.choices, default=default, help=help)
 
 
+#: ``--out -``, ``-o -``: standard output.
+STDOUT = "-"
+
+
+def _output_path(text: str) -> Path | None:
+    return None if text == STDOUT else Path(text)
+
+
 def output_option(
-    parser: argparse.ArgumentParser, help: str = "output file (default: stdout)"
+    parser: argparse.ArgumentParser, help: str = "output file (default, or -: stdout)"
 ) -> None:
-    """-o/--output: the file written instead of standard output (``write_output``)."""
-    parser.add_argument("-o", "--output", type=Path, help=help)
+    """-o/--output: the file written instead of standard output (``check_output``, then
+    ``write_output``); None when not given or ``-``."""
+    parser.add_argument("-o", "--output", type=_output_path, help=help)
+
+
+def check_output(path: Path | None, option: str = "-o/--output") -> None:
+    """Refuse, before any host is contacted, an output file ``write_output`` could not
+    write: a folder, or a file in a folder the bastion cannot create or write. None is
+    standard output."""
+    from sagefleet.report.runs import check_writable
+
+    if path is None:
+        return
+    if path.is_dir():
+        raise InputError(
+            "is a folder, not a file",
+            field=option,
+            value=str(path),
+            fix=f"name the file to write, e.g. {path / 'NAME'}",
+        )
+    check_writable(
+        path.parent, option, fix="give a file in a folder the bastion's user can create and write"
+    )
 
 
 #: The report formats, as the preflight role's sagefleet_preflight_report_formats declares them.
@@ -183,10 +212,6 @@ def reports_option(parser: argparse.ArgumentParser) -> None:
         f"which reports/<inventory>/{PREFLIGHT_JOB}/latest then points at), or - to write "
         "the one --format asked to stdout",
     )
-
-
-#: ``--out -``: the one report asked for goes to standard output.
-STDOUT = "-"
 
 
 def check_reports_out(out: str | None, inventory: list[str] | None, formats: list[str]) -> None:
@@ -247,8 +272,10 @@ def write_run_reports(
     print("reports: " + ", ".join(str(p) for p in written.values()) + also)
 
 
-def write_output(path: str | os.PathLike[str], text: str) -> None:
-    """Write a command's ``--output`` file atomically and privately, its folder created."""
+def write_output(path: str | os.PathLike[str], text: str, *, skip_unchanged: bool = False) -> bool:
+    """Write a command's ``--output`` file atomically and privately, its folder created
+    (``check_output`` refused what it could not write); False when ``skip_unchanged`` and
+    the file already held ``text``."""
     target = Path(path).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(target, text, skip_unchanged=False)
+    return write_atomic(target, text, skip_unchanged=skip_unchanged)

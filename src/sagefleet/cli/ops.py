@@ -10,11 +10,13 @@ from typing import Any
 
 from sagefleet.cli.common import (
     REPORT_FORMATS,
+    check_output,
     check_reports_out,
     command,
     format_option,
     inventory_options,
     lang_option,
+    output_option,
     report_exit_code,
     reports_option,
     write_output,
@@ -51,6 +53,7 @@ def cmd_facts_script(args: argparse.Namespace) -> int:
     from sagefleet import variables as declared
     from sagefleet.variables import jobs
 
+    check_output(args.output)
     if args.timeout_ms is not None:  # checked as the inventory's value is
         declared.check(None, jobs.TIMEOUT_MS, args.timeout_ms, field="--timeout-ms")
     found = _inventory_host(args)
@@ -73,7 +76,7 @@ def cmd_facts_script(args: argparse.Namespace) -> int:
             timeout_ms=jobs.TIMEOUT_MS.default if args.timeout_ms is None else args.timeout_ms,
         )
         script = offline.facts_script(params)
-    if args.output and args.output != "-":
+    if args.output is not None:
         write_output(args.output, script)
         print(f"collector written to {args.output}", file=sys.stderr)
     else:
@@ -167,7 +170,7 @@ def add_subparser(sub: Any) -> None:
         type=int,
         help="timeout of each network probe (default the inventory's, else 3000; at least 100)",
     )
-    p_script.add_argument("-o", "--output", help="write to this file instead of stdout")
+    output_option(p_script, "write to this file instead of stdout (default, or -: stdout)")
 
     _extend_checks(sub)
 

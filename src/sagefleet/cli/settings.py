@@ -13,13 +13,20 @@ from pathlib import Path
 from typing import Any
 
 from sagefleet.agent.profile import MergeKey
-from sagefleet.cli.common import command, command_group, inventory_options, output_option
+from sagefleet.cli.common import (
+    check_output,
+    command,
+    command_group,
+    inventory_options,
+    output_option,
+    write_output,
+)
 from sagefleet.deploy.inputs import require_entities
 from sagefleet.errors import InputError
 from sagefleet.inventory import SAGE_SERVERS, add_vault_arguments
 from sagefleet.settings import vendor
 from sagefleet.settings.errors import ValidationFailed
-from sagefleet.settings.jsonio import dumps, loads_strict, settings_sha256, write_atomic
+from sagefleet.settings.jsonio import dumps, loads_strict, settings_sha256
 from sagefleet.settings.keys import KEY_CANDIDATES, declared_keys, parse_key_option
 from sagefleet.settings.merge import merge_settings
 from sagefleet.settings.model import ENTITIES_VAR
@@ -31,8 +38,8 @@ EXIT_OK = 0
 #: Bad input: invalid entities, merge conflicts, unreadable files.
 EXIT_INPUT = 1
 OUTPUT_HELP = (
-    "the file to write the document to, secrets included (mode 600); without it, the "
-    "document is printed with every secret value masked"
+    "the file to write the document to, secrets included (mode 600); without it (or with "
+    "-), the document is printed with every secret value masked"
 )
 #: Said on stderr under a document printed with its secrets masked.
 MASKED_NOTE = (
@@ -143,7 +150,7 @@ def _emit(text: str, output: Path | None) -> None:
         sys.stdout.write(dumps(masked, sort_keys=False))
         print(MASKED_NOTE, file=sys.stderr)
         return
-    changed = write_atomic(output, text)
+    changed = write_output(output, text, skip_unchanged=True)
     state = "written" if changed else "unchanged"
     print(f"{output}: {state} (sha256 {settings_sha256(text)})", file=sys.stderr)
 
@@ -160,6 +167,7 @@ def run_merge(args: argparse.Namespace) -> int:
     # The description names the key candidates (add_subparser). Conflicts are refused
     # instead of letting the last one win. No schema applies: the vendor's layout is not
     # published, and sagefleet's template schema describes only its own assumed layout.
+    check_output(args.output)
     try:
         documents = [vendor.load_vendor_settings(path) for path in args.files]
         keys = tuple(args.key)
@@ -203,6 +211,7 @@ def run_render(args: argparse.Namespace) -> int:
     the inventory (-i INVENTORY -l HOST, vault values decrypted as ansible-playbook does).
     """
     base_dir: Path | None
+    check_output(args.output)
     try:
         if args.inventory:
             if not args.limit:
