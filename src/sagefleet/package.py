@@ -29,6 +29,7 @@ from sagefleet.variables import given_or_none
 
 TARGET = "sagefleet_agent_target_version"
 
+SHA256_RE = re.compile(r"[0-9A-Fa-f]{64}")
 LABEL_RE = re.compile(r"(?<![0-9A-Za-z])v(\d{1,2})\.(\d{1,2})(?![0-9])", re.I)
 INSTALLER_SUFFIXES = (".exe", ".msi")
 MAX_PACKAGE_BYTES = 1 << 30  # 1 GiB on disk
@@ -230,6 +231,20 @@ def inspect(
     """Open and check the package; raise InputError on anything unsafe or unusable."""
     package = Path(path)
     name = str(package)
+    if expected_sha256 is not None and not SHA256_RE.fullmatch(expected_sha256.strip()):
+        raise InputError(
+            "a SHA-256 is 64 hexadecimal digits",
+            field="sagefleet_agent_package_sha256",
+            value=expected_sha256,
+            fix="copy it whole from where the package is published, or from sha256sum's output",
+        )
+    if package.is_dir():
+        raise InputError(
+            "is a folder, not a package file",
+            field="sagefleet_agent_package",
+            value=name,
+            fix="give the path of the vendor's Setup.zip on the bastion",
+        )
     if not package.is_file():
         raise InputError(
             "package not found",
@@ -495,7 +510,7 @@ def stub_installer(technology: str, version: str) -> bytes:
 
 
 @contextlib.contextmanager
-def _built_beside(target: Path) -> Iterator[Path]:
+def built_beside(target: Path) -> Iterator[Path]:
     """A temporary path beside ``target``, renamed to it once the block ends without error
     (removed otherwise)."""
     partial = target.with_name(f".{target.name}.{os.getpid()}.part")
@@ -550,6 +565,12 @@ def build_test_package(
             f"a {technology} installer is an {suffix} file", field="extension", value=extension
         )
     labels = list(labels)
+    if not labels:
+        raise InputError(
+            "no Sage version label: a package holds one installer per Sage version",
+            field="--labels",
+            fix="e.g. v10.0,v11.0",
+        )
     for label in labels:
         if not re.fullmatch(r"v\d{1,2}\.\d{1,2}", label):
             raise InputError(
@@ -558,6 +579,17 @@ def build_test_package(
                 value=label,
                 fix="e.g. v10.0,v11.0",
             )
+    seen: dict[tuple[int, ...], str] = {}
+    for label in labels:
+        version = tuple(int(n) for n in label[1:].split("."))
+        if version in seen:
+            raise InputError(
+                "a Sage version given twice: a package holds one installer per Sage version",
+                field="--labels",
+                value=f"{seen[version]},{label}",
+                fix="give each version once, e.g. v10.0,v11.0",
+            )
+        seen[version] = label
     stub = stub_installer(technology, agent_version)
     target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -567,7 +599,7 @@ def build_test_package(
     prefix = folder.strip("/") + "/" if folder.strip("/") else ""
     # Built beside its name, then renamed: an interrupted build leaves no truncated zip there.
     with (
-        _built_beside(target) as partial,
+        built_beside(target) as partial,
         zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive,
     ):
         archive.writestr(prefix + "settings.json", vendor_layout.dumps(settings))

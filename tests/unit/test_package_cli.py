@@ -91,3 +91,74 @@ def test_inspect_errors_name_the_commands_own_arguments(
     assert code == 2 and "field --sha256: " in err and "sagefleet_agent_package" not in err
     code, _, err = run(capsys, "package", "inspect", str(tmp_path / "missing.zip"))
     assert code == 2 and "field SETUP.zip: " in err and "sagefleet_agent_package" not in err
+
+
+@pytest.mark.parametrize(
+    ("labels", "says"),
+    [("", "no Sage version label"), (" , ", "no Sage version label"), ("v11.0,v11.0", "v11.0")],
+)
+def test_a_refused_build_leaves_the_package_there_as_it_was(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    recwarn: pytest.WarningsRecorder,
+    labels: str,
+    says: str,
+) -> None:
+    """Checked before anything is written: a valid package of that name stays whole."""
+    out = tmp_path / "Good.zip"
+    run(capsys, "package", "build", str(out), "--version", "3.2.0", "--labels", "v11.0")
+    before = out.read_bytes()
+    code, _, err = run(
+        capsys, "package", "build", str(out), "--version", "3.3.0", "--labels", labels
+    )
+    assert code == 2 and "Traceback" not in err
+    (line,) = err.splitlines()
+    assert line.startswith("sagefleet: error: field --labels: ") and says in line, line
+    assert "sagefleet_agent_package" not in line
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Good.zip"]
+    assert [str(w.message) for w in recwarn] == []  # no zipfile "Duplicate name"
+
+
+def test_a_build_into_a_folder_is_refused_naming_the_argument(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "package", "build", str(tmp_path), "--version", "3.2.0")
+    assert code == 2 and "Traceback" not in err
+    assert f"field OUT.zip: is a folder, not a file (value: {tmp_path})" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_build_that_inspect_would_refuse_is_not_left_on_disk(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The package is inspected before it takes its name: one deploy would refuse (here a
+    build whose installers have no version resource) is never written there."""
+    from sagefleet import package
+
+    monkeypatch.setattr(package, "stamp_version", lambda data, name, version: b"MZ")
+    out = tmp_path / "Setup.zip"
+    code, _, err = run(capsys, "package", "build", str(out), "--version", "3.2.0")
+    assert code == 2 and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+    assert ".part" not in err
+
+
+def test_inspect_of_a_folder_says_it_is_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "package", "inspect", str(tmp_path))
+    assert code == 2
+    assert f"field SETUP.zip: is a folder, not a package file (value: {tmp_path})" in err
+
+
+@pytest.mark.parametrize("sha256", ["abc", "0" * 63, "g" * 64, ""])
+def test_inspect_refuses_a_malformed_sha256_before_reading_the_package(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], sha256: str
+) -> None:
+    out = tmp_path / "Setup.zip"
+    run(capsys, "package", "build", str(out), "--version", "3.2.0", "--labels", "v11.0")
+    code, _, err = run(capsys, "package", "inspect", str(out), "--sha256", sha256)
+    assert code == 2
+    assert f"field --sha256: a SHA-256 is 64 hexadecimal digits (value: {sha256})" in err
+    assert "mismatch" not in err

@@ -180,7 +180,7 @@ def check_output(path: Path | None, option: str = "-o/--output") -> None:
             "is a folder, not a file",
             field=option,
             value=str(path),
-            fix=f"name the file to write, e.g. {path / 'NAME'}",
+            fix=f"name the file to write, e.g. {os.path.join(path, 'NAME')}",
         )
     check_writable(
         path.parent, option, fix="give a file in a folder the bastion's user can create and write"

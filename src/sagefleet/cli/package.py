@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sagefleet.agent import profile as agent_profile
-from sagefleet.cli.common import command, command_group
+from sagefleet.cli.common import check_output, command, command_group
 from sagefleet.errors import InputError
 from sagefleet.installer_file import TECHNOLOGY_NAMES
 from sagefleet.package import (
@@ -21,6 +21,7 @@ from sagefleet.package import (
     STUBS,
     PackageInfo,
     build_test_package,
+    built_beside,
     info_to_dict,
     inspect,
 )
@@ -167,18 +168,29 @@ def run_build(args: argparse.Namespace) -> int:
     (or an MSI) of the given technology, whose version resource says --version, each with
     the metadata the simulated fleet's installer reads.
     """
+    check_output(args.out, "OUT.zip")
     labels = [label.strip() for label in args.labels.split(",") if label.strip()]
-    out = build_test_package(
-        args.out,
-        agent_version=args.version,
-        labels=labels,
-        technology=args.technology,
-        exit_code=args.exit_code,
-        fail_service_start=args.fail_service_start,
-    )
-    info = inspect(out)
+    # Built and inspected beside OUT.zip, which it replaces only when deploy would take it.
+    with built_beside(args.out) as partial:
+        build_test_package(
+            partial,
+            agent_version=args.version,
+            labels=labels,
+            technology=args.technology,
+            exit_code=args.exit_code,
+            fail_service_start=args.fail_service_start,
+        )
+        try:
+            info = inspect(partial)
+        except InputError as exc:
+            raise InputError(
+                "the package built would be refused, so it was not written: "
+                + exc.message.replace(str(partial), str(args.out)),
+                field="OUT.zip",
+                value=str(args.out),
+            ) from None
     print(
-        f"test package written: {out} (agent {info.agent_version}, "
+        f"test package written: {args.out} (agent {info.agent_version}, "
         f"{TECHNOLOGY_NAMES[args.technology]} stand-ins {', '.join(info.labels())}, "
         f"sha256 {info.sha256})"
     )
