@@ -254,3 +254,13 @@ def test_selftest_help_documents_its_exit_codes(capsys: pytest.CaptureFixture[st
     assert "exit codes:" in text
     for code in (0, 1, 2, 4):
         assert f"\n  {code:<4} " in text, code
+
+
+def test_doctor_names_an_inventory_that_does_not_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nonexist" / "hosts.yml"
+    assert cli.main(["doctor", "-i", str(missing)]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"sagefleet: error: field -i/--inventory: inventory not found: {missing}" in err
+    assert "no WinRM host matches" not in err

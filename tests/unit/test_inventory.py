@@ -393,3 +393,30 @@ def test_hosts_variables_read_plain_values_as_kept_and_template_the_others(
     kept = hostvars.raw_get("sage01")
     assert read["sage01"]["sagefleet_plain"] is kept["sagefleet_plain"]
     assert read["sage01"]["sagefleet_entities"] is not kept["sagefleet_entities"]
+
+
+def test_an_inventory_that_does_not_exist_is_named_before_ansible_reads_any(
+    inventory: Path, tmp_path: Path
+) -> None:
+    """Ansible only warns and goes on with no host: "no host matches" said the wrong thing."""
+    missing = tmp_path / "nonexist" / "hosts.yml"
+    for sources in ([missing], [inventory, missing]):
+        with pytest.raises(InputError) as refused:
+            load(sources, vault=vault_of(tmp_path))
+        assert refused.value.field == "-i/--inventory"
+        assert refused.value.message == f"inventory not found: {missing}"
+    assert [h.name for h in load(["sage01,sage02,"])] == ["sage01", "sage02"]  # a host list
+
+
+@pytest.mark.parametrize("given", ["file", "folder"])
+def test_an_inventory_ansible_cannot_parse_is_refused_pointing_at_its_warning(
+    inventory: Path, tmp_path: Path, given: str
+) -> None:
+    hosts = inventory / "hosts.yml"
+    hosts.write_text("all:\n  hosts:\n    sage01: {ansible_host: [\n")  # a YAML error
+    source = hosts if given == "file" else inventory
+    with pytest.raises(InputError) as refused:
+        load([source], vault=vault_of(tmp_path))
+    assert refused.value.field == "-i/--inventory"
+    assert refused.value.message == f"the inventory could not be read: {source}"
+    assert "Ansible's warning above" in (refused.value.fix or "")

@@ -446,6 +446,33 @@ def _explain(exc: BaseException, host: str, files: Sequence[str]) -> InputError:
     return InputError(f"cannot read the host's variables: {_one_line(exc)}", host=host)
 
 
+#: The option that gives the inventory, in every command that reads one.
+INVENTORY_OPTION = "-i/--inventory"
+
+
+def _inventory_manager(loader: Any, sources: list[str]) -> tuple[Any, list[str]]:
+    """Ansible's InventoryManager over ``sources``, and those of them that no inventory
+    plugin could parse (ansible-playbook warns and goes on without their hosts)."""
+    from ansible.inventory.manager import InventoryManager
+
+    unparsed: list[str] = []
+    depth = 0
+
+    class Manager(InventoryManager):  # type: ignore[misc]
+        def parse_source(self, source: str, cache: bool = False) -> bool:
+            nonlocal depth  # a folder's files are parsed one level down: the folder counts
+            depth += 1
+            try:
+                parsed = bool(super().parse_source(source, cache=cache))
+            finally:
+                depth -= 1
+            if not parsed and depth == 0:
+                unparsed.append(source)
+            return parsed
+
+    return Manager(loader=loader, sources=sources), unparsed
+
+
 def load(
     sources: Sequence[str | Path],
     *,
@@ -464,24 +491,36 @@ def load(
     InputError of one line naming the host, the file and the field.
     """
     from ansible.errors import AnsibleError
-    from ansible.inventory.manager import InventoryManager
     from ansible.template import Templar
     from ansible.vars.manager import VariableManager
 
+    for source in map(str, sources):  # a host list ("sage01,sage02,") is not a path
+        if "," not in source and not os.path.exists(os.path.expanduser(source)):
+            raise InputError(
+                f"inventory not found: {source}",
+                field=INVENTORY_OPTION,
+                fix="give an inventory file, or its folder (inventory/<client>)",
+            )
     _collection_loader()
     loader = _parse_once_loader()
     _vault_secrets(loader, vault or VaultOptions())
     try:
-        manager = InventoryManager(loader=loader, sources=[str(s) for s in sources])
+        manager, unparsed = _inventory_manager(loader, [str(s) for s in sources])
         variables = VariableManager(loader=loader, inventory=manager)
         hosts = manager.get_hosts(pattern=pattern)
     except AnsibleError as exc:
         error_class = VaultError if _is_vault_error(exc) else InputError
         raise error_class(
             f"cannot read the inventory: {_one_line(exc)}",
-            field="inventory",
+            field=INVENTORY_OPTION,
             value=", ".join(str(s) for s in sources),
         ) from None
+    if unparsed:
+        raise InputError(
+            f"the inventory could not be read: {', '.join(unparsed)}",
+            field=INVENTORY_OPTION,
+            fix="Ansible's warning above says why (a YAML error, a plugin that failed)",
+        )
     if names is not None:
         wanted = set(names)
         hosts = [h for h in hosts if h.name in wanted]
