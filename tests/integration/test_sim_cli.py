@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -117,23 +118,67 @@ def test_sim_up_refuses_an_address_outside_loopback(tmp_path: Path) -> None:
     assert not (tmp_path / ".sim" / "state.json").exists()
 
 
-def test_sim_down_without_a_fleet_says_so(tmp_path: Path) -> None:
+def test_sim_down_without_a_fleet_says_so_and_exits_1(tmp_path: Path) -> None:
+    """Nothing stopped (a mistyped --out): a script must not take it for done."""
     result = subprocess.run(
         [*SAGEFLEET, "sim", "down", "--out", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=30,
     )
-    assert result.returncode == 0
+    assert result.returncode == 1
     assert "no simulated fleet running" in result.stdout
     # Given where to look, it says only that; without, it names the other ways to look.
     assert "sim down -i <inventory>" not in result.stdout
     bare = subprocess.run(
         [*SAGEFLEET, "sim", "down"], capture_output=True, text=True, timeout=30, cwd=tmp_path
     )
-    assert bare.returncode == 0
+    assert bare.returncode == 1
     assert bare.stdout.startswith("no simulated fleet running from .sagefleet/sim/.sim;")
     assert "`sim down -i <inventory>`" in bare.stdout
+
+
+@pytest.mark.parametrize("where", ["--out", "--state-dir"])
+def test_sim_up_over_a_running_fleet_names_the_command_that_stops_it(
+    tmp_path: Path, where: str
+) -> None:
+    folder = tmp_path / "my fleet"  # a space: the command is quoted for the shell
+    up = ["sim", "up", "--hosts", "1", "--port", "0", "--first-address", next_first_address()]
+    up += ["--out", str(folder)]
+    if where == "--state-dir":
+        up += ["--state-dir", str(tmp_path / "state")]
+    first = sagefleet(*up)
+    assert first.returncode == 0, first.stderr
+    state = tmp_path / "state" if where == "--state-dir" else folder / ".sim"
+    try:
+        again = sagefleet(*up)
+        assert again.returncode == 2
+        hint = again.stderr.split("run `", 1)[1].split("`", 1)[0]
+        place = str(state if where == "--state-dir" else folder)
+        assert hint == shlex.join(["sagefleet", "sim", "down", where, place])
+        down = sagefleet(*shlex.split(hint)[1:])
+        assert down.returncode == 0 and "stopped" in down.stdout, down.stdout + down.stderr
+    finally:
+        sagefleet("sim", "down", "--state-dir", str(state))
+
+
+def test_sim_up_refuses_a_first_address_no_host_gets(tmp_path: Path) -> None:
+    """Every .0 and .255 is skipped: 127.0.21.255 went on silently at 127.0.22.1."""
+    for address, says in [
+        ("127.0.21.255", "--first-address 127.0.21.255: no host gets a .0 or .255 address"),
+        ("127.0.22.0", "--first-address 127.0.22.0: no host gets a .0 or .255 address"),
+        ("abc", "--first-address abc: not an IPv4 address"),
+    ]:
+        out = str(tmp_path / "f")
+        up = sagefleet(
+            "sim", "up", "--hosts", "2", "--first-address", address, "--port", "0", "--out", out
+        )
+        if up.returncode == 0:
+            sagefleet("sim", "down", "--out", out)
+        assert up.returncode == 2
+        assert up.stderr.startswith(f"sagefleet: error: {says}"), up.stderr
+        assert "Traceback" not in up.stderr
+        assert not (tmp_path / "f").exists()
 
 
 def demo_inventory(tmp_path: Path) -> Path:
@@ -401,6 +446,27 @@ def test_an_error_of_the_background_simulator_is_reported_once(tmp_path: Path) -
     assert up.returncode == 2
     assert up.stderr.count("error") == 1 and "exited with code" not in up.stderr
     assert up.stderr.startswith(f"sagefleet: error: host sage01: cannot listen on {address}:{port}")
+    # What it made for the fleet that never ran is gone: the key and CA it wrote, its folder.
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_failed_sim_up_takes_back_the_keys_it_wrote_into_an_existing_state_folder(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / ".sim"
+    state.mkdir()
+    (state / "sim.log").write_text("an earlier fleet's log\n")
+    address = next_first_address()
+    with socket.socket() as taken:
+        taken.bind((address, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        up = sagefleet(
+            "sim", "up", "--hosts", "1", "--out", str(tmp_path), "--first-address", address,
+            "--port", str(port),
+        )  # fmt: skip
+    assert up.returncode == 2
+    assert sorted(p.name for p in state.iterdir()) == ["sim.log"]  # the folder was there
 
 
 def test_options_for_generated_hosts_are_refused_with_an_inventory(tmp_path: Path) -> None:

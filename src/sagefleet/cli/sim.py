@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,9 @@ def cmd_sim_up(args: argparse.Namespace) -> int:
     library = _library(args)
     Fleet(_specs(args, library), state_dir, library).validate(inventory=not args.inventory)
     # The vault secrets that opened the inventory go to `sim serve` in memory.
-    state = up(serve_args, state_dir, vault_secrets=current_secrets())
+    state = up(
+        serve_args, state_dir, vault_secrets=current_secrets(), stop_with=_down_command(args)
+    )
     hosts = state["hosts"]
     print(f"simulated fleet up: {len(hosts)} host(s), pid {state['pid']}, state in {state_dir}")
     for host in hosts[:10]:
@@ -128,13 +131,36 @@ def cmd_sim_up(args: argparse.Namespace) -> int:
         )
     if len(hosts) > 10:
         print(f"  ... and {len(hosts) - 10} more")
+    first, last = hosts[0]["address"], hosts[-1]["address"]
+    if not args.inventory and first.rsplit(".", 1)[0] != last.rsplit(".", 1)[0]:
+        print(f"addresses {first} to {last}, each .255 and .0 skipped")
     if not args.inventory:
         print(f"inventory: {Path(args.out).resolve() / 'hosts.yml'}")
     return 0
 
 
+def _down_command(args: argparse.Namespace) -> str:
+    """The `sim down` that stops the fleet these `sim up` options start, for the shell."""
+    if args.state_dir:
+        where = ["--state-dir", args.state_dir]
+    elif args.inventory:
+        where = ["-i", args.inventory]
+    else:
+        where = ["--out", args.out]
+    return shlex.join(["sagefleet", "sim", "down", *where])
+
+
+#: `sim down` found no fleet running where it was told to look: it stopped nothing.
+EXIT_NOT_RUNNING = 1
+
+
 def cmd_sim_down(args: argparse.Namespace) -> int:
-    """stop a fleet started with `sim up`"""
+    """stop a fleet started with `sim up`
+
+    Stop the fleet whose state is in --state-dir, beside -i INVENTORY, or in --out's .sim
+    folder (default .sagefleet/sim/.sim). Exit codes: 0 stopped, 1 no fleet running from
+    there (nothing stopped), 2 usage error.
+    """
     from sagefleet.sim.fleet import down
 
     if args.state_dir:
@@ -145,7 +171,8 @@ def cmd_sim_down(args: argparse.Namespace) -> int:
         state_dir = Path(args.out or DEFAULT_OUT) / ".sim"
     if down(state_dir.resolve()):
         print(f"simulated fleet from {state_dir} stopped")
-    elif args.state_dir or args.inventory or args.out:
+        return 0
+    if args.state_dir or args.inventory or args.out:
         print(f"no simulated fleet running from {state_dir}")
     else:
         # The fleet may have been started from an inventory: its state is beside it.
@@ -154,7 +181,7 @@ def cmd_sim_down(args: argparse.Namespace) -> int:
             "`sim up -i <inventory>` is stopped with `sim down -i <inventory>` "
             "(or --state-dir <folder>)"
         )
-    return 0
+    return EXIT_NOT_RUNNING
 
 
 def cmd_sim_serve(args: argparse.Namespace) -> int:
@@ -239,7 +266,8 @@ def add_subparser(sub: Any) -> None:
         profile_files(p)
         p.add_argument(
             "--first-address",
-            help="first loopback address of the generated hosts (default 127.0.1.1)",
+            help="first loopback address of the generated hosts (default 127.0.1.1); the "
+            "next hosts take the next addresses, each .255 and .0 skipped",
         )
         p.add_argument(
             "--port", type=int, help="WinRM port of the generated hosts (default 5986; 0: any free)"

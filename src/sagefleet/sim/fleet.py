@@ -11,6 +11,8 @@ import ipaddress
 import json
 import os
 import secrets
+import shlex
+import shutil
 import signal
 import ssl
 import subprocess
@@ -75,7 +77,10 @@ class HostSpec:
 
 def loopback_addresses(count: int, first: str = "127.0.1.1") -> list[str]:
     """``count`` loopback addresses from ``first``, skipping .0 and .255."""
-    start = ipaddress.IPv4Address(first)
+    try:
+        start = ipaddress.IPv4Address(first)
+    except ValueError:
+        raise FleetError(f"simulated hosts listen on loopback addresses, not {first}") from None
     if not start.is_loopback:
         raise FleetError(f"simulated hosts only listen on loopback (127.0.0.0/8), not {first}")
     result: list[str] = []
@@ -108,6 +113,15 @@ def generate_specs(
     """
     if count < 1:
         raise FleetError(f"--hosts must be at least 1 (got {count})")
+    try:
+        last_byte = int(ipaddress.IPv4Address(first_address)) & 0xFF
+    except ValueError:
+        raise FleetError(f"--first-address {first_address}: not an IPv4 address") from None
+    if last_byte in (0, 255):
+        raise FleetError(
+            f"--first-address {first_address}: no host gets a .0 or .255 address (the hosts "
+            "skip them): start at a .1 to .254 address"
+        )
     username = username or f"sfadmin-{secrets.token_hex(3)}"
     password = password or "Sim-" + secrets.token_urlsafe(12)
     width = max(2, len(str(count)))
@@ -218,18 +232,19 @@ class Fleet:
         start_down = {s.name for s in self.specs if s.faults.get("down")}
         for host in hosts:
             NTLM_USERS.add(HostCredentials(host))
-        context = None
-        if any(s.scheme == "https" for s in self.specs):
-            bundle = certs.generate(
-                sorted({s.address for s in self.specs}),
-                [h.hostname.lower() for h in hosts] + ["localhost"],
-            )
-            _, cert_file, key_file = bundle.write(self.state_dir)
-            context = tls_context(str(cert_file), str(key_file))
-        self._context = context
-        acceptor = Acceptor()
-        self._acceptor = acceptor  # from now on stop() closes what is open (a Ctrl-C here)
+        written: tuple[Path, ...] = ()
         try:
+            context = None
+            if any(s.scheme == "https" for s in self.specs):
+                bundle = certs.generate(
+                    sorted({s.address for s in self.specs}),
+                    [h.hostname.lower() for h in hosts] + ["localhost"],
+                )
+                written = bundle.write(self.state_dir)
+                context = tls_context(str(written[1]), str(written[2]))
+            self._context = context
+            acceptor = Acceptor()
+            self._acceptor = acceptor  # from now on stop() closes what is open (a Ctrl-C here)
             for spec, host in zip(self.specs, hosts, strict=True):
                 self.hosts[spec.name] = host
                 listener = self._listen(spec)
@@ -238,6 +253,8 @@ class Fleet:
                 acceptor.add(listener)
         except BaseException:
             self.stop()
+            for path in written:  # the CA and key of a fleet that never ran
+                path.unlink(missing_ok=True)
             raise
         acceptor.start()
         for name in sorted(start_down):
@@ -511,22 +528,30 @@ def up(
     timeout: float = 60.0,
     vault_secrets: Sequence[tuple[str, bytes]] = (),
     launcher: Sequence[str] = (sys.executable, "-m", "sagefleet"),
+    stop_with: str | None = None,
 ) -> dict[str, Any]:
     """Start ``sagefleet sim serve`` in the background and wait until it is ready.
 
     ``vault_secrets``: vault secrets for the inventory it serves, handed over in memory.
     ``launcher``: the command that runs ``sagefleet`` (one that registers more models first).
+    ``stop_with``: the command that stops a fleet already running there, as the operator
+    would type it (default ``sagefleet sim down --state-dir <state_dir>``). A start that
+    fails removes the folders it made (what the simulator wrote in them: its CA and key).
     """
     from sagefleet.inventory import secrets_for_child
 
+    made = _first_missing(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     state_path = state_dir / STATE_FILE
     if state_path.exists():
         existing = json.loads(state_path.read_text(encoding="utf-8"))
         if alive(int(existing.get("pid", 0))):
+            stop_with = stop_with or shlex.join(
+                ["sagefleet", "sim", "down", "--state-dir", str(state_dir)]
+            )
             raise FleetError(
                 f"a simulated fleet is already running from {state_dir} (pid {existing['pid']}); "
-                "run `sagefleet sim down` first"
+                f"run `{stop_with}` first"
             )
         state_path.unlink()
     log_path = state_dir / "sim.log"
@@ -553,18 +578,35 @@ def up(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise FleetError(_child_error(log_path, log_start, process.returncode))
+            what = f"exited with code {process.returncode} before it was ready"
+            break
         if state_path.exists():
             state: dict[str, Any] = json.loads(state_path.read_text(encoding="utf-8"))
             if state.get("pid") == process.pid:
                 return state
         time.sleep(0.1)
-    process.terminate()
-    raise FleetError(f"the simulator did not become ready within {timeout:.0f} s")
+    else:
+        process.terminate()
+        process.wait(timeout)
+        what = f"did not become ready within {timeout:.0f} s"
+    error = _child_error(log_path, log_start, what, kept=made is None)
+    if made is not None:
+        shutil.rmtree(made, ignore_errors=True)
+    raise FleetError(error)
 
 
-def _child_error(log_path: Path, start: int, returncode: int) -> str:
-    """What the background simulator said before it exited, once (not wrapped in ours)."""
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost folder of ``folder`` that does not exist yet (None: it exists)."""
+    if folder.exists():
+        return None
+    while not folder.parent.exists() and folder.parent != folder:
+        folder = folder.parent
+    return folder
+
+
+def _child_error(log_path: Path, start: int, what: str, kept: bool) -> str:
+    """What the background simulator said before it exited, once (not wrapped in ours);
+    else ``what`` happened and the end of its log (``kept``: the log stays, named)."""
     with open(log_path, "rb") as stream:
         stream.seek(start)
         text = stream.read().decode("utf-8", errors="replace")
@@ -573,10 +615,9 @@ def _child_error(log_path: Path, start: int, returncode: int) -> str:
     if errors:
         return errors[-1]
     tail = "\n".join(text.strip().splitlines()[-20:])
-    return (
-        f"the simulator exited with code {returncode} before it was ready"
-        + (f"; its last output ({log_path}):\n{tail}" if tail else f" (log: {log_path})")
-    )
+    if tail:
+        return f"the simulator {what}; its last output{f' ({log_path})' if kept else ''}:\n{tail}"
+    return f"the simulator {what}" + (f" (log: {log_path})" if kept else "")
 
 
 def down(state_dir: Path, timeout: float = 20.0) -> bool:
