@@ -264,3 +264,19 @@ def test_doctor_names_an_inventory_that_does_not_exist(
     err = capsys.readouterr().err
     assert f"sagefleet: error: field -i/--inventory: inventory not found: {missing}" in err
     assert "no WinRM host matches" not in err
+
+
+@pytest.mark.parametrize("command", [["checks", "list"], ["sim", "profiles"]])
+def test_a_closed_stdout_ends_the_command_quietly_with_141(command: list[str]) -> None:
+    """`sagefleet checks list | head -1`: head exits after one line; the command stops there
+    without a traceback, with 141 (128 + SIGPIPE), as a shell reports a tool SIGPIPE ended."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sagefleet", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # the reader is gone before the first line is written
+    _, err = process.communicate(timeout=60)
+    assert (process.returncode, err) == (cli.EXIT_BROKEN_PIPE, "") == (141, "")

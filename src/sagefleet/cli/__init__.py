@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -11,6 +12,7 @@ from sagefleet.cli import agent, demo, doctor, ops, package, settings, sim
 from sagefleet.cli.common import (
     DOCTOR_EXIT_CODES,
     EXIT_BLOCKED,
+    EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TERMINATED,
@@ -24,6 +26,7 @@ from sagefleet.errors import SagefleetError
 __all__ = [
     "DOCTOR_EXIT_CODES",
     "EXIT_BLOCKED",
+    "EXIT_BROKEN_PIPE",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_TERMINATED",
@@ -56,14 +59,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "command", None) == "doctor" and args.format is None:
         args.format = ["console", "json", "junit", "html"]
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
     except SagefleetError as exc:
         print(f"sagefleet: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        code = EXIT_USAGE
     except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    finally:
+        code = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return _stdout_closed()
+    try:
         sys.stdout.flush()
+    except BrokenPipeError:
+        return _stdout_closed()
+    return code
+
+
+def _stdout_closed() -> int:
+    """Standard output's reader is gone (`sagefleet checks list | head -1`): stop quietly, as
+    a program SIGPIPE ends, the exit code a shell gives it; what is left for stdout goes to
+    /dev/null, so that Python's own flush at exit does not fail again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ EXIT_BLOCKED = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 4
 EXIT_INTERRUPTED = 130
+#: Standard output closed before the command wrote all of it (128 + SIGPIPE), by any command.
+EXIT_BROKEN_PIPE = 141
 EXIT_TERMINATED = 143
 
 DOCTOR_EXIT_CODES: dict[int, str] = {
@@ -33,6 +35,7 @@ DOCTOR_EXIT_CODES: dict[int, str] = {
     EXIT_UNREACHABLE: "a host could not be reached, so it was not diagnosed (reports written, "
     "the host marked unreachable); wins over 1, as ansible-playbook's 4 wins over its 2",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+    EXIT_BROKEN_PIPE: "standard output closed early (--out - | head): stopped quietly",
     EXIT_TERMINATED: "terminated (SIGTERM)",
 }
 """What each exit code of `sagefleet doctor` means (its --help shows this table)."""
