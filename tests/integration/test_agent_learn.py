@@ -18,7 +18,7 @@ from sagefleet.inventory import load
 from sagefleet.package import build_test_package, inspect
 from sagefleet.sim.fleet import Fleet, generate_specs
 from sagefleet.sim.host import Service, WindowsHost
-from tests.support.fleets import next_first_address, session_for
+from tests.support.fleets import ROOT, next_first_address, session_for
 from tests.support.scenarios import write_inventory
 from tests.support.verify import run_suites
 
@@ -210,3 +210,27 @@ def test_an_unreachable_reference_host_is_one_line(
     assert rc == 4
     (line,) = err.strip().splitlines()
     assert line.startswith("sagefleet: error: sage01: unreachable: "), line
+
+
+def test_the_exit_codes_the_doc_gives_are_the_ones_it_exits_with(
+    reference: tuple[Fleet, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/agent-profile.md quotes each error line and its code: a host that answered but
+    cannot run the snippet (Constrained Language Mode) is 1, one refusing the credentials
+    (as one not answering) is 4."""
+    fleet, inventory = reference
+    doc = " ".join((ROOT / "docs" / "agent-profile.md").read_text(encoding="utf-8").split())
+    fleet.host("sage01").language_mode = "ConstrainedLanguage"
+    rc, _, err = learn(inventory, capsys, "--service", "SpendeskSage100Agent")
+    said = "sagefleet: error: sage01: cannot read the reference install (language_mode): "
+    assert rc == 1 and err.startswith(said), err
+    quoted = said.replace("sage01", "sage-ref-01")
+    assert "1 no single service matched" in doc and f"`{quoted}...`" in doc
+    data = yaml.safe_load(inventory.read_text(encoding="utf-8"))
+    data["all"]["children"]["sage_servers"]["hosts"]["sage01"]["ansible_password"] = "wrong"
+    inventory.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    rc, _, err = learn(inventory, capsys, "--service", "SpendeskSage100Agent")
+    said = "sagefleet: error: sage01: unreachable: "
+    assert rc == 4 and err.startswith(said), err
+    quoted = said.replace("sage01", "sage-ref-01")
+    assert f"4 the host could not be reached or refused the credentials (`{quoted}...`" in doc

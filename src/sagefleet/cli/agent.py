@@ -71,8 +71,9 @@ def cmd_learn(args: argparse.Namespace) -> int:
     Read a server where the agent was installed once by hand with the vendor's wizard
     (read-only) and write the agent profile that describes it: service, install folder
     and files, settings.json key structure (no value), uninstall entry, installer
-    technology. Exit codes: 0 written, 1 agent not found (or the install could not be read),
-    2 bad input (the host was not contacted), 4 host unreachable (as doctor's).
+    technology. Exit codes: 0 written, 1 agent not found, or the install could not be read
+    (Constrained Language Mode, a timeout), 2 bad input (the host was not contacted), 4 host
+    unreachable or the credentials refused (as doctor's).
     """
     from sagefleet.agent import profile as agent_profile
     from sagefleet.agent.learn import AgentNotFound, learn
