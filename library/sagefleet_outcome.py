@@ -28,6 +28,7 @@ options:
       - planned
       - installed
       - upgraded
+      - downgraded
       - settings-updated
       - started
       - restarted
