@@ -79,7 +79,10 @@ def test_registry_refuses_a_dword_out_of_range() -> None:
 def test_profile_high_level_keys_become_registry_values() -> None:
     host = make("dotnet-472")
     assert host.registry.get(NDP_V4, "Release") == 461814
-    assert host.registry.get(NETFX, "SchUseStrongCrypto", view="32") == 1
+    # Not set unless the profile says, as on most servers.
+    assert host.registry.get(NETFX, "SchUseStrongCrypto", view="32") is None
+    tls = make({**load_profile("dotnet-472"), "tls": {"strong_crypto": 1}})
+    assert tls.registry.get(NETFX, "SchUseStrongCrypto", view="32") == 1
     path = host.registry.get(r"HKLM\SOFTWARE\Sage\Comptabilité 100c", "Path", view="32")
     assert path == "C:\\Program Files (x86)\\Sage\\iComptabilité\\"
 

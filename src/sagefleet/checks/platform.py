@@ -97,8 +97,9 @@ def netfx_tls(ctx: Context) -> Iterator[Outcome]:
             severity=Severity.WARNING,
         )
     elif missing:
+        # The usual server: nothing to do, and nothing to note on every host of a fleet.
         framework = ctx.agent_target_framework or "4.7+"
-        yield failed(
+        yield passed(
             ctx.t(
                 f"not set (the OS default applies): {', '.join(missing)}; an agent targeting "
                 f".NET Framework 4.7 or later ({framework}) follows the OS default, TLS 1.2 "
@@ -106,14 +107,6 @@ def netfx_tls(ctx: Context) -> Iterator[Outcome]:
                 f"non défini (la valeur par défaut de Windows s'applique) : {', '.join(missing)} ; "
                 f"un agent ciblant .NET Framework 4.7 ou plus ({framework}) suit ce défaut, "
                 "TLS 1.2 compris",
-            ),
-            ctx.t(
-                "nothing to do for such an agent; set the values (SchUseStrongCrypto=1, "
-                "SystemDefaultTlsVersions=1) only if the agent profile's target_framework is "
-                "older than 4.7",
-                "rien à faire pour un tel agent ; positionnez ces valeurs (SchUseStrongCrypto=1, "
-                "SystemDefaultTlsVersions=1) seulement si le target_framework du profil de "
-                "l'agent est antérieur à 4.7",
             ),
             observed=values,
         )

@@ -284,7 +284,7 @@ class _Builder:
                 ("SchUseStrongCrypto", "strong_crypto"),
                 ("SystemDefaultTlsVersions", "system_default_tls"),
             ):
-                value = tls.get(key, 1)
+                value = tls.get(key)  # not set unless the profile says, as on most servers
                 if value is not None:
                     reg.set(NETFX, value_name, int(value), view=view)
         schannel = _section(
