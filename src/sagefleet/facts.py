@@ -322,6 +322,9 @@ class HostFacts:
     mae_files: tuple[MaeFile, ...]
     probes: tuple[Probe, ...]
     service_logon_right: LogonRight | None = None
+    #: Every install of the vendor's agent by its uninstall entry (the agent profile's
+    #: vendor pattern); None: not reported (no pattern given, or an earlier document).
+    agent_installs: tuple[UninstallEntry, ...] | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def drive(self, letter: str) -> Drive | None:
@@ -437,5 +440,8 @@ def parse_facts(doc: Any) -> HostFacts:
         mae_files=tuple(_record(MaeFile, m) for m in _list(doc, "mae_files", "")),
         probes=probes,
         service_logon_right=_logon_right(doc.get("service_logon_right")),
+        agent_installs=(
+            _uninstall(_list(agent, "installs", "agent.")) if "installs" in agent else None
+        ),
         raw=doc,
     )

@@ -22,7 +22,7 @@ from sagefleet.agent import profile as agent_profile
 from sagefleet.errors import InputError
 from sagefleet.facts import FactsError, parse_facts, parse_utc
 from sagefleet.findings import HostReport
-from sagefleet.preflight import PreparedHost, evaluate, prepare
+from sagefleet.preflight import PreparedHost, evaluate, install_pattern, prepare
 from sagefleet.remote import contracts
 from sagefleet.remote.command import bootstrap_command
 from sagefleet.variables import jobs, value
@@ -78,12 +78,16 @@ def default_params(
     timeout_ms: int = jobs.TIMEOUT_MS.default,
 ) -> dict[str, Any]:
     """Facts parameters without an inventory: shipped endpoints, the given MAE paths."""
-    return {
-        "service_name": service_name or agent_profile.default().service_name,
+    profile = agent_profile.default()
+    params: dict[str, Any] = {
+        "service_name": service_name or profile.service_name,
         "endpoints": [e.to_param() for e in catalog.endpoints()],
         "mae_files": sorted(set(mae_files or [])),
         "timeout_ms": timeout_ms,
     }
+    if profile.vendor_pattern:  # every install of the vendor's agent (SF405)
+        params["agent_vendor_pattern"] = profile.vendor_pattern
+    return params
 
 
 def offline_prepared(name: str, variables: Mapping[str, Any] | None = None) -> PreparedHost:
@@ -104,6 +108,8 @@ def offline_prepared(name: str, variables: Mapping[str, Any] | None = None) -> P
         agent_image_path_pattern=profile.image_path_pattern,
         agent_display_name_pattern=profile.display_name_pattern,
         agent_target_framework=profile.target_framework,
+        agent_vendor_pattern=install_pattern(name, profile, "vendor_pattern"),
+        agent_uninstall_pattern=install_pattern(name, profile, "display_name_pattern"),
     )
 
 

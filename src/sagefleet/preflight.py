@@ -16,6 +16,7 @@ from typing import Any
 
 from sagefleet import catalog, snippets
 from sagefleet.agent import profile as agent_profile
+from sagefleet.agent.connection.options import dotnet_regex_error
 from sagefleet.checks import (
     Context,
     EntityView,
@@ -92,6 +93,9 @@ class PreparedHost:
     allow_insecure_transport: bool = False
     # The .NET Framework the agent targets (the agent profile's target_framework).
     agent_target_framework: str | None = None
+    # Any install of the vendor's agent, and the one the profile describes (SF405).
+    agent_vendor_pattern: str | None = None
+    agent_uninstall_pattern: str | None = None
 
     def probe_targets(self) -> list[dict[str, Any]]:
         """Endpoints, then each SPC entity's Azure SQL server on 1433 (no duplicates)."""
@@ -113,6 +117,8 @@ class PreparedHost:
             "mae_files": sorted({e.mae_path for e in self.entities if e.mae_path}),
             "timeout_ms": self.timeout_ms,
         }
+        if self.agent_vendor_pattern:  # every install of the vendor's agent (SF405)
+            params["agent_vendor_pattern"] = self.agent_vendor_pattern
         if self.service_account:  # its "Log on as a service" right is read (SF402)
             params["service_account"] = self.service_account
         return params
@@ -173,7 +179,24 @@ def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
         else {},
         allow_insecure_transport=allow_insecure,
         agent_target_framework=profile.target_framework,
+        agent_vendor_pattern=install_pattern(host, profile, "vendor_pattern"),
+        agent_uninstall_pattern=install_pattern(host, profile, "display_name_pattern"),
     )
+
+
+def install_pattern(host: str, profile: agent_profile.AgentProfile, name: str) -> str | None:
+    """The agent profile's ``uninstall.<name>`` (SF405), refused if .NET could not read it."""
+    pattern = profile.section("uninstall").get(name) or None
+    problem = dotnet_regex_error(str(pattern)) if pattern else None
+    if problem:
+        raise InputError(
+            f"not a regular expression ({problem})",
+            host=host,
+            field=profile.source_of(f"uninstall.{name}"),
+            value=str(pattern),
+            fix="a .NET regular expression (case-insensitive)",
+        )
+    return str(pattern) if pattern else None
 
 
 def _check_ca_trust_path(host: str, hostvars: Mapping[str, Any]) -> None:

@@ -179,7 +179,11 @@ def test_deploy_plans_an_upgrade_of_the_service_the_profile_finds(
         with session_for(fleet, "sage01") as session:
             result = deploy_host(session, "sage01", variables, package, check_mode=True)
         plans[label] = (result.outcome, result.plan)
-    assert plans["shipped"] == ("planned", "install 3.2.0 (v11.0)")
+        if label == "shipped":
+            assert "SF405" in (result.reason or ""), result.reason
+    # The shipped profile does not describe the wizard's install: no second agent (SF405).
+    outcome, plan = plans["shipped"]
+    assert outcome == "blocked" and plan == "", plan
     outcome, plan = plans["pattern"]
     assert outcome == "planned" and plan.startswith("upgrade 3.1.0 → 3.2.0 (v11.0)")
     # The reference install's settings.json holds members the entities' vendor files lack

@@ -601,3 +601,64 @@ def test_discovery_drafts_each_entitys_edition_from_its_own_mae() -> None:
         "onpremise",
         "SRV\\SAGE100",
     )
+
+
+# SF405: an install of the vendor's agent the agent profile does not describe ------------
+WIZARD = {
+    "display_name": "Spendesk Sage 100 Agent version 3.1.0",
+    "display_version": "3.1.0",
+    "install_location": "C:\\Program Files (x86)\\Spendesk\\Sage 100 Agent\\",
+    "publisher": "Spendesk",
+    "view": "32",
+}
+
+
+@pytest.mark.parametrize(
+    ("installs", "described", "status"),
+    [
+        ([], "^Spendesk Sage Agent", Status.PASS),
+        ([{**WIZARD, "display_name": "Spendesk Sage Agent"}], "^Spendesk Sage Agent", Status.PASS),
+        # The vendor's wizard names its install its own way: a second agent would follow.
+        ([WIZARD], "^Spendesk Sage Agent", Status.FAIL),
+        # A profile learned from that install describes it.
+        ([WIZARD], r"^Spendesk Sage 100 Agent version \d", Status.PASS),
+    ],
+)
+def test_sf405_an_install_the_profile_does_not_describe_blocks(
+    installs: list[dict[str, Any]], described: str, status: Status
+) -> None:
+    doc = healthy(NOW)
+    doc["agent"]["installs"] = installs
+    found = only(
+        run(doc, agent_vendor_pattern="Spendesk|Chift", agent_uninstall_pattern=described),
+        "SF405",
+    )
+    assert found.status is status, found.message
+    if status is Status.FAIL:
+        assert found.severity is Severity.ERROR
+        assert "a second agent" in found.message and "agent learn" in found.remediation
+
+
+def test_sf405_cannot_tell_from_facts_without_the_installs() -> None:
+    doc = healthy(NOW)  # a facts document from a collector older than the check
+    found = only(run(doc, agent_vendor_pattern="Spendesk"), "SF405")
+    assert (found.status, found.severity) == (Status.UNKNOWN, Severity.WARNING)
+    assert only(run(doc), "SF405").status is Status.NOT_APPLICABLE  # no pattern in the profile
+
+
+def test_sf405_patterns_come_from_the_agent_profile_and_are_checked(tmp_path: Path) -> None:
+    import yaml
+
+    from sagefleet.agent import profile as agent_profile
+    from sagefleet.errors import InputError
+
+    prepared = preflight.prepare("h1", {})
+    assert prepared.agent_vendor_pattern == "Spendesk|Chift"
+    assert prepared.facts_params()["agent_vendor_pattern"] == "Spendesk|Chift"
+    assert prepared.agent_uninstall_pattern == "^Spendesk Sage Agent"
+    data = agent_profile.default().to_dict()
+    data["uninstall"]["vendor_pattern"] = "(Spendesk"
+    path = tmp_path / "agent-profile.yml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(InputError, match="uninstall.vendor_pattern"):
+        preflight.prepare("h1", {"sagefleet_agent_profile": str(path)})

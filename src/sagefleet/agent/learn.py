@@ -296,6 +296,8 @@ def build(
             "view": str(entry.get("view")),
             "uninstall_string": values.get("UninstallString"),
             "quiet_uninstall_string": values.get("QuietUninstallString"),
+            # Whatever a release names itself, the vendor's (SF405): kept from the base.
+            "vendor_pattern": base.section("uninstall").get("vendor_pattern"),
         }
     else:
         assumed.append("uninstall")

@@ -132,6 +132,12 @@ class AgentProfile:
     def target_framework(self) -> str:
         return str((self.data.get("agent") or {}).get("target_framework") or "4.8")
 
+    @property
+    def vendor_pattern(self) -> str | None:
+        """A regex on the uninstall entry of any install of the vendor's agent (SF405)."""
+        found = self.section("uninstall").get("vendor_pattern")
+        return str(found) if found else None
+
     service_name = _ServiceText("name")
     service_display_name = _ServiceText("display_name")
     image_path_pattern = _ServiceText("image_path_pattern")

@@ -6,9 +6,17 @@ import re
 from collections.abc import Iterator
 
 from sagefleet import versions
-from sagefleet.checks.base import Context, Outcome, check, failed, passed, unknown
+from sagefleet.checks.base import (
+    Context,
+    Outcome,
+    check,
+    failed,
+    not_applicable,
+    passed,
+    unknown,
+)
 from sagefleet.checks.sage import is_azure_sql
-from sagefleet.facts import MaeFile
+from sagefleet.facts import MaeFile, UninstallEntry
 from sagefleet.findings import Severity
 
 # Not domains: NT AUTHORITY ("AUTORITE NT" on a Windows installed in French) names built-in
@@ -287,6 +295,97 @@ def agent_state(ctx: Context) -> Iterator[Outcome]:
             f"agent {agent.version} en marche ({agent.account})",
         )
     yield passed(message, observed=observed)
+
+
+def _matches(pattern: str, text: str) -> bool:
+    """``text`` matched as PowerShell's -match would (.NET, case-insensitive)."""
+    return bool(re.search(re.sub(r"\(\?<([A-Za-z_]\w*)>", r"(?P<\1>", pattern), text, re.I))
+
+
+@check("SF405")
+def undescribed_install(ctx: Context) -> Iterator[Outcome]:
+    """An install of the vendor's agent that the agent profile does not describe (the
+    vendor's wizard names its service and folder its own way): a deploy would install a
+    second agent beside it."""
+    installs, described = ctx.facts.agent_installs, ctx.agent_uninstall_pattern
+    if not ctx.agent_vendor_pattern:
+        yield not_applicable(
+            ctx.t(
+                "the agent profile gives no uninstall.vendor_pattern",
+                "le profil de l'agent ne donne pas uninstall.vendor_pattern",
+            )
+        )
+        return
+    if installs is None:
+        yield unknown(
+            ctx.t(
+                "these facts do not list the installs of the vendor's agent (a collector "
+                "older than this check)",
+                "ces faits ne listent pas les installations de l'agent (un collecteur "
+                "antérieur à ce contrôle)",
+            ),
+            severity=Severity.WARNING,
+        )
+        return
+    agent = ctx.facts.agent
+    if agent.candidates:  # the deploy refuses to choose, and says so
+        yield unknown(
+            ctx.t(
+                f"the agent profile's service lookup matched several services "
+                f"({', '.join(agent.candidates)}): which install it describes cannot be told",
+                f"la recherche du service du profil de l'agent a trouvé plusieurs services "
+                f"({', '.join(agent.candidates)}) : impossible de dire quelle installation il "
+                "décrit",
+            ),
+            severity=Severity.WARNING,
+        )
+        return
+    found = (agent.path or "").lower() if agent.installed else ""
+
+    def describes(install: UninstallEntry) -> bool:
+        # Its name, or the folder of the service the profile found: the same install.
+        folder = (install.install_location or "").lower().rstrip("\\")
+        return bool(described and _matches(described, install.display_name)) or bool(
+            folder and found.startswith(folder + "\\")
+        )
+
+    others = [i for i in installs if not describes(i)]
+    shown = [
+        f"{i.display_name} {i.display_version or '?'} ({i.install_location or '?'})"
+        for i in others
+    ]
+    if others:
+        yield failed(
+            ctx.t(
+                f"installed, and not the install the agent profile describes: "
+                f"{'; '.join(shown)}: a deploy would install a second agent beside it, both "
+                "serving the same companies",
+                f"installé, et ce n'est pas l'installation que décrit le profil de l'agent : "
+                f"{'; '.join(shown)} : un déploiement installerait un second agent à côté, "
+                "servant les mêmes sociétés",
+            ),
+            ctx.t(
+                "learn the agent profile from this install (sagefleet agent learn -i "
+                "INVENTORY -l HOST -o agent-profile.yml, then sagefleet_agent_profile), or "
+                "uninstall it first",
+                "apprenez le profil de l'agent sur cette installation (sagefleet agent learn "
+                "-i INVENTAIRE -l HÔTE -o agent-profile.yml, puis sagefleet_agent_profile), "
+                "ou désinstallez-la d'abord",
+            ),
+            observed=[i.display_name for i in others],
+        )
+    else:
+        yield passed(
+            ctx.t(
+                f"{len(installs)} install(s) of the vendor's agent, each the one the agent "
+                "profile describes",
+                f"{len(installs)} installation(s) de l'agent, chacune celle que décrit le "
+                "profil de l'agent",
+            )
+            if installs
+            else ctx.t("no install of the vendor's agent", "aucune installation de l'agent"),
+            observed=[i.display_name for i in installs],
+        )
 
 
 @check("SF404")

@@ -72,6 +72,9 @@ class Context:
     # The .NET Framework version the agent targets (the agent profile's target_framework):
     # SF102 warns about missing TLS values only for an agent older than 4.7.
     agent_target_framework: str | None = None
+    # Any install of the vendor's agent, and the one the agent profile describes (SF405).
+    agent_vendor_pattern: str | None = None
+    agent_uninstall_pattern: str | None = None
     service_account: str | None = None
     target_version: str | None = None
     bastion_dns: Mapping[str, DnsResult] | None = None

@@ -10,6 +10,8 @@ function Get-SfVersion($Path, $Field) { if (Test-SfFile $Path) { Get-SfText (Get
 $svcName = Get-SfText (Get-SfParam service_name $null)
 $ipPat = Get-SfText (Get-SfParam agent_image_path_pattern $null)
 $dnPat = Get-SfText (Get-SfParam agent_display_name_pattern $null)
+# Any install of the vendor's agent, by its uninstall entry's name or publisher (SF405).
+$vendorPat = Get-SfText (Get-SfParam agent_vendor_pattern $null)
 $endpoints = @(Get-SfParam endpoints @())
 $timeout = [int](Get-SfParam timeout_ms 3000)
 # GUESS: how an SPC VM marks itself (overridable).
@@ -29,7 +31,7 @@ foreach ($v in 64, 32) { $tls["netfx_x$($v -replace 32, 86)"] = @{ SchUseStrongC
 $proxy = @(foreach ($l in @(& netsh.exe winhttp show proxy)) { if ("$l" -match '^\s*\S[^:]*\s:\s+(\S.*?)\s*$') { $Matches[1] } })
 
 $om = 'Objets m[e' + [char]0xE9 + ']tiers'
-$sageUn = $omUn = $products = $exes = @()
+$sageUn = $omUn = $agentUn = $products = $exes = @()
 foreach ($v in 64, 32) {
   $root = Open-SfKey 'SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall' $v
   foreach ($n in @(if ($root) { $root.GetSubKeyNames() })) {
@@ -38,6 +40,7 @@ foreach ($v in 64, 32) {
     $e = @{ view = "$v" }
     foreach ($f in 'DisplayName', 'DisplayVersion', 'InstallLocation', 'Publisher') { $e[($f -creplace '(.)([A-Z])', '$1_$2').ToLower()] = Get-SfText $k.GetValue($f) }
     $dn = "$($e.display_name)"
+    if ($vendorPat -and $dn -and ($dn -match $vendorPat -or "$($e.publisher)" -match $vendorPat)) { $agentUn += $e }
     if ($dn -match $om) { $omUn += @{ display_name = $dn; display_version = $e.display_version; view = "$v" } }
     elseif ($dn -match '^Sage 100' -and ($dn -match 'Comptabilit' -or "$($e.publisher)" -match 'Sage')) { $sageUn += $e }
   }
@@ -225,6 +228,7 @@ if ($endpoints.Count) {
   })
 }
 
+if ($vendorPat) { $agent.installs = $agentUn }
 Complete-SageFleet -Result @{
   schema = 1; drives = $drives; tls = $tls; agent = $agent; mae_files = $mae; probes = $probes; service_logon_right = $logon
   host = @{

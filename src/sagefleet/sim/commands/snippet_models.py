@@ -128,7 +128,35 @@ def _executables(host: WindowsHost, products: list[dict[str, Any]]) -> list[dict
     return found
 
 
+def _vendor_installs(host: WindowsHost, pattern: str) -> list[dict[str, Any]]:
+    """The uninstall entries whose DisplayName or Publisher matches ``pattern`` (-match:
+    a .NET regular expression, case-insensitive), in every view."""
+    found = re.compile(re.sub(r"\(\?<([A-Za-z_]\w*)>", r"(?P<\1>", pattern), re.I)
+    installs = []
+    for view, _, values in host.uninstall_entries():
+        name = _text(values.get("DisplayName"))
+        publisher = _text(values.get("Publisher"))
+        if name and (found.search(name) or found.search(publisher or "")):
+            installs.append(
+                {
+                    "display_name": name,
+                    "display_version": _text(values.get("DisplayVersion")),
+                    "install_location": _text(values.get("InstallLocation")),
+                    "publisher": publisher,
+                    "view": view,
+                }
+            )
+    return installs
+
+
 def _agent(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
+    found = _agent_service(host, params)
+    if params.get("agent_vendor_pattern"):
+        found["installs"] = _vendor_installs(host, str(params["agent_vendor_pattern"]))
+    return found
+
+
+def _agent_service(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
     name = params.get("service_name") or None
     service, by, candidates = host.find_service(
         name,
@@ -337,6 +365,7 @@ FACTS_PARAMS = frozenset(
         "service_name",
         "agent_image_path_pattern",
         "agent_display_name_pattern",
+        "agent_vendor_pattern",
         "endpoints",
         "mae_files",
         "timeout_ms",
