@@ -433,16 +433,22 @@ def test_sim_without_a_command_names_the_commands_not_an_internal_name() -> None
     assert top.returncode == 2 and "sagefleet: choose a command: sim, demo," in top.stderr
 
 
-def test_an_error_of_the_background_simulator_is_reported_once(tmp_path: Path) -> None:
+def up_on_a_taken_port(out: Path) -> tuple[subprocess.CompletedProcess[str], str, int]:
+    """``sim up`` of one host on an address and port something else listens on."""
     address = next_first_address()
     with socket.socket() as taken:
         taken.bind((address, 0))
         taken.listen()
         port = taken.getsockname()[1]
         up = sagefleet(
-            "sim", "up", "--hosts", "1", "--out", str(tmp_path), "--first-address", address,
+            "sim", "up", "--hosts", "1", "--out", str(out), "--first-address", address,
             "--port", str(port),
         )  # fmt: skip
+    return up, address, port
+
+
+def test_an_error_of_the_background_simulator_is_reported_once(tmp_path: Path) -> None:
+    up, address, port = up_on_a_taken_port(tmp_path)
     assert up.returncode == 2
     assert up.stderr.count("error") == 1 and "exited with code" not in up.stderr
     assert up.stderr.startswith(f"sagefleet: error: host sage01: cannot listen on {address}:{port}")
@@ -456,15 +462,7 @@ def test_a_failed_sim_up_takes_back_the_keys_it_wrote_into_an_existing_state_fol
     state = tmp_path / ".sim"
     state.mkdir()
     (state / "sim.log").write_text("an earlier fleet's log\n")
-    address = next_first_address()
-    with socket.socket() as taken:
-        taken.bind((address, 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        up = sagefleet(
-            "sim", "up", "--hosts", "1", "--out", str(tmp_path), "--first-address", address,
-            "--port", str(port),
-        )  # fmt: skip
+    up, _, _ = up_on_a_taken_port(tmp_path)
     assert up.returncode == 2
     assert sorted(p.name for p in state.iterdir()) == ["sim.log"]  # the folder was there
 

@@ -37,25 +37,12 @@ def test_a_ca_bundle_missing_on_the_bastion_is_an_input_error(tmp_path: object) 
     """It failed every connection, and the host was reported unreachable (exit code 4)."""
     from pathlib import Path
 
-    from tests.support.factsdoc import ONPREM
+    from tests.support.scenarios import entities_for
 
     from sagefleet import preflight
     from sagefleet.errors import InputError
 
-    entity = {
-        "name": "BIJOU",
-        "company_code": "BIJOU",
-        "analytic_plan": 1,
-        "edition": "onpremise",
-        "database": "BIJOU",
-        "sage_user": "<administrateur>",
-        "sage_password": "",
-        "sql_user": "u",
-        "sql_password": "p",
-        "mae_path": ONPREM.mae_path,
-        "pdf_storage": "filestream",
-        "sql_instance": "SQL01\\SAGE100",
-    }
+    entity = entities_for("healthy-onprem")[0]
     missing = Path(str(tmp_path)) / "no-such-ca.pem"
     variables = {
         "ansible_connection": "winrm",

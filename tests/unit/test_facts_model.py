@@ -16,7 +16,6 @@ from sagefleet.remote.contracts import load_schema
 from sagefleet.sim import twin
 from sagefleet.sim.host import (
     DEFAULT_ENDPOINTS,
-    Service,
     WindowsHost,
     host_from_profile,
     load_profile,
@@ -222,11 +221,21 @@ def test_the_agent_is_found_by_an_image_path_pattern_when_no_name_matches() -> N
 
 def test_a_pattern_matching_several_services_finds_none_and_names_them() -> None:
     host, params = host_for("agent-old")
-    params.update(service_name=None, agent_display_name_pattern="^(Spendesk|Windows)")
-    host.install_service(Service(name="WinRM", display_name="Windows Remote Management"))
+    # Every simulated server runs Windows' own services, as a real one does.
+    params.update(service_name=None, agent_display_name_pattern="^(Spendesk|Windows R)")
     agent = parse_facts(run_facts(host, params)).agent
     assert (agent.installed, agent.matched_by) == (False, None)
     assert agent.candidates == ("SpendeskSageAgent", "WinRM")
+
+
+def test_a_loose_pattern_meets_the_servers_own_services() -> None:
+    """The simulator held the agent's service alone: a pattern such as 'Agent' or '.*'
+    found it, where on a real server it matches many and is refused."""
+    host, params = host_for("healthy-onprem")
+    for pattern in (".*", "Windows"):
+        params.update(service_name=None, agent_display_name_pattern=pattern)
+        agent = parse_facts(run_facts(host, params)).agent
+        assert not agent.installed and len(agent.candidates) > 2, (pattern, agent)
 
 
 def test_tls_probe_fails_when_schannel_disables_tls12() -> None:

@@ -65,7 +65,7 @@ from sagefleet.sim.host.products import (
     sage_brand,
     uninstall_key,
 )
-from sagefleet.sim.host.services import SERVICE_STATES, START_MODES, Service
+from sagefleet.sim.host.services import PROFILE_FIELDS, SERVICE_STATES, START_MODES, Service
 
 _FIELDS = {
     "hostname",
@@ -492,23 +492,9 @@ class _Builder:
         self.host.fs.write(path, vendor_layout.dumps(document), reserve_space=False)
 
     def _services(self) -> None:
-        allowed = {
-            "name",
-            "display_name",
-            "state",
-            "start_mode",
-            "account",
-            "binary_path",
-            "version",
-            "start_seconds",
-            "stop_seconds",
-            "start_failure",
-            "stop_failure",
-            "stuck",
-            "process_id",
-        }
+        self.host.install_windows_services()  # a server's own, which the profile may change
         for item in self.data.get("services") or []:
-            spec = _section(item, allowed, f"{self.where}: services[]")
+            spec = _section(item, set(PROFILE_FIELDS), f"{self.where}: services[]")
             service = self.host.service(str(spec["name"]))
             if service is None:
                 service = Service(name=str(spec["name"]))

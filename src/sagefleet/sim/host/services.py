@@ -30,11 +30,100 @@ BUILTIN_SERVICE_ACCOUNTS = frozenset(
 )
 
 
-
 SERVICE_STATES = ("Running", "Stopped", "StartPending", "StopPending")
 START_MODES = ("Auto", "Manual", "Disabled")
 # Win32_Service.State spells the pending states with a space.
 WMI_STATES = {"StartPending": "Start Pending", "StopPending": "Stop Pending"}
+
+
+#: The fields of a service a host profile may set (its ``services:`` entries).
+PROFILE_FIELDS = frozenset(
+    {
+        "name",
+        "display_name",
+        "state",
+        "start_mode",
+        "account",
+        "binary_path",
+        "version",
+        "start_seconds",
+        "stop_seconds",
+        "start_failure",
+        "stop_failure",
+        "stuck",
+        "process_id",
+    }
+)
+#: Services of a Windows Server 2016-2022 installation (name, display name, program under
+#: C:\Windows, start mode, account), as `Get-CimInstance Win32_Service` lists them. Not
+#: every one a server has (about 200), but enough that a loose pattern matches several.
+_SVCHOST = "system32\\svchost.exe -k "
+_LOCAL = "NT AUTHORITY\\LocalService"
+_NETWORK = "NT AUTHORITY\\NetworkService"
+WINDOWS_SERVICES: tuple[tuple[str, str, str, str, str], ...] = (
+    ("BFE", "Base Filtering Engine", _SVCHOST + "LocalServiceNoNetworkFirewall -p", "Auto", _LOCAL),
+    (
+        "BITS",
+        "Background Intelligent Transfer Service",
+        _SVCHOST + "netsvcs -p",
+        "Manual",
+        "LocalSystem",
+    ),
+    ("CryptSvc", "Cryptographic Services", _SVCHOST + "NetworkService -p", "Auto", _NETWORK),
+    ("Dhcp", "DHCP Client", _SVCHOST + "LocalServiceNetworkRestricted -p", "Auto", _LOCAL),
+    ("Dnscache", "DNS Client", _SVCHOST + "NetworkService -p", "Auto", _NETWORK),
+    (
+        "EventLog",
+        "Windows Event Log",
+        _SVCHOST + "LocalServiceNetworkRestricted -p",
+        "Auto",
+        _LOCAL,
+    ),
+    ("LanmanServer", "Server", _SVCHOST + "netsvcs -p", "Auto", "LocalSystem"),
+    ("LanmanWorkstation", "Workstation", _SVCHOST + "NetworkService -p", "Auto", _NETWORK),
+    (
+        "MpsSvc",
+        "Windows Defender Firewall",
+        _SVCHOST + "LocalServiceNoNetworkFirewall -p",
+        "Auto",
+        _LOCAL,
+    ),
+    ("MSDTC", "Distributed Transaction Coordinator", "System32\\msdtc.exe", "Auto", _NETWORK),
+    ("RpcSs", "Remote Procedure Call (RPC)", _SVCHOST + "rpcss -p", "Auto", _NETWORK),
+    ("Schedule", "Task Scheduler", _SVCHOST + "netsvcs -p", "Auto", "LocalSystem"),
+    ("Spooler", "Print Spooler", "System32\\spoolsv.exe", "Auto", "LocalSystem"),
+    ("TermService", "Remote Desktop Services", _SVCHOST + "NetworkService", "Manual", _NETWORK),
+    (
+        "TrustedInstaller",
+        "Windows Modules Installer",
+        "servicing\\TrustedInstaller.exe",
+        "Manual",
+        "LocalSystem",
+    ),
+    ("W32Time", "Windows Time", _SVCHOST + "LocalService", "Auto", _LOCAL),
+    (
+        "WinHttpAutoProxySvc",
+        "WinHTTP Web Proxy Auto-Discovery Service",
+        _SVCHOST + "LocalServiceNetworkRestricted -p",
+        "Manual",
+        _LOCAL,
+    ),
+    (
+        "Winmgmt",
+        "Windows Management Instrumentation",
+        _SVCHOST + "netsvcs -p",
+        "Auto",
+        "LocalSystem",
+    ),
+    (
+        "WinRM",
+        "Windows Remote Management (WS-Management)",
+        _SVCHOST + "NetworkService -p",
+        "Auto",
+        _NETWORK,
+    ),
+    ("wuauserv", "Windows Update", _SVCHOST + "netsvcs -p", "Manual", "LocalSystem"),
+)
 
 
 @dataclass
@@ -79,7 +168,6 @@ class Service:
             return text[1:].split('"', 1)[0]
         match = re.match(r"(?i)^(.*?\.exe)(?:\s|$)", text)
         return match.group(1) if match else text
-
 
 
 class ServiceControl:
@@ -143,8 +231,10 @@ class ServiceControl:
             key=lambda s: s.name.lower(),
         )
         if len(hits) == 1:
-            by = "image_path" if image is not None and image.search(hits[0].binary_path) else (
-                "display_name"
+            by = (
+                "image_path"
+                if image is not None and image.search(hits[0].binary_path)
+                else ("display_name")
             )
             return hits[0], by, []
         return None, None, [s.name for s in hits]
@@ -154,6 +244,16 @@ class ServiceControl:
         if found is None:
             raise ServiceError(f"Cannot find any service with service name '{name}'.")
         return found
+
+    def install_windows_services(self) -> None:
+        """The services every Windows Server runs, as Windows names them: a pattern an
+        agent profile gives (ImagePath, DisplayName) meets them as on a real server."""
+        for name, display, path, mode, account in WINDOWS_SERVICES:
+            if self.service(name) is None:
+                state = "Running" if mode == "Auto" else "Stopped"
+                self.install_service(
+                    Service(name, display, state, mode, account, f"C:\\Windows\\{path}")
+                )
 
     def install_service(self, service: Service) -> Service:
         with self.lock:
