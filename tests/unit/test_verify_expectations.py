@@ -81,7 +81,8 @@ def test_connections_are_compared_by_their_key_their_order_said_once() -> None:
     other = {"CompanyName": "OLDCO"}
     assert differences({"Connections": [zephyr, changed, other]}, expected) == [
         "$.Connections[CompanyName=ATELIER].Sql.Login: 'b', expected 'a'",
-        "$.Connections[CompanyName=ATELIER].Sql.Pwd: ********, expected ********",
+        "$.Connections[CompanyName=ATELIER].Sql.Pwd: ********, another value than expected "
+        "(a secret: not shown)",
         "$.Connections[CompanyName=OLDCO]: unexpected item",
     ]
     assert differences({"Connections": [atelier]}, expected) == [

@@ -164,6 +164,9 @@ class _Comparison:
                 found.extend(self.walk(a, e, f"{path}[{index}]", shape))
             return found
         if actual != expected:
+            if secret and not isinstance(actual, Mapping | list):
+                # "********, expected ********" read as no difference at all.
+                return [f"{path}: {MASK}, another value than expected (a secret: not shown)"]
             return [f"{path}: {show(actual)}, expected {show(expected)}"]
         return []
 
