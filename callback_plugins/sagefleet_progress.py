@@ -71,6 +71,7 @@ class CallbackModule(CallbackBase):
         # A refused input (sagefleet_validate, run once for the fleet): the host PLAY
         # RECAP counts it on, the hosts it concerns, and how many hosts were checked.
         self._refusal: tuple[str, list[str], int] | None = None
+        self._package_refused: str | None = None  # the host PLAY RECAP counts it on
 
     # -- bookkeeping -----------------------------------------------------------
 
@@ -197,6 +198,8 @@ class CallbackModule(CallbackBase):
             checked = data.get("hosts_checked")
             if refused and isinstance(checked, int):
                 self._refusal = (result._host.get_name(), refused, checked)
+        if not ignore_errors and action_name(result._task.action) == PACKAGE_ACTION:
+            self._package_refused = result._host.get_name()
         self._record(result, "ok" if ignore_errors else "failed")
 
     def v2_runner_on_unreachable(self, result: Any) -> None:
@@ -212,6 +215,12 @@ class CallbackModule(CallbackBase):
         )
         if self._refusal is not None:
             self._display.display(_refusal_line(*self._refusal))
+        if self._package_refused is not None:
+            self._display.display(
+                "[sagefleet] the agent package was refused before any host was contacted "
+                "(the error above says why); no host was changed; PLAY RECAP counts it on "
+                f"{self._package_refused}, the host the inspection ran once for"
+            )
         for folder in dict.fromkeys(self._reports):
             self._display.display(f"[sagefleet] report of this run: {folder}")
         if self._expects_report and not self._reports:
@@ -231,6 +240,8 @@ class CallbackModule(CallbackBase):
 BASTION = "localhost"
 #: The task that checks every host's input once, before any host is contacted.
 VALIDATE_ACTION = "sagefleet_validate"
+#: The task that inspects the agent package once, for every host, before any is contacted.
+PACKAGE_ACTION = "sagefleet_package"
 
 
 def _refusal_line(counted_on: str, refused: list[str], checked: int) -> str:

@@ -28,6 +28,12 @@ def test_a_package_of_another_version_is_refused_before_any_host_is_touched(
     assert "sagefleet_agent_target_version is 3.2.0 for a, b" in process.stdout
     assert "set sagefleet_agent_target_version to 3.3.0" in process.stdout
     assert fleet.host("a").journal == [] and fleet.host("b").journal == []
+    # "run complete: 1 host, 1 failed" alone read as one host of the two failing.
+    assert (
+        "[sagefleet] the agent package was refused before any host was contacted (the error "
+        "above says why); no host was changed; PLAY RECAP counts it on a, the host the "
+        "inspection ran once for"
+    ) in " ".join(process.stdout.split())
 
 
 def test_an_installer_of_unknown_technology_needs_installer_arguments(
