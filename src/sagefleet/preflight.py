@@ -30,6 +30,7 @@ from sagefleet.checks.platform import language_mode_outcome
 from sagefleet.errors import InputError
 from sagefleet.facts import HostFacts, parse_facts
 from sagefleet.findings import FleetReport, HostReport
+from sagefleet.inventory import winrm_scheme
 from sagefleet.probes import DnsResult, resolve
 from sagefleet.remote import (
     CommandTimeout,
@@ -203,12 +204,10 @@ def _check_ca_trust_path(host: str, hostvars: Mapping[str, Any]) -> None:
     """The CA bundle the host's WinRM certificate is checked against must be on the
     bastion: a missing one failed every connection, reported as an unreachable host."""
     path = hostvars.get("ansible_winrm_ca_trust_path")
-    port = str(hostvars.get("ansible_port") or "")
-    scheme = hostvars.get("ansible_winrm_scheme") or ("http" if port == "5985" else "https")
     if (
         hostvars.get("ansible_connection") != "winrm"
         or not path
-        or scheme != "https"  # not read over HTTP
+        or winrm_scheme(hostvars) != "https"  # not read over HTTP
         or hostvars.get("ansible_winrm_server_cert_validation") == "ignore"
         or os.path.exists(str(path))
     ):

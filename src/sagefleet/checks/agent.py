@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 
 from sagefleet import versions
+from sagefleet.agent.connection.options import dotnet_pattern
 from sagefleet.checks.base import (
     Context,
     Outcome,
@@ -297,11 +298,6 @@ def agent_state(ctx: Context) -> Iterator[Outcome]:
     yield passed(message, observed=observed)
 
 
-def _matches(pattern: str, text: str) -> bool:
-    """``text`` matched as PowerShell's -match would (.NET, case-insensitive)."""
-    return bool(re.search(re.sub(r"\(\?<([A-Za-z_]\w*)>", r"(?P<\1>", pattern), text, re.I))
-
-
 @check("SF405")
 def undescribed_install(ctx: Context) -> Iterator[Outcome]:
     """An install of the vendor's agent that the agent profile does not describe (the
@@ -345,14 +341,13 @@ def undescribed_install(ctx: Context) -> Iterator[Outcome]:
     def describes(install: UninstallEntry) -> bool:
         # Its name, or the folder of the service the profile found: the same install.
         folder = (install.install_location or "").lower().rstrip("\\")
-        return bool(described and _matches(described, install.display_name)) or bool(
+        return bool(described and dotnet_pattern(described).search(install.display_name)) or bool(
             folder and found.startswith(folder + "\\")
         )
 
     others = [i for i in installs if not describes(i)]
     shown = [
-        f"{i.display_name} {i.display_version or '?'} ({i.install_location or '?'})"
-        for i in others
+        f"{i.display_name} {i.display_version or '?'} ({i.install_location or '?'})" for i in others
     ]
     if others:
         yield failed(

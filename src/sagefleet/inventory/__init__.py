@@ -593,12 +593,19 @@ def without_template(value: Any, templar: Any) -> bool:
     return False
 
 
+def winrm_scheme(hv: Mapping[str, Any]) -> str:
+    """The scheme ansible-core's winrm connection takes: ansible_winrm_scheme, else http
+    on port 5985 and https on any other."""
+    port = str(hv.get("ansible_port") or 5986)
+    return str(hv.get("ansible_winrm_scheme") or ("http" if port == "5985" else "https"))
+
+
 def winrm_target(name: str, hv: Mapping[str, Any]) -> WinRMTarget:
     """A WinRMTarget from the variables of ansible-core's winrm connection, same defaults."""
     from sagefleet.remote.winrm import WinRMTarget
 
     port = int(hv.get("ansible_port") or 5986)
-    scheme = str(hv.get("ansible_winrm_scheme") or ("http" if port == 5985 else "https"))
+    scheme = winrm_scheme(hv)
     user = hv.get("ansible_user")
     password = hv.get("ansible_password", hv.get("ansible_winrm_password"))
     if not user or password is None:

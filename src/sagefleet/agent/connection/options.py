@@ -65,10 +65,16 @@ class ConnectionOptions:
         )
 
 
+def dotnet_pattern(pattern: str) -> re.Pattern[str]:
+    """A .NET regular expression as PowerShell's -match reads it: ``(?<name>...)`` groups
+    as Python names them, case ignored. Raises re.error for what it cannot read."""
+    return re.compile(re.sub(r"\(\?<([A-Za-z_]\w*)>", r"(?P<\1>", pattern), re.I)
+
+
 def dotnet_regex_error(pattern: str) -> str | None:
     """Why a .NET pattern (``(?<time>...)`` groups) cannot be read, or None."""
     try:
-        re.compile(re.sub(r"\(\?<([A-Za-z_]\w*)>", r"(?P<\1>", pattern))
+        dotnet_pattern(pattern)
     except re.error as exc:
         return str(exc)
     return None

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sagefleet.sim.commands.connection_models import python_pattern
 from sagefleet.sim.commands.registry import SnippetAbort, simulates
 from sagefleet.sim.commands.stdin import Stdin
 from sagefleet.sim.host import (
@@ -131,7 +132,7 @@ def _executables(host: WindowsHost, products: list[dict[str, Any]]) -> list[dict
 def _vendor_installs(host: WindowsHost, pattern: str) -> list[dict[str, Any]]:
     """The uninstall entries whose DisplayName or Publisher matches ``pattern`` (-match:
     a .NET regular expression, case-insensitive), in every view."""
-    found = re.compile(re.sub(r"\(\?<([A-Za-z_]\w*)>", r"(?P<\1>", pattern), re.I)
+    found = python_pattern(pattern)
     installs = []
     for view, _, values in host.uninstall_entries():
         name = _text(values.get("DisplayName"))
