@@ -59,6 +59,7 @@ def run_leg(
     tmp_path: Path,
     files: list[tuple[str, int]],
     stage: dict[str, object] | None = None,
+    missing: str = "C:\\temp\\no such file.bin",
 ) -> dict:
     spec = fleet.spec("sage01")
     target = {
@@ -69,7 +70,7 @@ def run_leg(
         "password": spec.password,
         "ca_file": str(fleet.ca_file),
         "files": files,
-        "missing": "C:\\temp\\no such file.bin",
+        "missing": missing,
         "directory": "C:\\Windows\\Temp",
     }
     target_file = tmp_path / "target.json"
@@ -139,6 +140,20 @@ def test_fetch_of_a_missing_file_fails_and_of_a_folder_writes_nothing(
     result = run_leg(python, fleet, tmp_path, [])
     assert result["missing"].startswith("AnsibleError: failed to transfer file")
     assert result["directory_fetch_created_file"] is False
+
+
+@pytest.mark.parametrize("python", LEGS)
+def test_fetch_of_a_file_on_a_drive_the_user_mapped_fails_in_the_winrm_session(
+    python: str, make_fleet: FleetFactory, tmp_path: Path
+) -> None:
+    """Drive letters belong to a logon session: the interactive user's S: is no drive of
+    the WinRM session, for ansible's own fetch as for sagefleet's snippets."""
+    fleet = make_fleet(profiles=("mae-network-drive-localsystem",))
+    host = fleet.host("sage01")
+    path = "S:\\Societes\\BIJOU.MAE"
+    assert host.fs.is_file(path)  # the interactive user's view: the file is there
+    result = run_leg(python, fleet, tmp_path, [], missing=path)
+    assert result["missing"].startswith("AnsibleError: failed to transfer file"), result
 
 
 @pytest.mark.parametrize("python", LEGS)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -81,6 +82,7 @@ def run(target: dict[str, Any]) -> dict[str, Any]:
             result["stage"] = stage(connection, target["stage"])
     finally:
         connection.close()
+        shutil.rmtree(work, ignore_errors=True)
     return result
 
 

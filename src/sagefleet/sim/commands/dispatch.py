@@ -69,7 +69,10 @@ def run_command(
     elif len(command_line) > CREATE_PROCESS_LIMIT:
         host.record({"kind": "refused", "error": "CreateProcess: command line too long"})
         return 1, b"", CREATE_PROCESS_TOO_LONG
-    return _run_line(host, command_line, stdin)
+    # Every command runs in the WinRM logon session: none of the interactive user's
+    # mapped drives, no credentials for a third machine (the second hop).
+    with logon_session(host.winrm.delegation):
+        return _run_line(host, command_line, stdin)
 
 
 def _run_line(host: WindowsHost, command_line: str, stdin: Stdin) -> Result:
@@ -170,7 +173,8 @@ def run_snippet(
         return failed(refused)
     token = semantics.running(view)
     try:
-        # A WinRM logon holds no credentials for a third machine (the second hop).
+        # A WinRM logon holds no credentials for a third machine (the second hop); a
+        # snippet run without run_command (the in-process session) gets it here.
         with logon_session(host.winrm.delegation):
             result = impl(host, params, stdin)
     except SnippetAbort as exc:
