@@ -30,6 +30,7 @@ def no_contact(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr("sagefleet.doctor.run", contact)
     monkeypatch.setattr("sagefleet.remote.winrm.WinRMSession.__init__", contact)
+    monkeypatch.setattr("sagefleet.remote.jump.connect", contact)
     return attempts
 
 
@@ -159,6 +160,38 @@ def test_sim_twin_refuses_a_profile_folder_it_cannot_write(
     a_file.write_text("x")
     refused(capsys, ["sim", "twin", str(facts), "-o", str(a_file)], "-o/--out", a_file)
     assert a_file.read_text() == "x"
+
+
+@pytest.mark.parametrize(
+    "where", ["a folder", "under a file", "proc"], ids=["folder", "under-a-file", "proc"]
+)
+def test_jump_refuses_an_overlay_it_cannot_write_before_any_jump_host(
+    tmp_path: Path,
+    inventory: Path,
+    no_contact: list[str],
+    capsys: pytest.CaptureFixture[str],
+    where: str,
+) -> None:
+    """The overlay was written after the forwards were open: a traceback then."""
+    data = yaml.safe_load(inventory.read_text())
+    data["all"]["vars"]["sagefleet_ssh_jump"] = {
+        "host": "127.0.0.1", "port": 22, "user": "u", "password": "p",
+    }  # fmt: skip
+    inventory.write_text(yaml.safe_dump(data))
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    overlay, named = {
+        "a folder": (folder, folder),
+        "under a file": (a_file / "hosts.yml", a_file),
+        "proc": (Path("/proc/x/hosts.yml"), Path("/proc/x")),
+    }[where]
+    argv = ["jump", "-i", str(inventory), "--overlay", str(overlay)]
+    line = refused(capsys, argv, "--overlay", named)
+    assert "Fix: " in line
+    assert no_contact == []
+    assert list(folder.iterdir()) == [] and a_file.read_text() == "x"
 
 
 def output_commands(inventory: Path, entities: Path) -> dict[str, list[str]]:

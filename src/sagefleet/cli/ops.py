@@ -192,8 +192,9 @@ def cmd_jump(args: Any) -> int:
     from sagefleet.inventory import load, vault_options
     from sagefleet.remote.jump import VAR, Forwards, JumpError, overlay, parse
 
-    hosts = load(args.inventory, vault=vault_options(args), pattern=args.limit)
     out = Path(args.overlay)
+    check_output(out, "--overlay")  # before any jump host: found out after, with a traceback
+    hosts = load(args.inventory, vault=vault_options(args), pattern=args.limit)
     with Forwards() as forwards:
         for host in hosts:
             config = parse(host.name, host.variables.get(VAR))
@@ -206,8 +207,7 @@ def cmd_jump(args: Any) -> int:
                     return EXIT_UNREACHABLE
         if not forwards.forwards:
             raise InputError(f"no host of {args.limit!r} sets {VAR}", field=VAR)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(yaml.safe_dump(overlay(forwards), sort_keys=False), encoding="utf-8")
+        write_output(out, yaml.safe_dump(overlay(forwards), sort_keys=False))
         print(f"{len(forwards.forwards)} forward(s) open; overlay: {out}", flush=True)
         print(
             f"run: ansible-playbook -i <inventory> -i {out} <playbook>   (Ctrl-C to close)",
@@ -238,5 +238,7 @@ def _add_jump(sub: Any) -> None:
     p_jump.add_argument(
         "--overlay",
         default=".sagefleet/jump/hosts.yml",
-        help="inventory overlay to write (removed on exit)",
+        help="the inventory overlay file to write (default .sagefleet/jump/hosts.yml; its "
+        "folder is made; removed on exit); one the bastion cannot write is refused before "
+        "any jump host is contacted (exit 2)",
     )
