@@ -1,4 +1,4 @@
-"""Processes of the bastion: whether one is still alive."""
+"""Processes of the bastion: whether one is still alive, and what it runs."""
 
 from __future__ import annotations
 
@@ -20,3 +20,14 @@ def alive(pid: int) -> bool:
             return stat.read().split(") ")[-1].split()[0] != "Z"
     except OSError:
         return True
+
+
+def command_line(pid: int) -> list[str] | None:
+    """The arguments process ``pid`` was started with; None when they cannot be read (the
+    process is gone, a zombie, or hidden from us)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as stream:
+            raw = stream.read()
+    except OSError:
+        return None
+    return [os.fsdecode(arg) for arg in raw.split(b"\0")[:-1]] or None

@@ -138,6 +138,60 @@ def test_sim_down_without_a_fleet_says_so_and_exits_1(tmp_path: Path) -> None:
     assert "`sim down -i <inventory>`" in bare.stdout
 
 
+def stale_state(folder: Path, pid: int) -> Path:
+    """A state file as `sim up` leaves it, naming ``pid``: left behind when the simulator
+    was killed, or the machine restarted."""
+    folder.mkdir(parents=True, exist_ok=True)
+    state = folder / "state.json"
+    state.write_text(json.dumps({"pid": pid, "ready": True, "ca_file": "", "hosts": []}))
+    return state
+
+
+def test_sim_down_over_a_stale_state_file_says_the_simulator_was_not_running(
+    tmp_path: Path,
+) -> None:
+    """The simulator it names is gone: 'stopped' said it stopped something; exit 1, as
+    when no fleet runs from there, so that a script does not take it for done."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    state = stale_state(tmp_path / "state", gone.pid)
+    down = sagefleet("sim", "down", "--state-dir", str(state.parent))
+    assert down.returncode == 1, down.stdout + down.stderr
+    assert "stopped" not in down.stdout
+    assert down.stdout == (
+        f"simulated fleet from {state.parent} was not running (pid {gone.pid} gone, or "
+        "another program's): its stale state file removed\n"
+    )
+    assert not state.exists()
+
+
+def test_sim_down_never_stops_a_process_that_took_the_simulators_pid(tmp_path: Path) -> None:
+    """After a restart the state file's pid can be another program's: never signalled, and
+    `sim up` does not take it for a fleet running there."""
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        state = stale_state(tmp_path / "state", other.pid)
+        down = sagefleet("sim", "down", "--state-dir", str(state.parent))
+        assert down.returncode == 1, down.stdout + down.stderr
+        assert "was not running" in down.stdout
+        assert other.poll() is None and not state.exists()
+        stale_state(state.parent, other.pid)
+        up = sagefleet(
+            "sim", "up", "--hosts", "1", "--port", "0", "--first-address",
+            next_first_address(), "--out", str(tmp_path / "fleet"),
+            "--state-dir", str(state.parent),
+        )  # fmt: skip
+        try:
+            assert up.returncode == 0, up.stderr
+            assert json.loads(state.read_text())["pid"] != other.pid
+        finally:
+            assert sagefleet("sim", "down", "--state-dir", str(state.parent)).returncode == 0
+        assert other.poll() is None
+    finally:
+        other.terminate()
+        other.wait(10)
+
+
 @pytest.mark.parametrize("where", ["--out", "--state-dir"])
 def test_sim_up_over_a_running_fleet_names_the_command_that_stops_it(
     tmp_path: Path, where: str

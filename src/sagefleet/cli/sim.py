@@ -159,7 +159,8 @@ def cmd_sim_down(args: argparse.Namespace) -> int:
 
     Stop the fleet whose state is in --state-dir, beside -i INVENTORY, or in --out's .sim
     folder (default .sagefleet/sim/.sim). Exit codes: 0 stopped, 1 no fleet running from
-    there (nothing stopped), 2 usage error.
+    there (nothing stopped; a state file whose simulator is gone, killed or the machine
+    restarted, is removed, and a process that took its pid is left alone), 2 usage error.
     """
     from sagefleet.sim.fleet import down
 
@@ -169,9 +170,16 @@ def cmd_sim_down(args: argparse.Namespace) -> int:
         state_dir = _state_dir_for(Path(args.inventory))
     else:
         state_dir = Path(args.out or DEFAULT_OUT) / ".sim"
-    if down(state_dir.resolve()):
+    stop = down(state_dir.resolve())
+    if stop.outcome == "stopped":
         print(f"simulated fleet from {state_dir} stopped")
         return 0
+    if stop.outcome == "stale":
+        print(
+            f"simulated fleet from {state_dir} was not running (pid {stop.pid} gone, or "
+            "another program's): its stale state file removed"
+        )
+        return EXIT_NOT_RUNNING
     if args.state_dir or args.inventory or args.out:
         print(f"no simulated fleet running from {state_dir}")
     else:

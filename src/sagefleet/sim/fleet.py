@@ -22,12 +22,12 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import yaml
 
 from sagefleet.errors import SagefleetError
-from sagefleet.processes import alive
+from sagefleet.processes import alive, command_line
 from sagefleet.sim import vendor_layout
 from sagefleet.sim.commands.dispatch import run_command
 from sagefleet.sim.host import ProfileError, WindowsHost, host_from_profile, logon
@@ -545,7 +545,7 @@ def up(
     state_path = state_dir / STATE_FILE
     if state_path.exists():
         existing = json.loads(state_path.read_text(encoding="utf-8"))
-        if alive(int(existing.get("pid", 0))):
+        if serving(int(existing.get("pid", 0)), state_dir):
             stop_with = stop_with or shlex.join(
                 ["sagefleet", "sim", "down", "--state-dir", str(state_dir)]
             )
@@ -564,7 +564,7 @@ def up(
                 "sim",
                 "serve",
                 "--state-dir",
-                str(state_dir),
+                str(state_dir.resolve()),  # as `serving` finds it, from any folder
                 *serve_args,
             ],
             stdin=subprocess.DEVNULL,
@@ -620,19 +620,43 @@ def _child_error(log_path: Path, start: int, what: str, kept: bool) -> str:
     return f"the simulator {what}" + (f" (log: {log_path})" if kept else "")
 
 
-def down(state_dir: Path, timeout: float = 20.0) -> bool:
-    """Stop the fleet started from ``state_dir``; False when none was running."""
+def serving(pid: int, state_dir: Path) -> bool:
+    """Whether process ``pid`` is the simulator ``up`` started for ``state_dir`` (``sim
+    serve --state-dir`` that folder). A state file outlives its simulator when it is killed
+    or the machine restarts, and its pid may then be another program's: never signalled."""
+    if not alive(pid):
+        return False
+    argv = command_line(pid) or []
+    wanted = state_dir.resolve()
+    return any(
+        argv[at : at + 3] == ["sim", "serve", "--state-dir"] and Path(argv[at + 3]) == wanted
+        for at in range(len(argv) - 3)
+    )
+
+
+class Stop(NamedTuple):
+    """What ``down`` found: the simulator ``pid`` it ``stopped``; a ``stale`` state file
+    (its simulator ``pid`` gone, or the pid another program's), removed; or ``none``."""
+
+    outcome: Literal["stopped", "stale", "none"]
+    pid: int = 0
+
+
+def down(state_dir: Path, timeout: float = 20.0) -> Stop:
+    """Stop the fleet started from ``state_dir``, only the simulator its state file names."""
     state_path = state_dir / STATE_FILE
     if not state_path.exists():
-        return False
+        return Stop("none")
     state = json.loads(state_path.read_text(encoding="utf-8"))
     pid = int(state.get("pid", 0))
-    if pid and alive(pid):
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if alive(pid):
-            os.kill(pid, signal.SIGKILL)
+    if not serving(pid, state_dir):
+        state_path.unlink(missing_ok=True)
+        return Stop("stale", pid)
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if serving(pid, state_dir):
+        os.kill(pid, signal.SIGKILL)
     state_path.unlink(missing_ok=True)
-    return True
+    return Stop("stopped", pid)
