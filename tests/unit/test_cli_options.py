@@ -280,3 +280,33 @@ def test_a_closed_stdout_ends_the_command_quietly_with_141(command: list[str]) -
     process.stdout.close()  # the reader is gone before the first line is written
     _, err = process.communicate(timeout=60)
     assert (process.returncode, err) == (cli.EXIT_BROKEN_PIPE, "") == (141, "")
+
+
+@pytest.mark.parametrize(
+    "mae",
+    ["BIJOU.MAE", "Sage\\BIJOU.MAE", "\\Sage\\BIJOU.MAE", "C:BIJOU.MAE", "C:\\Sage\\BIJOU"],
+)
+def test_facts_script_refuses_a_mae_path_that_is_not_absolute_on_windows(
+    mae: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Read on the server, a relative path starts at whatever folder the script runs in,
+    never the one the operator meant; the rule is entity mae_path's."""
+    out = tmp_path / "collect.ps1"
+    given = ["facts-script", "--mae", "C:\\Sage\\CHOCO.MAE", "--mae", mae, "-o", str(out)]
+    assert cli.main(given) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"sagefleet: error: field --mae: must be an absolute Windows path (C:\\... or "
+        f"\\\\server\\share\\...) to a .mae file (value: '{mae}'). Fix: give the full path"
+    ), err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("mae", ["C:\\Sage\\BIJOU.MAE", "\\\\FS01\\Sage\\BIJOU.mae"])
+def test_facts_script_takes_a_drive_letter_or_unc_mae_path(mae: str, tmp_path: Path) -> None:
+    from sagefleet import offline, snippets
+
+    out = tmp_path / "collect.ps1"
+    assert cli.main(["facts-script", "--mae", mae, "-o", str(out)]) == cli.EXIT_OK
+    embedded = snippets.parse(offline.embedded_script(out.read_text(encoding="utf-8")))
+    assert embedded is not None and embedded.params["mae_files"] == [mae]

@@ -51,9 +51,12 @@ def cmd_facts_script(args: argparse.Namespace) -> int:
     # The collector of one inventory host, or of the given options.
     from sagefleet import offline
     from sagefleet import variables as declared
+    from sagefleet.settings.validate import check_mae_path
     from sagefleet.variables import jobs
 
     check_output(args.output)
+    for mae in args.mae or []:  # read on the server: as an entity's mae_path
+        check_mae_path(mae, "--mae")
     if args.timeout_ms is not None:  # checked as the inventory's value is
         declared.check(None, jobs.TIMEOUT_MS, args.timeout_ms, field="--timeout-ms")
     found = _inventory_host(args)
@@ -158,7 +161,13 @@ def add_subparser(sub: Any) -> None:
     """Register facts-script and jump, and extend `checks` with --facts."""
     p_script = command(sub, "facts-script", cmd_facts_script)
     _host_options(p_script, "inventory host whose entities and settings to use")
-    p_script.add_argument("--mae", action="append", help="a .MAE path to examine (repeatable)")
+    p_script.add_argument(
+        "--mae",
+        action="append",
+        metavar="PATH",
+        help="a .MAE file to examine, as the server sees it: absolute, C:\\... or "
+        "\\\\server\\share\\... (repeatable)",
+    )
     p_script.add_argument(
         "--service-name",
         "--agent-service",  # its name until 0.1.0

@@ -169,6 +169,21 @@ def show_value(field_name: str | None, value: Any) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def field_valid(field_name: str, value: Any) -> bool:
+    """Whether ``value`` meets the entity schema's rule for ``field_name``, alone."""
+    rule = load_schema(ENTITIES_SCHEMA)["$defs"]["entity"]["properties"][field_name]
+    return not list(validator(ENTITIES_SCHEMA).descend(value, rule))
+
+
+def check_mae_path(value: str, option: str) -> None:
+    """Refuse, naming ``option``, a .MAE path an entity's mae_path could not be: the server
+    reads it, where a relative path (or C:X.MAE, \\X.MAE) starts at whatever folder the
+    session or the script is in, never the one meant."""
+    if not field_valid("mae_path", value):
+        message, fix = FIELD_RULES["mae_path"]
+        raise InputError(message, field=option, value=show_value("mae_path", value), fix=fix)
+
+
 def to_plain(value: Any) -> Any:
     """Copy Ansible's wrapped values (tagged strings and numbers, lazy mappings) into
     exact built-in types: pickle and execnet cannot carry the tags, and nothing
@@ -226,12 +241,9 @@ class _HostChecker:
         )
 
     def label_entities(self, items: list[Any]) -> None:
-        name_rule = load_schema(ENTITIES_SCHEMA)["$defs"]["entity"]["properties"]["name"]
         for index, item in enumerate(items):
             name = item.get("name") if isinstance(item, dict) else None
-            ok = isinstance(name, str) and not list(
-                validator(ENTITIES_SCHEMA).descend(name, name_rule)
-            )
+            ok = isinstance(name, str) and field_valid("name", name)
             self.labels[index] = name if ok and isinstance(name, str) else f"#{index + 1}"
 
     # --- schema layer -------------------------------------------------------------------
