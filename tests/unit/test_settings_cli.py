@@ -292,3 +292,63 @@ def test_render_output_is_redactable(tmp_path: Path) -> None:
     out = tmp_path / "settings.json"
     run("render", "--entities", str(vars_file(tmp_path, TEMPLATE)), "-o", str(out))
     assert redact(json.loads(out.read_text()))["connections"][0]["sql"]["password"] == MASK
+
+
+def vendor_vars_file(tmp_path: Path) -> Path:
+    """One host whose settings.json comes from the vendor's file (the default source)."""
+    return vars_file(tmp_path, vendor_settings=str(VENDOR / "bijou.settings.json"))
+
+
+@pytest.mark.parametrize("command", ["validate", "render"])
+@pytest.mark.parametrize("source", ["vendor", "template"])
+def test_a_template_that_does_not_exist_is_an_input_error_under_either_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, source: str
+) -> None:
+    """Under the vendor source it was ignored: OK, and the document written."""
+    path = vendor_vars_file(tmp_path) if source == "vendor" else vars_file(tmp_path, TEMPLATE)
+    missing = tmp_path / "nope.json.j2"
+    out = tmp_path / "settings.json"
+    given = ["--entities", str(path), "-o", str(out)] if command == "render" else [str(path)]
+    assert run(command, *given, "--template", str(missing)) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"error: field --template: cannot read template {missing}: No such file or directory "
+        f"(value: {missing}). Fix: point to an existing, readable Jinja2 template"
+    ) in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["validate", "render"])
+def test_a_template_under_the_vendor_source_is_refused_not_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    template = tmp_path / "mine.json.j2"
+    template.write_text("{}")
+    path = vendor_vars_file(tmp_path)
+    out = tmp_path / "settings.json"
+    given = ["--entities", str(path), "-o", str(out)] if command == "render" else [str(path)]
+    assert run(command, *given) == 0
+    out.unlink(missing_ok=True)
+    assert run(command, *given, "--template", str(template)) == 1
+    err = capsys.readouterr().err
+    assert (
+        "field --template: has no meaning under the vendor source: host srv1 takes its "
+        "settings.json from the vendor's files (sagefleet_settings_source: vendor) "
+        f"(value: {template}). Fix: leave --template out, or set "
+        "sagefleet_settings_source: template"
+    ) in err, err
+    assert not out.exists()
+
+
+def test_a_template_is_taken_when_one_host_checked_renders_with_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = tmp_path / "mine.json.j2"
+    shipped = Path(__file__).resolve().parents[2] / "src/sagefleet/templates"
+    template.write_text((shipped / "settings_entity.json.j2").read_text())
+    vendor_host = yaml.safe_load(vendor_vars_file(tmp_path).read_text())
+    template_host = yaml.safe_load(vars_file(tmp_path, TEMPLATE).read_text())
+    fleet = tmp_path / "fleet.yml"
+    fleet.write_text(yaml.safe_dump({"h1": vendor_host, "h2": template_host}))
+    assert run("validate", str(fleet), "--template", str(template)) == 0
+    assert capsys.readouterr().out == "OK: 2 host(s), 2 entity(ies)\n"

@@ -25,14 +25,17 @@ from sagefleet.deploy.inputs import require_entities
 from sagefleet.errors import InputError
 from sagefleet.inventory import SAGE_SERVERS, add_vault_arguments
 from sagefleet.settings import vendor
+from sagefleet.settings.document import DEFAULT_SOURCE, SOURCE_VAR
 from sagefleet.settings.errors import ValidationFailed
 from sagefleet.settings.jsonio import dumps, loads_strict, settings_sha256
 from sagefleet.settings.keys import KEY_CANDIDATES, declared_keys, parse_key_option
 from sagefleet.settings.merge import merge_settings
 from sagefleet.settings.model import ENTITIES_VAR
 from sagefleet.settings.redact import MASK, redact
+from sagefleet.settings.render import load_template
 from sagefleet.settings.validate import build_host_settings, check_fleet, validate_host
 from sagefleet.settings.varsfile import load_hosts_file
+from sagefleet.variables import given_or_none
 
 EXIT_OK = 0
 #: Bad input: invalid entities, merge conflicts, unreadable files.
@@ -94,9 +97,7 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--host", help="with --entities: the host to render when the file holds several"
     )
     add_vault_arguments(render)
-    render.add_argument(
-        "--template", type=Path, help="Jinja2 template replacing the shipped one (source template)"
-    )
+    template_option(render)
     output_option(render, help=OUTPUT_HELP)
 
     validate = command(actions, "validate", run_validate)
@@ -114,7 +115,18 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
         limit="with -i: host pattern (default sage_servers, the playbooks' group)",
         limit_default=SAGE_SERVERS,
     )
-    validate.add_argument("--template", type=Path, help="Jinja2 template replacing the shipped one")
+    template_option(validate)
+
+
+def template_option(parser: argparse.ArgumentParser) -> None:
+    """--template, for the hosts whose settings.json is rendered (_template_applies)."""
+    parser.add_argument(
+        "--template",
+        type=Path,
+        help=f"Jinja2 template replacing the shipped one, for hosts under {SOURCE_VAR}: "
+        "template; a file that cannot be read, or hosts that all take the vendor's files, "
+        "are refused",
+    )
 
 
 def _inventory_hosts(args: argparse.Namespace, pattern: str) -> dict[str, dict[str, Any]]:
@@ -133,6 +145,42 @@ def _inventory_hosts(args: argparse.Namespace, pattern: str) -> dict[str, dict[s
             fix=f"check the host pattern against {', '.join(args.inventory)}",
         )
     return {h.name: dict(h.variables) for h in found}
+
+
+def _read_template(template: Path | None) -> None:
+    """--template, read and compiled before any entity: a file that is not there (or not
+    Jinja2) is an input error whatever the hosts' source."""
+    if template is not None:
+        try:
+            load_template(template)
+        except InputError as exc:
+            raise exc.said_of("--template") from None
+
+
+def _template_applies(template: Path | None, hosts: dict[str, dict[str, Any]]) -> None:
+    """Refuse --template when every host takes its settings.json from the vendor's files
+    (sagefleet_settings_source: vendor): no template is rendered, so it would be ignored."""
+    if template is None:
+        return
+    sources = {
+        host: given_or_none(host, variables, SOURCE_VAR) or DEFAULT_SOURCE
+        for host, variables in hosts.items()
+        if ENTITIES_VAR in variables  # a host without entities renders nothing either way
+    }
+    if not sources or any(source != "vendor" for source in sources.values()):
+        return
+    who = (
+        f"host {next(iter(sources))} takes its"
+        if len(sources) == 1
+        else f"the {len(sources)} hosts take their"
+    )
+    raise InputError(
+        f"has no meaning under the vendor source: {who} settings.json from the vendor's "
+        f"files ({SOURCE_VAR}: vendor)",
+        field="--template",
+        value=str(template),
+        fix=f"leave --template out, or set {SOURCE_VAR}: template",
+    )
 
 
 def _report(errors: Sequence[InputError]) -> int:
@@ -213,6 +261,7 @@ def run_render(args: argparse.Namespace) -> int:
     base_dir: Path | None
     check_output(args.output)
     try:
+        _read_template(args.template)
         if args.inventory:
             if not args.limit:
                 raise InputError("-i needs -l HOST: the one host to render", field="--limit")
@@ -232,6 +281,7 @@ def run_render(args: argparse.Namespace) -> int:
             hosts = load_hosts_file(args.entities, host=args.host)
             host = _pick_host(hosts, args.host, args.entities)
             base_dir = args.entities.resolve().parent
+        _template_applies(args.template, {host: hosts[host]})
         fleet = check_fleet({host: hosts[host]}, base_dir=base_dir, template=args.template)
         if host not in fleet:
             raise InputError(
@@ -267,12 +317,14 @@ def run_validate(args: argparse.Namespace) -> int:
                 field="FILE.yml" if args.file is None else "--inventory",
                 fix="sagefleet settings validate FILE.yml, or -i INVENTORY [-l PATTERN]",
             )
+        _read_template(args.template)
         if args.inventory:
             hosts = _inventory_hosts(args, args.limit)
             base_dir = None
         else:
             hosts = load_hosts_file(args.file)
             base_dir = args.file.resolve().parent
+        _template_applies(args.template, hosts)
     except InputError as exc:
         return _report([exc])
     errors: list[InputError] = []
