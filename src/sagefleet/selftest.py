@@ -46,6 +46,7 @@ NOT_RUN: dict[str, str] = {
     "agent_restart": "restarts the agent service",
     "agent_rollback": "restores the agent folder",
     "deploy_lock": "creates or removes the deploy lock file",
+    "failed_install": "writes or removes the failed-install record",
     "settings_write": "writes settings.json",
     "stage_push": "writes the staged package",
     "stage_pull": "downloads the staged package",

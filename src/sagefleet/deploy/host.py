@@ -14,6 +14,7 @@ from sagefleet.checks.agent import is_domain_account
 from sagefleet.checks.sage import sage_version
 from sagefleet.deploy.inputs import deploy_inputs
 from sagefleet.deploy.install import Install
+from sagefleet.deploy.record import ACCEPT, RecordUnreadable, read_record
 from sagefleet.deploy.result import DeployLocked, DeployResult
 from sagefleet.facts import HostFacts, parse_facts
 from sagefleet.findings import HostReport
@@ -63,6 +64,10 @@ class Deployer(Install):
         unresolved = self._resolve_service(facts)
         if unresolved:
             return self.done(Outcome.BLOCKED, reason=unresolved)
+        refused = self._failed_install(facts, current)
+        if refused:
+            self.result.version = current
+            return self.done(Outcome.FAILED, reason=refused)
         found = sage_version(Context(host=self.host, facts=facts))
         installer = choose_installer(self.package, found[0] if found else "", host=self.host)
         self.technology = installer.technology
@@ -165,6 +170,34 @@ class Deployer(Install):
                 "sagefleet_agent_service_name"
             )
         return None
+
+    def _failed_install(self, facts: HostFacts, current: str | None) -> str | None:
+        """The failed-install record, read before anything is planned (check mode too):
+        while the agent an earlier failed fresh install left is there, why this host
+        fails; else None, and what the plan will say of the record (self.record_note)."""
+        accept = self.options.accept_failed_install
+        try:
+            found = read_record(self.session, self.record_path)
+        except RecordUnreadable as exc:
+            if not accept:
+                return str(exc)
+            self.record_note = f"the unreadable failed-install record accepted ({ACCEPT})"
+            return None
+        if found is None:
+            return None
+        self.step("failed-install-record", run=found.run, recorded_utc=found.recorded_utc)
+        if not facts.agent.installed:
+            self.record_note = f"no agent left by the failed install of {found.run_said}"
+            return None
+        if accept:
+            self.record_note = (
+                f"the agent left by the failed install of {found.run_said} accepted "
+                f"({ACCEPT})"
+            )
+            return None
+        at = f" at {current}" if current else ""
+        agent = f"{self.service} {facts.agent.state or 'in an unknown state'}{at}"
+        return found.refusal(self.record_path, agent)
 
     def _lock(self, action: str) -> dict[str, Any]:
         result: dict[str, Any] = self.session.run_snippet(

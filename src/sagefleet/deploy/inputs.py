@@ -53,6 +53,8 @@ class DeployOptions:
     profile: agent_profile.AgentProfile = field(default_factory=agent_profile.default, repr=False)
     staging_dir: str = STAGING_DIR.default
     backup_dir: str = BACKUP_DIR.default
+    # Take the agent a failed fresh install left as installed (deploy/record.py).
+    accept_failed_install: bool = False
     stop_timeout_s: int = 60
     start_timeout_s: int = 60
     installer_timeout_s: int = 1800
@@ -115,6 +117,7 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DeployOptions:
         profile=profile,
         staging_dir=str(read("sagefleet_agent_staging_dir")),
         backup_dir=str(read("sagefleet_agent_backup_dir")),
+        accept_failed_install=bool(read("sagefleet_agent_accept_failed_install")),
         stop_timeout_s=read("sagefleet_agent_stop_timeout_s"),
         start_timeout_s=read("sagefleet_agent_start_timeout_s"),
         service_account=account or None,

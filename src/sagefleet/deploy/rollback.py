@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from sagefleet import versions
+from sagefleet.deploy.record import FailedInstall, now_utc, write_record
 from sagefleet.deploy.result import DeployResult, finding
 from sagefleet.deploy.state import DeployState
 from sagefleet.outcomes import Outcome
+from sagefleet.remote import RemoteError
 from sagefleet.settings.host import SettingsTarget
 
 
@@ -30,11 +32,9 @@ class Rollback(DeployState):
         )
         if not backup:
             self.result.version = outcome.get("version")
+            left = self._left_behind(outcome) + self._record_failure(outcome, problem)
             return self.done(
-                Outcome.FAILED,
-                changed=True,
-                reason=problem + self._left_behind(outcome),
-                findings=[failure],
+                Outcome.FAILED, changed=True, reason=problem + left, findings=[failure]
             )
         restored = self.session.run_snippet(
             "agent_rollback",
@@ -84,8 +84,7 @@ class Rollback(DeployState):
 
     def _left_behind(self, outcome: Mapping[str, Any]) -> str:
         """What a failed fresh install left on the host, which nothing restores: no earlier
-        agent was backed up, and the vendor's uninstaller is not known to sagefleet. A
-        next run would take an agent left running at the target as installed."""
+        agent was backed up, and the vendor's uninstaller is not known to sagefleet."""
         if self.result.previous_version is not None:
             return ""
         state, version = outcome.get("state"), outcome.get("version")
@@ -95,6 +94,34 @@ class Rollback(DeployState):
         return (
             f"; no earlier agent to restore, and the installer left {self.service} "
             f"{state or 'in an unknown state'}{at} on the host: uninstall it (Programs and "
-            "Features) and read the installer log before deploying again (a next run "
-            "would take that agent as installed)"
+            "Features) and read the installer log before deploying again"
+        )
+
+    def _record_failure(self, outcome: Mapping[str, Any], problem: str) -> str:
+        """A failed fresh install is recorded on the host (deploy/record.py): a next run
+        would otherwise take the agent it left as installed. What the reason adds."""
+        if self.result.previous_version is not None:
+            return ""
+        state, version = outcome.get("state"), outcome.get("version")
+        failed = FailedInstall(
+            run=self.owner,
+            recorded_utc=now_utc(),
+            target_version=self.target,
+            reason=problem,
+            service=self.service if state or version else None,
+            state=state,
+            version=version,
+        )
+        try:
+            write_record(self.session, self.record_path, failed)
+        except RemoteError as exc:
+            self.step("failed-install-record", written=False, error=str(exc))
+            return (
+                f"; this failure could not be recorded on the host ({exc}): a next run would "
+                "take an agent it left as installed"
+            )
+        self.step("failed-install-record", written=True)
+        return (
+            f"; recorded in {self.record_path}: the next deploy fails this host while an "
+            "agent is there"
         )

@@ -7,10 +7,11 @@ import time
 from typing import Any
 
 from sagefleet.deploy.inputs import DeployInputs
+from sagefleet.deploy.record import SETTLED, record_path, remove_record
 from sagefleet.deploy.result import DeployResult, run_owner
 from sagefleet.findings import Finding, HostReport
 from sagefleet.outcomes import Outcome
-from sagefleet.remote import HostSession
+from sagefleet.remote import HostSession, RemoteError
 from sagefleet.settings.host import SettingsOutcome
 
 
@@ -46,6 +47,10 @@ class DeployState:
         self.service = self.options.service_name or ""
         # Unique per deploy of a host, so two runs (even in one process) never share a lock.
         self.owner = f"{run_owner()}:{secrets.token_hex(3)}"
+        # The failed-install record as read before the plan (deploy/record.py): what to say
+        # of it in the plan when the run goes on (None: no record on the host).
+        self.record_path = record_path(self.options.backup_dir)
+        self.record_note: str | None = None
 
     def step(self, name: str, **details: Any) -> None:
         self.result.steps.append(
@@ -61,6 +66,8 @@ class DeployState:
         findings: list[Finding] | None = None,
     ) -> DeployResult:
         result = self.result
+        if self.record_note is not None and outcome in (*SETTLED, Outcome.PLANNED):
+            result.plan += self._settle_record(outcome)
         result.outcome, result.reason, result.changed = outcome, reason, changed or self.touched
         result.duration_s = time.monotonic() - self.started
         base = result.report
@@ -79,6 +86,23 @@ class DeployState:
             outcome=result.as_outcome(),
         )
         return result
+
+    def _settle_record(self, outcome: Outcome) -> str:
+        """The host holds the agent as asked: the failed-install record goes (not in check
+        mode, which never writes). What the plan says of it."""
+        said, self.record_note = f"; {self.record_note}", None
+        if self.check_mode:
+            return f"{said}: its record ({self.record_path}) goes after a successful run"
+        try:
+            remove_record(self.session, self.record_path)
+        except RemoteError as exc:
+            self.step("failed-install-record", removed=False, error=str(exc))
+            return (
+                f"{said}; its record {self.record_path} could not be removed ({exc}): delete "
+                "it, or the next deploy fails this host"
+            )
+        self.step("failed-install-record", removed=True)
+        return f"{said}: its record removed"
 
     def _query(self, *questions: dict[str, Any]) -> list[dict[str, Any]]:
         answers = self.session.run_snippet("query", {"questions": list(questions)})["answers"]

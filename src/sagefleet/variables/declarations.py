@@ -247,9 +247,23 @@ STAGING_DIR = Var(
 BACKUP_DIR = Var(
     "sagefleet_agent_backup_dir",
     "str",
-    ("Where the previous install is backed up.",),
+    (
+        "Where the previous install is backed up, and a failed fresh install recorded "
+        "(failed-install.json): a private folder, only SYSTEM and Administrators may write it.",
+    ),
     default="C:\\ProgramData\\sagefleet\\backup",
     doors=("deploy",),
+)
+ACCEPT_FAILED_INSTALL = _deployed(
+    "sagefleet_agent_accept_failed_install", "bool",
+    "Take the agent an earlier failed fresh install left on the host (its record, "
+    "failed-install.json in the backup root) as installed: the deploy goes on from it and "
+    "removes the record. Unset, such a host fails until the agent is uninstalled. Set it "
+    "for one run of one host (--limit), after checking that agent.",
+    default=False,
+    doors=("deploy",),
+    fix="set sagefleet_agent_accept_failed_install: true only for a host whose agent you "
+    "checked",
 )
 STAGING_KEEP = Var(
     "sagefleet_agent_staging_keep",
@@ -486,6 +500,7 @@ VARIABLES: tuple[Var, ...] = (
     INSTALLER_TIMEOUT,
     STAGING_DIR,
     BACKUP_DIR,
+    ACCEPT_FAILED_INSTALL,
     STAGING_KEEP,
     PACKAGE_URL,
     TRANSFER_ENCODING,

@@ -69,15 +69,6 @@ def _files(
     return files, truncated
 
 
-def _decode(data: bytes) -> str:
-    """File.ReadAllText: a BOM decides (UTF-8, UTF-16 LE/BE), else UTF-8."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace")
-    return data.decode("utf-8", errors="replace")
-
-
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """ConvertFrom-Json (5.1) refuses keys that differ only by case."""
     seen: set[str] = set()
@@ -139,7 +130,7 @@ def _settings(host: WindowsHost, folder: str, files: list[str], names: list[str]
         return None
     settings: dict[str, Any] = {"path": relative, "structure": [], "error": None}
     try:
-        text = _decode(host.fs.read(f"{folder}\\{relative}"))
+        text = host.fs.read_all_text(f"{folder}\\{relative}")
     except ModelError as exc:
         settings["error"] = "cannot be read: " + type(exc).__name__
         return settings

@@ -18,6 +18,7 @@ from sagefleet.sim.commands import (  # noqa: F401 - each registers itself
     lock_models,
     platform_rules,
     query_models,
+    record_models,
     service_rules,
     settings_models,
     snippet_models,

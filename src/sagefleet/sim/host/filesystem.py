@@ -143,6 +143,16 @@ def win_path(path: str) -> str:
     return "\\".join(parts) if len(parts) > 1 else parts[0] + "\\"
 
 
+#: Byte order marks StreamReader detects, longest first (UTF-32 LE begins as UTF-16 LE's).
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
 def _check_deletable(entry: FileEntry, force: bool) -> None:
     if entry.is_dir:
         return
@@ -282,6 +292,16 @@ class FileSystem:
 
     def read_text(self, path: str, encoding: str = "utf-8") -> str:
         return self.read(path).decode(encoding, errors="replace")
+
+    def read_all_text(self, path: str) -> str:
+        """``[IO.File]::ReadAllText(path, [Text.Encoding]::UTF8)``: a byte order mark
+        decides (UTF-32 or UTF-16, LE or BE; UTF-8's is dropped), else UTF-8; bytes
+        that do not decode become U+FFFD, never an error."""
+        data = self.read(path)
+        for bom, codec in _BOMS:
+            if data.startswith(bom):
+                return data[len(bom) :].decode(codec, errors="replace")
+        return data.decode("utf-8", errors="replace")
 
     def sha256(self, path: str) -> str:
         return hashlib.sha256(self.read(path)).hexdigest().upper()

@@ -14,6 +14,7 @@ from sagefleet.sim.host.products import (
     AGENT_FOLDER,
     AGENT_INSTALL_BYTES,
     AGENT_SERVICE,
+    AGENT_UNINSTALL_KEY,
     UNINSTALL,
     agent_uninstall_entry,
 )
@@ -59,6 +60,7 @@ class Installer:
 
         def stop_service(self, name: str, timeout_s: float | None = None) -> Service: ...
 
+        def remove_service(self, name: str) -> None: ...
 
     def uninstall_entries(self) -> list[tuple[str, str, dict[str, RegistryValue]]]:
         """(view, key name, values) of every Uninstall entry, 64-bit view first."""
@@ -67,6 +69,19 @@ class Installer:
             for sub in self.registry.subkeys(UNINSTALL, view):
                 found.append((view, sub, self.registry.values(f"{UNINSTALL}\\{sub}", view)))
         return found
+
+    def uninstall_agent(self, name: str = AGENT_SERVICE) -> None:
+        """What the operator's uninstall (Programs and Features) leaves: no agent service,
+        no agent folder, no uninstall entry (a test's knob; sagefleet never uninstalls)."""
+        with self.lock:
+            service = self._require_service(name)
+            if service.state != "Stopped":
+                self.stop_service(name, timeout_s=30)
+            self.remove_service(name)
+            folder = service.executable.rsplit("\\", 1)[0]
+            if self.fs.is_dir(folder):
+                self.fs.delete_tree(folder)
+            self.registry.delete_key(f"{UNINSTALL}\\{AGENT_UNINSTALL_KEY}", view="32")
 
     def installer_metadata(self, installer_path: str) -> dict[str, Any]:
         """The package metadata beside an installer (``{}`` when missing or unreadable)."""
