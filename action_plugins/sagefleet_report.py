@@ -81,7 +81,12 @@ class ActionModule(SagefleetAction):
             )
             for host, variables in inputs.items()
         ]
-        report = fleet_report(reports, lang=self._lang(), title=args["title"])
+        report = fleet_report(
+            reports,
+            lang=self._lang(),
+            title=args["title"],
+            fail_on_blocked=args["fail_on_blocked"],
+        )
         if args["folder"]:
             run = RunFolder.from_dict(args["folder"])
         else:

@@ -74,6 +74,9 @@ options:
     description:
       - Count C(blocked) among the statuses that fail a host (I(fail_on) in the result), as
         deploy.yml does with C(sagefleet_deploy_fail_on_blocked).
+      - Every report says it too - a blocked host's JUnit outcome test case is a failure
+        naming the blocking checks (else skipped), its JSON C(recap) is C(failed), its HTML
+        badge C(rc-failed).
     type: bool
     default: false
 extends_documentation_fragment:

@@ -346,6 +346,9 @@ class FleetReport:
     generated_at: str = field(default_factory=utc_now_iso)
     tool_version: str = __version__
     lang: str = "en"
+    #: Whether the run failed its blocked hosts (deploy.yml by default, preflight.yml with
+    #: sagefleet_preflight_fail_on_blocked): PLAY RECAP then ends them failed.
+    fail_on_blocked: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hosts", tuple(self.hosts))
@@ -403,6 +406,15 @@ class FleetReport:
                         titles[item.check_id] = (item.title, str(item.severity))
         return titles
 
+    def recap(self, status: str) -> str | None:
+        """How this run ends a host in ``status``, in PLAY RECAP's words (``failed``,
+        ``unreachable``, ``ok``): a blocked host fails when the run fails its blocked hosts.
+        None for a status not declared."""
+        if status == Outcome.BLOCKED and self.fail_on_blocked:
+            return "failed"
+        kind = outcomes.BY_NAME.get(status)
+        return kind.recap if kind else None
+
     def sorted_hosts(self) -> list[HostReport]:
         """Hosts most urgent first (failed, rolled back... blocked, unreachable...), then by name.
 
@@ -418,10 +430,11 @@ class FleetReport:
             "generated_at": self.generated_at,
             "tool_version": self.tool_version,
             "lang": self.lang,
+            "fail_on_blocked": self.fail_on_blocked,
             "host_status_counts": self.host_status_counts,
             "failures_by_check": self.failures_by_check,
             "unknown_by_check": self.unknown_by_check,
-            "hosts": [h.to_dict() for h in self.hosts],
+            "hosts": [{**h.to_dict(), "recap": self.recap(h.status)} for h in self.hosts],
         }
 
     @classmethod
@@ -444,6 +457,7 @@ class FleetReport:
                 generated_at=_require(data, "generated_at", "report"),
                 tool_version=_require(data, "tool_version", "report"),
                 lang=data.get("lang", "en"),
+                fail_on_blocked=bool(data.get("fail_on_blocked", False)),
                 hosts=tuple(HostReport.from_dict(h) for h in hosts),
             )
         except (ValueError, TypeError) as exc:

@@ -340,6 +340,17 @@ def unreachable(
 
 
 def fleet_report(
-    hosts: Sequence[HostReport], lang: str = "en", title: str = "sagefleet preflight"
+    hosts: Sequence[HostReport],
+    lang: str = "en",
+    title: str = "sagefleet preflight",
+    *,
+    fail_on_blocked: bool = False,
 ) -> FleetReport:
-    return FleetReport(title=title, hosts=tuple(sorted(hosts, key=lambda h: h.host)), lang=lang)
+    """The fleet of ``hosts``, by name; ``fail_on_blocked``: the run fails its blocked hosts
+    (every report then says they ended failed)."""
+    return FleetReport(
+        title=title,
+        hosts=tuple(sorted(hosts, key=lambda h: h.host)),
+        lang=lang,
+        fail_on_blocked=fail_on_blocked,
+    )

@@ -369,13 +369,24 @@ def test_unreachable_host_does_not_stop_the_others_and_next_run_converges(
     assert outcomes(second) == {"a": "unchanged", "b": "installed", "c": "unchanged"}
 
 
-def test_blocked_host_is_skipped_and_never_deployed(
+def junit_outcome(process: subprocess.CompletedProcess[str], host: str) -> ET.Element:
+    """The ``outcome`` test case of ``host`` in the JUnit file this run wrote."""
+    folder = report_folder(process)
+    assert folder is not None, process.stdout[-3000:]
+    root = ET.parse(folder / "report.junit.xml").getroot()
+    (case,) = [
+        c for c in root.iter("testcase") if (c.get("classname"), c.get("name")) == (host, "outcome")
+    ]
+    return case
+
+
+def test_blocked_host_is_never_deployed_and_fails_the_run_in_every_report(
     tmp_path: Path, package: Path, make_fleet: FleetFactory
 ) -> None:
     fleet = make_fleet(profiles=["dotnet-472", "healthy-onprem"], names=["net472", "ok"])
     # The server went without the agent: the run fails, and PLAY RECAP names the blocked
     # host (not the one deployed).
-    process, _ = deploy(fleet, tmp_path, package)
+    process, report = deploy(fleet, tmp_path, package)
     assert process.returncode == 2, process.stdout[-3000:]
     assert outcomes(process) == {"net472": "blocked", "ok": "installed"}
     counts = recap(process)
@@ -384,13 +395,26 @@ def test_blocked_host_is_skipped_and_never_deployed(
     assert re.search(r"^blocked: \[net472\] preflight: SF101 failed$", process.stdout, re.M)
     assert agent(fleet, "net472") == (None, None)
     assert fleet.host("net472").installer_runs == []
+    # The JUnit file fails the blocked host too (it said <skipped>: a green CI dashboard
+    # for a failed run); the JSON report says how the run ended it.
+    failure = junit_outcome(process, "net472").find("failure")
+    assert failure is not None and failure.get("type") == "blocked"
+    assert failure.get("message") == "blocked: preflight: SF101 failed"
+    assert {h["host"]: h["recap"] for h in report["hosts"]} == {"net472": "failed", "ok": "ok"}
+    assert "Blocked hosts fail this run (PLAY RECAP: failed)" in process.stdout
     # sagefleet_deploy_fail_on_blocked false: reported, and the run passes.
-    allowed, _ = deploy(fleet, tmp_path, package, "-e", "sagefleet_deploy_fail_on_blocked=false")
+    allowed, report = deploy(
+        fleet, tmp_path, package, "-e", "sagefleet_deploy_fail_on_blocked=false"
+    )
     assert allowed.returncode == 0, allowed.stdout[-3000:]
     assert outcomes(allowed) == {"net472": "blocked", "ok": "unchanged"}
     counts = recap(allowed)
     assert (counts["net472"]["failed"], counts["ok"]["failed"]) == (0, 0)
     assert re.search(r"^blocked: \[net472\] preflight: SF101 failed$", allowed.stdout, re.M)
+    case = junit_outcome(allowed, "net472")
+    assert case.find("failure") is None and case.find("skipped") is not None
+    assert report["fail_on_blocked"] is False and report["hosts"][0]["recap"] == "ok"
+    assert "Blocked hosts do not fail this run" in allowed.stdout
 
 
 def test_bad_package_stops_before_any_host_is_touched(

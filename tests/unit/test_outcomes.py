@@ -10,6 +10,7 @@ import re
 import sys
 import time
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -17,7 +18,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from tests.support.reports import deploy_report
+from tests.support.reports import deploy_report, dotnet
 
 from sagefleet import outcomes
 from sagefleet.deploy import waves
@@ -181,6 +182,63 @@ def test_junit_has_one_outcome_case_per_host() -> None:
     assert not [e for e in cases["fresh"] if e.tag in ("failure", "error", "skipped")]
     # The unreachable host is one errored case, not a second "reachability" case too.
     assert not [c for c in root.iter("testcase") if c.get("name") == "reachability"]
+
+
+@pytest.mark.parametrize("fails", [True, False])
+def test_every_report_says_a_blocked_host_failed_the_run_when_the_run_fails_it(
+    fails: bool,
+) -> None:
+    """deploy.yml fails its blocked hosts by default (sagefleet_deploy_fail_on_blocked):
+    the JUnit file said <skipped>, and a CI reading it stayed green on a failed run."""
+    report = replace(deploy_report(), fail_on_blocked=fails)
+    root = ET.fromstring(render_junit(report))
+    (case,) = [
+        c
+        for c in root.iter("testcase")
+        if (c.get("classname"), c.get("name")) == ("net472", "outcome")
+    ]
+    failure, skipped = case.find("failure"), case.find("skipped")
+    if fails:
+        assert failure is not None and skipped is None
+        assert failure.get("type") == "blocked"
+        assert failure.get("message") == "blocked: preflight: SF101 failed"
+    else:
+        assert failure is None and skipped is not None
+        assert skipped.get("message") == "blocked: preflight: SF101 failed"
+    document = json.loads(render_json(report))
+    jsonschema.validate(document, load_schema())
+    assert document["fail_on_blocked"] is fails
+    recaps = {h["host"]: h["recap"] for h in document["hosts"]}
+    assert recaps == {
+        "old": "failed",
+        "fresh": "ok",
+        "later": "failed",
+        "down": "unreachable",
+        "net472": "failed" if fails else "ok",
+    }
+    assert FleetReport.from_dict(document) == report
+    html = render_html(report)
+    row = html.split('data-host="net472"', 1)[1].split("</tr>", 1)[0]
+    assert f"st-blocked rc-{'failed' if fails else 'ok'}" in row
+    rule = "blocked.fails" if fails else "blocked.passes"
+    assert f'<p id="blocked-rule">{LABELS["en"][rule]}</p>' in html
+    text = render_console(report, colour=False)
+    assert LABELS["en"][rule] in text.splitlines()[3]  # under the totals
+
+
+def test_a_report_of_findings_only_says_nothing_of_blocked_hosts_failing_the_run() -> None:
+    """The sentence is about a deploy's blocked outcomes: preflight's own table says it."""
+    report = FleetReport(
+        title="sagefleet preflight",
+        generated_at="2025-01-02T03:04:05+00:00",
+        fail_on_blocked=True,
+        hosts=(
+            HostReport(host="a", reachable=True, findings=(dotnet(Status.FAIL, "4.7.2"),)),
+        ),
+    )
+    assert LABELS["en"]["blocked.fails"] not in render_console(report, colour=False)
+    assert 'id="blocked-rule"' not in render_html(report)
+    assert json.loads(render_json(report))["hosts"][0]["recap"] == "failed"
 
 
 def test_html_shows_each_outcome_with_its_reason_and_versions() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -92,6 +93,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         os._exit(code if isinstance(code, int) else EXIT_TERMINATED)
     if behind_lost_jump:
         report = _with_unreachable(report, behind_lost_jump, prepared)
+    report = dataclasses.replace(report, fail_on_blocked=args.fail_on_blocked)
     write_run_reports(report, args.out, args.inventory, args.format)
     return report_exit_code("doctor", report, fail_on_blocked=args.fail_on_blocked)
 

@@ -123,7 +123,12 @@ def cmd_checks_facts(args: argparse.Namespace) -> int:
         if collected_at.tzinfo is None:
             collected_at = collected_at.astimezone()
     report = offline.evaluate_file(path, prepared, bastion_utc=collected_at)
-    fleet = fleet_report([report], lang=prepared.lang, title="sagefleet checks (offline facts)")
+    fleet = fleet_report(
+        [report],
+        lang=prepared.lang,
+        title="sagefleet checks (offline facts)",
+        fail_on_blocked=args.fail_on_blocked,
+    )
     write_run_reports(fleet, args.out, args.inventory, formats)
     return report_exit_code("checks", fleet, fail_on_blocked=args.fail_on_blocked)
 

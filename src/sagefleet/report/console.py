@@ -12,8 +12,9 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from sagefleet.findings import FleetReport, HostReport
-from sagefleet.outcomes import BY_NAME, Outcome
+from sagefleet.outcomes import Outcome
 from sagefleet.report.labels import colon, format_datetime, label, labels_for
+from sagefleet.report.outcome_table import blocked_rule
 
 MIN_WIDTH = 60
 
@@ -25,12 +26,6 @@ _ANSI: dict[str, str] = {
 }
 # Any other status: red when it fails a run, magenta when unreachable, green otherwise.
 _ANSI_BY_RECAP = {"failed": "31", "unreachable": "35", "ok": "32"}
-
-
-def recap_of(status: str) -> str | None:
-    """How a run ends for a host in ``status`` (None for a status not declared)."""
-    kind = BY_NAME.get(status)
-    return kind.recap if kind else None
 
 
 def colour_wanted(stream: object = None) -> bool:
@@ -161,7 +156,9 @@ def _host_table(
     if cut_detail:
         widths[-1] = max(width - fixed - widths[0], 1)
     colours = [
-        _ANSI.get(h.status, _ANSI_BY_RECAP.get(recap_of(h.status) or "")) if use_colour else None
+        _ANSI.get(h.status, _ANSI_BY_RECAP.get(report.recap(h.status) or ""))
+        if use_colour
+        else None
         for h in hosts
     ]
     return _table(headers, rows, widths, right, colour_col=1, colours=colours)
@@ -190,6 +187,9 @@ def render_console(report: FleetReport, width: int = 100, *, colour: bool | None
     totals = ", ".join(f"{label(labels, 'status', s)} {n}" for s, n in counts.items())
     total_line = f"{labels['totals']}{sep}{labels['hosts']} {len(report.hosts)} ({totals})"
     lines.append(_fit(total_line, width))
+    rule = blocked_rule(report)
+    if rule:
+        lines.append(_fit(labels[rule], width))
     lines.append("")
     lines.extend(_host_table(report, labels, width, use_colour))
 

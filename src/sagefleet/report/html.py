@@ -20,7 +20,6 @@ import jinja2
 from markupsafe import Markup
 
 from sagefleet.findings import HOST_STATUSES, Finding, FleetReport, HostReport
-from sagefleet.outcomes import BY_NAME
 from sagefleet.report.labels import (
     NNBSP,
     colon,
@@ -31,6 +30,7 @@ from sagefleet.report.labels import (
     status_key,
     typography,
 )
+from sagefleet.report.outcome_table import blocked_rule
 
 TEMPLATE = "report.html.j2"
 
@@ -83,11 +83,11 @@ def _text_node(value: str) -> Markup:
     return Markup(html.escape(value, quote=False))
 
 
-def recap_class(status: str) -> str:
-    """``rc-failed``, ``rc-unreachable`` or ``rc-ok``: how a run ends for a host in
-    ``status`` (PLAY RECAP's words); empty for a status not declared."""
-    kind = BY_NAME.get(status)
-    return f"rc-{kind.recap}" if kind else ""
+def recap_class(report: FleetReport, status: str) -> str:
+    """``rc-failed``, ``rc-unreachable`` or ``rc-ok``: how this run ends a host in
+    ``status`` (PLAY RECAP's words: FleetReport.recap); empty for a status not declared."""
+    recap = report.recap(status)
+    return f"rc-{recap}" if recap else ""
 
 
 def outcome_columns(report: FleetReport) -> dict[str, bool]:
@@ -216,8 +216,9 @@ def _notes_summary(report: FleetReport) -> list[dict[str, Any]]:
 
 
 def _host_row(
-    index: int, host: HostReport, labels: Mapping[str, str], quiet: _QuietRows
+    index: int, host: HostReport, labels: Mapping[str, str], quiet: _QuietRows, rc: str
 ) -> dict[str, Any]:
+    """One host's row and block; ``rc``: its recap_class."""
     shown = sorted(
         (f for f in host.findings if not _is_quiet(f)),
         key=lambda f: (
@@ -250,7 +251,7 @@ def _host_row(
         "index": index,
         "host": host,
         "status": host.status,
-        "status_class": f"{css_class(host.status)} {recap_class(host.status)}".strip(),
+        "status_class": f"{css_class(host.status)} {rc}".strip(),
         "status_label": label(labels, "status", host.status),
         "outcome": outcome,
         "reason": reason,
@@ -271,7 +272,7 @@ def _host_row(
         "open": bool(shown)
         or host.error is not None
         or not host.reachable
-        or (outcome is not None and (bool(outcome.reason) or recap_class(host.status) != "rc-ok")),
+        or (outcome is not None and (bool(outcome.reason) or rc != "rc-ok")),
     }
 
 
@@ -291,7 +292,7 @@ def render_html(report: FleetReport) -> str:
 
     quiet = _QuietRows(labels, text)
     rows = [
-        _host_row(index, host, labels, quiet)
+        _host_row(index, host, labels, quiet, recap_class(report, host.status))
         for index, host in enumerate(report.sorted_hosts(), start=1)
     ]
     quiet.hosts.insert(0, [])  # host indexes start at 1, as the element ids do
@@ -301,7 +302,7 @@ def render_html(report: FleetReport) -> str:
     totals = [
         {
             "status": s,
-            "class": f"{css_class(s)} {recap_class(s)}".strip(),
+            "class": f"{css_class(s)} {recap_class(report, s)}".strip(),
             "label": label(labels, "status", s),
             "count": n,
         }
@@ -317,6 +318,7 @@ def render_html(report: FleetReport) -> str:
         "day": lambda value: format_date(value, report.lang),
         "text": text_node,
         "totals": totals,
+        "blocked_rule": blocked_rule(report),
         "rows": rows,
         "outcomes": outcome_columns(report),
         "by_check": _checks_summary(report, labels),

@@ -11,7 +11,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from sagefleet.findings import Finding, FleetReport, HostReport, Status
-from sagefleet.outcomes import BY_NAME, Outcome
+from sagefleet.outcomes import Outcome
 from sagefleet.report.outcome_table import host_reason
 
 #: Characters XML 1.0 cannot carry even escaped (control characters from raw command output).
@@ -71,10 +71,11 @@ def _finding_case(suite: ET.Element, host: HostReport, item: Finding) -> str | N
     return None
 
 
-def _outcome_case(suite: ET.Element, host: HostReport) -> str | None:
-    """One testcase for what the run did to the host: a failure when the host fails the
-    run (failed, rolled back, verify failed, not run), an error when it was unreachable,
-    skipped when preflight blocked it."""
+def _outcome_case(suite: ET.Element, report: FleetReport, host: HostReport) -> str | None:
+    """One testcase for what the run did to the host, as PLAY RECAP ends it: a failure when
+    the host fails the run (failed, rolled back, verify failed, not run, and blocked when
+    the run fails its blocked hosts), an error when it was unreachable, skipped when
+    preflight blocked it and the run let blocked hosts pass."""
     outcome = host.outcome
     assert outcome is not None
     case = ET.SubElement(
@@ -83,7 +84,7 @@ def _outcome_case(suite: ET.Element, host: HostReport) -> str | None:
         {"classname": _clean(host.host), "name": OUTCOME_CASE, "time": f"{host.duration_s:.3f}"},
     )
     text = _clean(f"{outcome.status}: {outcome.detail}" if outcome.detail else outcome.status)
-    recap = BY_NAME[outcome.status].recap
+    recap = report.recap(outcome.status)
     if recap == "failed":
         node = ET.SubElement(case, "failure", {"message": text, "type": outcome.status})
         node.text = text
@@ -136,7 +137,7 @@ def render_junit(report: FleetReport) -> str:
             ET.SubElement(props, "property", {"name": "address", "value": _clean(host.address)})
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         if host.outcome is not None:
-            kind = _outcome_case(suite, host)
+            kind = _outcome_case(suite, report, host)
             counts["tests"] += 1
             if kind:
                 counts[kind] += 1

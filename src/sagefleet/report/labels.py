@@ -75,6 +75,13 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "status.restarted": "restarted",
         "status.unchanged": "unchanged",
         "status.verified": "verified",
+        "blocked.fails": (
+            "Blocked hosts fail this run (PLAY RECAP: failed): the agent was not deployed on them."
+        ),
+        "blocked.passes": (
+            "Blocked hosts do not fail this run (fail_on_blocked false): the agent was not "
+            "deployed on them."
+        ),
         "outcome.from": "From",
         "outcome.to": "To",
         "outcome.now": "Running",
@@ -175,6 +182,14 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "status.restarted": "redémarré",
         "status.unchanged": "inchangé",
         "status.verified": "vérifié",
+        "blocked.fails": (
+            "Les serveurs bloqués font échouer cette exécution (PLAY RECAP : failed) : "
+            "l'agent n'y a pas été déployé."
+        ),
+        "blocked.passes": (
+            "Les serveurs bloqués ne font pas échouer cette exécution (fail_on_blocked à "
+            "false) : l'agent n'y a pas été déployé."
+        ),
         "outcome.from": "Depuis",
         "outcome.to": "Vers",
         "outcome.now": "En service",

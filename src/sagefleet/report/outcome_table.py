@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from sagefleet.findings import Finding, HostReport
+from sagefleet.findings import Finding, FleetReport, HostReport
 from sagefleet.outcomes import HostOutcome, Outcome
 
 
@@ -86,3 +86,11 @@ def host_reason(host: HostReport) -> str:
     if host.status == Outcome.BLOCKED:
         return host.blocked_reason
     return " ".join(host.failed_check_ids)
+
+
+def blocked_rule(report: FleetReport) -> str | None:
+    """The label key that says whether this run failed its blocked hosts, for a report
+    whose outcomes hold a blocked host (a deploy's); None otherwise."""
+    if not any(h.outcome is not None and h.status == Outcome.BLOCKED for h in report.hosts):
+        return None
+    return "blocked.fails" if report.fail_on_blocked else "blocked.passes"

@@ -326,10 +326,11 @@ WAVES = _deployed(
 )
 DEPLOY_FAIL_ON_BLOCKED = _deployed(
     "sagefleet_deploy_fail_on_blocked", "bool",
-    "Fail each host preflight blocked (exit code 2, the host failed in PLAY RECAP): a "
-    "deploy that left a server without the agent did not do what was asked. False: a "
-    "blocked host is reported and ends ok, the run exits 0 if nothing else failed (for a "
-    "fleet that holds hosts known to be blocked, such as the demo's).",
+    "Fail each host preflight blocked (exit code 2, the host failed in PLAY RECAP, and a "
+    "failure of its outcome test case in report.junit.xml): a deploy that left a server "
+    "without the agent did not do what was asked. False: a blocked host is reported and "
+    "ends ok (skipped in JUnit), the run exits 0 if nothing else failed (for a fleet that "
+    "holds hosts known to be blocked, such as the demo's).",
     default=True,
 )
 DEPLOY_MAX_FAIL = _deployed(
