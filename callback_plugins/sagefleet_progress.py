@@ -15,8 +15,10 @@ name: sagefleet_progress
 type: aggregate
 short_description: Fleet progress, one line per update
 description:
-  - Prints, for each task of a play, how many hosts of the current batch are done,
-    and how many hosts failed or were unreachable so far in the play.
+  - Prints, for each task of a play, how many hosts of the current batch are done
+    (and how many it was skipped for, apart), and how many hosts failed or were
+    unreachable so far in the play. A task that has run on no host yet (skipped for
+    every host so far) prints no line.
   - Lines are throttled so a task over 500 hosts prints a bounded number of lines
     (at most one per O(sagefleet_progress_step) percent, plus the last one),
     whatever the stdout callback prints.
@@ -61,6 +63,7 @@ class CallbackModule(CallbackBase):
         self._ending_role: Any = None
         self._going_on: set[str] | None = None
         self._done: set[str] = set()
+        self._skipped: set[str] = set()  # hosts the current task was skipped for
         self._failed: set[str] = set()
         self._unreachable: set[str] = set()
         self._last_bucket = -1
@@ -83,27 +86,36 @@ class CallbackModule(CallbackBase):
         return min(max(step, 1), 100)
 
     def _finished(self) -> int:
-        # A host that failed earlier in the play no longer runs tasks: it counts as done.
-        return len(self._done | self._failed | self._unreachable)
+        """The hosts the task is over for: done, skipped, or failed earlier in the play (a
+        host that failed no longer runs tasks)."""
+        return len(self._done | self._skipped | self._failed | self._unreachable)
 
     def _line(self) -> str:
         total = self._task_total or self._finished()
+        # A skipped host is not done by the task: it is said apart.
+        done = len((self._done | self._failed | self._unreachable) - self._skipped)
+        skipped = f", {len(self._skipped)} skipped" if self._skipped else ""
         return (
             f"[sagefleet] {self._play_name}{self._batch_label()} | {self._task_name}: "
-            f"{min(self._finished(), total)}/{total} hosts done, {len(self._failed)} failed, "
+            f"{min(done, total)}/{total} hosts done{skipped}, {len(self._failed)} failed, "
             f"{len(self._unreachable)} unreachable so far, "
             f"{time.monotonic() - self._started:.0f} s"
         )
 
     def _record(self, result: Any, outcome: str) -> None:
         host = result._host.get_name()
-        self._done.add(host)
+        if outcome == "skipped":
+            self._skipped.add(host)
+        else:
+            self._done.add(host)
         if outcome == "failed":
             self._failed.add(host)
         elif outcome == "unreachable":
             self._unreachable.add(host)
         total = self._task_total
-        if total <= 1:
+        # No line for a task that has run on no host yet: a task skipped for every host
+        # (a meta task Ansible reports skipped once, for the first) did nothing.
+        if total <= 1 or not self._done:
             return
         finished = self._finished()
         bucket = finished * 100 // total // self._step()
@@ -141,6 +153,7 @@ class CallbackModule(CallbackBase):
     def _start_task(self, task: Any) -> None:
         self._task_name = task.get_name().strip() or task.action
         self._done = set()
+        self._skipped = set()
         self._last_bucket = 0
         self._task_total = 1 if task.run_once else self._batch_total
         if self._going_on is not None:  # the task after a meta task that ended hosts
@@ -189,7 +202,7 @@ class CallbackModule(CallbackBase):
             return
         if action_name(result._task.action) in REPORT_ACTIONS:
             self._report_skipped = True
-        self._record(result, "ok")
+        self._record(result, "skipped")
 
     def v2_runner_on_failed(self, result: Any, ignore_errors: bool = False) -> None:
         if not ignore_errors and action_name(result._task.action) == VALIDATE_ACTION:

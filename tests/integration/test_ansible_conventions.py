@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -319,6 +320,37 @@ def progress_callback() -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_progress_says_the_hosts_a_task_was_skipped_for_apart_from_those_done() -> None:
+    """A task run on two hosts of four and skipped for the others: 2/4 hosts done, 2
+    skipped (it said 4/4 done); a task skipped so far for every host prints no line."""
+    callback = progress_callback().CallbackModule()
+    shown: list[str] = []
+    callback._display = SimpleNamespace(display=shown.append)
+    callback.set_options()
+    callback._play_name, callback._batch_total = "Restart", 4
+
+    def task(name: str) -> Any:
+        return SimpleNamespace(
+            get_name=lambda: name, action="ansible.builtin.command", run_once=False, args={}
+        )
+
+    def result(host: str, of: Any) -> Any:
+        return SimpleNamespace(
+            _host=SimpleNamespace(get_name=lambda: host), _task=of, _result={}
+        )
+
+    step = task("Restart the agent")
+    callback.v2_playbook_on_task_start(step, False)
+    callback.v2_runner_on_skipped(result("a", step))
+    callback.v2_runner_on_skipped(result("b", step))
+    assert shown == []
+    callback.v2_runner_on_ok(result("c", step))
+    callback.v2_runner_on_ok(result("d", step))
+    assert shown[-1].startswith(
+        "[sagefleet] Restart | Restart the agent: 2/4 hosts done, 2 skipped, 0 failed,"
+    )
 
 
 def test_a_refused_input_is_named_with_the_host_play_recap_counts_it_on() -> None:

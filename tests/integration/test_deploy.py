@@ -417,6 +417,28 @@ def test_blocked_host_is_never_deployed_and_fails_the_run_in_every_report(
     assert "Blocked hosts do not fail this run" in allowed.stdout
 
 
+def test_progress_never_counts_a_skipped_task_as_done(
+    tmp_path: Path, package: Path, make_fleet: FleetFactory
+) -> None:
+    """One wave of two hosts, one blocked: the rollout goes on, so its end is skipped; the
+    progress said "End the rollout, no new wave starts: 1/2 hosts done"."""
+    fleet = make_fleet(profiles=["dotnet-472", "healthy-onprem"], names=["net472", "ok"])
+    process, _ = deploy(
+        fleet,
+        tmp_path,
+        package,
+        "-e",
+        '{"sagefleet_deploy_waves": [2]}',
+        "-e",
+        "sagefleet_deploy_fail_on_blocked=false",
+    )
+    assert process.returncode == 0, process.stdout[-3000:]
+    assert "skipping: [net472]" in process.stdout  # the tasks ran for no host
+    lines = [line for line in process.stdout.splitlines() if line.startswith("[sagefleet] ")]
+    assert not [line for line in lines if "End the rollout" in line or "Verify the wave" in line]
+    assert [line for line in lines if ": 2/2 hosts done, 0 failed" in line and "Install" in line]
+
+
 def test_bad_package_stops_before_any_host_is_touched(
     tmp_path: Path, make_fleet: FleetFactory
 ) -> None:
