@@ -18,7 +18,7 @@ from sagefleet.preflight import fleet_report
 from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.report import FORMATS, render_console, write_reports
 from sagefleet.report.outcome_table import host_reason, host_report
-from sagefleet.report.runs import RunFolder, link_latest, open_for_play
+from sagefleet.report.runs import RunFolder, clear_stale, link_latest, open_for_play
 from sagefleet.variables import aliases_of, value
 
 display = Display()
@@ -91,6 +91,8 @@ class ActionModule(SagefleetAction):
             run = RunFolder.from_dict(args["folder"])
         else:
             run = open_for_play(args["job"], args["dest"], self.report_vars())
+        # A folder named explicitly: what an earlier run left there goes first.
+        clear_stale(run)
         written = write_reports(report, run.path, args["formats"])
         latest = link_latest(run)
         if args["show"]:

@@ -16,6 +16,7 @@ from sagefleet.report.runs import (
     REPORT,
     RunFolder,
     check_for_play,
+    clear_stale,
     discard,
     link_latest,
     open_for_play,
@@ -38,6 +39,7 @@ def close(run: RunFolder, report: str = REPORT) -> dict[str, Any]:
             "msg": "this run wrote no report"
             + ("" if removed else f" in {run.path} (any file there is from an earlier run)"),
         }
+    clear_stale(run)  # a folder named explicitly: what an earlier run left there
     # A fleet report also gives its text and each host's status; another document, only
     # that it was written.
     text, statuses, reasons = _read_fleet_report(run) if report == REPORT else ("", {}, {})

@@ -508,6 +508,33 @@ def test_wave_verification_expects_the_version_the_deploy_targeted(
         assert [(f["status"], entry["host"]) for f in sf505] == [("pass", host)]
 
 
+def test_a_report_folder_named_twice_holds_only_the_last_runs_verification(
+    tmp_path: Path, package: Path, make_fleet: FleetFactory
+) -> None:
+    """sagefleet_deploy_report_dir used by two runs: the second kept the first's
+    verify-a folder beside its own, and host a, not in it, looked verified. What sagefleet
+    wrote there goes; the operator's own file stays."""
+    fleet = make_fleet(profiles=["healthy-onprem"] * 2, names=["a", "b"])
+    out = tmp_path / "out"
+    given = ["-e", f"sagefleet_deploy_report_dir={out}", "-e", "sagefleet_agent_verify_waves=true"]
+    first, _ = deploy(fleet, tmp_path, package, *given, "-e", '{"sagefleet_deploy_waves": [1, 1]}')
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert {p.name for p in out.iterdir()} >= {"verify-a", "verify-b", "report.json"}
+    (out / "notes.txt").write_text("the operator's own")
+    second, report = deploy(fleet, tmp_path, package, *given, "--limit", "b")
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert [h["host"] for h in report["hosts"]] == ["b"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "notes.txt",
+        "report.html",
+        "report.json",
+        "report.junit.xml",
+        "report.txt",
+        "verify-b",
+    ]
+    assert (out / "notes.txt").read_text() == "the operator's own"
+
+
 def test_a_large_package_travels_over_several_ansible_connections(
     tmp_path: Path, make_fleet: FleetFactory
 ) -> None:

@@ -38,6 +38,7 @@ from sagefleet.report import (
 from sagefleet.report.runs import (
     check_for_play,
     check_writable,
+    clear_stale,
     discard,
     inventory_name,
     link_latest,
@@ -374,6 +375,38 @@ def test_a_report_left_by_an_earlier_run_is_not_this_runs(tmp_path: Path) -> Non
     assert written(run)
     # A folder named explicitly is made by what writes into it, not by opening it.
     assert not open_run("verify", explicit=tmp_path / "not-yet").path.exists()
+
+
+def test_a_folder_named_explicitly_keeps_only_this_runs_results_and_every_other_file(
+    tmp_path: Path,
+) -> None:
+    """The second run into the same folder kept the first one's verify-<host> folders: a
+    host missing from it looked verified. What sagefleet wrote there before goes; a file of
+    anyone else's (or a wave folder holding one) stays."""
+    old = time.time() - 3600
+
+    def write(path: Path, text: str = "{}", when: float | None = None) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        if when:
+            os.utime(path, (when, when))
+
+    for name in ("verify-a/report.json", "verify-a/pytest.junit.xml", "report.html"):
+        write(tmp_path / name, when=old)
+    write(tmp_path / "report.json", when=old)
+    write(tmp_path / "notes.txt", when=old)
+    write(tmp_path / "verify-mine" / "report.json", when=old)
+    write(tmp_path / "verify-mine" / "notes.txt", when=old)
+    run = open_run("deploy", explicit=tmp_path)
+    write(tmp_path / "verify-b" / "report.json")  # this run's first wave
+    removed = clear_stale(run)
+    assert sorted(p.name for p in removed) == ["report.html", "report.json", "verify-a"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "verify-b", "verify-mine"]
+    assert sorted(p.name for p in (tmp_path / "verify-mine").iterdir()) == [
+        "notes.txt",
+        "report.json",
+    ]
+    assert clear_stale(run) == []
 
 
 def test_a_play_puts_reports_under_the_project_or_sagefleet_report_dir(tmp_path: Path) -> None:

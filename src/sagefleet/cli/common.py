@@ -258,13 +258,14 @@ def write_run_reports(
     the JSON report alone leaves no older HTML page that looks like its own).
     """
     from sagefleet.report import render_console, render_report, write_reports
-    from sagefleet.report.runs import discard, inventory_name, link_latest, open_run
+    from sagefleet.report.runs import clear_stale, discard, inventory_name, link_latest, open_run
 
     if out == STDOUT:
         sys.stdout.write(render_report(report, formats[0]))
         return
     run = open_run(PREFLIGHT_JOB, explicit=out, inventory=inventory_name(inventory))
     try:
+        clear_stale(run)  # --out used again: what an earlier run left there
         written = write_reports(report, run.path, formats)
     except BaseException:
         discard(run)  # no empty time folder, and latest stays on the last run that reported

@@ -5,7 +5,10 @@ in the project, and ``reports/<inventory name>/<job>/latest`` (a relative
 symbolic link) points at the newest run that wrote a report. A run that stops
 before its report leaves ``latest`` where it was, and says so. A folder named
 explicitly (``sagefleet_preflight_report_dir``...) is used as is: no time
-folder, no ``latest``; a run only shows a report it wrote there itself.
+folder, no ``latest``; a run only shows a report it wrote there itself, and
+when it writes its report it removes what an earlier run of sagefleet left
+there (its report files, its waves' ``verify-<host>`` folders), never another
+file.
 """
 
 from __future__ import annotations
@@ -23,10 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from sagefleet.errors import InputError
+from sagefleet.report import FILE_NAMES
 
 LATEST = "latest"
 #: The file that makes a run folder a fleet report's (the run wrote its report).
 REPORT = "report.json"
+#: The files sagefleet writes in a run's folder: the fleet report in each format, and the
+#: verification suites' JUnit file (sagefleet.verify.runner).
+OWN_FILES = frozenset((*FILE_NAMES.values(), "pytest.junit.xml"))
+#: The folder of a deploy wave's verification, in the run's folder: verify-<its first host>
+#: (sagefleet_agent_wave_report).
+WAVE_FOLDER_PREFIX = "verify-"
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 # Inventory file names that say nothing about the client: their folder names it.
@@ -138,6 +148,52 @@ def discard(run: RunFolder) -> bool:
         return False
     shutil.rmtree(run.path, ignore_errors=True)
     return not run.path.exists()
+
+
+def _own_entries(folder: Path) -> list[Path]:
+    """What sagefleet wrote in ``folder``: its report files, and the wave folders
+    (``verify-<host>``) that hold nothing but report files. Anything else is not its own,
+    a wave folder with another file in it neither."""
+    try:
+        entries = list(folder.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    own = []
+    for entry in entries:
+        if entry.is_symlink():
+            continue
+        if entry.is_file() and entry.name in OWN_FILES:
+            own.append(entry)
+        elif entry.is_dir() and entry.name.startswith(WAVE_FOLDER_PREFIX):
+            inside = list(entry.iterdir())
+            if all(f.is_file() and not f.is_symlink() and f.name in OWN_FILES for f in inside):
+                own.append(entry)
+    return own
+
+
+def _written_at(entry: Path) -> float:
+    """When ``entry`` was last written: a wave folder, when its newest file was."""
+    if entry.is_dir():
+        return max([f.stat().st_mtime for f in entry.iterdir()] or [entry.stat().st_mtime])
+    return entry.stat().st_mtime
+
+
+def _remove(entry: Path) -> None:
+    if entry.is_dir():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        entry.unlink(missing_ok=True)
+
+
+def clear_stale(run: RunFolder) -> list[Path]:
+    """Remove what an earlier run of sagefleet left in this run's folder (its report files,
+    its waves' verification folders), so that the report this run writes holds only its
+    own results: a folder named explicitly is used by every run. Only sagefleet's own files
+    go (_own_entries); returns them."""
+    stale = [e for e in _own_entries(run.path) if _written_at(e) < run.started - 1.0]
+    for entry in stale:
+        _remove(entry)
+    return stale
 
 
 #: The variables open_for_play reads (templated by the caller).

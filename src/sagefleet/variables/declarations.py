@@ -437,14 +437,18 @@ INVENTORY_NAME = Var(
 DEPLOY_REPORT_DIR = Var(
     "sagefleet_deploy_report_dir", "path",
     ("A folder for deploy.yml's report, used as is (default a folder per run under "
-     "sagefleet_report_dir).",),
+     "sagefleet_report_dir). Used again, it holds only the last run's results: the run "
+     "that writes its report removes the report files and verify-<host> folders an earlier "
+     "run left there, never another file.",),
     default="",
     doors=("deploy",),
 )  # fmt: skip
 VERIFY_REPORT_DIR = Var(
     "sagefleet_verify_report_dir", "path",
     ("A folder for verify.yml's report and pytest's JUnit XML, used as is (default a folder "
-     "per run under sagefleet_report_dir).",),
+     "per run under sagefleet_report_dir). Used again, it holds only the last run's "
+     "results: the run that writes its report removes the report files an earlier run "
+     "left there, never another file.",),
     default="",
     doors=("verify",),
 )  # fmt: skip

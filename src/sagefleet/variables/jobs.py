@@ -160,7 +160,9 @@ BASTION_PROBES = role_var(
 )
 REPORT_DIR = role_var(
     PREFLIGHT, "sagefleet_preflight_report_dir", "path",
-    "Where the fleet report is written on the bastion, as is.",
+    "Where the fleet report is written on the bastion, as is; used again, it holds only "
+    "the last run's report (the report files an earlier run left there are removed, never "
+    "another file).",
     "Empty, one folder per run, reports/<inventory name>/preflight/<UTC time>/, and a "
     "link latest to the newest.",
     default="",
