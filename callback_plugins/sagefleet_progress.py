@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import os
 import time
 from typing import Any
 
@@ -9,6 +11,7 @@ from ansible.plugins.callback import CallbackBase
 
 from sagefleet.ansible import action_name, ending_meta
 from sagefleet.outcomes import BY_NAME
+from sagefleet.report.runs import RunFolder, discard, written
 
 DOCUMENTATION = r"""
 name: sagefleet_progress
@@ -25,6 +28,10 @@ description:
   - At the end, names the folder of each report the run wrote, or says that the run
     wrote none when it stopped before its report (an earlier run's report is never
     this run's).
+  - A run interrupted (Ctrl-C) says so as ansible-playbook exits, and whether it wrote
+    its report; the folder a run opened for a report it never wrote is removed (a
+    folder named explicitly keeps what was there before the run), so that no empty or
+    partial run folder is left and C(latest) stays on the last run that reported.
   - Enabled in the project's ansible.cfg (callbacks_enabled). To see only the
     progress and the failures on a large fleet, also set
     C(ANSIBLE_DISPLAY_OK_HOSTS=false) and C(ANSIBLE_DISPLAY_SKIPPED_HOSTS=false).
@@ -69,6 +76,11 @@ class CallbackModule(CallbackBase):
         self._last_bucket = -1
         self._started = time.monotonic()
         self._reports: list[str] = []
+        # The report folders this run opened (sagefleet_report_folder), and whether the
+        # run reached its end (PLAY RECAP): an interrupted run does not.
+        self._opened: list[RunFolder] = []
+        self._ended = False
+        self._pid = os.getpid()
         self._expects_report = False
         self._report_skipped = False  # a report task was skipped: nothing ran to report
         # A refused input (sagefleet_validate, run once for the fleet): the host PLAY
@@ -175,6 +187,9 @@ class CallbackModule(CallbackBase):
         self._start_task(task)
 
     def v2_playbook_on_start(self, playbook: Any) -> None:
+        # Ctrl-C ends ansible-playbook without PLAY RECAP (and without this callback's
+        # stats): what the run leaves is said on its way out.
+        atexit.register(self._on_exit)
         try:
             plays = playbook.get_plays()
             self._expects_report = any(_writes_report(play) for play in plays)
@@ -189,6 +204,8 @@ class CallbackModule(CallbackBase):
         data = data if isinstance(data, dict) else {}
         if action in REPORT_ACTIONS and data.get("folder") and data.get("written", True):
             self._reports.append(str(data["folder"]))
+        if action == "sagefleet_report_folder" and data.get("path") and "written" not in data:
+            self._opened.append(RunFolder.from_dict(data))  # state open
         # A deploy's outcome is the host's result (the task itself never fails): a host
         # rolled back or unreachable counts as such from the moment it is known.
         outcome = data.get("outcome") if action == "sagefleet_deploy" else None
@@ -218,7 +235,43 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_unreachable(self, result: Any) -> None:
         self._record(result, "unreachable")
 
+    def _on_exit(self) -> None:
+        if self._ended or os.getpid() != self._pid:  # a worker process, or a run that ended
+            return
+        self._ended = True
+        try:
+            for line in self._interrupted_lines():
+                self._display.display(line)
+        except Exception:  # noqa: BLE001 - the run is over: never a traceback on top of it
+            return
+
+    def _interrupted_lines(self) -> list[str]:
+        """What an interrupted run says: its report, or that it wrote none, and what became
+        of the folder it had opened for it (removed, so that no run folder is empty or
+        partial and 'latest' stays on the last run that reported)."""
+        lines = [f"[sagefleet] report of this run: {f}" for f in dict.fromkeys(self._reports)]
+        if lines:
+            return [*lines, "[sagefleet] this run was interrupted after its report"]
+        opened = [r for r in self._opened if not written(r)]
+        if not opened and not self._expects_report:
+            return ["[sagefleet] this run was interrupted"]
+        left = []
+        for run in opened:
+            if discard(run):
+                left.append(f"its report folder {run.path} was removed")
+            else:
+                left.append(
+                    f"what it wrote in {run.path} was removed (any report there is from an "
+                    "earlier run)"
+                )
+        return [
+            "[sagefleet] this run was interrupted and wrote no report"
+            + (f": {'; '.join(left)}" if left else "")
+            + " (reports of earlier runs, and their 'latest' links, are left as they were)"
+        ]
+
     def v2_playbook_on_stats(self, stats: Any) -> None:
+        self._ended = True
         hosts = sorted(stats.processed)
         failed = [h for h in hosts if stats.summarize(h)["failures"]]
         unreachable = [h for h in hosts if stats.summarize(h)["unreachable"]]

@@ -20,6 +20,7 @@ import jsonschema
 import pytest
 from tests.support.reports import deploy_report, dotnet
 
+import sagefleet.report as report_package
 from sagefleet import outcomes
 from sagefleet.deploy import waves
 from sagefleet.errors import InputError
@@ -407,6 +408,37 @@ def test_a_folder_named_explicitly_keeps_only_this_runs_results_and_every_other_
         "report.json",
     ]
     assert clear_stale(run) == []
+
+
+def test_a_run_that_wrote_no_report_takes_back_its_waves_from_a_folder_named_explicitly(
+    tmp_path: Path,
+) -> None:
+    """An interrupted deploy: its first wave's verification is not a report of the run, the
+    earlier run's report and the operator's file stay as they were."""
+    old = time.time() - 3600
+    for name in ("report.json", "notes.txt"):
+        (tmp_path / name).write_text("earlier")
+        os.utime(tmp_path / name, (old, old))
+    run = open_run("deploy", explicit=tmp_path)
+    (tmp_path / "verify-a").mkdir()
+    (tmp_path / "verify-a" / "pytest.junit.xml").write_text("<testsuites/>")
+    assert not written(run)
+    assert not discard(run)  # the folder itself stays
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "report.json"]
+
+
+def test_the_json_report_is_written_last_as_it_marks_a_run_that_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run stopped while writing never leaves a report.json without the other files."""
+    order: list[str] = []
+    monkeypatch.setattr(
+        report_package, "write_atomic", lambda path, *a, **k: order.append(path.name)
+    )
+    formats = ["json", "html", "console"]
+    written_files = report_package.write_reports(deploy_report(), tmp_path, formats)
+    assert order == ["report.html", "report.txt", "report.json"]
+    assert list(written_files) == formats
 
 
 def test_a_play_puts_reports_under_the_project_or_sagefleet_report_dir(tmp_path: Path) -> None:

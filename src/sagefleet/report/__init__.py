@@ -92,8 +92,10 @@ def write_reports(report: FleetReport, out_dir: Path, formats: Iterable[str]) ->
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-    for name, text in rendered.items():
+    # report.json last: it makes the folder a run's report (runs.written), so a run stopped
+    # while writing never leaves a report.json without the other files.
+    for name, text in sorted(rendered.items(), key=lambda item: item[0] == "json"):
         path = out_dir / FILE_NAMES[name]
         write_atomic(path, text, mode=REPORT_MODE, skip_unchanged=False)
         written[name] = path
-    return written
+    return {name: written[name] for name in wanted}

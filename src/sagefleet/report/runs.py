@@ -3,7 +3,8 @@
 By default a job's reports go to ``reports/<inventory name>/<job>/<UTC time>/``
 in the project, and ``reports/<inventory name>/<job>/latest`` (a relative
 symbolic link) points at the newest run that wrote a report. A run that stops
-before its report leaves ``latest`` where it was, and says so. A folder named
+before its report (interrupted too: the progress callback) leaves ``latest`` where
+it was, removes the folder it opened (``discard``), and says so. A folder named
 explicitly (``sagefleet_preflight_report_dir``...) is used as is: no time
 folder, no ``latest``; a run only shows a report it wrote there itself, and
 when it writes its report it removes what an earlier run of sagefleet left
@@ -143,8 +144,13 @@ def written(run: RunFolder, name: str = REPORT) -> bool:
 
 def discard(run: RunFolder) -> bool:
     """Remove the time folder of a run that wrote no report (what it holds, a JUnit file of
-    no test, is this run's own); a folder named explicitly stays as it is."""
+    no test, the verification of a wave before the run was stopped, is this run's own).
+    A folder named explicitly stays, without what this run wrote there (its waves'
+    verification): any report left there is an earlier run's. True: the folder went."""
     if run.job_dir is None or run.path.parent != run.job_dir:
+        for entry in _own_entries(run.path):
+            if _written_at(entry) >= run.started - 1.0:
+                _remove(entry)
         return False
     shutil.rmtree(run.path, ignore_errors=True)
     return not run.path.exists()
