@@ -64,13 +64,13 @@ class Deployer(Install):
         unresolved = self._resolve_service(facts)
         if unresolved:
             return self.done(Outcome.BLOCKED, reason=unresolved)
+        found = sage_version(Context(host=self.host, facts=facts))
+        installer = choose_installer(self.package, found[0] if found else "", host=self.host)
+        self.technology = installer.technology
         refused = self._failed_install(facts, current)
         if refused:
             self.result.version = current
             return self.done(Outcome.FAILED, reason=refused)
-        found = sage_version(Context(host=self.host, facts=facts))
-        installer = choose_installer(self.package, found[0] if found else "", host=self.host)
-        self.technology = installer.technology
         network = _network_mae(facts)
         account = self.options.service_account or facts.agent.account or LOCAL_SYSTEM
         if network and not is_domain_account(account, facts.identity.hostname):
