@@ -35,6 +35,7 @@ from sagefleet.findings import Finding
 from sagefleet.inventory import PASSWORD_VARS
 from sagefleet.remote import HostSession, RemoteError
 from sagefleet.settings import redact
+from sagefleet.settings.redact import scrub_text as redact_text
 from sagefleet.variables import given_or_none, value
 from sagefleet.variables.declarations import STAGING_DIR
 
@@ -211,6 +212,42 @@ def mask(data: bytes, secrets: Iterable[str]) -> bytes:
     return data
 
 
+def _text_codec(data: bytes) -> tuple[bytes, str]:
+    """(byte order mark, codec) of a text file from the host, read back byte for byte: a
+    tail of a UTF-16 log has lost its mark; an ANSI log is read as Latin-1, whose ASCII
+    names (Password=...) are what matters."""
+    for mark, codec in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"),
+                        (b"\xfe\xff", "utf-16-be")):
+        if data.startswith(mark):
+            return mark, codec
+    if len(data) >= 2 and data[1::2].count(0) * 3 > len(data) // 2:
+        return b"", "utf-16-le"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return b"", "latin-1"
+    return b"", "utf-8"
+
+
+def scrub_text_file(data: bytes) -> bytes:
+    """A log taken from the host with every password it writes by name masked, line by
+    line (redact.scrub_text): Password=/Pwd= of a connection string, a URL's
+    user:password@, a JSON member named like a secret. The inventory's secrets are masked
+    after this by value; this catches the ones it never held (the agent's own settings,
+    an old password, another login)."""
+    mark, codec = _text_codec(data)
+    body = data[len(mark) :]
+    odd = body[len(body) - 1 :] if codec.startswith("utf-16") and len(body) % 2 else b""
+    body = body[: len(body) - len(odd)]
+    errors = "surrogatepass" if codec.startswith("utf-16") else "strict"
+    try:
+        text = body.decode(codec, errors)
+    except UnicodeDecodeError:
+        codec, errors, text = "latin-1", "strict", body.decode("latin-1")
+    scrubbed = "\n".join(redact_text(line) for line in text.split("\n"))
+    return mark + scrubbed.encode(codec, errors) + odd
+
+
 def _json(value: Any) -> bytes:
     return (json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode()
 
@@ -302,13 +339,16 @@ def collect(
         bundle.restart = result.get("restart")
         bundle.files["service.json"] = _json({"service": bundle.service, "restart": bundle.restart})
         events = result.get("events") or []
-        bundle.files["events.json"] = _json({"events": events, "error": result.get("events_error")})
+        # An event's message may quote a connection string as the log does.
+        bundle.files["events.json"] = _json(
+            {"events": redact(events), "error": result.get("events_error")}
+        )
         for item in result.get("logs") or []:
             name = f"logs/{item['kind']}/{_file_name(str(item['path']))}"
             if item.get("content") is None:
                 bundle.notes.append(f"{item['path']}: not read ({item.get('error')})")
                 continue
-            bundle.files[name] = base64.b64decode(str(item["content"]))
+            bundle.files[name] = scrub_text_file(base64.b64decode(str(item["content"])))
             if item.get("truncated"):
                 bundle.notes.append(
                     f"{name}: last {options.tail_bytes} bytes of {item['size']} ({item['path']})"

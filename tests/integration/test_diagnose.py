@@ -20,6 +20,7 @@ from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT, next_first_address
 from tests.support.scenarios import entities_for, write_inventory
 
 CANARY = "Sql-Canary-Passw0rd!"
+HOST_ONLY = b"Host-Only-Pw7"
 AGENT_DIR = "C:\\Program Files\\Spendesk\\Sage Agent"
 
 
@@ -43,7 +44,10 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet, Pat
         AGENT_DIR + "\\logs\\agent.log",
         b"2025-03-01 10:00:00 INFO started\r\n"
         b"2025-03-01 10:00:01 ERROR login failed for sagefleet_sql with password "
-        + CANARY.encode() + b"\r\n2025-03-01 10:00:02 WARN heartbeat lost\r\n",
+        + CANARY.encode() + b"\r\n2025-03-01 10:00:02 WARN heartbeat lost\r\n"
+        # Passwords the inventory does not hold: another login's, the agent's own settings.
+        b"2025-03-01 10:00:03 ERROR Server=SQL01;User ID=sa;Password=" + HOST_ONLY + b";\r\n"
+        b'2025-03-01 10:00:04 DEBUG {"SqlUser":"sa","SQLPASSWORD":"' + HOST_ONLY + b'"}\r\n',
     )
     host.fs.mkdir("C:\\Windows\\Temp")
     host.fs.write("C:\\Windows\\Temp\\Setup Log 2025-03-01 #001.txt",
@@ -140,6 +144,15 @@ def test_canary_password_appears_in_no_byte_of_any_bundle(
     assert CANARY not in stdout
     settings = read_zip(found["with-agent"])["settings.redacted.json"].decode()
     assert "********" in settings
+
+
+def test_a_password_the_inventory_does_not_hold_is_masked_in_the_agents_log(
+    first_run: tuple[dict[str, Path], str],
+) -> None:
+    log = read_zip(first_run[0]["with-agent"])["logs/agent/agent.log"]
+    assert HOST_ONLY not in log
+    assert b"User ID=sa;Password=********;" in log and b'"SQLPASSWORD":"********"' in log
+    assert b"heartbeat lost" in log
 
 
 def test_service_is_not_restarted_unless_asked(

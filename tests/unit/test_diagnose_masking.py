@@ -12,7 +12,14 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from sagefleet.diagnose import Bundle, DiagnoseError, known_secrets, mask, write_zip
+from sagefleet.diagnose import (
+    Bundle,
+    DiagnoseError,
+    known_secrets,
+    mask,
+    scrub_text_file,
+    write_zip,
+)
 from sagefleet.inventory import load, sagefleet_var_names
 
 SECRET = "S3cr&t é;/pw+x <ok>"
@@ -73,3 +80,38 @@ def test_every_password_name_is_read_with_the_hosts_variables(tmp_path: Path) ->
     (host,) = load([str(inventory)], connect=False)
     assert {"winrm-alias-secret", "become-secret"} <= set(known_secrets(host.variables))
     assert {"ansible_winrm_pass", "ansible_become_pass"} <= set(sagefleet_var_names(host.variables))
+
+
+HOST_ONLY = "HostOnly-Pw9"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "opening Server=SAGE\\SAGE100;Database=BIJOU;User Id=spendesk;Password=HostOnly-Pw9;",
+        "login failed: Data Source=x;User ID=sa;PWD={HostOnly-Pw9};Encrypt=yes",
+        'config {"Timeout":30,"SqlPassword":"HostOnly-Pw9","Server":"x"}',
+        'config {"PASSWORD": "HostOnly-Pw9"}',
+        'event {"message":"{\\"sagePassword\\":\\"HostOnly-Pw9\\"}"}',
+        "calling https://agent:HostOnly-Pw9@api.example/v1",
+    ],
+)
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "cp1252"])
+def test_a_password_the_inventory_does_not_hold_is_masked_in_a_hosts_log(
+    line: str, encoding: str
+) -> None:
+    """The agent may log a password the inventory never held (its own settings, an old
+    password, another login): masking the inventory's secrets by value cannot find it.
+    utf-16-le without a mark: the tail of a UTF-16 log."""
+    log = f"10:00:00 INFO started é\r\n10:00:01 {line}\r\n10:00:02 WARN heartbeat lost\r\n"
+    scrubbed = scrub_text_file(log.encode(encoding)).decode(encoding)
+    assert HOST_ONLY not in scrubbed and "********" in scrubbed
+    assert scrubbed.startswith("10:00:00 INFO started é\r\n")
+    assert scrubbed.endswith("\r\n10:00:02 WARN heartbeat lost\r\n")
+
+
+def test_a_log_without_a_password_is_kept_byte_for_byte() -> None:
+    log = b"10:00 caf\xe9 Server=x;Database=BIJOU;\r\n" + bytes(range(256))
+    assert scrub_text_file(log) == log
+    wide = "10:00 connected\r\n".encode("utf-16-le") + b"\x00"  # cut after an odd byte
+    assert scrub_text_file(wide) == wide

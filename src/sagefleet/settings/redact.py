@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sagefleet.errors import InputError
@@ -37,6 +37,10 @@ _INLINE_SECRET = re.compile(
     r"""(?i)\b(password|pwd)\s*=\s*("(?:[^"]|"")*"?|'(?:[^']|'')*'?|\{[^}]*\}?|[^;]*)"""
 )
 _URL_SECRET = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*):[^@\s]*@")
+# A JSON member inside text (a log line, a string holding JSON), its quotes plain or
+# JSON-escaped: masked when its name is a secret's (is_secret_key).
+_TEXT_MEMBER = re.compile(r'"([^"\\]{1,100})"(\s*:\s*)"((?:[^"\\]|\\.)*)"')
+_ESCAPED_MEMBER = re.compile(r'\\"([^"\\]{1,100})\\"(\s*:\s*)\\"((?:(?!\\").)*)\\"')
 
 
 def is_secret_key(key: object, secret_keys: Iterable[str] = DEFAULT_SECRET_KEYS) -> bool:
@@ -65,10 +69,27 @@ def is_secret_path(
     return any(is_secret_key(step, keys) for step in steps)
 
 
-def _scrub_text(value: str) -> str:
-    # Connection strings embed passwords ("...;Password=x;"): mask them too.
+def _member(quote: str) -> Callable[[re.Match[str]], str]:
+    def replace(match: re.Match[str]) -> str:
+        if not is_secret_key(match.group(1)):
+            return match.group(0)
+        return f"{quote}{match.group(1)}{quote}{match.group(2)}{quote}{MASK}{quote}"
+
+    return replace
+
+
+def scrub_text(value: str) -> str:
+    """``value`` with every password it writes by name masked: a connection string's
+    ``Password=``/``Pwd=``, a URL's ``user:password@``, a JSON member named like a secret.
+
+    For text whose secrets cannot be known in advance (a string of settings.json, a line
+    of the agent's log): the agent may write a password the inventory never held. Give it
+    one line at a time: an unquoted ``Password=`` value runs to the next ``;``.
+    """
     value = _INLINE_SECRET.sub(lambda match: f"{match.group(1)}={MASK}", value)
-    return _URL_SECRET.sub(lambda match: f"{match.group(1)}:{MASK}@", value)
+    value = _URL_SECRET.sub(lambda match: f"{match.group(1)}:{MASK}@", value)
+    value = _TEXT_MEMBER.sub(_member('"'), value)
+    return _ESCAPED_MEMBER.sub(_member('\\"'), value)
 
 
 def redact(
@@ -130,7 +151,7 @@ def _redact(value: Any, keys: tuple[str, ...], previous: Any, *, compare: bool) 
             result_list.append(_redact(item, keys, prior, compare=compare))
         return result_list
     if isinstance(value, str):
-        return _scrub_text(value)
+        return scrub_text(value)
     return value
 
 
