@@ -174,9 +174,35 @@ def known_secrets(variables: Mapping[str, Any]) -> list[str]:
 #: Base64 text of at least this many characters is masked: a shorter run could match
 #: unrelated base64 in a log by chance.
 _MIN_BASE64 = 8
+#: A secret shorter than this is not searched for by value: one to three characters are in
+#: any text by chance (every "a" of a log masked, the bundle unreadable, and the masks
+#: would spell the secret). The files are still masked by name (settings.json's secret
+#: members, the logs' Password=/Pwd=, JSON members named as secrets).
+MIN_SECRET_SEARCHED = 4
+#: A secret shorter than this is masked where it stands alone, not inside a longer word or
+#: number ("2026" is not masked in a date's 20261206, nor "cafe" in a SHA-256).
+_MIN_INSIDE_WORDS = 8
+_WORD = b"A-Za-z0-9"
 
 
-def _secret_forms(secret: str) -> list[tuple[bytes, bytes]]:
+def _searched(secrets: Iterable[str]) -> list[str]:
+    return [s for s in secrets if len(s) >= MIN_SECRET_SEARCHED]
+
+
+def _pattern(form: bytes, secret: str, width: int) -> re.Pattern[bytes]:
+    """``form`` as a pattern; a short secret's only where it is not part of a longer word
+    (``width``: bytes a character takes in the form, 2 in UTF-16)."""
+    body = re.escape(form)
+    if len(secret) >= _MIN_INSIDE_WORDS:
+        return re.compile(body)
+    pad = b"\x00" if width == 2 else b""
+    word = b"[" + _WORD + b"]" + pad
+    before = b"(?<!" + word + b")" if secret[0].isascii() and secret[0].isalnum() else b""
+    after = b"(?!" + word + b")" if secret[-1].isascii() and secret[-1].isalnum() else b""
+    return re.compile(before + body + after)
+
+
+def _secret_forms(secret: str) -> list[tuple[re.Pattern[bytes], bytes]]:
     """(form, mask) of the secret as a file may hold it: UTF-8, UTF-16LE, JSON-escaped,
     URL-encoded, XML-escaped, in the ANSI code page (an installer's log), and base64 at
     each of its three alignments (the part the secret alone decides)."""
@@ -190,25 +216,30 @@ def _secret_forms(secret: str) -> list[tuple[bytes, bytes]]:
         xml_escape(secret),
         xml_escape(secret, {'"': "&quot;", "'": "&apos;"}),
     }
-    forms = {(text.encode("utf-8"), MASK.encode()) for text in texts}
-    forms.add((secret.encode("utf-16-le"), MASK.encode("utf-16-le")))
+    forms = {(text.encode("utf-8"), MASK.encode(), 1) for text in texts}
+    forms.add((secret.encode("utf-16-le"), MASK.encode("utf-16-le"), 2))
     with contextlib.suppress(UnicodeEncodeError):
-        forms.add((secret.encode("cp1252"), MASK.encode()))
+        forms.add((secret.encode("cp1252"), MASK.encode(), 1))
+    patterns = [
+        (_pattern(form, secret, width), replacement)
+        for form, replacement, width in sorted(forms, key=lambda f: len(f[0]), reverse=True)
+    ]
     for lead in range(3):
         encoded = base64.b64encode(b"\0" * lead + plain)
         start = 4 * ((lead + 2) // 3)  # the first group holding no leading byte
         whole = 4 * ((len(plain) - (3 - lead) % 3) // 3)  # groups of the secret's bytes only
         core = encoded[start : start + whole]
         if len(core) >= _MIN_BASE64:
-            forms.add((core, MASK.encode()))
-    return sorted(forms, key=lambda f: len(f[0]), reverse=True)
+            patterns.append((re.compile(re.escape(core)), MASK.encode()))
+    return patterns
 
 
 def mask(data: bytes, secrets: Iterable[str]) -> bytes:
-    """``data`` with every known secret replaced by ********, whatever its encoding."""
-    for secret in secrets:
-        for form, replacement in _secret_forms(secret):
-            data = data.replace(form, replacement)
+    """``data`` with every known secret replaced by ********, whatever its encoding (a
+    secret under MIN_SECRET_SEARCHED characters is left to the masking by name)."""
+    for secret in _searched(secrets):
+        for pattern, replacement in _secret_forms(secret):
+            data = pattern.sub(replacement, data)
     return data
 
 
@@ -402,13 +433,24 @@ def _connections(
 
 def write_zip(bundle: Bundle, dest: Path, secrets: Sequence[str]) -> Path:
     """One zip per host, written atomically; refused if any secret survived masking."""
-    manifest = _json(bundle.manifest())
-    for name, data in [*bundle.files.items(), ("manifest.json", manifest)]:
-        for secret in secrets:
-            if any(form in data for form, _ in _secret_forms(secret)):
+    if len(_searched(secrets)) < len(secrets):
+        bundle.notes.append(
+            f"a secret of the inventory has fewer than {MIN_SECRET_SEARCHED} characters: it is"
+            " not searched for by value (it is in any text by chance); the files are masked"
+            " by name (settings.json's secret members, Password=/Pwd=, JSON members named as"
+            " secrets)"
+        )
+    # The notes quote the host's errors; the rest of the manifest is sagefleet's own (a
+    # short secret may stand alone in a date or a size, and means nothing there).
+    bundle.notes = [mask(n.encode(), secrets).decode("utf-8", "replace") for n in bundle.notes]
+    notes = "\n".join(bundle.notes).encode()
+    for name, data in [*bundle.files.items(), ("manifest.json", notes)]:
+        for secret in _searched(secrets):
+            if any(pattern.search(data) for pattern, _ in _secret_forms(secret)):
                 raise DiagnoseError(
                     f"{bundle.host}: a secret remains in {name}; bundle not written"
                 )
+    manifest = _json(bundle.manifest())
     dest.mkdir(parents=True, exist_ok=True)
     stamp = bundle.collected_at[:19].replace("-", "").replace(":", "") + "Z"
     target = dest / f"{_SAFE_NAME.sub('_', bundle.host)}-{stamp}.zip"

@@ -155,6 +155,17 @@ def test_a_password_the_inventory_does_not_hold_is_masked_in_the_agents_log(
     assert b"heartbeat lost" in log
 
 
+def test_a_password_of_one_character_still_gives_a_readable_bundle(
+    fleet: tuple[Fleet, Path], tmp_path: Path
+) -> None:
+    """It stopped the bundle ('a secret remains in manifest.json; bundle not written')."""
+    _, inventory = fleet
+    run_playbook(inventory, tmp_path, "-l", "with-agent", "-e", "ansible_become_password=a")
+    files = read_zip(bundles(tmp_path)["with-agent"])
+    assert b"The agent is connected" in files["troubleshooting.txt"]
+    assert CANARY.encode() not in b"".join(files.values())
+
+
 def test_service_is_not_restarted_unless_asked(
     fleet: tuple[Fleet, Path], first_run: tuple[dict[str, Path], str]
 ) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import zipfile
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 from xml.sax.saxutils import escape
@@ -115,3 +116,33 @@ def test_a_log_without_a_password_is_kept_byte_for_byte() -> None:
     assert scrub_text_file(log) == log
     wide = "10:00 connected\r\n".encode("utf-16-le") + b"\x00"  # cut after an odd byte
     assert scrub_text_file(wide) == wide
+
+
+def test_a_secret_of_one_character_leaves_the_bundle_readable_and_written(
+    tmp_path: Path,
+) -> None:
+    """A Sage user's password may be one character: masking every "a" made the bundle
+    unreadable (and the masks spelled the secret), and the manifest's SHA-256 digests,
+    which hold an "a", had the bundle refused for every host with such a password."""
+    bundle = Bundle(host="sage01", collected_at="2026-12-06T10:00:00+00:00")
+    bundle.files["troubleshooting.txt"] = b"The agent is connected (step 5, a TCP connection)\n"
+    path = write_zip(bundle, tmp_path, ["a", SECRET])
+    with zipfile.ZipFile(path) as archive:
+        assert archive.read("troubleshooting.txt") == bundle.files["troubleshooting.txt"]
+        notes = json.loads(archive.read("manifest.json"))["notes"]
+    assert any("fewer than 4 characters" in note for note in notes)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16-le"])
+def test_a_short_secret_is_masked_where_it_stands_alone_not_inside_words_or_numbers(
+    encoding: str,
+) -> None:
+    text = "Pwd=2026; '2026' at 20261206 in Sage2026 and 2026x, sha 0f2026aa"
+    masked = mask(text.encode(encoding), ["2026"]).decode(encoding)
+    assert masked == "Pwd=********; '********' at 20261206 in Sage2026 and 2026x, sha 0f2026aa"
+
+
+def test_a_bundle_whose_date_holds_a_short_secret_is_written(tmp_path: Path) -> None:
+    bundle = Bundle(host="sage01", collected_at="2026-12-06T10:00:00+00:00")
+    bundle.files["service.json"] = b'{"state": "Running"}\n'
+    assert write_zip(bundle, tmp_path, ["2026", "12"]).is_file()
