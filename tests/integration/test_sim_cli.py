@@ -451,6 +451,42 @@ def test_sim_up_from_an_inventory_applies_the_hosts_profile_file_and_overrides(
         sagefleet("sim", "down", "-i", str(inventory))
 
 
+def test_the_simulator_leaves_no_file_holding_the_winrm_password(tmp_path: Path) -> None:
+    """Its NTLM account file held the served inventory's WinRM password in clear in the
+    temporary folder, and stayed there after `sim down` (a real client's password, when
+    `sim up -i` serves that client's inventory). A ':' in it, which Windows accepts, made
+    the file's line unreadable and the logon fail."""
+    folder, temp = tmp_path / "client", tmp_path / "tmp"
+    temp.mkdir()
+    password = "Pw:x1 é-NtlmFile"
+    inventory = client_inventory(folder, sagefleet_sim_profile="healthy-onprem")
+    write_yaml(folder / "group_vars" / "all.yml", {
+        "ansible_connection": "winrm", "ansible_user": "sfclient", "ansible_password": password
+    })  # fmt: skip
+    env = {**os.environ, "TMPDIR": str(temp)}
+
+    def sim(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*SAGEFLEET, "sim", *args, "-i", str(inventory)], env=env,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    up = sim("up")
+    assert up.returncode == 0, up.stderr
+    try:
+        (host,) = json.loads((folder / ".sim" / "state.json").read_text())["hosts"]
+        target = WinRMTarget(
+            host="srv1", address=host["address"], port=host["port"], username="sfclient",
+            password=password, ca_trust_path=str(folder / ".sim" / "ca.pem"),
+        )  # fmt: skip
+        with WinRMSession(target) as session:
+            assert session.run_snippet("host_info")["hostname"]
+        held = b"".join(p.read_bytes() for p in temp.rglob("*") if p.is_file())
+        assert b"Pw:x1" not in held and "Pw:x1".encode("utf-16-le") not in held
+    finally:
+        down = sim("down")
+    assert down.returncode == 0, down.stderr
+    assert not [p.name for p in temp.rglob("*")]
+
+
 def test_a_bad_override_stops_sim_up_in_one_line_before_anything_starts(tmp_path: Path) -> None:
     inventory = client_inventory(
         tmp_path / "client",

@@ -8,11 +8,13 @@ knows no host: it gets a ``Credentials`` policy and a command ``Runner``.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import http.server
 import os
 import selectors
+import shutil
 import socket
 import socketserver
 import ssl
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import spnego
+from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
 
 from sagefleet.errors import SagefleetError
 from sagefleet.sim.commands.stdin import Stdin
@@ -102,12 +105,23 @@ class _NtlmUsers:
                 self._write()
 
     def _write(self) -> None:
+        """The accounts as smbpasswd lines: their LM and NT hashes, as Windows keeps an
+        account, never the password (the served inventory's may be a real client's; a ':'
+        in it would also break a DOMAIN:USER:PASSWORD line). Replaced whole, for the
+        logons reading it meanwhile; a private folder, removed when the process ends."""
         if self._path is None:
-            handle, self._path = tempfile.mkstemp(prefix="sagefleet-ntlm-", suffix=".txt")
-            os.close(handle)
-        lines = [f"{d}:{u}:{p}" for d, u, p in sorted(self._users.values())]
-        with open(self._path, "w", encoding="utf-8") as stream:
+            folder = tempfile.mkdtemp(prefix="sagefleet-ntlm-")
+            self._path = os.path.join(folder, "users.txt")
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        lines = [
+            ":".join((d + "\\" + u if d else u, "0", lmowfv1(p).hex(), ntowfv1(p).hex()))
+            + ":[U]:LCT-0"
+            for d, u, p in sorted(self._users.values())
+        ]
+        partial = self._path + ".part"
+        with open(partial, "w", encoding="utf-8") as stream:
             stream.write("\n".join(lines) + "\n")
+        os.replace(partial, self._path)
         os.environ["NTLM_USER_FILE"] = self._path
 
 
