@@ -6,7 +6,7 @@ from typing import Any
 
 from sagefleet.agent import profile as agent_profile
 from sagefleet.ansible.action import SagefleetAction
-from sagefleet.errors import SagefleetError
+from sagefleet.errors import InputError, SagefleetError
 from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.settings import host as settings_host
 
@@ -42,19 +42,25 @@ class ActionModule(SagefleetAction):
         profile = agent_profile.for_host(
             {n: variables[n] for n in PROFILE_VARS if n in variables}, host=self.host
         )
-        target = settings_host.settings_target(
-            self.host,
-            path=args["path"] or profile.settings_path(args["install_dir"] or None),
-            install_dir=args["install_dir"],
-            service_account=args["service_account"],
-            keep_backups=args["keep_backups"],
-        )
+        try:
+            target = settings_host.settings_target(
+                self.host,
+                path=args["path"] or profile.settings_path(args["install_dir"] or None),
+                install_dir=args["install_dir"],
+                service_account=args["service_account"],
+                keep_backups=args["keep_backups"],
+            )
+            if args["state"] != "present":
+                settings_host.check_backup_name(self.host, target, args["backup"])
+        except InputError as exc:
+            # Named as the operator set it: the role's variable, not this task's option
+            # (state present meets these in the validate task first, which says the same).
+            raise settings_host.said_of_variable(exc, self.host) from None
         # The host also says whether the running agent read the file since its last
         # write: a restart owed by an earlier run is done now (the handler).
         target = settings_host.reading_agent(target, profile)
         if args["state"] == "present":
             return target, settings_host.host_settings(self.host, variables)
-        settings_host.check_backup_name(self.host, target, args["backup"])
         return target, None
 
     def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:

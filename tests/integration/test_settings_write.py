@@ -500,3 +500,25 @@ def test_the_write_and_restart_options_are_checked_before_any_host_is_written(
     assert "no host was contacted" in process.stdout
     assert said in process.stdout, process.stdout[-3000:]
     assert play.host.fs.listdir(FOLDER) == []  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("sagefleet_settings_backup", '"..\\\\..\\\\Windows\\\\win.ini"'),
+        ("sagefleet_settings_keep_backups", "500"),
+    ],
+)
+def test_a_rollbacks_bad_input_names_the_variable_the_operator_set(
+    play: Play, variable: str, value: str
+) -> None:
+    ok(play.run())
+    before = play.files()
+    given = f'{{"{variable}": {value}}}'
+    process = play.run("-e", "sagefleet_settings_state=rollback", "-e", given)
+    assert process.returncode == 2, process.stdout[-3000:]
+    said = " ".join(process.stdout.split())  # the output callback wraps long messages
+    assert f"host sage01, field {variable}: must be " in said, said[-3000:]
+    option = variable.removeprefix("sagefleet_settings_")
+    assert f"field {option}:" not in said  # the module's option: not what the operator set
+    assert play.files() == before

@@ -171,6 +171,15 @@ JOB_VARIABLES = {
     "service_account": "sagefleet_settings_service_account",
     "keep_backups": "sagefleet_settings_keep_backups",
 }
+#: The rollback's own option (state rollback), and the variable the role gives it from.
+ROLLBACK_VARIABLES = {"backup": "sagefleet_settings_backup"}
+
+
+def said_of_variable(exc: InputError, host: str) -> InputError:
+    """An error about one of the settings task's options, said of the inventory variable
+    the role gives it from: the name the operator set (one name per concept)."""
+    names = {**JOB_VARIABLES, **ROLLBACK_VARIABLES}
+    return exc.said_of(names.get(exc.field or "", exc.field), host)
 
 
 def job_target(host: str, variables: Mapping[str, Any]) -> SettingsTarget:
@@ -194,7 +203,7 @@ def job_target(host: str, variables: Mapping[str, Any]) -> SettingsTarget:
             keep_backups=_whole(given["keep_backups"], DEFAULT_KEEP_BACKUPS),
         )
     except InputError as exc:
-        raise exc.said_of(JOB_VARIABLES.get(exc.field or "", exc.field), host) from None
+        raise said_of_variable(exc, host) from None
 
 
 def _whole(found: Any, default: int) -> Any:
