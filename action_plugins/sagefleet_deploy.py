@@ -45,6 +45,8 @@ class ActionModule(SagefleetAction):
         result["msg"] = f"{outcome.outcome.value}: {summary}" + (
             f" ({outcome.reason})" if outcome.reason else ""
         )
+        if outcome.warnings:
+            result["warnings"] = list(outcome.warnings)
         if outcome.failed:
             result["failed"] = True
         return result

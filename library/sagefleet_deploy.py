@@ -77,6 +77,15 @@ settings_kept:
   returned: always
   type: list
   elements: str
+backups_pruned:
+  description:
+    - The agent's backups (folder names in C(sagefleet_agent_backup_dir)) this run removed
+      after an install or upgrade that ended well, beyond C(sagefleet_agent_keep_backups);
+      empty in check mode, where the plan names those a run would remove. A backup a file
+      in use kept is a warning, never a failure.
+  returned: always
+  type: list
+  elements: str
 host_report:
   description: The preflight findings of the host (schema of report.schema.json, hosts[]).
   returned: always

@@ -27,6 +27,7 @@ from sagefleet.remote.command import parse_result, snippet_invocation
 from sagefleet.remote.errors import SnippetFailed
 from sagefleet.settings import redact
 from sagefleet.variables import given_or_none
+from sagefleet.variables.declarations import BACKUP_DIR
 
 READ_ONLY: tuple[str, ...] = (
     "host_info",
@@ -38,6 +39,7 @@ READ_ONLY: tuple[str, ...] = (
     "agent_connections",
     "stage_status",
     "stage_cleanup",
+    "agent_backup_prune",
 )
 """The snippets selftest runs, in order: none changes the host with the parameters given."""
 
@@ -104,6 +106,7 @@ def plan(host: str, variables: Mapping[str, Any]) -> list[tuple[str, dict[str, A
     prepared = offline_prepared(host, variables)
     options = options_from(host, {**variables, "sagefleet_diagnose_restart": False})
     options.restart = False
+    backup_dir = str(given_or_none(host, variables, BACKUP_DIR.name) or BACKUP_DIR.default)
     given = given_or_none(host, variables, "sagefleet_agent_staging_dir")
     staging = str(given or transfer.DEFAULT_STAGING_DIR)
     root = transfer.check_staging_dir(staging)
@@ -142,6 +145,8 @@ def plan(host: str, variables: Mapping[str, Any]) -> list[tuple[str, dict[str, A
         ),
         "stage_status": transfer.status_params(staged),
         "stage_cleanup": {"root": root, "remove": [], "remove_parts": []},
+        # The listing only: nothing is removed, a missing folder is not created.
+        "agent_backup_prune": {"backup_dir": backup_dir, "remove": []},
     }
     return [(name, params[name]) for name in READ_ONLY]
 

@@ -139,8 +139,11 @@ class Deployer(Install):
         if self.probed is not None:
             self.result.plan += self.probed.kept_note
         if self.check_mode:
-            if action in ("install", "upgrade", "downgrade") and self.want_diff:
-                self.result.diff = self._planned_diff(settings, action)
+            if action in ("install", "upgrade", "downgrade"):
+                # An upgrade takes a backup, the newest; a fresh install none.
+                self._planned_prune(taking=action != "install")
+                if self.want_diff:
+                    self.result.diff = self._planned_diff(settings, action)
             self.result.version = current
             return self.done(Outcome.PLANNED, changed=True)
         self._acquire_lock()

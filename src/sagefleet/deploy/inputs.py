@@ -20,7 +20,7 @@ from sagefleet.remote.retry import retry_from
 from sagefleet.settings import HostSettings, build_host_settings
 from sagefleet.settings.host import settings_target
 from sagefleet.variables import given_or_none, value
-from sagefleet.variables.declarations import BACKUP_DIR, STAGING_DIR
+from sagefleet.variables.declarations import BACKUP_DIR, KEEP_AGENT_BACKUPS, STAGING_DIR
 
 
 def installer_arguments(
@@ -55,6 +55,8 @@ class DeployOptions:
     backup_dir: str = BACKUP_DIR.default
     # Take the agent a failed fresh install left as installed (deploy/record.py).
     accept_failed_install: bool = False
+    # Backups of the previous install kept in backup_dir after an install that ended well.
+    keep_backups: int = KEEP_AGENT_BACKUPS.default
     stop_timeout_s: int = 60
     start_timeout_s: int = 60
     installer_timeout_s: int = 1800
@@ -118,6 +120,7 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DeployOptions:
         staging_dir=str(read("sagefleet_agent_staging_dir")),
         backup_dir=str(read("sagefleet_agent_backup_dir")),
         accept_failed_install=bool(read("sagefleet_agent_accept_failed_install")),
+        keep_backups=read("sagefleet_agent_keep_backups"),
         stop_timeout_s=read("sagefleet_agent_stop_timeout_s"),
         start_timeout_s=read("sagefleet_agent_start_timeout_s"),
         service_account=account or None,

@@ -9,6 +9,7 @@ import contextlib
 from typing import Any
 
 from sagefleet import transfer
+from sagefleet.deploy.backups import Backups
 from sagefleet.deploy.gate import HealthGate
 from sagefleet.deploy.inputs import installer_arguments
 from sagefleet.deploy.result import DeployResult, finding, killed_note
@@ -21,7 +22,7 @@ from sagefleet.settings.host import settings_target, write_settings
 STAGE_DETAILS = ("method", "encoding", "streams", "bytes_sent", "skipped", "resumed_from")
 
 
-class Install(HealthGate, Rollback):
+class Install(HealthGate, Rollback, Backups):
     """The stages that change the host, each ending in the health gate."""
 
     def _settings_only(self, settings: Any, action: str) -> DeployResult:
@@ -178,6 +179,8 @@ class Install(HealthGate, Rollback):
             verb = {"install": Outcome.INSTALLED, "downgrade": Outcome.DOWNGRADED}.get(
                 action, Outcome.UPGRADED
             )
+            # Ended well: no rollback needs an older backup now (never this run's).
+            self._prune_backups(outcome.get("backup_path"))
             if self.result.reboot_required:
                 self.result.plan += " — reboot required (not done: plan it with the client)"
             return self.done(

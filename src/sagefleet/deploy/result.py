@@ -50,6 +50,10 @@ class DeployResult:
     diff: str | None = None
     #: Members only the host's settings.json had, kept in what is written (names only).
     settings_kept: list[str] = field(default_factory=list)
+    #: The agent's backups this run removed after it ended well (names only).
+    backups_pruned: list[str] = field(default_factory=list)
+    #: What went wrong without failing the host (a backup a file in use kept), one line each.
+    warnings: list[str] = field(default_factory=list)
     report: HostReport | None = None
 
     @property
@@ -68,6 +72,7 @@ class DeployResult:
             "duration_s": round(self.duration_s, 3),
             "steps": self.steps,
             "settings_kept": self.settings_kept,
+            "backups_pruned": self.backups_pruned,
         }
 
 

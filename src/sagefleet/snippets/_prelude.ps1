@@ -115,6 +115,46 @@ function Confirm-SfPrivateFolder([string] $Path, [bool] $Create = $true) {
     $full
 }
 
+function Remove-SfTree([string] $Name, [string] $Folder) {
+    # A folder and everything in it (stage_cleanup: a staged version; agent_backup_prune: an
+    # agent backup). [IO.Directory]::Delete(folder, $true) throws on a read-only file (zip
+    # attributes; a copy keeps them) and on a file another process holds open (a log):
+    # ReadOnly is cleared first, each file that stays is returned as {folder, path, error},
+    # and everything else still goes. Empty means the folder is gone.
+    $left = @()
+    foreach ($file in [System.IO.Directory]::GetFiles($Folder, '*', [System.IO.SearchOption]::AllDirectories)) {
+        try {
+            # Normal: ReadOnly (and Hidden, System) cleared, as the file goes anyway.
+            [System.IO.File]::SetAttributes($file, [System.IO.FileAttributes]::Normal)
+            [System.IO.File]::Delete($file)
+        } catch {
+            $left += [ordered]@{ folder = $Name; path = $file; error = $_.Exception.GetBaseException().Message }
+        }
+    }
+    if ($left.Count -eq 0) { [System.IO.Directory]::Delete($Folder, $true); return @() }
+    # Empty folders go, deepest first; the ones above a file left stay.
+    foreach ($dir in @([System.IO.Directory]::GetDirectories($Folder, '*', [System.IO.SearchOption]::AllDirectories) | Sort-Object -Property Length -Descending)) {
+        if (@([System.IO.Directory]::GetFileSystemEntries($dir)).Count -eq 0) { [System.IO.Directory]::Delete($dir) }
+    }
+    $left
+}
+
+function Get-SfBackupStamp([string] $Name) {
+    # The UTC time in the name of an agent backup, '<version>-<yyyyMMddTHHmmssZ>' as
+    # agent_install makes it (the version in letters, digits and . + _ -), or $null for
+    # any other name: nothing sagefleet made, never listed nor touched. Case-sensitive, as
+    # made; the time must be one (sagefleet.deploy.backups reads names the same way).
+    if ($Name -cmatch '^[0-9A-Za-z.+_-]+-([0-9]{8}T[0-9]{6}Z)$') {
+        $when = [DateTime]::MinValue
+        $format = "yyyyMMdd'T'HHmmss'Z'"
+        $invariant = [Globalization.CultureInfo]::InvariantCulture
+        if ([DateTime]::TryParseExact($Matches[1], $format, $invariant, [Globalization.DateTimeStyles]::None, [ref]$when)) {
+            return $Matches[1]
+        }
+    }
+    $null
+}
+
 function Get-SfFileSha256([string] $Path) {
     $sha = New-Object -TypeName System.Security.Cryptography.SHA256CryptoServiceProvider
     $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Read)

@@ -70,6 +70,26 @@ function Grant-SfServiceLogon([string]$Account) {
     }
 }
 
+function New-SfBackupName([string] $Root, $Version) {
+    # '<version>-<yyyyMMddTHHmmssZ>', UTC, the version's characters other than letters,
+    # digits and . + _ - as '_' ('unknown' without one): the form agent_backup_prune
+    # recognises (Get-SfBackupStamp). Its time sorts after every backup's in the folder, even
+    # within the same second, as settings_write's backups do: the newest is this run's, and
+    # no name is used twice (a copy into an earlier backup would mix two installs).
+    $format = "yyyyMMdd'T'HHmmss'Z'"
+    $invariant = [Globalization.CultureInfo]::InvariantCulture
+    $stamp = [DateTime]::UtcNow.ToString($format, $invariant)
+    foreach ($dir in [System.IO.Directory]::GetDirectories($Root)) {
+        $found = Get-SfBackupStamp ([System.IO.Path]::GetFileName($dir))
+        if ($null -ne $found -and [string]::CompareOrdinal($found, $stamp) -ge 0) {
+            $stamp = [DateTime]::ParseExact($found, $format, $invariant).AddSeconds(1).ToString($format, $invariant)
+        }
+    }
+    $safe = ([string]$Version) -creplace '[^0-9A-Za-z.+_-]', '_'
+    if (-not $safe) { $safe = 'unknown' }
+    '{0}-{1}' -f $safe, $stamp
+}
+
 function Invoke-SfInstaller {
     # A process of its own, waited for alone: Start-Process -Wait waits for every process the
     # installer leaves running (the agent, a tray app) and never returns. A missing exit code
@@ -132,12 +152,11 @@ try {
             }
         }
         if ($null -eq $result.failed_step) {
-            $stamp = [DateTime]::UtcNow.ToString('yyyyMMddTHHmmssZ')
             try {
                 # The backup holds settings.json (passwords), and a copy takes the DACL of
                 # its destination: the root is private (SYSTEM and Administrators), checked.
                 $backupDir = Confirm-SfPrivateFolder ([string]$P.backup_dir)
-                $backup = Join-Path -Path $backupDir -ChildPath ('{0}-{1}' -f $result.previous_version, $stamp) -ErrorAction Stop
+                $backup = Join-Path -Path $backupDir -ChildPath (New-SfBackupName $backupDir $result.previous_version) -ErrorAction Stop
                 New-Item -ItemType Directory -Path $backup -Force -ErrorAction Stop | Out-Null
                 Copy-Item -Path (Join-Path -Path $result.install_dir -ChildPath '*' -ErrorAction Stop) -Destination $backup -Recurse -Force -ErrorAction Stop
                 $result.backup_path = $backup

@@ -4,9 +4,8 @@
 # from the listing; this only removes direct children of the root, by name.
 # $P: root, remove (folder names), remove_parts (names '<folder>\<file>.part', or a piece
 #   of one: '<folder>\<file>.part.<start>').
-# [IO.Directory]::Delete(folder, $true) throws on a read-only file (zip attributes) and on a
-# file another process holds open (a log): ReadOnly is cleared first, a file that stays
-# locked is reported in 'left' with its error, and everything else still goes.
+# A version folder goes with the prelude's Remove-SfTree: a file that stays locked is
+# reported in 'left' with its error, and everything else still goes.
 
 # The staging folder is private and checked on every run (a missing one has nothing to clean:
 # it stays missing).
@@ -19,25 +18,6 @@ function Resolve-SfChild([string] $Name, [int] $Depth) {
         throw "refusing to remove '$Name' under '${root}': not a staged version name"
     }
     Join-Path $root $Name
-}
-
-function Remove-SfTree([string] $Name, [string] $Folder) {
-    $left = @()
-    foreach ($file in [System.IO.Directory]::GetFiles($Folder, '*', [System.IO.SearchOption]::AllDirectories)) {
-        try {
-            # Normal: ReadOnly (and Hidden, System) cleared, as the file goes anyway.
-            [System.IO.File]::SetAttributes($file, [System.IO.FileAttributes]::Normal)
-            [System.IO.File]::Delete($file)
-        } catch {
-            $left += [ordered]@{ folder = $Name; path = $file; error = $_.Exception.GetBaseException().Message }
-        }
-    }
-    if ($left.Count -eq 0) { [System.IO.Directory]::Delete($Folder, $true); return @() }
-    # Empty folders go, deepest first; the ones above a file left stay.
-    foreach ($dir in @([System.IO.Directory]::GetDirectories($Folder, '*', [System.IO.SearchOption]::AllDirectories) | Sort-Object -Property Length -Descending)) {
-        if (@([System.IO.Directory]::GetFileSystemEntries($dir)).Count -eq 0) { [System.IO.Directory]::Delete($dir) }
-    }
-    $left
 }
 
 $removed = @()

@@ -265,6 +265,24 @@ ACCEPT_FAILED_INSTALL = _deployed(
     fix="set sagefleet_agent_accept_failed_install: true only for a host whose agent you "
     "checked",
 )
+KEEP_AGENT_BACKUPS = Var(
+    "sagefleet_agent_keep_backups",
+    "int",
+    (
+        "Backups of the previous install kept in sagefleet_agent_backup_dir after an "
+        "install or upgrade that ended well, the one it took included (0 to 100). Older "
+        "ones are removed, never the one the run took (0 keeps that one only); a run "
+        "rolled back or failed removes nothing. Each holds a copy of settings.json, "
+        "passwords included (docs/deploy.md, \"Backups of the agent\").",
+    ),
+    default=5,
+    low=0,
+    high=100,
+    roles=(AGENT,),
+    defaults_in=(AGENT,),
+    note="Backups of the previous install kept after an upgrade that ended well (0 to 100).",
+    doors=("deploy",),
+)
 STAGING_KEEP = Var(
     "sagefleet_agent_staging_keep",
     "int",
@@ -506,6 +524,7 @@ VARIABLES: tuple[Var, ...] = (
     STAGING_DIR,
     BACKUP_DIR,
     ACCEPT_FAILED_INSTALL,
+    KEEP_AGENT_BACKUPS,
     STAGING_KEEP,
     PACKAGE_URL,
     TRANSFER_ENCODING,

@@ -8,11 +8,14 @@ happen in the host model exactly as the PowerShell snippets drive Windows.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import re
 from typing import Any
 
+from sagefleet.deploy.backups import backup_stamp
 from sagefleet.sim.commands import acl_rules, semantics, service_rules
 from sagefleet.sim.commands.registry import SnippetAbort, simulates
+from sagefleet.sim.commands.stage_models import remove_tree
 from sagefleet.sim.commands.stdin import Stdin
 from sagefleet.sim.host import ModelError, ServiceError, WindowsHost
 
@@ -50,6 +53,19 @@ def copy_tree(host: WindowsHost, source: str, target: str) -> None:
 def empty_folder(host: WindowsHost, folder: str) -> None:
     for name in host.fs.listdir(folder):
         host.fs.delete(folder.rstrip("\\") + "\\" + name)
+
+
+def backup_name(host: WindowsHost, root: str, version: str | None) -> str:
+    """New-SfBackupName: '<version>-<yyyyMMddTHHmmssZ>' at the host's UTC clock, after the
+    time of every backup already in ``root`` (even within the same second)."""
+    stamp = host.utc_now().strftime("%Y%m%dT%H%M%SZ")
+    for name in host.fs.listdir(root):
+        found = backup_stamp(name)
+        if found is not None and host.fs.is_dir(f"{root}\\{name}") and found >= stamp:
+            after = dt.datetime.strptime(found, "%Y%m%dT%H%M%SZ") + dt.timedelta(seconds=1)
+            stamp = after.strftime("%Y%m%dT%H%M%SZ")
+    safe = re.sub(r"[^0-9A-Za-z.+_-]", "_", version or "") or "unknown"
+    return f"{safe}-{stamp}"
 
 
 def _quote(argument: str) -> str:
@@ -117,11 +133,10 @@ def _install(
                 _start_again(host, name, params, result, was_running)
                 return
             result["killed_pid"] = killed or None
-        stamp = host.utc_now().strftime("%Y%m%dT%H%M%SZ")
         root = str(params["backup_dir"])
         try:
             root = acl_rules.private_folder(host, root) or root
-            backup = f"{root}\\{result['previous_version']}-{stamp}"
+            backup = f"{root}\\{backup_name(host, root, result['previous_version'])}"
             copy_tree(host, result["install_dir"], backup)
         except (ModelError, SnippetAbort) as exc:
             result.update(failed_step="backup", error=str(exc))
@@ -277,3 +292,47 @@ def agent_restart(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> di
         if after is not None:
             result["state"] = after.state
     return result
+
+
+@simulates("agent_backup_prune")
+def agent_backup_prune(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[str, Any]:
+    """List the folders named as agent backups in the private backup folder, and remove the
+    ones named (Remove-SfTree: ReadOnly cleared, a file held open keeps its folder)."""
+    with host.lock:
+        try:
+            return _agent_backup_prune(host, params)
+        except ModelError as exc:
+            raise SnippetAbort(str(exc)) from None
+
+
+def _agent_backup_prune(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
+    fs = host.fs
+    given = params.get("backup_dir")
+    root = acl_rules.private_folder(host, given, create=False)
+    if root is None:
+        # A script without Confirm-SfPrivateFolder would remove copies of settings.json from
+        # a folder anyone may have planted: the model does not guess what it would do.
+        raise SnippetAbort("agent_backup_prune: the script does not check its backup folder")
+    pruned: list[str] = []
+    left: list[dict[str, str]] = []
+    for name in params.get("remove") or []:
+        if name is None:
+            continue
+        if backup_stamp(str(name)) is None:
+            raise SnippetAbort(
+                f"refusing to remove '{name}' under '{root}': not the name of an agent backup "
+                "(<version>-<yyyyMMddTHHmmssZ>)"
+            )
+        folder = f"{root}\\{name}"
+        if fs.is_dir(folder):
+            stuck = remove_tree(fs, str(name), folder)
+            if stuck:
+                left.extend(stuck)
+            else:
+                pruned.append(str(name))
+    exists = fs.is_dir(root)
+    names = fs.listdir(root) if exists else []
+    backups = [n for n in names if backup_stamp(n) is not None and fs.is_dir(f"{root}\\{n}")]
+    return {
+        "backup_dir": root, "exists": exists, "backups": backups, "pruned": pruned, "left": left
+    }  # fmt: skip

@@ -587,8 +587,9 @@ def _child(root: str, name: Any, depth: int) -> str:
     return f"{root}\\{text}"
 
 
-def _remove_tree(fs: FileSystem, name: str, folder: str) -> list[dict[str, str]]:
-    """Remove-SfTree: clear ReadOnly, delete file by file, report what stays locked."""
+def remove_tree(fs: FileSystem, name: str, folder: str) -> list[dict[str, str]]:
+    """The prelude's Remove-SfTree (stage_cleanup, agent_backup_prune): clear ReadOnly,
+    delete file by file, report what stays locked; the folder goes when nothing stayed."""
     prefix = fs.resolve(folder).lower() + "\\"
     left: list[dict[str, str]] = []
     for key in sorted(k for k in fs.entries if k.startswith(prefix)):
@@ -629,7 +630,7 @@ def _stage_cleanup(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
     for name in params.get("remove") or []:
         folder = _child(root, name, 1)
         if fs.is_dir(folder):
-            stuck = _remove_tree(fs, str(name), folder)
+            stuck = remove_tree(fs, str(name), folder)
             _touch(fs, root)
             if stuck:
                 left.extend(stuck)

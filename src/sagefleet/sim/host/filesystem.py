@@ -511,7 +511,8 @@ class FileSystem:
 
     def copy(self, source: str, target: str) -> FileEntry:
         """Copy-Item of one file: a new file whose DACL is inherited from the destination
-        folder, not the source's (CopyFile semantics, KB 310316), owned by its creator."""
+        folder, not the source's (CopyFile semantics, KB 310316), owned by its creator; its
+        attributes (ReadOnly) are the source's, as CopyFile copies them."""
         entry = self.stat(source)
         if entry.is_dir:
             raise ModelError("FileSystem.copy copies files; create folders with mkdir")
@@ -527,6 +528,7 @@ class FileSystem:
             file_version=entry.file_version,
         )
         new.acl = None
+        new.readonly = entry.readonly
         new.modified = entry.modified  # CopyFile keeps the last write time (KB 299648)
         return new
 

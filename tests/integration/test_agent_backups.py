@@ -1,0 +1,172 @@
+"""The agent's backups after upgrades: the newest sagefleet_agent_keep_backups stay, older
+ones go once an upgrade ended well, and nothing else in the backup folder is touched
+(docs/deploy.md, "Backups of the agent"). Each deploy runs over WinRM as the bastion does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sagefleet.deploy import DeployResult, deploy_host
+from sagefleet.inventory import load
+from sagefleet.package import build_test_package, inspect
+from sagefleet.sim.fleet import Fleet, generate_specs
+from sagefleet.sim.host import WindowsHost
+from sagefleet.sim.host.products import AGENT_SERVICE
+from tests.support.fleets import next_first_address, session_for
+from tests.support.scenarios import write_inventory
+
+ROOT = "C:\\ProgramData\\sagefleet\\backup"
+INSTALL_DIR = "C:\\Program Files\\Spendesk\\Sage Agent"
+#: What an administrator (or anything else) left in the backup folder: never touched.
+NOT_OURS = (
+    "manual-copy",  # no time
+    "2.3.0-20240101t000000z",  # another case than agent_install writes
+    "2.3.0-20241399T000000Z",  # no such time
+    "old 2.3.0-20240101T000000Z",  # a space: never in a name agent_install makes
+)
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[tuple[Fleet, dict[str, Any], Path]]:
+    specs = generate_specs(1, profiles=("agent-old",), first_address=next_first_address(), port=0)
+    fleet = Fleet(specs, tmp_path / "fleet").start()
+    inventory = write_inventory(
+        fleet,
+        tmp_path / "inventory" / "hosts.yml",
+        {"sagefleet_agent_target_version": "3.2.0", "sagefleet_winrm_retries": 0},
+    )
+    variables = {h.name: dict(h.variables) for h in load([inventory])}
+    yield fleet, variables, tmp_path
+    fleet.stop()
+
+
+def upgrade(
+    sim: tuple[Fleet, dict[str, Any], Path],
+    version: str,
+    keep: int,
+    *,
+    check_mode: bool = False,
+    **package: Any,
+) -> DeployResult:
+    fleet, variables, tmp = sim
+    built = inspect(build_test_package(tmp / f"Setup-{version}.zip", agent_version=version))
+    extra = {"sagefleet_agent_target_version": version, "sagefleet_agent_keep_backups": keep}
+    with session_for(fleet, "sage01") as session:
+        return deploy_host(
+            session, "sage01", {**variables["sage01"], **extra}, built, check_mode=check_mode
+        )
+
+
+def backups(host: WindowsHost) -> list[str]:
+    """The folders in the backup folder, by name."""
+    return host.fs.listdir(ROOT) if host.fs.is_dir(ROOT) else []
+
+
+def plant(host: WindowsHost, name: str, **attributes: Any) -> str:
+    """A folder in the backup folder with one file in it (its DACL the folder's)."""
+    folder = f"{ROOT}\\{name}"
+    host.fs.mkdir(folder)
+    host.fs.write(folder + "\\settings.json", b"{}")
+    if attributes:
+        host.fs.set_attributes(folder + "\\settings.json", **attributes)
+    return folder
+
+
+def test_older_backups_go_after_each_good_upgrade_and_the_newest_stay(
+    sim: tuple[Fleet, dict[str, Any], Path],
+) -> None:
+    host = sim[0].host("sage01")  # agent-old: 2.3.0 running
+    first = upgrade(sim, "3.2.0", keep=2)
+    assert first.outcome == "upgraded", first.reason
+    [taken] = backups(host)
+    assert taken.startswith("2.3.0-") and first.backups_pruned == []
+    for name in NOT_OURS:
+        plant(host, name)
+    host.fs.write(ROOT + "\\notes.txt", b"kept by hand")
+    results = [upgrade(sim, version, keep=2) for version in ("3.3.0", "3.4.0", "3.5.0")]
+    assert [r.outcome for r in results] == ["upgraded"] * 3
+    ours = sorted(n for n in backups(host) if n not in NOT_OURS and n != "notes.txt")
+    # Each run's backup is named after the version it replaced, the newest two stay.
+    assert [n.split("-")[0] for n in ours] == ["3.3.0", "3.4.0"]
+    assert results[1].backups_pruned == [taken]
+    assert [n.split("-")[0] for n in results[2].backups_pruned] == ["3.2.0"]
+    assert "older agent backups removed: " + taken in results[1].plan
+    assert results[0].backups_pruned == [] and "backups removed" not in results[0].plan
+    # Nothing else in the folder is touched.
+    assert set(NOT_OURS) | {"notes.txt"} <= set(backups(host))
+    assert host.fs.read(ROOT + "\\notes.txt") == b"kept by hand"
+    # A run rolled back removes nothing: its backup adds to the kept ones.
+    host.installer_failure = 1603
+    failed = upgrade(sim, "3.6.0", keep=2)
+    assert failed.outcome == "rolled-back", failed.reason
+    assert failed.backups_pruned == []
+    after = sorted(n for n in backups(host) if n not in NOT_OURS and n != "notes.txt")
+    assert [n.split("-")[0] for n in after] == ["3.3.0", "3.4.0", "3.5.0"]
+    service = host.service(AGENT_SERVICE)
+    assert service is not None and service.version == "3.5.0"
+
+
+def test_keep_zero_keeps_only_the_backup_this_run_took(
+    sim: tuple[Fleet, dict[str, Any], Path],
+) -> None:
+    host = sim[0].host("sage01")
+    upgrade(sim, "3.2.0", keep=5)
+    result = upgrade(sim, "3.3.0", keep=0)
+    assert result.outcome == "upgraded", result.reason
+    [left] = backups(host)
+    assert left.startswith("3.2.0-")
+    assert [n.split("-")[0] for n in result.backups_pruned] == ["2.3.0"]
+
+
+def test_a_backup_a_file_in_use_keeps_is_a_warning_and_the_upgrade_stands(
+    sim: tuple[Fleet, dict[str, Any], Path],
+) -> None:
+    host = sim[0].host("sage01")
+    # A read-only file in the agent's folder: its copy in the backup is read-only too.
+    host.fs.write(INSTALL_DIR + "\\licence.txt", b"licence")
+    host.fs.set_attributes(INSTALL_DIR + "\\licence.txt", readonly=True)
+    first = upgrade(sim, "3.2.0", keep=1)
+    assert first.outcome == "upgraded", first.reason
+    [read_only] = backups(host)
+    assert host.fs.stat(f"{ROOT}\\{read_only}\\licence.txt").readonly
+    locked = plant(host, "2.2.0-20200101T000000Z", open_by="notepad.exe")
+    host.fs.write(locked + "\\agent.log", b"old log")
+    result = upgrade(sim, "3.3.0", keep=1)
+    assert result.outcome == "upgraded", result.reason
+    assert result.backups_pruned == [read_only]
+    assert not host.fs.exists(f"{ROOT}\\{read_only}")
+    # The folder a file in use keeps stays, with that file only; said, never a failure.
+    assert host.fs.listdir(locked) == ["settings.json"]
+    [warning] = result.warnings
+    assert f"agent backup {ROOT}\\2.2.0-20200101T000000Z not removed: " in warning
+    assert "being used by another process" in warning
+    assert "agent backups not removed (a file in use): 2.2.0-20200101T000000Z" in result.plan
+    left = [s for s in result.steps if s["step"] == "prune-left"]
+    assert [s["folder"] for s in left] == ["2.2.0-20200101T000000Z"]
+    # Closed, it goes with the next upgrade that ends well.
+    host.fs.set_attributes(locked + "\\settings.json", open_by=None)
+    again = upgrade(sim, "3.4.0", keep=1)
+    assert "2.2.0-20200101T000000Z" in again.backups_pruned and not again.warnings
+    assert not host.fs.exists(locked)
+
+
+def test_check_mode_says_which_backups_would_go_and_removes_none(
+    sim: tuple[Fleet, dict[str, Any], Path],
+) -> None:
+    host = sim[0].host("sage01")
+    upgrade(sim, "3.2.0", keep=5)
+    upgrade(sim, "3.3.0", keep=5)
+    before = dict(host.fs.entries)
+    oldest, newer = sorted(backups(host))
+    planned = upgrade(sim, "3.4.0", keep=2, check_mode=True)
+    assert planned.outcome == "planned"
+    # The run would take a backup, the newest: one place is left for the older ones.
+    assert planned.plan.endswith(" — would remove older agent backups: " + oldest)
+    assert planned.backups_pruned == []
+    assert dict(host.fs.entries) == before
+    assert newer.startswith("3.2.0-")
