@@ -332,8 +332,14 @@ def _engine(
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     os.close(null)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    def end(signum: int, frame: Any) -> None:
+        # Ctrl-C or a TERM to ansible-playbook's process group: leave nothing behind.
+        shutil.rmtree(results.folder, ignore_errors=True)
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGINT, end)
+    signal.signal(signal.SIGTERM, end)
     lock = os.open(results.folder / Results.LOCK, os.O_CREAT | os.O_RDWR, 0o600)
     fcntl.flock(lock, fcntl.LOCK_EX)
     os.write(told, b"1")
@@ -351,17 +357,19 @@ def _engine(
     def publish(report: HostReport) -> None:
         results.publish(report.host, task_result(report))
 
-    report = doctor.run(
-        [h.inventory_host for h in fleet if h.inventory_host is not None],
-        forks=forks,
-        prepared={h.name: h.prepared for h in fleet if h.prepared is not None},
-        on_report=publish,
-    )
-    for host in report.hosts:  # a host doctor.run reported only at the end (none expected)
-        if not results._path(host.host).exists():
-            publish(host)
-    # Wait for every host's task to take its result, then leave nothing behind.
-    while any(results.folder.glob("*.json")) and alive(bastion):
-        time.sleep(0.2)
-    done.set()
-    shutil.rmtree(results.folder, ignore_errors=True)
+    try:
+        report = doctor.run(
+            [h.inventory_host for h in fleet if h.inventory_host is not None],
+            forks=forks,
+            prepared={h.name: h.prepared for h in fleet if h.prepared is not None},
+            on_report=publish,
+        )
+        for host in report.hosts:  # a host doctor.run reported only at the end (none expected)
+            if not results._path(host.host).exists():
+                publish(host)
+        # Wait for every host's task to take its result.
+        while any(results.folder.glob("*.json")) and alive(bastion):
+            time.sleep(0.2)
+    finally:  # then leave nothing behind, whatever ended the process
+        done.set()
+        shutil.rmtree(results.folder, ignore_errors=True)
