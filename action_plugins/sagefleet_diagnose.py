@@ -51,11 +51,13 @@ class ActionModule(SagefleetAction):
             "changed": bool(restart.get("done")),
             "bundle": str(path),
             "status": bundle.status,
+            "not_read": bundle.not_read,
             "service": bundle.service,
             "restart": bundle.restart,
             "files": sorted(bundle.files),
             "diagnosis": bundle.diagnosis.to_dict() if bundle.diagnosis else None,
-            "msg": f"{verdict} | {bundle.status}: bundle {path}{restarted}",
+            "msg": f"{verdict} | {bundle.status}: bundle {path}{restarted}"
+            f" | {bundle.service_words()}",
         }
         if bundle.status in outcomes.UNREACHABLE:
             # The bundle says why (its notes); the host ends unreachable in PLAY RECAP
@@ -63,4 +65,9 @@ class ActionModule(SagefleetAction):
             result["unreachable"] = True
         elif restart.get("requested") and not restart.get("done"):
             result.update(failed=True, msg=f"restart failed: {restart.get('error')}; bundle {path}")
+        elif bundle.status == outcomes.Outcome.INCOMPLETE:
+            # The bundle holds what was gathered; the run did not do all that was asked.
+            # Its line reads the verdict, which names what was not read, and the service
+            # as far as it was read.
+            result["failed"] = True
         return result

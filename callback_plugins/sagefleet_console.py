@@ -43,7 +43,7 @@ requirements:
 # Actions whose results carry a host outcome (``outcome`` or ``status``), by short name.
 OUTCOME_ACTIONS = ("sagefleet_deploy", "sagefleet_outcome")
 # Actions that end a host with its ``status``: a failure is that status, with its reason.
-ENDING_ACTIONS = ("sagefleet_outcome", "sagefleet_preflight")
+ENDING_ACTIONS = ("sagefleet_outcome", "sagefleet_preflight", "sagefleet_diagnose")
 # Actions whose message says what they did: shown on the host's line.
 MESSAGE_ACTIONS = ("sagefleet_agent_restart",)
 _COLOURS = {"failed": C.COLOR_ERROR, "unreachable": C.COLOR_UNREACHABLE, "ok": C.COLOR_OK}

@@ -89,9 +89,17 @@ bundle:
   type: str
   sample: reports/diagnose/sage-01-20250301T101500Z.zip
 status:
-  description: Preflight status of the host (ready, warnings, blocked, unreachable).
+  description:
+    - Status of the host, preflight's (ready, warnings, blocked, unreachable), or
+      incomplete when part of what was asked was not read on the host (the host fails),
+      or failed when the restart failed.
   returned: success
   type: str
+not_read:
+  description: What was asked but not read on the host, each "what: why".
+  returned: success
+  type: list
+  elements: str
 service:
   description: The agent service as found (name, installed, state, start_mode, account).
   returned: success

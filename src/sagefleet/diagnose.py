@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 from xml.sax.saxutils import escape as xml_escape
 
-from sagefleet import __version__, preflight
+from sagefleet import __version__, outcomes, preflight
 from sagefleet.agent import connection
 from sagefleet.agent import profile as agent_profile
 from sagefleet.agent.connection import ConnectionOptions, Evidence, Verdict
@@ -301,6 +301,18 @@ class Bundle:
     diagnosis: Diagnosis | None = None
     #: SF513 as diagnose saw it (also in findings.json).
     connection: Finding | None = None
+    #: What was asked but not read on the host, each "what: why": the host is incomplete.
+    not_read: list[str] = field(default_factory=list)
+    #: Why the diagnose snippet gave nothing (its service, logs, events, settings unread).
+    result_error: str | None = None
+
+    def service_words(self) -> str:
+        """The service as the summary line names it: only what was read."""
+        if self.service is None:
+            return f"service not read: {self.result_error or 'no answer'}"
+        if not self.service.get("installed"):
+            return "service not installed"
+        return f"service {self.service.get('state')}"
 
     def manifest(self) -> dict[str, Any]:
         return {
@@ -308,6 +320,7 @@ class Bundle:
             "collected_at": self.collected_at,
             "sagefleet_version": __version__,
             "status": self.status,
+            "not_read": self.not_read,
             "files": [
                 {"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
                 for name, data in sorted(self.files.items())
@@ -323,7 +336,7 @@ def _settings_file(doc: Mapping[str, Any] | None, bundle: Bundle) -> None:
         bundle.notes.append(f"settings: {doc.get('path')} does not exist on the host")
         return
     if doc.get("error") or doc.get("content") is None:
-        bundle.notes.append(f"settings: {doc.get('path')} could not be read: {doc.get('error')}")
+        bundle.not_read.append(f"settings {doc.get('path')}: {doc.get('error')}")
         return
     raw = base64.b64decode(str(doc["content"]))
     try:
@@ -364,7 +377,8 @@ def collect(
         try:
             result = session.run_snippet("diagnose", options.params(), sensitive=True)
         except RemoteError as exc:
-            bundle.notes.append(f"diagnose: {exc.message}")
+            bundle.result_error = exc.message
+            bundle.not_read.append(f"service, logs, events, settings: {exc.message}")
     if result is not None:
         bundle.service = dict(result.get("service") or {})
         bundle.restart = result.get("restart")
@@ -374,10 +388,12 @@ def collect(
         bundle.files["events.json"] = _json(
             {"events": redact(events), "error": result.get("events_error")}
         )
+        if result.get("events_error"):
+            bundle.not_read.append(f"events: {result['events_error']}")
         for item in result.get("logs") or []:
             name = f"logs/{item['kind']}/{_file_name(str(item['path']))}"
             if item.get("content") is None:
-                bundle.notes.append(f"{item['path']}: not read ({item.get('error')})")
+                bundle.not_read.append(f"{item['path']}: {item.get('error')}")
                 continue
             bundle.files[name] = scrub_text_file(base64.b64decode(str(item["content"])))
             if item.get("truncated"):
@@ -400,7 +416,14 @@ def collect(
         options=options.connection,
         error=error,
         reachable=report.reachable,
+        not_read=bundle.not_read,
+        result_error=bundle.result_error,
     )
+    restart = bundle.restart or {}
+    if report.reachable and restart.get("requested") and not restart.get("done"):
+        bundle.status = outcomes.Outcome.FAILED.value
+    elif report.reachable and bundle.not_read:
+        bundle.status = outcomes.Outcome.INCOMPLETE.value
     bundle.files["troubleshooting.json"] = _json(bundle.diagnosis.to_dict())
     bundle.files["troubleshooting.txt"] = bundle.diagnosis.text().encode("utf-8")
     bundle.files = {name: mask(data, secrets) for name, data in bundle.files.items()}
@@ -425,7 +448,7 @@ def _connections(
     try:
         verdict, evidence = connection.look(run, lookup)
     except RemoteError as exc:
-        bundle.notes.append(f"agent_connections: {exc.message}")
+        bundle.not_read.append(f"agent connections: {exc.message}")
         return None, None, exc.message
     bundle.files["connections.json"] = _json(documents[-1])
     return verdict, evidence, None
@@ -440,10 +463,14 @@ def write_zip(bundle: Bundle, dest: Path, secrets: Sequence[str]) -> Path:
             " by name (settings.json's secret members, Password=/Pwd=, JSON members named as"
             " secrets)"
         )
-    # The notes quote the host's errors; the rest of the manifest is sagefleet's own (a
-    # short secret may stand alone in a date or a size, and means nothing there).
+    # The notes and not_read quote the host's errors; the rest of the manifest is
+    # sagefleet's own (a short secret may stand alone in a date or a size, and means
+    # nothing there).
     bundle.notes = [mask(n.encode(), secrets).decode("utf-8", "replace") for n in bundle.notes]
-    notes = "\n".join(bundle.notes).encode()
+    bundle.not_read = [
+        mask(n.encode(), secrets).decode("utf-8", "replace") for n in bundle.not_read
+    ]
+    notes = "\n".join([*bundle.notes, *bundle.not_read]).encode()
     for name, data in [*bundle.files.items(), ("manifest.json", notes)]:
         for secret in _searched(secrets):
             if any(pattern.search(data) for pattern, _ in _secret_forms(secret)):

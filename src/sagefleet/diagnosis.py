@@ -41,12 +41,15 @@ class Diagnosis:
     #: connected, failed, undecided, unreachable.
     outcome: str
     verdict: str
+    #: What was asked but not read on the host, each "what: why" (the verdict says so).
+    not_read: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             **plain(self, "lang", "outcome"),
             "failed_step": self.failed,
             "verdict": self.verdict,
+            "not_read": list(self.not_read),
             "steps": [s.to_dict() for s in self.steps],
         }
 
@@ -185,9 +188,13 @@ def diagnose(
     options: connection.ConnectionOptions | None,
     error: str | None = None,
     reachable: bool = True,
+    not_read: Sequence[str] = (),
+    result_error: str | None = None,
 ) -> Diagnosis:
     """The steps and the verdict of one host (``reachable`` False: the host could not be
-    reached, ``error`` says why, and the verdict says so)."""
+    reached, ``error`` says why, and the verdict says so). ``not_read``: what was asked
+    but not read on the host ("what: why"), which the verdict names; ``result_error``:
+    why the diagnose snippet gave no ``result`` (a step never states what it did not read)."""
     labels = labels_for(lang)
     title = {name: labels[f"diagnose.step.{name}"] for name in STEPS}
     steps: list[Step] = []
@@ -197,8 +204,9 @@ def diagnose(
         f"{service.get('state')} ({service.get('start_mode')}, {service.get('account')})"
         if service.get("installed") else _t(lang, "not installed", "non installé")
     )
+    unread = _t(lang, "not read", "non lu") + (f": {result_error}" if result_error else "")
     steps.append(Step("service", title["service"], running if service else None,
-                      [state] if service else [_t(lang, "not read", "non lu")],
+                      [state] if service else [unread],
                       state if service and not running else None))
     ok, detail, cause = _account_step(lang, evidence, verdict)
     steps.append(Step("account_proxy", title["account_proxy"], ok, detail, cause))
@@ -249,11 +257,18 @@ def diagnose(
     if not reachable:
         text = labels["diagnose.verdict.unreachable"].format(detail=error or "")
         return Diagnosis(lang, steps, None, "unreachable", typography(text, lang))
-    return _verdict(lang, steps, labels)
+    return _verdict(lang, steps, labels, not_read)
 
 
-def _verdict(lang: str, steps: list[Step], labels: Mapping[str, str]) -> Diagnosis:
+def _verdict(
+    lang: str, steps: list[Step], labels: Mapping[str, str], not_read: Sequence[str]
+) -> Diagnosis:
     found = _first(lang, steps, labels)
+    if not_read:
+        found.not_read = list(not_read)
+        found.verdict += " " + labels["diagnose.verdict.incomplete"].format(
+            detail="; ".join(not_read)
+        )
     found.verdict = typography(found.verdict, lang)
     return found
 

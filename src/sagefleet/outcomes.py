@@ -19,6 +19,7 @@ class Outcome(StrEnum):
     FAILED = "failed"
     ROLLED_BACK = "rolled-back"
     VERIFY_FAILED = "verify-failed"
+    INCOMPLETE = "incomplete"
     BLOCKED = "blocked"
     UNREACHABLE = "unreachable"
     NOT_RUN = "not-run"
@@ -49,6 +50,7 @@ _RECAP = {
     Outcome.FAILED: "failed",
     Outcome.ROLLED_BACK: "failed",
     Outcome.VERIFY_FAILED: "failed",
+    Outcome.INCOMPLETE: "failed",
     Outcome.NOT_RUN: "failed",
     Outcome.UNREACHABLE: "unreachable",
 }
@@ -57,6 +59,10 @@ _MEANINGS = {
     Outcome.FAILED: "the change failed and could not be undone: the host needs a look",
     Outcome.ROLLED_BACK: "the change failed; the previous version was restored and runs",
     Outcome.VERIFY_FAILED: "a verification check failed on the host",
+    Outcome.INCOMPLETE: (
+        "the support bundle was written without part of what was asked: what was not read, "
+        "and why, is named"
+    ),
     Outcome.BLOCKED: "preflight found a blocking problem: the host was not changed",
     Outcome.UNREACHABLE: "the host could not be reached or diagnosed",
     Outcome.NOT_RUN: "the run stopped before it reached this host (an earlier wave failed)",

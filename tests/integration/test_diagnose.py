@@ -56,14 +56,16 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet, Pat
     fleet.stop()
 
 
-def run_playbook(inventory: Path, dest: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def run_playbook(
+    inventory: Path, dest: Path, *extra: str, exit_code: int = 0
+) -> subprocess.CompletedProcess[str]:
     process = subprocess.run(
         [ANSIBLE_PLAYBOOK, "-i", str(inventory), "playbooks/diagnose.yml",
          "-e", f"sagefleet_diagnose_dest={dest}", *extra],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
         env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
     )
-    assert process.returncode == 0, process.stdout[-4000:] + process.stderr[-2000:]
+    assert process.returncode == exit_code, process.stdout[-4000:] + process.stderr[-2000:]
     return process
 
 
@@ -164,6 +166,49 @@ def test_a_password_of_one_character_still_gives_a_readable_bundle(
     files = read_zip(bundles(tmp_path)["with-agent"])
     assert b"The agent is connected" in files["troubleshooting.txt"]
     assert CANARY.encode() not in b"".join(files.values())
+
+
+def test_a_diagnosis_that_failed_on_the_host_is_incomplete_everywhere_it_is_reported(
+    fleet: tuple[Fleet, Path], tmp_path: Path
+) -> None:
+    """The diagnose snippet failed on the host: the host ended ok and its summary read
+    "The agent is connected ... | service not installed" (the service runs). The bundle is
+    still written with what was gathered, and says what was not read and why; the host
+    is incomplete on its line and in the bundle, failed in PLAY RECAP, and the run exits 2."""
+    sim, inventory = fleet
+    sim.host("with-agent").snippet_failures["diagnose"] = "Get-CimInstance : Access denied"
+    try:
+        process = run_playbook(inventory, tmp_path, "-l", "with-agent", exit_code=2)
+    finally:
+        del sim.host("with-agent").snippet_failures["diagnose"]
+    shown = " ".join(process.stdout.split())
+    assert "incomplete: [with-agent]" in shown
+    assert "| incomplete: bundle " in shown
+    assert "| service not read: snippet diagnose failed (rc 1): Get-CimInstance : Access denied"\
+        in shown
+    assert "not installed" not in shown
+    recap = process.stdout[process.stdout.index("PLAY RECAP"):]
+    assert [line.split()[0] for line in recap.splitlines()[1:] if "failed=1" in line] == [
+        "with-agent"
+    ]
+    assert "[sagefleet] run complete: 1 host, 1 failed, 0 unreachable" in process.stdout
+    files = read_zip(bundles(tmp_path)["with-agent"])
+    manifest = json.loads(files["manifest.json"])
+    assert manifest["status"] == "incomplete"
+    assert manifest["not_read"] == [
+        "service, logs, events, settings: snippet diagnose failed (rc 1): "
+        "Get-CimInstance : Access denied"
+    ]
+    assert "service.json" not in files and "facts.json" in files
+    diagnosis = json.loads(files["troubleshooting.json"])
+    assert diagnosis["not_read"] == manifest["not_read"]
+    service = next(s for s in diagnosis["steps"] if s["step"] == "service")
+    assert service["ok"] is None
+    assert service["detail"] == [
+        "not read: snippet diagnose failed (rc 1): Get-CimInstance : Access denied"
+    ]
+    assert "Incomplete: not read: service, logs, events, settings" in diagnosis["verdict"]
+    assert b"not installed" not in files["troubleshooting.txt"]
 
 
 def test_service_is_not_restarted_unless_asked(

@@ -146,3 +146,14 @@ def test_a_bundle_whose_date_holds_a_short_secret_is_written(tmp_path: Path) -> 
     bundle = Bundle(host="sage01", collected_at="2026-12-06T10:00:00+00:00")
     bundle.files["service.json"] = b'{"state": "Running"}\n'
     assert write_zip(bundle, tmp_path, ["2026", "12"]).is_file()
+
+
+def test_what_was_not_read_is_masked_in_the_manifest(tmp_path: Path) -> None:
+    """An error the host gave for what it could not read may quote a secret."""
+    bundle = Bundle(host="sage01", collected_at="2026-12-06T10:00:00+00:00")
+    bundle.not_read = [f"events: login failed for sa with {SECRET}"]
+    path = write_zip(bundle, tmp_path, [SECRET])
+    with zipfile.ZipFile(path) as archive:
+        manifest = archive.read("manifest.json")
+    assert json.loads(manifest)["not_read"] == ["events: login failed for sa with ********"]
+    assert SECRET.encode() not in manifest

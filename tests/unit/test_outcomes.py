@@ -80,7 +80,9 @@ def test_the_report_schema_knows_exactly_the_declared_statuses() -> None:
 
 
 def test_only_failed_outcomes_and_unreachable_hosts_end_a_run_badly() -> None:
-    assert set(outcomes.FAILED) == {"failed", "rolled-back", "verify-failed", "not-run"}
+    assert set(outcomes.FAILED) == {
+        "failed", "rolled-back", "verify-failed", "incomplete", "not-run"
+    }
     assert outcomes.BY_NAME["unreachable"].recap == "unreachable"
     assert outcomes.BY_NAME["blocked"].recap == "ok"
 

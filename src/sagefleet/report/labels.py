@@ -65,6 +65,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "status.failed": "failed",
         "status.rolled-back": "rolled back",
         "status.verify-failed": "verify failed",
+        "status.incomplete": "incomplete",
         "status.not-run": "not run",
         "status.planned": "planned",
         "status.installed": "installed",
@@ -115,6 +116,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "diagnose.verdict.unreachable": (
             "The host could not be reached, so nothing on it was diagnosed: {detail}"
         ),
+        "diagnose.verdict.incomplete": "Incomplete: not read: {detail}.",
     },
     "fr": {
         "title": "Rapport de pré-vérification",
@@ -172,6 +174,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "status.failed": "échec",
         "status.rolled-back": "retour arrière",
         "status.verify-failed": "vérification en échec",
+        "status.incomplete": "incomplet",
         "status.not-run": "non traité",
         "status.planned": "prévu",
         "status.installed": "installé",
@@ -223,6 +226,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "diagnose.verdict.unreachable": (
             "Le serveur est injoignable, rien n'y a été diagnostiqué : {detail}"
         ),
+        "diagnose.verdict.incomplete": "Incomplet : non lu : {detail}.",
     },
 }
 

@@ -1,0 +1,73 @@
+"""What a support bundle says of the host when part of its diagnosis could not be read:
+the bundle holds what was gathered, and every report names what was not read and why."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.support.scenarios import entities_for
+
+from sagefleet import diagnose, preflight
+from sagefleet.sim.host import host_from_profile, load_profile
+from sagefleet.sim.session import SimSession
+
+AGENT_DIR = "C:\\Program Files\\Spendesk\\Sage Agent"
+
+
+class Denied(SimSession):
+    """The host's own diagnose answer, with one log and the event log denied to the
+    WinRM account (answers the model does not give: a test of the bastion's logic)."""
+
+    def run_snippet(self, name: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
+        result = super().run_snippet(name, params, *args, **kwargs)
+        if name == "diagnose":
+            result["logs"][0].update(content=None, error="Access to the path is denied.")
+            result["events_error"] = "Attempted to perform an unauthorized operation."
+        return result
+
+
+def collected(session_type: type[SimSession]) -> diagnose.Bundle:
+    variables = {"sagefleet_entities": entities_for("agent-old")}
+    host = host_from_profile("sage01", "127.0.0.2", "admin", "pw", load_profile("agent-old"))
+    host.fs.mkdir(AGENT_DIR + "\\logs")
+    host.fs.write(AGENT_DIR + "\\logs\\agent.log", b"2025-03-01 10:00:00 INFO started\r\n")
+    host.fs.write(AGENT_DIR + "\\agent.log", b"2025-03-01 09:00:00 INFO started\r\n")
+    prepared = preflight.prepare("sage01", variables)
+    options = diagnose.options_from("sage01", variables)
+    return diagnose.collect(session_type(host), prepared, options, [])
+
+
+def test_a_log_and_events_not_read_make_the_bundle_incomplete_and_say_why() -> None:
+    bundle = collected(Denied)
+    assert bundle.status == "incomplete"
+    assert bundle.not_read == [
+        "events: Attempted to perform an unauthorized operation.",
+        f"{AGENT_DIR}\\logs\\agent.log: Access to the path is denied.",
+    ]
+    manifest = bundle.manifest()
+    assert manifest["status"] == "incomplete" and manifest["not_read"] == bundle.not_read
+    assert bundle.diagnosis is not None and bundle.diagnosis.not_read == bundle.not_read
+    assert bundle.diagnosis.verdict.endswith(
+        "Incomplete: not read: events: Attempted to perform an unauthorized operation.; "
+        f"{AGENT_DIR}\\logs\\agent.log: Access to the path is denied.."
+    )
+    # What was read is kept: the service, the settings.
+    assert bundle.service_words() == "service Running"
+    assert {"service.json", "settings.redacted.json"} <= set(bundle.files)
+
+
+def test_a_bundle_read_in_full_is_not_incomplete() -> None:
+    bundle = collected(SimSession)
+    assert bundle.not_read == [] and bundle.status != "incomplete"
+    assert json.loads(bundle.files["troubleshooting.json"])["not_read"] == []
+
+
+def test_the_service_is_said_not_installed_only_when_it_was_read_and_is_absent() -> None:
+    bundle = diagnose.Bundle(host="h", collected_at="now")
+    bundle.result_error = "snippet diagnose failed (rc 1): Access denied"
+    assert bundle.service_words() == (
+        "service not read: snippet diagnose failed (rc 1): Access denied"
+    )
+    bundle.service = {"name": "SpendeskSageAgent", "installed": False}
+    assert bundle.service_words() == "service not installed"
