@@ -287,6 +287,25 @@ def _file_name(path: str) -> str:
     return _SAFE_NAME.sub("_", path.replace("\\", "/").rsplit("/", 1)[-1]) or "log"
 
 
+def _log_names(items: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The bundle's name of each log: ``logs/<kind>/<file>``, or, when another log of the
+    kind has the same file name (agent.log in <install>\\logs and in <install>), the
+    whole host path (``logs/agent/C/Program_Files/.../logs/agent.log``), so that none
+    replaces another and each name says where the file was."""
+    short = [f"logs/{item['kind']}/{_file_name(str(item['path']))}" for item in items]
+    names = []
+    for item, name in zip(items, short, strict=True):
+        if short.count(name) == 1:
+            names.append(name)
+            continue
+        parts = [p for p in str(item["path"]).replace("/", "\\").split("\\") if p]
+        safe = [_SAFE_NAME.sub("_", p.rstrip(":")) or "_" for p in parts]
+        name = f"logs/{item['kind']}/" + "/".join(safe)
+        # Two paths the safe characters make alike ("a b", "a_b") still keep both.
+        names.append(name if name not in names else f"{name}~{len(names)}")
+    return names
+
+
 @dataclass
 class Bundle:
     """What goes into one host's zip, before it is written."""
@@ -305,6 +324,8 @@ class Bundle:
     not_read: list[str] = field(default_factory=list)
     #: Why the diagnose snippet gave nothing (its service, logs, events, settings unread).
     result_error: str | None = None
+    #: The host path of each file taken from the host (the logs), by its name in the bundle.
+    sources: dict[str, str] = field(default_factory=dict)
 
     def service_words(self) -> str:
         """The service as the summary line names it: only what was read."""
@@ -322,7 +343,12 @@ class Bundle:
             "status": self.status,
             "not_read": self.not_read,
             "files": [
-                {"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+                {
+                    "name": name,
+                    "size": len(data),
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    **({"source": self.sources[name]} if name in self.sources else {}),
+                }
                 for name, data in sorted(self.files.items())
             ],
             "notes": self.notes,
@@ -390,8 +416,14 @@ def collect(
         )
         if result.get("events_error"):
             bundle.not_read.append(f"events: {result['events_error']}")
+        items: list[Mapping[str, Any]] = []
         for item in result.get("logs") or []:
-            name = f"logs/{item['kind']}/{_file_name(str(item['path']))}"
+            # A folder listed twice (a profile's logs.dir also given as a variable) is read once.
+            key = (item["kind"], str(item["path"]).lower())
+            if all((i["kind"], str(i["path"]).lower()) != key for i in items):
+                items.append(item)
+        for item, name in zip(items, _log_names(items), strict=True):
+            bundle.sources[name] = str(item["path"])
             if item.get("content") is None:
                 bundle.not_read.append(f"{item['path']}: {item.get('error')}")
                 continue
@@ -463,14 +495,18 @@ def write_zip(bundle: Bundle, dest: Path, secrets: Sequence[str]) -> Path:
             " by name (settings.json's secret members, Password=/Pwd=, JSON members named as"
             " secrets)"
         )
-    # The notes and not_read quote the host's errors; the rest of the manifest is
-    # sagefleet's own (a short secret may stand alone in a date or a size, and means
-    # nothing there).
+    # The notes and not_read quote the host's errors, the sources its paths; the rest of the
+    # manifest is sagefleet's own (a short secret may stand alone in a date or a size, and
+    # means nothing there).
     bundle.notes = [mask(n.encode(), secrets).decode("utf-8", "replace") for n in bundle.notes]
     bundle.not_read = [
         mask(n.encode(), secrets).decode("utf-8", "replace") for n in bundle.not_read
     ]
-    notes = "\n".join([*bundle.notes, *bundle.not_read]).encode()
+    bundle.sources = {
+        name: mask(path.encode(), secrets).decode("utf-8", "replace")
+        for name, path in bundle.sources.items()
+    }
+    notes = "\n".join([*bundle.notes, *bundle.not_read, *bundle.sources.values()]).encode()
     for name, data in [*bundle.files.items(), ("manifest.json", notes)]:
         for secret in _searched(secrets):
             if any(pattern.search(data) for pattern, _ in _secret_forms(secret)):

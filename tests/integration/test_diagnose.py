@@ -211,6 +211,26 @@ def test_a_diagnosis_that_failed_on_the_host_is_incomplete_everywhere_it_is_repo
     assert b"not installed" not in files["troubleshooting.txt"]
 
 
+def test_two_agent_logs_of_the_same_name_are_both_in_the_bundle(
+    fleet: tuple[Fleet, Path], tmp_path: Path
+) -> None:
+    """agent.log in <install>\\logs and in <install>: the bundle kept one and dropped the
+    other without a word; each is now under a name that says where it was."""
+    sim, inventory = fleet
+    beside = AGENT_DIR + "\\agent.log"
+    sim.host("with-agent").fs.write(beside, b"2025-03-01 09:00:00 INFO the other log\r\n")
+    try:
+        run_playbook(inventory, tmp_path, "-l", "with-agent")
+    finally:
+        sim.host("with-agent").fs.delete(beside)
+    files = read_zip(bundles(tmp_path)["with-agent"])
+    folder = "logs/agent/C/Program_Files/Spendesk/Sage_Agent/"
+    assert b"heartbeat lost" in files[folder + "logs/agent.log"]
+    assert b"the other log" in files[folder + "agent.log"]
+    listed = {f["name"]: f.get("source") for f in json.loads(files["manifest.json"])["files"]}
+    assert listed[folder + "agent.log"] == beside
+
+
 def test_service_is_not_restarted_unless_asked(
     fleet: tuple[Fleet, Path], first_run: tuple[dict[str, Path], str]
 ) -> None:

@@ -33,6 +33,8 @@ def collected(session_type: type[SimSession]) -> diagnose.Bundle:
     host.fs.mkdir(AGENT_DIR + "\\logs")
     host.fs.write(AGENT_DIR + "\\logs\\agent.log", b"2025-03-01 10:00:00 INFO started\r\n")
     host.fs.write(AGENT_DIR + "\\agent.log", b"2025-03-01 09:00:00 INFO started\r\n")
+    host.fs.mkdir("C:\\Windows\\Temp")
+    host.fs.write("C:\\Windows\\Temp\\Setup Log 2025-03-01 #001.txt", b"Setup started\r\n")
     prepared = preflight.prepare("sage01", variables)
     options = diagnose.options_from("sage01", variables)
     return diagnose.collect(session_type(host), prepared, options, [])
@@ -71,3 +73,22 @@ def test_the_service_is_said_not_installed_only_when_it_was_read_and_is_absent()
     )
     bundle.service = {"name": "SpendeskSageAgent", "installed": False}
     assert bundle.service_words() == "service not installed"
+
+
+def test_two_logs_of_the_same_name_are_both_kept_under_names_that_say_where_each_was() -> None:
+    """<install>\\logs\\agent.log and <install>\\agent.log: one was silently dropped."""
+    bundle = collected(SimSession)
+    inside = "logs/agent/C/Program_Files/Spendesk/Sage_Agent/logs/agent.log"
+    beside = "logs/agent/C/Program_Files/Spendesk/Sage_Agent/agent.log"
+    assert b"10:00:00 INFO started" in bundle.files[inside]
+    assert b"09:00:00 INFO started" in bundle.files[beside]
+    assert "logs/agent/agent.log" not in bundle.files
+    sources = {f["name"]: f.get("source") for f in bundle.manifest()["files"]}
+    assert sources[inside] == f"{AGENT_DIR}\\logs\\agent.log"
+    assert sources[beside] == f"{AGENT_DIR}\\agent.log"
+
+
+def test_a_log_of_a_name_of_its_own_keeps_its_short_name() -> None:
+    bundle = collected(SimSession)
+    installer = [n for n in bundle.files if n.startswith("logs/installer/")]
+    assert installer == ["logs/installer/Setup_Log_2025-03-01_001.txt"]
