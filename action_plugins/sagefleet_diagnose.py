@@ -70,4 +70,7 @@ class ActionModule(SagefleetAction):
             # Its line reads the verdict, which names what was not read, and the service
             # as far as it was read.
             result["failed"] = True
-        return result
+        # The verdict, what was not read and a restart's error quote the host: masked as
+        # in the bundle (the console prints them, -v the whole result).
+        masked: dict[str, Any] = diagnose.mask_value(result, secrets)
+        return masked

@@ -243,6 +243,26 @@ def mask(data: bytes, secrets: Iterable[str]) -> bytes:
     return data
 
 
+def mask_text(text: str, secrets: Iterable[str]) -> str:
+    """A text that quotes the host (an error, a path) for the console, a task result or
+    the manifest: the inventory's secrets masked, and every password written by name
+    (Password=, user:password@, a JSON member named as a secret), which the inventory may
+    not hold."""
+    masked = mask(text.encode("utf-8"), secrets).decode("utf-8", "replace")
+    return "\n".join(redact_text(line) for line in masked.split("\n"))
+
+
+def mask_value(value: Any, secrets: Sequence[str]) -> Any:
+    """``value`` (a task result: mappings, lists, strings) with mask_text on every string."""
+    if isinstance(value, str):
+        return mask_text(value, secrets)
+    if isinstance(value, Mapping):
+        return {key: mask_value(item, secrets) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_value(item, secrets) for item in value]
+    return value
+
+
 def _text_codec(data: bytes) -> tuple[bytes, str]:
     """(byte order mark, codec) of a text file from the host, read back byte for byte: a
     tail of a UTF-16 log has lost its mark; an ANSI log is read as Latin-1, whose ASCII
@@ -439,6 +459,10 @@ def collect(
         findings.append(bundle.connection)
     with_connection = dataclasses.replace(report, findings=tuple(findings))
     bundle.files["findings.json"] = _json(with_connection.to_dict())
+    # What was not read quotes the host's errors: the verdict and every file repeat it.
+    bundle.not_read = [mask_text(text, secrets) for text in bundle.not_read]
+    if bundle.result_error is not None:
+        bundle.result_error = mask_text(bundle.result_error, secrets)
     bundle.diagnosis = diagnose(
         lang=prepared.lang,
         findings=findings,
@@ -498,14 +522,9 @@ def write_zip(bundle: Bundle, dest: Path, secrets: Sequence[str]) -> Path:
     # The notes and not_read quote the host's errors, the sources its paths; the rest of the
     # manifest is sagefleet's own (a short secret may stand alone in a date or a size, and
     # means nothing there).
-    bundle.notes = [mask(n.encode(), secrets).decode("utf-8", "replace") for n in bundle.notes]
-    bundle.not_read = [
-        mask(n.encode(), secrets).decode("utf-8", "replace") for n in bundle.not_read
-    ]
-    bundle.sources = {
-        name: mask(path.encode(), secrets).decode("utf-8", "replace")
-        for name, path in bundle.sources.items()
-    }
+    bundle.notes = [mask_text(n, secrets) for n in bundle.notes]
+    bundle.not_read = [mask_text(n, secrets) for n in bundle.not_read]
+    bundle.sources = {name: mask_text(path, secrets) for name, path in bundle.sources.items()}
     notes = "\n".join([*bundle.notes, *bundle.not_read, *bundle.sources.values()]).encode()
     for name, data in [*bundle.files.items(), ("manifest.json", notes)]:
         for secret in _searched(secrets):

@@ -211,6 +211,29 @@ def test_a_diagnosis_that_failed_on_the_host_is_incomplete_everywhere_it_is_repo
     assert b"not installed" not in files["troubleshooting.txt"]
 
 
+def test_a_password_in_a_hosts_error_is_masked_on_the_console(
+    fleet: tuple[Fleet, Path], tmp_path: Path
+) -> None:
+    """What the host said when the diagnosis failed reaches the console (the host's line,
+    its task result at -v): a password in it, the inventory's or one written by name, is
+    masked there as in the bundle."""
+    sim, inventory = fleet
+    said = f"login failed with {CANARY}; Server=SQL01;Password={HOST_ONLY.decode()};"
+    sim.host("with-agent").snippet_failures["diagnose"] = said
+    try:
+        process = run_playbook(inventory, tmp_path, "-l", "with-agent", "-vvv", exit_code=2)
+    finally:
+        del sim.host("with-agent").snippet_failures["diagnose"]
+    shown = process.stdout + process.stderr
+    assert "login failed with ********; Server=SQL01;Password=********;" in " ".join(
+        shown.split()
+    )
+    assert CANARY not in shown and HOST_ONLY.decode() not in shown
+    files = read_zip(bundles(tmp_path)["with-agent"])
+    for name, data in files.items():  # the manifest and troubleshooting.* quote it too
+        assert CANARY.encode() not in data and HOST_ONLY not in data, name
+
+
 def test_two_agent_logs_of_the_same_name_are_both_in_the_bundle(
     fleet: tuple[Fleet, Path], tmp_path: Path
 ) -> None:
