@@ -96,7 +96,7 @@ status:
   returned: success
   type: str
 not_read:
-  description: What was asked but not read on the host, each "what: why".
+  description: 'What was asked but not read on the host, each "what: why".'
   returned: success
   type: list
   elements: str

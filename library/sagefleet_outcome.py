@@ -10,7 +10,7 @@ description:
     its reason; otherwise the host is ok.
   - The statuses are sagefleet's (sagefleet.outcomes), e.g. installed, upgraded,
     unchanged, planned, blocked, unreachable, rolled-back, failed, verify-failed,
-    not-run.
+    incomplete, not-run.
 version_added: "0.1.0"
 options:
   status:
@@ -21,6 +21,7 @@ options:
       - failed
       - rolled-back
       - verify-failed
+      - incomplete
       - blocked
       - unreachable
       - not-run
@@ -43,7 +44,7 @@ options:
     description: Statuses that fail the host.
     type: list
     elements: str
-    default: [failed, rolled-back, verify-failed, not-run]
+    default: [failed, rolled-back, verify-failed, incomplete, not-run]
   unreachable_on:
     description: Statuses that mark the host unreachable.
     type: list
