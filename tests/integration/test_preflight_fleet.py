@@ -294,12 +294,14 @@ def test_the_fleet_process_ends_with_ansible_playbook(tmp_path: Path) -> None:
 
 
 def test_a_host_whose_result_never_comes_is_gathered_by_its_own_task(tmp_path: Path) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
     with slow_fleet(tmp_path, 2, 3.0) as (fleet, inventory):
         process = subprocess.Popen(
             [str(BIN / "ansible-playbook"), "-i", str(inventory), "playbooks/preflight.yml",
              "-e", f"sagefleet_preflight_report_dir={tmp_path / 'out'}"],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+            env={**os.environ, "ANSIBLE_NOCOLOR": "1", "TMPDIR": str(temporary)},
         )
         deadline = time.monotonic() + 60
         while not (found := fleet_processes(inventory)):
@@ -315,3 +317,5 @@ def test_a_host_whose_result_never_comes_is_gathered_by_its_own_task(tmp_path: P
     statuses = {h["host"]: h["status"] for h in report["hosts"]}
     assert statuses == {"sage01": "ready", "sage02": "ready"}
     assert after == {"sage01": 1, "sage02": 1}  # each host's own task connected (a Signal)
+    # The killed process could not remove its folder: the host tasks that outlived it did.
+    assert [p.name for p in temporary.iterdir() if p.name.startswith("sagefleet-preflight-")] == []

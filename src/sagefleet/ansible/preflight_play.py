@@ -279,6 +279,12 @@ class Results:
             os.close(fd)
         return False
 
+    def _remove_spent(self) -> None:
+        """The process ended (killed: it could not clean up) and left no result to take:
+        its folder goes. A result still there is another host's, which takes it."""
+        if not any(self.folder.glob("*.json")):
+            shutil.rmtree(self.folder, ignore_errors=True)
+
     def take(self, host: str, poll_s: float = 0.02) -> dict[str, Any] | None:
         """This host's result, once published (None: the process ended without it)."""
         path = self._path(host)
@@ -288,6 +294,7 @@ class Results:
                 text = path.read_text(encoding="utf-8")
             except FileNotFoundError:
                 if not running:
+                    self._remove_spent()
                     return None
                 time.sleep(poll_s)
                 continue
