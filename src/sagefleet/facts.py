@@ -202,6 +202,17 @@ class LogonRight:
 
 
 @dataclass(frozen=True)
+class RecordFile:
+    """The failed-install record as the facts script read it, read only
+    (sagefleet/deploy/record.py): its text, its absence, or why it could not be read."""
+
+    path: str
+    exists: bool = False
+    text: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Agent:
     service_name: str | None = None
     installed: bool = False
@@ -325,6 +336,8 @@ class HostFacts:
     #: Every install of the vendor's agent by its uninstall entry (the agent profile's
     #: vendor pattern); None: not reported (no pattern given, or an earlier document).
     agent_installs: tuple[UninstallEntry, ...] | None = None
+    #: The failed-install record; None: not reported (no path given, or an earlier document).
+    failed_install: RecordFile | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def drive(self, letter: str) -> Drive | None:
@@ -370,6 +383,12 @@ def _logon_right(value: Any) -> LogonRight | None:
     if not isinstance(value, Mapping) or not value.get("account"):
         return None
     return _record(LogonRight, value)
+
+
+def _record_file(value: Any) -> RecordFile | None:
+    if not isinstance(value, Mapping) or not value.get("path"):
+        return None
+    return _record(RecordFile, value, exists=value.get("exists") is True)
 
 
 def _uninstall(items: list[Mapping[str, Any]]) -> tuple[UninstallEntry, ...]:
@@ -443,5 +462,6 @@ def parse_facts(doc: Any) -> HostFacts:
         agent_installs=(
             _uninstall(_list(agent, "installs", "agent.")) if "installs" in agent else None
         ),
+        failed_install=_record_file(doc.get("failed_install")),
         raw=doc,
     )

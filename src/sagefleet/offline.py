@@ -21,11 +21,13 @@ from sagefleet import __version__, catalog, snippets
 from sagefleet.agent import profile as agent_profile
 from sagefleet.errors import InputError
 from sagefleet.facts import FactsError, parse_facts, parse_utc
+from sagefleet.failed_install import record_path
 from sagefleet.findings import HostReport
 from sagefleet.preflight import PreparedHost, evaluate, install_pattern, prepare
 from sagefleet.remote import contracts
 from sagefleet.remote.command import bootstrap_command
 from sagefleet.variables import jobs, value
+from sagefleet.variables.declarations import BACKUP_DIR
 
 OUTPUT_PATTERN = "sagefleet-facts-<COMPUTERNAME>.json"
 # How long the collector lets the facts script run before it stops it (the network
@@ -84,6 +86,7 @@ def default_params(
         "endpoints": [e.to_param() for e in catalog.endpoints()],
         "mae_files": sorted(set(mae_files or [])),
         "timeout_ms": timeout_ms,
+        "record_path": record_path(BACKUP_DIR.default),  # read only (SF406)
     }
     if profile.vendor_pattern:  # every install of the vendor's agent (SF405)
         params["agent_vendor_pattern"] = profile.vendor_pattern
@@ -110,6 +113,8 @@ def offline_prepared(name: str, variables: Mapping[str, Any] | None = None) -> P
         agent_target_framework=profile.target_framework,
         agent_vendor_pattern=install_pattern(name, profile, "vendor_pattern"),
         agent_uninstall_pattern=install_pattern(name, profile, "display_name_pattern"),
+        record_path=record_path(str(value(name, variables, "sagefleet_agent_backup_dir"))),
+        accept_failed_install=bool(value(name, variables, "sagefleet_agent_accept_failed_install")),
     )
 
 

@@ -29,6 +29,7 @@ from sagefleet.checks import (
 from sagefleet.checks.platform import language_mode_outcome
 from sagefleet.errors import InputError
 from sagefleet.facts import HostFacts, parse_facts
+from sagefleet.failed_install import record_path
 from sagefleet.findings import FleetReport, HostReport
 from sagefleet.inventory import winrm_scheme
 from sagefleet.probes import DnsResult, resolve
@@ -44,6 +45,7 @@ from sagefleet.settings import ValidationFailed, validate_host
 from sagefleet.settings.schemas import ENTITIES_SCHEMA, checker, validator
 from sagefleet.settings.validate import refuse_misspelt
 from sagefleet.variables import declarations, given_or_none, jobs, value
+from sagefleet.variables.declarations import BACKUP_DIR
 
 LANGS = ("en", "fr")
 
@@ -97,6 +99,10 @@ class PreparedHost:
     # Any install of the vendor's agent, and the one the profile describes (SF405).
     agent_vendor_pattern: str | None = None
     agent_uninstall_pattern: str | None = None
+    # The failed-install record the facts script reads (SF406), and whether the agent a
+    # failed fresh install left is accepted (sagefleet_agent_accept_failed_install).
+    record_path: str = field(default_factory=lambda: record_path(BACKUP_DIR.default))
+    accept_failed_install: bool = False
 
     def probe_targets(self) -> list[dict[str, Any]]:
         """Endpoints, then each SPC entity's Azure SQL server on 1433 (no duplicates)."""
@@ -117,6 +123,7 @@ class PreparedHost:
             "endpoints": self.probe_targets(),
             "mae_files": sorted({e.mae_path for e in self.entities if e.mae_path}),
             "timeout_ms": self.timeout_ms,
+            "record_path": self.record_path,
         }
         if self.agent_vendor_pattern:  # every install of the vendor's agent (SF405)
             params["agent_vendor_pattern"] = self.agent_vendor_pattern
@@ -182,6 +189,8 @@ def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
         agent_target_framework=profile.target_framework,
         agent_vendor_pattern=install_pattern(host, profile, "vendor_pattern"),
         agent_uninstall_pattern=install_pattern(host, profile, "display_name_pattern"),
+        record_path=record_path(str(read("sagefleet_agent_backup_dir"))),
+        accept_failed_install=bool(read("sagefleet_agent_accept_failed_install")),
     )
 
 

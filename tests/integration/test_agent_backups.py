@@ -14,6 +14,7 @@ import pytest
 from sagefleet.deploy import DeployResult, deploy_host
 from sagefleet.inventory import load
 from sagefleet.package import build_test_package, inspect
+from sagefleet.sim.commands.acl_rules import private_folder_acl
 from sagefleet.sim.fleet import Fleet, generate_specs
 from sagefleet.sim.host import WindowsHost
 from sagefleet.sim.host.products import AGENT_SERVICE
@@ -170,3 +171,34 @@ def test_check_mode_says_which_backups_would_go_and_removes_none(
     assert planned.backups_pruned == []
     assert dict(host.fs.entries) == before
     assert newer.startswith("3.2.0-")
+
+
+#: The commands of one host's upgrade that ends well and removes an older backup, in order
+#: (docs/performance.md, "The upgrade at fleet speed"): each costs a PowerShell start-up
+#: and four requests, so a feature that adds one to every upgrade shows here.
+UPGRADE_COMMANDS = [
+    "facts",  # preflight, with the failed-install record
+    "settings_write",  # the agent's settings.json read before anything is planned
+    "deploy_lock",
+    "stage_status",
+    "stage_push",
+    "stage_extract",
+    "settings_write",  # staged beside the installer
+    "agent_install",  # with the backups it sees
+    "query",  # the health gate's service
+    "agent_connections",  # the health gate (SF513)
+    "stage_cleanup",  # with the older backups' removal
+    "deploy_lock",
+]
+
+
+def test_one_upgrade_runs_twelve_commands(sim: tuple[Fleet, dict[str, Any], Path]) -> None:
+    host = sim[0].host("sage01")
+    host.fs.mkdir(ROOT, acl=private_folder_acl())  # as an earlier deploy left it
+    plant(host, "2.2.0-20200101T000000Z")
+    del host.journal[:]
+    result = upgrade(sim, "3.2.0", keep=1)
+    assert result.outcome == "upgraded", result.reason
+    assert result.backups_pruned == ["2.2.0-20200101T000000Z"]
+    ran = [e["name"] for e in host.journal if e.get("kind") == "snippet"]
+    assert ran == UPGRADE_COMMANDS, " ".join(ran)

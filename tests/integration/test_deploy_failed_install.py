@@ -106,3 +106,31 @@ def test_a_record_that_cannot_be_read_fails_the_host_and_says_so(
     reason = report["hosts"][0]["outcome"]["reason"]
     assert f"the failed-install record {RECORD} cannot be read" in reason
     assert host.fs.read(RECORD) == b'{"run": "cut sho'
+
+
+def test_preflight_reports_the_record_and_the_deploy_fails_the_host_even_if_blocked_may_pass(
+    tmp_path: Path, packages: tuple[Path, Path], make_fleet: FleetFactory
+) -> None:
+    """SF406 blocks the host in preflight; the deploy still fails it with its own reason,
+    so that sagefleet_deploy_fail_on_blocked: false cannot let it pass."""
+    failing, working = packages
+    fleet = make_fleet(profiles=["healthy-onprem"], names=["fresh"])
+    host = fleet.host("fresh")
+    deploy(fleet, tmp_path, failing)
+    runs = len(host.installer_runs)
+    del host.journal[:]
+    process, report = deploy(
+        fleet, tmp_path, working, inventory_vars={"sagefleet_deploy_fail_on_blocked": False}
+    )
+    assert process.returncode == 2, process.stdout[-3000:]
+    assert outcomes(process) == {"fresh": "failed"}
+    (entry,) = report["hosts"]
+    found = {f["check_id"]: f for f in entry["findings"]}["SF406"]
+    assert found["status"] == "fail" and found["severity"] == "error"
+    assert "is not taken as installed" in found["message"]
+    assert "sagefleet_agent_accept_failed_install: true" in found["remediation"]
+    reason = entry["outcome"]["reason"]
+    assert found["message"] in reason and "Uninstall it" in reason
+    assert len(host.installer_runs) == runs
+    # The facts read the record: the host ran them and nothing else.
+    assert [e.get("name") for e in host.journal if e.get("kind") == "snippet"] == ["facts"]

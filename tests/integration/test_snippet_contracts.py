@@ -21,7 +21,7 @@ from sagefleet.agent import connection
 from sagefleet.agent import learn as agent_learn
 from sagefleet.agent import profile as agent_profile
 from sagefleet.agent.learn import Lookup
-from sagefleet.deploy import deploy_host
+from sagefleet.deploy import deploy_host, record
 from sagefleet.inventory import load
 from sagefleet.offline import offline_prepared
 from sagefleet.package import build_test_package, inspect
@@ -169,6 +169,11 @@ def test_every_snippet_output_follows_its_schema(
             target = settings_host.settings_target("sage01")
             outcome = settings_host.rollback_settings(s, target, want_diff=True)
             assert outcome.restored
+            # What a deploy runs on rarer paths: check mode's listing of the backups, the
+            # failed-install record read in a command of its own.
+            backup_dir = "C:\\ProgramData\\sagefleet\\backup"
+            s.run_snippet("agent_backup_prune", {"backup_dir": backup_dir, "remove": []})
+            assert record.read_record(s, record.record_path(backup_dir)) is None
 
         # An upgrade whose installer fails: agent_install reports it, agent_rollback runs.
         fleet.host("sage03").installer_failure = 1603

@@ -191,5 +191,11 @@ def healthy(now: dt.datetime | None = None) -> dict[str, Any]:
             ],
             "probes": [probe(n, p, t, i) for n, p, t, i in ENDPOINTS],
             "service_logon_right": None,
+            "failed_install": {
+                "path": "C:\\ProgramData\\sagefleet\\backup\\failed-install.json",
+                "exists": False,
+                "text": None,
+                "error": None,
+            },
         }
     )

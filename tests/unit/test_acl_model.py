@@ -161,8 +161,9 @@ def test_prelude_functions_travel_only_with_the_snippets_that_call_them() -> Non
         text = snippets.prelude_for(name)
         return {f for f in ACL_HELPERS if f"function {f}" in text}
 
-    # facts resolves the service account's SID for its "Log on as a service" right (SF402).
-    assert carried("facts") == {"Resolve-SfPrincipal"}
+    # facts resolves the service account's SID for its "Log on as a service" right (SF402),
+    # and checks the failed-install record's folder, read only (SF406).
+    assert carried("facts") == {"Resolve-SfPrincipal", "Confirm-SfPrivateFolder"}
     assert carried("stage_push") == {"Confirm-SfPrivateFolder"}
     assert carried("settings_write") == {
         "Resolve-SfPrincipal",

@@ -93,3 +93,45 @@ def test_a_script_that_does_not_check_the_backup_folder_is_not_simulated() -> No
             "agent_backup_prune", {"backup_dir": ROOT, "remove": [A]}
         )
     assert host.fs.listdir(ROOT) == [A]
+
+
+STAGE = "C:\\ProgramData\\sagefleet\\staging"
+CLEANUP = {"root": STAGE, "remove": [], "remove_parts": [], "backup_dir": ROOT}
+
+
+def test_the_staging_cleanup_removes_the_backups_named_and_nothing_else() -> None:
+    """After a good upgrade the older backups go in the staging cleanup's command: the
+    same rules as agent_backup_prune's, a refusal said in its answer, not its failure."""
+    session = simulated("agent-old")
+    backup_root(session.sim, A, B, "manual-copy")
+    refused = session.run_snippet("stage_cleanup", {**CLEANUP, "remove_backups": [A, "x"]})
+    assert refused["backups"]["pruned"] == [] and refused["exists"] is False
+    assert "refusing to remove 'x' under" in refused["backups"]["error"]
+    assert session.sim.fs.listdir(ROOT) == [A, B, "manual-copy"]  # every name, or none
+    done = session.run_snippet("stage_cleanup", {**CLEANUP, "remove_backups": [A]})
+    assert done["backups"] == {"pruned": [A], "left": [], "error": None}
+    assert session.sim.fs.listdir(ROOT) == [B, "manual-copy"]
+    assert session.run_snippet("stage_cleanup", CLEANUP)["backups"] is None
+
+
+def test_the_staging_cleanup_refuses_a_backup_folder_users_may_write() -> None:
+    session = simulated("agent-old")
+    session.sim.fs.mkdir(ROOT)  # inherits ProgramData's DACL
+    session.sim.fs.mkdir(f"{ROOT}\\{A}")
+    done = session.run_snippet("stage_cleanup", {**CLEANUP, "remove_backups": [A]})
+    assert "refusing to use the folder" in done["backups"]["error"]
+    assert session.sim.fs.is_dir(f"{ROOT}\\{A}")
+
+
+def test_a_cleanup_that_removes_backups_another_way_is_not_simulated() -> None:
+    host = simulated("agent-old").sim
+    backup_root(host, A)
+
+    def other(script: str) -> str:
+        return script.replace("function Remove-SfBackups", "function Remove-SfAnything")
+
+    with pytest.raises(RemoteError, match="only through the prelude's Remove-SfBackups"):
+        SimSession(host, rewrite=other).run_snippet(
+            "stage_cleanup", {**CLEANUP, "remove_backups": [A]}
+        )
+    assert host.fs.listdir(ROOT) == [A]

@@ -8,6 +8,7 @@ covered), a healthy document, and an empty one (every "unknown" outcome).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import sys
 from typing import Any
@@ -15,13 +16,13 @@ from typing import Any
 import pytest
 from tests.support.factsdoc import healthy
 from tests.support.scenarios import entities_for
+from tests.support.wire import run_snippet_wire
 
 from sagefleet import preflight
 from sagefleet.checks import Context, EntityView, all_checks, run_checks
 from sagefleet.facts import parse_facts
 from sagefleet.findings import Finding
 from sagefleet.probes import DnsResult, DnsStatus
-from sagefleet.sim.commands.snippet_models import facts as facts_model
 from sagefleet.sim.host import host_from_profile, load_profile, profile_names
 
 NOW = dt.datetime.now(dt.UTC)
@@ -61,7 +62,9 @@ def _documents() -> list[tuple[str, dict[str, Any], str | None]]:
             endpoints=list(defaults.endpoints),
             sage=defaults.sage,
         )
-        docs.append((name, facts_model(host, prepared.facts_params(), b""), name))
+        rc, out, err = run_snippet_wire(host, "facts", prepared.facts_params())
+        assert rc == 0, err
+        docs.append((name, json.loads(out), name))
     return docs
 
 

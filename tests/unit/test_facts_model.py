@@ -24,7 +24,7 @@ from sagefleet.sim.host import (
 
 # The key sets sagefleet/facts.py documents (schema 1): every key always present.
 #: The document's members, as the facts snippet's output contract declares them.
-TOP_KEYS = set(load_schema("facts")["required"])
+TOP_KEYS = set(load_schema("facts")["properties"])
 HOST_KEYS = {
     "hostname",
     "os_caption",

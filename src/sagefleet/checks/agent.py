@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from sagefleet import versions
+from sagefleet import failed_install, versions
 from sagefleet.agent.connection.options import dotnet_pattern
 from sagefleet.checks.base import (
     Context,
@@ -381,6 +381,97 @@ def undescribed_install(ctx: Context) -> Iterator[Outcome]:
             else ctx.t("no install of the vendor's agent", "aucune installation de l'agent"),
             observed=[i.display_name for i in installs],
         )
+
+
+@check("SF406")
+def failed_install_left(ctx: Context) -> Iterator[Outcome]:
+    """The agent an earlier deploy's failed fresh install left (its record in the backup
+    folder, read by the facts script): a deploy fails this host, whatever
+    sagefleet_deploy_fail_on_blocked says, until it is uninstalled or accepted."""
+    found, agent, accept = ctx.facts.failed_install, ctx.facts.agent, ctx.accept_failed_install
+    if found is None:
+        yield unknown(
+            ctx.t(
+                "these facts do not hold the failed-install record (a collector older than "
+                "this check)",
+                "ces faits ne contiennent pas le relevé d'installation échouée (un collecteur "
+                "antérieur à ce contrôle)",
+            ),
+            severity=Severity.WARNING,
+        )
+        return
+    accepted = ctx.t(f"accepted ({failed_install.ACCEPT})", f"accepté ({failed_install.ACCEPT})")
+    try:
+        failed_run = failed_install.found_record(
+            found.path, exists=found.exists, text=found.text, error=found.error
+        )
+    except failed_install.RecordUnreadable as exc:
+        said = ctx.t(
+            failed_install.unreadable_said(found.path, exc.why),
+            f"le relevé d'installation échouée {found.path} ne peut pas être lu ({exc.why}) : "
+            "la première installation d'un déploiement précédent a échoué sur cet hôte",
+        )
+        if accept:
+            yield passed(f"{said}; {accepted}", observed={"path": found.path, "error": exc.why})
+            return
+        yield failed(
+            said,
+            ctx.t(
+                failed_install.UNREADABLE_FIX,
+                "vérifiez l'agent (désinstallez-le si cette installation l'a laissé), "
+                f"supprimez le relevé et déployez à nouveau ; ou déployez une fois avec "
+                f"{failed_install.ACCEPT}: true pour garder l'agent tel quel",
+            ),
+            observed={"path": found.path, "error": exc.why},
+        )
+        return
+    if failed_run is None:
+        yield passed(
+            ctx.t("no failed fresh install recorded", "aucune première installation échouée"),
+            observed={"path": found.path, "exists": False},
+        )
+        return
+    observed = {"path": found.path, "run": failed_run.run, "recorded_utc": failed_run.recorded_utc}
+    run_fr = f"l'exécution de déploiement {failed_run.run} du {failed_run.recorded_utc}"
+    if not agent.installed:
+        yield passed(
+            ctx.t(
+                f"{failed_run.run_said} failed to install {failed_run.target_version}; no "
+                "agent is left: a deploy installs it afresh",
+                f"{run_fr} n'a pas pu installer {failed_run.target_version} ; aucun agent "
+                "n'est resté : un déploiement l'installe à neuf",
+            ),
+            observed=observed,
+        )
+        return
+    state = agent.state or ctx.t("in an unknown state", "dans un état inconnu")
+    at = ctx.t(f" at {agent.version}", f" en {agent.version}") if agent.version else ""
+    seen = f"{agent.service_name} {state}{at}"
+    if accept:
+        yield passed(
+            ctx.t(
+                f"the agent left by the failed install of {failed_run.run_said} ({seen}) "
+                f"{accepted}",
+                f"l'agent laissé par l'installation échouée de {run_fr} ({seen}) {accepted}",
+            ),
+            observed=observed,
+        )
+        return
+    found_agent = failed_install.agent_said(agent.service_name or "", agent.state, agent.version)
+    yield failed(
+        ctx.t(
+            failed_run.refused(found.path, found_agent),
+            f"{run_fr} n'a pas pu installer {failed_run.target_version} sur cet hôte "
+            f"({failed_run.reason}), consigné dans {found.path} : l'agent trouvé ({seen}) "
+            "n'est pas considéré comme installé, un déploiement échoue sur cet hôte",
+        ),
+        ctx.t(
+            failed_install.FIX,
+            "désinstallez-le (Programmes et fonctionnalités), puis déployez à nouveau ; ou, "
+            f"pour le garder tel quel, déployez une fois avec {failed_install.ACCEPT}: true",
+        ),
+        observed=observed,
+    )
 
 
 @check("SF404")

@@ -82,6 +82,9 @@ class Context:
     # How the bastion reaches the host (scheme, transport, validation, encryption).
     transport: Mapping[str, Any] | None = None
     allow_insecure_transport: bool = False
+    # sagefleet_agent_accept_failed_install: the agent a failed fresh install left is taken
+    # as installed (SF406 passes).
+    accept_failed_install: bool = False
 
     @classmethod
     def of(cls, inputs: object, **given: Any) -> Context:

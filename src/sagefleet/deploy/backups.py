@@ -4,19 +4,23 @@ the run took; older ones go (docs/deploy.md, "Backups of the agent").
 
 Each backup is a copy of the agent's folder, settings.json and its passwords included:
 kept for ever they would pile up on the host. The bastion decides from the host's
-listing (``agent_backup_prune``), as for the staged versions; the host lists and removes
-only folders whose name has the form ``agent_install`` gives a backup.
+listing, as for the staged versions: ``agent_install`` lists them after taking its backup,
+and the staging cleanup that follows a good upgrade removes the older ones in the same
+command (``stage_cleanup``, no command of their own); check mode lists with
+``agent_backup_prune``. The host lists and removes only folders whose name has the form
+``agent_install`` gives a backup.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sagefleet.deploy.state import DeployState
-from sagefleet.remote import HostSession, RemoteError
+from sagefleet.remote import RemoteError
 
 #: A backup's name as agent_install makes it: '<version>-<yyyyMMddTHHmmssZ>', UTC, the
 #: version in letters, digits and . + _ - (the prelude's Get-SfBackupStamp reads the same).
@@ -62,90 +66,97 @@ def plan_prune(
 
 
 @dataclass(frozen=True)
-class PruneResult:
-    """The backups kept and removed, and the folders a file held open kept (by name)."""
+class PrunePlan:
+    """The backups to keep and to remove after an install that ended well."""
 
-    backup_dir: str
     kept: tuple[str, ...]
-    pruned: tuple[str, ...]
-    # {folder, path, error}: a file another process holds open; its folder stays, and the
-    # next deploy that ends well tries again.
-    left: tuple[dict[str, str], ...] = ()
+    remove: tuple[str, ...]
 
 
-def prune_backups(
-    session: HostSession,
-    backup_dir: str,
-    keep: int,
-    current: str | None = None,
-    *,
-    check_mode: bool = False,
-    taking: bool = False,
-) -> PruneResult:
-    """Remove the backups beyond the newest ``keep``, never ``current`` (see plan_prune).
-
-    Two round trips: the host lists, the bastion decides, the host removes exactly the
-    names given. In check mode only the first: ``pruned`` is what a run would remove.
-    Raises RemoteError when the host cannot list or remove (the folder refused, say).
-    """
-    listing = session.run_snippet("agent_backup_prune", {"backup_dir": backup_dir, "remove": []})
-    root = str(listing["backup_dir"])
-    kept, remove = plan_prune(listing["backups"], keep, current, taking=taking)
-    if check_mode or not remove:
-        return PruneResult(root, tuple(kept), tuple(remove))
-    done = session.run_snippet("agent_backup_prune", {"backup_dir": backup_dir, "remove": remove})
-    left = tuple(
-        {k: str(item.get(k) or "") for k in ("folder", "path", "error")} for item in done["left"]
-    )
-    stuck = {item["folder"] for item in left}
-    return PruneResult(
-        root,
-        tuple(kept) + tuple(n for n in remove if n in stuck),
-        tuple(str(n) for n in done["pruned"]),
-        left,
-    )
+def _names(listed: Any) -> list[str] | None:
+    """A listing of backup names (PowerShell 5.1 unwraps a one-element array); None when
+    it is not one."""
+    if isinstance(listed, str):
+        return [listed]
+    if isinstance(listed, list) and all(isinstance(n, str) for n in listed):
+        return list(listed)
+    return None
 
 
 class Backups(DeployState):
     """The backups step of a deploy: after an install that ended well, or planned."""
 
-    def _prune_backups(self, backup_path: str | None) -> None:
-        """Prune after the health gate passed: never a failure of the upgrade (a folder a
-        file in use keeps, or a host that does not answer, is a warning naming it)."""
-        current = backup_path.rsplit("\\", 1)[-1] if backup_path else None
+    def _prune_plan(self, outcome: Mapping[str, Any]) -> PrunePlan | None:
+        """After the health gate passed, from the backups agent_install listed in its
+        result: which go, never the one this run took. None when they were not listed (a
+        folder refused): a warning, never a failure of the upgrade."""
         folder = self.options.backup_dir
-        try:
-            found = prune_backups(self.session, folder, self.options.keep_backups, current)
-        except RemoteError as exc:
-            self._warn(f"older agent backups in {folder} not removed: {exc}")
-            self.result.plan += f" — older agent backups in {folder} not removed (see warnings)"
+        listed = _names(outcome.get("backups"))
+        if outcome.get("backups_error") or listed is None:
+            why = outcome.get("backups_error") or "the install did not list them"
+            self._not_pruned(f"older agent backups in {folder} not removed: {why}")
+            return None
+        backup_path = outcome.get("backup_path")
+        current = str(backup_path).rsplit("\\", 1)[-1] if backup_path else None
+        kept, remove = plan_prune(listed, self.options.keep_backups, current)
+        return PrunePlan(tuple(kept), tuple(remove))
+
+    def _pruned(self, plan: PrunePlan | None, done: Mapping[str, Any] | None) -> None:
+        """What the staging cleanup removed of ``plan.remove`` (its ``backups`` answer): a
+        folder a file in use keeps, or a refusal, is a warning naming it."""
+        if plan is None:
             return
-        self.result.backups_pruned = list(found.pruned)
-        self.step("backups", kept=list(found.kept), pruned=list(found.pruned))
-        if found.pruned:
-            self.result.plan += " — older agent backups removed: " + ", ".join(found.pruned)
-        for item in found.left:
+        folder = self.options.backup_dir
+        root = folder.rstrip("\\")
+        if plan.remove and (done is None or done.get("error")):
+            why = done.get("error") if done else "the staging cleanup did not remove them"
+            self._not_pruned(f"older agent backups in {folder} not removed: {why}")
+            return
+        answer = done or {}
+        left = tuple(
+            {k: str(item.get(k) or "") for k in ("folder", "path", "error")}
+            for item in answer.get("left") or []
+            if isinstance(item, Mapping)
+        )
+        stuck = {item["folder"] for item in left}
+        pruned = [str(n) for n in _names(answer.get("pruned")) or []]
+        kept = list(plan.kept) + [n for n in plan.remove if n in stuck]
+        self.result.backups_pruned = pruned
+        self.step("backups", kept=kept, pruned=pruned)
+        if pruned:
+            self.result.plan += " — older agent backups removed: " + ", ".join(pruned)
+        for item in left:
             self.step("prune-left", **item)
             self._warn(
-                f"agent backup {found.backup_dir}\\{item['folder']} not removed: {item['error']} "
-                "(the upgrade itself went through; the next deploy tries again)"
+                f"agent backup {root}\\{item['folder']} not removed: "
+                f"{item['error']} (the upgrade itself went through; the next deploy tries again)"
             )
-        if found.left:
-            names = ", ".join(sorted({item["folder"] for item in found.left}))
+        if left:
+            names = ", ".join(sorted(stuck))
             self.result.plan += f" — agent backups not removed (a file in use): {names}"
 
     def _planned_prune(self, taking: bool) -> None:
-        """Check mode: say which backups a run would remove; nothing is removed."""
+        """Check mode: say which backups a run would remove (agent_backup_prune lists);
+        nothing is removed."""
         folder = self.options.backup_dir
         try:
-            found = prune_backups(
-                self.session, folder, self.options.keep_backups, check_mode=True, taking=taking
+            listing = self.session.run_snippet(
+                "agent_backup_prune", {"backup_dir": folder, "remove": []}
             )
         except RemoteError as exc:
             self._warn(f"agent backups in {folder} not listed: {exc}")
             return
-        if found.pruned:
-            self.result.plan += " — would remove older agent backups: " + ", ".join(found.pruned)
+        _, remove = plan_prune(
+            _names(listing.get("backups")) or [], self.options.keep_backups, taking=taking
+        )
+        if remove:
+            self.result.plan += " — would remove older agent backups: " + ", ".join(remove)
+
+    def _not_pruned(self, warning: str) -> None:
+        self._warn(warning)
+        self.result.plan += (
+            f" — older agent backups in {self.options.backup_dir} not removed (see warnings)"
+        )
 
     def _warn(self, text: str) -> None:
         self.result.warnings.append(text)

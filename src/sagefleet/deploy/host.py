@@ -14,9 +14,10 @@ from sagefleet.checks.agent import is_domain_account
 from sagefleet.checks.sage import sage_version
 from sagefleet.deploy.inputs import deploy_inputs
 from sagefleet.deploy.install import Install
-from sagefleet.deploy.record import ACCEPT, RecordUnreadable, read_record
+from sagefleet.deploy.record import read_record
 from sagefleet.deploy.result import DeployLocked, DeployResult
 from sagefleet.facts import HostFacts, parse_facts
+from sagefleet.failed_install import ACCEPT, RecordUnreadable, agent_said, found_record
 from sagefleet.findings import HostReport
 from sagefleet.outcomes import Outcome
 from sagefleet.package import PackageInfo, choose_installer
@@ -55,6 +56,12 @@ class Deployer(Install):
             return self.done(Outcome.UNREACHABLE, reason=report.error)
         if report.status == Outcome.BLOCKED:  # SF107 too: no script can run, no facts
             self.result.previous_version = _agent_version(report)
+            # The agent a failed fresh install left (SF406) fails the host, blocked or not:
+            # sagefleet_deploy_fail_on_blocked false cannot let it pass.
+            refused = None if document is None else self._failed_install(parse_facts(document))
+            if refused:
+                self.result.version = self.result.previous_version
+                return self.done(Outcome.FAILED, reason=refused)
             return self.done(Outcome.BLOCKED, reason="preflight: " + report.blocked_reason)
         if document is None or report.error:
             return self.done(Outcome.FAILED, reason=report.error)
@@ -67,7 +74,7 @@ class Deployer(Install):
         found = sage_version(Context(host=self.host, facts=facts))
         installer = choose_installer(self.package, found[0] if found else "", host=self.host)
         self.technology = installer.technology
-        refused = self._failed_install(facts, current)
+        refused = self._failed_install(facts)
         if refused:
             self.result.version = current
             return self.done(Outcome.FAILED, reason=refused)
@@ -174,13 +181,20 @@ class Deployer(Install):
             )
         return None
 
-    def _failed_install(self, facts: HostFacts, current: str | None) -> str | None:
-        """The failed-install record, read before anything is planned (check mode too):
-        while the agent an earlier failed fresh install left is there, why this host
-        fails; else None, and what the plan will say of the record (self.record_note)."""
+    def _failed_install(self, facts: HostFacts) -> str | None:
+        """The failed-install record, as the facts script read it before anything is
+        planned (check mode too; preflight's SF406 reports it): while the agent an earlier
+        failed fresh install left is there, why this host fails; else None, and what the
+        plan will say of the record (self.record_note)."""
         accept = self.options.accept_failed_install
+        read = facts.failed_install
         try:
-            found = read_record(self.session, self.record_path)
+            if read is None:  # facts without it: read in a command of its own
+                found = read_record(self.session, self.record_path)
+            else:
+                found = found_record(
+                    read.path, exists=read.exists, text=read.text, error=read.error
+                )
         except RecordUnreadable as exc:
             if not accept:
                 return str(exc)
@@ -198,9 +212,9 @@ class Deployer(Install):
                 f"({ACCEPT})"
             )
             return None
-        at = f" at {current}" if current else ""
-        agent = f"{self.service} {facts.agent.state or 'in an unknown state'}{at}"
-        return found.refusal(self.record_path, agent)
+        agent = facts.agent
+        said = agent_said(agent.service_name or self.service, agent.state, agent.version)
+        return found.refusal(self.record_path, said)
 
     def _lock(self, action: str) -> dict[str, Any]:
         result: dict[str, Any] = self.session.run_snippet(

@@ -165,11 +165,16 @@ class Install(HealthGate, Rollback, Backups):
         problem = self._gate(outcome)
         if problem is None:
             self.result.version = self.target
+            # Ended well: no rollback needs an older backup now (never this run's). They go
+            # in the staging cleanup's command, not in one of their own.
+            prune = self._prune_plan(outcome)
             cleaned = transfer.cleanup(
                 self.session,
                 self.options.staging_dir,
                 keep=self.options.keep_staged,
                 current=staged.path,
+                backup_dir=self.options.backup_dir,
+                remove_backups=prune.remove if prune else (),
             )
             for item in cleaned.left:
                 # A file held open (a log) keeps its old version folder: reported, not fatal.
@@ -179,8 +184,7 @@ class Install(HealthGate, Rollback, Backups):
             verb = {"install": Outcome.INSTALLED, "downgrade": Outcome.DOWNGRADED}.get(
                 action, Outcome.UPGRADED
             )
-            # Ended well: no rollback needs an older backup now (never this run's).
-            self._prune_backups(outcome.get("backup_path"))
+            self._pruned(prune, cleaned.backups)
             if self.result.reboot_required:
                 self.result.plan += " — reboot required (not done: plan it with the client)"
             return self.done(

@@ -4,25 +4,32 @@ A fresh install has no earlier agent to restore, and the vendor's installer may 
 its agent behind when it fails (exit code 1603 after the files and the service were in
 place). Found by the next run, that agent would be taken as installed (``unchanged``,
 or upgraded over). So the failure is written to ``failed-install.json`` in the host's
-backup root (a private folder: only SYSTEM and Administrators may write it), read before
-every plan, and removed by the next run that leaves the agent as asked
+backup root (a private folder: only SYSTEM and Administrators may write it), read by
+the facts script before every plan (preflight's SF406 reports it too), and removed by
+the next run that leaves the agent as asked
 (docs/deploy.md#a-failed-fresh-install-is-remembered).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-from dataclasses import dataclass
 from typing import Any
 
-from sagefleet.errors import SagefleetError
+from sagefleet.failed_install import FailedInstall, RecordUnreadable, found_record, record_path
 from sagefleet.outcomes import Outcome
 from sagefleet.remote import HostSession, SnippetFailed
 
-RECORD_NAME = "failed-install.json"
-ACCEPT = "sagefleet_agent_accept_failed_install"
-SCHEMA = 1
+# The record's document (sagefleet.failed_install), and what the deploy does with it.
+__all__ = [
+    "SETTLED",
+    "FailedInstall",
+    "RecordUnreadable",
+    "now_utc",
+    "read_record",
+    "record_path",
+    "remove_record",
+    "write_record",
+]
 
 #: The outcomes after which the host holds the agent as asked: a record goes.
 SETTLED = frozenset(
@@ -38,92 +45,6 @@ SETTLED = frozenset(
 )
 
 
-class RecordUnreadable(SagefleetError):
-    """The record is on the host but cannot be read: never taken as absent."""
-
-
-def record_path(backup_dir: str) -> str:
-    return backup_dir.rstrip("\\") + "\\" + RECORD_NAME
-
-
-@dataclass(frozen=True)
-class FailedInstall:
-    """One failed fresh install: which run, when (the bastion's UTC time), the version
-    it installed, why it failed, and the agent service it left (None: none)."""
-
-    run: str
-    recorded_utc: str
-    target_version: str
-    reason: str
-    service: str | None = None
-    state: str | None = None
-    version: str | None = None
-
-    @property
-    def left(self) -> str:
-        if not self.service:
-            return "no agent service"
-        at = f" at {self.version}" if self.version else ""
-        return f"{self.service} {self.state or 'in an unknown state'}{at}"
-
-    @property
-    def run_said(self) -> str:
-        return f"the deploy run {self.run} of {self.recorded_utc}"
-
-    def to_text(self) -> str:
-        document = {
-            "schema": SCHEMA,
-            "run": self.run,
-            "recorded_utc": self.recorded_utc,
-            "target_version": self.target_version,
-            "reason": self.reason,
-            "left": {"service": self.service, "state": self.state, "version": self.version},
-        }
-        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-
-    @classmethod
-    def from_text(cls, text: str, path: str) -> FailedInstall:
-        """Raises RecordUnreadable, naming the file and what is wrong with it."""
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise RecordUnreadable(_unreadable(path, f"not JSON: {exc}")) from None
-        left = data.get("left") if isinstance(data, dict) else None
-        strings = ("run", "recorded_utc", "target_version", "reason")
-        if (
-            not isinstance(data, dict)
-            or data.get("schema") != SCHEMA
-            or not all(isinstance(data.get(k), str) and data[k] for k in strings)
-            or not isinstance(left, dict)
-            or not all(isinstance(left.get(k), str | None) for k in ("service", "state", "version"))
-        ):
-            raise RecordUnreadable(_unreadable(path, f"not a record of schema {SCHEMA}"))
-        return cls(
-            **{k: data[k] for k in strings},
-            service=left.get("service"),
-            state=left.get("state"),
-            version=left.get("version"),
-        )
-
-    def refusal(self, path: str, found: str) -> str:
-        """Why this run fails the host: the agent found is the one the failed install left."""
-        return (
-            f"{self.run_said} failed to install {self.target_version} on this host "
-            f"({self.reason}) and left {self.left}, recorded in {path}: the agent found "
-            f"({found}) is not taken as installed. Uninstall it (Programs and Features), then "
-            f"deploy again; or, to keep it as it is, deploy once with {ACCEPT}: true"
-        )
-
-
-def _unreadable(path: str, why: str) -> str:
-    return (
-        f"the failed-install record {path} cannot be read ({why}): an earlier deploy's "
-        "fresh install failed on this host. Check the agent (uninstall it if that install "
-        f"left it), delete the record and deploy again; or deploy once with {ACCEPT}: true "
-        "to keep the agent as it is"
-    )
-
-
 def now_utc() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -134,15 +55,14 @@ def _run(session: HostSession, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_record(session: HostSession, path: str) -> FailedInstall | None:
-    """The record on the host, None when there is none; RecordUnreadable when it is there
-    and cannot be read (a corrupt file, a folder refused): never taken as absent."""
+    """The record on the host, read in a command of its own (see found_record); a deploy
+    reads it in the facts instead."""
     try:
         answer = _run(session, {"action": "read", "path": path})
     except SnippetFailed as exc:
-        raise RecordUnreadable(_unreadable(path, exc.error.strip() or str(exc))) from None
-    if not answer.get("exists"):
-        return None
-    return FailedInstall.from_text(str(answer.get("text") or ""), path)
+        raise RecordUnreadable(path, exc.error.strip() or str(exc)) from None
+    exists, text = bool(answer.get("exists")), answer.get("text")
+    return found_record(path, exists=exists, text=text, error=None)
 
 
 def write_record(session: HostSession, path: str, record: FailedInstall) -> None:

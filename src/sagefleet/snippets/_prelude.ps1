@@ -155,6 +155,35 @@ function Get-SfBackupStamp([string] $Name) {
     $null
 }
 
+function Get-SfBackups([string] $Root) {
+    # The agent backups in $Root by name (Get-SfBackupStamp's form), none when it is missing.
+    if ([System.IO.Directory]::Exists($Root)) {
+        foreach ($dir in [System.IO.Directory]::GetDirectories($Root)) {
+            $leaf = [System.IO.Path]::GetFileName($dir)
+            if ($null -ne (Get-SfBackupStamp $leaf)) { $leaf }
+        }
+    }
+}
+function Remove-SfBackups([string] $Root, $Names) {
+    # The agent backups the bastion names, in the checked folder $Root (agent_backup_prune,
+    # stage_cleanup): every name must have a backup's form, or nothing goes. Remove-SfTree:
+    # a file held open keeps its folder, in 'left'.
+    foreach ($name in @($Names)) {
+        if ($null -ne $name -and $null -eq (Get-SfBackupStamp ([string]$name))) {
+            throw "refusing to remove '$name' under '${Root}': not the name of an agent backup (<version>-<yyyyMMddTHHmmssZ>)"
+        }
+    }
+    $done = [ordered]@{ pruned = @(); left = @() }
+    foreach ($name in @($Names)) {
+        if ($null -eq $name) { continue }
+        $folder = Join-Path $Root ([string]$name)
+        if ([System.IO.Directory]::Exists($folder)) {
+            $stuck = @(Remove-SfTree ([string]$name) $folder)
+            if ($stuck.Count -eq 0) { $done.pruned += [string]$name } else { $done.left += $stuck }
+        }
+    }
+    $done
+}
 function Get-SfFileSha256([string] $Path) {
     $sha = New-Object -TypeName System.Security.Cryptography.SHA256CryptoServiceProvider
     $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Read)

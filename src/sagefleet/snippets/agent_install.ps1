@@ -1,4 +1,4 @@
-# sagefleet:agent_install/3
+# sagefleet:agent_install/4
 # Install or upgrade the agent: stop the service, back up its folder, run the
 # installer unattended, set the logon account, start and read the version.
 # Expected failures come back in the document (failed_step, error); the
@@ -9,7 +9,9 @@
 # service stuck pending has its process killed (killed_pid). The installer is
 # waited for alone, installer_timeout_s at most (then its process tree is
 # killed); an .msi runs through msiexec.exe. A new logon account is granted
-# "Log on as a service" first (logon_right_granted).
+# "Log on as a service" first (logon_right_granted). An install that went through lists
+# the agent backups in the backup folder (backups, names only): the bastion decides which
+# are older than it keeps, and stage_cleanup removes them after the health gate.
 
 $serviceName = [string]$P.service_name
 $result = [ordered]@{
@@ -27,6 +29,8 @@ $result = [ordered]@{
     failed_step      = $null
     error            = $null
     state_error      = $null
+    backups          = $null
+    backups_error    = $null
 }
 
 function Get-AgentService {
@@ -268,5 +272,13 @@ try {
     # WMI not answering (an installer that restarts winmgmt): the result, and the backup
     # in it, still goes back; the bastion reads the service again.
     $result.state_error = Get-SfError $_
+}
+if ($null -eq $result.failed_step) {
+    # Read only: a fresh install took no backup, and a missing folder stays missing.
+    try {
+        $result.backups = @(Get-SfBackups (Confirm-SfPrivateFolder ([string]$P.backup_dir) $false))
+    } catch {
+        $result.backups_error = Get-SfError $_
+    }
 }
 Complete-SageFleet -Result $result

@@ -1,4 +1,4 @@
-# sagefleet:facts/3
+# sagefleet:facts/4
 # All facts in one round trip (schema 1, sagefleet/facts.py); gathers, never decides.
 # Terse on purpose: every byte of the script crosses the network on every run (on stdin).
 function Get-SfText($Value) { if ($null -ne $Value -and "$Value" -ne '') { "$Value" } }
@@ -80,6 +80,17 @@ $path = $null
 if ($s -and "$($s.PathName)" -match '^\s*"([^"]+)"|^\s*(.*?\.exe)') { $path = "$($Matches[1])$($Matches[2])" }
 $agent = @{ service_name = $svcName; installed = $false; state = $null; start_mode = $null; account = $null; version = Get-SfVersion $path ProductVersion; path = $path; matched_by = $by; candidates = $cand }
 if ($s) { $agent.service_name = $s.Name; $agent.installed = $true; $agent.state = $s.State; $agent.start_mode = $s.StartMode; $agent.account = Get-SfText $s.StartName }
+# The failed-install record (sagefleet/deploy/record.py), read only: its folder is checked
+# as failed_install does, never created; what stops the read is its error.
+$rec = $null
+$rp = Get-SfText (Get-SfParam record_path $null)
+if ($rp) {
+  $rec = @{ path = $rp; exists = $false; text = $null; error = $null }
+  try {
+    $f = Join-Path -Path (Confirm-SfPrivateFolder (Split-Path -Path $rp -Parent -ErrorAction Stop) $false) -ChildPath ([IO.Path]::GetFileName($rp)) -ErrorAction Stop
+    if ([IO.File]::Exists($f)) { $rec.exists = $true; $rec.text = [System.IO.File]::ReadAllText($f, [Text.Encoding]::UTF8) }
+  } catch { $rec.error = $_.Exception.GetBaseException().Message }
+}
 
 # "Log on as a service" of the service account (the inventory's, else the agent's): the
 # SIDs secedit's export of the local security policy lists for SeServiceLogonRight.
@@ -230,7 +241,7 @@ if ($endpoints.Count) {
 
 if ($vendorPat) { $agent.installs = $agentUn }
 Complete-SageFleet -Result @{
-  schema = 1; drives = $drives; tls = $tls; agent = $agent; mae_files = $mae; probes = $probes; service_logon_right = $logon
+  schema = 1; drives = $drives; tls = $tls; agent = $agent; mae_files = $mae; probes = $probes; service_logon_right = $logon; failed_install = $rec
   host = @{
     hostname = [Net.Dns]::GetHostName(); os_caption = $os.Caption; os_version = $os.Version; os_build = [int]$os.BuildNumber
     powershell_version = "$($PSVersionTable.PSVersion)"; language_mode = [string]$ExecutionContext.SessionState.LanguageMode; utc_now = [DateTime]::UtcNow.ToString('o')

@@ -1,4 +1,4 @@
-# sagefleet:stage_cleanup/2
+# sagefleet:stage_cleanup/3
 # List the staged versions under the staging folder and remove the ones the bastion names.
 # The retention policy (how many to keep, which is current) is decided on the bastion
 # from the listing; this only removes direct children of the root, by name.
@@ -6,6 +6,10 @@
 #   of one: '<folder>\<file>.part.<start>').
 # A version folder goes with the prelude's Remove-SfTree: a file that stays locked is
 # reported in 'left' with its error, and everything else still goes.
+# backup_dir, remove_backups (optional): after an upgrade that ended well, the agent
+# backups older than the bastion keeps (agent_backup_prune's rules, Remove-SfBackups), in
+# the same command; what goes or stays is in 'backups', a refusal in its 'error' (the
+# staged versions are cleaned all the same).
 
 # The staging folder is private and checked on every run (a missing one has nothing to clean:
 # it stays missing).
@@ -18,6 +22,19 @@ function Resolve-SfChild([string] $Name, [int] $Depth) {
         throw "refusing to remove '$Name' under '${root}': not a staged version name"
     }
     Join-Path $root $Name
+}
+
+$backups = $null
+$names = @(Get-SfParam remove_backups @())
+if ($names.Count -gt 0) {
+    $backups = [ordered]@{ pruned = @(); left = @(); error = $null }
+    try {
+        $done = Remove-SfBackups (Confirm-SfPrivateFolder ([string]$P.backup_dir) $false) $names
+        $backups.pruned = $done.pruned
+        $backups.left = $done.left
+    } catch {
+        $backups.error = $_.Exception.GetBaseException().Message
+    }
 }
 
 $removed = @()
@@ -59,4 +76,5 @@ Complete-SageFleet -Result ([ordered]@{
     removed       = $removed
     removed_parts = $removedParts
     left          = $left
+    backups       = $backups
 })

@@ -4,6 +4,7 @@ files (docs/transfer.md, "Cleanup")."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,9 @@ class CleanupResult(HostStep):
     # Files a version folder kept because another process holds them open (a log):
     # {folder, path, error}. The folder stays; the next cleanup tries again.
     left: tuple[dict[str, str], ...] = ()
+    # The agent backups removed in the same command (remove_backups given): stage_cleanup's
+    # 'backups' answer, {pruned, left, error}; None when none were given.
+    backups: Mapping[str, Any] | None = None
 
     @property
     def changed(self) -> bool:
@@ -95,17 +99,26 @@ def cleanup(
     current: str | None = None,
     *,
     check_mode: bool = False,
+    backup_dir: str | None = None,
+    remove_backups: Sequence[str] = (),
 ) -> CleanupResult:
     """Remove staged versions beyond the newest ``keep``, never the ``current`` one.
 
     ``current`` is a version folder name, or any path inside it (the staged
-    zip). Two round trips: the host lists, the bastion decides, the host
+    zip). Two round trips at most: the host lists, the bastion decides, the host
     removes exactly the names given. Stray ``.part`` files of the other kept
     versions go too.
+
+    ``remove_backups``: agent backups in ``backup_dir`` to remove in the listing command,
+    after an upgrade that ended well (sagefleet.deploy.backups decides which): one command
+    less per upgrade. Never in check mode.
     """
     root = check_staging_dir(staging_dir)
     current_name = _current_folder(root, current)
-    listing = session.run_snippet("stage_cleanup", {"root": root, "remove": [], "remove_parts": []})
+    first: dict[str, Any] = {"root": root, "remove": [], "remove_parts": []}
+    if remove_backups and not check_mode:
+        first.update(backup_dir=backup_dir, remove_backups=list(remove_backups))
+    listing = session.run_snippet("stage_cleanup", first)
     if not isinstance(listing, dict) or not isinstance(listing.get("folders"), list):
         raise TransferError(
             session.host, root, f"unexpected stage_cleanup answer: {listing!r:.200}"
@@ -133,4 +146,5 @@ def cleanup(
         removed_parts=tuple(removed_parts),
         check_mode=check_mode,
         left=tuple(left),
+        backups=listing.get("backups") if isinstance(listing.get("backups"), dict) else None,
     )

@@ -252,7 +252,7 @@ BACKUP_DIR = Var(
         "(failed-install.json): a private folder, only SYSTEM and Administrators may write it.",
     ),
     default="C:\\ProgramData\\sagefleet\\backup",
-    doors=("deploy",),
+    doors=("preflight", "deploy", "doctor"),
 )
 ACCEPT_FAILED_INSTALL = _deployed(
     "sagefleet_agent_accept_failed_install", "bool",
@@ -261,7 +261,7 @@ ACCEPT_FAILED_INSTALL = _deployed(
     "removes the record. Unset, such a host fails until the agent is uninstalled. Set it "
     "for one run of one host (--limit), after checking that agent.",
     default=False,
-    doors=("deploy",),
+    doors=("preflight", "deploy", "doctor"),
     fix="set sagefleet_agent_accept_failed_install: true only for a host whose agent you "
     "checked",
 )

@@ -15,7 +15,13 @@ from typing import Any
 from sagefleet.deploy.backups import backup_stamp
 from sagefleet.sim.commands import acl_rules, semantics, service_rules
 from sagefleet.sim.commands.registry import SnippetAbort, simulates
-from sagefleet.sim.commands.stage_models import remove_tree
+from sagefleet.sim.commands.stage_models import (
+    LISTS_BACKUPS,
+    backup_folder,
+    list_backups,
+    remove_backups,
+    removes_backups,
+)
 from sagefleet.sim.commands.stdin import Stdin
 from sagefleet.sim.host import ModelError, ServiceError, WindowsHost
 
@@ -102,13 +108,29 @@ def agent_install(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> di
             if not semantics.uses(r"\$result\.state_error\s*="):
                 raise SnippetAbort(wmi["down"])
             result["state_error"] = wmi["down"]
-            return result
-        after = host.service(name)
-        if after is not None:
-            result["state"] = after.wmi_state
-            result["account"] = after.account
-            result["version"] = version_of(host, after.executable)
+        else:
+            after = host.service(name)
+            if after is not None:
+                result["state"] = after.wmi_state
+                result["account"] = after.account
+                result["version"] = version_of(host, after.executable)
+        _list_backups(host, params, result)
     return result
+
+
+def _list_backups(host: WindowsHost, params: dict[str, Any], result: dict[str, Any]) -> None:
+    """An install that went through lists the backups (Get-SfBackups), read only; the
+    script catches a folder refused into backups_error. A script without it lists none."""
+    result.update(backups=None, backups_error=None)
+    if result["failed_step"] is not None or not semantics.uses(LISTS_BACKUPS):
+        return
+    if not semantics.uses(acl_rules.FOLDER_CHECK):
+        raise SnippetAbort("agent_install: the script does not check its backup folder")
+    try:
+        root = backup_folder(host, params.get("backup_dir"), "agent_install")
+        result["backups"] = list_backups(host, root)
+    except (SnippetAbort, ModelError) as exc:
+        result["backups_error"] = str(exc)
 
 
 def _install(
@@ -306,33 +328,14 @@ def agent_backup_prune(host: WindowsHost, params: dict[str, Any], stdin: Stdin) 
 
 
 def _agent_backup_prune(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
-    fs = host.fs
-    given = params.get("backup_dir")
-    root = acl_rules.private_folder(host, given, create=False)
-    if root is None:
-        # A script without Confirm-SfPrivateFolder would remove copies of settings.json from
-        # a folder anyone may have planted: the model does not guess what it would do.
-        raise SnippetAbort("agent_backup_prune: the script does not check its backup folder")
-    pruned: list[str] = []
-    left: list[dict[str, str]] = []
-    for name in params.get("remove") or []:
-        if name is None:
-            continue
-        if backup_stamp(str(name)) is None:
-            raise SnippetAbort(
-                f"refusing to remove '{name}' under '{root}': not the name of an agent backup "
-                "(<version>-<yyyyMMddTHHmmssZ>)"
-            )
-        folder = f"{root}\\{name}"
-        if fs.is_dir(folder):
-            stuck = remove_tree(fs, str(name), folder)
-            if stuck:
-                left.extend(stuck)
-            else:
-                pruned.append(str(name))
-    exists = fs.is_dir(root)
-    names = fs.listdir(root) if exists else []
-    backups = [n for n in names if backup_stamp(n) is not None and fs.is_dir(f"{root}\\{n}")]
+    root = backup_folder(host, params.get("backup_dir"), "agent_backup_prune")
+    removes_backups("agent_backup_prune")
+    pruned, left = remove_backups(host, root, list(params.get("remove") or []))
+    exists = host.fs.is_dir(root)
     return {
-        "backup_dir": root, "exists": exists, "backups": backups, "pruned": pruned, "left": left
-    }  # fmt: skip
+        "backup_dir": root,
+        "exists": exists,
+        "backups": list_backups(host, root),
+        "pruned": pruned,
+        "left": left,
+    }

@@ -3,7 +3,8 @@
 The model follows the snippet's .NET calls and nothing more (docs/simulator.md, ledger
 row 36): ``File.Exists``, ``File.ReadAllText`` (a byte order mark decides the
 encoding), ``File.WriteAllText`` (with or without a byte order mark, as the encoding
-given says), ``File.Delete`` (refused on a read-only or open file). A script that reads,
+given says), ``File.Delete`` (refused on a read-only or open file). The facts script
+reads the record the same way, read only (``read_for_facts``). A script that reads,
 writes or deletes it another way fails loudly: the simulator would not know what
 Windows does with it.
 """
@@ -85,3 +86,22 @@ def failed_install(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> d
         except ModelError as exc:
             raise SnippetAbort(str(exc)) from None
     return result
+
+
+def read_for_facts(host: WindowsHost, given: str) -> dict[str, Any]:
+    """The facts script's read of the record: the folder checked read only
+    (Confirm-SfPrivateFolder, never created), ``File.Exists``, ``File.ReadAllText``; what
+    stops the read (a folder refused, a file held open) is its ``error``, never the facts'."""
+    if not semantics.uses(acl_rules.FOLDER_CHECK):
+        raise SnippetAbort("facts: the script does not check the failed-install record's folder")
+    _require(_READ, "read")
+    found: dict[str, Any] = {"path": given, "exists": False, "text": None, "error": None}
+    try:
+        folder = acl_rules.private_folder(host, _parent(given), create=False)
+        path = f"{folder}\\{_leaf(given)}"
+        if host.fs.is_file(path):
+            found["exists"] = True
+            found["text"] = host.fs.read_all_text(path)
+    except (SnippetAbort, ModelError) as exc:
+        found["error"] = str(exc)
+    return found

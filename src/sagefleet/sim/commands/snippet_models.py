@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sagefleet.sim.commands.connection_models import python_pattern
+from sagefleet.sim.commands.record_models import read_for_facts
 from sagefleet.sim.commands.registry import SnippetAbort, simulates
 from sagefleet.sim.commands.stdin import Stdin
 from sagefleet.sim.host import (
@@ -372,6 +373,7 @@ FACTS_PARAMS = frozenset(
         "timeout_ms",
         "spc_marker_paths",
         "service_account",
+        "record_path",
     }
 )
 
@@ -390,6 +392,7 @@ def facts(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[str, 
         products = _sage_products(host)
         om_classes = _om_classes(host)
         agent = _agent(host, params)
+        record = params.get("record_path")
         reg = host.registry
         return {
             "schema": 1,
@@ -452,4 +455,5 @@ def facts(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[str, 
             "service_logon_right": _logon_right(
                 host, params.get("service_account") or agent["account"]
             ),
+            "failed_install": read_for_facts(host, str(record)) if record else None,
         }

@@ -21,7 +21,8 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
-from sagefleet.sim.commands import acl_rules
+from sagefleet.deploy.backups import backup_stamp
+from sagefleet.sim.commands import acl_rules, semantics
 from sagefleet.sim.commands.registry import SnippetAbort, simulates
 from sagefleet.sim.commands.stdin import Stdin
 from sagefleet.sim.host import (
@@ -611,6 +612,83 @@ def remove_tree(fs: FileSystem, name: str, folder: str) -> list[dict[str, str]]:
     return left
 
 
+# -- the agent's backups: the prelude's Get-SfBackups and Remove-SfBackups ------------------
+
+LISTS_BACKUPS = r"function\s+Get-SfBackups\b"
+_REMOVES_BACKUPS = r"function\s+Remove-SfBackups\b"
+
+
+def backup_folder(host: WindowsHost, given: Any, snippet: str) -> str:
+    """Confirm-SfPrivateFolder read-only on the backup folder (a missing one stays missing).
+    A script without it would trust a folder anyone may have planted: not simulated."""
+    if not semantics.uses(acl_rules.FOLDER_CHECK):
+        raise SnippetAbort(f"{snippet}: the script does not check its backup folder")
+    return str(acl_rules.private_folder(host, given, create=False))
+
+
+def list_backups(host: WindowsHost, root: str) -> list[str]:
+    """Get-SfBackups: the folders of a backup's form in ``root`` (none when it is missing)."""
+    fs = host.fs
+    if not fs.is_dir(root):
+        return []
+    names = fs.listdir(root)
+    return [n for n in names if backup_stamp(n) is not None and fs.is_dir(f"{root}\\{n}")]
+
+
+def removes_backups(snippet: str) -> None:
+    """A script that removes agent backups does it through the prelude's Remove-SfBackups."""
+    if not semantics.uses(_REMOVES_BACKUPS):
+        raise SnippetAbort(
+            f"{snippet}: the simulator models the removal of agent backups only through the "
+            "prelude's Remove-SfBackups: this script does it another way"
+        )
+
+
+def remove_backups(
+    host: WindowsHost, root: str, names: list[Any]
+) -> tuple[list[str], list[dict[str, str]]]:
+    """Remove-SfBackups: every name of a backup's form or nothing goes; then Remove-SfTree
+    on each that exists. (pruned, left)."""
+    for name in names:
+        if name is not None and backup_stamp(str(name)) is None:
+            raise SnippetAbort(
+                f"refusing to remove '{name}' under '{root}': not the name of an agent backup "
+                "(<version>-<yyyyMMddTHHmmssZ>)"
+            )
+    pruned: list[str] = []
+    left: list[dict[str, str]] = []
+    for name in names:
+        folder = f"{root}\\{name}"
+        if name is not None and host.fs.is_dir(folder):
+            stuck = remove_tree(host.fs, str(name), folder)
+            if stuck:
+                left.extend(stuck)
+            else:
+                pruned.append(str(name))
+    return pruned, left
+
+
+def _cleanup_backups(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any] | None:
+    """stage_cleanup's backups (remove_backups given); the script catches a refusal (the
+    folder, a name) into 'error', and the staged versions are cleaned all the same."""
+    names = params.get("remove_backups") or []
+    names = names if isinstance(names, list) else [names]
+    if not names:
+        return None
+    if not semantics.uses(r"Get-SfParam\s+remove_backups\b"):
+        raise SnippetAbort("stage_cleanup: this script does not read remove_backups")
+    removes_backups("stage_cleanup")
+    if not semantics.uses(acl_rules.FOLDER_CHECK):
+        raise SnippetAbort("stage_cleanup: the script does not check its backup folder")
+    done: dict[str, Any] = {"pruned": [], "left": [], "error": None}
+    try:
+        root = backup_folder(host, params.get("backup_dir"), "stage_cleanup")
+        done["pruned"], done["left"] = remove_backups(host, root, names)
+    except (SnippetAbort, ModelError) as exc:
+        done["error"] = str(exc)
+    return done
+
+
 @simulates("stage_cleanup")
 def stage_cleanup(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[str, Any]:
     with host.lock:
@@ -625,6 +703,7 @@ def _stage_cleanup(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
     root = acl_rules.private_folder(host, params.get("root"), create=False) or _resolve(
         fs, params.get("root")
     ).rstrip("\\")
+    backups = _cleanup_backups(host, params)
     removed: list[str] = []
     left: list[dict[str, str]] = []
     for name in params.get("remove") or []:
@@ -670,4 +749,5 @@ def _stage_cleanup(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
         "removed": removed,
         "removed_parts": removed_parts,
         "left": left,
+        "backups": backups,
     }
