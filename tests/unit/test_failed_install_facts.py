@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from tests.support.records import PATH, ROOT, failed_record
 
 from sagefleet import offline
 from sagefleet.checks import Context, run_checks
@@ -18,17 +19,7 @@ from sagefleet.remote.errors import SnippetFailed
 from sagefleet.sim.host import WindowsHost, host_from_profile, load_profile
 from sagefleet.sim.session import SimSession
 
-ROOT = "C:\\ProgramData\\sagefleet\\backup"
-PATH = record.record_path(ROOT)
-FAILED = record.FailedInstall(
-    run="bastion:42:cafe0001:abcdef",
-    recorded_utc="2026-12-06T10:00:00Z",
-    target_version="3.2.0",
-    reason="installer failed: installer exit code 1603",
-    service="SpendeskSageAgent",
-    state="Running",
-    version="3.2.0",
-)
+FAILED = failed_record()
 
 
 def make_host() -> WindowsHost:

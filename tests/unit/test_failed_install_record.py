@@ -4,6 +4,7 @@ what the simulator holds against it (docs/simulator.md, ledger row 36)."""
 from __future__ import annotations
 
 import pytest
+from tests.support.records import PATH, ROOT, failed_record
 
 from sagefleet.deploy import record
 from sagefleet.remote.errors import SnippetFailed
@@ -17,17 +18,7 @@ from sagefleet.sim.host import (
 )
 from sagefleet.sim.session import SimSession
 
-ROOT = "C:\\ProgramData\\sagefleet\\backup"
-PATH = record.record_path(ROOT)
-FAILED = record.FailedInstall(
-    run="bastion:42:cafe0001:abcdef",
-    recorded_utc="2026-12-06T10:00:00Z",
-    target_version="3.2.0",
-    reason="installer failed: installer exit code 1603 — échec",
-    service="SpendeskSageAgent",
-    state="Running",
-    version="3.2.0",
-)
+FAILED = failed_record("installer failed: installer exit code 1603 — échec")
 
 
 def make_host() -> WindowsHost:
