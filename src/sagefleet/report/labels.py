@@ -80,8 +80,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
             "Blocked hosts fail this run (PLAY RECAP: failed): the agent was not deployed on them."
         ),
         "blocked.passes": (
-            "Blocked hosts do not fail this run (fail_on_blocked false): the agent was not "
-            "deployed on them."
+            "Blocked hosts do not fail this run (sagefleet_deploy_fail_on_blocked: false): "
+            "the agent was not deployed on them."
         ),
         "outcome.from": "From",
         "outcome.to": "To",
@@ -190,8 +190,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
             "l'agent n'y a pas été déployé."
         ),
         "blocked.passes": (
-            "Les serveurs bloqués ne font pas échouer cette exécution (fail_on_blocked à "
-            "false) : l'agent n'y a pas été déployé."
+            "Les serveurs bloqués ne font pas échouer cette exécution "
+            "(sagefleet_deploy_fail_on_blocked : false) : l'agent n'y a pas été déployé."
         ),
         "outcome.from": "Depuis",
         "outcome.to": "Vers",
