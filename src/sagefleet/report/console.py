@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import textwrap
 from collections.abc import Mapping, Sequence
 
 from sagefleet.findings import FleetReport, HostReport
@@ -188,8 +189,8 @@ def render_console(report: FleetReport, width: int = 100, *, colour: bool | None
     total_line = f"{labels['totals']}{sep}{labels['hosts']} {len(report.hosts)} ({totals})"
     lines.append(_fit(total_line, width))
     rule = blocked_rule(report)
-    if rule:
-        lines.append(_fit(labels[rule], width))
+    if rule:  # a sentence: wrapped, never cut
+        lines.extend(textwrap.wrap(labels[rule], width=max(width, 20)))
     lines.append("")
     lines.extend(_host_table(report, labels, width, use_colour))
 
