@@ -35,7 +35,7 @@ from sagefleet.findings import Finding
 from sagefleet.inventory import PASSWORD_VARS
 from sagefleet.remote import HostSession, RemoteError
 from sagefleet.settings import redact
-from sagefleet.settings.redact import scrub_text as redact_text
+from sagefleet.settings.redact import scrub_lines
 from sagefleet.variables import given_or_none, value
 from sagefleet.variables.declarations import STAGING_DIR
 
@@ -249,7 +249,7 @@ def mask_text(text: str, secrets: Iterable[str]) -> str:
     (Password=, user:password@, a JSON member named as a secret), which the inventory may
     not hold."""
     masked = mask(text.encode("utf-8"), secrets).decode("utf-8", "replace")
-    return "\n".join(redact_text(line) for line in masked.split("\n"))
+    return scrub_lines(masked)
 
 
 def mask_value(value: Any, secrets: Sequence[str]) -> Any:
@@ -282,7 +282,7 @@ def _text_codec(data: bytes) -> tuple[bytes, str]:
 
 def scrub_text_file(data: bytes) -> bytes:
     """A log taken from the host with every password it writes by name masked, line by
-    line (redact.scrub_text): Password=/Pwd= of a connection string, a URL's
+    line (redact.scrub_lines): Password=/Pwd= of a connection string, a URL's
     user:password@, a JSON member named like a secret. The inventory's secrets are masked
     after this by value; this catches the ones it never held (the agent's own settings,
     an old password, another login)."""
@@ -295,8 +295,7 @@ def scrub_text_file(data: bytes) -> bytes:
         text = body.decode(codec, errors)
     except UnicodeDecodeError:
         codec, errors, text = "latin-1", "strict", body.decode("latin-1")
-    scrubbed = "\n".join(redact_text(line) for line in text.split("\n"))
-    return mark + scrubbed.encode(codec, errors) + odd
+    return mark + scrub_lines(text).encode(codec, errors) + odd
 
 
 def _json(value: Any) -> bytes:

@@ -92,6 +92,12 @@ def scrub_text(value: str) -> str:
     return _ESCAPED_MEMBER.sub(_member('\\"'), value)
 
 
+def scrub_lines(text: str) -> str:
+    """``text`` of several lines (a log, an error the host wrote) through scrub_text one
+    line at a time, so that an unquoted ``Password=`` value never runs into the next line."""
+    return "\n".join(scrub_text(line) for line in text.split("\n"))
+
+
 def redact(
     settings: Any,
     secret_keys: Iterable[str] = DEFAULT_SECRET_KEYS,
