@@ -120,3 +120,15 @@ def test_a_read_only_record_cannot_be_removed() -> None:
 def test_an_unknown_action_fails_loudly() -> None:
     with pytest.raises(SnippetFailed, match="unknown action 'forget'"):
         SimSession(make_host()).run_snippet("failed_install", {"action": "forget", "path": PATH})
+
+
+def test_a_record_script_that_does_not_check_its_folder_is_not_simulated() -> None:
+    """Without Confirm-SfPrivateFolder the script would trust a folder anyone may have made."""
+    host = make_host()
+
+    def unchecked(script: str) -> str:
+        return script.replace("function Confirm-SfPrivateFolder", "function Confirm-SfAnyFolder")
+
+    with pytest.raises(SnippetFailed, match="does not check the failed-install record's folder"):
+        record.write_record(SimSession(host, rewrite=unchecked), PATH, FAILED)
+    assert not host.fs.exists(PATH)

@@ -59,16 +59,32 @@ def _parent(path: str) -> str:
     return cleaned.rsplit("\\", 1)[0] if "\\" in cleaned else ""
 
 
+def _checks_folder(snippet: str) -> None:
+    """A script that does not check the record's folder (Confirm-SfPrivateFolder) would
+    trust one anyone may have planted: not simulated."""
+    if not semantics.uses(acl_rules.FOLDER_CHECK):
+        raise SnippetAbort(
+            f"{snippet}: the script does not check the failed-install record's folder"
+        )
+
+
+def _record_file(host: WindowsHost, given: str, *, create: bool) -> str:
+    """The record's path in its folder as Confirm-SfPrivateFolder returns it (created only
+    to write; a folder another account owns or may open is refused)."""
+    folder = acl_rules.private_folder(host, _parent(given), create=create)
+    return f"{folder}\\{_leaf(given)}"
+
+
 @simulates("failed_install")
 def failed_install(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[str, Any]:
     action, given = str(params.get("action")), str(params.get("path") or "")
     if action not in ("read", "write", "remove"):
         raise SnippetAbort(f"sagefleet failed_install: unknown action '{action}'")
+    _checks_folder("failed_install")
     result: dict[str, Any] = {"exists": False, "text": None, "written": False, "removed": False}
     with host.lock:
         try:
-            folder = acl_rules.private_folder(host, _parent(given), create=action == "write")
-            path = f"{folder or _parent(given)}\\{_leaf(given)}"
+            path = _record_file(host, given, create=action == "write")
             if action == "write":
                 _require(_WRITE, "write")
                 text = str(params.get("text") or "")
@@ -92,13 +108,11 @@ def read_for_facts(host: WindowsHost, given: str) -> dict[str, Any]:
     """The facts script's read of the record: the folder checked read only
     (Confirm-SfPrivateFolder, never created), ``File.Exists``, ``File.ReadAllText``; what
     stops the read (a folder refused, a file held open) is its ``error``, never the facts'."""
-    if not semantics.uses(acl_rules.FOLDER_CHECK):
-        raise SnippetAbort("facts: the script does not check the failed-install record's folder")
+    _checks_folder("facts")
     _require(_READ, "read")
     found: dict[str, Any] = {"path": given, "exists": False, "text": None, "error": None}
     try:
-        folder = acl_rules.private_folder(host, _parent(given), create=False)
-        path = f"{folder}\\{_leaf(given)}"
+        path = _record_file(host, given, create=False)
         if host.fs.is_file(path):
             found["exists"] = True
             found["text"] = host.fs.read_all_text(path)
