@@ -25,7 +25,8 @@ from sagefleet.remote import RemoteError
 #: A backup's name as agent_install makes it: '<version>-<yyyyMMddTHHmmssZ>', UTC, the
 #: version in letters, digits and . + _ - (the prelude's Get-SfBackupStamp reads the same).
 BACKUP_NAME = re.compile(r"[0-9A-Za-z.+_-]+-([0-9]{8}T[0-9]{6}Z)")
-_STAMP = "%Y%m%dT%H%M%SZ"
+#: The time in a backup's name (agent_install's New-SfBackupName writes it, UTC).
+BACKUP_STAMP = "%Y%m%dT%H%M%SZ"
 
 
 def backup_stamp(name: str) -> str | None:
@@ -35,7 +36,7 @@ def backup_stamp(name: str) -> str | None:
     if match is None:
         return None
     try:
-        dt.datetime.strptime(match.group(1), _STAMP)
+        dt.datetime.strptime(match.group(1), BACKUP_STAMP)
     except ValueError:
         return None
     return match.group(1)

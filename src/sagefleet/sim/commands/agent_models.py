@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from sagefleet.deploy.backups import backup_stamp
+from sagefleet.deploy.backups import BACKUP_STAMP, backup_stamp
 from sagefleet.sim.commands import acl_rules, semantics, service_rules
 from sagefleet.sim.commands.registry import SnippetAbort, simulates
 from sagefleet.sim.commands.stage_models import (
@@ -64,12 +64,12 @@ def empty_folder(host: WindowsHost, folder: str) -> None:
 def backup_name(host: WindowsHost, root: str, version: str | None) -> str:
     """New-SfBackupName: '<version>-<yyyyMMddTHHmmssZ>' at the host's UTC clock, after the
     time of every backup already in ``root`` (even within the same second)."""
-    stamp = host.utc_now().strftime("%Y%m%dT%H%M%SZ")
+    stamp = host.utc_now().strftime(BACKUP_STAMP)
     for name in host.fs.listdir(root):
         found = backup_stamp(name)
         if found is not None and host.fs.is_dir(f"{root}\\{name}") and found >= stamp:
-            after = dt.datetime.strptime(found, "%Y%m%dT%H%M%SZ") + dt.timedelta(seconds=1)
-            stamp = after.strftime("%Y%m%dT%H%M%SZ")
+            after = dt.datetime.strptime(found, BACKUP_STAMP) + dt.timedelta(seconds=1)
+            stamp = after.strftime(BACKUP_STAMP)
     safe = re.sub(r"[^0-9A-Za-z.+_-]", "_", version or "") or "unknown"
     return f"{safe}-{stamp}"
 
