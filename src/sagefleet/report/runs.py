@@ -133,11 +133,17 @@ def link_latest(run: RunFolder) -> Path | None:
     return link
 
 
+def _this_runs(run: RunFolder, written_at: float) -> bool:
+    """Whether a file written at ``written_at`` is this run's, not an earlier run's (a
+    second's margin for file systems that keep whole seconds)."""
+    return written_at >= run.started - 1.0
+
+
 def written(run: RunFolder, name: str = REPORT) -> bool:
     """Whether this run wrote ``name`` in its folder (an older file does not count)."""
     target = run.path / name
     try:
-        return target.stat().st_mtime >= run.started - 1.0
+        return _this_runs(run, target.stat().st_mtime)
     except FileNotFoundError:
         return False
 
@@ -149,7 +155,7 @@ def discard(run: RunFolder) -> bool:
     verification): any report left there is an earlier run's. True: the folder went."""
     if run.job_dir is None or run.path.parent != run.job_dir:
         for entry in _own_entries(run.path):
-            if _written_at(entry) >= run.started - 1.0:
+            if _this_runs(run, _written_at(entry)):
                 _remove(entry)
         return False
     shutil.rmtree(run.path, ignore_errors=True)
@@ -196,7 +202,7 @@ def clear_stale(run: RunFolder) -> list[Path]:
     its waves' verification folders), so that the report this run writes holds only its
     own results: a folder named explicitly is used by every run. Only sagefleet's own files
     go (_own_entries); returns them."""
-    stale = [e for e in _own_entries(run.path) if _written_at(e) < run.started - 1.0]
+    stale = [e for e in _own_entries(run.path) if not _this_runs(run, _written_at(e))]
     for entry in stale:
         _remove(entry)
     return stale
