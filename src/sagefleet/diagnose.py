@@ -393,6 +393,27 @@ def _settings_file(doc: Mapping[str, Any] | None, bundle: Bundle) -> None:
     bundle.files["settings.redacted.json"] = _json(redact(parsed))
 
 
+#: What to do about a log folder the WinRM account may not list.
+LIST_FOLDER_FIX = (
+    "grant the WinRM account read (List folder / read data) on the folder, or run the"
+    " diagnosis as an account that has it"
+)
+
+
+def _refused_folders(folders: Sequence[Mapping[str, Any]], bundle: Bundle) -> None:
+    """A log folder the host could not list: its logs are not in the bundle (not_read)."""
+    seen: set[tuple[str, str]] = set()
+    for folder in folders:
+        key = (str(folder.get("kind")), str(folder.get("folder")).lower())
+        if not folder.get("error") or key in seen:
+            continue
+        seen.add(key)
+        bundle.not_read.append(
+            f"{folder['kind']} logs in {folder['folder']}: "
+            f"{str(folder['error']).rstrip('. ')}; {LIST_FOLDER_FIX}"
+        )
+
+
 def collect(
     session: HostSession,
     prepared: preflight.PreparedHost,
@@ -451,6 +472,7 @@ def collect(
                 bundle.notes.append(
                     f"{name}: last {options.tail_bytes} bytes of {item['size']} ({item['path']})"
                 )
+        _refused_folders(result.get("folders") or [], bundle)
         _settings_file(result.get("settings"), bundle)
     findings = list(report.findings)
     if verdict is not None:

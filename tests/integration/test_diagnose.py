@@ -16,6 +16,7 @@ import yaml
 
 from sagefleet.settings import host as settings_host
 from sagefleet.sim.fleet import Fleet, generate_specs
+from sagefleet.sim.host import SYSTEM, Acl
 from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT, next_first_address
 from tests.support.scenarios import entities_for, write_inventory
 
@@ -209,6 +210,39 @@ def test_a_diagnosis_that_failed_on_the_host_is_incomplete_everywhere_it_is_repo
     ]
     assert "Incomplete: not read: service, logs, events, settings" in diagnosis["verdict"]
     assert b"not installed" not in files["troubleshooting.txt"]
+
+
+def test_a_log_folder_the_winrm_account_may_not_list_makes_the_host_incomplete(
+    fleet: tuple[Fleet, Path], tmp_path: Path
+) -> None:
+    """The agent's log folder opened to SYSTEM only: the snippet listed it with
+    -ErrorAction SilentlyContinue, so the bundle came without the agent's log and the
+    host ended ok, without a word. The folder, Windows' reason and what to do are now in
+    the manifest, the verdict and the host's line, and the host is incomplete (exit 2)."""
+    sim, inventory = fleet
+    logs = AGENT_DIR + "\\logs"
+    entry = sim.host("with-agent").fs.stat(logs)
+    before = entry.acl
+    sim.host("with-agent").fs.set_acl(logs, Acl.private(SYSTEM, [SYSTEM], folder=True))
+    try:
+        process = run_playbook(inventory, tmp_path, "-l", "with-agent", exit_code=2)
+    finally:
+        entry.acl = before
+    said = (
+        f"agent logs in {logs}: Access to the path '{logs}' is denied; grant the WinRM "
+        "account read (List folder / read data) on the folder, or run the diagnosis as an "
+        "account that has it"
+    )
+    files = read_zip(bundles(tmp_path)["with-agent"])
+    manifest = json.loads(files["manifest.json"])
+    assert (manifest["status"], manifest["not_read"]) == ("incomplete", [said])
+    diagnosis = json.loads(files["troubleshooting.json"])
+    assert diagnosis["not_read"] == [said]
+    assert f"Incomplete: not read: {said}" in diagnosis["verdict"]
+    assert "logs/agent/agent.log" not in files
+    shown = " ".join(process.stdout.split())
+    assert "incomplete: [with-agent]" in shown and "| incomplete: bundle " in shown
+    assert "not read: agent logs in C:" in shown and "List folder / read data" in shown
 
 
 def test_a_password_in_a_hosts_error_is_masked_on_the_console(

@@ -4,12 +4,13 @@ the bundle holds what was gathered, and every report names what was not read and
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from tests.support.scenarios import entities_for
 
 from sagefleet import diagnose, preflight
-from sagefleet.sim.host import host_from_profile, load_profile
+from sagefleet.sim.host import SYSTEM, Acl, WindowsHost, host_from_profile, load_profile
 from sagefleet.sim.session import SimSession
 
 AGENT_DIR = "C:\\Program Files\\Spendesk\\Sage Agent"
@@ -27,7 +28,9 @@ class Denied(SimSession):
         return result
 
 
-def collected(session_type: type[SimSession]) -> diagnose.Bundle:
+def collected(
+    session_type: type[SimSession], change: Callable[[WindowsHost], None] | None = None
+) -> diagnose.Bundle:
     variables = {"sagefleet_entities": entities_for("agent-old")}
     host = host_from_profile("sage01", "127.0.0.2", "admin", "pw", load_profile("agent-old"))
     host.fs.mkdir(AGENT_DIR + "\\logs")
@@ -35,6 +38,8 @@ def collected(session_type: type[SimSession]) -> diagnose.Bundle:
     host.fs.write(AGENT_DIR + "\\agent.log", b"2025-03-01 09:00:00 INFO started\r\n")
     host.fs.mkdir("C:\\Windows\\Temp")
     host.fs.write("C:\\Windows\\Temp\\Setup Log 2025-03-01 #001.txt", b"Setup started\r\n")
+    if change is not None:
+        change(host)
     prepared = preflight.prepare("sage01", variables)
     options = diagnose.options_from("sage01", variables)
     return diagnose.collect(session_type(host), prepared, options, [])
@@ -92,3 +97,22 @@ def test_a_log_of_a_name_of_its_own_keeps_its_short_name() -> None:
     bundle = collected(SimSession)
     installer = [n for n in bundle.files if n.startswith("logs/installer/")]
     assert installer == ["logs/installer/Setup_Log_2025-03-01_001.txt"]
+
+
+def test_a_log_folder_the_winrm_account_may_not_list_is_named_with_what_to_do() -> None:
+    """The folder was listed with -ErrorAction SilentlyContinue: no log, and no word."""
+
+    def system_only(host: WindowsHost) -> None:
+        host.fs.set_acl(AGENT_DIR + "\\logs", Acl.private(SYSTEM, [SYSTEM], folder=True))
+
+    bundle = collected(SimSession, system_only)
+    assert bundle.status == "incomplete"
+    assert bundle.not_read == [
+        f"agent logs in {AGENT_DIR}\\logs: Access to the path '{AGENT_DIR}\\logs' is denied; "
+        "grant the WinRM account read (List folder / read data) on the folder, or run the "
+        "diagnosis as an account that has it"
+    ]
+    assert bundle.diagnosis is not None
+    assert f"Incomplete: not read: agent logs in {AGENT_DIR}\\logs" in bundle.diagnosis.verdict
+    # The other folder's log is still in.
+    assert [n for n in bundle.files if n.startswith("logs/agent/")] == ["logs/agent/agent.log"]

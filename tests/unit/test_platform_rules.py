@@ -26,7 +26,15 @@ from sagefleet.remote.errors import SnippetFailed
 from sagefleet.settings import host as settings_host
 from sagefleet.settings import settings_sha256
 from sagefleet.sim.commands.dispatch import run_snippet
-from sagefleet.sim.host import WindowsHost, host_from_profile, load_profile, private_folder_acl
+from sagefleet.sim.host import (
+    ADMINISTRATORS,
+    SYSTEM,
+    Acl,
+    WindowsHost,
+    host_from_profile,
+    load_profile,
+    private_folder_acl,
+)
 from sagefleet.sim.session import SimSession
 
 CSP = "New-Object -TypeName System.Security.Cryptography.SHA256CryptoServiceProvider"
@@ -341,6 +349,65 @@ def test_diagnose_finds_it_by_the_catalog_display_name_when_the_service_is_gone(
     assert diagnose.options_from("sage01", {}).params()["events"]["display_names"] == [
         "Spendesk Sage Agent"
     ]
+
+
+# -- a log folder the WinRM account may not list (38) ----------------------------------
+
+LOGS = "C:\\Program Files\\Spendesk\\Sage Agent\\logs"
+#: Only SYSTEM (the agent's LocalSystem service) may open it: not the WinRM account.
+SYSTEM_ONLY = Acl.private(SYSTEM, [SYSTEM], folder=True)
+
+
+def diagnose_logs(
+    host: WindowsHost, rewrite: Callable[[str], str] | None = None
+) -> dict[str, Any]:
+    params = diagnose.options_from("sage01", {}).params()
+    result: dict[str, Any] = SimSession(host, rewrite=rewrite).run_snippet("diagnose", params)
+    return result
+
+
+def host_with_logs() -> WindowsHost:
+    host = make_host("agent-old")
+    host.fs.mkdir(LOGS)
+    host.fs.write(LOGS + "\\agent.log", b"2025-03-01 10:00:00 INFO started\r\n")
+    return host
+
+
+def test_diagnose_reports_a_log_folder_the_winrm_account_may_not_list() -> None:
+    host = host_with_logs()
+    host.fs.set_acl(LOGS, SYSTEM_ONLY)
+    result = diagnose_logs(host)
+    folder = next(f for f in result["folders"] if f["folder"] == LOGS)
+    assert folder["exists"] is True
+    assert folder["error"] == f"Access to the path '{LOGS}' is denied."
+    assert [log["path"] for log in result["logs"] if log["path"].startswith(LOGS)] == []
+
+
+def test_the_old_silent_listing_gets_no_log_and_no_error_as_on_windows() -> None:
+    """-ErrorAction SilentlyContinue drops Get-ChildItem's error: the folder looks empty."""
+    host = host_with_logs()
+    host.fs.set_acl(LOGS, SYSTEM_ONLY)
+
+    def silent(script: str) -> str:
+        listing = "-Filter $folder.filter -ErrorAction Stop"
+        assert listing in script
+        return script.replace(listing, "-Filter $folder.filter -ErrorAction SilentlyContinue")
+
+    result = diagnose_logs(host, silent)
+    assert [f["error"] for f in result["folders"]] == [None, None, None, None]
+    assert result["logs"] == []
+
+
+def test_a_log_file_the_winrm_account_may_not_read_is_an_error_of_that_file() -> None:
+    host = host_with_logs()
+    host.fs.set_acl(LOGS + "\\agent.log", Acl.private(SYSTEM, [SYSTEM]))
+    (log,) = diagnose_logs(host)["logs"]
+    assert (log["content"], log["error"]) == (
+        None, f"Access to the path '{LOGS}\\agent.log' is denied."
+    )
+    host.fs.set_acl(LOGS + "\\agent.log", Acl.private(SYSTEM, [SYSTEM, ADMINISTRATORS]))
+    (log,) = diagnose_logs(host)["logs"]
+    assert log["error"] is None and log["content"]
 
 
 # -- second hop (2) ----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-# sagefleet:diagnose/2
+# sagefleet:diagnose/3
 # Support bundle material of one host; gathers, never decides (sagefleet/diagnose.py).
 # $P: service_name, logs [{kind, folder, filter, max_files}], tail_bytes,
 #     settings_path, events {providers[], scm_ids[], display_names[], days, max}, restart,
@@ -20,13 +20,25 @@ function Get-SfTail([string] $Path, [int] $Bytes) {
     [ordered]@{ size = $tail.size; truncated = $tail.truncated; content = [Convert]::ToBase64String($tail.buffer, 0, $tail.read) }
 }
 
-$result = [ordered]@{ service = Get-SfService ([string]$P.service_name); logs = @(); events = @(); events_error = $null; settings = $null; restart = $null }
+$result = [ordered]@{ service = Get-SfService ([string]$P.service_name); logs = @(); folders = @(); events = @(); events_error = $null; settings = $null; restart = $null }
 
 $logs = @()
+$folders = @()
 foreach ($spec in @($P.logs)) {
-    if (-not [System.IO.Directory]::Exists([string]$spec.folder)) { continue }
+    $folder = [ordered]@{ kind = [string]$spec.kind; folder = [string]$spec.folder; filter = [string]$spec.filter; exists = [System.IO.Directory]::Exists([string]$spec.folder); error = $null }
+    $folders += $folder
+    if (-not $folder.exists) { continue }
+    # A folder the WinRM account may not list (no List folder / read data right) gives
+    # Get-ChildItem a non-terminating "Access to the path ... is denied.": stop on it and
+    # report it, never an empty folder.
+    try {
+        $listed = @(Get-ChildItem -LiteralPath $folder.folder -File -Filter $folder.filter -ErrorAction Stop)
+    } catch {
+        $folder.error = $_.Exception.Message
+        continue
+    }
     # -Filter also matches longer extensions (*.log: x.log_old); -like does not.
-    $files = @(Get-ChildItem -LiteralPath ([string]$spec.folder) -File -Filter ([string]$spec.filter) -ErrorAction SilentlyContinue | Where-Object { $_.Name -like [string]$spec.filter } | Sort-Object -Property LastWriteTimeUtc -Descending | Select-Object -First ([int]$spec.max_files))
+    $files = @($listed | Where-Object { $_.Name -like $folder.filter } | Sort-Object -Property LastWriteTimeUtc -Descending | Select-Object -First ([int]$spec.max_files))
     foreach ($file in $files) {
         $entry = [ordered]@{ kind = [string]$spec.kind; path = $file.FullName; modified = $file.LastWriteTimeUtc.ToString('o'); size = $file.Length; truncated = $false; content = $null; error = $null }
         try {
@@ -37,6 +49,7 @@ foreach ($spec in @($P.logs)) {
     }
 }
 $result.logs = $logs
+$result.folders = $folders
 
 # The agent's Application log entries (provider = service name, an assumption) and the
 # Service Control Manager's entries about the service (crash, start failure, timeout). The

@@ -5,6 +5,10 @@ Application log's records of the given providers, and the Service Control
 Manager's records of the given ids that name the service, by its service name
 or a display name (the one the bastion passes or the service's own), in the
 message or an insertion string, as the snippet matches them.
+
+Log folders and files are listed and read as the WinRM account (``host.winrm_token``
+against their DACLs): a folder it may not list is Get-ChildItem's error, reported only
+by a script that stops on it and catches it (docs/simulator.md, ledger row 38).
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ import fnmatch
 import re
 from typing import Any
 
-from sagefleet.sim.commands import service_rules
+from sagefleet.sim.commands import semantics, service_rules
 from sagefleet.sim.commands.registry import simulates
 from sagefleet.sim.commands.stdin import Stdin
-from sagefleet.sim.host import ModelError, WindowsHost
+from sagefleet.sim.host import AccessDenied, ModelError, WindowsHost
 
 
 def _iso(value: Any) -> str:
@@ -48,14 +52,40 @@ def _service(host: WindowsHost, name: str) -> dict[str, Any]:
     }
 
 
-def _logs(host: WindowsHost, specs: list[dict[str, Any]], tail_bytes: int) -> list[dict[str, Any]]:
+#: The script stops on Get-ChildItem's error (a folder it may not list) and catches it; with
+#: -ErrorAction SilentlyContinue (or Continue) the error is not the script's, and the folder
+#: reads as holding no file.
+_LISTING_CAUGHT = r"Get-ChildItem\b[^\r\n]*-Filter\b[^\r\n]*-ErrorAction\s+Stop\b"
+
+
+def _logs(
+    host: WindowsHost, specs: list[dict[str, Any]], tail_bytes: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(the log files read, each folder as the script saw it); folders and files are
+    listed and read as the WinRM account, whose token the DACLs are checked against."""
     found: list[dict[str, Any]] = []
+    folders: list[dict[str, Any]] = []
+    token = host.winrm_token()
     for spec in specs:
         folder = str(spec["folder"])
-        if not host.fs.is_dir(folder):
+        seen: dict[str, Any] = {
+            "kind": spec["kind"],
+            "folder": folder,
+            "filter": spec["filter"],
+            "exists": host.fs.is_dir(folder),
+            "error": None,
+        }
+        folders.append(seen)
+        if not seen["exists"]:
+            continue
+        try:
+            names = host.fs.listdir(folder, token)
+        except AccessDenied as exc:
+            if semantics.uses(_LISTING_CAUGHT):
+                seen["error"] = str(exc)
             continue
         entries = []
-        for name in host.fs.listdir(folder):
+        for name in names:
             path = folder.rstrip("\\") + "\\" + name
             if host.fs.is_file(path) and fnmatch.fnmatch(name.lower(), str(spec["filter"]).lower()):
                 entries.append(host.fs.stat(path))
@@ -71,7 +101,7 @@ def _logs(host: WindowsHost, specs: list[dict[str, Any]], tail_bytes: int) -> li
                 "error": None,
             }
             try:
-                data = host.fs.read(entry.path)
+                data = host.fs.read(entry.path, token)
             except ModelError as exc:
                 item["error"] = str(exc)
             else:
@@ -79,7 +109,7 @@ def _logs(host: WindowsHost, specs: list[dict[str, Any]], tail_bytes: int) -> li
                 item["truncated"] = len(data) > tail_bytes
                 item["content"] = base64.b64encode(data[-tail_bytes:]).decode("ascii")
             found.append(item)
-    return found
+    return found, folders
 
 
 def _events(host: WindowsHost, params: dict[str, Any], shown: str | None) -> list[dict[str, Any]]:
@@ -124,9 +154,11 @@ def _events(host: WindowsHost, params: dict[str, Any], shown: str | None) -> lis
 @simulates("diagnose")
 def diagnose(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[str, Any]:
     name = str(params["service_name"])
+    logs, folders = _logs(host, list(params.get("logs") or []), int(params["tail_bytes"]))
     result: dict[str, Any] = {
         "service": _service(host, name),
-        "logs": _logs(host, list(params.get("logs") or []), int(params["tail_bytes"])),
+        "logs": logs,
+        "folders": folders,
         "events": [],
         "events_error": None,
         "settings": None,
@@ -143,7 +175,8 @@ def diagnose(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[st
         }
         if settings["exists"]:
             try:
-                settings["content"] = base64.b64encode(host.fs.read(path)).decode("ascii")
+                data = host.fs.read(path, host.winrm_token())
+                settings["content"] = base64.b64encode(data).decode("ascii")
             except ModelError as exc:
                 settings["error"] = str(exc)
         result["settings"] = settings

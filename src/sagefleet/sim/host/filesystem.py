@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -268,9 +268,14 @@ class FileSystem:
             raise PathNotFound(f"Could not find file '{path}'.")
         return entry
 
-    def listdir(self, path: str) -> list[str]:
+    def listdir(self, path: str, token: Iterable[str] | None = None) -> list[str]:
+        """The folder's names; with ``token`` (the SIDs of the caller's token),
+        AccessDenied unless the folder's DACL grants one of them List folder / read data
+        (FILE_LIST_DIRECTORY, which Read, ReadAndExecute, Modify and FullControl hold)."""
         if not self.is_dir(path):
             raise PathNotFound(f"Could not find a part of the path '{path}'.")
+        if token is not None and not self.may_read(path, token):
+            raise AccessDenied(f"Access to the path '{path}' is denied.")
         folder = self.resolve(path).lower()
         names = [
             e.path.rsplit("\\", 1)[-1]
@@ -279,12 +284,20 @@ class FileSystem:
         ]
         return sorted(names, key=str.lower)
 
-    def read(self, path: str, account: str | None = None) -> bytes:
-        """The file's bytes; AccessDenied when its DACL does not let SID ``account`` read."""
+    def may_read(self, path: str, token: Iterable[str]) -> bool:
+        """Whether the DACL of ``path`` lets one of the SIDs of ``token`` read it (a file's
+        data, a folder's list of names)."""
+        acl = self.acl_of(path)
+        return any(acl.allows(sid) for sid in token)
+
+    def read(self, path: str, account: str | Iterable[str] | None = None) -> bytes:
+        """The file's bytes; AccessDenied when its DACL does not let ``account`` read (a
+        SID, or the SIDs of a token)."""
         entry = self.stat(path)
         if entry.is_dir:
             raise AccessDenied(f"Access to the path '{path}' is denied.")
-        if account is not None and not self.acl_of(entry.path).allows(account):
+        token = [account] if isinstance(account, str) else account
+        if token is not None and not self.may_read(entry.path, token):
             raise AccessDenied(f"Access to the path '{path}' is denied.")
         if entry.data is None:
             raise ModelError(f"the simulator holds only the size of '{path}', not its content")

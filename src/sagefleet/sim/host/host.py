@@ -15,9 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from sagefleet.sim.host.accounts import (
+    ADMINISTRATORS,
+    AUTHENTICATED_USERS,
     BUILTIN_AUTHORITIES,
+    EVERYONE,
     NOT_MAPPED,
     SERVICE_PSEUDO_NAMES,
+    USERS,
     WELL_KNOWN_NAMES,
     IdentityNotMapped,
     is_sid,
@@ -28,7 +32,7 @@ from sagefleet.sim.host.events import EventRecord, scm_event
 from sagefleet.sim.host.filesystem import FileSystem
 from sagefleet.sim.host.installer import Installer
 from sagefleet.sim.host.network import NetworkPolicy
-from sagefleet.sim.host.products import AgentBehaviour
+from sagefleet.sim.host.products import USER_SID, AgentBehaviour
 from sagefleet.sim.host.registry import Registry
 from sagefleet.sim.host.services import Service, ServiceControl
 from sagefleet.sim.host.x509 import CertStores
@@ -162,6 +166,13 @@ class WindowsHost(ServiceControl, Installer):
             time.sleep(seconds * self.time_scale)
 
     # accounts
+    def winrm_token(self) -> tuple[str, ...]:
+        """The SIDs of a WinRM command's token, which a DACL is checked against: the WinRM
+        account's own (every host's, as the proxy model names it) and its groups
+        (Administrators: sagefleet's WinRM account is an administrator; Users, Everyone,
+        Authenticated Users)."""
+        return (USER_SID, ADMINISTRATORS, USERS, EVERYONE, AUTHENTICATED_USERS)
+
     def account_name(self, sid: str) -> str:
         """What SecurityIdentifier.Translate([NTAccount]) answers, in the UI language."""
         names = WELL_KNOWN_NAMES.get(sid.upper())
