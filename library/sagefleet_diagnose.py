@@ -43,7 +43,8 @@ options:
     default: 256
   max_log_files:
     description:
-      - Newest files kept per log folder.
+      - Newest files kept per log folder; the older ones are named in the bundle's manifest
+        (left_out).
     type: int
     default: 3
   event_days:

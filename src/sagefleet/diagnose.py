@@ -345,6 +345,9 @@ class Bundle:
     result_error: str | None = None
     #: The host path of each file taken from the host (the logs), by its name in the bundle.
     sources: dict[str, str] = field(default_factory=dict)
+    #: Logs found but not taken (past sagefleet_diagnose_max_log_files): kind, path,
+    #: size, modified (UTC) and why.
+    left_out: list[dict[str, Any]] = field(default_factory=list)
 
     def service_words(self) -> str:
         """The service as the summary line names it: only what was read."""
@@ -370,6 +373,7 @@ class Bundle:
                 }
                 for name, data in sorted(self.files.items())
             ],
+            "left_out": self.left_out,
             "notes": self.notes,
         }
 
@@ -400,18 +404,31 @@ LIST_FOLDER_FIX = (
 )
 
 
-def _refused_folders(folders: Sequence[Mapping[str, Any]], bundle: Bundle) -> None:
-    """A log folder the host could not list: its logs are not in the bundle (not_read)."""
+def _log_folders(
+    folders: Sequence[Mapping[str, Any]], bundle: Bundle, max_files: int
+) -> None:
+    """What each log folder left out: a folder the host could not list (not_read: its logs
+    are not in the bundle), and the older logs past ``max_files`` (the manifest's left_out)."""
     seen: set[tuple[str, str]] = set()
     for folder in folders:
         key = (str(folder.get("kind")), str(folder.get("folder")).lower())
-        if not folder.get("error") or key in seen:
-            continue
+        if key in seen:
+            continue  # a folder asked twice (a profile's logs.dir also given as a variable)
         seen.add(key)
-        bundle.not_read.append(
-            f"{folder['kind']} logs in {folder['folder']}: "
-            f"{str(folder['error']).rstrip('. ')}; {LIST_FOLDER_FIX}"
+        if folder.get("error"):
+            bundle.not_read.append(
+                f"{folder['kind']} logs in {folder['folder']}: "
+                f"{str(folder['error']).rstrip('. ')}; {LIST_FOLDER_FIX}"
+            )
+        why = (
+            f"older than the {max_files} newest {folder['filter']} in {folder['folder']}"
+            f" (sagefleet_diagnose_max_log_files: {max_files})"
         )
+        bundle.left_out += [
+            {"kind": folder["kind"], "path": item["path"], "size": item["size"],
+             "modified": item["modified"], "why": why}
+            for item in folder.get("left_out") or []
+        ]
 
 
 def collect(
@@ -472,7 +489,7 @@ def collect(
                 bundle.notes.append(
                     f"{name}: last {options.tail_bytes} bytes of {item['size']} ({item['path']})"
                 )
-        _refused_folders(result.get("folders") or [], bundle)
+        _log_folders(result.get("folders") or [], bundle, options.max_files)
         _settings_file(result.get("settings"), bundle)
     findings = list(report.findings)
     if verdict is not None:
@@ -540,13 +557,20 @@ def write_zip(bundle: Bundle, dest: Path, secrets: Sequence[str]) -> Path:
             " by name (settings.json's secret members, Password=/Pwd=, JSON members named as"
             " secrets)"
         )
-    # The notes and not_read quote the host's errors, the sources its paths; the rest of the
-    # manifest is sagefleet's own (a short secret may stand alone in a date or a size, and
-    # means nothing there).
+    # The notes and not_read quote the host's errors, the sources and left_out its paths; the
+    # rest of the manifest is sagefleet's own (a short secret may stand alone in a date or a
+    # size, and means nothing there).
     bundle.notes = [mask_text(n, secrets) for n in bundle.notes]
     bundle.not_read = [mask_text(n, secrets) for n in bundle.not_read]
     bundle.sources = {name: mask_text(path, secrets) for name, path in bundle.sources.items()}
-    notes = "\n".join([*bundle.notes, *bundle.not_read, *bundle.sources.values()]).encode()
+    bundle.left_out = [
+        {**item, "path": mask_text(item["path"], secrets), "why": mask_text(item["why"], secrets)}
+        for item in bundle.left_out
+    ]
+    quoted = [text for item in bundle.left_out for text in (item["path"], item["why"])]
+    notes = "\n".join(
+        [*bundle.notes, *bundle.not_read, *bundle.sources.values(), *quoted]
+    ).encode()
     for name, data in [*bundle.files.items(), ("manifest.json", notes)]:
         for secret in _searched(secrets):
             if any(pattern.search(data) for pattern, _ in _secret_forms(secret)):

@@ -151,6 +151,14 @@ def _logs_step(
         f"{collected.get('agent', 0)} journal(aux) de l'agent, {collected.get('installer', 0)} "
         f"de l'installeur, {collected.get('events', 0)} événement(s) dans le paquet",
     )
+    if collected.get("left_out"):
+        counts += _t(
+            lang,
+            f"; {collected['left_out']} older log(s) left out (sagefleet_diagnose_max_log_files):"
+            " listed in manifest.json",
+            f" ; {collected['left_out']} journal(aux) plus ancien(s) laissé(s) de côté "
+            "(sagefleet_diagnose_max_log_files) : listé(s) dans manifest.json",
+        )
     if options is None or options.log is None:
         return None, [_t(lang, "the agent profile names no \"connected\" pattern "
                          "(logs.connected_pattern): no log evidence",
@@ -239,6 +247,11 @@ def diagnose(
             1 for x in (result or {}).get("logs") or [] if x.get("kind") == "installer"
         ),
         "events": len((result or {}).get("events") or []),
+        "left_out": len({
+            str(item.get("path")).lower()
+            for folder in (result or {}).get("folders") or []
+            for item in folder.get("left_out") or []
+        }),
     }
     ok, detail = _logs_step(lang, evidence, options, collected)
     steps.append(Step("logs", title["logs"], ok, detail, detail[0] if ok is False else None))

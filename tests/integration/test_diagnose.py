@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -243,6 +244,43 @@ def test_a_log_folder_the_winrm_account_may_not_list_makes_the_host_incomplete(
     shown = " ".join(process.stdout.split())
     assert "incomplete: [with-agent]" in shown and "| incomplete: bundle " in shown
     assert "not read: agent logs in C:" in shown and "List folder / read data" in shown
+
+
+def test_logs_past_max_log_files_are_named_in_the_manifest_with_size_time_and_why(
+    fleet: tuple[Fleet, Path], tmp_path: Path
+) -> None:
+    """The newest sagefleet_diagnose_max_log_files logs of a folder were taken and the
+    older ones dropped without a word; the manifest now lists each (path, size, time,
+    why), and the logs step says how many."""
+    sim, inventory = fleet
+    fs = sim.host("with-agent").fs
+    older = {f"{AGENT_DIR}\\logs\\agent-2025-02-0{day}.log": day for day in (1, 2, 3)}
+    for path, day in older.items():
+        fs.write(path, b"x" * (100 * day))
+        fs.stat(path).modified = dt.datetime(2025, 2, day, 12, tzinfo=dt.UTC)
+    try:
+        run_playbook(inventory, tmp_path, "-l", "with-agent",
+                     "-e", "sagefleet_diagnose_max_log_files=2")
+    finally:
+        for path in older:
+            fs.delete(path)
+    files = read_zip(bundles(tmp_path)["with-agent"])
+    assert "logs/agent/agent.log" in files and "logs/agent/agent-2025-02-03.log" in files
+    why = (
+        f"older than the 2 newest *.log in {AGENT_DIR}\\logs "
+        "(sagefleet_diagnose_max_log_files: 2)"
+    )
+    assert json.loads(files["manifest.json"])["left_out"] == [
+        {"kind": "agent", "path": f"{AGENT_DIR}\\logs\\agent-2025-02-0{day}.log",
+         "size": 100 * day, "modified": f"2025-02-0{day}T12:00:00.0000000Z", "why": why}
+        for day in (2, 1)
+    ]
+    steps = json.loads(files["troubleshooting.json"])["steps"]
+    logs = next(s for s in steps if s["step"] == "logs")
+    assert any(
+        "2 older log(s) left out (sagefleet_diagnose_max_log_files): listed in manifest.json"
+        in line for line in logs["detail"]
+    )
 
 
 def test_a_password_in_a_hosts_error_is_masked_on_the_console(

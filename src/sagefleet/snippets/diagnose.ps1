@@ -25,7 +25,7 @@ $result = [ordered]@{ service = Get-SfService ([string]$P.service_name); logs = 
 $logs = @()
 $folders = @()
 foreach ($spec in @($P.logs)) {
-    $folder = [ordered]@{ kind = [string]$spec.kind; folder = [string]$spec.folder; filter = [string]$spec.filter; exists = [System.IO.Directory]::Exists([string]$spec.folder); error = $null }
+    $folder = [ordered]@{ kind = [string]$spec.kind; folder = [string]$spec.folder; filter = [string]$spec.filter; exists = [System.IO.Directory]::Exists([string]$spec.folder); error = $null; left_out = @() }
     $folders += $folder
     if (-not $folder.exists) { continue }
     # A folder the WinRM account may not list (no List folder / read data right) gives
@@ -38,7 +38,10 @@ foreach ($spec in @($P.logs)) {
         continue
     }
     # -Filter also matches longer extensions (*.log: x.log_old); -like does not.
-    $files = @($listed | Where-Object { $_.Name -like $folder.filter } | Sort-Object -Property LastWriteTimeUtc -Descending | Select-Object -First ([int]$spec.max_files))
+    $sorted = @($listed | Where-Object { $_.Name -like $folder.filter } | Sort-Object -Property LastWriteTimeUtc -Descending)
+    $files = @($sorted | Select-Object -First ([int]$spec.max_files))
+    # The older ones past max_files: named in the bundle's manifest, never dropped unsaid.
+    $folder.left_out = @($sorted | Select-Object -Skip ([int]$spec.max_files) | ForEach-Object { [ordered]@{ path = $_.FullName; modified = $_.LastWriteTimeUtc.ToString('o'); size = $_.Length } })
     foreach ($file in $files) {
         $entry = [ordered]@{ kind = [string]$spec.kind; path = $file.FullName; modified = $file.LastWriteTimeUtc.ToString('o'); size = $file.Length; truncated = $false; content = $null; error = $null }
         try {

@@ -207,7 +207,13 @@ DIAGNOSE_RESTART_TIMEOUT, DIAGNOSE_TAIL, DIAGNOSE_MAX_FILES, DIAGNOSE_EVENT_DAYS
             3600,
         ),
         ("sagefleet_diagnose_tail_kib", "Last KiB kept of each log file.", 256, 8192),
-        ("sagefleet_diagnose_max_log_files", "Newest files kept per log folder.", 3, 50),
+        (
+            "sagefleet_diagnose_max_log_files",
+            "Newest files kept per log folder; the older ones are named in the bundle's"
+            " manifest (left_out).",
+            3,
+            50,
+        ),
         ("sagefleet_diagnose_event_days", "Days of Windows event log entries collected.", 7, 365),
     )
 )

@@ -74,6 +74,7 @@ def _logs(
             "filter": spec["filter"],
             "exists": host.fs.is_dir(folder),
             "error": None,
+            "left_out": [],
         }
         folders.append(seen)
         if not seen["exists"]:
@@ -90,7 +91,11 @@ def _logs(
             if host.fs.is_file(path) and fnmatch.fnmatch(name.lower(), str(spec["filter"]).lower()):
                 entries.append(host.fs.stat(path))
         entries.sort(key=lambda e: e.modified, reverse=True)
-        for entry in entries[: int(spec["max_files"])]:
+        kept = int(spec["max_files"])
+        seen["left_out"] = [
+            {"path": e.path, "modified": _iso(e.modified), "size": e.size} for e in entries[kept:]
+        ]
+        for entry in entries[:kept]:
             item: dict[str, Any] = {
                 "kind": spec["kind"],
                 "path": entry.path,
