@@ -11,7 +11,11 @@ description:
   - "Collects: the facts and the findings (service, connectivity to the endpoints
     from the host, TLS), the agent's own connections and its account's proxy (SF513), the
     service state, the agent's and the installer's log tails, the service's Windows event
-    log entries, and settings.json with every secret redacted."
+    log entries, and settings.json with every secret redacted; and, from the inventory,
+    the agent profile used (C(profile.json)) and the host's entities (C(entities.json)),
+    their secrets redacted."
+  - "Says what it left out: a log folder the WinRM account may not list (the host is
+    then incomplete), and the logs past O(max_log_files) (the manifest's C(left_out))."
   - Explains a disconnected agent step by step (C(troubleshooting.json),
     C(troubleshooting.txt)) with a verdict naming the step that failed, in English or
     French (C(sagefleet_lang)).

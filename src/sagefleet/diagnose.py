@@ -34,7 +34,7 @@ from sagefleet.files import write_atomic
 from sagefleet.findings import Finding
 from sagefleet.inventory import PASSWORD_VARS
 from sagefleet.remote import HostSession, RemoteError
-from sagefleet.settings import redact
+from sagefleet.settings import redact, validate_host
 from sagefleet.settings.redact import scrub_lines
 from sagefleet.variables import given_or_none, value
 from sagefleet.variables.declarations import STAGING_DIR
@@ -75,6 +75,10 @@ class DiagnoseOptions:
     agent_log_filter: str = "*.log"
     #: SF513's options: the agent's connections are one step of the sequence.
     connection: ConnectionOptions | None = None
+    #: The agent profile used (profile.json) and the host's entities (entities.json), as
+    #: the inventory gives them, secrets redacted: what a support ticket needs to know.
+    profile: dict[str, Any] = field(default_factory=dict)
+    entities: list[dict[str, Any]] = field(default_factory=list)
 
     def params(self) -> dict[str, Any]:
         logs = [
@@ -145,7 +149,22 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DiagnoseOptions:
         restart=restart,
         restart_timeout_s=read("sagefleet_diagnose_restart_timeout_s"),
         connection=connection.options_from(host, variables),
+        profile=redact(
+            {"origin": profile.origin, "overrides": list(profile.overrides),
+             "profile": profile.to_dict()}
+        ),
+        entities=_entities(host, variables),
     )
+
+
+def _entities(host: str, variables: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The host's entities as validated, for entities.json: every field but the vendor's
+    document (``vendor_source`` says where it was read), secrets redacted."""
+    return [
+        redact({f.name: getattr(entity, f.name) for f in dataclasses.fields(entity)
+                if f.name != "vendor_settings"})
+        for entity in validate_host(host, variables, check_render=False).entities
+    ]
 
 
 #: The host's own secrets (the connection's under every name, become's, the agent
@@ -441,6 +460,8 @@ def collect(
 ) -> Bundle:
     """Run the troubleshooting sequence on one host and gather the bundle's files."""
     bundle = Bundle(host=prepared.host, collected_at=dt.datetime.now(dt.UTC).isoformat())
+    bundle.files["profile.json"] = _json(options.profile)
+    bundle.files["entities.json"] = _json({"entities": options.entities})
     report, document = preflight.run(session, prepared, address=address)
     found = (document or {}).get("agent") or {}
     if found.get("installed") and found.get("service_name"):

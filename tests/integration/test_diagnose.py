@@ -19,6 +19,7 @@ from sagefleet.settings import host as settings_host
 from sagefleet.sim.fleet import Fleet, generate_specs
 from sagefleet.sim.host import SYSTEM, Acl
 from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT, next_first_address
+from tests.support.reliability import find_secrets
 from tests.support.scenarios import entities_for, write_inventory
 
 CANARY = "Sql-Canary-Passw0rd!"
@@ -281,6 +282,61 @@ def test_logs_past_max_log_files_are_named_in_the_manifest_with_size_time_and_wh
         "2 older log(s) left out (sagefleet_diagnose_max_log_files): listed in manifest.json"
         in line for line in logs["detail"]
     )
+
+
+SAGE_CANARY = "Sage-Canary-Kx93pL!"
+
+
+def inventory_secrets(data: Any) -> list[str]:
+    """Every password value the inventory holds, by any key naming one."""
+    if isinstance(data, dict):
+        found = [v for k, v in data.items() if "password" in str(k).lower() and isinstance(v, str)]
+        return found + [s for v in data.values() for s in inventory_secrets(v)]
+    if isinstance(data, list):
+        return [s for v in data for s in inventory_secrets(v)]
+    return []
+
+
+def test_the_bundle_holds_the_agent_profile_and_the_entities_and_no_secret(
+    fleet: tuple[Fleet, Path], tmp_path: Path
+) -> None:
+    """The agent profile used and the entities were not in the bundle: a support ticket
+    could not say which service, folders and switches, or which company files, were
+    meant. They are now (profile.json, entities.json), their secrets redacted, and no
+    password of the inventory is in any byte of the unzipped bundle."""
+    _, inventory = fleet
+    data = yaml.safe_load(inventory.read_text())
+    host_vars = data["all"]["children"]["sage_servers"]["hosts"]["with-agent"]
+    (entity,) = host_vars["sagefleet_entities"]
+    entity["sage_password"] = SAGE_CANARY
+    entity["vendor_settings"]["Connections"][0]["SagePassword"] = SAGE_CANARY
+    changed = tmp_path / "inventory" / "hosts.yml"
+    changed.parent.mkdir()
+    changed.write_text(yaml.safe_dump(data, sort_keys=False))
+    secrets = inventory_secrets(data)
+    assert {CANARY, SAGE_CANARY, host_vars["ansible_password"]} <= set(secrets)
+    dest = tmp_path / "bundles"
+    run_playbook(changed, dest, "-l", "with-agent",
+                 "-e", "sagefleet_agent_service_display_name='Spendesk Sage Agent'")
+    files = read_zip(bundles(dest)["with-agent"])
+
+    profile = json.loads(files["profile.json"])
+    shipped = yaml.safe_load(
+        (ROOT / "src" / "sagefleet" / "catalog" / "agent-profile.yml").read_text()
+    )
+    assert profile == {"origin": "the shipped agent profile",
+                       "overrides": ["sagefleet_agent_service_display_name"],
+                       "profile": shipped}
+    (written,) = json.loads(files["entities.json"])["entities"]
+    assert written["sage_password"] == written["sql_password"] == "********"
+    assert written["vendor_source"] == "inline document" and "vendor_settings" not in written
+    for key, value in entity.items():
+        if key not in ("sage_password", "sql_password", "vendor_settings"):
+            assert written[key] == value, key
+    listed = {f["name"] for f in json.loads(files["manifest.json"])["files"]}
+    assert {"profile.json", "entities.json"} <= listed
+    for name, member in files.items():
+        assert find_secrets(member, secrets) == [], name
 
 
 def test_a_password_in_a_hosts_error_is_masked_on_the_console(
