@@ -78,7 +78,7 @@ class DiagnoseOptions:
     #: The agent profile used (profile.json) and the host's entities (entities.json), as
     #: the inventory gives them, secrets redacted: what a support ticket needs to know.
     profile: dict[str, Any] = field(default_factory=dict)
-    entities: list[dict[str, Any]] = field(default_factory=list)
+    entities: dict[str, Any] = field(default_factory=dict)
 
     def params(self) -> dict[str, Any]:
         logs = [
@@ -157,14 +157,19 @@ def options_from(host: str, variables: Mapping[str, Any]) -> DiagnoseOptions:
     )
 
 
-def _entities(host: str, variables: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _entities(host: str, variables: Mapping[str, Any]) -> dict[str, Any]:
     """The host's entities as validated, for entities.json: every field but the vendor's
-    document (``vendor_source`` says where it was read), secrets redacted."""
-    return [
-        redact({f.name: getattr(entity, f.name) for f in dataclasses.fields(entity)
-                if f.name != "vendor_settings"})
-        for entity in validate_host(host, variables, check_render=False).entities
-    ]
+    document (``vendor_source`` says where it was read), secrets redacted; and what the
+    validation refused (an entity it refuses is not listed: its errors say why)."""
+    validation = validate_host(host, variables, check_render=False)
+    return {
+        "entities": [
+            redact({f.name: getattr(entity, f.name) for f in dataclasses.fields(entity)
+                    if f.name != "vendor_settings"})
+            for entity in validation.entities
+        ],
+        "errors": [error.render() for error in validation.errors],
+    }
 
 
 #: The host's own secrets (the connection's under every name, become's, the agent
@@ -461,7 +466,7 @@ def collect(
     """Run the troubleshooting sequence on one host and gather the bundle's files."""
     bundle = Bundle(host=prepared.host, collected_at=dt.datetime.now(dt.UTC).isoformat())
     bundle.files["profile.json"] = _json(options.profile)
-    bundle.files["entities.json"] = _json({"entities": options.entities})
+    bundle.files["entities.json"] = _json(options.entities)
     report, document = preflight.run(session, prepared, address=address)
     found = (document or {}).get("agent") or {}
     if found.get("installed") and found.get("service_name"):

@@ -327,7 +327,9 @@ def test_the_bundle_holds_the_agent_profile_and_the_entities_and_no_secret(
     assert profile == {"origin": "the shipped agent profile",
                        "overrides": ["sagefleet_agent_service_display_name"],
                        "profile": shipped}
-    (written,) = json.loads(files["entities.json"])["entities"]
+    entities = json.loads(files["entities.json"])
+    assert entities["errors"] == []
+    (written,) = entities["entities"]
     assert written["sage_password"] == written["sql_password"] == "********"
     assert written["vendor_source"] == "inline document" and "vendor_settings" not in written
     for key, value in entity.items():

@@ -116,3 +116,15 @@ def test_a_log_folder_the_winrm_account_may_not_list_is_named_with_what_to_do() 
     assert f"Incomplete: not read: agent logs in {AGENT_DIR}\\logs" in bundle.diagnosis.verdict
     # The other folder's log is still in.
     assert [n for n in bundle.files if n.startswith("logs/agent/")] == ["logs/agent/agent.log"]
+
+
+def test_an_entity_the_validation_refuses_is_said_in_entities_json_not_left_out_unsaid() -> None:
+    """entities.json listed the entities the validation accepted and nothing else: a host
+    whose entity has a bad field got an empty list, as if it had none. The refusal is
+    now in the file, naming the field, without the entity's secrets."""
+    entities = entities_for("agent-old")
+    entities.append({**entities[0], "name": "second", "mae_path": "relative\\file.mae"})
+    options = diagnose.options_from("sage01", {"sagefleet_entities": entities})
+    (error,) = options.entities["errors"]
+    assert "mae_path" in error and "relative\\file.mae" in error
+    assert "Sql-Canary-Passw0rd!" not in json.dumps(options.entities)
