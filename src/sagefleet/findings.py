@@ -346,9 +346,12 @@ class FleetReport:
     generated_at: str = field(default_factory=utc_now_iso)
     tool_version: str = __version__
     lang: str = "en"
-    #: Whether the run failed its blocked hosts (deploy.yml by default, preflight.yml with
-    #: sagefleet_preflight_fail_on_blocked): PLAY RECAP then ends them failed.
-    fail_on_blocked: bool = False
+    #: Which blocked hosts the run fails (PLAY RECAP then ends them failed): every one
+    #: (True), none (False), or those named, each by its own
+    #: sagefleet_deploy_fail_on_blocked (true by default) or
+    #: sagefleet_preflight_fail_on_blocked. A set naming every blocked host or none is
+    #: kept as True or False.
+    fail_on_blocked: bool | frozenset[str] = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hosts", tuple(self.hosts))
@@ -363,6 +366,16 @@ class FleetReport:
         names = [h.host for h in self.hosts]
         if len(set(names)) != len(names):
             raise ValueError("host names must be unique within a report")
+        chosen = self.fail_on_blocked
+        if not isinstance(chosen, bool):
+            chosen = frozenset(chosen)
+            blocked = {h.host for h in self.hosts if h.status == Outcome.BLOCKED}
+            if not chosen <= blocked:
+                others = ", ".join(sorted(chosen - blocked))
+                raise ValueError(f"fail_on_blocked names hosts that are not blocked: {others}")
+            if not chosen or chosen == blocked:
+                chosen = bool(chosen)
+            object.__setattr__(self, "fail_on_blocked", chosen)
 
     @property
     def host_status_counts(self) -> dict[str, int]:
@@ -406,13 +419,18 @@ class FleetReport:
                         titles[item.check_id] = (item.title, str(item.severity))
         return titles
 
-    def recap(self, status: str) -> str | None:
-        """How this run ends a host in ``status``, in PLAY RECAP's words (``failed``,
-        ``unreachable``, ``ok``): a blocked host fails when the run fails its blocked hosts.
-        None for a status not declared."""
-        if status == Outcome.BLOCKED and self.fail_on_blocked:
+    def fail_on_blocked_for(self, host: str) -> bool:
+        """Whether the run fails ``host``, a blocked host (by its own fail_on_blocked)."""
+        chosen = self.fail_on_blocked
+        return chosen if isinstance(chosen, bool) else host in chosen
+
+    def recap(self, host: HostReport) -> str | None:
+        """How this run ends ``host``, in PLAY RECAP's words (``failed``, ``unreachable``,
+        ``ok``): a blocked host fails when the run fails it (fail_on_blocked_for). None for
+        a status not declared."""
+        if host.status == Outcome.BLOCKED and self.fail_on_blocked_for(host.host):
             return "failed"
-        kind = outcomes.BY_NAME.get(status)
+        kind = outcomes.BY_NAME.get(host.status)
         return kind.recap if kind else None
 
     def sorted_hosts(self) -> list[HostReport]:
@@ -430,11 +448,15 @@ class FleetReport:
             "generated_at": self.generated_at,
             "tool_version": self.tool_version,
             "lang": self.lang,
-            "fail_on_blocked": self.fail_on_blocked,
+            "fail_on_blocked": (
+                self.fail_on_blocked
+                if isinstance(self.fail_on_blocked, bool)
+                else sorted(self.fail_on_blocked)
+            ),
             "host_status_counts": self.host_status_counts,
             "failures_by_check": self.failures_by_check,
             "unknown_by_check": self.unknown_by_check,
-            "hosts": [{**h.to_dict(), "recap": self.recap(h.status)} for h in self.hosts],
+            "hosts": [{**h.to_dict(), "recap": self.recap(h)} for h in self.hosts],
         }
 
     @classmethod
@@ -457,8 +479,22 @@ class FleetReport:
                 generated_at=_require(data, "generated_at", "report"),
                 tool_version=_require(data, "tool_version", "report"),
                 lang=data.get("lang", "en"),
-                fail_on_blocked=bool(data.get("fail_on_blocked", False)),
+                fail_on_blocked=_fail_on_blocked(data.get("fail_on_blocked", False)),
                 hosts=tuple(HostReport.from_dict(h) for h in hosts),
             )
         except (ValueError, TypeError) as exc:
             raise InputError(str(exc), field="report", fix="regenerate the report") from exc
+
+
+def _fail_on_blocked(value: Any) -> bool | frozenset[str]:
+    """A report document's fail_on_blocked: true, false, or the blocked hosts it fails."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, list) and all(isinstance(name, str) for name in value):
+        return frozenset(value)
+    raise InputError(
+        "fail_on_blocked must be true, false or a list of blocked hosts' names",
+        field="fail_on_blocked",
+        value=repr(value)[:80],
+        fix="regenerate the report",
+    )

@@ -353,10 +353,10 @@ def fleet_report(
     lang: str = "en",
     title: str = "sagefleet preflight",
     *,
-    fail_on_blocked: bool = False,
+    fail_on_blocked: bool | frozenset[str] = False,
 ) -> FleetReport:
-    """The fleet of ``hosts``, by name; ``fail_on_blocked``: the run fails its blocked hosts
-    (every report then says they ended failed)."""
+    """The fleet of ``hosts``, by name; ``fail_on_blocked``: the run fails its blocked hosts,
+    all or those named (every report then says they ended failed)."""
     return FleetReport(
         title=title,
         hosts=tuple(sorted(hosts, key=lambda h: h.host)),

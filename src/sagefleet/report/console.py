@@ -157,9 +157,7 @@ def _host_table(
     if cut_detail:
         widths[-1] = max(width - fixed - widths[0], 1)
     colours = [
-        _ANSI.get(h.status, _ANSI_BY_RECAP.get(report.recap(h.status) or ""))
-        if use_colour
-        else None
+        _ANSI.get(h.status, _ANSI_BY_RECAP.get(report.recap(h) or "")) if use_colour else None
         for h in hosts
     ]
     return _table(headers, rows, widths, right, colour_col=1, colours=colours)
@@ -188,9 +186,9 @@ def render_console(report: FleetReport, width: int = 100, *, colour: bool | None
     totals = ", ".join(f"{label(labels, 'status', s)} {n}" for s, n in counts.items())
     total_line = f"{labels['totals']}{sep}{labels['hosts']} {len(report.hosts)} ({totals})"
     lines.append(_fit(total_line, width))
-    rule = blocked_rule(report)
+    rule = blocked_rule(report, labels)
     if rule:  # a sentence: wrapped, never cut
-        lines.extend(textwrap.wrap(labels[rule], width=max(width, 20)))
+        lines.extend(textwrap.wrap(rule, width=max(width, 20)))
     lines.append("")
     lines.extend(_host_table(report, labels, width, use_colour))
 

@@ -19,6 +19,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from sagefleet import outcomes
 from sagefleet.findings import HOST_STATUSES, Finding, FleetReport, HostReport
 from sagefleet.report.labels import (
     NNBSP,
@@ -84,9 +85,16 @@ def _text_node(value: str) -> Markup:
 
 
 def recap_class(report: FleetReport, status: str) -> str:
-    """``rc-failed``, ``rc-unreachable`` or ``rc-ok``: how this run ends a host in
-    ``status`` (PLAY RECAP's words: FleetReport.recap); empty for a status not declared."""
-    recap = report.recap(status)
+    """``rc-failed``, ``rc-unreachable`` or ``rc-ok``: how this run ends its hosts in
+    ``status`` (PLAY RECAP's words: FleetReport.recap); empty when it ends them
+    differently (blocked hosts it fails only some of) or the status is not declared."""
+    hosts = [host for host in report.hosts if host.status == status]
+    kind = outcomes.BY_NAME.get(status)
+    recaps = {report.recap(host) for host in hosts} if hosts else {kind and kind.recap}
+    return _rc(recaps.pop() if len(recaps) == 1 else None)
+
+
+def _rc(recap: str | None) -> str:
     return f"rc-{recap}" if recap else ""
 
 
@@ -292,7 +300,7 @@ def render_html(report: FleetReport) -> str:
 
     quiet = _QuietRows(labels, text)
     rows = [
-        _host_row(index, host, labels, quiet, recap_class(report, host.status))
+        _host_row(index, host, labels, quiet, _rc(report.recap(host)))
         for index, host in enumerate(report.sorted_hosts(), start=1)
     ]
     quiet.hosts.insert(0, [])  # host indexes start at 1, as the element ids do
@@ -318,7 +326,7 @@ def render_html(report: FleetReport) -> str:
         "day": lambda value: format_date(value, report.lang),
         "text": text_node,
         "totals": totals,
-        "blocked_rule": blocked_rule(report),
+        "blocked_rule": blocked_rule(report, labels),
         "rows": rows,
         "outcomes": outcome_columns(report),
         "by_check": _checks_summary(report, labels),

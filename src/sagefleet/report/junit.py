@@ -84,7 +84,7 @@ def _outcome_case(suite: ET.Element, report: FleetReport, host: HostReport) -> s
         {"classname": _clean(host.host), "name": OUTCOME_CASE, "time": f"{host.duration_s:.3f}"},
     )
     text = _clean(f"{outcome.status}: {outcome.detail}" if outcome.detail else outcome.status)
-    recap = report.recap(outcome.status)
+    recap = report.recap(host)
     if recap == "failed":
         node = ET.SubElement(case, "failure", {"message": text, "type": outcome.status})
         node.text = text

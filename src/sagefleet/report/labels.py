@@ -83,6 +83,10 @@ LABELS: Mapping[str, Mapping[str, str]] = {
             "Blocked hosts do not fail this run (sagefleet_deploy_fail_on_blocked: false): "
             "the agent was not deployed on them."
         ),
+        "blocked.fails_except": (
+            "Blocked hosts fail this run (PLAY RECAP: failed) except {hosts} "
+            "(sagefleet_deploy_fail_on_blocked: false): the agent was not deployed on them."
+        ),
         "outcome.from": "From",
         "outcome.to": "To",
         "outcome.now": "Running",
@@ -192,6 +196,11 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "blocked.passes": (
             "Les serveurs bloqués ne font pas échouer cette exécution "
             "(sagefleet_deploy_fail_on_blocked : false) : l'agent n'y a pas été déployé."
+        ),
+        "blocked.fails_except": (
+            "Les serveurs bloqués font échouer cette exécution (PLAY RECAP : failed), sauf "
+            "{hosts} (sagefleet_deploy_fail_on_blocked : false) : l'agent n'y a pas été "
+            "déployé."
         ),
         "outcome.from": "Depuis",
         "outcome.to": "Vers",

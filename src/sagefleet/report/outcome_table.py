@@ -88,9 +88,18 @@ def host_reason(host: HostReport) -> str:
     return " ".join(host.failed_check_ids)
 
 
-def blocked_rule(report: FleetReport) -> str | None:
-    """The label key that says whether this run failed its blocked hosts, for a report
+def blocked_rule(report: FleetReport, labels: Mapping[str, str]) -> str | None:
+    """The sentence that says which blocked hosts this run fails (each host's own
+    fail_on_blocked), naming those it lets pass when it fails the others, for a report
     whose outcomes hold a blocked host (a deploy's); None otherwise."""
-    if not any(h.outcome is not None and h.status == Outcome.BLOCKED for h in report.hosts):
+    blocked = sorted(
+        h.host for h in report.hosts if h.outcome is not None and h.status == Outcome.BLOCKED
+    )
+    if not blocked:
         return None
-    return "blocked.fails" if report.fail_on_blocked else "blocked.passes"
+    passed = [name for name in blocked if not report.fail_on_blocked_for(name)]
+    if not passed:
+        return labels["blocked.fails"]
+    if len(passed) == len(blocked):
+        return labels["blocked.passes"]
+    return labels["blocked.fails_except"].replace("{hosts}", ", ".join(passed))

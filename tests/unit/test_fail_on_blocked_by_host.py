@@ -1,0 +1,104 @@
+"""fail_on_blocked set per host (host_vars, group_vars): every report ends each blocked
+host as its own value makes PLAY RECAP end it, not as the first host's value does."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+
+import jsonschema
+import pytest
+from tests.support.reports import deploy_report, dotnet
+
+from sagefleet.errors import InputError
+from sagefleet.findings import FleetReport, HostReport, Status
+from sagefleet.outcomes import HostOutcome
+from sagefleet.report import (
+    LABELS,
+    load_schema,
+    render_console,
+    render_html,
+    render_json,
+    render_junit,
+)
+from sagefleet.report.labels import typography
+
+
+def mixed_report(lang: str = "en") -> FleetReport:
+    """deploy_report's five hosts and a second blocked one, net48: the run fails net48,
+    and lets net472 pass (its own value is false)."""
+    report = deploy_report(lang)
+    net48 = HostReport(
+        host="net48",
+        reachable=True,
+        findings=(dotnet(Status.FAIL, "4.8"),),
+        outcome=HostOutcome(status="blocked", reason="preflight: SF101 failed"),
+    )
+    return replace(report, hosts=(*report.hosts, net48), fail_on_blocked=frozenset({"net48"}))
+
+
+def outcome_case(junit: str, host: str) -> ET.Element:
+    root = ET.fromstring(junit)
+    (case,) = [
+        c for c in root.iter("testcase") if (c.get("classname"), c.get("name")) == (host, "outcome")
+    ]
+    return case
+
+
+def test_each_blocked_host_ends_by_its_own_value_in_every_report() -> None:
+    report = mixed_report()
+    assert [report.fail_on_blocked_for(h) for h in ("net48", "net472")] == [True, False]
+    document = json.loads(render_json(report))
+    jsonschema.validate(document, load_schema())
+    assert document["fail_on_blocked"] == ["net48"]
+    recaps = {h["host"]: h["recap"] for h in document["hosts"]}
+    assert (recaps["net48"], recaps["net472"]) == ("failed", "ok")
+    assert FleetReport.from_dict(document) == report
+    junit = render_junit(report)
+    failed = outcome_case(junit, "net48")
+    assert [e.tag for e in failed] == ["failure"] and failed[0].get("type") == "blocked"
+    assert [e.tag for e in outcome_case(junit, "net472")] == ["skipped"]
+    html = render_html(report)
+    row = {h: html.split(f'data-host="{h}"', 1)[1].split("</tr>", 1)[0] for h in recaps}
+    assert "st-blocked rc-failed" in row["net48"] and "st-blocked rc-ok" in row["net472"]
+    # The blocked total counts hosts the run ends both ways: no one recap colour of its own.
+    total = html.split('data-status="blocked"', 1)[1].split("</a>", 1)[0]
+    assert 'class="badge st-blocked"' in total
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_the_sentence_under_the_totals_names_the_blocked_hosts_the_run_lets_pass(
+    lang: str,
+) -> None:
+    """It said "Blocked hosts fail this run" (the first host's value) when net472 passed."""
+    report = mixed_report(lang)
+    said = LABELS[lang]["blocked.fails_except"].replace("{hosts}", "net472")
+    assert "net472" in said and "net48" not in said
+    text = render_console(report, colour=False)
+    under_totals = " ".join(text.split("\n\n", 1)[0].splitlines()[3:])  # wrapped, not cut
+    assert under_totals == said
+    assert f'<p id="blocked-rule">{typography(said, lang)}</p>' in render_html(report)
+
+
+@pytest.mark.parametrize("fails", [True, False])
+def test_a_fleet_whose_blocked_hosts_agree_keeps_one_value_and_one_sentence(
+    fails: bool,
+) -> None:
+    both = frozenset({"net48", "net472"})
+    agreed = replace(mixed_report(), fail_on_blocked=both if fails else frozenset())
+    assert agreed.fail_on_blocked is fails
+    assert json.loads(render_json(agreed))["fail_on_blocked"] is fails
+    rule = LABELS["en"]["blocked.fails" if fails else "blocked.passes"]
+    assert rule in " ".join(render_console(agreed, colour=False).splitlines())
+
+
+def test_a_report_naming_a_host_it_does_not_hold_blocked_is_refused() -> None:
+    said = "fail_on_blocked names hosts that are not blocked: gone, old"
+    with pytest.raises(ValueError, match=said):
+        replace(mixed_report(), fail_on_blocked=frozenset({"net48", "old", "gone"}))
+    document = json.loads(render_json(mixed_report()))
+    with pytest.raises(InputError, match="gone"):
+        FleetReport.from_dict({**document, "fail_on_blocked": ["net48", "gone"]})
+    with pytest.raises(InputError, match="true, false or a list of blocked hosts' names"):
+        FleetReport.from_dict({**document, "fail_on_blocked": "yes"})
