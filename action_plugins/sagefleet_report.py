@@ -1,8 +1,10 @@
 """Action plugin: aggregate per-host results into the fleet report (console, JSON, JUnit, HTML).
 
 It never fails the run itself: it returns each host's status and reason (``statuses``,
-``reasons``, from sagefleet.report.outcome_table), and sagefleet_outcome then ends each
-host with its status, so that PLAY RECAP names them whatever ``--limit`` says.
+``reasons``, from sagefleet.report.outcome_table) and the statuses that fail it
+(``fail_on``: a blocked host by its own ``fail_on_blocked_var``), and sagefleet_outcome
+then ends each host with its status, so that PLAY RECAP names them whatever ``--limit``
+says.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ from ansible.utils.display import Display
 
 from sagefleet import outcomes
 from sagefleet.ansible.action import SagefleetAction
+from sagefleet.errors import InputError
+from sagefleet.findings import HostReport
 from sagefleet.outcomes import Outcome
 from sagefleet.preflight import fleet_report
 from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.report import FORMATS, render_console, write_reports
 from sagefleet.report.outcome_table import host_reason, host_report
 from sagefleet.report.runs import RunFolder, clear_stale, link_latest, open_for_play
-from sagefleet.variables import aliases_of, value
+from sagefleet.variables import aliases_of, declared, value
 
 display = Display()
 
@@ -46,8 +50,10 @@ class ActionModule(SagefleetAction):
             "type": "str",
             "default": "no result: the host was unreachable or failed before preflight",
         },
-        # deploy.yml's sagefleet_deploy_fail_on_blocked: a blocked host fails the run too.
-        "fail_on_blocked": {"type": "bool", "default": False},
+        # Every blocked host fails the run too; or, by host, the variable that says so
+        # (deploy.yml's sagefleet_deploy_fail_on_blocked), read from each host's variables.
+        "fail_on_blocked": {"type": "bool"},
+        "fail_on_blocked_var": {"type": "str"},
         "missing_status": {
             "type": "str",
             "choices": [Outcome.UNREACHABLE.value, Outcome.NOT_RUN.value],
@@ -62,12 +68,49 @@ class ActionModule(SagefleetAction):
         names = [n for n in (self.args["result_var"], self.args["wave_var"]) if n]
         return self.registered(self.args["hosts"], names)
 
-    def _lang(self) -> str:
-        if self.args["lang"]:
-            return str(self.args["lang"])
-        names = ["sagefleet_lang", *aliases_of("sagefleet_lang")]
+    def prepare(self, variables: dict[str, Any]) -> dict[str, Any]:
+        name = self.args["fail_on_blocked_var"]
+        if not name:
+            return variables
+        var = declared().get(name)
+        if var is None or var.type != "bool":
+            raise InputError(
+                "fail_on_blocked_var must name a declared boolean variable",
+                field="fail_on_blocked_var",
+                value=name,
+                fix="name a variable such as sagefleet_deploy_fail_on_blocked",
+            )
+        if self.args["fail_on_blocked"] is not None:
+            raise InputError(
+                "give fail_on_blocked or fail_on_blocked_var, not both",
+                field="fail_on_blocked",
+                fix="leave fail_on_blocked out: each host's variable decides",
+            )
+        return variables
+
+    def _fail_on_blocked(self, reports: list[HostReport]) -> bool | frozenset[str]:
+        """fail_on_blocked, or the blocked hosts whose own fail_on_blocked_var is true (its
+        declared default for a host that sets none). Only a blocked host's value decides
+        how the run ends it: the others' are not read (hostvars costs 0.5-1 ms a host);
+        without a blocked host, the value of the host this task runs for."""
+        name = self.args["fail_on_blocked_var"]
+        if not name:
+            return bool(self.args["fail_on_blocked"])
+        blocked = [r.host for r in reports if r.status == Outcome.BLOCKED]
+        if not blocked:
+            return bool(self._own(name))
+        names = {name, *aliases_of(name)}
+        given = self.hosts_variables(blocked, select=names.__contains__)
+        return frozenset(host for host in blocked if value(host, given[host], name))
+
+    def _own(self, name: str) -> Any:
+        """Variable ``name`` of the host this task runs for, checked (or its default)."""
+        names = [name, *aliases_of(name)]
         given = {n: self.template(self.task_vars[n]) for n in names if n in self.task_vars}
-        return str(value(self.host, given, "sagefleet_lang"))
+        return value(self.host, given, name)
+
+    def _lang(self) -> str:
+        return str(self.args["lang"] or self._own("sagefleet_lang"))
 
     def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
         args = self.args
@@ -85,7 +128,7 @@ class ActionModule(SagefleetAction):
             reports,
             lang=self._lang(),
             title=args["title"],
-            fail_on_blocked=args["fail_on_blocked"],
+            fail_on_blocked=self._fail_on_blocked(reports),
         )
         if args["folder"]:
             run = RunFolder.from_dict(args["folder"])
@@ -100,7 +143,11 @@ class ActionModule(SagefleetAction):
             where = written.get("html") or next(iter(written.values()))
             display.display(f"Report: {where}" + (f" (also {latest}/)" if latest else ""))
         counts = report.host_status_counts
-        fail_on = [*outcomes.FAILED, *([Outcome.BLOCKED.value] if args["fail_on_blocked"] else [])]
+        blocked = [Outcome.BLOCKED.value]
+        fail_on = {
+            h.host: [*outcomes.FAILED, *(blocked if report.fail_on_blocked_for(h.host) else [])]
+            for h in report.hosts
+        }
         return {
             "changed": False,
             "folder": str(run.path),
@@ -110,9 +157,9 @@ class ActionModule(SagefleetAction):
             "blocked": [h.host for h in report.hosts if h.status == Outcome.BLOCKED],
             "statuses": {h.host: h.status for h in report.hosts},
             "reasons": {h.host: host_reason(h) for h in report.hosts},
-            # The statuses sagefleet_outcome fails (fail_on) and, with those it marks
-            # unreachable, every status it marks (the others end ok).
+            # By host, the statuses sagefleet_outcome fails (fail_on) and, with those it
+            # marks unreachable, every status it marks (the others end ok).
             "fail_on": fail_on,
-            "marked": [*fail_on, *outcomes.UNREACHABLE],
+            "marked": {host: [*ends, *outcomes.UNREACHABLE] for host, ends in fail_on.items()},
             "msg": ", ".join(f"{k}: {v}" for k, v in counts.items()),
         }

@@ -72,13 +72,26 @@ options:
     default: unreachable
   fail_on_blocked:
     description:
-      - Count C(blocked) among the statuses that fail a host (I(fail_on) in the result), as
-        deploy.yml does with C(sagefleet_deploy_fail_on_blocked).
+      - Count C(blocked) among the statuses that fail every host (I(fail_on) in the
+        result). Left out - false, unless I(fail_on_blocked_var) is given.
       - Every report says it too - a blocked host's JUnit outcome test case is a failure
         naming the blocking checks (else skipped), its JSON C(recap) is C(failed), its HTML
         badge C(rc-failed).
     type: bool
-    default: false
+  fail_on_blocked_var:
+    description:
+      - Name of the boolean variable that says, for each host, whether C(blocked) fails
+        it, as I(fail_on_blocked) does for every host - deploy.yml's
+        C(sagefleet_deploy_fail_on_blocked), preflight's
+        C(sagefleet_preflight_fail_on_blocked). Each blocked host's own value is read
+        from its inventory variables (host_vars, group_vars, or C(-e)), the variable's
+        declared default when it sets none; a value that is not a boolean is refused,
+        naming the host.
+      - Not with I(fail_on_blocked). The JSON report's C(fail_on_blocked) is true when
+        the run fails every blocked host, false when it fails none, else the list of the
+        blocked hosts it fails; without a blocked host, the value of the host the task
+        runs for.
+    type: str
 extends_documentation_fragment:
   - sagefleet.docs.module
   - sagefleet.docs.module.bastion
@@ -92,16 +105,18 @@ EXAMPLES = r"""
 - name: Write the fleet report
   sagefleet_report:
     hosts: "{{ ansible_play_hosts_all }}"
-    job: preflight
+    job: deploy
+    result_var: sagefleet_agent_result
+    fail_on_blocked_var: sagefleet_deploy_fail_on_blocked
   run_once: true
   delegate_to: localhost
   register: fleet_report
 
-- name: Fail the blocked hosts
+- name: End each host with its outcome
   sagefleet_outcome:
     status: "{{ fleet_report.statuses[inventory_hostname] }}"
     reason: "{{ fleet_report.reasons[inventory_hostname] }}"
-    fail_on: [blocked]
+    fail_on: "{{ fleet_report.fail_on[inventory_hostname] }}"
 """
 
 RETURN = r"""
@@ -137,14 +152,16 @@ blocked:
   elements: str
 fail_on:
   description:
-    - The statuses that fail a host (failed, rolled-back, verify-failed, not-run, and
-      blocked with I(fail_on_blocked)), for M(sagefleet_outcome)'s I(fail_on).
+    - By host, the statuses that fail it (failed, rolled-back, verify-failed, not-run,
+      and blocked with I(fail_on_blocked) or the host's I(fail_on_blocked_var)), for
+      M(sagefleet_outcome)'s I(fail_on).
   returned: always
-  type: list
-  elements: str
+  type: dict
+  sample: {"sage01": ["failed", "rolled-back", "verify-failed", "not-run", "blocked"]}
 marked:
-  description: Every status M(sagefleet_outcome) fails or marks unreachable with I(fail_on).
+  description:
+    - By host, every status M(sagefleet_outcome) fails or marks unreachable with the
+      host's I(fail_on).
   returned: always
-  type: list
-  elements: str
+  type: dict
 """

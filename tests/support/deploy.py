@@ -27,12 +27,14 @@ def deploy(
     *extra: str,
     inventory_vars: dict[str, Any] | None = None,
     source: str = "vendor",
+    host_vars: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     inventory = write_inventory(
         fleet,
         tmp / "inventory" / "hosts.yml",
         {"sagefleet_agent_target_version": "3.2.0", **(inventory_vars or {})},
         source=source,
+        host_vars=host_vars,
     )
     # Reports in their default layout, under the test's folder: reports/inventory/deploy/...
     process = subprocess.run(

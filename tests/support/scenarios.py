@@ -36,9 +36,15 @@ def entities_for(profile_name: str) -> list[dict[str, Any]]:
 
 
 def write_inventory(
-    fleet: Fleet, path: Path, extra: dict[str, Any] | None = None, *, source: str = "vendor"
+    fleet: Fleet,
+    path: Path,
+    extra: dict[str, Any] | None = None,
+    *,
+    source: str = "vendor",
+    host_vars: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
-    """The fleet's inventory with each host's entities (and extra vars for all hosts).
+    """The fleet's inventory with each host's entities (and extra vars for all hosts,
+    ``host_vars`` for the hosts it names).
 
     ``source="template"`` chooses sagefleet's template layout explicitly
     (``sagefleet_settings_source: template``, entities without vendor files).
@@ -53,6 +59,8 @@ def write_inventory(
     if source == "template":
         inventory["all"]["vars"]["sagefleet_settings_source"] = "template"
     inventory["all"]["vars"].update(extra or {})
+    for name, values in (host_vars or {}).items():
+        hosts[name].update(values)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(inventory, sort_keys=False), encoding="utf-8")
     return path

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from dataclasses import replace
+from pathlib import Path
 
 import jsonschema
 import pytest
+from tests.support.plugins import plugin
 from tests.support.reports import deploy_report, dotnet
 
 from sagefleet.errors import InputError
@@ -102,3 +104,61 @@ def test_a_report_naming_a_host_it_does_not_hold_blocked_is_refused() -> None:
         FleetReport.from_dict({**document, "fail_on_blocked": ["net48", "gone"]})
     with pytest.raises(InputError, match="true, false or a list of blocked hosts' names"):
         FleetReport.from_dict({**document, "fail_on_blocked": "yes"})
+
+
+def test_the_report_action_reads_each_blocked_hosts_own_value(tmp_path: Path) -> None:
+    """The report task runs once, for the play's first host: it read that host's value
+    for every host. It now reads each blocked host's own (its declared default when it
+    sets none, a templated one templated, a text one as -e gives it), and refuses a value
+    that is not a boolean, naming the host."""
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+    from ansible.utils.collection_loader import AnsibleCollectionConfig
+    from ansible.vars.hostvars import HostVars
+    from ansible.vars.manager import VariableManager
+
+    if AnsibleCollectionConfig.collection_finder is None:
+        from ansible.plugins.loader import init_plugin_loader
+
+        init_plugin_loader()
+    name = "sagefleet_deploy_fail_on_blocked"
+    (tmp_path / "hosts.yml").write_text(
+        "all:\n  hosts:\n"
+        f"    first: {{{name}: false}}\n"
+        "    unset: {}\n"
+        f"    templated: {{{name}: '{{{{ 1 > 2 }}}}'}}\n"
+        f"    text: {{{name}: 'no'}}\n"
+        f"    wrong: {{{name}: maybe}}\n"
+    )
+    loader = DataLoader()
+    manager = InventoryManager(loader=loader, sources=[str(tmp_path / "hosts.yml")])
+    hostvars = HostVars(
+        inventory=manager,
+        variable_manager=VariableManager(loader=loader, inventory=manager),
+        loader=loader,
+    )
+    module = plugin("sagefleet_report")
+    action = module.ActionModule.__new__(module.ActionModule)
+    action.task_vars = {"hostvars": hostvars, name: False}
+    action.host = "first"
+    action._templar = Templar(loader=loader)
+    action.args = {"fail_on_blocked": None, "fail_on_blocked_var": name}
+
+    def fleet(*names: str) -> list[HostReport]:
+        blocked = HostOutcome(status="blocked", reason="preflight: SF101 failed")
+        return [HostReport(host=n, reachable=True, outcome=blocked) for n in names]
+
+    assert action._fail_on_blocked(fleet("first", "unset", "templated", "text")) == {"unset"}
+    ready = [HostReport(host="wrong", reachable=True)]  # not blocked: not read
+    assert action._fail_on_blocked(ready) is False  # the value of the task's own host
+    with pytest.raises(InputError) as refused:
+        action._fail_on_blocked(fleet("unset", "wrong"))
+    assert "host wrong" in str(refused.value) and name in str(refused.value)
+    assert "'maybe'" in str(refused.value)
+    action.args = {"fail_on_blocked": True, "fail_on_blocked_var": name}
+    with pytest.raises(InputError, match="fail_on_blocked or fail_on_blocked_var, not both"):
+        action.prepare({})
+    action.args = {"fail_on_blocked": None, "fail_on_blocked_var": "sagefleet_lang"}
+    with pytest.raises(InputError, match="must name a declared boolean variable"):
+        action.prepare({})

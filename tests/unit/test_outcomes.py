@@ -3,21 +3,19 @@ that turns them into Ansible's exit codes and PLAY RECAP."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
-import sys
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import jsonschema
 import pytest
+from tests.support.plugins import plugin
 from tests.support.reports import deploy_report, dotnet
 
 import sagefleet.report as report_package
@@ -47,19 +45,6 @@ from sagefleet.report.runs import (
     open_run,
     written,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def plugin(name: str) -> ModuleType:
-    """An action plugin module of the project, imported from its file."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "action_plugins" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
 
 # ----------------------------------------------------------------------------- vocabulary
 

@@ -348,7 +348,8 @@ DEPLOY_FAIL_ON_BLOCKED = _deployed(
     "failure of its outcome test case in report.junit.xml): a deploy that left a server "
     "without the agent did not do what was asked. False: a blocked host is reported and "
     "ends ok (skipped in JUnit), the run exits 0 if nothing else failed (for a fleet that "
-    "holds hosts known to be blocked, such as the demo's).",
+    "holds hosts known to be blocked, such as the demo's). May be set per host: each host "
+    "ends by its own value, and every report says so.",
     default=True,
 )
 DEPLOY_MAX_FAIL = _deployed(

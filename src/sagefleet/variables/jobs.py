@@ -178,7 +178,8 @@ FAIL_ON_BLOCKED = role_var(
     PREFLIGHT, "sagefleet_preflight_fail_on_blocked", "bool",
     "Fail each blocked host (exit code 2), at its checks task; the report after it lists "
     "every host. Unreachable hosts, and hosts that could not be diagnosed, always fail the "
-    "run (exit code 4).",
+    "run (exit code 4). May be set per host: each host ends by its own value, and the "
+    "report's recap of each host says so.",
     default=False,
 )
 
