@@ -9,6 +9,7 @@ says.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ansible.utils.display import Display
@@ -54,6 +55,10 @@ class ActionModule(SagefleetAction):
         # (deploy.yml's sagefleet_deploy_fail_on_blocked), read from each host's variables.
         "fail_on_blocked": {"type": "bool"},
         "fail_on_blocked_var": {"type": "str"},
+        # The task that registered result_var ended each host itself (preflight's checks
+        # task, by the host's own fail_on_blocked_var as it saw it, play and role variables
+        # included): a blocked host fails the run when its result failed, as PLAY RECAP says.
+        "ended_in_result": {"type": "bool", "default": False},
         "missing_status": {
             "type": "str",
             "choices": [Outcome.UNREACHABLE.value, Outcome.NOT_RUN.value],
@@ -88,17 +93,26 @@ class ActionModule(SagefleetAction):
             )
         return variables
 
-    def _fail_on_blocked(self, reports: list[HostReport]) -> bool | frozenset[str]:
+    def _fail_on_blocked(
+        self, reports: list[HostReport], inputs: dict[str, dict[str, Any]]
+    ) -> bool | frozenset[str]:
         """fail_on_blocked, or the blocked hosts whose own fail_on_blocked_var is true (its
-        declared default for a host that sets none). Only a blocked host's value decides
-        how the run ends it: the others' are not read (hostvars costs 0.5-1 ms a host);
-        without a blocked host, the value of the host this task runs for."""
+        declared default for a host that sets none), or with ended_in_result those whose
+        result failed. Only a blocked host's value decides how the run ends it: the
+        others' are not read (hostvars costs 0.5-1 ms a host); without a blocked host, the
+        value of the host this task runs for."""
         name = self.args["fail_on_blocked_var"]
         if not name:
             return bool(self.args["fail_on_blocked"])
         blocked = [r.host for r in reports if r.status == Outcome.BLOCKED]
         if not blocked:
             return bool(self._own(name))
+        if self.args["ended_in_result"]:
+            results = {host: inputs[host].get(self.args["result_var"]) for host in blocked}
+            return frozenset(
+                host for host, result in results.items()
+                if isinstance(result, Mapping) and result.get("failed")
+            )
         names = {name, *aliases_of(name)}
         given = self.hosts_variables(blocked, select=names.__contains__)
         return frozenset(host for host in blocked if value(host, given[host], name))
@@ -128,7 +142,7 @@ class ActionModule(SagefleetAction):
             reports,
             lang=self._lang(),
             title=args["title"],
-            fail_on_blocked=self._fail_on_blocked(reports),
+            fail_on_blocked=self._fail_on_blocked(reports, inputs),
         )
         if args["folder"]:
             run = RunFolder.from_dict(args["folder"])

@@ -92,6 +92,14 @@ options:
         blocked hosts it fails; without a blocked host, the value of the host the task
         runs for.
     type: str
+  ended_in_result:
+    description:
+      - The task that registered I(result_var) ended each host itself (preflight's checks
+        task, which read each host's I(fail_on_blocked_var) with the play's and the
+        role's variables too) - a blocked host fails the run when its result failed, as
+        PLAY RECAP says; I(fail_on_blocked_var) then decides only when no host is blocked.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - sagefleet.docs.module
   - sagefleet.docs.module.bastion

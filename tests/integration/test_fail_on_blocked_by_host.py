@@ -5,7 +5,9 @@ the fleet report (a task run once) read."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pytest
 from sagefleet.package import build_test_package
 from sagefleet.sim.fleet import Fleet, generate_specs
 from tests.support.deploy import deploy, outcomes, recap, report_folder
-from tests.support.fleets import FleetFactory, next_first_address
+from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT, FleetFactory, next_first_address
 from tests.support.preflight import run_preflight
 from tests.support.scenarios import write_inventory
 
@@ -62,6 +64,43 @@ def test_preflight_ends_each_blocked_host_by_its_own_value(tmp_path: Path) -> No
     statuses = cases_named(tmp_path / "out" / "report.junit.xml", "status")
     assert statuses == {"sage01": ["system-out"], "sage02": ["failure"], "sage03": ["failure"]}
 
+
+
+def test_preflight_reports_a_value_set_in_the_play_as_play_recap_ends_the_host(
+    tmp_path: Path,
+) -> None:
+    """A play that imports the role with sagefleet_preflight_fail_on_blocked: true in its
+    vars (the inventory sets none): the checks task, which sees play variables, fails the
+    blocked host; the report, reading the inventory's value (false by default), said ok.
+    It now says what the checks task did."""
+    specs = generate_specs(
+        2, profiles=("healthy-onprem", "dotnet-472"), first_address=next_first_address(), port=0
+    )
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        "- hosts: sage_servers\n"
+        "  gather_facts: false\n"
+        "  vars:\n"
+        "    sagefleet_preflight_fail_on_blocked: true\n"
+        "  tasks:\n"
+        "    - ansible.builtin.import_role:\n"
+        "        name: sagefleet_preflight\n"
+        "        rolespec_validate: false\n"
+    )
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml", {})
+        process = subprocess.run(
+            [ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook),
+             "-e", f"sagefleet_preflight_report_dir={tmp_path / 'out'}"],
+            cwd=ROOT, capture_output=True, text=True, timeout=300,
+            env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+        )
+    assert process.returncode == 2, process.stdout[-3000:]
+    failed = dict(re.findall(r"^(sage0\d)\s+:.*failed=(\d+)", process.stdout, re.M))
+    assert failed == {"sage01": "0", "sage02": "1"}, process.stdout[-3000:]
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert {h["host"]: h["recap"] for h in report["hosts"]} == {"sage01": "ok", "sage02": "failed"}
+    assert report["fail_on_blocked"] is True
 
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Path:

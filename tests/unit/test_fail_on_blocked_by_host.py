@@ -143,19 +143,25 @@ def test_the_report_action_reads_each_blocked_hosts_own_value(tmp_path: Path) ->
     action.task_vars = {"hostvars": hostvars, name: False}
     action.host = "first"
     action._templar = Templar(loader=loader)
-    action.args = {"fail_on_blocked": None, "fail_on_blocked_var": name}
+    action.args = {"fail_on_blocked": None, "fail_on_blocked_var": name, "ended_in_result": False}
 
     def fleet(*names: str) -> list[HostReport]:
         blocked = HostOutcome(status="blocked", reason="preflight: SF101 failed")
         return [HostReport(host=n, reachable=True, outcome=blocked) for n in names]
 
-    assert action._fail_on_blocked(fleet("first", "unset", "templated", "text")) == {"unset"}
+    assert action._fail_on_blocked(fleet("first", "unset", "templated", "text"), {}) == {"unset"}
     ready = [HostReport(host="wrong", reachable=True)]  # not blocked: not read
-    assert action._fail_on_blocked(ready) is False  # the value of the task's own host
+    assert action._fail_on_blocked(ready, {}) is False  # the value of the task's own host
     with pytest.raises(InputError) as refused:
-        action._fail_on_blocked(fleet("unset", "wrong"))
+        action._fail_on_blocked(fleet("unset", "wrong"), {})
     assert "host wrong" in str(refused.value) and name in str(refused.value)
     assert "'maybe'" in str(refused.value)
+    # With ended_in_result, the blocked hosts whose registered result failed (preflight's
+    # checks task ended them), whatever the inventory says.
+    action.args = {**action.args, "ended_in_result": True, "result_var": "r"}
+    results = {"first": {"r": {"failed": True}}, "unset": {"r": {"status": "blocked"}},
+               "templated": {}}
+    assert action._fail_on_blocked(fleet("first", "unset", "templated"), results) == {"first"}
     action.args = {"fail_on_blocked": True, "fail_on_blocked_var": name}
     with pytest.raises(InputError, match="fail_on_blocked or fail_on_blocked_var, not both"):
         action.prepare({})
