@@ -156,6 +156,22 @@ def test_a_backup_a_file_in_use_keeps_is_a_warning_and_the_upgrade_stands(
     assert not host.fs.exists(locked)
 
 
+def test_a_junction_in_an_older_backup_goes_as_a_link_and_its_target_stays(
+    sim: tuple[Fleet, dict[str, Any], Path],
+) -> None:
+    """The staging cleanup after a good upgrade removes the older backup; a junction in it
+    to the company files is removed as a link, never walked (docs/simulator.md, row 39)."""
+    host = sim[0].host("sage01")
+    host.fs.mkdir(ROOT, acl=private_folder_acl())  # as an earlier deploy left it
+    old = plant(host, "2.2.0-20200101T000000Z")
+    host.fs.junction(old + "\\companies", "C:\\Sage\\Societes")
+    result = upgrade(sim, "3.2.0", keep=1)
+    assert result.outcome == "upgraded", result.reason
+    assert result.backups_pruned == ["2.2.0-20200101T000000Z"] and not result.warnings
+    assert not host.fs.exists(old)
+    assert host.fs.read("C:\\Sage\\Societes\\BIJOU.MAE")
+
+
 def test_check_mode_says_which_backups_would_go_and_removes_none(
     sim: tuple[Fleet, dict[str, Any], Path],
 ) -> None:

@@ -120,21 +120,40 @@ function Remove-SfTree([string] $Name, [string] $Folder) {
     # agent backup). [IO.Directory]::Delete(folder, $true) throws on a read-only file (zip
     # attributes; a copy keeps them) and on a file another process holds open (a log):
     # ReadOnly is cleared first, each file that stays is returned as {folder, path, error},
-    # and everything else still goes. Empty means the folder is gone.
+    # and everything else still goes. Empty means the folder is gone. A junction or symbolic
+    # link is removed as a link, never entered: GetFiles(..., AllDirectories) would go
+    # through it and delete what it points to (the company files, another folder).
+    $link = [System.IO.FileAttributes]::ReparsePoint
+    if (([System.IO.File]::GetAttributes($Folder) -band $link) -ne 0) {
+        [System.IO.Directory]::Delete($Folder)
+        return @()
+    }
     $left = @()
-    foreach ($file in [System.IO.Directory]::GetFiles($Folder, '*', [System.IO.SearchOption]::AllDirectories)) {
-        try {
-            # Normal: ReadOnly (and Hidden, System) cleared, as the file goes anyway.
-            [System.IO.File]::SetAttributes($file, [System.IO.FileAttributes]::Normal)
-            [System.IO.File]::Delete($file)
-        } catch {
-            $left += [ordered]@{ folder = $Name; path = $file; error = $_.Exception.GetBaseException().Message }
+    $dirs = @($Folder)
+    for ($at = 0; $at -lt $dirs.Count; $at++) {
+        foreach ($entry in (New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $dirs[$at]).GetFileSystemInfos()) {
+            $isDir = $entry -is [System.IO.DirectoryInfo]
+            try {
+                if (($entry.Attributes -band $link) -ne 0) {
+                    # RemoveDirectory and DeleteFile remove the link, not its target.
+                    if ($isDir) { [System.IO.Directory]::Delete($entry.FullName) } else { [System.IO.File]::Delete($entry.FullName) }
+                } elseif ($isDir) {
+                    $dirs += $entry.FullName
+                } else {
+                    # Normal: ReadOnly (and Hidden, System) cleared, as the file goes anyway.
+                    [System.IO.File]::SetAttributes($entry.FullName, [System.IO.FileAttributes]::Normal)
+                    [System.IO.File]::Delete($entry.FullName)
+                }
+            } catch {
+                $left += [ordered]@{ folder = $Name; path = $entry.FullName; error = $_.Exception.GetBaseException().Message }
+            }
         }
     }
     if ($left.Count -eq 0) { [System.IO.Directory]::Delete($Folder, $true); return @() }
-    # Empty folders go, deepest first; the ones above a file left stay.
-    foreach ($dir in @([System.IO.Directory]::GetDirectories($Folder, '*', [System.IO.SearchOption]::AllDirectories) | Sort-Object -Property Length -Descending)) {
-        if (@([System.IO.Directory]::GetFileSystemEntries($dir)).Count -eq 0) { [System.IO.Directory]::Delete($dir) }
+    # Empty folders go, deepest first (each comes after its parent); the ones above a file
+    # left stay.
+    for ($at = $dirs.Count - 1; $at -gt 0; $at--) {
+        if (@([System.IO.Directory]::GetFileSystemEntries($dirs[$at])).Count -eq 0) { [System.IO.Directory]::Delete($dirs[$at]) }
     }
     $left
 }

@@ -86,6 +86,9 @@ def private_folder(host: WindowsHost, root: Any, create: bool = True) -> str | N
         problems.append(
             f"it is owned by {acl.owner}, not by Administrators (S-1-5-32-544) or SYSTEM (S-1-5-18)"
         )
+    link = fs.entries.get(full.lower())
+    if link is not None and link.target is not None:  # its own attributes: ReparsePoint
+        problems.append("it is a junction or a symbolic link")
     for ace in acl.aces:
         # GetAccessRules lists inherit-only entries too: the snippet refuses them alike.
         if ace.sid in BROAD_PRINCIPALS:

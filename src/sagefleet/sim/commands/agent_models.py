@@ -48,6 +48,11 @@ def copy_tree(host: WindowsHost, source: str, target: str) -> None:
     prefix = src.lower() + "\\"
     for key in sorted(k for k in list(host.fs.entries) if k.startswith(prefix)):
         entry = host.fs.entries[key]
+        if entry.target is not None:
+            raise SnippetAbort(
+                f"the simulator does not model Copy-Item -Recurse through the junction "
+                f"'{entry.path}'"
+            )
         relative = entry.path[len(src) + 1 :]
         destination = target.rstrip("\\") + "\\" + relative
         if entry.is_dir:

@@ -588,25 +588,43 @@ def _child(root: str, name: Any, depth: int) -> str:
     return f"{root}\\{text}"
 
 
+#: Remove-SfTree enumerating with GetFiles(..., AllDirectories): it enters junctions.
+_FOLLOWS_LINKS = (r"GetFiles\(\s*\$Folder\b", r"SearchOption\]::AllDirectories\b")
+#: Remove-SfTree's own walk, which removes a junction as a link and never enters it.
+_SKIPS_LINKS = r"\.GetFileSystemInfos\(\)[\s\S]*-band\s+\$link\b"
+
+
 def remove_tree(fs: FileSystem, name: str, folder: str) -> list[dict[str, str]]:
     """The prelude's Remove-SfTree (stage_cleanup, agent_backup_prune): clear ReadOnly,
-    delete file by file, report what stays locked; the folder goes when nothing stayed."""
-    prefix = fs.resolve(folder).lower() + "\\"
+    delete file by file, report what stays locked; the folder goes when nothing stayed.
+
+    A script enumerating with GetFiles(AllDirectories) goes through a junction and deletes
+    its target's files (SearchOption.AllDirectories includes reparse points); the walk
+    that skips links removes the link alone (RemoveDirectory). Any other walk: not modelled.
+    """
+    follow = semantics.uses(*_FOLLOWS_LINKS)
+    if not follow and not semantics.uses(_SKIPS_LINKS):
+        raise SnippetAbort(
+            "the simulator models Remove-SfTree's walk through GetFiles(AllDirectories) or "
+            "GetFileSystemInfos() with its links removed only: this script walks another way"
+        )
     left: list[dict[str, str]] = []
-    for key in sorted(k for k in fs.entries if k.startswith(prefix)):
-        entry = fs.entries.get(key)
-        if entry is None or entry.is_dir:
-            continue
-        entry.readonly = False  # SetAttributes(file, Normal)
+    if fs.stat(folder).target is not None and not follow:
+        fs.delete(folder)  # [IO.Directory]::Delete(link): the link, never its target
+        return left
+    files, dirs, links = fs.walk(folder, follow=follow)
+    for path in links + files:
+        entry = fs.stat(path)
+        if entry.target is None:
+            entry.readonly = False  # SetAttributes(file, Normal)
         try:
-            fs.delete(entry.path)
+            fs.delete(path)
         except ModelError as exc:
-            left.append({"folder": name, "path": entry.path, "error": str(exc)})
+            left.append({"folder": name, "path": path, "error": str(exc)})
     if not left:
         fs.delete_tree(folder)
         return []
-    dirs = [e.path for k, e in fs.entries.items() if k.startswith(prefix) and e.is_dir]
-    for path in sorted(dirs, key=len, reverse=True):
+    for path in reversed(dirs):  # breadth first: a folder comes after its parent
         if not fs.listdir(path):
             fs.delete(path)
     return left

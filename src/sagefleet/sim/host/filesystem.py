@@ -83,6 +83,9 @@ class FileEntry:
     # The process holding the file open without FILE_SHARE_DELETE (a running agent's log):
     # no delete or rename succeeds while it does.
     open_by: str | None = None
+    # A junction (a directory reparse point): the folder it points to. Nothing is stored
+    # under its own path; a path through it names the target's files (``resolve``).
+    target: str | None = None
 
 
 #: ReplaceFile's failures half way (System Error Codes), as .NET's IOException words them.
@@ -143,6 +146,12 @@ def win_path(path: str) -> str:
     return "\\".join(parts) if len(parts) > 1 else parts[0] + "\\"
 
 
+#: PathTooLongException's text in .NET Framework's legacy path handling (powershell.exe).
+PATH_TOO_LONG = (
+    "The specified path, file name, or both are too long. The fully qualified file name must "
+    "be less than 260 characters, and the directory name must be less than 248 characters."
+)
+
 #: Byte order marks StreamReader detects, longest first (UTF-32 LE begins as UTF-16 LE's).
 _BOMS = (
     (b"\xff\xfe\x00\x00", "utf-32-le"),
@@ -198,6 +207,8 @@ class FileSystem:
         # Test knob: replaced file (physical path, lower case) -> the ReplaceFile error
         # (REPLACE_ERRORS) its next replace fails with, in the state Windows documents.
         self.replace_faults: dict[str, int] = {}
+        # Whether any junction exists (``junction``): paths are followed through them only then.
+        self.has_junctions = False
 
     # resolution
     def session_drives(self) -> list[Drive]:
@@ -212,8 +223,23 @@ class FileSystem:
         drive = self.drives.get(text[:2].upper())
         if drive is not None and drive.provider and not _WINRM_SESSION.get():
             rest = text[3:]
-            return win_path(drive.provider + ("\\" + rest if rest else ""))
-        return text
+            text = win_path(drive.provider + ("\\" + rest if rest else ""))
+        return self._through_junctions(text) if self.has_junctions else text
+
+    def _through_junctions(self, path: str) -> str:
+        """A path whose folders (not its last name) include a junction names the file under
+        the junction's target: the last name itself is the link (RemoveDirectory and
+        DeleteFile remove the link, never its target)."""
+        for _ in range(63):  # the number of reparse points Windows follows in one path
+            parts = path.split("\\")
+            for end in range(2, len(parts)):
+                entry = self.entries.get("\\".join(parts[:end]).lower())
+                if entry is not None and entry.target is not None:
+                    path = win_path(entry.target + "\\" + "\\".join(parts[end:]))
+                    break
+            else:
+                return path
+        raise PathNotFound(f"The name of the file cannot be resolved by the system. : '{path}'")
 
     def _share_of(self, physical: str) -> Share | None:
         parts = physical[2:].split("\\")
@@ -276,7 +302,9 @@ class FileSystem:
             raise PathNotFound(f"Could not find a part of the path '{path}'.")
         if token is not None and not self.may_read(path, token):
             raise AccessDenied(f"Access to the path '{path}' is denied.")
-        folder = self.resolve(path).lower()
+        folder = self.resolve(path)
+        link = self.entries.get(folder.lower())
+        folder = (link.target if link is not None and link.target else folder).lower()
         names = [
             e.path.rsplit("\\", 1)[-1]
             for e in self.entries.values()
@@ -456,6 +484,49 @@ class FileSystem:
             entry.readonly = readonly
         if open_by != "":
             entry.open_by = open_by
+
+    def junction(self, path: str, target: str) -> None:
+        """A junction at ``path`` to the folder ``target`` (mklink /J), its parents created."""
+        parent = _parent(self.resolve(path))
+        if parent is not None:
+            self.mkdir(parent)
+        physical = self.resolve(path)
+        if physical.lower() in self.entries:
+            raise ModelError(f"Cannot create a file when that file already exists. : '{path}'")
+        self.entries[physical.lower()] = FileEntry(
+            physical, is_dir=True, target=self.resolve(target), modified=self.clock()
+        )
+        self.has_junctions = True
+
+    def walk(self, folder: str, *, follow: bool) -> tuple[list[str], list[str], list[str]]:
+        """(files, folders, links) under ``folder``, paths as seen through it, breadth first.
+
+        ``follow``: as ``Directory.GetFiles``/``GetDirectories`` with AllDirectories do
+        ("includes reparse points such as mounted drives and symbolic links in the
+        search"), a junction is entered like a folder: its files are its target's. A loop
+        of links goes on until a path passes MAX_PATH (powershell.exe's .NET Framework
+        keeps the legacy limit), where the enumeration throws. Otherwise a junction is
+        listed among ``links``, never entered.
+        """
+        files: list[str] = []
+        folders: list[str] = []
+        links: list[str] = []
+        queue = [self.stat(folder).path]
+        while queue:
+            current = queue.pop(0)
+            for name in self.listdir(current):
+                child = f"{current}\\{name}"
+                if follow and len(child) >= 260:
+                    raise ModelError(PATH_TOO_LONG)
+                entry = self.stat(child)
+                if entry.target is not None and not follow:
+                    links.append(child)
+                elif entry.is_dir:
+                    folders.append(child)
+                    queue.append(child)
+                else:
+                    files.append(child)
+        return files, folders, links
 
     def rename(self, source: str, target: str, replace: bool = True) -> None:
         """Move a file in one step ([IO.File]::Replace / Move-Item -Force): no half state."""
