@@ -5,7 +5,7 @@ ones go once an upgrade ended well, and nothing else in the backup folder is tou
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from sagefleet.sim.fleet import Fleet, generate_specs
 from sagefleet.sim.host import WindowsHost
 from sagefleet.sim.host.products import AGENT_SERVICE
 from tests.support.fleets import next_first_address, session_for
+from tests.support.reliability import OnSnippet
 from tests.support.scenarios import write_inventory
 
 ROOT = "C:\\ProgramData\\sagefleet\\backup"
@@ -52,12 +53,16 @@ def upgrade(
     keep: int,
     *,
     check_mode: bool = False,
-    **package: Any,
+    before_install: Callable[[], None] | None = None,
 ) -> DeployResult:
+    """Upgrade sage01 to ``version`` (``before_install`` runs just before agent_install)."""
     fleet, variables, tmp = sim
     built = inspect(build_test_package(tmp / f"Setup-{version}.zip", agent_version=version))
     extra = {"sagefleet_agent_target_version": version, "sagefleet_agent_keep_backups": keep}
-    with session_for(fleet, "sage01") as session:
+    with session_for(fleet, "sage01") as direct:
+        session: Any = direct
+        if before_install is not None:
+            session = OnSnippet(direct, "agent_install", before_install)
         return deploy_host(
             session, "sage01", {**variables["sage01"], **extra}, built, check_mode=check_mode
         )
@@ -170,6 +175,33 @@ def test_a_junction_in_an_older_backup_goes_as_a_link_and_its_target_stays(
     assert result.backups_pruned == ["2.2.0-20200101T000000Z"] and not result.warnings
     assert not host.fs.exists(old)
     assert host.fs.read("C:\\Sage\\Societes\\BIJOU.MAE")
+
+
+def test_a_backup_the_disk_stopped_half_way_is_removed_not_kept_in_place_of_a_whole_one(
+    sim: tuple[Fleet, dict[str, Any], Path],
+) -> None:
+    """The disk fills up during the backup: settings.json is copied, the program is not.
+    That copy is no backup: it goes, and the next good upgrade keeps the whole one."""
+    host = sim[0].host("sage01")
+    host.fs.mkdir(ROOT, acl=private_folder_acl())  # as an earlier deploy left it
+    whole = "2.2.0-20200101T000000Z"
+    plant(host, whole)
+    volume = host.fs.volume("C:\\")
+    free = volume.free_bytes
+
+    def fill() -> None:
+        volume.free_bytes = 1024 * 1024  # settings.json fits, SpendeskSageAgent.exe does not
+
+    failed = upgrade(sim, "3.2.0", keep=2, before_install=fill)
+    assert failed.outcome == "failed"
+    reason = failed.reason or ""
+    assert reason.startswith("backup failed: There is not enough space"), reason
+    assert backups(host) == [whole]
+    assert "; the partial copy " + ROOT + "\\2.3.0-" in reason and reason.endswith(" was removed")
+    volume.free_bytes = free
+    result = upgrade(sim, "3.2.0", keep=2)
+    assert result.outcome == "upgraded", result.reason
+    assert result.backups_pruned == [] and whole in backups(host)
 
 
 def test_check_mode_says_which_backups_would_go_and_removes_none(

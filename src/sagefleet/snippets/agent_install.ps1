@@ -1,4 +1,4 @@
-# sagefleet:agent_install/4
+# sagefleet:agent_install/5
 # Install or upgrade the agent: stop the service, back up its folder, run the
 # installer unattended, set the logon account, start and read the version.
 # Expected failures come back in the document (failed_step, error); the
@@ -11,7 +11,8 @@
 # killed); an .msi runs through msiexec.exe. A new logon account is granted
 # "Log on as a service" first (logon_right_granted). An install that went through lists
 # the agent backups in the backup folder (backups, names only): the bastion decides which
-# are older than it keeps, and stage_cleanup removes them after the health gate.
+# are older than it keeps, and stage_cleanup removes them after the health gate. A backup
+# that fails half way (a full disk) has its copy removed (Remove-SfPartialBackup).
 
 $serviceName = [string]$P.service_name
 $result = [ordered]@{
@@ -94,6 +95,17 @@ function New-SfBackupName([string] $Root, $Version) {
     '{0}-{1}' -f $safe, $stamp
 }
 
+function Remove-SfPartialBackup([string] $Backup) {
+    # What became of the copy a failed backup left: removed, or what keeps it.
+    try {
+        $stuck = @(Remove-SfTree ([System.IO.Path]::GetFileName($Backup)) $Backup)
+    } catch {
+        return 'the partial copy {0} is left: {1}' -f $Backup, $_.Exception.GetBaseException().Message
+    }
+    if ($stuck.Count -eq 0) { return 'the partial copy {0} was removed' -f $Backup }
+    'the partial copy {0} is left: {1}: {2}' -f $Backup, $stuck[0].path, $stuck[0].error
+}
+
 function Invoke-SfInstaller {
     # A process of its own, waited for alone: Start-Process -Wait waits for every process the
     # installer leaves running (the agent, a tray app) and never returns. A missing exit code
@@ -156,6 +168,7 @@ try {
             }
         }
         if ($null -eq $result.failed_step) {
+            $backup = $null
             try {
                 # The backup holds settings.json (passwords), and a copy takes the DACL of
                 # its destination: the root is private (SYSTEM and Administrators), checked.
@@ -167,6 +180,11 @@ try {
             } catch {
                 $result.failed_step = 'backup'
                 $result.error = $_.Exception.Message
+                if ($backup -and [System.IO.Directory]::Exists($backup)) {
+                    # A copy that stopped half way (a full disk) is no backup, and its name
+                    # would list it as one (Get-SfBackups), kept in place of a whole one.
+                    $result.error = '{0}; {1}' -f $result.error, (Remove-SfPartialBackup $backup)
+                }
             }
         }
         if ($null -ne $result.failed_step -and $existing.State -eq 'Running') {

@@ -20,6 +20,7 @@ from sagefleet.sim.commands.stage_models import (
     backup_folder,
     list_backups,
     remove_backups,
+    remove_tree,
     removes_backups,
 )
 from sagefleet.sim.commands.stdin import Stdin
@@ -77,6 +78,22 @@ def backup_name(host: WindowsHost, root: str, version: str | None) -> str:
             stamp = after.strftime(BACKUP_STAMP)
     safe = re.sub(r"[^0-9A-Za-z.+_-]", "_", version or "") or "unknown"
     return f"{safe}-{stamp}"
+
+
+#: agent_install removing the copy a failed backup left (a script without it leaves the
+#: copy, and says nothing of it: Get-SfBackups lists it later as a backup).
+_PARTIAL = r"function\s+Remove-SfPartialBackup\b"
+
+
+def _partial_backup(host: WindowsHost, backup: str) -> str:
+    """Remove-SfPartialBackup: the copy goes (Remove-SfTree), or what keeps it is said."""
+    try:
+        stuck = remove_tree(host.fs, backup.rsplit("\\", 1)[-1], backup)
+    except (ModelError, SnippetAbort) as exc:
+        return f"the partial copy {backup} is left: {exc}"
+    if not stuck:
+        return f"the partial copy {backup} was removed"
+    return f"the partial copy {backup} is left: {stuck[0]['path']}: {stuck[0]['error']}"
 
 
 def _quote(argument: str) -> str:
@@ -161,12 +178,15 @@ def _install(
                 return
             result["killed_pid"] = killed or None
         root = str(params["backup_dir"])
+        backup = None
         try:
             root = acl_rules.private_folder(host, root) or root
             backup = f"{root}\\{backup_name(host, root, result['previous_version'])}"
             copy_tree(host, result["install_dir"], backup)
         except (ModelError, SnippetAbort) as exc:
             result.update(failed_step="backup", error=str(exc))
+            if backup is not None and host.fs.is_dir(backup) and semantics.uses(_PARTIAL):
+                result["error"] += "; " + _partial_backup(host, backup)
             _start_again(host, name, params, result, was_running)
             return
         result["backup_path"] = backup
