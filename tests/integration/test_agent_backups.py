@@ -177,6 +177,23 @@ def test_a_junction_in_an_older_backup_goes_as_a_link_and_its_target_stays(
     assert host.fs.read("C:\\Sage\\Societes\\BIJOU.MAE")
 
 
+def test_a_read_only_folder_in_an_older_backup_is_cleared_and_goes(
+    sim: tuple[Fleet, dict[str, Any], Path],
+) -> None:
+    """RemoveDirectory refuses a read-only folder (Explorer marks a customised one so): the
+    staging cleanup clears it as it clears read-only files (docs/simulator.md, row 8)."""
+    host = sim[0].host("sage01")
+    host.fs.mkdir(ROOT, acl=private_folder_acl())  # as an earlier deploy left it
+    old = plant(host, "2.2.0-20200101T000000Z")
+    host.fs.mkdir(old + "\\logs")
+    host.fs.set_attributes(old + "\\logs", readonly=True)
+    host.fs.set_attributes(old, readonly=True)
+    result = upgrade(sim, "3.2.0", keep=1)
+    assert result.outcome == "upgraded", result.reason
+    assert result.backups_pruned == ["2.2.0-20200101T000000Z"] and not result.warnings
+    assert not host.fs.exists(old)
+
+
 def test_a_backup_the_disk_stopped_half_way_is_removed_not_kept_in_place_of_a_whole_one(
     sim: tuple[Fleet, dict[str, Any], Path],
 ) -> None:

@@ -220,6 +220,30 @@ def test_directory_delete_refuses_read_only_and_open_files_and_removes_the_rest(
         host.fs.delete_tree(f"{ROOT}\\2.0")
 
 
+def test_removedirectory_refuses_a_read_only_folder_and_keeps_the_folders_above_it() -> None:
+    host = make_host()
+    staged_versions(host)
+    host.fs.set_attributes(f"{ROOT}\\1.0\\x\\docs", readonly=True)
+    with pytest.raises(Exception, match=r"Access to the path '.*\\docs' is denied"):
+        host.fs.delete_tree(f"{ROOT}\\1.0")
+    assert host.fs.listdir(f"{ROOT}\\1.0") == ["x"]
+    assert host.fs.listdir(f"{ROOT}\\1.0\\x") == ["docs"]
+    assert host.fs.listdir(f"{ROOT}\\1.0\\x\\docs") == []  # its files went
+    with pytest.raises(Exception, match="is denied"):
+        host.fs.delete(f"{ROOT}\\1.0\\x\\docs")  # Directory.Delete(path) alike
+    host.fs.delete(f"{ROOT}\\1.0", force=True)  # Remove-Item -Recurse -Force clears it
+
+
+def test_cleanup_clears_a_read_only_folder_before_removing_it() -> None:
+    host = make_host()
+    staged_versions(host)
+    host.fs.set_attributes(f"{ROOT}\\1.0\\x\\docs", readonly=True)
+    host.fs.set_attributes(f"{ROOT}\\2.0", readonly=True)
+    done = SimSession(host).run_snippet("stage_cleanup", {"root": ROOT, "remove": ["1.0", "2.0"]})
+    assert done["removed"] == ["1.0", "2.0"] and done["left"] == []
+    assert host.fs.listdir(ROOT) == ["3.0"]
+
+
 def test_cleanup_clears_read_only_and_reports_a_locked_file_instead_of_failing() -> None:
     host = make_host()
     staged_versions(host)

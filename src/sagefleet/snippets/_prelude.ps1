@@ -118,9 +118,9 @@ function Confirm-SfPrivateFolder([string] $Path, [bool] $Create = $true) {
 function Remove-SfTree([string] $Name, [string] $Folder) {
     # A folder and everything in it (stage_cleanup: a staged version; agent_backup_prune: an
     # agent backup). [IO.Directory]::Delete(folder, $true) throws on a read-only file (zip
-    # attributes; a copy keeps them) and on a file another process holds open (a log):
-    # ReadOnly is cleared first, each file that stays is returned as {folder, path, error},
-    # and everything else still goes. Empty means the folder is gone. A junction or symbolic
+    # attributes; a copy keeps them), a read-only folder (Explorer marks a customised one so)
+    # and a file another process holds open (a log): ReadOnly is cleared first, each entry
+    # that stays is returned as {folder, path, error}, and everything else still goes. Empty means the folder is gone. A junction or symbolic
     # link is removed as a link, never entered: GetFiles(..., AllDirectories) would go
     # through it and delete what it points to (the company files, another folder).
     $link = [System.IO.FileAttributes]::ReparsePoint
@@ -128,6 +128,9 @@ function Remove-SfTree([string] $Name, [string] $Folder) {
         [System.IO.Directory]::Delete($Folder)
         return @()
     }
+    # Normal: ReadOnly (and Hidden, System) cleared, as each file and folder goes anyway.
+    $normal = [System.IO.FileAttributes]::Normal
+    [System.IO.File]::SetAttributes($Folder, $normal)
     $left = @()
     $dirs = @($Folder)
     for ($at = 0; $at -lt $dirs.Count; $at++) {
@@ -138,10 +141,10 @@ function Remove-SfTree([string] $Name, [string] $Folder) {
                     # RemoveDirectory and DeleteFile remove the link, not its target.
                     if ($isDir) { [System.IO.Directory]::Delete($entry.FullName) } else { [System.IO.File]::Delete($entry.FullName) }
                 } elseif ($isDir) {
+                    [System.IO.File]::SetAttributes($entry.FullName, $normal)
                     $dirs += $entry.FullName
                 } else {
-                    # Normal: ReadOnly (and Hidden, System) cleared, as the file goes anyway.
-                    [System.IO.File]::SetAttributes($entry.FullName, [System.IO.FileAttributes]::Normal)
+                    [System.IO.File]::SetAttributes($entry.FullName, $normal)
                     [System.IO.File]::Delete($entry.FullName)
                 }
             } catch {

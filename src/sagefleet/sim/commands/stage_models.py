@@ -592,11 +592,17 @@ def _child(root: str, name: Any, depth: int) -> str:
 _FOLLOWS_LINKS = (r"GetFiles\(\s*\$Folder\b", r"SearchOption\]::AllDirectories\b")
 #: Remove-SfTree's own walk, which removes a junction as a link and never enters it.
 _SKIPS_LINKS = r"\.GetFileSystemInfos\(\)[\s\S]*-band\s+\$link\b"
+#: Remove-SfTree clearing the attributes of the folder and of each folder in it.
+_CLEARS_FOLDERS = (
+    r"SetAttributes\(\$Folder,",
+    r"elseif \(\$isDir\) \{\s*\[System\.IO\.File\]::SetAttributes\(",
+)
 
 
 def remove_tree(fs: FileSystem, name: str, folder: str) -> list[dict[str, str]]:
-    """The prelude's Remove-SfTree (stage_cleanup, agent_backup_prune): clear ReadOnly,
-    delete file by file, report what stays locked; the folder goes when nothing stayed.
+    """The prelude's Remove-SfTree (stage_cleanup, agent_backup_prune, agent_install): clear
+    ReadOnly (of the folders too when the script does: RemoveDirectory refuses a read-only
+    one), delete file by file, report what stays locked; the folder goes when nothing stayed.
 
     A script enumerating with GetFiles(AllDirectories) goes through a junction and deletes
     its target's files (SearchOption.AllDirectories includes reparse points); the walk
@@ -613,6 +619,9 @@ def remove_tree(fs: FileSystem, name: str, folder: str) -> list[dict[str, str]]:
         fs.delete(folder)  # [IO.Directory]::Delete(link): the link, never its target
         return left
     files, dirs, links = fs.walk(folder, follow=follow)
+    if semantics.uses(*_CLEARS_FOLDERS):  # SetAttributes(folder, Normal), each folder too
+        for path in [folder, *dirs]:
+            fs.stat(path).readonly = False
     for path in links + files:
         entry = fs.stat(path)
         if entry.target is None:

@@ -164,6 +164,10 @@ _BOMS = (
 
 def _check_deletable(entry: FileEntry, force: bool) -> None:
     if entry.is_dir:
+        # RemoveDirectory refuses a read-only folder (Directory.Delete: "The directory
+        # specified by path is read-only", an IOException with this text).
+        if entry.readonly and not force:
+            raise AccessDenied(f"Access to the path '{entry.path}' is denied.")
         return
     if entry.open_by:
         raise SharingViolation(
@@ -443,8 +447,9 @@ class FileSystem:
         """[IO.Directory]::Delete(path, $true) as .NET Framework 4.x does it.
 
         Every file and folder that can go goes; a read-only file
-        (UnauthorizedAccessException) or one held open (IOException) stays with
-        the folders above it, and the first such error is raised at the end.
+        (UnauthorizedAccessException), one held open (IOException) or a read-only
+        folder stays with the folders above it, and the first such error is raised at
+        the end.
         """
         entry = self.stat(path)
         if not entry.is_dir:
@@ -469,9 +474,18 @@ class FileSystem:
                 continue
             self.entries.pop(key)
             volume.free_bytes += item.size
-        for key in keys:
-            if self.entries.get(key) is not None and self.entries[key].is_dir and key not in kept:
-                self.entries.pop(key)
+        for key in reversed(keys):  # a folder after everything in it
+            folder = self.entries.get(key)  # files that went are gone
+            if folder is None or not folder.is_dir or key in kept:
+                continue
+            if folder.readonly:
+                first = first or AccessDenied(f"Access to the path '{folder.path}' is denied.")
+                parent = key
+                while parent is not None and parent != _parent(entry.path.lower()):
+                    kept.add(parent.lower())
+                    parent = _parent(parent)
+                continue
+            self.entries.pop(key)
         if first is not None:
             raise first
 
