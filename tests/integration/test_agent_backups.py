@@ -221,6 +221,27 @@ def test_a_backup_the_disk_stopped_half_way_is_removed_not_kept_in_place_of_a_wh
     assert result.backups_pruned == [] and whole in backups(host)
 
 
+def test_a_staging_cleanup_that_fails_leaves_the_upgrade_standing_and_says_so(
+    sim: tuple[Fleet, dict[str, Any], Path],
+) -> None:
+    """The cleanup after the health gate fails (here its script throws; a connection lost
+    alike): the agent is upgraded and stays so, the report says the cleanup was not done and
+    that the older backups it was to remove may still be there, never that it failed."""
+    host = sim[0].host("sage01")
+    host.fs.mkdir(ROOT, acl=private_folder_acl())  # as an earlier deploy left it
+    plant(host, "2.2.0-20200101T000000Z")
+    host.snippet_failures["stage_cleanup"] = "The network path was not found."
+    result = upgrade(sim, "3.2.0", keep=1)
+    assert result.outcome == "upgraded", result.reason
+    service = host.service(AGENT_SERVICE)
+    assert service is not None and service.version == "3.2.0"
+    cleanup, backups_unknown = result.warnings
+    assert cleanup.startswith("staging cleanup in ") and "not done: " in cleanup
+    assert "The network path was not found." in cleanup
+    assert "(2.2.0-20200101T000000Z) may not be removed" in backups_unknown
+    assert result.plan.endswith(": not known to be removed") and result.backups_pruned == []
+
+
 def test_check_mode_says_which_backups_would_go_and_removes_none(
     sim: tuple[Fleet, dict[str, Any], Path],
 ) -> None:

@@ -109,9 +109,17 @@ class Backups(DeployState):
             return
         folder = self.options.backup_dir
         root = folder.rstrip("\\")
-        if plan.remove and (done is None or done.get("error")):
-            why = done.get("error") if done else "the staging cleanup did not remove them"
-            self._not_pruned(f"older agent backups in {folder} not removed: {why}")
+        if plan.remove and done is None:
+            # No answer (the cleanup failed, or said nothing of them): some may have gone.
+            self._warn(
+                f"older agent backups in {folder} ({', '.join(plan.remove)}) may not be "
+                "removed: the staging cleanup did not say (the next deploy that ends well "
+                "removes what is left)"
+            )
+            self.result.plan += f" — older agent backups in {folder}: not known to be removed"
+            return
+        if plan.remove and done is not None and done.get("error"):
+            self._not_pruned(f"older agent backups in {folder} not removed: {done['error']}")
             return
         answer = done or {}
         left = tuple(

@@ -168,15 +168,8 @@ class Install(HealthGate, Rollback, Backups):
             # Ended well: no rollback needs an older backup now (never this run's). They go
             # in the staging cleanup's command, not in one of their own.
             prune = self._prune_plan(outcome)
-            cleaned = transfer.cleanup(
-                self.session,
-                self.options.staging_dir,
-                keep=self.options.keep_staged,
-                current=staged.path,
-                backup_dir=self.options.backup_dir,
-                remove_backups=prune.remove if prune else (),
-            )
-            for item in cleaned.left:
+            cleaned = self._cleanup(staged.path, prune.remove if prune else ())
+            for item in cleaned.left if cleaned else ():
                 # A file held open (a log) keeps its old version folder: reported, not fatal.
                 self.step(
                     "cleanup-left", folder=item["folder"], path=item["path"], error=item["error"]
@@ -184,7 +177,7 @@ class Install(HealthGate, Rollback, Backups):
             verb = {"install": Outcome.INSTALLED, "downgrade": Outcome.DOWNGRADED}.get(
                 action, Outcome.UPGRADED
             )
-            self._pruned(prune, cleaned.backups)
+            self._pruned(prune, cleaned.backups if cleaned else None)
             if self.result.reboot_required:
                 self.result.plan += " — reboot required (not done: plan it with the client)"
             return self.done(
@@ -224,6 +217,28 @@ class Install(HealthGate, Rollback, Backups):
             return outcome
         found = {k: answer.get(k) for k in ("state", "version", "account")}
         return {**outcome, **found}
+
+    def _cleanup(
+        self, staged_path: str, remove_backups: tuple[str, ...]
+    ) -> transfer.CleanupResult | None:
+        """The staging cleanup after the gate passed, the older backups in its command. One
+        that fails (the connection lost, the script refused) does not undo the upgrade: a
+        warning says so, and what it removed is not known (None)."""
+        try:
+            return transfer.cleanup(
+                self.session,
+                self.options.staging_dir,
+                keep=self.options.keep_staged,
+                current=staged_path,
+                backup_dir=self.options.backup_dir,
+                remove_backups=remove_backups,
+            )
+        except (RemoteError, transfer.TransferError) as exc:
+            self._warn(
+                f"staging cleanup in {self.options.staging_dir} not done: {exc} (the upgrade "
+                "itself went through; the next deploy that ends well cleans up)"
+            )
+            return None
 
     def _discard_staged(self, staged_path: str) -> None:
         """The install snippet never answered: its cleanup of the staged settings.json
