@@ -221,6 +221,26 @@ def test_a_backup_the_disk_stopped_half_way_is_removed_not_kept_in_place_of_a_wh
     assert result.backups_pruned == [] and whole in backups(host)
 
 
+def test_a_file_whose_backup_path_passes_max_path_fails_the_backup_not_the_agent(
+    sim: tuple[Fleet, dict[str, Any], Path],
+) -> None:
+    """The backup's path is longer than the agent folder's: a file 250 characters from the
+    root there is over 260 in the backup, where powershell.exe (.NET's legacy MAX_PATH)
+    cannot copy it. The backup fails, its copy goes, nothing is installed (row 41)."""
+    host = sim[0].host("sage01")
+    deep = INSTALL_DIR + "\\cache\\" + "x" * (250 - len(INSTALL_DIR) - 11) + ".bin"
+    assert len(deep) == 250
+    host.fs.mkdir(INSTALL_DIR + "\\cache")
+    host.fs.write(deep, b"cache")
+    result = upgrade(sim, "3.2.0", keep=2)
+    assert result.outcome == "failed"
+    reason = result.reason or ""
+    assert reason.startswith("backup failed: The specified path, file name, or both are too long")
+    assert reason.endswith(" was removed") and backups(host) == []
+    service = host.service(AGENT_SERVICE)
+    assert service is not None and (service.state, service.version) == ("Running", "2.3.0")
+
+
 def test_a_staging_cleanup_that_fails_leaves_the_upgrade_standing_and_says_so(
     sim: tuple[Fleet, dict[str, Any], Path],
 ) -> None:

@@ -25,6 +25,7 @@ from sagefleet.sim.commands.stage_models import (
 )
 from sagefleet.sim.commands.stdin import Stdin
 from sagefleet.sim.host import ModelError, ServiceError, WindowsHost
+from sagefleet.sim.host.filesystem import PATH_TOO_LONG
 
 #: Get-CimInstance while winmgmt restarts: RPC_S_SERVER_UNAVAILABLE (0x800706BA).
 WMI_UNAVAILABLE = "The RPC server is unavailable. (Exception from HRESULT: 0x800706BA)"
@@ -43,7 +44,8 @@ def version_of(host: WindowsHost, exe: str) -> str | None:
 
 def copy_tree(host: WindowsHost, source: str, target: str) -> None:
     """Copy-Item -Recurse: every folder and file under ``source`` into ``target``; each
-    copy takes the DACL its destination folder passes down, not the source's."""
+    copy takes the DACL its destination folder passes down, not the source's. A copy whose
+    path would reach MAX_PATH (260, 248 for a folder) throws PathTooLongException there."""
     src = host.fs.resolve(source).rstrip("\\")
     host.fs.mkdir(target)
     prefix = src.lower() + "\\"
@@ -56,6 +58,8 @@ def copy_tree(host: WindowsHost, source: str, target: str) -> None:
             )
         relative = entry.path[len(src) + 1 :]
         destination = target.rstrip("\\") + "\\" + relative
+        if len(destination) >= (248 if entry.is_dir else 260):
+            raise ModelError(PATH_TOO_LONG)  # powershell.exe keeps .NET's legacy MAX_PATH
         if entry.is_dir:
             host.fs.mkdir(destination)
         else:
