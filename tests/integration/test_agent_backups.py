@@ -194,6 +194,27 @@ def test_a_read_only_folder_in_an_older_backup_is_cleared_and_goes(
     assert not host.fs.exists(old)
 
 
+def test_a_backup_folder_held_open_stays_and_the_others_removed_are_said(
+    sim: tuple[Fleet, dict[str, Any], Path],
+) -> None:
+    """A prompt whose current folder is an older backup: that folder stays (a warning
+    naming it), and the older backup removed before it in the same command is said removed,
+    not lost in an error (docs/simulator.md, row 8)."""
+    host = sim[0].host("sage01")
+    host.fs.mkdir(ROOT, acl=private_folder_acl())  # as an earlier deploy left it
+    newer, older = "2.2.0-20200201T000000Z", "2.1.0-20200101T000000Z"
+    plant(host, newer)
+    held = plant(host, older)
+    host.fs.set_attributes(held, open_by="cmd.exe")
+    result = upgrade(sim, "3.2.0", keep=1)
+    assert result.outcome == "upgraded", result.reason
+    assert result.backups_pruned == [newer]
+    [warning] = result.warnings
+    assert f"agent backup {held} not removed: " in warning
+    assert "being used by another process" in warning
+    assert backups(host)[0] == older and host.fs.listdir(held) == []
+
+
 def test_a_backup_the_disk_stopped_half_way_is_removed_not_kept_in_place_of_a_whole_one(
     sim: tuple[Fleet, dict[str, Any], Path],
 ) -> None:

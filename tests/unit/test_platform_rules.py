@@ -234,6 +234,28 @@ def test_removedirectory_refuses_a_read_only_folder_and_keeps_the_folders_above_
     host.fs.delete(f"{ROOT}\\1.0", force=True)  # Remove-Item -Recurse -Force clears it
 
 
+def test_a_folder_held_open_stays_and_is_reported_not_thrown() -> None:
+    """A prompt whose current folder is in a staged version: RemoveDirectory fails with a
+    sharing violation (Directory.Delete: "being used by another process"); the cleanup
+    says so in 'left' and removes the other versions."""
+    host = make_host()
+    staged_versions(host)
+    host.fs.set_attributes(f"{ROOT}\\1.0\\x", open_by="cmd.exe")
+    with pytest.raises(Exception, match=r"'.*\\1.0\\x' because it is being used"):
+        host.fs.delete_tree(f"{ROOT}\\1.0")
+    host.fs.set_attributes(f"{ROOT}\\2.0", open_by="cmd.exe")
+    done = SimSession(host).run_snippet("stage_cleanup", {"root": ROOT, "remove": ["1.0", "2.0"]})
+    assert done["removed"] == []
+    # Directory.Delete(folder, true) removed the rest and names the folder held open.
+    assert [(item["folder"], item["path"]) for item in done["left"]] == [
+        ("1.0", f"{ROOT}\\1.0"),
+        ("2.0", f"{ROOT}\\2.0"),
+    ]
+    assert f"'{ROOT}\\1.0\\x' because it is being used" in done["left"][0]["error"]
+    assert "being used by another process" in done["left"][1]["error"]
+    assert host.fs.listdir(f"{ROOT}\\1.0") == ["x"] and host.fs.listdir(f"{ROOT}\\2.0") == []
+
+
 def test_cleanup_clears_a_read_only_folder_before_removing_it() -> None:
     host = make_host()
     staged_versions(host)

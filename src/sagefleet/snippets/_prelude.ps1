@@ -119,8 +119,9 @@ function Remove-SfTree([string] $Name, [string] $Folder) {
     # A folder and everything in it (stage_cleanup: a staged version; agent_backup_prune: an
     # agent backup). [IO.Directory]::Delete(folder, $true) throws on a read-only file (zip
     # attributes; a copy keeps them), a read-only folder (Explorer marks a customised one so)
-    # and a file another process holds open (a log): ReadOnly is cleared first, each entry
-    # that stays is returned as {folder, path, error}, and everything else still goes. Empty means the folder is gone. A junction or symbolic
+    # and a file or folder another process holds open (a log, a prompt's current folder):
+    # ReadOnly is cleared first, each entry that stays is returned as {folder, path, error},
+    # and everything else still goes. Empty means the folder is gone. A junction or symbolic
     # link is removed as a link, never entered: GetFiles(..., AllDirectories) would go
     # through it and delete what it points to (the company files, another folder).
     $link = [System.IO.FileAttributes]::ReparsePoint
@@ -152,11 +153,20 @@ function Remove-SfTree([string] $Name, [string] $Folder) {
             }
         }
     }
-    if ($left.Count -eq 0) { [System.IO.Directory]::Delete($Folder, $true); return @() }
+    if ($left.Count -eq 0) {
+        try { [System.IO.Directory]::Delete($Folder, $true) } catch {
+            $left += [ordered]@{ folder = $Name; path = $Folder; error = $_.Exception.GetBaseException().Message }
+        }
+        return $left
+    }
     # Empty folders go, deepest first (each comes after its parent); the ones above a file
-    # left stay.
+    # left stay, and one held open stays, said.
     for ($at = $dirs.Count - 1; $at -gt 0; $at--) {
-        if (@([System.IO.Directory]::GetFileSystemEntries($dirs[$at])).Count -eq 0) { [System.IO.Directory]::Delete($dirs[$at]) }
+        try {
+            if (@([System.IO.Directory]::GetFileSystemEntries($dirs[$at])).Count -eq 0) { [System.IO.Directory]::Delete($dirs[$at]) }
+        } catch {
+            $left += [ordered]@{ folder = $Name; path = $dirs[$at]; error = $_.Exception.GetBaseException().Message }
+        }
     }
     $left
 }

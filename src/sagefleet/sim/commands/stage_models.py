@@ -592,6 +592,11 @@ def _child(root: str, name: Any, depth: int) -> str:
 _FOLLOWS_LINKS = (r"GetFiles\(\s*\$Folder\b", r"SearchOption\]::AllDirectories\b")
 #: Remove-SfTree's own walk, which removes a junction as a link and never enters it.
 _SKIPS_LINKS = r"\.GetFileSystemInfos\(\)[\s\S]*-band\s+\$link\b"
+#: Remove-SfTree reporting a folder it cannot remove (held open) in 'left', not throwing.
+_CATCHES_FOLDERS = (
+    r"try \{ \[System\.IO\.Directory\]::Delete\(\$Folder, \$true\) \} catch",
+    r"try \{\s*if \(@\(\[System\.IO\.Directory\]::GetFileSystemEntries\(\$dirs",
+)
 #: Remove-SfTree clearing the attributes of the folder and of each folder in it.
 _CLEARS_FOLDERS = (
     r"SetAttributes\(\$Folder,",
@@ -630,12 +635,19 @@ def remove_tree(fs: FileSystem, name: str, folder: str) -> list[dict[str, str]]:
             fs.delete(path)
         except ModelError as exc:
             left.append({"folder": name, "path": path, "error": str(exc)})
-    if not left:
-        fs.delete_tree(folder)
-        return []
-    for path in reversed(dirs):  # breadth first: a folder comes after its parent
-        if not fs.listdir(path):
-            fs.delete(path)
+    catches, whole = semantics.uses(*_CATCHES_FOLDERS), not left
+    # Directory.Delete(folder, true) when nothing stayed; else each empty folder, deepest
+    # first (breadth first, reversed: a folder comes after its parent).
+    for path in [folder] if whole else list(reversed(dirs)):
+        try:
+            if whole:
+                fs.delete_tree(path)
+            elif not fs.listdir(path):
+                fs.delete(path)
+        except ModelError as exc:  # held open (or read-only, when not cleared)
+            if not catches:
+                raise
+            left.append({"folder": name, "path": path, "error": str(exc)})
     return left
 
 

@@ -163,17 +163,13 @@ _BOMS = (
 
 
 def _check_deletable(entry: FileEntry, force: bool) -> None:
-    if entry.is_dir:
-        # RemoveDirectory refuses a read-only folder (Directory.Delete: "The directory
-        # specified by path is read-only", an IOException with this text).
-        if entry.readonly and not force:
-            raise AccessDenied(f"Access to the path '{entry.path}' is denied.")
-        return
-    if entry.open_by:
+    if entry.open_by:  # a folder too: a process's current folder is held open
         raise SharingViolation(
             f"The process cannot access the file '{entry.path}' because it is being used by "
             "another process."
         )
+    # RemoveDirectory refuses a read-only folder too (Directory.Delete: "The directory
+    # specified by path is read-only", an IOException with this text).
     if entry.readonly and not force:
         raise AccessDenied(f"Access to the path '{entry.path}' is denied.")
 
@@ -478,8 +474,10 @@ class FileSystem:
             folder = self.entries.get(key)  # files that went are gone
             if folder is None or not folder.is_dir or key in kept:
                 continue
-            if folder.readonly:
-                first = first or AccessDenied(f"Access to the path '{folder.path}' is denied.")
+            try:
+                _check_deletable(folder, force=False)  # read-only, or held open
+            except ModelError as exc:
+                first = first or exc
                 parent = key
                 while parent is not None and parent != _parent(entry.path.lower()):
                     kept.add(parent.lower())
