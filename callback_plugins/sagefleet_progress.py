@@ -31,7 +31,8 @@ description:
   - A run interrupted (Ctrl-C) says so as ansible-playbook exits, and whether it wrote
     its report; the folder a run opened for a report it never wrote is removed (a
     folder named explicitly keeps what was there before the run), so that no empty or
-    partial run folder is left and C(latest) stays on the last run that reported.
+    partial run folder is left and C(latest) stays on the last run that reported. It
+    names the hosts whose deploy was under way, whose deploy lock stays until it expires.
   - Enabled in the project's ansible.cfg (callbacks_enabled). To see only the
     progress and the failures on a large fleet, also set
     C(ANSIBLE_DISPLAY_OK_HOSTS=false) and C(ANSIBLE_DISPLAY_SKIPPED_HOSTS=false).
@@ -83,6 +84,7 @@ class CallbackModule(CallbackBase):
         self._pid = os.getpid()
         self._expects_report = False
         self._report_skipped = False  # a report task was skipped: nothing ran to report
+        self._deploying: set[str] = set()  # hosts whose deploy task started, no result yet
         # A refused input (sagefleet_validate, run once for the fleet): the host PLAY
         # RECAP counts it on, the hosts it concerns, and how many hosts were checked.
         self._refusal: tuple[str, list[str], int] | None = None
@@ -116,6 +118,8 @@ class CallbackModule(CallbackBase):
 
     def _record(self, result: Any, outcome: str) -> None:
         host = result._host.get_name()
+        if action_name(result._task.action) == DEPLOY_ACTION:
+            self._deploying.discard(host)
         if outcome == "skipped":
             self._skipped.add(host)
         else:
@@ -196,11 +200,15 @@ class CallbackModule(CallbackBase):
         except Exception:  # noqa: BLE001 - progress must never break a run
             self._expects_report = False
 
+    def v2_runner_on_start(self, host: Any, task: Any) -> None:
+        if action_name(task.action) == DEPLOY_ACTION:
+            self._deploying.add(host.get_name())
+
     def v2_runner_on_ok(self, result: Any) -> None:
         action = action_name(result._task.action)
         # Only the results read here: ansible-core 2.19 converts a whole result (a host's
         # preflight report) for each callback that reads it.
-        data = result._result if action in (*REPORT_ACTIONS, "sagefleet_deploy") else {}
+        data = result._result if action in (*REPORT_ACTIONS, DEPLOY_ACTION) else {}
         data = data if isinstance(data, dict) else {}
         if action in REPORT_ACTIONS and data.get("folder") and data.get("written", True):
             self._reports.append(str(data["folder"]))
@@ -208,7 +216,7 @@ class CallbackModule(CallbackBase):
             self._opened.append(RunFolder.from_dict(data))  # state open
         # A deploy's outcome is the host's result (the task itself never fails): a host
         # rolled back or unreachable counts as such from the moment it is known.
-        outcome = data.get("outcome") if action == "sagefleet_deploy" else None
+        outcome = data.get("outcome") if action == DEPLOY_ACTION else None
         recap = BY_NAME[outcome].recap if isinstance(outcome, str) and outcome in BY_NAME else "ok"
         self._record(result, recap)
 
@@ -248,7 +256,23 @@ class CallbackModule(CallbackBase):
     def _interrupted_lines(self) -> list[str]:
         """What an interrupted run says: its report, or that it wrote none, and what became
         of the folder it had opened for it (removed, so that no run folder is empty or
-        partial and 'latest' stays on the last run that reported)."""
+        partial and 'latest' stays on the last run that reported), then the hosts whose
+        deploy it cut short."""
+        return [*self._report_lines(), *self._deploying_lines()]
+
+    def _deploying_lines(self) -> list[str]:
+        if not self._deploying:
+            return []
+        hosts = ", ".join(sorted(self._deploying))
+        return [
+            f"[sagefleet] this run was interrupted while it deployed {hosts}: the "
+            "command under way there runs to its end on the host, and a deploy lock the run "
+            "took there stays until it expires (sagefleet_deploy_lock_ttl_s after it was "
+            f"taken); until then a deploy of {hosts} fails on that lock ('another deploy "
+            "holds the lock', with its owner and expiry)"
+        ]
+
+    def _report_lines(self) -> list[str]:
         lines = [f"[sagefleet] report of this run: {f}" for f in dict.fromkeys(self._reports)]
         if lines:
             return [*lines, "[sagefleet] this run was interrupted after its report"]
@@ -304,6 +328,8 @@ class CallbackModule(CallbackBase):
 
 #: The name a play or a delegated task reaches the bastion by.
 BASTION = "localhost"
+#: The task that deploys a host (its lock taken and released in the one task).
+DEPLOY_ACTION = "sagefleet_deploy"
 #: The task that checks every host's input once, before any host is contacted.
 VALIDATE_ACTION = "sagefleet_validate"
 #: The task that inspects the agent package once, for every host, before any is contacted.

@@ -1,31 +1,27 @@
 """A deploy interrupted by Ctrl-C: ansible-playbook against the simulated fleet, stopped by
-SIGINT to its process group as a terminal sends it."""
+SIGINT to its process group as a terminal sends it, once a host holds its deploy lock."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from sagefleet.package import build_test_package
+from sagefleet.settings import build_host_settings
 from sagefleet.sim.fleet import Fleet
-from tests.support.deploy import deploy, report_folder
-from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT, FleetFactory
-from tests.support.processes import group_members
-from tests.support.scenarios import write_inventory
+from tests.support.deploy import INSTALL_DIR, deploy, report_folder
+from tests.support.fleets import FleetFactory
+from tests.support.scenarios import entities_for, write_inventory
+from tests.support.signals import LOCK, commands_ended, stopped_playbook
 
-# As a job in a terminal's foreground: SIGINT raises KeyboardInterrupt even when the test
-# runs where SIGINT is ignored (a background job of a script).
-FOREGROUND = (
-    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "sys.argv.pop(0); runpy.run_path(sys.argv[0], run_name='__main__')"
-)
 DEPLOYING = "TASK [sagefleet_agent : Install or upgrade the agent]"
+# How each signal ends the run: ansible-playbook's exit code, and the callback's word.
+STOPS = {
+    signal.SIGINT: (99, "interrupted"),  # ansible-playbook's "User interrupted execution"
+}
 
 
 @pytest.fixture(scope="module")
@@ -35,55 +31,47 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
-def interrupted_deploy(fleet: Fleet, tmp: Path, package: Path, *extra: str) -> tuple[int, str]:
-    """deploy.yml, Ctrl-C once its hosts are being deployed (each command takes 3 s)."""
+def stopped_deploy(
+    fleet: Fleet,
+    tmp: Path,
+    package: Path,
+    signum: signal.Signals,
+    *extra: str,
+    reached: Callable[[], bool] | None = None,
+) -> tuple[int, str]:
+    """deploy.yml, stopped by ``signum`` once ``reached()`` (by default: once host b holds
+    its deploy lock); each command takes 3 s, so that the next one is under way."""
     for name in fleet.hosts:
         fleet.faults(name).set(powershell_startup=3.0)
     inventory = write_inventory(
         fleet, tmp / "inventory" / "hosts.yml", {"sagefleet_agent_target_version": "3.2.0"}
     )
-    process = subprocess.Popen(
-        [sys.executable, "-c", FOREGROUND, ANSIBLE_PLAYBOOK, "-i", str(inventory)]
-        + ["playbooks/deploy.yml", "-e", f"sagefleet_agent_package={package}"]
-        + ["-e", f"sagefleet_report_dir={tmp / 'reports'}", *extra],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
-    )
-    assert process.stdout is not None
-    seen = []
-    for line in process.stdout:
-        seen.append(line)
-        if line.startswith(DEPLOYING):
-            time.sleep(1.0)  # the hosts' first command is running
-            os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does to the foreground group
-            break
-    rest, _ = process.communicate(timeout=60)
-    deadline = time.monotonic() + 10
-    while group_members(process.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return process.returncode, "".join(seen) + rest
+    arguments = ["-i", str(inventory), "playbooks/deploy.yml"]
+    arguments += ["-e", f"sagefleet_agent_package={package}"]
+    arguments += ["-e", f"sagefleet_report_dir={tmp / 'reports'}", *extra]
+    locked = reached or (lambda: fleet.host("b").fs.is_file(LOCK))
+    return stopped_playbook(arguments, signum, locked, tmp)
 
 
-def test_an_interrupted_deploy_leaves_no_run_folder_and_says_it_wrote_no_report(
-    tmp_path: Path, package: Path, make_fleet: FleetFactory
+@pytest.mark.parametrize("signum", list(STOPS), ids=lambda s: s.name)
+def test_a_stopped_deploy_leaves_no_run_folder_and_says_it_wrote_no_report(
+    tmp_path: Path, package: Path, make_fleet: FleetFactory, signum: signal.Signals
 ) -> None:
-    """It left reports/<inventory>/deploy/<time>/ empty, and said nothing of a report."""
+    """It left reports/<inventory>/deploy/<time>/ empty, and said nothing of a report, nor
+    of the host whose deploy it cut short and whose lock stays."""
     fleet = make_fleet(profiles=["healthy-onprem"] * 2, names=["a", "b"])
     earlier, _ = deploy(fleet, tmp_path, package, "--limit", "a")
     assert earlier.returncode == 0, earlier.stdout[-3000:]
     reported = report_folder(earlier)
     assert reported is not None
     job = reported.parent
-    code, output = interrupted_deploy(fleet, tmp_path, package)
-    assert code == 99, output[-3000:]  # ansible-playbook's "User interrupted execution"
+    code, output = stopped_deploy(fleet, tmp_path, package, signum)
+    expected_code, word = STOPS[signum]
+    assert code == expected_code, output[-3000:]
     assert DEPLOYING in output and "Traceback" not in output
     lines = [line for line in output.splitlines() if line.startswith("[sagefleet] ")]
-    assert len(lines) == 1, output[-3000:]
-    prefix = "[sagefleet] this run was interrupted and wrote no report: its report folder "
+    assert len(lines) == 2, output[-3000:]
+    prefix = f"[sagefleet] this run was {word} and wrote no report: its report folder "
     assert lines[0].startswith(prefix), lines
     opened = Path(lines[0].removeprefix(prefix).split(" was removed ", 1)[0])
     assert opened.parent == job and opened != reported
@@ -91,10 +79,28 @@ def test_an_interrupted_deploy_leaves_no_run_folder_and_says_it_wrote_no_report(
     # latest stays on the earlier run, the only run folder left.
     assert sorted(p.name for p in job.iterdir()) == sorted([reported.name, "latest"])
     assert (job / "latest").resolve() == reported.resolve()
+    # The host's deploy was cut short: what became of it, and of its lock, is said.
+    assert lines[1] == (
+        f"[sagefleet] this run was {word} while it deployed b: the command under way there "
+        "runs to its end on the host, and a deploy lock the run took there stays until it "
+        "expires (sagefleet_deploy_lock_ttl_s after it was taken); until then a deploy of b "
+        "fails on that lock ('another deploy holds the lock', with its owner and expiry)"
+    ), lines
+    # Nothing of the run is left on the bastion: ansible's own temporary folder included.
+    assert list((tmp_path / "tmp").rglob("*")) == [tmp_path / "tmp" / "ansible"], output
+    # On the host: the lock stays, and settings.json is the old file or the new, never torn.
+    commands_ended(fleet, "b")
+    host = fleet.host("b")
+    assert host.fs.is_file(LOCK)
+    settings = INSTALL_DIR + "\\settings.json"
+    variables = {"sagefleet_entities": entities_for("healthy-onprem")}
+    if host.fs.is_file(settings):  # a fresh install: no file before
+        assert host.fs.read(settings).decode() == build_host_settings("b", variables).text
 
 
-def test_an_interrupted_deploy_keeps_an_earlier_report_in_a_folder_named_explicitly(
-    tmp_path: Path, package: Path, make_fleet: FleetFactory
+@pytest.mark.parametrize("signum", list(STOPS), ids=lambda s: s.name)
+def test_a_stopped_deploy_keeps_an_earlier_report_in_a_folder_named_explicitly(
+    tmp_path: Path, package: Path, make_fleet: FleetFactory, signum: signal.Signals
 ) -> None:
     fleet = make_fleet(profiles=["healthy-onprem"] * 2, names=["a", "b"])
     out = tmp_path / "out"
@@ -103,10 +109,11 @@ def test_an_interrupted_deploy_keeps_an_earlier_report_in_a_folder_named_explici
     assert earlier.returncode == 0, earlier.stdout[-3000:]
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     assert "report.json" in before
-    code, output = interrupted_deploy(fleet, tmp_path, package, *given)
-    assert code == 99, output[-3000:]
+    code, output = stopped_deploy(fleet, tmp_path, package, signum, *given)
+    expected_code, word = STOPS[signum]
+    assert code == expected_code, output[-3000:]
     assert (
-        f"[sagefleet] this run was interrupted and wrote no report: what it wrote in {out} "
+        f"[sagefleet] this run was {word} and wrote no report: what it wrote in {out} "
         "was removed (any report there is from an earlier run)"
     ) in output
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before

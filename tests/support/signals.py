@@ -1,0 +1,96 @@
+"""ansible-playbook stopped by a signal once the run has reached a given point."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sagefleet.sim.fleet import Fleet
+from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT
+from tests.support.processes import group_members
+
+# As a job in a terminal's foreground: SIGINT raises KeyboardInterrupt even when the test
+# runs where SIGINT is ignored (a background job of a script).
+FOREGROUND = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv.pop(0); runpy.run_path(sys.argv[0], run_name='__main__')"
+)
+#: The deploy lock on a host (held from the lock step to the end of the host's deploy).
+LOCK = "C:\\ProgramData\\sagefleet\\deploy.lock"
+
+
+def stopped_playbook(
+    arguments: Sequence[str],
+    signum: signal.Signals,
+    reached: Callable[[], bool],
+    tmp: Path,
+    timeout: float = 120.0,
+) -> tuple[int, str]:
+    """Run ansible-playbook ``arguments``, send ``signum`` once ``reached()`` holds, and
+    return its exit code and output once every process of its group has ended.
+
+    SIGINT goes to the process group, as Ctrl-C in a terminal; SIGTERM to ansible-playbook
+    alone, as a job runner or ``kill`` sends it. Its temporary files go under ``tmp``
+    (TMPDIR, ANSIBLE_LOCAL_TEMP), so that what it leaves there can be read.
+    """
+    (tmp / "tmp").mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "ANSIBLE_NOCOLOR": "1",
+        "TMPDIR": str(tmp / "tmp"),
+        "ANSIBLE_LOCAL_TEMP": str(tmp / "tmp" / "ansible"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-c", FOREGROUND, ANSIBLE_PLAYBOOK, *arguments],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + timeout
+    while not reached():
+        assert process.poll() is None, "".join(lines)[-3000:]
+        assert time.monotonic() < deadline, "".join(lines)[-3000:]
+        time.sleep(0.02)
+    if signum == signal.SIGINT:
+        os.killpg(process.pid, signum)  # what Ctrl-C does to the foreground group
+    else:
+        os.kill(process.pid, signum)
+    code = process.wait(timeout=60)
+    reader.join(timeout=10)
+    deadline = time.monotonic() + 10
+    while group_members(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not group_members(process.pid)
+    return code, "".join(lines)
+
+
+def command_running(fleet: Fleet, name: str) -> bool:
+    """Whether a command runs on the host (started, not at its end yet)."""
+    shells = fleet.listeners[name].shells
+    return any(
+        c.thread is not None and not c.done.is_set()
+        for s in list(shells.shells.values())
+        for c in list(s.commands.values())
+    )
+
+
+def commands_ended(fleet: Fleet, name: str, timeout: float = 60.0) -> None:
+    """Wait until every command started on the host has run to its end: on Windows a
+    command goes on when its client goes away, and so it does on the simulated host."""
+    deadline = time.monotonic() + timeout
+    while command_running(fleet, name):
+        assert time.monotonic() < deadline, f"{name}: a command still runs"
+        time.sleep(0.05)
