@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
+import signal
 import time
 from typing import Any
 
 from ansible.plugins.callback import CallbackBase
 
 from sagefleet.ansible import action_name, ending_meta
+from sagefleet.cli.common import DOCTOR_EXIT_CODES, EXIT_TERMINATED
 from sagefleet.outcomes import BY_NAME
 from sagefleet.report.runs import RunFolder, discard, written
 
@@ -28,11 +31,15 @@ description:
   - At the end, names the folder of each report the run wrote, or says that the run
     wrote none when it stopped before its report (an earlier run's report is never
     this run's).
-  - A run interrupted (Ctrl-C) says so as ansible-playbook exits, and whether it wrote
-    its report; the folder a run opened for a report it never wrote is removed (a
-    folder named explicitly keeps what was there before the run), so that no empty or
-    partial run folder is left and C(latest) stays on the last run that reported. It
-    names the hosts whose deploy was under way, whose deploy lock stays until it expires.
+  - A run interrupted (Ctrl-C) or terminated (SIGTERM) says so as ansible-playbook exits,
+    and whether it wrote its report; the folder a run opened for a report it never wrote
+    is removed (a folder named explicitly keeps what was there before the run), so that
+    no empty or partial run folder is left and C(latest) stays on the last run that
+    reported. It names the hosts whose deploy was under way, whose deploy lock stays
+    until it expires.
+  - A TERM ends ansible-playbook as Ctrl-C does (its worker processes told first),
+    with exit code 143 instead of being killed by the signal before any of this (and
+    before ansible's own temporary files are removed). A second TERM kills it at once.
   - Enabled in the project's ansible.cfg (callbacks_enabled). To see only the
     progress and the failures on a large fleet, also set
     C(ANSIBLE_DISPLAY_OK_HOSTS=false) and C(ANSIBLE_DISPLAY_SKIPPED_HOSTS=false).
@@ -84,7 +91,9 @@ class CallbackModule(CallbackBase):
         self._pid = os.getpid()
         self._expects_report = False
         self._report_skipped = False  # a report task was skipped: nothing ran to report
+        self._stopped_by = "interrupted"  # what ended a run that did not reach its end
         self._deploying: set[str] = set()  # hosts whose deploy task started, no result yet
+        self._ansible_term: Any = None  # ansible-playbook's own TERM handler, replaced
         # A refused input (sagefleet_validate, run once for the fleet): the host PLAY
         # RECAP counts it on, the hosts it concerns, and how many hosts were checked.
         self._refusal: tuple[str, list[str], int] | None = None
@@ -194,11 +203,36 @@ class CallbackModule(CallbackBase):
         # Ctrl-C ends ansible-playbook without PLAY RECAP (and without this callback's
         # stats): what the run leaves is said on its way out.
         atexit.register(self._on_exit)
+        if os.getpid() == self._pid and self._ansible_term is None:
+            self._ansible_term = signal.getsignal(signal.SIGTERM)
+            signal.signal(signal.SIGTERM, self._on_term)
         try:
             plays = playbook.get_plays()
             self._expects_report = any(_writes_report(play) for play in plays)
         except Exception:  # noqa: BLE001 - progress must never break a run
             self._expects_report = False
+
+    def _on_term(self, signum: int, frame: Any) -> None:
+        """A TERM ends the run as Ctrl-C does. ansible-playbook's own handler tells its
+        worker processes, then kills itself with the signal: no atexit, so no word of the
+        run, its empty report folder and ansible's temporary files left behind."""
+        signal.signal(signum, signal.SIG_DFL)  # a second TERM kills at once
+        if os.getpid() != self._pid:  # a worker process before its own handler: die
+            os.kill(os.getpid(), signum)
+            return
+        ansible_term = self._ansible_term
+        manager = getattr(ansible_term, "__self__", None)  # the TaskQueueManager
+        if not callable(getattr(manager, "get_workers", None)):
+            if callable(ansible_term):  # not ansible-core's handler as known: leave it be
+                ansible_term(signum, frame)
+            os.kill(os.getpid(), signum)
+            return
+        for worker in manager.get_workers():
+            if worker is not None and worker.pid and worker.is_alive():
+                with contextlib.suppress(OSError):  # each ends its commands' processes
+                    os.kill(worker.pid, signum)
+        self._stopped_by = DOCTOR_EXIT_CODES[EXIT_TERMINATED]
+        raise SystemExit(EXIT_TERMINATED)
 
     def v2_runner_on_start(self, host: Any, task: Any) -> None:
         if action_name(task.action) == DEPLOY_ACTION:
@@ -265,7 +299,7 @@ class CallbackModule(CallbackBase):
             return []
         hosts = ", ".join(sorted(self._deploying))
         return [
-            f"[sagefleet] this run was interrupted while it deployed {hosts}: the "
+            f"[sagefleet] this run was {self._stopped_by} while it deployed {hosts}: the "
             "command under way there runs to its end on the host, and a deploy lock the run "
             "took there stays until it expires (sagefleet_deploy_lock_ttl_s after it was "
             f"taken); until then a deploy of {hosts} fails on that lock ('another deploy "
@@ -273,12 +307,13 @@ class CallbackModule(CallbackBase):
         ]
 
     def _report_lines(self) -> list[str]:
+        word = self._stopped_by
         lines = [f"[sagefleet] report of this run: {f}" for f in dict.fromkeys(self._reports)]
         if lines:
-            return [*lines, "[sagefleet] this run was interrupted after its report"]
+            return [*lines, f"[sagefleet] this run was {word} after its report"]
         opened = [r for r in self._opened if not written(r)]
         if not opened and not self._expects_report:
-            return ["[sagefleet] this run was interrupted"]
+            return [f"[sagefleet] this run was {word}"]
         left = []
         for run in opened:
             if discard(run):
@@ -289,7 +324,7 @@ class CallbackModule(CallbackBase):
                     "earlier run)"
                 )
         return [
-            "[sagefleet] this run was interrupted and wrote no report"
+            f"[sagefleet] this run was {word} and wrote no report"
             + (f": {'; '.join(left)}" if left else "")
             + " (reports of earlier runs, and their 'latest' links, are left as they were)"
         ]

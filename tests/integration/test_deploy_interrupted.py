@@ -1,5 +1,6 @@
-"""A deploy interrupted by Ctrl-C: ansible-playbook against the simulated fleet, stopped by
-SIGINT to its process group as a terminal sends it, once a host holds its deploy lock."""
+"""A deploy stopped by a signal: ansible-playbook against the simulated fleet, stopped by
+Ctrl-C (SIGINT to its process group, as a terminal sends it) or by a TERM to its process
+(a CI job's timeout, a service manager, kill), once a host holds its deploy lock."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from sagefleet.package import build_test_package
 from sagefleet.settings import build_host_settings
 from sagefleet.sim.fleet import Fleet
-from tests.support.deploy import INSTALL_DIR, deploy, report_folder
+from tests.support.deploy import INSTALL_DIR, agent, deploy, report_folder
 from tests.support.fleets import FleetFactory
 from tests.support.scenarios import entities_for, write_inventory
 from tests.support.signals import LOCK, commands_ended, stopped_playbook
@@ -21,6 +22,7 @@ DEPLOYING = "TASK [sagefleet_agent : Install or upgrade the agent]"
 # How each signal ends the run: ansible-playbook's exit code, and the callback's word.
 STOPS = {
     signal.SIGINT: (99, "interrupted"),  # ansible-playbook's "User interrupted execution"
+    signal.SIGTERM: (143, "terminated (SIGTERM)"),  # 128 + SIGTERM, as the CLI's
 }
 
 
@@ -57,8 +59,9 @@ def stopped_deploy(
 def test_a_stopped_deploy_leaves_no_run_folder_and_says_it_wrote_no_report(
     tmp_path: Path, package: Path, make_fleet: FleetFactory, signum: signal.Signals
 ) -> None:
-    """It left reports/<inventory>/deploy/<time>/ empty, and said nothing of a report, nor
-    of the host whose deploy it cut short and whose lock stays."""
+    """It left reports/<inventory>/deploy/<time>/ empty, and said nothing of a report nor
+    of the host whose lock stays; a TERM killed ansible-playbook with the signal (exit code
+    -15) before any word, leaving ansible's temporary folder too."""
     fleet = make_fleet(profiles=["healthy-onprem"] * 2, names=["a", "b"])
     earlier, _ = deploy(fleet, tmp_path, package, "--limit", "a")
     assert earlier.returncode == 0, earlier.stdout[-3000:]
@@ -117,3 +120,28 @@ def test_a_stopped_deploy_keeps_an_earlier_report_in_a_folder_named_explicitly(
         "was removed (any report there is from an earlier run)"
     ) in output
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_a_deploy_terminated_while_its_install_runs_leaves_the_host_whole(
+    tmp_path: Path, package: Path, make_fleet: FleetFactory
+) -> None:
+    """The install command the TERM cut the bastion from runs to its end on the host, as on
+    Windows: the agent and its settings.json are the new ones, whole; the staged copy of
+    settings.json (it holds secrets) is deleted; the lock stays, and the run says so."""
+    fleet = make_fleet(profiles=["healthy-onprem"], names=["b"])
+    host = fleet.host("b")
+
+    def installing() -> bool:
+        return any(e.get("name") == "agent_install" for e in list(host.journal))
+
+    code, output = stopped_deploy(fleet, tmp_path, package, signal.SIGTERM, reached=installing)
+    assert code == 143, output[-3000:]
+    assert "[sagefleet] this run was terminated (SIGTERM) while it deployed b: " in output
+    commands_ended(fleet, "b")
+    assert agent(fleet, "b") == ("Running", "3.2.0")
+    variables = {"sagefleet_entities": entities_for("healthy-onprem")}
+    expected = build_host_settings("b", variables).text
+    assert host.fs.read(INSTALL_DIR + "\\settings.json").decode() == expected
+    staged = [k for k, e in host.fs.entries.items() if "staging" in k and not e.is_dir]
+    assert staged and not [k for k in staged if k.endswith("\\settings.json")], staged
+    assert host.fs.is_file(LOCK)
