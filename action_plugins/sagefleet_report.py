@@ -34,6 +34,9 @@ class ActionModule(SagefleetAction):
         "hosts": {"type": "list", "elements": "str", "required": True},
         "result_var": {"type": "str", "default": "sagefleet_preflight_result"},
         "wave_var": {"type": "str"},
+        # A task that followed on each host (settings.yml's restart): its failure fails
+        # a host whose outcome passed.
+        "after_var": {"type": "str"},
         "dest": {"type": "path"},
         "folder": {"type": "dict"},
         "job": {"type": "str", "default": "preflight"},
@@ -70,7 +73,8 @@ class ActionModule(SagefleetAction):
 
     def read_variables(self) -> dict[str, Any]:
         """The results this report reads, by host."""
-        names = [n for n in (self.args["result_var"], self.args["wave_var"]) if n]
+        args = self.args
+        names = [n for n in (args["result_var"], args["wave_var"], args["after_var"]) if n]
         return self.registered(self.args["hosts"], names)
 
     def prepare(self, variables: dict[str, Any]) -> dict[str, Any]:
@@ -135,6 +139,7 @@ class ActionModule(SagefleetAction):
                 variables.get(args["wave_var"]) if args["wave_var"] else None,
                 args["missing"],
                 args["missing_status"],
+                variables.get(args["after_var"]) if args["after_var"] else None,
             )
             for host, variables in inputs.items()
         ]

@@ -1,12 +1,20 @@
-"""Action plugin: write the host's merged settings.json, or roll it back (settings/host.py)."""
+"""Action plugin: write the host's merged settings.json, or roll it back (settings/host.py).
+
+Its result also carries the host's outcome for the role's fleet report (``outcome``,
+``reason``, ``plan``, ``entities``: sagefleet.outcomes).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ansible.errors import AnsibleConnectionFailure
+
 from sagefleet.agent import profile as agent_profile
 from sagefleet.ansible.action import SagefleetAction
+from sagefleet.ansible.preflight_play import deferred
 from sagefleet.errors import InputError, SagefleetError
+from sagefleet.outcomes import Outcome
 from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.settings import host as settings_host
 
@@ -27,6 +35,17 @@ class ActionModule(SagefleetAction):
         "backup": {"type": "str"},
     }
     _supports_check_mode = True  # compares hashes and reports, writes nothing
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        try:
+            result = super().run(tmp, task_vars)
+        except AnsibleConnectionFailure as exc:
+            reason = str(exc)
+            ended = _ended(reason, Outcome.UNREACHABLE)
+            result = {"unreachable": True, "changed": False, "msg": reason, **ended}
+        # The play's first host stays in the play when it could not be reached, so that
+        # the report runs even when no host could be; the role ends it after the report.
+        return deferred(result, self.host, self.task_vars.get("ansible_play_batch") or [])
 
     def read_variables(self) -> dict[str, Any]:
         if self.args["state"] == "present":
@@ -78,7 +97,17 @@ class ActionModule(SagefleetAction):
                 session, target, backup=self.args["backup"], check=check, want_diff=want_diff
             )
         result: dict[str, Any] = outcome.to_result()
+        result.update(outcome.host_outcome(settings.entities if settings is not None else ()))
         return result
 
+    def refused(self, exc: SagefleetError) -> dict[str, Any]:
+        result = super().refused(exc)
+        return {**result, "changed": False, **_ended(str(result["msg"]))}
+
     def failed(self, exc: SagefleetError) -> dict[str, Any]:
-        return {"failed": True, "changed": False, "msg": str(exc)}
+        return {"failed": True, "changed": False, "msg": str(exc), **_ended(str(exc))}
+
+
+def _ended(reason: str, status: Outcome = Outcome.FAILED) -> dict[str, Any]:
+    """The outcome of a host the task could not write (failed, or unreachable), with why."""
+    return {"outcome": status.value, "reason": reason}

@@ -8,7 +8,8 @@ description:
     bastion as a console table, JSON, JUnit XML and a self-contained HTML page.
   - A deploy result gives the host its outcome (installed, upgraded, rolled-back,
     failed, blocked, unreachable...) with versions from and to, reason and duration,
-    in every format. A host without a result is unreachable, or C(not-run) when
+    in every format; a settings result (M(sagefleet_settings)) its outcome and the
+    entities written. A host without a result is unreachable, or C(not-run) when
     I(missing_status=not-run) (a deploy whose rollout stopped before its wave).
   - By default the report goes to C(reports/<inventory name>/<job>/<UTC time>/) and
     C(reports/<inventory name>/<job>/latest) points at it; I(dest) names a folder
@@ -31,6 +32,13 @@ options:
     description:
       - Name of the registered variable holding the result of each host's wave gate
         (M(sagefleet_wave_gate)); its verification verdicts make a host C(verify-failed).
+    type: str
+  after_var:
+    description:
+      - Name of the registered variable holding the result of a task that followed on
+        each host (settings.yml's restart of the agent); when it failed, a host whose
+        outcome passed is C(failed) (C(unreachable) when it could not reach the host),
+        with its message as the reason; else its message is added to the plan.
     type: str
   dest:
     description: Folder on the bastion where the report files are written, as is.

@@ -160,6 +160,27 @@ restart_pending:
       restarts it.
   returned: success
   type: bool
+outcome:
+  description:
+    - The host's status in the fleet report of the settings role (sagefleet.outcomes) -
+      C(settings-updated) (written or restored), C(restarted) (only a restart owed),
+      C(unchanged), C(planned) (check mode, something would be done), C(failed) or
+      C(unreachable). The restart that follows a change may still fail the host.
+  returned: always
+  type: str
+reason:
+  description: Why the host failed or could not be reached; null otherwise.
+  returned: always
+  type: str
+plan:
+  description: What was done (or would be, in check mode), with the entities written.
+  returned: success
+  type: str
+entities:
+  description: Names of the entities whose settings the file holds (empty for a rollback).
+  returned: success
+  type: list
+  elements: str
 msg:
   description: What happened, or the error naming host and path.
   returned: always

@@ -73,13 +73,19 @@ _MEANINGS = {
     Outcome.DOWNGRADED: (
         "the agent ran a newer version than the target: it was replaced, and runs the target"
     ),
-    Outcome.SETTINGS_UPDATED: "settings.json was rewritten and the agent restarted",
+    Outcome.SETTINGS_UPDATED: (
+        "settings.json was rewritten and the agent restarted (an agent not installed reads "
+        "it once installed)"
+    ),
     Outcome.STARTED: "the agent was at the target version but stopped: it was started",
     Outcome.RESTARTED: (
         "the agent ran without its settings.json (started before its last write): "
         "it was restarted to read them"
     ),
-    Outcome.UNCHANGED: "nothing to do: the agent runs the target version with its settings",
+    Outcome.UNCHANGED: (
+        "nothing to do: the agent runs the target version with its settings "
+        "(settings.yml: settings.json is already as built)"
+    ),
     Outcome.VERIFIED: "every verification check passed",
     Outcome.READY: "preflight found nothing that stops a deploy",
 }
@@ -133,7 +139,8 @@ class HostOutcome:
 
     ``previous_version`` is the agent version found before, ``target_version`` the
     one asked for, ``version`` the one running afterwards (a rolled-back host runs
-    its previous version again).
+    its previous version again). ``entities`` names the entities whose settings the
+    run wrote (or would write) to the host's settings.json (settings.yml).
     """
 
     status: str
@@ -143,6 +150,7 @@ class HostOutcome:
     target_version: str | None = None
     version: str | None = None
     reboot_required: bool = False
+    entities: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         rank(self.status)
@@ -152,6 +160,8 @@ class HostOutcome:
                 raise ValueError(f"outcome {name} must be a string or None")
         if not isinstance(self.plan, str):
             raise ValueError("outcome plan must be a string")
+        if not all(isinstance(name, str) for name in self.entities):
+            raise ValueError("outcome entities must be strings")
 
     @property
     def detail(self) -> str:
@@ -167,6 +177,7 @@ class HostOutcome:
             "target_version": self.target_version,
             "version": self.version,
             "reboot_required": self.reboot_required,
+            "entities": list(self.entities),
         }
 
     @classmethod
@@ -180,4 +191,5 @@ class HostOutcome:
             target_version=data.get("target_version"),
             version=data.get("version"),
             reboot_required=bool(data.get("reboot_required", False)),
+            entities=tuple(data.get("entities") or ()),
         )

@@ -163,7 +163,7 @@ PLAYBOOK_TAGS = {
     "site.yml": {"host_info", "report"},
     "preflight.yml": {"preflight", "validate", "checks", "report"},
     "deploy.yml": {"deploy", "validate", "waves", "verify", "report"},
-    "settings.yml": {"settings", "validate"},
+    "settings.yml": {"settings", "validate", "report"},
     "diagnose.yml": {"diagnose", "validate", "bundle"},
     "discover.yml": {"discover"},
     "verify.yml": {"verify", "validate", "report"},

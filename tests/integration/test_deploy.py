@@ -178,6 +178,7 @@ def test_an_upgrade_keeps_what_the_installer_added_to_settings_json(
             "-i",
             str(tmp_path / "inventory" / "hosts.yml"),
             "playbooks/settings.yml",
+            *("-e", f"sagefleet_settings_report_dir={tmp_path / 'settings-report'}"),
         ],
         cwd=ROOT,
         capture_output=True,

@@ -53,7 +53,12 @@ class Play:
 
     def run(self, *extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [ANSIBLE_PLAYBOOK, "-i", str(self.inventory), "playbooks/settings.yml", *extra],
+            [
+                *(ANSIBLE_PLAYBOOK, "-i", str(self.inventory), "playbooks/settings.yml"),
+                # The fleet report of each run: beside the inventory, not in the project.
+                *("-e", f"sagefleet_report_dir={self.inventory.parent.parent / 'reports'}"),
+                *extra,
+            ],
             cwd=ROOT,
             capture_output=True,
             text=True,

@@ -281,9 +281,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         # One run at -vvvvv too: ansible-core's winrm plugin then logs every command and its output.
         play("deploy-diff", "deploy.yml", "--diff", *deploy, verbosity="-vvvvv")
         change_entities(inventory, sage_password="{{ vault_sage_password_rotated }}")
-        play("settings", "settings.yml")
+        settings = ("-e", f"sagefleet_settings_report_dir={reports / 'settings'}")
+        play("settings", "settings.yml", *settings)
         change_entities(inventory, sage_password="{{ vault_sage_password }}", analytic_plan=3)
-        play("settings-diff", "settings.yml", "--diff", verbosity="-vvvvv")
+        play("settings-diff", "settings.yml", "--diff", *settings, verbosity="-vvvvv")
         play(
             "verify",
             "verify.yml",

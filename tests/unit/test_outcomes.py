@@ -115,6 +115,7 @@ def test_the_json_report_carries_each_outcome_and_validates() -> None:
         "target_version": "3.2.0",
         "version": "2.3.0",
         "reboot_required": False,
+        "entities": [],
     }
     assert old["duration_s"] == 12.5
     assert FleetReport.from_dict(document) == deploy_report()

@@ -15,8 +15,9 @@ from sagefleet.outcomes import HostOutcome, Outcome
 
 RUN_ID = secrets.token_hex(4)
 
-#: What a deploy result shares with the host's outcome, beyond the status.
-_OUTCOME_FIELDS = tuple(f.name for f in fields(HostOutcome) if f.name != "status")
+#: What a deploy result shares with the host's outcome, beyond the status (the entities
+#: written are settings.yml's).
+_OUTCOME_FIELDS = tuple(f.name for f in fields(HostOutcome) if f.name not in ("status", "entities"))
 
 
 def run_owner() -> str:

@@ -17,11 +17,14 @@ def host_report(
     wave: Any,
     missing: str,
     missing_status: str,
+    after: Any = None,
 ) -> HostReport:
     """One host's report from its registered result (and its wave's verification).
 
     A host without an outcome is ``missing_status`` (``unreachable`` or ``not-run``)
     with ``missing`` as its reason, unless its task ran and failed on its own.
+    ``after`` is the registered result of a task that followed on the host (the
+    settings' restart): it may fail the host (:func:`_with_after`).
     """
     result = registered if isinstance(registered, Mapping) else {}
     data = result.get("host_report")
@@ -36,7 +39,26 @@ def host_report(
     verdict = verdicts.get(host) if isinstance(verdicts, Mapping) else None
     if isinstance(verdict, Mapping):
         report = _with_verification(report, verdict)
+    if isinstance(after, Mapping) and not after.get("skipped"):
+        report = _with_after(report, after)
     return report
+
+
+def _with_after(report: HostReport, after: Mapping[str, Any]) -> HostReport:
+    """A host whose outcome passed, and whose following task (the agent's restart after
+    its settings changed) failed, is ``failed`` (``unreachable`` when that task could not
+    reach it), with that task's message as its reason; one that passed adds its message
+    to the plan."""
+    outcome = report.outcome
+    if outcome is None or Outcome(outcome.status).recap != "ok":
+        return report
+    said = str(after.get("msg") or "")
+    if after.get("unreachable") or after.get("failed"):
+        status = Outcome.UNREACHABLE if after.get("unreachable") else Outcome.FAILED
+        outcome = replace(outcome, status=status.value, reason=said or status.value)
+        return replace(report, outcome=outcome)
+    plan = "; ".join(part for part in (outcome.plan, said) if part)
+    return replace(report, outcome=replace(outcome, plan=plan))
 
 
 def _without_outcome(

@@ -82,6 +82,8 @@ class HostSettings:
     plan: Mapping[KeyPath, str] = field(default_factory=dict)
     #: Members of the host's current file kept by :meth:`over` (names only).
     kept: tuple[str, ...] = ()
+    #: The names of the entities the document holds, in the inventory's order.
+    entities: tuple[str, ...] = ()
 
     @property
     def source(self) -> str:
@@ -275,7 +277,7 @@ def host_document(
             raise ValidationFailed(mixed, title="settings.json cannot be built")
         document = render_host_settings(entities, template=template, host=host)
         plan = plan_keys([document], ["the rendered template"], keys=TEMPLATE_KEYS, host=host)
-        return HostSettings(host, document, options, plan)
+        return HostSettings(host, document, options, plan, entities=_names(entities))
     errors: list[InputError] = []
     documents: list[Any] = []
     sources: list[str] = []
@@ -302,4 +304,8 @@ def host_document(
     if errors:
         raise ValidationFailed(errors, title="settings.json cannot be built")
     merged = merge_documents(documents, sources, keys=options.keys, host=host)
-    return HostSettings(host, merged.document, options, merged.plan)
+    return HostSettings(host, merged.document, options, merged.plan, entities=_names(entities))
+
+
+def _names(entities: Sequence[Entity]) -> tuple[str, ...]:
+    return tuple(entity.name for entity in entities)

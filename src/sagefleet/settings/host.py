@@ -12,13 +12,14 @@ import binascii
 import codecs
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sagefleet.agent import profile as agent_profile
 from sagefleet.agent.connection.evidence import parse_time
 from sagefleet.errors import InputError, SagefleetError, field_error
+from sagefleet.outcomes import Outcome
 from sagefleet.remote import AuthenticationFailed, HostUnreachable, RemoteError, SnippetFailed
 from sagefleet.remote.session import HostSession
 from sagefleet.settings.document import HostSettings
@@ -353,6 +354,28 @@ class SettingsOutcome:
         if self.backup:
             text += f", previous file kept as {self.backup}"
         return text
+
+    def host_outcome(self, entities: Sequence[str] = ()) -> dict[str, Any]:
+        """The host's status in the fleet report (sagefleet.outcomes) and what was done,
+        with the ``entities`` written: ``planned`` in check mode when something would be
+        done, ``settings-updated`` when the file was written or restored,
+        ``restarted`` when only a restart was owed, else ``unchanged``. The restart that
+        follows a change may still fail the host (report.outcome_table)."""
+        if self.check and (self.changed or self.restart_pending):
+            status = Outcome.PLANNED
+        elif self.changed:
+            status = Outcome.SETTINGS_UPDATED
+        elif self.restart_pending:
+            status = Outcome.RESTARTED
+        else:
+            status = Outcome.UNCHANGED
+        named = f"; entities: {', '.join(entities)}" if entities else ""
+        return {
+            "outcome": status.value,
+            "reason": None,
+            "plan": self.msg + named,
+            "entities": list(entities),
+        }
 
     def to_result(self) -> dict[str, Any]:
         result: dict[str, Any] = {

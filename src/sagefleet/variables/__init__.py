@@ -56,6 +56,7 @@ RESULTS = frozenset(
         "sagefleet_preflight_fleet",
         "sagefleet_preflight_report",
         "sagefleet_preflight_result",
+        "sagefleet_settings_restart",
         "sagefleet_settings_result",
         "sagefleet_summary",
         "sagefleet_verify_folder",

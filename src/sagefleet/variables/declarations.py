@@ -33,6 +33,7 @@ from sagefleet.variables.jobs import (
     SETTINGS_BACKUP,
     SETTINGS_INSTALL_DIR,
     SETTINGS_PATH,
+    SETTINGS_REPORT_DIR,
     SETTINGS_SERVICE_ACCOUNT,
     SETTINGS_SOURCE,
     SETTINGS_STATE,
@@ -444,14 +445,14 @@ REPORT_ROOT = Var(
     ("Where every job's report folders go on the bastion: <it>/<inventory name>/<job>/<UTC "
      "time>/, with a link latest (default the project's reports/).",),
     default="",
-    doors=("preflight", "deploy", "verify", "diagnose", "discover", "site"),
+    doors=("preflight", "deploy", "verify", "diagnose", "discover", "site", "settings"),
 )  # fmt: skip
 INVENTORY_NAME = Var(
     "sagefleet_inventory_name", "str",
     ("The inventory's name in the report folders (default: its file's folder, or its "
      "file's name).",),
     default="",
-    doors=("preflight", "deploy", "verify", "diagnose", "discover", "site"),
+    doors=("preflight", "deploy", "verify", "diagnose", "discover", "site", "settings"),
 )  # fmt: skip
 DEPLOY_REPORT_DIR = Var(
     "sagefleet_deploy_report_dir", "path",
@@ -541,6 +542,7 @@ VARIABLES: tuple[Var, ...] = (
     SETTINGS_SERVICE_ACCOUNT,
     KEEP_BACKUPS,
     SETTINGS_BACKUP,
+    SETTINGS_REPORT_DIR,
     deprecated("sagefleet_preflight_lang", LANG, roles=(PREFLIGHT,)),
     deprecated("sagefleet_preflight_endpoints", ENDPOINTS, roles=(PREFLIGHT,)),
     deprecated("sagefleet_preflight_waivers", WAIVERS, roles=(PREFLIGHT,)),

@@ -93,6 +93,15 @@ SETTINGS_BACKUP = role_var(
     "Backup to restore with state rollback (empty for the newest).",
     default="",
 )
+SETTINGS_REPORT_DIR = role_var(
+    SETTINGS, "sagefleet_settings_report_dir", "path",
+    "Where the fleet report is written on the bastion, as is; used again, it holds only "
+    "the last run's report (the report files an earlier run left there are removed, never "
+    "another file).",
+    "Empty, one folder per run, reports/<inventory name>/settings/<UTC time>/, and a "
+    "link latest to the newest.",
+    default="",
+)
 
 # -- preflight ---------------------------------------------------------------------------
 
