@@ -45,6 +45,7 @@ from sagefleet.report.runs import (
     open_run,
     written,
 )
+from sagefleet.settings.host import SettingsOutcome
 
 # ----------------------------------------------------------------------------- vocabulary
 
@@ -523,6 +524,53 @@ def test_a_deploy_result_becomes_the_hosts_report_and_a_missing_one_is_not_run()
         "e", {"skipped": True, "changed": False}, None, "stop", "not-run"
     )
     assert skipped.status == "not-run"
+
+
+def _written(**fields: Any) -> SettingsOutcome:
+    given: dict[str, Any] = {"host": "a", "path": "C:\\Agent\\settings.json", "action": "write"}
+    given |= {"changed": True, "sha256": "1", "previous_sha256": None, "existed": False}
+    return SettingsOutcome(**given | fields)
+
+
+@pytest.mark.parametrize(
+    ("fields", "status"),
+    [
+        ({}, "settings-updated"),
+        ({"check": True}, "planned"),
+        ({"changed": False}, "unchanged"),
+        ({"changed": False, "agent_unread": True}, "restarted"),
+        ({"changed": False, "agent_unread": True, "check": True}, "planned"),
+        ({"changed": False, "check": True}, "unchanged"),
+    ],
+)
+def test_a_settings_write_ends_its_host_in_a_declared_word_naming_its_entities(
+    fields: dict[str, Any], status: str
+) -> None:
+    ended = _written(**fields).host_outcome(["BIJOU", "CHOCO"])
+    assert (ended["outcome"], ended["entities"]) == (status, ["BIJOU", "CHOCO"])
+    assert ended["plan"].endswith("; entities: BIJOU, CHOCO")
+    host = outcome_table.host_report("a", ended, None, "missing", "unreachable")
+    assert host.outcome is not None and host.outcome.entities == ("BIJOU", "CHOCO")
+
+
+def test_the_restart_after_a_settings_write_may_fail_the_host() -> None:
+    ended = _written().host_outcome(["BIJOU"])
+    restarted = {"changed": True, "msg": "agent restarted (Running → Running)"}
+    host = outcome_table.host_report("a", ended, None, "", "unreachable", restarted)
+    assert host.status == "settings-updated"
+    assert host.outcome is not None and host.outcome.plan.endswith("; " + restarted["msg"])
+    stopped = {"failed": True, "msg": "the agent does not run after the settings change"}
+    host = outcome_table.host_report("a", ended, None, "", "unreachable", stopped)
+    assert (host.status, host.outcome and host.outcome.reason) == ("failed", stopped["msg"])
+    lost = {"unreachable": True, "msg": "cannot connect"}
+    host = outcome_table.host_report("a", ended, None, "", "unreachable", lost)
+    assert (host.status, host.outcome and host.outcome.reason) == ("unreachable", "cannot connect")
+    # A host whose write failed keeps its own reason; a skipped restart changes nothing.
+    failed = {"failed": True, "msg": "disk full", "outcome": "failed", "reason": "disk full"}
+    host = outcome_table.host_report("a", failed, None, "", "unreachable", stopped)
+    assert host.outcome is not None and host.outcome.reason == "disk full"
+    host = outcome_table.host_report("a", ended, None, "", "unreachable", {"skipped": True})
+    assert host.outcome is not None and host.outcome.plan == ended["plan"]
 
 
 def test_the_wave_gate_counts_verify_failures_and_stops(tmp_path: Path) -> None:
