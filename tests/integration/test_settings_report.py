@@ -201,6 +201,34 @@ def test_a_restart_that_fails_after_the_write_fails_the_host_in_the_report(
     assert junit["stuck"][0] == "failure" and "not in effect" in junit["stuck"][1]
 
 
+def test_a_restart_still_owed_is_reported_restarted(
+    make_fleet: FleetFactory, tmp_path: Path
+) -> None:
+    """The agent's stop failed after a write: failed. The next run finds the file up to
+    date and restarts the agent all the same: restarted, not unchanged."""
+    fleet = make_fleet(profiles=["healthy-onprem"], names=["owed"])
+    fleetwide = Fleetwide(fleet, tmp_path, folders=())
+    host = fleet.host("owed")
+    make_deployed(host, "owed", fleetwide.variables("owed"))
+    host.start_service(SERVICE)
+    service = host.service(SERVICE)
+    assert service is not None
+    service.stop_failure = "The service cannot accept control messages at this time."
+    fleetwide.entity("owed", analytic_plan=2)
+    process = fleetwide.run()
+    assert process.returncode == 2, process.stdout[-3000:]
+    outcome = hosts_of(report_of(process)[1])["owed"]["outcome"]
+    assert outcome["status"] == "failed"
+    assert outcome["reason"].startswith("the agent was not restarted: ")
+    service.stop_failure = None
+    process = fleetwide.run()
+    assert process.returncode == 0, process.stdout[-3000:]
+    assert outcomes(process) == {"owed": "restarted"}
+    outcome = hosts_of(report_of(process)[1])["owed"]["outcome"]
+    assert outcome["plan"].startswith(f"{PATH} already up to date; the agent ({SERVICE}) started")
+    assert "agent restarted (Running → Running): settings in effect" in outcome["plan"]
+
+
 def test_check_mode_reports_what_would_be_written_and_writes_nothing(three: Fleetwide) -> None:
     process = three.run("--check")
     assert process.returncode == 2, process.stdout[-3000:]  # broken still fails
