@@ -551,3 +551,11 @@ def test_every_finding_message_is_in_french_when_asked() -> None:
     fr = {f.check_id: f for f in findings(doc, lang="fr")}
     assert fr["SF101"].title == ".NET Framework 4.8 ou plus récent"
     assert "seulement" in fr["SF105"].message and "libérez" in fr["SF105"].remediation
+
+
+@pytest.mark.parametrize("check_id", ["SF999", "SF505"])
+def test_a_waiver_of_no_preflight_check_says_where_the_ids_are(check_id: str) -> None:
+    # SF505 is a verify check: a waiver applies to preflight's checks only.
+    with pytest.raises(InputError) as caught:
+        parse_waivers("h1", [{"id": check_id, "reason": "x y z"}])
+    assert "sagefleet checks list" in caught.value.render()

@@ -68,8 +68,11 @@ def parse_waivers(host: str, raw: Any) -> list[Waiver]:
             )
         check_id = item.get("id")
         if not isinstance(check_id, str) or check_id not in REGISTRY:
-            fix = "use an id listed in the README"
-            raise field_error(host, f"{where}.id", check_id, "unknown check id", fix)
+            fix = (
+                "use an id that `sagefleet checks list` prints: a waiver applies to "
+                "preflight's checks, not to the deploy's or verify's"
+            )
+            raise field_error(host, f"{where}.id", check_id, "not a preflight check id", fix)
         reason = item.get("reason")
         if not isinstance(reason, str) or len(reason.strip()) < 3:
             fix = "say why the check does not apply"
