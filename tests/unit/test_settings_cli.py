@@ -255,6 +255,15 @@ def test_validate_flags_an_undefined_reference(tmp_path: Path) -> None:
     assert run("validate", str(path)) == 1
 
 
+def test_a_host_vars_file_read_alone_points_at_the_inventory(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The example's host_vars use group_vars' names and inventory_dir: only -i resolves them.
+    assert run("validate", str(EXAMPLE / "host_vars" / f"{EXAMPLE_HOST}.yml")) == 1
+    err = capsys.readouterr().err
+    assert "inventory_dir" in err and "-i INVENTORY" in err
+
+
 def test_validate_rejects_duplicate_yaml_keys(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

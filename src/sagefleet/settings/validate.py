@@ -323,8 +323,10 @@ class _HostChecker:
                     index=index,
                     field_name=field_name,
                     value=show_value(field_name, value),
-                    fix="pass variables after Ansible templating (the action plugin does), or "
-                    "define the referenced variable in the same vars file for the CLI",
+                    fix="a vars file read alone resolves only the variables it defines: "
+                    "give its inventory instead (-i INVENTORY -l HOST), which resolves "
+                    "group_vars, vault values and inventory_dir as the playbooks do, or define "
+                    "the variable in the same file",
                 )
 
     def edition_fields(self, index: int, item: dict[str, Any]) -> None:
