@@ -35,9 +35,13 @@ class ActionModule(SagefleetAction):
         if not Path(suites).is_dir():
             # pytest would collect nothing, and every host would be reported as failing
             # its verification for what is the input's fault.
+            # Named by the variable the operator sets: a wave's verification (deploy.yml)
+            # hands over the deploy's results, verify.yml does not.
             raise InputError(
                 "no such folder on the bastion: no suite to run",
-                field="suites",
+                field="sagefleet_agent_verify_suites"
+                if self.args.get("deploy_results")
+                else "sagefleet_verify_suites",
                 value=repr(suites),
                 fix="give the folder of the testinfra suites: sagefleet_verify_suites in "
                 "verify.yml, sagefleet_agent_verify_suites in deploy.yml (default: the "

@@ -339,7 +339,8 @@ def test_a_folder_the_bastion_lacks_is_refused_not_failed_on_every_host(
     given, expected = {
         "suites": (
             f"sagefleet_verify_suites={missing}",
-            "invalid input, host not contacted: field suites: no such folder on the bastion",
+            "invalid input, host not contacted: field sagefleet_verify_suites: no such folder "
+            "on the bastion",
         ),
         "report folder": (
             f"sagefleet_verify_report_dir={a_file / 'out'}",
