@@ -144,6 +144,13 @@ def test_every_check_ran_on_every_host(verified: dict[str, Any]) -> None:
         assert set(findings_of(verified, host)) == {f"SF5{n:02d}" for n in range(1, 15)}
 
 
+def test_each_hosts_duration_is_the_time_its_checks_took(verified: dict[str, Any]) -> None:
+    # Every check queries its host over WinRM: no host is verified in 0.0 s (the report's
+    # DURATION column said so for every host, unmeasured).
+    for entry in verified["report"]["hosts"]:
+        assert entry["duration_s"] > 0, entry["host"]
+
+
 def test_without_an_account_in_the_inventory_sf504_takes_the_one_the_agent_runs_as(
     verified: dict[str, Any],
 ) -> None:

@@ -218,11 +218,14 @@ class _Collector:
         self.config = config
         self.results: dict[str, list[Finding]] = defaultdict(list)
         self.unreachable: dict[str, str] = {}
+        # Seconds each host's checks took: setup (its connection), call and teardown.
+        self.durations: dict[str, float] = defaultdict(float)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
         if "sagefleet_host" not in props:
             return
+        self.durations[str(props["sagefleet_host"])] += report.duration
         if report.when != "call" and not (report.failed or report.skipped):
             return
         if "sagefleet_unreachable" in props:
@@ -261,7 +264,9 @@ class _Collector:
         from sagefleet.report import write_reports
 
         hosts = [
-            verified_host(name, findings, self.unreachable.get(name))
+            verified_host(
+                name, findings, self.unreachable.get(name), duration_s=self.durations[name]
+            )
             for name, findings in sorted(self.results.items())
         ]
         write_reports(
@@ -276,9 +281,12 @@ class _Collector:
 NOT_APPLICABLE = "not applicable: "
 
 
-def verified_host(name: str, findings: list[Finding], unreachable: str | None) -> HostReport:
+def verified_host(
+    name: str, findings: list[Finding], unreachable: str | None, *, duration_s: float = 0.0
+) -> HostReport:
     """A host's verification: verified when every check passed, verify-failed when one
-    failed or could not run, unreachable when the host could not be reached."""
+    failed or could not run, unreachable when the host could not be reached; its duration
+    is the seconds its checks took."""
     reason: str | None
     if unreachable:
         status, reason = Outcome.UNREACHABLE.value, unreachable
@@ -291,6 +299,7 @@ def verified_host(name: str, findings: list[Finding], unreachable: str | None) -
         reachable=not unreachable,
         error=unreachable,
         findings=tuple(findings),
+        duration_s=round(duration_s, 3),
         outcome=HostOutcome(status=status, reason=reason),
     )
 
