@@ -310,3 +310,13 @@ def test_facts_script_takes_a_drive_letter_or_unc_mae_path(mae: str, tmp_path: P
     assert cli.main(["facts-script", "--mae", mae, "-o", str(out)]) == cli.EXIT_OK
     embedded = snippets.parse(offline.embedded_script(out.read_text(encoding="utf-8")))
     assert embedded is not None and embedded.params["mae_files"] == [mae]
+
+
+def test_checks_help_documents_its_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    # `checks --facts` exits as doctor does (0, 1 with --fail-on-blocked, 2): its --help says so.
+    with pytest.raises(SystemExit):
+        cli.main(["checks", "--help"])
+    text = capsys.readouterr().out
+    assert "exit codes:" in text
+    for code in (0, 1, 2):
+        assert f"\n  {code:<4} " in text, code

@@ -49,6 +49,13 @@ SELFTEST_EXIT_CODES: dict[int, str] = {
 }
 """What each exit code of `sagefleet selftest` means (its --help shows this table)."""
 
+CHECKS_EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "the reports written, whatever the findings",
+    EXIT_BLOCKED: "--fail-on-blocked, and the host is blocked (reports written)",
+    EXIT_USAGE: "usage or input error (options, facts file, inventory, vault)",
+}
+"""What each exit code of `sagefleet checks --facts` means (its --help shows this table)."""
+
 
 def report_exit_code(command: str, report: FleetReport, *, fail_on_blocked: bool) -> int:
     """The exit code of a command that diagnosed hosts (DOCTOR_EXIT_CODES), and on stderr,

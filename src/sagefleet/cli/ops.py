@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from sagefleet.cli.common import (
+    CHECKS_EXIT_CODES,
     REPORT_FORMATS,
     check_output,
     check_reports_out,
     command,
+    exit_codes_epilog,
     format_option,
     inventory_options,
     lang_option,
@@ -160,6 +162,8 @@ def _extend_checks(sub: Any) -> None:
         "--fail-on-blocked", action="store_true", help="exit 1 when the host is blocked"
     )
     p_checks.set_defaults(func=cmd_checks_facts)
+    p_checks.epilog = exit_codes_epilog(CHECKS_EXIT_CODES)
+    p_checks.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def add_subparser(sub: Any) -> None:
