@@ -182,6 +182,21 @@ def test_a_vault_that_does_not_open_is_one_line_and_no_report(
         assert not out.exists(), argv
 
 
+def test_the_suites_say_which_of_their_own_options_open_the_vault(
+    vaulted: tuple[Fleet, Path, Path],
+) -> None:
+    """pytest has no --ask-vault-pass: the suites' error names only what they take."""
+    _, inventory, _ = vaulted
+    process = run(
+        [sys.executable, "-m", "pytest", "-p", "sagefleet.verify.plugin", "tests/infra",
+         "--sagefleet-inventory", str(inventory), "-q", "-p", "no:cacheprovider"]
+    )
+    said = process.stdout + process.stderr
+    assert process.returncode == 4 and "cannot open the vault" in said, said[-2000:]
+    assert "--vault-password-file" in said and "ANSIBLE_VAULT_PASSWORD_FILE" in said, said
+    assert "--ask-vault-pass" not in said, said
+
+
 def test_sim_up_serves_a_vaulted_inventory(tmp_path: Path) -> None:
     specs = generate_specs(1, first_address=next_first_address(), port=0)
     with Fleet(specs, tmp_path / "fleet") as source:  # only to write its inventory

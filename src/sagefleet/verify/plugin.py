@@ -20,6 +20,7 @@ from sagefleet.errors import SagefleetError
 from sagefleet.findings import Finding, HostReport, Severity, Status
 from sagefleet.inventory import (
     InventoryHost,
+    VaultError,
     VaultOptions,
     accept_secrets,
     exported_secrets,
@@ -68,6 +69,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+#: What opens the vault for the suites run by hand (a playbook hands its secrets over).
+SUITES_VAULT_FIX = (
+    "give the vault password of the inventory: --vault-password-file FILE or --vault-id "
+    "LABEL@FILE, or ANSIBLE_VAULT_PASSWORD_FILE (pytest cannot prompt for it)"
+)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "sagefleet_check(id, title): stable check id of a verification test"
@@ -95,6 +103,16 @@ def pytest_configure(config: pytest.Config) -> None:
                 if host.target is not None:
                     variables = {**host.variables, **given.get(host.name, {})}
                     hosts[host.name] = InventoryHost(host.name, variables, host.target)
+    except VaultError as exc:  # the fix names the suites' own options: pytest cannot prompt
+        said = VaultError(
+            exc.message,
+            host=exc.host,
+            entity=exc.entity,
+            field=exc.field,
+            value=exc.value,
+            fix=SUITES_VAULT_FIX,
+        )
+        raise pytest.UsageError(str(said)) from None
     except SagefleetError as exc:  # one line, not a traceback
         raise pytest.UsageError(str(exc)) from None
     # Every host's expectations, read once before any host is contacted (each test takes
