@@ -420,3 +420,22 @@ def test_an_inventory_ansible_cannot_parse_is_refused_pointing_at_its_warning(
     assert refused.value.field == "-i/--inventory"
     assert refused.value.message == f"the inventory could not be read: {source}"
     assert "Ansible's warning above" in (refused.value.fix or "")
+
+
+@pytest.mark.parametrize(
+    ("transport", "flag"), [("kerberos", "HAVE_KERBEROS"), ("credssp", "HAVE_CREDSSP")]
+)
+def test_a_transport_whose_library_the_bastion_lacks_is_an_input_error(
+    inventory: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, transport: str, flag: str
+) -> None:
+    # pywinrm would say so only at the first command: doctor called the host unreachable
+    # and selftest failed every snippet, though no host was contacted.
+    import winrm.transport
+
+    monkeypatch.setattr(winrm.transport, flag, False)
+    with (inventory / "group_vars" / "sage_servers.yml").open("a") as file:
+        file.write(f"\nansible_winrm_transport: {transport}\n")
+    with pytest.raises(InputError) as caught:
+        load([inventory / "hosts.yml"], vault=vault_of(tmp_path))
+    said = caught.value.render()
+    assert caught.value.field == "ansible_winrm_transport" and f"pywinrm[{transport}]" in said

@@ -618,6 +618,7 @@ def winrm_target(name: str, hv: Mapping[str, Any]) -> WinRMTarget:
     transport = hv.get("ansible_winrm_transport") or "ntlm"
     if isinstance(transport, list):
         transport = transport[0]
+    _refuse_missing_transport(name, str(transport))
     return WinRMTarget(
         host=name,
         address=str(hv.get("ansible_host") or name),
@@ -634,6 +635,27 @@ def winrm_target(name: str, hv: Mapping[str, Any]) -> WinRMTarget:
         read_timeout=int(hv.get("ansible_winrm_read_timeout_sec") or 30),
         operation_timeout=int(hv.get("ansible_winrm_operation_timeout_sec") or 20),
     )
+
+
+#: The transports pywinrm serves only with an extra installed (its HAVE_* flag).
+_TRANSPORT_EXTRAS = {"kerberos": "HAVE_KERBEROS", "credssp": "HAVE_CREDSSP"}
+
+
+def _refuse_missing_transport(name: str, transport: str) -> None:
+    """A transport whose library the bastion lacks, refused before any host is contacted
+    (pywinrm says so only at the first command)."""
+    import winrm.transport
+
+    flag = _TRANSPORT_EXTRAS.get(transport)
+    if flag is not None and not getattr(winrm.transport, flag, False):
+        raise InputError(
+            f"the {transport} transport needs pywinrm[{transport}], not installed on the bastion",
+            host=name,
+            field="ansible_winrm_transport",
+            value=transport,
+            fix=f"install it in sagefleet's Python environment (pip install "
+            f"'pywinrm[{transport}]', and the system libraries it needs), or use ntlm",
+        )
 
 
 def one_winrm_host(args: argparse.Namespace, purpose: str) -> InventoryHost:
