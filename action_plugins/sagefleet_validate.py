@@ -1,22 +1,16 @@
-"""Action plugin: validate the inventory of every host of the play before any is touched."""
+"""Action plugin: validate the inventory of every host of the play before any is touched
+(the checks themselves: sagefleet.ansible.validate, which `sagefleet validate` runs too)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from sagefleet import preflight
-from sagefleet.agent import service as agent_service
-from sagefleet.ansible import rolespec
+from sagefleet.ansible import rolespec, validate
 from sagefleet.ansible.action import SagefleetAction
-from sagefleet.deploy import check_inputs, require_entities
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.report.runs import check_for_play
-from sagefleet.settings import ValidationFailed, build_host_settings
-from sagefleet.settings import host as settings_host
-from sagefleet.variables import is_retired
-from sagefleet.verify import expectations
 
 
 class ActionModule(SagefleetAction):
@@ -53,17 +47,17 @@ class ActionModule(SagefleetAction):
 
     def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
         role = self.args["role"]
-        spec = rolespec.options(role) if role else {}
-        errors: list[InputError | SagefleetError] = []
+        checks = validate.Checks(
+            deploy=self.args["deploy"],
+            settings=self.args["settings"],
+            verify=self.args["verify"],
+            role=Path(role).name if role else None,
+            spec=rolespec.options(role) if role else {},
+        )
+        errors: list[SagefleetError] = []
         refused: list[str] = []
         for host, variables in inputs.items():
-            spec_errors = (
-                rolespec.check(host, variables, spec, role=Path(role).name) if role else []
-            )
-            found = self._host_errors(host, variables, spec_errors)
-            # sagefleet's own message for a variable wins over the spec's generic one.
-            named = {getattr(e, "field", None) for e in found}
-            mine = [e for e in spec_errors if e.field not in named] + found
+            mine = validate.host_errors(host, variables, checks)
             errors.extend(mine)
             if mine:
                 refused.append(host)
@@ -88,39 +82,5 @@ class ActionModule(SagefleetAction):
             # The hosts whose input is refused: PLAY RECAP counts this task's failure on
             # the host Ansible ran it once for, which the progress callback says.
             "refused_hosts": refused,
-            "msg": f"{len(errors)} input error(s); no host was contacted:\n"
-            + "\n".join(f"- {e}" for e in errors),
+            "msg": validate.refusal(errors),
         }
-
-    def _host_errors(
-        self, host: str, variables: dict[str, Any], spec_errors: list[InputError]
-    ) -> list[InputError | SagefleetError]:
-        """What sagefleet itself finds wrong in one host's variables."""
-        deploy = self.args["deploy"]
-        # A retired name the spec refused is reported under its own name, once.
-        refused = {e.field for e in spec_errors if is_retired(e.field)}
-        effective = {k: v for k, v in variables.items() if k not in refused}
-        found: list[InputError | SagefleetError] = []
-        try:
-            preflight.prepare(host, effective)
-            if deploy:
-                check_inputs(host, effective)
-            if deploy or self.args["settings"]:
-                build_host_settings(host, effective)
-            if self.args["settings"] and not deploy:
-                # The settings task's target and its handler's restart, which the playbook
-                # reaches after writing: checked here, before any host is written.
-                settings_host.job_target(host, effective)
-                agent_service.options_from(host, effective)
-            if self.args["verify"]:
-                expectations.for_host(host, effective)
-        except ValidationFailed as exc:
-            found.extend(exc.errors)
-        except SagefleetError as exc:
-            found.append(exc)
-        if deploy:
-            try:
-                require_entities(host, effective)
-            except SagefleetError as exc:
-                found.append(exc)
-        return found

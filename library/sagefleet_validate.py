@@ -4,9 +4,10 @@ DOCUMENTATION = r"""
 module: sagefleet_validate
 short_description: Validate the sagefleet inventory of every host before any is contacted
 description:
-  - Checks entities, waivers, endpoints and options of every listed host on the
-    bastion and fails with every error at once (host, entity, field, value,
-    fix), so a bad input never leaves a fleet half-processed.
+  - Checks entities, waivers, endpoints, options and the WinRM transport (one whose
+    library the bastion lacks, kerberos or credssp without pywinrm's extra) of every
+    listed host on the bastion and fails with every error at once (host, entity,
+    field, value, fix), so a bad input never leaves a fleet half-processed.
   - Secrets are masked in every message.
 version_added: "0.1.0"
 options:

@@ -615,10 +615,7 @@ def winrm_target(name: str, hv: Mapping[str, Any]) -> WinRMTarget:
             field="ansible_user" if not user else "ansible_password",
             fix="set them in the inventory (the password in ansible-vault)",
         )
-    transport = hv.get("ansible_winrm_transport") or "ntlm"
-    if isinstance(transport, list):
-        transport = transport[0]
-    _refuse_missing_transport(name, str(transport))
+    transport = winrm_transport(name, hv)
     return WinRMTarget(
         host=name,
         address=str(hv.get("ansible_host") or name),
@@ -626,7 +623,7 @@ def winrm_target(name: str, hv: Mapping[str, Any]) -> WinRMTarget:
         password=str(password),
         port=port,
         scheme=scheme,
-        transport=str(transport),
+        transport=transport,
         server_cert_validation=str(hv.get("ansible_winrm_server_cert_validation") or "validate"),
         ca_trust_path=str(hv["ansible_winrm_ca_trust_path"])
         if hv.get("ansible_winrm_ca_trust_path")
@@ -641,11 +638,19 @@ def winrm_target(name: str, hv: Mapping[str, Any]) -> WinRMTarget:
 _TRANSPORT_EXTRAS = {"kerberos": "HAVE_KERBEROS", "credssp": "HAVE_CREDSSP"}
 
 
-def _refuse_missing_transport(name: str, transport: str) -> None:
-    """A transport whose library the bastion lacks, refused before any host is contacted
-    (pywinrm says so only at the first command)."""
+def winrm_transport(name: str, hv: Mapping[str, Any]) -> str:
+    """The transport ansible_winrm_transport names (the first of a list; ntlm by default).
+
+    One whose library the bastion lacks is refused before any host is contacted
+    (pywinrm says so only at the first command): every command that reads an inventory,
+    and sagefleet_validate, the playbooks' first task (sagefleet.ansible.validate).
+    """
     import winrm.transport
 
+    transport = hv.get("ansible_winrm_transport") or "ntlm"
+    if isinstance(transport, list):
+        transport = transport[0]
+    transport = str(transport)
     flag = _TRANSPORT_EXTRAS.get(transport)
     if flag is not None and not getattr(winrm.transport, flag, False):
         raise InputError(
@@ -656,6 +661,7 @@ def _refuse_missing_transport(name: str, transport: str) -> None:
             fix=f"install it in sagefleet's Python environment (pip install "
             f"'pywinrm[{transport}]', and the system libraries it needs), or use ntlm",
         )
+    return transport
 
 
 def one_winrm_host(args: argparse.Namespace, purpose: str) -> InventoryHost:

@@ -1,0 +1,90 @@
+"""What each job refuses of a host's inventory before any host is contacted: the checks of
+``sagefleet_validate``, the first task of preflight, deploy, settings, diagnose and verify
+(action_plugins/sagefleet_validate.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sagefleet import preflight
+from sagefleet.agent import service as agent_service
+from sagefleet.ansible import rolespec
+from sagefleet.deploy import check_inputs, require_entities
+from sagefleet.errors import InputError, SagefleetError
+from sagefleet.inventory import winrm_transport
+from sagefleet.settings import ValidationFailed, build_host_settings
+from sagefleet.settings import host as settings_host
+from sagefleet.variables import is_retired
+from sagefleet.verify import expectations
+
+
+@dataclass(frozen=True)
+class Checks:
+    """What sagefleet_validate checks of each host beyond preflight's inputs (its options
+    deploy, settings, verify and role)."""
+
+    deploy: bool = False
+    settings: bool = False
+    verify: bool = False
+    #: The role whose argument spec applies (its name, which errors say), and its options.
+    role: str | None = None
+    spec: Mapping[str, Any] = field(default_factory=dict)
+
+
+def host_errors(host: str, variables: Mapping[str, Any], checks: Checks) -> list[SagefleetError]:
+    """Every error ``checks`` find in one host's variables: the role's argument spec, then
+    sagefleet's own (whose message for a variable wins over the spec's generic one)."""
+    spec_errors = (
+        rolespec.check(host, variables, checks.spec, role=checks.role) if checks.role else []
+    )
+    found = _sagefleet_errors(host, variables, checks, spec_errors)
+    named = {getattr(e, "field", None) for e in found}
+    return [*(e for e in spec_errors if e.field not in named), *found]
+
+
+def _sagefleet_errors(
+    host: str, variables: Mapping[str, Any], checks: Checks, spec_errors: list[InputError]
+) -> list[SagefleetError]:
+    """What sagefleet itself finds wrong in one host's variables."""
+    deploy = checks.deploy
+    # A retired name the spec refused is reported under its own name, once.
+    refused = {e.field for e in spec_errors if is_retired(e.field)}
+    effective = {k: v for k, v in variables.items() if k not in refused}
+    found: list[SagefleetError] = []
+    if effective.get("ansible_connection") == "winrm":
+        try:  # ansible's winrm connection would find it out at the host, unreachable
+            winrm_transport(host, effective)
+        except InputError as exc:
+            found.append(exc)
+    try:
+        preflight.prepare(host, effective)
+        if deploy:
+            check_inputs(host, effective)
+        if deploy or checks.settings:
+            build_host_settings(host, effective)
+        if checks.settings and not deploy:
+            # The settings task's target and its handler's restart, which the playbook
+            # reaches after writing: checked here, before any host is written.
+            settings_host.job_target(host, effective)
+            agent_service.options_from(host, effective)
+        if checks.verify:
+            expectations.for_host(host, effective)
+    except ValidationFailed as exc:
+        found.extend(exc.errors)
+    except SagefleetError as exc:
+        found.append(exc)
+    if deploy:
+        try:
+            require_entities(host, effective)
+        except SagefleetError as exc:
+            found.append(exc)
+    return found
+
+
+def refusal(errors: Sequence[object]) -> str:
+    """What a job says when it refuses its inputs: every error, one a line."""
+    return f"{len(errors)} input error(s); no host was contacted:\n" + "\n".join(
+        f"- {e}" for e in errors
+    )
