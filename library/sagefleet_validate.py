@@ -8,6 +8,7 @@ description:
     library the bastion lacks, kerberos or credssp without pywinrm's extra) of every
     listed host on the bastion and fails with every error at once (host, entity,
     field, value, fix), so a bad input never leaves a fleet half-processed.
+  - C(sagefleet validate) runs the same checks from the command line, before any run.
   - Secrets are masked in every message.
 version_added: "0.1.0"
 options:

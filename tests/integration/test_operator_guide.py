@@ -213,7 +213,7 @@ def test_guide_shows_steps_for_every_stage() -> None:
         "playbooks/verify.yml", "playbooks/diagnose.yml", "sagefleet facts-script",
         "sagefleet checks --facts", "--check --diff", "--limit sage-bijou-01",
         '{"sagefleet_deploy_waves": [1]}', "fail_on_blocked=true", "sagefleet selftest",
-        "sagefleet settings validate -i", "--format json --out -",
+        "sagefleet validate -i", "sagefleet settings validate -i", "--format json --out -",
     ):
         assert needed in steps, needed
     # Steps use the variables the guide sets, never a machine's own paths.

@@ -1,30 +1,59 @@
-"""A WinRM transport whose library the bastion lacks (kerberos or credssp without pywinrm's
-extra) is refused by the playbooks' first task (sagefleet_validate), as any other input
-error, before any host is contacted: ansible-core's winrm connection would otherwise find it
-out at the host and call the host unreachable.
+"""Checking an inventory before a run gives the same answer as the run.
+
+``sagefleet validate`` runs the checks of the playbooks' first task (sagefleet_validate):
+what it refuses, each playbook refuses with the same lines, before any host is contacted.
+A WinRM transport whose library the bastion lacks is one of them: ansible-core's winrm
+connection would otherwise find it out at the host and call the host unreachable.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import winrm.transport
 
 from sagefleet.package import build_test_package
 from sagefleet.sim.fleet import Fleet, generate_specs
-from tests.support.fleets import next_first_address
+from tests.support.fleets import ROOT, next_first_address
 from tests.support.reliability import playbook, untouched
 from tests.support.scenarios import write_inventory
 
 pytestmark = pytest.mark.integration
 
+#: One defect a host, each refused by every job before any host is contacted.
+DEFECTS: dict[str, tuple[dict[str, Any], str]] = {
+    "sage01": (
+        {"sagefleet_waivers": [{"id": "SF999", "reason": "no such check"}]},
+        "sagefleet_waivers[0].id",
+    ),
+    "sage02": ({"sagefleet_settings_sorce": "vendor"}, "sagefleet_settings_sorce"),
+    "sage03": ({"ansible_winrm_transport": "kerberos"}, "ansible_winrm_transport"),
+}
+#: A waiver past its date: no run refuses it, preflight blocks the host with SF901.
+EXPIRED = {"sagefleet_waivers": [{"id": "SF308", "reason": "proxy", "expires": "2020-01-31"}]}
+
 
 def refused_lines(text: str) -> list[str]:
-    """The refusal's error lines (``- host ...``), as the task prints them (once
+    """The refusal's error lines (``- host ...``), as the CLI and the task print them (once
     each: ansible-core prints a failed task's message twice)."""
     lines = [line.strip() for line in text.splitlines() if line.strip().startswith("- host ")]
     return list(dict.fromkeys(lines))
+
+
+def sagefleet_validate(inventory: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sagefleet", "validate", "-i", str(inventory), *options],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def contacted(fleet: Fleet) -> dict[str, int]:
@@ -39,9 +68,62 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_test_package(folder / "Setup.zip", agent_version="3.2.0")
 
 
+@pytest.fixture(scope="module")
+def bad_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet, Path]]:
+    tmp = tmp_path_factory.mktemp("validate")
+    specs = generate_specs(len(DEFECTS), first_address=next_first_address(), port=0)
+    with Fleet(specs, tmp / "fleet") as fleet:
+        inventory = write_inventory(
+            fleet,
+            tmp / "inv" / "hosts.yml",
+            {"sagefleet_agent_target_version": "3.2.0"},
+            host_vars={name: values for name, (values, _) in DEFECTS.items()},
+        )
+        yield fleet, inventory
+
+
 def test_the_bastion_has_no_kerberos_extra() -> None:
     # What the kerberos host below depends on: pywinrm without pywinrm[kerberos].
     assert not winrm.transport.HAVE_KERBEROS
+
+
+@pytest.mark.parametrize("job", ["preflight", "deploy", "settings", "diagnose", "verify"])
+def test_each_playbook_refuses_what_sagefleet_validate_said_in_the_same_words(
+    bad_fleet: tuple[Fleet, Path], package: Path, tmp_path: Path, job: str
+) -> None:
+    fleet, inventory = bad_fleet
+    said = sagefleet_validate(inventory, "--job", job)
+    assert said.returncode == 2, said.stdout + said.stderr
+    lines = refused_lines(said.stderr)
+    assert len(lines) == len(DEFECTS), said.stderr
+    for name, (_, field) in DEFECTS.items():
+        assert any(line.startswith(f"- host {name}, field {field}:") for line in lines), lines
+    extra = ["-e", f"sagefleet_agent_package={package}"] if job == "deploy" else []
+    run = playbook(
+        f"{job}.yml", inventory, *extra, "-e", f"sagefleet_report_dir={tmp_path / 'reports'}"
+    )
+    assert run.returncode == 2, run.stdout[-3000:]
+    assert f"{len(DEFECTS)} input error(s); no host was contacted" in run.stdout
+    assert refused_lines(run.stdout) == lines
+    assert contacted(fleet) == {}
+    assert all(fleet.host(name).journal == [] for name in fleet.hosts)
+
+
+def test_every_job_at_once_lists_each_error_once_with_the_jobs_refusing_it(
+    bad_fleet: tuple[Fleet, Path],
+) -> None:
+    fleet, inventory = bad_fleet
+    said = sagefleet_validate(inventory)
+    assert said.returncode == 2
+    assert said.stdout == ""
+    assert f"{len(DEFECTS)} input error(s); no host was contacted" in said.stderr
+    lines = refused_lines(said.stderr)
+    assert len(lines) == len(DEFECTS), said.stderr
+    every = "[jobs: preflight, deploy, settings, diagnose, verify]"
+    assert all(line.endswith(every) for line in lines), lines
+    kerberos = next(line for line in lines if line.startswith("- host sage03,"))
+    assert "the kerberos transport needs pywinrm[kerberos], not installed" in kerberos
+    assert contacted(fleet) == {}
 
 
 @pytest.mark.parametrize(
@@ -84,3 +166,35 @@ def test_a_transport_the_bastion_lacks_is_refused_before_any_host_is_contacted(
         ]
         assert contacted(fleet) == {}
         assert untouched(fleet) == before
+
+
+def test_an_expired_waiver_is_said_as_what_preflight_will_do_with_it(tmp_path: Path) -> None:
+    """No run refuses it, so neither does sagefleet validate (exit 0): it says that preflight
+    will block the host with SF901, which preflight.yml then does."""
+    specs = generate_specs(2, first_address=next_first_address(), port=0)
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        inventory = write_inventory(
+            fleet,
+            tmp_path / "inv" / "hosts.yml",
+            {"sagefleet_agent_target_version": "3.2.0"},
+            host_vars={"sage02": EXPIRED},
+        )
+        said = sagefleet_validate(inventory)
+        assert said.returncode == 0, said.stderr
+        assert said.stdout == (
+            "OK: 2 host(s), checked as preflight, deploy, settings, diagnose, verify will\n"
+        )
+        assert said.stderr == (
+            "note: host sage02, field sagefleet_waivers[0].expires: the waiver of SF308 "
+            "expired on 2020-01-31: preflight will report SF901 (error), which blocks the host, "
+            "and a deploy will leave it alone. Fix: fix the cause, or renew the waiver with a "
+            "new date and reason\n"
+        )
+        assert contacted(fleet) == {}
+        out = tmp_path / "out"
+        run = playbook("preflight.yml", inventory, "-e", f"sagefleet_preflight_report_dir={out}")
+    assert run.returncode == 0, run.stdout[-3000:]
+    hosts = {h["host"]: h for h in json.loads((out / "report.json").read_text())["hosts"]}
+    assert (hosts["sage01"]["status"], hosts["sage02"]["status"]) == ("ready", "blocked")
+    (sf901,) = [f for f in hosts["sage02"]["findings"] if f["check_id"] == "SF901"]
+    assert (sf901["status"], sf901["severity"]) == ("fail", "error")

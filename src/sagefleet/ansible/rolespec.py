@@ -23,6 +23,14 @@ def options(role: Path | str) -> dict[str, Any]:
     return dict(load_spec(Path(role))["main"].get("options") or {})
 
 
+def declared_options(role: str) -> dict[str, Any]:
+    """The options of role ``role``'s ``main`` entry point as declared in sagefleet.variables
+    (its meta/argument_specs.yml is generated from them), without the role's folder."""
+    from sagefleet import variables
+
+    return {var.name: variables.spec_option(var) for var in variables.for_role(role)}
+
+
 def check(
     host: str, variables: Mapping[str, Any], spec: Mapping[str, Any], *, role: str
 ) -> list[InputError]:

@@ -1,9 +1,14 @@
-"""What each job refuses of a host's inventory before any host is contacted: the checks of
-``sagefleet_validate``, the first task of preflight, deploy, settings, diagnose and verify
-(action_plugins/sagefleet_validate.py)."""
+"""What each job refuses of a host's inventory before any host is contacted.
+
+One implementation for both front doors: ``sagefleet_validate``, the first task of
+preflight, deploy, settings, diagnose and verify (action_plugins/sagefleet_validate.py),
+and ``sagefleet validate``, which runs the same checks from the command line before any
+run (docs/operations.md, "Checking an inventory before a run").
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,12 +16,13 @@ from typing import Any
 from sagefleet import preflight
 from sagefleet.agent import service as agent_service
 from sagefleet.ansible import rolespec
+from sagefleet.checks import parse_waivers
 from sagefleet.deploy import check_inputs, require_entities
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.inventory import winrm_transport
 from sagefleet.settings import ValidationFailed, build_host_settings
 from sagefleet.settings import host as settings_host
-from sagefleet.variables import is_retired
+from sagefleet.variables import given_or_none, is_retired
 from sagefleet.verify import expectations
 
 
@@ -31,6 +37,26 @@ class Checks:
     #: The role whose argument spec applies (its name, which errors say), and its options.
     role: str | None = None
     spec: Mapping[str, Any] = field(default_factory=dict)
+
+
+#: Each job's sagefleet_validate options, as its playbook (or role) gives them; a test reads
+#: the playbooks and roles to keep this table in step with them.
+JOB_OPTIONS: dict[str, dict[str, Any]] = {
+    "preflight": {"role": "sagefleet_preflight"},
+    "deploy": {"deploy": True, "role": "sagefleet_agent"},
+    "settings": {"settings": True},
+    "diagnose": {"role": "sagefleet_diagnose"},
+    "verify": {"verify": True},
+}
+JOBS = tuple(JOB_OPTIONS)
+
+
+def for_job(job: str) -> Checks:
+    """The checks of ``job``'s first task, its role's argument spec from the declarations
+    the role's meta/argument_specs.yml is generated from."""
+    options = dict(JOB_OPTIONS[job])
+    role = options.get("role")
+    return Checks(**options, spec=rolespec.declared_options(role) if role else {})
 
 
 def host_errors(host: str, variables: Mapping[str, Any], checks: Checks) -> list[SagefleetError]:
@@ -88,3 +114,21 @@ def refusal(errors: Sequence[object]) -> str:
     return f"{len(errors)} input error(s); no host was contacted:\n" + "\n".join(
         f"- {e}" for e in errors
     )
+
+
+def expired_waivers(host: str, variables: Mapping[str, Any], today: dt.date) -> list[str]:
+    """The host's waivers past their date, said as what the runs will do: no run refuses
+    them, but preflight reports each as SF901, an error finding, so the host is blocked and
+    a deploy leaves it alone (a waiver that cannot be read is an input error already)."""
+    try:
+        waivers = parse_waivers(host, given_or_none(host, variables, "sagefleet_waivers"))
+    except SagefleetError:
+        return []
+    return [
+        f"host {host}, field sagefleet_waivers[{index}].expires: the waiver of "
+        f"{waiver.check_id} expired on {waiver.expires}: preflight will report SF901 (error), "
+        "which blocks the host, and a deploy will leave it alone. Fix: fix the cause, or renew "
+        "the waiver with a new date and reason"
+        for index, waiver in enumerate(waivers)
+        if waiver.expires is not None and waiver.expires < today
+    ]

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from sagefleet import __version__
-from sagefleet.cli import agent, demo, doctor, ops, package, settings, sim
+from sagefleet.cli import agent, demo, doctor, ops, package, settings, sim, validate
 from sagefleet.cli.common import (
     DOCTOR_EXIT_CODES,
     EXIT_BLOCKED,
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sagefleet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     parser.set_defaults(func=missing_command(parser, sub))
-    for group in (sim, demo, doctor, settings, agent, ops, package):
+    for group in (sim, demo, doctor, settings, validate, agent, ops, package):
         group.add_subparser(sub)  # ops extends doctor's `checks` with --facts
     return parser
 

@@ -57,6 +57,14 @@ CHECKS_EXIT_CODES: dict[int, str] = {
 """What each exit code of `sagefleet checks --facts` means (its --help shows this table)."""
 
 
+VALIDATE_EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "no job refuses the inventory of any host checked",
+    EXIT_USAGE: "usage or input error: a job would refuse the inventory (every error listed), "
+    "or the options, inventory or vault are wrong; no host was contacted",
+}
+"""What each exit code of `sagefleet validate` means (its --help shows this table)."""
+
+
 def report_exit_code(command: str, report: FleetReport, *, fail_on_blocked: bool) -> int:
     """The exit code of a command that diagnosed hosts (DOCTOR_EXIT_CODES), and on stderr,
     when not 0, the hosts that set it: a host not diagnosed means the run did not do what

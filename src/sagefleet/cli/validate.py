@@ -1,0 +1,86 @@
+"""``sagefleet validate``: an inventory checked as the playbooks' first task will, before any
+run."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from typing import Any
+
+from sagefleet.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    VALIDATE_EXIT_CODES,
+    command,
+    exit_codes_epilog,
+    inventory_options,
+)
+from sagefleet.errors import SagefleetError
+
+#: --job's value for every job at once.
+ALL = "all"
+
+
+def add_subparser(sub: Any) -> None:
+    from sagefleet.ansible.validate import JOBS
+    from sagefleet.inventory import SAGE_SERVERS
+
+    parser = command(
+        sub,
+        "validate",
+        cmd_validate,
+        epilog=exit_codes_epilog(VALIDATE_EXIT_CODES),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    inventory_options(
+        parser,
+        limit="host pattern (default sage_servers, the playbooks' group)",
+        limit_default=SAGE_SERVERS,
+    )
+    parser.add_argument(
+        "--job",
+        choices=[*JOBS, ALL],
+        default=ALL,
+        help=f"the job whose checks to run (default {ALL}: every job's)",
+    )
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """check an inventory as the playbooks will, before any run
+
+    Check the hosts of an inventory (-i INVENTORY [-l PATTERN], vault values decrypted as
+    ansible-playbook does) with the very checks the first task of preflight.yml,
+    deploy.yml, settings.yml, diagnose.yml and verify.yml (sagefleet_validate) runs
+    before contacting any host: entities, waivers, misspelt sagefleet_* variables, each
+    role's argument spec, the WinRM transport, and each job's own options. Every error
+    is listed, with the job(s) that would refuse it. No host is contacted.
+    """
+    from sagefleet.ansible.validate import JOBS, expired_waivers, for_job, host_errors, refusal
+    from sagefleet.inventory import load, sagefleet_var_names, vault_options
+
+    jobs = list(JOBS) if args.job == ALL else [args.job]
+    hosts = load(args.inventory, vault=vault_options(args), pattern=args.limit, connect=False)
+    if not hosts:
+        raise SagefleetError(f"no host matches {args.limit!r} in {', '.join(args.inventory)}")
+    refused_by: dict[str, list[str]] = {}  # each error's text -> the jobs refusing it
+    today = dt.datetime.now(dt.UTC).date()  # as the checks date a waiver (bastion_utc)
+    for job in jobs:
+        checks = for_job(job)
+        for host in hosts:
+            # What the playbooks' task reads: sagefleet's variables, as hostvars give them.
+            variables = {name: host.variables[name] for name in sagefleet_var_names(host.variables)}
+            for error in host_errors(host.name, variables, checks):
+                refused_by.setdefault(str(error), []).append(job)
+    for host in hosts:
+        for note in expired_waivers(host.name, host.variables, today):
+            print(f"note: {note}", file=sys.stderr)
+    if refused_by:
+        lines = [
+            text if len(jobs) == 1 else f"{text} [jobs: {', '.join(dict.fromkeys(who))}]"
+            for text, who in refused_by.items()
+        ]
+        print(f"sagefleet validate: error: {refusal(lines)}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"OK: {len(hosts)} host(s), checked as {', '.join(jobs)} will")
+    return EXIT_OK
