@@ -151,9 +151,9 @@ def test_a_backup_a_file_in_use_keeps_is_a_warning_and_the_upgrade_stands(
     [warning] = result.warnings
     assert f"agent backup {ROOT}\\2.2.0-20200101T000000Z not removed: " in warning
     assert "being used by another process" in warning
-    assert "agent backups not removed (a file in use): 2.2.0-20200101T000000Z" in result.plan
+    assert "agent backups not removed: 2.2.0-20200101T000000Z (a file stayed: " in result.plan
     left = [s for s in result.steps if s["step"] == "prune-left"]
-    assert [s["folder"] for s in left] == ["2.2.0-20200101T000000Z"]
+    assert [(s["folder"], s["kind"]) for s in left] == [("2.2.0-20200101T000000Z", "file")]
     # Closed, it goes with the next upgrade that ends well.
     host.fs.set_attributes(locked + "\\settings.json", open_by=None)
     again = upgrade(sim, "3.4.0", keep=1)
@@ -210,9 +210,32 @@ def test_a_backup_folder_held_open_stays_and_the_others_removed_are_said(
     assert result.outcome == "upgraded", result.reason
     assert result.backups_pruned == [newer]
     [warning] = result.warnings
-    assert f"agent backup {held} not removed: " in warning
+    assert f"agent backup {held} not removed: a folder stayed: " in warning
     assert "being used by another process" in warning
+    # What stayed is said as the host said it: a folder, not 'a file in use'.
+    assert f" — agent backups not removed: {older} (a folder stayed: The process " in result.plan
     assert backups(host)[0] == older and host.fs.listdir(held) == []
+
+
+def test_a_read_only_junction_in_an_older_backup_is_said_as_a_link_that_stayed(
+    sim: tuple[Fleet, dict[str, Any], Path],
+) -> None:
+    """RemoveDirectory refuses a read-only junction (Remove-SfTree clears the attributes of
+    what it enters, never of a link): the link stays, its target untouched, and the plan
+    says a link stayed with Windows' error (docs/simulator.md, rows 8 and 39)."""
+    host = sim[0].host("sage01")
+    host.fs.mkdir(ROOT, acl=private_folder_acl())  # as an earlier deploy left it
+    old = plant(host, "2.2.0-20200101T000000Z")
+    host.fs.junction(old + "\\companies", "C:\\Sage\\Societes")
+    host.fs.set_attributes(old + "\\companies", readonly=True)
+    result = upgrade(sim, "3.2.0", keep=1)
+    assert result.outcome == "upgraded", result.reason
+    assert result.backups_pruned == [] and host.fs.listdir(old) == ["companies"]
+    said = f"2.2.0-20200101T000000Z (a junction or symbolic link stayed: Access to the path '{old}"
+    assert " — agent backups not removed: " + said in result.plan
+    [warning] = result.warnings
+    assert "not removed: a junction or symbolic link stayed: Access to the path" in warning
+    assert host.fs.read("C:\\Sage\\Societes\\BIJOU.MAE")
 
 
 def test_a_backup_the_disk_stopped_half_way_is_removed_not_kept_in_place_of_a_whole_one(

@@ -74,6 +74,17 @@ class PrunePlan:
     remove: tuple[str, ...]
 
 
+#: What Remove-SfTree says stayed ('kind' of a 'left' entry), in words.
+STAYED = {"file": "a file", "folder": "a folder", "link": "a junction or symbolic link"}
+
+
+def _stayed(item: Mapping[str, str]) -> str:
+    """What stayed of a backup and why, as the host said it: what it is (a file, a
+    folder, a link; a host that does not say: 'something') and Windows' error."""
+    what = STAYED.get(item.get("kind") or "", "something")
+    return f"{what} stayed: {item['error']}"
+
+
 def _names(listed: Any) -> list[str] | None:
     """A listing of backup names (PowerShell 5.1 unwraps a one-element array); None when
     it is not one."""
@@ -104,7 +115,8 @@ class Backups(DeployState):
 
     def _pruned(self, plan: PrunePlan | None, done: Mapping[str, Any] | None) -> None:
         """What the staging cleanup removed of ``plan.remove`` (its ``backups`` answer): a
-        folder a file in use keeps, or a refusal, is a warning naming it."""
+        backup something in it keeps (a file or folder held open, a read-only link), or a
+        refusal, is a warning naming it and what the host said."""
         if plan is None:
             return
         folder = self.options.backup_dir
@@ -123,7 +135,7 @@ class Backups(DeployState):
             return
         answer = done or {}
         left = tuple(
-            {k: str(item.get(k) or "") for k in ("folder", "path", "error")}
+            {k: str(item.get(k) or "") for k in ("folder", "path", "kind", "error")}
             for item in answer.get("left") or []
             if isinstance(item, Mapping)
         )
@@ -138,11 +150,11 @@ class Backups(DeployState):
             self.step("prune-left", **item)
             self._warn(
                 f"agent backup {root}\\{item['folder']} not removed: "
-                f"{item['error']} (the upgrade itself went through; the next deploy tries again)"
+                f"{_stayed(item)} (the upgrade itself went through; the next deploy tries again)"
             )
         if left:
-            names = ", ".join(sorted(stuck))
-            self.result.plan += f" — agent backups not removed (a file in use): {names}"
+            said = "; ".join(f"{item['folder']} ({_stayed(item)})" for item in left)
+            self.result.plan += f" — agent backups not removed: {said}"
 
     def _planned_prune(self, taking: bool) -> None:
         """Check mode: say which backups a run would remove (agent_backup_prune lists);

@@ -120,13 +120,16 @@ function Remove-SfTree([string] $Name, [string] $Folder) {
     # agent backup). [IO.Directory]::Delete(folder, $true) throws on a read-only file (zip
     # attributes; a copy keeps them), a read-only folder (Explorer marks a customised one so)
     # and a file or folder another process holds open (a log, a prompt's current folder):
-    # ReadOnly is cleared first, each entry that stays is returned as {folder, path, error},
-    # and everything else still goes. Empty means the folder is gone. A junction or symbolic
-    # link is removed as a link, never entered: GetFiles(..., AllDirectories) would go
-    # through it and delete what it points to (the company files, another folder).
+    # ReadOnly is cleared first, each entry that stays is returned as {folder, path, kind,
+    # error} (kind: file, folder or link), and everything else still goes. Empty means the
+    # folder is gone. A junction or symbolic link is removed as a link, never entered:
+    # GetFiles(..., AllDirectories) would go through it and delete what it points to (the
+    # company files, another folder); a read-only link stays, said.
     $link = [System.IO.FileAttributes]::ReparsePoint
     if (([System.IO.File]::GetAttributes($Folder) -band $link) -ne 0) {
-        [System.IO.Directory]::Delete($Folder)
+        try { [System.IO.Directory]::Delete($Folder) } catch {
+            return @([ordered]@{ folder = $Name; path = $Folder; kind = 'link'; error = $_.Exception.GetBaseException().Message })
+        }
         return @()
     }
     # Normal: ReadOnly (and Hidden, System) cleared, as each file and folder goes anyway.
@@ -137,6 +140,8 @@ function Remove-SfTree([string] $Name, [string] $Folder) {
     for ($at = 0; $at -lt $dirs.Count; $at++) {
         foreach ($entry in (New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $dirs[$at]).GetFileSystemInfos()) {
             $isDir = $entry -is [System.IO.DirectoryInfo]
+            $kind = 'file'
+            if (($entry.Attributes -band $link) -ne 0) { $kind = 'link' } elseif ($isDir) { $kind = 'folder' }
             try {
                 if (($entry.Attributes -band $link) -ne 0) {
                     # RemoveDirectory and DeleteFile remove the link, not its target.
@@ -149,13 +154,13 @@ function Remove-SfTree([string] $Name, [string] $Folder) {
                     [System.IO.File]::Delete($entry.FullName)
                 }
             } catch {
-                $left += [ordered]@{ folder = $Name; path = $entry.FullName; error = $_.Exception.GetBaseException().Message }
+                $left += [ordered]@{ folder = $Name; path = $entry.FullName; kind = $kind; error = $_.Exception.GetBaseException().Message }
             }
         }
     }
     if ($left.Count -eq 0) {
         try { [System.IO.Directory]::Delete($Folder, $true) } catch {
-            $left += [ordered]@{ folder = $Name; path = $Folder; error = $_.Exception.GetBaseException().Message }
+            $left += [ordered]@{ folder = $Name; path = $Folder; kind = 'folder'; error = $_.Exception.GetBaseException().Message }
         }
         return $left
     }
@@ -165,7 +170,7 @@ function Remove-SfTree([string] $Name, [string] $Folder) {
         try {
             if (@([System.IO.Directory]::GetFileSystemEntries($dirs[$at])).Count -eq 0) { [System.IO.Directory]::Delete($dirs[$at]) }
         } catch {
-            $left += [ordered]@{ folder = $Name; path = $dirs[$at]; error = $_.Exception.GetBaseException().Message }
+            $left += [ordered]@{ folder = $Name; path = $dirs[$at]; kind = 'folder'; error = $_.Exception.GetBaseException().Message }
         }
     }
     $left

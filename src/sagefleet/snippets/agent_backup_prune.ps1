@@ -1,4 +1,4 @@
-# sagefleet:agent_backup_prune/3
+# sagefleet:agent_backup_prune/4
 # List the agent's backups under the backup folder and remove the ones the bastion names
 # (check mode lists here; after an upgrade agent_install lists and stage_cleanup removes).
 # Which to keep (how many, which one this run took) is decided on the bastion from the

@@ -15,7 +15,7 @@ from typing import Any
 from sagefleet.deploy.backups import BACKUP_STAMP, backup_stamp
 from sagefleet.sim.commands import acl_rules, semantics, service_rules
 from sagefleet.sim.commands.registry import SnippetAbort, simulates
-from sagefleet.sim.commands.stage_models import (
+from sagefleet.sim.commands.removal_models import (
     LISTS_BACKUPS,
     backup_folder,
     list_backups,
