@@ -177,6 +177,41 @@ def test_a_junction_in_an_older_backup_goes_as_a_link_and_its_target_stays(
     assert host.fs.read("C:\\Sage\\Societes\\BIJOU.MAE")
 
 
+def test_a_junction_named_as_a_backup_is_not_counted_nor_removed_and_is_said(
+    sim: tuple[Fleet, dict[str, Any], Path],
+) -> None:
+    """A junction in the backup folder with a backup's name (and the newest time) is no
+    backup: it would take the second place kept, and the real backup would go. It is left
+    as it is, counted nowhere, and said, in check mode too."""
+    host = sim[0].host("sage01")
+    host.fs.mkdir(ROOT, acl=private_folder_acl())  # as an earlier deploy left it
+    real, link = "2.2.0-20200101T000000Z", "9.9.9-20991231T000000Z"
+    plant(host, real)
+    host.fs.junction(f"{ROOT}\\{link}", "C:\\Sage\\Societes")
+    said = f"{ROOT}\\{link} is a junction or symbolic link named as an agent backup: not counted"
+    planned = upgrade(sim, "3.2.0", keep=1, check_mode=True)
+    assert planned.plan.endswith(
+        " — not agent backups (junctions or symbolic links), left as they are: "
+        + link
+        + " — would remove older agent backups: "
+        + real
+    ), planned.plan
+    assert [w for w in planned.warnings if w.startswith(said)]
+    result = upgrade(sim, "3.2.0", keep=2)
+    assert result.outcome == "upgraded", result.reason
+    assert result.backups_pruned == [] and real in backups(host)
+    assert host.fs.stat(f"{ROOT}\\{link}").target is not None
+    assert host.fs.read("C:\\Sage\\Societes\\BIJOU.MAE")
+    [warning] = result.warnings
+    assert warning.startswith(said)
+    assert " — not agent backups (junctions or symbolic links), left as they are: " + link in (
+        result.plan
+    )
+    # Kept: this run's and the real one; neither the link nor its target is removed later.
+    again = upgrade(sim, "3.3.0", keep=1)
+    assert again.backups_pruned[-1] == real and link in backups(host)
+
+
 def test_a_read_only_folder_in_an_older_backup_is_cleared_and_goes(
     sim: tuple[Fleet, dict[str, Any], Path],
 ) -> None:

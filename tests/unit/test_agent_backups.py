@@ -76,7 +76,8 @@ def test_a_missing_backup_folder_stays_missing() -> None:
     session = simulated("agent-old")
     listing = session.run_snippet("agent_backup_prune", {"backup_dir": ROOT, "remove": []})
     assert listing == {
-        "backup_dir": ROOT, "exists": False, "backups": [], "pruned": [], "left": []
+        "backup_dir": ROOT, "exists": False, "backups": [], "backup_links": [], "pruned": [],
+        "left": [],
     }  # fmt: skip
     assert not session.sim.fs.exists(ROOT)
 

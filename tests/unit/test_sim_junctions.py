@@ -104,13 +104,53 @@ def test_the_walk_through_getfiles_alldirectories_deletes_the_junctions_target()
     assert not host.fs.exists(MAE)  # the company file went with the backup
 
 
-def test_a_backup_that_is_itself_a_junction_goes_as_a_link() -> None:
+def test_a_backup_name_that_is_a_junction_is_listed_apart_and_never_removed() -> None:
+    """GetDirectories lists a junction as a folder: Get-SfBackups tells it apart
+    (backup_links), never a backup, and Remove-SfBackups refuses it by name."""
     session = simulated("agent-old")
     host = session.sim
     host.fs.mkdir(ROOT, acl=private_folder_acl())
     host.fs.junction(f"{ROOT}\\{OLD}", COMPANY)
     listing = session.run_snippet("agent_backup_prune", {"backup_dir": ROOT, "remove": []})
-    assert listing["backups"] == [OLD]  # GetDirectories lists a junction as a folder
+    assert listing["backups"] == [] and listing["backup_links"] == [OLD]
+    with pytest.raises(RemoteError, match="a junction or symbolic link, not an agent backup"):
+        session.run_snippet("agent_backup_prune", {"backup_dir": ROOT, "remove": [OLD]})
+    assert host.fs.listdir(ROOT) == [OLD] and host.fs.is_file(MAE)
+
+
+#: Get-SfBackups and Remove-SfBackups as they were: every directory of a backup's name.
+LISTING_LINKS = r"""function Get-SfBackups([string] $Root) {
+    if ([System.IO.Directory]::Exists($Root)) {
+        foreach ($dir in [System.IO.Directory]::GetDirectories($Root)) {
+            $leaf = [System.IO.Path]::GetFileName($dir)
+            if ($null -ne (Get-SfBackupStamp $leaf)) { $leaf }
+        }
+    }
+}
+"""
+
+
+def test_the_earlier_listing_counted_a_junction_as_a_backup_and_removed_the_link() -> None:
+    """What the earlier Get-SfBackups did on Windows: the model is not kinder."""
+    host = simulated("agent-old").sim
+    host.fs.mkdir(ROOT, acl=private_folder_acl())
+    host.fs.junction(f"{ROOT}\\{OLD}", COMPANY)
+
+    def earlier(script: str) -> str:
+        start, end = (
+            script.index("function Get-SfBackups"),
+            script.index("function Remove-SfBackups"),
+        )
+        script = script[:start] + LISTING_LINKS + script[end:]
+        script = script.replace(
+            "$found = Get-SfBackups $root", "$found = @{ names = @(Get-SfBackups $root) }"
+        )
+        refusal = script.index("        $folder = Join-Path $Root ([string]$name)\n        if (")
+        return script[:refusal] + script[script.index("        }\n", refusal) + 10 :]
+
+    session = SimSession(host, rewrite=earlier)
+    listing = session.run_snippet("agent_backup_prune", {"backup_dir": ROOT, "remove": []})
+    assert listing["backups"] == [OLD] and "backup_links" not in listing
     done = session.run_snippet("agent_backup_prune", {"backup_dir": ROOT, "remove": [OLD]})
     assert done["pruned"] == [OLD] and host.fs.listdir(ROOT) == []
     assert host.fs.is_file(MAE)

@@ -108,6 +108,7 @@ class Backups(DeployState):
             why = outcome.get("backups_error") or "the install did not list them"
             self._not_pruned(f"older agent backups in {folder} not removed: {why}")
             return None
+        self._not_backups(outcome.get("backup_links"))
         backup_path = outcome.get("backup_path")
         current = str(backup_path).rsplit("\\", 1)[-1] if backup_path else None
         kept, remove = plan_prune(listed, self.options.keep_backups, current)
@@ -167,11 +168,30 @@ class Backups(DeployState):
         except RemoteError as exc:
             self._warn(f"agent backups in {folder} not listed: {exc}")
             return
+        self._not_backups(listing.get("backup_links"))
         _, remove = plan_prune(
             _names(listing.get("backups")) or [], self.options.keep_backups, taking=taking
         )
         if remove:
             self.result.plan += " — would remove older agent backups: " + ", ".join(remove)
+
+    def _not_backups(self, links: Any) -> None:
+        """Junctions or symbolic links of a backup's name, which the host listed apart: no
+        backup, so never counted (one would take a real backup's place among those kept)
+        nor removed (removing it removes the link only). Each is a warning."""
+        names = _names(links) or []
+        root = self.options.backup_dir.rstrip("\\")
+        for name in names:
+            self._warn(
+                f"{root}\\{name} is a junction or symbolic link named as an agent backup: not "
+                "counted as a backup nor removed (see where it points and who made it; delete "
+                "the link if nothing needs it)"
+            )
+        if names:
+            self.result.plan += (
+                " — not agent backups (junctions or symbolic links), left as they are: "
+                + ", ".join(names)
+            )
 
     def _not_pruned(self, warning: str) -> None:
         self._warn(warning)

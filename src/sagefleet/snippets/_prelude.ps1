@@ -193,21 +193,33 @@ function Get-SfBackupStamp([string] $Name) {
 }
 
 function Get-SfBackups([string] $Root) {
-    # The agent backups in $Root by name (Get-SfBackupStamp's form), none when it is missing.
+    # The agent backups in $Root by name (Get-SfBackupStamp's form), none when it is missing:
+    # names, the folders; links, a junction or symbolic link of a backup's name, which is no
+    # backup (agent_install copies into a folder) and would take a backup's place in the
+    # count: listed apart, never counted nor removed (GetDirectories lists links too).
+    $found = [ordered]@{ names = @(); links = @() }
     if ([System.IO.Directory]::Exists($Root)) {
         foreach ($dir in [System.IO.Directory]::GetDirectories($Root)) {
             $leaf = [System.IO.Path]::GetFileName($dir)
-            if ($null -ne (Get-SfBackupStamp $leaf)) { $leaf }
+            if ($null -eq (Get-SfBackupStamp $leaf)) { continue }
+            if (([System.IO.File]::GetAttributes($dir) -band [System.IO.FileAttributes]::ReparsePoint) -ne 0) { $found.links += $leaf } else { $found.names += $leaf }
         }
     }
+    $found
 }
 function Remove-SfBackups([string] $Root, $Names) {
     # The agent backups the bastion names, in the checked folder $Root (agent_backup_prune,
-    # stage_cleanup): every name must have a backup's form, or nothing goes. Remove-SfTree:
-    # a file held open keeps its folder, in 'left'.
+    # stage_cleanup): every name must have a backup's form and not be a junction or symbolic
+    # link (Get-SfBackups lists none as a backup), or nothing goes. Remove-SfTree: a file
+    # held open keeps its folder, in 'left'.
     foreach ($name in @($Names)) {
-        if ($null -ne $name -and $null -eq (Get-SfBackupStamp ([string]$name))) {
+        if ($null -eq $name) { continue }
+        if ($null -eq (Get-SfBackupStamp ([string]$name))) {
             throw "refusing to remove '$name' under '${Root}': not the name of an agent backup (<version>-<yyyyMMddTHHmmssZ>)"
+        }
+        $folder = Join-Path $Root ([string]$name)
+        if ([System.IO.Directory]::Exists($folder) -and ([System.IO.File]::GetAttributes($folder) -band [System.IO.FileAttributes]::ReparsePoint) -ne 0) {
+            throw "refusing to remove '$name' under '${Root}': a junction or symbolic link, not an agent backup"
         }
     }
     $done = [ordered]@{ pruned = @(); left = @() }

@@ -1,4 +1,4 @@
-# sagefleet:agent_install/5
+# sagefleet:agent_install/6
 # Install or upgrade the agent: stop the service, back up its folder, run the
 # installer unattended, set the logon account, start and read the version.
 # Expected failures come back in the document (failed_step, error); the
@@ -10,8 +10,9 @@
 # waited for alone, installer_timeout_s at most (then its process tree is
 # killed); an .msi runs through msiexec.exe. A new logon account is granted
 # "Log on as a service" first (logon_right_granted). An install that went through lists
-# the agent backups in the backup folder (backups, names only): the bastion decides which
-# are older than it keeps, and stage_cleanup removes them after the health gate. A backup
+# the agent backups in the backup folder (backups, names only; backup_links, a junction or
+# symbolic link named as one, never counted): the bastion decides which are older than it
+# keeps, and stage_cleanup removes them after the health gate. A backup
 # that fails half way (a full disk) has its copy removed (Remove-SfPartialBackup).
 
 $serviceName = [string]$P.service_name
@@ -32,6 +33,7 @@ $result = [ordered]@{
     state_error      = $null
     backups          = $null
     backups_error    = $null
+    backup_links     = $null
 }
 
 function Get-AgentService {
@@ -294,7 +296,9 @@ try {
 if ($null -eq $result.failed_step) {
     # Read only: a fresh install took no backup, and a missing folder stays missing.
     try {
-        $result.backups = @(Get-SfBackups (Confirm-SfPrivateFolder ([string]$P.backup_dir) $false))
+        $found = Get-SfBackups (Confirm-SfPrivateFolder ([string]$P.backup_dir) $false)
+        $result.backups = @($found.names)
+        $result.backup_links = @($found.links)
     } catch {
         $result.backups_error = Get-SfError $_
     }

@@ -1,4 +1,4 @@
-# sagefleet:stage_cleanup/5
+# sagefleet:stage_cleanup/6
 # List the staged versions under the staging folder and remove the ones the bastion names.
 # The retention policy (how many to keep, which is current) is decided on the bastion
 # from the listing; this only removes direct children of the root, by name.

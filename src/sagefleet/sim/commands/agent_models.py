@@ -148,13 +148,17 @@ def _list_backups(host: WindowsHost, params: dict[str, Any], result: dict[str, A
     """An install that went through lists the backups (Get-SfBackups), read only; the
     script catches a folder refused into backups_error. A script without it lists none."""
     result.update(backups=None, backups_error=None)
+    if semantics.uses(r"backup_links\s+=\s+\$null"):
+        result["backup_links"] = None
     if result["failed_step"] is not None or not semantics.uses(LISTS_BACKUPS):
         return
     if not semantics.uses(acl_rules.FOLDER_CHECK):
         raise SnippetAbort("agent_install: the script does not check its backup folder")
     try:
         root = backup_folder(host, params.get("backup_dir"), "agent_install")
-        result["backups"] = list_backups(host, root)
+        result["backups"], links = list_backups(host, root)
+        if links is not None:
+            result["backup_links"] = links
     except (SnippetAbort, ModelError) as exc:
         result["backups_error"] = str(exc)
 
@@ -361,10 +365,6 @@ def _agent_backup_prune(host: WindowsHost, params: dict[str, Any]) -> dict[str, 
     removes_backups("agent_backup_prune")
     pruned, left = remove_backups(host, root, list(params.get("remove") or []))
     exists = host.fs.is_dir(root)
-    return {
-        "backup_dir": root,
-        "exists": exists,
-        "backups": list_backups(host, root),
-        "pruned": pruned,
-        "left": left,
-    }
+    names, links = list_backups(host, root)
+    listed = {"backups": names} | ({} if links is None else {"backup_links": links})
+    return {"backup_dir": root, "exists": exists, **listed, "pruned": pruned, "left": left}

@@ -104,13 +104,25 @@ def backup_folder(host: WindowsHost, given: Any, snippet: str) -> str:
     return str(acl_rules.private_folder(host, given, create=False))
 
 
-def list_backups(host: WindowsHost, root: str) -> list[str]:
-    """Get-SfBackups: the folders of a backup's form in ``root`` (none when it is missing)."""
+#: Get-SfBackups listing a junction or symbolic link of a backup's name apart (links),
+#: and Remove-SfBackups refusing one: GetDirectories lists links with the folders.
+_LISTS_LINKS_APART = r"\$found\.links \+= \$leaf"
+_REFUSES_LINKS = r"a junction or symbolic link, not an agent backup"
+
+
+def list_backups(host: WindowsHost, root: str) -> tuple[list[str], list[str] | None]:
+    """Get-SfBackups: the folders of a backup's form in ``root`` (none when it is missing),
+    and the links of a backup's name, apart when the script tells them apart (else None,
+    and a link is listed as a backup, as GetDirectories lists it)."""
     fs = host.fs
     if not fs.is_dir(root):
-        return []
-    names = fs.listdir(root)
-    return [n for n in names if backup_stamp(n) is not None and fs.is_dir(f"{root}\\{n}")]
+        return [], [] if semantics.uses(_LISTS_LINKS_APART) else None
+    named = [n for n in fs.listdir(root) if backup_stamp(n) is not None]
+    found = [n for n in named if fs.is_dir(f"{root}\\{n}")]
+    if not semantics.uses(_LISTS_LINKS_APART):
+        return found, None
+    links = [n for n in found if fs.stat(f"{root}\\{n}").target is not None]
+    return [n for n in found if n not in links], links
 
 
 def removes_backups(snippet: str) -> None:
@@ -125,13 +137,20 @@ def removes_backups(snippet: str) -> None:
 def remove_backups(
     host: WindowsHost, root: str, names: list[Any]
 ) -> tuple[list[str], list[dict[str, str]]]:
-    """Remove-SfBackups: every name of a backup's form or nothing goes; then Remove-SfTree
-    on each that exists. (pruned, left)."""
+    """Remove-SfBackups: every name of a backup's form (and no link, when the script
+    refuses them) or nothing goes; then Remove-SfTree on each that exists. (pruned, left)."""
     for name in names:
         if name is not None and backup_stamp(str(name)) is None:
             raise SnippetAbort(
                 f"refusing to remove '{name}' under '{root}': not the name of an agent backup "
                 "(<version>-<yyyyMMddTHHmmssZ>)"
+            )
+        folder = f"{root}\\{name}"
+        linked = name is not None and host.fs.is_dir(folder) and host.fs.stat(folder).target
+        if linked and semantics.uses(_REFUSES_LINKS):
+            raise SnippetAbort(
+                f"refusing to remove '{name}' under '{root}': a junction or symbolic link, "
+                "not an agent backup"
             )
     pruned: list[str] = []
     left: list[dict[str, str]] = []
