@@ -54,15 +54,25 @@ def upgrade(
     *,
     check_mode: bool = False,
     before_install: Callable[[], None] | None = None,
+    before_cleanup: Callable[[], None] | None = None,
+    retries: int = 0,
 ) -> DeployResult:
-    """Upgrade sage01 to ``version`` (``before_install`` runs just before agent_install)."""
+    """Upgrade sage01 to ``version`` (``before_install`` runs just before agent_install,
+    ``before_cleanup`` just before the staging cleanup)."""
     fleet, variables, tmp = sim
     built = inspect(build_test_package(tmp / f"Setup-{version}.zip", agent_version=version))
-    extra = {"sagefleet_agent_target_version": version, "sagefleet_agent_keep_backups": keep}
+    extra = {
+        "sagefleet_agent_target_version": version,
+        "sagefleet_agent_keep_backups": keep,
+        "sagefleet_winrm_retries": retries,
+        "sagefleet_winrm_retry_backoff_s": 0,
+    }
     with session_for(fleet, "sage01") as direct:
         session: Any = direct
         if before_install is not None:
             session = OnSnippet(direct, "agent_install", before_install)
+        if before_cleanup is not None:
+            session = OnSnippet(session, "stage_cleanup", before_cleanup)
         return deploy_host(
             session, "sage01", {**variables["sage01"], **extra}, built, check_mode=check_mode
         )
@@ -339,6 +349,51 @@ def test_a_staging_cleanup_that_fails_leaves_the_upgrade_standing_and_says_so(
     assert "The network path was not found." in cleanup
     assert "(2.2.0-20200101T000000Z) may not be removed" in backups_unknown
     assert result.plan.endswith(": not known to be removed") and result.backups_pruned == []
+
+
+def test_a_staging_cleanup_sent_again_says_what_its_lost_attempt_removed_is_not_known(
+    sim: tuple[Fleet, dict[str, Any], Path],
+) -> None:
+    """The cleanup's answer is lost (a WS-Management fault at Receive, after the command
+    ran): the command is sent again, and finds the older backup gone. What the first attempt
+    did is not known, and the report says so and what the second one saw; never silence."""
+    fleet = sim[0]
+    host = fleet.host("sage01")
+    host.fs.mkdir(ROOT, acl=private_folder_acl())  # as an earlier deploy left it
+    plant(host, "2.2.0-20200101T000000Z")
+
+    def lose_the_answer() -> None:
+        fleet.faults("sage01").set(fault_at="Receive", fault_times=1, fault_code="internal")
+
+    result = upgrade(sim, "3.2.0", keep=1, before_cleanup=lose_the_answer, retries=1)
+    assert result.outcome == "upgraded", result.reason
+    assert fleet.faults("sage01").counters.faults == 1
+    assert not host.fs.exists(ROOT + "\\2.2.0-20200101T000000Z")
+    assert result.backups_pruned == []  # not known removed by this run's answer
+    assert result.plan.endswith(
+        " — older agent backups not there when the staging cleanup was sent again (what its "
+        "first attempt did is not known): 2.2.0-20200101T000000Z"
+    ), result.plan
+    [warning] = result.warnings
+    assert "2.2.0-20200101T000000Z" in warning and "not known" in warning
+    [step] = [s for s in result.steps if s["step"] == "backups"]
+    assert step["absent"] == ["2.2.0-20200101T000000Z"] and step["pruned"] == []
+
+
+def test_an_older_backup_gone_before_the_cleanup_is_said_gone_not_removed(
+    sim: tuple[Fleet, dict[str, Any], Path],
+) -> None:
+    """Removed by someone between the install's listing and the cleanup: the one command
+    sent finds it gone, and says so (this run did not remove it)."""
+    host = sim[0].host("sage01")
+    host.fs.mkdir(ROOT, acl=private_folder_acl())  # as an earlier deploy left it
+    old = plant(host, "2.2.0-20200101T000000Z")
+    result = upgrade(sim, "3.2.0", keep=1, before_cleanup=lambda: host.fs.delete(old))
+    assert result.outcome == "upgraded", result.reason
+    assert result.backups_pruned == [] and not result.warnings
+    assert result.plan.endswith(
+        " — older agent backups already gone when the staging cleanup ran: 2.2.0-20200101T000000Z"
+    ), result.plan
 
 
 def test_check_mode_says_which_backups_would_go_and_removes_none(

@@ -21,6 +21,7 @@ from typing import Any
 
 from sagefleet.deploy.state import DeployState
 from sagefleet.remote import RemoteError
+from sagefleet.transfer import CleanupResult
 
 #: A backup's name as agent_install makes it: '<version>-<yyyyMMddTHHmmssZ>', UTC, the
 #: version in letters, digits and . + _ - (the prelude's Get-SfBackupStamp reads the same).
@@ -114,12 +115,15 @@ class Backups(DeployState):
         kept, remove = plan_prune(listed, self.options.keep_backups, current)
         return PrunePlan(tuple(kept), tuple(remove))
 
-    def _pruned(self, plan: PrunePlan | None, done: Mapping[str, Any] | None) -> None:
+    def _pruned(self, plan: PrunePlan | None, cleaned: CleanupResult | None) -> None:
         """What the staging cleanup removed of ``plan.remove`` (its ``backups`` answer): a
         backup something in it keeps (a file or folder held open, a read-only link), or a
-        refusal, is a warning naming it and what the host said."""
+        refusal, is a warning naming it and what the host said. A backup the answer names
+        neither removed nor left was not there when the command ran: when it was sent again
+        (its first answer lost), what the first attempt did is not known, and said so."""
         if plan is None:
             return
+        done = cleaned.backups if cleaned else None
         folder = self.options.backup_dir
         root = folder.rstrip("\\")
         if plan.remove and done is None:
@@ -143,10 +147,13 @@ class Backups(DeployState):
         stuck = {item["folder"] for item in left}
         pruned = [str(n) for n in _names(answer.get("pruned")) or []]
         kept = list(plan.kept) + [n for n in plan.remove if n in stuck]
+        absent = [n for n in plan.remove if n not in pruned and n not in stuck]
         self.result.backups_pruned = pruned
-        self.step("backups", kept=kept, pruned=pruned)
+        self.step("backups", kept=kept, pruned=pruned, absent=absent)
         if pruned:
             self.result.plan += " — older agent backups removed: " + ", ".join(pruned)
+        if absent:
+            self._absent(absent, bool(cleaned and cleaned.backups_sent_again))
         for item in left:
             self.step("prune-left", **item)
             self._warn(
@@ -156,6 +163,24 @@ class Backups(DeployState):
         if left:
             said = "; ".join(f"{item['folder']} ({_stayed(item)})" for item in left)
             self.result.plan += f" — agent backups not removed: {said}"
+
+    def _absent(self, names: list[str], sent_again: bool) -> None:
+        """Older backups to remove that the answering command did not find."""
+        folder, listed = self.options.backup_dir, ", ".join(names)
+        if not sent_again:
+            self.result.plan += (
+                f" — older agent backups already gone when the staging cleanup ran: {listed}"
+            )
+            return
+        self._warn(
+            f"older agent backups in {folder} ({listed}): not known whether the staging "
+            "cleanup removed them; its first answer was lost and the command sent again, "
+            "which did not find them"
+        )
+        self.result.plan += (
+            " — older agent backups not there when the staging cleanup was sent again (what "
+            f"its first attempt did is not known): {listed}"
+        )
 
     def _planned_prune(self, taking: bool) -> None:
         """Check mode: say which backups a run would remove (agent_backup_prune lists);

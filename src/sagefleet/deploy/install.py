@@ -177,7 +177,7 @@ class Install(HealthGate, Rollback, Backups):
             verb = {"install": Outcome.INSTALLED, "downgrade": Outcome.DOWNGRADED}.get(
                 action, Outcome.UPGRADED
             )
-            self._pruned(prune, cleaned.backups if cleaned else None)
+            self._pruned(prune, cleaned)
             if self.result.reboot_required:
                 self.result.plan += " — reboot required (not done: plan it with the client)"
             return self.done(

@@ -34,6 +34,9 @@ class CleanupResult(HostStep):
     # The agent backups removed in the same command (remove_backups given): stage_cleanup's
     # 'backups' answer, {pruned, left, error}; None when none were given.
     backups: Mapping[str, Any] | None = None
+    # Times the command removing the backups was sent again, its answer lost (a timeout, a
+    # WinRM fault: RetryingSession): what the attempts before the last did is not known.
+    backups_sent_again: int = 0
 
     @property
     def changed(self) -> bool:
@@ -118,7 +121,9 @@ def cleanup(
     first: dict[str, Any] = {"root": root, "remove": [], "remove_parts": []}
     if remove_backups and not check_mode:
         first.update(backup_dir=backup_dir, remove_backups=list(remove_backups))
+    retried = getattr(session, "retried", 0)  # a RetryingSession counts what it sends again
     listing = session.run_snippet("stage_cleanup", first)
+    sent_again = getattr(session, "retried", 0) - retried
     if not isinstance(listing, dict) or not isinstance(listing.get("folders"), list):
         raise TransferError(
             session.host, root, f"unexpected stage_cleanup answer: {listing!r:.200}"
@@ -147,4 +152,5 @@ def cleanup(
         check_mode=check_mode,
         left=tuple(left),
         backups=listing.get("backups") if isinstance(listing.get("backups"), dict) else None,
+        backups_sent_again=sent_again if "remove_backups" in first else 0,
     )
