@@ -17,7 +17,7 @@ from sagefleet.deploy import deploy_host
 from sagefleet.inventory import load
 from sagefleet.package import build_test_package, inspect
 from sagefleet.sim.fleet import Fleet, generate_specs
-from sagefleet.sim.host import Service, WindowsHost
+from sagefleet.sim.host import SYSTEM, Acl, Service, WindowsHost
 from tests.support.fleets import ROOT, next_first_address, session_for
 from tests.support.scenarios import write_inventory
 from tests.support.verify import run_suites
@@ -199,6 +199,29 @@ def test_deploy_plans_an_upgrade_of_the_service_the_profile_finds(
         )
     assert result.outcome == "blocked" and not result.changed
     assert "SpendeskSage100Agent, SpendeskSage100AgentOld" in (result.reason or "")
+
+
+def test_a_folder_the_winrm_account_may_not_list_fails_the_run_and_is_named(
+    reference: tuple[Fleet, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The install's Logs folder grants SYSTEM only: its files are not learned, and the run
+    says so (a note naming the folder and Windows' reason, install.files assumed, exit 1),
+    never a folder read as empty. The profile of what could be read is still written."""
+    fleet, inventory = reference
+    logs = FOLDER + "\\Logs"
+    fleet.host("sage01").fs.set_acl(logs, Acl.private(SYSTEM, [SYSTEM], folder=True))
+    target = tmp_path / "inventory" / "agent-profile.yml"
+    rc, _, err = learn(inventory, capsys, "--display-name-pattern", "^Spendesk", "-o", str(target))
+    said = " ".join(err.split())
+    assert rc == 1, err
+    assert f"note: {logs} could not be listed as the WinRM account (Access to the path" in said
+    assert said.endswith(
+        "sagefleet: error: sage01: the reference install was not read whole: 1 folder(s) "
+        "could not be listed as the WinRM account (see the notes); the profile written leaves "
+        "install.files assumed"
+    ), err
+    profile = agent_profile.load(str(target))
+    assert profile.is_assumed("install.files")
 
 
 def test_an_unreachable_reference_host_is_one_line(

@@ -14,7 +14,15 @@ from sagefleet.agent import learn as agent_learn
 from sagefleet.agent import profile as agent_profile
 from sagefleet.agent.learn import Lookup, build, merge_keys, technology
 from sagefleet.remote.contracts import validate_output
-from sagefleet.sim.host import Service, WindowsHost, host_from_profile, load_profile
+from sagefleet.sim.host import (
+    SYSTEM,
+    Acl,
+    Service,
+    WindowsHost,
+    host_from_profile,
+    load_profile,
+)
+from sagefleet.sim.session import SimSession
 
 FOLDER = "C:\\Program Files (x86)\\Spendesk\\Sage 100 Agent"
 #: Values of the reference install's settings.json: none may reach a learned profile.
@@ -175,3 +183,38 @@ def test_a_list_keyed_by_a_non_unique_member_is_no_merge_key() -> None:
         {"path": ["Data", "Links", 0], "type": "object"},
     ]
     assert merge_keys(shapes) == [{"path": "Data.Links", "member": "id"}]
+
+
+def test_a_folder_the_winrm_account_may_not_list_is_said_never_read_as_empty() -> None:
+    """Get-ChildItem's "Access ... denied." on a folder without List folder / read data for
+    the WinRM account: the document names the folder, and the profile leaves install.files
+    assumed with a note saying why (docs/simulator.md, ledger row 38)."""
+    host = reference()
+    logs = FOLDER + "\\Logs"
+    host.fs.set_acl(logs, Acl.private(SYSTEM, [SYSTEM], folder=True))
+    document = learn_document(host, Lookup(display_name_pattern="^Spendesk"))
+    assert document["unlisted"] == [
+        {"folder": logs, "error": f"Access to the path '{logs}' is denied."}
+    ]
+    assert not [f for f in document["files"] if f.lower().startswith("logs\\")]
+    learned = build(document, "ref", agent_profile.default())
+    assert learned.unlisted == [logs]
+    assert "install.files" in learned.profile["assumed"]
+    [note] = [n for n in learned.notes if n.startswith(logs)]
+    assert "could not be listed as the WinRM account (Access to the path" in note
+
+
+def test_the_old_silent_listing_reads_a_refused_folder_as_empty_as_on_windows() -> None:
+    """-ErrorAction SilentlyContinue drops Get-ChildItem's error: the model is not kinder."""
+    host = reference()
+    host.fs.set_acl(FOLDER + "\\Logs", Acl.private(SYSTEM, [SYSTEM], folder=True))
+
+    def silent(script: str) -> str:
+        listing = "-Force -ErrorAction Stop)"
+        assert listing in script
+        return script.replace(listing, "-Force -ErrorAction SilentlyContinue)")
+
+    params = agent_learn.params(agent_profile.default(), Lookup(display_name_pattern="^Spendesk"))
+    document = SimSession(host, rewrite=silent).run_snippet("agent_learn", params)
+    assert document["unlisted"] == []
+    assert not [f for f in document["files"] if f.lower().startswith("logs\\")]

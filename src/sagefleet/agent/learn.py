@@ -62,6 +62,9 @@ class Learned:
 
     profile: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    #: Folders of the install the WinRM account could not list: the profile holds what
+    #: the others showed, and the run says it was not read whole.
+    unlisted: list[str] = field(default_factory=list)
 
     def to_yaml(self) -> str:
         header = (
@@ -256,6 +259,15 @@ def build(
     data["install"] = {"dir": install_dir, "files": files}
     if answer.get("files_truncated"):
         notes.append(f"the install folder holds more than {len(files)} files: the list is cut")
+    unlisted = [u for u in _items(answer.get("unlisted")) if isinstance(u, Mapping)]
+    for item in unlisted:
+        notes.append(
+            f"{item.get('folder')} could not be listed as the WinRM account ({item.get('error')}): "
+            "its files are not in install.files (grant the WinRM account read on it, or run "
+            "as an account that has it)"
+        )
+    if unlisted:
+        assumed.append("install.files")
     settings = answer.get("settings")
     shapes = _items((settings or {}).get("structure"))
     if settings and not settings.get("error"):
@@ -270,9 +282,15 @@ def build(
         assumed.extend(["settings.path", "settings.merge_keys"])
         data["settings"]["structure"] = None
         data["settings"]["merge_keys"] = []
-        notes.append(
-            f"settings.json: {settings['error']}" if settings else "no settings.json in the folder"
-        )
+        if settings:
+            notes.append(f"settings.json: {settings['error']}")
+        elif unlisted:
+            notes.append(
+                f"no settings.json in the folders that could be listed ({len(unlisted)} could "
+                "not be)"
+            )
+        else:
+            notes.append("no settings.json in the folder")
     # Where the wizard's answers land in settings.json is a meaning, not a structure.
     # So is whether the agent reads settings.json only when it starts.
     assumed.extend(["settings.installer_adds", "settings.read_at_start", "connection_fields"])
@@ -318,7 +336,7 @@ def build(
     assumed.append("upgrade.keeps_settings")
     data["assumed"] = assumed
     agent_profile.validate(data, f"the profile learned from {host}")
-    return Learned(profile=data, notes=notes)
+    return Learned(profile=data, notes=notes, unlisted=[str(u.get("folder")) for u in unlisted])
 
 
 def learn(session: HostSession, host: str, base: AgentProfile, lookup: Lookup) -> Learned:

@@ -72,8 +72,9 @@ def cmd_learn(args: argparse.Namespace) -> int:
     (read-only) and write the agent profile that describes it: service, install folder
     and files, settings.json key structure (no value), uninstall entry, installer
     technology. Exit codes: 0 written, 1 agent not found, or the install could not be read
-    (Constrained Language Mode, a timeout), 2 bad input (the host was not contacted), 4 host
-    unreachable or the credentials refused (as doctor's).
+    (Constrained Language Mode, a timeout), or not whole (a folder the WinRM account may not
+    list: the profile is written, install.files assumed), 2 bad input (the host was not
+    contacted), 4 host unreachable or the credentials refused (as doctor's).
     """
     from sagefleet.agent import profile as agent_profile
     from sagefleet.agent.learn import AgentNotFound, learn
@@ -128,4 +129,12 @@ def cmd_learn(args: argparse.Namespace) -> int:
     for note in learned.notes:
         print(f"  note: {note}", file=sys.stderr)
     print("  still assumed: " + (", ".join(profile["assumed"]) or "nothing"), file=sys.stderr)
+    if learned.unlisted:
+        print(
+            f"sagefleet: error: {host.name}: the reference install was not read whole: "
+            f"{len(learned.unlisted)} folder(s) could not be listed as the WinRM account "
+            "(see the notes); the profile written leaves install.files assumed",
+            file=sys.stderr,
+        )
+        return 1
     return 0

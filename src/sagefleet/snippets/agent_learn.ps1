@@ -1,4 +1,4 @@
-# sagefleet:agent_learn/1
+# sagefleet:agent_learn/2
 # Read a reference install of the agent (installed once by hand with the vendor's
 # wizard): its service, install folder and file names, the key structure of its
 # settings.json and its Add/Remove Programs entry. Read-only; gathers, never decides
@@ -7,6 +7,8 @@
 # length of each list and which string members of a list of objects are unique.
 # $P: service, image_path_pattern, display_name_pattern, settings_names[],
 #     uninstall_pattern, max_files, max_depth.
+# A folder of the install the WinRM account may not list (no List folder / read data
+# right) is in unlisted[] with Windows' reason, never read as empty.
 
 $maxFiles = [int](Get-SfParam 'max_files' 500)
 $maxDepth = [int](Get-SfParam 'max_depth' 4)
@@ -17,6 +19,7 @@ $result = [ordered]@{
     install_dir     = $null
     files           = @()
     files_truncated = $false
+    unlisted        = @()
     settings        = $null
     uninstall       = @()
 }
@@ -73,7 +76,15 @@ if ($dir -and (Test-Path -LiteralPath $dir -PathType Container)) {
     $queue.Enqueue(@($dir, '', 0))
     while ($queue.Count -gt 0) {
         $folder = $queue.Dequeue()
-        foreach ($entry in @(Get-ChildItem -LiteralPath $folder[0] -Force -ErrorAction SilentlyContinue | Sort-Object -Property Name)) {
+        # Get-ChildItem's "Access to the path ... is denied." is non-terminating: stop on it
+        # and say the folder, never an empty one.
+        try {
+            $listed = @(Get-ChildItem -LiteralPath $folder[0] -Force -ErrorAction Stop)
+        } catch {
+            $result.unlisted += [ordered]@{ folder = [string]$folder[0]; error = $_.Exception.Message }
+            continue
+        }
+        foreach ($entry in @($listed | Sort-Object -Property Name)) {
             $relative = $entry.Name
             if ($folder[1]) { $relative = $folder[1] + '\' + $entry.Name }
             if ($entry.PSIsContainer) {

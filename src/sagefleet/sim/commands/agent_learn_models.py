@@ -14,10 +14,11 @@ from collections import deque
 from typing import Any
 from xml.etree import ElementTree
 
+from sagefleet.sim.commands import semantics
 from sagefleet.sim.commands.lookup import find_service
 from sagefleet.sim.commands.registry import SnippetAbort, simulates
 from sagefleet.sim.commands.stdin import Stdin
-from sagefleet.sim.host import ModelError, WindowsHost
+from sagefleet.sim.host import AccessDenied, ModelError, WindowsHost
 
 #: The values of an Uninstall entry the snippet reports (the others by name only).
 KEPT_VALUES = (
@@ -47,16 +48,30 @@ PATH_VALUES = (
 INT64 = 2**63
 
 
+#: The script stops on Get-ChildItem's error (a folder the WinRM account may not list) and
+#: catches it; with -ErrorAction SilentlyContinue the folder reads as empty (ledger row 38).
+_LISTING_CAUGHT = r"Get-ChildItem -LiteralPath \$folder\[0\] -Force -ErrorAction Stop\b"
+
+
 def _files(
     host: WindowsHost, folder: str, max_files: int, max_depth: int
-) -> tuple[list[str], bool]:
-    """Relative file names, breadth first, as the snippet's queue walks them."""
+) -> tuple[list[str], bool, list[dict[str, str]]]:
+    """Relative file names, breadth first, as the snippet's queue walks them, listed as the
+    WinRM account (``host.winrm_token``), and the folders it could not list."""
     files: list[str] = []
     truncated = False
+    unlisted: list[dict[str, str]] = []
+    token = host.winrm_token()
     queue: deque[tuple[str, str, int]] = deque([(folder, "", 0)])
     while queue:
         path, relative, depth = queue.popleft()
-        for name in host.fs.listdir(path):
+        try:
+            names = host.fs.listdir(path, token)
+        except AccessDenied as exc:
+            if semantics.uses(_LISTING_CAUGHT):
+                unlisted.append({"folder": path, "error": str(exc)})
+            continue
+        for name in names:
             child = f"{path}\\{name}"
             rel = f"{relative}\\{name}" if relative else name
             if host.fs.is_dir(child):
@@ -66,7 +81,7 @@ def _files(
                 files.append(rel)
             else:
                 truncated = True
-    return files, truncated
+    return files, truncated, unlisted
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -214,6 +229,8 @@ def agent_learn(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict
         "settings": None,
         "uninstall": [],
     }
+    if semantics.uses(r"\bunlisted\s+=\s+@\(\)"):
+        result["unlisted"] = []
     with host.lock:
         service, by, candidates = find_service(host, params, "service")
         result["matched_by"], result["candidates"] = by, candidates
@@ -237,10 +254,12 @@ def agent_learn(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict
                 result["install_dir"] = folder
             result["service"]["runtime_sku"] = _runtime_sku(host, exe + ".config") if exe else None
         if folder is not None and host.fs.is_dir(folder):
-            files, truncated = _files(
+            files, truncated, unlisted = _files(
                 host, folder, _int(params, "max_files", 500), _int(params, "max_depth", 4)
             )
             result["files"], result["files_truncated"] = files, truncated
+            if "unlisted" in result:
+                result["unlisted"] = unlisted
             names = params.get("settings_names") or ["settings.json"]
             result["settings"] = _settings(host, folder, files, list(names))
         result["uninstall"] = _uninstall(host, folder, str(params.get("uninstall_pattern") or ""))
