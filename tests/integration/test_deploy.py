@@ -35,15 +35,6 @@ from tests.support.fleets import ROOT, FleetFactory
 from tests.support.scenarios import entities_for
 
 
-@pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_test_package(
-        tmp_path_factory.mktemp("pkg") / "Setup.zip",
-        agent_version="3.2.0",
-        installer_bytes=512 * 1024,
-    )
-
-
 def test_fresh_install_then_idempotent_rerun(
     tmp_path: Path, package: Path, make_fleet: FleetFactory
 ) -> None:

@@ -6,21 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from sagefleet.package import build_test_package
 from sagefleet.sim.commands.acl_rules import private_folder_acl
 from tests.support.deploy import CANARY, deploy, outcomes, snapshot
 from tests.support.fleets import FleetFactory
-
-
-@pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_test_package(
-        tmp_path_factory.mktemp("pkg") / "Setup.zip",
-        agent_version="3.2.0",
-        installer_bytes=512 * 1024,
-    )
 
 
 def test_older_agent_backups_are_planned_then_removed_and_a_locked_one_is_a_warning(

@@ -11,9 +11,6 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
-
-from sagefleet.package import build_test_package
 from sagefleet.sim.fleet import Fleet, generate_specs
 from tests.support.deploy import deploy, outcomes, recap, report_folder
 from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT, FleetFactory, next_first_address
@@ -65,7 +62,6 @@ def test_preflight_ends_each_blocked_host_by_its_own_value(tmp_path: Path) -> No
     assert statuses == {"sage01": ["system-out"], "sage02": ["failure"], "sage03": ["failure"]}
 
 
-
 def test_preflight_reports_a_value_set_in_the_play_as_play_recap_ends_the_host(
     tmp_path: Path,
 ) -> None:
@@ -90,9 +86,18 @@ def test_preflight_reports_a_value_set_in_the_play_as_play_recap_ends_the_host(
     with Fleet(specs, tmp_path / "fleet") as fleet:
         inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml", {})
         process = subprocess.run(
-            [ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook),
-             "-e", f"sagefleet_preflight_report_dir={tmp_path / 'out'}"],
-            cwd=ROOT, capture_output=True, text=True, timeout=300,
+            [
+                ANSIBLE_PLAYBOOK,
+                "-i",
+                str(inventory),
+                str(playbook),
+                "-e",
+                f"sagefleet_preflight_report_dir={tmp_path / 'out'}",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
             env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
         )
     assert process.returncode == 2, process.stdout[-3000:]
@@ -101,14 +106,6 @@ def test_preflight_reports_a_value_set_in_the_play_as_play_recap_ends_the_host(
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert {h["host"]: h["recap"] for h in report["hosts"]} == {"sage01": "ok", "sage02": "failed"}
     assert report["fail_on_blocked"] is True
-
-@pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_test_package(
-        tmp_path_factory.mktemp("pkg") / "Setup.zip",
-        agent_version="3.2.0",
-        installer_bytes=512 * 1024,
-    )
 
 
 def test_deploy_ends_each_blocked_host_by_its_own_value(
