@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
@@ -11,8 +10,10 @@ import winrm
 from winrm.exceptions import InvalidCredentialsError, WSManFaultError
 
 from sagefleet import snippets
+from sagefleet.remote.command import snippet_invocation
 from sagefleet.sim.fleet import generate_specs
 from tests.support.fleets import FleetFactory, next_first_address
+from tests.support.signals import LOCK
 
 
 def session(fleet, name: str, transport: str, password: str | None = None, **kw) -> winrm.Session:
@@ -128,14 +129,34 @@ def test_stdin_through_protocol_send_reaches_the_command(make_fleet: FleetFactor
     )
     protocol = s.protocol
     shell_id = protocol.open_shell()
-    script = base64.b64encode(snippets.render("host_info", {}).encode("utf-16-le")).decode()
-    command_id = protocol.run_command(
-        shell_id, f"powershell -encodedcommand {script}", console_mode_stdin=False
-    )
-    protocol.send_command_input(shell_id, command_id, b"line one\r\n")
+    # A command that reads its stdin (the bootstrap, then the script's own input).
+    line, script = snippet_invocation("host_info", {})
+    command_id = protocol.run_command(shell_id, line, console_mode_stdin=False)
+    protocol.send_command_input(shell_id, command_id, script + b"line one\r\n")
     protocol.send_command_input(shell_id, command_id, b"line two\r\n", end=True)
     stdout, _, rc = protocol.get_command_output(shell_id, command_id)
     protocol.cleanup_command(shell_id, command_id)
     protocol.close_shell(shell_id)
     assert rc == 0 and json.loads(stdout)["hostname"] == "SAGE-ONPREM"
     assert fleet.host("sage01").journal[-1]["stdin_bytes"] == len(b"line one\r\nline two\r\n")
+
+
+def test_a_command_whose_stdin_ended_runs_though_the_client_went_away_before_receive(
+    make_fleet: FleetFactory,
+) -> None:
+    """A deploy killed after its last Send (End="true") and before its first Receive: the
+    process WinRS created at Command has its whole script, and runs it to its end."""
+    fleet = make_fleet()
+    protocol = session(
+        fleet, "sage01", "ntlm", ca_trust_path=str(fleet.ca_file), server_cert_validation="validate"
+    ).protocol
+    shell_id = protocol.open_shell()
+    params = {"action": "acquire", "path": LOCK, "owner": "killed-run", "ttl_s": 600}
+    line, script = snippet_invocation("deploy_lock", params)
+    command_id = protocol.run_command(shell_id, line, console_mode_stdin=False)
+    protocol.send_command_input(shell_id, command_id, script, end=True)
+    protocol.transport.close_session()  # the client is gone: no Receive, Signal or Delete
+    command = fleet.listeners["sage01"].shells.shells[shell_id].commands[command_id]
+    assert command.done.wait(10), "the command never ran"
+    assert json.loads(fleet.host("sage01").fs.read(LOCK))["owner"] == "killed-run"
+    assert fleet.listeners["sage01"].stats.operations.get("Receive") is None

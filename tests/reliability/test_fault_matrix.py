@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -355,6 +356,17 @@ def test_service_that_will_not_start_is_rolled_back(
 # -- the host restarts in the middle of the upgrade ----------------------------------------
 
 
+def waiting_for_output(fleet: Fleet, name: str, timeout: float = 10.0) -> None:
+    """Until a Receive waits for a command still running on host ``name`` (bounded)."""
+    shells = fleet.listeners[name].shells.shells
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        commands = [c for shell in list(shells.values()) for c in list(shell.commands.values())]
+        if any(c.awaited and not c.done.is_set() for c in commands):
+            return
+        time.sleep(0.01)
+
+
 def test_host_restarted_mid_upgrade_then_a_rerun_converges(
     sim: Case, package: PackageInfo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -369,6 +381,9 @@ def test_host_restarted_mid_upgrade_then_a_rerun_converges(
 
     def cut(host: WindowsHost, params: dict[str, Any], stdin: bytes) -> Any:
         host.stop_service(params["service_name"])
+        # The installer takes a while on Windows: the client is waiting for its output (a
+        # Receive), not still reading the answer to the Send that ended its stdin.
+        waiting_for_output(fleet, name)
         fleet.host_down(name)  # Windows restarts: the listener and every shell are gone
         raise dispatch.SnippetAbort("never answered")
 

@@ -12,11 +12,12 @@ from sagefleet.remote.command import (
     CMD_LINE_LIMIT,
     CREATE_PROCESS_LIMIT,
     LANGUAGE_MODE_TAG,
+    bootstrap_command,
     command_line,
     decode_clixml,
     snippet_invocation,
 )
-from sagefleet.sim.commands.dispatch import run_command
+from sagefleet.sim.commands.dispatch import reads_stdin, run_command
 from sagefleet.sim.host import ProfileError, WindowsHost, host_from_profile, load_profile
 
 
@@ -202,3 +203,29 @@ def test_reset_restores_the_profile_state(host: WindowsHost) -> None:
     host.snippet_failures["host_info"] = "boom"
     host.reset()
     assert host.hostname == "SAGE-ONPREM" and host.snippet_failures == {}
+
+
+# What the shell layer starts at Command (no stdin read) or at the end of stdin.
+READERS = {
+    "the stdin bootstrap": bootstrap_command(),
+    "encoded twice (ansible-core 2.18)": command_line(command_line("[Console]::In.ReadLine()")),
+    "ansible's pipeline input": command_line("foreach ($in in $INPUT) { $in }"),
+    "the raw stream": command_line("$s = [System.Console]::OpenStandardInput()"),
+    "commands from stdin": "powershell.exe -NoProfile -Command -",
+}
+NOT_READERS = {
+    "a snippet sent whole": command_line(snippets.render("host_info", {})),
+    "a raw one-liner": command_line("Get-Service WinRM; $inputFile = 'x'"),
+    "a cmd.exe line": "hostname",
+    "testinfra's probe": "powershell -command \"Test-Path 'C:\\Windows'\"",
+}
+
+
+@pytest.mark.parametrize("line", READERS.values(), ids=READERS.keys())
+def test_a_powershell_line_naming_a_stdin_reader_reads_stdin(line: str) -> None:
+    assert reads_stdin(line)
+
+
+@pytest.mark.parametrize("line", NOT_READERS.values(), ids=NOT_READERS.keys())
+def test_a_line_naming_no_stdin_reader_reads_none(line: str) -> None:
+    assert not reads_stdin(line)

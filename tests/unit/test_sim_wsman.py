@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import base64
+import functools
 import xml.etree.ElementTree as ET
 
 import pytest
 from tests.support.wsman import find, open_shell, request
 
+from sagefleet import snippets
+from sagefleet.remote.command import command_line, snippet_invocation
+from sagefleet.sim.commands.dispatch import reads_stdin, run_command
+from sagefleet.sim.host import WindowsHost, host_from_profile, load_profile
 from sagefleet.sim.protocol import wsman
+
+LOCK = "C:\\ProgramData\\sagefleet\\deploy.lock"
 
 
 @pytest.fixture
 def service() -> wsman.ShellService:
+    # Every command here reads its stdin: it starts when its stdin ends (or at a Receive).
     return wsman.ShellService(
-        "SRV", lambda line, stdin, cmd_shell: (0, f"ran {line}".encode() + stdin.data, b"")
+        "SRV",
+        lambda line, stdin, cmd_shell: (0, f"ran {line}".encode() + stdin.data, b""),
+        reads_stdin=lambda line: True,
     )
 
 
@@ -97,7 +107,9 @@ def test_slow_command_answers_receive_with_operation_timeout() -> None:
 
     release = threading.Event()
     service = wsman.ShellService(
-        "SRV", lambda line, stdin, cmd_shell: (release.wait(5), (0, b"", b""))[1]
+        "SRV",
+        lambda line, stdin, cmd_shell: (release.wait(5), (0, b"", b""))[1],
+        reads_stdin=lambda line: True,
     )
     shell_id = open_shell(service)
     data, _ = request(wsman.ACTION_COMMAND, shell_id, {"rsp:CommandLine": {"rsp:Command": "x"}})
@@ -113,3 +125,59 @@ def test_slow_command_answers_receive_with_operation_timeout() -> None:
     release.set()
     root = ET.fromstring(service.handle(receive, "u", "c"))
     assert find(root, "ExitCode").text == "0"
+
+
+# -- when the command's process runs: as on Windows, whether a Receive comes or not ----
+
+
+@pytest.fixture
+def host() -> WindowsHost:
+    return host_from_profile("h1", "127.0.0.2", "admin", "pw", load_profile("healthy-onprem"))
+
+
+def real_service(host: WindowsHost) -> wsman.ShellService:
+    """The shell layer over the host's real command layer, as a listener wires it."""
+    return wsman.ShellService("SRV", functools.partial(run_command, host), reads_stdin=reads_stdin)
+
+
+def start_command(service: wsman.ShellService, shell_id: str, line: str) -> str:
+    data, _ = request(wsman.ACTION_COMMAND, shell_id, {"rsp:CommandLine": {"rsp:Command": line}})
+    return find(ET.fromstring(service.handle(data, "u", "c")), "CommandId").text or ""
+
+
+def send_stdin(service: wsman.ShellService, shell_id: str, command_id: str, data: bytes) -> None:
+    stream = {"@Name": "stdin", "@CommandId": command_id, "@End": "true"}
+    stream["#text"] = base64.b64encode(data).decode()
+    body, _ = request(wsman.ACTION_SEND, shell_id, {"rsp:Send": {"rsp:Stream": stream}})
+    service.handle(body, "u", "c")
+
+
+def ended(service: wsman.ShellService, shell_id: str, command_id: str) -> bool:
+    return service.shells[shell_id].commands[command_id].done.wait(10)
+
+
+def test_a_command_whose_stdin_ended_runs_on_the_host_without_any_receive(
+    host: WindowsHost,
+) -> None:
+    """A client killed after its last Send (End) and before its first Receive: on
+    Windows the process read the whole script and ran it; the lock it takes is there."""
+    service = real_service(host)
+    shell_id = open_shell(service)
+    params = {"action": "acquire", "path": LOCK, "owner": "run-1", "ttl_s": 600}
+    line, script = snippet_invocation("deploy_lock", params)
+    command_id = start_command(service, shell_id, line)
+    assert not host.journal  # the bootstrap waits for its stdin
+    send_stdin(service, shell_id, command_id, script)
+    assert ended(service, shell_id, command_id)
+    assert [e["name"] for e in host.journal if e["kind"] == "snippet"] == ["deploy_lock"]
+    assert host.fs.is_file(LOCK)
+
+
+def test_a_command_that_reads_no_stdin_runs_when_the_command_is_answered(
+    host: WindowsHost,
+) -> None:
+    service = real_service(host)
+    shell_id = open_shell(service)
+    command_id = start_command(service, shell_id, command_line(snippets.render("host_info", {})))
+    assert ended(service, shell_id, command_id)
+    assert [e["name"] for e in host.journal if e["kind"] == "snippet"] == ["host_info"]

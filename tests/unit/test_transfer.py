@@ -561,7 +561,7 @@ def run_interrupted(how: str, end: bool = False) -> tuple[bytes, bool]:
         ran.set()
         return 0, b"", b""
 
-    service = wsman.ShellService("SRV", runner)
+    service = wsman.ShellService("SRV", runner, reads_stdin=lambda line: True)
     shell_id = open_shell(service)
     data, _ = request(wsman.ACTION_COMMAND, shell_id, {"rsp:CommandLine": {"rsp:Command": "x"}})
     command_id = find(ET.fromstring(service.handle(data, "u", "c")), "CommandId").text

@@ -29,7 +29,7 @@ import yaml
 from sagefleet.errors import SagefleetError
 from sagefleet.processes import alive, command_line
 from sagefleet.sim import vendor_layout
-from sagefleet.sim.commands.dispatch import run_command
+from sagefleet.sim.commands.dispatch import reads_stdin, run_command
 from sagefleet.sim.host import ProfileError, WindowsHost, host_from_profile, logon
 from sagefleet.sim.host.logon import HostCredentials
 from sagefleet.sim.host_profiles import (
@@ -272,6 +272,7 @@ class Fleet:
                 machine=host.hostname,
                 credentials=HostCredentials(host),
                 runner=functools.partial(run_command, host),
+                reads_stdin=reads_stdin,
                 faults=self._faults[spec.name],
                 stats=self._stats[spec.name],
             )

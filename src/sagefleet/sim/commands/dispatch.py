@@ -34,7 +34,15 @@ from sagefleet.sim.commands.registry import (
 from sagefleet.sim.commands.stdin import Stdin
 from sagefleet.sim.host import ScriptHung, WindowsHost, logon_session
 
-__all__ = ["Result", "Stdin", "run_cmd", "run_command", "run_ps_line", "run_snippet"]
+__all__ = [
+    "Result",
+    "Stdin",
+    "reads_stdin",
+    "run_cmd",
+    "run_command",
+    "run_ps_line",
+    "run_snippet",
+]
 
 _ENCODED = re.compile(
     r"^\s*powershell(?:\.exe)?\s+(?P<flags>(?:-\w+(?:\s+(?!-)\S+)?\s+)*?)"
@@ -42,6 +50,13 @@ _ENCODED = re.compile(
     re.I,
 )
 _PS_COMMAND = re.compile(r"^\s*powershell(?:\.exe)?\s+(?:-\w+\s+)*?-command\s+(?P<cmd>.+)$", re.I)
+# What makes powershell.exe read its standard input: the pipeline input a script names
+# as $input ("about_Automatic_Variables"), the console's reader or raw stream
+# ([Console]::In, ::Read, ::ReadLine, ::OpenStandardInput), or "-" as the command
+# ("about_PowerShell_exe": -Command - reads the commands from stdin).
+_STDIN_READERS = re.compile(
+    r"\$input\b|\[(?:system\.)?console\]::(?:in\b|read|openstandardinput)", re.I
+)
 
 
 # cmd.exe's answer to a command line over CMD_LINE_LIMIT (Microsoft: "Command prompt
@@ -75,12 +90,44 @@ def run_command(
         return _run_line(host, command_line, stdin)
 
 
+def reads_stdin(command_line: str) -> bool:
+    """Whether the process a command line starts reads its stdin, as the models run it.
+
+    WinRS creates the process when it answers the Command, and the process reads
+    stdin as Send requests deliver it: the protocol layer starts a command that
+    reads none at once, one that reads it when its stdin ends (docs/simulator.md,
+    ledger row 42). Only a PowerShell line gets stdin here (``run_cmd`` reads
+    none); a script naming none of ``_STDIN_READERS`` reads none, so its process
+    starts at once (when unsure: early, as Windows may).
+    """
+    match = _ENCODED.match(command_line)
+    if match:
+        script = _decoded(match.group("b64"))
+    else:
+        match = _PS_COMMAND.match(command_line)
+        script = _unquote(match.group("cmd")) if match else None
+        if script == "-":
+            return True
+    if script is None:
+        return False
+    if _ENCODED.match(script.strip()):  # encoded twice (ansible-core 2.18)
+        return reads_stdin(script.strip())
+    return _STDIN_READERS.search(script) is not None
+
+
+def _decoded(b64: str) -> str | None:
+    """The script of an -EncodedCommand (base64 of UTF-16LE), None if it is not one."""
+    try:
+        return base64.b64decode(b64, validate=True).decode("utf-16-le")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+
+
 def _run_line(host: WindowsHost, command_line: str, stdin: Stdin) -> Result:
     match = _ENCODED.match(command_line)
     if match:
-        try:
-            script = base64.b64decode(match.group("b64"), validate=True).decode("utf-16-le")
-        except (binascii.Error, UnicodeDecodeError):
+        script = _decoded(match.group("b64"))
+        if script is None:
             return not_understood("encoded command (bad base64/UTF-16)", command_line, True)
         return run_powershell(host, script, stdin)
     match = _PS_COMMAND.match(command_line)

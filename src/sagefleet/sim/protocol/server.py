@@ -21,6 +21,7 @@ import ssl
 import struct
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -194,6 +195,7 @@ class Listener(socketserver.ThreadingMixIn, http.server.HTTPServer):
         machine: str,
         credentials: Credentials,
         runner: wsman.Runner,
+        reads_stdin: Callable[[str], bool],
         faults: FaultPlan | None = None,
         stats: Stats | None = None,
     ) -> None:
@@ -204,7 +206,10 @@ class Listener(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.stats = stats if stats is not None else Stats()
         self.faults = faults if faults is not None else FaultPlan()
         self.shells = wsman.ShellService(
-            machine, self._run, hooks=_ListenerHooks(self.stats, self.faults)
+            machine,
+            self._run,
+            hooks=_ListenerHooks(self.stats, self.faults),
+            reads_stdin=reads_stdin,
         )
         self.connections: set[socket.socket] = set()
         self.conn_lock = threading.Lock()

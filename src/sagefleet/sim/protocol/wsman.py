@@ -1,7 +1,10 @@
 """WS-Management shell protocol: parse SOAP requests, keep shells, build replies.
 
 Protocol only: commands are handed to a runner (commands/dispatch.run_command)
-with their stdin as a ``Stdin`` object. Replies follow the structure of real Windows answers
+with their stdin as a ``Stdin`` object, when Windows would have their process
+running: at Command for one that reads no stdin, at the end of its stdin for one
+that does (``reads_stdin``, commands/dispatch.reads_stdin), whether or not a
+Receive ever comes. Replies follow the structure of real Windows answers
 (same elements, attributes and namespaces) as the real clients read them.
 """
 
@@ -11,6 +14,7 @@ import base64
 import threading
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 from xml.sax.saxutils import escape
@@ -218,6 +222,10 @@ class Command:
     console_stdin: bool = False
     # Started through cmd.exe (no WINRS_SKIP_CMD_SHELL=TRUE; see Runner).
     cmd_shell: bool = True
+    # Its process reads stdin (started when stdin ends), or not (started at Command).
+    reads_stdin: bool = True
+    # A Receive came for it: the client waits for its end itself.
+    awaited: bool = False
 
     def received(self) -> Stdin:
         """The stdin the command's process read, and how it ended."""
@@ -238,7 +246,11 @@ class Shell:
 
 
 class ShellService:
-    """The shells of one host; thread-safe, one instance per simulated host."""
+    """The shells of one host; thread-safe, one instance per simulated host.
+
+    ``reads_stdin`` tells from a command line whether its process reads stdin
+    (commands/dispatch.reads_stdin): one that does not starts at Command.
+    """
 
     def __init__(
         self,
@@ -246,9 +258,12 @@ class ShellService:
         runner: Runner,
         max_operations: int = 1500,
         hooks: ShellHooks | None = None,
+        *,
+        reads_stdin: Callable[[str], bool],
     ) -> None:
         self.machine = machine
         self.runner = runner
+        self.reads_stdin = reads_stdin
         self.max_operations = max_operations
         self.hooks = hooks
         self.shells: dict[str, Shell] = {}
@@ -356,12 +371,17 @@ class ShellService:
             command_id = str(uuid.uuid4()).upper()
             console = request.options.get("WINRS_CONSOLEMODE_STDIN", "").upper() == "TRUE"
             skip = request.options.get("WINRS_SKIP_CMD_SHELL", "").upper() == "TRUE"
-            shell.commands[command_id] = Command(
+            created = Command(
                 command_id=command_id,
                 command_line=full,
                 console_stdin=console,
                 cmd_shell=not skip,
+                reads_stdin=self.reads_stdin(full),
             )
+            shell.commands[command_id] = created
+            # WinRS creates the process before it answers (WSManRunShellCommand).
+            if not created.reads_stdin:
+                self._start(created)
         body = (
             f"<rsp:CommandResponse><rsp:CommandId>{command_id}</rsp:CommandId>"
             "</rsp:CommandResponse>"
@@ -386,14 +406,21 @@ class ShellService:
         if stream is None:
             raise WSManFault(FAULT_UNSUPPORTED, "Send without rsp:Stream")
         command = self._find_command(shell, stream.get("CommandId"))
-        if command.stdin_closed or command.thread is not None:
+        # A command that reads stdin started early (a Receive before its end) takes no
+        # more; one that reads none takes it into a pipe it never reads.
+        if command.stdin_closed or (command.thread is not None and command.reads_stdin):
             raise WSManFault(170, "The requested resource is in use.", "w:InternalError")
         data = base64.b64decode(stream.text) if stream.text else b""
         if self.hooks is not None:
             self.hooks.on_stdin(len(data))
-        command.stdin.extend(data)
-        if (stream.get("End") or "").lower() == "true":
-            command.stdin_closed = True
+        with self._lock:
+            command.stdin.extend(data)
+            if (stream.get("End") or "").lower() == "true":
+                command.stdin_closed = True
+                # The process has read its whole input: it runs to its end now, whether
+                # or not the client ever sends a Receive.
+                if command.thread is None:
+                    self._start(command)
         return envelope(
             "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/SendResponse",
             request.message_id,
@@ -427,16 +454,20 @@ class ShellService:
     def _interrupt(self, command: Command) -> None:
         """Run a command that received stdin but was never started, as its process would have.
 
-        A command whose stdin is complete ran to its end on Windows whatever the
-        client did next; one whose stdin was cut acted on what it had read.
-        Waits (bounded) for the model, so that the client's next request sees
-        the effects, as it would on Windows where they happened as data arrived.
+        A command whose stdin was cut acted on what it had read (one whose stdin
+        is complete, or that reads none, already runs: see ``_command``, ``_send``).
+        Unless a Receive already waited for it, waits (bounded) for the model, so
+        that the client's next request sees the effects, as it would on Windows
+        where they happened as data arrived.
         """
         with self._lock:
-            if command.thread is not None or not command.stdin:
+            if command.thread is None:
+                if not command.stdin:
+                    return
+                command.stdin_abrupt = not command.stdin_closed
+                self._start(command)
+            elif command.awaited:
                 return
-            command.stdin_abrupt = not command.stdin_closed
-            self._start(command)
         command.done.wait(timeout=ABORT_WAIT_SECONDS)
 
     def _start(self, command: Command) -> None:
@@ -462,6 +493,9 @@ class ShellService:
             shell, desired.get("CommandId") if desired is not None else None
         )
         with self._lock:
+            command.awaited = True
+            # Not started yet: stdin not ended (a console that nothing feeds, or a
+            # client that reads before it ends stdin).
             if command.thread is None:
                 self._start(command)
         if not command.done.wait(timeout=max(0.5, min(request.operation_timeout, 25.0))):
