@@ -85,3 +85,38 @@ def test_a_port_holding_the_digits_401_is_not_a_rejected_login() -> None:
     assert isinstance(
         _classify("h05", "Bad HTTP response returned from server. Code 401"), AuthenticationFailed
     )
+
+
+def test_an_answer_cut_in_its_middle_is_a_lost_connection_not_a_raw_exception() -> None:
+    """A reply whose body the connection cut (a host restarting, a proxy dropping it) is
+    requests' ChunkedEncodingError, which the direct session did not know: it escaped as a
+    traceback instead of reading as a lost connection."""
+    import socket
+    import threading
+
+    import requests
+
+    from sagefleet.remote.winrm import remote_error
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def answer_half() -> None:
+        connection, _ = server.accept()
+        connection.recv(65536)
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n<s:Envelope")
+        connection.close()
+
+    thread = threading.Thread(target=answer_half)
+    thread.start()
+    try:
+        with pytest.raises(requests.exceptions.RequestException) as raised:
+            url = f"http://127.0.0.1:{server.getsockname()[1]}/wsman"
+            requests.post(url, data=b"x", timeout=10)
+    finally:
+        thread.join()
+        server.close()
+    error = remote_error("sage01", raised.value)
+    assert isinstance(error, HostUnreachable), type(raised.value)
+    assert "connection lost during the answer" in error.message

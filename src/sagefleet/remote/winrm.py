@@ -73,6 +73,10 @@ def remote_error(host: str, exc: BaseException) -> RemoteError | None:
         return HostUnreachable(host, f"connection timed out: {_short(exc)}")
     if isinstance(exc, requests.exceptions.ConnectionError):
         return HostUnreachable(host, f"cannot connect: {_short(exc)}")
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        # The host answered, and the connection broke in the middle of its answer: what
+        # the request asked may have been done, as after a connection lost at any point.
+        return HostUnreachable(host, f"connection lost during the answer: {_short(exc)}")
     if isinstance(exc, requests.exceptions.Timeout):
         return RemoteTimeout(host, f"no answer in time: {_short(exc)}")
     if isinstance(exc, WinRMOperationTimeoutError):
