@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.support.entities import spc_entity
 
 from sagefleet.cli.settings import add_subparser
 from sagefleet.settings import MASK, dumps, redact
@@ -31,22 +32,7 @@ def write_json(path: Path, document: object) -> Path:
 
 
 def entity_yaml(**changes: object) -> dict[str, object]:
-    entity: dict[str, object] = {
-        "name": "Bijou SAS",
-        "company_code": "BIJOU",
-        "analytic_plan": 1,
-        "edition": "spc",
-        "azure_sql_server": "xiyxu8z271",
-        "database": "xim9mokrk4q_AS274AY1ZH",
-        "sage_user": "<administrateur>",
-        "sage_password": "",
-        "sql_user": "spendesk",
-        "sql_password": "{{ vault_sql }}",
-        "mae_path": "C:\\Sage\\BIJOU.MAE",
-        "pdf_storage": "filestream",
-    }
-    entity.update(changes)
-    return entity
+    return spc_entity(**{"sql_password": "{{ vault_sql }}", **changes})
 
 
 #: The template source, chosen explicitly (the default is the vendor's files).

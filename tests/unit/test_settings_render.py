@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.entities import spc_entity
 
 from sagefleet.errors import InputError
 from sagefleet.settings import (
@@ -19,20 +20,7 @@ from sagefleet.settings import (
 
 
 def entity(**changes: Any) -> Entity:
-    values: dict[str, Any] = {
-        "name": "Bijou SAS",
-        "company_code": "BIJOU",
-        "analytic_plan": 1,
-        "edition": "spc",
-        "azure_sql_server": "xiyxu8z271",
-        "database": "xim9mokrk4q_AS274AY1ZH",
-        "sage_user": "<administrateur>",
-        "sage_password": "",
-        "sql_user": "spendesk",
-        "sql_password": 'p"w\\d;é',
-        "mae_path": "\\\\spc-fs01\\Dossiers\\BIJOU.MAE",
-        "pdf_storage": "filestream",
-    }
+    values = spc_entity(sql_password='p"w\\d;é', mae_path="\\\\spc-fs01\\Dossiers\\BIJOU.MAE")
     values.update(changes)
     return Entity(**values)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.entities import spc_entity as base_entity
 
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.settings import (
@@ -27,22 +28,14 @@ DATA = Path(__file__).parent / "settings_data"
 
 
 def spc_entity(**changes: Any) -> dict[str, Any]:
-    entity: dict[str, Any] = {
-        "name": "Bijou SAS",
-        "company_code": "BIJOU",
-        "analytic_plan": 1,
-        "edition": "spc",
-        "azure_sql_server": "xiyxu8z271",
-        "database": "xim9mokrk4q_AS274AY1ZH",
-        "sage_user": "<administrateur>",
-        "sage_password": SAGE_SECRET,
-        "sql_user": "spendesk",
-        "sql_password": SQL_SECRET,
-        "mae_path": "\\\\spc-fs01\\Dossiers\\BIJOU.MAE",
-        "pdf_storage": "filestream",
-    }
-    entity.update(changes)
-    return entity
+    return base_entity(
+        **{
+            "sage_password": SAGE_SECRET,
+            "sql_password": SQL_SECRET,
+            "mae_path": "\\\\spc-fs01\\Dossiers\\BIJOU.MAE",
+            **changes,
+        }
+    )
 
 
 def onprem_entity(**changes: Any) -> dict[str, Any]:

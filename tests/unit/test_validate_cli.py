@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import winrm.transport
 import yaml
+from tests.support.entities import spc_entity
 
 from sagefleet.ansible import rolespec
 from sagefleet.ansible.validate import JOB_OPTIONS, JOBS
@@ -25,20 +26,7 @@ FIRST_TASKS = {
     "diagnose": ROOT / "roles" / "sagefleet_diagnose" / "tasks" / "main.yml",
     "verify": ROOT / "playbooks" / "verify.yml",
 }
-ENTITY = {
-    "name": "Bijou SAS",
-    "company_code": "BIJOU",
-    "analytic_plan": 1,
-    "edition": "spc",
-    "azure_sql_server": "xiyxu8z271",
-    "database": "xim9mokrk4q_AS274AY1ZH",
-    "sage_user": "<administrateur>",
-    "sage_password": "",
-    "sql_user": "spendesk",
-    "sql_password": "Sql-Canary-1",
-    "mae_path": "C:\\Sage\\BIJOU.MAE",
-    "pdf_storage": "filestream",
-}
+ENTITY = spc_entity()
 
 
 def validate_tasks(path: Path) -> list[dict[str, Any]]:
