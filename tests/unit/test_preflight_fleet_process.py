@@ -25,15 +25,17 @@ def _children() -> set[int]:
     return pids
 
 
-def _start(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, run: Any) -> tuple[int, Path]:
+def _start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, run: Any
+) -> tuple[int, preflight_play.Results]:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.setattr(doctor, "run", run)  # the forked process inherits it
     before = _children()
     host = FleetHost("sage01", inventory_host=object(), prepared=object())  # type: ignore[arg-type]
     results = preflight_play.start([host], forks=1, bastion=os.getpid())
-    assert results is not None and results.running()
-    (pid,) = _children() - before
-    return pid, results.folder
+    assert results is not None
+    (pid,) = _children() - before  # listed until it is waited for, even once ended
+    return pid, results
 
 
 def _wait(pid: int) -> int:
@@ -51,7 +53,9 @@ def _wait(pid: int) -> int:
 def test_a_fleet_process_ended_by_a_signal_removes_its_folder(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, signum: int
 ) -> None:
-    pid, folder = _start(monkeypatch, tmp_path, lambda *a, **k: time.sleep(60))
+    pid, results = _start(monkeypatch, tmp_path, lambda *a, **k: time.sleep(60))
+    assert results.running()
+    folder = results.folder
     os.kill(pid, signum)  # Ctrl-C or a TERM to ansible-playbook's process group
     assert _wait(pid) == 128 + signum
     assert not folder.exists() and list(tmp_path.iterdir()) == []
@@ -63,6 +67,8 @@ def test_a_fleet_process_whose_doctor_fails_removes_its_folder(
     def fails(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("doctor failed")
 
-    pid, folder = _start(monkeypatch, tmp_path, fails)
+    # No running() here: the process may have failed and ended already.
+    pid, results = _start(monkeypatch, tmp_path, fails)
+    folder = results.folder
     assert _wait(pid) == 1
     assert not folder.exists() and list(tmp_path.iterdir()) == []
