@@ -5,15 +5,13 @@ the fleet report (a task run once) read."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from sagefleet.sim.fleet import Fleet, generate_specs
 from tests.support.deploy import deploy, outcomes, recap, report_folder
-from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT, FleetFactory, next_first_address
+from tests.support.fleets import FleetFactory, next_first_address
 from tests.support.preflight import run_preflight
 from tests.support.scenarios import write_inventory
 
@@ -85,21 +83,7 @@ def test_preflight_reports_a_value_set_in_the_play_as_play_recap_ends_the_host(
     )
     with Fleet(specs, tmp_path / "fleet") as fleet:
         inventory = write_inventory(fleet, tmp_path / "inventory" / "hosts.yml", {})
-        process = subprocess.run(
-            [
-                ANSIBLE_PLAYBOOK,
-                "-i",
-                str(inventory),
-                str(playbook),
-                "-e",
-                f"sagefleet_preflight_report_dir={tmp_path / 'out'}",
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
-        )
+        process = run_preflight(inventory, tmp_path / "out", playbook=str(playbook))
     assert process.returncode == 2, process.stdout[-3000:]
     failed = dict(re.findall(r"^(sage0\d)\s+:.*failed=(\d+)", process.stdout, re.M))
     assert failed == {"sage01": "0", "sage02": "1"}, process.stdout[-3000:]

@@ -31,14 +31,17 @@ EXPECTED: dict[str, tuple[str, set[str], set[str]]] = {
 SCENARIOS = sorted(EXPECTED)
 
 
-def run_preflight(inventory: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    """ansible-playbook playbooks/preflight.yml with the report written to ``out``."""
+def run_preflight(
+    inventory: Path, out: Path, *extra: str, playbook: str = "playbooks/preflight.yml"
+) -> subprocess.CompletedProcess[str]:
+    """ansible-playbook playbooks/preflight.yml (or another ``playbook`` importing the
+    role) with the report written to ``out``."""
     return subprocess.run(
         [
             ANSIBLE_PLAYBOOK,
             "-i",
             str(inventory),
-            "playbooks/preflight.yml",
+            playbook,
             *extra,
             "-e",
             f"sagefleet_preflight_report_dir={out}",
