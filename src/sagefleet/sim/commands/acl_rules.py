@@ -18,6 +18,7 @@ from sagefleet.sim.host import (
     NOT_MAPPED,
     SYSTEM,
     WELL_KNOWN_NAMES,
+    AccessDenied,
     Acl,
     IdentityNotMapped,
     WindowsHost,
@@ -28,6 +29,18 @@ from sagefleet.sim.host import (
 RESOLVER = r"function\s+Resolve-SfPrincipal\b"
 FOLDER_CHECK = r"function\s+Confirm-SfPrivateFolder\b"
 _TRUSTED_OWNERS = (ADMINISTRATORS, SYSTEM)
+
+
+def listed_as_winrm(host: WindowsHost, folder: str, caught: str) -> tuple[list[str], str | None]:
+    """Get-ChildItem of ``folder`` as the WinRM account (its token against the folder's
+    DACL, ledger row 38): its names, or none and Windows' error when that account may not
+    list it. The error is the script's only when it stops on it (``caught``: its
+    Get-ChildItem with -ErrorAction Stop); -ErrorAction SilentlyContinue drops it, and the
+    folder reads as empty."""
+    try:
+        return host.fs.listdir(folder, host.winrm_token()), None
+    except AccessDenied as exc:
+        return [], str(exc) if semantics.uses(caught) else None
 
 
 def uses_private_acl() -> bool:

@@ -14,11 +14,11 @@ from collections import deque
 from typing import Any
 from xml.etree import ElementTree
 
-from sagefleet.sim.commands import semantics
+from sagefleet.sim.commands import acl_rules, semantics
 from sagefleet.sim.commands.lookup import find_service
 from sagefleet.sim.commands.registry import SnippetAbort, simulates
 from sagefleet.sim.commands.stdin import Stdin
-from sagefleet.sim.host import AccessDenied, ModelError, WindowsHost
+from sagefleet.sim.host import ModelError, WindowsHost
 
 #: The values of an Uninstall entry the snippet reports (the others by name only).
 KEPT_VALUES = (
@@ -61,16 +61,12 @@ def _files(
     files: list[str] = []
     truncated = False
     unlisted: list[dict[str, str]] = []
-    token = host.winrm_token()
     queue: deque[tuple[str, str, int]] = deque([(folder, "", 0)])
     while queue:
         path, relative, depth = queue.popleft()
-        try:
-            names = host.fs.listdir(path, token)
-        except AccessDenied as exc:
-            if semantics.uses(_LISTING_CAUGHT):
-                unlisted.append({"folder": path, "error": str(exc)})
-            continue
+        names, error = acl_rules.listed_as_winrm(host, path, _LISTING_CAUGHT)
+        if error is not None:
+            unlisted.append({"folder": path, "error": error})
         for name in names:
             child = f"{path}\\{name}"
             rel = f"{relative}\\{name}" if relative else name

@@ -19,10 +19,10 @@ import fnmatch
 import re
 from typing import Any
 
-from sagefleet.sim.commands import semantics, service_rules
+from sagefleet.sim.commands import acl_rules, service_rules
 from sagefleet.sim.commands.registry import simulates
 from sagefleet.sim.commands.stdin import Stdin
-from sagefleet.sim.host import AccessDenied, ModelError, WindowsHost
+from sagefleet.sim.host import ModelError, WindowsHost
 
 
 def _iso(value: Any) -> str:
@@ -79,12 +79,7 @@ def _logs(
         folders.append(seen)
         if not seen["exists"]:
             continue
-        try:
-            names = host.fs.listdir(folder, token)
-        except AccessDenied as exc:
-            if semantics.uses(_LISTING_CAUGHT):
-                seen["error"] = str(exc)
-            continue
+        names, seen["error"] = acl_rules.listed_as_winrm(host, folder, _LISTING_CAUGHT)
         entries = []
         for name in names:
             path = folder.rstrip("\\") + "\\" + name
