@@ -8,7 +8,7 @@ from typing import Any
 
 from sagefleet.ansible import rolespec, validate
 from sagefleet.ansible.action import SagefleetAction
-from sagefleet.errors import InputError, SagefleetError
+from sagefleet.errors import InputError, SagefleetError, refusal
 from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.report.runs import check_for_play
 
@@ -82,5 +82,5 @@ class ActionModule(SagefleetAction):
             # The hosts whose input is refused: PLAY RECAP counts this task's failure on
             # the host Ansible ran it once for, which the progress callback says.
             "refused_hosts": refused,
-            "msg": validate.refusal(errors),
+            "msg": refusal(errors),
         }

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from sagefleet import preflight
-from sagefleet.errors import SagefleetError
+from sagefleet.errors import SagefleetError, refusal
 from sagefleet.findings import FleetReport, HostReport
 from sagefleet.inventory import InventoryHost
 from sagefleet.outcomes import Outcome
@@ -35,8 +35,7 @@ class DoctorInputError(SagefleetError):
 
     def __init__(self, errors: Sequence[Exception]) -> None:
         self.errors = list(errors)
-        lines = "\n".join(f"- {e}" for e in self.errors)
-        super().__init__(f"{len(self.errors)} input error(s); no host was contacted:\n{lines}")
+        super().__init__(refusal(self.errors))
 
 
 @dataclass

@@ -6,7 +6,7 @@ the offending value (secrets masked by the caller) and what to do about it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 
@@ -91,3 +91,10 @@ def shown(names: list[str], most: int = 10) -> str:
     """At most ``most`` of ``names`` for one line, and how many more there are."""
     more = f" and {len(names) - most} more" if len(names) > most else ""
     return ", ".join(names[:most]) + more
+
+
+def refusal(errors: Sequence[object]) -> str:
+    """What a run says when it refuses its inputs before contacting any host: every error,
+    one a line (the playbooks' first task, doctor, sagefleet validate)."""
+    lines = "\n".join(f"- {e}" for e in errors)
+    return f"{len(errors)} input error(s); no host was contacted:\n{lines}"

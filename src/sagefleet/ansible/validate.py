@@ -9,7 +9,7 @@ run (docs/operations.md, "Checking an inventory before a run").
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,13 +107,6 @@ def _sagefleet_errors(
         except SagefleetError as exc:
             found.append(exc)
     return found
-
-
-def refusal(errors: Sequence[object]) -> str:
-    """What a job says when it refuses its inputs: every error, one a line."""
-    return f"{len(errors)} input error(s); no host was contacted:\n" + "\n".join(
-        f"- {e}" for e in errors
-    )
 
 
 def expired_waivers(host: str, variables: Mapping[str, Any], today: dt.date) -> list[str]:

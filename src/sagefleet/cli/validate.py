@@ -16,7 +16,7 @@ from sagefleet.cli.common import (
     exit_codes_epilog,
     inventory_options,
 )
-from sagefleet.errors import SagefleetError
+from sagefleet.errors import SagefleetError, refusal
 
 #: --job's value for every job at once.
 ALL = "all"
@@ -56,7 +56,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     role's argument spec, the WinRM transport, and each job's own options. Every error
     is listed, with the job(s) that would refuse it. No host is contacted.
     """
-    from sagefleet.ansible.validate import JOBS, expired_waivers, for_job, host_errors, refusal
+    from sagefleet.ansible.validate import JOBS, expired_waivers, for_job, host_errors
     from sagefleet.inventory import load, sagefleet_var_names, vault_options
 
     jobs = list(JOBS) if args.job == ALL else [args.job]
