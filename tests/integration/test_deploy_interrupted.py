@@ -42,9 +42,10 @@ def stopped_deploy(
     reached: Callable[[], bool] | None = None,
 ) -> tuple[int, str]:
     """deploy.yml, stopped by ``signum`` once ``reached()`` (by default: once host b holds
-    its deploy lock); each command takes 3 s, so that the next one is under way."""
-    for name in fleet.hosts:
-        fleet.faults(name).set(powershell_startup=3.0)
+    its deploy lock); each command on b takes 1 s, so that b's deploy is still under way
+    when the signal lands (its next commands take seconds more), while a, deployed
+    first, is as fast as the simulator."""
+    fleet.faults("b").set(powershell_startup=1.0)
     inventory = write_inventory(
         fleet, tmp / "inventory" / "hosts.yml", {"sagefleet_agent_target_version": "3.2.0"}
     )
