@@ -42,6 +42,66 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
+def _targets(
+    points: list[dict[str, Any]], transfer: dict[str, Any] | None, upgrade: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    return (
+        pb.evaluate_targets(points)
+        + (transfer["targets"] if transfer else [])
+        + (upgrade["targets"] if upgrade and upgrade.get("targets") else [])
+    )
+
+
+def rederive(results: dict[str, Any]) -> dict[str, Any]:
+    """A run's measurements (``--from-json``) against the current cost model: the lower
+    bounds, the ratios and the targets again, from its raw runs and one-host counts."""
+    params = results["parameters"]
+    latency, startup = params["latency_s"], params["startup_s"]
+    count = results.get("count")
+    if count:
+        commands, sends = count["commands"], count["sends"]
+        count = {
+            **count,
+            "requests": upgrade_bench.min_requests(commands, sends),
+            "round_trips": upgrade_bench.min_round_trips(commands, sends),
+        }
+    round_trips = count["round_trips"] if count else pb.MIN_ROUND_TRIPS
+    skipped: dict[str, dict[int, str]] = {}
+    for p in results["points"]:
+        if p.get("skipped"):
+            skipped.setdefault(p["approach"], {})[p["hosts"]] = p["skipped"]
+    points = pb.build_points(
+        {a: {int(n): runs for n, runs in by.items()} for a, by in results["raw"].items()},
+        hosts=params["hosts"],
+        concurrency={p["approach"]: p["concurrency"] for p in results["points"]},
+        latency_s=latency,
+        startup_s=startup,
+        skipped=skipped,
+        round_trips=round_trips,
+        powershell_starts=params.get("powershell_starts", pb.MIN_POWERSHELL_STARTS),
+    )
+    upgrade = results.get("upgrade")
+    if upgrade:
+        upgrade = upgrade_bench.summarise(
+            upgrade["raw"],
+            upgrade["per_host"],
+            hosts=upgrade["hosts"],
+            forks=upgrade["forks"],
+            latency_s=latency,
+            startup_s=startup,
+            waves=upgrade["waves"],
+        )
+    return {
+        **results,
+        "parameters": {**params, "min_round_trips": round_trips},
+        "count": count,
+        "points": points,
+        "targets": _targets(points, results.get("transfer"), upgrade),
+        "linearity": pb.linearity(points),
+        "upgrade": upgrade,
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Every benchmark asked for, then the results in one document."""
     started = time.monotonic()
@@ -105,9 +165,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "count": count,
         "points": points,
-        "targets": pb.evaluate_targets(points)
-        + (transfer["targets"] if transfer else [])
-        + (upgrade["targets"] if upgrade and upgrade.get("targets") else []),
+        "targets": _targets(points, transfer, upgrade),
         "linearity": pb.linearity(points),
         "transfer": transfer,
         "transfer_reference": transfer_reference,
@@ -195,7 +253,10 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=ROOT / ".sagefleet" / "bench")
     parser.add_argument("--docs", type=Path, default=None, help="refresh <docs>/performance.md")
     parser.add_argument(
-        "--from-json", type=Path, default=None, help="re-render a previous fleet_perf.json"
+        "--from-json",
+        type=Path,
+        default=None,
+        help="re-render a previous fleet_perf.json (bounds and targets from its raw runs)",
     )
     args = parser.parse_args(list(argv) if argv is not None else None)
     if args.quick:
@@ -203,7 +264,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         args.transfer_payload_mib, args.transfer_repeats = 1.0, 1
         args.transfer_reference_latency = None
     if args.from_json is not None:
-        results = json.loads(args.from_json.read_text(encoding="utf-8"))
+        results = rederive(json.loads(args.from_json.read_text(encoding="utf-8")))
     else:
         results = run(args)
     written = publish.write_results(results, args.output)

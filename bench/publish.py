@@ -45,7 +45,9 @@ def markdown_table(results: Mapping[str, Any]) -> str:
     lines = [
         f"Latency {params['latency_s'] * 1000:.0f} ms per WinRM request, PowerShell start-up "
         f"{params['startup_s'] * 1000:.0f} ms, lower bound = {round_trips} round trips x "
-        f"latency + {starts} start-up per host, x ceil(N / concurrency). Medians over the runs; "
+        f"latency + {starts} start-up per host, x ceil(N / concurrency) (a command's Receive "
+        "travels while its PowerShell starts: its round trip is in the start-up). Medians over "
+        "the runs; "
         "CPU is the bastion's (the command and all its children); memory is the peak sum "
         "of resident sizes over the bastion's process tree (shared pages counted once "
         "per process) and, in brackets, its largest single process.",
@@ -131,9 +133,10 @@ def counted_lines(count: Mapping[str, Any] | None) -> list[str]:
         "One host's preflight, counted by the simulator's listener in a one-host run: "
         + "; ".join(described)
         + f". Lower bound per host: {count['round_trips']} round trips (NTLM 2, Create, "
-        f"Delete, Command and Receive per command, 1 per Send: {count['commands']} "
-        f"command(s), {count['sends']} Send(s)) and {count['powershell_starts']} PowerShell "
-        "start-up(s).",
+        f"Delete, a Command per command, 1 per Send: {count['commands']} command(s), "
+        f"{count['sends']} Send(s)) and {count['powershell_starts']} PowerShell start-up(s), "
+        "each with its command's Receive, which travels while PowerShell starts (Windows "
+        "starts the process when the last Send arrives).",
     ]
 
 
@@ -239,8 +242,9 @@ def upgrade_table(u: Mapping[str, Any] | None) -> list[str]:
         f"One host's upgrade, counted by the simulator's listener in a one-host run: "
         f"{per['commands']} commands (each a PowerShell start-up), {per['sends']} Sends, "
         f"{per['operations'].get('Signal', 0)} Signals; lower bound per host = "
-        f"{u['min_round_trips_per_host']} round trips (NTLM 2, Create, Delete, 2 per command, "
-        f"1 per Send) x latency + {per['commands']} start-ups = {u['per_host_bound_s']:.2f} s.",
+        f"{u['min_round_trips_per_host']} round trips (NTLM 2, Create, Delete, a Command per "
+        f"command, 1 per Send) x latency + {per['commands']} start-ups (each command's Receive "
+        f"travels while its PowerShell starts) = {u['per_host_bound_s']:.2f} s.",
         "",
         "| Benchmark | Forks | Hosts | Runs | Wall s | Lower bound s | x bound | CPU s | "
         "CPU s/host | Simulator CPU s | Peak memory MiB |",
