@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from ansible import constants as C
+from ansible import context
 from ansible.plugins.callback.default import CallbackModule as DefaultCallback
+from ansible.utils.context_objects import CLIArgs
 
-from sagefleet.ansible import action_name, ending_meta
+from sagefleet.ansible import action_name, ending_meta, masked_extra_vars
 from sagefleet.outcomes import BY_NAME
 from sagefleet.remote.errors import short_cause
 
@@ -31,6 +33,8 @@ description:
     so the hosts it has nothing more to do for) shows nothing below -vv, where
     Ansible itself names what it ended. Ansible's default callback prints its
     banner once per host.
+  - At -vvvv, where Ansible echoes its command-line arguments, the values given with
+    -e are echoed with their secrets masked (a password given with -e is not shown).
   - Set in the project's ansible.cfg (stdout_callback). AWX and Automation Platform
     use their own; the PLAY RECAP is the same.
 extends_documentation_fragment:
@@ -73,6 +77,20 @@ class CallbackModule(DefaultCallback):
 
     def _hidden(self, task: Any) -> bool:
         return ending_meta(task) and self._display.verbosity < 2
+
+    def v2_playbook_on_start(self, playbook: Any) -> None:
+        # Ansible's default echoes every command-line argument at -vvvv, -e's values as
+        # given: a password given with -e would be on the screen and in the job's log.
+        arguments = context.CLIARGS
+        if not arguments.get("extra_vars"):
+            super().v2_playbook_on_start(playbook)
+            return
+        masked = dict(arguments, extra_vars=masked_extra_vars(arguments["extra_vars"]))
+        context.CLIARGS = CLIArgs(masked)  # not GlobalCLIArgs: a singleton
+        try:
+            super().v2_playbook_on_start(playbook)
+        finally:
+            context.CLIARGS = arguments
 
     def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
         if not self._hidden(task):
