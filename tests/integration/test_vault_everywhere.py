@@ -135,7 +135,7 @@ def test_settings_validate_and_render_read_the_inventory_and_its_vault(
     # Printed, its secrets are masked: redacting it again changes nothing.
     assert MASK in render.stdout and document == redact(document)
     several = run([*SAGEFLEET, "settings", "render", "-i", str(inventory), "-l", "all", *vault])
-    assert several.returncode == 1 and "matches 2" in several.stderr
+    assert several.returncode == 2 and "matches 2" in several.stderr
 
 
 def test_selftest_opens_the_vault(vaulted: tuple[Fleet, Path, Path], tmp_path: Path) -> None:

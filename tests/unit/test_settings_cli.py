@@ -10,6 +10,7 @@ import pytest
 import yaml
 from tests.support.entities import spc_entity
 
+from sagefleet.cli.common import SETTINGS_EXIT_CODES
 from sagefleet.cli.settings import add_subparser
 from sagefleet.settings import MASK, dumps, redact
 
@@ -61,7 +62,7 @@ def test_merge_writes_the_merged_file(tmp_path: Path) -> None:
     assert json.loads(out.read_text())["connections"] == [{"name": "A"}, {"name": "B"}]
 
 
-def test_merge_conflict_exits_1_naming_both_files(
+def test_merge_conflict_exits_2_naming_both_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     a = write_json(
@@ -71,7 +72,7 @@ def test_merge_conflict_exits_1_naming_both_files(
         tmp_path / "b.json", {"schemaVersion": 1, "connections": [{"name": "A", "x": 2}]}
     )
     out = tmp_path / "merged.json"
-    assert run("merge", str(a), str(b), "-o", str(out)) == 1
+    assert run("merge", str(a), str(b), "-o", str(out)) == 2
     err = capsys.readouterr().err
     assert "connections[name=A].x" in err and str(a) in err and str(b) in err
     assert not out.exists()
@@ -107,11 +108,11 @@ def test_merge_detects_the_key_of_vendor_files_without_key(
     assert "Vendor-" not in capsys.readouterr().err
 
 
-def test_merge_of_an_ambiguous_list_exits_1_asking_to_declare(
+def test_merge_of_an_ambiguous_list_exits_2_asking_to_declare(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     files = [str(VENDOR / "ambiguous-a.settings.json"), str(VENDOR / "ambiguous-b.settings.json")]
-    assert run("merge", *files) == 1
+    assert run("merge", *files) == 2
     err = capsys.readouterr().err
     assert "can be keyed by CompanyName or ConnectionId" in err
     assert "--key Connections=CompanyName" in err
@@ -121,7 +122,7 @@ def test_merge_conflict_of_vendor_files_names_the_key_path_and_hides_secrets(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     files = [str(VENDOR / "bijou.settings.json"), str(VENDOR / "bijou-regenerated.settings.json")]
-    assert run("merge", *files, "--key", "Connections=CompanyName") == 1
+    assert run("merge", *files, "--key", "Connections=CompanyName") == 2
     err = capsys.readouterr().err
     assert "field Connections[CompanyName=BIJOU].Sql.Pwd" in err
     assert "Vendor-Sql-Secret" not in err
@@ -138,8 +139,8 @@ def test_merge_with_a_malformed_key_is_a_usage_error(
     assert "--key" in err and ("PATH=MEMBER" in err or "is not a key path" in err)
 
 
-def test_merge_of_missing_file_exits_1(tmp_path: Path) -> None:
-    assert run("merge", str(tmp_path / "nope.json")) == 1
+def test_merge_of_missing_file_exits_2(tmp_path: Path) -> None:
+    assert run("merge", str(tmp_path / "nope.json")) == 2
 
 
 def test_render_writes_settings_with_references_resolved(tmp_path: Path) -> None:
@@ -171,11 +172,11 @@ def test_a_document_printed_has_every_secret_masked_and_the_file_holds_them(
     assert merged.stat().st_mode & 0o777 == 0o600
 
 
-def test_render_of_invalid_entities_exits_1_without_secret(
+def test_render_of_invalid_entities_exits_2_without_secret(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = vars_file(tmp_path, analytic_plan=0, sql_password="cli-secret-456")
-    assert run("render", "--entities", str(path)) == 1
+    assert run("render", "--entities", str(path)) == 2
     err = capsys.readouterr().err
     assert "analytic_plan" in err and "cli-secret-456" not in err
 
@@ -190,17 +191,17 @@ def test_render_needs_host_when_file_holds_several(tmp_path: Path) -> None:
             }
         )
     )
-    assert run("render", "--entities", str(path)) == 1
+    assert run("render", "--entities", str(path)) == 2
     assert (
         run("render", "--entities", str(path), "--host", "h2", "-o", str(tmp_path / "o.json")) == 0
     )
 
 
-def test_validate_reports_every_problem_and_exits_1(
+def test_validate_reports_every_problem_and_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = vars_file(tmp_path, analytic_plan="abc", edition="cloud")
-    assert run("validate", str(path)) == 1
+    assert run("validate", str(path)) == 2
     err = capsys.readouterr().err
     assert "field analytic_plan" in err and "field edition" in err
     assert "2 problem(s) found" in err and "cli-secret-123" not in err
@@ -225,12 +226,12 @@ def test_validate_refuses_a_host_without_entities_and_an_inventory_given_as_a_fi
             }
         )
     )
-    assert run("validate", str(hosts)) == 1
+    assert run("validate", str(hosts)) == 2
     said = capsys.readouterr()
     assert "host h2, field sagefleet_entities: no entity" in said.err and "OK" not in said.out
     inventory = tmp_path / "inventory.yml"
     inventory.write_text("all:\n  children:\n    sage_servers:\n      hosts:\n        h1: {}\n")
-    assert run("validate", str(inventory)) == 1
+    assert run("validate", str(inventory)) == 2
     said = capsys.readouterr()
     assert "this is an Ansible inventory, not a file of host variables" in said.err
     assert f"settings validate -i {inventory}" in said.err and "OK" not in said.out
@@ -238,14 +239,14 @@ def test_validate_refuses_a_host_without_entities_and_an_inventory_given_as_a_fi
 
 def test_validate_flags_an_undefined_reference(tmp_path: Path) -> None:
     path = vars_file(tmp_path, sql_password="{{ not_defined }}")
-    assert run("validate", str(path)) == 1
+    assert run("validate", str(path)) == 2
 
 
 def test_a_host_vars_file_read_alone_points_at_the_inventory(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # The example's host_vars use group_vars' names and inventory_dir: only -i resolves them.
-    assert run("validate", str(EXAMPLE / "host_vars" / f"{EXAMPLE_HOST}.yml")) == 1
+    assert run("validate", str(EXAMPLE / "host_vars" / f"{EXAMPLE_HOST}.yml")) == 2
     err = capsys.readouterr().err
     assert "inventory_dir" in err and "-i INVENTORY" in err
 
@@ -255,7 +256,7 @@ def test_validate_rejects_duplicate_yaml_keys(
 ) -> None:
     path = tmp_path / "dup.yml"
     path.write_text("sagefleet_entities: []\nsagefleet_entities: []\n")
-    assert run("validate", str(path)) == 1
+    assert run("validate", str(path)) == 2
     assert "duplicate key" in capsys.readouterr().err
 
 
@@ -304,7 +305,7 @@ def test_a_template_that_does_not_exist_is_an_input_error_under_either_source(
     missing = tmp_path / "nope.json.j2"
     out = tmp_path / "settings.json"
     given = ["--entities", str(path), "-o", str(out)] if command == "render" else [str(path)]
-    assert run(command, *given, "--template", str(missing)) == 1
+    assert run(command, *given, "--template", str(missing)) == 2
     err = capsys.readouterr().err
     assert (
         f"error: field --template: cannot read template {missing}: No such file or directory "
@@ -324,7 +325,7 @@ def test_a_template_under_the_vendor_source_is_refused_not_ignored(
     given = ["--entities", str(path), "-o", str(out)] if command == "render" else [str(path)]
     assert run(command, *given) == 0
     out.unlink(missing_ok=True)
-    assert run(command, *given, "--template", str(template)) == 1
+    assert run(command, *given, "--template", str(template)) == 2
     err = capsys.readouterr().err
     assert (
         "field --template: has no meaning under the vendor source: host srv1 takes its "
@@ -347,3 +348,17 @@ def test_a_template_is_taken_when_one_host_checked_renders_with_it(
     fleet.write_text(yaml.safe_dump({"h1": vendor_host, "h2": template_host}))
     assert run("validate", str(fleet), "--template", str(template)) == 0
     assert capsys.readouterr().out == "OK: 2 host(s), 2 entity(ies)\n"
+
+
+@pytest.mark.parametrize("command", ["validate", "render", "merge"])
+def test_each_commands_help_documents_its_exit_codes(
+    capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """Input errors exit 2, as every other command's: --help says so."""
+    with pytest.raises(SystemExit):
+        run(command, "--help")
+    text = capsys.readouterr().out
+    assert "exit codes:" in text
+    for code, meaning in SETTINGS_EXIT_CODES.items():
+        assert f"  {code:<4} {meaning}" in text
+    assert set(SETTINGS_EXIT_CODES) == {0, 2}

@@ -64,6 +64,16 @@ VALIDATE_EXIT_CODES: dict[int, str] = {
 }
 """What each exit code of `sagefleet validate` means (its --help shows this table)."""
 
+SETTINGS_EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "done: every host's entities valid (validate), the document built (render) or "
+    "merged (merge)",
+    EXIT_USAGE: "usage or input error: an entity, a vendor file, a merge conflict or "
+    "--template refused (every problem listed), or the options, files, inventory or vault "
+    "are wrong; no host is contacted",
+}
+"""What each exit code of `sagefleet settings validate|render|merge` means (their --help
+shows this table): input errors exit 2, as every other command's."""
+
 
 def report_exit_code(command: str, report: FleetReport, *, fail_on_blocked: bool) -> int:
     """The exit code of a command that diagnosed hosts (DOCTOR_EXIT_CODES), and on stderr,

@@ -1,7 +1,8 @@
 """validate entities, render and merge the agent's settings.json
 
-Validate entities, render and merge the agent's settings.json. Exit codes: 0 success, 1
-invalid input or conflict, 2 usage error.
+Validate entities, render and merge the agent's settings.json. Exit codes: 0 success, 2
+usage or input error (invalid entities, a merge conflict, a file that cannot be read), as
+every other command.
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ from typing import Any
 
 from sagefleet.agent.profile import MergeKey
 from sagefleet.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    SETTINGS_EXIT_CODES,
     check_output,
     command,
     command_group,
+    exit_codes_epilog,
     inventory_options,
     output_option,
     write_output,
@@ -37,9 +42,11 @@ from sagefleet.settings.validate import build_host_settings, check_fleet, valida
 from sagefleet.settings.varsfile import load_hosts_file
 from sagefleet.variables import given_or_none
 
-EXIT_OK = 0
-#: Bad input: invalid entities, merge conflicts, unreadable files.
-EXIT_INPUT = 1
+#: The --help epilog of each command (SETTINGS_EXIT_CODES).
+EPILOG = {
+    "epilog": exit_codes_epilog(SETTINGS_EXIT_CODES),
+    "formatter_class": argparse.RawDescriptionHelpFormatter,
+}
 OUTPUT_HELP = (
     "the file to write the document to, secrets included (mode 600); without it (or with "
     "-), the document is printed with every secret value masked"
@@ -63,6 +70,7 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
         "connections keyed by a member (declared with --key, or detected among "
         f"{', '.join(KEY_CANDIDATES)}), identical duplicates collapse, any conflicting value "
         "is an error naming both files and the key path.",
+        **EPILOG,
     )
     merge.add_argument(
         "files", nargs="+", type=Path, metavar="FILE.json", help="settings.json files to merge"
@@ -78,7 +86,7 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
         "or . for a top-level list), e.g. Connections=CompanyName; repeatable",
     )
 
-    render = command(actions, "render", run_render)
+    render = command(actions, "render", run_render, **EPILOG)
     source = render.add_mutually_exclusive_group(required=True)
     source.add_argument(
         "--entities",
@@ -100,7 +108,7 @@ def add_subparser(subparsers: argparse._SubParsersAction[Any]) -> None:
     template_option(render)
     output_option(render, help=OUTPUT_HELP)
 
-    validate = command(actions, "validate", run_validate)
+    validate = command(actions, "validate", run_validate, **EPILOG)
     validate.add_argument(
         "file",
         type=Path,
@@ -186,7 +194,7 @@ def _template_applies(template: Path | None, hosts: dict[str, dict[str, Any]]) -
 def _report(errors: Sequence[InputError]) -> int:
     for error in errors:
         print(f"error: {error.render()}", file=sys.stderr)
-    return EXIT_INPUT
+    return EXIT_USAGE
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -361,6 +369,6 @@ def run_validate(args: argparse.Namespace) -> int:
     if errors:
         _report(errors)
         print(f"{len(errors)} problem(s) found", file=sys.stderr)
-        return EXIT_INPUT
+        return EXIT_USAGE
     print(f"OK: {len(hosts)} host(s), {entity_count} entity(ies)")
     return EXIT_OK
