@@ -33,6 +33,11 @@ description:
     so the hosts it has nothing more to do for) shows nothing below -vv, where
     Ansible itself names what it ended. Ansible's default callback prints its
     banner once per host.
+  - Any other meta task (the settings role's flush_handlers, which runs the
+    agent's restart) shows its banner once. ansible-core starts a meta task
+    once per host (the linear strategy runs it for each host, and its
+    _execute_meta announces the task each time), so Ansible's default
+    callback prints the banner once per host.
   - At -vvvv, where Ansible echoes its command-line arguments, the values given with
     -e are echoed with their secrets masked (a password given with -e is not shown).
   - Set in the project's ansible.cfg (stdout_callback). AWX and Automation Platform
@@ -93,8 +98,13 @@ class CallbackModule(DefaultCallback):
             context.CLIARGS = arguments
 
     def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
-        if not self._hidden(task):
+        if not self._hidden(task) and not self._started_again(task):
             super().v2_playbook_on_task_start(task, is_conditional)
+
+    def _started_again(self, task: Any) -> bool:
+        """Whether ansible-core announces again, for its next host, the meta task whose
+        banner was just printed (it starts a meta task once per host)."""
+        return action_name(task.action) == "meta" and self._last_task_banner == task._uuid
 
     def v2_runner_on_skipped(self, result: Any) -> None:
         if not self._hidden(result.task):

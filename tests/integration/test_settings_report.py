@@ -172,6 +172,13 @@ def test_each_host_is_reported_written_unchanged_or_failed_and_the_run_exits_2(
     assert len([p for p in three.job.iterdir() if p.name != "latest"]) == 2  # one per run
     assert CANARY not in every_report_file(folder)
     assert CANARY not in process.stdout + process.stderr
+    # One heading each, though ansible-core starts the meta task that runs the restart
+    # (flush_handlers) once per host: twice here, for written and same.
+    for heading in (
+        "TASK [sagefleet_settings : Restart the agents whose settings changed]",
+        "RUNNING HANDLER [sagefleet_settings : Restart the agent so it reads its settings]",
+    ):
+        assert process.stdout.count(heading) == 1, process.stdout[-3000:]
 
 
 def test_a_restart_that_fails_after_the_write_fails_the_host_in_the_report(
