@@ -19,7 +19,8 @@ class ActionModule(SagefleetAction):
         "deploy": {"type": "bool", "default": False},
         # Also build each host's settings.json (vendor files merged, or the template
         # rendered), as the settings playbook and deploy do: a missing vendor file or a
-        # conflict is found here.
+        # conflict is found here. A host whose sagefleet_settings_state is rollback is
+        # checked for what the rollback uses instead: its target, the backup, the restart.
         "settings": {"type": "bool", "default": False},
         # Also build what the verification suites expect of each host (agent service,
         # settings.json, version, endpoints...), as they will: verify.yml refuses a bad

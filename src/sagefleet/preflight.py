@@ -132,13 +132,20 @@ class PreparedHost:
         return params
 
 
-def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
-    """Validate everything preflight reads from the inventory, or raise (nothing touched)."""
+def check_names(host: str, hostvars: Mapping[str, Any]) -> None:
+    """What every job refuses of a host's variables, whatever else it reads: a retired or
+    misspelt ``sagefleet_*`` variable (it would not be read), and a CA bundle for the
+    hosts' WinRM certificates that the bastion lacks (every connection would fail)."""
     for name, why in declarations.RETIRED.items():
         if hostvars.get(name) is not None:
             raise InputError(why, host=host, field=name, fix=f"remove {name}")
     refuse_misspelt(host, hostvars)
     _check_ca_trust_path(host, hostvars)
+
+
+def prepare(host: str, hostvars: Mapping[str, Any]) -> PreparedHost:
+    """Validate everything preflight reads from the inventory, or raise (nothing touched)."""
+    check_names(host, hostvars)
     validation = validate_host(host, hostvars, check_render=False)
     if validation.errors:
         raise ValidationFailed(validation.errors, title=f"{host}: sagefleet_entities are invalid")

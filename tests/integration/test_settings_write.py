@@ -527,3 +527,42 @@ def test_a_rollbacks_bad_input_names_the_variable_the_operator_set(
     option = variable.removeprefix("sagefleet_settings_")
     assert f"field {option}:" not in said  # the module's option: not what the operator set
     assert play.files() == before
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        # The report folder, which the report after every host would have found out.
+        ("sagefleet_settings_report_dir={a_file}/out", "field sagefleet_settings_report_dir: "),
+        # A misspelt variable (a rollback reads sagefleet_settings_backup, not this one).
+        ("sagefleet_settings_bakup=x", "field sagefleet_settings_bakup: not a sagefleet variable"),
+        # The restart that follows the rollback, and the rollback's own target.
+        ('{{"sagefleet_agent_start_timeout_s": 0}}', "field sagefleet_agent_start_timeout_s"),
+        ("sagefleet_settings_path=settings.json", "field sagefleet_settings_path: "),
+    ],
+)
+def test_a_rollbacks_bad_input_stops_the_play_before_any_host_is_contacted(
+    play: Play, tmp_path: Path, given: str, said: str
+) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    process = play.run("-e", "sagefleet_settings_state=rollback", "-e", given.format(a_file=a_file))
+    assert process.returncode == 2, process.stdout[-3000:]
+    shown = " ".join(process.stdout.split())  # the output callback wraps long messages
+    assert "no host was contacted" in shown and said in shown, shown[-3000:]
+    assert play.host.journal == []  # no command reached the host
+
+
+def test_a_rollback_goes_on_when_an_entity_is_invalid(play: Play) -> None:
+    """A rollback restores a backup and reads no entity: the way back from a bad write is
+    not closed by a bad entity, which the write still refuses before any host."""
+    ok(play.run())
+    first = play.host.fs.read(PATH)
+    play.entity(analytic_plan=2)
+    ok(play.run())
+    play.entity(analytic_plan="abc")
+    refused = play.run()
+    assert refused.returncode == 2 and "field analytic_plan" in refused.stdout
+    process = play.run("-e", "sagefleet_settings_state=rollback")
+    assert ok(process)["changed"] == 1, process.stdout[-3000:]
+    assert play.host.fs.read(PATH) == first

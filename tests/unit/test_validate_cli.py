@@ -30,15 +30,16 @@ ENTITY = spc_entity()
 
 
 def validate_tasks(path: Path) -> list[dict[str, Any]]:
-    """The sagefleet_validate tasks of a playbook or a role's tasks file, with their options."""
+    """The sagefleet_validate tasks of a playbook or a role's tasks file."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     tasks = [t for play in data for t in play.get("tasks", [])] if "hosts" in data[0] else data
-    return [t["sagefleet_validate"] for t in tasks if "sagefleet_validate" in t]
+    return [t for t in tasks if "sagefleet_validate" in t]
 
 
 @pytest.mark.parametrize("job", JOBS)
 def test_each_job_checks_what_its_playbook_first_task_checks(job: str) -> None:
-    (options,) = validate_tasks(FIRST_TASKS[job])
+    (task,) = validate_tasks(FIRST_TASKS[job])
+    options = task["sagefleet_validate"]
     role = options.get("role")
     given = {k: v for k, v in options.items() if k in ("deploy", "settings", "verify") and v}
     if role is not None:  # "{{ role_path }}" in a role's tasks, else the role's folder
@@ -50,6 +51,14 @@ def test_every_first_task_of_the_playbooks_is_a_job_of_the_cli() -> None:
     files = [*ROOT.glob("playbooks/*.yml"), *ROOT.glob("roles/*/tasks/*.yml")]
     found = {path for path in files if validate_tasks(path)}
     assert found == set(FIRST_TASKS.values())
+
+
+def test_every_first_task_runs_whatever_the_run_does() -> None:
+    """No condition: a settings rollback skipped its first task and met its bad inputs
+    at the hosts, or at the report after them."""
+    for path in FIRST_TASKS.values():
+        (task,) = validate_tasks(path)
+        assert "when" not in task, path
 
 
 @pytest.mark.parametrize("role", sorted({o["role"] for o in JOB_OPTIONS.values() if "role" in o}))
@@ -149,3 +158,25 @@ def test_no_host_matching_is_a_usage_error(
 ) -> None:
     assert main(["validate", "-i", str(inventory), "-l", "nowhere"]) == 2
     assert "no host matches 'nowhere'" in capsys.readouterr().err
+
+
+def test_a_settings_rollback_is_checked_for_what_it_uses_not_the_entities(
+    inventory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rollback restores a backup and reads no entity: its backup's name is refused, an
+    invalid entity is left to the jobs that read it."""
+    sage02(
+        inventory,
+        {
+            "sagefleet_settings_state": "rollback",
+            "sagefleet_settings_backup": "..\\win.ini",
+            "sagefleet_entities": [spc_entity(analytic_plan="abc")],
+        },
+    )
+    assert main(["validate", "-i", str(inventory)]) == 2
+    lines = capsys.readouterr().err.splitlines()[1:]
+    backup = [line for line in lines if "field sagefleet_settings_backup: must be" in line]
+    entity = [line for line in lines if "field analytic_plan" in line]
+    assert len(backup) == 1 and backup[0].startswith("- host sage02, ")
+    assert backup[0].endswith(" [jobs: settings]")
+    assert len(entity) == 1 and entity[0].endswith(" [jobs: preflight, deploy, diagnose, verify]")

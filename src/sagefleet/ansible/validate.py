@@ -22,7 +22,8 @@ from sagefleet.errors import InputError, SagefleetError
 from sagefleet.inventory import winrm_transport
 from sagefleet.settings import ValidationFailed, build_host_settings
 from sagefleet.settings import host as settings_host
-from sagefleet.variables import given_or_none, is_retired
+from sagefleet.variables import given_or_none, is_retired, value
+from sagefleet.variables.jobs import SETTINGS_STATE
 from sagefleet.verify import expectations
 
 
@@ -32,6 +33,8 @@ class Checks:
     deploy, settings, verify and role)."""
 
     deploy: bool = False
+    #: The settings playbook's: each host as its sagefleet_settings_state says, a write
+    #: (present) or a rollback (what the rollback uses only, not the entities).
     settings: bool = False
     verify: bool = False
     #: The role whose argument spec applies (its name, which errors say), and its options.
@@ -49,6 +52,8 @@ JOB_OPTIONS: dict[str, dict[str, Any]] = {
     "verify": {"verify": True},
 }
 JOBS = tuple(JOB_OPTIONS)
+#: What the settings job does to a host (present or rollback): each host is checked for it.
+STATE = SETTINGS_STATE.name
 
 
 def for_job(job: str) -> Checks:
@@ -85,18 +90,10 @@ def _sagefleet_errors(
         except InputError as exc:
             found.append(exc)
     try:
-        preflight.prepare(host, effective)
-        if deploy:
-            check_inputs(host, effective)
-        if deploy or checks.settings:
-            build_host_settings(host, effective)
-        if checks.settings and not deploy:
-            # The settings task's target and its handler's restart, which the playbook
-            # reaches after writing: checked here, before any host is written.
-            settings_host.job_target(host, effective)
-            agent_service.options_from(host, effective)
-        if checks.verify:
-            expectations.for_host(host, effective)
+        if checks.settings and not deploy and value(host, effective, STATE) == "rollback":
+            _rollback_inputs(host, effective)
+        else:
+            _job_inputs(host, effective, checks)
     except ValidationFailed as exc:
         found.extend(exc.errors)
     except SagefleetError as exc:
@@ -107,6 +104,33 @@ def _sagefleet_errors(
         except SagefleetError as exc:
             found.append(exc)
     return found
+
+
+def _job_inputs(host: str, variables: Mapping[str, Any], checks: Checks) -> None:
+    """Raise the first error of preflight's inputs and of the job's own (``checks``)."""
+    preflight.prepare(host, variables)
+    if checks.deploy:
+        check_inputs(host, variables)
+    if checks.deploy or checks.settings:
+        build_host_settings(host, variables)
+    if checks.settings and not checks.deploy:
+        # The settings task's target and its handler's restart, which the playbook
+        # reaches after writing: checked here, before any host is written.
+        settings_host.job_target(host, variables)
+        agent_service.options_from(host, variables)
+    if checks.verify:
+        expectations.for_host(host, variables)
+
+
+def _rollback_inputs(host: str, variables: Mapping[str, Any]) -> None:
+    """Raise the first error of what a rollback of the settings playbook uses: the
+    variables' names, the file's target, the backup it restores and the restart after it.
+    A rollback restores a backup, the way back from a bad write: it reads neither the
+    entities nor the vendor files, so an error there does not refuse it (the write does)."""
+    preflight.check_names(host, variables)
+    target = settings_host.job_target(host, variables)
+    settings_host.job_backup(host, variables, target)
+    agent_service.options_from(host, variables)
 
 
 def expired_waivers(host: str, variables: Mapping[str, Any], today: dt.date) -> list[str]:

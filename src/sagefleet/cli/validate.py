@@ -42,7 +42,10 @@ def add_subparser(sub: Any) -> None:
         "--job",
         choices=[*JOBS, ALL],
         default=ALL,
-        help=f"the job whose checks to run (default {ALL}: every job's)",
+        help=f"the job whose checks to run (default {ALL}: every job's); settings checks "
+        "each host as its sagefleet_settings_state asks: a write (present, the default) or a "
+        "rollback (its target, backup and restart, not the entities); a rollback asked "
+        "with -e is checked by settings.yml's first task (--tags validate)",
     )
 
 

@@ -207,6 +207,16 @@ def job_target(host: str, variables: Mapping[str, Any]) -> SettingsTarget:
         raise said_of_variable(exc, host) from None
 
 
+def job_backup(host: str, variables: Mapping[str, Any], target: SettingsTarget) -> str | None:
+    """The backup a rollback of the settings playbook restores (sagefleet_settings_backup,
+    empty for the newest), checked before any host is contacted as the task checks it."""
+    given = given_or_none(host, variables, ROLLBACK_VARIABLES["backup"])
+    try:  # the task's str option: Ansible gives it -e sagefleet_settings_backup=5 as '5'
+        return check_backup_name(host, target, None if given is None else str(given))
+    except InputError as exc:
+        raise said_of_variable(exc, host) from None
+
+
 def _whole(found: Any, default: int) -> Any:
     """A number as the task's int option takes it (``-e name=2`` gives the text '2');
     anything else is left for settings_target to refuse."""
