@@ -14,7 +14,7 @@ from typing import Any
 
 from sagefleet.deploy.backups import BACKUP_STAMP, backup_stamp
 from sagefleet.sim.commands import acl_rules, semantics, service_rules
-from sagefleet.sim.commands.registry import SnippetAbort, simulates
+from sagefleet.sim.commands.registry import SnippetAbort, powershell_errors, simulates
 from sagefleet.sim.commands.removal_models import (
     LISTS_BACKUPS,
     backup_folder,
@@ -353,11 +353,8 @@ def agent_restart(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> di
 def agent_backup_prune(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[str, Any]:
     """List the folders named as agent backups in the private backup folder, and remove the
     ones named (Remove-SfTree: ReadOnly cleared, a file held open keeps its folder)."""
-    with host.lock:
-        try:
-            return _agent_backup_prune(host, params)
-        except ModelError as exc:
-            raise SnippetAbort(str(exc)) from None
+    with host.lock, powershell_errors():
+        return _agent_backup_prune(host, params)
 
 
 def _agent_backup_prune(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:

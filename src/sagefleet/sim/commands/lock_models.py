@@ -14,7 +14,7 @@ from typing import Any
 
 from sagefleet.facts import parse_utc
 from sagefleet.sim.commands import semantics
-from sagefleet.sim.commands.registry import SnippetAbort, simulates
+from sagefleet.sim.commands.registry import SnippetAbort, powershell_errors, simulates
 from sagefleet.sim.commands.stdin import Stdin
 from sagefleet.sim.host import ModelError, WindowsHost
 
@@ -136,7 +136,7 @@ def deploy_lock(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict
         "recovered": None,
     }
     action = params.get("action")
-    try:
+    with powershell_errors():
         if action == "acquire":
             _acquire(host, params, result)
         elif action == "release":
@@ -148,6 +148,4 @@ def deploy_lock(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict
                     result["released"] = True
         else:
             raise SnippetAbort(f"sagefleet deploy_lock: unknown action '{action}'")
-    except ModelError as exc:
-        raise SnippetAbort(str(exc)) from None
     return result

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sagefleet.sim.commands.registry import SnippetAbort
-from sagefleet.sim.host import ModelError, Service, WindowsHost
+from sagefleet.sim.commands.registry import powershell_errors
+from sagefleet.sim.host import Service, WindowsHost
 
 
 def find_service(
@@ -13,11 +13,9 @@ def find_service(
 ) -> tuple[Service | None, str | None, list[str]]:
     """``host.find_service`` with the name and patterns of ``spec``; a pattern .NET cannot
     parse ends the script, as ``-match`` throws."""
-    try:
+    with powershell_errors():
         return host.find_service(
             spec.get(name_key) or None,
             spec.get("image_path_pattern") or None,
             spec.get("display_name_pattern") or None,
         )
-    except ModelError as exc:
-        raise SnippetAbort(str(exc)) from exc

@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from sagefleet.sim.commands import acl_rules, semantics
-from sagefleet.sim.commands.registry import SnippetAbort, simulates
+from sagefleet.sim.commands.registry import SnippetAbort, powershell_errors, simulates
 from sagefleet.sim.commands.stdin import Stdin
 from sagefleet.sim.host import ModelError, WindowsHost
 
@@ -82,25 +82,22 @@ def failed_install(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> d
         raise SnippetAbort(f"sagefleet failed_install: unknown action '{action}'")
     _checks_folder("failed_install")
     result: dict[str, Any] = {"exists": False, "text": None, "written": False, "removed": False}
-    with host.lock:
-        try:
-            path = _record_file(host, given, create=action == "write")
-            if action == "write":
-                _require(_WRITE, "write")
-                text = str(params.get("text") or "")
-                host.fs.write(path, _bom() + text.encode("utf-8"))
-                result.update(exists=True, written=True)
-            elif host.fs.is_file(path):  # File.Exists: false for a folder, never an error
-                result["exists"] = True
-                if action == "read":
-                    _require(_READ, "read")
-                    result["text"] = host.fs.read_all_text(path)
-                else:
-                    _require(_DELETE, "removal")
-                    host.fs.delete(path)  # File.Delete: a read-only file is refused
-                    result["removed"] = True
-        except ModelError as exc:
-            raise SnippetAbort(str(exc)) from None
+    with host.lock, powershell_errors():
+        path = _record_file(host, given, create=action == "write")
+        if action == "write":
+            _require(_WRITE, "write")
+            text = str(params.get("text") or "")
+            host.fs.write(path, _bom() + text.encode("utf-8"))
+            result.update(exists=True, written=True)
+        elif host.fs.is_file(path):  # File.Exists: false for a folder, never an error
+            result["exists"] = True
+            if action == "read":
+                _require(_READ, "read")
+                result["text"] = host.fs.read_all_text(path)
+            else:
+                _require(_DELETE, "removal")
+                host.fs.delete(path)  # File.Delete: a read-only file is refused
+                result["removed"] = True
     return result
 
 

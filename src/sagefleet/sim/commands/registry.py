@@ -7,8 +7,11 @@ other. ``catalog`` is the one place that imports every model of the simulator.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+
+from sagefleet.sim.host.errors import ModelError
 
 if TYPE_CHECKING:
     from sagefleet.sim.commands.stdin import Stdin
@@ -44,6 +47,18 @@ def simulates_lines(func: LineModel) -> LineModel:
 
 class SnippetAbort(Exception):
     """Raised by a snippet model the way a PowerShell `throw` ends the script."""
+
+
+@contextmanager
+def powershell_errors() -> Iterator[None]:
+    """Report a model error (disk full, path not found...) as PowerShell would: rc 1, its text.
+
+    A model whose script stops on any error runs under ``with host.lock, powershell_errors():``.
+    """
+    try:
+        yield
+    except ModelError as exc:
+        raise SnippetAbort(str(exc)) from None
 
 
 def clixml_error(message: str) -> bytes:

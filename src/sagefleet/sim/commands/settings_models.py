@@ -17,7 +17,7 @@ from typing import Any
 from sagefleet.sim.commands import acl_rules, semantics
 from sagefleet.sim.commands.connection_models import dotnet_o, process_start
 from sagefleet.sim.commands.lookup import find_service
-from sagefleet.sim.commands.registry import SnippetAbort, simulates
+from sagefleet.sim.commands.registry import SnippetAbort, powershell_errors, simulates
 from sagefleet.sim.commands.stdin import Stdin
 from sagefleet.sim.host import Acl, ModelError, WindowsHost
 
@@ -43,10 +43,8 @@ class _Folder:
     def __init__(self, host: WindowsHost, path: str) -> None:
         self.host = host
         self.fs = host.fs
-        try:
+        with powershell_errors():
             self.target = self.fs.resolve(path)
-        except ModelError as exc:
-            raise SnippetAbort(str(exc)) from None
         self.folder, _, self.leaf = self.target.rpartition("\\")
         if not self.fs.is_dir(self.folder):
             raise SnippetAbort(
@@ -134,11 +132,8 @@ def acl_from_spec(host: WindowsHost, spec: dict[str, Any]) -> Acl:
 
 @simulates("settings_write")
 def settings_write(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[str, Any]:
-    with host.lock:
-        try:
-            return _settings_write(host, params, stdin)
-        except ModelError as exc:  # what PowerShell would print for the failed call
-            raise SnippetAbort(str(exc)) from None
+    with host.lock, powershell_errors():
+        return _settings_write(host, params, stdin)
 
 
 def _settings_write(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[str, Any]:

@@ -7,20 +7,17 @@ same name would print on a real Windows host in the same state.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sagefleet.sim.commands.connection_models import python_pattern
 from sagefleet.sim.commands.record_models import read_for_facts
-from sagefleet.sim.commands.registry import SnippetAbort, simulates
+from sagefleet.sim.commands.registry import SnippetAbort, powershell_errors, simulates
 from sagefleet.sim.commands.stdin import Stdin
 from sagefleet.sim.host import (
     LOCAL_SERVICE,
     NETWORK_SERVICE,
     SYSTEM,
     IdentityNotMapped,
-    ModelError,
     RegistryValue,
     WindowsHost,
 )
@@ -34,15 +31,6 @@ from sagefleet.sim.host.products import (
     SPC_MARKER_KEY,
 )
 from sagefleet.sim.host.x509 import callback_view
-
-
-@contextmanager
-def powershell_errors() -> Iterator[None]:
-    """Report a model error (disk full, path not found...) as PowerShell would: rc 1, its text."""
-    try:
-        yield
-    except ModelError as exc:
-        raise SnippetAbort(str(exc)) from exc
 
 
 @simulates("host_info")

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sagefleet.sim.commands import acl_rules, semantics
-from sagefleet.sim.commands.registry import SnippetAbort, simulates
+from sagefleet.sim.commands.registry import SnippetAbort, powershell_errors, simulates
 from sagefleet.sim.commands.removal_models import (
     backup_folder,
     remove_backups,
@@ -68,10 +68,8 @@ def _touch(fs: FileSystem, folder: str) -> None:
 
 
 def _resolve(fs: FileSystem, path: Any) -> str:
-    try:
+    with powershell_errors():
         return fs.resolve(str(path or ""))
-    except ModelError as exc:
-        raise SnippetAbort(str(exc)) from None
 
 
 def _remove_part(fs: FileSystem, part: str, message: str, pieces: bool = False) -> SnippetAbort:
@@ -131,12 +129,9 @@ def _put_in_place(fs: FileSystem, part: str, target: str) -> None:
 
 @simulates("stage_status")
 def stage_status(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[str, Any]:
-    with host.lock:
-        try:
-            acl_rules.private_folder(host, params.get("root"), create=False)
-            return _stage_status(host.fs, params)
-        except ModelError as exc:
-            raise SnippetAbort(str(exc)) from None
+    with host.lock, powershell_errors():
+        acl_rules.private_folder(host, params.get("root"), create=False)
+        return _stage_status(host.fs, params)
 
 
 def _stage_status(fs: FileSystem, params: dict[str, Any]) -> dict[str, Any]:
@@ -183,12 +178,9 @@ def stage_push(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[
             "without one (WINRS_CONSOLEMODE_STDIN): on Windows the read would wait until the "
             "command is killed"
         )
-    with host.lock:
-        try:
-            acl_rules.private_folder(host, params.get("root"))
-            result = _stage_push(host, params, stdin.data if expects else b"", abrupt)
-        except ModelError as exc:
-            raise SnippetAbort(str(exc)) from None
+    with host.lock, powershell_errors():
+        acl_rules.private_folder(host, params.get("root"))
+        result = _stage_push(host, params, stdin.data if expects else b"", abrupt)
     return result
 
 
@@ -423,17 +415,11 @@ def _download(url: str, default_credentials: bool = False) -> bytes:
 def stage_pull(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[str, Any]:
     url = _loopback_url(str(params.get("url") or ""))
     fs = host.fs
-    with host.lock:
-        try:
-            acl_rules.private_folder(host, params.get("root"))
-        except ModelError as exc:
-            raise SnippetAbort(str(exc)) from None
+    with host.lock, powershell_errors():
+        acl_rules.private_folder(host, params.get("root"))
         target = _resolve(fs, params.get("path"))
         part = _resolve(fs, params.get("part"))
-        try:
-            fs.mkdir(_parent(part))
-        except ModelError as exc:
-            raise SnippetAbort(str(exc)) from None
+        fs.mkdir(_parent(part))
     prefix = f"package not staged at '{target}' from '{url}'"
     try:
         # Outside the host lock: other commands go on meanwhile.
@@ -457,10 +443,8 @@ def stage_pull(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[
                 f"{prefix}: the content does not match the expected SHA-256 "
                 f"({actual}, expected {expected})",
             )
-        try:
+        with powershell_errors():
             _put_in_place(fs, part, target)
-        except ModelError as exc:
-            raise SnippetAbort(str(exc)) from None
         host.record({"kind": "stage_pull", "path": target, "url": url, "size": len(data)})
     return {"path": target, "sha256": actual, "size": len(data), "url": url}
 
@@ -488,13 +472,10 @@ def _inside(dest: str, name: str) -> str | None:
 
 @simulates("stage_extract")
 def stage_extract(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[str, Any]:
-    with host.lock:
-        try:
-            create = not params.get("check")
-            acl_rules.private_folder(host, params.get("root"), create=create)
-            return _stage_extract(host, params)
-        except ModelError as exc:
-            raise SnippetAbort(str(exc)) from None
+    with host.lock, powershell_errors():
+        create = not params.get("check")
+        acl_rules.private_folder(host, params.get("root"), create=create)
+        return _stage_extract(host, params)
 
 
 def _stage_extract(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
@@ -616,11 +597,8 @@ def _cleanup_backups(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any
 
 @simulates("stage_cleanup")
 def stage_cleanup(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[str, Any]:
-    with host.lock:
-        try:
-            return _stage_cleanup(host, params)
-        except ModelError as exc:
-            raise SnippetAbort(str(exc)) from None
+    with host.lock, powershell_errors():
+        return _stage_cleanup(host, params)
 
 
 def _stage_cleanup(host: WindowsHost, params: dict[str, Any]) -> dict[str, Any]:
