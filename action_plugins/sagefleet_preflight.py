@@ -4,14 +4,13 @@ In the role's fleet mode (sagefleet.ansible.preflight_play) this host's facts we
 the fleet task's process: this task takes its result there and contacts nothing. Either way
 it ends the host with its status (preflight_play.ended): a host that could not be diagnosed
 is unreachable, a blocked one fails with sagefleet_preflight_fail_on_blocked. The play's
-first host is ended unreachable after the report instead (preflight_play.deferred).
+first host is ended unreachable after the report instead (SagefleetAction.unreachable_deferred).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ansible.errors import AnsibleConnectionFailure
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.utils.display import Display
 
@@ -20,7 +19,6 @@ from sagefleet.ansible.action import Done, SagefleetAction
 from sagefleet.ansible.preflight_play import (
     FLEET_RESULT_VAR,
     Results,
-    deferred,
     ended,
     host_variables,
     preflight_vars,
@@ -44,11 +42,10 @@ class ActionModule(SagefleetAction):
     _supports_check_mode = True  # read-only
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        try:
-            result = ended(super().run(tmp, task_vars), self._fail_on_blocked())
-        except AnsibleConnectionFailure as exc:  # reaching the host failed (per host)
-            result = {"unreachable": True, "changed": False, "msg": str(exc)}
-        return deferred(result, self.host, self.task_vars.get("ansible_play_batch") or [])
+        run = super().run
+        return self.unreachable_deferred(
+            lambda: ended(run(tmp, task_vars), self._fail_on_blocked())
+        )
 
     def _fail_on_blocked(self) -> bool:
         """The role's sagefleet_preflight_fail_on_blocked for this host (its argument spec

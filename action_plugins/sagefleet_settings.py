@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible.errors import AnsibleConnectionFailure
-
 from sagefleet.agent import profile as agent_profile
 from sagefleet.ansible.action import SagefleetAction
-from sagefleet.ansible.preflight_play import deferred
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.outcomes import Outcome
 from sagefleet.remote.ansible import AnsibleSession
@@ -37,15 +34,10 @@ class ActionModule(SagefleetAction):
     _supports_check_mode = True  # compares hashes and reports, writes nothing
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        try:
-            result = super().run(tmp, task_vars)
-        except AnsibleConnectionFailure as exc:
-            reason = str(exc)
-            ended = _ended(reason, Outcome.UNREACHABLE)
-            result = {"unreachable": True, "changed": False, "msg": reason, **ended}
-        # The play's first host stays in the play when it could not be reached, so that
-        # the report runs even when no host could be; the role ends it after the report.
-        return deferred(result, self.host, self.task_vars.get("ansible_play_batch") or [])
+        run = super().run
+        return self.unreachable_deferred(
+            lambda: run(tmp, task_vars), lambda reason: _ended(reason, Outcome.UNREACHABLE)
+        )
 
     def read_variables(self) -> dict[str, Any]:
         if self.args["state"] == "present":

@@ -90,6 +90,27 @@ class SagefleetAction(ActionBase):  # type: ignore[misc]  # ansible-core has no 
         back as it is (sagefleet.inventory.templating)."""
         return templating(self._templar)(value)
 
+    def unreachable_deferred(
+        self,
+        run: Callable[[], dict[str, Any]],
+        outcome: Callable[[str], dict[str, Any]] = lambda reason: {},
+    ) -> dict[str, Any]:
+        """The task result of ``run`` (the plugin's own run), a host it could not reach
+        ended unreachable (``outcome``: what else that result says, from the reason).
+
+        The play's first host stays in the play instead, so that the report runs even
+        when no host could be reached; the role ends it after the report
+        (sagefleet.ansible.preflight_play's ``deferred`` and ``ENDS_UNREACHABLE``).
+        """
+        from sagefleet.ansible.preflight_play import deferred
+
+        try:
+            result = run()
+        except AnsibleConnectionFailure as exc:  # reaching the host failed (per host)
+            reason = str(exc)
+            result = {"unreachable": True, "changed": False, "msg": reason, **outcome(reason)}
+        return deferred(result, self.host, self.task_vars.get("ansible_play_batch") or [])
+
     def report_vars(self) -> dict[str, Any]:
         """The play's variables that place its report folders (sagefleet.report.runs's
         PLAY_VARS), templated."""
