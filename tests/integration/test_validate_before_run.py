@@ -198,3 +198,33 @@ def test_an_expired_waiver_is_said_as_what_preflight_will_do_with_it(tmp_path: P
     assert (hosts["sage01"]["status"], hosts["sage02"]["status"]) == ("ready", "blocked")
     (sf901,) = [f for f in hosts["sage02"]["findings"] if f["check_id"] == "SF901"]
     assert (sf901["status"], sf901["severity"]) == ("fail", "error")
+
+
+def test_what_a_run_gets_from_e_is_refused_by_both_in_the_same_words(tmp_path: Path) -> None:
+    """-e wins over the inventory: a misspelt variable, and a report folder the bastion
+    cannot write (a file), given only with -e, are refused by sagefleet validate given the
+    same -e, and by the run at its first task, before any host is contacted."""
+    specs = generate_specs(2, first_address=next_first_address(), port=0)
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("")
+    extra = ["-e", "sagefleet_settings_sorce=vendor", "-e", f"sagefleet_report_dir={not_a_folder}"]
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        inventory = write_inventory(
+            fleet, tmp_path / "inv" / "hosts.yml", {"sagefleet_agent_target_version": "3.2.0"}
+        )
+        assert sagefleet_validate(inventory, "--job", "preflight").returncode == 0
+        said = sagefleet_validate(inventory, "--job", "preflight", *extra)
+        assert said.returncode == 2, said.stdout + said.stderr
+        lines = [line.strip() for line in said.stderr.splitlines() if line.startswith("- ")]
+        assert [line.split(":")[0] for line in lines] == [
+            "- host sage01, field sagefleet_settings_sorce",
+            "- host sage02, field sagefleet_settings_sorce",
+            "- field sagefleet_report_dir",
+        ]
+        assert f"(value: {not_a_folder}/inv/preflight)" in lines[2]
+        run = playbook("preflight.yml", inventory, *extra)
+        assert run.returncode == 2, run.stdout[-3000:]
+        assert "3 input error(s); no host was contacted" in run.stdout
+        shown = [line.strip() for line in run.stdout.splitlines()]
+        assert [line for line in dict.fromkeys(shown) if line in lines] == lines
+        assert contacted(fleet) == {}

@@ -5,6 +5,7 @@ Against real playbooks and a simulated fleet: tests/integration/test_validate_be
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import yaml
 from tests.support.entities import spc_entity
 
 from sagefleet.ansible import rolespec
-from sagefleet.ansible.validate import JOB_OPTIONS, JOBS
+from sagefleet.ansible.validate import JOB_OPTIONS, JOB_REPORTS, JOBS
 from sagefleet.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -180,3 +181,183 @@ def test_a_settings_rollback_is_checked_for_what_it_uses_not_the_entities(
     assert len(backup) == 1 and backup[0].startswith("- host sage02, ")
     assert backup[0].endswith(" [jobs: settings]")
     assert len(entity) == 1 and entity[0].endswith(" [jobs: preflight, deploy, diagnose, verify]")
+
+
+# -- what a run gets from -e -------------------------------------------------------------
+
+EVERY_JOB = " [jobs: preflight, deploy, settings, diagnose, verify]"
+MISSPELT = (
+    "field sagefleet_settings_sorce: not a sagefleet variable, so not read (a slip of "
+    "sagefleet_settings_source?). Fix: rename it sagefleet_settings_source"
+)
+
+
+def refused(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.splitlines()
+    assert lines[0].endswith("input error(s); no host was contacted:"), err
+    return lines[1:]
+
+
+@pytest.mark.parametrize(
+    ("form", "files"),
+    [
+        (["sagefleet_settings_sorce=vendor"], {}),
+        (['{"sagefleet_settings_sorce": "vendor"}'], {}),
+        (["@extra.yml"], {"extra.yml": "sagefleet_settings_sorce: vendor\n"}),
+        (["@extra.json"], {"extra.json": '{"sagefleet_settings_sorce": "vendor"}'}),
+        (["sagefleet_lang=fr", "sagefleet_settings_sorce=vendor sagefleet_lang=en"], {}),
+    ],
+)
+def test_a_variable_given_with_e_is_checked_on_every_host_in_each_form(
+    inventory: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    form: list[str],
+    files: dict[str, str],
+) -> None:
+    monkeypatch.chdir(inventory.parent)  # @FILE relative to the current folder, as Ansible
+    for name, text in files.items():
+        (inventory.parent / name).write_text(text)
+    extra = [option for value in form for option in ("-e", value)]
+    assert main(["validate", "-i", str(inventory), *extra]) == 2
+    assert refused(capsys) == [f"- host {h}, {MISSPELT}{EVERY_JOB}" for h in ("sage01", "sage02")]
+
+
+def test_extra_vars_win_over_every_host_variables(
+    inventory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sage02(inventory, {"sagefleet_deploy_max_fail_percentage": 150})
+    given = ["validate", "-i", str(inventory), "--job", "deploy"]
+    assert main(given) == 2
+    assert main([*given, "-e", "sagefleet_deploy_max_fail_percentage=10"]) == 0
+    assert main(given) == 2  # the next inventory read takes no -e of an earlier one
+    assert main([*given, "-e", '{"sagefleet_deploy_max_fail_percentage": 150}']) == 2
+    *_, said = capsys.readouterr().err.splitlines()
+    assert said.startswith("- host sage02, field sagefleet_deploy_max_fail_percentage")
+    # A value of sage01's, which its inventory does not set, refused there too.
+    assert main([*given, "-e", "sagefleet_deploy_max_fail_percentage=150"]) == 2
+    hosts = [line.split(",")[0] for line in refused(capsys)]
+    assert hosts == ["- host sage01", "- host sage02"]
+
+
+def test_a_retired_variable_given_with_e_is_refused(
+    inventory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    given = ["validate", "-i", str(inventory), "--job", "preflight"]
+    assert main([*given, "-e", "sagefleet_expected_issuers=CN=Root"]) == 2
+    lines = refused(capsys)
+    assert len(lines) == 2
+    assert all(", field sagefleet_expected_issuers: " in line for line in lines), lines
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "ansible_password=WinRM-Canary-2 'unbalanced",
+        '{"ansible_password": "WinRM-Canary-2"',
+        '["WinRM-Canary-2"]',
+    ],
+)
+def test_an_e_value_that_cannot_be_read_is_refused_without_showing_it(
+    inventory: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    assert main(["validate", "-i", str(inventory), "-e", "sagefleet_lang=fr", "-e", value]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("sagefleet: error: field -e/--extra-vars: cannot read value")
+    assert "value 2 of 2" in err
+    assert "Canary" not in err
+
+
+def test_a_missing_e_file_is_named(
+    inventory: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    missing = tmp_path / "nowhere.yml"
+    assert main(["validate", "-i", str(inventory), "-e", f"@{missing}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "sagefleet: error: field -e/--extra-vars: cannot read value 1 of 1: no such file, "
+        f"or the bastion cannot read it (value: {missing}). Fix: give KEY=VALUE pairs"
+    ), err
+
+
+def test_a_secret_given_with_e_is_not_shown_in_an_error(
+    inventory: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    entity = spc_entity(sql_password="Sql-Canary-2", pdf_storage="nowhere")
+    (tmp_path / "entities.json").write_text(json.dumps({"sagefleet_entities": [entity]}))
+    assert main(["validate", "-i", str(inventory), "-e", f"@{tmp_path / 'entities.json'}"]) == 2
+    out, err = capsys.readouterr()
+    assert "pdf_storage" in err
+    assert "Canary" not in out + err
+
+
+@pytest.fixture
+def not_a_folder(tmp_path: Path) -> Path:
+    path = tmp_path / "a-file"
+    path.write_text("")
+    return path
+
+
+def test_the_report_folder_given_with_e_is_checked_as_each_job_checks_it(
+    inventory: Path, capsys: pytest.CaptureFixture[str], not_a_folder: Path
+) -> None:
+    given = ["validate", "-i", str(inventory), "-e", f"sagefleet_report_dir={not_a_folder}"]
+    assert main(given) == 2
+    lines = refused(capsys)
+    # Each job's folder under the reports root, named as the run names it; verify's first
+    # task checks none, diagnose's its own sagefleet_diagnose_dest.
+    inventory_name = inventory.parent.name
+    assert [line.rsplit(" [jobs: ", 1)[1] for line in lines] == [
+        "preflight]",
+        "deploy]",
+        "settings]",
+    ]
+    for line, job in zip(lines, ("preflight", "deploy", "settings"), strict=True):
+        assert line.startswith(
+            f"- field sagefleet_report_dir: the bastion cannot write there ({not_a_folder} is "
+            f"not a folder) (value: {not_a_folder / inventory_name / job}). Fix: "
+        ), line
+    assert main([*given, "--job", "verify"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("var", "job"),
+    [
+        ("sagefleet_preflight_report_dir", "preflight"),
+        ("sagefleet_deploy_report_dir", "deploy"),
+        ("sagefleet_settings_report_dir", "settings"),
+        ("sagefleet_diagnose_dest", "diagnose"),
+    ],
+)
+def test_a_job_own_report_folder_is_checked_for_that_job(
+    inventory: Path, capsys: pytest.CaptureFixture[str], not_a_folder: Path, var: str, job: str
+) -> None:
+    assert main(["validate", "-i", str(inventory), "-e", f"{var}={not_a_folder}"]) == 2
+    (line,) = refused(capsys)
+    assert line.startswith(f"- field {var}: the bastion cannot write there"), line
+    assert line.endswith(f" [jobs: {job}]"), line
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_each_job_checks_the_report_folder_its_first_task_checks(job: str) -> None:
+    (options,) = validate_tasks(FIRST_TASKS[job])
+    report = options.get("report")
+    if report is None:
+        assert job not in JOB_REPORTS
+        return
+    assert {k: v for k, v in report.items() if k != "dest"} == JOB_REPORTS[job]
+    # The folder the job's variable names, or none (the job's folder under the root).
+    assert report["dest"].replace(" | default('')", "") == "{{ " + report["var"] + " }}"
+
+
+def test_a_template_given_with_e_is_rendered_as_the_run_renders_it(
+    inventory: Path, capsys: pytest.CaptureFixture[str], not_a_folder: Path
+) -> None:
+    value = "{{ '" + str(not_a_folder) + "' }}"
+    given = ["validate", "-i", str(inventory), "--job", "preflight"]
+    assert main([*given, "-e", f"sagefleet_preflight_report_dir={value}"]) == 2
+    (line,) = refused(capsys)
+    assert f"(value: {not_a_folder})" in line, line

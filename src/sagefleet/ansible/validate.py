@@ -9,7 +9,7 @@ run (docs/operations.md, "Checking an inventory before a run").
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from sagefleet.checks import parse_waivers
 from sagefleet.deploy import check_inputs, require_entities
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.inventory import winrm_transport
+from sagefleet.report.runs import check_for_play
 from sagefleet.settings import ValidationFailed, build_host_settings
 from sagefleet.settings import host as settings_host
 from sagefleet.variables import given_or_none, is_retired, value
@@ -54,6 +55,15 @@ JOB_OPTIONS: dict[str, dict[str, Any]] = {
 JOBS = tuple(JOB_OPTIONS)
 #: What the settings job does to a host (present or rollback): each host is checked for it.
 STATE = SETTINGS_STATE.name
+#: The report folder each job's first task checks (its ``report`` option, as its playbook
+#: or role gives it; a test keeps them in step): the job's folder under the reports root
+#: (``job``), or the one the variable ``var`` names. verify.yml's first task checks none.
+JOB_REPORTS: dict[str, dict[str, str]] = {
+    "preflight": {"job": "preflight", "var": "sagefleet_preflight_report_dir"},
+    "deploy": {"job": "deploy", "var": "sagefleet_deploy_report_dir"},
+    "settings": {"job": "settings", "var": "sagefleet_settings_report_dir"},
+    "diagnose": {"var": "sagefleet_diagnose_dest"},
+}
 
 
 def for_job(job: str) -> Checks:
@@ -149,3 +159,29 @@ def expired_waivers(host: str, variables: Mapping[str, Any], today: dt.date) -> 
         for index, waiver in enumerate(waivers)
         if waiver.expires is not None and waiver.expires < today
     ]
+
+
+def report_errors(
+    job: str, variables: Mapping[str, Any], inventory_sources: Sequence[str]
+) -> list[InputError]:
+    """What ``job``'s first task says of the folder the run will write its reports to
+    (report.runs.check_for_play), from the variables of the play's first host, when they
+    name it: the job's own variable, or sagefleet_report_dir (the reports root). Left to
+    its default, the folder is beside the playbooks' folder, which only the run knows."""
+    report = JOB_REPORTS.get(job)
+    if report is None:
+        return []
+    dest = str(variables.get(report["var"]) or "")
+    root = variables.get("sagefleet_report_dir")
+    if not dest and not (root and "job" in report):
+        return []
+    play_vars = {
+        "sagefleet_report_dir": root,
+        "sagefleet_inventory_name": variables.get("sagefleet_inventory_name"),
+        "ansible_inventory_sources": list(inventory_sources),
+    }
+    try:
+        check_for_play(report.get("job", job), dest, report["var"], play_vars)
+    except InputError as exc:
+        return [exc]
+    return []

@@ -25,6 +25,7 @@ ALL = "all"
 def add_subparser(sub: Any) -> None:
     from sagefleet.ansible.validate import JOBS
     from sagefleet.inventory import SAGE_SERVERS
+    from sagefleet.inventory.extra_vars import add_extra_vars_argument
 
     parser = command(
         sub,
@@ -38,14 +39,15 @@ def add_subparser(sub: Any) -> None:
         limit="host pattern (default sage_servers, the playbooks' group)",
         limit_default=SAGE_SERVERS,
     )
+    add_extra_vars_argument(parser)
     parser.add_argument(
         "--job",
         choices=[*JOBS, ALL],
         default=ALL,
         help=f"the job whose checks to run (default {ALL}: every job's); settings checks "
         "each host as its sagefleet_settings_state asks: a write (present, the default) or a "
-        "rollback (its target, backup and restart, not the entities); a rollback asked "
-        "with -e is checked by settings.yml's first task (--tags validate)",
+        "rollback (its target, backup and restart, not the entities), as given with -e "
+        "sagefleet_settings_state=rollback too",
     )
 
 
@@ -53,19 +55,38 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """check an inventory as the playbooks will, before any run
 
     Check the hosts of an inventory (-i INVENTORY [-l PATTERN], vault values decrypted as
-    ansible-playbook does) with the very checks the first task of preflight.yml,
-    deploy.yml, settings.yml, diagnose.yml and verify.yml (sagefleet_validate) runs
-    before contacting any host: entities, waivers, misspelt sagefleet_* variables, each
-    role's argument spec, the WinRM transport, and each job's own options. Every error
-    is listed, with the job(s) that would refuse it. No host is contacted.
+    ansible-playbook does, and the run's -e values, which win over every host's) with the
+    very checks the first task of preflight.yml, deploy.yml, settings.yml, diagnose.yml
+    and verify.yml (sagefleet_validate) runs before contacting any host: entities,
+    waivers, misspelt or retired sagefleet_* variables, each role's argument spec, the
+    WinRM transport, each job's own options, and the folder its reports go to when the
+    variables name it (sagefleet_report_dir, sagefleet_<job>_report_dir,
+    sagefleet_diagnose_dest). Every error is listed, with the job(s) that would refuse
+    it. No host is contacted.
     """
-    from sagefleet.ansible.validate import JOBS, expired_waivers, for_job, host_errors
+    from ansible.utils.path import unfrackpath
+
+    from sagefleet.ansible.validate import (
+        JOBS,
+        expired_waivers,
+        for_job,
+        host_errors,
+        report_errors,
+    )
     from sagefleet.inventory import load, sagefleet_var_names, vault_options
 
     jobs = list(JOBS) if args.job == ALL else [args.job]
-    hosts = load(args.inventory, vault=vault_options(args), pattern=args.limit, connect=False)
+    hosts = load(
+        args.inventory,
+        vault=vault_options(args),
+        pattern=args.limit,
+        connect=False,
+        extra_vars=args.extra_vars,
+    )
     if not hosts:
         raise SagefleetError(f"no host matches {args.limit!r} in {', '.join(args.inventory)}")
+    # As ansible-playbook names its inventory (ansible_inventory_sources).
+    sources = [s if "," in s else unfrackpath(s, follow=False) for s in args.inventory]
     refused_by: dict[str, list[str]] = {}  # each error's text -> the jobs refusing it
     today = dt.datetime.now(dt.UTC).date()  # as the checks date a waiver (bastion_utc)
     for job in jobs:
@@ -75,6 +96,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
             variables = {name: host.variables[name] for name in sagefleet_var_names(host.variables)}
             for error in host_errors(host.name, variables, checks):
                 refused_by.setdefault(str(error), []).append(job)
+        # The report folder, as the task run once, on the play's first host, checks it.
+        for error in report_errors(job, hosts[0].variables, sources):
+            refused_by.setdefault(str(error), []).append(job)
     for host in hosts:
         for note in expired_waivers(host.name, host.variables, today):
             print(f"note: {note}", file=sys.stderr)

@@ -480,6 +480,7 @@ def load(
     pattern: str = "all",
     names: Sequence[str] | None = None,
     connect: bool = True,
+    extra_vars: Sequence[str] = (),
 ) -> list[InventoryHost]:
     """Every host matching ``pattern`` with its variables templated (vault values decrypted).
 
@@ -487,6 +488,8 @@ def load(
     `vault_options`); secrets handed over by a parent process apply in any case.
     ``connect=False`` reads variables only (no WinRM target, so no credentials are
     required): the offline path evaluates hosts that WinRM cannot reach.
+    ``extra_vars``: the run's ``-e`` values (sagefleet.inventory.extra_vars), which win
+    over every host's variables, as in ansible-playbook.
     Any problem (a vault that does not open, a file Ansible cannot read) is an
     InputError of one line naming the host, the file and the field.
     """
@@ -504,9 +507,17 @@ def load(
     _collection_loader()
     loader = _parse_once_loader()
     _vault_secrets(loader, vault or VaultOptions())
+    if extra_vars:
+        from sagefleet.inventory import extra_vars as extra
+
+        extra.check(loader, extra_vars)
     try:
         manager, unparsed = _inventory_manager(loader, [str(s) for s in sources])
-        variables = VariableManager(loader=loader, inventory=manager)
+        if extra_vars:
+            with extra.given(extra_vars):
+                variables = VariableManager(loader=loader, inventory=manager)
+        else:
+            variables = VariableManager(loader=loader, inventory=manager)
         hosts = manager.get_hosts(pattern=pattern)
     except AnsibleError as exc:
         error_class = VaultError if _is_vault_error(exc) else InputError
