@@ -183,6 +183,21 @@ def test_a_settings_rollback_is_checked_for_what_it_uses_not_the_entities(
     assert len(entity) == 1 and entity[0].endswith(" [jobs: preflight, deploy, diagnose, verify]")
 
 
+def test_a_settings_rollback_asked_with_e_is_checked_as_a_rollback(
+    inventory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sage02(inventory, {"sagefleet_entities": [spc_entity(analytic_plan="abc")]})
+    given = ["validate", "-i", str(inventory), "--job", "settings"]
+    assert main(given) == 2  # a write reads the entity
+    assert "field analytic_plan" in capsys.readouterr().err
+    assert main([*given, "-e", "sagefleet_settings_state=rollback"]) == 0
+    capsys.readouterr()
+    backup = "sagefleet_settings_state=rollback sagefleet_settings_backup=..\\x"
+    assert main([*given, "-e", backup]) == 2
+    lines = [e for e in capsys.readouterr().err.splitlines() if "sagefleet_settings_backup" in e]
+    assert [e.split(",")[0] for e in lines] == ["- host sage01", "- host sage02"], lines
+
+
 # -- what a run gets from -e -------------------------------------------------------------
 
 EVERY_JOB = " [jobs: preflight, deploy, settings, diagnose, verify]"
@@ -343,8 +358,8 @@ def test_a_job_own_report_folder_is_checked_for_that_job(
 
 @pytest.mark.parametrize("job", JOBS)
 def test_each_job_checks_the_report_folder_its_first_task_checks(job: str) -> None:
-    (options,) = validate_tasks(FIRST_TASKS[job])
-    report = options.get("report")
+    (task,) = validate_tasks(FIRST_TASKS[job])
+    report = task["sagefleet_validate"].get("report")
     if report is None:
         assert job not in JOB_REPORTS
         return
