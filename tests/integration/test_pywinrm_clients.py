@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import requests
@@ -12,6 +13,7 @@ from winrm.exceptions import InvalidCredentialsError, WSManFaultError
 from sagefleet import snippets
 from sagefleet.remote.command import snippet_invocation
 from sagefleet.sim.fleet import generate_specs
+from sagefleet.sim.host.products import AGENT_SERVICE
 from tests.support.fleets import FleetFactory, next_first_address
 from tests.support.signals import LOCK
 
@@ -160,3 +162,35 @@ def test_a_command_whose_stdin_ended_runs_though_the_client_went_away_before_rec
     assert command.done.wait(10), "the command never ran"
     assert json.loads(fleet.host("sage01").fs.read(LOCK))["owner"] == "killed-run"
     assert fleet.listeners["sage01"].stats.operations.get("Receive") is None
+
+
+def test_pywinrm_cleanup_command_kills_a_running_command_where_it_is(
+    make_fleet: FleetFactory,
+) -> None:
+    """pywinrm's cleanup_command (the terminate Signal ansible-core sends after an error)
+    reaches a restart while the agent stops: the stop goes on, the start never comes, and
+    the command's output is gone."""
+    fleet = make_fleet(profiles=["agent-old"])
+    host = fleet.host("sage01")
+    agent = host.service(AGENT_SERVICE)
+    assert agent is not None
+    agent.stop_seconds, host.time_scale = 30.0, 0.1  # 3 real seconds to stop
+    protocol = session(
+        fleet, "sage01", "ntlm", ca_trust_path=str(fleet.ca_file), server_cert_validation="validate"
+    ).protocol
+    shell_id = protocol.open_shell()
+    params = {"service_name": AGENT_SERVICE, "stop_timeout_s": 60, "start_timeout_s": 60}
+    line, script = snippet_invocation("agent_restart", params)
+    command_id = protocol.run_command(shell_id, line, console_mode_stdin=False)
+    protocol.send_command_input(shell_id, command_id, script, end=True)
+    deadline = time.monotonic() + 5
+    while agent.state != "StopPending":
+        assert time.monotonic() < deadline, agent.state
+        time.sleep(0.01)
+    protocol.cleanup_command(shell_id, command_id)
+    assert agent.state == "Stopped"
+    assert host.journal[-1]["kind"] == "terminated"
+    with pytest.raises(WSManFaultError):
+        protocol.get_command_output_raw(shell_id, command_id)
+    protocol.close_shell(shell_id)
+    assert agent.state == "Stopped"

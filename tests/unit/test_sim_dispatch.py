@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 
 import pytest
 
@@ -18,7 +19,7 @@ from sagefleet.remote.command import (
     snippet_invocation,
 )
 from sagefleet.sim.commands.dispatch import reads_stdin, run_command
-from sagefleet.sim.host import ProfileError, WindowsHost, host_from_profile, load_profile
+from sagefleet.sim.host import ProfileError, WindowsHost, host_from_profile, load_profile, process
 
 
 @pytest.fixture
@@ -229,3 +230,28 @@ def test_a_powershell_line_naming_a_stdin_reader_reads_stdin(line: str) -> None:
 @pytest.mark.parametrize("line", NOT_READERS.values(), ids=NOT_READERS.keys())
 def test_a_line_naming_no_stdin_reader_reads_none(line: str) -> None:
     assert not reads_stdin(line)
+
+
+def test_a_killed_process_stops_at_its_next_effect_and_a_replace_file_is_never_torn(
+    host: WindowsHost,
+) -> None:
+    """A command whose process is already killed changes nothing (its first effect is
+    where it stops) and says nothing; ReplaceFile, one call, is whole or not started."""
+    lock = "C:\\ProgramData\\sagefleet\\deploy.lock"
+    killed = threading.Event()
+    killed.set()
+    params = {"action": "acquire", "path": lock, "owner": "run-1", "ttl_s": 600}
+    line, script = snippet_invocation("deploy_lock", params)
+    assert run_command(host, line, script, killed=killed) == (1, b"", b"")
+    assert not host.fs.exists(lock)
+    assert host.journal[-1]["kind"] == "terminated"
+    host.fs.write("C:\\a.json", b"old")
+    host.fs.write("C:\\a.json.tmp", b"new")
+    with process.running(killed), pytest.raises(process.Terminated):
+        host.fs.replace("C:\\a.json.tmp", "C:\\a.json", None)
+    assert host.fs.read("C:\\a.json") == b"old" and host.fs.is_file("C:\\a.json.tmp")
+    live = threading.Event()
+    with process.running(live), process.one_call():
+        live.set()  # the kill comes during the call: the call ends first
+        host.fs.rename("C:\\a.json.tmp", "C:\\a.json")
+    assert host.fs.read("C:\\a.json") == b"new"

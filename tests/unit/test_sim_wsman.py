@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -13,9 +14,11 @@ from sagefleet import snippets
 from sagefleet.remote.command import command_line, snippet_invocation
 from sagefleet.sim.commands.dispatch import reads_stdin, run_command
 from sagefleet.sim.host import WindowsHost, host_from_profile, load_profile
+from sagefleet.sim.host.products import AGENT_SERVICE
 from sagefleet.sim.protocol import wsman
 
 LOCK = "C:\\ProgramData\\sagefleet\\deploy.lock"
+TERMINATE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/terminate"
 
 
 @pytest.fixture
@@ -23,7 +26,7 @@ def service() -> wsman.ShellService:
     # Every command here reads its stdin: it starts when its stdin ends (or at a Receive).
     return wsman.ShellService(
         "SRV",
-        lambda line, stdin, cmd_shell: (0, f"ran {line}".encode() + stdin.data, b""),
+        lambda line, stdin, cmd_shell, killed: (0, f"ran {line}".encode() + stdin.data, b""),
         reads_stdin=lambda line: True,
     )
 
@@ -108,7 +111,7 @@ def test_slow_command_answers_receive_with_operation_timeout() -> None:
     release = threading.Event()
     service = wsman.ShellService(
         "SRV",
-        lambda line, stdin, cmd_shell: (release.wait(5), (0, b"", b""))[1],
+        lambda line, stdin, cmd_shell, killed: (release.wait(5), (0, b"", b""))[1],
         reads_stdin=lambda line: True,
     )
     shell_id = open_shell(service)
@@ -181,3 +184,69 @@ def test_a_command_that_reads_no_stdin_runs_when_the_command_is_answered(
     command_id = start_command(service, shell_id, command_line(snippets.render("host_info", {})))
     assert ended(service, shell_id, command_id)
     assert [e["name"] for e in host.journal if e["kind"] == "snippet"] == ["host_info"]
+
+
+# -- a terminate Signal or a shell Delete kills a running command where it is -----------
+
+
+def stopping() -> WindowsHost:
+    """A host whose agent takes 30 simulated seconds to stop, 3 real ones here."""
+    host = host_from_profile("h1", "127.0.0.2", "admin", "pw", load_profile("agent-old"))
+    service = host.service(AGENT_SERVICE)
+    assert service is not None
+    service.stop_seconds = 30.0
+    host.time_scale = 0.1
+    return host
+
+
+def kill_request(action: str, shell_id: str, command_id: str) -> bytes:
+    if action == wsman.ACTION_DELETE:
+        return request(action, shell_id)[0]
+    signal = {"@CommandId": command_id, "rsp:Code": TERMINATE}
+    return request(action, shell_id, {"rsp:Signal": signal})[0]
+
+
+@pytest.mark.parametrize(
+    "action", [wsman.ACTION_SIGNAL, wsman.ACTION_DELETE], ids=["signal", "delete"]
+)
+def test_a_killed_command_keeps_what_it_did_and_does_nothing_after(action: str) -> None:
+    """agent_restart killed while the agent stops: the stop it asked for goes on (the
+    service's, not the script's), the start after it never comes, and no output is
+    delivered: the Signal ends the command, the Delete its shell."""
+    host = stopping()
+    service = real_service(host)
+    shell_id = open_shell(service)
+    params = {"service_name": AGENT_SERVICE, "stop_timeout_s": 60, "start_timeout_s": 60}
+    line, script = snippet_invocation("agent_restart", params)
+    command_id = start_command(service, shell_id, line)
+    send_stdin(service, shell_id, command_id, script)
+    deadline = time.monotonic() + 5
+    while host.service(AGENT_SERVICE).state != "StopPending":  # type: ignore[union-attr]
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    started = time.monotonic()
+    service.handle(kill_request(action, shell_id, command_id), "u", "c")
+    assert time.monotonic() - started < 2  # stopped in its wait, not at its end
+    assert host.service(AGENT_SERVICE).state == "Stopped"  # type: ignore[union-attr]
+    assert [e["kind"] for e in host.journal][-1] == "terminated"
+    receive, _ = request(
+        wsman.ACTION_RECEIVE,
+        shell_id,
+        {"rsp:Receive": {"rsp:DesiredStream": {"@CommandId": command_id, "#text": "stdout"}}},
+    )
+    with pytest.raises(wsman.WSManFault) as caught:
+        service.handle(receive, "u", "c")
+    assert caught.value.code == wsman.FAULT_INVALID_SELECTORS
+
+
+def test_a_command_that_ended_before_the_signal_ran_to_its_end(host: WindowsHost) -> None:
+    service = real_service(host)
+    shell_id = open_shell(service)
+    params = {"action": "acquire", "path": LOCK, "owner": "run-1", "ttl_s": 600}
+    line, script = snippet_invocation("deploy_lock", params)
+    command_id = start_command(service, shell_id, line)
+    send_stdin(service, shell_id, command_id, script)
+    assert ended(service, shell_id, command_id)
+    service.handle(kill_request(wsman.ACTION_SIGNAL, shell_id, command_id), "u", "c")
+    assert host.fs.is_file(LOCK)
+    assert "terminated" not in [e["kind"] for e in host.journal]

@@ -556,7 +556,9 @@ def run_interrupted(how: str, end: bool = False) -> tuple[bytes, bool]:
     seen: list[tuple[bytes, bool]] = []
     ran = threading.Event()
 
-    def runner(line: str, stdin: Stdin, *, cmd_shell: bool) -> tuple[int, bytes, bytes]:
+    def runner(
+        line: str, stdin: Stdin, *, cmd_shell: bool, killed: threading.Event
+    ) -> tuple[int, bytes, bytes]:
         seen.append((stdin.data, stdin.ended_abruptly))
         ran.set()
         return 0, b"", b""

@@ -74,7 +74,7 @@ class Conversation:
     def __init__(self) -> None:
         self.service = wsman.ShellService(
             "SRV",
-            lambda line, stdin, cmd_shell: (0, b"hi\r\n" + stdin.data, b"warning\r\n"),
+            lambda line, stdin, cmd_shell, killed: (0, b"hi\r\n" + stdin.data, b"warning\r\n"),
             reads_stdin=lambda line: True,
         )
         self.replies: dict[str, bytes] = {}

@@ -24,7 +24,7 @@ from sagefleet.sim.commands.removal_models import (
     removes_backups,
 )
 from sagefleet.sim.commands.stdin import Stdin
-from sagefleet.sim.host import ModelError, ServiceError, WindowsHost
+from sagefleet.sim.host import ModelError, ServiceError, WindowsHost, process
 from sagefleet.sim.host.filesystem import PATH_TOO_LONG
 
 #: Get-CimInstance while winmgmt restarts: RPC_S_SERVER_UNAVAILABLE (0x800706BA).
@@ -254,6 +254,7 @@ def _install(
         if str(account).lower() not in ("localsystem", "nt authority\\system") and not password:
             result.update(failed_step="account", error="Win32_Service.Change returned 22")
             return
+        process.checkpoint()  # Win32_Service.Change
         service.account = str(account)
     try:
         service_rules.set_state(host, name, "Running", params["start_timeout_s"])

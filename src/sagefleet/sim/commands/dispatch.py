@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import re
+import threading
 from typing import Any
 
 from sagefleet import snippets
@@ -32,7 +33,7 @@ from sagefleet.sim.commands.registry import (
     not_understood,
 )
 from sagefleet.sim.commands.stdin import Stdin
-from sagefleet.sim.host import ScriptHung, WindowsHost, logon_session
+from sagefleet.sim.host import ScriptHung, WindowsHost, logon_session, process
 
 __all__ = [
     "Result",
@@ -59,6 +60,9 @@ _STDIN_READERS = re.compile(
 )
 
 
+# What a killed process leaves: TerminateProcess's exit code, no more output. WinRS
+# delivers none of it: the command is gone (Signal) or its shell (Delete).
+KILLED: Result = (1, b"", b"")
 # cmd.exe's answer to a command line over CMD_LINE_LIMIT (Microsoft: "Command prompt
 # (Cmd.exe) command-line string limitation").
 CMD_TOO_LONG = b"The command line is too long.\r\n"
@@ -67,15 +71,34 @@ CREATE_PROCESS_TOO_LONG = b"The filename or extension is too long.\r\n"
 
 
 def run_command(
-    host: WindowsHost, command_line: str, stdin: bytes | Stdin, *, cmd_shell: bool = True
+    host: WindowsHost,
+    command_line: str,
+    stdin: bytes | Stdin,
+    *,
+    cmd_shell: bool = True,
+    killed: threading.Event | None = None,
 ) -> Result:
     """Entry point used by the WS-Management layer for every Command.
 
     WinRS hands the line to cmd.exe unless the command skips it (``cmd_shell``
     False: ``WINRS_SKIP_CMD_SHELL=TRUE``): cmd.exe refuses one over 8191
     characters before anything runs (rc 1), CreateProcess one over 32767.
-    Plain ``bytes`` are a whole stdin that ended normally.
+    Plain ``bytes`` are a whole stdin that ended normally. ``killed``, once set,
+    stops the model at its next effect point (``process.Terminated``): the
+    command's process was terminated; its result is KILLED, which no client
+    receives (docs/simulator.md, ledger row 43).
     """
+    with process.running(killed):
+        try:
+            return _run_command(host, command_line, stdin, cmd_shell=cmd_shell)
+        except process.Terminated:
+            host.record({"kind": "terminated", "command": command_line[:80]})
+            return KILLED
+
+
+def _run_command(
+    host: WindowsHost, command_line: str, stdin: bytes | Stdin, *, cmd_shell: bool
+) -> Result:
     stdin = Stdin.of(stdin)
     if cmd_shell:
         if len(command_line) > CMD_LINE_LIMIT:

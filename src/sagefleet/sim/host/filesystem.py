@@ -23,6 +23,7 @@ from sagefleet.sim.host.errors import (
     ProfileError,
     SharingViolation,
 )
+from sagefleet.sim.host.process import checkpoint, one_call
 
 DRIVE_TYPES = ("fixed", "network", "removable", "cdrom")
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB)?\s*$", re.I)
@@ -359,6 +360,7 @@ class FileSystem:
         ``Directory.CreateDirectory(path, DirectorySecurity)`` does. Existing folders
         keep theirs.
         """
+        checkpoint()
         physical = self.resolve(path)
         self.volume(physical)
         chain: list[str] = []
@@ -390,6 +392,7 @@ class FileSystem:
         reserve_space: bool = True,
     ) -> FileEntry:
         """Create or replace a file; the folder must exist, the volume must have room."""
+        checkpoint()
         physical = self.resolve(path)
         volume = self.volume(physical)
         parent = _parent(physical)
@@ -428,6 +431,7 @@ class FileSystem:
         refuses DeleteFile (File.Delete) unless ``force`` (Remove-Item -Force
         clears the attribute first).
         """
+        checkpoint()
         entry = self.stat(path)
         volume = self.volume(entry.path)
         prefix = entry.path.lower() + "\\"
@@ -468,6 +472,7 @@ class FileSystem:
                     kept.add(parent.lower())
                     parent = _parent(parent)
                 continue
+            checkpoint()  # file by file, as Directory.Delete goes
             self.entries.pop(key)
             volume.free_bytes += item.size
         for key in reversed(keys):  # a folder after everything in it
@@ -491,6 +496,7 @@ class FileSystem:
         self, path: str, *, readonly: bool | None = None, open_by: str | None = ""
     ) -> None:
         """Set or clear ReadOnly, or mark the file held open by a process (None: closed)."""
+        checkpoint()
         entry = self.stat(path)
         if readonly is not None:
             entry.readonly = readonly
@@ -499,6 +505,7 @@ class FileSystem:
 
     def junction(self, path: str, target: str) -> None:
         """A junction at ``path`` to the folder ``target`` (mklink /J), its parents created."""
+        checkpoint()
         parent = _parent(self.resolve(path))
         if parent is not None:
             self.mkdir(parent)
@@ -542,6 +549,7 @@ class FileSystem:
 
     def rename(self, source: str, target: str, replace: bool = True) -> None:
         """Move a file in one step ([IO.File]::Replace / Move-Item -Force): no half state."""
+        checkpoint()
         entry = self.stat(source)
         if entry.is_dir:
             raise ModelError("the simulator only renames files")
@@ -581,6 +589,10 @@ class FileSystem:
         replaced file under the backup name, or without one under a name of Windows' own,
         and the replacement under its own name.
         """
+        with one_call():
+            self._replace(replacement, replaced, backup)
+
+    def _replace(self, replacement: str, replaced: str, backup: str | None) -> None:
         fault = self.replace_faults.pop(self.resolve(replaced).lower(), None)
         if fault is not None and fault not in REPLACE_ERRORS:
             raise ModelError(f"FileSystem.replace: no model of ReplaceFile error {fault}")
@@ -599,6 +611,7 @@ class FileSystem:
 
     def set_acl(self, path: str, acl: Acl) -> None:
         """SetAccessControl: the object's own owner, entries and protection."""
+        checkpoint()
         physical = self.resolve(path)
         if _is_root(physical):
             self.root_acls[physical.lower()] = acl
@@ -609,6 +622,7 @@ class FileSystem:
         """Copy-Item of one file: a new file whose DACL is inherited from the destination
         folder, not the source's (CopyFile semantics, KB 310316), owned by its creator; its
         attributes (ReadOnly) are the source's, as CopyFile copies them."""
+        checkpoint()
         entry = self.stat(source)
         if entry.is_dir:
             raise ModelError("FileSystem.copy copies files; create folders with mkdir")

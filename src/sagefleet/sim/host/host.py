@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from sagefleet.sim.host import process
 from sagefleet.sim.host.accounts import (
     ADMINISTRATORS,
     AUTHENTICATED_USERS,
@@ -163,7 +163,7 @@ class WindowsHost(ServiceControl, Installer):
     def sleep(self, seconds: float) -> None:
         """Let simulated time pass (scaled by ``time_scale``; instant by default)."""
         if seconds > 0 and self.time_scale > 0:
-            time.sleep(seconds * self.time_scale)
+            process.wait(seconds * self.time_scale)
 
     # accounts
     def winrm_token(self) -> tuple[str, ...]:
@@ -223,7 +223,8 @@ class WindowsHost(ServiceControl, Installer):
         """What Windows does for ever: the command is held ``hang_limit_s`` real seconds,
         then ended (ScriptHung), so the client sees a command that does not end."""
         self.record({"kind": "hang", "reason": reason})
-        time.sleep(self.hang_limit_s)
+        process.wait(self.hang_limit_s)
+        process.checkpoint()  # killed while it waited: it stops there
         raise ScriptHung(
             f"sagefleet simulator: on Windows this script never ends: {reason} "
             f"(held {self.hang_limit_s:g} s here, then stopped)"

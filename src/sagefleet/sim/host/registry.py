@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagefleet.sim.host.errors import ModelError, ProfileError
+from sagefleet.sim.host.process import checkpoint
 
 REG_KINDS = ("REG_SZ", "REG_EXPAND_SZ", "REG_DWORD", "REG_QWORD", "REG_MULTI_SZ")
 RegistryData = str | int | tuple[str, ...]
@@ -106,6 +107,7 @@ class Registry:
         return self._keys.get(self.physical(path, view).lower())
 
     def create_key(self, path: str, view: str = "64") -> None:
+        checkpoint()
         parts = self.physical(path, view).split("\\")
         for end in range(1, len(parts) + 1):
             sub = "\\".join(parts[:end])
@@ -115,6 +117,7 @@ class Registry:
         self, path: str, name: str, data: Any, kind: str | None = None, view: str = "64"
     ) -> None:
         """Write a value (creating the key), typed from ``data`` unless ``kind`` says."""
+        checkpoint()
         value = registry_value(data, kind)
         self.create_key(path, view)
         key = self._keys[self.physical(path, view).lower()]
@@ -150,12 +153,14 @@ class Registry:
         return sorted(found, key=str.lower)
 
     def delete_value(self, path: str, name: str, view: str = "64") -> None:
+        checkpoint()
         key = self._find(path, view)
         if key is not None:
             key.values.pop(name.lower(), None)
 
     def delete_key(self, path: str, view: str = "64") -> None:
         """Remove a key and its subkeys (Remove-Item -Recurse)."""
+        checkpoint()
         lower = self.physical(path, view).lower()
         for candidate in [k for k in self._keys if k == lower or k.startswith(lower + "\\")]:
             del self._keys[candidate]

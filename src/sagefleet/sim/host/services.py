@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from sagefleet.sim.host.errors import ModelError, ServiceError, ServiceTimeout
+from sagefleet.sim.host.process import checkpoint
 
 if TYPE_CHECKING:
     from sagefleet.sim.host.events import EventRecord
@@ -256,6 +257,7 @@ class ServiceControl:
                 )
 
     def install_service(self, service: Service) -> Service:
+        checkpoint()
         with self.lock:
             if service.state not in SERVICE_STATES or service.start_mode not in START_MODES:
                 raise ServiceError(f"invalid service state/start mode for {service.name!r}")
@@ -268,6 +270,7 @@ class ServiceControl:
             return service
 
     def remove_service(self, name: str) -> None:
+        checkpoint()
         with self.lock:
             self.services.pop(self._require_service(name).name.lower())
 
@@ -291,6 +294,7 @@ class ServiceControl:
         )
 
     def grant_service_logon_right(self, account: str) -> None:
+        checkpoint()
         with self.lock:
             self.service_logon_right.add(self._account_key(account))
             self.record({"kind": "grant", "right": "SeServiceLogonRight", "account": account})
@@ -311,6 +315,7 @@ class ServiceControl:
         StartPending. An account without "Log on as a service" fails at once with
         error 1069, the service still Stopped.
         """
+        checkpoint()
         with self.lock:
             service = self._require_service(name)
             if service.state == "Running":
@@ -344,6 +349,7 @@ class ServiceControl:
 
     def stop_service(self, name: str, timeout_s: float | None = None) -> Service:
         """Stop the service and wait until it is stopped (``timeout_s``: as ``start_service``)."""
+        checkpoint()
         with self.lock:
             service = self._require_service(name)
             if service.state == "Stopped":
@@ -392,6 +398,7 @@ class ServiceControl:
 
     def kill_process(self, pid: int) -> str:
         """Stop-Process -Force: a service whose process it was is Stopped (the SCM sees it die)."""
+        checkpoint()
         with self.lock:
             for service in self.services.values():
                 if pid and service.process_id == pid:

@@ -250,10 +250,14 @@ class FaultPlan:
             self.counters.throttled_bytes += count
         time.sleep(wait)
 
-    def powershell_delay(self) -> None:
-        """A command that starts powershell.exe: its start-up time."""
+    def powershell_delay(self, killed: threading.Event | None = None) -> None:
+        """A command that starts powershell.exe: its start-up time (over at once when its
+        process is ``killed``)."""
         delay = self.settings.powershell_startup
         if delay > 0:
             with self._lock:
                 self.counters.delayed_commands += 1
-            time.sleep(delay)
+            if killed is None:
+                time.sleep(delay)
+            else:
+                killed.wait(delay)

@@ -223,10 +223,14 @@ class Listener(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.server_name = str(host)
         self.server_port = int(port)
 
-    def _run(self, command_line: str, stdin: Stdin, *, cmd_shell: bool) -> tuple[int, bytes, bytes]:
+    def _run(
+        self, command_line: str, stdin: Stdin, *, cmd_shell: bool, killed: threading.Event
+    ) -> tuple[int, bytes, bytes]:
         if _starts_powershell(command_line):
-            self.faults.powershell_delay()
-        return self.runner(command_line, stdin, cmd_shell=cmd_shell)
+            self.faults.powershell_delay(killed)
+            if killed.is_set():
+                return 1, b"", b""  # killed while powershell.exe started: no script ran
+        return self.runner(command_line, stdin, cmd_shell=cmd_shell, killed=killed)
 
     @property
     def port(self) -> int:

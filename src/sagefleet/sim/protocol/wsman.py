@@ -55,10 +55,14 @@ class Runner(Protocol):
     ``cmd_shell``: WinRS runs the line as ``cmd.exe /c <line>`` unless the
     Command's option ``WINRS_SKIP_CMD_SHELL`` is TRUE (MS-WSMV 3.1.4.11);
     pywinrm's run_command sends FALSE by default and ansible-core never sets it.
+
+    ``killed`` is set when the command's process is terminated (a Signal, its shell
+    deleted): the runner stops at its next effect point, what it did so far stays
+    (docs/simulator.md, ledger row 43).
     """
 
     def __call__(
-        self, command_line: str, stdin: Stdin, *, cmd_shell: bool
+        self, command_line: str, stdin: Stdin, *, cmd_shell: bool, killed: threading.Event
     ) -> tuple[int, bytes, bytes]: ...
 
 
@@ -226,6 +230,8 @@ class Command:
     reads_stdin: bool = True
     # A Receive came for it: the client waits for its end itself.
     awaited: bool = False
+    # Set when its process is terminated (Signal, Delete): the runner stops there.
+    killed: threading.Event = field(default_factory=threading.Event)
 
     def received(self) -> Stdin:
         """The stdin the command's process read, and how it ended."""
@@ -346,7 +352,7 @@ class ShellService:
             self.shells.pop(request.shell_id or "", None)
         # Deleting a shell kills its processes: each one has acted on its stdin so far.
         for command in list(shell.commands.values()):
-            self._interrupt(command)
+            self._kill(command)
         return envelope(
             "http://schemas.xmlsoap.org/ws/2004/09/transfer/DeleteResponse", request.message_id, ""
         )
@@ -470,11 +476,31 @@ class ShellService:
                 return
         command.done.wait(timeout=ABORT_WAIT_SECONDS)
 
+    def _kill(self, command: Command) -> None:
+        """Terminate the command's process (a Signal ``terminate``, its shell deleted).
+
+        One not started yet, that received stdin, acts on it first (``_interrupt``). One
+        that runs stops where it is: its runner stops at its next effect point
+        (``killed``), what it did so far stays, nothing after happens; waits (bounded)
+        for it to stop, so the next request sees the host as the kill left it. One that
+        ended before the Signal came ran to its end, as on Windows (the same race).
+        """
+        with self._lock:
+            started = command.thread is not None
+        if not started:
+            self._interrupt(command)
+            return
+        command.killed.set()
+        command.done.wait(timeout=ABORT_WAIT_SECONDS)
+
     def _start(self, command: Command) -> None:
         def work() -> None:
             try:
                 command.result = self.runner(
-                    command.command_line, command.received(), cmd_shell=command.cmd_shell
+                    command.command_line,
+                    command.received(),
+                    cmd_shell=command.cmd_shell,
+                    killed=command.killed,
                 )
             except Exception as exc:  # noqa: BLE001 - surfaced to the client as rc 1
                 message = f"sagefleet simulator internal error: {type(exc).__name__}: {exc}"
@@ -542,7 +568,7 @@ class ShellService:
             command = shell.commands.pop(command_id or "", None)
         if command is not None:
             # Terminate: the process is killed, after acting on the stdin it read.
-            self._interrupt(command)
+            self._kill(command)
         return envelope(
             "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/SignalResponse",
             request.message_id,
