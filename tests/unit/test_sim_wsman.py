@@ -189,12 +189,12 @@ def test_a_command_that_reads_no_stdin_runs_when_the_command_is_answered(
 # -- a terminate Signal or a shell Delete kills a running command where it is -----------
 
 
-def stopping() -> WindowsHost:
-    """A host whose agent takes 30 simulated seconds to stop, 3 real ones here."""
+def stopping(seconds: float = 30.0) -> WindowsHost:
+    """A host whose agent takes ``seconds`` simulated seconds to stop (a tenth real)."""
     host = host_from_profile("h1", "127.0.0.2", "admin", "pw", load_profile("agent-old"))
     service = host.service(AGENT_SERVICE)
     assert service is not None
-    service.stop_seconds = 30.0
+    service.stop_seconds = seconds
     host.time_scale = 0.1
     return host
 
@@ -206,14 +206,18 @@ def kill_request(action: str, shell_id: str, command_id: str) -> bytes:
     return request(action, shell_id, {"rsp:Signal": signal})[0]
 
 
+@pytest.mark.parametrize("stop_s", [30.0, 600.0], ids=["in-time", "past-its-timeout"])
 @pytest.mark.parametrize(
     "action", [wsman.ACTION_SIGNAL, wsman.ACTION_DELETE], ids=["signal", "delete"]
 )
-def test_a_killed_command_keeps_what_it_did_and_does_nothing_after(action: str) -> None:
+def test_a_killed_command_keeps_what_it_did_and_does_nothing_after(
+    action: str, stop_s: float
+) -> None:
     """agent_restart killed while the agent stops: the stop it asked for goes on (the
     service's, not the script's), the start after it never comes, and no output is
-    delivered: the Signal ends the command, the Delete its shell."""
-    host = stopping()
+    delivered: the Signal ends the command, the Delete its shell. A stop longer than the
+    script's timeout settles too: the script no longer waits for it."""
+    host = stopping(stop_s)
     service = real_service(host)
     shell_id = open_shell(service)
     params = {"service_name": AGENT_SERVICE, "stop_timeout_s": 60, "start_timeout_s": 60}

@@ -44,18 +44,23 @@ def running(killed: threading.Event | None) -> Iterator[None]:
 
 def checkpoint() -> None:
     """Before an effect on the host: stop here if the command's process was killed."""
-    killed = _KILLED.get()
-    if killed is not None and killed.is_set():
+    if killed():
         raise Terminated("the command's process was terminated")
+
+
+def killed() -> bool:
+    """Whether the command's process was killed (a wait just ended early)."""
+    event = _KILLED.get()
+    return event is not None and event.is_set()
 
 
 def wait(seconds: float) -> None:
     """Wait ``seconds`` real seconds, or less: a killed process waits no more."""
-    killed = _KILLED.get()
-    if killed is None:
+    event = _KILLED.get()
+    if event is None:
         time.sleep(seconds)
     else:
-        killed.wait(seconds)
+        event.wait(seconds)
 
 
 @contextlib.contextmanager

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from sagefleet.sim.host import process
 from sagefleet.sim.host.errors import ModelError, ServiceError, ServiceTimeout
-from sagefleet.sim.host.process import checkpoint
 
 if TYPE_CHECKING:
     from sagefleet.sim.host.events import EventRecord
@@ -257,7 +257,7 @@ class ServiceControl:
                 )
 
     def install_service(self, service: Service) -> Service:
-        checkpoint()
+        process.checkpoint()
         with self.lock:
             if service.state not in SERVICE_STATES or service.start_mode not in START_MODES:
                 raise ServiceError(f"invalid service state/start mode for {service.name!r}")
@@ -270,7 +270,7 @@ class ServiceControl:
             return service
 
     def remove_service(self, name: str) -> None:
-        checkpoint()
+        process.checkpoint()
         with self.lock:
             self.services.pop(self._require_service(name).name.lower())
 
@@ -294,7 +294,7 @@ class ServiceControl:
         )
 
     def grant_service_logon_right(self, account: str) -> None:
-        checkpoint()
+        process.checkpoint()
         with self.lock:
             self.service_logon_right.add(self._account_key(account))
             self.record({"kind": "grant", "right": "SeServiceLogonRight", "account": account})
@@ -315,7 +315,7 @@ class ServiceControl:
         StartPending. An account without "Log on as a service" fails at once with
         error 1069, the service still Stopped.
         """
-        checkpoint()
+        process.checkpoint()
         with self.lock:
             service = self._require_service(name)
             if service.state == "Running":
@@ -349,7 +349,7 @@ class ServiceControl:
 
     def stop_service(self, name: str, timeout_s: float | None = None) -> Service:
         """Stop the service and wait until it is stopped (``timeout_s``: as ``start_service``)."""
-        checkpoint()
+        process.checkpoint()
         with self.lock:
             service = self._require_service(name)
             if service.state == "Stopped":
@@ -384,7 +384,8 @@ class ServiceControl:
             self._wait_stuck(service, cmdlet, timeout_s)
         if timeout_s is not None and seconds > timeout_s:
             self.sleep(timeout_s)
-            raise ServiceTimeout(WAIT_TIMEOUT, WAIT_TIMEOUT)
+            if not process.killed():  # a killed script waits no more: the service settles
+                raise ServiceTimeout(WAIT_TIMEOUT, WAIT_TIMEOUT)
         self.sleep(seconds)
 
     def _wait_stuck(self, service: Service, cmdlet: str, timeout_s: float | None) -> NoReturn:
@@ -398,7 +399,7 @@ class ServiceControl:
 
     def kill_process(self, pid: int) -> str:
         """Stop-Process -Force: a service whose process it was is Stopped (the SCM sees it die)."""
-        checkpoint()
+        process.checkpoint()
         with self.lock:
             for service in self.services.values():
                 if pid and service.process_id == pid:
