@@ -8,7 +8,7 @@ import base64
 import contextlib
 from typing import Any
 
-from sagefleet import transfer
+from sagefleet import transfer, versions
 from sagefleet.deploy.backups import Backups
 from sagefleet.deploy.gate import HealthGate
 from sagefleet.deploy.inputs import installer_arguments
@@ -142,9 +142,9 @@ class Install(HealthGate, Rollback, Backups):
             outcome = self.session.run_snippet("agent_install", params, stdin=stdin, sensitive=True)
         except SnippetFailed as exc:
             outcome = {"failed_step": "installer", "error": exc.error}
-        except (TransportError, RemoteTimeout):
+        except (TransportError, RemoteTimeout) as exc:
             self._discard_staged(staged.path)
-            raise
+            return self._stopped_install(exc, settings)
         if outcome.get("state_error"):
             outcome = self._state_again(outcome)
         self.step(
@@ -200,6 +200,76 @@ class Install(HealthGate, Rollback, Backups):
                 ],
             )
         return self._rollback(outcome, problem, settings)
+
+    def _stopped_install(self, exc: RemoteError, settings: Any) -> DeployResult:
+        """The install command never answered: its Receive failed or timed out, so the
+        session stopped it (the terminate Signal kills its process where it is: an agent
+        stopped, a backup half copied, files half replaced), or its answer was lost after
+        it ended. What it left is read again: the previous agent still in place is started
+        again if it stopped (rolled back); one still running, or none on a fresh host,
+        fails the host, nothing installed; anything else is said as found (a fresh
+        install's recorded, ``_rollback`` without a backup). Raises ``exc`` when the host
+        cannot be read."""
+        problem = f"install stopped part way: {exc}"
+        try:
+            found = self._query({"kind": "service", "name": self.service})[0]
+        except RemoteError as again:
+            raise type(exc)(
+                self.host,
+                f"{problem}; the agent's state could not be read ({again}): the host may hold "
+                "a half-done install, check it before deploying again",
+            ) from None
+        state = found.get("state") if found.get("exists") else None
+        version = found.get("version") if found.get("exists") else None
+        self.step("install-stopped", error=str(exc), state=state, version=version)
+        said = f"{self.service} found {state} at {version}" if state else "no agent service"
+        previous = self.result.previous_version
+        if previous is None and state is None:
+            return self.done(
+                Outcome.FAILED, changed=True, reason=f"{problem}; {said}: nothing installed"
+            )
+        if previous is None or not versions.same(version, previous):
+            note = (
+                "" if previous is None else f"; restore {previous} from {self.options.backup_dir}"
+            )
+            return self._rollback(
+                {"state": state, "version": version}, f"{problem}; {said}{note}", settings
+            )
+        if state != "Running":
+            restart = self.session.run_snippet(
+                "agent_restart",
+                {
+                    "service_name": self.service,
+                    "stop_timeout_s": self.options.stop_timeout_s,
+                    "start_timeout_s": self.options.start_timeout_s,
+                },
+            )
+            self.step("restart", state=restart.get("state"), before=state)
+            if restart.get("state") != "Running":
+                self.result.version = previous
+                return self.done(
+                    Outcome.FAILED,
+                    changed=True,
+                    reason=f"{problem}; {said}, does not start again: {restart.get('error')}",
+                )
+            said += f", started again, running {previous}"
+        else:
+            self.result.version = previous
+            return self.done(
+                Outcome.FAILED,
+                changed=True,
+                reason=f"{problem}; {said}, running as before: nothing installed",
+            )
+        self.result.version = previous
+        return self.done(
+            Outcome.ROLLED_BACK,
+            changed=True,
+            reason=f"{problem}; {said}",
+            findings=[
+                finding("SF601", False, "Agent installed or upgraded", problem),
+                finding("SF604", True, "Rollback to the previous version", said),
+            ],
+        )
 
     def _state_again(self, outcome: dict[str, Any]) -> dict[str, Any]:
         """The install snippet could not read the service at its end (WMI not answering):

@@ -1,0 +1,105 @@
+"""A deploy command sagefleet stops while it runs: its Receive failed (an HTTP 500, a
+WS-Management fault, a lost connection: WinRMSession then sends the terminate Signal, as
+ansible-core's winrm connection does after any error in its Receive loop). On Windows the
+Signal kills the command's process where it is (docs/simulator.md, ledger row 43): the
+host holds what it did so far, nothing more, and the deploy reads it again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sagefleet.deploy import DeployResult, deploy_host
+from sagefleet.inventory import load
+from sagefleet.package import PackageInfo, build_test_package, inspect
+from sagefleet.sim.fleet import Fleet, generate_specs
+from sagefleet.sim.host import WindowsHost
+from tests.support.fleets import next_first_address, session_for
+from tests.support.reliability import (
+    INSTALL_DIR,
+    SERVICE,
+    OnSnippet,
+    assert_invariants,
+    before,
+    expected_settings,
+    reset,
+)
+from tests.support.scenarios import write_inventory
+
+HOSTS = {"old": "agent-old"}
+EXTRA = {"sagefleet_agent_target_version": "3.2.0", "sagefleet_winrm_retries": 0}
+LOCK = "C:\\ProgramData\\sagefleet\\deploy.lock"
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> PackageInfo:
+    path = tmp_path_factory.mktemp("pkg") / "Setup.zip"
+    return inspect(build_test_package(path, agent_version="3.2.0"))
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet, dict[str, Any]]]:
+    tmp = tmp_path_factory.mktemp("stopped")
+    specs = generate_specs(
+        len(HOSTS), profiles=list(HOSTS.values()), first_address=next_first_address(), port=0
+    )
+    for spec, name in zip(specs, HOSTS, strict=True):
+        spec.name = name
+    with Fleet(specs, tmp / "fleet") as fleet:
+        inventory = write_inventory(fleet, tmp / "inventory" / "hosts.yml", EXTRA)
+        yield fleet, {h.name: dict(h.variables) for h in load([inventory])}
+
+
+def stopped_at_its_first_receive(fleet: Fleet, host: WindowsHost) -> None:
+    """The install's first Receive fails (HTTP 500): sagefleet stops the command. Its
+    requests come 0.3 s late, so that the script is under way by then (the service stop,
+    which would take 60 real seconds here)."""
+    for service in host.services.values():
+        service.stop_seconds = 600.0
+    host.time_scale = 0.1
+    fleet.faults(host.name).set(
+        latency=0.3, fault_at="Receive", fault_times=1, fault_code="internal"
+    )
+
+
+def deploy(sim: tuple[Fleet, dict[str, Any]], package: PackageInfo, name: str) -> DeployResult:
+    fleet, variables = sim
+    reset(fleet, name)
+    host = fleet.host(name)
+    was = before(host)
+    with session_for(fleet, name) as direct:
+        session = OnSnippet(
+            direct, "agent_install", lambda: stopped_at_its_first_receive(fleet, host)
+        )
+        result = deploy_host(session, name, variables[name], package)
+    fleet.faults(name).clear()
+    assert fleet.listeners[name].stats.operations.get("Signal", 0) >= 1
+    assert any(e["kind"] == "terminated" for e in host.journal), "the install ran to its end"
+    report = {"result": result.to_dict(), "report": result.report.to_dict()}  # type: ignore[union-attr]
+    new = expected_settings(name, variables[name], was.settings)
+    assert_invariants(host, was, new, report=report, names=[name])
+    assert not host.fs.exists(LOCK), "the deploy lock was not released"
+    return result
+
+
+def test_an_upgrade_stopped_while_it_stops_the_agent_starts_the_previous_one_again(
+    sim: tuple[Fleet, dict[str, Any]], package: PackageInfo
+) -> None:
+    """Killed in the service stop: the agent stopped (the SCM finished what it was asked),
+    no backup taken, nothing installed. The deploy finds 2.3.0 stopped in place, starts it
+    again, and says so; the staged copy of settings.json (secrets) is gone."""
+    result = deploy(sim, package, "old")
+    host = sim[0].host("old")
+    service = host.service(SERVICE)
+    assert service is not None and (service.state, service.version) == ("Running", "2.3.0")
+    assert host.installer_runs == []
+    assert result.outcome == "rolled-back", result.reason
+    reason = result.reason or ""
+    assert reason.startswith("install stopped part way: "), reason
+    assert f"{SERVICE} found Stopped at 2.3.0" in reason, reason
+    assert "started again, running 2.3.0" in reason, reason
+    steps = [s["step"] for s in result.steps]
+    assert steps[-3:] == ["discard-staged", "install-stopped", "restart"], steps
+    assert host.fs.read(INSTALL_DIR + "\\settings.json")  # untouched, whole
