@@ -14,6 +14,9 @@ import pytest
 from sagefleet.deploy import DeployResult, deploy_host
 from sagefleet.inventory import load
 from sagefleet.package import PackageInfo, build_test_package, inspect
+from sagefleet.remote.retry import RetryingSession, retry_from
+from sagefleet.settings import build_host_settings
+from sagefleet.settings.host import settings_target, write_settings
 from sagefleet.sim.fleet import Fleet, generate_specs
 from sagefleet.sim.host import WindowsHost
 from tests.support.fleets import next_first_address, session_for
@@ -31,6 +34,7 @@ from tests.support.scenarios import write_inventory
 HOSTS = {"old": "agent-old"}
 EXTRA = {"sagefleet_agent_target_version": "3.2.0", "sagefleet_winrm_retries": 0}
 LOCK = "C:\\ProgramData\\sagefleet\\deploy.lock"
+SETTINGS = INSTALL_DIR + "\\settings.json"
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +107,35 @@ def test_an_upgrade_stopped_while_it_stops_the_agent_starts_the_previous_one_aga
     steps = [s["step"] for s in result.steps]
     assert steps[-3:] == ["discard-staged", "install-stopped", "restart"], steps
     assert host.fs.read(INSTALL_DIR + "\\settings.json")  # untouched, whole
+
+
+def test_a_settings_write_stopped_before_its_swap_leaves_no_copy_of_the_settings_behind(
+    sim: tuple[Fleet, dict[str, Any]],
+) -> None:
+    """Each file write takes a second here (an antivirus scanning it): the write's first
+    Receive fails while it fills its temporary file, and the Signal kills it before its
+    swap. settings.json stays the old file, whole; the retry writes the new one and
+    removes the temporary file the stopped write left (it holds the settings' secrets),
+    and says so."""
+    fleet, variables = sim
+    reset(fleet, "old")
+    host = fleet.host("old")
+    old = host.fs.read(SETTINGS)
+    variables = {**variables["old"], "sagefleet_winrm_retries": 1}
+    text = build_host_settings("old", variables).text
+    target = settings_target("old", path=SETTINGS)
+    host.fs.write_delay_s = 1.0
+    fleet.faults("old").set(latency=0.3, fault_at="Receive", fault_times=1, fault_code="internal")
+    try:
+        with session_for(fleet, "old") as direct:
+            session = RetryingSession(direct, retry_from("old", variables), sleep=lambda _: None)
+            outcome = write_settings(session, target, text)
+    finally:
+        host.fs.write_delay_s = 0.0
+        fleet.faults("old").clear()
+    assert any(e["kind"] == "terminated" for e in host.journal), "the write ran to its end"
+    assert old != text.encode() and host.fs.read(SETTINGS) == text.encode()
+    left = [n for n in host.fs.listdir(INSTALL_DIR) if n.lower().startswith(".settings.json.")]
+    assert left == [], left
+    assert len(outcome.leftovers) == 1 and outcome.leftovers[0].endswith(".tmp")
+    assert "removed 1 temporary file(s) a stopped write had left" in outcome.msg, outcome.msg

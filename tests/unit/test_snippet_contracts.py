@@ -162,6 +162,7 @@ def test_found_never_quotes_text_the_output_may_hold_a_secret() -> None:
         "restored": None,
         "pruned": [],
         "backups": [],
+        "leftovers": [],
         "previous": secret,
         "content": None,
         "now_utc": "2026-12-06T02:31:59.1234567Z",

@@ -37,7 +37,12 @@ class Install(HealthGate, Rollback, Backups):
                 probed=self.probed,
             )
             self.result.diff = outcome.diff
-            self.step("settings", backup=outcome.backup, kept=list(outcome.kept))
+            self.step(
+                "settings",
+                backup=outcome.backup,
+                kept=list(outcome.kept),
+                leftovers=list(outcome.leftovers),
+            )
         answer = self._query({"kind": "service", "name": self.service})[0]
         restart = self.session.run_snippet(
             "agent_restart",

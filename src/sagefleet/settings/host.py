@@ -323,6 +323,9 @@ class SettingsOutcome:
     #: file's settings until restarted (``agent_note`` says why, or why it is unknown).
     agent_unread: bool = False
     agent_note: str = ""
+    #: Temporary or put-aside copies a stopped write had left (they held the settings),
+    #: removed by this write (names only).
+    leftovers: list[str] = field(default_factory=list)
 
     @property
     def restart_pending(self) -> bool:
@@ -346,7 +349,17 @@ class SettingsOutcome:
 
     @property
     def msg(self) -> str:
-        return self._msg() + self.kept_note
+        return self._msg() + self.kept_note + self.leftovers_note
+
+    @property
+    def leftovers_note(self) -> str:
+        """The copies a stopped write had left, removed by this one, for messages."""
+        if not self.leftovers:
+            return ""
+        return (
+            f"; removed {len(self.leftovers)} temporary file(s) a stopped write had left "
+            "(they held the settings): " + ", ".join(self.leftovers)
+        )
 
     def _msg(self) -> str:
         if not self.changed:
@@ -464,6 +477,7 @@ def interpret(
         backups=_names(result.get("backups")),
         pruned=_names(result.get("pruned")),
         check=check,
+        leftovers=_names(result.get("leftovers")),
     )
     outcome.agent_unread, outcome.agent_note = agent_reading(result)
     if outcome.changed and result.get("previous") is not None:

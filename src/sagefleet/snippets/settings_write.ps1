@@ -1,4 +1,4 @@
-# sagefleet:settings_write/5
+# sagefleet:settings_write/6
 # Write or roll back the agent's settings.json atomically; the bastion decides what.
 # $P: action (write|rollback), path, sha256 (write), backup (rollback, null: newest),
 #     check, return_content, keep_backups, acl {owner, full_control[], read[]} (SIDs for
@@ -10,6 +10,7 @@
 # stdin (write, not check): the content as one base64 line, the last non-empty line read.
 # The content holds passwords: it never travels in $P, and is echoed back (base64) only
 # when return_content asks for it (diff mode), for a caller that hides its logs.
+# A write that is not a check first removes what a stopped write left (leftovers).
 
 function Get-SfSha256([byte[]] $Bytes) {
     $sha = New-Object -TypeName System.Security.Cryptography.SHA256CryptoServiceProvider
@@ -96,6 +97,17 @@ $result = [ordered]@{
     content         = $null
 }
 if ($null -ne $current) { $result.previous_sha256 = Get-SfSha256 $current }
+# A write killed before its swap (a terminate Signal ends the process where it is: no
+# catch, no finally runs) leaves its temporary file, or the replaced file it put aside:
+# both hold the settings' secrets. Removed by the next write, and named.
+$result.leftovers = @()
+if (-not $P.check) {
+    $pattern = '^\.' + [regex]::Escape($leaf) + '\.[0-9a-f]{32}\.(tmp|old)$'
+    $found = @([System.IO.Directory]::GetFiles($folder) | ForEach-Object { [System.IO.Path]::GetFileName($_) } |
+        Where-Object { $_ -match $pattern } | Sort-Object)
+    foreach ($name in $found) { [System.IO.File]::Delete((Join-Path $folder $name)) }
+    $result.leftovers = $found
+}
 
 if ($P.action -eq 'write') {
     if ($null -ne $P.expect_previous -and $result.previous_sha256 -ne $P.expect_previous.sha256) {

@@ -61,6 +61,15 @@ class _Folder:
         names = [n for n in self.fs.listdir(self.folder) if self.pattern.match(n)]
         return sorted(names, key=str.lower, reverse=True)
 
+    def remove_leftovers(self) -> list[str]:
+        """Delete the temporary and put-aside files of writes killed before their swap
+        (``.<leaf>.<guid>.tmp``, ``.old``: they hold the settings); their names, sorted."""
+        pattern = re.compile(rf"^\.{re.escape(self.leaf)}\.[0-9a-f]{{32}}\.(tmp|old)$", re.I)
+        found = sorted(n for n in self.fs.listdir(self.folder) if pattern.match(n))
+        for name in found:
+            self.fs.delete(self.path(name))
+        return found
+
     def current(self) -> bytes | None:
         return self.fs.read(self.target) if self.fs.is_file(self.target) else None
 
@@ -156,6 +165,8 @@ def _settings_write(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> 
         "previous": None,
         "content": None,
     }
+    # What a write killed before its swap left (row 43): removed by a write, not a check.
+    result["leftovers"] = [] if check else folder.remove_leftovers()
     data: bytes = b""
     if action == "write":
         expected = params.get("expect_previous")

@@ -23,7 +23,7 @@ from sagefleet.sim.host.errors import (
     ProfileError,
     SharingViolation,
 )
-from sagefleet.sim.host.process import checkpoint, one_call
+from sagefleet.sim.host.process import checkpoint, one_call, wait
 
 DRIVE_TYPES = ("fixed", "network", "removable", "cdrom")
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB)?\s*$", re.I)
@@ -208,6 +208,9 @@ class FileSystem:
         # Test knob: replaced file (physical path, lower case) -> the ReplaceFile error
         # (REPLACE_ERRORS) its next replace fails with, in the state Windows documents.
         self.replace_faults: dict[str, int] = {}
+        # Test knob: real seconds each file write takes once made (a slow disk, an
+        # antivirus scanning the file as it is closed); a killed process waits no more.
+        self.write_delay_s = 0.0
         # Whether any junction exists (``junction``): paths are followed through them only then.
         self.has_junctions = False
 
@@ -422,6 +425,8 @@ class FileSystem:
             modified=self.clock(),
         )
         self.entries[physical.lower()] = entry
+        if self.write_delay_s > 0:
+            wait(self.write_delay_s)
         return entry
 
     def delete(self, path: str, *, force: bool = False) -> None:
