@@ -59,6 +59,17 @@ def test_host_vars_given_to_the_suites_must_be_variables_by_host(tmp_path: Path)
     assert not [a for a in suites_argv("python", "tests/infra", ["inv"]) if "host-vars" in a]
 
 
+def test_xdist_workers_start_from_two_and_one_runs_the_suites_in_process() -> None:
+    from sagefleet.verify.runner import suites_argv
+
+    def n_option(workers: int) -> list[str]:
+        argv = suites_argv("python", "tests/infra", ["inv"], workers=workers)
+        return [a for i, a in enumerate(argv) if a == "-n" or argv[i - 1] == "-n"]
+
+    assert n_option(4) == ["-n", "4"] and n_option(2) == ["-n", "2"]
+    assert n_option(1) == [] and n_option(0) == []
+
+
 def test_a_difference_of_shapes_never_shows_the_containers() -> None:
     """Connections as a mapping on the host, a list in the inventory: the passwords they hold
     sit under names the differing path does not carry."""

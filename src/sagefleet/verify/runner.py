@@ -90,10 +90,12 @@ def suites_argv(
     host_vars: str | None = None,
 ) -> list[str]:
     """The pytest command line of the suites (no secret in it); ``host_vars``: a JSON
-    file of variables by host that rank above the inventory's (--sagefleet-host-vars)."""
+    file of variables by host that rank above the inventory's (--sagefleet-host-vars).
+    ``workers``: pytest-xdist's -n from 2 on; one worker would only be one more
+    interpreter to start, so 0 and 1 run the suites in pytest's own process."""
     argv = [python, "-m", "pytest", "-p", "sagefleet.verify.plugin", "-p", "no:cacheprovider"]
     argv += ["-q", suites, f"--sagefleet-limit={limit}"]
-    if workers > 0:
+    if workers > 1:
         argv += ["-n", str(workers)]
     if report_dir:
         argv += [
