@@ -114,6 +114,10 @@ def client_inventory(fleet: Fleet, folder: Path, vault_password_file: Path) -> P
         "ansible_password": "{{ sagefleet_vault_winrm_password }}",
         "sagefleet_sql_password_bijou": "{{ sagefleet_vault_sql_password_bijou }}",
         "sagefleet_agent_target_version": "3.2.0",
+        # One suite worker, as the other verify tests give it: verify.yml's default, 4
+        # xdist workers for one or two hosts, starts four interpreters that the steps do
+        # not need (test_verify and test_vault_everywhere run the suites on 2 workers).
+        "sagefleet_verify_workers": 1,
     })
     vault = folder / "group_vars" / "bijou" / "vault.yml"
     write_yaml(vault, {
