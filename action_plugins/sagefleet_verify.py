@@ -13,7 +13,13 @@ from sagefleet.errors import InputError
 from sagefleet.inventory import current_secrets
 from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.variables.declarations import TARGET_VERSION
-from sagefleet.verify.runner import handed_over, run_suites, suites_argv, write_host_vars
+from sagefleet.verify.runner import (
+    handed_over,
+    run_suites,
+    suite_workers,
+    suites_argv,
+    write_host_vars,
+)
 
 
 class ActionModule(SagefleetAction):
@@ -51,15 +57,16 @@ class ActionModule(SagefleetAction):
 
     def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
         args, variables = self.args, self.task_vars
+        batch = self._host_vars()
         with tempfile.TemporaryDirectory(prefix="sagefleet-verify-") as folder:
             argv = suites_argv(
                 str(variables.get("ansible_playbook_python") or sys.executable),
                 args["suites"],
                 [str(s) for s in variables.get("ansible_inventory_sources") or []],
                 limit=args["limit"],
-                workers=args["workers"],
+                workers=suite_workers(args["workers"], len(batch)),
                 report_dir=args["report_dir"],
-                host_vars=write_host_vars(Path(folder) / "host_vars.json", self._host_vars()),
+                host_vars=write_host_vars(Path(folder) / "host_vars.json", batch),
             )
             # When the suites started, as ansible.builtin.command says it: a report older
             # than this is an earlier run's (sagefleet.deploy.waves).

@@ -70,6 +70,14 @@ def test_xdist_workers_start_from_two_and_one_runs_the_suites_in_process() -> No
     assert n_option(1) == [] and n_option(0) == []
 
 
+def test_the_suites_never_start_more_workers_than_hosts() -> None:
+    from sagefleet.verify.runner import suite_workers
+
+    assert suite_workers(4, 1) == 1 and suite_workers(4, 2) == 2 and suite_workers(4, 9) == 4
+    assert suite_workers(1, 9) == 1
+    assert suite_workers(4, 0) == 4  # hosts not known: as asked
+
+
 def test_a_difference_of_shapes_never_shows_the_containers() -> None:
     """Connections as a mapping on the host, a list in the inventory: the passwords they hold
     sit under names the differing path does not carry."""

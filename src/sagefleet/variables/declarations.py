@@ -474,8 +474,8 @@ VERIFY_REPORT_DIR = Var(
 )  # fmt: skip
 VERIFY_WORKERS = Var(
     "sagefleet_verify_workers", "int",
-    ("Hosts verify.yml verifies at once (pytest-xdist workers; 1: the suites run in "
-     "pytest's own process, with no worker to start).",),
+    ("Hosts verify.yml verifies at once (pytest-xdist workers, never more than the hosts "
+     "to verify; 1: the suites run in pytest's own process, with no worker to start).",),
     default=4,
     low=1,
     doors=("verify",),

@@ -79,6 +79,13 @@ def write_host_vars(path: Path, by_host: Mapping[str, Mapping[str, Any]]) -> str
     return str(path)
 
 
+def suite_workers(asked: int, hosts: int) -> int:
+    """How many hosts the suites verify at once: ``asked`` (sagefleet_verify_workers), never
+    more than the hosts there are (each worker reads the inventory again, a second or more
+    for nothing when it has no host to verify)."""
+    return max(1, min(asked, hosts)) if hosts > 0 else asked
+
+
 def suites_argv(
     python: str,
     suites: str,
