@@ -510,7 +510,7 @@ def load(
     if extra_vars:
         from sagefleet.inventory import extra_vars as extra
 
-        extra.check(loader, extra_vars)
+        _check_extra_vars(loader, extra_vars)
     try:
         manager, unparsed = _inventory_manager(loader, [str(s) for s in sources])
         if extra_vars:
@@ -690,3 +690,39 @@ def one_winrm_host(args: argparse.Namespace, purpose: str) -> InventoryHost:
     if host.target is None:
         raise SagefleetError(f"{host.name}: ansible_connection is not winrm")
     return host
+
+
+def _check_extra_vars(loader: Any, values: Sequence[str]) -> None:
+    """Raise InputError, naming the value (its position; a file by its name, an inline
+    value never shown: it may hold a secret), on the first of ``values`` that
+    ansible-playbook would refuse."""
+    from ansible.errors import AnsibleError, AnsibleFileNotFound
+    from ansible.utils.vars import load_extra_vars
+
+    from sagefleet.inventory.extra_vars import EXTRA_VARS_FIX, EXTRA_VARS_OPTION, HIDDEN, given
+
+    for index, value in enumerate(values, 1):
+        try:
+            with given([value]):
+                load_extra_vars(loader)
+        except AnsibleError as exc:
+            file = value[1:] if value.startswith("@") else None
+            reason = _one_line(exc)
+            if isinstance(exc, AnsibleFileNotFound):
+                reason = "no such file, or the bastion cannot read it"
+            if file is None:
+                reason = reason.replace(value, HIDDEN)
+            where = f"value {index} of {len(values)}"
+            if _is_vault_error(exc):
+                raise VaultError(
+                    f"cannot open the vault of {where}: {reason}",
+                    field=EXTRA_VARS_OPTION,
+                    value=file,
+                    fix=VAULT_FIX,
+                ) from None
+            raise InputError(
+                f"cannot read {where}: {reason}",
+                field=EXTRA_VARS_OPTION,
+                value=file,
+                fix=EXTRA_VARS_FIX,
+            ) from None

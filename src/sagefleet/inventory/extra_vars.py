@@ -12,8 +12,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sagefleet.errors import InputError
-
 #: The option, as ansible-playbook spells it.
 EXTRA_VARS_OPTION = "-e/--extra-vars"
 EXTRA_VARS_FIX = (
@@ -74,39 +72,3 @@ def given(values: Sequence[str]) -> Iterator[None]:
     finally:
         context.CLIARGS = before
         parser.extra_vars = cached
-
-
-def check(loader: Any, values: Sequence[str]) -> None:
-    """Raise InputError, naming the value (its position; a file by its name, an inline
-    value never shown: it may hold a secret), on the first of ``values`` that
-    ansible-playbook would refuse."""
-    from ansible.errors import AnsibleError, AnsibleFileNotFound
-    from ansible.utils.vars import load_extra_vars
-
-    from sagefleet.inventory import VAULT_FIX, VaultError, _is_vault_error, _one_line
-
-    for index, value in enumerate(values, 1):
-        try:
-            with given([value]):
-                load_extra_vars(loader)
-        except AnsibleError as exc:
-            file = value[1:] if value.startswith("@") else None
-            reason = _one_line(exc)
-            if isinstance(exc, AnsibleFileNotFound):
-                reason = "no such file, or the bastion cannot read it"
-            if file is None:
-                reason = reason.replace(value, HIDDEN)
-            where = f"value {index} of {len(values)}"
-            if _is_vault_error(exc):
-                raise VaultError(
-                    f"cannot open the vault of {where}: {reason}",
-                    field=EXTRA_VARS_OPTION,
-                    value=file,
-                    fix=VAULT_FIX,
-                ) from None
-            raise InputError(
-                f"cannot read {where}: {reason}",
-                field=EXTRA_VARS_OPTION,
-                value=file,
-                fix=EXTRA_VARS_FIX,
-            ) from None

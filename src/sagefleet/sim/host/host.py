@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from sagefleet.sim.host import process
+import sagefleet.sim.host.process as process
 from sagefleet.sim.host.accounts import (
     ADMINISTRATORS,
     AUTHENTICATED_USERS,

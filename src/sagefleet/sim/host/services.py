@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from sagefleet.sim.host import process
+import sagefleet.sim.host.process as process
 from sagefleet.sim.host.errors import ModelError, ServiceError, ServiceTimeout
 
 if TYPE_CHECKING:
