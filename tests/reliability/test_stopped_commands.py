@@ -139,3 +139,44 @@ def test_a_settings_write_stopped_before_its_swap_leaves_no_copy_of_the_settings
     assert left == [], left
     assert len(outcome.leftovers) == 1 and outcome.leftovers[0].endswith(".tmp")
     assert "removed 1 temporary file(s) a stopped write had left" in outcome.msg, outcome.msg
+
+
+def test_a_rollback_stopped_while_it_copies_the_backup_back_says_what_it_left(
+    sim: tuple[Fleet, dict[str, Any]], package: PackageInfo
+) -> None:
+    """The installer fails (exit code 1603), so the deploy rolls back; each file write
+    takes a second (an antivirus scanning it) and the rollback's first Receive fails while
+    it copies the backup into the emptied agent folder: the Signal kills it there. The
+    agent is stopped and half restored; the run fails the host with what it read again,
+    where the backup is and how to restore it, not with the bare WinRM error."""
+    fleet, variables = sim
+    reset(fleet, "old")
+    host = fleet.host("old")
+    host.installer_failure = 1603
+
+    def slow_copy() -> None:
+        host.fs.write_delay_s = 1.0
+        fleet.faults("old").set(
+            latency=0.3, fault_at="Receive", fault_times=1, fault_code="internal"
+        )
+
+    try:
+        with session_for(fleet, "old") as direct:
+            session = OnSnippet(direct, "agent_rollback", slow_copy)
+            result = deploy_host(session, "old", variables["old"], package)
+    finally:
+        host.fs.write_delay_s = 0.0
+        fleet.faults("old").clear()
+    assert any(e["kind"] == "terminated" for e in host.journal), "the rollback ran to its end"
+    service = host.service(SERVICE)
+    assert service is not None and service.state == "Stopped"
+    assert result.outcome == "failed", result.reason
+    reason = result.reason or ""
+    assert "installer exit code 1603" in reason and "; rollback stopped part way: " in reason
+    (backup,) = [s["backup"] for s in result.steps if s["step"] == "rollback-stopped"]
+    assert backup and host.fs.is_dir(backup)
+    assert f"{SERVICE} found Stopped with no version readable" in reason, reason
+    assert f"restore 2.3.0 by hand: stop {SERVICE}, copy the contents of the backup {backup}" in (
+        reason
+    ), reason
+    assert not host.fs.exists(LOCK), "the deploy lock was not released"

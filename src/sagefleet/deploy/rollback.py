@@ -10,8 +10,9 @@ from sagefleet import versions
 from sagefleet.deploy.record import FailedInstall, now_utc, write_record
 from sagefleet.deploy.result import DeployResult, finding
 from sagefleet.deploy.state import DeployState
+from sagefleet.findings import Finding
 from sagefleet.outcomes import Outcome
-from sagefleet.remote import RemoteError
+from sagefleet.remote import RemoteError, RemoteTimeout, TransportError
 from sagefleet.settings.host import SettingsTarget
 
 
@@ -36,19 +37,11 @@ class Rollback(DeployState):
             return self.done(
                 Outcome.FAILED, changed=True, reason=problem + left, findings=[failure]
             )
-        restored = self.session.run_snippet(
-            "agent_rollback",
-            {
-                "service_name": self.service,
-                "install_dir": outcome.get("install_dir") or self.options.install_dir,
-                "backup_path": backup,
-                "stop_timeout_s": self.options.stop_timeout_s,
-                "start_timeout_s": self.options.start_timeout_s,
-                # The restored settings.json is a copy: it gets the settings ACL again.
-                "settings_path": settings.path,
-                "settings_acl": settings.acl(),
-            },
-        )
+        try:
+            restored = self._run_rollback(outcome, backup, settings)
+        except (TransportError, RemoteTimeout) as exc:
+            install_dir = outcome.get("install_dir") or self.options.install_dir
+            return self._stopped_rollback(exc, backup, install_dir, problem, failure)
         self.step(
             "rollback",
             state=restored.get("state"),
@@ -80,6 +73,68 @@ class Rollback(DeployState):
             changed=True,
             findings=[failure, rollback],
             reason=f"{problem}; rollback failed: {restored.get('error')}",
+        )
+
+    def _run_rollback(
+        self, outcome: Mapping[str, Any], backup: str, settings: SettingsTarget
+    ) -> dict[str, Any]:
+        restored: dict[str, Any] = self.session.run_snippet(
+            "agent_rollback",
+            {
+                "service_name": self.service,
+                "install_dir": outcome.get("install_dir") or self.options.install_dir,
+                "backup_path": backup,
+                "stop_timeout_s": self.options.stop_timeout_s,
+                "start_timeout_s": self.options.start_timeout_s,
+                # The restored settings.json is a copy: it gets the settings ACL again.
+                "settings_path": settings.path,
+                "settings_acl": settings.acl(),
+            },
+        )
+        return restored
+
+    def _stopped_rollback(
+        self, exc: RemoteError, backup: str, install_dir: str, problem: str, failure: Finding
+    ) -> DeployResult:
+        """The rollback command never answered: its Receive failed or timed out, so the
+        session stopped it (the terminate Signal kills it where it is: the agent stopped,
+        its folder emptied or half restored), or its answer was lost after it ended. The
+        service is read again and said as found: the previous version running is a
+        rollback that ended (rolled back); anything else fails the host, naming the backup
+        to restore. Raises ``exc`` when the host cannot be read."""
+        stopped = f"{problem}; rollback stopped part way: {exc}"
+        restore = (
+            f"restore {self.result.previous_version} by hand: stop {self.service}, copy the "
+            f"contents of the backup {backup} into {install_dir}, start it"
+        )
+        try:
+            found = self._query({"kind": "service", "name": self.service})[0]
+        except RemoteError as again:
+            raise type(exc)(
+                self.host,
+                f"{stopped}; the agent's state could not be read ({again}): the agent may be "
+                f"stopped or half restored; {restore}",
+            ) from None
+        state = found.get("state") if found.get("exists") else None
+        version = found.get("version") if found.get("exists") else None
+        self.step("rollback-stopped", error=str(exc), state=state, version=version, backup=backup)
+        at = f"at {version}" if version else "with no version readable (its program missing)"
+        said = f"{self.service} found {state} {at}" if state else "no agent service"
+        self.result.version = version
+        ok = state == "Running" and versions.same(version, self.result.previous_version)
+        rollback = finding("SF604", ok, "Rollback to the previous version", said)
+        if ok:
+            return self.done(
+                Outcome.ROLLED_BACK,
+                changed=True,
+                reason=f"{stopped}; {said}: restored, running",
+                findings=[failure, rollback],
+            )
+        return self.done(
+            Outcome.FAILED,
+            changed=True,
+            reason=f"{stopped}; {said}: the agent may be half restored; {restore}",
+            findings=[failure, rollback],
         )
 
     def _left_behind(self, outcome: Mapping[str, Any]) -> str:
