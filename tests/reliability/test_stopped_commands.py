@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from sagefleet.agent import service as agent_service
 from sagefleet.deploy import DeployResult, deploy_host
 from sagefleet.inventory import load
 from sagefleet.package import PackageInfo, build_test_package, inspect
@@ -180,3 +181,32 @@ def test_a_rollback_stopped_while_it_copies_the_backup_back_says_what_it_left(
         reason
     ), reason
     assert not host.fs.exists(LOCK), "the deploy lock was not released"
+
+
+def test_a_restart_stopped_while_it_stops_the_agent_starts_it_again(
+    sim: tuple[Fleet, dict[str, Any]],
+) -> None:
+    """The settings role's restart (its handler's code), killed in the service stop: the
+    SCM finishes the stop, the start never comes. The restart reads the service again,
+    finds it stopped, starts it and says so; not the bare WinRM error, nor an agent left
+    stopped after a settings change."""
+    fleet, variables = sim
+    reset(fleet, "old")
+    host = fleet.host("old")
+    options = agent_service.options_from("old", variables["old"])
+    try:
+        with session_for(fleet, "old") as direct:
+            session = OnSnippet(
+                direct, "agent_restart", lambda: stopped_at_its_first_receive(fleet, host)
+            )
+            done = agent_service.restart(session, options)
+    finally:
+        fleet.faults("old").clear()
+    assert any(e["kind"] == "terminated" for e in host.journal), "the restart ran to its end"
+    service = host.service(SERVICE)
+    assert service is not None and service.state == "Running"
+    assert done.ok and done.state == "Running", done
+    assert done.message.startswith("agent restarted (Running → Running) (restart stopped part "), (
+        done.message
+    )
+    assert f"; {SERVICE} found Stopped, started again): settings in effect" in done.message

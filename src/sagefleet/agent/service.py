@@ -15,7 +15,7 @@ from typing import Any
 
 from sagefleet.agent import profile as agent_profile
 from sagefleet.errors import SagefleetError
-from sagefleet.remote import HostSession
+from sagefleet.remote import HostSession, RemoteError, RemoteTimeout, TransportError
 from sagefleet.variables import value
 
 
@@ -29,6 +29,7 @@ class Restart:
     error: str | None = None
     killed_pid: int | None = None
     planned: bool = False
+    stopped: str | None = None  # a restart stopped part way: what was found (run_restart)
 
     @property
     def ok(self) -> bool:
@@ -43,7 +44,11 @@ class Restart:
             return f"check mode: the agent ({self.state_before}) would be restarted"
         if self.state == "Running" and not self.error:
             killed = f"; its process {self.killed_pid} was killed" if self.killed_pid else ""
-            return f"agent restarted ({self.state_before} → Running): settings in effect{killed}"
+            stopped = f" ({self.stopped})" if self.stopped else ""
+            return (
+                f"agent restarted ({self.state_before} → Running){stopped}: settings in "
+                f"effect{killed}"
+            )
         if self.state == "Running":
             return (
                 f"the agent was not restarted: {self.error}; it still runs as it started, "
@@ -99,18 +104,66 @@ def restart(session: HostSession, options: RestartOptions, *, check: bool = Fals
     before = answer.get("state")
     if check:
         return Restart(installed=True, state=before, state_before=before, planned=True)
-    outcome = session.run_snippet(
-        "agent_restart",
-        {
-            "service_name": name,
-            "stop_timeout_s": options.stop_timeout_s,
-            "start_timeout_s": options.start_timeout_s,
-        },
-    )
+    outcome = run_restart(session, name, answer, options.stop_timeout_s, options.start_timeout_s)
     return Restart(
         installed=True,
         state=outcome.get("state"),
         state_before=before,
         error=outcome.get("error"),
         killed_pid=outcome.get("killed_pid"),
+        stopped=outcome.get("stopped"),
     )
+
+
+def run_restart(
+    session: HostSession,
+    name: str,
+    before: Mapping[str, Any],
+    stop_timeout_s: int,
+    start_timeout_s: int,
+) -> dict[str, Any]:
+    """agent_restart on service ``name`` (``before``: the query's answer for it, read
+    before). A restart that never answers (its Receive failed or timed out: the session's
+    terminate Signal kills it where it is, maybe between the stop and the start) is never
+    taken as done nor as not started: the service is read again. Found running since
+    another start than ``before``'s, it was restarted; found stopped, it is started once
+    more (agent_restart again); found running as it started, it was not restarted (an
+    error, as is a start time that cannot be read). ``stopped`` says what was found.
+    Raises the first error when the host cannot be read again."""
+    params = {
+        "service_name": name,
+        "stop_timeout_s": stop_timeout_s,
+        "start_timeout_s": start_timeout_s,
+    }
+    try:
+        answer: dict[str, Any] = session.run_snippet("agent_restart", params)
+        return answer
+    except (TransportError, RemoteTimeout) as exc:
+        problem, first = f"restart stopped part way: {exc}", exc
+    try:
+        answers = session.run_snippet("query", {"questions": [{"kind": "service", "name": name}]})[
+            "answers"
+        ]
+    except RemoteError as again:
+        raise type(first)(
+            session.host,
+            f"{problem}; the agent's state could not be read ({again}): it may be left "
+            f"stopped, check {name}",
+        ) from None
+    found = answers if isinstance(answers, dict) else answers[0]
+    state = found.get("state") if found.get("exists") else None
+    started, was = found.get("started_utc"), before.get("started_utc")
+    said = f"{problem}; {name} found {state or 'missing'}"
+    if state == "Stopped":
+        answer = session.run_snippet("agent_restart", params)
+        return {**answer, "stopped": f"{said}, started again"}
+    if state == "Running" and started and started != was:
+        return {"state": state, "error": None, "stopped": f"{said}, started {started}"}
+    if state == "Running":
+        why = (
+            f" as it started ({started}): not restarted"
+            if started
+            else ", its start time unreadable: restarted or not is not known"
+        )
+        return {"state": state, "error": said + why, "stopped": said + why}
+    return {"state": state, "error": said, "stopped": said}

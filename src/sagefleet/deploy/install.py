@@ -9,6 +9,7 @@ import contextlib
 from typing import Any
 
 from sagefleet import transfer, versions
+from sagefleet.agent.service import run_restart
 from sagefleet.deploy.backups import Backups
 from sagefleet.deploy.gate import HealthGate
 from sagefleet.deploy.inputs import installer_arguments
@@ -44,21 +45,27 @@ class Install(HealthGate, Rollback, Backups):
                 leftovers=list(outcome.leftovers),
             )
         answer = self._query({"kind": "service", "name": self.service})[0]
-        restart = self.session.run_snippet(
-            "agent_restart",
-            {
-                "service_name": self.service,
-                "stop_timeout_s": self.options.stop_timeout_s,
-                "start_timeout_s": self.options.start_timeout_s,
-            },
+        restart = run_restart(
+            self.session,
+            self.service,
+            answer,
+            self.options.stop_timeout_s,
+            self.options.start_timeout_s,
         )
         self.step(
             "restart",
             state=restart.get("state"),
             before=answer.get("state"),
             killed_pid=restart.get("killed_pid"),
+            stopped=restart.get("stopped"),
         )
         self.result.version = self.result.previous_version
+        if restart.get("stopped") and restart.get("error"):
+            return self.done(
+                Outcome.FAILED,
+                changed=True,
+                reason=f"agent not restarted after the settings change: {restart['error']}",
+            )
         problem = self._connection_gate() if restart.get("state") == "Running" else None
         if problem is not None:
             return self.done(
@@ -81,6 +88,8 @@ class Install(HealthGate, Rollback, Backups):
             "settings": (Outcome.SETTINGS_UPDATED, "settings updated, restarted"),
             "restart": (Outcome.RESTARTED, "restarted to read settings.json"),
         }.get(action, (Outcome.STARTED, "started"))
+        if restart.get("stopped"):
+            said += f" ({restart['stopped']})"
         return self.done(
             done, changed=True, findings=[finding("SF603", True, "Agent running at target", said)]
         )
@@ -241,15 +250,16 @@ class Install(HealthGate, Rollback, Backups):
                 {"state": state, "version": version}, f"{problem}; {said}{note}", settings
             )
         if state != "Running":
-            restart = self.session.run_snippet(
-                "agent_restart",
-                {
-                    "service_name": self.service,
-                    "stop_timeout_s": self.options.stop_timeout_s,
-                    "start_timeout_s": self.options.start_timeout_s,
-                },
+            restart = run_restart(
+                self.session,
+                self.service,
+                found,
+                self.options.stop_timeout_s,
+                self.options.start_timeout_s,
             )
-            self.step("restart", state=restart.get("state"), before=state)
+            self.step(
+                "restart", state=restart.get("state"), before=state, stopped=restart.get("stopped")
+            )
             if restart.get("state") != "Running":
                 self.result.version = previous
                 return self.done(
