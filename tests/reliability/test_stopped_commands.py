@@ -36,6 +36,7 @@ HOSTS = {"old": "agent-old"}
 EXTRA = {"sagefleet_agent_target_version": "3.2.0", "sagefleet_winrm_retries": 0}
 LOCK = "C:\\ProgramData\\sagefleet\\deploy.lock"
 SETTINGS = INSTALL_DIR + "\\settings.json"
+BACKUPS = "C:\\ProgramData\\sagefleet\\backup"
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +211,49 @@ def test_a_restart_stopped_while_it_stops_the_agent_starts_it_again(
         done.message
     )
     assert f"; {SERVICE} found Stopped, started again): settings in effect" in done.message
+
+
+def test_a_backup_copy_stopped_part_way_is_never_listed_as_a_backup(
+    sim: tuple[Fleet, dict[str, Any]], package: PackageInfo
+) -> None:
+    """Each file write takes a second and the install's first Receive fails while it copies
+    the agent to its backup: the Signal kills it there, the copy half done (its marker
+    still in it). The deploy starts 2.3.0 again. The next deploy upgrades, and its listing
+    names the copy as an incomplete backup (a warning): never counted among those kept nor
+    removed. A backup an earlier sagefleet took (no marker) is listed as a backup."""
+    fleet, variables = sim
+    reset(fleet, "old")
+    host = fleet.host("old")
+
+    def slow_copy() -> None:
+        host.fs.write_delay_s = 1.0
+        fleet.faults("old").set(
+            latency=0.3, fault_at="Receive", fault_times=1, fault_code="internal"
+        )
+
+    try:
+        with session_for(fleet, "old") as direct:
+            session = OnSnippet(direct, "agent_install", slow_copy)
+            stopped = deploy_host(session, "old", variables["old"], package)
+    finally:
+        host.fs.write_delay_s = 0.0
+        fleet.faults("old").clear()
+    assert any(e["kind"] == "terminated" for e in host.journal), "the install ran to its end"
+    assert stopped.outcome == "rolled-back", stopped.reason
+    (partial,) = host.fs.listdir(BACKUPS)
+    assert host.fs.listdir(f"{BACKUPS}\\{partial}"), "the copy had not begun"
+    earlier = "2.2.0-20200101T000000Z"  # as an earlier sagefleet left it: no marker
+    host.fs.mkdir(f"{BACKUPS}\\{earlier}")
+    host.fs.write(f"{BACKUPS}\\{earlier}\\Agent.exe", b"MZ")
+    with session_for(fleet, "old") as session:
+        result = deploy_host(session, "old", variables["old"], package)
+        listing = session.run_snippet("agent_backup_prune", {"backup_dir": BACKUPS, "remove": []})
+    assert result.outcome == "upgraded", result.reason
+    warned = [w for w in result.warnings if partial in w]
+    assert warned and "is an incomplete agent backup" in warned[0], result.warnings
+    assert f"incomplete agent backups, left as they are: {partial}" in result.plan
+    assert listing["backup_incomplete"] == [partial], listing
+    taken = [n for n in listing["backups"] if n not in (earlier, partial)]
+    assert earlier in listing["backups"] and len(taken) == 1, listing
+    assert taken[0].startswith("2.3.0-") and taken[0] != partial
+    assert host.fs.is_dir(f"{BACKUPS}\\{partial}")

@@ -72,12 +72,25 @@ def test_the_host_lists_backups_only_and_refuses_to_remove_anything_else() -> No
     assert session.sim.fs.listdir(ROOT) == [A, "manual-copy", "notes.txt"]
 
 
+def test_a_copy_stopped_part_way_is_listed_apart_and_an_earlier_sagefleets_backup_is_not() -> None:
+    """agent_install's marker still in a folder (its copy was killed), or a folder with
+    nothing in it (killed before the marker was written): incomplete, never counted. A
+    backup of a sagefleet before the marker has none, and is a backup as it was."""
+    session = simulated("agent-old")
+    backup_root(session.sim, A, B)  # A: an earlier sagefleet's, whole, no marker
+    session.sim.fs.write(f"{ROOT}\\{B}\\.sagefleet-copying", b"")
+    session.sim.fs.mkdir(f"{ROOT}\\{C}")
+    listing = session.run_snippet("agent_backup_prune", {"backup_dir": ROOT, "remove": []})
+    assert listing["backups"] == [A]
+    assert listing["backup_incomplete"] == [B, C]
+
+
 def test_a_missing_backup_folder_stays_missing() -> None:
     session = simulated("agent-old")
     listing = session.run_snippet("agent_backup_prune", {"backup_dir": ROOT, "remove": []})
     assert listing == {
-        "backup_dir": ROOT, "exists": False, "backups": [], "backup_links": [], "pruned": [],
-        "left": [],
+        "backup_dir": ROOT, "exists": False, "backups": [], "backup_links": [],
+        "backup_incomplete": [], "pruned": [], "left": [],
     }  # fmt: skip
     assert not session.sim.fs.exists(ROOT)
 

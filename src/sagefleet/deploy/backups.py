@@ -110,6 +110,7 @@ class Backups(DeployState):
             self._not_pruned(f"older agent backups in {folder} not removed: {why}")
             return None
         self._not_backups(outcome.get("backup_links"))
+        self._incomplete(outcome.get("backup_incomplete"))
         backup_path = outcome.get("backup_path")
         current = str(backup_path).rsplit("\\", 1)[-1] if backup_path else None
         kept, remove = plan_prune(listed, self.options.keep_backups, current)
@@ -194,6 +195,7 @@ class Backups(DeployState):
             self._warn(f"agent backups in {folder} not listed: {exc}")
             return
         self._not_backups(listing.get("backup_links"))
+        self._incomplete(listing.get("backup_incomplete"))
         _, remove = plan_prune(
             _names(listing.get("backups")) or [], self.options.keep_backups, taking=taking
         )
@@ -217,6 +219,21 @@ class Backups(DeployState):
                 " — not agent backups (junctions or symbolic links), left as they are: "
                 + ", ".join(names)
             )
+
+    def _incomplete(self, incomplete: Any) -> None:
+        """Backups the host listed apart as incomplete (a copy stopped part way: the marker
+        agent_install writes before its copy is still there, or the folder is empty): no
+        backup to restore, never counted nor removed. Each is a warning."""
+        names = _names(incomplete) or []
+        root = self.options.backup_dir.rstrip("\\")
+        for name in names:
+            self._warn(
+                f"{root}\\{name} is an incomplete agent backup (its copy was stopped part way): "
+                "not counted as a backup nor removed; it may hold a copy of settings.json "
+                "(passwords): delete it"
+            )
+        if names:
+            self.result.plan += " — incomplete agent backups, left as they are: " + ", ".join(names)
 
     def _not_pruned(self, warning: str) -> None:
         self._warn(warning)

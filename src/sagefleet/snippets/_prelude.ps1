@@ -192,17 +192,28 @@ function Get-SfBackupStamp([string] $Name) {
     $null
 }
 
+function Get-SfBackupCopying([string] $Backup) {
+    # The file agent_install writes into a backup folder before it copies the agent there,
+    # and deletes once the copy is whole: a copy stopped part way (killed) keeps it.
+    Join-Path $Backup '.sagefleet-copying'
+}
+
 function Get-SfBackups([string] $Root) {
     # The agent backups in $Root by name (Get-SfBackupStamp's form), none when it is missing:
     # names, the folders; links, a junction or symbolic link of a backup's name, which is no
     # backup (agent_install copies into a folder) and would take a backup's place in the
-    # count: listed apart, never counted nor removed (GetDirectories lists links too).
-    $found = [ordered]@{ names = @(); links = @() }
+    # count: listed apart, never counted nor removed (GetDirectories lists links too);
+    # incomplete, a folder holding Get-SfBackupCopying's file or nothing at all (a copy
+    # stopped part way): listed apart, never counted nor removed. A backup of an earlier
+    # sagefleet has no marker: whole, as it always was taken.
+    $found = [ordered]@{ names = @(); links = @(); incomplete = @() }
     if ([System.IO.Directory]::Exists($Root)) {
         foreach ($dir in [System.IO.Directory]::GetDirectories($Root)) {
             $leaf = [System.IO.Path]::GetFileName($dir)
             if ($null -eq (Get-SfBackupStamp $leaf)) { continue }
-            if (([System.IO.File]::GetAttributes($dir) -band [System.IO.FileAttributes]::ReparsePoint) -ne 0) { $found.links += $leaf } else { $found.names += $leaf }
+            if (([System.IO.File]::GetAttributes($dir) -band [System.IO.FileAttributes]::ReparsePoint) -ne 0) { $found.links += $leaf }
+            elseif ([System.IO.File]::Exists((Get-SfBackupCopying $dir)) -or @([System.IO.Directory]::GetFileSystemEntries($dir)).Count -eq 0) { $found.incomplete += $leaf }
+            else { $found.names += $leaf }
         }
     }
     $found

@@ -1,4 +1,4 @@
-# sagefleet:agent_backup_prune/5
+# sagefleet:agent_backup_prune/6
 # List the agent's backups under the backup folder and remove the ones the bastion names
 # (check mode lists here; after an upgrade agent_install lists and stage_cleanup removes).
 # Which to keep (how many, which one this run took) is decided on the bastion from the
@@ -6,7 +6,7 @@
 # form agent_install gives a backup, '<version>-<yyyyMMddTHHmmssZ>' (Get-SfBackupStamp), are
 # listed or removed: anything else is never touched, and a name of another form is refused.
 # A junction or symbolic link of a backup's name is no backup: listed apart (backup_links),
-# never counted, and refused if named.
+# never counted, and refused if named; so is a copy stopped part way (backup_incomplete).
 # $P: backup_dir, remove (folder names; empty: list only, as check mode does).
 # The prelude's Remove-SfBackups (Remove-SfTree): a file another process holds open keeps
 # its folder, reported in 'left' with its error, and everything else still goes.
@@ -22,6 +22,7 @@ Complete-SageFleet -Result ([ordered]@{
     exists       = [System.IO.Directory]::Exists($root)
     backups      = @($found.names)
     backup_links = @($found.links)
+    backup_incomplete = @($found.incomplete)
     pruned       = $done.pruned
     left         = $done.left
 })

@@ -1,4 +1,4 @@
-# sagefleet:agent_install/6
+# sagefleet:agent_install/7
 # Install or upgrade the agent: stop the service, back up its folder, run the
 # installer unattended, set the logon account, start and read the version.
 # Expected failures come back in the document (failed_step, error); the
@@ -34,6 +34,7 @@ $result = [ordered]@{
     backups          = $null
     backups_error    = $null
     backup_links     = $null
+    backup_incomplete = $null
 }
 
 function Get-AgentService {
@@ -177,7 +178,11 @@ try {
                 $backupDir = Confirm-SfPrivateFolder ([string]$P.backup_dir)
                 $backup = Join-Path -Path $backupDir -ChildPath (New-SfBackupName $backupDir $result.previous_version) -ErrorAction Stop
                 New-Item -ItemType Directory -Path $backup -Force -ErrorAction Stop | Out-Null
+                # Whole only once the marker is gone (Get-SfBackups): a killed copy keeps it.
+                $copying = Get-SfBackupCopying $backup
+                [System.IO.File]::WriteAllBytes($copying, [byte[]]@())
                 Copy-Item -Path (Join-Path -Path $result.install_dir -ChildPath '*' -ErrorAction Stop) -Destination $backup -Recurse -Force -ErrorAction Stop
+                [System.IO.File]::Delete($copying)
                 $result.backup_path = $backup
             } catch {
                 $result.failed_step = 'backup'
@@ -299,6 +304,7 @@ if ($null -eq $result.failed_step) {
         $found = Get-SfBackups (Confirm-SfPrivateFolder ([string]$P.backup_dir) $false)
         $result.backups = @($found.names)
         $result.backup_links = @($found.links)
+        $result.backup_incomplete = @($found.incomplete)
     } catch {
         $result.backups_error = Get-SfError $_
     }

@@ -16,7 +16,9 @@ from sagefleet.deploy.backups import BACKUP_STAMP, backup_stamp
 from sagefleet.sim.commands import acl_rules, semantics, service_rules
 from sagefleet.sim.commands.registry import SnippetAbort, powershell_errors, simulates
 from sagefleet.sim.commands.removal_models import (
+    COPYING,
     LISTS_BACKUPS,
+    MARKS_COPYING,
     backup_folder,
     list_backups,
     remove_backups,
@@ -150,15 +152,19 @@ def _list_backups(host: WindowsHost, params: dict[str, Any], result: dict[str, A
     result.update(backups=None, backups_error=None)
     if semantics.uses(r"backup_links\s+=\s+\$null"):
         result["backup_links"] = None
+    if semantics.uses(r"backup_incomplete\s+=\s+\$null"):
+        result["backup_incomplete"] = None
     if result["failed_step"] is not None or not semantics.uses(LISTS_BACKUPS):
         return
     if not semantics.uses(acl_rules.FOLDER_CHECK):
         raise SnippetAbort("agent_install: the script does not check its backup folder")
     try:
         root = backup_folder(host, params.get("backup_dir"), "agent_install")
-        result["backups"], links = list_backups(host, root)
+        result["backups"], links, incomplete = list_backups(host, root)
         if links is not None:
             result["backup_links"] = links
+        if incomplete is not None:
+            result["backup_incomplete"] = incomplete
     except (SnippetAbort, ModelError) as exc:
         result["backups_error"] = str(exc)
 
@@ -190,7 +196,13 @@ def _install(
         try:
             root = acl_rules.private_folder(host, root) or root
             backup = f"{root}\\{backup_name(host, root, result['previous_version'])}"
+            marks = semantics.uses(MARKS_COPYING)
+            if marks:  # Get-SfBackupCopying's file, written before the copy, deleted after
+                host.fs.mkdir(backup)
+                host.fs.write(f"{backup}\\{COPYING}", b"")
             copy_tree(host, result["install_dir"], backup)
+            if marks:
+                host.fs.delete(f"{backup}\\{COPYING}")
         except (ModelError, SnippetAbort) as exc:
             result.update(failed_step="backup", error=str(exc))
             if backup is not None and host.fs.is_dir(backup) and semantics.uses(_PARTIAL):
@@ -363,6 +375,7 @@ def _agent_backup_prune(host: WindowsHost, params: dict[str, Any]) -> dict[str, 
     removes_backups("agent_backup_prune")
     pruned, left = remove_backups(host, root, list(params.get("remove") or []))
     exists = host.fs.is_dir(root)
-    names, links = list_backups(host, root)
+    names, links, incomplete = list_backups(host, root)
     listed = {"backups": names} | ({} if links is None else {"backup_links": links})
+    listed |= {} if incomplete is None else {"backup_incomplete": incomplete}
     return {"backup_dir": root, "exists": exists, **listed, "pruned": pruned, "left": left}

@@ -110,19 +110,37 @@ _LISTS_LINKS_APART = r"\$found\.links \+= \$leaf"
 _REFUSES_LINKS = r"a junction or symbolic link, not an agent backup"
 
 
-def list_backups(host: WindowsHost, root: str) -> tuple[list[str], list[str] | None]:
+#: The file agent_install writes into a backup before its copy and deletes after it
+#: (Get-SfBackupCopying), and Get-SfBackups listing a folder holding it, or nothing, apart.
+COPYING = ".sagefleet-copying"
+MARKS_COPYING = r"Join-Path \$Backup '\.sagefleet-copying'"
+_LISTS_INCOMPLETE_APART = r"\$found\.incomplete \+= \$leaf"
+
+
+def list_backups(
+    host: WindowsHost, root: str
+) -> tuple[list[str], list[str] | None, list[str] | None]:
     """Get-SfBackups: the folders of a backup's form in ``root`` (none when it is missing),
-    and the links of a backup's name, apart when the script tells them apart (else None,
-    and a link is listed as a backup, as GetDirectories lists it)."""
+    the links of a backup's name, apart when the script tells them apart (else None, and a
+    link is listed as a backup, as GetDirectories lists it), and the incomplete ones (a
+    folder holding Get-SfBackupCopying's file, or empty), apart when the script tells them
+    apart (else None, and they are listed as backups)."""
     fs = host.fs
+    apart = semantics.uses(_LISTS_INCOMPLETE_APART) and semantics.uses(MARKS_COPYING)
     if not fs.is_dir(root):
-        return [], [] if semantics.uses(_LISTS_LINKS_APART) else None
+        return [], [] if semantics.uses(_LISTS_LINKS_APART) else None, [] if apart else None
     named = [n for n in fs.listdir(root) if backup_stamp(n) is not None]
     found = [n for n in named if fs.is_dir(f"{root}\\{n}")]
-    if not semantics.uses(_LISTS_LINKS_APART):
-        return found, None
-    links = [n for n in found if fs.stat(f"{root}\\{n}").target is not None]
-    return [n for n in found if n not in links], links
+    links: list[str] | None = None
+    if semantics.uses(_LISTS_LINKS_APART):
+        links = [n for n in found if fs.stat(f"{root}\\{n}").target is not None]
+        found = [n for n in found if n not in links]
+    if not apart:
+        return found, links, None
+    incomplete = [
+        n for n in found if fs.exists(f"{root}\\{n}\\{COPYING}") or not fs.listdir(f"{root}\\{n}")
+    ]
+    return [n for n in found if n not in incomplete], links, incomplete
 
 
 def removes_backups(snippet: str) -> None:
