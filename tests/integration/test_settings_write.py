@@ -12,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -269,6 +270,58 @@ def deployed(play: Play) -> int:
 
 def restarts(play: Play) -> int:
     return sum(1 for e in play.host.journal if e.get("name") == "agent_restart")
+
+
+def slow_restart_whose_receive_fails(play: Play, stop: threading.Event) -> None:
+    """Once settings.json is being written, every request takes 0.5 s and the agent 60 real
+    seconds to stop; the restart's first Receive fails (HTTP 500): ansible-core's winrm
+    connection sends the terminate Signal, which meets the restart in the service stop."""
+    faults = play.fleet.faults("sage01")
+
+    def seen(name: str) -> bool:
+        while not stop.wait(0.01):
+            if any(e.get("name") == name for e in list(play.host.journal)):
+                return True
+        return False
+
+    if not seen("settings_write"):
+        return
+    agent = play.host.service(SERVICE)
+    assert agent is not None
+    agent.stop_seconds, play.host.time_scale = 600.0, 0.1
+    faults.set(latency=0.5)
+    if not seen("agent_restart"):
+        return
+    faults.set(fault_at="Receive", fault_times=1, fault_code="internal")
+    while not stop.wait(0.01):
+        if faults.counters.faults:
+            faults.set(latency=0.0)
+            return
+
+
+def test_a_restart_killed_by_the_connections_signal_reads_the_agent_again_and_starts_it(
+    play: Play,
+) -> None:
+    """The handler's restart is killed in its service stop (the SCM finishes the stop, the
+    start never comes): the restart reads the service again, finds it stopped, starts it,
+    and says so; the run ends well, the new settings in effect."""
+    before = deployed(play)
+    play.entity(analytic_plan=2)
+    stop = threading.Event()
+    watcher = threading.Thread(target=slow_restart_whose_receive_fails, args=(play, stop))
+    watcher.start()
+    try:
+        process = play.run()
+    finally:
+        stop.set()
+        watcher.join()
+    assert play.fleet.faults("sage01").counters.faults == 1, process.stdout[-3000:]
+    assert any(e["kind"] == "terminated" for e in play.host.journal), process.stdout[-3000:]
+    assert process.returncode == 0, process.stdout[-3000:]
+    assert "agent restarted (Running → Running) (restart stopped part way: " in process.stdout
+    assert f"; {SERVICE} found Stopped, started again): settings in effect" in process.stdout
+    service = play.host.service(SERVICE)
+    assert service is not None and service.state == "Running" and service.process_id != before
 
 
 def test_changed_settings_restart_the_agent_and_prove_it_runs(play: Play) -> None:
