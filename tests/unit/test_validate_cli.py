@@ -376,3 +376,42 @@ def test_a_template_given_with_e_is_rendered_as_the_run_renders_it(
     assert main([*given, "-e", f"sagefleet_preflight_report_dir={value}"]) == 2
     (line,) = refused(capsys)
     assert f"(value: {not_a_folder})" in line, line
+
+
+# -- variables Ansible gives the inventory's values ----------------------------------------
+
+
+def test_the_inventory_magic_variables_are_rendered_as_the_run_renders_them(
+    inventory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """inventory_dir, inventory_file, inventory_hostname, group_names and groups, which
+    Ansible gives every host's values: a folder under the inventory's file, not a folder."""
+    value = (
+        "{{ inventory_file }}/{{ inventory_dir | basename }}-{{ inventory_hostname }}-"
+        "{{ group_names | join('+') }}-{{ groups['sage_servers'] | length }}"
+    )
+    (inventory.parent / "host_vars" / "sage01.yml").write_text(
+        yaml.safe_dump({"sagefleet_preflight_report_dir": value})
+    )
+    assert main(["validate", "-i", str(inventory), "--job", "preflight"]) == 2
+    (line,) = refused(capsys)
+    expected = inventory / f"{inventory.parent.name}-sage01-sage_servers-2"
+    assert line.startswith("- field sagefleet_preflight_report_dir: the bastion cannot write"), line
+    assert f"(value: {expected})" in line, line
+
+
+def test_playbook_dir_is_the_playbooks_folder_the_runs_use(
+    inventory: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runs start from the project's folder (ansible-playbook playbooks/<job>.yml): a
+    folder under pyproject.toml, beside the playbooks' folder, cannot be written."""
+    monkeypatch.chdir(ROOT)
+    value = "{{ playbook_dir }}/../pyproject.toml/reports"
+    sage02(inventory, {})
+    (inventory.parent / "host_vars" / "sage01.yml").write_text(
+        yaml.safe_dump({"sagefleet_preflight_report_dir": value})
+    )
+    assert main(["validate", "-i", str(inventory), "--job", "preflight"]) == 2
+    (line,) = refused(capsys)
+    assert f"(value: {ROOT / 'pyproject.toml' / 'reports'})" in line, line
+

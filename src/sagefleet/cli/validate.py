@@ -63,6 +63,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     variables name it (sagefleet_report_dir, sagefleet_<job>_report_dir,
     sagefleet_diagnose_dest). Every error is listed, with the job(s) that would refuse
     it. No host is contacted.
+
+    Values are templated as the run templates them: with the variables Ansible gives the
+    inventory (inventory_dir, inventory_file, inventory_hostname, group_names, groups) and
+    playbook_dir, the playbooks/ folder of the current folder (run it from the project's
+    folder, where the runs use playbooks/*.yml).
     """
     from ansible.utils.path import unfrackpath
 

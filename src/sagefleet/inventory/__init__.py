@@ -448,6 +448,16 @@ def _explain(exc: BaseException, host: str, files: Sequence[str]) -> InputError:
 
 #: The option that gives the inventory, in every command that reads one.
 INVENTORY_OPTION = "-i/--inventory"
+#: The folder of the playbooks, in the project's folder (where ansible.cfg is, and where
+#: the runs start: ``ansible-playbook playbooks/<job>.yml``): what a run's playbook_dir names.
+PLAYBOOKS = "playbooks"
+
+
+def playbooks_folder() -> str | None:
+    """The run's ``playbook_dir``, as ansible-playbook makes it of ``playbooks/<job>.yml``:
+    the current folder's playbooks/ (absolute); None when the current folder has none."""
+    folder = os.path.abspath(PLAYBOOKS)
+    return folder if os.path.isdir(folder) else None
 
 
 def _inventory_manager(loader: Any, sources: list[str]) -> tuple[Any, list[str]]:
@@ -492,6 +502,9 @@ def load(
     over every host's variables, as in ansible-playbook.
     Any problem (a vault that does not open, a file Ansible cannot read) is an
     InputError of one line naming the host, the file and the field.
+    A value is templated with the variables Ansible gives a host's values: the inventory's
+    (``inventory_dir``, ``inventory_file``, ``inventory_hostname``, ``group_names``,
+    ``groups``) and ``playbook_dir``, the folder of the playbooks (`playbooks_folder`).
     """
     from ansible.errors import AnsibleError
     from ansible.template import Templar
@@ -511,6 +524,9 @@ def load(
         from sagefleet.inventory import extra_vars as extra
 
         _check_extra_vars(loader, extra_vars)
+    playbooks = playbooks_folder()
+    if playbooks is not None:  # as ansible-playbook does: Ansible's playbook_dir is its folder
+        loader.set_basedir(playbooks)
     try:
         manager, unparsed = _inventory_manager(loader, [str(s) for s in sources])
         if extra_vars:
