@@ -415,3 +415,76 @@ def test_playbook_dir_is_the_playbooks_folder_the_runs_use(
     (line,) = refused(capsys)
     assert f"(value: {ROOT / 'pyproject.toml' / 'reports'})" in line, line
 
+
+PLAY_ONLY = [
+    ("{{ role_path }}/../reports", "role_path"),
+    ("{{ ansible_play_hosts | length }}", "ansible_play_hosts"),
+    ("reports-{{ ansible_play_batch | first }}", "ansible_play_batch"),
+]
+
+
+def at_run_note(host: str, field: str, variable: str, value: str) -> str:
+    why = (
+        "the folder of the run's playbook, and the current folder has no playbooks/"
+        if variable == "playbook_dir"
+        else "which Ansible defines only in a play"
+    )
+    return (
+        f"note: host {host}, field {field}: uses {variable}, {why}: checked at the run, by "
+        f"the playbooks' first task (value: {value!r})"
+    )
+
+
+@pytest.mark.parametrize(("value", "variable"), PLAY_ONLY)
+def test_a_value_only_a_play_can_render_is_said_to_be_checked_at_the_run(
+    inventory: Path, capsys: pytest.CaptureFixture[str], value: str, variable: str
+) -> None:
+    """Neither refused nor passed silently: a note naming host, field and value; the other
+    checks run, the exit code is theirs."""
+    field = "sagefleet_preflight_report_dir"
+    (inventory.parent / "host_vars" / "sage01.yml").write_text(yaml.safe_dump({field: value}))
+    assert main(["validate", "-i", str(inventory), "--job", "preflight"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "OK: 2 host(s), checked as preflight will\n"
+    assert err == at_run_note("sage01", field, variable, value) + "\n"
+    misspelt = ["-e", "sagefleet_settings_sorce=vendor"]
+    assert main(["validate", "-i", str(inventory), "--job", "preflight", *misspelt]) == 2
+    out, err = capsys.readouterr()
+    assert at_run_note("sage01", field, variable, value) in err.splitlines()
+    assert f"- host sage02, {MISSPELT}" in err
+
+
+def test_a_required_value_only_a_play_can_render_is_not_said_missing(
+    inventory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """deploy refuses a host without entities: entities the run renders are not missing."""
+    value = "{{ ansible_play_hosts and [] }}"
+    sage02(inventory, {"sagefleet_entities": value})
+    assert main(["validate", "-i", str(inventory), "--job", "deploy"]) == 0
+    err = capsys.readouterr().err
+    assert err == at_run_note("sage02", "sagefleet_entities", "ansible_play_hosts", value) + "\n"
+
+
+def test_playbook_dir_outside_the_project_folder_is_checked_at_the_run(
+    inventory: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From a folder without playbooks/, which playbooks the run uses is not known."""
+    monkeypatch.chdir(inventory.parent)
+    value = "{{ playbook_dir }}/../reports"
+    field = "sagefleet_preflight_report_dir"
+    (inventory.parent / "host_vars" / "sage01.yml").write_text(yaml.safe_dump({field: value}))
+    assert main(["validate", "-i", str(inventory), "--job", "preflight"]) == 0
+    note = at_run_note("sage01", field, "playbook_dir", value)
+    assert capsys.readouterr().err == note + "\n"
+
+
+def test_a_report_folder_only_the_run_knows_is_not_taken_for_the_default(
+    inventory: Path, capsys: pytest.CaptureFixture[str], not_a_folder: Path
+) -> None:
+    """The run writes to the folder the job's variable names, not under the reports root."""
+    field = "sagefleet_preflight_report_dir"
+    value = "{{ role_path }}/../reports"
+    (inventory.parent / "host_vars" / "sage01.yml").write_text(yaml.safe_dump({field: value}))
+    given = ["validate", "-i", str(inventory), "--job", "preflight"]
+    assert main([*given, "-e", f"sagefleet_report_dir={not_a_folder}"]) == 0
+    assert capsys.readouterr().err == at_run_note("sage01", field, "role_path", value) + "\n"

@@ -9,7 +9,7 @@ run (docs/operations.md, "Checking an inventory before a run").
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,17 +162,23 @@ def expired_waivers(host: str, variables: Mapping[str, Any], today: dt.date) -> 
 
 
 def report_errors(
-    job: str, variables: Mapping[str, Any], inventory_sources: Sequence[str]
+    job: str,
+    variables: Mapping[str, Any],
+    inventory_sources: Sequence[str],
+    unknown: Collection[str] = (),
 ) -> list[InputError]:
     """What ``job``'s first task says of the folder the run will write its reports to
     (report.runs.check_for_play), from the variables of the play's first host, when they
     name it: the job's own variable, or sagefleet_report_dir (the reports root). Left to
-    its default, the folder is beside the playbooks' folder, which only the run knows."""
+    its default, the folder is beside the playbooks' folder, which only the run knows, as
+    it knows the variables ``unknown`` names (values only a play can template)."""
     report = JOB_REPORTS.get(job)
-    if report is None:
+    if report is None or report["var"] in unknown:
         return []
     dest = str(variables.get(report["var"]) or "")
     root = variables.get("sagefleet_report_dir")
+    if not dest and {"sagefleet_report_dir", "sagefleet_inventory_name"} & set(unknown):
+        return []
     if not dest and not (root and "job" in report):
         return []
     play_vars = {

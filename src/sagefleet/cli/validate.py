@@ -67,7 +67,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     Values are templated as the run templates them: with the variables Ansible gives the
     inventory (inventory_dir, inventory_file, inventory_hostname, group_names, groups) and
     playbook_dir, the playbooks/ folder of the current folder (run it from the project's
-    folder, where the runs use playbooks/*.yml).
+    folder, where the runs use playbooks/*.yml). A value using a variable only a play
+    defines (role_path, ansible_play_hosts, ansible_play_batch...), or playbook_dir from a
+    folder without playbooks/, is left to the run: a note names host, field and value, and
+    the exit code is the other checks'.
     """
     from ansible.utils.path import unfrackpath
 
@@ -87,6 +90,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         pattern=args.limit,
         connect=False,
         extra_vars=args.extra_vars,
+        at_run=True,
     )
     if not hosts:
         raise SagefleetError(f"no host matches {args.limit!r} in {', '.join(args.inventory)}")
@@ -100,12 +104,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
             # What the playbooks' task reads: sagefleet's variables, as hostvars give them.
             variables = {name: host.variables[name] for name in sagefleet_var_names(host.variables)}
             for error in host_errors(host.name, variables, checks):
-                refused_by.setdefault(str(error), []).append(job)
+                # A value only the run knows is not missing: the run checks it.
+                if getattr(error, "field", None) not in host.at_run:
+                    refused_by.setdefault(str(error), []).append(job)
         # The report folder, as the task run once, on the play's first host, checks it.
-        for error in report_errors(job, hosts[0].variables, sources):
+        first = hosts[0]
+        for error in report_errors(job, first.variables, sources, unknown=first.at_run):
             refused_by.setdefault(str(error), []).append(job)
     for host in hosts:
-        for note in expired_waivers(host.name, host.variables, today):
+        for note in [*host.at_run.values(), *expired_waivers(host.name, host.variables, today)]:
             print(f"note: {note}", file=sys.stderr)
     if refused_by:
         lines = [

@@ -11,6 +11,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -81,6 +82,9 @@ class InventoryHost:
     name: str
     variables: Mapping[str, Any] = field(repr=False)
     target: WinRMTarget | None = None
+    #: The variables only the run can template (``load(at_run=True)``), left out of
+    #: ``variables``: what to say of each, by name.
+    at_run: Mapping[str, InputError] = field(default_factory=dict, repr=False)
 
 
 VAULT_FD_ENV = "SAGEFLEET_VAULT_FD"
@@ -453,6 +457,28 @@ INVENTORY_OPTION = "-i/--inventory"
 PLAYBOOKS = "playbooks"
 
 
+#: What Ansible defines only in a play or its tasks (VariableManager._get_magic_variables,
+#: given a play or a task), never in an inventory: a value using one is known at the run.
+PLAY_ONLY_VARS = (
+    "role_path",
+    "role_name",
+    "role_uuid",
+    "ansible_role_name",
+    "ansible_collection_name",
+    "ansible_play_name",
+    "ansible_play_hosts",
+    "ansible_play_hosts_all",
+    "ansible_play_batch",
+    "play_hosts",
+    "ansible_role_names",
+    "ansible_play_role_names",
+    "ansible_dependent_role_names",
+    "role_names",
+)
+#: Jinja's words for a variable it does not know.
+_UNDEFINED = re.compile(r"'(\w+)' is undefined")
+
+
 def playbooks_folder() -> str | None:
     """The run's ``playbook_dir``, as ansible-playbook makes it of ``playbooks/<job>.yml``:
     the current folder's playbooks/ (absolute); None when the current folder has none."""
@@ -491,6 +517,7 @@ def load(
     names: Sequence[str] | None = None,
     connect: bool = True,
     extra_vars: Sequence[str] = (),
+    at_run: bool = False,
 ) -> list[InventoryHost]:
     """Every host matching ``pattern`` with its variables templated (vault values decrypted).
 
@@ -505,6 +532,9 @@ def load(
     A value is templated with the variables Ansible gives a host's values: the inventory's
     (``inventory_dir``, ``inventory_file``, ``inventory_hostname``, ``group_names``,
     ``groups``) and ``playbook_dir``, the folder of the playbooks (`playbooks_folder`).
+    A value using a variable only the run defines (PLAY_ONLY_VARS, or playbook_dir when
+    the current folder has no playbooks/) cannot be templated: an InputError, or with
+    ``at_run`` left out of the host's variables and said in its ``at_run``.
     """
     from ansible.errors import AnsibleError
     from ansible.template import Templar
@@ -527,6 +557,7 @@ def load(
     playbooks = playbooks_folder()
     if playbooks is not None:  # as ansible-playbook does: Ansible's playbook_dir is its folder
         loader.set_basedir(playbooks)
+    play_only = PLAY_ONLY_VARS if playbooks is not None else (*PLAY_ONLY_VARS, "playbook_dir")
     try:
         manager, unparsed = _inventory_manager(loader, [str(s) for s in sources])
         if extra_vars:
@@ -557,8 +588,11 @@ def load(
             raw = variables.get_vars(host=host)
         except AnsibleError as exc:
             raise _explain(exc, host.name, _vars_files(loader, sources, host)) from None
+        if playbooks is None:  # not the run's: unknown, not the current folder
+            raw.pop("playbook_dir", None)
         template = templating(Templar(loader=loader, variables=raw))
         resolved = {}
+        later: dict[str, InputError] = {}
         for key, value in raw.items():
             if not (
                 key in CONNECTION_VARS
@@ -577,6 +611,10 @@ def load(
                         field=key,
                         fix=VAULT_FIX,
                     ) from None
+                used = next((n for n in _UNDEFINED.findall(str(exc)) if n in play_only), None)
+                if at_run and used is not None:
+                    later[key] = _known_at_run(host.name, key, value, used)
+                    continue
                 raise InputError(
                     f"cannot template the variable: {_one_line(exc)}", host=host.name, field=key
                 ) from None
@@ -588,8 +626,27 @@ def load(
             if connect and resolved.get("ansible_connection") == "winrm"
             else None
         )
-        result.append(InventoryHost(name, resolved, target))
+        result.append(InventoryHost(name, resolved, target, later))
     return result
+
+
+def _known_at_run(host: str, name: str, value: Any, used: str) -> InputError:
+    """What to say of ``name``, whose ``value`` uses ``used``, which only the run defines
+    (the value shown when a string and no secret's)."""
+    from sagefleet.settings.redact import is_secret_key
+
+    why = (
+        "the folder of the run's playbook, and the current folder has no playbooks/"
+        if used == "playbook_dir"
+        else "which Ansible defines only in a play"
+    )
+    shown = repr(str(value)) if isinstance(value, str) and not is_secret_key(name) else None
+    return InputError(
+        f"uses {used}, {why}: checked at the run, by the playbooks' first task",
+        host=host,
+        field=name,
+        value=shown,
+    )
 
 
 def templating(templar: Any) -> Callable[[Any], Any]:
