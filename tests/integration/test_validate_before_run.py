@@ -228,3 +228,73 @@ def test_what_a_run_gets_from_e_is_refused_by_both_in_the_same_words(tmp_path: P
         shown = [line.strip() for line in run.stdout.splitlines()]
         assert [line for line in dict.fromkeys(shown) if line in lines] == lines
         assert contacted(fleet) == {}
+
+
+def error_lines(text: str) -> list[str]:
+    """Every line of a refusal (``- host ...``, ``- field ...``), once each."""
+    return list(dict.fromkeys(s for s in map(str.strip, text.splitlines()) if s.startswith("- ")))
+
+
+def test_values_using_playbook_dir_and_inventory_variables_are_refused_alike(
+    tmp_path: Path,
+) -> None:
+    """playbook_dir (the playbooks' folder) and the inventory's own variables render as in
+    the run: a report folder under pyproject.toml, a file, is refused by both in the same
+    words, as a misspelt variable beside it, before any host is contacted."""
+    specs = generate_specs(2, first_address=next_first_address(), port=0)
+    report = "{{ playbook_dir }}/../pyproject.toml/{{ inventory_dir | basename }}"
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        inventory = write_inventory(
+            fleet,
+            tmp_path / "inv" / "hosts.yml",
+            {"sagefleet_agent_target_version": "3.2.0"},
+            host_vars={
+                "sage01": {"sagefleet_preflight_report_dir": report},
+                "sage02": {"sagefleet_settings_sorce": "{{ group_names | first }}"},
+            },
+        )
+        said = sagefleet_validate(inventory, "--job", "preflight")
+        assert said.returncode == 2, said.stdout + said.stderr
+        lines = error_lines(said.stderr)
+        assert [line.split(":")[0] for line in lines] == [
+            "- host sage02, field sagefleet_settings_sorce",
+            "- field sagefleet_preflight_report_dir",
+        ]
+        assert f"(value: {ROOT / 'pyproject.toml' / 'inv'})" in lines[1], lines
+        run = playbook("preflight.yml", inventory)
+        assert run.returncode == 2, run.stdout[-3000:]
+        assert "2 input error(s); no host was contacted" in run.stdout, run.stdout[-3000:]
+        assert [line for line in error_lines(run.stdout) if line in lines] == lines
+        assert contacted(fleet) == {}
+
+
+def test_a_value_only_a_play_defines_is_left_to_the_first_task_of_the_run(
+    tmp_path: Path,
+) -> None:
+    """sagefleet validate cannot render role_path: it says the run checks it (exit 0, a
+    note naming host, field and value); the run's first task does, before any host is
+    contacted (ansible-core reads another host's variables outside the play, where
+    role_path is undefined: the run stops there)."""
+    specs = generate_specs(2, first_address=next_first_address(), port=0)
+    report = "{{ role_path }}/../../reports/roles"
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        inventory = write_inventory(
+            fleet,
+            tmp_path / "inv" / "hosts.yml",
+            {"sagefleet_agent_target_version": "3.2.0"},
+            host_vars={"sage01": {"sagefleet_preflight_report_dir": report}},
+        )
+        said = sagefleet_validate(inventory, "--job", "preflight")
+        assert said.returncode == 0, said.stderr
+        assert said.stdout == "OK: 2 host(s), checked as preflight will\n"
+        assert said.stderr == (
+            "note: host sage01, field sagefleet_preflight_report_dir: uses role_path, which "
+            "Ansible defines only in a play: checked at the run, by the playbooks' first task "
+            f"(value: {report!r})\n"
+        )
+        run = playbook("preflight.yml", inventory)
+        assert run.returncode == 2, run.stdout[-3000:]
+        first = run.stdout.split("TASK [", 2)[1]
+        assert first.startswith("sagefleet_preflight : Validate the inventory"), first
+        assert "'role_path' is undefined" in first, run.stdout[-3000:]
+        assert contacted(fleet) == {}
