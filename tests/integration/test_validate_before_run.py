@@ -268,33 +268,59 @@ def test_values_using_playbook_dir_and_inventory_variables_are_refused_alike(
         assert contacted(fleet) == {}
 
 
-def test_a_value_only_a_play_defines_is_left_to_the_first_task_of_the_run(
+def test_values_only_a_play_defines_are_left_to_the_run_whose_first_task_checks_them(
     tmp_path: Path,
 ) -> None:
-    """sagefleet validate cannot render role_path: it says the run checks it (exit 0, a
-    note naming host, field and value); the run's first task does, before any host is
-    contacted (ansible-core reads another host's variables outside the play, where
-    role_path is undefined: the run stops there)."""
+    """sagefleet validate cannot render role_path nor ansible_play_hosts: it says the run
+    checks them (exit 0, a note naming host, field and value). The run's first task renders
+    them as each host's own task does and checks them, before any host is contacted: the
+    report folder role_path names, under pyproject.toml, a file, is refused; sage02's
+    language is not, and the run goes on."""
     specs = generate_specs(2, first_address=next_first_address(), port=0)
-    report = "{{ role_path }}/../../reports/roles"
+    report = "{{ role_path }}/../../pyproject.toml/roles"
+    lang = "{{ 'fr' if ansible_play_hosts else 'en' }}"
     with Fleet(specs, tmp_path / "fleet") as fleet:
         inventory = write_inventory(
             fleet,
             tmp_path / "inv" / "hosts.yml",
             {"sagefleet_agent_target_version": "3.2.0"},
-            host_vars={"sage01": {"sagefleet_preflight_report_dir": report}},
+            host_vars={
+                "sage01": {"sagefleet_preflight_report_dir": report},
+                "sage02": {"sagefleet_lang": lang},
+            },
         )
         said = sagefleet_validate(inventory, "--job", "preflight")
         assert said.returncode == 0, said.stderr
         assert said.stdout == "OK: 2 host(s), checked as preflight will\n"
-        assert said.stderr == (
-            "note: host sage01, field sagefleet_preflight_report_dir: uses role_path, which "
-            "Ansible defines only in a play: checked at the run, by the playbooks' first task "
-            f"(value: {report!r})\n"
+        why = (
+            "which Ansible defines only in a play: checked at the run, by the playbooks' first task"
         )
+        assert said.stderr.splitlines() == [
+            f"note: host sage01, field sagefleet_preflight_report_dir: uses role_path, {why} "
+            f"(value: {report!r})",
+            f"note: host sage02, field sagefleet_lang: uses ansible_play_hosts, {why} "
+            f"(value: {lang!r})",
+        ]
         run = playbook("preflight.yml", inventory)
         assert run.returncode == 2, run.stdout[-3000:]
-        first = run.stdout.split("TASK [", 2)[1]
-        assert first.startswith("sagefleet_preflight : Validate the inventory"), first
-        assert "'role_path' is undefined" in first, run.stdout[-3000:]
+        assert "1 input error(s); no host was contacted" in run.stdout, run.stdout[-3000:]
+        file = ROOT / "pyproject.toml"
+        # Each error line as the task's message says it (its YAML dump wraps it too).
+        assert [line for line in error_lines(run.stdout) if "(value: " in line] == [
+            "- field sagefleet_preflight_report_dir: the bastion cannot write there "
+            f"({file} is not a folder) (value: {file / 'roles'}). Fix: give a folder the "
+            "bastion's user can create and write, or leave it unset for the project's reports/"
+        ]
         assert contacted(fleet) == {}
+        # Without the report folder: the run renders sage02's language and passes.
+        write_inventory(
+            fleet,
+            inventory,
+            {"sagefleet_agent_target_version": "3.2.0"},
+            host_vars={"sage02": {"sagefleet_lang": lang}},
+        )
+        out = tmp_path / "out"
+        run = playbook("preflight.yml", inventory, "-e", f"sagefleet_preflight_report_dir={out}")
+    assert run.returncode == 0, run.stdout[-3000:]
+    hosts = {h["host"]: h for h in json.loads((out / "report.json").read_text())["hosts"]}
+    assert (hosts["sage01"]["status"], hosts["sage02"]["status"]) == ("ready", "ready")

@@ -11,7 +11,7 @@ from ansible.plugins.action import ActionBase
 
 from sagefleet import variables
 from sagefleet.errors import SagefleetError
-from sagefleet.inventory import sagefleet_var_names, templating, without_template
+from sagefleet.inventory import PLAY_ONLY_VARS, sagefleet_var_names, templating, without_template
 from sagefleet.remote import AuthenticationFailed, HostUnreachable
 from sagefleet.remote.ansible import AnsibleSession
 
@@ -144,11 +144,27 @@ class SagefleetAction(ActionBase):  # type: ignore[misc]  # ansible-core has no 
             if not isinstance(kept, Mapping):
                 kept = {}  # an ansible-core that keeps them elsewhere: template each
             found[host] = {
-                name: kept[name] if self._plain(kept, name) else source[name]
+                name: kept[name] if self._plain(kept, name) else self._in_play(source, kept, name)
                 for name in sagefleet_var_names(source)
                 if select is None or select(name)
             }
         return found
+
+    def _in_play(self, source: Any, kept: Mapping[str, Any], name: str) -> Any:
+        """``hostvars[host][name]``; a value using a variable Ansible defines only in a play
+        (PLAY_ONLY_VARS: role_path, ansible_play_hosts...), which hostvars template outside
+        it, is templated with the host's variables and this task's play variables, as the
+        host's own task in this play templates it."""
+        from ansible.errors import AnsibleUndefinedVariable
+        from ansible.template import Templar
+
+        try:
+            return source[name]
+        except AnsibleUndefinedVariable:
+            play = {k: self.task_vars[k] for k in PLAY_ONLY_VARS if k in self.task_vars}
+            if not play or name not in kept:
+                raise
+            return Templar(loader=self._loader, variables={**kept, **play}).template(kept[name])
 
     def _plain(self, kept: Mapping[str, Any], name: str) -> bool:
         return name in kept and without_template(kept[name], self._templar)
