@@ -324,3 +324,31 @@ def test_values_only_a_play_defines_are_left_to_the_run_whose_first_task_checks_
     assert run.returncode == 0, run.stdout[-3000:]
     hosts = {h["host"]: h for h in json.loads((out / "report.json").read_text())["hosts"]}
     assert (hosts["sage01"]["status"], hosts["sage02"]["status"]) == ("ready", "ready")
+
+
+def test_role_path_outside_a_role_is_refused_by_the_first_task_naming_host_and_field(
+    tmp_path: Path, package: Path
+) -> None:
+    """deploy.yml's first task is the play's own, in no role: the value validate left to
+    the run is refused there, naming the host and the field, before any host is touched."""
+    specs = generate_specs(2, first_address=next_first_address(), port=0)
+    lang = "{{ role_path | basename }}"
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        inventory = write_inventory(
+            fleet,
+            tmp_path / "inv" / "hosts.yml",
+            {"sagefleet_agent_target_version": "3.2.0"},
+            host_vars={"sage02": {"sagefleet_lang": lang}},
+        )
+        said = sagefleet_validate(inventory, "--job", "deploy")
+        assert said.returncode == 0, said.stderr
+        assert said.stderr.startswith(
+            "note: host sage02, field sagefleet_lang: uses role_path, which Ansible defines "
+        ), said.stderr
+        run = playbook("deploy.yml", inventory, "-e", f"sagefleet_agent_package={package}")
+        assert run.returncode == 2, run.stdout[-3000:]
+        assert (
+            "invalid input, host not contacted: host sage02, field sagefleet_lang: cannot "
+            "template the variable: 'role_path' is undefined"
+        ) in run.stdout, run.stdout[-3000:]
+        assert contacted(fleet) == {}

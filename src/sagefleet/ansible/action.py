@@ -10,7 +10,7 @@ from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 
 from sagefleet import variables
-from sagefleet.errors import SagefleetError
+from sagefleet.errors import InputError, SagefleetError
 from sagefleet.inventory import PLAY_ONLY_VARS, sagefleet_var_names, templating, without_template
 from sagefleet.remote import AuthenticationFailed, HostUnreachable
 from sagefleet.remote.ansible import AnsibleSession
@@ -144,19 +144,24 @@ class SagefleetAction(ActionBase):  # type: ignore[misc]  # ansible-core has no 
             if not isinstance(kept, Mapping):
                 kept = {}  # an ansible-core that keeps them elsewhere: template each
             found[host] = {
-                name: kept[name] if self._plain(kept, name) else self._in_play(source, kept, name)
+                name: kept[name]
+                if self._plain(kept, name)
+                else self._in_play(host, source, kept, name)
                 for name in sagefleet_var_names(source)
                 if select is None or select(name)
             }
         return found
 
-    def _in_play(self, source: Any, kept: Mapping[str, Any], name: str) -> Any:
+    def _in_play(self, host: str, source: Any, kept: Mapping[str, Any], name: str) -> Any:
         """``hostvars[host][name]``; a value using a variable Ansible defines only in a play
         (PLAY_ONLY_VARS: role_path, ansible_play_hosts...), which hostvars template outside
         it, is templated with the host's variables and this task's play variables, as the
-        host's own task in this play templates it."""
+        host's own task in this play templates it: an InputError naming host and field
+        when the task does not define it either (role_path outside a role)."""
         from ansible.errors import AnsibleUndefinedVariable
         from ansible.template import Templar
+
+        from sagefleet.inventory import _one_line
 
         try:
             return source[name]
@@ -164,7 +169,12 @@ class SagefleetAction(ActionBase):  # type: ignore[misc]  # ansible-core has no 
             play = {k: self.task_vars[k] for k in PLAY_ONLY_VARS if k in self.task_vars}
             if not play or name not in kept:
                 raise
+        try:
             return Templar(loader=self._loader, variables={**kept, **play}).template(kept[name])
+        except AnsibleUndefinedVariable as exc:
+            raise InputError(
+                f"cannot template the variable: {_one_line(exc)}", host=host, field=name
+            ) from None
 
     def _plain(self, kept: Mapping[str, Any], name: str) -> bool:
         return name in kept and without_template(kept[name], self._templar)
