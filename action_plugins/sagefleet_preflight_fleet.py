@@ -36,7 +36,7 @@ class ActionModule(SagefleetAction):
         task_vars = self.task_vars
         names = [str(h) for h in task_vars.get("ansible_play_batch") or ()]
         try:
-            hosts = self._plan(names, task_vars)
+            hosts = self._plan(names)
         except Exception as exc:  # noqa: BLE001 - an Ansible it does not know: per host
             display.warning(f"sagefleet preflight: cannot read the hosts' connections ({exc})")
             hosts = [FleetHost(n, reason=f"{type(exc).__name__} while planning") for n in names]
@@ -63,26 +63,14 @@ class ActionModule(SagefleetAction):
             ),
         }
 
-    def _plan(self, names: list[str], task_vars: dict[str, Any]) -> list[FleetHost]:
+    def _plan(self, names: list[str]) -> list[FleetHost]:
         """Each host's variables as its own task would see them, and how it is gathered."""
         if not names:
             return []
-        hostvars = task_vars["hostvars"]
-        manager, inventory = hostvars._variable_manager, hostvars._inventory
-        play = self._task.get_play()
-        play_hosts = list(task_vars.get("ansible_play_hosts") or names)
-        play_hosts_all = list(task_vars.get("ansible_play_hosts_all") or play_hosts)
         resolver = AnsibleWinRM(self._task, self._play_context)
         planned = []
         for name in names:
-            raw = manager.get_vars(
-                play=play,
-                host=inventory.get_host(name),
-                task=self._task,
-                include_hostvars=False,
-                _hosts=play_hosts,
-                _hosts_all=play_hosts_all,
-            )
+            raw = self.own_task_vars(name)
             templar = self._templar.copy_with_new_env(available_variables=raw)
             try:
                 planned.append(

@@ -11,7 +11,7 @@ from ansible.plugins.action import ActionBase
 
 from sagefleet import variables
 from sagefleet.errors import InputError, SagefleetError
-from sagefleet.inventory import PLAY_ONLY_VARS, sagefleet_var_names, templating, without_template
+from sagefleet.inventory import sagefleet_var_names, templating, without_template
 from sagefleet.remote import AuthenticationFailed, HostUnreachable
 from sagefleet.remote.ansible import AnsibleSession
 
@@ -155,26 +155,43 @@ class SagefleetAction(ActionBase):  # type: ignore[misc]  # ansible-core has no 
     def _in_play(self, host: str, source: Any, kept: Mapping[str, Any], name: str) -> Any:
         """``hostvars[host][name]``; a value using a variable Ansible defines only in a play
         (PLAY_ONLY_VARS: role_path, ansible_play_hosts...), which hostvars template outside
-        it, is templated with the host's variables and this task's play variables, as the
-        host's own task in this play templates it: an InputError naming host and field
-        when the task does not define it either (role_path outside a role)."""
+        it, is templated as the host's own run of this task templates it (`own_task_vars`):
+        an InputError naming host and field when the task does not define it either
+        (role_path outside a role)."""
         from ansible.errors import AnsibleUndefinedVariable
-        from ansible.template import Templar
 
         from sagefleet.inventory import _one_line
 
         try:
             return source[name]
         except AnsibleUndefinedVariable:
-            play = {k: self.task_vars[k] for k in PLAY_ONLY_VARS if k in self.task_vars}
-            if not play or name not in kept:
+            if name not in kept:
                 raise
+        own = self.own_task_vars(host)
         try:
-            return Templar(loader=self._loader, variables={**kept, **play}).template(kept[name])
+            return self._templar.copy_with_new_env(available_variables=own).template(own[name])
         except AnsibleUndefinedVariable as exc:
             raise InputError(
                 f"cannot template the variable: {_one_line(exc)}", host=host, field=name
             ) from None
+
+    def own_task_vars(self, host: str) -> dict[str, Any]:
+        """``host``'s variables as its own run of this task gets them, untemplated: Ansible's
+        VariableManager given the play, the host and the task (the play's hosts, the task's
+        role and its role_path...), which hostvars, outside the play, are not given."""
+        hostvars = self.task_vars["hostvars"]
+        manager, inventory = hostvars._variable_manager, hostvars._inventory
+        batch = list(self.task_vars.get("ansible_play_batch") or [host])
+        hosts_all = list(self.task_vars.get("ansible_play_hosts_all") or batch)
+        found: dict[str, Any] = manager.get_vars(
+            play=self._task.get_play(),
+            host=inventory.get_host(host),
+            task=self._task,
+            include_hostvars=False,
+            _hosts=batch,
+            _hosts_all=hosts_all,
+        )
+        return found
 
     def _plain(self, kept: Mapping[str, Any], name: str) -> bool:
         return name in kept and without_template(kept[name], self._templar)
