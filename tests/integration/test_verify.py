@@ -286,6 +286,36 @@ def test_verify_playbook_hands_the_suites_the_variables_ansible_resolved(
     assert {h: f["status"] for h, f in sf505.items()} == {"sage01": "pass", "sage02": "pass"}
 
 
+def test_a_value_only_a_play_templates_reaches_the_suites_as_the_run_templates_it(
+    tmp_path: Path, make_fleet: FleetFactory
+) -> None:
+    """The target version the inventory gives with ansible_play_hosts, which only a play
+    defines: the suites, which cannot template it, take the playbook's value (sagefleet
+    validate says the run checks it); run by hand, they refuse it naming host and field."""
+    inventory = deployed_inventory(make_fleet(2), tmp_path)
+    data = yaml.safe_load(inventory.read_text())
+    version = "{{ '3.2.0' if ansible_play_hosts else '' }}"
+    data["all"]["vars"]["sagefleet_agent_target_version"] = version
+    inventory.write_text(yaml.safe_dump(data, sort_keys=False))
+    out = tmp_path / "out"
+    process = verify_playbook(
+        inventory, "-e", f"sagefleet_verify_report_dir={out}", "-e", "sagefleet_verify_workers=1"
+    )
+    assert process.returncode == 0, process.stdout[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert {h["host"]: h["status"] for h in report["hosts"]} == {
+        "sage01": "verified",
+        "sage02": "verified",
+    }
+    by_hand = run_suites(inventory, tmp_path / "by-hand")
+    assert by_hand.returncode != 0
+    assert (
+        "host sage01, field sagefleet_agent_target_version: uses ansible_play_hosts, which "
+        "Ansible defines only in a play: the playbook running the suites hands it over "
+        "(verify.yml, a deploy's waves)"
+    ) in by_hand.stdout + by_hand.stderr, by_hand.stdout + by_hand.stderr
+
+
 def test_verify_playbook_never_shows_another_runs_report(
     tmp_path: Path, make_fleet: FleetFactory
 ) -> None:

@@ -475,6 +475,8 @@ PLAY_ONLY_VARS = (
     "ansible_dependent_role_names",
     "role_names",
 )
+#: What sagefleet validate says of such a value (InventoryHost.at_run).
+AT_RUN = "checked at the run, by the playbooks' first task"
 #: Jinja's words for a variable it does not know.
 _UNDEFINED = re.compile(r"'(\w+)' is undefined")
 
@@ -642,7 +644,7 @@ def _known_at_run(host: str, name: str, value: Any, used: str) -> InputError:
     )
     shown = repr(str(value)) if isinstance(value, str) and not is_secret_key(name) else None
     return InputError(
-        f"uses {used}, {why}: checked at the run, by the playbooks' first task",
+        f"uses {used}, {why}: {AT_RUN}",
         host=host,
         field=name,
         value=shown,

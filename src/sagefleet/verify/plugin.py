@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from sagefleet.errors import SagefleetError
+from sagefleet.errors import InputError, SagefleetError
 from sagefleet.findings import Finding, HostReport, Severity, Status
 from sagefleet.inventory import (
+    AT_RUN,
     InventoryHost,
     VaultError,
     VaultOptions,
@@ -99,10 +100,14 @@ def pytest_configure(config: pytest.Config) -> None:
                 ids=tuple(config.getoption("sagefleet_vault_ids")),
             )
             given = _host_vars(config.getoption("sagefleet_host_vars"))
-            for host in load(inventories, vault=vault, pattern=config.getoption("sagefleet_limit")):
+            pattern = config.getoption("sagefleet_limit")
+            for host in load(inventories, vault=vault, pattern=pattern, at_run=True):
                 if host.target is not None:
-                    variables = {**host.variables, **given.get(host.name, {})}
-                    hosts[host.name] = InventoryHost(host.name, variables, host.target)
+                    mine = given.get(host.name, {})
+                    _play_values_given(host, mine)
+                    hosts[host.name] = InventoryHost(
+                        host.name, {**host.variables, **mine}, host.target
+                    )
     except VaultError as exc:  # the fix names the suites' own options: pytest cannot prompt
         said = VaultError(
             exc.message,
@@ -130,6 +135,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_EXPECTED_KEY] = expected
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_HandOver(), "sagefleet-verify-vault")
+
+
+def _play_values_given(host: InventoryHost, given: dict[str, Any]) -> None:
+    """Refuse a value of ``host`` only a play can template (load's ``at_run``) that the
+    playbook running the suites did not hand over (``given``): run by hand, or a secret."""
+    for name, said in host.at_run.items():
+        if name not in given:
+            raise InputError(
+                said.message.removesuffix(AT_RUN) + "the playbook running the suites hands it "
+                "over (verify.yml, a deploy's waves)",
+                host=host.name,
+                field=name,
+                value=said.value,
+            )
 
 
 def _host_vars(path: str | None) -> dict[str, dict[str, Any]]:
