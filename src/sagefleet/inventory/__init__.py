@@ -11,7 +11,6 @@ import argparse
 import base64
 import json
 import os
-import re
 import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sagefleet.errors import InputError
+from sagefleet.inventory.play import PLAY_ONLY_VARS, UNDEFINED, known_at_run, playbooks_folder
 from sagefleet.settings.validate import to_plain
 
 if TYPE_CHECKING:
@@ -452,40 +452,6 @@ def _explain(exc: BaseException, host: str, files: Sequence[str]) -> InputError:
 
 #: The option that gives the inventory, in every command that reads one.
 INVENTORY_OPTION = "-i/--inventory"
-#: The folder of the playbooks, in the project's folder (where ansible.cfg is, and where
-#: the runs start: ``ansible-playbook playbooks/<job>.yml``): what a run's playbook_dir names.
-PLAYBOOKS = "playbooks"
-
-
-#: What Ansible defines only in a play or its tasks (VariableManager._get_magic_variables,
-#: given a play or a task), never in an inventory: a value using one is known at the run.
-PLAY_ONLY_VARS = (
-    "role_path",
-    "role_name",
-    "role_uuid",
-    "ansible_role_name",
-    "ansible_collection_name",
-    "ansible_play_name",
-    "ansible_play_hosts",
-    "ansible_play_hosts_all",
-    "ansible_play_batch",
-    "play_hosts",
-    "ansible_role_names",
-    "ansible_play_role_names",
-    "ansible_dependent_role_names",
-    "role_names",
-)
-#: What sagefleet validate says of such a value (InventoryHost.at_run).
-AT_RUN = "checked at the run, by the playbooks' first task"
-#: Jinja's words for a variable it does not know.
-_UNDEFINED = re.compile(r"'(\w+)' is undefined")
-
-
-def playbooks_folder() -> str | None:
-    """The run's ``playbook_dir``, as ansible-playbook makes it of ``playbooks/<job>.yml``:
-    the current folder's playbooks/ (absolute); None when the current folder has none."""
-    folder = os.path.abspath(PLAYBOOKS)
-    return folder if os.path.isdir(folder) else None
 
 
 def _inventory_manager(loader: Any, sources: list[str]) -> tuple[Any, list[str]]:
@@ -613,9 +579,9 @@ def load(
                         field=key,
                         fix=VAULT_FIX,
                     ) from None
-                used = next((n for n in _UNDEFINED.findall(str(exc)) if n in play_only), None)
+                used = next((n for n in UNDEFINED.findall(str(exc)) if n in play_only), None)
                 if at_run and used is not None:
-                    later[key] = _known_at_run(host.name, key, value, used)
+                    later[key] = known_at_run(host.name, key, value, used)
                     continue
                 raise InputError(
                     f"cannot template the variable: {_one_line(exc)}", host=host.name, field=key
@@ -630,25 +596,6 @@ def load(
         )
         result.append(InventoryHost(name, resolved, target, later))
     return result
-
-
-def _known_at_run(host: str, name: str, value: Any, used: str) -> InputError:
-    """What to say of ``name``, whose ``value`` uses ``used``, which only the run defines
-    (the value shown when a string and no secret's)."""
-    from sagefleet.settings.redact import is_secret_key
-
-    why = (
-        "the folder of the run's playbook, and the current folder has no playbooks/"
-        if used == "playbook_dir"
-        else "which Ansible defines only in a play"
-    )
-    shown = repr(str(value)) if isinstance(value, str) and not is_secret_key(name) else None
-    return InputError(
-        f"uses {used}, {why}: {AT_RUN}",
-        host=host,
-        field=name,
-        value=shown,
-    )
 
 
 def templating(templar: Any) -> Callable[[Any], Any]:

@@ -19,7 +19,6 @@ import pytest
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.findings import Finding, HostReport, Severity, Status
 from sagefleet.inventory import (
-    AT_RUN,
     InventoryHost,
     VaultError,
     VaultOptions,
@@ -28,6 +27,7 @@ from sagefleet.inventory import (
     handed_over_secrets,
     load,
 )
+from sagefleet.inventory.play import AT_RUN
 from sagefleet.outcomes import HostOutcome, Outcome
 from sagefleet.verify.expectations import Expectations, for_host
 from sagefleet.verify.windows import Windows, testinfra_host
