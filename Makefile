@@ -22,7 +22,7 @@ venv: $(STAMP)
 ## make test: every test (unit + integration against the simulated fleet, two
 ## workers), then the ansible-core 2.18 conformance leg
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist worksteal
 	$(MAKE) test-ansible218
 
 ## make browser: headless Chromium (Debian's package) for the HTML report test
