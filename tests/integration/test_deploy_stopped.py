@@ -8,42 +8,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from sagefleet.sim.fleet import Fleet
-from sagefleet.sim.host import WindowsHost
 from tests.support.deploy import INSTALL_DIR, SERVICE, agent, deploy, outcomes
 from tests.support.fleets import FleetFactory
-from tests.support.signals import LOCK
-
-
-def seen(host: WindowsHost, stop: threading.Event, name: str, staging: bool = False) -> bool:
-    """Wait until snippet ``name`` starts on the host (its staged write with ``staging``)."""
-    while not stop.wait(0.01):
-        for entry in list(host.journal):
-            path = str((entry.get("params") or {}).get("path"))
-            if entry.get("name") == name and (not staging or "staging" in path):
-                return True
-    return False
-
-
-def fail_the_install_receive(fleet: Fleet, name: str, stop: threading.Event) -> None:
-    """Once settings.json is staged beside the installer, every request takes 0.5 s, so
-    that the install is under way before its first Receive is answered; that Receive
-    fails. The agent takes 60 real seconds to stop: the Signal meets the install there."""
-    host = fleet.host(name)
-    faults = fleet.faults(name)
-    if not seen(host, stop, "settings_write", staging=True):
-        return
-    agent_service = host.service(SERVICE)
-    assert agent_service is not None
-    agent_service.stop_seconds, host.time_scale = 600.0, 0.1
-    faults.set(latency=0.5)
-    if not seen(host, stop, "agent_install"):
-        return
-    faults.set(fault_at="Receive", fault_times=1, fault_code="internal")
-    while not stop.wait(0.01):
-        if faults.counters.faults:
-            faults.set(latency=0.0)
-            return
+from tests.support.signals import LOCK, first_receive_fails_in_the_agent_stop, started
 
 
 def test_an_install_killed_by_the_connections_signal_starts_the_previous_agent_again(
@@ -55,7 +22,17 @@ def test_an_install_killed_by_the_connections_signal_starts_the_previous_agent_a
     fleet = make_fleet(profiles=["agent-old"], names=["old"])
     host = fleet.host("old")
     stop = threading.Event()
-    watcher = threading.Thread(target=fail_the_install_receive, args=(fleet, "old", stop))
+    # Once settings.json is staged beside the installer, the install is slowed into its
+    # service stop and its first Receive fails there.
+    watcher = threading.Thread(
+        target=first_receive_fails_in_the_agent_stop,
+        args=(fleet, "old", stop),
+        kwargs={
+            "slow_from": started("settings_write", staging=True),
+            "command": "agent_install",
+            "service": SERVICE,
+        },
+    )
     watcher.start()
     try:
         process, report = deploy(fleet, tmp_path, package)

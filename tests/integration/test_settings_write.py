@@ -26,6 +26,7 @@ from sagefleet.sim.host import USERS, Service, WindowsHost
 from tests.support.deployed import make_deployed
 from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT, FleetFactory
 from tests.support.scenarios import write_inventory
+from tests.support.signals import first_receive_fails_in_the_agent_stop, started
 
 CANARY = "Sql-Canary-Passw0rd!"
 FOLDER = "C:\\Program Files\\Spendesk\\Sage Agent"
@@ -272,33 +273,6 @@ def restarts(play: Play) -> int:
     return sum(1 for e in play.host.journal if e.get("name") == "agent_restart")
 
 
-def slow_restart_whose_receive_fails(play: Play, stop: threading.Event) -> None:
-    """Once settings.json is being written, every request takes 0.5 s and the agent 60 real
-    seconds to stop; the restart's first Receive fails (HTTP 500): ansible-core's winrm
-    connection sends the terminate Signal, which meets the restart in the service stop."""
-    faults = play.fleet.faults("sage01")
-
-    def seen(name: str) -> bool:
-        while not stop.wait(0.01):
-            if any(e.get("name") == name for e in list(play.host.journal)):
-                return True
-        return False
-
-    if not seen("settings_write"):
-        return
-    agent = play.host.service(SERVICE)
-    assert agent is not None
-    agent.stop_seconds, play.host.time_scale = 600.0, 0.1
-    faults.set(latency=0.5)
-    if not seen("agent_restart"):
-        return
-    faults.set(fault_at="Receive", fault_times=1, fault_code="internal")
-    while not stop.wait(0.01):
-        if faults.counters.faults:
-            faults.set(latency=0.0)
-            return
-
-
 def test_a_restart_killed_by_the_connections_signal_reads_the_agent_again_and_starts_it(
     play: Play,
 ) -> None:
@@ -308,7 +282,17 @@ def test_a_restart_killed_by_the_connections_signal_reads_the_agent_again_and_st
     before = deployed(play)
     play.entity(analytic_plan=2)
     stop = threading.Event()
-    watcher = threading.Thread(target=slow_restart_whose_receive_fails, args=(play, stop))
+    # Once settings.json is being written, the restart is slowed into its service stop and
+    # its first Receive fails there.
+    watcher = threading.Thread(
+        target=first_receive_fails_in_the_agent_stop,
+        args=(play.fleet, "sage01", stop),
+        kwargs={
+            "slow_from": started("settings_write"),
+            "command": "agent_restart",
+            "service": SERVICE,
+        },
+    )
     watcher.start()
     try:
         process = play.run()

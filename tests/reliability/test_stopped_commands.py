@@ -7,6 +7,7 @@ host holds what it did so far, nothing more, and the deploy reads it again."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -58,16 +59,38 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet, dict[
         yield fleet, {h.name: dict(h.variables) for h in load([inventory])}
 
 
-def stopped_at_its_first_receive(fleet: Fleet, host: WindowsHost) -> None:
-    """The install's first Receive fails (HTTP 500): sagefleet stops the command. Its
-    requests come 0.3 s late, so that the script is under way by then (the service stop,
-    which would take 60 real seconds here)."""
-    for service in host.services.values():
-        service.stop_seconds = 600.0
-    host.time_scale = 0.1
+def first_receive_fails(fleet: Fleet, host: WindowsHost) -> None:
+    """The command's first Receive fails (HTTP 500): sagefleet stops the command. Its
+    requests come 0.3 s late, so that the script is under way by then."""
     fleet.faults(host.name).set(
         latency=0.3, fault_at="Receive", fault_times=1, fault_code="internal"
     )
+
+
+def stopped_at_its_first_receive(fleet: Fleet, host: WindowsHost) -> None:
+    """The command's first Receive fails while it is in the service stop (which would take
+    60 real seconds here)."""
+    for service in host.services.values():
+        service.stop_seconds = 600.0
+    host.time_scale = 0.1
+    first_receive_fails(fleet, host)
+
+
+def stopped_while_it_writes(fleet: Fleet, host: WindowsHost) -> None:
+    """Each file write takes a second (an antivirus scanning it), and the command's first
+    Receive fails while it writes."""
+    host.fs.write_delay_s = 1.0
+    first_receive_fails(fleet, host)
+
+
+@contextmanager
+def faults_cleared(fleet: Fleet, host: WindowsHost) -> Iterator[None]:
+    """The host's writes at full speed and its faults cleared after the block."""
+    try:
+        yield
+    finally:
+        host.fs.write_delay_s = 0.0
+        fleet.faults(host.name).clear()
 
 
 def deploy(sim: tuple[Fleet, dict[str, Any]], package: PackageInfo, name: str) -> DeployResult:
@@ -75,12 +98,11 @@ def deploy(sim: tuple[Fleet, dict[str, Any]], package: PackageInfo, name: str) -
     reset(fleet, name)
     host = fleet.host(name)
     was = before(host)
-    with session_for(fleet, name) as direct:
+    with faults_cleared(fleet, host), session_for(fleet, name) as direct:
         session = OnSnippet(
             direct, "agent_install", lambda: stopped_at_its_first_receive(fleet, host)
         )
         result = deploy_host(session, name, variables[name], package)
-    fleet.faults(name).clear()
     assert fleet.listeners[name].stats.operations.get("Signal", 0) >= 1
     assert any(e["kind"] == "terminated" for e in host.journal), "the install ran to its end"
     report = {"result": result.to_dict(), "report": result.report.to_dict()}  # type: ignore[union-attr]
@@ -126,15 +148,10 @@ def test_a_settings_write_stopped_before_its_swap_leaves_no_copy_of_the_settings
     variables = {**variables["old"], "sagefleet_winrm_retries": 1}
     text = build_host_settings("old", variables).text
     target = settings_target("old", path=SETTINGS)
-    host.fs.write_delay_s = 1.0
-    fleet.faults("old").set(latency=0.3, fault_at="Receive", fault_times=1, fault_code="internal")
-    try:
-        with session_for(fleet, "old") as direct:
-            session = RetryingSession(direct, retry_from("old", variables), sleep=lambda _: None)
-            outcome = write_settings(session, target, text)
-    finally:
-        host.fs.write_delay_s = 0.0
-        fleet.faults("old").clear()
+    stopped_while_it_writes(fleet, host)
+    with faults_cleared(fleet, host), session_for(fleet, "old") as direct:
+        session = RetryingSession(direct, retry_from("old", variables), sleep=lambda _: None)
+        outcome = write_settings(session, target, text)
     assert any(e["kind"] == "terminated" for e in host.journal), "the write ran to its end"
     assert old != text.encode() and host.fs.read(SETTINGS) == text.encode()
     left = [n for n in host.fs.listdir(INSTALL_DIR) if n.lower().startswith(".settings.json.")]
@@ -155,20 +172,9 @@ def test_a_rollback_stopped_while_it_copies_the_backup_back_says_what_it_left(
     reset(fleet, "old")
     host = fleet.host("old")
     host.installer_failure = 1603
-
-    def slow_copy() -> None:
-        host.fs.write_delay_s = 1.0
-        fleet.faults("old").set(
-            latency=0.3, fault_at="Receive", fault_times=1, fault_code="internal"
-        )
-
-    try:
-        with session_for(fleet, "old") as direct:
-            session = OnSnippet(direct, "agent_rollback", slow_copy)
-            result = deploy_host(session, "old", variables["old"], package)
-    finally:
-        host.fs.write_delay_s = 0.0
-        fleet.faults("old").clear()
+    with faults_cleared(fleet, host), session_for(fleet, "old") as direct:
+        session = OnSnippet(direct, "agent_rollback", lambda: stopped_while_it_writes(fleet, host))
+        result = deploy_host(session, "old", variables["old"], package)
     assert any(e["kind"] == "terminated" for e in host.journal), "the rollback ran to its end"
     service = host.service(SERVICE)
     assert service is not None and service.state == "Stopped"
@@ -195,14 +201,11 @@ def test_a_restart_stopped_while_it_stops_the_agent_starts_it_again(
     reset(fleet, "old")
     host = fleet.host("old")
     options = agent_service.options_from("old", variables["old"])
-    try:
-        with session_for(fleet, "old") as direct:
-            session = OnSnippet(
-                direct, "agent_restart", lambda: stopped_at_its_first_receive(fleet, host)
-            )
-            done = agent_service.restart(session, options)
-    finally:
-        fleet.faults("old").clear()
+    with faults_cleared(fleet, host), session_for(fleet, "old") as direct:
+        session = OnSnippet(
+            direct, "agent_restart", lambda: stopped_at_its_first_receive(fleet, host)
+        )
+        done = agent_service.restart(session, options)
     assert any(e["kind"] == "terminated" for e in host.journal), "the restart ran to its end"
     service = host.service(SERVICE)
     assert service is not None and service.state == "Running"
@@ -224,20 +227,9 @@ def test_a_backup_copy_stopped_part_way_is_never_listed_as_a_backup(
     fleet, variables = sim
     reset(fleet, "old")
     host = fleet.host("old")
-
-    def slow_copy() -> None:
-        host.fs.write_delay_s = 1.0
-        fleet.faults("old").set(
-            latency=0.3, fault_at="Receive", fault_times=1, fault_code="internal"
-        )
-
-    try:
-        with session_for(fleet, "old") as direct:
-            session = OnSnippet(direct, "agent_install", slow_copy)
-            stopped = deploy_host(session, "old", variables["old"], package)
-    finally:
-        host.fs.write_delay_s = 0.0
-        fleet.faults("old").clear()
+    with faults_cleared(fleet, host), session_for(fleet, "old") as direct:
+        session = OnSnippet(direct, "agent_install", lambda: stopped_while_it_writes(fleet, host))
+        stopped = deploy_host(session, "old", variables["old"], package)
     assert any(e["kind"] == "terminated" for e in host.journal), "the install ran to its end"
     assert stopped.outcome == "rolled-back", stopped.reason
     (partial,) = host.fs.listdir(BACKUPS)

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from sagefleet.sim.fleet import Fleet
 from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT
@@ -94,3 +95,53 @@ def commands_ended(fleet: Fleet, name: str, timeout: float = 60.0) -> None:
     while command_running(fleet, name):
         assert time.monotonic() < deadline, f"{name}: a command still runs"
         time.sleep(0.05)
+
+
+def started(name: str, *, staging: bool = False) -> Callable[[dict[str, Any]], bool]:
+    """A journal entry of snippet ``name`` (with ``staging``: writing into the staging
+    folder)."""
+
+    def match(entry: dict[str, Any]) -> bool:
+        path = str((entry.get("params") or {}).get("path"))
+        return entry.get("name") == name and (not staging or "staging" in path)
+
+    return match
+
+
+def first_receive_fails_in_the_agent_stop(
+    fleet: Fleet,
+    name: str,
+    stop: threading.Event,
+    *,
+    slow_from: Callable[[dict[str, Any]], bool],
+    command: str,
+    service: str,
+) -> None:
+    """Run in a thread beside a playbook: once a command matching ``slow_from`` starts on
+    host ``name``, every request takes 0.5 s and the agent ``service`` 60 real seconds to
+    stop, so that ``command`` is in its service stop before its first Receive is answered;
+    that Receive fails (HTTP 500, a WS-Management fault): ansible-core's winrm connection
+    sends the terminate Signal, which meets the command there. Requests are quick again
+    after it. Returns early once ``stop`` is set."""
+    host = fleet.host(name)
+    faults = fleet.faults(name)
+
+    def seen(match: Callable[[dict[str, Any]], bool]) -> bool:
+        while not stop.wait(0.01):
+            if any(match(entry) for entry in list(host.journal)):
+                return True
+        return False
+
+    if not seen(slow_from):
+        return
+    agent = host.service(service)
+    assert agent is not None
+    agent.stop_seconds, host.time_scale = 600.0, 0.1
+    faults.set(latency=0.5)
+    if not seen(started(command)):
+        return
+    faults.set(fault_at="Receive", fault_times=1, fault_code="internal")
+    while not stop.wait(0.01):
+        if faults.counters.faults:
+            faults.set(latency=0.0)
+            return
