@@ -1,24 +1,29 @@
 """deploy.yml through ansible-core's winrm connection, whose install command fails at its
-first Receive (an HTTP 500 with a WS-Management fault): the connection's ``finally`` sends
-the terminate Signal, which kills the install where it is (docs/simulator.md, ledger row
-43). The deploy reads what the install left, and says it."""
+first Receive (an HTTP 500 with a WS-Management fault, or its connection cut): the
+connection's ``finally`` sends the terminate Signal, which kills the install where it is
+(docs/simulator.md, ledger row 43). The deploy deletes the command's shell, reads what the
+install left, and says it."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
 
+import pytest
+
 from tests.support.deploy import INSTALL_DIR, SERVICE, agent, deploy, outcomes
 from tests.support.fleets import FleetFactory
 from tests.support.signals import LOCK, first_receive_fails_in_the_agent_stop, started
 
 
+@pytest.mark.parametrize("lost", [False, True], ids=["fault", "connection-lost"])
 def test_an_install_killed_by_the_connections_signal_starts_the_previous_agent_again(
-    tmp_path: Path, package: Path, make_fleet: FleetFactory
+    tmp_path: Path, package: Path, make_fleet: FleetFactory, lost: bool
 ) -> None:
     """The agent stopped (the SCM finished the stop asked for), no backup, nothing
-    installed: the run starts 2.3.0 again, reports it rolled back with what it found,
-    exits non-zero, removes the staged settings.json and releases its lock."""
+    installed: the run starts 2.3.0 again, reports it rolled back with what it found (a
+    connection cut is no host never reached), exits non-zero, removes the staged
+    settings.json and releases its lock."""
     fleet = make_fleet(profiles=["agent-old"], names=["old"])
     host = fleet.host("old")
     stop = threading.Event()
@@ -31,6 +36,7 @@ def test_an_install_killed_by_the_connections_signal_starts_the_previous_agent_a
             "slow_from": started("settings_write", staging=True),
             "command": "agent_install",
             "service": SERVICE,
+            "lost": lost,
         },
     )
     watcher.start()
@@ -39,7 +45,8 @@ def test_an_install_killed_by_the_connections_signal_starts_the_previous_agent_a
     finally:
         stop.set()
         watcher.join()
-    assert fleet.faults("old").counters.faults == 1, process.stdout[-3000:]
+    counters = fleet.faults("old").counters
+    assert (counters.dropped if lost else counters.faults) == 1, process.stdout[-3000:]
     assert any(e["kind"] == "terminated" for e in host.journal), process.stdout[-3000:]
     assert process.returncode != 0
     assert outcomes(process) == {"old": "rolled-back"}, process.stdout[-3000:]
@@ -47,6 +54,11 @@ def test_an_install_killed_by_the_connections_signal_starts_the_previous_agent_a
     reason = entry["outcome"]["reason"]
     assert reason.startswith("install stopped part way: "), reason
     assert f"{SERVICE} found Stopped at 2.3.0, started again, running 2.3.0" in reason
+    if lost:
+        assert reason.startswith(
+            "install stopped part way: old: connection lost before the answer: "
+        ), reason
+    assert "unreachable=0" in process.stdout, process.stdout[-3000:]
     assert agent(fleet, "old") == ("Running", "2.3.0")
     assert host.installer_runs == []
     assert not host.fs.exists(LOCK)

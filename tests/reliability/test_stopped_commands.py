@@ -59,21 +59,41 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet, dict[
         yield fleet, {h.name: dict(h.variables) for h in load([inventory])}
 
 
-def first_receive_fails(fleet: Fleet, host: WindowsHost) -> None:
-    """The command's first Receive fails (HTTP 500): sagefleet stops the command. Its
-    requests come 0.3 s late, so that the script is under way by then."""
-    fleet.faults(host.name).set(
-        latency=0.3, fault_at="Receive", fault_times=1, fault_code="internal"
-    )
+#: How a command's first Receive goes wrong: an HTTP 500 (a WS-Management fault); the
+#: connection lost; an HTTP 500 and the terminate Signal's connection lost too, so that
+#: only deleting the shell stops the command.
+HOW = ("fault", "lost", "signal-lost")
 
 
-def stopped_at_its_first_receive(fleet: Fleet, host: WindowsHost) -> None:
-    """The command's first Receive fails while it is in the service stop (which would take
-    60 real seconds here)."""
+def first_receive_fails(fleet: Fleet, host: WindowsHost, how: str = "fault") -> None:
+    """The command's first Receive fails (``how``, one of HOW): sagefleet stops the
+    command. Its requests come 0.3 s late, so that the script is under way by then."""
+    faults = fleet.faults(host.name)
+    if how == "lost":
+        faults.set(latency=0.3, drop_at="Receive", drop_times=1)
+        return
+    faults.set(latency=0.3, fault_at="Receive", fault_times=1, fault_code="internal")
+    if how == "signal-lost":  # every Signal from now on: this command's is one of them
+        faults.set(drop_at="Signal", drop_times="always")
+
+
+def stopped_at_its_first_receive(fleet: Fleet, host: WindowsHost, how: str = "fault") -> None:
+    """The command's first Receive fails (``how``) while it is in the service stop (which
+    would take 60 real seconds here)."""
     for service in host.services.values():
         service.stop_seconds = 600.0
     host.time_scale = 0.1
-    first_receive_fails(fleet, host)
+    first_receive_fails(fleet, host, how)
+
+
+def ended_before_read(host: WindowsHost, snippet: str) -> None:
+    """The (first) command of ``snippet`` was killed before any later snippet ran on the
+    host: what it left is read only once it runs no more."""
+    journal = list(host.journal)
+    start = min(i for i, e in enumerate(journal) if e.get("name") == snippet)
+    after = journal[start + 1 :]
+    kinds = [e["kind"] if e["kind"] != "snippet" else e.get("name") for e in after]
+    assert kinds and kinds[0] == "terminated", kinds
 
 
 def stopped_while_it_writes(fleet: Fleet, host: WindowsHost) -> None:
@@ -93,18 +113,20 @@ def faults_cleared(fleet: Fleet, host: WindowsHost) -> Iterator[None]:
         fleet.faults(host.name).clear()
 
 
-def deploy(sim: tuple[Fleet, dict[str, Any]], package: PackageInfo, name: str) -> DeployResult:
+def deploy(
+    sim: tuple[Fleet, dict[str, Any]], package: PackageInfo, name: str, how: str
+) -> DeployResult:
     fleet, variables = sim
     reset(fleet, name)
     host = fleet.host(name)
     was = before(host)
     with faults_cleared(fleet, host), session_for(fleet, name) as direct:
         session = OnSnippet(
-            direct, "agent_install", lambda: stopped_at_its_first_receive(fleet, host)
+            direct, "agent_install", lambda: stopped_at_its_first_receive(fleet, host, how)
         )
         result = deploy_host(session, name, variables[name], package)
     assert fleet.listeners[name].stats.operations.get("Signal", 0) >= 1
-    assert any(e["kind"] == "terminated" for e in host.journal), "the install ran to its end"
+    ended_before_read(host, "agent_install")
     report = {"result": result.to_dict(), "report": result.report.to_dict()}  # type: ignore[union-attr]
     new = expected_settings(name, variables[name], was.settings)
     assert_invariants(host, was, new, report=report, names=[name])
@@ -112,13 +134,16 @@ def deploy(sim: tuple[Fleet, dict[str, Any]], package: PackageInfo, name: str) -
     return result
 
 
+@pytest.mark.parametrize("how", HOW)
 def test_an_upgrade_stopped_while_it_stops_the_agent_starts_the_previous_one_again(
-    sim: tuple[Fleet, dict[str, Any]], package: PackageInfo
+    sim: tuple[Fleet, dict[str, Any]], package: PackageInfo, how: str
 ) -> None:
-    """Killed in the service stop: the agent stopped (the SCM finished what it was asked),
-    no backup taken, nothing installed. The deploy finds 2.3.0 stopped in place, starts it
-    again, and says so; the staged copy of settings.json (secrets) is gone."""
-    result = deploy(sim, package, "old")
+    """Killed in the service stop (by the terminate Signal, or, that Signal lost too, by
+    the deletion of its shell): the agent stopped (the SCM finished what it was asked), no
+    backup taken, nothing installed. The deploy finds 2.3.0 stopped in place, starts it
+    again, and says so; the staged copy of settings.json (secrets) is gone. A connection
+    lost is said so, not taken for a host never reached."""
+    result = deploy(sim, package, "old", how)
     host = sim[0].host("old")
     service = host.service(SERVICE)
     assert service is not None and (service.state, service.version) == ("Running", "2.3.0")
@@ -130,6 +155,45 @@ def test_an_upgrade_stopped_while_it_stops_the_agent_starts_the_previous_one_aga
     assert "started again, running 2.3.0" in reason, reason
     steps = [s["step"] for s in result.steps]
     assert steps[-3:] == ["discard-staged", "install-stopped", "restart"], steps
+    if how == "lost":
+        assert reason.startswith(
+            "install stopped part way: old: connection lost before the answer: "
+        ), reason
+
+
+def test_an_install_whose_end_the_host_does_not_confirm_keeps_the_lock_and_does_no_more(
+    sim: tuple[Fleet, dict[str, Any]], package: PackageInfo
+) -> None:
+    """From the install's command on, the host answers every operation with a fault: its
+    Signal and the deletion of its shell too, so the install may still run there. The
+    deploy reads nothing and starts nothing more, keeps its lock on the host (no other
+    deploy starts before it expires) and fails the host saying so and what to check."""
+    fleet, variables = sim
+    reset(fleet, "old")
+    host = fleet.host("old")
+    with faults_cleared(fleet, host), session_for(fleet, "old") as direct:
+        session = OnSnippet(
+            direct, "agent_install", lambda: fleet.faults("old").set(fault_next="always")
+        )
+        result = deploy_host(session, "old", variables["old"], package)
+        operations = dict(fleet.listeners["old"].stats.operations)
+    assert operations.get("Delete", 0) >= 1, operations
+    assert result.outcome == "failed", result.reason
+    reason = result.reason or ""
+    assert reason.startswith("old: install stopped part way: "), reason
+    assert "its end not confirmed (the host did not answer the deletion of its shell)" in reason
+    assert (
+        f"The deploy lock {LOCK} stays until it expires (3600 s, sagefleet_deploy_lock_ttl_s)"
+        in (reason)
+    ), reason
+    assert f"check {SERVICE} and the installer's log on the host, delete the lock" in reason
+    assert [s["step"] for s in result.steps][-1] == "lock-kept", result.steps
+    assert host.fs.exists(LOCK), "the lock was released: another deploy could start"
+    names = [e.get("name") for e in host.journal if e["kind"] == "snippet"]
+    # The install's command was refused, and nothing ran after it: no read, no start.
+    assert names[-1] == "settings_write" and "agent_install" not in names, names
+    service = host.service(SERVICE)
+    assert service is not None and (service.state, service.version) == ("Running", "2.3.0")
     assert host.fs.read(INSTALL_DIR + "\\settings.json")  # untouched, whole
 
 
@@ -190,23 +254,25 @@ def test_a_rollback_stopped_while_it_copies_the_backup_back_says_what_it_left(
     assert not host.fs.exists(LOCK), "the deploy lock was not released"
 
 
+@pytest.mark.parametrize("how", HOW)
 def test_a_restart_stopped_while_it_stops_the_agent_starts_it_again(
-    sim: tuple[Fleet, dict[str, Any]],
+    sim: tuple[Fleet, dict[str, Any]], how: str
 ) -> None:
-    """The settings role's restart (its handler's code), killed in the service stop: the
-    SCM finishes the stop, the start never comes. The restart reads the service again,
-    finds it stopped, starts it and says so; not the bare WinRM error, nor an agent left
-    stopped after a settings change."""
+    """The settings role's restart (its handler's code), killed in the service stop (by the
+    Signal, or by the deletion of its shell): the SCM finishes the stop, the start never
+    comes. Once it runs no more, the restart reads the service again, finds it stopped,
+    starts it and says so; not the bare WinRM error, nor an agent left stopped after a
+    settings change."""
     fleet, variables = sim
     reset(fleet, "old")
     host = fleet.host("old")
     options = agent_service.options_from("old", variables["old"])
     with faults_cleared(fleet, host), session_for(fleet, "old") as direct:
         session = OnSnippet(
-            direct, "agent_restart", lambda: stopped_at_its_first_receive(fleet, host)
+            direct, "agent_restart", lambda: stopped_at_its_first_receive(fleet, host, how)
         )
         done = agent_service.restart(session, options)
-    assert any(e["kind"] == "terminated" for e in host.journal), "the restart ran to its end"
+    ended_before_read(host, "agent_restart")
     service = host.service(SERVICE)
     assert service is not None and service.state == "Running"
     assert done.ok and done.state == "Running", done

@@ -133,6 +133,9 @@ class OnSnippet(HostSession):
     ) -> tuple[int, bytes, bytes]:
         return self.inner.execute(command, stdin)
 
+    def end_commands(self) -> bool:
+        return self.inner.end_commands()
+
     def close(self) -> None:
         self.inner.close()
 

@@ -116,13 +116,15 @@ def first_receive_fails_in_the_agent_stop(
     slow_from: Callable[[dict[str, Any]], bool],
     command: str,
     service: str,
+    lost: bool = False,
 ) -> None:
     """Run in a thread beside a playbook: once a command matching ``slow_from`` starts on
     host ``name``, every request takes 0.5 s and the agent ``service`` 60 real seconds to
     stop, so that ``command`` is in its service stop before its first Receive is answered;
-    that Receive fails (HTTP 500, a WS-Management fault): ansible-core's winrm connection
-    sends the terminate Signal, which meets the command there. Requests are quick again
-    after it. Returns early once ``stop`` is set."""
+    that Receive fails (HTTP 500, a WS-Management fault; with ``lost``, its connection is
+    cut without a reply): ansible-core's winrm connection sends the terminate Signal, which
+    meets the command there. Requests are quick again after it. Returns early once
+    ``stop`` is set."""
     host = fleet.host(name)
     faults = fleet.faults(name)
 
@@ -140,8 +142,11 @@ def first_receive_fails_in_the_agent_stop(
     faults.set(latency=0.5)
     if not seen(started(command)):
         return
-    faults.set(fault_at="Receive", fault_times=1, fault_code="internal")
+    if lost:
+        faults.set(drop_at="Receive", drop_times=1)
+    else:
+        faults.set(fault_at="Receive", fault_times=1, fault_code="internal")
     while not stop.wait(0.01):
-        if faults.counters.faults:
+        if faults.counters.dropped if lost else faults.counters.faults:
             faults.set(latency=0.0)
             return

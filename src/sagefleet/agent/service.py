@@ -15,7 +15,8 @@ from typing import Any
 
 from sagefleet.agent import profile as agent_profile
 from sagefleet.errors import SagefleetError
-from sagefleet.remote import HostSession, RemoteError, RemoteTimeout, TransportError
+from sagefleet.remote import HostSession, RemoteError
+from sagefleet.remote.errors import UNANSWERED
 from sagefleet.variables import value
 
 
@@ -123,9 +124,10 @@ def run_restart(
     start_timeout_s: int,
 ) -> dict[str, Any]:
     """agent_restart on service ``name`` (``before``: the query's answer for it, read
-    before). A restart that never answers (its Receive failed or timed out: the session's
-    terminate Signal kills it where it is, maybe between the stop and the start) is never
-    taken as done nor as not started: the service is read again. Found running since
+    before). A restart that never answers (its Receive failed, timed out or lost its
+    connection: the session's terminate Signal kills it where it is, maybe between the stop
+    and the start) is never taken as done nor as not started: once the host confirmed it
+    runs no more (its shell deleted), the service is read again. Found running since
     another start than ``before``'s, it was restarted; found stopped, it is started once
     more (agent_restart again); found running as it started, it was not restarted (an
     error, as is a start time that cannot be read). ``stopped`` says what was found.
@@ -138,8 +140,14 @@ def run_restart(
     try:
         answer: dict[str, Any] = session.run_snippet("agent_restart", params)
         return answer
-    except (TransportError, RemoteTimeout) as exc:
+    except UNANSWERED as exc:
         problem, first = f"restart stopped part way: {exc}", exc
+    if not session.end_commands():
+        raise type(first)(
+            session.host,
+            f"{problem}; its end not confirmed (the host did not answer the deletion of its "
+            f"shell): it may still run, and the agent may be left stopped: check {name}",
+        )
     try:
         answers = session.run_snippet("query", {"questions": [{"kind": "service", "name": name}]})[
             "answers"

@@ -251,7 +251,10 @@ class Deployer(Install):
             time.sleep(min(5.0, max(0.1, deadline - time.monotonic())))
 
     def _release_lock(self) -> None:
-        # An unreleased lock expires after its ttl and is recovered then.
+        # An unreleased lock expires after its ttl and is recovered then; one kept (a command
+        # the host may still run) waits for that.
+        if self.lock_kept:
+            return
         with contextlib.suppress(RemoteError):
             self._lock("release")
 

@@ -16,7 +16,8 @@ from sagefleet.deploy.inputs import installer_arguments
 from sagefleet.deploy.result import DeployResult, finding, killed_note
 from sagefleet.deploy.rollback import Rollback
 from sagefleet.outcomes import Outcome
-from sagefleet.remote import RemoteError, RemoteTimeout, SnippetFailed, TransportError
+from sagefleet.remote import RemoteError, SnippetFailed
+from sagefleet.remote.errors import UNANSWERED
 from sagefleet.settings.host import settings_target, write_settings
 
 #: What the stage step records of how the package reached the host.
@@ -156,9 +157,8 @@ class Install(HealthGate, Rollback, Backups):
             outcome = self.session.run_snippet("agent_install", params, stdin=stdin, sensitive=True)
         except SnippetFailed as exc:
             outcome = {"failed_step": "installer", "error": exc.error}
-        except (TransportError, RemoteTimeout) as exc:
-            self._discard_staged(staged.path)
-            return self._stopped_install(exc, settings)
+        except UNANSWERED as exc:
+            return self._stopped_install(exc, settings, staged.path)
         if outcome.get("state_error"):
             outcome = self._state_again(outcome)
         self.step(
@@ -215,16 +215,22 @@ class Install(HealthGate, Rollback, Backups):
             )
         return self._rollback(outcome, problem, settings)
 
-    def _stopped_install(self, exc: RemoteError, settings: Any) -> DeployResult:
-        """The install command never answered: its Receive failed or timed out, so the
-        session stopped it (the terminate Signal kills its process where it is: an agent
-        stopped, a backup half copied, files half replaced), or its answer was lost after
-        it ended. What it left is read again: the previous agent still in place is started
+    def _stopped_install(self, exc: RemoteError, settings: Any, staged_path: str) -> DeployResult:
+        """The install command never answered: its Receive failed, timed out or lost its
+        connection, so the session stopped it (the terminate Signal kills its process where
+        it is: an agent stopped, a backup half copied, files half replaced), or its answer
+        was lost after it ended. Its shell is deleted first, so that it surely runs no more
+        (the Signal may have been lost too); a host that does not confirm it may still run
+        the install: nothing more is done there, and the deploy lock stays (``_unconfirmed``).
+        Then what it left is read again: the previous agent still in place is started
         again if it stopped (rolled back); one still running, or none on a fresh host,
         fails the host, nothing installed; anything else is said as found (a fresh
         install's recorded, ``_rollback`` without a backup). Raises ``exc`` when the host
         cannot be read."""
         problem = f"install stopped part way: {exc}"
+        if not self.session.end_commands():
+            raise self._unconfirmed(exc, problem, f"check {self.service} and the installer's log")
+        self._discard_staged(staged_path)
         try:
             found = self._query({"kind": "service", "name": self.service})[0]
         except RemoteError as again:

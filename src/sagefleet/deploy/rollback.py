@@ -12,7 +12,8 @@ from sagefleet.deploy.result import DeployResult, finding
 from sagefleet.deploy.state import DeployState
 from sagefleet.findings import Finding
 from sagefleet.outcomes import Outcome
-from sagefleet.remote import RemoteError, RemoteTimeout, TransportError
+from sagefleet.remote import RemoteError
+from sagefleet.remote.errors import UNANSWERED
 from sagefleet.settings.host import SettingsTarget
 
 
@@ -39,7 +40,7 @@ class Rollback(DeployState):
             )
         try:
             restored = self._run_rollback(outcome, backup, settings)
-        except (TransportError, RemoteTimeout) as exc:
+        except UNANSWERED as exc:
             install_dir = outcome.get("install_dir") or self.options.install_dir
             return self._stopped_rollback(exc, backup, install_dir, problem, failure)
         self.step(
@@ -96,17 +97,21 @@ class Rollback(DeployState):
     def _stopped_rollback(
         self, exc: RemoteError, backup: str, install_dir: str, problem: str, failure: Finding
     ) -> DeployResult:
-        """The rollback command never answered: its Receive failed or timed out, so the
-        session stopped it (the terminate Signal kills it where it is: the agent stopped,
-        its folder emptied or half restored), or its answer was lost after it ended. The
-        service is read again and said as found: the previous version running is a
-        rollback that ended (rolled back); anything else fails the host, naming the backup
-        to restore. Raises ``exc`` when the host cannot be read."""
+        """The rollback command never answered: its Receive failed, timed out or lost its
+        connection, so the session stopped it (the terminate Signal kills it where it is:
+        the agent stopped, its folder emptied or half restored), or its answer was lost
+        after it ended. Its shell is deleted first, so that it surely runs no more; a host
+        that does not confirm it may still run the rollback (``_unconfirmed``: the lock
+        stays). Then the service is read again and said as found: the previous version
+        running is a rollback that ended (rolled back); anything else fails the host,
+        naming the backup to restore. Raises ``exc`` when the host cannot be read."""
         stopped = f"{problem}; rollback stopped part way: {exc}"
         restore = (
             f"restore {self.result.previous_version} by hand: stop {self.service}, copy the "
             f"contents of the backup {backup} into {install_dir}, start it"
         )
+        if not self.session.end_commands():
+            raise self._unconfirmed(exc, stopped, f"once nothing runs, {restore}")
         try:
             found = self._query({"kind": "service", "name": self.service})[0]
         except RemoteError as again:

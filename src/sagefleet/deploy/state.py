@@ -40,6 +40,8 @@ class DeployState:
         # extraction, a settings write, a restart): a run that fails after it reports
         # changed, whatever ended it.
         self.touched = False
+        #: The deploy lock left on the host at the end: a command it did not confirm ended.
+        self.lock_kept = False
         self.result.target_version = self.target
         # The chosen installer's technology, as its file says (sagefleet.installer_file).
         self.technology: str | None = None
@@ -103,6 +105,22 @@ class DeployState:
             )
         self.step("failed-install-record", removed=True)
         return f"{said}: its record removed"
+
+    def _unconfirmed(self, exc: RemoteError, problem: str, check: str) -> RemoteError:
+        """The error of a command that never answered (``problem``, from ``exc``) and whose
+        end the host did not confirm (``HostSession.end_commands``): it may still run, so
+        nothing more is read or started, and the deploy lock stays on the host until it
+        expires, so that no other deploy starts there meanwhile. ``check``: what the
+        operator checks first."""
+        self.lock_kept = True
+        self.step("lock-kept", error=str(exc))
+        return type(exc)(
+            self.host,
+            f"{problem}; its end not confirmed (the host did not answer the deletion of its "
+            f"shell): it may still run. The deploy lock {self.options.lock_path} stays until "
+            f"it expires ({self.options.lock_ttl_s} s, sagefleet_deploy_lock_ttl_s): {check} on "
+            "the host, delete the lock once nothing runs, then deploy again",
+        )
 
     def _query(self, *questions: dict[str, Any]) -> list[dict[str, Any]]:
         answers = self.session.run_snippet("query", {"questions": list(questions)})["answers"]

@@ -94,6 +94,18 @@ class AnsibleSession(HostSession):
         if self._sibling:
             self.connection.close()
 
+    def end_commands(self) -> bool:
+        """The connection's shell deleted (ansible-core's winrm plugin: ``close``); the
+        plugin opens a new one for the next command. Another connection plugin keeps what it
+        holds unknown here: False."""
+        if not all(hasattr(self.connection, a) for a in ("protocol", "shell_id", "_connected")):
+            return False
+        try:
+            self.connection.close()
+        except Exception:  # noqa: BLE001 - whatever the plugin or pywinrm raise: not confirmed
+            return False
+        return True
+
     def execute(self, command: str, stdin: Stdin = None) -> tuple[int, bytes, bytes]:
         from ansible.errors import AnsibleConnectionFailure, AnsibleError
 

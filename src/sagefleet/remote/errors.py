@@ -50,6 +50,13 @@ class TransportError(RemoteError):
     kind = "transport"
 
 
+#: What a command that never answered raises (its Receive failed, timed out, or lost its
+#: connection): it may have stopped part way (the session's terminate Signal kills it where
+#: it is), ended with its answer lost, or, the Signal lost too, still run. What it left is
+#: read again only once ``HostSession.end_commands`` confirmed it runs no more.
+UNANSWERED: tuple[type[RemoteError], ...] = (TransportError, RemoteTimeout, HostUnreachable)
+
+
 class SnippetFailed(RemoteError):
     """A snippet ran and failed: rc != 0, or stdout was not one JSON document."""
 

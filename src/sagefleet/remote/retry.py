@@ -137,5 +137,8 @@ class RetryingSession(HostSession):
         other = self.inner.sibling()
         return None if other is None else RetryingSession(other, self.policy, self.sleep)
 
+    def end_commands(self) -> bool:
+        return self.inner.end_commands()
+
     def close(self) -> None:
         self.inner.close()

@@ -55,6 +55,15 @@ class HostSession(ABC):
         """
         return None
 
+    def end_commands(self) -> bool:
+        """End every command this session started on the host, for sure: a command that
+        never answered (``UNANSWERED``) may still run when its terminate Signal was lost
+        too. True once the host confirmed it (deleting the session's shell ends its
+        processes, on Windows as in the simulator: ledger row 43 of docs/simulator.md); the
+        next command opens a new shell. False when the host did not confirm it, and by
+        default: a transport that cannot say."""
+        return False
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the transport; the default has nothing to release."""
 

@@ -62,6 +62,11 @@ class WinRMTarget:
         )
 
 
+#: How urllib3 words an error on a connection it had open (``ProtocolError``): the peer
+#: closed or reset it, or it broke, while the request or its answer travelled.
+_ABORTED = "Connection aborted."
+
+
 def remote_error(host: str, exc: BaseException) -> RemoteError | None:
     """sagefleet's typed error for an exception of pywinrm or requests talking to ``host``
     (None: any other exception)."""
@@ -72,6 +77,10 @@ def remote_error(host: str, exc: BaseException) -> RemoteError | None:
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return HostUnreachable(host, f"connection timed out: {_short(exc)}")
     if isinstance(exc, requests.exceptions.ConnectionError):
+        if _ABORTED in str(exc):
+            # urllib3's word for a connection that was open (never one refused or not
+            # made): cut before the answer, what the request asked may have been done.
+            return HostUnreachable(host, f"connection lost before the answer: {_short(exc)}")
         return HostUnreachable(host, f"cannot connect: {_short(exc)}")
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         # The host answered, and the connection broke in the middle of its answer: what
@@ -216,6 +225,17 @@ class WinRMSession(HostSession):
             WinRMError, WinRMOperationTimeoutError, requests.exceptions.RequestException
         ):
             protocol.cleanup_command(shell_id, command_id)
+
+    def end_commands(self) -> bool:
+        protocol, shell_id = self._protocol, self._shell_id
+        self._protocol = self._shell_id = self._ended = None  # the next command: a new one
+        if protocol is None or shell_id is None:
+            return True  # no shell open: nothing of this session runs
+        try:
+            protocol.close_shell(shell_id)
+        except (WinRMError, WinRMOperationTimeoutError, requests.exceptions.RequestException):
+            return False
+        return True
 
     def close(self) -> None:
         protocol, shell_id = self._protocol, self._shell_id

@@ -119,6 +119,10 @@ class SimSession(HostSession):
         other.sensitive, other.timeline = self.sensitive, self.timeline
         return other
 
+    def end_commands(self) -> bool:
+        """True: a command runs within ``execute`` here, so one that raised has ended."""
+        return True
+
     def close(self) -> None:
         self.closed += 1
 
