@@ -282,14 +282,16 @@ def test_a_restart_stopped_while_it_stops_the_agent_starts_it_again(
     assert f"; {SERVICE} found Stopped, started again): settings in effect" in done.message
 
 
-def test_a_backup_copy_stopped_part_way_is_never_listed_as_a_backup(
+def test_a_backup_copy_stopped_part_way_is_no_backup_and_goes_with_the_next_good_upgrade(
     sim: tuple[Fleet, dict[str, Any]], package: PackageInfo
 ) -> None:
     """Each file write takes a second and the install's first Receive fails while it copies
     the agent to its backup: the Signal kills it there, the copy half done (its marker
-    still in it). The deploy starts 2.3.0 again. The next deploy upgrades, and its listing
-    names the copy as an incomplete backup (a warning): never counted among those kept nor
-    removed. A backup an earlier sagefleet took (no marker) is listed as a backup."""
+    still in it). The deploy starts 2.3.0 again. The host lists the copy apart, as
+    incomplete: check mode says the next upgrade would remove it; that upgrade, ending
+    well, removes it (it may hold settings.json and its passwords) and says so, never
+    counting it among the backups kept. A backup an earlier sagefleet took (no marker) is
+    listed as a backup, and kept."""
     fleet, variables = sim
     reset(fleet, "old")
     host = fleet.host("old")
@@ -304,14 +306,20 @@ def test_a_backup_copy_stopped_part_way_is_never_listed_as_a_backup(
     host.fs.mkdir(f"{BACKUPS}\\{earlier}")
     host.fs.write(f"{BACKUPS}\\{earlier}\\Agent.exe", b"MZ")
     with session_for(fleet, "old") as session:
+        planned = deploy_host(session, "old", variables["old"], package, check_mode=True)
         result = deploy_host(session, "old", variables["old"], package)
         listing = session.run_snippet("agent_backup_prune", {"backup_dir": BACKUPS, "remove": []})
+    assert planned.outcome == "planned", planned.reason
+    assert planned.plan.endswith(
+        f" — would remove incomplete agent backups (copies stopped part way): {partial}"
+    ), planned.plan
     assert result.outcome == "upgraded", result.reason
-    warned = [w for w in result.warnings if partial in w]
-    assert warned and "is an incomplete agent backup" in warned[0], result.warnings
-    assert f"incomplete agent backups, left as they are: {partial}" in result.plan
-    assert listing["backup_incomplete"] == [partial], listing
-    taken = [n for n in listing["backups"] if n not in (earlier, partial)]
+    assert f"incomplete agent backups (copies stopped part way) removed: {partial}" in (
+        result.plan
+    ), result.plan
+    assert not [w for w in result.warnings if partial in w], result.warnings
+    assert listing["backup_incomplete"] == [], listing
+    assert not host.fs.exists(f"{BACKUPS}\\{partial}"), "the incomplete copy is left"
+    taken = [n for n in listing["backups"] if n != earlier]
     assert earlier in listing["backups"] and len(taken) == 1, listing
     assert taken[0].startswith("2.3.0-") and taken[0] != partial
-    assert host.fs.is_dir(f"{BACKUPS}\\{partial}")

@@ -1,6 +1,7 @@
 """The agent's backups after an install or upgrade that ended well: the newest
 ``sagefleet_agent_keep_backups`` stay in ``sagefleet_agent_backup_dir``, never the one
-the run took; older ones go (docs/deploy.md, "Backups of the agent").
+the run took; older ones go, and so do the incomplete copies (a backup copy stopped part
+way, which no rollback restores) (docs/deploy.md, "Backups of the agent").
 
 Each backup is a copy of the agent's folder, settings.json and its passwords included:
 kept for ever they would pile up on the host. The bastion decides from the host's
@@ -69,10 +70,17 @@ def plan_prune(
 
 @dataclass(frozen=True)
 class PrunePlan:
-    """The backups to keep and to remove after an install that ended well."""
+    """The backups to keep and to remove after an install that ended well, and the
+    incomplete copies (stopped part way) that go with them."""
 
     kept: tuple[str, ...]
     remove: tuple[str, ...]
+    incomplete: tuple[str, ...] = ()
+
+    @property
+    def removing(self) -> tuple[str, ...]:
+        """Every folder the staging cleanup is asked to remove."""
+        return self.remove + self.incomplete
 
 
 #: What Remove-SfTree says stayed ('kind' of a 'left' entry), in words.
@@ -101,8 +109,9 @@ class Backups(DeployState):
 
     def _prune_plan(self, outcome: Mapping[str, Any]) -> PrunePlan | None:
         """After the health gate passed, from the backups agent_install listed in its
-        result: which go, never the one this run took. None when they were not listed (a
-        folder refused): a warning, never a failure of the upgrade."""
+        result: which go, never the one this run took, and the incomplete copies it listed
+        apart (each may hold settings.json and its passwords). None when they were not
+        listed (a folder refused): a warning, never a failure of the upgrade."""
         folder = self.options.backup_dir
         listed = _names(outcome.get("backups"))
         if outcome.get("backups_error") or listed is None:
@@ -110,11 +119,11 @@ class Backups(DeployState):
             self._not_pruned(f"older agent backups in {folder} not removed: {why}")
             return None
         self._not_backups(outcome.get("backup_links"))
-        self._incomplete(outcome.get("backup_incomplete"))
         backup_path = outcome.get("backup_path")
         current = str(backup_path).rsplit("\\", 1)[-1] if backup_path else None
         kept, remove = plan_prune(listed, self.options.keep_backups, current)
-        return PrunePlan(tuple(kept), tuple(remove))
+        incomplete = [n for n in _names(outcome.get("backup_incomplete")) or [] if n != current]
+        return PrunePlan(tuple(kept), tuple(remove), tuple(incomplete))
 
     def _pruned(self, plan: PrunePlan | None, cleaned: CleanupResult | None) -> None:
         """What the staging cleanup removed of ``plan.remove`` (its ``backups`` answer): a
@@ -127,16 +136,17 @@ class Backups(DeployState):
         done = cleaned.backups if cleaned else None
         folder = self.options.backup_dir
         root = folder.rstrip("\\")
-        if plan.remove and done is None:
+        removing = plan.removing
+        if removing and done is None:
             # No answer (the cleanup failed, or said nothing of them): some may have gone.
             self._warn(
-                f"older agent backups in {folder} ({', '.join(plan.remove)}) may not be "
+                f"older agent backups in {folder} ({', '.join(removing)}) may not be "
                 "removed: the staging cleanup did not say (the next deploy that ends well "
                 "removes what is left)"
             )
             self.result.plan += f" — older agent backups in {folder}: not known to be removed"
             return
-        if plan.remove and done is not None and done.get("error"):
+        if removing and done is not None and done.get("error"):
             self._not_pruned(f"older agent backups in {folder} not removed: {done['error']}")
             return
         answer = done or {}
@@ -148,11 +158,18 @@ class Backups(DeployState):
         stuck = {item["folder"] for item in left}
         pruned = [str(n) for n in _names(answer.get("pruned")) or []]
         kept = list(plan.kept) + [n for n in plan.remove if n in stuck]
-        absent = [n for n in plan.remove if n not in pruned and n not in stuck]
+        absent = [n for n in removing if n not in pruned and n not in stuck]
         self.result.backups_pruned = pruned
         self.step("backups", kept=kept, pruned=pruned, absent=absent)
-        if pruned:
-            self.result.plan += " — older agent backups removed: " + ", ".join(pruned)
+        older = [n for n in pruned if n not in plan.incomplete]
+        partial = [n for n in pruned if n in plan.incomplete]
+        if older:
+            self.result.plan += " — older agent backups removed: " + ", ".join(older)
+        if partial:
+            self.result.plan += (
+                " — incomplete agent backups (copies stopped part way) removed: "
+                + ", ".join(partial)
+            )
         if absent:
             self._absent(absent, bool(cleaned and cleaned.backups_sent_again))
         for item in left:
@@ -195,12 +212,17 @@ class Backups(DeployState):
             self._warn(f"agent backups in {folder} not listed: {exc}")
             return
         self._not_backups(listing.get("backup_links"))
-        self._incomplete(listing.get("backup_incomplete"))
         _, remove = plan_prune(
             _names(listing.get("backups")) or [], self.options.keep_backups, taking=taking
         )
         if remove:
             self.result.plan += " — would remove older agent backups: " + ", ".join(remove)
+        partial = _names(listing.get("backup_incomplete")) or []
+        if partial:
+            self.result.plan += (
+                " — would remove incomplete agent backups (copies stopped part way): "
+                + ", ".join(partial)
+            )
 
     def _not_backups(self, links: Any) -> None:
         """Junctions or symbolic links of a backup's name, which the host listed apart: no
@@ -219,21 +241,6 @@ class Backups(DeployState):
                 " — not agent backups (junctions or symbolic links), left as they are: "
                 + ", ".join(names)
             )
-
-    def _incomplete(self, incomplete: Any) -> None:
-        """Backups the host listed apart as incomplete (a copy stopped part way: the marker
-        agent_install writes before its copy is still there, or the folder is empty): no
-        backup to restore, never counted nor removed. Each is a warning."""
-        names = _names(incomplete) or []
-        root = self.options.backup_dir.rstrip("\\")
-        for name in names:
-            self._warn(
-                f"{root}\\{name} is an incomplete agent backup (its copy was stopped part way): "
-                "not counted as a backup nor removed; it may hold a copy of settings.json "
-                "(passwords): delete it"
-            )
-        if names:
-            self.result.plan += " — incomplete agent backups, left as they are: " + ", ".join(names)
 
     def _not_pruned(self, warning: str) -> None:
         self._warn(warning)

@@ -182,7 +182,7 @@ class Install(HealthGate, Rollback, Backups):
             # Ended well: no rollback needs an older backup now (never this run's). They go
             # in the staging cleanup's command, not in one of their own.
             prune = self._prune_plan(outcome)
-            cleaned = self._cleanup(staged.path, prune.remove if prune else ())
+            cleaned = self._cleanup(staged.path, prune.removing if prune else ())
             for item in cleaned.left if cleaned else ():
                 # A file held open (a log) keeps its old version folder: reported, not fatal.
                 self.step(

@@ -204,7 +204,8 @@ function Get-SfBackups([string] $Root) {
     # backup (agent_install copies into a folder) and would take a backup's place in the
     # count: listed apart, never counted nor removed (GetDirectories lists links too);
     # incomplete, a folder holding Get-SfBackupCopying's file or nothing at all (a copy
-    # stopped part way): listed apart, never counted nor removed. A backup of an earlier
+    # stopped part way): listed apart, never counted (the bastion names it for removal
+    # after an upgrade that ended well: it may hold settings.json). A backup of an earlier
     # sagefleet has no marker: whole, as it always was taken.
     $found = [ordered]@{ names = @(); links = @(); incomplete = @() }
     if ([System.IO.Directory]::Exists($Root)) {

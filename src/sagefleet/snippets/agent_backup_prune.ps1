@@ -6,7 +6,8 @@
 # form agent_install gives a backup, '<version>-<yyyyMMddTHHmmssZ>' (Get-SfBackupStamp), are
 # listed or removed: anything else is never touched, and a name of another form is refused.
 # A junction or symbolic link of a backup's name is no backup: listed apart (backup_links),
-# never counted, and refused if named; so is a copy stopped part way (backup_incomplete).
+# never counted, and refused if named. A copy stopped part way is listed apart too
+# (backup_incomplete), never counted; it goes when the bastion names it.
 # $P: backup_dir, remove (folder names; empty: list only, as check mode does).
 # The prelude's Remove-SfBackups (Remove-SfTree): a file another process holds open keeps
 # its folder, reported in 'left' with its error, and everything else still goes.
