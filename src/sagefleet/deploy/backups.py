@@ -126,7 +126,7 @@ class Backups(DeployState):
         return PrunePlan(tuple(kept), tuple(remove), tuple(incomplete))
 
     def _pruned(self, plan: PrunePlan | None, cleaned: CleanupResult | None) -> None:
-        """What the staging cleanup removed of ``plan.remove`` (its ``backups`` answer): a
+        """What the staging cleanup removed of ``plan.removing`` (its ``backups`` answer): a
         backup something in it keeps (a file or folder held open, a read-only link), or a
         refusal, is a warning naming it and what the host said. A backup the answer names
         neither removed nor left was not there when the command ran: when it was sent again
