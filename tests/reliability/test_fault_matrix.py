@@ -144,6 +144,26 @@ def test_transient_fault_is_retried_and_the_deploy_converges(
     assert sim[0].host(name).service(SERVICE).version == "3.2.0"  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("trigger", ["facts", "settings_write", "query"])
+def test_a_connection_lost_before_the_answer_is_retried_and_the_deploy_converges(
+    sim: Case, package: PackageInfo, trigger: str
+) -> None:
+    """The connection of the snippet's Receive is closed without a reply (a proxy or a
+    firewall cutting it): the host was reached, so the snippet, which a second run leaves
+    the same, is run again on a new shell, as after an HTTP 500; not a host never
+    reached."""
+    result = run_case(
+        sim,
+        package,
+        "old",
+        trigger=trigger,
+        action=fault(drop_at="Receive", drop_times=1),
+    )
+    assert result.outcome == "upgraded", result.reason
+    assert sim[0].faults("old").counters.dropped == 1
+    assert sim[0].host("old").service(SERVICE).version == "3.2.0"  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize("code", ["internal", "timeout"])
 def test_persistent_fault_is_retried_a_bounded_number_of_times_then_reported(
     sim: Case, package: PackageInfo, code: str

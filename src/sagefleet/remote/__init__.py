@@ -5,6 +5,7 @@ from __future__ import annotations
 from sagefleet.remote.errors import (
     AuthenticationFailed,
     CommandTimeout,
+    ConnectionLost,
     HostUnreachable,
     LanguageModeRestricted,
     RemoteError,
@@ -17,6 +18,7 @@ from sagefleet.remote.session import HostSession
 __all__ = [
     "AuthenticationFailed",
     "CommandTimeout",
+    "ConnectionLost",
     "HostSession",
     "HostUnreachable",
     "RemoteError",

@@ -25,6 +25,13 @@ class HostUnreachable(RemoteError):
     kind = "unreachable"
 
 
+class ConnectionLost(HostUnreachable):
+    """A connection that was open broke before the answer came (closed without a reply,
+    reset, cut in the middle of the answer): the host was reached, and what the request
+    asked may have been done. Retried as a fault for the snippets a second run leaves the
+    same (sagefleet.remote.retry), never taken for a host that cannot be reached."""
+
+
 class AuthenticationFailed(RemoteError):
     """The host rejected the credentials. Never retried: retries lock accounts."""
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sagefleet.remote.errors import RemoteError, RemoteTimeout, TransportError
+from sagefleet.remote.errors import ConnectionLost, RemoteError, RemoteTimeout, TransportError
 from sagefleet.remote.session import HostSession, Params, Stdin
 from sagefleet.variables import value
 
@@ -124,7 +124,7 @@ class RetryingSession(HostSession):
             once,
             host=self.host,
             what=name,
-            retried=(TransportError, RemoteTimeout),
+            retried=(TransportError, RemoteTimeout, ConnectionLost),
             reset=reset,
             sleep=self.sleep,
             retries=self.policy.retries if replayable and name not in NOT_RETRIED else 0,

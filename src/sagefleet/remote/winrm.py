@@ -21,6 +21,7 @@ from winrm.protocol import Protocol
 from sagefleet.remote.errors import (
     AuthenticationFailed,
     CommandTimeout,
+    ConnectionLost,
     HostUnreachable,
     RemoteError,
     RemoteTimeout,
@@ -80,12 +81,12 @@ def remote_error(host: str, exc: BaseException) -> RemoteError | None:
         if _ABORTED in str(exc):
             # urllib3's word for a connection that was open (never one refused or not
             # made): cut before the answer, what the request asked may have been done.
-            return HostUnreachable(host, f"connection lost before the answer: {_short(exc)}")
+            return ConnectionLost(host, f"connection lost before the answer: {_short(exc)}")
         return HostUnreachable(host, f"cannot connect: {_short(exc)}")
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         # The host answered, and the connection broke in the middle of its answer: what
         # the request asked may have been done, as after a connection lost at any point.
-        return HostUnreachable(host, f"connection lost during the answer: {_short(exc)}")
+        return ConnectionLost(host, f"connection lost during the answer: {_short(exc)}")
     if isinstance(exc, requests.exceptions.Timeout):
         return RemoteTimeout(host, f"no answer in time: {_short(exc)}")
     if isinstance(exc, WinRMOperationTimeoutError):
