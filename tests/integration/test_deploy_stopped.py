@@ -2,7 +2,8 @@
 first Receive (an HTTP 500 with a WS-Management fault, or its connection cut): the
 connection's ``finally`` sends the terminate Signal, which kills the install where it is
 (docs/simulator.md, ledger row 43). The deploy deletes the command's shell, reads what the
-install left, and says it."""
+install left, and says it. A snippet a second run leaves the same (the settings write) whose
+connection is cut is run again instead."""
 
 from __future__ import annotations
 
@@ -65,3 +66,42 @@ def test_an_install_killed_by_the_connections_signal_starts_the_previous_agent_a
     staged = [k for k, e in host.fs.entries.items() if "staging" in k and not e.is_dir]
     assert not [k for k in staged if k.endswith("\\settings.json")], staged
     assert host.fs.read(INSTALL_DIR + "\\settings.json")
+
+
+def test_a_settings_write_whose_connection_is_cut_is_written_again_and_the_host_upgraded(
+    tmp_path: Path, package: Path, make_fleet: FleetFactory
+) -> None:
+    """Through ansible-core's winrm connection: the staged settings write's Receive finds
+    its connection closed without a reply. The write is run again on the same connection
+    (a new TCP connection under it), and the host is upgraded, not ended unreachable."""
+    fleet = make_fleet(profiles=["agent-old"], names=["old"])
+    host = fleet.host("old")
+    stop = threading.Event()
+
+    def cut() -> None:
+        faults = fleet.faults("old")
+        for match, change in (
+            (started("stage_extract"), {"latency": 0.3}),
+            (started("settings_write", staging=True), {"drop_at": "Receive", "drop_times": 1}),
+        ):
+            while not any(match(e) for e in list(host.journal)):
+                if stop.wait(0.01):
+                    return
+            faults.set(**change)
+        while not faults.counters.dropped and not stop.wait(0.01):
+            pass
+        faults.set(latency=0.0)
+
+    watcher = threading.Thread(target=cut)
+    watcher.start()
+    try:
+        process, report = deploy(fleet, tmp_path, package)
+    finally:
+        stop.set()
+        watcher.join()
+    assert fleet.faults("old").counters.dropped == 1, process.stdout[-3000:]
+    assert process.returncode == 0, process.stdout[-3000:]
+    assert outcomes(process) == {"old": "upgraded"}, process.stdout[-3000:]
+    writes = [e for e in host.journal if started("settings_write", staging=True)(e)]
+    assert len(writes) == 2, writes
+    assert agent(fleet, "old") == ("Running", "3.2.0")
