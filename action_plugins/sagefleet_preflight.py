@@ -25,6 +25,7 @@ from sagefleet.ansible.preflight_play import (
     task_result,
 )
 from sagefleet.remote.ansible import AnsibleSession
+from sagefleet.remote.retry import Backoff, RetryingSession, retry_from
 from sagefleet.variables import module_spec
 from sagefleet.variables.jobs import FAIL_ON_BLOCKED
 
@@ -74,11 +75,17 @@ class ActionModule(SagefleetAction):
     def read_variables(self) -> dict[str, Any]:
         return host_variables(self.task_vars, self.template)
 
-    def prepare(self, variables: dict[str, Any]) -> preflight.PreparedHost:
-        return preflight.prepare(self.host, preflight_vars(self.args, variables))
+    def prepare(self, variables: dict[str, Any]) -> tuple[preflight.PreparedHost, Backoff]:
+        given = preflight_vars(self.args, variables)
+        return preflight.prepare(self.host, given), retry_from(self.host, given)
 
     def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
-        report, _ = preflight.run(session, inputs, address=self._address())
+        prepared, policy = inputs
+        assert session is not None  # this plugin connects (SagefleetAction)
+        # A transient fault is retried (sagefleet_winrm_retries), as doctor and the fleet
+        # mode retry it: both modes report the same host the same way.
+        with RetryingSession(session, policy) as retrying:
+            report, _ = preflight.run(retrying, prepared, address=self._address())
         return task_result(report)
 
     def _address(self) -> str:

@@ -211,6 +211,33 @@ def test_limit_keeps_the_fleet_task_to_the_chosen_hosts(
     assert reports["fleet"] == reports["per_host"]
 
 
+@pytest.mark.parametrize("mode", ["fleet", "per_host"])
+def test_a_transient_fault_is_retried_in_both_modes(
+    fleet_inventory: tuple[Fleet, Path, Path],
+    both_modes: dict[str, Any],
+    tmp_path: Path,
+    mode: str,
+) -> None:
+    """An HTTP 500 at the facts command is retried (sagefleet_winrm_retries) in both modes,
+    as doctor retries it: the host's report is the one a run without the fault wrote."""
+    fleet, inventory, password_file = fleet_inventory
+    name = "healthy-onprem"
+    before = fleet.faults(name).counters.faults  # counted since the fleet started
+    fleet.faults(name).set(fault_at="Command", fault_times=1, fault_code="internal")
+    try:
+        process, report = run_preflight(
+            inventory, password_file, tmp_path, mode, "--limit", name
+        )
+    finally:
+        faults = fleet.faults(name).counters.faults - before
+        fleet.faults(name).clear()
+    assert faults == 1
+    assert process.returncode == 0, process.stdout[-3000:]
+    (entry,) = comparable(report)["hosts"]
+    clean = comparable(both_modes[mode]["report"])["hosts"]
+    assert entry == next(h for h in clean if h["host"] == name)
+
+
 def test_a_host_the_fleet_task_cannot_reproduce_runs_its_own_task(
     fleet_inventory: tuple[Fleet, Path, Path], tmp_path: Path
 ) -> None:
