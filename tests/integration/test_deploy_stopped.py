@@ -7,14 +7,33 @@ connection is cut is run again instead."""
 
 from __future__ import annotations
 
+import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from sagefleet.sim.fleet import Fleet
 from tests.support.deploy import INSTALL_DIR, SERVICE, agent, deploy, outcomes
 from tests.support.fleets import FleetFactory
 from tests.support.signals import LOCK, first_receive_fails_in_the_agent_stop, started
+
+
+def deploy_beside(
+    watch: Callable[[threading.Event], None], fleet: Fleet, tmp: Path, package: Path
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """deploy.yml on ``fleet``, with ``watch(stop)`` running in a thread beside it until the
+    run ends (``stop`` set then)."""
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch, args=(stop,))
+    watcher.start()
+    try:
+        return deploy(fleet, tmp, package)
+    finally:
+        stop.set()
+        watcher.join()
 
 
 @pytest.mark.parametrize("lost", [False, True], ids=["fault", "connection-lost"])
@@ -27,25 +46,22 @@ def test_an_install_killed_by_the_connections_signal_starts_the_previous_agent_a
     settings.json and releases its lock."""
     fleet = make_fleet(profiles=["agent-old"], names=["old"])
     host = fleet.host("old")
-    stop = threading.Event()
     # Once settings.json is staged beside the installer, the install is slowed into its
     # service stop and its first Receive fails there.
-    watcher = threading.Thread(
-        target=first_receive_fails_in_the_agent_stop,
-        args=(fleet, "old", stop),
-        kwargs={
-            "slow_from": started("settings_write", staging=True),
-            "command": "agent_install",
-            "service": SERVICE,
-            "lost": lost,
-        },
+    process, report = deploy_beside(
+        lambda stop: first_receive_fails_in_the_agent_stop(
+            fleet,
+            "old",
+            stop,
+            slow_from=started("settings_write", staging=True),
+            command="agent_install",
+            service=SERVICE,
+            lost=lost,
+        ),
+        fleet,
+        tmp_path,
+        package,
     )
-    watcher.start()
-    try:
-        process, report = deploy(fleet, tmp_path, package)
-    finally:
-        stop.set()
-        watcher.join()
     counters = fleet.faults("old").counters
     assert (counters.dropped if lost else counters.faults) == 1, process.stdout[-3000:]
     assert any(e["kind"] == "terminated" for e in host.journal), process.stdout[-3000:]
@@ -76,9 +92,8 @@ def test_a_settings_write_whose_connection_is_cut_is_written_again_and_the_host_
     (a new TCP connection under it), and the host is upgraded, not ended unreachable."""
     fleet = make_fleet(profiles=["agent-old"], names=["old"])
     host = fleet.host("old")
-    stop = threading.Event()
 
-    def cut() -> None:
+    def cut(stop: threading.Event) -> None:
         faults = fleet.faults("old")
         for match, change in (
             (started("stage_extract"), {"latency": 0.3}),
@@ -92,13 +107,7 @@ def test_a_settings_write_whose_connection_is_cut_is_written_again_and_the_host_
             pass
         faults.set(latency=0.0)
 
-    watcher = threading.Thread(target=cut)
-    watcher.start()
-    try:
-        process, report = deploy(fleet, tmp_path, package)
-    finally:
-        stop.set()
-        watcher.join()
+    process, _ = deploy_beside(cut, fleet, tmp_path, package)
     assert fleet.faults("old").counters.dropped == 1, process.stdout[-3000:]
     assert process.returncode == 0, process.stdout[-3000:]
     assert outcomes(process) == {"old": "upgraded"}, process.stdout[-3000:]
