@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,24 @@ def contacted(fleet: Fleet) -> dict[str, int]:
     return {name: count for name, count in served.items() if count}
 
 
+#: What every inventory of this module gives all its hosts.
+TARGET = {"sagefleet_agent_target_version": "3.2.0"}
+
+
+@contextmanager
+def two_hosts(
+    tmp_path: Path, host_vars: dict[str, dict[str, Any]] | None = None
+) -> Iterator[tuple[Fleet, Path]]:
+    """Two simulated hosts, sage01 and sage02, and their inventory (inv/hosts.yml under
+    ``tmp_path``: TARGET for both, ``host_vars`` for the hosts it names)."""
+    specs = generate_specs(2, first_address=next_first_address(), port=0)
+    with Fleet(specs, tmp_path / "fleet") as fleet:
+        yield (
+            fleet,
+            write_inventory(fleet, tmp_path / "inv" / "hosts.yml", TARGET, host_vars=host_vars),
+        )
+
+
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("package")
@@ -76,7 +95,7 @@ def bad_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet,
         inventory = write_inventory(
             fleet,
             tmp / "inv" / "hosts.yml",
-            {"sagefleet_agent_target_version": "3.2.0"},
+            TARGET,
             host_vars={name: values for name, (values, _) in DEFECTS.items()},
         )
         yield fleet, inventory
@@ -138,14 +157,8 @@ def test_a_transport_the_bastion_lacks_is_refused_before_any_host_is_contacted(
 ) -> None:
     """sage02 asks for kerberos, which this bastion cannot speak: the run stops at its
     first task, as for any other input error, and sage01 is not contacted either."""
-    specs = generate_specs(2, first_address=next_first_address(), port=0)
-    with Fleet(specs, tmp_path / "fleet") as fleet:
-        inventory = write_inventory(
-            fleet,
-            tmp_path / "inv" / "hosts.yml",
-            {"sagefleet_agent_target_version": "3.2.0"},
-            host_vars={"sage02": {"ansible_winrm_transport": "kerberos"}},
-        )
+    kerberos = {"sage02": {"ansible_winrm_transport": "kerberos"}}
+    with two_hosts(tmp_path, kerberos) as (fleet, inventory):
         before = untouched(fleet)
         run = playbook(
             name,
@@ -171,14 +184,7 @@ def test_a_transport_the_bastion_lacks_is_refused_before_any_host_is_contacted(
 def test_an_expired_waiver_is_said_as_what_preflight_will_do_with_it(tmp_path: Path) -> None:
     """No run refuses it, so neither does sagefleet validate (exit 0): it says that preflight
     will block the host with SF901, which preflight.yml then does."""
-    specs = generate_specs(2, first_address=next_first_address(), port=0)
-    with Fleet(specs, tmp_path / "fleet") as fleet:
-        inventory = write_inventory(
-            fleet,
-            tmp_path / "inv" / "hosts.yml",
-            {"sagefleet_agent_target_version": "3.2.0"},
-            host_vars={"sage02": EXPIRED},
-        )
+    with two_hosts(tmp_path, {"sage02": EXPIRED}) as (fleet, inventory):
         said = sagefleet_validate(inventory)
         assert said.returncode == 0, said.stderr
         assert said.stdout == (
@@ -204,14 +210,10 @@ def test_what_a_run_gets_from_e_is_refused_by_both_in_the_same_words(tmp_path: P
     """-e wins over the inventory: a misspelt variable, and a report folder the bastion
     cannot write (a file), given only with -e, are refused by sagefleet validate given the
     same -e, and by the run at its first task, before any host is contacted."""
-    specs = generate_specs(2, first_address=next_first_address(), port=0)
     not_a_folder = tmp_path / "a-file"
     not_a_folder.write_text("")
     extra = ["-e", "sagefleet_settings_sorce=vendor", "-e", f"sagefleet_report_dir={not_a_folder}"]
-    with Fleet(specs, tmp_path / "fleet") as fleet:
-        inventory = write_inventory(
-            fleet, tmp_path / "inv" / "hosts.yml", {"sagefleet_agent_target_version": "3.2.0"}
-        )
+    with two_hosts(tmp_path) as (fleet, inventory):
         assert sagefleet_validate(inventory, "--job", "preflight").returncode == 0
         said = sagefleet_validate(inventory, "--job", "preflight", *extra)
         assert said.returncode == 2, said.stdout + said.stderr
@@ -241,18 +243,14 @@ def test_values_using_playbook_dir_and_inventory_variables_are_refused_alike(
     """playbook_dir (the playbooks' folder) and the inventory's own variables render as in
     the run: a report folder under pyproject.toml, a file, is refused by both in the same
     words, as a misspelt variable beside it, before any host is contacted."""
-    specs = generate_specs(2, first_address=next_first_address(), port=0)
     report = "{{ playbook_dir }}/../pyproject.toml/{{ inventory_dir | basename }}"
-    with Fleet(specs, tmp_path / "fleet") as fleet:
-        inventory = write_inventory(
-            fleet,
-            tmp_path / "inv" / "hosts.yml",
-            {"sagefleet_agent_target_version": "3.2.0"},
-            host_vars={
-                "sage01": {"sagefleet_preflight_report_dir": report},
-                "sage02": {"sagefleet_settings_sorce": "{{ group_names | first }}"},
-            },
-        )
+    with two_hosts(
+        tmp_path,
+        {
+            "sage01": {"sagefleet_preflight_report_dir": report},
+            "sage02": {"sagefleet_settings_sorce": "{{ group_names | first }}"},
+        },
+    ) as (fleet, inventory):
         said = sagefleet_validate(inventory, "--job", "preflight")
         assert said.returncode == 2, said.stdout + said.stderr
         lines = error_lines(said.stderr)
@@ -276,19 +274,15 @@ def test_values_only_a_play_defines_are_left_to_the_run_whose_first_task_checks_
     them as each host's own task does and checks them, before any host is contacted: the
     report folder role_path names, under pyproject.toml, a file, is refused; sage02's
     language is not, and the run goes on."""
-    specs = generate_specs(2, first_address=next_first_address(), port=0)
     report = "{{ role_path }}/../../pyproject.toml/roles"
     lang = "{{ 'fr' if ansible_play_hosts else 'en' }}"
-    with Fleet(specs, tmp_path / "fleet") as fleet:
-        inventory = write_inventory(
-            fleet,
-            tmp_path / "inv" / "hosts.yml",
-            {"sagefleet_agent_target_version": "3.2.0"},
-            host_vars={
-                "sage01": {"sagefleet_preflight_report_dir": report},
-                "sage02": {"sagefleet_lang": lang},
-            },
-        )
+    with two_hosts(
+        tmp_path,
+        {
+            "sage01": {"sagefleet_preflight_report_dir": report},
+            "sage02": {"sagefleet_lang": lang},
+        },
+    ) as (fleet, inventory):
         said = sagefleet_validate(inventory, "--job", "preflight")
         assert said.returncode == 0, said.stderr
         assert said.stdout == "OK: 2 host(s), checked as preflight will\n"
@@ -313,12 +307,7 @@ def test_values_only_a_play_defines_are_left_to_the_run_whose_first_task_checks_
         ]
         assert contacted(fleet) == {}
         # Without the report folder: the run renders sage02's language and passes.
-        write_inventory(
-            fleet,
-            inventory,
-            {"sagefleet_agent_target_version": "3.2.0"},
-            host_vars={"sage02": {"sagefleet_lang": lang}},
-        )
+        write_inventory(fleet, inventory, TARGET, host_vars={"sage02": {"sagefleet_lang": lang}})
         out = tmp_path / "out"
         run = playbook("preflight.yml", inventory, "-e", f"sagefleet_preflight_report_dir={out}")
     assert run.returncode == 0, run.stdout[-3000:]
@@ -331,15 +320,8 @@ def test_role_path_outside_a_role_is_refused_by_the_first_task_naming_host_and_f
 ) -> None:
     """deploy.yml's first task is the play's own, in no role: the value validate left to
     the run is refused there, naming the host and the field, before any host is touched."""
-    specs = generate_specs(2, first_address=next_first_address(), port=0)
     lang = "{{ role_path | basename }}"
-    with Fleet(specs, tmp_path / "fleet") as fleet:
-        inventory = write_inventory(
-            fleet,
-            tmp_path / "inv" / "hosts.yml",
-            {"sagefleet_agent_target_version": "3.2.0"},
-            host_vars={"sage02": {"sagefleet_lang": lang}},
-        )
+    with two_hosts(tmp_path, {"sage02": {"sagefleet_lang": lang}}) as (fleet, inventory):
         said = sagefleet_validate(inventory, "--job", "deploy")
         assert said.returncode == 0, said.stderr
         assert said.stderr.startswith(
