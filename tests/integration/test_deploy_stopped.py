@@ -7,33 +7,18 @@ connection is cut is run again instead."""
 
 from __future__ import annotations
 
-import subprocess
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from sagefleet.sim.fleet import Fleet
 from tests.support.deploy import INSTALL_DIR, SERVICE, agent, deploy, outcomes
 from tests.support.fleets import FleetFactory
-from tests.support.signals import LOCK, first_receive_fails_in_the_agent_stop, started
-
-
-def deploy_beside(
-    watch: Callable[[threading.Event], None], fleet: Fleet, tmp: Path, package: Path
-) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    """deploy.yml on ``fleet``, with ``watch(stop)`` running in a thread beside it until the
-    run ends (``stop`` set then)."""
-    stop = threading.Event()
-    watcher = threading.Thread(target=watch, args=(stop,))
-    watcher.start()
-    try:
-        return deploy(fleet, tmp, package)
-    finally:
-        stop.set()
-        watcher.join()
+from tests.support.signals import (
+    LOCK,
+    at_entries,
+    first_receive_fails_in_the_agent_stop,
+    started,
+)
 
 
 @pytest.mark.parametrize("lost", [False, True], ids=["fault", "connection-lost"])
@@ -48,20 +33,15 @@ def test_an_install_killed_by_the_connections_signal_starts_the_previous_agent_a
     host = fleet.host("old")
     # Once settings.json is staged beside the installer, the install is slowed into its
     # service stop and its first Receive fails there.
-    process, report = deploy_beside(
-        lambda stop: first_receive_fails_in_the_agent_stop(
-            fleet,
-            "old",
-            stop,
-            slow_from=started("settings_write", staging=True),
-            command="agent_install",
-            service=SERVICE,
-            lost=lost,
-        ),
+    first_receive_fails_in_the_agent_stop(
         fleet,
-        tmp_path,
-        package,
+        "old",
+        slow_from=started("settings_write", staging=True),
+        command="agent_install",
+        service=SERVICE,
+        lost=lost,
     )
+    process, report = deploy(fleet, tmp_path, package)
     counters = fleet.faults("old").counters
     assert (counters.dropped if lost else counters.faults) == 1, process.stdout[-3000:]
     assert any(e["kind"] == "terminated" for e in host.journal), process.stdout[-3000:]
@@ -93,21 +73,20 @@ def test_a_settings_write_whose_connection_is_cut_is_written_again_and_the_host_
     fleet = make_fleet(profiles=["agent-old"], names=["old"])
     host = fleet.host("old")
 
-    def cut(stop: threading.Event) -> None:
-        faults = fleet.faults("old")
-        for match, change in (
-            (started("stage_extract"), {"latency": 0.3}),
-            (started("settings_write", staging=True), {"drop_at": "Receive", "drop_times": 1}),
-        ):
-            while not any(match(e) for e in list(host.journal)):
-                if stop.wait(0.01):
-                    return
-            faults.set(**change)
-        while not faults.counters.dropped and not stop.wait(0.01):
-            pass
-        faults.set(latency=0.0)
-
-    process, _ = deploy_beside(cut, fleet, tmp_path, package)
+    faults = fleet.faults("old")
+    # Requests take 0.3 s from the extract on, so that the write's command has started
+    # when its first Receive comes; quick again once that Receive was cut.
+    at_entries(
+        fleet,
+        "old",
+        (started("stage_extract"), lambda: faults.set(latency=0.3)),
+        (
+            started("settings_write", staging=True),
+            lambda: faults.set(drop_at="Receive", drop_times=1),
+        ),
+        (lambda _entry: faults.counters.dropped > 0, lambda: faults.set(latency=0.0)),
+    )
+    process, _ = deploy(fleet, tmp_path, package)
     assert fleet.faults("old").counters.dropped == 1, process.stdout[-3000:]
     assert process.returncode == 0, process.stdout[-3000:]
     assert outcomes(process) == {"old": "upgraded"}, process.stdout[-3000:]

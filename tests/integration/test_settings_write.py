@@ -12,7 +12,6 @@ import json
 import os
 import re
 import subprocess
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -281,24 +280,16 @@ def test_a_restart_killed_by_the_connections_signal_reads_the_agent_again_and_st
     and says so; the run ends well, the new settings in effect."""
     before = deployed(play)
     play.entity(analytic_plan=2)
-    stop = threading.Event()
     # Once settings.json is being written, the restart is slowed into its service stop and
     # its first Receive fails there.
-    watcher = threading.Thread(
-        target=first_receive_fails_in_the_agent_stop,
-        args=(play.fleet, "sage01", stop),
-        kwargs={
-            "slow_from": started("settings_write"),
-            "command": "agent_restart",
-            "service": SERVICE,
-        },
+    first_receive_fails_in_the_agent_stop(
+        play.fleet,
+        "sage01",
+        slow_from=started("settings_write"),
+        command="agent_restart",
+        service=SERVICE,
     )
-    watcher.start()
-    try:
-        process = play.run()
-    finally:
-        stop.set()
-        watcher.join()
+    process = play.run()
     assert play.fleet.faults("sage01").counters.faults == 1, process.stdout[-3000:]
     assert any(e["kind"] == "terminated" for e in play.host.journal), process.stdout[-3000:]
     assert process.returncode == 0, process.stdout[-3000:]

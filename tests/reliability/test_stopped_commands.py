@@ -323,3 +323,38 @@ def test_a_backup_copy_stopped_part_way_is_no_backup_and_goes_with_the_next_good
     taken = [n for n in listing["backups"] if n != earlier]
     assert earlier in listing["backups"] and len(taken) == 1, listing
     assert taken[0].startswith("2.3.0-") and taken[0] != partial
+
+
+def test_an_install_whose_answer_is_lost_after_it_ended_says_the_target_runs_unconfirmed(
+    sim: tuple[Fleet, dict[str, Any]], package: PackageInfo
+) -> None:
+    """The install runs to its end (the installer exits 0, 3.2.0 runs), but its first
+    Receive, 0.5 s late, fails: the exit code is lost with the answer. The deploy never
+    takes that for an upgrade, nor tells the operator to go back without saying what runs:
+    the host fails with the target found running, what to read and check, and where the
+    backups are. A next deploy finds the target in place and leaves it."""
+    fleet, variables = sim
+    reset(fleet, "old")
+    host = fleet.host("old")
+
+    def answer_lost() -> None:
+        fleet.faults("old").set(latency=0.5, fault_at="Receive", fault_times=1)
+
+    with faults_cleared(fleet, host), session_for(fleet, "old") as direct:
+        session = OnSnippet(direct, "agent_install", answer_lost)
+        result = deploy_host(session, "old", variables["old"], package)
+    assert [run["exit_code"] for run in host.installer_runs] == [0]
+    assert not any(e["kind"] == "terminated" for e in host.journal), "killed before its end"
+    assert result.outcome == "failed", result.reason
+    reason = result.reason or ""
+    assert reason.startswith("install stopped part way: old: WinRM error: "), reason
+    assert reason.endswith(
+        f"; {SERVICE} found Running at 3.2.0, the target: the install may have ended, its "
+        "exit code lost with its answer; read the installer's log (playbooks/diagnose.yml) "
+        f"and check the agent (playbooks/verify.yml), or restore 2.3.0 from {BACKUPS}"
+    ), reason
+    assert [s["step"] for s in result.steps][-2:] == ["discard-staged", "install-stopped"]
+    assert not host.fs.exists(LOCK), "the deploy lock was not released"
+    with session_for(fleet, "old") as direct:
+        again = deploy_host(direct, "old", variables["old"], package)
+    assert again.outcome == "unchanged", again.reason

@@ -108,45 +108,65 @@ def started(name: str, *, staging: bool = False) -> Callable[[dict[str, Any]], b
     return match
 
 
+Match = Callable[[dict[str, Any]], bool]
+
+
+def at_entries(fleet: Fleet, name: str, *steps: tuple[Match, Callable[[], None]]) -> None:
+    """On host ``name``, run each step's action as the host records the first journal
+    entry its match accepts, once the steps before it have run. Through the host's
+    ``on_record`` knob: in the recording command's thread, before that command goes on,
+    so nothing depends on how soon a test's thread would have seen the entry."""
+    left = list(steps)
+    order = threading.Lock()
+
+    def hook(entry: dict[str, Any]) -> None:
+        with order:
+            if left and left[0][0](entry):
+                left.pop(0)[1]()
+
+    fleet.host(name).on_record.append(hook)
+
+
 def first_receive_fails_in_the_agent_stop(
     fleet: Fleet,
     name: str,
-    stop: threading.Event,
     *,
-    slow_from: Callable[[dict[str, Any]], bool],
+    slow_from: Match,
     command: str,
     service: str,
     lost: bool = False,
 ) -> None:
-    """Run in a thread beside a playbook: once a command matching ``slow_from`` starts on
-    host ``name``, every request takes 0.5 s and the agent ``service`` 60 real seconds to
-    stop, so that ``command`` is in its service stop before its first Receive is answered;
-    that Receive fails (HTTP 500, a WS-Management fault; with ``lost``, its connection is
-    cut without a reply): ansible-core's winrm connection sends the terminate Signal, which
-    meets the command there. Requests are quick again after it. Returns early once
-    ``stop`` is set."""
+    """Arrange, before a playbook runs, that once a command matching ``slow_from`` starts
+    on host ``name``, every request takes 0.5 s and the agent ``service`` 60 real seconds
+    to stop, so that ``command`` is in its service stop before its first Receive is
+    answered; that Receive fails (HTTP 500, a WS-Management fault; with ``lost``, its
+    connection is cut without a reply): ansible-core's winrm connection sends the
+    terminate Signal, which meets the command there. Requests are quick again from the
+    next journal entry after it."""
     host = fleet.host(name)
     faults = fleet.faults(name)
 
-    def seen(match: Callable[[dict[str, Any]], bool]) -> bool:
-        while not stop.wait(0.01):
-            if any(match(entry) for entry in list(host.journal)):
-                return True
-        return False
+    def fired() -> int:
+        return faults.counters.dropped if lost else faults.counters.faults
 
-    if not seen(slow_from):
-        return
-    agent = host.service(service)
-    assert agent is not None
-    agent.stop_seconds, host.time_scale = 600.0, 0.1
-    faults.set(latency=0.5)
-    if not seen(started(command)):
-        return
-    if lost:
-        faults.set(drop_at="Receive", drop_times=1)
-    else:
-        faults.set(fault_at="Receive", fault_times=1, fault_code="internal")
-    while not stop.wait(0.01):
-        if faults.counters.dropped if lost else faults.counters.faults:
-            faults.set(latency=0.0)
-            return
+    before = fired()
+
+    def slow() -> None:
+        agent = host.service(service)
+        assert agent is not None
+        agent.stop_seconds, host.time_scale = 600.0, 0.1
+        faults.set(latency=0.5)
+
+    def fail() -> None:
+        if lost:
+            faults.set(drop_at="Receive", drop_times=1)
+        else:
+            faults.set(fault_at="Receive", fault_times=1, fault_code="internal")
+
+    at_entries(
+        fleet,
+        name,
+        (slow_from, slow),
+        (started(command), fail),
+        (lambda _entry: fired() > before, lambda: faults.set(latency=0.0)),
+    )

@@ -252,6 +252,16 @@ class Install(HealthGate, Rollback, Backups):
             note = (
                 "" if previous is None else f"; restore {previous} from {self.options.backup_dir}"
             )
+            if previous is not None and state == "Running" and versions.same(version, self.target):
+                # Its answer lost after it ended, most likely: the exit code went with it,
+                # so nothing says the install did all it should (a next deploy finds the
+                # target in place and leaves it).
+                note = (
+                    ", the target: the install may have ended, its exit code lost with its "
+                    "answer; read the installer's log (playbooks/diagnose.yml) and check the "
+                    f"agent (playbooks/verify.yml), or restore {previous} from "
+                    f"{self.options.backup_dir}"
+                )
             return self._rollback(
                 {"state": state, "version": version}, f"{problem}; {said}{note}", settings
             )

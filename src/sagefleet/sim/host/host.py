@@ -96,6 +96,10 @@ class WindowsHost(ServiceControl, Installer):
     # Test knob: name of a race point -> barrier every command reaching it waits at, so
     # two commands interleave there deterministically (e.g. "deploy_lock.stale").
     interleave: dict[str, threading.Barrier] = field(default_factory=dict)
+    # Test knob: called with each journal entry once it is recorded, in the thread that
+    # records it (a command's, before that command goes on), so that a test changes the
+    # host or its faults at an exact point of a run instead of polling the journal.
+    on_record: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
     # Accounts holding "Log on as a service" (SeServiceLogonRight) besides the built-in
     # ones (BUILTIN_SERVICE_ACCOUNTS, NT SERVICE\\*); lower-case, ``.\\x`` as ``HOST\\x``.
     service_logon_right: set[str] = field(default_factory=set)
@@ -125,6 +129,9 @@ class WindowsHost(ServiceControl, Installer):
     def record(self, entry: dict[str, Any]) -> None:
         with self.lock:
             self.journal.append(entry)
+            hooks = list(self.on_record)
+        for hook in hooks:
+            hook(entry)
 
     def reset(self) -> None:
         """Back to the profile's state, as if the server was rebuilt."""
