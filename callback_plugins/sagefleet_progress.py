@@ -6,6 +6,8 @@ import atexit
 import contextlib
 import os
 import signal
+import sys
+import threading
 import time
 from typing import Any
 
@@ -39,7 +41,8 @@ description:
     until it expires.
   - A TERM ends ansible-playbook as Ctrl-C does (its worker processes told first),
     with exit code 143 instead of being killed by the signal before any of this (and
-    before ansible's own temporary files are removed). A second TERM kills it at once.
+    before ansible's own temporary files are removed), also when it comes while a worker
+    process is being started. A second TERM kills it at once.
   - Enabled in the project's ansible.cfg (callbacks_enabled). To see only the
     progress and the failures on a large fleet, also set
     C(ANSIBLE_DISPLAY_OK_HOSTS=false) and C(ANSIBLE_DISPLAY_SKIPPED_HOSTS=false).
@@ -94,6 +97,9 @@ class CallbackModule(CallbackBase):
         self._stopped_by = "interrupted"  # what ended a run that did not reach its end
         self._deploying: set[str] = set()  # hosts whose deploy task started, no result yet
         self._ansible_term: Any = None  # ansible-playbook's own TERM handler, replaced
+        self._terminating = False  # a TERM is ending the run
+        self._term_resent = False  # the TERM sent again by this callback (_on_unraisable)
+        self._unraisable_before: Any = None  # sys.unraisablehook, replaced with the handler
         # A refused input (sagefleet_validate, run once for the fleet): the host PLAY
         # RECAP counts it on, the hosts it concerns, and how many hosts were checked.
         self._refusal: tuple[str, list[str], int] | None = None
@@ -206,6 +212,8 @@ class CallbackModule(CallbackBase):
         if os.getpid() == self._pid and self._ansible_term is None:
             self._ansible_term = signal.getsignal(signal.SIGTERM)
             signal.signal(signal.SIGTERM, self._on_term)
+            self._unraisable_before = sys.unraisablehook
+            sys.unraisablehook = self._on_unraisable
         try:
             plays = playbook.get_plays()
             self._expects_report = any(_writes_report(play) for play in plays)
@@ -216,13 +224,21 @@ class CallbackModule(CallbackBase):
         """A TERM ends the run as Ctrl-C does. ansible-playbook's own handler tells its
         worker processes, then kills itself with the signal: no atexit, so no word of the
         run, its empty report folder and ansible's temporary files left behind."""
-        signal.signal(signum, signal.SIG_DFL)  # a second TERM kills at once
         if os.getpid() != self._pid:  # a worker process before its own handler: die
+            signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
+        if self._terminating and not self._term_resent:
+            signal.signal(signum, signal.SIG_DFL)  # a second TERM kills at once
+            os.kill(os.getpid(), signum)
+            return
+        if self._ended:  # sent again as the run ended anyway
+            return
+        self._term_resent = False
         ansible_term = self._ansible_term
         manager = getattr(ansible_term, "__self__", None)  # the TaskQueueManager
         if not callable(getattr(manager, "get_workers", None)):
+            signal.signal(signum, signal.SIG_DFL)
             if callable(ansible_term):  # not ansible-core's handler as known: leave it be
                 ansible_term(signum, frame)
             os.kill(os.getpid(), signum)
@@ -231,8 +247,29 @@ class CallbackModule(CallbackBase):
             if worker is not None and worker.pid and worker.is_alive():
                 with contextlib.suppress(OSError):  # each ends its commands' processes
                     os.kill(worker.pid, signum)
+        self._terminating = True
         self._stopped_by = DOCTOR_EXIT_CODES[EXIT_TERMINATED]
         raise SystemExit(EXIT_TERMINATED)
+
+    def _on_unraisable(self, unraisable: Any) -> None:
+        """Python only prints an exception raised where it cannot propagate. A TERM that
+        comes while os.fork runs its callbacks (ansible-core starting a worker: logging's
+        lock) raises the handler's SystemExit there: it ends nothing, and the run would go
+        on with its workers killed, to exit 1 with a traceback. So it is not printed, and
+        the signal is sent again, for the handler to end the run from where it is then."""
+        error = unraisable.exc_value
+        if (
+            os.getpid() == self._pid
+            and self._terminating
+            and isinstance(error, SystemExit)
+            and error.code == EXIT_TERMINATED
+        ):
+            self._term_resent = True
+            again = threading.Timer(0.05, os.kill, (self._pid, signal.SIGTERM))
+            again.daemon = True
+            again.start()
+            return
+        (self._unraisable_before or sys.__unraisablehook__)(unraisable)
 
     def v2_runner_on_start(self, host: Any, task: Any) -> None:
         if action_name(task.action) == DEPLOY_ACTION:
