@@ -25,7 +25,7 @@ from sagefleet.sim.host import USERS, Service, WindowsHost
 from tests.support.deployed import make_deployed
 from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT, FleetFactory
 from tests.support.scenarios import write_inventory
-from tests.support.signals import first_receive_fails_in_the_agent_stop, started
+from tests.support.signals import at_entries, first_receive_fails_in_the_agent_stop, started
 
 CANARY = "Sql-Canary-Passw0rd!"
 FOLDER = "C:\\Program Files\\Spendesk\\Sage Agent"
@@ -297,6 +297,114 @@ def test_a_restart_killed_by_the_connections_signal_reads_the_agent_again_and_st
     assert f"; {SERVICE} found Stopped, started again): settings in effect" in process.stdout
     service = play.host.service(SERVICE)
     assert service is not None and service.state == "Running" and service.process_id != before
+
+
+def guarded_write(entry: dict[str, Any]) -> bool:
+    """The journal entry of settings.json's write (not its read: check mode)."""
+    params = entry.get("params") or {}
+    return (
+        entry.get("name") == "settings_write"
+        and not params.get("check")
+        and params.get("expect_previous") is not None
+    )
+
+
+@pytest.mark.parametrize("lost", [False, True], ids=["fault", "connection-lost"])
+def test_a_write_whose_answer_is_lost_after_its_swap_is_read_again_and_the_agent_restarted(
+    play: Play, lost: bool
+) -> None:
+    """The write swaps the file, then its first Receive (0.5 s late) fails: an HTTP 500,
+    or its connection cut. Running it again would find the file changed since it was read
+    and refuse; the run ends the command, reads the file again, finds the one it sent,
+    reports it written (its one new backup named) and restarts the agent, as after any
+    write; not a host ended unreachable or failed with the new file in place."""
+    before = deployed(play)
+    backups = play.backups()
+    play.entity(analytic_plan=2)
+    faults = play.fleet.faults("sage01")
+    fail = {"drop_at": "Receive", "drop_times": 1} if lost else {"fault_at": "Receive"}
+
+    def fired() -> int:
+        return faults.counters.dropped if lost else faults.counters.faults
+
+    at_entries(
+        play.fleet,
+        "sage01",
+        (guarded_write, lambda: faults.set(latency=0.5, fault_times=1, **fail)),
+        (lambda _entry: fired() > 0, lambda: faults.set(latency=0.0)),
+    )
+    process = play.run()
+    assert fired() == 1, process.stdout[-3000:]
+    assert not any(e["kind"] == "terminated" for e in play.host.journal), "killed before its end"
+    assert ok(process)["changed"] == 2, process.stdout[-3000:]  # the write and the restart
+    assert sum(1 for e in play.host.journal if guarded_write(e)) == 1  # never run again
+    (new,) = set(play.backups()) - set(backups)
+    assert f"{PATH} was updated, previous file kept as {new} (its answer lost: " in (
+        process.stdout
+    ), process.stdout[-3000:]
+    assert "; the file read again is the one sent)" in process.stdout
+    assert re.search(r"^sage01\s+settings updated\s", process.stdout, re.M), process.stdout[-3000:]
+    assert b'"analyticPlan": 2' in play.host.fs.read(PATH)
+    assert restarts(play) == 1
+    service = play.host.service(SERVICE)
+    assert service is not None and service.state == "Running" and service.process_id != before
+
+
+def test_a_write_stopped_before_its_swap_is_read_again_and_written_once_more(
+    play: Play,
+) -> None:
+    """Each file write takes a second (an antivirus scanning it): the write's first
+    Receive fails while it fills its temporary file, and the Signal kills it before its
+    swap. The run reads the file again, finds the one it read before, writes once more
+    (removing the temporary copy the stopped write left: it holds the settings) and
+    restarts the agent."""
+    deployed(play)
+    play.entity(analytic_plan=2)
+    faults, host = play.fleet.faults("sage01"), play.host
+
+    def slow_writes() -> None:
+        host.fs.write_delay_s = 1.0
+        faults.set(latency=0.3, fault_at="Receive", fault_times=1)
+
+    def quick() -> None:
+        host.fs.write_delay_s = 0.0
+        faults.set(latency=0.0)
+
+    at_entries(
+        play.fleet,
+        "sage01",
+        (guarded_write, slow_writes),
+        (lambda entry: entry["kind"] == "terminated", quick),
+    )
+    process = play.run()
+    assert faults.counters.faults == 1, process.stdout[-3000:]
+    assert any(e["kind"] == "terminated" for e in host.journal), "the write ran to its end"
+    assert ok(process)["changed"] == 2, process.stdout[-3000:]
+    assert sum(1 for e in host.journal if guarded_write(e)) == 2
+    assert "removed 1 temporary file(s) a stopped write had left" in process.stdout
+    assert b'"analyticPlan": 2' in host.fs.read(PATH)
+    assert restarts(play) == 1
+
+
+def test_a_fault_at_the_read_before_the_write_is_retried(play: Play) -> None:
+    """settings.yml retries a transient WinRM failure (sagefleet_winrm_retries) as a
+    deploy does: an HTTP 500 at the read of the current file runs that read again."""
+    deployed(play)
+    play.entity(analytic_plan=2)
+    faults = play.fleet.faults("sage01")
+    at_entries(
+        play.fleet,
+        "sage01",
+        (
+            lambda entry: entry.get("name") == "settings_write",
+            lambda: faults.set(latency=0.3, fault_at="Receive", fault_times=1),
+        ),
+        (lambda _entry: faults.counters.faults > 0, lambda: faults.set(latency=0.0)),
+    )
+    process = play.run()
+    assert faults.counters.faults == 1, process.stdout[-3000:]
+    assert ok(process)["changed"] == 2, process.stdout[-3000:]
+    assert b'"analyticPlan": 2' in play.host.fs.read(PATH)
 
 
 def test_changed_settings_restart_the_agent_and_prove_it_runs(play: Play) -> None:

@@ -200,6 +200,21 @@ def test_retries_are_configurable_bounded_and_back_off() -> None:
         with pytest.raises(error):
             RetryingSession(stub, Backoff(retries=3), waits.append).run_snippet(snippet, {})
         assert len(stub.calls) == 1, (error, snippet)
+    # settings.json's write guarded by the file it replaces, and its rollback: a second run
+    # after a first that swapped the file refuses, or says unchanged (no restart follows).
+    for params, calls in (
+        ({"action": "write", "check": False, "expect_previous": {"sha256": None}}, 1),
+        ({"action": "rollback", "check": False, "expect_previous": None}, 1),
+        ({"action": "rollback", "check": True, "expect_previous": None}, 4),
+        ({"action": "write", "check": True, "expect_previous": None}, 4),
+        ({"action": "write", "check": False, "expect_previous": None}, 4),  # staged: no guard
+    ):
+        stub = failing(TransportError)
+        with pytest.raises(TransportError):
+            RetryingSession(stub, Backoff(retries=3), waits.append).run_snippet(
+                "settings_write", params
+            )
+        assert len(stub.calls) == calls, params
     assert retry_from("h", {"sagefleet_winrm_retries": 5}).retries == 5
     for bad in (
         {"sagefleet_winrm_retries": -1},

@@ -6,6 +6,7 @@ host holds what it did so far, nothing more, and the deploy reads it again."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,7 +19,7 @@ from sagefleet.inventory import load
 from sagefleet.package import PackageInfo, build_test_package, inspect
 from sagefleet.remote.retry import RetryingSession, retry_from
 from sagefleet.settings import build_host_settings
-from sagefleet.settings.host import settings_target, write_settings
+from sagefleet.settings.host import SettingsWriteFailed, settings_target, write_settings
 from sagefleet.sim.fleet import Fleet, generate_specs
 from sagefleet.sim.host import WindowsHost
 from tests.support.fleets import next_first_address, session_for
@@ -32,6 +33,7 @@ from tests.support.reliability import (
     reset,
 )
 from tests.support.scenarios import write_inventory
+from tests.support.signals import at_entries
 
 HOSTS = {"old": "agent-old"}
 EXTRA = {"sagefleet_agent_target_version": "3.2.0", "sagefleet_winrm_retries": 0}
@@ -358,3 +360,121 @@ def test_an_install_whose_answer_is_lost_after_it_ended_says_the_target_runs_unc
     with session_for(fleet, "old") as direct:
         again = deploy_host(direct, "old", variables["old"], package)
     assert again.outcome == "unchanged", again.reason
+
+
+def guarded_write(entry: dict[str, Any]) -> bool:
+    """The journal entry of a write guarded by the file it replaces (not a read)."""
+    params = entry.get("params") or {}
+    return (
+        entry.get("name") == "settings_write"
+        and not params.get("check")
+        and params.get("expect_previous") is not None
+    )
+
+
+def settings_read(entry: dict[str, Any]) -> bool:
+    """The journal entry of a read of settings.json (the write in check mode)."""
+    return entry.get("name") == "settings_write" and bool((entry.get("params") or {}).get("check"))
+
+
+def changed_plan(variables: dict[str, Any]) -> dict[str, Any]:
+    """The host's variables with its entity's analytic plan 2 in the vendor's settings.json
+    of it (what the write merges): a write to make."""
+    entities = copy.deepcopy(variables["sagefleet_entities"])
+    entities[0]["vendor_settings"]["Connections"][0]["AnalyticPlan"] = 2
+    return {**variables, "sagefleet_entities": entities}
+
+
+def test_a_deploys_settings_write_whose_answer_is_lost_after_its_swap_updates_the_host(
+    sim: tuple[Fleet, dict[str, Any]], package: PackageInfo
+) -> None:
+    """The agent at the target, a setting changed: the deploy writes settings.json (guarded
+    by the file it read) and restarts the agent. The write swaps the file, then its
+    Receive, 0.5 s late, fails. A retry would find the file changed since it was read and
+    fail the host; the deploy reads the file again instead, finds the one it sent, and
+    goes on to the restart: settings-updated, the write run once."""
+    fleet, variables = sim
+    reset(fleet, "old")
+    host = fleet.host("old")
+    with session_for(fleet, "old") as direct:
+        assert deploy_host(direct, "old", variables["old"], package).outcome == "upgraded"
+    faults = fleet.faults("old")
+    at_entries(
+        fleet,
+        "old",
+        (guarded_write, lambda: faults.set(latency=0.5, fault_at="Receive", fault_times=1)),
+        (lambda _entry: faults.counters.faults > 0, lambda: faults.set(latency=0.0)),
+    )
+    with faults_cleared(fleet, host), session_for(fleet, "old") as direct:
+        result = deploy_host(direct, "old", changed_plan(variables["old"]), package)
+    assert faults.counters.faults == 1, result.plan
+    assert result.outcome == "settings-updated", result.reason
+    assert sum(1 for e in host.journal if guarded_write(e)) == 1
+    (step,) = [s for s in result.steps if s["step"] == "settings"]
+    assert step["backup"], step
+    assert b'"AnalyticPlan": 2' in host.fs.read(SETTINGS)
+    service = host.service(SERVICE)
+    assert service is not None and (service.state, service.version) == ("Running", "3.2.0")
+
+
+def guarded_write_of_a_change(
+    fleet: Fleet, variables: dict[str, Any], *steps: Any
+) -> SettingsWriteFailed:
+    """settings.json written with a changed plan, guarded, through a RetryingSession,
+    ``steps`` arranged (``at_entries``): the SettingsWriteFailed it ends with."""
+    guard = build_host_settings("old", changed_plan(variables))
+    target = settings_target("old", path=SETTINGS)
+    at_entries(fleet, "old", *steps)
+    host = fleet.host("old")
+    with faults_cleared(fleet, host), session_for(fleet, "old") as direct:
+        session = RetryingSession(direct, retry_from("old", variables), sleep=lambda _: None)
+        with pytest.raises(SettingsWriteFailed) as failed:
+            write_settings(session, target, guard.text, guard=guard)
+    return failed.value
+
+
+def test_a_guarded_write_whose_answer_is_lost_and_its_file_then_changed_fails_saying_so(
+    sim: tuple[Fleet, dict[str, Any]],
+) -> None:
+    """The write swaps the file and its answer is lost; before it is read again, another
+    writer changes the file. Neither the file read before nor the one sent: the write
+    fails, saying so, and writes nothing more."""
+    fleet, variables = sim
+    reset(fleet, "old")
+    host = fleet.host("old")
+    faults = fleet.faults("old")
+    other = host.fs.read(SETTINGS) + b"\r\n"
+    error = guarded_write_of_a_change(
+        fleet,
+        variables["old"],
+        (guarded_write, lambda: faults.set(latency=0.5, fault_at="Receive", fault_times=1)),
+        (settings_read, lambda: host.fs.write(SETTINGS, other)),
+    )
+    assert str(error).endswith(
+        "; read again, the file is neither the one read before the write nor the one sent: "
+        "something else changed it meanwhile; run again"
+    ), error
+    assert host.fs.read(SETTINGS) == other
+    assert sum(1 for e in host.journal if guarded_write(e)) == 1
+
+
+def test_a_guarded_write_whose_end_the_host_does_not_confirm_reads_nothing_more(
+    sim: tuple[Fleet, dict[str, Any]],
+) -> None:
+    """From the write's command on, the host answers every operation with a fault, the
+    deletion of its shell too: the write may still run. Nothing more is read or written,
+    and the error says the file may be either."""
+    fleet, variables = sim
+    reset(fleet, "old")
+    host = fleet.host("old")
+    faults = fleet.faults("old")
+    error = guarded_write_of_a_change(
+        fleet, variables["old"], (guarded_write, lambda: faults.set(fault_next="always"))
+    )
+    assert "its end not confirmed (the host did not answer the deletion of its shell): the " in (
+        str(error)
+    ), error
+    assert "read it on the host before running again" in str(error)
+    journal = list(host.journal)
+    start = max(i for i, e in enumerate(journal) if guarded_write(e))
+    assert not any(settings_read(e) for e in journal[start:]), journal[start:]

@@ -14,6 +14,8 @@ from sagefleet.errors import InputError, SagefleetError
 from sagefleet.inventory import sagefleet_var_names, templating, without_template
 from sagefleet.remote import AuthenticationFailed, HostUnreachable
 from sagefleet.remote.ansible import AnsibleSession
+from sagefleet.remote.retry import VARIABLES as RETRY_VARIABLES
+from sagefleet.remote.retry import Backoff, retry_from
 
 #: What a task says when its inputs are refused before the host is contacted.
 REFUSED = "invalid input, host not contacted"
@@ -124,6 +126,14 @@ class SagefleetAction(ActionBase):  # type: ignore[misc]  # ansible-core has no 
         here, never passed through task arguments that Ansible may log)."""
         task_vars = self.task_vars
         return {n: self.template(task_vars[n]) for n in sagefleet_var_names(task_vars)}
+
+    def retry_policy(self) -> Backoff:
+        """This host's retries of a transient WinRM failure (``sagefleet_winrm_retries``
+        and its backoff), from its variables: an InputError on a bad value, so that
+        :meth:`prepare` refuses it before the host is contacted."""
+        task_vars = self.task_vars
+        given = {n: self.template(task_vars[n]) for n in RETRY_VARIABLES if n in task_vars}
+        return retry_from(self.host, given)
 
     def hosts_variables(
         self, hosts: list[str], select: Callable[[str], bool] | None = None

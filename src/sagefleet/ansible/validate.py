@@ -20,6 +20,7 @@ from sagefleet.checks import parse_waivers
 from sagefleet.deploy import check_inputs, require_entities
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.inventory import winrm_transport
+from sagefleet.remote.retry import retry_from
 from sagefleet.report.runs import check_for_play
 from sagefleet.settings import ValidationFailed, build_host_settings
 from sagefleet.settings import host as settings_host
@@ -128,19 +129,22 @@ def _job_inputs(host: str, variables: Mapping[str, Any], checks: Checks) -> None
         # reaches after writing: checked here, before any host is written.
         settings_host.job_target(host, variables)
         agent_service.options_from(host, variables)
+        retry_from(host, variables)
     if checks.verify:
         expectations.for_host(host, variables)
 
 
 def _rollback_inputs(host: str, variables: Mapping[str, Any]) -> None:
     """Raise the first error of what a rollback of the settings playbook uses: the
-    variables' names, the file's target, the backup it restores and the restart after it.
+    variables' names, the file's target, the backup it restores, the restart after it and
+    the retries of both.
     A rollback restores a backup, the way back from a bad write: it reads neither the
     entities nor the vendor files, so an error there does not refuse it (the write does)."""
     preflight.check_names(host, variables)
     target = settings_host.job_target(host, variables)
     settings_host.job_backup(host, variables, target)
     agent_service.options_from(host, variables)
+    retry_from(host, variables)
 
 
 def expired_waivers(host: str, variables: Mapping[str, Any], today: dt.date) -> list[str]:

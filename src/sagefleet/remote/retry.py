@@ -26,6 +26,22 @@ NOT_RETRIED = frozenset(
 """Snippets whose second run is not the same as one run."""
 
 
+def replayable(name: str, params: Params = None) -> bool:
+    """Whether running snippet ``name`` a second time leaves the host as one run does.
+
+    Not settings_write's write guarded by the file it replaces (``expect_previous``), nor
+    its rollback: after a first run that swapped the file, a second finds it changed since
+    it was read and refuses, or finds it restored and says unchanged, so that no restart
+    follows. sagefleet.settings.host reads the file again after a guarded write that never
+    answered; a rollback that never answered fails its host."""
+    given = params or {}
+    if name in NOT_RETRIED:
+        return False
+    if name == "settings_write" and not given.get("check"):
+        return given.get("action") == "write" and given.get("expect_previous") is None
+    return True
+
+
 T = TypeVar("T")
 
 
@@ -85,10 +101,13 @@ class Backoff:
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
+#: The inventory variables of the policy.
+VARIABLES = ("sagefleet_winrm_retries", "sagefleet_winrm_retry_backoff_s")
+
+
 def retry_from(host: str, variables: Mapping[str, Any]) -> Backoff:
     """The policy from inventory variables, refused before any host is touched."""
-    retries = value(host, variables, "sagefleet_winrm_retries")
-    backoff = value(host, variables, "sagefleet_winrm_retry_backoff_s")
+    retries, backoff = (value(host, variables, name) for name in VARIABLES)
     return Backoff(retries=retries, backoff_s=float(backoff))
 
 
@@ -111,7 +130,7 @@ class RetryingSession(HostSession):
     def run_snippet(
         self, name: str, params: Params = None, stdin: Stdin = None, *, sensitive: bool = False
     ) -> Any:
-        replayable = stdin is None or isinstance(stdin, list | tuple)
+        whole = stdin is None or isinstance(stdin, list | tuple)  # can be sent again
 
         def once(_attempt: int) -> Any:
             return self.inner.run_snippet(name, params, stdin, sensitive=sensitive)
@@ -127,7 +146,7 @@ class RetryingSession(HostSession):
             retried=(TransportError, RemoteTimeout, ConnectionLost),
             reset=reset,
             sleep=self.sleep,
-            retries=self.policy.retries if replayable and name not in NOT_RETRIED else 0,
+            retries=self.policy.retries if whole and replayable(name, params) else 0,
         )
 
     def execute(self, command: str, stdin: Stdin = None) -> tuple[int, bytes, bytes]:

@@ -21,6 +21,7 @@ from sagefleet.agent.connection.evidence import parse_time
 from sagefleet.errors import InputError, SagefleetError, field_error
 from sagefleet.outcomes import Outcome
 from sagefleet.remote import AuthenticationFailed, HostUnreachable, RemoteError, SnippetFailed
+from sagefleet.remote.errors import UNANSWERED
 from sagefleet.remote.session import HostSession
 from sagefleet.settings.document import HostSettings
 from sagefleet.settings.errors import OverwriteRefused
@@ -326,6 +327,9 @@ class SettingsOutcome:
     #: Temporary or put-aside copies a stopped write had left (they held the settings),
     #: removed by this write (names only).
     leftovers: list[str] = field(default_factory=list)
+    #: A write whose answer never came, found done when the file was read again: why
+    #: (the error), said in the message.
+    answer_lost: str = ""
 
     @property
     def restart_pending(self) -> bool:
@@ -349,7 +353,13 @@ class SettingsOutcome:
 
     @property
     def msg(self) -> str:
-        return self._msg() + self.kept_note + self.leftovers_note
+        return self._msg() + self.kept_note + self.leftovers_note + self.answer_lost_note
+
+    @property
+    def answer_lost_note(self) -> str:
+        if not self.answer_lost:
+            return ""
+        return f" (its answer lost: {self.answer_lost}; the file read again is the one sent)"
 
     @property
     def leftovers_note(self) -> str:
@@ -544,7 +554,14 @@ def _run_write(
     want_diff: bool,
     return_content: bool,
     expect_previous: dict[str, Any] | None = None,
+    unanswered: bool = False,
 ) -> SettingsOutcome:
+    """One run of the snippet, its answer interpreted. A RemoteError fails it as
+    SettingsWriteFailed, except a host not reached or credentials refused, and, with
+    ``unanswered``, a command that never answered (UNANSWERED), raised as they are."""
+    passed: tuple[type[RemoteError], ...] = (HostUnreachable, AuthenticationFailed)
+    if unanswered:
+        passed += UNANSWERED
     sha256 = settings_sha256(text)
     params = write_params(
         target,
@@ -560,7 +577,7 @@ def _run_write(
             stdin=None if check else content_stdin(text),
             sensitive=return_content,
         )
-    except (HostUnreachable, AuthenticationFailed):
+    except passed:
         raise
     except RemoteError as exc:
         raise _failure(session.host, target, exc) from None
@@ -636,7 +653,26 @@ def write_settings(
         probed.check = check
         return probed
     laid = probed.text if probed.text is not None else text
-    outcome = _run_write(
+    try:
+        outcome = _guarded_write(session, target, laid, probed, unanswered=True)
+    except UNANSWERED as exc:
+        outcome = _write_unanswered(session, target, guard, laid, probed, exc)
+    outcome.kept, outcome.text = list(probed.kept), laid
+    if want_diff and outcome.changed:
+        outcome.diff = diff(probed.previous_text, laid)
+    return outcome
+
+
+def _guarded_write(
+    session: HostSession,
+    target: SettingsTarget,
+    laid: str,
+    probed: SettingsOutcome,
+    *,
+    unanswered: bool = False,
+) -> SettingsOutcome:
+    """Write ``laid`` only if the file is still the one ``probed`` read."""
+    return _run_write(
         session,
         target,
         laid,
@@ -644,11 +680,76 @@ def write_settings(
         want_diff=False,
         return_content=False,
         expect_previous={"sha256": probed.previous_sha256},
+        unanswered=unanswered,
     )
-    outcome.kept, outcome.text = list(probed.kept), laid
-    if want_diff and outcome.changed:
-        outcome.diff = diff(probed.previous_text, laid)
-    return outcome
+
+
+def _write_unanswered(
+    session: HostSession,
+    target: SettingsTarget,
+    guard: HostSettings,
+    laid: str,
+    probed: SettingsOutcome,
+    exc: RemoteError,
+) -> SettingsOutcome:
+    """The guarded write never answered (its Receive failed, timed out or lost its
+    connection): the terminate Signal may have killed it before its swap, or its answer
+    was lost after. Running it again is no answer: a second run after a swap finds the
+    file changed since it was read, and refuses. Once its command surely runs no more (its
+    shell deleted), the file is read again: the text sent means it was written (its backup
+    the one that appeared); the file it was to replace, that it was not, and it is written
+    once more; anything else, that another writer came between."""
+    host, path = session.host, target.path
+    if not session.end_commands():
+        raise _unsure(
+            exc,
+            host,
+            path,
+            f"{exc.message}; its end not confirmed (the host did not answer the deletion of "
+            "its shell): the write may still run, and the file be the previous one or the "
+            "new one; read it on the host before running again",
+        )
+    try:
+        again = probe_settings(session, target, guard, want_diff=False)
+    except (RemoteError, SettingsRefused) as read:
+        raise _unsure(
+            read,
+            host,
+            path,
+            f"{exc.message}; the file could not be read again ({read}): it may be the "
+            "previous one or the new one",
+        ) from None
+    found = str(again.previous_sha256 or "").lower()
+    if found == settings_sha256(laid):
+        before = set(probed.backups)
+        made = [name for name in again.backups if name not in before]
+        return dataclasses.replace(
+            again,
+            check=False,
+            changed=True,
+            sha256=found,
+            previous_sha256=probed.previous_sha256,
+            existed=probed.existed,
+            backup=made[-1] if len(made) == 1 else None,
+            answer_lost=exc.message,
+        )
+    if found == str(probed.previous_sha256 or "").lower():
+        return _guarded_write(session, target, laid, probed)
+    raise SettingsWriteFailed(
+        host,
+        path,
+        f"{exc.message}; read again, the file is neither the one read before the write nor "
+        "the one sent: something else changed it meanwhile; run again",
+    )
+
+
+def _unsure(error: Exception, host: str, path: str, text: str) -> SagefleetError:
+    """The error of a write whose result is not known (``text`` says what is): a host no
+    longer reached stays so (the task ends it unreachable, the text its reason); anything
+    else fails the write."""
+    if isinstance(error, HostUnreachable):
+        return type(error)(host, f"writing {path}: {text}")
+    return SettingsWriteFailed(host, path, text)
 
 
 def rollback_settings(

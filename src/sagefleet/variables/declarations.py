@@ -426,7 +426,7 @@ WINRM_RETRIES = Var(
     low=0,
     high=10,
     what="a whole number of retries",
-    doors=("preflight", "deploy", "doctor"),
+    doors=("preflight", "deploy", "doctor", "settings", "restart"),
 )
 WINRM_BACKOFF = seconds(
     "sagefleet_winrm_retry_backoff_s",
@@ -435,7 +435,7 @@ WINRM_BACKOFF = seconds(
     default=1.0,
     low=0,
     high=60,
-    doors=("preflight", "deploy", "doctor"),
+    doors=("preflight", "deploy", "doctor", "settings", "restart"),
 )
 
 # -- the playbooks' own variables (plays outside the roles read them) -------------------
