@@ -25,7 +25,12 @@ from sagefleet.sim.host import USERS, Service, WindowsHost
 from tests.support.deployed import make_deployed
 from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT, FleetFactory
 from tests.support.scenarios import write_inventory
-from tests.support.signals import at_entries, first_receive_fails_in_the_agent_stop, started
+from tests.support.signals import (
+    at_entries,
+    first_receive_fails_in_the_agent_stop,
+    guarded_write,
+    started,
+)
 
 CANARY = "Sql-Canary-Passw0rd!"
 FOLDER = "C:\\Program Files\\Spendesk\\Sage Agent"
@@ -297,16 +302,6 @@ def test_a_restart_killed_by_the_connections_signal_reads_the_agent_again_and_st
     assert f"; {SERVICE} found Stopped, started again): settings in effect" in process.stdout
     service = play.host.service(SERVICE)
     assert service is not None and service.state == "Running" and service.process_id != before
-
-
-def guarded_write(entry: dict[str, Any]) -> bool:
-    """The journal entry of settings.json's write (not its read: check mode)."""
-    params = entry.get("params") or {}
-    return (
-        entry.get("name") == "settings_write"
-        and not params.get("check")
-        and params.get("expect_previous") is not None
-    )
 
 
 @pytest.mark.parametrize("lost", [False, True], ids=["fault", "connection-lost"])

@@ -33,7 +33,7 @@ from tests.support.reliability import (
     reset,
 )
 from tests.support.scenarios import write_inventory
-from tests.support.signals import at_entries
+from tests.support.signals import at_entries, guarded_write, settings_read
 
 HOSTS = {"old": "agent-old"}
 EXTRA = {"sagefleet_agent_target_version": "3.2.0", "sagefleet_winrm_retries": 0}
@@ -360,21 +360,6 @@ def test_an_install_whose_answer_is_lost_after_it_ended_says_the_target_runs_unc
     with session_for(fleet, "old") as direct:
         again = deploy_host(direct, "old", variables["old"], package)
     assert again.outcome == "unchanged", again.reason
-
-
-def guarded_write(entry: dict[str, Any]) -> bool:
-    """The journal entry of a write guarded by the file it replaces (not a read)."""
-    params = entry.get("params") or {}
-    return (
-        entry.get("name") == "settings_write"
-        and not params.get("check")
-        and params.get("expect_previous") is not None
-    )
-
-
-def settings_read(entry: dict[str, Any]) -> bool:
-    """The journal entry of a read of settings.json (the write in check mode)."""
-    return entry.get("name") == "settings_write" and bool((entry.get("params") or {}).get("check"))
 
 
 def changed_plan(variables: dict[str, Any]) -> dict[str, Any]:

@@ -108,6 +108,22 @@ def started(name: str, *, staging: bool = False) -> Callable[[dict[str, Any]], b
     return match
 
 
+def guarded_write(entry: dict[str, Any]) -> bool:
+    """A journal entry of settings.json's write guarded by the file it replaces (not a
+    read, which is the write in check mode)."""
+    params = entry.get("params") or {}
+    return (
+        entry.get("name") == "settings_write"
+        and not params.get("check")
+        and params.get("expect_previous") is not None
+    )
+
+
+def settings_read(entry: dict[str, Any]) -> bool:
+    """A journal entry of a read of settings.json (the write in check mode)."""
+    return entry.get("name") == "settings_write" and bool((entry.get("params") or {}).get("check"))
+
+
 Match = Callable[[dict[str, Any]], bool]
 
 
