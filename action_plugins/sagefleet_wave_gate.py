@@ -9,32 +9,46 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sagefleet import variables
 from sagefleet.ansible.action import SagefleetAction
 from sagefleet.deploy.waves import judge_wave
 from sagefleet.remote.ansible import AnsibleSession
+
+#: The share of failed hosts in a wave that stops the rollout.
+MAX_FAIL = "sagefleet_deploy_max_fail_percentage"
 
 
 class ActionModule(SagefleetAction):
     ARGUMENT_SPEC = {
         "hosts": {"type": "list", "elements": "str", "required": True},
         "result_var": {"type": "str", "default": "sagefleet_agent_result"},
-        "max_fail_percentage": {"type": "float", "default": 20.0},
+        # Unset: the play's sagefleet_deploy_max_fail_percentage (sagefleet.variables).
+        "max_fail_percentage": {"type": "float"},
         "verify": {"type": "dict"},
         "verify_report": {"type": "path"},
     }
     _requires_connection = False
 
     def read_variables(self) -> dict[str, Any]:
-        """Each host's registered deploy result (None: it has none)."""
+        """Each host's registered deploy result (None: it has none), and the share of
+        failed hosts that stops the rollout."""
         name = self.args["result_var"]
         found = self.registered(self.args["hosts"], [name])
-        return {host: found[host].get(name) for host in self.args["hosts"]}
+        share = self.args["max_fail_percentage"]
+        if share is None:
+            names = [MAX_FAIL, *variables.aliases_of(MAX_FAIL)]
+            given = {n: self.template(self.task_vars[n]) for n in names if n in self.task_vars}
+            share = variables.value(self.host, given, MAX_FAIL)
+        return {
+            "results": {host: found[host].get(name) for host in self.args["hosts"]},
+            "share": float(share),
+        }
 
     def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
         report = self.args["verify_report"]
         verdict = judge_wave(
-            inputs,
-            self.args["max_fail_percentage"],
+            inputs["results"],
+            inputs["share"],
             run=self.args["verify"] or {},
             report_folder=Path(report) if report else None,
         )

@@ -26,9 +26,10 @@ options:
     type: str
     default: sagefleet_agent_result
   max_fail_percentage:
-    description: Largest share of failed hosts, in percent, that lets the rollout go on.
+    description:
+      - Largest share of failed hosts, in percent, that lets the rollout go on.
+      - Unset, the host's C(sagefleet_deploy_max_fail_percentage) (default 20).
     type: float
-    default: 20.0
   verify:
     description:
       - The registered result of the wave's M(sagefleet_verify) task (none or skipped,
@@ -50,7 +51,6 @@ EXAMPLES = r"""
 - name: Decide whether the next wave may start
   sagefleet_wave_gate:
     hosts: "{{ ansible_play_batch }}"
-    max_fail_percentage: 20
   run_once: true
   delegate_to: localhost
   register: sagefleet_agent_wave

@@ -341,6 +341,25 @@ def test_failed_canary_stops_the_rollout(
     assert all(agent(fleet, n) == (None, None) for n in ("b", "c", "d"))
 
 
+@pytest.mark.parametrize(
+    "name", ["sagefleet_deploy_max_fail_percentage", "sagefleet_agent_max_fail_percentage"]
+)
+def test_the_share_of_failures_that_stops_the_rollout_has_one_name(
+    tmp_path: Path, package: Path, make_fleet: FleetFactory, name: str
+) -> None:
+    """A failed canary is 100 % of its wave: with the share at 100 the rollout goes on. The
+    share has one name, from the inventory to the wave gate; its retired name (the role's
+    own, once) is still read, with a deprecation warning naming the new one."""
+    fleet = make_fleet(profiles=["agent-old", "healthy-onprem"], names=["a-canary", "b"])
+    fleet.host("a-canary").installer_failure = 1
+    process, _ = deploy(fleet, tmp_path, package, inventory_vars={name: 100})
+    assert outcomes(process) == {"a-canary": "rolled-back", "b": "installed"}, (
+        process.stdout[-3000:]
+    )
+    retired = "sagefleet_agent_max_fail_percentage is deprecated"
+    assert (retired in process.stdout + process.stderr) == name.startswith("sagefleet_agent_")
+
+
 def test_unreachable_host_does_not_stop_the_others_and_next_run_converges(
     tmp_path: Path, package: Path, make_fleet: FleetFactory
 ) -> None:

@@ -21,6 +21,7 @@ from sagefleet.sim.host import SYSTEM, Acl
 from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT, next_first_address
 from tests.support.reliability import find_secrets
 from tests.support.scenarios import entities_for, write_inventory
+from tests.support.signals import at_entries
 
 CANARY = "Sql-Canary-Passw0rd!"
 HOST_ONLY = b"Host-Only-Pw7"
@@ -410,6 +411,44 @@ def test_restart_when_asked(
     last = [e for e in sim.host("with-agent").journal
             if e["kind"] == "snippet" and e["name"] == "diagnose"][-1]
     assert last["params"]["restart"] is True
+
+
+def diagnose_read(entry: dict[str, Any]) -> bool:
+    return entry.get("kind") == "snippet" and entry.get("name") == "diagnose"
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["read", "restart"])
+def test_a_fault_at_the_diagnose_snippet_is_retried_unless_it_restarts_the_agent(
+    fleet: tuple[Fleet, Path], first_run: tuple[dict[str, Path], str], tmp_path: Path,
+    restart: bool,
+) -> None:
+    """The diagnose snippet's first Receive (0.3 s late) answers an HTTP 500. A read is run
+    again (sagefleet_winrm_retries) and the bundle is complete; asked to restart the agent,
+    it is not (a second run would restart it again): the bundle says what was not read."""
+    sim, inventory = fleet
+    host, faults = sim.host("with-agent"), sim.faults("with-agent")
+    before = (faults.counters.faults, sum(1 for e in host.journal if diagnose_read(e)))
+    at_entries(
+        sim,
+        "with-agent",
+        (diagnose_read, lambda: faults.set(latency=0.3, fault_at="Receive", fault_times=1)),
+        (lambda _entry: faults.counters.faults > before[0], lambda: faults.set(latency=0.0)),
+    )
+    asked = ("-e", "sagefleet_diagnose_restart=true") if restart else ()
+    try:
+        run_playbook(inventory, tmp_path, "-l", "with-agent", *asked, exit_code=2 * restart)
+    finally:
+        host.on_record.clear()
+        faults.set(latency=0.0, fault_at=None)
+    runs = sum(1 for e in host.journal if diagnose_read(e)) - before[1]
+    assert (faults.counters.faults - before[0], runs) == (1, 1 if restart else 2)
+    manifest = json.loads(read_zip(bundles(tmp_path)["with-agent"])["manifest.json"])
+    if restart:
+        assert manifest["status"] == "incomplete"
+        (said,) = manifest["not_read"]
+        assert said.startswith("service, logs, events, settings: WinRM error: "), said
+    else:
+        assert manifest["not_read"] == [] and manifest["status"] != "incomplete", manifest
 
 
 # The simulator's stand-in agent log (sim/host/agent_runtime.py), described as an agent profile

@@ -215,6 +215,12 @@ def test_retries_are_configurable_bounded_and_back_off() -> None:
                 "settings_write", params
             )
         assert len(stub.calls) == calls, params
+    # The diagnose snippet asked to restart the agent would restart it again.
+    for params, calls in (({"restart": True}, 1), ({"restart": False}, 4)):
+        stub = failing(TransportError)
+        with pytest.raises(TransportError):
+            RetryingSession(stub, Backoff(retries=3), waits.append).run_snippet("diagnose", params)
+        assert len(stub.calls) == calls, params
     assert retry_from("h", {"sagefleet_winrm_retries": 5}).retries == 5
     for bad in (
         {"sagefleet_winrm_retries": -1},

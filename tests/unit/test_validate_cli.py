@@ -198,18 +198,18 @@ def test_a_settings_rollback_asked_with_e_is_checked_as_a_rollback(
     assert [e.split(",")[0] for e in lines] == ["- host sage01", "- host sage02"], lines
 
 
-def test_a_bad_retry_count_is_refused_for_the_settings_job_too(
+def test_a_bad_retry_count_is_refused_for_every_job_that_retries(
     inventory: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """settings.yml retries a transient WinRM failure as a deploy does: a bad
-    sagefleet_winrm_retries refuses its run before any host is contacted, a write or a
-    rollback."""
+    """Every job but verify retries a transient WinRM failure: a bad
+    sagefleet_winrm_retries refuses its run before any host is contacted (the settings
+    job's, a write or a rollback)."""
     sage02(inventory, {"sagefleet_winrm_retries": -1})
     assert main(["validate", "-i", str(inventory)]) == 2
     (line,) = capsys.readouterr().err.splitlines()[1:]
     assert line == (
         "- host sage02, field sagefleet_winrm_retries: must be a whole number of retries "
-        "from 0 to 10 (value: -1) [jobs: deploy, settings]"
+        "from 0 to 10 (value: -1) [jobs: preflight, deploy, settings, diagnose]"
     ), line
     given = ["validate", "-i", str(inventory), "--job", "settings"]
     assert main([*given, "-e", "sagefleet_settings_state=rollback"]) == 2

@@ -120,6 +120,8 @@ def _sagefleet_errors(
 def _job_inputs(host: str, variables: Mapping[str, Any], checks: Checks) -> None:
     """Raise the first error of preflight's inputs and of the job's own (``checks``)."""
     preflight.prepare(host, variables)
+    if not checks.verify:  # every job but verify retries a transient WinRM failure
+        retry_from(host, variables)
     if checks.deploy:
         check_inputs(host, variables)
     if checks.deploy or checks.settings:
@@ -129,7 +131,6 @@ def _job_inputs(host: str, variables: Mapping[str, Any], checks: Checks) -> None
         # reaches after writing: checked here, before any host is written.
         settings_host.job_target(host, variables)
         agent_service.options_from(host, variables)
-        retry_from(host, variables)
     if checks.verify:
         expectations.for_host(host, variables)
 

@@ -49,8 +49,7 @@ def check_rollout(host: str, variables: Mapping[str, Any]) -> None:
     or a size it cannot read stops the run with "Unexpected Exception, this is probably
     a bug". The shares of failed hosts are percentages, the pause a number of seconds.
     """
-    for name in ("sagefleet_deploy_max_fail_percentage", "sagefleet_agent_max_fail_percentage"):
-        value(host, variables, name)
+    value(host, variables, "sagefleet_deploy_max_fail_percentage")
     value(host, variables, "sagefleet_agent_pause_s")
     _check_suites(host, variables)
     used, waves = given(host, variables, "sagefleet_deploy_waves")

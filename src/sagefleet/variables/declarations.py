@@ -355,8 +355,8 @@ DEPLOY_FAIL_ON_BLOCKED = _deployed(
 )
 DEPLOY_MAX_FAIL = _deployed(
     "sagefleet_deploy_max_fail_percentage", "float",
-    "Share of failed hosts in a wave (percent) that stops the rollout; the default of "
-    "sagefleet_agent_max_fail_percentage.",
+    "A wave whose failed hosts (rolled back, failed or verify failed) exceed this share "
+    "(percent) stops the rollout; unreachable and blocked hosts do not count.",
     default=20,
     low=0,
     high=100,
@@ -382,15 +382,6 @@ VERIFY_SUITES = role_var(
     AGENT, "sagefleet_agent_verify_suites", "str",
     "The testinfra suites run between waves (an integrator's own folder works too).",
     default="{{ playbook_dir }}/../tests/infra",
-)
-AGENT_MAX_FAIL = role_var(
-    AGENT, "sagefleet_agent_max_fail_percentage", "float",
-    "A wave whose failed hosts (rolled back, failed or verify failed) exceed this share "
-    "stops the rollout; unreachable and blocked hosts do not count.",
-    default=20,
-    low=0,
-    high=100,
-    role_default="{{ sagefleet_deploy_max_fail_percentage | default(20) }}",
 )
 WAVE_REPORT = role_var(
     AGENT, "sagefleet_agent_wave_report", "str",
@@ -426,7 +417,7 @@ WINRM_RETRIES = Var(
     low=0,
     high=10,
     what="a whole number of retries",
-    doors=("preflight", "deploy", "doctor", "settings", "restart"),
+    doors=("preflight", "deploy", "doctor", "settings", "restart", "diagnose"),
 )
 WINRM_BACKOFF = seconds(
     "sagefleet_winrm_retry_backoff_s",
@@ -435,7 +426,7 @@ WINRM_BACKOFF = seconds(
     default=1.0,
     low=0,
     high=60,
-    doors=("preflight", "deploy", "doctor", "settings", "restart"),
+    doors=("preflight", "deploy", "doctor", "settings", "restart", "diagnose"),
 )
 
 # -- the playbooks' own variables (plays outside the roles read them) -------------------
@@ -508,10 +499,10 @@ VARIABLES: tuple[Var, ...] = (
     WAVES,
     DEPLOY_FAIL_ON_BLOCKED,
     DEPLOY_MAX_FAIL,
+    deprecated("sagefleet_agent_max_fail_percentage", DEPLOY_MAX_FAIL, roles=(AGENT,)),
     PACKAGE_INFO,
     PAUSE,
     VERIFY_WAVES,
-    AGENT_MAX_FAIL,
     WAVE_REPORT,
     CONNECT_WINDOW,
     VERIFY_SUITES,
