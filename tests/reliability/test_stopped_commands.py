@@ -13,13 +13,20 @@ from typing import Any
 
 import pytest
 
+from sagefleet.agent import profile as agent_profile
 from sagefleet.agent import service as agent_service
 from sagefleet.deploy import DeployResult, deploy_host
 from sagefleet.inventory import load
 from sagefleet.package import PackageInfo, build_test_package, inspect
-from sagefleet.remote.retry import RetryingSession, retry_from
+from sagefleet.remote.retry import Backoff, RetryingSession, retry_from
 from sagefleet.settings import build_host_settings
-from sagefleet.settings.host import SettingsWriteFailed, settings_target, write_settings
+from sagefleet.settings.host import (
+    SettingsWriteFailed,
+    reading_agent,
+    rollback_settings,
+    settings_target,
+    write_settings,
+)
 from sagefleet.sim.fleet import Fleet, generate_specs
 from sagefleet.sim.host import WindowsHost
 from tests.support.fleets import next_first_address, session_for
@@ -463,3 +470,41 @@ def test_a_guarded_write_whose_end_the_host_does_not_confirm_reads_nothing_more(
     journal = list(host.journal)
     start = max(i for i, e in enumerate(journal) if guarded_write(e))
     assert not any(settings_read(e) for e in journal[start:]), journal[start:]
+
+
+def test_a_settings_rollback_whose_answer_is_lost_fails_saying_what_the_file_may_be(
+    sim: tuple[Fleet, dict[str, Any]],
+) -> None:
+    """A write (its backup kept), then a rollback whose Receive, 0.5 s late, fails once it
+    restored the backup. It is not run again blind (it would call the file up to date):
+    the rollback fails saying what the file may be and what a rollback run again does,
+    which then reports the file up to date and restarts the agent, which has not read it."""
+    fleet, variables = sim
+    reset(fleet, "old")
+    host = fleet.host("old")
+    target = settings_target("old", path=SETTINGS)
+    target = reading_agent(target, agent_profile.default())
+    guard = build_host_settings("old", changed_plan(variables["old"]))
+    faults = fleet.faults("old")
+    rollbacks = lambda e: (e.get("params") or {}).get("action") == "rollback"  # noqa: E731
+    with faults_cleared(fleet, host), session_for(fleet, "old") as direct:
+        session = RetryingSession(direct, Backoff(retries=2), sleep=lambda _: None)
+        old = host.fs.read(SETTINGS)
+        assert write_settings(session, target, guard.text, guard=guard).changed
+        at_entries(
+            fleet,
+            "old",
+            (rollbacks, lambda: faults.set(latency=0.5, fault_at="Receive", fault_times=1)),
+            (lambda _entry: faults.counters.faults > 0, lambda: faults.set(latency=0.0)),
+        )
+        with pytest.raises(SettingsWriteFailed) as failed:
+            rollback_settings(session, target)
+        assert host.fs.read(SETTINGS) == old  # restored before the answer was lost
+        assert sum(1 for e in host.journal if rollbacks(e)) == 1  # never run again blind
+        assert str(failed.value).endswith(
+            "; its answer lost: the file may be the one it replaced or the restored backup; "
+            "run the rollback again (a file already restored is reported up to date, and an "
+            "agent that has not read it restarted)"
+        ), failed.value
+        again = rollback_settings(session, target)
+    assert not again.changed and again.restart_pending, again

@@ -31,10 +31,10 @@ def replayable(name: str, params: Params = None) -> bool:
 
     Not settings_write's write guarded by the file it replaces (``expect_previous``), nor
     its rollback: after a first run that swapped the file, a second finds it changed since
-    it was read and refuses, or finds it restored and says unchanged, so that no restart
-    follows. sagefleet.settings.host reads the file again after a guarded write that never
-    answered; a rollback that never answered fails its host. Nor the diagnose snippet asked
-    to restart the agent: a second run would restart it again."""
+    it was read and refuses, or finds it restored and calls it up to date, never restored.
+    sagefleet.settings.host reads the file again after a guarded write that never
+    answered; a rollback that never answered fails its host, saying so. Nor the diagnose
+    snippet asked to restart the agent: a second run would restart it again."""
     given = params or {}
     if name in NOT_RETRIED or (name == "diagnose" and given.get("restart")):
         return False

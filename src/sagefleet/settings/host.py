@@ -770,8 +770,18 @@ def rollback_settings(
     params = rollback_params(target, backup, check=check, return_content=want_diff)
     try:
         result = session.run_snippet(SNIPPET, params, sensitive=want_diff)
-    except (HostUnreachable, AuthenticationFailed):
+    except AuthenticationFailed:
         raise
+    except UNANSWERED as exc:
+        # Never run again blind (sagefleet.remote.retry.replayable): said as it stands.
+        raise _unsure(
+            exc,
+            session.host,
+            target.path,
+            f"{exc.message}; its answer lost: the file may be the one it replaced or the "
+            "restored backup; run the rollback again (a file already restored is reported "
+            "up to date, and an agent that has not read it restarted)",
+        ) from None
     except RemoteError as exc:
         raise _failure(session.host, target, exc) from None
     return interpret(
