@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import datetime
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from sagefleet.deploy.waves import check_rollout, judge_wave, outcome_of, wave_verdict
 from sagefleet.errors import InputError
+from sagefleet.variables import DeprecatedVariable, is_retired
 
 
 def test_a_failed_canary_stops_the_rollout() -> None:
@@ -212,7 +214,9 @@ def test_the_shares_of_failures_and_the_pause_are_checked(
     if accepted:
         check_rollout("sage01", {name: given})
         return
-    with pytest.raises(InputError) as caught:
+    # A retired name is still read, and checked, with its deprecation warning.
+    retired = pytest.warns(DeprecatedVariable) if is_retired(name) else contextlib.nullcontext()
+    with pytest.raises(InputError) as caught, retired:
         check_rollout("sage01", {name: given})
     assert (caught.value.host, caught.value.field) == ("sage01", name)
     assert f"(value: {given!r})" in str(caught.value)
