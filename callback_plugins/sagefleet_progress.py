@@ -61,6 +61,27 @@ options:
 """
 
 
+def _stop_workers(manager: Any, signum: int) -> None:
+    """Send ``signum`` to each worker process of ansible-core's TaskQueueManager (each ends
+    its commands' processes). ansible-core closes a finished worker's Process before it
+    puts the next one in its place: a signal between the two finds a closed Process, which
+    raises ValueError on any use. It is taken out of the list, where ansible-core's own
+    cleanup, on the way out, would fail on it the same way ("Unexpected Exception")."""
+    workers = getattr(manager, "_workers", None)
+    for index, worker in enumerate(manager.get_workers()):
+        if worker is None:
+            continue
+        try:
+            alive, pid = worker.is_alive(), worker.pid
+        except ValueError:  # closed
+            if isinstance(workers, list) and index < len(workers) and workers[index] is worker:
+                workers[index] = None
+            continue
+        if alive and pid:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signum)
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
@@ -243,10 +264,7 @@ class CallbackModule(CallbackBase):
                 ansible_term(signum, frame)
             os.kill(os.getpid(), signum)
             return
-        for worker in manager.get_workers():
-            if worker is not None and worker.pid and worker.is_alive():
-                with contextlib.suppress(OSError):  # each ends its commands' processes
-                    os.kill(worker.pid, signum)
+        _stop_workers(manager, signum)
         self._terminating = True
         self._stopped_by = DOCTOR_EXIT_CODES[EXIT_TERMINATED]
         raise SystemExit(EXIT_TERMINATED)

@@ -1,10 +1,10 @@
-"""The progress callback's TERM handler, when the TERM comes while os.fork runs its
-callbacks (ansible-core starting a worker process): Python only prints an exception raised
-there, so the handler's SystemExit would end nothing."""
+"""The progress callback's TERM handler at the worst moments of ansible-core's worker
+handling: while os.fork runs its callbacks (Python only prints an exception raised there,
+so the handler's SystemExit would end nothing), and while a closed worker's Process is
+still in the list."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,17 +12,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 # A stand-in for ansible-playbook: a TaskQueueManager-like owner of the TERM handler the
-# callback replaces, no workers, and a run that goes on for 10 s unless something ends it.
-# The TERM comes inside an at-fork callback (as logging's, which os.fork runs in the
-# parent), so the handler runs there.
-SCRIPT = """
-import os, signal, sys, time
+# callback replaces, with its worker list, and a playbook start; each test's script then
+# sends the TERM and goes on for 10 s unless something ends it.
+STAND_IN = """
+import atexit, multiprocessing, os, signal, sys, time
 sys.path[:0] = [{root!r}, {callbacks!r}]
 import sagefleet_progress
 
 class Manager:
+    def __init__(self, workers):
+        self._workers = workers
     def get_workers(self):
-        return []
+        return self._workers[:]
     def on_term(self, signum, frame):
         raise AssertionError("ansible's own handler ran")
 
@@ -30,10 +31,29 @@ class Playbook:
     def get_plays(self):
         return []
 
-manager = Manager()
-signal.signal(signal.SIGTERM, manager.on_term)
-callback = sagefleet_progress.CallbackModule()
-callback.v2_playbook_on_start(Playbook())
+def playbook_started(workers):
+    manager = Manager(workers)
+    signal.signal(signal.SIGTERM, manager.on_term)
+    sagefleet_progress.CallbackModule().v2_playbook_on_start(Playbook())
+    return manager
+"""
+
+
+def run(tmp_path: Path, script: str) -> tuple[int, str]:
+    """``script`` after the stand-in, in its own Python: its exit code and output."""
+    path = tmp_path / "playbook.py"
+    stand_in = STAND_IN.format(root=str(ROOT / "src"), callbacks=str(ROOT / "callback_plugins"))
+    path.write_text(stand_in + script, encoding="utf-8")
+    process = subprocess.run(
+        [sys.executable, str(path)], capture_output=True, text=True, timeout=60
+    )
+    return process.returncode, process.stdout + process.stderr
+
+
+# The TERM comes inside an at-fork callback (as logging's, which os.fork runs in the
+# parent while ansible-core starts a worker), so the handler runs there.
+IN_FORK = """
+playbook_started([])
 
 def in_fork_callback():
     os.kill(os.getpid(), signal.SIGTERM)
@@ -53,17 +73,32 @@ sys.exit(1)
 def test_a_term_during_a_fork_still_ends_the_run_with_143_and_no_traceback(
     tmp_path: Path,
 ) -> None:
-    script = tmp_path / "playbook.py"
-    script.write_text(
-        SCRIPT.format(root=str(ROOT / "src"), callbacks=str(ROOT / "callback_plugins")),
-        encoding="utf-8",
-    )
-    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCAL_TEMP": str(tmp_path / "at")}
-    process = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, env=env
-    )
-    output = process.stdout + process.stderr
-    assert process.returncode == 143, output
+    code, output = run(tmp_path, IN_FORK)
+    assert code == 143, output
     assert "the run went on" not in output
     assert "Traceback" not in output and "Exception ignored" not in output, output
     assert "[sagefleet] this run was terminated (SIGTERM)" in output, output
+
+
+# The TERM comes while ansible-core's worker list holds a Process it closed (between
+# closing a finished worker and putting the next one in its place).
+CLOSED = """
+worker = multiprocessing.Process(target=int)
+worker.start()
+worker.join()
+worker.close()
+manager = playbook_started([worker, None])
+atexit.register(lambda: print("workers left:", manager._workers))
+os.kill(os.getpid(), signal.SIGTERM)
+time.sleep(10)
+print("the run went on")
+"""
+
+
+def test_a_term_that_finds_a_closed_worker_still_ends_the_run_with_143(tmp_path: Path) -> None:
+    """The closed Process is skipped and taken out of the list (ansible-core's cleanup on
+    the way out would fail on it): exit 143, no traceback."""
+    code, output = run(tmp_path, CLOSED)
+    assert code == 143, output
+    assert "Traceback" not in output and "the run went on" not in output, output
+    assert "workers left: [None, None]" in output, output
