@@ -119,7 +119,7 @@ def test_a_stopped_deploy_keeps_an_earlier_report_in_a_folder_named_explicitly(
     assert (
         f"[sagefleet] this run was {word} and wrote no report: what it wrote in {out} "
         "was removed (any report there is from an earlier run)"
-    ) in output
+    ) in output, [line for line in output.splitlines() if line.startswith("[sagefleet]")]
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 

@@ -70,26 +70,34 @@ class RunFolder:
 
     ``job_dir`` is the folder holding every run of the job and ``latest`` (None for a
     folder named explicitly); ``started`` is when the run opened it (epoch seconds).
+    ``earlier``: sagefleet's own entries in a folder named explicitly as the run found
+    them (each name and stamp, ``_stamp``): an entry still so is an earlier run's, however
+    close in time the two runs came. Without it, an entry written from a second before
+    ``started`` on is this run's.
     """
 
     path: Path
     job_dir: Path | None
     started: float
+    earlier: tuple[tuple[str, str], ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "path": str(self.path),
             "job_dir": str(self.job_dir) if self.job_dir else None,
             "started": self.started,
+            "earlier": None if self.earlier is None else [list(e) for e in self.earlier],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunFolder:
         job_dir = data.get("job_dir")
+        earlier = data.get("earlier")
         return cls(
             path=Path(str(data["path"])),
             job_dir=Path(str(job_dir)) if job_dir else None,
             started=float(data.get("started") or 0.0),
+            earlier=None if earlier is None else tuple((str(n), str(s)) for n, s in earlier),
         )
 
 
@@ -106,7 +114,8 @@ def open_run(
     what writes into it, so a run that could not report leaves no empty folder there."""
     started = time.time()
     if explicit:
-        return RunFolder(path=Path(explicit), job_dir=None, started=started)
+        found = tuple((e.name, _stamp(e)) for e in _own_entries(Path(explicit)))
+        return RunFolder(path=Path(explicit), job_dir=None, started=started, earlier=found)
     job_dir = Path(reports_root) / inventory / job
     job_dir.mkdir(parents=True, exist_ok=True)
     stamp = (now or datetime.now(UTC)).strftime(STAMP_FORMAT)
@@ -133,17 +142,20 @@ def link_latest(run: RunFolder) -> Path | None:
     return link
 
 
-def _this_runs(run: RunFolder, written_at: float) -> bool:
-    """Whether a file written at ``written_at`` is this run's, not an earlier run's (a
-    second's margin for file systems that keep whole seconds)."""
-    return written_at >= run.started - 1.0
+def _this_runs(run: RunFolder, entry: Path) -> bool:
+    """Whether ``entry`` of the run's folder is this run's, not an earlier run's: not as
+    the run found it (``earlier``), else written from a second before the run opened the
+    folder on (a margin for file systems that keep whole seconds)."""
+    if run.earlier is not None:
+        return (entry.name, _stamp(entry)) not in run.earlier
+    return _written_at(entry) >= run.started - 1.0
 
 
 def written(run: RunFolder, name: str = REPORT) -> bool:
     """Whether this run wrote ``name`` in its folder (an older file does not count)."""
     target = run.path / name
     try:
-        return _this_runs(run, target.stat().st_mtime)
+        return _this_runs(run, target)
     except FileNotFoundError:
         return False
 
@@ -155,7 +167,7 @@ def discard(run: RunFolder) -> bool:
     verification): any report left there is an earlier run's. True: the folder went."""
     if run.job_dir is None or run.path.parent != run.job_dir:
         for entry in _own_entries(run.path):
-            if _this_runs(run, _written_at(entry)):
+            if _this_runs(run, entry):
                 _remove(entry)
         return False
     shutil.rmtree(run.path, ignore_errors=True)
@@ -190,6 +202,14 @@ def _written_at(entry: Path) -> float:
     return entry.stat().st_mtime
 
 
+def _stamp(entry: Path) -> str:
+    """What tells a file apart from one written after it in its place: its inode, size
+    and time of writing in nanoseconds; a wave folder's, those of each file in it."""
+    files = sorted(entry.iterdir()) if entry.is_dir() else [entry]
+    stats = [(f.name, f.stat()) for f in files]
+    return ";".join(f"{n}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}" for n, st in stats)
+
+
 def _remove(entry: Path) -> None:
     if entry.is_dir():
         shutil.rmtree(entry, ignore_errors=True)
@@ -202,7 +222,7 @@ def clear_stale(run: RunFolder) -> list[Path]:
     its waves' verification folders), so that the report this run writes holds only its
     own results: a folder named explicitly is used by every run. Only sagefleet's own files
     go (_own_entries); returns them."""
-    stale = [e for e in _own_entries(run.path) if not _this_runs(run, _written_at(e))]
+    stale = [e for e in _own_entries(run.path) if not _this_runs(run, e)]
     for entry in stale:
         _remove(entry)
     return stale
