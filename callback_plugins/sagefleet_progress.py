@@ -42,7 +42,8 @@ description:
   - A TERM ends ansible-playbook as Ctrl-C does (its worker processes told first),
     with exit code 143 instead of being killed by the signal before any of this (and
     before ansible's own temporary files are removed), also when it comes while a worker
-    process is being started. A second TERM kills it at once.
+    process is being started. A second TERM kills it at once. A Ctrl-C that comes while
+    a worker process is being started ends the run too, as any other Ctrl-C does.
   - Enabled in the project's ansible.cfg (callbacks_enabled). To see only the
     progress and the failures on a large fleet, also set
     C(ANSIBLE_DISPLAY_OK_HOSTS=false) and C(ANSIBLE_DISPLAY_SKIPPED_HOSTS=false).
@@ -59,6 +60,13 @@ options:
       - section: sagefleet_progress
         key: step
 """
+
+
+def _soon(call: Any, *args: Any) -> None:
+    """``call(*args)`` in 50 ms, from a thread of its own: once os.fork has returned."""
+    timer = threading.Timer(0.05, call, args)
+    timer.daemon = True
+    timer.start()
 
 
 def _stop_workers(manager: Any, signum: int) -> None:
@@ -274,18 +282,25 @@ class CallbackModule(CallbackBase):
         comes while os.fork runs its callbacks (ansible-core starting a worker: logging's
         lock) raises the handler's SystemExit there: it ends nothing, and the run would go
         on with its workers killed, to exit 1 with a traceback. So it is not printed, and
-        the signal is sent again, for the handler to end the run from where it is then."""
+        the signal is sent again, for the handler to end the run from where it is then.
+        A Ctrl-C there (ansible-core's own handler raises KeyboardInterrupt) is the same:
+        it is raised again in the main thread, as ansible-core's handler would have."""
         error = unraisable.exc_value
+        ours = os.getpid() == self._pid
         if (
-            os.getpid() == self._pid
+            ours
             and self._terminating
             and isinstance(error, SystemExit)
             and error.code == EXIT_TERMINATED
         ):
             self._term_resent = True
-            again = threading.Timer(0.05, os.kill, (self._pid, signal.SIGTERM))
-            again.daemon = True
-            again.start()
+            _soon(os.kill, self._pid, signal.SIGTERM)
+            return
+        if ours and not self._ended and isinstance(error, KeyboardInterrupt):
+            # ansible-core's handler left SIGINT to its default: Python's own raises it.
+            if signal.getsignal(signal.SIGINT) in (signal.SIG_DFL, signal.SIG_IGN, None):
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+            _soon(os.kill, self._pid, signal.SIGINT)
             return
         (self._unraisable_before or sys.__unraisablehook__)(unraisable)
 

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # A stand-in for ansible-playbook: a TaskQueueManager-like owner of the TERM handler the
@@ -26,6 +28,9 @@ class Manager:
         return self._workers[:]
     def on_term(self, signum, frame):
         raise AssertionError("ansible's own handler ran")
+    def on_int(self, signum, frame):  # ansible-core's handler of SIGINT, as it does
+        signal.signal(signum, signal.SIG_DFL)
+        raise KeyboardInterrupt()
 
 class Playbook:
     def get_plays(self):
@@ -34,6 +39,7 @@ class Playbook:
 def playbook_started(workers):
     manager = Manager(workers)
     signal.signal(signal.SIGTERM, manager.on_term)
+    signal.signal(signal.SIGINT, manager.on_int)
     sagefleet_progress.CallbackModule().v2_playbook_on_start(Playbook())
     return manager
 """
@@ -50,34 +56,48 @@ def run(tmp_path: Path, script: str) -> tuple[int, str]:
     return process.returncode, process.stdout + process.stderr
 
 
-# The TERM comes inside an at-fork callback (as logging's, which os.fork runs in the
-# parent while ansible-core starts a worker), so the handler runs there.
+# The signal comes inside an at-fork callback (as logging's, which os.fork runs in the
+# parent while ansible-core starts a worker), so its handler runs there. A KeyboardInterrupt
+# that reaches the top ends the run as ansible-playbook's CLI ends it.
 IN_FORK = """
 playbook_started([])
 
 def in_fork_callback():
-    os.kill(os.getpid(), signal.SIGTERM)
+    os.kill(os.getpid(), signal.{signal})
     time.sleep(0.01)
 
 os.register_at_fork(after_in_parent=in_fork_callback)
-child = os.fork()
-if child == 0:
-    os._exit(0)
-os.waitpid(child, 0)
-time.sleep(10)
-print("the run went on")
-sys.exit(1)
+try:
+    child = os.fork()
+    if child == 0:
+        os._exit(0)
+    os.waitpid(child, 0)
+    time.sleep(10)
+    print("the run went on")
+    sys.exit(1)
+except KeyboardInterrupt:
+    print("User interrupted execution")
+    sys.exit(99)
 """
 
 
-def test_a_term_during_a_fork_still_ends_the_run_with_143_and_no_traceback(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("signum", "code", "said"),
+    [
+        ("SIGTERM", 143, "[sagefleet] this run was terminated (SIGTERM)"),
+        ("SIGINT", 99, "User interrupted execution"),
+    ],
+)
+def test_a_signal_during_a_fork_still_ends_the_run_and_prints_no_traceback(
+    tmp_path: Path, signum: str, code: int, said: str
 ) -> None:
-    code, output = run(tmp_path, IN_FORK)
-    assert code == 143, output
+    """The TERM's SystemExit, or Ctrl-C's KeyboardInterrupt, raised where Python only
+    prints it: the run still ends as the signal asks, with no traceback."""
+    ended, output = run(tmp_path, IN_FORK.replace("{signal}", signum))
+    assert ended == code, output
     assert "the run went on" not in output
     assert "Traceback" not in output and "Exception ignored" not in output, output
-    assert "[sagefleet] this run was terminated (SIGTERM)" in output, output
+    assert said in output, output
 
 
 # The TERM comes while ansible-core's worker list holds a Process it closed (between
