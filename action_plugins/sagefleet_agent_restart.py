@@ -8,8 +8,7 @@ from sagefleet.agent import profile as agent_profile
 from sagefleet.agent import service as agent_service
 from sagefleet.ansible.action import SagefleetAction
 from sagefleet.errors import SagefleetError
-from sagefleet.remote.ansible import AnsibleSession
-from sagefleet.remote.retry import Backoff, RetryingSession
+from sagefleet.remote import HostSession
 
 READ_VARS = (
     agent_profile.VARIABLE,
@@ -21,23 +20,20 @@ READ_VARS = (
 
 
 class ActionModule(SagefleetAction):
+    # A transient WinRM failure of a read is retried; the restart itself never is (a
+    # restart stopped part way is read again instead).
+    RETRIES = True
     # No arguments: the service and its timeouts are the host's inventory (READ_VARS).
     _supports_check_mode = True  # reads the service's state, restarts nothing
 
     def read_variables(self) -> dict[str, Any]:
         return {n: self.template(self.task_vars[n]) for n in READ_VARS if n in self.task_vars}
 
-    def prepare(self, variables: dict[str, Any]) -> tuple[agent_service.RestartOptions, Backoff]:
-        # A transient WinRM failure of a read is retried (sagefleet_winrm_retries); the
-        # restart itself never is (a restart stopped part way is read again instead).
-        return agent_service.options_from(self.host, variables), self.retry_policy()
+    def prepare(self, variables: dict[str, Any]) -> agent_service.RestartOptions:
+        return agent_service.options_from(self.host, variables)
 
-    def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
-        options, policy = inputs
-        assert session is not None  # this plugin connects (SagefleetAction)
-        done = agent_service.restart(
-            RetryingSession(session, policy), options, check=self.check_mode
-        )
+    def act(self, session: HostSession | None, inputs: Any) -> dict[str, Any]:
+        done = agent_service.restart(session, inputs, check=self.check_mode)
         return {
             # In check mode, what a run would do (Ansible's convention, as the settings
             # write and the deploy report it): an installed agent would be restarted.

@@ -8,8 +8,7 @@ from typing import Any
 
 from sagefleet import diagnose, outcomes, preflight
 from sagefleet.ansible.action import SagefleetAction
-from sagefleet.remote.ansible import AnsibleSession
-from sagefleet.remote.retry import RetryingSession
+from sagefleet.remote import HostSession
 from sagefleet.variables import module_spec
 
 
@@ -17,6 +16,9 @@ class ActionModule(SagefleetAction):
     # Every option stands for an inventory variable (sagefleet.variables).
     ARGUMENT_SPEC: dict[str, Any] = module_spec("sagefleet_diagnose")
     _supports_check_mode = True  # read-only unless restart; a restart is skipped in check mode
+    # A transient WinRM failure is retried, except a read that restarts the agent, which a
+    # second run would restart again (sagefleet.remote.retry.replayable).
+    RETRIES = True
 
     def read_variables(self) -> dict[str, Any]:
         variables = self.sagefleet_variables()
@@ -35,18 +37,13 @@ class ActionModule(SagefleetAction):
     def prepare(self, variables: dict[str, Any]) -> Any:
         prepared = preflight.prepare(self.host, variables)
         options = diagnose.options_from(self.host, variables)
-        # A transient WinRM failure is retried (sagefleet_winrm_retries), except a read
-        # that restarts the agent, which a second run would restart again.
-        policy = self.retry_policy()
-        return prepared, options, diagnose.known_secrets(variables), policy
+        return prepared, options, diagnose.known_secrets(variables)
 
-    def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
-        prepared, options, secrets, policy = inputs
+    def act(self, session: HostSession | None, inputs: Any) -> dict[str, Any]:
+        prepared, options, secrets = inputs
         assert session is not None  # this plugin connects (SagefleetAction)
         address = str(self.task_vars.get("ansible_host", self.host))
-        bundle = diagnose.collect(
-            RetryingSession(session, policy), prepared, options, secrets, address=address
-        )
+        bundle = diagnose.collect(session, prepared, options, secrets, address=address)
         # The folder as the operator reads it: reports/diagnose, not playbooks/../reports/diagnose.
         path = diagnose.write_zip(bundle, Path(os.path.normpath(self.args["dest"])), secrets)
         restart = bundle.restart or {}

@@ -24,8 +24,7 @@ from sagefleet.ansible.preflight_play import (
     preflight_vars,
     task_result,
 )
-from sagefleet.remote.ansible import AnsibleSession
-from sagefleet.remote.retry import Backoff, RetryingSession, retry_from
+from sagefleet.remote import HostSession
 from sagefleet.variables import module_spec
 from sagefleet.variables.jobs import FAIL_ON_BLOCKED
 
@@ -41,6 +40,9 @@ class ActionModule(SagefleetAction):
     # none has a default: left out, the host's variable (or its declared default) is in force.
     ARGUMENT_SPEC: dict[str, Any] = module_spec("sagefleet_preflight")
     _supports_check_mode = True  # read-only
+    # A transient fault is retried (sagefleet_winrm_retries), as doctor and the fleet mode
+    # retry it: both modes report the same host the same way.
+    RETRIES = True
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         run = super().run
@@ -75,17 +77,12 @@ class ActionModule(SagefleetAction):
     def read_variables(self) -> dict[str, Any]:
         return host_variables(self.task_vars, self.template)
 
-    def prepare(self, variables: dict[str, Any]) -> tuple[preflight.PreparedHost, Backoff]:
-        given = preflight_vars(self.args, variables)
-        return preflight.prepare(self.host, given), retry_from(self.host, given)
+    def prepare(self, variables: dict[str, Any]) -> preflight.PreparedHost:
+        return preflight.prepare(self.host, preflight_vars(self.args, variables))
 
-    def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
-        prepared, policy = inputs
+    def act(self, session: HostSession | None, inputs: Any) -> dict[str, Any]:
         assert session is not None  # this plugin connects (SagefleetAction)
-        # A transient fault is retried (sagefleet_winrm_retries), as doctor and the fleet
-        # mode retry it: both modes report the same host the same way.
-        with RetryingSession(session, policy) as retrying:
-            report, _ = preflight.run(retrying, prepared, address=self._address())
+        report, _ = preflight.run(session, inputs, address=self._address())
         return task_result(report)
 
     def _address(self) -> str:

@@ -12,8 +12,7 @@ from sagefleet.agent import profile as agent_profile
 from sagefleet.ansible.action import SagefleetAction
 from sagefleet.errors import InputError, SagefleetError
 from sagefleet.outcomes import Outcome
-from sagefleet.remote.ansible import AnsibleSession
-from sagefleet.remote.retry import RetryingSession
+from sagefleet.remote import HostSession
 from sagefleet.settings import host as settings_host
 
 PROFILE_VARS = (
@@ -33,6 +32,9 @@ class ActionModule(SagefleetAction):
         "backup": {"type": "str"},
     }
     _supports_check_mode = True  # compares hashes and reports, writes nothing
+    # A transient WinRM failure is retried, as in a deploy; a write or rollback that never
+    # answered is not run again blind (sagefleet.remote.retry.replayable).
+    RETRIES = True
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         run = super().run
@@ -71,27 +73,24 @@ class ActionModule(SagefleetAction):
         # The host also says whether the running agent read the file since its last
         # write: a restart owed by an earlier run is done now (the handler).
         target = settings_host.reading_agent(target, profile)
-        # A transient WinRM failure is retried (sagefleet_winrm_retries), as in a deploy.
-        policy = self.retry_policy()
         if args["state"] == "present":
-            return target, settings_host.host_settings(self.host, variables), policy
-        return target, None, policy
+            return target, settings_host.host_settings(self.host, variables)
+        return target, None
 
-    def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
-        target, settings, policy = inputs
+    def act(self, session: HostSession | None, inputs: Any) -> dict[str, Any]:
+        target, settings = inputs
         assert session is not None  # this plugin connects (SagefleetAction)
-        retrying = RetryingSession(session, policy)
         check, want_diff = self.check_mode, bool(self._task.diff)
         if settings is not None:
             # The current file is read first: a vendor file is never replaced by rendered
             # content, nor a connection dropped silently (SettingsRefused), and what only
             # it holds is kept in what is written.
             outcome = settings_host.write_settings(
-                retrying, target, settings.text, check=check, want_diff=want_diff, guard=settings
+                session, target, settings.text, check=check, want_diff=want_diff, guard=settings
             )
         else:
             outcome = settings_host.rollback_settings(
-                retrying, target, backup=self.args["backup"], check=check, want_diff=want_diff
+                session, target, backup=self.args["backup"], check=check, want_diff=want_diff
             )
         result: dict[str, Any] = outcome.to_result()
         result.update(outcome.host_outcome(settings.entities if settings is not None else ()))

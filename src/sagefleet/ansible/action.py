@@ -15,7 +15,8 @@ from sagefleet.inventory import sagefleet_var_names, templating, without_templat
 from sagefleet.remote import AuthenticationFailed, HostUnreachable
 from sagefleet.remote.ansible import AnsibleSession
 from sagefleet.remote.retry import VARIABLES as RETRY_VARIABLES
-from sagefleet.remote.retry import Backoff, retry_from
+from sagefleet.remote.retry import Backoff, RetryingSession, retry_from
+from sagefleet.remote.session import HostSession
 
 #: What a task says when its inputs are refused before the host is contacted.
 REFUSED = "invalid input, host not contacted"
@@ -42,14 +43,19 @@ class SagefleetAction(ActionBase):  # type: ignore[misc]  # ansible-core has no 
     3. :meth:`read_variables` templates the inventory variables the plugin reads;
     4. :meth:`prepare` checks them (a SagefleetError: :meth:`refused`, no contact);
     5. :meth:`act` does the work, over an :class:`AnsibleSession` when the plugin needs
-       the host; an unreachable host or refused credentials end the task unreachable,
-       any other SagefleetError fails it (:meth:`failed`).
+       the host (in a :class:`RetryingSession` with ``RETRIES``, the host's
+       ``sagefleet_winrm_retries`` read with its inputs); an unreachable host or refused
+       credentials end the task unreachable, any other SagefleetError fails it
+       (:meth:`failed`).
     """
 
     TRANSFERS_FILES = False
     _supports_check_mode = True
     _supports_async = False
     ARGUMENT_SPEC: ClassVar[dict[str, Any]] = {}
+    #: Whether a transient WinRM failure is retried (sagefleet.remote.retry: only for the
+    #: snippets a second run leaves the same), as the host's sagefleet_winrm_retries says.
+    RETRIES: ClassVar[bool] = False
 
     args: dict[str, Any]
     task_vars: dict[str, Any]
@@ -73,9 +79,14 @@ class SagefleetAction(ActionBase):  # type: ignore[misc]  # ansible-core has no 
             return ready
         try:
             inputs = self.prepare(self.read_variables())
+            policy = self.retry_policy() if self.RETRIES else None
         except SagefleetError as exc:
             return self.refused(exc)
-        session = AnsibleSession(self.host, self._connection) if self._requires_connection else None
+        session: HostSession | None = None
+        if self._requires_connection:
+            session = AnsibleSession(self.host, self._connection)
+            if policy is not None:
+                session = RetryingSession(session, policy)
         try:
             return self.act(session, inputs)
         except (HostUnreachable, AuthenticationFailed) as exc:
@@ -129,8 +140,8 @@ class SagefleetAction(ActionBase):  # type: ignore[misc]  # ansible-core has no 
 
     def retry_policy(self) -> Backoff:
         """This host's retries of a transient WinRM failure (``sagefleet_winrm_retries``
-        and its backoff), from its variables: an InputError on a bad value, so that
-        :meth:`prepare` refuses it before the host is contacted."""
+        and its backoff), from its variables: an InputError on a bad value refuses the
+        task before the host is contacted."""
         task_vars = self.task_vars
         given = {n: self.template(task_vars[n]) for n in RETRY_VARIABLES if n in task_vars}
         return retry_from(self.host, given)
@@ -245,7 +256,7 @@ class SagefleetAction(ActionBase):  # type: ignore[misc]  # ansible-core has no 
         raises SagefleetError, before the host is contacted, on bad input."""
         return variables
 
-    def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
+    def act(self, session: HostSession | None, inputs: Any) -> dict[str, Any]:
         """The plugin's work; its task result."""
         raise NotImplementedError
 
