@@ -16,7 +16,7 @@ from typing import Any
 from sagefleet.agent import profile as agent_profile
 from sagefleet.errors import SagefleetError
 from sagefleet.remote import HostSession, RemoteError
-from sagefleet.remote.errors import UNANSWERED
+from sagefleet.remote.errors import END_NOT_CONFIRMED, UNANSWERED
 from sagefleet.variables import value
 
 
@@ -145,8 +145,8 @@ def run_restart(
     if not session.end_commands():
         raise type(first)(
             session.host,
-            f"{problem}; its end not confirmed (the host did not answer the deletion of its "
-            f"shell): it may still run, and the agent may be left stopped: check {name}",
+            f"{problem}; {END_NOT_CONFIRMED}: it may still run, and the agent may be left "
+            f"stopped: check {name}",
         )
     try:
         answers = session.run_snippet("query", {"questions": [{"kind": "service", "name": name}]})[

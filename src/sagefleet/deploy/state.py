@@ -12,6 +12,7 @@ from sagefleet.deploy.result import DeployResult, run_owner
 from sagefleet.findings import Finding, HostReport
 from sagefleet.outcomes import Outcome
 from sagefleet.remote import HostSession, RemoteError
+from sagefleet.remote.errors import END_NOT_CONFIRMED
 from sagefleet.settings.host import SettingsOutcome
 
 
@@ -116,8 +117,8 @@ class DeployState:
         self.step("lock-kept", error=str(exc))
         return type(exc)(
             self.host,
-            f"{problem}; its end not confirmed (the host did not answer the deletion of its "
-            f"shell): it may still run. The deploy lock {self.options.lock_path} stays until "
+            f"{problem}; {END_NOT_CONFIRMED}: it may still run. The deploy lock "
+            f"{self.options.lock_path} stays until "
             f"it expires ({self.options.lock_ttl_s} s, sagefleet_deploy_lock_ttl_s): {check} on "
             "the host, delete the lock once nothing runs, then deploy again",
         )

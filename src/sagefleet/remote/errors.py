@@ -62,6 +62,8 @@ class TransportError(RemoteError):
 #: it is), ended with its answer lost, or, the Signal lost too, still run. What it left is
 #: read again only once ``HostSession.end_commands`` confirmed it runs no more.
 UNANSWERED: tuple[type[RemoteError], ...] = (TransportError, RemoteTimeout, HostUnreachable)
+#: What an error says of such a command when the host did not confirm its end.
+END_NOT_CONFIRMED = "its end not confirmed (the host did not answer the deletion of its shell)"
 
 
 class SnippetFailed(RemoteError):

@@ -21,7 +21,7 @@ from sagefleet.agent.connection.evidence import parse_time
 from sagefleet.errors import InputError, SagefleetError, field_error
 from sagefleet.outcomes import Outcome
 from sagefleet.remote import AuthenticationFailed, HostUnreachable, RemoteError, SnippetFailed
-from sagefleet.remote.errors import UNANSWERED
+from sagefleet.remote.errors import END_NOT_CONFIRMED, UNANSWERED
 from sagefleet.remote.session import HostSession
 from sagefleet.settings.document import HostSettings
 from sagefleet.settings.errors import OverwriteRefused
@@ -705,9 +705,8 @@ def _write_unanswered(
             exc,
             host,
             path,
-            f"{exc.message}; its end not confirmed (the host did not answer the deletion of "
-            "its shell): the write may still run, and the file be the previous one or the "
-            "new one; read it on the host before running again",
+            f"{exc.message}; {END_NOT_CONFIRMED}: the write may still run, and the file be "
+            "the previous one or the new one; read it on the host before running again",
         )
     try:
         again = probe_settings(session, target, guard, want_diff=False)
