@@ -23,6 +23,7 @@ from sagefleet.sim.host import ADMINISTRATORS, SYSTEM, USERS, Acl, WindowsHost
 from tests.support.deploy import agent, deploy, outcomes
 from tests.support.deployed import make_deployed
 from tests.support.fleets import FleetFactory, session_for
+from tests.support.reliability import private
 from tests.support.scenarios import entities_for
 
 HOST = "sage01"
@@ -36,17 +37,6 @@ TEXT = '{"connections": [], "sqlPassword": "Sql-Canary-Passw0rd!"}\n'
 @pytest.fixture
 def fleet(make_fleet: FleetFactory) -> Fleet:
     return make_fleet(1, profiles=("french-ui",))
-
-
-def private(host: WindowsHost, path: str) -> bool:
-    """Nobody but SYSTEM and Administrators (and a service account) may open it; Users not."""
-    acl = host.fs.acl_of(path)
-    return (
-        acl.protected
-        and acl.owner in (ADMINISTRATORS, SYSTEM)
-        and not acl.may_read(USERS)
-        and not acl.may_write(USERS)
-    )
 
 
 def small_package(folder: Path) -> PackageInfo:

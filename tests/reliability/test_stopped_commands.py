@@ -29,6 +29,7 @@ from sagefleet.settings.host import (
 )
 from sagefleet.sim.fleet import Fleet, generate_specs
 from sagefleet.sim.host import WindowsHost
+from sagefleet.sim.host.process import wait
 from tests.support.fleets import next_first_address, session_for
 from tests.support.reliability import (
     INSTALL_DIR,
@@ -37,12 +38,14 @@ from tests.support.reliability import (
     assert_invariants,
     before,
     expected_settings,
+    private,
     reset,
+    staging_leaks,
 )
 from tests.support.scenarios import write_inventory
 from tests.support.signals import at_entries, guarded_write, settings_read
 
-HOSTS = {"old": "agent-old"}
+HOSTS = {"old": "agent-old", "fresh": "healthy-onprem"}
 EXTRA = {"sagefleet_agent_target_version": "3.2.0", "sagefleet_winrm_retries": 0}
 LOCK = "C:\\ProgramData\\sagefleet\\deploy.lock"
 SETTINGS = INSTALL_DIR + "\\settings.json"
@@ -163,11 +166,71 @@ def test_an_upgrade_stopped_while_it_stops_the_agent_starts_the_previous_one_aga
     assert f"{SERVICE} found Stopped at 2.3.0" in reason, reason
     assert "started again, running 2.3.0" in reason, reason
     steps = [s["step"] for s in result.steps]
-    assert steps[-3:] == ["discard-staged", "install-stopped", "restart"], steps
+    assert steps[-4:] == ["discard-staged", "settings-protect", "install-stopped", "restart"]
     if how == "lost":
         assert reason.startswith(
             "install stopped part way: old: connection lost before the answer: "
         ), reason
+
+
+@contextmanager
+def installer_held_after_its_settings_copy(host: WindowsHost) -> Iterator[None]:
+    """Within the block, the installer (any writer) of the agent's settings.json is held
+    right after that write, before it registers the service: a killed one stops there."""
+    write = host.fs.write
+
+    def held(path: str, *args: Any, **kwargs: Any) -> Any:
+        entry = write(path, *args, **kwargs)
+        if path.lower() == SETTINGS.lower():
+            wait(60.0)  # ends at once when the command is killed
+        return entry
+
+    host.fs.write = held  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del host.fs.write
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_a_fresh_install_stopped_after_copying_the_settings_leaves_them_private(
+    sim: tuple[Fleet, dict[str, Any]], package: PackageInfo, how: str
+) -> None:
+    """A fresh install killed after the installer copied settings.json into the agent's
+    folder, before it registered the service: that copy holds the passwords and inherits
+    the folder's DACL (Users may read), and the snippet's own ACL step never ran. The deploy
+    restricts it, says what the installer left and that no agent is installed, and the next
+    deploy installs over it."""
+    fleet, variables = sim
+    reset(fleet, "fresh")
+    host = fleet.host("fresh")
+    with (
+        faults_cleared(fleet, host),
+        installer_held_after_its_settings_copy(host),
+        session_for(fleet, "fresh") as direct,
+    ):
+        session = OnSnippet(direct, "agent_install", lambda: first_receive_fails(fleet, host, how))
+        result = deploy_host(session, "fresh", variables["fresh"], package)
+    ended_before_read(host, "agent_install")
+    assert host.service(SERVICE) is None
+    assert host.fs.is_file(SETTINGS) and private(host, SETTINGS)
+    assert result.outcome == "failed", result.reason
+    reason = result.reason or ""
+    assert reason.startswith("install stopped part way: "), reason
+    assert (
+        f"; the installer left its copy of settings.json in {SETTINGS}: readable by "
+        "administrators, SYSTEM and the service account only; no agent service: no agent "
+        "installed (the installer may have left files in the agent's folder; the next "
+        "deploy installs over them)"
+    ) in reason, reason
+    protect = [(s["path"], s["existed"]) for s in result.steps if s["step"] == "settings-protect"]
+    assert protect == [(SETTINGS, True)], result.steps
+    assert not host.fs.exists(LOCK), "the deploy lock was not released"
+    assert staging_leaks(host) == []
+    with session_for(fleet, "fresh") as direct:
+        again = deploy_host(direct, "fresh", variables["fresh"], package)
+    assert again.outcome == "installed", again.reason
+    assert private(host, SETTINGS)
 
 
 def test_an_install_whose_end_the_host_does_not_confirm_keeps_the_lock_and_does_no_more(
@@ -362,11 +425,54 @@ def test_an_install_whose_answer_is_lost_after_it_ended_says_the_target_runs_unc
         "exit code lost with its answer; read the installer's log (playbooks/diagnose.yml) "
         f"and check the agent (playbooks/verify.yml), or restore 2.3.0 from {BACKUPS}"
     ), reason
-    assert [s["step"] for s in result.steps][-2:] == ["discard-staged", "install-stopped"]
+    steps = [s["step"] for s in result.steps]
+    assert steps[-3:] == ["discard-staged", "settings-protect", "install-stopped"], steps
     assert not host.fs.exists(LOCK), "the deploy lock was not released"
     with session_for(fleet, "old") as direct:
         again = deploy_host(direct, "old", variables["old"], package)
     assert again.outcome == "unchanged", again.reason
+
+
+def test_a_fresh_install_whose_answer_is_lost_after_it_ended_is_recorded_for_the_operator(
+    sim: tuple[Fleet, dict[str, Any]], package: PackageInfo
+) -> None:
+    """The same on a fresh host: 3.2.0 runs, its exit code lost. No version to restore, so
+    the failed install is recorded (the next deploy fails the host while the agent is
+    there), and the reason says both ways out: keep it once its log shows it ended well,
+    or uninstall it; never "the installer left it" as if it surely failed."""
+    fleet, variables = sim
+    reset(fleet, "fresh")
+    host = fleet.host("fresh")
+
+    def answer_lost() -> None:
+        fleet.faults("fresh").set(latency=0.5, fault_at="Receive", fault_times=1)
+
+    with faults_cleared(fleet, host), session_for(fleet, "fresh") as direct:
+        session = OnSnippet(direct, "agent_install", answer_lost)
+        result = deploy_host(session, "fresh", variables["fresh"], package)
+    assert [run["exit_code"] for run in host.installer_runs] == [0]
+    assert not any(e["kind"] == "terminated" for e in host.journal), "killed before its end"
+    assert private(host, SETTINGS)
+    assert result.outcome == "failed", result.reason
+    reason = result.reason or ""
+    assert reason.startswith("install stopped part way: fresh: WinRM error: "), reason
+    assert (
+        f"; {SERVICE} found Running at 3.2.0, the target: the install may have ended, its "
+        "exit code lost with its answer; read the installer's log (playbooks/diagnose.yml) "
+        "and check the agent (playbooks/verify.yml); no earlier agent to restore: if the "
+        "installer's log shows it ended well, keep it (deploy once with "
+        "sagefleet_agent_accept_failed_install: true), else uninstall it (Programs and "
+        "Features) before deploying again; recorded in "
+    ) in reason, reason
+    assert "the installer left " + SERVICE not in reason, reason
+    with session_for(fleet, "fresh") as direct:
+        again = deploy_host(direct, "fresh", variables["fresh"], package)
+    assert again.outcome == "failed", again.reason
+    assert "sagefleet_agent_accept_failed_install: true" in (again.reason or "")
+    accepted = {**variables["fresh"], "sagefleet_agent_accept_failed_install": True}
+    with session_for(fleet, "fresh") as direct:
+        kept = deploy_host(direct, "fresh", accepted, package)
+    assert kept.outcome == "unchanged", kept.reason
 
 
 def changed_plan(variables: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 from sagefleet.remote import HostSession
 from sagefleet.settings import OverwriteRefused, build_host_settings
 from sagefleet.sim.fleet import Fleet
-from sagefleet.sim.host import WindowsHost
+from sagefleet.sim.host import ADMINISTRATORS, SYSTEM, USERS, WindowsHost
 from tests.support.deploy import CANARY, INSTALL_DIR, SERVICE
 from tests.support.fleets import ANSIBLE_PLAYBOOK, ROOT
 
@@ -48,6 +48,17 @@ def staging_leaks(host: WindowsHost, secrets: Iterable[str] = (CANARY,)) -> list
     with host.lock:
         entries = [(k, e) for k, e in host.fs.entries.items() if k.startswith(WORK_ROOT)]
         return [e.path for _, e in entries if e.data and find_secrets(e.data, wanted)]
+
+
+def private(host: WindowsHost, path: str) -> bool:
+    """Nobody but SYSTEM and Administrators (and a service account) may open it; Users not."""
+    acl = host.fs.acl_of(path)
+    return (
+        acl.protected
+        and acl.owner in (ADMINISTRATORS, SYSTEM)
+        and not acl.may_read(USERS)
+        and not acl.may_write(USERS)
+    )
 
 
 def expected_settings(

@@ -202,6 +202,25 @@ def test_file_replace_leaves_the_replaced_files_dacl_unless_the_script_sets_its_
     assert rc == 0 and not host.fs.acl_of(path).may_read(USERS)
 
 
+def test_protect_leaves_an_installers_copy_readable_unless_the_script_sets_its_acl() -> None:
+    """settings_write's protect changes the copy an installer left only by its one
+    Set-SfPrivateAcl: the model follows the script, so a protect without it would leave
+    Users reading the passwords, and a test would say so."""
+    host = make()
+    path = AGENT + "\\settings.json"
+    host.fs.mkdir(AGENT)
+    host.fs.write(path, b'{"SqlPassword": "canary"}')  # inherited: Users may read
+    params = settings_host.protect_params(settings_host.settings_target("h1", path=path))
+    full = snippets.render("settings_write", params)
+    line = "Set-SfPrivateAcl -Path $target -Acl $P.acl"
+    assert full.count(line) == 1
+    rc, _, _ = run_snippet(host, "settings_write", params, b"", script=full.replace(line, ""))
+    assert rc == 0 and host.fs.acl_of(path).may_read(USERS)
+    rc, _, _ = run_snippet(host, "settings_write", params, b"")
+    assert rc == 0 and not host.fs.acl_of(path).may_read(USERS)
+    assert host.fs.read(path) == b'{"SqlPassword": "canary"}'
+
+
 def test_the_bastion_and_the_prelude_map_the_same_service_account_names_to_sids() -> None:
     """Python grants these names by SID (settings ACL); the prelude's resolver maps the
     same names for what reaches it raw (the service account): one table in two languages."""

@@ -784,3 +784,41 @@ def test_a_profiles_running_agent_started_after_its_files_were_written() -> None
     result = SimSession(host).run_snippet("settings_write", params)
     assert result["agent"]["state"] == "Running"
     assert settings_host.agent_reading(result) == (False, "")
+
+
+def test_protect_restricts_an_installers_copy_and_leaves_its_content(
+    sim: WindowsHost, target: SettingsTarget
+) -> None:
+    """The copy an install stopped part way left (its folder's DACL: Users may read) gets
+    the private ACL, its content and write time untouched; a second protect finds it so."""
+    sim.fs.write(PATH, b'{"SqlPassword": "canary"}')  # as the installer wrote it
+    written = sim.fs.stat(PATH).modified
+    assert sim.fs.acl_of(PATH).may_read(USERS)
+    session = SimSession(sim)
+    assert settings_host.protect_settings(session, target) is True
+    acl = sim.fs.acl_of(PATH)
+    assert acl.protected and not acl.may_read(USERS) and not acl.may_write(USERS)
+    assert sim.fs.read(PATH) == b'{"SqlPassword": "canary"}'
+    assert sim.fs.stat(PATH).modified == written
+    result = session.run_snippet("settings_write", settings_host.protect_params(target))
+    assert (result["existed"], result["changed"], result["backup"]) == (True, False, None)
+    assert result["sha256"] == result["previous_sha256"]
+    assert [e for e in sim.journal if e["kind"] == "settings_write"] == []
+
+
+def test_protect_finds_nothing_to_do_without_the_file_or_its_folder(
+    sim: WindowsHost, target: SettingsTarget
+) -> None:
+    """A stopped install may not have reached the agent's folder: no error, nothing done."""
+    session = SimSession(sim)
+    assert settings_host.protect_settings(session, target) is False
+    elsewhere = dataclasses.replace(target, path="C:\\Nowhere\\Sage Agent\\settings.json")
+    result = session.run_snippet("settings_write", settings_host.protect_params(elsewhere))
+    assert (result["existed"], result["backups"], result["leftovers"]) == (False, [], [])
+    assert not sim.fs.exists("C:\\Nowhere")
+    # A write still refuses the missing folder, naming it.
+    with pytest.raises(SnippetFailed, match="does not exist"):
+        session.run_snippet(
+            "settings_write",
+            settings_host.write_params(elsewhere, "0" * 64, check=True, return_content=False),
+        )

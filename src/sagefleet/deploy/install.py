@@ -18,7 +18,13 @@ from sagefleet.deploy.rollback import Rollback
 from sagefleet.outcomes import Outcome
 from sagefleet.remote import RemoteError, SnippetFailed
 from sagefleet.remote.errors import UNANSWERED
-from sagefleet.settings.host import settings_target, write_settings
+from sagefleet.settings.host import (
+    SettingsTarget,
+    SettingsWriteFailed,
+    protect_settings,
+    settings_target,
+    write_settings,
+)
 
 #: What the stage step records of how the package reached the host.
 STAGE_DETAILS = ("method", "encoding", "streams", "bytes_sent", "skipped", "resumed_from")
@@ -231,6 +237,7 @@ class Install(HealthGate, Rollback, Backups):
         if not self.session.end_commands():
             raise self._unconfirmed(exc, problem, f"check {self.service} and the installer's log")
         self._discard_staged(staged_path)
+        problem += self._protect_installed(settings)
         try:
             found = self._query({"kind": "service", "name": self.service})[0]
         except RemoteError as again:
@@ -246,21 +253,25 @@ class Install(HealthGate, Rollback, Backups):
         previous = self.result.previous_version
         if previous is None and state is None:
             return self.done(
-                Outcome.FAILED, changed=True, reason=f"{problem}; {said}: nothing installed"
+                Outcome.FAILED,
+                changed=True,
+                reason=(
+                    f"{problem}; {said}: no agent installed (the installer may have left "
+                    "files in the agent's folder; the next deploy installs over them)"
+                ),
             )
         if previous is None or not versions.same(version, previous):
-            note = (
-                "" if previous is None else f"; restore {previous} from {self.options.backup_dir}"
-            )
-            if previous is not None and state == "Running" and versions.same(version, self.target):
+            restore = f"restore {previous} from {self.options.backup_dir}" if previous else ""
+            note = f"; {restore}" if restore else ""
+            if state == "Running" and versions.same(version, self.target):
                 # Its answer lost after it ended, most likely: the exit code went with it,
                 # so nothing says the install did all it should (a next deploy finds the
-                # target in place and leaves it).
+                # target in place and leaves it after an upgrade; a fresh install's is
+                # recorded as failed, which the operator may accept).
                 note = (
                     ", the target: the install may have ended, its exit code lost with its "
                     "answer; read the installer's log (playbooks/diagnose.yml) and check the "
-                    f"agent (playbooks/verify.yml), or restore {previous} from "
-                    f"{self.options.backup_dir}"
+                    "agent (playbooks/verify.yml)" + (f", or {restore}" if restore else "")
                 )
             return self._rollback(
                 {"state": state, "version": version}, f"{problem}; {said}{note}", settings
@@ -300,6 +311,27 @@ class Install(HealthGate, Rollback, Backups):
                 finding("SF601", False, "Agent installed or upgraded", problem),
                 finding("SF604", True, "Rollback to the previous version", said),
             ],
+        )
+
+    def _protect_installed(self, settings: SettingsTarget) -> str:
+        """The install snippet never answered: the private ACL it sets on the installer's
+        copy of settings.json (passwords; it inherits the agent folder's DACL, which lets
+        Users read) may not have been set. Set again here, on the file if there; what the
+        reason says of it ("" when the file was the previous agent's or is not there)."""
+        try:
+            existed = protect_settings(self.session, settings)
+        except (RemoteError, SettingsWriteFailed) as exc:
+            self.step("settings-protect", path=settings.path, error=str(exc))
+            return (
+                f"; {settings.path} (it holds passwords) may be readable by the host's users, "
+                f"its access not restricted ({exc}): restrict it or delete it"
+            )
+        self.step("settings-protect", path=settings.path, existed=existed)
+        if not existed or self.result.previous_version is not None:
+            return ""
+        return (
+            f"; the installer left its copy of settings.json in {settings.path}: readable by "
+            "administrators, SYSTEM and the service account only"
         )
 
     def _state_again(self, outcome: dict[str, Any]) -> dict[str, Any]:

@@ -151,6 +151,13 @@ class Rollback(DeployState):
         if not state and not version:
             return "; no earlier agent to restore, and the installer left no agent service"
         at = f" at {version}" if version else ""
+        if state == "Running" and versions.same(version, self.target):
+            # The install may have ended well, its answer lost: the operator decides.
+            return (
+                "; no earlier agent to restore: if the installer's log shows it ended well, "
+                "keep it (deploy once with sagefleet_agent_accept_failed_install: true), else "
+                "uninstall it (Programs and Features) before deploying again"
+            )
         return (
             f"; no earlier agent to restore, and the installer left {self.service} "
             f"{state or 'in an unknown state'}{at} on the host: uninstall it (Programs and "

@@ -1,6 +1,7 @@
-# sagefleet:settings_write/6
-# Write or roll back the agent's settings.json atomically; the bastion decides what.
-# $P: action (write|rollback), path, sha256 (write), backup (rollback, null: newest),
+# sagefleet:settings_write/7
+# Write or roll back the agent's settings.json atomically, or protect it; the bastion
+# decides what.
+# $P: action (write|rollback|protect), path, sha256 (write), backup (rollback, null: newest),
 #     check, return_content, keep_backups, acl {owner, full_control[], read[]} (SIDs for
 #     built-in principals, DOMAIN\user or .\user for accounts: see Resolve-SfPrincipal),
 #     expect_previous (write: null, or {sha256} of the file the bastion read and checked;
@@ -11,6 +12,9 @@
 # The content holds passwords: it never travels in $P, and is echoed back (base64) only
 # when return_content asks for it (diff mode), for a caller that hides its logs.
 # A write that is not a check first removes what a stopped write left (leftovers).
+# protect: the file at path, if there, gets the private DACL, its content untouched: the
+# copy an installer stopped part way left (it holds passwords, and inherits the install
+# folder's DACL, which lets Users read). A missing folder or file has nothing to protect.
 
 function Get-SfSha256([byte[]] $Bytes) {
     $sha = New-Object -TypeName System.Security.Cryptography.SHA256CryptoServiceProvider
@@ -77,7 +81,8 @@ function Set-SfContent([byte[]] $Bytes, [bool] $KeepBackup) {
 $target = [System.IO.Path]::GetFullPath([string]$P.path)
 $folder = [System.IO.Path]::GetDirectoryName($target)
 $leaf = [System.IO.Path]::GetFileName($target)
-if (-not [System.IO.Directory]::Exists($folder)) {
+$folderExists = [System.IO.Directory]::Exists($folder)
+if (-not $folderExists -and $P.action -ne 'protect') {
     throw "the folder '$folder' of '$target' does not exist (is the agent installed there?)"
 }
 $current = $null
@@ -101,7 +106,7 @@ if ($null -ne $current) { $result.previous_sha256 = Get-SfSha256 $current }
 # catch, no finally runs) leaves its temporary file, or the replaced file it put aside:
 # both hold the settings' secrets. Removed by the next write, and named.
 $result.leftovers = @()
-if (-not $P.check) {
+if (-not $P.check -and $folderExists) {
     $pattern = '^\.' + [regex]::Escape($leaf) + '\.[0-9a-f]{32}\.(tmp|old)$'
     $found = @([System.IO.Directory]::GetFiles($folder) | ForEach-Object { [System.IO.Path]::GetFileName($_) } |
         Where-Object { $_ -match $pattern } | Sort-Object)
@@ -141,6 +146,9 @@ if ($P.action -eq 'write') {
     $result.restored = $name
     $result.sha256 = Get-SfSha256 $bytes
     if ($P.return_content) { $result.content = [Convert]::ToBase64String($bytes) }
+} elseif ($P.action -eq 'protect') {
+    if ($null -ne $current -and -not $P.check) { Set-SfPrivateAcl -Path $target -Acl $P.acl }
+    $result.sha256 = $result.previous_sha256
 } else {
     throw "unknown settings_write action '$($P.action)'"
 }
@@ -160,7 +168,7 @@ if ($result.changed -and -not $P.check) {
         foreach ($name in $result.pruned) { [System.IO.File]::Delete((Join-Path $folder $name)) }
     }
 }
-$result.backups = @(Get-SfBackups)
+$result.backups = @(if ($folderExists) { Get-SfBackups })
 # The file's last write and the agent's process start, both on this host's clock.
 $result.now_utc = [DateTime]::UtcNow.ToString('o')
 $result.written_utc = $null

@@ -40,13 +40,14 @@ def _content_line(stdin: bytes) -> bytes:
 class _Folder:
     """The settings file's folder on one host, and its backups."""
 
-    def __init__(self, host: WindowsHost, path: str) -> None:
+    def __init__(self, host: WindowsHost, path: str, *, missing_ok: bool = False) -> None:
         self.host = host
         self.fs = host.fs
         with powershell_errors():
             self.target = self.fs.resolve(path)
         self.folder, _, self.leaf = self.target.rpartition("\\")
-        if not self.fs.is_dir(self.folder):
+        self.exists = self.fs.is_dir(self.folder)
+        if not self.exists and not missing_ok:
             raise SnippetAbort(
                 f"the folder '{self.folder}' of '{self.target}' does not exist "
                 "(is the agent installed there?)"
@@ -57,7 +58,10 @@ class _Folder:
         return f"{self.folder}\\{name}"
 
     def backups(self) -> list[str]:
-        """Newest first, as Sort-Object -Descending orders the names."""
+        """Newest first, as Sort-Object -Descending orders the names (none without the
+        folder: protect's, which asks for it only when it exists)."""
+        if not self.exists:
+            return []
         names = [n for n in self.fs.listdir(self.folder) if self.pattern.match(n)]
         return sorted(names, key=str.lower, reverse=True)
 
@@ -146,8 +150,8 @@ def settings_write(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> d
 
 
 def _settings_write(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> dict[str, Any]:
-    folder = _Folder(host, str(params.get("path") or ""))
     action = params.get("action")
+    folder = _Folder(host, str(params.get("path") or ""), missing_ok=action == "protect")
     check = bool(params.get("check"))
     return_content = bool(params.get("return_content"))
     current = folder.current()
@@ -166,7 +170,7 @@ def _settings_write(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> 
         "content": None,
     }
     # What a write killed before its swap left (row 43): removed by a write, not a check.
-    result["leftovers"] = [] if check else folder.remove_leftovers()
+    result["leftovers"] = [] if check or not folder.exists else folder.remove_leftovers()
     data: bytes = b""
     if action == "write":
         expected = params.get("expect_previous")
@@ -219,6 +223,15 @@ def _settings_write(host: WindowsHost, params: dict[str, Any], stdin: Stdin) -> 
         result["sha256"] = _sha256(data)
         if return_content:
             result["content"] = base64.b64encode(data).decode("ascii")
+    elif action == "protect":
+        # The copy a stopped installer left: the private DACL, the content untouched (by a
+        # script that sets it: one that does not leaves the file as the installer did).
+        running = semantics.current()
+        sets = running is None or running.uses(r"Set-SfPrivateAcl\s+-Path\s+\$target\b")
+        if current is not None and not check and sets:
+            folder.fs.set_acl(folder.target, acl_from_spec(host, params.get("acl") or {}))
+            host.record({"kind": "settings_protect", "path": folder.target})
+        result["sha256"] = result["previous_sha256"]
     else:
         raise SnippetAbort(f"unknown settings_write action '{action}'")
 
