@@ -208,6 +208,7 @@ def test_retries_are_configurable_bounded_and_back_off() -> None:
         ({"action": "rollback", "check": True, "expect_previous": None}, 4),
         ({"action": "write", "check": True, "expect_previous": None}, 4),
         ({"action": "write", "check": False, "expect_previous": None}, 4),  # staged: no guard
+        ({"action": "protect", "check": False, "expect_previous": None}, 4),  # the ACL again
     ):
         stub = failing(TransportError)
         with pytest.raises(TransportError):

@@ -34,12 +34,14 @@ def replayable(name: str, params: Params = None) -> bool:
     it was read and refuses, or finds it restored and calls it up to date, never restored.
     sagefleet.settings.host reads the file again after a guarded write that never
     answered; a rollback that never answered fails its host, saying so. Nor the diagnose
-    snippet asked to restart the agent: a second run would restart it again."""
+    snippet asked to restart the agent: a second run would restart it again. Its protect
+    (the private ACL set again on the file, its content untouched) is replayed."""
     given = params or {}
     if name in NOT_RETRIED or (name == "diagnose" and given.get("restart")):
         return False
     if name == "settings_write" and not given.get("check"):
-        return given.get("action") == "write" and given.get("expect_previous") is None
+        action = given.get("action")
+        return action == "protect" or (action == "write" and given.get("expect_previous") is None)
     return True
 
 
