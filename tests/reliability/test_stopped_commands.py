@@ -326,6 +326,35 @@ def test_a_rollback_stopped_while_it_copies_the_backup_back_says_what_it_left(
     assert not host.fs.exists(LOCK), "the deploy lock was not released"
 
 
+def test_a_rollback_stopped_after_copying_the_settings_back_leaves_them_private(
+    sim: tuple[Fleet, dict[str, Any]], package: PackageInfo
+) -> None:
+    """The rollback (after an installer exit code 1603) is killed right after Copy-Item
+    put the backup's settings.json back into the agent's folder: that copy took the
+    folder's DACL (Users may read the passwords) and the script's own ACL step never ran.
+    The deploy restricts it before it reads the agent again, and says what it found."""
+    fleet, variables = sim
+    reset(fleet, "old")
+    host = fleet.host("old")
+    host.installer_failure = 1603
+    with (
+        faults_cleared(fleet, host),
+        installer_held_after_its_settings_copy(host),
+        session_for(fleet, "old") as direct,
+    ):
+        session = OnSnippet(direct, "agent_rollback", lambda: first_receive_fails(fleet, host))
+        result = deploy_host(session, "old", variables["old"], package)
+    ended_before_read(host, "agent_rollback")
+    assert host.fs.is_file(SETTINGS) and private(host, SETTINGS)
+    assert result.outcome == "failed", result.reason
+    reason = result.reason or ""
+    assert "; rollback stopped part way: " in reason, reason
+    assert "may be readable by the host's users" not in reason, reason
+    steps = [(s["step"], s.get("existed")) for s in result.steps]
+    assert steps[-2:] == [("settings-protect", True), ("rollback-stopped", None)], steps
+    assert not host.fs.exists(LOCK), "the deploy lock was not released"
+
+
 @pytest.mark.parametrize("how", HOW)
 def test_a_restart_stopped_while_it_stops_the_agent_starts_it_again(
     sim: tuple[Fleet, dict[str, Any]], how: str

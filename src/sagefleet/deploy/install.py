@@ -18,13 +18,7 @@ from sagefleet.deploy.rollback import Rollback
 from sagefleet.outcomes import Outcome
 from sagefleet.remote import RemoteError, SnippetFailed
 from sagefleet.remote.errors import UNANSWERED
-from sagefleet.settings.host import (
-    SettingsTarget,
-    SettingsWriteFailed,
-    protect_settings,
-    settings_target,
-    write_settings,
-)
+from sagefleet.settings.host import settings_target, write_settings
 
 #: What the stage step records of how the package reached the host.
 STAGE_DETAILS = ("method", "encoding", "streams", "bytes_sent", "skipped", "resumed_from")
@@ -311,27 +305,6 @@ class Install(HealthGate, Rollback, Backups):
                 finding("SF601", False, "Agent installed or upgraded", problem),
                 finding("SF604", True, "Rollback to the previous version", said),
             ],
-        )
-
-    def _protect_installed(self, settings: SettingsTarget) -> str:
-        """The install snippet never answered: the private ACL it sets on the installer's
-        copy of settings.json (passwords; it inherits the agent folder's DACL, which lets
-        Users read) may not have been set. Set again here, on the file if there; what the
-        reason says of it ("" when the file was the previous agent's or is not there)."""
-        try:
-            existed = protect_settings(self.session, settings)
-        except (RemoteError, SettingsWriteFailed) as exc:
-            self.step("settings-protect", path=settings.path, error=str(exc))
-            return (
-                f"; {settings.path} (it holds passwords) may be readable by the host's users, "
-                f"its access not restricted ({exc}): restrict it or delete it"
-            )
-        self.step("settings-protect", path=settings.path, existed=existed)
-        if not existed or self.result.previous_version is not None:
-            return ""
-        return (
-            f"; the installer left its copy of settings.json in {settings.path}: readable by "
-            "administrators, SYSTEM and the service account only"
         )
 
     def _state_again(self, outcome: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from sagefleet.findings import Finding
 from sagefleet.outcomes import Outcome
 from sagefleet.remote import RemoteError
 from sagefleet.remote.errors import UNANSWERED
-from sagefleet.settings.host import SettingsTarget
+from sagefleet.settings.host import SettingsTarget, SettingsWriteFailed, protect_settings
 
 
 class Rollback(DeployState):
@@ -42,7 +42,7 @@ class Rollback(DeployState):
             restored = self._run_rollback(outcome, backup, settings)
         except UNANSWERED as exc:
             install_dir = outcome.get("install_dir") or self.options.install_dir
-            return self._stopped_rollback(exc, backup, install_dir, problem, failure)
+            return self._stopped_rollback(exc, backup, install_dir, problem, failure, settings)
         self.step(
             "rollback",
             state=restored.get("state"),
@@ -95,14 +95,21 @@ class Rollback(DeployState):
         return restored
 
     def _stopped_rollback(
-        self, exc: RemoteError, backup: str, install_dir: str, problem: str, failure: Finding
+        self,
+        exc: RemoteError,
+        backup: str,
+        install_dir: str,
+        problem: str,
+        failure: Finding,
+        settings: SettingsTarget,
     ) -> DeployResult:
         """The rollback command never answered: its Receive failed, timed out or lost its
         connection, so the session stopped it (the terminate Signal kills it where it is:
         the agent stopped, its folder emptied or half restored), or its answer was lost
         after it ended. Its shell is deleted first, so that it surely runs no more; a host
         that does not confirm it may still run the rollback (``_unconfirmed``: the lock
-        stays). Then the service is read again and said as found: the previous version
+        stays). The restored settings.json gets its private ACL (``_protect_installed``).
+        Then the service is read again and said as found: the previous version
         running is a rollback that ended (rolled back); anything else fails the host,
         naming the backup to restore. Raises ``exc`` when the host cannot be read."""
         stopped = f"{problem}; rollback stopped part way: {exc}"
@@ -112,6 +119,7 @@ class Rollback(DeployState):
         )
         if not self.session.end_commands():
             raise self._unconfirmed(exc, stopped, f"once nothing runs, {restore}")
+        stopped += self._protect_installed(settings)
         try:
             found = self._query({"kind": "service", "name": self.service})[0]
         except RemoteError as again:
@@ -140,6 +148,28 @@ class Rollback(DeployState):
             changed=True,
             reason=f"{stopped}; {said}: the agent may be half restored; {restore}",
             findings=[failure, rollback],
+        )
+
+    def _protect_installed(self, settings: SettingsTarget) -> str:
+        """The install or rollback snippet never answered: the private ACL it sets on the
+        copy of settings.json it put in the agent's folder (passwords; an installer's copy
+        and Copy-Item's inherit the folder's DACL, which lets Users read) may not have been
+        set. Set again here, on the file if there; what the reason says of it ("" when the
+        file was the previous agent's, already private, or is not there)."""
+        try:
+            existed = protect_settings(self.session, settings)
+        except (RemoteError, SettingsWriteFailed) as exc:
+            self.step("settings-protect", path=settings.path, error=str(exc))
+            return (
+                f"; {settings.path} (it holds passwords) may be readable by the host's users, "
+                f"its access not restricted ({exc}): restrict it or delete it"
+            )
+        self.step("settings-protect", path=settings.path, existed=existed)
+        if not existed or self.result.previous_version is not None:
+            return ""
+        return (
+            f"; the installer left its copy of settings.json in {settings.path}: readable by "
+            "administrators, SYSTEM and the service account only"
         )
 
     def _left_behind(self, outcome: Mapping[str, Any]) -> str:
