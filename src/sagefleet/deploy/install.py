@@ -268,7 +268,9 @@ class Install(HealthGate, Rollback, Backups):
                     "agent (playbooks/verify.yml)" + (f", or {restore}" if restore else "")
                 )
             return self._rollback(
-                {"state": state, "version": version}, f"{problem}; {said}{note}", settings
+                {"state": state, "version": version, "answer_lost": True},
+                f"{problem}; {said}{note}",
+                settings,
             )
         if state != "Running":
             restart = run_restart(

@@ -181,7 +181,11 @@ class Rollback(DeployState):
         if not state and not version:
             return "; no earlier agent to restore, and the installer left no agent service"
         at = f" at {version}" if version else ""
-        if state == "Running" and versions.same(version, self.target):
+        if (
+            outcome.get("answer_lost")
+            and state == "Running"
+            and versions.same(version, self.target)
+        ):
             # The install may have ended well, its answer lost: the operator decides.
             return (
                 "; no earlier agent to restore: if the installer's log shows it ended well, "

@@ -287,15 +287,7 @@ def rollback_params(
 
 def protect_params(target: SettingsTarget) -> dict[str, Any]:
     """Parameters of a protect: the file's ACL set again, its content untouched."""
-    return {
-        "action": "protect",
-        "sha256": None,
-        "backup": None,
-        "check": False,
-        "return_content": False,
-        "expect_previous": None,
-        **_target_params(target),
-    }
+    return {**rollback_params(target, None, check=False, return_content=False), "action": "protect"}
 
 
 def _target_params(target: SettingsTarget) -> dict[str, Any]:
@@ -765,16 +757,9 @@ def _unsure(error: Exception, host: str, path: str, text: str) -> SagefleetError
 
 
 def protect_settings(session: HostSession, target: SettingsTarget) -> bool:
-    """Give the file at ``target.path``, if there, only the accounts that may open it
-    (``SettingsTarget.acl``), its content untouched: the copy of settings.json that an
-    install stopped part way may have left with its folder's DACL (Users may read).
-    Whether the file was there. Idempotent: replayed, it sets the same ACL."""
-    try:
-        result = session.run_snippet(SNIPPET, protect_params(target))
-    except (HostUnreachable, AuthenticationFailed):
-        raise
-    except RemoteError as exc:
-        raise _failure(session.host, target, exc) from None
+    """The file at ``target.path``, if there, open to its ``acl`` only, content untouched
+    (a copy a stopped install left with its folder's DACL): whether it was there."""
+    result = session.run_snippet(SNIPPET, protect_params(target))
     return interpret(session.host, target, result, action="protect").existed
 
 
