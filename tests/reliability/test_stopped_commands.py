@@ -326,6 +326,43 @@ def test_a_rollback_stopped_while_it_copies_the_backup_back_says_what_it_left(
     assert not host.fs.exists(LOCK), "the deploy lock was not released"
 
 
+def test_a_copy_of_the_settings_that_cannot_be_restricted_is_named_with_what_to_do(
+    sim: tuple[Fleet, dict[str, Any]], package: PackageInfo
+) -> None:
+    """The same stopped fresh install, and the command that would restrict the
+    installer's copy is refused by the host (a WS-Management fault at its Command): the
+    reason says the file may be readable by the host's users and what to do; the run
+    still reads the agent and says what it found."""
+    fleet, variables = sim
+    reset(fleet, "fresh")
+    host = fleet.host("fresh")
+
+    def refuse_next_command() -> None:
+        fleet.faults("fresh").set(fault_at="Command", fault_times=1, fault_code="internal")
+
+    at_entries(fleet, "fresh", (lambda e: e.get("kind") == "stage_cleanup", refuse_next_command))
+    with (
+        faults_cleared(fleet, host),
+        installer_held_after_its_settings_copy(host),
+        session_for(fleet, "fresh") as direct,
+    ):
+        session = OnSnippet(direct, "agent_install", lambda: first_receive_fails(fleet, host))
+        result = deploy_host(session, "fresh", variables["fresh"], package)
+    assert host.fs.is_file(SETTINGS) and not private(host, SETTINGS)  # as the reason says
+    assert result.outcome == "failed", result.reason
+    reason = result.reason or ""
+    assert (
+        f"; {SETTINGS} (it holds passwords) may be readable by the host's users, its access "
+        "not restricted ("
+    ) in reason, reason
+    assert (
+        "): restrict it to administrators, SYSTEM and the service account; no agent service: "
+        "no agent installed"
+    ) in reason, reason
+    (protect,) = [s for s in result.steps if s["step"] == "settings-protect"]
+    assert "error" in protect and "existed" not in protect, protect
+
+
 def test_a_rollback_stopped_after_copying_the_settings_back_leaves_them_private(
     sim: tuple[Fleet, dict[str, Any]], package: PackageInfo
 ) -> None:

@@ -162,7 +162,8 @@ class Rollback(DeployState):
             self.step("settings-protect", path=settings.path, error=str(exc))
             return (
                 f"; {settings.path} (it holds passwords) may be readable by the host's users, "
-                f"its access not restricted ({exc}): restrict it or delete it"
+                f"its access not restricted ({exc}): restrict it to administrators, SYSTEM "
+                "and the service account"
             )
         self.step("settings-protect", path=settings.path, existed=existed)
         if not existed or self.result.previous_version is not None:
