@@ -192,6 +192,26 @@ def installer_held_after_its_settings_copy(host: WindowsHost) -> Iterator[None]:
         del host.fs.write
 
 
+def stopped_after_the_settings_copy(
+    sim: tuple[Fleet, dict[str, Any]],
+    package: PackageInfo,
+    name: str,
+    snippet: str,
+    how: str = "fault",
+) -> DeployResult:
+    """Host ``name``'s deploy (reset before), whose ``snippet`` command is held right after
+    it writes the agent's settings.json and killed there: its first Receive fails (``how``)."""
+    fleet, variables = sim
+    host = fleet.host(name)
+    with (
+        faults_cleared(fleet, host),
+        installer_held_after_its_settings_copy(host),
+        session_for(fleet, name) as direct,
+    ):
+        session = OnSnippet(direct, snippet, lambda: first_receive_fails(fleet, host, how))
+        return deploy_host(session, name, variables[name], package)
+
+
 @pytest.mark.parametrize("how", HOW)
 def test_a_fresh_install_stopped_after_copying_the_settings_leaves_them_private(
     sim: tuple[Fleet, dict[str, Any]], package: PackageInfo, how: str
@@ -204,13 +224,7 @@ def test_a_fresh_install_stopped_after_copying_the_settings_leaves_them_private(
     fleet, variables = sim
     reset(fleet, "fresh")
     host = fleet.host("fresh")
-    with (
-        faults_cleared(fleet, host),
-        installer_held_after_its_settings_copy(host),
-        session_for(fleet, "fresh") as direct,
-    ):
-        session = OnSnippet(direct, "agent_install", lambda: first_receive_fails(fleet, host, how))
-        result = deploy_host(session, "fresh", variables["fresh"], package)
+    result = stopped_after_the_settings_copy(sim, package, "fresh", "agent_install", how)
     ended_before_read(host, "agent_install")
     assert host.service(SERVICE) is None
     assert host.fs.is_file(SETTINGS) and private(host, SETTINGS)
@@ -333,7 +347,7 @@ def test_a_copy_of_the_settings_that_cannot_be_restricted_is_named_with_what_to_
     installer's copy is refused by the host (a WS-Management fault at its Command): the
     reason says the file may be readable by the host's users and what to do; the run
     still reads the agent and says what it found."""
-    fleet, variables = sim
+    fleet = sim[0]
     reset(fleet, "fresh")
     host = fleet.host("fresh")
 
@@ -341,13 +355,7 @@ def test_a_copy_of_the_settings_that_cannot_be_restricted_is_named_with_what_to_
         fleet.faults("fresh").set(fault_at="Command", fault_times=1, fault_code="internal")
 
     at_entries(fleet, "fresh", (lambda e: e.get("kind") == "stage_cleanup", refuse_next_command))
-    with (
-        faults_cleared(fleet, host),
-        installer_held_after_its_settings_copy(host),
-        session_for(fleet, "fresh") as direct,
-    ):
-        session = OnSnippet(direct, "agent_install", lambda: first_receive_fails(fleet, host))
-        result = deploy_host(session, "fresh", variables["fresh"], package)
+    result = stopped_after_the_settings_copy(sim, package, "fresh", "agent_install")
     assert host.fs.is_file(SETTINGS) and not private(host, SETTINGS)  # as the reason says
     assert result.outcome == "failed", result.reason
     reason = result.reason or ""
@@ -370,17 +378,11 @@ def test_a_rollback_stopped_after_copying_the_settings_back_leaves_them_private(
     put the backup's settings.json back into the agent's folder: that copy took the
     folder's DACL (Users may read the passwords) and the script's own ACL step never ran.
     The deploy restricts it before it reads the agent again, and says what it found."""
-    fleet, variables = sim
+    fleet = sim[0]
     reset(fleet, "old")
     host = fleet.host("old")
     host.installer_failure = 1603
-    with (
-        faults_cleared(fleet, host),
-        installer_held_after_its_settings_copy(host),
-        session_for(fleet, "old") as direct,
-    ):
-        session = OnSnippet(direct, "agent_rollback", lambda: first_receive_fails(fleet, host))
-        result = deploy_host(session, "old", variables["old"], package)
+    result = stopped_after_the_settings_copy(sim, package, "old", "agent_rollback")
     ended_before_read(host, "agent_rollback")
     assert host.fs.is_file(SETTINGS) and private(host, SETTINGS)
     assert result.outcome == "failed", result.reason
@@ -463,6 +465,28 @@ def test_a_backup_copy_stopped_part_way_is_no_backup_and_goes_with_the_next_good
     assert taken[0].startswith("2.3.0-") and taken[0] != partial
 
 
+def answer_lost_after_the_install(
+    sim: tuple[Fleet, dict[str, Any]], package: PackageInfo, name: str
+) -> DeployResult:
+    """Host ``name``'s deploy, whose install runs to its end (the installer exits 0, 3.2.0
+    runs) while its first Receive, 0.5 s late, fails: the exit code is lost with the
+    answer. The host is failed."""
+    fleet, variables = sim
+    reset(fleet, name)
+    host = fleet.host(name)
+
+    def answer_lost() -> None:
+        fleet.faults(name).set(latency=0.5, fault_at="Receive", fault_times=1)
+
+    with faults_cleared(fleet, host), session_for(fleet, name) as direct:
+        session = OnSnippet(direct, "agent_install", answer_lost)
+        result = deploy_host(session, name, variables[name], package)
+    assert [run["exit_code"] for run in host.installer_runs] == [0]
+    assert not any(e["kind"] == "terminated" for e in host.journal), "killed before its end"
+    assert result.outcome == "failed", result.reason
+    return result
+
+
 def test_an_install_whose_answer_is_lost_after_it_ended_says_the_target_runs_unconfirmed(
     sim: tuple[Fleet, dict[str, Any]], package: PackageInfo
 ) -> None:
@@ -472,18 +496,8 @@ def test_an_install_whose_answer_is_lost_after_it_ended_says_the_target_runs_unc
     the host fails with the target found running, what to read and check, and where the
     backups are. A next deploy finds the target in place and leaves it."""
     fleet, variables = sim
-    reset(fleet, "old")
+    result = answer_lost_after_the_install(sim, package, "old")
     host = fleet.host("old")
-
-    def answer_lost() -> None:
-        fleet.faults("old").set(latency=0.5, fault_at="Receive", fault_times=1)
-
-    with faults_cleared(fleet, host), session_for(fleet, "old") as direct:
-        session = OnSnippet(direct, "agent_install", answer_lost)
-        result = deploy_host(session, "old", variables["old"], package)
-    assert [run["exit_code"] for run in host.installer_runs] == [0]
-    assert not any(e["kind"] == "terminated" for e in host.journal), "killed before its end"
-    assert result.outcome == "failed", result.reason
     reason = result.reason or ""
     assert reason.startswith("install stopped part way: old: WinRM error: "), reason
     assert reason.endswith(
@@ -507,19 +521,8 @@ def test_a_fresh_install_whose_answer_is_lost_after_it_ended_is_recorded_for_the
     there), and the reason says both ways out: keep it once its log shows it ended well,
     or uninstall it; never "the installer left it" as if it surely failed."""
     fleet, variables = sim
-    reset(fleet, "fresh")
-    host = fleet.host("fresh")
-
-    def answer_lost() -> None:
-        fleet.faults("fresh").set(latency=0.5, fault_at="Receive", fault_times=1)
-
-    with faults_cleared(fleet, host), session_for(fleet, "fresh") as direct:
-        session = OnSnippet(direct, "agent_install", answer_lost)
-        result = deploy_host(session, "fresh", variables["fresh"], package)
-    assert [run["exit_code"] for run in host.installer_runs] == [0]
-    assert not any(e["kind"] == "terminated" for e in host.journal), "killed before its end"
-    assert private(host, SETTINGS)
-    assert result.outcome == "failed", result.reason
+    result = answer_lost_after_the_install(sim, package, "fresh")
+    assert private(fleet.host("fresh"), SETTINGS)
     reason = result.reason or ""
     assert reason.startswith("install stopped part way: fresh: WinRM error: "), reason
     assert (
