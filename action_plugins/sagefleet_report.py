@@ -110,7 +110,7 @@ class ActionModule(SagefleetAction):
             return bool(self.args["fail_on_blocked"])
         blocked = [r.host for r in reports if r.status == Outcome.BLOCKED]
         if not blocked:
-            return bool(self._own(name))
+            return bool(self.own_value(name))
         if self.args["ended_in_result"]:
             results = {host: inputs[host].get(self.args["result_var"]) for host in blocked}
             return frozenset(
@@ -121,14 +121,8 @@ class ActionModule(SagefleetAction):
         given = self.hosts_variables(blocked, select=names.__contains__)
         return frozenset(host for host in blocked if value(host, given[host], name))
 
-    def _own(self, name: str) -> Any:
-        """Variable ``name`` of the host this task runs for, checked (or its default)."""
-        names = [name, *aliases_of(name)]
-        given = {n: self.template(self.task_vars[n]) for n in names if n in self.task_vars}
-        return value(self.host, given, name)
-
     def _lang(self) -> str:
-        return str(self.args["lang"] or self._own("sagefleet_lang"))
+        return str(self.args["lang"] or self.own_value("sagefleet_lang"))
 
     def act(self, session: AnsibleSession | None, inputs: Any) -> dict[str, Any]:
         args = self.args

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sagefleet import variables
 from sagefleet.ansible.action import SagefleetAction
 from sagefleet.deploy.waves import judge_wave
 from sagefleet.remote.ansible import AnsibleSession
@@ -36,9 +35,7 @@ class ActionModule(SagefleetAction):
         found = self.registered(self.args["hosts"], [name])
         share = self.args["max_fail_percentage"]
         if share is None:
-            names = [MAX_FAIL, *variables.aliases_of(MAX_FAIL)]
-            given = {n: self.template(self.task_vars[n]) for n in names if n in self.task_vars}
-            share = variables.value(self.host, given, MAX_FAIL)
+            share = self.own_value(MAX_FAIL)
         return {
             "results": {host: found[host].get(name) for host in self.args["hosts"]},
             "share": float(share),

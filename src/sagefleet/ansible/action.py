@@ -138,6 +138,13 @@ class SagefleetAction(ActionBase):  # type: ignore[misc]  # ansible-core has no 
         task_vars = self.task_vars
         return {n: self.template(task_vars[n]) for n in sagefleet_var_names(task_vars)}
 
+    def own_value(self, name: str) -> Any:
+        """Declared variable ``name`` of the host this task runs for, under its name or a
+        retired one, checked (its default when unset): sagefleet.variables.value."""
+        names = [name, *variables.aliases_of(name)]
+        given = {n: self.template(self.task_vars[n]) for n in names if n in self.task_vars}
+        return variables.value(self.host, given, name)
+
     def retry_policy(self) -> Backoff:
         """This host's retries of a transient WinRM failure (``sagefleet_winrm_retries``
         and its backoff), from its variables: an InputError on a bad value refuses the
